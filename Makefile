@@ -1,0 +1,119 @@
+# Khorgos build. `make` builds libkhorgos and build/khorgos; `make test` is the quick tier (what
+# CI runs); `make test-long` the randomised, crash and fuzz tiers; `make bench` the benchmarks.
+#
+# Sources are found by pattern, so adding a file never means editing this file:
+#   src/*/*.c (but src/cli/main.c)  -> build/libkhorgos.a
+#   src/cli/main.c                  -> build/khorgos
+#   tests/support/*.c               -> linked into every test
+#   tests/test_*.c                  -> build/tests/test_* (one cmocka program each)
+#   tests/long_*.c                  -> build/tests/long_* (run by test-long only)
+#   fuzz/fuzz_*.c                   -> build/fuzz/fuzz_* (libFuzzer, clang)
+#   bench/bench_*.c                 -> build/bench/bench_*
+
+BUILD ?= build
+CC ?= cc
+OPTIMIZE ?= -O2 -g
+SANITIZE ?=
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+            -Wformat=2 -Wno-format-nonliteral
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP $(WARNINGS) $(OPTIMIZE) \
+              $(SANITIZE) $(CFLAGS)
+LIBS := -lcrypto -lxxhash -lm -lpthread
+TEST_LIBS := -lcmocka
+
+LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))
+LIB_OBJECTS := $(LIB_SOURCES:%.c=$(BUILD)/obj/%.o)
+SUPPORT_SOURCES := $(sort $(wildcard tests/support/*.c))
+SUPPORT_OBJECTS := $(SUPPORT_SOURCES:%.c=$(BUILD)/obj/%.o)
+TEST_SOURCES := $(sort $(wildcard tests/test_*.c))
+TEST_PROGRAMS := $(TEST_SOURCES:tests/%.c=$(BUILD)/tests/%)
+LONG_SOURCES := $(sort $(wildcard tests/long_*.c))
+LONG_PROGRAMS := $(LONG_SOURCES:tests/%.c=$(BUILD)/tests/%)
+BENCH_SOURCES := $(sort $(wildcard bench/bench_*.c))
+BENCH_PROGRAMS := $(BENCH_SOURCES:bench/%.c=$(BUILD)/bench/%)
+FUZZ_SOURCES := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS_QUICK ?= 20
+FUZZ_SECONDS_LONG ?= 600
+
+.PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
+        test-long run demo bench clean fuzz
+
+all: $(BUILD)/khorgos
+
+lib: $(BUILD)/libkhorgos.a
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libkhorgos.a: $(LIB_OBJECTS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/khorgos: $(BUILD)/obj/src/cli/main.o $(BUILD)/libkhorgos.a
+	$(CC) $(CFLAGS_ALL) $^ $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJECTS) $(BUILD)/libkhorgos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ $(TEST_LIBS) $(LIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ $(LIBS) -lsqlite3 -o $@
+
+tests: $(TEST_PROGRAMS) $(BUILD)/khorgos
+long-tests: $(LONG_PROGRAMS) $(BUILD)/khorgos
+benches: $(BENCH_PROGRAMS) $(BUILD)/khorgos
+
+# libFuzzer targets are built with clang whatever CC is, from the sources directly.
+build/fuzz/%: fuzz/%.c $(LIB_SOURCES)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARNINGS) -O1 -g \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    $< $(LIB_SOURCES) $(LIBS) -o $@
+
+fuzz: $(FUZZ_PROGRAMS)
+
+# ---- test tiers -------------------------------------------------------------------------------
+
+test:
+	@rm -f build/test-results.txt
+	@$(MAKE) --no-print-directory test-unit test-shell test-asan test-fuzz; \
+	    status=$$?; sh scripts/test-summary.sh build/test-results.txt $$status
+
+test-unit: tests
+	@sh scripts/run-tests.sh unit $(BUILD)/tests build/test-results.txt
+
+test-shell: $(BUILD)/khorgos
+	@sh scripts/run-shell-tests.sh tests build/test-results.txt
+
+# The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPTIMIZE="-O1 -g" \
+	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run-tests.sh asan build/asan/tests build/test-results.txt
+
+test-fuzz: fuzz
+	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS_QUICK) build/test-results.txt $(FUZZ_PROGRAMS)
+
+test-long: long-tests fuzz
+	@rm -f build/test-results.txt
+	@sh scripts/run-tests.sh long $(BUILD)/tests build/test-results.txt long_; \
+	    sh scripts/run-fuzz.sh $(FUZZ_SECONDS_LONG) build/test-results.txt $(FUZZ_PROGRAMS); \
+	    status=$$?; sh scripts/test-summary.sh build/test-results.txt $$status
+
+# ---- the main job and benchmarks -------------------------------------------------------------
+
+run: $(BUILD)/khorgos
+	sh scripts/main-job.sh $(BUILD)/khorgos
+
+bench: benches
+	sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

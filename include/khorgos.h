@@ -1,0 +1,352 @@
+/*
+ * khorgos.h: the public interface of libkhorgos, the Khorgos clearing and settlement engine.
+ *
+ * An application embeds the engine through this one header, as it would SQLite or LMDB. The
+ * `khorgos` command, the simulator, the benchmarks and (later) the server are all users of it.
+ *
+ * Data model. The core works on fixed-size binary records, never on text:
+ *   - struct khorgos_account   (128 bytes) and struct khorgos_transfer (128 bytes) follow
+ *     TigerBeetle 0.17's Account and Transfer field for field, so that tools and people who know
+ *     that model know ours;
+ *   - a request is an operation code and a body made of whole records (events, ids or one
+ *     filter); its reply is made of whole records (results, accounts, transfers, balances).
+ * The JSON lines of `khorgos apply` are one front end that translates to and from these records.
+ *
+ * Amounts and balances are unsigned 128-bit integers in a currency's minor unit; a ledger is a
+ * currency and its number is the ISO 4217 numeric code (156 CNY, 398 KZT, ...).
+ *
+ * Time. Timestamps are nanoseconds since the Unix epoch, assigned by the engine, unique and
+ * strictly increasing over the life of a data directory. The engine reads its clock once per
+ * request; the manual clock (for tests and simulation) starts at 2023-05-19T00:00:00Z.
+ */
+#ifndef KHORGOS_H
+#define KHORGOS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef unsigned __int128 khorgos_u128;
+
+#define KHORGOS_U128_MAX (~(khorgos_u128)0)
+/* A post_pending_transfer with this amount posts the whole pending amount. */
+#define KHORGOS_AMOUNT_MAX KHORGOS_U128_MAX
+/* At most this many events in one client request (TigerBeetle's batch size). */
+#define KHORGOS_BATCH_EVENTS_MAX 8189u
+/* The manual clock's first instant: 2023-05-19T00:00:00Z, in nanoseconds. */
+#define KHORGOS_MANUAL_CLOCK_START_NS (1684454400ull * 1000000000ull)
+
+/* ----------------------------------------------------------------------------------------- */
+/* Records.                                                                                   */
+
+enum khorgos_account_flags {
+    KHORGOS_ACCOUNT_LINKED = 1u << 0,
+    KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS = 1u << 1,
+    KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS = 1u << 2,
+    KHORGOS_ACCOUNT_HISTORY = 1u << 3,
+    KHORGOS_ACCOUNT_IMPORTED = 1u << 4,
+    KHORGOS_ACCOUNT_CLOSED = 1u << 5,
+};
+#define KHORGOS_ACCOUNT_FLAGS_ALL 0x3Fu
+
+struct khorgos_account {
+    khorgos_u128 id;
+    khorgos_u128 debits_pending;
+    khorgos_u128 debits_posted;
+    khorgos_u128 credits_pending;
+    khorgos_u128 credits_posted;
+    khorgos_u128 user_data_128;
+    uint64_t user_data_64;
+    uint32_t user_data_32;
+    uint32_t reserved;
+    uint32_t ledger;
+    uint16_t code;
+    uint16_t flags;
+    uint64_t timestamp;
+};
+
+enum khorgos_transfer_flags {
+    KHORGOS_TRANSFER_LINKED = 1u << 0,
+    KHORGOS_TRANSFER_PENDING = 1u << 1,
+    KHORGOS_TRANSFER_POST_PENDING_TRANSFER = 1u << 2,
+    KHORGOS_TRANSFER_VOID_PENDING_TRANSFER = 1u << 3,
+    KHORGOS_TRANSFER_BALANCING_DEBIT = 1u << 4,
+    KHORGOS_TRANSFER_BALANCING_CREDIT = 1u << 5,
+    KHORGOS_TRANSFER_CLOSING_DEBIT = 1u << 6,
+    KHORGOS_TRANSFER_CLOSING_CREDIT = 1u << 7,
+    KHORGOS_TRANSFER_IMPORTED = 1u << 8,
+};
+#define KHORGOS_TRANSFER_FLAGS_ALL 0x1FFu
+
+struct khorgos_transfer {
+    khorgos_u128 id;
+    khorgos_u128 debit_account_id;
+    khorgos_u128 credit_account_id;
+    khorgos_u128 amount;
+    khorgos_u128 pending_id;
+    khorgos_u128 user_data_128;
+    uint64_t user_data_64;
+    uint32_t user_data_32;
+    uint32_t timeout; /* seconds; pending transfers only */
+    uint32_t ledger;
+    uint16_t code;
+    uint16_t flags;
+    uint64_t timestamp;
+};
+
+/* One entry of an account's history: its balances right after one transfer touched it. */
+struct khorgos_account_balance {
+    khorgos_u128 debits_pending;
+    khorgos_u128 debits_posted;
+    khorgos_u128 credits_pending;
+    khorgos_u128 credits_posted;
+    uint64_t timestamp;
+    uint8_t reserved[56];
+};
+
+enum khorgos_account_filter_flags {
+    KHORGOS_ACCOUNT_FILTER_DEBITS = 1u << 0,
+    KHORGOS_ACCOUNT_FILTER_CREDITS = 1u << 1,
+    KHORGOS_ACCOUNT_FILTER_REVERSED = 1u << 2,
+};
+
+/* get_account_transfers / get_account_balances. Zero fields do not filter. */
+struct khorgos_account_filter {
+    khorgos_u128 account_id;
+    khorgos_u128 user_data_128;
+    uint64_t user_data_64;
+    uint32_t user_data_32;
+    uint16_t code;
+    uint8_t reserved[58];
+    uint64_t timestamp_min;
+    uint64_t timestamp_max;
+    uint32_t limit;
+    uint32_t flags;
+};
+
+enum khorgos_query_filter_flags {
+    KHORGOS_QUERY_FILTER_REVERSED = 1u << 0,
+};
+
+/* query_accounts / query_transfers. Non-zero fields are ANDed. */
+struct khorgos_query_filter {
+    khorgos_u128 user_data_128;
+    uint64_t user_data_64;
+    uint32_t user_data_32;
+    uint32_t ledger;
+    uint16_t code;
+    uint8_t reserved[6];
+    uint64_t timestamp_min;
+    uint64_t timestamp_max;
+    uint32_t limit;
+    uint32_t flags;
+};
+
+/* The reply to each event of create_accounts / create_transfers. */
+struct khorgos_create_result {
+    uint64_t timestamp;
+    uint32_t status; /* enum khorgos_create_account_status or khorgos_create_transfer_status */
+    uint32_t reserved;
+};
+
+/* ----------------------------------------------------------------------------------------- */
+/* Statuses, in TigerBeetle's precedence order: when several apply, the first listed wins.    */
+/* The numbers are Khorgos' own; the names are TigerBeetle's (see khorgos_*_status_name).      */
+
+#define KHORGOS_CREATE_ACCOUNT_STATUSES(X)                                                     \
+    X(created) X(linked_event_failed) X(linked_event_chain_open) X(imported_event_expected)     \
+    X(imported_event_not_expected) X(timestamp_must_be_zero)                                   \
+    X(imported_event_timestamp_out_of_range) X(imported_event_timestamp_must_not_advance)      \
+    X(reserved_field) X(reserved_flag) X(id_must_not_be_zero) X(id_must_not_be_int_max)        \
+    X(exists_with_different_flags) X(exists_with_different_user_data_128)                      \
+    X(exists_with_different_user_data_64) X(exists_with_different_user_data_32)                \
+    X(exists_with_different_ledger) X(exists_with_different_code) X(exists)                    \
+    X(flags_are_mutually_exclusive) X(debits_pending_must_be_zero)                             \
+    X(debits_posted_must_be_zero) X(credits_pending_must_be_zero)                              \
+    X(credits_posted_must_be_zero) X(ledger_must_not_be_zero) X(code_must_not_be_zero)         \
+    X(imported_event_timestamp_must_not_regress)
+
+#define KHORGOS_CREATE_TRANSFER_STATUSES(X)                                                    \
+    X(created) X(linked_event_failed) X(linked_event_chain_open) X(imported_event_expected)     \
+    X(imported_event_not_expected) X(timestamp_must_be_zero)                                   \
+    X(imported_event_timestamp_out_of_range) X(imported_event_timestamp_must_not_advance)      \
+    X(reserved_flag) X(id_must_not_be_zero) X(id_must_not_be_int_max)                          \
+    X(exists_with_different_flags) X(exists_with_different_pending_id)                         \
+    X(exists_with_different_timeout) X(exists_with_different_debit_account_id)                 \
+    X(exists_with_different_credit_account_id) X(exists_with_different_amount)                 \
+    X(exists_with_different_user_data_128) X(exists_with_different_user_data_64)               \
+    X(exists_with_different_user_data_32) X(exists_with_different_ledger)                      \
+    X(exists_with_different_code) X(exists) X(id_already_failed)                               \
+    X(flags_are_mutually_exclusive) X(debit_account_id_must_not_be_zero)                       \
+    X(debit_account_id_must_not_be_int_max) X(credit_account_id_must_not_be_zero)             \
+    X(credit_account_id_must_not_be_int_max) X(accounts_must_be_different)                     \
+    X(pending_id_must_be_zero) X(pending_id_must_not_be_zero)                                  \
+    X(pending_id_must_not_be_int_max) X(pending_id_must_be_different)                          \
+    X(timeout_reserved_for_pending_transfer) X(closing_transfer_must_be_pending)               \
+    X(ledger_must_not_be_zero) X(code_must_not_be_zero) X(debit_account_not_found)             \
+    X(credit_account_not_found) X(accounts_must_have_the_same_ledger)                          \
+    X(transfer_must_have_the_same_ledger_as_accounts) X(pending_transfer_not_found)            \
+    X(pending_transfer_not_pending) X(pending_transfer_has_different_debit_account_id)         \
+    X(pending_transfer_has_different_credit_account_id)                                        \
+    X(pending_transfer_has_different_ledger) X(pending_transfer_has_different_code)            \
+    X(exceeds_pending_transfer_amount) X(pending_transfer_has_different_amount)                \
+    X(pending_transfer_already_posted) X(pending_transfer_already_voided)                      \
+    X(pending_transfer_expired) X(imported_event_timestamp_must_not_regress)                   \
+    X(imported_event_timestamp_must_postdate_debit_account)                                    \
+    X(imported_event_timestamp_must_postdate_credit_account)                                   \
+    X(imported_event_timeout_must_be_zero) X(debit_account_already_closed)                     \
+    X(credit_account_already_closed) X(overflows_debits_pending)                               \
+    X(overflows_credits_pending) X(overflows_debits_posted) X(overflows_credits_posted)        \
+    X(overflows_debits) X(overflows_credits) X(overflows_timeout) X(exceeds_credits)           \
+    X(exceeds_debits)
+
+#define KHORGOS_STATUS_ENUM_ACCOUNT_(name) KHORGOS_CREATE_ACCOUNT_##name,
+#define KHORGOS_STATUS_ENUM_TRANSFER_(name) KHORGOS_CREATE_TRANSFER_##name,
+enum khorgos_create_account_status {
+    KHORGOS_CREATE_ACCOUNT_STATUSES(KHORGOS_STATUS_ENUM_ACCOUNT_) KHORGOS_CREATE_ACCOUNT_STATUS_COUNT
+};
+enum khorgos_create_transfer_status {
+    KHORGOS_CREATE_TRANSFER_STATUSES(KHORGOS_STATUS_ENUM_TRANSFER_)
+        KHORGOS_CREATE_TRANSFER_STATUS_COUNT
+};
+#undef KHORGOS_STATUS_ENUM_ACCOUNT_
+#undef KHORGOS_STATUS_ENUM_TRANSFER_
+
+/* The TigerBeetle name of a status ("created", "exceeds_credits", ...); NULL if out of range. */
+const char *khorgos_create_account_status_name(uint32_t status);
+const char *khorgos_create_transfer_status_name(uint32_t status);
+/* The status with that name; returns 0 and sets *status when found, -1 otherwise. */
+int khorgos_create_account_status_parse(const char *name, size_t length, uint32_t *status);
+int khorgos_create_transfer_status_parse(const char *name, size_t length, uint32_t *status);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Operations. A request's body and reply are arrays of the records named here.               */
+
+enum khorgos_operation {
+    /* Internal, never sent by a client: time-driven work (pending transfer expiry), journaled
+     * like any request so that a replay reproduces it. Body: empty. Reply: empty. */
+    KHORGOS_OPERATION_PULSE = 1,
+
+    /* Ledger operations (TigerBeetle's). */
+    KHORGOS_OPERATION_CREATE_ACCOUNTS = 128,   /* account[]          -> create_result[] */
+    KHORGOS_OPERATION_CREATE_TRANSFERS = 129,  /* transfer[]         -> create_result[] */
+    KHORGOS_OPERATION_LOOKUP_ACCOUNTS = 130,   /* u128 id[]          -> account[]       */
+    KHORGOS_OPERATION_LOOKUP_TRANSFERS = 131,  /* u128 id[]          -> transfer[]      */
+    KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS = 132, /* account_filter -> transfer[]      */
+    KHORGOS_OPERATION_GET_ACCOUNT_BALANCES = 133,  /* account_filter -> account_balance[] */
+    KHORGOS_OPERATION_QUERY_ACCOUNTS = 134,    /* query_filter       -> account[]       */
+    KHORGOS_OPERATION_QUERY_TRANSFERS = 135,   /* query_filter       -> transfer[]      */
+};
+
+/* The name of an operation ("create_transfers"), NULL if unknown. */
+const char *khorgos_operation_name(uint32_t operation);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Errors of the library's own calls (not the per-event statuses above).                      */
+
+#define KHORGOS_ERRORS(X)                                                                      \
+    X(ok, "success")                                                                           \
+    X(invalid_argument, "an argument is out of its range")                                     \
+    X(invalid_operation, "the operation is unknown or not allowed here")                       \
+    X(body_size, "the request body is not a whole number of records of the operation")         \
+    X(too_many_events, "more events than a request may hold")                                  \
+    X(reply_too_small, "the reply buffer cannot hold the reply")                               \
+    X(capacity_full, "a capacity limit set at start or format time is reached")                \
+    X(out_of_memory, "memory for the configured capacity could not be reserved")              \
+    X(clock_not_manual, "the clock can be advanced only when it is manual")                    \
+    X(io, "an input/output operation failed")                                                  \
+    X(no_space, "no space left on the device")                                                 \
+    X(corrupt, "stored data failed its checksum or chain")                                     \
+    X(format_version, "the data directory has an unknown format version")                      \
+    X(exists, "the data directory already exists")                                             \
+    X(not_found, "the data directory does not exist")                                          \
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")
+
+#define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
+typedef enum khorgos_error { KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT } khorgos_error;
+#undef KHORGOS_ERROR_ENUM_
+
+/* A sentence for an error code; never NULL. */
+const char *khorgos_strerror(khorgos_error error);
+/* The error's short name ("capacity_full"), used in JSON error replies; never NULL. */
+const char *khorgos_error_name(khorgos_error error);
+
+/* ----------------------------------------------------------------------------------------- */
+/* The engine.                                                                                */
+
+struct khorgos_config {
+    /* Capacity limits: all memory is reserved at open from these; nothing is allocated per
+     * event afterwards. Zero takes the default (see docs/limits.md). */
+    uint32_t account_count_max;
+    uint32_t transfer_count_max;
+    /* Balances kept for accounts with the history flag (one per transfer touching one). */
+    uint32_t account_balance_count_max;
+    /* Nonzero: the clock is manual, starts at KHORGOS_MANUAL_CLOCK_START_NS and moves only
+     * through khorgos_clock_advance. Zero: the system's realtime clock. */
+    int clock_manual;
+};
+
+struct khorgos;
+
+/* One request of a batch given to khorgos_execute. */
+struct khorgos_request {
+    uint32_t operation;       /* enum khorgos_operation, never PULSE */
+    uint32_t body_size;       /* bytes; a whole number of the operation's records */
+    const void *body;
+    void *reply;              /* the caller's buffer */
+    uint32_t reply_capacity;  /* bytes */
+    uint32_t reply_size;      /* out: bytes written */
+    uint64_t timestamp;       /* out: the timestamp the engine assigned (the last event's) */
+    khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
+};
+
+/* Opens an engine in memory (a data directory comes with the storage layer). */
+khorgos_error khorgos_open_memory(struct khorgos **engine, const struct khorgos_config *config);
+void khorgos_close(struct khorgos *engine);
+
+/* Applies `count` requests in order and commits them together. A request that is malformed
+ * (bad size, unknown operation, too many events, reply buffer too small) gets its own error and
+ * changes nothing; the others are applied. Returns ok unless the engine itself failed, in which
+ * case no reply of this batch may be used. */
+khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
+                              uint32_t count);
+
+/* The engine's clock now, in nanoseconds since the epoch. */
+uint64_t khorgos_clock_now(const struct khorgos *engine);
+/* Moves a manual clock forward; expiries that fall due are applied (and journaled). */
+khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds);
+
+/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most. */
+uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Currencies: ISO 4217. Ledgers outside the table still work; they show as minor units.     */
+
+struct khorgos_currency {
+    uint32_t numeric;    /* the ledger number */
+    char letters[4];     /* "CNY" */
+    uint8_t minor_units; /* decimals */
+};
+
+/* The currency of a ledger number, NULL when not in the table. */
+const struct khorgos_currency *khorgos_currency_by_numeric(uint32_t numeric);
+/* The currency with these three letters (case-sensitive), NULL when not in the table. */
+const struct khorgos_currency *khorgos_currency_by_letters(const char *letters);
+
+/* Writes `amount` (minor units) as a decimal with `minor_units` decimals, e.g. "1234.50",
+ * NUL-terminated; returns the length, or 0 if `capacity` is too small (at least 42 suffices). */
+size_t khorgos_amount_format(khorgos_u128 amount, uint8_t minor_units, char *out,
+                             size_t capacity);
+/* Reads a decimal in major units ("1234.5") into minor units exactly; -1 on bad syntax, more
+ * decimals than minor_units, or overflow. */
+int khorgos_amount_parse(const char *text, size_t length, uint8_t minor_units,
+                         khorgos_u128 *amount);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KHORGOS_H */

@@ -1,0 +1,17 @@
+/* base_clock.c: the system clocks. The engine reads realtime for timestamps (made strictly
+ * increasing by the engine, so a clock step backwards never reorders history) and monotonic
+ * for measuring durations. */
+#include "base/base.h"
+
+#include <time.h>
+
+static u64 clock_read_ns(clockid_t clock_id) {
+    struct timespec now;
+    int result = clock_gettime(clock_id, &now);
+    ASSERT(result == 0);
+    ASSERT(now.tv_sec >= 0 && now.tv_nsec >= 0 && now.tv_nsec < 1000000000);
+    return (u64)now.tv_sec * 1000000000ull + (u64)now.tv_nsec;
+}
+
+u64 base_clock_realtime_ns(void) { return clock_read_ns(CLOCK_REALTIME); }
+u64 base_clock_monotonic_ns(void) { return clock_read_ns(CLOCK_MONOTONIC); }

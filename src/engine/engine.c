@@ -1,0 +1,218 @@
+/* engine.c: validation, timestamps, dispatch to the state machines (see engine.h). */
+#include "engine/engine.h"
+
+#include <stdlib.h>
+
+static const struct engine_operation engine_operation_table[] = {
+    {KHORGOS_OPERATION_PULSE, "pulse", 1, 1, false, true},
+    {KHORGOS_OPERATION_CREATE_ACCOUNTS, "create_accounts", sizeof(struct khorgos_account),
+     sizeof(struct khorgos_create_result), false, true},
+    {KHORGOS_OPERATION_CREATE_TRANSFERS, "create_transfers", sizeof(struct khorgos_transfer),
+     sizeof(struct khorgos_create_result), false, true},
+    {KHORGOS_OPERATION_LOOKUP_ACCOUNTS, "lookup_accounts", sizeof(u128),
+     sizeof(struct khorgos_account), false, false},
+    {KHORGOS_OPERATION_LOOKUP_TRANSFERS, "lookup_transfers", sizeof(u128),
+     sizeof(struct khorgos_transfer), false, false},
+    {KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS, "get_account_transfers",
+     sizeof(struct khorgos_account_filter), sizeof(struct khorgos_transfer), true, false},
+    {KHORGOS_OPERATION_GET_ACCOUNT_BALANCES, "get_account_balances",
+     sizeof(struct khorgos_account_filter), sizeof(struct khorgos_account_balance), true, false},
+    {KHORGOS_OPERATION_QUERY_ACCOUNTS, "query_accounts", sizeof(struct khorgos_query_filter),
+     sizeof(struct khorgos_account), true, false},
+    {KHORGOS_OPERATION_QUERY_TRANSFERS, "query_transfers", sizeof(struct khorgos_query_filter),
+     sizeof(struct khorgos_transfer), true, false},
+};
+
+const struct engine_operation *engine_operation_find(u32 operation) {
+    for (u32 index = 0; index < ARRAY_COUNT(engine_operation_table); index++) {
+        if (engine_operation_table[index].operation == operation) {
+            return &engine_operation_table[index];
+        }
+    }
+    return NULL;
+}
+
+const char *khorgos_operation_name(uint32_t operation) {
+    const struct engine_operation *entry = engine_operation_find(operation);
+    return entry == NULL ? NULL : entry->name;
+}
+
+/* Records in a request body: the events, ids, or 1 for a filter. */
+static u32 engine_body_count(const struct engine_operation *entry, u32 body_size) {
+    ASSERT(entry != NULL);
+    ASSERT(entry->body_record_size > 0);
+    return body_size / entry->body_record_size;
+}
+
+uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
+    const struct engine_operation *entry = engine_operation_find(operation);
+    if (entry == NULL || operation == KHORGOS_OPERATION_PULSE) return 0;
+    if (entry->body_single) return LIMIT_BATCH_EVENTS_MAX * entry->reply_record_size;
+    return engine_body_count(entry, body_size) * entry->reply_record_size;
+}
+
+khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
+    ASSERT(engine != NULL && request != NULL);
+    const struct engine_operation *entry = engine_operation_find(request->operation);
+    if (entry == NULL || request->operation == KHORGOS_OPERATION_PULSE) {
+        return KHORGOS_ERROR_invalid_operation;
+    }
+    if (request->body_size % entry->body_record_size != 0) return KHORGOS_ERROR_body_size;
+    if (request->body_size > 0 && request->body == NULL) return KHORGOS_ERROR_invalid_argument;
+    u32 count = engine_body_count(entry, request->body_size);
+    if (entry->body_single && count != 1) return KHORGOS_ERROR_body_size;
+    if (count > LIMIT_BATCH_EVENTS_MAX) return KHORGOS_ERROR_too_many_events;
+    u32 reply_size_max = khorgos_reply_size_max(request->operation, request->body_size);
+    if (request->reply_capacity < reply_size_max) return KHORGOS_ERROR_reply_too_small;
+    if (reply_size_max > 0 && request->reply == NULL) return KHORGOS_ERROR_invalid_argument;
+    if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS &&
+        !ledger_capacity_accounts(&engine->ledger, count)) {
+        return KHORGOS_ERROR_capacity_full;
+    }
+    if (request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS &&
+        !ledger_capacity_transfers(&engine->ledger, count)) {
+        return KHORGOS_ERROR_capacity_full;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
+                 u32 body_size, void *reply) {
+    ASSERT(engine != NULL);
+    const struct engine_operation *entry = engine_operation_find(operation);
+    ASSERT(entry != NULL);
+    ASSERT(timestamp > 0 || !entry->changes_state);
+    u32 count = operation == KHORGOS_OPERATION_PULSE ? 0 : engine_body_count(entry, body_size);
+    u32 written = 0;
+    switch (operation) {
+    case KHORGOS_OPERATION_PULSE: ledger_pulse(&engine->ledger, timestamp); break;
+    case KHORGOS_OPERATION_CREATE_ACCOUNTS:
+        ledger_create_accounts(&engine->ledger, timestamp, body, count, reply);
+        written = count;
+        break;
+    case KHORGOS_OPERATION_CREATE_TRANSFERS:
+        ledger_create_transfers(&engine->ledger, timestamp, body, count, reply);
+        written = count;
+        break;
+    case KHORGOS_OPERATION_LOOKUP_ACCOUNTS:
+        written = ledger_lookup_accounts(&engine->ledger, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_LOOKUP_TRANSFERS:
+        written = ledger_lookup_transfers(&engine->ledger, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS:
+        written = ledger_get_account_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        break;
+    case KHORGOS_OPERATION_GET_ACCOUNT_BALANCES:
+        written = ledger_get_account_balances(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        break;
+    case KHORGOS_OPERATION_QUERY_ACCOUNTS:
+        written = ledger_query_accounts(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        break;
+    case KHORGOS_OPERATION_QUERY_TRANSFERS:
+        written = ledger_query_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        break;
+    default: ASSERT(false && "operation in the table but not dispatched");
+    }
+    if (entry->changes_state) {
+        ledger_index_update(&engine->ledger);
+        ASSERT(timestamp > engine->timestamp_last);
+        engine->timestamp_last = timestamp;
+        engine->request_count++;
+    }
+    return written * entry->reply_record_size;
+}
+
+uint64_t khorgos_clock_now(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    return engine->clock_manual ? engine->clock_manual_ns : base_clock_realtime_ns();
+}
+
+/* Step 2 for a state change of `count` events: the timestamp of its last event. */
+static u64 engine_timestamp_next(const struct khorgos *engine, u32 count) {
+    u64 now = khorgos_clock_now(engine);
+    u64 next = engine->timestamp_last + MAX(count, 1u);
+    ASSERT(next > engine->timestamp_last); /* no wrap: u64 ns lasts until the year 2554 */
+    return MAX(now, next);
+}
+
+/* Expires what is due by `timestamp` as its own journaled request. */
+static void engine_pulse_if_due(struct khorgos *engine, u64 timestamp) {
+    u64 expiry_next = ledger_expiry_next(&engine->ledger);
+    if (expiry_next == 0 || expiry_next > timestamp) return;
+    u64 pulse_timestamp = engine_timestamp_next(engine, 1);
+    engine_apply(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0, NULL);
+    ASSERT(ledger_expiry_next(&engine->ledger) == 0 ||
+           ledger_expiry_next(&engine->ledger) > pulse_timestamp);
+}
+
+khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
+                              uint32_t count) {
+    ASSERT(engine != NULL);
+    ASSERT(requests != NULL || count == 0);
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    for (u32 index = 0; index < count; index++) {
+        struct khorgos_request *request = &requests[index];
+        request->reply_size = 0;
+        request->timestamp = 0;
+        request->error = engine_validate(engine, request);
+        if (request->error != KHORGOS_ERROR_ok) continue;
+        const struct engine_operation *entry = engine_operation_find(request->operation);
+        u32 events = engine_body_count(entry, request->body_size);
+        /* Expire first what is due by the time this request would take effect. */
+        engine_pulse_if_due(engine, entry->changes_state ? engine_timestamp_next(engine, events)
+                                                         : khorgos_clock_now(engine));
+        u64 timestamp = entry->changes_state ? engine_timestamp_next(engine, events)
+                                             : engine->timestamp_last;
+        request->timestamp = timestamp;
+        request->reply_size = engine_apply(engine, request->operation, timestamp, request->body,
+                                           request->body_size, request->reply);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds) {
+    ASSERT(engine != NULL);
+    if (!engine->clock_manual) return KHORGOS_ERROR_clock_not_manual;
+    if (nanoseconds > U64_MAX - engine->clock_manual_ns) return KHORGOS_ERROR_invalid_argument;
+    engine->clock_manual_ns += nanoseconds;
+    engine_pulse_if_due(engine, engine->clock_manual_ns);
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_config *config) {
+    ASSERT(out != NULL);
+    ASSERT(config != NULL);
+    *out = NULL;
+    struct ledger_config ledger_config = {
+        .account_count_max = config->account_count_max ? config->account_count_max
+                                                       : LIMIT_ACCOUNT_COUNT_DEFAULT,
+        .transfer_count_max = config->transfer_count_max ? config->transfer_count_max
+                                                         : LIMIT_TRANSFER_COUNT_DEFAULT,
+        .account_balance_count_max = config->account_balance_count_max
+                                         ? config->account_balance_count_max
+                                         : LIMIT_ACCOUNT_BALANCE_COUNT_DEFAULT,
+    };
+    if (ledger_config.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
+        ledger_config.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
+        ledger_config.account_balance_count_max > LIMIT_ACCOUNT_BALANCE_COUNT_MAX) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    struct khorgos *engine = calloc(1, sizeof(*engine));
+    if (engine == NULL) return KHORGOS_ERROR_out_of_memory;
+    khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
+    if (error != KHORGOS_ERROR_ok) goto free_engine;
+    engine->clock_manual = config->clock_manual != 0;
+    engine->clock_manual_ns = KHORGOS_MANUAL_CLOCK_START_NS;
+    *out = engine;
+    return KHORGOS_ERROR_ok;
+free_engine:
+    free(engine);
+    return error;
+}
+
+void khorgos_close(struct khorgos *engine) {
+    if (engine == NULL) return;
+    ledger_deinit(&engine->ledger);
+    free(engine);
+}

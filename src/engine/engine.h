@@ -1,0 +1,57 @@
+/*
+ * engine: the library's front door. It owns the state machines (the ledger now; settlement,
+ * FX and netting as they land), the clock and (with storage) the journal, and implements the
+ * public calls of include/khorgos.h.
+ *
+ * A request moves through three steps, so that a live request and its replay from the journal
+ * run exactly the same code:
+ *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
+ *      capacity. A refused request changes nothing and is not journaled.
+ *   2. prepare (engine_prepare): assign its timestamp, T = max(clock, last + events), so every
+ *      event gets a unique, strictly increasing timestamp however the clock moves. Pending
+ *      transfers due to expire by then are expired first, as an internal PULSE request with its
+ *      own timestamp.
+ *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
+ * With storage, each prepared request is appended to the journal between 2 and 3, and replies
+ * of a batch are released only after the batch's one write and sync (group commit).
+ *
+ * Operations are numbered in include/khorgos.h; an operation's body and reply are whole records,
+ * described once in engine_operation_table (engine.c).
+ */
+#ifndef KHORGOS_ENGINE_H
+#define KHORGOS_ENGINE_H
+
+#include "base/base.h"
+#include "ledger/ledger.h"
+
+struct khorgos {
+    struct ledger ledger;
+    bool clock_manual;
+    u64 clock_manual_ns;
+    /* The last timestamp assigned to anything: strictly increasing across requests. */
+    u64 timestamp_last;
+    /* Requests applied since open (replayed or live), for the journal's sequence numbers. */
+    u64 request_count;
+    bool stopped;
+};
+
+/* How an operation's body and reply are shaped. */
+struct engine_operation {
+    u32 operation;
+    const char *name;
+    u32 body_record_size;   /* bytes per body record */
+    u32 reply_record_size;  /* bytes per reply record */
+    bool body_single;       /* exactly one body record (a filter) */
+    bool changes_state;     /* journaled */
+};
+
+const struct engine_operation *engine_operation_find(u32 operation);
+
+/* Validates a request (step 1); returns ok or why it is refused. */
+khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request);
+/* Applies an operation at a timestamp already assigned (step 3); used live and by replay.
+ * Writes the reply and returns its size in bytes. */
+u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
+                 u32 body_size, void *reply);
+
+#endif /* KHORGOS_ENGINE_H */
