@@ -1,0 +1,24 @@
+/*
+ * cli: the `khorgos` command. main.c holds the table of subcommands; each subcommand lives in
+ * its own file and has the signature below, returning the process exit status.
+ *
+ *   apply    JSON lines on stdin -> one reply line per request on stdout   (cli_apply.c)
+ *   demo     the main job until the simulator exists                       (cli_demo.c)
+ *   format   create a data directory                                       (cli_storage.c)
+ *   check    verify a data directory's checksums and chain                 (cli_storage.c)
+ *   inspect  print journal records readably                                (cli_storage.c)
+ *
+ * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
+ * from the engine's binary records) is part of this layer: JSON is one front end, not the
+ * core's data model.
+ */
+#ifndef KHORGOS_CLI_H
+#define KHORGOS_CLI_H
+
+int cli_apply_main(int argc, char **argv);
+int cli_demo_main(int argc, char **argv);
+int cli_format_main(int argc, char **argv);
+int cli_check_main(int argc, char **argv);
+int cli_inspect_main(int argc, char **argv);
+
+#endif /* KHORGOS_CLI_H */
