@@ -36,6 +36,9 @@ FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS_QUICK ?= 20
 FUZZ_SECONDS_LONG ?= 600
 
+# Quiet by default; `make V=1` shows the commands.
+Q := $(if $(V),,@)
+
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
         test-long run demo bench clean fuzz
 
@@ -45,23 +48,27 @@ lib: $(BUILD)/libkhorgos.a
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libkhorgos.a: $(LIB_OBJECTS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	@rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/khorgos: $(BUILD)/obj/src/cli/main.o $(BUILD)/libkhorgos.a
-	$(CC) $(CFLAGS_ALL) $^ $(LIBS) -o $@
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJECTS) $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ $(TEST_LIBS) $(LIBS) -o $@
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(TEST_LIBS) $(LIBS) -o $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ $(LIBS) -lsqlite3 -o $@
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -lsqlite3 -o $@
 
 tests: $(TEST_PROGRAMS) $(BUILD)/khorgos
 long-tests: $(LONG_PROGRAMS) $(BUILD)/khorgos
@@ -70,7 +77,8 @@ benches: $(BENCH_PROGRAMS) $(BUILD)/khorgos
 # libFuzzer targets are built with clang whatever CC is, from the sources directly.
 build/fuzz/%: fuzz/%.c $(LIB_SOURCES)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARNINGS) -O1 -g \
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARNINGS) -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    $< $(LIB_SOURCES) $(LIBS) -o $@
 
