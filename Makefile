@@ -36,6 +36,9 @@ FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS_QUICK ?= 20
 FUZZ_SECONDS_LONG ?= 600
 
+# Keep objects of programs built by pattern rules.
+.SECONDARY:
+
 # Quiet by default; `make V=1` shows the commands.
 Q := $(if $(V),,@)
 
