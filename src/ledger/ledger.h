@@ -77,17 +77,56 @@ struct ledger_undo {
     struct khorgos_account account_before; /* for balance / flag changes */
 };
 
-/* Secondary indexes for queries; owned by ledger_query.c. */
+/* Secondary indexes for queries; owned by ledger_query.c, whose header comment is the design.
+ * A posting list holds record indexes in increasing timestamp order: one entry inline when it
+ * has one, otherwise a block of a power-of-two size in a pool reserved at init. */
+struct ledger_posting_list {
+    u32 offset; /* count == 1: the entry itself; count >= 2: its block's offset in the pool */
+    u32 count;
+};
+
+/* Blocks of 2^k entries (k >= 1), bump-allocated; freed blocks go to a free list per size. */
+#define LEDGER_POSTING_CLASS_COUNT 33u
+struct ledger_posting_pool {
+    u32 *entries;
+    u64 entry_count;     /* bump pointer */
+    u64 entry_count_max; /* reserved at init: 4 x the entries its lists may ever hold */
+    u64 free_head[LEDGER_POSTING_CLASS_COUNT]; /* offset + 1 of a free block; 0: none */
+};
+
+/* The fields query filters may name; each has a table per record kind. */
+enum ledger_query_field {
+    LEDGER_QUERY_FIELD_USER_DATA_128 = 0,
+    LEDGER_QUERY_FIELD_USER_DATA_64 = 1,
+    LEDGER_QUERY_FIELD_USER_DATA_32 = 2,
+    LEDGER_QUERY_FIELD_LEDGER = 3,
+    LEDGER_QUERY_FIELD_CODE = 4,
+    LEDGER_QUERY_FIELD_COUNT = 5,
+};
+
+/* A field's nonzero values -> posting list of the records holding it. Slots hold a list
+ * index + 1 (0: empty); a slot's key is read from its list's first record, never stored. */
+struct ledger_posting_table {
+    u32 *slots;
+    u64 slot_mask;
+    struct ledger_posting_list *lists;
+    u32 list_count;
+    u32 list_count_max;
+    u32 field;        /* enum ledger_query_field */
+    bool of_accounts; /* records are accounts (else transfers) */
+    struct ledger_posting_pool pool;
+};
+
 struct ledger_query_index {
-    /* Per account: the transfers that debit or credit it, in timestamp order, kept as a
-     * chunked list in a pool reserved at init (see ledger_query.c). */
-    u32 *account_transfer_head;  /* [account_count_max] first chunk, or U32_MAX */
-    u32 *account_transfer_tail;  /* [account_count_max] last chunk, or U32_MAX */
-    u32 *account_transfer_count; /* [account_count_max] */
-    void *chunks;                /* pool of chunks */
-    u32 chunk_count;
-    u32 chunk_count_max;
-    u32 indexed_account_count;   /* records [0, indexed_*) are indexed */
+    /* By account index: the transfers debiting or crediting it, and its history entries. */
+    struct ledger_posting_list *account_transfers;
+    struct ledger_posting_pool account_transfer_pool;
+    struct ledger_posting_list *account_balances;
+    struct ledger_posting_pool account_balance_pool;
+    struct ledger_posting_table account_tables[LEDGER_QUERY_FIELD_COUNT];
+    struct ledger_posting_table transfer_tables[LEDGER_QUERY_FIELD_COUNT];
+    u32 account_count_max;
+    u32 indexed_account_count; /* records [0, indexed_*) are indexed */
     u32 indexed_transfer_count;
     u32 indexed_balance_count;
 };
@@ -140,6 +179,13 @@ bool ledger_capacity_transfers(const struct ledger *ledger, u32 count);
  * ledger_pulse expires, in expiry order, every pending transfer due at or before timestamp. */
 u64 ledger_expiry_next(const struct ledger *ledger);
 u32 ledger_pulse(struct ledger *ledger, u64 timestamp);
+
+/* The query indexes (ledger_query.c): ledger_init calls ledger_query_index_init with its config
+ * (returns ok, out_of_memory, or invalid_argument when a capacity exceeds what the index's u32
+ * offsets can address); ledger_deinit calls ledger_query_index_deinit (safe on a zeroed index). */
+khorgos_error ledger_query_index_init(struct ledger_query_index *index,
+                                      const struct ledger_config *config);
+void ledger_query_index_deinit(struct ledger_query_index *index);
 
 /* Brings the query indexes up to date with the records; called after each request. */
 void ledger_index_update(struct ledger *ledger);

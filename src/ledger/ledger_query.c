@@ -1,0 +1,810 @@
+/*
+ * ledger_query.c: lookups, get_account_transfers, get_account_balances, query_accounts,
+ * query_transfers (TigerBeetle 0.17 semantics), and the secondary indexes they walk.
+ *
+ * Semantics (TigerBeetle's docs/reference/account-filter.md, query-filter.md, requests/ and
+ * its state machine's filter checks)
+ *   - lookup_*: the records found, in request order; ids not found (0 and 2^128 - 1 included)
+ *     are skipped.
+ *   - An account filter is invalid when: account_id is 0 or 2^128 - 1; timestamp_min or
+ *     timestamp_max is above 2^63 - 1 (TigerBeetle keeps the top bit for tombstones); timestamp_max
+ *     is nonzero and below timestamp_min; limit is 0; neither debits nor credits is set; an
+ *     unknown flag bit is set; reserved is not all zero. A query filter is invalid on the same
+ *     timestamp, limit, flag and reserved rules. An invalid filter returns nothing.
+ *   - Zero fields do not filter; nonzero ones are ANDed; timestamp_max 0 means no upper bound;
+ *     the range is inclusive at both ends. Results are in timestamp order, newest first with
+ *     `reversed`, at most min(limit, count_max) of them (the caller's count_max is the reply's
+ *     room, the batch size for the engine).
+ *   - get_account_transfers: transfers with the account as debit (flag debits) or credit (flag
+ *     credits) side, further filtered by user_data_128/64/32 and code. An unknown account has no
+ *     transfers.
+ *   - get_account_balances: nothing unless the account exists and has the history flag; then,
+ *     for each transfer get_account_transfers would return, the account's balances right after
+ *     it. History entries whose timestamp is not their transfer's (if the state machine ever
+ *     records one for another event, e.g. an expiry) are not transfers' and never returned.
+ *
+ * Structures (types in ledger.h, struct ledger_query_index)
+ *   - Posting list: the record indexes holding some property, in increasing timestamp order.
+ *     A list of one entry keeps it inline in its header (`offset` is the entry); a longer one
+ *     lives in one contiguous block of 2^k >= count entries of a pool, so position p is one
+ *     array access and a timestamp is found by binary search over positions. When a block is
+ *     full the list moves to a block twice the size (copy, amortised O(1) per append; worst
+ *     case one copy of the list, documented for latency) and the old block goes to its size's
+ *     free list for another list to reuse.
+ *   - Pool: a u32 array reserved at init, bump-allocated, with a free list per block size
+ *     (linked through each free block's first entry). Bound: a list of n >= 2 entries has taken
+ *     blocks of 2 + 4 + ... + 2^k < 4n entries over its life (2^k < 2n), so reserving 4 x the
+ *     entries a pool's lists may ever hold means allocation never fails; reuse only lowers use.
+ *   - Per account (by account index): its transfers (both sides; a transfer is in exactly two
+ *     lists, so 2 x transfer_count_max entries) and its history entries (balance indexes).
+ *   - Per field (user_data_128, user_data_64, user_data_32, ledger, code), for accounts and for
+ *     transfers: a table from each nonzero value to its posting list. Open addressing, linear
+ *     probing, slots of 4 bytes holding a list index + 1 (0: empty, so calloc's lazily zeroed
+ *     pages are an empty table and untouched pages cost nothing). A slot's key is not stored:
+ *     it is the field of its list's first record, read from the record arrays. Zero values are
+ *     not indexed (a zero filter field does not filter). Load at most 1/2.
+ *
+ * Complexity (n records of the kind, k results, c candidates walked)
+ *   - lookup_accounts/lookup_transfers: expected O(1) per id (the state's id maps).
+ *   - get_account_transfers: O(log n + c). Candidates: the narrowest, within the timestamp range,
+ *     of the account's list and the lists of the filter's nonzero user_data/code fields (each
+ *     costs two binary searches to measure). With only account_id (plus the side flags and a
+ *     range) every candidate matches unless only one side is asked: O(log n + k).
+ *   - get_account_balances: O(log n + c) over the account's history list in the range.
+ *   - query_accounts/query_transfers: O(log n + c). Candidates: the narrowest in range of the
+ *     record array itself (binary search on timestamp order) and the nonzero fields' lists; a
+ *     filter on one field plus a range is O(log n + k); other combinations walk the narrowest.
+ *   - ledger_index_update: expected O(1) amortised per new record (one probe and append per
+ *     nonzero field, two id map lookups and appends per transfer, one append per balance).
+ *
+ * Invariants (ASSERTed)
+ *   1. indexed_*_count <= the record counts: records are only appended; a failed linked chain
+ *      truncates the arrays before ledger_index_update runs, never below what is indexed.
+ *   2. Queries run on an up-to-date index: indexed counts equal the record counts.
+ *   3. Every posting list is in strictly increasing timestamp order (non-decreasing for history
+ *      entries, which share their transfer's timestamp across its two accounts' lists).
+ *   4. A table's list_count <= list_count_max, its slots at most half full; a pool's bump
+ *      pointer never passes entry_count_max (the 4x bound above).
+ *
+ * Memory: everything is reserved in ledger_query_index_init from the ledger's capacities; no
+ * function here allocates afterwards. Pool offsets are u32, so a pool of more than 2^32 entries
+ * is refused at init (invalid_argument): transfer_count_max up to 2^29 is served.
+ */
+#include "ledger/ledger.h"
+
+#include <stdlib.h>
+
+/* The largest timestamp a filter may name: TigerBeetle keeps a u64 timestamp's top bit. */
+#define LEDGER_QUERY_TIMESTAMP_MAX ((u64)INT64_MAX)
+/* Pool entries reserved per entry a pool's lists may hold (see "Pool" above). */
+#define LEDGER_POSTING_POOL_FACTOR 4u
+/* Smallest table: avoids a zero-sized table for tiny capacities. */
+#define LEDGER_POSTING_TABLE_SLOTS_MIN 16u
+/* Distinct nonzero values a u16 code can take. */
+#define LEDGER_QUERY_CODE_VALUES_MAX 65535u
+/* A list's count stays below this, so its block size 2^k (k < 32) never overflows a u32. */
+#define LEDGER_POSTING_LIST_COUNT_MAX (1u << 31)
+
+_Static_assert(LEDGER_POSTING_CLASS_COUNT >= 33, "a class per power of two up to 2^32");
+_Static_assert(LIMIT_TRANSFER_COUNT_MAX < LEDGER_POSTING_LIST_COUNT_MAX, "lists fit their count");
+_Static_assert(LEDGER_QUERY_TIMESTAMP_MAX < U64_MAX, "timestamp_max + 1 does not wrap");
+
+/* What the entries of a scanned sequence index. */
+enum ledger_query_kind {
+    LEDGER_QUERY_KIND_ACCOUNT = 0,
+    LEDGER_QUERY_KIND_TRANSFER = 1,
+    LEDGER_QUERY_KIND_BALANCE = 2,
+};
+
+/* ----------------------------------------------------------------------------------------- */
+/* Pool and posting lists.                                                                    */
+
+/* The class k of the block for a list of `count` >= 2 entries: the least k with 2^k >= count. */
+static u32 ledger_posting_class(u32 count) {
+    ASSERT(count >= 2);
+    ASSERT(count <= LEDGER_POSTING_LIST_COUNT_MAX);
+    u32 class = 1;
+    while ((1ull << class) < count) class++;
+    return class;
+}
+
+static khorgos_error ledger_posting_pool_init(struct ledger_posting_pool *pool,
+                                              u64 list_entry_count_max) {
+    ASSERT(pool != NULL);
+    ASSERT(pool->entries == NULL);
+    u64 entry_count_max = MAX(list_entry_count_max, 1u) * LEDGER_POSTING_POOL_FACTOR;
+    if (entry_count_max > (u64)U32_MAX + 1) return KHORGOS_ERROR_invalid_argument;
+    pool->entries = malloc(entry_count_max * sizeof(u32));
+    if (pool->entries == NULL) return KHORGOS_ERROR_out_of_memory;
+    pool->entry_count = 0;
+    pool->entry_count_max = entry_count_max;
+    memset(pool->free_head, 0, sizeof(pool->free_head));
+    return KHORGOS_ERROR_ok;
+}
+
+static void ledger_posting_pool_deinit(struct ledger_posting_pool *pool) {
+    ASSERT(pool != NULL);
+    free(pool->entries);
+    memset(pool, 0, sizeof(*pool));
+    ASSERT(pool->entries == NULL);
+}
+
+/* A block of 2^class entries: a free one of that size if any, else from the bump pointer. */
+static u32 ledger_posting_pool_allocate(struct ledger_posting_pool *pool, u32 class) {
+    ASSERT(class >= 1 && class < LEDGER_POSTING_CLASS_COUNT);
+    u64 size = 1ull << class;
+    if (pool->free_head[class] != 0) {
+        u32 offset = (u32)(pool->free_head[class] - 1);
+        ASSERT(offset + size <= pool->entry_count);
+        pool->free_head[class] = pool->entries[offset];
+        return offset;
+    }
+    ASSERT(pool->entry_count + size <= pool->entry_count_max); /* the 4x bound (invariant 4) */
+    u64 offset = pool->entry_count;
+    pool->entry_count += size;
+    return (u32)offset;
+}
+
+static void ledger_posting_pool_free(struct ledger_posting_pool *pool, u32 offset, u32 class) {
+    ASSERT(class >= 1 && class < LEDGER_POSTING_CLASS_COUNT);
+    ASSERT((u64)offset + (1ull << class) <= pool->entry_count);
+    /* A block of >= 2 entries ends by 2^32, so offset + 1 fits the u32 link. */
+    pool->entries[offset] = (u32)pool->free_head[class];
+    pool->free_head[class] = (u64)offset + 1;
+}
+
+/* The list's entries as an array: inline for one entry, its block otherwise. */
+static const u32 *ledger_posting_list_entries(const struct ledger_posting_pool *pool,
+                                              const struct ledger_posting_list *list) {
+    ASSERT(pool != NULL && list != NULL);
+    ASSERT(list->count <= 1 || (u64)list->offset + list->count <= pool->entry_count);
+    return list->count <= 1 ? &list->offset : &pool->entries[list->offset];
+}
+
+static void ledger_posting_list_append(struct ledger_posting_pool *pool,
+                                       struct ledger_posting_list *list, u32 entry) {
+    ASSERT(pool != NULL && list != NULL);
+    ASSERT(list->count < LEDGER_POSTING_LIST_COUNT_MAX);
+    if (list->count == 0) {
+        list->offset = entry;
+        list->count = 1;
+        return;
+    }
+    if (list->count == 1) {
+        u32 block = ledger_posting_pool_allocate(pool, 1);
+        pool->entries[block] = list->offset;
+        list->offset = block;
+    } else if ((list->count & (list->count - 1)) == 0) { /* a power of two: the block is full */
+        u32 class = ledger_posting_class(list->count);
+        u32 block = ledger_posting_pool_allocate(pool, class + 1);
+        memcpy(&pool->entries[block], &pool->entries[list->offset], list->count * sizeof(u32));
+        ledger_posting_pool_free(pool, list->offset, class);
+        list->offset = block;
+    }
+    pool->entries[list->offset + list->count] = entry;
+    list->count++;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Records, fields and timestamps.                                                            */
+
+static u128 ledger_query_account_field(const struct khorgos_account *account, u32 field) {
+    ASSERT(account != NULL);
+    ASSERT(field < LEDGER_QUERY_FIELD_COUNT);
+    switch (field) {
+    case LEDGER_QUERY_FIELD_USER_DATA_128: return account->user_data_128;
+    case LEDGER_QUERY_FIELD_USER_DATA_64: return account->user_data_64;
+    case LEDGER_QUERY_FIELD_USER_DATA_32: return account->user_data_32;
+    case LEDGER_QUERY_FIELD_LEDGER: return account->ledger;
+    default: return account->code;
+    }
+}
+
+static u128 ledger_query_transfer_field(const struct khorgos_transfer *transfer, u32 field) {
+    ASSERT(transfer != NULL);
+    ASSERT(field < LEDGER_QUERY_FIELD_COUNT);
+    switch (field) {
+    case LEDGER_QUERY_FIELD_USER_DATA_128: return transfer->user_data_128;
+    case LEDGER_QUERY_FIELD_USER_DATA_64: return transfer->user_data_64;
+    case LEDGER_QUERY_FIELD_USER_DATA_32: return transfer->user_data_32;
+    case LEDGER_QUERY_FIELD_LEDGER: return transfer->ledger;
+    default: return transfer->code;
+    }
+}
+
+static u64 ledger_query_timestamp(const struct ledger *ledger, u32 kind, u32 record) {
+    ASSERT(ledger != NULL);
+    switch (kind) {
+    case LEDGER_QUERY_KIND_ACCOUNT:
+        ASSERT(record < ledger->account_count);
+        return ledger->accounts[record].timestamp;
+    case LEDGER_QUERY_KIND_TRANSFER:
+        ASSERT(record < ledger->transfer_count);
+        return ledger->transfers[record].timestamp;
+    default:
+        ASSERT(kind == LEDGER_QUERY_KIND_BALANCE);
+        ASSERT(record < ledger->balance_count);
+        return ledger->balances[record].balance.timestamp;
+    }
+}
+
+static bool ledger_query_zeroed(const u8 *bytes, size_t size) {
+    ASSERT(bytes != NULL);
+    ASSERT(size > 0);
+    for (size_t index = 0; index < size; index++) {
+        if (bytes[index] != 0) return false;
+    }
+    return true;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Field tables.                                                                              */
+
+static khorgos_error ledger_posting_table_init(struct ledger_posting_table *table,
+                                               bool of_accounts, u32 field, u32 list_count_max,
+                                               u64 entry_count_max) {
+    ASSERT(table != NULL && table->slots == NULL);
+    ASSERT(field < LEDGER_QUERY_FIELD_COUNT && list_count_max > 0);
+    u64 slot_count = LEDGER_POSTING_TABLE_SLOTS_MIN;
+    while (slot_count < (u64)list_count_max * 2) slot_count *= 2;
+    table->slots = calloc(slot_count, sizeof(u32));
+    table->lists = malloc((size_t)list_count_max * sizeof(struct ledger_posting_list));
+    if (table->slots == NULL || table->lists == NULL) return KHORGOS_ERROR_out_of_memory;
+    table->slot_mask = slot_count - 1;
+    table->list_count = 0;
+    table->list_count_max = list_count_max;
+    table->field = field;
+    table->of_accounts = of_accounts;
+    return ledger_posting_pool_init(&table->pool, entry_count_max);
+}
+
+static void ledger_posting_table_deinit(struct ledger_posting_table *table) {
+    ASSERT(table != NULL);
+    free(table->slots);
+    free(table->lists);
+    ledger_posting_pool_deinit(&table->pool);
+    memset(table, 0, sizeof(*table));
+    ASSERT(table->slots == NULL && table->lists == NULL);
+}
+
+/* The field value a list stands for: that of its first record. */
+static u128 ledger_posting_table_key(const struct ledger *ledger,
+                                     const struct ledger_posting_table *table, u32 list_index) {
+    ASSERT(list_index < table->list_count);
+    const struct ledger_posting_list *list = &table->lists[list_index];
+    ASSERT(list->count >= 1);
+    u32 record = ledger_posting_list_entries(&table->pool, list)[0];
+    if (table->of_accounts) {
+        ASSERT(record < ledger->account_count);
+        return ledger_query_account_field(&ledger->accounts[record], table->field);
+    }
+    ASSERT(record < ledger->transfer_count);
+    return ledger_query_transfer_field(&ledger->transfers[record], table->field);
+}
+
+/* The slot holding `value`'s list, or the empty slot where it would go. */
+static u64 ledger_posting_table_probe(const struct ledger *ledger,
+                                      const struct ledger_posting_table *table, u128 value) {
+    ASSERT(value != 0);
+    ASSERT(table->slots != NULL);
+    for (u64 slot = base_hash_u128(value) & table->slot_mask;;
+         slot = (slot + 1) & table->slot_mask) {
+        u32 occupant = table->slots[slot];
+        if (occupant == 0) return slot;
+        if (ledger_posting_table_key(ledger, table, occupant - 1) == value) return slot;
+    }
+}
+
+static const struct ledger_posting_list *
+ledger_posting_table_find(const struct ledger *ledger, const struct ledger_posting_table *table,
+                          u128 value) {
+    u64 slot = ledger_posting_table_probe(ledger, table, value);
+    u32 occupant = table->slots[slot];
+    if (occupant == 0) return NULL;
+    ASSERT(occupant <= table->list_count);
+    return &table->lists[occupant - 1];
+}
+
+/* Appends `record` to the list of its nonzero `value`, creating the list on first sight. */
+static void ledger_posting_table_add(const struct ledger *ledger,
+                                     struct ledger_posting_table *table, u128 value, u32 record) {
+    ASSERT(value != 0);
+    u64 slot = ledger_posting_table_probe(ledger, table, value);
+    if (table->slots[slot] == 0) {
+        ASSERT(table->list_count < table->list_count_max); /* invariant 4: load <= 1/2 */
+        table->lists[table->list_count] = (struct ledger_posting_list){0, 0};
+        table->list_count++;
+        table->slots[slot] = table->list_count;
+    }
+    struct ledger_posting_list *list = &table->lists[table->slots[slot] - 1];
+    ledger_posting_list_append(&table->pool, list, record);
+    ASSERT(ledger_posting_table_key(ledger, table, table->slots[slot] - 1) == value);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Init, deinit.                                                                              */
+
+static khorgos_error ledger_query_tables_init(struct ledger_query_index *index, bool of_accounts,
+                                              u32 record_count_max, u32 ledger_count_max) {
+    struct ledger_posting_table *tables =
+        of_accounts ? index->account_tables : index->transfer_tables;
+    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
+        /* Distinct nonzero values: at most one per record, and few for ledger and code. */
+        u32 list_count_max = record_count_max;
+        if (field == LEDGER_QUERY_FIELD_LEDGER) {
+            list_count_max = MIN(list_count_max, ledger_count_max);
+        }
+        if (field == LEDGER_QUERY_FIELD_CODE) {
+            list_count_max = MIN(list_count_max, LEDGER_QUERY_CODE_VALUES_MAX);
+        }
+        khorgos_error error = ledger_posting_table_init(&tables[field], of_accounts, field,
+                                                        list_count_max, record_count_max);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error ledger_query_index_init(struct ledger_query_index *index,
+                                      const struct ledger_config *config) {
+    ASSERT(index != NULL && config != NULL);
+    ASSERT(config->account_count_max > 0 && config->transfer_count_max > 0);
+    memset(index, 0, sizeof(*index));
+    khorgos_error error = KHORGOS_ERROR_out_of_memory;
+    u32 account_count_max = config->account_count_max;
+    index->account_count_max = account_count_max;
+    index->account_transfers = calloc(account_count_max, sizeof(struct ledger_posting_list));
+    index->account_balances = calloc(account_count_max, sizeof(struct ledger_posting_list));
+    if (index->account_transfers == NULL || index->account_balances == NULL) goto deinit_index;
+    /* A transfer is in exactly two accounts' lists. */
+    error = ledger_posting_pool_init(&index->account_transfer_pool,
+                                     2 * (u64)config->transfer_count_max);
+    if (error != KHORGOS_ERROR_ok) goto deinit_index;
+    error = ledger_posting_pool_init(&index->account_balance_pool,
+                                     config->account_balance_count_max);
+    if (error != KHORGOS_ERROR_ok) goto deinit_index;
+    error = ledger_query_tables_init(index, true, account_count_max, account_count_max);
+    if (error != KHORGOS_ERROR_ok) goto deinit_index;
+    /* A transfer's ledger is its accounts' ledger, so transfers have no more ledgers. */
+    error = ledger_query_tables_init(index, false, config->transfer_count_max, account_count_max);
+    if (error != KHORGOS_ERROR_ok) goto deinit_index;
+    return KHORGOS_ERROR_ok;
+deinit_index:
+    ledger_query_index_deinit(index);
+    return error;
+}
+
+void ledger_query_index_deinit(struct ledger_query_index *index) {
+    ASSERT(index != NULL);
+    free(index->account_transfers);
+    free(index->account_balances);
+    ledger_posting_pool_deinit(&index->account_transfer_pool);
+    ledger_posting_pool_deinit(&index->account_balance_pool);
+    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
+        ledger_posting_table_deinit(&index->account_tables[field]);
+        ledger_posting_table_deinit(&index->transfer_tables[field]);
+    }
+    memset(index, 0, sizeof(*index));
+    ASSERT(index->account_transfers == NULL);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Index update.                                                                              */
+
+static void ledger_index_account(struct ledger *ledger, u32 account_index) {
+    struct ledger_query_index *index = &ledger->query_index;
+    const struct khorgos_account *account = &ledger->accounts[account_index];
+    ASSERT(account_index < index->account_count_max);
+    ASSERT(account_index == 0 ||
+           ledger->accounts[account_index - 1].timestamp < account->timestamp);
+    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
+        u128 value = ledger_query_account_field(account, field);
+        if (value != 0) ledger_posting_table_add(ledger, &index->account_tables[field], value,
+                                                 account_index);
+    }
+}
+
+static void ledger_index_transfer(struct ledger *ledger, u32 transfer_index) {
+    struct ledger_query_index *index = &ledger->query_index;
+    const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
+    ASSERT(transfer_index == 0 ||
+           ledger->transfers[transfer_index - 1].timestamp < transfer->timestamp);
+    const u128 sides[2] = {transfer->debit_account_id, transfer->credit_account_id};
+    ASSERT(sides[0] != sides[1]);
+    for (u32 side = 0; side < 2; side++) {
+        u32 account_index = U32_MAX;
+        bool found = sides[side] != 0 &&
+                     base_id_map_get(&ledger->account_map, sides[side], &account_index);
+        ASSERT(found && account_index < index->indexed_account_count);
+        ledger_posting_list_append(&index->account_transfer_pool,
+                                   &index->account_transfers[account_index], transfer_index);
+    }
+    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
+        u128 value = ledger_query_transfer_field(transfer, field);
+        if (value != 0) ledger_posting_table_add(ledger, &index->transfer_tables[field], value,
+                                                 transfer_index);
+    }
+}
+
+static void ledger_index_balance(struct ledger *ledger, u32 balance_index) {
+    struct ledger_query_index *index = &ledger->query_index;
+    const struct ledger_balance_entry *entry = &ledger->balances[balance_index];
+    ASSERT(entry->account_index < index->indexed_account_count);
+    ASSERT(balance_index == 0 || ledger->balances[balance_index - 1].balance.timestamp <=
+                                     entry->balance.timestamp);
+    ledger_posting_list_append(&index->account_balance_pool,
+                               &index->account_balances[entry->account_index], balance_index);
+}
+
+void ledger_index_update(struct ledger *ledger) {
+    ASSERT(ledger != NULL);
+    struct ledger_query_index *index = &ledger->query_index;
+    ASSERT(index->account_transfers != NULL);
+    /* Invariant 1: rolled-back records were never indexed. */
+    ASSERT(index->indexed_account_count <= ledger->account_count);
+    ASSERT(index->indexed_transfer_count <= ledger->transfer_count);
+    ASSERT(index->indexed_balance_count <= ledger->balance_count);
+    for (; index->indexed_account_count < ledger->account_count; index->indexed_account_count++) {
+        ledger_index_account(ledger, index->indexed_account_count);
+    }
+    for (; index->indexed_transfer_count < ledger->transfer_count;
+         index->indexed_transfer_count++) {
+        ledger_index_transfer(ledger, index->indexed_transfer_count);
+    }
+    for (; index->indexed_balance_count < ledger->balance_count; index->indexed_balance_count++) {
+        ledger_index_balance(ledger, index->indexed_balance_count);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Scans: a timestamp range of a sequence of records, found by binary search.                 */
+
+struct ledger_query_scan {
+    const u32 *entries; /* NULL: position p is record p of the kind's array */
+    u32 kind;           /* enum ledger_query_kind: what the entries index */
+    u32 begin;          /* first position in the range */
+    u32 end;            /* one past the last */
+};
+
+/* The first position among [0, count) whose record's timestamp is >= timestamp. */
+static u32 ledger_query_lower_bound(const struct ledger *ledger, const u32 *entries, u32 kind,
+                                    u32 count, u64 timestamp) {
+    u32 low = 0;
+    u32 high = count;
+    while (low < high) {
+        u32 middle = low + (high - low) / 2;
+        u32 record = entries == NULL ? middle : entries[middle];
+        if (ledger_query_timestamp(ledger, kind, record) < timestamp) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    ASSERT(low <= count);
+    return low;
+}
+
+static struct ledger_query_scan ledger_query_scan_make(const struct ledger *ledger,
+                                                       const u32 *entries, u32 kind, u32 count,
+                                                       u64 timestamp_min, u64 timestamp_max) {
+    ASSERT(timestamp_max == 0 || timestamp_min <= timestamp_max);
+    ASSERT(timestamp_max <= LEDGER_QUERY_TIMESTAMP_MAX);
+    struct ledger_query_scan scan = {.entries = entries, .kind = kind};
+    scan.begin = ledger_query_lower_bound(ledger, entries, kind, count, timestamp_min);
+    scan.end = timestamp_max == 0
+                   ? count
+                   : ledger_query_lower_bound(ledger, entries, kind, count, timestamp_max + 1);
+    ASSERT(scan.begin <= scan.end);
+    return scan;
+}
+
+/* Makes `candidate` the best scan when it is narrower. */
+static void ledger_query_scan_narrow(struct ledger_query_scan *best,
+                                     const struct ledger_query_scan *candidate) {
+    ASSERT(best->kind == candidate->kind);
+    ASSERT(candidate->begin <= candidate->end);
+    if (candidate->end - candidate->begin < best->end - best->begin) *best = *candidate;
+}
+
+/* Narrows `best` (a scan of transfers or accounts) with the lists of the nonzero `values`
+ * (indexed by field); false when some value has no list, so nothing can match. */
+static bool ledger_query_scan_fields(const struct ledger *ledger,
+                                     const struct ledger_posting_table *tables,
+                                     const u128 values[LEDGER_QUERY_FIELD_COUNT],
+                                     u64 timestamp_min, u64 timestamp_max,
+                                     struct ledger_query_scan *best) {
+    ASSERT(tables != NULL && best != NULL);
+    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
+        if (values[field] == 0) continue;
+        const struct ledger_posting_table *table = &tables[field];
+        ASSERT(table->field == field);
+        const struct ledger_posting_list *list = ledger_posting_table_find(ledger, table,
+                                                                           values[field]);
+        if (list == NULL) return false;
+        struct ledger_query_scan candidate = ledger_query_scan_make(
+            ledger, ledger_posting_list_entries(&table->pool, list), best->kind, list->count,
+            timestamp_min, timestamp_max);
+        ledger_query_scan_narrow(best, &candidate);
+    }
+    return true;
+}
+
+/* The record the walk visits at `step`: forwards, or backwards when reversed. */
+static u32 ledger_query_scan_step(const struct ledger_query_scan *scan, bool reversed, u32 step) {
+    ASSERT(scan->begin <= scan->end);
+    ASSERT(step < scan->end - scan->begin);
+    u32 position = reversed ? scan->end - 1 - step : scan->begin + step;
+    return scan->entries == NULL ? position : scan->entries[position];
+}
+
+static void ledger_query_index_check_current(const struct ledger *ledger) {
+    const struct ledger_query_index *index = &ledger->query_index;
+    /* Invariant 2: ledger_index_update ran after the last change. */
+    ASSERT(index->indexed_account_count == ledger->account_count);
+    ASSERT(index->indexed_transfer_count == ledger->transfer_count);
+    ASSERT(index->indexed_balance_count == ledger->balance_count);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Filters.                                                                                   */
+
+static bool ledger_query_timestamps_valid(u64 timestamp_min, u64 timestamp_max) {
+    if (timestamp_min > LEDGER_QUERY_TIMESTAMP_MAX) return false;
+    if (timestamp_max > LEDGER_QUERY_TIMESTAMP_MAX) return false;
+    return timestamp_max == 0 || timestamp_min <= timestamp_max;
+}
+
+static bool ledger_account_filter_valid(const struct khorgos_account_filter *filter) {
+    ASSERT(filter != NULL);
+    const u32 sides = KHORGOS_ACCOUNT_FILTER_DEBITS | KHORGOS_ACCOUNT_FILTER_CREDITS;
+    const u32 flags_all = sides | KHORGOS_ACCOUNT_FILTER_REVERSED;
+    if (filter->account_id == 0 || filter->account_id == U128_MAX) return false;
+    if (!ledger_query_timestamps_valid(filter->timestamp_min, filter->timestamp_max)) return false;
+    if (filter->limit == 0) return false;
+    if ((filter->flags & sides) == 0 || (filter->flags & ~flags_all) != 0) return false;
+    return ledger_query_zeroed(filter->reserved, sizeof(filter->reserved));
+}
+
+static bool ledger_query_filter_valid(const struct khorgos_query_filter *filter) {
+    ASSERT(filter != NULL);
+    if (!ledger_query_timestamps_valid(filter->timestamp_min, filter->timestamp_max)) return false;
+    if (filter->limit == 0) return false;
+    if ((filter->flags & ~(u32)KHORGOS_QUERY_FILTER_REVERSED) != 0) return false;
+    return ledger_query_zeroed(filter->reserved, sizeof(filter->reserved));
+}
+
+/* Whether a transfer passes an account filter's side flags and fields (account id aside). */
+static bool ledger_account_filter_match(const struct khorgos_account_filter *filter,
+                                        const struct khorgos_transfer *transfer) {
+    ASSERT(filter != NULL && transfer != NULL);
+    bool debit = (filter->flags & KHORGOS_ACCOUNT_FILTER_DEBITS) != 0 &&
+                 transfer->debit_account_id == filter->account_id;
+    bool credit = (filter->flags & KHORGOS_ACCOUNT_FILTER_CREDITS) != 0 &&
+                  transfer->credit_account_id == filter->account_id;
+    if (!debit && !credit) return false;
+    if (filter->user_data_128 != 0 && transfer->user_data_128 != filter->user_data_128) {
+        return false;
+    }
+    if (filter->user_data_64 != 0 && transfer->user_data_64 != filter->user_data_64) return false;
+    if (filter->user_data_32 != 0 && transfer->user_data_32 != filter->user_data_32) return false;
+    return filter->code == 0 || transfer->code == filter->code;
+}
+
+/* The query filter's fields, by enum ledger_query_field. */
+static void ledger_query_filter_values(const struct khorgos_query_filter *filter,
+                                       u128 values[LEDGER_QUERY_FIELD_COUNT]) {
+    ASSERT(filter != NULL && values != NULL);
+    values[LEDGER_QUERY_FIELD_USER_DATA_128] = filter->user_data_128;
+    values[LEDGER_QUERY_FIELD_USER_DATA_64] = filter->user_data_64;
+    values[LEDGER_QUERY_FIELD_USER_DATA_32] = filter->user_data_32;
+    values[LEDGER_QUERY_FIELD_LEDGER] = filter->ledger;
+    values[LEDGER_QUERY_FIELD_CODE] = filter->code;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Lookups.                                                                                   */
+
+u32 ledger_lookup_accounts(const struct ledger *ledger, const u128 *ids, u32 count,
+                           struct khorgos_account *out) {
+    ASSERT(ledger != NULL);
+    ASSERT(count == 0 || (ids != NULL && out != NULL));
+    u32 written = 0;
+    for (u32 position = 0; position < count; position++) {
+        u32 account_index = U32_MAX;
+        if (ids[position] == 0 || ids[position] == U128_MAX) continue;
+        if (!base_id_map_get(&ledger->account_map, ids[position], &account_index)) continue;
+        ASSERT(account_index < ledger->account_count);
+        out[written] = ledger->accounts[account_index];
+        ASSERT(out[written].id == ids[position]);
+        written++;
+    }
+    ASSERT(written <= count);
+    return written;
+}
+
+u32 ledger_lookup_transfers(const struct ledger *ledger, const u128 *ids, u32 count,
+                            struct khorgos_transfer *out) {
+    ASSERT(ledger != NULL);
+    ASSERT(count == 0 || (ids != NULL && out != NULL));
+    u32 written = 0;
+    for (u32 position = 0; position < count; position++) {
+        u32 transfer_index = U32_MAX;
+        if (ids[position] == 0 || ids[position] == U128_MAX) continue;
+        if (!base_id_map_get(&ledger->transfer_map, ids[position], &transfer_index)) continue;
+        ASSERT(transfer_index < ledger->transfer_count);
+        out[written] = ledger->transfers[transfer_index];
+        ASSERT(out[written].id == ids[position]);
+        written++;
+    }
+    ASSERT(written <= count);
+    return written;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* get_account_transfers, get_account_balances.                                               */
+
+/* The account of a valid filter, or false when it does not exist. */
+static bool ledger_query_account_find(const struct ledger *ledger,
+                                      const struct khorgos_account_filter *filter,
+                                      u32 *account_index) {
+    ASSERT(filter->account_id != 0 && filter->account_id != U128_MAX);
+    if (!base_id_map_get(&ledger->account_map, filter->account_id, account_index)) return false;
+    ASSERT(*account_index < ledger->account_count);
+    ASSERT(ledger->accounts[*account_index].id == filter->account_id);
+    return true;
+}
+
+u32 ledger_get_account_transfers(const struct ledger *ledger,
+                                 const struct khorgos_account_filter *filter,
+                                 struct khorgos_transfer *out, u32 count_max) {
+    ASSERT(ledger != NULL && filter != NULL);
+    ASSERT(out != NULL || count_max == 0);
+    ledger_query_index_check_current(ledger);
+    u32 account_index = U32_MAX;
+    if (!ledger_account_filter_valid(filter)) return 0;
+    if (!ledger_query_account_find(ledger, filter, &account_index)) return 0;
+    const struct ledger_query_index *index = &ledger->query_index;
+    const struct ledger_posting_list *list = &index->account_transfers[account_index];
+    struct ledger_query_scan scan = ledger_query_scan_make(
+        ledger, ledger_posting_list_entries(&index->account_transfer_pool, list),
+        LEDGER_QUERY_KIND_TRANSFER, list->count, filter->timestamp_min, filter->timestamp_max);
+    const u128 values[LEDGER_QUERY_FIELD_COUNT] = {filter->user_data_128, filter->user_data_64,
+                                                   filter->user_data_32, 0, filter->code};
+    if (!ledger_query_scan_fields(ledger, index->transfer_tables, values, filter->timestamp_min,
+                                  filter->timestamp_max, &scan)) {
+        return 0;
+    }
+    bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+    u32 limit = MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
+        u32 transfer_index = ledger_query_scan_step(&scan, reversed, step);
+        const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
+        if (ledger_account_filter_match(filter, transfer)) out[written++] = *transfer;
+    }
+    ASSERT(written <= limit);
+    return written;
+}
+
+/* The balance of history entry `balance_index` when it passes the filter. */
+static bool ledger_query_balance_match(const struct ledger *ledger,
+                                       const struct khorgos_account_filter *filter,
+                                       u32 account_index, u32 balance_index) {
+    const struct ledger_balance_entry *entry = &ledger->balances[balance_index];
+    ASSERT(entry->account_index == account_index);
+    ASSERT(entry->transfer_index < ledger->transfer_count);
+    const struct khorgos_transfer *transfer = &ledger->transfers[entry->transfer_index];
+    /* Only a transfer's own entries are its history (TigerBeetle scans transfers). */
+    if (transfer->timestamp != entry->balance.timestamp) return false;
+    return ledger_account_filter_match(filter, transfer);
+}
+
+u32 ledger_get_account_balances(const struct ledger *ledger,
+                                const struct khorgos_account_filter *filter,
+                                struct khorgos_account_balance *out, u32 count_max) {
+    ASSERT(ledger != NULL && filter != NULL);
+    ASSERT(out != NULL || count_max == 0);
+    ledger_query_index_check_current(ledger);
+    u32 account_index = U32_MAX;
+    if (!ledger_account_filter_valid(filter)) return 0;
+    if (!ledger_query_account_find(ledger, filter, &account_index)) return 0;
+    if ((ledger->accounts[account_index].flags & KHORGOS_ACCOUNT_HISTORY) == 0) return 0;
+    const struct ledger_query_index *index = &ledger->query_index;
+    const struct ledger_posting_list *list = &index->account_balances[account_index];
+    struct ledger_query_scan scan = ledger_query_scan_make(
+        ledger, ledger_posting_list_entries(&index->account_balance_pool, list),
+        LEDGER_QUERY_KIND_BALANCE, list->count, filter->timestamp_min, filter->timestamp_max);
+    bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+    u32 limit = MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
+        u32 balance_index = ledger_query_scan_step(&scan, reversed, step);
+        if (!ledger_query_balance_match(ledger, filter, account_index, balance_index)) continue;
+        out[written] = ledger->balances[balance_index].balance;
+        memset(out[written].reserved, 0, sizeof(out[written].reserved));
+        written++;
+    }
+    ASSERT(written <= limit);
+    return written;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* query_accounts, query_transfers.                                                           */
+
+static bool ledger_query_account_match(const struct khorgos_query_filter *filter,
+                                       const struct khorgos_account *account) {
+    ASSERT(filter != NULL && account != NULL);
+    if (filter->user_data_128 != 0 && account->user_data_128 != filter->user_data_128) return false;
+    if (filter->user_data_64 != 0 && account->user_data_64 != filter->user_data_64) return false;
+    if (filter->user_data_32 != 0 && account->user_data_32 != filter->user_data_32) return false;
+    if (filter->ledger != 0 && account->ledger != filter->ledger) return false;
+    return filter->code == 0 || account->code == filter->code;
+}
+
+static bool ledger_query_transfer_match(const struct khorgos_query_filter *filter,
+                                        const struct khorgos_transfer *transfer) {
+    ASSERT(filter != NULL && transfer != NULL);
+    if (filter->user_data_128 != 0 && transfer->user_data_128 != filter->user_data_128) {
+        return false;
+    }
+    if (filter->user_data_64 != 0 && transfer->user_data_64 != filter->user_data_64) return false;
+    if (filter->user_data_32 != 0 && transfer->user_data_32 != filter->user_data_32) return false;
+    if (filter->ledger != 0 && transfer->ledger != filter->ledger) return false;
+    return filter->code == 0 || transfer->code == filter->code;
+}
+
+/* The narrowest scan for a valid query filter over accounts or transfers; false: no match. */
+static bool ledger_query_scan_choose(const struct ledger *ledger,
+                                     const struct khorgos_query_filter *filter, u32 kind,
+                                     struct ledger_query_scan *scan) {
+    ASSERT(kind == LEDGER_QUERY_KIND_ACCOUNT || kind == LEDGER_QUERY_KIND_TRANSFER);
+    const struct ledger_query_index *index = &ledger->query_index;
+    bool of_accounts = kind == LEDGER_QUERY_KIND_ACCOUNT;
+    u32 count = of_accounts ? ledger->account_count : ledger->transfer_count;
+    *scan = ledger_query_scan_make(ledger, NULL, kind, count, filter->timestamp_min,
+                                   filter->timestamp_max);
+    u128 values[LEDGER_QUERY_FIELD_COUNT];
+    ledger_query_filter_values(filter, values);
+    return ledger_query_scan_fields(ledger, of_accounts ? index->account_tables
+                                                        : index->transfer_tables,
+                                    values, filter->timestamp_min, filter->timestamp_max, scan);
+}
+
+u32 ledger_query_accounts(const struct ledger *ledger, const struct khorgos_query_filter *filter,
+                          struct khorgos_account *out, u32 count_max) {
+    ASSERT(ledger != NULL && filter != NULL);
+    ASSERT(out != NULL || count_max == 0);
+    ledger_query_index_check_current(ledger);
+    struct ledger_query_scan scan;
+    if (!ledger_query_filter_valid(filter)) return 0;
+    if (!ledger_query_scan_choose(ledger, filter, LEDGER_QUERY_KIND_ACCOUNT, &scan)) return 0;
+    bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+    u32 limit = MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
+        u32 account_index = ledger_query_scan_step(&scan, reversed, step);
+        const struct khorgos_account *account = &ledger->accounts[account_index];
+        if (ledger_query_account_match(filter, account)) out[written++] = *account;
+    }
+    ASSERT(written <= limit);
+    return written;
+}
+
+u32 ledger_query_transfers(const struct ledger *ledger, const struct khorgos_query_filter *filter,
+                           struct khorgos_transfer *out, u32 count_max) {
+    ASSERT(ledger != NULL && filter != NULL);
+    ASSERT(out != NULL || count_max == 0);
+    ledger_query_index_check_current(ledger);
+    struct ledger_query_scan scan;
+    if (!ledger_query_filter_valid(filter)) return 0;
+    if (!ledger_query_scan_choose(ledger, filter, LEDGER_QUERY_KIND_TRANSFER, &scan)) return 0;
+    bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+    u32 limit = MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
+        u32 transfer_index = ledger_query_scan_step(&scan, reversed, step);
+        const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
+        if (ledger_query_transfer_match(filter, transfer)) out[written++] = *transfer;
+    }
+    ASSERT(written <= limit);
+    return written;
+}
