@@ -1,0 +1,704 @@
+/* cli_codec.c: the record and operation tables of the JSON front end, and the generic walks
+ * that decode requests and encode replies with them. See cli_codec.h for the rules. */
+#include "cli/cli_codec.h"
+
+#include <stdio.h>
+
+/* ----------------------------------------------------------------------------------------- */
+/* Tables.                                                                                    */
+
+#define FIELD_UNSIGNED(type, member)                                                           \
+    {#member, CLI_FIELD_UNSIGNED, sizeof(((type *)0)->member), offsetof(type, member), false,  \
+     NULL, 0, NULL}
+#define FIELD_RESERVED(type, member)                                                           \
+    {#member, CLI_FIELD_UNSIGNED, sizeof(((type *)0)->member), offsetof(type, member), true,   \
+     NULL, 0, NULL}
+#define FIELD_FLAGS(type, member, names)                                                       \
+    {#member, CLI_FIELD_FLAGS, sizeof(((type *)0)->member), offsetof(type, member), false,     \
+     names, ARRAY_COUNT(names), NULL}
+#define FIELD_STATUS(type, member, function)                                                   \
+    {#member, CLI_FIELD_STATUS, sizeof(((type *)0)->member), offsetof(type, member), false,    \
+     NULL, 0, function}
+#define RECORD(name, type, fields) {name, sizeof(type), fields, ARRAY_COUNT(fields)}
+
+static const char *const account_flag_names[] = {
+    "linked", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits", "history",
+    "imported", "closed",
+};
+static const char *const transfer_flag_names[] = {
+    "linked", "pending", "post_pending_transfer", "void_pending_transfer", "balancing_debit",
+    "balancing_credit", "closing_debit", "closing_credit", "imported",
+};
+static const char *const account_filter_flag_names[] = {"debits", "credits", "reversed"};
+static const char *const query_filter_flag_names[] = {"reversed"};
+
+_Static_assert(ARRAY_COUNT(account_flag_names) == 6, "a name per account flag");
+_Static_assert((1u << ARRAY_COUNT(account_flag_names)) - 1 == KHORGOS_ACCOUNT_FLAGS_ALL,
+               "account flag names cover every flag");
+_Static_assert((1u << ARRAY_COUNT(transfer_flag_names)) - 1 == KHORGOS_TRANSFER_FLAGS_ALL,
+               "transfer flag names cover every flag");
+
+#define ACCOUNT struct khorgos_account
+static const struct cli_field account_fields[] = {
+    FIELD_UNSIGNED(ACCOUNT, id),
+    FIELD_UNSIGNED(ACCOUNT, debits_pending),
+    FIELD_UNSIGNED(ACCOUNT, debits_posted),
+    FIELD_UNSIGNED(ACCOUNT, credits_pending),
+    FIELD_UNSIGNED(ACCOUNT, credits_posted),
+    FIELD_UNSIGNED(ACCOUNT, user_data_128),
+    FIELD_UNSIGNED(ACCOUNT, user_data_64),
+    FIELD_UNSIGNED(ACCOUNT, user_data_32),
+    FIELD_RESERVED(ACCOUNT, reserved),
+    FIELD_UNSIGNED(ACCOUNT, ledger),
+    FIELD_UNSIGNED(ACCOUNT, code),
+    FIELD_FLAGS(ACCOUNT, flags, account_flag_names),
+    FIELD_UNSIGNED(ACCOUNT, timestamp),
+};
+
+#define TRANSFER struct khorgos_transfer
+static const struct cli_field transfer_fields[] = {
+    FIELD_UNSIGNED(TRANSFER, id),
+    FIELD_UNSIGNED(TRANSFER, debit_account_id),
+    FIELD_UNSIGNED(TRANSFER, credit_account_id),
+    FIELD_UNSIGNED(TRANSFER, amount),
+    FIELD_UNSIGNED(TRANSFER, pending_id),
+    FIELD_UNSIGNED(TRANSFER, user_data_128),
+    FIELD_UNSIGNED(TRANSFER, user_data_64),
+    FIELD_UNSIGNED(TRANSFER, user_data_32),
+    FIELD_UNSIGNED(TRANSFER, timeout),
+    FIELD_UNSIGNED(TRANSFER, ledger),
+    FIELD_UNSIGNED(TRANSFER, code),
+    FIELD_FLAGS(TRANSFER, flags, transfer_flag_names),
+    FIELD_UNSIGNED(TRANSFER, timestamp),
+};
+
+#define BALANCE struct khorgos_account_balance
+static const struct cli_field balance_fields[] = {
+    FIELD_UNSIGNED(BALANCE, timestamp),
+    FIELD_UNSIGNED(BALANCE, debits_pending),
+    FIELD_UNSIGNED(BALANCE, debits_posted),
+    FIELD_UNSIGNED(BALANCE, credits_pending),
+    FIELD_UNSIGNED(BALANCE, credits_posted),
+};
+
+#define ACCOUNT_FILTER struct khorgos_account_filter
+static const struct cli_field account_filter_fields[] = {
+    FIELD_UNSIGNED(ACCOUNT_FILTER, account_id),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, user_data_128),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, user_data_64),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, user_data_32),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, code),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, timestamp_min),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, timestamp_max),
+    FIELD_UNSIGNED(ACCOUNT_FILTER, limit),
+    FIELD_FLAGS(ACCOUNT_FILTER, flags, account_filter_flag_names),
+};
+
+#define QUERY_FILTER struct khorgos_query_filter
+static const struct cli_field query_filter_fields[] = {
+    FIELD_UNSIGNED(QUERY_FILTER, user_data_128),
+    FIELD_UNSIGNED(QUERY_FILTER, user_data_64),
+    FIELD_UNSIGNED(QUERY_FILTER, user_data_32),
+    FIELD_UNSIGNED(QUERY_FILTER, ledger),
+    FIELD_UNSIGNED(QUERY_FILTER, code),
+    FIELD_UNSIGNED(QUERY_FILTER, timestamp_min),
+    FIELD_UNSIGNED(QUERY_FILTER, timestamp_max),
+    FIELD_UNSIGNED(QUERY_FILTER, limit),
+    FIELD_FLAGS(QUERY_FILTER, flags, query_filter_flag_names),
+};
+
+struct cli_id {
+    u128 id;
+};
+static const struct cli_field id_fields[] = {FIELD_UNSIGNED(struct cli_id, id)};
+
+#define RESULT struct khorgos_create_result
+static const struct cli_field account_result_fields[] = {
+    FIELD_STATUS(RESULT, status, khorgos_create_account_status_name),
+    FIELD_UNSIGNED(RESULT, timestamp),
+};
+static const struct cli_field transfer_result_fields[] = {
+    FIELD_STATUS(RESULT, status, khorgos_create_transfer_status_name),
+    FIELD_UNSIGNED(RESULT, timestamp),
+};
+
+#define CLOCK_ADVANCE struct cli_clock_advance
+static const struct cli_field clock_advance_fields[] = {
+    FIELD_UNSIGNED(CLOCK_ADVANCE, seconds),
+    FIELD_UNSIGNED(CLOCK_ADVANCE, nanoseconds),
+};
+
+static const struct cli_record record_account = RECORD("account", ACCOUNT, account_fields);
+static const struct cli_record record_transfer = RECORD("transfer", TRANSFER, transfer_fields);
+static const struct cli_record record_balance = RECORD("balance", BALANCE, balance_fields);
+static const struct cli_record record_account_filter =
+    RECORD("account_filter", ACCOUNT_FILTER, account_filter_fields);
+static const struct cli_record record_query_filter =
+    RECORD("query_filter", QUERY_FILTER, query_filter_fields);
+static const struct cli_record record_id = RECORD("id", struct cli_id, id_fields);
+static const struct cli_record record_account_result =
+    RECORD("account_result", RESULT, account_result_fields);
+static const struct cli_record record_transfer_result =
+    RECORD("transfer_result", RESULT, transfer_result_fields);
+static const struct cli_record record_clock_advance =
+    RECORD("clock_advance", CLOCK_ADVANCE, clock_advance_fields);
+
+_Static_assert(sizeof(struct cli_id) == 16, "an id is a bare u128 in the body");
+
+static const struct cli_operation operation_table[] = {
+    {"create_accounts", KHORGOS_OPERATION_CREATE_ACCOUNTS, CLI_BODY_EVENTS, "events",
+     &record_account, "results", &record_account_result},
+    {"create_transfers", KHORGOS_OPERATION_CREATE_TRANSFERS, CLI_BODY_EVENTS, "events",
+     &record_transfer, "results", &record_transfer_result},
+    {"lookup_accounts", KHORGOS_OPERATION_LOOKUP_ACCOUNTS, CLI_BODY_IDS, "ids", &record_id,
+     "accounts", &record_account},
+    {"lookup_transfers", KHORGOS_OPERATION_LOOKUP_TRANSFERS, CLI_BODY_IDS, "ids", &record_id,
+     "transfers", &record_transfer},
+    {"get_account_transfers", KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS, CLI_BODY_FILTER, "filter",
+     &record_account_filter, "transfers", &record_transfer},
+    {"get_account_balances", KHORGOS_OPERATION_GET_ACCOUNT_BALANCES, CLI_BODY_FILTER, "filter",
+     &record_account_filter, "balances", &record_balance},
+    {"query_accounts", KHORGOS_OPERATION_QUERY_ACCOUNTS, CLI_BODY_FILTER, "filter",
+     &record_query_filter, "accounts", &record_account},
+    {"query_transfers", KHORGOS_OPERATION_QUERY_TRANSFERS, CLI_BODY_FILTER, "filter",
+     &record_query_filter, "transfers", &record_transfer},
+    {"advance_clock", CLI_OPERATION_ADVANCE_CLOCK, CLI_BODY_INLINE, NULL, &record_clock_advance,
+     NULL, NULL},
+};
+
+const struct cli_operation *cli_operation_find(const char *name, u32 length) {
+    ASSERT(name != NULL || length == 0);
+    for (u32 index = 0; index < ARRAY_COUNT(operation_table); index++) {
+        const char *candidate = operation_table[index].name;
+        if (strlen(candidate) == length && memcmp(candidate, name, length) == 0) {
+            return &operation_table[index];
+        }
+    }
+    return NULL;
+}
+
+const struct cli_operation *cli_operation_by_code(u32 operation) {
+    for (u32 index = 0; index < ARRAY_COUNT(operation_table); index++) {
+        if (operation_table[index].operation == operation) return &operation_table[index];
+    }
+    return NULL;
+}
+
+const struct cli_operation *cli_operation_at(u32 index) {
+    ASSERT(index < ARRAY_COUNT(operation_table));
+    ASSERT(operation_table[index].body != NULL);
+    return &operation_table[index];
+}
+
+u32 cli_operation_count(void) { return ARRAY_COUNT(operation_table); }
+
+static const char *const codec_error_names[] = {
+#define CLI_CODEC_ERROR_NAME_(name, text) #name,
+    CLI_CODEC_ERRORS(CLI_CODEC_ERROR_NAME_)
+#undef CLI_CODEC_ERROR_NAME_
+};
+static const char *const codec_error_texts[] = {
+#define CLI_CODEC_ERROR_TEXT_(name, text) text,
+    CLI_CODEC_ERRORS(CLI_CODEC_ERROR_TEXT_)
+#undef CLI_CODEC_ERROR_TEXT_
+};
+_Static_assert(ARRAY_COUNT(codec_error_names) == CLI_CODEC_ERROR_COUNT, "a name per error");
+
+const char *cli_codec_error_name(enum cli_codec_error_code code) {
+    ASSERT((u32)code < CLI_CODEC_ERROR_COUNT);
+    ASSERT(codec_error_names[code] != NULL);
+    return codec_error_names[code];
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Decoding.                                                                                  */
+
+struct decode {
+    const char *line;
+    const struct cli_json_token *tokens;
+    struct cli_codec_error *error;
+    /* Where the record being decoded is, for messages: events[3], filter, or the request. */
+    const char *where_key;
+    u32 where_index;
+    bool where_indexed;
+};
+
+/* Fills the error: its code, then a message of the code's sentence and `detail`. */
+static bool decode_fail(struct decode *decode, enum cli_codec_error_code code,
+                        const char *detail) {
+    ASSERT((u32)code < CLI_CODEC_ERROR_COUNT);
+    ASSERT(detail != NULL);
+    decode->error->code = code;
+    char where[48] = "";
+    if (decode->where_key != NULL && decode->where_indexed) {
+        snprintf(where, sizeof(where), " in %s[%u]", decode->where_key, decode->where_index);
+    } else if (decode->where_key != NULL) {
+        snprintf(where, sizeof(where), " in %s", decode->where_key);
+    }
+    snprintf(decode->error->message, sizeof(decode->error->message), "%s%s%s%s",
+             codec_error_texts[code], detail[0] != '\0' ? ": " : "", detail, where);
+    return false;
+}
+
+/* A key token's text for messages, shortened; NUL-terminated. */
+static void decode_key_text(const struct decode *decode, const struct cli_json_token *key,
+                            char *out, u32 capacity) {
+    ASSERT(capacity >= 8);
+    ASSERT(key->type == CLI_JSON_STRING);
+    int length = cli_json_string_decode(decode->line, key, out, capacity - 1);
+    if (length < 0) {
+        u32 shown = MIN(key->length, capacity - 4);
+        memcpy(out, decode->line + key->start, shown);
+        memcpy(out + shown, "...", 3);
+        length = (int)shown + 3;
+    }
+    out[length] = '\0';
+}
+
+static bool decode_number_fail(struct decode *decode, enum cli_json_number_status status,
+                               const struct cli_field *field) {
+    ASSERT(status != CLI_JSON_NUMBER_OK);
+    char detail[128];
+    if (status == CLI_JSON_NUMBER_WRONG_TYPE) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be %s", field->name,
+                 field->size >= 8 ? "a decimal string or a JSON integer" : "a JSON integer");
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    char maximum[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+    base_u128_format(field->size == 16 ? U128_MAX : (((u128)1 << (field->size * 8)) - 1), maximum);
+    snprintf(detail, sizeof(detail), "\"%s\" must be from 0 to %s", field->name, maximum);
+    return decode_fail(decode, CLI_CODEC_ERROR_out_of_range, detail);
+}
+
+static u128 field_maximum(const struct cli_field *field) {
+    ASSERT(field->size == 2 || field->size == 4 || field->size == 8 || field->size == 16);
+    return field->size == 16 ? U128_MAX : (((u128)1 << (field->size * 8)) - 1);
+}
+
+static void field_store(const struct cli_field *field, u8 *record, u128 value) {
+    ASSERT(value <= field_maximum(field));
+    u8 *target = record + field->offset;
+    switch (field->size) {
+    case 2: { u16 narrow = (u16)value; memcpy(target, &narrow, 2); break; }
+    case 4: { u32 narrow = (u32)value; memcpy(target, &narrow, 4); break; }
+    case 8: { u64 narrow = (u64)value; memcpy(target, &narrow, 8); break; }
+    case 16: memcpy(target, &value, 16); break;
+    default: ASSERT(false && "field size");
+    }
+}
+
+static u128 field_load(const struct cli_field *field, const u8 *record) {
+    const u8 *source = record + field->offset;
+    switch (field->size) {
+    case 2: { u16 narrow; memcpy(&narrow, source, 2); return narrow; }
+    case 4: { u32 narrow; memcpy(&narrow, source, 4); return narrow; }
+    case 8: { u64 narrow; memcpy(&narrow, source, 8); return narrow; }
+    case 16: { u128 wide; memcpy(&wide, source, 16); return wide; }
+    default: ASSERT(false && "field size");
+    }
+    return 0;
+}
+
+/* Flags: an array of names, or an integer of bits. */
+static bool decode_flags(struct decode *decode, const struct cli_field *field, u32 value_index,
+                         u128 *bits) {
+    const struct cli_json_token *value = &decode->tokens[value_index];
+    ASSERT(field->kind == CLI_FIELD_FLAGS);
+    if (value->type == CLI_JSON_NUMBER) {
+        enum cli_json_number_status status =
+            cli_json_read_integer(decode->line, value, field_maximum(field), bits);
+        return status == CLI_JSON_NUMBER_OK || decode_number_fail(decode, status, field);
+    }
+    char detail[128];
+    if (value->type != CLI_JSON_ARRAY) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be an array of flag names", field->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    *bits = 0;
+    for (u32 index = value_index + 1; index < value->end; index = decode->tokens[index].end) {
+        const struct cli_json_token *element = &decode->tokens[index];
+        if (element->type != CLI_JSON_STRING) {
+            snprintf(detail, sizeof(detail), "\"%s\" must be an array of flag names", field->name);
+            return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+        }
+        u32 bit = 0;
+        while (bit < field->flag_count &&
+               !cli_json_string_equals(decode->line, element, field->flag_names[bit])) {
+            bit++;
+        }
+        if (bit == field->flag_count) {
+            char name[LIMIT_JSON_NAME_BYTES_MAX];
+            decode_key_text(decode, element, name, sizeof(name));
+            snprintf(detail, sizeof(detail), "\"%s\" in \"%s\"", name, field->name);
+            return decode_fail(decode, CLI_CODEC_ERROR_unknown_flag, detail);
+        }
+        *bits |= (u128)1 << bit;
+    }
+    return true;
+}
+
+static bool decode_field(struct decode *decode, const struct cli_field *field, u32 value_index,
+                         u8 *record) {
+    const struct cli_json_token *value = &decode->tokens[value_index];
+    u128 number = 0;
+    if (field->kind == CLI_FIELD_FLAGS) {
+        if (!decode_flags(decode, field, value_index, &number)) return false;
+    } else {
+        ASSERT(field->kind == CLI_FIELD_UNSIGNED); /* statuses are written, never read */
+        enum cli_json_number_status status =
+            field->size >= 8
+                ? cli_json_read_unsigned(decode->line, value, field_maximum(field), &number)
+                : cli_json_read_integer(decode->line, value, field_maximum(field), &number);
+        if (status != CLI_JSON_NUMBER_OK) return decode_number_fail(decode, status, field);
+    }
+    field_store(field, record, number);
+    return true;
+}
+
+/* Decodes the object at `object_index` into `record` (zeroed by the caller), skipping the key
+ * `skip_key` (the "op" of an inline request). */
+static bool decode_record(struct decode *decode, u32 object_index, const struct cli_record *record,
+                          u8 *out, const char *skip_key) {
+    const struct cli_json_token *object = &decode->tokens[object_index];
+    ASSERT(record->field_count <= 64);
+    char detail[128];
+    if (object->type != CLI_JSON_OBJECT) {
+        snprintf(detail, sizeof(detail), "a %s is a JSON object", record->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    u64 seen = 0;
+    for (u32 key_index = object_index + 1; key_index < object->end;) {
+        const struct cli_json_token *key = &decode->tokens[key_index];
+        u32 value_index = key->end;
+        ASSERT(key->type == CLI_JSON_STRING && value_index < object->end);
+        u32 next_key_index = decode->tokens[value_index].end;
+        if (skip_key == NULL || !cli_json_string_equals(decode->line, key, skip_key)) {
+            u32 field_index = 0;
+            while (field_index < record->field_count &&
+                   !cli_json_string_equals(decode->line, key, record->fields[field_index].name)) {
+                field_index++;
+            }
+            char name[LIMIT_JSON_NAME_BYTES_MAX];
+            if (field_index == record->field_count || (seen >> field_index) & 1u) {
+                decode_key_text(decode, key, name, sizeof(name));
+                snprintf(detail, sizeof(detail), "\"%s\"", name);
+                return decode_fail(decode, field_index == record->field_count
+                                               ? CLI_CODEC_ERROR_unknown_field
+                                               : CLI_CODEC_ERROR_duplicate_field,
+                                   detail);
+            }
+            seen |= (u64)1 << field_index;
+            if (!decode_field(decode, &record->fields[field_index], value_index, out)) return false;
+        }
+        key_index = next_key_index;
+    }
+    return true;
+}
+
+/* The array of events or ids at `array_index`: checks its count and the body's room. */
+static enum cli_codec_decode_status decode_array(struct decode *decode, u32 array_index,
+                                                 const struct cli_operation *operation, u8 *body,
+                                                 u32 body_capacity,
+                                                 struct cli_codec_request *request) {
+    const struct cli_json_token *array = &decode->tokens[array_index];
+    const struct cli_record *record = operation->body;
+    char detail[128];
+    if (array->type != CLI_JSON_ARRAY) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be an array", operation->body_key);
+        decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+        return CLI_CODEC_REFUSED;
+    }
+    if (array->children > LIMIT_BATCH_EVENTS_MAX) {
+        snprintf(detail, sizeof(detail), "%u in \"%s\", at most %u", array->children,
+                 operation->body_key, LIMIT_BATCH_EVENTS_MAX);
+        decode_fail(decode, CLI_CODEC_ERROR_too_many_events, detail);
+        return CLI_CODEC_REFUSED;
+    }
+    u32 body_size = array->children * record->size;
+    if (body_size > body_capacity) return CLI_CODEC_BODY_FULL;
+    memset(body, 0, body_size);
+    decode->where_key = operation->body_key;
+    decode->where_indexed = true;
+    decode->where_index = 0;
+    for (u32 index = array_index + 1; index < array->end; index = decode->tokens[index].end) {
+        u8 *out = body + (size_t)decode->where_index * record->size;
+        bool decoded = operation->body_shape == CLI_BODY_IDS
+                           ? decode_field(decode, &record->fields[0], index, out)
+                           : decode_record(decode, index, record, out, NULL);
+        if (!decoded) return CLI_CODEC_REFUSED;
+        decode->where_index++;
+    }
+    ASSERT(decode->where_index == array->children);
+    request->body_size = body_size;
+    request->event_count = array->children;
+    return CLI_CODEC_DECODED;
+}
+
+/* Finds "op" among the root's keys; fills request->operation or the error. */
+static bool decode_operation(struct decode *decode, struct cli_codec_request *request) {
+    const struct cli_json_token *root = &decode->tokens[0];
+    u32 op_index = 0;
+    for (u32 key_index = 1; key_index < root->end;
+         key_index = decode->tokens[decode->tokens[key_index].end].end) {
+        if (!cli_json_string_equals(decode->line, &decode->tokens[key_index], "op")) continue;
+        if (op_index != 0) return decode_fail(decode, CLI_CODEC_ERROR_duplicate_field, "\"op\"");
+        op_index = decode->tokens[key_index].end;
+    }
+    if (op_index == 0) return decode_fail(decode, CLI_CODEC_ERROR_missing_op, "");
+    const struct cli_json_token *op = &decode->tokens[op_index];
+    if (op->type != CLI_JSON_STRING) {
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, "\"op\" must be a string");
+    }
+    struct cli_codec_error *error = decode->error;
+    int length = cli_json_string_decode(decode->line, op, error->op, sizeof(error->op));
+    error->op_length = length < 0 ? 0 : (u32)length;
+    request->operation = length < 0 ? NULL : cli_operation_find(error->op, (u32)length);
+    if (request->operation == NULL) {
+        char detail[LIMIT_JSON_NAME_BYTES_MAX + 8];
+        decode_key_text(decode, op, detail + 1, sizeof(detail) - 2);
+        detail[0] = '"';
+        strcat(detail, "\"");
+        return decode_fail(decode, CLI_CODEC_ERROR_unknown_op, detail);
+    }
+    return true;
+}
+
+/* The body of a request whose operation is known: its one key, or its inline fields. */
+static enum cli_codec_decode_status decode_body(struct decode *decode, u8 *body, u32 body_capacity,
+                                                struct cli_codec_request *request) {
+    const struct cli_operation *operation = request->operation;
+    const struct cli_record *record = operation->body;
+    if (operation->body_shape == CLI_BODY_INLINE) {
+        if (record->size > body_capacity) return CLI_CODEC_BODY_FULL;
+        memset(body, 0, record->size);
+        if (!decode_record(decode, 0, record, body, "op")) return CLI_CODEC_REFUSED;
+        request->body_size = record->size;
+        request->event_count = 1;
+        return CLI_CODEC_DECODED;
+    }
+    const struct cli_json_token *root = &decode->tokens[0];
+    u32 body_index = 0;
+    for (u32 key_index = 1; key_index < root->end;) {
+        const struct cli_json_token *key = &decode->tokens[key_index];
+        u32 next_key_index = decode->tokens[key->end].end;
+        if (!cli_json_string_equals(decode->line, key, "op")) {
+            char name[LIMIT_JSON_NAME_BYTES_MAX], detail[128];
+            bool known = cli_json_string_equals(decode->line, key, operation->body_key);
+            if (!known || body_index != 0) {
+                decode_key_text(decode, key, name, sizeof(name));
+                snprintf(detail, sizeof(detail), "\"%s\"", name);
+                decode_fail(decode, known ? CLI_CODEC_ERROR_duplicate_field
+                                          : CLI_CODEC_ERROR_unknown_field, detail);
+                return CLI_CODEC_REFUSED;
+            }
+            body_index = key->end;
+        }
+        key_index = next_key_index;
+    }
+    if (operation->body_shape != CLI_BODY_FILTER) {
+        if (body_index != 0) {
+            return decode_array(decode, body_index, operation, body, body_capacity, request);
+        }
+        request->body_size = 0; /* a missing "events" or "ids" is an empty one */
+        request->event_count = 0;
+        return CLI_CODEC_DECODED;
+    }
+    if (record->size > body_capacity) return CLI_CODEC_BODY_FULL;
+    memset(body, 0, record->size);
+    decode->where_key = operation->body_key;
+    if (body_index != 0 && !decode_record(decode, body_index, record, body, NULL)) {
+        return CLI_CODEC_REFUSED;
+    }
+    request->body_size = record->size;
+    request->event_count = 1;
+    return CLI_CODEC_DECODED;
+}
+
+static enum cli_codec_decode_status decode_parse_fail(struct decode *decode,
+                                                      const struct cli_json_reader *reader,
+                                                      enum cli_json_status status) {
+    ASSERT(status != CLI_JSON_OK);
+    ASSERT(reader->error_reason != NULL);
+    char detail[128];
+    snprintf(detail, sizeof(detail), "%s at byte %u", reader->error_reason,
+             reader->error_offset + 1);
+    enum cli_codec_error_code code = status == CLI_JSON_TOO_DEEP ? CLI_CODEC_ERROR_too_deep
+                                     : status == CLI_JSON_TOO_MANY_VALUES
+                                         ? CLI_CODEC_ERROR_too_many_values
+                                         : CLI_CODEC_ERROR_invalid_json;
+    decode_fail(decode, code, detail);
+    return CLI_CODEC_REFUSED;
+}
+
+enum cli_codec_decode_status cli_codec_request_decode(struct cli_json_reader *reader,
+                                                      const char *line, u32 length, void *body,
+                                                      u32 body_capacity,
+                                                      struct cli_codec_request *request,
+                                                      struct cli_codec_error *error) {
+    ASSERT(reader != NULL && request != NULL && error != NULL);
+    ASSERT(line != NULL || length == 0);
+    ASSERT(body != NULL || body_capacity == 0);
+    memset(request, 0, sizeof(*request));
+    error->code = CLI_CODEC_ERROR_COUNT;
+    error->message[0] = '\0';
+    error->op_length = 0;
+    struct decode decode = {line, reader->tokens, error, NULL, 0, false};
+    if (length > LIMIT_JSON_LINE_BYTES_MAX) {
+        decode_fail(&decode, CLI_CODEC_ERROR_line_too_long, "");
+        return CLI_CODEC_REFUSED;
+    }
+    enum cli_json_status parsed = cli_json_parse(reader, line, length);
+    if (parsed != CLI_JSON_OK) return decode_parse_fail(&decode, reader, parsed);
+    if (reader->tokens[0].type != CLI_JSON_OBJECT) {
+        decode_fail(&decode, CLI_CODEC_ERROR_not_an_object, "");
+        return CLI_CODEC_REFUSED;
+    }
+    if (!decode_operation(&decode, request)) return CLI_CODEC_REFUSED;
+    enum cli_codec_decode_status status = decode_body(&decode, body, body_capacity, request);
+    ASSERT(status != CLI_CODEC_DECODED || request->body_size <= body_capacity);
+    ASSERT(status != CLI_CODEC_REFUSED || error->code < CLI_CODEC_ERROR_COUNT);
+    return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Encoding.                                                                                  */
+
+static void encode_flags(struct cli_json_writer *writer, const struct cli_field *field,
+                         u128 bits) {
+    ASSERT(field->kind == CLI_FIELD_FLAGS);
+    ASSERT(field->flag_count < 32);
+    if ((bits >> field->flag_count) != 0) {
+        cli_json_integer(writer, (u64)bits); /* bits without names: keep them visible */
+        return;
+    }
+    cli_json_array_begin(writer);
+    for (u32 bit = 0; bit < field->flag_count; bit++) {
+        if ((bits >> bit) & 1u) cli_json_string_literal(writer, field->flag_names[bit]);
+    }
+    cli_json_array_end(writer);
+}
+
+void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_record *record,
+                             const void *bytes) {
+    ASSERT(writer != NULL && record != NULL);
+    ASSERT(bytes != NULL);
+    cli_json_object_begin(writer);
+    for (u32 index = 0; index < record->field_count; index++) {
+        const struct cli_field *field = &record->fields[index];
+        if (field->input_only) continue;
+        u128 value = field_load(field, bytes);
+        cli_json_key(writer, field->name);
+        if (field->kind == CLI_FIELD_FLAGS) {
+            encode_flags(writer, field, value);
+        } else if (field->kind == CLI_FIELD_STATUS) {
+            const char *name = field->status_name((u32)value);
+            if (name != NULL) cli_json_string_literal(writer, name);
+            else cli_json_integer(writer, (u64)value);
+        } else if (field->size >= 8) {
+            cli_json_decimal_string(writer, value);
+        } else {
+            cli_json_integer(writer, (u64)value);
+        }
+    }
+    cli_json_object_end(writer);
+}
+
+/* The longest text one field's value may take. */
+static u32 field_text_bytes_max(const struct cli_field *field) {
+    if (field->kind == CLI_FIELD_FLAGS) {
+        u32 names = 2; /* [] */
+        for (u32 bit = 0; bit < field->flag_count; bit++) {
+            names += (u32)strlen(field->flag_names[bit]) + 3; /* quotes and a comma */
+        }
+        return MAX(names, 10u);
+    }
+    if (field->kind == CLI_FIELD_STATUS) {
+        u32 longest = 10; /* an unnamed status as an integer */
+        for (u32 status = 0; field->status_name(status) != NULL; status++) {
+            longest = MAX(longest, (u32)strlen(field->status_name(status)) + 2);
+        }
+        return longest;
+    }
+    return field->size == 2 ? 5 : field->size == 4 ? 10 : field->size == 8 ? 22 : 41;
+}
+
+static u32 record_text_bytes_max(const struct cli_record *record) {
+    u32 bytes = 2; /* {} */
+    for (u32 index = 0; index < record->field_count; index++) {
+        const struct cli_field *field = &record->fields[index];
+        if (field->input_only) continue;
+        bytes += (u32)strlen(field->name) + 4 + field_text_bytes_max(field); /* "":, */
+    }
+    ASSERT(bytes > 2);
+    return bytes;
+}
+
+u32 cli_codec_reply_bytes_max(const struct cli_operation *operation, u32 record_count) {
+    ASSERT(operation != NULL);
+    ASSERT(record_count <= LIMIT_BATCH_EVENTS_MAX);
+    u32 header = 64 + (u32)strlen(operation->name);
+    if (operation->reply == NULL) return header + 64;
+    header += (u32)strlen(operation->reply_key);
+    return header + record_count * (record_text_bytes_max(operation->reply) + 1);
+}
+
+static bool encode_line_end(struct cli_json_writer *writer) {
+    cli_json_object_end(writer);
+    cli_json_raw(writer, "\n", 1);
+    writer->comma = false;
+    return !writer->overflow;
+}
+
+bool cli_codec_reply_encode(struct cli_json_writer *writer, const struct cli_operation *operation,
+                            const void *reply, u32 reply_size) {
+    ASSERT(writer != NULL && operation != NULL && operation->reply != NULL);
+    ASSERT(reply_size % operation->reply->size == 0);
+    ASSERT(reply != NULL || reply_size == 0);
+    u32 count = reply_size / operation->reply->size;
+    writer->comma = false;
+    cli_json_object_begin(writer);
+    cli_json_key(writer, "op");
+    cli_json_string_literal(writer, operation->name);
+    cli_json_key(writer, operation->reply_key);
+    cli_json_array_begin(writer);
+    for (u32 index = 0; index < count; index++) {
+        cli_codec_record_encode(writer, operation->reply,
+                                (const u8 *)reply + (size_t)index * operation->reply->size);
+    }
+    cli_json_array_end(writer);
+    return encode_line_end(writer);
+}
+
+bool cli_codec_clock_reply_encode(struct cli_json_writer *writer, u64 now_ns) {
+    ASSERT(writer != NULL);
+    ASSERT(now_ns > 0);
+    writer->comma = false;
+    cli_json_object_begin(writer);
+    cli_json_key(writer, "op");
+    cli_json_string_literal(writer, "advance_clock");
+    cli_json_key(writer, "now");
+    cli_json_decimal_string(writer, now_ns);
+    return encode_line_end(writer);
+}
+
+bool cli_codec_error_encode(struct cli_json_writer *writer, const char *op, u32 op_length,
+                            const char *code, const char *message, u64 line_number) {
+    ASSERT(writer != NULL && code != NULL && message != NULL);
+    ASSERT(op != NULL || op_length == 0);
+    writer->comma = false;
+    cli_json_object_begin(writer);
+    if (op_length > 0) {
+        cli_json_key(writer, "op");
+        cli_json_string(writer, op, MIN(op_length, LIMIT_JSON_NAME_BYTES_MAX));
+    }
+    cli_json_key(writer, "error");
+    cli_json_object_begin(writer);
+    cli_json_key(writer, "code");
+    cli_json_string_literal(writer, code);
+    cli_json_key(writer, "message");
+    cli_json_string(writer, message, (u32)MIN(strlen(message), 240u));
+    cli_json_object_end(writer);
+    cli_json_key(writer, "line");
+    cli_json_integer(writer, line_number);
+    return encode_line_end(writer);
+}
