@@ -1,0 +1,443 @@
+/*
+ * sim: the simulator's pure, deterministic parts: the scenario (who trades with whom, how much,
+ * in which currencies), the payment generator (one business day of payments), the metrics
+ * (Leinonen and Soramäki's liquidity and delay measures) and the report writers. None of it
+ * touches the engine: the caller (the `khorgos simulate` command) runs the day through the
+ * engine once per design and liquidity level and hands the outcomes back here as plain structs.
+ *
+ * Files of this layer
+ *   sim_scenario.c  the default scenario, validation, BICs, fixed-point decimals, the scenario
+ *                   file format (reader and writer)
+ *   sim_generate.c  the PRNG (xoshiro256** seeded by splitmix64) and the day's payments
+ *   sim_metrics.c   upper and lower bound, liquidity used, delay, settlement ratios, queues,
+ *                   intraday series, the starting liquidity rule, USD conversion by country
+ *   sim_report.c    metrics.json, payments.csv and the self-contained report.html
+ *
+ * Numbers. Every amount is an integer in a currency's minor unit (u128, or i128 for positions);
+ * exchange rates are fixed-point integers (units of the currency per US dollar, times 10^6);
+ * shares are per cent or per mille. Doubles appear only in the log-normal draw of invoice sizes
+ * (rescaled to an exact integer total afterwards) and in ratios (delay, settlement ratios).
+ *
+ * Time. Times in a day are whole seconds since the day's opening (day_open_seconds after
+ * midnight). A payment's settled_at is SIM_NEVER when it never settled.
+ *
+ * Invariants
+ *  1. A scenario that passed sim_scenario_validate has: every BIC valid and unique, its country
+ *     known; one settlement agent per currency; every pair between two known countries with at
+ *     least one bank each, its invoicing mix summing to 100 per cent over known currencies; the
+ *     intraday profile exactly covering [open, customer cut-off).
+ *  2. A generated day is sorted by (submitted_at, id), ids are 1..count, every submitted_at is
+ *     before the customer cut-off, and each pair's value in US cents (at the scenario's rates)
+ *     equals its daily target up to the rounding of one minor unit per payment.
+ *  3. For every participant and currency, 0 <= lower_bound <= upper_bound. (Liquidity used
+ *     may exceed the upper bound: when a participant's receipts are delayed, it can need more
+ *     than it would if everything settled at once.)
+ */
+#ifndef KHORGOS_SIM_H
+#define KHORGOS_SIM_H
+
+#include "base/base.h"
+
+#include <stdio.h>
+
+typedef __int128 i128;
+
+/* ----------------------------------------------------------------------------------------- */
+/* Limits, each with its reason.                                                              */
+
+/* Currencies: the region's seven plus the US dollar, with room for a user's scenario. */
+#define SIM_CURRENCY_COUNT_MAX 16u
+/* Countries: the seven of the default scenario plus the dollar's, with room to grow. */
+#define SIM_COUNTRY_COUNT_MAX 16u
+/* Participants (banks, providers, agents): indexes are u16 in payment records; 1024 is far
+ * above any real regional system (CIPS had 168 direct participants at the end of 2024). */
+#define SIM_BANK_COUNT_MAX 1024u
+/* Directed country pairs: 16 countries give at most 240. */
+#define SIM_PAIR_COUNT_MAX 240u
+/* Invoicing currencies per pair: real trade uses two or three; four leaves room. */
+#define SIM_MIX_COUNT_MAX 4u
+/* Quoted currency pairs across all providers. */
+#define SIM_QUOTE_COUNT_MAX 512u
+/* Intraday profile slots (e.g. 17 half-hours from 08:30 to 17:00; 96 allows 10 minutes). */
+#define SIM_PROFILE_SLOT_COUNT_MAX 96u
+/* Values of a in the liquidity sweep. */
+#define SIM_ALPHA_COUNT_MAX 16u
+/* Payments in one generated day: 16.7 million, above the "one million payments" target with
+ * room; each record is 48 bytes, so at most 768 MiB, reserved once. */
+#define SIM_PAYMENT_COUNT_MAX (1u << 24)
+/* --scale in per mille: at most 1000 times the default day. */
+#define SIM_SCALE_PER_MILLE_MAX 1000000u
+/* Bytes of one scenario file line, and of a name. */
+#define SIM_LINE_BYTES_MAX 512u
+#define SIM_NAME_BYTES_MAX 48u
+/* Bad lines collected from one scenario file before the reader stops listing them. */
+#define SIM_SCENARIO_ERROR_COUNT_MAX 16u
+/* Seconds in a day: every time of day is below this. */
+#define SIM_DAY_SECONDS 86400u
+/* Intraday series resolution for the charts: five minutes; 288 buckets cover a whole day. */
+#define SIM_SERIES_BUCKET_SECONDS 300u
+#define SIM_SERIES_BUCKET_COUNT_MAX (SIM_DAY_SECONDS / SIM_SERIES_BUCKET_SECONDS)
+/* Fixed-point scale of exchange rates: units per US dollar times 10^6 (UZS 11667 fits, and
+ * CNY 7.2056 is exact). */
+#define SIM_RATE_SCALE 1000000u
+#define SIM_RATE_DECIMALS 6u
+/* Largest amount in one payment or flow: 2^80 minor units (10^24; a USD 100 million payment in
+ * UZS tiyin is about 2^47), so that sums over 2^26 flows of amount x seconds of a day (2^17)
+ * stay below 2^123, inside a u128 with room. */
+#define SIM_AMOUNT_MAX ((u128)1 << 80)
+/* Designs in one report (the issue names five) and runs (design times a). */
+#define SIM_DESIGN_COUNT_MAX 8u
+#define SIM_RUN_COUNT_MAX (SIM_DESIGN_COUNT_MAX * SIM_ALPHA_COUNT_MAX)
+
+/* A payment that never settled. */
+#define SIM_NEVER U32_MAX
+/* No participant (e.g. no liquidity provider for a same-currency payment). */
+#define SIM_NONE 0xFFFFu
+
+_Static_assert(SIM_BANK_COUNT_MAX < SIM_NONE, "participant indexes fit in u16 besides SIM_NONE");
+_Static_assert(SIM_CURRENCY_COUNT_MAX <= 255, "currency indexes fit in u8");
+_Static_assert(SIM_COUNTRY_COUNT_MAX <= 255, "country indexes fit in u8");
+_Static_assert(SIM_PAIR_COUNT_MAX <= SIM_COUNTRY_COUNT_MAX * (SIM_COUNTRY_COUNT_MAX - 1),
+               "pairs are directed pairs of distinct countries");
+_Static_assert(SIM_PAYMENT_COUNT_MAX < SIM_NEVER, "payment ids and times fit in u32");
+_Static_assert(SIM_DAY_SECONDS % SIM_SERIES_BUCKET_SECONDS == 0, "buckets tile the day");
+
+/* ----------------------------------------------------------------------------------------- */
+/* Scenario.                                                                                  */
+
+enum sim_role {
+    SIM_ROLE_BANK = 0,               /* a commercial bank: pays and receives trade payments */
+    SIM_ROLE_LIQUIDITY_PROVIDER = 1, /* quotes currency pairs for PvP conversion */
+    SIM_ROLE_SETTLEMENT_AGENT = 2,   /* the central bank of its country's currency */
+    SIM_ROLE_COUNT = 3,
+};
+
+struct sim_currency {
+    char letters[4];            /* ISO 4217, "CNY" */
+    u32 numeric;                /* ISO 4217 numeric, the engine's ledger number */
+    u8 minor_units;
+    u64 units_per_usd_micro;    /* exchange rate, units of this currency per USD, x 10^6 */
+};
+
+struct sim_country {
+    char code[3];               /* ISO 3166 alpha-2 */
+    char location[3];           /* the BIC location code generated banks get, e.g. "BJ" */
+    u8 currency;                /* index of its home currency */
+    char name[SIM_NAME_BYTES_MAX];
+};
+
+struct sim_bank {
+    char bic[12];               /* 11 characters, NUL-terminated; country at [4..5] */
+    u8 country;
+    u8 role;                    /* enum sim_role */
+    u32 weight_micro;           /* relative size when choosing a payer or payee, x 10^6 */
+    char name[SIM_NAME_BYTES_MAX];
+};
+
+struct sim_mix {
+    u8 currency;
+    u8 percent;
+};
+
+/* Trade from exporter to importer; payments go the other way (the importer pays). */
+struct sim_pair {
+    u8 exporter;                /* country index */
+    u8 importer;
+    u8 mix_count;
+    struct sim_mix mix[SIM_MIX_COUNT_MAX];
+    u64 usd_per_year_millions;  /* goods trade in this direction, USD million per year */
+};
+
+struct sim_quote {
+    u16 provider;               /* bank index of a liquidity provider */
+    u8 from;                    /* currency indexes: the provider converts from -> to */
+    u8 to;
+};
+
+struct sim_scenario {
+    char name[SIM_NAME_BYTES_MAX];
+    u32 currency_count;
+    u32 country_count;
+    u32 bank_count;
+    u32 pair_count;
+    u32 quote_count;
+    struct sim_currency currencies[SIM_CURRENCY_COUNT_MAX];
+    struct sim_country countries[SIM_COUNTRY_COUNT_MAX];
+    struct sim_bank banks[SIM_BANK_COUNT_MAX];
+    struct sim_pair pairs[SIM_PAIR_COUNT_MAX];
+    struct sim_quote quotes[SIM_QUOTE_COUNT_MAX];
+
+    u32 business_days_per_year;       /* annual figures / this = one day */
+    u64 amount_mean_usd_cents;        /* mean customer payment (log-normal mean) */
+    u32 amount_sigma_micro;           /* log-normal sigma x 10^6 */
+    u64 amount_max_usd_cents;         /* one invoice is clipped to this before rescaling */
+    u32 high_priority_per_mille;      /* customer payments sent with priority "high" */
+    u32 fx_spread_basis_points;       /* providers' spread around the mid rate */
+    u64 fx_quote_max_usd_cents;       /* the most one quote converts */
+
+    u32 day_open_seconds;             /* after midnight: 08:30 */
+    u32 customer_cutoff_seconds;      /* after midnight: 17:00 */
+    u32 interbank_cutoff_seconds;     /* after midnight: 17:30 */
+    u32 day_close_seconds;            /* after midnight: 17:30 */
+    u32 profile_slot_seconds;         /* width of one profile slot */
+    u32 profile_slot_count;           /* slots from open to customer cut-off */
+    u32 profile_weights[SIM_PROFILE_SLOT_COUNT_MAX];
+
+    u32 alpha_count;                  /* the liquidity sweep: values of a, per mille */
+    u32 alpha_per_mille[SIM_ALPHA_COUNT_MAX];
+};
+
+/* Why a scenario or a scenario file line is refused. */
+struct sim_scenario_error {
+    u32 line;                         /* 1-based; 0 for a check of the whole scenario */
+    char message[120];
+};
+
+struct sim_scenario_errors {
+    u32 count;                        /* errors found (may exceed the ones kept) */
+    struct sim_scenario_error errors[SIM_SCENARIO_ERROR_COUNT_MAX];
+};
+
+/* Fills `scenario` with the built-in default (see docs/simulation.md for every figure). */
+void sim_scenario_default(struct sim_scenario *scenario);
+/* Checks invariant 1; returns ok or invalid_argument with the reasons in `errors`. */
+khorgos_error sim_scenario_validate(const struct sim_scenario *scenario,
+                                    struct sim_scenario_errors *errors);
+/* Writes the scenario file format (documented in sim_scenario.c). Returns ok or io. */
+khorgos_error sim_scenario_write(const struct sim_scenario *scenario, FILE *file);
+khorgos_error sim_scenario_write_path(const struct sim_scenario *scenario, const char *path);
+/* Reads a scenario file from memory; every bad line is reported with its line number and the
+ * scenario is refused (invalid_argument) if there is any. On refusal `scenario` is unspecified. */
+khorgos_error sim_scenario_parse(const char *text, size_t length, struct sim_scenario *scenario,
+                                 struct sim_scenario_errors *errors);
+/* The same from a file; io (with a line-0 error) when it cannot be read. */
+khorgos_error sim_scenario_read_path(const char *path, struct sim_scenario *scenario,
+                                     struct sim_scenario_errors *errors);
+
+/* Lookups; -1 when absent. */
+int sim_scenario_currency_find(const struct sim_scenario *scenario, const char *letters);
+int sim_scenario_country_find(const struct sim_scenario *scenario, const char *code);
+int sim_scenario_bank_find(const struct sim_scenario *scenario, const char *bic);
+/* The settlement agent of a currency (its country's central bank); -1 when absent. */
+int sim_scenario_agent_of(const struct sim_scenario *scenario, u32 currency);
+/* A pair's daily target in US cents: annual value / business days, rounded to the cent. */
+u64 sim_pair_daily_usd_cents(const struct sim_scenario *scenario, u32 pair);
+/* An amount in a currency's minor units, in US cents at the scenario's rate (rounded down). */
+u128 sim_scenario_usd_cents(const struct sim_scenario *scenario, u32 currency, u128 amount);
+/* US cents in a currency's minor units at the scenario's rate (rounded half up). */
+u128 sim_scenario_from_usd_cents(const struct sim_scenario *scenario, u32 currency,
+                                 u128 usd_cents);
+
+/* ISO 9362 shape: 4 letters (bank), 2 letters (country), 2 letters or digits (location),
+ * optionally 3 letters or digits (branch); upper case. 8 or 11 characters. */
+bool sim_bic_valid(const char *bic, size_t length);
+
+/* Fixed-point decimals: "24.7" with 3 decimals is 24700. Parse refuses signs, exponents,
+ * more decimals than allowed and overflow (-1). Format trims trailing zeros ("24.7", "3"). */
+int sim_decimal_parse(const char *text, size_t length, u32 decimals, u64 *value);
+size_t sim_decimal_format(u64 value, u32 decimals, char *out, size_t capacity);
+
+/* ----------------------------------------------------------------------------------------- */
+/* The generator.                                                                             */
+
+/* xoshiro256** (Blackman and Vigna), state seeded by splitmix64: small, fast, well tested and
+ * identical on every platform. */
+struct sim_random {
+    u64 state[4];
+};
+
+void sim_random_seed(struct sim_random *random, u64 seed);
+u64 sim_random_next(struct sim_random *random);
+/* Uniform in [0, bound), bound > 0 (Lemire's multiply-shift; bias below 2^-32 for our bounds). */
+u64 sim_random_below(struct sim_random *random, u64 bound);
+/* Uniform double in (0, 1], 53 random bits. */
+double sim_random_unit(struct sim_random *random);
+
+enum sim_priority {
+    SIM_PRIORITY_URGENT = 0,
+    SIM_PRIORITY_HIGH = 1,
+    SIM_PRIORITY_NORMAL = 2,
+};
+
+enum sim_payment_type {
+    SIM_PAYMENT_CUSTOMER = 0,
+    SIM_PAYMENT_INTERBANK = 1,
+};
+
+/* One payment, 48 bytes. The padding is zeroed so that equal days are equal byte for byte. */
+struct sim_payment {
+    u128 amount;                      /* minor units of `currency`, > 0 */
+    u32 id;                           /* 1..count, in submission order */
+    u32 submitted_at;                 /* seconds since the day's opening */
+    u16 debtor;                       /* bank index of the payer (importer's bank) */
+    u16 creditor;                     /* bank index of the payee (exporter's bank) */
+    u16 pair;                         /* index of the scenario pair it belongs to */
+    u8 currency;                      /* the invoicing currency, paid by the debtor */
+    u8 creditor_currency;             /* the exporter's home currency, received */
+    u8 priority;                      /* enum sim_priority */
+    u8 type;                          /* enum sim_payment_type */
+    u8 padding[14];
+};
+_Static_assert(sizeof(struct sim_payment) == 48, "a payment record is 48 bytes");
+
+/* A generated day: the payments array is reserved once by sim_day_init. */
+struct sim_day {
+    struct sim_payment *payments;
+    u32 count;
+    u32 count_max;
+    u64 seed;
+    u32 scale_per_mille;
+    u32 close_seconds;                /* day length: close - open */
+    u32 customer_cutoff_seconds;      /* since opening */
+};
+
+/* How many payments sim_generate will produce (for reserving memory); 0 if it would exceed
+ * SIM_PAYMENT_COUNT_MAX. */
+u32 sim_generate_count(const struct sim_scenario *scenario, u32 scale_per_mille);
+khorgos_error sim_day_init(struct sim_day *day, u32 count_max);
+void sim_day_deinit(struct sim_day *day);
+/* Generates one business day (invariant 2). Returns invalid_argument for a bad scale and
+ * capacity_full when the day's count exceeds day->count_max; nothing is written then. */
+khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 scale_per_mille,
+                           struct sim_day *day);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Metrics.                                                                                   */
+
+enum sim_flow_flags {
+    /* The flow is a payment as its payer submitted it: it counts for delay, settlement ratios
+     * and queues. Legs that only move liquidity (a provider's leg of a PvP) lack it. */
+    SIM_FLOW_PAYMENT = 1u << 0,
+};
+
+/* One movement of one currency from payer to payee: the settled-payment log's entry. */
+struct sim_flow {
+    u128 amount;                      /* minor units, 0 < amount <= SIM_AMOUNT_MAX */
+    u32 submitted_at;                 /* seconds since opening */
+    u32 settled_at;                   /* seconds since opening, or SIM_NEVER */
+    u16 payer;
+    u16 payee;
+    u8 currency;
+    u8 flags;                         /* enum sim_flow_flags */
+    u8 padding[2];
+};
+_Static_assert(sizeof(struct sim_flow) == 32, "a flow record is 32 bytes");
+
+struct sim_participant_metrics {
+    u128 upper_bound;                 /* liquidity for zero delay */
+    u128 lower_bound;                 /* liquidity for settling everything by the close */
+    u128 liquidity_used;              /* largest debit position reached */
+    u128 queue_max_value;             /* largest value waiting at once */
+    u128 submitted_value;             /* payments sent (SIM_FLOW_PAYMENT) */
+    u128 settled_value;
+    u128 delay_numerator;             /* sum of value x (settled - submitted) */
+    u128 delay_denominator;           /* sum of value x (close - submitted) */
+    u32 submitted_count;
+    u32 settled_count;
+    u32 queue_max_count;
+    u32 padding;
+};
+
+/* System figures for one currency. Bounds and liquidity used are sums over participants; queue
+ * maxima are the largest system-wide queue at one instant (not a sum of participants' maxima);
+ * ratios are over all the currency's payments. */
+struct sim_currency_metrics {
+    struct sim_participant_metrics total;
+    double delay_indicator;           /* 0 no delay .. 1 everything waited to the close */
+    double settlement_ratio_value;
+    double settlement_ratio_count;
+    u32 series_count;                 /* buckets of SIM_SERIES_BUCKET_SECONDS from opening */
+    /* At the end of each bucket: value queued, and liquidity in use (sum over participants of
+     * their debit positions, i.e. of max(0, sent - received so far)). */
+    u128 queue_series[SIM_SERIES_BUCKET_COUNT_MAX];
+    u128 liquidity_series[SIM_SERIES_BUCKET_COUNT_MAX];
+};
+
+struct sim_metrics {
+    u32 participant_count;
+    u32 currency_count;
+    u32 close_seconds;
+    /* [participant * currency_count + currency] */
+    struct sim_participant_metrics *participants;
+    struct sim_currency_metrics currencies[SIM_CURRENCY_COUNT_MAX];
+};
+
+/* Scratch memory for sim_metrics_compute, reserved once for a day's flows. */
+struct sim_metrics_workspace {
+    struct sim_metrics_event *events;
+    u32 event_count_max;
+    i128 *positions;                  /* [participant] */
+    u32 participant_count_max;
+};
+
+khorgos_error sim_metrics_init(struct sim_metrics *metrics, u32 participant_count,
+                               u32 currency_count);
+void sim_metrics_deinit(struct sim_metrics *metrics);
+khorgos_error sim_metrics_workspace_init(struct sim_metrics_workspace *workspace,
+                                         u32 flow_count_max, u32 participant_count_max);
+void sim_metrics_workspace_deinit(struct sim_metrics_workspace *workspace);
+/* Computes every metric for a day of flows closing at `close_seconds` after opening. Flows need
+ * not be sorted. Returns invalid_argument (changing nothing) for a flow out of range. */
+khorgos_error sim_metrics_compute(struct sim_metrics *metrics,
+                                  struct sim_metrics_workspace *workspace,
+                                  const struct sim_flow *flows, u32 flow_count,
+                                  u32 close_seconds);
+static inline struct sim_participant_metrics *
+sim_metrics_at(const struct sim_metrics *metrics, u32 participant, u32 currency) {
+    return &metrics->participants[participant * metrics->currency_count + currency];
+}
+/* The delay indicator of a numerator and denominator: 0 when nothing could wait. */
+double sim_delay_indicator(u128 numerator, u128 denominator);
+/* Starting liquidity L = LB + a (UB - LB), a = alpha_per_mille / 1000, rounded up to the
+ * minor unit, so that a = 1 gives exactly UB and a = 0 exactly LB. */
+u128 sim_liquidity_start(u128 lower_bound, u128 upper_bound, u32 alpha_per_mille);
+/* Liquidity used by a country's banks (role bank), summed over currencies in US cents. */
+u128 sim_metrics_country_usd_cents(const struct sim_scenario *scenario,
+                                   const struct sim_metrics *metrics, u32 country);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Outcomes of a run through the engine, and the report.                                      */
+
+enum sim_status {
+    SIM_STATUS_SETTLED = 0,
+    SIM_STATUS_REJECTED = 1,          /* refused, or still queued at its cut-off */
+    SIM_STATUS_CANCELLED = 2,
+    SIM_STATUS_COUNT = 3,
+};
+
+/* What happened to one payment of the day in one run, in the day's payment order. */
+struct sim_outcome {
+    u128 creditor_amount;             /* minor units of the creditor currency; 0 if unsettled */
+    u32 settled_at;                   /* seconds since opening, or SIM_NEVER */
+    u8 status;                        /* enum sim_status */
+    u8 padding[11];
+};
+_Static_assert(sizeof(struct sim_outcome) == 32, "an outcome record is 32 bytes");
+
+/* One design at one value of a, as the caller ran it. */
+struct sim_run {
+    const char *design;               /* "rtgs_lsm", ... */
+    u32 alpha_per_mille;
+    u32 gridlocks_resolved[SIM_CURRENCY_COUNT_MAX]; /* resolution runs settling >= 1 payment */
+    u128 fx_converted[SIM_CURRENCY_COUNT_MAX];      /* value converted from this currency */
+    const struct sim_metrics *metrics;              /* computed by sim_metrics_compute */
+    const struct sim_outcome *outcomes;             /* [day->count] */
+};
+
+struct sim_report {
+    const struct sim_scenario *scenario;
+    const struct sim_day *day;
+    const struct sim_run *runs;       /* ordered by design (the issue's order), then a */
+    u32 run_count;
+};
+
+/* Each writes DIR/<name> (the directory must exist). Returns ok or io. Same input, same bytes. */
+khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path);
+khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path);
+khorgos_error sim_report_write_html(const struct sim_report *report, const char *path);
+/* All three into a directory. */
+khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory);
+const char *sim_status_name(u32 status);
+const char *sim_priority_name(u32 priority);
+
+#endif /* KHORGOS_SIM_H */
