@@ -1,0 +1,468 @@
+/*
+ * cli_apply.c: `khorgos apply`, JSON lines on standard input, one reply line per request on
+ * standard output, in order.
+ *
+ *   khorgos apply [--data DIR] [--clock manual] [--accounts N] [--transfers N] [--balances N]
+ *
+ * Flow of one line (states of struct apply, and the function that moves between them):
+ *   1. reading   apply_line_next finds the next whole line in the input buffer, reading more
+ *                from standard input when none is whole; it blocks only when no request is
+ *                waiting in the batch, so the lines already written by the client are grouped.
+ *   2. decoded   apply_line decodes it (cli_codec) straight into the batch's body arena and
+ *                adds a khorgos_request to the batch.
+ *   3. committed apply_batch_flush gives the whole batch to one khorgos_execute (one commit,
+ *                one journal write once storage exists), then encodes every reply in line
+ *                order and writes them with write(2): replies leave only after their commit.
+ * A line that is refused (malformed, unknown op, ...) and advance_clock are barriers: the batch
+ * before them is flushed first, so replies stay in line order and the clock moves between the
+ * requests that the client sent before and after it.
+ *
+ * Invariants:
+ *   1. replies are written in the order of their lines, exactly one per non-blank line;
+ *   2. a reply is written only after khorgos_execute returned for its request;
+ *   3. nothing is allocated after start: the input buffer (one line of
+ *      LIMIT_JSON_LINE_BYTES_MAX and a read's worth more), the token array, the body and reply
+ *      arenas and the output buffer are reserved once;
+ *   4. a refused line changes nothing (it never reaches the engine).
+ * Blank lines are skipped without a reply but still counted, so "line" numbers match an editor.
+ * A line longer than LIMIT_JSON_LINE_BYTES_MAX is discarded up to its newline and answered
+ * with line_too_long.
+ */
+#include "cli/cli.h"
+#include "cli/cli_codec.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Requests committed together at most: enough to amortise a journal sync over many small
+ * requests, small enough that a slow batch never holds many replies back. */
+#define APPLY_BATCH_REQUESTS_MAX 256u
+/* Bytes of bodies and binary replies of one batch: four full-size requests. */
+#define APPLY_ARENA_BYTES (4u * LIMIT_REQUEST_BODY_BYTES_MAX)
+/* Bytes read from standard input at once, beyond the longest line. */
+#define APPLY_READ_BYTES (64u * 1024u)
+#define APPLY_INPUT_BYTES (LIMIT_JSON_LINE_BYTES_MAX + APPLY_READ_BYTES)
+
+_Static_assert(APPLY_ARENA_BYTES >= LIMIT_REQUEST_BODY_BYTES_MAX, "one full request fits");
+_Static_assert(LIMIT_BATCH_EVENTS_MAX * sizeof(struct khorgos_account) <=
+                   LIMIT_REQUEST_BODY_BYTES_MAX,
+               "the largest reply of any operation fits where the largest body does");
+
+struct apply_options {
+    const char *data_directory;
+    bool clock_manual;
+    struct khorgos_config config;
+};
+
+enum apply_line_status { APPLY_LINE, APPLY_LINE_TOO_LONG, APPLY_LINE_NONE_WAITING, APPLY_END };
+
+struct apply {
+    struct khorgos *engine;
+    bool clock_manual;
+    /* Input: bytes [input_start, input_end) are read but not yet consumed. */
+    char *input;
+    u32 input_start;
+    u32 input_end;
+    bool input_eof;
+    bool input_skipping; /* discarding the rest of a line that is too long */
+    u64 line_number;
+    struct cli_json_token *tokens;
+    struct cli_json_reader reader;
+    /* The batch. */
+    u8 *bodies;
+    u32 body_used;
+    u8 *replies;
+    u32 reply_used;
+    struct khorgos_request requests[APPLY_BATCH_REQUESTS_MAX];
+    const struct cli_operation *operations[APPLY_BATCH_REQUESTS_MAX];
+    u64 lines[APPLY_BATCH_REQUESTS_MAX];
+    u32 request_count;
+    /* Output. */
+    char *output;
+    u32 output_capacity;
+    struct cli_json_writer writer;
+    bool failed; /* the engine or the output failed: stop */
+};
+
+static int apply_usage(const char *problem) {
+    if (problem != NULL) fprintf(stderr, "khorgos apply: %s\n", problem);
+    fprintf(stderr,
+            "usage: khorgos apply [--data DIR] [--clock manual] [--accounts N] [--transfers N]\n"
+            "                     [--balances N]\n"
+            "  JSON lines on standard input, one reply line per request on standard output.\n"
+            "  --data DIR      the data directory (default: in memory, nothing is durable)\n"
+            "  --clock manual  a manual clock from 2023-05-19T00:00:00Z, moved by advance_clock\n"
+            "  --accounts N, --transfers N, --balances N  capacities (in-memory mode)\n"
+            "  See docs/api.md for the operations.\n");
+    return 2;
+}
+
+static bool apply_parse_count(const char *text, u32 *count) {
+    ASSERT(count != NULL);
+    u128 value = 0;
+    if (text == NULL || base_u128_parse(text, strlen(text), &value) != 0) return false;
+    if (value == 0 || value > U32_MAX) return false;
+    *count = (u32)value;
+    return true;
+}
+
+/* Returns -1 when the options are good, else the exit status (usage printed). */
+static int apply_options_parse(int argc, char **argv, struct apply_options *options) {
+    ASSERT(argc >= 1 && argv != NULL);
+    memset(options, 0, sizeof(*options));
+    for (int index = 1; index < argc; index += 2) { /* every option but --help has a value */
+        const char *option = argv[index];
+        const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) {
+            apply_usage(NULL);
+            return 0;
+        }
+        bool counted = true;
+        if (strcmp(option, "--data") == 0 && value != NULL) {
+            options->data_directory = value;
+        } else if (strcmp(option, "--clock") == 0 && value != NULL) {
+            if (strcmp(value, "manual") != 0 && strcmp(value, "realtime") != 0) {
+                return apply_usage("--clock takes manual or realtime");
+            }
+            options->clock_manual = strcmp(value, "manual") == 0;
+        } else if (strcmp(option, "--accounts") == 0) {
+            counted = apply_parse_count(value, &options->config.account_count_max);
+        } else if (strcmp(option, "--transfers") == 0) {
+            counted = apply_parse_count(value, &options->config.transfer_count_max);
+        } else if (strcmp(option, "--balances") == 0) {
+            counted = apply_parse_count(value, &options->config.account_balance_count_max);
+        } else {
+            char problem[160];
+            snprintf(problem, sizeof(problem), "unknown option or missing value: %s", option);
+            return apply_usage(problem);
+        }
+        if (!counted) return apply_usage("--accounts/--transfers/--balances take a count >= 1");
+    }
+    options->config.clock_manual = options->clock_manual;
+    return -1;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Output.                                                                                    */
+
+static void apply_output_write(struct apply *apply) {
+    ASSERT(!apply->writer.overflow);
+    u32 written = 0;
+    while (written < apply->writer.length && !apply->failed) {
+        ssize_t result = write(STDOUT_FILENO, apply->output + written,
+                               apply->writer.length - written);
+        if (result < 0 && errno == EINTR) continue;
+        if (result <= 0) {
+            fprintf(stderr, "khorgos apply: cannot write a reply: %s\n", strerror(errno));
+            apply->failed = true;
+            break;
+        }
+        written += (u32)result;
+    }
+    cli_json_writer_init(&apply->writer, apply->output, apply->output_capacity);
+}
+
+/* Makes room for a reply of at most `bytes` in the output buffer. */
+static void apply_output_reserve(struct apply *apply, u32 bytes) {
+    ASSERT(bytes <= apply->output_capacity);
+    if (apply->output_capacity - apply->writer.length < bytes) apply_output_write(apply);
+    ASSERT(apply->output_capacity - apply->writer.length >= bytes);
+}
+
+static void apply_error_reply(struct apply *apply, const char *op, u32 op_length,
+                              const char *code, const char *message, u64 line_number) {
+    ASSERT(code != NULL && message != NULL);
+    ASSERT(line_number >= 1);
+    apply_output_reserve(apply, CLI_CODEC_ERROR_REPLY_BYTES_MAX);
+    bool encoded = cli_codec_error_encode(&apply->writer, op, op_length, code, message,
+                                          line_number);
+    ASSERT(encoded);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The batch.                                                                                 */
+
+static void apply_batch_reset(struct apply *apply) {
+    apply->request_count = 0;
+    apply->body_used = 0;
+    apply->reply_used = 0;
+}
+
+/* Commits the batch, then writes its replies in order (invariants 1 and 2). */
+static void apply_batch_flush(struct apply *apply) {
+    if (apply->request_count == 0 || apply->failed) return;
+    khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
+        apply->failed = true;
+        return;
+    }
+    for (u32 index = 0; index < apply->request_count; index++) {
+        const struct khorgos_request *request = &apply->requests[index];
+        const struct cli_operation *operation = apply->operations[index];
+        if (request->error != KHORGOS_ERROR_ok) {
+            apply_error_reply(apply, operation->name, (u32)strlen(operation->name),
+                              khorgos_error_name(request->error),
+                              khorgos_strerror(request->error), apply->lines[index]);
+            continue;
+        }
+        u32 records = request->reply_size / operation->reply->size;
+        apply_output_reserve(apply, cli_codec_reply_bytes_max(operation, records));
+        bool encoded = cli_codec_reply_encode(&apply->writer, operation, request->reply,
+                                              request->reply_size);
+        ASSERT(encoded);
+    }
+    apply_output_write(apply);
+    apply_batch_reset(apply);
+}
+
+static void apply_advance_clock(struct apply *apply, const struct cli_clock_advance *advance) {
+    ASSERT(apply->request_count == 0);
+    const char *name = "advance_clock";
+    const u64 nanoseconds_per_second = 1000000000ull;
+    if (!apply->clock_manual) {
+        apply_error_reply(apply, name, (u32)strlen(name),
+                          khorgos_error_name(KHORGOS_ERROR_clock_not_manual),
+                          "the clock can be advanced only with --clock manual",
+                          apply->line_number);
+        return;
+    }
+    u64 now = khorgos_clock_now(apply->engine);
+    bool overflow = advance->seconds > U64_MAX / nanoseconds_per_second;
+    u64 total = overflow ? 0 : advance->seconds * nanoseconds_per_second;
+    overflow = overflow || advance->nanoseconds > U64_MAX - total;
+    total = overflow ? 0 : total + advance->nanoseconds;
+    overflow = overflow || total > U64_MAX - now;
+    khorgos_error error = overflow ? KHORGOS_ERROR_invalid_argument
+                                   : khorgos_clock_advance(apply->engine, total);
+    if (overflow) {
+        apply_error_reply(apply, name, (u32)strlen(name),
+                          cli_codec_error_name(CLI_CODEC_ERROR_out_of_range),
+                          "the clock would pass 2^64 - 1 nanoseconds", apply->line_number);
+    } else if (error != KHORGOS_ERROR_ok) {
+        apply_error_reply(apply, name, (u32)strlen(name), khorgos_error_name(error),
+                          khorgos_strerror(error), apply->line_number);
+    } else {
+        apply_output_reserve(apply, CLI_CODEC_ERROR_REPLY_BYTES_MAX);
+        bool encoded = cli_codec_clock_reply_encode(&apply->writer,
+                                                    khorgos_clock_now(apply->engine));
+        ASSERT(encoded);
+    }
+    apply_output_write(apply);
+}
+
+static bool apply_line_blank(const char *line, u32 length) {
+    for (u32 index = 0; index < length; index++) {
+        char character = line[index];
+        if (character != ' ' && character != '\t' && character != '\r') return false;
+    }
+    return true;
+}
+
+/* Decodes one line into the batch, or answers it at once when it is refused or local. */
+static void apply_line(struct apply *apply, const char *line, u32 length) {
+    ASSERT(apply->line_number >= 1);
+    if (apply_line_blank(line, length)) return;
+    if (apply->request_count == APPLY_BATCH_REQUESTS_MAX ||
+        APPLY_ARENA_BYTES - apply->reply_used < LIMIT_REQUEST_BODY_BYTES_MAX) {
+        apply_batch_flush(apply);
+    }
+    struct cli_codec_request decoded;
+    struct cli_codec_error error;
+    enum cli_codec_decode_status status = cli_codec_request_decode(
+        &apply->reader, line, length, apply->bodies + apply->body_used,
+        APPLY_ARENA_BYTES - apply->body_used, &decoded, &error);
+    if (status == CLI_CODEC_BODY_FULL) {
+        apply_batch_flush(apply);
+        status = cli_codec_request_decode(&apply->reader, line, length, apply->bodies,
+                                          APPLY_ARENA_BYTES, &decoded, &error);
+    }
+    ASSERT(status != CLI_CODEC_BODY_FULL);
+    if (status == CLI_CODEC_REFUSED) {
+        apply_batch_flush(apply);
+        apply_error_reply(apply, error.op, error.op_length, cli_codec_error_name(error.code),
+                          error.message, apply->line_number);
+        apply_output_write(apply);
+        return;
+    }
+    if (decoded.operation->operation == CLI_OPERATION_ADVANCE_CLOCK) {
+        struct cli_clock_advance advance;
+        memcpy(&advance, apply->bodies + apply->body_used, sizeof(advance));
+        apply_batch_flush(apply);
+        apply_advance_clock(apply, &advance);
+        return;
+    }
+    u32 index = apply->request_count++;
+    u32 reply_size_max = khorgos_reply_size_max(decoded.operation->operation, decoded.body_size);
+    ASSERT(reply_size_max <= APPLY_ARENA_BYTES - apply->reply_used);
+    apply->requests[index] = (struct khorgos_request){
+        .operation = decoded.operation->operation,
+        .body_size = decoded.body_size,
+        .body = apply->bodies + apply->body_used,
+        .reply = apply->replies + apply->reply_used,
+        .reply_capacity = reply_size_max,
+    };
+    apply->operations[index] = decoded.operation;
+    apply->lines[index] = apply->line_number;
+    apply->body_used += decoded.body_size;
+    apply->reply_used += reply_size_max;
+    ASSERT(apply->body_used % 16 == 0 && apply->reply_used % 16 == 0);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Input.                                                                                     */
+
+/* Reads more input; without `blocking`, only what is already waiting. Returns false when
+ * nothing was waiting. */
+static bool apply_input_read(struct apply *apply, bool blocking) {
+    ASSERT(!apply->input_eof);
+    if (apply->input_start > 0) {
+        memmove(apply->input, apply->input + apply->input_start,
+                apply->input_end - apply->input_start);
+        apply->input_end -= apply->input_start;
+        apply->input_start = 0;
+    }
+    ASSERT(apply->input_end < APPLY_INPUT_BYTES);
+    if (!blocking) {
+        struct pollfd descriptor = {.fd = STDIN_FILENO, .events = POLLIN};
+        int ready = poll(&descriptor, 1, 0);
+        if (ready == 0 || (ready < 0 && errno == EINTR)) return false;
+    }
+    for (;;) {
+        ssize_t result = read(STDIN_FILENO, apply->input + apply->input_end,
+                              APPLY_INPUT_BYTES - apply->input_end);
+        if (result < 0 && errno == EINTR) continue;
+        if (result < 0) {
+            fprintf(stderr, "khorgos apply: cannot read standard input: %s\n", strerror(errno));
+        }
+        if (result <= 0) apply->input_eof = true;
+        else apply->input_end += (u32)result;
+        return true;
+    }
+}
+
+/* Finds the next line; see the states at the top of the file. */
+static enum apply_line_status apply_line_next(struct apply *apply, const char **line,
+                                              u32 *length) {
+    for (;;) {
+        ASSERT(apply->input_start <= apply->input_end);
+        char *start = apply->input + apply->input_start;
+        u32 available = apply->input_end - apply->input_start;
+        char *newline = memchr(start, '\n', available);
+        bool last = newline == NULL && apply->input_eof && (available > 0 || apply->input_skipping);
+        if (newline != NULL || last) {
+            u32 line_length = newline != NULL ? (u32)(newline - start) : available;
+            apply->input_start += line_length + (newline != NULL ? 1 : 0);
+            apply->line_number++;
+            if (apply->input_skipping) {
+                apply->input_skipping = false;
+                return APPLY_LINE_TOO_LONG;
+            }
+            *line = start;
+            *length = line_length;
+            return line_length > LIMIT_JSON_LINE_BYTES_MAX ? APPLY_LINE_TOO_LONG : APPLY_LINE;
+        }
+        if (apply->input_eof) return APPLY_END;
+        if (available > LIMIT_JSON_LINE_BYTES_MAX) {
+            apply->input_skipping = true; /* keep nothing of it, look for its end */
+            apply->input_start = apply->input_end = 0;
+        }
+        if (!apply_input_read(apply, apply->request_count == 0)) return APPLY_LINE_NONE_WAITING;
+    }
+}
+
+static void apply_loop(struct apply *apply) {
+    while (!apply->failed) {
+        const char *line = NULL;
+        u32 length = 0;
+        enum apply_line_status status = apply_line_next(apply, &line, &length);
+        if (status == APPLY_END) break;
+        if (status == APPLY_LINE_NONE_WAITING) {
+            apply_batch_flush(apply);
+        } else if (status == APPLY_LINE_TOO_LONG) {
+            char message[128];
+            snprintf(message, sizeof(message), "the line is longer than %u bytes",
+                     LIMIT_JSON_LINE_BYTES_MAX);
+            apply_batch_flush(apply);
+            apply_error_reply(apply, NULL, 0, cli_codec_error_name(CLI_CODEC_ERROR_line_too_long),
+                              message, apply->line_number);
+            apply_output_write(apply);
+        } else {
+            apply_line(apply, line, length);
+        }
+    }
+    apply_batch_flush(apply);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Start and end.                                                                             */
+
+static u32 apply_output_bytes_max(void) {
+    u32 bytes = CLI_CODEC_ERROR_REPLY_BYTES_MAX;
+    for (u32 index = 0; index < cli_operation_count(); index++) {
+        bytes = MAX(bytes, cli_codec_reply_bytes_max(cli_operation_at(index),
+                                                     LIMIT_BATCH_EVENTS_MAX));
+    }
+    ASSERT(bytes >= CLI_CODEC_ERROR_REPLY_BYTES_MAX);
+    return bytes;
+}
+
+/* Reserves every buffer (invariant 3). */
+static bool apply_reserve(struct apply *apply) {
+    apply->input = malloc(APPLY_INPUT_BYTES);
+    apply->tokens = malloc(sizeof(struct cli_json_token) * LIMIT_JSON_TOKENS_MAX);
+    apply->bodies = aligned_alloc(64, APPLY_ARENA_BYTES);
+    apply->replies = aligned_alloc(64, APPLY_ARENA_BYTES);
+    apply->output_capacity = apply_output_bytes_max();
+    apply->output = malloc(apply->output_capacity);
+    if (apply->input == NULL || apply->tokens == NULL || apply->bodies == NULL ||
+        apply->replies == NULL || apply->output == NULL) {
+        return false;
+    }
+    cli_json_reader_init(&apply->reader, apply->tokens, LIMIT_JSON_TOKENS_MAX);
+    cli_json_writer_init(&apply->writer, apply->output, apply->output_capacity);
+    return true;
+}
+
+static void apply_release(struct apply *apply) {
+    free(apply->input);
+    free(apply->tokens);
+    free(apply->bodies);
+    free(apply->replies);
+    free(apply->output);
+    khorgos_close(apply->engine);
+    free(apply);
+}
+
+int cli_apply_main(int argc, char **argv) {
+    struct apply_options options;
+    int exit_status = apply_options_parse(argc, argv, &options);
+    if (exit_status >= 0) return exit_status;
+    if (options.data_directory != NULL) {
+        fprintf(stderr, "khorgos apply: --data is not yet supported: the storage layer is not "
+                        "built yet; run without --data to work in memory\n");
+        return 2;
+    }
+    struct apply *apply = calloc(1, sizeof(*apply));
+    if (apply == NULL || !apply_reserve(apply)) {
+        fprintf(stderr, "khorgos apply: out of memory for the request buffers\n");
+        exit_status = 1;
+        goto release;
+    }
+    apply->clock_manual = options.clock_manual;
+    khorgos_error error = khorgos_open_memory(&apply->engine, &options.config);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
+        exit_status = 1;
+        goto release;
+    }
+    fprintf(stderr, "khorgos: in memory: nothing is durable\n");
+    apply_loop(apply);
+    exit_status = apply->failed ? 1 : 0;
+release:
+    if (apply != NULL) apply_release(apply);
+    return exit_status;
+}
