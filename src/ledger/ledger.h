@@ -61,7 +61,10 @@ struct ledger_expiry {
     u32 padding;
 };
 
-/* One history entry, for an account with the history flag. */
+/* One history entry, for an account with the history flag. Entries are appended in timestamp
+ * order (dr account's entry before cr account's for the same transfer). transfer_index is the
+ * transfer that moved the balance; for an expiry it is the expired pending transfer, and the
+ * entry's timestamp is the expiry event's (see ledger_expiry.c). */
 struct ledger_balance_entry {
     struct khorgos_account_balance balance;
     u32 account_index;
@@ -145,16 +148,28 @@ struct ledger {
 
     /* Ids that failed for a transient reason: a later attempt answers id_already_failed. */
     struct base_id_map failed_transfer_map;
+    /* The same ids in the order they failed (never removed), for the digest. */
+    u128 *failed_transfer_ids;
+    u32 failed_transfer_count;
 
     struct ledger_expiry *expiries; /* a binary min-heap */
     u32 expiry_count;
 
-    struct ledger_balance_entry *balances;
+    struct ledger_balance_entry *balances; /* [account_balance_count_max] */
     u32 balance_count;
+    /* Entries that expiries of live pending transfers may still append (one per history
+     * account of each pending transfer with a timeout): kept free so a pulse always fits. */
+    u32 balance_reserved_count;
+
+    /* The last timestamp the ledger applied (a request's or a pulse's): the next must exceed
+     * it by at least its event count. */
+    u64 timestamp_last;
 
     struct ledger_undo *undo_log;
     u32 undo_count;
     u32 undo_count_max;
+    /* A linked chain is being applied and its changes are logged (ledger_state.c). */
+    bool chain_open;
 
     struct ledger_query_index query_index;
 };
@@ -179,6 +194,10 @@ bool ledger_capacity_transfers(const struct ledger *ledger, u32 count);
  * ledger_pulse expires, in expiry order, every pending transfer due at or before timestamp. */
 u64 ledger_expiry_next(const struct ledger *ledger);
 u32 ledger_pulse(struct ledger *ledger, u64 timestamp);
+/* How many pending transfers are due at `timestamp`: each expiry takes a timestamp of its own
+ * (event i of n gets timestamp - n + i + 1), so a pulse at T needs T - due >= the last
+ * timestamp applied; ledger_pulse expires at most that many and leaves the rest due. */
+u32 ledger_expiry_due_count(const struct ledger *ledger, u64 timestamp);
 
 /* The query indexes (ledger_query.c): ledger_init calls ledger_query_index_init with its config
  * (returns ok, out_of_memory, or invalid_argument when a capacity exceeds what the index's u32
