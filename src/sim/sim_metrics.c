@@ -1,0 +1,431 @@
+/*
+ * sim_metrics.c: the standard measures of a payment system's day (Leinonen and Soramäki, Bank
+ * of Finland DP 16/1999, as BoF-PSS2 reports them; see ../shared/reference/settlement.md),
+ * computed exactly from a day's flows.
+ *
+ * Input: flows (struct sim_flow), each one currency moving from payer to payee, submitted at
+ * s and settled at t (or never), in whole seconds since the opening; the day closes at C.
+ * A participant's debit position in a currency at time x is what it paid less what it received
+ * up to and including x; "at x" means after every flow at x, because flows at one instant (an
+ * offsetting or a gridlock resolution) settle together.
+ *
+ * Per participant i and currency (all amounts exact, in minor units):
+ *   upper_bound UB_i    = max(0, max over x of the debit position if every flow settled at its
+ *                         submission): the liquidity for zero delay;
+ *   lower_bound LB_i    = max(0, sum of all flows out - sum of all flows in): the liquidity for
+ *                         settling everything by the close under multilateral netting;
+ *   liquidity_used      = max(0, max over x of the debit position with the actual settlement
+ *                         times; flows never settled do not move);
+ *   queue_max_count/value = the most payments (and value) i had waiting at one instant: a
+ *                         payment waits from its submission until it settles, or the close;
+ *   delay numerator / denominator = sum of v (t - s) / sum of v (C - s) over i's payments, with
+ *                         t = C for a payment never settled; ρ = numerator / denominator, and 0
+ *                         when the denominator is 0 (nothing could have waited);
+ *   settlement ratios   = settled / submitted by value and by count (1 when nothing was sent).
+ * Only flows flagged SIM_FLOW_PAYMENT count for delay, ratios and queues (a provider's leg of a
+ * PvP is liquidity, not a payment); every flow counts for the liquidity measures.
+ * System per currency: UB, LB and liquidity used are sums over participants (as the reference
+ * defines them); the queue maxima are the largest system-wide queue at one instant; ρ and the
+ * ratios are over all the currency's payments. Series: at the end of each five-minute bucket,
+ * the system's queued value and its liquidity in use (the sum of the positive debit positions).
+ *
+ * Method. Each measure is a sweep over events (time, participant, currency, change) sorted by
+ * (currency, participant, time) for per-participant maxima, or by (currency, time) for the
+ * system's. The events live in the workspace reserved at init: two per flow at the most.
+ *
+ * Invariants (ASSERTed): LB <= UB for every participant and currency; 0 <= delay numerator <=
+ * denominator; every queue sweep ends empty (each payment leaves the queue it entered).
+ * Liquidity used is not bounded by UB: delayed receipts can raise a debit position.
+ */
+#include "sim/sim.h"
+
+#include <stdlib.h>
+
+struct sim_metrics_event {
+    i128 delta;      /* change of the debit position, or of the queued value */
+    u32 time;
+    int32_t count_delta; /* change of the queued count */
+    u16 participant;
+    u8 currency;
+    u8 padding[5];
+};
+_Static_assert(sizeof(struct sim_metrics_event) == 32, "an event is 32 bytes");
+
+khorgos_error sim_metrics_init(struct sim_metrics *metrics, u32 participant_count,
+                               u32 currency_count) {
+    ASSERT(metrics != NULL);
+    ASSERT(participant_count <= SIM_BANK_COUNT_MAX && currency_count <= SIM_CURRENCY_COUNT_MAX);
+    memset(metrics, 0, sizeof(*metrics));
+    size_t count = (size_t)MAX(participant_count, 1u) * MAX(currency_count, 1u);
+    metrics->participants = calloc(count, sizeof(struct sim_participant_metrics));
+    if (metrics->participants == NULL) return KHORGOS_ERROR_out_of_memory;
+    metrics->participant_count = participant_count;
+    metrics->currency_count = currency_count;
+    return KHORGOS_ERROR_ok;
+}
+
+void sim_metrics_deinit(struct sim_metrics *metrics) {
+    ASSERT(metrics != NULL);
+    ASSERT(metrics->participant_count <= SIM_BANK_COUNT_MAX);
+    free(metrics->participants);
+    memset(metrics, 0, sizeof(*metrics));
+}
+
+khorgos_error sim_metrics_workspace_init(struct sim_metrics_workspace *workspace,
+                                         u32 flow_count_max, u32 participant_count_max) {
+    ASSERT(workspace != NULL);
+    ASSERT(flow_count_max <= 4u * SIM_PAYMENT_COUNT_MAX);
+    ASSERT(participant_count_max <= SIM_BANK_COUNT_MAX);
+    memset(workspace, 0, sizeof(*workspace));
+    u32 event_count_max = 2u * MAX(flow_count_max, 1u);
+    workspace->events = malloc((size_t)event_count_max * sizeof(struct sim_metrics_event));
+    workspace->positions = malloc((size_t)MAX(participant_count_max, 1u) * sizeof(i128));
+    if (workspace->events == NULL || workspace->positions == NULL) {
+        sim_metrics_workspace_deinit(workspace);
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    workspace->event_count_max = event_count_max;
+    workspace->participant_count_max = participant_count_max;
+    return KHORGOS_ERROR_ok;
+}
+
+void sim_metrics_workspace_deinit(struct sim_metrics_workspace *workspace) {
+    ASSERT(workspace != NULL);
+    free(workspace->events);
+    free(workspace->positions);
+    memset(workspace, 0, sizeof(*workspace));
+    ASSERT(workspace->events == NULL);
+}
+
+double sim_delay_indicator(u128 numerator, u128 denominator) {
+    ASSERT(numerator <= denominator);
+    if (denominator == 0) return 0.0;
+    double value = (double)numerator / (double)denominator;
+    ASSERT(value >= 0.0 && value <= 1.0);
+    return value;
+}
+
+static double ratio_or_one(u128 part, u128 whole) {
+    ASSERT(part <= whole);
+    return whole == 0 ? 1.0 : (double)part / (double)whole;
+}
+
+u128 sim_liquidity_start(u128 lower_bound, u128 upper_bound, u32 alpha_per_mille) {
+    ASSERT(lower_bound <= upper_bound);
+    ASSERT(upper_bound < ((u128)1 << 110)); /* span x 1000 fits a u128 */
+    ASSERT(alpha_per_mille <= 1000);
+    u128 span = upper_bound - lower_bound;
+    u128 extra = (span * alpha_per_mille + 999) / 1000; /* rounded up to the minor unit */
+    ASSERT(extra <= span);
+    return lower_bound + extra;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Sorting and sweeping events.                                                               */
+
+static int event_compare_by_participant(const void *left, const void *right) {
+    const struct sim_metrics_event *a = left, *b = right;
+    if (a->currency != b->currency) return a->currency < b->currency ? -1 : 1;
+    if (a->participant != b->participant) return a->participant < b->participant ? -1 : 1;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return 0;
+}
+
+static int event_compare_by_time(const void *left, const void *right) {
+    const struct sim_metrics_event *a = left, *b = right;
+    if (a->currency != b->currency) return a->currency < b->currency ? -1 : 1;
+    if (a->time != b->time) return a->time < b->time ? -1 : 1;
+    return 0;
+}
+
+static struct sim_metrics_event event_make(u32 time, u16 participant, u8 currency, i128 delta,
+                                           int32_t count_delta) {
+    struct sim_metrics_event event;
+    memset(&event, 0, sizeof(event));
+    event.time = time;
+    event.participant = participant;
+    event.currency = currency;
+    event.delta = delta;
+    event.count_delta = count_delta;
+    return event;
+}
+
+enum position_measure { MEASURE_UPPER_BOUND, MEASURE_LIQUIDITY_USED };
+
+/* Per participant: the largest debit position after each instant's events; for the upper
+ * bound also the final position, whose positive part is the lower bound. */
+static void sweep_positions(struct sim_metrics *metrics, const struct sim_metrics_event *events,
+                            u32 count, enum position_measure measure) {
+    u32 index = 0;
+    while (index < count) {
+        u16 participant = events[index].participant;
+        u8 currency = events[index].currency;
+        i128 position = 0, largest = 0;
+        while (index < count && events[index].participant == participant &&
+               events[index].currency == currency) {
+            u32 time = events[index].time;
+            while (index < count && events[index].participant == participant &&
+                   events[index].currency == currency && events[index].time == time) {
+                position += events[index++].delta;
+            }
+            if (position > largest) largest = position;
+        }
+        struct sim_participant_metrics *entry = sim_metrics_at(metrics, participant, currency);
+        if (measure == MEASURE_UPPER_BOUND) {
+            entry->upper_bound = (u128)largest;
+            entry->lower_bound = position > 0 ? (u128)position : 0;
+            ASSERT(entry->lower_bound <= entry->upper_bound);
+        } else {
+            entry->liquidity_used = (u128)largest;
+        }
+    }
+    ASSERT(index == count);
+}
+
+/* Per participant: the largest queue (count and value) after each instant's events. */
+static void sweep_queues(struct sim_metrics *metrics, const struct sim_metrics_event *events,
+                         u32 count) {
+    u32 index = 0;
+    while (index < count) {
+        u16 participant = events[index].participant;
+        u8 currency = events[index].currency;
+        i128 value = 0, value_max = 0;
+        i64 queued = 0, queued_max = 0;
+        while (index < count && events[index].participant == participant &&
+               events[index].currency == currency) {
+            u32 time = events[index].time;
+            while (index < count && events[index].participant == participant &&
+                   events[index].currency == currency && events[index].time == time) {
+                value += events[index].delta;
+                queued += events[index++].count_delta;
+            }
+            value_max = MAX(value_max, value);
+            queued_max = MAX(queued_max, queued);
+        }
+        ASSERT(value == 0 && queued == 0);
+        struct sim_participant_metrics *entry = sim_metrics_at(metrics, participant, currency);
+        entry->queue_max_value = (u128)value_max;
+        entry->queue_max_count = (u32)queued_max;
+    }
+}
+
+/* System-wide, events sorted by (currency, time): the liquidity in use at each bucket's end. */
+static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
+                             const struct sim_metrics_event *events, u32 count) {
+    u32 index = 0;
+    for (u32 currency = 0; currency < metrics->currency_count; currency++) {
+        struct sim_currency_metrics *system = &metrics->currencies[currency];
+        memset(workspace->positions, 0, metrics->participant_count * sizeof(i128));
+        i128 positive_sum = 0;
+        for (u32 bucket = 0; bucket < system->series_count; bucket++) {
+            u32 bucket_end = (bucket + 1) * SIM_SERIES_BUCKET_SECONDS;
+            while (index < count && events[index].currency == currency &&
+                   events[index].time < bucket_end) {
+                i128 *position = &workspace->positions[events[index].participant];
+                i128 before = *position > 0 ? *position : 0;
+                *position += events[index++].delta;
+                positive_sum += (*position > 0 ? *position : 0) - before;
+            }
+            ASSERT(positive_sum >= 0);
+            system->liquidity_series[bucket] = (u128)positive_sum;
+        }
+        while (index < count && events[index].currency == currency) index++;
+    }
+    ASSERT(index == count);
+}
+
+/* System-wide queues: the largest at one instant, and the value at each bucket's end. */
+static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_event *events,
+                          u32 count) {
+    u32 index = 0;
+    for (u32 currency = 0; currency < metrics->currency_count; currency++) {
+        struct sim_currency_metrics *system = &metrics->currencies[currency];
+        i128 value = 0, value_max = 0;
+        i64 queued = 0, queued_max = 0;
+        u32 bucket = 0;
+        while (index < count && events[index].currency == currency) {
+            u32 time = events[index].time;
+            while (bucket < system->series_count && (bucket + 1) * SIM_SERIES_BUCKET_SECONDS <= time) {
+                system->queue_series[bucket++] = (u128)value;
+            }
+            while (index < count && events[index].currency == currency &&
+                   events[index].time == time) {
+                value += events[index].delta;
+                queued += events[index++].count_delta;
+            }
+            value_max = MAX(value_max, value);
+            queued_max = MAX(queued_max, queued);
+        }
+        ASSERT(value == 0 && queued == 0);
+        while (bucket < system->series_count) system->queue_series[bucket++] = 0;
+        system->total.queue_max_value = (u128)value_max;
+        system->total.queue_max_count = (u32)queued_max;
+    }
+    ASSERT(index == count);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The passes.                                                                                */
+
+static bool flow_valid(const struct sim_metrics *metrics, const struct sim_flow *flow,
+                       u32 close_seconds) {
+    if (flow->payer >= metrics->participant_count || flow->payee >= metrics->participant_count)
+        return false;
+    if (flow->payer == flow->payee || flow->currency >= metrics->currency_count) return false;
+    if (flow->amount == 0 || flow->amount > SIM_AMOUNT_MAX) return false;
+    if (flow->submitted_at > close_seconds) return false;
+    if (flow->settled_at == SIM_NEVER) return true;
+    return flow->settled_at >= flow->submitted_at && flow->settled_at <= close_seconds;
+}
+
+static void pass_payments(struct sim_metrics *metrics, const struct sim_flow *flows, u32 count,
+                          u32 close_seconds) {
+    for (u32 index = 0; index < count; index++) {
+        const struct sim_flow *flow = &flows[index];
+        if (!(flow->flags & SIM_FLOW_PAYMENT)) continue;
+        struct sim_participant_metrics *entry = sim_metrics_at(metrics, flow->payer,
+                                                               flow->currency);
+        bool settled = flow->settled_at != SIM_NEVER;
+        u32 end = settled ? flow->settled_at : close_seconds;
+        entry->submitted_value += flow->amount;
+        entry->submitted_count++;
+        entry->settled_value += settled ? flow->amount : 0;
+        entry->settled_count += settled ? 1 : 0;
+        entry->delay_numerator += flow->amount * (end - flow->submitted_at);
+        entry->delay_denominator += flow->amount * (close_seconds - flow->submitted_at);
+        ASSERT(entry->delay_numerator <= entry->delay_denominator);
+    }
+}
+
+static void pass_upper_bound(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
+                             const struct sim_flow *flows, u32 count) {
+    struct sim_metrics_event *events = workspace->events;
+    u32 event_count = 0;
+    for (u32 index = 0; index < count; index++) {
+        const struct sim_flow *flow = &flows[index];
+        i128 amount = (i128)flow->amount;
+        events[event_count++] = event_make(flow->submitted_at, flow->payer, flow->currency,
+                                           amount, 0);
+        events[event_count++] = event_make(flow->submitted_at, flow->payee, flow->currency,
+                                           -amount, 0);
+    }
+    ASSERT(event_count <= workspace->event_count_max);
+    qsort(events, event_count, sizeof(*events), event_compare_by_participant);
+    sweep_positions(metrics, events, event_count, MEASURE_UPPER_BOUND);
+}
+
+static void pass_liquidity_used(struct sim_metrics *metrics,
+                                struct sim_metrics_workspace *workspace,
+                                const struct sim_flow *flows, u32 count) {
+    struct sim_metrics_event *events = workspace->events;
+    u32 event_count = 0;
+    for (u32 index = 0; index < count; index++) {
+        const struct sim_flow *flow = &flows[index];
+        if (flow->settled_at == SIM_NEVER) continue;
+        i128 amount = (i128)flow->amount;
+        events[event_count++] = event_make(flow->settled_at, flow->payer, flow->currency,
+                                           amount, 0);
+        events[event_count++] = event_make(flow->settled_at, flow->payee, flow->currency,
+                                           -amount, 0);
+    }
+    ASSERT(event_count <= workspace->event_count_max);
+    qsort(events, event_count, sizeof(*events), event_compare_by_participant);
+    sweep_positions(metrics, events, event_count, MEASURE_LIQUIDITY_USED);
+    qsort(events, event_count, sizeof(*events), event_compare_by_time);
+    series_liquidity(metrics, workspace, events, event_count);
+}
+
+static void pass_queues(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
+                        const struct sim_flow *flows, u32 count, u32 close_seconds) {
+    struct sim_metrics_event *events = workspace->events;
+    u32 event_count = 0;
+    for (u32 index = 0; index < count; index++) {
+        const struct sim_flow *flow = &flows[index];
+        if (!(flow->flags & SIM_FLOW_PAYMENT)) continue;
+        u32 end = flow->settled_at == SIM_NEVER ? close_seconds : flow->settled_at;
+        if (end == flow->submitted_at) continue; /* settled on arrival: never waited */
+        i128 amount = (i128)flow->amount;
+        events[event_count++] = event_make(flow->submitted_at, flow->payer, flow->currency,
+                                           amount, 1);
+        events[event_count++] = event_make(end, flow->payer, flow->currency, -amount, -1);
+    }
+    ASSERT(event_count <= workspace->event_count_max);
+    qsort(events, event_count, sizeof(*events), event_compare_by_participant);
+    sweep_queues(metrics, events, event_count);
+    qsort(events, event_count, sizeof(*events), event_compare_by_time);
+    series_queues(metrics, events, event_count);
+}
+
+static void totals(struct sim_metrics *metrics) {
+    for (u32 currency = 0; currency < metrics->currency_count; currency++) {
+        struct sim_currency_metrics *system = &metrics->currencies[currency];
+        struct sim_participant_metrics *total = &system->total;
+        for (u32 participant = 0; participant < metrics->participant_count; participant++) {
+            const struct sim_participant_metrics *entry =
+                sim_metrics_at(metrics, participant, currency);
+            total->upper_bound += entry->upper_bound;
+            total->lower_bound += entry->lower_bound;
+            total->liquidity_used += entry->liquidity_used;
+            total->submitted_value += entry->submitted_value;
+            total->settled_value += entry->settled_value;
+            total->submitted_count += entry->submitted_count;
+            total->settled_count += entry->settled_count;
+            total->delay_numerator += entry->delay_numerator;
+            total->delay_denominator += entry->delay_denominator;
+        }
+        ASSERT(total->lower_bound <= total->upper_bound);
+        system->delay_indicator = sim_delay_indicator(total->delay_numerator,
+                                                      total->delay_denominator);
+        system->settlement_ratio_value = ratio_or_one(total->settled_value,
+                                                      total->submitted_value);
+        system->settlement_ratio_count = ratio_or_one(total->settled_count,
+                                                      total->submitted_count);
+    }
+}
+
+khorgos_error sim_metrics_compute(struct sim_metrics *metrics,
+                                  struct sim_metrics_workspace *workspace,
+                                  const struct sim_flow *flows, u32 flow_count,
+                                  u32 close_seconds) {
+    ASSERT(metrics != NULL && workspace != NULL);
+    ASSERT(flows != NULL || flow_count == 0);
+    if (close_seconds >= SIM_DAY_SECONDS || 2ull * flow_count > workspace->event_count_max ||
+        metrics->participant_count > workspace->participant_count_max) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    for (u32 index = 0; index < flow_count; index++) {
+        if (!flow_valid(metrics, &flows[index], close_seconds)) {
+            return KHORGOS_ERROR_invalid_argument;
+        }
+    }
+    memset(metrics->participants, 0, (size_t)metrics->participant_count *
+                                         metrics->currency_count * sizeof(*metrics->participants));
+    memset(metrics->currencies, 0, sizeof(metrics->currencies));
+    metrics->close_seconds = close_seconds;
+    u32 series_count = (close_seconds + SIM_SERIES_BUCKET_SECONDS - 1) / SIM_SERIES_BUCKET_SECONDS;
+    for (u32 currency = 0; currency < metrics->currency_count; currency++) {
+        metrics->currencies[currency].series_count = MAX(series_count, 1u);
+    }
+    pass_payments(metrics, flows, flow_count, close_seconds);
+    pass_upper_bound(metrics, workspace, flows, flow_count);
+    pass_liquidity_used(metrics, workspace, flows, flow_count);
+    pass_queues(metrics, workspace, flows, flow_count, close_seconds);
+    totals(metrics);
+    return KHORGOS_ERROR_ok;
+}
+
+u128 sim_metrics_country_usd_cents(const struct sim_scenario *scenario,
+                                   const struct sim_metrics *metrics, u32 country) {
+    ASSERT(scenario != NULL && metrics != NULL);
+    ASSERT(country < scenario->country_count && metrics->participant_count <= scenario->bank_count);
+    u128 cents = 0;
+    for (u32 bank = 0; bank < metrics->participant_count; bank++) {
+        if (scenario->banks[bank].country != country) continue;
+        if (scenario->banks[bank].role != SIM_ROLE_BANK) continue;
+        for (u32 currency = 0; currency < metrics->currency_count; currency++) {
+            u128 used = sim_metrics_at(metrics, bank, currency)->liquidity_used;
+            cents += sim_scenario_usd_cents(scenario, currency, used);
+        }
+    }
+    return cents;
+}
