@@ -959,6 +959,166 @@ static void test_index_pool_worst_case_growth(void **state) {
     fixture_destroy(fixture);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Through the state machine (ledger_create_*, ledger_pulse).                                 */
+
+#define STATE_LEDGER 398u /* KZT */
+#define STATE_GAP_NS 1000u
+
+static struct fixture *state_open(void) {
+    struct fixture *fixture = calloc(1, sizeof(*fixture));
+    assert_non_null(fixture);
+    struct ledger_config config = {.account_count_max = FIXTURE_ACCOUNT_COUNT_MAX,
+                                   .transfer_count_max = FIXTURE_TRANSFER_COUNT_MAX,
+                                   .account_balance_count_max = FIXTURE_BALANCE_COUNT_MAX};
+    assert_int_equal(ledger_init(&fixture->ledger, &config), KHORGOS_ERROR_ok);
+    fixture->timestamp = KHORGOS_MANUAL_CLOCK_START_NS;
+    return fixture;
+}
+
+static void state_close(struct fixture *fixture) {
+    ledger_deinit(&fixture->ledger);
+    free(fixture);
+}
+
+static struct khorgos_account state_account(u128 id, u16 flags) {
+    struct khorgos_account account;
+    memset(&account, 0, sizeof(account));
+    account.id = id;
+    account.ledger = STATE_LEDGER;
+    account.code = 7;
+    account.flags = flags;
+    return account;
+}
+
+static struct khorgos_transfer state_transfer(u128 id, u128 debit_id, u128 credit_id,
+                                              u128 amount, u16 code, u16 flags) {
+    struct khorgos_transfer transfer;
+    memset(&transfer, 0, sizeof(transfer));
+    transfer.id = id;
+    transfer.debit_account_id = debit_id;
+    transfer.credit_account_id = credit_id;
+    transfer.amount = amount;
+    transfer.ledger = STATE_LEDGER;
+    transfer.code = code;
+    transfer.flags = flags;
+    return transfer;
+}
+
+/* Applies a request as the engine does (then the index update) and checks every result. */
+static void state_accounts(struct fixture *fixture, const struct khorgos_account *events,
+                           u32 count) {
+    struct khorgos_create_result results[16];
+    assert_true(count <= ARRAY_COUNT(results));
+    fixture->timestamp += STATE_GAP_NS + count;
+    ledger_create_accounts(&fixture->ledger, fixture->timestamp, events, count, results);
+    ledger_index_update(&fixture->ledger);
+    for (u32 index = 0; index < count; index++) {
+        assert_int_equal(results[index].status, KHORGOS_CREATE_ACCOUNT_created);
+    }
+}
+
+static void state_transfers(struct fixture *fixture, const struct khorgos_transfer *events,
+                            u32 count, const u32 *statuses) {
+    struct khorgos_create_result results[16];
+    assert_true(count <= ARRAY_COUNT(results));
+    fixture->timestamp += STATE_GAP_NS + count;
+    ledger_create_transfers(&fixture->ledger, fixture->timestamp, events, count, results);
+    ledger_index_update(&fixture->ledger);
+    for (u32 index = 0; index < count; index++) {
+        assert_int_equal(results[index].status,
+                         statuses == NULL ? KHORGOS_CREATE_TRANSFER_created : statuses[index]);
+    }
+}
+
+static void test_state_queries_follow_create_requests(void **state) {
+    (void)state;
+    struct fixture *fixture = state_open();
+    const struct khorgos_account accounts[] = {state_account(1, KHORGOS_ACCOUNT_HISTORY),
+                                               state_account(2, KHORGOS_ACCOUNT_HISTORY),
+                                               state_account(3, 0)};
+    state_accounts(fixture, accounts, ARRAY_COUNT(accounts));
+    struct khorgos_transfer transfers[] = {
+        state_transfer(10, 1, 2, 100, 1, 0),
+        state_transfer(11, 2, 3, 30, 2, KHORGOS_TRANSFER_PENDING),
+        state_transfer(12, 0, 0, KHORGOS_AMOUNT_MAX, 0, KHORGOS_TRANSFER_POST_PENDING_TRANSFER),
+        state_transfer(13, 1, 2, 5, 1, KHORGOS_TRANSFER_PENDING),
+        state_transfer(14, 0, 0, 0, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER),
+    };
+    transfers[2].pending_id = 11;
+    transfers[2].ledger = 0;
+    transfers[4].pending_id = 13;
+    transfers[4].ledger = 0;
+    state_transfers(fixture, transfers, ARRAY_COUNT(transfers), NULL);
+    /* A linked chain that fails: its first transfer is applied, then rolled back. */
+    const struct khorgos_transfer chain[] = {
+        state_transfer(20, 1, 2, 10, 1, KHORGOS_TRANSFER_LINKED),
+        state_transfer(21, 1, 99, 10, 1, 0),
+    };
+    const u32 chain_statuses[] = {KHORGOS_CREATE_TRANSFER_linked_event_failed,
+                                  KHORGOS_CREATE_TRANSFER_credit_account_not_found};
+    state_transfers(fixture, chain, ARRAY_COUNT(chain), chain_statuses);
+    const u32 both = KHORGOS_ACCOUNT_FILTER_DEBITS | KHORGOS_ACCOUNT_FILTER_CREDITS;
+    struct khorgos_account_filter filter = account_filter(2, both);
+    ASSERT_TRANSFERS(fixture, get_transfers(fixture, &filter), 10, 11, 12, 13, 14);
+    filter.account_id = 1;
+    ASSERT_TRANSFERS(fixture, get_transfers(fixture, &filter), 10, 13, 14);
+    struct khorgos_query_filter query = query_filter(0);
+    query.code = 2; /* the post took its code from the pending transfer */
+    ASSERT_TRANSFERS(fixture, query_transfers(fixture, &query), 11, 12);
+    query = query_filter(0);
+    query.ledger = STATE_LEDGER;
+    ASSERT_TRANSFERS(fixture, query_transfers(fixture, &query), 10, 11, 12, 13, 14);
+    ASSERT_ACCOUNTS(fixture, query_accounts(fixture, &query), 1, 2, 3);
+    /* Account 2's history: +100 posted, 30 pending out, posted, 5 pending in, voided. */
+    filter.account_id = 2;
+    u32 count = get_balances(fixture, &filter);
+    assert_int_equal(count, 5);
+    const struct khorgos_account_balance *balances = fixture->balances_out;
+    assert_true(balances[0].credits_posted == 100 && balances[0].debits_pending == 0);
+    assert_true(balances[1].debits_pending == 30 && balances[1].debits_posted == 0);
+    assert_true(balances[2].debits_pending == 0 && balances[2].debits_posted == 30);
+    assert_true(balances[3].credits_pending == 5);
+    assert_true(balances[4].credits_pending == 0 && balances[4].credits_posted == 100);
+    const u128 id = 2;
+    struct khorgos_account now;
+    assert_int_equal(ledger_lookup_accounts(&fixture->ledger, &id, 1, &now), 1);
+    assert_true(now.debits_posted == balances[4].debits_posted &&
+                now.credits_posted == balances[4].credits_posted);
+    filter.account_id = 3; /* no history flag */
+    assert_int_equal(get_transfers(fixture, &filter), 2);
+    assert_int_equal(get_balances(fixture, &filter), 0);
+    const u128 failed[] = {20, 21, 10};
+    assert_int_equal(ledger_lookup_transfers(&fixture->ledger, failed, 3, fixture->transfers_out),
+                     1);
+    state_close(fixture);
+}
+
+static void test_state_expiry_is_not_history(void **state) {
+    (void)state;
+    struct fixture *fixture = state_open();
+    const struct khorgos_account accounts[] = {state_account(1, KHORGOS_ACCOUNT_HISTORY),
+                                               state_account(2, KHORGOS_ACCOUNT_HISTORY)};
+    state_accounts(fixture, accounts, ARRAY_COUNT(accounts));
+    struct khorgos_transfer pending = state_transfer(10, 1, 2, 50, 1, KHORGOS_TRANSFER_PENDING);
+    pending.timeout = 1;
+    state_transfers(fixture, &pending, 1, NULL);
+    fixture->timestamp += 2 * 1000000000ull;
+    assert_int_equal(ledger_pulse(&fixture->ledger, fixture->timestamp), 1);
+    ledger_index_update(&fixture->ledger);
+    const struct khorgos_transfer later = state_transfer(11, 2, 1, 7, 1, 0);
+    state_transfers(fixture, &later, 1, NULL);
+    struct khorgos_account_filter filter =
+        account_filter(1, KHORGOS_ACCOUNT_FILTER_DEBITS | KHORGOS_ACCOUNT_FILTER_CREDITS);
+    ASSERT_TRANSFERS(fixture, get_transfers(fixture, &filter), 10, 11);
+    u32 count = get_balances(fixture, &filter);
+    assert_int_equal(count, 2); /* the pending transfer and 11, not the expiry */
+    assert_true(fixture->balances_out[0].debits_pending == 50);
+    assert_true(fixture->balances_out[1].debits_pending == 0);
+    assert_true(fixture->balances_out[1].credits_posted == 7);
+    state_close(fixture);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_accounts_found_only_in_request_order, setup,
@@ -989,6 +1149,8 @@ int main(void) {
         cmocka_unit_test(test_index_init_refuses_unaddressable_capacity),
         cmocka_unit_test(test_index_pool_worst_case_growth),
         cmocka_unit_test(test_random_queries_match_brute_force),
+        cmocka_unit_test(test_state_queries_follow_create_requests),
+        cmocka_unit_test(test_state_expiry_is_not_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
