@@ -5,9 +5,12 @@
  *
  * 1. Loading. Each call validates the problem, derives capacities and headrooms, sorts the
  *    limits by (participant, counterparty) (binary search per payment finds its two limits),
- *    sorts the payments into queue order (bottom-up merge sort, stable, into reserved
- *    buffers) and groups them by unordered pair (a second stable sort by pair key, so each
- *    group lists the lower participant's payments first, each side in queue order).
+ *    sorts the payments into queue order and groups them by unordered pair, so each group
+ *    lists the lower participant's payments first, each side in queue order. When the
+ *    payments come in arrival order (the usual case: a queue is appended to), queue order is
+ *    one stable counting sort by (payer, priority); otherwise a stable bottom-up merge sort.
+ *    Pair groups are two stable counting sorts of the queue order (by the higher participant,
+ *    then by the lower one). All buffers are reserved in the workspace.
  *
  * 2. Lists. Every list is doubly linked through per-payment prev/next arrays with head/tail
  *    per owner, so appending, unlinking and reading the tail are O(1):
@@ -70,6 +73,7 @@ static void lsm_layout(struct settle_lsm_workspace *w, struct lsm_carver *c) {
     w->trial_head = lsm_carve(c, participants, sizeof(u32));
     w->trial_tail = lsm_carve(c, participants, sizeof(u32));
     w->limit_first = lsm_carve(c, participants + 1, sizeof(u32));
+    w->bucket = lsm_carve(c, participants * SETTLE_LSM_PRIORITY_COUNT + 1, sizeof(u32));
     w->sorted_limits = lsm_carve(c, limits, sizeof(u32));
     w->limit_participant = lsm_carve(c, limits, sizeof(u32));
     w->limit_counterparty = lsm_carve(c, limits, sizeof(u32));
@@ -206,8 +210,34 @@ static u32 lsm_pair_key(const struct settle_lsm_workspace *w, u32 payment) {
     return MIN(p->payer, p->payee) * w->participant_count + MAX(p->payer, p->payee);
 }
 
-static bool lsm_pair_key_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
-    return lsm_pair_key(w, a) < lsm_pair_key(w, b);
+typedef u32 (*lsm_key_function)(const struct settle_lsm_workspace *w, u32 item);
+
+/* Stable counting sort of `items` into `target` by key(item) < key_count. */
+static void lsm_counting_sort(struct settle_lsm_workspace *w, const u32 *items, u32 *target,
+                              u32 count, u32 key_count, lsm_key_function key) {
+    ASSERT(items != target);
+    ASSERT(key_count <= w->participant_count_max * SETTLE_LSM_PRIORITY_COUNT);
+    memset(w->bucket, 0, ((size_t)key_count + 1) * sizeof(u32));
+    for (u32 index = 0; index < count; index++) w->bucket[key(w, items[index]) + 1]++;
+    for (u32 index = 0; index < key_count; index++) w->bucket[index + 1] += w->bucket[index];
+    ASSERT(w->bucket[key_count] == count);
+    for (u32 index = 0; index < count; index++) target[w->bucket[key(w, items[index])]++] = items[index];
+}
+
+static u32 lsm_key_payer_priority(const struct settle_lsm_workspace *w, u32 payment) {
+    ASSERT(payment < w->payment_count);
+    const struct settle_lsm_payment *p = &w->payments[payment];
+    return p->payer * SETTLE_LSM_PRIORITY_COUNT + p->priority;
+}
+
+static u32 lsm_key_pair_higher(const struct settle_lsm_workspace *w, u32 payment) {
+    ASSERT(payment < w->payment_count);
+    return MAX(w->payments[payment].payer, w->payments[payment].payee);
+}
+
+static u32 lsm_key_pair_lower(const struct settle_lsm_workspace *w, u32 payment) {
+    ASSERT(payment < w->payment_count);
+    return MIN(w->payments[payment].payer, w->payments[payment].payee);
 }
 
 static bool lsm_pair_difference_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
@@ -348,8 +378,19 @@ static khorgos_error lsm_load_limits(struct settle_lsm_workspace *w) {
 
 static void lsm_load_queue(struct settle_lsm_workspace *w) {
     ASSERT(w->payment_count <= w->payment_count_max);
-    for (u32 index = 0; index < w->payment_count; index++) w->order[index] = index;
-    lsm_sort(w, w->order, w->scratch, w->payment_count, lsm_payment_before);
+    bool arrival_ordered = true;
+    for (u32 index = 1; index < w->payment_count; index++) {
+        arrival_ordered &= w->payments[index - 1].arrival <= w->payments[index].arrival;
+    }
+    if (arrival_ordered) { /* ties already in index order: one stable pass suffices */
+        for (u32 index = 0; index < w->payment_count; index++) w->scratch[index] = index;
+        lsm_counting_sort(w, w->scratch, w->order, w->payment_count,
+                          w->participant_count * SETTLE_LSM_PRIORITY_COUNT,
+                          lsm_key_payer_priority);
+    } else {
+        for (u32 index = 0; index < w->payment_count; index++) w->order[index] = index;
+        lsm_sort(w, w->order, w->scratch, w->payment_count, lsm_payment_before);
+    }
     for (u32 rank = 0; rank < w->payment_count; rank++) {
         u32 payment = w->order[rank];
         const struct settle_lsm_payment *p = &w->payments[payment];
@@ -366,8 +407,10 @@ static void lsm_load_queue(struct settle_lsm_workspace *w) {
 
 static void lsm_load_pairs(struct settle_lsm_workspace *w) {
     ASSERT(w->payment_count <= w->payment_count_max);
-    memcpy(w->pair_order, w->order, (size_t)w->payment_count * sizeof(u32));
-    lsm_sort(w, w->pair_order, w->scratch, w->payment_count, lsm_pair_key_before);
+    lsm_counting_sort(w, w->order, w->scratch, w->payment_count, w->participant_count,
+                      lsm_key_pair_higher);
+    lsm_counting_sort(w, w->scratch, w->pair_order, w->payment_count, w->participant_count,
+                      lsm_key_pair_lower);
     w->pair_count = 0;
     for (u32 rank = 0; rank < w->payment_count; rank++) {
         if (rank == 0 ||

@@ -108,7 +108,9 @@
  * until the next call on it. A workspace serves one caller at a time.
  *
  * Complexity, n queued payments, P participants, L bilateral limits, per call:
- *   loading (validation, queue order, pair groups)   O(n log n + L log L)
+ *   loading (validation, queue order, pair groups)   O(n + P + L log L) when the payments come
+ *                                                     in arrival order (counting sorts), else
+ *                                                     O(n log n + L log L)
  *   algorithm 1                                       O(n + P + L)
  *   algorithm 2                                       O(n + (P + L) + r log(P + L)), r removals
  *   algorithm 3                                       O(n + q log q), q pairs with queued payments
@@ -260,6 +262,7 @@ struct settle_lsm_workspace {
     u32 *queue_head, *queue_tail;   /* still-queued payments, queue order */
     u32 *trial_head, *trial_tail;   /* the trial set of algorithms 1 and 2 */
     u32 *limit_first;          /* limits of participant i: sorted_limits[limit_first[i]..[i+1]) */
+    u32 *bucket;               /* counting sorts: P * SETTLE_LSM_PRIORITY_COUNT + 1 counters */
     /* Per bilateral limit (in sorted order). */
     u32 *sorted_limits;        /* sorted by (participant, counterparty) -> input index */
     u32 *limit_participant, *limit_counterparty;
