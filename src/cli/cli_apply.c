@@ -228,6 +228,7 @@ static void apply_advance_clock(struct apply *apply, const struct cli_clock_adva
                           khorgos_error_name(KHORGOS_ERROR_clock_not_manual),
                           "the clock can be advanced only with --clock manual",
                           apply->line_number);
+        apply_output_write(apply);
         return;
     }
     u64 now = khorgos_clock_now(apply->engine);
