@@ -1,0 +1,549 @@
+/*
+ * storage: the data directory of an engine. A durable, tamper-evident journal of requests with
+ * group commit, checkpoints (snapshots) made of one section per module, and crash recovery.
+ * This is the layer's one interface header; docs/storage.md is the operator's version.
+ *
+ * Files of this layer
+ *   storage_io_posix.c   the real I/O: openat/pwrite/fdatasync/fallocate/renameat on a directory
+ *   storage_io_fault.c   a deterministic, seeded, in-memory I/O that injects faults (simulation)
+ *   storage_journal.c    journal records, segments, group commit, scanning and torn tails
+ *   storage_snapshot.c   snapshot files, section writer and reader
+ *   storage_directory.c  the superblock, format, listing the files of a directory, check
+ * The engine drives them (src/engine/engine_storage.c); the ledger writes its own section
+ * (src/ledger/ledger_snapshot.c).
+ *
+ * ---------------------------------------------------------------------------------------------
+ * The data directory
+ *
+ *   superblock                  written once by format (beside, fsync, rename, fsync dir)
+ *   snapshot-<S>                the state after request S (16 lowercase hex digits)
+ *   journal-<F>, headers-<F>    a journal segment whose first request is F, and the redundant
+ *                               copies of its record headers
+ * Format writes the superblock, snapshot-0000000000000000 (the empty state) and the first
+ * segment journal-0000000000000001. A checkpoint at request S first starts segment S+1, then
+ * writes snapshot-<S>; once that is durable, snapshots older than the previous one and the
+ * segments wholly before the previous snapshot are deleted. So the newest two snapshots and every
+ * request after the older of them are always on disk.
+ *
+ * Superblock (256 bytes, little-endian, as every integer below):
+ *     0  16  checksum                XXH3-128 of bytes 16..255
+ *    16   8  magic                   "KHORGOS\0"
+ *    24   4  format_version          STORAGE_FORMAT_VERSION; any other is refused
+ *    28   4  account_count_max       capacities fixed at format time
+ *    32   4  transfer_count_max
+ *    36   4  account_balance_count_max
+ *    40   8  segment_bytes           preallocated size of each journal file
+ *    48   4  segment_records_max     records per segment (headers file = this * 128 bytes)
+ *    52   4  reserved (zero)
+ *    56   8  formatted_at_ns         realtime clock at format, informational
+ *    64 192  reserved (zero)
+ *
+ * Journal record (header 128 bytes, then the body, then zero bytes up to a multiple of 16, so
+ * every header is aligned for its 128-bit fields; records follow each other in a segment, the
+ * first at offset 0; "padded body" below is the body with those zeros):
+ *     0  16  checksum                XXH3-128 of header bytes 16..127
+ *    16  16  checksum_body           XXH3-128 of the padded body
+ *    32  32  hash_previous           SHA-256 hash of the previous record (see chain below)
+ *    64   8  sequence                1, 2, 3, ... over the life of the directory
+ *    72   8  timestamp               the timestamp the engine assigned (ns since the epoch)
+ *    80   8  offset                  this record's offset in its journal file
+ *    88   4  operation               opaque to the journal (enum khorgos_operation)
+ *    92   4  body_size               bytes of body after the header
+ *    96  16  actor                   who sent it, NUL-padded ("local", "engine", a participant)
+ *   112   4  magic                   "KHJR"
+ *   116  12  reserved (zero)
+ * Hash chain: the hash of record n is SHA-256(header bytes 32..127 || padded body), covering its
+ * hash_previous, so it covers every record before it; record 1's hash_previous is zero. The
+ * chain head (the hash of the last record) is what `khorgos check` prints for publication.
+ *
+ * Headers file headers-<F>: entry k (offset k * 128) is a byte-for-byte copy of the header of
+ * request F + k. Preallocated (zeros), written in order, after the journal write it mirrors.
+ *
+ * Snapshot file snapshot-<S>:
+ *     0  16  checksum                XXH3-128 of header bytes 16..127
+ *    16  16  checksum_body           XXH3-128 of every byte after the header
+ *    32  32  chain_head              hash of record S (zero when S = 0)
+ *    64   4  magic "KHSN"   68 4 format_version   72 8 sequence S   80 8 timestamp_last
+ *    88   8  body_size               bytes after the header
+ *    96  16  digest                  the state digest (ledger_digest) at S
+ *   112   4  section_count          116 12 reserved (zero)
+ *   128      the sections' bodies, back to back, in the order of the table; each module
+ *            documents its own bytes (engine_storage.c, ledger_snapshot.c)
+ *   128 + body_size - 32 * section_count: the section table, one 32-byte entry per section:
+ *     0 4 module (STORAGE_SECTION_*)  4 4 version  8 8 size  16 16 checksum (XXH3-128 of body)
+ *   checksum_body is XXH3-128 of the section table, which holds each body's checksum, so the
+ *   header covers every byte; the table goes last because sizes are known only once written.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Why these checksums. XXH3-128 (base_checksum128) guards against accidents: torn writes, bit
+ * rot, misdirected writes. It runs at memory speed so checking every record and snapshot byte on
+ * every read costs nothing, and 128 bits make an accidental match (a torn header that looks
+ * whole) a 2^-128 event. It is not cryptographic, so it cannot stop a person who edits a record
+ * and recomputes it; for that the chain uses SHA-256 (base_sha256, hardware-accelerated), over the
+ * whole header (minus its XXH3 sums) and body: changing any past record changes every later hash
+ * and the published chain head. Separate header and body checksums let the scanner trust a
+ * header's body_size before reading the body, so a torn header never makes it read a wild size.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Group commit. The engine appends the records of one khorgos_execute call (a batch of requests,
+ * including internal PULSE requests) into a buffer reserved at open. storage_journal_commit then
+ * does ONE pwrite of the batch to the journal file and fdatasync, then ONE pwrite of the batch's
+ * header copies to the headers file and fdatasync, and only then does the engine return (release
+ * replies). A failed write or sync stops the engine: it returns io or no_space, sets stopped, and
+ * releases no reply; what is on disk is recovered at the next open. Journal files are
+ * preallocated (fallocate) when a segment starts, so a full disk fails there, not in a commit.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Torn write or corruption. Invariants:
+ *   J1. A batch's header copies are written only after the batch's journal write is durable
+ *       (its fdatasync returned), and replies are released only after the copies are durable.
+ *   J2. Therefore a valid header copy for request n proves that the journal records 1..n of its
+ *       segment were durable once: a segment's records up to H (the highest sequence with a
+ *       valid header copy) were acknowledged-or-durable, and must all be valid and chained.
+ *   J3. A record after H was never acknowledged (its copy was never durable). If it is torn or
+ *       absent, it is the unfinished last write of a crash: the scanner stops there, zeroes the
+ *       torn bytes, and reports "torn tail truncated at <file> offset <o> sequence <n>".
+ *   J4. A record at or before H that fails its checksum, its sequence, its offset or the chain,
+ *       or a header copy at or before H that does not match its record byte for byte, is damage
+ *       to acknowledged data: open refuses (KHORGOS_ERROR_corrupt), naming file, offset and
+ *       sequence. Nothing is dropped silently.
+ *   J5. Valid records after H (durable, their copies lost in the crash) are kept and their
+ *       copies rewritten at open ("confirmed"); keeping them is allowed because each is a whole
+ *       request, applied whole, whose reply was simply never released.
+ *   J6. A segment other than the last was closed after all its records were durable, so any
+ *       invalid record in it is damage, never a torn tail.
+ *   J7. Sequence numbers are dense and the chain unbroken from the snapshot replay starts from
+ *       (its chain_head) to the last record.
+ * A single fault (one torn write, or one damaged region) is always classified correctly; a
+ * record and its header copy both damaged at the same tail position would be taken for a torn
+ * write, which is why the copies live in a separate file written at a different moment.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Checkpoints. khorgos_checkpoint(engine) writes the whole state synchronously, section by
+ * section, through a buffer reserved at open: it is a full snapshot from the live state while
+ * no request runs (the engine is single-threaded, so the state is a consistent view at request
+ * S). Commit delay: with the POSIX I/O and `checkpoint_background`, the engine instead forks and
+ * the child writes the snapshot from its copy-on-write view of memory while the parent keeps
+ * committing (Redis' approach); the parent's only synchronous work is starting the next segment
+ * (one fallocate) and, when the child is done, one rename and two fsyncs. The pause a commit sees
+ * is then the fork itself (page-table copy, about 1 ms per 10 GB... see docs/storage.md) and is
+ * measured in the benchmarks issue. Snapshots are written beside (snapshot-<S>.tmp), fsynced,
+ * renamed and the directory fsynced, so a crash leaves either the old or the new file whole.
+ *
+ * Recovery (engine_storage.c): superblock (version check), newest snapshot whose checksums
+ * verify (else the previous one, reporting it), then every journal record after it through
+ * engine_apply, verifying the chain; when replay passes a newer snapshot's sequence, the state
+ * digest must equal that snapshot's recorded digest.
+ */
+#ifndef KHORGOS_STORAGE_H
+#define KHORGOS_STORAGE_H
+
+#include "base/base.h"
+
+/* ----------------------------------------------------------------------------------------- */
+/* Limits, each with its reason.                                                              */
+
+#define STORAGE_FORMAT_VERSION 1u
+/* Names in a data directory are short and ours ("headers-" + 16 hex digits + ".tmp"). */
+#define STORAGE_NAME_BYTES_MAX 48u
+/* Files a directory holds at most: a superblock, two or three snapshots, a handful of
+ * segments; more means foreign files or a failed cleanup, and listing refuses to guess. */
+#define STORAGE_DIRECTORY_FILES_MAX 64u
+#define STORAGE_RECORD_HEADER_BYTES 128u
+#define STORAGE_ACTOR_BYTES 16u
+/* Records start at multiples of 16: the header's u128 fields are read in place. */
+#define STORAGE_RECORD_ALIGNMENT 16u
+#define STORAGE_BODY_PADDED(body_size)                                                         \
+    (((u64)(body_size) + STORAGE_RECORD_ALIGNMENT - 1) & ~(u64)(STORAGE_RECORD_ALIGNMENT - 1))
+/* The largest record: a full batch's body behind its header. */
+#define STORAGE_RECORD_BYTES_MAX                                                               \
+    (STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(LIMIT_REQUEST_BODY_BYTES_MAX))
+/* The group-commit buffer: one full record, so one write carries a whole batch of ordinary
+ * requests; a batch larger than this is committed in several writes (still before any reply).
+ * It also bounds how far a torn write can reach past the last valid record, which is what
+ * recovery inspects and zeroes. */
+#define STORAGE_BATCH_BYTES_MAX STORAGE_RECORD_BYTES_MAX
+#define STORAGE_BATCH_RECORDS_MAX 1024u
+/* Bytes a scan reads ahead at once: large sequential reads, without reading a whole buffer of
+ * preallocated zeros for every small record. */
+#define STORAGE_READ_AHEAD_BYTES (256u << 10)
+/* Segment sizes: defaults for format, and the bounds format accepts. A segment must hold the
+ * largest batch write, so a new segment always takes the next batch. */
+#define STORAGE_SEGMENT_BYTES_DEFAULT (64ull << 20)
+#define STORAGE_SEGMENT_BYTES_MIN ((u64)STORAGE_BATCH_BYTES_MAX)
+#define STORAGE_SEGMENT_BYTES_MAX (1ull << 40)
+#define STORAGE_SEGMENT_RECORDS_DEFAULT (1u << 16)
+#define STORAGE_SEGMENT_RECORDS_MIN STORAGE_BATCH_RECORDS_MAX
+#define STORAGE_SEGMENT_RECORDS_MAX (1u << 24)
+/* The snapshot and scan buffers: big enough for the largest record, small next to the state. */
+#define STORAGE_BUFFER_BYTES (STORAGE_RECORD_BYTES_MAX + (1u << 20))
+#define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
+#define STORAGE_MESSAGE_BYTES_MAX 512u
+
+_Static_assert(STORAGE_BATCH_BYTES_MAX >= STORAGE_RECORD_BYTES_MAX, "a batch holds any record");
+_Static_assert(STORAGE_SEGMENT_BYTES_MIN >= STORAGE_BATCH_BYTES_MAX, "a segment holds a batch");
+_Static_assert(STORAGE_SEGMENT_RECORDS_MIN >= STORAGE_BATCH_RECORDS_MAX,
+               "a segment holds a batch's records");
+_Static_assert(STORAGE_BUFFER_BYTES > STORAGE_RECORD_BYTES_MAX, "a scan window holds a record");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the on-disk format is little-endian");
+
+/* ----------------------------------------------------------------------------------------- */
+/* I/O: everything the layer does to a disk goes through this table, bound to one directory.  */
+
+enum storage_open_flags {
+    STORAGE_OPEN_CREATE = 1u << 0,    /* create it; it must not exist */
+};
+
+struct storage_io {
+    void *context;
+    /* Opens `name` in the directory; not_found if absent (without CREATE), exists if present
+     * (with CREATE). */
+    khorgos_error (*open)(struct storage_io *io, const char *name, u32 flags, int *file);
+    void (*close)(struct storage_io *io, int file);
+    khorgos_error (*pwrite)(struct storage_io *io, int file, const void *data, u64 size,
+                            u64 offset);
+    /* Reads up to `size` bytes; *read_size is less only at the end of the file. */
+    khorgos_error (*pread)(struct storage_io *io, int file, void *data, u64 size, u64 offset,
+                           u64 *read_size);
+    khorgos_error (*sync)(struct storage_io *io, int file); /* fdatasync */
+    /* Reserves [0, size) (fallocate); the file reads as zeros where never written. */
+    khorgos_error (*allocate)(struct storage_io *io, int file, u64 size);
+    khorgos_error (*size)(struct storage_io *io, int file, u64 *size);
+    khorgos_error (*rename)(struct storage_io *io, const char *from, const char *to);
+    khorgos_error (*unlink)(struct storage_io *io, const char *name);
+    khorgos_error (*sync_directory)(struct storage_io *io);
+    /* Lists the directory's regular files (unordered); capacity is STORAGE_DIRECTORY_FILES_MAX. */
+    khorgos_error (*list)(struct storage_io *io, char (*names)[STORAGE_NAME_BYTES_MAX],
+                          u32 *count);
+    /* The system's description of the last failure ("No space left on device"), or "". */
+    const char *(*last_error)(struct storage_io *io);
+};
+
+/* The POSIX I/O on `path`: creates the directory when `create` (refusing an existing one with
+ * exists), else opens it (not_found when absent). storage_io_posix_destroy closes and frees. */
+khorgos_error storage_io_posix_create(const char *path, bool create, struct storage_io **io);
+void storage_io_posix_destroy(struct storage_io *io);
+/* Whether an io is the POSIX one (background checkpoints need a real file system). */
+bool storage_io_is_posix(const struct storage_io *io);
+
+/* The fault-injecting I/O: files live in memory, each with the bytes a crash keeps (durable)
+ * and the bytes reads see (volatile). Deterministic for a seed. Probabilities are per million
+ * calls; zero turns a fault off. */
+struct storage_fault_config {
+    u64 seed;
+    u32 read_flip_per_million;    /* a bit flipped in what a pread returns (not on disk) */
+    u32 write_error_per_million;  /* pwrite fails with EIO */
+    u32 sync_error_per_million;   /* fdatasync/fsync fails with EIO; the data stays volatile */
+    u64 space_bytes_max;          /* total file bytes; beyond it pwrite/allocate: ENOSPC (0: none) */
+};
+
+struct storage_fault_counters {
+    u64 crashes;
+    u64 sectors_torn;      /* an unsynced sector left half old, half new */
+    u64 sectors_lost;      /* an unsynced sector that kept its old bytes */
+    u64 directory_operations_lost;
+    u64 read_flips;
+    u64 write_errors;
+    u64 sync_errors;
+    u64 no_space_errors;
+    u64 damage_injected;
+};
+
+struct storage_io *storage_fault_create(const struct storage_fault_config *config);
+void storage_fault_destroy(struct storage_io *io);
+/* Changes the fault probabilities (the seed and the files stay). */
+void storage_fault_configure(struct storage_io *io, const struct storage_fault_config *config);
+/* A power loss: unsynced writes are each kept, lost or torn (per 512-byte sector), unsynced
+ * directory changes keep a random prefix, and every open file handle becomes invalid. */
+void storage_fault_crash(struct storage_io *io);
+/* Flips one bit of the durable and visible bytes of `name` at `offset` (persistent damage). */
+khorgos_error storage_fault_damage(struct storage_io *io, const char *name, u64 offset, u8 bit);
+/* Durable size of `name` and, if `copy` is not NULL, up to `capacity` of its durable bytes. */
+khorgos_error storage_fault_file(struct storage_io *io, const char *name, u64 *size);
+struct storage_fault_counters storage_fault_counters(const struct storage_io *io);
+/* A random number from the fault I/O's own generator, for tests that must stay deterministic. */
+u64 storage_fault_random(struct storage_io *io);
+
+/* ----------------------------------------------------------------------------------------- */
+/* The superblock and the directory.                                                          */
+
+struct storage_superblock {
+    u32 format_version;
+    u32 account_count_max;
+    u32 transfer_count_max;
+    u32 account_balance_count_max;
+    u64 segment_bytes;
+    u32 segment_records_max;
+    u64 formatted_at_ns;
+};
+
+#define STORAGE_SUPERBLOCK_BYTES 256u
+
+/* Writes the superblock (beside, fsync, rename, fsync directory). */
+khorgos_error storage_superblock_write(struct storage_io *io,
+                                       const struct storage_superblock *superblock);
+/* Reads and checks it: corrupt on a bad checksum or magic, format_version on another version
+ * (the version read is still returned, for the message). */
+khorgos_error storage_superblock_read(struct storage_io *io, struct storage_superblock *superblock);
+
+enum storage_file_kind {
+    STORAGE_FILE_OTHER = 0,
+    STORAGE_FILE_SUPERBLOCK,
+    STORAGE_FILE_SNAPSHOT,
+    STORAGE_FILE_JOURNAL,
+    STORAGE_FILE_HEADERS,
+    STORAGE_FILE_TEMPORARY,
+};
+
+/* The files of a data directory, sorted: snapshots by sequence, segments by first sequence. */
+struct storage_listing {
+    u64 snapshots[STORAGE_DIRECTORY_FILES_MAX];
+    u32 snapshot_count;
+    u64 segments[STORAGE_DIRECTORY_FILES_MAX];
+    u32 segment_count;
+    char temporaries[STORAGE_DIRECTORY_FILES_MAX][STORAGE_NAME_BYTES_MAX];
+    u32 temporary_count;
+};
+
+khorgos_error storage_list(struct storage_io *io, struct storage_listing *listing);
+/* The file name of a kind at a sequence ("journal-0000000000000001"). */
+void storage_name(enum storage_file_kind kind, u64 sequence, char name[STORAGE_NAME_BYTES_MAX]);
+
+/* ----------------------------------------------------------------------------------------- */
+/* The journal.                                                                               */
+
+struct storage_record_header {
+    u128 checksum;
+    u128 checksum_body;
+    u8 hash_previous[BASE_SHA256_BYTES];
+    u64 sequence;
+    u64 timestamp;
+    u64 offset;
+    u32 operation;
+    u32 body_size;
+    char actor[STORAGE_ACTOR_BYTES];
+    u32 magic;
+    u8 reserved[12];
+};
+_Static_assert(sizeof(struct storage_record_header) == STORAGE_RECORD_HEADER_BYTES,
+               "the record header is 128 bytes");
+
+#define STORAGE_RECORD_MAGIC 0x524A484Bu /* "KHJR" */
+
+/* Fills checksum of a header whose other fields (checksum_body included) are set. */
+void storage_record_header_seal(struct storage_record_header *header);
+/* Whether a header's own checksum, magic and reserved bytes are right. */
+bool storage_record_header_valid(const struct storage_record_header *header);
+/* The record's chain hash: SHA-256 over header bytes 32..127 and the padded body, which must
+ * follow the header in memory. */
+void storage_record_hash(const struct storage_record_header *header, const void *body,
+                         u8 hash[BASE_SHA256_BYTES]);
+
+/* What a scan found, for messages and for `check`. */
+struct storage_report {
+    u64 records;               /* records verified */
+    u64 sequence_last;         /* the last valid sequence (0 when none) */
+    u8 chain_head[BASE_SHA256_BYTES];
+    u64 torn_records;          /* unacknowledged torn tail records truncated (or found) */
+    u64 confirmed_records;     /* valid records after the last header copy, confirmed */
+    bool snapshot_fallback;    /* the newest snapshot was damaged; the previous one served */
+    char message[STORAGE_MESSAGE_BYTES_MAX]; /* what was found, one or more sentences */
+};
+
+/* Called for each record in order during recovery; returns ok or stops the scan. */
+typedef khorgos_error (*storage_replay_function)(void *context,
+                                                 const struct storage_record_header *header,
+                                                 const void *body);
+
+struct storage;
+
+/* Binds a storage to an io and a superblock; reserves every buffer. */
+khorgos_error storage_create(struct storage_io *io, const struct storage_superblock *superblock,
+                             struct storage **storage);
+void storage_destroy(struct storage *storage);
+struct storage_io *storage_io(const struct storage *storage);
+const struct storage_superblock *storage_superblock(const struct storage *storage);
+
+/* Creates and preallocates segment `first_sequence` (journal and headers files), fsyncs the
+ * directory, and makes it the one appends go to. The previous one is closed. */
+khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
+                                    const u8 chain_head[BASE_SHA256_BYTES]);
+
+/* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
+ * `after_sequence`, across segments, from the chain head `chain_head` (the hash of record
+ * `after_sequence`). Records at or before `after_sequence` are verified but not replayed.
+ * Repairs: truncates an unacknowledged torn tail, confirms valid unconfirmed records. When
+ * `repair` is false nothing is written (check). Leaves the storage ready to append. */
+khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequence,
+                                      const u8 chain_head[BASE_SHA256_BYTES], bool repair,
+                                      storage_replay_function replay, void *context,
+                                      struct storage_report *report);
+
+/* The next sequence an append gets, and the chain head so far (appended, maybe not durable). */
+u64 storage_sequence_next(const struct storage *storage);
+void storage_chain_head(const struct storage *storage, u8 chain_head[BASE_SHA256_BYTES]);
+/* Records appended and durable; bytes of the current segment used. */
+u64 storage_segment_bytes_used(const struct storage *storage);
+u64 storage_segment_records_used(const struct storage *storage);
+
+/* Appends one record to the pending batch (in memory). Its sequence must be
+ * storage_sequence_next. May write (not sync) an overfull batch. */
+khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 operation,
+                                     u64 timestamp, const char *actor, const void *body,
+                                     u32 body_size);
+/* Makes the pending batch durable: journal write + fdatasync, then header copies write +
+ * fdatasync. Any failure leaves the storage failed (every later call returns the error). */
+khorgos_error storage_journal_commit(struct storage *storage);
+/* Whether the pending batch is empty. */
+bool storage_journal_idle(const struct storage *storage);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Snapshots.                                                                                 */
+
+enum storage_section_module {
+    STORAGE_SECTION_ENGINE = 1,
+    STORAGE_SECTION_LEDGER = 2,
+    /* settlement, FX, netting: 3, 4, 5 ... */
+};
+
+struct storage_snapshot_header {
+    u128 checksum;
+    u128 checksum_body;
+    u8 chain_head[BASE_SHA256_BYTES];
+    u32 magic;
+    u32 format_version;
+    u64 sequence;
+    u64 timestamp_last;
+    u64 body_size;
+    u128 digest;
+    u32 section_count;
+    u8 reserved[12];
+};
+_Static_assert(sizeof(struct storage_snapshot_header) == 128, "snapshot header is 128 bytes");
+#define STORAGE_SNAPSHOT_MAGIC 0x4E53484Bu /* "KHSN" */
+
+struct storage_section_header {
+    u32 module;
+    u32 version;
+    u64 size;
+    u128 checksum;
+};
+_Static_assert(sizeof(struct storage_section_header) == 32, "section header is 32 bytes");
+
+/* A snapshot being written. Errors latch: after one, puts do nothing and end returns it. */
+struct storage_writer;
+struct storage_reader;
+
+/* Starts snapshot-<sequence>.tmp. */
+khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
+                                     struct storage_writer **writer);
+void storage_writer_section_begin(struct storage_writer *writer, u32 module, u32 version);
+void storage_writer_put(struct storage_writer *writer, const void *data, u64 size);
+void storage_writer_section_end(struct storage_writer *writer);
+/* Seals the header (chain head, timestamp, digest), fsyncs, renames, fsyncs the directory. */
+khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_last, u128 digest,
+                                   const u8 chain_head[BASE_SHA256_BYTES]);
+/* Abandons a snapshot being written (removes the .tmp). */
+void storage_snapshot_abandon(struct storage_writer *writer);
+
+/* Opens snapshot-<sequence> after verifying its header and whole-body checksum (one pass);
+ * corrupt (with the report's message naming the file and offset) when either fails. */
+khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,
+                                    struct storage_snapshot_header *header,
+                                    struct storage_reader **reader, struct storage_report *report);
+/* Reads only a snapshot's header (valid checksum), without the body. */
+khorgos_error storage_snapshot_header_read(struct storage *storage, u64 sequence,
+                                           struct storage_snapshot_header *header);
+/* The next section's header; not_found after the last. */
+khorgos_error storage_reader_section_next(struct storage_reader *reader,
+                                          struct storage_section_header *section);
+/* Reads the next `size` bytes of the current section; corrupt if it holds fewer. */
+khorgos_error storage_reader_get(struct storage_reader *reader, void *data, u64 size);
+/* Bytes of the current section not read yet. */
+u64 storage_reader_remaining(const struct storage_reader *reader);
+void storage_reader_close(struct storage_reader *reader);
+
+/* Deletes snapshots older than `keep_from` and segments wholly before it (their successor starts
+ * at or before keep_from + 1). */
+khorgos_error storage_collect(struct storage *storage, u64 keep_from);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Module sections (each module's file documents its section's bytes).                      */
+
+struct ledger;
+#define LEDGER_SNAPSHOT_VERSION 1u
+void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer);
+/* Loads a section into a ledger freshly initialized with the directory's capacities; rebuilds
+ * the id maps and query indexes. corrupt when the section does not describe a valid state. */
+khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader *reader);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Layer-private: only the storage_*.c files touch these fields.                                  */
+
+/* A read-through window on a file: one reserved buffer, refilled as a scan moves on. */
+struct storage_window {
+    int file;
+    u64 file_size;
+    u8 *buffer;
+    u64 capacity;
+    u64 begin; /* file offset of buffer[0] */
+    u64 size;  /* valid bytes in buffer */
+};
+
+struct storage_writer {
+    struct storage *storage;
+    int file;
+    u64 sequence;
+    u64 offset;              /* next file offset to write the buffer at */
+    u64 buffered;            /* bytes in storage->buffer not written yet */
+    u64 body_size;
+    u32 section_count;
+    bool section_open;
+    struct storage_section_header sections[STORAGE_SNAPSHOT_SECTIONS_MAX];
+    struct base_checksum_stream section_checksum;
+    khorgos_error error;
+};
+
+struct storage_reader {
+    struct storage *storage;
+    struct storage_window window;
+    u64 offset;              /* next byte to read */
+    u64 end;                 /* end of the snapshot's body */
+    u64 section_end;         /* end of the current section */
+    u32 section_index;       /* sections handed out so far */
+    u32 section_count;
+    struct storage_section_header sections[STORAGE_SNAPSHOT_SECTIONS_MAX];
+};
+
+struct storage {
+    struct storage_io *io;
+    struct storage_superblock superblock;
+    khorgos_error failure; /* ok until a write or sync failed; then every call returns it */
+
+    /* The segment appends go to. */
+    int journal_file;
+    int headers_file;
+    u64 segment_first;     /* sequence of its first record */
+    u64 segment_offset;    /* offset of the next record (pending batch included) */
+    u64 segment_records;   /* records in it (pending batch included) */
+    u64 sequence_next;
+    u8 chain_head[BASE_SHA256_BYTES];
+
+    /* The pending batch: records not yet written, and their header copies. */
+    u8 *batch;
+    u64 batch_size;
+    u64 batch_offset;      /* journal offset of batch[0] */
+    struct storage_record_header *batch_headers;
+    u32 batch_header_count;
+
+    /* Reserved at create: scans, snapshots. */
+    u8 *buffer;            /* STORAGE_BUFFER_BYTES */
+    u8 *headers_buffer;    /* STORAGE_HEADERS_WINDOW_BYTES */
+    struct storage_writer writer;
+    struct storage_reader reader;
+};
+
+/* The header-copy window: a batch's worth of copies. */
+#define STORAGE_HEADERS_WINDOW_BYTES (STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES)
+
+#endif /* KHORGOS_STORAGE_H */

@@ -1,0 +1,747 @@
+/*
+ * storage_journal.c: journal records, segments, group commit and recovery scanning. The record
+ * layout, the hash chain and the torn-write-versus-corruption invariants J1..J7 are in
+ * storage.h; this note covers the states and the code that moves between them.
+ *
+ * States of a storage:
+ *   created   storage_create: buffers reserved, no segment open.
+ *   ready     storage_segment_start (format, checkpoint, a full segment) or
+ *             storage_journal_recover (open) opened the last segment; appends allowed.
+ *   pending   storage_journal_append put records in the batch buffer; storage_journal_commit
+ *             writes and syncs them (journal, then header copies: J1) and returns to ready.
+ *   failed    a write or sync failed: `failure` is set and every later call returns it. The
+ *             engine stops; nothing pending is ever acknowledged. Reopening recovers.
+ *
+ * Scanning a segment (segment_scan), in order:
+ *   1. header copies: H = the highest index k whose copy is valid and says sequence first + k;
+ *   2. records from offset 0: each must have a valid header checksum, the expected sequence and
+ *      offset, a body within the file and a valid body checksum, and hash_previous equal to the
+ *      running chain; a copy at or before H must equal the record's header byte for byte;
+ *   3. at the first record that fails: damage if a copy exists at or after it (J4) or the
+ *      segment is not the last (J6: unless the next segment starts right there, the normal end);
+ *      else the torn tail of the last write (J3), zeroed when repairing;
+ *   4. valid records after H get their copies rewritten when repairing (J5).
+ * All reads go through two windows over reserved buffers; nothing is allocated while scanning.
+ */
+#include "storage/storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- records ------------------------------------------------------------------------------ */
+
+static u128 record_header_checksum(const struct storage_record_header *header) {
+    return base_checksum128((const u8 *)header + 16, STORAGE_RECORD_HEADER_BYTES - 16);
+}
+
+void storage_record_header_seal(struct storage_record_header *header) {
+    ASSERT(header != NULL);
+    ASSERT(header->magic == STORAGE_RECORD_MAGIC);
+    header->checksum = record_header_checksum(header);
+    ASSERT(storage_record_header_valid(header));
+}
+
+bool storage_record_header_valid(const struct storage_record_header *header) {
+    ASSERT(header != NULL);
+    if (header->magic != STORAGE_RECORD_MAGIC) return false;
+    if (header->checksum != record_header_checksum(header)) return false;
+    for (u32 index = 0; index < sizeof(header->reserved); index++) {
+        if (header->reserved[index] != 0) return false;
+    }
+    return header->body_size <= LIMIT_REQUEST_BODY_BYTES_MAX && header->sequence > 0;
+}
+
+void storage_record_hash(const struct storage_record_header *header, const void *body,
+                         u8 hash[BASE_SHA256_BYTES]) {
+    ASSERT(header != NULL && hash != NULL);
+    ASSERT(body != NULL || header->body_size == 0);
+    /* The body follows the header in every buffer the journal uses, so one pass suffices. */
+    ASSERT(header->body_size == 0 || (const u8 *)body == (const u8 *)(header + 1));
+    base_sha256((const u8 *)header + 32,
+                STORAGE_RECORD_HEADER_BYTES - 32 + STORAGE_BODY_PADDED(header->body_size), hash);
+}
+
+/* ---- create and segments ------------------------------------------------------------------ */
+
+khorgos_error storage_create(struct storage_io *io, const struct storage_superblock *superblock,
+                             struct storage **out) {
+    ASSERT(io != NULL && superblock != NULL && out != NULL);
+    ASSERT(superblock->segment_bytes >= STORAGE_SEGMENT_BYTES_MIN);
+    *out = NULL;
+    struct storage *storage = calloc(1, sizeof(*storage));
+    if (storage == NULL) return KHORGOS_ERROR_out_of_memory;
+    storage->io = io;
+    storage->superblock = *superblock;
+    storage->journal_file = -1;
+    storage->headers_file = -1;
+    storage->sequence_next = 1;
+    storage->batch = malloc(STORAGE_BATCH_BYTES_MAX);
+    storage->batch_headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
+    storage->buffer = malloc(STORAGE_BUFFER_BYTES);
+    storage->headers_buffer = malloc(STORAGE_HEADERS_WINDOW_BYTES);
+    if (storage->batch == NULL || storage->batch_headers == NULL || storage->buffer == NULL ||
+        storage->headers_buffer == NULL) {
+        storage_destroy(storage);
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    *out = storage;
+    return KHORGOS_ERROR_ok;
+}
+
+static void segment_close(struct storage *storage) {
+    ASSERT(storage != NULL);
+    if (storage->journal_file >= 0) storage->io->close(storage->io, storage->journal_file);
+    if (storage->headers_file >= 0) storage->io->close(storage->io, storage->headers_file);
+    storage->journal_file = -1;
+    storage->headers_file = -1;
+}
+
+void storage_destroy(struct storage *storage) {
+    if (storage == NULL) return;
+    ASSERT(storage->io != NULL);
+    segment_close(storage);
+    free(storage->batch);
+    free(storage->batch_headers);
+    free(storage->buffer);
+    free(storage->headers_buffer);
+    free(storage);
+}
+
+struct storage_io *storage_io(const struct storage *storage) {
+    ASSERT(storage != NULL && storage->io != NULL);
+    return storage->io;
+}
+
+const struct storage_superblock *storage_superblock(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    return &storage->superblock;
+}
+
+u64 storage_sequence_next(const struct storage *storage) {
+    ASSERT(storage != NULL && storage->sequence_next > 0);
+    return storage->sequence_next;
+}
+
+void storage_chain_head(const struct storage *storage, u8 chain_head[BASE_SHA256_BYTES]) {
+    ASSERT(storage != NULL && chain_head != NULL);
+    memcpy(chain_head, storage->chain_head, BASE_SHA256_BYTES);
+}
+
+u64 storage_segment_bytes_used(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->segment_offset <= storage->superblock.segment_bytes);
+    return storage->segment_offset;
+}
+
+u64 storage_segment_records_used(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->segment_records <= storage->superblock.segment_records_max);
+    return storage->segment_records;
+}
+
+bool storage_journal_idle(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->batch_size > 0 || storage->batch_header_count == 0);
+    return storage->batch_size == 0;
+}
+
+static khorgos_error storage_fail(struct storage *storage, khorgos_error error) {
+    ASSERT(error != KHORGOS_ERROR_ok);
+    if (storage->failure == KHORGOS_ERROR_ok) storage->failure = error;
+    return storage->failure;
+}
+
+/* Creates one preallocated file of a segment and syncs it (its size is metadata). */
+static khorgos_error segment_file_create(struct storage *storage, enum storage_file_kind kind,
+                                         u64 first_sequence, u64 size, int *file) {
+    struct storage_io *io = storage->io;
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(kind, first_sequence, name);
+    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    if (error == KHORGOS_ERROR_exists) {
+        /* Left by a start a crash interrupted (the other file of the pair never appeared):
+         * never a file with records, since the segment this name belongs to is only now due. */
+        error = io->unlink(io, name);
+        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = io->allocate(io, *file, size);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, *file);
+    if (error != KHORGOS_ERROR_ok) {
+        io->close(io, *file);
+        *file = -1;
+        io->unlink(io, name); /* best effort: an empty segment is ignored by recovery anyway */
+    }
+    return error;
+}
+
+khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
+                                    const u8 chain_head[BASE_SHA256_BYTES]) {
+    ASSERT(storage != NULL && chain_head != NULL);
+    ASSERT(first_sequence > 0);
+    ASSERT(storage_journal_idle(storage));
+    if (storage->failure != KHORGOS_ERROR_ok) return storage->failure;
+    int journal_file = -1;
+    int headers_file = -1;
+    const struct storage_superblock *superblock = &storage->superblock;
+    khorgos_error error = segment_file_create(storage, STORAGE_FILE_JOURNAL, first_sequence,
+                                              superblock->segment_bytes, &journal_file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = segment_file_create(storage, STORAGE_FILE_HEADERS, first_sequence,
+                                (u64)superblock->segment_records_max * STORAGE_RECORD_HEADER_BYTES,
+                                &headers_file);
+    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    if (error != KHORGOS_ERROR_ok) {
+        /* The old segment stays current: a failed start is not fatal by itself. */
+        char name[STORAGE_NAME_BYTES_MAX];
+        if (headers_file >= 0) {
+            storage->io->close(storage->io, headers_file);
+            storage_name(STORAGE_FILE_HEADERS, first_sequence, name);
+            storage->io->unlink(storage->io, name);
+        }
+        storage->io->close(storage->io, journal_file);
+        storage_name(STORAGE_FILE_JOURNAL, first_sequence, name);
+        storage->io->unlink(storage->io, name);
+        storage->io->sync_directory(storage->io);
+        return error;
+    }
+    segment_close(storage);
+    storage->journal_file = journal_file;
+    storage->headers_file = headers_file;
+    storage->segment_first = first_sequence;
+    storage->segment_offset = 0;
+    storage->segment_records = 0;
+    storage->sequence_next = first_sequence;
+    storage->batch_offset = 0;
+    if (chain_head != storage->chain_head) memcpy(storage->chain_head, chain_head, BASE_SHA256_BYTES);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ---- group commit -------------------------------------------------------------------------- */
+
+khorgos_error storage_journal_commit(struct storage *storage) {
+    ASSERT(storage != NULL);
+    if (storage->failure != KHORGOS_ERROR_ok) return storage->failure;
+    if (storage_journal_idle(storage)) return KHORGOS_ERROR_ok;
+    ASSERT(storage->journal_file >= 0 && storage->headers_file >= 0);
+    ASSERT(storage->batch_offset + storage->batch_size == storage->segment_offset);
+    struct storage_io *io = storage->io;
+    u64 header_index = storage->segment_records - storage->batch_header_count;
+    khorgos_error error = io->pwrite(io, storage->journal_file, storage->batch,
+                                     storage->batch_size, storage->batch_offset);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, storage->journal_file);
+    /* J1: the copies go out only once the records they vouch for are durable. */
+    if (error == KHORGOS_ERROR_ok) {
+        error = io->pwrite(io, storage->headers_file, storage->batch_headers,
+                           (u64)storage->batch_header_count * STORAGE_RECORD_HEADER_BYTES,
+                           header_index * STORAGE_RECORD_HEADER_BYTES);
+    }
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, storage->headers_file);
+    if (error != KHORGOS_ERROR_ok) return storage_fail(storage, error);
+    storage->batch_offset = storage->segment_offset;
+    storage->batch_size = 0;
+    storage->batch_header_count = 0;
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 operation,
+                                     u64 timestamp, const char *actor, const void *body,
+                                     u32 body_size) {
+    ASSERT(storage != NULL && actor != NULL);
+    ASSERT(body != NULL || body_size == 0);
+    ASSERT(body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    if (storage->failure != KHORGOS_ERROR_ok) return storage->failure;
+    ASSERT(sequence == storage->sequence_next);
+    ASSERT(storage->journal_file >= 0);
+    u64 record_size = STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(body_size);
+    const struct storage_superblock *superblock = &storage->superblock;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (storage->segment_offset + record_size > superblock->segment_bytes ||
+        storage->segment_records == superblock->segment_records_max) {
+        /* The segment is full: everything in it becomes durable, then the next one starts. */
+        error = storage_journal_commit(storage);
+        if (error == KHORGOS_ERROR_ok) {
+            error = storage_segment_start(storage, sequence, storage->chain_head);
+        }
+        if (error != KHORGOS_ERROR_ok) return storage_fail(storage, error);
+    }
+    if (storage->batch_size + record_size > STORAGE_BATCH_BYTES_MAX ||
+        storage->batch_header_count == STORAGE_BATCH_RECORDS_MAX) {
+        error = storage_journal_commit(storage);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    struct storage_record_header *header =
+        (struct storage_record_header *)(void *)(storage->batch + storage->batch_size);
+    ASSERT(storage->batch_size % STORAGE_RECORD_ALIGNMENT == 0);
+    memset(header, 0, record_size);
+    if (body_size > 0) memcpy(header + 1, body, body_size);
+    header->checksum_body = base_checksum128(header + 1, STORAGE_BODY_PADDED(body_size));
+    memcpy(header->hash_previous, storage->chain_head, BASE_SHA256_BYTES);
+    header->sequence = sequence;
+    header->timestamp = timestamp;
+    header->offset = storage->segment_offset;
+    header->operation = operation;
+    header->body_size = body_size;
+    memcpy(header->actor, actor, MIN(strlen(actor), (size_t)STORAGE_ACTOR_BYTES));
+    header->magic = STORAGE_RECORD_MAGIC;
+    storage_record_header_seal(header);
+    storage_record_hash(header, header + 1, storage->chain_head);
+    storage->batch_headers[storage->batch_header_count++] = *header;
+    storage->batch_size += record_size;
+    storage->segment_offset += record_size;
+    storage->segment_records++;
+    storage->sequence_next++;
+    ASSERT(storage->batch_size <= STORAGE_BATCH_BYTES_MAX);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ---- windows ------------------------------------------------------------------------------- */
+
+static void window_init(struct storage_window *window, int file, u64 file_size, u8 *buffer,
+                        u64 capacity) {
+    ASSERT(window != NULL && buffer != NULL && capacity > 0);
+    window->file = file;
+    window->file_size = file_size;
+    window->buffer = buffer;
+    window->capacity = capacity;
+    window->begin = 0;
+    window->size = 0;
+}
+
+/* Points *data at [offset, offset + size) of the file, reading as needed; not_found when the
+ * range passes the end of the file. */
+static khorgos_error window_get(struct storage_io *io, struct storage_window *window, u64 offset,
+                                u64 size, const u8 **data) {
+    ASSERT(size <= window->capacity);
+    ASSERT(data != NULL);
+    if (offset + size > window->file_size || offset + size < offset) return KHORGOS_ERROR_not_found;
+    if (offset < window->begin || offset + size > window->begin + window->size) {
+        u64 want = MIN(MIN(window->capacity, MAX(size, STORAGE_READ_AHEAD_BYTES)),
+                       window->file_size - offset);
+        ASSERT(want >= size);
+        u64 read_size = 0;
+        khorgos_error error = io->pread(io, window->file, window->buffer, want, offset, &read_size);
+        if (error != KHORGOS_ERROR_ok) return error;
+        window->begin = offset;
+        window->size = read_size;
+        if (read_size < size) return KHORGOS_ERROR_not_found;
+    }
+    *data = window->buffer + (offset - window->begin);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ---- scanning ------------------------------------------------------------------------------ */
+
+struct segment_scan {
+    u64 first;             /* the segment's first sequence */
+    bool last;             /* no segment after it */
+    u64 next_first;        /* the next segment's first sequence, when not last */
+    char journal_name[STORAGE_NAME_BYTES_MAX];
+    char headers_name[STORAGE_NAME_BYTES_MAX];
+    struct storage_window journal;
+    struct storage_window headers;
+    u64 copies_valid_end;  /* H + 1: index after the highest valid copy (0 when none) */
+    u64 headers_count;     /* entries the headers file holds */
+};
+
+static bool bytes_zero(const u8 *bytes, u64 size) {
+    for (u64 index = 0; index < size; index++) {
+        if (bytes[index] != 0) return false;
+    }
+    return true;
+}
+
+/* Step 1: H, the highest valid header copy of the segment. */
+static khorgos_error scan_copies(struct storage *storage, struct segment_scan *scan) {
+    ASSERT(scan->headers_count <= STORAGE_SEGMENT_RECORDS_MAX);
+    scan->copies_valid_end = 0;
+    for (u64 index = 0; index < scan->headers_count; index++) {
+        const u8 *data = NULL;
+        khorgos_error error = window_get(storage->io, &scan->headers,
+                                         index * STORAGE_RECORD_HEADER_BYTES,
+                                         STORAGE_RECORD_HEADER_BYTES, &data);
+        if (error != KHORGOS_ERROR_ok) return error;
+        struct storage_record_header copy;
+        memcpy(&copy, data, sizeof(copy));
+        if (storage_record_header_valid(&copy) && copy.sequence == scan->first + index) {
+            scan->copies_valid_end = index + 1;
+        }
+    }
+    ASSERT(scan->copies_valid_end <= scan->headers_count);
+    return KHORGOS_ERROR_ok;
+}
+
+static void report_say(struct storage_report *report, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static void report_say(struct storage_report *report, const char *format, ...) {
+    ASSERT(report != NULL && format != NULL);
+    size_t used = strlen(report->message);
+    if (used + 1 >= sizeof(report->message)) return;
+    if (used > 0) report->message[used++] = ' ';
+    report->message[used] = '\0';
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(report->message + used, sizeof(report->message) - used, format, arguments);
+    va_end(arguments);
+}
+
+/* Why the record at `offset` is not the valid record `sequence`, or NULL if it is. */
+static const char *record_problem(struct storage *storage, struct segment_scan *scan, u64 offset,
+                                  u64 sequence, const u8 chain[BASE_SHA256_BYTES],
+                                  const struct storage_record_header **header_out) {
+    const u8 *data = NULL;
+    khorgos_error error = window_get(storage->io, &scan->journal, offset,
+                                     STORAGE_RECORD_HEADER_BYTES, &data);
+    if (error == KHORGOS_ERROR_not_found) return "the file ends inside the record header";
+    if (error != KHORGOS_ERROR_ok) return "the record could not be read";
+    const struct storage_record_header *header = (const void *)data;
+    if (!storage_record_header_valid(header)) return "the header checksum does not match";
+    if (header->sequence != sequence) return "the header has another sequence number";
+    if (header->offset != offset) return "the header has another offset (a misdirected write)";
+    u64 padded = STORAGE_BODY_PADDED(header->body_size);
+    error = window_get(storage->io, &scan->journal, offset, STORAGE_RECORD_HEADER_BYTES + padded,
+                       &data);
+    if (error == KHORGOS_ERROR_not_found) return "the file ends inside the record body";
+    if (error != KHORGOS_ERROR_ok) return "the record body could not be read";
+    header = (const void *)data;
+    if (header->checksum_body != base_checksum128(header + 1, padded)) {
+        return "the body checksum does not match";
+    }
+    if (chain != NULL && memcmp(header->hash_previous, chain, BASE_SHA256_BYTES) != 0) {
+        return "the hash chain is broken (hash_previous differs from the previous record's hash)";
+    }
+    *header_out = header;
+    return NULL;
+}
+
+/* Step 2's check of a header copy at or before H against its record (J4). */
+static const char *copy_problem(struct storage *storage, struct segment_scan *scan, u64 index,
+                                const struct storage_record_header *header) {
+    const u8 *data = NULL;
+    struct storage_record_header record_header = *header; /* the window may move under it */
+    khorgos_error error = window_get(storage->io, &scan->headers,
+                                     index * STORAGE_RECORD_HEADER_BYTES,
+                                     STORAGE_RECORD_HEADER_BYTES, &data);
+    if (error != KHORGOS_ERROR_ok) return "the header copy could not be read";
+    if (memcmp(data, &record_header, STORAGE_RECORD_HEADER_BYTES) != 0) {
+        return "the header copy does not match the record";
+    }
+    return NULL;
+}
+
+struct scan_state {
+    u64 sequence;          /* the next expected sequence */
+    u8 chain[BASE_SHA256_BYTES];
+    bool chain_known;
+    u64 after_sequence;    /* replay records after this one */
+    const u8 *after_chain; /* the hash record after_sequence must have, or NULL */
+    bool repair;
+    storage_replay_function replay;
+    void *context;
+    struct storage_report *report;
+    u64 end_offset;        /* where the scan of the segment stopped */
+};
+
+/* Zeroes `size` bytes at `offset` of a file when any is nonzero; says whether there were. */
+static khorgos_error zero_range(struct storage *storage, struct storage_window *window,
+                                u64 offset, u64 size, bool repair, bool *dirty) {
+    *dirty = false;
+    u64 end = MIN(offset + size, window->file_size);
+    for (u64 position = offset; position < end;) {
+        u64 chunk = MIN(end - position, window->capacity);
+        const u8 *data = NULL;
+        khorgos_error error = window_get(storage->io, window, position, chunk, &data);
+        if (error != KHORGOS_ERROR_ok) return error;
+        if (!bytes_zero(data, chunk)) {
+            *dirty = true;
+            break;
+        }
+        position += chunk;
+    }
+    if (!*dirty || !repair) return KHORGOS_ERROR_ok;
+    memset(storage->batch, 0, MIN(end - offset, STORAGE_BATCH_BYTES_MAX));
+    for (u64 position = offset; position < end;) {
+        u64 chunk = MIN(end - position, STORAGE_BATCH_BYTES_MAX);
+        khorgos_error error = storage->io->pwrite(storage->io, window->file, storage->batch, chunk,
+                                                  position);
+        if (error != KHORGOS_ERROR_ok) return error;
+        position += chunk;
+    }
+    window->size = 0; /* what it held is stale */
+    return storage->io->sync(storage->io, window->file);
+}
+
+/* Step 3 on the last segment: the torn tail of the last write (J3). */
+static khorgos_error scan_tail(struct storage *storage, struct segment_scan *scan,
+                               struct scan_state *state, const char *problem) {
+    bool torn_journal = false;
+    bool torn_copies = false;
+    khorgos_error error = zero_range(storage, &scan->journal, state->end_offset,
+                                     STORAGE_BATCH_BYTES_MAX, state->repair, &torn_journal);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 index = state->sequence - scan->first;
+    error = zero_range(storage, &scan->headers, index * STORAGE_RECORD_HEADER_BYTES,
+                       STORAGE_HEADERS_WINDOW_BYTES, state->repair, &torn_copies);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (torn_journal || torn_copies) {
+        state->report->torn_records++;
+        report_say(state->report,
+                   "%s: the unacknowledged last write of a crash is torn at offset %llu, "
+                   "sequence %llu (%s); %s.",
+                   scan->journal_name, (unsigned long long)state->end_offset,
+                   (unsigned long long)state->sequence, problem,
+                   state->repair ? "truncated" : "the next open truncates it");
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* Step 4: rewrites the copies of valid records after H (J5). */
+static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *scan,
+                                  struct scan_state *state) {
+    u64 count = scan->first + scan->copies_valid_end <= state->sequence
+                    ? state->sequence - scan->first - scan->copies_valid_end
+                    : 0;
+    if (count == 0) return KHORGOS_ERROR_ok;
+    state->report->confirmed_records += count;
+    report_say(state->report,
+               "%s: %llu durable record(s) from sequence %llu had no header copy (a crash "
+               "before their reply, or a damaged copy); %s.",
+               scan->headers_name, (unsigned long long)count,
+               (unsigned long long)(scan->first + scan->copies_valid_end),
+               state->repair ? "confirmed" : "the next open confirms them");
+    if (!state->repair) return KHORGOS_ERROR_ok;
+    u64 offset = 0;
+    for (u64 sequence = scan->first; sequence < state->sequence; sequence++) {
+        const struct storage_record_header *header = NULL;
+        const char *problem = record_problem(storage, scan, offset, sequence, NULL, &header);
+        ASSERT(problem == NULL); /* verified a moment ago */
+        struct storage_record_header copy = *header;
+        u64 index = sequence - scan->first;
+        offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(copy.body_size);
+        if (index < scan->copies_valid_end) continue;
+        khorgos_error error = storage->io->pwrite(storage->io, scan->headers.file, &copy,
+                                                  sizeof(copy), index * sizeof(copy));
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    scan->headers.size = 0;
+    return storage->io->sync(storage->io, scan->headers.file);
+}
+
+static khorgos_error scan_corrupt(struct storage_report *report, const char *name, u64 offset,
+                                  u64 sequence, const char *problem) {
+    report_say(report, "%s: damage to acknowledged data at offset %llu, sequence %llu: %s.", name,
+               (unsigned long long)offset, (unsigned long long)sequence, problem);
+    return KHORGOS_ERROR_corrupt;
+}
+
+/* Steps 2 and 3: the records of one segment. */
+static khorgos_error scan_records(struct storage *storage, struct segment_scan *scan,
+                                  struct scan_state *state) {
+    u64 offset = 0;
+    for (;;) {
+        u64 index = state->sequence - scan->first;
+        const struct storage_record_header *header = NULL;
+        const char *problem =
+            index >= storage->superblock.segment_records_max
+                ? "the segment holds no more records"
+                : record_problem(storage, scan, offset, state->sequence,
+                                 state->chain_known ? state->chain : NULL, &header);
+        if (problem != NULL) {
+            state->end_offset = offset;
+            if (index < scan->copies_valid_end) {
+                return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
+                                    problem);
+            }
+            if (!scan->last) {
+                if (scan->next_first == state->sequence) return KHORGOS_ERROR_ok; /* its end */
+                return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
+                                    "a record is missing before the next segment starts");
+            }
+            return scan_tail(storage, scan, state, problem);
+        }
+        if (index < scan->copies_valid_end) {
+            const char *copy = copy_problem(storage, scan, index, header);
+            if (copy != NULL) {
+                return scan_corrupt(state->report, scan->headers_name,
+                                    index * STORAGE_RECORD_HEADER_BYTES, state->sequence, copy);
+            }
+            /* copy_problem may have moved nothing in the journal window: header stays valid. */
+        }
+        storage_record_hash(header, header + 1, state->chain);
+        state->chain_known = true;
+        if (state->sequence == state->after_sequence && state->after_chain != NULL &&
+            memcmp(state->chain, state->after_chain, BASE_SHA256_BYTES) != 0) {
+            return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
+                                "its hash differs from the chain head the snapshot recorded");
+        }
+        if (state->sequence > state->after_sequence && state->replay != NULL) {
+            khorgos_error error = state->replay(state->context, header, header + 1);
+            if (error != KHORGOS_ERROR_ok) return error;
+        }
+        state->report->records++;
+        state->report->sequence_last = state->sequence;
+        offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(header->body_size);
+        state->sequence++;
+    }
+}
+
+static khorgos_error segment_open(struct storage *storage, struct segment_scan *scan) {
+    struct storage_io *io = storage->io;
+    int journal_file = -1;
+    int headers_file = -1;
+    khorgos_error error = io->open(io, scan->journal_name, 0, &journal_file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = io->open(io, scan->headers_name, 0, &headers_file);
+    if (error != KHORGOS_ERROR_ok) {
+        io->close(io, journal_file);
+        return error;
+    }
+    u64 journal_size = 0;
+    u64 headers_size = 0;
+    error = io->size(io, journal_file, &journal_size);
+    if (error == KHORGOS_ERROR_ok) error = io->size(io, headers_file, &headers_size);
+    if (error != KHORGOS_ERROR_ok) {
+        io->close(io, journal_file);
+        io->close(io, headers_file);
+        return error;
+    }
+    window_init(&scan->journal, journal_file, journal_size, storage->buffer, STORAGE_BUFFER_BYTES);
+    window_init(&scan->headers, headers_file, headers_size, storage->headers_buffer,
+                STORAGE_HEADERS_WINDOW_BYTES);
+    scan->headers_count = MIN(headers_size / STORAGE_RECORD_HEADER_BYTES,
+                              (u64)storage->superblock.segment_records_max);
+    return KHORGOS_ERROR_ok;
+}
+
+/* Scans one segment; on the last one, leaves its files open as the storage's current segment. */
+static khorgos_error segment_scan(struct storage *storage, struct segment_scan *scan,
+                                  struct scan_state *state) {
+    storage_name(STORAGE_FILE_JOURNAL, scan->first, scan->journal_name);
+    storage_name(STORAGE_FILE_HEADERS, scan->first, scan->headers_name);
+    khorgos_error error = segment_open(storage, scan);
+    if (error == KHORGOS_ERROR_not_found) {
+        report_say(state->report, "%s or %s is missing.", scan->journal_name, scan->headers_name);
+        return KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = scan_copies(storage, scan);
+    if (error == KHORGOS_ERROR_ok) error = scan_records(storage, scan, state);
+    if (error == KHORGOS_ERROR_ok && scan->last) error = scan_confirm(storage, scan, state);
+    if (error != KHORGOS_ERROR_ok || !scan->last) {
+        storage->io->close(storage->io, scan->journal.file);
+        storage->io->close(storage->io, scan->headers.file);
+        return error;
+    }
+    if (state->repair) {
+        /* The preallocation may not have survived the crash that interrupted a start. */
+        error = storage->io->allocate(storage->io, scan->journal.file,
+                                      storage->superblock.segment_bytes);
+        if (error == KHORGOS_ERROR_ok) {
+            error = storage->io->allocate(storage->io, scan->headers.file,
+                                          (u64)storage->superblock.segment_records_max *
+                                              STORAGE_RECORD_HEADER_BYTES);
+        }
+        if (error == KHORGOS_ERROR_ok) error = storage->io->sync(storage->io, scan->journal.file);
+        if (error == KHORGOS_ERROR_ok) error = storage->io->sync(storage->io, scan->headers.file);
+        if (error != KHORGOS_ERROR_ok) {
+            storage->io->close(storage->io, scan->journal.file);
+            storage->io->close(storage->io, scan->headers.file);
+            return error;
+        }
+    }
+    segment_close(storage);
+    storage->journal_file = scan->journal.file;
+    storage->headers_file = scan->headers.file;
+    storage->segment_first = scan->first;
+    storage->segment_offset = state->end_offset;
+    storage->segment_records = state->sequence - scan->first;
+    storage->batch_offset = state->end_offset;
+    return KHORGOS_ERROR_ok;
+}
+
+/* A segment start interrupted by a crash leaves a last journal file without its headers file
+ * (or the reverse, which lists nothing); no record was ever appended to it, since appends
+ * follow a completed start. It is removed, and its predecessor stays the last segment. */
+static khorgos_error segment_drop_unfinished(struct storage *storage,
+                                             struct storage_listing *listing, bool repair,
+                                             struct storage_report *report) {
+    if (listing->segment_count < 2) return KHORGOS_ERROR_ok;
+    u64 first = listing->segments[listing->segment_count - 1];
+    char journal_name[STORAGE_NAME_BYTES_MAX];
+    char headers_name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_JOURNAL, first, journal_name);
+    storage_name(STORAGE_FILE_HEADERS, first, headers_name);
+    int file = -1;
+    khorgos_error error = storage->io->open(storage->io, headers_name, 0, &file);
+    if (error == KHORGOS_ERROR_ok) {
+        storage->io->close(storage->io, file);
+        return KHORGOS_ERROR_ok;
+    }
+    if (error != KHORGOS_ERROR_not_found) return error;
+    report_say(report, "%s: an unfinished segment start (no headers file); %s.", journal_name,
+               repair ? "removed" : "the next open removes it");
+    listing->segment_count--;
+    if (!repair) return KHORGOS_ERROR_ok;
+    error = storage->io->unlink(storage->io, journal_name);
+    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    return error;
+}
+
+khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequence,
+                                      const u8 chain_head[BASE_SHA256_BYTES], bool repair,
+                                      storage_replay_function replay, void *context,
+                                      struct storage_report *report) {
+    ASSERT(storage != NULL && report != NULL);
+    ASSERT(storage_journal_idle(storage));
+    struct storage_listing listing;
+    khorgos_error error = storage_list(storage->io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = segment_drop_unfinished(storage, &listing, repair, report);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u32 start = listing.segment_count;
+    for (u32 index = 0; index < listing.segment_count; index++) {
+        if (listing.segments[index] <= after_sequence + 1) start = index;
+    }
+    if (start == listing.segment_count) {
+        report_say(report, "no journal segment holds request %llu.",
+                   (unsigned long long)(after_sequence + 1));
+        return KHORGOS_ERROR_corrupt;
+    }
+    struct scan_state state = {
+        .sequence = listing.segments[start],
+        .chain_known = chain_head != NULL && listing.segments[start] == after_sequence + 1,
+        .after_sequence = after_sequence,
+        .after_chain = chain_head,
+        .repair = repair,
+        .replay = replay,
+        .context = context,
+        .report = report,
+    };
+    if (state.chain_known) memcpy(state.chain, chain_head, BASE_SHA256_BYTES);
+    for (u32 index = start; index < listing.segment_count; index++) {
+        struct segment_scan scan;
+        memset(&scan, 0, sizeof(scan));
+        scan.first = listing.segments[index];
+        scan.last = index + 1 == listing.segment_count;
+        scan.next_first = scan.last ? 0 : listing.segments[index + 1];
+        if (scan.first != state.sequence) {
+            report_say(report, "journal segment %llu does not follow request %llu.",
+                       (unsigned long long)scan.first, (unsigned long long)(state.sequence - 1));
+            return KHORGOS_ERROR_corrupt;
+        }
+        error = segment_scan(storage, &scan, &state);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    if (state.sequence <= after_sequence) {
+        report_say(report, "the journal ends at request %llu, before the snapshot's %llu.",
+                   (unsigned long long)(state.sequence - 1), (unsigned long long)after_sequence);
+        return KHORGOS_ERROR_corrupt;
+    }
+    storage->sequence_next = state.sequence;
+    if (state.chain_known) memcpy(storage->chain_head, state.chain, BASE_SHA256_BYTES);
+    else if (chain_head != NULL) memcpy(storage->chain_head, chain_head, BASE_SHA256_BYTES);
+    memcpy(report->chain_head, storage->chain_head, BASE_SHA256_BYTES);
+    return KHORGOS_ERROR_ok;
+}

@@ -1,0 +1,368 @@
+/*
+ * storage_snapshot.c: snapshot files (byte layout in storage.h, "Snapshot file"), the section
+ * writer and reader modules use, and collection of files a newer checkpoint made unnecessary.
+ *
+ * Writing (states of a storage_writer): begin opens snapshot-<S>.tmp and leaves room for the
+ * header; section_begin / put / section_end stream each module's bytes through the storage's
+ * reserved buffer, checksumming each section as it goes; end writes the section table and the
+ * header, fdatasyncs, closes, renames to snapshot-<S> and fsyncs the directory. Until the
+ * rename, a crash leaves only a .tmp that recovery ignores and deletes; after it, the snapshot
+ * is whole (I/O errors latch in the writer, so a failed snapshot is never renamed).
+ *
+ * Reading: open verifies the header checksum, the table checksum and every section's checksum
+ * in one pass before any module sees a byte (a module never parses damaged input), then hands
+ * out the sections in order; a reader never reads past its section.
+ *
+ * Invariants: (1) a renamed snapshot's checksums verify; (2) sections are read in the order
+ * written; (3) the writer and the reader share storage->buffer, and are never used at once.
+ */
+#include "storage/storage.h"
+
+#include <stdio.h>
+
+static void snapshot_temporary_name(u64 sequence, char name[STORAGE_NAME_BYTES_MAX]) {
+    storage_name(STORAGE_FILE_SNAPSHOT, sequence, name);
+    size_t length = strlen(name);
+    ASSERT(length + 4 < STORAGE_NAME_BYTES_MAX);
+    memcpy(name + length, ".tmp", 5);
+}
+
+static u128 snapshot_header_checksum(const struct storage_snapshot_header *header) {
+    return base_checksum128((const u8 *)header + 16, sizeof(*header) - 16);
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
+                                     struct storage_writer **out) {
+    ASSERT(storage != NULL && out != NULL);
+    ASSERT(storage->writer.storage == NULL); /* one snapshot at a time */
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(sequence, name);
+    struct storage_io *io = storage->io;
+    int file = -1;
+    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
+    if (error == KHORGOS_ERROR_exists) { /* a leftover of a crash during an earlier attempt */
+        error = io->unlink(io, name);
+        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct storage_writer *writer = &storage->writer;
+    memset(writer, 0, sizeof(*writer));
+    writer->storage = storage;
+    writer->file = file;
+    writer->sequence = sequence;
+    writer->offset = sizeof(struct storage_snapshot_header);
+    *out = writer;
+    return KHORGOS_ERROR_ok;
+}
+
+static void writer_flush(struct storage_writer *writer) {
+    ASSERT(writer->buffered <= STORAGE_BUFFER_BYTES);
+    if (writer->error != KHORGOS_ERROR_ok || writer->buffered == 0) return;
+    struct storage_io *io = writer->storage->io;
+    writer->error = io->pwrite(io, writer->file, writer->storage->buffer, writer->buffered,
+                               writer->offset);
+    writer->offset += writer->buffered;
+    writer->buffered = 0;
+}
+
+void storage_writer_section_begin(struct storage_writer *writer, u32 module, u32 version) {
+    ASSERT(writer != NULL && writer->storage != NULL);
+    ASSERT(!writer->section_open);
+    if (writer->section_count == STORAGE_SNAPSHOT_SECTIONS_MAX) {
+        writer->error = KHORGOS_ERROR_invalid_argument;
+        return;
+    }
+    struct storage_section_header *section = &writer->sections[writer->section_count];
+    memset(section, 0, sizeof(*section));
+    section->module = module;
+    section->version = version;
+    base_checksum_stream_init(&writer->section_checksum);
+    writer->section_open = true;
+}
+
+void storage_writer_put(struct storage_writer *writer, const void *data, u64 size) {
+    ASSERT(writer != NULL && writer->section_open);
+    ASSERT(data != NULL || size == 0);
+    if (writer->error != KHORGOS_ERROR_ok) return;
+    base_checksum_stream_add(&writer->section_checksum, data, size);
+    writer->sections[writer->section_count].size += size;
+    const u8 *bytes = data;
+    while (size > 0) {
+        u64 chunk = MIN(size, STORAGE_BUFFER_BYTES - writer->buffered);
+        memcpy(writer->storage->buffer + writer->buffered, bytes, chunk);
+        writer->buffered += chunk;
+        bytes += chunk;
+        size -= chunk;
+        if (writer->buffered == STORAGE_BUFFER_BYTES) writer_flush(writer);
+    }
+}
+
+void storage_writer_section_end(struct storage_writer *writer) {
+    ASSERT(writer != NULL && writer->section_open);
+    ASSERT(writer->section_count < STORAGE_SNAPSHOT_SECTIONS_MAX);
+    struct storage_section_header *section = &writer->sections[writer->section_count];
+    section->checksum = base_checksum_stream_final(&writer->section_checksum);
+    writer->body_size += section->size;
+    writer->section_count++;
+    writer->section_open = false;
+}
+
+void storage_snapshot_abandon(struct storage_writer *writer) {
+    ASSERT(writer != NULL && writer->storage != NULL);
+    struct storage *storage = writer->storage;
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(writer->sequence, name);
+    storage->io->close(storage->io, writer->file);
+    storage->io->unlink(storage->io, name); /* best effort: recovery ignores a .tmp anyway */
+    memset(writer, 0, sizeof(*writer));
+}
+
+khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_last, u128 digest,
+                                   const u8 chain_head[BASE_SHA256_BYTES]) {
+    ASSERT(writer != NULL && writer->storage != NULL && chain_head != NULL);
+    ASSERT(!writer->section_open);
+    struct storage *storage = writer->storage;
+    struct storage_io *io = storage->io;
+    u64 table_size = (u64)writer->section_count * sizeof(struct storage_section_header);
+    ASSERT(table_size <= STORAGE_BUFFER_BYTES);
+    if (writer->error == KHORGOS_ERROR_ok) { /* the table rides through the same buffer */
+        if (writer->buffered + table_size > STORAGE_BUFFER_BYTES) writer_flush(writer);
+        memcpy(storage->buffer + writer->buffered, writer->sections, table_size);
+        writer->buffered += table_size;
+        writer_flush(writer);
+    }
+    struct storage_snapshot_header header;
+    memset(&header, 0, sizeof(header));
+    header.checksum_body = base_checksum128(writer->sections, table_size);
+    memcpy(header.chain_head, chain_head, BASE_SHA256_BYTES);
+    header.magic = STORAGE_SNAPSHOT_MAGIC;
+    header.format_version = STORAGE_FORMAT_VERSION;
+    header.sequence = writer->sequence;
+    header.timestamp_last = timestamp_last;
+    header.body_size = writer->body_size + table_size;
+    header.digest = digest;
+    header.section_count = writer->section_count;
+    header.checksum = snapshot_header_checksum(&header);
+    khorgos_error error = writer->error;
+    if (error == KHORGOS_ERROR_ok) error = io->pwrite(io, writer->file, &header, sizeof(header), 0);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, writer->file);
+    if (error != KHORGOS_ERROR_ok) {
+        storage_snapshot_abandon(writer);
+        return error;
+    }
+    io->close(io, writer->file);
+    char temporary[STORAGE_NAME_BYTES_MAX];
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(writer->sequence, temporary);
+    storage_name(STORAGE_FILE_SNAPSHOT, writer->sequence, name);
+    memset(writer, 0, sizeof(*writer));
+    error = io->rename(io, temporary, name);
+    if (error == KHORGOS_ERROR_ok) error = io->sync_directory(io);
+    return error;
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+static khorgos_error snapshot_header_load(struct storage_io *io, int file,
+                                          struct storage_snapshot_header *header, u64 file_size) {
+    u64 read_size = 0;
+    khorgos_error error = io->pread(io, file, header, sizeof(*header), 0, &read_size);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (read_size != sizeof(*header)) return KHORGOS_ERROR_corrupt;
+    if (header->checksum != snapshot_header_checksum(header)) return KHORGOS_ERROR_corrupt;
+    if (header->magic != STORAGE_SNAPSHOT_MAGIC) return KHORGOS_ERROR_corrupt;
+    if (header->format_version != STORAGE_FORMAT_VERSION) return KHORGOS_ERROR_format_version;
+    if (header->section_count > STORAGE_SNAPSHOT_SECTIONS_MAX) return KHORGOS_ERROR_corrupt;
+    if (file_size != 0 && header->body_size + sizeof(*header) != file_size) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error storage_snapshot_header_read(struct storage *storage, u64 sequence,
+                                           struct storage_snapshot_header *header) {
+    ASSERT(storage != NULL && header != NULL);
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_SNAPSHOT, sequence, name);
+    int file = -1;
+    khorgos_error error = storage->io->open(storage->io, name, 0, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = snapshot_header_load(storage->io, file, header, 0);
+    storage->io->close(storage->io, file);
+    if (error == KHORGOS_ERROR_ok && header->sequence != sequence) error = KHORGOS_ERROR_corrupt;
+    return error;
+}
+
+static khorgos_error reader_fill(struct storage_reader *reader, u64 offset, u64 size,
+                                 const u8 **data) {
+    struct storage_window *window = &reader->window;
+    ASSERT(size <= window->capacity);
+    if (offset + size > window->file_size) return KHORGOS_ERROR_corrupt;
+    if (offset < window->begin || offset + size > window->begin + window->size) {
+        u64 want = MIN(window->capacity, window->file_size - offset);
+        u64 read_size = 0;
+        struct storage_io *io = reader->storage->io;
+        khorgos_error error = io->pread(io, window->file, window->buffer, want, offset, &read_size);
+        if (error != KHORGOS_ERROR_ok) return error;
+        window->begin = offset;
+        window->size = read_size;
+        if (read_size < size) return KHORGOS_ERROR_corrupt;
+    }
+    *data = window->buffer + (offset - window->begin);
+    return KHORGOS_ERROR_ok;
+}
+
+/* The one verification pass: the table against the header, each body against the table. */
+static khorgos_error snapshot_verify(struct storage_reader *reader,
+                                     const struct storage_snapshot_header *header, u64 *bad_offset) {
+    u64 table_size = (u64)header->section_count * sizeof(struct storage_section_header);
+    u64 table_offset = sizeof(*header) + header->body_size - table_size;
+    *bad_offset = table_offset;
+    if (header->body_size < table_size) return KHORGOS_ERROR_corrupt;
+    const u8 *data = NULL;
+    khorgos_error error = reader_fill(reader, table_offset, table_size, &data);
+    if (error != KHORGOS_ERROR_ok) return error;
+    memcpy(reader->sections, data, table_size);
+    if (base_checksum128(reader->sections, table_size) != header->checksum_body) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    u64 offset = sizeof(*header);
+    for (u32 index = 0; index < header->section_count; index++) {
+        const struct storage_section_header *section = &reader->sections[index];
+        *bad_offset = offset;
+        if (section->size > table_offset - offset) return KHORGOS_ERROR_corrupt;
+        struct base_checksum_stream stream;
+        base_checksum_stream_init(&stream);
+        for (u64 done = 0; done < section->size;) {
+            u64 chunk = MIN(section->size - done, reader->window.capacity);
+            error = reader_fill(reader, offset + done, chunk, &data);
+            if (error != KHORGOS_ERROR_ok) return error;
+            base_checksum_stream_add(&stream, data, chunk);
+            done += chunk;
+        }
+        if (base_checksum_stream_final(&stream) != section->checksum) return KHORGOS_ERROR_corrupt;
+        offset += section->size;
+    }
+    *bad_offset = offset;
+    return offset == table_offset ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
+}
+
+khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,
+                                    struct storage_snapshot_header *header,
+                                    struct storage_reader **out, struct storage_report *report) {
+    ASSERT(storage != NULL && header != NULL && out != NULL && report != NULL);
+    ASSERT(storage->reader.storage == NULL && storage->writer.storage == NULL);
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_SNAPSHOT, sequence, name);
+    struct storage_io *io = storage->io;
+    int file = -1;
+    khorgos_error error = io->open(io, name, 0, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 file_size = 0;
+    error = io->size(io, file, &file_size);
+    if (error == KHORGOS_ERROR_ok) error = snapshot_header_load(io, file, header, file_size);
+    if (error == KHORGOS_ERROR_ok && header->sequence != sequence) error = KHORGOS_ERROR_corrupt;
+    u64 bad_offset = 0;
+    struct storage_reader *reader = &storage->reader;
+    memset(reader, 0, sizeof(*reader));
+    reader->storage = storage;
+    reader->window = (struct storage_window){.file = file, .file_size = file_size,
+                                             .buffer = storage->buffer,
+                                             .capacity = STORAGE_BUFFER_BYTES};
+    if (error == KHORGOS_ERROR_ok) error = snapshot_verify(reader, header, &bad_offset);
+    if (error != KHORGOS_ERROR_ok) {
+        size_t used = strlen(report->message);
+        snprintf(report->message + used, sizeof(report->message) - used,
+                 "%s%s: damaged at or after offset %llu (%s).", used ? " " : "", name,
+                 (unsigned long long)bad_offset, khorgos_strerror(error));
+        memset(reader, 0, sizeof(*reader));
+        io->close(io, file);
+        return error == KHORGOS_ERROR_format_version ? error : KHORGOS_ERROR_corrupt;
+    }
+    reader->offset = sizeof(*header);
+    reader->end = sizeof(*header) + header->body_size;
+    reader->section_end = reader->offset;
+    reader->section_count = header->section_count;
+    *out = reader;
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error storage_reader_section_next(struct storage_reader *reader,
+                                          struct storage_section_header *section) {
+    ASSERT(reader != NULL && reader->storage != NULL && section != NULL);
+    ASSERT(reader->offset <= reader->section_end);
+    if (reader->section_index == reader->section_count) return KHORGOS_ERROR_not_found;
+    reader->offset = reader->section_end; /* skips what a module left unread */
+    *section = reader->sections[reader->section_index++];
+    reader->section_end = reader->offset + section->size;
+    ASSERT(reader->section_end <= reader->end);
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error storage_reader_get(struct storage_reader *reader, void *data, u64 size) {
+    ASSERT(reader != NULL && reader->storage != NULL);
+    ASSERT(data != NULL || size == 0);
+    if (size > reader->section_end - reader->offset) return KHORGOS_ERROR_corrupt;
+    u8 *bytes = data;
+    while (size > 0) {
+        u64 chunk = MIN(size, reader->window.capacity);
+        const u8 *source = NULL;
+        khorgos_error error = reader_fill(reader, reader->offset, chunk, &source);
+        if (error != KHORGOS_ERROR_ok) return error;
+        memcpy(bytes, source, chunk);
+        bytes += chunk;
+        reader->offset += chunk;
+        size -= chunk;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+u64 storage_reader_remaining(const struct storage_reader *reader) {
+    ASSERT(reader != NULL && reader->storage != NULL);
+    ASSERT(reader->offset <= reader->section_end);
+    return reader->section_end - reader->offset;
+}
+
+void storage_reader_close(struct storage_reader *reader) {
+    ASSERT(reader != NULL && reader->storage != NULL);
+    reader->storage->io->close(reader->storage->io, reader->window.file);
+    memset(reader, 0, sizeof(*reader));
+}
+
+/* ---- collection ---------------------------------------------------------------------------- */
+
+khorgos_error storage_collect(struct storage *storage, u64 keep_from) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->writer.storage == NULL);
+    struct storage_io *io = storage->io;
+    struct storage_listing listing;
+    khorgos_error error = storage_list(io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    char name[STORAGE_NAME_BYTES_MAX];
+    bool changed = false;
+    for (u32 index = 0; index < listing.snapshot_count; index++) {
+        if (listing.snapshots[index] >= keep_from) continue;
+        storage_name(STORAGE_FILE_SNAPSHOT, listing.snapshots[index], name);
+        error = io->unlink(io, name);
+        if (error != KHORGOS_ERROR_ok) return error;
+        changed = true;
+    }
+    for (u32 index = 0; index + 1 < listing.segment_count; index++) {
+        if (listing.segments[index + 1] > keep_from + 1) break;
+        ASSERT(listing.segments[index] != storage->segment_first);
+        storage_name(STORAGE_FILE_JOURNAL, listing.segments[index], name);
+        error = io->unlink(io, name);
+        storage_name(STORAGE_FILE_HEADERS, listing.segments[index], name);
+        if (error == KHORGOS_ERROR_ok) error = io->unlink(io, name);
+        if (error != KHORGOS_ERROR_ok) return error;
+        changed = true;
+    }
+    for (u32 index = 0; index < listing.temporary_count; index++) {
+        error = io->unlink(io, listing.temporaries[index]);
+        if (error != KHORGOS_ERROR_ok) return error;
+        changed = true;
+    }
+    return changed ? io->sync_directory(io) : KHORGOS_ERROR_ok;
+}
