@@ -762,6 +762,92 @@ static void test_partial_is_idempotent(void **state) {
     assert_true(settled_some > 500); /* the property was exercised, not skipped */
 }
 
+/* Algorithm 2 written directly from its definition, rescanning everything at each step. */
+static u32 direct_partial(const struct instance *instance) {
+    const struct settle_lsm_problem *problem = &instance->problem;
+    struct oracle oracle;
+    oracle_prepare(instance, &oracle);
+    u32 mask = (1u << problem->payment_count) - 1;
+    for (;;) {
+        i128 net_sent[PARTICIPANTS_MAX] = {0};
+        i128 flow[LIMITS_MAX] = {0};
+        for (u32 k = 0; k < problem->payment_count; k++) {
+            if (!(mask & (1u << k))) continue;
+            const struct settle_lsm_payment *p = &instance->payments[k];
+            net_sent[p->payer] += (i128)p->amount;
+            net_sent[p->payee] -= (i128)p->amount;
+            for (u32 l = 0; l < problem->limit_count; l++) {
+                const struct settle_lsm_bilateral_limit *b = &instance->limits[l];
+                if (b->participant == p->payer && b->counterparty == p->payee) flow[l] += (i128)p->amount;
+                if (b->participant == p->payee && b->counterparty == p->payer) flow[l] -= (i128)p->amount;
+            }
+        }
+        /* Constraints in tie order (participants, then limits by participant, counterparty);
+         * the first with the largest breach wins. */
+        u32 limit_order[LIMITS_MAX];
+        for (u32 l = 0; l < problem->limit_count; l++) {
+            u32 at = l;
+            const struct settle_lsm_bilateral_limit *b = &instance->limits[l];
+            while (at > 0) {
+                const struct settle_lsm_bilateral_limit *a = &instance->limits[limit_order[at - 1]];
+                if (a->participant < b->participant ||
+                    (a->participant == b->participant && a->counterparty < b->counterparty)) {
+                    break;
+                }
+                limit_order[at] = limit_order[at - 1];
+                at--;
+            }
+            limit_order[at] = l;
+        }
+        i128 largest = 0;
+        u32 chosen_participant = PARTICIPANTS_MAX, chosen_limit = LIMITS_MAX;
+        for (u32 i = 0; i < problem->participant_count; i++) {
+            if (net_sent[i] - oracle.capacity[i] > largest) {
+                largest = net_sent[i] - oracle.capacity[i];
+                chosen_participant = i;
+            }
+        }
+        for (u32 rank = 0; rank < problem->limit_count; rank++) {
+            u32 l = limit_order[rank];
+            i128 headroom = oracle_signed(instance->limits[l].limit) - instance->limits[l].position;
+            i128 breach = flow[l] - (headroom < 0 ? 0 : headroom);
+            if (breach > largest) {
+                largest = breach;
+                chosen_participant = PARTICIPANTS_MAX;
+                chosen_limit = l;
+            }
+        }
+        if (largest == 0) return mask;
+        u32 payer = chosen_participant != PARTICIPANTS_MAX
+                        ? chosen_participant
+                        : instance->limits[chosen_limit].participant;
+        bool to_one_payee = chosen_participant == PARTICIPANTS_MAX &&
+                            problem->queue_mode == SETTLE_LSM_QUEUE_BYPASS_FIFO;
+        u32 victim = PAYMENTS_MAX;
+        for (u32 k = 0; k < problem->payment_count; k++) {
+            const struct settle_lsm_payment *p = &instance->payments[k];
+            if (!(mask & (1u << k)) || p->payer != payer) continue;
+            if (to_one_payee && p->payee != instance->limits[chosen_limit].counterparty) continue;
+            if (victim == PAYMENTS_MAX || oracle_queue_before(instance, victim, k)) victim = k;
+        }
+        assert_true(victim != PAYMENTS_MAX);
+        mask &= ~(1u << victim);
+    }
+}
+
+static void test_partial_matches_a_direct_implementation(void **state) {
+    (void)state;
+    u64 seed = 1234;
+    for (u32 trial = 0; trial < 3000; trial++) {
+        struct instance instance;
+        random_instance(&instance, &seed, trial % 2, true);
+        struct settle_lsm_result result;
+        assert_int_equal(settle_lsm_partial(&workspace, &instance.problem, &result),
+                         KHORGOS_ERROR_ok);
+        assert_int_equal(selected_mask(&result), direct_partial(&instance));
+    }
+}
+
 static void test_results_are_deterministic(void **state) {
     (void)state;
     u64 seed = 5;
@@ -801,6 +887,7 @@ int main(void) {
         cmocka_unit_test(test_huge_amounts_and_liquidity_do_not_overflow),
         cmocka_unit_test(test_exact_oracle),
         cmocka_unit_test(test_partial_is_idempotent),
+        cmocka_unit_test(test_partial_matches_a_direct_implementation),
         cmocka_unit_test(test_results_are_deterministic),
     };
     return cmocka_run_group_tests(tests, workspace_setup, workspace_teardown);

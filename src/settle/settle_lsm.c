@@ -128,6 +128,7 @@ khorgos_error settle_lsm_workspace_init(struct settle_lsm_workspace *workspace,
 
 void settle_lsm_workspace_deinit(struct settle_lsm_workspace *workspace) {
     ASSERT(workspace != NULL);
+    ASSERT(workspace->payment_count <= workspace->payment_count_max);
     free(workspace->memory);
     memset(workspace, 0, sizeof(*workspace));
 }
@@ -186,6 +187,7 @@ static void lsm_list_unlink(u32 *head, u32 *tail, u32 *prev, u32 *next, u32 item
 
 static bool lsm_payment_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
     ASSERT(a < w->payment_count && b < w->payment_count);
+    ASSERT(a != b); /* merge sort never compares an item with itself */
     const struct settle_lsm_payment *x = &w->payments[a];
     const struct settle_lsm_payment *y = &w->payments[b];
     if (x->payer != y->payer) return x->payer < y->payer;
@@ -196,6 +198,7 @@ static bool lsm_payment_before(const struct settle_lsm_workspace *w, u32 a, u32 
 
 static bool lsm_limit_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
     ASSERT(a < w->limit_count && b < w->limit_count);
+    ASSERT(a != b);
     const struct settle_lsm_bilateral_limit *x = &w->limits[a];
     const struct settle_lsm_bilateral_limit *y = &w->limits[b];
     if (x->participant != y->participant) return x->participant < y->participant;
@@ -221,27 +224,33 @@ static void lsm_counting_sort(struct settle_lsm_workspace *w, const u32 *items, 
     for (u32 index = 0; index < count; index++) w->bucket[key(w, items[index]) + 1]++;
     for (u32 index = 0; index < key_count; index++) w->bucket[index + 1] += w->bucket[index];
     ASSERT(w->bucket[key_count] == count);
-    for (u32 index = 0; index < count; index++) target[w->bucket[key(w, items[index])]++] = items[index];
+    for (u32 index = 0; index < count; index++) {
+        target[w->bucket[key(w, items[index])]++] = items[index];
+    }
 }
 
 static u32 lsm_key_payer_priority(const struct settle_lsm_workspace *w, u32 payment) {
     ASSERT(payment < w->payment_count);
     const struct settle_lsm_payment *p = &w->payments[payment];
+    ASSERT(p->priority < SETTLE_LSM_PRIORITY_COUNT);
     return p->payer * SETTLE_LSM_PRIORITY_COUNT + p->priority;
 }
 
 static u32 lsm_key_pair_higher(const struct settle_lsm_workspace *w, u32 payment) {
     ASSERT(payment < w->payment_count);
+    ASSERT(w->payments[payment].payer != w->payments[payment].payee);
     return MAX(w->payments[payment].payer, w->payments[payment].payee);
 }
 
 static u32 lsm_key_pair_lower(const struct settle_lsm_workspace *w, u32 payment) {
     ASSERT(payment < w->payment_count);
+    ASSERT(w->payments[payment].payer != w->payments[payment].payee);
     return MIN(w->payments[payment].payer, w->payments[payment].payee);
 }
 
 static bool lsm_pair_difference_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
     ASSERT(a < w->pair_count && b < w->pair_count);
+    ASSERT(w->pair_difference[a] >= 0 && w->pair_difference[b] >= 0);
     if (w->pair_difference[a] != w->pair_difference[b]) {
         return w->pair_difference[a] < w->pair_difference[b];
     }
@@ -270,6 +279,7 @@ static u32 lsm_limit_find(const struct settle_lsm_workspace *w, u32 participant,
 /* Validation and loading.                                                                    */
 
 static bool lsm_position_valid(i128 position) {
+    _Static_assert(SETTLE_LSM_POSITION_MAX > 0, "a symmetric range around zero");
     return position >= -SETTLE_LSM_POSITION_MAX && position <= SETTLE_LSM_POSITION_MAX;
 }
 
@@ -285,6 +295,7 @@ static bool lsm_payment_valid(const struct settle_lsm_payment *payment, u32 part
 static khorgos_error lsm_validate(const struct settle_lsm_workspace *w,
                                   const struct settle_lsm_problem *problem) {
     ASSERT(w != NULL && w->memory != NULL);
+    ASSERT(w->participant_count_max <= SETTLE_LSM_PARTICIPANT_COUNT_MAX);
     if (problem == NULL) return KHORGOS_ERROR_invalid_argument;
     if (problem->participant_count > w->participant_count_max ||
         problem->payment_count > w->payment_count_max ||
@@ -524,11 +535,13 @@ static i128 lsm_breach(const struct settle_lsm_workspace *w, u32 id) {
     ASSERT(id < w->participant_count + w->limit_count);
     if (id < w->participant_count) return w->trial_net_sent[id] - w->capacity[id];
     u32 limit = id - w->participant_count;
+    ASSERT(w->headroom[limit] >= 0);
     return w->trial_flow[limit] - w->headroom[limit];
 }
 
 static bool lsm_heap_before(const struct settle_lsm_workspace *w, u32 a, u32 b) {
     ASSERT(a != b);
+    ASSERT(w->heap_position[a] != NONE || w->heap_position[b] != NONE);
     i128 breach_a = lsm_breach(w, a);
     i128 breach_b = lsm_breach(w, b);
     if (breach_a != breach_b) return breach_a > breach_b;
@@ -537,6 +550,7 @@ static bool lsm_heap_before(const struct settle_lsm_workspace *w, u32 a, u32 b) 
 
 static void lsm_heap_place(struct settle_lsm_workspace *w, u32 slot, u32 id) {
     ASSERT(slot < w->heap_count);
+    ASSERT(id < w->participant_count + w->limit_count);
     w->heap[slot] = id;
     w->heap_position[id] = slot;
 }
@@ -551,6 +565,7 @@ static void lsm_heap_sift_up(struct settle_lsm_workspace *w, u32 slot) {
         slot = parent;
     }
     lsm_heap_place(w, slot, id);
+    ASSERT(lsm_breach(w, id) > 0); /* the heap holds breached constraints only */
 }
 
 static void lsm_heap_sift_down(struct settle_lsm_workspace *w, u32 slot) {
@@ -567,6 +582,7 @@ static void lsm_heap_sift_down(struct settle_lsm_workspace *w, u32 slot) {
         slot = child;
     }
     lsm_heap_place(w, slot, id);
+    ASSERT(lsm_breach(w, id) > 0);
 }
 
 /* Puts constraint `id` where its breach now says: in the heap if breached, out if not. */
@@ -607,11 +623,21 @@ static void lsm_trial_remove(struct settle_lsm_workspace *w, u32 payment) {
                         w->limit_next, payment);
     }
     w->in_trial[payment] = 0;
-    lsm_contribute(w, w->trial_net_sent, w->trial_flow, payment, -1);
+    /* One key changes at a time and is put in place at once, so the heap never holds more
+     * than one misplaced entry (sifting is only correct then). */
+    i128 amount = (i128)p->amount;
+    w->trial_net_sent[p->payer] -= amount;
     lsm_heap_update(w, p->payer);
+    w->trial_net_sent[p->payee] += amount;
     lsm_heap_update(w, p->payee);
-    if (forward != NONE) lsm_heap_update(w, w->participant_count + forward);
-    if (reverse != NONE) lsm_heap_update(w, w->participant_count + reverse);
+    if (forward != NONE) {
+        w->trial_flow[forward] -= amount;
+        lsm_heap_update(w, w->participant_count + forward);
+    }
+    if (reverse != NONE) {
+        w->trial_flow[reverse] += amount;
+        lsm_heap_update(w, w->participant_count + reverse);
+    }
 }
 
 /* Settles the whole trial set; returns how many payments that was. */
@@ -965,18 +991,24 @@ static khorgos_error lsm_run_one(struct settle_lsm_workspace *workspace,
 khorgos_error settle_lsm_all_or_nothing(struct settle_lsm_workspace *workspace,
                                         const struct settle_lsm_problem *problem,
                                         struct settle_lsm_result *result) {
+    ASSERT(workspace != NULL);
+    ASSERT(result != NULL);
     return lsm_run_one(workspace, problem, result, lsm_all_or_nothing_run);
 }
 
 khorgos_error settle_lsm_partial(struct settle_lsm_workspace *workspace,
                                  const struct settle_lsm_problem *problem,
                                  struct settle_lsm_result *result) {
+    ASSERT(workspace != NULL);
+    ASSERT(result != NULL);
     return lsm_run_one(workspace, problem, result, lsm_partial_run);
 }
 
 khorgos_error settle_lsm_bilateral(struct settle_lsm_workspace *workspace,
                                    const struct settle_lsm_problem *problem,
                                    struct settle_lsm_result *result) {
+    ASSERT(workspace != NULL);
+    ASSERT(result != NULL);
     return lsm_run_one(workspace, problem, result, lsm_bilateral_run);
 }
 
@@ -1001,6 +1033,7 @@ khorgos_error settle_lsm_resolve(struct settle_lsm_workspace *workspace,
 }
 
 const char *settle_lsm_algorithm_name(u32 algorithm) {
+    ASSERT(SETTLE_LSM_ALGORITHM_OFFSET_ON_ENTRY == 0);
     static const char *const names[] = {"offset_on_entry", "all_or_nothing", "partial",
                                         "bilateral"};
     _Static_assert(ARRAY_COUNT(names) == SETTLE_LSM_ALGORITHM_BILATERAL + 1, "one name each");
