@@ -409,10 +409,22 @@ enum sim_status {
 struct sim_outcome {
     u128 creditor_amount;             /* minor units of the creditor currency; 0 if unsettled */
     u32 settled_at;                   /* seconds since opening, or SIM_NEVER */
+    u16 provider;                     /* the liquidity provider of a direct PvP, or SIM_NONE */
     u8 status;                        /* enum sim_status */
-    u8 padding[11];
+    u8 padding[9];
 };
 _Static_assert(sizeof(struct sim_outcome) == 32, "an outcome record is 32 bytes");
+
+/* The flows of a day as settled in one run, for sim_metrics_compute: a same-currency payment
+ * is one flow; a cross-currency one settled through a direct quote (outcome->provider set) is
+ * the payer's leg to the provider (the payment, in its currency) and the provider's leg to the
+ * payee (creditor_amount in creditor_currency). Without a provider, or unsettled, only the
+ * payer's side counts, as a flow to the payee in the debtor's currency (the issue's rule: a
+ * cross-currency payment counts in its debtor's currency). A vehicle-currency route has more
+ * legs; a caller that has them builds its flows itself. `flows` holds 2 x day->count; returns
+ * how many were written. */
+u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outcomes,
+                       struct sim_flow *flows);
 
 /* One design at one value of a, as the caller ran it. */
 struct sim_run {

@@ -429,3 +429,37 @@ u128 sim_metrics_country_usd_cents(const struct sim_scenario *scenario,
     }
     return cents;
 }
+
+u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outcomes,
+                       struct sim_flow *flows) {
+    ASSERT(day != NULL && flows != NULL);
+    ASSERT(outcomes != NULL || day->count == 0);
+    u32 count = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        const struct sim_payment *payment = &day->payments[index];
+        const struct sim_outcome *outcome = &outcomes[index];
+        bool settled = outcome->status == SIM_STATUS_SETTLED && outcome->settled_at != SIM_NEVER;
+        bool legs = settled && payment->currency != payment->creditor_currency &&
+                    outcome->provider != SIM_NONE && outcome->creditor_amount > 0;
+        struct sim_flow *flow = &flows[count++];
+        memset(flow, 0, sizeof(*flow));
+        flow->amount = payment->amount;
+        flow->submitted_at = payment->submitted_at;
+        flow->settled_at = settled ? outcome->settled_at : SIM_NEVER;
+        flow->payer = payment->debtor;
+        flow->payee = legs ? outcome->provider : payment->creditor;
+        flow->currency = payment->currency;
+        flow->flags = SIM_FLOW_PAYMENT;
+        if (!legs) continue;
+        struct sim_flow *leg = &flows[count++];
+        memset(leg, 0, sizeof(*leg));
+        leg->amount = outcome->creditor_amount;
+        leg->submitted_at = payment->submitted_at;
+        leg->settled_at = outcome->settled_at;
+        leg->payer = outcome->provider;
+        leg->payee = payment->creditor;
+        leg->currency = payment->creditor_currency;
+    }
+    ASSERT(count <= 2u * day->count);
+    return count;
+}

@@ -1,0 +1,770 @@
+/*
+ * sim_report.c: the simulator's three outputs, written from plain structs (struct sim_report:
+ * the scenario, the day, and one struct sim_run per design and liquidity level), so that any
+ * caller that ran a day (the engine, a test, another tool) gets the same files.
+ *
+ * metrics.json (one object; a "runs" entry per line for diffing):
+ *   {"scenario": NAME, "seed": N, "scale": DECIMAL, "payment_count": N,
+ *    "runs": [{"design", "a", "currency", "upper_bound", "lower_bound", "liquidity_used",
+ *              "delay_indicator", "settlement_ratio_value", "settlement_ratio_count",
+ *              "queue_max_count", "queue_max_value", "gridlocks_resolved", "fx_converted",
+ *              "submitted_value", "settled_value", "submitted_count", "settled_count"}, ...],
+ *    "countries": [{"design", "a", "country", "liquidity_needed_usd"}, ...]}
+ *   Amounts are strings of decimals in the currency's major unit (exact); a and the ratios are
+ *   JSON numbers (a with up to 3 decimals, ratios with 6). One "runs" entry per run and scenario
+ *   currency, one "countries" entry per run and country that has banks.
+ *
+ * payments.csv: the header
+ *   design,a,id,debtor,creditor,currency,amount,creditor_currency,creditor_amount,priority,
+ *   submitted_at,settled_at,status
+ *   then one row per run and payment, runs in the order given (design, then a), payments in the
+ *   day's order (submission). debtor and creditor are BICs; amounts decimals in major units;
+ *   times seconds since the opening; settled_at and creditor_amount are empty for a payment that
+ *   did not settle. Fields never contain commas (BICs, codes, numbers, design names checked).
+ *
+ * report.html: one self-contained page (inline CSS and SVG; no script, no external resource):
+ *   a summary, the liquidity-delay curves, the intraday queue and liquidity in use, the
+ *   liquidity needed per currency and per country, and a table of every run. Each chart has a
+ *   sentence saying how to read it. Values of different currencies are added in US dollars at
+ *   the scenario's rates.
+ *
+ * Determinism: every number is printed with a fixed format from the same inputs, so the same
+ * report gives the same bytes (tests/test_sim_report.c checks it).
+ */
+#include "sim/sim.h"
+
+#include <math.h>
+
+/* Charts' geometry in SVG user units. */
+#define CHART_WIDTH 760.0
+#define CHART_HEIGHT 340.0
+#define CHART_LEFT 80.0
+#define CHART_RIGHT 170.0 /* room for the legend */
+#define CHART_TOP 20.0
+#define CHART_BOTTOM 50.0
+/* Ticks per axis, at most. */
+#define CHART_TICK_COUNT_MAX 6u
+
+static const char *const design_colors[SIM_DESIGN_COUNT_MAX] = {
+    "#1b6ca8", "#d1495b", "#00798c", "#edae49", "#66a182", "#8d5a97", "#30638e", "#a05a2c"};
+static const char *const status_names[SIM_STATUS_COUNT] = {"settled", "rejected", "cancelled"};
+static const char *const priority_names[] = {"urgent", "high", "normal"};
+
+const char *sim_status_name(u32 status) {
+    ASSERT(ARRAY_COUNT(status_names) == SIM_STATUS_COUNT);
+    return status < SIM_STATUS_COUNT ? status_names[status] : "unknown";
+}
+
+const char *sim_priority_name(u32 priority) {
+    ASSERT(ARRAY_COUNT(priority_names) == 3);
+    return priority < ARRAY_COUNT(priority_names) ? priority_names[priority] : "unknown";
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Shared helpers.                                                                            */
+
+static void check_report(const struct sim_report *report) {
+    ASSERT(report != NULL && report->scenario != NULL && report->day != NULL);
+    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        ASSERT(run->design != NULL && run->metrics != NULL);
+        ASSERT(run->outcomes != NULL || report->day->count == 0);
+        ASSERT(run->alpha_per_mille <= 1000);
+        ASSERT(run->metrics->currency_count == report->scenario->currency_count);
+        ASSERT(strpbrk(run->design, ",\"\\<>&\n") == NULL);
+    }
+}
+
+static void write_amount(FILE *file, const struct sim_scenario *scenario, u32 currency,
+                         u128 amount) {
+    char text[64];
+    size_t length = khorgos_amount_format(amount, scenario->currencies[currency].minor_units,
+                                          text, sizeof(text));
+    ASSERT(length > 0);
+    fputs(text, file);
+}
+
+static void write_alpha(FILE *file, u32 alpha_per_mille) {
+    char text[16];
+    size_t length = sim_decimal_format(alpha_per_mille, 3, text, sizeof(text));
+    ASSERT(length > 0);
+    fputs(text, file);
+}
+
+/* A value of a currency in US dollars as a double, for charts (exact figures are in JSON). */
+static double usd_of(const struct sim_scenario *scenario, u32 currency, u128 amount) {
+    const struct sim_currency *entry = &scenario->currencies[currency];
+    ASSERT(entry->units_per_usd_micro > 0);
+    double major = (double)amount / pow(10.0, entry->minor_units);
+    return major * SIM_RATE_SCALE / (double)entry->units_per_usd_micro;
+}
+
+static bool country_has_banks(const struct sim_scenario *scenario, u32 country) {
+    ASSERT(country < scenario->country_count);
+    for (u32 bank = 0; bank < scenario->bank_count; bank++) {
+        if (scenario->banks[bank].country == country &&
+            scenario->banks[bank].role == SIM_ROLE_BANK) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static khorgos_error file_close(FILE *file, khorgos_error error) {
+    ASSERT(file != NULL);
+    if (ferror(file)) error = KHORGOS_ERROR_io;
+    if (fclose(file) != 0) error = KHORGOS_ERROR_io;
+    return error;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* metrics.json                                                                               */
+
+static void json_string(FILE *file, const char *text) {
+    ASSERT(text != NULL);
+    fputc('"', file);
+    for (const unsigned char *at = (const unsigned char *)text; *at != 0; at++) {
+        if (*at == '"' || *at == '\\') {
+            fprintf(file, "\\%c", *at);
+        } else if (*at < 0x20) {
+            fprintf(file, "\\u%04x", *at);
+        } else {
+            fputc(*at, file);
+        }
+    }
+    fputc('"', file);
+}
+
+static void json_amount(FILE *file, const char *key, const struct sim_scenario *scenario,
+                        u32 currency, u128 amount) {
+    fprintf(file, ",\"%s\":\"", key);
+    write_amount(file, scenario, currency, amount);
+    fputc('"', file);
+}
+
+static void json_run_currency(FILE *file, const struct sim_report *report,
+                              const struct sim_run *run, u32 currency) {
+    const struct sim_scenario *scenario = report->scenario;
+    const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
+    const struct sim_participant_metrics *total = &system->total;
+    fprintf(file, "{\"design\":");
+    json_string(file, run->design);
+    fprintf(file, ",\"a\":");
+    write_alpha(file, run->alpha_per_mille);
+    fprintf(file, ",\"currency\":\"%s\"", scenario->currencies[currency].letters);
+    json_amount(file, "upper_bound", scenario, currency, total->upper_bound);
+    json_amount(file, "lower_bound", scenario, currency, total->lower_bound);
+    json_amount(file, "liquidity_used", scenario, currency, total->liquidity_used);
+    fprintf(file, ",\"delay_indicator\":%.6f,\"settlement_ratio_value\":%.6f", system->delay_indicator,
+            system->settlement_ratio_value);
+    fprintf(file, ",\"settlement_ratio_count\":%.6f,\"queue_max_count\":%u",
+            system->settlement_ratio_count, total->queue_max_count);
+    json_amount(file, "queue_max_value", scenario, currency, total->queue_max_value);
+    fprintf(file, ",\"gridlocks_resolved\":%u", run->gridlocks_resolved[currency]);
+    json_amount(file, "fx_converted", scenario, currency, run->fx_converted[currency]);
+    json_amount(file, "submitted_value", scenario, currency, total->submitted_value);
+    json_amount(file, "settled_value", scenario, currency, total->settled_value);
+    fprintf(file, ",\"submitted_count\":%u,\"settled_count\":%u}", total->submitted_count,
+            total->settled_count);
+}
+
+static void json_countries(FILE *file, const struct sim_report *report) {
+    const struct sim_scenario *scenario = report->scenario;
+    bool first = true;
+    fprintf(file, "\"countries\":[");
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        for (u32 country = 0; country < scenario->country_count; country++) {
+            if (!country_has_banks(scenario, country)) continue;
+            u128 cents = sim_metrics_country_usd_cents(scenario, run->metrics, country);
+            char text[64];
+            khorgos_amount_format(cents, 2, text, sizeof(text));
+            fprintf(file, "%s\n{\"design\":", first ? "" : ",");
+            json_string(file, run->design);
+            fprintf(file, ",\"a\":");
+            write_alpha(file, run->alpha_per_mille);
+            fprintf(file, ",\"country\":\"%s\",\"liquidity_needed_usd\":\"%s\"}",
+                    scenario->countries[country].code, text);
+            first = false;
+        }
+    }
+    fprintf(file, "\n]}\n");
+}
+
+khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path) {
+    check_report(report);
+    ASSERT(path != NULL);
+    FILE *file = fopen(path, "w");
+    if (file == NULL) return KHORGOS_ERROR_io;
+    const struct sim_day *day = report->day;
+    fprintf(file, "{\"scenario\":");
+    json_string(file, report->scenario->name);
+    fprintf(file, ",\"seed\":%llu,\"scale\":", (unsigned long long)day->seed);
+    write_alpha(file, day->scale_per_mille);
+    fprintf(file, ",\"payment_count\":%u,\n\"runs\":[", day->count);
+    bool first = true;
+    for (u32 index = 0; index < report->run_count; index++) {
+        for (u32 currency = 0; currency < report->scenario->currency_count; currency++) {
+            fprintf(file, "%s\n", first ? "" : ",");
+            json_run_currency(file, report, &report->runs[index], currency);
+            first = false;
+        }
+    }
+    fprintf(file, "\n],\n");
+    json_countries(file, report);
+    return file_close(file, KHORGOS_ERROR_ok);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* payments.csv                                                                               */
+
+static void csv_row(FILE *file, const struct sim_report *report, const struct sim_run *run,
+                    u32 index) {
+    const struct sim_scenario *scenario = report->scenario;
+    const struct sim_payment *payment = &report->day->payments[index];
+    const struct sim_outcome *outcome = &run->outcomes[index];
+    bool settled = outcome->status == SIM_STATUS_SETTLED && outcome->settled_at != SIM_NEVER;
+    fprintf(file, "%s,", run->design);
+    write_alpha(file, run->alpha_per_mille);
+    fprintf(file, ",%u,%s,%s,%s,", payment->id, scenario->banks[payment->debtor].bic,
+            scenario->banks[payment->creditor].bic, scenario->currencies[payment->currency].letters);
+    write_amount(file, scenario, payment->currency, payment->amount);
+    fprintf(file, ",%s,", scenario->currencies[payment->creditor_currency].letters);
+    if (settled) write_amount(file, scenario, payment->creditor_currency, outcome->creditor_amount);
+    fprintf(file, ",%s,%u,", sim_priority_name(payment->priority), payment->submitted_at);
+    if (settled) fprintf(file, "%u", outcome->settled_at);
+    fprintf(file, ",%s\n", sim_status_name(outcome->status));
+}
+
+khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path) {
+    check_report(report);
+    ASSERT(path != NULL);
+    FILE *file = fopen(path, "w");
+    if (file == NULL) return KHORGOS_ERROR_io;
+    fprintf(file, "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
+                  "creditor_amount,priority,submitted_at,settled_at,status\n");
+    for (u32 run = 0; run < report->run_count; run++) {
+        for (u32 index = 0; index < report->day->count; index++) {
+            csv_row(file, report, &report->runs[run], index);
+        }
+    }
+    return file_close(file, KHORGOS_ERROR_ok);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* report.html: figures per run and design.                                                   */
+
+struct run_summary {
+    double liquidity_usd;      /* liquidity used, all currencies, all participants */
+    double delay;              /* value-weighted in USD over all currencies */
+    double ratio_value;
+    double fx_usd;
+    u32 submitted_count;
+    u32 settled_count;
+    u32 gridlocks;
+};
+
+static struct run_summary run_summarize(const struct sim_scenario *scenario,
+                                        const struct sim_run *run) {
+    struct run_summary summary;
+    memset(&summary, 0, sizeof(summary));
+    double numerator = 0, denominator = 0, settled = 0, submitted = 0;
+    for (u32 currency = 0; currency < scenario->currency_count; currency++) {
+        const struct sim_participant_metrics *total = &run->metrics->currencies[currency].total;
+        summary.liquidity_usd += usd_of(scenario, currency, total->liquidity_used);
+        numerator += usd_of(scenario, currency, total->delay_numerator);
+        denominator += usd_of(scenario, currency, total->delay_denominator);
+        settled += usd_of(scenario, currency, total->settled_value);
+        submitted += usd_of(scenario, currency, total->submitted_value);
+        summary.fx_usd += usd_of(scenario, currency, run->fx_converted[currency]);
+        summary.submitted_count += total->submitted_count;
+        summary.settled_count += total->settled_count;
+        summary.gridlocks += run->gridlocks_resolved[currency];
+    }
+    summary.delay = denominator > 0 ? numerator / denominator : 0.0;
+    summary.ratio_value = submitted > 0 ? settled / submitted : 1.0;
+    ASSERT(summary.delay >= 0.0 && summary.delay <= 1.0 + 1e-9);
+    return summary;
+}
+
+/* Designs in the order of their first run. */
+struct designs {
+    u32 count;
+    const char *names[SIM_DESIGN_COUNT_MAX];
+    const struct sim_run *lowest[SIM_DESIGN_COUNT_MAX];  /* the run with the least liquidity */
+    const struct sim_run *highest[SIM_DESIGN_COUNT_MAX]; /* and with the most */
+};
+
+static void designs_collect(const struct sim_report *report, struct designs *designs) {
+    memset(designs, 0, sizeof(*designs));
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        u32 design = 0;
+        while (design < designs->count && strcmp(designs->names[design], run->design) != 0) {
+            design++;
+        }
+        if (design == designs->count) {
+            ASSERT(designs->count < SIM_DESIGN_COUNT_MAX);
+            designs->names[designs->count++] = run->design;
+            designs->lowest[design] = run;
+            designs->highest[design] = run;
+        }
+        if (run->alpha_per_mille < designs->lowest[design]->alpha_per_mille) {
+            designs->lowest[design] = run;
+        }
+        if (run->alpha_per_mille > designs->highest[design]->alpha_per_mille) {
+            designs->highest[design] = run;
+        }
+    }
+    ASSERT(designs->count <= report->run_count);
+}
+
+static u32 design_index(const struct designs *designs, const char *name) {
+    for (u32 index = 0; index < designs->count; index++) {
+        if (strcmp(designs->names[index], name) == 0) return index;
+    }
+    ASSERT(false && "every run's design was collected");
+    return 0;
+}
+
+static void html_text(FILE *file, const char *text) {
+    ASSERT(text != NULL);
+    for (const char *at = text; *at != 0; at++) {
+        if (*at == '<') {
+            fputs("&lt;", file);
+        } else if (*at == '>') {
+            fputs("&gt;", file);
+        } else if (*at == '&') {
+            fputs("&amp;", file);
+        } else if (*at == '"') {
+            fputs("&quot;", file);
+        } else {
+            fputc(*at, file);
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* report.html: chart frames.                                                                 */
+
+enum axis_kind { AXIS_USD_MILLIONS, AXIS_RATIO, AXIS_TIME, AXIS_CATEGORIES };
+
+struct chart {
+    FILE *file;
+    enum axis_kind x_kind;
+    enum axis_kind y_kind;
+    double x_max;
+    double y_max;
+    double x_step;
+    double y_step;
+    u32 day_open_seconds;
+};
+
+static double nice_step(double maximum) {
+    ASSERT(maximum > 0);
+    double raw = maximum / 5.0;
+    double power = pow(10.0, floor(log10(raw)));
+    double fraction = raw / power;
+    double step = (fraction <= 1.0 ? 1.0 : fraction <= 2.0 ? 2.0 : fraction <= 5.0 ? 5.0 : 10.0);
+    ASSERT(step * power * CHART_TICK_COUNT_MAX >= maximum);
+    return step * power;
+}
+
+static void axis_scale(enum axis_kind kind, double maximum, double *axis_max, double *step) {
+    if (kind == AXIS_RATIO) {
+        *axis_max = 1.0;
+        *step = 0.2;
+    } else if (kind == AXIS_TIME) {
+        *axis_max = maximum;
+        *step = 3600.0;
+    } else if (kind == AXIS_USD_MILLIONS) {
+        *step = nice_step(maximum > 0 ? maximum : 1e6);
+        *axis_max = ceil(maximum / *step) * *step;
+        if (*axis_max <= 0) *axis_max = *step;
+    } else {
+        *axis_max = maximum;
+        *step = 1.0;
+    }
+    ASSERT(*axis_max > 0 && *step > 0);
+}
+
+static double plot_width(void) { return CHART_WIDTH - CHART_LEFT - CHART_RIGHT; }
+static double plot_height(void) { return CHART_HEIGHT - CHART_TOP - CHART_BOTTOM; }
+
+static double chart_x(const struct chart *chart, double value) {
+    ASSERT(chart->x_max > 0);
+    return CHART_LEFT + value / chart->x_max * plot_width();
+}
+
+static double chart_y(const struct chart *chart, double value) {
+    ASSERT(chart->y_max > 0);
+    return CHART_TOP + plot_height() - value / chart->y_max * plot_height();
+}
+
+static void tick_label(FILE *file, enum axis_kind kind, double value, u32 day_open_seconds) {
+    if (kind == AXIS_USD_MILLIONS) {
+        fprintf(file, "%g", value / 1e6);
+    } else if (kind == AXIS_RATIO) {
+        fprintf(file, "%.1f", value);
+    } else {
+        u32 seconds = (day_open_seconds + (u32)value) % SIM_DAY_SECONDS;
+        fprintf(file, "%02u:%02u", seconds / 3600, seconds / 60 % 60);
+    }
+}
+
+static void chart_axes(const struct chart *chart) {
+    FILE *file = chart->file;
+    double bottom = CHART_TOP + plot_height(), right = CHART_LEFT + plot_width();
+    for (u32 tick = 0; tick * chart->y_step <= chart->y_max * (1 + 1e-9); tick++) {
+        double y = chart_y(chart, tick * chart->y_step);
+        fprintf(file, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+                CHART_LEFT, y, right, y);
+        fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
+                CHART_LEFT - 6, y + 4);
+        tick_label(file, chart->y_kind, tick * chart->y_step, chart->day_open_seconds);
+        fprintf(file, "</text>\n");
+    }
+    if (chart->x_kind != AXIS_CATEGORIES) {
+        for (u32 tick = 0; tick * chart->x_step <= chart->x_max * (1 + 1e-9); tick++) {
+            double x = chart_x(chart, tick * chart->x_step);
+            fprintf(file, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+                    x, CHART_TOP, x, bottom);
+            fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
+                    bottom + 16);
+            tick_label(file, chart->x_kind, tick * chart->x_step, chart->day_open_seconds);
+            fprintf(file, "</text>\n");
+        }
+    }
+    fprintf(file, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+            CHART_LEFT, bottom, right, bottom);
+    fprintf(file, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+            CHART_LEFT, CHART_TOP, CHART_LEFT, bottom);
+}
+
+static void chart_begin(struct chart *chart, const char *title, const char *x_label,
+                        const char *y_label) {
+    FILE *file = chart->file;
+    fprintf(file, "<figure>\n<figcaption>%s</figcaption>\n", title);
+    fprintf(file, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n",
+            CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT, title);
+    chart_axes(chart);
+    fprintf(file, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+            CHART_LEFT + plot_width() / 2, CHART_HEIGHT - 8, x_label);
+    fprintf(file, "<text class=\"label\" transform=\"translate(16 %.1f) rotate(-90)\" "
+                  "text-anchor=\"middle\">%s</text>\n",
+            CHART_TOP + plot_height() / 2, y_label);
+}
+
+static void chart_legend(const struct chart *chart, const struct designs *designs) {
+    double x = CHART_WIDTH - CHART_RIGHT + 16;
+    for (u32 index = 0; index < designs->count; index++) {
+        double y = CHART_TOP + 8 + index * 20.0;
+        fprintf(chart->file, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
+                             "fill=\"%s\"/><text class=\"tick\" x=\"%.1f\" y=\"%.1f\">",
+                x, y - 10, design_colors[index], x + 18, y);
+        html_text(chart->file, designs->names[index]);
+        fprintf(chart->file, "</text>\n");
+    }
+}
+
+static void chart_end(const struct chart *chart, const struct designs *designs,
+                      const char *how_to_read) {
+    chart_legend(chart, designs);
+    fprintf(chart->file, "</svg>\n<p class=\"how\">%s</p>\n</figure>\n", how_to_read);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* report.html: the charts.                                                                   */
+
+static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
+                                  const struct designs *designs) {
+    double x_largest = 0;
+    for (u32 index = 0; index < report->run_count; index++) {
+        x_largest = MAX(x_largest, run_summarize(report->scenario, &report->runs[index]).liquidity_usd);
+    }
+    struct chart chart = {.file = file, .x_kind = AXIS_USD_MILLIONS, .y_kind = AXIS_RATIO};
+    axis_scale(AXIS_USD_MILLIONS, x_largest, &chart.x_max, &chart.x_step);
+    axis_scale(AXIS_RATIO, 1.0, &chart.y_max, &chart.y_step);
+    chart_begin(&chart, "Liquidity and delay, per design",
+                "liquidity used, all currencies (USD million)", "delay indicator");
+    for (u32 design = 0; design < designs->count; design++) {
+        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+                design_colors[design]);
+        for (u32 index = 0; index < report->run_count; index++) {
+            const struct sim_run *run = &report->runs[index];
+            if (design_index(designs, run->design) != design) continue;
+            struct run_summary summary = run_summarize(report->scenario, run);
+            fprintf(file, "%.1f,%.1f ", chart_x(&chart, summary.liquidity_usd),
+                    chart_y(&chart, summary.delay));
+        }
+        fprintf(file, "\"/>\n");
+        for (u32 index = 0; index < report->run_count; index++) {
+            const struct sim_run *run = &report->runs[index];
+            if (design_index(designs, run->design) != design) continue;
+            struct run_summary summary = run_summarize(report->scenario, run);
+            fprintf(file, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>",
+                    chart_x(&chart, summary.liquidity_usd), chart_y(&chart, summary.delay),
+                    design_colors[design]);
+            html_text(file, run->design);
+            fprintf(file, ", a = ");
+            write_alpha(file, run->alpha_per_mille);
+            fprintf(file, "</title></circle>\n");
+        }
+    }
+    chart_end(&chart, designs,
+              "Each line is one design and each dot one starting liquidity, from a = 0 (every "
+              "bank holds its lower bound) to a = 1 (its upper bound). Further left means less "
+              "liquidity used, further down less delay (0: every payment settled on arrival; 1: "
+              "every payment waited until the close). A design whose line lies below and to the "
+              "left of another settles the same day faster with less money.");
+}
+
+enum series_kind { SERIES_QUEUE, SERIES_LIQUIDITY };
+
+static double series_usd(const struct sim_scenario *scenario, const struct sim_run *run,
+                         enum series_kind kind, u32 bucket) {
+    double value = 0;
+    for (u32 currency = 0; currency < scenario->currency_count; currency++) {
+        const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
+        ASSERT(bucket < system->series_count);
+        value += usd_of(scenario, currency, kind == SERIES_QUEUE ? system->queue_series[bucket]
+                                                                  : system->liquidity_series[bucket]);
+    }
+    return value;
+}
+
+static void chart_series(FILE *file, const struct sim_report *report,
+                         const struct designs *designs, enum series_kind kind) {
+    const struct sim_scenario *scenario = report->scenario;
+    u32 bucket_count = designs->count > 0 ? designs->lowest[0]->metrics->currencies[0].series_count
+                                          : 1;
+    double y_largest = 0;
+    for (u32 design = 0; design < designs->count; design++) {
+        ASSERT(designs->lowest[design]->metrics->currencies[0].series_count == bucket_count);
+        for (u32 bucket = 0; bucket < bucket_count; bucket++) {
+            y_largest = MAX(y_largest, series_usd(scenario, designs->lowest[design], kind, bucket));
+        }
+    }
+    struct chart chart = {.file = file, .x_kind = AXIS_TIME, .y_kind = AXIS_USD_MILLIONS,
+                          .day_open_seconds = scenario->day_open_seconds};
+    axis_scale(AXIS_TIME, (double)bucket_count * SIM_SERIES_BUCKET_SECONDS, &chart.x_max,
+               &chart.x_step);
+    axis_scale(AXIS_USD_MILLIONS, y_largest, &chart.y_max, &chart.y_step);
+    chart_begin(&chart, kind == SERIES_QUEUE ? "Value waiting in queues through the day"
+                                             : "Liquidity in use through the day",
+                "time of day", "USD million, all currencies");
+    for (u32 design = 0; design < designs->count; design++) {
+        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%.1f,%.1f",
+                design_colors[design], chart_x(&chart, 0), chart_y(&chart, 0));
+        for (u32 bucket = 0; bucket < bucket_count; bucket++) {
+            double value = series_usd(scenario, designs->lowest[design], kind, bucket);
+            fprintf(file, " %.1f,%.1f", chart_x(&chart, (bucket + 1.0) * SIM_SERIES_BUCKET_SECONDS),
+                    chart_y(&chart, value));
+        }
+        fprintf(file, "\"/>\n");
+    }
+    chart_end(&chart, designs,
+              kind == SERIES_QUEUE
+                  ? "The value of payments submitted but not yet settled, every five minutes, "
+                    "for each design at its lowest starting liquidity. A line that stays near "
+                    "zero keeps payments moving; one that climbs into the afternoon peak shows "
+                    "payments waiting for incoming funds, and what is left at the close was "
+                    "never settled."
+                  : "The sum of all banks' debit positions (what each has paid beyond what it "
+                    "received), every five minutes, for each design at its lowest starting "
+                    "liquidity. Its peak is the money the system had to fund at once; netting "
+                    "keeps the line flat until a window settles.");
+}
+
+enum bar_kind { BARS_CURRENCY, BARS_COUNTRY };
+
+static double bar_value(const struct sim_scenario *scenario, const struct sim_run *run,
+                        enum bar_kind kind, u32 category) {
+    if (kind == BARS_CURRENCY) {
+        return usd_of(scenario, category, run->metrics->currencies[category].total.liquidity_used);
+    }
+    return (double)sim_metrics_country_usd_cents(scenario, run->metrics, category) / 100.0;
+}
+
+static u32 bar_categories(const struct sim_scenario *scenario, enum bar_kind kind, u32 *out) {
+    u32 count = 0;
+    u32 total = kind == BARS_CURRENCY ? scenario->currency_count : scenario->country_count;
+    for (u32 category = 0; category < total; category++) {
+        if (kind == BARS_COUNTRY && !country_has_banks(scenario, category)) continue;
+        out[count++] = category;
+    }
+    ASSERT(count <= MAX(SIM_CURRENCY_COUNT_MAX, SIM_COUNTRY_COUNT_MAX));
+    return count;
+}
+
+static void chart_bars(FILE *file, const struct sim_report *report, const struct designs *designs,
+                       enum bar_kind kind) {
+    const struct sim_scenario *scenario = report->scenario;
+    u32 categories[MAX(SIM_CURRENCY_COUNT_MAX, SIM_COUNTRY_COUNT_MAX)];
+    u32 category_count = bar_categories(scenario, kind, categories);
+    double y_largest = 0;
+    for (u32 design = 0; design < designs->count; design++) {
+        for (u32 index = 0; index < category_count; index++) {
+            y_largest = MAX(y_largest, bar_value(scenario, designs->highest[design], kind,
+                                                 categories[index]));
+        }
+    }
+    struct chart chart = {.file = file, .x_kind = AXIS_CATEGORIES, .y_kind = AXIS_USD_MILLIONS};
+    axis_scale(AXIS_CATEGORIES, MAX(category_count, 1u), &chart.x_max, &chart.x_step);
+    axis_scale(AXIS_USD_MILLIONS, y_largest, &chart.y_max, &chart.y_step);
+    chart_begin(&chart, kind == BARS_CURRENCY ? "Liquidity needed per currency"
+                                              : "Liquidity needed per country",
+                kind == BARS_CURRENCY ? "currency" : "country (its banks, all currencies)",
+                "USD million");
+    double bar_width = 0.8 / MAX(designs->count, 1u);
+    for (u32 index = 0; index < category_count; index++) {
+        for (u32 design = 0; design < designs->count; design++) {
+            double value = bar_value(scenario, designs->highest[design], kind, categories[index]);
+            double x = chart_x(&chart, index + 0.1 + design * bar_width);
+            fprintf(file, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>",
+                    x, chart_y(&chart, value), chart_x(&chart, bar_width) - CHART_LEFT,
+                    chart_y(&chart, 0) - chart_y(&chart, value), design_colors[design]);
+        }
+        fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+                chart_x(&chart, index + 0.5), CHART_TOP + plot_height() + 16,
+                kind == BARS_CURRENCY ? scenario->currencies[categories[index]].letters
+                                      : scenario->countries[categories[index]].code);
+    }
+    chart_end(&chart, designs,
+              kind == BARS_CURRENCY
+                  ? "For each currency, one bar per design: the liquidity its participants "
+                    "actually used in that currency (the sum of their largest debit positions), "
+                    "in US dollars at the scenario's rates, at each design's highest starting "
+                    "liquidity. A shorter bar means the design needed less of that currency; a "
+                    "tall USD bar shows the US-dollar liquidity a design ties up."
+                  : "For each country, one bar per design: the liquidity its banks used, summed "
+                    "over every currency in US dollars, at each design's highest starting "
+                    "liquidity. Compare the bars within a country to see what each design costs "
+                    "its banks.");
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* report.html: the page.                                                                     */
+
+/* What the issue's designs are; a design outside this list is shown by its name alone. */
+static const char *const design_descriptions[][2] = {
+    {"rtgs_no_queue", "gross settlement; a payment not covered on arrival is rejected"},
+    {"rtgs_fifo", "gross settlement with first-in first-out queues, no liquidity saving"},
+    {"rtgs_lsm", "gross settlement with bypass-FIFO queues, offsetting on entry and gridlock "
+                 "resolution"},
+    {"dns_hourly", "deferred net settlement: payments net in windows settled every hour"},
+    {"usd_vehicle", "rtgs_lsm with every cross-currency payment converted through US dollars"},
+};
+
+static const char *html_style =
+    "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;"
+    "color:#222}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em}"
+    "figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.4em}"
+    "svg{max-width:100%;height:auto;background:#fff}.grid{stroke:#e3e3e3}"
+    ".axis{stroke:#555}.tick{font-size:11px;fill:#444}.label{font-size:12px;fill:#222}"
+    ".how{font-size:.92em;color:#444;max-width:46em}"
+    "table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;"
+    "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}";
+
+static void html_summary(FILE *file, const struct sim_report *report,
+                         const struct designs *designs) {
+    const struct sim_scenario *scenario = report->scenario;
+    const struct sim_day *day = report->day;
+    double value = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        value += usd_of(scenario, day->payments[index].currency, day->payments[index].amount);
+    }
+    u32 open = scenario->day_open_seconds, close = scenario->day_close_seconds;
+    fprintf(file, "<h1>Khorgos simulation: ");
+    html_text(file, scenario->name);
+    fprintf(file, "</h1>\n<p>One business day, %02u:%02u to %02u:%02u, of %u payments worth USD "
+                  "%.1f million among %u participants of %u countries in %u currencies "
+                  "(seed %llu, scale ",
+            open / 3600, open / 60 % 60, close / 3600, close / 60 % 60, day->count, value / 1e6,
+            scenario->bank_count, scenario->country_count, scenario->currency_count,
+            (unsigned long long)day->seed);
+    write_alpha(file, day->scale_per_mille);
+    fprintf(file, "). The same payments, submitted at the same times, were run through each "
+                  "design below at each starting liquidity a, where every participant starts "
+                  "with its lower bound plus a times the gap to its upper bound.</p>\n<ul>\n");
+    for (u32 design = 0; design < designs->count; design++) {
+        fprintf(file, "<li><b style=\"color:%s\">", design_colors[design]);
+        html_text(file, designs->names[design]);
+        fprintf(file, "</b>");
+        for (u32 index = 0; index < ARRAY_COUNT(design_descriptions); index++) {
+            if (strcmp(design_descriptions[index][0], designs->names[design]) == 0) {
+                fprintf(file, ": %s", design_descriptions[index][1]);
+            }
+        }
+        fprintf(file, "</li>\n");
+    }
+    fprintf(file, "</ul>\n");
+}
+
+static void html_table(FILE *file, const struct sim_report *report) {
+    fprintf(file, "<h2>Every run</h2>\n<table>\n<tr><th>design</th><th>a</th>"
+                  "<th>liquidity used (USD million)</th><th>delay indicator</th>"
+                  "<th>settled by value</th><th>settled / submitted</th>"
+                  "<th>gridlocks resolved</th><th>converted by FX (USD million)</th></tr>\n");
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        struct run_summary summary = run_summarize(report->scenario, run);
+        fprintf(file, "<tr><td>");
+        html_text(file, run->design);
+        fprintf(file, "</td><td>");
+        write_alpha(file, run->alpha_per_mille);
+        fprintf(file, "</td><td>%.3f</td><td>%.4f</td><td>%.2f%%</td><td>%u / %u</td>"
+                      "<td>%u</td><td>%.3f</td></tr>\n",
+                summary.liquidity_usd / 1e6, summary.delay, summary.ratio_value * 100,
+                summary.settled_count, summary.submitted_count, summary.gridlocks,
+                summary.fx_usd / 1e6);
+    }
+    fprintf(file, "</table>\n<p class=\"how\">Exact figures per currency are in metrics.json and "
+                  "every payment's outcome in payments.csv, next to this file.</p>\n");
+}
+
+khorgos_error sim_report_write_html(const struct sim_report *report, const char *path) {
+    check_report(report);
+    ASSERT(path != NULL);
+    FILE *file = fopen(path, "w");
+    if (file == NULL) return KHORGOS_ERROR_io;
+    struct designs designs;
+    designs_collect(report, &designs);
+    fprintf(file, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                  "<title>Khorgos simulation report</title>\n<style>%s</style>\n</head>\n<body>\n",
+            html_style);
+    html_summary(file, report, &designs);
+    if (report->run_count > 0) {
+        fprintf(file, "<h2>The trade-off between liquidity and delay</h2>\n");
+        chart_liquidity_delay(file, report, &designs);
+        fprintf(file, "<h2>Through the day</h2>\n");
+        chart_series(file, report, &designs, SERIES_QUEUE);
+        chart_series(file, report, &designs, SERIES_LIQUIDITY);
+        fprintf(file, "<h2>Liquidity needed</h2>\n");
+        chart_bars(file, report, &designs, BARS_CURRENCY);
+        chart_bars(file, report, &designs, BARS_COUNTRY);
+        html_table(file, report);
+    } else {
+        fprintf(file, "<p>No design was run.</p>\n");
+    }
+    fprintf(file, "</body>\n</html>\n");
+    return file_close(file, KHORGOS_ERROR_ok);
+}
+
+khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory) {
+    check_report(report);
+    ASSERT(directory != NULL);
+    static const char *const names[] = {"metrics.json", "payments.csv", "report.html"};
+    char path[4096];
+    for (u32 index = 0; index < ARRAY_COUNT(names); index++) {
+        int length = snprintf(path, sizeof(path), "%s/%s", directory, names[index]);
+        if (length < 0 || (size_t)length >= sizeof(path)) return KHORGOS_ERROR_invalid_argument;
+        khorgos_error error = index == 0   ? sim_report_write_metrics_json(report, path)
+                              : index == 1 ? sim_report_write_payments_csv(report, path)
+                                           : sim_report_write_html(report, path);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return KHORGOS_ERROR_ok;
+}
