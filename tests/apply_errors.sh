@@ -63,3 +63,11 @@ status=0; "$KHORGOS" no-such-command 2>"$work/err" || status=$?
 "$KHORGOS" --help | grep -q apply
 "$KHORGOS" apply --help 2>&1 | grep -q -- "--clock manual"
 echo "apply_errors: usage ok"
+
+# A request that would pass a capacity given at start is refused whole with capacity_full.
+printf '%s\n' '{"op":"create_accounts","events":[{"id":1,"ledger":1,"code":1},{"id":2,"ledger":1,"code":1},{"id":3,"ledger":1,"code":1}]}' \
+    '{"op":"lookup_accounts","ids":[1]}' |
+    "$KHORGOS" apply --accounts 2 --transfers 8 --balances 8 2>/dev/null >"$work/capacity"
+head -n 1 "$work/capacity" | grep -q '"op":"create_accounts","error":{"code":"capacity_full"'
+tail -n 1 "$work/capacity" | grep -q '^{"op":"lookup_accounts","accounts":\[\]}$'
+echo "apply_errors: capacity ok"

@@ -107,6 +107,8 @@ static const struct demo_payment demo_payments[] = {
      KHORGOS_TRANSFER_PENDING, 0, KHORGOS_CREATE_TRANSFER_created},
     {"solar panels delivered: 280,000 of 300,000 posted", 2, AMONAT, BOC, CNY, "280000.00",
      KHORGOS_TRANSFER_POST_PENDING_TRANSFER, 6, KHORGOS_CREATE_TRANSFER_created},
+    {"rare earths to Almaty: reserved until delivery", 2, HALYK, BOC, CNY, "150000.00",
+     KHORGOS_TRANSFER_PENDING, 0, KHORGOS_CREATE_TRANSFER_created},
     {"swap leg RUB (overdraft: the pair rolls back)", 3, KKB, SBER, RUB, "2000000000.00", LINKED,
      0, KHORGOS_CREATE_TRANSFER_exceeds_credits},
     {"swap leg KZT (rolled back with its pair)", 3, SBER, KKB, KZT, "11000000000.00", 0, 0,
@@ -243,10 +245,38 @@ static void demo_payment_build(uint32_t index, struct khorgos_transfer *transfer
     }
 }
 
+/* "1,234,567.50": an amount in major units with its thousands grouped, for people. */
+static void demo_amount_format(khorgos_u128 amount, uint8_t decimals, bool negative, char *out,
+                               size_t capacity) {
+    char plain[64];
+    size_t length = khorgos_amount_format(amount, decimals, plain, sizeof(plain));
+    size_t integer_length = decimals > 0 ? length - decimals - 1 : length;
+    size_t written = 0;
+    if (length == 0 || capacity < length + length / 3 + 2) {
+        snprintf(out, capacity, "?");
+        return;
+    }
+    if (negative) out[written++] = '-';
+    for (size_t index = 0; index < length; index++) {
+        bool group = index > 0 && index < integer_length && (integer_length - index) % 3 == 0;
+        if (group) out[written++] = ',';
+        out[written++] = plain[index];
+    }
+    out[written] = '\0';
+}
+
+/* "-1,234.50": a signed difference of two u128 amounts in major units. */
+static void demo_signed_format(khorgos_u128 plus, khorgos_u128 minus, uint8_t decimals,
+                               char *out, size_t capacity) {
+    bool negative = minus > plus;
+    demo_amount_format(negative ? minus - plus : plus - minus, decimals, negative, out, capacity);
+}
+
 /* Sends the payments request by request and compares every status with the expected one. */
 static bool demo_settle(struct khorgos *engine) {
     bool ok = true;
     printf("%-52s %-22s %s\n", "Payment", "Amount", "Status");
+    printf("%-52s %-22s %s\n", "-------", "------", "------");
     for (uint32_t first = 0; first < DEMO_PAYMENT_COUNT;) {
         struct khorgos_transfer transfers[DEMO_EVENTS_MAX];
         struct khorgos_create_result results[DEMO_EVENTS_MAX];
@@ -263,9 +293,10 @@ static bool demo_settle(struct khorgos *engine) {
             const struct demo_payment *payment = &demo_payments[first + index];
             const char *status = khorgos_create_transfer_status_name(results[index].status);
             bool expected = results[index].status == payment->expected;
-            char amount[64];
-            snprintf(amount, sizeof(amount), "%s %s", demo_letters(payment->ledger),
-                     payment->amount);
+            char grouped[64], amount[72];
+            demo_amount_format(transfers[index].amount, demo_decimals(payment->ledger), false,
+                               grouped, sizeof(grouped));
+            snprintf(amount, sizeof(amount), "%s %s", demo_letters(payment->ledger), grouped);
             printf("%-52s %-22s %s%s\n", payment->what, amount, status ? status : "?",
                    expected ? "" : "  <-- UNEXPECTED");
             ok = ok && expected;
@@ -273,18 +304,6 @@ static bool demo_settle(struct khorgos *engine) {
         first += count;
     }
     return ok;
-}
-
-/* "-1234.50": a signed difference of two u128 amounts in major units. */
-static void demo_signed_format(khorgos_u128 plus, khorgos_u128 minus, uint8_t decimals,
-                               char *out, size_t capacity) {
-    bool negative = minus > plus;
-    khorgos_u128 magnitude = negative ? minus - plus : plus - minus;
-    out[0] = '-';
-    size_t offset = negative ? 1 : 0;
-    if (khorgos_amount_format(magnitude, decimals, out + offset, capacity - offset) == 0) {
-        snprintf(out, capacity, "?");
-    }
 }
 
 static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *accounts) {
@@ -307,8 +326,8 @@ static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *
         char balance[64], pending[64], id[48];
         demo_signed_format(account->credits_posted, account->debits_posted, decimals, balance,
                            sizeof(balance));
-        khorgos_amount_format(account->debits_pending + account->credits_pending, decimals,
-                              pending, sizeof(pending));
+        demo_amount_format(account->debits_pending + account->credits_pending, decimals, false,
+                           pending, sizeof(pending));
         khorgos_amount_format(account->id, 0, id, sizeof(id));
         printf("%-30s %-4s %22s %22s %20s\n", demo_holders[demo_accounts[index].holder],
                demo_letters(account->ledger), balance, pending, id);
@@ -320,8 +339,9 @@ static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *
 static bool demo_check_ledgers(const struct khorgos_account *accounts) {
     uint32_t count = sizeof(demo_accounts) / sizeof(demo_accounts[0]);
     bool ok = true;
-    printf("\n%-4s %6s %26s %26s %8s\n", "Cur", "Ledger", "Debits posted", "Credits posted",
-           "Check");
+    printf("\nPer ledger, total debits must equal total credits (posted and pending):\n");
+    printf("%-4s %6s %26s %26s %20s %8s\n", "Cur", "Ledger", "Debits posted", "Credits posted",
+           "Pending dr = cr", "Check");
     for (uint32_t currency = 0; currency < DEMO_CENTRAL_BANK_COUNT; currency++) {
         uint32_t ledger = demo_accounts[currency].ledger;
         khorgos_u128 debits = 0, credits = 0, debits_pending = 0, credits_pending = 0;
@@ -334,10 +354,14 @@ static bool demo_check_ledgers(const struct khorgos_account *accounts) {
         }
         bool balanced = debits == credits && debits_pending == credits_pending;
         char debits_text[64], credits_text[64];
-        khorgos_amount_format(debits, demo_decimals(ledger), debits_text, sizeof(debits_text));
-        khorgos_amount_format(credits, demo_decimals(ledger), credits_text, sizeof(credits_text));
-        printf("%-4s %6u %26s %26s %8s\n", demo_letters(ledger), ledger, debits_text,
-               credits_text, balanced ? "ok" : "MISMATCH");
+        demo_amount_format(debits, demo_decimals(ledger), false, debits_text, sizeof(debits_text));
+        demo_amount_format(credits, demo_decimals(ledger), false, credits_text,
+                           sizeof(credits_text));
+        char pending_text[64];
+        demo_amount_format(debits_pending, demo_decimals(ledger), false, pending_text,
+                           sizeof(pending_text));
+        printf("%-4s %6u %26s %26s %20s %8s\n", demo_letters(ledger), ledger, debits_text,
+               credits_text, pending_text, balanced ? "ok" : "MISMATCH");
         ok = ok && balanced;
     }
     return ok;
