@@ -239,10 +239,227 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_ACCOUNT_BALANCES = 133,  /* account_filter -> account_balance[] */
     KHORGOS_OPERATION_QUERY_ACCOUNTS = 134,    /* query_filter       -> account[]       */
     KHORGOS_OPERATION_QUERY_TRANSFERS = 135,   /* query_filter       -> transfer[]      */
+
+    /* Settlement (RTGS) operations, see the "Settlement" records below and docs/api.md. */
+    /* Internal, never sent by a client: settlement timers due (cut-offs, settle-by, timed
+     * gridlock resolution), journaled like PULSE. Body: empty. Reply: empty. */
+    KHORGOS_OPERATION_SETTLE_PULSE = 2,
+    KHORGOS_OPERATION_CREATE_PARTICIPANTS = 200,  /* participant[]        -> settle_result[] */
+    KHORGOS_OPERATION_FUND = 201,                 /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_DEFUND = 202,               /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_SET_CREDIT_LINES = 203,     /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_SET_LIMITS = 204,           /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_SUSPEND = 205,              /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_REINSTATE = 206,            /* participant_event[]  -> settle_result[] */
+    KHORGOS_OPERATION_SUBMIT_PAYMENTS = 207,      /* payment[]            -> settle_result[] */
+    KHORGOS_OPERATION_CANCEL_PAYMENTS = 208,      /* payment_change[]     -> settle_result[] */
+    KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS = 209,/* payment_change[]     -> settle_result[] */
+    KHORGOS_OPERATION_LOOKUP_PAYMENTS = 210,      /* u128 id[]            -> payment[]       */
+    KHORGOS_OPERATION_GET_QUEUE = 211,            /* settle_filter        -> payment[]       */
+    KHORGOS_OPERATION_RESOLVE_GRIDLOCK = 212,     /* business_day[]       -> settle_result[] */
+    KHORGOS_OPERATION_GET_POSITIONS = 213,        /* settle_filter        -> position[]      */
+    KHORGOS_OPERATION_OPEN_DAY = 214,             /* business_day[]       -> settle_result[] */
+    KHORGOS_OPERATION_CLOSE_DAY = 215,            /* business_day[]       -> settle_result[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
 const char *khorgos_operation_name(uint32_t operation);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Settlement (RTGS): participants, payments, queues, the business day. See src/settle/settle.h */
+/* for the design and docs/api.md ("Settlement") for every field and status.                   */
+
+/* Every settlement status, in precedence order, with its ISO 20022 status reason code where
+ * one exists ("" where none does). The numbers are stable: append only. */
+#define KHORGOS_SETTLE_STATUSES(X)                                                             \
+    X(ok, "") X(settled, "") X(queued, "") X(waiting, "") X(id_must_not_be_zero, "")            \
+    X(reserved_field, "") X(exists_with_different_fields, "DUPL") X(capacity_full, "")         \
+    X(bic_invalid, "RC01") X(country_invalid, "BE09") X(name_invalid, "")                       \
+    X(role_invalid, "") X(currency_invalid, "AM03") X(settlement_agent_exists, "")             \
+    X(settlement_agent_not_found, "AM03") X(participant_not_found, "RC01")                     \
+    X(counterparty_not_found, "RC01") X(debtor_not_found, "RC01")                               \
+    X(creditor_not_found, "RC01") X(currency_not_held, "AM03")                                  \
+    X(participant_suspended, "AC06") X(creditor_suspended, "AC06")                              \
+    X(amount_must_not_be_zero, "AM12") X(limit_kind_invalid, "")                                \
+    X(accounts_must_be_different, "") X(type_invalid, "") X(priority_invalid, "")               \
+    X(value_date_invalid, "DT01") X(end_to_end_id_invalid, "") X(uetr_invalid, "")              \
+    X(purpose_invalid, "") X(settle_by_passed, "TM01") X(day_not_open, "TM01")                  \
+    X(after_cut_off, "TM01") X(insufficient_funds, "AM04") X(exceeds_net_debit_cap, "AM02")     \
+    X(exceeds_bilateral_limit, "AM02") X(payment_not_found, "") X(payment_not_queued, "")       \
+    X(cancelled, "") X(day_already_open, "") X(date_invalid, "DT01") X(cut_off_invalid, "")     \
+    X(queue_mode_invalid, "") X(resolution_disabled, "")                                        \
+    X(credit_line_below_outstanding, "") X(day_closed, "TM01") X(amount_too_large, "AM12")
+
+#define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
+enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
+                                 KHORGOS_SETTLE_STATUS_COUNT };
+#undef KHORGOS_SETTLE_STATUS_ENUM_
+
+/* The status's name ("insufficient_funds") and ISO 20022 code ("AM04", "" when none); NULL
+ * when out of range. */
+const char *khorgos_settle_status_name(uint32_t status);
+const char *khorgos_settle_status_iso_code(uint32_t status);
+int khorgos_settle_status_parse(const char *name, size_t length, uint32_t *status);
+
+enum khorgos_participant_role {
+    KHORGOS_ROLE_BANK = 1,
+    KHORGOS_ROLE_LIQUIDITY_PROVIDER = 2,
+    KHORGOS_ROLE_SETTLEMENT_AGENT = 3, /* the central bank of each currency it holds */
+};
+enum khorgos_participant_flags { KHORGOS_PARTICIPANT_SUSPENDED = 1u << 0 };
+#define KHORGOS_PARTICIPANT_CURRENCIES_MAX 8u
+#define KHORGOS_BIC_BYTES 11u
+#define KHORGOS_NAME_BYTES 64u
+#define KHORGOS_END_TO_END_ID_BYTES 35u
+
+/* create_participants event (and the participant as stored). Text fields are ASCII, padded
+ * with NUL; an 8-character BIC is stored as its 11-character form ending in "XXX". */
+struct khorgos_participant {
+    char bic[KHORGOS_BIC_BYTES];
+    char country[2];   /* ISO 3166 alpha-2 */
+    uint8_t role;      /* enum khorgos_participant_role */
+    uint8_t flags;     /* out: enum khorgos_participant_flags; zero on create */
+    uint8_t reserved;
+    uint32_t currencies[KHORGOS_PARTICIPANT_CURRENCIES_MAX]; /* ISO 4217 numeric, 0 = unused */
+    char name[KHORGOS_NAME_BYTES];
+    uint64_t timestamp; /* out; zero on create */
+    uint32_t number;    /* out: the participant's index + 1; zero on create */
+    uint32_t reserved_2;
+};
+
+enum khorgos_limit_kind { KHORGOS_LIMIT_NET_DEBIT_CAP = 1, KHORGOS_LIMIT_BILATERAL = 2 };
+
+/* fund, defund, set_credit_lines, set_limits, suspend, reinstate. `id` is the client's request
+ * id (nonzero, idempotent). amount: fund/defund amount, the credit line, or the limit
+ * (KHORGOS_AMOUNT_MAX removes a limit). counterparty: bilateral limits only. */
+struct khorgos_participant_event {
+    khorgos_u128 id;
+    khorgos_u128 amount;
+    char bic[KHORGOS_BIC_BYTES];
+    char counterparty[KHORGOS_BIC_BYTES];
+    uint8_t limit_kind; /* enum khorgos_limit_kind, set_limits only */
+    uint8_t reserved;
+    uint32_t currency;  /* ISO 4217 numeric */
+    uint32_t reserved_2;
+};
+
+enum khorgos_payment_type { KHORGOS_PAYMENT_CUSTOMER = 0, KHORGOS_PAYMENT_INTERBANK = 1 };
+enum khorgos_payment_priority {
+    KHORGOS_PRIORITY_URGENT = 0,
+    KHORGOS_PRIORITY_HIGH = 1,
+    KHORGOS_PRIORITY_NORMAL = 2,
+};
+#define KHORGOS_PRIORITY_COUNT 3u
+enum khorgos_payment_state {
+    KHORGOS_PAYMENT_SETTLED = 1,
+    KHORGOS_PAYMENT_QUEUED = 2,
+    KHORGOS_PAYMENT_REJECTED = 3,
+    KHORGOS_PAYMENT_CANCELLED = 4,
+    KHORGOS_PAYMENT_WAITING = 5,
+};
+
+/* submit_payments event (the "in" fields) and lookup_payments / get_queue reply (all). */
+struct khorgos_payment {
+    khorgos_u128 id;     /* nonzero, idempotent */
+    khorgos_u128 amount; /* minor units, nonzero */
+    khorgos_u128 uetr;   /* optional UUID v4 (big-endian bytes as a number), 0 = none */
+    char debtor[KHORGOS_BIC_BYTES];
+    char creditor[KHORGOS_BIC_BYTES];
+    char end_to_end_id[KHORGOS_END_TO_END_ID_BYTES]; /* printable ASCII, NUL-padded */
+    char purpose[4];     /* ISO 20022 purpose code (4 upper-case letters) or empty */
+    uint8_t type;        /* enum khorgos_payment_type */
+    uint8_t priority;    /* enum khorgos_payment_priority */
+    uint8_t state;       /* out: enum khorgos_payment_state; zero on submit */
+    uint32_t currency;   /* ISO 4217 numeric */
+    uint32_t value_date; /* YYYYMMDD; 0 = the currency's current business day */
+    uint64_t settle_by;  /* timestamp (ns); 0 = none; still queued then: rejected */
+    /* Out (zero on submit). */
+    uint64_t submitted_at;
+    uint64_t finished_at; /* settled, rejected or cancelled */
+    khorgos_u128 transfer_id_debit;        /* payer -> payee, or payer -> clearing */
+    khorgos_u128 transfer_id_credit;       /* clearing -> payee when settled in a set */
+    khorgos_u128 transfer_id_credit_draw;  /* intraday credit drawn in its chain, 0 = none */
+    uint32_t reason;     /* enum khorgos_settle_status: why queued, rejected or cancelled */
+    uint32_t reserved;
+    uint64_t sequence;   /* arrival order among all payments, from 1 */
+    uint8_t reserved_2[48];
+};
+
+/* A settlement request or reply record: zero fields do not filter. */
+struct khorgos_settle_filter {
+    char bic[KHORGOS_BIC_BYTES];
+    uint8_t reserved;
+    uint32_t currency;
+    uint32_t limit; /* 0 = as many as fit */
+    uint8_t reserved_2[12];
+};
+
+/* cancel_payments / reprioritize_payments event. */
+struct khorgos_payment_change {
+    khorgos_u128 id; /* request id */
+    khorgos_u128 payment_id;
+    uint8_t priority; /* reprioritize only */
+    uint8_t reserved[31];
+};
+
+enum khorgos_queue_mode {
+    KHORGOS_QUEUE_MODE_NONE = 1,        /* no queue: uncovered payments are rejected */
+    KHORGOS_QUEUE_MODE_FIFO = 2,        /* the head blocks those of its priority or lower */
+    KHORGOS_QUEUE_MODE_BYPASS_FIFO = 3, /* later payments that fit may pass the head */
+};
+enum khorgos_business_day_flags {
+    KHORGOS_DAY_OFFSETTING_ON_ENTRY = 1u << 0,
+    KHORGOS_DAY_RESOLUTION_ON_REQUEST = 1u << 1,
+    KHORGOS_DAY_RESOLUTION_ON_TIMER = 1u << 2,
+};
+
+/* open_day, close_day and resolve_gridlock event (close and resolve use id and currency). */
+struct khorgos_business_day {
+    khorgos_u128 id; /* request id */
+    uint32_t currency;
+    uint32_t date;   /* YYYYMMDD */
+    uint64_t cut_off_customer;  /* timestamps (ns); 0 = none */
+    uint64_t cut_off_interbank;
+    uint64_t resolution_interval; /* ns between timed resolutions (flag ON_TIMER) */
+    uint8_t queue_mode;           /* enum khorgos_queue_mode */
+    uint8_t flags;                /* enum khorgos_business_day_flags */
+    uint8_t reserved[14];
+};
+
+/* The reply to each settlement event. */
+struct khorgos_settle_result {
+    uint64_t timestamp;
+    uint32_t status; /* enum khorgos_settle_status */
+    uint32_t flags;  /* KHORGOS_SETTLE_RESULT_RETRY: answered from an earlier request */
+    uint32_t payments_settled; /* this event's payments plus queued ones it released */
+    uint32_t reserved;
+    uint64_t reserved_2;
+};
+#define KHORGOS_SETTLE_RESULT_RETRY 1u
+
+/* get_positions reply: one participant in one currency, for the current (or last) day. */
+struct khorgos_position {
+    char bic[KHORGOS_BIC_BYTES];
+    uint8_t flags; /* enum khorgos_participant_flags */
+    uint32_t currency;
+    khorgos_u128 opening_balance;
+    khorgos_u128 balance;
+    khorgos_u128 sent;
+    khorgos_u128 received;
+    khorgos_u128 queued;   /* value now queued */
+    khorgos_u128 rejected; /* value rejected today */
+    khorgos_u128 credit_line;
+    khorgos_u128 credit_outstanding;
+    khorgos_u128 credit_used;   /* the most drawn at once today */
+    khorgos_u128 credit_repaid;
+    khorgos_u128 overnight_credit;
+    khorgos_u128 net_debit_cap; /* KHORGOS_AMOUNT_MAX = none */
+    uint32_t sent_count;
+    uint32_t received_count;
+    uint32_t queued_count;
+    uint32_t rejected_count;
+    uint8_t reserved[32];
+};
 
 /* ----------------------------------------------------------------------------------------- */
 /* Errors of the library's own calls (not the per-event statuses above).                      */
@@ -287,6 +504,9 @@ struct khorgos_config {
     /* Nonzero: the clock is manual, starts at KHORGOS_MANUAL_CLOCK_START_NS and moves only
      * through khorgos_clock_advance. Zero: the system's realtime clock. */
     int clock_manual;
+    /* Settlement capacities (zero takes the default in src/settle/settle.h). */
+    uint32_t participant_count_max;
+    uint32_t payment_count_max;
 };
 
 struct khorgos;

@@ -1,0 +1,369 @@
+/*
+ * settle: real-time gross settlement (RTGS) in local currencies on top of the ledger:
+ * participants, payments, queues, liquidity saving and the business day. This is the layer's
+ * one interface header; settle_lsm.h is the private header of the pure algorithms it uses.
+ *
+ * Files of this layer
+ *   settle_state.c        init/deinit, ids, request ids, the ledger booking primitives
+ *   settle_participants.c create_participants, fund, defund, credit lines, limits, suspend
+ *   settle_payments.c     submit, queues, retries, cancel, reprioritise, lookups
+ *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
+ *   settle_day.c          open/close of day, cut-offs, timers (settle pulse), positions
+ *   settle_lsm.c          the liquidity-saving algorithms (h6; see settle_lsm.h)
+ *
+ * Participants. Identified by BIC (ISO 9362: 4 letters, a 2-letter ISO 3166 country, 2
+ * letters/digits of location, optionally 3 of branch); an 8-character BIC is stored as its
+ * 11-character form ending in "XXX", so both spell the same participant. Each has a name, a
+ * country (ISO 3166 alpha-2), a role (bank, liquidity provider, settlement agent) and up to
+ * KHORGOS_PARTICIPANT_CURRENCIES_MAX currencies. The settlement agent of a currency (its
+ * central bank) is the one participant with that role listing the currency; it must be created
+ * before banks can be funded in it.
+ *
+ * Ledger account ids (deterministic, so a replay creates the same ids). A settlement id is a
+ * u128 laid out, from the most significant bits:
+ *      bits 127..112  0x4B53 ("KS"), the settlement namespace (clients must not use it)
+ *      bits 111..104  kind (enum settle_account_kind / settle_transfer_kind)
+ *      bits 103..96   zero
+ *      bits  95..64   accounts: the currency's ISO 4217 numeric code; transfers: zero
+ *      bits  63..0    accounts: the participant number (index + 1; 0 for a per-currency
+ *                     account); transfers: a sequence number, from 1, over all transfers
+ *   Accounts per participant and currency (ledger = ISO numeric, code = kind):
+ *     settlement (1)  debits_must_not_exceed_credits: it never goes below zero;
+ *     credit (2)      the agent's intraday loan account for this participant: a draw debits it
+ *                     and credits the settlement account; its debit balance is the credit
+ *                     outstanding;
+ *   and per currency: issuance (3), the agent's, debited by funding; clearing (4), the
+ *   technical account through which sets are booked (back at zero after every set).
+ *
+ * Booking model (issue 4, item 2).
+ *   - fund: issuance -> settlement; defund: settlement -> issuance (at most the balance).
+ *   - a payment alone: [credit draw: credit -> payer settlement, only the missing amount, up
+ *     to the unused credit line] then payer settlement -> payee settlement, one linked chain.
+ *   - a set (offsetting on entry, gridlock resolution): one linked chain, first every receipt
+ *     (clearing -> payee, one per payment), then each payer's credit draw if its net position
+ *     needs one, then every payment (payer -> clearing). Each payment keeps its own two
+ *     transfers (transfer_id_credit, transfer_id_debit). The set is feasible (checked), so no
+ *     step breaks a limit. A ledger call holds at most LIMIT_BATCH_EVENTS_MAX events (h1's undo
+ *     log is sized for one batch), so a set longer than that is booked as consecutive linked
+ *     chains of at most a batch each, in the same order; every chain succeeds because the set
+ *     is feasible (asserted).
+ *   - close of day: credit repaid (settlement -> credit) up to the balance; what remains is
+ *     overnight credit, reported in the position.
+ *   Every transfer has user_data_128 = the payment id (0 for funding and credit moves) and
+ *   code = its kind.
+ *
+ * Timestamps. A settlement request at timestamp T may book several ledger calls. The layer
+ * keeps a cursor: the first call's events get T, T+1, ..., and each later call continues after
+ * the last; settle.timestamp_last is the last one used (at least T), and the engine takes it
+ * as its own last timestamp. All derives from T and the state, so a replay is exact.
+ *
+ * Payments. States and who moves them:
+ *     (submit) -> settled   settle_payments.c, covered and not held behind its queue
+ *     (submit) -> queued    uncovered, or over a limit, or behind its queue (fifo)
+ *     (submit) -> rejected  invalid, or uncovered with queue mode none, or after the cut-off
+ *     (submit) -> waiting   value date after the current business day
+ *     waiting  -> (submit)  open_day of that date (in arrival order)
+ *     queued   -> settled   retry when the payer receives funds or credit, offsetting,
+ *                           gridlock resolution
+ *     queued   -> rejected  cut-off (after_cut_off, TM01), settle-by passed, close of day
+ *     queued   -> cancelled cancel_payments
+ *   A queue is per payer and currency, ordered by priority (urgent, high, normal) then arrival;
+ *   re-prioritising moves a payment to the back of its new priority.
+ *
+ * Idempotency. Payments by their id (same fields: the first answer again, flagged
+ * KHORGOS_SETTLE_RESULT_RETRY; other fields: exists_with_different_fields, DUPL); participants
+ * by BIC; every other state-changing event carries a client request id remembered with a
+ * checksum of the event and its answer (up to request_count_max of them).
+ *
+ * Timers. Cut-offs, settle-by times and timed resolution runs fire inside the state machine:
+ * the engine applies an internal KHORGOS_OPERATION_SETTLE_PULSE request, with its own
+ * timestamp, before any request whose timestamp reaches settle_timer_next() (and when a manual
+ * clock passes it), exactly as it does PULSE for expiries; a replay of the journal repeats it.
+ *
+ * Invariants (checked by settle_check in tests):
+ *  1. A payment is in exactly one queue iff its state is queued; queue counts and values match.
+ *  2. Every clearing account is at zero between requests.
+ *  3. credit_outstanding of a position equals its credit account's debit balance, and never
+ *     exceeds the credit line at the time it was drawn.
+ *  4. Every settlement account has debits <= credits (the ledger enforces it).
+ */
+#ifndef KHORGOS_SETTLE_H
+#define KHORGOS_SETTLE_H
+
+#include "base/base.h"
+#include "ledger/ledger.h"
+#include "settle/settle_lsm.h"
+
+/* ----------------------------------------------------------------------------------------- */
+/* Limits, each with its reason.                                                              */
+
+/* Participants: TARGET2 had about 1,000 direct participants; the LSM's model holds that many. */
+#define SETTLE_PARTICIPANT_COUNT_DEFAULT 256u
+#define SETTLE_PARTICIPANT_COUNT_MAX SETTLE_LSM_PARTICIPANT_COUNT_MAX
+/* Distinct currencies in use: the region's eight and room for the world's main ones. */
+#define SETTLE_CURRENCY_COUNT_MAX 32u
+/* Payments kept (any state): a simulated business day of the region with room; the issue's
+ * benchmark queues 100,000. Each costs 256 bytes plus links. */
+#define SETTLE_PAYMENT_COUNT_DEFAULT (1u << 17)
+#define SETTLE_PAYMENT_COUNT_MAX SETTLE_LSM_PAYMENT_COUNT_MAX
+/* Request ids remembered for retries: non-payment requests are few (funding, limits, days). */
+#define SETTLE_REQUEST_COUNT_MAX (1u << 16)
+/* Bilateral limits in force at once. */
+#define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
+/* Events of one ledger call from this layer: the ledger's batch (its undo log's size). */
+#define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
+
+_Static_assert(SETTLE_PARTICIPANT_COUNT_DEFAULT <= SETTLE_PARTICIPANT_COUNT_MAX, "default");
+_Static_assert(SETTLE_PAYMENT_COUNT_DEFAULT <= SETTLE_PAYMENT_COUNT_MAX, "default");
+_Static_assert(SETTLE_BILATERAL_LIMIT_COUNT_MAX <= SETTLE_LSM_LIMIT_COUNT_MAX, "lsm holds them");
+_Static_assert((u64)SETTLE_PARTICIPANT_COUNT_MAX * KHORGOS_PARTICIPANT_CURRENCIES_MAX < U32_MAX,
+               "position slots fit u32");
+_Static_assert(SETTLE_CHAIN_EVENTS_MAX >= 3, "a payment with a draw fits one call");
+
+#define SETTLE_NAMESPACE 0x4B53u
+#define SETTLE_NONE U32_MAX
+
+enum settle_account_kind {
+    SETTLE_ACCOUNT_SETTLEMENT = 1,
+    SETTLE_ACCOUNT_CREDIT = 2,
+    SETTLE_ACCOUNT_ISSUANCE = 3,
+    SETTLE_ACCOUNT_CLEARING = 4,
+};
+
+enum settle_transfer_kind {
+    SETTLE_TRANSFER_PAYMENT = 1,       /* payer -> payee, a payment alone */
+    SETTLE_TRANSFER_PAYMENT_DEBIT = 2, /* payer -> clearing, in a set */
+    SETTLE_TRANSFER_PAYMENT_CREDIT = 3,/* clearing -> payee, in a set */
+    SETTLE_TRANSFER_CREDIT_DRAW = 4,
+    SETTLE_TRANSFER_CREDIT_REPAY = 5,
+    SETTLE_TRANSFER_FUND = 6,
+    SETTLE_TRANSFER_DEFUND = 7,
+};
+
+struct settle_config {
+    u32 participant_count_max;
+    u32 payment_count_max;
+};
+
+/* One participant in one currency. */
+struct settle_position {
+    u128 settlement_account_id;
+    u128 credit_account_id;
+    u128 credit_line;
+    u128 credit_outstanding;
+    u128 credit_used;        /* the most outstanding at once today */
+    u128 credit_repaid;
+    u128 overnight_credit;
+    u128 net_debit_cap;      /* KHORGOS_AMOUNT_MAX = none */
+    u128 opening_balance;
+    u128 sent;
+    u128 received;
+    u128 queued_value;
+    u128 rejected_value;
+    u32 sent_count, received_count, queued_count, rejected_count;
+    u32 queue_head[KHORGOS_PRIORITY_COUNT]; /* payment indexes, SETTLE_NONE = empty */
+    u32 queue_tail[KHORGOS_PRIORITY_COUNT];
+    u32 participant;         /* index */
+    u32 currency;            /* index into settle.currencies */
+    bool in_use;
+    bool retry_pending;      /* on the retry work list */
+};
+
+struct settle_participant {
+    struct khorgos_participant record;
+};
+
+struct settle_currency {
+    u32 numeric;
+    u8 minor_units;
+    u8 queue_mode;
+    u8 flags;                /* enum khorgos_business_day_flags */
+    bool day_open;
+    bool cut_off_customer_passed;
+    bool cut_off_interbank_passed;
+    u32 agent;               /* participant index, SETTLE_NONE = none yet */
+    u32 date;                /* current (or last) business day, YYYYMMDD; 0 = never opened */
+    u64 cut_off_customer;
+    u64 cut_off_interbank;
+    u64 resolution_interval;
+    u64 resolution_next;     /* 0 = none */
+    u32 waiting_head, waiting_tail; /* payments waiting for a value date, arrival order */
+    u128 clearing_account_id;
+    u128 issuance_account_id;
+};
+
+struct settle_bilateral_limit {
+    u128 limit;
+    i128 position;           /* sent to counterparty - received from it, since set or open */
+    u32 position_slot;       /* the payer's position slot */
+    u32 counterparty;        /* participant index */
+};
+
+struct settle_request {
+    u128 checksum;
+    struct khorgos_settle_result result;
+};
+
+struct settle_timer {
+    u64 due;
+    u32 payment;
+    u32 padding;
+};
+
+struct settle {
+    struct settle_config config;
+    struct ledger *ledger;
+
+    struct settle_participant *participants; /* [participant_count_max] */
+    u32 participant_count;
+    /* Position slot of (participant p, its k-th currency) is p * CURRENCIES_MAX + k. */
+    struct settle_position *positions;
+
+    struct settle_currency currencies[SETTLE_CURRENCY_COUNT_MAX];
+    u32 currency_count;
+
+    struct khorgos_payment *payments; /* [payment_count_max] */
+    u32 *payment_next, *payment_prev; /* queue / waiting list links */
+    u32 *payment_payer_slot, *payment_payee_slot;
+    u32 *payment_submit_status;
+    u32 payment_count;
+    struct base_id_map payment_map;
+    u64 payment_sequence;
+
+    struct settle_timer *timers; /* settle-by min-heap, [payment_count_max] */
+    u32 timer_count;
+
+    struct settle_bilateral_limit *limits;
+    u32 limit_count;
+    struct base_id_map limit_map; /* key (slot << 32 | counterparty) + 1 -> index */
+
+    struct settle_request *requests;
+    u32 request_count;
+    struct base_id_map request_map;
+
+    u64 transfer_sequence;
+    u64 timestamp_cursor;  /* the next timestamp to give a ledger event */
+    u64 timestamp_last;    /* the last timestamp used by the request being applied */
+
+    /* Scratch, reserved at init. */
+    struct khorgos_transfer *chain;         /* [SETTLE_CHAIN_EVENTS_MAX] */
+    struct khorgos_create_result *chain_results;
+    u32 chain_count;
+    u32 *retry_list;                        /* position slots to retry */
+    u32 retry_count;
+    u32 *set;                               /* payment indexes of the set being booked */
+    i128 *set_net;                          /* per participant, for a set */
+    u128 *set_draw;                         /* per participant: credit the set draws */
+    struct settle_lsm_workspace lsm;
+    struct settle_lsm_participant *lsm_participants;
+    struct settle_lsm_payment *lsm_payments;
+    struct settle_lsm_bilateral_limit *lsm_limits;
+    u32 *lsm_payment_index;                 /* problem index -> payment index */
+};
+
+khorgos_error settle_init(struct settle *settle, const struct settle_config *config,
+                          struct ledger *ledger);
+void settle_deinit(struct settle *settle);
+
+/* Whether `operation` is one of this layer's (200..215 or SETTLE_PULSE). */
+bool settle_operation_is(u32 operation);
+/* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
+ * reply records written. Bodies are whole records, already validated in size by the engine. */
+u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
+                 u32 count, void *reply);
+/* The earliest timer due (cut-off, settle-by, timed resolution), 0 when none. */
+u64 settle_timer_next(const struct settle *settle);
+
+/* Checks the invariants above; true when they hold. For tests. */
+bool settle_check(const struct settle *settle);
+
+/* ---- Shared between this layer's files (not for other layers). -------------------------- */
+
+u128 settle_account_id(u32 kind, u32 currency_numeric, u32 participant_number);
+u128 settle_transfer_id_next(struct settle *settle, u32 kind);
+/* The participant with this BIC (normalised), SETTLE_NONE if none. */
+u32 settle_participant_find(const struct settle *settle, const char bic[KHORGOS_BIC_BYTES]);
+/* Normalises a BIC in place to 11 characters (8 -> + "XXX"); false when invalid. */
+bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]);
+bool settle_country_valid(const char country[2]);
+u32 settle_currency_find(const struct settle *settle, u32 numeric);
+/* The position slot of participant p in currency index c, SETTLE_NONE when it lacks it. */
+u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency);
+u128 settle_balance(const struct settle *settle, u32 slot);
+/* A calendar date YYYYMMDD from 1970 on. */
+bool settle_date_valid(u32 date);
+/* Which participant and currency a filter selects (SETTLE_NONE: all); false when it names an
+ * unknown one. */
+bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                          u32 *participant, u32 *currency);
+u128 settle_liquidity(const struct settle *settle, u32 slot);
+
+/* Request ids: true when `id` was seen (then *result is the stored answer, or the
+ * exists_with_different_fields answer); otherwise the caller applies and calls _store. */
+bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,
+                         u32 size, struct khorgos_settle_result *result);
+void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
+                          u32 size, const struct khorgos_settle_result *result);
+
+/* Ledger booking: append events to the chain, then flush them (asserting all are created). */
+void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
+                      u128 amount, u32 ledger, u128 user_data);
+void settle_chain_flush(struct settle *settle);
+bool settle_chain_capacity(const struct settle *settle, u32 count);
+
+/* Payments (settle_payments.c). */
+void settle_submit_payments(struct settle *settle, u64 timestamp,
+                            const struct khorgos_payment *events, u32 count,
+                            struct khorgos_settle_result *results);
+u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp);
+void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
+                           u64 timestamp);
+void settle_queue_remove(struct settle *settle, u32 payment);
+u32 settle_retry_run(struct settle *settle, u64 timestamp);
+void settle_retry_add(struct settle *settle, u32 slot);
+void settle_cancel_payments(struct settle *settle, u64 timestamp,
+                            const struct khorgos_payment_change *events, u32 count,
+                            struct khorgos_settle_result *results);
+void settle_reprioritize_payments(struct settle *settle, u64 timestamp,
+                                  const struct khorgos_payment_change *events, u32 count,
+                                  struct khorgos_settle_result *results);
+u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 count,
+                           struct khorgos_payment *out);
+u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                     struct khorgos_payment *out, u32 count_max);
+/* Books a set of payments (settle->set[0..count)) together through the clearing account and
+ * marks them settled. The set must be feasible. */
+void settle_book_set(struct settle *settle, u32 currency, u32 count, u64 timestamp);
+/* Limit check of a payer slot paying `amount` to participant `payee`: ok, or the status. */
+u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount);
+
+/* Participants (settle_participants.c). */
+void settle_create_participants(struct settle *settle, u64 timestamp,
+                                const struct khorgos_participant *events, u32 count,
+                                struct khorgos_settle_result *results);
+void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
+                               const struct khorgos_participant_event *events, u32 count,
+                               struct khorgos_settle_result *results);
+struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u32 slot,
+                                                 u32 counterparty);
+
+/* Liquidity saving (settle_resolve.c). Returns payments settled. */
+u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp);
+u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp);
+void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
+                             const struct khorgos_business_day *events, u32 count,
+                             struct khorgos_settle_result *results);
+
+/* The business day (settle_day.c). */
+void settle_open_day(struct settle *settle, u64 timestamp,
+                     const struct khorgos_business_day *events, u32 count,
+                     struct khorgos_settle_result *results);
+void settle_close_day(struct settle *settle, u64 timestamp,
+                      const struct khorgos_business_day *events, u32 count,
+                      struct khorgos_settle_result *results);
+void settle_pulse(struct settle *settle, u64 timestamp);
+void settle_timer_push(struct settle *settle, u64 due, u32 payment);
+u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                         struct khorgos_position *out, u32 count_max);
+
+#endif /* KHORGOS_SETTLE_H */

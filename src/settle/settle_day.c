@@ -1,0 +1,394 @@
+/*
+ * settle_day.c: the business day of each currency, its timers and its figures.
+ *
+ * States of a currency: closed (never opened, or after close_day) -> open (open_day) -> closed
+ * (close_day). open_day takes the day's settings: date (must advance), the two cut-offs
+ * (customer, interbank: absolute timestamps), the queue mode, the liquidity-saving switches
+ * and the resolution interval. Opening resets the day's figures of every position in the
+ * currency (opening balance, sent, received, rejected, credit used and repaid) and the
+ * positions of its bilateral limits, then enters the payments waiting for this value date, in
+ * arrival order.
+ *
+ * Timers (fired by settle_pulse, the internal SETTLE_PULSE request, see settle.h):
+ *   cut-off     once per day and type: every queued payment of that type is rejected with
+ *               after_cut_off (TM01); later submissions of the type are rejected the same way;
+ *   resolution  when KHORGOS_DAY_RESOLUTION_ON_TIMER: a gridlock resolution, then the next
+ *               is set one interval after the pulse's timestamp;
+ *   settle-by   a min-heap of (settle_by, payment); a payment still queued then is rejected
+ *               with settle_by_passed (TM01). Entries of payments that left the queue are
+ *               dropped when they reach the top.
+ *
+ * close_day rejects what is still queued (day_closed, TM01), repays intraday credit from each
+ * balance (settlement -> credit account, one chain) and reports the rest as overnight credit.
+ */
+#include "settle/settle.h"
+
+/* ----------------------------------------------------------------------------------------- */
+/* The settle-by heap.                                                                        */
+
+static bool settle_timer_before(const struct settle_timer *a, const struct settle_timer *b) {
+    return a->due < b->due || (a->due == b->due && a->payment < b->payment);
+}
+
+static void settle_timer_swap(struct settle *settle, u32 a, u32 b) {
+    struct settle_timer swap = settle->timers[a];
+    settle->timers[a] = settle->timers[b];
+    settle->timers[b] = swap;
+}
+
+void settle_timer_push(struct settle *settle, u64 due, u32 payment) {
+    ASSERT(due > 0);
+    ASSERT(settle->timer_count < settle->config.payment_count_max);
+    u32 at = settle->timer_count++;
+    settle->timers[at] = (struct settle_timer){.due = due, .payment = payment};
+    while (at > 0 && settle_timer_before(&settle->timers[at], &settle->timers[(at - 1) / 2])) {
+        settle_timer_swap(settle, at, (at - 1) / 2);
+        at = (at - 1) / 2;
+    }
+}
+
+static void settle_timer_pop(struct settle *settle) {
+    ASSERT(settle->timer_count > 0);
+    settle->timers[0] = settle->timers[--settle->timer_count];
+    u32 at = 0;
+    for (;;) {
+        u32 smallest = at;
+        u32 left = 2 * at + 1, right = 2 * at + 2;
+        if (left < settle->timer_count &&
+            settle_timer_before(&settle->timers[left], &settle->timers[smallest])) {
+            smallest = left;
+        }
+        if (right < settle->timer_count &&
+            settle_timer_before(&settle->timers[right], &settle->timers[smallest])) {
+            smallest = right;
+        }
+        if (smallest == at) break;
+        settle_timer_swap(settle, at, smallest);
+        at = smallest;
+    }
+}
+
+static u64 settle_min_due(u64 current, u64 due) {
+    if (due == 0) return current;
+    return current == 0 ? due : MIN(current, due);
+}
+
+u64 settle_timer_next(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    u64 next = settle->timer_count > 0 ? settle->timers[0].due : 0;
+    for (u32 index = 0; index < settle->currency_count; index++) {
+        const struct settle_currency *currency = &settle->currencies[index];
+        if (!currency->day_open) continue;
+        if (!currency->cut_off_customer_passed) next = settle_min_due(next, currency->cut_off_customer);
+        if (!currency->cut_off_interbank_passed) {
+            next = settle_min_due(next, currency->cut_off_interbank);
+        }
+        if ((currency->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0) {
+            next = settle_min_due(next, currency->resolution_next);
+        }
+    }
+    return next;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Rejecting queued payments.                                                                 */
+
+/* Rejects the currency's queued payments of `type` (or of any type when type > 1). */
+static void settle_reject_queued(struct settle *settle, u32 currency, u32 type, u32 reason,
+                                 u64 timestamp) {
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        u32 slot = settle_position_slot(settle, participant, currency);
+        if (slot == SETTLE_NONE) continue;
+        bool rejected = false;
+        for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
+            u32 at = settle->positions[slot].queue_head[priority];
+            while (at != SETTLE_NONE) {
+                u32 next = settle->payment_next[at];
+                if (type > KHORGOS_PAYMENT_INTERBANK || settle->payments[at].type == type) {
+                    settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED, reason, timestamp);
+                    rejected = true;
+                }
+                at = next;
+            }
+        }
+        if (rejected) settle_retry_add(settle, slot); /* what they held may go now */
+    }
+}
+
+static void settle_cut_offs(struct settle *settle, u32 currency, u64 timestamp) {
+    struct settle_currency *entry = &settle->currencies[currency];
+    if (entry->cut_off_customer != 0 && !entry->cut_off_customer_passed &&
+        entry->cut_off_customer <= timestamp) {
+        entry->cut_off_customer_passed = true;
+        settle_reject_queued(settle, currency, KHORGOS_PAYMENT_CUSTOMER,
+                             KHORGOS_SETTLE_after_cut_off, timestamp);
+    }
+    if (entry->cut_off_interbank != 0 && !entry->cut_off_interbank_passed &&
+        entry->cut_off_interbank <= timestamp) {
+        entry->cut_off_interbank_passed = true;
+        settle_reject_queued(settle, currency, KHORGOS_PAYMENT_INTERBANK,
+                             KHORGOS_SETTLE_after_cut_off, timestamp);
+    }
+}
+
+void settle_pulse(struct settle *settle, u64 timestamp) {
+    ASSERT(settle != NULL);
+    ASSERT(timestamp > 0);
+    while (settle->timer_count > 0 && settle->timers[0].due <= timestamp) {
+        u32 payment = settle->timers[0].payment;
+        settle_timer_pop(settle);
+        const struct khorgos_payment *record = &settle->payments[payment];
+        if (record->state == KHORGOS_PAYMENT_QUEUED && record->settle_by <= timestamp) {
+            u32 slot = settle->payment_payer_slot[payment];
+            settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED,
+                                  KHORGOS_SETTLE_settle_by_passed, timestamp);
+            settle_retry_add(settle, slot);
+        }
+    }
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        struct settle_currency *entry = &settle->currencies[currency];
+        if (!entry->day_open) continue;
+        settle_cut_offs(settle, currency, timestamp);
+        if ((entry->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0 && entry->resolution_next != 0 &&
+            entry->resolution_next <= timestamp) {
+            entry->resolution_next = timestamp + entry->resolution_interval;
+            settle_resolve(settle, currency, timestamp);
+        }
+    }
+    settle_retry_run(settle, timestamp);
+    ASSERT(settle_timer_next(settle) == 0 || settle_timer_next(settle) > timestamp);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* open_day, close_day.                                                                       */
+
+static u32 settle_open_status(const struct settle *settle, const struct khorgos_business_day *event,
+                              u64 timestamp, u32 *currency) {
+    static const u8 zero[sizeof(event->reserved)];
+    if (memcmp(event->reserved, zero, sizeof(zero)) != 0 ||
+        (event->flags & ~(u32)(KHORGOS_DAY_OFFSETTING_ON_ENTRY | KHORGOS_DAY_RESOLUTION_ON_REQUEST |
+                               KHORGOS_DAY_RESOLUTION_ON_TIMER)) != 0) {
+        return KHORGOS_SETTLE_reserved_field;
+    }
+    *currency = settle_currency_find(settle, event->currency);
+    if (*currency == SETTLE_NONE) return KHORGOS_SETTLE_currency_invalid;
+    const struct settle_currency *entry = &settle->currencies[*currency];
+    if (entry->day_open) return KHORGOS_SETTLE_day_already_open;
+    if (!settle_date_valid(event->date) || event->date <= entry->date) {
+        return KHORGOS_SETTLE_date_invalid;
+    }
+    if (event->queue_mode < KHORGOS_QUEUE_MODE_NONE ||
+        event->queue_mode > KHORGOS_QUEUE_MODE_BYPASS_FIFO) {
+        return KHORGOS_SETTLE_queue_mode_invalid;
+    }
+    if ((event->cut_off_customer != 0 && event->cut_off_customer <= timestamp) ||
+        (event->cut_off_interbank != 0 && event->cut_off_interbank <= timestamp)) {
+        return KHORGOS_SETTLE_cut_off_invalid;
+    }
+    bool timer = (event->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0;
+    if (timer != (event->resolution_interval != 0)) return KHORGOS_SETTLE_cut_off_invalid;
+    if (event->resolution_interval > U64_MAX - timestamp) return KHORGOS_SETTLE_cut_off_invalid;
+    return KHORGOS_SETTLE_ok;
+}
+
+static void settle_day_reset(struct settle *settle, u32 currency) {
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        u32 slot = settle_position_slot(settle, participant, currency);
+        if (slot == SETTLE_NONE) continue;
+        struct settle_position *position = &settle->positions[slot];
+        position->opening_balance = settle_balance(settle, slot);
+        position->sent = position->received = 0;
+        position->rejected_value = 0;
+        position->sent_count = position->received_count = position->rejected_count = 0;
+        position->credit_used = position->credit_outstanding;
+        position->credit_repaid = 0;
+        position->overnight_credit = 0;
+    }
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        if (settle->positions[settle->limits[index].position_slot].currency == currency) {
+            settle->limits[index].position = 0;
+        }
+    }
+}
+
+/* Enters the payments waiting for a value date up to the day's, in arrival order. */
+static void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp) {
+    struct settle_currency *entry = &settle->currencies[currency];
+    u32 at = entry->waiting_head;
+    while (at != SETTLE_NONE) {
+        u32 next = settle->payment_next[at];
+        struct khorgos_payment *record = &settle->payments[at];
+        ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
+        if (record->value_date <= entry->date) {
+            u32 previous = settle->payment_prev[at];
+            if (previous == SETTLE_NONE) entry->waiting_head = next;
+            else settle->payment_next[previous] = next;
+            if (next == SETTLE_NONE) entry->waiting_tail = previous;
+            else settle->payment_prev[next] = previous;
+            settle->payment_next[at] = settle->payment_prev[at] = SETTLE_NONE;
+            record->state = 0;
+            if (record->settle_by != 0 && record->settle_by <= timestamp) {
+                settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
+                                      KHORGOS_SETTLE_settle_by_passed, timestamp);
+            } else {
+                settle_payment_enter(settle, at, timestamp);
+            }
+        }
+        at = next;
+    }
+}
+
+static u32 settle_open_one(struct settle *settle, const struct khorgos_business_day *event,
+                           u64 timestamp) {
+    u32 currency = SETTLE_NONE;
+    u32 status = settle_open_status(settle, event, timestamp, &currency);
+    if (status != KHORGOS_SETTLE_ok) return status;
+    struct settle_currency *entry = &settle->currencies[currency];
+    entry->day_open = true;
+    entry->date = event->date;
+    entry->cut_off_customer = event->cut_off_customer;
+    entry->cut_off_interbank = event->cut_off_interbank;
+    entry->cut_off_customer_passed = false;
+    entry->cut_off_interbank_passed = false;
+    entry->queue_mode = event->queue_mode;
+    entry->flags = event->flags;
+    entry->resolution_interval = event->resolution_interval;
+    entry->resolution_next = event->resolution_interval ? timestamp + event->resolution_interval : 0;
+    settle_day_reset(settle, currency);
+    settle_release_waiting(settle, currency, timestamp);
+    return KHORGOS_SETTLE_ok;
+}
+
+/* Repays intraday credit from each balance; the rest is overnight credit. */
+static void settle_repay_credit(struct settle *settle, u32 currency) {
+    const struct settle_currency *entry = &settle->currencies[currency];
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        u32 slot = settle_position_slot(settle, participant, currency);
+        if (slot == SETTLE_NONE) continue;
+        struct settle_position *position = &settle->positions[slot];
+        if (position->credit_outstanding == 0) continue;
+        u128 repay = MIN(position->credit_outstanding, settle_balance(settle, slot));
+        if (repay > 0) {
+            settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_REPAY,
+                             settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_REPAY),
+                             position->settlement_account_id, position->credit_account_id, repay,
+                             entry->numeric, 0);
+        }
+        position->credit_outstanding -= repay;
+        position->credit_repaid += repay;
+        position->overnight_credit = position->credit_outstanding;
+    }
+    settle_chain_flush(settle);
+}
+
+static u32 settle_close_one(struct settle *settle, const struct khorgos_business_day *event,
+                            u64 timestamp) {
+    static const u8 zero[sizeof(event->reserved)];
+    if (event->date != 0 || event->cut_off_customer != 0 || event->cut_off_interbank != 0 ||
+        event->resolution_interval != 0 || event->queue_mode != 0 || event->flags != 0 ||
+        memcmp(event->reserved, zero, sizeof(zero)) != 0) {
+        return KHORGOS_SETTLE_reserved_field;
+    }
+    u32 currency = settle_currency_find(settle, event->currency);
+    if (currency == SETTLE_NONE) return KHORGOS_SETTLE_currency_invalid;
+    struct settle_currency *entry = &settle->currencies[currency];
+    if (!entry->day_open) return KHORGOS_SETTLE_day_not_open;
+    if (!settle_chain_capacity(settle, settle->participant_count)) {
+        return KHORGOS_SETTLE_capacity_full;
+    }
+    settle_reject_queued(settle, currency, KHORGOS_PAYMENT_INTERBANK + 1, KHORGOS_SETTLE_day_closed,
+                         timestamp);
+    settle_repay_credit(settle, currency);
+    entry->day_open = false;
+    return KHORGOS_SETTLE_ok;
+}
+
+static void settle_day_events(struct settle *settle, u32 operation, u64 timestamp,
+                              const struct khorgos_business_day *events, u32 count,
+                              struct khorgos_settle_result *results) {
+    ASSERT(settle != NULL);
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    for (u32 index = 0; index < count; index++) {
+        const struct khorgos_business_day *event = &events[index];
+        struct khorgos_settle_result *result = &results[index];
+        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        if (event->id == 0) {
+            result->status = KHORGOS_SETTLE_id_must_not_be_zero;
+            continue;
+        }
+        if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
+            continue;
+        }
+        if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) {
+            result->status = KHORGOS_SETTLE_capacity_full;
+            continue;
+        }
+        result->status = operation == KHORGOS_OPERATION_OPEN_DAY
+                             ? settle_open_one(settle, event, timestamp)
+                             : settle_close_one(settle, event, timestamp);
+        result->payments_settled = settle_retry_run(settle, timestamp);
+        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
+    }
+}
+
+void settle_open_day(struct settle *settle, u64 timestamp, const struct khorgos_business_day *events,
+                     u32 count, struct khorgos_settle_result *results) {
+    settle_day_events(settle, KHORGOS_OPERATION_OPEN_DAY, timestamp, events, count, results);
+}
+
+void settle_close_day(struct settle *settle, u64 timestamp,
+                      const struct khorgos_business_day *events, u32 count,
+                      struct khorgos_settle_result *results) {
+    settle_day_events(settle, KHORGOS_OPERATION_CLOSE_DAY, timestamp, events, count, results);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Positions.                                                                                 */
+
+static void settle_position_write(const struct settle *settle, u32 slot, struct khorgos_position *out) {
+    const struct settle_position *position = &settle->positions[slot];
+    const struct khorgos_participant *record = &settle->participants[position->participant].record;
+    memset(out, 0, sizeof(*out));
+    memcpy(out->bic, record->bic, KHORGOS_BIC_BYTES);
+    out->flags = record->flags;
+    out->currency = settle->currencies[position->currency].numeric;
+    out->opening_balance = position->opening_balance;
+    out->balance = settle_balance(settle, slot);
+    out->sent = position->sent;
+    out->received = position->received;
+    out->queued = position->queued_value;
+    out->rejected = position->rejected_value;
+    out->credit_line = position->credit_line;
+    out->credit_outstanding = position->credit_outstanding;
+    out->credit_used = position->credit_used;
+    out->credit_repaid = position->credit_repaid;
+    out->overnight_credit = position->overnight_credit;
+    out->net_debit_cap = position->net_debit_cap;
+    out->sent_count = position->sent_count;
+    out->received_count = position->received_count;
+    out->queued_count = position->queued_count;
+    out->rejected_count = position->rejected_count;
+}
+
+u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                         struct khorgos_position *out, u32 count_max) {
+    ASSERT(settle != NULL && filter != NULL);
+    ASSERT(out != NULL);
+    u32 participant_only = 0, currency_only = 0;
+    if (!settle_filter_select(settle, filter, &participant_only, &currency_only)) return 0;
+    u32 limit = filter->limit == 0 ? count_max : MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        if (participant_only != SETTLE_NONE && participant != participant_only) continue;
+        for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {
+            u32 slot = participant * KHORGOS_PARTICIPANT_CURRENCIES_MAX + k;
+            if (!settle->positions[slot].in_use) continue;
+            if (currency_only != SETTLE_NONE && settle->positions[slot].currency != currency_only) {
+                continue;
+            }
+            if (written == limit) return written;
+            settle_position_write(settle, slot, &out[written++]);
+        }
+    }
+    return written;
+}

@@ -1,0 +1,657 @@
+/*
+ * settle_payments.c: payments: submission and its validation, settlement alone (with an
+ * intraday credit draw in the same linked chain), queues per payer and currency, retries,
+ * settlement of a set through the clearing account, cancel, re-prioritise and lookups.
+ * Design and the state diagram: see settle.h.
+ *
+ * A queue is three doubly linked lists (one per priority) threaded through payment_next /
+ * payment_prev; "queue order" is urgent then high then normal, each in arrival order. A waiting
+ * payment is on its currency's waiting list through the same links (never on both).
+ *
+ * When a payment may settle at once (settle_payment_enter):
+ *   covered   amount <= balance + unused credit line of the payer, and
+ *   limits    the payer's net debit cap and bilateral limit toward the payee hold, and
+ *   not held  under fifo, no queued payment of the payer has its priority or a higher one, and
+ *   parties   neither payer nor payee is suspended.
+ * Otherwise: offsetting on entry when switched on, else queued (or rejected under mode none).
+ *
+ * Retries (settle_retry_run): a position whose liquidity or room may have grown is put on the
+ * retry list (at most once); each is then walked in queue order: fifo stops at the first
+ * payment that cannot settle, bypass_fifo tries every one. Each settlement puts its payee on
+ * the list, so released payments cascade; it ends because each step settles a payment or
+ * empties the list.
+ */
+#include "settle/settle.h"
+
+/* ----------------------------------------------------------------------------------------- */
+/* Queues.                                                                                    */
+
+static void settle_queue_append(struct settle *settle, u32 payment) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
+    u32 priority = record->priority;
+    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
+    ASSERT(record->state != KHORGOS_PAYMENT_QUEUED);
+    settle->payment_prev[payment] = position->queue_tail[priority];
+    settle->payment_next[payment] = SETTLE_NONE;
+    if (position->queue_tail[priority] == SETTLE_NONE) {
+        position->queue_head[priority] = payment;
+    } else {
+        settle->payment_next[position->queue_tail[priority]] = payment;
+    }
+    position->queue_tail[priority] = payment;
+    position->queued_count++;
+    position->queued_value += record->amount;
+    record->state = KHORGOS_PAYMENT_QUEUED;
+}
+
+void settle_queue_remove(struct settle *settle, u32 payment) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
+    u32 priority = record->priority;
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
+    ASSERT(position->queued_count > 0 && position->queued_value >= record->amount);
+    u32 previous = settle->payment_prev[payment];
+    u32 next = settle->payment_next[payment];
+    if (previous == SETTLE_NONE) position->queue_head[priority] = next;
+    else settle->payment_next[previous] = next;
+    if (next == SETTLE_NONE) position->queue_tail[priority] = previous;
+    else settle->payment_prev[next] = previous;
+    settle->payment_next[payment] = SETTLE_NONE;
+    settle->payment_prev[payment] = SETTLE_NONE;
+    position->queued_count--;
+    position->queued_value -= record->amount;
+    record->state = 0;
+}
+
+static void settle_waiting_remove(struct settle *settle, u32 payment) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    struct settle_currency *currency =
+        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
+    ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
+    u32 previous = settle->payment_prev[payment];
+    u32 next = settle->payment_next[payment];
+    if (previous == SETTLE_NONE) currency->waiting_head = next;
+    else settle->payment_next[previous] = next;
+    if (next == SETTLE_NONE) currency->waiting_tail = previous;
+    else settle->payment_prev[next] = previous;
+    settle->payment_next[payment] = SETTLE_NONE;
+    settle->payment_prev[payment] = SETTLE_NONE;
+    record->state = 0;
+}
+
+static void settle_waiting_append(struct settle *settle, u32 payment) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    struct settle_currency *currency =
+        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
+    ASSERT(record->state == 0);
+    settle->payment_prev[payment] = currency->waiting_tail;
+    settle->payment_next[payment] = SETTLE_NONE;
+    if (currency->waiting_tail == SETTLE_NONE) currency->waiting_head = payment;
+    else settle->payment_next[currency->waiting_tail] = payment;
+    currency->waiting_tail = payment;
+    record->state = KHORGOS_PAYMENT_WAITING;
+}
+
+/* Whether the payer has a queued payment of this priority or a higher one (fifo holds). */
+static bool settle_queue_holds(const struct settle *settle, u32 slot, u32 priority) {
+    const struct settle_position *position = &settle->positions[slot];
+    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
+    for (u32 level = 0; level <= priority; level++) {
+        if (position->queue_head[level] != SETTLE_NONE) return true;
+    }
+    return false;
+}
+
+void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
+                           u64 timestamp) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(state == KHORGOS_PAYMENT_REJECTED || state == KHORGOS_PAYMENT_CANCELLED);
+    if (record->state == KHORGOS_PAYMENT_QUEUED) settle_queue_remove(settle, payment);
+    if (record->state == KHORGOS_PAYMENT_WAITING) settle_waiting_remove(settle, payment);
+    ASSERT(record->state == 0);
+    record->state = state;
+    record->reason = reason;
+    record->finished_at = timestamp;
+    u32 slot = settle->payment_payer_slot[payment];
+    if (state == KHORGOS_PAYMENT_REJECTED && slot != SETTLE_NONE) {
+        settle->positions[slot].rejected_value += record->amount;
+        settle->positions[slot].rejected_count++;
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Limits and coverage.                                                                       */
+
+u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount) {
+    const struct settle_position *position = &settle->positions[payer_slot];
+    ASSERT(position->in_use);
+    ASSERT(payee < settle->participant_count);
+    if (position->net_debit_cap != KHORGOS_AMOUNT_MAX) {
+        i128 after = (i128)(position->sent + amount) - (i128)position->received;
+        if (after > 0 && (u128)after > position->net_debit_cap) {
+            return KHORGOS_SETTLE_exceeds_net_debit_cap;
+        }
+    }
+    const struct settle_bilateral_limit *limit = settle_limit_find(settle, payer_slot, payee);
+    if (limit != NULL) {
+        i128 after = limit->position + (i128)amount;
+        if (after > 0 && (u128)after > limit->limit) return KHORGOS_SETTLE_exceeds_bilateral_limit;
+    }
+    return KHORGOS_SETTLE_ok;
+}
+
+static bool settle_participant_suspended(const struct settle *settle, u32 participant) {
+    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
+}
+
+/* Why the payment cannot settle alone now (ok when it can). */
+static u32 settle_single_status(const struct settle *settle, u32 payment) {
+    const struct khorgos_payment *record = &settle->payments[payment];
+    u32 payer_slot = settle->payment_payer_slot[payment];
+    u32 payee_slot = settle->payment_payee_slot[payment];
+    u32 payer = settle->positions[payer_slot].participant;
+    u32 payee = settle->positions[payee_slot].participant;
+    if (settle_participant_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
+    if (record->amount > settle_liquidity(settle, payer_slot)) {
+        return KHORGOS_SETTLE_insufficient_funds;
+    }
+    return settle_limits_status(settle, payer_slot, payee, record->amount);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Booking.                                                                                   */
+
+static void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    u32 payer_slot = settle->payment_payer_slot[payment];
+    u32 payee_slot = settle->payment_payee_slot[payment];
+    struct settle_position *payer = &settle->positions[payer_slot];
+    struct settle_position *payee = &settle->positions[payee_slot];
+    ASSERT(record->state == 0);
+    ASSERT(record->transfer_id_debit != 0);
+    record->state = KHORGOS_PAYMENT_SETTLED;
+    record->reason = KHORGOS_SETTLE_settled;
+    record->finished_at = timestamp;
+    payer->sent += record->amount;
+    payer->sent_count++;
+    payee->received += record->amount;
+    payee->received_count++;
+    struct settle_bilateral_limit *forward = settle_limit_find(settle, payer_slot, payee->participant);
+    if (forward != NULL) forward->position += (i128)record->amount;
+    struct settle_bilateral_limit *reverse = settle_limit_find(settle, payee_slot, payer->participant);
+    if (reverse != NULL) reverse->position -= (i128)record->amount;
+    settle_retry_add(settle, payee_slot);
+}
+
+/* Draws `draw` of intraday credit for `slot` (0: nothing); returns the draw's transfer id, 0
+ * when none. The caller computed the amount from balances before its chain. */
+static u128 settle_credit_draw(struct settle *settle, u32 slot, u128 draw) {
+    struct settle_position *position = &settle->positions[slot];
+    if (draw == 0) return 0;
+    ASSERT(position->credit_line >= position->credit_outstanding);
+    ASSERT(draw <= position->credit_line - position->credit_outstanding);
+    u32 numeric = settle->currencies[position->currency].numeric;
+    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
+    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
+                     position->settlement_account_id, draw, numeric, 0);
+    position->credit_outstanding += draw;
+    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
+    return id;
+}
+
+/* Settles one covered payment alone: [credit draw] then payer -> payee, one chain. */
+static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(settle_single_status(settle, payment) == KHORGOS_SETTLE_ok);
+    if (!settle_chain_capacity(settle, 2)) return false;
+    u32 payer_slot = settle->payment_payer_slot[payment];
+    u32 payee_slot = settle->payment_payee_slot[payment];
+    if (record->state == KHORGOS_PAYMENT_QUEUED) settle_queue_remove(settle, payment);
+    u128 balance = settle_balance(settle, payer_slot);
+    u128 draw = record->amount > balance ? record->amount - balance : 0;
+    record->transfer_id_credit_draw = settle_credit_draw(settle, payer_slot, draw);
+    record->transfer_id_debit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT);
+    settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT, record->transfer_id_debit,
+                     settle->positions[payer_slot].settlement_account_id,
+                     settle->positions[payee_slot].settlement_account_id, record->amount,
+                     record->currency, record->id);
+    settle_chain_flush(settle);
+    settle_payment_settled(settle, payment, timestamp);
+    return true;
+}
+
+/* Per participant of the set: its net (sent - received) and, from balances before anything
+ * of the set is booked, the credit it must draw. Takes the set's payments off their queues. */
+static void settle_set_prepare(struct settle *settle, u32 count) {
+    for (u32 index = 0; index < count; index++) {
+        u32 payment = settle->set[index];
+        u128 amount = settle->payments[payment].amount;
+        settle->set_net[settle->positions[settle->payment_payer_slot[payment]].participant] +=
+            (i128)amount;
+        settle->set_net[settle->positions[settle->payment_payee_slot[payment]].participant] -=
+            (i128)amount;
+        if (settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED) {
+            settle_queue_remove(settle, payment);
+        }
+    }
+    for (u32 index = 0; index < count; index++) {
+        u32 slot = settle->payment_payer_slot[settle->set[index]];
+        u32 participant = settle->positions[slot].participant;
+        if (settle->set_net[participant] <= 0) continue;
+        u128 net = (u128)settle->set_net[participant];
+        u128 balance = settle_balance(settle, slot);
+        settle->set_draw[participant] = net > balance ? net - balance : 0;
+        settle->set_net[participant] = 0; /* once per participant */
+    }
+}
+
+void settle_book_set(struct settle *settle, u32 currency, u32 count, u64 timestamp) {
+    ASSERT(count > 0 && count <= settle->config.payment_count_max);
+    ASSERT(currency < settle->currency_count);
+    const struct settle_currency *entry = &settle->currencies[currency];
+    settle_set_prepare(settle, count);
+    for (u32 index = 0; index < count; index++) { /* all receipts first */
+        struct khorgos_payment *record = &settle->payments[settle->set[index]];
+        record->transfer_id_credit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_CREDIT);
+        settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_CREDIT, record->transfer_id_credit,
+                         entry->clearing_account_id,
+                         settle->positions[settle->payment_payee_slot[settle->set[index]]]
+                             .settlement_account_id,
+                         record->amount, entry->numeric, record->id);
+    }
+    for (u32 index = 0; index < count; index++) { /* a draw per payer short on its net */
+        u32 slot = settle->payment_payer_slot[settle->set[index]];
+        u32 participant = settle->positions[slot].participant;
+        settle->payments[settle->set[index]].transfer_id_credit_draw =
+            settle_credit_draw(settle, slot, settle->set_draw[participant]);
+        settle->set_draw[participant] = 0;
+    }
+    for (u32 index = 0; index < count; index++) { /* then all payments */
+        u32 payment = settle->set[index];
+        struct khorgos_payment *record = &settle->payments[payment];
+        settle->set_net[settle->positions[settle->payment_payer_slot[payment]].participant] = 0;
+        settle->set_net[settle->positions[settle->payment_payee_slot[payment]].participant] = 0;
+        record->transfer_id_debit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_DEBIT);
+        settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT, record->transfer_id_debit,
+                         settle->positions[settle->payment_payer_slot[payment]].settlement_account_id,
+                         entry->clearing_account_id, record->amount, entry->numeric, record->id);
+    }
+    settle_chain_flush(settle);
+    for (u32 index = 0; index < count; index++) {
+        settle_payment_settled(settle, settle->set[index], timestamp);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Retries.                                                                                   */
+
+void settle_retry_add(struct settle *settle, u32 slot) {
+    struct settle_position *position = &settle->positions[slot];
+    ASSERT(position->in_use);
+    if (position->retry_pending || position->queued_count == 0) return;
+    ASSERT(settle->retry_count < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    position->retry_pending = true;
+    settle->retry_list[settle->retry_count++] = slot;
+}
+
+static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp) {
+    const struct settle_position *position = &settle->positions[slot];
+    bool fifo = settle->currencies[position->currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
+    u32 settled = 0;
+    for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
+        u32 payment = position->queue_head[priority];
+        while (payment != SETTLE_NONE) {
+            u32 next = settle->payment_next[payment];
+            u32 status = settle_single_status(settle, payment);
+            if (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp)) {
+                settled++;
+            } else {
+                settle->payments[payment].reason = status;
+                if (fifo) return settled;
+            }
+            payment = next;
+        }
+    }
+    return settled;
+}
+
+u32 settle_retry_run(struct settle *settle, u64 timestamp) {
+    u32 settled = 0;
+    while (settle->retry_count > 0) {
+        u32 slot = settle->retry_list[--settle->retry_count];
+        ASSERT(settle->positions[slot].retry_pending);
+        settle->positions[slot].retry_pending = false;
+        if (!settle->currencies[settle->positions[slot].currency].day_open) continue;
+        settled += settle_retry_position(settle, slot, timestamp);
+    }
+    return settled;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Entering a payment: settle, offset, queue or reject.                                       */
+
+u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    u32 payer_slot = settle->payment_payer_slot[payment];
+    const struct settle_currency *currency = &settle->currencies[settle->positions[payer_slot].currency];
+    ASSERT(record->state == 0);
+    ASSERT(currency->day_open);
+    bool held = currency->queue_mode == KHORGOS_QUEUE_MODE_FIFO &&
+                settle_queue_holds(settle, payer_slot, record->priority);
+    u32 status = settle_single_status(settle, payment);
+    if (!held && status == KHORGOS_SETTLE_ok) {
+        if (settle_single(settle, payment, timestamp)) return KHORGOS_SETTLE_settled;
+        status = KHORGOS_SETTLE_capacity_full;
+    }
+    if (status == KHORGOS_SETTLE_participant_suspended || status == KHORGOS_SETTLE_creditor_suspended ||
+        status == KHORGOS_SETTLE_capacity_full || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) {
+        if (status == KHORGOS_SETTLE_ok) status = KHORGOS_SETTLE_insufficient_funds;
+        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
+        return status;
+    }
+    if ((currency->flags & KHORGOS_DAY_OFFSETTING_ON_ENTRY) != 0 &&
+        settle_offset_on_entry(settle, payment, timestamp) > 0) {
+        return KHORGOS_SETTLE_settled;
+    }
+    settle_queue_append(settle, payment);
+    record->reason = status == KHORGOS_SETTLE_ok ? KHORGOS_SETTLE_queued : status;
+    if (record->settle_by != 0) settle_timer_push(settle, record->settle_by, payment);
+    return KHORGOS_SETTLE_queued;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Submission.                                                                                */
+
+static bool settle_text_valid(const char *text, u32 size, bool required) {
+    u32 length = 0;
+    while (length < size && text[length] != '\0') length++;
+    for (u32 index = 0; index < length; index++) {
+        if (text[index] < 0x20 || text[index] > 0x7E) return false;
+    }
+    for (u32 index = length; index < size; index++) {
+        if (text[index] != '\0') return false;
+    }
+    return length > 0 || !required;
+}
+
+static bool settle_purpose_valid(const char purpose[4]) {
+    if (purpose[0] == '\0') return purpose[1] == '\0' && purpose[2] == '\0' && purpose[3] == '\0';
+    for (u32 index = 0; index < 4; index++) {
+        if (purpose[index] < 'A' || purpose[index] > 'Z') return false;
+    }
+    return true;
+}
+
+bool settle_date_valid(u32 date) {
+    static const u8 days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    u32 year = date / 10000, month = date / 100 % 100, day = date % 100;
+    if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
+    if (month == 2 && day == 29) return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return day <= days[month - 1];
+}
+
+static bool settle_uetr_valid(u128 uetr) {
+    if (uetr == 0) return true;
+    return ((uetr >> 76) & 0xF) == 4 && ((uetr >> 62) & 0x3) == 2;
+}
+
+/* Validates the fields of a new payment (BICs normalised here); sets the slots. */
+static u32 settle_payment_status(struct settle *settle, u32 payment, u64 timestamp) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    if (!settle_bic_normalize(record->debtor) || !settle_bic_normalize(record->creditor)) {
+        return KHORGOS_SETTLE_bic_invalid;
+    }
+    u32 payer = settle_participant_find(settle, record->debtor);
+    if (payer == SETTLE_NONE) return KHORGOS_SETTLE_debtor_not_found;
+    u32 payee = settle_participant_find(settle, record->creditor);
+    if (payee == SETTLE_NONE) return KHORGOS_SETTLE_creditor_not_found;
+    if (payer == payee) return KHORGOS_SETTLE_accounts_must_be_different;
+    u32 currency = settle_currency_find(settle, record->currency);
+    if (currency == SETTLE_NONE) {
+        return khorgos_currency_by_numeric(record->currency) == NULL
+                   ? KHORGOS_SETTLE_currency_invalid
+                   : KHORGOS_SETTLE_currency_not_held;
+    }
+    settle->payment_payer_slot[payment] = settle_position_slot(settle, payer, currency);
+    settle->payment_payee_slot[payment] = settle_position_slot(settle, payee, currency);
+    if (settle->payment_payer_slot[payment] == SETTLE_NONE ||
+        settle->payment_payee_slot[payment] == SETTLE_NONE) {
+        settle->payment_payer_slot[payment] = SETTLE_NONE;
+        return KHORGOS_SETTLE_currency_not_held;
+    }
+    if (record->amount == 0) return KHORGOS_SETTLE_amount_must_not_be_zero;
+    if (record->amount > SETTLE_LSM_AMOUNT_MAX) return KHORGOS_SETTLE_amount_too_large;
+    if (record->type > KHORGOS_PAYMENT_INTERBANK) return KHORGOS_SETTLE_type_invalid;
+    if (record->priority > KHORGOS_PRIORITY_NORMAL) return KHORGOS_SETTLE_priority_invalid;
+    if (!settle_text_valid(record->end_to_end_id, KHORGOS_END_TO_END_ID_BYTES, true)) {
+        return KHORGOS_SETTLE_end_to_end_id_invalid;
+    }
+    if (!settle_uetr_valid(record->uetr)) return KHORGOS_SETTLE_uetr_invalid;
+    if (!settle_purpose_valid(record->purpose)) return KHORGOS_SETTLE_purpose_invalid;
+    if (record->value_date != 0 && !settle_date_valid(record->value_date)) {
+        return KHORGOS_SETTLE_value_date_invalid;
+    }
+    if (settle_participant_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
+    if (record->settle_by != 0 && record->settle_by <= timestamp) {
+        return KHORGOS_SETTLE_settle_by_passed;
+    }
+    return KHORGOS_SETTLE_ok;
+}
+
+/* The business day's verdict on a valid payment: ok (enter now), waiting, or a rejection. */
+static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
+    const struct khorgos_payment *record = &settle->payments[payment];
+    const struct settle_currency *currency =
+        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
+    if (record->value_date != 0 && record->value_date < currency->date) {
+        return KHORGOS_SETTLE_value_date_invalid;
+    }
+    if (record->value_date > currency->date) return KHORGOS_SETTLE_waiting;
+    if (!currency->day_open) return KHORGOS_SETTLE_day_not_open;
+    bool passed = record->type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed
+                                                           : currency->cut_off_interbank_passed;
+    return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
+}
+
+static u32 settle_submit_one(struct settle *settle, u64 timestamp,
+                             const struct khorgos_payment *event,
+                             struct khorgos_settle_result *result) {
+    if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
+    u32 existing = 0;
+    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
+        struct khorgos_payment stored = settle->payments[existing];
+        struct khorgos_payment input = *event;
+        settle_bic_normalize(input.debtor);
+        settle_bic_normalize(input.creditor);
+        stored.state = 0;
+        result->timestamp = stored.submitted_at;
+        if (memcmp(&stored, &input, offsetof(struct khorgos_payment, submitted_at)) != 0) {
+            return KHORGOS_SETTLE_exists_with_different_fields;
+        }
+        result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
+        return settle->payment_submit_status[existing];
+    }
+    static const u8 zero[sizeof(struct khorgos_payment)];
+    size_t out_offset = offsetof(struct khorgos_payment, submitted_at);
+    if (event->state != 0 ||
+        memcmp((const u8 *)event + out_offset, zero, sizeof(*event) - out_offset) != 0) {
+        return KHORGOS_SETTLE_reserved_field;
+    }
+    if (settle->payment_count == settle->config.payment_count_max) {
+        return KHORGOS_SETTLE_capacity_full;
+    }
+    u32 payment = settle->payment_count++;
+    settle->payments[payment] = *event;
+    settle->payments[payment].submitted_at = timestamp;
+    settle->payments[payment].sequence = ++settle->payment_sequence;
+    settle->payment_next[payment] = SETTLE_NONE;
+    settle->payment_prev[payment] = SETTLE_NONE;
+    settle->payment_payer_slot[payment] = SETTLE_NONE;
+    settle->payment_payee_slot[payment] = SETTLE_NONE;
+    base_id_map_insert(&settle->payment_map, event->id, payment);
+    u32 status = settle_payment_status(settle, payment, timestamp);
+    if (status == KHORGOS_SETTLE_ok) status = settle_payment_day_status(settle, payment);
+    if (status == KHORGOS_SETTLE_ok) {
+        status = settle_payment_enter(settle, payment, timestamp);
+    } else if (status == KHORGOS_SETTLE_waiting) {
+        settle_waiting_append(settle, payment);
+        settle->payments[payment].reason = KHORGOS_SETTLE_waiting;
+    } else {
+        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
+    }
+    settle->payment_submit_status[payment] = status;
+    return status;
+}
+
+void settle_submit_payments(struct settle *settle, u64 timestamp,
+                            const struct khorgos_payment *events, u32 count,
+                            struct khorgos_settle_result *results) {
+    ASSERT(settle != NULL);
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    for (u32 index = 0; index < count; index++) {
+        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        results[index].status = settle_submit_one(settle, timestamp, &events[index], &results[index]);
+        if ((results[index].flags & KHORGOS_SETTLE_RESULT_RETRY) == 0) {
+            results[index].payments_settled = settle_retry_run(settle, timestamp) +
+                                               (results[index].status == KHORGOS_SETTLE_settled);
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Cancel, re-prioritise.                                                                     */
+
+static u32 settle_change_status(struct settle *settle, u32 operation,
+                                const struct khorgos_payment_change *event, u64 timestamp) {
+    static const u8 zero[sizeof(event->reserved)];
+    if (memcmp(event->reserved, zero, sizeof(zero)) != 0) return KHORGOS_SETTLE_reserved_field;
+    bool cancel = operation == KHORGOS_OPERATION_CANCEL_PAYMENTS;
+    if (cancel && event->priority != 0) return KHORGOS_SETTLE_reserved_field;
+    if (!cancel && event->priority > KHORGOS_PRIORITY_NORMAL) return KHORGOS_SETTLE_priority_invalid;
+    u32 payment = 0;
+    if (!base_id_map_get(&settle->payment_map, event->payment_id, &payment)) {
+        return KHORGOS_SETTLE_payment_not_found;
+    }
+    struct khorgos_payment *record = &settle->payments[payment];
+    if (record->state != KHORGOS_PAYMENT_QUEUED && record->state != KHORGOS_PAYMENT_WAITING) {
+        return KHORGOS_SETTLE_payment_not_queued;
+    }
+    u32 slot = settle->payment_payer_slot[payment];
+    if (cancel) {
+        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_CANCELLED, KHORGOS_SETTLE_cancelled,
+                              timestamp);
+    } else if (record->state == KHORGOS_PAYMENT_WAITING) {
+        record->priority = event->priority;
+    } else {
+        settle_queue_remove(settle, payment);
+        record->priority = event->priority;
+        settle_queue_append(settle, payment);
+    }
+    settle_retry_add(settle, slot); /* the head may have changed */
+    return KHORGOS_SETTLE_ok;
+}
+
+static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
+                           const struct khorgos_payment_change *events, u32 count,
+                           struct khorgos_settle_result *results) {
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    for (u32 index = 0; index < count; index++) {
+        const struct khorgos_payment_change *event = &events[index];
+        struct khorgos_settle_result *result = &results[index];
+        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        if (event->id == 0) {
+            result->status = KHORGOS_SETTLE_id_must_not_be_zero;
+            continue;
+        }
+        if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
+            continue;
+        }
+        if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) {
+            result->status = KHORGOS_SETTLE_capacity_full;
+            continue;
+        }
+        result->status = settle_change_status(settle, operation, event, timestamp);
+        result->payments_settled = settle_retry_run(settle, timestamp);
+        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
+    }
+}
+
+void settle_cancel_payments(struct settle *settle, u64 timestamp,
+                            const struct khorgos_payment_change *events, u32 count,
+                            struct khorgos_settle_result *results) {
+    ASSERT(settle != NULL);
+    settle_changes(settle, KHORGOS_OPERATION_CANCEL_PAYMENTS, timestamp, events, count, results);
+}
+
+void settle_reprioritize_payments(struct settle *settle, u64 timestamp,
+                                  const struct khorgos_payment_change *events, u32 count,
+                                  struct khorgos_settle_result *results) {
+    ASSERT(settle != NULL);
+    settle_changes(settle, KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS, timestamp, events, count,
+                   results);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Lookups.                                                                                   */
+
+u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 count,
+                           struct khorgos_payment *out) {
+    ASSERT(settle != NULL);
+    ASSERT(count == 0 || (ids != NULL && out != NULL));
+    u32 written = 0;
+    for (u32 index = 0; index < count; index++) {
+        u32 payment = 0;
+        if (ids[index] != 0 && base_id_map_get(&settle->payment_map, ids[index], &payment)) {
+            out[written++] = settle->payments[payment];
+        }
+    }
+    return written;
+}
+
+bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                          u32 *participant, u32 *currency) {
+    ASSERT(filter != NULL && participant != NULL && currency != NULL);
+    *participant = SETTLE_NONE;
+    *currency = SETTLE_NONE;
+    if (filter->bic[0] != '\0') {
+        char bic[KHORGOS_BIC_BYTES];
+        memcpy(bic, filter->bic, KHORGOS_BIC_BYTES);
+        if (!settle_bic_normalize(bic)) return false;
+        *participant = settle_participant_find(settle, bic);
+        if (*participant == SETTLE_NONE) return false;
+    }
+    if (filter->currency != 0) {
+        *currency = settle_currency_find(settle, filter->currency);
+        if (*currency == SETTLE_NONE) return false;
+    }
+    return true;
+}
+
+u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,
+                     struct khorgos_payment *out, u32 count_max) {
+    ASSERT(settle != NULL && out != NULL);
+    u32 participant_only = 0, currency_only = 0;
+    if (!settle_filter_select(settle, filter, &participant_only, &currency_only)) return 0;
+    u32 limit = filter->limit == 0 ? count_max : MIN(filter->limit, count_max);
+    u32 written = 0;
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        if (participant_only != SETTLE_NONE && participant != participant_only) continue;
+        for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {
+            const struct settle_position *position =
+                &settle->positions[participant * KHORGOS_PARTICIPANT_CURRENCIES_MAX + k];
+            if (!position->in_use) continue;
+            if (currency_only != SETTLE_NONE && position->currency != currency_only) continue;
+            for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
+                for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
+                     at = settle->payment_next[at]) {
+                    if (written == limit) return written;
+                    out[written++] = settle->payments[at];
+                }
+            }
+        }
+    }
+    return written;
+}

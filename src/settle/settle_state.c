@@ -1,0 +1,452 @@
+/*
+ * settle_state.c: the settlement layer's memory, its identifiers (ledger ids, BICs, countries,
+ * request ids), the ledger booking primitive (the chain), status names, the dispatch of
+ * settlement operations and the invariant check. Design: see settle.h.
+ *
+ * Memory. settle_init reserves every array from the config (participants, positions,
+ * payments and their links, the settle-by heap, bilateral limits, request ids, the chain
+ * scratch and the LSM workspace); nothing below allocates.
+ *
+ * The chain. settle_chain_add appends a transfer to the scratch chain; settle_chain_flush hands
+ * it to ledger_create_transfers as ONE linked chain (every event linked but the last) at the
+ * timestamp cursor, and asserts every event was created: callers book only what they checked
+ * to be covered, so a failure is a bug, not a case. A chain reaching SETTLE_CHAIN_EVENTS_MAX
+ * is flushed and the next events start a new chain (see settle.h, "Booking model").
+ */
+#include "settle/settle.h"
+
+#include <stdlib.h>
+
+#define SETTLE_STATUS_NAME_(name, iso) #name,
+#define SETTLE_STATUS_ISO_(name, iso) iso,
+static const char *const settle_status_names[] = {KHORGOS_SETTLE_STATUSES(SETTLE_STATUS_NAME_)};
+static const char *const settle_status_iso[] = {KHORGOS_SETTLE_STATUSES(SETTLE_STATUS_ISO_)};
+#undef SETTLE_STATUS_NAME_
+#undef SETTLE_STATUS_ISO_
+_Static_assert(ARRAY_COUNT(settle_status_names) == KHORGOS_SETTLE_STATUS_COUNT, "names");
+
+const char *khorgos_settle_status_name(uint32_t status) {
+    return status < KHORGOS_SETTLE_STATUS_COUNT ? settle_status_names[status] : NULL;
+}
+
+const char *khorgos_settle_status_iso_code(uint32_t status) {
+    return status < KHORGOS_SETTLE_STATUS_COUNT ? settle_status_iso[status] : NULL;
+}
+
+int khorgos_settle_status_parse(const char *name, size_t length, uint32_t *status) {
+    ASSERT(status != NULL);
+    ASSERT(name != NULL || length == 0);
+    for (u32 index = 0; index < KHORGOS_SETTLE_STATUS_COUNT; index++) {
+        if (strlen(settle_status_names[index]) == length &&
+            memcmp(settle_status_names[index], name, length) == 0) {
+            *status = index;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Init.                                                                                      */
+
+static khorgos_error settle_reserve(struct settle *settle) {
+    u32 participants = settle->config.participant_count_max;
+    u32 payments = settle->config.payment_count_max;
+    u32 slots = participants * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+    settle->participants = calloc(participants, sizeof(*settle->participants));
+    settle->positions = calloc(slots, sizeof(*settle->positions));
+    settle->payments = calloc(payments, sizeof(*settle->payments));
+    settle->payment_next = calloc(payments, sizeof(u32));
+    settle->payment_prev = calloc(payments, sizeof(u32));
+    settle->payment_payer_slot = calloc(payments, sizeof(u32));
+    settle->payment_payee_slot = calloc(payments, sizeof(u32));
+    settle->payment_submit_status = calloc(payments, sizeof(u32));
+    settle->timers = calloc(payments, sizeof(*settle->timers));
+    settle->limits = calloc(SETTLE_BILATERAL_LIMIT_COUNT_MAX, sizeof(*settle->limits));
+    settle->requests = calloc(SETTLE_REQUEST_COUNT_MAX, sizeof(*settle->requests));
+    settle->chain = calloc(SETTLE_CHAIN_EVENTS_MAX, sizeof(*settle->chain));
+    settle->chain_results = calloc(SETTLE_CHAIN_EVENTS_MAX, sizeof(*settle->chain_results));
+    settle->retry_list = calloc(slots, sizeof(u32));
+    settle->set = calloc(payments, sizeof(u32));
+    settle->set_net = calloc(participants, sizeof(i128));
+    settle->set_draw = calloc(participants, sizeof(u128));
+    settle->lsm_participants = calloc(participants, sizeof(*settle->lsm_participants));
+    settle->lsm_payments = calloc(payments, sizeof(*settle->lsm_payments));
+    settle->lsm_limits = calloc(SETTLE_BILATERAL_LIMIT_COUNT_MAX, sizeof(*settle->lsm_limits));
+    settle->lsm_payment_index = calloc(payments, sizeof(u32));
+    if (settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
+        settle->payment_next == NULL || settle->payment_prev == NULL ||
+        settle->payment_payer_slot == NULL || settle->payment_payee_slot == NULL ||
+        settle->payment_submit_status == NULL || settle->timers == NULL ||
+        settle->limits == NULL || settle->requests == NULL || settle->chain == NULL ||
+        settle->chain_results == NULL || settle->retry_list == NULL || settle->set == NULL ||
+        settle->set_net == NULL || settle->set_draw == NULL || settle->lsm_participants == NULL ||
+        settle->lsm_payments == NULL || settle->lsm_limits == NULL ||
+        settle->lsm_payment_index == NULL) {
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    khorgos_error error = base_id_map_init(&settle->payment_map, payments);
+    if (error == KHORGOS_ERROR_ok) {
+        error = base_id_map_init(&settle->limit_map, SETTLE_BILATERAL_LIMIT_COUNT_MAX);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = base_id_map_init(&settle->request_map, SETTLE_REQUEST_COUNT_MAX);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_lsm_workspace_init(&settle->lsm, participants, payments,
+                                          SETTLE_BILATERAL_LIMIT_COUNT_MAX);
+    }
+    return error;
+}
+
+khorgos_error settle_init(struct settle *settle, const struct settle_config *config,
+                          struct ledger *ledger) {
+    ASSERT(settle != NULL && config != NULL);
+    ASSERT(ledger != NULL);
+    memset(settle, 0, sizeof(*settle));
+    settle->config.participant_count_max = config->participant_count_max
+                                               ? config->participant_count_max
+                                               : SETTLE_PARTICIPANT_COUNT_DEFAULT;
+    settle->config.payment_count_max =
+        config->payment_count_max ? config->payment_count_max : SETTLE_PAYMENT_COUNT_DEFAULT;
+    if (settle->config.participant_count_max > SETTLE_PARTICIPANT_COUNT_MAX ||
+        settle->config.payment_count_max > SETTLE_PAYMENT_COUNT_MAX) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    settle->ledger = ledger;
+    khorgos_error error = settle_reserve(settle);
+    if (error != KHORGOS_ERROR_ok) goto release_memory;
+    return KHORGOS_ERROR_ok;
+release_memory:
+    settle_deinit(settle);
+    return error;
+}
+
+void settle_deinit(struct settle *settle) {
+    ASSERT(settle != NULL);
+    if (settle->lsm.memory != NULL) settle_lsm_workspace_deinit(&settle->lsm);
+    if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
+    if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
+    if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);
+    void *arrays[] = {settle->participants, settle->positions, settle->payments,
+                      settle->payment_next, settle->payment_prev, settle->payment_payer_slot,
+                      settle->payment_payee_slot, settle->payment_submit_status, settle->timers,
+                      settle->limits, settle->requests, settle->chain, settle->chain_results,
+                      settle->retry_list, settle->set, settle->set_net, settle->set_draw,
+                      settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
+                      settle->lsm_payment_index};
+    for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
+    memset(settle, 0, sizeof(*settle));
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Identifiers.                                                                               */
+
+u128 settle_account_id(u32 kind, u32 currency_numeric, u32 participant_number) {
+    ASSERT(kind >= SETTLE_ACCOUNT_SETTLEMENT && kind <= SETTLE_ACCOUNT_CLEARING);
+    ASSERT(currency_numeric > 0);
+    return ((u128)SETTLE_NAMESPACE << 112) | ((u128)kind << 104) |
+           ((u128)currency_numeric << 64) | (u128)participant_number;
+}
+
+u128 settle_transfer_id_next(struct settle *settle, u32 kind) {
+    ASSERT(kind >= SETTLE_TRANSFER_PAYMENT && kind <= SETTLE_TRANSFER_DEFUND);
+    settle->transfer_sequence++;
+    ASSERT(settle->transfer_sequence > 0);
+    return ((u128)SETTLE_NAMESPACE << 112) | ((u128)kind << 104) | settle->transfer_sequence;
+}
+
+static bool settle_is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+static bool settle_is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* ISO 3166-1 alpha-2, every officially assigned code, plus XK (Kosovo), which SWIFT uses. */
+static const char settle_countries[] =
+    "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBVBWBYBZCACCCDCFCGCH"
+    "CICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEEEGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGN"
+    "GPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIEILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLI"
+    "LKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOM"
+    "PAPEPFPGPHPKPLPMPNPRPSPTPWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSVSXSYSZTCTD"
+    "TFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVIVNVUWFWSXKYEYTZAZMZW";
+
+bool settle_country_valid(const char country[2]) {
+    ASSERT(country != NULL);
+    ASSERT(sizeof(settle_countries) % 2 == 1);
+    if (!settle_is_upper(country[0]) || !settle_is_upper(country[1])) return false;
+    for (u32 index = 0; index + 1 < sizeof(settle_countries); index += 2) {
+        if (settle_countries[index] == country[0] && settle_countries[index + 1] == country[1]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]) {
+    ASSERT(bic != NULL);
+    u32 length = 0;
+    while (length < KHORGOS_BIC_BYTES && bic[length] != '\0') length++;
+    for (u32 index = length; index < KHORGOS_BIC_BYTES; index++) {
+        if (bic[index] != '\0') return false; /* text after the NUL */
+    }
+    if (length != 8 && length != 11) return false;
+    for (u32 index = 0; index < length; index++) {
+        char c = bic[index];
+        bool letter_only = index < 6;
+        if (letter_only ? !settle_is_upper(c) : !(settle_is_upper(c) || settle_is_digit(c))) {
+            return false;
+        }
+    }
+    if (!settle_country_valid(&bic[4])) return false;
+    if (length == 8) memcpy(&bic[8], "XXX", 3);
+    ASSERT(bic[10] != '\0');
+    return true;
+}
+
+u32 settle_participant_find(const struct settle *settle, const char bic[KHORGOS_BIC_BYTES]) {
+    ASSERT(settle != NULL && bic != NULL);
+    ASSERT(settle->participant_count <= settle->config.participant_count_max);
+    for (u32 index = 0; index < settle->participant_count; index++) {
+        if (memcmp(settle->participants[index].record.bic, bic, KHORGOS_BIC_BYTES) == 0) {
+            return index;
+        }
+    }
+    return SETTLE_NONE;
+}
+
+u32 settle_currency_find(const struct settle *settle, u32 numeric) {
+    ASSERT(settle != NULL);
+    ASSERT(settle->currency_count <= SETTLE_CURRENCY_COUNT_MAX);
+    for (u32 index = 0; index < settle->currency_count; index++) {
+        if (settle->currencies[index].numeric == numeric) return index;
+    }
+    return SETTLE_NONE;
+}
+
+u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency) {
+    ASSERT(participant < settle->participant_count);
+    ASSERT(currency < settle->currency_count);
+    u32 numeric = settle->currencies[currency].numeric;
+    const struct khorgos_participant *record = &settle->participants[participant].record;
+    for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {
+        if (record->currencies[k] == numeric) {
+            return participant * KHORGOS_PARTICIPANT_CURRENCIES_MAX + k;
+        }
+    }
+    return SETTLE_NONE;
+}
+
+u128 settle_balance(const struct settle *settle, u32 slot) {
+    const struct settle_position *position = &settle->positions[slot];
+    ASSERT(position->in_use);
+    u32 index = 0;
+    bool found = base_id_map_get(&settle->ledger->account_map, position->settlement_account_id,
+                                 &index);
+    ASSERT(found);
+    const struct khorgos_account *account = &settle->ledger->accounts[index];
+    ASSERT(account->credits_posted >= account->debits_posted + account->debits_pending);
+    return account->credits_posted - account->debits_posted - account->debits_pending;
+}
+
+u128 settle_liquidity(const struct settle *settle, u32 slot) {
+    const struct settle_position *position = &settle->positions[slot];
+    ASSERT(position->in_use);
+    u128 unused = position->credit_line > position->credit_outstanding
+                      ? position->credit_line - position->credit_outstanding
+                      : 0;
+    u128 balance = settle_balance(settle, slot);
+    return base_u128_add_overflows(balance, unused) ? U128_MAX : balance + unused;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Request ids.                                                                               */
+
+static u128 settle_request_checksum(u32 operation, const void *event, u32 size) {
+    ASSERT(event != NULL && size > 0 && size <= 256);
+    u8 buffer[4 + 256];
+    memcpy(buffer, &operation, 4);
+    memcpy(buffer + 4, event, size);
+    return base_checksum128(buffer, 4 + (size_t)size);
+}
+
+bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,
+                         u32 size, struct khorgos_settle_result *result) {
+    ASSERT(id != 0);
+    ASSERT(result != NULL);
+    u32 index = 0;
+    if (!base_id_map_get(&settle->request_map, id, &index)) return false;
+    ASSERT(index < settle->request_count);
+    if (settle->requests[index].checksum != settle_request_checksum(operation, event, size)) {
+        *result = (struct khorgos_settle_result){.timestamp = settle->requests[index].result.timestamp,
+                                                 .status = KHORGOS_SETTLE_exists_with_different_fields};
+        return true;
+    }
+    *result = settle->requests[index].result;
+    result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
+    return true;
+}
+
+void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
+                          u32 size, const struct khorgos_settle_result *result) {
+    ASSERT(id != 0);
+    ASSERT(!base_id_map_get(&settle->request_map, id, &(u32){0}));
+    if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) return; /* checked by callers */
+    u32 index = settle->request_count++;
+    settle->requests[index].checksum = settle_request_checksum(operation, event, size);
+    settle->requests[index].result = *result;
+    base_id_map_insert(&settle->request_map, id, index);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The chain.                                                                                 */
+
+bool settle_chain_capacity(const struct settle *settle, u32 count) {
+    const struct ledger *ledger = settle->ledger;
+    ASSERT(settle->chain_count == 0);
+    if (count <= SETTLE_CHAIN_EVENTS_MAX) return ledger_capacity_transfers(ledger, count);
+    return ledger_capacity_transfers(ledger, SETTLE_CHAIN_EVENTS_MAX) &&
+           (u64)ledger->transfer_count + count <= ledger->config.transfer_count_max;
+}
+
+void settle_chain_flush(struct settle *settle) {
+    u32 count = settle->chain_count;
+    if (count == 0) return;
+    ASSERT(count <= SETTLE_CHAIN_EVENTS_MAX);
+    for (u32 index = 0; index < count; index++) {
+        settle->chain[index].flags = index + 1 < count ? KHORGOS_TRANSFER_LINKED : 0;
+    }
+    u64 timestamp = settle->timestamp_cursor + count - 1;
+    ledger_create_transfers(settle->ledger, timestamp, settle->chain, count,
+                            settle->chain_results);
+    for (u32 index = 0; index < count; index++) {
+        ASSERT(settle->chain_results[index].status == KHORGOS_CREATE_TRANSFER_created);
+    }
+    settle->timestamp_cursor = timestamp + 1;
+    settle->timestamp_last = timestamp;
+    settle->chain_count = 0;
+}
+
+void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
+                      u128 amount, u32 ledger, u128 user_data) {
+    ASSERT(amount > 0);
+    ASSERT(debit != credit);
+    if (settle->chain_count == SETTLE_CHAIN_EVENTS_MAX) settle_chain_flush(settle);
+    settle->chain[settle->chain_count++] = (struct khorgos_transfer){
+        .id = id, .debit_account_id = debit, .credit_account_id = credit, .amount = amount,
+        .user_data_128 = user_data, .ledger = ledger, .code = (u16)kind};
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Dispatch.                                                                                  */
+
+bool settle_operation_is(u32 operation) {
+    return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
+           (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
+            operation <= KHORGOS_OPERATION_CLOSE_DAY);
+}
+
+u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
+                 u32 count, void *reply) {
+    ASSERT(settle != NULL);
+    ASSERT(settle_operation_is(operation));
+    ASSERT(settle->chain_count == 0);
+    settle->timestamp_cursor = timestamp;
+    settle->timestamp_last = timestamp;
+    switch (operation) {
+    case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, timestamp); return 0;
+    case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
+        settle_create_participants(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_FUND:
+    case KHORGOS_OPERATION_DEFUND:
+    case KHORGOS_OPERATION_SET_CREDIT_LINES:
+    case KHORGOS_OPERATION_SET_LIMITS:
+    case KHORGOS_OPERATION_SUSPEND:
+    case KHORGOS_OPERATION_REINSTATE:
+        settle_participant_events(settle, operation, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_SUBMIT_PAYMENTS:
+        settle_submit_payments(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_CANCEL_PAYMENTS:
+        settle_cancel_payments(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS:
+        settle_reprioritize_payments(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_LOOKUP_PAYMENTS: return settle_lookup_payments(settle, body, count, reply);
+    case KHORGOS_OPERATION_GET_QUEUE:
+        return settle_get_queue(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+    case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
+        settle_resolve_gridlock(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_GET_POSITIONS:
+        return settle_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+    case KHORGOS_OPERATION_OPEN_DAY: settle_open_day(settle, timestamp, body, count, reply); return count;
+    case KHORGOS_OPERATION_CLOSE_DAY:
+        settle_close_day(settle, timestamp, body, count, reply);
+        return count;
+    default: ASSERT(false && "not a settlement operation");
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Invariants.                                                                                */
+
+static bool settle_check_queue(const struct settle *settle, u32 slot) {
+    const struct settle_position *position = &settle->positions[slot];
+    u32 count = 0;
+    u128 value = 0;
+    for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
+        u32 previous = SETTLE_NONE;
+        for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
+             at = settle->payment_next[at]) {
+            const struct khorgos_payment *payment = &settle->payments[at];
+            if (payment->state != KHORGOS_PAYMENT_QUEUED || payment->priority != priority) return false;
+            if (settle->payment_payer_slot[at] != slot || settle->payment_prev[at] != previous) {
+                return false;
+            }
+            previous = at;
+            count++;
+            value += payment->amount;
+        }
+        if (position->queue_tail[priority] != previous) return false;
+    }
+    return count == position->queued_count && value == position->queued_value;
+}
+
+bool settle_check(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    u32 queued = 0;
+    for (u32 index = 0; index < settle->payment_count; index++) {
+        queued += settle->payments[index].state == KHORGOS_PAYMENT_QUEUED;
+    }
+    u32 in_queues = 0;
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {
+            u32 slot = participant * KHORGOS_PARTICIPANT_CURRENCIES_MAX + k;
+            if (!settle->positions[slot].in_use) continue;
+            if (!settle_check_queue(settle, slot)) return false;
+            in_queues += settle->positions[slot].queued_count;
+            u32 index = 0;
+            if (!base_id_map_get(&settle->ledger->account_map,
+                                 settle->positions[slot].credit_account_id, &index)) {
+                return false;
+            }
+            const struct khorgos_account *credit = &settle->ledger->accounts[index];
+            if (credit->debits_posted - credit->credits_posted !=
+                settle->positions[slot].credit_outstanding) {
+                return false;
+            }
+        }
+    }
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        u32 index = 0;
+        if (!base_id_map_get(&settle->ledger->account_map,
+                             settle->currencies[currency].clearing_account_id, &index)) {
+            return false;
+        }
+        const struct khorgos_account *clearing = &settle->ledger->accounts[index];
+        if (clearing->debits_posted != clearing->credits_posted) return false;
+    }
+    return queued == in_queues;
+}
