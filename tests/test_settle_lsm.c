@@ -717,7 +717,8 @@ static void test_exact_oracle(void **state) {
 
 /* The remainder after algorithm 2, with positions moved by what settled. */
 static void remainder_instance(const struct instance *instance,
-                               const struct settle_lsm_result *result, struct instance *rest) {
+                               const struct settle_lsm_result *result, struct instance *rest,
+                               u32 *original, const u32 *original_before) {
     u32 mask = selected_mask(result);
     instance_init(rest, instance->problem.participant_count, instance->problem.queue_mode);
     memcpy(rest->participants, instance->participants, sizeof(rest->participants));
@@ -739,6 +740,7 @@ static void remainder_instance(const struct instance *instance,
             }
             continue;
         }
+        if (original != NULL) original[rest->problem.payment_count] = original_before[index];
         rest->payments[rest->problem.payment_count++] = *p;
     }
 }
@@ -755,7 +757,7 @@ static void test_partial_is_idempotent(void **state) {
                          KHORGOS_ERROR_ok);
         if (result.selected_count == 0) continue;
         settled_some++;
-        remainder_instance(&instance, &result, &rest);
+        remainder_instance(&instance, &result, &rest, NULL, NULL);
         assert_int_equal(settle_lsm_partial(&workspace, &rest.problem, &result), KHORGOS_ERROR_ok);
         assert_int_equal(result.selected_count, 0);
     }
@@ -848,6 +850,56 @@ static void test_partial_matches_a_direct_implementation(void **state) {
     }
 }
 
+/* Resolution in the literal order (1, 2, 3, back to 1 after a success), built from the single
+ * algorithms on successive remainders; the mask is over the original payment indexes. */
+static u32 literal_resolve(const struct instance *instance, u32 *rounds) {
+    static struct instance current, rest;
+    u32 original[PAYMENTS_MAX], original_rest[PAYMENTS_MAX];
+    memcpy(&current, instance, sizeof(current));
+    current.problem.participants = current.participants;
+    current.problem.payments = current.payments;
+    current.problem.limits = current.limits;
+    for (u32 index = 0; index < PAYMENTS_MAX; index++) original[index] = index;
+    u32 mask = 0;
+    for (*rounds = 0; *rounds < SETTLE_LSM_ROUND_COUNT_MAX && current.problem.payment_count > 0;) {
+        ++*rounds;
+        struct settle_lsm_result result;
+        assert_int_equal(settle_lsm_all_or_nothing(&workspace, &current.problem, &result), 0);
+        if (result.selected_count == 0) {
+            assert_int_equal(settle_lsm_partial(&workspace, &current.problem, &result), 0);
+        }
+        if (result.selected_count == 0) {
+            assert_int_equal(settle_lsm_bilateral(&workspace, &current.problem, &result), 0);
+        }
+        if (result.selected_count == 0) break;
+        for (u32 index = 0; index < result.selected_count; index++) {
+            mask |= 1u << original[result.selected[index]];
+        }
+        remainder_instance(&current, &result, &rest, original_rest, original);
+        memcpy(&current, &rest, sizeof(current));
+        current.problem.participants = current.participants;
+        current.problem.payments = current.payments;
+        current.problem.limits = current.limits;
+        memcpy(original, original_rest, sizeof(original));
+    }
+    return mask;
+}
+
+static void test_resolve_matches_the_literal_order(void **state) {
+    (void)state;
+    u64 seed = 4242;
+    for (u32 trial = 0; trial < 2000; trial++) {
+        struct instance instance;
+        random_instance(&instance, &seed, trial % 2, false);
+        struct settle_lsm_result result = resolve_checked(&instance);
+        u32 mask = selected_mask(&result); /* before the workspace is used again */
+        u32 rounds = 0;
+        assert_int_equal(mask, literal_resolve(&instance, &rounds));
+        /* The shortcut after algorithm 2 skips work, never a round that could settle. */
+        assert_true(result.round_count <= rounds + 1);
+    }
+}
+
 static void test_results_are_deterministic(void **state) {
     (void)state;
     u64 seed = 5;
@@ -888,6 +940,7 @@ int main(void) {
         cmocka_unit_test(test_exact_oracle),
         cmocka_unit_test(test_partial_is_idempotent),
         cmocka_unit_test(test_partial_matches_a_direct_implementation),
+        cmocka_unit_test(test_resolve_matches_the_literal_order),
         cmocka_unit_test(test_results_are_deterministic),
     };
     return cmocka_run_group_tests(tests, workspace_setup, workspace_teardown);

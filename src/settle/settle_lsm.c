@@ -1019,13 +1019,16 @@ khorgos_error settle_lsm_resolve(struct settle_lsm_workspace *workspace,
     ASSERT(result != NULL);
     khorgos_error error = lsm_load(workspace, problem);
     if (error != KHORGOS_ERROR_ok) return error;
-    /* The exact order of settle_lsm.h: 1, 2, 3; back to 1 after any success. */
+    /* The exact order of settle_lsm.h: 1, 2, 3; back to 1 after any success, except that
+     * right after a successful 2 the round starts at 3 (1 and 2 provably settle nothing). */
     bool progress = true;
+    bool after_partial = false;
     while (progress && workspace->round < SETTLE_LSM_ROUND_COUNT_MAX &&
            workspace->queued_count > 0) {
         workspace->round++;
-        progress = lsm_all_or_nothing_run(workspace) > 0 || lsm_partial_run(workspace) > 0 ||
-                   lsm_bilateral_run(workspace) > 0;
+        bool settled_all = !after_partial && lsm_all_or_nothing_run(workspace) > 0;
+        after_partial = !settled_all && !after_partial && lsm_partial_run(workspace) > 0;
+        progress = settled_all || after_partial || lsm_bilateral_run(workspace) > 0;
     }
     workspace->rounds_exhausted = progress && workspace->queued_count > 0;
     lsm_result_build(workspace, result, NULL);

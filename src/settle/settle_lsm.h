@@ -78,11 +78,15 @@
  *            algorithm 2; if it settled anything, start the next round.
  *            algorithm 3; if it settled anything, start the next round.
  *            otherwise stop (no algorithm can settle more).
+ *     Except: a round right after one where algorithm 2 settled starts at algorithm 3, because
+ *     algorithms 1 and 2 provably settle nothing then. (Algorithm 1: the rest R with the set X
+ *     just settled is the whole queue algorithm 1 already refused. Algorithm 2 is idempotent:
+ *     the uncovered amounts of R after settling X equal those of X + R before, and the latest
+ *     payment of a participant in X + R that algorithm 2 removed is also its latest in R, so it
+ *     removes the same payments again, all of R.) The outcome equals the literal order's.
  *     At most SETTLE_LSM_ROUND_COUNT_MAX rounds; result.rounds_exhausted says when the last
- *     round still settled something (a later run may then settle more). Note: right after a
- *     successful algorithm 2, algorithms 1 and 2 provably settle nothing more (algorithm 2 is
- *     idempotent: uncovered amounts after settling X equal those before, so it removes the
- *     same payments again), so such a round effectively goes to algorithm 3.
+ *     round still settled something (a later run may then settle more).
+ *     Under fifo algorithm 2 alone is exact (see invariant 7), so 3 never adds to it there.
  *
  * Invariants (checked with ASSERT)
  *
@@ -102,6 +106,14 @@
  *      above any sum of payments, which changes no answer.
  *   6. The same problem always yields the same result (no randomness, no clock, ties broken by
  *      the rules above).
+ *   7. Under fifo, algorithm 2 settles the greatest feasible set, hence the most value: feasible
+ *      prefix choices are closed under union (per payer the longer prefix: a participant's
+ *      outflow is that of the set that took more of its queue, its receipts are no less, and
+ *      likewise for each bilateral flow), so a greatest one M exists; algorithm 2 keeps T
+ *      containing M, because when a participant or its limit is uncovered in T, M cannot hold
+ *      the tail of its payments in T (M would then send as much and receive no more). The
+ *      oracle test checks it on every fifo instance. Under bypass_fifo the problem is
+ *      knapsack-like and the algorithms are heuristics.
  *
  * Memory. settle_lsm_workspace_init reserves every array once for the caller's maxima (within
  * the hard limits below); no call allocates. Results point into the workspace and stay valid
