@@ -298,11 +298,15 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
 /* ----------------------------------------------------------------------------------------- */
 /* The chain.                                                                                 */
 
+/* A chain is flushed in ledger calls of at most SETTLE_CHAIN_EVENTS_MAX events, each of which
+ * must pass the ledger's own (conservative) check; the history entries it reserves per call are
+ * never used by this layer's accounts (no history flag), so one call's check stands for all,
+ * and the transfer array must hold the whole chain. */
 bool settle_chain_capacity(const struct settle *settle, u32 count) {
     const struct ledger *ledger = settle->ledger;
     ASSERT(settle->chain_count == 0);
-    if (count <= SETTLE_CHAIN_EVENTS_MAX) return ledger_capacity_transfers(ledger, count);
-    return ledger_capacity_transfers(ledger, SETTLE_CHAIN_EVENTS_MAX) &&
+    ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
+    return ledger_capacity_transfers(ledger, MIN(count, SETTLE_CHAIN_EVENTS_MAX)) &&
            (u64)ledger->transfer_count + count <= ledger->config.transfer_count_max;
 }
 
