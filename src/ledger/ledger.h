@@ -107,10 +107,11 @@ enum ledger_query_field {
     LEDGER_QUERY_FIELD_COUNT = 5,
 };
 
-/* A field's nonzero values -> posting list of the records holding it. Slots hold a list
- * index + 1 (0: empty); a slot's key is read from its list's first record, never stored. */
+/* A field's nonzero values -> posting list of the records holding it. A slot holds the list
+ * index + 1 in its low 32 bits (0: empty) and the value's hash's high 32 bits above; the value
+ * itself is not stored but read from the list's first record when the hash bits agree. */
 struct ledger_posting_table {
-    u32 *slots;
+    u64 *slots;
     u64 slot_mask;
     struct ledger_posting_list *lists;
     u32 list_count;

@@ -39,10 +39,12 @@
  *     lists, so 2 x transfer_count_max entries) and its history entries (balance indexes).
  *   - Per field (user_data_128, user_data_64, user_data_32, ledger, code), for accounts and for
  *     transfers: a table from each nonzero value to its posting list. Open addressing, linear
- *     probing, slots of 4 bytes holding a list index + 1 (0: empty, so calloc's lazily zeroed
- *     pages are an empty table and untouched pages cost nothing). A slot's key is not stored:
- *     it is the field of its list's first record, read from the record arrays. Zero values are
- *     not indexed (a zero filter field does not filter). Load at most 1/2.
+ *     probing, slots of 8 bytes: a list index + 1 in the low half (0: empty, so calloc's lazily
+ *     zeroed pages are an empty table and untouched pages cost nothing) and the high 32 bits of
+ *     the value's hash above. The value itself is not stored: it is the field of the list's
+ *     first record, read from the record arrays only when the hash bits agree, so a probe past
+ *     other values touches no record. Zero values are not indexed (a zero filter field does
+ *     not filter). Load at most 1/2.
  *
  * Complexity (n records of the kind, k results, c candidates walked)
  *   - lookup_accounts/lookup_transfers: expected O(1) per id (the state's id maps).
@@ -247,7 +249,7 @@ static khorgos_error ledger_posting_table_init(struct ledger_posting_table *tabl
     ASSERT(field < LEDGER_QUERY_FIELD_COUNT && list_count_max > 0);
     u64 slot_count = LEDGER_POSTING_TABLE_SLOTS_MIN;
     while (slot_count < (u64)list_count_max * 2) slot_count *= 2;
-    table->slots = calloc(slot_count, sizeof(u32));
+    table->slots = calloc(slot_count, sizeof(u64));
     table->lists = malloc((size_t)list_count_max * sizeof(struct ledger_posting_list));
     if (table->slots == NULL || table->lists == NULL) return KHORGOS_ERROR_out_of_memory;
     table->slot_mask = slot_count - 1;
@@ -282,16 +284,22 @@ static u128 ledger_posting_table_key(const struct ledger *ledger,
     return ledger_query_transfer_field(&ledger->transfers[record], table->field);
 }
 
+/* A slot's parts: the list index + 1 (0: empty) and the hash bits of the list's value. */
+#define LEDGER_POSTING_SLOT_LIST(slot) ((u32)(slot))
+#define LEDGER_POSTING_SLOT_HASH(slot) ((u32)((slot) >> 32))
+
 /* The slot holding `value`'s list, or the empty slot where it would go. */
 static u64 ledger_posting_table_probe(const struct ledger *ledger,
                                       const struct ledger_posting_table *table, u128 value) {
     ASSERT(value != 0);
     ASSERT(table->slots != NULL);
-    for (u64 slot = base_hash_u128(value) & table->slot_mask;;
-         slot = (slot + 1) & table->slot_mask) {
-        u32 occupant = table->slots[slot];
+    u64 hash = base_hash_u128(value);
+    for (u64 slot = hash & table->slot_mask;; slot = (slot + 1) & table->slot_mask) {
+        u64 occupant = table->slots[slot];
         if (occupant == 0) return slot;
-        if (ledger_posting_table_key(ledger, table, occupant - 1) == value) return slot;
+        if (LEDGER_POSTING_SLOT_HASH(occupant) != (u32)(hash >> 32)) continue;
+        u32 list_index = LEDGER_POSTING_SLOT_LIST(occupant) - 1;
+        if (ledger_posting_table_key(ledger, table, list_index) == value) return slot;
     }
 }
 
@@ -299,7 +307,7 @@ static const struct ledger_posting_list *
 ledger_posting_table_find(const struct ledger *ledger, const struct ledger_posting_table *table,
                           u128 value) {
     u64 slot = ledger_posting_table_probe(ledger, table, value);
-    u32 occupant = table->slots[slot];
+    u32 occupant = LEDGER_POSTING_SLOT_LIST(table->slots[slot]);
     if (occupant == 0) return NULL;
     ASSERT(occupant <= table->list_count);
     return &table->lists[occupant - 1];
@@ -314,11 +322,13 @@ static void ledger_posting_table_add(const struct ledger *ledger,
         ASSERT(table->list_count < table->list_count_max); /* invariant 4: load <= 1/2 */
         table->lists[table->list_count] = (struct ledger_posting_list){0, 0};
         table->list_count++;
-        table->slots[slot] = table->list_count;
+        u64 hash_high = base_hash_u128(value) >> 32;
+        table->slots[slot] = (hash_high << 32) | table->list_count;
     }
-    struct ledger_posting_list *list = &table->lists[table->slots[slot] - 1];
-    ledger_posting_list_append(&table->pool, list, record);
-    ASSERT(ledger_posting_table_key(ledger, table, table->slots[slot] - 1) == value);
+    u32 list_index = LEDGER_POSTING_SLOT_LIST(table->slots[slot]) - 1;
+    ASSERT(list_index < table->list_count);
+    /* The probe compared `value` with the list's first record (or the list is new). */
+    ledger_posting_list_append(&table->pool, &table->lists[list_index], record);
 }
 
 /* ----------------------------------------------------------------------------------------- */
