@@ -365,9 +365,12 @@ struct sim_metrics {
 /* Scratch memory for sim_metrics_compute, reserved once for a day's flows. */
 struct sim_metrics_workspace {
     struct sim_metrics_event *events;
+    struct sim_metrics_event *events_by_time; /* the counting sort's first pass */
     u32 event_count_max;
     i128 *positions;                  /* [participant] */
     u32 participant_count_max;
+    u32 *counts;                      /* counting sort buckets */
+    u32 count_bucket_max;
 };
 
 khorgos_error sim_metrics_init(struct sim_metrics *metrics, u32 participant_count,

@@ -418,9 +418,9 @@ static void chart_axes(const struct chart *chart) {
     double bottom = CHART_TOP + plot_height(), right = CHART_LEFT + plot_width();
     for (u32 tick = 0; tick * chart->y_step <= chart->y_max * (1 + 1e-9); tick++) {
         double y = chart_y(chart, tick * chart->y_step);
-        fprintf(file, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+        fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                 CHART_LEFT, y, right, y);
-        fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
+        fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
                 CHART_LEFT - 6, y + 4);
         tick_label(file, chart->y_kind, tick * chart->y_step, chart->day_open_seconds);
         fprintf(file, "</text>\n");
@@ -428,17 +428,17 @@ static void chart_axes(const struct chart *chart) {
     if (chart->x_kind != AXIS_CATEGORIES) {
         for (u32 tick = 0; tick * chart->x_step <= chart->x_max * (1 + 1e-9); tick++) {
             double x = chart_x(chart, tick * chart->x_step);
-            fprintf(file, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+            fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                     x, CHART_TOP, x, bottom);
-            fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
+            fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
                     bottom + 16);
             tick_label(file, chart->x_kind, tick * chart->x_step, chart->day_open_seconds);
             fprintf(file, "</text>\n");
         }
     }
-    fprintf(file, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+    fprintf(file, "<line stroke=\"#555\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
             CHART_LEFT, bottom, right, bottom);
-    fprintf(file, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
+    fprintf(file, "<line stroke=\"#555\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
             CHART_LEFT, CHART_TOP, CHART_LEFT, bottom);
 }
 
@@ -450,9 +450,9 @@ static void chart_begin(struct chart *chart, const char *title, const char *x_la
                   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n",
             CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT, title);
     chart_axes(chart);
-    fprintf(file, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+    fprintf(file, "<text font-size=\"12\" fill=\"#222\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
             CHART_LEFT + plot_width() / 2, CHART_HEIGHT - 8, x_label);
-    fprintf(file, "<text class=\"label\" transform=\"translate(16 %.1f) rotate(-90)\" "
+    fprintf(file, "<text font-size=\"12\" fill=\"#222\" transform=\"translate(16 %.1f) rotate(-90)\" "
                   "text-anchor=\"middle\">%s</text>\n",
             CHART_TOP + plot_height() / 2, y_label);
 }
@@ -462,7 +462,7 @@ static void chart_legend(const struct chart *chart, const struct designs *design
     for (u32 index = 0; index < designs->count; index++) {
         double y = CHART_TOP + 8 + index * 20.0;
         fprintf(chart->file, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
-                             "fill=\"%s\"/><text class=\"tick\" x=\"%.1f\" y=\"%.1f\">",
+                             "fill=\"%s\"/><text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\">",
                 x, y - 10, design_colors[index], x + 18, y);
         html_text(chart->file, designs->names[index]);
         fprintf(chart->file, "</text>\n");
@@ -627,7 +627,7 @@ static void chart_bars(FILE *file, const struct sim_report *report, const struct
                     x, chart_y(&chart, value), chart_x(&chart, bar_width) - CHART_LEFT,
                     chart_y(&chart, 0) - chart_y(&chart, value), design_colors[design]);
         }
-        fprintf(file, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+        fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
                 chart_x(&chart, index + 0.5), CHART_TOP + plot_height() + 16,
                 kind == BARS_CURRENCY ? scenario->currencies[categories[index]].letters
                                       : scenario->countries[categories[index]].code);
@@ -662,8 +662,7 @@ static const char *html_style =
     "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;"
     "color:#222}h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em}"
     "figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.4em}"
-    "svg{max-width:100%;height:auto;background:#fff}.grid{stroke:#e3e3e3}"
-    ".axis{stroke:#555}.tick{font-size:11px;fill:#444}.label{font-size:12px;fill:#222}"
+    "svg{max-width:100%;height:auto;background:#fff;font-family:system-ui,sans-serif}"
     ".how{font-size:.92em;color:#444;max-width:46em}"
     "table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;"
     "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}";
