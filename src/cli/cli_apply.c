@@ -88,6 +88,7 @@ struct apply {
 };
 
 static int apply_usage(const char *problem) {
+    ASSERT(problem == NULL || problem[0] != '\0');
     if (problem != NULL) fprintf(stderr, "khorgos apply: %s\n", problem);
     fprintf(stderr,
             "usage: khorgos apply [--data DIR] [--clock manual] [--accounts N] [--transfers N]\n"
@@ -106,6 +107,7 @@ static bool apply_parse_count(const char *text, u32 *count) {
     if (text == NULL || base_u128_parse(text, strlen(text), &value) != 0) return false;
     if (value == 0 || value > U32_MAX) return false;
     *count = (u32)value;
+    ASSERT(*count >= 1);
     return true;
 }
 
@@ -142,6 +144,7 @@ static int apply_options_parse(int argc, char **argv, struct apply_options *opti
         if (!counted) return apply_usage("--accounts/--transfers/--balances take a count >= 1");
     }
     options->config.clock_manual = options->clock_manual;
+    ASSERT(options->config.clock_manual == 0 || options->config.clock_manual == 1);
     return -1;
 }
 
@@ -150,6 +153,7 @@ static int apply_options_parse(int argc, char **argv, struct apply_options *opti
 
 static void apply_output_write(struct apply *apply) {
     ASSERT(!apply->writer.overflow);
+    ASSERT(apply->writer.buffer == apply->output && apply->writer.length <= apply->output_capacity);
     u32 written = 0;
     while (written < apply->writer.length && !apply->failed) {
         ssize_t result = write(STDOUT_FILENO, apply->output + written,
@@ -186,6 +190,8 @@ static void apply_error_reply(struct apply *apply, const char *op, u32 op_length
 /* The batch.                                                                                 */
 
 static void apply_batch_reset(struct apply *apply) {
+    ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
+    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= APPLY_ARENA_BYTES);
     apply->request_count = 0;
     apply->body_used = 0;
     apply->reply_used = 0;
@@ -193,7 +199,9 @@ static void apply_batch_reset(struct apply *apply) {
 
 /* Commits the batch, then writes its replies in order (invariants 1 and 2). */
 static void apply_batch_flush(struct apply *apply) {
+    ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
     if (apply->request_count == 0 || apply->failed) return;
+    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= APPLY_ARENA_BYTES);
     khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
@@ -256,6 +264,8 @@ static void apply_advance_clock(struct apply *apply, const struct cli_clock_adva
 }
 
 static bool apply_line_blank(const char *line, u32 length) {
+    ASSERT(line != NULL || length == 0);
+    ASSERT(length <= LIMIT_JSON_LINE_BYTES_MAX);
     for (u32 index = 0; index < length; index++) {
         char character = line[index];
         if (character != ' ' && character != '\t' && character != '\r') return false;
@@ -376,6 +386,7 @@ static enum apply_line_status apply_line_next(struct apply *apply, const char **
 }
 
 static void apply_loop(struct apply *apply) {
+    ASSERT(apply->engine != NULL && apply->request_count == 0);
     while (!apply->failed) {
         const char *line = NULL;
         u32 length = 0;
@@ -396,6 +407,7 @@ static void apply_loop(struct apply *apply) {
         }
     }
     apply_batch_flush(apply);
+    ASSERT(apply->request_count == 0 || apply->failed);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -413,6 +425,7 @@ static u32 apply_output_bytes_max(void) {
 
 /* Reserves every buffer (invariant 3). */
 static bool apply_reserve(struct apply *apply) {
+    ASSERT(apply != NULL && apply->input == NULL);
     apply->input = malloc(APPLY_INPUT_BYTES);
     apply->tokens = malloc(sizeof(struct cli_json_token) * LIMIT_JSON_TOKENS_MAX);
     apply->bodies = aligned_alloc(64, APPLY_ARENA_BYTES);
@@ -425,10 +438,13 @@ static bool apply_reserve(struct apply *apply) {
     }
     cli_json_reader_init(&apply->reader, apply->tokens, LIMIT_JSON_TOKENS_MAX);
     cli_json_writer_init(&apply->writer, apply->output, apply->output_capacity);
+    ASSERT(apply->output_capacity >= CLI_CODEC_ERROR_REPLY_BYTES_MAX);
     return true;
 }
 
 static void apply_release(struct apply *apply) {
+    ASSERT(apply != NULL);
+    ASSERT(apply->request_count == 0 || apply->failed); /* nothing left unanswered */
     free(apply->input);
     free(apply->tokens);
     free(apply->bodies);
@@ -454,6 +470,7 @@ int cli_apply_main(int argc, char **argv) {
         goto release;
     }
     apply->clock_manual = options.clock_manual;
+    ASSERT(apply->request_count == 0 && apply->line_number == 0);
     khorgos_error error = khorgos_open_memory(&apply->engine, &options.config);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));

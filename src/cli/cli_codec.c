@@ -178,6 +178,7 @@ const struct cli_operation *cli_operation_find(const char *name, u32 length) {
 }
 
 const struct cli_operation *cli_operation_by_code(u32 operation) {
+    ASSERT(ARRAY_COUNT(operation_table) > 0);
     for (u32 index = 0; index < ARRAY_COUNT(operation_table); index++) {
         if (operation_table[index].operation == operation) return &operation_table[index];
     }
@@ -190,7 +191,10 @@ const struct cli_operation *cli_operation_at(u32 index) {
     return &operation_table[index];
 }
 
-u32 cli_operation_count(void) { return ARRAY_COUNT(operation_table); }
+u32 cli_operation_count(void) {
+    ASSERT(ARRAY_COUNT(operation_table) < 256);
+    return ARRAY_COUNT(operation_table);
+}
 
 static const char *const codec_error_names[] = {
 #define CLI_CODEC_ERROR_NAME_(name, text) #name,
@@ -276,6 +280,7 @@ static u128 field_maximum(const struct cli_field *field) {
 }
 
 static void field_store(const struct cli_field *field, u8 *record, u128 value) {
+    ASSERT(field->kind != CLI_FIELD_STATUS);
     ASSERT(value <= field_maximum(field));
     u8 *target = record + field->offset;
     switch (field->size) {
@@ -288,6 +293,7 @@ static void field_store(const struct cli_field *field, u8 *record, u128 value) {
 }
 
 static u128 field_load(const struct cli_field *field, const u8 *record) {
+    ASSERT(field != NULL && record != NULL);
     const u8 *source = record + field->offset;
     switch (field->size) {
     case 2: { u16 narrow; memcpy(&narrow, source, 2); return narrow; }
@@ -339,6 +345,7 @@ static bool decode_flags(struct decode *decode, const struct cli_field *field, u
 
 static bool decode_field(struct decode *decode, const struct cli_field *field, u32 value_index,
                          u8 *record) {
+    ASSERT(decode != NULL && field != NULL && record != NULL);
     const struct cli_json_token *value = &decode->tokens[value_index];
     u128 number = 0;
     if (field->kind == CLI_FIELD_FLAGS) {
@@ -359,6 +366,7 @@ static bool decode_field(struct decode *decode, const struct cli_field *field, u
  * `skip_key` (the "op" of an inline request). */
 static bool decode_record(struct decode *decode, u32 object_index, const struct cli_record *record,
                           u8 *out, const char *skip_key) {
+    ASSERT(out != NULL);
     const struct cli_json_token *object = &decode->tokens[object_index];
     ASSERT(record->field_count <= 64);
     char detail[128];
@@ -436,6 +444,8 @@ static enum cli_codec_decode_status decode_array(struct decode *decode, u32 arra
 
 /* Finds "op" among the root's keys; fills request->operation or the error. */
 static bool decode_operation(struct decode *decode, struct cli_codec_request *request) {
+    ASSERT(decode->tokens[0].type == CLI_JSON_OBJECT);
+    ASSERT(request->operation == NULL);
     const struct cli_json_token *root = &decode->tokens[0];
     u32 op_index = 0;
     for (u32 key_index = 1; key_index < root->end;
@@ -466,6 +476,8 @@ static bool decode_operation(struct decode *decode, struct cli_codec_request *re
 /* The body of a request whose operation is known: its one key, or its inline fields. */
 static enum cli_codec_decode_status decode_body(struct decode *decode, u8 *body, u32 body_capacity,
                                                 struct cli_codec_request *request) {
+    ASSERT(request->operation != NULL && request->operation->body != NULL);
+    ASSERT(decode->tokens[0].type == CLI_JSON_OBJECT);
     const struct cli_operation *operation = request->operation;
     const struct cli_record *record = operation->body;
     if (operation->body_shape == CLI_BODY_INLINE) {
@@ -605,6 +617,8 @@ void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_re
 
 /* The longest text one field's value may take. */
 static u32 field_text_bytes_max(const struct cli_field *field) {
+    ASSERT(field != NULL);
+    ASSERT(field->kind != CLI_FIELD_FLAGS || field->flag_names != NULL);
     if (field->kind == CLI_FIELD_FLAGS) {
         u32 names = 2; /* [] */
         for (u32 bit = 0; bit < field->flag_count; bit++) {
@@ -643,6 +657,8 @@ u32 cli_codec_reply_bytes_max(const struct cli_operation *operation, u32 record_
 }
 
 static bool encode_line_end(struct cli_json_writer *writer) {
+    ASSERT(writer != NULL);
+    ASSERT(writer->length > 0 || writer->overflow);
     cli_json_object_end(writer);
     cli_json_raw(writer, "\n", 1);
     writer->comma = false;

@@ -16,12 +16,16 @@
  * Each request's statuses are compared with the expected ones; the exit status is 0 only when
  * every status is as expected and every ledger balances.
  *
+ * The engine is reached through include/khorgos.h only; base/base.h is included for the
+ * always-on ASSERT alone.
+ *
  * Ids: an account is (holder number + 1) * 1000 + ledger, so "9156" is holder 8's CNY account;
  * transfers are numbered from 1 in the order of the table below.
  */
 #include "cli/cli.h"
 
 #include "khorgos.h"
+#include "base/base.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -124,11 +128,15 @@ static const struct demo_payment demo_payments[] = {
 #define DEMO_PAYMENT_ID_BASE 1000u
 
 static khorgos_u128 demo_account_id(uint32_t holder, uint32_t ledger) {
+    ASSERT(holder < ARRAY_COUNT(demo_holders));
+    ASSERT(ledger > 0 && ledger < 1000);
     return (khorgos_u128)(holder + 1) * 1000u + ledger;
 }
 
 static uint8_t demo_decimals(uint32_t ledger) {
     const struct khorgos_currency *currency = khorgos_currency_by_numeric(ledger);
+    ASSERT(currency != NULL); /* the demo uses table currencies only */
+    ASSERT(currency->minor_units <= 3);
     return currency != NULL ? currency->minor_units : 0;
 }
 
@@ -138,18 +146,22 @@ static const char *demo_letters(uint32_t ledger) {
 }
 
 static khorgos_u128 demo_amount(uint32_t ledger, const char *text) {
+    ASSERT(text != NULL && text[0] != '\0');
     khorgos_u128 amount = 0;
     int parsed = khorgos_amount_parse(text, strlen(text), demo_decimals(ledger), &amount);
     if (parsed != 0) {
         fprintf(stderr, "khorgos demo: bad amount in the demo's table: %s\n", text);
         return 0;
     }
+    ASSERT(amount > 0);
     return amount;
 }
 
 /* Runs one request; returns the reply's size, or -1 when the engine refused it. */
 static int demo_execute(struct khorgos *engine, uint32_t operation, const void *body,
                         uint32_t body_size, void *reply, uint32_t reply_capacity) {
+    ASSERT(body != NULL && body_size > 0);
+    ASSERT(reply != NULL && reply_capacity >= khorgos_reply_size_max(operation, body_size));
     struct khorgos_request request = {.operation = operation, .body_size = body_size,
                                       .body = body, .reply = reply,
                                       .reply_capacity = reply_capacity};
@@ -167,6 +179,7 @@ static bool demo_open_accounts(struct khorgos *engine) {
     struct khorgos_account accounts[DEMO_ACCOUNTS_MAX];
     struct khorgos_create_result results[DEMO_ACCOUNTS_MAX];
     uint32_t count = sizeof(demo_accounts) / sizeof(demo_accounts[0]);
+    ASSERT(count <= DEMO_ACCOUNTS_MAX && count > DEMO_CENTRAL_BANK_COUNT);
     memset(accounts, 0, sizeof(accounts));
     for (uint32_t index = 0; index < count; index++) {
         bool central = index < DEMO_CENTRAL_BANK_COUNT;
@@ -202,8 +215,10 @@ static bool demo_fund(struct khorgos *engine) {
         const struct demo_account *account = &demo_accounts[index];
         uint32_t central = 0;
         while (demo_accounts[central].ledger != account->ledger) central++;
+        ASSERT(central < DEMO_CENTRAL_BANK_COUNT);
         uint32_t funding = 0;
         while (demo_funding[funding].ledger != account->ledger) funding++;
+        ASSERT(funding < ARRAY_COUNT(demo_funding));
         struct khorgos_transfer *transfer = &transfers[count++];
         transfer->id = count;
         transfer->debit_account_id = demo_account_id(demo_accounts[central].holder,
@@ -228,7 +243,9 @@ static bool demo_fund(struct khorgos *engine) {
 }
 
 static void demo_payment_build(uint32_t index, struct khorgos_transfer *transfer) {
+    ASSERT(index < DEMO_PAYMENT_COUNT);
     const struct demo_payment *payment = &demo_payments[index];
+    ASSERT(payment->pending_payment <= index); /* a post refers to an earlier payment */
     memset(transfer, 0, sizeof(*transfer));
     transfer->id = DEMO_PAYMENT_ID_BASE + index + 1;
     transfer->debit_account_id = demo_account_id(payment->debit_holder, payment->ledger);
@@ -248,6 +265,7 @@ static void demo_payment_build(uint32_t index, struct khorgos_transfer *transfer
 /* "1,234,567.50": an amount in major units with its thousands grouped, for people. */
 static void demo_amount_format(khorgos_u128 amount, uint8_t decimals, bool negative, char *out,
                                size_t capacity) {
+    ASSERT(out != NULL && capacity > 0);
     char plain[64];
     size_t length = khorgos_amount_format(amount, decimals, plain, sizeof(plain));
     size_t integer_length = decimals > 0 ? length - decimals - 1 : length;
@@ -268,6 +286,7 @@ static void demo_amount_format(khorgos_u128 amount, uint8_t decimals, bool negat
 /* "-1,234.50": a signed difference of two u128 amounts in major units. */
 static void demo_signed_format(khorgos_u128 plus, khorgos_u128 minus, uint8_t decimals,
                                char *out, size_t capacity) {
+    ASSERT(out != NULL);
     bool negative = minus > plus;
     demo_amount_format(negative ? minus - plus : plus - minus, decimals, negative, out, capacity);
 }
@@ -283,9 +302,11 @@ static bool demo_settle(struct khorgos *engine) {
         uint32_t count = 0;
         while (first + count < DEMO_PAYMENT_COUNT &&
                demo_payments[first + count].request == demo_payments[first].request) {
+            ASSERT(count < DEMO_EVENTS_MAX);
             demo_payment_build(first + count, &transfers[count]);
             count++;
         }
+        ASSERT(count >= 1);
         int size = demo_execute(engine, KHORGOS_OPERATION_CREATE_TRANSFERS, transfers,
                                 count * (uint32_t)sizeof(transfers[0]), results, sizeof(results));
         if (size != (int)(count * sizeof(results[0]))) return false;
@@ -309,6 +330,7 @@ static bool demo_settle(struct khorgos *engine) {
 static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *accounts) {
     khorgos_u128 ids[DEMO_ACCOUNTS_MAX];
     uint32_t count = sizeof(demo_accounts) / sizeof(demo_accounts[0]);
+    ASSERT(accounts != NULL && count <= DEMO_ACCOUNTS_MAX);
     for (uint32_t index = 0; index < count; index++) {
         ids[index] = demo_account_id(demo_accounts[index].holder, demo_accounts[index].ledger);
     }
@@ -338,6 +360,7 @@ static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *
 /* Per ledger: total debits equal total credits, posted and pending alike. */
 static bool demo_check_ledgers(const struct khorgos_account *accounts) {
     uint32_t count = sizeof(demo_accounts) / sizeof(demo_accounts[0]);
+    ASSERT(accounts != NULL && count <= DEMO_ACCOUNTS_MAX);
     bool ok = true;
     printf("\nPer ledger, total debits must equal total credits (posted and pending):\n");
     printf("%-4s %6s %26s %26s %20s %8s\n", "Cur", "Ledger", "Debits posted", "Credits posted",
@@ -368,6 +391,7 @@ static bool demo_check_ledgers(const struct khorgos_account *accounts) {
 }
 
 int cli_demo_main(int argc, char **argv) {
+    ASSERT(argc >= 1 && argv != NULL);
     if (argc > 1) {
         bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
         fprintf(help ? stdout : stderr, "usage: khorgos demo\n  banks of China, Central Asia "
