@@ -1,6 +1,6 @@
 /* test_ledger_expiry.c: pending timeouts: expiry order (expires_at, then creation), pulses and
- * their event timestamps, pending_transfer_expired before and after a pulse, reopening closed
- * accounts, history entries of expiries, the room a pulse needs, and capacity reservations. */
+ * the room they need (a timestamp per expiry), pending_transfer_expired before and after a
+ * pulse, reopening closed accounts, no history for expiries, and capacity. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,37 +95,37 @@ static void test_expired_by_the_event_timestamp_before_a_pulse(void **state) {
     assert_int_equal(fixture_transfer_state(fixture, 21), LEDGER_TRANSFER_EXPIRED);
 }
 
-static void test_expiry_order_and_event_timestamps(void **state) {
+static void test_expiry_order(void **state) {
     struct fixture *fixture = *state;
     u64 base = fixture->now + NS_PER_SECOND;
     pending_at(fixture, 30, 5, 6, 1, 2, 0, base);                   /* expires base + 2 s */
     pending_at(fixture, 31, 6, 5, 2, 1, 0, base + 5000);            /* base + 1 s + 5000 */
     pending_at(fixture, 32, 5, 6, 3, 3, 0, base + 10000);           /* base + 3 s + 10000 */
     pending_at(fixture, 33, 6, 5, 4, 1, 0, base + NS_PER_SECOND);   /* base + 2 s: ties 30 */
-    assert_int_equal(fixture->ledger.balance_reserved_count, 8);
     u32 balance_count = fixture->ledger.balance_count;
-    u64 pulse = base + 2 * NS_PER_SECOND + 100;
-    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, pulse), 3);
-    assert_int_equal(fixture_pulse(fixture, pulse), 3);
-    /* Expired in order 31, 30, 33 (30 before 33: same instant, created first). */
+    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, base + 2 * NS_PER_SECOND), 3);
+    /* A pulse at each instant: first 31 alone, then 30 and 33 together (the same instant);
+     * one nanosecond earlier nothing is due. */
     const u128 order[3] = {31, 30, 33};
-    for (u32 expiry = 0; expiry < 3; expiry++) {
-        u32 transfer_index = 0;
-        assert_true(ledger_transfer_index(&fixture->ledger, order[expiry], &transfer_index));
-        for (u32 side = 0; side < 2; side++) {
-            const struct ledger_balance_entry *entry =
-                &fixture->ledger.balances[balance_count + 2 * expiry + side];
-            assert_int_equal(entry->transfer_index, transfer_index);
-            assert_true(entry->balance.timestamp == pulse - 3 + expiry + 1);
+    const u64 instants[2] = {base + NS_PER_SECOND + 5000, base + 2 * NS_PER_SECOND};
+    const u32 expired_now[2] = {1, 2};
+    const u32 expired_total[2] = {1, 3};
+    for (u32 step = 0; step < 2; step++) {
+        assert_int_equal(fixture_pulse(fixture, instants[step] - 1), 0);
+        assert_int_equal(ledger_expiry_due_count(&fixture->ledger, instants[step]),
+                         expired_now[step]);
+        assert_int_equal(fixture_pulse(fixture, instants[step]), expired_now[step]);
+        for (u32 expired = 0; expired < 3; expired++) {
+            assert_int_equal(fixture_transfer_state(fixture, order[expired]),
+                             expired < expired_total[step] ? LEDGER_TRANSFER_EXPIRED
+                                                           : LEDGER_TRANSFER_PENDING);
         }
     }
-    assert_int_equal(fixture->ledger.balance_count, balance_count + 6);
-    assert_int_equal(fixture->ledger.balance_reserved_count, 2);
-    /* Each entry holds the balances right after its expiry: 31 (6 -> 5, 2) went first, so 6
-     * still owed 33's 4 and was still owed 30's 1 and 32's 3. */
-    const struct ledger_balance_entry *first = &fixture->ledger.balances[balance_count];
-    assert_true(first->balance.debits_pending == 4 && first->balance.credits_pending == 1 + 3);
+    assert_int_equal(fixture_transfer_state(fixture, 32), LEDGER_TRANSFER_PENDING);
     assert_balances(fixture, 5, 3, 0, 0, 0);
+    assert_balances(fixture, 6, 0, 0, 3, 0);
+    /* Expiries write no history (TigerBeetle's get_account_balances never returns them). */
+    assert_int_equal(fixture->ledger.balance_count, balance_count);
     assert_true(ledger_expiry_next(&fixture->ledger) == base + 10000 + 3 * NS_PER_SECOND);
 }
 
@@ -147,10 +147,9 @@ static void test_resolved_pending_leaves_the_heap(void **state) {
     u64 created = fixture->now + NS_PER_SECOND;
     pending_at(fixture, 50, 5, 6, 10, 1, 0, created);
     pending_at(fixture, 51, 5, 6, 10, 5, 0, created + 1000000);
-    assert_int_equal(fixture->ledger.balance_reserved_count, 4);
+    assert_true(ledger_expiry_next(&fixture->ledger) == created + NS_PER_SECOND);
     assert_int_equal(fixture_transfer_one(fixture, resolve_make(52, 50, 0, VOID)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(fixture->ledger.balance_reserved_count, 2);
     assert_true(ledger_expiry_next(&fixture->ledger) == created + 1000000 + 5 * NS_PER_SECOND);
     assert_int_equal(ledger_expiry_due_count(&fixture->ledger, created + 2 * NS_PER_SECOND), 0);
     assert_int_equal(fixture_pulse(fixture, created + 2 * NS_PER_SECOND), 0);
@@ -160,28 +159,27 @@ static void test_resolved_pending_leaves_the_heap(void **state) {
     assert_int_equal(fixture_pulse(fixture, fixture->now + 1000 * NS_PER_SECOND), 1);
     assert_int_equal(fixture_transfer_state(fixture, 53), LEDGER_TRANSFER_PENDING);
     assert_true(ledger_expiry_next(&fixture->ledger) == 0);
-    assert_int_equal(fixture->ledger.balance_reserved_count, 0);
 }
 
-static void test_pulse_needs_a_timestamp_per_expiry(void **state) {
+static void test_pulse_expires_everything_due(void **state) {
     struct fixture *fixture = *state;
     u64 created = fixture->now + NS_PER_SECOND;
     pending_at(fixture, 60, 1, 2, 1, 1, 0, created);
     pending_at(fixture, 61, 1, 2, 2, 1, 0, created + 2000);
     pending_at(fixture, 62, 1, 2, 4, 1, 0, created + 4000);
-    /* The clock already passed every instant; a pulse right after the last request has room
-     * for two timestamps only. */
+    pending_at(fixture, 63, 1, 2, 8, 2, 0, created + 6000);
+    /* A pulse takes one timestamp, right after a request, however many it expires. */
     fixture->now = created + 2 * NS_PER_SECOND;
-    assert_int_equal(fixture_transfer_one(fixture, transfer_make(63, 1, 2, 0, 0)),
+    assert_int_equal(fixture_transfer_one(fixture, transfer_make(64, 1, 2, 0, 0)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, fixture->now + 2), 3);
-    assert_int_equal(fixture_pulse(fixture, fixture->now + 2), 2);
+    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, fixture->now + 1), 3);
+    assert_int_equal(fixture_pulse(fixture, fixture->now + 1), 3);
     assert_int_equal(fixture_transfer_state(fixture, 60), LEDGER_TRANSFER_EXPIRED);
     assert_int_equal(fixture_transfer_state(fixture, 61), LEDGER_TRANSFER_EXPIRED);
-    assert_int_equal(fixture_transfer_state(fixture, 62), LEDGER_TRANSFER_PENDING);
-    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, fixture->now + 1), 1);
-    assert_int_equal(fixture_pulse(fixture, fixture->now + 1), 1);
-    assert_balances(fixture, 1, 0, 0, 0, 0);
+    assert_int_equal(fixture_transfer_state(fixture, 62), LEDGER_TRANSFER_EXPIRED);
+    assert_int_equal(fixture_transfer_state(fixture, 63), LEDGER_TRANSFER_PENDING);
+    assert_int_equal(ledger_expiry_due_count(&fixture->ledger, fixture->now + 1), 0);
+    assert_balances(fixture, 1, 8, 0, 0, 0);
 }
 
 static void test_rolled_back_pending_never_expires(void **state) {
@@ -195,7 +193,6 @@ static void test_rolled_back_pending_never_expires(void **state) {
     assert_int_equal(results[0].status, TRANSFER_STATUS(linked_event_failed));
     assert_int_equal(fixture->ledger.expiry_count, 0);
     assert_true(ledger_expiry_next(&fixture->ledger) == 0);
-    assert_int_equal(fixture->ledger.balance_reserved_count, 0);
 }
 
 static void test_replay_gives_the_same_digest(void **state) {
@@ -216,7 +213,7 @@ static void test_replay_gives_the_same_digest(void **state) {
     assert_true(digests[0] == digests[1]);
 }
 
-static void test_capacity_counts_history_reserved_for_expiry(void **state) {
+static void test_capacity_counts_history(void **state) {
     (void)state;
     struct fixture *fixture = test_malloc(sizeof(*fixture));
     memset(fixture, 0, sizeof(*fixture));
@@ -224,14 +221,16 @@ static void test_capacity_counts_history_reserved_for_expiry(void **state) {
     assert_int_equal(ledger_init(&fixture->ledger, &config), KHORGOS_ERROR_ok);
     fixture->now = KHORGOS_MANUAL_CLOCK_START_NS;
     fixture_open_accounts(fixture, 5, 2, KHORGOS_ACCOUNT_HISTORY);
-    assert_true(ledger_capacity_transfers(&fixture->ledger, 3));
-    assert_false(ledger_capacity_transfers(&fixture->ledger, 4));
+    /* Each transfer may append two history entries: 12 entries allow 6 transfers. */
+    assert_true(ledger_capacity_transfers(&fixture->ledger, 6));
+    assert_false(ledger_capacity_transfers(&fixture->ledger, 7));
     pending_at(fixture, 90, 5, 6, 1, 1, 0, fixture->now + NS_PER_SECOND);
     assert_int_equal(fixture->ledger.balance_count, 2);
-    assert_int_equal(fixture->ledger.balance_reserved_count, 2);
-    assert_true(ledger_capacity_transfers(&fixture->ledger, 2));
-    assert_false(ledger_capacity_transfers(&fixture->ledger, 3));
-    assert_false(ledger_capacity_transfers(&fixture->ledger, 8)); /* 9 transfers > 8 */
+    assert_true(ledger_capacity_transfers(&fixture->ledger, 5));
+    assert_false(ledger_capacity_transfers(&fixture->ledger, 6));
+    /* The expiry needs no room. */
+    assert_int_equal(fixture_pulse(fixture, fixture->now + 2 * NS_PER_SECOND), 1);
+    assert_true(ledger_capacity_transfers(&fixture->ledger, 5));
     fixture_close(fixture);
     test_free(fixture);
 }
@@ -241,13 +240,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_pending_expires_at_its_instant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_by_the_event_timestamp_before_a_pulse, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_order_and_event_timestamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_reopens_a_closed_account, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolved_pending_leaves_the_heap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pulse_needs_a_timestamp_per_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pulse_expires_everything_due, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_pending_never_expires, setup, teardown),
         cmocka_unit_test(test_replay_gives_the_same_digest),
-        cmocka_unit_test(test_capacity_counts_history_reserved_for_expiry),
+        cmocka_unit_test(test_capacity_counts_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

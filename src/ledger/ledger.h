@@ -61,10 +61,10 @@ struct ledger_expiry {
     u32 padding;
 };
 
-/* One history entry, for an account with the history flag. Entries are appended in timestamp
- * order (dr account's entry before cr account's for the same transfer). transfer_index is the
- * transfer that moved the balance; for an expiry it is the expired pending transfer, and the
- * entry's timestamp is the expiry event's (see ledger_expiry.c). */
+/* One history entry, for an account with the history flag: its balances right after a transfer
+ * touched it (transfer_index; the entry's timestamp is that transfer's). Entries are appended
+ * in timestamp order, the debit account's before the credit account's for the same transfer.
+ * Expiries append none (see ledger_expiry.c). */
 struct ledger_balance_entry {
     struct khorgos_account_balance balance;
     u32 account_index;
@@ -158,8 +158,8 @@ struct ledger {
 
     struct ledger_balance_entry *balances; /* [account_balance_count_max] */
     u32 balance_count;
-    /* Entries that expiries of live pending transfers may still append (one per history
-     * account of each pending transfer with a timeout): kept free so a pulse always fits. */
+    /* History entries kept free for later appends that cannot be refused. Always 0: expiries
+     * append no history (ledger_expiry.c); kept so the snapshot format need not change. */
     u32 balance_reserved_count;
 
     /* The last timestamp the ledger applied (a request's or a pulse's): the next must exceed
@@ -195,9 +195,7 @@ bool ledger_capacity_transfers(const struct ledger *ledger, u32 count);
  * ledger_pulse expires, in expiry order, every pending transfer due at or before timestamp. */
 u64 ledger_expiry_next(const struct ledger *ledger);
 u32 ledger_pulse(struct ledger *ledger, u64 timestamp);
-/* How many pending transfers are due at `timestamp`: each expiry takes a timestamp of its own
- * (event i of n gets timestamp - n + i + 1), so a pulse at T needs T - due >= the last
- * timestamp applied; ledger_pulse expires at most that many and leaves the rest due. */
+/* How many pending transfers are due at `timestamp` (what a pulse there would expire). */
 u32 ledger_expiry_due_count(const struct ledger *ledger, u64 timestamp);
 
 /* The query indexes (ledger_query.c): ledger_init calls ledger_query_index_init with its config

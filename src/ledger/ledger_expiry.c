@@ -20,13 +20,14 @@
  *   - ledger_pulse pops live entries that are due and expires them.
  * Each transfer enters the heap at most once, so it never holds more than transfer_count_max.
  *
- * Pulse timestamps. As in TigerBeetle, each expiry is an event with a timestamp of its own: of
- * n expiries applied by a pulse at T, the i-th gets T - n + i + 1. Those must lie after the
- * last timestamp applied, so a pulse expires at most T - timestamp_last transfers; the engine
- * learns how many are due from ledger_expiry_due_count. An expiry releases the pending amounts,
- * reopens the accounts a closing transfer closed, and appends a history entry (at its event
- * timestamp) for each of the two accounts that has the history flag, as TigerBeetle records an
- * account event for expiries.
+ * A pulse at T expires every live entry with expires_at <= T, in heap order. An expiry
+ * releases the pending amounts and reopens the accounts a closing transfer closed. It appends
+ * no history entry: TigerBeetle records an account event for an expiry, but its
+ * get_account_balances scans transfers and so never returns one (the event exists for
+ * change-data capture, which Khorgos does not offer); leaving it out keeps history in timestamp
+ * order even when an imported transfer, which only has to postdate the last transfer, is older
+ * than an expiry. With nothing recorded per expiry, expiries need no timestamps of their own
+ * (TigerBeetle gives each one), so a pulse takes one timestamp however many it expires.
  */
 #include "ledger/ledger_private.h"
 
@@ -130,7 +131,7 @@ u32 ledger_expiry_due_count(const struct ledger *ledger, u64 timestamp) {
     return due;
 }
 
-/* Expires one pending transfer at `timestamp` (its expiry event's). */
+/* Expires one pending transfer by a pulse at `timestamp`. */
 static void ledger_expire(struct ledger *ledger, u32 transfer_index, u64 timestamp) {
     const struct khorgos_transfer *pending = &ledger->transfers[transfer_index];
     ASSERT(ledger->transfer_states[transfer_index] == LEDGER_TRANSFER_PENDING);
@@ -148,26 +149,22 @@ static void ledger_expire(struct ledger *ledger, u32 transfer_index, u64 timesta
     if (pending->flags & KHORGOS_TRANSFER_CLOSING_DEBIT) debit->flags &= ~KHORGOS_ACCOUNT_CLOSED;
     if (pending->flags & KHORGOS_TRANSFER_CLOSING_CREDIT) credit->flags &= ~KHORGOS_ACCOUNT_CLOSED;
     ledger->transfer_states[transfer_index] = LEDGER_TRANSFER_EXPIRED;
-    u32 reserved = ledger_history_count(ledger, debit_index, credit_index);
-    ASSERT(ledger->balance_reserved_count >= reserved);
-    ledger->balance_reserved_count -= reserved;
-    ledger_history_append(ledger, debit_index, credit_index, transfer_index, timestamp);
+    ASSERT(ledger_transfer_expires_at(pending) <= timestamp);
 }
 
 u32 ledger_pulse(struct ledger *ledger, u64 timestamp) {
     ASSERT(ledger != NULL);
     ASSERT(!ledger->chain_open);
     ASSERT(timestamp > ledger->timestamp_last);
-    u64 room = timestamp - ledger->timestamp_last;
-    u32 due = ledger_expiry_due_count(ledger, timestamp);
-    u32 count = (u32)MIN((u64)due, room);
-    for (u32 index = 0; index < count; index++) {
-        ledger_expiry_drop_resolved(ledger);
-        struct ledger_expiry expiry = ledger_expiry_pop(ledger);
-        ASSERT(expiry.expires_at <= timestamp);
-        ledger_expire(ledger, expiry.transfer_index, timestamp - count + index + 1);
-    }
+    u32 count = 0;
     ledger_expiry_drop_resolved(ledger);
+    while (ledger->expiry_count > 0 && ledger->expiries[0].expires_at <= timestamp) {
+        struct ledger_expiry expiry = ledger_expiry_pop(ledger);
+        ledger_expire(ledger, expiry.transfer_index, timestamp);
+        count++;
+        ledger_expiry_drop_resolved(ledger);
+    }
+    ASSERT(ledger_expiry_next(ledger) == 0 || ledger_expiry_next(ledger) > timestamp);
     ledger->timestamp_last = timestamp;
     return count;
 }

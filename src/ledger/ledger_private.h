@@ -88,8 +88,6 @@ bool ledger_transfer_timestamp_exists(const struct ledger *ledger, u64 timestamp
 /* Appends history entries for the accounts of a transfer that have the history flag. */
 void ledger_history_append(struct ledger *ledger, u32 debit_index, u32 credit_index,
                            u32 transfer_index, u64 timestamp);
-/* History entries an event touching these two accounts appends (0, 1 or 2). */
-u32 ledger_history_count(const struct ledger *ledger, u32 debit_index, u32 credit_index);
 
 /* The expiry heap (ledger_expiry.c). */
 void ledger_expiry_push(struct ledger *ledger, u64 expires_at, u32 transfer_index);

@@ -41,9 +41,10 @@
  * Invariants checked by ledger_check (numbered as in ledger.h, plus):
  *  5. transfer_states are consistent with flags: only pending transfers are in states 1..4.
  *  6. Sum of debits_pending over all accounts = sum of amounts of transfers in state PENDING.
- *  7. History entries have non-decreasing timestamps and name a history account.
+ *  7. History entries have non-decreasing timestamps, name a history account and the transfer
+ *     whose timestamp they carry.
  *  8. The expiry heap is a heap; its live entries are exactly the pending transfers with a
- *     timeout; balance_reserved_count is what their expiries would append.
+ *     timeout.
  */
 #include "ledger/ledger_private.h"
 
@@ -130,15 +131,15 @@ bool ledger_capacity_accounts(const struct ledger *ledger, u32 count) {
     return (u64)ledger->account_count + count <= ledger->config.account_count_max;
 }
 
-/* A transfer appends up to two history entries now and, when pending with a timeout, reserves
- * up to two more for its expiry; the undo log always holds a full batch. */
+/* A transfer appends up to two history entries (expiries append none); the undo log always
+ * holds a full batch. */
 bool ledger_capacity_transfers(const struct ledger *ledger, u32 count) {
     ASSERT(ledger != NULL);
     ASSERT(ledger->undo_count_max >= LEDGER_UNDO_PER_EVENT_MAX * LIMIT_BATCH_EVENTS_MAX);
     if (count > LIMIT_BATCH_EVENTS_MAX) return false;
     const struct ledger_config *config = &ledger->config;
-    u64 balances = (u64)ledger->balance_count + ledger->balance_reserved_count +
-                   (u64)2 * LEDGER_BALANCES_PER_TRANSFER_MAX * count;
+    ASSERT(ledger->balance_reserved_count == 0);
+    u64 balances = (u64)ledger->balance_count + (u64)LEDGER_BALANCES_PER_TRANSFER_MAX * count;
     return (u64)ledger->transfer_count + count <= config->transfer_count_max &&
            (u64)ledger->failed_transfer_count + count <= config->transfer_count_max &&
            balances <= config->account_balance_count_max;
@@ -194,13 +195,6 @@ bool ledger_transfer_timestamp_exists(const struct ledger *ledger, u64 timestamp
 
 /* ----------------------------------------------------------------------------------------- */
 /* History.                                                                                   */
-
-u32 ledger_history_count(const struct ledger *ledger, u32 debit_index, u32 credit_index) {
-    ASSERT(debit_index < ledger->account_count && credit_index < ledger->account_count);
-    ASSERT(debit_index != credit_index);
-    return ((ledger->accounts[debit_index].flags & KHORGOS_ACCOUNT_HISTORY) ? 1u : 0u) +
-           ((ledger->accounts[credit_index].flags & KHORGOS_ACCOUNT_HISTORY) ? 1u : 0u);
-}
 
 static void ledger_history_append_one(struct ledger *ledger, u32 account_index, u32 transfer_index,
                                       u64 timestamp) {
@@ -269,7 +263,6 @@ struct ledger_chain {
     u32 account_count;
     u32 transfer_count;
     u32 balance_count;
-    u32 balance_reserved_count;
 };
 
 static void ledger_chain_begin(struct ledger *ledger, struct ledger_chain *chain, u32 start) {
@@ -280,7 +273,6 @@ static void ledger_chain_begin(struct ledger *ledger, struct ledger_chain *chain
     chain->account_count = ledger->account_count;
     chain->transfer_count = ledger->transfer_count;
     chain->balance_count = ledger->balance_count;
-    chain->balance_reserved_count = ledger->balance_reserved_count;
     ledger->chain_open = true;
 }
 
@@ -319,7 +311,6 @@ static void ledger_chain_rollback(struct ledger *ledger, const struct ledger_cha
     ledger->transfer_count = chain->transfer_count;
     ledger->account_count = chain->account_count;
     ledger->balance_count = chain->balance_count;
-    ledger->balance_reserved_count = chain->balance_reserved_count;
     ledger->undo_count = 0;
     ledger->chain_open = false;
     ASSERT(ledger->transfer_map.count == ledger->transfer_count);
@@ -546,6 +537,9 @@ static bool ledger_check_balances(const struct ledger *ledger) {
         if ((ledger->accounts[entry->account_index].flags & KHORGOS_ACCOUNT_HISTORY) == 0) {
             return false;
         }
+        if (ledger->transfers[entry->transfer_index].timestamp != entry->balance.timestamp) {
+            return false;
+        }
         if (index > 0 && entry->balance.timestamp < ledger->balances[index - 1].balance.timestamp) {
             return false;
         }
@@ -570,21 +564,13 @@ static bool ledger_check_expiries(const struct ledger *ledger) {
         if (ledger->transfer_states[expiry->transfer_index] == LEDGER_TRANSFER_PENDING) live++;
     }
     u64 expected = 0;
-    u64 reserved = 0;
     for (u32 index = 0; index < ledger->transfer_count; index++) {
         const struct khorgos_transfer *transfer = &ledger->transfers[index];
-        if (ledger->transfer_states[index] != LEDGER_TRANSFER_PENDING || transfer->timeout == 0) {
-            continue;
+        if (ledger->transfer_states[index] == LEDGER_TRANSFER_PENDING && transfer->timeout > 0) {
+            expected++;
         }
-        expected++;
-        u32 debit_index = 0, credit_index = 0;
-        if (!ledger_account_index(ledger, transfer->debit_account_id, &debit_index)) return false;
-        if (!ledger_account_index(ledger, transfer->credit_account_id, &credit_index)) {
-            return false;
-        }
-        reserved += ledger_history_count(ledger, debit_index, credit_index);
     }
-    return live == expected && reserved == ledger->balance_reserved_count;
+    return live == expected && ledger->balance_reserved_count == 0;
 }
 
 bool ledger_check(const struct ledger *ledger) {

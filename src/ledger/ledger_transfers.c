@@ -45,12 +45,9 @@
  * debit_account_not_found, credit_account_not_found, pending_transfer_not_found,
  * exceeds_credits, exceeds_debits, debit_account_already_closed, credit_account_already_closed.
  *
- * Imported timestamps must also be after the last history entry's (a deviation from TigerBeetle
- * in one corner: an imported transfer older than an expiry that already wrote history is
- * refused as _must_not_regress), so history stays in timestamp order.
- *
  * History: each created transfer appends one entry per account with the history flag (debit
- * account first), holding the account's balances after the transfer.
+ * account first), holding the account's balances after the transfer; transfers are created in
+ * timestamp order (imported ones must postdate the last transfer), so history is too.
  */
 #include "ledger/ledger_private.h"
 
@@ -87,15 +84,12 @@ static u64 ledger_transfer_timestamp(const struct ledger_event *event) {
     return timestamp;
 }
 
-/* imported_event_timestamp_must_not_regress: after every transfer, on no account's instant,
- * and after the last history entry (see the header). */
+/* imported_event_timestamp_must_not_regress: not after the last transfer, or on an account's
+ * instant (no two records share a timestamp). */
 static bool ledger_imported_regresses(const struct ledger *ledger, u64 timestamp) {
+    ASSERT(timestamp > 0);
     if (ledger->transfer_count > 0 &&
         timestamp <= ledger->transfers[ledger->transfer_count - 1].timestamp) {
-        return true;
-    }
-    if (ledger->balance_count > 0 &&
-        timestamp <= ledger->balances[ledger->balance_count - 1].balance.timestamp) {
         return true;
     }
     return ledger_account_timestamp_exists(ledger, timestamp);
@@ -354,9 +348,6 @@ static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_t
     if (transfer->flags & KHORGOS_TRANSFER_CLOSING_DEBIT) debit->flags |= KHORGOS_ACCOUNT_CLOSED;
     if (transfer->flags & KHORGOS_TRANSFER_CLOSING_CREDIT) credit->flags |= KHORGOS_ACCOUNT_CLOSED;
     ledger_history_append(ledger, debit_index, credit_index, index, timestamp);
-    if (pending && transfer->timeout > 0) {
-        ledger->balance_reserved_count += ledger_history_count(ledger, debit_index, credit_index);
-    }
 }
 
 static u32 ledger_transfer_create(struct ledger *ledger, const struct ledger_event *event,
@@ -518,11 +509,6 @@ static void ledger_post_void_commit(struct ledger *ledger, const struct khorgos_
     ASSERT(found);
     ledger_post_void_accounts(ledger, &pending, is_void, amount, debit_index, credit_index);
     ledger_history_append(ledger, debit_index, credit_index, index, timestamp);
-    if (pending.timeout > 0) {
-        u32 reserved = ledger_history_count(ledger, debit_index, credit_index);
-        ASSERT(ledger->balance_reserved_count >= reserved);
-        ledger->balance_reserved_count -= reserved;
-    }
 }
 
 static u32 ledger_post_void(struct ledger *ledger, const struct ledger_event *event,
