@@ -583,6 +583,29 @@ static void test_bad_input_is_refused_and_changes_nothing(void **state) {
                      KHORGOS_ERROR_invalid_argument);
 }
 
+static void test_empty_queue_settles_nothing(void **state) {
+    (void)state;
+    struct instance instance;
+    instance_init(&instance, 2, SETTLE_LSM_QUEUE_BYPASS_FIFO);
+    struct settle_lsm_result result = resolve_checked(&instance);
+    assert_int_equal(result.selected_count, 0);
+    assert_int_equal(result.round_count, 0);
+    assert_int_equal(result.step_count, 0);
+    assert_true(result.net_sent[A] == 0 && result.net_sent[B] == 0);
+    /* A new payment meets an empty queue: it settles when covered alone. */
+    instance.participants[A].liquidity = 7;
+    struct settle_lsm_payment incoming = {.amount = 7, .payer = A, .payee = B};
+    assert_int_equal(settle_lsm_offset_on_entry(&workspace, &instance.problem, &incoming, &result),
+                     KHORGOS_ERROR_ok);
+    assert_true(result.incoming_settles);
+    assert_true(result.selected_value == 7 && result.net_sent[B] == -7);
+    incoming.amount = 8;
+    assert_int_equal(settle_lsm_offset_on_entry(&workspace, &instance.problem, &incoming, &result),
+                     KHORGOS_ERROR_ok);
+    assert_false(result.incoming_settles);
+    assert_true(result.selected_value == 0);
+}
+
 static void test_huge_amounts_and_liquidity_do_not_overflow(void **state) {
     (void)state;
     struct instance instance;
@@ -631,7 +654,8 @@ static void random_instance(struct instance *instance, u64 *seed, u32 queue_mode
     }
     for (u32 index = 0; index < participant_count; index++) {
         struct settle_lsm_participant *participant = &instance->participants[index];
-        participant->liquidity = random_below(seed, 3) == 0 ? 0 : random_below(seed, amount_max * 2);
+        bool dry = random_below(seed, 3) == 0;
+        participant->liquidity = dry ? 0 : random_below(seed, amount_max * 2);
         if (random_below(seed, 4) == 0) {
             participant->has_net_debit_cap = 1;
             participant->net_debit_cap = random_below(seed, amount_max * 2);
@@ -733,10 +757,13 @@ static void remainder_instance(const struct instance *instance,
         const struct settle_lsm_payment *p = &instance->payments[index];
         if (mask & (1u << index)) {
             for (u32 l = 0; l < rest->problem.limit_count; l++) {
-                if (rest->limits[l].participant == p->payer && rest->limits[l].counterparty == p->payee)
-                    rest->limits[l].position += (i128)p->amount;
-                if (rest->limits[l].participant == p->payee && rest->limits[l].counterparty == p->payer)
-                    rest->limits[l].position -= (i128)p->amount;
+                struct settle_lsm_bilateral_limit *b = &rest->limits[l];
+                if (b->participant == p->payer && b->counterparty == p->payee) {
+                    b->position += (i128)p->amount;
+                }
+                if (b->participant == p->payee && b->counterparty == p->payer) {
+                    b->position -= (i128)p->amount;
+                }
             }
             continue;
         }
@@ -780,8 +807,12 @@ static u32 direct_partial(const struct instance *instance) {
             net_sent[p->payee] -= (i128)p->amount;
             for (u32 l = 0; l < problem->limit_count; l++) {
                 const struct settle_lsm_bilateral_limit *b = &instance->limits[l];
-                if (b->participant == p->payer && b->counterparty == p->payee) flow[l] += (i128)p->amount;
-                if (b->participant == p->payee && b->counterparty == p->payer) flow[l] -= (i128)p->amount;
+                if (b->participant == p->payer && b->counterparty == p->payee) {
+                    flow[l] += (i128)p->amount;
+                }
+                if (b->participant == p->payee && b->counterparty == p->payer) {
+                    flow[l] -= (i128)p->amount;
+                }
             }
         }
         /* Constraints in tie order (participants, then limits by participant, counterparty);
@@ -936,6 +967,7 @@ int main(void) {
         cmocka_unit_test(test_offsetting_on_entry),
         cmocka_unit_test(test_offsetting_respects_the_queue_mode),
         cmocka_unit_test(test_bad_input_is_refused_and_changes_nothing),
+        cmocka_unit_test(test_empty_queue_settles_nothing),
         cmocka_unit_test(test_huge_amounts_and_liquidity_do_not_overflow),
         cmocka_unit_test(test_exact_oracle),
         cmocka_unit_test(test_partial_is_idempotent),
