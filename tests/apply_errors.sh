@@ -71,3 +71,17 @@ printf '%s\n' '{"op":"create_accounts","events":[{"id":1,"ledger":1,"code":1},{"
 head -n 1 "$work/capacity" | grep -q '"op":"create_accounts","error":{"code":"capacity_full"'
 tail -n 1 "$work/capacity" | grep -q '^{"op":"lookup_accounts","accounts":\[\]}$'
 echo "apply_errors: capacity ok"
+
+# Lines far longer than the input buffer are skipped up to their newline (or the end of the
+# input), each answered with line_too_long, and the lines between them are served.
+python3 -c '
+import sys
+sys.stdout.write("{\"op\":\"x\",\"pad\":\"" + "a" * (20 * 1024 * 1024) + "\"}\n")
+sys.stdout.write("{\"op\":\"lookup_accounts\",\"ids\":[2]}\n")
+sys.stdout.write("b" * (9 * 1024 * 1024))
+' | "$KHORGOS" apply 2>/dev/null >"$work/long"
+[ "$(wc -l <"$work/long")" -eq 3 ]
+sed -n 1p "$work/long" | grep -q '"code":"line_too_long".*"line":1}$'
+sed -n 2p "$work/long" | grep -q '^{"op":"lookup_accounts","accounts":\[\]}$'
+sed -n 3p "$work/long" | grep -q '"code":"line_too_long".*"line":3}$'
+echo "apply_errors: long lines ok"
