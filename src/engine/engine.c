@@ -21,6 +21,34 @@ static const struct engine_operation engine_operation_table[] = {
      sizeof(struct khorgos_account), true, false},
     {KHORGOS_OPERATION_QUERY_TRANSFERS, "query_transfers", sizeof(struct khorgos_query_filter),
      sizeof(struct khorgos_transfer), true, false},
+#define ENGINE_SETTLE_EVENTS_(code, name, body)                                                 \
+    {code, name, sizeof(struct body), sizeof(struct khorgos_settle_result), false, true},
+    {KHORGOS_OPERATION_SETTLE_PULSE, "settle_pulse", 1, 1, false, true},
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CREATE_PARTICIPANTS, "create_participants",
+                          khorgos_participant)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_FUND, "fund", khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_DEFUND, "defund", khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_CREDIT_LINES, "set_credit_lines",
+                          khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_LIMITS, "set_limits", khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SUSPEND, "suspend", khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_REINSTATE, "reinstate", khorgos_participant_event)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SUBMIT_PAYMENTS, "submit_payments", khorgos_payment)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CANCEL_PAYMENTS, "cancel_payments",
+                          khorgos_payment_change)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS, "reprioritize_payments",
+                          khorgos_payment_change)
+    {KHORGOS_OPERATION_LOOKUP_PAYMENTS, "lookup_payments", sizeof(u128),
+     sizeof(struct khorgos_payment), false, false},
+    {KHORGOS_OPERATION_GET_QUEUE, "get_queue", sizeof(struct khorgos_settle_filter),
+     sizeof(struct khorgos_payment), true, false},
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_RESOLVE_GRIDLOCK, "resolve_gridlock",
+                          khorgos_business_day)
+    {KHORGOS_OPERATION_GET_POSITIONS, "get_positions", sizeof(struct khorgos_settle_filter),
+     sizeof(struct khorgos_position), true, false},
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_OPEN_DAY, "open_day", khorgos_business_day)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CLOSE_DAY, "close_day", khorgos_business_day)
+#undef ENGINE_SETTLE_EVENTS_
 };
 
 const struct engine_operation *engine_operation_find(u32 operation) {
@@ -46,7 +74,10 @@ static u32 engine_body_count(const struct engine_operation *entry, u32 body_size
 
 uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
     const struct engine_operation *entry = engine_operation_find(operation);
-    if (entry == NULL || operation == KHORGOS_OPERATION_PULSE) return 0;
+    if (entry == NULL || operation == KHORGOS_OPERATION_PULSE ||
+        operation == KHORGOS_OPERATION_SETTLE_PULSE) {
+        return 0;
+    }
     if (entry->body_single) return LIMIT_BATCH_EVENTS_MAX * entry->reply_record_size;
     return engine_body_count(entry, body_size) * entry->reply_record_size;
 }
@@ -54,7 +85,8 @@ uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
 khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
     ASSERT(engine != NULL && request != NULL);
     const struct engine_operation *entry = engine_operation_find(request->operation);
-    if (entry == NULL || request->operation == KHORGOS_OPERATION_PULSE) {
+    if (entry == NULL || request->operation == KHORGOS_OPERATION_PULSE ||
+        request->operation == KHORGOS_OPERATION_SETTLE_PULSE) {
         return KHORGOS_ERROR_invalid_operation;
     }
     if (request->body_size % entry->body_record_size != 0) return KHORGOS_ERROR_body_size;
@@ -112,12 +144,20 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
     case KHORGOS_OPERATION_QUERY_TRANSFERS:
         written = ledger_query_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
         break;
-    default: ASSERT(false && "operation in the table but not dispatched");
+    default:
+        ASSERT(settle_operation_is(operation) && "operation in the table but not dispatched");
+        written = settle_apply(&engine->settle, operation, timestamp, body, count, reply);
+        break;
     }
     if (entry->changes_state) {
         ledger_index_update(&engine->ledger);
         ASSERT(timestamp > engine->timestamp_last);
         engine->timestamp_last = timestamp;
+        /* A settlement request may book ledger events after T (settle.h, "Timestamps"). */
+        if (settle_operation_is(operation)) {
+            ASSERT(engine->settle.timestamp_last >= timestamp);
+            engine->timestamp_last = engine->settle.timestamp_last;
+        }
         engine->request_count++;
     }
     return written * entry->reply_record_size;
@@ -146,6 +186,17 @@ static void engine_pulse_if_due(struct khorgos *engine, u64 timestamp) {
            ledger_expiry_next(&engine->ledger) > pulse_timestamp);
 }
 
+/* Fires settlement timers (cut-offs, settle-by, timed resolution) due by `timestamp`, as an
+ * internal journaled request with its own timestamp, the way expiries are. */
+static void engine_settle_pulse_if_due(struct khorgos *engine, u64 timestamp) {
+    u64 due = settle_timer_next(&engine->settle);
+    if (due == 0 || due > timestamp || engine->stopped) return;
+    u64 pulse_timestamp = engine_timestamp_next(engine, 1);
+    engine_apply(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0, NULL);
+    ASSERT(settle_timer_next(&engine->settle) == 0 ||
+           settle_timer_next(&engine->settle) > pulse_timestamp);
+}
+
 khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
                               uint32_t count) {
     ASSERT(engine != NULL);
@@ -162,6 +213,9 @@ khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *re
         /* Expire first what is due by the time this request would take effect. */
         engine_pulse_if_due(engine, entry->changes_state ? engine_timestamp_next(engine, events)
                                                          : khorgos_clock_now(engine));
+        engine_settle_pulse_if_due(engine, entry->changes_state
+                                               ? engine_timestamp_next(engine, events)
+                                               : khorgos_clock_now(engine));
         u64 timestamp = entry->changes_state ? engine_timestamp_next(engine, events)
                                              : engine->timestamp_last;
         request->timestamp = timestamp;
@@ -177,6 +231,7 @@ khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds
     if (nanoseconds > U64_MAX - engine->clock_manual_ns) return KHORGOS_ERROR_invalid_argument;
     engine->clock_manual_ns += nanoseconds;
     engine_pulse_if_due(engine, engine->clock_manual_ns);
+    engine_settle_pulse_if_due(engine, engine->clock_manual_ns);
     return KHORGOS_ERROR_ok;
 }
 
@@ -202,6 +257,13 @@ khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_con
     if (engine == NULL) return KHORGOS_ERROR_out_of_memory;
     khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
     if (error != KHORGOS_ERROR_ok) goto free_engine;
+    struct settle_config settle_config = {.participant_count_max = config->participant_count_max,
+                                          .payment_count_max = config->payment_count_max};
+    error = settle_init(&engine->settle, &settle_config, &engine->ledger);
+    if (error != KHORGOS_ERROR_ok) {
+        ledger_deinit(&engine->ledger);
+        goto free_engine;
+    }
     engine->clock_manual = config->clock_manual != 0;
     engine->clock_manual_ns = KHORGOS_MANUAL_CLOCK_START_NS;
     *out = engine;
@@ -213,6 +275,7 @@ free_engine:
 
 void khorgos_close(struct khorgos *engine) {
     if (engine == NULL) return;
+    settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
     free(engine);
 }

@@ -23,9 +23,11 @@
 
 #include "base/base.h"
 #include "ledger/ledger.h"
+#include "settle/settle.h"
 
 struct khorgos {
     struct ledger ledger;
+    struct settle settle; /* real-time gross settlement over the ledger (settle.h) */
     bool clock_manual;
     u64 clock_manual_ns;
     /* The last timestamp assigned to anything: strictly increasing across requests. */
