@@ -47,6 +47,8 @@ static u32 ledger_account_exists(const struct khorgos_account *account,
 /* The checks after the idempotency check, in precedence order. */
 static u32 ledger_account_validate(const struct ledger *ledger,
                                    const struct khorgos_account *account) {
+    ASSERT(account->id != 0 && account->id != U128_MAX);
+    ASSERT(account->reserved == 0);
     const u16 limits = KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS |
                        KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS;
     if ((account->flags & limits) == limits) {
@@ -74,6 +76,7 @@ static u32 ledger_account_apply(struct ledger *ledger, const struct ledger_event
                                 u64 *result_timestamp) {
     const struct khorgos_account *account = event->record;
     ASSERT(ledger->account_count < ledger->config.account_count_max);
+    ASSERT(result_timestamp != NULL && *result_timestamp == event->timestamp);
     if (account->reserved != 0) return KHORGOS_CREATE_ACCOUNT_reserved_field;
     if (account->flags & ~KHORGOS_ACCOUNT_FLAGS_ALL) return KHORGOS_CREATE_ACCOUNT_reserved_flag;
     if (account->id == 0) return KHORGOS_CREATE_ACCOUNT_id_must_not_be_zero;

@@ -225,7 +225,11 @@ void ledger_history_append(struct ledger *ledger, u32 debit_index, u32 credit_in
 /* ----------------------------------------------------------------------------------------- */
 /* The undo log.                                                                              */
 
-bool ledger_chain_is_open(const struct ledger *ledger) { return ledger->chain_open; }
+bool ledger_chain_is_open(const struct ledger *ledger) {
+    ASSERT(ledger != NULL);
+    ASSERT(ledger->chain_open || ledger->undo_count == 0);
+    return ledger->chain_open;
+}
 
 static struct ledger_undo *ledger_undo_next(struct ledger *ledger) {
     ASSERT(ledger->chain_open);
@@ -330,12 +334,14 @@ static void ledger_chain_end(struct ledger *ledger, struct ledger_chain *chain) 
 /* The batch driver.                                                                          */
 
 static u16 ledger_record_flags(const void *record) {
+    ASSERT(record != NULL);
     u16 flags = 0;
     memcpy(&flags, (const u8 *)record + offsetof(struct khorgos_account, flags), sizeof(flags));
     return flags;
 }
 
 static u64 ledger_record_timestamp(const void *record) {
+    ASSERT(record != NULL);
     u64 timestamp = 0;
     memcpy(&timestamp, (const u8 *)record + offsetof(struct khorgos_account, timestamp),
            sizeof(timestamp));
@@ -460,6 +466,7 @@ u128 ledger_digest(const struct ledger *ledger) {
  * hash of its number, so sum w_L * d_L (mod 2^128) is zero when every d_L is, and nonzero
  * otherwise except with negligible probability. The plain sum is checked too. */
 static bool ledger_check_sums(const struct ledger *ledger) {
+    ASSERT(ledger->account_count <= ledger->config.account_count_max);
     u128 pending_plain = 0, posted_plain = 0, pending_weighted = 0, posted_weighted = 0;
     for (u32 index = 0; index < ledger->account_count; index++) {
         const struct khorgos_account *account = &ledger->accounts[index];
@@ -475,6 +482,7 @@ static bool ledger_check_sums(const struct ledger *ledger) {
 }
 
 static bool ledger_check_accounts(const struct ledger *ledger) {
+    ASSERT(ledger->account_count <= ledger->config.account_count_max);
     if (ledger->account_map.count != ledger->account_count) return false;
     for (u32 index = 0; index < ledger->account_count; index++) {
         const struct khorgos_account *account = &ledger->accounts[index];
@@ -503,6 +511,7 @@ static bool ledger_check_accounts(const struct ledger *ledger) {
 }
 
 static bool ledger_check_transfers(const struct ledger *ledger) {
+    ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
     if (ledger->transfer_map.count != ledger->transfer_count) return false;
     if (ledger->failed_transfer_map.count != ledger->failed_transfer_count) return false;
     u128 pending_total = 0;
@@ -530,6 +539,7 @@ static bool ledger_check_transfers(const struct ledger *ledger) {
 }
 
 static bool ledger_check_balances(const struct ledger *ledger) {
+    ASSERT(ledger->balance_count <= ledger->config.account_balance_count_max);
     for (u32 index = 0; index < ledger->balance_count; index++) {
         const struct ledger_balance_entry *entry = &ledger->balances[index];
         if (entry->account_index >= ledger->account_count) return false;
@@ -549,6 +559,7 @@ static bool ledger_check_balances(const struct ledger *ledger) {
 
 /* Invariant 8: the heap property, and live entries = pending transfers with a timeout. */
 static bool ledger_check_expiries(const struct ledger *ledger) {
+    ASSERT(ledger->expiry_count <= ledger->config.transfer_count_max);
     u64 live = 0;
     for (u32 index = 0; index < ledger->expiry_count; index++) {
         const struct ledger_expiry *expiry = &ledger->expiries[index];

@@ -47,11 +47,13 @@ const char *khorgos_create_transfer_status_name(uint32_t status) {
 }
 
 int khorgos_create_account_status_parse(const char *name, size_t length, uint32_t *status) {
+    ASSERT(status != NULL);
     return ledger_status_parse(ledger_account_status_names,
                                ARRAY_COUNT(ledger_account_status_names), name, length, status);
 }
 
 int khorgos_create_transfer_status_parse(const char *name, size_t length, uint32_t *status) {
+    ASSERT(status != NULL);
     return ledger_status_parse(ledger_transfer_status_names,
                                ARRAY_COUNT(ledger_transfer_status_names), name, length, status);
 }

@@ -54,6 +54,8 @@
 #define TRANSFER_STATUS(name) KHORGOS_CREATE_TRANSFER_##name
 
 static bool ledger_transfer_status_transient(u32 status) {
+    ASSERT(status < KHORGOS_CREATE_TRANSFER_STATUS_COUNT);
+    ASSERT(status != TRANSFER_STATUS(created));
     return status == TRANSFER_STATUS(debit_account_not_found) ||
            status == TRANSFER_STATUS(credit_account_not_found) ||
            status == TRANSFER_STATUS(pending_transfer_not_found) ||
@@ -146,6 +148,8 @@ static u32 ledger_post_void_exists(const struct khorgos_transfer *transfer,
 
 static u32 ledger_transfer_exists_fields(const struct khorgos_transfer *transfer,
                                          const struct khorgos_transfer *existing) {
+    ASSERT(transfer->flags == existing->flags);
+    ASSERT(transfer->pending_id == existing->pending_id && transfer->timeout == existing->timeout);
     if (transfer->debit_account_id != existing->debit_account_id) {
         return TRANSFER_STATUS(exists_with_different_debit_account_id);
     }
@@ -173,6 +177,7 @@ static u32 ledger_transfer_exists_fields(const struct khorgos_transfer *transfer
 static u32 ledger_transfer_exists(const struct ledger *ledger,
                                   const struct khorgos_transfer *transfer, u32 existing_index,
                                   u64 *result_timestamp) {
+    ASSERT(existing_index < ledger->transfer_count);
     const struct khorgos_transfer *existing = &ledger->transfers[existing_index];
     ASSERT(transfer->id == existing->id);
     if (transfer->flags != existing->flags) return TRANSFER_STATUS(exists_with_different_flags);
@@ -199,6 +204,9 @@ static u32 ledger_transfer_exists(const struct ledger *ledger,
 /* (A) New single-phase and pending transfers.                                                */
 
 static u32 ledger_transfer_validate_fields(const struct khorgos_transfer *transfer) {
+    ASSERT(transfer->id != 0 && transfer->id != U128_MAX);
+    ASSERT(!(transfer->flags & (KHORGOS_TRANSFER_POST_PENDING_TRANSFER |
+                                KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)));
     if (transfer->debit_account_id == 0) return TRANSFER_STATUS(debit_account_id_must_not_be_zero);
     if (transfer->debit_account_id == U128_MAX) {
         return TRANSFER_STATUS(debit_account_id_must_not_be_int_max);
@@ -259,6 +267,7 @@ static u32 ledger_transfer_validate_accounts(const struct ledger *ledger,
 static u128 ledger_transfer_amount(const struct khorgos_transfer *transfer,
                                    const struct khorgos_account *debit,
                                    const struct khorgos_account *credit) {
+    ASSERT(debit->id == transfer->debit_account_id && credit->id == transfer->credit_account_id);
     u128 amount = transfer->amount;
     if (transfer->flags & KHORGOS_TRANSFER_BALANCING_DEBIT) {
         u128 debits = debit->debits_posted + debit->debits_pending;
@@ -327,6 +336,8 @@ static u32 ledger_transfer_append(struct ledger *ledger, const struct khorgos_tr
 
 static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_transfer *transfer,
                                    u64 timestamp, u128 amount, u32 debit_index, u32 credit_index) {
+    ASSERT(debit_index != credit_index);
+    ASSERT(amount <= transfer->amount);
     struct khorgos_transfer record = *transfer;
     record.amount = amount;
     record.timestamp = timestamp;
@@ -353,6 +364,7 @@ static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_t
 static u32 ledger_transfer_create(struct ledger *ledger, const struct ledger_event *event,
                                   u64 *result_timestamp) {
     const struct khorgos_transfer *transfer = event->record;
+    ASSERT(event->timestamp > 0 && event->timestamp <= event->request_timestamp);
     u32 status = ledger_transfer_validate_fields(transfer);
     if (status != TRANSFER_STATUS(created)) return status;
     u32 debit_index = 0, credit_index = 0;
@@ -371,6 +383,7 @@ static u32 ledger_transfer_create(struct ledger *ledger, const struct ledger_eve
     status = ledger_transfer_validate_amount(transfer, amount, timestamp, debit, credit);
     if (status != TRANSFER_STATUS(created)) return status;
     ledger_transfer_commit(ledger, transfer, timestamp, amount, debit_index, credit_index);
+    ASSERT(ledger->transfers[ledger->transfer_count - 1].id == transfer->id);
     *result_timestamp = timestamp;
     return TRANSFER_STATUS(created);
 }
@@ -385,6 +398,7 @@ static u32 ledger_post_void_validate_fields(const struct khorgos_transfer *trans
                           KHORGOS_TRANSFER_BALANCING_CREDIT | KHORGOS_TRANSFER_CLOSING_DEBIT |
                           KHORGOS_TRANSFER_CLOSING_CREDIT;
     ASSERT(transfer->flags & (post | void_));
+    ASSERT(transfer->id != 0 && transfer->id != U128_MAX);
     if ((transfer->flags & (post | void_)) == (post | void_)) {
         return TRANSFER_STATUS(flags_are_mutually_exclusive);
     }
@@ -425,6 +439,7 @@ static u32 ledger_post_void_validate_pending(const struct khorgos_transfer *tran
     if (is_void && *amount < pending->amount) {
         return TRANSFER_STATUS(pending_transfer_has_different_amount);
     }
+    ASSERT(*amount <= pending->amount);
     return TRANSFER_STATUS(created);
 }
 
@@ -487,6 +502,8 @@ static void ledger_post_void_accounts(struct ledger *ledger, const struct khorgo
 
 static void ledger_post_void_commit(struct ledger *ledger, const struct khorgos_transfer *transfer,
                                     u32 pending_index, u64 timestamp, u128 amount) {
+    ASSERT(pending_index < ledger->transfer_count);
+    ASSERT(ledger->transfer_states[pending_index] == LEDGER_TRANSFER_PENDING);
     const struct khorgos_transfer pending = ledger->transfers[pending_index];
     bool is_void = (transfer->flags & KHORGOS_TRANSFER_VOID_PENDING_TRANSFER) != 0;
     struct khorgos_transfer record = *transfer;
@@ -527,6 +544,7 @@ static u32 ledger_post_void(struct ledger *ledger, const struct ledger_event *ev
     status = ledger_post_void_validate_state(ledger, transfer, pending_index, timestamp);
     if (status != TRANSFER_STATUS(created)) return status;
     ledger_post_void_commit(ledger, transfer, pending_index, timestamp, amount);
+    ASSERT(ledger->transfer_states[pending_index] != LEDGER_TRANSFER_PENDING);
     *result_timestamp = timestamp;
     return TRANSFER_STATUS(created);
 }
@@ -538,6 +556,7 @@ static u32 ledger_transfer_apply(struct ledger *ledger, const struct ledger_even
                                  u64 *result_timestamp) {
     const struct khorgos_transfer *transfer = event->record;
     ASSERT(ledger->transfer_count < ledger->config.transfer_count_max);
+    ASSERT(result_timestamp != NULL && *result_timestamp == event->timestamp);
     if (transfer->flags & ~KHORGOS_TRANSFER_FLAGS_ALL) return TRANSFER_STATUS(reserved_flag);
     if (transfer->id == 0) return TRANSFER_STATUS(id_must_not_be_zero);
     if (transfer->id == U128_MAX) return TRANSFER_STATUS(id_must_not_be_int_max);
