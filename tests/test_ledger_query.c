@@ -24,7 +24,8 @@
 
 struct fixture {
     struct ledger ledger;
-    u64 timestamp;
+    u64 timestamp_start; /* before every record's timestamp */
+    u64 timestamp;       /* the last one given */
     struct khorgos_transfer transfers_out[OUT_MAX];
     struct khorgos_account accounts_out[OUT_MAX];
     struct khorgos_account_balance balances_out[OUT_MAX];
@@ -49,6 +50,7 @@ static struct fixture *fixture_create(u32 account_count_max, u32 transfer_count_
                      KHORGOS_ERROR_ok);
     assert_int_equal(ledger_query_index_init(&ledger->query_index, &ledger->config),
                      KHORGOS_ERROR_ok);
+    fixture->timestamp_start = FIXTURE_TIMESTAMP_START;
     fixture->timestamp = FIXTURE_TIMESTAMP_START;
     return fixture;
 }
@@ -761,9 +763,14 @@ static bool brute_transfer_matches_account(const struct khorgos_transfer *transf
 
 /* A random timestamp bound among and around the records' timestamps. */
 static u64 random_timestamp(const struct fixture *fixture) {
+    const struct ledger *ledger = &fixture->ledger;
     if (random_below(3) == 0) return 0;
-    return FIXTURE_TIMESTAMP_START + random_below((u32)(fixture->timestamp -
-                                                        FIXTURE_TIMESTAMP_START + 2));
+    if (random_below(2) == 0 && ledger->transfer_count > 0) { /* at or next to a record's */
+        u64 timestamp = ledger->transfers[random_below(ledger->transfer_count)].timestamp;
+        return timestamp - 1 + random_below(3);
+    }
+    u64 span = fixture->timestamp - fixture->timestamp_start + 2;
+    return fixture->timestamp_start + random_next() % span;
 }
 
 static void random_bounds(const struct fixture *fixture, u64 *timestamp_min,
@@ -972,6 +979,7 @@ static struct fixture *state_open(void) {
                                    .transfer_count_max = FIXTURE_TRANSFER_COUNT_MAX,
                                    .account_balance_count_max = FIXTURE_BALANCE_COUNT_MAX};
     assert_int_equal(ledger_init(&fixture->ledger, &config), KHORGOS_ERROR_ok);
+    fixture->timestamp_start = KHORGOS_MANUAL_CLOCK_START_NS;
     fixture->timestamp = KHORGOS_MANUAL_CLOCK_START_NS;
     return fixture;
 }
@@ -1119,6 +1127,89 @@ static void test_state_expiry_is_not_history(void **state) {
     state_close(fixture);
 }
 
+/* Random requests through the state machine (linked chains that fail and roll back, pending
+ * transfers posted, voided or expired by pulses), every query checked against brute force
+ * over the ledger's own arrays after each request. */
+static struct khorgos_transfer random_state_transfer(const struct fixture *fixture, u128 id,
+                                                     u32 account_count) {
+    const struct ledger *ledger = &fixture->ledger;
+    /* Accounts of one parity share a ledger: pick the credit account among the debit's. */
+    u32 debit = 1 + random_below(account_count);
+    u32 credit = 1 + (debit - 1 + 2 * (1 + random_below(account_count / 2 - 1))) % account_count;
+    if (random_below(20) == 0) credit = account_count + 1; /* not found: fails the chain */
+    if (random_below(20) == 0) credit = 1 + debit % account_count; /* another ledger */
+    u16 flags = random_below(4) == 0 ? KHORGOS_TRANSFER_LINKED : 0;
+    struct khorgos_transfer transfer = state_transfer(id, debit, credit, 1 + random_below(50),
+                                                      (u16)(1 + random_below(3)), flags);
+    transfer.ledger = STATE_LEDGER + debit % 2;
+    transfer.user_data_128 = random_field(4);
+    transfer.user_data_64 = random_field(6);
+    transfer.user_data_32 = random_field(9);
+    u32 kind = random_below(5);
+    if (kind == 0) {
+        transfer.flags |= KHORGOS_TRANSFER_PENDING;
+        transfer.timeout = random_below(3);
+    } else if (kind == 1 && ledger->transfer_count > 0) {
+        /* Mostly a transfer still pending: the newest one at or before a random index. */
+        u32 pending_index = random_below(ledger->transfer_count);
+        for (u32 back = 0; back < 64 && pending_index > 0; back++, pending_index--) {
+            if (ledger->transfer_states[pending_index] == LEDGER_TRANSFER_PENDING) break;
+        }
+        const struct khorgos_transfer *pending = &ledger->transfers[pending_index];
+        u16 resolve = random_below(2) ? KHORGOS_TRANSFER_POST_PENDING_TRANSFER
+                                      : KHORGOS_TRANSFER_VOID_PENDING_TRANSFER;
+        u128 amount = random_below(2) ? KHORGOS_AMOUNT_MAX : 1;
+        if (resolve == KHORGOS_TRANSFER_VOID_PENDING_TRANSFER) amount = 0;
+        transfer = state_transfer(id, 0, 0, amount, 0, flags | resolve);
+        transfer.ledger = 0;
+        transfer.pending_id = pending->id;
+    }
+    return transfer;
+}
+
+static void test_random_state_queries_match_brute_force(void **state) {
+    (void)state;
+    const u32 account_count = 12;
+    struct fixture *fixture = state_open();
+    for (u32 account = 1; account <= account_count; account++) {
+        u16 flags = random_below(2) ? KHORGOS_ACCOUNT_HISTORY : 0;
+        struct khorgos_account event = state_account(account, flags);
+        event.ledger = STATE_LEDGER + account % 2;
+        event.user_data_64 = random_field(6);
+        event.code = (u16)(1 + random_below(5));
+        state_accounts(fixture, &event, 1);
+    }
+    struct ledger *ledger = &fixture->ledger;
+    struct khorgos_create_result results[8];
+    u128 id = 1000;
+    for (u32 step = 0; step < 400; step++) {
+        u32 count = 1 + random_below(ARRAY_COUNT(results));
+        if (!ledger_capacity_transfers(ledger, count)) break;
+        struct khorgos_transfer events[ARRAY_COUNT(results)];
+        for (u32 index = 0; index < count; index++) {
+            events[index] = random_state_transfer(fixture, id++, account_count);
+        }
+        /* Time passes, up to half a second: expire what is due first, as the engine does. */
+        u64 timestamp = fixture->timestamp + STATE_GAP_NS + random_next() % 500000000ull;
+        u64 due = ledger_expiry_next(ledger);
+        if (due != 0 && due <= timestamp) {
+            ledger_pulse(ledger, timestamp);
+            ledger_index_update(ledger);
+            timestamp += STATE_GAP_NS;
+        }
+        fixture->timestamp = timestamp + count;
+        ledger_create_transfers(ledger, fixture->timestamp, events, count, results);
+        ledger_index_update(ledger);
+        random_check_query_transfers(fixture);
+        random_check_query_accounts(fixture);
+        random_check_account_filter(fixture);
+    }
+    print_message("state machine made %u transfers, %u history entries\n", ledger->transfer_count, ledger->balance_count);
+    assert_true(ledger->transfer_count > 1000);
+    assert_true(ledger_check(ledger));
+    state_close(fixture);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_accounts_found_only_in_request_order, setup,
@@ -1151,6 +1242,7 @@ int main(void) {
         cmocka_unit_test(test_random_queries_match_brute_force),
         cmocka_unit_test(test_state_queries_follow_create_requests),
         cmocka_unit_test(test_state_expiry_is_not_history),
+        cmocka_unit_test(test_random_state_queries_match_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
