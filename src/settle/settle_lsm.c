@@ -795,37 +795,73 @@ static u128 lsm_sum(const struct settle_lsm_workspace *w, const u32 *payments, u
     return sum;
 }
 
-/* Settles what the pair's positions cover; adds to *count and *value. */
-static void lsm_bilateral_pair(struct settle_lsm_workspace *w, u32 pair, u32 *count,
-                               u128 *value) {
-    ASSERT(pair < w->pair_count);
-    const struct settle_lsm_payment *first = &w->payments[w->pair_order[w->pair_first[pair]]];
-    u32 lower = MIN(first->payer, first->payee);
-    u32 higher = MAX(first->payer, first->payee);
-    u32 *lower_side = w->scratch;
-    u32 *higher_side = w->candidates;
-    u32 lower_count = lsm_pair_candidates(w, pair, lower, higher, lower_side);
-    u32 higher_count = lsm_pair_candidates(w, pair, higher, lower, higher_side);
-    i128 lower_sum = (i128)lsm_sum(w, lower_side, lower_count);
-    i128 higher_sum = (i128)lsm_sum(w, higher_side, higher_count);
-    u32 forward = lsm_limit_find(w, lower, higher);
-    u32 reverse = lsm_limit_find(w, higher, lower);
-    for (;;) {
-        u32 side = lsm_pair_uncovered_side(w, lower, higher, forward, reverse,
-                                           lower_sum - higher_sum);
-        if (side == 0) break;
-        if (side == 1) {
-            ASSERT(lower_count > 0); /* invariant 2 */
-            lower_sum -= (i128)w->payments[lower_side[--lower_count]].amount;
-        } else {
-            ASSERT(higher_count > 0);
-            higher_sum -= (i128)w->payments[higher_side[--higher_count]].amount;
+/* One pair's candidates during algorithm 3: side 0 the lower participant's payments to the
+ * higher, side 1 the reverse; side[s][0..count[s]) are taken, [count[s]..total[s]) dropped. */
+struct lsm_pair {
+    u32 participant[2];
+    u32 limit[2]; /* limit (participant[s], participant[1 - s]) or NONE */
+    u32 *side[2];
+    u32 count[2];
+    u32 total[2];
+    i128 sum[2];
+};
+
+/* Which side to shrink: 0 none (all covered), 1 lower, 2 higher (lsm_pair_uncovered_side). */
+static u32 lsm_pair_uncovered(const struct settle_lsm_workspace *w, const struct lsm_pair *pair) {
+    ASSERT(pair->sum[0] >= 0 && pair->sum[1] >= 0);
+    return lsm_pair_uncovered_side(w, pair->participant[0], pair->participant[1],
+                                   pair->limit[0], pair->limit[1], pair->sum[0] - pair->sum[1]);
+}
+
+/* bypass_fifo: dropped payments that fit after all are taken back, in queue order, lower
+ * side first (bypass means a later payment that fits is not held up by one that does not). */
+static void lsm_pair_readmit(const struct settle_lsm_workspace *w, struct lsm_pair *pair) {
+    ASSERT(w->queue_mode == SETTLE_LSM_QUEUE_BYPASS_FIFO);
+    ASSERT(lsm_pair_uncovered(w, pair) == 0);
+    for (u32 s = 0; s < 2; s++) {
+        for (u32 index = pair->count[s]; index < pair->total[s]; index++) {
+            u32 payment = pair->side[s][index];
+            pair->sum[s] += (i128)w->payments[payment].amount;
+            if (lsm_pair_uncovered(w, pair) != 0) {
+                pair->sum[s] -= (i128)w->payments[payment].amount;
+                continue;
+            }
+            pair->side[s][index] = pair->side[s][pair->count[s]]; /* keep taken ones first */
+            pair->side[s][pair->count[s]++] = payment;
         }
     }
-    for (u32 index = 0; index < lower_count; index++) lsm_settle_payment(w, lower_side[index]);
-    for (u32 index = 0; index < higher_count; index++) lsm_settle_payment(w, higher_side[index]);
-    *count += lower_count + higher_count;
-    *value += (u128)lower_sum + (u128)higher_sum;
+    ASSERT(lsm_pair_uncovered(w, pair) == 0);
+}
+
+/* Settles what the pair's positions cover; adds to *count and *value. */
+static void lsm_bilateral_pair(struct settle_lsm_workspace *w, u32 pair_index, u32 *count,
+                               u128 *value) {
+    ASSERT(pair_index < w->pair_count);
+    const struct settle_lsm_payment *first =
+        &w->payments[w->pair_order[w->pair_first[pair_index]]];
+    struct lsm_pair pair = {.participant = {MIN(first->payer, first->payee),
+                                            MAX(first->payer, first->payee)},
+                            .side = {w->scratch, w->candidates}};
+    for (u32 s = 0; s < 2; s++) {
+        pair.limit[s] = lsm_limit_find(w, pair.participant[s], pair.participant[1 - s]);
+        pair.total[s] = lsm_pair_candidates(w, pair_index, pair.participant[s],
+                                            pair.participant[1 - s], pair.side[s]);
+        pair.count[s] = pair.total[s];
+        pair.sum[s] = (i128)lsm_sum(w, pair.side[s], pair.count[s]);
+    }
+    for (u32 side = lsm_pair_uncovered(w, &pair); side != 0; side = lsm_pair_uncovered(w, &pair)) {
+        u32 s = side - 1;
+        ASSERT(pair.count[s] > 0); /* invariant 2 */
+        pair.sum[s] -= (i128)w->payments[pair.side[s][--pair.count[s]]].amount;
+    }
+    if (w->queue_mode == SETTLE_LSM_QUEUE_BYPASS_FIFO) lsm_pair_readmit(w, &pair);
+    for (u32 s = 0; s < 2; s++) {
+        for (u32 index = 0; index < pair.count[s]; index++) {
+            lsm_settle_payment(w, pair.side[s][index]);
+        }
+        *count += pair.count[s];
+        *value += (u128)pair.sum[s];
+    }
 }
 
 static u32 lsm_bilateral_run(struct settle_lsm_workspace *w) {

@@ -71,7 +71,11 @@
  *        candidates are a's queued payments to b and b's to a, in queue order (fifo: only the
  *        run at the head of each payer's queue). While a constraint of a, b, limit (a, b) or
  *        limit (b, a) is breached, drop the tail of the side with the largest uncovered amount
- *        (ties as in algorithm 2). Settle the candidates left, if any.
+ *        (ties as in algorithm 2).
+ *     3. bypass_fifo only: walk the dropped payments in queue order, a's side first, and take
+ *        back each one that keeps all four constraints covered (a later payment that fits is
+ *        not held up by an earlier one that does not: what bypass_fifo means).
+ *     4. Settle the candidates taken, if any.
  *
  *   Resolution (settle_lsm_resolve), exact order:
  *     round: algorithm 1; if it settled, stop (the queue is empty).
