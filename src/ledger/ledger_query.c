@@ -69,8 +69,14 @@
  *      pointer never passes entry_count_max (the 4x bound above).
  *
  * Memory: everything is reserved in ledger_query_index_init from the ledger's capacities; no
- * function here allocates afterwards. Pool offsets are u32, so a pool of more than 2^32 entries
- * is refused at init (invalid_argument): transfer_count_max up to 2^29 is served.
+ * function here allocates afterwards. Per unit of capacity, at most: per transfer 8 x 4 bytes
+ * of account-list pool, and per field table 8 bytes of list header, 16 of slots (load 1/2)
+ * and 16 of pool; per account the same per field plus 16 bytes of list headers. At the
+ * default capacities (2^16 accounts, 2^22 transfers, 2^20 history entries) that is about
+ * 770 MB of address space, of which only what the records use is ever touched (the arrays are
+ * lazily zeroed pages; a table of unique values fills slots and headers, never its pool).
+ * Pool offsets are u32, so a pool of more than 2^32 entries is refused at init
+ * (invalid_argument): transfer_count_max up to 2^29 is served.
  */
 #include "ledger/ledger.h"
 
