@@ -78,6 +78,7 @@ static void check_report(const struct sim_report *report) {
 
 static void write_amount(FILE *file, const struct sim_scenario *scenario, u32 currency,
                          u128 amount) {
+    ASSERT(file != NULL && currency < scenario->currency_count);
     char text[64];
     size_t length = khorgos_amount_format(amount, scenario->currencies[currency].minor_units,
                                           text, sizeof(text));
@@ -86,6 +87,7 @@ static void write_amount(FILE *file, const struct sim_scenario *scenario, u32 cu
 }
 
 static void write_alpha(FILE *file, u32 alpha_per_mille) {
+    ASSERT(file != NULL);
     char text[16];
     size_t length = sim_decimal_format(alpha_per_mille, 3, text, sizeof(text));
     ASSERT(length > 0);
@@ -122,6 +124,7 @@ static khorgos_error file_close(FILE *file, khorgos_error error) {
 /* metrics.json                                                                               */
 
 static void json_string(FILE *file, const char *text) {
+    ASSERT(file != NULL);
     ASSERT(text != NULL);
     fputc('"', file);
     for (const unsigned char *at = (const unsigned char *)text; *at != 0; at++) {
@@ -138,6 +141,8 @@ static void json_string(FILE *file, const char *text) {
 
 static void json_amount(FILE *file, const char *key, const struct sim_scenario *scenario,
                         u32 currency, u128 amount) {
+    ASSERT(file != NULL && key != NULL);
+    ASSERT(currency < scenario->currency_count);
     fprintf(file, ",\"%s\":\"", key);
     write_amount(file, scenario, currency, amount);
     fputc('"', file);
@@ -145,6 +150,8 @@ static void json_amount(FILE *file, const char *key, const struct sim_scenario *
 
 static void json_run_currency(FILE *file, const struct sim_report *report,
                               const struct sim_run *run, u32 currency) {
+    ASSERT(currency < report->scenario->currency_count);
+    ASSERT(run->metrics != NULL);
     const struct sim_scenario *scenario = report->scenario;
     const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
     const struct sim_participant_metrics *total = &system->total;
@@ -170,6 +177,8 @@ static void json_run_currency(FILE *file, const struct sim_report *report,
 }
 
 static void json_countries(FILE *file, const struct sim_report *report) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
     const struct sim_scenario *scenario = report->scenario;
     bool first = true;
     fprintf(file, "\"countries\":[");
@@ -221,6 +230,8 @@ khorgos_error sim_report_write_metrics_json(const struct sim_report *report, con
 
 static void csv_row(FILE *file, const struct sim_report *report, const struct sim_run *run,
                     u32 index) {
+    ASSERT(index < report->day->count);
+    ASSERT(report->day->payments[index].id == index + 1);
     const struct sim_scenario *scenario = report->scenario;
     const struct sim_payment *payment = &report->day->payments[index];
     const struct sim_outcome *outcome = &run->outcomes[index];
@@ -267,6 +278,8 @@ struct run_summary {
 
 static struct run_summary run_summarize(const struct sim_scenario *scenario,
                                         const struct sim_run *run) {
+    ASSERT(scenario != NULL && run != NULL);
+    ASSERT(run->metrics->currency_count == scenario->currency_count);
     struct run_summary summary;
     memset(&summary, 0, sizeof(summary));
     double numerator = 0, denominator = 0, settled = 0, submitted = 0;
@@ -297,6 +310,7 @@ struct designs {
 };
 
 static void designs_collect(const struct sim_report *report, struct designs *designs) {
+    ASSERT(report != NULL && designs != NULL);
     memset(designs, 0, sizeof(*designs));
     for (u32 index = 0; index < report->run_count; index++) {
         const struct sim_run *run = &report->runs[index];
@@ -321,6 +335,7 @@ static void designs_collect(const struct sim_report *report, struct designs *des
 }
 
 static u32 design_index(const struct designs *designs, const char *name) {
+    ASSERT(designs != NULL && name != NULL);
     for (u32 index = 0; index < designs->count; index++) {
         if (strcmp(designs->names[index], name) == 0) return index;
     }
@@ -329,6 +344,7 @@ static u32 design_index(const struct designs *designs, const char *name) {
 }
 
 static void html_text(FILE *file, const char *text) {
+    ASSERT(file != NULL);
     ASSERT(text != NULL);
     for (const char *at = text; *at != 0; at++) {
         if (*at == '<') {
@@ -403,6 +419,8 @@ static double chart_y(const struct chart *chart, double value) {
 }
 
 static void tick_label(FILE *file, enum axis_kind kind, double value, u32 day_open_seconds) {
+    ASSERT(file != NULL);
+    ASSERT(value >= 0);
     if (kind == AXIS_USD_MILLIONS) {
         fprintf(file, "%g", value / 1e6);
     } else if (kind == AXIS_RATIO) {
@@ -414,6 +432,8 @@ static void tick_label(FILE *file, enum axis_kind kind, double value, u32 day_op
 }
 
 static void chart_axes(const struct chart *chart) {
+    ASSERT(chart->x_step > 0 && chart->y_step > 0);
+    ASSERT(chart->y_max / chart->y_step <= CHART_TICK_COUNT_MAX + 1);
     FILE *file = chart->file;
     double bottom = CHART_TOP + plot_height(), right = CHART_LEFT + plot_width();
     for (u32 tick = 0; tick * chart->y_step <= chart->y_max * (1 + 1e-9); tick++) {
@@ -444,6 +464,8 @@ static void chart_axes(const struct chart *chart) {
 
 static void chart_begin(struct chart *chart, const char *title, const char *x_label,
                         const char *y_label) {
+    ASSERT(chart != NULL && chart->file != NULL);
+    ASSERT(title != NULL && x_label != NULL && y_label != NULL);
     FILE *file = chart->file;
     fprintf(file, "<figure>\n<figcaption>%s</figcaption>\n", title);
     fprintf(file, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
@@ -458,6 +480,8 @@ static void chart_begin(struct chart *chart, const char *title, const char *x_la
 }
 
 static void chart_legend(const struct chart *chart, const struct designs *designs) {
+    ASSERT(chart != NULL && designs != NULL);
+    ASSERT(designs->count <= SIM_DESIGN_COUNT_MAX);
     double x = CHART_WIDTH - CHART_RIGHT + 16;
     for (u32 index = 0; index < designs->count; index++) {
         double y = CHART_TOP + 8 + index * 20.0;
@@ -471,6 +495,7 @@ static void chart_legend(const struct chart *chart, const struct designs *design
 
 static void chart_end(const struct chart *chart, const struct designs *designs,
                       const char *how_to_read) {
+    ASSERT(chart != NULL && how_to_read != NULL);
     chart_legend(chart, designs);
     fprintf(chart->file, "</svg>\n<p class=\"how\">%s</p>\n</figure>\n", how_to_read);
 }
@@ -480,6 +505,8 @@ static void chart_end(const struct chart *chart, const struct designs *designs,
 
 static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
                                   const struct designs *designs) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(designs->count > 0 && designs->count <= SIM_DESIGN_COUNT_MAX);
     double x_largest = 0;
     for (u32 index = 0; index < report->run_count; index++) {
         x_largest = MAX(x_largest, run_summarize(report->scenario, &report->runs[index]).liquidity_usd);
@@ -525,6 +552,8 @@ enum series_kind { SERIES_QUEUE, SERIES_LIQUIDITY };
 
 static double series_usd(const struct sim_scenario *scenario, const struct sim_run *run,
                          enum series_kind kind, u32 bucket) {
+    ASSERT(scenario != NULL && run != NULL);
+    ASSERT(kind == SERIES_QUEUE || kind == SERIES_LIQUIDITY);
     double value = 0;
     for (u32 currency = 0; currency < scenario->currency_count; currency++) {
         const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
@@ -537,6 +566,8 @@ static double series_usd(const struct sim_scenario *scenario, const struct sim_r
 
 static void chart_series(FILE *file, const struct sim_report *report,
                          const struct designs *designs, enum series_kind kind) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(designs->count > 0);
     const struct sim_scenario *scenario = report->scenario;
     u32 bucket_count = designs->count > 0 ? designs->lowest[0]->metrics->currencies[0].series_count
                                           : 1;
@@ -582,6 +613,8 @@ enum bar_kind { BARS_CURRENCY, BARS_COUNTRY };
 
 static double bar_value(const struct sim_scenario *scenario, const struct sim_run *run,
                         enum bar_kind kind, u32 category) {
+    ASSERT(scenario != NULL && run != NULL);
+    ASSERT(kind == BARS_CURRENCY ? category < scenario->currency_count : category < scenario->country_count);
     if (kind == BARS_CURRENCY) {
         return usd_of(scenario, category, run->metrics->currencies[category].total.liquidity_used);
     }
@@ -589,6 +622,7 @@ static double bar_value(const struct sim_scenario *scenario, const struct sim_ru
 }
 
 static u32 bar_categories(const struct sim_scenario *scenario, enum bar_kind kind, u32 *out) {
+    ASSERT(scenario != NULL && out != NULL);
     u32 count = 0;
     u32 total = kind == BARS_CURRENCY ? scenario->currency_count : scenario->country_count;
     for (u32 category = 0; category < total; category++) {
@@ -601,6 +635,8 @@ static u32 bar_categories(const struct sim_scenario *scenario, enum bar_kind kin
 
 static void chart_bars(FILE *file, const struct sim_report *report, const struct designs *designs,
                        enum bar_kind kind) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(designs->count > 0);
     const struct sim_scenario *scenario = report->scenario;
     u32 categories[MAX(SIM_CURRENCY_COUNT_MAX, SIM_COUNTRY_COUNT_MAX)];
     u32 category_count = bar_categories(scenario, kind, categories);
@@ -669,6 +705,8 @@ static const char *html_style =
 
 static void html_summary(FILE *file, const struct sim_report *report,
                          const struct designs *designs) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(designs->count <= SIM_DESIGN_COUNT_MAX);
     const struct sim_scenario *scenario = report->scenario;
     const struct sim_day *day = report->day;
     double value = 0;
@@ -703,6 +741,8 @@ static void html_summary(FILE *file, const struct sim_report *report,
 }
 
 static void html_table(FILE *file, const struct sim_report *report) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
     fprintf(file, "<h2>Every run</h2>\n<table>\n<tr><th>design</th><th>a</th>"
                   "<th>liquidity used (USD million)</th><th>delay indicator</th>"
                   "<th>settled by value</th><th>settled / submitted</th>"

@@ -354,6 +354,8 @@ static void default_add_bank(struct sim_scenario *scenario, u32 country, const c
 /* Commercial banks, sized by Zipf's law (the k-th bank weighs 1/k): a few large banks carry
  * most of a country's trade, as in every banking sector of the region. */
 static void default_banks(struct sim_scenario *scenario) {
+    ASSERT(scenario->bank_count == 0);
+    ASSERT(scenario->country_count == ARRAY_COUNT(default_countries));
     for (u32 country = 0; country < ARRAY_COUNT(default_countries); country++) {
         for (u32 rank = 0; rank < default_countries[country].bank_count; rank++) {
             char code[5] = {'B', 'K', (char)('A' + rank / 26), (char)('A' + rank % 26), 0};
@@ -391,6 +393,8 @@ static void default_add_quotes(struct sim_scenario *scenario, u32 provider, cons
  * currency, a Kazakh one every pair of the five currencies and each against USD, and a US one
  * USD against every currency (the route of the usd_vehicle design). */
 static void default_providers(struct sim_scenario *scenario) {
+    ASSERT(scenario->quote_count == 0);
+    ASSERT(scenario->bank_count + 4 <= SIM_BANK_COUNT_MAX);
     static const u8 all[] = {CNY, KZT, KGS, UZS, TJS, TMT, RUB, USD};
     static const u8 five[] = {KZT, KGS, UZS, TJS, TMT};
     static const u8 cny[] = {CNY}, rub[] = {RUB}, usd[] = {USD};
@@ -429,6 +433,7 @@ static void default_add_pair(struct sim_scenario *scenario, u8 exporter, u8 impo
 }
 
 static void default_pairs(struct sim_scenario *scenario) {
+    ASSERT(scenario->pair_count == 0);
     for (u32 index = 0; index < ARRAY_COUNT(default_pairs_china_russia); index++) {
         const struct default_pair *pair = &default_pairs_china_russia[index];
         default_add_pair(scenario, pair->exporter, pair->importer, pair->usd_per_year_millions,
@@ -458,6 +463,8 @@ static void default_pairs(struct sim_scenario *scenario) {
 }
 
 static void default_parameters(struct sim_scenario *scenario) {
+    ASSERT(scenario != NULL);
+    ASSERT(ARRAY_COUNT(default_alpha_per_mille) <= SIM_ALPHA_COUNT_MAX);
     copy_text(scenario->name, sizeof(scenario->name), "china-central-asia-2023", 23);
     scenario->business_days_per_year = DEFAULT_BUSINESS_DAYS_PER_YEAR;
     scenario->amount_mean_usd_cents = DEFAULT_AMOUNT_MEAN_USD_CENTS;
@@ -508,6 +515,8 @@ void sim_scenario_default(struct sim_scenario *scenario) {
 
 static void validate_currencies(const struct sim_scenario *scenario,
                                 struct sim_scenario_errors *errors) {
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(errors != NULL);
     if (scenario->currency_count == 0) errors_add(errors, 0, "no currency");
     for (u32 index = 0; index < scenario->currency_count; index++) {
         const struct sim_currency *currency = &scenario->currencies[index];
@@ -530,6 +539,8 @@ static void validate_currencies(const struct sim_scenario *scenario,
 
 static void validate_countries(const struct sim_scenario *scenario,
                                struct sim_scenario_errors *errors) {
+    ASSERT(scenario->country_count <= SIM_COUNTRY_COUNT_MAX);
+    ASSERT(errors != NULL);
     if (scenario->country_count == 0) errors_add(errors, 0, "no country");
     for (u32 index = 0; index < scenario->country_count; index++) {
         const struct sim_country *country = &scenario->countries[index];
@@ -549,6 +560,8 @@ static void validate_countries(const struct sim_scenario *scenario,
 
 static void validate_banks(const struct sim_scenario *scenario,
                            struct sim_scenario_errors *errors) {
+    ASSERT(scenario->bank_count <= SIM_BANK_COUNT_MAX);
+    ASSERT(errors != NULL);
     u32 agents[SIM_CURRENCY_COUNT_MAX] = {0};
     for (u32 index = 0; index < scenario->bank_count; index++) {
         const struct sim_bank *bank = &scenario->banks[index];
@@ -590,6 +603,8 @@ static bool country_has_bank(const struct sim_scenario *scenario, u32 country) {
 
 static void validate_pairs(const struct sim_scenario *scenario,
                            struct sim_scenario_errors *errors) {
+    ASSERT(scenario->pair_count <= SIM_PAIR_COUNT_MAX);
+    ASSERT(errors != NULL);
     if (scenario->pair_count == 0) errors_add(errors, 0, "no pair");
     for (u32 index = 0; index < scenario->pair_count; index++) {
         const struct sim_pair *pair = &scenario->pairs[index];
@@ -626,6 +641,8 @@ static void validate_pairs(const struct sim_scenario *scenario,
 
 static void validate_day(const struct sim_scenario *scenario,
                          struct sim_scenario_errors *errors) {
+    ASSERT(scenario != NULL && errors != NULL);
+    ASSERT(scenario->profile_slot_count <= SIM_PROFILE_SLOT_COUNT_MAX || errors != NULL);
     if (!(scenario->day_open_seconds < scenario->customer_cutoff_seconds &&
           scenario->customer_cutoff_seconds <= scenario->interbank_cutoff_seconds &&
           scenario->interbank_cutoff_seconds <= scenario->day_close_seconds &&
@@ -651,6 +668,8 @@ static void validate_day(const struct sim_scenario *scenario,
 
 static void validate_parameters(const struct sim_scenario *scenario,
                                 struct sim_scenario_errors *errors) {
+    ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
+    ASSERT(errors != NULL);
     if (scenario->business_days_per_year == 0 || scenario->business_days_per_year > 366) {
         errors_add(errors, 0, "business_days_per_year must be 1..366");
     }
@@ -711,6 +730,7 @@ static const char *const role_names[SIM_ROLE_COUNT] = {"bank", "liquidity_provid
                                                        "settlement_agent"};
 
 static void write_decimal(FILE *file, const char *key, u64 value, u32 decimals) {
+    ASSERT(file != NULL && key != NULL);
     char text[48];
     size_t length = sim_decimal_format(value, decimals, text, sizeof(text));
     ASSERT(length > 0);
@@ -718,6 +738,7 @@ static void write_decimal(FILE *file, const char *key, u64 value, u32 decimals) 
 }
 
 static void write_time(FILE *file, const char *key, u32 seconds) {
+    ASSERT(file != NULL && key != NULL);
     ASSERT(seconds < SIM_DAY_SECONDS);
     if (seconds % 60 == 0) {
         fprintf(file, "%s = %02u:%02u\n", key, seconds / 3600, seconds / 60 % 60);
@@ -728,6 +749,7 @@ static void write_time(FILE *file, const char *key, u32 seconds) {
 }
 
 static void write_parameters(const struct sim_scenario *scenario, FILE *file) {
+    ASSERT(scenario->profile_slot_count <= SIM_PROFILE_SLOT_COUNT_MAX);
     fprintf(file, "name = %s\n", scenario->name);
     fprintf(file, "business_days_per_year = %u\n", scenario->business_days_per_year);
     write_decimal(file, "amount_mean_usd", scenario->amount_mean_usd_cents, 2);
@@ -755,6 +777,8 @@ static void write_parameters(const struct sim_scenario *scenario, FILE *file) {
 }
 
 static void write_lists(const struct sim_scenario *scenario, FILE *file) {
+    ASSERT(scenario->bank_count <= SIM_BANK_COUNT_MAX);
+    ASSERT(scenario->pair_count <= SIM_PAIR_COUNT_MAX);
     fprintf(file, "\n# currency = LETTERS NUMERIC MINOR_UNITS UNITS_PER_USD\n");
     for (u32 index = 0; index < scenario->currency_count; index++) {
         const struct sim_currency *currency = &scenario->currencies[index];
@@ -869,12 +893,14 @@ static void tokenize(const char *value, size_t length, struct tokens *tokens) {
 }
 
 static bool token_equals(const struct tokens *tokens, u32 index, const char *text) {
+    ASSERT(text != NULL);
     ASSERT(index < tokens->count);
     size_t length = strlen(text);
     return tokens->length[index] == length && memcmp(tokens->start[index], text, length) == 0;
 }
 
 static bool token_copy(const struct tokens *tokens, u32 index, char *out, size_t capacity) {
+    ASSERT(out != NULL);
     ASSERT(index < tokens->count && capacity > 0);
     if (tokens->length[index] >= capacity) return false;
     copy_text(out, capacity, tokens->start[index], tokens->length[index]);
@@ -882,6 +908,8 @@ static bool token_copy(const struct tokens *tokens, u32 index, char *out, size_t
 }
 
 static bool token_u32(const struct tokens *tokens, u32 index, u32 *value) {
+    ASSERT(index < tokens->count);
+    ASSERT(value != NULL);
     u64 parsed = 0;
     if (sim_decimal_parse(tokens->start[index], tokens->length[index], 0, &parsed) != 0 ||
         parsed > U32_MAX) {
@@ -892,6 +920,8 @@ static bool token_u32(const struct tokens *tokens, u32 index, u32 *value) {
 }
 
 static bool token_time(const struct tokens *tokens, u32 index, u32 *seconds) {
+    ASSERT(index < tokens->count);
+    ASSERT(seconds != NULL);
     const char *text = tokens->start[index];
     u32 length = tokens->length[index];
     if (length != 5 && length != 8) return false;
@@ -909,6 +939,7 @@ static bool token_time(const struct tokens *tokens, u32 index, u32 *seconds) {
 
 /* The rest of the line from token `index` on, for names with blanks. */
 static bool token_rest(const struct tokens *tokens, u32 index, char *out, size_t capacity) {
+    ASSERT(out != NULL && capacity > 0);
     ASSERT(index < tokens->count);
     size_t length = (size_t)(tokens->end - tokens->start[index]);
     while (length > 0 && (tokens->start[index][length - 1] == ' ' ||
@@ -922,6 +953,8 @@ static bool token_rest(const struct tokens *tokens, u32 index, char *out, size_t
 
 static int token_currency(const struct sim_scenario *scenario, const struct tokens *tokens,
                           u32 index) {
+    ASSERT(scenario != NULL);
+    ASSERT(index < tokens->count);
     char letters[4];
     if (!token_copy(tokens, index, letters, sizeof(letters))) return -1;
     return sim_scenario_currency_find(scenario, letters);
@@ -929,6 +962,8 @@ static int token_currency(const struct sim_scenario *scenario, const struct toke
 
 static int token_country(const struct sim_scenario *scenario, const struct tokens *tokens,
                          u32 index) {
+    ASSERT(scenario != NULL);
+    ASSERT(index < tokens->count);
     char code[3];
     if (!token_copy(tokens, index, code, sizeof(code))) return -1;
     return sim_scenario_country_find(scenario, code);
@@ -936,6 +971,8 @@ static int token_country(const struct sim_scenario *scenario, const struct token
 
 /* Each parse_* returns NULL when the line is good, else why it is not. */
 static const char *parse_amount_usd(const struct tokens *tokens, u64 *cents) {
+    ASSERT(tokens != NULL && cents != NULL);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count != 1) return "expects one decimal in US dollars";
     if (sim_decimal_parse(tokens->start[0], tokens->length[0], 2, cents) != 0 ||
         *cents > (1ull << 53)) {
@@ -946,6 +983,8 @@ static const char *parse_amount_usd(const struct tokens *tokens, u64 *cents) {
 
 static const char *parse_list_u32(const struct tokens *tokens, u32 *values, u32 count_max,
                                   u32 decimals, u32 *count) {
+    ASSERT(values != NULL && count != NULL);
+    ASSERT(decimals <= 6);
     if (tokens->count == 0 || tokens->count > count_max) return "expects 1 to the limit values";
     for (u32 index = 0; index < tokens->count; index++) {
         u64 value = 0;
@@ -961,12 +1000,16 @@ static const char *parse_list_u32(const struct tokens *tokens, u32 *values, u32 
 }
 
 static const char *parse_time_key(const struct tokens *tokens, u32 *seconds) {
+    ASSERT(tokens != NULL && seconds != NULL);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count != 1 || !token_time(tokens, 0, seconds)) return "expects HH:MM or HH:MM:SS";
     return NULL;
 }
 
 static const char *parse_scalar_number(struct sim_scenario *scenario, u32 key,
                                        const struct tokens *tokens) {
+    ASSERT(scenario != NULL && tokens != NULL);
+    ASSERT(key < KEY_SCALAR_COUNT);
     u64 value = 0;
     u32 small = 0;
     switch (key) {
@@ -996,6 +1039,7 @@ static const char *parse_scalar_number(struct sim_scenario *scenario, u32 key,
 
 static const char *parse_scalar(struct sim_scenario *scenario, u32 key,
                                 const struct tokens *tokens) {
+    ASSERT(scenario != NULL && tokens != NULL);
     ASSERT(key < KEY_SCALAR_COUNT);
     switch (key) {
     case KEY_NAME:
@@ -1018,6 +1062,8 @@ static const char *parse_scalar(struct sim_scenario *scenario, u32 key,
 }
 
 static const char *parse_currency(struct sim_scenario *scenario, const struct tokens *tokens) {
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count != 4) return "expects LETTERS NUMERIC MINOR_UNITS UNITS_PER_USD";
     if (scenario->currency_count == SIM_CURRENCY_COUNT_MAX) return "too many currencies";
     struct sim_currency *currency = &scenario->currencies[scenario->currency_count];
@@ -1043,6 +1089,8 @@ static const char *parse_currency(struct sim_scenario *scenario, const struct to
 }
 
 static const char *parse_country(struct sim_scenario *scenario, const struct tokens *tokens) {
+    ASSERT(scenario->country_count <= SIM_COUNTRY_COUNT_MAX);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count < 4) return "expects CODE CURRENCY LOCATION NAME";
     if (scenario->country_count == SIM_COUNTRY_COUNT_MAX) return "too many countries";
     struct sim_country *country = &scenario->countries[scenario->country_count];
@@ -1065,6 +1113,8 @@ static const char *parse_country(struct sim_scenario *scenario, const struct tok
 }
 
 static const char *parse_bank(struct sim_scenario *scenario, const struct tokens *tokens) {
+    ASSERT(scenario->bank_count <= SIM_BANK_COUNT_MAX);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count < 4) return "expects BIC ROLE WEIGHT NAME";
     if (scenario->bank_count == SIM_BANK_COUNT_MAX) return "too many banks";
     struct sim_bank *bank = &scenario->banks[scenario->bank_count];
@@ -1095,6 +1145,8 @@ static const char *parse_bank(struct sim_scenario *scenario, const struct tokens
 }
 
 static const char *parse_quote(struct sim_scenario *scenario, const struct tokens *tokens) {
+    ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count != 3) return "expects PROVIDER_BIC FROM TO";
     if (scenario->quote_count == SIM_QUOTE_COUNT_MAX) return "too many quotes";
     char bic[12];
@@ -1112,6 +1164,8 @@ static const char *parse_quote(struct sim_scenario *scenario, const struct token
 }
 
 static const char *parse_pair(struct sim_scenario *scenario, const struct tokens *tokens) {
+    ASSERT(scenario->pair_count <= SIM_PAIR_COUNT_MAX);
+    ASSERT(tokens->count <= TOKEN_COUNT_MAX);
     if (tokens->count < 4 || tokens->count > 3 + SIM_MIX_COUNT_MAX) {
         return "expects EXPORTER IMPORTER USD_BN_PER_YEAR and 1 to 4 CURRENCY:PERCENT";
     }
@@ -1152,6 +1206,8 @@ static const char *parse_pair(struct sim_scenario *scenario, const struct tokens
 
 static const char *parse_item(struct sim_scenario *scenario, u32 *seen, const char *key,
                               size_t key_length, const struct tokens *tokens) {
+    ASSERT(scenario != NULL && seen != NULL);
+    ASSERT(key != NULL || key_length == 0);
     static const char *const list_keys[] = {"currency", "country", "bank", "quote", "pair"};
     for (u32 index = 0; index < KEY_SCALAR_COUNT; index++) {
         if (strlen(scalar_keys[index]) != key_length ||
@@ -1178,6 +1234,8 @@ static const char *parse_item(struct sim_scenario *scenario, u32 *seen, const ch
 }
 
 static void trim(const char **text, size_t *length) {
+    ASSERT(text != NULL && length != NULL);
+    ASSERT(*text != NULL || *length == 0);
     while (*length > 0 && (**text == ' ' || **text == '\t')) {
         (*text)++;
         (*length)--;
@@ -1190,6 +1248,8 @@ static void trim(const char **text, size_t *length) {
 
 static void parse_line(struct sim_scenario *scenario, u32 *seen, u32 line_number,
                        const char *line, size_t length, struct sim_scenario_errors *errors) {
+    ASSERT(line_number > 0);
+    ASSERT(line != NULL || length == 0);
     struct tokens tokens; /* about 1.3 KiB */
     trim(&line, &length);
     if (length == 0 || line[0] == '#') return;
