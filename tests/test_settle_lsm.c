@@ -107,13 +107,17 @@ static i128 oracle_capacity(const struct settle_lsm_participant *participant) {
     return capacity;
 }
 
-/* Whether payment `earlier` comes before `later` in their payer's queue. */
-static bool oracle_queue_before(const struct instance *instance, u32 earlier, u32 later) {
-    const struct settle_lsm_payment *x = &instance->payments[earlier];
-    const struct settle_lsm_payment *y = &instance->payments[later];
+/* Whether payment x (index i) comes before y (index j) in their payer's queue. */
+static bool oracle_queue_before_payments(const struct settle_lsm_payment *x, u32 i,
+                                         const struct settle_lsm_payment *y, u32 j) {
     if (x->priority != y->priority) return x->priority < y->priority;
     if (x->arrival != y->arrival) return x->arrival < y->arrival;
-    return earlier < later;
+    return i < j;
+}
+
+static bool oracle_queue_before(const struct instance *instance, u32 earlier, u32 later) {
+    return oracle_queue_before_payments(&instance->payments[earlier], earlier,
+                                        &instance->payments[later], later);
 }
 
 struct oracle {
@@ -969,6 +973,124 @@ static void test_results_are_deterministic(void **state) {
     }
 }
 
+/* Medium instances: larger heaps, many pairs, both loading paths. */
+#define MEDIUM_PARTICIPANTS 40u
+#define MEDIUM_PAYMENTS 3000u
+#define MEDIUM_LIMITS 200u
+
+struct medium {
+    struct settle_lsm_participant participants[MEDIUM_PARTICIPANTS];
+    struct settle_lsm_payment payments[MEDIUM_PAYMENTS];
+    struct settle_lsm_payment shuffled[MEDIUM_PAYMENTS];
+    u32 shuffled_from[MEDIUM_PAYMENTS];
+    struct settle_lsm_bilateral_limit limits[MEDIUM_LIMITS];
+    u8 settled[MEDIUM_PAYMENTS];
+    i128 net_sent[MEDIUM_PARTICIPANTS];
+};
+
+static void medium_generate(struct medium *m, u64 *seed) {
+    memset(m, 0, sizeof(*m));
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+        struct settle_lsm_payment *p = &m->payments[k];
+        p->payer = random_below(seed, MEDIUM_PARTICIPANTS);
+        u32 offset = 1 + random_below(seed, MEDIUM_PARTICIPANTS - 1);
+        p->payee = (p->payer + offset) % MEDIUM_PARTICIPANTS;
+        p->amount = 1 + random_below(seed, 1000);
+        p->priority = (u8)random_below(seed, SETTLE_LSM_PRIORITY_COUNT);
+        p->arrival = 10 * k; /* unique and in index order: the counting-sort path */
+    }
+    for (u32 i = 0; i < MEDIUM_PARTICIPANTS; i++) {
+        m->participants[i].liquidity = random_below(seed, 3000);
+        m->participants[i].has_net_debit_cap = random_below(seed, 4) == 0;
+        m->participants[i].net_debit_cap = random_below(seed, 3000);
+    }
+    for (u32 l = 0; l < MEDIUM_LIMITS; l++) { /* distinct ordered pairs */
+        m->limits[l].participant = l % MEDIUM_PARTICIPANTS;
+        m->limits[l].counterparty = (l % MEDIUM_PARTICIPANTS + 1 + l / MEDIUM_PARTICIPANTS) %
+                                    MEDIUM_PARTICIPANTS;
+        m->limits[l].limit = random_below(seed, 2000);
+        m->limits[l].position = (i128)random_below(seed, 1000) - 500;
+    }
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) m->shuffled_from[k] = k;
+    for (u32 k = MEDIUM_PAYMENTS - 1; k > 0; k--) {
+        u32 other = random_below(seed, k + 1);
+        u32 swap = m->shuffled_from[k];
+        m->shuffled_from[k] = m->shuffled_from[other];
+        m->shuffled_from[other] = swap;
+    }
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) m->shuffled[k] = m->payments[m->shuffled_from[k]];
+}
+
+/* Independent feasibility check of a selection over m->payments. */
+static void medium_check(struct medium *m, u32 queue_mode) {
+    memset(m->net_sent, 0, sizeof(m->net_sent));
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+        if (!m->settled[k]) continue;
+        m->net_sent[m->payments[k].payer] += (i128)m->payments[k].amount;
+        m->net_sent[m->payments[k].payee] -= (i128)m->payments[k].amount;
+        for (u32 j = 0; queue_mode == SETTLE_LSM_QUEUE_FIFO && j < MEDIUM_PAYMENTS; j++) {
+            if (m->payments[j].payer == m->payments[k].payer && !m->settled[j]) {
+                assert_false(oracle_queue_before_payments(&m->payments[j], j, &m->payments[k], k));
+            }
+        }
+    }
+    for (u32 i = 0; i < MEDIUM_PARTICIPANTS; i++) {
+        assert_true(m->net_sent[i] <= oracle_capacity(&m->participants[i]));
+    }
+    for (u32 l = 0; l < MEDIUM_LIMITS; l++) {
+        i128 flow = 0;
+        for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+            const struct settle_lsm_payment *p = &m->payments[k];
+            if (!m->settled[k]) continue;
+            if (p->payer == m->limits[l].participant && p->payee == m->limits[l].counterparty) {
+                flow += (i128)p->amount;
+            }
+            if (p->payee == m->limits[l].participant && p->payer == m->limits[l].counterparty) {
+                flow -= (i128)p->amount;
+            }
+        }
+        i128 headroom = (i128)m->limits[l].limit - m->limits[l].position;
+        assert_true(flow <= (headroom < 0 ? 0 : headroom));
+    }
+}
+
+static void test_medium_instances_feasible_and_independent_of_input_order(void **state) {
+    (void)state;
+    static struct medium m;
+    struct settle_lsm_workspace medium_workspace;
+    assert_int_equal(settle_lsm_workspace_init(&medium_workspace, MEDIUM_PARTICIPANTS,
+                                               MEDIUM_PAYMENTS, MEDIUM_LIMITS),
+                     KHORGOS_ERROR_ok);
+    u64 seed = 31337;
+    for (u32 trial = 0; trial < 8; trial++) {
+        medium_generate(&m, &seed);
+        struct settle_lsm_problem problem = {
+            .participants = m.participants, .limits = m.limits, .payments = m.payments,
+            .participant_count = MEDIUM_PARTICIPANTS, .limit_count = MEDIUM_LIMITS,
+            .payment_count = MEDIUM_PAYMENTS, .queue_mode = trial % 2};
+        struct settle_lsm_result result;
+        assert_int_equal(settle_lsm_resolve(&medium_workspace, &problem, &result), 0);
+        memset(m.settled, 0, sizeof(m.settled));
+        for (u32 index = 0; index < result.selected_count; index++) {
+            m.settled[result.selected[index]] = 1;
+        }
+        assert_true(result.selected_count > 0 && result.selected_count < MEDIUM_PAYMENTS);
+        medium_check(&m, problem.queue_mode);
+        /* The same queue given in another order: the same payments settle. */
+        problem.payments = m.shuffled;
+        assert_int_equal(settle_lsm_resolve(&medium_workspace, &problem, &result), 0);
+        u32 count = 0;
+        for (u32 index = 0; index < result.selected_count; index++) {
+            assert_true(m.settled[m.shuffled_from[result.selected[index]]]);
+            count++;
+        }
+        u32 expected = 0;
+        for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) expected += m.settled[k];
+        assert_int_equal(count, expected);
+    }
+    settle_lsm_workspace_deinit(&medium_workspace);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_textbook_gridlock_settles_in_one_resolution),
@@ -993,6 +1115,7 @@ int main(void) {
         cmocka_unit_test(test_partial_matches_a_direct_implementation),
         cmocka_unit_test(test_resolve_matches_the_literal_order),
         cmocka_unit_test(test_results_are_deterministic),
+        cmocka_unit_test(test_medium_instances_feasible_and_independent_of_input_order),
     };
     return cmocka_run_group_tests(tests, workspace_setup, workspace_teardown);
 }
