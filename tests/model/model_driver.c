@@ -44,6 +44,11 @@ typedef khorgos_u128 driver_u128;
 #define DRIVER_NS_PER_S 1000000000ull
 /* The far-future instant of an epoch's last steps: near 2^63, so timeouts overflow. */
 #define DRIVER_FAR_FUTURE_NS (REFERENCE_MODEL_TIMESTAMP_MAX - 3000000000000000000ull)
+/* With two engines, their ledger digests are compared every this many steps (a digest reads
+ * the whole state, so not after every step). */
+#define DRIVER_DIGEST_STEPS 256u
+#define DRIVER_FNV_OFFSET 0xCBF29CE484222325ull
+#define DRIVER_FNV_PRIME 0x100000001B3ull
 
 _Static_assert(DRIVER_ACCOUNT_ID_LAST + 2 <= DRIVER_BATCH_MAX, "one lookup holds every account");
 _Static_assert(DRIVER_ACCOUNT_ID_LAST < REFERENCE_MODEL_ACCOUNT_COUNT_MAX, "model holds them");
@@ -177,6 +182,23 @@ static void driver_fail(struct model_driver *driver, const char *text) {
     driver->failed = true;
 }
 
+static uint64_t driver_fnv(uint64_t hash, const void *data, size_t size) {
+    const unsigned char *bytes = data;
+    for (size_t index = 0; index < size; index++) {
+        hash = (hash ^ bytes[index]) * DRIVER_FNV_PRIME;
+    }
+    return hash;
+}
+
+/* Two engines fed the same requests must hold the same state. */
+static void driver_digests_compare(struct model_driver *driver) {
+    if (driver->config->engine_count != 2 || driver->failed) return;
+    driver_u128 digest_a = ledger_digest(&driver->engines[0]->ledger);
+    driver_u128 digest_b = ledger_digest(&driver->engines[1]->ledger);
+    driver->statistics->digest_comparison_count++;
+    if (digest_a != digest_b) driver_fail(driver, "the two engines' ledger digests differ");
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Epochs: fresh engines, model and generator state.                                         */
 
@@ -237,12 +259,11 @@ static void driver_epoch_close(struct model_driver *driver) {
             }
         }
     }
-    if (driver->config->engine_count == 2 && driver->engines[0] != NULL &&
-        driver->engines[1] != NULL && !driver->failed) {
-        driver_u128 digest_a = ledger_digest(&driver->engines[0]->ledger);
-        driver_u128 digest_b = ledger_digest(&driver->engines[1]->ledger);
-        driver->statistics->digest_comparison_count++;
-        if (digest_a != digest_b) driver_fail(driver, "the two engines' ledger digests differ");
+    if (driver->engines[0] != NULL && !driver->failed) {
+        driver_digests_compare(driver);
+        driver_u128 digest = ledger_digest(&driver->engines[0]->ledger);
+        driver->statistics->state_hash =
+            driver_fnv(driver->statistics->state_hash, &digest, sizeof(digest));
     }
     for (uint32_t engine = 0; engine < MODEL_DRIVER_ENGINE_COUNT_MAX; engine++) {
         khorgos_close(driver->engines[engine]);
@@ -1031,6 +1052,14 @@ static void driver_execute(struct model_driver *driver) {
             return;
         }
     }
+    for (uint32_t index = 0; index < driver->request_count && driver->config->engine_count > 0;
+         index++) {
+        const struct khorgos_request *done = &engine_requests[0][index];
+        uint64_t hash = driver_fnv(driver->statistics->reply_hash, &done->timestamp,
+                                   sizeof(done->timestamp));
+        driver->statistics->reply_hash =
+            driver_fnv(hash, driver->requests[index].replies[0], done->reply_size);
+    }
     for (uint32_t index = 0; index < driver->request_count && !driver->failed; index++) {
         struct driver_request *request = &driver->requests[index];
         for (uint32_t engine = 0; engine < driver->config->engine_count && !driver->failed; engine++) {
@@ -1149,6 +1178,9 @@ static void driver_generate_request(struct model_driver *driver) {
 }
 
 static void driver_step(struct model_driver *driver) {
+    if (driver->config->clock_tick_ns != 0) {
+        driver_clock_advance(driver, driver->config->clock_tick_ns);
+    }
     uint64_t kind = driver_below(driver, 1000);
     if (kind < 130) {
         uint64_t choice = driver_below(driver, 100);
@@ -1174,6 +1206,7 @@ static void driver_step(struct model_driver *driver) {
     if (driver->request_count > 0) driver_execute(driver);
     if (!driver->failed) driver_verify_accounts(driver);
     driver->statistics->step_count++;
+    if (driver->statistics->step_count % DRIVER_DIGEST_STEPS == 0) driver_digests_compare(driver);
 }
 
 /* The first accounts of an epoch: most regular ones, in a few batches, some linked. */
@@ -1205,6 +1238,8 @@ bool model_driver_run(const struct model_driver_config *config,
         return false;
     }
     memset(statistics, 0, sizeof(*statistics));
+    statistics->reply_hash = DRIVER_FNV_OFFSET;
+    statistics->state_hash = DRIVER_FNV_OFFSET;
     struct model_driver *driver = calloc(1, sizeof(*driver));
     if (driver == NULL) return false;
     driver->config = config;

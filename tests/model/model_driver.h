@@ -38,6 +38,9 @@ struct model_driver_config {
     uint64_t epoch_operation_count; /* operations before fresh engines and model */
     uint32_t engine_count;          /* 1 for the model test, 2 for the determinism test */
     bool compare_model;             /* compare engine replies with the reference model */
+    /* Nonzero: the clock moves this much before every step, like a real clock between
+     * requests, so timestamps rarely run ahead of it. Zero: it moves only in clock steps. */
+    uint64_t clock_tick_ns;
 };
 
 struct model_driver_statistics {
@@ -50,8 +53,13 @@ struct model_driver_statistics {
     uint64_t expiry_count; /* pending transfers the model saw expire */
     uint64_t account_status_counts[KHORGOS_CREATE_ACCOUNT_STATUS_COUNT];
     uint64_t transfer_status_counts[KHORGOS_CREATE_TRANSFER_STATUS_COUNT];
-    /* Determinism: digests of each engine's ledger, compared at the end of every epoch. */
+    /* Determinism: digests of each engine's ledger, compared every few hundred steps and at
+     * the end of every epoch. */
     uint64_t digest_comparison_count;
+    /* FNV-1a over every reply of engine 0 (request timestamps included), and over its ledger
+     * digest at the end of every epoch: equal runs give equal hashes. */
+    uint64_t reply_hash;
+    uint64_t state_hash;
     /* The first disagreement, described; empty when none. */
     char failure[4096];
 };
