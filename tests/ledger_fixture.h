@@ -36,16 +36,17 @@ static inline void fixture_open(struct fixture *fixture) {
     fixture->now = KHORGOS_MANUAL_CLOCK_START_NS;
 }
 
-static inline void fixture_close(struct fixture *fixture) { ledger_deinit(&fixture->ledger); }
+static inline void fixture_close(struct fixture *fixture) {
+    ledger_deinit(&fixture->ledger);
+}
 
 /* The timestamp the next request of `count` events gets (its last event's). */
 static inline u64 fixture_next(struct fixture *fixture, u32 count) {
     return fixture->now + FIXTURE_GAP_NS + count;
 }
 
-static inline struct khorgos_create_result *fixture_accounts(struct fixture *fixture,
-                                                            const struct khorgos_account *events,
-                                                            u32 count) {
+static inline struct khorgos_create_result *
+fixture_accounts(struct fixture *fixture, const struct khorgos_account *events, u32 count) {
     assert_true(count <= FIXTURE_EVENTS_MAX);
     u64 timestamp = fixture_next(fixture, count);
     ledger_create_accounts(&fixture->ledger, timestamp, events, count, fixture->results);
@@ -54,8 +55,8 @@ static inline struct khorgos_create_result *fixture_accounts(struct fixture *fix
     return fixture->results;
 }
 
-static inline struct khorgos_create_result *fixture_transfers(
-    struct fixture *fixture, const struct khorgos_transfer *events, u32 count) {
+static inline struct khorgos_create_result *
+fixture_transfers(struct fixture *fixture, const struct khorgos_transfer *events, u32 count) {
     assert_true(count <= FIXTURE_EVENTS_MAX);
     u64 timestamp = fixture_next(fixture, count);
     ledger_create_transfers(&fixture->ledger, timestamp, events, count, fixture->results);
@@ -152,7 +153,8 @@ static inline void fixture_open_accounts(struct fixture *fixture, u128 first, u3
                                          u16 flags) {
     struct khorgos_account accounts[FIXTURE_EVENTS_MAX];
     assert_true(count <= FIXTURE_EVENTS_MAX);
-    for (u32 index = 0; index < count; index++) accounts[index] = account_make(first + index, flags);
+    for (u32 index = 0; index < count; index++)
+        accounts[index] = account_make(first + index, flags);
     struct khorgos_create_result *results = fixture_accounts(fixture, accounts, count);
     for (u32 index = 0; index < count; index++) {
         assert_int_equal(results[index].status, KHORGOS_CREATE_ACCOUNT_created);

@@ -103,15 +103,15 @@ static void test_reserved_and_id_statuses(void **state) {
     assert_int_equal(fixture_account_one(fixture, account), ACCOUNT_STATUS(id_must_not_be_zero));
     account.id = U128_MAX;
     account.ledger = 0;
-    assert_int_equal(fixture_account_one(fixture, account),
-                     ACCOUNT_STATUS(id_must_not_be_int_max));
+    assert_int_equal(fixture_account_one(fixture, account), ACCOUNT_STATUS(id_must_not_be_int_max));
     assert_int_equal(fixture->ledger.account_count, 0);
 }
 
 static void test_field_statuses_in_order(void **state) {
     struct fixture *fixture = *state;
-    struct khorgos_account account = account_make(30, KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS |
-                                                          KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS);
+    struct khorgos_account account =
+        account_make(30, KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS |
+                             KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS);
     account.debits_pending = 1;
     account.debits_posted = 1;
     account.credits_pending = 1;
@@ -139,8 +139,8 @@ static void test_field_statuses_in_order(void **state) {
     }
     assert_int_equal(fixture_account_one(fixture, account), ACCOUNT_STATUS(created));
     /* Each limit flag alone is fine. */
-    assert_int_equal(fixture_account_one(fixture,
-                                         account_make(31, KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)),
+    assert_int_equal(fixture_account_one(
+                         fixture, account_make(31, KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS)),
                      ACCOUNT_STATUS(created));
 }
 
@@ -238,7 +238,8 @@ static void test_closed_flag_at_creation(void **state) {
 static void test_linked_accounts_all_or_nothing(void **state) {
     struct fixture *fixture = *state;
     struct khorgos_account chain[4] = {
-        account_make(80, KHORGOS_ACCOUNT_LINKED), account_make(81, KHORGOS_ACCOUNT_LINKED),
+        account_make(80, KHORGOS_ACCOUNT_LINKED),
+        account_make(81, KHORGOS_ACCOUNT_LINKED),
         account_make(82, 0), /* ends the chain, fails: code 0 */
         account_make(83, 0),
     };
@@ -266,7 +267,8 @@ static void test_linked_accounts_all_or_nothing(void **state) {
 
 static void test_linked_chain_open_on_last_event(void **state) {
     struct fixture *fixture = *state;
-    struct khorgos_account chain[3] = {account_make(90, 0), account_make(91, KHORGOS_ACCOUNT_LINKED),
+    struct khorgos_account chain[3] = {account_make(90, 0),
+                                       account_make(91, KHORGOS_ACCOUNT_LINKED),
                                        account_make(92, KHORGOS_ACCOUNT_LINKED)};
     struct khorgos_create_result *results = fixture_accounts(fixture, chain, 3);
     assert_int_equal(results[0].status, ACCOUNT_STATUS(created));
@@ -296,6 +298,45 @@ static void test_chain_open_wins_over_linked_event_failed(void **state) {
     assert_int_equal(results[1].status, ACCOUNT_STATUS(id_must_not_be_zero));
     assert_int_equal(results[2].status, ACCOUNT_STATUS(linked_event_chain_open));
     assert_int_equal(fixture->ledger.account_count, 0);
+}
+
+static void test_imported_chain_rolls_back(void **state) {
+    struct fixture *fixture = *state;
+    struct khorgos_account chain[3] = {
+        account_make(110, KHORGOS_ACCOUNT_IMPORTED | KHORGOS_ACCOUNT_LINKED),
+        account_make(111, KHORGOS_ACCOUNT_IMPORTED | KHORGOS_ACCOUNT_LINKED),
+        account_make(112, KHORGOS_ACCOUNT_IMPORTED)};
+    chain[0].timestamp = 500;
+    chain[1].timestamp = 600;
+    chain[2].timestamp = 550; /* regresses: breaks the chain */
+    u64 timestamp = fixture_next(fixture, 3);
+    struct khorgos_create_result *results = fixture_accounts(fixture, chain, 3);
+    /* Rolled-back events keep the timestamp their own outcome gave (the imported one). */
+    assert_int_equal(results[0].status, ACCOUNT_STATUS(linked_event_failed));
+    assert_true(results[0].timestamp == 500);
+    assert_int_equal(results[1].status, ACCOUNT_STATUS(linked_event_failed));
+    assert_true(results[1].timestamp == 600);
+    assert_int_equal(results[2].status, ACCOUNT_STATUS(imported_event_timestamp_must_not_regress));
+    assert_true(results[2].timestamp == timestamp);
+    assert_int_equal(fixture->ledger.account_count, 0);
+    /* The same timestamps are free again. */
+    chain[2].timestamp = 700;
+    results = fixture_accounts(fixture, chain, 3);
+    for (u32 index = 0; index < 3; index++) {
+        assert_int_equal(results[index].status, ACCOUNT_STATUS(created));
+    }
+    assert_true(fixture_account(fixture, 110)->timestamp == 500);
+}
+
+static void test_empty_request(void **state) {
+    struct fixture *fixture = *state;
+    u128 before = ledger_digest(&fixture->ledger);
+    ledger_create_accounts(&fixture->ledger, fixture_next(fixture, 0), NULL, 0, NULL);
+    ledger_create_transfers(&fixture->ledger, fixture_next(fixture, 0) + 1, NULL, 0, NULL);
+    assert_true(ledger_check(&fixture->ledger));
+    assert_int_equal(fixture->ledger.account_count, 0);
+    assert_true(ledger_digest(&fixture->ledger) != before); /* only the last timestamp moved */
+    assert_true(fixture->ledger.timestamp_last == fixture_next(fixture, 0) + 1);
 }
 
 static void test_status_names(void **state) {
@@ -361,8 +402,10 @@ static void test_digest_follows_state(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_created_takes_the_event_timestamp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exists_answers_the_original_timestamp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exists_with_different_fields_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exists_answers_the_original_timestamp, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_exists_with_different_fields_in_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reserved_and_id_statuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_statuses_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timestamp_must_be_zero_and_imported_batch_rules, setup,
@@ -375,6 +418,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_linked_chain_open_on_last_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_open_wins_over_linked_event_failed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_imported_chain_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_request, setup, teardown),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test_setup_teardown(test_capacity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_follows_state, setup, teardown),

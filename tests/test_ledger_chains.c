@@ -109,7 +109,8 @@ static void test_failed_chain_restores_everything(void **state) {
     one->debits_posted += 3;
     two->credits_posted += 3;
     assert_int_equal(fixture_transfer_state(fixture, 10), LEDGER_TRANSFER_PENDING);
-    for (u128 id = 20; id <= 23; id++) assert_null(fixture_transfer(fixture, id));
+    for (u128 id = 20; id <= 23; id++)
+        assert_null(fixture_transfer(fixture, id));
     /* The breaking event burnt its id; the rolled-back ones are free again. */
     assert_int_equal(fixture->ledger.failed_transfer_count, 1);
     assert_true(fixture->ledger.failed_transfer_ids[0] == 24);
@@ -128,7 +129,7 @@ static void test_events_after_the_break_fail_until_the_chain_ends(void **state) 
     struct fixture *fixture = *state;
     struct khorgos_transfer chain[5] = {
         transfer_make(30, 1, 2, 1, LINKED),
-        transfer_make(31, 1, 1, 1, LINKED), /* accounts_must_be_different */
+        transfer_make(31, 1, 1, 1, LINKED),  /* accounts_must_be_different */
         transfer_make(32, 99, 2, 1, LINKED), /* would be not_found: never looked at */
         transfer_make(33, 1, 2, 1, 0),       /* ends the chain */
         transfer_make(34, 1, 2, 1, LINKED),  /* last event, linked: chain open */
@@ -146,9 +147,9 @@ static void test_events_after_the_break_fail_until_the_chain_ends(void **state) 
 static void test_two_chains_in_one_batch(void **state) {
     struct fixture *fixture = *state;
     struct khorgos_transfer batch[6] = {
-        transfer_make(40, 1, 2, 5, LINKED),  transfer_make(41, 2, 1, 6, 0),
-        transfer_make(42, 1, 2, 7, LINKED),  transfer_make(11, 2, 5, 7, 0), /* exists */
-        transfer_make(43, 5, 6, 8, LINKED),  transfer_make(44, 6, 5, 9, 0),
+        transfer_make(40, 1, 2, 5, LINKED), transfer_make(41, 2, 1, 6, 0),
+        transfer_make(42, 1, 2, 7, LINKED), transfer_make(11, 2, 5, 7, 0), /* exists */
+        transfer_make(43, 5, 6, 8, LINKED), transfer_make(44, 6, 5, 9, 0),
     };
     struct khorgos_create_result *results = fixture_transfers(fixture, batch, 6);
     assert_int_equal(results[0].status, TRANSFER_STATUS(created));
@@ -235,8 +236,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_two_chains_in_one_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_that_voids_and_reuses_in_one_request, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_transient_failure_inside_a_chain_is_still_burnt,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_failure_inside_a_chain_is_still_burnt, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_digest_of_a_rolled_back_chain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,12 +80,12 @@ static void test_expired_by_the_event_timestamp_before_a_pulse(void **state) {
     pending_at(fixture, 21, 1, 2, 40, 1, 0, created + 5000);
     u64 expires_at = created + NS_PER_SECOND;
     /* One nanosecond before the instant a post succeeds; at the instant it is refused. */
-    assert_int_equal(transfer_at(fixture, resolve_make(22, 20, KHORGOS_AMOUNT_MAX, POST),
-                                 expires_at - 1),
-                     TRANSFER_STATUS(created));
-    assert_int_equal(transfer_at(fixture, resolve_make(23, 21, KHORGOS_AMOUNT_MAX, POST),
-                                 expires_at + 5000),
-                     TRANSFER_STATUS(pending_transfer_expired));
+    assert_int_equal(
+        transfer_at(fixture, resolve_make(22, 20, KHORGOS_AMOUNT_MAX, POST), expires_at - 1),
+        TRANSFER_STATUS(created));
+    assert_int_equal(
+        transfer_at(fixture, resolve_make(23, 21, KHORGOS_AMOUNT_MAX, POST), expires_at + 5000),
+        TRANSFER_STATUS(pending_transfer_expired));
     /* Not released until a pulse runs. */
     assert_int_equal(fixture_transfer_state(fixture, 21), LEDGER_TRANSFER_PENDING);
     assert_balances(fixture, 1, 40, 30, 0, 0);
@@ -98,10 +98,10 @@ static void test_expired_by_the_event_timestamp_before_a_pulse(void **state) {
 static void test_expiry_order(void **state) {
     struct fixture *fixture = *state;
     u64 base = fixture->now + NS_PER_SECOND;
-    pending_at(fixture, 30, 5, 6, 1, 2, 0, base);                   /* expires base + 2 s */
-    pending_at(fixture, 31, 6, 5, 2, 1, 0, base + 5000);            /* base + 1 s + 5000 */
-    pending_at(fixture, 32, 5, 6, 3, 3, 0, base + 10000);           /* base + 3 s + 10000 */
-    pending_at(fixture, 33, 6, 5, 4, 1, 0, base + NS_PER_SECOND);   /* base + 2 s: ties 30 */
+    pending_at(fixture, 30, 5, 6, 1, 2, 0, base);                 /* expires base + 2 s */
+    pending_at(fixture, 31, 6, 5, 2, 1, 0, base + 5000);          /* base + 1 s + 5000 */
+    pending_at(fixture, 32, 5, 6, 3, 3, 0, base + 10000);         /* base + 3 s + 10000 */
+    pending_at(fixture, 33, 6, 5, 4, 1, 0, base + NS_PER_SECOND); /* base + 2 s: ties 30 */
     u32 balance_count = fixture->ledger.balance_count;
     assert_int_equal(ledger_expiry_due_count(&fixture->ledger, base + 2 * NS_PER_SECOND), 3);
     /* A pulse at each instant: first 31 alone, then 30 and 33 together (the same instant);

@@ -115,7 +115,6 @@ static void test_exists_family_in_order(void **state) {
     assert_balances(fixture, 1, 30, 0, 0, 0); /* nothing applied twice */
 }
 
-
 static void test_reserved_flag_and_ids(void **state) {
     struct fixture *fixture = *state;
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(0, 1, 2, 1, 0x200)),
@@ -124,6 +123,11 @@ static void test_reserved_flag_and_ids(void **state) {
                      TRANSFER_STATUS(id_must_not_be_zero));
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(U128_MAX, 0, 0, 1, 0)),
                      TRANSFER_STATUS(id_must_not_be_int_max));
+    /* The batch's own checks come first: timestamp_must_be_zero over reserved_flag. */
+    struct khorgos_transfer stamped = transfer_make(0, 1, 2, 1, 0x200);
+    stamped.timestamp = 1;
+    assert_int_equal(fixture_transfer_one(fixture, stamped),
+                     TRANSFER_STATUS(timestamp_must_be_zero));
     assert_int_equal(fixture->ledger.transfer_count, 0);
     assert_int_equal(fixture->ledger.failed_transfer_count, 0);
 }
@@ -208,7 +212,8 @@ static void test_transient_failures_burn_the_id(void **state) {
     /* A non-transient failure does not burn: the id can be used once fixed. */
     struct khorgos_transfer fixable = transfer_make(44, 1, 2, 1, 0);
     fixable.code = 0;
-    assert_int_equal(fixture_transfer_one(fixture, fixable), TRANSFER_STATUS(code_must_not_be_zero));
+    assert_int_equal(fixture_transfer_one(fixture, fixable),
+                     TRANSFER_STATUS(code_must_not_be_zero));
     fixable.code = FIXTURE_CODE;
     assert_int_equal(fixture_transfer_one(fixture, fixable), TRANSFER_STATUS(created));
     assert_int_equal(fixture->ledger.failed_transfer_count, 4);
@@ -221,9 +226,9 @@ static void test_limits(void **state) {
     /* 3 may not debit beyond its posted credits; pending debits count. */
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(50, 1, 3, 100, 0)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(51, 3, 2, 60, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(51, 3, 2, 60, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(52, 3, 2, 41, 0)),
                      TRANSFER_STATUS(exceeds_credits));
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(53, 3, 2, 40, 0)),
@@ -255,21 +260,21 @@ static void test_overflow_statuses(void **state) {
     assert_int_equal(fixture_transfer_one(
                          fixture, transfer_make(63, 23, 24, U128_MAX, KHORGOS_TRANSFER_PENDING)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(
-                         fixture, transfer_make(64, 23, 25, 1, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(overflows_debits_pending));
-    assert_int_equal(fixture_transfer_one(
-                         fixture, transfer_make(65, 25, 24, 1, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(overflows_credits_pending));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(64, 23, 25, 1, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(overflows_debits_pending));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(65, 25, 24, 1, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(overflows_credits_pending));
     /* Pending plus posted: debits then credits. */
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(66, 23, 25, 1, 0)),
                      TRANSFER_STATUS(overflows_debits));
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(67, 25, 24, 1, 0)),
                      TRANSFER_STATUS(overflows_credits));
     /* overflows_debits_pending wins over overflows_credits_pending and the posted ones. */
-    assert_int_equal(fixture_transfer_one(
-                         fixture, transfer_make(68, 23, 24, 1, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(overflows_debits_pending));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(68, 23, 24, 1, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(overflows_debits_pending));
     assert_int_equal(fixture->ledger.failed_transfer_count, 0); /* overflows are not transient */
 }
 
@@ -287,7 +292,6 @@ static void test_overflows_timeout(void **state) {
     transfer.debit_account_id = 1;
     assert_int_equal(fixture_transfer_one(fixture, transfer), TRANSFER_STATUS(created));
 }
-
 
 static void test_pending_then_partial_post(void **state) {
     struct fixture *fixture = *state;
@@ -334,9 +338,9 @@ static void test_pending_then_partial_post(void **state) {
 
 static void test_post_amount_max_posts_the_whole(void **state) {
     struct fixture *fixture = *state;
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(82, 5, 6, 250, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(82, 5, 6, 250, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     struct khorgos_transfer post =
         resolve_make(83, 82, KHORGOS_AMOUNT_MAX, KHORGOS_TRANSFER_POST_PENDING_TRANSFER);
     assert_int_equal(fixture_transfer_one(fixture, post), TRANSFER_STATUS(created));
@@ -348,9 +352,9 @@ static void test_post_amount_max_posts_the_whole(void **state) {
     post.amount = 250;
     assert_int_equal(fixture_transfer_one(fixture, post), TRANSFER_STATUS(exists));
     /* A post of 0 releases everything and posts nothing. */
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(84, 5, 6, 40, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(84, 5, 6, 40, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     assert_int_equal(fixture_transfer_one(
                          fixture, resolve_make(85, 84, 0, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
                      TRANSFER_STATUS(created));
@@ -359,14 +363,15 @@ static void test_post_amount_max_posts_the_whole(void **state) {
 
 static void test_void_releases_the_whole(void **state) {
     struct fixture *fixture = *state;
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(86, 1, 2, 70, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(86, 1, 2, 70, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     struct khorgos_transfer partial =
         resolve_make(87, 86, 69, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER);
     assert_int_equal(fixture_transfer_one(fixture, partial),
                      TRANSFER_STATUS(pending_transfer_has_different_amount));
-    struct khorgos_transfer exact = resolve_make(87, 86, 70, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER);
+    struct khorgos_transfer exact =
+        resolve_make(87, 86, 70, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER);
     assert_int_equal(fixture_transfer_one(fixture, exact), TRANSFER_STATUS(created));
     assert_balances(fixture, 1, 0, 0, 0, 0);
     assert_balances(fixture, 2, 0, 0, 0, 0);
@@ -389,9 +394,9 @@ static void test_post_void_statuses_in_order(void **state) {
     struct fixture *fixture = *state;
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(90, 1, 2, 5, 0)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(91, 1, 2, 100, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(91, 1, 2, 100, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     struct khorgos_transfer transfer = resolve_make(
         0, 0, 200, KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_VOID_PENDING_TRANSFER);
     transfer.timeout = 5;
@@ -420,8 +425,10 @@ static void test_post_void_statuses_in_order(void **state) {
         transfer.id = 100 + step;
         assert_int_equal(fixture_transfer_one(fixture, transfer), expected[step]);
         switch (step) {
-        case 0: transfer.flags = KHORGOS_TRANSFER_POST_PENDING_TRANSFER |
-                                 KHORGOS_TRANSFER_BALANCING_DEBIT; break;
+        case 0:
+            transfer.flags =
+                KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_BALANCING_DEBIT;
+            break;
         case 1: transfer.flags = KHORGOS_TRANSFER_POST_PENDING_TRANSFER; break;
         case 2: transfer.pending_id = U128_MAX; break;
         case 3: transfer.pending_id = 100 + 4; break; /* the next step's own id */
@@ -433,7 +440,10 @@ static void test_post_void_statuses_in_order(void **state) {
         case 9: transfer.credit_account_id = 0; break;
         case 10: transfer.ledger = 0; break;
         case 11: transfer.code = FIXTURE_CODE; break;
-        case 12: transfer.flags = KHORGOS_TRANSFER_VOID_PENDING_TRANSFER; transfer.amount = 50; break;
+        case 12:
+            transfer.flags = KHORGOS_TRANSFER_VOID_PENDING_TRANSFER;
+            transfer.amount = 50;
+            break;
         case 13: transfer.amount = 100; break;
         case 14: break;
         default: fail();
@@ -445,20 +455,22 @@ static void test_post_void_statuses_in_order(void **state) {
 
 static void test_already_posted_and_its_precedence(void **state) {
     struct fixture *fixture = *state;
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(110, 1, 2, 100, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          resolve_make(111, 110, KHORGOS_AMOUNT_MAX,
-                                                       KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(112, 110, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(pending_transfer_already_posted));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(110, 1, 2, 100, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, resolve_make(111, 110, KHORGOS_AMOUNT_MAX,
+                                                   KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
+        TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(112, 110, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
+        TRANSFER_STATUS(pending_transfer_already_posted));
     /* exceeds_pending_transfer_amount is checked before the pending transfer's state. */
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(113, 110, 101, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(exceeds_pending_transfer_amount));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(113, 110, 101, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
+        TRANSFER_STATUS(exceeds_pending_transfer_amount));
     assert_balances(fixture, 1, 0, 100, 0, 0);
 }
 
@@ -467,7 +479,8 @@ static void test_balancing_clamps(void **state) {
     /* 3 (debits <= credits) holds 100 of credits. */
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(120, 1, 3, 100, 0)),
                      TRANSFER_STATUS(created));
-    struct khorgos_transfer sweep = transfer_make(121, 3, 2, 1000, KHORGOS_TRANSFER_BALANCING_DEBIT);
+    struct khorgos_transfer sweep =
+        transfer_make(121, 3, 2, 1000, KHORGOS_TRANSFER_BALANCING_DEBIT);
     struct khorgos_create_result *results = fixture_transfers(fixture, &sweep, 1);
     assert_int_equal(results[0].status, TRANSFER_STATUS(created));
     assert_true(fixture_transfer(fixture, 121)->amount == 100);
@@ -486,9 +499,9 @@ static void test_balancing_clamps(void **state) {
     /* balancing_credit on 4 (credits <= debits), clamped to its debits; pending counts. */
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(123, 4, 1, 50, 0)),
                      TRANSFER_STATUS(created));
-    assert_int_equal(fixture_transfer_one(fixture, transfer_make(124, 2, 4, 20,
-                                                                 KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(124, 2, 4, 20, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
     struct khorgos_transfer fill = transfer_make(125, 1, 4, 80, KHORGOS_TRANSFER_BALANCING_CREDIT);
     assert_int_equal(fixture_transfer_one(fixture, fill), TRANSFER_STATUS(created));
     assert_true(fixture_transfer(fixture, 125)->amount == 30);
@@ -528,13 +541,15 @@ static void test_closing_and_reopening(void **state) {
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(133, 1, 2, U128_MAX, 0)),
                      TRANSFER_STATUS(debit_account_already_closed));
     /* Posting the closing transfer is refused: the account it closed is closed. */
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(134, 130, 0, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(debit_account_already_closed));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(134, 130, 0, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
+        TRANSFER_STATUS(debit_account_already_closed));
     /* Voiding reopens. */
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(135, 130, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(135, 130, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
+        TRANSFER_STATUS(created));
     assert_false(fixture_account(fixture, 1)->flags & KHORGOS_ACCOUNT_CLOSED);
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(136, 1, 2, 1, 0)),
                      TRANSFER_STATUS(created));
@@ -543,26 +558,30 @@ static void test_closing_and_reopening(void **state) {
 
 static void test_closed_account_allows_voiding_other_pending(void **state) {
     struct fixture *fixture = *state;
-    assert_int_equal(fixture_transfer_one(fixture,
-                                          transfer_make(140, 1, 2, 10, KHORGOS_TRANSFER_PENDING)),
-                     TRANSFER_STATUS(created));
-    struct khorgos_transfer close = transfer_make(
-        141, 1, 2, 0,
-        KHORGOS_TRANSFER_PENDING | KHORGOS_TRANSFER_CLOSING_DEBIT | KHORGOS_TRANSFER_CLOSING_CREDIT);
+    assert_int_equal(
+        fixture_transfer_one(fixture, transfer_make(140, 1, 2, 10, KHORGOS_TRANSFER_PENDING)),
+        TRANSFER_STATUS(created));
+    struct khorgos_transfer close =
+        transfer_make(141, 1, 2, 0,
+                      KHORGOS_TRANSFER_PENDING | KHORGOS_TRANSFER_CLOSING_DEBIT |
+                          KHORGOS_TRANSFER_CLOSING_CREDIT);
     assert_int_equal(fixture_transfer_one(fixture, close), TRANSFER_STATUS(created));
     assert_true(fixture_account(fixture, 2)->flags & KHORGOS_ACCOUNT_CLOSED);
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(142, 140, 10, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(debit_account_already_closed));
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(143, 140, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(142, 140, 10, KHORGOS_TRANSFER_POST_PENDING_TRANSFER)),
+        TRANSFER_STATUS(debit_account_already_closed));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(143, 140, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
+        TRANSFER_STATUS(created));
     assert_balances(fixture, 1, 0, 0, 0, 0);
     /* Both stay closed until the closing transfer is voided. */
     assert_true(fixture_account(fixture, 1)->flags & KHORGOS_ACCOUNT_CLOSED);
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(144, 141, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(144, 141, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
+        TRANSFER_STATUS(created));
     assert_int_equal(fixture_account(fixture, 1)->flags, 0);
     assert_int_equal(fixture_account(fixture, 2)->flags, 0);
 }
@@ -592,9 +611,10 @@ static void test_history_entries(void **state) {
     assert_int_equal(fixture_transfer_one(fixture, transfer_make(153, 6, 5, 1, 0x400)),
                      TRANSFER_STATUS(reserved_flag));
     assert_int_equal(fixture->ledger.balance_count, 3);
-    assert_int_equal(fixture_transfer_one(
-                         fixture, resolve_make(154, 152, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
-                     TRANSFER_STATUS(created));
+    assert_int_equal(
+        fixture_transfer_one(fixture,
+                             resolve_make(154, 152, 0, KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)),
+        TRANSFER_STATUS(created));
     assert_int_equal(fixture->ledger.balance_count, 5);
     assert_true(fixture->ledger.balances[4].balance.credits_pending == 0);
     assert_true(fixture->ledger.balances[4].balance.debits_posted == 9);

@@ -26,7 +26,8 @@ static u32 ledger_account_exists(const struct khorgos_account *account,
                                  const struct khorgos_account *existing, u64 *result_timestamp) {
     ASSERT(account->id == existing->id);
     ASSERT(existing->timestamp > 0);
-    if (account->flags != existing->flags) return KHORGOS_CREATE_ACCOUNT_exists_with_different_flags;
+    if (account->flags != existing->flags)
+        return KHORGOS_CREATE_ACCOUNT_exists_with_different_flags;
     if (account->user_data_128 != existing->user_data_128) {
         return KHORGOS_CREATE_ACCOUNT_exists_with_different_user_data_128;
     }
@@ -62,9 +63,9 @@ static u32 ledger_account_validate(const struct ledger *ledger,
     if (account->code == 0) return KHORGOS_CREATE_ACCOUNT_code_must_not_be_zero;
     if (account->flags & KHORGOS_ACCOUNT_IMPORTED) {
         ASSERT(account->timestamp > 0);
-        bool regressed = ledger->account_count > 0 &&
-                         account->timestamp <=
-                             ledger->accounts[ledger->account_count - 1].timestamp;
+        bool regressed =
+            ledger->account_count > 0 &&
+            account->timestamp <= ledger->accounts[ledger->account_count - 1].timestamp;
         if (regressed || ledger_transfer_timestamp_exists(ledger, account->timestamp)) {
             return KHORGOS_CREATE_ACCOUNT_imported_event_timestamp_must_not_regress;
         }

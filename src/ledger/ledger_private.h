@@ -34,8 +34,8 @@ _Static_assert(offsetof(struct khorgos_account, timestamp) ==
                    offsetof(struct khorgos_transfer, timestamp),
                "the batch driver reads the timestamp at one offset");
 _Static_assert((int)KHORGOS_ACCOUNT_LINKED == (int)KHORGOS_TRANSFER_LINKED, "one linked bit");
-#define LEDGER_SHARED_STATUS_(name)                                                            \
-    _Static_assert((int)KHORGOS_CREATE_ACCOUNT_##name == (int)KHORGOS_CREATE_TRANSFER_##name,  \
+#define LEDGER_SHARED_STATUS_(name)                                                                \
+    _Static_assert((int)KHORGOS_CREATE_ACCOUNT_##name == (int)KHORGOS_CREATE_TRANSFER_##name,      \
                    "shared status " #name);
 LEDGER_SHARED_STATUS_(created)
 LEDGER_SHARED_STATUS_(linked_event_failed)

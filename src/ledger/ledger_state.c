@@ -73,9 +73,9 @@ static khorgos_error ledger_reserve_arrays(struct ledger *ledger) {
         calloc(config->account_balance_count_max, sizeof(struct ledger_balance_entry));
     ledger->undo_log = calloc(LEDGER_UNDO_COUNT_MAX, sizeof(struct ledger_undo));
     ledger->undo_count_max = LEDGER_UNDO_COUNT_MAX;
-    if (ledger->accounts == NULL || ledger->transfers == NULL ||
-        ledger->transfer_states == NULL || ledger->failed_transfer_ids == NULL ||
-        ledger->expiries == NULL || ledger->balances == NULL || ledger->undo_log == NULL) {
+    if (ledger->accounts == NULL || ledger->transfers == NULL || ledger->transfer_states == NULL ||
+        ledger->failed_transfer_ids == NULL || ledger->expiries == NULL ||
+        ledger->balances == NULL || ledger->undo_log == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return KHORGOS_ERROR_ok;
@@ -171,12 +171,15 @@ static bool ledger_timestamp_search(const void *records, u32 count, size_t strid
     while (low < high) {
         u32 middle = low + (high - low) / 2;
         u64 found = 0;
-        memcpy(&found, (const u8 *)records + (size_t)middle * stride +
-                           offsetof(struct khorgos_account, timestamp),
+        memcpy(&found,
+               (const u8 *)records + (size_t)middle * stride +
+                   offsetof(struct khorgos_account, timestamp),
                sizeof(found));
         if (found == timestamp) return true;
-        if (found < timestamp) low = middle + 1;
-        else high = middle;
+        if (found < timestamp)
+            low = middle + 1;
+        else
+            high = middle;
     }
     return false;
 }
@@ -434,8 +437,8 @@ u128 ledger_digest(const struct ledger *ledger) {
     ASSERT(!ledger->chain_open);
     struct base_checksum_stream stream;
     base_checksum_stream_init(&stream);
-    const u64 header[] = {ledger->account_count,     ledger->transfer_count,
-                          ledger->failed_transfer_count, ledger->balance_count,
+    const u64 header[] = {ledger->account_count,          ledger->transfer_count,
+                          ledger->failed_transfer_count,  ledger->balance_count,
                           ledger->balance_reserved_count, ledger->timestamp_last};
     base_checksum_stream_add(&stream, header, sizeof(header));
     base_checksum_stream_add(&stream, ledger->accounts,
@@ -477,8 +480,7 @@ static bool ledger_check_sums(const struct ledger *ledger) {
         pending_weighted += weight * (account->debits_pending - account->credits_pending);
         posted_weighted += weight * (account->debits_posted - account->credits_posted);
     }
-    return pending_plain == 0 && posted_plain == 0 && pending_weighted == 0 &&
-           posted_weighted == 0;
+    return pending_plain == 0 && posted_plain == 0 && pending_weighted == 0 && posted_weighted == 0;
 }
 
 static bool ledger_check_accounts(const struct ledger *ledger) {
@@ -494,16 +496,14 @@ static bool ledger_check_accounts(const struct ledger *ledger) {
         if (index > 0 && account->timestamp <= ledger->accounts[index - 1].timestamp) return false;
         bool debit_limit = (account->flags & KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) != 0;
         bool credit_limit = (account->flags & KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) != 0;
-        if (debit_limit && (base_u128_add_overflows(account->debits_pending,
-                                                    account->debits_posted) ||
-                            account->debits_pending + account->debits_posted >
-                                account->credits_posted)) {
+        if (debit_limit &&
+            (base_u128_add_overflows(account->debits_pending, account->debits_posted) ||
+             account->debits_pending + account->debits_posted > account->credits_posted)) {
             return false;
         }
-        if (credit_limit && (base_u128_add_overflows(account->credits_pending,
-                                                     account->credits_posted) ||
-                             account->credits_pending + account->credits_posted >
-                                 account->debits_posted)) {
+        if (credit_limit &&
+            (base_u128_add_overflows(account->credits_pending, account->credits_posted) ||
+             account->credits_pending + account->credits_posted > account->debits_posted)) {
             return false;
         }
     }

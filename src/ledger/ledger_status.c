@@ -20,8 +20,8 @@ _Static_assert(ARRAY_COUNT(ledger_account_status_names) == KHORGOS_CREATE_ACCOUN
 _Static_assert(ARRAY_COUNT(ledger_transfer_status_names) == KHORGOS_CREATE_TRANSFER_STATUS_COUNT,
                "one name per transfer status");
 
-static int ledger_status_parse(const char *const *names, u32 count, const char *name,
-                               size_t length, uint32_t *status) {
+static int ledger_status_parse(const char *const *names, u32 count, const char *name, size_t length,
+                               uint32_t *status) {
     ASSERT(names != NULL && count > 0);
     ASSERT(status != NULL);
     if (name == NULL) return -1;

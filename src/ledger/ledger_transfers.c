@@ -80,8 +80,8 @@ static void ledger_transfer_failed(struct ledger *ledger, const void *record, u3
 /* The timestamp a transfer event takes: the user's when imported, else the assigned one. */
 static u64 ledger_transfer_timestamp(const struct ledger_event *event) {
     const struct khorgos_transfer *transfer = event->record;
-    u64 timestamp = (transfer->flags & KHORGOS_TRANSFER_IMPORTED) ? transfer->timestamp
-                                                                   : event->timestamp;
+    u64 timestamp =
+        (transfer->flags & KHORGOS_TRANSFER_IMPORTED) ? transfer->timestamp : event->timestamp;
     ASSERT(timestamp > 0 && timestamp <= event->request_timestamp);
     return timestamp;
 }
@@ -184,7 +184,8 @@ static u32 ledger_transfer_exists(const struct ledger *ledger,
     if (transfer->pending_id != existing->pending_id) {
         return TRANSFER_STATUS(exists_with_different_pending_id);
     }
-    if (transfer->timeout != existing->timeout) return TRANSFER_STATUS(exists_with_different_timeout);
+    if (transfer->timeout != existing->timeout)
+        return TRANSFER_STATUS(exists_with_different_timeout);
     u32 status = TRANSFER_STATUS(exists);
     const u16 resolving =
         KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_VOID_PENDING_TRANSFER;
@@ -205,8 +206,8 @@ static u32 ledger_transfer_exists(const struct ledger *ledger,
 
 static u32 ledger_transfer_validate_fields(const struct khorgos_transfer *transfer) {
     ASSERT(transfer->id != 0 && transfer->id != U128_MAX);
-    ASSERT(!(transfer->flags & (KHORGOS_TRANSFER_POST_PENDING_TRANSFER |
-                                KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)));
+    ASSERT(!(transfer->flags &
+             (KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)));
     if (transfer->debit_account_id == 0) return TRANSFER_STATUS(debit_account_id_must_not_be_zero);
     if (transfer->debit_account_id == U128_MAX) {
         return TRANSFER_STATUS(debit_account_id_must_not_be_int_max);
@@ -233,8 +234,8 @@ static u32 ledger_transfer_validate_fields(const struct khorgos_transfer *transf
 }
 
 static u32 ledger_transfer_validate_accounts(const struct ledger *ledger,
-                                             const struct khorgos_transfer *transfer,
-                                             u64 timestamp, const struct khorgos_account *debit,
+                                             const struct khorgos_transfer *transfer, u64 timestamp,
+                                             const struct khorgos_account *debit,
                                              const struct khorgos_account *credit) {
     ASSERT(debit->id == transfer->debit_account_id);
     ASSERT(credit->id == transfer->credit_account_id);
@@ -412,8 +413,7 @@ static u32 ledger_post_void_validate_fields(const struct khorgos_transfer *trans
 
 /* Fields against the pending transfer, then the amount to post (or void) into *amount. */
 static u32 ledger_post_void_validate_pending(const struct khorgos_transfer *transfer,
-                                             const struct khorgos_transfer *pending,
-                                             u128 *amount) {
+                                             const struct khorgos_transfer *pending, u128 *amount) {
     ASSERT(pending->id == transfer->pending_id);
     if (!(pending->flags & KHORGOS_TRANSFER_PENDING)) {
         return TRANSFER_STATUS(pending_transfer_not_pending);
@@ -433,8 +433,10 @@ static u32 ledger_post_void_validate_pending(const struct khorgos_transfer *tran
         return TRANSFER_STATUS(pending_transfer_has_different_code);
     }
     bool is_void = (transfer->flags & KHORGOS_TRANSFER_VOID_PENDING_TRANSFER) != 0;
-    if (is_void) *amount = transfer->amount > 0 ? transfer->amount : pending->amount;
-    else *amount = transfer->amount == KHORGOS_AMOUNT_MAX ? pending->amount : transfer->amount;
+    if (is_void)
+        *amount = transfer->amount > 0 ? transfer->amount : pending->amount;
+    else
+        *amount = transfer->amount == KHORGOS_AMOUNT_MAX ? pending->amount : transfer->amount;
     if (*amount > pending->amount) return TRANSFER_STATUS(exceeds_pending_transfer_amount);
     if (is_void && *amount < pending->amount) {
         return TRANSFER_STATUS(pending_transfer_has_different_amount);
@@ -493,7 +495,8 @@ static void ledger_post_void_accounts(struct ledger *ledger, const struct khorgo
         debit->debits_posted += amount;
         credit->credits_posted += amount;
     } else {
-        if (pending->flags & KHORGOS_TRANSFER_CLOSING_DEBIT) debit->flags &= ~KHORGOS_ACCOUNT_CLOSED;
+        if (pending->flags & KHORGOS_TRANSFER_CLOSING_DEBIT)
+            debit->flags &= ~KHORGOS_ACCOUNT_CLOSED;
         if (pending->flags & KHORGOS_TRANSFER_CLOSING_CREDIT) {
             credit->flags &= ~KHORGOS_ACCOUNT_CLOSED;
         }
@@ -519,7 +522,8 @@ static void ledger_post_void_commit(struct ledger *ledger, const struct khorgos_
     record.timestamp = timestamp;
     u32 index = ledger_transfer_append(ledger, &record, LEDGER_TRANSFER_SINGLE_PHASE);
     ledger_undo_transfer_state(ledger, pending_index);
-    ledger->transfer_states[pending_index] = is_void ? LEDGER_TRANSFER_VOIDED : LEDGER_TRANSFER_POSTED;
+    ledger->transfer_states[pending_index] =
+        is_void ? LEDGER_TRANSFER_VOIDED : LEDGER_TRANSFER_POSTED;
     u32 debit_index = 0, credit_index = 0;
     bool found = ledger_account_index(ledger, pending.debit_account_id, &debit_index) &&
                  ledger_account_index(ledger, pending.credit_account_id, &credit_index);
@@ -538,7 +542,8 @@ static u32 ledger_post_void(struct ledger *ledger, const struct ledger_event *ev
         return TRANSFER_STATUS(pending_transfer_not_found);
     }
     u128 amount = 0;
-    status = ledger_post_void_validate_pending(transfer, &ledger->transfers[pending_index], &amount);
+    status =
+        ledger_post_void_validate_pending(transfer, &ledger->transfers[pending_index], &amount);
     if (status != TRANSFER_STATUS(created)) return status;
     u64 timestamp = ledger_transfer_timestamp(event);
     status = ledger_post_void_validate_state(ledger, transfer, pending_index, timestamp);
