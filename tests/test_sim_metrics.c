@@ -298,6 +298,48 @@ static void test_country_liquidity_in_usd(void **state) {
     sim_metrics_workspace_deinit(&day_workspace);
 }
 
+/* A payment's flows: same currency, direct PvP, vehicle route, unsettled. */
+static void test_flows_from_payments(void **state) {
+    (void)state;
+    enum { DEBTOR = 1, CREDITOR = 2, PROVIDER = 7, VEHICLE_PROVIDER = 8 };
+    struct sim_payment payments[4];
+    struct sim_outcome outcomes[4];
+    memset(payments, 0, sizeof(payments));
+    memset(outcomes, 0, sizeof(outcomes));
+    for (u32 index = 0; index < 4; index++) {
+        payments[index] = (struct sim_payment){.amount = 1000, .id = index + 1,
+                                               .submitted_at = 10 * index, .debtor = DEBTOR,
+                                               .creditor = CREDITOR, .currency = 0,
+                                               .creditor_currency = 1};
+        outcomes[index] = (struct sim_outcome){.creditor_amount = 500, .settled_at = 100,
+                                               .provider = PROVIDER,
+                                               .vehicle_provider = SIM_NONE,
+                                               .status = SIM_STATUS_SETTLED};
+    }
+    payments[0].creditor_currency = 0; /* same currency */
+    outcomes[0].provider = SIM_NONE;
+    outcomes[2].vehicle_provider = VEHICLE_PROVIDER; /* through currency 2 */
+    outcomes[2].vehicle_currency = 2;
+    outcomes[2].vehicle_amount = 700;
+    outcomes[3].status = SIM_STATUS_REJECTED;
+    outcomes[3].settled_at = SIM_NEVER;
+    struct sim_day day = {.payments = payments, .count = 4, .count_max = 4};
+    struct sim_flow flows[4 * SIM_FLOWS_PER_PAYMENT_MAX];
+    assert_int_equal(sim_flows_from_day(&day, outcomes, flows), 1 + 2 + 3 + 2);
+    assert_true(flows[0].payer == DEBTOR && flows[0].payee == CREDITOR && flows[0].currency == 0);
+    assert_true(flows[1].payee == PROVIDER && flows[1].flags == SIM_FLOW_PAYMENT);
+    assert_true(flows[2].payer == PROVIDER && flows[2].payee == CREDITOR && flows[2].currency == 1);
+    assert_u128(flows[2].amount, 500);
+    assert_true(flows[3].payee == PROVIDER && flows[3].submitted_at == 20);
+    assert_true(flows[4].payer == PROVIDER && flows[4].payee == VEHICLE_PROVIDER);
+    assert_true(flows[4].currency == 2 && flows[4].flags == 0);
+    assert_u128(flows[4].amount, 700);
+    assert_true(flows[5].payer == VEHICLE_PROVIDER && flows[5].payee == CREDITOR);
+    assert_int_equal(flows[6].settled_at, SIM_NEVER);
+    assert_int_equal(flows[7].settled_at, SIM_NEVER);
+    for (u32 index = 0; index < 6; index++) assert_int_equal(flows[index].settled_at, 100);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_three_banks_by_hand),
@@ -310,6 +352,7 @@ int main(void) {
         cmocka_unit_test(test_starting_liquidity_rule),
         cmocka_unit_test(test_random_days_settled_on_arrival_use_the_upper_bound),
         cmocka_unit_test(test_country_liquidity_in_usd),
+        cmocka_unit_test(test_flows_from_payments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

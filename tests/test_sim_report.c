@@ -54,6 +54,7 @@ static void outcomes_make(u32 design, u32 alpha, struct sim_outcome *out) {
         u128 cents = sim_scenario_usd_cents(&scenario, payment->currency, payment->amount);
         outcome->creditor_amount =
             sim_scenario_from_usd_cents(&scenario, payment->creditor_currency, cents);
+        outcome->vehicle_provider = SIM_NONE;
         outcome->provider = payment->currency == payment->creditor_currency
                                 ? SIM_NONE
                                 : provider_for(payment->currency, payment->creditor_currency);
@@ -66,10 +67,11 @@ static int setup(void **state) {
     u32 count = sim_generate_count(&scenario, 1000);
     if (sim_day_init(&day, count) != KHORGOS_ERROR_ok) return -1;
     if (sim_generate(&scenario, 2023, 1000, &day) != KHORGOS_ERROR_ok) return -1;
-    struct sim_flow *flows = malloc(2 * (size_t)day.count * sizeof(struct sim_flow));
+    u32 flow_count_max = SIM_FLOWS_PER_PAYMENT_MAX * day.count;
+    struct sim_flow *flows = malloc((size_t)flow_count_max * sizeof(struct sim_flow));
     struct sim_metrics_workspace workspace;
     if (flows == NULL ||
-        sim_metrics_workspace_init(&workspace, 2 * day.count, scenario.bank_count) !=
+        sim_metrics_workspace_init(&workspace, flow_count_max, scenario.bank_count) !=
             KHORGOS_ERROR_ok) {
         return -1;
     }

@@ -408,24 +408,35 @@ enum sim_status {
     SIM_STATUS_COUNT = 3,
 };
 
-/* What happened to one payment of the day in one run, in the day's payment order. */
+/* What happened to one payment of the day in one run, in the day's payment order. Set
+ * provider and vehicle_provider to SIM_NONE when there is none (0 is a bank's index). */
 struct sim_outcome {
-    u128 creditor_amount;             /* minor units of the creditor currency; 0 if unsettled */
+    u128 creditor_amount;             /* minor units of the creditor currency (0: unknown) */
+    u128 vehicle_amount;              /* minor units of vehicle_currency on a vehicle route */
     u32 settled_at;                   /* seconds since opening, or SIM_NEVER */
-    u16 provider;                     /* the liquidity provider of a direct PvP, or SIM_NONE */
+    u16 provider;                     /* the provider paid by the debtor, or SIM_NONE */
+    u16 vehicle_provider;             /* the provider paying the creditor on a vehicle route,
+                                         or SIM_NONE for a direct route */
+    u8 vehicle_currency;              /* the vehicle currency's index (USD, CNY, ...) */
     u8 status;                        /* enum sim_status */
-    u8 padding[9];
+    u8 padding[6];
 };
-_Static_assert(sizeof(struct sim_outcome) == 32, "an outcome record is 32 bytes");
+_Static_assert(sizeof(struct sim_outcome) == 48, "an outcome record is 48 bytes");
 
-/* The flows of a day as settled in one run, for sim_metrics_compute: a same-currency payment
- * is one flow; a cross-currency one settled through a direct quote (outcome->provider set) is
- * the payer's leg to the provider (the payment, in its currency) and the provider's leg to the
- * payee (creditor_amount in creditor_currency). Without a provider, or unsettled, only the
- * payer's side counts, as a flow to the payee in the debtor's currency (the issue's rule: a
- * cross-currency payment counts in its debtor's currency). A vehicle-currency route has more
- * legs; a caller that has them builds its flows itself. `flows` holds 2 x day->count; returns
- * how many were written. */
+/* SIM_FLOWS_PER_PAYMENT_MAX flows per payment at most: debtor -> provider, provider -> vehicle
+ * provider, vehicle provider -> creditor. */
+#define SIM_FLOWS_PER_PAYMENT_MAX 3u
+
+/* The flows of a day in one run, for sim_metrics_compute. Every flow of a payment has the
+ * payment's submission time and settlement time (legs of a PvP settle together, or not at all).
+ *   - same currency, or no provider known: one flow, debtor -> creditor, in the debtor's
+ *     currency (the issue's rule: a cross-currency payment counts in its debtor's currency);
+ *   - direct PvP (provider set, vehicle_provider SIM_NONE): debtor -> provider in the payment's
+ *     currency, provider -> creditor, creditor_amount in creditor_currency;
+ *   - vehicle route (both set): debtor -> provider, provider -> vehicle_provider (vehicle_amount
+ *     in vehicle_currency; no flow when it is the same provider), vehicle_provider -> creditor.
+ * Only the debtor's flow is flagged SIM_FLOW_PAYMENT; a leg with amount 0 (not known) is left
+ * out. `flows` holds SIM_FLOWS_PER_PAYMENT_MAX x day->count; returns how many were written. */
 u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outcomes,
                        struct sim_flow *flows);
 

@@ -478,36 +478,55 @@ u128 sim_metrics_country_usd_cents(const struct sim_scenario *scenario,
     return cents;
 }
 
+static struct sim_flow *flow_append(struct sim_flow *flows, u32 *count, u128 amount,
+                                    u16 payer, u16 payee, u8 currency) {
+    ASSERT(amount > 0 && payer != payee);
+    ASSERT(payer != SIM_NONE && payee != SIM_NONE);
+    struct sim_flow *flow = &flows[(*count)++];
+    memset(flow, 0, sizeof(*flow));
+    flow->amount = amount;
+    flow->payer = payer;
+    flow->payee = payee;
+    flow->currency = currency;
+    return flow;
+}
+
+/* One payment's flows (see sim.h); returns how many it appended. */
+static u32 payment_flows(const struct sim_payment *payment, const struct sim_outcome *outcome,
+                         struct sim_flow *flows) {
+    bool settled = outcome->status == SIM_STATUS_SETTLED && outcome->settled_at != SIM_NEVER;
+    bool cross = payment->currency != payment->creditor_currency &&
+                 outcome->provider != SIM_NONE && outcome->creditor_amount > 0;
+    bool vehicle = cross && outcome->vehicle_provider != SIM_NONE && outcome->vehicle_amount > 0;
+    u16 last_provider = vehicle ? outcome->vehicle_provider : outcome->provider;
+    u32 count = 0;
+    flow_append(flows, &count, payment->amount, payment->debtor,
+                cross ? outcome->provider : payment->creditor, payment->currency)
+        ->flags = SIM_FLOW_PAYMENT;
+    if (vehicle && outcome->vehicle_provider != outcome->provider) {
+        flow_append(flows, &count, outcome->vehicle_amount, outcome->provider,
+                    outcome->vehicle_provider, outcome->vehicle_currency);
+    }
+    if (cross) {
+        flow_append(flows, &count, outcome->creditor_amount, last_provider, payment->creditor,
+                    payment->creditor_currency);
+    }
+    for (u32 index = 0; index < count; index++) {
+        flows[index].submitted_at = payment->submitted_at;
+        flows[index].settled_at = settled ? outcome->settled_at : SIM_NEVER;
+    }
+    ASSERT(count >= 1 && count <= SIM_FLOWS_PER_PAYMENT_MAX);
+    return count;
+}
+
 u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outcomes,
                        struct sim_flow *flows) {
     ASSERT(day != NULL && flows != NULL);
     ASSERT(outcomes != NULL || day->count == 0);
     u32 count = 0;
     for (u32 index = 0; index < day->count; index++) {
-        const struct sim_payment *payment = &day->payments[index];
-        const struct sim_outcome *outcome = &outcomes[index];
-        bool settled = outcome->status == SIM_STATUS_SETTLED && outcome->settled_at != SIM_NEVER;
-        bool legs = settled && payment->currency != payment->creditor_currency &&
-                    outcome->provider != SIM_NONE && outcome->creditor_amount > 0;
-        struct sim_flow *flow = &flows[count++];
-        memset(flow, 0, sizeof(*flow));
-        flow->amount = payment->amount;
-        flow->submitted_at = payment->submitted_at;
-        flow->settled_at = settled ? outcome->settled_at : SIM_NEVER;
-        flow->payer = payment->debtor;
-        flow->payee = legs ? outcome->provider : payment->creditor;
-        flow->currency = payment->currency;
-        flow->flags = SIM_FLOW_PAYMENT;
-        if (!legs) continue;
-        struct sim_flow *leg = &flows[count++];
-        memset(leg, 0, sizeof(*leg));
-        leg->amount = outcome->creditor_amount;
-        leg->submitted_at = payment->submitted_at;
-        leg->settled_at = outcome->settled_at;
-        leg->payer = outcome->provider;
-        leg->payee = payment->creditor;
-        leg->currency = payment->creditor_currency;
+        count += payment_flows(&day->payments[index], &outcomes[index], &flows[count]);
     }
-    ASSERT(count <= 2u * day->count);
+    ASSERT(count <= SIM_FLOWS_PER_PAYMENT_MAX * day->count);
     return count;
 }
