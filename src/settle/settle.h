@@ -106,9 +106,11 @@
  * benchmark queues 100,000. Each costs 256 bytes plus links. */
 #define SETTLE_PAYMENT_COUNT_DEFAULT (1u << 17)
 #define SETTLE_PAYMENT_COUNT_MAX SETTLE_LSM_PAYMENT_COUNT_MAX
-/* Request ids remembered for retries: non-payment requests are few (funding, limits, days). */
+/* Request ids remembered for retries: non-payment requests are few (funding, limits, days);
+ * an engine keeps as many as it keeps payments, within these bounds. */
+#define SETTLE_REQUEST_COUNT_MIN 1024u
 #define SETTLE_REQUEST_COUNT_MAX (1u << 16)
-/* Bilateral limits in force at once. */
+/* Bilateral limits in force at once: one per ordered pair of participants, within this. */
 #define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
 /* Events of one ledger call from this layer: the ledger's batch (its undo log's size). */
 #define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
@@ -143,6 +145,9 @@ enum settle_transfer_kind {
 struct settle_config {
     u32 participant_count_max;
     u32 payment_count_max;
+    /* Derived in settle_init (callers leave them zero). */
+    u32 request_count_max;
+    u32 limit_count_max;
 };
 
 /* One participant in one currency. */

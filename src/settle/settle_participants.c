@@ -262,7 +262,7 @@ static u32 settle_limit_set(struct settle *settle, u32 slot, u32 counterparty, u
         return KHORGOS_SETTLE_ok;
     }
     if (!found) {
-        if (settle->limit_count == SETTLE_BILATERAL_LIMIT_COUNT_MAX) {
+        if (settle->limit_count == settle->config.limit_count_max) {
             return KHORGOS_SETTLE_capacity_full;
         }
         index = settle->limit_count++;
@@ -387,7 +387,7 @@ void settle_participant_events(struct settle *settle, u32 operation, u64 timesta
         if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) {
+        if (settle->request_count == settle->config.request_count_max) {
             result->status = KHORGOS_SETTLE_capacity_full;
             continue;
         }

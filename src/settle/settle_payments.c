@@ -569,7 +569,7 @@ static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
         if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) {
+        if (settle->request_count == settle->config.request_count_max) {
             result->status = KHORGOS_SETTLE_capacity_full;
             continue;
         }

@@ -188,7 +188,7 @@ void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
         if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) {
+        if (settle->request_count == settle->config.request_count_max) {
             result->status = KHORGOS_SETTLE_capacity_full;
             continue;
         }

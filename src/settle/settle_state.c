@@ -62,8 +62,9 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->payment_payee_slot = calloc(payments, sizeof(u32));
     settle->payment_submit_status = calloc(payments, sizeof(u32));
     settle->timers = calloc(payments, sizeof(*settle->timers));
-    settle->limits = calloc(SETTLE_BILATERAL_LIMIT_COUNT_MAX, sizeof(*settle->limits));
-    settle->requests = calloc(SETTLE_REQUEST_COUNT_MAX, sizeof(*settle->requests));
+    u32 limits = settle->config.limit_count_max;
+    settle->limits = calloc(limits, sizeof(*settle->limits));
+    settle->requests = calloc(settle->config.request_count_max, sizeof(*settle->requests));
     settle->chain = calloc(SETTLE_CHAIN_EVENTS_MAX, sizeof(*settle->chain));
     settle->chain_results = calloc(SETTLE_CHAIN_EVENTS_MAX, sizeof(*settle->chain_results));
     settle->retry_list = calloc(slots, sizeof(u32));
@@ -72,7 +73,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->set_draw = calloc(participants, sizeof(u128));
     settle->lsm_participants = calloc(participants, sizeof(*settle->lsm_participants));
     settle->lsm_payments = calloc(payments, sizeof(*settle->lsm_payments));
-    settle->lsm_limits = calloc(SETTLE_BILATERAL_LIMIT_COUNT_MAX, sizeof(*settle->lsm_limits));
+    settle->lsm_limits = calloc(limits, sizeof(*settle->lsm_limits));
     settle->lsm_payment_index = calloc(payments, sizeof(u32));
     if (settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
         settle->payment_next == NULL || settle->payment_prev == NULL ||
@@ -87,14 +88,13 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     khorgos_error error = base_id_map_init(&settle->payment_map, payments);
     if (error == KHORGOS_ERROR_ok) {
-        error = base_id_map_init(&settle->limit_map, SETTLE_BILATERAL_LIMIT_COUNT_MAX);
+        error = base_id_map_init(&settle->limit_map, limits);
     }
     if (error == KHORGOS_ERROR_ok) {
-        error = base_id_map_init(&settle->request_map, SETTLE_REQUEST_COUNT_MAX);
+        error = base_id_map_init(&settle->request_map, settle->config.request_count_max);
     }
     if (error == KHORGOS_ERROR_ok) {
-        error = settle_lsm_workspace_init(&settle->lsm, participants, payments,
-                                          SETTLE_BILATERAL_LIMIT_COUNT_MAX);
+        error = settle_lsm_workspace_init(&settle->lsm, participants, payments, limits);
     }
     return error;
 }
@@ -113,6 +113,13 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
         settle->config.payment_count_max > SETTLE_PAYMENT_COUNT_MAX) {
         return KHORGOS_ERROR_invalid_argument;
     }
+    /* Derived capacities (see the limits in settle.h): sized to the engine, so a small test
+     * engine opens fast and a large one gets the declared maxima. */
+    u32 participants = settle->config.participant_count_max;
+    settle->config.request_count_max =
+        MIN(SETTLE_REQUEST_COUNT_MAX, MAX(SETTLE_REQUEST_COUNT_MIN, settle->config.payment_count_max));
+    settle->config.limit_count_max =
+        MIN(SETTLE_BILATERAL_LIMIT_COUNT_MAX, MAX(1u, participants * (participants - 1)));
     settle->ledger = ledger;
     khorgos_error error = settle_reserve(settle);
     if (error != KHORGOS_ERROR_ok) goto release_memory;
@@ -288,7 +295,7 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
                           u32 size, const struct khorgos_settle_result *result) {
     ASSERT(id != 0);
     ASSERT(!base_id_map_get(&settle->request_map, id, &(u32){0}));
-    if (settle->request_count == SETTLE_REQUEST_COUNT_MAX) return; /* checked by callers */
+    if (settle->request_count == settle->config.request_count_max) return; /* checked by callers */
     u32 index = settle->request_count++;
     settle->requests[index].checksum = settle_request_checksum(operation, event, size);
     settle->requests[index].result = *result;
