@@ -111,7 +111,8 @@ static void fuzz_check_round_trip(const struct cli_codec_request *request) {
             const struct cli_field *field = &record->fields[field_index];
             if (field->input_only) continue;
             size_t offset = (size_t)index * record->size + field->offset;
-            ASSERT(memcmp(fuzz_body + offset, fuzz_body_again + offset, field->size) == 0);
+            ASSERT(memcmp(fuzz_body + offset, fuzz_body_again + offset,
+                          (size_t)field->size * field->count) == 0);
         }
     }
 }

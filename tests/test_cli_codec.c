@@ -388,6 +388,86 @@ static void test_round_trip_and_reply_bound(void **state) {
     assert_true(writer.length <= cli_codec_reply_bytes_max(operation("query_accounts"), 1));
 }
 
+/* Field kinds the settlement records need: text, enums by name, small integers, fixed arrays. */
+struct test_record {
+    char bic[11];
+    u8 role;
+    u8 small;
+    u32 currencies[8];
+};
+static const char *const test_role_names[] = {NULL, "bank", "liquidity_provider",
+                                              "settlement_agent"};
+static const struct cli_field test_fields[] = {
+    {"bic", CLI_FIELD_TEXT, 11, 1, false, offsetof(struct test_record, bic), NULL, 0, NULL},
+    {"role", CLI_FIELD_ENUM, 1, 1, false, offsetof(struct test_record, role), test_role_names,
+     ARRAY_COUNT(test_role_names), NULL},
+    {"small", CLI_FIELD_UNSIGNED, 1, 1, false, offsetof(struct test_record, small), NULL, 0, NULL},
+    {"currencies", CLI_FIELD_UNSIGNED, 4, 8, false, offsetof(struct test_record, currencies),
+     NULL, 0, NULL},
+};
+static const struct cli_record test_record_table = {"test_record", sizeof(struct test_record),
+                                                    test_fields, ARRAY_COUNT(test_fields)};
+
+static enum cli_codec_decode_status decode_test_record(const char *line,
+                                                       struct test_record *record) {
+    memset(record, 0x5A, sizeof(*record));
+    return cli_codec_record_decode(&test_reader, line, (u32)strlen(line), &test_record_table,
+                                   record, &test_error);
+}
+
+static void test_settlement_field_kinds(void **state) {
+    (void)state;
+    struct test_record record;
+    const char *line = "{\"bic\":\"HSBKKZKX\",\"role\":\"settlement_agent\",\"small\":255,"
+                       "\"currencies\":[156,398]}";
+    assert_int_equal(decode_test_record(line, &record), CLI_CODEC_DECODED);
+    assert_memory_equal(record.bic, "HSBKKZKX\0\0\0", 11);
+    assert_int_equal(record.role, 3);
+    assert_int_equal(record.small, 255);
+    assert_int_equal(record.currencies[0], 156);
+    assert_int_equal(record.currencies[1], 398);
+    for (u32 index = 2; index < 8; index++) assert_int_equal(record.currencies[index], 0);
+    char text[512];
+    struct cli_json_writer writer;
+    cli_json_writer_init(&writer, text, sizeof(text) - 1);
+    cli_codec_record_encode(&writer, &test_record_table, &record);
+    text[writer.length] = '\0';
+    assert_string_equal(text, line); /* trailing unused currencies are left out */
+    /* A number without a name is kept and written as a number. */
+    assert_int_equal(decode_test_record("{\"role\":9,\"bic\":\"ABCDEFGHXXX\"}", &record),
+                     CLI_CODEC_DECODED);
+    assert_int_equal(record.role, 9);
+    cli_json_writer_init(&writer, text, sizeof(text) - 1);
+    cli_codec_record_encode(&writer, &test_record_table, &record);
+    text[writer.length] = '\0';
+    assert_string_equal(text, "{\"bic\":\"ABCDEFGHXXX\",\"role\":9,\"small\":0,\"currencies\":[]}");
+    struct {
+        const char *line;
+        enum cli_codec_error_code code;
+    } refusals[] = {
+        {"{\"bic\":\"ABCDEFGHXXXY\"}", CLI_CODEC_ERROR_out_of_range},
+        {"{\"bic\":\"ABC\\u00e9\"}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"bic\":\"AB\\u0000C\"}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"bic\":7}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"role\":\"central_bank\"}", CLI_CODEC_ERROR_unknown_name},
+        {"{\"role\":256}", CLI_CODEC_ERROR_out_of_range},
+        {"{\"role\":[]}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"small\":256}", CLI_CODEC_ERROR_out_of_range},
+        {"{\"currencies\":[1,2,3,4,5,6,7,8,9]}", CLI_CODEC_ERROR_out_of_range},
+        {"{\"currencies\":156}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"currencies\":[-1]}", CLI_CODEC_ERROR_out_of_range},
+        {"{\"currencies\":[\"156\"]}", CLI_CODEC_ERROR_wrong_type},
+        {"{\"colour\":1}", CLI_CODEC_ERROR_unknown_field},
+        {"{\"bic\":", CLI_CODEC_ERROR_invalid_json},
+    };
+    for (size_t index = 0; index < ARRAY_COUNT(refusals); index++) {
+        enum cli_codec_decode_status status = decode_test_record(refusals[index].line, &record);
+        if (status != CLI_CODEC_REFUSED || test_error.code != refusals[index].code) {
+            fail_msg("%s: %s", refusals[index].line, test_error.message);
+        }
+    }
+}
+
 static void test_operation_table(void **state) {
     (void)state;
     for (u32 index = 0; index < cli_operation_count(); index++) {
@@ -416,6 +496,7 @@ int main(void) {
         cmocka_unit_test(test_reply_encoding),
         cmocka_unit_test(test_error_encoding),
         cmocka_unit_test(test_round_trip_and_reply_bound),
+        cmocka_unit_test(test_settlement_field_kinds),
         cmocka_unit_test(test_operation_table),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

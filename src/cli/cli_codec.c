@@ -7,18 +7,29 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Tables.                                                                                    */
 
+/* A field's table row: name, kind, element size, element count, offset, names, status names. */
+#define FIELD_(type, member, kind, element_size, input_only, names, name_count, status)      \
+    {#member, kind, element_size, sizeof(((type *)0)->member) / (element_size), input_only,   \
+     offsetof(type, member), names, name_count, status}
+#define FIELD_SIZE_(type, member) sizeof(((type *)0)->member)
 #define FIELD_UNSIGNED(type, member)                                                           \
-    {#member, CLI_FIELD_UNSIGNED, sizeof(((type *)0)->member), offsetof(type, member), false,  \
-     NULL, 0, NULL}
+    FIELD_(type, member, CLI_FIELD_UNSIGNED, FIELD_SIZE_(type, member), false, NULL, 0, NULL)
 #define FIELD_RESERVED(type, member)                                                           \
-    {#member, CLI_FIELD_UNSIGNED, sizeof(((type *)0)->member), offsetof(type, member), true,   \
-     NULL, 0, NULL}
+    FIELD_(type, member, CLI_FIELD_UNSIGNED, FIELD_SIZE_(type, member), true, NULL, 0, NULL)
 #define FIELD_FLAGS(type, member, names)                                                       \
-    {#member, CLI_FIELD_FLAGS, sizeof(((type *)0)->member), offsetof(type, member), false,     \
-     names, ARRAY_COUNT(names), NULL}
+    FIELD_(type, member, CLI_FIELD_FLAGS, FIELD_SIZE_(type, member), false, names,             \
+           ARRAY_COUNT(names), NULL)
 #define FIELD_STATUS(type, member, function)                                                   \
-    {#member, CLI_FIELD_STATUS, sizeof(((type *)0)->member), offsetof(type, member), false,    \
-     NULL, 0, function}
+    FIELD_(type, member, CLI_FIELD_STATUS, FIELD_SIZE_(type, member), false, NULL, 0, function)
+/* Also for settlement's records (see cli_codec.h): text, enums by name, fixed arrays. */
+#define FIELD_TEXT(type, member)                                                               \
+    FIELD_(type, member, CLI_FIELD_TEXT, FIELD_SIZE_(type, member), false, NULL, 0, NULL)
+#define FIELD_ENUM(type, member, names)                                                        \
+    FIELD_(type, member, CLI_FIELD_ENUM, FIELD_SIZE_(type, member), false, names,              \
+           ARRAY_COUNT(names), NULL)
+#define FIELD_ARRAY(type, member)                                                              \
+    FIELD_(type, member, CLI_FIELD_UNSIGNED, sizeof(((type *)0)->member[0]), false, NULL, 0,   \
+           NULL)
 #define RECORD(name, type, fields) {name, sizeof(type), fields, ARRAY_COUNT(fields)}
 
 static const char *const account_flag_names[] = {
@@ -262,10 +273,15 @@ static void decode_key_text(const struct decode *decode, const struct cli_json_t
 static bool decode_number_fail(struct decode *decode, enum cli_json_number_status status,
                                const struct cli_field *field) {
     ASSERT(status != CLI_JSON_NUMBER_OK);
+    ASSERT(field->size >= 1 && field->size <= 16);
     char detail[128];
     if (status == CLI_JSON_NUMBER_WRONG_TYPE) {
         snprintf(detail, sizeof(detail), "\"%s\" must be %s", field->name,
-                 field->size >= 8 ? "a decimal string or a JSON integer" : "a JSON integer");
+                 field->kind == CLI_FIELD_UNSIGNED && field->size >= 8
+                     ? "a decimal string or a JSON integer"
+                 : field->kind == CLI_FIELD_FLAGS ? "an array of flag names or an integer"
+                 : field->kind == CLI_FIELD_ENUM  ? "a name or an integer"
+                                                  : "a JSON integer");
         return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
     }
     char maximum[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
@@ -275,15 +291,19 @@ static bool decode_number_fail(struct decode *decode, enum cli_json_number_statu
 }
 
 static u128 field_maximum(const struct cli_field *field) {
-    ASSERT(field->size == 2 || field->size == 4 || field->size == 8 || field->size == 16);
+    ASSERT(field->size == 1 || field->size == 2 || field->size == 4 || field->size == 8 ||
+           field->size == 16);
+    ASSERT(field->kind != CLI_FIELD_TEXT);
     return field->size == 16 ? U128_MAX : (((u128)1 << (field->size * 8)) - 1);
 }
 
-static void field_store(const struct cli_field *field, u8 *record, u128 value) {
-    ASSERT(field->kind != CLI_FIELD_STATUS);
-    ASSERT(value <= field_maximum(field));
-    u8 *target = record + field->offset;
+/* Stores element `element` of a numeric field (a scalar's only element is 0). */
+static void field_store(const struct cli_field *field, u8 *record, u32 element, u128 value) {
+    ASSERT(field->kind != CLI_FIELD_STATUS && field->kind != CLI_FIELD_TEXT);
+    ASSERT(element < field->count && value <= field_maximum(field));
+    u8 *target = record + field->offset + (size_t)element * field->size;
     switch (field->size) {
+    case 1: *target = (u8)value; break;
     case 2: { u16 narrow = (u16)value; memcpy(target, &narrow, 2); break; }
     case 4: { u32 narrow = (u32)value; memcpy(target, &narrow, 4); break; }
     case 8: { u64 narrow = (u64)value; memcpy(target, &narrow, 8); break; }
@@ -292,10 +312,12 @@ static void field_store(const struct cli_field *field, u8 *record, u128 value) {
     }
 }
 
-static u128 field_load(const struct cli_field *field, const u8 *record) {
+static u128 field_load(const struct cli_field *field, const u8 *record, u32 element) {
     ASSERT(field != NULL && record != NULL);
-    const u8 *source = record + field->offset;
+    ASSERT(element < field->count && field->kind != CLI_FIELD_TEXT);
+    const u8 *source = record + field->offset + (size_t)element * field->size;
     switch (field->size) {
+    case 1: return *source;
     case 2: { u16 narrow; memcpy(&narrow, source, 2); return narrow; }
     case 4: { u32 narrow; memcpy(&narrow, source, 4); return narrow; }
     case 8: { u64 narrow; memcpy(&narrow, source, 8); return narrow; }
@@ -303,6 +325,30 @@ static u128 field_load(const struct cli_field *field, const u8 *record) {
     default: ASSERT(false && "field size");
     }
     return 0;
+}
+
+/* The index of `token`'s name among the field's names, or name_count when it is none. */
+static u32 field_name_index(const struct decode *decode, const struct cli_field *field,
+                            const struct cli_json_token *token) {
+    ASSERT(token->type == CLI_JSON_STRING);
+    ASSERT(field->names != NULL);
+    u32 index = 0;
+    while (index < field->name_count &&
+           (field->names[index] == NULL ||
+            !cli_json_string_equals(decode->line, token, field->names[index]))) {
+        index++;
+    }
+    return index;
+}
+
+static bool decode_unknown_name(struct decode *decode, const struct cli_field *field,
+                                const struct cli_json_token *token,
+                                enum cli_codec_error_code code) {
+    char name[LIMIT_JSON_NAME_BYTES_MAX], detail[160];
+    ASSERT(code == CLI_CODEC_ERROR_unknown_flag || code == CLI_CODEC_ERROR_unknown_name);
+    decode_key_text(decode, token, name, sizeof(name));
+    snprintf(detail, sizeof(detail), "\"%s\" in \"%s\"", name, field->name);
+    return decode_fail(decode, code, detail);
 }
 
 /* Flags: an array of names, or an integer of bits. */
@@ -315,50 +361,96 @@ static bool decode_flags(struct decode *decode, const struct cli_field *field, u
             cli_json_read_integer(decode->line, value, field_maximum(field), bits);
         return status == CLI_JSON_NUMBER_OK || decode_number_fail(decode, status, field);
     }
-    char detail[128];
     if (value->type != CLI_JSON_ARRAY) {
-        snprintf(detail, sizeof(detail), "\"%s\" must be an array of flag names", field->name);
-        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+        return decode_number_fail(decode, CLI_JSON_NUMBER_WRONG_TYPE, field);
     }
     *bits = 0;
     for (u32 index = value_index + 1; index < value->end; index = decode->tokens[index].end) {
         const struct cli_json_token *element = &decode->tokens[index];
         if (element->type != CLI_JSON_STRING) {
-            snprintf(detail, sizeof(detail), "\"%s\" must be an array of flag names", field->name);
-            return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+            return decode_number_fail(decode, CLI_JSON_NUMBER_WRONG_TYPE, field);
         }
-        u32 bit = 0;
-        while (bit < field->flag_count &&
-               !cli_json_string_equals(decode->line, element, field->flag_names[bit])) {
-            bit++;
-        }
-        if (bit == field->flag_count) {
-            char name[LIMIT_JSON_NAME_BYTES_MAX];
-            decode_key_text(decode, element, name, sizeof(name));
-            snprintf(detail, sizeof(detail), "\"%s\" in \"%s\"", name, field->name);
-            return decode_fail(decode, CLI_CODEC_ERROR_unknown_flag, detail);
+        u32 bit = field_name_index(decode, field, element);
+        if (bit == field->name_count) {
+            return decode_unknown_name(decode, field, element, CLI_CODEC_ERROR_unknown_flag);
         }
         *bits |= (u128)1 << bit;
     }
     return true;
 }
 
-static bool decode_field(struct decode *decode, const struct cli_field *field, u32 value_index,
-                         u8 *record) {
-    ASSERT(decode != NULL && field != NULL && record != NULL);
+/* Text: a string of printable ASCII, at most `size` bytes, stored NUL-padded. */
+static bool decode_text(struct decode *decode, const struct cli_field *field, u32 value_index,
+                        u8 *record) {
     const struct cli_json_token *value = &decode->tokens[value_index];
+    ASSERT(field->kind == CLI_FIELD_TEXT && field->count == 1);
+    char detail[128];
+    if (value->type != CLI_JSON_STRING) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be a string", field->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    char *target = (char *)record + field->offset;
+    int length = cli_json_string_decode(decode->line, value, target, field->size);
+    if (length < 0) {
+        memset(target, 0, field->size);
+        snprintf(detail, sizeof(detail), "\"%s\" is at most %u bytes", field->name, field->size);
+        return decode_fail(decode, CLI_CODEC_ERROR_out_of_range, detail);
+    }
+    for (int index = 0; index < length; index++) {
+        if (target[index] < 0x20 || target[index] > 0x7E) {
+            snprintf(detail, sizeof(detail), "\"%s\" must be printable ASCII", field->name);
+            return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+        }
+    }
+    memset(target + length, 0, field->size - (u32)length);
+    return true;
+}
+
+/* One numeric value: an unsigned, flags, or an enum's name (or its number). */
+static bool decode_scalar(struct decode *decode, const struct cli_field *field, u32 value_index,
+                          u8 *record, u32 element) {
+    const struct cli_json_token *value = &decode->tokens[value_index];
+    ASSERT(field->kind != CLI_FIELD_STATUS); /* statuses are written, never read */
     u128 number = 0;
     if (field->kind == CLI_FIELD_FLAGS) {
         if (!decode_flags(decode, field, value_index, &number)) return false;
+    } else if (field->kind == CLI_FIELD_ENUM && value->type == CLI_JSON_STRING) {
+        number = field_name_index(decode, field, value);
+        if (number == field->name_count) {
+            return decode_unknown_name(decode, field, value, CLI_CODEC_ERROR_unknown_name);
+        }
     } else {
-        ASSERT(field->kind == CLI_FIELD_UNSIGNED); /* statuses are written, never read */
         enum cli_json_number_status status =
-            field->size >= 8
+            field->kind == CLI_FIELD_UNSIGNED && field->size >= 8
                 ? cli_json_read_unsigned(decode->line, value, field_maximum(field), &number)
                 : cli_json_read_integer(decode->line, value, field_maximum(field), &number);
         if (status != CLI_JSON_NUMBER_OK) return decode_number_fail(decode, status, field);
     }
-    field_store(field, record, number);
+    field_store(field, record, element, number);
+    return true;
+}
+
+static bool decode_field(struct decode *decode, const struct cli_field *field, u32 value_index,
+                         u8 *record) {
+    ASSERT(decode != NULL && field != NULL && record != NULL);
+    ASSERT(field->count >= 1);
+    if (field->kind == CLI_FIELD_TEXT) return decode_text(decode, field, value_index, record);
+    if (field->count == 1) return decode_scalar(decode, field, value_index, record, 0);
+    const struct cli_json_token *value = &decode->tokens[value_index];
+    char detail[128];
+    if (value->type != CLI_JSON_ARRAY) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be an array", field->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    if (value->children > field->count) {
+        snprintf(detail, sizeof(detail), "\"%s\" holds at most %u values", field->name,
+                 field->count);
+        return decode_fail(decode, CLI_CODEC_ERROR_out_of_range, detail);
+    }
+    u32 element = 0;
+    for (u32 index = value_index + 1; index < value->end; index = decode->tokens[index].end) {
+        if (!decode_scalar(decode, field, index, record, element++)) return false;
+    }
     return true;
 }
 
@@ -542,6 +634,21 @@ static enum cli_codec_decode_status decode_parse_fail(struct decode *decode,
     return CLI_CODEC_REFUSED;
 }
 
+enum cli_codec_decode_status cli_codec_record_decode(struct cli_json_reader *reader,
+                                                     const char *line, u32 length,
+                                                     const struct cli_record *record, void *out,
+                                                     struct cli_codec_error *error) {
+    ASSERT(reader != NULL && record != NULL && out != NULL && error != NULL);
+    ASSERT(line != NULL || length == 0);
+    memset(error, 0, sizeof(*error));
+    struct decode decode = {line, reader->tokens, error, NULL, 0, false};
+    enum cli_json_status parsed = cli_json_parse(reader, line, length);
+    if (parsed != CLI_JSON_OK) return decode_parse_fail(&decode, reader, parsed);
+    memset(out, 0, record->size);
+    if (!decode_record(&decode, 0, record, out, NULL)) return CLI_CODEC_REFUSED;
+    return CLI_CODEC_DECODED;
+}
+
 enum cli_codec_decode_status cli_codec_request_decode(struct cli_json_reader *reader,
                                                       const char *line, u32 length, void *body,
                                                       u32 body_capacity,
@@ -578,14 +685,58 @@ enum cli_codec_decode_status cli_codec_request_decode(struct cli_json_reader *re
 static void encode_flags(struct cli_json_writer *writer, const struct cli_field *field,
                          u128 bits) {
     ASSERT(field->kind == CLI_FIELD_FLAGS);
-    ASSERT(field->flag_count < 32);
-    if ((bits >> field->flag_count) != 0) {
+    ASSERT(field->name_count < 32);
+    if ((bits >> field->name_count) != 0) {
         cli_json_integer(writer, (u64)bits); /* bits without names: keep them visible */
         return;
     }
     cli_json_array_begin(writer);
-    for (u32 bit = 0; bit < field->flag_count; bit++) {
-        if ((bits >> bit) & 1u) cli_json_string_literal(writer, field->flag_names[bit]);
+    for (u32 bit = 0; bit < field->name_count; bit++) {
+        if ((bits >> bit) & 1u) cli_json_string_literal(writer, field->names[bit]);
+    }
+    cli_json_array_end(writer);
+}
+
+/* One numeric value of a field, as its kind is written. */
+static void encode_scalar(struct cli_json_writer *writer, const struct cli_field *field,
+                          u128 value) {
+    ASSERT(field->kind != CLI_FIELD_TEXT);
+    ASSERT(value <= field_maximum(field));
+    const char *name = NULL;
+    if (field->kind == CLI_FIELD_FLAGS) {
+        encode_flags(writer, field, value);
+        return;
+    }
+    if (field->kind == CLI_FIELD_STATUS) name = field->status_name((u32)value);
+    if (field->kind == CLI_FIELD_ENUM && value < field->name_count) name = field->names[value];
+    if (name != NULL) {
+        cli_json_string_literal(writer, name);
+    } else if (field->kind == CLI_FIELD_UNSIGNED && field->size >= 8) {
+        cli_json_decimal_string(writer, value);
+    } else {
+        cli_json_integer(writer, (u64)value); /* small integers, and values without a name */
+    }
+}
+
+static void encode_field(struct cli_json_writer *writer, const struct cli_field *field,
+                         const u8 *record) {
+    ASSERT(field->count >= 1);
+    ASSERT(!field->input_only);
+    if (field->kind == CLI_FIELD_TEXT) {
+        const char *text = (const char *)record + field->offset;
+        const char *end = memchr(text, '\0', field->size);
+        cli_json_string(writer, text, end == NULL ? field->size : (u32)(end - text));
+        return;
+    }
+    if (field->count == 1) {
+        encode_scalar(writer, field, field_load(field, record, 0));
+        return;
+    }
+    u32 used = field->count; /* trailing zeros are unused entries: left out */
+    while (used > 0 && field_load(field, record, used - 1) == 0) used--;
+    cli_json_array_begin(writer);
+    for (u32 element = 0; element < used; element++) {
+        encode_scalar(writer, field, field_load(field, record, element));
     }
     cli_json_array_end(writer);
 }
@@ -598,42 +749,48 @@ void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_re
     for (u32 index = 0; index < record->field_count; index++) {
         const struct cli_field *field = &record->fields[index];
         if (field->input_only) continue;
-        u128 value = field_load(field, bytes);
         cli_json_key(writer, field->name);
-        if (field->kind == CLI_FIELD_FLAGS) {
-            encode_flags(writer, field, value);
-        } else if (field->kind == CLI_FIELD_STATUS) {
-            const char *name = field->status_name((u32)value);
-            if (name != NULL) cli_json_string_literal(writer, name);
-            else cli_json_integer(writer, (u64)value);
-        } else if (field->size >= 8) {
-            cli_json_decimal_string(writer, value);
-        } else {
-            cli_json_integer(writer, (u64)value);
-        }
+        encode_field(writer, field, bytes);
     }
     cli_json_object_end(writer);
 }
 
-/* The longest text one field's value may take. */
-static u32 field_text_bytes_max(const struct cli_field *field) {
+/* The longest text one value of a field may take. */
+static u32 scalar_text_bytes_max(const struct cli_field *field) {
     ASSERT(field != NULL);
-    ASSERT(field->kind != CLI_FIELD_FLAGS || field->flag_names != NULL);
+    ASSERT(field->kind == CLI_FIELD_UNSIGNED || field->names != NULL ||
+           field->status_name != NULL);
+    u32 number = field->size == 1 ? 3 : field->size == 2 ? 5 : field->size == 4 ? 10
+               : field->size == 8 ? 22 : 41;
     if (field->kind == CLI_FIELD_FLAGS) {
         u32 names = 2; /* [] */
-        for (u32 bit = 0; bit < field->flag_count; bit++) {
-            names += (u32)strlen(field->flag_names[bit]) + 3; /* quotes and a comma */
+        for (u32 bit = 0; bit < field->name_count; bit++) {
+            names += (u32)strlen(field->names[bit]) + 3; /* quotes and a comma */
         }
-        return MAX(names, 10u);
+        return MAX(names, number);
+    }
+    u32 longest = number;
+    if (field->kind == CLI_FIELD_ENUM) {
+        for (u32 index = 0; index < field->name_count; index++) {
+            if (field->names[index] != NULL) {
+                longest = MAX(longest, (u32)strlen(field->names[index]) + 2);
+            }
+        }
     }
     if (field->kind == CLI_FIELD_STATUS) {
-        u32 longest = 10; /* an unnamed status as an integer */
         for (u32 status = 0; field->status_name(status) != NULL; status++) {
             longest = MAX(longest, (u32)strlen(field->status_name(status)) + 2);
         }
-        return longest;
     }
-    return field->size == 2 ? 5 : field->size == 4 ? 10 : field->size == 8 ? 22 : 41;
+    return longest;
+}
+
+static u32 field_text_bytes_max(const struct cli_field *field) {
+    ASSERT(field != NULL);
+    ASSERT(field->count >= 1);
+    if (field->kind == CLI_FIELD_TEXT) return CLI_JSON_STRING_BYTES_MAX(field->size);
+    if (field->count == 1) return scalar_text_bytes_max(field);
+    return 2 + field->count * (scalar_text_bytes_max(field) + 1); /* [a,b,...] */
 }
 
 static u32 record_text_bytes_max(const struct cli_record *record) {

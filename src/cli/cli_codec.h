@@ -22,6 +22,9 @@
  *   flags          an array of flag names (or, to reach reserved_flag, an integer of bits);
  *                  written as an array of names
  *   status         written as its TigerBeetle name
+ *   text           (settlement: BICs, names) a string of printable ASCII up to the field's size
+ *   enum           (settlement: roles, priorities) a name, or its number; written as the name
+ *   fixed arrays   (settlement: a participant's currencies) a JSON array of at most N values
  * Unknown fields, duplicate fields, values of the wrong type or out of range are errors.
  *
  * Errors. A refused line changes nothing; its reply is
@@ -50,6 +53,7 @@
     X(wrong_type, "the value has the wrong type")                                              \
     X(out_of_range, "the value is out of range")                                               \
     X(unknown_flag, "the flag name is unknown")                                                \
+    X(unknown_name, "the name is not one of the field's values")                               \
     X(too_many_events, "more events than a request may hold")
 
 #define CLI_CODEC_ERROR_ENUM_(name, text) CLI_CODEC_ERROR_##name,
@@ -62,19 +66,25 @@ const char *cli_codec_error_name(enum cli_codec_error_code code);
 #define CLI_OPERATION_ADVANCE_CLOCK 0x10000u
 
 enum cli_field_kind {
-    CLI_FIELD_UNSIGNED = 1, /* size 2 or 4: JSON integer; 8 or 16: decimal string */
-    CLI_FIELD_FLAGS = 2,    /* size 2 or 4 */
-    CLI_FIELD_STATUS = 3,   /* size 4, written by name */
+    CLI_FIELD_UNSIGNED = 1, /* size 1, 2 or 4: JSON integer; 8 or 16: decimal string */
+    CLI_FIELD_FLAGS = 2,    /* an array of names (or an integer of bits); size 1, 2 or 4 */
+    CLI_FIELD_STATUS = 3,   /* written by name (status_name), never read */
+    CLI_FIELD_TEXT = 4,     /* char[size]: printable ASCII, NUL-padded; a JSON string */
+    CLI_FIELD_ENUM = 5,     /* a name of `names` (or its number); written by name */
 };
 
+/* A field. With count > 1 it is a fixed array of `count` elements of `size` bytes (of kind
+ * UNSIGNED or ENUM), read from a JSON array of at most `count` values (the rest are zero) and
+ * written without its trailing zeros (unused entries). */
 struct cli_field {
     const char *name;
     u8 kind;            /* enum cli_field_kind */
-    u8 size;            /* bytes: 2, 4, 8 or 16 */
-    u16 offset;         /* in the record */
+    u8 size;            /* bytes of one element: 1, 2, 4, 8 or 16; TEXT: of the text */
+    u8 count;           /* elements: 1 for a scalar */
     bool input_only;    /* read but not written (reserved fields) */
-    const char *const *flag_names; /* bit i's name, NULL for a bit without one */
-    u32 flag_count;
+    u16 offset;         /* in the record */
+    const char *const *names; /* FLAGS: bit i's name; ENUM: value i's name (NULL: none) */
+    u32 name_count;
     const char *(*status_name)(uint32_t status);
 };
 
@@ -148,6 +158,13 @@ bool cli_codec_clock_reply_encode(struct cli_json_writer *writer, u64 now_ns);
 /* An error reply line. `op` may be NULL (op_length 0). `code` is a codec or engine error name. */
 bool cli_codec_error_encode(struct cli_json_writer *writer, const char *op, u32 op_length,
                             const char *code, const char *message, u64 line_number);
+
+/* Decodes one line that is a single JSON object into one record (zeroed first): for tools and
+ * tests of record tables. Returns CLI_CODEC_DECODED or CLI_CODEC_REFUSED. */
+enum cli_codec_decode_status cli_codec_record_decode(struct cli_json_reader *reader,
+                                                     const char *line, u32 length,
+                                                     const struct cli_record *record, void *out,
+                                                     struct cli_codec_error *error);
 
 /* Encodes one record as a JSON object (used by replies and by re-encoding checks). */
 void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_record *record,
