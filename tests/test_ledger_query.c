@@ -704,7 +704,8 @@ static void test_index_init_refuses_unaddressable_capacity(void **state) {
                                    .transfer_count_max = 1u << 30,
                                    .account_balance_count_max = 16};
     assert_int_equal(ledger_query_index_init(&index, &config), KHORGOS_ERROR_invalid_argument);
-    assert_null(index.account_transfers); /* nothing left allocated */
+    assert_null(index.account_transfers[0]); /* nothing left allocated */
+    assert_null(index.account_transfers[1]);
     ledger_query_index_deinit(&index);    /* safe on what init left */
 }
 

@@ -122,10 +122,11 @@ struct ledger_posting_table {
 };
 
 struct ledger_query_index {
-    /* By account index: the transfers debiting or crediting it, and its history entries. */
-    struct ledger_posting_list *account_transfers;
+    /* By side (0: the account is the debit side, 1: the credit side), then account index: the
+     * transfers on that side of it, and its history entries of those transfers. */
+    struct ledger_posting_list *account_transfers[2];
     struct ledger_posting_pool account_transfer_pool;
-    struct ledger_posting_list *account_balances;
+    struct ledger_posting_list *account_balances[2];
     struct ledger_posting_pool account_balance_pool;
     struct ledger_posting_table account_tables[LEDGER_QUERY_FIELD_COUNT];
     struct ledger_posting_table transfer_tables[LEDGER_QUERY_FIELD_COUNT];

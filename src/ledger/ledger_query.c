@@ -35,8 +35,9 @@
  *     (linked through each free block's first entry). Bound: a list of n >= 2 entries has taken
  *     blocks of 2 + 4 + ... + 2^k < 4n entries over its life (2^k < 2n), so reserving 4 x the
  *     entries a pool's lists may ever hold means allocation never fails; reuse only lowers use.
- *   - Per account (by account index): its transfers (both sides; a transfer is in exactly two
- *     lists, so 2 x transfer_count_max entries) and its history entries (balance indexes).
+ *   - Per account (by account index) and side: the transfers debiting it, those crediting it
+ *     (a transfer is in exactly two lists, so 2 x transfer_count_max entries), and its history
+ *     entries (balance indexes) split the same way by the side of their transfer.
  *   - Per field (user_data_128, user_data_64, user_data_32, ledger, code), for accounts and for
  *     transfers: a table from each nonzero value to its posting list. Open addressing, linear
  *     probing, slots of 8 bytes: a list index + 1 in the low half (0: empty, so calloc's lazily
@@ -48,11 +49,13 @@
  *
  * Complexity (n records of the kind, k results, c candidates walked)
  *   - lookup_accounts/lookup_transfers: expected O(1) per id (the state's id maps).
- *   - get_account_transfers: O(log n + c). Candidates: the narrowest, within the timestamp range,
- *     of the account's list and the lists of the filter's nonzero user_data/code fields (each
- *     costs two binary searches to measure). With only account_id (plus the side flags and a
- *     range) every candidate matches unless only one side is asked: O(log n + k).
- *   - get_account_balances: O(log n + c) over the account's history list in the range.
+ *   - get_account_transfers: O(log n + c). Candidates: the account's list of each side asked
+ *     (both sides: the two lists merged by timestamp as they are walked), or the list of one of
+ *     the filter's nonzero user_data/code fields when that is narrower within the timestamp
+ *     range (measuring a list costs two binary searches). With account_id, sides and a range
+ *     only, every candidate matches: O(log n + k).
+ *   - get_account_balances: O(log n + c), c the account's history entries of the sides asked
+ *     in the range (user_data/code are checked on each entry's transfer).
  *   - query_accounts/query_transfers: O(log n + c). Candidates: the narrowest in range of the
  *     record array itself (binary search on timestamp order) and the nonzero fields' lists; a
  *     filter on one field plus a range is O(log n + k); other combinations walk the narrowest.
@@ -102,6 +105,13 @@ enum ledger_query_kind {
     LEDGER_QUERY_KIND_ACCOUNT = 0,
     LEDGER_QUERY_KIND_TRANSFER = 1,
     LEDGER_QUERY_KIND_BALANCE = 2,
+};
+
+/* Which side of a transfer an account's list holds it on. */
+enum ledger_query_side {
+    LEDGER_QUERY_SIDE_DEBIT = 0,
+    LEDGER_QUERY_SIDE_CREDIT = 1,
+    LEDGER_QUERY_SIDE_COUNT = 2,
 };
 
 /* ----------------------------------------------------------------------------------------- */
@@ -368,10 +378,15 @@ khorgos_error ledger_query_index_init(struct ledger_query_index *index,
     khorgos_error error = KHORGOS_ERROR_out_of_memory;
     u32 account_count_max = config->account_count_max;
     index->account_count_max = account_count_max;
-    index->account_transfers = calloc(account_count_max, sizeof(struct ledger_posting_list));
-    index->account_balances = calloc(account_count_max, sizeof(struct ledger_posting_list));
-    if (index->account_transfers == NULL || index->account_balances == NULL) goto deinit_index;
-    /* A transfer is in exactly two accounts' lists. */
+    for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
+        index->account_transfers[side] =
+            calloc(account_count_max, sizeof(struct ledger_posting_list));
+        index->account_balances[side] =
+            calloc(account_count_max, sizeof(struct ledger_posting_list));
+        if (index->account_transfers[side] == NULL) goto deinit_index;
+        if (index->account_balances[side] == NULL) goto deinit_index;
+    }
+    /* A transfer is in exactly two accounts' lists, one per side. */
     error = ledger_posting_pool_init(&index->account_transfer_pool,
                                      2 * (u64)config->transfer_count_max);
     if (error != KHORGOS_ERROR_ok) goto deinit_index;
@@ -391,8 +406,10 @@ deinit_index:
 
 void ledger_query_index_deinit(struct ledger_query_index *index) {
     ASSERT(index != NULL);
-    free(index->account_transfers);
-    free(index->account_balances);
+    for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
+        free(index->account_transfers[side]);
+        free(index->account_balances[side]);
+    }
     ledger_posting_pool_deinit(&index->account_transfer_pool);
     ledger_posting_pool_deinit(&index->account_balance_pool);
     for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
@@ -400,7 +417,7 @@ void ledger_query_index_deinit(struct ledger_query_index *index) {
         ledger_posting_table_deinit(&index->transfer_tables[field]);
     }
     memset(index, 0, sizeof(*index));
-    ASSERT(index->account_transfers == NULL);
+    ASSERT(index->account_transfers[LEDGER_QUERY_SIDE_DEBIT] == NULL);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -424,15 +441,17 @@ static void ledger_index_transfer(struct ledger *ledger, u32 transfer_index) {
     const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
     ASSERT(transfer_index == 0 ||
            ledger->transfers[transfer_index - 1].timestamp < transfer->timestamp);
-    const u128 sides[2] = {transfer->debit_account_id, transfer->credit_account_id};
-    ASSERT(sides[0] != sides[1]);
-    for (u32 side = 0; side < 2; side++) {
+    const u128 sides[LEDGER_QUERY_SIDE_COUNT] = {transfer->debit_account_id,
+                                                 transfer->credit_account_id};
+    ASSERT(sides[LEDGER_QUERY_SIDE_DEBIT] != sides[LEDGER_QUERY_SIDE_CREDIT]);
+    for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
         u32 account_index = U32_MAX;
         bool found = sides[side] != 0 &&
                      base_id_map_get(&ledger->account_map, sides[side], &account_index);
         ASSERT(found && account_index < index->indexed_account_count);
         ledger_posting_list_append(&index->account_transfer_pool,
-                                   &index->account_transfers[account_index], transfer_index);
+                                   &index->account_transfers[side][account_index],
+                                   transfer_index);
     }
     for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
         u128 value = ledger_query_transfer_field(transfer, field);
@@ -447,14 +466,21 @@ static void ledger_index_balance(struct ledger *ledger, u32 balance_index) {
     ASSERT(entry->account_index < index->indexed_account_count);
     ASSERT(balance_index == 0 || ledger->balances[balance_index - 1].balance.timestamp <=
                                      entry->balance.timestamp);
+    ASSERT(entry->transfer_index < index->indexed_transfer_count);
+    const struct khorgos_transfer *transfer = &ledger->transfers[entry->transfer_index];
+    u128 account_id = ledger->accounts[entry->account_index].id;
+    ASSERT(transfer->debit_account_id == account_id || transfer->credit_account_id == account_id);
+    u32 side = transfer->debit_account_id == account_id ? LEDGER_QUERY_SIDE_DEBIT
+                                                         : LEDGER_QUERY_SIDE_CREDIT;
     ledger_posting_list_append(&index->account_balance_pool,
-                               &index->account_balances[entry->account_index], balance_index);
+                               &index->account_balances[side][entry->account_index],
+                               balance_index);
 }
 
 void ledger_index_update(struct ledger *ledger) {
     ASSERT(ledger != NULL);
     struct ledger_query_index *index = &ledger->query_index;
-    ASSERT(index->account_transfers != NULL);
+    ASSERT(index->account_transfers[LEDGER_QUERY_SIDE_DEBIT] != NULL);
     /* Invariant 1: rolled-back records were never indexed. */
     ASSERT(index->indexed_account_count <= ledger->account_count);
     ASSERT(index->indexed_transfer_count <= ledger->transfer_count);
@@ -472,13 +498,22 @@ void ledger_index_update(struct ledger *ledger) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Scans: a timestamp range of a sequence of records, found by binary search.                 */
+/* Scans and walks. A scan is a timestamp range of a sequence of records, found by binary       */
+/* search; a walk visits one scan, or merges two (an account's debit and credit sides) by       */
+/* timestamp, forwards or backwards.                                                          */
 
 struct ledger_query_scan {
     const u32 *entries; /* NULL: position p is record p of the kind's array */
     u32 kind;           /* enum ledger_query_kind: what the entries index */
     u32 begin;          /* first position in the range */
     u32 end;            /* one past the last */
+};
+
+struct ledger_query_walk {
+    struct ledger_query_scan scans[LEDGER_QUERY_SIDE_COUNT];
+    u32 taken[LEDGER_QUERY_SIDE_COUNT]; /* entries of each scan visited so far */
+    u32 scan_count;                     /* 1 or 2 */
+    bool reversed;
 };
 
 /* The first position among [0, count) whose record's timestamp is >= timestamp. */
@@ -513,22 +548,84 @@ static struct ledger_query_scan ledger_query_scan_make(const struct ledger *ledg
     return scan;
 }
 
-/* Makes `candidate` the best scan when it is narrower. */
-static void ledger_query_scan_narrow(struct ledger_query_scan *best,
-                                     const struct ledger_query_scan *candidate) {
-    ASSERT(best->kind == candidate->kind);
-    ASSERT(candidate->begin <= candidate->end);
-    if (candidate->end - candidate->begin < best->end - best->begin) *best = *candidate;
+static struct ledger_query_scan ledger_query_scan_list(const struct ledger *ledger,
+                                                       const struct ledger_posting_pool *pool,
+                                                       const struct ledger_posting_list *list,
+                                                       u32 kind, u64 timestamp_min,
+                                                       u64 timestamp_max) {
+    ASSERT(list != NULL);
+    ASSERT(kind != LEDGER_QUERY_KIND_ACCOUNT || list->count <= ledger->account_count);
+    return ledger_query_scan_make(ledger, ledger_posting_list_entries(pool, list), kind,
+                                  list->count, timestamp_min, timestamp_max);
 }
 
-/* Narrows `best` (a scan of transfers or accounts) with the lists of the nonzero `values`
- * (indexed by field); false when some value has no list, so nothing can match. */
-static bool ledger_query_scan_fields(const struct ledger *ledger,
+static void ledger_query_walk_single(struct ledger_query_walk *walk,
+                                     const struct ledger_query_scan *scan, bool reversed) {
+    ASSERT(walk != NULL && scan != NULL);
+    ASSERT(scan->begin <= scan->end);
+    memset(walk, 0, sizeof(*walk));
+    walk->scans[0] = *scan;
+    walk->scan_count = 1;
+    walk->reversed = reversed;
+}
+
+/* Entries the walk may visit at most. */
+static u64 ledger_query_walk_size(const struct ledger_query_walk *walk) {
+    ASSERT(walk->scan_count >= 1 && walk->scan_count <= LEDGER_QUERY_SIDE_COUNT);
+    u64 size = 0;
+    for (u32 index = 0; index < walk->scan_count; index++) {
+        ASSERT(walk->scans[index].begin <= walk->scans[index].end);
+        size += walk->scans[index].end - walk->scans[index].begin;
+    }
+    return size;
+}
+
+/* The record scan `index` would give next, or false when it is used up. */
+static bool ledger_query_walk_peek(const struct ledger_query_walk *walk, u32 index,
+                                   u32 *record) {
+    const struct ledger_query_scan *scan = &walk->scans[index];
+    ASSERT(walk->taken[index] <= scan->end - scan->begin);
+    if (walk->taken[index] == scan->end - scan->begin) return false;
+    u32 position = walk->reversed ? scan->end - 1 - walk->taken[index]
+                                  : scan->begin + walk->taken[index];
+    *record = scan->entries == NULL ? position : scan->entries[position];
+    return true;
+}
+
+/* The next record in timestamp order (newest first when reversed); false at the end. */
+static bool ledger_query_walk_next(const struct ledger *ledger, struct ledger_query_walk *walk,
+                                   u32 *record) {
+    ASSERT(walk->scan_count >= 1 && walk->scan_count <= LEDGER_QUERY_SIDE_COUNT);
+    u32 chosen = U32_MAX;
+    u64 chosen_timestamp = 0;
+    for (u32 index = 0; index < walk->scan_count; index++) {
+        u32 candidate = U32_MAX;
+        if (!ledger_query_walk_peek(walk, index, &candidate)) continue;
+        u64 timestamp = ledger_query_timestamp(ledger, walk->scans[index].kind, candidate);
+        ASSERT(chosen == U32_MAX || timestamp != chosen_timestamp); /* sides never share one */
+        bool better = walk->reversed ? timestamp > chosen_timestamp
+                                     : timestamp < chosen_timestamp;
+        if (chosen == U32_MAX || better) {
+            chosen = index;
+            chosen_timestamp = timestamp;
+            *record = candidate;
+        }
+    }
+    if (chosen == U32_MAX) return false;
+    walk->taken[chosen]++;
+    return true;
+}
+
+/* Replaces the walk with a field's list when that is narrower: for each nonzero `values`
+ * (indexed by field), its list in range. False when some value has no list: nothing matches. */
+static bool ledger_query_walk_narrow(const struct ledger *ledger,
                                      const struct ledger_posting_table *tables,
                                      const u128 values[LEDGER_QUERY_FIELD_COUNT],
                                      u64 timestamp_min, u64 timestamp_max,
-                                     struct ledger_query_scan *best) {
-    ASSERT(tables != NULL && best != NULL);
+                                     struct ledger_query_walk *walk) {
+    ASSERT(tables != NULL && walk != NULL);
+    u32 kind = walk->scans[0].kind;
+    ASSERT(kind == LEDGER_QUERY_KIND_ACCOUNT || kind == LEDGER_QUERY_KIND_TRANSFER);
     for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
         if (values[field] == 0) continue;
         const struct ledger_posting_table *table = &tables[field];
@@ -536,20 +633,13 @@ static bool ledger_query_scan_fields(const struct ledger *ledger,
         const struct ledger_posting_list *list = ledger_posting_table_find(ledger, table,
                                                                            values[field]);
         if (list == NULL) return false;
-        struct ledger_query_scan candidate = ledger_query_scan_make(
-            ledger, ledger_posting_list_entries(&table->pool, list), best->kind, list->count,
-            timestamp_min, timestamp_max);
-        ledger_query_scan_narrow(best, &candidate);
+        struct ledger_query_scan candidate = ledger_query_scan_list(
+            ledger, &table->pool, list, kind, timestamp_min, timestamp_max);
+        if (candidate.end - candidate.begin < ledger_query_walk_size(walk)) {
+            ledger_query_walk_single(walk, &candidate, walk->reversed);
+        }
     }
     return true;
-}
-
-/* The record the walk visits at `step`: forwards, or backwards when reversed. */
-static u32 ledger_query_scan_step(const struct ledger_query_scan *scan, bool reversed, u32 step) {
-    ASSERT(scan->begin <= scan->end);
-    ASSERT(step < scan->end - scan->begin);
-    u32 position = reversed ? scan->end - 1 - step : scan->begin + step;
-    return scan->entries == NULL ? position : scan->entries[position];
 }
 
 static void ledger_query_index_check_current(const struct ledger *ledger) {
@@ -669,6 +759,26 @@ static bool ledger_query_account_find(const struct ledger *ledger,
     return true;
 }
 
+/* A walk over the filter's sides of one account's lists (transfers or history entries). */
+static void ledger_query_walk_sides(const struct ledger *ledger,
+                                    const struct khorgos_account_filter *filter,
+                                    struct ledger_posting_list *const *lists,
+                                    const struct ledger_posting_pool *pool, u32 kind,
+                                    u32 account_index, struct ledger_query_walk *walk) {
+    ASSERT(account_index < ledger->account_count);
+    const u32 side_flags[LEDGER_QUERY_SIDE_COUNT] = {KHORGOS_ACCOUNT_FILTER_DEBITS,
+                                                     KHORGOS_ACCOUNT_FILTER_CREDITS};
+    memset(walk, 0, sizeof(*walk));
+    walk->reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+    for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
+        if ((filter->flags & side_flags[side]) == 0) continue;
+        walk->scans[walk->scan_count++] =
+            ledger_query_scan_list(ledger, pool, &lists[side][account_index], kind,
+                                   filter->timestamp_min, filter->timestamp_max);
+    }
+    ASSERT(walk->scan_count >= 1); /* a valid filter asks for at least one side */
+}
+
 u32 ledger_get_account_transfers(const struct ledger *ledger,
                                  const struct khorgos_account_filter *filter,
                                  struct khorgos_transfer *out, u32 count_max) {
@@ -679,21 +789,20 @@ u32 ledger_get_account_transfers(const struct ledger *ledger,
     if (!ledger_account_filter_valid(filter)) return 0;
     if (!ledger_query_account_find(ledger, filter, &account_index)) return 0;
     const struct ledger_query_index *index = &ledger->query_index;
-    const struct ledger_posting_list *list = &index->account_transfers[account_index];
-    struct ledger_query_scan scan = ledger_query_scan_make(
-        ledger, ledger_posting_list_entries(&index->account_transfer_pool, list),
-        LEDGER_QUERY_KIND_TRANSFER, list->count, filter->timestamp_min, filter->timestamp_max);
+    struct ledger_query_walk walk;
+    ledger_query_walk_sides(ledger, filter, index->account_transfers,
+                            &index->account_transfer_pool, LEDGER_QUERY_KIND_TRANSFER,
+                            account_index, &walk);
     const u128 values[LEDGER_QUERY_FIELD_COUNT] = {filter->user_data_128, filter->user_data_64,
                                                    filter->user_data_32, 0, filter->code};
-    if (!ledger_query_scan_fields(ledger, index->transfer_tables, values, filter->timestamp_min,
-                                  filter->timestamp_max, &scan)) {
+    if (!ledger_query_walk_narrow(ledger, index->transfer_tables, values, filter->timestamp_min,
+                                  filter->timestamp_max, &walk)) {
         return 0;
     }
-    bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
     u32 limit = MIN(filter->limit, count_max);
     u32 written = 0;
-    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
-        u32 transfer_index = ledger_query_scan_step(&scan, reversed, step);
+    u32 transfer_index = U32_MAX;
+    while (written < limit && ledger_query_walk_next(ledger, &walk, &transfer_index)) {
         const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
         if (ledger_account_filter_match(filter, transfer)) out[written++] = *transfer;
     }
@@ -701,7 +810,7 @@ u32 ledger_get_account_transfers(const struct ledger *ledger,
     return written;
 }
 
-/* The balance of history entry `balance_index` when it passes the filter. */
+/* Whether history entry `balance_index` of the account passes the filter. */
 static bool ledger_query_balance_match(const struct ledger *ledger,
                                        const struct khorgos_account_filter *filter,
                                        u32 account_index, u32 balance_index) {
@@ -725,15 +834,14 @@ u32 ledger_get_account_balances(const struct ledger *ledger,
     if (!ledger_query_account_find(ledger, filter, &account_index)) return 0;
     if ((ledger->accounts[account_index].flags & KHORGOS_ACCOUNT_HISTORY) == 0) return 0;
     const struct ledger_query_index *index = &ledger->query_index;
-    const struct ledger_posting_list *list = &index->account_balances[account_index];
-    struct ledger_query_scan scan = ledger_query_scan_make(
-        ledger, ledger_posting_list_entries(&index->account_balance_pool, list),
-        LEDGER_QUERY_KIND_BALANCE, list->count, filter->timestamp_min, filter->timestamp_max);
-    bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+    struct ledger_query_walk walk;
+    ledger_query_walk_sides(ledger, filter, index->account_balances,
+                            &index->account_balance_pool, LEDGER_QUERY_KIND_BALANCE,
+                            account_index, &walk);
     u32 limit = MIN(filter->limit, count_max);
     u32 written = 0;
-    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
-        u32 balance_index = ledger_query_scan_step(&scan, reversed, step);
+    u32 balance_index = U32_MAX;
+    while (written < limit && ledger_query_walk_next(ledger, &walk, &balance_index)) {
         if (!ledger_query_balance_match(ledger, filter, account_index, balance_index)) continue;
         out[written] = ledger->balances[balance_index].balance;
         memset(out[written].reserved, 0, sizeof(out[written].reserved));
@@ -768,21 +876,23 @@ static bool ledger_query_transfer_match(const struct khorgos_query_filter *filte
     return filter->code == 0 || transfer->code == filter->code;
 }
 
-/* The narrowest scan for a valid query filter over accounts or transfers; false: no match. */
-static bool ledger_query_scan_choose(const struct ledger *ledger,
+/* The narrowest walk for a valid query filter over accounts or transfers; false: no match. */
+static bool ledger_query_walk_choose(const struct ledger *ledger,
                                      const struct khorgos_query_filter *filter, u32 kind,
-                                     struct ledger_query_scan *scan) {
+                                     struct ledger_query_walk *walk) {
     ASSERT(kind == LEDGER_QUERY_KIND_ACCOUNT || kind == LEDGER_QUERY_KIND_TRANSFER);
     const struct ledger_query_index *index = &ledger->query_index;
     bool of_accounts = kind == LEDGER_QUERY_KIND_ACCOUNT;
     u32 count = of_accounts ? ledger->account_count : ledger->transfer_count;
-    *scan = ledger_query_scan_make(ledger, NULL, kind, count, filter->timestamp_min,
-                                   filter->timestamp_max);
+    struct ledger_query_scan all = ledger_query_scan_make(ledger, NULL, kind, count,
+                                                          filter->timestamp_min,
+                                                          filter->timestamp_max);
+    ledger_query_walk_single(walk, &all, (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0);
     u128 values[LEDGER_QUERY_FIELD_COUNT];
     ledger_query_filter_values(filter, values);
-    return ledger_query_scan_fields(ledger, of_accounts ? index->account_tables
+    return ledger_query_walk_narrow(ledger, of_accounts ? index->account_tables
                                                         : index->transfer_tables,
-                                    values, filter->timestamp_min, filter->timestamp_max, scan);
+                                    values, filter->timestamp_min, filter->timestamp_max, walk);
 }
 
 u32 ledger_query_accounts(const struct ledger *ledger, const struct khorgos_query_filter *filter,
@@ -790,14 +900,13 @@ u32 ledger_query_accounts(const struct ledger *ledger, const struct khorgos_quer
     ASSERT(ledger != NULL && filter != NULL);
     ASSERT(out != NULL || count_max == 0);
     ledger_query_index_check_current(ledger);
-    struct ledger_query_scan scan;
+    struct ledger_query_walk walk;
     if (!ledger_query_filter_valid(filter)) return 0;
-    if (!ledger_query_scan_choose(ledger, filter, LEDGER_QUERY_KIND_ACCOUNT, &scan)) return 0;
-    bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+    if (!ledger_query_walk_choose(ledger, filter, LEDGER_QUERY_KIND_ACCOUNT, &walk)) return 0;
     u32 limit = MIN(filter->limit, count_max);
     u32 written = 0;
-    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
-        u32 account_index = ledger_query_scan_step(&scan, reversed, step);
+    u32 account_index = U32_MAX;
+    while (written < limit && ledger_query_walk_next(ledger, &walk, &account_index)) {
         const struct khorgos_account *account = &ledger->accounts[account_index];
         if (ledger_query_account_match(filter, account)) out[written++] = *account;
     }
@@ -810,14 +919,13 @@ u32 ledger_query_transfers(const struct ledger *ledger, const struct khorgos_que
     ASSERT(ledger != NULL && filter != NULL);
     ASSERT(out != NULL || count_max == 0);
     ledger_query_index_check_current(ledger);
-    struct ledger_query_scan scan;
+    struct ledger_query_walk walk;
     if (!ledger_query_filter_valid(filter)) return 0;
-    if (!ledger_query_scan_choose(ledger, filter, LEDGER_QUERY_KIND_TRANSFER, &scan)) return 0;
-    bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+    if (!ledger_query_walk_choose(ledger, filter, LEDGER_QUERY_KIND_TRANSFER, &walk)) return 0;
     u32 limit = MIN(filter->limit, count_max);
     u32 written = 0;
-    for (u32 step = 0; step < scan.end - scan.begin && written < limit; step++) {
-        u32 transfer_index = ledger_query_scan_step(&scan, reversed, step);
+    u32 transfer_index = U32_MAX;
+    while (written < limit && ledger_query_walk_next(ledger, &walk, &transfer_index)) {
         const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
         if (ledger_query_transfer_match(filter, transfer)) out[written++] = *transfer;
     }
