@@ -341,6 +341,67 @@ static void test_synthetic_runs_measure_as_expected(void **state) {
     assert_int_equal(flows[1].flags, 0);
 }
 
+/* Reference outcomes under direct local-currency PvP and under a US-dollar vehicle: the
+ * dollar route ties up US-dollar liquidity between providers that the direct route does not. */
+static void test_on_arrival_routes_direct_and_through_usd(void **state) {
+    (void)state;
+    u32 usd = (u32)sim_scenario_currency_find(&scenario, "USD");
+    u32 cny = (u32)sim_scenario_currency_find(&scenario, "CNY");
+    u32 kzt = (u32)sim_scenario_currency_find(&scenario, "KZT");
+    struct sim_outcome *direct = calloc(day.count, sizeof(*direct));
+    struct sim_outcome *dollar = calloc(day.count, sizeof(*dollar));
+    sim_outcomes_on_arrival(&scenario, &day, false, cny, direct);
+    sim_outcomes_on_arrival(&scenario, &day, true, usd, dollar);
+    u32 checked = 0;
+    for (u32 index = 0; index < day.count; index++) {
+        const struct sim_payment *payment = &day.payments[index];
+        assert_int_equal(direct[index].settled_at, payment->submitted_at);
+        if (payment->currency == payment->creditor_currency) {
+            assert_int_equal(direct[index].provider, SIM_NONE);
+            assert_true(direct[index].creditor_amount == payment->amount);
+            continue;
+        }
+        /* Every cross pair of the default scenario has a direct quote. */
+        assert_true(direct[index].provider != SIM_NONE);
+        assert_int_equal(direct[index].vehicle_provider, SIM_NONE);
+        if (payment->currency != kzt || payment->creditor_currency != cny) continue;
+        assert_string_equal(scenario.banks[direct[index].provider].bic, "LQAACNBJXXX");
+        assert_string_equal(scenario.banks[dollar[index].provider].bic, "LQAAKZKAXXX");
+        assert_string_equal(scenario.banks[dollar[index].vehicle_provider].bic, "LQAACNBJXXX");
+        assert_int_equal(dollar[index].vehicle_currency, usd);
+        checked++;
+    }
+    assert_true(checked > 0);
+    u32 flow_count_max = SIM_FLOWS_PER_PAYMENT_MAX * day.count;
+    struct sim_flow *flows = malloc((size_t)flow_count_max * sizeof(*flows));
+    struct sim_metrics_workspace workspace;
+    struct sim_metrics direct_metrics, dollar_metrics;
+    assert_int_equal(sim_metrics_workspace_init(&workspace, flow_count_max, scenario.bank_count),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(sim_metrics_init(&direct_metrics, scenario.bank_count, scenario.currency_count),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(sim_metrics_init(&dollar_metrics, scenario.bank_count, scenario.currency_count),
+                     KHORGOS_ERROR_ok);
+    u32 count = sim_flows_from_day(&day, direct, flows);
+    assert_int_equal(sim_metrics_compute(&direct_metrics, &workspace, flows, count,
+                                         day.close_seconds), KHORGOS_ERROR_ok);
+    count = sim_flows_from_day(&day, dollar, flows);
+    assert_int_equal(sim_metrics_compute(&dollar_metrics, &workspace, flows, count,
+                                         day.close_seconds), KHORGOS_ERROR_ok);
+    for (u32 currency = 0; currency < scenario.currency_count; currency++) {
+        const struct sim_participant_metrics *total = &direct_metrics.currencies[currency].total;
+        assert_true(total->liquidity_used == total->upper_bound); /* settled on arrival */
+    }
+    assert_true(dollar_metrics.currencies[usd].total.upper_bound >
+                direct_metrics.currencies[usd].total.upper_bound);
+    sim_metrics_deinit(&direct_metrics);
+    sim_metrics_deinit(&dollar_metrics);
+    sim_metrics_workspace_deinit(&workspace);
+    free(flows);
+    free(direct);
+    free(dollar);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_json_is_valid_and_in_the_issue_format),
@@ -349,6 +410,7 @@ int main(void) {
         cmocka_unit_test(test_same_input_same_bytes),
         cmocka_unit_test(test_unwritable_directory_is_an_io_error),
         cmocka_unit_test(test_synthetic_runs_measure_as_expected),
+        cmocka_unit_test(test_on_arrival_routes_direct_and_through_usd),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

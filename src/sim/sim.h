@@ -440,6 +440,18 @@ _Static_assert(sizeof(struct sim_outcome) == 48, "an outcome record is 48 bytes"
 u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outcomes,
                        struct sim_flow *flows);
 
+/* Reference outcomes: every payment settled at its submission, each conversion at the mid rate
+ * (no spread) by the first provider in the scenario quoting it, which is the engine's choice
+ * when all quotes are equal and posted in scenario order. Routing as the engine's: direct_first
+ * (vehicle_only false) takes a direct quote and otherwise goes through `vehicle_currency`;
+ * vehicle_only converts every cross-currency payment through `vehicle_currency` (in one step
+ * when one side already is that currency). A payment with no route keeps provider SIM_NONE.
+ * The flows of these outcomes give each participant's upper and lower bound under the design's
+ * routing, from which sim_liquidity_start sets its starting liquidity. */
+void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct sim_day *day,
+                             bool vehicle_only, u32 vehicle_currency,
+                             struct sim_outcome *outcomes);
+
 /* One design at one value of a, as the caller ran it. */
 struct sim_run {
     const char *design;               /* "rtgs_lsm", ... */

@@ -530,3 +530,69 @@ u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outc
     ASSERT(count <= SIM_FLOWS_PER_PAYMENT_MAX * day->count);
     return count;
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Reference outcomes: everything settled on arrival.                                         */
+
+static u16 quote_provider(const struct sim_scenario *scenario, u32 from, u32 to) {
+    ASSERT(from < scenario->currency_count && to < scenario->currency_count);
+    ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
+    for (u32 index = 0; index < scenario->quote_count; index++) {
+        const struct sim_quote *quote = &scenario->quotes[index];
+        if (quote->from == from && quote->to == to) return quote->provider;
+    }
+    return SIM_NONE;
+}
+
+static u128 convert_mid(const struct sim_scenario *scenario, u32 from, u32 to, u128 amount) {
+    ASSERT(amount <= SIM_AMOUNT_MAX);
+    u128 cents = sim_scenario_usd_cents(scenario, from, amount);
+    u128 converted = sim_scenario_from_usd_cents(scenario, to, cents);
+    ASSERT(converted <= SIM_AMOUNT_MAX);
+    return converted == 0 ? 1 : converted;
+}
+
+static void route_on_arrival(const struct sim_scenario *scenario,
+                             const struct sim_payment *payment, bool vehicle_only,
+                             u32 vehicle_currency, struct sim_outcome *outcome) {
+    u32 from = payment->currency, to = payment->creditor_currency;
+    ASSERT(from != to && vehicle_currency < scenario->currency_count);
+    bool through_vehicle = vehicle_only && from != vehicle_currency && to != vehicle_currency;
+    u16 direct = through_vehicle ? SIM_NONE : quote_provider(scenario, from, to);
+    if (direct != SIM_NONE || from == vehicle_currency || to == vehicle_currency) {
+        outcome->provider = direct;
+        outcome->creditor_amount = convert_mid(scenario, from, to, payment->amount);
+        return;
+    }
+    u16 first = quote_provider(scenario, from, vehicle_currency);
+    u16 second = quote_provider(scenario, vehicle_currency, to);
+    if (first == SIM_NONE || second == SIM_NONE) return; /* no route: counted as sent */
+    outcome->provider = first;
+    outcome->vehicle_provider = second;
+    outcome->vehicle_currency = (u8)vehicle_currency;
+    outcome->vehicle_amount = convert_mid(scenario, from, vehicle_currency, payment->amount);
+    outcome->creditor_amount = convert_mid(scenario, vehicle_currency, to,
+                                           outcome->vehicle_amount);
+}
+
+void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct sim_day *day,
+                             bool vehicle_only, u32 vehicle_currency,
+                             struct sim_outcome *outcomes) {
+    ASSERT(scenario != NULL && day != NULL);
+    ASSERT(outcomes != NULL || day->count == 0);
+    ASSERT(vehicle_currency < scenario->currency_count);
+    for (u32 index = 0; index < day->count; index++) {
+        const struct sim_payment *payment = &day->payments[index];
+        struct sim_outcome *outcome = &outcomes[index];
+        memset(outcome, 0, sizeof(*outcome));
+        outcome->settled_at = payment->submitted_at;
+        outcome->status = SIM_STATUS_SETTLED;
+        outcome->provider = SIM_NONE;
+        outcome->vehicle_provider = SIM_NONE;
+        if (payment->currency == payment->creditor_currency) {
+            outcome->creditor_amount = payment->amount;
+            continue;
+        }
+        route_on_arrival(scenario, payment, vehicle_only, vehicle_currency, outcome);
+    }
+}
