@@ -205,6 +205,7 @@ struct settle_bilateral_limit {
 };
 
 struct settle_request {
+    u128 id;
     u128 checksum;
     struct khorgos_settle_result result;
 };
@@ -281,6 +282,19 @@ u64 settle_timer_next(const struct settle *settle);
 
 /* Checks the invariants above; true when they hold. For tests. */
 bool settle_check(const struct settle *settle);
+
+/* Snapshots (settle_snapshot.c): the layer's section of a snapshot, for the storage layer's
+ * checkpoints, and a digest of the same bytes (equal states, equal digests). The section's
+ * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
+#define SETTLE_SNAPSHOT_SECTION 3u
+#define SETTLE_SNAPSHOT_VERSION 1u
+struct storage_writer;
+struct storage_reader;
+void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer);
+/* Loads a section (positioned at its start) into a settle freshly initialised over the ledger
+ * already loaded; corrupt when it does not describe a valid state. */
+khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader *reader);
+u128 settle_digest(const struct settle *settle);
 
 /* ---- Shared between this layer's files (not for other layers). -------------------------- */
 

@@ -297,6 +297,7 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
     ASSERT(!base_id_map_get(&settle->request_map, id, &(u32){0}));
     if (settle->request_count == settle->config.request_count_max) return; /* checked by callers */
     u32 index = settle->request_count++;
+    settle->requests[index].id = id;
     settle->requests[index].checksum = settle_request_checksum(operation, event, size);
     settle->requests[index].result = *result;
     base_id_map_insert(&settle->request_map, id, index);

@@ -1,0 +1,216 @@
+/*
+ * settle_snapshot.c: the settlement layer's section of a snapshot (module
+ * SETTLE_SNAPSHOT_SECTION, version 1) and its digest. The storage layer frames and checksums
+ * the section (src/storage/storage.h); this file decides what of struct settle is state.
+ *
+ * Section bytes, little-endian, back to back:
+ *     0  4 participant_count   4 4 currency_count   8 4 payment_count   12 4 timer_count
+ *    16  4 limit_count        20 4 request_count   24 8 payment_sequence 32 8 transfer_sequence
+ *    40      participants      participant_count x 128 (struct khorgos_participant)
+ *            positions         participant_count x 8 slots x SETTLE_SNAPSHOT_POSITION_BYTES
+ *                              (struct settle_position up to retry_pending: no padding inside)
+ *            currencies        currency_count x sizeof(struct settle_currency) (zeroed before
+ *                              use, so its padding is zero)
+ *            payments          payment_count x 256 (struct khorgos_payment)
+ *            links             payment_count x 4, five times: next, prev, payer slot, payee
+ *                              slot, submit status
+ *            timers            timer_count x 16 (the settle-by heap's array as it is)
+ *            limits            limit_count x 40: limit 16, position 16, slot 4, counterparty 4
+ *            requests          request_count x 64: id 16, checksum 16, result 32
+ *
+ * Not written, being derived: the three id maps (rebuilt from the records: an id's value is
+ * its index) and the scratch. The retry list and the chain are empty between requests.
+ * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
+ */
+#include "settle/settle.h"
+#include "storage/storage.h"
+
+struct settle_snapshot_counts {
+    u32 participant_count;
+    u32 currency_count;
+    u32 payment_count;
+    u32 timer_count;
+    u32 limit_count;
+    u32 request_count;
+    u64 payment_sequence;
+    u64 transfer_sequence;
+};
+_Static_assert(sizeof(struct settle_snapshot_counts) == 40, "the section starts with 40 bytes");
+
+#define SETTLE_SNAPSHOT_POSITION_BYTES (offsetof(struct settle_position, retry_pending) + 1)
+#define SETTLE_SNAPSHOT_LIMIT_BYTES 40u
+_Static_assert(offsetof(struct settle_position, retry_pending) ==
+                   offsetof(struct settle_position, in_use) + 1,
+               "positions have no padding before their end");
+_Static_assert(sizeof(struct settle_request) == 64, "a request is 64 bytes, no padding");
+
+typedef void (*settle_put)(void *context, const void *data, u64 size);
+
+static void settle_snapshot_emit(const struct settle *settle, settle_put put, void *context) {
+    ASSERT(settle->retry_count == 0 && settle->chain_count == 0);
+    const struct settle_snapshot_counts counts = {
+        settle->participant_count, settle->currency_count, settle->payment_count,
+        settle->timer_count, settle->limit_count, settle->request_count,
+        settle->payment_sequence, settle->transfer_sequence};
+    put(context, &counts, sizeof(counts));
+    put(context, settle->participants, (u64)settle->participant_count * sizeof(*settle->participants));
+    for (u32 slot = 0; slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX; slot++) {
+        put(context, &settle->positions[slot], SETTLE_SNAPSHOT_POSITION_BYTES);
+    }
+    put(context, settle->currencies, (u64)settle->currency_count * sizeof(settle->currencies[0]));
+    u64 payments = settle->payment_count;
+    put(context, settle->payments, payments * sizeof(*settle->payments));
+    const u32 *links[] = {settle->payment_next, settle->payment_prev, settle->payment_payer_slot,
+                          settle->payment_payee_slot, settle->payment_submit_status};
+    for (u32 index = 0; index < ARRAY_COUNT(links); index++) put(context, links[index], payments * 4);
+    put(context, settle->timers, (u64)settle->timer_count * sizeof(*settle->timers));
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        const struct settle_bilateral_limit *limit = &settle->limits[index];
+        u8 bytes[SETTLE_SNAPSHOT_LIMIT_BYTES];
+        memcpy(bytes, &limit->limit, 16);
+        memcpy(bytes + 16, &limit->position, 16);
+        memcpy(bytes + 32, &limit->position_slot, 4);
+        memcpy(bytes + 36, &limit->counterparty, 4);
+        put(context, bytes, sizeof(bytes));
+    }
+    put(context, settle->requests, (u64)settle->request_count * sizeof(*settle->requests));
+}
+
+static void settle_put_writer(void *context, const void *data, u64 size) {
+    storage_writer_put(context, data, size);
+}
+
+static void settle_put_checksum(void *context, const void *data, u64 size) {
+    base_checksum_stream_add(context, data, (size_t)size);
+}
+
+void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer) {
+    ASSERT(settle != NULL && writer != NULL);
+    storage_writer_section_begin(writer, SETTLE_SNAPSHOT_SECTION, SETTLE_SNAPSHOT_VERSION);
+    settle_snapshot_emit(settle, settle_put_writer, writer);
+    storage_writer_section_end(writer);
+}
+
+u128 settle_digest(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    struct base_checksum_stream stream;
+    base_checksum_stream_init(&stream);
+    settle_snapshot_emit(settle, settle_put_checksum, &stream);
+    return base_checksum_stream_final(&stream);
+}
+
+/* ---- load ---------------------------------------------------------------------------------- */
+
+static bool settle_counts_valid(const struct settle *settle, const struct settle_snapshot_counts *counts) {
+    return counts->participant_count <= settle->config.participant_count_max &&
+           counts->currency_count <= SETTLE_CURRENCY_COUNT_MAX &&
+           counts->payment_count <= settle->config.payment_count_max &&
+           counts->timer_count <= settle->config.payment_count_max &&
+           counts->limit_count <= settle->config.limit_count_max &&
+           counts->request_count <= settle->config.request_count_max &&
+           counts->payment_sequence >= counts->payment_count;
+}
+
+/* Rebuilds the id maps; false on a zero or repeated id or a reference out of range. */
+static bool settle_maps_rebuild(struct settle *settle) {
+    u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+    for (u32 slot = 0; slot < slots; slot++) {
+        const struct settle_position *position = &settle->positions[slot];
+        if (position->in_use && (position->currency >= settle->currency_count ||
+                                 position->participant != slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX ||
+                                 position->retry_pending)) {
+            return false;
+        }
+    }
+    for (u32 index = 0; index < settle->payment_count; index++) {
+        u128 id = settle->payments[index].id;
+        if (id == 0 || base_id_map_get(&settle->payment_map, id, &(u32){0})) return false;
+        u32 payer = settle->payment_payer_slot[index];
+        if (payer != SETTLE_NONE && (payer >= slots || !settle->positions[payer].in_use)) return false;
+        base_id_map_insert(&settle->payment_map, id, index);
+    }
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        const struct settle_bilateral_limit *limit = &settle->limits[index];
+        if (limit->position_slot >= slots || limit->counterparty >= settle->participant_count) {
+            return false;
+        }
+        u128 key = (((u128)limit->position_slot << 32) | limit->counterparty) + 1;
+        if (base_id_map_get(&settle->limit_map, key, &(u32){0})) return false;
+        base_id_map_insert(&settle->limit_map, key, index);
+    }
+    for (u32 index = 0; index < settle->request_count; index++) {
+        u128 id = settle->requests[index].id;
+        if (id == 0 || base_id_map_get(&settle->request_map, id, &(u32){0})) return false;
+        base_id_map_insert(&settle->request_map, id, index);
+    }
+    for (u32 index = 0; index < settle->timer_count; index++) {
+        if (settle->timers[index].payment >= settle->payment_count) return false;
+    }
+    return true;
+}
+
+static khorgos_error settle_read_limits(struct settle *settle, struct storage_reader *reader) {
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        u8 bytes[SETTLE_SNAPSHOT_LIMIT_BYTES];
+        khorgos_error error = storage_reader_get(reader, bytes, sizeof(bytes));
+        if (error != KHORGOS_ERROR_ok) return error;
+        struct settle_bilateral_limit *limit = &settle->limits[index];
+        memset(limit, 0, sizeof(*limit));
+        memcpy(&limit->limit, bytes, 16);
+        memcpy(&limit->position, bytes + 16, 16);
+        memcpy(&limit->position_slot, bytes + 32, 4);
+        memcpy(&limit->counterparty, bytes + 36, 4);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader *reader) {
+    ASSERT(settle != NULL && reader != NULL);
+    ASSERT(settle->participant_count == 0 && settle->payment_count == 0);
+    struct settle_snapshot_counts counts;
+    khorgos_error error = storage_reader_get(reader, &counts, sizeof(counts));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (!settle_counts_valid(settle, &counts)) return KHORGOS_ERROR_corrupt;
+    settle->participant_count = counts.participant_count;
+    settle->currency_count = counts.currency_count;
+    settle->payment_count = counts.payment_count;
+    settle->timer_count = counts.timer_count;
+    settle->limit_count = counts.limit_count;
+    settle->request_count = counts.request_count;
+    settle->payment_sequence = counts.payment_sequence;
+    settle->transfer_sequence = counts.transfer_sequence;
+    u64 payments = counts.payment_count;
+    error = storage_reader_get(reader, settle->participants,
+                               (u64)counts.participant_count * sizeof(*settle->participants));
+    for (u32 slot = 0; error == KHORGOS_ERROR_ok &&
+                       slot < counts.participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+         slot++) {
+        error = storage_reader_get(reader, &settle->positions[slot], SETTLE_SNAPSHOT_POSITION_BYTES);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, settle->currencies,
+                                   (u64)counts.currency_count * sizeof(settle->currencies[0]));
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, settle->payments, payments * sizeof(*settle->payments));
+    }
+    u32 *links[] = {settle->payment_next, settle->payment_prev, settle->payment_payer_slot,
+                    settle->payment_payee_slot, settle->payment_submit_status};
+    for (u32 index = 0; error == KHORGOS_ERROR_ok && index < ARRAY_COUNT(links); index++) {
+        error = storage_reader_get(reader, links[index], payments * 4);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, settle->timers,
+                                   (u64)counts.timer_count * sizeof(*settle->timers));
+    }
+    if (error == KHORGOS_ERROR_ok) error = settle_read_limits(settle, reader);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, settle->requests,
+                                   (u64)counts.request_count * sizeof(*settle->requests));
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (storage_reader_remaining(reader) != 0 || !settle_maps_rebuild(settle)) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    return settle_check(settle) ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
+}
