@@ -28,7 +28,9 @@
  *
  * Linked chains. States of the driver (struct ledger_chain), moved by ledger_batch_apply:
  *   closed --(event with linked)--> open --(an event fails)--> broken --(chain ends)--> closed
- *   open --(event without linked, or the batch's last event)--> closed (committed)
+ *   open --(an event without linked succeeds: it ends the chain)--> closed (committed)
+ * A chain ends at its first event without linked, or at the batch's last event, which then
+ * answers linked_event_chain_open (a failure, so the chain breaks).
  * While open, every change to an existing record is logged first (ledger_undo_*: an account's
  * whole record, or a transfer's state); records appended (accounts, transfers, history) are
  * undone by truncating back to the counts saved when the chain opened, removing their ids from
