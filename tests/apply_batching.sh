@@ -47,3 +47,26 @@ for i in range(1, count + 1):
 assert stamps == sorted(stamps) and len(set(stamps)) == count
 print("apply_batching: ok")
 PY
+
+# Queries reserve room for their largest reply (8189 records), so a batch of them fills the
+# reply arena early: the batch is committed and the next request moved to the front, in order.
+python3 - "$work/queries" <<'PY'
+import sys
+out = open(sys.argv[1], "w")
+for i in range(1, 41):
+    out.write('{"op":"create_accounts","events":[{"id":%d,"ledger":860,"code":%d}]}\n' % (i, i))
+    out.write('{"op":"query_accounts","filter":{"ledger":860,"limit":8189}}\n')
+    out.write('{"op":"lookup_accounts","ids":[%d]}\n' % i)
+PY
+"$KHORGOS" apply <"$work/queries" >"$work/queries.out" 2>/dev/null
+python3 - "$work/queries.out" <<'PY'
+import json, sys
+replies = [json.loads(line) for line in open(sys.argv[1])]
+assert len(replies) == 120, len(replies)
+for i in range(1, 41):
+    create, query, lookup = replies[3 * i - 3: 3 * i]
+    assert create["results"][0]["status"] == "created", create
+    assert [a["id"] for a in query["accounts"]] == [str(k) for k in range(1, i + 1)], (i, query)
+    assert lookup["accounts"][0]["code"] == i
+print("apply_batching: queries ok")
+PY

@@ -40,16 +40,15 @@
 /* Requests committed together at most: enough to amortise a journal sync over many small
  * requests, small enough that a slow batch never holds many replies back. */
 #define APPLY_BATCH_REQUESTS_MAX 256u
-/* Bytes of bodies and binary replies of one batch: four full-size requests. */
+/* Bytes of bodies of one batch: four full-size requests. The reply arena holds at least as
+ * much, and at least two of the largest replies any operation may give (apply_reserve). */
 #define APPLY_ARENA_BYTES (4u * LIMIT_REQUEST_BODY_BYTES_MAX)
 /* Bytes read from standard input at once, beyond the longest line. */
 #define APPLY_READ_BYTES (64u * 1024u)
 #define APPLY_INPUT_BYTES (LIMIT_JSON_LINE_BYTES_MAX + APPLY_READ_BYTES)
 
 _Static_assert(APPLY_ARENA_BYTES >= LIMIT_REQUEST_BODY_BYTES_MAX, "one full request fits");
-_Static_assert(LIMIT_BATCH_EVENTS_MAX * sizeof(struct khorgos_account) <=
-                   LIMIT_REQUEST_BODY_BYTES_MAX,
-               "the largest reply of any operation fits where the largest body does");
+_Static_assert(APPLY_ARENA_BYTES % 64 == 0, "arenas are reserved 64-byte aligned");
 
 struct apply_options {
     const char *data_directory;
@@ -76,6 +75,7 @@ struct apply {
     u32 body_used;
     u8 *replies;
     u32 reply_used;
+    u32 reply_capacity;
     struct khorgos_request requests[APPLY_BATCH_REQUESTS_MAX];
     const struct cli_operation *operations[APPLY_BATCH_REQUESTS_MAX];
     u64 lines[APPLY_BATCH_REQUESTS_MAX];
@@ -191,7 +191,7 @@ static void apply_error_reply(struct apply *apply, const char *op, u32 op_length
 
 static void apply_batch_reset(struct apply *apply) {
     ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
-    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= APPLY_ARENA_BYTES);
+    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
     apply->request_count = 0;
     apply->body_used = 0;
     apply->reply_used = 0;
@@ -201,7 +201,7 @@ static void apply_batch_reset(struct apply *apply) {
 static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
     if (apply->request_count == 0 || apply->failed) return;
-    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= APPLY_ARENA_BYTES);
+    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
     khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
@@ -277,10 +277,7 @@ static bool apply_line_blank(const char *line, u32 length) {
 static void apply_line(struct apply *apply, const char *line, u32 length) {
     ASSERT(apply->line_number >= 1);
     if (apply_line_blank(line, length)) return;
-    if (apply->request_count == APPLY_BATCH_REQUESTS_MAX ||
-        APPLY_ARENA_BYTES - apply->reply_used < LIMIT_REQUEST_BODY_BYTES_MAX) {
-        apply_batch_flush(apply);
-    }
+    if (apply->request_count == APPLY_BATCH_REQUESTS_MAX) apply_batch_flush(apply);
     struct cli_codec_request decoded;
     struct cli_codec_error error;
     enum cli_codec_decode_status status = cli_codec_request_decode(
@@ -306,9 +303,15 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
         apply_advance_clock(apply, &advance);
         return;
     }
-    u32 index = apply->request_count++;
     u32 reply_size_max = khorgos_reply_size_max(decoded.operation->operation, decoded.body_size);
-    ASSERT(reply_size_max <= APPLY_ARENA_BYTES - apply->reply_used);
+    ASSERT(reply_size_max <= apply->reply_capacity);
+    if (reply_size_max > apply->reply_capacity - apply->reply_used) {
+        /* No room for its reply: commit the batch first, and move this body to the front. */
+        u8 *body = apply->bodies + apply->body_used;
+        apply_batch_flush(apply);
+        memmove(apply->bodies, body, decoded.body_size);
+    }
+    u32 index = apply->request_count++;
     apply->requests[index] = (struct khorgos_request){
         .operation = decoded.operation->operation,
         .body_size = decoded.body_size,
@@ -318,9 +321,10 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
     };
     apply->operations[index] = decoded.operation;
     apply->lines[index] = apply->line_number;
-    apply->body_used += decoded.body_size;
-    apply->reply_used += reply_size_max;
-    ASSERT(apply->body_used % 16 == 0 && apply->reply_used % 16 == 0);
+    /* Each body and reply starts 16-byte aligned: records hold u128 fields. */
+    apply->body_used += (decoded.body_size + 15u) & ~15u;
+    apply->reply_used += (reply_size_max + 15u) & ~15u;
+    ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -424,12 +428,32 @@ static u32 apply_output_bytes_max(void) {
 }
 
 /* Reserves every buffer (invariant 3). */
+/* Bytes of binary replies a batch may need room for: see APPLY_ARENA_BYTES. */
+static u32 apply_reply_capacity(void) {
+    u32 bytes = APPLY_ARENA_BYTES;
+    for (u32 index = 0; index < cli_operation_count(); index++) {
+        const struct cli_operation *operation = cli_operation_at(index);
+        if (operation->reply == NULL) continue; /* served by apply itself */
+        u32 records = operation->body_shape == CLI_BODY_EVENTS ||
+                              operation->body_shape == CLI_BODY_IDS
+                          ? LIMIT_BATCH_EVENTS_MAX
+                          : 1;
+        u32 reply = khorgos_reply_size_max(operation->operation, records * operation->body->size);
+        ASSERT(reply <= U32_MAX / 2);
+        bytes = MAX(bytes, 2 * reply);
+    }
+    bytes = (bytes + 63u) & ~63u; /* aligned_alloc takes a multiple of the alignment */
+    ASSERT(bytes >= APPLY_ARENA_BYTES && bytes % 64 == 0);
+    return bytes;
+}
+
 static bool apply_reserve(struct apply *apply) {
     ASSERT(apply != NULL && apply->input == NULL);
     apply->input = malloc(APPLY_INPUT_BYTES);
     apply->tokens = malloc(sizeof(struct cli_json_token) * LIMIT_JSON_TOKENS_MAX);
     apply->bodies = aligned_alloc(64, APPLY_ARENA_BYTES);
-    apply->replies = aligned_alloc(64, APPLY_ARENA_BYTES);
+    apply->reply_capacity = apply_reply_capacity();
+    apply->replies = aligned_alloc(64, apply->reply_capacity);
     apply->output_capacity = apply_output_bytes_max();
     apply->output = malloc(apply->output_capacity);
     if (apply->input == NULL || apply->tokens == NULL || apply->bodies == NULL ||
