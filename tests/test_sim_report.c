@@ -305,6 +305,24 @@ static void test_same_input_same_bytes(void **state) {
     directory_remove(second);
 }
 
+static void test_terminal_summary_has_a_line_per_run(void **state) {
+    (void)state;
+    char *text = NULL;
+    size_t length = 0;
+    FILE *file = open_memstream(&text, &length);
+    assert_non_null(file);
+    assert_int_equal(sim_report_write_summary(&report, file), KHORGOS_ERROR_ok);
+    assert_int_equal(fclose(file), 0);
+    assert_int_equal(count_of(text, "\n"), 1 + RUN_COUNT);
+    assert_memory_equal(text, "design", 6);
+    assert_int_equal(count_of(text, "\nideal "), ALPHA_COUNT);
+    /* delayed at a = 0 settled all but one payment in fifty. */
+    char expected[64];
+    snprintf(expected, sizeof(expected), "%u / %u", day.count - day.count / 50, day.count);
+    assert_non_null(strstr(text, expected));
+    free(text);
+}
+
 static void test_unwritable_directory_is_an_io_error(void **state) {
     (void)state;
     assert_int_equal(sim_report_write_all(&report, "/nonexistent-khorgos-directory"),
@@ -408,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_payments_csv_has_the_header_and_a_row_per_run_and_payment),
         cmocka_unit_test(test_report_html_is_self_contained_with_its_charts),
         cmocka_unit_test(test_same_input_same_bytes),
+        cmocka_unit_test(test_terminal_summary_has_a_line_per_run),
         cmocka_unit_test(test_unwritable_directory_is_an_io_error),
         cmocka_unit_test(test_synthetic_runs_measure_as_expected),
         cmocka_unit_test(test_on_arrival_routes_direct_and_through_usd),

@@ -473,6 +473,10 @@ struct sim_report {
 khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path);
 khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path);
 khorgos_error sim_report_write_html(const struct sim_report *report, const char *path);
+/* The terminal's summary: one aligned line per run (design, a, liquidity used in USD million,
+ * delay indicator, share settled by value, payments settled, gridlocks resolved, FX converted
+ * in USD million). Returns ok or io. */
+khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *file);
 /* All three into a directory. */
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory);
 const char *sim_status_name(u32 status);

@@ -22,6 +22,9 @@
  *   times seconds since the opening; settled_at and creditor_amount are empty for a payment that
  *   did not settle. Fields never contain commas (BICs, codes, numbers, design names checked).
  *
+ * The terminal summary (sim_report_write_summary): a header and one aligned line per run with the
+ * figures of report.html's table.
+ *
  * report.html: one self-contained page (inline CSS and SVG; no script, no external resource):
  *   a summary, the liquidity-delay curves, the intraday queue and liquidity in use, the
  *   liquidity needed per currency and per country, and a table of every run. Each chart has a
@@ -790,6 +793,24 @@ khorgos_error sim_report_write_html(const struct sim_report *report, const char 
     }
     fprintf(file, "</body>\n</html>\n");
     return file_close(file, KHORGOS_ERROR_ok);
+}
+
+khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *file) {
+    check_report(report);
+    ASSERT(file != NULL);
+    fprintf(file, "%-14s %5s %14s %7s %8s %17s %9s %12s\n", "design", "a", "liquidity USD m",
+            "delay", "settled", "payments settled", "gridlocks", "FX USD m");
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        struct run_summary summary = run_summarize(report->scenario, run);
+        char alpha[16];
+        sim_decimal_format(run->alpha_per_mille, 3, alpha, sizeof(alpha));
+        fprintf(file, "%-14s %5s %14.3f %7.4f %7.2f%% %8u / %-6u %9u %12.3f\n", run->design, alpha,
+                summary.liquidity_usd / 1e6, summary.delay, summary.ratio_value * 100,
+                summary.settled_count, summary.submitted_count, summary.gridlocks,
+                summary.fx_usd / 1e6);
+    }
+    return ferror(file) ? KHORGOS_ERROR_io : KHORGOS_ERROR_ok;
 }
 
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory) {
