@@ -2,7 +2,8 @@
  * test_model.c: the randomised model test (issue 2). At least 100,000 random operations of
  * every kind go through the engine's public API and through tests/support/reference_model side
  * by side; every reply, every account and the per-ledger balance of debits and credits are
- * compared after every step (see tests/model/model_driver.h). The run prints the operation
+ * compared after every step, and so are random queries (see tests/model/model_driver.h). The
+ * run prints the operation
  * count and a histogram of statuses, and fails if any status was never seen.
  *
  * KHORGOS_MODEL_SEED=N in the environment replays another seed.
@@ -49,7 +50,8 @@ static void test_engine_matches_reference_model(void **state) {
     assert_int_equal(model_driver_statuses_unseen(&statistics), 0);
 }
 
-/* ---- Disagreements the random test found, pinned as small cases (TigerBeetle's answers). ---- */
+/* ---- Disagreements the random test found (fixed in 954f762), pinned as small cases with ---- */
+/* ---- TigerBeetle's answers.                                                            ---- */
 
 static struct khorgos *test_engine_open(void) {
     struct khorgos *engine = NULL;
@@ -150,7 +152,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_matches_reference_model),
         cmocka_unit_test(test_imported_transfer_between_last_transfer_and_expiry),
-        /* Last: today the engine aborts on it (an assertion in engine_pulse_if_due). */
+        /* The engine once aborted on it (an assertion in engine_pulse_if_due). */
         cmocka_unit_test(test_pulse_expires_every_due_transfer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,10 +61,11 @@ struct driver_request {
     struct khorgos_account accounts[DRIVER_BATCH_MAX];
     struct khorgos_transfer transfers[DRIVER_BATCH_MAX];
     driver_u128 ids[DRIVER_BATCH_MAX];
-    unsigned char model_reply[DRIVER_REPLY_BYTES_MAX];
+    /* Replies hold records with u128 fields: aligned as those records are. */
+    _Alignas(16) unsigned char model_reply[DRIVER_REPLY_BYTES_MAX];
     uint32_t model_reply_size;
     uint64_t model_timestamp;
-    unsigned char replies[MODEL_DRIVER_ENGINE_COUNT_MAX][DRIVER_REPLY_BYTES_MAX];
+    _Alignas(16) unsigned char replies[MODEL_DRIVER_ENGINE_COUNT_MAX][DRIVER_REPLY_BYTES_MAX];
 };
 
 struct model_driver {
@@ -86,6 +87,11 @@ struct model_driver {
 
     struct driver_request requests[DRIVER_REQUESTS_PER_STEP_MAX];
     uint32_t request_count;
+
+    /* A query may answer up to a full batch of records. */
+    _Alignas(16) unsigned char query_model_reply[KHORGOS_BATCH_EVENTS_MAX * DRIVER_RECORD_BYTES];
+    _Alignas(16) unsigned char query_replies[MODEL_DRIVER_ENGINE_COUNT_MAX]
+                               [KHORGOS_BATCH_EVENTS_MAX * DRIVER_RECORD_BYTES];
 };
 
 /* ----------------------------------------------------------------------------------------- */
@@ -1158,6 +1164,143 @@ static void driver_verify_accounts(struct model_driver *driver) {
 /* ----------------------------------------------------------------------------------------- */
 /* Steps and the run.                                                                        */
 
+/* ----------------------------------------------------------------------------------------- */
+/* Queries: random filters, valid and not, compared byte for byte.                           */
+
+static uint64_t driver_query_timestamp(struct model_driver *driver) {
+    const struct reference_model *model = driver->model;
+    uint64_t choice = driver_below(driver, 100);
+    if (choice < 60 || model->transfer_count == 0) return 0;
+    if (choice < 92) return model->transfers[driver_below(driver, model->transfer_count)].timestamp;
+    if (choice < 96) return UINT64_MAX;
+    return model->clock_ns + driver_below(driver, 1000);
+}
+
+static uint32_t driver_query_limit(struct model_driver *driver) {
+    uint64_t choice = driver_below(driver, 100);
+    if (choice < 72) return 1 + (uint32_t)driver_below(driver, 20);
+    if (choice < 80) return 0;
+    if (choice < 90) return KHORGOS_BATCH_EVENTS_MAX + (uint32_t)driver_below(driver, 2);
+    return UINT32_MAX;
+}
+
+/* Fills the fields both filters share. */
+#define DRIVER_QUERY_FIELDS(driver, filter)                                                    \
+    do {                                                                                       \
+        if (driver_percent(driver, 15)) (filter)->user_data_128 = driver_below(driver, 4);      \
+        if (driver_percent(driver, 15)) (filter)->user_data_64 = driver_below(driver, 4);       \
+        if (driver_percent(driver, 15)) (filter)->user_data_32 = (uint32_t)driver_below(driver, 4); \
+        if (driver_percent(driver, 20)) (filter)->code = (uint16_t)driver_below(driver, 4);     \
+        (filter)->timestamp_min = driver_query_timestamp(driver);                               \
+        (filter)->timestamp_max = driver_query_timestamp(driver);                               \
+        (filter)->limit = driver_query_limit(driver);                                           \
+        if (driver_percent(driver, 2)) {                                                        \
+            (filter)->reserved[driver_below(driver, sizeof((filter)->reserved))] = 1;           \
+        }                                                                                      \
+    } while (0)
+
+static void driver_query(struct model_driver *driver) {
+    struct khorgos_account_filter account_filter;
+    struct khorgos_query_filter query_filter;
+    memset(&account_filter, 0, sizeof(account_filter));
+    memset(&query_filter, 0, sizeof(query_filter));
+    const uint64_t kind = driver_below(driver, 3);
+    uint32_t operation, body_size, found = 0;
+    const void *body;
+    uint64_t timestamp;
+    if (kind == 0) {
+        operation = KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS;
+        uint64_t account = driver_below(driver, 100);
+        account_filter.account_id = account < 85   ? driver_existing_account(driver, 0, 0)
+                                    : account < 90 ? DRIVER_DOOMED_FIRST
+                                    : account < 95 ? 0
+                                                   : KHORGOS_U128_MAX;
+        account_filter.flags = 1 + (uint32_t)driver_below(driver, 3);
+        if (driver_percent(driver, 50)) account_filter.flags |= KHORGOS_ACCOUNT_FILTER_REVERSED;
+        if (driver_percent(driver, 4)) account_filter.flags &= KHORGOS_ACCOUNT_FILTER_REVERSED;
+        if (driver_percent(driver, 3)) account_filter.flags |= 1u << (3 + driver_below(driver, 29));
+        DRIVER_QUERY_FIELDS(driver, &account_filter);
+        body = &account_filter;
+        body_size = sizeof(account_filter);
+        timestamp = reference_model_get_account_transfers(
+            driver->model, &account_filter, (struct khorgos_transfer *)driver->query_model_reply,
+            &found);
+    } else {
+        operation = kind == 1 ? KHORGOS_OPERATION_QUERY_ACCOUNTS : KHORGOS_OPERATION_QUERY_TRANSFERS;
+        if (driver_percent(driver, 30)) query_filter.ledger = driver_ledgers[driver_below(driver, 3)];
+        if (driver_percent(driver, 50)) query_filter.flags = KHORGOS_QUERY_FILTER_REVERSED;
+        if (driver_percent(driver, 3)) query_filter.flags |= 1u << (1 + driver_below(driver, 31));
+        DRIVER_QUERY_FIELDS(driver, &query_filter);
+        body = &query_filter;
+        body_size = sizeof(query_filter);
+        timestamp = kind == 1 ? reference_model_query_accounts(
+                                    driver->model, &query_filter,
+                                    (struct khorgos_account *)driver->query_model_reply, &found)
+                              : reference_model_query_transfers(
+                                    driver->model, &query_filter,
+                                    (struct khorgos_transfer *)driver->query_model_reply, &found);
+    }
+    const uint32_t expected_size = found * DRIVER_RECORD_BYTES;
+    driver->statistics->query_count++;
+    driver->statistics->query_record_count += found;
+    driver->statistics->operation_count++;
+    driver->epoch_operations++;
+    for (uint32_t engine = 0; engine < driver->config->engine_count && !driver->failed; engine++) {
+        struct khorgos_request request = {
+            .operation = operation,
+            .body_size = body_size,
+            .body = body,
+            .reply = driver->query_replies[engine],
+            .reply_capacity = sizeof(driver->query_replies[engine]),
+        };
+        if (khorgos_execute(driver->engines[engine], &request, 1) != KHORGOS_ERROR_ok ||
+            request.error != KHORGOS_ERROR_ok) {
+            driver_fail(driver, "a query was refused");
+            return;
+        }
+        if (engine > 0 && (request.reply_size != expected_size ||
+                           memcmp(driver->query_replies[0], driver->query_replies[engine],
+                                  request.reply_size) != 0)) {
+            driver_fail(driver, "the engines' query replies differ");
+            return;
+        }
+        if (!driver->config->compare_model) continue;
+        if (request.timestamp == timestamp && request.reply_size == expected_size &&
+            memcmp(driver->query_model_reply, driver->query_replies[engine], expected_size) == 0) {
+            continue;
+        }
+        char text[1200];
+        char ids[2][48];
+        size_t length = (size_t)snprintf(
+            text, sizeof(text),
+            "%s: expected %u records, engine %u gave %u bytes (%u records); filter account=%s "
+            "ud128=%s ud64=%llu ud32=%u ledger=%u code=%u timestamp_min=%llu timestamp_max=%llu "
+            "limit=%u flags=0x%x\n",
+            khorgos_operation_name(operation), found, engine, request.reply_size,
+            request.reply_size / DRIVER_RECORD_BYTES,
+            driver_u128_text(account_filter.account_id, ids[0]),
+            driver_u128_text(kind == 0 ? account_filter.user_data_128 : query_filter.user_data_128, ids[1]),
+            (unsigned long long)(kind == 0 ? account_filter.user_data_64 : query_filter.user_data_64),
+            kind == 0 ? account_filter.user_data_32 : query_filter.user_data_32,
+            query_filter.ledger, kind == 0 ? account_filter.code : query_filter.code,
+            (unsigned long long)(kind == 0 ? account_filter.timestamp_min : query_filter.timestamp_min),
+            (unsigned long long)(kind == 0 ? account_filter.timestamp_max : query_filter.timestamp_max),
+            kind == 0 ? account_filter.limit : query_filter.limit,
+            kind == 0 ? account_filter.flags : query_filter.flags);
+        for (uint32_t record = 0; record < found && record < 3 && length < sizeof(text) - 400; record++) {
+            length += (size_t)snprintf(text + length, sizeof(text) - length, "  expected[%u] ", record);
+            length += kind == 1 ? driver_describe_account(
+                                      (const struct khorgos_account *)driver->query_model_reply + record,
+                                      text + length, sizeof(text) - length)
+                                : driver_describe_transfer(
+                                      (const struct khorgos_transfer *)driver->query_model_reply + record,
+                                      text + length, sizeof(text) - length);
+            length += (size_t)snprintf(text + length, sizeof(text) - length, "\n");
+        }
+        driver_fail(driver, text);
+    }
+}
+
 /* Adds one random request of any kind that may share an execute call with others. */
 static void driver_generate_request(struct model_driver *driver) {
     uint64_t kind = driver_below(driver, 1000);
@@ -1197,7 +1340,9 @@ static void driver_step(struct model_driver *driver) {
         driver_generate_imported_transfers(driver);
     } else if (kind < 200) {
         driver_generate_imported_accounts(driver);
-    } else if (kind < 300) {
+    } else if (kind < 250) {
+        driver_query(driver);
+    } else if (kind < 340) {
         uint32_t count = 2 + (uint32_t)driver_below(driver, DRIVER_REQUESTS_PER_STEP_MAX - 1);
         for (uint32_t index = 0; index < count; index++) driver_generate_request(driver);
     } else {
@@ -1274,12 +1419,15 @@ bool model_driver_run(const struct model_driver_config *config,
 
 void model_driver_print(const struct model_driver_statistics *statistics) {
     printf("model test: %llu operations in %llu steps, %llu requests, %llu epochs, %llu lookups, "
-           "%llu clock advances, %llu expiries, %llu digest comparisons\n",
+           "%llu queries (%llu records), %llu clock advances, %llu expiries, "
+           "%llu digest comparisons\n",
            (unsigned long long)statistics->operation_count,
            (unsigned long long)statistics->step_count,
            (unsigned long long)statistics->request_count,
            (unsigned long long)statistics->epoch_count,
            (unsigned long long)statistics->lookup_count,
+           (unsigned long long)statistics->query_count,
+           (unsigned long long)statistics->query_record_count,
            (unsigned long long)statistics->clock_advance_count,
            (unsigned long long)statistics->expiry_count,
            (unsigned long long)statistics->digest_comparison_count);

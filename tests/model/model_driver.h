@@ -7,6 +7,9 @@
  * into tests/support, because everything in tests/support links into every test program and
  * this file needs the whole engine.
  *
+ * Queries (get_account_transfers, query_accounts, query_transfers) are compared too, with
+ * random filters, valid and invalid; get_account_balances is not (the model keeps no history).
+ *
  * A run is a sequence of epochs; each epoch opens fresh engines and a fresh model (so that
  * balances near 2^128 saturate some accounts, but not all of them for the whole run) and then
  * takes random steps. A step is one of: a create_transfers batch (every kind of transfer,
@@ -49,6 +52,8 @@ struct model_driver_statistics {
     uint64_t epoch_count;
     uint64_t request_count;
     uint64_t lookup_count;
+    uint64_t query_count;       /* get_account_transfers, query_accounts, query_transfers */
+    uint64_t query_record_count; /* records those queries returned */
     uint64_t clock_advance_count;
     uint64_t expiry_count; /* pending transfers the model saw expire */
     uint64_t account_status_counts[KHORGOS_CREATE_ACCOUNT_STATUS_COUNT];

@@ -910,6 +910,128 @@ uint64_t reference_model_lookup_transfers(struct reference_model *model, const k
     return model->timestamp_last;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Queries: a linear walk in timestamp order (or reversed) over the records.                  */
+
+static bool model_bytes_zero(const uint8_t *bytes, size_t size) {
+    for (size_t index = 0; index < size; index++) {
+        if (bytes[index] != 0) return false;
+    }
+    return true;
+}
+
+static bool model_timestamps_valid(uint64_t timestamp_min, uint64_t timestamp_max) {
+    if (timestamp_min == UINT64_MAX || timestamp_max == UINT64_MAX) return false;
+    return timestamp_max == 0 || timestamp_min <= timestamp_max;
+}
+
+static bool model_timestamp_in(uint64_t timestamp, uint64_t timestamp_min, uint64_t timestamp_max) {
+    return timestamp >= timestamp_min && (timestamp_max == 0 || timestamp <= timestamp_max);
+}
+
+static uint32_t model_limit(uint32_t limit) {
+    return limit < KHORGOS_BATCH_EVENTS_MAX ? limit : KHORGOS_BATCH_EVENTS_MAX;
+}
+
+static bool model_account_filter_valid(const struct khorgos_account_filter *filter) {
+    const uint32_t flags_known = KHORGOS_ACCOUNT_FILTER_DEBITS | KHORGOS_ACCOUNT_FILTER_CREDITS |
+                                 KHORGOS_ACCOUNT_FILTER_REVERSED;
+    return filter->account_id != 0 && filter->account_id != MODEL_U128_MAX &&
+           model_timestamps_valid(filter->timestamp_min, filter->timestamp_max) &&
+           filter->limit != 0 &&
+           (filter->flags & (KHORGOS_ACCOUNT_FILTER_DEBITS | KHORGOS_ACCOUNT_FILTER_CREDITS)) &&
+           (filter->flags & ~flags_known) == 0 &&
+           model_bytes_zero(filter->reserved, sizeof(filter->reserved));
+}
+
+static bool model_query_filter_valid(const struct khorgos_query_filter *filter) {
+    return model_timestamps_valid(filter->timestamp_min, filter->timestamp_max) &&
+           filter->limit != 0 && (filter->flags & ~(uint32_t)KHORGOS_QUERY_FILTER_REVERSED) == 0 &&
+           model_bytes_zero(filter->reserved, sizeof(filter->reserved));
+}
+
+static bool model_transfer_matches_account(const struct khorgos_transfer *t,
+                                           const struct khorgos_account_filter *filter) {
+    const bool debit = (filter->flags & KHORGOS_ACCOUNT_FILTER_DEBITS) &&
+                       t->debit_account_id == filter->account_id;
+    const bool credit = (filter->flags & KHORGOS_ACCOUNT_FILTER_CREDITS) &&
+                        t->credit_account_id == filter->account_id;
+    return (debit || credit) &&
+           (filter->user_data_128 == 0 || t->user_data_128 == filter->user_data_128) &&
+           (filter->user_data_64 == 0 || t->user_data_64 == filter->user_data_64) &&
+           (filter->user_data_32 == 0 || t->user_data_32 == filter->user_data_32) &&
+           (filter->code == 0 || t->code == filter->code) &&
+           model_timestamp_in(t->timestamp, filter->timestamp_min, filter->timestamp_max);
+}
+
+uint64_t reference_model_get_account_transfers(struct reference_model *model,
+                                               const struct khorgos_account_filter *filter,
+                                               struct khorgos_transfer *out, uint32_t *out_count) {
+    MODEL_ASSERT(filter != NULL && out_count != NULL);
+    model_pulse_if_due(model, model->clock_ns);
+    uint32_t found = 0;
+    if (model_account_filter_valid(filter)) {
+        const uint32_t limit = model_limit(filter->limit);
+        const bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+        for (uint32_t step = 0; step < model->transfer_count && found < limit; step++) {
+            const uint32_t index = reversed ? model->transfer_count - 1 - step : step;
+            if (model_transfer_matches_account(&model->transfers[index], filter)) {
+                out[found++] = model->transfers[index];
+            }
+        }
+    }
+    *out_count = found;
+    return model->timestamp_last;
+}
+
+#define MODEL_QUERY_MATCHES(record, filter)                                                    \
+    (((filter)->user_data_128 == 0 || (record)->user_data_128 == (filter)->user_data_128) &&    \
+     ((filter)->user_data_64 == 0 || (record)->user_data_64 == (filter)->user_data_64) &&       \
+     ((filter)->user_data_32 == 0 || (record)->user_data_32 == (filter)->user_data_32) &&       \
+     ((filter)->ledger == 0 || (record)->ledger == (filter)->ledger) &&                         \
+     ((filter)->code == 0 || (record)->code == (filter)->code) &&                               \
+     model_timestamp_in((record)->timestamp, (filter)->timestamp_min, (filter)->timestamp_max))
+
+uint64_t reference_model_query_accounts(struct reference_model *model,
+                                        const struct khorgos_query_filter *filter,
+                                        struct khorgos_account *out, uint32_t *out_count) {
+    MODEL_ASSERT(filter != NULL && out_count != NULL);
+    model_pulse_if_due(model, model->clock_ns);
+    uint32_t found = 0;
+    if (model_query_filter_valid(filter)) {
+        const uint32_t limit = model_limit(filter->limit);
+        const bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+        for (uint32_t step = 0; step < model->account_count && found < limit; step++) {
+            const uint32_t index = reversed ? model->account_count - 1 - step : step;
+            if (MODEL_QUERY_MATCHES(&model->accounts[index], filter)) {
+                out[found++] = model->accounts[index];
+            }
+        }
+    }
+    *out_count = found;
+    return model->timestamp_last;
+}
+
+uint64_t reference_model_query_transfers(struct reference_model *model,
+                                         const struct khorgos_query_filter *filter,
+                                         struct khorgos_transfer *out, uint32_t *out_count) {
+    MODEL_ASSERT(filter != NULL && out_count != NULL);
+    model_pulse_if_due(model, model->clock_ns);
+    uint32_t found = 0;
+    if (model_query_filter_valid(filter)) {
+        const uint32_t limit = model_limit(filter->limit);
+        const bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+        for (uint32_t step = 0; step < model->transfer_count && found < limit; step++) {
+            const uint32_t index = reversed ? model->transfer_count - 1 - step : step;
+            if (MODEL_QUERY_MATCHES(&model->transfers[index], filter)) {
+                out[found++] = model->transfers[index];
+            }
+        }
+    }
+    *out_count = found;
+    return model->timestamp_last;
+}
+
 const struct khorgos_account *reference_model_account_find(const struct reference_model *model,
                                                            khorgos_u128 id) {
     int64_t index = model_account_index(model, id);

@@ -120,6 +120,21 @@ uint64_t reference_model_lookup_transfers(struct reference_model *model, const k
                                           uint32_t *out_count);
 void reference_model_clock_advance(struct reference_model *model, uint64_t nanoseconds);
 
+/* The queries (get_account_transfers, query_accounts, query_transfers) with TigerBeetle's
+ * filter rules: an invalid filter (zero limit, reserved bytes or unknown flags set, timestamps
+ * of 2^64 - 1, min above a nonzero max; for an account filter also an account id of 0 or
+ * 2^128 - 1, or neither debits nor credits) gives nothing; nonzero fields are ANDed; at most
+ * min(limit, KHORGOS_BATCH_EVENTS_MAX) records, in timestamp order or reversed. */
+uint64_t reference_model_get_account_transfers(struct reference_model *model,
+                                               const struct khorgos_account_filter *filter,
+                                               struct khorgos_transfer *out, uint32_t *out_count);
+uint64_t reference_model_query_accounts(struct reference_model *model,
+                                        const struct khorgos_query_filter *filter,
+                                        struct khorgos_account *out, uint32_t *out_count);
+uint64_t reference_model_query_transfers(struct reference_model *model,
+                                         const struct khorgos_query_filter *filter,
+                                         struct khorgos_transfer *out, uint32_t *out_count);
+
 /* The timestamp a create request of `count` events would get now (pulse included). */
 uint64_t reference_model_timestamp_next(const struct reference_model *model, uint32_t count);
 
