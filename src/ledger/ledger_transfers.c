@@ -569,7 +569,9 @@ static u32 ledger_transfer_apply(struct ledger *ledger, const struct ledger_even
     if (ledger_transfer_index(ledger, transfer->id, &existing)) {
         return ledger_transfer_exists(ledger, transfer, existing, result_timestamp);
     }
-    if (base_id_map_get(&ledger->failed_transfer_map, transfer->id, &existing)) {
+    /* The failed map is usually empty: skip its probe, a cache miss, when it is. */
+    if (ledger->failed_transfer_count > 0 &&
+        base_id_map_get(&ledger->failed_transfer_map, transfer->id, &existing)) {
         return TRANSFER_STATUS(id_already_failed);
     }
     const u16 resolving =
