@@ -3,8 +3,8 @@
  * every kind go through the engine's public API and through tests/support/reference_model side
  * by side; every reply, every account and the per-ledger balance of debits and credits are
  * compared after every step, and so are random queries (see tests/model/model_driver.h). The
- * run prints the operation
- * count and a histogram of statuses, and fails if any status was never seen.
+ * run prints the operation count and a histogram of statuses, and fails if any status was
+ * never seen.
  *
  * KHORGOS_MODEL_SEED=N in the environment replays another seed.
  */
