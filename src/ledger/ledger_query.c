@@ -519,6 +519,8 @@ struct ledger_query_walk {
 /* The first position among [0, count) whose record's timestamp is >= timestamp. */
 static u32 ledger_query_lower_bound(const struct ledger *ledger, const u32 *entries, u32 kind,
                                     u32 count, u64 timestamp) {
+    ASSERT(ledger != NULL);
+    ASSERT(entries != NULL || kind != LEDGER_QUERY_KIND_BALANCE); /* history is walked by list */
     u32 low = 0;
     u32 high = count;
     while (low < high) {
