@@ -260,6 +260,19 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_POSITIONS = 213,        /* settle_filter        -> position[]      */
     KHORGOS_OPERATION_OPEN_DAY = 214,             /* business_day[]       -> settle_result[] */
     KHORGOS_OPERATION_CLOSE_DAY = 215,            /* business_day[]       -> settle_result[] */
+    /* Cross-currency payment-versus-payment and deferred net settlement (issue 5; see
+     * src/settle/settle_fx.c, settle_netting.c and docs/api.md "Cross-currency and netting"). */
+    KHORGOS_OPERATION_SET_FX_QUOTES = 216,        /* fx_quote[]           -> settle_result[] */
+    KHORGOS_OPERATION_WITHDRAW_FX_QUOTES = 217,   /* u128 quote id[]      -> settle_result[] */
+    KHORGOS_OPERATION_LOOKUP_FX_QUOTES = 218,     /* u128 quote id[]      -> fx_quote[]      */
+    KHORGOS_OPERATION_SET_FX_ROUTING = 219,       /* fx_routing[]         -> settle_result[] */
+    KHORGOS_OPERATION_OPEN_WINDOW = 220,          /* window[]             -> settle_result[] */
+    KHORGOS_OPERATION_CLOSE_WINDOW = 221,         /* window[]             -> settle_result[] */
+    KHORGOS_OPERATION_SETTLE_WINDOW = 222,        /* window[]             -> settle_result[] */
+    KHORGOS_OPERATION_UNWIND_WINDOW = 223,        /* window[]             -> settle_result[] */
+    KHORGOS_OPERATION_ABORT_WINDOW = 224,         /* window[]             -> settle_result[] */
+    KHORGOS_OPERATION_LOOKUP_WINDOWS = 225,       /* u32 number[] as window[] -> window[]    */
+    KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
@@ -288,7 +301,14 @@ const char *khorgos_operation_name(uint32_t operation);
     X(exceeds_bilateral_limit, "AM02") X(payment_not_found, "") X(payment_not_queued, "")       \
     X(cancelled, "") X(day_already_open, "") X(date_invalid, "DT01") X(cut_off_invalid, "")     \
     X(queue_mode_invalid, "") X(resolution_disabled, "")                                        \
-    X(credit_line_below_outstanding, "") X(day_closed, "TM01") X(amount_too_large, "AM12")
+    X(credit_line_below_outstanding, "") X(day_closed, "TM01") X(amount_too_large, "AM12")      \
+    X(rate_invalid, "") X(rate_too_precise, "") X(quote_expired, "") X(pair_unknown, "")        \
+    X(provider_invalid, "") X(quote_not_found, "") X(no_route, "AG09")                          \
+    X(quote_unavailable, "") X(provider_insufficient_funds, "AM04")                             \
+    X(settlement_method_invalid, "") X(amount_kind_invalid, "") X(routing_invalid, "")          \
+    X(window_not_open, "") X(window_already_open, "") X(window_not_found, "")                   \
+    X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
+    X(timer_invalid, "") X(in_window, "")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
@@ -356,6 +376,7 @@ enum khorgos_payment_state {
     KHORGOS_PAYMENT_REJECTED = 3,
     KHORGOS_PAYMENT_CANCELLED = 4,
     KHORGOS_PAYMENT_WAITING = 5,
+    KHORGOS_PAYMENT_IN_WINDOW = 6, /* a net payment held by its window until it settles */
 };
 
 /* submit_payments event (the "in" fields) and lookup_payments / get_queue reply (all). */
@@ -382,7 +403,107 @@ struct khorgos_payment {
     uint32_t reason;     /* enum khorgos_settle_status: why queued, rejected or cancelled */
     uint32_t reserved;
     uint64_t sequence;   /* arrival order among all payments, from 1 */
-    uint8_t reserved_2[48];
+    /* Cross-currency and net settlement (issue 5). In: currency_target, amount_kind,
+     * settlement, and amount_target when amount_kind is creditor; the rest out. */
+    uint32_t currency_target; /* the creditor's currency; 0 = `currency` (not cross-currency) */
+    uint8_t amount_kind;      /* enum khorgos_amount_kind */
+    uint8_t settlement;       /* enum khorgos_settlement_method */
+    uint8_t route;            /* out: enum khorgos_fx_route */
+    int8_t rate_exponent;     /* out: the (first) quote's rate = rate_mantissa * 10^exponent */
+    uint64_t rate_mantissa;   /* out */
+    khorgos_u128 amount_target; /* creditor's amount (in: amount_kind creditor; else out) */
+    uint32_t window;          /* out: the net settlement window that holds it */
+    uint32_t provider;        /* out: participant number of the (first) liquidity provider */
+    uint32_t provider_vehicle;/* out: the vehicle route's second provider, 0 = none */
+    uint32_t reserved_3;
+};
+
+enum khorgos_amount_kind {
+    KHORGOS_AMOUNT_DEBTOR = 0,   /* `amount` is what the debtor pays (ISO 20022 instructed) */
+    KHORGOS_AMOUNT_CREDITOR = 1, /* `amount_target` is what the creditor gets (settlement) */
+};
+enum khorgos_settlement_method { KHORGOS_SETTLEMENT_GROSS = 0, KHORGOS_SETTLEMENT_NET = 1 };
+enum khorgos_fx_route { KHORGOS_ROUTE_NONE = 0, KHORGOS_ROUTE_DIRECT = 1, KHORGOS_ROUTE_VEHICLE = 2 };
+
+/* set_fx_quotes event and lookup_fx_quotes reply. A liquidity provider converts up to
+ * amount_max of currency_source into currency_target at rate_mantissa * 10^rate_exponent
+ * units of target per unit of source (major units), until expires_at. */
+enum khorgos_fx_quote_state { KHORGOS_QUOTE_LIVE = 1, KHORGOS_QUOTE_WITHDRAWN = 2 };
+struct khorgos_fx_quote {
+    khorgos_u128 id;          /* nonzero, idempotent */
+    khorgos_u128 amount_max;  /* the most source currency it converts, minor units */
+    khorgos_u128 amount_used; /* out */
+    char provider[KHORGOS_BIC_BYTES];
+    uint8_t state;            /* out: enum khorgos_fx_quote_state */
+    uint32_t currency_source; /* ISO 4217 numeric */
+    uint32_t currency_target;
+    int32_t rate_exponent;    /* -18..18 */
+    uint64_t rate_mantissa;   /* 1..999,999,999,999 (12 significant digits) */
+    uint64_t expires_at;      /* timestamp (ns), in the future */
+    uint64_t timestamp;       /* out */
+    uint32_t number;          /* out: arrival order, from 1 (ties go to the earliest) */
+    uint8_t reserved[28];
+};
+
+enum khorgos_fx_routing_mode { KHORGOS_ROUTING_DIRECT_FIRST = 1, KHORGOS_ROUTING_VEHICLE_ONLY = 2 };
+/* set_fx_routing event: the system's routing of cross-currency payments. */
+struct khorgos_fx_routing {
+    khorgos_u128 id;           /* request id */
+    uint32_t vehicle_currency; /* ISO 4217 numeric; default 156 (CNY) */
+    uint8_t mode;              /* enum khorgos_fx_routing_mode */
+    uint8_t reserved[11];
+};
+
+/* Net settlement windows (Mojaloop's states). */
+enum khorgos_window_state {
+    KHORGOS_WINDOW_OPEN = 1,
+    KHORGOS_WINDOW_CLOSED = 2,
+    KHORGOS_WINDOW_PENDING_SETTLEMENT = 3,
+    KHORGOS_WINDOW_SETTLED = 4,
+    KHORGOS_WINDOW_ABORTED = 5,
+};
+/* open/close/settle/unwind/abort_window event (id, number; open: close_at, settle_after) and
+ * lookup_windows request (number only) and reply (all). */
+struct khorgos_window {
+    khorgos_u128 id;        /* request id */
+    uint32_t number;        /* the window, from 1; 0 on open (out) and for the open window */
+    uint8_t state;          /* out: enum khorgos_window_state */
+    uint8_t reserved[3];
+    uint64_t close_at;      /* open: close on this timer (ns), 0 = on request */
+    uint64_t settle_after;  /* open: settle this long (ns) after closing, 0 = on request */
+    uint64_t opened_at;     /* out */
+    uint64_t closed_at;     /* out */
+    uint64_t finished_at;   /* out: settled or aborted */
+    uint32_t payment_count; /* out: payments it holds now */
+    uint32_t short_count;   /* out: participant-currencies that cannot cover their net debit */
+    uint32_t unwound_count; /* out: payments removed by unwinds */
+    uint32_t reason;        /* out: why pending or aborted (window_short, aborted) */
+    uint64_t interval;      /* open: when closed by its timer, the next window opens at once
+                             * and closes `interval` ns later (hourly netting); 0 = none */
+};
+
+/* get_window_positions: the window's multilateral net positions. Zero fields do not filter. */
+struct khorgos_window_filter {
+    uint32_t window;        /* required */
+    uint32_t currency;
+    char bic[KHORGOS_BIC_BYTES];
+    uint8_t reserved;
+    uint32_t limit;
+};
+struct khorgos_window_position {
+    char bic[KHORGOS_BIC_BYTES];
+    uint8_t short_flag;     /* 1: its liquidity does not cover its net debit */
+    uint32_t currency;
+    uint32_t window;
+    uint32_t sent_count;
+    uint32_t received_count;
+    uint32_t reserved;
+    khorgos_u128 sent;      /* gross value it pays in the window (FX legs included) */
+    khorgos_u128 received;  /* gross value it receives */
+    khorgos_u128 net_debit; /* max(0, sent - received) */
+    khorgos_u128 net_credit;/* max(0, received - sent) */
+    khorgos_u128 shortfall; /* net_debit - liquidity when short, else 0 */
+    uint8_t reserved_2[16];
 };
 
 /* A settlement request or reply record: zero fields do not filter. */
@@ -533,6 +654,35 @@ void khorgos_close(struct khorgos *engine);
  * case no reply of this batch may be used. */
 khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
                               uint32_t count);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Data directories: a durable journal, checkpoints and recovery (docs/storage.md).           */
+
+struct khorgos_open_options {
+    /* As khorgos_config.clock_manual (capacities come from the directory). */
+    int clock_manual;
+    /* Checkpoint automatically once the current journal segment holds this many bytes; 0 takes
+     * half a segment; UINT64_MAX never (khorgos_checkpoint only). */
+    uint64_t checkpoint_journal_bytes;
+    /* Optional: receives what recovery found (a torn tail truncated, a snapshot fallback, or
+     * the file, offset and sequence of damage), NUL-terminated. */
+    char *report;
+    size_t report_capacity;
+};
+
+/* Creates a data directory with the config's capacities; exists if `directory` exists. */
+khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config);
+/* Opens a data directory, recovers (newest valid snapshot, then the journal), then serves;
+ * every state-changing request is durable before khorgos_execute returns. not_found,
+ * format_version, corrupt (refuses to start on damage to acknowledged data), io, ... */
+khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
+                           const struct khorgos_open_options *options);
+/* Writes a snapshot of the state now and drops what it makes unnecessary. */
+khorgos_error khorgos_checkpoint(struct khorgos *engine);
+/* The journal's chain head (SHA-256 of the last record, zero before the first) and its
+ * sequence number; invalid_operation for an engine in memory. */
+khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
+                                 uint64_t *sequence);
 
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);

@@ -48,6 +48,21 @@ static const struct engine_operation engine_operation_table[] = {
      sizeof(struct khorgos_position), true, false},
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_OPEN_DAY, "open_day", khorgos_business_day)
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CLOSE_DAY, "close_day", khorgos_business_day)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_FX_QUOTES, "set_fx_quotes", khorgos_fx_quote)
+    {KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, "withdraw_fx_quotes", sizeof(u128),
+     sizeof(struct khorgos_settle_result), false, true},
+    {KHORGOS_OPERATION_LOOKUP_FX_QUOTES, "lookup_fx_quotes", sizeof(u128),
+     sizeof(struct khorgos_fx_quote), false, false},
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_FX_ROUTING, "set_fx_routing", khorgos_fx_routing)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_OPEN_WINDOW, "open_window", khorgos_window)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CLOSE_WINDOW, "close_window", khorgos_window)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SETTLE_WINDOW, "settle_window", khorgos_window)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_UNWIND_WINDOW, "unwind_window", khorgos_window)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_ABORT_WINDOW, "abort_window", khorgos_window)
+    {KHORGOS_OPERATION_LOOKUP_WINDOWS, "lookup_windows", sizeof(struct khorgos_window),
+     sizeof(struct khorgos_window), false, false},
+    {KHORGOS_OPERATION_GET_WINDOW_POSITIONS, "get_window_positions",
+     sizeof(struct khorgos_window_filter), sizeof(struct khorgos_window_position), true, false},
 #undef ENGINE_SETTLE_EVENTS_
 };
 
@@ -181,6 +196,10 @@ static void engine_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 expiry_next = ledger_expiry_next(&engine->ledger);
     if (expiry_next == 0 || expiry_next > timestamp) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
+    if (engine_journal_append(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0) !=
+        KHORGOS_ERROR_ok) {
+        return; /* the engine stopped */
+    }
     engine_apply(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0, NULL);
     ASSERT(ledger_expiry_next(&engine->ledger) == 0 ||
            ledger_expiry_next(&engine->ledger) > pulse_timestamp);
@@ -192,6 +211,10 @@ static void engine_settle_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 due = settle_timer_next(&engine->settle);
     if (due == 0 || due > timestamp || engine->stopped) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
+    if (engine_journal_append(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0) !=
+        KHORGOS_ERROR_ok) {
+        return; /* the engine stopped */
+    }
     engine_apply(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0, NULL);
     ASSERT(settle_timer_next(&engine->settle) == 0 ||
            settle_timer_next(&engine->settle) > pulse_timestamp);
@@ -218,21 +241,29 @@ khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *re
                                                : khorgos_clock_now(engine));
         u64 timestamp = entry->changes_state ? engine_timestamp_next(engine, events)
                                              : engine->timestamp_last;
+        if (engine->stopped ||
+            (entry->changes_state &&
+             engine_journal_append(engine, request->operation, timestamp, request->body,
+                                   request->body_size) != KHORGOS_ERROR_ok)) {
+            break; /* a storage failure: no reply of this batch may be used */
+        }
         request->timestamp = timestamp;
         request->reply_size = engine_apply(engine, request->operation, timestamp, request->body,
                                            request->body_size, request->reply);
     }
-    return KHORGOS_ERROR_ok;
+    /* Group commit: the batch's records are durable before any reply is released. */
+    return engine_journal_commit(engine);
 }
 
 khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds) {
     ASSERT(engine != NULL);
     if (!engine->clock_manual) return KHORGOS_ERROR_clock_not_manual;
     if (nanoseconds > U64_MAX - engine->clock_manual_ns) return KHORGOS_ERROR_invalid_argument;
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
     engine->clock_manual_ns += nanoseconds;
     engine_pulse_if_due(engine, engine->clock_manual_ns);
     engine_settle_pulse_if_due(engine, engine->clock_manual_ns);
-    return KHORGOS_ERROR_ok;
+    return engine_journal_commit(engine);
 }
 
 khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_config *config) {
@@ -275,6 +306,7 @@ free_engine:
 
 void khorgos_close(struct khorgos *engine) {
     if (engine == NULL) return;
+    engine_storage_close(engine);
     settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
     free(engine);

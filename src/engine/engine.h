@@ -35,6 +35,8 @@ struct khorgos {
     /* Requests applied since open (replayed or live), for the journal's sequence numbers. */
     u64 request_count;
     bool stopped;
+    /* The data directory (engine_storage.c); NULL for an engine in memory. */
+    struct engine_storage *storage;
 };
 
 /* How an operation's body and reply are shaped. */
@@ -55,5 +57,29 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
  * Writes the reply and returns its size in bytes. */
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
                  u32 body_size, void *reply);
+
+/* Storage (engine_storage.c). The journal hooks do nothing for an engine in memory. */
+struct storage_io;
+struct storage_report;
+struct storage_superblock;
+/* Appends a prepared state-changing request to the batch's journal records (between prepare
+ * and apply); a failure stops the engine. */
+khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
+                                    const void *body, u32 body_size);
+/* Makes the batch durable before any reply is released (group commit), then applies the
+ * checkpoint policy; a failure stops the engine and returns why. */
+khorgos_error engine_journal_commit(struct khorgos *engine);
+void engine_storage_close(struct khorgos *engine);
+/* Formats a data directory on any io (khorgos_format uses the POSIX one). */
+khorgos_error engine_storage_format(struct storage_io *io,
+                                    const struct storage_superblock *superblock);
+/* Opens and recovers a data directory on any io; the engine owns the io if `io_owned`. */
+khorgos_error engine_storage_open(struct khorgos **engine, struct storage_io *io, bool io_owned,
+                                  const struct khorgos_open_options *options,
+                                  struct storage_report *report);
+/* Verifies a data directory without changing it: every checksum, the chain, and the state
+ * digest of each snapshot by replay. ok, corrupt, or an io error; report says what was found
+ * (report->torn_records / confirmed_records: crash leftovers the next open repairs). */
+khorgos_error engine_storage_check(struct storage_io *io, struct storage_report *report);
 
 #endif /* KHORGOS_ENGINE_H */

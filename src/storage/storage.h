@@ -36,7 +36,9 @@
  *    48   4  segment_records_max     records per segment (headers file = this * 128 bytes)
  *    52   4  reserved (zero)
  *    56   8  formatted_at_ns         realtime clock at format, informational
- *    64 192  reserved (zero)
+ *    64   4  participant_count_max   settlement capacities (0: the build's default)
+ *    68   4  payment_count_max
+ *    72 184  reserved (zero)
  *
  * Journal record (header 128 bytes, then the body, then zero bytes up to a multiple of 16, so
  * every header is aligned for its 128-bit fields; records follow each other in a segment, the
@@ -50,8 +52,9 @@
  *    88   4  operation               opaque to the journal (enum khorgos_operation)
  *    92   4  body_size               bytes of body after the header
  *    96  16  actor                   who sent it, NUL-padded ("local", "engine", a participant)
- *   112   4  magic                   "KHJR"
- *   116  12  reserved (zero)
+ *   112   8  commit_first            sequence of the first record of the same commit (write)
+ *   120   4  magic                   "KHJR"
+ *   124   4  reserved (zero)
  * Hash chain: the hash of record n is SHA-256(header bytes 32..127 || padded body), covering its
  * hash_previous, so it covers every record before it; record 1's hash_previous is zero. The
  * chain head (the hash of the last record) is what `khorgos check` prints for publication.
@@ -103,13 +106,16 @@
  *   J3. A record after H was never acknowledged (its copy was never durable). If it is torn or
  *       absent, it is the unfinished last write of a crash: the scanner stops there, zeroes the
  *       torn bytes, and reports "torn tail truncated at <file> offset <o> sequence <n>".
- *   J4. A record at or before H that fails its checksum, its sequence, its offset or the chain,
- *       or a header copy at or before H that does not match its record byte for byte, is damage
- *       to acknowledged data: open refuses (KHORGOS_ERROR_corrupt), naming file, offset and
- *       sequence. Nothing is dropped silently.
- *   J5. Valid records after H (durable, their copies lost in the crash) are kept and their
- *       copies rewritten at open ("confirmed"); keeping them is allowed because each is a whole
- *       request, applied whole, whose reply was simply never released.
+ *   J4. A record at or before H that fails its checksum, its sequence, its offset or the chain
+ *       is damage to acknowledged data: open refuses (KHORGOS_ERROR_corrupt), naming file,
+ *       offset and sequence. So is a header copy before C (the commit_first of copy H) that does
+ *       not match its record byte for byte: copies before C belong to earlier commits, whose
+ *       copy writes completed before the next commit began. Nothing is dropped silently.
+ *   J5. Copies from C on belong to the last copy write, which a crash may have torn (a sector
+ *       half written) before its reply: a copy there that does not match, and the copies of
+ *       valid records after H (durable, their copies lost in the crash), are rewritten from the
+ *       verified records at open ("confirmed"). Keeping those records is allowed because each
+ *       is a whole request, applied whole, whose reply was simply never released.
  *   J6. A segment other than the last was closed after all its records were durable, so any
  *       invalid record in it is damage, never a torn tail.
  *   J7. Sequence numbers are dense and the chain unbroken from the snapshot replay starts from
@@ -235,6 +241,10 @@ struct storage_fault_config {
     u32 write_error_per_million;  /* pwrite fails with EIO */
     u32 sync_error_per_million;   /* fdatasync/fsync fails with EIO; the data stays volatile */
     u64 space_bytes_max;          /* total file bytes; beyond it pwrite/allocate: ENOSPC (0: none) */
+    /* After this many more changes (writes, syncs, allocations, directory operations) the
+     * power fails: every later call fails with EIO until storage_fault_crash (0: never). This
+     * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */
+    u32 operations_until_power_loss;
 };
 
 struct storage_fault_counters {
@@ -247,6 +257,7 @@ struct storage_fault_counters {
     u64 sync_errors;
     u64 no_space_errors;
     u64 damage_injected;
+    u64 power_losses;
 };
 
 struct storage_io *storage_fault_create(const struct storage_fault_config *config);
@@ -258,7 +269,7 @@ void storage_fault_configure(struct storage_io *io, const struct storage_fault_c
 void storage_fault_crash(struct storage_io *io);
 /* Flips one bit of the durable and visible bytes of `name` at `offset` (persistent damage). */
 khorgos_error storage_fault_damage(struct storage_io *io, const char *name, u64 offset, u8 bit);
-/* Durable size of `name` and, if `copy` is not NULL, up to `capacity` of its durable bytes. */
+/* The size of `name` as reads see it. */
 khorgos_error storage_fault_file(struct storage_io *io, const char *name, u64 *size);
 struct storage_fault_counters storage_fault_counters(const struct storage_io *io);
 /* A random number from the fault I/O's own generator, for tests that must stay deterministic. */
@@ -275,6 +286,8 @@ struct storage_superblock {
     u64 segment_bytes;
     u32 segment_records_max;
     u64 formatted_at_ns;
+    u32 participant_count_max;
+    u32 payment_count_max;
 };
 
 #define STORAGE_SUPERBLOCK_BYTES 256u
@@ -322,9 +335,11 @@ struct storage_record_header {
     u32 operation;
     u32 body_size;
     char actor[STORAGE_ACTOR_BYTES];
+    u64 commit_first;
     u32 magic;
-    u8 reserved[12];
+    u8 reserved[4];
 };
+_Static_assert(offsetof(struct storage_record_header, commit_first) == 112, "commit_first at 112");
 _Static_assert(sizeof(struct storage_record_header) == STORAGE_RECORD_HEADER_BYTES,
                "the record header is 128 bytes");
 
@@ -510,6 +525,7 @@ struct storage_reader {
     u64 offset;              /* next byte to read */
     u64 end;                 /* end of the snapshot's body */
     u64 section_end;         /* end of the current section */
+    struct base_checksum_stream section_checksum; /* of what was read: checked again at the end */
     u32 section_index;       /* sections handed out so far */
     u32 section_count;
     struct storage_section_header sections[STORAGE_SNAPSHOT_SECTIONS_MAX];

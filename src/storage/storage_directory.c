@@ -35,12 +35,15 @@ struct superblock_disk {
     u32 segment_records_max;
     u32 reserved_zero;
     u64 formatted_at_ns;
-    u8 reserved[192];
+    u32 participant_count_max;
+    u32 payment_count_max;
+    u8 reserved[184];
 };
 _Static_assert(sizeof(struct superblock_disk) == STORAGE_SUPERBLOCK_BYTES, "superblock bytes");
 _Static_assert(offsetof(struct superblock_disk, format_version) == 24, "version at 24");
 _Static_assert(offsetof(struct superblock_disk, segment_bytes) == 40, "segment bytes at 40");
 _Static_assert(offsetof(struct superblock_disk, formatted_at_ns) == 56, "formatted at 56");
+_Static_assert(offsetof(struct superblock_disk, participant_count_max) == 64, "settlement at 64");
 
 void storage_name(enum storage_file_kind kind, u64 sequence, char name[STORAGE_NAME_BYTES_MAX]) {
     ASSERT(name != NULL);
@@ -81,6 +84,8 @@ khorgos_error storage_superblock_write(struct storage_io *io,
     disk.segment_bytes = superblock->segment_bytes;
     disk.segment_records_max = superblock->segment_records_max;
     disk.formatted_at_ns = superblock->formatted_at_ns;
+    disk.participant_count_max = superblock->participant_count_max;
+    disk.payment_count_max = superblock->payment_count_max;
     disk.checksum = base_checksum128((const u8 *)&disk + 16, sizeof(disk) - 16);
     int file = -1;
     khorgos_error error = io->open(io, SUPERBLOCK_TEMPORARY_NAME, STORAGE_OPEN_CREATE, &file);
@@ -117,6 +122,8 @@ khorgos_error storage_superblock_read(struct storage_io *io, struct storage_supe
     superblock->segment_bytes = disk.segment_bytes;
     superblock->segment_records_max = disk.segment_records_max;
     superblock->formatted_at_ns = disk.formatted_at_ns;
+    superblock->participant_count_max = disk.participant_count_max;
+    superblock->payment_count_max = disk.payment_count_max;
     if (!superblock_limits_valid(superblock)) return KHORGOS_ERROR_corrupt;
     return KHORGOS_ERROR_ok;
 }

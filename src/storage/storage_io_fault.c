@@ -86,6 +86,8 @@ struct storage_fault {
     struct fault_operation log[FAULT_DIRECTORY_LOG_MAX];
     u32 log_count;
     struct fault_handle handles[FAULT_HANDLES_MAX];
+    u32 operations_left;  /* until the power fails; 0: no power loss planned */
+    bool powered_off;     /* the power failed: everything fails until the crash is applied */
     char error_text[64];
 };
 
@@ -120,6 +122,24 @@ static khorgos_error fault_fail(struct storage_fault *fault, khorgos_error error
     snprintf(fault->error_text, sizeof(fault->error_text), "%s", text);
     return error;
 }
+
+/* Counts one change toward a planned power loss; false once the power is off. */
+static bool fault_powered(struct storage_fault *fault) {
+    if (fault->powered_off) return false;
+    if (fault->operations_left == 0) return true;
+    fault->operations_left--;
+    if (fault->operations_left > 0) return true;
+    fault->powered_off = true;
+    fault->counters.power_losses++;
+    return false;
+}
+
+#define FAULT_REQUIRE_POWER(fault)                                                             \
+    do {                                                                                       \
+        if (!fault_powered(fault)) {                                                           \
+            return fault_fail(fault, KHORGOS_ERROR_io, "Input/output error (power lost)");     \
+        }                                                                                      \
+    } while (0)
 
 /* ---- images ------------------------------------------------------------------------------ */
 
@@ -277,6 +297,7 @@ static khorgos_error fault_open(struct storage_io *io, const char *name, u32 fla
     struct fault_entry *entry = entry_find(fault->entries_volatile, name);
     int inode = -1;
     if (flags & STORAGE_OPEN_CREATE) {
+        FAULT_REQUIRE_POWER(fault);
         if (entry != NULL) return fault_fail(fault, KHORGOS_ERROR_exists, "File exists");
         if (entry_free(fault->entries_volatile) == NULL) {
             return fault_fail(fault, KHORGOS_ERROR_no_space, "directory full");
@@ -317,6 +338,7 @@ static khorgos_error fault_pwrite(struct storage_io *io, int file, const void *d
                                   u64 offset) {
     struct storage_fault *fault = fault_of(io);
     ASSERT(data != NULL || size == 0);
+    FAULT_REQUIRE_POWER(fault);
     struct fault_inode *inode = handle_inode(fault, file);
     if (inode == NULL) return fault_fail(fault, KHORGOS_ERROR_io, "Bad file descriptor");
     if (fault_chance(fault, fault->config.write_error_per_million)) {
@@ -348,6 +370,7 @@ static khorgos_error fault_pread(struct storage_io *io, int file, void *data, u6
                                  u64 offset, u64 *read_size) {
     struct storage_fault *fault = fault_of(io);
     ASSERT(data != NULL && read_size != NULL);
+    if (fault->powered_off) return fault_fail(fault, KHORGOS_ERROR_io, "Input/output error");
     struct fault_inode *inode = handle_inode(fault, file);
     if (inode == NULL) return fault_fail(fault, KHORGOS_ERROR_io, "Bad file descriptor");
     const struct fault_image *image = &inode->volatile_image;
@@ -367,6 +390,7 @@ static khorgos_error fault_pread(struct storage_io *io, int file, void *data, u6
 
 static khorgos_error fault_sync(struct storage_io *io, int file) {
     struct storage_fault *fault = fault_of(io);
+    FAULT_REQUIRE_POWER(fault);
     struct fault_inode *inode = handle_inode(fault, file);
     if (inode == NULL) return fault_fail(fault, KHORGOS_ERROR_io, "Bad file descriptor");
     if (fault_chance(fault, fault->config.sync_error_per_million)) {
@@ -382,6 +406,7 @@ static khorgos_error fault_sync(struct storage_io *io, int file) {
 
 static khorgos_error fault_allocate(struct storage_io *io, int file, u64 size) {
     struct storage_fault *fault = fault_of(io);
+    FAULT_REQUIRE_POWER(fault);
     struct fault_inode *inode = handle_inode(fault, file);
     if (inode == NULL) return fault_fail(fault, KHORGOS_ERROR_io, "Bad file descriptor");
     ASSERT(size > 0);
@@ -406,6 +431,7 @@ static khorgos_error fault_size(struct storage_io *io, int file, u64 *size) {
 static khorgos_error fault_rename(struct storage_io *io, const char *from, const char *to) {
     struct storage_fault *fault = fault_of(io);
     ASSERT(from != NULL && to != NULL);
+    FAULT_REQUIRE_POWER(fault);
     if (entry_find(fault->entries_volatile, from) == NULL) {
         return fault_fail(fault, KHORGOS_ERROR_not_found, "No such file");
     }
@@ -415,6 +441,7 @@ static khorgos_error fault_rename(struct storage_io *io, const char *from, const
 static khorgos_error fault_unlink(struct storage_io *io, const char *name) {
     struct storage_fault *fault = fault_of(io);
     ASSERT(name != NULL);
+    FAULT_REQUIRE_POWER(fault);
     if (entry_find(fault->entries_volatile, name) == NULL) {
         return fault_fail(fault, KHORGOS_ERROR_not_found, "No such file");
     }
@@ -423,6 +450,7 @@ static khorgos_error fault_unlink(struct storage_io *io, const char *name) {
 
 static khorgos_error fault_sync_directory(struct storage_io *io) {
     struct storage_fault *fault = fault_of(io);
+    FAULT_REQUIRE_POWER(fault);
     if (fault_chance(fault, fault->config.sync_error_per_million)) {
         fault->counters.sync_errors++;
         return fault_fail(fault, KHORGOS_ERROR_io, "Input/output error (injected, fsync dir)");
@@ -480,7 +508,7 @@ static void inode_crash(struct storage_fault *fault, struct fault_inode *inode) 
     /* The page cache is gone: what reads see now is what the disk kept. */
     volatile_image->size = durable->size;
     image_reserve(volatile_image, durable->capacity);
-    memset(volatile_image->data, 0, volatile_image->capacity);
+    if (volatile_image->capacity > 0) memset(volatile_image->data, 0, volatile_image->capacity);
     if (durable->capacity > 0) memcpy(volatile_image->data, durable->data, durable->capacity);
     inode->dirty_begin = inode->dirty_end = 0;
 }
@@ -494,6 +522,8 @@ void storage_fault_crash(struct storage_io *io) {
     fault->counters.directory_operations_lost += fault->log_count - kept;
     fault->log_count = 0;
     memcpy(fault->entries_volatile, fault->entries_durable, sizeof(fault->entries_volatile));
+    fault->powered_off = false;
+    fault->operations_left = 0;
     fault->epoch++;
     for (u32 slot = 0; slot < FAULT_HANDLES_MAX; slot++) fault->handles[slot].inode = -1;
     for (u32 index = 0; index < FAULT_INODES_MAX; index++) {
@@ -540,6 +570,7 @@ void storage_fault_configure(struct storage_io *io, const struct storage_fault_c
     u64 seed = fault->config.seed;
     fault->config = *config;
     fault->config.seed = seed;
+    fault->operations_left = config->operations_until_power_loss;
 }
 
 struct storage_io *storage_fault_create(const struct storage_fault_config *config) {
@@ -547,6 +578,7 @@ struct storage_io *storage_fault_create(const struct storage_fault_config *confi
     struct storage_fault *fault = calloc(1, sizeof(*fault));
     ASSERT(fault != NULL && "the fault I/O ran out of memory");
     fault->config = *config;
+    fault->operations_left = config->operations_until_power_loss;
     fault->random_state = config->seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
     if (fault->random_state == 0) fault->random_state = 1;
     for (u32 index = 0; index < FAULT_ENTRIES_MAX; index++) {

@@ -13,14 +13,16 @@
  *             engine stops; nothing pending is ever acknowledged. Reopening recovers.
  *
  * Scanning a segment (segment_scan), in order:
- *   1. header copies: H = the highest index k whose copy is valid and says sequence first + k;
+ *   1. header copies: H = the highest index k whose copy is valid and says sequence first + k,
+ *      and C = its commit_first, where the last copy write began;
  *   2. records from offset 0: each must have a valid header checksum, the expected sequence and
  *      offset, a body within the file and a valid body checksum, and hash_previous equal to the
- *      running chain; a copy at or before H must equal the record's header byte for byte;
+ *      running chain; a copy before C must equal the record's header byte for byte;
  *   3. at the first record that fails: damage if a copy exists at or after it (J4) or the
  *      segment is not the last (J6: unless the next segment starts right there, the normal end);
  *      else the torn tail of the last write (J3), zeroed when repairing;
- *   4. valid records after H get their copies rewritten when repairing (J5).
+ *   4. copies from C on that differ, and those of valid records after H, are rewritten when
+ *      repairing (J5).
  * All reads go through two windows over reserved buffers; nothing is allocated while scanning.
  */
 #include "storage/storage.h"
@@ -284,6 +286,7 @@ khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 
     header->body_size = body_size;
     memcpy(header->actor, actor, MIN(strlen(actor), (size_t)STORAGE_ACTOR_BYTES));
     header->magic = STORAGE_RECORD_MAGIC;
+    header->commit_first = sequence - storage->batch_header_count;
     storage_record_header_seal(header);
     storage_record_hash(header, header + 1, storage->chain_head);
     storage->batch_headers[storage->batch_header_count++] = *header;
@@ -341,6 +344,8 @@ struct segment_scan {
     struct storage_window journal;
     struct storage_window headers;
     u64 copies_valid_end;  /* H + 1: index after the highest valid copy (0 when none) */
+    u64 copies_last_write; /* index of C, the first copy of copy H's write (J5) */
+    u64 copies_mismatched; /* copies from C on that did not match their records */
     u64 headers_count;     /* entries the headers file holds */
 };
 
@@ -365,6 +370,10 @@ static khorgos_error scan_copies(struct storage *storage, struct segment_scan *s
         memcpy(&copy, data, sizeof(copy));
         if (storage_record_header_valid(&copy) && copy.sequence == scan->first + index) {
             scan->copies_valid_end = index + 1;
+            scan->copies_last_write = copy.commit_first >= scan->first &&
+                                              copy.commit_first <= copy.sequence
+                                          ? copy.commit_first - scan->first
+                                          : index;
         }
     }
     ASSERT(scan->copies_valid_end <= scan->headers_count);
@@ -497,19 +506,21 @@ static khorgos_error scan_tail(struct storage *storage, struct segment_scan *sca
     return KHORGOS_ERROR_ok;
 }
 
-/* Step 4: rewrites the copies of valid records after H (J5). */
+/* Step 4: rewrites the copies from C on that do not match, and those of valid records after
+ * H (J5). */
 static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *scan,
                                   struct scan_state *state) {
-    u64 count = scan->first + scan->copies_valid_end <= state->sequence
-                    ? state->sequence - scan->first - scan->copies_valid_end
-                    : 0;
+    u64 missing = scan->first + scan->copies_valid_end <= state->sequence
+                      ? state->sequence - scan->first - scan->copies_valid_end
+                      : 0;
+    u64 count = missing + scan->copies_mismatched;
     if (count == 0) return KHORGOS_ERROR_ok;
     state->report->confirmed_records += count;
     report_say(state->report,
-               "%s: %llu durable record(s) from sequence %llu had no header copy (a crash "
-               "before their reply, or a damaged copy); %s.",
+               "%s: %llu durable record(s) from sequence %llu had no intact header copy (a "
+               "crash before their reply, or a damaged copy); %s.",
                scan->headers_name, (unsigned long long)count,
-               (unsigned long long)(scan->first + scan->copies_valid_end),
+               (unsigned long long)(scan->first + scan->copies_last_write),
                state->repair ? "confirmed" : "the next open confirms them");
     if (!state->repair) return KHORGOS_ERROR_ok;
     u64 offset = 0;
@@ -520,7 +531,10 @@ static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *
         struct storage_record_header copy = *header;
         u64 index = sequence - scan->first;
         offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(copy.body_size);
-        if (index < scan->copies_valid_end) continue;
+        if (index < scan->copies_last_write) continue;
+        if (index < scan->copies_valid_end && copy_problem(storage, scan, index, &copy) == NULL) {
+            continue;
+        }
         khorgos_error error = storage->io->pwrite(storage->io, scan->headers.file, &copy,
                                                   sizeof(copy), index * sizeof(copy));
         if (error != KHORGOS_ERROR_ok) return error;
@@ -562,12 +576,13 @@ static khorgos_error scan_records(struct storage *storage, struct segment_scan *
             return scan_tail(storage, scan, state, problem);
         }
         if (index < scan->copies_valid_end) {
+            /* copy_problem moves only the headers window: `header` stays valid. */
             const char *copy = copy_problem(storage, scan, index, header);
-            if (copy != NULL) {
+            if (copy != NULL && index < scan->copies_last_write) {
                 return scan_corrupt(state->report, scan->headers_name,
                                     index * STORAGE_RECORD_HEADER_BYTES, state->sequence, copy);
             }
-            /* copy_problem may have moved nothing in the journal window: header stays valid. */
+            if (copy != NULL) scan->copies_mismatched++; /* the torn last copy write (J5) */
         }
         storage_record_hash(header, header + 1, state->chain);
         state->chain_known = true;

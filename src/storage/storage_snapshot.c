@@ -11,7 +11,8 @@
  *
  * Reading: open verifies the header checksum, the table checksum and every section's checksum
  * in one pass before any module sees a byte (a module never parses damaged input), then hands
- * out the sections in order; a reader never reads past its section.
+ * out the sections in order; a reader never reads past its section, and checksums what it
+ * hands out again, so a read that differs from the verified one is caught too.
  *
  * Invariants: (1) a renamed snapshot's checksums verify; (2) sections are read in the order
  * written; (3) the writer and the reader share storage->buffer, and are never used at once.
@@ -297,6 +298,7 @@ khorgos_error storage_reader_section_next(struct storage_reader *reader,
     reader->offset = reader->section_end; /* skips what a module left unread */
     *section = reader->sections[reader->section_index++];
     reader->section_end = reader->offset + section->size;
+    base_checksum_stream_init(&reader->section_checksum);
     ASSERT(reader->section_end <= reader->end);
     return KHORGOS_ERROR_ok;
 }
@@ -312,9 +314,17 @@ khorgos_error storage_reader_get(struct storage_reader *reader, void *data, u64 
         khorgos_error error = reader_fill(reader, reader->offset, chunk, &source);
         if (error != KHORGOS_ERROR_ok) return error;
         memcpy(bytes, source, chunk);
+        base_checksum_stream_add(&reader->section_checksum, bytes, chunk);
         bytes += chunk;
         reader->offset += chunk;
         size -= chunk;
+    }
+    /* Verified once before, and again as read: a read that came back different this time (a
+     * flipped transfer) must not reach the module's state. */
+    if (reader->offset == reader->section_end &&
+        base_checksum_stream_final(&reader->section_checksum) !=
+            reader->sections[reader->section_index - 1].checksum) {
+        return KHORGOS_ERROR_corrupt;
     }
     return KHORGOS_ERROR_ok;
 }

@@ -1,0 +1,650 @@
+/*
+ * engine_storage.c: the engine's data directory: format, open with recovery, the journaling
+ * hooks of khorgos_execute (group commit), checkpoints and their policy, and check. The file
+ * formats and the durability argument are in src/storage/storage.h; this note covers how the
+ * engine uses them.
+ *
+ * Requests, not effects. A state-changing request is journaled after prepare (its timestamp is
+ * assigned) and before apply, as (sequence, operation, timestamp, actor, body); PULSE requests
+ * the engine makes for expiries are journaled the same way, with actor "engine". Replay runs
+ * engine_apply on each record: the function live requests use, so state and replies repeat
+ * byte for byte. Read-only requests are not journaled.
+ *
+ * Group commit. khorgos_execute appends every record of its batch, then engine_journal_commit
+ * writes and syncs them once (storage_journal_commit) before returning: no reply of the batch
+ * is released before its records are durable. A failure sets engine->stopped and returns io or
+ * no_space; from then on every call returns stopped and the caller must exit; the next open
+ * recovers what was durable.
+ *
+ * Snapshot sections written by the engine:
+ *   engine (STORAGE_SECTION_ENGINE, version 1), 32 bytes: request_count u64, timestamp_last u64,
+ *     clock_manual_ns u64 (informational), reserved u64 (zero);
+ *   ledger (ledger_snapshot.c).
+ * The snapshot's digest is ledger_digest at its sequence.
+ *
+ * Checkpoint policy. After a commit, once the current segment holds checkpoint_journal_bytes
+ * (default: half a segment) or half its record slots, the engine checkpoints: it starts segment
+ * S+1, writes snapshot-<S> from the live state (a full snapshot: the engine is single-threaded
+ * and between requests, so the state is consistent at S), and then deletes what the previous
+ * snapshot made unnecessary. This runs inside the khorgos_execute call that crossed the
+ * threshold, after that batch is durable; its duration grows with the state (a synchronous
+ * full snapshot). Keeping it under 10 ms for large states needs the copy-on-write variant
+ * (fork, the child writes the snapshot while the parent commits); see docs/storage.md for the
+ * status and the benchmarks issue for measurements.
+ *
+ * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
+ * previous one, reported), its digest checked against ledger_digest after loading, then
+ * storage_journal_recover replays every later record through engine_apply; when replay passes a
+ * newer snapshot whose body was damaged but whose header verifies, the digest must match there
+ * too. Each record is checked before it is applied: the operation changes state, the body is a
+ * whole number of its records, and the timestamp leaves room for its events; otherwise corrupt.
+ *
+ * Invariants: (1) engine->request_count == storage sequence_next - 1 between calls; (2) a reply
+ * is released only when storage_journal_idle; (3) snapshots on disk are the newest two
+ * (checkpoint_sequence, checkpoint_sequence_previous) plus, transiently, older ones.
+ */
+#include "engine/engine.h"
+#include "storage/storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define ENGINE_SECTION_VERSION 1u
+#define ENGINE_ACTOR_LOCAL "local"
+#define ENGINE_ACTOR_INTERNAL "engine"
+
+struct engine_storage {
+    struct storage *storage;
+    struct storage_io *io;
+    bool io_owned;
+    u64 checkpoint_sequence;
+    u64 checkpoint_sequence_previous;
+    u64 checkpoint_journal_bytes;
+    /* Replay's reply buffer: the largest reply of any request. */
+    u8 *reply;
+    /* During recovery: a newer snapshot whose digest replay must reach, 0 when none. */
+    u64 verify_sequence;
+    u128 verify_digest;
+    struct storage_report *report;
+    /* The failure that stopped the engine, returned once by the call that met it. */
+    khorgos_error failure_unreported;
+    /* Settlement requests are in the state: settlement has no snapshot section yet, so no
+     * snapshot may be taken (the journal keeps everything instead; see docs/storage.md). */
+    bool settlement_in_state;
+};
+
+struct engine_section {
+    u64 request_count;
+    u64 timestamp_last;
+    u64 clock_manual_ns;
+    u64 reserved;
+};
+_Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 bytes");
+
+#define ENGINE_REPLY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
+
+static void engine_report(struct storage_report *report, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#include <stdarg.h>
+static void engine_report(struct storage_report *report, const char *format, ...) {
+    ASSERT(report != NULL && format != NULL);
+    size_t used = strlen(report->message);
+    if (used + 2 >= sizeof(report->message)) return;
+    if (used > 0) report->message[used++] = ' ';
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(report->message + used, sizeof(report->message) - used, format, arguments);
+    va_end(arguments);
+}
+
+/* ---- journaling hooks ---------------------------------------------------------------------- */
+
+static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
+    ASSERT(engine != NULL);
+    ASSERT(error != KHORGOS_ERROR_ok);
+    if (!engine->stopped && engine->storage != NULL) engine->storage->failure_unreported = error;
+    engine->stopped = true;
+    return error;
+}
+
+khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
+                                    const void *body, u32 body_size) {
+    ASSERT(engine != NULL);
+    ASSERT(timestamp > engine->timestamp_last);
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+    struct storage *storage = engine->storage->storage;
+    ASSERT(storage_sequence_next(storage) == engine->request_count + 1);
+    const char *actor = operation < KHORGOS_OPERATION_CREATE_ACCOUNTS ? ENGINE_ACTOR_INTERNAL
+                                                                      : ENGINE_ACTOR_LOCAL;
+    if (settle_operation_is(operation)) engine->storage->settlement_in_state = true;
+    khorgos_error error = storage_journal_append(storage, engine->request_count + 1, operation,
+                                                 timestamp, actor, body, body_size);
+    return error == KHORGOS_ERROR_ok ? error : engine_stop(engine, error);
+}
+
+static bool engine_checkpoint_due(const struct engine_storage *engine_storage) {
+    const struct storage *storage = engine_storage->storage;
+    const struct storage_superblock *superblock = storage_superblock(storage);
+    return storage_segment_bytes_used(storage) >= engine_storage->checkpoint_journal_bytes ||
+           storage_segment_records_used(storage) >= superblock->segment_records_max / 2;
+}
+
+khorgos_error engine_journal_commit(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    if (engine->stopped) {
+        if (engine->storage == NULL) return KHORGOS_ERROR_stopped;
+        khorgos_error failure = engine->storage->failure_unreported;
+        engine->storage->failure_unreported = KHORGOS_ERROR_ok;
+        return failure == KHORGOS_ERROR_ok ? KHORGOS_ERROR_stopped : failure;
+    }
+    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+    khorgos_error error = storage_journal_commit(engine->storage->storage);
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    ASSERT(storage_journal_idle(engine->storage->storage));
+    if (engine_checkpoint_due(engine->storage) && !engine->storage->settlement_in_state) {
+        error = khorgos_checkpoint(engine);
+        /* A checkpoint that could not get space leaves the journal whole: keep serving. */
+        if (error == KHORGOS_ERROR_no_space) error = KHORGOS_ERROR_ok;
+    }
+    return error;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------- */
+
+static void engine_section_write(const struct khorgos *engine, struct storage_writer *writer) {
+    const struct engine_section section = {
+        .request_count = engine->request_count,
+        .timestamp_last = engine->timestamp_last,
+        .clock_manual_ns = engine->clock_manual_ns,
+    };
+    storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
+    storage_writer_put(writer, &section, sizeof(section));
+    storage_writer_section_end(writer);
+}
+
+/* Writes snapshot-<request_count> of the current state. */
+static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storage *storage) {
+    struct storage_writer *writer = NULL;
+    khorgos_error error = storage_snapshot_begin(storage, engine->request_count, &writer);
+    if (error != KHORGOS_ERROR_ok) return error;
+    engine_section_write(engine, writer);
+    ledger_snapshot_write(&engine->ledger, writer);
+    u8 chain_head[BASE_SHA256_BYTES];
+    storage_chain_head(storage, chain_head);
+    return storage_snapshot_end(writer, engine->timestamp_last, ledger_digest(&engine->ledger),
+                                chain_head);
+}
+
+khorgos_error khorgos_checkpoint(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
+    struct engine_storage *engine_storage = engine->storage;
+    struct storage *storage = engine_storage->storage;
+    ASSERT(storage_journal_idle(storage));
+    u64 sequence = engine->request_count;
+    ASSERT(storage_sequence_next(storage) == sequence + 1);
+    if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
+    if (engine_storage->settlement_in_state) return KHORGOS_ERROR_invalid_operation;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (storage_segment_records_used(storage) > 0) {
+        u8 chain_head[BASE_SHA256_BYTES];
+        storage_chain_head(storage, chain_head);
+        error = storage_segment_start(storage, sequence + 1, chain_head);
+        if (error != KHORGOS_ERROR_ok) goto failed;
+    }
+    error = engine_snapshot_write(engine, storage);
+    if (error != KHORGOS_ERROR_ok) goto failed;
+    engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
+    engine_storage->checkpoint_sequence = sequence;
+    error = storage_collect(storage, engine_storage->checkpoint_sequence_previous);
+    if (error != KHORGOS_ERROR_ok) goto failed;
+    return KHORGOS_ERROR_ok;
+failed:
+    /* Out of space: the journal is preallocated, so the engine may go on without this
+     * checkpoint. Any other failure of the disk stops it, as a commit failure does. */
+    return error == KHORGOS_ERROR_no_space ? error : engine_stop(engine, error);
+}
+
+khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
+                                 uint64_t *sequence) {
+    ASSERT(engine != NULL && head != NULL && sequence != NULL);
+    if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
+    storage_chain_head(engine->storage->storage, head);
+    *sequence = storage_sequence_next(engine->storage->storage) - 1;
+    return KHORGOS_ERROR_ok;
+}
+
+/* ---- format -------------------------------------------------------------------------------- */
+
+khorgos_error engine_storage_format(struct storage_io *io,
+                                    const struct storage_superblock *superblock) {
+    ASSERT(io != NULL && superblock != NULL);
+    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
+    struct khorgos_config config = {
+        .account_count_max = superblock->account_count_max,
+        .transfer_count_max = superblock->transfer_count_max,
+        .account_balance_count_max = superblock->account_balance_count_max,
+        .participant_count_max = superblock->participant_count_max,
+        .payment_count_max = superblock->payment_count_max,
+    };
+    struct khorgos *engine = NULL;
+    khorgos_error error = khorgos_open_memory(&engine, &config);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct storage *storage = NULL;
+    error = storage_create(io, superblock, &storage);
+    if (error != KHORGOS_ERROR_ok) goto close_engine;
+    const u8 chain_zero[BASE_SHA256_BYTES] = {0};
+    /* The superblock goes last: a directory without one is not a data directory, so a crash
+     * during format leaves something open refuses, never a half-made directory it serves. */
+    error = storage_segment_start(storage, 1, chain_zero);
+    if (error == KHORGOS_ERROR_ok) error = engine_snapshot_write(engine, storage);
+    if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
+    storage_destroy(storage);
+close_engine:
+    khorgos_close(engine);
+    return error;
+}
+
+khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config) {
+    ASSERT(directory != NULL && config != NULL);
+    struct storage_superblock superblock = {
+        .format_version = STORAGE_FORMAT_VERSION,
+        .account_count_max = config->account_count_max ? config->account_count_max
+                                                       : LIMIT_ACCOUNT_COUNT_DEFAULT,
+        .transfer_count_max = config->transfer_count_max ? config->transfer_count_max
+                                                         : LIMIT_TRANSFER_COUNT_DEFAULT,
+        .account_balance_count_max = config->account_balance_count_max
+                                         ? config->account_balance_count_max
+                                         : LIMIT_ACCOUNT_BALANCE_COUNT_DEFAULT,
+        .segment_bytes = STORAGE_SEGMENT_BYTES_DEFAULT,
+        .segment_records_max = STORAGE_SEGMENT_RECORDS_DEFAULT,
+        .formatted_at_ns = base_clock_realtime_ns(),
+        .participant_count_max = config->participant_count_max,
+        .payment_count_max = config->payment_count_max,
+    };
+    if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
+        superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
+        superblock.account_balance_count_max > LIMIT_ACCOUNT_BALANCE_COUNT_MAX) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    struct storage_io *io = NULL;
+    khorgos_error error = storage_io_posix_create(directory, true, &io);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = engine_storage_format(io, &superblock);
+    storage_io_posix_destroy(io);
+    return error;
+}
+
+/* ---- recovery ------------------------------------------------------------------------------ */
+
+/* Checks a journal record before it is applied: what the live path validated must hold. */
+static bool engine_record_valid(const struct khorgos *engine,
+                                const struct storage_record_header *header) {
+    const struct engine_operation *entry = engine_operation_find(header->operation);
+    if (entry == NULL || !entry->changes_state) return false;
+    if (header->body_size % entry->body_record_size != 0) return false;
+    if (header->operation == KHORGOS_OPERATION_PULSE) {
+        if (header->body_size != 0) return false;
+    } else if (header->body_size / entry->body_record_size > LIMIT_BATCH_EVENTS_MAX) {
+        return false;
+    }
+    u64 events = MAX(header->body_size / entry->body_record_size, 1u);
+    if (header->timestamp < engine->timestamp_last + events) return false;
+    if (header->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS &&
+        !ledger_capacity_accounts(&engine->ledger, header->body_size / entry->body_record_size)) {
+        return false;
+    }
+    if (header->operation == KHORGOS_OPERATION_CREATE_TRANSFERS &&
+        !ledger_capacity_transfers(&engine->ledger, header->body_size / entry->body_record_size)) {
+        return false;
+    }
+    return header->sequence == engine->request_count + 1;
+}
+
+static khorgos_error engine_replay_record(void *context, const struct storage_record_header *header,
+                                          const void *body) {
+    struct khorgos *engine = context;
+    ASSERT(engine != NULL && engine->storage != NULL && header != NULL);
+    struct engine_storage *engine_storage = engine->storage;
+    if (!engine_record_valid(engine, header)) {
+        engine_report(engine_storage->report,
+                      "journal record %llu (operation %u, %u bytes) is not a request this engine "
+                      "could have committed after the state before it.",
+                      (unsigned long long)header->sequence, header->operation, header->body_size);
+        return KHORGOS_ERROR_corrupt;
+    }
+    if (settle_operation_is(header->operation)) engine_storage->settlement_in_state = true;
+    engine_apply(engine, header->operation, header->timestamp, body, header->body_size,
+                 engine_storage->reply);
+    ASSERT(engine->request_count == header->sequence);
+    if (header->sequence == engine_storage->verify_sequence &&
+        ledger_digest(&engine->ledger) != engine_storage->verify_digest) {
+        engine_report(engine_storage->report,
+                      "after replaying request %llu the state digest differs from the one "
+                      "snapshot-%016llx recorded.",
+                      (unsigned long long)header->sequence, (unsigned long long)header->sequence);
+        return KHORGOS_ERROR_corrupt;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+static khorgos_error engine_section_read(struct khorgos *engine, struct storage_reader *reader) {
+    struct engine_section section;
+    khorgos_error error = storage_reader_get(reader, &section, sizeof(section));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (section.reserved != 0 || storage_reader_remaining(reader) != 0) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    engine->request_count = section.request_count;
+    engine->timestamp_last = section.timestamp_last;
+    return KHORGOS_ERROR_ok;
+}
+
+/* Loads snapshot-<sequence> into a fresh engine; corrupt when it does not verify. */
+static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
+                                          struct storage_snapshot_header *header) {
+    struct engine_storage *engine_storage = engine->storage;
+    struct storage_reader *reader = NULL;
+    khorgos_error error = storage_snapshot_open(engine_storage->storage, sequence, header, &reader,
+                                                engine_storage->report);
+    if (error != KHORGOS_ERROR_ok) return error;
+    bool seen_engine = false;
+    bool seen_ledger = false;
+    struct storage_section_header section;
+    while ((error = storage_reader_section_next(reader, &section)) == KHORGOS_ERROR_ok) {
+        if (section.module == STORAGE_SECTION_ENGINE && section.version == ENGINE_SECTION_VERSION &&
+            !seen_engine) {
+            error = engine_section_read(engine, reader);
+            seen_engine = true;
+        } else if (section.module == STORAGE_SECTION_LEDGER &&
+                   section.version == LEDGER_SNAPSHOT_VERSION && !seen_ledger) {
+            error = ledger_snapshot_read(&engine->ledger, reader);
+            seen_ledger = true;
+        } else {
+            error = KHORGOS_ERROR_format_version; /* a module this build does not know */
+        }
+        if (error != KHORGOS_ERROR_ok) break;
+    }
+    storage_reader_close(reader);
+    if (error == KHORGOS_ERROR_not_found) error = KHORGOS_ERROR_ok;
+    if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger)) error = KHORGOS_ERROR_corrupt;
+    if (error == KHORGOS_ERROR_ok &&
+        (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
+         ledger_digest(&engine->ledger) != header->digest)) {
+        error = KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        engine_report(engine_storage->report, "snapshot-%016llx does not load (%s).",
+                      (unsigned long long)sequence, khorgos_error_name(error));
+    }
+    return error;
+}
+
+/* ---- open ---------------------------------------------------------------------------------- */
+
+static khorgos_error engine_storage_attach(struct khorgos **out, struct storage_io *io,
+                                          const struct storage_superblock *superblock,
+                                          int clock_manual, struct storage_report *report) {
+    struct khorgos_config config = {
+        .account_count_max = superblock->account_count_max,
+        .transfer_count_max = superblock->transfer_count_max,
+        .account_balance_count_max = superblock->account_balance_count_max,
+        .participant_count_max = superblock->participant_count_max,
+        .payment_count_max = superblock->payment_count_max,
+        .clock_manual = clock_manual,
+    };
+    struct khorgos *engine = NULL;
+    khorgos_error error = khorgos_open_memory(&engine, &config);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct engine_storage *engine_storage = calloc(1, sizeof(*engine_storage));
+    if (engine_storage == NULL) goto out_of_memory;
+    engine->storage = engine_storage;
+    engine_storage->io = io;
+    engine_storage->report = report;
+    engine_storage->reply = malloc(ENGINE_REPLY_BYTES_MAX);
+    if (engine_storage->reply == NULL) goto out_of_memory;
+    error = storage_create(io, superblock, &engine_storage->storage);
+    if (error != KHORGOS_ERROR_ok) {
+        khorgos_close(engine);
+        return error;
+    }
+    *out = engine;
+    return KHORGOS_ERROR_ok;
+out_of_memory:
+    khorgos_close(engine);
+    return KHORGOS_ERROR_out_of_memory;
+}
+
+void engine_storage_close(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    struct engine_storage *engine_storage = engine->storage;
+    if (engine_storage == NULL) return;
+    if (engine_storage->storage != NULL) storage_destroy(engine_storage->storage);
+    if (engine_storage->io_owned) storage_io_posix_destroy(engine_storage->io);
+    free(engine_storage->reply);
+    free(engine_storage);
+    engine->storage = NULL;
+}
+
+static khorgos_error engine_superblock_read(struct storage_io *io,
+                                            struct storage_superblock *superblock,
+                                            struct storage_report *report) {
+    khorgos_error error = storage_superblock_read(io, superblock);
+    if (error == KHORGOS_ERROR_not_found) {
+        engine_report(report, "no superblock: not a data directory (run khorgos format).");
+    } else if (error == KHORGOS_ERROR_format_version) {
+        engine_report(report,
+                      "the data directory has format version %u; this build reads version %u "
+                      "only.",
+                      superblock->format_version, STORAGE_FORMAT_VERSION);
+    } else if (error == KHORGOS_ERROR_corrupt) {
+        engine_report(report, "superblock: damaged (checksum or magic).");
+    }
+    return error;
+}
+
+/* Loads the newest snapshot that verifies, trying the newest and then the previous one. */
+static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storage_io *io,
+                                            const struct storage_superblock *superblock,
+                                            const struct storage_listing *listing,
+                                            int clock_manual, struct storage_report *report,
+                                            struct storage_snapshot_header *header) {
+    khorgos_error error = KHORGOS_ERROR_corrupt;
+    if (listing->snapshot_count == 0) engine_report(report, "no snapshot in the directory.");
+    for (u32 attempt = 0; attempt < MIN(listing->snapshot_count, 2u); attempt++) {
+        u64 sequence = listing->snapshots[listing->snapshot_count - 1 - attempt];
+        struct khorgos *engine = NULL;
+        error = engine_storage_attach(&engine, io, superblock, clock_manual, report);
+        if (error != KHORGOS_ERROR_ok) return error;
+        error = engine_snapshot_load(engine, sequence, header);
+        if (error == KHORGOS_ERROR_ok) {
+            if (attempt > 0) {
+                report->snapshot_fallback = true;
+                engine_report(report, "recovered from the previous snapshot-%016llx instead.",
+                              (unsigned long long)sequence);
+            }
+            *out = engine;
+            return KHORGOS_ERROR_ok;
+        }
+        khorgos_close(engine);
+        if (error != KHORGOS_ERROR_corrupt && error != KHORGOS_ERROR_format_version) return error;
+    }
+    return error == KHORGOS_ERROR_ok ? KHORGOS_ERROR_corrupt : error;
+}
+
+khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, bool io_owned,
+                                  const struct khorgos_open_options *options,
+                                  struct storage_report *report) {
+    ASSERT(out != NULL && io != NULL && options != NULL && report != NULL);
+    *out = NULL;
+    memset(report, 0, sizeof(*report));
+    struct storage_superblock superblock;
+    khorgos_error error = engine_superblock_read(io, &superblock, report);
+    struct storage_listing listing;
+    if (error == KHORGOS_ERROR_ok) error = storage_list(io, &listing);
+    struct khorgos *engine = NULL;
+    struct storage_snapshot_header header;
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_recover_snapshot(&engine, io, &superblock, &listing, options->clock_manual,
+                                        report, &header);
+    }
+    if (error != KHORGOS_ERROR_ok) goto destroy_io;
+    struct engine_storage *engine_storage = engine->storage;
+    engine_storage->io_owned = io_owned;
+    u64 newest = listing.snapshots[listing.snapshot_count - 1];
+    struct storage_snapshot_header newest_header;
+    if (report->snapshot_fallback &&
+        storage_snapshot_header_read(engine_storage->storage, newest, &newest_header) ==
+            KHORGOS_ERROR_ok) {
+        engine_storage->verify_sequence = newest; /* its body is damaged; its digest is not */
+        engine_storage->verify_digest = newest_header.digest;
+    }
+    error = storage_journal_recover(engine_storage->storage, header.sequence, header.chain_head,
+                                    true, engine_replay_record, engine, report);
+    if (error != KHORGOS_ERROR_ok) goto close_engine;
+    engine_storage->verify_sequence = 0;
+    engine_storage->checkpoint_sequence = header.sequence;
+    engine_storage->checkpoint_sequence_previous =
+        listing.snapshot_count > 1 && !report->snapshot_fallback
+            ? listing.snapshots[listing.snapshot_count - 2]
+            : header.sequence;
+    engine_storage->checkpoint_journal_bytes = options->checkpoint_journal_bytes
+                                                   ? options->checkpoint_journal_bytes
+                                                   : superblock.segment_bytes / 2;
+    error = storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous);
+    if (error != KHORGOS_ERROR_ok) goto close_engine;
+    engine_storage->report = NULL;
+    ASSERT(storage_sequence_next(engine_storage->storage) == engine->request_count + 1);
+    *out = engine;
+    return KHORGOS_ERROR_ok;
+close_engine:
+    engine_storage->io_owned = false; /* the caller's io is destroyed below, once */
+    khorgos_close(engine);
+destroy_io:
+    if (io_owned) storage_io_posix_destroy(io);
+    return error;
+}
+
+khorgos_error khorgos_open(struct khorgos **out, const char *directory,
+                           const struct khorgos_open_options *options) {
+    ASSERT(out != NULL && directory != NULL && options != NULL);
+    *out = NULL;
+    struct storage_io *io = NULL;
+    static _Thread_local struct storage_report report;
+    memset(&report, 0, sizeof(report));
+    khorgos_error error = storage_io_posix_create(directory, false, &io);
+    if (error == KHORGOS_ERROR_not_found) {
+        snprintf(report.message, sizeof(report.message), "%s: no such directory.", directory);
+    } else if (error == KHORGOS_ERROR_ok) {
+        error = engine_storage_open(out, io, true, options, &report);
+    }
+    if (options->report != NULL && options->report_capacity > 0) {
+        snprintf(options->report, options->report_capacity, "%s", report.message);
+    }
+    return error;
+}
+
+/* ---- check --------------------------------------------------------------------------------- */
+
+struct engine_check {
+    struct khorgos *engine;
+    u64 base_sequence;      /* records after it are replayed */
+    const struct storage_listing *listing;
+    struct storage_snapshot_header headers[STORAGE_DIRECTORY_FILES_MAX];
+    bool header_valid[STORAGE_DIRECTORY_FILES_MAX];
+    struct storage_report *report;
+    bool damaged;
+};
+
+static khorgos_error engine_check_record(void *context, const struct storage_record_header *header,
+                                         const void *body) {
+    struct engine_check *check = context;
+    const struct storage_listing *listing = check->listing;
+    for (u32 index = 0; index < listing->snapshot_count; index++) {
+        if (!check->header_valid[index] || listing->snapshots[index] != header->sequence) continue;
+        u8 hash[BASE_SHA256_BYTES];
+        storage_record_hash(header, body, hash);
+        if (memcmp(hash, check->headers[index].chain_head, BASE_SHA256_BYTES) != 0) {
+            engine_report(check->report,
+                          "snapshot-%016llx records a chain head that differs from the "
+                          "journal's hash of request %llu.",
+                          (unsigned long long)header->sequence,
+                          (unsigned long long)header->sequence);
+            return KHORGOS_ERROR_corrupt;
+        }
+    }
+    if (header->sequence <= check->base_sequence) return KHORGOS_ERROR_ok;
+    khorgos_error error = engine_replay_record(check->engine, header, body);
+    if (error != KHORGOS_ERROR_ok) return error;
+    for (u32 index = 0; index < listing->snapshot_count; index++) {
+        if (!check->header_valid[index] || listing->snapshots[index] != header->sequence) continue;
+        if (ledger_digest(&check->engine->ledger) != check->headers[index].digest) {
+            engine_report(check->report,
+                          "snapshot-%016llx records a state digest that replay does not reach.",
+                          (unsigned long long)header->sequence);
+            return KHORGOS_ERROR_corrupt;
+        }
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* Verifies every snapshot; returns the index of the oldest that loads, or count if none. */
+static u32 engine_check_snapshots(struct engine_check *check, struct storage_io *io,
+                                  const struct storage_superblock *superblock) {
+    const struct storage_listing *listing = check->listing;
+    u32 base = listing->snapshot_count;
+    for (u32 index = listing->snapshot_count; index-- > 0;) {
+        struct khorgos *engine = NULL;
+        khorgos_error error = engine_storage_attach(&engine, io, superblock, 1, check->report);
+        if (error != KHORGOS_ERROR_ok) return listing->snapshot_count;
+        error = engine_snapshot_load(engine, listing->snapshots[index], &check->headers[index]);
+        if (error == KHORGOS_ERROR_ok) {
+            check->header_valid[index] = true;
+            base = index;
+        } else {
+            check->damaged = true;
+            check->header_valid[index] =
+                storage_snapshot_header_read(engine->storage->storage, listing->snapshots[index],
+                                             &check->headers[index]) == KHORGOS_ERROR_ok;
+        }
+        khorgos_close(engine);
+    }
+    return base;
+}
+
+khorgos_error engine_storage_check(struct storage_io *io, struct storage_report *report) {
+    ASSERT(io != NULL && report != NULL);
+    memset(report, 0, sizeof(*report));
+    struct storage_superblock superblock;
+    khorgos_error error = engine_superblock_read(io, &superblock, report);
+    if (error != KHORGOS_ERROR_ok) return error;
+    static _Thread_local struct storage_listing listing;
+    error = storage_list(io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    static _Thread_local struct engine_check check;
+    memset(&check, 0, sizeof(check));
+    check.listing = &listing;
+    check.report = report;
+    u32 base = engine_check_snapshots(&check, io, &superblock);
+    if (base == listing.snapshot_count || listing.segment_count == 0) {
+        engine_report(report, "no snapshot verifies, or no journal: nothing to replay from.");
+        return KHORGOS_ERROR_corrupt;
+    }
+    error = engine_storage_attach(&check.engine, io, &superblock, 1, report);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = engine_snapshot_load(check.engine, listing.snapshots[base], &check.headers[base]);
+    ASSERT(error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_io);
+    check.base_sequence = listing.snapshots[base];
+    if (error == KHORGOS_ERROR_ok) {
+        u64 first = listing.segments[0];
+        const u8 *chain = first == check.base_sequence + 1 ? check.headers[base].chain_head : NULL;
+        error = storage_journal_recover(check.engine->storage->storage, MIN(first - 1, check.base_sequence),
+                                        chain, false, engine_check_record, &check, report);
+    }
+    khorgos_close(check.engine);
+    if (error == KHORGOS_ERROR_ok && check.damaged) error = KHORGOS_ERROR_corrupt;
+    return error;
+}

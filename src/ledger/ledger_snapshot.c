@@ -1,0 +1,174 @@
+/*
+ * ledger_snapshot.c: the ledger's section of a snapshot (STORAGE_SECTION_LEDGER, version 1).
+ * The storage layer frames and checksums the section (src/storage/storage.h); this file decides
+ * what of struct ledger is state and how it is laid out.
+ *
+ * Section bytes, little-endian, back to back:
+ *     0   4  account_count
+ *     4   4  transfer_count
+ *     8   4  failed_transfer_count
+ *    12   4  expiry_count            entries in the expiry heap (resolved ones included)
+ *    16   4  balance_count
+ *    20   4  balance_reserved_count
+ *    24   8  timestamp_last          the last timestamp the ledger applied
+ *    32      accounts                account_count x 128 (struct khorgos_account)
+ *            transfers               transfer_count x 128 (struct khorgos_transfer)
+ *            transfer_states         transfer_count x 1 (enum ledger_transfer_state)
+ *            failed_transfer_ids     failed_transfer_count x 16, in the order they failed
+ *            expiries                expiry_count x 16 (struct ledger_expiry), the heap's array
+ *                                    as it is, so the order of equal expiries is kept exactly
+ *            balances                balance_count x sizeof(struct ledger_balance_entry)
+ *
+ * What is not written, because it is derived and rebuilt on load: the three id maps (from the
+ * records and failed_transfer_ids: an id's value is its index), and the query indexes
+ * (ledger_index_update indexes every record of a freshly initialized ledger). The undo log is
+ * empty between requests (checked), so it is not state.
+ *
+ * Load validates before trusting: counts within the capacities the directory was formatted
+ * with, ids nonzero and unique, states in range, heap entries naming transfers, history entries
+ * naming records. A section that passes its checksum but fails these (a bug, or a snapshot
+ * from another build) is corrupt, never a crash. The caller then checks ledger_digest against
+ * the digest the snapshot recorded.
+ */
+#include "ledger/ledger.h"
+#include "storage/storage.h"
+
+struct ledger_snapshot_counts {
+    u32 account_count;
+    u32 transfer_count;
+    u32 failed_transfer_count;
+    u32 expiry_count;
+    u32 balance_count;
+    u32 balance_reserved_count;
+    u64 timestamp_last;
+};
+_Static_assert(sizeof(struct ledger_snapshot_counts) == 32, "the section starts with 32 bytes");
+
+void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer) {
+    ASSERT(ledger != NULL && writer != NULL);
+    ASSERT(ledger->undo_count == 0 && !ledger->chain_open);
+    const struct ledger_snapshot_counts counts = {
+        .account_count = ledger->account_count,
+        .transfer_count = ledger->transfer_count,
+        .failed_transfer_count = ledger->failed_transfer_count,
+        .expiry_count = ledger->expiry_count,
+        .balance_count = ledger->balance_count,
+        .balance_reserved_count = ledger->balance_reserved_count,
+        .timestamp_last = ledger->timestamp_last,
+    };
+    storage_writer_section_begin(writer, STORAGE_SECTION_LEDGER, LEDGER_SNAPSHOT_VERSION);
+    storage_writer_put(writer, &counts, sizeof(counts));
+    storage_writer_put(writer, ledger->accounts,
+                       (u64)counts.account_count * sizeof(struct khorgos_account));
+    storage_writer_put(writer, ledger->transfers,
+                       (u64)counts.transfer_count * sizeof(struct khorgos_transfer));
+    storage_writer_put(writer, ledger->transfer_states, counts.transfer_count);
+    storage_writer_put(writer, ledger->failed_transfer_ids,
+                       (u64)counts.failed_transfer_count * sizeof(u128));
+    storage_writer_put(writer, ledger->expiries,
+                       (u64)counts.expiry_count * sizeof(struct ledger_expiry));
+    storage_writer_put(writer, ledger->balances,
+                       (u64)counts.balance_count * sizeof(struct ledger_balance_entry));
+    storage_writer_section_end(writer);
+}
+
+static bool ledger_snapshot_counts_valid(const struct ledger *ledger,
+                                         const struct ledger_snapshot_counts *counts) {
+    const struct ledger_config *config = &ledger->config;
+    return counts->account_count <= config->account_count_max &&
+           counts->transfer_count <= config->transfer_count_max &&
+           counts->failed_transfer_count <= config->transfer_count_max &&
+           counts->expiry_count <= config->transfer_count_max &&
+           counts->balance_count <= config->account_balance_count_max &&
+           (u64)counts->balance_count + counts->balance_reserved_count <=
+               config->account_balance_count_max;
+}
+
+/* Inserts ids into a map, refusing zero, the maximum and duplicates (corrupt input). */
+static bool ledger_snapshot_map_ids(struct base_id_map *map, const void *records, u32 count,
+                                    size_t stride) {
+    ASSERT(map != NULL && map->count == 0);
+    ASSERT(stride >= sizeof(u128));
+    for (u32 index = 0; index < count; index++) {
+        u128 id;
+        memcpy(&id, (const u8 *)records + (size_t)index * stride, sizeof(id));
+        u32 existing = 0;
+        if (id == 0 || id == U128_MAX || base_id_map_get(map, id, &existing)) return false;
+        base_id_map_insert(map, id, index);
+    }
+    ASSERT(map->count == count);
+    return true;
+}
+
+static bool ledger_snapshot_references_valid(const struct ledger *ledger) {
+    for (u32 index = 0; index < ledger->transfer_count; index++) {
+        if (ledger->transfer_states[index] > LEDGER_TRANSFER_EXPIRED) return false;
+    }
+    for (u32 index = 0; index < ledger->expiry_count; index++) {
+        if (ledger->expiries[index].transfer_index >= ledger->transfer_count) return false;
+    }
+    for (u32 index = 0; index < ledger->balance_count; index++) {
+        const struct ledger_balance_entry *entry = &ledger->balances[index];
+        if (entry->account_index >= ledger->account_count) return false;
+        if (entry->transfer_index >= ledger->transfer_count) return false;
+    }
+    return true;
+}
+
+static khorgos_error ledger_snapshot_read_arrays(struct ledger *ledger,
+                                                 struct storage_reader *reader) {
+    khorgos_error error = storage_reader_get(
+        reader, ledger->accounts, (u64)ledger->account_count * sizeof(struct khorgos_account));
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, ledger->transfers,
+                                   (u64)ledger->transfer_count * sizeof(struct khorgos_transfer));
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, ledger->transfer_states, ledger->transfer_count);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, ledger->failed_transfer_ids,
+                                   (u64)ledger->failed_transfer_count * sizeof(u128));
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(reader, ledger->expiries,
+                                   (u64)ledger->expiry_count * sizeof(struct ledger_expiry));
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_reader_get(
+            reader, ledger->balances,
+            (u64)ledger->balance_count * sizeof(struct ledger_balance_entry));
+    }
+    return error;
+}
+
+khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader *reader) {
+    ASSERT(ledger != NULL && reader != NULL);
+    ASSERT(ledger->account_count == 0 && ledger->transfer_count == 0);
+    struct ledger_snapshot_counts counts;
+    khorgos_error error = storage_reader_get(reader, &counts, sizeof(counts));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (!ledger_snapshot_counts_valid(ledger, &counts)) return KHORGOS_ERROR_corrupt;
+    ledger->account_count = counts.account_count;
+    ledger->transfer_count = counts.transfer_count;
+    ledger->failed_transfer_count = counts.failed_transfer_count;
+    ledger->expiry_count = counts.expiry_count;
+    ledger->balance_count = counts.balance_count;
+    ledger->balance_reserved_count = counts.balance_reserved_count;
+    ledger->timestamp_last = counts.timestamp_last;
+    error = ledger_snapshot_read_arrays(ledger, reader);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (storage_reader_remaining(reader) != 0) return KHORGOS_ERROR_corrupt;
+    if (!ledger_snapshot_references_valid(ledger)) return KHORGOS_ERROR_corrupt;
+    if (!ledger_snapshot_map_ids(&ledger->account_map, ledger->accounts, ledger->account_count,
+                                 sizeof(struct khorgos_account)) ||
+        !ledger_snapshot_map_ids(&ledger->transfer_map, ledger->transfers, ledger->transfer_count,
+                                 sizeof(struct khorgos_transfer)) ||
+        !ledger_snapshot_map_ids(&ledger->failed_transfer_map, ledger->failed_transfer_ids,
+                                 ledger->failed_transfer_count, sizeof(u128))) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    ledger_index_update(ledger);
+    ASSERT(ledger->query_index.indexed_transfer_count == ledger->transfer_count);
+    return KHORGOS_ERROR_ok;
+}
