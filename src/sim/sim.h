@@ -264,6 +264,15 @@ enum sim_payment_type {
     SIM_PAYMENT_INTERBANK = 1,
 };
 
+enum sim_settlement {
+    SIM_SETTLEMENT_GROSS = 0,
+    SIM_SETTLEMENT_NET = 1,           /* collected in the open netting window */
+};
+
+/* A payment read from a file belongs to no scenario pair. */
+#define SIM_PAIR_NONE 0xFFFFu
+_Static_assert(SIM_PAIR_COUNT_MAX < SIM_PAIR_NONE, "pair indexes fit in u16 besides none");
+
 /* One payment, 48 bytes. The padding is zeroed so that equal days are equal byte for byte. */
 struct sim_payment {
     u128 amount;                      /* minor units of `currency`, > 0 */
@@ -276,7 +285,8 @@ struct sim_payment {
     u8 creditor_currency;             /* the exporter's home currency, received */
     u8 priority;                      /* enum sim_priority */
     u8 type;                          /* enum sim_payment_type */
-    u8 padding[14];
+    u8 settlement;                    /* enum sim_settlement */
+    u8 padding[13];
 };
 _Static_assert(sizeof(struct sim_payment) == 48, "a payment record is 48 bytes");
 
@@ -300,6 +310,19 @@ void sim_day_deinit(struct sim_day *day);
  * capacity_full when the day's count exceeds day->count_max; nothing is written then. */
 khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 scale_per_mille,
                            struct sim_day *day);
+
+/* ----------------------------------------------------------------------------------------- */
+/* A day read from a payments file (--payments FILE.csv), format in sim_payments_csv.c.       */
+
+/* Data rows in a CSV text (non-blank lines after the header): what sim_day_init must hold. */
+u32 sim_payments_csv_count(const char *text, size_t length);
+/* Reads the payments of `text` into `day` (reserved for at least sim_payments_csv_count rows),
+ * sorted by (submitted_at, id). Each bad row is reported with its line number (the first
+ * SIM_SCENARIO_ERROR_COUNT_MAX kept) and skipped; with `strict`, any bad row refuses the whole
+ * file (invalid_argument, day->count 0). A bad header always refuses the file. */
+khorgos_error sim_payments_csv_parse(const struct sim_scenario *scenario, const char *text,
+                                     size_t length, bool strict, struct sim_day *day,
+                                     struct sim_scenario_errors *errors);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Metrics.                                                                                   */
