@@ -9,9 +9,11 @@
  *   sim_scenario.c  the default scenario, validation, BICs, fixed-point decimals, the scenario
  *                   file format (reader and writer)
  *   sim_generate.c  the PRNG (xoshiro256** seeded by splitmix64) and the day's payments
+ *   sim_payments_csv.c  an operator's own day read from a CSV file instead
  *   sim_metrics.c   upper and lower bound, liquidity used, delay, settlement ratios, queues,
  *                   intraday series, the starting liquidity rule, USD conversion by country
- *   sim_report.c    metrics.json, payments.csv and the self-contained report.html
+ *   sim_report.c    metrics.json, payments.csv, the self-contained report.html and the
+ *                   terminal summary
  *
  * Numbers. Every amount is an integer in a currency's minor unit (u128, or i128 for positions);
  * exchange rates are fixed-point integers (units of the currency per US dollar, times 10^6);
