@@ -482,11 +482,6 @@ int cli_apply_main(int argc, char **argv) {
     struct apply_options options;
     int exit_status = apply_options_parse(argc, argv, &options);
     if (exit_status >= 0) return exit_status;
-    if (options.data_directory != NULL) {
-        fprintf(stderr, "khorgos apply: --data is not yet supported: the storage layer is not "
-                        "built yet; run without --data to work in memory\n");
-        return 2;
-    }
     struct apply *apply = calloc(1, sizeof(*apply));
     if (apply == NULL || !apply_reserve(apply)) {
         fprintf(stderr, "khorgos apply: out of memory for the request buffers\n");
@@ -495,13 +490,23 @@ int cli_apply_main(int argc, char **argv) {
     }
     apply->clock_manual = options.clock_manual;
     ASSERT(apply->request_count == 0 && apply->line_number == 0);
-    khorgos_error error = khorgos_open_memory(&apply->engine, &options.config);
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (options.data_directory != NULL) { /* capacities come from the directory's format */
+        char report[1024] = "";
+        struct khorgos_open_options open_options = {.clock_manual = options.clock_manual,
+                                                    .report = report,
+                                                    .report_capacity = sizeof(report)};
+        error = khorgos_open(&apply->engine, options.data_directory, &open_options);
+        if (report[0] != '\0') fprintf(stderr, "khorgos: %s: %s\n", options.data_directory, report);
+    } else {
+        error = khorgos_open_memory(&apply->engine, &options.config);
+    }
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
         exit_status = 1;
         goto release;
     }
-    fprintf(stderr, "khorgos: in memory: nothing is durable\n");
+    if (options.data_directory == NULL) fprintf(stderr, "khorgos: in memory: nothing is durable\n");
     apply_loop(apply);
     exit_status = apply->failed ? 1 : 0;
 release:

@@ -1,25 +1,290 @@
-/* cli_storage.c: `khorgos format`, `check` and `inspect`. Placeholders until the storage layer
- * lands (its engineer replaces this file): each says so and exits with status 2. */
+/*
+ * cli_storage.c: the data-directory commands (docs/storage.md).
+ *
+ *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
+ *                   [--participants N] [--payments N]
+ *       creates DIR with its format version and capacities; refuses an existing DIR.
+ *   khorgos check   --data DIR
+ *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
+ *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
+ *       it found and the chain head an operator can publish. Exit status: 0 clean; 1 damage to
+ *       acknowledged data (file, offset and sequence named) or an error; 2 leftovers of a crash
+ *       that the next open repairs (a torn unacknowledged tail, unconfirmed records).
+ *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
+ *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
+ *       the body (event count and the first events). Read-only, like check.
+ * Neither check nor inspect writes to the directory; both may run beside a live engine only
+ * at the operator's risk (they may see a commit half done and report it as a torn tail).
+ */
 #include "cli/cli.h"
+#include "engine/engine.h"
+#include "storage/storage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
-static int cli_storage_missing(const char *command) {
-    fprintf(stderr, "khorgos: %s needs the storage layer, not built yet\n", command);
+/* Events a summary shows before "...": enough to recognise a request, short enough for a line. */
+#define CLI_INSPECT_EVENTS_SHOWN 3u
+
+struct cli_storage_options {
+    const char *data;
+    struct khorgos_config config;
+    u64 from;
+    u64 limit;
+};
+
+static int cli_storage_usage(const char *command, const char *problem) {
+    ASSERT(command != NULL);
+    if (problem != NULL) fprintf(stderr, "khorgos %s: %s\n", command, problem);
+    fprintf(stderr,
+            "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
+            "                       [--participants N] [--payments N]\n"
+            "       khorgos check   --data DIR\n"
+            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n");
     return 2;
 }
 
+static bool cli_storage_count(const char *text, u64 max, u64 *count) {
+    ASSERT(count != NULL && max > 0);
+    u128 value = 0;
+    if (text == NULL || base_u128_parse(text, strlen(text), &value) != 0) return false;
+    if (value == 0 || value > max) return false;
+    *count = (u64)value;
+    return true;
+}
+
+/* Returns -1 when the options are good, else the exit status (usage printed). */
+static int cli_storage_parse(const char *command, int argc, char **argv,
+                             struct cli_storage_options *options) {
+    ASSERT(argc >= 1 && argv != NULL);
+    memset(options, 0, sizeof(*options));
+    options->limit = U64_MAX;
+    bool format = strcmp(command, "format") == 0;
+    bool inspect = strcmp(command, "inspect") == 0;
+    for (int index = 1; index < argc; index += 2) {
+        const char *option = argv[index];
+        const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (value == NULL) return cli_storage_usage(command, "every option takes a value");
+        u64 count = 0;
+        if (strcmp(option, "--data") == 0) {
+            options->data = value;
+            continue;
+        }
+        bool counted = cli_storage_count(value, U32_MAX, &count);
+        if (format && counted && strcmp(option, "--accounts") == 0) {
+            options->config.account_count_max = (u32)count;
+        } else if (format && counted && strcmp(option, "--transfers") == 0) {
+            options->config.transfer_count_max = (u32)count;
+        } else if (format && counted && strcmp(option, "--balances") == 0) {
+            options->config.account_balance_count_max = (u32)count;
+        } else if (format && counted && strcmp(option, "--participants") == 0) {
+            options->config.participant_count_max = (u32)count;
+        } else if (format && counted && strcmp(option, "--payments") == 0) {
+            options->config.payment_count_max = (u32)count;
+        } else if (inspect && cli_storage_count(value, U64_MAX, &count) &&
+                   strcmp(option, "--from") == 0) {
+            options->from = count;
+        } else if (inspect && cli_storage_count(value, U64_MAX, &count) &&
+                   strcmp(option, "--limit") == 0) {
+            options->limit = count;
+        } else {
+            return cli_storage_usage(command, "unknown option or a count that is not >= 1");
+        }
+    }
+    if (options->data == NULL) return cli_storage_usage(command, "--data DIR is required");
+    return -1;
+}
+
 int cli_format_main(int argc, char **argv) {
-    (void)argc, (void)argv;
-    return cli_storage_missing("format");
+    struct cli_storage_options options;
+    int status = cli_storage_parse("format", argc, argv, &options);
+    if (status >= 0) return status;
+    khorgos_error error = khorgos_format(options.data, &options.config);
+    if (error == KHORGOS_ERROR_exists) {
+        fprintf(stderr, "khorgos format: %s already exists; refusing to overwrite it\n",
+                options.data);
+        return 1;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos format: %s: %s\n", options.data, khorgos_strerror(error));
+        return 1;
+    }
+    printf("formatted %s (format version %u)\n", options.data, STORAGE_FORMAT_VERSION);
+    return 0;
+}
+
+static void cli_hex(const u8 *bytes, u32 size, char *out) {
+    static const char digits[] = "0123456789abcdef";
+    ASSERT(bytes != NULL && out != NULL);
+    for (u32 index = 0; index < size; index++) {
+        out[2 * index] = digits[bytes[index] >> 4];
+        out[2 * index + 1] = digits[bytes[index] & 15];
+    }
+    out[2 * size] = '\0';
+}
+
+static struct storage_io *cli_storage_open_io(const char *command, const char *data) {
+    struct storage_io *io = NULL;
+    khorgos_error error = storage_io_posix_create(data, false, &io);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos %s: %s: %s\n", command, data,
+                error == KHORGOS_ERROR_not_found ? "no such directory" : khorgos_strerror(error));
+        return NULL;
+    }
+    ASSERT(io != NULL);
+    return io;
 }
 
 int cli_check_main(int argc, char **argv) {
-    (void)argc, (void)argv;
-    return cli_storage_missing("check");
+    struct cli_storage_options options;
+    int status = cli_storage_parse("check", argc, argv, &options);
+    if (status >= 0) return status;
+    struct storage_io *io = cli_storage_open_io("check", options.data);
+    if (io == NULL) return 1;
+    static struct storage_report report;
+    khorgos_error error = engine_storage_check(io, &report);
+    storage_io_posix_destroy(io);
+    if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error != KHORGOS_ERROR_ok) {
+        printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
+        return 1;
+    }
+    char head[2 * BASE_SHA256_BYTES + 1];
+    cli_hex(report.chain_head, BASE_SHA256_BYTES, head);
+    printf("check: %llu journal records verified, last sequence %llu\n",
+           (unsigned long long)report.records, (unsigned long long)report.sequence_last);
+    printf("chain head: %s\n", head);
+    if (report.torn_records > 0 || report.confirmed_records > 0) {
+        printf("check: crash leftovers found (the next open repairs them)\n");
+        return 2;
+    }
+    printf("check: ok\n");
+    return 0;
+}
+
+/* ---- inspect ------------------------------------------------------------------------------- */
+
+struct cli_inspect {
+    u64 from;
+    u64 limit;
+    u64 printed;
+};
+
+static void cli_time(u64 timestamp, char *out, size_t capacity) {
+    time_t seconds = (time_t)(timestamp / 1000000000ull);
+    struct tm parts;
+    if (gmtime_r(&seconds, &parts) == NULL) {
+        snprintf(out, capacity, "%llu", (unsigned long long)timestamp);
+        return;
+    }
+    size_t length = strftime(out, capacity, "%Y-%m-%dT%H:%M:%S", &parts);
+    ASSERT(length > 0);
+    snprintf(out + length, capacity - length, ".%09lluZ",
+             (unsigned long long)(timestamp % 1000000000ull));
+}
+
+static void cli_amount(u128 amount, u32 ledger, char *out, size_t capacity) {
+    const struct khorgos_currency *currency = khorgos_currency_by_numeric(ledger);
+    char digits[64];
+    if (currency == NULL || amount == KHORGOS_AMOUNT_MAX ||
+        khorgos_amount_format(amount, currency->minor_units, digits, sizeof(digits)) == 0) {
+        base_u128_format(amount, digits);
+        snprintf(out, capacity, "%s (ledger %u)", digits, ledger);
+        return;
+    }
+    snprintf(out, capacity, "%s %s", digits, currency->letters);
+}
+
+static void cli_inspect_summary(const struct storage_record_header *header, const void *body,
+                                char *out, size_t capacity) {
+    const struct engine_operation *entry = engine_operation_find(header->operation);
+    u32 count = entry == NULL || entry->body_record_size == 0
+                    ? 0
+                    : header->body_size / entry->body_record_size;
+    if (header->operation == KHORGOS_OPERATION_PULSE || header->body_size == 0) {
+        snprintf(out, capacity, "internal timer work (expiries due)");
+        return;
+    }
+    int used = snprintf(out, capacity, "%u event(s)", count);
+    for (u32 index = 0; index < MIN(count, CLI_INSPECT_EVENTS_SHOWN) && used > 0 &&
+                        (size_t)used < capacity;
+         index++) {
+        char id[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        char amount[96];
+        if (header->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) {
+            struct khorgos_transfer transfer;
+            memcpy(&transfer, (const u8 *)body + index * sizeof(transfer), sizeof(transfer));
+            base_u128_format(transfer.id, id);
+            cli_amount(transfer.amount, transfer.ledger, amount, sizeof(amount));
+            char debit[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+            char credit[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+            base_u128_format(transfer.debit_account_id, debit);
+            base_u128_format(transfer.credit_account_id, credit);
+            used += snprintf(out + used, capacity - (size_t)used, "; transfer %s %s->%s %s", id,
+                             debit, credit, amount);
+        } else if (header->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS) {
+            struct khorgos_account account;
+            memcpy(&account, (const u8 *)body + index * sizeof(account), sizeof(account));
+            base_u128_format(account.id, id);
+            const struct khorgos_currency *currency = khorgos_currency_by_numeric(account.ledger);
+            used += snprintf(out + used, capacity - (size_t)used, "; account %s %s", id,
+                             currency ? currency->letters : "?");
+        }
+    }
+    if (count > CLI_INSPECT_EVENTS_SHOWN && used > 0 && (size_t)used < capacity) {
+        snprintf(out + used, capacity - (size_t)used, "; ...");
+    }
+}
+
+static khorgos_error cli_inspect_record(void *context, const struct storage_record_header *header,
+                                        const void *body) {
+    struct cli_inspect *inspect = context;
+    ASSERT(inspect != NULL && header != NULL);
+    if (header->sequence < inspect->from || inspect->printed >= inspect->limit) {
+        return KHORGOS_ERROR_ok;
+    }
+    char time_text[64];
+    cli_time(header->timestamp, time_text, sizeof(time_text));
+    char actor[STORAGE_ACTOR_BYTES + 1];
+    memcpy(actor, header->actor, STORAGE_ACTOR_BYTES);
+    actor[STORAGE_ACTOR_BYTES] = '\0';
+    const char *name = khorgos_operation_name(header->operation);
+    char summary[512];
+    cli_inspect_summary(header, body, summary, sizeof(summary));
+    printf("%llu  %s  %-8s %-22s %s\n", (unsigned long long)header->sequence, time_text, actor,
+           name != NULL ? name : "unknown", summary);
+    inspect->printed++;
+    return KHORGOS_ERROR_ok;
 }
 
 int cli_inspect_main(int argc, char **argv) {
-    (void)argc, (void)argv;
-    return cli_storage_missing("inspect");
+    struct cli_storage_options options;
+    int status = cli_storage_parse("inspect", argc, argv, &options);
+    if (status >= 0) return status;
+    struct storage_io *io = cli_storage_open_io("inspect", options.data);
+    if (io == NULL) return 1;
+    static struct storage_report report;
+    memset(&report, 0, sizeof(report));
+    struct storage_superblock superblock;
+    struct storage_listing listing;
+    struct storage *storage = NULL;
+    khorgos_error error = storage_superblock_read(io, &superblock);
+    if (error == KHORGOS_ERROR_ok) error = storage_list(io, &listing);
+    if (error == KHORGOS_ERROR_ok && listing.segment_count == 0) error = KHORGOS_ERROR_corrupt;
+    if (error == KHORGOS_ERROR_ok) error = storage_create(io, &superblock, &storage);
+    struct cli_inspect inspect = {.from = options.from, .limit = options.limit};
+    if (error == KHORGOS_ERROR_ok) {
+        printf("sequence  time (UTC)  actor  operation  summary\n");
+        error = storage_journal_recover(storage, listing.segments[0] - 1, NULL, false,
+                                        cli_inspect_record, &inspect, &report);
+    }
+    storage_destroy(storage);
+    storage_io_posix_destroy(io);
+    if (report.message[0] != '\0') fprintf(stderr, "%s\n", report.message);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos inspect: %s: %s\n", options.data, khorgos_strerror(error));
+        return 1;
+    }
+    return 0;
 }
