@@ -205,7 +205,7 @@ static void test_every_error_code(void **state) {
             CLI_CODEC_ERROR_unknown_flag);
     refused("{\"op\":\"query_accounts\",\"filter\":{\"flags\":[\"debits\"]}}",
             CLI_CODEC_ERROR_unknown_flag);
-    /* Status fields of replies are never read from requests. */
+    /* A reply's status is no field of the request's record. */
     refused("{\"op\":\"create_transfers\",\"events\":[{\"status\":\"created\"}]}",
             CLI_CODEC_ERROR_unknown_field);
 }
@@ -394,6 +394,7 @@ struct test_record {
     u8 role;
     u8 small;
     u32 currencies[8];
+    u32 reason;
 };
 static const char *const test_role_names[] = {NULL, "bank", "liquidity_provider",
                                               "settlement_agent"};
@@ -404,6 +405,8 @@ static const struct cli_field test_fields[] = {
     {"small", CLI_FIELD_UNSIGNED, 1, 1, false, offsetof(struct test_record, small), NULL, 0, NULL},
     {"currencies", CLI_FIELD_UNSIGNED, 4, 8, false, offsetof(struct test_record, currencies),
      NULL, 0, NULL},
+    {"reason", CLI_FIELD_STATUS, 4, 1, false, offsetof(struct test_record, reason), NULL, 0,
+     khorgos_create_transfer_status_name},
 };
 static const struct cli_record test_record_table = {"test_record", sizeof(struct test_record),
                                                     test_fields, ARRAY_COUNT(test_fields)};
@@ -419,7 +422,7 @@ static void test_settlement_field_kinds(void **state) {
     (void)state;
     struct test_record record;
     const char *line = "{\"bic\":\"HSBKKZKX\",\"role\":\"settlement_agent\",\"small\":255,"
-                       "\"currencies\":[156,398]}";
+                       "\"currencies\":[156,398],\"reason\":\"exceeds_credits\"}";
     assert_int_equal(decode_test_record(line, &record), CLI_CODEC_DECODED);
     assert_memory_equal(record.bic, "HSBKKZKX\0\0\0", 11);
     assert_int_equal(record.role, 3);
@@ -427,6 +430,7 @@ static void test_settlement_field_kinds(void **state) {
     assert_int_equal(record.currencies[0], 156);
     assert_int_equal(record.currencies[1], 398);
     for (u32 index = 2; index < 8; index++) assert_int_equal(record.currencies[index], 0);
+    assert_int_equal(record.reason, KHORGOS_CREATE_TRANSFER_exceeds_credits);
     char text[512];
     struct cli_json_writer writer;
     cli_json_writer_init(&writer, text, sizeof(text) - 1);
@@ -440,7 +444,8 @@ static void test_settlement_field_kinds(void **state) {
     cli_json_writer_init(&writer, text, sizeof(text) - 1);
     cli_codec_record_encode(&writer, &test_record_table, &record);
     text[writer.length] = '\0';
-    assert_string_equal(text, "{\"bic\":\"ABCDEFGHXXX\",\"role\":9,\"small\":0,\"currencies\":[]}");
+    assert_string_equal(text, "{\"bic\":\"ABCDEFGHXXX\",\"role\":9,\"small\":0,\"currencies\":[],"
+                              "\"reason\":\"created\"}");
     struct {
         const char *line;
         enum cli_codec_error_code code;
@@ -458,6 +463,8 @@ static void test_settlement_field_kinds(void **state) {
         {"{\"currencies\":[-1]}", CLI_CODEC_ERROR_out_of_range},
         {"{\"currencies\":[\"156\"]}", CLI_CODEC_ERROR_wrong_type},
         {"{\"colour\":1}", CLI_CODEC_ERROR_unknown_field},
+        {"{\"reason\":\"no_such_status\"}", CLI_CODEC_ERROR_unknown_name},
+        {"{\"reason\":[]}", CLI_CODEC_ERROR_wrong_type},
         {"{\"bic\":", CLI_CODEC_ERROR_invalid_json},
     };
     for (size_t index = 0; index < ARRAY_COUNT(refusals); index++) {

@@ -1,6 +1,7 @@
 /* cli_codec.c: the record and operation tables of the JSON front end, and the generic walks
  * that decode requests and encode replies with them. See cli_codec.h for the rules. */
 #include "cli/cli_codec.h"
+#include "cli/cli_codec_settle.h"
 
 #include <stdio.h>
 
@@ -185,26 +186,31 @@ const struct cli_operation *cli_operation_find(const char *name, u32 length) {
             return &operation_table[index];
         }
     }
-    return NULL;
+    return cli_codec_settle_operation_find(name, length); /* settlement's table */
 }
 
 const struct cli_operation *cli_operation_by_code(u32 operation) {
     ASSERT(ARRAY_COUNT(operation_table) > 0);
-    for (u32 index = 0; index < ARRAY_COUNT(operation_table); index++) {
-        if (operation_table[index].operation == operation) return &operation_table[index];
+    for (u32 index = 0; index < cli_operation_count(); index++) {
+        const struct cli_operation *candidate = cli_operation_at(index);
+        if (candidate->operation == operation) return candidate;
     }
     return NULL;
 }
 
+/* The ledger's operations come first, then settlement's (cli_codec_settle.c). */
 const struct cli_operation *cli_operation_at(u32 index) {
-    ASSERT(index < ARRAY_COUNT(operation_table));
+    ASSERT(index < cli_operation_count());
+    if (index >= ARRAY_COUNT(operation_table)) {
+        return cli_codec_settle_operation_at(index - (u32)ARRAY_COUNT(operation_table));
+    }
     ASSERT(operation_table[index].body != NULL);
     return &operation_table[index];
 }
 
 u32 cli_operation_count(void) {
     ASSERT(ARRAY_COUNT(operation_table) < 256);
-    return ARRAY_COUNT(operation_table);
+    return (u32)ARRAY_COUNT(operation_table) + cli_codec_settle_operation_count();
 }
 
 static const char *const codec_error_names[] = {
@@ -280,7 +286,8 @@ static bool decode_number_fail(struct decode *decode, enum cli_json_number_statu
                  field->kind == CLI_FIELD_UNSIGNED && field->size >= 8
                      ? "a decimal string or a JSON integer"
                  : field->kind == CLI_FIELD_FLAGS ? "an array of flag names or an integer"
-                 : field->kind == CLI_FIELD_ENUM  ? "a name or an integer"
+                 : field->kind == CLI_FIELD_ENUM || field->kind == CLI_FIELD_STATUS
+                     ? "a name or an integer"
                                                   : "a JSON integer");
         return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
     }
@@ -299,7 +306,7 @@ static u128 field_maximum(const struct cli_field *field) {
 
 /* Stores element `element` of a numeric field (a scalar's only element is 0). */
 static void field_store(const struct cli_field *field, u8 *record, u32 element, u128 value) {
-    ASSERT(field->kind != CLI_FIELD_STATUS && field->kind != CLI_FIELD_TEXT);
+    ASSERT(field->kind != CLI_FIELD_TEXT);
     ASSERT(element < field->count && value <= field_maximum(field));
     u8 *target = record + field->offset + (size_t)element * field->size;
     switch (field->size) {
@@ -406,17 +413,34 @@ static bool decode_text(struct decode *decode, const struct cli_field *field, u3
     return true;
 }
 
-/* One numeric value: an unsigned, flags, or an enum's name (or its number). */
+/* The status whose name is `token`'s, or U32_MAX. Statuses are mostly written, but records
+ * that carry one (a payment's reason) may come back as input, and must read like any field. */
+static u32 field_status_index(const struct decode *decode, const struct cli_field *field,
+                              const struct cli_json_token *token) {
+    ASSERT(field->kind == CLI_FIELD_STATUS && field->status_name != NULL);
+    ASSERT(token->type == CLI_JSON_STRING);
+    for (u32 status = 0; field->status_name(status) != NULL; status++) {
+        if (cli_json_string_equals(decode->line, token, field->status_name(status))) return status;
+    }
+    return U32_MAX;
+}
+
+/* One numeric value: an unsigned, flags, or an enum's or status's name (or its number). */
 static bool decode_scalar(struct decode *decode, const struct cli_field *field, u32 value_index,
                           u8 *record, u32 element) {
     const struct cli_json_token *value = &decode->tokens[value_index];
-    ASSERT(field->kind != CLI_FIELD_STATUS); /* statuses are written, never read */
+    ASSERT(field->kind != CLI_FIELD_TEXT);
     u128 number = 0;
     if (field->kind == CLI_FIELD_FLAGS) {
         if (!decode_flags(decode, field, value_index, &number)) return false;
     } else if (field->kind == CLI_FIELD_ENUM && value->type == CLI_JSON_STRING) {
         number = field_name_index(decode, field, value);
         if (number == field->name_count) {
+            return decode_unknown_name(decode, field, value, CLI_CODEC_ERROR_unknown_name);
+        }
+    } else if (field->kind == CLI_FIELD_STATUS && value->type == CLI_JSON_STRING) {
+        number = field_status_index(decode, field, value);
+        if (number == U32_MAX || number > field_maximum(field)) {
             return decode_unknown_name(decode, field, value, CLI_CODEC_ERROR_unknown_name);
         }
     } else {

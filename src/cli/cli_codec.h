@@ -68,7 +68,7 @@ const char *cli_codec_error_name(enum cli_codec_error_code code);
 enum cli_field_kind {
     CLI_FIELD_UNSIGNED = 1, /* size 1, 2 or 4: JSON integer; 8 or 16: decimal string */
     CLI_FIELD_FLAGS = 2,    /* an array of names (or an integer of bits); size 1, 2 or 4 */
-    CLI_FIELD_STATUS = 3,   /* written by name (status_name), never read */
+    CLI_FIELD_STATUS = 3,   /* written by name (status_name); read by name or number */
     CLI_FIELD_TEXT = 4,     /* char[size]: printable ASCII, NUL-padded; a JSON string */
     CLI_FIELD_ENUM = 5,     /* a name of `names` (or its number); written by name */
 };
