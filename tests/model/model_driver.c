@@ -1204,12 +1204,13 @@ static void driver_query(struct model_driver *driver) {
     struct khorgos_query_filter query_filter;
     memset(&account_filter, 0, sizeof(account_filter));
     memset(&query_filter, 0, sizeof(query_filter));
-    const uint64_t kind = driver_below(driver, 3);
+    const uint64_t kind = driver_below(driver, 4);
     uint32_t operation, body_size, found = 0;
     const void *body;
     uint64_t timestamp;
-    if (kind == 0) {
-        operation = KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS;
+    if (kind == 0 || kind == 3) {
+        operation = kind == 0 ? KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS
+                              : KHORGOS_OPERATION_GET_ACCOUNT_BALANCES;
         uint64_t account = driver_below(driver, 100);
         account_filter.account_id = account < 85   ? driver_existing_account(driver, 0, 0)
                                     : account < 90 ? DRIVER_DOOMED_FIRST
@@ -1222,9 +1223,13 @@ static void driver_query(struct model_driver *driver) {
         DRIVER_QUERY_FIELDS(driver, &account_filter);
         body = &account_filter;
         body_size = sizeof(account_filter);
-        timestamp = reference_model_get_account_transfers(
-            driver->model, &account_filter, (struct khorgos_transfer *)driver->query_model_reply,
-            &found);
+        timestamp = kind == 0 ? reference_model_get_account_transfers(
+                                    driver->model, &account_filter,
+                                    (struct khorgos_transfer *)driver->query_model_reply, &found)
+                              : reference_model_get_account_balances(
+                                    driver->model, &account_filter,
+                                    (struct khorgos_account_balance *)driver->query_model_reply,
+                                    &found);
     } else {
         operation = kind == 1 ? KHORGOS_OPERATION_QUERY_ACCOUNTS : KHORGOS_OPERATION_QUERY_TRANSFERS;
         if (driver_percent(driver, 30)) query_filter.ledger = driver_ledgers[driver_below(driver, 3)];
@@ -1271,6 +1276,7 @@ static void driver_query(struct model_driver *driver) {
         }
         char text[1200];
         char ids[2][48];
+        const bool account_side = kind == 0 || kind == 3;
         size_t length = (size_t)snprintf(
             text, sizeof(text),
             "%s: expected %u records, engine %u gave %u bytes (%u records); filter account=%s "
@@ -1279,15 +1285,17 @@ static void driver_query(struct model_driver *driver) {
             khorgos_operation_name(operation), found, engine, request.reply_size,
             request.reply_size / DRIVER_RECORD_BYTES,
             driver_u128_text(account_filter.account_id, ids[0]),
-            driver_u128_text(kind == 0 ? account_filter.user_data_128 : query_filter.user_data_128, ids[1]),
-            (unsigned long long)(kind == 0 ? account_filter.user_data_64 : query_filter.user_data_64),
-            kind == 0 ? account_filter.user_data_32 : query_filter.user_data_32,
-            query_filter.ledger, kind == 0 ? account_filter.code : query_filter.code,
-            (unsigned long long)(kind == 0 ? account_filter.timestamp_min : query_filter.timestamp_min),
-            (unsigned long long)(kind == 0 ? account_filter.timestamp_max : query_filter.timestamp_max),
-            kind == 0 ? account_filter.limit : query_filter.limit,
-            kind == 0 ? account_filter.flags : query_filter.flags);
-        for (uint32_t record = 0; record < found && record < 3 && length < sizeof(text) - 400; record++) {
+            driver_u128_text(account_side ? account_filter.user_data_128 : query_filter.user_data_128, ids[1]),
+            (unsigned long long)(account_side ? account_filter.user_data_64 : query_filter.user_data_64),
+            account_side ? account_filter.user_data_32 : query_filter.user_data_32,
+            query_filter.ledger, account_side ? account_filter.code : query_filter.code,
+            (unsigned long long)(account_side ? account_filter.timestamp_min : query_filter.timestamp_min),
+            (unsigned long long)(account_side ? account_filter.timestamp_max : query_filter.timestamp_max),
+            account_side ? account_filter.limit : query_filter.limit,
+            account_side ? account_filter.flags : query_filter.flags);
+        for (uint32_t record = 0; kind != 3 && record < found && record < 3 &&
+                                  length < sizeof(text) - 400;
+             record++) {
             length += (size_t)snprintf(text + length, sizeof(text) - length, "  expected[%u] ", record);
             length += kind == 1 ? driver_describe_account(
                                       (const struct khorgos_account *)driver->query_model_reply + record,

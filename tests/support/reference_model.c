@@ -152,6 +152,8 @@ struct reference_model *reference_model_create(uint32_t transfer_count_max) {
     uint64_t failed_slots = model_table_size(transfer_count_max * 2);
     model->transfers = calloc(transfer_count_max, sizeof(*model->transfers));
     model->transfer_states = calloc(transfer_count_max, 1);
+    model->transfer_balances = calloc((size_t)transfer_count_max * 2,
+                                      sizeof(*model->transfer_balances));
     model->transfer_slots = calloc(transfer_slots, sizeof(*model->transfer_slots));
     model->failed_slots = calloc(failed_slots, sizeof(*model->failed_slots));
     model->expiry_indexes = calloc(transfer_count_max, sizeof(uint32_t));
@@ -161,6 +163,7 @@ struct reference_model *reference_model_create(uint32_t transfer_count_max) {
     model->transfer_slot_mask = transfer_slots - 1;
     model->failed_slot_mask = failed_slots - 1;
     if (model->transfers == NULL || model->transfer_states == NULL ||
+        model->transfer_balances == NULL ||
         model->transfer_slots == NULL || model->failed_slots == NULL ||
         model->expiry_indexes == NULL || model->snapshot.expiry_indexes == NULL ||
         model->snapshot.state_undo_indexes == NULL || model->snapshot.state_undo_values == NULL) {
@@ -174,6 +177,7 @@ void reference_model_destroy(struct reference_model *model) {
     if (model == NULL) return;
     free(model->transfers);
     free(model->transfer_states);
+    free(model->transfer_balances);
     free(model->transfer_slots);
     free(model->failed_slots);
     free(model->expiry_indexes);
@@ -475,6 +479,20 @@ static void model_transfer_insert(struct reference_model *model,
     uint32_t index = model->transfer_count++;
     model->transfers[index] = *transfer;
     model->transfer_states[index] = state;
+    /* Called after the transfer moved its amounts: these are the balances right after it. */
+    const u128 sides[2] = {transfer->debit_account_id, transfer->credit_account_id};
+    for (uint32_t side = 0; side < 2; side++) {
+        int64_t account_index = model_account_index(model, sides[side]);
+        MODEL_ASSERT(account_index >= 0);
+        const struct khorgos_account *account = &model->accounts[account_index];
+        struct khorgos_account_balance *balance = &model->transfer_balances[2 * index + side];
+        memset(balance, 0, sizeof(*balance));
+        balance->debits_pending = account->debits_pending;
+        balance->debits_posted = account->debits_posted;
+        balance->credits_pending = account->credits_pending;
+        balance->credits_posted = account->credits_posted;
+        balance->timestamp = transfer->timestamp;
+    }
     struct reference_model_id_slot *slot =
         model_slot(model->transfer_slots, model->transfer_slot_mask, transfer->id);
     if (slot->id == 0) {
@@ -978,6 +996,30 @@ uint64_t reference_model_get_account_transfers(struct reference_model *model,
             if (model_transfer_matches_account(&model->transfers[index], filter)) {
                 out[found++] = model->transfers[index];
             }
+        }
+    }
+    *out_count = found;
+    return model->timestamp_last;
+}
+
+uint64_t reference_model_get_account_balances(struct reference_model *model,
+                                              const struct khorgos_account_filter *filter,
+                                              struct khorgos_account_balance *out,
+                                              uint32_t *out_count) {
+    MODEL_ASSERT(filter != NULL && out_count != NULL);
+    model_pulse_if_due(model, model->clock_ns);
+    uint32_t found = 0;
+    int64_t account = model_account_index(model, filter->account_id);
+    if (model_account_filter_valid(filter) && account >= 0 &&
+        (model->accounts[account].flags & KHORGOS_ACCOUNT_HISTORY)) {
+        const uint32_t limit = model_limit(filter->limit);
+        const bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+        for (uint32_t step = 0; step < model->transfer_count && found < limit; step++) {
+            const uint32_t index = reversed ? model->transfer_count - 1 - step : step;
+            const struct khorgos_transfer *t = &model->transfers[index];
+            if (!model_transfer_matches_account(t, filter)) continue;
+            const uint32_t side = t->debit_account_id == filter->account_id ? 0 : 1;
+            out[found++] = model->transfer_balances[2 * index + side];
         }
     }
     *out_count = found;

@@ -77,6 +77,9 @@ struct reference_model {
 
     struct khorgos_transfer *transfers; /* creation order == timestamp order */
     uint8_t *transfer_states;           /* enum reference_model_transfer_state */
+    /* Balances of each transfer's debit and credit accounts right after it: the history that
+     * get_account_balances returns for accounts with the history flag. */
+    struct khorgos_account_balance *transfer_balances; /* [2 * index] debit, [2 * index + 1] credit */
     uint32_t transfer_count;
     uint32_t transfer_count_max;
 
@@ -128,6 +131,13 @@ void reference_model_clock_advance(struct reference_model *model, uint64_t nanos
 uint64_t reference_model_get_account_transfers(struct reference_model *model,
                                                const struct khorgos_account_filter *filter,
                                                struct khorgos_transfer *out, uint32_t *out_count);
+/* get_account_balances: the same filter and transfers as get_account_transfers, each as the
+ * account's balances right after it; nothing unless the account has the history flag (expiry
+ * writes no history, as in TigerBeetle). */
+uint64_t reference_model_get_account_balances(struct reference_model *model,
+                                              const struct khorgos_account_filter *filter,
+                                              struct khorgos_account_balance *out,
+                                              uint32_t *out_count);
 uint64_t reference_model_query_accounts(struct reference_model *model,
                                         const struct khorgos_query_filter *filter,
                                         struct khorgos_account *out, uint32_t *out_count);
