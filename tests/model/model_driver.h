@@ -7,8 +7,8 @@
  * into tests/support, because everything in tests/support links into every test program and
  * this file needs the whole engine.
  *
- * Queries (get_account_transfers, query_accounts, query_transfers) are compared too, with
- * random filters, valid and invalid; get_account_balances is not (the model keeps no history).
+ * Queries (get_account_transfers, get_account_balances, query_accounts, query_transfers) are
+ * compared too, with random filters, valid and invalid.
  *
  * A run is a sequence of epochs; each epoch opens fresh engines and a fresh model (so that
  * balances near 2^128 saturate some accounts, but not all of them for the whole run) and then
