@@ -93,6 +93,7 @@
 #include "base/base.h"
 #include "ledger/ledger.h"
 #include "settle/settle_lsm.h"
+#include "settle/settle_fx.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
@@ -265,6 +266,8 @@ struct settle {
     struct settle_lsm_payment *lsm_payments;
     struct settle_lsm_bilateral_limit *lsm_limits;
     u32 *lsm_payment_index;                 /* problem index -> payment index */
+
+    struct settle_fx fx; /* cross-currency PvP and netting windows (settle_fx.h, issue 5) */
 };
 
 khorgos_error settle_init(struct settle *settle, const struct settle_config *config,
@@ -335,6 +338,7 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results);
 u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp);
+void settle_queue_append(struct settle *settle, u32 payment);
 void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
                            u64 timestamp);
 void settle_queue_remove(struct settle *settle, u32 payment);
@@ -384,5 +388,47 @@ void settle_pulse(struct settle *settle, u64 timestamp);
 void settle_timer_push(struct settle *settle, u64 due, u32 payment);
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
                          struct khorgos_position *out, u32 count_max);
+
+/* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c), issue 5. */
+khorgos_error settle_fx_init(struct settle *settle);
+void settle_fx_deinit(struct settle *settle);
+bool settle_fx_convert_floor(const struct khorgos_fx_quote *quote, u128 source, u128 *target);
+bool settle_fx_convert_ceil(const struct khorgos_fx_quote *quote, u128 target, u128 *source);
+void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
+                          const struct khorgos_fx_quote *events, u32 count,
+                          struct khorgos_settle_result *results);
+void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 *ids, u32 count,
+                               struct khorgos_settle_result *results);
+u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 count,
+                            struct khorgos_fx_quote *out);
+void settle_fx_set_routing(struct settle *settle, u64 timestamp,
+                           const struct khorgos_fx_routing *events, u32 count,
+                           struct khorgos_settle_result *results);
+/* Whether settle_fx_submit_one answers this submit_payments event (new fields, or an id of
+ * such a payment); then it validates, settles, queues, windows or rejects it. */
+bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event);
+u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
+                         struct khorgos_settle_result *result);
+u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp);
+/* A queued cross-currency payment tried again (requoted): settled, or why not. */
+u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp);
+void settle_fx_retry_all(struct settle *settle, u64 timestamp);
+u32 settle_fx_price_take(struct settle *settle, u32 payment, u64 timestamp);
+void settle_fx_price_release(struct settle *settle, u32 payment);
+u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs);
+u128 settle_fx_draw(struct settle *settle, u32 slot, u128 amount);
+void settle_fx_leg_settled(struct settle *settle, const struct settle_fx_leg *leg);
+bool settle_fx_check(const struct settle *settle);
+u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp);
+void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
+                                  const struct khorgos_window *events, u32 count,
+                                  struct khorgos_settle_result *results);
+u32 settle_netting_lookup_windows(const struct settle *settle, const struct khorgos_window *events,
+                                  u32 count, struct khorgos_window *out);
+u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_window_filter *filter,
+                                 struct khorgos_window_position *out, u32 count_max);
+u64 settle_netting_timer_next(const struct settle *settle);
+void settle_netting_pulse(struct settle *settle, u64 timestamp);
+bool settle_netting_check(const struct settle *settle);
 
 #endif /* KHORGOS_SETTLE_H */

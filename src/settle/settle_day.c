@@ -87,7 +87,7 @@ u64 settle_timer_next(const struct settle *settle) {
             next = settle_min_due(next, currency->resolution_next);
         }
     }
-    return next;
+    return settle_min_due(next, settle_netting_timer_next(settle)); /* window timers */
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -155,6 +155,7 @@ void settle_pulse(struct settle *settle, u64 timestamp) {
             settle_resolve(settle, currency, timestamp);
         }
     }
+    settle_netting_pulse(settle, timestamp); /* window close / settle timers */
     settle_retry_run(settle, timestamp);
     ASSERT(settle_timer_next(settle) == 0 || settle_timer_next(settle) > timestamp);
 }

@@ -26,7 +26,7 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Queues.                                                                                    */
 
-static void settle_queue_append(struct settle *settle, u32 payment) {
+void settle_queue_append(struct settle *settle, u32 payment) {
     struct khorgos_payment *record = &settle->payments[payment];
     struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
     u32 priority = record->priority;
@@ -304,8 +304,11 @@ static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp)
         u32 payment = position->queue_head[priority];
         while (payment != SETTLE_NONE) {
             u32 next = settle->payment_next[payment];
-            u32 status = settle_single_status(settle, payment);
-            if (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp)) {
+            bool fx = settle_fx_payment_is(&settle->payments[payment]); /* settle_fx.c */
+            u32 status = fx ? settle_fx_retry(settle, payment, timestamp)
+                            : settle_single_status(settle, payment);
+            if (status == KHORGOS_SETTLE_settled ||
+                (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp))) {
                 settled++;
             } else {
                 settle->payments[payment].reason = status;
@@ -460,6 +463,9 @@ static u32 settle_submit_one(struct settle *settle, u64 timestamp,
                              const struct khorgos_payment *event,
                              struct khorgos_settle_result *result) {
     if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
+    if (settle_fx_submit_claims(settle, event)) { /* cross-currency or net: settle_fx.c */
+        return settle_fx_submit_one(settle, timestamp, event, result);
+    }
     u32 existing = 0;
     if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
         struct khorgos_payment stored = settle->payments[existing];

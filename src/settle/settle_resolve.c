@@ -65,6 +65,10 @@ static u32 settle_model_queue(struct settle *settle, u32 slot, bool fifo, u32 co
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
             const struct khorgos_payment *record = &settle->payments[at];
+            if (settle_fx_payment_is(record)) { /* cross-currency: settles alone (settle_fx.c) */
+                if (fifo) return count;
+                continue;
+            }
             u32 payee = settle->positions[settle->payment_payee_slot[at]].participant;
             if (settle_suspended(settle, payee)) {
                 if (fifo) return count;

@@ -96,6 +96,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     if (error == KHORGOS_ERROR_ok) {
         error = settle_lsm_workspace_init(&settle->lsm, participants, payments, limits);
     }
+    if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     return error;
 }
 
@@ -132,6 +133,7 @@ release_memory:
 void settle_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (settle->lsm.memory != NULL) settle_lsm_workspace_deinit(&settle->lsm);
+    settle_fx_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
     if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
     if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);
@@ -352,11 +354,14 @@ void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
-            operation <= KHORGOS_OPERATION_CLOSE_DAY);
+            operation <= KHORGOS_OPERATION_GET_WINDOW_POSITIONS);
 }
 
-u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
-                 u32 count, void *reply) {
+static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp,
+                           const void *body, u32 count, void *reply);
+
+static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timestamp,
+                                const void *body, u32 count, void *reply) {
     ASSERT(settle != NULL);
     ASSERT(settle_operation_is(operation));
     ASSERT(settle->chain_count == 0);
@@ -396,9 +401,51 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
     case KHORGOS_OPERATION_CLOSE_DAY:
         settle_close_day(settle, timestamp, body, count, reply);
         return count;
-    default: ASSERT(false && "not a settlement operation");
+    default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
     return 0;
+}
+
+/* Issue 5's operations (settle_fx.c, settle_netting.c). */
+static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, const void *body,
+                           u32 count, void *reply) {
+    ASSERT(operation >= KHORGOS_OPERATION_SET_FX_QUOTES);
+    ASSERT(operation <= KHORGOS_OPERATION_GET_WINDOW_POSITIONS);
+    switch (operation) {
+    case KHORGOS_OPERATION_SET_FX_QUOTES: settle_fx_set_quotes(settle, timestamp, body, count, reply); break;
+    case KHORGOS_OPERATION_WITHDRAW_FX_QUOTES:
+        settle_fx_withdraw_quotes(settle, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_LOOKUP_FX_QUOTES: return settle_fx_lookup_quotes(settle, body, count, reply);
+    case KHORGOS_OPERATION_SET_FX_ROUTING: settle_fx_set_routing(settle, timestamp, body, count, reply); break;
+    case KHORGOS_OPERATION_OPEN_WINDOW:
+    case KHORGOS_OPERATION_CLOSE_WINDOW:
+    case KHORGOS_OPERATION_SETTLE_WINDOW:
+    case KHORGOS_OPERATION_UNWIND_WINDOW:
+    case KHORGOS_OPERATION_ABORT_WINDOW:
+        settle_netting_window_events(settle, operation, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_LOOKUP_WINDOWS:
+        return settle_netting_lookup_windows(settle, body, count, reply);
+    case KHORGOS_OPERATION_GET_WINDOW_POSITIONS:
+        return settle_netting_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+    default: ASSERT(false && "not a settlement operation");
+    }
+    return count;
+}
+
+u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
+                 u32 count, void *reply) {
+    u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
+    bool query = operation == KHORGOS_OPERATION_LOOKUP_PAYMENTS ||
+                 operation == KHORGOS_OPERATION_GET_QUEUE ||
+                 operation == KHORGOS_OPERATION_GET_POSITIONS ||
+                 operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
+                 operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
+                 operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
+    /* A queued cross-currency payment may be released by any change (settle_fx.c). */
+    if (!query) settle_fx_retry_all(settle, timestamp);
+    return written;
 }
 
 /* ----------------------------------------------------------------------------------------- */

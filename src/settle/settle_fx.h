@@ -1,0 +1,80 @@
+/*
+ * settle_fx.h: the state of cross-currency payment-versus-payment (settle_fx.c) and of
+ * deferred net settlement windows (settle_netting.c), both parts of the settle layer. Included
+ * by settle.h, which embeds struct settle_fx in struct settle; the functions are declared in
+ * settle.h after struct settle. Design notes: the opening comments of the two .c files.
+ */
+#ifndef KHORGOS_SETTLE_FX_H
+#define KHORGOS_SETTLE_FX_H
+
+#include "base/base.h"
+
+/* Limits, each with its reason. */
+/* Quotes kept (live, withdrawn or expired): a day of a few dozen providers requoting each of
+ * the region's 56 ordered pairs every few minutes fits with room. */
+#define SETTLE_FX_QUOTE_COUNT_MAX 8192u
+/* Windows kept: hourly netting for a year of business days (24 * 366). */
+#define SETTLE_WINDOW_COUNT_MAX 8784u
+/* A rate has at most 12 significant digits (the issue): its mantissa is below 10^12. */
+#define SETTLE_FX_RATE_MANTISSA_LIMIT 1000000000000ull
+/* Power-of-ten exponents a rate may have, and minor-unit differences: the scale applied to an
+ * amount stays within 10^-(18+9)..10^(18+9), which the conversion handles exactly. */
+#define SETTLE_FX_RATE_EXPONENT_MIN (-18)
+#define SETTLE_FX_RATE_EXPONENT_MAX 18
+/* Cross-currency amounts: amount * mantissa must fit in u128 (10^24 * 10^12 < 2^128 / 10^2). */
+#define SETTLE_FX_AMOUNT_MAX ((u128)1000000000000ull * (u128)1000000000000ull)
+/* Legs of a cross-currency payment: payer -> provider, provider -> provider (vehicle),
+ * provider -> payee; each may need a credit draw. */
+#define SETTLE_FX_LEG_COUNT_MAX 3u
+#define SETTLE_FX_CURRENCY_VEHICLE_DEFAULT 156u /* CNY */
+
+_Static_assert(SETTLE_FX_RATE_MANTISSA_LIMIT < (1ull << 40), "mantissa fits 40 bits");
+_Static_assert(SETTLE_FX_LEG_COUNT_MAX * 2 <= LIMIT_BATCH_EVENTS_MAX, "a chain fits a batch");
+
+/* One leg: `debtor` pays `creditor` (position slots, same currency) `amount`. */
+struct settle_fx_leg {
+    u128 amount;
+    u32 debtor_slot;
+    u32 creditor_slot;
+};
+
+struct settle_window_entry {
+    struct khorgos_window record;
+    u32 head, tail;      /* its payments, through payment_next/prev (never also queued) */
+    u64 settle_due;      /* timer: settle attempt, 0 = none */
+};
+
+struct settle_fx {
+    struct khorgos_fx_quote *quotes; /* [SETTLE_FX_QUOTE_COUNT_MAX] */
+    u32 *quote_provider;             /* participant index per quote */
+    u32 quote_count;
+    struct base_id_map quote_map;    /* quote id -> index */
+    u32 routing_mode;                /* enum khorgos_fx_routing_mode */
+    u32 vehicle_numeric;
+    /* Payer slots where a cross-currency payment was queued (retried after each request). */
+    u8 *slot_fx_queued;
+    u32 queued_slot_count;
+    /* Per payment (by index): the vehicle leg's amount and currency (0 = none), and the quotes
+     * whose room it took (SETTLE_NONE = none), returned when a window drops it. */
+    u128 *amount_vehicle;
+    u32 *vehicle_numeric_of;
+    u32 *quote_first_of, *quote_second_of;
+    /* Windows. */
+    struct settle_window_entry *windows; /* [SETTLE_WINDOW_COUNT_MAX], number = index + 1 */
+    u32 window_count;
+    u32 window_open;                 /* number of the open window, 0 = none */
+    u32 window_unfinished;           /* index of the first window not settled or aborted */
+    /* Scratch per position slot, for net positions. */
+    u128 *slot_sent, *slot_received;
+    u32 *slot_sent_count, *slot_received_count;
+    u8 *slot_short;
+};
+
+/* Whether a payment uses the fields of issue 5 (cross-currency or net settlement): such
+ * payments are submitted, settled and retried by settle_fx.c / settle_netting.c. */
+static inline bool settle_fx_payment_is(const struct khorgos_payment *payment) {
+    return payment->currency_target != 0 || payment->amount_kind != 0 ||
+           payment->settlement != 0 || payment->amount_target != 0;
+}
+
+#endif /* KHORGOS_SETTLE_FX_H */
