@@ -289,13 +289,13 @@ static inline void sim_recover_and_verify(struct sim *sim) {
 }
 
 /* Runs batches until the engine stops (a planned power loss or an injected failure). */
-static inline void sim_run_until_failure(struct sim *sim, u32 batches_max) {
-    u64 choice = sim_below(sim, 8);
+static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool inject) {
+    u64 choice = inject ? sim_below(sim, 8) : 8;
     struct storage_fault_config faults = {0};
     if (choice < 5) faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 200);
     else if (choice == 5) faults.sync_error_per_million = 20000;
     else if (choice == 6) faults.write_error_per_million = 20000;
-    else faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 40);
+    else if (choice == 7) faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 40);
     storage_fault_configure(sim->io, &faults);
     for (u32 batch = 0; batch < batches_max; batch++) {
         sim->clock_ns += sim_below(sim, 4) == 0 ? sim_below(sim, 3000000000ull) : 0;
@@ -451,7 +451,7 @@ static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
     static struct storage_report report;
     sim_open(&sim, &report);
     for (u32 crash = 0; crash < crashes; crash++) {
-        sim_run_until_failure(&sim, 1 + (u32)sim_below(&sim, 40));
+        sim_run_until_failure(&sim, 1 + (u32)sim_below(&sim, 40), true);
         storage_fault_crash(sim.io);
         khorgos_close(sim.engine);
         sim.engine = NULL;

@@ -506,6 +506,13 @@ static khorgos_error scan_tail(struct storage *storage, struct segment_scan *sca
     return KHORGOS_ERROR_ok;
 }
 
+static khorgos_error scan_corrupt(struct storage_report *report, const char *name, u64 offset,
+                                  u64 sequence, const char *problem) {
+    report_say(report, "%s: damage to acknowledged data at offset %llu, sequence %llu: %s.", name,
+               (unsigned long long)offset, (unsigned long long)sequence, problem);
+    return KHORGOS_ERROR_corrupt;
+}
+
 /* Step 4: rewrites the copies from C on that do not match, and those of valid records after
  * H (J5). */
 static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *scan,
@@ -527,7 +534,9 @@ static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *
     for (u64 sequence = scan->first; sequence < state->sequence; sequence++) {
         const struct storage_record_header *header = NULL;
         const char *problem = record_problem(storage, scan, offset, sequence, NULL, &header);
-        ASSERT(problem == NULL); /* verified a moment ago */
+        if (problem != NULL) { /* verified a moment ago: the disk returned other bytes now */
+            return scan_corrupt(state->report, scan->journal_name, offset, sequence, problem);
+        }
         struct storage_record_header copy = *header;
         u64 index = sequence - scan->first;
         offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(copy.body_size);
@@ -541,13 +550,6 @@ static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *
     }
     scan->headers.size = 0;
     return storage->io->sync(storage->io, scan->headers.file);
-}
-
-static khorgos_error scan_corrupt(struct storage_report *report, const char *name, u64 offset,
-                                  u64 sequence, const char *problem) {
-    report_say(report, "%s: damage to acknowledged data at offset %llu, sequence %llu: %s.", name,
-               (unsigned long long)offset, (unsigned long long)sequence, problem);
-    return KHORGOS_ERROR_corrupt;
 }
 
 /* Steps 2 and 3: the records of one segment. */
@@ -568,17 +570,24 @@ static khorgos_error scan_records(struct storage *storage, struct segment_scan *
                 return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
                                     problem);
             }
-            if (!scan->last) {
-                if (scan->next_first == state->sequence) return KHORGOS_ERROR_ok; /* its end */
+            if (!scan->last && scan->next_first != state->sequence) {
                 return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
                                     "a record is missing before the next segment starts");
             }
+            if (!scan->last && index != scan->copies_valid_end) {
+                /* J6: its last commit, copies included, was durable before the next began. */
+                return scan_corrupt(state->report, scan->headers_name,
+                                    scan->copies_valid_end * STORAGE_RECORD_HEADER_BYTES,
+                                    scan->first + scan->copies_valid_end,
+                                    "the header copy of a record of a closed segment is damaged");
+            }
+            if (!scan->last) return KHORGOS_ERROR_ok; /* its normal end */
             return scan_tail(storage, scan, state, problem);
         }
         if (index < scan->copies_valid_end) {
             /* copy_problem moves only the headers window: `header` stays valid. */
             const char *copy = copy_problem(storage, scan, index, header);
-            if (copy != NULL && index < scan->copies_last_write) {
+            if (copy != NULL && (index < scan->copies_last_write || !scan->last)) {
                 return scan_corrupt(state->report, scan->headers_name,
                                     index * STORAGE_RECORD_HEADER_BYTES, state->sequence, copy);
             }

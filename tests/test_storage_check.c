@@ -1,0 +1,169 @@
+/* test_storage_check.c: engine_storage_check (what `khorgos check` runs) finds a flipped bit
+ * anywhere in the committed part of every journal segment, header-copy file, snapshot and the
+ * superblock of a directory with several checkpoints; and a flipped snapshot or journal byte
+ * never lets open serve wrong state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "storage_sim.h"
+
+#define CHECK_FLIPS 400u
+
+struct committed_file {
+    char name[STORAGE_NAME_BYTES_MAX];
+    u64 size;
+};
+
+/* Builds a directory with several snapshots and segments through the engine. */
+static struct sim *check_directory_build(u64 seed, struct sim_totals *totals) {
+    struct sim *sim = calloc(1, sizeof(*sim));
+    assert_non_null(sim);
+    sim->seed = seed;
+    sim->random_state = seed * 0x9E3779B97F4A7C15ull + 1;
+    sim->totals = totals;
+    sim->clock_ns = KHORGOS_MANUAL_CLOCK_START_NS;
+    sim->next_id = 1000;
+    sim->log = calloc(SIM_LOG_MAX, sizeof(struct sim_entry));
+    assert_non_null(sim->log);
+    struct storage_fault_config config = {.seed = seed};
+    sim->io = storage_fault_create(&config);
+    assert_int_equal(engine_storage_format(sim->io, &sim_superblock), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1, .checkpoint_journal_bytes = 24000};
+    static struct storage_report report;
+    assert_int_equal(engine_storage_open(&sim->engine, sim->io, false, &options, &report),
+                     KHORGOS_ERROR_ok);
+    for (u32 round = 0; round < 6; round++) {
+        sim_run_until_failure(sim, 40, false);
+        assert_false(sim->engine->stopped);
+    }
+    khorgos_close(sim->engine);
+    sim->engine = NULL;
+    return sim;
+}
+
+static u32 check_committed_files(struct sim *sim, struct committed_file *files) {
+    struct storage_listing listing;
+    assert_int_equal(storage_list(sim->io, &listing), KHORGOS_ERROR_ok);
+    assert_true(listing.snapshot_count >= 2);
+    u32 count = 0;
+    snprintf(files[count].name, STORAGE_NAME_BYTES_MAX, "superblock");
+    files[count].size = STORAGE_SUPERBLOCK_BYTES;
+    count++;
+    for (u32 index = 0; index < listing.snapshot_count; index++) {
+        storage_name(STORAGE_FILE_SNAPSHOT, listing.snapshots[index], files[count].name);
+        assert_int_equal(storage_fault_file(sim->io, files[count].name, &files[count].size),
+                         KHORGOS_ERROR_ok);
+        count++;
+    }
+    for (u32 index = 0; index < listing.segment_count; index++) {
+        storage_name(STORAGE_FILE_JOURNAL, listing.segments[index], files[count].name);
+        files[count].size = sim_committed_size(sim, files[count].name, 1);
+        if (files[count].size > 0) count++;
+        storage_name(STORAGE_FILE_HEADERS, listing.segments[index], files[count].name);
+        files[count].size = sim_committed_size(sim, files[count].name,
+                                               STORAGE_RECORD_HEADER_BYTES);
+        if (files[count].size > 0) count++;
+    }
+    return count;
+}
+
+static void test_check_finds_every_flipped_byte(void **state) {
+    (void)state;
+    struct sim_totals totals;
+    memset(&totals, 0, sizeof(totals));
+    struct sim *sim = check_directory_build(77, &totals);
+    static struct storage_report report;
+    assert_int_equal(engine_storage_check(sim->io, &report), KHORGOS_ERROR_ok);
+    assert_int_equal(report.torn_records, 0);
+    assert_int_equal(report.confirmed_records, 0);
+    assert_int_equal(report.sequence_last, sim->acknowledged_count);
+    u8 chain_head[BASE_SHA256_BYTES];
+    memcpy(chain_head, report.chain_head, sizeof(chain_head));
+
+    struct committed_file files[2 * STORAGE_DIRECTORY_FILES_MAX];
+    u32 file_count = check_committed_files(sim, files);
+    assert_true(file_count >= 6);
+    u32 found = 0;
+    for (u32 flip = 0; flip < CHECK_FLIPS; flip++) {
+        const struct committed_file *file = &files[sim_below(sim, file_count)];
+        u64 offset = sim_below(sim, file->size);
+        u8 bit = (u8)sim_below(sim, 8);
+        assert_int_equal(storage_fault_damage(sim->io, file->name, offset, bit), KHORGOS_ERROR_ok);
+        khorgos_error error = engine_storage_check(sim->io, &report);
+        bool noticed = error != KHORGOS_ERROR_ok || report.torn_records > 0 ||
+                       report.confirmed_records > 0;
+        if (!noticed) {
+            fprintf(stderr, "missed: %s offset %llu bit %u (committed %llu)\n", file->name,
+                    (unsigned long long)offset, bit, (unsigned long long)file->size);
+        }
+        assert_true(noticed);
+        if (error == KHORGOS_ERROR_corrupt && strncmp(file->name, "superblock", 10) != 0) {
+            assert_true(report.message[0] != '\0');
+        }
+        found++;
+        assert_int_equal(storage_fault_damage(sim->io, file->name, offset, bit), KHORGOS_ERROR_ok);
+    }
+    assert_int_equal(found, CHECK_FLIPS);
+    /* Flipped back, the directory checks clean with the same chain head. */
+    assert_int_equal(engine_storage_check(sim->io, &report), KHORGOS_ERROR_ok);
+    assert_memory_equal(report.chain_head, chain_head, sizeof(chain_head));
+    storage_fault_destroy(sim->io);
+    free(sim->log);
+    free(sim);
+}
+
+/* A damaged acknowledged journal record stops open (naming file, offset, sequence); a damaged
+ * newest snapshot makes open fall back to the previous one, say so, and reach the same state. */
+static void test_open_refuses_or_falls_back(void **state) {
+    (void)state;
+    struct sim_totals totals;
+    memset(&totals, 0, sizeof(totals));
+    struct sim *sim = check_directory_build(78, &totals);
+    struct storage_listing listing;
+    assert_int_equal(storage_list(sim->io, &listing), KHORGOS_ERROR_ok);
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_SNAPSHOT, listing.snapshots[listing.snapshot_count - 1], name);
+    u64 size = 0;
+    assert_int_equal(storage_fault_file(sim->io, name, &size), KHORGOS_ERROR_ok);
+    assert_int_equal(storage_fault_damage(sim->io, name, size / 2, 5), KHORGOS_ERROR_ok);
+    static struct storage_report report;
+    struct khorgos_open_options options = {.clock_manual = 1};
+    assert_int_equal(engine_storage_open(&sim->engine, sim->io, false, &options, &report),
+                     KHORGOS_ERROR_ok);
+    assert_true(report.snapshot_fallback);
+    assert_non_null(strstr(report.message, name));
+    assert_int_equal(sim->engine->request_count, sim->acknowledged_count);
+    u32 held = 0;
+    struct khorgos *reference = sim_reference(sim, sim->acknowledged_count, &held);
+    assert_non_null(reference);
+    assert_true(ledger_digest(&reference->ledger) == ledger_digest(&sim->engine->ledger));
+    khorgos_close(reference);
+    khorgos_close(sim->engine);
+    sim->engine = NULL;
+    assert_int_equal(storage_fault_damage(sim->io, name, size / 2, 5), KHORGOS_ERROR_ok);
+
+    u64 segment = listing.segments[listing.segment_count - 1];
+    storage_name(STORAGE_FILE_JOURNAL, segment, name);
+    u64 committed = sim_committed_size(sim, name, 1);
+    assert_true(committed > 0);
+    assert_int_equal(storage_fault_damage(sim->io, name, committed / 3, 2), KHORGOS_ERROR_ok);
+    assert_int_equal(engine_storage_open(&sim->engine, sim->io, false, &options, &report),
+                     KHORGOS_ERROR_corrupt);
+    assert_non_null(strstr(report.message, name));
+    assert_non_null(strstr(report.message, "offset"));
+    assert_non_null(strstr(report.message, "sequence"));
+    storage_fault_destroy(sim->io);
+    free(sim->log);
+    free(sim);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_finds_every_flipped_byte),
+        cmocka_unit_test(test_open_refuses_or_falls_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
