@@ -8,6 +8,8 @@
  * request body is shaped and which records its body and reply hold). Decoding and encoding are
  * generic walks over those tables, so a new operation (settlement's participants, payments,
  * queues, FX quotes, windows) is a new record table and a new row, not new parsing code.
+ * The ledger's rows are operation_table in cli_codec.c; settlement's are in cli_codec_settle.c,
+ * and cli_operation_find / _by_code / _at walk both, the ledger's first.
  *
  * Request shapes (enum cli_body_shape):
  *   EVENTS  {"op":..., "events":[RECORD, ...]}  body: the records, packed
