@@ -134,7 +134,7 @@ static khorgos_error benchmark_open(const struct benchmark_options *options,
         .account_count_max = BENCH_ACCOUNT_COUNT + 64,
         .transfer_count_max = (u32)MIN(options->transfer_count + BENCH_ACCOUNT_COUNT + 64,
                                        (u64)LIMIT_TRANSFER_COUNT_MAX),
-        .account_balance_count_max = 1024};
+        .account_balance_count_max = 2 * LIMIT_BATCH_EVENTS_MAX};
     if (options->data_directory != NULL) {
         fprintf(stderr, "khorgos benchmark: --data needs the storage layer\n");
         return KHORGOS_ERROR_invalid_argument;
