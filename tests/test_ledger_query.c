@@ -968,7 +968,7 @@ static void test_index_pool_worst_case_growth(void **state) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Through the state machine (ledger_create_*, ledger_pulse).                                 */
+/* Through the state machine (ledger_create_*, ledger_pulse) and the engine's public calls.    */
 
 #define STATE_LEDGER 398u /* KZT */
 #define STATE_GAP_NS 1000u
@@ -1211,6 +1211,61 @@ static void test_random_state_queries_match_brute_force(void **state) {
     state_close(fixture);
 }
 
+/* The engine updates the index after each request: queries through khorgos_execute. */
+static void test_engine_queries_through_public_calls(void **state) {
+    (void)state;
+    struct khorgos *engine = NULL;
+    /* Small capacities: the defaults reserve about 2 GB of address space, which AddressSanitizer
+     * spends seconds poisoning. */
+    const struct khorgos_config config = {.account_count_max = 64,
+                                          .transfer_count_max = 256,
+                                          .account_balance_count_max = 256,
+                                          .clock_manual = 1};
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    const struct khorgos_account accounts[] = {state_account(1, KHORGOS_ACCOUNT_HISTORY),
+                                               state_account(2, 0)};
+    struct khorgos_create_result results[4];
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_CREATE_ACCOUNTS,
+                                      .body_size = sizeof(accounts),
+                                      .body = accounts,
+                                      .reply = results,
+                                      .reply_capacity = sizeof(results)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.error, KHORGOS_ERROR_ok);
+    const struct khorgos_transfer transfers[] = {state_transfer(10, 1, 2, 5, 3, 0),
+                                                 state_transfer(11, 2, 1, 6, 4, 0)};
+    request = (struct khorgos_request){.operation = KHORGOS_OPERATION_CREATE_TRANSFERS,
+                                       .body_size = sizeof(transfers),
+                                       .body = transfers,
+                                       .reply = results,
+                                       .reply_capacity = sizeof(results)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(results[1].status, KHORGOS_CREATE_TRANSFER_created);
+    static struct khorgos_transfer reply[LIMIT_BATCH_EVENTS_MAX];
+    struct khorgos_account_filter filter =
+        account_filter(1, KHORGOS_ACCOUNT_FILTER_CREDITS | KHORGOS_ACCOUNT_FILTER_REVERSED);
+    request = (struct khorgos_request){.operation = KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS,
+                                       .body_size = sizeof(filter),
+                                       .body = &filter,
+                                       .reply = reply,
+                                       .reply_capacity = sizeof(reply)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.error, KHORGOS_ERROR_ok);
+    assert_int_equal(request.reply_size, sizeof(struct khorgos_transfer));
+    assert_true(reply[0].id == 11);
+    struct khorgos_query_filter query = query_filter(KHORGOS_QUERY_FILTER_REVERSED);
+    query.code = 3;
+    request = (struct khorgos_request){.operation = KHORGOS_OPERATION_QUERY_TRANSFERS,
+                                       .body_size = sizeof(query),
+                                       .body = &query,
+                                       .reply = reply,
+                                       .reply_capacity = sizeof(reply)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.reply_size, sizeof(struct khorgos_transfer));
+    assert_true(reply[0].id == 10);
+    khorgos_close(engine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_accounts_found_only_in_request_order, setup,
@@ -1244,6 +1299,7 @@ int main(void) {
         cmocka_unit_test(test_state_queries_follow_create_requests),
         cmocka_unit_test(test_state_expiry_is_not_history),
         cmocka_unit_test(test_random_state_queries_match_brute_force),
+        cmocka_unit_test(test_engine_queries_through_public_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
