@@ -1,0 +1,287 @@
+/* test_settle_snapshot.c: settlement state across storage. (1) The layer's snapshot section
+ * (settle_snapshot.c) written and read back through the storage layer beside the ledger's: the
+ * same state (digests equal) and the same answers to the same requests afterwards, timers
+ * included. (2) A recorded business day in a data directory (khorgos_format/khorgos_open):
+ * reopening replays the journal, internal settle pulses included, to byte-identical ledger and
+ * settlement state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <unistd.h>
+#include <stdlib.h>
+
+#include "engine/engine.h"
+#include "storage/storage.h"
+
+#define KZT 398u
+#define CNY 156u
+#define SECOND_NS 1000000000ull
+#define DAY_1 20230519u
+#define DAY_2 20230520u
+
+static struct khorgos *test_open(void) {
+    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
+                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
+                                    .participant_count_max = 64, .payment_count_max = 8192};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    return engine;
+}
+
+/* Every currency conserved: per ledger, debits == credits over all accounts. */
+static void test_conservation(const struct khorgos *engine) {
+    const struct ledger *ledger = &engine->ledger;
+    for (u32 index = 0; index < ledger->account_count; index++) {
+        u32 numeric = ledger->accounts[index].ledger;
+        u128 debits = 0, credits = 0;
+        for (u32 other = 0; other < ledger->account_count; other++) {
+            if (ledger->accounts[other].ledger != numeric) continue;
+            debits += ledger->accounts[other].debits_posted;
+            credits += ledger->accounts[other].credits_posted;
+        }
+        assert_true(debits == credits);
+    }
+    assert_true(ledger_check(ledger));
+    assert_true(settle_check(&engine->settle));
+}
+
+static u32 test_execute(struct khorgos *engine, u32 operation, const void *body, u32 body_size,
+                        void *reply, u32 reply_capacity) {
+    struct khorgos_request request = {.operation = operation, .body_size = body_size,
+                                      .body = body, .reply = reply,
+                                      .reply_capacity = reply_capacity};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.error, KHORGOS_ERROR_ok);
+    const struct engine_operation *entry = engine_operation_find(operation);
+    if (entry->changes_state) test_conservation(engine);
+    return request.reply_size;
+}
+
+static struct khorgos_settle_result test_one(struct khorgos *engine, u32 operation,
+                                             const void *event, u32 size) {
+    struct khorgos_settle_result result;
+    memset(&result, 0xAB, sizeof(result));
+    u32 written = test_execute(engine, operation, event, size, &result, sizeof(result));
+    assert_int_equal(written, sizeof(result));
+    return result;
+}
+
+static u32 test_participant(struct khorgos *engine, const char *bic, u8 role, u32 currency_a,
+                            u32 currency_b) {
+    struct khorgos_participant event = {.role = role, .currencies = {currency_a, currency_b}};
+    memcpy(event.bic, bic, strlen(bic));
+    memcpy(event.country, bic + 4, 2);
+    snprintf(event.name, sizeof(event.name), "Bank %s", bic);
+    return test_one(engine, KHORGOS_OPERATION_CREATE_PARTICIPANTS, &event, sizeof(event)).status;
+}
+
+static u128 test_request_id = 1000;
+
+static struct khorgos_settle_result test_participant_event(struct khorgos *engine, u32 operation,
+                                                           const char *bic, u32 currency,
+                                                           u128 amount) {
+    struct khorgos_participant_event event = {.id = ++test_request_id, .amount = amount,
+                                              .currency = currency};
+    memcpy(event.bic, bic, strlen(bic));
+    return test_one(engine, operation, &event, sizeof(event));
+}
+
+static void test_fund(struct khorgos *engine, const char *bic, u32 currency, u128 amount) {
+    assert_int_equal(test_participant_event(engine, KHORGOS_OPERATION_FUND, bic, currency, amount).status,
+                     KHORGOS_SETTLE_ok);
+}
+
+static u32 test_open_day(struct khorgos *engine, u32 currency, u32 date, u8 mode, u8 flags,
+                         u64 cut_off_customer, u64 cut_off_interbank, u64 interval) {
+    struct khorgos_business_day event = {.id = ++test_request_id, .currency = currency,
+                                         .date = date, .cut_off_customer = cut_off_customer,
+                                         .cut_off_interbank = cut_off_interbank,
+                                         .resolution_interval = interval, .queue_mode = mode,
+                                         .flags = flags};
+    return test_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status;
+}
+
+
+static struct khorgos_payment test_payment_event(u128 id, const char *debtor, const char *creditor,
+                                                 u128 amount, u32 currency) {
+    struct khorgos_payment payment = {.id = id, .amount = amount, .currency = currency,
+                                      .priority = KHORGOS_PRIORITY_NORMAL};
+    memcpy(payment.debtor, debtor, strlen(debtor));
+    memcpy(payment.creditor, creditor, strlen(creditor));
+    snprintf(payment.end_to_end_id, sizeof(payment.end_to_end_id), "E2E-%u", (unsigned)id);
+    return payment;
+}
+
+static u32 test_pay(struct khorgos *engine, u128 id, const char *debtor, const char *creditor,
+                    u128 amount, u32 currency) {
+    struct khorgos_payment payment = test_payment_event(id, debtor, creditor, amount, currency);
+    return test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &payment, sizeof(payment)).status;
+}
+
+static struct khorgos_payment test_lookup(struct khorgos *engine, u128 id) {
+    struct khorgos_payment payment;
+    u32 written = test_execute(engine, KHORGOS_OPERATION_LOOKUP_PAYMENTS, &id, sizeof(id),
+                               &payment, sizeof(payment));
+    assert_int_equal(written, sizeof(payment));
+    return payment;
+}
+
+
+/* An agent and three banks holding KZT (A, B, C), the day open with `mode` and `flags`. */
+static struct khorgos *test_system(u8 mode, u8 flags) {
+    struct khorgos *engine = test_open();
+    assert_int_equal(test_participant(engine, "NBRKKZKX", KHORGOS_ROLE_SETTLEMENT_AGENT, KZT, CNY),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, "HSBKKZKX", KHORGOS_ROLE_BANK, KZT, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, "KCJBKZKX", KHORGOS_ROLE_BANK, KZT, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, "CASPKZKA", KHORGOS_ROLE_BANK, KZT, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_open_day(engine, KZT, DAY_1, mode, flags, 0, 0, 0), KHORGOS_SETTLE_ok);
+    return engine;
+}
+
+#define A "HSBKKZKX"
+#define B "KCJBKZKX"
+#define C "CASPKZKA"
+
+/* The layer's snapshot section, written and read back through the storage layer beside the
+ * ledger's, gives the same state (digests equal) and the same answers afterwards. */
+static void test_snapshot_round_trip(void **state) {
+    (void)state;
+    struct khorgos *engine = test_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO,
+                                         KHORGOS_DAY_RESOLUTION_ON_REQUEST);
+    test_fund(engine, A, KZT, 100);
+    assert_int_equal(test_participant_event(engine, KHORGOS_OPERATION_SET_CREDIT_LINES, B, KZT, 30)
+                         .status,
+                     KHORGOS_SETTLE_ok);
+    struct khorgos_participant_event bilateral = {.id = 700, .amount = 500, .currency = KZT,
+                                                  .limit_kind = KHORGOS_LIMIT_BILATERAL};
+    memcpy(bilateral.bic, A, 8);
+    memcpy(bilateral.counterparty, C, 8);
+    assert_int_equal(test_one(engine, KHORGOS_OPERATION_SET_LIMITS, &bilateral, sizeof(bilateral))
+                         .status,
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_pay(engine, 1, A, B, 60, KZT), KHORGOS_SETTLE_settled);
+    assert_int_equal(test_pay(engine, 2, A, C, 70, KZT), KHORGOS_SETTLE_queued);
+    struct khorgos_payment timed = test_payment_event(3, C, B, 500, KZT);
+    timed.settle_by = khorgos_clock_now(engine) + 100 * SECOND_NS;
+    assert_int_equal(test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &timed, sizeof(timed)).status,
+                     KHORGOS_SETTLE_queued);
+
+    struct storage_fault_config fault = {.seed = 3};
+    struct storage_io *io = storage_fault_create(&fault);
+    const struct storage_superblock superblock = {
+        .format_version = STORAGE_FORMAT_VERSION, .account_count_max = 4096,
+        .transfer_count_max = 1u << 16, .account_balance_count_max = 1u << 16,
+        .segment_bytes = STORAGE_SEGMENT_BYTES_MIN, .segment_records_max = STORAGE_SEGMENT_RECORDS_MIN};
+    struct storage *storage = NULL;
+    assert_int_equal(storage_create(io, &superblock, &storage), KHORGOS_ERROR_ok);
+    const u8 zero[BASE_SHA256_BYTES] = {0};
+    assert_int_equal(storage_segment_start(storage, 1, zero), KHORGOS_ERROR_ok);
+    struct storage_writer *writer = NULL;
+    assert_int_equal(storage_snapshot_begin(storage, 5, &writer), KHORGOS_ERROR_ok);
+    ledger_snapshot_write(&engine->ledger, writer);
+    settle_snapshot_write(&engine->settle, writer);
+    assert_int_equal(storage_snapshot_end(writer, engine->timestamp_last, 1, zero), KHORGOS_ERROR_ok);
+
+    struct khorgos *copy = test_open();
+    struct storage_snapshot_header header;
+    struct storage_reader *reader = NULL;
+    struct storage_report report = {0};
+    assert_int_equal(storage_snapshot_open(storage, 5, &header, &reader, &report), KHORGOS_ERROR_ok);
+    struct storage_section_header section;
+    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
+    assert_int_equal(ledger_snapshot_read(&copy->ledger, reader), KHORGOS_ERROR_ok);
+    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
+    assert_int_equal(section.module, SETTLE_SNAPSHOT_SECTION);
+    assert_int_equal(settle_snapshot_read(&copy->settle, reader), KHORGOS_ERROR_ok);
+    storage_reader_close(reader);
+    storage_destroy(storage);
+    storage_fault_destroy(io);
+    copy->timestamp_last = engine->timestamp_last;
+    copy->clock_manual_ns = engine->clock_manual_ns;
+    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
+    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+
+    /* The same requests on both: the same answers and states, timers included. */
+    struct khorgos *engines[2] = {engine, copy};
+    u128 request_id_start = test_request_id;
+    for (u32 index = 0; index < 2; index++) {
+        test_request_id = request_id_start;
+        assert_int_equal(test_pay(engines[index], 4, C, A, 80, KZT), KHORGOS_SETTLE_queued);
+        assert_int_equal(test_pay(engines[index], 1, A, B, 60, KZT), KHORGOS_SETTLE_settled);
+        test_fund(engines[index], C, KZT, 10);
+        assert_int_equal(khorgos_clock_advance(engines[index], 200 * SECOND_NS), KHORGOS_ERROR_ok);
+        assert_int_equal(test_lookup(engines[index], 3).reason, KHORGOS_SETTLE_settle_by_passed);
+    }
+    assert_int_equal(test_lookup(copy, 2).state, test_lookup(engine, 2).state);
+    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
+    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+    khorgos_close(copy);
+    khorgos_close(engine);
+}
+
+/* A day recorded in a data directory replays to the same state. */
+static void test_journal_replay_is_exact(void **state) {
+    (void)state;
+    char directory[] = "/tmp/khorgos-settle-XXXXXX";
+    assert_non_null(mkdtemp(directory));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/data", directory);
+    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
+                                    .account_balance_count_max = 1u << 16, .clock_manual = 1};
+    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, path, &options), KHORGOS_ERROR_ok);
+    assert_int_equal(test_participant(engine, "NBRKKZKX", KHORGOS_ROLE_SETTLEMENT_AGENT, KZT, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, A, KHORGOS_ROLE_BANK, KZT, 0), KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, B, KHORGOS_ROLE_BANK, KZT, 0), KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant(engine, C, KHORGOS_ROLE_BANK, KZT, 0), KHORGOS_SETTLE_ok);
+    u64 now = khorgos_clock_now(engine);
+    assert_int_equal(test_open_day(engine, KZT, DAY_1, KHORGOS_QUEUE_MODE_FIFO,
+                                   KHORGOS_DAY_OFFSETTING_ON_ENTRY | KHORGOS_DAY_RESOLUTION_ON_TIMER,
+                                   now + 50 * SECOND_NS, 0, 7 * SECOND_NS),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_participant_event(engine, KHORGOS_OPERATION_SET_CREDIT_LINES, A, KZT, 40)
+                         .status,
+                     KHORGOS_SETTLE_ok);
+    const char *banks[] = {A, B, C};
+    u64 seed = 9;
+    for (u32 index = 0; index < 40; index++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        u32 payer = (u32)(seed >> 33) % 3, payee = (payer + 1 + (u32)(seed >> 40) % 2) % 3;
+        test_pay(engine, index + 1, banks[payer], banks[payee], 1 + (seed >> 50) % 60, KZT);
+        if (index % 8 == 0) test_fund(engine, banks[payee], KZT, 30);
+        assert_int_equal(khorgos_clock_advance(engine, 2 * SECOND_NS), KHORGOS_ERROR_ok);
+    }
+    u128 ledger_before = ledger_digest(&engine->ledger);
+    u128 settle_before = settle_digest(&engine->settle);
+    u64 requests_before = engine->request_count;
+    khorgos_close(engine);
+    engine = NULL;
+    assert_int_equal(khorgos_open(&engine, path, &options), KHORGOS_ERROR_ok);
+    assert_int_equal(engine->request_count, requests_before);
+    assert_true(ledger_digest(&engine->ledger) == ledger_before);
+    assert_true(settle_digest(&engine->settle) == settle_before);
+    assert_true(ledger_check(&engine->ledger) && settle_check(&engine->settle));
+    khorgos_close(engine);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", directory);
+    assert_int_equal(system(command), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_journal_replay_is_exact),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
