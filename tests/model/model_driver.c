@@ -1037,6 +1037,51 @@ static const void *driver_request_body(const struct driver_request *request) {
     }
 }
 
+/* Compares engine `engine`'s answer to request `index` with engine 0's and the model's. */
+static void driver_compare_request(struct model_driver *driver, uint32_t index, uint32_t engine,
+                                   const struct khorgos_request *done,
+                                   const struct khorgos_request *first) {
+    const struct driver_request *request = &driver->requests[index];
+    char text[256];
+    if (done->error != KHORGOS_ERROR_ok) {
+        snprintf(text, sizeof(text), "engine %u refused request %u (%s): %s", engine, index,
+                 khorgos_operation_name(request->operation), khorgos_error_name(done->error));
+        driver_fail(driver, text);
+        return;
+    }
+    if (engine > 0 && (done->reply_size != first->reply_size ||
+                       done->timestamp != first->timestamp ||
+                       memcmp(request->replies[0], request->replies[engine], done->reply_size) != 0)) {
+        snprintf(text, sizeof(text), "engines 0 and %u disagree on request %u (%s)", engine, index,
+                 khorgos_operation_name(request->operation));
+        driver_fail(driver, text);
+        return;
+    }
+    if (!driver->config->compare_model) return;
+    if (done->timestamp != request->model_timestamp) {
+        snprintf(text, sizeof(text),
+                 "request %u (%s, %u events): expected request timestamp %llu, engine %u reported "
+                 "%llu",
+                 index, khorgos_operation_name(request->operation), request->count,
+                 (unsigned long long)request->model_timestamp, engine,
+                 (unsigned long long)done->timestamp);
+        driver_fail(driver, text);
+        return;
+    }
+    if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
+        request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) {
+        if (done->reply_size != request->model_reply_size) {
+            snprintf(text, sizeof(text), "request %u: reply of %u bytes, expected %u", index,
+                     done->reply_size, request->model_reply_size);
+            driver_fail(driver, text);
+            return;
+        }
+        driver_compare_create(driver, request, engine);
+    } else {
+        driver_compare_lookup(driver, request, engine, done->reply_size);
+    }
+}
+
 /* Runs the step's requests in one khorgos_execute call per engine, then compares. */
 static void driver_execute(struct model_driver *driver) {
     struct khorgos_request engine_requests[MODEL_DRIVER_ENGINE_COUNT_MAX][DRIVER_REQUESTS_PER_STEP_MAX];
@@ -1067,48 +1112,10 @@ static void driver_execute(struct model_driver *driver) {
             driver_fnv(hash, driver->requests[index].replies[0], done->reply_size);
     }
     for (uint32_t index = 0; index < driver->request_count && !driver->failed; index++) {
-        struct driver_request *request = &driver->requests[index];
-        for (uint32_t engine = 0; engine < driver->config->engine_count && !driver->failed; engine++) {
-            const struct khorgos_request *done = &engine_requests[engine][index];
-            char text[256];
-            if (done->error != KHORGOS_ERROR_ok) {
-                snprintf(text, sizeof(text), "engine %u refused request %u (%s): %s", engine, index,
-                         khorgos_operation_name(request->operation), khorgos_error_name(done->error));
-                driver_fail(driver, text);
-                break;
-            }
-            if (engine > 0 && (done->reply_size != engine_requests[0][index].reply_size ||
-                               done->timestamp != engine_requests[0][index].timestamp ||
-                               memcmp(request->replies[0], request->replies[engine],
-                                      done->reply_size) != 0)) {
-                snprintf(text, sizeof(text), "engines 0 and %u disagree on request %u (%s)",
-                         engine, index, khorgos_operation_name(request->operation));
-                driver_fail(driver, text);
-                break;
-            }
-            if (!driver->config->compare_model) continue;
-            if (done->timestamp != request->model_timestamp) {
-                snprintf(text, sizeof(text),
-                         "request %u (%s, %u events): expected request timestamp %llu, engine %u "
-                         "reported %llu",
-                         index, khorgos_operation_name(request->operation), request->count,
-                         (unsigned long long)request->model_timestamp, engine,
-                         (unsigned long long)done->timestamp);
-                driver_fail(driver, text);
-                break;
-            }
-            if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
-                request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) {
-                if (done->reply_size != request->model_reply_size) {
-                    snprintf(text, sizeof(text), "request %u: reply of %u bytes, expected %u",
-                             index, done->reply_size, request->model_reply_size);
-                    driver_fail(driver, text);
-                    break;
-                }
-                driver_compare_create(driver, request, engine);
-            } else {
-                driver_compare_lookup(driver, request, engine, done->reply_size);
-            }
+        for (uint32_t engine = 0; engine < driver->config->engine_count && !driver->failed;
+             engine++) {
+            driver_compare_request(driver, index, engine, &engine_requests[engine][index],
+                                   &engine_requests[0][index]);
         }
     }
     driver->request_count = 0;
@@ -1199,6 +1206,51 @@ static uint32_t driver_query_limit(struct model_driver *driver) {
         }                                                                                      \
     } while (0)
 
+/* Describes a query the engine answered differently. */
+static void driver_query_report(struct model_driver *driver, uint64_t kind,
+                                const struct khorgos_account_filter *account_filter_pointer,
+                                const struct khorgos_query_filter *query_filter_pointer,
+                                uint32_t found, uint32_t engine, uint32_t reply_size) {
+    static const uint32_t operations[4] = {
+        KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS, KHORGOS_OPERATION_QUERY_ACCOUNTS,
+        KHORGOS_OPERATION_QUERY_TRANSFERS, KHORGOS_OPERATION_GET_ACCOUNT_BALANCES};
+    const uint32_t operation = operations[kind];
+    const struct khorgos_account_filter account_filter = *account_filter_pointer;
+    const struct khorgos_query_filter query_filter = *query_filter_pointer;
+    char text[1200];
+    char ids[2][48];
+    const bool account_side = kind == 0 || kind == 3;
+    size_t length = (size_t)snprintf(
+        text, sizeof(text),
+        "%s: expected %u records, engine %u gave %u bytes (%u records); filter account=%s "
+        "ud128=%s ud64=%llu ud32=%u ledger=%u code=%u timestamp_min=%llu timestamp_max=%llu "
+        "limit=%u flags=0x%x\n",
+        khorgos_operation_name(operation), found, engine, reply_size,
+        reply_size / DRIVER_RECORD_BYTES,
+        driver_u128_text(account_filter.account_id, ids[0]),
+        driver_u128_text(account_side ? account_filter.user_data_128 : query_filter.user_data_128, ids[1]),
+        (unsigned long long)(account_side ? account_filter.user_data_64 : query_filter.user_data_64),
+        account_side ? account_filter.user_data_32 : query_filter.user_data_32,
+        query_filter.ledger, account_side ? account_filter.code : query_filter.code,
+        (unsigned long long)(account_side ? account_filter.timestamp_min : query_filter.timestamp_min),
+        (unsigned long long)(account_side ? account_filter.timestamp_max : query_filter.timestamp_max),
+        account_side ? account_filter.limit : query_filter.limit,
+        account_side ? account_filter.flags : query_filter.flags);
+    for (uint32_t record = 0; kind != 3 && record < found && record < 3 &&
+                              length < sizeof(text) - 400;
+         record++) {
+        length += (size_t)snprintf(text + length, sizeof(text) - length, "  expected[%u] ", record);
+        length += kind == 1 ? driver_describe_account(
+                                  (const struct khorgos_account *)driver->query_model_reply + record,
+                                  text + length, sizeof(text) - length)
+                            : driver_describe_transfer(
+                                  (const struct khorgos_transfer *)driver->query_model_reply + record,
+                                  text + length, sizeof(text) - length);
+        length += (size_t)snprintf(text + length, sizeof(text) - length, "\n");
+    }
+    driver_fail(driver, text);
+}
+
 static void driver_query(struct model_driver *driver) {
     struct khorgos_account_filter account_filter;
     struct khorgos_query_filter query_filter;
@@ -1246,6 +1298,7 @@ static void driver_query(struct model_driver *driver) {
                                     (struct khorgos_transfer *)driver->query_model_reply, &found);
     }
     const uint32_t expected_size = found * DRIVER_RECORD_BYTES;
+    uint32_t first_reply_size = 0;
     driver->statistics->query_count++;
     driver->statistics->query_record_count += found;
     driver->statistics->operation_count++;
@@ -1263,7 +1316,8 @@ static void driver_query(struct model_driver *driver) {
             driver_fail(driver, "a query was refused");
             return;
         }
-        if (engine > 0 && (request.reply_size != expected_size ||
+        if (engine == 0) first_reply_size = request.reply_size;
+        if (engine > 0 && (request.reply_size != first_reply_size ||
                            memcmp(driver->query_replies[0], driver->query_replies[engine],
                                   request.reply_size) != 0)) {
             driver_fail(driver, "the engines' query replies differ");
@@ -1274,38 +1328,8 @@ static void driver_query(struct model_driver *driver) {
             memcmp(driver->query_model_reply, driver->query_replies[engine], expected_size) == 0) {
             continue;
         }
-        char text[1200];
-        char ids[2][48];
-        const bool account_side = kind == 0 || kind == 3;
-        size_t length = (size_t)snprintf(
-            text, sizeof(text),
-            "%s: expected %u records, engine %u gave %u bytes (%u records); filter account=%s "
-            "ud128=%s ud64=%llu ud32=%u ledger=%u code=%u timestamp_min=%llu timestamp_max=%llu "
-            "limit=%u flags=0x%x\n",
-            khorgos_operation_name(operation), found, engine, request.reply_size,
-            request.reply_size / DRIVER_RECORD_BYTES,
-            driver_u128_text(account_filter.account_id, ids[0]),
-            driver_u128_text(account_side ? account_filter.user_data_128 : query_filter.user_data_128, ids[1]),
-            (unsigned long long)(account_side ? account_filter.user_data_64 : query_filter.user_data_64),
-            account_side ? account_filter.user_data_32 : query_filter.user_data_32,
-            query_filter.ledger, account_side ? account_filter.code : query_filter.code,
-            (unsigned long long)(account_side ? account_filter.timestamp_min : query_filter.timestamp_min),
-            (unsigned long long)(account_side ? account_filter.timestamp_max : query_filter.timestamp_max),
-            account_side ? account_filter.limit : query_filter.limit,
-            account_side ? account_filter.flags : query_filter.flags);
-        for (uint32_t record = 0; kind != 3 && record < found && record < 3 &&
-                                  length < sizeof(text) - 400;
-             record++) {
-            length += (size_t)snprintf(text + length, sizeof(text) - length, "  expected[%u] ", record);
-            length += kind == 1 ? driver_describe_account(
-                                      (const struct khorgos_account *)driver->query_model_reply + record,
-                                      text + length, sizeof(text) - length)
-                                : driver_describe_transfer(
-                                      (const struct khorgos_transfer *)driver->query_model_reply + record,
-                                      text + length, sizeof(text) - length);
-            length += (size_t)snprintf(text + length, sizeof(text) - length, "\n");
-        }
-        driver_fail(driver, text);
+        driver_query_report(driver, kind, &account_filter, &query_filter, found, engine,
+                            request.reply_size);
     }
 }
 

@@ -511,49 +511,30 @@ static bool model_imported_transfer_regresses(const struct reference_model *mode
            model_account_exists_at(model, timestamp);
 }
 
-static uint32_t model_post_or_void(struct reference_model *model,
-                                   const struct khorgos_transfer *t) {
+/* Everything a post or void checks before it may apply; sets *amount (what it posts). */
+static uint32_t model_post_or_void_check(const struct reference_model *model,
+                                         const struct khorgos_transfer *t, int64_t pending_index,
+                                         u128 *amount) {
     const bool is_void = (t->flags & KHORGOS_TRANSFER_VOID_PENDING_TRANSFER) != 0;
-    const bool is_post = (t->flags & KHORGOS_TRANSFER_POST_PENDING_TRANSFER) != 0;
-    if (is_void && is_post) return TRANSFER(flags_are_mutually_exclusive);
-    if (t->flags & (KHORGOS_TRANSFER_PENDING | KHORGOS_TRANSFER_BALANCING_DEBIT |
-                    KHORGOS_TRANSFER_BALANCING_CREDIT | KHORGOS_TRANSFER_CLOSING_DEBIT |
-                    KHORGOS_TRANSFER_CLOSING_CREDIT)) {
-        return TRANSFER(flags_are_mutually_exclusive);
-    }
-    if (t->pending_id == 0) return TRANSFER(pending_id_must_not_be_zero);
-    if (t->pending_id == MODEL_U128_MAX) return TRANSFER(pending_id_must_not_be_int_max);
-    if (t->pending_id == t->id) return TRANSFER(pending_id_must_be_different);
-    if (t->timeout != 0) return TRANSFER(timeout_reserved_for_pending_transfer);
-
-    int64_t pending_index = model_transfer_index(model, t->pending_id);
-    if (pending_index < 0) return TRANSFER(pending_transfer_not_found);
-    const struct khorgos_transfer p = model->transfers[pending_index];
-    if (!(p.flags & KHORGOS_TRANSFER_PENDING)) return TRANSFER(pending_transfer_not_pending);
-    int64_t debit = model_account_index(model, p.debit_account_id);
-    int64_t credit = model_account_index(model, p.credit_account_id);
-    MODEL_ASSERT(debit >= 0 && credit >= 0);
-
-    if (t->debit_account_id != 0 && t->debit_account_id != p.debit_account_id) {
+    const struct khorgos_transfer *p = &model->transfers[pending_index];
+    if (!(p->flags & KHORGOS_TRANSFER_PENDING)) return TRANSFER(pending_transfer_not_pending);
+    if (t->debit_account_id != 0 && t->debit_account_id != p->debit_account_id) {
         return TRANSFER(pending_transfer_has_different_debit_account_id);
     }
-    if (t->credit_account_id != 0 && t->credit_account_id != p.credit_account_id) {
+    if (t->credit_account_id != 0 && t->credit_account_id != p->credit_account_id) {
         return TRANSFER(pending_transfer_has_different_credit_account_id);
     }
-    if (t->ledger != 0 && t->ledger != p.ledger) {
+    if (t->ledger != 0 && t->ledger != p->ledger) {
         return TRANSFER(pending_transfer_has_different_ledger);
     }
-    if (t->code != 0 && t->code != p.code) return TRANSFER(pending_transfer_has_different_code);
-
-    u128 amount;
+    if (t->code != 0 && t->code != p->code) return TRANSFER(pending_transfer_has_different_code);
     if (is_void) {
-        amount = t->amount > 0 ? t->amount : p.amount;
+        *amount = t->amount > 0 ? t->amount : p->amount;
     } else {
-        amount = t->amount == KHORGOS_AMOUNT_MAX ? p.amount : t->amount;
+        *amount = t->amount == KHORGOS_AMOUNT_MAX ? p->amount : t->amount;
     }
-    if (amount > p.amount) return TRANSFER(exceeds_pending_transfer_amount);
-    if (is_void && amount < p.amount) return TRANSFER(pending_transfer_has_different_amount);
-
+    if (*amount > p->amount) return TRANSFER(exceeds_pending_transfer_amount);
+    if (is_void && *amount < p->amount) return TRANSFER(pending_transfer_has_different_amount);
     switch (model->transfer_states[pending_index]) {
     case REFERENCE_MODEL_PENDING: break;
     case REFERENCE_MODEL_POSTED: return TRANSFER(pending_transfer_already_posted);
@@ -562,7 +543,7 @@ static uint32_t model_post_or_void(struct reference_model *model,
     default: MODEL_ASSERT(false && "a pending transfer in a single-phase state");
     }
     /* Due but not yet expired by a pulse: TigerBeetle answers expired all the same. */
-    if (p.timeout > 0 && model_expires_at(&p) <= t->timestamp) {
+    if (p->timeout > 0 && model_expires_at(p) <= t->timestamp) {
         return TRANSFER(pending_transfer_expired);
     }
     if ((t->flags & KHORGOS_TRANSFER_IMPORTED) &&
@@ -570,13 +551,24 @@ static uint32_t model_post_or_void(struct reference_model *model,
         return TRANSFER(imported_event_timestamp_must_not_regress);
     }
     /* The only movement allowed in a closed account is voiding a pending transfer. */
+    const int64_t debit = model_account_index(model, p->debit_account_id);
+    const int64_t credit = model_account_index(model, p->credit_account_id);
+    MODEL_ASSERT(debit >= 0 && credit >= 0);
     if ((model->accounts[debit].flags & KHORGOS_ACCOUNT_CLOSED) && !is_void) {
         return TRANSFER(debit_account_already_closed);
     }
     if ((model->accounts[credit].flags & KHORGOS_ACCOUNT_CLOSED) && !is_void) {
         return TRANSFER(credit_account_already_closed);
     }
+    return TRANSFER(created);
+}
 
+/* Applies a checked post or void: releases the reservation, posts `amount` on a post. */
+static void model_post_or_void_apply(struct reference_model *model,
+                                     const struct khorgos_transfer *t, uint32_t pending_index,
+                                     u128 amount) {
+    const bool is_post = (t->flags & KHORGOS_TRANSFER_POST_PENDING_TRANSFER) != 0;
+    const struct khorgos_transfer p = model->transfers[pending_index];
     struct khorgos_transfer stored = {
         .id = t->id,
         .debit_account_id = p.debit_account_id,
@@ -595,13 +587,35 @@ static uint32_t model_post_or_void(struct reference_model *model,
     model_pending_release(model, &p);
     if (is_post) {
         MODEL_ASSERT(!(p.flags & (KHORGOS_TRANSFER_CLOSING_DEBIT | KHORGOS_TRANSFER_CLOSING_CREDIT)));
-        model->accounts[debit].debits_posted += amount;
-        model->accounts[credit].credits_posted += amount;
+        model->accounts[model_account_index(model, p.debit_account_id)].debits_posted += amount;
+        model->accounts[model_account_index(model, p.credit_account_id)].credits_posted += amount;
     }
-    if (p.timeout > 0) model_expiry_remove(model, (uint32_t)pending_index);
-    model_transfer_state_set(model, (uint32_t)pending_index,
+    if (p.timeout > 0) model_expiry_remove(model, pending_index);
+    model_transfer_state_set(model, pending_index,
                              is_post ? REFERENCE_MODEL_POSTED : REFERENCE_MODEL_VOIDED);
     model_transfer_insert(model, &stored, REFERENCE_MODEL_SINGLE_PHASE);
+}
+
+static uint32_t model_post_or_void(struct reference_model *model,
+                                   const struct khorgos_transfer *t) {
+    const bool is_void = (t->flags & KHORGOS_TRANSFER_VOID_PENDING_TRANSFER) != 0;
+    const bool is_post = (t->flags & KHORGOS_TRANSFER_POST_PENDING_TRANSFER) != 0;
+    if (is_void && is_post) return TRANSFER(flags_are_mutually_exclusive);
+    if (t->flags & (KHORGOS_TRANSFER_PENDING | KHORGOS_TRANSFER_BALANCING_DEBIT |
+                    KHORGOS_TRANSFER_BALANCING_CREDIT | KHORGOS_TRANSFER_CLOSING_DEBIT |
+                    KHORGOS_TRANSFER_CLOSING_CREDIT)) {
+        return TRANSFER(flags_are_mutually_exclusive);
+    }
+    if (t->pending_id == 0) return TRANSFER(pending_id_must_not_be_zero);
+    if (t->pending_id == MODEL_U128_MAX) return TRANSFER(pending_id_must_not_be_int_max);
+    if (t->pending_id == t->id) return TRANSFER(pending_id_must_be_different);
+    if (t->timeout != 0) return TRANSFER(timeout_reserved_for_pending_transfer);
+    const int64_t pending_index = model_transfer_index(model, t->pending_id);
+    if (pending_index < 0) return TRANSFER(pending_transfer_not_found);
+    u128 amount = 0;
+    const uint32_t status = model_post_or_void_check(model, t, pending_index, &amount);
+    if (status != TRANSFER(created)) return status;
+    model_post_or_void_apply(model, t, (uint32_t)pending_index, amount);
     return TRANSFER(created);
 }
 
@@ -786,6 +800,47 @@ static uint32_t model_event_apply(struct reference_model *model, enum model_kind
     return status;
 }
 
+/* The batch-level statuses come first in both enums, with the same numbers. */
+_Static_assert((int)ACCOUNT(created) == (int)TRANSFER(created) &&
+                   (int)ACCOUNT(linked_event_failed) == (int)TRANSFER(linked_event_failed) &&
+                   (int)ACCOUNT(linked_event_chain_open) == (int)TRANSFER(linked_event_chain_open) &&
+                   (int)ACCOUNT(imported_event_expected) == (int)TRANSFER(imported_event_expected) &&
+                   (int)ACCOUNT(imported_event_not_expected) ==
+                       (int)TRANSFER(imported_event_not_expected) &&
+                   (int)ACCOUNT(timestamp_must_be_zero) == (int)TRANSFER(timestamp_must_be_zero) &&
+                   (int)ACCOUNT(imported_event_timestamp_out_of_range) ==
+                       (int)TRANSFER(imported_event_timestamp_out_of_range) &&
+                   (int)ACCOUNT(imported_event_timestamp_must_not_advance) ==
+                       (int)TRANSFER(imported_event_timestamp_must_not_advance),
+               "the batch-level statuses share their numbers");
+
+/* The checks of TigerBeetle's execute_create before the event's own (chain, imported batch,
+ * timestamps); created when they pass. */
+static uint32_t model_batch_status(enum model_kind kind, const void *events, uint32_t count,
+                                   uint32_t index, bool chain_broken, uint64_t timestamp) {
+    const uint32_t linked = 1u; /* bit 0 in both flag sets */
+    const uint32_t imported = kind == MODEL_KIND_ACCOUNTS ? KHORGOS_ACCOUNT_IMPORTED
+                                                          : KHORGOS_TRANSFER_IMPORTED;
+    const uint32_t flags = model_event_flags(kind, events, index);
+    const uint64_t event_timestamp = model_event_timestamp(kind, events, index);
+    const bool first_imported = (model_event_flags(kind, events, 0) & imported) != 0;
+    if ((flags & linked) && index == count - 1) return ACCOUNT(linked_event_chain_open);
+    if (chain_broken) return ACCOUNT(linked_event_failed);
+    if (first_imported != ((flags & imported) != 0)) {
+        return (flags & imported) ? ACCOUNT(imported_event_not_expected)
+                                  : ACCOUNT(imported_event_expected);
+    }
+    if (flags & imported) {
+        if (event_timestamp < 1 || event_timestamp > REFERENCE_MODEL_TIMESTAMP_MAX) {
+            return ACCOUNT(imported_event_timestamp_out_of_range);
+        }
+        if (event_timestamp >= timestamp) return ACCOUNT(imported_event_timestamp_must_not_advance);
+    } else if (event_timestamp != 0) {
+        return ACCOUNT(timestamp_must_be_zero);
+    }
+    return ACCOUNT(created);
+}
+
 static uint64_t model_execute_create(struct reference_model *model, enum model_kind kind,
                                      const void *events, uint32_t count,
                                      struct khorgos_create_result *results) {
@@ -793,77 +848,33 @@ static uint64_t model_execute_create(struct reference_model *model, enum model_k
     const uint32_t linked = 1u; /* bit 0 in both flag sets */
     const uint32_t imported = kind == MODEL_KIND_ACCOUNTS ? KHORGOS_ACCOUNT_IMPORTED
                                                           : KHORGOS_TRANSFER_IMPORTED;
-    /* The batch-level statuses come first in both enums, with the same numbers. */
-    const uint32_t created = ACCOUNT(created);
-    const uint32_t linked_event_failed = ACCOUNT(linked_event_failed);
-    const uint32_t linked_event_chain_open = ACCOUNT(linked_event_chain_open);
-    const uint32_t imported_event_expected = ACCOUNT(imported_event_expected);
-    const uint32_t imported_event_not_expected = ACCOUNT(imported_event_not_expected);
-    const uint32_t timestamp_must_be_zero = ACCOUNT(timestamp_must_be_zero);
-    const uint32_t imported_event_timestamp_out_of_range =
-        ACCOUNT(imported_event_timestamp_out_of_range);
-    const uint32_t imported_event_timestamp_must_not_advance =
-        ACCOUNT(imported_event_timestamp_must_not_advance);
-    _Static_assert((int)ACCOUNT(created) == (int)TRANSFER(created) &&
-                       (int)ACCOUNT(linked_event_failed) == (int)TRANSFER(linked_event_failed) &&
-                       (int)ACCOUNT(linked_event_chain_open) ==
-                           (int)TRANSFER(linked_event_chain_open) &&
-                       (int)ACCOUNT(imported_event_expected) ==
-                           (int)TRANSFER(imported_event_expected) &&
-                       (int)ACCOUNT(imported_event_not_expected) ==
-                           (int)TRANSFER(imported_event_not_expected) &&
-                       (int)ACCOUNT(timestamp_must_be_zero) ==
-                           (int)TRANSFER(timestamp_must_be_zero) &&
-                       (int)ACCOUNT(imported_event_timestamp_out_of_range) ==
-                           (int)TRANSFER(imported_event_timestamp_out_of_range) &&
-                       (int)ACCOUNT(imported_event_timestamp_must_not_advance) ==
-                           (int)TRANSFER(imported_event_timestamp_must_not_advance),
-                   "the batch-level statuses share their numbers");
-
-    uint64_t timestamp = model_prepare(model, count);
+    const uint64_t timestamp = model_prepare(model, count);
     int64_t chain_start = -1;
     bool chain_broken = false;
     for (uint32_t index = 0; index < count; index++) {
         const uint32_t flags = model_event_flags(kind, events, index);
-        const uint64_t event_timestamp_given = model_event_timestamp(kind, events, index);
         const uint64_t slot_timestamp = timestamp - count + index + 1;
         uint64_t result_timestamp = slot_timestamp;
-        uint32_t status;
         if ((flags & linked) && chain_start < 0) {
             chain_start = index;
             model_chain_open(model);
         }
-        const bool first_imported = (model_event_flags(kind, events, 0) & imported) != 0;
-        if ((flags & linked) && index == count - 1) {
-            status = linked_event_chain_open;
-        } else if (chain_broken) {
-            status = linked_event_failed;
-        } else if (first_imported != ((flags & imported) != 0)) {
-            status = (flags & imported) ? imported_event_not_expected : imported_event_expected;
-        } else if (flags & imported) {
-            if (event_timestamp_given < 1 || event_timestamp_given > REFERENCE_MODEL_TIMESTAMP_MAX) {
-                status = imported_event_timestamp_out_of_range;
-            } else if (event_timestamp_given >= timestamp) {
-                status = imported_event_timestamp_must_not_advance;
-            } else {
-                status = model_event_apply(model, kind, events, index, event_timestamp_given,
-                                           &result_timestamp);
-            }
-        } else if (event_timestamp_given != 0) {
-            status = timestamp_must_be_zero;
-        } else {
-            status = model_event_apply(model, kind, events, index, slot_timestamp,
+        uint32_t status = model_batch_status(kind, events, count, index, chain_broken, timestamp);
+        if (status == ACCOUNT(created)) {
+            const uint64_t event_timestamp = (flags & imported)
+                                                 ? model_event_timestamp(kind, events, index)
+                                                 : slot_timestamp;
+            status = model_event_apply(model, kind, events, index, event_timestamp,
                                        &result_timestamp);
         }
-
-        if (status != created) {
+        if (status != ACCOUNT(created)) {
             if (chain_start >= 0 && !chain_broken) {
                 chain_broken = true;
                 model_chain_rollback(model);
                 /* Only the status changes: a rolled-back event keeps the timestamp it was
                  * created with (its own, when imported), as TigerBeetle does. */
                 for (uint32_t earlier = (uint32_t)chain_start; earlier < index; earlier++) {
-                    results[earlier].status = linked_event_failed;
+                    results[earlier].status = ACCOUNT(linked_event_failed);
                 }
             }
             if (kind == MODEL_KIND_TRANSFERS && reference_model_transfer_status_transient(status)) {
@@ -872,7 +883,8 @@ static uint64_t model_execute_create(struct reference_model *model, enum model_k
         }
         results[index] = (struct khorgos_create_result){
             .timestamp = result_timestamp, .status = status, .reserved = 0};
-        if (chain_start >= 0 && (!(flags & linked) || status == linked_event_chain_open)) {
+        if (chain_start >= 0 &&
+            (!(flags & linked) || status == ACCOUNT(linked_event_chain_open))) {
             if (!chain_broken) model_chain_close(model);
             chain_start = -1;
             chain_broken = false;
