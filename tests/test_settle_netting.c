@@ -1,0 +1,400 @@
+/* test_settle_netting.c: deferred net settlement windows (settle_netting.c) through
+ * khorgos_execute: a net payment needs an open window; a closed window's positions per
+ * currency sum to zero and its gross totals equal its payments (cross-currency legs
+ * included); settling moves exactly the nets, through the clearing accounts, all or nothing;
+ * someone short keeps the window pending and nothing moves; unwind removes exactly the short
+ * participant's payments and settles the rest; abort rejects all and gives the quotes' room
+ * back; windows close, reopen and settle on journaled timers. A randomised run mixes gross,
+ * net and cross-currency payments with random liquidity and window operations, checks the
+ * invariants after every request, and a second engine fed the same requests ends with
+ * byte-identical replies and the same ledger and settlement digests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "settle_fx_fixture.h"
+
+static u32 test_window_event(struct khorgos *engine, u32 operation, u32 number, u64 close_at,
+                             u64 settle_after, u64 interval) {
+    struct khorgos_window event = {.id = ++fixture_request_id, .number = number,
+                                   .close_at = close_at, .settle_after = settle_after,
+                                   .interval = interval};
+    return fixture_one(engine, operation, &event, sizeof(event)).status;
+}
+
+static struct khorgos_window test_window(struct khorgos *engine, u32 number) {
+    struct khorgos_window query = {.number = number}, out;
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_LOOKUP_WINDOWS, &query,
+                                     sizeof(query), &out, sizeof(out)),
+                     sizeof(out));
+    return out;
+}
+
+/* The window's positions; checks that nets per currency sum to zero. */
+static u32 test_positions(struct khorgos *engine, u32 number, struct khorgos_window_position *out,
+                          u32 capacity) {
+    struct khorgos_window_filter filter = {.window = number};
+    ASSERT(capacity >= LIMIT_BATCH_EVENTS_MAX);
+    u32 size = fixture_execute(engine, KHORGOS_OPERATION_GET_WINDOW_POSITIONS, &filter,
+                               sizeof(filter), out, capacity * (u32)sizeof(*out));
+    u32 count = size / (u32)sizeof(*out);
+    u32 numerics[4] = {KZT, CNY, KGS, USD};
+    for (u32 c = 0; c < 4; c++) {
+        i128 net = 0;
+        for (u32 index = 0; index < count; index++) {
+            if (out[index].currency != numerics[c]) continue;
+            net += (i128)out[index].net_credit - (i128)out[index].net_debit;
+            assert_true(out[index].sent - out[index].received ==
+                        out[index].net_debit - out[index].net_credit);
+        }
+        assert_true(net == 0);
+    }
+    return count;
+}
+
+static const struct khorgos_window_position *test_find(const struct khorgos_window_position *all,
+                                                       u32 count, const char *bic, u32 currency) {
+    for (u32 index = 0; index < count; index++) {
+        if (memcmp(all[index].bic, bic, strlen(bic)) == 0 && all[index].currency == currency) {
+            return &all[index];
+        }
+    }
+    return NULL;
+}
+
+static struct khorgos_window_position test_all[LIMIT_BATCH_EVENTS_MAX];
+
+static void test_net_payment_needs_open_window(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    u128 digest = ledger_digest(&engine->ledger);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_KZ2, KZT, 0, 1000, 0, 1),
+                     KHORGOS_SETTLE_window_not_open);
+    assert_int_equal(fixture_lookup(engine, 1).state, KHORGOS_PAYMENT_REJECTED);
+    assert_true(ledger_digest(&engine->ledger) == digest);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_CLOSE_WINDOW, 0, 0, 0, 0),
+                     KHORGOS_SETTLE_window_not_found);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 1, 0, 0),
+                     KHORGOS_SETTLE_timer_invalid);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0),
+                     KHORGOS_SETTLE_window_already_open);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_window_state_invalid);
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ, BANK_KZ2, KZT, 0, 1000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    struct khorgos_payment payment = fixture_lookup(engine, 2);
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_IN_WINDOW);
+    assert_int_equal(payment.window, 1);
+    assert_true(ledger_digest(&engine->ledger) == digest); /* nothing moves until settled */
+    khorgos_close(engine);
+}
+
+static void test_window_settles_exactly_the_nets(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 152, -4, 100000000,
+                                   fixture_later(engine, 3600)),
+                     0);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0), 0);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_KZ2, KZT, 0, 1000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ2, BANK_CN, KZT, 0, 700, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 3, BANK_CN, BANK_KZ, KZT, 0, 500, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    /* Cross-currency, net: 100.00 KZT -> 1.52 CNY through provider A. */
+    assert_int_equal(fixture_pay(engine, 4, BANK_KZ, BANK_CN, KZT, CNY, 10000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_true(fixture_lookup(engine, 4).amount_target == 152);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_CLOSE_WINDOW, 0, 0, 0, 0), 0);
+    struct khorgos_window window = test_window(engine, 1);
+    assert_int_equal(window.state, KHORGOS_WINDOW_PENDING_SETTLEMENT);
+    assert_int_equal(window.payment_count, 4);
+    u32 count = test_positions(engine, 1, test_all, LIMIT_BATCH_EVENTS_MAX);
+    assert_int_equal(count, 6); /* KZT: KZ, KZ2, CN, provider A; CNY: provider A, CN */
+    u128 gross_kzt = 0;
+    for (u32 index = 0; index < count; index++) {
+        if (test_all[index].currency == KZT) gross_kzt += test_all[index].sent;
+    }
+    assert_true(gross_kzt == 1000 + 700 + 500 + 10000);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->net_debit == 10500);
+    assert_true(test_find(test_all, count, BANK_KZ2, KZT)->net_credit == 300);
+    assert_true(test_find(test_all, count, BANK_CN, KZT)->net_credit == 200);
+    assert_true(test_find(test_all, count, PROVIDER_A, KZT)->net_credit == 10000);
+    assert_true(test_find(test_all, count, PROVIDER_A, CNY)->net_debit == 152);
+    assert_true(test_find(test_all, count, BANK_CN, CNY)->net_credit == 152);
+    /* Nobody funded: short, nothing moves. */
+    u32 transfers = engine->ledger.transfer_count;
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_window_short);
+    assert_int_equal(engine->ledger.transfer_count, transfers);
+    window = test_window(engine, 1);
+    assert_int_equal(window.short_count, 2);
+    count = test_positions(engine, 1, test_all, LIMIT_BATCH_EVENTS_MAX);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->shortfall == 10500);
+    /* Exactly the nets funded: settles; only the nets move. */
+    fixture_fund(engine, BANK_KZ, KZT, 10500);
+    fixture_fund(engine, PROVIDER_A, CNY, 152);
+    transfers = engine->ledger.transfer_count;
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(engine->ledger.transfer_count, transfers + 6);
+    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_SETTLED);
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 300);
+    assert_true(fixture_balance(engine, BANK_CN, KZT) == 200);
+    assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 10000);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    assert_true(fixture_balance(engine, BANK_CN, CNY) == 152);
+    for (u128 id = 1; id <= 4; id++) {
+        struct khorgos_payment payment = fixture_lookup(engine, id);
+        assert_int_equal(payment.state, KHORGOS_PAYMENT_SETTLED);
+        assert_int_equal(payment.window, 1);
+    }
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_ABORT_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_window_state_invalid);
+    khorgos_close(engine);
+}
+
+static void test_unwind_removes_the_short(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0), 0);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_KZ2, KZT, 0, 1000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ2, BANK_CN, KZT, 0, 700, 0, 1), KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 3, BANK_CN, BANK_KZ2, KZT, 0, 200, 0, 1), KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 4, BANK_KZ2, BANK_CN, KZT, 0, 100, 0, 1), KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_pay(engine, 5, BANK_CN, BANK_KZ, KZT, 0, 50, 0, 1), KHORGOS_SETTLE_in_window);
+    fixture_fund(engine, BANK_KZ2, KZT, 600);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_CLOSE_WINDOW, 0, 0, 0, 0), 0);
+    u32 transfers = engine->ledger.transfer_count;
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_window_short);
+    assert_int_equal(engine->ledger.transfer_count, transfers);
+    u32 count = test_positions(engine, 1, test_all, LIMIT_BATCH_EVENTS_MAX);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->short_flag == 1);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->shortfall == 950);
+    assert_true(test_find(test_all, count, BANK_KZ2, KZT)->short_flag == 0);
+    /* Unwind: payments 1 and 5 (to or from KZ) go; the rest settles on its nets. */
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_UNWIND_WINDOW, 1, 0, 0, 0),
+                     KHORGOS_SETTLE_ok);
+    struct khorgos_window window = test_window(engine, 1);
+    assert_int_equal(window.state, KHORGOS_WINDOW_SETTLED);
+    assert_int_equal(window.unwound_count, 2);
+    u8 expected[6] = {0, KHORGOS_PAYMENT_REJECTED, KHORGOS_PAYMENT_SETTLED,
+                      KHORGOS_PAYMENT_SETTLED, KHORGOS_PAYMENT_SETTLED, KHORGOS_PAYMENT_REJECTED};
+    for (u128 id = 1; id <= 5; id++) {
+        struct khorgos_payment payment = fixture_lookup(engine, id);
+        assert_int_equal(payment.state, expected[id]);
+        if (payment.state == KHORGOS_PAYMENT_REJECTED) {
+            assert_int_equal(payment.reason, KHORGOS_SETTLE_unwound);
+        }
+    }
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);   /* 600 - 800 + 200 */
+    assert_true(fixture_balance(engine, BANK_CN, KZT) == 600);  /* 800 - 200 */
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
+    khorgos_close(engine);
+}
+
+static void test_abort_gives_quote_room_back(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 152, -4, 20000,
+                                   fixture_later(engine, 3600)),
+                     0);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0), 0);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_CN, KZT, CNY, 15000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    /* The quote's room is taken at entry: 5,000 left. */
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ, BANK_CN, KZT, CNY, 6000, 0, 1),
+                     KHORGOS_SETTLE_quote_unavailable);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_ABORT_WINDOW, 0, 0, 0, 0),
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_ABORTED);
+    struct khorgos_payment payment = fixture_lookup(engine, 1);
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_REJECTED);
+    assert_int_equal(payment.reason, KHORGOS_SETTLE_aborted);
+    u128 quote_id = 1;
+    struct khorgos_fx_quote quote;
+    fixture_execute(engine, KHORGOS_OPERATION_LOOKUP_FX_QUOTES, &quote_id, sizeof(quote_id),
+                    &quote, sizeof(quote));
+    assert_true(quote.amount_used == 0);
+    assert_int_equal(fixture_pay(engine, 3, BANK_KZ, BANK_CN, KZT, CNY, 15000, 0, 1),
+                     KHORGOS_SETTLE_window_not_open);
+    khorgos_close(engine);
+}
+
+static void test_windows_on_timers(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    fixture_fund(engine, BANK_KZ, KZT, 1000);
+    u64 close_at = fixture_later(engine, 3600);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, close_at,
+                                       10 * SECOND_NS, 3600 * SECOND_NS),
+                     0);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_KZ2, KZT, 0, 1000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(khorgos_clock_advance(engine, 3601 * SECOND_NS), KHORGOS_ERROR_ok);
+    fixture_check(engine);
+    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_PENDING_SETTLEMENT);
+    struct khorgos_window next = test_window(engine, 2);
+    assert_int_equal(next.state, KHORGOS_WINDOW_OPEN);
+    assert_true(next.close_at == close_at + 3600 * SECOND_NS);
+    assert_int_equal(khorgos_clock_advance(engine, 11 * SECOND_NS), KHORGOS_ERROR_ok);
+    fixture_check(engine);
+    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 1).state, KHORGOS_PAYMENT_SETTLED);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 1000);
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ2, BANK_KZ, KZT, 0, 10, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(fixture_lookup(engine, 2).window, 2);
+    khorgos_close(engine);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Randomised: mixed requests, invariants after each, replayed to identical results.          */
+
+#define RANDOM_REQUESTS 3000u
+
+struct random_request {
+    u32 operation;
+    u32 size;
+    u64 advance_ns;
+    union {
+        struct khorgos_payment payment;
+        struct khorgos_participant_event funding;
+        struct khorgos_fx_quote quote;
+        struct khorgos_window window;
+    } body;
+};
+
+static struct random_request random_requests[RANDOM_REQUESTS];
+static u8 random_replies[2][RANDOM_REQUESTS][sizeof(struct khorgos_settle_result)];
+
+static u64 random_state = 0x9E3779B97F4A7C15ull;
+static u64 random_next(void) {
+    random_state ^= random_state << 13;
+    random_state ^= random_state >> 7;
+    random_state ^= random_state << 17;
+    return random_state;
+}
+
+static const char *const random_banks[4] = {BANK_KZ, BANK_KZ2, BANK_CN, PROVIDER_B};
+
+static void random_generate(u64 start_ns) {
+    static const u32 currencies[2] = {KZT, CNY};
+    u128 id = 1;
+    u32 window_operation_count = 0;
+    for (u32 index = 0; index < RANDOM_REQUESTS; index++) {
+        struct random_request *request = &random_requests[index];
+        memset(request, 0, sizeof(*request));
+        request->advance_ns = (random_next() % 4) * SECOND_NS;
+        u32 kind = (u32)(random_next() % 20);
+        u32 currency = currencies[random_next() % 2];
+        u32 debtor_index = (u32)(random_next() % 3);
+        const char *debtor = random_banks[debtor_index];
+        const char *creditor = random_banks[(debtor_index + 1 + random_next() % 2) % 3];
+        if (kind < 3) {
+            request->operation = KHORGOS_OPERATION_FUND;
+            request->size = sizeof(struct khorgos_participant_event);
+            struct khorgos_participant_event *event = &request->body.funding;
+            event->id = (1u << 24) + index;
+            event->amount = 1 + random_next() % 5000;
+            event->currency = currency;
+            const char *who = kind == 0 ? PROVIDER_A : debtor;
+            memcpy(event->bic, who, strlen(who));
+        } else if (kind < 5) {
+            request->operation = KHORGOS_OPERATION_SET_FX_QUOTES;
+            request->size = sizeof(struct khorgos_fx_quote);
+            bool forward = random_next() % 2 == 0;
+            request->body.quote = fixture_quote_event(
+                (1u << 25) + index, random_next() % 2 ? PROVIDER_A : PROVIDER_B,
+                forward ? KZT : CNY, forward ? CNY : KZT, forward ? 140 + random_next() % 30 : 60 + random_next() % 10,
+                forward ? -4 : 0, 1 + random_next() % 200000,
+                start_ns + (index + 1 + random_next() % 200) * 2 * SECOND_NS);
+        } else if (kind < 7) {
+            /* A window's life in turn: open, close, settle, then unwind (or abort). */
+            u32 phase = window_operation_count % 4, number = window_operation_count / 4 + 1;
+            window_operation_count++;
+            request->operation = phase == 0   ? KHORGOS_OPERATION_OPEN_WINDOW
+                                 : phase == 1 ? KHORGOS_OPERATION_CLOSE_WINDOW
+                                 : phase == 2 ? KHORGOS_OPERATION_SETTLE_WINDOW
+                                 : number % 3 == 0 ? KHORGOS_OPERATION_ABORT_WINDOW
+                                                   : KHORGOS_OPERATION_UNWIND_WINDOW;
+            request->size = sizeof(struct khorgos_window);
+            request->body.window.id = (1u << 26) + index;
+            if (phase >= 2) request->body.window.number = number;
+        } else {
+            request->operation = KHORGOS_OPERATION_SUBMIT_PAYMENTS;
+            request->size = sizeof(struct khorgos_payment);
+            bool cross = random_next() % 3 == 0;
+            u8 net = random_next() % 3 == 0;
+            u128 amount = 1 + random_next() % 3000;
+            bool creditor_amount = cross && random_next() % 4 == 0;
+            u32 target = cross ? (currency == KZT ? CNY : KZT) : 0;
+            request->body.payment = fixture_payment_event(
+                id++, debtor, creditor, currency, target, creditor_amount ? 0 : amount,
+                creditor_amount ? amount / 10 + 1 : 0, net);
+        }
+    }
+}
+
+/* Runs the generated requests; replies into random_replies[run]; returns the digests. */
+static void random_run(u32 run, u128 *ledger_out, u128 *settle_out) {
+    fixture_request_id = 1u << 20; /* the setup's request ids too are the same in both runs */
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    for (u32 index = 0; index < RANDOM_REQUESTS; index++) {
+        const struct random_request *request = &random_requests[index];
+        if (request->advance_ns != 0) {
+            assert_int_equal(khorgos_clock_advance(engine, request->advance_ns), KHORGOS_ERROR_ok);
+        }
+        struct khorgos_settle_result *reply = (void *)random_replies[run][index];
+        assert_int_equal(fixture_execute(engine, request->operation, &request->body,
+                                         request->size, reply, sizeof(*reply)),
+                         sizeof(*reply));
+    }
+    *ledger_out = ledger_digest(&engine->ledger);
+    *settle_out = settle_digest(&engine->settle);
+    khorgos_close(engine);
+}
+
+static void test_randomised_replay(void **state) {
+    (void)state;
+    struct khorgos *probe = fixture_open();
+    u64 start_ns = khorgos_clock_now(probe);
+    khorgos_close(probe);
+    random_generate(start_ns);
+    u128 ledger_a = 0, ledger_b = 0, settle_a = 0, settle_b = 0;
+    random_run(0, &ledger_a, &settle_a);
+    random_run(1, &ledger_b, &settle_b);
+    assert_true(ledger_a == ledger_b);
+    assert_true(settle_a == settle_b);
+    assert_memory_equal(random_replies[0], random_replies[1], sizeof(random_replies[0]));
+    /* The run did exercise every path: settled, queued, windowed and rejected answers. */
+    u32 seen[KHORGOS_SETTLE_STATUS_COUNT] = {0};
+    for (u32 index = 0; index < RANDOM_REQUESTS; index++) {
+        const struct khorgos_settle_result *reply = (const void *)random_replies[0][index];
+        assert_true(reply->status < KHORGOS_SETTLE_STATUS_COUNT);
+        seen[reply->status]++;
+    }
+    assert_true(seen[KHORGOS_SETTLE_settled] > 0 && seen[KHORGOS_SETTLE_queued] > 0);
+    assert_true(seen[KHORGOS_SETTLE_in_window] > 0 && seen[KHORGOS_SETTLE_window_short] > 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_net_payment_needs_open_window),
+        cmocka_unit_test(test_window_settles_exactly_the_nets),
+        cmocka_unit_test(test_unwind_removes_the_short),
+        cmocka_unit_test(test_abort_gives_quote_room_back),
+        cmocka_unit_test(test_windows_on_timers),
+        cmocka_unit_test(test_randomised_replay),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
