@@ -29,8 +29,13 @@
  * snapshot made unnecessary. This runs inside the khorgos_execute call that crossed the
  * threshold, after that batch is durable; its duration grows with the state (a synchronous
  * full snapshot). Keeping it under 10 ms for large states needs the copy-on-write variant
- * (fork, the child writes the snapshot while the parent commits); see docs/storage.md for the
- * status and the benchmarks issue for measurements.
+ * (fork, the child writes the snapshot while the parent commits), not built yet; see
+ * docs/storage.md and the benchmarks issue for measurements.
+ *
+ * Settlement has no snapshot section yet: once a settlement request is in the state
+ * (settlement_in_state), no snapshot is taken (khorgos_checkpoint answers invalid_operation and
+ * the policy skips), so recovery replays the journal from the last snapshot before it; segments
+ * still roll over when full, nothing is deleted. The flag is set again by replay.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * previous one, reported), its digest checked against ledger_digest after loading, then

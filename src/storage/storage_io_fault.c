@@ -16,6 +16,9 @@
  *   - a random prefix of the unsynced directory operations survives (file systems apply
  *     metadata operations in order);
  *   - every handle opened before the crash becomes invalid (calls on it fail with io).
+ * A planned power loss (operations_until_power_loss) makes the N-th change from now and every
+ * call after it fail with EIO until the crash is applied: the simulation's way to crash at an
+ * arbitrary point inside a commit, a segment start, a checkpoint or a collection.
  * Other faults, each with a probability per million calls: a bit flipped in what pread returns
  * (the disk is fine, the transfer was not), EIO from pwrite, EIO from sync (the data stays
  * volatile: it may be lost by the next crash), and ENOSPC once the files' total size would pass
