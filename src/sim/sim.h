@@ -14,6 +14,8 @@
  *                   intraday series, the starting liquidity rule, USD conversion by country
  *   sim_report.c    metrics.json, payments.csv, the self-contained report.html and the
  *                   terminal summary
+ *   sim_run.c       one design at one liquidity level run through the real engine, embedded
+ *                   on the manual clock (the one file of this layer that uses the engine)
  *
  * Numbers. Every amount is an integer in a currency's minor unit (u128, or i128 for positions);
  * exchange rates are fixed-point integers (units of the currency per US dollar, times 10^6);
@@ -506,5 +508,73 @@ khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *fi
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory);
 const char *sim_status_name(u32 status);
 const char *sim_priority_name(u32 priority);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Running a day through the engine (sim_run.c, the `khorgos simulate` command's core).      */
+
+/* The designs, in the order (the order of the report). */
+enum sim_design {
+    SIM_DESIGN_RTGS_NO_QUEUE = 0,     /* gross; uncovered on arrival: rejected */
+    SIM_DESIGN_RTGS_FIFO = 1,         /* gross; fifo queues; no liquidity saving */
+    SIM_DESIGN_RTGS_LSM = 2,          /* gross; bypass-fifo; offsetting on entry; resolution */
+    SIM_DESIGN_DNS_HOURLY = 3,        /* deferred net settlement in windows */
+    SIM_DESIGN_USD_VEHICLE = 4,       /* rtgs_lsm with every conversion through US dollars */
+    SIM_DESIGN_COUNT = 5,
+};
+_Static_assert(SIM_DESIGN_COUNT <= SIM_DESIGN_COUNT_MAX, "the designs fit a report");
+
+/* Gridlock resolution runs every 5 minutes under rtgs_lsm (TARGET2 ran its algorithms
+ * continuously; 5 minutes is the series' resolution); netting windows close every hour. */
+#define SIM_RESOLUTION_INTERVAL_SECONDS_DEFAULT 300u
+#define SIM_NETTING_INTERVAL_SECONDS_DEFAULT 3600u
+/* Unwinds tried on one window at the close before the rest of it is aborted: each unwind
+ * removes every short participant's payments, so a few rounds settle what can be. */
+#define SIM_UNWIND_ROUNDS_MAX 8u
+/* A participant holds at most the engine's number of currencies. */
+#define SIM_PARTICIPANT_CURRENCY_COUNT_MAX KHORGOS_PARTICIPANT_CURRENCIES_MAX
+
+const char *sim_design_name(u32 design);
+/* The design of a name; -1 when unknown. */
+int sim_design_parse(const char *name, size_t length);
+
+struct sim_run_config {
+    u32 design;                       /* enum sim_design */
+    u32 alpha_per_mille;              /* the liquidity level a, per mille */
+    u32 resolution_interval_seconds;  /* rtgs_lsm, usd_vehicle */
+    u32 netting_interval_seconds;     /* dns_hourly */
+    const char *data_directory;       /* NULL: the engine in memory; else a new directory */
+};
+
+/* Memory for running one day many times, reserved once by sim_runner_init. */
+struct sim_runner {
+    const struct sim_scenario *scenario;
+    const struct sim_day *day;
+    u32 vehicle_direct;               /* currency index of the direct design's vehicle (CNY) */
+    u32 vehicle_usd;                  /* currency index of USD */
+    u16 currency_mask[SIM_BANK_COUNT_MAX]; /* currencies each participant holds */
+    bool bounds_ready[2];             /* [0] direct routing, [1] through USD */
+    struct sim_metrics bounds[2];     /* on-arrival metrics: each participant's UB and LB */
+    struct sim_metrics_workspace workspace;
+    struct sim_outcome *reference;    /* [day->count] */
+    struct sim_flow *flows;           /* [SIM_FLOWS_PER_PAYMENT_MAX x day->count] */
+    struct khorgos_payment *records;  /* [KHORGOS_BATCH_EVENTS_MAX], requests and replies */
+    struct khorgos_settle_result *results; /* [KHORGOS_BATCH_EVENTS_MAX] */
+    u128 *ids;                        /* [KHORGOS_BATCH_EVENTS_MAX] */
+    char message[200];                /* why the last call failed */
+};
+
+/* Checks that the engine can hold the scenario (at most SIM_PARTICIPANT_CURRENCY_COUNT_MAX
+ * currencies per participant) and reserves memory; invalid_argument (message set) or
+ * out_of_memory. The scenario and day must outlive the runner. */
+khorgos_error sim_runner_init(struct sim_runner *runner, const struct sim_scenario *scenario,
+                              const struct sim_day *day);
+void sim_runner_deinit(struct sim_runner *runner);
+/* Runs the day through a fresh engine under one design at one a: fills outcomes[day->count],
+ * computes `metrics` (sim_metrics_init'd for bank_count x currency_count) and fills `run`
+ * (design, a, gridlocks resolved, FX converted, and pointers to metrics and outcomes). Returns
+ * ok, or the engine's error with runner->message saying which step failed. */
+khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_config *config,
+                             struct sim_outcome *outcomes, struct sim_metrics *metrics,
+                             struct sim_run *run);
 
 #endif /* KHORGOS_SIM_H */
