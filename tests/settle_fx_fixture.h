@@ -31,7 +31,7 @@
 
 static u128 fixture_request_id = 1u << 20;
 
-static struct khorgos *fixture_open(void) {
+static inline struct khorgos *fixture_open(void) {
     struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 17,
                                     .account_balance_count_max = 1024, .clock_manual = 1,
                                     .participant_count_max = 32, .payment_count_max = 8192};
@@ -110,8 +110,7 @@ static inline void fixture_open_day(struct khorgos *engine, u32 currency, u8 mod
 }
 
 /* Agents of four currencies, banks and two providers, days open under `mode`. */
-static struct khorgos *fixture_system(u8 mode) {
-    struct khorgos *engine = fixture_open();
+static inline void fixture_setup(struct khorgos *engine, u8 mode) {
     fixture_participant(engine, AGENT_KZT, KHORGOS_ROLE_SETTLEMENT_AGENT, KZT, 0, 0, 0);
     fixture_participant(engine, AGENT_CNY, KHORGOS_ROLE_SETTLEMENT_AGENT, CNY, 0, 0, 0);
     fixture_participant(engine, AGENT_KGS, KHORGOS_ROLE_SETTLEMENT_AGENT, KGS, 0, 0, 0);
@@ -124,6 +123,11 @@ static struct khorgos *fixture_system(u8 mode) {
     fixture_participant(engine, PROVIDER_B, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
     u32 numerics[4] = {KZT, CNY, KGS, USD};
     for (u32 c = 0; c < 4; c++) fixture_open_day(engine, numerics[c], mode);
+}
+
+static inline struct khorgos *fixture_system(u8 mode) {
+    struct khorgos *engine = fixture_open();
+    fixture_setup(engine, mode);
     return engine;
 }
 

@@ -290,7 +290,7 @@ bool settle_check(const struct settle *settle);
  * checkpoints, and a digest of the same bytes (equal states, equal digests). The section's
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
-#define SETTLE_SNAPSHOT_VERSION 1u
+#define SETTLE_SNAPSHOT_VERSION 2u /* 2: issue 5's quotes and windows appended */
 struct storage_writer;
 struct storage_reader;
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer);
@@ -430,5 +430,10 @@ u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_win
 u64 settle_netting_timer_next(const struct settle *settle);
 void settle_netting_pulse(struct settle *settle, u64 timestamp);
 bool settle_netting_check(const struct settle *settle);
+void settle_fx_snapshot_emit(const struct settle *settle,
+                             void (*put)(void *context, const void *data, u64 size), void *context);
+khorgos_error settle_fx_snapshot_read(struct settle *settle,
+                                      khorgos_error (*get)(void *context, void *data, u64 size),
+                                      void *context);
 
 #endif /* KHORGOS_SETTLE_H */

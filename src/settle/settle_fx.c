@@ -959,3 +959,91 @@ bool settle_fx_check(const struct settle *settle) {
     }
     return settle_netting_check(settle);
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Snapshot: issue 5's part of the settle section, after settle_snapshot.c's bytes.           */
+/*
+ * Bytes, little-endian, back to back:
+ *     0 4 quote_count   4 4 window_count   8 4 window_open   12 4 window_unfinished
+ *    16 4 routing_mode 20 4 vehicle_numeric 24 4 queued_slot_count 28 4 zero
+ *    32   quotes         quote_count x 128 (struct khorgos_fx_quote), then quote_count x 4
+ *                        (provider index)
+ *         windows        window_count x 112 (struct settle_window_entry: record 96, head 4,
+ *                        tail 4, settle_due 8)
+ *         per payment    payment_count x 16 (vehicle amount), then x 4 three times (vehicle
+ *                        currency, first quote, second quote)
+ *         slots          participant_count x 8 bytes (slot_fx_queued)
+ * The quote id map is rebuilt from the records.
+ */
+struct settle_fx_snapshot_counts {
+    u32 quote_count, window_count, window_open, window_unfinished;
+    u32 routing_mode, vehicle_numeric, queued_slot_count, zero;
+};
+_Static_assert(sizeof(struct settle_fx_snapshot_counts) == 32, "32 bytes, no padding");
+_Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
+
+void settle_fx_snapshot_emit(const struct settle *settle,
+                             void (*put)(void *context, const void *data, u64 size), void *context) {
+    const struct settle_fx *fx = &settle->fx;
+    ASSERT(put != NULL);
+    ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
+    const struct settle_fx_snapshot_counts counts = {
+        fx->quote_count, fx->window_count, fx->window_open, fx->window_unfinished,
+        fx->routing_mode, fx->vehicle_numeric, fx->queued_slot_count, 0};
+    put(context, &counts, sizeof(counts));
+    put(context, fx->quotes, (u64)fx->quote_count * sizeof(*fx->quotes));
+    put(context, fx->quote_provider, (u64)fx->quote_count * 4);
+    put(context, fx->windows, (u64)fx->window_count * sizeof(*fx->windows));
+    u64 payments = settle->payment_count;
+    put(context, fx->amount_vehicle, payments * 16);
+    put(context, fx->vehicle_numeric_of, payments * 4);
+    put(context, fx->quote_first_of, payments * 4);
+    put(context, fx->quote_second_of, payments * 4);
+    put(context, fx->slot_fx_queued, (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+}
+
+/* Reads what settle_fx_snapshot_emit wrote through `get` (ok, or its error); corrupt when the
+ * counts do not fit or the quotes do not rebuild their map. */
+khorgos_error settle_fx_snapshot_read(struct settle *settle,
+                                      khorgos_error (*get)(void *context, void *data, u64 size),
+                                      void *context) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(get != NULL);
+    ASSERT(fx->quote_count == 0 && fx->window_count == 0);
+    struct settle_fx_snapshot_counts counts;
+    khorgos_error error = get(context, &counts, sizeof(counts));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX || counts.window_count > SETTLE_WINDOW_COUNT_MAX ||
+        counts.window_open > counts.window_count || counts.window_unfinished > counts.window_count ||
+        counts.zero != 0) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    fx->quote_count = counts.quote_count;
+    fx->window_count = counts.window_count;
+    fx->window_open = counts.window_open;
+    fx->window_unfinished = counts.window_unfinished;
+    fx->routing_mode = counts.routing_mode;
+    fx->vehicle_numeric = counts.vehicle_numeric;
+    fx->queued_slot_count = counts.queued_slot_count;
+    u64 payments = settle->payment_count;
+    void *targets[] = {fx->quotes, fx->quote_provider, fx->windows, fx->amount_vehicle,
+                       fx->vehicle_numeric_of, fx->quote_first_of, fx->quote_second_of,
+                       fx->slot_fx_queued};
+    u64 sizes[] = {(u64)fx->quote_count * sizeof(*fx->quotes), (u64)fx->quote_count * 4,
+                   (u64)fx->window_count * sizeof(*fx->windows), payments * 16, payments * 4,
+                   payments * 4, payments * 4,
+                   (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX};
+    for (u32 index = 0; error == KHORGOS_ERROR_ok && index < ARRAY_COUNT(targets); index++) {
+        error = get(context, targets[index], sizes[index]);
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    for (u32 quote = 0; quote < fx->quote_count; quote++) {
+        u128 id = fx->quotes[quote].id;
+        if (id == 0 || fx->quote_provider[quote] >= settle->participant_count ||
+            base_id_map_get(&fx->quote_map, id, &(u32){0})) {
+            return KHORGOS_ERROR_corrupt;
+        }
+        base_id_map_insert(&fx->quote_map, id, quote);
+    }
+    return settle_fx_check(settle) ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
+}

@@ -74,6 +74,7 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
         put(context, bytes, sizeof(bytes));
     }
     put(context, settle->requests, (u64)settle->request_count * sizeof(*settle->requests));
+    settle_fx_snapshot_emit(settle, put, context); /* issue 5's state, see settle_fx.c */
 }
 
 static void settle_put_writer(void *context, const void *data, u64 size) {
@@ -164,6 +165,10 @@ static khorgos_error settle_read_limits(struct settle *settle, struct storage_re
     return KHORGOS_ERROR_ok;
 }
 
+static khorgos_error settle_get_reader(void *context, void *data, u64 size) {
+    return storage_reader_get(context, data, size);
+}
+
 khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader *reader) {
     ASSERT(settle != NULL && reader != NULL);
     ASSERT(settle->participant_count == 0 && settle->payment_count == 0);
@@ -209,7 +214,10 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
                                    (u64)counts.request_count * sizeof(*settle->requests));
     }
     if (error != KHORGOS_ERROR_ok) return error;
-    if (storage_reader_remaining(reader) != 0 || !settle_maps_rebuild(settle)) {
+    if (!settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
+    error = settle_fx_snapshot_read(settle, settle_get_reader, reader); /* settle_fx.c */
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (storage_reader_remaining(reader) != 0) {
         return KHORGOS_ERROR_corrupt;
     }
     return settle_check(settle) ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
