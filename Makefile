@@ -91,7 +91,7 @@ fuzz: $(FUZZ_PROGRAMS)
 
 test:
 	@rm -f build/test-results.txt
-	@$(MAKE) --no-print-directory test-unit test-shell test-asan test-fuzz; \
+	@$(MAKE) -k --no-print-directory test-unit test-shell test-asan test-fuzz; \
 	    status=$$?; sh scripts/test-summary.sh build/test-results.txt $$status
 
 test-unit: tests
