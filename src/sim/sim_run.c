@@ -413,13 +413,14 @@ static khorgos_error sim_run_quotes(struct sim_run_state *state) {
         memcpy(event->provider, scenario->banks[quote->provider].bic, KHORGOS_BIC_BYTES);
         event->currency_source = scenario->currencies[quote->from].numeric;
         event->currency_target = scenario->currencies[quote->to].numeric;
-        if (!sim_run_rate(scenario, quote->from, quote->to, &event->rate_mantissa,
-                          &event->rate_exponent)) {
+        int32_t exponent = 0;
+        if (!sim_run_rate(scenario, quote->from, quote->to, &event->rate_mantissa, &exponent)) {
             snprintf(state->runner->message, sizeof(state->runner->message),
                      "no rate for %s -> %s", scenario->currencies[quote->from].letters,
                      scenario->currencies[quote->to].letters);
             return KHORGOS_ERROR_invalid_argument;
         }
+        event->rate_exponent = exponent; /* -18..18 (sim_run_rate) */
         event->expires_at = expires_at;
     }
     return sim_run_setup(state, KHORGOS_OPERATION_SET_FX_QUOTES, events, sizeof(*events),
@@ -623,20 +624,28 @@ static khorgos_error sim_run_tick(struct sim_run_state *state) {
     return sim_run_resolve(state);
 }
 
-/* Payments by second and the design's ticks, in time order (payments first at a tie). */
+/* Payments by second and the design's ticks, in time order (payments first at a tie). The
+ * liquidity-saving designs also resolve once in the last second before the customer cut-off,
+ * so that what the last regular run left can still settle before the cut-off rejects it. */
 static khorgos_error sim_run_replay(struct sim_run_state *state) {
     const struct sim_day *day = state->runner->day;
     u32 interval = sim_run_tick_interval(state->config);
     u32 tick = interval > 0 ? interval : SIM_NEVER;
+    bool saving = state->config->design == SIM_DESIGN_RTGS_LSM ||
+                  state->config->design == SIM_DESIGN_USD_VEHICLE;
+    u32 last = saving && day->customer_cutoff_seconds > 0 ? day->customer_cutoff_seconds - 1
+                                                           : SIM_NEVER;
     u32 index = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     if (state->config->design == SIM_DESIGN_DNS_HOURLY) error = sim_run_netting_tick(state, true);
-    while (error == KHORGOS_ERROR_ok && (index < day->count || tick < day->close_seconds)) {
+    while (error == KHORGOS_ERROR_ok && (index < day->count || MIN(tick, last) < day->close_seconds)) {
         u32 next = index < day->count ? day->payments[index].submitted_at : SIM_NEVER;
-        if (tick < next && tick < day->close_seconds) {
-            error = sim_run_clock_to(state, tick);
+        u32 due = MIN(tick, last);
+        if (due < next && due < day->close_seconds) {
+            error = sim_run_clock_to(state, due);
             if (error == KHORGOS_ERROR_ok) error = sim_run_tick(state);
-            tick += interval;
+            if (tick == due) tick += interval;
+            if (last == due) last = SIM_NEVER;
             continue;
         }
         ASSERT(next < day->close_seconds);
@@ -757,14 +766,19 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_day *day = state->runner->day;
     u32 slots = scenario->bank_count * SIM_PARTICIPANT_CURRENCY_COUNT_MAX;
-    u32 ticks = SIM_DAY_SECONDS / MAX(sim_run_tick_interval(state->config), 1u) + 2;
-    ticks = sim_run_tick_interval(state->config) > 0 ? ticks : 2;
+    u32 interval = sim_run_tick_interval(state->config);
+    u32 ticks = interval > 0 ? day->close_seconds / interval + 2 : 2;
+    u32 windows = state->config->design == SIM_DESIGN_DNS_HOURLY ? ticks : 0;
     /* Requests with ids (payments are kept as payments and these as request ids, both within
      * payment_count_max: settle.h sizes its request table from it). */
     u32 requests = slots + ticks * (scenario->currency_count + 4) + 4 * SIM_CURRENCY_COUNT_MAX;
+    /* Transfers: a payment books at most 3 legs and 3 credit draws (a vehicle route), or 2 legs
+     * and draws in a set; funding and the close's repayments one per slot; a window's
+     * settlement a net leg and a draw per slot and currency. */
+    u32 transfers = 8 * MAX(day->count, 1u) + 2 * slots + 3 * slots * windows + 4096;
     struct khorgos_config config = {
         .account_count_max = 2 * slots + 2 * SIM_CURRENCY_COUNT_MAX + 64,
-        .transfer_count_max = 8 * MAX(day->count, 1u) + 4 * slots * (ticks + 4) + 4096,
+        .transfer_count_max = transfers,
         /* Unused (no account keeps history) but checked per call: room for one batch. */
         .account_balance_count_max = 2 * KHORGOS_BATCH_EVENTS_MAX + 64,
         .clock_manual = 1,

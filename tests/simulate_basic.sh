@@ -1,0 +1,96 @@
+#!/bin/bash
+# simulate_basic.sh: `khorgos simulate` on a small default day (scale 0.05) writes the three
+# outputs, well formed: metrics.json parses and has every design x a x currency run and every
+# country; payments.csv has its header and one row per payment and run, sorted by design (the
+# issue's order), a, then submission; report.html is one self-contained file with its charts.
+# Then an operator's CSV day: a bad row is reported by line and skipped, or refused by --strict.
+set -euo pipefail
+KHORGOS=${KHORGOS:-build/khorgos}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+"$KHORGOS" simulate --scale 0.05 --out "$out/day" >"$out/summary.txt"
+cat "$out/summary.txt"
+for file in metrics.json payments.csv report.html; do test -s "$out/day/$file"; done
+grep -q "^report: $out/day/report.html" "$out/summary.txt"
+for design in rtgs_no_queue rtgs_fifo rtgs_lsm dns_hourly usd_vehicle; do
+    grep -q "^$design " "$out/summary.txt"
+done
+
+python3 - "$out/day" <<'PYTHON'
+import csv, json, sys
+directory = sys.argv[1]
+designs = ["rtgs_no_queue", "rtgs_fifo", "rtgs_lsm", "dns_hourly", "usd_vehicle"]
+alphas = [0, 0.25, 0.5, 0.75, 1]
+metrics = json.load(open(directory + "/metrics.json"))
+runs = metrics["runs"]
+currencies = sorted({run["currency"] for run in runs})
+assert len(currencies) == 8, currencies
+assert len(runs) == len(designs) * len(alphas) * len(currencies), len(runs)
+fields = ["design", "a", "currency", "upper_bound", "lower_bound", "liquidity_used",
+          "delay_indicator", "settlement_ratio_value", "settlement_ratio_count",
+          "queue_max_count", "queue_max_value", "gridlocks_resolved", "fx_converted"]
+for run in runs:
+    for field in fields:
+        assert field in run, (field, run)
+    assert run["design"] in designs and run["a"] in alphas, run
+    for field in ["upper_bound", "lower_bound", "liquidity_used", "queue_max_value",
+                  "fx_converted"]:
+        assert isinstance(run[field], str) and float(run[field]) >= 0, (field, run)
+    for field in ["delay_indicator", "settlement_ratio_value", "settlement_ratio_count"]:
+        assert isinstance(run[field], (int, float)) and 0 <= run[field] <= 1, (field, run)
+    assert float(run["lower_bound"]) <= float(run["upper_bound"]), run
+    if run["design"] != "dns_hourly" and run["a"] == 1:
+        assert run["delay_indicator"] == 0 and run["settlement_ratio_count"] == 1, run
+countries = metrics["countries"]
+assert len(countries) >= len(designs) * len(alphas) * 7, len(countries)
+for country in countries:
+    assert float(country["liquidity_needed_usd"]) >= 0, country
+
+rows = list(csv.reader(open(directory + "/payments.csv")))
+assert rows[0] == ["design", "a", "id", "debtor", "creditor", "currency", "amount",
+                   "creditor_currency", "creditor_amount", "priority", "submitted_at",
+                   "settled_at", "status"], rows[0]
+rows = rows[1:]
+count = metrics["payment_count"]
+assert len(rows) == count * len(designs) * len(alphas), (len(rows), count)
+keys = [(designs.index(row[0]), float(row[1]), int(row[10])) for row in rows]
+assert keys == sorted(keys), "payments.csv is sorted by design, a, submission"
+for row in rows:
+    assert row[12] in ("settled", "rejected", "cancelled"), row
+    assert (row[11] == "") == (row[12] != "settled"), row
+    if row[11]:
+        assert int(row[11]) >= int(row[10]), row
+
+html = open(directory + "/report.html").read()
+assert html.lstrip().lower().startswith("<!doctype html"), html[:40]
+assert html.count("<svg") >= 3, "the charts"
+assert "<script" not in html and "src=\"http" not in html and "href=\"http" not in html
+print("well formed:", len(runs), "runs,", len(rows), "payment rows")
+PYTHON
+
+# The same seed gives the same bytes from the command too.
+"$KHORGOS" simulate --scale 0.05 --designs rtgs_fifo,rtgs_lsm --a 0,1 --out "$out/one" >/dev/null
+"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm,rtgs_fifo --a 0,1 --out "$out/two" >/dev/null
+cmp "$out/one/metrics.json" "$out/two/metrics.json"
+cmp "$out/one/payments.csv" "$out/two/payments.csv"
+
+# An operator's day: line 3 is bad (a negative amount): reported and skipped, or refused.
+cat >"$out/day.csv" <<'CSV'
+id,debtor,creditor,currency,amount,creditor_currency,submitted_at
+1,BKAAKZKAXXX,BKAACNBJXXX,CNY,125000.00,,3600
+2,BKAAKZKAXXX,BKAACNBJXXX,CNY,-5,,3700
+3,BKABUZTAXXX,BKAARUMMXXX,UZS,950000000.00,RUB,3725
+CSV
+"$KHORGOS" simulate --payments "$out/day.csv" --a 0,1 --out "$out/csv" >"$out/csv.txt" 2>"$out/csv.err"
+cat "$out/csv.err"
+grep -q "day.csv:3:" "$out/csv.err"
+grep -q ": 2 payments," "$out/csv.txt"
+test "$(grep -c '^rtgs_lsm,1,' "$out/csv/payments.csv")" = 2
+status=0
+"$KHORGOS" simulate --payments "$out/day.csv" --strict --out "$out/strict" 2>/dev/null || status=$?
+test "$status" = 2
+status=0
+"$KHORGOS" simulate --a 0.5,0.25 --out "$out/bad" 2>/dev/null || status=$?
+test "$status" = 2
+echo "simulate_basic: ok"
