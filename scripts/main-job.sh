@@ -1,7 +1,10 @@
 #!/bin/sh
-# The main job. Until the simulator lands (issue 6) it is the ledger demo: banks of China,
-# Central Asia and Russia settle trade payments in their own currencies, in memory.
-# Usage: main-job.sh KHORGOS_BINARY
+# The main job (issue 6): one business day of China–Central Asia trade run through the real
+# engine under each settlement design (rtgs_no_queue, rtgs_fifo, rtgs_lsm, dns_hourly,
+# usd_vehicle) at each liquidity level a, then the summary table and where the report is.
+# Usage: main-job.sh KHORGOS_BINARY [OUT_DIR]   (default build/simulation)
 set -e
 binary=${1:-build/khorgos}
-"$binary" demo
+out=${2:-build/simulation}
+"$binary" simulate --out "$out"
+echo "Open $out/report.html in a browser (one self-contained file, works offline)."
