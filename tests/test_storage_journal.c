@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "storage/storage.h"
 
@@ -347,6 +348,82 @@ static void test_fault_io_crash_keeps_synced_bytes(void **state) {
     assert_true(lost > 0);
 }
 
+
+/* On a real directory a checkpoint is written by a child process while the engine commits on;
+ * closing waits for it and publishes it, and the next open starts from it. */
+static void test_posix_background_checkpoint(void **state) {
+    (void)state;
+    char directory[] = "/tmp/khorgos-test-storage-XXXXXX";
+    assert_non_null(mkdtemp(directory));
+    char data[sizeof(directory) + 8];
+    snprintf(data, sizeof(data), "%s/data", directory);
+    struct khorgos_config config = {.account_count_max = 16, .transfer_count_max = 1024,
+                                    .account_balance_count_max = 64, .participant_count_max = 4,
+                                    .payment_count_max = 16, .clock_manual = 1};
+    assert_int_equal(khorgos_format(data, &config), KHORGOS_ERROR_ok);
+    assert_int_equal(khorgos_format(data, &config), KHORGOS_ERROR_exists);
+    struct khorgos_open_options options = {.clock_manual = 1,
+                                           .checkpoint_journal_bytes = UINT64_MAX};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, data, &options), KHORGOS_ERROR_ok);
+    _Alignas(16) struct khorgos_account accounts[2];
+    memset(accounts, 0, sizeof(accounts));
+    for (u32 index = 0; index < 2; index++) {
+        accounts[index].id = index + 1;
+        accounts[index].ledger = 398;
+        accounts[index].code = 1;
+    }
+    _Alignas(16) struct khorgos_create_result results[2];
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_CREATE_ACCOUNTS,
+                                      .body_size = sizeof(accounts), .body = accounts,
+                                      .reply = results, .reply_capacity = sizeof(results)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    _Alignas(16) struct khorgos_transfer transfer;
+    for (u32 index = 0; index < 20; index++) {
+        if (index == 10) assert_int_equal(khorgos_checkpoint(engine), KHORGOS_ERROR_ok);
+        memset(&transfer, 0, sizeof(transfer));
+        transfer.id = 100 + index;
+        transfer.debit_account_id = 1;
+        transfer.credit_account_id = 2;
+        transfer.amount = 5;
+        transfer.ledger = 398;
+        transfer.code = 1;
+        request = (struct khorgos_request){.operation = KHORGOS_OPERATION_CREATE_TRANSFERS,
+                                           .body_size = sizeof(transfer), .body = &transfer,
+                                           .reply = results, .reply_capacity = sizeof(results)};
+        assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+        assert_int_equal(results[0].status, KHORGOS_CREATE_TRANSFER_created);
+    }
+    u8 head[32];
+    u64 sequence = 0;
+    assert_int_equal(khorgos_chain_head(engine, head, &sequence), KHORGOS_ERROR_ok);
+    assert_int_equal(sequence, 21);
+    khorgos_close(engine); /* waits for the child and publishes snapshot-<11> */
+    char name[sizeof(data) + STORAGE_NAME_BYTES_MAX];
+    snprintf(name, sizeof(name), "%s/snapshot-%016llx", data, 11ull);
+    assert_int_equal(access(name, F_OK), 0);
+    char report[512] = "";
+    options.report = report;
+    options.report_capacity = sizeof(report);
+    assert_int_equal(khorgos_open(&engine, data, &options), KHORGOS_ERROR_ok);
+    u8 head_again[32];
+    assert_int_equal(khorgos_chain_head(engine, head_again, &sequence), KHORGOS_ERROR_ok);
+    assert_int_equal(sequence, 21);
+    assert_memory_equal(head, head_again, sizeof(head));
+    u128 id = 119;
+    _Alignas(16) struct khorgos_transfer found;
+    request = (struct khorgos_request){.operation = KHORGOS_OPERATION_LOOKUP_TRANSFERS,
+                                       .body_size = sizeof(id), .body = &id, .reply = &found,
+                                       .reply_capacity = sizeof(found)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.reply_size, sizeof(found));
+    assert_true(found.id == 119);
+    khorgos_close(engine);
+    char command[256];
+    snprintf(command, sizeof(command), "rm -rf '%s'", directory);
+    assert_int_equal(system(command), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journal_round_trip_and_chain),
@@ -355,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_snapshot_sections_round_trip_and_damage),
         cmocka_unit_test(test_superblock_version_is_checked),
         cmocka_unit_test(test_fault_io_crash_keeps_synced_bytes),
+        cmocka_unit_test(test_posix_background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

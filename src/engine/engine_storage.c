@@ -24,13 +24,13 @@
  *
  * Checkpoint policy. After a commit, once the current segment holds checkpoint_journal_bytes
  * (default: half a segment) or half its record slots, the engine checkpoints: it starts segment
- * S+1, writes snapshot-<S> from the live state (a full snapshot: the engine is single-threaded
- * and between requests, so the state is consistent at S), and then deletes what the previous
- * snapshot made unnecessary. This runs inside the khorgos_execute call that crossed the
- * threshold, after that batch is durable; its duration grows with the state (a synchronous
- * full snapshot). Keeping it under 10 ms for large states needs the copy-on-write variant
- * (fork, the child writes the snapshot while the parent commits), not built yet; see
- * docs/storage.md and the benchmarks issue for measurements.
+ * S+1, then (POSIX I/O) forks a child that writes snapshot-<S>.tmp from its copy-on-write view
+ * and exits; each later commit reaps the child without waiting (engine_checkpoint_reap) and,
+ * when it succeeded, publishes the snapshot (rename, fsync directory) and deletes what the
+ * previous snapshot made unnecessary; a failed child's .tmp is discarded (the journal still
+ * holds everything). One child at a time; close waits for it. With the simulated I/O (no
+ * processes) the snapshot is written synchronously instead, inside the commit that crossed
+ * the threshold.
  *
  * Settlement has no snapshot section yet: once a settlement request is in the state
  * (settlement_in_state), no snapshot is taken (khorgos_checkpoint answers invalid_operation and
@@ -51,8 +51,11 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define ENGINE_SECTION_VERSION 1u
 #define ENGINE_ACTOR_LOCAL "local"
@@ -76,6 +79,9 @@ struct engine_storage {
     /* Settlement requests are in the state: settlement has no snapshot section yet, so no
      * snapshot may be taken (the journal keeps everything instead; see docs/storage.md). */
     bool settlement_in_state;
+    /* A background checkpoint's child and the sequence it snapshots (0: none running). */
+    pid_t child;
+    u64 child_sequence;
 };
 
 struct engine_section {
@@ -113,6 +119,8 @@ static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     return error;
 }
 
+static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
+
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
                                     const void *body, u32 body_size) {
     ASSERT(engine != NULL);
@@ -148,6 +156,8 @@ khorgos_error engine_journal_commit(struct khorgos *engine) {
     khorgos_error error = storage_journal_commit(engine->storage->storage);
     if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
     ASSERT(storage_journal_idle(engine->storage->storage));
+    error = engine_checkpoint_reap(engine, false);
+    if (error != KHORGOS_ERROR_ok) return error;
     if (engine_checkpoint_due(engine->storage) && !engine->storage->settlement_in_state) {
         error = khorgos_checkpoint(engine);
         /* A checkpoint that could not get space leaves the journal whole: keep serving. */
@@ -169,8 +179,10 @@ static void engine_section_write(const struct khorgos *engine, struct storage_wr
     storage_writer_section_end(writer);
 }
 
-/* Writes snapshot-<request_count> of the current state. */
-static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storage *storage) {
+/* Writes snapshot-<request_count> of the current state; a background child leaves it as a .tmp
+ * for its parent to publish. */
+static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storage *storage,
+                                          bool publish) {
     struct storage_writer *writer = NULL;
     khorgos_error error = storage_snapshot_begin(storage, engine->request_count, &writer);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -178,8 +190,63 @@ static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storag
     ledger_snapshot_write(&engine->ledger, writer);
     u8 chain_head[BASE_SHA256_BYTES];
     storage_chain_head(storage, chain_head);
-    return storage_snapshot_end(writer, engine->timestamp_last, ledger_digest(&engine->ledger),
-                                chain_head);
+    u128 digest = ledger_digest(&engine->ledger);
+    if (!publish) {
+        return storage_snapshot_end_unpublished(writer, engine->timestamp_last, digest,
+                                                chain_head);
+    }
+    return storage_snapshot_end(writer, engine->timestamp_last, digest, chain_head);
+}
+
+/* A snapshot at `sequence` is durable and published: the previous one becomes the oldest kept. */
+static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence) {
+    struct engine_storage *engine_storage = engine->storage;
+    ASSERT(sequence > engine_storage->checkpoint_sequence);
+    engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
+    engine_storage->checkpoint_sequence = sequence;
+    khorgos_error error =
+        storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous);
+    if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_no_space) return error;
+    return engine_stop(engine, error);
+}
+
+/* Collects a background checkpoint's child if it finished (or waits for it): publishes its
+ * snapshot when it succeeded, discards it otherwise (the journal still holds everything). */
+static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
+    struct engine_storage *engine_storage = engine->storage;
+    ASSERT(engine_storage != NULL);
+    if (engine_storage->child == 0) return KHORGOS_ERROR_ok;
+    int status = 0;
+    pid_t done;
+    do {
+        done = waitpid(engine_storage->child, &status, wait ? 0 : WNOHANG);
+    } while (done < 0 && errno == EINTR);
+    if (done == 0) return KHORGOS_ERROR_ok; /* still writing */
+    u64 sequence = engine_storage->child_sequence;
+    engine_storage->child = 0;
+    if (done < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || engine->stopped) {
+        storage_snapshot_discard(engine_storage->storage, sequence);
+        return KHORGOS_ERROR_ok;
+    }
+    khorgos_error error = storage_snapshot_publish(engine_storage->storage, sequence);
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    return engine_checkpoint_done(engine, sequence);
+}
+
+/* Forks a child that writes snapshot-<sequence>.tmp from its copy-on-write view of the state;
+ * returns false when fork failed (the caller then writes it itself). */
+static bool engine_checkpoint_fork(struct khorgos *engine, u64 sequence) {
+    struct engine_storage *engine_storage = engine->storage;
+    ASSERT(engine_storage->child == 0);
+    pid_t child = fork();
+    if (child < 0) return false;
+    if (child == 0) {
+        khorgos_error error = engine_snapshot_write(engine, engine_storage->storage, false);
+        _exit(error == KHORGOS_ERROR_ok ? 0 : 1);
+    }
+    engine_storage->child = child;
+    engine_storage->child_sequence = sequence;
+    return true;
 }
 
 khorgos_error khorgos_checkpoint(struct khorgos *engine) {
@@ -189,6 +256,9 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
     ASSERT(storage_journal_idle(storage));
+    khorgos_error reaped = engine_checkpoint_reap(engine, false);
+    if (reaped != KHORGOS_ERROR_ok) return reaped;
+    if (engine_storage->child != 0) return KHORGOS_ERROR_ok; /* one at a time: retried later */
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
@@ -200,13 +270,14 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
         error = storage_segment_start(storage, sequence + 1, chain_head);
         if (error != KHORGOS_ERROR_ok) goto failed;
     }
-    error = engine_snapshot_write(engine, storage);
+    /* On a real file system the snapshot is written by a child from its copy-on-write view,
+     * so commits go on meanwhile; the simulated one has no processes and writes it here. */
+    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_fork(engine, sequence)) {
+        return KHORGOS_ERROR_ok;
+    }
+    error = engine_snapshot_write(engine, storage, true);
     if (error != KHORGOS_ERROR_ok) goto failed;
-    engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
-    engine_storage->checkpoint_sequence = sequence;
-    error = storage_collect(storage, engine_storage->checkpoint_sequence_previous);
-    if (error != KHORGOS_ERROR_ok) goto failed;
-    return KHORGOS_ERROR_ok;
+    return engine_checkpoint_done(engine, sequence);
 failed:
     /* Out of space: the journal is preallocated, so the engine may go on without this
      * checkpoint. Any other failure of the disk stops it, as a commit failure does. */
@@ -245,7 +316,7 @@ khorgos_error engine_storage_format(struct storage_io *io,
     /* The superblock goes last: a directory without one is not a data directory, so a crash
      * during format leaves something open refuses, never a half-made directory it serves. */
     error = storage_segment_start(storage, 1, chain_zero);
-    if (error == KHORGOS_ERROR_ok) error = engine_snapshot_write(engine, storage);
+    if (error == KHORGOS_ERROR_ok) error = engine_snapshot_write(engine, storage, true);
     if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
     storage_destroy(storage);
 close_engine:
@@ -427,6 +498,7 @@ void engine_storage_close(struct khorgos *engine) {
     ASSERT(engine != NULL);
     struct engine_storage *engine_storage = engine->storage;
     if (engine_storage == NULL) return;
+    if (engine_storage->child != 0) engine_checkpoint_reap(engine, true);
     if (engine_storage->storage != NULL) storage_destroy(engine_storage->storage);
     if (engine_storage->io_owned) storage_io_posix_destroy(engine_storage->io);
     free(engine_storage->reply);

@@ -122,6 +122,37 @@ void storage_snapshot_abandon(struct storage_writer *writer) {
 
 khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_last, u128 digest,
                                    const u8 chain_head[BASE_SHA256_BYTES]) {
+    ASSERT(writer != NULL && writer->storage != NULL);
+    struct storage *storage = writer->storage;
+    u64 sequence = writer->sequence;
+    khorgos_error error = storage_snapshot_end_unpublished(writer, timestamp_last, digest,
+                                                           chain_head);
+    if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
+    return error;
+}
+
+khorgos_error storage_snapshot_publish(struct storage *storage, u64 sequence) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->writer.storage == NULL);
+    char temporary[STORAGE_NAME_BYTES_MAX];
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(sequence, temporary);
+    storage_name(STORAGE_FILE_SNAPSHOT, sequence, name);
+    khorgos_error error = storage->io->rename(storage->io, temporary, name);
+    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    return error;
+}
+
+void storage_snapshot_discard(struct storage *storage, u64 sequence) {
+    ASSERT(storage != NULL);
+    char temporary[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(sequence, temporary);
+    storage->io->unlink(storage->io, temporary); /* best effort: recovery ignores a .tmp */
+}
+
+khorgos_error storage_snapshot_end_unpublished(struct storage_writer *writer, u64 timestamp_last,
+                                               u128 digest,
+                                               const u8 chain_head[BASE_SHA256_BYTES]) {
     ASSERT(writer != NULL && writer->storage != NULL && chain_head != NULL);
     ASSERT(!writer->section_open);
     struct storage *storage = writer->storage;
@@ -154,14 +185,8 @@ khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_
         return error;
     }
     io->close(io, writer->file);
-    char temporary[STORAGE_NAME_BYTES_MAX];
-    char name[STORAGE_NAME_BYTES_MAX];
-    snapshot_temporary_name(writer->sequence, temporary);
-    storage_name(STORAGE_FILE_SNAPSHOT, writer->sequence, name);
     memset(writer, 0, sizeof(*writer));
-    error = io->rename(io, temporary, name);
-    if (error == KHORGOS_ERROR_ok) error = io->sync_directory(io);
-    return error;
+    return KHORGOS_ERROR_ok;
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
