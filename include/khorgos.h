@@ -437,7 +437,8 @@ struct khorgos_fx_quote {
     uint8_t state;            /* out: enum khorgos_fx_quote_state */
     uint32_t currency_source; /* ISO 4217 numeric */
     uint32_t currency_target;
-    int32_t rate_exponent;    /* -18..18 */
+    int8_t rate_exponent;     /* -18..18 */
+    uint8_t reserved_2[3];
     uint64_t rate_mantissa;   /* 1..999,999,999,999 (12 significant digits) */
     uint64_t expires_at;      /* timestamp (ns), in the future */
     uint64_t timestamp;       /* out */

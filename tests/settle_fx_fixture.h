@@ -135,7 +135,7 @@ static inline struct khorgos_fx_quote fixture_quote_event(u128 id, const char *p
                                                    u32 target, u64 mantissa, int32_t exponent,
                                                    u128 amount_max, u64 expires_at) {
     struct khorgos_fx_quote quote = {.id = id, .amount_max = amount_max, .currency_source = source,
-                                     .currency_target = target, .rate_exponent = exponent,
+                                     .currency_target = target, .rate_exponent = (int8_t)exponent,
                                      .rate_mantissa = mantissa, .expires_at = expires_at};
     memcpy(quote.provider, provider, strlen(provider));
     return quote;

@@ -42,8 +42,27 @@ static const char *const participant_flag_names[] = {"suspended"};
 static const char *const limit_kind_names[] = {NULL, "net_debit_cap", "bilateral"};
 static const char *const payment_type_names[] = {"customer", "interbank"};
 static const char *const priority_names[] = {"urgent", "high", "normal"};
-static const char *const payment_state_names[] = {NULL, "settled", "queued", "rejected",
-                                                  "cancelled", "waiting"};
+static const char *const payment_state_names[] = {NULL,        "settled", "queued", "rejected",
+                                                  "cancelled", "waiting", "in_window"};
+/* Issue 5 (cross-currency and netting). A power-of-ten exponent is an int8_t: the codec has no
+ * signed kind, so it is an enumeration whose names are its values as text ("-4"), indexed by
+ * the byte's unsigned value; -18..18 are named, others are written as their byte. */
+static const char *const exponent_names[256] = {
+    [0] = "0", [1] = "1", [2] = "2", [3] = "3", [4] = "4", [5] = "5", [6] = "6", [7] = "7",
+    [8] = "8", [9] = "9", [10] = "10", [11] = "11", [12] = "12", [13] = "13", [14] = "14",
+    [15] = "15", [16] = "16", [17] = "17", [18] = "18", [238] = "-18", [239] = "-17",
+    [240] = "-16", [241] = "-15", [242] = "-14", [243] = "-13", [244] = "-12", [245] = "-11",
+    [246] = "-10", [247] = "-9", [248] = "-8", [249] = "-7", [250] = "-6", [251] = "-5",
+    [252] = "-4", [253] = "-3", [254] = "-2", [255] = "-1"};
+static const char *const amount_kind_names[] = {"debtor", "creditor"};
+static const char *const settlement_names[] = {"gross", "net"};
+static const char *const route_names[] = {"none", "direct", "vehicle"};
+static const char *const quote_state_names[] = {NULL, "live", "withdrawn"};
+static const char *const routing_mode_names[] = {NULL, "direct_first", "vehicle_only"};
+static const char *const window_state_names[] = {NULL, "open", "closed", "pending_settlement",
+                                                 "settled", "aborted"};
+_Static_assert(ARRAY_COUNT(window_state_names) == KHORGOS_WINDOW_ABORTED + 1, "window states");
+_Static_assert(ARRAY_COUNT(route_names) == KHORGOS_ROUTE_VEHICLE + 1, "routes");
 static const char *const queue_mode_names[] = {NULL, "none", "fifo", "bypass_fifo"};
 static const char *const day_flag_names[] = {"offsetting_on_entry", "resolution_on_request",
                                              "resolution_on_timer"};
@@ -52,7 +71,7 @@ static const char *const result_flag_names[] = {"retry"};
 _Static_assert(ARRAY_COUNT(role_names) == KHORGOS_ROLE_SETTLEMENT_AGENT + 1, "a name per role");
 _Static_assert(ARRAY_COUNT(priority_names) == KHORGOS_PRIORITY_COUNT, "a name per priority");
 _Static_assert(ARRAY_COUNT(queue_mode_names) == KHORGOS_QUEUE_MODE_BYPASS_FIFO + 1, "modes");
-_Static_assert(ARRAY_COUNT(payment_state_names) == KHORGOS_PAYMENT_WAITING + 1, "states");
+_Static_assert(ARRAY_COUNT(payment_state_names) == KHORGOS_PAYMENT_IN_WINDOW + 1, "states");
 
 #define PARTICIPANT struct khorgos_participant
 static const struct cli_field participant_fields[] = {
@@ -99,6 +118,82 @@ static const struct cli_field payment_fields[] = {
     SETTLE_STATUS(PAYMENT, reason),
     SETTLE_RESERVED(PAYMENT, reserved),
     SETTLE_UNSIGNED(PAYMENT, sequence),
+    SETTLE_UNSIGNED(PAYMENT, currency_target),
+    SETTLE_ENUM(PAYMENT, amount_kind, amount_kind_names),
+    SETTLE_ENUM(PAYMENT, settlement, settlement_names),
+    SETTLE_ENUM(PAYMENT, route, route_names),
+    SETTLE_ENUM(PAYMENT, rate_exponent, exponent_names),
+    SETTLE_UNSIGNED(PAYMENT, rate_mantissa),
+    SETTLE_UNSIGNED(PAYMENT, amount_target),
+    SETTLE_UNSIGNED(PAYMENT, window),
+    SETTLE_UNSIGNED(PAYMENT, provider),
+    SETTLE_UNSIGNED(PAYMENT, provider_vehicle),
+    SETTLE_RESERVED(PAYMENT, reserved_3),
+};
+
+#define QUOTE struct khorgos_fx_quote
+static const struct cli_field quote_fields[] = {
+    SETTLE_UNSIGNED(QUOTE, id),
+    SETTLE_UNSIGNED(QUOTE, amount_max),
+    SETTLE_UNSIGNED(QUOTE, amount_used),
+    SETTLE_TEXT(QUOTE, provider),
+    SETTLE_ENUM(QUOTE, state, quote_state_names),
+    SETTLE_UNSIGNED(QUOTE, currency_source),
+    SETTLE_UNSIGNED(QUOTE, currency_target),
+    SETTLE_ENUM(QUOTE, rate_exponent, exponent_names),
+    SETTLE_RESERVED(QUOTE, reserved_2),
+    SETTLE_UNSIGNED(QUOTE, rate_mantissa),
+    SETTLE_UNSIGNED(QUOTE, expires_at),
+    SETTLE_UNSIGNED(QUOTE, timestamp),
+    SETTLE_UNSIGNED(QUOTE, number),
+};
+
+#define ROUTING struct khorgos_fx_routing
+static const struct cli_field routing_fields[] = {
+    SETTLE_UNSIGNED(ROUTING, id),
+    SETTLE_UNSIGNED(ROUTING, vehicle_currency),
+    SETTLE_ENUM(ROUTING, mode, routing_mode_names),
+};
+
+#define WINDOW struct khorgos_window
+static const struct cli_field window_fields[] = {
+    SETTLE_UNSIGNED(WINDOW, id),
+    SETTLE_UNSIGNED(WINDOW, number),
+    SETTLE_ENUM(WINDOW, state, window_state_names),
+    SETTLE_UNSIGNED(WINDOW, close_at),
+    SETTLE_UNSIGNED(WINDOW, settle_after),
+    SETTLE_UNSIGNED(WINDOW, opened_at),
+    SETTLE_UNSIGNED(WINDOW, closed_at),
+    SETTLE_UNSIGNED(WINDOW, finished_at),
+    SETTLE_UNSIGNED(WINDOW, payment_count),
+    SETTLE_UNSIGNED(WINDOW, short_count),
+    SETTLE_UNSIGNED(WINDOW, unwound_count),
+    SETTLE_STATUS(WINDOW, reason),
+    SETTLE_UNSIGNED(WINDOW, interval),
+};
+
+#define WINDOW_FILTER struct khorgos_window_filter
+static const struct cli_field window_filter_fields[] = {
+    SETTLE_UNSIGNED(WINDOW_FILTER, window),
+    SETTLE_UNSIGNED(WINDOW_FILTER, currency),
+    SETTLE_TEXT(WINDOW_FILTER, bic),
+    SETTLE_RESERVED(WINDOW_FILTER, reserved),
+    SETTLE_UNSIGNED(WINDOW_FILTER, limit),
+};
+
+#define WINDOW_POSITION struct khorgos_window_position
+static const struct cli_field window_position_fields[] = {
+    SETTLE_TEXT(WINDOW_POSITION, bic),
+    SETTLE_UNSIGNED(WINDOW_POSITION, short_flag),
+    SETTLE_UNSIGNED(WINDOW_POSITION, currency),
+    SETTLE_UNSIGNED(WINDOW_POSITION, window),
+    SETTLE_UNSIGNED(WINDOW_POSITION, sent_count),
+    SETTLE_UNSIGNED(WINDOW_POSITION, received_count),
+    SETTLE_UNSIGNED(WINDOW_POSITION, sent),
+    SETTLE_UNSIGNED(WINDOW_POSITION, received),
+    SETTLE_UNSIGNED(WINDOW_POSITION, net_debit),
+    SETTLE_UNSIGNED(WINDOW_POSITION, net_credit),
+    SETTLE_UNSIGNED(WINDOW_POSITION, shortfall),
 };
 
 #define FILTER struct khorgos_settle_filter
@@ -175,6 +270,14 @@ static const struct cli_record record_result =
 static const struct cli_record record_position =
     SETTLE_RECORD("position", POSITION, position_fields);
 static const struct cli_record record_id = SETTLE_RECORD("id", struct cli_settle_id, id_fields);
+static const struct cli_record record_quote = SETTLE_RECORD("fx_quote", QUOTE, quote_fields);
+static const struct cli_record record_routing =
+    SETTLE_RECORD("fx_routing", ROUTING, routing_fields);
+static const struct cli_record record_window = SETTLE_RECORD("window", WINDOW, window_fields);
+static const struct cli_record record_window_filter =
+    SETTLE_RECORD("window_filter", WINDOW_FILTER, window_filter_fields);
+static const struct cli_record record_window_position =
+    SETTLE_RECORD("window_position", WINDOW_POSITION, window_position_fields);
 
 #define EVENTS_(name, code, body) {name, code, CLI_BODY_EVENTS, "events", body, "results", &record_result}
 static const struct cli_operation settle_operation_table[] = {
@@ -197,11 +300,26 @@ static const struct cli_operation settle_operation_table[] = {
      "positions", &record_position},
     EVENTS_("open_day", KHORGOS_OPERATION_OPEN_DAY, &record_day),
     EVENTS_("close_day", KHORGOS_OPERATION_CLOSE_DAY, &record_day),
+    EVENTS_("set_fx_quotes", KHORGOS_OPERATION_SET_FX_QUOTES, &record_quote),
+    {"withdraw_fx_quotes", KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, CLI_BODY_IDS, "ids", &record_id,
+     "results", &record_result},
+    {"lookup_fx_quotes", KHORGOS_OPERATION_LOOKUP_FX_QUOTES, CLI_BODY_IDS, "ids", &record_id,
+     "quotes", &record_quote},
+    EVENTS_("set_fx_routing", KHORGOS_OPERATION_SET_FX_ROUTING, &record_routing),
+    EVENTS_("open_window", KHORGOS_OPERATION_OPEN_WINDOW, &record_window),
+    EVENTS_("close_window", KHORGOS_OPERATION_CLOSE_WINDOW, &record_window),
+    EVENTS_("settle_window", KHORGOS_OPERATION_SETTLE_WINDOW, &record_window),
+    EVENTS_("unwind_window", KHORGOS_OPERATION_UNWIND_WINDOW, &record_window),
+    EVENTS_("abort_window", KHORGOS_OPERATION_ABORT_WINDOW, &record_window),
+    {"lookup_windows", KHORGOS_OPERATION_LOOKUP_WINDOWS, CLI_BODY_EVENTS, "windows",
+     &record_window, "windows", &record_window},
+    {"get_window_positions", KHORGOS_OPERATION_GET_WINDOW_POSITIONS, CLI_BODY_FILTER, "filter",
+     &record_window_filter, "positions", &record_window_position},
 };
 #undef EVENTS_
 
 u32 cli_codec_settle_operation_count(void) {
-    ASSERT(ARRAY_COUNT(settle_operation_table) == 16);
+    ASSERT(ARRAY_COUNT(settle_operation_table) == 27);
     return ARRAY_COUNT(settle_operation_table);
 }
 

@@ -225,7 +225,8 @@ static u32 settle_fx_quote_status(const struct settle *settle, struct khorgos_fx
                                   u64 timestamp, u32 *provider) {
     static const u8 zero[sizeof(quote->reserved)];
     if (quote->amount_used != 0 || quote->state != 0 || quote->timestamp != 0 ||
-        quote->number != 0 || memcmp(quote->reserved, zero, sizeof(zero)) != 0) {
+        quote->number != 0 || memcmp(quote->reserved, zero, sizeof(zero)) != 0 ||
+        memcmp(quote->reserved_2, zero, sizeof(quote->reserved_2)) != 0) {
         return KHORGOS_SETTLE_reserved_field;
     }
     if (!settle_bic_normalize(quote->provider)) return KHORGOS_SETTLE_bic_invalid;
@@ -536,7 +537,7 @@ static void settle_fx_price_apply(struct settle *settle, u32 payment, const stru
     record->amount_target = price->target;
     record->route = (u8)price->route;
     record->rate_mantissa = first->rate_mantissa;
-    record->rate_exponent = (int8_t)first->rate_exponent;
+    record->rate_exponent = first->rate_exponent;
     record->provider = settle->fx.quote_provider[price->quote_first] + 1;
     first->amount_used += price->source;
     settle->fx.amount_vehicle[payment] = price->vehicle_amount;
