@@ -57,6 +57,7 @@ struct sim_totals {
     u64 crashes;
     u64 power_losses;
     u64 write_or_sync_failures;
+    u64 no_space_errors;
     u64 recoveries_refused_then_clean; /* a flipped read refused, the clean retry recovered */
     u64 snapshot_fallbacks;
     u64 damage_injected;
@@ -290,12 +291,15 @@ static inline void sim_recover_and_verify(struct sim *sim) {
 
 /* Runs batches until the engine stops (a planned power loss or an injected failure). */
 static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool inject) {
-    u64 choice = inject ? sim_below(sim, 8) : 8;
+    u64 choice = inject ? sim_below(sim, 9) : 9;
     struct storage_fault_config faults = {0};
     if (choice < 5) faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 200);
     else if (choice == 5) faults.sync_error_per_million = 20000;
     else if (choice == 6) faults.write_error_per_million = 20000;
     else if (choice == 7) faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 40);
+    /* A nearly full disk: journal files are preallocated, so commits go on and only segment
+     * starts and snapshots meet ENOSPC (the engine keeps serving without that checkpoint). */
+    else if (choice == 8) faults.space_bytes_max = (2u << 20) + sim_below(sim, 3u << 20);
     storage_fault_configure(sim->io, &faults);
     for (u32 batch = 0; batch < batches_max; batch++) {
         sim->clock_ns += sim_below(sim, 4) == 0 ? sim_below(sim, 3000000000ull) : 0;
@@ -469,6 +473,7 @@ static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
     struct storage_fault_counters counters = storage_fault_counters(sim.io);
     totals->power_losses += counters.power_losses;
     totals->write_or_sync_failures += counters.write_errors + counters.sync_errors;
+    totals->no_space_errors += counters.no_space_errors;
     totals->faults_injected += counters.sectors_torn + counters.sectors_lost +
                                counters.directory_operations_lost + counters.read_flips +
                                counters.write_errors + counters.sync_errors +
@@ -481,13 +486,15 @@ static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
 
 static inline void sim_totals_print(const struct sim_totals *totals) {
     printf("crash simulation: %llu runs, %llu crashes (%llu power losses at a random I/O, "
-           "%llu write/sync failures), %llu faults injected, %llu torn tails truncated, "
+           "%llu write/sync failures, %llu ENOSPC), %llu faults injected, %llu torn tails "
+           "truncated, "
            "%llu recoveries refused a flipped read then recovered clean, %llu snapshot "
            "fallbacks, damage %llu injected / %llu detected, %llu requests acknowledged, "
            "%llu unacknowledged requests found durable\n",
            (unsigned long long)totals->runs, (unsigned long long)totals->crashes,
            (unsigned long long)totals->power_losses,
            (unsigned long long)totals->write_or_sync_failures,
+           (unsigned long long)totals->no_space_errors,
            (unsigned long long)totals->faults_injected, (unsigned long long)totals->torn_tails,
            (unsigned long long)totals->recoveries_refused_then_clean,
            (unsigned long long)totals->snapshot_fallbacks,

@@ -34,6 +34,8 @@ static void test_crash_simulation(void **state) {
     sim_totals_print(&totals);
     assert_true(totals.crashes >= CRASHES_MIN);
     assert_true(totals.power_losses > 0);
+    assert_true(totals.no_space_errors > 0);
+    assert_true(totals.write_or_sync_failures > 0);
     assert_true(totals.damage_detected == totals.damage_injected);
     assert_true(totals.damage_injected > 0);
 }
