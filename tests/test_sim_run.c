@@ -3,6 +3,9 @@
  *     C -> A; with a = 0 (no liquidity: LB is zero) fifo settles nothing and everything is
  *     rejected at the cut-off, while rtgs_lsm's gridlock resolution settles the whole cycle at
  *     its first run; with a = 1 (A holds UB) every design settles each payment on arrival;
+ *     netting in 600-second windows settles the cycle at the first window's close with no
+ *     liquidity;
+ *   - netting carries a payment unwound from a short window into the next one;
  *   - the default day (scale 0.05) under every design at a = 0 and a = 1, run twice: byte-
  *     identical metrics.json and payments.csv;
  *   - design names round-trip. */
@@ -75,32 +78,54 @@ static void cycle_day(struct sim_day *day) {
     day->customer_cutoff_seconds = CYCLE_CUTOFF;
 }
 
-static void cycle_run(u32 design, u32 alpha, struct sim_outcome outcomes[3],
-                      struct sim_metrics *metrics, struct sim_run *run) {
+/* A (1) pays B (2) 100.00 at 10 s; B pays A 100.00 at 700 s: under hourly-style netting in
+ * 600-second windows, A is short in the first window (LB is zero: it pays what it receives),
+ * so its payment is unwound and carried to the second, where the two net to zero. */
+static void two_way_day(struct sim_day *day) {
+    cycle_day(day);
+    day->payments[0].creditor = 2;
+    day->payments[1].submitted_at = 700;
+    day->payments[1].debtor = 2;
+    day->payments[1].creditor = 1;
+    day->count = 2;
+}
+
+static void run_day(void (*build)(struct sim_day *day), u32 design, u32 alpha,
+                    u32 netting_interval, struct sim_outcome *outcomes,
+                    struct sim_metrics *metrics, struct sim_run *run, bool check_cycle_bounds) {
     static struct sim_runner runner;
     struct sim_day day = {0};
     cycle_scenario();
-    cycle_day(&day);
+    build(&day);
     assert_int_equal(sim_runner_init(&runner, &scenario, &day), KHORGOS_ERROR_ok);
     assert_int_equal(sim_metrics_init(metrics, scenario.bank_count, 1), KHORGOS_ERROR_ok);
     struct sim_run_config config = {
         .design = design,
         .alpha_per_mille = alpha,
         .resolution_interval_seconds = SIM_RESOLUTION_INTERVAL_SECONDS_DEFAULT,
-        .netting_interval_seconds = SIM_NETTING_INTERVAL_SECONDS_DEFAULT,
+        .netting_interval_seconds = netting_interval,
     };
     khorgos_error error = sim_run_design(&runner, &config, outcomes, metrics, run);
     if (error != KHORGOS_ERROR_ok) fprintf(stderr, "sim_run_design: %s\n", runner.message);
     assert_int_equal(error, KHORGOS_ERROR_ok);
-    /* The bounds of the cycle, by hand: only A is ever in debit (100.00 from 10 s to 30 s). */
-    assert_true(sim_metrics_at(&runner.bounds[0], 1, 0)->upper_bound == CYCLE_AMOUNT);
-    assert_true(sim_metrics_at(&runner.bounds[0], 2, 0)->upper_bound == 0);
-    assert_true(sim_metrics_at(&runner.bounds[0], 3, 0)->upper_bound == 0);
+    if (check_cycle_bounds) {
+        /* The bounds of the cycle, by hand: only A is ever in debit (100.00 from 10 s to
+         * 30 s). */
+        assert_true(sim_metrics_at(&runner.bounds[0], 1, 0)->upper_bound == CYCLE_AMOUNT);
+        assert_true(sim_metrics_at(&runner.bounds[0], 2, 0)->upper_bound == 0);
+        assert_true(sim_metrics_at(&runner.bounds[0], 3, 0)->upper_bound == 0);
+    }
     for (u32 bank = 1; bank <= 3; bank++) {
         assert_true(sim_metrics_at(&runner.bounds[0], bank, 0)->lower_bound == 0);
     }
     sim_runner_deinit(&runner);
     sim_day_deinit(&day);
+}
+
+static void cycle_run(u32 design, u32 alpha, struct sim_outcome outcomes[3],
+                      struct sim_metrics *metrics, struct sim_run *run) {
+    run_day(cycle_day, design, alpha, SIM_NETTING_INTERVAL_SECONDS_DEFAULT, outcomes, metrics,
+            run, true);
 }
 
 static void test_cycle_fifo_without_liquidity_settles_nothing(void **state) {
@@ -180,6 +205,46 @@ static void test_cycle_without_queue_rejects_on_arrival(void **state) {
         assert_int_equal(outcomes[index].status, SIM_STATUS_REJECTED);
     }
     assert_int_equal(metrics.currencies[0].total.queue_max_count, 3); /* waiting to the close */
+    sim_metrics_deinit(&metrics);
+}
+
+static void test_cycle_nets_to_zero_in_a_window(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[3];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(cycle_day, SIM_DESIGN_DNS_HOURLY, 0, 600, outcomes, &metrics, &run, true);
+    for (u32 index = 0; index < 3; index++) {
+        assert_int_equal(outcomes[index].status, SIM_STATUS_SETTLED);
+        assert_int_equal(outcomes[index].settled_at, 600); /* the first window's close */
+    }
+    const struct sim_currency_metrics *kzt = &metrics.currencies[0];
+    assert_true(kzt->total.liquidity_used == 0);
+    /* (590 + 580 + 570) / (3590 + 3580 + 3570) */
+    assert_true(kzt->delay_indicator > 1740.0 / 10740.0 - 1e-12);
+    assert_true(kzt->delay_indicator < 1740.0 / 10740.0 + 1e-12);
+    sim_metrics_deinit(&metrics);
+}
+
+static void test_netting_carries_an_unwound_payment(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[2];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(two_way_day, SIM_DESIGN_DNS_HOURLY, 0, 600, outcomes, &metrics, &run, false);
+    /* Window 1 (0-600 s): A short by 100.00, unwound; window 2 (600-1200 s): A's payment
+     * again and B's, netting to zero. */
+    assert_int_equal(outcomes[0].status, SIM_STATUS_SETTLED);
+    assert_int_equal(outcomes[0].settled_at, 1200);
+    assert_int_equal(outcomes[1].status, SIM_STATUS_SETTLED);
+    assert_int_equal(outcomes[1].settled_at, 1200);
+    assert_true(metrics.currencies[0].total.liquidity_used == 0);
+    sim_metrics_deinit(&metrics);
+    /* With A's upper bound (100.00), the first window settles as it is. */
+    run_day(two_way_day, SIM_DESIGN_DNS_HOURLY, 1000, 600, outcomes, &metrics, &run, false);
+    assert_int_equal(outcomes[0].settled_at, 600);
+    assert_int_equal(outcomes[1].settled_at, 1200);
+    assert_true(metrics.currencies[0].total.liquidity_used == CYCLE_AMOUNT);
     sim_metrics_deinit(&metrics);
 }
 
@@ -304,6 +369,8 @@ int main(void) {
         cmocka_unit_test(test_cycle_lsm_without_liquidity_resolves_the_gridlock),
         cmocka_unit_test(test_cycle_with_upper_bound_settles_on_arrival),
         cmocka_unit_test(test_cycle_without_queue_rejects_on_arrival),
+        cmocka_unit_test(test_cycle_nets_to_zero_in_a_window),
+        cmocka_unit_test(test_netting_carries_an_unwound_payment),
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_design_names),
     };

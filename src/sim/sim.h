@@ -560,6 +560,12 @@ struct sim_runner {
     struct khorgos_payment *records;  /* [KHORGOS_BATCH_EVENTS_MAX], requests and replies */
     struct khorgos_settle_result *results; /* [KHORGOS_BATCH_EVENTS_MAX] */
     u128 *ids;                        /* [KHORGOS_BATCH_EVENTS_MAX] */
+    /* dns_hourly: each payment's id in the engine (a payment unwound from a window is
+     * submitted again to the next under a new id), and payment indexes of the open window and
+     * of those carried to the next. [day->count] each. */
+    u128 *engine_ids;
+    u32 *window_members;
+    u32 *window_carried;
     char message[200];                /* why the last call failed */
 };
 

@@ -20,12 +20,15 @@
  *   3. the replay: payments grouped by submission second, the clock advanced to each second
  *      and the group submitted in one request (several if above a batch); between them, the
  *      design's ticks at the same clock: a resolve_gridlock of every currency every
- *      resolution interval (rtgs_lsm, usd_vehicle), or the netting window cycle every netting
- *      interval (dns_hourly: close the open window, try to settle every pending one in order,
- *      open the next). Payments of a second go before a tick of the same second;
+ *      resolution interval (rtgs_lsm, usd_vehicle; and once more in the last second before
+ *      the customer cut-off), or the netting window cycle every netting interval (dns_hourly:
+ *      close the open window and settle it; if someone is short, unwind it, up to
+ *      SIM_UNWIND_ROUNDS_MAX rounds, then abort the rest; open the next window and submit
+ *      again, under new ids, the payments the unwinds rejected, so they go round again, as in
+ *      a deferred net system). Payments of a second go before a tick of the same second;
  *   4. the close: the clock advanced to the close (the cut-off timers fire on the way), the
- *      last window closed and settled, unwound (SIM_UNWIND_ROUNDS_MAX rounds) or aborted, then
- *      close_day of every currency;
+ *      last window closed and settled (what it cannot settle stays rejected), then close_day
+ *      of every currency;
  *   5. the outcomes read back with lookup_payments: state, finished_at (seconds since the
  *      opening, rounded down), what the creditor got, the providers; then flows and metrics.
  *
@@ -35,7 +38,18 @@
  * The schedule is the same (every interval from the opening, at exact seconds).
  *
  * Request ids: funding, routing, days, resolutions and windows take ids from
- * SIM_RUN_REQUEST_ID_BASE up, quotes from SIM_RUN_QUOTE_ID_BASE; payments keep the day's ids.
+ * SIM_RUN_REQUEST_ID_BASE up, quotes from SIM_RUN_QUOTE_ID_BASE; payments keep the day's ids
+ * (a payment carried to the next netting window: SIM_RUN_RESUBMIT_ID_BASE | round << 32 | id,
+ * runner->engine_ids).
+ *
+ * Quotes. One per scenario quote, rate = mid x (1 - fx_spread_basis_points / 10^4) with at most
+ * 12 significant digits (sim_run_rate), converted by the engine's rule (floor, sim_run_convert),
+ * so the bounds of step 1 are exactly the amounts the engine moves. The scenario's
+ * fx_quote_max_usd is not applied: a quote exhausted mid-day would move the engine to another
+ * provider than step 1's, and every provider's bounds would be wrong.
+ *
+ * Known limits: a cross-currency payment takes no part in offsetting or gridlock resolution
+ * (settle_fx.c settles it alone), so at low a a few wait to the cut-off under rtgs_lsm.
  *
  * Invariants (asserted): the engine's clock never moves back; every setup event answers ok;
  * a lookup returns every payment submitted, in order; an outcome's settled_at is at most the
@@ -49,6 +63,8 @@
 
 #define SIM_RUN_REQUEST_ID_BASE ((u128)1 << 100)
 #define SIM_RUN_QUOTE_ID_BASE ((u128)1 << 101)
+/* A payment carried to the next netting window: base | round << 32 | its id. */
+#define SIM_RUN_RESUBMIT_ID_BASE ((u128)1 << 102)
 #define SIM_RUN_NS_PER_SECOND 1000000000ull
 /* The business day's date: the manual clock's first day. */
 #define SIM_RUN_DATE 20230519u
@@ -212,8 +228,12 @@ khorgos_error sim_runner_init(struct sim_runner *runner, const struct sim_scenar
     runner->records = calloc(KHORGOS_BATCH_EVENTS_MAX, sizeof(struct khorgos_payment));
     runner->results = calloc(KHORGOS_BATCH_EVENTS_MAX, sizeof(struct khorgos_settle_result));
     runner->ids = calloc(KHORGOS_BATCH_EVENTS_MAX, sizeof(u128));
+    runner->engine_ids = calloc(count, sizeof(u128));
+    runner->window_members = calloc(count, sizeof(u32));
+    runner->window_carried = calloc(count, sizeof(u32));
     if (runner->reference == NULL || runner->flows == NULL || runner->records == NULL ||
-        runner->results == NULL || runner->ids == NULL) {
+        runner->results == NULL || runner->ids == NULL || runner->engine_ids == NULL ||
+        runner->window_members == NULL || runner->window_carried == NULL) {
         sim_runner_deinit(runner);
         return KHORGOS_ERROR_out_of_memory;
     }
@@ -235,6 +255,12 @@ void sim_runner_deinit(struct sim_runner *runner) {
     free(runner->records);
     free(runner->results);
     free(runner->ids);
+    free(runner->engine_ids);
+    free(runner->window_members);
+    free(runner->window_carried);
+    runner->engine_ids = NULL;
+    runner->window_members = NULL;
+    runner->window_carried = NULL;
     runner->reference = NULL;
     runner->flows = NULL;
     runner->records = NULL;
@@ -290,6 +316,10 @@ struct sim_run_state {
     u128 request_id;
     u32 window_count;                 /* windows opened; window k is number k */
     bool window_open;                 /* window number window_count is open */
+    u32 member_count;                 /* payments in the open window (runner->window_members) */
+    u32 carried_count;                /* unwound, for the next window (runner->window_carried) */
+    u32 resubmit_budget;              /* resubmissions the engine was sized for */
+    u32 resubmit_round;               /* new ids: round << 32 | the payment's id */
 };
 
 static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
@@ -492,13 +522,13 @@ static khorgos_error sim_run_fund(struct sim_run_state *state) {
 /* Step 3: the replay.                                                                        */
 
 static void sim_run_payment_record(const struct sim_run_state *state,
-                                   const struct sim_payment *payment,
+                                   const struct sim_payment *payment, u128 engine_id,
                                    struct khorgos_payment *record) {
     const struct sim_scenario *scenario = state->runner->scenario;
     ASSERT(payment->debtor < scenario->bank_count && payment->creditor < scenario->bank_count);
     ASSERT(payment->amount > 0);
     memset(record, 0, sizeof(*record));
-    record->id = payment->id;
+    record->id = engine_id;
     record->amount = payment->amount;
     memcpy(record->debtor, scenario->banks[payment->debtor].bic, KHORGOS_BIC_BYTES);
     memcpy(record->creditor, scenario->banks[payment->creditor].bic, KHORGOS_BIC_BYTES);
@@ -517,17 +547,26 @@ static void sim_run_payment_record(const struct sim_run_state *state,
     }
 }
 
-/* Submits payments [first, end) (one second's, at most a batch). */
-static khorgos_error sim_run_submit(struct sim_run_state *state, u32 first, u32 end) {
-    ASSERT(first < end && end - first <= KHORGOS_BATCH_EVENTS_MAX);
-    const struct sim_day *day = state->runner->day;
-    for (u32 index = first; index < end; index++) {
-        sim_run_payment_record(state, &day->payments[index],
-                               &state->runner->records[index - first]);
+/* Submits `count` payments (at most a batch) by index: indexes[k], or first + k when NULL.
+ * Under dns_hourly each joins the open window's members. */
+static khorgos_error sim_run_submit(struct sim_run_state *state, u32 first, const u32 *indexes,
+                                    u32 count) {
+    ASSERT(count > 0 && count <= KHORGOS_BATCH_EVENTS_MAX);
+    struct sim_runner *runner = state->runner;
+    const struct sim_day *day = runner->day;
+    bool netting = state->config->design == SIM_DESIGN_DNS_HOURLY;
+    for (u32 k = 0; k < count; k++) {
+        u32 index = indexes != NULL ? indexes[k] : first + k;
+        ASSERT(index < day->count);
+        sim_run_payment_record(state, &day->payments[index], runner->engine_ids[index],
+                               &runner->records[k]);
+        if (netting) {
+            ASSERT(state->member_count < day->count);
+            runner->window_members[state->member_count++] = index;
+        }
     }
-    u32 count = end - first;
-    return sim_run_execute(state, KHORGOS_OPERATION_SUBMIT_PAYMENTS, state->runner->records,
-                           count * (u32)sizeof(struct khorgos_payment), state->runner->results,
+    return sim_run_execute(state, KHORGOS_OPERATION_SUBMIT_PAYMENTS, runner->records,
+                           count * (u32)sizeof(struct khorgos_payment), runner->results,
                            count * (u32)sizeof(struct khorgos_settle_result), NULL);
 }
 
@@ -562,14 +601,45 @@ static khorgos_error sim_run_window(struct sim_run_state *state, u32 operation, 
     return error;
 }
 
+/* After an unwind or an abort: the window's members that it rejected are carried to the next
+ * window (a deferred net system's settlement failure: the payments go round again). */
+static khorgos_error sim_run_window_carry(struct sim_run_state *state) {
+    struct sim_runner *runner = state->runner;
+    for (u32 first = 0; first < state->member_count; first += KHORGOS_BATCH_EVENTS_MAX) {
+        u32 count = MIN(state->member_count - first, KHORGOS_BATCH_EVENTS_MAX);
+        for (u32 k = 0; k < count; k++) {
+            runner->ids[k] = runner->engine_ids[runner->window_members[first + k]];
+        }
+        u32 reply_size = 0;
+        khorgos_error error = sim_run_execute(
+            state, KHORGOS_OPERATION_LOOKUP_PAYMENTS, runner->ids, count * (u32)sizeof(u128),
+            runner->records, count * (u32)sizeof(struct khorgos_payment), &reply_size);
+        if (error != KHORGOS_ERROR_ok) return error;
+        ASSERT(reply_size == count * sizeof(struct khorgos_payment));
+        for (u32 k = 0; k < count; k++) {
+            const struct khorgos_payment *record = &runner->records[k];
+            ASSERT(record->id == runner->ids[k]);
+            if (record->state != KHORGOS_PAYMENT_REJECTED) continue;
+            if (record->reason != KHORGOS_SETTLE_unwound &&
+                record->reason != KHORGOS_SETTLE_aborted) {
+                continue;
+            }
+            ASSERT(state->carried_count < runner->day->count);
+            runner->window_carried[state->carried_count++] = runner->window_members[first + k];
+        }
+    }
+    return KHORGOS_ERROR_ok;
+}
+
 /* Settles the window just closed; when someone is short, unwinds it (every payment to or from
  * a short participant rejected, the rest settled) up to SIM_UNWIND_ROUNDS_MAX rounds, then
- * aborts what is left: a deferred net system's settlement failure, decided at once so that the
- * next window starts clean. */
+ * aborts what is left; what was rejected so goes into the next window. */
 static khorgos_error sim_run_window_finish(struct sim_run_state *state, u32 number) {
     ASSERT(number >= 1 && number <= state->window_count);
+    ASSERT(state->carried_count == 0);
     u32 status = 0;
     khorgos_error error = sim_run_window(state, KHORGOS_OPERATION_SETTLE_WINDOW, number, &status);
+    bool unwound = error == KHORGOS_ERROR_ok && status != KHORGOS_SETTLE_ok;
     for (u32 round = 0; error == KHORGOS_ERROR_ok && status != KHORGOS_SETTLE_ok &&
                         round < SIM_UNWIND_ROUNDS_MAX;
          round++) {
@@ -579,11 +649,36 @@ static khorgos_error sim_run_window_finish(struct sim_run_state *state, u32 numb
         error = sim_run_window(state, KHORGOS_OPERATION_ABORT_WINDOW, number, &status);
         ASSERT(error != KHORGOS_ERROR_ok || status == KHORGOS_SETTLE_ok);
     }
+    if (error == KHORGOS_ERROR_ok && unwound) error = sim_run_window_carry(state);
+    state->member_count = 0;
+    return error;
+}
+
+/* Submits the payments carried from the last window into the one just opened, under new ids,
+ * while the engine has room for them. */
+static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
+    struct sim_runner *runner = state->runner;
+    u32 count = MIN(state->carried_count, state->resubmit_budget);
+    state->resubmit_budget -= count;
+    state->resubmit_round++;
+    for (u32 k = 0; k < count; k++) {
+        u32 index = runner->window_carried[k];
+        runner->engine_ids[index] = SIM_RUN_RESUBMIT_ID_BASE |
+                                    (u128)state->resubmit_round << 32 |
+                                    runner->day->payments[index].id;
+    }
+    khorgos_error error = KHORGOS_ERROR_ok;
+    for (u32 first = 0; first < count && error == KHORGOS_ERROR_ok;
+         first += KHORGOS_BATCH_EVENTS_MAX) {
+        error = sim_run_submit(state, 0, &runner->window_carried[first],
+                               MIN(count - first, KHORGOS_BATCH_EVENTS_MAX));
+    }
+    state->carried_count = 0;
     return error;
 }
 
 /* dns_hourly's tick: close the open window and settle it, then open the next (unless the day
- * is over). */
+ * is over) with what the last one carried. */
 static khorgos_error sim_run_netting_tick(struct sim_run_state *state, bool open_next) {
     u32 status = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
@@ -596,7 +691,10 @@ static khorgos_error sim_run_netting_tick(struct sim_run_state *state, bool open
         error = sim_run_window_finish(state, state->window_count);
         if (error != KHORGOS_ERROR_ok) return error;
     }
-    if (!open_next) return KHORGOS_ERROR_ok;
+    if (!open_next) {
+        state->carried_count = 0; /* the day is over: they stay rejected */
+        return KHORGOS_ERROR_ok;
+    }
     ASSERT(state->window_count < SIM_WINDOW_COUNT_MAX);
     error = sim_run_window(state, KHORGOS_OPERATION_OPEN_WINDOW, 0, &status);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -607,7 +705,7 @@ static khorgos_error sim_run_netting_tick(struct sim_run_state *state, bool open
     }
     state->window_count++;
     state->window_open = true;
-    return KHORGOS_ERROR_ok;
+    return sim_run_window_resubmit(state);
 }
 
 static u32 sim_run_tick_interval(const struct sim_run_config *config) {
@@ -655,7 +753,7 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
             end++;
         }
         error = sim_run_clock_to(state, next);
-        if (error == KHORGOS_ERROR_ok) error = sim_run_submit(state, index, end);
+        if (error == KHORGOS_ERROR_ok) error = sim_run_submit(state, index, NULL, end - index);
         index = end;
     }
     return error;
@@ -692,7 +790,7 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
                             const struct khorgos_payment *record, struct sim_outcome *outcome) {
     const struct sim_scenario *scenario = state->runner->scenario;
     u32 close = state->runner->day->close_seconds;
-    ASSERT(record->id == payment->id);
+    ASSERT(record->id == state->runner->engine_ids[payment - state->runner->day->payments]);
     memset(outcome, 0, sizeof(*outcome));
     outcome->provider = SIM_NONE;
     outcome->vehicle_provider = SIM_NONE;
@@ -723,7 +821,9 @@ static khorgos_error sim_run_outcomes(struct sim_run_state *state, struct sim_ou
     struct sim_runner *runner = state->runner;
     for (u32 first = 0; first < day->count; first += KHORGOS_BATCH_EVENTS_MAX) {
         u32 count = MIN(day->count - first, KHORGOS_BATCH_EVENTS_MAX);
-        for (u32 index = 0; index < count; index++) runner->ids[index] = day->payments[first + index].id;
+        for (u32 index = 0; index < count; index++) {
+            runner->ids[index] = runner->engine_ids[first + index];
+        }
         u32 reply_size = 0;
         khorgos_error error = sim_run_execute(
             state, KHORGOS_OPERATION_LOOKUP_PAYMENTS, runner->ids, count * (u32)sizeof(u128),
@@ -783,7 +883,8 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
         .account_balance_count_max = 2 * KHORGOS_BATCH_EVENTS_MAX + 64,
         .clock_manual = 1,
         .participant_count_max = MAX(scenario->bank_count, 1u),
-        .payment_count_max = day->count + requests,
+        /* dns_hourly: room to carry each payment once more (sim_run_window_resubmit). */
+        .payment_count_max = day->count + (windows > 0 ? day->count : 0) + requests,
     };
     khorgos_error error = KHORGOS_ERROR_ok;
     if (state->config->data_directory == NULL) {
@@ -806,6 +907,11 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
 
 static khorgos_error sim_run_day(struct sim_run_state *state, struct sim_outcome *outcomes) {
     const struct sim_scenario *scenario = state->runner->scenario;
+    const struct sim_day *day = state->runner->day;
+    for (u32 index = 0; index < day->count; index++) {
+        state->runner->engine_ids[index] = day->payments[index].id;
+    }
+    state->resubmit_budget = state->config->design == SIM_DESIGN_DNS_HOURLY ? day->count : 0;
     state->open_ns = khorgos_clock_now(state->engine) +
                      (u64)scenario->day_open_seconds * SIM_RUN_NS_PER_SECOND;
     khorgos_error error = sim_run_clock_to(state, 0);
