@@ -339,6 +339,36 @@ static void test_queue_mode_none_and_validation(void **state) {
     khorgos_close(engine);
 }
 
+/* A payment waiting in its source queue does not settle into a target currency whose day has
+ * closed meanwhile; it waits (day_not_open) and the source's close of day rejects it. */
+static void test_target_day_closed_while_queued(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 152, -4, 100000000,
+                                   fixture_later(engine, 3600)),
+                     0);
+    fixture_fund(engine, BANK_KZ, KZT, 10000);
+    assert_int_equal(fixture_pay(engine, 50, BANK_KZ, BANK_CN, KZT, CNY, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    struct khorgos_business_day close = {.id = ++fixture_request_id, .currency = CNY};
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_CLOSE_DAY, &close, sizeof(close)).status,
+                     KHORGOS_SETTLE_ok);
+    u32 transfers = engine->ledger.transfer_count;
+    fixture_fund(engine, BANK_KZ, KZT, 1); /* a retry of the payer's queue */
+    struct khorgos_payment payment = fixture_lookup(engine, 50);
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_QUEUED);
+    assert_int_equal(payment.reason, KHORGOS_SETTLE_day_not_open);
+    assert_int_equal(engine->ledger.transfer_count, transfers + 1);
+    close.id = ++fixture_request_id;
+    close.currency = KZT;
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_CLOSE_DAY, &close, sizeof(close)).status,
+                     KHORGOS_SETTLE_ok);
+    payment = fixture_lookup(engine, 50);
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_REJECTED);
+    assert_int_equal(payment.reason, KHORGOS_SETTLE_day_closed);
+    khorgos_close(engine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote_errors_change_nothing),
@@ -347,6 +377,7 @@ int main(void) {
         cmocka_unit_test(test_vehicle_routing),
         cmocka_unit_test(test_pvp_atomicity),
         cmocka_unit_test(test_queue_mode_none_and_validation),
+        cmocka_unit_test(test_target_day_closed_while_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,12 @@ static void test_window_settles_exactly_the_nets(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 10000);
     assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
     assert_true(fixture_balance(engine, BANK_CN, CNY) == 152);
+    /* The settled window's positions are still listed, the same nets, nobody short. */
+    count = test_positions(engine, 1, test_all, LIMIT_BATCH_EVENTS_MAX);
+    assert_int_equal(count, 6);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->net_debit == 10500);
+    assert_true(test_find(test_all, count, BANK_KZ, KZT)->short_flag == 0);
+    assert_true(test_find(test_all, count, BANK_CN, CNY)->net_credit == 152);
     for (u128 id = 1; id <= 4; id++) {
         struct khorgos_payment payment = fixture_lookup(engine, id);
         assert_int_equal(payment.state, KHORGOS_PAYMENT_SETTLED);
@@ -199,6 +205,10 @@ static void test_unwind_removes_the_short(void **state) {
     assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);   /* 600 - 800 + 200 */
     assert_true(fixture_balance(engine, BANK_CN, KZT) == 600);  /* 800 - 200 */
     assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
+    /* The settled window's positions hold only what settled: KZ is gone from them. */
+    count = test_positions(engine, 1, test_all, LIMIT_BATCH_EVENTS_MAX);
+    assert_null(test_find(test_all, count, BANK_KZ, KZT));
+    assert_true(test_find(test_all, count, BANK_KZ2, KZT)->net_debit == 600);
     khorgos_close(engine);
 }
 

@@ -75,6 +75,7 @@
 /* Memory.                                                                                    */
 
 khorgos_error settle_fx_init(struct settle *settle) {
+    ASSERT(settle != NULL && settle->fx.quotes == NULL);
     struct settle_fx *fx = &settle->fx;
     u32 payments = settle->config.payment_count_max;
     u32 slots = settle->config.participant_count_max * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
@@ -105,6 +106,7 @@ khorgos_error settle_fx_init(struct settle *settle) {
 }
 
 void settle_fx_deinit(struct settle *settle) {
+    ASSERT(settle->fx.quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle != NULL);
     if (fx->quote_map.slots != NULL) base_id_map_deinit(&fx->quote_map);
@@ -120,6 +122,7 @@ void settle_fx_deinit(struct settle *settle) {
 /* Exact conversion.                                                                          */
 
 static u128 settle_fx_power10(u32 exponent) {
+    ASSERT(SETTLE_FX_RATE_EXPONENT_MAX + 4 <= 38); /* minor units <= 4 */
     ASSERT(exponent <= 38);
     u128 value = 1;
     for (u32 index = 0; index < exponent; index++) value *= 10;
@@ -127,6 +130,8 @@ static u128 settle_fx_power10(u32 exponent) {
 }
 
 static int32_t settle_fx_scale(const struct khorgos_fx_quote *quote) {
+    ASSERT(quote != NULL);
+    ASSERT(quote->rate_exponent >= SETTLE_FX_RATE_EXPONENT_MIN && quote->rate_exponent <= SETTLE_FX_RATE_EXPONENT_MAX);
     const struct khorgos_currency *source = khorgos_currency_by_numeric(quote->currency_source);
     const struct khorgos_currency *target = khorgos_currency_by_numeric(quote->currency_target);
     ASSERT(source != NULL && target != NULL);
@@ -135,6 +140,7 @@ static int32_t settle_fx_scale(const struct khorgos_fx_quote *quote) {
 
 /* floor(source * rate) in the target's minor units; false on overflow. */
 bool settle_fx_convert_floor(const struct khorgos_fx_quote *quote, u128 source, u128 *target) {
+    ASSERT(target != NULL);
     ASSERT(quote->rate_mantissa > 0 && quote->rate_mantissa < SETTLE_FX_RATE_MANTISSA_LIMIT);
     if (source > SETTLE_FX_AMOUNT_MAX) return false;
     u128 product = source * quote->rate_mantissa; /* < 10^36 */
@@ -181,10 +187,13 @@ check:
 /* Quotes.                                                                                    */
 
 static bool settle_fx_suspended(const struct settle *settle, u32 participant) {
+    ASSERT(participant < settle->participant_count);
+    ASSERT(settle->participant_count <= settle->config.participant_count_max);
     return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
 }
 
 static bool settle_fx_quote_live(const struct settle *settle, u32 quote, u64 timestamp) {
+    ASSERT(quote < settle->fx.quote_count);
     const struct khorgos_fx_quote *record = &settle->fx.quotes[quote];
     ASSERT(record->amount_used <= record->amount_max);
     return record->state == KHORGOS_QUOTE_LIVE && record->expires_at > timestamp &&
@@ -194,6 +203,8 @@ static bool settle_fx_quote_live(const struct settle *settle, u32 quote, u64 tim
 
 /* Whether some provider serves the pair: a quote of it not withdrawn (live or expired). */
 static bool settle_fx_pair_served(const struct settle *settle, u32 source, u32 target) {
+    ASSERT(source != target);
+    ASSERT(settle->fx.quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
     for (u32 quote = 0; quote < settle->fx.quote_count; quote++) {
         const struct khorgos_fx_quote *record = &settle->fx.quotes[quote];
         if (record->state == KHORGOS_QUOTE_LIVE && record->currency_source == source &&
@@ -206,6 +217,8 @@ static bool settle_fx_pair_served(const struct settle *settle, u32 source, u32 t
 
 /* Normalises the rate (trailing zeros into the exponent); the status of the rate. */
 static u32 settle_fx_rate_status(struct khorgos_fx_quote *quote) {
+    ASSERT(quote != NULL);
+    ASSERT(SETTLE_FX_RATE_EXPONENT_MIN < 0 && SETTLE_FX_RATE_EXPONENT_MAX > 0);
     if (quote->rate_mantissa == 0) return KHORGOS_SETTLE_rate_invalid;
     while (quote->rate_mantissa % 10 == 0 && quote->rate_exponent < SETTLE_FX_RATE_EXPONENT_MAX) {
         quote->rate_mantissa /= 10;
@@ -223,6 +236,8 @@ static u32 settle_fx_rate_status(struct khorgos_fx_quote *quote) {
 
 static u32 settle_fx_quote_status(const struct settle *settle, struct khorgos_fx_quote *quote,
                                   u64 timestamp, u32 *provider) {
+    ASSERT(quote != NULL && provider != NULL);
+    ASSERT(timestamp > 0);
     static const u8 zero[sizeof(quote->reserved)];
     if (quote->amount_used != 0 || quote->state != 0 || quote->timestamp != 0 ||
         quote->number != 0 || memcmp(quote->reserved, zero, sizeof(zero)) != 0 ||
@@ -255,6 +270,8 @@ static u32 settle_fx_quote_status(const struct settle *settle, struct khorgos_fx
 static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
                                const struct khorgos_fx_quote *event,
                                struct khorgos_settle_result *result) {
+    ASSERT(event != NULL && result != NULL);
+    ASSERT(settle->fx.quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
     struct settle_fx *fx = &settle->fx;
     if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
     struct khorgos_fx_quote input = *event;
@@ -376,6 +393,7 @@ void settle_fx_set_routing(struct settle *settle, u64 timestamp,
 static u32 settle_fx_best_quote(const struct settle *settle, u32 source, u32 target,
                                 u128 amount_in, u128 amount_out, u32 payer, u32 payee,
                                 u64 timestamp, u128 *in, u128 *out) {
+    ASSERT(in != NULL && out != NULL);
     ASSERT((amount_in == 0) != (amount_out == 0));
     u32 best = SETTLE_NONE;
     for (u32 quote = 0; quote < settle->fx.quote_count; quote++) {
@@ -408,6 +426,8 @@ struct settle_fx_price {
 };
 
 static u32 settle_fx_route(const struct settle *settle, u32 source, u32 target, u32 *vehicle) {
+    ASSERT(source != target);
+    ASSERT(vehicle != NULL);
     u32 vehicle_numeric = settle->fx.vehicle_numeric;
     bool vehicle_known = settle_currency_find(settle, vehicle_numeric) != SETTLE_NONE;
     bool direct = settle->fx.routing_mode == KHORGOS_ROUTING_DIRECT_FIRST ||
@@ -428,6 +448,7 @@ static u32 settle_fx_route(const struct settle *settle, u32 source, u32 target, 
 /* Prices the payment now: ok, no_route, or quote_unavailable. */
 static u32 settle_fx_price(const struct settle *settle, u32 payment, u64 timestamp,
                            struct settle_fx_price *price) {
+    ASSERT(price != NULL);
     const struct khorgos_payment *record = &settle->payments[payment];
     u32 payer = settle->positions[settle->payment_payer_slot[payment]].participant;
     u32 payee = settle->positions[settle->payment_payee_slot[payment]].participant;
@@ -502,6 +523,8 @@ static u32 settle_fx_price_legs(const struct settle *settle, u32 payment,
 
 /* The legs of a settled or windowed payment from its record (for netting). */
 u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs) {
+    ASSERT(legs != NULL);
+    ASSERT(payment < settle->payment_count);
     const struct khorgos_payment *record = &settle->payments[payment];
     u32 payer_slot = settle->payment_payer_slot[payment];
     u32 payee_slot = settle->payment_payee_slot[payment];
@@ -586,6 +609,13 @@ static u32 settle_fx_legs_status(const struct settle *settle, const struct settl
         const struct settle_fx_leg *leg = &legs[index];
         u32 debtor = settle->positions[leg->debtor_slot].participant;
         u32 creditor = settle->positions[leg->creditor_slot].participant;
+        ASSERT(settle->positions[leg->debtor_slot].currency ==
+               settle->positions[leg->creditor_slot].currency);
+        /* Every leg's currency must be in its business day (a target or vehicle currency may
+         * have closed while the payment waited in the source currency's queue). */
+        if (!settle->currencies[settle->positions[leg->debtor_slot].currency].day_open) {
+            return KHORGOS_SETTLE_day_not_open;
+        }
         if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
         if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
         if (leg->amount > settle_liquidity(settle, leg->debtor_slot)) {
@@ -692,6 +722,7 @@ u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp) {
 
 /* Whether fifo holds the payer's queue at this priority (a queued one of it or higher). */
 static bool settle_fx_queue_holds(const struct settle *settle, u32 slot, u32 priority) {
+    ASSERT(settle->positions[slot].in_use);
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(priority < KHORGOS_PRIORITY_COUNT);
     if (settle->currencies[position->currency].queue_mode != KHORGOS_QUEUE_MODE_FIFO) return false;
@@ -703,6 +734,7 @@ static bool settle_fx_queue_holds(const struct settle *settle, u32 slot, u32 pri
 
 /* A valid gross cross-currency payment whose days are open: settle, queue or reject. */
 u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle_fx_payment_is(&settle->payments[payment]));
     struct khorgos_payment *record = &settle->payments[payment];
     u32 slot = settle->payment_payer_slot[payment];
     const struct settle_currency *currency = &settle->currencies[settle->positions[slot].currency];
@@ -761,6 +793,8 @@ void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
 /* Submission.                                                                                */
 
 static bool settle_fx_text_valid(const char *text, u32 size) {
+    ASSERT(text != NULL);
+    ASSERT(size > 0);
     u32 length = 0;
     while (length < size && text[length] != '\0') length++;
     for (u32 index = 0; index < length; index++) {
@@ -773,6 +807,8 @@ static bool settle_fx_text_valid(const char *text, u32 size) {
 }
 
 static bool settle_fx_purpose_valid(const char purpose[4]) {
+    ASSERT(purpose != NULL);
+    ASSERT(sizeof(((struct khorgos_payment *)0)->purpose) == 4);
     if (purpose[0] == '\0') return purpose[1] == '\0' && purpose[2] == '\0' && purpose[3] == '\0';
     for (u32 index = 0; index < 4; index++) {
         if (purpose[index] < 'A' || purpose[index] > 'Z') return false;
@@ -782,6 +818,8 @@ static bool settle_fx_purpose_valid(const char purpose[4]) {
 
 /* The fields common to every payment (as settle_payments.c checks them). */
 static u32 settle_fx_common_status(const struct khorgos_payment *record, u64 timestamp) {
+    ASSERT(record != NULL);
+    ASSERT(timestamp > 0);
     if (record->type > KHORGOS_PAYMENT_INTERBANK) return KHORGOS_SETTLE_type_invalid;
     if (record->priority > KHORGOS_PRIORITY_NORMAL) return KHORGOS_SETTLE_priority_invalid;
     if (!settle_fx_text_valid(record->end_to_end_id, KHORGOS_END_TO_END_ID_BYTES)) {
@@ -802,6 +840,8 @@ static u32 settle_fx_common_status(const struct khorgos_payment *record, u64 tim
 }
 
 static u32 settle_fx_amount_status(const struct khorgos_payment *record, bool cross) {
+    ASSERT(record != NULL);
+    ASSERT(SETTLE_FX_AMOUNT_MAX <= SETTLE_LSM_AMOUNT_MAX);
     u128 amount_max = cross ? SETTLE_FX_AMOUNT_MAX : SETTLE_LSM_AMOUNT_MAX;
     if (record->amount_kind > KHORGOS_AMOUNT_CREDITOR) return KHORGOS_SETTLE_amount_kind_invalid;
     if (record->amount_kind == KHORGOS_AMOUNT_CREDITOR) {
@@ -818,6 +858,8 @@ static u32 settle_fx_amount_status(const struct khorgos_payment *record, bool cr
 
 /* Validates a new payment of issue 5 (BICs normalised); sets its slots. */
 static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(payment < settle->payment_count);
+    ASSERT(settle->payments[payment].state == 0);
     struct khorgos_payment *record = &settle->payments[payment];
     if (record->settlement > KHORGOS_SETTLEMENT_NET) return KHORGOS_SETTLE_settlement_method_invalid;
     if (!settle_bic_normalize(record->debtor) || !settle_bic_normalize(record->creditor)) {
@@ -855,6 +897,8 @@ static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 time
 /* The business days' verdict: both currencies' days open on the value date, before cut-off.
  * A payment of issue 5 never waits for a later value date (value_date_invalid instead). */
 static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
+    ASSERT(settle->payment_payer_slot[payment] != SETTLE_NONE);
+    ASSERT(settle->payment_payee_slot[payment] != SETTLE_NONE);
     const struct khorgos_payment *record = &settle->payments[payment];
     const struct settle_currency *source =
         &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
@@ -872,6 +916,8 @@ static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
 
 /* The record as submitted: out fields zero (amount zero when the creditor's was given). */
 static void settle_fx_input_view(struct khorgos_payment *record) {
+    ASSERT(record != NULL);
+    ASSERT(offsetof(struct khorgos_payment, submitted_at) < offsetof(struct khorgos_payment, currency_target));
     u8 kind = record->amount_kind;
     size_t out = offsetof(struct khorgos_payment, submitted_at);
     size_t out_end = offsetof(struct khorgos_payment, currency_target);
@@ -889,6 +935,8 @@ static void settle_fx_input_view(struct khorgos_payment *record) {
 }
 
 bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
+    ASSERT(settle != NULL && event != NULL);
+    ASSERT(event->id != 0);
     u32 existing = 0;
     if (settle_fx_payment_is(event)) return true;
     return base_id_map_get(&settle->payment_map, event->id, &existing) &&
@@ -897,6 +945,7 @@ bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_p
 
 u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
                          struct khorgos_settle_result *result) {
+    ASSERT(result != NULL);
     ASSERT(event->id != 0);
     u32 existing = 0;
     struct khorgos_payment input = *event;

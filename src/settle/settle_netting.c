@@ -115,6 +115,8 @@ u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp) {
 /* Computes the window's gross sent/received per slot and who is short; returns the number of
  * short slots. */
 static u32 settle_window_compute(struct settle *settle, const struct settle_window_entry *window) {
+    ASSERT(window != NULL);
+    ASSERT(window->record.number >= 1 && window->record.number <= settle->fx.window_count);
     struct settle_fx *fx = &settle->fx;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     memset(fx->slot_sent, 0, slots * sizeof(u128));
@@ -122,7 +124,17 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
     memset(fx->slot_sent_count, 0, slots * sizeof(u32));
     memset(fx->slot_received_count, 0, slots * sizeof(u32));
     memset(fx->slot_short, 0, slots * sizeof(u8));
-    for (u32 at = window->head; at != SETTLE_NONE; at = settle->payment_next[at]) {
+    /* A live window's payments are its list; a settled one's, the payments settled in it (a
+     * query's scan of all payments). */
+    bool live = window->record.state != KHORGOS_WINDOW_SETTLED;
+    u32 at = live ? window->head : 0;
+    for (; live ? at != SETTLE_NONE : at < settle->payment_count;
+         at = live ? settle->payment_next[at] : at + 1) {
+        const struct khorgos_payment *record = &settle->payments[at];
+        if (!live && (record->window != window->record.number ||
+                      record->state != KHORGOS_PAYMENT_SETTLED)) {
+            continue;
+        }
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
         u32 count = settle_fx_legs(settle, at, legs);
         for (u32 index = 0; index < count; index++) {
@@ -133,7 +145,7 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
         }
     }
     u32 short_count = 0;
-    for (u32 slot = 0; slot < slots; slot++) {
+    for (u32 slot = 0; live && slot < slots; slot++) { /* settled: nobody was short */
         if (fx->slot_sent[slot] <= fx->slot_received[slot]) continue;
         u128 debit = fx->slot_sent[slot] - fx->slot_received[slot];
         u32 participant = slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX;
@@ -149,6 +161,7 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
 
 static void settle_window_position_write(const struct settle *settle, u32 slot, u32 number,
                                          struct khorgos_window_position *out) {
+    ASSERT(number >= 1 && number <= settle->fx.window_count);
     const struct settle_fx *fx = &settle->fx;
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
@@ -171,6 +184,7 @@ static void settle_window_position_write(const struct settle *settle, u32 slot, 
 
 u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_window_filter *filter,
                                  struct khorgos_window_position *out, u32 count_max) {
+    ASSERT(count_max > 0);
     ASSERT(settle != NULL && filter != NULL && out != NULL);
     if (filter->window == 0 || filter->window > settle->fx.window_count) return 0;
     u32 participant_only = SETTLE_NONE, currency_only = SETTLE_NONE;
@@ -244,6 +258,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         record->state = KHORGOS_PAYMENT_SETTLED;
         record->reason = KHORGOS_SETTLE_settled;
         record->finished_at = timestamp;
+        settle->fx.window_payments_settled++;
     }
     ASSERT(window->record.payment_count == 0);
 }
@@ -267,6 +282,7 @@ static void settle_window_finish(struct settle *settle, struct settle_window_ent
 /* Settles the pending window if nobody is short: ok, or window_short (nothing moves). */
 static u32 settle_window_settle(struct settle *settle, struct settle_window_entry *window,
                                 u64 timestamp) {
+    ASSERT(settle->chain_count == 0);
     ASSERT(window->record.state == KHORGOS_WINDOW_PENDING_SETTLEMENT);
     u32 short_count = settle_window_compute(settle, window);
     window->record.short_count = short_count;
@@ -284,6 +300,8 @@ static u32 settle_window_settle(struct settle *settle, struct settle_window_entr
 /* Rejects one payment of the window (its quote room returned). */
 static void settle_window_drop(struct settle *settle, struct settle_window_entry *window,
                                u32 payment, u32 reason, u64 timestamp) {
+    ASSERT(reason == KHORGOS_SETTLE_unwound || reason == KHORGOS_SETTLE_aborted);
+    ASSERT(settle->payments[payment].window == window->record.number);
     settle_window_remove(settle, window, payment);
     if (settle->payments[payment].route != KHORGOS_ROUTE_NONE) {
         settle_fx_price_release(settle, payment);
@@ -293,6 +311,7 @@ static void settle_window_drop(struct settle *settle, struct settle_window_entry
 
 static u32 settle_window_unwind(struct settle *settle, struct settle_window_entry *window,
                                 u64 timestamp) {
+    ASSERT(settle->chain_count == 0);
     ASSERT(window->record.state == KHORGOS_WINDOW_PENDING_SETTLEMENT);
     if (settle_window_compute(settle, window) == 0) return settle_window_settle(settle, window, timestamp);
     const u8 *slot_short = settle->fx.slot_short;
@@ -321,6 +340,7 @@ static u32 settle_window_unwind(struct settle *settle, struct settle_window_entr
 
 static void settle_window_abort(struct settle *settle, struct settle_window_entry *window,
                                 u64 timestamp) {
+    ASSERT(timestamp > 0);
     ASSERT(SETTLE_WINDOW_STATE_LIVE(window->record.state));
     while (window->head != SETTLE_NONE) {
         settle_window_drop(settle, window, window->head, KHORGOS_SETTLE_aborted, timestamp);
@@ -333,6 +353,7 @@ static void settle_window_abort(struct settle *settle, struct settle_window_entr
 
 static u32 settle_window_open(struct settle *settle, u64 timestamp, u64 close_at,
                               u64 settle_after, u64 interval) {
+    ASSERT(close_at == 0 || close_at > timestamp);
     struct settle_fx *fx = &settle->fx;
     ASSERT(fx->window_open == 0);
     if (fx->window_count == SETTLE_WINDOW_COUNT_MAX) return KHORGOS_SETTLE_capacity_full;
@@ -365,6 +386,8 @@ static void settle_window_close(struct settle *settle, struct settle_window_entr
 
 /* The window an event names: its number, or the open one when 0; NULL when none. */
 static struct settle_window_entry *settle_window_named(struct settle *settle, u32 number) {
+    ASSERT(settle->fx.window_open <= settle->fx.window_count);
+    ASSERT(settle->fx.window_count <= SETTLE_WINDOW_COUNT_MAX);
     if (number == 0) number = settle->fx.window_open;
     if (number == 0 || number > settle->fx.window_count) return NULL;
     return settle_window(settle, number);
@@ -372,6 +395,7 @@ static struct settle_window_entry *settle_window_named(struct settle *settle, u3
 
 static u32 settle_window_event(struct settle *settle, u32 operation, u64 timestamp,
                                const struct khorgos_window *event) {
+    ASSERT(event->id != 0);
     static const u8 zero[sizeof(struct khorgos_window)];
     size_t out = offsetof(struct khorgos_window, opened_at);
     size_t out_end = offsetof(struct khorgos_window, interval);
@@ -435,8 +459,10 @@ void settle_netting_window_events(struct settle *settle, u32 operation, u64 time
             result->status = KHORGOS_SETTLE_capacity_full;
             continue;
         }
+        u32 settled_before = settle->fx.window_payments_settled;
         result->status = settle_window_event(settle, operation, timestamp, event);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+        result->payments_settled = settle->fx.window_payments_settled - settled_before +
+                                   settle_retry_run(settle, timestamp);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }
@@ -459,6 +485,7 @@ u32 settle_netting_lookup_windows(const struct settle *settle, const struct khor
 /* Timers.                                                                                    */
 
 u64 settle_netting_timer_next(const struct settle *settle) {
+    ASSERT(settle != NULL);
     const struct settle_fx *fx = &settle->fx;
     ASSERT(fx->window_unfinished <= fx->window_count);
     u64 next = 0;
@@ -501,6 +528,7 @@ void settle_netting_pulse(struct settle *settle, u64 timestamp) {
 /* Invariants.                                                                                */
 
 bool settle_netting_check(const struct settle *settle) {
+    ASSERT(settle != NULL);
     const struct settle_fx *fx = &settle->fx;
     ASSERT(fx->window_count <= SETTLE_WINDOW_COUNT_MAX);
     u32 open = 0, in_lists = 0;
