@@ -297,6 +297,15 @@ static void default_day_report(const char *directory) {
                                              &metrics[index], &runs[index]);
         if (error != KHORGOS_ERROR_ok) fprintf(stderr, "sim_run_design: %s\n", runner.message);
         assert_int_equal(error, KHORGOS_ERROR_ok);
+        /* Every run of a routing reports the routing's bounds, whatever settled. */
+        const struct sim_metrics *bounds =
+            &runner.bounds[config.design == SIM_DESIGN_USD_VEHICLE ? 1 : 0];
+        for (u32 currency = 0; currency < scenario.currency_count; currency++) {
+            assert_true(metrics[index].currencies[currency].total.upper_bound ==
+                        bounds->currencies[currency].total.upper_bound);
+            assert_true(metrics[index].currencies[currency].total.lower_bound ==
+                        bounds->currencies[currency].total.lower_bound);
+        }
         if (config.alpha_per_mille == 1000 && config.design != SIM_DESIGN_DNS_HOURLY) {
             /* At the upper bound a gross design settles everything, nothing waiting. */
             for (u32 payment = 0; payment < day.count; payment++) {

@@ -555,7 +555,7 @@ struct sim_runner {
     bool bounds_ready[2];             /* [0] direct routing, [1] through USD */
     struct sim_metrics bounds[2];     /* on-arrival metrics: each participant's UB and LB */
     struct sim_metrics_workspace workspace;
-    struct sim_outcome *reference;    /* [day->count] */
+    struct sim_outcome *reference[2]; /* [routing][day->count]: everything on arrival */
     struct sim_flow *flows;           /* [SIM_FLOWS_PER_PAYMENT_MAX x day->count] */
     struct khorgos_payment *records;  /* [KHORGOS_BATCH_EVENTS_MAX], requests and replies */
     struct khorgos_settle_result *results; /* [KHORGOS_BATCH_EVENTS_MAX] */

@@ -56,6 +56,7 @@
  * close.
  */
 #include "sim/sim.h"
+#include "settle/settle.h" /* SETTLE_PAYMENT_COUNT_MAX: the most payments an engine holds */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,7 +224,8 @@ khorgos_error sim_runner_init(struct sim_runner *runner, const struct sim_scenar
     khorgos_error error = sim_run_masks(runner);
     if (error != KHORGOS_ERROR_ok) return error;
     u32 count = MAX(day->count, 1u);
-    runner->reference = calloc(count, sizeof(struct sim_outcome));
+    runner->reference[0] = calloc(count, sizeof(struct sim_outcome));
+    runner->reference[1] = calloc(count, sizeof(struct sim_outcome));
     runner->flows = calloc((size_t)count * SIM_FLOWS_PER_PAYMENT_MAX, sizeof(struct sim_flow));
     runner->records = calloc(KHORGOS_BATCH_EVENTS_MAX, sizeof(struct khorgos_payment));
     runner->results = calloc(KHORGOS_BATCH_EVENTS_MAX, sizeof(struct khorgos_settle_result));
@@ -231,7 +233,7 @@ khorgos_error sim_runner_init(struct sim_runner *runner, const struct sim_scenar
     runner->engine_ids = calloc(count, sizeof(u128));
     runner->window_members = calloc(count, sizeof(u32));
     runner->window_carried = calloc(count, sizeof(u32));
-    if (runner->reference == NULL || runner->flows == NULL || runner->records == NULL ||
+    if (runner->reference[0] == NULL || runner->reference[1] == NULL || runner->flows == NULL || runner->records == NULL ||
         runner->results == NULL || runner->ids == NULL || runner->engine_ids == NULL ||
         runner->window_members == NULL || runner->window_carried == NULL) {
         sim_runner_deinit(runner);
@@ -250,7 +252,8 @@ void sim_runner_deinit(struct sim_runner *runner) {
         if (runner->bounds_ready[routing]) sim_metrics_deinit(&runner->bounds[routing]);
     }
     if (runner->workspace.events != NULL) sim_metrics_workspace_deinit(&runner->workspace);
-    free(runner->reference);
+    free(runner->reference[0]);
+    free(runner->reference[1]);
     free(runner->flows);
     free(runner->records);
     free(runner->results);
@@ -261,7 +264,7 @@ void sim_runner_deinit(struct sim_runner *runner) {
     runner->engine_ids = NULL;
     runner->window_members = NULL;
     runner->window_carried = NULL;
-    runner->reference = NULL;
+    runner->reference[0] = runner->reference[1] = NULL;
     runner->flows = NULL;
     runner->records = NULL;
     runner->results = NULL;
@@ -277,10 +280,11 @@ static khorgos_error sim_run_bounds(struct sim_runner *runner, u32 routing) {
     const struct sim_day *day = runner->day;
     u32 vehicle = routing == 1 ? runner->vehicle_usd : runner->vehicle_direct;
     ASSERT(vehicle < scenario->currency_count);
-    sim_outcomes_on_arrival(scenario, day, routing == 1, vehicle, runner->reference);
+    struct sim_outcome *reference = runner->reference[routing];
+    sim_outcomes_on_arrival(scenario, day, routing == 1, vehicle, reference);
     for (u32 index = 0; index < day->count; index++) {
         const struct sim_payment *payment = &day->payments[index];
-        struct sim_outcome *outcome = &runner->reference[index];
+        struct sim_outcome *outcome = &reference[index];
         if (outcome->provider == SIM_NONE) continue;
         if (outcome->vehicle_provider == SIM_NONE) {
             outcome->creditor_amount = sim_run_convert(scenario, payment->currency,
@@ -297,7 +301,7 @@ static khorgos_error sim_run_bounds(struct sim_runner *runner, u32 routing) {
                                            scenario->currency_count);
     if (error != KHORGOS_ERROR_ok) return error;
     runner->bounds_ready[routing] = true;
-    u32 flow_count = sim_flows_from_day(day, runner->reference, runner->flows);
+    u32 flow_count = sim_flows_from_day(day, reference, runner->flows);
     return sim_metrics_compute(&runner->bounds[routing], &runner->workspace, runner->flows,
                                flow_count, day->close_seconds);
 }
@@ -797,7 +801,18 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     outcome->settled_at = SIM_NEVER;
     outcome->status = record->state == KHORGOS_PAYMENT_CANCELLED ? SIM_STATUS_CANCELLED
                                                                   : SIM_STATUS_REJECTED;
-    if (record->state != KHORGOS_PAYMENT_SETTLED) return;
+    if (record->state != KHORGOS_PAYMENT_SETTLED) {
+        /* Never settled: its legs as the routing would have made them (never moving), so the
+         * run's bounds are the routing's whatever settled. */
+        const struct sim_outcome *reference =
+            &state->runner->reference[state->routing][payment - state->runner->day->payments];
+        outcome->provider = reference->provider;
+        outcome->vehicle_provider = reference->vehicle_provider;
+        outcome->vehicle_currency = reference->vehicle_currency;
+        outcome->vehicle_amount = reference->vehicle_amount;
+        outcome->creditor_amount = reference->creditor_amount;
+        return;
+    }
     ASSERT(record->finished_at >= state->open_ns);
     u64 seconds = (record->finished_at - state->open_ns) / SIM_RUN_NS_PER_SECOND;
     outcome->settled_at = (u32)MIN(seconds, (u64)close);
@@ -876,6 +891,16 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
      * and draws in a set; funding and the close's repayments one per slot; a window's
      * settlement a net leg and a draw per slot and currency. */
     u32 transfers = 8 * MAX(day->count, 1u) + 2 * slots + 3 * slots * windows + 4096;
+    if ((u64)day->count + requests > SETTLE_PAYMENT_COUNT_MAX) {
+        snprintf(state->runner->message, sizeof(state->runner->message),
+                 "%u payments: more than the engine holds (%u)", day->count,
+                 SETTLE_PAYMENT_COUNT_MAX - requests);
+        return KHORGOS_ERROR_capacity_full;
+    }
+    /* dns_hourly: room to carry payments again (sim_run_window_resubmit), up to the day's
+     * count in all, within what the engine holds. */
+    state->resubmit_budget =
+        windows > 0 ? MIN(day->count, SETTLE_PAYMENT_COUNT_MAX - requests - day->count) : 0;
     struct khorgos_config config = {
         .account_count_max = 2 * slots + 2 * SIM_CURRENCY_COUNT_MAX + 64,
         .transfer_count_max = transfers,
@@ -883,8 +908,7 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
         .account_balance_count_max = 2 * KHORGOS_BATCH_EVENTS_MAX + 64,
         .clock_manual = 1,
         .participant_count_max = MAX(scenario->bank_count, 1u),
-        /* dns_hourly: room to carry each payment once more (sim_run_window_resubmit). */
-        .payment_count_max = day->count + (windows > 0 ? day->count : 0) + requests,
+        .payment_count_max = day->count + state->resubmit_budget + requests,
     };
     khorgos_error error = KHORGOS_ERROR_ok;
     if (state->config->data_directory == NULL) {
@@ -911,7 +935,6 @@ static khorgos_error sim_run_day(struct sim_run_state *state, struct sim_outcome
     for (u32 index = 0; index < day->count; index++) {
         state->runner->engine_ids[index] = day->payments[index].id;
     }
-    state->resubmit_budget = state->config->design == SIM_DESIGN_DNS_HOURLY ? day->count : 0;
     state->open_ns = khorgos_clock_now(state->engine) +
                      (u64)scenario->day_open_seconds * SIM_RUN_NS_PER_SECOND;
     khorgos_error error = sim_run_clock_to(state, 0);
