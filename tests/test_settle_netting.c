@@ -428,6 +428,116 @@ static void test_randomised_replay(void **state) {
     assert_true(seen[KHORGOS_SETTLE_in_window] > 0 && seen[KHORGOS_SETTLE_window_short] > 0);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The liquidity a test day needs: gross settlement against hourly netting.                   */
+
+#define DAY_PAYMENTS 2000u
+#define DAY_PARTICIPANTS 5u
+#define HOUR_NS (3600ull * SECOND_NS)
+
+static const char *const day_banks[DAY_PARTICIPANTS] = {BANK_KZ, BANK_KZ2, BANK_CN, PROVIDER_A,
+                                                        PROVIDER_B};
+struct day_payment {
+    u64 offset_ns; /* after the window opened */
+    u32 payer, payee;
+    u128 amount;
+};
+static struct day_payment day_payments[DAY_PAYMENTS];
+
+/* Per participant: gross need (the most its cumulative sent - received reached, each payment
+ * settled at once: the upper bound UB), hourly-netting need (the most its cumulative net
+ * reached at a window's settlement) and the lower bound (its net over the day). */
+static void day_needs(u128 gross[DAY_PARTICIPANTS], u128 hourly[DAY_PARTICIPANTS],
+                      u128 lower[DAY_PARTICIPANTS]) {
+    i128 cumulative[DAY_PARTICIPANTS] = {0};
+    for (u32 index = 0; index < DAY_PAYMENTS; index++) {
+        const struct day_payment *payment = &day_payments[index];
+        cumulative[payment->payer] += (i128)payment->amount;
+        cumulative[payment->payee] -= (i128)payment->amount;
+        if (cumulative[payment->payer] > 0 && (u128)cumulative[payment->payer] > gross[payment->payer]) {
+            gross[payment->payer] = (u128)cumulative[payment->payer];
+        }
+        bool last_of_hour = index + 1 == DAY_PAYMENTS ||
+                            day_payments[index + 1].offset_ns / HOUR_NS != payment->offset_ns / HOUR_NS;
+        for (u32 p = 0; last_of_hour && p < DAY_PARTICIPANTS; p++) {
+            if (cumulative[p] > 0 && (u128)cumulative[p] > hourly[p]) hourly[p] = (u128)cumulative[p];
+        }
+    }
+    for (u32 p = 0; p < DAY_PARTICIPANTS; p++) lower[p] = cumulative[p] > 0 ? (u128)cumulative[p] : 0;
+}
+
+/* Runs the day through an engine funded with `funding`: gross (queue mode none: a payment
+ * not covered at once would be rejected) or net in hourly windows closing and settling on
+ * their timers. Asserts that every payment settled. */
+static void day_run(bool net, const u128 funding[DAY_PARTICIPANTS]) {
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_NONE);
+    for (u32 p = 0; p < DAY_PARTICIPANTS; p++) {
+        if (funding[p] > 0) fixture_fund(engine, day_banks[p], KZT, funding[p]);
+    }
+    u64 start = khorgos_clock_now(engine);
+    if (net) {
+        assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0,
+                                           start + HOUR_NS, SECOND_NS, HOUR_NS),
+                         KHORGOS_SETTLE_ok);
+    }
+    for (u32 index = 0; index < DAY_PAYMENTS; index++) {
+        const struct day_payment *payment = &day_payments[index];
+        u64 now = khorgos_clock_now(engine);
+        assert_true(start + payment->offset_ns > now);
+        assert_int_equal(khorgos_clock_advance(engine, start + payment->offset_ns - now),
+                         KHORGOS_ERROR_ok);
+        assert_int_equal(fixture_pay(engine, index + 1, day_banks[payment->payer],
+                                     day_banks[payment->payee], KZT, 0, payment->amount, 0, net),
+                         net ? KHORGOS_SETTLE_in_window : KHORGOS_SETTLE_settled);
+    }
+    /* The last window's close timer, then (a second later) its settle timer. */
+    u64 end = start + 8 * HOUR_NS + SECOND_NS;
+    assert_int_equal(khorgos_clock_advance(engine, end - khorgos_clock_now(engine)), KHORGOS_ERROR_ok);
+    assert_int_equal(khorgos_clock_advance(engine, 2 * SECOND_NS), KHORGOS_ERROR_ok);
+    fixture_check(engine);
+    for (u32 index = 0; index < DAY_PAYMENTS; index++) {
+        assert_int_equal(fixture_lookup(engine, index + 1).state, KHORGOS_PAYMENT_SETTLED);
+    }
+    for (u32 number = 1; net && number <= 8; number++) {
+        assert_int_equal(test_window(engine, number).state, KHORGOS_WINDOW_SETTLED);
+    }
+    khorgos_close(engine);
+}
+
+static void test_liquidity_gross_versus_hourly_netting(void **state) {
+    (void)state;
+    u64 seed = 0x243F6A8885A308D3ull;
+    for (u32 index = 0; index < DAY_PAYMENTS; index++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        u32 payer = (u32)(seed >> 33) % DAY_PARTICIPANTS;
+        u32 payee = (payer + 1 + (u32)(seed >> 45) % (DAY_PARTICIPANTS - 1)) % DAY_PARTICIPANTS;
+        /* 10 s, then every 14.3 s over eight hours (never on an hour's boundary). */
+        day_payments[index] = (struct day_payment){
+            .offset_ns = 10 * SECOND_NS + (u64)index * 14300000000ull, .payer = payer,
+            .payee = payee, .amount = 1 + (seed >> 20) % 10000000};
+    }
+    u128 gross[DAY_PARTICIPANTS] = {0}, hourly[DAY_PARTICIPANTS] = {0}, lower[DAY_PARTICIPANTS] = {0};
+    day_needs(gross, hourly, lower);
+    u128 gross_total = 0, hourly_total = 0, lower_total = 0;
+    for (u32 p = 0; p < DAY_PARTICIPANTS; p++) {
+        assert_true(lower[p] <= hourly[p] && hourly[p] <= gross[p]);
+        gross_total += gross[p];
+        hourly_total += hourly[p];
+        lower_total += lower[p];
+    }
+    assert_true(hourly_total < gross_total);
+    day_run(false, gross);
+    day_run(true, hourly);
+    printf("liquidity of a test day (%u KZT payments, %u participants, 8 hours): gross (UB) "
+           "%llu.%02llu KZT, hourly netting %llu.%02llu KZT (%.1f%% of gross), lower bound "
+           "%llu.%02llu KZT\n",
+           DAY_PAYMENTS, DAY_PARTICIPANTS, (unsigned long long)(gross_total / 100),
+           (unsigned long long)(gross_total % 100), (unsigned long long)(hourly_total / 100),
+           (unsigned long long)(hourly_total % 100),
+           100.0 * (double)hourly_total / (double)gross_total,
+           (unsigned long long)(lower_total / 100), (unsigned long long)(lower_total % 100));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_payment_needs_open_window),
@@ -436,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_abort_gives_quote_room_back),
         cmocka_unit_test(test_windows_on_timers),
         cmocka_unit_test(test_randomised_replay),
+        cmocka_unit_test(test_liquidity_gross_versus_hourly_netting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
