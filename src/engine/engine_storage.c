@@ -242,6 +242,9 @@ static bool engine_checkpoint_fork(struct khorgos *engine, u64 sequence) {
     if (child < 0) return false;
     if (child == 0) {
         khorgos_error error = engine_snapshot_write(engine, engine_storage->storage, false);
+        /* The next segment's files, so the parent's next segment start is only renames; a
+         * failure here costs the parent a preallocation later, nothing more. */
+        if (error == KHORGOS_ERROR_ok) storage_segment_prepare_spares(engine_storage->storage);
         _exit(error == KHORGOS_ERROR_ok ? 0 : 1);
     }
     engine_storage->child = child;

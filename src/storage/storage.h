@@ -131,10 +131,12 @@
  * its copy of the reserved buffer into snapshot-<S>.tmp and fsyncs it, while the parent keeps
  * committing into segment S+1; after a later commit finds the child exited successfully, the
  * parent renames the file, fsyncs the directory and deletes what the previous snapshot made
- * unnecessary. So a commit is delayed only by the parent's synchronous part: the fork (page
- * tables) and the segment start (two fallocates and fsyncs): measured 51 ms on the development
- * VM for 200,000 transfers, mostly the preallocation; starting the next segment ahead of time
- * is the remaining step to the 10 ms goal (docs/storage.md). The simulated I/O has no
+ * unnecessary; the child also prepares the next segment's files ("journal-spare",
+ * "headers-spare", preallocated and synced), so the parent's next segment start is two renames
+ * and a directory fsync. A commit is thus delayed only by the parent's synchronous part, the
+ * fork (page tables) and those renames: measured 4 to 9 ms for a state of 200,000 transfers on
+ * the development VM (the first checkpoint after open, with no spare yet, also preallocates;
+ * docs/storage.md). The simulated I/O has no
  * processes, so there the same snapshot is written synchronously. Snapshots are written beside,
  * fsynced, renamed and the directory fsynced, so a crash leaves either the old or the new file
  * whole; a .tmp left by a crash (or a killed child) is ignored and deleted.
@@ -386,6 +388,11 @@ const struct storage_superblock *storage_superblock(const struct storage *storag
  * directory, and makes it the one appends go to. The previous one is closed. */
 khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
                                     const u8 chain_head[BASE_SHA256_BYTES]);
+
+/* Prepares "journal-spare" and "headers-spare": fresh, preallocated, synced files that the next
+ * storage_segment_start renames into place instead of preallocating (a background checkpoint's
+ * child prepares them, so the engine's own segment start is two renames and an fsync). */
+khorgos_error storage_segment_prepare_spares(struct storage *storage);
 
 /* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
  * `after_sequence`, across segments, from the chain head `chain_head` (the hash of record

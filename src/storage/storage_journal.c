@@ -153,12 +153,36 @@ static khorgos_error storage_fail(struct storage *storage, khorgos_error error) 
     return storage->failure;
 }
 
+static const char *segment_spare_name(enum storage_file_kind kind) {
+    ASSERT(kind == STORAGE_FILE_JOURNAL || kind == STORAGE_FILE_HEADERS);
+    return kind == STORAGE_FILE_JOURNAL ? "journal-spare" : "headers-spare";
+}
+
+/* Takes the spare file of a kind, if one of the right size is ready: a rename instead of a
+ * preallocation, so starting a segment costs the engine almost nothing. */
+static bool segment_spare_take(struct storage *storage, enum storage_file_kind kind,
+                               const char *name, u64 size, int *file) {
+    struct storage_io *io = storage->io;
+    const char *spare = segment_spare_name(kind);
+    int spare_file = -1;
+    if (io->open(io, spare, 0, &spare_file) != KHORGOS_ERROR_ok) return false;
+    u64 spare_size = 0;
+    khorgos_error error = io->size(io, spare_file, &spare_size);
+    io->close(io, spare_file);
+    if (error != KHORGOS_ERROR_ok || spare_size != size) return false;
+    if (io->rename(io, spare, name) != KHORGOS_ERROR_ok) return false;
+    if (io->open(io, name, 0, file) != KHORGOS_ERROR_ok) return false;
+    ASSERT(*file >= 0);
+    return true;
+}
+
 /* Creates one preallocated file of a segment and syncs it (its size is metadata). */
 static khorgos_error segment_file_create(struct storage *storage, enum storage_file_kind kind,
                                          u64 first_sequence, u64 size, int *file) {
     struct storage_io *io = storage->io;
     char name[STORAGE_NAME_BYTES_MAX];
     storage_name(kind, first_sequence, name);
+    if (segment_spare_take(storage, kind, name, size, file)) return KHORGOS_ERROR_ok;
     khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, file);
     if (error == KHORGOS_ERROR_exists) {
         /* Left by a start a crash interrupted (the other file of the pair never appeared):
@@ -175,6 +199,28 @@ static khorgos_error segment_file_create(struct storage *storage, enum storage_f
         io->unlink(io, name); /* best effort: an empty segment is ignored by recovery anyway */
     }
     return error;
+}
+
+khorgos_error storage_segment_prepare_spares(struct storage *storage) {
+    ASSERT(storage != NULL && storage->io != NULL);
+    struct storage_io *io = storage->io;
+    const struct storage_superblock *superblock = &storage->superblock;
+    const enum storage_file_kind kinds[2] = {STORAGE_FILE_JOURNAL, STORAGE_FILE_HEADERS};
+    const u64 sizes[2] = {superblock->segment_bytes,
+                          (u64)superblock->segment_records_max * STORAGE_RECORD_HEADER_BYTES};
+    for (u32 index = 0; index < 2; index++) {
+        const char *spare = segment_spare_name(kinds[index]);
+        khorgos_error error = io->unlink(io, spare); /* a spare is always made fresh (zeros) */
+        if (error != KHORGOS_ERROR_ok && error != KHORGOS_ERROR_not_found) return error;
+        int file = -1;
+        error = io->open(io, spare, STORAGE_OPEN_CREATE, &file);
+        if (error != KHORGOS_ERROR_ok) return error;
+        error = io->allocate(io, file, sizes[index]);
+        if (error == KHORGOS_ERROR_ok) error = io->sync(io, file);
+        io->close(io, file);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return io->sync_directory(io);
 }
 
 khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
