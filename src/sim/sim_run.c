@@ -887,10 +887,11 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     /* Requests with ids (payments are kept as payments and these as request ids, both within
      * payment_count_max: settle.h sizes its request table from it). */
     u32 requests = slots + ticks * (scenario->currency_count + 4) + 4 * SIM_CURRENCY_COUNT_MAX;
-    /* Transfers: a payment books at most 3 legs and 3 credit draws (a vehicle route), or 2 legs
-     * and draws in a set; funding and the close's repayments one per slot; a window's
-     * settlement a net leg and a draw per slot and currency. */
-    u32 transfers = 8 * MAX(day->count, 1u) + 2 * slots + 3 * slots * windows + 4096;
+    /* Transfers: a payment books at most 3 legs (a vehicle route; 2 in a set), and no credit
+     * draw (no participant has a credit line here); funding and the close one per slot; a
+     * window's settlement a net leg per slot and currency (3 for room). */
+    u32 transfers = SIM_FLOWS_PER_PAYMENT_MAX * MAX(day->count, 1u) + 2 * slots +
+                    3 * slots * windows + 4096;
     if ((u64)day->count + requests > SETTLE_PAYMENT_COUNT_MAX) {
         snprintf(state->runner->message, sizeof(state->runner->message),
                  "%u payments: more than the engine holds (%u)", day->count,
