@@ -10,6 +10,9 @@
  *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
  *   settle_day.c          open/close of day, cut-offs, timers (settle pulse), positions
  *   settle_lsm.c          the liquidity-saving algorithms (h6; see settle_lsm.h)
+ *   settle_fx.c           cross-currency payments settled PvP against quotes (issue 5; its
+ *                         state is struct settle_fx in settle_fx.h)
+ *   settle_netting.c      deferred net settlement windows (issue 5)
  *
  * Participants. Identified by BIC (ISO 9362: 4 letters, a 2-letter ISO 3166 country, 2
  * letters/digits of location, optionally 3 of branch); an 8-character BIC is stored as its
