@@ -58,6 +58,8 @@ static const char simulate_usage[] =
     "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n";
 
 static bool simulate_parse_u32(const char *text, u32 minimum, u32 maximum, u32 *value) {
+    ASSERT(text != NULL && value != NULL);
+    ASSERT(minimum <= maximum);
     char *end = NULL;
     errno = 0;
     unsigned long long parsed = strtoull(text, &end, 10);
@@ -69,6 +71,7 @@ static bool simulate_parse_u32(const char *text, u32 minimum, u32 maximum, u32 *
 
 /* "0,0.25,1": increasing decimals in [0, 1] with at most 3 decimals. */
 static bool simulate_parse_alphas(const char *text, struct simulate_options *options) {
+    ASSERT(text != NULL && options != NULL);
     options->alpha_count = 0;
     const char *cursor = text;
     while (*cursor != '\0') {
@@ -84,6 +87,7 @@ static bool simulate_parse_alphas(const char *text, struct simulate_options *opt
             return false;
         }
         options->alpha_per_mille[options->alpha_count++] = (u32)value;
+        ASSERT(options->alpha_count <= SIM_ALPHA_COUNT_MAX);
         cursor += length;
         if (*cursor == ',') cursor++;
     }
@@ -92,6 +96,7 @@ static bool simulate_parse_alphas(const char *text, struct simulate_options *opt
 
 /* A comma-separated subset of the designs, run in the order whatever the list's. */
 static bool simulate_parse_designs(const char *text, struct simulate_options *options) {
+    ASSERT(text != NULL && options != NULL);
     bool chosen[SIM_DESIGN_COUNT] = {false};
     const char *cursor = text;
     while (*cursor != '\0') {
@@ -99,6 +104,7 @@ static bool simulate_parse_designs(const char *text, struct simulate_options *op
         size_t length = comma != NULL ? (size_t)(comma - cursor) : strlen(cursor);
         int design = sim_design_parse(cursor, length);
         if (design < 0) return false;
+        ASSERT(design < (int)SIM_DESIGN_COUNT);
         chosen[design] = true;
         cursor += length;
         if (*cursor == ',') cursor++;
@@ -112,6 +118,8 @@ static bool simulate_parse_designs(const char *text, struct simulate_options *op
 
 static bool simulate_parse_value(struct simulate_options *options, const char *flag,
                                  const char *value) {
+    ASSERT(options != NULL && flag != NULL && value != NULL);
+    ASSERT(flag[0] == '-');
     u64 number = 0;
     if (strcmp(flag, "--scenario") == 0) options->scenario_path = value;
     else if (strcmp(flag, "--payments") == 0) options->payments_path = value;
@@ -170,6 +178,7 @@ static int simulate_parse(int argc, char **argv, struct simulate_options *option
 
 /* mkdir -p: every missing directory of `path` created. */
 static bool simulate_make_directories(const char *path) {
+    ASSERT(path != NULL);
     char buffer[SIMULATE_PATH_BYTES_MAX];
     size_t length = strlen(path);
     if (length == 0 || length >= sizeof(buffer)) return false;
@@ -177,6 +186,7 @@ static bool simulate_make_directories(const char *path) {
     for (size_t index = 1; index <= length; index++) {
         if (buffer[index] != '/' && buffer[index] != '\0') continue;
         char saved = buffer[index];
+        ASSERT(index <= length);
         buffer[index] = '\0';
         if (mkdir(buffer, 0755) != 0 && errno != EEXIST) return false;
         buffer[index] = saved;
@@ -201,6 +211,7 @@ static void simulate_print_errors(const char *what, const struct sim_scenario_er
 
 static int simulate_scenario(const struct simulate_options *options,
                              struct sim_scenario *scenario) {
+    ASSERT(options != NULL && scenario != NULL);
     struct sim_scenario_errors errors = {0};
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options->scenario_path == NULL) {
@@ -218,6 +229,7 @@ static int simulate_scenario(const struct simulate_options *options,
 }
 
 static char *simulate_read_file(const char *path, size_t *length) {
+    ASSERT(path != NULL && length != NULL);
     FILE *file = fopen(path, "rb");
     if (file == NULL) return NULL;
     char *text = NULL;
@@ -242,6 +254,8 @@ close_file:
 /* The day: from the payments file, or generated. */
 static int simulate_day(const struct simulate_options *options,
                         const struct sim_scenario *scenario, struct sim_day *day) {
+    ASSERT(options != NULL && scenario != NULL && day != NULL);
+    ASSERT(day->payments == NULL);
     if (options->payments_path == NULL) {
         u32 count = sim_generate_count(scenario, options->scale_per_mille);
         if (count == 0 || sim_day_init(day, count) != KHORGOS_ERROR_ok ||
@@ -308,6 +322,7 @@ static void simulate_memory_free(struct simulate_memory *memory) {
 static bool simulate_memory_reserve(struct simulate_memory *memory,
                                     const struct sim_scenario *scenario,
                                     const struct sim_day *day, u32 run_count) {
+    ASSERT(memory != NULL && scenario != NULL && day != NULL);
     ASSERT(run_count <= SIM_RUN_COUNT_MAX);
     memory->run_count = run_count;
     for (u32 index = 0; index < run_count; index++) {
@@ -322,6 +337,7 @@ static bool simulate_memory_reserve(struct simulate_memory *memory,
 }
 
 static double simulate_seconds_since(const struct timespec *start) {
+    ASSERT(start != NULL);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
@@ -332,6 +348,7 @@ static int simulate_runs(const struct simulate_options *options, struct sim_runn
                          const u32 *alphas, u32 alpha_count, struct simulate_memory *memory) {
     bool terminal = isatty(STDERR_FILENO) != 0;
     u32 total = options->design_count * alpha_count;
+    ASSERT(total > 0 && alphas != NULL);
     ASSERT(total == memory->run_count);
     for (u32 index = 0; index < total; index++) {
         u32 design = options->designs[index / alpha_count];
@@ -365,6 +382,8 @@ static int simulate_runs(const struct simulate_options *options, struct sim_runn
 static int simulate_report(const struct simulate_options *options,
                            const struct sim_scenario *scenario, const struct sim_day *day,
                            const struct simulate_memory *memory, double seconds) {
+    ASSERT(options != NULL && scenario != NULL && day != NULL && memory != NULL);
+    ASSERT(memory->run_count > 0 && seconds >= 0);
     struct sim_report report = {.scenario = scenario, .day = day, .runs = memory->runs,
                                 .run_count = memory->run_count};
     if (sim_report_write_all(&report, options->out) != KHORGOS_ERROR_ok) {
@@ -385,6 +404,7 @@ int cli_simulate_main(int argc, char **argv) {
     static struct simulate_memory memory;
     struct sim_day day = {0};
     if (simulate_parse(argc, argv, &options) != 0) return 2;
+    ASSERT(options.design_count > 0 && options.design_count <= SIM_DESIGN_COUNT);
     if (simulate_scenario(&options, &scenario) != 0) return 2;
     if (simulate_day(&options, &scenario, &day) != 0) {
         if (day.payments != NULL) sim_day_deinit(&day);
@@ -393,6 +413,7 @@ int cli_simulate_main(int argc, char **argv) {
     const u32 *alphas = options.alpha_count > 0 ? options.alpha_per_mille
                                                 : scenario.alpha_per_mille;
     u32 alpha_count = options.alpha_count > 0 ? options.alpha_count : scenario.alpha_count;
+    ASSERT(alpha_count > 0 && alpha_count <= SIM_ALPHA_COUNT_MAX); /* validated scenario */
     int status = 2;
     if (!simulate_make_directories(options.out) ||
         (options.data != NULL && !simulate_make_directories(options.data))) {

@@ -89,6 +89,7 @@ static const char *const sim_design_names[SIM_DESIGN_COUNT] = {
 };
 
 const char *sim_design_name(u32 design) {
+    _Static_assert(SIM_DESIGN_COUNT == 5, "the issue's five designs");
     ASSERT(ARRAY_COUNT(sim_design_names) == SIM_DESIGN_COUNT);
     if (design >= SIM_DESIGN_COUNT) return NULL;
     return sim_design_names[design];
@@ -167,13 +168,17 @@ static u128 sim_run_convert(const struct sim_scenario *scenario, u32 from, u32 t
 /* The runner.                                                                                */
 
 static u32 sim_run_popcount(u32 mask) {
+    ASSERT(mask < (1u << SIM_CURRENCY_COUNT_MAX));
     u32 count = 0;
     for (; mask != 0; mask &= mask - 1) count++;
+    ASSERT(count <= SIM_CURRENCY_COUNT_MAX);
     return count;
 }
 
 static int sim_run_currency_index(const struct sim_scenario *scenario, const char *letters,
                                   int fallback) {
+    ASSERT(scenario != NULL && letters != NULL);
+    ASSERT(fallback < (int)scenario->currency_count);
     int index = sim_scenario_currency_find(scenario, letters);
     return index >= 0 ? index : fallback;
 }
@@ -183,6 +188,8 @@ static int sim_run_currency_index(const struct sim_scenario *scenario, const cha
 static khorgos_error sim_run_masks(struct sim_runner *runner) {
     const struct sim_scenario *scenario = runner->scenario;
     const struct sim_day *day = runner->day;
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
     for (u32 bank = 0; bank < scenario->bank_count; bank++) {
         u32 home = scenario->countries[scenario->banks[bank].country].currency;
         runner->currency_mask[bank] = (u16)(1u << home);
@@ -368,6 +375,7 @@ static khorgos_error sim_run_setup(struct sim_run_state *state, u32 operation, c
 
 static khorgos_error sim_run_clock_to(struct sim_run_state *state, u32 seconds) {
     u64 target = state->open_ns + (u64)seconds * SIM_RUN_NS_PER_SECOND;
+    ASSERT(seconds <= SIM_DAY_SECONDS);
     u64 now = khorgos_clock_now(state->engine);
     ASSERT(target + SIM_RUN_NS_PER_SECOND > now); /* never back by a whole second */
     if (target <= now) return KHORGOS_ERROR_ok;
@@ -423,6 +431,7 @@ static khorgos_error sim_run_participants(struct sim_run_state *state) {
 
 static khorgos_error sim_run_quotes(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
+    ASSERT(state->vehicle < scenario->currency_count);
     ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
     struct khorgos_fx_quote *events = (struct khorgos_fx_quote *)state->runner->records;
     _Static_assert(SIM_QUOTE_COUNT_MAX * sizeof(struct khorgos_fx_quote) <=
@@ -466,6 +475,8 @@ static khorgos_error sim_run_open_days(struct sim_run_state *state) {
     const struct sim_day *day = state->runner->day;
     struct khorgos_business_day events[SIM_CURRENCY_COUNT_MAX];
     u32 design = state->config->design;
+    ASSERT(design < SIM_DESIGN_COUNT);
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
     bool saving = design == SIM_DESIGN_RTGS_LSM || design == SIM_DESIGN_USD_VEHICLE;
     u8 queue_mode = design == SIM_DESIGN_RTGS_NO_QUEUE ? KHORGOS_QUEUE_MODE_NONE
                     : saving                          ? KHORGOS_QUEUE_MODE_BYPASS_FIFO
@@ -493,6 +504,7 @@ static khorgos_error sim_run_open_days(struct sim_run_state *state) {
 static khorgos_error sim_run_fund(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_metrics *bounds = &state->runner->bounds[state->routing];
+    ASSERT(state->routing < 2);
     ASSERT(state->runner->bounds_ready[state->routing]);
     struct khorgos_participant_event *events =
         (struct khorgos_participant_event *)state->runner->records;
@@ -577,6 +589,9 @@ static khorgos_error sim_run_submit(struct sim_run_state *state, u32 first, cons
 /* rtgs_lsm's tick: resolve_gridlock in every currency; count the runs that settled any. */
 static khorgos_error sim_run_resolve(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(state->config->design == SIM_DESIGN_RTGS_LSM ||
+           state->config->design == SIM_DESIGN_USD_VEHICLE);
     struct khorgos_business_day events[SIM_CURRENCY_COUNT_MAX];
     for (u32 currency = 0; currency < scenario->currency_count; currency++) {
         events[currency] = (struct khorgos_business_day){
@@ -598,6 +613,7 @@ static khorgos_error sim_run_window(struct sim_run_state *state, u32 operation, 
                                     u32 *status) {
     ASSERT(number <= state->window_count);
     struct khorgos_window event = {.id = state->request_id++, .number = number};
+    ASSERT(status != NULL);
     khorgos_error error = sim_run_execute(state, operation, &event, sizeof(event),
                                           state->runner->results,
                                           (u32)sizeof(struct khorgos_settle_result), NULL);
@@ -663,6 +679,8 @@ static khorgos_error sim_run_window_finish(struct sim_run_state *state, u32 numb
 static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
     struct sim_runner *runner = state->runner;
     u32 count = MIN(state->carried_count, state->resubmit_budget);
+    ASSERT(state->window_open && state->member_count == 0);
+    ASSERT(state->carried_count <= runner->day->count);
     state->resubmit_budget -= count;
     state->resubmit_round++;
     for (u32 k = 0; k < count; k++) {
@@ -713,6 +731,8 @@ static khorgos_error sim_run_netting_tick(struct sim_run_state *state, bool open
 }
 
 static u32 sim_run_tick_interval(const struct sim_run_config *config) {
+    ASSERT(config != NULL);
+    ASSERT(config->design < SIM_DESIGN_COUNT);
     if (config->design == SIM_DESIGN_RTGS_LSM || config->design == SIM_DESIGN_USD_VEHICLE) {
         return config->resolution_interval_seconds;
     }
@@ -751,6 +771,7 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
             continue;
         }
         ASSERT(next < day->close_seconds);
+    ASSERT(index < day->count);
         u32 end = index;
         while (end < day->count && end - index < KHORGOS_BATCH_EVENTS_MAX &&
                day->payments[end].submitted_at == next) {
@@ -766,6 +787,8 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
 /* Step 4: the close. */
 static khorgos_error sim_run_close(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(state->engine != NULL);
     khorgos_error error = sim_run_clock_to(state, state->runner->day->close_seconds);
     if (error != KHORGOS_ERROR_ok) return error;
     if (state->config->design == SIM_DESIGN_DNS_HOURLY) {
@@ -834,6 +857,8 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
 static khorgos_error sim_run_outcomes(struct sim_run_state *state, struct sim_outcome *outcomes) {
     const struct sim_day *day = state->runner->day;
     struct sim_runner *runner = state->runner;
+    ASSERT(outcomes != NULL || day->count == 0);
+    ASSERT(state->engine != NULL);
     for (u32 first = 0; first < day->count; first += KHORGOS_BATCH_EVENTS_MAX) {
         u32 count = MIN(day->count - first, KHORGOS_BATCH_EVENTS_MAX);
         for (u32 index = 0; index < count; index++) {
@@ -881,6 +906,8 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_day *day = state->runner->day;
     u32 slots = scenario->bank_count * SIM_PARTICIPANT_CURRENCY_COUNT_MAX;
+    ASSERT(state->engine == NULL);
+    ASSERT(slots > 0 || scenario->bank_count == 0);
     u32 interval = sim_run_tick_interval(state->config);
     u32 ticks = interval > 0 ? day->close_seconds / interval + 2 : 2;
     u32 windows = state->config->design == SIM_DESIGN_DNS_HOURLY ? ticks : 0;
@@ -933,6 +960,8 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
 static khorgos_error sim_run_day(struct sim_run_state *state, struct sim_outcome *outcomes) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_day *day = state->runner->day;
+    ASSERT(state->engine != NULL);
+    ASSERT(state->runner->bounds_ready[state->routing]);
     for (u32 index = 0; index < day->count; index++) {
         state->runner->engine_ids[index] = day->payments[index].id;
     }
