@@ -6,6 +6,8 @@
  *     netting in 600-second windows settles the cycle at the first window's close with no
  *     liquidity;
  *   - netting carries a payment unwound from a short window into the next one;
+ *   - two banks paying each other with A holding its lower bound: fifo gridlocks, offsetting
+ *     on entry and one netting window each settle both with exactly the lower bound;
  *   - the default day (scale 0.05) under every design at a = 0 and a = 1, run twice: byte-
  *     identical metrics.json and payments.csv;
  *   - design names round-trip. */
@@ -90,6 +92,14 @@ static void two_way_day(struct sim_day *day) {
     day->count = 2;
 }
 
+/* A pays B 100.00 at 10 s; B pays A 40.00 at 20 s: A's lower bound is 60.00, its upper bound
+ * 100.00, B's both zero. */
+static void offset_day(struct sim_day *day) {
+    two_way_day(day);
+    day->payments[1].submitted_at = 20;
+    day->payments[1].amount = 4000;
+}
+
 static void run_day(void (*build)(struct sim_day *day), u32 design, u32 alpha,
                     u32 netting_interval, struct sim_outcome *outcomes,
                     struct sim_metrics *metrics, struct sim_run *run, bool check_cycle_bounds) {
@@ -114,9 +124,9 @@ static void run_day(void (*build)(struct sim_day *day), u32 design, u32 alpha,
         assert_true(sim_metrics_at(&runner.bounds[0], 1, 0)->upper_bound == CYCLE_AMOUNT);
         assert_true(sim_metrics_at(&runner.bounds[0], 2, 0)->upper_bound == 0);
         assert_true(sim_metrics_at(&runner.bounds[0], 3, 0)->upper_bound == 0);
-    }
-    for (u32 bank = 1; bank <= 3; bank++) {
-        assert_true(sim_metrics_at(&runner.bounds[0], bank, 0)->lower_bound == 0);
+        for (u32 bank = 1; bank <= 3; bank++) {
+            assert_true(sim_metrics_at(&runner.bounds[0], bank, 0)->lower_bound == 0);
+        }
     }
     sim_runner_deinit(&runner);
     sim_day_deinit(&day);
@@ -245,6 +255,37 @@ static void test_netting_carries_an_unwound_payment(void **state) {
     assert_int_equal(outcomes[0].settled_at, 600);
     assert_int_equal(outcomes[1].settled_at, 1200);
     assert_true(metrics.currencies[0].total.liquidity_used == CYCLE_AMOUNT);
+    sim_metrics_deinit(&metrics);
+}
+
+/* At a = 0 (A holds its lower bound, 60.00): fifo gridlocks (A cannot pay 100.00, B has
+ * nothing until A pays); offsetting on entry settles both at 20 s with exactly the lower
+ * bound; one netting window settles both at its close with exactly the lower bound too. */
+static void test_lower_bound_is_enough_to_offset_or_net(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[2];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(offset_day, SIM_DESIGN_RTGS_FIFO, 0, 600, outcomes, &metrics, &run, false);
+    assert_int_equal(outcomes[0].status, SIM_STATUS_REJECTED);
+    assert_int_equal(outcomes[1].status, SIM_STATUS_REJECTED);
+    assert_true(metrics.currencies[0].total.liquidity_used == 0);
+    sim_metrics_deinit(&metrics);
+
+    run_day(offset_day, SIM_DESIGN_RTGS_LSM, 0, 600, outcomes, &metrics, &run, false);
+    assert_int_equal(outcomes[0].settled_at, 20);
+    assert_int_equal(outcomes[1].settled_at, 20);
+    assert_true(sim_metrics_at(&metrics, 1, 0)->lower_bound == 6000);
+    assert_true(sim_metrics_at(&metrics, 1, 0)->upper_bound == CYCLE_AMOUNT);
+    assert_true(sim_metrics_at(&metrics, 1, 0)->liquidity_used == 6000);
+    assert_true(metrics.currencies[0].total.liquidity_used == 6000);
+    assert_int_equal(run.gridlocks_resolved[0], 0); /* offsetting on entry did it */
+    sim_metrics_deinit(&metrics);
+
+    run_day(offset_day, SIM_DESIGN_DNS_HOURLY, 0, 600, outcomes, &metrics, &run, false);
+    assert_int_equal(outcomes[0].settled_at, 600);
+    assert_int_equal(outcomes[1].settled_at, 600);
+    assert_true(metrics.currencies[0].total.liquidity_used == 6000);
     sim_metrics_deinit(&metrics);
 }
 
@@ -380,6 +421,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_without_queue_rejects_on_arrival),
         cmocka_unit_test(test_cycle_nets_to_zero_in_a_window),
         cmocka_unit_test(test_netting_carries_an_unwound_payment),
+        cmocka_unit_test(test_lower_bound_is_enough_to_offset_or_net),
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_design_names),
     };
