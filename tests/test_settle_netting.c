@@ -5,9 +5,12 @@
  * someone short keeps the window pending and nothing moves; unwind removes exactly the short
  * participant's payments and settles the rest; abort rejects all and gives the quotes' room
  * back; windows close, reopen and settle on journaled timers. A randomised run mixes gross,
- * net and cross-currency payments with random liquidity and window operations, checks the
- * invariants after every request, and a second engine fed the same requests ends with
- * byte-identical replies and the same ledger and settlement digests. */
+ * net and cross-currency payments (direct and through the vehicle currency, by either amount)
+ * with random liquidity, credit lines, quotes (some refused), withdrawals, routing changes and
+ * window operations, checks the invariants after every request, and a second engine fed the
+ * same requests in a data directory (checkpoint halfway, then recovery) ends with
+ * byte-identical replies and the same ledger and settlement digests. Last, the liquidity a test
+ * day needs under gross settlement and under hourly netting, confirmed through the engine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,12 +284,15 @@ struct random_request {
         struct khorgos_participant_event funding;
         struct khorgos_fx_quote quote;
         struct khorgos_window window;
+        struct khorgos_fx_routing routing;
+        u128 quote_id;
     } body;
 };
 
 static struct random_request random_requests[RANDOM_REQUESTS];
 static u8 random_replies[2][RANDOM_REQUESTS][sizeof(struct khorgos_settle_result)];
 
+static u32 random_routes_settled[KHORGOS_ROUTE_VEHICLE + 1];
 static u64 random_state = 0x9E3779B97F4A7C15ull;
 static u64 random_next(void) {
     random_state ^= random_state << 13;
@@ -295,7 +301,77 @@ static u64 random_next(void) {
     return random_state;
 }
 
-static const char *const random_banks[4] = {BANK_KZ, BANK_KZ2, BANK_CN, PROVIDER_B};
+static const char *const random_banks[3] = {BANK_KZ, BANK_KZ2, BANK_CN};
+
+static void random_funding(struct random_request *request, u32 index, u32 kind, u32 currency,
+                           const char *debtor) {
+    request->operation = kind == 2 ? KHORGOS_OPERATION_SET_CREDIT_LINES : KHORGOS_OPERATION_FUND;
+    request->size = sizeof(struct khorgos_participant_event);
+    struct khorgos_participant_event *event = &request->body.funding;
+    event->id = (1u << 24) + index;
+    event->amount = (kind == 2 ? 0 : 1) + random_next() % 5000;
+    bool provider = kind == 0;
+    /* Providers also hold KGS, the vehicle route's target here. */
+    event->currency = provider && random_next() % 3 == 0 ? KGS : currency;
+    const char *who = provider ? (random_next() % 2 ? PROVIDER_A : PROVIDER_B) : debtor;
+    memcpy(event->bic, who, strlen(who));
+}
+
+/* Quotes of KZT -> CNY, CNY -> KZT and CNY -> KGS (so KZT -> KGS goes through CNY); now and
+ * then an expired or too precise one (refused). */
+static void random_quote(struct random_request *request, u32 index, u64 start_ns) {
+    static const u32 sources[3] = {KZT, CNY, CNY}, targets[3] = {CNY, KZT, KGS};
+    static const int32_t exponents[3] = {-4, 0, -2};
+    static const u64 bases[3] = {140, 60, 1200};
+    u32 pair = (u32)(random_next() % 3);
+    u64 mantissa = bases[pair] + random_next() % (bases[pair] / 5);
+    u64 expires_at = start_ns + (index + 1 + random_next() % 200) * 2 * SECOND_NS;
+    if (random_next() % 25 == 0) expires_at = start_ns;
+    if (random_next() % 25 == 0) mantissa = 1234567890123ull;
+    request->operation = KHORGOS_OPERATION_SET_FX_QUOTES;
+    request->size = sizeof(struct khorgos_fx_quote);
+    request->body.quote = fixture_quote_event((1u << 25) + index,
+                                              random_next() % 2 ? PROVIDER_A : PROVIDER_B,
+                                              sources[pair], targets[pair], mantissa,
+                                              exponents[pair], 1 + random_next() % 200000,
+                                              expires_at);
+}
+
+/* A window's life in turn: open, close, settle, then unwind (or abort). */
+static void random_window(struct random_request *request, u32 index, u32 *operation_count) {
+    u32 phase = *operation_count % 4, number = *operation_count / 4 + 1;
+    (*operation_count)++;
+    request->operation = phase == 0       ? KHORGOS_OPERATION_OPEN_WINDOW
+                         : phase == 1     ? KHORGOS_OPERATION_CLOSE_WINDOW
+                         : phase == 2     ? KHORGOS_OPERATION_SETTLE_WINDOW
+                         : number % 3 == 0 ? KHORGOS_OPERATION_ABORT_WINDOW
+                                           : KHORGOS_OPERATION_UNWIND_WINDOW;
+    request->size = sizeof(struct khorgos_window);
+    request->body.window.id = (1u << 26) + index;
+    if (phase >= 2) request->body.window.number = number;
+}
+
+/* Gross or net, one currency or cross-currency (to KGS through the vehicle now and then), by
+ * the debtor's or the creditor's amount. */
+static void random_payment(struct random_request *request, u128 id, u32 currency,
+                           u32 debtor_index) {
+    const char *debtor = random_banks[debtor_index];
+    const char *creditor = random_banks[(debtor_index + 1 + random_next() % 2) % 3];
+    bool cross = random_next() % 3 == 0;
+    u8 net = random_next() % 3 == 0;
+    u128 amount = 1 + random_next() % 3000;
+    bool creditor_amount = cross && random_next() % 4 == 0;
+    u32 target = cross ? (currency == KZT ? CNY : KZT) : 0;
+    if (cross && random_next() % 4 == 0) {
+        target = KGS;
+        creditor = BANK_KG;
+    }
+    request->operation = KHORGOS_OPERATION_SUBMIT_PAYMENTS;
+    request->size = sizeof(struct khorgos_payment);
+    request->body.payment =
+        fixture_payment_event(id, debtor, creditor, currency, target, creditor_amount ? 0 : amount,
+                              creditor_amount ? amount / 10 + 1 : 0, net);
+}
 
 static void random_generate(u64 start_ns) {
     static const u32 currencies[2] = {KZT, CNY};
@@ -305,52 +381,28 @@ static void random_generate(u64 start_ns) {
         struct random_request *request = &random_requests[index];
         memset(request, 0, sizeof(*request));
         request->advance_ns = (random_next() % 4) * SECOND_NS;
-        u32 kind = (u32)(random_next() % 20);
+        u32 kind = (u32)(random_next() % 24);
         u32 currency = currencies[random_next() % 2];
         u32 debtor_index = (u32)(random_next() % 3);
-        const char *debtor = random_banks[debtor_index];
-        const char *creditor = random_banks[(debtor_index + 1 + random_next() % 2) % 3];
         if (kind < 3) {
-            request->operation = KHORGOS_OPERATION_FUND;
-            request->size = sizeof(struct khorgos_participant_event);
-            struct khorgos_participant_event *event = &request->body.funding;
-            event->id = (1u << 24) + index;
-            event->amount = 1 + random_next() % 5000;
-            event->currency = currency;
-            const char *who = kind == 0 ? PROVIDER_A : debtor;
-            memcpy(event->bic, who, strlen(who));
+            random_funding(request, index, kind, currency, random_banks[debtor_index]);
         } else if (kind < 5) {
-            request->operation = KHORGOS_OPERATION_SET_FX_QUOTES;
-            request->size = sizeof(struct khorgos_fx_quote);
-            bool forward = random_next() % 2 == 0;
-            request->body.quote = fixture_quote_event(
-                (1u << 25) + index, random_next() % 2 ? PROVIDER_A : PROVIDER_B,
-                forward ? KZT : CNY, forward ? CNY : KZT, forward ? 140 + random_next() % 30 : 60 + random_next() % 10,
-                forward ? -4 : 0, 1 + random_next() % 200000,
-                start_ns + (index + 1 + random_next() % 200) * 2 * SECOND_NS);
+            random_quote(request, index, start_ns);
         } else if (kind < 7) {
-            /* A window's life in turn: open, close, settle, then unwind (or abort). */
-            u32 phase = window_operation_count % 4, number = window_operation_count / 4 + 1;
-            window_operation_count++;
-            request->operation = phase == 0   ? KHORGOS_OPERATION_OPEN_WINDOW
-                                 : phase == 1 ? KHORGOS_OPERATION_CLOSE_WINDOW
-                                 : phase == 2 ? KHORGOS_OPERATION_SETTLE_WINDOW
-                                 : number % 3 == 0 ? KHORGOS_OPERATION_ABORT_WINDOW
-                                                   : KHORGOS_OPERATION_UNWIND_WINDOW;
-            request->size = sizeof(struct khorgos_window);
-            request->body.window.id = (1u << 26) + index;
-            if (phase >= 2) request->body.window.number = number;
+            random_window(request, index, &window_operation_count);
+        } else if (kind == 7) { /* withdraw a quote made earlier (or never made) */
+            request->operation = KHORGOS_OPERATION_WITHDRAW_FX_QUOTES;
+            request->size = sizeof(u128);
+            request->body.quote_id = (1u << 25) + random_next() % (index + 1);
+        } else if (kind == 8) { /* routing: mostly direct_first, at times vehicle_only */
+            request->operation = KHORGOS_OPERATION_SET_FX_ROUTING;
+            request->size = sizeof(struct khorgos_fx_routing);
+            request->body.routing = (struct khorgos_fx_routing){
+                .id = (1u << 27) + index, .vehicle_currency = CNY,
+                .mode = random_next() % 3 == 0 ? KHORGOS_ROUTING_VEHICLE_ONLY
+                                               : KHORGOS_ROUTING_DIRECT_FIRST};
         } else {
-            request->operation = KHORGOS_OPERATION_SUBMIT_PAYMENTS;
-            request->size = sizeof(struct khorgos_payment);
-            bool cross = random_next() % 3 == 0;
-            u8 net = random_next() % 3 == 0;
-            u128 amount = 1 + random_next() % 3000;
-            bool creditor_amount = cross && random_next() % 4 == 0;
-            u32 target = cross ? (currency == KZT ? CNY : KZT) : 0;
-            request->body.payment = fixture_payment_event(
-                id++, debtor, creditor, currency, target, creditor_amount ? 0 : amount,
-                creditor_amount ? amount / 10 + 1 : 0, net);
+            random_payment(request, id++, currency, debtor_index);
         }
     }
 }
@@ -393,6 +445,10 @@ static void random_run(u32 run, const char *path, u128 *ledger_out, u128 *settle
         assert_int_equal(khorgos_open(&engine, path, &options), KHORGOS_ERROR_ok);
         fixture_check(engine);
     }
+    for (u32 payment = 0; payment < engine->settle.payment_count; payment++) {
+        const struct khorgos_payment *record = &engine->settle.payments[payment];
+        if (record->state == KHORGOS_PAYMENT_SETTLED) random_routes_settled[record->route]++;
+    }
     *ledger_out = ledger_digest(&engine->ledger);
     *settle_out = settle_digest(&engine->settle);
     khorgos_close(engine);
@@ -426,6 +482,10 @@ static void test_randomised_replay(void **state) {
     }
     assert_true(seen[KHORGOS_SETTLE_settled] > 0 && seen[KHORGOS_SETTLE_queued] > 0);
     assert_true(seen[KHORGOS_SETTLE_in_window] > 0 && seen[KHORGOS_SETTLE_window_short] > 0);
+    assert_true(seen[KHORGOS_SETTLE_quote_expired] > 0 && seen[KHORGOS_SETTLE_rate_too_precise] > 0);
+    /* ... and cross-currency payments settled both direct and through the vehicle currency. */
+    assert_true(random_routes_settled[KHORGOS_ROUTE_DIRECT] > 0);
+    assert_true(random_routes_settled[KHORGOS_ROUTE_VEHICLE] > 0);
 }
 
 /* ----------------------------------------------------------------------------------------- */
