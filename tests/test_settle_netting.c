@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "settle_fx_fixture.h"
+#include "storage/storage.h"
 
 static u32 test_window_event(struct khorgos *engine, u32 operation, u32 number, u64 close_at,
                              u64 settle_after, u64 interval) {
@@ -267,6 +268,92 @@ static void test_windows_on_timers(void **state) {
     assert_int_equal(fixture_pay(engine, 2, BANK_KZ2, BANK_KZ, KZT, 0, 10, 0, 1),
                      KHORGOS_SETTLE_in_window);
     assert_int_equal(fixture_lookup(engine, 2).window, 2);
+    khorgos_close(engine);
+}
+
+/* The settle section of a snapshot carries issue 5's state (quotes, routing, windows, route
+ * data of payments): a copy loaded from it has the same digest and answers the same. */
+static void test_snapshot_round_trip(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    u64 later = fixture_later(engine, 3600);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 152, -4, 100000000, later), 0);
+    assert_int_equal(fixture_quote(engine, 2, PROVIDER_B, CNY, KGS, 1225, -2, 100000000, later), 0);
+    fixture_fund(engine, BANK_KZ, KZT, 100000);
+    fixture_fund(engine, PROVIDER_A, CNY, 100000);
+    assert_int_equal(fixture_pay(engine, 1, BANK_KZ, BANK_CN, KZT, CNY, 10000, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_pay(engine, 2, BANK_KZ, BANK_KG, KZT, KGS, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued); /* provider B has no KGS yet */
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, 0, 0, 0), 0);
+    assert_int_equal(fixture_pay(engine, 3, BANK_KZ2, BANK_CN, KZT, CNY, 5000, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_CLOSE_WINDOW, 0, 0, 0, 0), 0);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0,
+                                       fixture_later(engine, 600), SECOND_NS, 600 * SECOND_NS),
+                     0);
+    assert_int_equal(fixture_pay(engine, 4, BANK_CN, BANK_KZ, KZT, 0, 50, 0, 1),
+                     KHORGOS_SETTLE_in_window);
+
+    struct storage_fault_config fault = {.seed = 5};
+    struct storage_io *io = storage_fault_create(&fault);
+    const struct storage_superblock superblock = {
+        .format_version = STORAGE_FORMAT_VERSION, .account_count_max = 4096,
+        .transfer_count_max = 1u << 17, .account_balance_count_max = 1024,
+        .segment_bytes = STORAGE_SEGMENT_BYTES_MIN, .segment_records_max = STORAGE_SEGMENT_RECORDS_MIN};
+    struct storage *storage = NULL;
+    assert_int_equal(storage_create(io, &superblock, &storage), KHORGOS_ERROR_ok);
+    const u8 zero[BASE_SHA256_BYTES] = {0};
+    assert_int_equal(storage_segment_start(storage, 1, zero), KHORGOS_ERROR_ok);
+    struct storage_writer *writer = NULL;
+    assert_int_equal(storage_snapshot_begin(storage, 5, &writer), KHORGOS_ERROR_ok);
+    ledger_snapshot_write(&engine->ledger, writer);
+    settle_snapshot_write(&engine->settle, writer);
+    assert_int_equal(storage_snapshot_end(writer, engine->timestamp_last, 1, zero), KHORGOS_ERROR_ok);
+    struct khorgos *copy = fixture_open();
+    struct storage_snapshot_header header;
+    struct storage_reader *reader = NULL;
+    struct storage_report report = {0};
+    assert_int_equal(storage_snapshot_open(storage, 5, &header, &reader, &report), KHORGOS_ERROR_ok);
+    struct storage_section_header section;
+    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
+    assert_int_equal(ledger_snapshot_read(&copy->ledger, reader), KHORGOS_ERROR_ok);
+    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
+    assert_int_equal(section.module, SETTLE_SNAPSHOT_SECTION);
+    assert_int_equal(settle_snapshot_read(&copy->settle, reader), KHORGOS_ERROR_ok);
+    storage_reader_close(reader);
+    storage_destroy(storage);
+    storage_fault_destroy(io);
+    copy->timestamp_last = engine->timestamp_last;
+    copy->clock_manual_ns = engine->clock_manual_ns;
+    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
+    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+    fixture_check(copy);
+
+    /* The same requests on both: the queued vehicle payment released, the quote ids known,
+     * the pending window settled, the open one closed and settled by its timers. */
+    struct khorgos *engines[2] = {engine, copy};
+    u128 request_id_start = fixture_request_id;
+    for (u32 index = 0; index < 2; index++) {
+        fixture_request_id = request_id_start;
+        fixture_fund(engines[index], PROVIDER_B, KGS, 1000000);
+        assert_int_equal(fixture_lookup(engines[index], 2).state, KHORGOS_PAYMENT_SETTLED);
+        assert_int_equal(fixture_quote(engines[index], 1, PROVIDER_A, KZT, CNY, 152, -4, 100000000,
+                                       later),
+                         KHORGOS_SETTLE_ok);
+        fixture_fund(engines[index], BANK_KZ2, KZT, 5000);
+        assert_int_equal(test_window_event(engines[index], KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0,
+                                           0),
+                         KHORGOS_SETTLE_ok);
+        fixture_fund(engines[index], BANK_CN, KZT, 50);
+        assert_int_equal(khorgos_clock_advance(engines[index], 601 * SECOND_NS), KHORGOS_ERROR_ok);
+        assert_int_equal(khorgos_clock_advance(engines[index], 2 * SECOND_NS), KHORGOS_ERROR_ok);
+        assert_int_equal(test_window(engines[index], 2).state, KHORGOS_WINDOW_SETTLED);
+        assert_int_equal(test_window(engines[index], 3).state, KHORGOS_WINDOW_OPEN);
+    }
+    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
+    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+    khorgos_close(copy);
     khorgos_close(engine);
 }
 
@@ -605,6 +692,7 @@ int main(void) {
         cmocka_unit_test(test_unwind_removes_the_short),
         cmocka_unit_test(test_abort_gives_quote_room_back),
         cmocka_unit_test(test_windows_on_timers),
+        cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_randomised_replay),
         cmocka_unit_test(test_liquidity_gross_versus_hourly_netting),
     };
