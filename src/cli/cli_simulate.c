@@ -295,9 +295,12 @@ static void simulate_progress(bool terminal, u32 done, u32 total, const char *de
         bar[index] = index < filled ? '#' : '.';
     }
     bar[SIMULATE_PROGRESS_WIDTH] = '\0';
-    fprintf(stderr, "\r[%s] %u/%u %-13s a=%u.%03u", bar, done, total, design, alpha / 1000,
-            alpha % 1000);
-    if (done == total) fprintf(stderr, "\n");
+    if (done == total) {
+        fprintf(stderr, "\r[%s] %u/%u runs done%20s\n", bar, done, total, "");
+    } else {
+        fprintf(stderr, "\r[%s] %u/%u %-13s a=%u.%03u", bar, done, total, design, alpha / 1000,
+                alpha % 1000);
+    }
     fflush(stderr);
 }
 
