@@ -3,7 +3,9 @@
 # outputs, well formed: metrics.json parses and has every design x a x currency run and every
 # country; payments.csv has its header and one row per payment and run, sorted by design (the
 # issue's order), a, then submission; report.html is one self-contained file with its charts.
-# Then an operator's CSV day: a bad row is reported by line and skipped, or refused by --strict.
+# Then the same run with --data (a data directory per run) gives the same metrics and a directory
+# that `khorgos check` passes; and an operator's CSV day: a bad row is reported by line and
+# skipped, or refused by --strict.
 set -euo pipefail
 KHORGOS=${KHORGOS:-build/khorgos}
 out=$(mktemp -d)
@@ -74,6 +76,13 @@ PYTHON
 "$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm,rtgs_fifo --a 0,1 --out "$out/two" >/dev/null
 cmp "$out/one/metrics.json" "$out/two/metrics.json"
 cmp "$out/one/payments.csv" "$out/two/payments.csv"
+
+# With --data each run is a data directory: the same results, and the directory checks.
+"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm --a 0 --out "$out/memory" >/dev/null
+"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm --a 0 --data "$out/data" \
+    --out "$out/disk" >/dev/null
+cmp "$out/memory/metrics.json" "$out/disk/metrics.json"
+"$KHORGOS" check --data "$out/data/rtgs_lsm-a0" | grep -q "check: ok"
 
 # An operator's day: line 3 is bad (a negative amount): reported and skipped, or refused.
 cat >"$out/day.csv" <<'CSV'
