@@ -42,7 +42,9 @@ kills=0
 for ((round = 1; round <= ROUNDS; round++)); do
     base=$((round * 100000))
     generate $base >"$work/input"
-    "$KHORGOS" apply --data "$data" <"$work/input" >"$work/out" 2>"$work/err" &
+    # The input stays open a while after the last line, so apply is alive (serving or waiting
+    # for more) whenever the kill comes.
+    { cat "$work/input"; sleep 2; } | "$KHORGOS" apply --data "$data" >"$work/out" 2>"$work/err" &
     pid=$!
     sleep "0.$(printf '%03d' $((RANDOM % 250 + 5)))"
     if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
