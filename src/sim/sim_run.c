@@ -2,7 +2,8 @@
  * sim_run.c: one design at one liquidity level, run through the real engine (issue 6, items 1,
  * 3 and 4). The only file of the sim layer that touches the engine, and only through the public
  * interface of include/khorgos.h: khorgos_open_memory (or khorgos_format + khorgos_open for
- * --data) with the manual clock, khorgos_clock_advance, khorgos_execute.
+ * --data) with the manual clock, khorgos_clock_advance, khorgos_execute (settle.h is read for
+ * one constant, the most payments an engine holds).
  *
  * A run, step by step (sim_run_design):
  *   1. bounds: the day's reference outcomes with everything settled on arrival, under the
@@ -30,7 +31,9 @@
  *      last window closed and settled (what it cannot settle stays rejected), then close_day
  *      of every currency;
  *   5. the outcomes read back with lookup_payments: state, finished_at (seconds since the
- *      opening, rounded down), what the creditor got, the providers; then flows and metrics.
+ *      opening, rounded down), what the creditor got, the providers; a payment never settled
+ *      keeps step 1's legs (never moving), so every run of a routing has the routing's bounds;
+ *      then flows and metrics.
  *
  * Resolution on request, not on the engine's timer: the issue counts "gridlocks resolved
  * (resolution runs that settled at least one payment)", which the reply of each
@@ -51,16 +54,16 @@
  * Known limits: a cross-currency payment takes no part in offsetting or gridlock resolution
  * (settle_fx.c settles it alone), so at low a a few wait to the cut-off under rtgs_lsm.
  *
- * Invariants (asserted): the engine's clock never moves back; every setup event answers ok;
- * a lookup returns every payment submitted, in order; an outcome's settled_at is at most the
- * close.
+ * Invariants: the engine's clock never moves back (asserted); every setup event answers ok
+ * (checked: otherwise the run fails with the event's status in runner->message); a lookup
+ * returns every payment submitted, in order (checked, then asserted per record); an outcome's
+ * settled_at is at most the close.
  */
 #include "sim/sim.h"
 #include "settle/settle.h" /* SETTLE_PAYMENT_COUNT_MAX: the most payments an engine holds */
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #define SIM_RUN_REQUEST_ID_BASE ((u128)1 << 100)
 #define SIM_RUN_QUOTE_ID_BASE ((u128)1 << 101)
