@@ -138,7 +138,7 @@ static bool simulate_parse_value(struct simulate_options *options, const char *f
         }
         options->scale_per_mille = (u32)number;
     } else if (strcmp(flag, "--resolution-interval") == 0) {
-        return simulate_parse_u32(value, 1, SIM_DAY_SECONDS, &options->resolution_interval_seconds);
+        return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->resolution_interval_seconds);
     } else if (strcmp(flag, "--netting-interval") == 0) {
         return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->netting_interval_seconds);
     } else {

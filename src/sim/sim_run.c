@@ -79,7 +79,13 @@
 /* Netting windows: at most one a minute, so a day holds at most 1440 of them. */
 #define SIM_NETTING_INTERVAL_SECONDS_MIN 60u
 #define SIM_WINDOW_COUNT_MAX (SIM_DAY_SECONDS / SIM_NETTING_INTERVAL_SECONDS_MIN + 2u)
-#define SIM_RESOLUTION_INTERVAL_SECONDS_MIN 1u
+/* Resolution at most once a minute: each run is a request id per currency, and the engine
+ * remembers at most 65,536 (settle.h); a day of 86,400 s in 16 currencies needs 23,040. */
+#define SIM_RESOLUTION_INTERVAL_SECONDS_MIN 60u
+_Static_assert(SIM_DAY_SECONDS / SIM_RESOLUTION_INTERVAL_SECONDS_MIN * SIM_CURRENCY_COUNT_MAX +
+                       SIM_BANK_COUNT_MAX * SIM_PARTICIPANT_CURRENCY_COUNT_MAX <
+                   SETTLE_REQUEST_COUNT_MAX,
+               "resolution runs and funding fit the engine's request ids");
 #define SIM_BASIS_POINTS 10000u
 /* Rates carry at most 12 significant digits (the engine's rule). */
 #define SIM_RATE_MANTISSA_LIMIT 1000000000000ull
@@ -992,7 +998,9 @@ khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_con
         (interval == 0 && (config->design == SIM_DESIGN_RTGS_LSM ||
                            config->design == SIM_DESIGN_USD_VEHICLE ||
                            config->design == SIM_DESIGN_DNS_HOURLY)) ||
-        (config->design == SIM_DESIGN_DNS_HOURLY && interval < SIM_NETTING_INTERVAL_SECONDS_MIN)) {
+        (config->design == SIM_DESIGN_DNS_HOURLY && interval < SIM_NETTING_INTERVAL_SECONDS_MIN) ||
+        (interval > 0 && config->design != SIM_DESIGN_DNS_HOURLY &&
+         interval < SIM_RESOLUTION_INTERVAL_SECONDS_MIN)) {
         snprintf(runner->message, sizeof(runner->message), "bad design, a or interval");
         return KHORGOS_ERROR_invalid_argument;
     }
