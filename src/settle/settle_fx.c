@@ -63,6 +63,17 @@
  * leg, transfer_id_credit = the payee's leg, transfer_id_credit_draw = the payer's draw; every
  * leg has user_data_128 = the payment id.
  *
+ * Limits (settle_fx.h): SETTLE_FX_QUOTE_COUNT_MAX quotes ever (capacity_full after), rates of
+ * 12 significant digits and exponents -18..18, cross-currency amounts up to 10^24 minor units
+ * (so amount x mantissa < 2^128 and every conversion is exact in u128).
+ *
+ * Persistence: this file's and settle_netting.c's state is appended to the settle snapshot
+ * section (settle_fx_snapshot_emit/read, at the end of this file) and so to settle_digest.
+ *
+ * Not done (see docs/api.md): a waiting payment is not re-checked against the target
+ * currency's cut-off (only its day being open); cross-currency payments take no part in the
+ * liquidity-saving algorithms.
+ *
  * Invariants: (1) amount_used <= amount_max for every quote; (2) a settled cross-currency
  * payment's legs satisfy target <= source * rate per leg; (3) the clearing accounts are
  * untouched (legs are direct).
