@@ -369,6 +369,39 @@ static void test_target_day_closed_while_queued(void **state) {
     khorgos_close(engine);
 }
 
+/* The target currency's interbank cut-off passes while the payment waits: it stays queued
+ * (after_cut_off), nothing booked, even once the provider is funded. */
+static void test_target_cut_off_while_queued(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_open();
+    fixture_participant(engine, AGENT_KZT, KHORGOS_ROLE_SETTLEMENT_AGENT, KZT, 0, 0, 0);
+    fixture_participant(engine, AGENT_CNY, KHORGOS_ROLE_SETTLEMENT_AGENT, CNY, 0, 0, 0);
+    fixture_participant(engine, BANK_KZ, KHORGOS_ROLE_BANK, KZT, CNY, 0, 0);
+    fixture_participant(engine, BANK_CN, KHORGOS_ROLE_BANK, CNY, KZT, 0, 0);
+    fixture_participant(engine, PROVIDER_A, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, 0, 0);
+    fixture_open_day(engine, KZT, KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    struct khorgos_business_day day = {.id = ++fixture_request_id, .currency = CNY, .date = DAY_1,
+                                       .queue_mode = KHORGOS_QUEUE_MODE_BYPASS_FIFO,
+                                       .cut_off_interbank = fixture_later(engine, 60)};
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day)).status,
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 152, -4, 100000000,
+                                   fixture_later(engine, 3600)),
+                     0);
+    fixture_fund(engine, BANK_KZ, KZT, 10000);
+    assert_int_equal(fixture_pay(engine, 60, BANK_KZ, BANK_CN, KZT, CNY, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(khorgos_clock_advance(engine, 120 * SECOND_NS), KHORGOS_ERROR_ok);
+    u32 transfers = engine->ledger.transfer_count;
+    fixture_fund(engine, PROVIDER_A, CNY, 1000000);
+    struct khorgos_payment payment = fixture_lookup(engine, 60);
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_QUEUED);
+    assert_int_equal(payment.reason, KHORGOS_SETTLE_after_cut_off);
+    assert_int_equal(engine->ledger.transfer_count, transfers + 1); /* the funding only */
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 10000);
+    khorgos_close(engine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote_errors_change_nothing),
@@ -378,6 +411,7 @@ int main(void) {
         cmocka_unit_test(test_pvp_atomicity),
         cmocka_unit_test(test_queue_mode_none_and_validation),
         cmocka_unit_test(test_target_day_closed_while_queued),
+        cmocka_unit_test(test_target_cut_off_while_queued),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,9 +70,12 @@
  * Persistence: this file's and settle_netting.c's state is appended to the settle snapshot
  * section (settle_fx_snapshot_emit/read, at the end of this file) and so to settle_digest.
  *
- * Not done (see docs/api.md): a waiting payment is not re-checked against the target
- * currency's cut-off (only its day being open); cross-currency payments take no part in the
- * liquidity-saving algorithms.
+ * Days: every leg's currency must be in its day and before the cut-off of the payment's type
+ * when it settles; otherwise it waits (day_not_open, after_cut_off) until its source
+ * currency's cut-off or close of day rejects it.
+ *
+ * Not done (see docs/api.md): cross-currency payments take no part in the liquidity-saving
+ * algorithms.
  *
  * Invariants: (1) amount_used <= amount_max for every quote; (2) a settled cross-currency
  * payment's legs satisfy target <= source * rate per leg; (3) the clearing accounts are
@@ -614,7 +617,7 @@ void settle_fx_price_release(struct settle *settle, u32 payment) {
 
 /* Why the legs cannot all settle now (ok when they can). */
 static u32 settle_fx_legs_status(const struct settle *settle, const struct settle_fx_leg *legs,
-                                 u32 count) {
+                                 u32 count, u8 type) {
     ASSERT(count >= 1 && count <= SETTLE_FX_LEG_COUNT_MAX);
     for (u32 index = 0; index < count; index++) {
         const struct settle_fx_leg *leg = &legs[index];
@@ -624,8 +627,12 @@ static u32 settle_fx_legs_status(const struct settle *settle, const struct settl
                settle->positions[leg->creditor_slot].currency);
         /* Every leg's currency must be in its business day (a target or vehicle currency may
          * have closed while the payment waited in the source currency's queue). */
-        if (!settle->currencies[settle->positions[leg->debtor_slot].currency].day_open) {
-            return KHORGOS_SETTLE_day_not_open;
+        const struct settle_currency *currency =
+            &settle->currencies[settle->positions[leg->debtor_slot].currency];
+        if (!currency->day_open) return KHORGOS_SETTLE_day_not_open;
+        if (type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed
+                                             : currency->cut_off_interbank_passed) {
+            return KHORGOS_SETTLE_after_cut_off; /* waits; its own currency's cut-off rejects */
         }
         if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
         if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
@@ -711,7 +718,7 @@ static u32 settle_fx_try(struct settle *settle, u32 payment, u64 timestamp) {
     if (status != KHORGOS_SETTLE_ok) return status;
     struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
     u32 count = settle_fx_price_legs(settle, payment, &price, legs);
-    status = settle_fx_legs_status(settle, legs, count);
+    status = settle_fx_legs_status(settle, legs, count, record->type);
     if (status != KHORGOS_SETTLE_ok) {
         if (record->state == 0 && record->amount_kind == KHORGOS_AMOUNT_CREDITOR) {
             record->amount = price.source; /* the estimate its queue counts */
