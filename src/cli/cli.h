@@ -3,7 +3,7 @@
  * its own file and has the signature below, returning the process exit status.
  *
  *   apply    JSON lines on stdin -> one reply line per request on stdout   (cli_apply.c)
- *   demo     the main job until the simulator exists                       (cli_demo.c)
+ *   demo     a short tour of the ledger in the region's currencies            (cli_demo.c)
  *   format   create a data directory                                       (cli_storage.c)
  *   check    verify a data directory's checksums and chain                 (cli_storage.c)
  *   inspect  print journal records readably                                (cli_storage.c)
