@@ -621,6 +621,14 @@ khorgos_error khorgos_open(struct khorgos **out, const char *directory,
     } else if (error == KHORGOS_ERROR_ok) {
         error = engine_storage_open(out, io, true, options, &report);
     }
+    if (error == KHORGOS_ERROR_ok) {
+        /* Spare segment files are made before serving, so even the first checkpoint after an
+         * open starts its segment with a rename instead of a preallocation inside a commit.
+         * A failure (a full disk) only moves that preallocation to the checkpoint. */
+        khorgos_error spares = storage_segment_prepare_spares((*out)->storage->storage);
+        ASSERT(spares == KHORGOS_ERROR_ok || spares == KHORGOS_ERROR_no_space ||
+               spares == KHORGOS_ERROR_io);
+    }
     if (options->report != NULL && options->report_capacity > 0) {
         snprintf(options->report, options->report_capacity, "%s", report.message);
     }
