@@ -119,7 +119,7 @@ test-long: long-tests fuzz
 # ---- the main job and benchmarks -------------------------------------------------------------
 
 run: $(BUILD)/khorgos
-	sh scripts/main-job.sh $(BUILD)/khorgos
+	@sh scripts/main-job.sh $(BUILD)/khorgos
 
 bench: benches
 	sh bench/run.sh $(BUILD)
