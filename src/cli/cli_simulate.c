@@ -159,6 +159,10 @@ static int simulate_parse(int argc, char **argv, struct simulate_options *option
     simulate_parse_designs("rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle", options);
     for (int index = 1; index < argc; index++) {
         const char *flag = argv[index];
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(simulate_usage, stdout);
+            return 1;
+        }
         if (strcmp(flag, "--strict") == 0) {
             options->strict = true;
             continue;
@@ -406,7 +410,8 @@ int cli_simulate_main(int argc, char **argv) {
     static struct sim_runner runner;
     static struct simulate_memory memory;
     struct sim_day day = {0};
-    if (simulate_parse(argc, argv, &options) != 0) return 2;
+    int parsed = simulate_parse(argc, argv, &options);
+    if (parsed != 0) return parsed > 0 ? 0 : 2; /* 1: help was asked for and printed */
     ASSERT(options.design_count > 0 && options.design_count <= SIM_DESIGN_COUNT);
     if (simulate_scenario(&options, &scenario) != 0) return 2;
     if (simulate_day(&options, &scenario, &day) != 0) {
