@@ -104,7 +104,8 @@ static inline void fixture_fund(struct khorgos *engine, const char *bic, u32 cur
 
 static inline void fixture_open_day(struct khorgos *engine, u32 currency, u8 mode) {
     struct khorgos_business_day event = {.id = ++fixture_request_id, .currency = currency,
-                                         .date = DAY_1, .queue_mode = mode};
+                                         .date = DAY_1, .queue_mode = mode,
+                                         .flags = KHORGOS_DAY_RESOLUTION_ON_REQUEST};
     assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
                      KHORGOS_SETTLE_ok);
 }
