@@ -290,8 +290,25 @@ static u32 settle_window_settle(struct settle *settle, struct settle_window_entr
         window->record.reason = KHORGOS_SETTLE_window_short;
         return KHORGOS_SETTLE_window_short;
     }
+    /* Transfers it books: one per net credit, a net debit and its possible credit draw; one
+     * ledger call per currency, so the per-call check is of the largest currency's. */
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
-    if (!settle_chain_capacity(settle, 3 * slots)) return KHORGOS_SETTLE_capacity_full;
+    u32 per_currency[SETTLE_CURRENCY_COUNT_MAX] = {0};
+    u32 transfers = 0, largest = 0;
+    for (u32 slot = 0; slot < slots; slot++) {
+        if (!settle->positions[slot].in_use) continue;
+        u128 sent = settle->fx.slot_sent[slot], received = settle->fx.slot_received[slot];
+        u32 count = sent > received ? 2 : received > sent ? 1 : 0;
+        per_currency[settle->positions[slot].currency] += count;
+        largest = MAX(largest, per_currency[settle->positions[slot].currency]);
+        transfers += count;
+    }
+    ASSERT(transfers <= 2 * slots && largest <= transfers);
+    const struct ledger *ledger = settle->ledger;
+    if (!settle_chain_capacity(settle, largest) ||
+        (u64)ledger->transfer_count + transfers > ledger->config.transfer_count_max) {
+        return KHORGOS_SETTLE_capacity_full;
+    }
     settle_window_book(settle, window, timestamp);
     settle_window_finish(settle, window, KHORGOS_WINDOW_SETTLED, KHORGOS_SETTLE_settled, timestamp);
     return KHORGOS_SETTLE_ok;
