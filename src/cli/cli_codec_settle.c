@@ -17,9 +17,13 @@
 #define SETTLE_UNSIGNED(type, member)                                                          \
     SETTLE_FIELD_(type, member, CLI_FIELD_UNSIGNED, SETTLE_SIZE_(type, member), false, NULL, 0, \
                   NULL)
+/* A reserved member is read as one unsigned when its size is one the codec reads (1, 2, 4, 8
+ * or 16 bytes), otherwise as an array of bytes (e.g. a 3-byte gap before a u64). */
+#define SETTLE_RESERVED_ELEMENT_(size)                                                         \
+    ((size) == 1 || (size) == 2 || (size) == 4 || (size) == 8 || (size) == 16 ? (size) : 1)
 #define SETTLE_RESERVED(type, member)                                                          \
-    SETTLE_FIELD_(type, member, CLI_FIELD_UNSIGNED, SETTLE_SIZE_(type, member), true, NULL, 0,  \
-                  NULL)
+    SETTLE_FIELD_(type, member, CLI_FIELD_UNSIGNED,                                            \
+                  SETTLE_RESERVED_ELEMENT_(SETTLE_SIZE_(type, member)), true, NULL, 0, NULL)
 #define SETTLE_TEXT(type, member)                                                              \
     SETTLE_FIELD_(type, member, CLI_FIELD_TEXT, SETTLE_SIZE_(type, member), false, NULL, 0, NULL)
 #define SETTLE_ENUM(type, member, names)                                                       \
