@@ -19,8 +19,11 @@
  * Snapshot sections written by the engine:
  *   engine (STORAGE_SECTION_ENGINE, version 1), 32 bytes: request_count u64, timestamp_last u64,
  *     clock_manual_ns u64 (informational), reserved u64 (zero);
- *   ledger (ledger_snapshot.c).
- * The snapshot's digest is ledger_digest at its sequence.
+ *   ledger (ledger_snapshot.c);
+ *   settlement (settle_snapshot.c: participants, payments, queues, quotes, windows), loaded
+ *   after the ledger because it is checked against the ledger's accounts.
+ * The snapshot's digest is engine_state_digest at its sequence: XXH3-128 over ledger_digest and
+ * settle_digest, so a replay that reaches the same ledger but another settlement state fails.
  *
  * Checkpoint policy. After a commit, once the current segment holds checkpoint_journal_bytes
  * (default: half a segment) or half its record slots, the engine checkpoints: it starts segment
@@ -32,13 +35,8 @@
  * processes) the snapshot is written synchronously instead, inside the commit that crossed
  * the threshold.
  *
- * Settlement has no snapshot section yet: once a settlement request is in the state
- * (settlement_in_state), no snapshot is taken (khorgos_checkpoint answers invalid_operation and
- * the policy skips), so recovery replays the journal from the last snapshot before it; segments
- * still roll over when full, nothing is deleted. The flag is set again by replay.
- *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
- * previous one, reported), its digest checked against ledger_digest after loading, then
+ * previous one, reported), its digest checked against engine_state_digest after loading, then
  * storage_journal_recover replays every later record through engine_apply; when replay passes a
  * newer snapshot whose body was damaged but whose header verifies, the digest must match there
  * too. Each record is checked before it is applied: the operation changes state, the body is a
@@ -76,9 +74,6 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
-    /* Settlement requests are in the state: settlement has no snapshot section yet, so no
-     * snapshot may be taken (the journal keeps everything instead; see docs/storage.md). */
-    bool settlement_in_state;
     /* A background checkpoint's child and the sequence it snapshots (0: none running). */
     pid_t child;
     u64 child_sequence;
@@ -131,7 +126,6 @@ khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 t
     ASSERT(storage_sequence_next(storage) == engine->request_count + 1);
     const char *actor = operation < KHORGOS_OPERATION_CREATE_ACCOUNTS ? ENGINE_ACTOR_INTERNAL
                                                                       : ENGINE_ACTOR_LOCAL;
-    if (settle_operation_is(operation)) engine->storage->settlement_in_state = true;
     khorgos_error error = storage_journal_append(storage, engine->request_count + 1, operation,
                                                  timestamp, actor, body, body_size);
     return error == KHORGOS_ERROR_ok ? error : engine_stop(engine, error);
@@ -158,7 +152,7 @@ khorgos_error engine_journal_commit(struct khorgos *engine) {
     ASSERT(storage_journal_idle(engine->storage->storage));
     error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok) return error;
-    if (engine_checkpoint_due(engine->storage) && !engine->storage->settlement_in_state) {
+    if (engine_checkpoint_due(engine->storage)) {
         error = khorgos_checkpoint(engine);
         /* A checkpoint that could not get space leaves the journal whole: keep serving. */
         if (error == KHORGOS_ERROR_no_space) error = KHORGOS_ERROR_ok;
@@ -167,6 +161,16 @@ khorgos_error engine_journal_commit(struct khorgos *engine) {
 }
 
 /* ---- checkpoints --------------------------------------------------------------------------- */
+
+_Static_assert(SETTLE_SNAPSHOT_SECTION == STORAGE_SECTION_SETTLE,
+               "settlement's section number is the one storage reserves for it");
+
+/* The digest a snapshot records: the ledger's and the settlement layer's state together. */
+static u128 engine_state_digest(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    const u128 parts[2] = {ledger_digest(&engine->ledger), settle_digest(&engine->settle)};
+    return base_checksum128(parts, sizeof(parts));
+}
 
 static void engine_section_write(const struct khorgos *engine, struct storage_writer *writer) {
     const struct engine_section section = {
@@ -188,9 +192,10 @@ static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storag
     if (error != KHORGOS_ERROR_ok) return error;
     engine_section_write(engine, writer);
     ledger_snapshot_write(&engine->ledger, writer);
+    settle_snapshot_write(&engine->settle, writer);
     u8 chain_head[BASE_SHA256_BYTES];
     storage_chain_head(storage, chain_head);
-    u128 digest = ledger_digest(&engine->ledger);
+    u128 digest = engine_state_digest(engine);
     if (!publish) {
         return storage_snapshot_end_unpublished(writer, engine->timestamp_last, digest,
                                                 chain_head);
@@ -265,7 +270,6 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
-    if (engine_storage->settlement_in_state) return KHORGOS_ERROR_invalid_operation;
     khorgos_error error = KHORGOS_ERROR_ok;
     if (storage_segment_records_used(storage) > 0) {
         u8 chain_head[BASE_SHA256_BYTES];
@@ -395,12 +399,11 @@ static khorgos_error engine_replay_record(void *context, const struct storage_re
                       (unsigned long long)header->sequence, header->operation, header->body_size);
         return KHORGOS_ERROR_corrupt;
     }
-    if (settle_operation_is(header->operation)) engine_storage->settlement_in_state = true;
     engine_apply(engine, header->operation, header->timestamp, body, header->body_size,
                  engine_storage->reply);
     ASSERT(engine->request_count == header->sequence);
     if (header->sequence == engine_storage->verify_sequence &&
-        ledger_digest(&engine->ledger) != engine_storage->verify_digest) {
+        engine_state_digest(engine) != engine_storage->verify_digest) {
         engine_report(engine_storage->report,
                       "after replaying request %llu the state digest differs from the one "
                       "snapshot-%016llx recorded.",
@@ -432,6 +435,7 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
     if (error != KHORGOS_ERROR_ok) return error;
     bool seen_engine = false;
     bool seen_ledger = false;
+    bool seen_settle = false;
     struct storage_section_header section;
     while ((error = storage_reader_section_next(reader, &section)) == KHORGOS_ERROR_ok) {
         if (section.module == STORAGE_SECTION_ENGINE && section.version == ENGINE_SECTION_VERSION &&
@@ -442,6 +446,10 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
                    section.version == LEDGER_SNAPSHOT_VERSION && !seen_ledger) {
             error = ledger_snapshot_read(&engine->ledger, reader);
             seen_ledger = true;
+        } else if (section.module == STORAGE_SECTION_SETTLE &&
+                   section.version == SETTLE_SNAPSHOT_VERSION && seen_ledger && !seen_settle) {
+            error = settle_snapshot_read(&engine->settle, reader);
+            seen_settle = true;
         } else {
             error = KHORGOS_ERROR_format_version; /* a module this build does not know */
         }
@@ -449,10 +457,12 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
     }
     storage_reader_close(reader);
     if (error == KHORGOS_ERROR_not_found) error = KHORGOS_ERROR_ok;
-    if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger)) error = KHORGOS_ERROR_corrupt;
+    if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger || !seen_settle)) {
+        error = KHORGOS_ERROR_corrupt;
+    }
     if (error == KHORGOS_ERROR_ok &&
         (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
-         ledger_digest(&engine->ledger) != header->digest)) {
+         engine_state_digest(engine) != header->digest)) {
         error = KHORGOS_ERROR_corrupt;
     }
     if (error != KHORGOS_ERROR_ok) {
@@ -669,7 +679,7 @@ static khorgos_error engine_check_record(void *context, const struct storage_rec
     if (error != KHORGOS_ERROR_ok) return error;
     for (u32 index = 0; index < listing->snapshot_count; index++) {
         if (!check->header_valid[index] || listing->snapshots[index] != header->sequence) continue;
-        if (ledger_digest(&check->engine->ledger) != check->headers[index].digest) {
+        if (engine_state_digest(check->engine) != check->headers[index].digest) {
             engine_report(check->report,
                           "snapshot-%016llx records a state digest that replay does not reach.",
                           (unsigned long long)header->sequence);

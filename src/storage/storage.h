@@ -428,6 +428,7 @@ bool storage_journal_idle(const struct storage *storage);
 enum storage_section_module {
     STORAGE_SECTION_ENGINE = 1,
     STORAGE_SECTION_LEDGER = 2,
+    STORAGE_SECTION_SETTLE = 3, /* settle.h: SETTLE_SNAPSHOT_SECTION */
     /* settlement, FX, netting: 3, 4, 5 ... */
 };
 
