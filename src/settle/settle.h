@@ -329,6 +329,11 @@ bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const vo
                          u32 size, struct khorgos_settle_result *result);
 void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, const struct khorgos_settle_result *result);
+/* The checks every request event of settlement starts with: a nonzero id, a retry answered
+ * from the stored result, room for one more request id. True when the event is to be applied;
+ * false when *result already holds its answer. */
+bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
+                          u32 size, struct khorgos_settle_result *result);
 
 /* Ledger booking: append events to the chain, then flush them (asserting all are created). */
 void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,

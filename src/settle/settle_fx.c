@@ -373,28 +373,23 @@ void settle_fx_set_routing(struct settle *settle, u64 timestamp,
         const struct khorgos_fx_routing *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
         *result = (struct khorgos_settle_result){.timestamp = timestamp};
-        if (event->id == 0) {
-            result->status = KHORGOS_SETTLE_id_must_not_be_zero;
-        } else if (settle_request_seen(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
-                                       sizeof(*event), result)) {
+        if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
+                                  sizeof(*event), result)) {
             continue;
-        } else if (settle->request_count == settle->config.request_count_max) {
-            result->status = KHORGOS_SETTLE_capacity_full;
-        } else {
-            if (memcmp(event->reserved, zero, sizeof(zero)) != 0) {
-                result->status = KHORGOS_SETTLE_reserved_field;
-            } else if ((event->mode != KHORGOS_ROUTING_DIRECT_FIRST &&
-                        event->mode != KHORGOS_ROUTING_VEHICLE_ONLY) ||
-                       khorgos_currency_by_numeric(event->vehicle_currency) == NULL) {
-                result->status = KHORGOS_SETTLE_routing_invalid;
-            } else {
-                settle->fx.routing_mode = event->mode;
-                settle->fx.vehicle_numeric = event->vehicle_currency;
-                result->status = KHORGOS_SETTLE_ok;
-            }
-            settle_request_store(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
-                                 sizeof(*event), result);
         }
+        if (memcmp(event->reserved, zero, sizeof(zero)) != 0) {
+            result->status = KHORGOS_SETTLE_reserved_field;
+        } else if ((event->mode != KHORGOS_ROUTING_DIRECT_FIRST &&
+                    event->mode != KHORGOS_ROUTING_VEHICLE_ONLY) ||
+                   khorgos_currency_by_numeric(event->vehicle_currency) == NULL) {
+            result->status = KHORGOS_SETTLE_routing_invalid;
+        } else {
+            settle->fx.routing_mode = event->mode;
+            settle->fx.vehicle_numeric = event->vehicle_currency;
+            result->status = KHORGOS_SETTLE_ok;
+        }
+        settle_request_store(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
+                             sizeof(*event), result);
     }
 }
 

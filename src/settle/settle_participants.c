@@ -380,15 +380,7 @@ void settle_participant_events(struct settle *settle, u32 operation, u64 timesta
         const struct khorgos_participant_event *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
         *result = (struct khorgos_settle_result){.timestamp = timestamp};
-        if (event->id == 0) {
-            result->status = KHORGOS_SETTLE_id_must_not_be_zero;
-            continue;
-        }
-        if (settle_request_seen(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        if (settle->request_count == settle->config.request_count_max) {
-            result->status = KHORGOS_SETTLE_capacity_full;
+        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
         result->status = settle_participant_event_apply(settle, operation, event);

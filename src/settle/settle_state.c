@@ -293,6 +293,22 @@ bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const vo
     return true;
 }
 
+bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
+                          u32 size, struct khorgos_settle_result *result) {
+    ASSERT(settle != NULL && event != NULL);
+    ASSERT(result != NULL);
+    if (id == 0) {
+        result->status = KHORGOS_SETTLE_id_must_not_be_zero;
+        return false;
+    }
+    if (settle_request_seen(settle, operation, id, event, size, result)) return false;
+    if (settle->request_count == settle->config.request_count_max) {
+        result->status = KHORGOS_SETTLE_capacity_full;
+        return false;
+    }
+    return true;
+}
+
 void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, const struct khorgos_settle_result *result) {
     ASSERT(id != 0);
