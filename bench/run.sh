@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/deps.sh bench
 khorgos_transfers=${KHORGOS_TRANSFERS:-2000000}
-single_transfers=${SINGLE_TRANSFERS:-20000}
+single_transfers=${SINGLE_TRANSFERS:-2000}
 sqlite_transfers=${SQLITE_TRANSFERS:-1000000}
 postgres_seconds=${POSTGRES_SECONDS:-20}
 work="$build/bench-run"
