@@ -40,6 +40,7 @@ static struct sim_flow flow(u16 payer, u16 payee, u128 amount, u32 submitted, u3
     result.amount = amount;
     result.submitted_at = submitted;
     result.settled_at = settled;
+    result.ended_at = SIM_NEVER; /* a payment never settled waits until the close */
     result.currency = 0;
     result.flags = PAYMENT;
     return result;
@@ -323,6 +324,7 @@ static void test_flows_from_payments(void **state) {
     outcomes[2].vehicle_amount = 700;
     outcomes[3].status = SIM_STATUS_REJECTED;
     outcomes[3].settled_at = SIM_NEVER;
+    outcomes[3].ended_at = SIM_NEVER; /* still queued at the close */
     struct sim_day day = {.payments = payments, .count = 4, .count_max = 4};
     struct sim_flow flows[4 * SIM_FLOWS_PER_PAYMENT_MAX];
     assert_int_equal(sim_flows_from_day(&day, outcomes, flows), 1 + 2 + 3 + 2);

@@ -50,6 +50,7 @@ static void outcomes_make(u32 design, u32 alpha, struct sim_outcome *out) {
         if (design == 1 && alpha == 0 && payment->id % 50 == 0) {
             outcome->status = SIM_STATUS_REJECTED;
             outcome->settled_at = SIM_NEVER;
+            outcome->ended_at = SIM_NEVER;
         }
         u128 cents = sim_scenario_usd_cents(&scenario, payment->currency, payment->amount);
         outcome->creditor_amount =

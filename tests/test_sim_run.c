@@ -214,7 +214,12 @@ static void test_cycle_without_queue_rejects_on_arrival(void **state) {
     for (u32 index = 0; index < 3; index++) {
         assert_int_equal(outcomes[index].status, SIM_STATUS_REJECTED);
     }
-    assert_int_equal(metrics.currencies[0].total.queue_max_count, 3); /* waiting to the close */
+    /* Refused on arrival, never queued: no queue at any instant, though the delay indicator
+     * counts them as settled at the close. */
+    assert_int_equal(metrics.currencies[0].total.queue_max_count, 0);
+    assert_true(metrics.currencies[0].total.queue_max_value == 0);
+    assert_true(metrics.currencies[0].total.delay_numerator ==
+                metrics.currencies[0].total.delay_denominator); /* delay indicator 1 */
     sim_metrics_deinit(&metrics);
 }
 

@@ -347,8 +347,11 @@ struct sim_flow {
     u8 currency;
     u8 flags;                         /* enum sim_flow_flags */
     u8 padding[2];
+    u32 ended_at;                     /* never settled: when it left its queue, as in
+                                         sim_outcome; SIM_NEVER: waiting until the close */
+    u32 padding_2[3];
 };
-_Static_assert(sizeof(struct sim_flow) == 32, "a flow record is 32 bytes");
+_Static_assert(sizeof(struct sim_flow) == 48, "a flow record is 48 bytes");
 
 struct sim_participant_metrics {
     u128 upper_bound;                 /* liquidity for zero delay */
@@ -446,7 +449,10 @@ struct sim_outcome {
                                          or SIM_NONE for a direct route */
     u8 vehicle_currency;              /* the vehicle currency's index (USD, CNY, ...) */
     u8 status;                        /* enum sim_status */
-    u8 padding[6];
+    u8 padding[2];
+    u32 ended_at;                     /* never settled: seconds since opening when it left its
+                                         queue (rejected or cancelled; at submission when it
+                                         was never queued); SIM_NEVER: still waiting at the close */
 };
 _Static_assert(sizeof(struct sim_outcome) == 48, "an outcome record is 48 bytes");
 

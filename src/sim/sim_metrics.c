@@ -322,7 +322,10 @@ static bool flow_valid(const struct sim_metrics *metrics, const struct sim_flow 
     if (flow->payer == flow->payee || flow->currency >= metrics->currency_count) return false;
     if (flow->amount == 0 || flow->amount > SIM_AMOUNT_MAX) return false;
     if (flow->submitted_at > close_seconds) return false;
-    if (flow->settled_at == SIM_NEVER) return true;
+    if (flow->settled_at == SIM_NEVER) {
+        return flow->ended_at == SIM_NEVER ||
+               (flow->ended_at >= flow->submitted_at && flow->ended_at <= close_seconds);
+    }
     return flow->settled_at >= flow->submitted_at && flow->settled_at <= close_seconds;
 }
 
@@ -390,8 +393,11 @@ static void pass_queues(struct sim_metrics *metrics, struct sim_metrics_workspac
     for (u32 index = 0; index < count; index++) {
         const struct sim_flow *flow = &flows[index];
         if (!(flow->flags & SIM_FLOW_PAYMENT)) continue;
-        u32 end = flow->settled_at == SIM_NEVER ? close_seconds : flow->settled_at;
-        if (end == flow->submitted_at) continue; /* settled on arrival: never waited */
+        /* A payment waits until it settles, is rejected or cancelled, or the day closes. */
+        u32 end = flow->settled_at != SIM_NEVER ? flow->settled_at
+                  : flow->ended_at != SIM_NEVER ? flow->ended_at
+                                                : close_seconds;
+        if (end == flow->submitted_at) continue; /* settled or refused on arrival: never waited */
         i128 amount = (i128)flow->amount;
         events[event_count++] = event_make(flow->submitted_at, flow->payer, flow->currency,
                                            amount, 1);
@@ -514,6 +520,7 @@ static u32 payment_flows(const struct sim_payment *payment, const struct sim_out
     for (u32 index = 0; index < count; index++) {
         flows[index].submitted_at = payment->submitted_at;
         flows[index].settled_at = settled ? outcome->settled_at : SIM_NEVER;
+        flows[index].ended_at = settled ? SIM_NEVER : outcome->ended_at;
     }
     ASSERT(count >= 1 && count <= SIM_FLOWS_PER_PAYMENT_MAX);
     return count;

@@ -831,8 +831,15 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     outcome->provider = SIM_NONE;
     outcome->vehicle_provider = SIM_NONE;
     outcome->settled_at = SIM_NEVER;
+    outcome->ended_at = SIM_NEVER;
     outcome->status = record->state == KHORGOS_PAYMENT_CANCELLED ? SIM_STATUS_CANCELLED
                                                                   : SIM_STATUS_REJECTED;
+    bool ended = record->state == KHORGOS_PAYMENT_REJECTED ||
+                 record->state == KHORGOS_PAYMENT_CANCELLED;
+    if (ended && record->finished_at >= state->open_ns) {
+        u64 ended_seconds = (record->finished_at - state->open_ns) / SIM_RUN_NS_PER_SECOND;
+        outcome->ended_at = (u32)MAX(MIN(ended_seconds, (u64)close), (u64)payment->submitted_at);
+    }
     if (record->state != KHORGOS_PAYMENT_SETTLED) {
         /* Never settled: its legs as the routing would have made them (never moving), so the
          * run's bounds are the routing's whatever settled. */
