@@ -332,6 +332,8 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
 /* The checks every request event of settlement starts with: a nonzero id, a retry answered
  * from the stored result, room for one more request id. True when the event is to be applied;
  * false when *result already holds its answer. */
+u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
+                          u64 timestamp);
 bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, struct khorgos_settle_result *result);
 

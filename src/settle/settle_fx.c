@@ -982,15 +982,7 @@ u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khor
     if (settle->payment_count == settle->config.payment_count_max) {
         return KHORGOS_SETTLE_capacity_full;
     }
-    u32 payment = settle->payment_count++;
-    settle->payments[payment] = *event;
-    settle->payments[payment].submitted_at = timestamp;
-    settle->payments[payment].sequence = ++settle->payment_sequence;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    settle->payment_payer_slot[payment] = SETTLE_NONE;
-    settle->payment_payee_slot[payment] = SETTLE_NONE;
-    base_id_map_insert(&settle->payment_map, event->id, payment);
+    u32 payment = settle_payment_append(settle, event, timestamp);
     u32 status = settle_fx_payment_status(settle, payment, timestamp);
     if (status == KHORGOS_SETTLE_ok) status = settle_fx_day_status(settle, payment);
     if (status == KHORGOS_SETTLE_ok) {

@@ -459,6 +459,25 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
 }
 
+
+/* Records a new payment (the caller checked its id is new and capacity remains): in no queue
+ * yet, submitted now, next in arrival order. Returns its index. */
+u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
+                          u64 timestamp) {
+    ASSERT(settle != NULL && event != NULL);
+    ASSERT(settle->payment_count < settle->config.payment_count_max);
+    u32 payment = settle->payment_count++;
+    settle->payments[payment] = *event;
+    settle->payments[payment].submitted_at = timestamp;
+    settle->payments[payment].sequence = ++settle->payment_sequence;
+    settle->payment_next[payment] = SETTLE_NONE;
+    settle->payment_prev[payment] = SETTLE_NONE;
+    settle->payment_payer_slot[payment] = SETTLE_NONE;
+    settle->payment_payee_slot[payment] = SETTLE_NONE;
+    base_id_map_insert(&settle->payment_map, event->id, payment);
+    return payment;
+}
+
 static u32 settle_submit_one(struct settle *settle, u64 timestamp,
                              const struct khorgos_payment *event,
                              struct khorgos_settle_result *result) {
@@ -489,15 +508,7 @@ static u32 settle_submit_one(struct settle *settle, u64 timestamp,
     if (settle->payment_count == settle->config.payment_count_max) {
         return KHORGOS_SETTLE_capacity_full;
     }
-    u32 payment = settle->payment_count++;
-    settle->payments[payment] = *event;
-    settle->payments[payment].submitted_at = timestamp;
-    settle->payments[payment].sequence = ++settle->payment_sequence;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    settle->payment_payer_slot[payment] = SETTLE_NONE;
-    settle->payment_payee_slot[payment] = SETTLE_NONE;
-    base_id_map_insert(&settle->payment_map, event->id, payment);
+    u32 payment = settle_payment_append(settle, event, timestamp);
     u32 status = settle_payment_status(settle, payment, timestamp);
     if (status == KHORGOS_SETTLE_ok) status = settle_payment_day_status(settle, payment);
     if (status == KHORGOS_SETTLE_ok) {
