@@ -459,7 +459,6 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
 }
 
-
 /* Records a new payment (the caller checked its id is new and capacity remains): in no queue
  * yet, submitted now, next in arrival order. Returns its index. */
 u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
