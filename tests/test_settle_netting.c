@@ -19,6 +19,7 @@
 
 #include "settle_fx_fixture.h"
 #include "storage/storage.h"
+#include "settle_snapshot_round_trip.h"
 
 static u32 test_window_event(struct khorgos *engine, u32 operation, u32 number, u64 close_at,
                              u64 settle_after, u64 interval) {
@@ -295,39 +296,8 @@ static void test_snapshot_round_trip(void **state) {
     assert_int_equal(fixture_pay(engine, 4, BANK_CN, BANK_KZ, KZT, 0, 50, 0, 1),
                      KHORGOS_SETTLE_in_window);
 
-    struct storage_fault_config fault = {.seed = 5};
-    struct storage_io *io = storage_fault_create(&fault);
-    const struct storage_superblock superblock = {
-        .format_version = STORAGE_FORMAT_VERSION, .account_count_max = 4096,
-        .transfer_count_max = 1u << 17, .account_balance_count_max = 1024,
-        .segment_bytes = STORAGE_SEGMENT_BYTES_MIN, .segment_records_max = STORAGE_SEGMENT_RECORDS_MIN};
-    struct storage *storage = NULL;
-    assert_int_equal(storage_create(io, &superblock, &storage), KHORGOS_ERROR_ok);
-    const u8 zero[BASE_SHA256_BYTES] = {0};
-    assert_int_equal(storage_segment_start(storage, 1, zero), KHORGOS_ERROR_ok);
-    struct storage_writer *writer = NULL;
-    assert_int_equal(storage_snapshot_begin(storage, 5, &writer), KHORGOS_ERROR_ok);
-    ledger_snapshot_write(&engine->ledger, writer);
-    settle_snapshot_write(&engine->settle, writer);
-    assert_int_equal(storage_snapshot_end(writer, engine->timestamp_last, 1, zero), KHORGOS_ERROR_ok);
     struct khorgos *copy = fixture_open();
-    struct storage_snapshot_header header;
-    struct storage_reader *reader = NULL;
-    struct storage_report report = {0};
-    assert_int_equal(storage_snapshot_open(storage, 5, &header, &reader, &report), KHORGOS_ERROR_ok);
-    struct storage_section_header section;
-    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
-    assert_int_equal(ledger_snapshot_read(&copy->ledger, reader), KHORGOS_ERROR_ok);
-    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
-    assert_int_equal(section.module, SETTLE_SNAPSHOT_SECTION);
-    assert_int_equal(settle_snapshot_read(&copy->settle, reader), KHORGOS_ERROR_ok);
-    storage_reader_close(reader);
-    storage_destroy(storage);
-    storage_fault_destroy(io);
-    copy->timestamp_last = engine->timestamp_last;
-    copy->clock_manual_ns = engine->clock_manual_ns;
-    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
-    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+    settle_snapshot_round_trip(engine, copy, 5, 1u << 17, 1024);
     fixture_check(copy);
 
     /* The same requests on both: the queued vehicle payment released, the quote ids known,

@@ -22,30 +22,6 @@ static u32 test_day_event(struct khorgos *engine, u32 operation, u32 currency) {
     return test_one(engine, operation, &event, sizeof(event)).status;
 }
 
-static struct khorgos_payment test_payment_event(u128 id, const char *debtor, const char *creditor,
-                                                 u128 amount, u32 currency) {
-    struct khorgos_payment payment = {.id = id, .amount = amount, .currency = currency,
-                                      .priority = KHORGOS_PRIORITY_NORMAL};
-    memcpy(payment.debtor, debtor, strlen(debtor));
-    memcpy(payment.creditor, creditor, strlen(creditor));
-    snprintf(payment.end_to_end_id, sizeof(payment.end_to_end_id), "E2E-%u", (unsigned)id);
-    return payment;
-}
-
-static u32 test_pay(struct khorgos *engine, u128 id, const char *debtor, const char *creditor,
-                    u128 amount, u32 currency) {
-    struct khorgos_payment payment = test_payment_event(id, debtor, creditor, amount, currency);
-    return test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &payment, sizeof(payment)).status;
-}
-
-static struct khorgos_payment test_lookup(struct khorgos *engine, u128 id) {
-    struct khorgos_payment payment;
-    u32 written = test_execute(engine, KHORGOS_OPERATION_LOOKUP_PAYMENTS, &id, sizeof(id),
-                               &payment, sizeof(payment));
-    assert_int_equal(written, sizeof(payment));
-    return payment;
-}
-
 static struct khorgos_position test_position(struct khorgos *engine, const char *bic,
                                              u32 currency) {
     struct khorgos_settle_filter filter = {.currency = currency};

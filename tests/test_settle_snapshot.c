@@ -18,32 +18,7 @@
 #include "storage/storage.h"
 
 #include "settle_rtgs_fixture.h"
-
-
-static struct khorgos_payment test_payment_event(u128 id, const char *debtor, const char *creditor,
-                                                 u128 amount, u32 currency) {
-    struct khorgos_payment payment = {.id = id, .amount = amount, .currency = currency,
-                                      .priority = KHORGOS_PRIORITY_NORMAL};
-    memcpy(payment.debtor, debtor, strlen(debtor));
-    memcpy(payment.creditor, creditor, strlen(creditor));
-    snprintf(payment.end_to_end_id, sizeof(payment.end_to_end_id), "E2E-%u", (unsigned)id);
-    return payment;
-}
-
-static u32 test_pay(struct khorgos *engine, u128 id, const char *debtor, const char *creditor,
-                    u128 amount, u32 currency) {
-    struct khorgos_payment payment = test_payment_event(id, debtor, creditor, amount, currency);
-    return test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &payment, sizeof(payment)).status;
-}
-
-static struct khorgos_payment test_lookup(struct khorgos *engine, u128 id) {
-    struct khorgos_payment payment;
-    u32 written = test_execute(engine, KHORGOS_OPERATION_LOOKUP_PAYMENTS, &id, sizeof(id),
-                               &payment, sizeof(payment));
-    assert_int_equal(written, sizeof(payment));
-    return payment;
-}
-
+#include "settle_snapshot_round_trip.h"
 
 /* An agent and three banks holding KZT (A, B, C), the day open with `mode` and `flags`. */
 static struct khorgos *test_system(u8 mode, u8 flags) {
@@ -88,40 +63,8 @@ static void test_snapshot_round_trip(void **state) {
     assert_int_equal(test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &timed, sizeof(timed)).status,
                      KHORGOS_SETTLE_queued);
 
-    struct storage_fault_config fault = {.seed = 3};
-    struct storage_io *io = storage_fault_create(&fault);
-    const struct storage_superblock superblock = {
-        .format_version = STORAGE_FORMAT_VERSION, .account_count_max = 4096,
-        .transfer_count_max = 1u << 16, .account_balance_count_max = 1u << 16,
-        .segment_bytes = STORAGE_SEGMENT_BYTES_MIN, .segment_records_max = STORAGE_SEGMENT_RECORDS_MIN};
-    struct storage *storage = NULL;
-    assert_int_equal(storage_create(io, &superblock, &storage), KHORGOS_ERROR_ok);
-    const u8 zero[BASE_SHA256_BYTES] = {0};
-    assert_int_equal(storage_segment_start(storage, 1, zero), KHORGOS_ERROR_ok);
-    struct storage_writer *writer = NULL;
-    assert_int_equal(storage_snapshot_begin(storage, 5, &writer), KHORGOS_ERROR_ok);
-    ledger_snapshot_write(&engine->ledger, writer);
-    settle_snapshot_write(&engine->settle, writer);
-    assert_int_equal(storage_snapshot_end(writer, engine->timestamp_last, 1, zero), KHORGOS_ERROR_ok);
-
     struct khorgos *copy = test_open();
-    struct storage_snapshot_header header;
-    struct storage_reader *reader = NULL;
-    struct storage_report report = {0};
-    assert_int_equal(storage_snapshot_open(storage, 5, &header, &reader, &report), KHORGOS_ERROR_ok);
-    struct storage_section_header section;
-    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
-    assert_int_equal(ledger_snapshot_read(&copy->ledger, reader), KHORGOS_ERROR_ok);
-    assert_int_equal(storage_reader_section_next(reader, &section), KHORGOS_ERROR_ok);
-    assert_int_equal(section.module, SETTLE_SNAPSHOT_SECTION);
-    assert_int_equal(settle_snapshot_read(&copy->settle, reader), KHORGOS_ERROR_ok);
-    storage_reader_close(reader);
-    storage_destroy(storage);
-    storage_fault_destroy(io);
-    copy->timestamp_last = engine->timestamp_last;
-    copy->clock_manual_ns = engine->clock_manual_ns;
-    assert_true(ledger_digest(&copy->ledger) == ledger_digest(&engine->ledger));
-    assert_true(settle_digest(&copy->settle) == settle_digest(&engine->settle));
+    settle_snapshot_round_trip(engine, copy, 3, 1u << 16, 1u << 16);
 
     /* The same requests on both: the same answers and states, timers included. */
     struct khorgos *engines[2] = {engine, copy};
