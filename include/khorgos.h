@@ -680,6 +680,18 @@ khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
                            const struct khorgos_open_options *options);
 /* Writes a snapshot of the state now and drops what it makes unnecessary. */
 khorgos_error khorgos_checkpoint(struct khorgos *engine);
+/* What the checkpoints of an engine opened on a data directory have done so far, for
+ * operators and the benchmarks (a commit's delay by a checkpoint is measured against these). */
+struct khorgos_checkpoint_statistics {
+    uint64_t started;             /* checkpoints begun (automatic and khorgos_checkpoint) */
+    uint64_t completed;           /* published: durable and renamed into place */
+    uint64_t discarded;           /* failed in the background; the journal still holds all */
+    uint64_t sequence_running;    /* the sequence of the one being written, 0 when none */
+    uint64_t begin_ns_max;        /* the longest a commit spent beginning one */
+};
+/* invalid_operation for an engine in memory. */
+khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
+                                            struct khorgos_checkpoint_statistics *statistics);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],

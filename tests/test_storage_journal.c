@@ -398,6 +398,11 @@ static void test_posix_background_checkpoint(void **state) {
     u64 sequence = 0;
     assert_int_equal(khorgos_chain_head(engine, head, &sequence), KHORGOS_ERROR_ok);
     assert_int_equal(sequence, 21);
+    struct khorgos_checkpoint_statistics statistics;
+    assert_int_equal(khorgos_checkpoint_statistics(engine, &statistics), KHORGOS_ERROR_ok);
+    assert_int_equal(statistics.started, 1);
+    assert_int_equal(statistics.discarded, 0);
+    assert_true(statistics.completed + (statistics.sequence_running == 11 ? 1u : 0u) == 1);
     khorgos_close(engine); /* waits for the child and publishes snapshot-<11> */
     char name[sizeof(data) + STORAGE_NAME_BYTES_MAX];
     snprintf(name, sizeof(name), "%s/snapshot-%016llx", data, 11ull);

@@ -77,6 +77,7 @@ struct engine_storage {
     /* A background checkpoint's child and the sequence it snapshots (0: none running). */
     pid_t child;
     u64 child_sequence;
+    struct khorgos_checkpoint_statistics statistics;
 };
 
 struct engine_section {
@@ -115,6 +116,7 @@ static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
 }
 
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
+static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence);
 
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
                                     const void *body, u32 body_size) {
@@ -207,6 +209,7 @@ static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storag
 static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(sequence > engine_storage->checkpoint_sequence);
+    engine_storage->statistics.completed++;
     engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
     engine_storage->checkpoint_sequence = sequence;
     khorgos_error error =
@@ -229,8 +232,10 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
     if (done == 0) return KHORGOS_ERROR_ok; /* still writing */
     u64 sequence = engine_storage->child_sequence;
     engine_storage->child = 0;
+    engine_storage->statistics.sequence_running = 0;
     if (done < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || engine->stopped) {
         storage_snapshot_discard(engine_storage->storage, sequence);
+        engine_storage->statistics.discarded++;
         return KHORGOS_ERROR_ok;
     }
     khorgos_error error = storage_snapshot_publish(engine_storage->storage, sequence);
@@ -254,6 +259,7 @@ static bool engine_checkpoint_fork(struct khorgos *engine, u64 sequence) {
     }
     engine_storage->child = child;
     engine_storage->child_sequence = sequence;
+    engine_storage->statistics.sequence_running = sequence;
     return true;
 }
 
@@ -270,6 +276,30 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
+    const u64 begin_ns = base_clock_monotonic_ns();
+    engine_storage->statistics.started++;
+    khorgos_error error = engine_checkpoint_begin(engine, sequence);
+    const u64 begin_elapsed_ns = base_clock_monotonic_ns() - begin_ns;
+    if (begin_elapsed_ns > engine_storage->statistics.begin_ns_max) {
+        engine_storage->statistics.begin_ns_max = begin_elapsed_ns;
+    }
+    return error;
+}
+
+khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
+                                            struct khorgos_checkpoint_statistics *statistics) {
+    ASSERT(engine != NULL && statistics != NULL);
+    if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
+    *statistics = engine->storage->statistics;
+    ASSERT(statistics->completed + statistics->discarded <= statistics->started);
+    return KHORGOS_ERROR_ok;
+}
+
+/* Starts the next segment and writes (or has a child write) snapshot-<sequence>. */
+static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence) {
+    struct engine_storage *engine_storage = engine->storage;
+    struct storage *storage = engine_storage->storage;
+    ASSERT(engine_storage->child == 0);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (storage_segment_records_used(storage) > 0) {
         u8 chain_head[BASE_SHA256_BYTES];
