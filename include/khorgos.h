@@ -273,6 +273,8 @@ enum khorgos_operation {
     KHORGOS_OPERATION_ABORT_WINDOW = 224,         /* window[]             -> settle_result[] */
     KHORGOS_OPERATION_LOOKUP_WINDOWS = 225,       /* u32 number[] as window[] -> window[]    */
     KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
+    /* The calendar per currency (issue 4): holidays on which its day does not open. */
+    KHORGOS_OPERATION_SET_HOLIDAYS = 227,         /* holiday[]            -> settle_result[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
@@ -547,6 +549,18 @@ struct khorgos_business_day {
     uint8_t flags;                /* enum khorgos_business_day_flags */
     uint8_t reserved[14];
 };
+
+/* set_holidays event: adds (or, with KHORGOS_HOLIDAY_REMOVE, removes) one holiday of one
+ * currency's calendar. See src/settle/settle_day.c for what a holiday does. */
+struct khorgos_holiday {
+    khorgos_u128 id; /* request id */
+    uint32_t currency;
+    uint32_t date;   /* YYYYMMDD */
+    uint8_t flags;   /* KHORGOS_HOLIDAY_REMOVE */
+    uint8_t reserved[7];
+};
+#define KHORGOS_HOLIDAY_REMOVE 1u
+_Static_assert(sizeof(struct khorgos_holiday) == 32, "holiday record is 32 bytes");
 
 /* The reply to each settlement event. */
 struct khorgos_settle_result {
