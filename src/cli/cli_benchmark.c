@@ -73,9 +73,7 @@ struct benchmark_measure {
 #define BENCHMARK_ISSUANCE_ID_BASE 1000000u
 /* The largest request of the setup: one account or funding transfer per bank account. */
 _Static_assert(BENCH_ACCOUNT_COUNT <= 2 * LIMIT_BATCH_EVENTS_MAX, "setup fits in two batches");
-/* Replay is measured in full batches: one record per 8,189 transfers keeps the journal's
- * record slots (half a segment's triggers a checkpoint even when byte-triggered ones are off)
- * far from full, so nothing but the empty snapshot of format precedes the journal. */
+/* A path in the data directory. */
 #define BENCHMARK_PATH_BYTES_MAX 4096u
 
 static const char benchmark_usage[] =
@@ -102,6 +100,9 @@ static int benchmark_parse(int argc, char **argv, struct benchmark_options *opti
             return -1;
         }
     }
+    /* Replay is measured in full batches: one journal record per 8,189 transfers keeps the
+     * segment's record slots (half of them trigger a checkpoint even when byte-triggered ones
+     * are off) far from full, so only the empty snapshot of format precedes the journal. */
     if (options->replay && (options->data_directory == NULL || options->single)) {
         fputs("khorgos benchmark: --replay needs --data and full batches (no --single)\n",
               stderr);
