@@ -310,7 +310,9 @@ const char *khorgos_operation_name(uint32_t operation);
     X(settlement_method_invalid, "") X(amount_kind_invalid, "") X(routing_invalid, "")          \
     X(window_not_open, "") X(window_already_open, "") X(window_not_found, "")                   \
     X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
-    X(timer_invalid, "") X(in_window, "")
+    X(timer_invalid, "") X(in_window, "")                                                       \
+    X(day_is_holiday, "") X(value_date_holiday, "DT01") X(holiday_exists, "")                   \
+    X(holiday_not_found, "") X(holiday_on_open_day, "")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)

@@ -48,6 +48,7 @@ static const struct engine_operation engine_operation_table[] = {
      sizeof(struct khorgos_position), true, false},
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_OPEN_DAY, "open_day", khorgos_business_day)
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CLOSE_DAY, "close_day", khorgos_business_day)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_HOLIDAYS, "set_holidays", khorgos_holiday)
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_FX_QUOTES, "set_fx_quotes", khorgos_fx_quote)
     {KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, "withdraw_fx_quotes", sizeof(u128),
      sizeof(struct khorgos_settle_result), false, true},

@@ -8,7 +8,8 @@
  *   settle_participants.c create_participants, fund, defund, credit lines, limits, suspend
  *   settle_payments.c     submit, queues, retries, cancel, reprioritise, lookups
  *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
- *   settle_day.c          open/close of day, cut-offs, timers (settle pulse), positions
+ *   settle_day.c          open/close of day, the holiday calendar per currency
+ *                         (set_holidays), cut-offs, timers (settle pulse), positions
  *   settle_lsm.c          the liquidity-saving algorithms (h6; see settle_lsm.h)
  *   settle_fx.c           cross-currency payments settled PvP against quotes (issue 5; its
  *                         state is struct settle_fx in settle_fx.h)
@@ -118,6 +119,10 @@
 #define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
 /* Events of one ledger call from this layer: the ledger's batch (its undo log's size). */
 #define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
+/* Holidays per currency, future ones only (open_day drops those before its date): a calendar
+ * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at
+ * most 20 public holidays, the region's most) = 248. 32 currencies x 256 x 4 bytes = 32 KiB. */
+#define SETTLE_HOLIDAY_COUNT_MAX 256u
 
 _Static_assert(SETTLE_PARTICIPANT_COUNT_DEFAULT <= SETTLE_PARTICIPANT_COUNT_MAX, "default");
 _Static_assert(SETTLE_PAYMENT_COUNT_DEFAULT <= SETTLE_PAYMENT_COUNT_MAX, "default");
@@ -125,6 +130,9 @@ _Static_assert(SETTLE_BILATERAL_LIMIT_COUNT_MAX <= SETTLE_LSM_LIMIT_COUNT_MAX, "
 _Static_assert((u64)SETTLE_PARTICIPANT_COUNT_MAX * KHORGOS_PARTICIPANT_CURRENCIES_MAX < U32_MAX,
                "position slots fit u32");
 _Static_assert(SETTLE_CHAIN_EVENTS_MAX >= 3, "a payment with a draw fits one call");
+_Static_assert(SETTLE_HOLIDAY_COUNT_MAX >= 2 * (104 + 20), "two years of weekends and holidays");
+_Static_assert((u64)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX < U32_MAX,
+               "holiday table indexes fit u32");
 
 #define SETTLE_NAMESPACE 0x4B53u
 #define SETTLE_NONE U32_MAX
@@ -192,6 +200,8 @@ struct settle_currency {
     bool cut_off_interbank_passed;
     u32 agent;               /* participant index, SETTLE_NONE = none yet */
     u32 date;                /* current (or last) business day, YYYYMMDD; 0 = never opened */
+    u32 holiday_count;       /* dates in settle.holidays for this currency */
+    u64 opened_at;           /* timestamp of the open_day of `date`: limits count from it */
     u64 cut_off_customer;
     u64 cut_off_interbank;
     u64 resolution_interval;
@@ -203,7 +213,8 @@ struct settle_currency {
 
 struct settle_bilateral_limit {
     u128 limit;
-    i128 position;           /* sent to counterparty - received from it, since set or open */
+    i128 position;           /* sent to counterparty - received from it since the day opened
+                                (a limit set mid-day starts from the day's payments so far) */
     u32 position_slot;       /* the payer's position slot */
     u32 counterparty;        /* participant index */
 };
@@ -243,6 +254,10 @@ struct settle {
     struct settle_timer *timers; /* settle-by min-heap, [payment_count_max] */
     u32 timer_count;
 
+    /* The calendar: currency c's holidays are holidays[c * SETTLE_HOLIDAY_COUNT_MAX ..] (its
+     * holiday_count of them), strictly ascending, all after its last opened date. */
+    u32 *holidays;
+
     struct settle_bilateral_limit *limits;
     u32 limit_count;
     struct base_id_map limit_map; /* key (slot << 32 | counterparty) + 1 -> index */
@@ -277,7 +292,7 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
                           struct ledger *ledger);
 void settle_deinit(struct settle *settle);
 
-/* Whether `operation` is one of this layer's (200..215 or SETTLE_PULSE). */
+/* Whether `operation` is one of this layer's (200..227 or SETTLE_PULSE). */
 bool settle_operation_is(u32 operation);
 /* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
  * reply records written. Bodies are whole records, already validated in size by the engine. */
@@ -293,7 +308,9 @@ bool settle_check(const struct settle *settle);
  * checkpoints, and a digest of the same bytes (equal states, equal digests). The section's
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
-#define SETTLE_SNAPSHOT_VERSION 2u /* 2: issue 5's quotes and windows appended */
+/* 2: issue 5's quotes and windows appended; 3: the holiday calendar and each currency's
+ * opened_at (settle_snapshot.c). */
+#define SETTLE_SNAPSHOT_VERSION 3u
 struct storage_writer;
 struct storage_reader;
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer);
@@ -394,6 +411,11 @@ void settle_open_day(struct settle *settle, u64 timestamp,
 void settle_close_day(struct settle *settle, u64 timestamp,
                       const struct khorgos_business_day *events, u32 count,
                       struct khorgos_settle_result *results);
+void settle_set_holidays(struct settle *settle, u64 timestamp,
+                         const struct khorgos_holiday *events, u32 count,
+                         struct khorgos_settle_result *results);
+/* Whether `date` is a holiday of currency index `currency`. */
+bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date);
 void settle_pulse(struct settle *settle, u64 timestamp);
 void settle_timer_push(struct settle *settle, u64 due, u32 payment);
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,

@@ -178,6 +178,7 @@ static u32 settle_open_status(const struct settle *settle, const struct khorgos_
     if (!settle_date_valid(event->date) || event->date <= entry->date) {
         return KHORGOS_SETTLE_date_invalid;
     }
+    if (settle_holiday_is(settle, *currency, event->date)) return KHORGOS_SETTLE_day_is_holiday;
     if (event->queue_mode < KHORGOS_QUEUE_MODE_NONE ||
         event->queue_mode > KHORGOS_QUEUE_MODE_BYPASS_FIFO) {
         return KHORGOS_SETTLE_queue_mode_invalid;
@@ -239,6 +240,137 @@ static void settle_release_waiting(struct settle *settle, u32 currency, u64 time
     }
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The calendar (set_holidays).                                                               */
+
+static u32 *settle_holidays_of(struct settle *settle, u32 currency) {
+    ASSERT(currency < settle->currency_count);
+    ASSERT(settle->currencies[currency].holiday_count <= SETTLE_HOLIDAY_COUNT_MAX);
+    return &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
+}
+
+/* The index of the first holiday of the currency on or after `date` (binary search). */
+static u32 settle_holiday_lower_bound(const struct settle *settle, u32 currency, u32 date) {
+    ASSERT(currency < settle->currency_count);
+    const u32 *dates = &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
+    u32 low = 0, high = settle->currencies[currency].holiday_count;
+    ASSERT(high <= SETTLE_HOLIDAY_COUNT_MAX);
+    while (low < high) {
+        u32 middle = low + (high - low) / 2;
+        if (dates[middle] < date) low = middle + 1;
+        else high = middle;
+    }
+    return low;
+}
+
+bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date) {
+    ASSERT(settle != NULL);
+    ASSERT(currency < settle->currency_count);
+    u32 at = settle_holiday_lower_bound(settle, currency, date);
+    return at < settle->currencies[currency].holiday_count &&
+           settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX + at] == date;
+}
+
+/* Drops the holidays before the day just opened: they can no longer matter (dates advance),
+ * and the table's room is for the future. */
+static void settle_holidays_drop_past(struct settle *settle, u32 currency) {
+    struct settle_currency *entry = &settle->currencies[currency];
+    ASSERT(entry->day_open && entry->date != 0);
+    u32 past = settle_holiday_lower_bound(settle, currency, entry->date);
+    ASSERT(past == entry->holiday_count || settle_holidays_of(settle, currency)[past] > entry->date);
+    if (past == 0) return;
+    u32 *dates = settle_holidays_of(settle, currency);
+    memmove(dates, dates + past, (size_t)(entry->holiday_count - past) * sizeof(u32));
+    entry->holiday_count -= past;
+}
+
+/* Validates a set_holidays event; ok or the status (nothing changed). */
+static u32 settle_holiday_status(const struct settle *settle, const struct khorgos_holiday *event,
+                                 u32 *currency) {
+    static const u8 zero[sizeof(event->reserved)];
+    if (memcmp(event->reserved, zero, sizeof(zero)) != 0 ||
+        (event->flags & ~(u32)KHORGOS_HOLIDAY_REMOVE) != 0) {
+        return KHORGOS_SETTLE_reserved_field;
+    }
+    *currency = settle_currency_find(settle, event->currency);
+    if (*currency == SETTLE_NONE) {
+        return khorgos_currency_by_numeric(event->currency) == NULL
+                   ? KHORGOS_SETTLE_currency_invalid
+                   : KHORGOS_SETTLE_currency_not_held;
+    }
+    if (!settle_date_valid(event->date)) return KHORGOS_SETTLE_date_invalid;
+    bool present = settle_holiday_is(settle, *currency, event->date);
+    if ((event->flags & KHORGOS_HOLIDAY_REMOVE) != 0) {
+        return present ? KHORGOS_SETTLE_ok : KHORGOS_SETTLE_holiday_not_found;
+    }
+    if (present) return KHORGOS_SETTLE_holiday_exists;
+    const struct settle_currency *entry = &settle->currencies[*currency];
+    if (entry->day_open && event->date == entry->date) return KHORGOS_SETTLE_holiday_on_open_day;
+    if (event->date <= entry->date) return KHORGOS_SETTLE_date_invalid; /* a past day */
+    if (entry->holiday_count == SETTLE_HOLIDAY_COUNT_MAX) return KHORGOS_SETTLE_capacity_full;
+    return KHORGOS_SETTLE_ok;
+}
+
+/* Rejects the payments waiting for `date` in the currency: that day will not open. */
+static void settle_holiday_reject_waiting(struct settle *settle, u32 currency, u32 date,
+                                          u64 timestamp) {
+    ASSERT(settle_holiday_is(settle, currency, date));
+    u32 at = settle->currencies[currency].waiting_head;
+    while (at != SETTLE_NONE) {
+        u32 next = settle->payment_next[at];
+        ASSERT(settle->payments[at].state == KHORGOS_PAYMENT_WAITING);
+        if (settle->payments[at].value_date == date) {
+            settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
+                                  KHORGOS_SETTLE_value_date_holiday, timestamp);
+        }
+        at = next;
+    }
+}
+
+static u32 settle_holiday_one(struct settle *settle, const struct khorgos_holiday *event,
+                              u64 timestamp) {
+    u32 currency = SETTLE_NONE;
+    u32 status = settle_holiday_status(settle, event, &currency);
+    if (status != KHORGOS_SETTLE_ok) return status;
+    struct settle_currency *entry = &settle->currencies[currency];
+    u32 *dates = settle_holidays_of(settle, currency);
+    u32 at = settle_holiday_lower_bound(settle, currency, event->date);
+    if ((event->flags & KHORGOS_HOLIDAY_REMOVE) != 0) {
+        ASSERT(at < entry->holiday_count && dates[at] == event->date);
+        memmove(dates + at, dates + at + 1, (size_t)(entry->holiday_count - at - 1) * sizeof(u32));
+        entry->holiday_count--;
+        return KHORGOS_SETTLE_ok;
+    }
+    ASSERT(entry->holiday_count < SETTLE_HOLIDAY_COUNT_MAX);
+    memmove(dates + at + 1, dates + at, (size_t)(entry->holiday_count - at) * sizeof(u32));
+    dates[at] = event->date;
+    entry->holiday_count++;
+    settle_holiday_reject_waiting(settle, currency, event->date, timestamp);
+    return KHORGOS_SETTLE_ok;
+}
+
+void settle_set_holidays(struct settle *settle, u64 timestamp,
+                         const struct khorgos_holiday *events, u32 count,
+                         struct khorgos_settle_result *results) {
+    ASSERT(settle != NULL);
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    for (u32 index = 0; index < count; index++) {
+        const struct khorgos_holiday *event = &events[index];
+        struct khorgos_settle_result *result = &results[index];
+        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
+                                  sizeof(*event), result)) {
+            continue;
+        }
+        result->status = settle_holiday_one(settle, event, timestamp);
+        settle_request_store(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
+                             sizeof(*event), result);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* open_day, close_day (continued).                                                           */
+
 static u32 settle_open_one(struct settle *settle, const struct khorgos_business_day *event,
                            u64 timestamp) {
     u32 currency = SETTLE_NONE;
@@ -247,6 +379,8 @@ static u32 settle_open_one(struct settle *settle, const struct khorgos_business_
     struct settle_currency *entry = &settle->currencies[currency];
     entry->day_open = true;
     entry->date = event->date;
+    entry->opened_at = timestamp;
+    settle_holidays_drop_past(settle, currency);
     entry->cut_off_customer = event->cut_off_customer;
     entry->cut_off_interbank = event->cut_off_interbank;
     entry->cut_off_customer_passed = false;

@@ -917,6 +917,15 @@ static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
         &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
     const struct settle_currency *target =
         &settle->currencies[settle->positions[settle->payment_payee_slot[payment]].currency];
+    /* The value date must be a business day of both currencies (settle_day.c, the calendar). */
+    u32 value_date = record->value_date != 0 ? record->value_date : source->date;
+    if (value_date != 0 &&
+        (settle_holiday_is(settle, settle->positions[settle->payment_payer_slot[payment]].currency,
+                           value_date) ||
+         settle_holiday_is(settle, settle->positions[settle->payment_payee_slot[payment]].currency,
+                           value_date))) {
+        return KHORGOS_SETTLE_value_date_holiday;
+    }
     if (!source->day_open || !target->day_open) return KHORGOS_SETTLE_day_not_open;
     if (record->value_date != 0 && record->value_date != source->date) {
         return KHORGOS_SETTLE_value_date_invalid;

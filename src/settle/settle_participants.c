@@ -12,6 +12,13 @@
  * Which queues: funding, a larger credit line, a raised limit or a reinstatement give the
  * participant more room, so its queues in that currency (all of them on reinstatement) are
  * retried; a bilateral limit also, being the payer's own.
+ *
+ * Limit positions (issue 4, item 1: "what the participant sent less what it received in that
+ * currency since the day opened"): the net debit cap is measured on the position's sent -
+ * received, which open_day resets and every settled payment or leg updates; a bilateral
+ * limit's position is kept per limit, reset by open_day, and a limit set in mid-day starts
+ * from the pair's payments since the open (settle_limit_position_today), not from zero, so
+ * setting a limit after some sends does not give the payer that room again.
  */
 #include "settle/settle.h"
 
@@ -244,6 +251,41 @@ struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u3
     return &settle->limits[index];
 }
 
+/* The position a new bilateral limit starts from: what the payer (slot) sent the counterparty
+ * less what it received from it in the slot's currency since that currency's day opened, i.e.
+ * over the payments settled at or after its opened_at (every leg, so cross-currency and net
+ * payments count in the currency of each leg). A scan of the payments (at most
+ * payment_count_max; set_limits is rare); from then on each settlement keeps it current
+ * (settle_payment_settled, settle_fx_leg_settled) and open_day resets it to zero. */
+static i128 settle_limit_position_today(const struct settle *settle, u32 slot, u32 counterparty) {
+    const struct settle_position *position = &settle->positions[slot];
+    const struct settle_currency *currency = &settle->currencies[position->currency];
+    ASSERT(position->in_use);
+    ASSERT(counterparty < settle->participant_count && counterparty != position->participant);
+    i128 total = 0;
+    if (currency->date == 0) return total; /* never opened: nothing settled in it */
+    for (u32 payment = 0; payment < settle->payment_count; payment++) {
+        const struct khorgos_payment *record = &settle->payments[payment];
+        if (record->state != KHORGOS_PAYMENT_SETTLED || record->finished_at < currency->opened_at) {
+            continue;
+        }
+        struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
+        u32 count = settle_fx_legs(settle, payment, legs);
+        ASSERT(count >= 1 && count <= SETTLE_FX_LEG_COUNT_MAX);
+        for (u32 index = 0; index < count; index++) {
+            const struct settle_fx_leg *leg = &legs[index];
+            if (leg->debtor_slot == slot &&
+                settle->positions[leg->creditor_slot].participant == counterparty) {
+                total += (i128)leg->amount;
+            } else if (leg->creditor_slot == slot &&
+                       settle->positions[leg->debtor_slot].participant == counterparty) {
+                total -= (i128)leg->amount;
+            }
+        }
+    }
+    return total;
+}
+
 static u32 settle_limit_set(struct settle *settle, u32 slot, u32 counterparty, u128 amount) {
     u128 key = settle_limit_key(slot, counterparty);
     u32 index = 0;
@@ -267,6 +309,7 @@ static u32 settle_limit_set(struct settle *settle, u32 slot, u32 counterparty, u
         }
         index = settle->limit_count++;
         settle->limits[index] = (struct settle_bilateral_limit){
+            .position = settle_limit_position_today(settle, slot, counterparty),
             .position_slot = slot, .counterparty = counterparty};
         base_id_map_insert(&settle->limit_map, key, index);
     }

@@ -452,6 +452,10 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     if (record->value_date != 0 && record->value_date < currency->date) {
         return KHORGOS_SETTLE_value_date_invalid;
     }
+    u32 currency_index = settle->positions[settle->payment_payer_slot[payment]].currency;
+    if (record->value_date != 0 && settle_holiday_is(settle, currency_index, record->value_date)) {
+        return KHORGOS_SETTLE_value_date_holiday; /* that day will not open (settle_day.c) */
+    }
     if (record->value_date > currency->date) return KHORGOS_SETTLE_waiting;
     if (!currency->day_open) return KHORGOS_SETTLE_day_not_open;
     bool passed = record->type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed

@@ -1,6 +1,6 @@
 /*
  * settle_snapshot.c: the settlement layer's section of a snapshot (module
- * SETTLE_SNAPSHOT_SECTION, version 1) and its digest. The storage layer frames and checksums
+ * SETTLE_SNAPSHOT_SECTION, version 3) and its digest. The storage layer frames and checksums
  * the section (src/storage/storage.h); this file decides what of struct settle is state.
  *
  * Section bytes, little-endian, back to back:
@@ -10,14 +10,22 @@
  *            positions         participant_count x 8 slots x SETTLE_SNAPSHOT_POSITION_BYTES
  *                              (struct settle_position up to retry_pending: no padding inside)
  *            currencies        currency_count x sizeof(struct settle_currency) (zeroed before
- *                              use, so its padding is zero)
+ *                              use, so its padding is zero; from version 3 it holds
+ *                              holiday_count and opened_at)
  *            payments          payment_count x 256 (struct khorgos_payment)
  *            links             payment_count x 4, five times: next, prev, payer slot, payee
  *                              slot, submit status
  *            timers            timer_count x 16 (the settle-by heap's array as it is)
  *            limits            limit_count x 40: limit 16, position 16, slot 4, counterparty 4
  *            requests          request_count x 64: id 16, checksum 16, result 32
+ *            holidays          per currency in order, its holiday_count dates x 4 (u32
+ *                              YYYYMMDD, ascending) (version 3)
+ *            fx and windows    settle_fx_snapshot_emit (settle_fx.c, version 2)
  *
+ * Versions: 1 the RTGS state; 2 issue 5's state appended; 3 the calendar (the holidays and
+ * the two fields of struct settle_currency). Only the current version is read (the engine
+ * refuses others with format_version): a data directory of an older build replays its
+ * journal from an older snapshot only with that build.
  * Not written, being derived: the three id maps (rebuilt from the records: an id's value is
  * its index) and the scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
@@ -74,6 +82,11 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
         put(context, bytes, sizeof(bytes));
     }
     put(context, settle->requests, (u64)settle->request_count * sizeof(*settle->requests));
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        ASSERT(settle->currencies[currency].holiday_count <= SETTLE_HOLIDAY_COUNT_MAX);
+        put(context, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX],
+            (u64)settle->currencies[currency].holiday_count * sizeof(u32));
+    }
     settle_fx_snapshot_emit(settle, put, context); /* issue 5's state, see settle_fx.c */
 }
 
@@ -165,6 +178,19 @@ static khorgos_error settle_read_limits(struct settle *settle, struct storage_re
     return KHORGOS_ERROR_ok;
 }
 
+/* The calendar: each currency's dates (their count was read with the currency and is checked
+ * here before the dates are; their order by settle_check). */
+static khorgos_error settle_read_holidays(struct settle *settle, struct storage_reader *reader) {
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        u32 count = settle->currencies[currency].holiday_count;
+        if (count > SETTLE_HOLIDAY_COUNT_MAX) return KHORGOS_ERROR_corrupt;
+        khorgos_error error = storage_reader_get(
+            reader, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX], (u64)count * sizeof(u32));
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
 static khorgos_error settle_get_reader(void *context, void *data, u64 size) {
     return storage_reader_get(context, data, size);
 }
@@ -213,6 +239,7 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
         error = storage_reader_get(reader, settle->requests,
                                    (u64)counts.request_count * sizeof(*settle->requests));
     }
+    if (error == KHORGOS_ERROR_ok) error = settle_read_holidays(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
     if (!settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
     error = settle_fx_snapshot_read(settle, settle_get_reader, reader); /* settle_fx.c */

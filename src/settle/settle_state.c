@@ -75,7 +75,10 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->lsm_payments = calloc(payments, sizeof(*settle->lsm_payments));
     settle->lsm_limits = calloc(limits, sizeof(*settle->lsm_limits));
     settle->lsm_payment_index = calloc(payments, sizeof(u32));
-    if (settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
+    settle->holidays =
+        calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX, sizeof(u32));
+    if (settle->holidays == NULL ||
+        settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
         settle->payment_next == NULL || settle->payment_prev == NULL ||
         settle->payment_payer_slot == NULL || settle->payment_payee_slot == NULL ||
         settle->payment_submit_status == NULL || settle->timers == NULL ||
@@ -143,7 +146,7 @@ void settle_deinit(struct settle *settle) {
                       settle->limits, settle->requests, settle->chain, settle->chain_results,
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
-                      settle->lsm_payment_index};
+                      settle->lsm_payment_index, settle->holidays};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }
@@ -370,7 +373,7 @@ void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
-            operation <= KHORGOS_OPERATION_GET_WINDOW_POSITIONS);
+            operation <= KHORGOS_OPERATION_SET_HOLIDAYS);
 }
 
 static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp,
@@ -416,6 +419,9 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_OPEN_DAY: settle_open_day(settle, timestamp, body, count, reply); return count;
     case KHORGOS_OPERATION_CLOSE_DAY:
         settle_close_day(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_SET_HOLIDAYS:
+        settle_set_holidays(settle, timestamp, body, count, reply);
         return count;
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
@@ -489,6 +495,19 @@ static bool settle_check_queue(const struct settle *settle, u32 slot) {
     return count == position->queued_count && value == position->queued_value;
 }
 
+/* The calendar of a currency: valid dates, strictly ascending, all after its last day. */
+static bool settle_check_calendar(const struct settle *settle, u32 currency) {
+    const struct settle_currency *entry = &settle->currencies[currency];
+    const u32 *dates = &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
+    if (entry->holiday_count > SETTLE_HOLIDAY_COUNT_MAX) return false;
+    u32 previous = entry->date;
+    for (u32 index = 0; index < entry->holiday_count; index++) {
+        if (!settle_date_valid(dates[index]) || dates[index] <= previous) return false;
+        previous = dates[index];
+    }
+    return true;
+}
+
 bool settle_check(const struct settle *settle) {
     ASSERT(settle != NULL);
     u32 queued = 0;
@@ -515,6 +534,7 @@ bool settle_check(const struct settle *settle) {
         }
     }
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        if (!settle_check_calendar(settle, currency)) return false;
         u32 index = 0;
         if (!base_id_map_get(&settle->ledger->account_map,
                              settle->currencies[currency].clearing_account_id, &index)) {
