@@ -65,12 +65,14 @@
  *     (submit) -> settled   settle_payments.c, covered and not held behind its queue
  *     (submit) -> queued    uncovered, or over a limit, or behind its queue (fifo)
  *     (submit) -> rejected  invalid, or uncovered with queue mode none, or after the cut-off
- *     (submit) -> waiting   value date after the current business day
+ *     (submit) -> waiting   value date after the current business day (a holiday of its
+ *                           currency: rejected, value_date_holiday; see settle_day.c)
  *     waiting  -> (submit)  open_day of that date (in arrival order)
  *     queued   -> settled   retry when the payer receives funds or credit, offsetting,
  *                           gridlock resolution
  *     queued   -> rejected  cut-off (after_cut_off, TM01), settle-by passed, close of day
  *     queued   -> cancelled cancel_payments
+ *     waiting  -> rejected  set_holidays declares its value date a holiday
  *   A queue is per payer and currency, ordered by priority (urgent, high, normal) then arrival;
  *   re-prioritising moves a payment to the back of its new priority.
  *

@@ -20,6 +20,34 @@
  *
  * close_day rejects what is still queued (day_closed, TM01), repays intraday credit from each
  * balance (settlement -> credit account, one chain) and reports the rest as overnight credit.
+ * open_day also records opened_at (its timestamp): the limits' positions count from it
+ * (settle_participants.c, settle_limit_position_today).
+ *
+ * The calendar (set_holidays, struct khorgos_holiday: id, currency, date, flags REMOVE). Each
+ * currency in use has its holidays, a sorted array of at most SETTLE_HOLIDAY_COUNT_MAX dates
+ * in settle.holidays (settle.h), carried by the snapshot (settle_snapshot.c, version 3) and so
+ * by settle_digest. The rules, as a central bank's RTGS applies them (TARGET2's calendar):
+ *   1. open_day on a holiday of its currency is refused, day_is_holiday, and changes nothing;
+ *      the calendar does not move the date: the operator opens the next business day.
+ *   2. a payment whose value date is a holiday of its currency is rejected at submission with
+ *      value_date_holiday (ISO 20022 has no code for it; DT01 "invalid date" is given), never
+ *      moved to the next business day; a cross-currency (PvP or net) payment is rejected so
+ *      when its value date (given, or its source currency's business day) is a holiday of
+ *      either currency (settle_fx.c, settle_fx_day_status);
+ *   3. a holiday added for a date some payments are waiting for rejects them at once, with
+ *      value_date_holiday: that day will not open, and their senders learn it now;
+ *   4. a holiday must be a future day of the currency: today's open business day is refused
+ *      (holiday_on_open_day), a day before or equal to its last business day is date_invalid;
+ *      so every holiday is after the currency's date (settle_check), and open_day drops those
+ *      the new date passed, keeping the table for the future;
+ *   5. bad input changes nothing and is named: reserved_field (reserved bytes, unknown flags),
+ *      currency_invalid (not ISO 4217) or currency_not_held (no participant holds it yet: a
+ *      calendar belongs to a currency in use), date_invalid (not a calendar date, or past),
+ *      holiday_exists (adding one twice), holiday_not_found (removing one not there),
+ *      capacity_full (SETTLE_HOLIDAY_COUNT_MAX reached);
+ *   6. each event carries a request id (settle_request_begin): a retry gets the first answer,
+ *      flagged retry, and changes nothing; the id with other fields: exists_with_different_fields.
+ * Weekends are not implied: a currency that closes on Saturdays and Sundays lists them.
  */
 #include "settle/settle.h"
 
