@@ -295,7 +295,7 @@ const char *khorgos_operation_name(uint32_t operation);
     X(counterparty_not_found, "RC01") X(debtor_not_found, "RC01")                               \
     X(creditor_not_found, "RC01") X(currency_not_held, "AM03")                                  \
     X(participant_suspended, "AC06") X(creditor_suspended, "AC06")                              \
-    X(amount_must_not_be_zero, "AM12") X(limit_kind_invalid, "")                                \
+    X(amount_must_not_be_zero, "AM01") X(limit_kind_invalid, "")                                \
     X(accounts_must_be_different, "") X(type_invalid, "") X(priority_invalid, "")               \
     X(value_date_invalid, "DT01") X(end_to_end_id_invalid, "") X(uetr_invalid, "")              \
     X(purpose_invalid, "") X(settle_by_passed, "TM01") X(day_not_open, "TM01")                  \
@@ -303,7 +303,7 @@ const char *khorgos_operation_name(uint32_t operation);
     X(exceeds_bilateral_limit, "AM02") X(payment_not_found, "") X(payment_not_queued, "")       \
     X(cancelled, "") X(day_already_open, "") X(date_invalid, "DT01") X(cut_off_invalid, "")     \
     X(queue_mode_invalid, "") X(resolution_disabled, "")                                        \
-    X(credit_line_below_outstanding, "") X(day_closed, "TM01") X(amount_too_large, "AM12")      \
+    X(credit_line_below_outstanding, "") X(day_closed, "TM01") X(amount_too_large, "AM13")      \
     X(rate_invalid, "") X(rate_too_precise, "") X(quote_expired, "") X(pair_unknown, "")        \
     X(provider_invalid, "") X(quote_not_found, "") X(no_route, "AG09")                          \
     X(quote_unavailable, "") X(provider_insufficient_funds, "AM04")                             \
