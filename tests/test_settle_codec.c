@@ -64,40 +64,41 @@ static void test_codec_settlement_day(void **state) {
                                     .payment_count_max = 64};
     struct khorgos *engine = NULL;
     assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
-    assert_int_equal(cli_codec_settle_operation_count(), 27); /* 16 of issue 4, 11 of issue 5 */
+    /* 16 of issue 4, 11 of issue 5, and issue 4's calendar (set_holidays) */
+    assert_int_equal(cli_codec_settle_operation_count(), 28);
     assert_non_null(strstr(codec_apply(engine, "create_participants",
                                        "{\"bic\":\"NBRKKZKX\",\"country\":\"KZ\",\"role\":"
                                        "\"settlement_agent\",\"name\":\"National Bank\","
-                                       "\"currencies\":[398]}"),
+                                       "\"currencies\":[\"KZT\"]}"),
                            "\"status\":\"ok\""));
     assert_non_null(strstr(codec_apply(engine, "create_participants",
                                        "{\"bic\":\"HSBKKZKX\",\"country\":\"KZ\",\"role\":\"bank\","
-                                       "\"name\":\"Halyk\",\"currencies\":[398]}"),
+                                       "\"name\":\"Halyk\",\"currencies\":[\"KZT\"]}"),
                            "\"status\":\"ok\""));
     assert_non_null(strstr(codec_apply(engine, "create_participants",
                                        "{\"bic\":\"KCJBKZKXXXX\",\"country\":\"KZ\",\"role\":"
-                                       "\"bank\",\"name\":\"Kaspi\",\"currencies\":[398]}"),
+                                       "\"bank\",\"name\":\"Kaspi\",\"currencies\":[\"KZT\"]}"),
                            "\"status\":\"ok\""));
     assert_non_null(strstr(codec_apply(engine, "create_participants",
                                        "{\"bic\":\"BAD\",\"country\":\"KZ\",\"role\":\"bank\","
-                                       "\"name\":\"x\",\"currencies\":[398]}"),
+                                       "\"name\":\"x\",\"currencies\":[\"KZT\"]}"),
                            "\"status\":\"bic_invalid\""));
     assert_non_null(strstr(codec_apply(engine, "open_day",
-                                       "{\"id\":\"1\",\"currency\":398,\"date\":20230519,"
+                                       "{\"id\":\"1\",\"currency\":\"KZT\",\"date\":20230519,"
                                        "\"queue_mode\":\"fifo\",\"flags\":[\"resolution_on_request\"]}"),
                            "\"status\":\"ok\""));
     assert_non_null(strstr(codec_apply(engine, "fund",
-                                       "{\"id\":\"2\",\"bic\":\"HSBKKZKX\",\"currency\":398,"
-                                       "\"amount\":\"100000\"}"),
+                                       "{\"id\":\"2\",\"bic\":\"HSBKKZKX\",\"currency\":\"KZT\","
+                                       "\"amount\":\"1000.00\"}"),
                            "\"status\":\"ok\""));
     const char *reply = codec_apply(engine, "submit_payments",
                                     "{\"id\":\"10\",\"debtor\":\"HSBKKZKX\",\"creditor\":\"KCJBKZKX\","
-                                    "\"amount\":\"250050\",\"currency\":398,\"priority\":\"high\","
+                                    "\"amount\":\"2500.50\",\"currency\":\"KZT\",\"priority\":\"high\","
                                     "\"type\":\"interbank\",\"end_to_end_id\":\"INV-2023-0042\"}");
     assert_non_null(strstr(reply, "\"status\":\"queued\""));
     reply = codec_apply(engine, "submit_payments",
                         "{\"id\":\"11\",\"debtor\":\"HSBKKZKX\",\"creditor\":\"KCJBKZKX\","
-                        "\"amount\":\"100\",\"currency\":398,\"priority\":\"urgent\","
+                        "\"amount\":\"1.00\",\"currency\":\"KZT\",\"priority\":\"urgent\","
                         "\"end_to_end_id\":\"E2E\"}");
     assert_non_null(strstr(reply, "\"status\":\"settled\""));
     assert_non_null(strstr(reply, "\"payments_settled\":1"));
@@ -119,6 +120,8 @@ static void test_codec_settlement_day(void **state) {
     assert_non_null(strstr(text, "\"type\":\"interbank\""));
     assert_non_null(strstr(text, "\"reason\":\"insufficient_funds\""));
     assert_non_null(strstr(text, "\"creditor\":\"KCJBKZKXXXX\""));
+    assert_non_null(strstr(text, "\"amount\":\"2500.50\",")); /* 250050 minor units */
+    assert_non_null(strstr(text, "\"currency\":\"KZT\","));
     /* An unknown priority name is refused by the codec before the engine sees it. */
     struct cli_codec_error error;
     static _Alignas(16) u8 event[256];

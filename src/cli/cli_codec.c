@@ -9,9 +9,11 @@
 /* Tables.                                                                                    */
 
 /* A field's table row: name, kind, element size, element count, offset, names, status names. */
-#define FIELD_(type, member, kind, element_size, input_only, names, name_count, status)      \
-    {#member, kind, element_size, sizeof(((type *)0)->member) / (element_size), input_only,   \
-     offsetof(type, member), names, name_count, status}
+#define FIELD_(type, member, kind_, element_size, input_only_, names_, name_count_, status)   \
+    {.name = #member, .kind = kind_, .size = element_size,                                     \
+     .count = sizeof(((type *)0)->member) / (element_size), .input_only = input_only_,         \
+     .offset = offsetof(type, member), .names = names_, .name_count = name_count_,             \
+     .status_name = status}
 #define FIELD_SIZE_(type, member) sizeof(((type *)0)->member)
 #define FIELD_UNSIGNED(type, member)                                                           \
     FIELD_(type, member, CLI_FIELD_UNSIGNED, FIELD_SIZE_(type, member), false, NULL, 0, NULL)
@@ -425,6 +427,154 @@ static u32 field_status_index(const struct decode *decode, const struct cli_fiel
     return U32_MAX;
 }
 
+/* A currency: three letters of the table, or an ISO 4217 number of the table. */
+static bool decode_currency(struct decode *decode, const struct cli_field *field,
+                            const struct cli_json_token *value, u128 *numeric) {
+    ASSERT(field->kind == CLI_FIELD_CURRENCY && field->size == 4);
+    ASSERT(value != NULL && numeric != NULL);
+    char detail[160];
+    const struct khorgos_currency *currency = NULL;
+    if (value->type == CLI_JSON_STRING) {
+        char letters[8];
+        int length = cli_json_string_decode(decode->line, value, letters, sizeof(letters) - 1);
+        if (length == 3) {
+            letters[3] = '\0';
+            currency = khorgos_currency_by_letters(letters);
+        }
+    } else if (value->type == CLI_JSON_NUMBER) {
+        u128 number = 0;
+        if (cli_json_read_integer(decode->line, value, U32_MAX, &number) == CLI_JSON_NUMBER_OK) {
+            currency = khorgos_currency_by_numeric((u32)number);
+        }
+    } else {
+        snprintf(detail, sizeof(detail),
+                 "\"%s\" must be ISO 4217 letters such as \"KZT\" (or the number)", field->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    if (currency == NULL) {
+        char text[LIMIT_JSON_NAME_BYTES_MAX];
+        u32 shown = MIN(value->length, (u32)sizeof(text) - 1);
+        memcpy(text, decode->line + value->start, shown);
+        text[shown] = '\0';
+        snprintf(detail, sizeof(detail), "%s in \"%s\"", text, field->name);
+        return decode_fail(decode, CLI_CODEC_ERROR_unknown_currency, detail);
+    }
+    *numeric = currency->numeric;
+    return true;
+}
+
+/* A string value's text into `out` (NUL-terminated); false when it is not a string or longer
+ * than capacity - 1 bytes (`*is_string` tells which). */
+static bool decode_string_text(const struct decode *decode, const struct cli_json_token *value,
+                               char *out, u32 capacity, bool *is_string) {
+    ASSERT(out != NULL && capacity > 1);
+    *is_string = value->type == CLI_JSON_STRING;
+    if (!*is_string) return false;
+    int length = cli_json_string_decode(decode->line, value, out, capacity - 1);
+    if (length < 0) return false;
+    out[length] = '\0';
+    return true;
+}
+
+/* A rate: a decimal string, stored as its mantissa (the field) and exponent (scale_offset). */
+static bool decode_rate(struct decode *decode, const struct cli_field *field, u32 value_index,
+                        u8 *record) {
+    ASSERT(field->kind == CLI_FIELD_RATE && field->size == 8 && field->count == 1);
+    ASSERT(field->scale_offset != CLI_OFFSET_NONE);
+    char text[CLI_RATE_TEXT_BYTES_MAX + 1], detail[160];
+    bool is_string = false;
+    if (!decode_string_text(decode, &decode->tokens[value_index], text, sizeof(text),
+                            &is_string)) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be a decimal string such as \"71.6532\"%s",
+                 field->name, is_string ? ", not longer" : "");
+        return decode_fail(decode, is_string ? CLI_CODEC_ERROR_rate_invalid
+                                             : CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    u64 mantissa = 0;
+    int8_t exponent = 0;
+    enum cli_decimal_status status =
+        cli_decimal_rate_parse(text, (u32)strlen(text), &mantissa, &exponent);
+    if (status != CLI_DECIMAL_OK) {
+        snprintf(detail, sizeof(detail), "\"%s\" \"%.40s\"%s", field->name, text,
+                 status == CLI_DECIMAL_TOO_PRECISE ? ": at most 12 significant digits and 18 decimals"
+                 : status == CLI_DECIMAL_TOO_LARGE ? ": below 10^30" : "");
+        return decode_fail(decode, status == CLI_DECIMAL_INVALID ? CLI_CODEC_ERROR_rate_invalid
+                                   : status == CLI_DECIMAL_NEGATIVE ? CLI_CODEC_ERROR_rate_not_positive
+                                   : status == CLI_DECIMAL_TOO_PRECISE ? CLI_CODEC_ERROR_rate_too_precise
+                                                                       : CLI_CODEC_ERROR_out_of_range,
+                           detail);
+    }
+    memcpy(record + field->offset, &mantissa, sizeof(mantissa));
+    memcpy(record + field->scale_offset, &exponent, sizeof(exponent));
+    return true;
+}
+
+/* The currency that scales an amount field of `record`: its own, else the fallback's; NULL
+ * when none is set (0) or it is not in the table. */
+static const struct khorgos_currency *amount_currency(const struct cli_field *field,
+                                                      const u8 *record, u32 *numeric) {
+    ASSERT(field->kind == CLI_FIELD_AMOUNT);
+    ASSERT(field->scale_offset != CLI_OFFSET_NONE);
+    memcpy(numeric, record + field->scale_offset, sizeof(*numeric));
+    if (*numeric == 0 && field->scale_fallback_offset != CLI_OFFSET_NONE) {
+        memcpy(numeric, record + field->scale_fallback_offset, sizeof(*numeric));
+    }
+    return *numeric == 0 ? NULL : khorgos_currency_by_numeric(*numeric);
+}
+
+static enum cli_codec_error_code amount_error_code(enum cli_decimal_status status) {
+    ASSERT(status != CLI_DECIMAL_OK);
+    ASSERT(status <= CLI_DECIMAL_TOO_LARGE);
+    return status == CLI_DECIMAL_INVALID       ? CLI_CODEC_ERROR_amount_invalid
+           : status == CLI_DECIMAL_NEGATIVE    ? CLI_CODEC_ERROR_amount_not_positive
+           : status == CLI_DECIMAL_TOO_PRECISE ? CLI_CODEC_ERROR_amount_too_precise
+                                               : CLI_CODEC_ERROR_out_of_range;
+}
+
+/* An amount, once its record's currencies are decoded: a decimal string in the major unit of
+ * its currency ("none" where the field allows no limit). */
+static bool decode_amount(struct decode *decode, const struct cli_field *field, u32 value_index,
+                          u8 *record) {
+    ASSERT(field->kind == CLI_FIELD_AMOUNT && field->size == 16 && field->count == 1);
+    char text[CLI_AMOUNT_TEXT_BYTES_MAX + 1], detail[192];
+    bool is_string = false;
+    if (!decode_string_text(decode, &decode->tokens[value_index], text, sizeof(text),
+                            &is_string)) {
+        snprintf(detail, sizeof(detail), "\"%s\" must be a decimal string such as \"1250.50\"%s",
+                 field->name, is_string ? ", not longer" : " (major units), not a JSON number");
+        return decode_fail(decode, is_string ? CLI_CODEC_ERROR_amount_invalid
+                                             : CLI_CODEC_ERROR_wrong_type, detail);
+    }
+    u128 amount = KHORGOS_AMOUNT_MAX;
+    if ((field->rules & CLI_RULE_NONE_IS_MAX) && strcmp(text, "none") == 0) goto store;
+    u32 numeric = 0;
+    const struct khorgos_currency *currency = amount_currency(field, record, &numeric);
+    /* Zero is zero in any scale: without a currency, read with the most decimals a currency
+     * has, and refuse anything but zero. */
+    enum cli_decimal_status status = cli_decimal_amount_parse(
+        text, (u32)strlen(text), currency == NULL ? 18 : currency->minor_units, &amount);
+    if (status == CLI_DECIMAL_OK && currency == NULL && amount != 0) {
+        snprintf(detail, sizeof(detail), "\"%s\" \"%.48s\" needs its currency", field->name, text);
+        return decode_fail(decode, CLI_CODEC_ERROR_missing_currency, detail);
+    }
+    if (status == CLI_DECIMAL_OK && amount == 0 && (field->rules & CLI_RULE_POSITIVE)) {
+        status = CLI_DECIMAL_NEGATIVE;
+    }
+    if (status != CLI_DECIMAL_OK) {
+        if (status == CLI_DECIMAL_TOO_PRECISE) {
+            snprintf(detail, sizeof(detail), "\"%s\" \"%.48s\": %s has %u decimals", field->name,
+                     text, currency != NULL ? currency->letters : "a currency",
+                     currency != NULL ? currency->minor_units : 18u);
+        } else {
+            snprintf(detail, sizeof(detail), "\"%s\" \"%.48s\"", field->name, text);
+        }
+        return decode_fail(decode, amount_error_code(status), detail);
+    }
+store:
+    memcpy(record + field->offset, &amount, sizeof(amount));
+    return true;
+}
+
 /* One numeric value: an unsigned, flags, or an enum's or status's name (or its number). */
 static bool decode_scalar(struct decode *decode, const struct cli_field *field, u32 value_index,
                           u8 *record, u32 element) {
@@ -433,6 +583,8 @@ static bool decode_scalar(struct decode *decode, const struct cli_field *field, 
     u128 number = 0;
     if (field->kind == CLI_FIELD_FLAGS) {
         if (!decode_flags(decode, field, value_index, &number)) return false;
+    } else if (field->kind == CLI_FIELD_CURRENCY) {
+        if (!decode_currency(decode, field, value, &number)) return false;
     } else if (field->kind == CLI_FIELD_ENUM && value->type == CLI_JSON_STRING) {
         number = field_name_index(decode, field, value);
         if (number == field->name_count) {
@@ -458,7 +610,9 @@ static bool decode_field(struct decode *decode, const struct cli_field *field, u
                          u8 *record) {
     ASSERT(decode != NULL && field != NULL && record != NULL);
     ASSERT(field->count >= 1);
+    ASSERT(field->kind != CLI_FIELD_AMOUNT); /* decode_record converts those last */
     if (field->kind == CLI_FIELD_TEXT) return decode_text(decode, field, value_index, record);
+    if (field->kind == CLI_FIELD_RATE) return decode_rate(decode, field, value_index, record);
     if (field->count == 1) return decode_scalar(decode, field, value_index, record, 0);
     const struct cli_json_token *value = &decode->tokens[value_index];
     char detail[128];
@@ -478,6 +632,32 @@ static bool decode_field(struct decode *decode, const struct cli_field *field, u
     return true;
 }
 
+/* The amount fields of one object, kept until its currencies are decoded. */
+struct decode_amounts {
+    u32 count;
+    u32 field_index[CLI_RECORD_AMOUNTS_MAX];
+    u32 value_index[CLI_RECORD_AMOUNTS_MAX];
+};
+
+/* Once every other field of the object is decoded: absent enums take their absent value, and
+ * the amounts are read in the scale of the currencies now known. */
+static bool decode_record_finish(struct decode *decode, const struct cli_record *record, u8 *out,
+                                 u64 seen, const struct decode_amounts *amounts) {
+    ASSERT(amounts->count <= CLI_RECORD_AMOUNTS_MAX);
+    ASSERT(record->field_count <= 64);
+    for (u32 index = 0; index < record->field_count; index++) {
+        const struct cli_field *field = &record->fields[index];
+        if (field->kind == CLI_FIELD_ENUM && field->absent_value != 0 && !((seen >> index) & 1u)) {
+            field_store(field, out, 0, field->absent_value);
+        }
+    }
+    for (u32 index = 0; index < amounts->count; index++) {
+        const struct cli_field *field = &record->fields[amounts->field_index[index]];
+        if (!decode_amount(decode, field, amounts->value_index[index], out)) return false;
+    }
+    return true;
+}
+
 /* Decodes the object at `object_index` into `record` (zeroed by the caller), skipping the key
  * `skip_key` (the "op" of an inline request). */
 static bool decode_record(struct decode *decode, u32 object_index, const struct cli_record *record,
@@ -491,6 +671,7 @@ static bool decode_record(struct decode *decode, u32 object_index, const struct 
         return decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
     }
     u64 seen = 0;
+    struct decode_amounts amounts = {.count = 0};
     for (u32 key_index = object_index + 1; key_index < object->end;) {
         const struct cli_json_token *key = &decode->tokens[key_index];
         u32 value_index = key->end;
@@ -512,11 +693,17 @@ static bool decode_record(struct decode *decode, u32 object_index, const struct 
                                    detail);
             }
             seen |= (u64)1 << field_index;
-            if (!decode_field(decode, &record->fields[field_index], value_index, out)) return false;
+            if (record->fields[field_index].kind == CLI_FIELD_AMOUNT) {
+                ASSERT(amounts.count < CLI_RECORD_AMOUNTS_MAX);
+                amounts.field_index[amounts.count] = field_index;
+                amounts.value_index[amounts.count++] = value_index;
+            } else if (!decode_field(decode, &record->fields[field_index], value_index, out)) {
+                return false;
+            }
         }
         key_index = next_key_index;
     }
-    return true;
+    return decode_record_finish(decode, record, out, seen, &amounts);
 }
 
 /* The array of events or ids at `array_index`: checks its count and the body's room. */
@@ -732,6 +919,10 @@ static void encode_scalar(struct cli_json_writer *writer, const struct cli_field
         return;
     }
     if (field->kind == CLI_FIELD_STATUS) name = field->status_name((u32)value);
+    if (field->kind == CLI_FIELD_CURRENCY) {
+        const struct khorgos_currency *currency = khorgos_currency_by_numeric((u32)value);
+        if (currency != NULL) name = currency->letters; /* else its number, as it is */
+    }
     if (field->kind == CLI_FIELD_ENUM && value < field->name_count) name = field->names[value];
     if (name != NULL) {
         cli_json_string_literal(writer, name);
@@ -742,10 +933,64 @@ static void encode_scalar(struct cli_json_writer *writer, const struct cli_field
     }
 }
 
+/* An amount in its currency's major unit; without a known currency (a record from outside
+ * the JSON front end), in minor units. */
+static void encode_amount(struct cli_json_writer *writer, const struct cli_field *field,
+                          const u8 *record) {
+    ASSERT(field->kind == CLI_FIELD_AMOUNT && field->count == 1);
+    u128 amount = field_load(field, record, 0);
+    if ((field->rules & CLI_RULE_NONE_IS_MAX) && amount == KHORGOS_AMOUNT_MAX) {
+        cli_json_string_literal(writer, "none");
+        return;
+    }
+    u32 numeric = 0;
+    const struct khorgos_currency *currency = amount_currency(field, record, &numeric);
+    char text[LIMIT_U128_DECIMAL_DIGITS_MAX + 24];
+    size_t length = khorgos_amount_format(amount, currency == NULL ? 0 : currency->minor_units,
+                                          text, sizeof(text));
+    ASSERT(length > 0);
+    cli_json_string(writer, text, (u32)length);
+}
+
+static void encode_rate(struct cli_json_writer *writer, const struct cli_field *field,
+                        const u8 *record) {
+    ASSERT(field->kind == CLI_FIELD_RATE && field->size == 8);
+    ASSERT(field->scale_offset != CLI_OFFSET_NONE);
+    u64 mantissa = 0;
+    int8_t exponent = 0;
+    memcpy(&mantissa, record + field->offset, sizeof(mantissa));
+    memcpy(&exponent, record + field->scale_offset, sizeof(exponent));
+    char text[CLI_DECIMAL_RATE_TEXT_BYTES];
+    u32 length = cli_decimal_rate_format(mantissa, exponent, text, sizeof(text));
+    ASSERT(length > 0);
+    cli_json_string(writer, text, length);
+}
+
+/* Whether the encoder leaves the field out: a zero that means "not given" (a positive-only
+ * amount or rate, a currency that is none), so that what it writes reads back the same. */
+static bool field_left_out(const struct cli_field *field, const u8 *record) {
+    ASSERT(field != NULL && record != NULL);
+    if (field->input_only) return true;
+    if (field->count != 1) return false;
+    if (field->kind == CLI_FIELD_CURRENCY) return field_load(field, record, 0) == 0;
+    if (field->kind == CLI_FIELD_AMOUNT || field->kind == CLI_FIELD_RATE) {
+        return (field->rules & CLI_RULE_POSITIVE) && field_load(field, record, 0) == 0;
+    }
+    return false;
+}
+
 static void encode_field(struct cli_json_writer *writer, const struct cli_field *field,
                          const u8 *record) {
     ASSERT(field->count >= 1);
     ASSERT(!field->input_only);
+    if (field->kind == CLI_FIELD_AMOUNT) {
+        encode_amount(writer, field, record);
+        return;
+    }
+    if (field->kind == CLI_FIELD_RATE) {
+        encode_rate(writer, field, record);
+        return;
+    }
     if (field->kind == CLI_FIELD_TEXT) {
         const char *text = (const char *)record + field->offset;
         const char *end = memchr(text, '\0', field->size);
@@ -772,7 +1017,7 @@ void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_re
     cli_json_object_begin(writer);
     for (u32 index = 0; index < record->field_count; index++) {
         const struct cli_field *field = &record->fields[index];
-        if (field->input_only) continue;
+        if (field_left_out(field, bytes)) continue;
         cli_json_key(writer, field->name);
         encode_field(writer, field, bytes);
     }
@@ -782,6 +1027,10 @@ void cli_codec_record_encode(struct cli_json_writer *writer, const struct cli_re
 /* The longest text one value of a field may take. */
 static u32 scalar_text_bytes_max(const struct cli_field *field) {
     ASSERT(field != NULL);
+    /* A u128 of 39 digits with a point, or "0." and 18 decimals, quoted; "none" is shorter. */
+    if (field->kind == CLI_FIELD_AMOUNT) return LIMIT_U128_DECIMAL_DIGITS_MAX + 1 + 18 + 2;
+    if (field->kind == CLI_FIELD_RATE) return CLI_DECIMAL_RATE_TEXT_BYTES + 2;
+    if (field->kind == CLI_FIELD_CURRENCY) return 10; /* a u32 number; letters take 5 */
     ASSERT(field->kind == CLI_FIELD_UNSIGNED || field->names != NULL ||
            field->status_name != NULL);
     u32 number = field->size == 1 ? 3 : field->size == 2 ? 5 : field->size == 4 ? 10

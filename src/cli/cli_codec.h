@@ -27,6 +27,29 @@
  *   text           (settlement: BICs, names) a string of printable ASCII up to the field's size
  *   enum           (settlement: roles, priorities) a name, or its number; written as the name
  *   fixed arrays   (settlement: a participant's currencies) a JSON array of at most N values
+ *   currency       (settlement) ISO 4217 letters "KZT", or its number 398, either in the
+ *                  currency table (khorgos_currency_by_letters); written as letters; 0 (none)
+ *                  is left out
+ *   amount         (settlement) u128 minor units as a decimal string in the major unit of the
+ *                  record's currency field (scale_offset; scale_fallback_offset when that one is
+ *                  0): "1250.50" for KZT (2 decimals), "1250" for JPY; no sign, no exponent, at
+ *                  most the currency's decimals; never a JSON number (an old script sending
+ *                  minor units must fail, not pay a hundred times too much)
+ *   rate           (FX) rate_mantissa (u64) and rate_exponent (int8 at scale_offset) as one
+ *                  decimal string "71.6532": positive, at most CLI_RATE_DIGITS_MAX significant
+ *                  digits, read exactly as mantissa x 10^exponent with trailing zeros moved
+ *                  into the exponent (as the engine normalises); written the same way
+ * Field rules (cli_field.rules): CLI_RULE_POSITIVE refuses a given zero (an amount the request
+ * must state when it states it) and leaves a zero out when writing (zero means not given);
+ * CLI_RULE_NONE_IS_MAX reads "none" as KHORGOS_AMOUNT_MAX (no limit) and writes it so.
+ * An absent ENUM field takes `absent_value` (a payment's priority: normal, TARGET2's default).
+ *
+ * Order. The currency that scales an amount may come after it in the object. decode_record
+ * therefore decodes every other field first and keeps the amounts' value tokens (at most
+ * CLI_RECORD_AMOUNTS_MAX per record); once the object is complete, and so its currencies are
+ * known and valid, it converts the amounts. An amount of zero needs no scale and is accepted
+ * without a currency; any other amount without one is missing_currency.
+ *
  * Unknown fields, duplicate fields, values of the wrong type or out of range are errors.
  *
  * Errors. A refused line changes nothing; its reply is
@@ -40,6 +63,7 @@
 #define KHORGOS_CLI_CODEC_H
 
 #include "cli/cli_json.h"
+#include "cli/cli_codec_decimal.h"
 
 /* The codec's own error codes; their names are the "code" of an error reply. */
 #define CLI_CODEC_ERRORS(X)                                                                    \
@@ -56,7 +80,15 @@
     X(out_of_range, "the value is out of range")                                               \
     X(unknown_flag, "the flag name is unknown")                                                \
     X(unknown_name, "the name is not one of the field's values")                               \
-    X(too_many_events, "more events than a request may hold")
+    X(too_many_events, "more events than a request may hold")                                  \
+    X(unknown_currency, "the currency is not an ISO 4217 code of the currency table")          \
+    X(missing_currency, "the amount's currency is not given")                                  \
+    X(amount_invalid, "the amount is not a decimal number such as \"1250.50\"")               \
+    X(amount_not_positive, "the amount must be more than zero")                                \
+    X(amount_too_precise, "the amount has more decimals than its currency's minor unit")       \
+    X(rate_invalid, "the rate is not a decimal number such as \"71.6532\"")                   \
+    X(rate_not_positive, "the rate must be more than zero")                                    \
+    X(rate_too_precise, "the rate has more significant digits or decimals than a rate may")
 
 #define CLI_CODEC_ERROR_ENUM_(name, text) CLI_CODEC_ERROR_##name,
 enum cli_codec_error_code { CLI_CODEC_ERRORS(CLI_CODEC_ERROR_ENUM_) CLI_CODEC_ERROR_COUNT };
@@ -73,7 +105,35 @@ enum cli_field_kind {
     CLI_FIELD_STATUS = 3,   /* written by name (status_name); read by name or number */
     CLI_FIELD_TEXT = 4,     /* char[size]: printable ASCII, NUL-padded; a JSON string */
     CLI_FIELD_ENUM = 5,     /* a name of `names` (or its number); written by name */
+    CLI_FIELD_CURRENCY = 6, /* size 4: ISO 4217 letters (or number); written as letters */
+    CLI_FIELD_AMOUNT = 7,   /* size 16: a decimal string in the major unit of its currency */
+    CLI_FIELD_RATE = 8,     /* size 8 (the mantissa) + an int8 exponent: a decimal string */
 };
+
+enum cli_field_rule {
+    CLI_RULE_POSITIVE = 1u << 0,    /* a given zero is refused; a zero is not written */
+    CLI_RULE_NONE_IS_MAX = 1u << 1, /* "none" is KHORGOS_AMOUNT_MAX (no limit) */
+};
+#define CLI_OFFSET_NONE 0xFFFFu
+
+/* Limits of the decimal kinds, with why. */
+/* Bytes of an amount's text: 39 digits of u128, a point, 18 decimals (khorgos_amount_format's
+ * most), and room for a few leading zeros; a longer text is amount_invalid, not truncated. */
+#define CLI_AMOUNT_TEXT_BYTES_MAX 72u
+/* A rate is rate_mantissa x 10^rate_exponent with the engine's bounds (include/khorgos.h:
+ * mantissa 1..999,999,999,999, exponent -18..18): 12 significant digits, 18 decimals. */
+#define CLI_RATE_DIGITS_MAX 12u
+#define CLI_RATE_EXPONENT_MIN (-18)
+#define CLI_RATE_EXPONENT_MAX 18
+#define CLI_RATE_MANTISSA_MAX 999999999999ull
+/* Bytes of a rate's text: 12 digits and 18 zeros, or "0." and 18 decimals; room for zeros. */
+#define CLI_RATE_TEXT_BYTES_MAX 72u
+/* Amount fields of one record, converted once the record's object is complete (a position
+ * has 12). */
+#define CLI_RECORD_AMOUNTS_MAX 16u
+_Static_assert(CLI_RATE_MANTISSA_MAX == 1000000000000ull - 1, "12 digits");
+_Static_assert(CLI_AMOUNT_TEXT_BYTES_MAX >= LIMIT_U128_DECIMAL_DIGITS_MAX + 1 + 18 + 1,
+               "u128 minor units with 18 decimals fit");
 
 /* A field. With count > 1 it is a fixed array of `count` elements of `size` bytes (of kind
  * UNSIGNED or ENUM), read from a JSON array of at most `count` values (the rest are zero) and
@@ -88,6 +148,10 @@ struct cli_field {
     const char *const *names; /* FLAGS: bit i's name; ENUM: value i's name (NULL: none) */
     u32 name_count;
     const char *(*status_name)(uint32_t status);
+    u8 rules;                  /* enum cli_field_rule */
+    u8 absent_value;           /* ENUM: the value when the field is not given */
+    u16 scale_offset;          /* AMOUNT: its u32 currency; RATE: its int8 exponent */
+    u16 scale_fallback_offset; /* AMOUNT: the currency when that one is 0, or CLI_OFFSET_NONE */
 };
 
 struct cli_record {

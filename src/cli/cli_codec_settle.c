@@ -1,18 +1,34 @@
 /*
  * cli_codec_settle.c: record and operation tables of the settlement operations for the JSON
  * front end (see cli_codec_settle.h). Field names are the records' member names
- * (include/khorgos.h); enums are read and written by name: role (bank, liquidity_provider,
- * settlement_agent), type (customer, interbank), priority (urgent, high, normal), state,
- * queue_mode (none, fifo, bypass_fifo), limit_kind (net_debit_cap, bilateral); statuses by
- * their names (khorgos_settle_status_name). Amounts are u128 minor units and currencies ISO
- * numeric codes here: the codec has no field kind yet for a decimal in major units tied to the
- * record's currency (see docs/api.md, Settlement).
+ * (include/khorgos.h), except "rate" (rate_mantissa and rate_exponent as one decimal string);
+ * enums are read and written by name: role (bank, liquidity_provider, settlement_agent), type
+ * (customer, interbank), priority (urgent, high, normal; normal when a payment leaves it out,
+ * as TARGET2 does, although the binary 0 is urgent), state, queue_mode (none, fifo,
+ * bypass_fifo), limit_kind (net_debit_cap, bilateral); statuses by their names
+ * (khorgos_settle_status_name).
+ *
+ * Currencies are ISO 4217 letters ("KZT"); every settlement amount is a decimal string in the
+ * major unit of its record's currency (cli_codec.h, "amount"), which scales it as follows:
+ *   participant event amount       its currency
+ *   payment amount                 currency
+ *   payment amount_target          currency_target, or currency when that is 0
+ *   quote amount_max, amount_used  currency_source
+ *   position, window position      currency
+ * Which amounts must be positive (CLI_RULE_POSITIVE): a payment's amount and amount_target
+ * (either may be left out: a creditor-amount payment gives only amount_target), fund and
+ * defund amounts, a quote's amount_max. A credit line may be zero; a limit may be zero or
+ * "none" (no limit). The ledger's records (cli_codec.c) keep integer minor units.
  */
 #include "cli/cli_codec_settle.h"
 
-#define SETTLE_FIELD_(type, member, kind, element_size, input_only, names, name_count, status) \
-    {#member, kind, element_size, sizeof(((type *)0)->member) / (element_size), input_only,   \
-     offsetof(type, member), names, name_count, status}
+#define SETTLE_FIELD_(type, member, kind_, element_size, input_only_, names_, name_count_,     \
+                      status)                                                                  \
+    {.name = #member, .kind = kind_, .size = element_size,                                     \
+     .count = sizeof(((type *)0)->member) / (element_size), .input_only = input_only_,         \
+     .offset = offsetof(type, member), .names = names_, .name_count = name_count_,             \
+     .status_name = status, .scale_offset = CLI_OFFSET_NONE,                                   \
+     .scale_fallback_offset = CLI_OFFSET_NONE}
 #define SETTLE_SIZE_(type, member) sizeof(((type *)0)->member)
 #define SETTLE_UNSIGNED(type, member)                                                          \
     SETTLE_FIELD_(type, member, CLI_FIELD_UNSIGNED, SETTLE_SIZE_(type, member), false, NULL, 0, \
@@ -38,6 +54,29 @@
 #define SETTLE_STATUS(type, member)                                                            \
     SETTLE_FIELD_(type, member, CLI_FIELD_STATUS, SETTLE_SIZE_(type, member), false, NULL, 0,  \
                   khorgos_settle_status_name)
+/* An enum that takes `absent` when not given (a payment's priority: normal, TARGET2's). */
+#define SETTLE_ENUM_ABSENT(type, member, names_, absent)                                       \
+    {.name = #member, .kind = CLI_FIELD_ENUM, .size = SETTLE_SIZE_(type, member), .count = 1,  \
+     .offset = offsetof(type, member), .names = names_, .name_count = ARRAY_COUNT(names_),     \
+     .absent_value = absent, .scale_offset = CLI_OFFSET_NONE,                                  \
+     .scale_fallback_offset = CLI_OFFSET_NONE}
+/* A currency (or, with count > 1, an array of them): letters; see cli_codec.h. */
+#define SETTLE_CURRENCY(type, member)                                                          \
+    SETTLE_FIELD_(type, member, CLI_FIELD_CURRENCY, sizeof(uint32_t), false, NULL, 0, NULL)
+/* An amount scaled by the record's currency `currency` (and `fallback` when that one is 0). */
+#define SETTLE_AMOUNT_(type, member, currency, fallback, rules_)                               \
+    {.name = #member, .kind = CLI_FIELD_AMOUNT, .size = 16, .count = 1,                        \
+     .offset = offsetof(type, member), .rules = rules_,                                        \
+     .scale_offset = offsetof(type, currency), .scale_fallback_offset = fallback}
+#define SETTLE_AMOUNT(type, member, currency, rules)                                           \
+    SETTLE_AMOUNT_(type, member, currency, CLI_OFFSET_NONE, rules)
+#define SETTLE_AMOUNT_OR(type, member, currency, fallback, rules)                              \
+    SETTLE_AMOUNT_(type, member, currency, offsetof(type, fallback), rules)
+/* "rate": rate_mantissa and rate_exponent as one positive decimal string. */
+#define SETTLE_RATE(type)                                                                      \
+    {.name = "rate", .kind = CLI_FIELD_RATE, .size = 8, .count = 1,                            \
+     .offset = offsetof(type, rate_mantissa), .rules = CLI_RULE_POSITIVE,                      \
+     .scale_offset = offsetof(type, rate_exponent), .scale_fallback_offset = CLI_OFFSET_NONE}
 #define SETTLE_RECORD(name, type, fields) {name, sizeof(type), fields, ARRAY_COUNT(fields)}
 
 /* Enum names by value (NULL: no name for that value). */
@@ -48,16 +87,6 @@ static const char *const payment_type_names[] = {"customer", "interbank"};
 static const char *const priority_names[] = {"urgent", "high", "normal"};
 static const char *const payment_state_names[] = {NULL,        "settled", "queued", "rejected",
                                                   "cancelled", "waiting", "in_window"};
-/* Issue 5 (cross-currency and netting). A power-of-ten exponent is an int8_t: the codec has no
- * signed kind, so it is an enumeration whose names are its values as text ("-4"), indexed by
- * the byte's unsigned value; -18..18 are named, others are written as their byte. */
-static const char *const exponent_names[256] = {
-    [0] = "0", [1] = "1", [2] = "2", [3] = "3", [4] = "4", [5] = "5", [6] = "6", [7] = "7",
-    [8] = "8", [9] = "9", [10] = "10", [11] = "11", [12] = "12", [13] = "13", [14] = "14",
-    [15] = "15", [16] = "16", [17] = "17", [18] = "18", [238] = "-18", [239] = "-17",
-    [240] = "-16", [241] = "-15", [242] = "-14", [243] = "-13", [244] = "-12", [245] = "-11",
-    [246] = "-10", [247] = "-9", [248] = "-8", [249] = "-7", [250] = "-6", [251] = "-5",
-    [252] = "-4", [253] = "-3", [254] = "-2", [255] = "-1"};
 static const char *const amount_kind_names[] = {"debtor", "creditor"};
 static const char *const settlement_names[] = {"gross", "net"};
 static const char *const route_names[] = {"none", "direct", "vehicle"};
@@ -82,36 +111,43 @@ static const struct cli_field participant_fields[] = {
     SETTLE_TEXT(PARTICIPANT, bic),         SETTLE_TEXT(PARTICIPANT, country),
     SETTLE_ENUM(PARTICIPANT, role, role_names),
     SETTLE_FLAGS(PARTICIPANT, flags, participant_flag_names),
-    SETTLE_RESERVED(PARTICIPANT, reserved), SETTLE_ARRAY(PARTICIPANT, currencies),
+    SETTLE_RESERVED(PARTICIPANT, reserved), SETTLE_CURRENCY(PARTICIPANT, currencies),
     SETTLE_TEXT(PARTICIPANT, name),        SETTLE_UNSIGNED(PARTICIPANT, timestamp),
     SETTLE_UNSIGNED(PARTICIPANT, number),  SETTLE_RESERVED(PARTICIPANT, reserved_2),
 };
 
 #define PARTICIPANT_EVENT struct khorgos_participant_event
-static const struct cli_field participant_event_fields[] = {
-    SETTLE_UNSIGNED(PARTICIPANT_EVENT, id),
-    SETTLE_UNSIGNED(PARTICIPANT_EVENT, amount),
-    SETTLE_TEXT(PARTICIPANT_EVENT, bic),
-    SETTLE_TEXT(PARTICIPANT_EVENT, counterparty),
-    SETTLE_ENUM(PARTICIPANT_EVENT, limit_kind, limit_kind_names),
-    SETTLE_RESERVED(PARTICIPANT_EVENT, reserved),
-    SETTLE_UNSIGNED(PARTICIPANT_EVENT, currency),
-    SETTLE_RESERVED(PARTICIPANT_EVENT, reserved_2),
-};
+/* fund and defund move a positive amount; a credit line may be zero; a limit may be zero or
+ * "none" (KHORGOS_AMOUNT_MAX: no limit); suspend and reinstate name a participant only. */
+#define PARTICIPANT_EVENT_FIELDS_(amount_rules)                                               \
+    SETTLE_UNSIGNED(PARTICIPANT_EVENT, id),                                                    \
+    SETTLE_AMOUNT(PARTICIPANT_EVENT, amount, currency, amount_rules),                          \
+    SETTLE_TEXT(PARTICIPANT_EVENT, bic), SETTLE_TEXT(PARTICIPANT_EVENT, counterparty),         \
+    SETTLE_ENUM(PARTICIPANT_EVENT, limit_kind, limit_kind_names),                              \
+    SETTLE_RESERVED(PARTICIPANT_EVENT, reserved), SETTLE_CURRENCY(PARTICIPANT_EVENT, currency), \
+    SETTLE_RESERVED(PARTICIPANT_EVENT, reserved_2)
+static const struct cli_field participant_fund_fields[] = {
+    PARTICIPANT_EVENT_FIELDS_(CLI_RULE_POSITIVE)};
+static const struct cli_field participant_credit_fields[] = {PARTICIPANT_EVENT_FIELDS_(0)};
+static const struct cli_field participant_limit_fields[] = {
+    PARTICIPANT_EVENT_FIELDS_(CLI_RULE_NONE_IS_MAX)};
+static const struct cli_field participant_status_fields[] = {
+    SETTLE_UNSIGNED(PARTICIPANT_EVENT, id), SETTLE_TEXT(PARTICIPANT_EVENT, bic)};
+#undef PARTICIPANT_EVENT_FIELDS_
 
 #define PAYMENT struct khorgos_payment
 static const struct cli_field payment_fields[] = {
     SETTLE_UNSIGNED(PAYMENT, id),
-    SETTLE_UNSIGNED(PAYMENT, amount),
+    SETTLE_AMOUNT(PAYMENT, amount, currency, CLI_RULE_POSITIVE),
     SETTLE_UNSIGNED(PAYMENT, uetr),
     SETTLE_TEXT(PAYMENT, debtor),
     SETTLE_TEXT(PAYMENT, creditor),
     SETTLE_TEXT(PAYMENT, end_to_end_id),
     SETTLE_TEXT(PAYMENT, purpose),
     SETTLE_ENUM(PAYMENT, type, payment_type_names),
-    SETTLE_ENUM(PAYMENT, priority, priority_names),
+    SETTLE_ENUM_ABSENT(PAYMENT, priority, priority_names, KHORGOS_PRIORITY_NORMAL),
     SETTLE_ENUM(PAYMENT, state, payment_state_names),
-    SETTLE_UNSIGNED(PAYMENT, currency),
+    SETTLE_CURRENCY(PAYMENT, currency),
     SETTLE_UNSIGNED(PAYMENT, value_date),
     SETTLE_UNSIGNED(PAYMENT, settle_by),
     SETTLE_UNSIGNED(PAYMENT, submitted_at),
@@ -122,13 +158,12 @@ static const struct cli_field payment_fields[] = {
     SETTLE_STATUS(PAYMENT, reason),
     SETTLE_RESERVED(PAYMENT, reserved),
     SETTLE_UNSIGNED(PAYMENT, sequence),
-    SETTLE_UNSIGNED(PAYMENT, currency_target),
+    SETTLE_CURRENCY(PAYMENT, currency_target),
     SETTLE_ENUM(PAYMENT, amount_kind, amount_kind_names),
     SETTLE_ENUM(PAYMENT, settlement, settlement_names),
     SETTLE_ENUM(PAYMENT, route, route_names),
-    SETTLE_ENUM(PAYMENT, rate_exponent, exponent_names),
-    SETTLE_UNSIGNED(PAYMENT, rate_mantissa),
-    SETTLE_UNSIGNED(PAYMENT, amount_target),
+    SETTLE_RATE(PAYMENT),
+    SETTLE_AMOUNT_OR(PAYMENT, amount_target, currency_target, currency, CLI_RULE_POSITIVE),
     SETTLE_UNSIGNED(PAYMENT, window),
     SETTLE_UNSIGNED(PAYMENT, provider),
     SETTLE_UNSIGNED(PAYMENT, provider_vehicle),
@@ -138,15 +173,14 @@ static const struct cli_field payment_fields[] = {
 #define QUOTE struct khorgos_fx_quote
 static const struct cli_field quote_fields[] = {
     SETTLE_UNSIGNED(QUOTE, id),
-    SETTLE_UNSIGNED(QUOTE, amount_max),
-    SETTLE_UNSIGNED(QUOTE, amount_used),
+    SETTLE_AMOUNT(QUOTE, amount_max, currency_source, CLI_RULE_POSITIVE),
+    SETTLE_AMOUNT(QUOTE, amount_used, currency_source, 0),
     SETTLE_TEXT(QUOTE, provider),
     SETTLE_ENUM(QUOTE, state, quote_state_names),
-    SETTLE_UNSIGNED(QUOTE, currency_source),
-    SETTLE_UNSIGNED(QUOTE, currency_target),
-    SETTLE_ENUM(QUOTE, rate_exponent, exponent_names),
+    SETTLE_CURRENCY(QUOTE, currency_source),
+    SETTLE_CURRENCY(QUOTE, currency_target),
+    SETTLE_RATE(QUOTE),
     SETTLE_RESERVED(QUOTE, reserved_2),
-    SETTLE_UNSIGNED(QUOTE, rate_mantissa),
     SETTLE_UNSIGNED(QUOTE, expires_at),
     SETTLE_UNSIGNED(QUOTE, timestamp),
     SETTLE_UNSIGNED(QUOTE, number),
@@ -155,7 +189,7 @@ static const struct cli_field quote_fields[] = {
 #define ROUTING struct khorgos_fx_routing
 static const struct cli_field routing_fields[] = {
     SETTLE_UNSIGNED(ROUTING, id),
-    SETTLE_UNSIGNED(ROUTING, vehicle_currency),
+    SETTLE_CURRENCY(ROUTING, vehicle_currency),
     SETTLE_ENUM(ROUTING, mode, routing_mode_names),
 };
 
@@ -179,7 +213,7 @@ static const struct cli_field window_fields[] = {
 #define WINDOW_FILTER struct khorgos_window_filter
 static const struct cli_field window_filter_fields[] = {
     SETTLE_UNSIGNED(WINDOW_FILTER, window),
-    SETTLE_UNSIGNED(WINDOW_FILTER, currency),
+    SETTLE_CURRENCY(WINDOW_FILTER, currency),
     SETTLE_TEXT(WINDOW_FILTER, bic),
     SETTLE_RESERVED(WINDOW_FILTER, reserved),
     SETTLE_UNSIGNED(WINDOW_FILTER, limit),
@@ -189,20 +223,20 @@ static const struct cli_field window_filter_fields[] = {
 static const struct cli_field window_position_fields[] = {
     SETTLE_TEXT(WINDOW_POSITION, bic),
     SETTLE_UNSIGNED(WINDOW_POSITION, short_flag),
-    SETTLE_UNSIGNED(WINDOW_POSITION, currency),
+    SETTLE_CURRENCY(WINDOW_POSITION, currency),
     SETTLE_UNSIGNED(WINDOW_POSITION, window),
     SETTLE_UNSIGNED(WINDOW_POSITION, sent_count),
     SETTLE_UNSIGNED(WINDOW_POSITION, received_count),
-    SETTLE_UNSIGNED(WINDOW_POSITION, sent),
-    SETTLE_UNSIGNED(WINDOW_POSITION, received),
-    SETTLE_UNSIGNED(WINDOW_POSITION, net_debit),
-    SETTLE_UNSIGNED(WINDOW_POSITION, net_credit),
-    SETTLE_UNSIGNED(WINDOW_POSITION, shortfall),
+    SETTLE_AMOUNT(WINDOW_POSITION, sent, currency, 0),
+    SETTLE_AMOUNT(WINDOW_POSITION, received, currency, 0),
+    SETTLE_AMOUNT(WINDOW_POSITION, net_debit, currency, 0),
+    SETTLE_AMOUNT(WINDOW_POSITION, net_credit, currency, 0),
+    SETTLE_AMOUNT(WINDOW_POSITION, shortfall, currency, 0),
 };
 
 #define FILTER struct khorgos_settle_filter
 static const struct cli_field filter_fields[] = {
-    SETTLE_TEXT(FILTER, bic), SETTLE_RESERVED(FILTER, reserved), SETTLE_UNSIGNED(FILTER, currency),
+    SETTLE_TEXT(FILTER, bic), SETTLE_RESERVED(FILTER, reserved), SETTLE_CURRENCY(FILTER, currency),
     SETTLE_UNSIGNED(FILTER, limit),
 };
 
@@ -215,13 +249,27 @@ static const struct cli_field change_fields[] = {
 #define DAY struct khorgos_business_day
 static const struct cli_field day_fields[] = {
     SETTLE_UNSIGNED(DAY, id),
-    SETTLE_UNSIGNED(DAY, currency),
+    SETTLE_CURRENCY(DAY, currency),
     SETTLE_UNSIGNED(DAY, date),
     SETTLE_UNSIGNED(DAY, cut_off_customer),
     SETTLE_UNSIGNED(DAY, cut_off_interbank),
     SETTLE_UNSIGNED(DAY, resolution_interval),
     SETTLE_ENUM(DAY, queue_mode, queue_mode_names),
     SETTLE_FLAGS(DAY, flags, day_flag_names),
+};
+
+/* set_holidays: the date is a JSON integer YYYYMMDD, as open_day's date and a payment's
+ * value_date are. */
+#define HOLIDAY struct khorgos_holiday
+static const char *const holiday_flag_names[] = {"remove"};
+_Static_assert((1u << ARRAY_COUNT(holiday_flag_names)) - 1 == KHORGOS_HOLIDAY_REMOVE,
+               "a name per holiday flag");
+static const struct cli_field holiday_fields[] = {
+    SETTLE_UNSIGNED(HOLIDAY, id),
+    SETTLE_CURRENCY(HOLIDAY, currency),
+    SETTLE_UNSIGNED(HOLIDAY, date),
+    SETTLE_FLAGS(HOLIDAY, flags, holiday_flag_names),
+    SETTLE_RESERVED(HOLIDAY, reserved),
 };
 
 #define RESULT struct khorgos_settle_result
@@ -236,19 +284,19 @@ static const struct cli_field result_fields[] = {
 static const struct cli_field position_fields[] = {
     SETTLE_TEXT(POSITION, bic),
     SETTLE_FLAGS(POSITION, flags, participant_flag_names),
-    SETTLE_UNSIGNED(POSITION, currency),
-    SETTLE_UNSIGNED(POSITION, opening_balance),
-    SETTLE_UNSIGNED(POSITION, balance),
-    SETTLE_UNSIGNED(POSITION, sent),
-    SETTLE_UNSIGNED(POSITION, received),
-    SETTLE_UNSIGNED(POSITION, queued),
-    SETTLE_UNSIGNED(POSITION, rejected),
-    SETTLE_UNSIGNED(POSITION, credit_line),
-    SETTLE_UNSIGNED(POSITION, credit_outstanding),
-    SETTLE_UNSIGNED(POSITION, credit_used),
-    SETTLE_UNSIGNED(POSITION, credit_repaid),
-    SETTLE_UNSIGNED(POSITION, overnight_credit),
-    SETTLE_UNSIGNED(POSITION, net_debit_cap),
+    SETTLE_CURRENCY(POSITION, currency),
+    SETTLE_AMOUNT(POSITION, opening_balance, currency, 0),
+    SETTLE_AMOUNT(POSITION, balance, currency, 0),
+    SETTLE_AMOUNT(POSITION, sent, currency, 0),
+    SETTLE_AMOUNT(POSITION, received, currency, 0),
+    SETTLE_AMOUNT(POSITION, queued, currency, 0),
+    SETTLE_AMOUNT(POSITION, rejected, currency, 0),
+    SETTLE_AMOUNT(POSITION, credit_line, currency, 0),
+    SETTLE_AMOUNT(POSITION, credit_outstanding, currency, 0),
+    SETTLE_AMOUNT(POSITION, credit_used, currency, 0),
+    SETTLE_AMOUNT(POSITION, credit_repaid, currency, 0),
+    SETTLE_AMOUNT(POSITION, overnight_credit, currency, 0),
+    SETTLE_AMOUNT(POSITION, net_debit_cap, currency, CLI_RULE_NONE_IS_MAX),
     SETTLE_UNSIGNED(POSITION, sent_count),
     SETTLE_UNSIGNED(POSITION, received_count),
     SETTLE_UNSIGNED(POSITION, queued_count),
@@ -262,8 +310,15 @@ static const struct cli_field id_fields[] = {SETTLE_UNSIGNED(struct cli_settle_i
 
 static const struct cli_record record_participant =
     SETTLE_RECORD("participant", PARTICIPANT, participant_fields);
-static const struct cli_record record_participant_event =
-    SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_event_fields);
+static const struct cli_record record_participant_fund =
+    SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_fund_fields);
+static const struct cli_record record_participant_credit =
+    SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_credit_fields);
+static const struct cli_record record_participant_limit =
+    SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_limit_fields);
+static const struct cli_record record_participant_status =
+    SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_status_fields);
+static const struct cli_record record_holiday = SETTLE_RECORD("holiday", HOLIDAY, holiday_fields);
 static const struct cli_record record_payment = SETTLE_RECORD("payment", PAYMENT, payment_fields);
 static const struct cli_record record_filter = SETTLE_RECORD("settle_filter", FILTER, filter_fields);
 static const struct cli_record record_change =
@@ -286,12 +341,12 @@ static const struct cli_record record_window_position =
 #define EVENTS_(name, code, body) {name, code, CLI_BODY_EVENTS, "events", body, "results", &record_result}
 static const struct cli_operation settle_operation_table[] = {
     EVENTS_("create_participants", KHORGOS_OPERATION_CREATE_PARTICIPANTS, &record_participant),
-    EVENTS_("fund", KHORGOS_OPERATION_FUND, &record_participant_event),
-    EVENTS_("defund", KHORGOS_OPERATION_DEFUND, &record_participant_event),
-    EVENTS_("set_credit_lines", KHORGOS_OPERATION_SET_CREDIT_LINES, &record_participant_event),
-    EVENTS_("set_limits", KHORGOS_OPERATION_SET_LIMITS, &record_participant_event),
-    EVENTS_("suspend", KHORGOS_OPERATION_SUSPEND, &record_participant_event),
-    EVENTS_("reinstate", KHORGOS_OPERATION_REINSTATE, &record_participant_event),
+    EVENTS_("fund", KHORGOS_OPERATION_FUND, &record_participant_fund),
+    EVENTS_("defund", KHORGOS_OPERATION_DEFUND, &record_participant_fund),
+    EVENTS_("set_credit_lines", KHORGOS_OPERATION_SET_CREDIT_LINES, &record_participant_credit),
+    EVENTS_("set_limits", KHORGOS_OPERATION_SET_LIMITS, &record_participant_limit),
+    EVENTS_("suspend", KHORGOS_OPERATION_SUSPEND, &record_participant_status),
+    EVENTS_("reinstate", KHORGOS_OPERATION_REINSTATE, &record_participant_status),
     EVENTS_("submit_payments", KHORGOS_OPERATION_SUBMIT_PAYMENTS, &record_payment),
     EVENTS_("cancel_payments", KHORGOS_OPERATION_CANCEL_PAYMENTS, &record_change),
     EVENTS_("reprioritize_payments", KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS, &record_change),
@@ -319,11 +374,22 @@ static const struct cli_operation settle_operation_table[] = {
      &record_window, "windows", &record_window},
     {"get_window_positions", KHORGOS_OPERATION_GET_WINDOW_POSITIONS, CLI_BODY_FILTER, "filter",
      &record_window_filter, "positions", &record_window_position},
+    EVENTS_("set_holidays", KHORGOS_OPERATION_SET_HOLIDAYS, &record_holiday),
 };
 #undef EVENTS_
 
+/* The members that scale amounts and rates have the sizes the codec reads there. */
+_Static_assert(sizeof(((PAYMENT *)0)->currency) == 4 && sizeof(((PAYMENT *)0)->currency_target) == 4,
+               "a currency is a u32");
+_Static_assert(sizeof(((QUOTE *)0)->rate_exponent) == 1 && sizeof(((QUOTE *)0)->rate_mantissa) == 8,
+               "a rate is a u64 mantissa and an int8 exponent");
+_Static_assert(sizeof(((PAYMENT *)0)->rate_exponent) == 1 &&
+                   sizeof(((PAYMENT *)0)->rate_mantissa) == 8,
+               "a rate is a u64 mantissa and an int8 exponent");
+_Static_assert(sizeof(struct khorgos_position) < CLI_OFFSET_NONE, "offsets fit u16");
+
 u32 cli_codec_settle_operation_count(void) {
-    ASSERT(ARRAY_COUNT(settle_operation_table) == 27);
+    ASSERT(ARRAY_COUNT(settle_operation_table) == 28);
     return ARRAY_COUNT(settle_operation_table);
 }
 
