@@ -374,6 +374,32 @@ static void test_limit_counts_cross_currency_legs(void **state) {
     khorgos_close(engine);
 }
 
+/* open_day's cut-offs: the customer one not after the interbank one (refused, nothing
+ * changed); and a value date skipped without being a holiday enters on the next day opened. */
+static void test_cut_offs_in_order_and_skipped_dates(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_FIFO);
+    fixture_fund(engine, BANK_KZ, KZT, 100);
+    assert_int_equal(calendar_pay(engine, 1, BANK_KZ, BANK_KZ2, 10, DAY_2), KHORGOS_SETTLE_waiting);
+    assert_int_equal(calendar_close(engine, KZT), KHORGOS_SETTLE_ok);
+    struct settle_currency before = *calendar_currency(engine, KZT);
+    struct khorgos_business_day event = {.id = ++fixture_request_id, .currency = KZT,
+                                         .date = DAY_3, .queue_mode = KHORGOS_QUEUE_MODE_FIFO,
+                                         .cut_off_customer = fixture_later(engine, 20),
+                                         .cut_off_interbank = fixture_later(engine, 10)};
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+                     KHORGOS_SETTLE_cut_off_invalid);
+    struct settle_currency after = *calendar_currency(engine, KZT);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(fixture_lookup(engine, 1).state, KHORGOS_PAYMENT_WAITING);
+    event.id = ++fixture_request_id;
+    event.cut_off_customer = event.cut_off_interbank; /* the same moment is allowed */
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+                     KHORGOS_SETTLE_ok);
+    assert_int_equal(fixture_lookup(engine, 1).state, KHORGOS_PAYMENT_SETTLED); /* DAY_2 skipped */
+    khorgos_close(engine);
+}
+
 /* The calendar survives a snapshot: equal digests, then equal answers to equal requests. */
 static void test_snapshot_round_trip_with_holidays(void **state) {
     (void)state;
@@ -473,6 +499,7 @@ int main(void) {
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_limit_set_mid_day),
         cmocka_unit_test(test_limit_counts_cross_currency_legs),
+        cmocka_unit_test(test_cut_offs_in_order_and_skipped_dates),
         cmocka_unit_test(test_snapshot_round_trip_with_holidays),
         cmocka_unit_test(test_journal_replay_with_holidays),
     };

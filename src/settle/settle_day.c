@@ -2,12 +2,15 @@
  * settle_day.c: the business day of each currency, its timers and its figures.
  *
  * States of a currency: closed (never opened, or after close_day) -> open (open_day) -> closed
- * (close_day). open_day takes the day's settings: date (must advance), the two cut-offs
- * (customer, interbank: absolute timestamps), the queue mode, the liquidity-saving switches
+ * (close_day). open_day takes the day's settings: date (must advance, and not be a holiday),
+ * the two cut-offs (customer, interbank: absolute timestamps after the open, 0 = none; the
+ * customer one not after the interbank one), the queue mode, the liquidity-saving switches
  * and the resolution interval. Opening resets the day's figures of every position in the
  * currency (opening balance, sent, received, rejected, credit used and repaid) and the
  * positions of its bilateral limits, then enters the payments waiting for this value date, in
- * arrival order.
+ * arrival order. A waiting payment whose value date was skipped without being declared a
+ * holiday (the operator opened a later date) enters on the first day opened after it: the
+ * calendar is what makes a date a non-business day.
  *
  * Timers (fired by settle_pulse, the internal SETTLE_PULSE request, see settle.h):
  *   cut-off     once per day and type: every queued payment of that type is rejected with
@@ -213,6 +216,12 @@ static u32 settle_open_status(const struct settle *settle, const struct khorgos_
     }
     if ((event->cut_off_customer != 0 && event->cut_off_customer <= timestamp) ||
         (event->cut_off_interbank != 0 && event->cut_off_interbank <= timestamp)) {
+        return KHORGOS_SETTLE_cut_off_invalid;
+    }
+    /* Customer payments close first (TARGET2: 17:00 and 18:00), so banks can still settle
+     * among themselves what their customers' payments left them. */
+    if (event->cut_off_customer != 0 && event->cut_off_interbank != 0 &&
+        event->cut_off_customer > event->cut_off_interbank) {
         return KHORGOS_SETTLE_cut_off_invalid;
     }
     bool timer = (event->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0;
