@@ -52,9 +52,14 @@
  * Requote at settlement: a waiting payment is priced again each time it is tried, with the
  * quotes live then; the rate, providers and (creditor's amount given) the debtor's amount are
  * those of the moment it settles. Its settle_by (if any) bounds the wait.
- * Liquidity saving: a cross-currency payment spans currencies, and the algorithms of
- * settle_lsm work within one; so it takes no part in offsetting or gridlock resolution (under
- * fifo it ends the part of its payer's queue given to them). It settles alone, as one unit.
+ * Liquidity saving: a queued cross-currency payment takes part, as one unit, in its source
+ * currency's offsetting and gridlock resolution (settle_resolve.c's header is the design):
+ * the run's model holds its source leg (payer -> first provider) and it is admitted only when
+ * its other legs can settle too (settle_fx_lsm_admit: priced now, days and cut-offs, no
+ * suspension, each other leg's debtor covering it on top of what the run already reserved on
+ * that slot, limits likewise; the quotes' room taken). A chosen one is booked with all its
+ * legs in the set's one linked chain (settle_fx_lsm_book); the room of one not chosen is given
+ * back (settle_fx_lsm_end). Between runs it is also retried alone, as above.
  *
  * Record fields (struct khorgos_payment): amount = what the debtor pays (source), set at
  * settlement when the creditor's amount was given (while queued: the estimate at the last
@@ -73,9 +78,6 @@
  * Days: every leg's currency must be in its day and before the cut-off of the payment's type
  * when it settles; otherwise it waits (day_not_open, after_cut_off) until its source
  * currency's cut-off or close of day rejects it.
- *
- * Not done (see docs/api.md): cross-currency payments take no part in the liquidity-saving
- * algorithms.
  *
  * Invariants: (1) amount_used <= amount_max for every quote; (2) a settled cross-currency
  * payment's legs satisfy target <= source * rate per leg; (3) the clearing accounts are
@@ -109,6 +111,15 @@ khorgos_error settle_fx_init(struct settle *settle) {
     fx->slot_received_count = calloc(slots, sizeof(u32));
     fx->slot_short = calloc(slots, sizeof(u8));
     fx->slot_fx_queued = calloc(slots, sizeof(u8));
+    fx->admitted = calloc(payments, sizeof(*fx->admitted));
+    fx->admitted_of = malloc((size_t)payments * sizeof(u32));
+    fx->slot_reserved = calloc(slots, sizeof(u128));
+    fx->reserved_slots = calloc(slots, sizeof(u32));
+    if (fx->admitted == NULL || fx->admitted_of == NULL || fx->slot_reserved == NULL ||
+        fx->reserved_slots == NULL) {
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    memset(fx->admitted_of, 0xFF, (size_t)payments * sizeof(u32)); /* SETTLE_NONE each */
     if (fx->quotes == NULL || fx->quote_provider == NULL || fx->amount_vehicle == NULL ||
         fx->vehicle_numeric_of == NULL || fx->quote_first_of == NULL ||
         fx->quote_second_of == NULL || fx->windows == NULL || fx->slot_sent == NULL ||
@@ -127,7 +138,8 @@ void settle_fx_deinit(struct settle *settle) {
     void *arrays[] = {fx->quotes, fx->quote_provider, fx->amount_vehicle, fx->vehicle_numeric_of,
                       fx->quote_first_of, fx->quote_second_of,
                       fx->windows, fx->slot_sent, fx->slot_received, fx->slot_sent_count,
-                      fx->slot_received_count, fx->slot_short, fx->slot_fx_queued};
+                      fx->slot_received_count, fx->slot_short, fx->slot_fx_queued,
+                      fx->admitted, fx->admitted_of, fx->slot_reserved, fx->reserved_slots};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(fx, 0, sizeof(*fx));
 }
@@ -426,14 +438,6 @@ static u32 settle_fx_best_quote(const struct settle *settle, u32 source, u32 tar
     return best;
 }
 
-/* A priced route: quotes (second SETTLE_NONE when direct) and the three amounts. */
-struct settle_fx_price {
-    u32 route;
-    u32 quote_first, quote_second;
-    u32 vehicle;   /* numeric, 0 when direct */
-    u128 source, vehicle_amount, target;
-};
-
 static u32 settle_fx_route(const struct settle *settle, u32 source, u32 target, u32 *vehicle) {
     ASSERT(source != target);
     ASSERT(vehicle != NULL);
@@ -559,30 +563,47 @@ u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_le
     return count;
 }
 
-/* Writes the price into the record and takes the quotes' room (the payment is off queues). */
-static void settle_fx_price_apply(struct settle *settle, u32 payment, const struct settle_fx_price *price) {
-    struct khorgos_payment *record = &settle->payments[payment];
+/* Takes the room the price uses in its quotes. */
+static void settle_fx_price_take_room(struct settle *settle, const struct settle_fx_price *price) {
     struct khorgos_fx_quote *first = &settle->fx.quotes[price->quote_first];
-    ASSERT(record->state != KHORGOS_PAYMENT_QUEUED);
     ASSERT(first->amount_max - first->amount_used >= price->source);
+    first->amount_used += price->source;
+    if (price->quote_second != SETTLE_NONE) {
+        struct khorgos_fx_quote *second = &settle->fx.quotes[price->quote_second];
+        ASSERT(second->amount_max - second->amount_used >= price->vehicle_amount);
+        second->amount_used += price->vehicle_amount;
+    }
+}
+
+/* Writes the price into the record (the payment is off queues). */
+static void settle_fx_price_record(struct settle *settle, u32 payment,
+                                   const struct settle_fx_price *price) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    const struct khorgos_fx_quote *first = &settle->fx.quotes[price->quote_first];
+    ASSERT(record->state != KHORGOS_PAYMENT_QUEUED);
+    ASSERT(price->source > 0 && price->target > 0);
     record->amount = price->source;
     record->amount_target = price->target;
     record->route = (u8)price->route;
     record->rate_mantissa = first->rate_mantissa;
     record->rate_exponent = first->rate_exponent;
     record->provider = settle->fx.quote_provider[price->quote_first] + 1;
-    first->amount_used += price->source;
     settle->fx.amount_vehicle[payment] = price->vehicle_amount;
     settle->fx.vehicle_numeric_of[payment] = price->vehicle;
     settle->fx.quote_first_of[payment] = price->quote_first;
     settle->fx.quote_second_of[payment] = price->quote_second;
     if (price->quote_second != SETTLE_NONE) {
-        struct khorgos_fx_quote *second = &settle->fx.quotes[price->quote_second];
-        ASSERT(second->amount_max - second->amount_used >= price->vehicle_amount);
-        second->amount_used += price->vehicle_amount;
         u32 provider = settle->fx.quote_provider[price->quote_second] + 1;
         record->provider_vehicle = provider != record->provider ? provider : 0;
     }
+}
+
+/* Writes the price into the record and takes the quotes' room (the payment is off queues). */
+static void settle_fx_price_apply(struct settle *settle, u32 payment, const struct settle_fx_price *price) {
+    ASSERT(settle->payments[payment].state != KHORGOS_PAYMENT_QUEUED);
+    ASSERT(price->quote_first < settle->fx.quote_count);
+    settle_fx_price_take_room(settle, price);
+    settle_fx_price_record(settle, payment, price);
 }
 
 /* Prices a net payment at entry and takes the quotes' room: ok, no_route, quote_unavailable. */
@@ -610,32 +631,45 @@ void settle_fx_price_release(struct settle *settle, u32 payment) {
 /* ----------------------------------------------------------------------------------------- */
 /* Settlement of the linked chain.                                                            */
 
+/* Why one leg (number `index` of its payment) cannot settle now, ok when it can. `reserved`
+ * is what its debtor's slot already promised in this run (0 outside liquidity saving); with
+ * `funds` false only days, cut-offs and suspensions are checked. */
+static u32 settle_fx_leg_status(const struct settle *settle, const struct settle_fx_leg *leg,
+                                u32 index, u8 type, u128 reserved, bool funds) {
+    u32 debtor = settle->positions[leg->debtor_slot].participant;
+    u32 creditor = settle->positions[leg->creditor_slot].participant;
+    ASSERT(settle->positions[leg->debtor_slot].currency ==
+           settle->positions[leg->creditor_slot].currency);
+    ASSERT(index < SETTLE_FX_LEG_COUNT_MAX);
+    /* Every leg's currency must be in its business day (a target or vehicle currency may
+     * have closed while the payment waited in the source currency's queue). */
+    const struct settle_currency *currency =
+        &settle->currencies[settle->positions[leg->debtor_slot].currency];
+    if (!currency->day_open) return KHORGOS_SETTLE_day_not_open;
+    if (type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed
+                                         : currency->cut_off_interbank_passed) {
+        return KHORGOS_SETTLE_after_cut_off; /* waits; its own currency's cut-off rejects */
+    }
+    if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
+    if (!funds) return KHORGOS_SETTLE_ok;
+    u128 liquidity = settle_liquidity(settle, leg->debtor_slot);
+    if (reserved > liquidity || leg->amount > liquidity - reserved) {
+        return index == 0 ? KHORGOS_SETTLE_insufficient_funds
+                          : KHORGOS_SETTLE_provider_insufficient_funds;
+    }
+    /* With reservations the whole promised outflow is checked against the bilateral limit
+     * too: at least the flow to this creditor, so the check is conservative. */
+    return settle_limits_status(settle, leg->debtor_slot, creditor, reserved + leg->amount);
+}
+
 /* Why the legs cannot all settle now (ok when they can). */
 static u32 settle_fx_legs_status(const struct settle *settle, const struct settle_fx_leg *legs,
                                  u32 count, u8 type) {
     ASSERT(count >= 1 && count <= SETTLE_FX_LEG_COUNT_MAX);
+    ASSERT(legs != NULL);
     for (u32 index = 0; index < count; index++) {
-        const struct settle_fx_leg *leg = &legs[index];
-        u32 debtor = settle->positions[leg->debtor_slot].participant;
-        u32 creditor = settle->positions[leg->creditor_slot].participant;
-        ASSERT(settle->positions[leg->debtor_slot].currency ==
-               settle->positions[leg->creditor_slot].currency);
-        /* Every leg's currency must be in its business day (a target or vehicle currency may
-         * have closed while the payment waited in the source currency's queue). */
-        const struct settle_currency *currency =
-            &settle->currencies[settle->positions[leg->debtor_slot].currency];
-        if (!currency->day_open) return KHORGOS_SETTLE_day_not_open;
-        if (type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed
-                                             : currency->cut_off_interbank_passed) {
-            return KHORGOS_SETTLE_after_cut_off; /* waits; its own currency's cut-off rejects */
-        }
-        if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
-        if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
-        if (leg->amount > settle_liquidity(settle, leg->debtor_slot)) {
-            return index == 0 ? KHORGOS_SETTLE_insufficient_funds
-                              : KHORGOS_SETTLE_provider_insufficient_funds;
-        }
-        u32 status = settle_limits_status(settle, leg->debtor_slot, creditor, leg->amount);
+        u32 status = settle_fx_leg_status(settle, &legs[index], index, type, 0, true);
         if (status != KHORGOS_SETTLE_ok) return status;
     }
     return KHORGOS_SETTLE_ok;
@@ -800,6 +834,162 @@ void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
     }
     settle_retry_run(settle, timestamp);
     ASSERT(settle->retry_count == 0);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Liquidity saving: queued cross-currency payments in offsetting and gridlock resolution.    */
+
+void settle_fx_lsm_begin(struct settle *settle) {
+    ASSERT(settle->fx.admitted_count == 0);
+    ASSERT(settle->fx.reserved_slot_count == 0);
+}
+
+/* Reserves `amount` of the slot's outflow for the run. */
+static void settle_fx_lsm_reserve(struct settle *settle, u32 slot, u128 amount) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(amount > 0);
+    ASSERT(fx->reserved_slot_count < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    if (fx->slot_reserved[slot] == 0) fx->reserved_slots[fx->reserved_slot_count++] = slot;
+    fx->slot_reserved[slot] += amount;
+}
+
+bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 *receiver_slot,
+                         u128 *amount) {
+    struct settle_fx *fx = &settle->fx;
+    const struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED && settle_fx_payment_is(record));
+    ASSERT(fx->admitted_of[payment] == SETTLE_NONE);
+    ASSERT(fx->admitted_count < settle->config.payment_count_max);
+    struct settle_fx_admitted *entry = &fx->admitted[fx->admitted_count];
+    if (settle_fx_price(settle, payment, timestamp, &entry->price) != KHORGOS_SETTLE_ok) {
+        return false;
+    }
+    entry->leg_count = settle_fx_price_legs(settle, payment, &entry->price, entry->legs);
+    for (u32 index = 0; index < entry->leg_count; index++) {
+        const struct settle_fx_leg *leg = &entry->legs[index];
+        u128 reserved = index == 0 ? 0 : fx->slot_reserved[leg->debtor_slot];
+        if (settle_fx_leg_status(settle, leg, index, record->type, reserved, index > 0) !=
+            KHORGOS_SETTLE_ok) {
+            return false;
+        }
+    }
+    /* The other legs' debtors are in other currencies than the source, each slot once. */
+    for (u32 index = 1; index < entry->leg_count; index++) {
+        ASSERT(settle->positions[entry->legs[index].debtor_slot].currency !=
+               settle->positions[entry->legs[0].debtor_slot].currency);
+        settle_fx_lsm_reserve(settle, entry->legs[index].debtor_slot, entry->legs[index].amount);
+    }
+    settle_fx_price_take_room(settle, &entry->price);
+    entry->payment = payment;
+    fx->admitted_of[payment] = fx->admitted_count++;
+    *receiver_slot = entry->legs[0].creditor_slot;
+    *amount = entry->legs[0].amount;
+    return true;
+}
+
+bool settle_fx_lsm_admitted(const struct settle *settle, u32 payment) {
+    ASSERT(payment < settle->payment_count);
+    ASSERT(settle->fx.admitted_of != NULL);
+    return settle->fx.admitted_of[payment] != SETTLE_NONE;
+}
+
+static struct settle_fx_admitted *settle_fx_lsm_entry(struct settle *settle, u32 payment) {
+    u32 index = settle->fx.admitted_of[payment];
+    ASSERT(index < settle->fx.admitted_count);
+    ASSERT(settle->fx.admitted[index].payment == payment);
+    return &settle->fx.admitted[index];
+}
+
+void settle_fx_lsm_take(struct settle *settle, u32 payment) {
+    const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
+    ASSERT(settle->payments[payment].state == 0); /* off its queue */
+    settle_fx_price_record(settle, payment, &entry->price);
+    ASSERT(settle->payments[payment].amount == entry->legs[0].amount);
+}
+
+u32 settle_fx_lsm_transfers(const struct settle *settle, const u32 *set, u32 count) {
+    ASSERT(set != NULL);
+    ASSERT(count <= settle->config.payment_count_max);
+    u32 transfers = 0;
+    for (u32 index = 0; index < count; index++) {
+        u32 entry = settle->fx.admitted_of[set[index]];
+        if (entry != SETTLE_NONE) transfers += 2 * (settle->fx.admitted[entry].leg_count - 1);
+    }
+    return transfers; /* each other leg and, at most, one draw per leg */
+}
+
+/* Appends, after the set's source-currency part of its chain, one credit draw per debtor slot
+ * of the chosen payments' other legs that needs one, then every other leg (debtor -> creditor
+ * directly). Each slot's draw covers its whole outflow in the set: nothing it receives in the
+ * chain is counted, so no step takes it below zero. */
+void settle_fx_lsm_book(struct settle *settle, const u32 *set, u32 count) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(set != NULL && count > 0);
+    for (u32 index = 0; index < fx->reserved_slot_count; index++) {
+        fx->slot_reserved[fx->reserved_slots[index]] = 0; /* now: the chosen outflow */
+    }
+    for (u32 index = 0; index < count; index++) {
+        if (fx->admitted_of[set[index]] == SETTLE_NONE) continue;
+        const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, set[index]);
+        for (u32 leg = 1; leg < entry->leg_count; leg++) {
+            fx->slot_reserved[entry->legs[leg].debtor_slot] += entry->legs[leg].amount;
+        }
+    }
+    for (u32 index = 0; index < fx->reserved_slot_count; index++) {
+        u32 slot = fx->reserved_slots[index];
+        if (fx->slot_reserved[slot] != 0) settle_fx_draw(settle, slot, fx->slot_reserved[slot]);
+    }
+    for (u32 index = 0; index < count; index++) {
+        if (fx->admitted_of[set[index]] == SETTLE_NONE) continue;
+        const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, set[index]);
+        struct khorgos_payment *record = &settle->payments[set[index]];
+        for (u32 leg = 1; leg < entry->leg_count; leg++) {
+            const struct settle_fx_leg *other = &entry->legs[leg];
+            u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT);
+            settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT, id,
+                             settle->positions[other->debtor_slot].settlement_account_id,
+                             settle->positions[other->creditor_slot].settlement_account_id,
+                             other->amount,
+                             settle->currencies[settle->positions[other->debtor_slot].currency]
+                                 .numeric,
+                             record->id);
+            record->transfer_id_credit = id; /* the last: the payee's leg */
+        }
+    }
+}
+
+void settle_fx_lsm_settled(struct settle *settle, u32 payment, u64 timestamp) {
+    const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
+    struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->state == 0 && record->transfer_id_debit != 0);
+    ASSERT(record->transfer_id_credit != 0);
+    for (u32 index = 0; index < entry->leg_count; index++) {
+        settle_fx_leg_settled(settle, &entry->legs[index]);
+    }
+    record->state = KHORGOS_PAYMENT_SETTLED;
+    record->reason = KHORGOS_SETTLE_settled;
+    record->finished_at = timestamp;
+}
+
+/* Gives back the quote room of admitted payments the run did not settle and clears the run. */
+void settle_fx_lsm_end(struct settle *settle) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(fx->admitted_count <= settle->config.payment_count_max);
+    for (u32 index = 0; index < fx->admitted_count; index++) {
+        const struct settle_fx_admitted *entry = &fx->admitted[index];
+        fx->admitted_of[entry->payment] = SETTLE_NONE;
+        if (settle->payments[entry->payment].state == KHORGOS_PAYMENT_SETTLED) continue;
+        ASSERT(settle->payments[entry->payment].state == KHORGOS_PAYMENT_QUEUED);
+        fx->quotes[entry->price.quote_first].amount_used -= entry->price.source;
+        if (entry->price.quote_second != SETTLE_NONE) {
+            fx->quotes[entry->price.quote_second].amount_used -= entry->price.vehicle_amount;
+        }
+    }
+    for (u32 index = 0; index < fx->reserved_slot_count; index++) {
+        fx->slot_reserved[fx->reserved_slots[index]] = 0;
+    }
+    fx->admitted_count = 0;
+    fx->reserved_slot_count = 0;
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -38,6 +38,24 @@ struct settle_fx_leg {
     u32 creditor_slot;
 };
 
+/* A priced route: quotes (second U32_MAX when direct) and the three amounts (settle_fx.c). */
+struct settle_fx_price {
+    u32 route;
+    u32 quote_first, quote_second;
+    u32 vehicle;   /* numeric, 0 when direct */
+    u128 source, vehicle_amount, target;
+};
+
+/* A queued cross-currency payment admitted to one liquidity-saving run (settle_resolve.c):
+ * its price at the run's timestamp and its legs; legs[0] is the source leg the run's model
+ * holds as a payment payer -> first provider. */
+struct settle_fx_admitted {
+    struct settle_fx_price price;
+    struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
+    u32 leg_count;
+    u32 payment;
+};
+
 struct settle_window_entry {
     struct khorgos_window record;
     u32 head, tail;      /* its payments, through payment_next/prev (never also queued) */
@@ -69,6 +87,15 @@ struct settle_fx {
     u128 *slot_sent, *slot_received;
     u32 *slot_sent_count, *slot_received_count;
     u8 *slot_short;
+    /* Liquidity saving (settle_fx.c "Liquidity saving"), scratch of one run, empty between
+     * runs: the admitted payments, each payment's entry (U32_MAX = none), and per position
+     * slot the outflow reserved for admitted payments' other legs, with the slots touched. */
+    struct settle_fx_admitted *admitted; /* [payment_count_max] */
+    u32 admitted_count;
+    u32 *admitted_of;                    /* [payment_count_max] */
+    u128 *slot_reserved;                 /* [slots] */
+    u32 *reserved_slots;                 /* [slots] */
+    u32 reserved_slot_count;
 };
 
 /* Whether a payment uses the fields of issue 5 (cross-currency or net settlement): such
@@ -77,5 +104,22 @@ static inline bool settle_fx_payment_is(const struct khorgos_payment *payment) {
     return payment->currency_target != 0 || payment->amount_kind != 0 ||
            payment->settlement != 0 || payment->amount_target != 0;
 }
+
+/* Cross-currency payments in liquidity saving (settle_fx.c; used by settle_resolve.c). A run
+ * calls _begin, then _admit for each queued cross-currency payment it loads (true: the model
+ * may hold it as a payment to *receiver_slot's participant of *amount), books the chosen set
+ * with _take (each chosen one, once off its queue), _transfers and _book (its other legs, in
+ * the set's chain after the source currency's part), _settled after the chain, and always
+ * ends with _end. */
+struct settle;
+void settle_fx_lsm_begin(struct settle *settle);
+bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 *receiver_slot,
+                         u128 *amount);
+bool settle_fx_lsm_admitted(const struct settle *settle, u32 payment);
+void settle_fx_lsm_take(struct settle *settle, u32 payment);
+u32 settle_fx_lsm_transfers(const struct settle *settle, const u32 *set, u32 count);
+void settle_fx_lsm_book(struct settle *settle, const u32 *set, u32 count);
+void settle_fx_lsm_settled(struct settle *settle, u32 payment, u64 timestamp);
+void settle_fx_lsm_end(struct settle *settle);
 
 #endif /* KHORGOS_SETTLE_FX_H */

@@ -1,0 +1,274 @@
+/* test_settle_lsm_fx.c: queued cross-currency (PvP) payments in liquidity saving (issue 5 item
+ * 3, settle_resolve.c's header): a queued PvP payment takes part in the source currency's
+ * offsetting and gridlock resolution as its source leg (payer -> provider), only when its other
+ * legs can settle too, and all its legs are booked in the set's one linked chain. Every
+ * state-changing request is followed by fixture_check: each currency conserved, the ledger's,
+ * the settle layer's and issue 5's invariants. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "settle_fx_fixture.h"
+
+/* Agents, banks and providers of the fixture; every day open under `mode` with resolution on
+ * request, and offsetting on entry when `offsetting`. */
+static struct khorgos *lsm_fx_system(u8 mode, bool offsetting) {
+    struct khorgos *engine = fixture_open();
+    const char *agents[4] = {AGENT_KZT, AGENT_CNY, AGENT_KGS, AGENT_USD};
+    u32 numerics[4] = {KZT, CNY, KGS, USD};
+    for (u32 c = 0; c < 4; c++) {
+        fixture_participant(engine, agents[c], KHORGOS_ROLE_SETTLEMENT_AGENT, numerics[c], 0, 0,
+                            0);
+    }
+    fixture_participant(engine, BANK_KZ, KHORGOS_ROLE_BANK, KZT, CNY, 0, 0);
+    fixture_participant(engine, BANK_KZ2, KHORGOS_ROLE_BANK, KZT, CNY, 0, 0);
+    fixture_participant(engine, BANK_CN, KHORGOS_ROLE_BANK, CNY, KZT, 0, 0);
+    fixture_participant(engine, BANK_KG, KHORGOS_ROLE_BANK, KGS, 0, 0, 0);
+    fixture_participant(engine, PROVIDER_A, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
+    fixture_participant(engine, PROVIDER_B, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
+    for (u32 c = 0; c < 4; c++) {
+        struct khorgos_business_day event = {
+            .id = ++fixture_request_id, .currency = numerics[c], .date = DAY_1,
+            .queue_mode = mode,
+            .flags = KHORGOS_DAY_RESOLUTION_ON_REQUEST |
+                     (offsetting ? KHORGOS_DAY_OFFSETTING_ON_ENTRY : 0)};
+        assert_int_equal(
+            fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+            KHORGOS_SETTLE_ok);
+    }
+    return engine;
+}
+
+static struct khorgos_settle_result lsm_fx_resolve(struct khorgos *engine, u32 currency) {
+    struct khorgos_business_day event = {.id = ++fixture_request_id, .currency = currency};
+    return fixture_one(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, &event, sizeof(event));
+}
+
+static u32 lsm_fx_transfer_index(const struct khorgos *engine, u128 id) {
+    u32 index = 0;
+    assert_true(id != 0);
+    assert_true(base_id_map_get(&engine->ledger.transfer_map, id, &index));
+    return index;
+}
+
+/* The transfers from `first` to the ledger's last are ONE linked chain: every one linked but
+ * the last. */
+static void lsm_fx_assert_one_chain(const struct khorgos *engine, u32 first) {
+    const struct ledger *ledger = &engine->ledger;
+    assert_true(first < ledger->transfer_count);
+    for (u32 index = first; index + 1 < ledger->transfer_count; index++) {
+        assert_true((ledger->transfers[index].flags & KHORGOS_TRANSFER_LINKED) != 0);
+    }
+    assert_true((ledger->transfers[ledger->transfer_count - 1].flags &
+                 KHORGOS_TRANSFER_LINKED) == 0);
+}
+
+static u128 lsm_fx_quote_used(struct khorgos *engine, u128 id) {
+    struct khorgos_fx_quote quote;
+    memset(&quote, 0, sizeof(quote));
+    assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_LOOKUP_FX_QUOTES, &id, sizeof(id),
+                                     &quote, sizeof(quote)),
+                     sizeof(quote));
+    return quote.amount_used;
+}
+
+/* KZ -> KZ2 (KZT), KZ2 -> CN cross-currency KZT -> CNY through provider A, A -> KZ (KZT):
+ * nobody holds KZT, so each waits; the cycle in KZT is KZ -> KZ2 -> A -> KZ, the PvP payment's
+ * source leg closing it. One resolution settles all three with both legs, in one chain. */
+static void test_gridlock_with_a_cross_currency_payment(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                   fixture_later(engine, 600)),
+                     0);
+    fixture_fund(engine, PROVIDER_A, CNY, 20000);
+    assert_int_equal(fixture_pay(engine, 10, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 11, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_lookup(engine, 11).reason, KHORGOS_SETTLE_insufficient_funds);
+    assert_int_equal(fixture_pay(engine, 12, PROVIDER_A, BANK_KZ, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    u32 first = engine->ledger.transfer_count;
+    struct khorgos_settle_result result = lsm_fx_resolve(engine, KZT);
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    assert_int_equal(result.payments_settled, 3);
+    for (u128 id = 10; id <= 12; id++) {
+        assert_int_equal(fixture_lookup(engine, id).state, KHORGOS_PAYMENT_SETTLED);
+    }
+    struct khorgos_payment pvp = fixture_lookup(engine, 11);
+    assert_true(pvp.amount == 1000000 && pvp.amount_target == 15000);
+    assert_int_equal(pvp.provider, fixture_participant_number(engine, PROVIDER_A));
+    assert_true(fixture_balance(engine, BANK_CN, CNY) == 15000);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 5000);
+    assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
+    /* 3 receipts + 3 payments in KZT, the target leg in CNY: one linked chain. */
+    assert_int_equal(engine->ledger.transfer_count, first + 7);
+    lsm_fx_assert_one_chain(engine, first);
+    u32 debit = lsm_fx_transfer_index(engine, pvp.transfer_id_debit);
+    u32 credit = lsm_fx_transfer_index(engine, pvp.transfer_id_credit);
+    assert_true(debit >= first && credit > debit);
+    assert_int_equal(engine->ledger.transfers[debit].ledger, KZT);
+    assert_int_equal(engine->ledger.transfers[credit].ledger, CNY);
+    assert_true(engine->ledger.transfers[credit].user_data_128 == 11);
+    assert_true(lsm_fx_quote_used(engine, 1) == 1000000);
+    khorgos_close(engine);
+}
+
+/* A vehicle route (KZT -> CNY -> KGS through two providers): all three legs in the chain. */
+static void test_gridlock_with_a_vehicle_route(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO, false);
+    u64 expiry = fixture_later(engine, 600);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry), 0);
+    assert_int_equal(fixture_quote(engine, 2, PROVIDER_B, CNY, KGS, 12, 0, 100000000, expiry), 0);
+    fixture_fund(engine, PROVIDER_A, CNY, 15000);
+    fixture_fund(engine, PROVIDER_B, KGS, 180000);
+    assert_int_equal(fixture_pay(engine, 20, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 21, BANK_KZ2, BANK_KG, KZT, KGS, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 22, PROVIDER_A, BANK_KZ, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    u32 first = engine->ledger.transfer_count;
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 3);
+    struct khorgos_payment pvp = fixture_lookup(engine, 21);
+    assert_int_equal(pvp.state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(pvp.route, KHORGOS_ROUTE_VEHICLE);
+    assert_true(pvp.amount_target == 180000);
+    assert_true(fixture_balance(engine, BANK_KG, KGS) == 180000);
+    assert_true(fixture_balance(engine, PROVIDER_B, KGS) == 0);
+    assert_true(fixture_balance(engine, PROVIDER_B, CNY) == 15000);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    assert_int_equal(engine->ledger.transfer_count, first + 8); /* 6 in KZT, CNY, KGS */
+    lsm_fx_assert_one_chain(engine, first);
+    khorgos_close(engine);
+}
+
+/* The provider cannot pay the target leg: the PvP payment is left out of the run, nothing of
+ * it is booked and its quote room is given back; under bypass_fifo the rest that can settle
+ * does, under fifo its payer's later payments wait behind it. */
+static void test_target_leg_short_stays_queued(void **state) {
+    (void)state;
+    for (u8 mode = KHORGOS_QUEUE_MODE_FIFO; mode <= KHORGOS_QUEUE_MODE_BYPASS_FIFO; mode++) {
+        struct khorgos *engine = lsm_fx_system(mode, false);
+        assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                       fixture_later(engine, 600)),
+                         0);
+        fixture_fund(engine, PROVIDER_A, CNY, 14999); /* one fen short of the target leg */
+        assert_int_equal(fixture_pay(engine, 32, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(fixture_pay(engine, 33, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(fixture_pay(engine, 34, PROVIDER_A, BANK_KZ, KZT, 0, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(fixture_pay(engine, 35, BANK_KZ2, BANK_KZ, KZT, 0, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        u32 transfers = engine->ledger.transfer_count;
+        bool bypass = mode == KHORGOS_QUEUE_MODE_BYPASS_FIFO;
+        /* With 33 the cycle 32, 33, 34 would settle; without it A cannot pay 34, so only 32
+         * and 35 can, and under fifo 35 waits behind 33. */
+        assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, bypass ? 2 : 0);
+        assert_int_equal(engine->ledger.transfer_count, transfers + (bypass ? 4 : 0));
+        assert_int_equal(fixture_lookup(engine, 32).state,
+                         bypass ? KHORGOS_PAYMENT_SETTLED : KHORGOS_PAYMENT_QUEUED);
+        assert_int_equal(fixture_lookup(engine, 35).state,
+                         bypass ? KHORGOS_PAYMENT_SETTLED : KHORGOS_PAYMENT_QUEUED);
+        assert_int_equal(fixture_lookup(engine, 33).state, KHORGOS_PAYMENT_QUEUED);
+        assert_int_equal(fixture_lookup(engine, 34).state, KHORGOS_PAYMENT_QUEUED);
+        assert_true(fixture_balance(engine, BANK_CN, CNY) == 0);
+        assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 14999);
+        assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
+        assert_true(lsm_fx_quote_used(engine, 1) == 0);
+        /* One fen more: under fifo the next resolution settles the cycle 32, 33, 34 (35, the
+         * tail of KZ2's queue, is left: KZ2 would be short); under bypass_fifo 32 is gone and
+         * KZ2 cannot pay 33. */
+        fixture_fund(engine, PROVIDER_A, CNY, 1);
+        assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, bypass ? 0 : 3);
+        assert_int_equal(fixture_lookup(engine, 33).state,
+                         bypass ? KHORGOS_PAYMENT_QUEUED : KHORGOS_PAYMENT_SETTLED);
+        assert_true(fixture_balance(engine, BANK_CN, CNY) == (bypass ? 0 : 15000));
+        khorgos_close(engine);
+    }
+}
+
+/* Greedy reservation: the provider's CNY covers one target leg of two; one resolution settles
+ * exactly one of the two PvP payments (the first in load order) and the rest of its cycle. */
+static void test_reservation_keeps_the_set_feasible(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO, false);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                   fixture_later(engine, 600)),
+                     0);
+    fixture_fund(engine, PROVIDER_A, CNY, 20000); /* one target leg of 15000, not two */
+    assert_int_equal(fixture_pay(engine, 40, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 41, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 42, PROVIDER_A, BANK_KZ, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 43, PROVIDER_A, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 2);
+    assert_int_equal(fixture_lookup(engine, 40).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 42).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 41).state, KHORGOS_PAYMENT_QUEUED);
+    assert_int_equal(fixture_lookup(engine, 43).state, KHORGOS_PAYMENT_QUEUED);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 5000);
+    assert_true(lsm_fx_quote_used(engine, 1) == 1000000); /* 41's room given back */
+    /* Funding the provider in CNY releases nothing alone (KZ2 has no KZT), but a resolution
+     * then settles the other cycle. */
+    fixture_fund(engine, PROVIDER_A, CNY, 10000);
+    assert_int_equal(fixture_lookup(engine, 41).state, KHORGOS_PAYMENT_QUEUED);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 2);
+    assert_int_equal(fixture_lookup(engine, 41).state, KHORGOS_PAYMENT_SETTLED);
+    assert_true(fixture_balance(engine, BANK_CN, CNY) == 30000);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    khorgos_close(engine);
+}
+
+/* Offsetting on entry: the provider's new KZT payment to a bank whose PvP payment waits (its
+ * source leg pays that provider) settles together with it. */
+static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, true);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                   fixture_later(engine, 600)),
+                     0);
+    fixture_fund(engine, PROVIDER_A, CNY, 15000);
+    assert_int_equal(fixture_pay(engine, 50, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    u32 first = engine->ledger.transfer_count;
+    assert_int_equal(fixture_pay(engine, 51, PROVIDER_A, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_lookup(engine, 50).state, KHORGOS_PAYMENT_SETTLED);
+    assert_true(fixture_balance(engine, BANK_CN, CNY) == 15000);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
+    assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
+    assert_int_equal(engine->ledger.transfer_count, first + 5);
+    lsm_fx_assert_one_chain(engine, first);
+    /* Not released when its target leg cannot settle: the provider pays alone or waits. */
+    assert_int_equal(fixture_pay(engine, 52, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 53, PROVIDER_A, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_lookup(engine, 52).state, KHORGOS_PAYMENT_QUEUED);
+    assert_true(lsm_fx_quote_used(engine, 1) == 1000000);
+    khorgos_close(engine);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gridlock_with_a_cross_currency_payment),
+        cmocka_unit_test(test_gridlock_with_a_vehicle_route),
+        cmocka_unit_test(test_target_leg_short_stays_queued),
+        cmocka_unit_test(test_reservation_keeps_the_set_feasible),
+        cmocka_unit_test(test_offsetting_releases_a_queued_pvp_payment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
