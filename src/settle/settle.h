@@ -92,6 +92,8 @@
  *  3. credit_outstanding of a position equals its credit account's debit balance, and never
  *     exceeds the credit line at the time it was drawn.
  *  4. Every settlement account has debits <= credits (the ledger enforces it).
+ *  5. A currency's holidays are valid dates, strictly ascending, all after its current (or
+ *     last) business day, at most SETTLE_HOLIDAY_COUNT_MAX (settle_day.c, the calendar).
  */
 #ifndef KHORGOS_SETTLE_H
 #define KHORGOS_SETTLE_H
