@@ -6,10 +6,15 @@
 #
 # Each item runs alone too:
 #   build/khorgos benchmark --transfers N [--zipf] [--single] [--data DIR]
+#       (with --data also the checkpoints' commit delay: checkpoint_delay_ms_max=...)
+#   build/khorgos benchmark --transfers N --replay --data DIR     (journal replay speed)
 #   build/bench/bench_sqlite --transfers N [--zipf] --dir DIR
 #   bench/postgres.sh SECONDS [uniform|zipf]
-#   build/bench/bench_settle_lsm, build/bench/bench_settle_engine
-# Sizes can be lowered for a quick look: KHORGOS_TRANSFERS, SQLITE_TRANSFERS, POSTGRES_SECONDS.
+#   build/bench/bench_settle_lsm, build/bench/bench_settle_engine, build/bench/bench_settle_fx
+#   build/khorgos simulate [--scale X] [--a LIST] --out DIR       (the simulator's day)
+# Sizes can be lowered for a quick look: KHORGOS_TRANSFERS, SQLITE_TRANSFERS, POSTGRES_SECONDS,
+# REPLAY_TRANSFERS, SIMULATE_SCALE (177 gives the one-million-payment day), SIMULATE_A (the
+# liquidity levels of that day's runs, default 0: one run per design).
 set -eu
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +24,9 @@ khorgos_transfers=${KHORGOS_TRANSFERS:-2000000}
 single_transfers=${SINGLE_TRANSFERS:-2000}
 sqlite_transfers=${SQLITE_TRANSFERS:-1000000}
 postgres_seconds=${POSTGRES_SECONDS:-20}
+replay_transfers=${REPLAY_TRANSFERS:-10000000}
+simulate_scale=${SIMULATE_SCALE:-177}
+simulate_a=${SIMULATE_A:-0}
 work="$build/bench-run"
 rm -rf "$work"
 mkdir -p "$work"
@@ -51,6 +59,40 @@ for distribution in uniform zipf; do
         echo "postgres_${mode}_$distribution $line" >>"$results"; echo "$line" >&2
     done
 done
+
+# Journal replay after REPLAY_TRANSFERS transfers, automatic checkpoints off, so reopening
+# replays the whole journal (about 150 bytes on disk per transfer: 1.5 GB for 10 million).
+echo "khorgos: journal replay after $replay_transfers transfers" >&2
+rm -rf "$work/data-replay"
+replay_line=$("$build/khorgos" benchmark --transfers "$replay_transfers" --replay \
+    --data "$work/data-replay")
+rm -rf "$work/data-replay"
+echo "$replay_line" >&2
+
+# The simulator: the default day (every design at every liquidity level) and the day scaled
+# to about a million payments (every design at the levels SIMULATE_A), wall time of the
+# whole command, files written included. payments/s = payments x runs / wall seconds.
+simulate() { # simulate LABEL ARGS... -> "payments runs seconds"
+    label=$1; shift
+    rm -rf "$work/sim-$label"
+    start=$(date +%s.%N)
+    first=$("$build/khorgos" simulate "$@" --out "$work/sim-$label" 2>/dev/null | head -n 1)
+    end=$(date +%s.%N)
+    rm -rf "$work/sim-$label"
+    echo "$first" | awk -v s="$start" -v e="$end" \
+        '{sub(":", ""); print $2, $4, sprintf("%.1f", e - s)}'
+}
+echo "simulator: the default day, then the day at scale $simulate_scale" >&2
+sim_default=$(simulate default)
+sim_million=$(simulate million --scale "$simulate_scale" --a "$simulate_a")
+sim_row() { # sim_row "payments runs seconds"
+    echo "$1" | awk '{ if ($3 > 0) printf "%d payments x %d runs in %.1f s wall: %.0f payments/s", $1, $2, $3, $1 * $2 / $3; else print "not measured" }'
+}
+
+# Cross-currency PvP (50,000 payments, 216 quotes scanned each) and a netting window, CPU.
+fx_output=$("$build/bench/bench_settle_fx" 2>/dev/null)
+fx_gross=$(echo "$fx_output" | sed -n 's/^fx gross: .*, \([0-9.]*\) s CPU, \([0-9]*\) payments\/s/\2 payments\/s (\1 s CPU for 50,000)/p')
+fx_net=$(echo "$fx_output" | sed -n 's/^netting: \([0-9]*\) net payments entered in \([0-9.]*\) s CPU; close and settle of the window (\([0-9]*\) banks.*) \([0-9.]*\) s CPU/\1 payments entered in \2 s CPU; close and settle \4 s CPU (\3 banks)/p')
 
 # Instructions per transfer in the state machine (ledger_create_transfers and the index
 # update after it), counted by callgrind: a count, not a time, so it does not depend on load.
@@ -95,11 +137,22 @@ cat <<EOF2
 | bytes on disk per transfer, all files | $(field bytes_per_transfer "$line_bu") | <= 400 |
 | instructions per transfer in the state machine | $instructions | <= 1,000 |
 | gridlock resolution, 100,000 payments, 200 participants | $lsm_line | well under 1 s |
+| automatic checkpoints during the batched uniform run (count) | $(field checkpoints "$line_bu") | |
+| longest batch a checkpoint touched / p50 of the other batches (us) | $(field checkpoint_batch_max_us "$line_bu") / $(field other_batch_p50_us "$line_bu") | |
+| longest commit delay caused by a checkpoint (ms) | $(field checkpoint_delay_ms_max "$line_bu") | <= 10 |
+| longest checkpoint start inside a commit (ms) | $(field checkpoint_begin_ms_max "$line_bu") | |
+| journal replay after $(field transfers "$replay_line") transfers (transfers/s, whole journal, at open) | $(field replay_transfers_per_second "$replay_line") in $(field replay_seconds "$replay_line") s | >= live |
+| live durable batches, same run, checkpoints off (transfers/s) | $(field live_transfers_per_second "$replay_line") | |
+| disk used by the replay run, all files, journal segments preallocated (bytes) | $(field bytes "$replay_line") | |
+| simulator, default day (all designs and levels) | $(sim_row "$sim_default") | |
+| simulator, one-million-payment day (scale $simulate_scale, a = $simulate_a) | $(sim_row "$sim_million") | |
+| cross-currency PvP through the engine (CPU) | $fx_gross | |
+| netting window, 40 banks (CPU) | $fx_net | |
 
 ratio_vs_postgres_batched: $(ratio "$kb" "$pbu")
 ratio_vs_postgres_single: $(ratio "$kb" "$psu")
 ratio_vs_sqlite: $(ratio "$kb" "$su")
 ratio_vs_postgres_batched_zipf: $(ratio "$kz" "$pbz")
 ratio_vs_sqlite_zipf: $(ratio "$kz" "$sz")
-ratio_replay_vs_live: not measured yet
+ratio_replay_vs_live: $(field ratio_replay_vs_live "$replay_line")
 EOF2
