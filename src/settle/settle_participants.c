@@ -255,8 +255,9 @@ struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u3
  * less what it received from it in the slot's currency since that currency's day opened, i.e.
  * over the payments settled at or after its opened_at (every leg, so cross-currency and net
  * payments count in the currency of each leg). A scan of the payments (at most
- * payment_count_max; set_limits is rare); from then on each settlement keeps it current
- * (settle_payment_settled, settle_fx_leg_settled) and open_day resets it to zero. */
+ * payment_count_max; none when the payer has no payment today; set_limits is rare); from
+ * then on each settlement keeps it current (settle_payment_settled, settle_fx_leg_settled)
+ * and open_day resets it to zero. */
 static i128 settle_limit_position_today(const struct settle *settle, u32 slot, u32 counterparty) {
     const struct settle_position *position = &settle->positions[slot];
     const struct settle_currency *currency = &settle->currencies[position->currency];
@@ -264,6 +265,8 @@ static i128 settle_limit_position_today(const struct settle *settle, u32 slot, u
     ASSERT(counterparty < settle->participant_count && counterparty != position->participant);
     i128 total = 0;
     if (currency->date == 0) return total; /* never opened: nothing settled in it */
+    /* Every settled leg counts in sent/received too: a payer without any today has none. */
+    if (position->sent_count == 0 && position->received_count == 0) return total;
     for (u32 payment = 0; payment < settle->payment_count; payment++) {
         const struct khorgos_payment *record = &settle->payments[payment];
         if (record->state != KHORGOS_PAYMENT_SETTLED || record->finished_at < currency->opened_at) {
