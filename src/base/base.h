@@ -22,7 +22,9 @@
  *    at most 1/2, so lookups are expected O(1) and no insert ever allocates. Removal uses
  *    backward-shift deletion, so there are no tombstones and probe lengths never degrade.
  *    Invariants: (a) key 0 marks an empty slot; (b) every present key lies between its home slot
- *    and the first empty slot after it; (c) count <= count_max.
+ *    and the first empty slot after it; (c) count <= count_max. A create probes once:
+ *    base_id_map_find answers "present?" and, when not, names the slot base_id_map_insert_at
+ *    fills later, so a new id costs one walk of its run instead of two.
  */
 #ifndef KHORGOS_BASE_H
 #define KHORGOS_BASE_H
@@ -149,6 +151,12 @@ void base_id_map_deinit(struct base_id_map *map);
 bool base_id_map_get(const struct base_id_map *map, u128 key, u32 *value);
 /* Inserts a key that must not be present; the map must not be full. */
 void base_id_map_insert(struct base_id_map *map, u128 key, u32 value);
+/* One probe for both questions a create asks: finds `key` (returns true and sets *value), or
+ * returns false and sets *slot to the empty slot where it would go. base_id_map_insert_at then
+ * inserts it there without probing again, provided the map was not changed in between (the
+ * caller's duty: the slot is only the first empty one of the key's run while nothing moves). */
+bool base_id_map_find(const struct base_id_map *map, u128 key, u32 *value, u64 *slot);
+void base_id_map_insert_at(struct base_id_map *map, u64 slot, u128 key, u32 value);
 /* Removes a key that must be present. */
 void base_id_map_remove(struct base_id_map *map, u128 key);
 void base_id_map_clear(struct base_id_map *map);

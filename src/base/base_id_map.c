@@ -56,6 +56,33 @@ void base_id_map_insert(struct base_id_map *map, u128 key, u32 value) {
     }
 }
 
+bool base_id_map_find(const struct base_id_map *map, u128 key, u32 *value, u64 *slot) {
+    ASSERT(key != 0);
+    ASSERT(value != NULL && slot != NULL);
+    for (u64 probe = base_hash_u128(key) & map->slot_mask;; probe = (probe + 1) & map->slot_mask) {
+        const struct base_id_map_slot *entry = &map->slots[probe];
+        if (entry->key == key) {
+            *value = entry->value;
+            return true;
+        }
+        if (entry->key == 0) {
+            *slot = probe;
+            return false;
+        }
+    }
+}
+
+void base_id_map_insert_at(struct base_id_map *map, u64 slot, u128 key, u32 value) {
+    ASSERT(key != 0);
+    ASSERT(slot <= map->slot_mask);
+    ASSERT(map->count < map->count_max);
+    struct base_id_map_slot *entry = &map->slots[slot];
+    ASSERT(entry->key == 0); /* still the empty slot base_id_map_find named */
+    entry->key = key;
+    entry->value = value;
+    map->count++;
+}
+
 /* Whether `home` lies cyclically in (empty, slot]: if so, the entry at `slot` may not move to
  * `empty`, because a lookup starting at `home` would then never reach it. */
 static bool id_map_home_between(u64 empty, u64 home, u64 slot) {
