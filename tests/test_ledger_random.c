@@ -2,7 +2,10 @@
  * colliding ids, linked chains, huge amounts and expiries, checking after every request that
  * the invariants hold (ledger_check), that results agree with the records (created events are
  * stored with the result's timestamp, failed ones are not, exists answers the original's
- * timestamp), and that the same requests give the same digest. */
+ * timestamp), and that the same requests give the same digest. A second run keeps the query
+ * indexes up to date as the engine does (with create_transfers' account hints, some of them
+ * scribbled over, and some updates covering several requests) and compares every kind of
+ * query with a brute-force scan of the records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,9 +187,252 @@ static void test_random_requests_keep_the_invariants(void **state) {
     assert_true(random_run(2) != first);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The query indexes as create_transfers builds them (with its account hints), against a       */
+/* brute-force scan of the records.                                                            */
+
+#define QUERY_REQUEST_COUNT 1200u
+#define QUERY_OUT_MAX LIMIT_BATCH_EVENTS_MAX
+/* Accounts 41..48 are on a ledger too large for the direct tables, so the hashed path runs. */
+#define QUERY_BIG_LEDGER 100000u
+#define QUERY_BIG_ACCOUNT_FIRST 41u
+
+struct query_check {
+    struct khorgos_transfer *transfers;
+    struct khorgos_account *accounts;
+    struct khorgos_account_balance *balances;
+    u32 compared; /* queries that returned at least one record */
+};
+
+static bool query_in_range(u64 timestamp, u64 timestamp_min, u64 timestamp_max) {
+    return timestamp >= timestamp_min && (timestamp_max == 0 || timestamp <= timestamp_max);
+}
+
+static bool query_account_filter_match(const struct khorgos_account_filter *filter,
+                                       const struct khorgos_transfer *transfer) {
+    bool debit = (filter->flags & KHORGOS_ACCOUNT_FILTER_DEBITS) &&
+                 transfer->debit_account_id == filter->account_id;
+    bool credit = (filter->flags & KHORGOS_ACCOUNT_FILTER_CREDITS) &&
+                  transfer->credit_account_id == filter->account_id;
+    if (!debit && !credit) return false;
+    if (filter->user_data_64 != 0 && transfer->user_data_64 != filter->user_data_64) return false;
+    if (filter->user_data_32 != 0 && transfer->user_data_32 != filter->user_data_32) return false;
+    if (filter->code != 0 && transfer->code != filter->code) return false;
+    return query_in_range(transfer->timestamp, filter->timestamp_min, filter->timestamp_max);
+}
+
+/* The position of the k-th record visited, forwards or backwards over [0, count). */
+static u32 query_position(u32 count, u32 step, bool reversed) {
+    return reversed ? count - 1 - step : step;
+}
+
+static void query_check_account(struct query_check *check, const struct ledger *ledger,
+                                const struct khorgos_account_filter *filter) {
+    bool reversed = (filter->flags & KHORGOS_ACCOUNT_FILTER_REVERSED) != 0;
+    u32 written = ledger_get_account_transfers(ledger, filter, check->transfers, QUERY_OUT_MAX);
+    u32 expected = 0;
+    for (u32 step = 0; step < ledger->transfer_count && expected < filter->limit; step++) {
+        const struct khorgos_transfer *transfer =
+            &ledger->transfers[query_position(ledger->transfer_count, step, reversed)];
+        if (!query_account_filter_match(filter, transfer)) continue;
+        assert_true(expected < written);
+        assert_memory_equal(&check->transfers[expected], transfer, sizeof(*transfer));
+        expected++;
+    }
+    assert_int_equal(written, expected);
+    check->compared += written > 0 ? 1 : 0;
+    u32 account_index = 0;
+    bool found = ledger_account_index(ledger, filter->account_id, &account_index);
+    bool history = found && (ledger->accounts[account_index].flags & KHORGOS_ACCOUNT_HISTORY);
+    written = ledger_get_account_balances(ledger, filter, check->balances, QUERY_OUT_MAX);
+    expected = 0;
+    for (u32 step = 0; history && step < ledger->balance_count && expected < filter->limit;
+         step++) {
+        const struct ledger_balance_entry *entry =
+            &ledger->balances[query_position(ledger->balance_count, step, reversed)];
+        const struct khorgos_transfer *transfer = &ledger->transfers[entry->transfer_index];
+        if (entry->account_index != account_index) continue;
+        if (transfer->timestamp != entry->balance.timestamp) continue;
+        if (!query_account_filter_match(filter, transfer)) continue;
+        assert_true(expected < written);
+        assert_memory_equal(&check->balances[expected], &entry->balance, sizeof(entry->balance));
+        expected++;
+    }
+    assert_int_equal(written, expected);
+}
+
+static bool query_filter_match(const struct khorgos_query_filter *filter, u64 user_data_64,
+                               u32 user_data_32, u32 ledger, u16 code, u64 timestamp) {
+    if (filter->user_data_64 != 0 && user_data_64 != filter->user_data_64) return false;
+    if (filter->user_data_32 != 0 && user_data_32 != filter->user_data_32) return false;
+    if (filter->ledger != 0 && ledger != filter->ledger) return false;
+    if (filter->code != 0 && code != filter->code) return false;
+    return query_in_range(timestamp, filter->timestamp_min, filter->timestamp_max);
+}
+
+static void query_check_records(struct query_check *check, const struct ledger *ledger,
+                                const struct khorgos_query_filter *filter) {
+    bool reversed = (filter->flags & KHORGOS_QUERY_FILTER_REVERSED) != 0;
+    u32 written = ledger_query_transfers(ledger, filter, check->transfers, QUERY_OUT_MAX);
+    u32 expected = 0;
+    for (u32 step = 0; step < ledger->transfer_count && expected < filter->limit; step++) {
+        const struct khorgos_transfer *transfer =
+            &ledger->transfers[query_position(ledger->transfer_count, step, reversed)];
+        if (!query_filter_match(filter, transfer->user_data_64, transfer->user_data_32,
+                                transfer->ledger, transfer->code, transfer->timestamp)) {
+            continue;
+        }
+        assert_true(expected < written);
+        assert_memory_equal(&check->transfers[expected], transfer, sizeof(*transfer));
+        expected++;
+    }
+    assert_int_equal(written, expected);
+    check->compared += written > 0 ? 1 : 0;
+    written = ledger_query_accounts(ledger, filter, check->accounts, QUERY_OUT_MAX);
+    expected = 0;
+    for (u32 step = 0; step < ledger->account_count && expected < filter->limit; step++) {
+        const struct khorgos_account *account =
+            &ledger->accounts[query_position(ledger->account_count, step, reversed)];
+        if (!query_filter_match(filter, account->user_data_64, account->user_data_32,
+                                account->ledger, account->code, account->timestamp)) {
+            continue;
+        }
+        assert_true(expected < written);
+        assert_memory_equal(&check->accounts[expected], account, sizeof(*account));
+        expected++;
+    }
+    assert_int_equal(written, expected);
+}
+
+/* A timestamp range: none, or one cut from the records' span. */
+static void query_random_range(struct random *random, const struct fixture *fixture,
+                               u64 *timestamp_min, u64 *timestamp_max) {
+    *timestamp_min = 0;
+    *timestamp_max = 0;
+    if (random_chance(random, 50)) return;
+    u64 span = fixture->now - KHORGOS_MANUAL_CLOCK_START_NS + 1;
+    *timestamp_min = KHORGOS_MANUAL_CLOCK_START_NS + random_next(random) % span;
+    if (random_chance(random, 70)) *timestamp_max = *timestamp_min + random_next(random) % span;
+}
+
+static void query_check_all(struct random *random, const struct fixture *fixture) {
+    struct query_check check = {
+        .transfers = test_malloc(QUERY_OUT_MAX * sizeof(struct khorgos_transfer)),
+        .accounts = test_malloc(QUERY_OUT_MAX * sizeof(struct khorgos_account)),
+        .balances = test_malloc(QUERY_OUT_MAX * sizeof(struct khorgos_account_balance))};
+    const u32 limits[] = {1, 7, QUERY_OUT_MAX};
+    for (u32 round = 0; round < 600; round++) {
+        struct khorgos_account_filter filter = {
+            .account_id = 1 + random_below(random, RANDOM_ACCOUNT_ID_MAX),
+            .limit = limits[random_below(random, ARRAY_COUNT(limits))],
+            .flags = 1 + random_below(random, 3)};
+        if (random_chance(random, 50)) filter.flags |= KHORGOS_ACCOUNT_FILTER_REVERSED;
+        if (random_chance(random, 30)) filter.code = (u16)(1 + random_below(random, 2));
+        if (random_chance(random, 20)) filter.user_data_32 = 1 + random_below(random, 3);
+        if (random_chance(random, 20)) filter.user_data_64 = 1 + random_below(random, 3);
+        query_random_range(random, fixture, &filter.timestamp_min, &filter.timestamp_max);
+        query_check_account(&check, &fixture->ledger, &filter);
+    }
+    const u32 ledgers[] = {0, 156, 398, 840, QUERY_BIG_LEDGER, 7};
+    for (u32 round = 0; round < 600; round++) {
+        struct khorgos_query_filter filter = {
+            .ledger = ledgers[random_below(random, ARRAY_COUNT(ledgers))],
+            .limit = limits[random_below(random, ARRAY_COUNT(limits))]};
+        if (random_chance(random, 50)) filter.flags |= KHORGOS_QUERY_FILTER_REVERSED;
+        if (random_chance(random, 40)) filter.code = (u16)(1 + random_below(random, 3));
+        if (random_chance(random, 20)) filter.user_data_32 = 1 + random_below(random, 3);
+        if (random_chance(random, 20)) filter.user_data_64 = 1 + random_below(random, 3);
+        query_random_range(random, fixture, &filter.timestamp_min, &filter.timestamp_max);
+        query_check_records(&check, &fixture->ledger, &filter);
+    }
+    assert_true(check.compared > 300); /* most queries found something to compare */
+    test_free(check.transfers);
+    test_free(check.accounts);
+    test_free(check.balances);
+}
+
+/* Accounts 41..48 and transfers between two of them use the big ledger; user_data fields get
+ * small values so their tables hold lists. */
+static void query_adjust_account(struct random *random, struct khorgos_account *account) {
+    if (account->id >= QUERY_BIG_ACCOUNT_FIRST) account->ledger = QUERY_BIG_LEDGER;
+    account->user_data_32 = random_below(random, 4);
+}
+
+static void query_adjust_transfer(struct random *random, struct khorgos_transfer *transfer) {
+    if (transfer->debit_account_id >= QUERY_BIG_ACCOUNT_FIRST &&
+        transfer->credit_account_id >= QUERY_BIG_ACCOUNT_FIRST && transfer->ledger != 0) {
+        transfer->ledger = QUERY_BIG_LEDGER;
+    }
+    transfer->user_data_64 = random_below(random, 4);
+    transfer->user_data_32 = random_below(random, 4);
+}
+
+/* Hints are only hints: scribbled ones (stale, or naming another account) change nothing.
+ * Scribbles over those of the transfers the next index update takes. */
+static u32 query_scribble_hints(struct random *random, struct ledger *ledger) {
+    u32 first = ledger->query_index.indexed_transfer_count;
+    u32 scribbled = 0;
+    for (u32 index = first; index < ledger->transfer_count; index++) {
+        u32 slot = 2 * (index % LEDGER_QUERY_HINT_COUNT) + random_below(random, 2);
+        ledger->query_index.account_hints[slot] =
+            random_chance(random, 30) ? U32_MAX : random_below(random, ledger->account_count);
+        scribbled++;
+    }
+    return scribbled;
+}
+
+static void test_random_requests_index_like_a_scan(void **state) {
+    (void)state;
+    struct fixture *fixture = test_malloc(sizeof(*fixture));
+    memset(fixture, 0, sizeof(*fixture));
+    struct ledger_config config = {64, 30000, 100000};
+    assert_int_equal(ledger_init(&fixture->ledger, &config), KHORGOS_ERROR_ok);
+    fixture->now = KHORGOS_MANUAL_CLOCK_START_NS;
+    struct random random = {7};
+    u32 next_id = 1;
+    u32 scribbled = 0;
+    for (u32 request = 0; request < QUERY_REQUEST_COUNT; request++) {
+        u32 count = 1 + random_below(&random, FIXTURE_EVENTS_MAX);
+        if (request < 8 || random_chance(&random, 4)) {
+            struct khorgos_account events[FIXTURE_EVENTS_MAX];
+            for (u32 index = 0; index < count; index++) {
+                events[index] = random_account(&random);
+                query_adjust_account(&random, &events[index]);
+            }
+            if (!ledger_capacity_accounts(&fixture->ledger, count)) continue;
+            fixture_accounts(fixture, events, count);
+        } else {
+            struct khorgos_transfer events[FIXTURE_EVENTS_MAX];
+            for (u32 index = 0; index < count; index++) {
+                events[index] = random_transfer(&random, &next_id);
+                query_adjust_transfer(&random, &events[index]);
+            }
+            if (random_chance(&random, 10)) events[count - 1].flags |= KHORGOS_TRANSFER_LINKED;
+            fixture_transfers(fixture, events, count);
+        }
+        if (random_chance(&random, 10)) {
+            scribbled += query_scribble_hints(&random, &fixture->ledger);
+        }
+        /* As the engine after each request, or now and then after several at once. */
+        if (random_chance(&random, 80)) ledger_index_update(&fixture->ledger);
+        fixture->now += random_below(&random, 700000000);
+        u64 next = ledger_expiry_next(&fixture->ledger);
+        if (next != 0 && next <= fixture->now + FIXTURE_GAP_NS) {
+            fixture_pulse(fixture, fixture->now + FIXTURE_GAP_NS);
+        }
+    }
+    ledger_index_update(&fixture->ledger);
+    assert_true(fixture->ledger.transfer_count > QUERY_REQUEST_COUNT);
+    assert_true(fixture->ledger.balance_count > 0 && scribbled > 100);
+    query_check_all(&random, fixture);
+    fixture_close(fixture);
+    test_free(fixture);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_requests_keep_the_invariants),
+        cmocka_unit_test(test_random_requests_index_like_a_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,12 +107,18 @@ enum ledger_query_field {
     LEDGER_QUERY_FIELD_COUNT = 5,
 };
 
+/* Values of the ledger and code fields below this are found by indexing an array by value, no
+ * hashing: codes are u16, and ledgers are small in practice (ISO 4217 numeric currency codes). */
+#define LEDGER_POSTING_DIRECT_VALUES 65536u
 /* A field's nonzero values -> posting list of the records holding it. A slot holds the list
  * index + 1 in its low 32 bits (0: empty) and the value's hash's high 32 bits above; the value
- * itself is not stored but read from the list's first record when the hash bits agree. */
+ * itself is not stored but read from the list's first record when the hash bits agree. Ledger
+ * and code tables also have `direct`: by value below LEDGER_POSTING_DIRECT_VALUES, the list
+ * index + 1 (0: none); such values never enter the slots (code has no slots at all). */
 struct ledger_posting_table {
-    u64 *slots;
+    u64 *slots; /* NULL when every value is direct */
     u64 slot_mask;
+    u32 *direct; /* NULL for the user_data fields */
     struct ledger_posting_list *lists;
     u32 list_count;
     u32 list_count_max;
@@ -121,6 +127,11 @@ struct ledger_posting_table {
     struct ledger_posting_pool pool;
 };
 
+/* Transfers' account indexes, by transfer index modulo this, noted by create_transfers so
+ * ledger_index_update need not look both accounts up again (a hint: checked against the ids,
+ * and looked up when stale). A power of two of at least a batch, so a request's hints do not
+ * overwrite each other. */
+#define LEDGER_QUERY_HINT_COUNT 8192u
 struct ledger_query_index {
     /* By side (0: the account is the debit side, 1: the credit side), then account index: the
      * transfers on that side of it, and its history entries of those transfers. */
@@ -130,6 +141,7 @@ struct ledger_query_index {
     struct ledger_posting_pool account_balance_pool;
     struct ledger_posting_table account_tables[LEDGER_QUERY_FIELD_COUNT];
     struct ledger_posting_table transfer_tables[LEDGER_QUERY_FIELD_COUNT];
+    u32 *account_hints; /* [LEDGER_QUERY_HINT_COUNT][2]: debit, credit account index */
     u32 account_count_max;
     u32 indexed_account_count; /* records [0, indexed_*) are indexed */
     u32 indexed_transfer_count;

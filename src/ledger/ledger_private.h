@@ -89,6 +89,19 @@ bool ledger_transfer_timestamp_exists(const struct ledger *ledger, u64 timestamp
 void ledger_history_append(struct ledger *ledger, u32 debit_index, u32 credit_index,
                            u32 transfer_index, u64 timestamp);
 
+/* Notes a new transfer's account indexes for ledger_index_update (ledger_query.c), which checks
+ * the hint against the transfer's account ids before trusting it. */
+static inline void ledger_index_hint(struct ledger *ledger, u32 transfer_index, u32 debit_index,
+                                     u32 credit_index) {
+    _Static_assert((LEDGER_QUERY_HINT_COUNT & (LEDGER_QUERY_HINT_COUNT - 1)) == 0, "a power of 2");
+    _Static_assert(LEDGER_QUERY_HINT_COUNT >= LIMIT_BATCH_EVENTS_MAX, "a batch's hints fit");
+    ASSERT(debit_index != credit_index);
+    u32 *hint = &ledger->query_index
+                     .account_hints[2 * (transfer_index & (LEDGER_QUERY_HINT_COUNT - 1))];
+    hint[0] = debit_index;
+    hint[1] = credit_index;
+}
+
 /* The expiry heap (ledger_expiry.c). */
 void ledger_expiry_push(struct ledger *ledger, u64 expires_at, u32 transfer_index);
 /* Pops entries whose transfer is no longer pending (posted or voided since). */

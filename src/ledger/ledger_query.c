@@ -46,6 +46,18 @@
  *     first record, read from the record arrays only when the hash bits agree, so a probe past
  *     other values touches no record. Zero values are not indexed (a zero filter field does
  *     not filter). Load at most 1/2.
+ *   - Direct cells for ledger and code: every record has both, so hashing them was half of the
+ *     index's cost. Their tables also hold an array of LEDGER_POSTING_DIRECT_VALUES u32 cells,
+ *     indexed by the value itself, each the list index + 1 (0: no list yet). A value below
+ *     2^16 (every u16 code; every ledger numbered as ISO 4217 currencies are) lives only there;
+ *     a larger ledger goes through the slots as above. The code table has no slots.
+ *   - Account hints: create_transfers writes each new transfer's debit and credit account
+ *     indexes to account_hints[transfer index mod LEDGER_QUERY_HINT_COUNT] (ledger_index_hint,
+ *     ledger_private.h), so indexing the transfer does not look both ids up again. A hint is
+ *     used only when it names an account whose id is the transfer's; otherwise (records loaded
+ *     from a snapshot, a ring slot reused by more than a batch of transfers since the last
+ *     update, a rolled-back chain's leftovers) the id map answers. The index never depends on
+ *     a hint being right.
  *
  * Complexity (n records of the kind, k results, c candidates walked)
  *   - lookup_accounts/lookup_transfers: expected O(1) per id (the state's id maps).
@@ -59,8 +71,12 @@
  *   - query_accounts/query_transfers: O(log n + c). Candidates: the narrowest in range of the
  *     record array itself (binary search on timestamp order) and the nonzero fields' lists; a
  *     filter on one field plus a range is O(log n + k); other combinations walk the narrowest.
- *   - ledger_index_update: expected O(1) amortised per new record (one probe and append per
- *     nonzero field, two id map lookups and appends per transfer, one append per balance).
+ *   - ledger_index_update: expected O(1) amortised per new record: per transfer two appends to
+ *     the accounts' lists (hinted, else two id map lookups), an array access and append for
+ *     ledger and code, one probe and append per nonzero user_data field; one append per
+ *     balance. Measured with callgrind on `khorgos benchmark` (user_data zero): about 150
+ *     instructions per transfer, where hashing ledger and code and looking the accounts up
+ *     again cost about 800.
  *
  * Invariants (ASSERTed)
  *   1. indexed_*_count <= the record counts: records are only appended; a failed linked chain
@@ -69,15 +85,19 @@
  *   3. Every posting list is in strictly increasing timestamp order (non-decreasing for history
  *      entries, which share their transfer's timestamp across its two accounts' lists).
  *   4. A table's list_count <= list_count_max, its slots at most half full; a pool's bump
- *      pointer never passes entry_count_max (the 4x bound above).
+ *      pointer never passes entry_count_max (the 4x bound above). A value is in the direct
+ *      cells or in the slots, never both (below 2^16 and the table has cells: the cells).
  *
  * Memory: everything is reserved in ledger_query_index_init from the ledger's capacities; no
  * function here allocates afterwards. Per unit of capacity, at most: per transfer 8 x 4 bytes
  * of account-list pool, and per field table 8 bytes of list header, 16 of slots (load 1/2)
- * and 16 of pool; per account the same per field plus 16 bytes of list headers. At the
- * default capacities (2^16 accounts, 2^22 transfers, 2^20 history entries) that is about
- * 770 MB of address space, of which only what the records use is ever touched (the arrays are
- * lazily zeroed pages; a table of unique values fills slots and headers, never its pool).
+ * and 16 of pool; per account the same per field plus 16 bytes of list headers. The code
+ * tables have no slots (at most 2 x 16 x 65,535 bytes saved); fixed, whatever the
+ * capacities: four direct arrays of 256 KiB (ledger and code, for accounts and transfers) and
+ * the 64 KiB hint ring. At the default capacities (2^16 accounts, 2^22 transfers, 2^20 history
+ * entries) that is about 770 MB of address space, of which only what the records use is ever
+ * touched (the arrays are lazily zeroed pages; a table of unique values fills slots and
+ * headers, never its pool; a direct array touches one page per 1,024 values in use).
  * Pool offsets are u32, so a pool of more than 2^32 entries is refused at init
  * (invalid_argument): transfer_count_max up to 2^29 is served.
  */
@@ -179,8 +199,9 @@ static const u32 *ledger_posting_list_entries(const struct ledger_posting_pool *
     return list->count <= 1 ? &list->offset : &pool->entries[list->offset];
 }
 
-static void ledger_posting_list_append(struct ledger_posting_pool *pool,
-                                       struct ledger_posting_list *list, u32 entry) {
+/* Appends when the list must change shape: it is empty, inline, or its block is full. */
+static void ledger_posting_list_grow(struct ledger_posting_pool *pool,
+                                     struct ledger_posting_list *list, u32 entry) {
     ASSERT(pool != NULL && list != NULL);
     ASSERT(list->count < LEDGER_POSTING_LIST_COUNT_MAX);
     if (list->count == 0) {
@@ -201,6 +222,22 @@ static void ledger_posting_list_append(struct ledger_posting_pool *pool,
     }
     pool->entries[list->offset + list->count] = entry;
     list->count++;
+}
+
+/* Appends `entry`, a record index above every one the list holds (records are appended in
+ * timestamp order, invariant 3). Most appends land inside a block that has room: a store. */
+static inline void ledger_posting_list_append(struct ledger_posting_pool *pool,
+                                              struct ledger_posting_list *list, u32 entry) {
+    u32 count = list->count;
+    if (count < 2 || (count & (count - 1)) == 0) {
+        ledger_posting_list_grow(pool, list, entry);
+        return;
+    }
+    u32 *entries = &pool->entries[list->offset];
+    ASSERT((u64)list->offset + count < pool->entry_count); /* inside its block of 2^k > count */
+    ASSERT(entries[count - 1] < entry);                    /* invariant 3 */
+    entries[count] = entry;
+    list->count = count + 1;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -258,17 +295,32 @@ static bool ledger_query_zeroed(const u8 *bytes, size_t size) {
 /* ----------------------------------------------------------------------------------------- */
 /* Field tables.                                                                              */
 
+/* Whether a field's small values are direct (see LEDGER_POSTING_DIRECT_VALUES). */
+static bool ledger_posting_field_direct(u32 field) {
+    ASSERT(field < LEDGER_QUERY_FIELD_COUNT);
+    return field == LEDGER_QUERY_FIELD_LEDGER || field == LEDGER_QUERY_FIELD_CODE;
+}
+
 static khorgos_error ledger_posting_table_init(struct ledger_posting_table *table,
                                                bool of_accounts, u32 field, u32 list_count_max,
                                                u64 entry_count_max) {
     ASSERT(table != NULL && table->slots == NULL);
     ASSERT(field < LEDGER_QUERY_FIELD_COUNT && list_count_max > 0);
+    _Static_assert(LEDGER_QUERY_CODE_VALUES_MAX < LEDGER_POSTING_DIRECT_VALUES, "codes direct");
     u64 slot_count = LEDGER_POSTING_TABLE_SLOTS_MIN;
     while (slot_count < (u64)list_count_max * 2) slot_count *= 2;
-    table->slots = calloc(slot_count, sizeof(u64));
+    /* Every nonzero u16 code is direct, so the code table needs no slots. */
+    if (field != LEDGER_QUERY_FIELD_CODE) {
+        table->slots = calloc(slot_count, sizeof(u64));
+        if (table->slots == NULL) return KHORGOS_ERROR_out_of_memory;
+        table->slot_mask = slot_count - 1;
+    }
+    if (ledger_posting_field_direct(field)) {
+        table->direct = calloc(LEDGER_POSTING_DIRECT_VALUES, sizeof(u32));
+        if (table->direct == NULL) return KHORGOS_ERROR_out_of_memory;
+    }
     table->lists = malloc((size_t)list_count_max * sizeof(struct ledger_posting_list));
-    if (table->slots == NULL || table->lists == NULL) return KHORGOS_ERROR_out_of_memory;
-    table->slot_mask = slot_count - 1;
+    if (table->lists == NULL) return KHORGOS_ERROR_out_of_memory;
     table->list_count = 0;
     table->list_count_max = list_count_max;
     table->field = field;
@@ -279,6 +331,7 @@ static khorgos_error ledger_posting_table_init(struct ledger_posting_table *tabl
 static void ledger_posting_table_deinit(struct ledger_posting_table *table) {
     ASSERT(table != NULL);
     free(table->slots);
+    free(table->direct);
     free(table->lists);
     ledger_posting_pool_deinit(&table->pool);
     memset(table, 0, sizeof(*table));
@@ -322,6 +375,12 @@ static u64 ledger_posting_table_probe(const struct ledger *ledger,
 static const struct ledger_posting_list *
 ledger_posting_table_find(const struct ledger *ledger, const struct ledger_posting_table *table,
                           u128 value) {
+    ASSERT(value != 0);
+    if (table->direct != NULL && value < LEDGER_POSTING_DIRECT_VALUES) {
+        u32 cell = table->direct[(u32)value];
+        ASSERT(cell <= table->list_count);
+        return cell == 0 ? NULL : &table->lists[cell - 1];
+    }
     u64 slot = ledger_posting_table_probe(ledger, table, value);
     u32 occupant = LEDGER_POSTING_SLOT_LIST(table->slots[slot]);
     if (occupant == 0) return NULL;
@@ -329,22 +388,53 @@ ledger_posting_table_find(const struct ledger *ledger, const struct ledger_posti
     return &table->lists[occupant - 1];
 }
 
+/* A new empty list; returns its index + 1, the form slots and direct cells hold. */
+static u32 ledger_posting_table_list_new(struct ledger_posting_table *table) {
+    ASSERT(table->list_count < table->list_count_max); /* invariant 4: load <= 1/2 */
+    ASSERT(table->lists != NULL);
+    table->lists[table->list_count] = (struct ledger_posting_list){0, 0};
+    table->list_count++;
+    return table->list_count;
+}
+
+/* The list index + 1 of a hashed `value`, its list created on first sight. */
+static u32 ledger_posting_table_hashed(const struct ledger *ledger,
+                                       struct ledger_posting_table *table, u128 value) {
+    u64 slot = ledger_posting_table_probe(ledger, table, value);
+    if (table->slots[slot] == 0) {
+        u64 hash_high = base_hash_u128(value) >> 32;
+        table->slots[slot] = (hash_high << 32) | ledger_posting_table_list_new(table);
+    }
+    /* The probe compared `value` with the list's first record (or the list is new). */
+    ASSERT(LEDGER_POSTING_SLOT_LIST(table->slots[slot]) <= table->list_count);
+    return LEDGER_POSTING_SLOT_LIST(table->slots[slot]);
+}
+
+/* Appends `record` to the list of a field's nonzero value below LEDGER_POSTING_DIRECT_VALUES in
+ * a table with `direct` (the ledger and code of nearly every record): an array access. */
+static inline void ledger_posting_table_add_direct(struct ledger_posting_table *table, u32 value,
+                                                   u32 record) {
+    ASSERT(value != 0 && value < LEDGER_POSTING_DIRECT_VALUES);
+    u32 *cell = &table->direct[value];
+    if (*cell == 0) *cell = ledger_posting_table_list_new(table);
+    ASSERT(*cell <= table->list_count);
+    ledger_posting_list_append(&table->pool, &table->lists[*cell - 1], record);
+}
+
 /* Appends `record` to the list of its nonzero `value`, creating the list on first sight. */
 static void ledger_posting_table_add(const struct ledger *ledger,
                                      struct ledger_posting_table *table, u128 value, u32 record) {
     ASSERT(value != 0);
-    u64 slot = ledger_posting_table_probe(ledger, table, value);
-    if (table->slots[slot] == 0) {
-        ASSERT(table->list_count < table->list_count_max); /* invariant 4: load <= 1/2 */
-        table->lists[table->list_count] = (struct ledger_posting_list){0, 0};
-        table->list_count++;
-        u64 hash_high = base_hash_u128(value) >> 32;
-        table->slots[slot] = (hash_high << 32) | table->list_count;
+    u32 list = 0; /* index + 1 */
+    if (table->direct != NULL && value < LEDGER_POSTING_DIRECT_VALUES) {
+        u32 *cell = &table->direct[(u32)value];
+        if (*cell == 0) *cell = ledger_posting_table_list_new(table);
+        list = *cell;
+    } else {
+        list = ledger_posting_table_hashed(ledger, table, value);
     }
-    u32 list_index = LEDGER_POSTING_SLOT_LIST(table->slots[slot]) - 1;
-    ASSERT(list_index < table->list_count);
-    /* The probe compared `value` with the list's first record (or the list is new). */
-    ledger_posting_list_append(&table->pool, &table->lists[list_index], record);
+    ASSERT(list >= 1 && list <= table->list_count);
+    ledger_posting_list_append(&table->pool, &table->lists[list - 1], record);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -378,6 +468,8 @@ khorgos_error ledger_query_index_init(struct ledger_query_index *index,
     khorgos_error error = KHORGOS_ERROR_out_of_memory;
     u32 account_count_max = config->account_count_max;
     index->account_count_max = account_count_max;
+    index->account_hints = calloc(2 * (size_t)LEDGER_QUERY_HINT_COUNT, sizeof(u32));
+    if (index->account_hints == NULL) goto deinit_index;
     for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
         index->account_transfers[side] =
             calloc(account_count_max, sizeof(struct ledger_posting_list));
@@ -410,6 +502,7 @@ void ledger_query_index_deinit(struct ledger_query_index *index) {
         free(index->account_transfers[side]);
         free(index->account_balances[side]);
     }
+    free(index->account_hints);
     ledger_posting_pool_deinit(&index->account_transfer_pool);
     ledger_posting_pool_deinit(&index->account_balance_pool);
     for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
@@ -436,27 +529,58 @@ static void ledger_index_account(struct ledger *ledger, u32 account_index) {
     }
 }
 
+/* The index of account `id`: the hint create_transfers left when it names that account, else
+ * a lookup (records restored from a snapshot, or built by hand, leave none). */
+static inline u32 ledger_index_account_of(const struct ledger *ledger, u128 id, u32 hint) {
+    ASSERT(id != 0);
+    if (hint < ledger->account_count && ledger->accounts[hint].id == id) return hint;
+    u32 account_index = U32_MAX;
+    bool found = base_id_map_get(&ledger->account_map, id, &account_index);
+    ASSERT(found && account_index < ledger->account_count);
+    return account_index;
+}
+
 static void ledger_index_transfer(struct ledger *ledger, u32 transfer_index) {
     struct ledger_query_index *index = &ledger->query_index;
     const struct khorgos_transfer *transfer = &ledger->transfers[transfer_index];
     ASSERT(transfer_index == 0 ||
            ledger->transfers[transfer_index - 1].timestamp < transfer->timestamp);
-    const u128 sides[LEDGER_QUERY_SIDE_COUNT] = {transfer->debit_account_id,
-                                                 transfer->credit_account_id};
-    ASSERT(sides[LEDGER_QUERY_SIDE_DEBIT] != sides[LEDGER_QUERY_SIDE_CREDIT]);
-    for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
-        u32 account_index = U32_MAX;
-        bool found = sides[side] != 0 &&
-                     base_id_map_get(&ledger->account_map, sides[side], &account_index);
-        ASSERT(found && account_index < index->indexed_account_count);
-        ledger_posting_list_append(&index->account_transfer_pool,
-                                   &index->account_transfers[side][account_index],
-                                   transfer_index);
+    ASSERT(transfer->debit_account_id != transfer->credit_account_id);
+    const u32 *hint = &index->account_hints[2 * (transfer_index & (LEDGER_QUERY_HINT_COUNT - 1))];
+    u32 debit = ledger_index_account_of(ledger, transfer->debit_account_id, hint[0]);
+    u32 credit = ledger_index_account_of(ledger, transfer->credit_account_id, hint[1]);
+    ASSERT(debit < index->indexed_account_count && credit < index->indexed_account_count);
+    ledger_posting_list_append(&index->account_transfer_pool,
+                               &index->account_transfers[LEDGER_QUERY_SIDE_DEBIT][debit],
+                               transfer_index);
+    ledger_posting_list_append(&index->account_transfer_pool,
+                               &index->account_transfers[LEDGER_QUERY_SIDE_CREDIT][credit],
+                               transfer_index);
+    struct ledger_posting_table *tables = index->transfer_tables;
+    /* The fields one by one, not through ledger_query_transfer_field's switch: this is the
+     * path every transfer takes, and most user_data fields are zero. */
+    if (transfer->user_data_128 != 0) {
+        ledger_posting_table_add(ledger, &tables[LEDGER_QUERY_FIELD_USER_DATA_128],
+                                 transfer->user_data_128, transfer_index);
     }
-    for (u32 field = 0; field < LEDGER_QUERY_FIELD_COUNT; field++) {
-        u128 value = ledger_query_transfer_field(transfer, field);
-        if (value != 0) ledger_posting_table_add(ledger, &index->transfer_tables[field], value,
-                                                 transfer_index);
+    if (transfer->user_data_64 != 0) {
+        ledger_posting_table_add(ledger, &tables[LEDGER_QUERY_FIELD_USER_DATA_64],
+                                 transfer->user_data_64, transfer_index);
+    }
+    if (transfer->user_data_32 != 0) {
+        ledger_posting_table_add(ledger, &tables[LEDGER_QUERY_FIELD_USER_DATA_32],
+                                 transfer->user_data_32, transfer_index);
+    }
+    if (transfer->ledger != 0 && transfer->ledger < LEDGER_POSTING_DIRECT_VALUES) {
+        ledger_posting_table_add_direct(&tables[LEDGER_QUERY_FIELD_LEDGER], transfer->ledger,
+                                        transfer_index);
+    } else if (transfer->ledger != 0) {
+        ledger_posting_table_add(ledger, &tables[LEDGER_QUERY_FIELD_LEDGER], transfer->ledger,
+                                 transfer_index);
+    }
+    if (transfer->code != 0) {
+        ledger_posting_table_add_direct(&tables[LEDGER_QUERY_FIELD_CODE], transfer->code,
+                                        transfer_index);
     }
 }
 

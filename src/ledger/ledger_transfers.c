@@ -237,8 +237,7 @@ static u32 ledger_transfer_validate_accounts(const struct ledger *ledger,
                                              const struct khorgos_transfer *transfer, u64 timestamp,
                                              const struct khorgos_account *debit,
                                              const struct khorgos_account *credit) {
-    ASSERT(debit->id == transfer->debit_account_id);
-    ASSERT(credit->id == transfer->credit_account_id);
+    ASSERT(debit != credit); /* the ids were checked by the lookups, and differ */
     if (debit->ledger != credit->ledger) return TRANSFER_STATUS(accounts_must_have_the_same_ledger);
     if (transfer->ledger != debit->ledger) {
         return TRANSFER_STATUS(transfer_must_have_the_same_ledger_as_accounts);
@@ -322,31 +321,65 @@ static u32 ledger_transfer_validate_amount(const struct khorgos_transfer *transf
     return TRANSFER_STATUS(created);
 }
 
-/* Appends a validated transfer and applies it to its accounts. Returns its index. */
-static u32 ledger_transfer_append(struct ledger *ledger, const struct khorgos_transfer *record,
-                                  u8 state) {
+/* Account lookups of the hot path: the id map directly, without ledger_account_index's call.
+ * The id was validated (nonzero, not int_max) by the caller's statuses. */
+static inline bool ledger_transfer_account(const struct ledger *ledger, u128 id, u32 *index) {
+    bool found = base_id_map_get(&ledger->account_map, id, index);
+    ASSERT(!found || *index < ledger->account_count);
+    ASSERT(!found || ledger->accounts[*index].id == id); /* invariant 4: the map is exact */
+    return found;
+}
+
+/* Takes the next transfer slot for `id` (whose map slot ledger_transfer_apply's probe found
+ * empty) and returns its index; the caller fills the record in place, saving a copy. */
+static inline u32 ledger_transfer_append(struct ledger *ledger, u128 id, u64 map_slot,
+                                         u8 state) {
     ASSERT(ledger->transfer_count < ledger->config.transfer_count_max);
-    ASSERT(ledger->transfer_count == 0 ||
-           ledger->transfers[ledger->transfer_count - 1].timestamp < record->timestamp);
+    ASSERT(ledger->transfer_map.count == ledger->transfer_count); /* invariant 4 */
     u32 index = ledger->transfer_count++;
-    ledger->transfers[index] = *record;
     ledger->transfer_states[index] = state;
-    base_id_map_insert(&ledger->transfer_map, record->id, index);
+    base_id_map_insert_at(&ledger->transfer_map, map_slot, id, index);
     return index;
 }
 
-static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_transfer *transfer,
-                                   u64 timestamp, u128 amount, u32 debit_index, u32 credit_index) {
+/* History entries only for accounts with the flag: most have none, so skip the call. */
+static inline void ledger_transfer_history(struct ledger *ledger, u32 debit_index, u32 credit_index,
+                                    u32 transfer_index, u64 timestamp) {
     ASSERT(debit_index != credit_index);
-    ASSERT(amount <= transfer->amount);
-    struct khorgos_transfer record = *transfer;
-    record.amount = amount;
-    record.timestamp = timestamp;
-    bool pending = (transfer->flags & KHORGOS_TRANSFER_PENDING) != 0;
-    u32 index = ledger_transfer_append(
-        ledger, &record, pending ? LEDGER_TRANSFER_PENDING : LEDGER_TRANSFER_SINGLE_PHASE);
+    ASSERT(transfer_index < ledger->transfer_count);
+    u16 flags = ledger->accounts[debit_index].flags | ledger->accounts[credit_index].flags;
+    if (flags & KHORGOS_ACCOUNT_HISTORY) {
+        ledger_history_append(ledger, debit_index, credit_index, transfer_index, timestamp);
+    }
+}
+
+/* Saves both accounts for the undo log when a chain is open (a test, not a call, otherwise). */
+static inline void ledger_transfer_undo_accounts(struct ledger *ledger, u32 debit_index,
+                                          u32 credit_index) {
+    ASSERT(debit_index != credit_index);
+    ASSERT(ledger->chain_open || ledger->undo_count == 0);
+    if (!ledger->chain_open) return;
     ledger_undo_account(ledger, debit_index);
     ledger_undo_account(ledger, credit_index);
+}
+
+static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_transfer *transfer,
+                                   u64 timestamp, u128 amount, u32 debit_index, u32 credit_index,
+                                   u64 map_slot) {
+    ASSERT(debit_index != credit_index);
+    ASSERT(amount <= transfer->amount);
+    ASSERT(ledger->transfer_count == 0 ||
+           ledger->transfers[ledger->transfer_count - 1].timestamp < timestamp);
+    bool pending = (transfer->flags & KHORGOS_TRANSFER_PENDING) != 0;
+    u32 index = ledger_transfer_append(
+        ledger, transfer->id, map_slot,
+        pending ? LEDGER_TRANSFER_PENDING : LEDGER_TRANSFER_SINGLE_PHASE);
+    struct khorgos_transfer *record = &ledger->transfers[index];
+    *record = *transfer;
+    record->amount = amount;
+    record->timestamp = timestamp;
+    ledger_index_hint(ledger, index, debit_index, credit_index);
+    ledger_transfer_undo_accounts(ledger, debit_index, credit_index);
     struct khorgos_account *debit = &ledger->accounts[debit_index];
     struct khorgos_account *credit = &ledger->accounts[credit_index];
     ASSERT(!(debit->flags & KHORGOS_ACCOUNT_CLOSED) && !(credit->flags & KHORGOS_ACCOUNT_CLOSED));
@@ -359,20 +392,20 @@ static void ledger_transfer_commit(struct ledger *ledger, const struct khorgos_t
     }
     if (transfer->flags & KHORGOS_TRANSFER_CLOSING_DEBIT) debit->flags |= KHORGOS_ACCOUNT_CLOSED;
     if (transfer->flags & KHORGOS_TRANSFER_CLOSING_CREDIT) credit->flags |= KHORGOS_ACCOUNT_CLOSED;
-    ledger_history_append(ledger, debit_index, credit_index, index, timestamp);
+    ledger_transfer_history(ledger, debit_index, credit_index, index, timestamp);
 }
 
 static u32 ledger_transfer_create(struct ledger *ledger, const struct ledger_event *event,
-                                  u64 *result_timestamp) {
+                                  u64 map_slot, u64 *result_timestamp) {
     const struct khorgos_transfer *transfer = event->record;
     ASSERT(event->timestamp > 0 && event->timestamp <= event->request_timestamp);
     u32 status = ledger_transfer_validate_fields(transfer);
     if (status != TRANSFER_STATUS(created)) return status;
     u32 debit_index = 0, credit_index = 0;
-    if (!ledger_account_index(ledger, transfer->debit_account_id, &debit_index)) {
+    if (!ledger_transfer_account(ledger, transfer->debit_account_id, &debit_index)) {
         return TRANSFER_STATUS(debit_account_not_found);
     }
-    if (!ledger_account_index(ledger, transfer->credit_account_id, &credit_index)) {
+    if (!ledger_transfer_account(ledger, transfer->credit_account_id, &credit_index)) {
         return TRANSFER_STATUS(credit_account_not_found);
     }
     const struct khorgos_account *debit = &ledger->accounts[debit_index];
@@ -383,7 +416,8 @@ static u32 ledger_transfer_create(struct ledger *ledger, const struct ledger_eve
     u128 amount = ledger_transfer_amount(transfer, debit, credit);
     status = ledger_transfer_validate_amount(transfer, amount, timestamp, debit, credit);
     if (status != TRANSFER_STATUS(created)) return status;
-    ledger_transfer_commit(ledger, transfer, timestamp, amount, debit_index, credit_index);
+    ledger_transfer_commit(ledger, transfer, timestamp, amount, debit_index, credit_index,
+                           map_slot);
     ASSERT(ledger->transfers[ledger->transfer_count - 1].id == transfer->id);
     *result_timestamp = timestamp;
     return TRANSFER_STATUS(created);
@@ -482,8 +516,7 @@ static u32 ledger_post_void_validate_state(const struct ledger *ledger,
 static void ledger_post_void_accounts(struct ledger *ledger, const struct khorgos_transfer *pending,
                                       bool is_void, u128 amount, u32 debit_index,
                                       u32 credit_index) {
-    ledger_undo_account(ledger, debit_index);
-    ledger_undo_account(ledger, credit_index);
+    ledger_transfer_undo_accounts(ledger, debit_index, credit_index);
     struct khorgos_account *debit = &ledger->accounts[debit_index];
     struct khorgos_account *credit = &ledger->accounts[credit_index];
     ASSERT(debit->debits_pending >= pending->amount);
@@ -504,7 +537,7 @@ static void ledger_post_void_accounts(struct ledger *ledger, const struct khorgo
 }
 
 static void ledger_post_void_commit(struct ledger *ledger, const struct khorgos_transfer *transfer,
-                                    u32 pending_index, u64 timestamp, u128 amount) {
+                                    u32 pending_index, u64 timestamp, u128 amount, u64 map_slot) {
     ASSERT(pending_index < ledger->transfer_count);
     ASSERT(ledger->transfer_states[pending_index] == LEDGER_TRANSFER_PENDING);
     const struct khorgos_transfer pending = ledger->transfers[pending_index];
@@ -520,20 +553,23 @@ static void ledger_post_void_commit(struct ledger *ledger, const struct khorgos_
     record.code = pending.code;
     record.timeout = 0;
     record.timestamp = timestamp;
-    u32 index = ledger_transfer_append(ledger, &record, LEDGER_TRANSFER_SINGLE_PHASE);
+    ASSERT(ledger->transfers[ledger->transfer_count - 1].timestamp < timestamp);
+    u32 index = ledger_transfer_append(ledger, record.id, map_slot, LEDGER_TRANSFER_SINGLE_PHASE);
+    ledger->transfers[index] = record;
     ledger_undo_transfer_state(ledger, pending_index);
     ledger->transfer_states[pending_index] =
         is_void ? LEDGER_TRANSFER_VOIDED : LEDGER_TRANSFER_POSTED;
     u32 debit_index = 0, credit_index = 0;
-    bool found = ledger_account_index(ledger, pending.debit_account_id, &debit_index) &&
-                 ledger_account_index(ledger, pending.credit_account_id, &credit_index);
+    bool found = ledger_transfer_account(ledger, pending.debit_account_id, &debit_index) &&
+                 ledger_transfer_account(ledger, pending.credit_account_id, &credit_index);
     ASSERT(found);
+    ledger_index_hint(ledger, index, debit_index, credit_index);
     ledger_post_void_accounts(ledger, &pending, is_void, amount, debit_index, credit_index);
-    ledger_history_append(ledger, debit_index, credit_index, index, timestamp);
+    ledger_transfer_history(ledger, debit_index, credit_index, index, timestamp);
 }
 
 static u32 ledger_post_void(struct ledger *ledger, const struct ledger_event *event,
-                            u64 *result_timestamp) {
+                            u64 map_slot, u64 *result_timestamp) {
     const struct khorgos_transfer *transfer = event->record;
     u32 status = ledger_post_void_validate_fields(transfer);
     if (status != TRANSFER_STATUS(created)) return status;
@@ -548,7 +584,7 @@ static u32 ledger_post_void(struct ledger *ledger, const struct ledger_event *ev
     u64 timestamp = ledger_transfer_timestamp(event);
     status = ledger_post_void_validate_state(ledger, transfer, pending_index, timestamp);
     if (status != TRANSFER_STATUS(created)) return status;
-    ledger_post_void_commit(ledger, transfer, pending_index, timestamp, amount);
+    ledger_post_void_commit(ledger, transfer, pending_index, timestamp, amount, map_slot);
     ASSERT(ledger->transfer_states[pending_index] != LEDGER_TRANSFER_PENDING);
     *result_timestamp = timestamp;
     return TRANSFER_STATUS(created);
@@ -566,7 +602,8 @@ static u32 ledger_transfer_apply(struct ledger *ledger, const struct ledger_even
     if (transfer->id == 0) return TRANSFER_STATUS(id_must_not_be_zero);
     if (transfer->id == U128_MAX) return TRANSFER_STATUS(id_must_not_be_int_max);
     u32 existing = 0;
-    if (ledger_transfer_index(ledger, transfer->id, &existing)) {
+    u64 map_slot = 0; /* where the id goes if created: nothing enters the map until then */
+    if (base_id_map_find(&ledger->transfer_map, transfer->id, &existing, &map_slot)) {
         return ledger_transfer_exists(ledger, transfer, existing, result_timestamp);
     }
     /* The failed map is usually empty: skip its probe, a cache miss, when it is. */
@@ -576,8 +613,10 @@ static u32 ledger_transfer_apply(struct ledger *ledger, const struct ledger_even
     }
     const u16 resolving =
         KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_VOID_PENDING_TRANSFER;
-    if (transfer->flags & resolving) return ledger_post_void(ledger, event, result_timestamp);
-    return ledger_transfer_create(ledger, event, result_timestamp);
+    if (transfer->flags & resolving) {
+        return ledger_post_void(ledger, event, map_slot, result_timestamp);
+    }
+    return ledger_transfer_create(ledger, event, map_slot, result_timestamp);
 }
 
 static const struct ledger_batch_kind ledger_transfer_kind = {
