@@ -385,9 +385,6 @@ u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 cou
                            struct khorgos_payment *out);
 u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,
                      struct khorgos_payment *out, u32 count_max);
-/* Books a set of payments (settle->set[0..count)) together through the clearing account and
- * marks them settled. The set must be feasible. */
-void settle_book_set(struct settle *settle, u32 currency, u32 count, u64 timestamp);
 /* Limit check of a payer slot paying `amount` to participant `payee`: ok, or the status. */
 u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount);
 

@@ -222,68 +222,6 @@ static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
     return true;
 }
 
-/* Per participant of the set: its net (sent - received) and, from balances before anything
- * of the set is booked, the credit it must draw. Takes the set's payments off their queues. */
-static void settle_set_prepare(struct settle *settle, u32 count) {
-    for (u32 index = 0; index < count; index++) {
-        u32 payment = settle->set[index];
-        u128 amount = settle->payments[payment].amount;
-        settle->set_net[settle->positions[settle->payment_payer_slot[payment]].participant] +=
-            (i128)amount;
-        settle->set_net[settle->positions[settle->payment_payee_slot[payment]].participant] -=
-            (i128)amount;
-        if (settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED) {
-            settle_queue_remove(settle, payment);
-        }
-    }
-    for (u32 index = 0; index < count; index++) {
-        u32 slot = settle->payment_payer_slot[settle->set[index]];
-        u32 participant = settle->positions[slot].participant;
-        if (settle->set_net[participant] <= 0) continue;
-        u128 net = (u128)settle->set_net[participant];
-        u128 balance = settle_balance(settle, slot);
-        settle->set_draw[participant] = net > balance ? net - balance : 0;
-        settle->set_net[participant] = 0; /* once per participant */
-    }
-}
-
-void settle_book_set(struct settle *settle, u32 currency, u32 count, u64 timestamp) {
-    ASSERT(count > 0 && count <= settle->config.payment_count_max);
-    ASSERT(currency < settle->currency_count);
-    const struct settle_currency *entry = &settle->currencies[currency];
-    settle_set_prepare(settle, count);
-    for (u32 index = 0; index < count; index++) { /* all receipts first */
-        struct khorgos_payment *record = &settle->payments[settle->set[index]];
-        record->transfer_id_credit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_CREDIT);
-        settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_CREDIT, record->transfer_id_credit,
-                         entry->clearing_account_id,
-                         settle->positions[settle->payment_payee_slot[settle->set[index]]]
-                             .settlement_account_id,
-                         record->amount, entry->numeric, record->id);
-    }
-    for (u32 index = 0; index < count; index++) { /* a draw per payer short on its net */
-        u32 slot = settle->payment_payer_slot[settle->set[index]];
-        u32 participant = settle->positions[slot].participant;
-        settle->payments[settle->set[index]].transfer_id_credit_draw =
-            settle_credit_draw(settle, slot, settle->set_draw[participant]);
-        settle->set_draw[participant] = 0;
-    }
-    for (u32 index = 0; index < count; index++) { /* then all payments */
-        u32 payment = settle->set[index];
-        struct khorgos_payment *record = &settle->payments[payment];
-        settle->set_net[settle->positions[settle->payment_payer_slot[payment]].participant] = 0;
-        settle->set_net[settle->positions[settle->payment_payee_slot[payment]].participant] = 0;
-        record->transfer_id_debit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_DEBIT);
-        settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT, record->transfer_id_debit,
-                         settle->positions[settle->payment_payer_slot[payment]].settlement_account_id,
-                         entry->clearing_account_id, record->amount, entry->numeric, record->id);
-    }
-    settle_chain_flush(settle);
-    for (u32 index = 0; index < count; index++) {
-        settle_payment_settled(settle, settle->set[index], timestamp);
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* Retries.                                                                                   */
 
