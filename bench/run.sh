@@ -76,8 +76,11 @@ simulate() { # simulate LABEL ARGS... -> "payments runs seconds"
     label=$1; shift
     rm -rf "$work/sim-$label"
     start=$(date +%s.%N)
-    first=$("$build/khorgos" simulate "$@" --out "$work/sim-$label" 2>/dev/null | head -n 1)
+    # The whole summary goes to a file (a pipe into head could stop the command early).
+    "$build/khorgos" simulate "$@" --out "$work/sim-$label" >"$work/sim-$label.txt" 2>/dev/null \
+        || echo "khorgos simulate $label failed" >&2
     end=$(date +%s.%N)
+    first=$(head -n 1 "$work/sim-$label.txt")
     rm -rf "$work/sim-$label"
     echo "$first" | awk -v s="$start" -v e="$end" \
         '{sub(":", ""); print $2, $4, sprintf("%.1f", e - s)}'
