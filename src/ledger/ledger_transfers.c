@@ -205,7 +205,6 @@ static u32 ledger_transfer_exists(const struct ledger *ledger,
 /* (A) New single-phase and pending transfers.                                                */
 
 static u32 ledger_transfer_validate_fields(const struct khorgos_transfer *transfer) {
-    ASSERT(transfer->id != 0 && transfer->id != U128_MAX);
     ASSERT(!(transfer->flags &
              (KHORGOS_TRANSFER_POST_PENDING_TRANSFER | KHORGOS_TRANSFER_VOID_PENDING_TRANSFER)));
     if (transfer->debit_account_id == 0) return TRANSFER_STATUS(debit_account_id_must_not_be_zero);
@@ -267,7 +266,7 @@ static u32 ledger_transfer_validate_accounts(const struct ledger *ledger,
 static u128 ledger_transfer_amount(const struct khorgos_transfer *transfer,
                                    const struct khorgos_account *debit,
                                    const struct khorgos_account *credit) {
-    ASSERT(debit->id == transfer->debit_account_id && credit->id == transfer->credit_account_id);
+    ASSERT(debit != credit); /* ledger_transfer_account checked each id against its account */
     u128 amount = transfer->amount;
     if (transfer->flags & KHORGOS_TRANSFER_BALANCING_DEBIT) {
         u128 debits = debit->debits_posted + debit->debits_pending;
