@@ -19,6 +19,21 @@
  *                                    as it is, so the order of equal expiries is kept exactly
  *            balances                balance_count x sizeof(struct ledger_balance_entry)
  *
+ * Views (struct ledger_view, storage.h). The section and ledger_digest are written from a
+ * view: the counts and where each array's records are. ledger_snapshot_write uses the live
+ * arrays; a checkpoint written by a thread while requests go on (engine_storage.c) captures a
+ * view between requests, copying the arrays requests change in place (accounts: balances;
+ * transfer_states; the expiry heap) and pointing at the live arrays requests only append to
+ * (transfers, failed_transfer_ids, balances). Invariants that make this sound:
+ *   V1. A record of transfers, failed_transfer_ids or balances at an index below its count is
+ *       never written again: requests append (ledger_transfers.c, ledger_state.c) and a
+ *       rolled-back chain truncates and zeroes only records it appended itself, which lie at
+ *       or above the counts of the instant the chain opened, so above any captured count.
+ *   V2. These arrays are reserved by ledger_init and never move, so a view's pointers stay
+ *       valid until ledger_deinit (the engine joins a checkpoint's thread before closing).
+ *   V3. A view is taken between requests (no undo log, no open chain), so its counts and
+ *       copies are a state the ledger was in, and its digest is that state's ledger_digest.
+ *
  * What is not written, because it is derived and rebuilt on load: the three id maps (from the
  * records and failed_transfer_ids: an id's value is its index), and the query indexes
  * (ledger_index_update indexes every record of a freshly initialized ledger). The undo log is
@@ -44,10 +59,10 @@ struct ledger_snapshot_counts {
 };
 _Static_assert(sizeof(struct ledger_snapshot_counts) == 32, "the section starts with 32 bytes");
 
-void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer) {
-    ASSERT(ledger != NULL && writer != NULL);
-    ASSERT(ledger->undo_count == 0 && !ledger->chain_open);
-    const struct ledger_snapshot_counts counts = {
+void ledger_view_live(const struct ledger *ledger, struct ledger_view *view) {
+    ASSERT(ledger != NULL && view != NULL);
+    ASSERT(!ledger->chain_open); /* between requests (V3) */
+    *view = (struct ledger_view){
         .account_count = ledger->account_count,
         .transfer_count = ledger->transfer_count,
         .failed_transfer_count = ledger->failed_transfer_count,
@@ -55,21 +70,65 @@ void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *w
         .balance_count = ledger->balance_count,
         .balance_reserved_count = ledger->balance_reserved_count,
         .timestamp_last = ledger->timestamp_last,
+        .accounts = ledger->accounts,
+        .transfers = ledger->transfers,
+        .transfer_states = ledger->transfer_states,
+        .failed_transfer_ids = ledger->failed_transfer_ids,
+        .expiries = ledger->expiries,
+        .balances = ledger->balances,
+    };
+    ASSERT(view->transfer_count <= ledger->config.transfer_count_max);
+}
+
+void ledger_view_capture(const struct ledger *ledger, struct ledger_view *view,
+                         struct khorgos_account *accounts, u8 *transfer_states,
+                         struct ledger_expiry *expiries) {
+    ASSERT(accounts != NULL && transfer_states != NULL && expiries != NULL);
+    ASSERT(ledger->undo_count == 0);
+    ledger_view_live(ledger, view);
+    ASSERT(view->expiry_count <= ledger->config.transfer_count_max);
+    memcpy(accounts, ledger->accounts, (size_t)view->account_count * sizeof(*accounts));
+    memcpy(transfer_states, ledger->transfer_states, view->transfer_count);
+    memcpy(expiries, ledger->expiries, (size_t)view->expiry_count * sizeof(*expiries));
+    view->accounts = accounts;
+    view->transfer_states = transfer_states;
+    view->expiries = expiries;
+}
+
+void ledger_view_write(const struct ledger_view *view, struct storage_writer *writer) {
+    ASSERT(view != NULL && writer != NULL);
+    ASSERT(view->balance_reserved_count == 0 || view->balances != NULL);
+    const struct ledger_snapshot_counts counts = {
+        .account_count = view->account_count,
+        .transfer_count = view->transfer_count,
+        .failed_transfer_count = view->failed_transfer_count,
+        .expiry_count = view->expiry_count,
+        .balance_count = view->balance_count,
+        .balance_reserved_count = view->balance_reserved_count,
+        .timestamp_last = view->timestamp_last,
     };
     storage_writer_section_begin(writer, STORAGE_SECTION_LEDGER, LEDGER_SNAPSHOT_VERSION);
     storage_writer_put(writer, &counts, sizeof(counts));
-    storage_writer_put(writer, ledger->accounts,
+    storage_writer_put(writer, view->accounts,
                        (u64)counts.account_count * sizeof(struct khorgos_account));
-    storage_writer_put(writer, ledger->transfers,
+    storage_writer_put(writer, view->transfers,
                        (u64)counts.transfer_count * sizeof(struct khorgos_transfer));
-    storage_writer_put(writer, ledger->transfer_states, counts.transfer_count);
-    storage_writer_put(writer, ledger->failed_transfer_ids,
+    storage_writer_put(writer, view->transfer_states, counts.transfer_count);
+    storage_writer_put(writer, view->failed_transfer_ids,
                        (u64)counts.failed_transfer_count * sizeof(u128));
-    storage_writer_put(writer, ledger->expiries,
+    storage_writer_put(writer, view->expiries,
                        (u64)counts.expiry_count * sizeof(struct ledger_expiry));
-    storage_writer_put(writer, ledger->balances,
+    storage_writer_put(writer, view->balances,
                        (u64)counts.balance_count * sizeof(struct ledger_balance_entry));
     storage_writer_section_end(writer);
+}
+
+void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer) {
+    ASSERT(ledger != NULL && writer != NULL);
+    ASSERT(ledger->undo_count == 0 && !ledger->chain_open);
+    struct ledger_view view;
+    ledger_view_live(ledger, &view);
+    ledger_view_write(&view, writer);
 }
 
 static bool ledger_snapshot_counts_valid(const struct ledger *ledger,

@@ -49,6 +49,7 @@
  *     timeout.
  */
 #include "ledger/ledger_private.h"
+#include "storage/storage.h" /* struct ledger_view */
 
 #include <stdlib.h>
 
@@ -434,34 +435,44 @@ void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *k
 /* ----------------------------------------------------------------------------------------- */
 /* Digest.                                                                                    */
 
-u128 ledger_digest(const struct ledger *ledger) {
-    ASSERT(ledger != NULL);
-    ASSERT(!ledger->chain_open);
+/* The digest of the state a view shows; ledger_digest is it for the live view, so a view
+ * captured for a checkpoint (ledger_snapshot.c, V1-V3) digests to the same bytes. */
+u128 ledger_view_digest(const struct ledger_view *view) {
+    ASSERT(view != NULL);
+    ASSERT(view->transfer_count == 0 || (view->transfers != NULL && view->transfer_states != NULL));
     struct base_checksum_stream stream;
     base_checksum_stream_init(&stream);
-    const u64 header[] = {ledger->account_count,          ledger->transfer_count,
-                          ledger->failed_transfer_count,  ledger->balance_count,
-                          ledger->balance_reserved_count, ledger->timestamp_last};
+    const u64 header[] = {view->account_count,          view->transfer_count,
+                          view->failed_transfer_count,  view->balance_count,
+                          view->balance_reserved_count, view->timestamp_last};
     base_checksum_stream_add(&stream, header, sizeof(header));
-    base_checksum_stream_add(&stream, ledger->accounts,
-                             (size_t)ledger->account_count * sizeof(struct khorgos_account));
-    base_checksum_stream_add(&stream, ledger->transfers,
-                             (size_t)ledger->transfer_count * sizeof(struct khorgos_transfer));
-    base_checksum_stream_add(&stream, ledger->transfer_states, ledger->transfer_count);
-    base_checksum_stream_add(&stream, ledger->failed_transfer_ids,
-                             (size_t)ledger->failed_transfer_count * sizeof(u128));
-    base_checksum_stream_add(&stream, ledger->balances,
-                             (size_t)ledger->balance_count * sizeof(struct ledger_balance_entry));
+    base_checksum_stream_add(&stream, view->accounts,
+                             (size_t)view->account_count * sizeof(struct khorgos_account));
+    base_checksum_stream_add(&stream, view->transfers,
+                             (size_t)view->transfer_count * sizeof(struct khorgos_transfer));
+    base_checksum_stream_add(&stream, view->transfer_states, view->transfer_count);
+    base_checksum_stream_add(&stream, view->failed_transfer_ids,
+                             (size_t)view->failed_transfer_count * sizeof(u128));
+    base_checksum_stream_add(&stream, view->balances,
+                             (size_t)view->balance_count * sizeof(struct ledger_balance_entry));
     /* Expiries in a canonical form (the heap's layout may hold resolved entries): the pending
      * transfers with a timeout, in index order, with their expiry instants. */
-    for (u32 index = 0; index < ledger->transfer_count; index++) {
-        const struct khorgos_transfer *transfer = &ledger->transfers[index];
-        if (ledger->transfer_states[index] != LEDGER_TRANSFER_PENDING) continue;
+    for (u32 index = 0; index < view->transfer_count; index++) {
+        const struct khorgos_transfer *transfer = &view->transfers[index];
+        if (view->transfer_states[index] != LEDGER_TRANSFER_PENDING) continue;
         if (transfer->timeout == 0) continue;
         const u64 expiry[] = {index, ledger_transfer_expires_at(transfer)};
         base_checksum_stream_add(&stream, expiry, sizeof(expiry));
     }
     return base_checksum_stream_final(&stream);
+}
+
+u128 ledger_digest(const struct ledger *ledger) {
+    ASSERT(ledger != NULL);
+    ASSERT(!ledger->chain_open);
+    struct ledger_view view;
+    ledger_view_live(ledger, &view);
+    return ledger_view_digest(&view);
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -126,20 +126,22 @@
  *
  * ---------------------------------------------------------------------------------------------
  * Checkpoints. khorgos_checkpoint(engine) and the automatic policy (engine_storage.c) take a
- * full snapshot (not an incremental one) from a COPY-ON-WRITE VIEW of the state: on a real
- * file system the engine starts segment S+1 and forks; the child streams the sections through
- * its copy of the reserved buffer into snapshot-<S>.tmp and fsyncs it, while the parent keeps
- * committing into segment S+1; after a later commit finds the child exited successfully, the
- * parent renames the file, fsyncs the directory and deletes what the previous snapshot made
- * unnecessary; the child also prepares the next segment's files ("journal-spare",
- * "headers-spare", preallocated and synced), so the parent's next segment start is two renames
- * and a directory fsync. A commit is thus delayed only by the parent's synchronous part, the
- * fork (page tables) and those renames: measured 4 to 9 ms for a state of 200,000 transfers on
- * the development VM (the first checkpoint after open, with no spare yet, also preallocates;
- * docs/storage.md). The simulated I/O has no
- * processes, so there the same snapshot is written synchronously. Snapshots are written beside,
- * fsynced, renamed and the directory fsynced, so a crash leaves either the old or the new file
- * whole; a .tmp left by a crash (or a killed child) is ignored and deleted.
+ * full snapshot (not an incremental one) FROM A POINT-IN-TIME VIEW, without fork: between two
+ * requests the engine starts segment S+1, fixes the counts and copies only the mutable state
+ * (accounts, transfer states, the expiry heap, the engine section, the settlement section
+ * serialised through a memory writer, storage_writer_memory_begin) into buffers reserved at
+ * open; a thread then streams snapshot-<S>.tmp from those copies and from the live
+ * append-only arrays below the fixed counts (struct ledger_view), computes the digest over the
+ * same view, writes each buffer back as it goes (io->writeback) and fsyncs, while the engine
+ * keeps committing into segment S+1; a later commit sees the thread done, renames the file,
+ * fsyncs the directory and deletes what the previous snapshot made unnecessary; the thread
+ * also prepares the next segment's files ("journal-spare", "headers-spare", preallocated and
+ * synced; storage_segment_spares_hold keeps segment starts off them meanwhile), so the next
+ * segment start is two renames and a directory fsync. A commit is delayed only by that begin:
+ * measured 4 to 10 ms max at 2,000,000 transfers on a loaded 2-core VM (docs/storage.md). The
+ * simulated I/O writes the same snapshot with the same function inline. Snapshots are written
+ * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
+ * new file whole; a .tmp left by a crash is ignored and deleted.
  *
  * Recovery (engine_storage.c): superblock (version check), newest snapshot whose checksums
  * verify (else the previous one, reporting it), then every journal record after it through
@@ -189,6 +191,11 @@
 /* The snapshot and scan buffers: big enough for the largest record, small next to the state. */
 #define STORAGE_BUFFER_BYTES (STORAGE_RECORD_BYTES_MAX + (1u << 20))
 #define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
+/* A snapshot's writer bounds what its final fdatasync must flush, so that sync never pushes
+ * hundreds of MB at once while the journal's own fdatasyncs wait behind it (the device queue
+ * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer in
+ * flight); without, it fdatasyncs after every this many bytes. */
+#define STORAGE_SNAPSHOT_SYNC_BYTES (16ull << 20)
 #define STORAGE_MESSAGE_BYTES_MAX 512u
 
 _Static_assert(STORAGE_BATCH_BYTES_MAX >= STORAGE_RECORD_BYTES_MAX, "a batch holds any record");
@@ -217,6 +224,9 @@ struct storage_io {
     khorgos_error (*pread)(struct storage_io *io, int file, void *data, u64 size, u64 offset,
                            u64 *read_size);
     khorgos_error (*sync)(struct storage_io *io, int file); /* fdatasync */
+    /* Optional (NULL: none): writes [offset, offset + size) back to the device and waits, with
+     * no durability promise (sync_file_range); a snapshot's writer paces itself with it. */
+    khorgos_error (*writeback)(struct storage_io *io, int file, u64 offset, u64 size);
     /* Reserves [0, size) (fallocate); the file reads as zeros where never written. */
     khorgos_error (*allocate)(struct storage_io *io, int file, u64 size);
     khorgos_error (*size)(struct storage_io *io, int file, u64 *size);
@@ -234,7 +244,7 @@ struct storage_io {
  * exists), else opens it (not_found when absent). storage_io_posix_destroy closes and frees. */
 khorgos_error storage_io_posix_create(const char *path, bool create, struct storage_io **io);
 void storage_io_posix_destroy(struct storage_io *io);
-/* Whether an io is the POSIX one (background checkpoints need a real file system). */
+/* Whether an io is the POSIX one (checkpoints are written by a thread only there). */
 bool storage_io_is_posix(const struct storage_io *io);
 
 /* The fault-injecting I/O: files live in memory, each with the bytes a crash keeps (durable)
@@ -390,8 +400,8 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
                                     const u8 chain_head[BASE_SHA256_BYTES]);
 
 /* Prepares "journal-spare" and "headers-spare": fresh, preallocated, synced files that the next
- * storage_segment_start renames into place instead of preallocating (a background checkpoint's
- * child prepares them, so the engine's own segment start is two renames and an fsync). */
+ * storage_segment_start renames into place instead of preallocating (a checkpoint's thread
+ * prepares them, so the engine's own segment start is two renames and an fsync). */
 khorgos_error storage_segment_prepare_spares(struct storage *storage);
 
 /* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
@@ -469,8 +479,8 @@ void storage_writer_section_end(struct storage_writer *writer);
 /* Seals the header (chain head, timestamp, digest), fsyncs, renames, fsyncs the directory. */
 khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_last, u128 digest,
                                    const u8 chain_head[BASE_SHA256_BYTES]);
-/* The two halves of storage_snapshot_end, for a checkpoint written by a child process: the
- * child seals and fsyncs snapshot-<S>.tmp; the parent, once the child exited successfully,
+/* The two halves of storage_snapshot_end, for a checkpoint written by a thread: the thread
+ * seals and fsyncs snapshot-<S>.tmp; the committing thread, once it finished successfully,
  * publishes it (rename, fsync the directory) or discards it. */
 khorgos_error storage_snapshot_end_unpublished(struct storage_writer *writer, u64 timestamp_last,
                                                u128 digest,
@@ -479,6 +489,24 @@ khorgos_error storage_snapshot_publish(struct storage *storage, u64 sequence);
 void storage_snapshot_discard(struct storage *storage, u64 sequence);
 /* Abandons a snapshot being written (removes the .tmp). */
 void storage_snapshot_abandon(struct storage_writer *writer);
+
+/* A writer that targets memory instead of a file, for a checkpoint's copy of a module's
+ * mutable state taken between requests (engine_storage.c): the module writes its section as
+ * always, and the bytes land in `memory`. One section. storage_writer_memory_end returns it
+ * (module, version, size, checksum); no_space when it did not fit in `capacity`, with
+ * section->size the bytes it needs (nothing else of the writer is usable then). */
+void storage_writer_memory_begin(struct storage_writer *writer, u8 *memory, u64 capacity);
+khorgos_error storage_writer_memory_end(struct storage_writer *writer,
+                                        struct storage_section_header *section);
+/* Writes a section captured in memory into a snapshot (checksummed again as it goes, and
+ * checked against the captured checksum). */
+void storage_writer_section_copy(struct storage_writer *writer,
+                                 const struct storage_section_header *section, const void *bytes);
+
+/* While held, a segment start does not take the spare files (a checkpoint's thread is making
+ * them); it creates and preallocates its files itself. Held and released by the engine's
+ * committing thread only. */
+void storage_segment_spares_hold(struct storage *storage, bool held);
 
 /* Opens snapshot-<sequence> after verifying its header and whole-body checksum (one pass);
  * corrupt (with the report's message naming the file and offset) when either fails. */
@@ -505,8 +533,47 @@ khorgos_error storage_collect(struct storage *storage, u64 keep_from);
 /* Module sections (each module's file documents its section's bytes).                      */
 
 struct ledger;
+struct ledger_expiry;
+struct ledger_balance_entry;
+struct khorgos_account;
+struct khorgos_transfer;
 #define LEDGER_SNAPSHOT_VERSION 1u
 void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer);
+
+/* The ledger's state at one instant, as a snapshot and its digest see it: the counts, and where
+ * each array's first `count` records are. A live view points at the ledger's own arrays; a
+ * captured view (a checkpoint written while the ledger goes on, engine_storage.c) points at
+ * copies of the mutable arrays (accounts, transfer_states, the expiry heap) and at the live
+ * append-only ones (transfers, failed_transfer_ids, balances), which later requests only
+ * append to, never change below the counts fixed here (ledger_state.c: records are appended
+ * and a rolled-back chain truncates only what it appended). */
+struct ledger_view {
+    u32 account_count;
+    u32 transfer_count;
+    u32 failed_transfer_count;
+    u32 expiry_count;
+    u32 balance_count;
+    u32 balance_reserved_count;
+    u64 timestamp_last;
+    const struct khorgos_account *accounts;
+    const struct khorgos_transfer *transfers;
+    const u8 *transfer_states;
+    const u128 *failed_transfer_ids;
+    const struct ledger_expiry *expiries;
+    const struct ledger_balance_entry *balances;
+};
+/* The live state, nothing copied (between requests). */
+void ledger_view_live(const struct ledger *ledger, struct ledger_view *view);
+/* Copies the mutable arrays into the buffers given, sized for the ledger's capacities
+ * (account_count_max accounts, transfer_count_max states and expiries); the cost is
+ * proportional to the mutable state, not to the transfers. */
+void ledger_view_capture(const struct ledger *ledger, struct ledger_view *view,
+                         struct khorgos_account *accounts, u8 *transfer_states,
+                         struct ledger_expiry *expiries);
+void ledger_view_write(const struct ledger_view *view, struct storage_writer *writer);
+/* ledger_digest of the state the view shows (ledger_state.c): equal to ledger_digest of the
+ * ledger at the instant the view was taken, byte for byte. */
+u128 ledger_view_digest(const struct ledger_view *view);
 /* Loads a section into a ledger freshly initialized with the directory's capacities; rebuilds
  * the id maps and query indexes. corrupt when the section does not describe a valid state. */
 khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader *reader);
@@ -536,6 +603,9 @@ struct storage_writer {
     struct storage_section_header sections[STORAGE_SNAPSHOT_SECTIONS_MAX];
     struct base_checksum_stream section_checksum;
     khorgos_error error;
+    u64 synced_offset;       /* the file is durable up to here (periodic syncs) */
+    u8 *memory;              /* a writer to memory (storage_writer_memory_begin), else NULL */
+    u64 memory_capacity;
 };
 
 struct storage_reader {
@@ -576,6 +646,7 @@ struct storage {
     u8 *headers_buffer;    /* STORAGE_HEADERS_WINDOW_BYTES */
     struct storage_writer writer;
     struct storage_reader reader;
+    bool spares_held;      /* storage_segment_spares_hold */
 };
 
 /* The header-copy window: a batch's worth of copies. */

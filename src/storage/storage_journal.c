@@ -164,6 +164,7 @@ static bool segment_spare_take(struct storage *storage, enum storage_file_kind k
                                const char *name, u64 size, int *file) {
     struct storage_io *io = storage->io;
     const char *spare = segment_spare_name(kind);
+    if (storage->spares_held) return false; /* a checkpoint's thread is making them */
     int spare_file = -1;
     if (io->open(io, spare, 0, &spare_file) != KHORGOS_ERROR_ok) return false;
     u64 spare_size = 0;
@@ -199,6 +200,12 @@ static khorgos_error segment_file_create(struct storage *storage, enum storage_f
         io->unlink(io, name); /* best effort: an empty segment is ignored by recovery anyway */
     }
     return error;
+}
+
+void storage_segment_spares_hold(struct storage *storage, bool held) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->spares_held != held); /* hold and release alternate */
+    storage->spares_held = held;
 }
 
 khorgos_error storage_segment_prepare_spares(struct storage *storage) {

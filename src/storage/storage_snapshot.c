@@ -14,8 +14,17 @@
  * out the sections in order; a reader never reads past its section, and checksums what it
  * hands out again, so a read that differs from the verified one is caught too.
  *
+ * A writer to memory (storage_writer_memory_begin/end) takes one section into a caller's
+ * buffer instead: a checkpoint serialises a module's mutable state with it between requests,
+ * and its thread later copies the section into the file (storage_writer_section_copy).
+ *
  * Invariants: (1) a renamed snapshot's checksums verify; (2) sections are read in the order
- * written; (3) the writer and the reader share storage->buffer, and are never used at once.
+ * written; (3) the writer and the reader share storage->buffer, and are never used at once
+ * (while a checkpoint's thread writes, it alone uses them: the journal uses neither); (4) the
+ * final fdatasync flushes at most one buffer's worth of unsynced data: each buffer is written
+ * back as it goes (io->writeback), or, without it, the file is synced every
+ * STORAGE_SNAPSHOT_SYNC_BYTES; (5) a memory writer never writes past its capacity: an overflow
+ * latches no_space and only counts the size.
  */
 #include "storage/storage.h"
 
@@ -58,18 +67,77 @@ khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
     return KHORGOS_ERROR_ok;
 }
 
+/* Writes the buffer out; every STORAGE_SNAPSHOT_SYNC_BYTES also syncs, so what the final
+ * sync must flush stays small (invariant 4). */
 static void writer_flush(struct storage_writer *writer) {
     ASSERT(writer->buffered <= STORAGE_BUFFER_BYTES);
+    ASSERT(writer->memory == NULL && writer->storage != NULL);
     if (writer->error != KHORGOS_ERROR_ok || writer->buffered == 0) return;
     struct storage_io *io = writer->storage->io;
     writer->error = io->pwrite(io, writer->file, writer->storage->buffer, writer->buffered,
                                writer->offset);
+    if (writer->error == KHORGOS_ERROR_ok && io->writeback != NULL) {
+        writer->error = io->writeback(io, writer->file, writer->offset, writer->buffered);
+    }
     writer->offset += writer->buffered;
     writer->buffered = 0;
+    if (writer->error == KHORGOS_ERROR_ok && io->writeback == NULL &&
+        writer->offset - writer->synced_offset >= STORAGE_SNAPSHOT_SYNC_BYTES) {
+        writer->error = io->sync(io, writer->file);
+        writer->synced_offset = writer->offset;
+    }
+}
+
+void storage_writer_memory_begin(struct storage_writer *writer, u8 *memory, u64 capacity) {
+    ASSERT(writer != NULL);
+    ASSERT(memory != NULL || capacity == 0);
+    memset(writer, 0, sizeof(*writer));
+    writer->memory = memory;
+    writer->memory_capacity = capacity;
+    writer->file = -1;
+    ASSERT(writer->storage == NULL && writer->error == KHORGOS_ERROR_ok);
+}
+
+khorgos_error storage_writer_memory_end(struct storage_writer *writer,
+                                        struct storage_section_header *section) {
+    ASSERT(writer != NULL && section != NULL);
+    ASSERT(writer->storage == NULL && !writer->section_open);
+    if (writer->section_count != 1) return KHORGOS_ERROR_invalid_argument; /* one section */
+    *section = writer->sections[0];
+    ASSERT(writer->error != KHORGOS_ERROR_ok || section->size <= writer->memory_capacity);
+    khorgos_error error = writer->error;
+    memset(writer, 0, sizeof(*writer));
+    return error;
+}
+
+static void writer_memory_put(struct storage_writer *writer, const void *data, u64 size) {
+    struct storage_section_header *section = &writer->sections[writer->section_count];
+    ASSERT(writer->memory != NULL || writer->memory_capacity == 0);
+    /* Past the capacity the size still counts, so the caller learns what it needs. */
+    if (writer->error == KHORGOS_ERROR_ok && size <= writer->memory_capacity - section->size) {
+        if (size > 0) memcpy(writer->memory + section->size, data, size);
+        base_checksum_stream_add(&writer->section_checksum, data, size);
+    } else if (writer->error == KHORGOS_ERROR_ok) {
+        writer->error = KHORGOS_ERROR_no_space;
+    }
+    section->size += size;
+}
+
+void storage_writer_section_copy(struct storage_writer *writer,
+                                 const struct storage_section_header *section, const void *bytes) {
+    ASSERT(writer != NULL && section != NULL);
+    ASSERT(bytes != NULL || section->size == 0);
+    storage_writer_section_begin(writer, section->module, section->version);
+    storage_writer_put(writer, bytes, section->size);
+    storage_writer_section_end(writer);
+    /* The copy was taken between requests and nobody writes it since: the same bytes. */
+    ASSERT(writer->error != KHORGOS_ERROR_ok ||
+           writer->sections[writer->section_count - 1].checksum == section->checksum);
 }
 
 void storage_writer_section_begin(struct storage_writer *writer, u32 module, u32 version) {
-    ASSERT(writer != NULL && writer->storage != NULL);
+    ASSERT(writer != NULL);
+    ASSERT(writer->storage != NULL || writer->file == -1); /* a file, or memory */
     ASSERT(!writer->section_open);
     if (writer->section_count == STORAGE_SNAPSHOT_SECTIONS_MAX) {
         writer->error = KHORGOS_ERROR_invalid_argument;
@@ -86,6 +154,10 @@ void storage_writer_section_begin(struct storage_writer *writer, u32 module, u32
 void storage_writer_put(struct storage_writer *writer, const void *data, u64 size) {
     ASSERT(writer != NULL && writer->section_open);
     ASSERT(data != NULL || size == 0);
+    if (writer->storage == NULL) {
+        writer_memory_put(writer, data, size);
+        return;
+    }
     if (writer->error != KHORGOS_ERROR_ok) return;
     base_checksum_stream_add(&writer->section_checksum, data, size);
     writer->sections[writer->section_count].size += size;
