@@ -349,7 +349,7 @@ static void test_fault_io_crash_keeps_synced_bytes(void **state) {
 }
 
 
-/* On a real directory a checkpoint is written by a child process while the engine commits on;
+/* On a real directory a checkpoint is written by a thread while the engine commits on;
  * closing waits for it and publishes it, and the next open starts from it. */
 static void test_posix_background_checkpoint(void **state) {
     (void)state;
@@ -403,7 +403,7 @@ static void test_posix_background_checkpoint(void **state) {
     assert_int_equal(statistics.started, 1);
     assert_int_equal(statistics.discarded, 0);
     assert_true(statistics.completed + (statistics.sequence_running == 11 ? 1u : 0u) == 1);
-    khorgos_close(engine); /* waits for the child and publishes snapshot-<11> */
+    khorgos_close(engine); /* waits for the thread and publishes snapshot-<11> */
     char name[sizeof(data) + STORAGE_NAME_BYTES_MAX];
     snprintf(name, sizeof(name), "%s/snapshot-%016llx", data, 11ull);
     assert_int_equal(access(name, F_OK), 0);

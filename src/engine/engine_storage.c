@@ -26,14 +26,47 @@
  * settle_digest, so a replay that reaches the same ledger but another settlement state fails.
  *
  * Checkpoint policy. After a commit, once the current segment holds checkpoint_journal_bytes
- * (default: half a segment) or half its record slots, the engine checkpoints: it starts segment
- * S+1, then (POSIX I/O) forks a child that writes snapshot-<S>.tmp from its copy-on-write view
- * and exits; each later commit reaps the child without waiting (engine_checkpoint_reap) and,
- * when it succeeded, publishes the snapshot (rename, fsync directory) and deletes what the
- * previous snapshot made unnecessary; a failed child's .tmp is discarded (the journal still
- * holds everything). One child at a time; close waits for it. With the simulated I/O (no
- * processes) the snapshot is written synchronously instead, inside the commit that crossed
- * the threshold.
+ * (default: half a segment) or half its record slots, the engine checkpoints. A checkpoint is
+ * a full snapshot written by a thread FROM A POINT-IN-TIME VIEW, with no fork: a copy of only
+ * the mutable state, taken between requests, plus the append-only records shared in place:
+ *   begin (khorgos_checkpoint -> engine_checkpoint_begin, on the committing thread, between
+ *     requests): start segment S+1; engine_checkpoint_capture fixes the counts and copies only
+ *     the mutable state into buffers reserved at open: the accounts (balances change), the
+ *     transfer states (1 B each), the expiry heap, the engine section, and the settlement
+ *     section serialised through a memory writer (settle_snapshot_write, unchanged); then
+ *     starts the thread. The cost is proportional to that mutable state, not to the transfers.
+ *   write (engine_checkpoint_write, on the thread): streams snapshot-<S>.tmp from the copies
+ *     and from the live append-only arrays (transfers, failed ids, history) up to the fixed
+ *     counts, with the digest computed over the same view (ledger_view_digest, and the
+ *     settlement section's checksum, which is settle_digest), writing each buffer back as it
+ *     goes (sync_file_range) so its final fdatasync never stalls the journal's; fsyncs; makes
+ *     the next segment's spare files; sets `done`.
+ *   reap (engine_checkpoint_reap, in each later commit, never waiting): once `done`, joins
+ *     the thread and publishes (rename, fsync the directory) and deletes what the previous
+ *     snapshot made unnecessary; a failed write's .tmp is discarded (the journal still holds
+ *     everything). Close waits for the thread.
+ * With the simulated I/O (storage_io_fault, the seeded crash tests) the same capture and the
+ * same engine_checkpoint_write run inline, inside the commit that crossed the threshold, then
+ * publish; so the crash simulation exercises the code the thread runs.
+ *
+ * Checkpoint invariants (what makes the thread's view sound without locks):
+ *   C1. The copies and the capture (struct engine_checkpoint) are written only by
+ *       engine_checkpoint_capture, only while no thread runs; the thread only reads them
+ *       (and, after writing, pre-maps pages above the captured counts, which no one reads).
+ *   C2. The thread reads the live transfers, failed_transfer_ids and balances only below the
+ *       captured counts; the committing thread never writes there (ledger_snapshot.c V1: those
+ *       records are append-only; a rolled-back chain truncates only what it appended), and
+ *       those arrays never move (V2). The ledger is closed only after the thread is joined.
+ *   C3. The capture is taken between requests (journal idle, no chain open), so the snapshot
+ *       and its digest are the state after request S: the digest recovery compares is byte
+ *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT
+ *       on the inline path and by tests/test_storage_checkpoint.c on the threaded one).
+ *   C4. While the thread runs it alone uses storage->writer and storage->buffer (the journal's
+ *       commits use neither), and it alone touches the spare segment files: the storage's
+ *       spares are held, so a segment start in between creates its own files.
+ *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
+ *       and loaded with acquire by the committing thread, which then joins, so the thread's
+ *       `error` and `digest` are read only after it wrote them.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * previous one, reported), its digest checked against engine_state_digest after loading, then
@@ -49,15 +82,66 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
-#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define ENGINE_SECTION_VERSION 1u
 #define ENGINE_ACTOR_LOCAL "local"
 #define ENGINE_ACTOR_INTERNAL "engine"
+
+struct engine_section {
+    u64 request_count;
+    u64 timestamp_last;
+    u64 clock_manual_ns;
+    u64 reserved;
+};
+_Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 bytes");
+
+/* Room beyond the settlement section's counted bound: FX quotes (8,192) and netting windows
+ * (8,784 x 112 B) are not counted one by one. */
+#define ENGINE_SETTLE_SLACK_BYTES (4ull << 20)
+/* The checkpoint's thread runs at this nice value: when the cores are busy (two cores shared
+ * with the committing thread), commits come first and the snapshot takes the rest. */
+#define ENGINE_CHECKPOINT_NICE 10
+/* Pre-mapping the copy buffers (engine_checkpoint_prefault): the page size it steps by (a
+ * smaller real page only means more touches), and the records of margin beyond twice the
+ * counts (the growth between two checkpoints: half a segment of journal is about 250,000
+ * transfers). */
+#define ENGINE_PAGE_BYTES 4096u
+#define ENGINE_PREFAULT_RECORDS (1ull << 18)
+
+/* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
+struct engine_checkpoint {
+    /* Reserved at open (engine_checkpoint_reserve); never moved while `running` (C2). */
+    struct khorgos_account *accounts;  /* [account_count_max] */
+    u8 *transfer_states;               /* [transfer_count_max] */
+    struct ledger_expiry *expiries;    /* [transfer_count_max] */
+    u8 *settle_bytes;                  /* the settlement section, serialised */
+    u64 settle_capacity;
+    u32 account_count_max;
+    u32 transfer_count_max;
+    /* The capture (engine_checkpoint_capture); the thread reads it, nobody writes it while
+     * `running`. */
+    struct storage *storage;
+    u64 sequence;
+    u64 timestamp_last;
+    u8 chain_head[BASE_SHA256_BYTES];
+    struct engine_section engine_section;
+    struct ledger_view ledger;
+    struct storage_section_header settle_section;
+    /* Written by the thread, read by the committing thread after `done` (acquire) + join. */
+    khorgos_error error;
+    u128 digest;
+    /* Owned by the committing thread. */
+    pthread_t thread;
+    bool running;
+    atomic_bool done;
+};
 
 struct engine_storage {
     struct storage *storage;
@@ -74,19 +158,10 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
-    /* A background checkpoint's child and the sequence it snapshots (0: none running). */
-    pid_t child;
-    u64 child_sequence;
+    /* The background checkpoint (at most one). */
+    struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
 };
-
-struct engine_section {
-    u64 request_count;
-    u64 timestamp_last;
-    u64 clock_manual_ns;
-    u64 reserved;
-};
-_Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 bytes");
 
 #define ENGINE_REPLY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
 
@@ -167,42 +242,213 @@ khorgos_error engine_journal_commit(struct khorgos *engine) {
 _Static_assert(SETTLE_SNAPSHOT_SECTION == STORAGE_SECTION_SETTLE,
                "settlement's section number is the one storage reserves for it");
 
-/* The digest a snapshot records: the ledger's and the settlement layer's state together. */
-static u128 engine_state_digest(const struct khorgos *engine) {
-    ASSERT(engine != NULL);
-    const u128 parts[2] = {ledger_digest(&engine->ledger), settle_digest(&engine->settle)};
+/* The digest a snapshot records: the ledger's and the settlement layer's digests together. */
+static u128 engine_digest_combine(u128 ledger, u128 settle) {
+    const u128 parts[2] = {ledger, settle};
+    ASSERT(sizeof(parts) == 32);
     return base_checksum128(parts, sizeof(parts));
 }
 
-static void engine_section_write(const struct khorgos *engine, struct storage_writer *writer) {
-    const struct engine_section section = {
+static u128 engine_state_digest(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    ASSERT(!engine->ledger.chain_open);
+    return engine_digest_combine(ledger_digest(&engine->ledger), settle_digest(&engine->settle));
+}
+
+/* The settlement section's size with every count at its capacity, plus room for FX quotes
+ * and windows; a section that still outgrows it (a module added state without a bound here)
+ * grows the buffer once, inside that checkpoint's begin. */
+static u64 engine_settle_bytes_bound(const struct settle_config *config) {
+    ASSERT(config != NULL);
+    ASSERT(config->request_count_max > 0 || config->payment_count_max == 0);
+    const u64 per_participant =
+        sizeof(struct khorgos_participant) +
+        (u64)KHORGOS_PARTICIPANT_CURRENCIES_MAX * (sizeof(struct settle_position) + 8);
+    const u64 per_payment = sizeof(struct khorgos_payment) + 5 * 4 + sizeof(struct settle_timer) +
+                            16 + 3 * 4;
+    return (u64)config->participant_count_max * per_participant +
+           (u64)config->payment_count_max * per_payment +
+           (u64)config->limit_count_max * sizeof(struct settle_bilateral_limit) +
+           (u64)config->request_count_max * sizeof(struct settle_request) +
+           SETTLE_CURRENCY_COUNT_MAX * sizeof(struct settle_currency) + ENGINE_SETTLE_SLACK_BYTES;
+}
+
+static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint);
+
+/* The copy buffers are mapped directly (anonymous, zero, a page mapped at its first touch)
+ * rather than taken from malloc: freeing a large malloc block raises glibc's mmap threshold,
+ * after which the engine's other large callocs come from the heap and are memset (measured:
+ * the crash simulation's thousand opens ran 4 times slower). NULL when it fails. */
+static void *engine_memory_map(u64 size) {
+    ASSERT(size > 0);
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return memory == MAP_FAILED ? NULL : memory;
+}
+
+static void engine_memory_unmap(void *memory, u64 size) {
+    ASSERT(memory == NULL || size > 0);
+    if (memory != NULL) {
+        int unmapped = munmap(memory, size);
+        ASSERT(unmapped == 0);
+    }
+}
+
+static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpoint,
+                                               const struct khorgos *engine) {
+    ASSERT(checkpoint != NULL && engine != NULL);
+    ASSERT(checkpoint->accounts == NULL && !checkpoint->running);
+    const struct ledger_config *config = &engine->ledger.config;
+    checkpoint->account_count_max = config->account_count_max;
+    checkpoint->transfer_count_max = config->transfer_count_max;
+    checkpoint->accounts =
+        engine_memory_map((u64)config->account_count_max * sizeof(struct khorgos_account));
+    checkpoint->transfer_states = engine_memory_map(config->transfer_count_max);
+    checkpoint->expiries =
+        engine_memory_map((u64)config->transfer_count_max * sizeof(struct ledger_expiry));
+    checkpoint->settle_capacity = engine_settle_bytes_bound(&engine->settle.config);
+    checkpoint->settle_bytes = engine_memory_map(checkpoint->settle_capacity);
+    if (checkpoint->accounts == NULL || checkpoint->transfer_states == NULL ||
+        checkpoint->expiries == NULL || checkpoint->settle_bytes == NULL) {
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    /* The pages the first capture needs (the state recovered, and room to grow), where a
+     * commit waits for the capture; the simulated I/O's checkpoints are inline anyway. */
+    if (engine->storage != NULL && storage_io_is_posix(engine->storage->io)) {
+        ledger_view_live(&engine->ledger, &checkpoint->ledger);
+        checkpoint->settle_section.size = 0;
+        engine_checkpoint_prefault(checkpoint);
+        memset(&checkpoint->ledger, 0, sizeof(checkpoint->ledger));
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+static void engine_checkpoint_release(struct engine_checkpoint *checkpoint) {
+    ASSERT(checkpoint != NULL);
+    ASSERT(!checkpoint->running); /* its thread reads these */
+    engine_memory_unmap(checkpoint->accounts,
+                        (u64)checkpoint->account_count_max * sizeof(struct khorgos_account));
+    engine_memory_unmap(checkpoint->transfer_states, checkpoint->transfer_count_max);
+    engine_memory_unmap(checkpoint->expiries,
+                        (u64)checkpoint->transfer_count_max * sizeof(struct ledger_expiry));
+    engine_memory_unmap(checkpoint->settle_bytes, checkpoint->settle_capacity);
+    memset(checkpoint, 0, sizeof(*checkpoint));
+}
+
+/* The settlement section serialised into the reserved buffer (growing it once if a section
+ * outgrew the bound). out_of_memory only when that growth fails. */
+static khorgos_error engine_checkpoint_capture_settle(struct engine_checkpoint *checkpoint,
+                                                      const struct settle *settle) {
+    struct storage_writer writer;
+    for (u32 attempt = 0; attempt < 2; attempt++) {
+        storage_writer_memory_begin(&writer, checkpoint->settle_bytes, checkpoint->settle_capacity);
+        settle_snapshot_write(settle, &writer);
+        khorgos_error error = storage_writer_memory_end(&writer, &checkpoint->settle_section);
+        if (error != KHORGOS_ERROR_no_space) return error;
+        ASSERT(checkpoint->settle_section.size > checkpoint->settle_capacity);
+        u64 capacity = checkpoint->settle_section.size + checkpoint->settle_section.size / 4;
+        u8 *grown = engine_memory_map(capacity);
+        if (grown == NULL) return KHORGOS_ERROR_out_of_memory;
+        engine_memory_unmap(checkpoint->settle_bytes, checkpoint->settle_capacity);
+        checkpoint->settle_bytes = grown;
+        checkpoint->settle_capacity = capacity;
+    }
+    return KHORGOS_ERROR_out_of_memory; /* not reached: the second attempt fits */
+}
+
+/* Step 1, on the committing thread between requests: fixes the counts and copies the mutable
+ * state (invariant C1); its cost is proportional to that state, not to the transfers. */
+static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpoint,
+                                               const struct khorgos *engine,
+                                               struct storage *storage, u64 sequence) {
+    ASSERT(checkpoint->accounts != NULL && !checkpoint->running);
+    ASSERT(engine->request_count == sequence && storage_journal_idle(storage));
+    checkpoint->storage = storage;
+    checkpoint->sequence = sequence;
+    checkpoint->timestamp_last = engine->timestamp_last;
+    storage_chain_head(storage, checkpoint->chain_head);
+    checkpoint->engine_section = (struct engine_section){
         .request_count = engine->request_count,
         .timestamp_last = engine->timestamp_last,
         .clock_manual_ns = engine->clock_manual_ns,
     };
-    storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
-    storage_writer_put(writer, &section, sizeof(section));
-    storage_writer_section_end(writer);
+    ledger_view_capture(&engine->ledger, &checkpoint->ledger, checkpoint->accounts,
+                        checkpoint->transfer_states, checkpoint->expiries);
+    checkpoint->error = KHORGOS_ERROR_ok;
+    return engine_checkpoint_capture_settle(checkpoint, &engine->settle);
 }
 
-/* Writes snapshot-<request_count> of the current state; a background child leaves it as a .tmp
- * for its parent to publish. */
-static khorgos_error engine_snapshot_write(struct khorgos *engine, struct storage *storage,
-                                          bool publish) {
+/* Step 2, on the checkpoint's thread (or inline with the simulated I/O): writes, seals and
+ * fsyncs snapshot-<S>.tmp from the capture alone (C2), computing the digest over the same
+ * view. The one function both paths run, so the crash simulation exercises it. */
+static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoint) {
+    ASSERT(checkpoint != NULL && checkpoint->storage != NULL);
+    ASSERT(checkpoint->ledger.accounts == checkpoint->accounts);
     struct storage_writer *writer = NULL;
-    khorgos_error error = storage_snapshot_begin(storage, engine->request_count, &writer);
+    khorgos_error error = storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
     if (error != KHORGOS_ERROR_ok) return error;
-    engine_section_write(engine, writer);
-    ledger_snapshot_write(&engine->ledger, writer);
-    settle_snapshot_write(&engine->settle, writer);
-    u8 chain_head[BASE_SHA256_BYTES];
-    storage_chain_head(storage, chain_head);
-    u128 digest = engine_state_digest(engine);
-    if (!publish) {
-        return storage_snapshot_end_unpublished(writer, engine->timestamp_last, digest,
-                                                chain_head);
+    storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
+    storage_writer_put(writer, &checkpoint->engine_section, sizeof(checkpoint->engine_section));
+    storage_writer_section_end(writer);
+    ledger_view_write(&checkpoint->ledger, writer);
+    storage_writer_section_copy(writer, &checkpoint->settle_section, checkpoint->settle_bytes);
+    /* settle_digest is XXH3-128 of exactly the section's bytes (settle_snapshot.c), which is
+     * the checksum the section carries. */
+    checkpoint->digest = engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
+                                               checkpoint->settle_section.checksum);
+    return storage_snapshot_end_unpublished(writer, checkpoint->timestamp_last,
+                                            checkpoint->digest, checkpoint->chain_head);
+}
+
+/* Touches (writes a zero to each page of) bytes [from, to) of a copy buffer, so the kernel
+ * maps those pages now rather than inside a later capture (a first touch costs a page fault,
+ * expensive on a VM: 11 ms for the first capture of 256,000 transfers when untouched). */
+static void engine_memory_touch(void *memory, u64 from, u64 to) {
+    ASSERT(memory != NULL);
+    ASSERT(from <= to);
+    u8 *bytes = memory;
+    for (u64 offset = from; offset < to; offset += ENGINE_PAGE_BYTES) bytes[offset] = 0;
+}
+
+/* Maps the copy buffers past what this capture used, for the state the next checkpoint may
+ * see: twice the counts, plus a margin. Only bytes above the capture's counts, which nobody
+ * reads (C1, C2). Bounded by the capacities. */
+static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint) {
+    const struct ledger_view *view = &checkpoint->ledger;
+    ASSERT(view->account_count <= checkpoint->account_count_max);
+    ASSERT(view->transfer_count <= checkpoint->transfer_count_max);
+    u64 accounts = MIN((u64)view->account_count * 2 + ENGINE_PREFAULT_RECORDS,
+                       (u64)checkpoint->account_count_max);
+    u64 transfers = MIN((u64)view->transfer_count * 2 + ENGINE_PREFAULT_RECORDS,
+                        (u64)checkpoint->transfer_count_max);
+    u64 expiries = MIN((u64)view->expiry_count * 2 + ENGINE_PREFAULT_RECORDS,
+                       (u64)checkpoint->transfer_count_max);
+    u64 settle = MIN(checkpoint->settle_section.size * 2 + ENGINE_PREFAULT_RECORDS,
+                     checkpoint->settle_capacity);
+    const u64 account_bytes = sizeof(struct khorgos_account);
+    const u64 expiry_bytes = sizeof(struct ledger_expiry);
+    engine_memory_touch(checkpoint->accounts, view->account_count * account_bytes,
+                        accounts * account_bytes);
+    engine_memory_touch(checkpoint->transfer_states, view->transfer_count, transfers);
+    engine_memory_touch(checkpoint->expiries, view->expiry_count * expiry_bytes,
+                        expiries * expiry_bytes);
+    engine_memory_touch(checkpoint->settle_bytes, MIN(checkpoint->settle_section.size, settle),
+                        settle);
+}
+
+static void *engine_checkpoint_thread(void *argument) {
+    struct engine_checkpoint *checkpoint = argument;
+    ASSERT(checkpoint != NULL && checkpoint->running);
+    /* Commits come first when the cores are busy; a failure only leaves the default. */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), ENGINE_CHECKPOINT_NICE);
+    checkpoint->error = engine_checkpoint_write(checkpoint);
+    engine_checkpoint_prefault(checkpoint);
+    /* The next segment's files, so the engine's next segment start is only renames; a failure
+     * here costs that start a preallocation, nothing more (C4). */
+    if (checkpoint->error == KHORGOS_ERROR_ok) {
+        storage_segment_prepare_spares(checkpoint->storage);
     }
-    return storage_snapshot_end(writer, engine->timestamp_last, digest, chain_head);
+    atomic_store_explicit(&checkpoint->done, true, memory_order_release);
+    return NULL;
 }
 
 /* A snapshot at `sequence` is durable and published: the previous one becomes the oldest kept. */
@@ -218,22 +464,23 @@ static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence
     return engine_stop(engine, error);
 }
 
-/* Collects a background checkpoint's child if it finished (or waits for it): publishes its
- * snapshot when it succeeded, discards it otherwise (the journal still holds everything). */
+/* Collects the checkpoint's thread if it finished (or waits for it): publishes its snapshot
+ * when it succeeded, discards it otherwise (the journal still holds everything). */
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(engine_storage != NULL);
-    if (engine_storage->child == 0) return KHORGOS_ERROR_ok;
-    int status = 0;
-    pid_t done;
-    do {
-        done = waitpid(engine_storage->child, &status, wait ? 0 : WNOHANG);
-    } while (done < 0 && errno == EINTR);
-    if (done == 0) return KHORGOS_ERROR_ok; /* still writing */
-    u64 sequence = engine_storage->child_sequence;
-    engine_storage->child = 0;
+    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    if (!checkpoint->running) return KHORGOS_ERROR_ok;
+    if (!wait && !atomic_load_explicit(&checkpoint->done, memory_order_acquire)) {
+        return KHORGOS_ERROR_ok; /* still writing: never wait inside a commit */
+    }
+    int joined = pthread_join(checkpoint->thread, NULL);
+    ASSERT(joined == 0);
+    checkpoint->running = false;
+    storage_segment_spares_hold(engine_storage->storage, false);
+    u64 sequence = checkpoint->sequence;
     engine_storage->statistics.sequence_running = 0;
-    if (done < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || engine->stopped) {
+    if (checkpoint->error != KHORGOS_ERROR_ok || engine->stopped) {
         storage_snapshot_discard(engine_storage->storage, sequence);
         engine_storage->statistics.discarded++;
         return KHORGOS_ERROR_ok;
@@ -243,23 +490,20 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
     return engine_checkpoint_done(engine, sequence);
 }
 
-/* Forks a child that writes snapshot-<sequence>.tmp from its copy-on-write view of the state;
- * returns false when fork failed (the caller then writes it itself). */
-static bool engine_checkpoint_fork(struct khorgos *engine, u64 sequence) {
-    struct engine_storage *engine_storage = engine->storage;
-    ASSERT(engine_storage->child == 0);
-    pid_t child = fork();
-    if (child < 0) return false;
-    if (child == 0) {
-        khorgos_error error = engine_snapshot_write(engine, engine_storage->storage, false);
-        /* The next segment's files, so the parent's next segment start is only renames; a
-         * failure here costs the parent a preallocation later, nothing more. */
-        if (error == KHORGOS_ERROR_ok) storage_segment_prepare_spares(engine_storage->storage);
-        _exit(error == KHORGOS_ERROR_ok ? 0 : 1);
+/* Starts the thread that writes the captured snapshot; false when it could not (the caller
+ * then writes it inline). */
+static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
+    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    ASSERT(!checkpoint->running);
+    atomic_store_explicit(&checkpoint->done, false, memory_order_relaxed);
+    checkpoint->running = true;
+    storage_segment_spares_hold(engine_storage->storage, true);
+    if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
+        checkpoint->running = false;
+        storage_segment_spares_hold(engine_storage->storage, false);
+        return false;
     }
-    engine_storage->child = child;
-    engine_storage->child_sequence = sequence;
-    engine_storage->statistics.sequence_running = sequence;
+    engine_storage->statistics.sequence_running = checkpoint->sequence;
     return true;
 }
 
@@ -272,7 +516,7 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     ASSERT(storage_journal_idle(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
     if (reaped != KHORGOS_ERROR_ok) return reaped;
-    if (engine_storage->child != 0) return KHORGOS_ERROR_ok; /* one at a time: retried later */
+    if (engine_storage->checkpoint.running) return KHORGOS_ERROR_ok; /* one at a time (C5) */
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
@@ -295,11 +539,13 @@ khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
     return KHORGOS_ERROR_ok;
 }
 
-/* Starts the next segment and writes (or has a child write) snapshot-<sequence>. */
+/* Starts the next segment, captures the state, and has the thread write snapshot-<sequence>
+ * (with the simulated I/O, which has no real files for a thread to race on, writes it here). */
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence) {
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
-    ASSERT(engine_storage->child == 0);
+    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    ASSERT(!checkpoint->running);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (storage_segment_records_used(storage) > 0) {
         u8 chain_head[BASE_SHA256_BYTES];
@@ -307,12 +553,18 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
         error = storage_segment_start(storage, sequence + 1, chain_head);
         if (error != KHORGOS_ERROR_ok) goto failed;
     }
-    /* On a real file system the snapshot is written by a child from its copy-on-write view,
-     * so commits go on meanwhile; the simulated one has no processes and writes it here. */
-    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_fork(engine, sequence)) {
+    error = engine_checkpoint_capture(checkpoint, engine, storage, sequence);
+    if (error != KHORGOS_ERROR_ok) {
+        engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
         return KHORGOS_ERROR_ok;
     }
-    error = engine_snapshot_write(engine, storage, true);
+    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
+        return KHORGOS_ERROR_ok;
+    }
+    error = engine_checkpoint_write(checkpoint);
+    /* Inline, nothing ran in between: the view's digest is the live state's (C3). */
+    ASSERT(error != KHORGOS_ERROR_ok || checkpoint->digest == engine_state_digest(engine));
+    if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
     if (error != KHORGOS_ERROR_ok) goto failed;
     return engine_checkpoint_done(engine, sequence);
 failed:
@@ -353,8 +605,14 @@ khorgos_error engine_storage_format(struct storage_io *io,
     /* The superblock goes last: a directory without one is not a data directory, so a crash
      * during format leaves something open refuses, never a half-made directory it serves. */
     error = storage_segment_start(storage, 1, chain_zero);
-    if (error == KHORGOS_ERROR_ok) error = engine_snapshot_write(engine, storage, true);
+    struct engine_checkpoint checkpoint;
+    memset(&checkpoint, 0, sizeof(checkpoint));
+    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&checkpoint, engine);
+    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_capture(&checkpoint, engine, storage, 0);
+    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_write(&checkpoint);
+    if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, 0);
     if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
+    engine_checkpoint_release(&checkpoint);
     storage_destroy(storage);
 close_engine:
     khorgos_close(engine);
@@ -541,7 +799,8 @@ void engine_storage_close(struct khorgos *engine) {
     ASSERT(engine != NULL);
     struct engine_storage *engine_storage = engine->storage;
     if (engine_storage == NULL) return;
-    if (engine_storage->child != 0) engine_checkpoint_reap(engine, true);
+    if (engine_storage->checkpoint.running) engine_checkpoint_reap(engine, true);
+    engine_checkpoint_release(&engine_storage->checkpoint);
     if (engine_storage->storage != NULL) storage_destroy(engine_storage->storage);
     if (engine_storage->io_owned) storage_io_posix_destroy(engine_storage->io);
     free(engine_storage->reply);
@@ -635,6 +894,8 @@ khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, b
                                                    ? options->checkpoint_journal_bytes
                                                    : superblock.segment_bytes / 2;
     error = storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous);
+    /* The checkpoint's copies, reserved once here, before serving (C1). */
+    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&engine_storage->checkpoint, engine);
     if (error != KHORGOS_ERROR_ok) goto close_engine;
     engine_storage->report = NULL;
     ASSERT(storage_sequence_next(engine_storage->storage) == engine->request_count + 1);
