@@ -146,6 +146,7 @@ cat <<EOF2
 | longest checkpoint start inside a commit (ms) | $(field checkpoint_begin_ms_max "$line_bu") | |
 | journal replay after $(field transfers "$replay_line") transfers (transfers/s, whole journal, at open) | $(field replay_transfers_per_second "$replay_line") in $(field replay_seconds "$replay_line") s | >= live |
 | live durable batches, same run, checkpoints off (transfers/s) | $(field live_transfers_per_second "$replay_line") | |
+| CPU seconds (user + system): replay / live, same transfers | $(field replay_cpu_seconds "$replay_line") / $(field live_cpu_seconds "$replay_line") | |
 | disk used by the replay run, all files, journal segments preallocated (bytes) | $(field bytes "$replay_line") | |
 | simulator, default day (all designs and levels) | $(sim_row "$sim_default") | |
 | simulator, one-million-payment day (scale $simulate_scale, a = $simulate_a) | $(sim_row "$sim_million") | |
