@@ -11,6 +11,11 @@
  * Error mapping (one place): ENOSPC and EDQUOT -> no_space; ENOENT -> not_found; EEXIST ->
  * exists; anything else -> io. The errno text of the last failure is kept for messages.
  *
+ * Two threads use one io: the engine's committing thread and a checkpoint's thread (on
+ * different files; engine_storage.c C4). Every call is a system call on its own descriptor
+ * and keeps no state, except the last error's text, which a failure on each thread at the same
+ * instant could garble (only messages read it).
+ *
  * Invariants: (1) short writes are retried until the whole buffer is written or an error
  * occurs; (2) EINTR is retried everywhere; (3) the directory descriptor lives as long as the io.
  */

@@ -24,7 +24,9 @@
  * final fdatasync flushes at most one buffer's worth of unsynced data: each buffer is written
  * back as it goes (io->writeback), or, without it, the file is synced every
  * STORAGE_SNAPSHOT_SYNC_BYTES; (5) a memory writer never writes past its capacity: an overflow
- * latches no_space and only counts the size.
+ * latches no_space and only counts the size; (6) a put of half a buffer or more is written
+ * straight from the caller's memory, which must not change until the put returns (it is
+ * checksummed first, then written; a checkpoint's arrays are stable below their counts).
  */
 #include "storage/storage.h"
 
@@ -69,23 +71,28 @@ khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
 
 /* Writes the buffer out; every STORAGE_SNAPSHOT_SYNC_BYTES also syncs, so what the final
  * sync must flush stays small (invariant 4). */
-static void writer_flush(struct storage_writer *writer) {
-    ASSERT(writer->buffered <= STORAGE_BUFFER_BYTES);
+static void writer_write(struct storage_writer *writer, const void *data, u64 size) {
     ASSERT(writer->memory == NULL && writer->storage != NULL);
-    if (writer->error != KHORGOS_ERROR_ok || writer->buffered == 0) return;
+    ASSERT(size > 0 && size <= STORAGE_BUFFER_BYTES);
+    if (writer->error != KHORGOS_ERROR_ok) return;
     struct storage_io *io = writer->storage->io;
-    writer->error = io->pwrite(io, writer->file, writer->storage->buffer, writer->buffered,
-                               writer->offset);
+    writer->error = io->pwrite(io, writer->file, data, size, writer->offset);
     if (writer->error == KHORGOS_ERROR_ok && io->writeback != NULL) {
-        writer->error = io->writeback(io, writer->file, writer->offset, writer->buffered);
+        writer->error = io->writeback(io, writer->file, writer->offset, size);
     }
-    writer->offset += writer->buffered;
-    writer->buffered = 0;
+    writer->offset += size;
     if (writer->error == KHORGOS_ERROR_ok && io->writeback == NULL &&
         writer->offset - writer->synced_offset >= STORAGE_SNAPSHOT_SYNC_BYTES) {
         writer->error = io->sync(io, writer->file);
         writer->synced_offset = writer->offset;
     }
+}
+
+static void writer_flush(struct storage_writer *writer) {
+    ASSERT(writer->buffered <= STORAGE_BUFFER_BYTES);
+    ASSERT(writer->memory == NULL && writer->storage != NULL);
+    if (writer->buffered > 0) writer_write(writer, writer->storage->buffer, writer->buffered);
+    writer->buffered = 0;
 }
 
 void storage_writer_memory_begin(struct storage_writer *writer, u8 *memory, u64 capacity) {
@@ -162,6 +169,17 @@ void storage_writer_put(struct storage_writer *writer, const void *data, u64 siz
     base_checksum_stream_add(&writer->section_checksum, data, size);
     writer->sections[writer->section_count].size += size;
     const u8 *bytes = data;
+    if (size >= STORAGE_BUFFER_BYTES / 2) {
+        /* A large array (a checkpoint's transfers) goes from where it is, in buffer-sized
+         * writes, saving a copy; it is not written meanwhile (invariant 6). */
+        writer_flush(writer);
+        for (u64 done = 0; done < size;) {
+            u64 chunk = MIN(size - done, (u64)STORAGE_BUFFER_BYTES);
+            writer_write(writer, bytes + done, chunk);
+            done += chunk;
+        }
+        return;
+    }
     while (size > 0) {
         u64 chunk = MIN(size, STORAGE_BUFFER_BYTES - writer->buffered);
         memcpy(writer->storage->buffer + writer->buffered, bytes, chunk);
