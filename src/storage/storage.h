@@ -138,7 +138,8 @@
  * also prepares the next segment's files ("journal-spare", "headers-spare", preallocated and
  * synced; storage_segment_spares_hold keeps segment starts off them meanwhile), so the next
  * segment start is two renames and a directory fsync. A commit is delayed only by that begin:
- * measured 1 to 13 ms max at 2,000,000 transfers on a loaded 2-core VM (docs/storage.md). The
+ * measured 1.1 to 1.4 ms max at 2,000,000 transfers (up to 13 ms when the 2-core VM was
+ * heavily loaded; docs/storage.md). The
  * simulated I/O writes the same snapshot with the same function inline. Snapshots are written
  * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
  * new file whole; a .tmp left by a crash is ignored and deleted.
