@@ -570,6 +570,7 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
 failed:
     /* Out of space: the journal is preallocated, so the engine may go on without this
      * checkpoint. Any other failure of the disk stops it, as a commit failure does. */
+    engine_storage->statistics.discarded++;
     return error == KHORGOS_ERROR_no_space ? error : engine_stop(engine, error);
 }
 
