@@ -89,32 +89,36 @@ fuzz: $(FUZZ_PROGRAMS)
 
 # ---- test tiers -------------------------------------------------------------------------------
 
+# Results and logs go under $(BUILD), and the shell tests run $(BUILD)/khorgos, so two build
+# directories (BUILD=build/other) test their own binaries without mixing results.
+RESULTS := $(BUILD)/test-results.txt
+
 test:
-	@rm -f build/test-results.txt
+	@rm -f $(RESULTS)
 	@$(MAKE) -k --no-print-directory test-unit test-shell test-asan test-fuzz; \
-	    status=$$?; sh scripts/test-summary.sh build/test-results.txt $$status
+	    status=$$?; sh scripts/test-summary.sh $(RESULTS) $$status
 
 test-unit: tests
-	@sh scripts/run-tests.sh unit $(BUILD)/tests build/test-results.txt
+	@sh scripts/run-tests.sh unit $(BUILD)/tests $(RESULTS)
 
 test-shell: $(BUILD)/khorgos
-	@sh scripts/run-shell-tests.sh tests build/test-results.txt
+	@KHORGOS=$(BUILD)/khorgos sh scripts/run-shell-tests.sh tests $(RESULTS)
 
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPTIMIZE="-O1 -g" \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=clang OPTIMIZE="-O1 -g" \
 	    SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    sh scripts/run-tests.sh asan build/asan/tests build/test-results.txt
+	    sh scripts/run-tests.sh asan $(BUILD)/asan/tests $(RESULTS)
 
 test-fuzz: fuzz
-	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS_QUICK) build/test-results.txt $(FUZZ_PROGRAMS)
+	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS_QUICK) $(RESULTS) $(FUZZ_PROGRAMS)
 
 test-long: long-tests fuzz
-	@rm -f build/test-results.txt
-	@sh scripts/run-tests.sh long $(BUILD)/tests build/test-results.txt long_; \
-	    sh scripts/run-fuzz.sh $(FUZZ_SECONDS_LONG) build/test-results.txt $(FUZZ_PROGRAMS); \
-	    status=$$?; sh scripts/test-summary.sh build/test-results.txt $$status
+	@rm -f $(RESULTS)
+	@sh scripts/run-tests.sh long $(BUILD)/tests $(RESULTS) long_; \
+	    sh scripts/run-fuzz.sh $(FUZZ_SECONDS_LONG) $(RESULTS) $(FUZZ_PROGRAMS); \
+	    status=$$?; sh scripts/test-summary.sh $(RESULTS) $$status
 
 # ---- the main job and benchmarks -------------------------------------------------------------
 
