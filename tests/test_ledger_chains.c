@@ -206,6 +206,56 @@ static void test_transient_failure_inside_a_chain_is_still_burnt(void **state) {
     assert_int_equal(results[1].status, TRANSFER_STATUS(created));
 }
 
+/* A create call that leaves a continued chain open: ledger_check only runs between requests. */
+static struct khorgos_create_result *continued_part(struct fixture *fixture,
+                                                    const struct khorgos_transfer *events,
+                                                    u32 count) {
+    u64 timestamp = fixture_next(fixture, count);
+    ledger_create_transfers(&fixture->ledger, timestamp, events, count, fixture->results);
+    fixture->now = timestamp;
+    assert_true(fixture->ledger.chain_open);
+    return fixture->results;
+}
+
+/* A continued chain (ledger_chain_continue, the engine's own long chains) spans create calls:
+ * the last event of an earlier call stays linked without answering linked_event_chain_open,
+ * accounts touched in several calls are logged once, and a failure in a later call rolls back
+ * the earlier calls' transfers and balances too. */
+static void test_continued_chain_spans_calls_and_rolls_back_whole(void **state) {
+    struct fixture *fixture = *state;
+    struct snapshot before;
+    snapshot_take(fixture, &before);
+    u32 undo_max = fixture->ledger.undo_count_max;
+    ledger_chain_continue(&fixture->ledger);
+    struct khorgos_transfer first[2] = {transfer_make(30, 1, 2, 5, LINKED),
+                                        transfer_make(31, 2, 1, 2, LINKED)};
+    struct khorgos_create_result *results = continued_part(fixture, first, 2);
+    assert_int_equal(results[0].status, TRANSFER_STATUS(created));
+    assert_int_equal(results[1].status, TRANSFER_STATUS(created));
+    assert_true(fixture->ledger.chain_open && fixture->ledger.chain_continued);
+    assert_int_equal(fixture->ledger.undo_count, 2); /* accounts 1 and 2, once each */
+    struct khorgos_transfer second[2] = {transfer_make(32, 1, 2, 1, LINKED),
+                                         transfer_make(33, 3, 1, 1, 0)}; /* exceeds_credits */
+    results = fixture_transfers(fixture, second, 2);
+    assert_int_equal(results[0].status, TRANSFER_STATUS(linked_event_failed));
+    assert_int_equal(results[1].status, TRANSFER_STATUS(exceeds_credits));
+    assert_false(fixture->ledger.chain_open || fixture->ledger.chain_continued);
+    for (u128 id = 30; id <= 32; id++) assert_null(fixture_transfer(fixture, id));
+    snapshot_assert_equal(fixture, &before);
+    /* The same chain without the failure commits in two calls, linked end to end. */
+    ledger_chain_continue(&fixture->ledger);
+    results = continued_part(fixture, first, 2);
+    second[1] = transfer_make(34, 2, 1, 1, 0); /* 33 was burnt by its transient failure */
+    results = fixture_transfers(fixture, second, 2);
+    for (u32 index = 0; index < 2; index++) {
+        assert_int_equal(results[index].status, TRANSFER_STATUS(created));
+    }
+    assert_false(fixture->ledger.chain_open || fixture->ledger.chain_continued);
+    assert_true(fixture_transfer(fixture, 31)->flags & LINKED);
+    assert_balances(fixture, 1, 40, 5 + 1, 0, 2 + 1);
+    assert_int_equal(fixture->ledger.undo_count_max, undo_max);
+}
+
 static void test_digest_of_a_rolled_back_chain(void **state) {
     struct fixture *fixture = *state;
     /* A chain that posts, closes and history-writes, then fails, leaves the same state as a
@@ -239,6 +289,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_transient_failure_inside_a_chain_is_still_burnt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_digest_of_a_rolled_back_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_continued_chain_spans_calls_and_rolls_back_whole,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

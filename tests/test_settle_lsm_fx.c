@@ -265,9 +265,8 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
     khorgos_close(engine);
 }
 
-/* A set larger than one ledger call (issue 4 item 2 is still open: such a set is booked as
- * consecutive linked chains of at most SETTLE_CHAIN_EVENTS_MAX events, each asserted to
- * succeed): 1,400 rings KZ -> KZ2 -> (PvP to CN through A) -> A -> KZ, 4,200 payments, 9,800
+/* A set larger than one ledger call is still ONE linked chain (issue 4 item 2; the ledger
+ * takes it in parts, ledger_chain_continue): 1,400 rings KZ -> KZ2 -> (PvP to CN through A) -> A -> KZ, 4,200 payments, 9,800
  * transfers, settle in one resolution with every PvP payment's two legs. */
 #define BIG_RINGS 1400u
 static struct khorgos_payment big_events[3 * BIG_RINGS];
@@ -305,6 +304,8 @@ static void test_gridlock_larger_than_one_ledger_call(void **state) {
     assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 3 * BIG_RINGS);
     assert_int_equal(engine->ledger.transfer_count - first, 7 * BIG_RINGS);
     assert_true(7 * BIG_RINGS > SETTLE_CHAIN_EVENTS_MAX);
+    lsm_fx_assert_one_chain(engine, first);
+    assert_false(engine->ledger.chain_open || engine->ledger.chain_continued);
     for (u32 ring = 0; ring < BIG_RINGS; ring += 97) {
         struct khorgos_payment pvp = fixture_lookup(engine, 100000 + 3 * ring + 1);
         assert_int_equal(pvp.state, KHORGOS_PAYMENT_SETTLED);

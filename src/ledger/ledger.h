@@ -184,6 +184,15 @@ struct ledger {
     u32 undo_count_max;
     /* A linked chain is being applied and its changes are logged (ledger_state.c). */
     bool chain_open;
+    /* An account is logged once per chain: account_undo_marks[i] == undo_mark once it is. */
+    u32 *account_undo_marks; /* [account_count_max] */
+    u32 undo_mark;
+    /* A chain that goes on into the next create call (ledger_chain_continue), and where it
+     * started: the counts its rollback truncates back to. */
+    bool chain_continued;
+    u32 chain_continued_account_count;
+    u32 chain_continued_transfer_count;
+    u32 chain_continued_balance_count;
 
     struct ledger_query_index query_index;
 };
@@ -198,6 +207,14 @@ void ledger_create_accounts(struct ledger *ledger, u64 timestamp,
 void ledger_create_transfers(struct ledger *ledger, u64 timestamp,
                              const struct khorgos_transfer *events, u32 count,
                              struct khorgos_create_result *results);
+/* For the engine's own chains longer than a request may be (settlement's sets, settle.h): the
+ * linked chain open at the end of the next create call is not answered linked_event_chain_open
+ * but goes on into the following calls, until an event without the linked flag ends it. Every
+ * call of it must fit ledger_capacity_transfers; the undo log holds any number of calls
+ * because each account is logged once per chain. A failure anywhere rolls back the whole
+ * chain, earlier calls included (their results already said created: such callers book only
+ * what they checked, so they treat any failure as a bug). */
+void ledger_chain_continue(struct ledger *ledger);
 
 /* Whether a request of `count` events is sure to fit the remaining capacity (checked by the
  * engine before applying, so a full ledger refuses a request whole instead of half-applying). */

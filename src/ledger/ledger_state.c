@@ -13,7 +13,11 @@
  *                     burns at most one id, so a request is refused before it could overflow)
  *   expiries          [transfer_count_max] min-heap (ledger_expiry.c); each transfer enters once
  *   balances          [account_balance_count_max] history entries, timestamp order
- *   undo_log          [LEDGER_UNDO_COUNT_MAX]: a full batch of linked transfers fits
+ *   undo_log          [LEDGER_UNDO_COUNT_MAX + account_count_max]: each account is logged
+ *                     once per chain (account_undo_marks), so a full batch of linked transfers
+ *                     fits, and so does a continued chain of any length over existing accounts
+ *                     (below); 144 bytes per account of capacity, touched only when used
+ *   account_undo_marks [account_count_max] u32: the chain (undo_mark) that logged the account
  *
  * Requests. The engine gives each create request a timestamp T, the last event's: event i of n
  * is assigned T - n + i + 1, and T - n must be at least the last timestamp the ledger applied
@@ -39,6 +43,15 @@
  * the linked flag on a batch's last event answers linked_event_chain_open even when the chain
  * already broke, and a transient failure that breaks a chain still burns its id (the burn is
  * applied after the rollback, outside the chain).
+ *
+ * Continued chains (ledger_chain_continue): the engine's own chains may be longer than a
+ * request (settlement books a whole set of payments, all receipts then all payments, as one
+ * chain). The caller gives it in several create calls; a chain still open at the end of a call
+ * is kept open (ledger->chain_continued with its starting counts) instead of answering
+ * linked_event_chain_open, and the next call goes on with it. Breaking rolls back to the
+ * starting counts, so earlier calls' records go too. Why not one call of any length: the
+ * batch's scratch (results, hints, the undo log of transfer states) stays bounded by a batch,
+ * and the caller's chain buffer too.
  *
  * Invariants checked by ledger_check (numbered as in ledger.h, plus):
  *  5. transfer_states are consistent with flags: only pending transfers are in states 1..4.
@@ -74,11 +87,13 @@ static khorgos_error ledger_reserve_arrays(struct ledger *ledger) {
     ledger->expiries = calloc(config->transfer_count_max, sizeof(struct ledger_expiry));
     ledger->balances =
         calloc(config->account_balance_count_max, sizeof(struct ledger_balance_entry));
-    ledger->undo_log = calloc(LEDGER_UNDO_COUNT_MAX, sizeof(struct ledger_undo));
-    ledger->undo_count_max = LEDGER_UNDO_COUNT_MAX;
+    ledger->undo_count_max = LEDGER_UNDO_COUNT_MAX + config->account_count_max;
+    ledger->undo_log = calloc(ledger->undo_count_max, sizeof(struct ledger_undo));
+    ledger->account_undo_marks = calloc(config->account_count_max, sizeof(u32));
     if (ledger->accounts == NULL || ledger->transfers == NULL || ledger->transfer_states == NULL ||
         ledger->failed_transfer_ids == NULL || ledger->expiries == NULL ||
-        ledger->balances == NULL || ledger->undo_log == NULL) {
+        ledger->balances == NULL || ledger->undo_log == NULL ||
+        ledger->account_undo_marks == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return KHORGOS_ERROR_ok;
@@ -121,6 +136,7 @@ void ledger_deinit(struct ledger *ledger) {
     free(ledger->expiries);
     free(ledger->balances);
     free(ledger->undo_log);
+    free(ledger->account_undo_marks);
     memset(ledger, 0, sizeof(*ledger));
 }
 
@@ -246,6 +262,11 @@ static struct ledger_undo *ledger_undo_next(struct ledger *ledger) {
 void ledger_undo_account(struct ledger *ledger, u32 account_index) {
     ASSERT(account_index < ledger->account_count);
     if (!ledger->chain_open) return;
+    /* The first save of an account in a chain holds its state before the chain; later ones
+     * would be overwritten by it on rollback (newest first), so they are not needed. */
+    ASSERT(ledger->undo_mark != 0);
+    if (ledger->account_undo_marks[account_index] == ledger->undo_mark) return;
+    ledger->account_undo_marks[account_index] = ledger->undo_mark;
     struct ledger_undo *undo = ledger_undo_next(ledger);
     undo->kind = LEDGER_UNDO_ACCOUNT;
     undo->index = account_index;
@@ -284,6 +305,38 @@ static void ledger_chain_begin(struct ledger *ledger, struct ledger_chain *chain
     chain->transfer_count = ledger->transfer_count;
     chain->balance_count = ledger->balance_count;
     ledger->chain_open = true;
+    ledger->undo_mark++;
+    if (ledger->undo_mark == 0) { /* wrapped after 2^32 chains: forget every old mark */
+        memset(ledger->account_undo_marks, 0,
+               (size_t)ledger->config.account_count_max * sizeof(u32));
+        ledger->undo_mark = 1;
+    }
+}
+
+void ledger_chain_continue(struct ledger *ledger) {
+    ASSERT(ledger != NULL);
+    ASSERT(!ledger->chain_continued || ledger->chain_open);
+    ledger->chain_continued = true;
+}
+
+/* A continued chain's state between create calls lives in the ledger; these move it. */
+static void ledger_chain_resume(struct ledger *ledger, struct ledger_chain *chain) {
+    ASSERT(!chain->open && !chain->broken);
+    if (!ledger->chain_continued || !ledger->chain_open) return;
+    chain->open = true;
+    chain->start = 0; /* earlier events were in earlier calls */
+    chain->account_count = ledger->chain_continued_account_count;
+    chain->transfer_count = ledger->chain_continued_transfer_count;
+    chain->balance_count = ledger->chain_continued_balance_count;
+    ASSERT(chain->transfer_count <= ledger->transfer_count);
+}
+
+static void ledger_chain_suspend(struct ledger *ledger, const struct ledger_chain *chain) {
+    ASSERT(chain->open && !chain->broken);
+    ASSERT(ledger->chain_continued && ledger->chain_open);
+    ledger->chain_continued_account_count = chain->account_count;
+    ledger->chain_continued_transfer_count = chain->transfer_count;
+    ledger->chain_continued_balance_count = chain->balance_count;
 }
 
 static void ledger_undo_apply(struct ledger *ledger, const struct ledger_undo *undo) {
@@ -332,6 +385,7 @@ static void ledger_chain_end(struct ledger *ledger, struct ledger_chain *chain) 
     ASSERT(ledger->chain_open != chain->broken);
     ledger->undo_count = 0;
     ledger->chain_open = false;
+    ledger->chain_continued = false;
     chain->open = false;
     chain->broken = false;
 }
@@ -396,8 +450,9 @@ void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *k
     ASSERT(count <= LIMIT_BATCH_EVENTS_MAX);
     ASSERT(count == 0 || (records != NULL && results != NULL));
     ASSERT(timestamp >= count && timestamp - count >= ledger->timestamp_last);
-    ASSERT(!ledger->chain_open && ledger->undo_count == 0);
+    ASSERT(ledger->chain_continued || (!ledger->chain_open && ledger->undo_count == 0));
     struct ledger_chain chain = {0};
+    ledger_chain_resume(ledger, &chain);
     bool batch_imported = count > 0 && (ledger_record_flags(records) & kind->imported_flag) != 0;
     for (u32 index = 0; index < count; index++) {
         const void *record = (const u8 *)records + (size_t)index * kind->record_size;
@@ -406,7 +461,7 @@ void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *k
         if (linked && !chain.open) ledger_chain_begin(ledger, &chain, index);
         u64 result_timestamp = event.timestamp;
         u32 status = KHORGOS_CREATE_ACCOUNT_created;
-        if (linked && index == count - 1) {
+        if (linked && index == count - 1 && !ledger->chain_continued) {
             status = KHORGOS_CREATE_ACCOUNT_linked_event_chain_open;
         } else if (chain.broken) {
             status = KHORGOS_CREATE_ACCOUNT_linked_event_failed;
@@ -428,7 +483,13 @@ void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *k
             ledger_chain_end(ledger, &chain);
         }
     }
-    ASSERT(!chain.open && !ledger->chain_open);
+    if (chain.open && !chain.broken) {
+        ledger_chain_suspend(ledger, &chain); /* continued into the next call */
+    } else if (chain.open) {
+        ledger_chain_end(ledger, &chain); /* a continued chain that broke ends with the call */
+    }
+    ASSERT(!chain.open || ledger->chain_continued);
+    ASSERT(ledger->chain_open == (ledger->chain_continued && chain.open));
     ledger->timestamp_last = timestamp;
 }
 

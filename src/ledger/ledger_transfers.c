@@ -633,6 +633,15 @@ void ledger_create_transfers(struct ledger *ledger, u64 timestamp,
     ASSERT(ledger_capacity_transfers(ledger, count));
     u32 transfer_count_before = ledger->transfer_count;
     ledger_batch_apply(ledger, &ledger_transfer_kind, timestamp, events, count, results);
+    if (ledger->chain_open) {
+        /* A continued chain (ledger_chain_continue) goes on in the next call; its transfers
+         * are the engine's own, which never time out, so none waits for the expiry heap. */
+        ASSERT(ledger->chain_continued);
+        for (u32 index = transfer_count_before; index < ledger->transfer_count; index++) {
+            ASSERT(ledger->transfers[index].timeout == 0);
+        }
+        return;
+    }
     /* Pending transfers with a timeout created by this request and still pending enter the
      * expiry heap now that no chain can roll them back. */
     for (u32 index = transfer_count_before; index < ledger->transfer_count; index++) {

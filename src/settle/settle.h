@@ -47,10 +47,10 @@
  *     (clearing -> payee, one per payment), then each payer's credit draw if its net position
  *     needs one, then every payment (payer -> clearing). Each payment keeps its own two
  *     transfers (transfer_id_credit, transfer_id_debit). The set is feasible (checked), so no
- *     step breaks a limit. A ledger call holds at most LIMIT_BATCH_EVENTS_MAX events (h1's undo
- *     log is sized for one batch), so a set longer than that is booked as consecutive linked
- *     chains of at most a batch each, in the same order; every chain succeeds because the set
- *     is feasible (asserted).
+ *     step breaks a limit. A set longer than a ledger call (SETTLE_CHAIN_EVENTS_MAX) is still one
+ *     chain: it is handed over in parts the ledger keeps open between calls
+ *     (ledger_chain_continue), so a failure anywhere would roll back all of it; none happens,
+ *     because the set is feasible (asserted).
  *   - close of day: credit repaid (settlement -> credit) up to the balance; what remains is
  *     overnight credit, reported in the position.
  *   Every transfer has user_data_128 = the payment id (0 for funding and credit moves) and
@@ -121,7 +121,8 @@
 #define SETTLE_REQUEST_COUNT_MAX (1u << 16)
 /* Bilateral limits in force at once: one per ordered pair of participants, within this. */
 #define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
-/* Events of one ledger call from this layer: the ledger's batch (its undo log's size). */
+/* Events of one ledger call from this layer (the chain scratch): the ledger's batch. A longer
+ * chain is handed over in parts of this size and stays one chain (settle_state.c). */
 #define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
 /* Holidays per currency, future ones only (open_day drops those before its date): a calendar
  * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at

@@ -39,10 +39,10 @@
  * booked between loading and booking. A payment not loaded stays queued (and is retried
  * alone as before); under fifo its payer's queue is cut there.
  *
- * Booking a set (settle_resolve_book): one linked chain (issue 4 item 2), in this order (a
- * ledger call still holds at most SETTLE_CHAIN_EVENTS_MAX events, so settle_chain_add books a
- * longer set as consecutive chains in the same order, each asserted to succeed because the
- * set is feasible and every draw was computed before the first of them):
+ * Booking a set (settle_resolve_book): one linked chain (issue 4 item 2), however long (the
+ * ledger takes it in parts of SETTLE_CHAIN_EVENTS_MAX events and keeps it one chain; it is
+ * asserted to succeed because the set is feasible and every draw was computed before the
+ * first transfer), in this order:
  *   every receipt in the set's currency: clearing -> payee, or clearing -> first provider for
  *     a cross-currency payment's source leg;
  *   each payer's credit draw when its net outflow in the set exceeds its balance;

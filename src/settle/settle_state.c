@@ -10,8 +10,10 @@
  * The chain. settle_chain_add appends a transfer to the scratch chain; settle_chain_flush hands
  * it to ledger_create_transfers as ONE linked chain (every event linked but the last) at the
  * timestamp cursor, and asserts every event was created: callers book only what they checked
- * to be covered, so a failure is a bug, not a case. A chain reaching SETTLE_CHAIN_EVENTS_MAX
- * is flushed and the next events start a new chain (see settle.h, "Booking model").
+ * to be covered, so a failure is a bug, not a case. A chain longer than SETTLE_CHAIN_EVENTS_MAX
+ * (the scratch, one ledger call) is handed over in parts that the ledger keeps as one chain
+ * (ledger_chain_continue): every part but the last ends linked, so the records show one chain
+ * from the set's first transfer to its last (see settle.h, "Booking model").
  */
 #include "settle/settle.h"
 
@@ -339,13 +341,17 @@ bool settle_chain_capacity(const struct settle *settle, u32 count) {
            (u64)ledger->transfer_count + count <= ledger->config.transfer_count_max;
 }
 
-void settle_chain_flush(struct settle *settle) {
+/* Hands the scratch to the ledger; `last` ends the chain, otherwise it goes on in the next part
+ * (ledger_chain_continue), so its last event stays linked. */
+static void settle_chain_flush_part(struct settle *settle, bool last) {
     u32 count = settle->chain_count;
-    if (count == 0) return;
     ASSERT(count <= SETTLE_CHAIN_EVENTS_MAX);
+    ASSERT(count > 0 || last);
+    if (count == 0) return;
     for (u32 index = 0; index < count; index++) {
-        settle->chain[index].flags = index + 1 < count ? KHORGOS_TRANSFER_LINKED : 0;
+        settle->chain[index].flags = index + 1 < count || !last ? KHORGOS_TRANSFER_LINKED : 0;
     }
+    if (!last) ledger_chain_continue(settle->ledger);
     u64 timestamp = settle->timestamp_cursor + count - 1;
     ledger_create_transfers(settle->ledger, timestamp, settle->chain, count,
                             settle->chain_results);
@@ -355,13 +361,19 @@ void settle_chain_flush(struct settle *settle) {
     settle->timestamp_cursor = timestamp + 1;
     settle->timestamp_last = timestamp;
     settle->chain_count = 0;
+    ASSERT(settle->ledger->chain_open == !last);
+}
+
+void settle_chain_flush(struct settle *settle) {
+    settle_chain_flush_part(settle, true);
 }
 
 void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
                       u128 amount, u32 ledger, u128 user_data) {
     ASSERT(amount > 0);
     ASSERT(debit != credit);
-    if (settle->chain_count == SETTLE_CHAIN_EVENTS_MAX) settle_chain_flush(settle);
+    /* Full, and another event follows: the chain goes on in the next part. */
+    if (settle->chain_count == SETTLE_CHAIN_EVENTS_MAX) settle_chain_flush_part(settle, false);
     settle->chain[settle->chain_count++] = (struct khorgos_transfer){
         .id = id, .debit_account_id = debit, .credit_account_id = credit, .amount = amount,
         .user_data_128 = user_data, .ledger = ledger, .code = (u16)kind};
