@@ -596,7 +596,10 @@ struct khorgos_position {
     uint32_t received_count;
     uint32_t queued_count;
     uint32_t rejected_count;
-    uint8_t reserved[32];
+    /* The balance when the currency's day closed (after credit was repaid); 0 from open_day to
+     * close_day. Funding between days moves `balance`, never this. */
+    khorgos_u128 closing_balance;
+    uint8_t reserved[16];
 };
 
 /* ----------------------------------------------------------------------------------------- */

@@ -190,6 +190,17 @@ static void test_credit_drawn_and_repaid(void **state) {
     position = test_position(engine, A, KZT);
     assert_true(position.credit_repaid == 150 && position.overnight_credit == 50);
     assert_true(position.credit_outstanding == 50 && position.balance == 0);
+    /* B's end-of-day figures: the closing balance stays what it was at the close when B is
+     * funded before the next day, and the next open_day clears it. */
+    position = test_position(engine, B, KZT);
+    assert_true(position.closing_balance == 300 - 150 && position.balance == 150);
+    test_fund(engine, B, KZT, 1000);
+    position = test_position(engine, B, KZT);
+    assert_true(position.closing_balance == 150 && position.balance == 1150);
+    assert_int_equal(test_open_day(engine, KZT, DAY_2, KHORGOS_QUEUE_MODE_FIFO, 0, 0, 0, 0),
+                     KHORGOS_SETTLE_ok);
+    position = test_position(engine, B, KZT);
+    assert_true(position.closing_balance == 0 && position.opening_balance == 1150);
     khorgos_close(engine);
 }
 

@@ -301,6 +301,7 @@ static const struct cli_field position_fields[] = {
     SETTLE_UNSIGNED(POSITION, received_count),
     SETTLE_UNSIGNED(POSITION, queued_count),
     SETTLE_UNSIGNED(POSITION, rejected_count),
+    SETTLE_AMOUNT(POSITION, closing_balance, currency, 0),
 };
 
 struct cli_settle_id {

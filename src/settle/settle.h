@@ -182,6 +182,7 @@ struct settle_position {
     u128 received;
     u128 queued_value;
     u128 rejected_value;
+    u128 closing_balance;    /* at close_day; 0 while the day is open */
     u32 sent_count, received_count, queued_count, rejected_count;
     u32 queue_head[KHORGOS_PRIORITY_COUNT]; /* payment indexes, SETTLE_NONE = empty */
     u32 queue_tail[KHORGOS_PRIORITY_COUNT];
@@ -315,7 +316,7 @@ bool settle_check(const struct settle *settle);
 #define SETTLE_SNAPSHOT_SECTION 3u
 /* 2: issue 5's quotes and windows appended; 3: the holiday calendar and each currency's
  * opened_at (settle_snapshot.c). */
-#define SETTLE_SNAPSHOT_VERSION 3u
+#define SETTLE_SNAPSHOT_VERSION 4u
 struct storage_writer;
 struct storage_reader;
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer);

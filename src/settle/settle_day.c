@@ -236,6 +236,7 @@ static void settle_day_reset(struct settle *settle, u32 currency) {
         if (slot == SETTLE_NONE) continue;
         struct settle_position *position = &settle->positions[slot];
         position->opening_balance = settle_balance(settle, slot);
+        position->closing_balance = 0;
         position->sent = position->received = 0;
         position->rejected_value = 0;
         position->sent_count = position->received_count = position->rejected_count = 0;
@@ -453,6 +454,17 @@ static void settle_repay_credit(struct settle *settle, u32 currency) {
     settle_chain_flush(settle);
 }
 
+/* The end-of-day balances, kept apart from the live balance that funding between days moves. */
+static void settle_day_record_closing(struct settle *settle, u32 currency) {
+    ASSERT(currency < settle->currency_count);
+    ASSERT(settle->currencies[currency].day_open);
+    for (u32 participant = 0; participant < settle->participant_count; participant++) {
+        u32 slot = settle_position_slot(settle, participant, currency);
+        if (slot == SETTLE_NONE) continue;
+        settle->positions[slot].closing_balance = settle_balance(settle, slot);
+    }
+}
+
 static u32 settle_close_one(struct settle *settle, const struct khorgos_business_day *event,
                             u64 timestamp) {
     static const u8 zero[sizeof(event->reserved)];
@@ -471,6 +483,7 @@ static u32 settle_close_one(struct settle *settle, const struct khorgos_business
     settle_reject_queued(settle, currency, KHORGOS_PAYMENT_INTERBANK + 1, KHORGOS_SETTLE_day_closed,
                          timestamp);
     settle_repay_credit(settle, currency);
+    settle_day_record_closing(settle, currency);
     entry->day_open = false;
     return KHORGOS_SETTLE_ok;
 }
@@ -532,6 +545,7 @@ static void settle_position_write(const struct settle *settle, u32 slot, struct 
     out->received_count = position->received_count;
     out->queued_count = position->queued_count;
     out->rejected_count = position->rejected_count;
+    out->closing_balance = position->closing_balance;
 }
 
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,

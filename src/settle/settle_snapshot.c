@@ -1,6 +1,6 @@
 /*
  * settle_snapshot.c: the settlement layer's section of a snapshot (module
- * SETTLE_SNAPSHOT_SECTION, version 3) and its digest. The storage layer frames and checksums
+ * SETTLE_SNAPSHOT_SECTION, version 4) and its digest. The storage layer frames and checksums
  * the section (src/storage/storage.h); this file decides what of struct settle is state.
  *
  * Section bytes, little-endian, back to back:
@@ -23,7 +23,8 @@
  *            fx and windows    settle_fx_snapshot_emit (settle_fx.c, version 2)
  *
  * Versions: 1 the RTGS state; 2 issue 5's state appended; 3 the calendar (the holidays and
- * the two fields of struct settle_currency). Only the current version is read (the engine
+ * the two fields of struct settle_currency); 4 a position's closing_balance (inside
+ * struct settle_position, so a position is 16 bytes longer). Only the current version is read (the engine
  * refuses others with format_version): a data directory of an older build replays its
  * journal from an older snapshot only with that build.
  * Not written, being derived: the three id maps (rebuilt from the records: an id's value is
