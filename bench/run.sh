@@ -142,6 +142,7 @@ cat <<EOF2
 | gridlock resolution, 100,000 payments, 200 participants | $lsm_line | well under 1 s |
 | automatic checkpoints during the batched uniform run (count) | $(field checkpoints "$line_bu") | |
 | longest batch a checkpoint touched / p50 of the other batches (us) | $(field checkpoint_batch_max_us "$line_bu") / $(field other_batch_p50_us "$line_bu") | |
+| untouched batches' own tail: p99 / max (us), to compare with the longest touched batch | $(field other_batch_p99_us "$line_bu") / $(field other_batch_max_us "$line_bu") | |
 | longest commit delay caused by a checkpoint (ms) | $(field checkpoint_delay_ms_max "$line_bu") | <= 10 |
 | longest checkpoint start inside a commit (ms) | $(field checkpoint_begin_ms_max "$line_bu") | |
 | journal replay after $(field transfers "$replay_line") transfers (transfers/s, whole journal, at open) | $(field replay_transfers_per_second "$replay_line") in $(field replay_seconds "$replay_line") s | >= live |

@@ -32,7 +32,8 @@
  *    batch_p50_us=.. batch_p99_us=.. batch_max_us=.. peak_rss_kib=.. bytes=B
  *    bytes_per_transfer=.." and, with --data, " checkpoints=N checkpoint_batches=N
  *    checkpoint_batch_max_us=.. other_batch_p50_us=.. checkpoint_delay_ms_max=..
- *    checkpoint_begin_ms_max=.." (a figure with no batch to measure it is "none").
+ *    checkpoint_begin_ms_max=.. other_batch_p99_us=.. other_batch_max_us=.." (a figure with no
+ *    batch to measure it is "none"; the last two are the untouched batches' own tail).
  *   With --replay: "khorgos replay <uniform|zipf> transfers=N journal_records=N bytes=B
  *    live_seconds=S live_transfers_per_second=X replay_seconds=S replay_transfers_per_second=X
  *    ratio_replay_vs_live=X live_cpu_seconds=S replay_cpu_seconds=S peak_rss_kib=.." (the
@@ -329,7 +330,12 @@ static void benchmark_print_checkpoints(const struct benchmark_measure *measure)
     double touched_max_ns = (double)measure->checkpoint_latency_ns_max;
     double other_p50_ns = others ? (double)measure->other_latencies_ns[measure->other_count / 2]
                                  : 0.0;
-    char maximum[32], p50[32], delay[32], begin[32];
+    /* The untouched batches' own tail, so the touched maximum is compared with like. */
+    double other_p99_ns =
+        others ? (double)measure->other_latencies_ns[(measure->other_count * 99) / 100] : 0.0;
+    double other_max_ns = others ? (double)measure->other_latencies_ns[measure->other_count - 1]
+                                 : 0.0;
+    char maximum[32], p50[32], delay[32], begin[32], p99[32], other_maximum[32];
     printf(" checkpoints=%llu checkpoint_batches=%llu checkpoint_batch_max_us=%s"
            " other_batch_p50_us=%s checkpoint_delay_ms_max=%s checkpoint_begin_ms_max=%s",
            (unsigned long long)measure->statistics.started,
@@ -340,6 +346,9 @@ static void benchmark_print_checkpoints(const struct benchmark_measure *measure)
                             (touched_max_ns - other_p50_ns) / 1e6),
            benchmark_figure(begin, sizeof(begin), measure->statistics.started > 0,
                             (double)measure->statistics.begin_ns_max / 1e6));
+    printf(" other_batch_p99_us=%s other_batch_max_us=%s",
+           benchmark_figure(p99, sizeof(p99), others, other_p99_ns / 1e3),
+           benchmark_figure(other_maximum, sizeof(other_maximum), others, other_max_ns / 1e3));
 }
 
 static void benchmark_print(const struct benchmark_options *options,
