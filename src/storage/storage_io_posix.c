@@ -7,6 +7,7 @@
  * directory (after a create, rename or unlink). Space is reserved with fallocate(mode 0) so the
  * file system allocates the extents now: ENOSPC happens at segment start, never inside a commit,
  * and fdatasync of a preallocated file need not write size metadata.
+ * truncate (ftruncate) shrinks a file the paced collection deletes, a step at a time.
  *
  * Error mapping (one place): ENOSPC and EDQUOT -> no_space; ENOENT -> not_found; EEXIST ->
  * exists; anything else -> io. The errno text of the last failure is kept for messages.
@@ -154,6 +155,16 @@ static khorgos_error posix_allocate(struct storage_io *io, int file, u64 size) {
     return result < 0 ? posix_error(io, errno) : KHORGOS_ERROR_ok;
 }
 
+static khorgos_error posix_truncate(struct storage_io *io, int file, u64 size) {
+    ASSERT(file >= 0);
+    ASSERT(size <= (u64)INT64_MAX);
+    int result;
+    do {
+        result = ftruncate(file, (off_t)size);
+    } while (result < 0 && errno == EINTR);
+    return result < 0 ? posix_error(io, errno) : KHORGOS_ERROR_ok;
+}
+
 static khorgos_error posix_size(struct storage_io *io, int file, u64 *size) {
     ASSERT(file >= 0 && size != NULL);
     struct stat status;
@@ -256,6 +267,7 @@ khorgos_error storage_io_posix_create(const char *path, bool create, struct stor
         .sync = posix_sync,
         .writeback = posix_writeback,
         .allocate = posix_allocate,
+        .truncate = posix_truncate,
         .size = posix_size,
         .rename = posix_rename,
         .unlink = posix_unlink,

@@ -26,7 +26,17 @@
  * STORAGE_SNAPSHOT_SYNC_BYTES; (5) a memory writer never writes past its capacity: an overflow
  * latches no_space and only counts the size; (6) a put of half a buffer or more is written
  * straight from the caller's memory, which must not change until the put returns (it is
- * checksummed first, then written; a checkpoint's arrays are stable below their counts).
+ * checksummed first, then written; a checkpoint's arrays are stable below their counts);
+ * (7) a writer with a pace hook calls it before every write to the file, so a checkpoint's
+ * thread puts at most one buffer on the device per journal commit (engine_storage.c C6).
+ *
+ * Collection: storage_collect deletes at once (open, and checkpoints written inline);
+ * storage_collect_paced, from a checkpoint's thread, renames each file to a temporary, syncs
+ * the directory, then frees it STORAGE_COLLECT_STEP_BYTES per pace call and unlinks it.
+ * Freeing a few hundred MB at once (and, on a file system mounted with discard, discarding
+ * them) lands in one jbd2 commit, which the journal's next fdatasync waits for: 45-60 ms
+ * for a 260-300 MB snapshot on the reference disk, the largest part of what a checkpoint
+ * used to add to a commit.
  */
 #include "storage/storage.h"
 
@@ -75,6 +85,7 @@ static void writer_write(struct storage_writer *writer, const void *data, u64 si
     ASSERT(writer->memory == NULL && writer->storage != NULL);
     ASSERT(size > 0 && size <= STORAGE_BUFFER_BYTES);
     if (writer->error != KHORGOS_ERROR_ok) return;
+    if (writer->pace != NULL) writer->pace(writer->pace_context); /* invariant 7 */
     struct storage_io *io = writer->storage->io;
     writer->error = io->pwrite(io, writer->file, data, size, writer->offset);
     if (writer->error == KHORGOS_ERROR_ok && io->writeback != NULL) {
@@ -93,6 +104,14 @@ static void writer_flush(struct storage_writer *writer) {
     ASSERT(writer->memory == NULL && writer->storage != NULL);
     if (writer->buffered > 0) writer_write(writer, writer->storage->buffer, writer->buffered);
     writer->buffered = 0;
+}
+
+void storage_writer_pace(struct storage_writer *writer, storage_pace_function pace,
+                         void *context) {
+    ASSERT(writer != NULL && writer->storage != NULL); /* a file's writer, not memory's */
+    ASSERT(pace != NULL || context == NULL);
+    writer->pace = pace;
+    writer->pace_context = context;
 }
 
 void storage_writer_memory_begin(struct storage_writer *writer, u8 *memory, u64 capacity) {
@@ -490,4 +509,76 @@ khorgos_error storage_collect(struct storage *storage, u64 keep_from) {
         changed = true;
     }
     return changed ? io->sync_directory(io) : KHORGOS_ERROR_ok;
+}
+
+/* Renames one file to its temporary name ("<name>.tmp": recovery deletes it, and never reads
+ * it as a snapshot or a segment) and remembers it; false when the list is full. */
+static bool collect_retire(struct storage_io *io, const char *name,
+                           char (*retired)[STORAGE_NAME_BYTES_MAX], u32 *count,
+                           khorgos_error *error) {
+    ASSERT(strlen(name) + 4 < STORAGE_NAME_BYTES_MAX);
+    ASSERT(*count <= STORAGE_COLLECT_FILES_MAX);
+    if (*count == STORAGE_COLLECT_FILES_MAX) return false; /* the rest waits for the next one */
+    snprintf(retired[*count], STORAGE_NAME_BYTES_MAX, "%s.tmp", name);
+    *error = io->rename(io, name, retired[*count]);
+    if (*error == KHORGOS_ERROR_ok) *count += 1;
+    return *error == KHORGOS_ERROR_ok;
+}
+
+/* Frees a retired file in steps, one per pace call, then unlinks it. */
+static khorgos_error collect_shrink(struct storage_io *io, const char *name,
+                                    storage_pace_function pace, void *context) {
+    ASSERT(name != NULL && pace != NULL);
+    int file = -1;
+    khorgos_error error = io->open(io, name, 0, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 size = 0;
+    error = io->size(io, file, &size);
+    u32 steps = 0;
+    while (error == KHORGOS_ERROR_ok && io->truncate != NULL && size > 0) {
+        ASSERT(steps++ <= STORAGE_SEGMENT_BYTES_MAX / STORAGE_COLLECT_STEP_BYTES);
+        pace(context);
+        size = size > STORAGE_COLLECT_STEP_BYTES ? size - STORAGE_COLLECT_STEP_BYTES : 0;
+        error = io->truncate(io, file, size);
+    }
+    io->close(io, file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    pace(context);
+    return io->unlink(io, name);
+}
+
+khorgos_error storage_collect_paced(struct storage *storage, u64 keep_from,
+                                    storage_pace_function pace, void *context) {
+    ASSERT(storage != NULL && pace != NULL);
+    struct storage_io *io = storage->io;
+    struct storage_listing listing;
+    khorgos_error error = storage_list(io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    static _Thread_local char retired[STORAGE_COLLECT_FILES_MAX][STORAGE_NAME_BYTES_MAX];
+    u32 count = 0;
+    char name[STORAGE_NAME_BYTES_MAX];
+    for (u32 index = 0; index < listing.snapshot_count; index++) {
+        if (listing.snapshots[index] >= keep_from) continue;
+        storage_name(STORAGE_FILE_SNAPSHOT, listing.snapshots[index], name);
+        if (!collect_retire(io, name, retired, &count, &error)) goto sync_directory;
+    }
+    for (u32 index = 0; index + 1 < listing.segment_count; index++) {
+        if (listing.segments[index + 1] > keep_from + 1) break;
+        ASSERT(listing.segments[index] <= keep_from); /* never the journal's current one */
+        storage_name(STORAGE_FILE_JOURNAL, listing.segments[index], name);
+        if (!collect_retire(io, name, retired, &count, &error)) goto sync_directory;
+        storage_name(STORAGE_FILE_HEADERS, listing.segments[index], name);
+        if (!collect_retire(io, name, retired, &count, &error)) goto sync_directory;
+    }
+sync_directory:
+    /* Renamed for good before any byte goes: a crash now leaves temporaries, never a
+     * shortened snapshot or segment under its real name. */
+    if (count > 0) {
+        khorgos_error synced = io->sync_directory(io);
+        if (error == KHORGOS_ERROR_ok) error = synced;
+    }
+    for (u32 index = 0; index < count && error == KHORGOS_ERROR_ok; index++) {
+        error = collect_shrink(io, retired[index], pace, context);
+    }
+    return error;
 }
