@@ -699,6 +699,12 @@ khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
                            const struct khorgos_open_options *options);
 /* Writes a snapshot of the state now and drops what it makes unnecessary. */
 khorgos_error khorgos_checkpoint(struct khorgos *engine);
+/* Makes every page of the memory the engine reserved at open resident, keeping its contents,
+ * so that no later request pays a first-touch page fault (without it the first batches after
+ * open fault on most id-map inserts). A server's (and the benchmark's) choice right after
+ * open: it costs the whole reservation in resident memory and a page fault per page now. */
+khorgos_error khorgos_memory_prefault(struct khorgos *engine);
+
 /* What the checkpoints of an engine opened on a data directory have done so far, for
  * operators and the benchmarks (a commit's delay by a checkpoint is measured against these). */
 struct khorgos_checkpoint_statistics {

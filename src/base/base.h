@@ -125,6 +125,11 @@ void base_sha256(const void *data, size_t size, u8 digest[BASE_SHA256_BYTES]);
 /* ----------------------------------------------------------------------------------------- */
 /* Clock.                                                                                     */
 
+/* Touches every page of [memory, memory + bytes) by writing each page's first byte back, so
+ * the pages are resident and hold what they held (for memory reserved at open and possibly
+ * already in use after recovery). */
+void base_memory_prefault(void *memory, size_t bytes);
+
 u64 base_clock_realtime_ns(void);
 u64 base_clock_monotonic_ns(void);
 

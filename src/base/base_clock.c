@@ -15,3 +15,13 @@ static u64 clock_read_ns(clockid_t clock_id) {
 
 u64 base_clock_realtime_ns(void) { return clock_read_ns(CLOCK_REALTIME); }
 u64 base_clock_monotonic_ns(void) { return clock_read_ns(CLOCK_MONOTONIC); }
+
+/* In this file because, like the clock, it is about the machine rather than the data. */
+void base_memory_prefault(void *memory, size_t bytes) {
+    ASSERT(memory != NULL || bytes == 0);
+    enum { page_bytes_min = 4096 }; /* the smallest page size Linux uses: touching every 4 KiB
+                                     * touches every page of any larger size too */
+    volatile u8 *byte = memory;
+    for (size_t offset = 0; offset < bytes; offset += page_bytes_min) byte[offset] = byte[offset];
+    if (bytes > 0) byte[bytes - 1] = byte[bytes - 1];
+}

@@ -267,6 +267,14 @@ khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds
     return engine_journal_commit(engine);
 }
 
+khorgos_error khorgos_memory_prefault(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    ASSERT(!engine->ledger.chain_open);
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    ledger_prefault(&engine->ledger);
+    return KHORGOS_ERROR_ok;
+}
+
 khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_config *config) {
     ASSERT(out != NULL);
     ASSERT(config != NULL);

@@ -234,6 +234,11 @@ u32 ledger_expiry_due_count(const struct ledger *ledger, u64 timestamp);
 khorgos_error ledger_query_index_init(struct ledger_query_index *index,
                                       const struct ledger_config *config);
 void ledger_query_index_deinit(struct ledger_query_index *index);
+/* Makes every page the ledger (and its query indexes) reserved resident (base_memory_prefault),
+ * keeping its contents: a server's choice at open, so no request pays a first-touch page fault
+ * (the id maps are touched at random, so the first batches would fault on most inserts). */
+void ledger_prefault(struct ledger *ledger);
+void ledger_query_index_prefault(struct ledger_query_index *index);
 
 /* Brings the query indexes up to date with the records; called after each request. */
 void ledger_index_update(struct ledger *ledger);
