@@ -688,6 +688,9 @@ struct khorgos_open_options {
      * the file, offset and sequence of damage), NUL-terminated. */
     char *report;
     size_t report_capacity;
+    /* Nonzero: make the reserved memory resident (khorgos_memory_prefault) before the journal
+     * is replayed, so recovery pays no first-touch page faults either. */
+    int memory_prefault;
 };
 
 /* Creates a data directory with the config's capacities; exists if `directory` exists. */

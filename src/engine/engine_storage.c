@@ -991,6 +991,7 @@ khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, b
         engine_storage->verify_sequence = newest; /* its body is damaged; its digest is not */
         engine_storage->verify_digest = newest_header.digest;
     }
+    if (options->memory_prefault) ledger_prefault(&engine->ledger);
     error = storage_journal_recover(engine_storage->storage, header.sequence, header.chain_head,
                                     true, engine_replay_record, engine, report);
     if (error != KHORGOS_ERROR_ok) goto close_engine;
