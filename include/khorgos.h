@@ -674,6 +674,17 @@ void khorgos_close(struct khorgos *engine);
  * case no reply of this batch may be used. */
 khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
                               uint32_t count);
+/* khorgos_execute in two halves, so that a caller may apply its next batch while this one is
+ * written and synced (a pipeline of two; docs/storage.md, "Pipelined commit"). begin applies
+ * the requests and hands their records to the journal's writer, waiting first for the batch
+ * before it; it fills the replies, but NO REPLY MAY BE USED (released to anyone) until
+ * khorgos_execute_wait(ticket) returns ok: only then are its records durable. wait returns
+ * what khorgos_execute would have; a later ticket covers every earlier one. Requests keep
+ * their order: a batch sees the effects of every batch begun before it. Not thread-safe, as
+ * no call is: one thread drives the engine. */
+khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_request *requests,
+                                    uint32_t count, uint64_t *ticket);
+khorgos_error khorgos_execute_wait(struct khorgos *engine, uint64_t ticket);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Data directories: a durable journal, checkpoints and recovery (docs/storage.md).           */
@@ -681,8 +692,11 @@ khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *re
 struct khorgos_open_options {
     /* As khorgos_config.clock_manual (capacities come from the directory). */
     int clock_manual;
-    /* Checkpoint automatically once the current journal segment holds this many bytes; 0 takes
-     * half a segment; UINT64_MAX never (khorgos_checkpoint only). */
+    /* Checkpoint automatically once the journal written since the last checkpoint holds this
+     * many bytes; UINT64_MAX never (khorgos_checkpoint only); 0 takes the default: half a
+     * segment, or twice the last checkpoint's state if more, so that checkpoints of a large
+     * state come less often and write no more than half the journal's bytes (docs/storage.md,
+     * "Checkpoint policy"). */
     uint64_t checkpoint_journal_bytes;
     /* Optional: receives what recovery found (a torn tail truncated, a snapshot fallback, or
      * the file, offset and sequence of damage), NUL-terminated. */
@@ -721,7 +735,8 @@ struct khorgos_checkpoint_statistics {
 khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
                                             struct khorgos_checkpoint_statistics *statistics);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
- * sequence number; invalid_operation for an engine in memory. */
+ * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
+ * yet waited for. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
 

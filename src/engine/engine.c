@@ -221,10 +221,11 @@ static void engine_settle_pulse_if_due(struct khorgos *engine, u64 timestamp) {
            settle_timer_next(&engine->settle) > pulse_timestamp);
 }
 
-khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
-                              uint32_t count) {
-    ASSERT(engine != NULL);
+khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_request *requests,
+                                    uint32_t count, uint64_t *ticket) {
+    ASSERT(engine != NULL && ticket != NULL);
     ASSERT(requests != NULL || count == 0);
+    *ticket = 0;
     if (engine->stopped) return KHORGOS_ERROR_stopped;
     for (u32 index = 0; index < count; index++) {
         struct khorgos_request *request = &requests[index];
@@ -252,8 +253,27 @@ khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *re
         request->reply_size = engine_apply(engine, request->operation, timestamp, request->body,
                                            request->body_size, request->reply);
     }
-    /* Group commit: the batch's records are durable before any reply is released. */
-    return engine_journal_commit(engine);
+    /* Group commit: the batch goes to the journal's writer; its replies are released by
+     * khorgos_execute_wait once its records are durable. Every request of it, read-only ones
+     * too, waits for everything applied before it. */
+    *ticket = engine->request_count;
+    return engine_journal_submit(engine);
+}
+
+khorgos_error khorgos_execute_wait(struct khorgos *engine, uint64_t ticket) {
+    ASSERT(engine != NULL);
+    if (ticket > engine->request_count) return KHORGOS_ERROR_invalid_argument;
+    return engine_journal_wait(engine, ticket);
+}
+
+khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
+                              uint32_t count) {
+    ASSERT(engine != NULL);
+    ASSERT(requests != NULL || count == 0);
+    uint64_t ticket = 0;
+    khorgos_error error = khorgos_execute_begin(engine, requests, count, &ticket);
+    if (error == KHORGOS_ERROR_ok) error = khorgos_execute_wait(engine, ticket);
+    return error;
 }
 
 khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds) {

@@ -69,6 +69,10 @@ khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 t
 /* Makes the batch durable before any reply is released (group commit), then applies the
  * checkpoint policy; a failure stops the engine and returns why. */
 khorgos_error engine_journal_commit(struct khorgos *engine);
+/* The two halves of engine_journal_commit, for khorgos_execute_begin and _wait: submit hands the
+ * batch to the journal's writer (and may checkpoint); wait returns once `sequence` is durable. */
+khorgos_error engine_journal_submit(struct khorgos *engine);
+khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence);
 void engine_storage_close(struct khorgos *engine);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,

@@ -12,7 +12,11 @@
  *
  * Group commit. khorgos_execute appends every record of its batch, then engine_journal_commit
  * writes and syncs them once (storage_journal_commit) before returning: no reply of the batch
- * is released before its records are durable. A failure sets engine->stopped and returns io or
+ * is released before its records are durable. Pipelined: khorgos_execute_begin ends with
+ * engine_journal_submit (the writer writes the batch while the caller goes on), and
+ * khorgos_execute_wait(ticket) with engine_journal_wait, which returns once the journal is
+ * durable up to the ticket (the last request applied when the batch was begun, so a
+ * read-only request waits for what it saw). A checkpoint due after a submit first drains it. A failure sets engine->stopped and returns io or
  * no_space; from then on every call returns stopped and the caller must exit; the next open
  * recovers what was durable.
  *
@@ -25,8 +29,18 @@
  * The snapshot's digest is engine_state_digest at its sequence: XXH3-128 over ledger_digest and
  * settle_digest, so a replay that reaches the same ledger but another settlement state fails.
  *
- * Checkpoint policy. After a commit, once the current segment holds checkpoint_journal_bytes
- * (default: half a segment) or half its record slots, the engine checkpoints. A checkpoint is
+ * Checkpoint policy. After a commit, once the journal written since the last checkpoint began
+ * (or the current segment, which counts what recovery found in it) holds the threshold, or the
+ * segment is half full of records, the engine checkpoints. The threshold is the operator's
+ * checkpoint_journal_bytes when given; by default it is half a segment or twice the size of
+ * the last checkpoint's state, whichever is larger (engine_checkpoint_threshold_bytes). Why the
+ * state size: a checkpoint writes the whole state, so with a fixed threshold a large state is
+ * rewritten every few seconds (at 2M transfers, 270 MB of snapshot per 32 MB of journal: eight
+ * bytes written for each byte journaled, all of it paid by the commits it is paced against).
+ * Scaled to the state, a checkpoint writes about half as many bytes as the journal did since
+ * the previous one, its pacing can be gentle (C6), the snapshots come at geometrically spaced
+ * sizes, and recovery still replays at most about two states' worth of journal: restart time
+ * stays bounded by the size of the state, not by the length of the history. A checkpoint is
  * a full snapshot written by a thread FROM A POINT-IN-TIME VIEW, with no fork: a copy of only
  * the mutable state, taken between requests, plus the append-only records shared in place:
  *   begin (khorgos_checkpoint -> engine_checkpoint_begin, on the committing thread, between
@@ -69,8 +83,8 @@
  *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.
- *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT buffers (or
- *       collection steps) per journal commit, and at full speed once no commit came for
+ *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
+ *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, and at full speed once no commit came for
  *       ENGINE_CHECKPOINT_IDLE_NS or close set `hurry` (engine_checkpoint_pace). The
  *       committing thread stores `commit_ns_last`, then increments `commit_count` (release)
  *       after each commit while the thread runs; the thread only reads them. Why: on a disk
@@ -79,9 +93,9 @@
  *       frees (and, mounted with discard, discards) what was deleted since. Measured on the
  *       reference virtio disk at 2M transfers: publishing and deleting a 300 MB snapshot on
  *       the committing thread cost one commit 45-60 ms; an unpaced write 15-20 ms per commit.
- *       The price: a snapshot at full load takes about one commit per 4 MB (about 1 s for
- *       300 MB instead of 0.4 s), so checkpoints come less often and the journal between two
- *       is longer (more segments, a longer replay after a crash).
+ *       The price: a snapshot at full load takes about one commit per MB (about 2 s for
+ *       300 MB instead of 0.4 s); the policy above gives it about twice that before the next
+ *       is due.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * previous one, reported), its digest checked against engine_state_digest after loading, then
@@ -91,8 +105,9 @@
  * whole number of its records, and the timestamp leaves room for its events; otherwise corrupt.
  *
  * Invariants: (1) engine->request_count == storage sequence_next - 1 between calls; (2) a reply
- * is released only when storage_journal_idle; (3) snapshots on disk are the newest two
- * (checkpoint_sequence, checkpoint_sequence_previous) plus, transiently, older ones.
+ * is released only for a request at or below the storage's durable_sequence (W2); (3)
+ * snapshots on disk are the newest two (checkpoint_sequence, checkpoint_sequence_previous)
+ * plus, transiently, older ones.
  */
 #include "engine/engine.h"
 #include "storage/storage.h"
@@ -131,13 +146,19 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 #define ENGINE_PAGE_BYTES 4096u
 #define ENGINE_PREFAULT_RECORDS (1ull << 18)
 /* Pacing the checkpoint's thread (C6). While the engine commits, the thread puts at most this
- * many buffers (about 2 MB each) of snapshot, or collection steps, on the disk per journal
- * commit: on a disk with a volatile cache (the reference virtio disk) a journal fdatasync
- * pays for persisting whatever reached the device since the previous one, about 2 ms per
- * MB, so an unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to each. Two
- * rather than one: the same commit delays in alternated runs (the worst checkpoint batch 26 to
- * 34 ms against 25 to 42 ms, p50 13 to 15 ms), and six checkpoints in 2M transfers, not four. */
-#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 2u
+ * many pieces (1 MB each) of snapshot, or collection steps, on the disk per journal commit: on
+ * a disk with a volatile cache (the reference virtio disk) a journal fdatasync pays for
+ * persisting whatever reached the device since the previous one, about 2 ms per MB, so an
+ * unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to each, and two 2 MB
+ * buffers about 8. One piece, with the state-scaled policy: 2M transfers in full batches,
+ * checkpoint_delay_ms_max 4.0 to 10.9 ms over four runs (was 9.6 to 15.4 with two buffers and
+ * the same policy, 12 to 27 ms with two buffers and a fixed half segment). */
+#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 1u
+/* The default policy checkpoints once the journal since the last checkpoint holds this many
+ * times that checkpoint's state: with a piece (1 MB) of snapshot paced per journal commit of a
+ * full batch (about 1 MB), the snapshot is written in about half the journal before the next
+ * one is due, so checkpoints do not run back to back. */
+#define ENGINE_CHECKPOINT_STATE_RATIO 2u
 /* With no commit for this long the engine is idle and the thread writes at full speed: longer
  * than the gap between two commits of full batches (about 10 ms of state machine). */
 #define ENGINE_CHECKPOINT_IDLE_NS (25ull * 1000 * 1000)
@@ -191,7 +212,9 @@ struct engine_storage {
     bool io_owned;
     u64 checkpoint_sequence;
     u64 checkpoint_sequence_previous;
-    u64 checkpoint_journal_bytes;
+    u64 checkpoint_journal_bytes; /* the operator's threshold; 0: the default policy */
+    u64 checkpoint_bytes_appended; /* storage_bytes_appended when the last checkpoint began */
+    u64 checkpoint_state_bytes;    /* about the size of that checkpoint's snapshot */
     /* Replay's reply buffer: the largest reply of any request. */
     u8 *reply;
     /* During recovery: a newer snapshot whose digest replay must reach, 0 when none. */
@@ -232,6 +255,14 @@ static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     return error;
 }
 
+/* engine_stop for a failure the caller returns at once: reported now, so not again. */
+static khorgos_error engine_stop_reported(struct khorgos *engine, khorgos_error error) {
+    khorgos_error stopped = engine_stop(engine, error);
+    ASSERT(engine->stopped && stopped != KHORGOS_ERROR_ok);
+    if (engine->storage != NULL) engine->storage->failure_unreported = KHORGOS_ERROR_ok;
+    return stopped;
+}
+
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence);
 
@@ -250,25 +281,63 @@ khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 t
     return error == KHORGOS_ERROR_ok ? error : engine_stop(engine, error);
 }
 
+/* The journal bytes after which the next checkpoint is due (the policy in the header note). */
+static u64 engine_checkpoint_threshold_bytes(const struct engine_storage *engine_storage) {
+    const struct storage_superblock *superblock = storage_superblock(engine_storage->storage);
+    ASSERT(superblock->segment_bytes >= STORAGE_SEGMENT_BYTES_MIN);
+    if (engine_storage->checkpoint_journal_bytes != 0) return engine_storage->checkpoint_journal_bytes;
+    u64 threshold = MAX(superblock->segment_bytes / 2,
+                        engine_storage->checkpoint_state_bytes * ENGINE_CHECKPOINT_STATE_RATIO);
+    ASSERT(threshold >= superblock->segment_bytes / 2);
+    return threshold;
+}
+
 static bool engine_checkpoint_due(const struct engine_storage *engine_storage) {
     const struct storage *storage = engine_storage->storage;
     const struct storage_superblock *superblock = storage_superblock(storage);
-    return storage_segment_bytes_used(storage) >= engine_storage->checkpoint_journal_bytes ||
+    ASSERT(storage_bytes_appended(storage) >= engine_storage->checkpoint_bytes_appended);
+    u64 journal_bytes = MAX(storage_segment_bytes_used(storage),
+                            storage_bytes_appended(storage) -
+                                engine_storage->checkpoint_bytes_appended);
+    return journal_bytes >= engine_checkpoint_threshold_bytes(engine_storage) ||
            storage_segment_records_used(storage) >= superblock->segment_records_max / 2;
+}
+
+/* What a call returns once the engine stopped: the failure that stopped it, once, then
+ * stopped. */
+static khorgos_error engine_stopped_error(struct khorgos *engine) {
+    ASSERT(engine->stopped);
+    if (engine->storage == NULL) return KHORGOS_ERROR_stopped;
+    khorgos_error failure = engine->storage->failure_unreported;
+    engine->storage->failure_unreported = KHORGOS_ERROR_ok;
+    return failure == KHORGOS_ERROR_ok ? KHORGOS_ERROR_stopped : failure;
 }
 
 khorgos_error engine_journal_commit(struct khorgos *engine) {
     ASSERT(engine != NULL);
-    if (engine->stopped) {
-        if (engine->storage == NULL) return KHORGOS_ERROR_stopped;
-        khorgos_error failure = engine->storage->failure_unreported;
-        engine->storage->failure_unreported = KHORGOS_ERROR_ok;
-        return failure == KHORGOS_ERROR_ok ? KHORGOS_ERROR_stopped : failure;
-    }
+    khorgos_error error = engine_journal_submit(engine);
+    if (error == KHORGOS_ERROR_ok) error = engine_journal_wait(engine, engine->request_count);
+    ASSERT(error != KHORGOS_ERROR_ok || engine->storage == NULL ||
+           storage_journal_idle(engine->storage->storage));
+    return error;
+}
+
+khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
+    ASSERT(engine != NULL);
+    ASSERT(sequence <= engine->request_count);
+    if (engine->stopped) return engine_stopped_error(engine);
     if (engine->storage == NULL) return KHORGOS_ERROR_ok;
-    khorgos_error error = storage_journal_commit(engine->storage->storage);
-    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
-    ASSERT(storage_journal_idle(engine->storage->storage));
+    khorgos_error error = storage_journal_wait(engine->storage->storage, sequence);
+    return error == KHORGOS_ERROR_ok ? error : engine_stop_reported(engine, error);
+}
+
+khorgos_error engine_journal_submit(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    if (engine->stopped) return engine_stopped_error(engine);
+    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+    struct storage *storage = engine->storage->storage;
+    khorgos_error error = storage_journal_submit(storage);
+    if (error != KHORGOS_ERROR_ok) return engine_stop_reported(engine, error);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
     if (checkpoint->running) { /* the thread's clock (C6): the time first, then the count */
         atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
@@ -278,6 +347,9 @@ khorgos_error engine_journal_commit(struct khorgos *engine) {
     error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok) return error;
     if (engine_checkpoint_due(engine->storage)) {
+        /* A checkpoint begins between requests with nothing in flight (C3). */
+        error = storage_journal_drain(storage);
+        if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
         error = khorgos_checkpoint(engine);
         /* A checkpoint that could not get space leaves the journal whole: keep serving. */
         if (error == KHORGOS_ERROR_no_space) error = KHORGOS_ERROR_ok;
@@ -401,6 +473,21 @@ static khorgos_error engine_checkpoint_capture_settle(struct engine_checkpoint *
         checkpoint->settle_capacity = capacity;
     }
     return KHORGOS_ERROR_out_of_memory; /* not reached: the second attempt fits */
+}
+
+/* About the bytes of the snapshot the capture will write (its records; the section headers and
+ * the table are a few hundred bytes more), for the checkpoint policy. */
+static u64 engine_checkpoint_state_bytes(const struct engine_checkpoint *checkpoint) {
+    const struct ledger_view *view = &checkpoint->ledger;
+    ASSERT(view->account_count <= checkpoint->account_count_max);
+    ASSERT(view->transfer_count <= checkpoint->transfer_count_max);
+    u64 bytes = sizeof(struct engine_section) + checkpoint->settle_section.size;
+    bytes += (u64)view->account_count * sizeof(struct khorgos_account);
+    bytes += (u64)view->transfer_count * (sizeof(struct khorgos_transfer) + 1u);
+    bytes += (u64)view->failed_transfer_count * sizeof(u128);
+    bytes += (u64)view->expiry_count * sizeof(struct ledger_expiry);
+    bytes += (u64)view->balance_count * sizeof(struct ledger_balance_entry);
+    return bytes;
 }
 
 /* Step 1, on the committing thread between requests: fixes the counts and copies the mutable
@@ -616,6 +703,8 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
+    khorgos_error drained = storage_journal_commit(storage); /* a batch begun, not waited for */
+    if (drained != KHORGOS_ERROR_ok) return engine_stop(engine, drained);
     ASSERT(storage_journal_idle(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
     if (reaped != KHORGOS_ERROR_ok) return reaped;
@@ -658,6 +747,9 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     }
     error = engine_checkpoint_capture(checkpoint, engine, storage, sequence);
     checkpoint->keep_from = engine_storage->checkpoint_sequence; /* C1: no thread runs */
+    /* The policy measures the next checkpoint's journal from here, against this state. */
+    engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
+    engine_storage->checkpoint_state_bytes = engine_checkpoint_state_bytes(checkpoint);
     ASSERT(checkpoint->keep_from < sequence);
     if (error != KHORGOS_ERROR_ok) {
         engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
@@ -683,6 +775,8 @@ khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence) {
     ASSERT(engine != NULL && head != NULL && sequence != NULL);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
+    /* A batch in flight moves the head: asked for only once every batch begun was waited for. */
+    if (!storage_journal_idle(engine->storage->storage)) return KHORGOS_ERROR_invalid_operation;
     storage_chain_head(engine->storage->storage, head);
     *sequence = storage_sequence_next(engine->storage->storage) - 1;
     return KHORGOS_ERROR_ok;
@@ -905,6 +999,9 @@ void engine_storage_close(struct khorgos *engine) {
     ASSERT(engine != NULL);
     struct engine_storage *engine_storage = engine->storage;
     if (engine_storage == NULL) return;
+    /* A batch begun and not waited for is finished (never acknowledged: the caller did not
+     * wait); a failure here changes nothing, the next open recovers what is durable. */
+    if (!engine->stopped) (void)storage_journal_commit(engine_storage->storage);
     if (engine_storage->checkpoint.running) {
         /* Nothing commits any more: the thread need not wait for commits (C6). */
         atomic_store_explicit(&engine_storage->checkpoint.hurry, true, memory_order_relaxed);
@@ -1001,12 +1098,15 @@ khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, b
         listing.snapshot_count > 1 && !report->snapshot_fallback
             ? listing.snapshots[listing.snapshot_count - 2]
             : header.sequence;
-    engine_storage->checkpoint_journal_bytes = options->checkpoint_journal_bytes
-                                                   ? options->checkpoint_journal_bytes
-                                                   : superblock.segment_bytes / 2;
+    engine_storage->checkpoint_journal_bytes = options->checkpoint_journal_bytes;
     error = storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous);
     /* The checkpoint's copies, reserved once here, before serving (C1). */
     if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&engine_storage->checkpoint, engine);
+    /* On real files the journal's writer is a thread, so a batch is written and synced while
+     * the next one is applied (khorgos_execute_begin); the simulated I/O writes inline. */
+    if (error == KHORGOS_ERROR_ok && storage_io_is_posix(engine_storage->io)) {
+        error = storage_journal_writer_start(engine_storage->storage);
+    }
     if (error != KHORGOS_ERROR_ok) goto close_engine;
     engine_storage->report = NULL;
     ASSERT(storage_sequence_next(engine_storage->storage) == engine->request_count + 1);

@@ -89,10 +89,19 @@
  *
  * ---------------------------------------------------------------------------------------------
  * Group commit. The engine appends the records of one khorgos_execute call (a batch of requests,
- * including internal PULSE requests) into a buffer reserved at open. storage_journal_commit then
- * does ONE pwrite of the batch to the journal file and fdatasync, then ONE pwrite of the batch's
- * header copies to the headers file and fdatasync, and only then does the engine return (release
- * replies). A failed write or sync stops the engine: it returns io or no_space, sets stopped, and
+ * including internal PULSE requests) into a buffer reserved at open. storage_journal_submit hands
+ * the batch to the writer (a thread on real files, inline on the simulated disk), which seals
+ * and chains its records, does ONE pwrite of the batch to the journal file and fdatasync, then
+ * ONE pwrite of the batch's header copies to the headers file and fdatasync; only after that
+ * (storage_journal_wait) does the engine release replies. Pipelined commit:
+ *   W1. At most one batch is in flight and one fills; submit first drains the one in flight,
+ *       then the two buffers swap. The batch in flight and storage->chain_head belong to the
+ *       writer until drain has seen it finish (under flight_mutex), so the committing thread
+ *       reads the chain head, starts a segment or checkpoints only when the journal is idle.
+ *   W2. durable_sequence only grows, by whole batches, after both fdatasyncs of a batch
+ *       returned; a reply is released only for requests at or below it.
+ *   W3. A failed write or sync fails the storage at drain: the batch in flight and every
+ *       later one are never acknowledged. A failed write or sync stops the engine: it returns io or no_space, sets stopped, and
  * releases no reply; what is on disk is recovered at the next open. Journal files are
  * preallocated (fallocate) when a segment starts, so a full disk fails there, not in a commit.
  *
@@ -154,6 +163,8 @@
 
 #include "base/base.h"
 
+#include <pthread.h>
+
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
 
@@ -197,6 +208,13 @@
  * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer in
  * flight); without, it fdatasyncs after every this many bytes. */
 #define STORAGE_SNAPSHOT_SYNC_BYTES (16ull << 20)
+/* A writer with a pace hook writes a buffer in pieces of this many bytes and calls the hook
+ * before each, so a checkpoint's thread puts at most a piece on the device per journal commit:
+ * on the reference virtio disk (volatile cache) a journal fdatasync pays about 2 ms for each
+ * MB that reached the device since the previous one, so a 1 MB piece costs a commit about as
+ * much as its own 1 MB batch does, where a whole 2 MB buffer cost twice that. */
+#define STORAGE_SNAPSHOT_PIECE_BYTES (1ull << 20)
+_Static_assert(STORAGE_SNAPSHOT_PIECE_BYTES <= STORAGE_BUFFER_BYTES, "a buffer holds a piece");
 /* The paced collection frees this much of a deleted file per step (one step per journal
  * commit while the engine is busy): freeing, and discarding on a file system mounted with
  * discard, costs the jbd2 commit that a journal fdatasync waits for about 0.2 ms per MiB on
@@ -434,16 +452,28 @@ void storage_chain_head(const struct storage *storage, u8 chain_head[BASE_SHA256
 /* Records appended and durable; bytes of the current segment used. */
 u64 storage_segment_bytes_used(const struct storage *storage);
 u64 storage_segment_records_used(const struct storage *storage);
+/* Journal bytes appended since this storage was created or opened, across segments. */
+u64 storage_bytes_appended(const struct storage *storage);
 
 /* Appends one record to the pending batch (in memory). Its sequence must be
  * storage_sequence_next. May write (not sync) an overfull batch. */
 khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 operation,
                                      u64 timestamp, const char *actor, const void *body,
                                      u32 body_size);
-/* Makes the pending batch durable: journal write + fdatasync, then header copies write +
- * fdatasync. Any failure leaves the storage failed (every later call returns the error). */
+/* Makes the filling batch durable: storage_journal_submit, then storage_journal_drain. Any
+ * failure leaves the storage failed (every later call returns the error). */
 khorgos_error storage_journal_commit(struct storage *storage);
-/* Whether the pending batch is empty. */
+/* Pipelined commit. submit waits for the batch in flight (if any), then hands the filling
+ * batch to the writer: its records are sealed and chained, written and fdatasynced, then its
+ * header copies (J1), on the writer's thread when it runs, else before submit returns. drain
+ * waits for the batch in flight; wait returns once `sequence` (appended and submitted) is
+ * durable. A write's failure is reported by drain or wait and leaves the storage failed. */
+khorgos_error storage_journal_submit(struct storage *storage);
+khorgos_error storage_journal_drain(struct storage *storage);
+khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
+/* Starts the writer's thread (a real file system; the simulated one writes inline). */
+khorgos_error storage_journal_writer_start(struct storage *storage);
+/* Whether nothing is appended and unsubmitted, and nothing is in flight. */
 bool storage_journal_idle(const struct storage *storage);
 
 /* ----------------------------------------------------------------------------------------- */
@@ -652,6 +682,19 @@ struct storage_reader {
     struct storage_section_header sections[STORAGE_SNAPSHOT_SECTIONS_MAX];
 };
 
+/* A batch handed to the writer: the buffers swap with the filling batch's at submit. */
+struct storage_flight {
+    u8 *bytes;                              /* STORAGE_BATCH_BYTES_MAX */
+    struct storage_record_header *headers;  /* STORAGE_BATCH_RECORDS_MAX copies */
+    u64 size;
+    u64 offset;          /* journal offset of bytes[0] */
+    u64 header_index;    /* the first copy's slot in the headers file */
+    u32 header_count;
+    u64 sequence_last;   /* its last record */
+    int journal_file;    /* the segment's files: a segment starts only when nothing flies */
+    int headers_file;
+};
+
 struct storage {
     struct storage_io *io;
     struct storage_superblock superblock;
@@ -665,13 +708,29 @@ struct storage {
     u64 segment_records;   /* records in it (pending batch included) */
     u64 sequence_next;
     u8 chain_head[BASE_SHA256_BYTES];
+    u64 bytes_appended;    /* journal bytes appended since create, every segment: the
+                              checkpoint policy measures the journal since a checkpoint by it */
 
-    /* The pending batch: records not yet written, and their header copies. */
+    /* The filling batch: records appended, not yet submitted; their headers are sealed and
+     * chained only when the batch is written (flight_seal). */
     u8 *batch;
     u64 batch_size;
     u64 batch_offset;      /* journal offset of batch[0] */
     struct storage_record_header *batch_headers;
     u32 batch_header_count;
+
+    /* The batch in flight (storage_journal_submit) and the thread that writes it. */
+    struct storage_flight flight;
+    bool flight_pending;   /* submitted and not yet drained: the engine thread's view */
+    u64 durable_sequence;  /* every record up to here is durable with its header copy */
+    bool writer_running;   /* storage_journal_writer_start: written by the thread, else inline */
+    pthread_t writer_thread;
+    pthread_mutex_t flight_mutex;
+    pthread_cond_t flight_submitted_cond;
+    pthread_cond_t flight_done_cond;
+    bool flight_submitted; /* under flight_mutex: the thread has a batch to write */
+    bool writer_stop;      /* under flight_mutex: the thread exits when idle */
+    khorgos_error flight_error; /* under flight_mutex, or inline: the last write's result */
 
     /* Reserved at create: scans, snapshots. */
     u8 *buffer;            /* STORAGE_BUFFER_BYTES */

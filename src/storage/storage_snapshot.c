@@ -27,8 +27,9 @@
  * latches no_space and only counts the size; (6) a put of half a buffer or more is written
  * straight from the caller's memory, which must not change until the put returns (it is
  * checksummed first, then written; a checkpoint's arrays are stable below their counts);
- * (7) a writer with a pace hook calls it before every write to the file, so a checkpoint's
- * thread puts at most one buffer on the device per journal commit (engine_storage.c C6).
+ * (7) a writer with a pace hook calls it before every write to the file, and writes at most
+ * STORAGE_SNAPSHOT_PIECE_BYTES at a time, so a checkpoint's thread puts at most a piece on the
+ * device per journal commit (engine_storage.c C6).
  *
  * Collection: storage_collect deletes at once (open, and checkpoints written inline);
  * storage_collect_paced, from a checkpoint's thread, renames each file to a temporary, syncs
@@ -85,13 +86,21 @@ static void writer_write(struct storage_writer *writer, const void *data, u64 si
     ASSERT(writer->memory == NULL && writer->storage != NULL);
     ASSERT(size > 0 && size <= STORAGE_BUFFER_BYTES);
     if (writer->error != KHORGOS_ERROR_ok) return;
-    if (writer->pace != NULL) writer->pace(writer->pace_context); /* invariant 7 */
     struct storage_io *io = writer->storage->io;
-    writer->error = io->pwrite(io, writer->file, data, size, writer->offset);
-    if (writer->error == KHORGOS_ERROR_ok && io->writeback != NULL) {
-        writer->error = io->writeback(io, writer->file, writer->offset, size);
+    /* Paced: a piece at a time, the hook before each (invariant 7); else all at once. */
+    const u64 piece_max = writer->pace != NULL ? STORAGE_SNAPSHOT_PIECE_BYTES : size;
+    for (u64 done = 0; done < size && writer->error == KHORGOS_ERROR_ok;) {
+        const u64 piece = MIN(piece_max, size - done);
+        ASSERT(piece > 0);
+        if (writer->pace != NULL) writer->pace(writer->pace_context);
+        writer->error = io->pwrite(io, writer->file, (const u8 *)data + done, piece,
+                                   writer->offset);
+        if (writer->error == KHORGOS_ERROR_ok && io->writeback != NULL) {
+            writer->error = io->writeback(io, writer->file, writer->offset, piece);
+        }
+        writer->offset += piece;
+        done += piece;
     }
-    writer->offset += size;
     if (writer->error == KHORGOS_ERROR_ok && io->writeback == NULL &&
         writer->offset - writer->synced_offset >= STORAGE_SNAPSHOT_SYNC_BYTES) {
         writer->error = io->sync(io, writer->file);
