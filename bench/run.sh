@@ -5,7 +5,8 @@
 # Nothing here asserts: figures are reported. See bench/README.md for how to read them.
 #
 # Each item runs alone too:
-#   build/khorgos benchmark --transfers N [--zipf] [--single] [--data DIR]
+#   build/khorgos benchmark --transfers N [--zipf] [--single] [--serial] [--data DIR]
+#       (two batches in flight, khorgos_execute_begin/_wait, unless --serial)
 #       (with --data also the checkpoints' commit delay: checkpoint_delay_ms_max=...)
 #   build/khorgos benchmark --transfers N --replay --data DIR     (journal replay speed)
 #   build/bench/bench_sqlite --transfers N [--zipf] --dir DIR
@@ -49,7 +50,8 @@ run_khorgos() { # run_khorgos LABEL ARGS...
 echo "khorgos: benchmarking (this takes a few minutes)" >&2
 run_khorgos batched_uniform --transfers "$khorgos_transfers"
 run_khorgos batched_zipf --transfers "$khorgos_transfers" --zipf
-run_khorgos single_uniform --transfers "$single_transfers" --single
+run_khorgos batched_uniform_serial --transfers "$khorgos_transfers" --serial
+run_khorgos single_uniform --transfers "$single_transfers" --single --serial
 for distribution in uniform zipf; do
     flag=""; [ "$distribution" = zipf ] && flag="--zipf"
     line=$("$build/bench/bench_sqlite" --transfers "$sqlite_transfers" $flag --dir "$work")
@@ -115,6 +117,7 @@ lsm_line=$("$build/bench/bench_settle_lsm" 2>/dev/null |
 
 tps() { field transfers_per_second "$(grep "^$1 " "$results" | head -n 1)"; }
 kb=$(tps batched_uniform); kz=$(tps batched_zipf); ks=$(tps single_uniform)
+kserial=$(tps batched_uniform_serial)
 su=$(tps sqlite_uniform); sz=$(tps sqlite_zipf)
 pbu=$(tps postgres_batched_uniform); pbz=$(tps postgres_batched_zipf)
 psu=$(tps postgres_single_uniform); psz=$(tps postgres_single_zipf)
@@ -127,8 +130,9 @@ cat <<EOF2
 
 | system | mode | transfers/s, uniform accounts | transfers/s, Zipf accounts |
 |---|---|---|---|
-| Khorgos | batches of 8,189, durable | $kb | $kz |
-| Khorgos | one transfer per request, one client, durable | $ks | |
+| Khorgos | batches of 8,189, durable, two in flight (pipelined commit) | $kb | $kz |
+| Khorgos | batches of 8,189, durable, one at a time | $kserial | |
+| Khorgos | one transfer per request, one client, one at a time, durable | $ks | |
 | PostgreSQL 15 | batches of 1,000 per transaction, 1 client | $pbu | $pbz |
 | PostgreSQL 15 | one transfer per transaction, 8 clients | $psu | $psz |
 | SQLite (WAL, synchronous=FULL) | batches of 1,000 per transaction | $su | $sz |
