@@ -16,9 +16,10 @@
  * engine_journal_submit (the writer writes the batch while the caller goes on), and
  * khorgos_execute_wait(ticket) with engine_journal_wait, which returns once the journal is
  * durable up to the ticket (the last request applied when the batch was begun, so a
- * read-only request waits for what it saw). A checkpoint due after a submit first drains it. A failure sets engine->stopped and returns io or
- * no_space; from then on every call returns stopped and the caller must exit; the next open
- * recovers what was durable.
+ * read-only request waits for what it saw). A checkpoint due after a submit first drains it.
+ * A failure sets engine->stopped and returns io or no_space (once: the call that returns it
+ * reports it); from then on every call returns stopped and the caller must exit; the next
+ * open recovers what was durable.
  *
  * Snapshot sections written by the engine:
  *   engine (STORAGE_SECTION_ENGINE, version 1), 32 bytes: request_count u64, timestamp_last u64,
@@ -84,8 +85,9 @@
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.
  *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
- *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, and at full speed once no commit came for
- *       ENGINE_CHECKPOINT_IDLE_NS or close set `hurry` (engine_checkpoint_pace). The
+ *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, and at full
+ *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
+ *       (engine_checkpoint_pace). The
  *       committing thread stores `commit_ns_last`, then increments `commit_count` (release)
  *       after each commit while the thread runs; the thread only reads them. Why: on a disk
  *       with a volatile write cache a journal fdatasync pays for persisting everything that
@@ -285,7 +287,9 @@ khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 t
 static u64 engine_checkpoint_threshold_bytes(const struct engine_storage *engine_storage) {
     const struct storage_superblock *superblock = storage_superblock(engine_storage->storage);
     ASSERT(superblock->segment_bytes >= STORAGE_SEGMENT_BYTES_MIN);
-    if (engine_storage->checkpoint_journal_bytes != 0) return engine_storage->checkpoint_journal_bytes;
+    if (engine_storage->checkpoint_journal_bytes != 0) {
+        return engine_storage->checkpoint_journal_bytes;
+    }
     u64 threshold = MAX(superblock->segment_bytes / 2,
                         engine_storage->checkpoint_state_bytes * ENGINE_CHECKPOINT_STATE_RATIO);
     ASSERT(threshold >= superblock->segment_bytes / 2);
@@ -331,28 +335,36 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
     return error == KHORGOS_ERROR_ok ? error : engine_stop_reported(engine, error);
 }
 
-khorgos_error engine_journal_submit(struct khorgos *engine) {
-    ASSERT(engine != NULL);
-    if (engine->stopped) return engine_stopped_error(engine);
-    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+/* After a submit: the checkpoint thread's pacing clock, reaping a finished checkpoint, and
+ * beginning one when due (with nothing in flight: C3). */
+static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     struct storage *storage = engine->storage->storage;
-    khorgos_error error = storage_journal_submit(storage);
-    if (error != KHORGOS_ERROR_ok) return engine_stop_reported(engine, error);
+    ASSERT(!engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
     if (checkpoint->running) { /* the thread's clock (C6): the time first, then the count */
         atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
                               memory_order_relaxed);
         atomic_fetch_add_explicit(&checkpoint->commit_count, 1, memory_order_release);
     }
-    error = engine_checkpoint_reap(engine, false);
-    if (error != KHORGOS_ERROR_ok) return error;
-    if (engine_checkpoint_due(engine->storage)) {
-        /* A checkpoint begins between requests with nothing in flight (C3). */
-        error = storage_journal_drain(storage);
-        if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
-        error = khorgos_checkpoint(engine);
-        /* A checkpoint that could not get space leaves the journal whole: keep serving. */
-        if (error == KHORGOS_ERROR_no_space) error = KHORGOS_ERROR_ok;
+    khorgos_error error = engine_checkpoint_reap(engine, false);
+    if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
+    error = storage_journal_drain(storage);
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    error = khorgos_checkpoint(engine);
+    /* A checkpoint that could not get space leaves the journal whole: keep serving. */
+    return error == KHORGOS_ERROR_no_space ? KHORGOS_ERROR_ok : error;
+}
+
+khorgos_error engine_journal_submit(struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    if (engine->stopped) return engine_stopped_error(engine);
+    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+    khorgos_error error = storage_journal_submit(engine->storage->storage);
+    error = error == KHORGOS_ERROR_ok ? engine_journal_after_submit(engine)
+                                      : engine_stop(engine, error);
+    /* Returned to the caller now: a failure that stopped the engine is reported here, once. */
+    if (error != KHORGOS_ERROR_ok && engine->stopped) {
+        engine->storage->failure_unreported = KHORGOS_ERROR_ok;
     }
     return error;
 }
@@ -704,7 +716,7 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
     khorgos_error drained = storage_journal_commit(storage); /* a batch begun, not waited for */
-    if (drained != KHORGOS_ERROR_ok) return engine_stop(engine, drained);
+    if (drained != KHORGOS_ERROR_ok) return engine_stop_reported(engine, drained);
     ASSERT(storage_journal_idle(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
     if (reaped != KHORGOS_ERROR_ok) return reaped;
