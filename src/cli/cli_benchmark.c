@@ -123,6 +123,14 @@ static int benchmark_parse(int argc, char **argv, struct benchmark_options *opti
                : -1;
 }
 
+/* Exits with a message unless both the engine and the request succeeded. */
+static void benchmark_require(khorgos_error error, khorgos_error request_error) {
+    if (error == KHORGOS_ERROR_ok && request_error == KHORGOS_ERROR_ok) return;
+    fprintf(stderr, "khorgos benchmark: request failed: %s\n",
+            khorgos_strerror(error != KHORGOS_ERROR_ok ? error : request_error));
+    exit(1);
+}
+
 static void benchmark_execute(struct khorgos *engine, u32 operation, const void *body,
                               u32 body_size, void *reply) {
     ASSERT(engine != NULL && body != NULL && reply != NULL);
@@ -130,11 +138,7 @@ static void benchmark_execute(struct khorgos *engine, u32 operation, const void 
         .operation = operation, .body = body, .body_size = body_size, .reply = reply,
         .reply_capacity = khorgos_reply_size_max(operation, body_size)};
     khorgos_error error = khorgos_execute(engine, &request, 1);
-    if (error != KHORGOS_ERROR_ok || request.error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos benchmark: request failed: %s\n",
-                khorgos_strerror(error != KHORGOS_ERROR_ok ? error : request.error));
-        exit(1);
-    }
+    benchmark_require(error, request.error);
 }
 
 /* Creates the bank and issuance accounts and funds every bank account. */
@@ -298,12 +302,7 @@ struct benchmark_slot {
 static void benchmark_finish(struct khorgos *engine, bool durable, struct benchmark_slot *slot,
                              struct benchmark_measure *measure, u64 batch) {
     ASSERT(engine != NULL && slot != NULL);
-    khorgos_error error = khorgos_execute_wait(engine, slot->ticket);
-    if (error != KHORGOS_ERROR_ok || slot->request.error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos benchmark: request failed: %s\n",
-                khorgos_strerror(error != KHORGOS_ERROR_ok ? error : slot->request.error));
-        exit(1);
-    }
+    benchmark_require(khorgos_execute_wait(engine, slot->ticket), slot->request.error);
     u64 latency_ns = base_clock_monotonic_ns() - slot->start_ns;
     struct khorgos_checkpoint_statistics after;
     benchmark_statistics(engine, durable, &after);
@@ -340,8 +339,8 @@ static void benchmark_run(struct khorgos *engine, const struct benchmark_options
             .reply_capacity = LIMIT_BATCH_EVENTS_MAX * (u32)sizeof(*results)};
         benchmark_statistics(engine, durable, &slot->before);
         slot->start_ns = base_clock_monotonic_ns();
-        khorgos_error error = khorgos_execute_begin(engine, &slot->request, 1, &slot->ticket);
-        ASSERT(error == KHORGOS_ERROR_ok);
+        benchmark_require(khorgos_execute_begin(engine, &slot->request, 1, &slot->ticket),
+                          KHORGOS_ERROR_ok);
         if (options->serial) benchmark_finish(engine, durable, slot, measure, batch);
         else if (batch > 0) benchmark_finish(engine, durable, &slots[(batch - 1) % 2], measure, batch - 1);
     }

@@ -338,8 +338,7 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
 /* After a submit: the checkpoint thread's pacing clock, reaping a finished checkpoint, and
  * beginning one when due (with nothing in flight: C3). */
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
-    struct storage *storage = engine->storage->storage;
-    ASSERT(!engine->stopped);
+    ASSERT(engine->storage != NULL && !engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
     if (checkpoint->running) { /* the thread's clock (C6): the time first, then the count */
         atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
@@ -348,9 +347,7 @@ static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     }
     khorgos_error error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
-    error = storage_journal_drain(storage);
-    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
-    error = khorgos_checkpoint(engine);
+    error = khorgos_checkpoint(engine); /* drains the batch in flight first (C3) */
     /* A checkpoint that could not get space leaves the journal whole: keep serving. */
     return error == KHORGOS_ERROR_no_space ? KHORGOS_ERROR_ok : error;
 }

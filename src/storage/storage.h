@@ -686,7 +686,8 @@ struct storage_reader {
 /* A batch handed to the writer: the buffers swap with the filling batch's at submit. */
 struct storage_flight {
     u8 *bytes;                              /* STORAGE_BATCH_BYTES_MAX */
-    struct storage_record_header *headers;  /* STORAGE_BATCH_RECORDS_MAX copies */
+    struct storage_record_header *headers;  /* STORAGE_BATCH_RECORDS_MAX copies, filled by
+                                               flight_seal: only a batch in flight has them */
     u64 size;
     u64 offset;          /* journal offset of bytes[0] */
     u64 header_index;    /* the first copy's slot in the headers file */
@@ -717,7 +718,6 @@ struct storage {
     u8 *batch;
     u64 batch_size;
     u64 batch_offset;      /* journal offset of batch[0] */
-    struct storage_record_header *batch_headers;
     u32 batch_header_count;
 
     /* The batch in flight (storage_journal_submit) and the thread that writes it. */

@@ -82,7 +82,6 @@ khorgos_error storage_create(struct storage_io *io, const struct storage_superbl
     storage->headers_file = -1;
     storage->sequence_next = 1;
     storage->batch = malloc(STORAGE_BATCH_BYTES_MAX);
-    storage->batch_headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
     storage->flight.bytes = malloc(STORAGE_BATCH_BYTES_MAX);
     storage->flight.headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
     storage->buffer = malloc(STORAGE_BUFFER_BYTES);
@@ -91,7 +90,7 @@ khorgos_error storage_create(struct storage_io *io, const struct storage_superbl
     pthread_mutex_init(&storage->flight_mutex, NULL);
     pthread_cond_init(&storage->flight_submitted_cond, NULL);
     pthread_cond_init(&storage->flight_done_cond, NULL);
-    if (storage->batch == NULL || storage->batch_headers == NULL || storage->buffer == NULL ||
+    if (storage->batch == NULL || storage->buffer == NULL ||
         storage->headers_buffer == NULL || storage->flight.bytes == NULL ||
         storage->flight.headers == NULL) {
         storage_destroy(storage);
@@ -123,7 +122,6 @@ void storage_destroy(struct storage *storage) {
     free(storage->flight.bytes);
     free(storage->flight.headers);
     free(storage->batch);
-    free(storage->batch_headers);
     free(storage->buffer);
     free(storage->headers_buffer);
     free(storage);
@@ -413,11 +411,8 @@ khorgos_error storage_journal_submit(struct storage *storage) {
     ASSERT(storage->batch_offset + storage->batch_size == storage->segment_offset);
     struct storage_flight *flight = &storage->flight;
     u8 *bytes = flight->bytes; /* the buffers swap: the drained one fills next */
-    struct storage_record_header *headers = flight->headers;
     flight->bytes = storage->batch;
-    flight->headers = storage->batch_headers;
     storage->batch = bytes;
-    storage->batch_headers = headers;
     flight->size = storage->batch_size;
     flight->offset = storage->batch_offset;
     flight->header_count = storage->batch_header_count;
