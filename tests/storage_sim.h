@@ -7,7 +7,9 @@
  * transfers single-phase and pending (with timeouts the manual clock lets expire, so PULSE
  * requests are journaled), posts and voids, linked chains, duplicate ids, lookups. Every so
  * often the power fails at a random I/O operation (inside a commit, a segment start, a
- * checkpoint or a collection), or a write or sync fails, and the engine must stop. Then:
+ * checkpoint or a collection), or a write or sync fails, and the engine must stop. Automatic
+ * checkpoints fall inside a segment (begun with the last batch in flight); now and then an
+ * operator's checkpoint (khorgos_checkpoint between requests) starts a new segment. Then:
  *   1. the crash is applied (storage_fault_crash: unsynced sectors kept, lost or torn);
  *   2. the directory is recovered, sometimes with bit flips on read (a recovery that reads a
  *      flipped bit must refuse or fall back, and a clean retry must succeed);
@@ -289,6 +291,20 @@ static inline void sim_recover_and_verify(struct sim *sim) {
     khorgos_close(reference);
 }
 
+/* An operator's checkpoint with nothing in flight (khorgos_execute waited): it starts a new
+ * segment, where the automatic ones, begun while the last batch flies, fall inside one. False
+ * when it stopped the engine; running out of space only skips it. */
+static inline bool sim_checkpoint(struct sim *sim) {
+    khorgos_error error = khorgos_checkpoint(sim->engine);
+    if (error == KHORGOS_ERROR_ok) return true;
+    assert_true(error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space);
+    if (!sim->engine->stopped) {
+        assert_int_equal(error, KHORGOS_ERROR_no_space);
+        return true;
+    }
+    return false;
+}
+
 /* Runs batches until the engine stops (a planned power loss or an injected failure). */
 static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool inject) {
     u64 choice = inject ? sim_below(sim, 9) : 9;
@@ -333,6 +349,7 @@ static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool 
             sim->totals->requests_acknowledged++;
         }
         sim->acknowledged_count = sim->engine->request_count;
+        if (sim_below(sim, 16) == 0 && !sim_checkpoint(sim)) break;
     }
     struct storage_fault_config clean = {0};
     storage_fault_configure(sim->io, &clean);

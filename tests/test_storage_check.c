@@ -98,7 +98,9 @@ static void test_check_finds_every_flipped_byte(void **state) {
 
     struct committed_file files[2 * STORAGE_DIRECTORY_FILES_MAX];
     u32 file_count = check_committed_files(sim, files);
-    assert_true(file_count >= 6);
+    /* The superblock, two snapshots, and at least one segment's journal and header copies
+     * (automatic checkpoints fall inside a segment, so the two may share one). */
+    assert_true(file_count >= 5);
     u32 found = 0;
     for (u32 flip = 0; flip < CHECK_FLIPS; flip++) {
         const struct committed_file *file = &files[sim_below(sim, file_count)];

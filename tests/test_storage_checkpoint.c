@@ -6,7 +6,10 @@
  *    checkpoint's digest relies on it), and a too-small buffer reports the size it needs;
  *  - on a real directory, a checkpoint begun and then overtaken by commits publishes a
  *    snapshot whose digest is the live digest at its sequence; check passes; recovery from it
- *    (no fallback) reproduces the final state. */
+ *    (no fallback) reproduces the final state;
+ *  - a checkpoint begun while a batch is in flight (W4, C7) covers that batch, starts no
+ *    segment, and its snapshot, sealed with the chain head the writer handed over, is the one
+ *    recovery starts from. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,17 +190,54 @@ static void snapshot_digest_read(const char *data, u64 sequence, u128 *digest) {
     storage_io_posix_destroy(io);
 }
 
+/* A data directory in a fresh temporary directory, opened with only operator checkpoints. */
+struct checkpoint_fixture {
+    char directory[sizeof("/tmp/khorgos-test-checkpoint-XXXXXX")];
+    char data[sizeof("/tmp/khorgos-test-checkpoint-XXXXXX") + 8];
+    struct khorgos_open_options options;
+};
+
+static struct khorgos *fixture_open(struct checkpoint_fixture *fixture) {
+    snprintf(fixture->directory, sizeof(fixture->directory), "%s",
+             "/tmp/khorgos-test-checkpoint-XXXXXX");
+    assert_non_null(mkdtemp(fixture->directory));
+    snprintf(fixture->data, sizeof(fixture->data), "%s/data", fixture->directory);
+    assert_int_equal(khorgos_format(fixture->data, &test_config), KHORGOS_ERROR_ok);
+    fixture->options = (struct khorgos_open_options){.clock_manual = 1,
+                                                     .checkpoint_journal_bytes = UINT64_MAX};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, fixture->data, &fixture->options), KHORGOS_ERROR_ok);
+    assert_non_null(engine);
+    return engine;
+}
+
+/* After close: snapshot-<sequence> records the digest the live state had at sequence (check
+ * verifies its chain head too), the next open starts from it, not from the previous one, and
+ * replays to the final state; then the directory is removed. */
+static void fixture_recover(struct checkpoint_fixture *fixture, u64 sequence,
+                            u128 digest_at_sequence, u64 sequence_final, u128 digest_final) {
+    u128 recorded = 0;
+    snapshot_digest_read(fixture->data, sequence, &recorded);
+    assert_true(recorded == digest_at_sequence);
+    char report[512] = "";
+    fixture->options.report = report;
+    fixture->options.report_capacity = sizeof(report);
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, fixture->data, &fixture->options), KHORGOS_ERROR_ok);
+    assert_null(strstr(report, "previous")); /* loaded snapshot-<sequence>, its digest held */
+    assert_int_equal(engine->request_count, sequence_final);
+    assert_true(state_digest(engine) == digest_final);
+    assert_true(ledger_check(&engine->ledger));
+    khorgos_close(engine);
+    char command[256];
+    snprintf(command, sizeof(command), "rm -rf '%s'", fixture->directory);
+    assert_int_equal(system(command), 0);
+}
+
 static void test_checkpoint_overtaken_by_commits(void **state) {
     (void)state;
-    char directory[] = "/tmp/khorgos-test-checkpoint-XXXXXX";
-    assert_non_null(mkdtemp(directory));
-    char data[sizeof(directory) + 8];
-    snprintf(data, sizeof(data), "%s/data", directory);
-    assert_int_equal(khorgos_format(data, &test_config), KHORGOS_ERROR_ok);
-    struct khorgos_open_options options = {.clock_manual = 1,
-                                           .checkpoint_journal_bytes = UINT64_MAX};
-    struct khorgos *engine = NULL;
-    assert_int_equal(khorgos_open(&engine, data, &options), KHORGOS_ERROR_ok);
+    struct checkpoint_fixture fixture;
+    struct khorgos *engine = fixture_open(&fixture);
     workload_before(engine);
     const u64 sequence = engine->request_count;
     const u128 digest_at_sequence = state_digest(engine);
@@ -212,23 +252,50 @@ static void test_checkpoint_overtaken_by_commits(void **state) {
     const u128 digest_final = state_digest(engine);
     const u64 sequence_final = engine->request_count;
     khorgos_close(engine); /* waits for the thread and publishes */
+    fixture_recover(&fixture, sequence, digest_at_sequence, sequence_final, digest_final);
+}
 
-    u128 recorded = 0;
-    snapshot_digest_read(data, sequence, &recorded);
-    assert_true(recorded == digest_at_sequence);
+/* Whether the data directory holds a journal segment that starts at `first`. */
+static bool segment_exists(const char *data, u64 first) {
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_JOURNAL, first, name);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", data, name);
+    return access(path, F_OK) == 0;
+}
 
-    char report[512] = "";
-    options.report = report;
-    options.report_capacity = sizeof(report);
-    assert_int_equal(khorgos_open(&engine, data, &options), KHORGOS_ERROR_ok);
-    assert_null(strstr(report, "previous")); /* loaded snapshot-<sequence>, its digest held */
-    assert_int_equal(engine->request_count, sequence_final);
-    assert_true(state_digest(engine) == digest_final);
-    assert_true(ledger_check(&engine->ledger));
+/* W4, C7: a checkpoint begun between khorgos_execute_begin and its wait captures the state
+ * with that batch applied, starts no segment (the batch still flies), takes the chain head at
+ * its sequence from the writer, and publishes a snapshot recovery starts from. */
+static void test_checkpoint_begun_with_a_batch_in_flight(void **state) {
+    (void)state;
+    struct checkpoint_fixture fixture;
+    struct khorgos *engine = fixture_open(&fixture);
+    workload_before(engine);
+    _Alignas(16) struct khorgos_transfer transfer = {
+        .id = 9001, .debit_account_id = 1, .credit_account_id = 2, .amount = 5, .ledger = 398,
+        .code = 1};
+    _Alignas(16) struct khorgos_create_result result;
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_CREATE_TRANSFERS,
+                                      .body = &transfer, .body_size = sizeof(transfer),
+                                      .reply = &result, .reply_capacity = sizeof(result)};
+    u64 ticket = 0;
+    assert_int_equal(khorgos_execute_begin(engine, &request, 1, &ticket), KHORGOS_ERROR_ok);
+    const u64 sequence = engine->request_count; /* the batch in flight included */
+    const u128 digest_at_sequence = state_digest(engine);
+    assert_int_equal(khorgos_checkpoint(engine), KHORGOS_ERROR_ok);
+    assert_false(segment_exists(fixture.data, sequence + 1)); /* no segment start while it flew */
+    assert_int_equal(khorgos_execute_wait(engine, ticket), KHORGOS_ERROR_ok);
+    assert_int_equal(result.status, KHORGOS_CREATE_TRANSFER_created);
+    workload_after(engine);
+    struct khorgos_checkpoint_statistics statistics;
+    assert_int_equal(khorgos_checkpoint_statistics(engine, &statistics), KHORGOS_ERROR_ok);
+    assert_int_equal(statistics.started, 1);
+    assert_int_equal(statistics.discarded, 0);
+    const u128 digest_final = state_digest(engine);
+    const u64 sequence_final = engine->request_count;
     khorgos_close(engine);
-    char command[256];
-    snprintf(command, sizeof(command), "rm -rf '%s'", directory);
-    assert_int_equal(system(command), 0);
+    fixture_recover(&fixture, sequence, digest_at_sequence, sequence_final, digest_final);
 }
 
 int main(void) {
@@ -236,6 +303,7 @@ int main(void) {
         cmocka_unit_test(test_captured_view_ignores_later_requests),
         cmocka_unit_test(test_settlement_section_in_memory_is_its_digest),
         cmocka_unit_test(test_checkpoint_overtaken_by_commits),
+        cmocka_unit_test(test_checkpoint_begun_with_a_batch_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,9 @@
  *  - the chain head is refused while a batch is in flight, and a ticket from the future too;
  *  - on the simulated disk, a failed fdatasync of a batch in flight is reported by the wait
  *    for it (io), not by the begin that submitted it; from then on the engine is stopped, and
- *    reopening recovers exactly the batches that were waited for. */
+ *    reopening recovers exactly the batches that were waited for;
+ *  - a checkpoint begun over a batch whose fdatasync failed is never sealed nor published
+ *    (W4): it reports the failure, and the next open recovers the batches waited for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,17 +169,43 @@ static const struct storage_superblock pipeline_superblock = {
     .payment_count_max = 16,
 };
 
+static struct khorgos_open_options pipeline_options = {.clock_manual = 1,
+                                                       .checkpoint_journal_bytes = UINT64_MAX};
+
+/* Formats the simulated disk and opens it with only operator checkpoints, accounts made. */
+static struct khorgos *pipeline_open(struct storage_io *io) {
+    assert_int_equal(engine_storage_format(io, &pipeline_superblock), KHORGOS_ERROR_ok);
+    static struct storage_report report;
+    struct khorgos *engine = NULL;
+    assert_int_equal(engine_storage_open(&engine, io, false, &pipeline_options, &report),
+                     KHORGOS_ERROR_ok);
+    assert_non_null(engine);
+    pipeline_accounts(engine);
+    return engine;
+}
+
+/* Crashes the simulated disk (what was never synced may be lost, as at a power failure),
+ * heals it, and checks that the next open recovers exactly the `durable` requests. */
+static void pipeline_recover(struct storage_io *io, struct storage_fault_config *config,
+                             u64 durable) {
+    storage_fault_crash(io);
+    config->sync_error_per_million = 0;
+    storage_fault_configure(io, config);
+    static struct storage_report report;
+    struct khorgos *engine = NULL;
+    assert_int_equal(engine_storage_open(&engine, io, false, &pipeline_options, &report),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(engine->request_count, durable); /* the failed batch is not there */
+    assert_true(ledger_check(&engine->ledger));
+    khorgos_close(engine);
+    storage_fault_destroy(io);
+}
+
 static void test_failed_sync_is_reported_by_the_wait(void **state) {
     (void)state;
     struct storage_fault_config config = {.seed = 7};
     struct storage_io *io = storage_fault_create(&config);
-    assert_int_equal(engine_storage_format(io, &pipeline_superblock), KHORGOS_ERROR_ok);
-    struct khorgos_open_options options = {.clock_manual = 1,
-                                           .checkpoint_journal_bytes = UINT64_MAX};
-    static struct storage_report report;
-    struct khorgos *engine = NULL;
-    assert_int_equal(engine_storage_open(&engine, io, false, &options, &report), KHORGOS_ERROR_ok);
-    pipeline_accounts(engine);
+    struct khorgos *engine = pipeline_open(io);
     struct khorgos_request first = pipeline_request(0);
     u64 first_ticket = 0;
     assert_int_equal(khorgos_execute_begin(engine, &first, 1, &first_ticket), KHORGOS_ERROR_ok);
@@ -196,20 +224,43 @@ static void test_failed_sync_is_reported_by_the_wait(void **state) {
     assert_int_equal(khorgos_execute_wait(engine, second_ticket), KHORGOS_ERROR_stopped);
     khorgos_close(engine);
 
-    storage_fault_crash(io); /* what was never synced may be lost, as at a power failure */
-    config.sync_error_per_million = 0;
+    pipeline_recover(io, &config, durable);
+}
+
+/* W4 on the simulated disk: a checkpoint begun while the batch ending at its sequence failed
+ * to sync is never sealed nor published; the checkpoint reports the failure and stops the
+ * engine; reopening recovers what was waited for, from the snapshot before. */
+static void test_checkpoint_of_a_failed_batch_is_discarded(void **state) {
+    (void)state;
+    struct storage_fault_config config = {.seed = 11};
+    struct storage_io *io = storage_fault_create(&config);
+    struct khorgos *engine = pipeline_open(io);
+    const u64 durable = engine->request_count;
+    config.sync_error_per_million = 1000000;
     storage_fault_configure(io, &config);
-    assert_int_equal(engine_storage_open(&engine, io, false, &options, &report), KHORGOS_ERROR_ok);
-    assert_int_equal(engine->request_count, durable); /* the failed batch is not there */
-    assert_true(ledger_check(&engine->ledger));
+    struct khorgos_request request = pipeline_request(0);
+    u64 ticket = 0;
+    assert_int_equal(khorgos_execute_begin(engine, &request, 1, &ticket), KHORGOS_ERROR_ok);
+    const u64 sequence = engine->request_count;
+    assert_int_equal(khorgos_checkpoint(engine), KHORGOS_ERROR_io);
+    assert_true(engine->stopped);
+    assert_int_equal(khorgos_execute_wait(engine, ticket), KHORGOS_ERROR_stopped); /* once */
+    struct storage_listing listing;
+    assert_int_equal(storage_list(io, &listing), KHORGOS_ERROR_ok);
+    for (u32 index = 0; index < listing.snapshot_count; index++) {
+        assert_true(listing.snapshots[index] < sequence);
+    }
+    assert_int_equal(listing.temporary_count, 0); /* the unsealed .tmp was removed */
     khorgos_close(engine);
-    storage_fault_destroy(io);
+
+    pipeline_recover(io, &config, durable);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_batches_are_ordered_and_durable),
         cmocka_unit_test(test_failed_sync_is_reported_by_the_wait),
+        cmocka_unit_test(test_checkpoint_of_a_failed_batch_is_discarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,8 @@
  * engine_journal_submit (the writer writes the batch while the caller goes on), and
  * khorgos_execute_wait(ticket) with engine_journal_wait, which returns once the journal is
  * durable up to the ticket (the last request applied when the batch was begun, so a
- * read-only request waits for what it saw). A checkpoint due after a submit first drains it.
+ * read-only request waits for what it saw). A checkpoint due after a submit begins without
+ * waiting for that batch (C7).
  * A failure sets engine->stopped and returns io or no_space (once: the call that returns it
  * reports it); from then on every call returns stopped and the caller must exit; the next
  * open recovers what was durable.
@@ -30,9 +31,9 @@
  * The snapshot's digest is engine_state_digest at its sequence: XXH3-128 over ledger_digest and
  * settle_digest, so a replay that reaches the same ledger but another settlement state fails.
  *
- * Checkpoint policy. After a commit, once the journal written since the last checkpoint began
- * (or the current segment, which counts what recovery found in it) holds the threshold, or the
- * segment is half full of records, the engine checkpoints. The threshold is the operator's
+ * Checkpoint policy. After a commit, once the journal written after the last checkpoint's
+ * sequence (at open: after the recovered snapshot's, which counts what recovery replayed) holds
+ * the threshold, or half a segment's worth of records, the engine checkpoints. The threshold is the operator's
  * checkpoint_journal_bytes when given; by default it is half a segment or twice the size of
  * the last checkpoint's state, whichever is larger (engine_checkpoint_threshold_bytes). Why the
  * state size: a checkpoint writes the whole state, so with a fixed threshold a large state is
@@ -45,7 +46,9 @@
  * a full snapshot written by a thread FROM A POINT-IN-TIME VIEW, with no fork: a copy of only
  * the mutable state, taken between requests, plus the append-only records shared in place:
  *   begin (khorgos_checkpoint -> engine_checkpoint_begin, on the committing thread, between
- *     requests): start segment S+1; engine_checkpoint_capture fixes the counts and copies only
+ *     requests, the batch ending at S possibly in flight): start segment S+1 if the journal is
+ *     idle (else the snapshot falls inside the current segment, W1); engine_checkpoint_capture
+ *     asks the writer for record S's hash (storage_chain_mark), fixes the counts and copies only
  *     the mutable state into buffers reserved at open: the accounts (balances change), the
  *     transfer states (1 B each), the expiry heap, the engine section, and the settlement
  *     section serialised through a memory writer (settle_snapshot_write, unchanged); then
@@ -53,7 +56,8 @@
  *   write (engine_checkpoint_write, on the thread): streams snapshot-<S>.tmp from the copies
  *     and from the live append-only arrays (transfers, failed ids, history) up to the fixed
  *     counts, with the digest computed over the same view (ledger_view_digest, and the
- *     settlement section's checksum, which is settle_digest), writing each buffer back as it
+ *     settlement section's checksum, which is settle_digest), then waits for record S's hash
+ *     (storage_chain_mark_wait: S durable, C7) before sealing, writing each buffer back as it
  *     goes (sync_file_range) so its final fdatasync never stalls the journal's, one buffer
  *     per journal commit (C6); fsyncs; publishes (rename, fsync the directory); deletes what
  *     the previous snapshot made unnecessary, a step per journal commit
@@ -74,8 +78,8 @@
  *       captured counts; the committing thread never writes there (ledger_snapshot.c V1: those
  *       records are append-only; a rolled-back chain truncates only what it appended), and
  *       those arrays never move (V2). The ledger is closed only after the thread is joined.
- *   C3. The capture is taken between requests (journal idle, no chain open), so the snapshot
- *       and its digest are the state after request S: the digest recovery compares is byte
+ *   C3. The capture is taken between requests (every record submitted, no chain open), so
+ *       the snapshot and its digest are the state after request S: the digest recovery compares is byte
  *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT
  *       on the inline path and by tests/test_storage_checkpoint.c on the threaded one).
  *   C4. While the thread runs it alone uses storage->writer and storage->buffer (the journal's
@@ -98,6 +102,13 @@
  *       The price: a snapshot at full load takes about one commit per MB (about 2 s for
  *       300 MB instead of 0.4 s); the policy above gives it about twice that before the next
  *       is due.
+ *   C7. Durability before sealing: a checkpoint begins while the batch ending at S may be in
+ *       flight (waiting for it cost the beginning commit one whole fdatasync, 3 ms measured),
+ *       so the snapshot's header, which holds record S's chain hash, is sealed only after
+ *       storage_chain_mark_wait returned it: the writer hands it over after that batch's
+ *       fdatasyncs (storage.h W4). A failed write returns the failure there, the .tmp is
+ *       abandoned, and the engine stops at its next drain as for any failed commit. So no
+ *       snapshot ever covers a request that is not durable.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * previous one, reported), its digest checked against engine_state_digest after loading, then
@@ -216,6 +227,7 @@ struct engine_storage {
     u64 checkpoint_sequence_previous;
     u64 checkpoint_journal_bytes; /* the operator's threshold; 0: the default policy */
     u64 checkpoint_bytes_appended; /* storage_bytes_appended when the last checkpoint began */
+    u64 checkpoint_sequence_begun; /* that checkpoint's sequence (at open, the snapshot's) */
     u64 checkpoint_state_bytes;    /* about the size of that checkpoint's snapshot */
     /* Replay's reply buffer: the largest reply of any request. */
     u8 *reply;
@@ -265,6 +277,17 @@ static khorgos_error engine_stop_reported(struct khorgos *engine, khorgos_error 
     return stopped;
 }
 
+/* What a call returns to its caller: a failure that stopped the engine is reported by it, so
+ * by no later call. */
+static khorgos_error engine_returned(struct khorgos *engine, khorgos_error error) {
+    ASSERT(engine != NULL);
+    if (error != KHORGOS_ERROR_ok && engine->stopped && engine->storage != NULL) {
+        engine->storage->failure_unreported = KHORGOS_ERROR_ok;
+    }
+    ASSERT(error != KHORGOS_ERROR_ok || !engine->stopped);
+    return error;
+}
+
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence);
 
@@ -300,11 +323,12 @@ static bool engine_checkpoint_due(const struct engine_storage *engine_storage) {
     const struct storage *storage = engine_storage->storage;
     const struct storage_superblock *superblock = storage_superblock(storage);
     ASSERT(storage_bytes_appended(storage) >= engine_storage->checkpoint_bytes_appended);
-    u64 journal_bytes = MAX(storage_segment_bytes_used(storage),
-                            storage_bytes_appended(storage) -
-                                engine_storage->checkpoint_bytes_appended);
+    ASSERT(storage_sequence_next(storage) > engine_storage->checkpoint_sequence_begun);
+    /* Both counted from the last checkpoint's sequence, which may fall inside a segment. */
+    u64 journal_bytes = storage_bytes_appended(storage) - engine_storage->checkpoint_bytes_appended;
+    u64 records = storage_sequence_next(storage) - 1 - engine_storage->checkpoint_sequence_begun;
     return journal_bytes >= engine_checkpoint_threshold_bytes(engine_storage) ||
-           storage_segment_records_used(storage) >= superblock->segment_records_max / 2;
+           records >= superblock->segment_records_max / 2;
 }
 
 /* What a call returns once the engine stopped: the failure that stopped it, once, then
@@ -336,7 +360,7 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
 }
 
 /* After a submit: the checkpoint thread's pacing clock, reaping a finished checkpoint, and
- * beginning one when due (with nothing in flight: C3). */
+ * beginning one when due (everything submitted: C3, C7). */
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
@@ -347,7 +371,7 @@ static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     }
     khorgos_error error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
-    error = khorgos_checkpoint(engine); /* drains the batch in flight first (C3) */
+    error = khorgos_checkpoint(engine); /* the batch just submitted may fly on (C7) */
     /* A checkpoint that could not get space leaves the journal whole: keep serving. */
     return error == KHORGOS_ERROR_no_space ? KHORGOS_ERROR_ok : error;
 }
@@ -359,11 +383,7 @@ khorgos_error engine_journal_submit(struct khorgos *engine) {
     khorgos_error error = storage_journal_submit(engine->storage->storage);
     error = error == KHORGOS_ERROR_ok ? engine_journal_after_submit(engine)
                                       : engine_stop(engine, error);
-    /* Returned to the caller now: a failure that stopped the engine is reported here, once. */
-    if (error != KHORGOS_ERROR_ok && engine->stopped) {
-        engine->storage->failure_unreported = KHORGOS_ERROR_ok;
-    }
-    return error;
+    return engine_returned(engine, error); /* reported here, once */
 }
 
 /* ---- checkpoints --------------------------------------------------------------------------- */
@@ -505,11 +525,12 @@ static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpo
                                                const struct khorgos *engine,
                                                struct storage *storage, u64 sequence) {
     ASSERT(checkpoint->accounts != NULL && !checkpoint->running);
-    ASSERT(engine->request_count == sequence && storage_journal_idle(storage));
+    ASSERT(engine->request_count == sequence && storage_journal_submitted_all(storage));
     checkpoint->storage = storage;
     checkpoint->sequence = sequence;
     checkpoint->timestamp_last = engine->timestamp_last;
-    storage_chain_head(storage, checkpoint->chain_head);
+    /* The hash of record S, from the writer once S is durable (C3, W4). */
+    storage_chain_mark(storage, sequence);
     checkpoint->engine_section = (struct engine_section){
         .request_count = engine->request_count,
         .timestamp_last = engine->timestamp_last,
@@ -544,6 +565,13 @@ static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoin
      * the checksum the section carries. */
     checkpoint->digest = engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
                                                checkpoint->settle_section.checksum);
+    /* C7: sealed only once request S is durable; its batch may have been in flight at begin. */
+    error = storage_chain_mark_wait(checkpoint->storage, checkpoint->sequence,
+                                    checkpoint->chain_head);
+    if (error != KHORGOS_ERROR_ok) {
+        storage_snapshot_abandon(writer);
+        return error;
+    }
     return storage_snapshot_end_unpublished(writer, checkpoint->timestamp_last,
                                             checkpoint->digest, checkpoint->chain_head);
 }
@@ -708,15 +736,15 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
 
 khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     ASSERT(engine != NULL);
-    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    if (engine->stopped) return engine_stopped_error(engine);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
-    khorgos_error drained = storage_journal_commit(storage); /* a batch begun, not waited for */
-    if (drained != KHORGOS_ERROR_ok) return engine_stop_reported(engine, drained);
-    ASSERT(storage_journal_idle(storage));
+    /* Between requests every record is submitted; the last batch may still be in flight: no
+     * wait for it here (C3, C7). */
+    ASSERT(storage_journal_submitted_all(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
-    if (reaped != KHORGOS_ERROR_ok) return reaped;
+    if (reaped != KHORGOS_ERROR_ok) return engine_returned(engine, reaped);
     if (engine_storage->checkpoint.running) return KHORGOS_ERROR_ok; /* one at a time (C5) */
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
@@ -728,7 +756,7 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     if (begin_elapsed_ns > engine_storage->statistics.begin_ns_max) {
         engine_storage->statistics.begin_ns_max = begin_elapsed_ns;
     }
-    return error;
+    return engine_returned(engine, error);
 }
 
 khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
@@ -748,7 +776,9 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
     ASSERT(!checkpoint->running);
     khorgos_error error = KHORGOS_ERROR_ok;
-    if (storage_segment_records_used(storage) > 0) {
+    /* A new segment only when nothing flies (W1): otherwise the snapshot falls inside the
+     * segment, and recovery verifies the records before S there without replaying them. */
+    if (storage_journal_idle(storage) && storage_segment_records_used(storage) > 0) {
         u8 chain_head[BASE_SHA256_BYTES];
         storage_chain_head(storage, chain_head);
         error = storage_segment_start(storage, sequence + 1, chain_head);
@@ -758,6 +788,7 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     checkpoint->keep_from = engine_storage->checkpoint_sequence; /* C1: no thread runs */
     /* The policy measures the next checkpoint's journal from here, against this state. */
     engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
+    engine_storage->checkpoint_sequence_begun = sequence;
     engine_storage->checkpoint_state_bytes = engine_checkpoint_state_bytes(checkpoint);
     ASSERT(checkpoint->keep_from < sequence);
     if (error != KHORGOS_ERROR_ok) {
@@ -1103,6 +1134,7 @@ khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, b
     if (error != KHORGOS_ERROR_ok) goto close_engine;
     engine_storage->verify_sequence = 0;
     engine_storage->checkpoint_sequence = header.sequence;
+    engine_storage->checkpoint_sequence_begun = header.sequence; /* bytes_appended counts from it */
     engine_storage->checkpoint_sequence_previous =
         listing.snapshot_count > 1 && !report->snapshot_fallback
             ? listing.snapshots[listing.snapshot_count - 2]

@@ -20,10 +20,12 @@
  *   journal-<F>, headers-<F>    a journal segment whose first request is F, and the redundant
  *                               copies of its record headers
  * Format writes the superblock, snapshot-0000000000000000 (the empty state) and the first
- * segment journal-0000000000000001. A checkpoint at request S first starts segment S+1, then
- * writes snapshot-<S>; once that is durable, snapshots older than the previous one and the
- * segments wholly before the previous snapshot are deleted. So the newest two snapshots and every
- * request after the older of them are always on disk.
+ * segment journal-0000000000000001. A checkpoint at request S starts segment S+1 when the
+ * journal is idle (otherwise snapshot-<S> falls inside the current segment, whose records up
+ * to S recovery verifies for the chain and skips), then writes snapshot-<S>; once that is
+ * durable, snapshots older than the previous one and the segments wholly before the previous
+ * snapshot are deleted. So the newest two snapshots and every request after the older of them
+ * are always on disk.
  *
  * Superblock (256 bytes, little-endian, as every integer below):
  *     0  16  checksum                XXH3-128 of bytes 16..255
@@ -97,12 +99,20 @@
  *   W1. At most one batch is in flight and one fills; submit first drains the one in flight,
  *       then the two buffers swap. The batch in flight and storage->chain_head belong to the
  *       writer until drain has seen it finish (under flight_mutex), so the committing thread
- *       reads the chain head, starts a segment or checkpoints only when the journal is idle.
+ *       reads the chain head or starts a segment only when the journal is idle (a checkpoint
+ *       gets its chain head through W4).
  *   W2. durable_sequence only grows, by whole batches, after both fdatasyncs of a batch
  *       returned; a reply is released only for requests at or below it.
  *   W3. A failed write or sync fails the storage at drain: the batch in flight and every
- *       later one are never acknowledged. A failed write or sync stops the engine: it returns io or no_space, sets stopped, and
- * releases no reply; what is on disk is recovered at the next open. Journal files are
+ *       later one are never acknowledged.
+ *   W4. A checkpoint may begin while the batch ending at its sequence S is in flight (so a
+ *       commit never waits for an fdatasync to start one): storage_chain_mark asks for the
+ *       hash of record S, and the writer hands it over (mark_ready, under flight_mutex) only
+ *       after that batch's fdatasyncs returned, with the write's result. The snapshot's
+ *       header needs that hash, so a snapshot is never sealed, let alone published, before
+ *       every request it covers is durable; a failed write leaves it unsealed and discarded.
+ * A failed write or sync stops the engine: it returns io or no_space, sets stopped, and releases
+ * no reply; what is on disk is recovered at the next open. Journal files are
  * preallocated (fallocate) when a segment starts, so a full disk fails there, not in a commit.
  *
  * ---------------------------------------------------------------------------------------------
@@ -136,13 +146,15 @@
  * ---------------------------------------------------------------------------------------------
  * Checkpoints. khorgos_checkpoint(engine) and the automatic policy (engine_storage.c) take a
  * full snapshot (not an incremental one) FROM A POINT-IN-TIME VIEW, without fork: between two
- * requests the engine starts segment S+1, fixes the counts and copies only the mutable state
+ * requests (the batch ending at S may still be in flight: W4) the engine starts segment S+1 if
+ * the journal is idle, fixes the counts and copies only the mutable state
  * (accounts, transfer states, the expiry heap, the engine section, the settlement section
  * serialised through a memory writer, storage_writer_memory_begin) into buffers reserved at
  * open; a thread then streams snapshot-<S>.tmp from those copies and from the live
  * append-only arrays below the fixed counts (struct ledger_view), computes the digest over the
- * same view, writes each buffer back as it goes (io->writeback) and fsyncs, while the engine
- * keeps committing into segment S+1; a later commit sees the thread done, renames the file,
+ * same view, writes each buffer back as it goes (io->writeback), waits for record S to be
+ * durable and takes its hash (storage_chain_mark_wait), seals and fsyncs, while the engine
+ * keeps committing; a later commit sees the thread done, renames the file,
  * fsyncs the directory and deletes what the previous snapshot made unnecessary; the thread
  * also prepares the next segment's files ("journal-spare", "headers-spare", preallocated and
  * synced; storage_segment_spares_hold keeps segment starts off them meanwhile), so the next
@@ -453,7 +465,8 @@ void storage_chain_head(const struct storage *storage, u8 chain_head[BASE_SHA256
 /* Records appended and durable; bytes of the current segment used. */
 u64 storage_segment_bytes_used(const struct storage *storage);
 u64 storage_segment_records_used(const struct storage *storage);
-/* Journal bytes appended since this storage was created or opened, across segments. */
+/* Journal bytes after the snapshot recovery started from (0 for a new storage), plus every
+ * append since, across segments: what a checkpoint would let the next open skip. */
 u64 storage_bytes_appended(const struct storage *storage);
 
 /* Appends one record to the pending batch (in memory). Its sequence must be
@@ -476,6 +489,16 @@ khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
 khorgos_error storage_journal_writer_start(struct storage *storage);
 /* Whether nothing is appended and unsubmitted, and nothing is in flight. */
 bool storage_journal_idle(const struct storage *storage);
+/* Whether nothing is appended and unsubmitted (a batch may be in flight). */
+bool storage_journal_submitted_all(const struct storage *storage);
+/* The chain head at a checkpoint taken while the batch ending at it may still be in flight
+ * (invariant W4). mark, on the committing thread with everything submitted, asks for the hash
+ * of record `sequence`, the last one submitted; mark_wait, on any thread, waits until the
+ * writer has made that record durable and returns its hash, or the write's failure. One mark
+ * at a time: a checkpoint marks once and waits before the next checkpoint can begin. */
+void storage_chain_mark(struct storage *storage, u64 sequence);
+khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
+                                      u8 chain_head[BASE_SHA256_BYTES]);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Snapshots.                                                                                 */
@@ -710,8 +733,8 @@ struct storage {
     u64 segment_records;   /* records in it (pending batch included) */
     u64 sequence_next;
     u8 chain_head[BASE_SHA256_BYTES];
-    u64 bytes_appended;    /* journal bytes appended since create, every segment: the
-                              checkpoint policy measures the journal since a checkpoint by it */
+    u64 bytes_appended;    /* journal bytes after the recovered snapshot and since, every
+                              segment: the checkpoint policy measures its journal by it */
 
     /* The filling batch: records appended, not yet submitted; their headers are sealed and
      * chained only when the batch is written (flight_seal). */
@@ -732,6 +755,11 @@ struct storage {
     bool flight_submitted; /* under flight_mutex: the thread has a batch to write */
     bool writer_stop;      /* under flight_mutex: the thread exits when idle */
     khorgos_error flight_error; /* under flight_mutex, or inline: the last write's result */
+    /* W4: the chain head a checkpoint asked for, under flight_mutex. */
+    u64 mark_sequence;
+    bool mark_ready;            /* true when no mark waits for the writer */
+    khorgos_error mark_error;
+    u8 mark_chain_head[BASE_SHA256_BYTES];
 
     /* Reserved at create: scans, snapshots. */
     u8 *buffer;            /* STORAGE_BUFFER_BYTES */

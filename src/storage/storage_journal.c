@@ -81,6 +81,7 @@ khorgos_error storage_create(struct storage_io *io, const struct storage_superbl
     storage->journal_file = -1;
     storage->headers_file = -1;
     storage->sequence_next = 1;
+    storage->mark_ready = true; /* no checkpoint waits for a chain head (W4) */
     storage->batch = malloc(STORAGE_BATCH_BYTES_MAX);
     storage->flight.bytes = malloc(STORAGE_BATCH_BYTES_MAX);
     storage->flight.headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
@@ -170,6 +171,12 @@ bool storage_journal_idle(const struct storage *storage) {
     ASSERT(storage != NULL);
     ASSERT(storage->batch_size > 0 || storage->batch_header_count == 0);
     return storage->batch_size == 0 && !storage->flight_pending;
+}
+
+bool storage_journal_submitted_all(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->batch_size > 0 || storage->batch_header_count == 0);
+    return storage->batch_size == 0;
 }
 
 static khorgos_error storage_fail(struct storage *storage, khorgos_error error) {
@@ -338,6 +345,49 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
     return error;
 }
 
+/* Hands the chain head at the mark over with the result of the write that made it durable
+ * (W4); under flight_mutex, from whoever wrote record mark_sequence last. */
+static void mark_fill(struct storage *storage, khorgos_error error) {
+    ASSERT(!storage->mark_ready);
+    ASSERT(storage->mark_sequence < storage->sequence_next);
+    memcpy(storage->mark_chain_head, storage->chain_head, BASE_SHA256_BYTES);
+    storage->mark_error = error;
+    storage->mark_ready = true;
+}
+
+void storage_chain_mark(struct storage *storage, u64 sequence) {
+    ASSERT(storage != NULL && storage->mark_ready); /* one mark at a time */
+    ASSERT(sequence + 1 == storage->sequence_next); /* 0: the empty state of format */
+    ASSERT(storage_journal_submitted_all(storage)); /* record `sequence` is the last submitted */
+    pthread_mutex_lock(&storage->flight_mutex);
+    storage->mark_sequence = sequence;
+    storage->mark_ready = false;
+    if (!storage->flight_pending) {
+        ASSERT(storage->durable_sequence == sequence); /* drained: the head is the durable one */
+        mark_fill(storage, storage->failure);
+    } else if (!storage->flight_submitted) {
+        /* Written already (inline, or the thread finished); drain has not looked yet. */
+        ASSERT(storage->flight.sequence_last == sequence);
+        mark_fill(storage, storage->flight_error);
+    }
+    pthread_mutex_unlock(&storage->flight_mutex);
+}
+
+khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
+                                      u8 chain_head[BASE_SHA256_BYTES]) {
+    ASSERT(storage != NULL && chain_head != NULL);
+    pthread_mutex_lock(&storage->flight_mutex);
+    ASSERT(storage->mark_sequence == sequence);
+    while (!storage->mark_ready) {
+        ASSERT(storage->writer_running); /* only the thread's batch can still be in flight */
+        pthread_cond_wait(&storage->flight_done_cond, &storage->flight_mutex);
+    }
+    memcpy(chain_head, storage->mark_chain_head, BASE_SHA256_BYTES);
+    khorgos_error error = storage->mark_error;
+    pthread_mutex_unlock(&storage->flight_mutex);
+    return error;
+}
+
 /* The writer's thread: writes each batch submitted, reports, waits for the next (W1-W3). */
 static void *writer_main(void *argument) {
     struct storage *storage = argument;
@@ -353,7 +403,11 @@ static void *writer_main(void *argument) {
         pthread_mutex_lock(&storage->flight_mutex);
         storage->flight_error = error;
         storage->flight_submitted = false;
-        pthread_cond_signal(&storage->flight_done_cond);
+        if (!storage->mark_ready && storage->mark_sequence == storage->flight.sequence_last) {
+            mark_fill(storage, error); /* W4: durable now, or never */
+        }
+        /* Both may wait: the committing thread's drain and a checkpoint's mark_wait. */
+        pthread_cond_broadcast(&storage->flight_done_cond);
     }
     pthread_mutex_unlock(&storage->flight_mutex);
     return NULL;
@@ -805,13 +859,17 @@ static khorgos_error scan_records(struct storage *storage, struct segment_scan *
             return scan_corrupt(state->report, scan->journal_name, offset, state->sequence,
                                 "its hash differs from the chain head the snapshot recorded");
         }
-        if (state->sequence > state->after_sequence && state->replay != NULL) {
-            khorgos_error error = state->replay(state->context, header, header + 1);
+        u64 record_size = STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(header->body_size);
+        if (state->sequence > state->after_sequence) {
+            storage->bytes_appended += record_size; /* the journal after the snapshot */
+            khorgos_error error = state->replay == NULL
+                                      ? KHORGOS_ERROR_ok
+                                      : state->replay(state->context, header, header + 1);
             if (error != KHORGOS_ERROR_ok) return error;
         }
         state->report->records++;
         state->report->sequence_last = state->sequence;
-        offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(header->body_size);
+        offset += record_size;
         state->sequence++;
     }
 }
