@@ -714,7 +714,10 @@ khorgos_error khorgos_format(const char *directory, const struct khorgos_config 
  * format_version, corrupt (refuses to start on damage to acknowledged data), io, ... */
 khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
                            const struct khorgos_open_options *options);
-/* Writes a snapshot of the state now and drops what it makes unnecessary. */
+/* Begins a snapshot of the state now (the state is copied before this returns; a thread writes
+ * it, and a later call publishes it and drops what it makes unnecessary). ok and nothing more if
+ * a checkpoint is already being written. A snapshot is published only once every request it
+ * covers is durable. */
 khorgos_error khorgos_checkpoint(struct khorgos *engine);
 /* Makes every page of the memory the engine reserved at open resident, keeping its contents,
  * so that no later request pays a first-touch page fault (without it the first batches after
