@@ -9,12 +9,13 @@
 #       (two batches in flight, khorgos_execute_begin/_wait, unless --serial)
 #       (with --data also the checkpoints' commit delay: checkpoint_delay_ms_max=...)
 #   build/khorgos benchmark --transfers N --replay --data DIR     (journal replay speed)
+#   build/khorgos benchmark --transfers N --paired R --data DIR   (checkpoint delay, paired)
 #   build/bench/bench_sqlite --transfers N [--zipf] --dir DIR
 #   bench/postgres.sh SECONDS [uniform|zipf]
 #   build/bench/bench_settle_lsm, build/bench/bench_settle_engine, build/bench/bench_settle_fx
 #   build/khorgos simulate [--scale X] [--a LIST] --out DIR       (the simulator's day)
 # Sizes can be lowered for a quick look: KHORGOS_TRANSFERS, SQLITE_TRANSFERS, POSTGRES_SECONDS,
-# REPLAY_TRANSFERS, SIMULATE_SCALE (177 gives the one-million-payment day), SIMULATE_A (the
+# REPLAY_TRANSFERS, PAIRED_RUNS (pairs of runs for the paired checkpoint delay), SIMULATE_SCALE (177 gives the one-million-payment day), SIMULATE_A (the
 # liquidity levels of that day's runs, default 0: one run per design).
 set -eu
 build=${1:-build}
@@ -26,6 +27,7 @@ single_transfers=${SINGLE_TRANSFERS:-2000}
 sqlite_transfers=${SQLITE_TRANSFERS:-1000000}
 postgres_seconds=${POSTGRES_SECONDS:-20}
 replay_transfers=${REPLAY_TRANSFERS:-10000000}
+paired_runs=${PAIRED_RUNS:-7}
 simulate_scale=${SIMULATE_SCALE:-177}
 simulate_a=${SIMULATE_A:-0}
 work="$build/bench-run"
@@ -61,6 +63,16 @@ for distribution in uniform zipf; do
         echo "postgres_${mode}_$distribution $line" >>"$results"; echo "$line" >&2
     done
 done
+
+# The checkpoints' commit delay, paired: PAIRED_RUNS runs with automatic checkpoints and as
+# many without, alternately, batch b of each set against batch b of the other (about 4 s a run
+# at 2 million transfers).
+echo "khorgos: checkpoint delay, $paired_runs pairs of runs" >&2
+rm -rf "$work/data-paired"
+paired_line=$("$build/khorgos" benchmark --transfers "$khorgos_transfers" --paired "$paired_runs" \
+    --data "$work/data-paired")
+rm -rf "$work/data-paired"
+echo "$paired_line" >&2
 
 # Journal replay after REPLAY_TRANSFERS transfers, automatic checkpoints off, so reopening
 # replays the whole journal (about 150 bytes on disk per transfer: 1.5 GB for 10 million).
@@ -151,6 +163,11 @@ cat <<EOF2
 | untouched batches' own tail: p99 / max (us), to compare with the longest touched batch | $(field other_batch_p99_us "$line_bu") / $(field other_batch_max_us "$line_bu") | |
 | longest commit delay caused by a checkpoint (ms), two in flight | $(field checkpoint_delay_ms_max "$line_bu") | <= 10 |
 | the same, one at a time: longest touched batch / untouched p50 / untouched max (us) | $(field checkpoint_delay_ms_max "$line_serial") ms: $(field checkpoint_batch_max_us "$line_serial") / $(field other_batch_p50_us "$line_serial") / $(field other_batch_max_us "$line_serial") | <= 10 |
+| checkpoint delay, paired: largest over batches of the median of (with − without) over $(field runs "$paired_line") pairs of runs (ms), its batch; noise floor (the same between runs without) | $(field checkpoint_delay_paired_ms_max "$paired_line") at batch $(field delay_batch "$paired_line"); noise $(field paired_noise_ms_max "$paired_line") | <= 10 |
+| the same within ±4 batches (ms); noise floor | $(field checkpoint_delay_window_ms_max "$paired_line"); noise $(field window_noise_ms_max "$paired_line") | <= 10 |
+| slowest batch with minus slowest without, median / largest over the pairs (ms) | $(field run_max_paired_ms "$paired_line") / $(field run_max_paired_ms_max "$paired_line") | |
+| largest single difference from the paired batch (ms), and between runs both without checkpoints | $(field pair_delay_ms_max "$paired_line") / $(field pair_noise_ms_max "$paired_line") | |
+| transfers/s, median of the paired runs: with / without checkpoints | $(field with_transfers_per_second "$paired_line") / $(field without_transfers_per_second "$paired_line") | |
 | longest checkpoint start inside a commit (ms) | $(field checkpoint_begin_ms_max "$line_bu") | |
 | journal replay after $(field transfers "$replay_line") transfers (transfers/s, whole journal, at open) | $(field replay_transfers_per_second "$replay_line") in $(field replay_seconds "$replay_line") s | >= live |
 | live durable batches, same run, checkpoints off (transfers/s) | $(field live_transfers_per_second "$replay_line") | |

@@ -2,7 +2,8 @@
  * cli_benchmark.c: `khorgos benchmark`, the engine driven through its C API (include/khorgos.h)
  * on the workload of bench/bench_workload.h, the same one SQLite and PostgreSQL run.
  *
- *   khorgos benchmark [--transfers N] [--zipf] [--single] [--data DIR [--replay]]
+ *   khorgos benchmark [--transfers N] [--zipf] [--single] [--serial]
+ *                     [--data DIR [--replay | --paired R]]
  *
  * Steps: 10,000 accounts across the eight currencies (debits must not exceed credits), each
  * funded from an issuance account of its currency; then the transfers, in full batches of 8,189
@@ -18,6 +19,30 @@
  * (sequence_running nonzero before or after it). This works whether the snapshot is written by
  * a forked child or streamed by the engine itself. checkpoint_delay_ms_max is the longest
  * touched batch minus the p50 of the untouched ones: what a checkpoint added to a commit.
+ *
+ * Paired checkpoint delay (--paired R, needs --data, full batches). The measure above counts a
+ * touched batch's whole latency against the untouched p50, so on a shared VM, whose own stalls
+ * put single batches 5 to 20 ms above the p50 with no checkpoint running, it cannot show a bound
+ * of a few ms. Paired: R runs with the default checkpoints and R with none
+ * (checkpoint_journal_bytes = UINT64_MAX), alternately, each formatting DIR/data and removing it
+ * after; the same transfers go in the same batches, and the policy begins its checkpoints at
+ * the same batches, in every run. Each run keeps its batch latencies in batch order. Reported
+ * (ms): checkpoint_delay_paired_ms_max, the largest over batches b of the median over the R
+ * pairs of (with[b] - without[b]), and delay_batch, its b: what a checkpoint adds to a commit,
+ * the machine's stalls, which fall on random batches, dropped by the median;
+ * checkpoint_delay_window_ms_max, the same with each side the slowest batch within
+ * BENCHMARK_PAIRED_WINDOW of b (a publish's batch moves a little from run to run);
+ * paired_noise_ms_max and window_noise_ms_max, the same statistics between runs that both ran
+ * without checkpoints (run r against run r + 1): the statistic's noise floor; run_max_paired_ms
+ * and run_max_paired_ms_max, the median and the largest over the pairs of (slowest batch with -
+ * slowest batch without); pair_delay_ms_max and pair_noise_ms_max, the single largest
+ * difference of a batch from its pair, and between runs without checkpoints: an upper bound
+ * that counts the machine's stalls as delay. And the median throughput of each kind of run.
+ *   "khorgos paired <uniform|zipf> transfers=N runs=R batches=B checkpoints_per_run=X
+ *    with_transfers_per_second=X without_transfers_per_second=X
+ *    checkpoint_delay_paired_ms_max=.. delay_batch=N paired_noise_ms_max=.. noise_batch=N
+ *    checkpoint_delay_window_ms_max=.. window_batch=N window_noise_ms_max=..
+ *    run_max_paired_ms=.. run_max_paired_ms_max=.. pair_delay_ms_max=.. pair_noise_ms_max=.."
  *
  * Replay (--replay, needs --data): the same run with automatic checkpoints off
  * (checkpoint_journal_bytes = UINT64_MAX), so the journal holds every transfer after the empty
@@ -49,10 +74,12 @@
 #include "../../bench/bench_workload.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct benchmark_options {
     u64 transfer_count;
@@ -60,6 +87,7 @@ struct benchmark_options {
     bool single;
     bool serial; /* one request at a time (khorgos_execute), not a pipeline of two */
     bool replay;
+    u32 paired_runs; /* --paired R: R runs with checkpoints and R without, alternately */
     const char *data_directory;
 };
 
@@ -69,6 +97,7 @@ struct benchmark_measure {
     double seconds;
     double cpu_seconds;           /* user and system time of the process during the loop */
     u64 *latencies_ns;            /* every batch; sorted after the loop */
+    u64 *ordered_latencies_ns;    /* every batch in batch order (for --paired), or NULL */
     u64 *other_latencies_ns;      /* the batches no checkpoint touched; sorted after the loop */
     u64 other_count;
     u64 checkpoint_batch_count;   /* batches a checkpoint touched */
@@ -82,10 +111,17 @@ struct benchmark_measure {
 _Static_assert(BENCH_ACCOUNT_COUNT <= 2 * LIMIT_BATCH_EVENTS_MAX, "setup fits in two batches");
 /* A path in the data directory. */
 #define BENCHMARK_PATH_BYTES_MAX 4096u
+/* --paired: each run takes about 4 s at 2M transfers (with the format, prefault and close) and
+ * formats its own directory; 64 pairs bound the run at a few minutes per million transfers. */
+#define BENCHMARK_PAIRED_RUNS_MAX 64u
+/* --paired's second statistic compares each batch's neighbourhood, this many batches either
+ * side (about 40 ms of commits), so that a delay whose batch varies a little from run to run
+ * (a publish lands in the first commit after the thread ends) is still paired. */
+#define BENCHMARK_PAIRED_WINDOW 4u
 
 static const char benchmark_usage[] =
     "usage: khorgos benchmark [--transfers N] [--zipf] [--single] [--serial] "
-    "[--data DIR [--replay]]\n";
+    "[--data DIR [--replay | --paired R]]\n";
 
 static int benchmark_parse(int argc, char **argv, struct benchmark_options *options) {
     ASSERT(options != NULL);
@@ -103,6 +139,12 @@ static int benchmark_parse(int argc, char **argv, struct benchmark_options *opti
             options->serial = true;
         } else if (strcmp(argument, "--replay") == 0) {
             options->replay = true;
+        } else if (strcmp(argument, "--paired") == 0 && index + 1 < argc) {
+            options->paired_runs = (u32)strtoul(argv[++index], NULL, 10);
+            if (options->paired_runs < 3 || options->paired_runs > BENCHMARK_PAIRED_RUNS_MAX) {
+                fputs("khorgos benchmark: --paired takes 3 to 64 runs\n", stderr);
+                return -1;
+            }
         } else if (strcmp(argument, "--data") == 0 && index + 1 < argc) {
             options->data_directory = argv[++index];
         } else {
@@ -116,6 +158,14 @@ static int benchmark_parse(int argc, char **argv, struct benchmark_options *opti
     if (options->replay && (options->data_directory == NULL || options->single)) {
         fputs("khorgos benchmark: --replay needs --data and full batches (no --single)\n",
               stderr);
+        return -1;
+    }
+    /* Paired runs compare batch b of one run with batch b of another: the same transfers in
+     * the same batches, durable, pipelined as the main measure is. */
+    if (options->paired_runs != 0 &&
+        (options->data_directory == NULL || options->single || options->replay)) {
+        fputs("khorgos benchmark: --paired needs --data and full batches (no --single, "
+              "no --replay)\n", stderr);
         return -1;
     }
     return options->transfer_count > 0 && options->transfer_count <= LIMIT_TRANSFER_COUNT_MAX / 2
@@ -207,9 +257,12 @@ static u64 directory_bytes(const char *path, u32 *snapshot_count) {
     return total;
 }
 
+/* Opens the engine of one run; with a data directory, `checkpoint_journal_bytes` is the
+ * policy's threshold (0 the default an operator runs, UINT64_MAX none). */
 static khorgos_error benchmark_open(const struct benchmark_options *options,
-                                    struct khorgos **engine) {
+                                    u64 checkpoint_journal_bytes, struct khorgos **engine) {
     ASSERT(options != NULL && engine != NULL);
+    ASSERT(!options->replay || checkpoint_journal_bytes == UINT64_MAX);
     struct khorgos_config config = {
         .account_count_max = BENCH_ACCOUNT_COUNT + 64,
         .transfer_count_max = (u32)MIN(options->transfer_count + BENCH_ACCOUNT_COUNT + 64,
@@ -223,10 +276,8 @@ static khorgos_error benchmark_open(const struct benchmark_options *options,
                 khorgos_strerror(error));
         return error;
     }
-    /* Replay needs the whole history in the journal: no automatic checkpoint. Otherwise the
-     * default policy, as an operator runs it, whose commit delay is measured. */
     struct khorgos_open_options open_options = {
-        .clock_manual = 0, .checkpoint_journal_bytes = options->replay ? UINT64_MAX : 0};
+        .clock_manual = 0, .checkpoint_journal_bytes = checkpoint_journal_bytes};
     return khorgos_open(engine, options->data_directory, &open_options);
 }
 
@@ -266,6 +317,7 @@ static void benchmark_record(struct benchmark_measure *measure, u64 batch, u64 l
     ASSERT(batch < measure->batch_count);
     ASSERT(measure->other_count + measure->checkpoint_batch_count == batch);
     measure->latencies_ns[batch] = latency_ns;
+    if (measure->ordered_latencies_ns != NULL) measure->ordered_latencies_ns[batch] = latency_ns;
     if (touched) {
         measure->checkpoint_batch_count++;
         measure->checkpoint_latency_ns_max = MAX(measure->checkpoint_latency_ns_max, latency_ns);
@@ -471,22 +523,264 @@ static int benchmark_replay(struct khorgos *engine, const struct benchmark_optio
     return 0;
 }
 
-int cli_benchmark_main(int argc, char **argv) {
-    struct benchmark_options options;
-    if (benchmark_parse(argc, argv, &options) != 0) return 2;
-    struct khorgos *engine = NULL;
-    khorgos_error error = benchmark_open(&options, &engine);
+/* One run: open (format with --data), make the memory resident, set up the accounts, time
+ * the transfers into `measure` (its counters zero, its arrays reserved). The engine is left
+ * open for the caller to close or replay. */
+static khorgos_error benchmark_once(const struct benchmark_options *options,
+                                    u64 checkpoint_journal_bytes, struct khorgos **engine,
+                                    struct khorgos_transfer *transfers,
+                                    struct khorgos_create_result *results,
+                                    struct benchmark_measure *measure) {
+    ASSERT(options != NULL && engine != NULL && measure != NULL);
+    ASSERT(measure->other_count == 0 && measure->checkpoint_batch_count == 0);
+    khorgos_error error = benchmark_open(options, checkpoint_journal_bytes, engine);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos benchmark: %s\n", khorgos_strerror(error));
-        return 1;
+        return error;
     }
     /* As a server opens: the reserved memory made resident before the first request, so the
      * first batches do not pay a page fault per id-map insert (about 100 ms at batch 0). Not
      * for --replay, whose two phases are compared like for like, both faulting as they go. */
-    if (!options.replay) {
-        error = khorgos_memory_prefault(engine);
+    if (!options->replay) {
+        error = khorgos_memory_prefault(*engine);
         ASSERT(error == KHORGOS_ERROR_ok);
     }
+    benchmark_setup(*engine, transfers, results);
+    benchmark_run(*engine, options, transfers, results, measure);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ---- --paired: what checkpoints add to each batch, against the same run without them ------ */
+
+/* Removes a data directory a run formatted: its files (it holds no subdirectory), then it. */
+static bool benchmark_remove_directory(const char *path) {
+    ASSERT(path != NULL && path[0] != '\0');
+    DIR *directory = opendir(path);
+    if (directory == NULL) return false;
+    bool removed = true;
+    struct dirent *entry;
+    while ((entry = readdir(directory)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+        char name[BENCHMARK_PATH_BYTES_MAX];
+        int length = snprintf(name, sizeof(name), "%s/%s", path, entry->d_name);
+        ASSERT(length > 0);
+        if ((size_t)length >= sizeof(name) || unlink(name) != 0) removed = false;
+    }
+    closedir(directory);
+    if (removed && rmdir(path) != 0) removed = false;
+    if (!removed) fprintf(stderr, "khorgos benchmark: cannot remove %s\n", path);
+    return removed;
+}
+
+static int compare_i64(const void *left, const void *right) {
+    i64 a = *(const i64 *)left, b = *(const i64 *)right;
+    return (a > b) - (a < b);
+}
+
+/* The median of `count` values, sorted in place: the mean of the middle two when even. */
+static double benchmark_median(i64 *values, u32 count) {
+    ASSERT(values != NULL && count > 0);
+    qsort(values, count, sizeof(i64), compare_i64);
+    ASSERT(values[0] <= values[count - 1]);
+    if (count % 2 == 1) return (double)values[count / 2];
+    return ((double)values[count / 2 - 1] + (double)values[count / 2]) / 2.0;
+}
+
+/* The slowest batch of `row` within `window` batches either side of `batch`. */
+static u64 benchmark_window_max(const u64 *row, u64 batch_count, u64 batch, u32 window) {
+    ASSERT(row != NULL && batch < batch_count);
+    u64 first = batch >= window ? batch - window : 0;
+    u64 last = MIN(batch + window, batch_count - 1);
+    u64 maximum = 0;
+    for (u64 index = first; index <= last; index++) maximum = MAX(maximum, row[index]);
+    ASSERT(maximum >= row[batch]);
+    return maximum;
+}
+
+/* The largest, over the batches b, of the median over the runs of left[run] minus
+ * right[(run + shift) % runs], each the slowest batch within `window` of b, in ns, and at
+ * which b. Batch b of every run holds the same transfers, and the policy begins its
+ * checkpoints at the same batches in every run, so a delay a checkpoint causes recurs at its
+ * batch (within a few batches for the publish, whose commit depends on when the thread ends:
+ * hence the window) while the machine's own stalls fall at random batches and the median
+ * drops them. */
+static double benchmark_paired_max_ns(const u64 *left, const u64 *right, u32 runs,
+                                      u64 batch_count, u32 shift, u32 window, u64 *batch_at) {
+    ASSERT(left != NULL && right != NULL && batch_at != NULL);
+    ASSERT(runs >= 3 && runs <= BENCHMARK_PAIRED_RUNS_MAX && shift < runs && batch_count > 0);
+    i64 differences[BENCHMARK_PAIRED_RUNS_MAX];
+    double maximum = 0.0;
+    *batch_at = 0;
+    for (u64 batch = 0; batch < batch_count; batch++) {
+        for (u32 run = 0; run < runs; run++) {
+            const u64 *left_row = left + run * batch_count;
+            const u64 *right_row = right + ((run + shift) % runs) * batch_count;
+            differences[run] = (i64)benchmark_window_max(left_row, batch_count, batch, window) -
+                               (i64)benchmark_window_max(right_row, batch_count, batch, window);
+        }
+        double median = benchmark_median(differences, runs);
+        if (batch == 0 || median > maximum) {
+            maximum = median;
+            *batch_at = batch;
+        }
+    }
+    return maximum;
+}
+
+/* The largest left[run][batch] minus right[(run + shift) % runs][batch] over every run and
+ * batch, in ns. */
+static i64 benchmark_pair_max_ns(const u64 *left, const u64 *right, u32 runs, u64 batch_count,
+                                 u32 shift) {
+    ASSERT(left != NULL && right != NULL);
+    ASSERT(runs >= 3 && shift < runs && batch_count > 0);
+    i64 maximum = INT64_MIN;
+    for (u32 run = 0; run < runs; run++) {
+        const u64 *right_row = right + ((run + shift) % runs) * batch_count;
+        for (u64 batch = 0; batch < batch_count; batch++) {
+            maximum = MAX(maximum, (i64)left[run * batch_count + batch] - (i64)right_row[batch]);
+        }
+    }
+    return maximum;
+}
+
+/* Each run's slowest batch. */
+static u64 benchmark_row_max(const u64 *row, u64 batch_count) {
+    ASSERT(row != NULL && batch_count > 0);
+    u64 maximum = 0;
+    for (u64 batch = 0; batch < batch_count; batch++) maximum = MAX(maximum, row[batch]);
+    ASSERT(maximum >= row[0]);
+    return maximum;
+}
+
+/* What the paired runs measured: the latencies of every batch in batch order, row per run. */
+struct benchmark_paired {
+    u32 runs;
+    u64 batch_count;
+    u64 *with_ns;    /* automatic checkpoints as an operator runs them */
+    u64 *without_ns; /* checkpoint_journal_bytes = UINT64_MAX: none */
+    i64 with_run_ns[BENCHMARK_PAIRED_RUNS_MAX];
+    i64 without_run_ns[BENCHMARK_PAIRED_RUNS_MAX];
+    u64 checkpoints; /* over the runs with checkpoints */
+};
+
+/* The output line (see the header comment). */
+static void benchmark_paired_print(const struct benchmark_options *options,
+                                   struct benchmark_paired *paired) {
+    ASSERT(options != NULL && paired != NULL);
+    ASSERT(paired->runs >= 3 && paired->batch_count > 0);
+    u32 runs = paired->runs;
+    u64 batches = paired->batch_count, delay_batch = 0, noise_batch = 0, window_batch = 0,
+        unused_batch = 0;
+    double delay_ns = benchmark_paired_max_ns(paired->with_ns, paired->without_ns, runs,
+                                              batches, 0, 0, &delay_batch);
+    double window_ns = benchmark_paired_max_ns(paired->with_ns, paired->without_ns, runs,
+                                               batches, 0, BENCHMARK_PAIRED_WINDOW, &window_batch);
+    /* The control: the same statistics between runs that both ran without checkpoints. */
+    double noise_ns = benchmark_paired_max_ns(paired->without_ns, paired->without_ns, runs,
+                                              batches, 1, 0, &noise_batch);
+    double window_noise_ns = benchmark_paired_max_ns(paired->without_ns, paired->without_ns,
+                                                     runs, batches, 1, BENCHMARK_PAIRED_WINDOW,
+                                                     &unused_batch);
+    i64 maxima[BENCHMARK_PAIRED_RUNS_MAX];
+    i64 maxima_worst = INT64_MIN;
+    for (u32 run = 0; run < runs; run++) {
+        maxima[run] = (i64)benchmark_row_max(paired->with_ns + run * batches, batches) -
+                      (i64)benchmark_row_max(paired->without_ns + run * batches, batches);
+        maxima_worst = MAX(maxima_worst, maxima[run]);
+    }
+    double maxima_ns = benchmark_median(maxima, runs);
+    /* The single largest difference of a batch from its pair, and the same between runs
+     * without checkpoints: an upper bound that counts the machine's noise as delay. */
+    double pair_ns = (double)benchmark_pair_max_ns(paired->with_ns, paired->without_ns, runs,
+                                                   batches, 0);
+    double pair_noise_ns = (double)benchmark_pair_max_ns(paired->without_ns, paired->without_ns,
+                                                         runs, batches, 1);
+    double with_seconds = benchmark_median(paired->with_run_ns, runs) / 1e9;
+    double without_seconds = benchmark_median(paired->without_run_ns, runs) / 1e9;
+    printf("khorgos paired %s transfers=%llu runs=%u batches=%llu checkpoints_per_run=%.1f "
+           "with_transfers_per_second=%.0f without_transfers_per_second=%.0f "
+           "checkpoint_delay_paired_ms_max=%.2f delay_batch=%llu paired_noise_ms_max=%.2f "
+           "noise_batch=%llu checkpoint_delay_window_ms_max=%.2f window_batch=%llu "
+           "window_noise_ms_max=%.2f run_max_paired_ms=%.2f run_max_paired_ms_max=%.2f "
+           "pair_delay_ms_max=%.2f pair_noise_ms_max=%.2f\n",
+           options->zipf ? "zipf" : "uniform", (unsigned long long)options->transfer_count,
+           runs, (unsigned long long)batches, (double)paired->checkpoints / runs,
+           (double)options->transfer_count / with_seconds,
+           (double)options->transfer_count / without_seconds, delay_ns / 1e6,
+           (unsigned long long)delay_batch, noise_ns / 1e6, (unsigned long long)noise_batch,
+           window_ns / 1e6, (unsigned long long)window_batch, window_noise_ns / 1e6,
+           maxima_ns / 1e6, (double)maxima_worst / 1e6, pair_ns / 1e6, pair_noise_ns / 1e6);
+}
+
+/* Run `index` of the alternation: even ones with checkpoints, odd ones without, each in a
+ * freshly formatted `run_options->data_directory`, removed after. */
+static int benchmark_paired_run(const struct benchmark_options *run_options, u32 index,
+                                struct khorgos_transfer *transfers,
+                                struct khorgos_create_result *results,
+                                struct benchmark_measure *measure,
+                                struct benchmark_paired *paired) {
+    ASSERT(index < 2 * paired->runs);
+    ASSERT(run_options->data_directory != NULL && run_options->paired_runs == paired->runs);
+    bool checkpoints_on = index % 2 == 0;
+    u32 run = index / 2;
+    measure->other_count = 0;
+    measure->checkpoint_batch_count = 0;
+    measure->checkpoint_latency_ns_max = 0;
+    measure->ordered_latencies_ns =
+        (checkpoints_on ? paired->with_ns : paired->without_ns) + run * paired->batch_count;
+    struct khorgos *engine = NULL;
+    khorgos_error error = benchmark_once(run_options, checkpoints_on ? 0 : UINT64_MAX, &engine,
+                                         transfers, results, measure);
+    measure->ordered_latencies_ns = NULL;
+    if (error != KHORGOS_ERROR_ok) return 1;
+    khorgos_close(engine);
+    (checkpoints_on ? paired->with_run_ns : paired->without_run_ns)[run] =
+        (i64)(measure->seconds * 1e9);
+    if (checkpoints_on) paired->checkpoints += measure->statistics.started;
+    if (!checkpoints_on && measure->statistics.started != 0) {
+        fputs("khorgos benchmark: a run without checkpoints checkpointed\n", stderr);
+        return 1;
+    }
+    return benchmark_remove_directory(run_options->data_directory) ? 0 : 1;
+}
+
+/* --paired R: R runs with the default checkpoints and R without, alternately (so the
+ * machine's drift falls on both), in DIR/data, which each run formats and removes. */
+static int benchmark_paired(const struct benchmark_options *options,
+                            struct khorgos_transfer *transfers,
+                            struct khorgos_create_result *results,
+                            struct benchmark_measure *measure) {
+    ASSERT(options->paired_runs >= 3 && options->paired_runs <= BENCHMARK_PAIRED_RUNS_MAX);
+    ASSERT(options->data_directory != NULL && measure->batch_count > 0);
+    if (mkdir(options->data_directory, 0755) != 0) {
+        fprintf(stderr, "khorgos benchmark: cannot create %s: %s\n", options->data_directory,
+                strerror(errno));
+        return 1;
+    }
+    char run_path[BENCHMARK_PATH_BYTES_MAX];
+    int length = snprintf(run_path, sizeof(run_path), "%s/data", options->data_directory);
+    ASSERT(length > 0 && (size_t)length < sizeof(run_path));
+    struct benchmark_options run_options = *options;
+    run_options.data_directory = run_path;
+    struct benchmark_paired paired = {.runs = options->paired_runs,
+                                      .batch_count = measure->batch_count};
+    paired.with_ns = calloc((size_t)paired.runs * paired.batch_count, sizeof(u64));
+    paired.without_ns = calloc((size_t)paired.runs * paired.batch_count, sizeof(u64));
+    ASSERT(paired.with_ns != NULL && paired.without_ns != NULL);
+    int status = 0;
+    for (u32 index = 0; index < 2 * paired.runs && status == 0; index++) {
+        status = benchmark_paired_run(&run_options, index, transfers, results, measure, &paired);
+    }
+    if (status == 0) benchmark_paired_print(options, &paired);
+    free(paired.without_ns);
+    free(paired.with_ns);
+    if (rmdir(options->data_directory) != 0) status = 1;
+    return status;
+}
+
+int cli_benchmark_main(int argc, char **argv) {
+    struct benchmark_options options;
+    if (benchmark_parse(argc, argv, &options) != 0) return 2;
     u32 batch_size = options.single ? 1 : LIMIT_BATCH_EVENTS_MAX;
     struct benchmark_measure measure = {
         .batch_count = (options.transfer_count + batch_size - 1) / batch_size};
@@ -497,15 +791,26 @@ int cli_benchmark_main(int argc, char **argv) {
     measure.other_latencies_ns = calloc(measure.batch_count, sizeof(u64));
     ASSERT(transfers != NULL && results != NULL);
     ASSERT(measure.latencies_ns != NULL && measure.other_latencies_ns != NULL);
-    benchmark_setup(engine, transfers, results);
-    benchmark_run(engine, &options, transfers, results, &measure);
     int status = 0;
+    if (options.paired_runs != 0) {
+        status = benchmark_paired(&options, transfers, results, &measure);
+        goto free_buffers;
+    }
+    /* Replay needs the whole history in the journal: no automatic checkpoint. Otherwise the
+     * default policy, as an operator runs it, whose commit delay is measured. */
+    struct khorgos *engine = NULL;
+    if (benchmark_once(&options, options.replay ? UINT64_MAX : 0, &engine, transfers, results,
+                       &measure) != KHORGOS_ERROR_ok) {
+        status = 1;
+        goto free_buffers;
+    }
     if (options.replay) {
         status = benchmark_replay(engine, &options, &measure);
     } else {
         benchmark_print(&options, &measure);
         khorgos_close(engine);
     }
+free_buffers:
     free(measure.other_latencies_ns);
     free(measure.latencies_ns);
     free(results);
