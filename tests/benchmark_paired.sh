@@ -20,7 +20,8 @@ expected = ["transfers", "runs", "batches", "checkpoints_per_run", "with_transfe
             "without_transfers_per_second", "checkpoint_delay_paired_ms_max", "delay_batch",
             "paired_noise_ms_max", "noise_batch", "checkpoint_delay_window_ms_max",
             "window_batch", "window_noise_ms_max", "run_max_paired_ms", "run_max_paired_ms_max",
-            "pair_delay_ms_max", "pair_noise_ms_max"]
+            "pair_delay_ms_max", "pair_noise_ms_max", "pairs_over_target",
+            "noise_pairs_over_target"]
 assert list(fields) == expected, list(fields)
 value = {name: float(text) for name, text in fields.items()}
 assert value["transfers"] == 40000 and value["runs"] == 3
@@ -31,6 +32,13 @@ for name in ("delay_batch", "noise_batch", "window_batch"):
 assert value["checkpoint_delay_paired_ms_max"] <= value["pair_delay_ms_max"] + 1e-9
 assert value["paired_noise_ms_max"] <= value["pair_noise_ms_max"] + 1e-9
 assert value["run_max_paired_ms"] <= value["run_max_paired_ms_max"] + 1e-9
+# A difference over 10 ms makes the largest one exceed 10 ms, and none over it keeps it below
+# (the largest is printed to 0.01 ms).
+for over, largest in (("pairs_over_target", "pair_delay_ms_max"),
+                      ("noise_pairs_over_target", "pair_noise_ms_max")):
+    assert value[over] == 0 or value[largest] >= 9.995, value
+    assert value[over] > 0 or value[largest] <= 10.005, value
+assert value["pairs_over_target"] <= value["runs"] * value["batches"]
 assert value["with_transfers_per_second"] > 0 and value["without_transfers_per_second"] > 0
 PY
 [ ! -e "$work/paired" ] || { echo "the paired runs left $work/paired behind"; exit 1; }
