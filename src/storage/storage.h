@@ -158,9 +158,10 @@
  * fsyncs the directory and deletes what the previous snapshot made unnecessary; the thread
  * also prepares the next segment's files ("journal-spare", "headers-spare", preallocated and
  * synced; storage_segment_spares_hold keeps segment starts off them meanwhile), so the next
- * segment start is two renames and a directory fsync. A commit is delayed only by that begin:
- * measured 1.1 to 1.4 ms max at 2,000,000 transfers (up to 13 ms when the 2-core VM was
- * heavily loaded; docs/storage.md). The
+ * segment start is two renames and a directory fsync. A commit pays that begin (0.3 to 0.7 ms
+ * max at 2,000,000 transfers) and, while the thread writes, a share of the disk and the cores:
+ * measured paired against the same runs without checkpoints, 2 to 5 ms at most added to any
+ * batch (docs/storage.md, "What a checkpoint costs a commit"). The
  * simulated I/O writes the same snapshot with the same function inline. Snapshots are written
  * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
  * new file whole; a .tmp left by a crash is ignored and deleted.
