@@ -91,9 +91,13 @@
  *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
  *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, and at full
  *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace). The
- *       committing thread stores `commit_ns_last`, then increments `commit_count` (release)
- *       after each commit while the thread runs; the thread only reads them. Why: on a disk
+ *       (engine_checkpoint_pace). A "journal commit" here is a batch whose writes and
+ *       fdatasyncs returned (storage_flights_written, counted by the journal's writer), so a
+ *       piece goes to the disk just after one fdatasync, while the engine applies the next
+ *       batch, rather than inside the fdatasync in flight (pacing on submits instead, the
+ *       per-batch paired delay averaged 1.8 ms over four alternating sets, against 1.1 ms).
+ *       The committing thread stores `commit_ns_last` after each submit while the thread
+ *       runs; the thread only reads it and the count. Why: on a disk
  *       with a volatile write cache a journal fdatasync pays for persisting everything that
  *       reached the device since the last one, and on ext4 the jbd2 commit it waits for also
  *       frees (and, mounted with discard, discards) what was deleted since. Measured on the
@@ -206,11 +210,10 @@ struct engine_checkpoint {
     khorgos_error collect_error; /* of the paced collection, after a publish */
     bool published;
     u128 digest;
-    /* The thread's pacing state (C6): the commit count it last saw, writes left for it. */
-    u64 pace_commits_seen;
+    /* The thread's pacing state (C6): the batches written it last saw, writes left for it. */
+    u64 pace_flights_seen;
     u32 pace_writes_left;
     /* Written by the committing thread, read by the thread (C6). */
-    _Atomic u64 commit_count;
     _Atomic u64 commit_ns_last;
     atomic_bool hurry; /* close waits: write at full speed */
     /* Owned by the committing thread. */
@@ -364,10 +367,9 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
-    if (checkpoint->running) { /* the thread's clock (C6): the time first, then the count */
+    if (checkpoint->running) { /* the thread's idle clock (C6) */
         atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
                               memory_order_relaxed);
-        atomic_fetch_add_explicit(&checkpoint->commit_count, 1, memory_order_release);
     }
     khorgos_error error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
@@ -621,9 +623,9 @@ static void engine_checkpoint_pace(void *context) {
     for (u64 poll = 0;; poll++) {
         /* Every wait ends by the idle bound at the latest (the last commit is in the past). */
         ASSERT(poll <= ENGINE_CHECKPOINT_IDLE_NS / ENGINE_CHECKPOINT_POLL_NS + 1);
-        u64 commits = atomic_load_explicit(&checkpoint->commit_count, memory_order_acquire);
-        if (commits != checkpoint->pace_commits_seen) {
-            checkpoint->pace_commits_seen = commits;
+        u64 flights = storage_flights_written(checkpoint->storage);
+        if (flights != checkpoint->pace_flights_seen) {
+            checkpoint->pace_flights_seen = flights;
             checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
         }
         if (checkpoint->pace_writes_left > 0) {
@@ -721,7 +723,7 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
     atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
     atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
                           memory_order_relaxed);
-    checkpoint->pace_commits_seen = UINT64_MAX; /* the first write goes at once */
+    checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
     checkpoint->pace_writes_left = 0;
     checkpoint->running = true;
     storage_segment_spares_hold(engine_storage->storage, true);

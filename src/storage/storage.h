@@ -177,6 +177,7 @@
 #include "base/base.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
@@ -490,6 +491,11 @@ khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
 khorgos_error storage_journal_writer_start(struct storage *storage);
 /* Whether nothing is appended and unsubmitted, and nothing is in flight. */
 bool storage_journal_idle(const struct storage *storage);
+/* How many batches have finished their writes and fdatasyncs so far (ok or not); any thread
+ * may read it: a checkpoint's thread writes a piece of snapshot just after each, so that
+ * the device takes the piece while the engine applies the next batch, not inside the
+ * fdatasync of the batch in flight. */
+u64 storage_flights_written(const struct storage *storage);
 /* Whether nothing is appended and unsubmitted (a batch may be in flight). */
 bool storage_journal_submitted_all(const struct storage *storage);
 /* The chain head at a checkpoint taken while the batch ending at it may still be in flight
@@ -756,6 +762,9 @@ struct storage {
     bool flight_submitted; /* under flight_mutex: the thread has a batch to write */
     bool writer_stop;      /* under flight_mutex: the thread exits when idle */
     khorgos_error flight_error; /* under flight_mutex, or inline: the last write's result */
+    /* Batches whose writes and fdatasyncs returned (ok or not): written by whoever writes a
+     * batch, read by any thread; a checkpoint's thread paces its writes on it. */
+    _Atomic u64 flights_written;
     /* W4: the chain head a checkpoint asked for, under flight_mutex. */
     u64 mark_sequence;
     bool mark_ready;            /* true when no mark waits for the writer */

@@ -342,7 +342,15 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
                            flight->header_index * STORAGE_RECORD_HEADER_BYTES);
     }
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->headers_file);
+    atomic_fetch_add_explicit(&storage->flights_written, 1, memory_order_release);
     return error;
+}
+
+u64 storage_flights_written(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    u64 written = atomic_load_explicit(&storage->flights_written, memory_order_acquire);
+    ASSERT(written <= storage->sequence_next); /* a batch holds one record at least */
+    return written;
 }
 
 /* Hands the chain head at the mark over with the result of the write that made it durable
