@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -434,6 +435,65 @@ static void test_posix_background_checkpoint(void **state) {
     assert_int_equal(system(command), 0);
 }
 
+/* Whether the simulated directory holds a file of that name. */
+static bool file_exists(struct storage_io *io, const char *name) {
+    int file = -1;
+    khorgos_error error = io->open(io, name, 0, &file);
+    if (error == KHORGOS_ERROR_ok) io->close(io, file);
+    assert_true(error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_not_found);
+    return error == KHORGOS_ERROR_ok;
+}
+
+/* Commits records up to `to`, then starts the segment that follows them. */
+static void segment_next(struct storage *storage, const struct record_copy *records, u32 from,
+                         u32 to) {
+    append_records(storage, records, from, to);
+    assert_int_equal(storage_journal_commit(storage), KHORGOS_ERROR_ok);
+    u8 head[BASE_SHA256_BYTES];
+    storage_chain_head(storage, head);
+    assert_int_equal(storage_segment_start(storage, to + 1, head), KHORGOS_ERROR_ok);
+    char name[STORAGE_NAME_BYTES_MAX];
+    storage_name(STORAGE_FILE_JOURNAL, to + 1, name);
+    assert_true(file_exists(storage_io(storage), name));
+}
+
+/* C4 (engine_storage.c): a segment start takes the spare files, two renames, unless a
+ * checkpoint's thread is making them (spares_mutex held): then it does not wait, creates its
+ * own files and leaves the spares alone; a start that took them says so, for the thread to
+ * make new ones; the journal stays whole either way. */
+static void test_segment_start_takes_spares_unless_being_made(void **state) {
+    (void)state;
+    struct storage_fault_config config = {.seed = 5};
+    struct storage_io *io = storage_fault_create(&config);
+    struct storage *storage = storage_fresh(io);
+    static struct record_copy records[RECORDS_MAX];
+    for (u32 index = 0; index < RECORDS_MAX; index++) record_make(&records[index], index + 1, index);
+    assert_int_equal(storage_segment_prepare_spares(storage), KHORGOS_ERROR_ok);
+    assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
+
+    pthread_mutex_lock(&storage->spares_mutex); /* as the thread holds it while making them */
+    segment_next(storage, records, 0, 8);
+    pthread_mutex_unlock(&storage->spares_mutex);
+    assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
+
+    assert_false(storage_segment_spares_taken(storage));
+    segment_next(storage, records, 8, 16);
+    assert_false(file_exists(io, "journal-spare") || file_exists(io, "headers-spare"));
+    assert_true(storage_segment_spares_taken(storage)); /* a checkpoint's thread remakes them */
+    assert_int_equal(storage_segment_prepare_spares(storage), KHORGOS_ERROR_ok);
+    assert_false(storage_segment_spares_taken(storage));
+    assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
+    segment_next(storage, records, 16, 24);
+    assert_false(file_exists(io, "journal-spare") || file_exists(io, "headers-spare"));
+    storage_destroy(storage);
+
+    static struct collected collected;
+    struct storage_report report;
+    assert_int_equal(recover(io, &collected, &report, NULL), KHORGOS_ERROR_ok);
+    assert_int_equal(collected.count, 24);
+    storage_fault_destroy(io);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journal_round_trip_and_chain),
@@ -443,6 +503,7 @@ int main(void) {
         cmocka_unit_test(test_superblock_version_is_checked),
         cmocka_unit_test(test_fault_io_crash_keeps_synced_bytes),
         cmocka_unit_test(test_posix_background_checkpoint),
+        cmocka_unit_test(test_segment_start_takes_spares_unless_being_made),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,7 +157,7 @@
  * keeps committing; a later commit sees the thread done, renames the file,
  * fsyncs the directory and deletes what the previous snapshot made unnecessary; the thread
  * also prepares the next segment's files ("journal-spare", "headers-spare", preallocated and
- * synced; storage_segment_spares_hold keeps segment starts off them meanwhile), so the next
+ * synced, under spares_mutex, which a segment start only tries), so the next
  * segment start is two renames and a directory fsync. A commit pays that begin (0.3 to 0.7 ms
  * max at 2,000,000 transfers) and, while the thread writes, a share of the disk and the cores:
  * measured paired against the same runs without checkpoints, 2 to 5 ms at most added to any
@@ -448,8 +448,11 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
 
 /* Prepares "journal-spare" and "headers-spare": fresh, preallocated, synced files that the next
  * storage_segment_start renames into place instead of preallocating (a checkpoint's thread
- * prepares them, so the engine's own segment start is two renames and an fsync). */
+ * prepares them, so the engine's own segment start is two renames and an fsync). Any thread;
+ * holds spares_mutex meanwhile, so a segment start then creates its own files. */
 khorgos_error storage_segment_prepare_spares(struct storage *storage);
+/* Whether a segment start took a spare since they were last made (any thread may ask). */
+bool storage_segment_spares_taken(const struct storage *storage);
 
 /* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
  * `after_sequence`, across segments, from the chain head `chain_head` (the hash of record
@@ -585,11 +588,6 @@ khorgos_error storage_writer_memory_end(struct storage_writer *writer,
  * checked against the captured checksum). */
 void storage_writer_section_copy(struct storage_writer *writer,
                                  const struct storage_section_header *section, const void *bytes);
-
-/* While held, a segment start does not take the spare files (a checkpoint's thread is making
- * them); it creates and preallocates its files itself. Held and released by the engine's
- * committing thread only. */
-void storage_segment_spares_hold(struct storage *storage, bool held);
 
 /* Opens snapshot-<sequence> after verifying its header and whole-body checksum (one pass);
  * corrupt (with the report's message naming the file and offset) when either fails. */
@@ -776,7 +774,13 @@ struct storage {
     u8 *headers_buffer;    /* STORAGE_HEADERS_WINDOW_BYTES */
     struct storage_writer writer;
     struct storage_reader reader;
-    bool spares_held;      /* storage_segment_spares_hold */
+    /* Guards the spare segment files: held by storage_segment_prepare_spares (a checkpoint's
+     * thread) while it makes them; a segment start only tries it (never waits) and, when it
+     * is busy, creates its own files. */
+    pthread_mutex_t spares_mutex;
+    /* Set when a segment start took a spare, cleared when spares are being made anew: a
+     * checkpoint's thread then makes them between two pieces, off the committing thread. */
+    atomic_bool spares_taken;
 };
 
 /* The header-copy window: a batch's worth of copies. */

@@ -89,6 +89,7 @@ khorgos_error storage_create(struct storage_io *io, const struct storage_superbl
     storage->headers_buffer = malloc(STORAGE_HEADERS_WINDOW_BYTES);
     /* Always initialised, so destroy need not know how far create went. */
     pthread_mutex_init(&storage->flight_mutex, NULL);
+    pthread_mutex_init(&storage->spares_mutex, NULL);
     pthread_cond_init(&storage->flight_submitted_cond, NULL);
     pthread_cond_init(&storage->flight_done_cond, NULL);
     if (storage->batch == NULL || storage->buffer == NULL ||
@@ -118,6 +119,7 @@ void storage_destroy(struct storage *storage) {
     ASSERT(!storage->writer_running);
     segment_close(storage);
     pthread_mutex_destroy(&storage->flight_mutex);
+    pthread_mutex_destroy(&storage->spares_mutex);
     pthread_cond_destroy(&storage->flight_submitted_cond);
     pthread_cond_destroy(&storage->flight_done_cond);
     free(storage->flight.bytes);
@@ -190,13 +192,11 @@ static const char *segment_spare_name(enum storage_file_kind kind) {
     return kind == STORAGE_FILE_JOURNAL ? "journal-spare" : "headers-spare";
 }
 
-/* Takes the spare file of a kind, if one of the right size is ready: a rename instead of a
- * preallocation, so starting a segment costs the engine almost nothing. */
-static bool segment_spare_take(struct storage *storage, enum storage_file_kind kind,
-                               const char *name, u64 size, int *file) {
+/* Renames the spare file of a kind into place, if one of the right size is ready. */
+static bool segment_spare_rename(struct storage *storage, enum storage_file_kind kind,
+                                 const char *name, u64 size, int *file) {
     struct storage_io *io = storage->io;
     const char *spare = segment_spare_name(kind);
-    if (storage->spares_held) return false; /* a checkpoint's thread is making them */
     int spare_file = -1;
     if (io->open(io, spare, 0, &spare_file) != KHORGOS_ERROR_ok) return false;
     u64 spare_size = 0;
@@ -207,6 +207,21 @@ static bool segment_spare_take(struct storage *storage, enum storage_file_kind k
     if (io->open(io, name, 0, file) != KHORGOS_ERROR_ok) return false;
     ASSERT(*file >= 0);
     return true;
+}
+
+/* Takes the spare file of a kind, if one of the right size is ready: a rename instead of a
+ * preallocation, so starting a segment costs the engine almost nothing. Never waits: while a
+ * checkpoint's thread is making the spares (it holds spares_mutex), the segment start creates
+ * its own files. */
+static bool segment_spare_take(struct storage *storage, enum storage_file_kind kind,
+                               const char *name, u64 size, int *file) {
+    ASSERT(storage != NULL && file != NULL);
+    if (pthread_mutex_trylock(&storage->spares_mutex) != 0) return false;
+    bool taken = segment_spare_rename(storage, kind, name, size, file);
+    if (taken) atomic_store_explicit(&storage->spares_taken, true, memory_order_relaxed);
+    pthread_mutex_unlock(&storage->spares_mutex);
+    ASSERT(!taken || *file >= 0);
+    return taken;
 }
 
 /* Creates one preallocated file of a segment and syncs it (its size is metadata). */
@@ -234,13 +249,8 @@ static khorgos_error segment_file_create(struct storage *storage, enum storage_f
     return error;
 }
 
-void storage_segment_spares_hold(struct storage *storage, bool held) {
-    ASSERT(storage != NULL);
-    ASSERT(storage->spares_held != held); /* hold and release alternate */
-    storage->spares_held = held;
-}
-
-khorgos_error storage_segment_prepare_spares(struct storage *storage) {
+/* Makes both spares under spares_mutex (see storage_segment_prepare_spares). */
+static khorgos_error segment_spares_make(struct storage *storage) {
     ASSERT(storage != NULL && storage->io != NULL);
     struct storage_io *io = storage->io;
     const struct storage_superblock *superblock = &storage->superblock;
@@ -260,6 +270,21 @@ khorgos_error storage_segment_prepare_spares(struct storage *storage) {
         if (error != KHORGOS_ERROR_ok) return error;
     }
     return io->sync_directory(io);
+}
+
+bool storage_segment_spares_taken(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(storage->io != NULL);
+    return atomic_load_explicit(&storage->spares_taken, memory_order_relaxed);
+}
+
+khorgos_error storage_segment_prepare_spares(struct storage *storage) {
+    ASSERT(storage != NULL);
+    pthread_mutex_lock(&storage->spares_mutex); /* a segment start meanwhile makes its own */
+    atomic_store_explicit(&storage->spares_taken, false, memory_order_relaxed);
+    khorgos_error error = segment_spares_make(storage);
+    pthread_mutex_unlock(&storage->spares_mutex);
+    return error;
 }
 
 khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
