@@ -468,7 +468,9 @@ static void test_segment_start_takes_spares_unless_being_made(void **state) {
     struct storage *storage = storage_fresh(io);
     static struct record_copy records[RECORDS_MAX];
     for (u32 index = 0; index < RECORDS_MAX; index++) record_make(&records[index], index + 1, index);
+    assert_false(storage_segment_spares_ready(storage)); /* none made yet */
     assert_int_equal(storage_segment_prepare_spares(storage), KHORGOS_ERROR_ok);
+    assert_true(storage_segment_spares_ready(storage));
     assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
 
     pthread_mutex_lock(&storage->spares_mutex); /* as the thread holds it while making them */
@@ -476,12 +478,12 @@ static void test_segment_start_takes_spares_unless_being_made(void **state) {
     pthread_mutex_unlock(&storage->spares_mutex);
     assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
 
-    assert_false(storage_segment_spares_taken(storage));
+    assert_true(storage_segment_spares_ready(storage));
     segment_next(storage, records, 8, 16);
     assert_false(file_exists(io, "journal-spare") || file_exists(io, "headers-spare"));
-    assert_true(storage_segment_spares_taken(storage)); /* a checkpoint's thread remakes them */
+    assert_false(storage_segment_spares_ready(storage)); /* a checkpoint's thread remakes them */
     assert_int_equal(storage_segment_prepare_spares(storage), KHORGOS_ERROR_ok);
-    assert_false(storage_segment_spares_taken(storage));
+    assert_true(storage_segment_spares_ready(storage));
     assert_true(file_exists(io, "journal-spare") && file_exists(io, "headers-spare"));
     segment_next(storage, records, 16, 24);
     assert_false(file_exists(io, "journal-spare") || file_exists(io, "headers-spare"));

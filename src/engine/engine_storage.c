@@ -87,7 +87,7 @@
  *       the thread holds it only while it makes new spares (at its end); a segment start
  *       meanwhile finds it busy, does not wait, and creates its own files. Any other segment
  *       start during a checkpoint takes the spares (two renames), and the thread makes new
- *       ones before its next piece (storage_segment_spares_taken), so every start during a
+ *       ones before its next piece (storage_segment_spares_ready), so every start during a
  *       checkpoint is renames. Why: holding the spares for the whole checkpoint, as before,
  *       made the starts during a snapshot's write create and sync 64 MiB files on the
  *       committing thread, whose jbd2 commit also carried the snapshot's block allocations;
@@ -220,6 +220,7 @@ struct engine_checkpoint {
     /* The thread's pacing state (C6): the batches written it last saw, writes left for it. */
     u64 pace_flights_seen;
     u32 pace_writes_left;
+    bool spares_failed; /* the thread's: this checkpoint could not make the spares */
     /* Written by the committing thread, read by the thread (C6). */
     _Atomic u64 commit_ns_last;
     atomic_bool hurry; /* close waits: write at full speed */
@@ -621,17 +622,24 @@ static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint) {
                         settle);
 }
 
+/* C4: the spares are missing (a segment start took them, or none were made yet): the thread
+ * makes them, between two pieces or at its end, so that the next start is renames too. A
+ * failure costs a start its own files only, and is not retried until the next checkpoint. */
+static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
+    ASSERT(checkpoint != NULL && checkpoint->running);
+    ASSERT(checkpoint->storage != NULL);
+    if (checkpoint->spares_failed || storage_segment_spares_ready(checkpoint->storage)) return;
+    checkpoint->spares_failed =
+        storage_segment_prepare_spares(checkpoint->storage) != KHORGOS_ERROR_ok;
+}
+
 /* The thread's pace hook (C6): returns at once while it has writes left for the last commit
  * it saw, or when the engine is idle or closing; otherwise waits for the next commit. */
 static void engine_checkpoint_pace(void *context) {
     struct engine_checkpoint *checkpoint = context;
     ASSERT(checkpoint != NULL && checkpoint->running);
     ASSERT(checkpoint->pace_writes_left <= ENGINE_CHECKPOINT_WRITES_PER_COMMIT);
-    /* C4: a segment start took the spares; make the next ones here, between two pieces, so
-     * that the next start is renames too. A failure costs that start its own files only. */
-    if (storage_segment_spares_taken(checkpoint->storage)) {
-        (void)storage_segment_prepare_spares(checkpoint->storage);
-    }
+    engine_checkpoint_spares(checkpoint);
     for (u64 poll = 0;; poll++) {
         /* Every wait ends by the idle bound at the latest (the last commit is in the past). */
         ASSERT(poll <= ENGINE_CHECKPOINT_IDLE_NS / ENGINE_CHECKPOINT_POLL_NS + 1);
@@ -672,9 +680,7 @@ static void *engine_checkpoint_thread(void *argument) {
     engine_checkpoint_prefault(checkpoint);
     /* The next segment's files, so the engine's next segment start is only renames; a failure
      * here costs that start a preallocation, nothing more (C4). */
-    if (checkpoint->error == KHORGOS_ERROR_ok) {
-        storage_segment_prepare_spares(checkpoint->storage);
-    }
+    if (checkpoint->error == KHORGOS_ERROR_ok) engine_checkpoint_spares(checkpoint);
     atomic_store_explicit(&checkpoint->done, true, memory_order_release);
     return NULL;
 }
@@ -736,6 +742,7 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
                           memory_order_relaxed);
     checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
     checkpoint->pace_writes_left = 0;
+    checkpoint->spares_failed = false;
     checkpoint->running = true;
     if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
         checkpoint->running = false;

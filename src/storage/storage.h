@@ -451,8 +451,9 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
  * prepares them, so the engine's own segment start is two renames and an fsync). Any thread;
  * holds spares_mutex meanwhile, so a segment start then creates its own files. */
 khorgos_error storage_segment_prepare_spares(struct storage *storage);
-/* Whether a segment start took a spare since they were last made (any thread may ask). */
-bool storage_segment_spares_taken(const struct storage *storage);
+/* Whether both spares were made and no segment start has taken one since (any thread may
+ * ask). */
+bool storage_segment_spares_ready(const struct storage *storage);
 
 /* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
  * `after_sequence`, across segments, from the chain head `chain_head` (the hash of record
@@ -778,9 +779,10 @@ struct storage {
      * thread) while it makes them; a segment start only tries it (never waits) and, when it
      * is busy, creates its own files. */
     pthread_mutex_t spares_mutex;
-    /* Set when a segment start took a spare, cleared when spares are being made anew: a
-     * checkpoint's thread then makes them between two pieces, off the committing thread. */
-    atomic_bool spares_taken;
+    /* Set once both spares are made, cleared when a segment start takes one (or a make
+     * begins): a checkpoint's thread then makes them between two pieces, off the committing
+     * thread. */
+    atomic_bool spares_ready;
 };
 
 /* The header-copy window: a batch's worth of copies. */

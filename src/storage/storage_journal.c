@@ -218,7 +218,7 @@ static bool segment_spare_take(struct storage *storage, enum storage_file_kind k
     ASSERT(storage != NULL && file != NULL);
     if (pthread_mutex_trylock(&storage->spares_mutex) != 0) return false;
     bool taken = segment_spare_rename(storage, kind, name, size, file);
-    if (taken) atomic_store_explicit(&storage->spares_taken, true, memory_order_relaxed);
+    if (taken) atomic_store_explicit(&storage->spares_ready, false, memory_order_relaxed);
     pthread_mutex_unlock(&storage->spares_mutex);
     ASSERT(!taken || *file >= 0);
     return taken;
@@ -272,17 +272,20 @@ static khorgos_error segment_spares_make(struct storage *storage) {
     return io->sync_directory(io);
 }
 
-bool storage_segment_spares_taken(const struct storage *storage) {
+bool storage_segment_spares_ready(const struct storage *storage) {
     ASSERT(storage != NULL);
     ASSERT(storage->io != NULL);
-    return atomic_load_explicit(&storage->spares_taken, memory_order_relaxed);
+    return atomic_load_explicit(&storage->spares_ready, memory_order_relaxed);
 }
 
 khorgos_error storage_segment_prepare_spares(struct storage *storage) {
     ASSERT(storage != NULL);
     pthread_mutex_lock(&storage->spares_mutex); /* a segment start meanwhile makes its own */
-    atomic_store_explicit(&storage->spares_taken, false, memory_order_relaxed);
+    atomic_store_explicit(&storage->spares_ready, false, memory_order_relaxed);
     khorgos_error error = segment_spares_make(storage);
+    if (error == KHORGOS_ERROR_ok) {
+        atomic_store_explicit(&storage->spares_ready, true, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&storage->spares_mutex);
     return error;
 }
