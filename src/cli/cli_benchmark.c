@@ -654,15 +654,6 @@ static i64 benchmark_pair_max_ns(const u64 *left, const u64 *right, u32 runs, u6
     return maximum;
 }
 
-/* Each run's slowest batch. */
-static u64 benchmark_row_max(const u64 *row, u64 batch_count) {
-    ASSERT(row != NULL && batch_count > 0);
-    u64 maximum = 0;
-    for (u64 batch = 0; batch < batch_count; batch++) maximum = MAX(maximum, row[batch]);
-    ASSERT(maximum >= row[0]);
-    return maximum;
-}
-
 /* What the paired runs measured: the latencies of every batch in batch order, row per run. */
 struct benchmark_paired {
     u32 runs;
@@ -695,8 +686,11 @@ static void benchmark_paired_print(const struct benchmark_options *options,
     i64 maxima[BENCHMARK_PAIRED_RUNS_MAX];
     i64 maxima_worst = INT64_MIN;
     for (u32 run = 0; run < runs; run++) {
-        maxima[run] = (i64)benchmark_row_max(paired->with_ns + run * batches, batches) -
-                      (i64)benchmark_row_max(paired->without_ns + run * batches, batches);
+        /* Each run's slowest batch: the window of batch 0 that spans the whole run. */
+        maxima[run] = (i64)benchmark_window_max(paired->with_ns + run * batches, batches, 0,
+                                                (u32)batches) -
+                      (i64)benchmark_window_max(paired->without_ns + run * batches, batches, 0,
+                                                (u32)batches);
         maxima_worst = MAX(maxima_worst, maxima[run]);
     }
     double maxima_ns = benchmark_median(maxima, runs);

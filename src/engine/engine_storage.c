@@ -31,11 +31,11 @@
  * The snapshot's digest is engine_state_digest at its sequence: XXH3-128 over ledger_digest and
  * settle_digest, so a replay that reaches the same ledger but another settlement state fails.
  *
- * Checkpoint policy. After a commit, once the journal written after the last checkpoint's
- * sequence (at open: after the recovered snapshot's, which counts what recovery replayed) holds
- * the threshold, or half a segment's worth of records, the engine checkpoints. The threshold is the operator's
- * checkpoint_journal_bytes when given; by default it is half a segment or twice the size of
- * the last checkpoint's state, whichever is larger (engine_checkpoint_threshold_bytes). Why the
+ * Checkpoint policy. After a commit, once the journal written after the last checkpoint's sequence
+ * (at open: after the recovered snapshot's, which counts what recovery replayed) holds the
+ * threshold, or half a segment's worth of records, the engine checkpoints. The threshold is the
+ * operator's checkpoint_journal_bytes when given; by default it is half a segment or twice the size
+ * of the last checkpoint's state, whichever is larger (engine_checkpoint_threshold_bytes). Why the
  * state size: a checkpoint writes the whole state, so with a fixed threshold a large state is
  * rewritten every few seconds (at 2M transfers, 270 MB of snapshot per 32 MB of journal: eight
  * bytes written for each byte journaled, all of it paid by the commits it is paced against).
@@ -78,20 +78,21 @@
  *       captured counts; the committing thread never writes there (ledger_snapshot.c V1: those
  *       records are append-only; a rolled-back chain truncates only what it appended), and
  *       those arrays never move (V2). The ledger is closed only after the thread is joined.
- *   C3. The capture is taken between requests (every record submitted, no chain open), so
- *       the snapshot and its digest are the state after request S: the digest recovery compares is byte
- *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT
- *       on the inline path and by tests/test_storage_checkpoint.c on the threaded one).
+ *   C3. The capture is taken between requests (every record submitted, no chain open), so the
+ *       snapshot and its digest are the state after request S: the digest recovery compares is byte
+ *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT on the
+ *       inline path and by tests/test_storage_checkpoint.c on the threaded one).
  *   C4. While the thread runs it alone uses storage->writer and storage->buffer (the journal's
- *       commits use neither). The spare segment files are guarded by storage->spares_mutex:
- *       the thread holds it only while it makes new spares (at its end); a segment start
- *       meanwhile finds it busy, does not wait, and creates its own files. Any other segment
- *       start during a checkpoint takes the spares (two renames), and the thread makes new
- *       ones before its next piece (storage_segment_spares_ready), so every start during a
- *       checkpoint is renames. Why: holding the spares for the whole checkpoint, as before,
- *       made the starts during a snapshot's write create and sync 64 MiB files on the
- *       committing thread, whose jbd2 commit also carried the snapshot's block allocations;
- *       the batch of such a start recurred as the slowest paired one (4.6 to 5.5 ms).
+ *       commits use neither). The spare segment files are guarded by storage->spares_mutex: the
+ *       thread holds it only while it makes new spares (engine_checkpoint_spares: when they are
+ *       missing, between two pieces or at its end); a segment start meanwhile finds it busy, does
+ *       not wait, and creates its own files. Any other segment start during a checkpoint takes the
+ *       spares (two renames), and the thread makes new ones before its next piece
+ *       (storage_segment_spares_ready), so every start during a checkpoint is renames. Why: holding
+ *       the spares for the whole checkpoint, as before, made the starts during a snapshot's write
+ *       create and sync 64 MiB files on the committing thread, whose jbd2 commit also carried the
+ *       snapshot's block allocations; the batch of such a start recurred as the slowest paired one
+ *       (4.6 to 5.5 ms).
  *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.

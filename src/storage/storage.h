@@ -161,7 +161,8 @@
  * segment start is two renames and a directory fsync. A commit pays that begin (0.3 to 0.7 ms
  * max at 2,000,000 transfers) and, while the thread writes, a share of the disk and the cores:
  * measured paired against the same runs without checkpoints, 0.6 to 2.2 ms at most added to
- * any batch (per-batch median over seven pairs; the noise floor is about 1 ms) (docs/storage.md, "What a checkpoint costs a commit"). The
+ * any batch (per-batch median over seven pairs; the noise floor is about 1 ms)
+ * (docs/storage.md, "What a checkpoint costs a commit"). The
  * simulated I/O writes the same snapshot with the same function inline. Snapshots are written
  * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
  * new file whole; a .tmp left by a crash is ignored and deleted.
