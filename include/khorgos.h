@@ -737,6 +737,20 @@ struct khorgos_checkpoint_statistics {
 /* invalid_operation for an engine in memory. */
 khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
                                             struct khorgos_checkpoint_statistics *statistics);
+
+/* How long the journal's writes took since open: each batch's records, fdatasync, header
+ * copies and fdatasync, which every commit of the batch waits for. For operators (a disk
+ * whose syncs slow down shows here first) and the benchmarks (a checkpoint's effect on the
+ * commits is the difference between runs with and without checkpoints). */
+struct khorgos_journal_statistics {
+    uint64_t flights;             /* batches written */
+    uint64_t flight_ns_max;       /* the longest */
+    uint64_t flights_over_5_ms;
+    uint64_t flights_over_10_ms;
+};
+/* invalid_operation for an engine in memory. */
+khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
+                                         struct khorgos_journal_statistics *statistics);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
  * yet waited for. */

@@ -21,7 +21,10 @@ expected = ["transfers", "runs", "batches", "checkpoints_per_run", "with_transfe
             "paired_noise_ms_max", "noise_batch", "checkpoint_delay_window_ms_max",
             "window_batch", "window_noise_ms_max", "run_max_paired_ms", "run_max_paired_ms_max",
             "pair_delay_ms_max", "pair_noise_ms_max", "pairs_over_target",
-            "noise_pairs_over_target"]
+            "noise_pairs_over_target"] + [
+            side + name for side in ("with", "without")
+            for name in ("_flights", "_flights_over_5_ms", "_flights_over_10_ms",
+                         "_flight_ms_max")]
 assert list(fields) == expected, list(fields)
 value = {name: float(text) for name, text in fields.items()}
 assert value["transfers"] == 40000 and value["runs"] == 3
@@ -40,6 +43,14 @@ for over, largest in (("pairs_over_target", "pair_delay_ms_max"),
     assert value[over] > 0 or value[largest] <= 10.005, value
 assert value["pairs_over_target"] <= value["runs"] * value["batches"]
 assert value["with_transfers_per_second"] > 0 and value["without_transfers_per_second"] > 0
+# Every run writes at least its batches, each side's slow flights are among its flights, and
+# a side with a flight over 10 ms has a longest one over 10 ms.
+for side in ("with", "without"):
+    flights = value[side + "_flights"]
+    assert flights >= value["runs"] * value["batches"], (side, flights)
+    assert value[side + "_flights_over_10_ms"] <= value[side + "_flights_over_5_ms"] <= flights
+    assert value[side + "_flights_over_10_ms"] == 0 or value[side + "_flight_ms_max"] >= 9.995
+    assert value[side + "_flight_ms_max"] > 0
 PY
 [ ! -e "$work/paired" ] || { echo "the paired runs left $work/paired behind"; exit 1; }
 

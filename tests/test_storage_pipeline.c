@@ -9,7 +9,10 @@
  *    for it (io), not by the begin that submitted it; from then on the engine is stopped, and
  *    reopening recovers exactly the batches that were waited for;
  *  - a checkpoint begun over a batch whose fdatasync failed is never sealed nor published
- *    (W4): it reports the failure, and the next open recovers the batches waited for. */
+ *    (W4): it reports the failure, and the next open recovers the batches waited for;
+ *  - the journal's statistics count every batch written and file its time: on a simulated
+ *    disk whose syncs take 6 ms, each batch (two syncs) counts as over 5 and over 10 ms, and
+ *    an engine in memory has none (invalid_operation). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,11 +259,46 @@ static void test_checkpoint_of_a_failed_batch_is_discarded(void **state) {
     pipeline_recover(io, &config, durable);
 }
 
+static void test_journal_statistics_time_every_batch(void **state) {
+    (void)state;
+    const u64 sync_delay_ns = 6ull * 1000 * 1000;
+    struct storage_fault_config config = {.seed = 13};
+    struct storage_io *io = storage_fault_create(&config);
+    struct khorgos *engine = pipeline_open(io);
+    struct khorgos_journal_statistics before;
+    assert_int_equal(khorgos_journal_statistics(engine, &before), KHORGOS_ERROR_ok);
+    assert_true(before.flights >= 1); /* the accounts' batch, at least */
+    assert_true(before.flights_over_10_ms <= before.flights_over_5_ms);
+    assert_true(before.flights_over_5_ms <= before.flights);
+    config.sync_delay_ns = sync_delay_ns;
+    storage_fault_configure(io, &config);
+    const u32 batches = 3;
+    for (u32 batch = 0; batch < batches; batch++) {
+        struct khorgos_request request = pipeline_request(batch);
+        assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+        pipeline_check_replies(&request);
+    }
+    struct khorgos_journal_statistics after;
+    assert_int_equal(khorgos_journal_statistics(engine, &after), KHORGOS_ERROR_ok);
+    assert_int_equal(after.flights - before.flights, batches);
+    assert_int_equal(after.flights_over_5_ms - before.flights_over_5_ms, batches);
+    assert_int_equal(after.flights_over_10_ms - before.flights_over_10_ms, batches);
+    assert_true(after.flight_ns_max >= 2 * sync_delay_ns);
+    khorgos_close(engine);
+    storage_fault_destroy(io);
+
+    struct khorgos *memory = NULL;
+    assert_int_equal(khorgos_open_memory(&memory, &pipeline_config), KHORGOS_ERROR_ok);
+    assert_int_equal(khorgos_journal_statistics(memory, &after), KHORGOS_ERROR_invalid_operation);
+    khorgos_close(memory);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipelined_batches_are_ordered_and_durable),
         cmocka_unit_test(test_failed_sync_is_reported_by_the_wait),
         cmocka_unit_test(test_checkpoint_of_a_failed_batch_is_discarded),
+        cmocka_unit_test(test_journal_statistics_time_every_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

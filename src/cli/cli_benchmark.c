@@ -41,13 +41,18 @@
  * how many of the R x B batches are slower than their pair by more than 10 ms
  * (BENCHMARK_DELAY_TARGET_NS), with against without and without against without: if
  * checkpoints caused such delays, even rarely or at moving batches, the first would exceed
- * the second. And the median throughput of each kind of run.
+ * the second. And the median throughput of each kind of run, and the journal's write times
+ * (khorgos_journal_statistics) summed over each kind: batches written (flights), those whose
+ * writes and fdatasyncs took over 5 and over 10 ms, and the longest. The cause, where the
+ * batch latencies show only the effect: a checkpoint delays commits mostly through the disk
+ * it shares with the journal, so its runs would show more slow flights than the others.
  *   "khorgos paired <uniform|zipf> transfers=N runs=R batches=B checkpoints_per_run=X
  *    with_transfers_per_second=X without_transfers_per_second=X
  *    checkpoint_delay_paired_ms_max=.. delay_batch=N paired_noise_ms_max=.. noise_batch=N
  *    checkpoint_delay_window_ms_max=.. window_batch=N window_noise_ms_max=..
  *    run_max_paired_ms=.. run_max_paired_ms_max=.. pair_delay_ms_max=.. pair_noise_ms_max=..
- *    pairs_over_target=N noise_pairs_over_target=N"
+ *    pairs_over_target=N noise_pairs_over_target=N with_flights=N with_flights_over_5_ms=N
+ *    with_flights_over_10_ms=N with_flight_ms_max=.. without_flights=N (the same four)"
  *
  * Replay (--replay, needs --data): the same run with automatic checkpoints off
  * (checkpoint_journal_bytes = UINT64_MAX), so the journal holds every transfer after the empty
@@ -663,7 +668,33 @@ struct benchmark_paired {
     i64 with_run_ns[BENCHMARK_PAIRED_RUNS_MAX];
     i64 without_run_ns[BENCHMARK_PAIRED_RUNS_MAX];
     u64 checkpoints; /* over the runs with checkpoints */
+    /* The journal's write times (khorgos_journal_statistics), summed over each side's runs
+     * (flight_ns_max: the largest). */
+    struct khorgos_journal_statistics with_journal;
+    struct khorgos_journal_statistics without_journal;
 };
+
+/* Adds one run's journal statistics to its side's. */
+static void benchmark_journal_add(struct khorgos_journal_statistics *sum,
+                                  const struct khorgos_journal_statistics *run) {
+    ASSERT(sum != NULL && run != NULL);
+    ASSERT(run->flights_over_10_ms <= run->flights_over_5_ms && run->flights_over_5_ms <= run->flights);
+    sum->flights += run->flights;
+    sum->flights_over_5_ms += run->flights_over_5_ms;
+    sum->flights_over_10_ms += run->flights_over_10_ms;
+    sum->flight_ns_max = MAX(sum->flight_ns_max, run->flight_ns_max);
+}
+
+/* The journal fields of the output line, for the side named `side`. */
+static void benchmark_journal_print(const char *side, const struct khorgos_journal_statistics *sum) {
+    ASSERT(side != NULL && sum != NULL);
+    ASSERT(sum->flights_over_10_ms <= sum->flights_over_5_ms);
+    printf(" %s_flights=%llu %s_flights_over_5_ms=%llu %s_flights_over_10_ms=%llu"
+           " %s_flight_ms_max=%.2f",
+           side, (unsigned long long)sum->flights, side,
+           (unsigned long long)sum->flights_over_5_ms, side,
+           (unsigned long long)sum->flights_over_10_ms, side, (double)sum->flight_ns_max / 1e6);
+}
 
 /* The output line (see the header comment). */
 static void benchmark_paired_print(const struct benchmark_options *options,
@@ -709,7 +740,7 @@ static void benchmark_paired_print(const struct benchmark_options *options,
            "noise_batch=%llu checkpoint_delay_window_ms_max=%.2f window_batch=%llu "
            "window_noise_ms_max=%.2f run_max_paired_ms=%.2f run_max_paired_ms_max=%.2f "
            "pair_delay_ms_max=%.2f pair_noise_ms_max=%.2f pairs_over_target=%llu "
-           "noise_pairs_over_target=%llu\n",
+           "noise_pairs_over_target=%llu",
            options->zipf ? "zipf" : "uniform", (unsigned long long)options->transfer_count,
            runs, (unsigned long long)batches, (double)paired->checkpoints / runs,
            (double)options->transfer_count / with_seconds,
@@ -718,6 +749,9 @@ static void benchmark_paired_print(const struct benchmark_options *options,
            window_ns / 1e6, (unsigned long long)window_batch, window_noise_ns / 1e6,
            maxima_ns / 1e6, (double)maxima_worst / 1e6, pair_ns / 1e6, pair_noise_ns / 1e6,
            (unsigned long long)pairs_over, (unsigned long long)noise_pairs_over);
+    benchmark_journal_print("with", &paired->with_journal);
+    benchmark_journal_print("without", &paired->without_journal);
+    printf("\n");
 }
 
 /* Run `index` of the alternation: even ones with checkpoints, odd ones without, each in a
@@ -741,6 +775,11 @@ static int benchmark_paired_run(const struct benchmark_options *run_options, u32
                                          transfers, results, measure);
     measure->ordered_latencies_ns = NULL;
     if (error != KHORGOS_ERROR_ok) return 1;
+    struct khorgos_journal_statistics journal;
+    error = khorgos_journal_statistics(engine, &journal);
+    ASSERT(error == KHORGOS_ERROR_ok); /* a data directory's engine */
+    benchmark_journal_add(checkpoints_on ? &paired->with_journal : &paired->without_journal,
+                          &journal);
     khorgos_close(engine);
     (checkpoints_on ? paired->with_run_ns : paired->without_run_ns)[run] =
         (i64)(measure->seconds * 1e9);

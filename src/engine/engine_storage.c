@@ -787,6 +787,22 @@ khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
     return KHORGOS_ERROR_ok;
 }
 
+khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
+                                         struct khorgos_journal_statistics *statistics) {
+    ASSERT(engine != NULL && statistics != NULL);
+    if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
+    struct storage_flight_statistics flights;
+    storage_flight_statistics(engine->storage->storage, &flights);
+    *statistics = (struct khorgos_journal_statistics){
+        .flights = flights.flights,
+        .flight_ns_max = flights.flight_ns_max,
+        .flights_over_5_ms = flights.flights_over_5_ms,
+        .flights_over_10_ms = flights.flights_over_10_ms,
+    };
+    ASSERT(statistics->flights_over_10_ms <= statistics->flights_over_5_ms);
+    return KHORGOS_ERROR_ok;
+}
+
 /* Starts the next segment, captures the state, and has the thread write snapshot-<sequence>
  * (with the simulated I/O, which has no real files for a thread to race on, writes it here). */
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence) {

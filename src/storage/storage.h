@@ -308,7 +308,11 @@ struct storage_fault_config {
      * power fails: every later call fails with EIO until storage_fault_crash (0: never). This
      * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */
     u32 operations_until_power_loss;
+    /* Every fdatasync/fsync of a file takes at least this long (a slow disk), so that tests
+     * can see the journal's write times (storage_flight_statistics); 0: none. */
+    u64 sync_delay_ns;
 };
+#define STORAGE_FAULT_SYNC_DELAY_NS_MAX (1000ull * 1000 * 1000) /* a second: a test's bound */
 
 struct storage_fault_counters {
     u64 crashes;
@@ -501,6 +505,18 @@ bool storage_journal_idle(const struct storage *storage);
  * the device takes the piece while the engine applies the next batch, not inside the
  * fdatasync of the batch in flight. */
 u64 storage_flights_written(const struct storage *storage);
+/* How long the journal's batches took to write (records, fdatasync, header copies,
+ * fdatasync): what every commit waits for at least. Written by whoever writes a batch, read by
+ * any thread: each figure is exact, and the four are consistent with each other only while
+ * no batch is in flight (over_10 <= over_5 always holds). */
+struct storage_flight_statistics {
+    u64 flights;             /* batches written so far (ok or not) */
+    u64 flight_ns_max;       /* the longest */
+    u64 flights_over_5_ms;   /* a commit's usual write is 1 to 3 ms on the reference disk */
+    u64 flights_over_10_ms;  /* the bound a checkpoint must not push a commit over */
+};
+void storage_flight_statistics(const struct storage *storage,
+                               struct storage_flight_statistics *statistics);
 /* Whether nothing is appended and unsubmitted (a batch may be in flight). */
 bool storage_journal_submitted_all(const struct storage *storage);
 /* The chain head at a checkpoint taken while the batch ending at it may still be in flight
@@ -765,6 +781,11 @@ struct storage {
     /* Batches whose writes and fdatasyncs returned (ok or not): written by whoever writes a
      * batch, read by any thread; a checkpoint's thread paces its writes on it. */
     _Atomic u64 flights_written;
+    /* storage_flight_statistics: written by whoever writes a batch (one at a time), read by
+     * any thread. */
+    _Atomic u64 flight_ns_max;
+    _Atomic u64 flights_over_5_ms;
+    _Atomic u64 flights_over_10_ms;
     /* W4: the chain head a checkpoint asked for, under flight_mutex. */
     u64 mark_sequence;
     bool mark_ready;            /* true when no mark waits for the writer */

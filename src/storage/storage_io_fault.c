@@ -36,6 +36,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Bounds of the simulated disk: a data directory holds a few files; a crash test opens a few. */
 #define FAULT_INODES_MAX 64u
@@ -404,6 +405,12 @@ static khorgos_error fault_sync(struct storage_io *io, int file) {
                      inode->dirty_end);
     inode->durable_image.size = inode->volatile_image.size;
     inode->dirty_begin = inode->dirty_end = 0;
+    if (fault->config.sync_delay_ns > 0) {
+        ASSERT(fault->config.sync_delay_ns <= STORAGE_FAULT_SYNC_DELAY_NS_MAX);
+        struct timespec delay = {(time_t)(fault->config.sync_delay_ns / 1000000000ull),
+                                 (long)(fault->config.sync_delay_ns % 1000000000ull)};
+        while (nanosleep(&delay, &delay) != 0) continue; /* interrupted: sleep the rest */
+    }
     return KHORGOS_ERROR_ok;
 }
 
@@ -570,6 +577,7 @@ struct storage_fault_counters storage_fault_counters(const struct storage_io *io
 void storage_fault_configure(struct storage_io *io, const struct storage_fault_config *config) {
     struct storage_fault *fault = fault_of(io);
     ASSERT(config != NULL);
+    ASSERT(config->sync_delay_ns <= STORAGE_FAULT_SYNC_DELAY_NS_MAX);
     u64 seed = fault->config.seed;
     fault->config = *config;
     fault->config.seed = seed;
@@ -578,6 +586,7 @@ void storage_fault_configure(struct storage_io *io, const struct storage_fault_c
 
 struct storage_io *storage_fault_create(const struct storage_fault_config *config) {
     ASSERT(config != NULL);
+    ASSERT(config->sync_delay_ns <= STORAGE_FAULT_SYNC_DELAY_NS_MAX);
     struct storage_fault *fault = calloc(1, sizeof(*fault));
     ASSERT(fault != NULL && "the fault I/O ran out of memory");
     fault->config = *config;

@@ -354,10 +354,24 @@ static void flight_seal(struct storage *storage, struct storage_flight *flight) 
     ASSERT(offset == flight->size);
 }
 
+/* Files how long one batch's writes took (storage_flight_statistics); only the batch's
+ * writer stores, so a load then a store is enough. */
+static void flight_time(struct storage *storage, u64 flight_ns) {
+    ASSERT(storage != NULL);
+    const u64 millisecond_ns = 1000ull * 1000;
+    if (flight_ns > atomic_load(&storage->flight_ns_max)) {
+        atomic_store(&storage->flight_ns_max, flight_ns);
+    }
+    if (flight_ns > 5 * millisecond_ns) atomic_fetch_add(&storage->flights_over_5_ms, 1);
+    if (flight_ns > 10 * millisecond_ns) atomic_fetch_add(&storage->flights_over_10_ms, 1);
+    ASSERT(atomic_load(&storage->flight_ns_max) >= flight_ns);
+}
+
 /* Writes one batch: its records, fdatasync, then their header copies, fdatasync (J1). */
 static khorgos_error flight_write(struct storage *storage, struct storage_flight *flight) {
     ASSERT(flight->journal_file >= 0 && flight->headers_file >= 0);
     ASSERT(flight->size > 0);
+    const u64 start_ns = base_clock_monotonic_ns();
     flight_seal(storage, flight);
     struct storage_io *io = storage->io;
     khorgos_error error =
@@ -370,6 +384,7 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
                            flight->header_index * STORAGE_RECORD_HEADER_BYTES);
     }
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->headers_file);
+    flight_time(storage, base_clock_monotonic_ns() - start_ns);
     atomic_fetch_add_explicit(&storage->flights_written, 1, memory_order_release);
     return error;
 }
@@ -378,6 +393,19 @@ u64 storage_flights_written(const struct storage *storage) {
     ASSERT(storage != NULL && storage->io != NULL);
     /* Only the atomic is read: sequence_next and the flight belong to other threads. */
     return atomic_load_explicit(&storage->flights_written, memory_order_acquire);
+}
+
+void storage_flight_statistics(const struct storage *storage,
+                               struct storage_flight_statistics *statistics) {
+    ASSERT(storage != NULL && statistics != NULL);
+    /* The count first: every batch it counts has its time filed (release in flight_write).
+     * Over 10 before over 5, both sequentially consistent: flight_time adds to over 5 first,
+     * so the reading of over 5 is never below that of over 10. */
+    statistics->flights = atomic_load_explicit(&storage->flights_written, memory_order_acquire);
+    statistics->flight_ns_max = atomic_load(&storage->flight_ns_max);
+    statistics->flights_over_10_ms = atomic_load(&storage->flights_over_10_ms);
+    statistics->flights_over_5_ms = atomic_load(&storage->flights_over_5_ms);
+    ASSERT(statistics->flights_over_10_ms <= statistics->flights_over_5_ms);
 }
 
 /* Hands the chain head at the mark over with the result of the write that made it durable
