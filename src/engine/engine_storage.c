@@ -97,9 +97,11 @@
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.
  *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
- *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, and at full
+ *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after
+ *       each ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at
+ *       most a quarter of the time, however slow the device is just then), and writes at full
  *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace). A "journal commit" here is a batch whose writes and
+ *       (engine_checkpoint_pace, engine_checkpoint_rest). A "journal commit" here is a batch whose writes and
  *       fdatasyncs returned (storage_flights_written, counted by the journal's writer), so a
  *       piece goes to the disk just after one fdatasync, while the engine applies the next
  *       batch, rather than inside the fdatasync in flight (pacing on submits instead, the
@@ -171,18 +173,30 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 #define ENGINE_PAGE_BYTES 4096u
 #define ENGINE_PREFAULT_RECORDS (1ull << 18)
 /* Pacing the checkpoint's thread (C6). While the engine commits, the thread puts at most this
- * many pieces (1 MB each) of snapshot, or collection steps, on the disk per journal commit: on
- * a disk with a volatile cache (the reference virtio disk) a journal fdatasync pays for
- * persisting whatever reached the device since the previous one, about 2 ms per MB, so an
- * unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to each, and two 2 MB
- * buffers about 8. One piece, with the state-scaled policy: 2M transfers in full batches,
- * checkpoint_delay_ms_max 4.0 to 10.9 ms over four runs (was 9.6 to 15.4 with two buffers and
- * the same policy, 12 to 27 ms with two buffers and a fixed half segment). */
-#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 1u
+ * many pieces (256 KiB each, so 1 MiB) of snapshot, or collection steps, on the disk per
+ * journal commit: on a disk with a volatile cache (the reference virtio disk) a journal
+ * fdatasync pays for persisting whatever reached the device since the previous one, about
+ * 2 ms per MB, so an unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to
+ * each, and two 2 MB buffers about 8. 1 MiB per commit of a full batch (about 1 MiB of
+ * journal) writes the snapshot within the state-scaled policy's interval. */
+#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 4u
+/* ... and after each piece (or step) it rests this many times as long as the piece took, so
+ * it holds the device at most a quarter of the time, whatever the device's speed. Why: the
+ * reference virtio disk's speed varies fourfold from minute to minute; in its slow spells a
+ * 1 MiB piece took 4 to 12 ms, and the journal fdatasyncs it overlapped 7 to 10 ms instead
+ * of 2 to 4; those batches were the ones more than 10 ms slower than their pair (trace of
+ * every piece and fdatasync, 2026-11-29). A piece of 256 KiB overlaps a commit by about a
+ * quarter of that, and the rest leaves the device to the journal for three times as long;
+ * when the disk is fast (0.4 ms a piece) the per-commit bound above is what paces. */
+#define ENGINE_CHECKPOINT_REST_RATIO 3u
+/* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
+ * says little of the next one; the wait's poll bound below counts on it. */
+#define ENGINE_CHECKPOINT_REST_NS_MAX (50ull * 1000 * 1000)
 /* The default policy checkpoints once the journal since the last checkpoint holds this many
- * times that checkpoint's state: with a piece (1 MB) of snapshot paced per journal commit of a
- * full batch (about 1 MB), the snapshot is written in about half the journal before the next
- * one is due, so checkpoints do not run back to back. */
+ * times that checkpoint's state: with 1 MiB of snapshot paced per journal commit of a full
+ * batch (about 1 MiB), the snapshot is written in about half the journal before the next one
+ * is due, so checkpoints do not run back to back (in the disk's slow spells the rest makes it
+ * slower, and a checkpoint due while one runs begins after it). */
 #define ENGINE_CHECKPOINT_STATE_RATIO 2u
 /* With no commit for this long the engine is idle and the thread writes at full speed: longer
  * than the gap between two commits of full batches (about 10 ms of state machine). */
@@ -191,6 +205,8 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 #define ENGINE_CHECKPOINT_POLL_NS (250ull * 1000)
 _Static_assert(ENGINE_CHECKPOINT_POLL_NS < ENGINE_CHECKPOINT_IDLE_NS, "several polls per wait");
 _Static_assert(ENGINE_CHECKPOINT_WRITES_PER_COMMIT >= 1, "a busy engine still checkpoints");
+_Static_assert(ENGINE_CHECKPOINT_REST_RATIO >= 1, "the journal gets the device at least half the time");
+_Static_assert(ENGINE_CHECKPOINT_REST_NS_MAX >= ENGINE_CHECKPOINT_POLL_NS, "a rest lasts polls");
 
 /* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
 struct engine_checkpoint {
@@ -218,9 +234,12 @@ struct engine_checkpoint {
     khorgos_error collect_error; /* of the paced collection, after a publish */
     bool published;
     u128 digest;
-    /* The thread's pacing state (C6): the batches written it last saw, writes left for it. */
+    /* The thread's pacing state (C6): the batches written it last saw, writes left for it,
+     * when its hook last returned (a piece began) and the end of the rest that piece earned. */
     u64 pace_flights_seen;
     u32 pace_writes_left;
+    u64 pace_return_ns;
+    u64 pace_rest_until_ns;
     bool spares_failed; /* the thread's: this checkpoint could not make the spares */
     /* Written by the committing thread, read by the thread (C6). */
     _Atomic u64 commit_ns_last;
@@ -634,31 +653,47 @@ static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
         storage_segment_prepare_spares(checkpoint->storage) != KHORGOS_ERROR_ok;
 }
 
-/* The thread's pace hook (C6): returns at once while it has writes left for the last commit
- * it saw, or when the engine is idle or closing; otherwise waits for the next commit. */
+/* The rest the work since the hook last returned earned (C6): that work is the piece or
+ * step just written, and the spares if the hook just made them. */
+static void engine_checkpoint_rest(struct engine_checkpoint *checkpoint, u64 now_ns) {
+    ASSERT(checkpoint != NULL && checkpoint->running);
+    if (checkpoint->pace_return_ns == 0) return; /* the first piece goes at once */
+    ASSERT(now_ns >= checkpoint->pace_return_ns);
+    u64 work_ns = now_ns - checkpoint->pace_return_ns;
+    checkpoint->pace_rest_until_ns =
+        now_ns + MIN(work_ns * ENGINE_CHECKPOINT_REST_RATIO, ENGINE_CHECKPOINT_REST_NS_MAX);
+    ASSERT(checkpoint->pace_rest_until_ns >= now_ns);
+}
+
+/* The thread's pace hook (C6): returns once it has rested and has writes left for the last
+ * commit it saw, or at once when the engine is idle or closing; otherwise it waits. */
 static void engine_checkpoint_pace(void *context) {
     struct engine_checkpoint *checkpoint = context;
     ASSERT(checkpoint != NULL && checkpoint->running);
     ASSERT(checkpoint->pace_writes_left <= ENGINE_CHECKPOINT_WRITES_PER_COMMIT);
     engine_checkpoint_spares(checkpoint);
+    engine_checkpoint_rest(checkpoint, base_clock_monotonic_ns());
     for (u64 poll = 0;; poll++) {
-        /* Every wait ends by the idle bound at the latest (the last commit is in the past). */
-        ASSERT(poll <= ENGINE_CHECKPOINT_IDLE_NS / ENGINE_CHECKPOINT_POLL_NS + 1);
+        /* Every wait ends by the rest's end plus the idle bound at the latest. */
+        ASSERT(poll <= (ENGINE_CHECKPOINT_REST_NS_MAX + ENGINE_CHECKPOINT_IDLE_NS) /
+                               ENGINE_CHECKPOINT_POLL_NS + 2);
         u64 flights = storage_flights_written(checkpoint->storage);
         if (flights != checkpoint->pace_flights_seen) {
             checkpoint->pace_flights_seen = flights;
             checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
         }
-        if (checkpoint->pace_writes_left > 0) {
+        u64 now_ns = base_clock_monotonic_ns();
+        if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns) {
             checkpoint->pace_writes_left--;
-            return;
+            break;
         }
-        if (atomic_load_explicit(&checkpoint->hurry, memory_order_relaxed)) return;
+        if (atomic_load_explicit(&checkpoint->hurry, memory_order_relaxed)) break;
         u64 last_ns = atomic_load_explicit(&checkpoint->commit_ns_last, memory_order_relaxed);
-        if (base_clock_monotonic_ns() - last_ns >= ENGINE_CHECKPOINT_IDLE_NS) return;
+        if (now_ns - last_ns >= ENGINE_CHECKPOINT_IDLE_NS) break;
         struct timespec pause = {0, (long)ENGINE_CHECKPOINT_POLL_NS};
         nanosleep(&pause, NULL);
     }
+    checkpoint->pace_return_ns = base_clock_monotonic_ns();
 }
 
 static void *engine_checkpoint_thread(void *argument) {
@@ -743,6 +778,8 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
                           memory_order_relaxed);
     checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
     checkpoint->pace_writes_left = 0;
+    checkpoint->pace_return_ns = 0;
+    checkpoint->pace_rest_until_ns = 0;
     checkpoint->spares_failed = false;
     checkpoint->running = true;
     if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {

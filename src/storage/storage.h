@@ -224,11 +224,12 @@
  * flight); without, it fdatasyncs after every this many bytes. */
 #define STORAGE_SNAPSHOT_SYNC_BYTES (16ull << 20)
 /* A writer with a pace hook writes a buffer in pieces of this many bytes and calls the hook
- * before each, so a checkpoint's thread puts at most a piece on the device per journal commit:
- * on the reference virtio disk (volatile cache) a journal fdatasync pays about 2 ms for each
- * MB that reached the device since the previous one, so a 1 MB piece costs a commit about as
- * much as its own 1 MB batch does, where a whole 2 MB buffer cost twice that. */
-#define STORAGE_SNAPSHOT_PIECE_BYTES (1ull << 20)
+ * before each, so a checkpoint's thread decides before every piece whether the device is its
+ * to use: on the reference virtio disk (volatile cache) a journal fdatasync pays about 2 ms
+ * for each MB that reached the device since the previous one, and in the disk's slow spells a
+ * 1 MB piece took 4 to 12 ms; a quarter of that is what one piece can add to a commit it
+ * overlaps (engine_storage.c C6 paces them). */
+#define STORAGE_SNAPSHOT_PIECE_BYTES (256ull << 10)
 _Static_assert(STORAGE_SNAPSHOT_PIECE_BYTES <= STORAGE_BUFFER_BYTES, "a buffer holds a piece");
 /* The paced collection frees this much of a deleted file per step (one step per journal
  * commit while the engine is busy): freeing, and discarding on a file system mounted with

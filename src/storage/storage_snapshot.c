@@ -28,8 +28,8 @@
  * straight from the caller's memory, which must not change until the put returns (it is
  * checksummed first, then written; a checkpoint's arrays are stable below their counts);
  * (7) a writer with a pace hook calls it before every write to the file, and writes at most
- * STORAGE_SNAPSHOT_PIECE_BYTES at a time, so a checkpoint's thread puts at most a piece on the
- * device per journal commit (engine_storage.c C6).
+ * STORAGE_SNAPSHOT_PIECE_BYTES at a time, so a checkpoint's thread decides before each piece
+ * whether the device is its to use (engine_storage.c C6).
  *
  * Collection: storage_collect deletes at once (open, and checkpoints written inline);
  * storage_collect_paced, from a checkpoint's thread, renames each file to a temporary, syncs
