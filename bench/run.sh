@@ -167,6 +167,9 @@ cat <<EOF2
 | the same within ±4 batches (ms); noise floor | $(field checkpoint_delay_window_ms_max "$paired_line"); noise $(field window_noise_ms_max "$paired_line") | <= 10 |
 | slowest batch with minus slowest without, median / largest over the pairs (ms) | $(field run_max_paired_ms "$paired_line") / $(field run_max_paired_ms_max "$paired_line") | |
 | largest single difference from the paired batch (ms), and between runs both without checkpoints | $(field pair_delay_ms_max "$paired_line") / $(field pair_noise_ms_max "$paired_line") | |
+| batches more than 10 ms slower than their pair, of $(( $(field runs "$paired_line") * $(field batches "$paired_line") )): with against without / without against without (the control) | $(field pairs_over_target "$paired_line") / $(field noise_pairs_over_target "$paired_line") | no more than the control |
+| journal writes (a batch's writes and fdatasyncs) over 5 ms / over 10 ms / longest (ms), in the runs with checkpoints, of $(field with_flights "$paired_line") | $(field with_flights_over_5_ms "$paired_line") / $(field with_flights_over_10_ms "$paired_line") / $(field with_flight_ms_max "$paired_line") | |
+| the same in the runs without checkpoints, of $(field without_flights "$paired_line") | $(field without_flights_over_5_ms "$paired_line") / $(field without_flights_over_10_ms "$paired_line") / $(field without_flight_ms_max "$paired_line") | |
 | transfers/s, median of the paired runs: with / without checkpoints | $(field with_transfers_per_second "$paired_line") / $(field without_transfers_per_second "$paired_line") | |
 | longest checkpoint start inside a commit (ms) | $(field checkpoint_begin_ms_max "$line_bu") | |
 | journal replay after $(field transfers "$replay_line") transfers (transfers/s, whole journal, at open) | $(field replay_transfers_per_second "$replay_line") in $(field replay_seconds "$replay_line") s | >= live |

@@ -678,7 +678,8 @@ struct benchmark_paired {
 static void benchmark_journal_add(struct khorgos_journal_statistics *sum,
                                   const struct khorgos_journal_statistics *run) {
     ASSERT(sum != NULL && run != NULL);
-    ASSERT(run->flights_over_10_ms <= run->flights_over_5_ms && run->flights_over_5_ms <= run->flights);
+    ASSERT(run->flights_over_10_ms <= run->flights_over_5_ms);
+    ASSERT(run->flights_over_5_ms <= run->flights);
     sum->flights += run->flights;
     sum->flights_over_5_ms += run->flights_over_5_ms;
     sum->flights_over_10_ms += run->flights_over_10_ms;
@@ -686,7 +687,8 @@ static void benchmark_journal_add(struct khorgos_journal_statistics *sum,
 }
 
 /* The journal fields of the output line, for the side named `side`. */
-static void benchmark_journal_print(const char *side, const struct khorgos_journal_statistics *sum) {
+static void benchmark_journal_print(const char *side,
+                                    const struct khorgos_journal_statistics *sum) {
     ASSERT(side != NULL && sum != NULL);
     ASSERT(sum->flights_over_10_ms <= sum->flights_over_5_ms);
     printf(" %s_flights=%llu %s_flights_over_5_ms=%llu %s_flights_over_10_ms=%llu"
