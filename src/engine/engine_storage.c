@@ -99,9 +99,11 @@
  *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
  *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after
  *       each ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at
- *       most a quarter of the time, however slow the device is just then), and writes at full
+ *       most a quarter of the time, however slow the device is just then), writes only in a
+ *       gap between two batches' writes (storage_flight_writing; after
+ *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX batches without one, anyway), and writes at full
  *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace, engine_checkpoint_rest). A "journal commit" here is a batch
+ *       (engine_checkpoint_pace, engine_checkpoint_rest, engine_checkpoint_gap). A "journal commit" here is a batch
  *       whose writes and fdatasyncs returned (storage_flights_written, counted by the
  *       journal's writer), so a piece goes to the disk just after one fdatasync, while the
  *       engine applies the next batch, rather than inside the fdatasync in flight (pacing on
@@ -191,6 +193,15 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
  * quarter of that, and the rest leaves the device to the journal for three times as long;
  * when the disk is fast (0.4 ms a piece) the per-commit bound above is what paces. */
 #define ENGINE_CHECKPOINT_REST_RATIO 3u
+/* ... and it writes only in the gaps between two batches' writes (storage_flight_writing), so
+ * a piece does not queue on the device in front of a journal fdatasync, unless this many
+ * batches went by without a gap it saw (a disk so slow that the batches follow each other
+ * back to back would otherwise starve the snapshot). Why: with the rest alone, traced, most
+ * journal writes over 5 ms had a piece begun 1.1 to 1.5 ms after them, the rest having ended
+ * just as the next batch went out; gated on the gap, twelve alternating sets counted 84 such
+ * writes in the runs with checkpoints against 80 in the runs without (162 against 79 with
+ * the rest alone). */
+#define ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX 2u
 /* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
  * says little of the next one; the wait's poll bound below counts on it. */
 #define ENGINE_CHECKPOINT_REST_NS_MAX (50ull * 1000 * 1000)
@@ -209,6 +220,7 @@ _Static_assert(ENGINE_CHECKPOINT_POLL_NS < ENGINE_CHECKPOINT_IDLE_NS, "several p
 _Static_assert(ENGINE_CHECKPOINT_WRITES_PER_COMMIT >= 1, "a busy engine still checkpoints");
 _Static_assert(ENGINE_CHECKPOINT_REST_RATIO >= 1, "the journal gets the device half the time");
 _Static_assert(ENGINE_CHECKPOINT_REST_NS_MAX >= ENGINE_CHECKPOINT_POLL_NS, "a rest lasts polls");
+_Static_assert(ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX >= 1, "a gap is waited for a batch or more");
 
 /* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
 struct engine_checkpoint {
@@ -242,6 +254,7 @@ struct engine_checkpoint {
     u32 pace_writes_left;
     u64 pace_return_ns;
     u64 pace_rest_until_ns;
+    u64 pace_flights_waited; /* batches written since the thread last wrote */
     bool spares_failed; /* the thread's: this checkpoint could not make the spares */
     /* Written by the committing thread, read by the thread (C6). */
     _Atomic u64 commit_ns_last;
@@ -667,8 +680,18 @@ static void engine_checkpoint_rest(struct engine_checkpoint *checkpoint, u64 now
     ASSERT(checkpoint->pace_rest_until_ns >= now_ns);
 }
 
-/* The thread's pace hook (C6): returns once it has rested and has writes left for the last
- * commit it saw, or at once when the engine is idle or closing; otherwise it waits. */
+/* Whether the device is free of the journal for a piece (C6): no batch is being written, or
+ * so many went by without a gap between them that waiting longer would starve the snapshot. */
+static bool engine_checkpoint_gap(const struct engine_checkpoint *checkpoint) {
+    ASSERT(checkpoint != NULL && checkpoint->running);
+    ASSERT(checkpoint->pace_writes_left > 0); /* asked only when a piece may go otherwise */
+    if (checkpoint->pace_flights_waited > ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX) return true;
+    return !storage_flight_writing(checkpoint->storage);
+}
+
+/* The thread's pace hook (C6): returns once it has rested, has writes left for the last
+ * commit it saw and finds a gap between two batches, or at once when the engine is idle or
+ * closing; otherwise it waits. */
 static void engine_checkpoint_pace(void *context) {
     struct engine_checkpoint *checkpoint = context;
     ASSERT(checkpoint != NULL && checkpoint->running);
@@ -676,16 +699,23 @@ static void engine_checkpoint_pace(void *context) {
     engine_checkpoint_spares(checkpoint);
     engine_checkpoint_rest(checkpoint, base_clock_monotonic_ns());
     for (u64 poll = 0;; poll++) {
-        /* Every wait ends by the rest's end plus the idle bound at the latest. */
-        ASSERT(poll <= (ENGINE_CHECKPOINT_REST_NS_MAX + ENGINE_CHECKPOINT_IDLE_NS) /
+        /* Every wait ends by the rest's end plus, for the gap, a few batches: each batch is
+         * submitted (commit_ns_last), written and followed by the next submit within the idle
+         * bound, or the idle rule ends the wait; after FLIGHTS_WAITED_MAX + 1 of them the
+         * gap rule gives way. Each poll sleeps at least POLL_NS. */
+        ASSERT(poll <= (ENGINE_CHECKPOINT_REST_NS_MAX +
+                        (ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX + 2) * ENGINE_CHECKPOINT_IDLE_NS) /
                                ENGINE_CHECKPOINT_POLL_NS + 2);
         u64 flights = storage_flights_written(checkpoint->storage);
         if (flights != checkpoint->pace_flights_seen) {
             checkpoint->pace_flights_seen = flights;
             checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
+            checkpoint->pace_flights_waited++;
         }
         u64 now_ns = base_clock_monotonic_ns();
-        if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns) {
+        if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns &&
+            engine_checkpoint_gap(checkpoint)) {
+            checkpoint->pace_flights_waited = 0;
             checkpoint->pace_writes_left--;
             break;
         }
@@ -782,6 +812,7 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
     checkpoint->pace_writes_left = 0;
     checkpoint->pace_return_ns = 0;
     checkpoint->pace_rest_until_ns = 0;
+    checkpoint->pace_flights_waited = 0;
     checkpoint->spares_failed = false;
     checkpoint->running = true;
     if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {

@@ -506,6 +506,9 @@ bool storage_journal_idle(const struct storage *storage);
  * the device takes the piece while the engine applies the next batch, not inside the
  * fdatasync of the batch in flight. */
 u64 storage_flights_written(const struct storage *storage);
+/* Whether a batch's writes and fdatasyncs are in progress now; any thread may ask: a
+ * checkpoint's thread puts its pieces in the gaps between two batches. */
+bool storage_flight_writing(const struct storage *storage);
 /* How long the journal's batches took to write (records, fdatasync, header copies,
  * fdatasync): what every commit waits for at least. Written by whoever writes a batch, read by
  * any thread: each figure is exact, and the four are consistent with each other only while
@@ -782,6 +785,9 @@ struct storage {
     /* Batches whose writes and fdatasyncs returned (ok or not): written by whoever writes a
      * batch, read by any thread; a checkpoint's thread paces its writes on it. */
     _Atomic u64 flights_written;
+    /* Set while a batch's writes and fdatasyncs are in progress, by whoever writes it; read
+     * by a checkpoint's thread, which writes its pieces between two batches. */
+    atomic_bool flight_writing;
     /* storage_flight_statistics: written by whoever writes a batch (one at a time), read by
      * any thread. */
     _Atomic u64 flight_ns_max;

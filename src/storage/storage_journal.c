@@ -372,6 +372,8 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
     ASSERT(flight->journal_file >= 0 && flight->headers_file >= 0);
     ASSERT(flight->size > 0);
     const u64 start_ns = base_clock_monotonic_ns();
+    ASSERT(!atomic_load_explicit(&storage->flight_writing, memory_order_relaxed)); /* W1 */
+    atomic_store_explicit(&storage->flight_writing, true, memory_order_relaxed);
     flight_seal(storage, flight);
     struct storage_io *io = storage->io;
     khorgos_error error =
@@ -385,6 +387,7 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
     }
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->headers_file);
     flight_time(storage, base_clock_monotonic_ns() - start_ns);
+    atomic_store_explicit(&storage->flight_writing, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&storage->flights_written, 1, memory_order_release);
     return error;
 }
@@ -393,6 +396,12 @@ u64 storage_flights_written(const struct storage *storage) {
     ASSERT(storage != NULL && storage->io != NULL);
     /* Only the atomic is read: sequence_next and the flight belong to other threads. */
     return atomic_load_explicit(&storage->flights_written, memory_order_acquire);
+}
+
+bool storage_flight_writing(const struct storage *storage) {
+    ASSERT(storage != NULL && storage->io != NULL);
+    /* Only the atomic is read: the flight itself belongs to the writer. */
+    return atomic_load_explicit(&storage->flight_writing, memory_order_relaxed);
 }
 
 void storage_flight_statistics(const struct storage *storage,
