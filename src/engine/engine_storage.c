@@ -97,29 +97,30 @@
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.
  *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
- *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after
- *       each ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at
- *       most a quarter of the time, however slow the device is just then), writes only in a
- *       gap between two batches' writes (storage_flight_writing; after
+ *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after each
+ *       ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at most a
+ *       quarter of the time, however slow the device is just then), writes only in a gap
+ *       between two batches' writes (storage_flight_writing; after
  *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX batches without one, anyway), and writes at full
  *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace, engine_checkpoint_rest, engine_checkpoint_gap). A "journal commit" here is a batch
- *       whose writes and fdatasyncs returned (storage_flights_written, counted by the
- *       journal's writer), so a piece goes to the disk just after one fdatasync, while the
- *       engine applies the next batch, rather than inside the fdatasync in flight (pacing on
- *       submits instead, the per-batch paired delay averaged 1.8 ms over four alternating
- *       sets, against 1.1 ms). The committing thread stores `commit_ns_last` after each
- *       submit while the thread runs; the thread only reads it and the count. The rest
- *       because the device's speed varies: see ENGINE_CHECKPOINT_REST_RATIO. Why pace at
- *       all: on a disk with a volatile write cache a journal fdatasync pays for persisting
- *       everything that reached the device since the last one, and on ext4 the jbd2 commit
- *       it waits for also frees (and, mounted with discard, discards) what was deleted since.
- *       Measured on the reference virtio disk at 2M transfers: publishing and deleting a
- *       300 MB snapshot on the committing thread cost one commit 45-60 ms; an unpaced write
- *       15-20 ms per commit. The price: a snapshot at full load takes several times longer
- *       than unpaced (the second of the benchmark's two, 600 to 900 ms), so at full load a
- *       checkpoint may be due before the last one ends; it then begins at the next commit
- *       after that one is reaped.
+ *       (engine_checkpoint_pace, engine_checkpoint_rest, engine_checkpoint_gap). A "journal
+ *       commit" here is a batch whose writes and fdatasyncs returned (storage_flights_written,
+ *       counted by the journal's writer), so a piece goes to the disk just after one fdatasync,
+ *       while the engine applies the next batch, rather than inside the fdatasync in flight
+ *       (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over four
+ *       alternating sets, against 1.1 ms). The committing thread stores `commit_ns_last` after
+ *       each submit while the thread runs; the thread only reads it and the count. The rest
+ *       because the device's speed varies, the gap because a piece queued before a journal
+ *       fdatasync delays it: see ENGINE_CHECKPOINT_REST_RATIO and
+ *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX. Why pace at all: on a disk with a volatile write
+ *       cache a journal fdatasync pays for persisting everything that reached the device since
+ *       the last one, and on ext4 the jbd2 commit it waits for also frees (and, mounted with
+ *       discard, discards) what was deleted since. Measured on the reference virtio disk at 2M
+ *       transfers: publishing and deleting a 300 MB snapshot on the committing thread cost one
+ *       commit 45-60 ms; an unpaced write 15-20 ms per commit. The price: a snapshot at full
+ *       load takes several times longer than unpaced (the second of the benchmark's two, 600 to
+ *       900 ms), so at full load a checkpoint may be due before the last one ends; it then
+ *       begins at the next commit after that one is reaped.
  *   C7. Durability before sealing: a checkpoint begins while the batch ending at S may be in
  *       flight (waiting for it cost the beginning commit one whole fdatasync, 3 ms measured),
  *       so the snapshot's header, which holds record S's chain hash, is sealed only after
@@ -669,7 +670,8 @@ static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
 }
 
 /* The rest the work since the hook last returned earned (C6): that work is the piece or
- * step just written, and the spares if the hook just made them. */
+ * step just written, what the thread did before asking for the next one (filling a buffer:
+ * a tenth of a millisecond per MiB), and the spares if the hook just made them. */
 static void engine_checkpoint_rest(struct engine_checkpoint *checkpoint, u64 now_ns) {
     ASSERT(checkpoint != NULL && checkpoint->running);
     if (checkpoint->pace_return_ns == 0) return; /* the first piece goes at once */
