@@ -358,12 +358,11 @@ static void flight_seal(struct storage *storage, struct storage_flight *flight) 
  * writer stores, so a load then a store is enough. */
 static void flight_time(struct storage *storage, u64 flight_ns) {
     ASSERT(storage != NULL);
-    const u64 millisecond_ns = 1000ull * 1000;
     if (flight_ns > atomic_load(&storage->flight_ns_max)) {
         atomic_store(&storage->flight_ns_max, flight_ns);
     }
-    if (flight_ns > 5 * millisecond_ns) atomic_fetch_add(&storage->flights_over_5_ms, 1);
-    if (flight_ns > 10 * millisecond_ns) atomic_fetch_add(&storage->flights_over_10_ms, 1);
+    if (flight_ns > STORAGE_FLIGHT_SLOW_NS) atomic_fetch_add(&storage->flights_over_5_ms, 1);
+    if (flight_ns > STORAGE_FLIGHT_TARGET_NS) atomic_fetch_add(&storage->flights_over_10_ms, 1);
     ASSERT(atomic_load(&storage->flight_ns_max) >= flight_ns);
 }
 
