@@ -206,7 +206,8 @@ struct khorgos_create_result {
 #define KHORGOS_STATUS_ENUM_ACCOUNT_(name) KHORGOS_CREATE_ACCOUNT_##name,
 #define KHORGOS_STATUS_ENUM_TRANSFER_(name) KHORGOS_CREATE_TRANSFER_##name,
 enum khorgos_create_account_status {
-    KHORGOS_CREATE_ACCOUNT_STATUSES(KHORGOS_STATUS_ENUM_ACCOUNT_) KHORGOS_CREATE_ACCOUNT_STATUS_COUNT
+    KHORGOS_CREATE_ACCOUNT_STATUSES(KHORGOS_STATUS_ENUM_ACCOUNT_)
+        KHORGOS_CREATE_ACCOUNT_STATUS_COUNT
 };
 enum khorgos_create_transfer_status {
     KHORGOS_CREATE_TRANSFER_STATUSES(KHORGOS_STATUS_ENUM_TRANSFER_)
@@ -260,7 +261,7 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_POSITIONS = 213,        /* settle_filter        -> position[]      */
     KHORGOS_OPERATION_OPEN_DAY = 214,             /* business_day[]       -> settle_result[] */
     KHORGOS_OPERATION_CLOSE_DAY = 215,            /* business_day[]       -> settle_result[] */
-    /* Cross-currency payment-versus-payment and deferred net settlement (issue 5; see
+    /* Cross-currency payment-versus-payment and deferred net settlement (see
      * src/settle/settle_fx.c, settle_netting.c and docs/api.md "Cross-currency and netting"). */
     KHORGOS_OPERATION_SET_FX_QUOTES = 216,        /* fx_quote[]           -> settle_result[] */
     KHORGOS_OPERATION_WITHDRAW_FX_QUOTES = 217,   /* u128 quote id[]      -> settle_result[] */
@@ -273,7 +274,7 @@ enum khorgos_operation {
     KHORGOS_OPERATION_ABORT_WINDOW = 224,         /* window[]             -> settle_result[] */
     KHORGOS_OPERATION_LOOKUP_WINDOWS = 225,       /* u32 number[] as window[] -> window[]    */
     KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
-    /* The calendar per currency (issue 4): holidays on which its day does not open. */
+    /* The calendar per currency: holidays on which its day does not open. */
     KHORGOS_OPERATION_SET_HOLIDAYS = 227,         /* holiday[]            -> settle_result[] */
 };
 
@@ -407,7 +408,7 @@ struct khorgos_payment {
     uint32_t reason;     /* enum khorgos_settle_status: why queued, rejected or cancelled */
     uint32_t reserved;
     uint64_t sequence;   /* arrival order among all payments, from 1 */
-    /* Cross-currency and net settlement (issue 5). In: currency_target, amount_kind,
+    /* Cross-currency and net settlement. In: currency_target, amount_kind,
      * settlement, and amount_target when amount_kind is creditor; the rest out. */
     uint32_t currency_target; /* the creditor's currency; 0 = `currency` (not cross-currency) */
     uint8_t amount_kind;      /* enum khorgos_amount_kind */
@@ -427,7 +428,11 @@ enum khorgos_amount_kind {
     KHORGOS_AMOUNT_CREDITOR = 1, /* `amount_target` is what the creditor gets (settlement) */
 };
 enum khorgos_settlement_method { KHORGOS_SETTLEMENT_GROSS = 0, KHORGOS_SETTLEMENT_NET = 1 };
-enum khorgos_fx_route { KHORGOS_ROUTE_NONE = 0, KHORGOS_ROUTE_DIRECT = 1, KHORGOS_ROUTE_VEHICLE = 2 };
+enum khorgos_fx_route {
+    KHORGOS_ROUTE_NONE = 0,
+    KHORGOS_ROUTE_DIRECT = 1,
+    KHORGOS_ROUTE_VEHICLE = 2
+};
 
 /* set_fx_quotes event and lookup_fx_quotes reply. A liquidity provider converts up to
  * amount_max of currency_source into currency_target at rate_mantissa * 10^rate_exponent
@@ -624,7 +629,9 @@ struct khorgos_position {
     X(stopped, "the engine stopped after a storage failure and serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
-typedef enum khorgos_error { KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT } khorgos_error;
+typedef enum khorgos_error {
+    KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT
+} khorgos_error;
 #undef KHORGOS_ERROR_ENUM_
 
 /* A sentence for an error code; never NULL. */

@@ -371,7 +371,8 @@ static void benchmark_finish(struct khorgos *engine, bool durable, struct benchm
     u64 latency_ns = base_clock_monotonic_ns() - slot->start_ns;
     struct khorgos_checkpoint_statistics after;
     benchmark_statistics(engine, durable, &after);
-    benchmark_record(measure, batch, latency_ns, benchmark_checkpoint_touched(&slot->before, &after));
+    benchmark_record(measure, batch, latency_ns,
+                     benchmark_checkpoint_touched(&slot->before, &after));
 }
 
 /* The timed loop: every transfer in batches, each batch's latency and checkpoint state. As
@@ -406,8 +407,11 @@ static void benchmark_run(struct khorgos *engine, const struct benchmark_options
         slot->start_ns = base_clock_monotonic_ns();
         benchmark_require(khorgos_execute_begin(engine, &slot->request, 1, &slot->ticket),
                           KHORGOS_ERROR_ok);
-        if (options->serial) benchmark_finish(engine, durable, slot, measure, batch);
-        else if (batch > 0) benchmark_finish(engine, durable, &slots[(batch - 1) % 2], measure, batch - 1);
+        if (options->serial) {
+            benchmark_finish(engine, durable, slot, measure, batch);
+        } else if (batch > 0) {
+            benchmark_finish(engine, durable, &slots[(batch - 1) % 2], measure, batch - 1);
+        }
     }
     if (!options->serial) {
         u64 last = measure->batch_count - 1;

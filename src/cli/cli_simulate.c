@@ -1,5 +1,5 @@
 /*
- * cli_simulate.c: `khorgos simulate`, the main job (issue 6): a business day of China–Central
+ * cli_simulate.c: `khorgos simulate`, the main job: a business day of China–Central
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
@@ -138,7 +138,8 @@ static bool simulate_parse_value(struct simulate_options *options, const char *f
         }
         options->scale_per_mille = (u32)number;
     } else if (strcmp(flag, "--resolution-interval") == 0) {
-        return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->resolution_interval_seconds);
+        return simulate_parse_u32(value, 60, SIM_DAY_SECONDS,
+                                  &options->resolution_interval_seconds);
     } else if (strcmp(flag, "--netting-interval") == 0) {
         return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->netting_interval_seconds);
     } else {

@@ -135,7 +135,9 @@ static khorgos_error posix_writeback(struct storage_io *io, int file, u64 offset
                                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                      SYNC_FILE_RANGE_WAIT_AFTER);
     } while (result < 0 && errno == EINTR);
-    if (result < 0 && (errno == ENOSYS || errno == EINVAL || errno == ESPIPE)) return KHORGOS_ERROR_ok;
+    if (result < 0 && (errno == ENOSYS || errno == EINVAL || errno == ESPIPE)) {
+        return KHORGOS_ERROR_ok;
+    }
     return result < 0 ? posix_error(io, errno) : KHORGOS_ERROR_ok;
 }
 

@@ -360,7 +360,8 @@ static khorgos_error reader_fill(struct storage_reader *reader, u64 offset, u64 
 
 /* The one verification pass: the table against the header, each body against the table. */
 static khorgos_error snapshot_verify(struct storage_reader *reader,
-                                     const struct storage_snapshot_header *header, u64 *bad_offset) {
+                                     const struct storage_snapshot_header *header,
+                                     u64 *bad_offset) {
     u64 table_size = (u64)header->section_count * sizeof(struct storage_section_header);
     u64 table_offset = sizeof(*header) + header->body_size - table_size;
     *bad_offset = table_offset;
