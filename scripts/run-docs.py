@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Runs the examples of README.md and docs/*.md that are marked as runnable, and compares each
+with the output the document shows, so the documents cannot drift from the program.
+
+The marks are HTML comments (a Markdown viewer shows nothing of them), each on its own line just
+before a fenced block (``` ... ```):
+
+    <!-- run -->            the block is a shell script: run with `sh -e`, exit status 0
+    <!-- run: COMMAND -->   the block is the standard input of COMMAND (a shell command line),
+                            which must exit 0; e.g. <!-- run: khorgos apply --clock manual -->
+    <!-- output -->         the block is exactly what the run block before it writes on
+                            standard output (every byte, but the block's last newline)
+
+A block without a mark is not run: the install and test commands of the Quick start (they
+would install packages or run `make test` itself), synopses with placeholders (DIR, FILE),
+fragments of C, and the per-operation request and reply shapes of docs/api.md (wrapped for
+reading). Each run happens in a new empty temporary directory, which is the data directory's
+parent for examples that use one, with the built binary reachable both as `khorgos` (on PATH)
+and as `build/khorgos` (a link in that directory), as the README's examples call it. Prefer
+`--clock manual` in examples that show output, so the output is exact.
+
+Each run block is one result: "docs/FILE:LINE 1 0" (or "0 1") is appended to RESULTS.
+Usage: run-docs.py KHORGOS RESULTS [FILE.md ...]   (default README.md docs/*.md)
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+MARK = re.compile(r"^<!--\s*(run|output)(?::\s*(.*?))?\s*-->\s*$")
+SECONDS_PER_RUN = 120
+
+
+def blocks(path):
+    """Yields (kind, command, line, text) for each marked fenced block of a Markdown file."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    index = 0
+    while index < len(lines):
+        match = MARK.match(lines[index])
+        index += 1
+        if not match:
+            continue
+        kind, command = match.group(1), match.group(2)
+        if index >= len(lines) or not lines[index].startswith("```"):
+            raise SystemExit(f"{path}:{index}: a mark must be followed by a fenced block")
+        start = index + 1
+        end = start
+        while end < len(lines) and not lines[end].startswith("```"):
+            end += 1
+        if end == len(lines):
+            raise SystemExit(f"{path}:{start}: the fenced block does not end")
+        yield kind, command, start, "\n".join(lines[start:end]) + "\n"
+        index = end + 1
+
+
+def run(binary, kind_command, text):
+    """Runs one block in a fresh temporary directory; returns (exit status, stdout, stderr)."""
+    directory = tempfile.mkdtemp(prefix="khorgos-docs-")
+    try:
+        os.makedirs(os.path.join(directory, "build"))
+        os.symlink(binary, os.path.join(directory, "build", "khorgos"))
+        os.makedirs(os.path.join(directory, ".bin"))
+        os.symlink(binary, os.path.join(directory, ".bin", "khorgos"))
+        environment = dict(os.environ)
+        environment["PATH"] = os.path.join(directory, ".bin") + os.pathsep + environment["PATH"]
+        if kind_command:
+            argv, stdin = ["sh", "-c", kind_command], text
+        else:
+            argv, stdin = ["sh", "-e", "-c", text], ""
+        process = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                 cwd=directory, env=environment, timeout=SECONDS_PER_RUN)
+        return process.returncode, process.stdout, process.stderr
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {SECONDS_PER_RUN} s\n"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def show_difference(expected, actual):
+    import difflib
+    for line in difflib.unified_diff(expected.splitlines(), actual.splitlines(),
+                                     "shown", "written", lineterm="", n=1):
+        print("    " + line)
+
+
+def check_file(binary, path, results):
+    """Runs every run block of one file, compares the outputs shown; returns the failures."""
+    outcomes = []  # [name, ok, stdout] per run block, in order
+    for kind, command, line, text in blocks(path):
+        name = f"{path}:{line}"
+        if kind == "run":
+            status, stdout, stderr = run(binary, command, text)
+            outcomes.append([name, status == 0, stdout, None])
+            if status != 0:
+                print(f"FAIL docs/{name}: exit status {status}")
+                print("    " + stderr.strip()[-2000:].replace("\n", "\n    "))
+            continue
+        if not outcomes or outcomes[-1][3] is not None:
+            raise SystemExit(f"{name}: an output block needs a run block just before it")
+        outcomes[-1][3] = name
+        run_name, ok, stdout, _ = outcomes[-1]
+        if ok and stdout != text:
+            print(f"FAIL docs/{run_name}: what it writes differs from the block at {name}")
+            show_difference(text, stdout)
+            outcomes[-1][1] = False
+    with open(results, "a", encoding="utf-8") as file:
+        for name, ok, _, _ in outcomes:
+            if ok:
+                print(f"ok   docs/{name.removeprefix('docs/')}")
+            file.write(f"docs/{name.removeprefix('docs/')} {1 if ok else 0} {0 if ok else 1}\n")
+    return sum(not ok for _, ok, _, _ in outcomes)
+
+
+def main():
+    if len(sys.argv) < 3:
+        raise SystemExit("usage: run-docs.py KHORGOS RESULTS [FILE.md ...]")
+    binary = os.path.abspath(sys.argv[1])
+    results = sys.argv[2]
+    os.makedirs(os.path.dirname(os.path.abspath(results)), exist_ok=True)
+    paths = sys.argv[3:] or ["README.md"] + sorted(glob.glob("docs/*.md"))
+    failed = sum(check_file(binary, path, results) for path in paths)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
