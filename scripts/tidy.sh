@@ -5,7 +5,7 @@
 # with one violation of each rule, which the test tidy/fixture checks is flagged.
 #
 # The rules:
-#   - a line is at most 100 columns (characters, not bytes: UTF-8 is read as such);
+#   - a line is at most 100 columns (characters, not bytes: a UTF-8 character counts once);
 #   - a function is at most 70 lines, counted from the first line of its signature to its
 #     closing brace. A function is recognised as C is written here: its signature starts at
 #     column 0 with a letter, has a "(" and ends with "{" (on its first line or a later one)
@@ -18,14 +18,15 @@
 # Usage: tidy.sh [FILE...]
 cd "$(dirname "$0")/.." || exit 2
 if [ "$#" -eq 0 ]; then
-    set -- $(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 2>/dev/null ||
-        find src include -name '*.[ch]' | sort)
+    # Every C file there, tracked or not, so a new file is checked before its first commit.
+    set -- $(find src include -name '*.[ch]' | sort)
 fi
-LC_ALL=C.UTF-8 awk '
+LC_ALL=C awk '
 function report(line, rule) { printf "%s:%d: %s\n", FILENAME, line, rule; found = 1 }
 FNR == 1 { signature = 0; body = 0 }
 {
-    if (length($0) > 100) report(FNR, "line longer than 100 columns (" length($0) ")")
+    text = $0; columns = length($0) - gsub(/[\200-\277]/, "", text)  # UTF-8: one per character
+    if (columns > 100) report(FNR, "line longer than 100 columns (" columns ")")
     if (index($0, "\t")) report(FNR, "tab character")
     if ($0 ~ /[ \t]$/) report(FNR, "trailing whitespace")
     if (tolower($0) ~ /issue [0-9]/) report(FNR, "issue number (say the thing itself)")
