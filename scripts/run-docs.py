@@ -21,7 +21,9 @@ and as `build/khorgos` (a link in that directory), as the README's examples call
 `--clock manual` in examples that show output, so the output is exact.
 
 Each run block is one result: "docs/FILE:LINE 1 0" (or "0 1") is appended to RESULTS.
-Usage: run-docs.py KHORGOS RESULTS [FILE.md ...]   (default README.md docs/*.md)
+With --update, an output block (without "...") that differs is rewritten with what the run
+wrote, for a change that alters replies on purpose; read the difference before committing it.
+Usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]   (default README.md docs/*.md)
 """
 import glob
 import os
@@ -36,7 +38,9 @@ SECONDS_PER_RUN = 120
 
 
 def blocks(path):
-    """Yields (kind, command, line, text) for each marked fenced block of a Markdown file."""
+    """Yields (kind, command, line, text, (first, end)) for each marked fenced block of a
+    Markdown file: line is the opening fence's line number, first and end the content's line
+    indexes from 0, end excluded."""
     lines = open(path, encoding="utf-8").read().split("\n")
     index = 0
     while index < len(lines):
@@ -53,7 +57,7 @@ def blocks(path):
             end += 1
         if end == len(lines):
             raise SystemExit(f"{path}:{start}: the fenced block does not end")
-        yield kind, command, start, "\n".join(lines[start:end]) + "\n"
+        yield kind, command, start, "\n".join(lines[start:end]) + "\n", (start, end)
         index = end + 1
 
 
@@ -99,10 +103,11 @@ def show_difference(expected, actual):
         print("    " + line)
 
 
-def check_file(binary, path, results):
+def check_file(binary, path, results, update):
     """Runs every run block of one file, compares the outputs shown; returns the failures."""
-    outcomes = []  # [name, ok, stdout] per run block, in order
-    for kind, command, line, text in blocks(path):
+    outcomes = []  # [name, ok, stdout, output block's name] per run block, in order
+    updates = []  # (first, end, new lines) of output blocks to rewrite
+    for kind, command, line, text, span in blocks(path):
         name = f"{path}:{line}"
         if kind == "run":
             status, stdout, stderr = run(binary, command, text)
@@ -116,9 +121,19 @@ def check_file(binary, path, results):
         outcomes[-1][3] = name
         run_name, ok, stdout, _ = outcomes[-1]
         if ok and not same_output(text, stdout):
+            if update and "..." not in text and stdout.endswith("\n"):
+                print(f"updated docs/{name} with what docs/{run_name} writes:")
+                show_difference(text, stdout)
+                updates.append((span[0], span[1], stdout[:-1].split("\n")))
+                continue
             print(f"FAIL docs/{run_name}: what it writes differs from the block at {name}")
             show_difference(text, stdout)
             outcomes[-1][1] = False
+    if updates:
+        lines = open(path, encoding="utf-8").read().split("\n")
+        for first, end, new in reversed(updates):
+            lines[first:end] = new
+        open(path, "w", encoding="utf-8").write("\n".join(lines))
     with open(results, "a", encoding="utf-8") as file:
         for name, ok, _, _ in outcomes:
             if ok:
@@ -128,13 +143,16 @@ def check_file(binary, path, results):
 
 
 def main():
-    if len(sys.argv) < 3:
-        raise SystemExit("usage: run-docs.py KHORGOS RESULTS [FILE.md ...]")
-    binary = os.path.abspath(sys.argv[1])
-    results = sys.argv[2]
+    arguments = sys.argv[1:]
+    update = arguments[:1] == ["--update"]
+    arguments = arguments[1:] if update else arguments
+    if len(arguments) < 2:
+        raise SystemExit("usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]")
+    binary = os.path.abspath(arguments[0])
+    results = arguments[1]
     os.makedirs(os.path.dirname(os.path.abspath(results)), exist_ok=True)
-    paths = sys.argv[3:] or ["README.md"] + sorted(glob.glob("docs/*.md"))
-    failed = sum(check_file(binary, path, results) for path in paths)
+    paths = arguments[2:] or ["README.md"] + sorted(glob.glob("docs/*.md"))
+    failed = sum(check_file(binary, path, results, update) for path in paths)
     sys.exit(1 if failed else 0)
 
 
