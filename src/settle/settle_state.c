@@ -450,29 +450,29 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     ASSERT(operation >= KHORGOS_OPERATION_SET_FX_QUOTES);
     ASSERT(operation <= KHORGOS_OPERATION_GET_WINDOW_POSITIONS);
     switch (operation) {
-        case KHORGOS_OPERATION_SET_FX_QUOTES:
-            settle_fx_set_quotes(settle, timestamp, body, count, reply);
-            break;
-        case KHORGOS_OPERATION_WITHDRAW_FX_QUOTES:
-            settle_fx_withdraw_quotes(settle, timestamp, body, count, reply);
-            break;
-        case KHORGOS_OPERATION_LOOKUP_FX_QUOTES:
-            return settle_fx_lookup_quotes(settle, body, count, reply);
-        case KHORGOS_OPERATION_SET_FX_ROUTING:
-            settle_fx_set_routing(settle, timestamp, body, count, reply);
-            break;
-        case KHORGOS_OPERATION_OPEN_WINDOW:
-        case KHORGOS_OPERATION_CLOSE_WINDOW:
-        case KHORGOS_OPERATION_SETTLE_WINDOW:
-        case KHORGOS_OPERATION_UNWIND_WINDOW:
-        case KHORGOS_OPERATION_ABORT_WINDOW:
-            settle_netting_window_events(settle, operation, timestamp, body, count, reply);
-            break;
-        case KHORGOS_OPERATION_LOOKUP_WINDOWS:
-            return settle_netting_lookup_windows(settle, body, count, reply);
-        case KHORGOS_OPERATION_GET_WINDOW_POSITIONS:
-            return settle_netting_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
-        default: ASSERT(false && "not a settlement operation");
+    case KHORGOS_OPERATION_SET_FX_QUOTES:
+        settle_fx_set_quotes(settle, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_WITHDRAW_FX_QUOTES:
+        settle_fx_withdraw_quotes(settle, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_LOOKUP_FX_QUOTES:
+        return settle_fx_lookup_quotes(settle, body, count, reply);
+    case KHORGOS_OPERATION_SET_FX_ROUTING:
+        settle_fx_set_routing(settle, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_OPEN_WINDOW:
+    case KHORGOS_OPERATION_CLOSE_WINDOW:
+    case KHORGOS_OPERATION_SETTLE_WINDOW:
+    case KHORGOS_OPERATION_UNWIND_WINDOW:
+    case KHORGOS_OPERATION_ABORT_WINDOW:
+        settle_netting_window_events(settle, operation, timestamp, body, count, reply);
+        break;
+    case KHORGOS_OPERATION_LOOKUP_WINDOWS:
+        return settle_netting_lookup_windows(settle, body, count, reply);
+    case KHORGOS_OPERATION_GET_WINDOW_POSITIONS:
+        return settle_netting_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+    default: ASSERT(false && "not a settlement operation");
     }
     return count;
 }

@@ -318,9 +318,8 @@ static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_
 
 static bool flow_valid(const struct sim_metrics *metrics, const struct sim_flow *flow,
                        u32 close_seconds) {
-    if (flow->payer >= metrics->participant_count || flow->payee >= metrics->participant_count) {
+    if (flow->payer >= metrics->participant_count || flow->payee >= metrics->participant_count)
         return false;
-    }
     if (flow->payer == flow->payee || flow->currency >= metrics->currency_count) return false;
     if (flow->amount == 0 || flow->amount > SIM_AMOUNT_MAX) return false;
     if (flow->submitted_at > close_seconds) return false;

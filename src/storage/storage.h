@@ -304,7 +304,7 @@ struct storage_fault_config {
     u32 read_flip_per_million;    /* a bit flipped in what a pread returns (not on disk) */
     u32 write_error_per_million;  /* pwrite fails with EIO */
     u32 sync_error_per_million;   /* fdatasync/fsync fails with EIO; the data stays volatile */
-    u64 space_bytes_max; /* total file bytes; beyond it pwrite/allocate: ENOSPC (0: none) */
+    u64 space_bytes_max;          /* total file bytes; past it pwrite/allocate: ENOSPC (0: none) */
     /* After this many more changes (writes, syncs, allocations, directory operations) the
      * power fails: every later call fails with EIO until storage_fault_crash (0: never). This
      * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */
