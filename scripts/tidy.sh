@@ -37,7 +37,7 @@ FNR == 1 { signature = 0; body = 0 }
     signature = FNR; name = $0; sub(/\(.*/, "", name); sub(/.*[ *]/, "", name)
 }
 signature && !body && /;/ { signature = 0 }
-signature && !body && /\{[ \t]*$/ { body = 1; next }
+signature && !body && /\{[ \t]*(\/\*.*\*\/[ \t]*)?$/ { body = 1; next }
 body && /^\}/ {
     lines = FNR - signature + 1
     if (lines > 70) report(signature, "function " name " is " lines " lines (at most 70)")

@@ -10,7 +10,7 @@ static int short_function(int a) {
 }
 
 static int long_function(int a,
-                         int b) {
+                         int b) { /* a comment after the brace */
     int sum = a + b;
     sum += 3;
     sum += 4;
