@@ -108,7 +108,7 @@ def check_file(binary, path, results, update):
     outcomes = []  # [name, ok, stdout, output block's name] per run block, in order
     updates = []  # (first, end, new lines) of output blocks to rewrite
     for kind, command, line, text, span in blocks(path):
-        name = f"{path}:{line}"
+        name = f"{path.removeprefix('docs/')}:{line}"  # docs/api.md:12, README.md:3
         if kind == "run":
             status, stdout, stderr = run(binary, command, text)
             outcomes.append([name, status == 0, stdout, None])
@@ -126,7 +126,7 @@ def check_file(binary, path, results, update):
                 show_difference(text, stdout)
                 updates.append((span[0], span[1], stdout[:-1].split("\n")))
                 continue
-            print(f"FAIL docs/{run_name}: what it writes differs from the block at {name}")
+            print(f"FAIL docs/{run_name}: what it writes differs from the block at docs/{name}")
             show_difference(text, stdout)
             outcomes[-1][1] = False
     if updates:
@@ -137,8 +137,8 @@ def check_file(binary, path, results, update):
     with open(results, "a", encoding="utf-8") as file:
         for name, ok, _, _ in outcomes:
             if ok:
-                print(f"ok   docs/{name.removeprefix('docs/')}")
-            file.write(f"docs/{name.removeprefix('docs/')} {1 if ok else 0} {0 if ok else 1}\n")
+                print(f"ok   docs/{name}")
+            file.write(f"docs/{name} {1 if ok else 0} {0 if ok else 1}\n")
     return sum(not ok for _, ok, _, _ in outcomes)
 
 
