@@ -100,14 +100,12 @@ int cli_format_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("format", argc, argv, &options);
     if (status >= 0) return status;
-    khorgos_error error = khorgos_format(options.data, &options.config);
-    if (error == KHORGOS_ERROR_exists) {
-        fprintf(stderr, "khorgos format: %s already exists; refusing to overwrite it\n",
-                options.data);
-        return 1;
-    }
+    char report[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error =
+        khorgos_format_report(options.data, &options.config, report, sizeof(report));
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos format: %s: %s\n", options.data, khorgos_strerror(error));
+        fprintf(stderr, "khorgos format: %s: %s (%s)\n", options.data, report,
+                khorgos_error_name(error));
         return 1;
     }
     printf("formatted %s (format version %u)\n", options.data, STORAGE_FORMAT_VERSION);
@@ -124,16 +122,39 @@ static void cli_hex(const u8 *bytes, u32 size, char *out) {
     out[2 * size] = '\0';
 }
 
+/* Opens the directory read-only: no lock is taken or waited for, every file is opened
+ * O_RDONLY and nothing in the directory changes. Warns when a writer holds it now: what is
+ * read may then be a commit half done, or a checkpoint's files half made. */
 static struct storage_io *cli_storage_open_io(const char *command, const char *data) {
     struct storage_io *io = NULL;
-    khorgos_error error = storage_io_posix_create(data, false, &io);
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(data, STORAGE_POSIX_READ, &io, message);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos %s: %s: %s\n", command, data,
-                error == KHORGOS_ERROR_not_found ? "no such directory" : khorgos_strerror(error));
+                message[0] != '\0' ? message : khorgos_strerror(error));
         return NULL;
     }
     ASSERT(io != NULL);
+    int writer = storage_io_posix_writer(io);
+    if (writer != 0) {
+        char pid[32] = "";
+        if (writer > 0) snprintf(pid, sizeof(pid), " (pid %d)", writer);
+        fprintf(stderr,
+                "khorgos %s: warning: %s is open for writing by another process%s; what is read "
+                "may be a commit or a checkpoint in progress\n",
+                command, data, pid);
+    }
     return io;
+}
+
+/* The system's cause of a failed call, when the io has one ("" otherwise). */
+static const char *cli_storage_cause(struct storage_io *io, khorgos_error error) {
+    ASSERT(io != NULL);
+    if (error != KHORGOS_ERROR_io && error != KHORGOS_ERROR_no_space &&
+        error != KHORGOS_ERROR_not_found) {
+        return "";
+    }
+    return io->last_error(io);
 }
 
 int cli_check_main(int argc, char **argv) {
@@ -144,10 +165,13 @@ int cli_check_main(int argc, char **argv) {
     if (io == NULL) return 1;
     static struct storage_report report;
     khorgos_error error = engine_storage_check(io, &report);
+    char cause[STORAGE_MESSAGE_BYTES_MAX];
+    snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
     if (error != KHORGOS_ERROR_ok) {
-        printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
+        printf("check: FAILED (%s): %s%s%s\n", khorgos_error_name(error), khorgos_strerror(error),
+               cause[0] != '\0' ? ": " : "", cause);
         return 1;
     }
     char head[2 * BASE_SHA256_BYTES + 1];
@@ -280,10 +304,13 @@ int cli_inspect_main(int argc, char **argv) {
                                         cli_inspect_record, &inspect, &report);
     }
     storage_destroy(storage);
+    char cause[STORAGE_MESSAGE_BYTES_MAX];
+    snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') fprintf(stderr, "%s\n", report.message);
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos inspect: %s: %s\n", options.data, khorgos_strerror(error));
+        fprintf(stderr, "khorgos inspect: %s: %s\n", options.data,
+                cause[0] != '\0' ? cause : khorgos_strerror(error));
         return 1;
     }
     return 0;

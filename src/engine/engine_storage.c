@@ -968,6 +968,14 @@ close_engine:
 
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config) {
     ASSERT(directory != NULL && config != NULL);
+    return khorgos_format_report(directory, config, NULL, 0);
+}
+
+khorgos_error khorgos_format_report(const char *directory, const struct khorgos_config *config,
+                                    char *report, size_t report_capacity) {
+    ASSERT(directory != NULL && config != NULL);
+    ASSERT(report != NULL || report_capacity == 0);
+    if (report_capacity > 0) report[0] = '\0';
     struct storage_superblock superblock = {
         .format_version = STORAGE_FORMAT_VERSION,
         .account_count_max = config->account_count_max ? config->account_count_max
@@ -989,10 +997,19 @@ khorgos_error khorgos_format(const char *directory, const struct khorgos_config 
         return KHORGOS_ERROR_invalid_argument;
     }
     struct storage_io *io = NULL;
-    khorgos_error error = storage_io_posix_create(directory, true, &io);
-    if (error != KHORGOS_ERROR_ok) return error;
-    error = engine_storage_format(io, &superblock);
-    storage_io_posix_destroy(io);
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_FORMAT, &io, message);
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_storage_format(io, &superblock);
+        snprintf(message, sizeof(message), "%s", io->last_error(io));
+        /* A failed format takes back what it made, so the next one finds it new or empty. */
+        if (error == KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
+        if (error != KHORGOS_ERROR_ok) storage_io_posix_remove(io);
+    }
+    if (error != KHORGOS_ERROR_ok && report_capacity > 0) {
+        snprintf(report, report_capacity, "%s", message[0] != '\0' ? message
+                                                                   : khorgos_strerror(error));
+    }
     return error;
 }
 
@@ -1264,6 +1281,11 @@ close_engine:
     engine_storage->io_owned = false; /* the caller's io is destroyed below, once */
     khorgos_close(engine);
 destroy_io:
+    /* A system call's failure: the report names the file, the call and the cause. */
+    if ((error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) &&
+        io->last_error(io)[0] != '\0') {
+        engine_report(report, "%s.", io->last_error(io));
+    }
     if (io_owned) storage_io_posix_destroy(io);
     return error;
 }
@@ -1275,10 +1297,11 @@ khorgos_error khorgos_open(struct khorgos **out, const char *directory,
     struct storage_io *io = NULL;
     static _Thread_local struct storage_report report;
     memset(&report, 0, sizeof(report));
-    khorgos_error error = storage_io_posix_create(directory, false, &io);
-    if (error == KHORGOS_ERROR_not_found) {
-        snprintf(report.message, sizeof(report.message), "%s: no such directory.", directory);
-    } else if (error == KHORGOS_ERROR_ok) {
+    /* The writer's lock comes first: a second writer reads and writes nothing (report.message
+     * says why, naming the holder). */
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_WRITE, &io,
+                                                  report.message);
+    if (error == KHORGOS_ERROR_ok) {
         error = engine_storage_open(out, io, true, options, &report);
     }
     if (error == KHORGOS_ERROR_ok) {
