@@ -40,11 +40,13 @@ mkfifo "$work/input"
 "$KHORGOS" apply --data "$data" <"$work/input" >"$work/out1" 2>"$work/err1" &
 first=$!
 exec 3>"$work/input"
-echo '{"op":"create_accounts","events":[{"id":"1","ledger":398,"code":1},{"id":"2","ledger":398,"code":1}]}' >&3
+accounts='{"op":"create_accounts","events":[{"id":"1","ledger":398,"code":1},'
+echo "$accounts"'{"id":"2","ledger":398,"code":1}]}' >&3
 wait_lines "$work/out1" 1
 transfer 101 >&3
 wait_lines "$work/out1" 2
-grep -q '"status":"created"' "$work/out1" || fail "the first apply did not serve: $(cat "$work/out1")"
+grep -q '"status":"created"' "$work/out1" ||
+    fail "the first apply did not serve: $(cat "$work/out1")"
 
 # The second writer is refused before it reads or writes anything.
 transfer 202 | "$KHORGOS" apply --data "$data" >"$work/out2" 2>"$work/err2"
@@ -68,7 +70,8 @@ grep -q "pid $first" "$work/inspect_err" || fail "inspect did not warn: $(cat "$
 # The first still serves.
 transfer 103 >&3
 wait_lines "$work/out1" 3
-[ "$(grep -c 'create_transfers.*"status":"created"' "$work/out1")" -eq 2 ] || fail "first apply: $(cat "$work/out1")"
+created=$(grep -c 'create_transfers.*"status":"created"' "$work/out1")
+[ "$created" -eq 2 ] || fail "first apply: $(cat "$work/out1")"
 
 # SIGKILL: the kernel releases the lock; a new writer opens the directory.
 kill -9 "$first"

@@ -1084,6 +1084,10 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
     struct storage_reader *reader = NULL;
     khorgos_error error = storage_snapshot_open(engine_storage->storage, sequence, header, &reader,
                                                 engine_storage->report);
+    if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) { /* the file, the cause */
+        struct storage_io *io = engine_storage->io;
+        engine_report(engine_storage->report, "%s.", io->last_error(io));
+    }
     if (error != KHORGOS_ERROR_ok) return error;
     bool seen_engine = false;
     bool seen_ledger = false;
@@ -1283,7 +1287,7 @@ close_engine:
 destroy_io:
     /* A system call's failure: the report names the file, the call and the cause. */
     if ((error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) &&
-        io->last_error(io)[0] != '\0') {
+        io->last_error(io)[0] != '\0' && strstr(report->message, io->last_error(io)) == NULL) {
         engine_report(report, "%s.", io->last_error(io));
     }
     if (io_owned) storage_io_posix_destroy(io);

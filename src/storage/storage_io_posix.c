@@ -294,7 +294,9 @@ static khorgos_error posix_unlink(struct storage_io *io, const char *name) {
     struct storage_io_posix *posix = posix_of(io);
     ASSERT(name != NULL && name[0] != '\0');
     if (posix->read_only) return posix_refuse_change(io, name, "unlink");
-    if (unlinkat(posix->directory, name, 0) < 0) return posix_error_named(io, name, "unlink", errno);
+    if (unlinkat(posix->directory, name, 0) < 0) {
+        return posix_error_named(io, name, "unlink", errno);
+    }
     return KHORGOS_ERROR_ok;
 }
 
