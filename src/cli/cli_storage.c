@@ -3,7 +3,8 @@
  *
  *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
  *                   [--participants N] [--payments N]
- *       creates DIR with its format version and capacities; refuses an existing DIR.
+ *       creates DIR (0700; or takes an existing empty one) with its format version and
+ *       capacities, files 0600; refuses a non-empty DIR; a failed format removes what it made.
  *   khorgos check   --data DIR
  *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
  *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
@@ -13,8 +14,10 @@
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
  *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
  *       the body (event count and the first events). Read-only, like check.
- * Neither check nor inspect writes to the directory; both may run beside a live engine only
- * at the operator's risk (they may see a commit half done and report it as a torn tail).
+ * Neither check nor inspect writes to the directory: they open every file read-only, take no
+ * lock and never wait for one, so they work on a read-only copy and never block a writer.
+ * Beside a live writer (its lock held: they ask with F_OFD_GETLK) they warn on standard
+ * error, since they may see a commit half done and report it as a torn tail.
  */
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -41,7 +44,10 @@ static int cli_storage_usage(const char *command, const char *problem) {
             "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
             "                       [--participants N] [--payments N]\n"
             "       khorgos check   --data DIR\n"
-            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n");
+            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
+            "  format creates DIR (mode 0700, files 0600) or takes an existing empty one;\n"
+            "  it refuses a non-empty one. check and inspect open every file read-only, take\n"
+            "  no lock (they warn when a writer holds DIR) and change nothing.\n");
     return 2;
 }
 
@@ -65,6 +71,10 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) {
+            cli_storage_usage(command, NULL);
+            return 0;
+        }
         if (value == NULL) return cli_storage_usage(command, "every option takes a value");
         u64 count = 0;
         if (strcmp(option, "--data") == 0) {
@@ -169,9 +179,12 @@ int cli_check_main(int argc, char **argv) {
     snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error != KHORGOS_ERROR_ok && cause[0] != '\0') {
+        printf("check: FAILED (%s): %s: %s\n", khorgos_error_name(error), options.data, cause);
+        return 1;
+    }
     if (error != KHORGOS_ERROR_ok) {
-        printf("check: FAILED (%s): %s%s%s\n", khorgos_error_name(error), khorgos_strerror(error),
-               cause[0] != '\0' ? ": " : "", cause);
+        printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
         return 1;
     }
     char head[2 * BASE_SHA256_BYTES + 1];

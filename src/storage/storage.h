@@ -19,6 +19,7 @@
  *   snapshot-<S>                the state after request S (16 lowercase hex digits)
  *   journal-<F>, headers-<F>    a journal segment whose first request is F, and the redundant
  *                               copies of its record headers
+ *   lock                        held by the one writer (storage_io_posix.c); its pid as text
  * Format writes the superblock, snapshot-0000000000000000 (the empty state) and the first
  * segment journal-0000000000000001. A checkpoint at request S starts segment S+1 when the
  * journal is idle (otherwise snapshot-<S> falls inside the current segment, whose records up
