@@ -768,6 +768,11 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
 
+/* Once a call returned io or no_space (the engine stopped): what failed, naming the file, the
+ * call and the system's cause ("journal-0000000000000001: fdatasync: Input/output error");
+ * "" when none is known or the engine is in memory. Never NULL. */
+const char *khorgos_failure(const struct khorgos *engine);
+
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);
 /* Moves a manual clock forward; expiries that fall due are applied (and journaled). */

@@ -94,5 +94,22 @@ else
     [ $status -eq 1 ] || fail "check of an unreadable superblock exited $status"
     grep -q "superblock: open: Permission denied" "$work/out" || fail "check: $(cat "$work/out")"
     echo "read-only copy checked and inspected as nobody"
+    # A parent the user may not write: the cause and the path, nothing left.
+    status=0; as_nobody "$KHORGOS" format --data "$copy/data/new" 2>"$work/err" || status=$?
+    [ $status -eq 1 ] || fail "format under an unwritable parent exited $status"
+    grep -qF "$copy/data/new: mkdir: Permission denied" "$work/err" || fail "$(cat "$work/err")"
+    # A full disk during format: the cause and the file named, nothing left, on a small tmpfs.
+    mkdir "$copy/small"
+    if mount -t tmpfs -o size=4m tmpfs "$copy/small" 2>/dev/null; then
+        trap 'umount "$copy/small"; chmod -R u+w "$work" "$copy"; rm -rf "$work" "$copy"' EXIT
+        status=0; "$KHORGOS" format --data "$copy/small/data" 2>"$work/err" || status=$?
+        [ $status -eq 1 ] || fail "format on a full disk exited $status"
+        grep -q "$copy/small/data: journal-0000000000000001: .*No space left on device" \
+            "$work/err" || fail "message: $(cat "$work/err")"
+        [ -z "$(ls -A "$copy/small")" ] || fail "a format that ran out of space left files"
+        echo "format on a full disk: $(cat "$work/err")"
+    else
+        echo "skipped: format on a full disk (cannot mount a tmpfs here)"
+    fi
 fi
 echo "ok: modes, format of empty and non-empty directories, failed format, symlinks, read-only"

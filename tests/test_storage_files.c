@@ -6,7 +6,8 @@
  *  - a checkpoint's cleanup whose old snapshot name is a symbolic link to a file outside the
  *    directory removes the link and leaves the file it points to whole;
  *  - format makes the directory 0700 and files 0600, takes an existing empty directory and
- *    refuses a non-empty one with exists, leaving it as it was. */
+ *    refuses a non-empty one with exists, leaving it as it was;
+ *  - a write that fails stops the engine, and khorgos_failure says what the io said. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "storage/storage.h"
 
 static const struct khorgos_config files_config = {
@@ -227,12 +229,42 @@ static void test_format_modes_and_empty_directory(void **state) {
     fixture_remove(&fixture);
 }
 
+static void test_failure_names_the_cause(void **state) {
+    (void)state;
+    const struct storage_superblock superblock = {
+        .format_version = STORAGE_FORMAT_VERSION, .account_count_max = 16,
+        .transfer_count_max = 1024, .account_balance_count_max = 64,
+        .segment_bytes = STORAGE_SEGMENT_BYTES_MIN,
+        .segment_records_max = STORAGE_SEGMENT_RECORDS_MIN, .participant_count_max = 4,
+        .payment_count_max = 16};
+    struct storage_fault_config faults = {.seed = 7};
+    struct storage_io *io = storage_fault_create(&faults);
+    assert_int_equal(engine_storage_format(io, &superblock), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1};
+    static struct storage_report report;
+    struct khorgos *engine = NULL;
+    assert_int_equal(engine_storage_open(&engine, io, false, &options, &report), KHORGOS_ERROR_ok);
+    assert_string_equal(khorgos_failure(engine), "");
+    faults.write_error_per_million = 1000000;
+    storage_fault_configure(io, &faults);
+    _Alignas(16) struct khorgos_account account = {.id = 1, .ledger = 398, .code = 1};
+    _Alignas(16) struct khorgos_create_result result;
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_CREATE_ACCOUNTS,
+                                      .body_size = sizeof(account), .body = &account,
+                                      .reply = &result, .reply_capacity = sizeof(result)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_io);
+    assert_string_equal(khorgos_failure(engine), "Input/output error (injected)");
+    khorgos_close(engine);
+    storage_fault_destroy(io);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_writer_is_refused),
         cmocka_unit_test(test_reader_changes_nothing),
         cmocka_unit_test(test_cleanup_never_follows_a_link),
         cmocka_unit_test(test_format_modes_and_empty_directory),
+        cmocka_unit_test(test_failure_names_the_cause),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,7 +206,9 @@ static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
     khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
+        const char *cause = khorgos_failure(apply->engine);
+        fprintf(stderr, "khorgos apply: the engine failed: %s%s%s\n", khorgos_strerror(error),
+                cause[0] != '\0' ? ": " : "", cause);
         apply->failed = true;
         return;
     }

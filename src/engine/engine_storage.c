@@ -284,6 +284,8 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
+    /* What failed, as the io said when the engine stopped (file, call, cause): khorgos_failure. */
+    char failure_text[STORAGE_MESSAGE_BYTES_MAX];
     /* The background checkpoint (at most one). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
@@ -311,9 +313,23 @@ static void engine_report(struct storage_report *report, const char *format, ...
 static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     ASSERT(engine != NULL);
     ASSERT(error != KHORGOS_ERROR_ok);
-    if (!engine->stopped && engine->storage != NULL) engine->storage->failure_unreported = error;
+    struct engine_storage *engine_storage = engine->storage;
+    if (!engine->stopped && engine_storage != NULL) {
+        engine_storage->failure_unreported = error;
+        if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) {
+            struct storage_io *io = engine_storage->io;
+            snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+                     io->last_error(io));
+        }
+    }
     engine->stopped = true;
     return error;
+}
+
+const char *khorgos_failure(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    ASSERT(engine->stopped || engine->storage == NULL || engine->storage->failure_text[0] == 0);
+    return engine->storage != NULL ? engine->storage->failure_text : "";
 }
 
 /* engine_stop for a failure the caller returns at once: reported now, so not again. */
