@@ -110,9 +110,11 @@ int cli_format_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("format", argc, argv, &options);
     if (status >= 0) return status;
+    ASSERT(options.data != NULL);
     char report[STORAGE_MESSAGE_BYTES_MAX];
     khorgos_error error =
         khorgos_format_report(options.data, &options.config, report, sizeof(report));
+    ASSERT(error == KHORGOS_ERROR_ok || report[0] != '\0');
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos format: %s: %s (%s)\n", options.data, report,
                 khorgos_error_name(error));
@@ -175,6 +177,7 @@ int cli_check_main(int argc, char **argv) {
     if (io == NULL) return 1;
     static struct storage_report report;
     khorgos_error error = engine_storage_check(io, &report);
+    ASSERT(error != KHORGOS_ERROR_locked); /* a reader never takes the lock */
     char cause[STORAGE_MESSAGE_BYTES_MAX];
     snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
@@ -317,6 +320,7 @@ int cli_inspect_main(int argc, char **argv) {
                                         cli_inspect_record, &inspect, &report);
     }
     storage_destroy(storage);
+    ASSERT(error != KHORGOS_ERROR_locked); /* a reader never takes the lock */
     char cause[STORAGE_MESSAGE_BYTES_MAX];
     snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
