@@ -570,7 +570,9 @@ khorgos_error storage_io_posix_create(const char *path, enum storage_posix_mode 
         error = KHORGOS_ERROR_exists;
     }
     if (error != KHORGOS_ERROR_ok) {
-        if (posix->created) rmdir(path); /* best effort: it is empty; a next format takes it */
+        /* Best effort: it is empty, and a next format would take it anyway. Not when another
+         * format holds it (it took the directory this one made): that one's to keep. */
+        if (posix->created && error != KHORGOS_ERROR_locked) (void)rmdir(path);
         posix_free(posix);
         return error;
     }
