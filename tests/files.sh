@@ -43,15 +43,23 @@ status=0; "$KHORGOS" format --data "$work/data" $capacities 2>/dev/null || statu
 
 # A failed format (memory for its capacities cannot be reserved) leaves nothing behind: the
 # directory it made is gone, an empty one it was given is empty again; the next format works.
-status=0
-(ulimit -v 1000000 && "$KHORGOS" format --data "$work/big" --transfers 1000000000) \
-    2>"$work/err" || status=$?
-[ $status -eq 1 ] || fail "format beyond memory exited $status: $(cat "$work/err")"
-[ -e "$work/big" ] && fail "a failed format left $work/big: $(ls -la "$work/big")"
-mkdir "$work/given"
-(ulimit -v 1000000 && "$KHORGOS" format --data "$work/given" --transfers 1000000000) 2>/dev/null
-[ -z "$(ls -A "$work/given")" ] || fail "a failed format left files: $(ls -A "$work/given")"
-"$KHORGOS" format --data "$work/given" $capacities >/dev/null || fail "format after a failed one"
+# (A sanitizer build reserves its shadow memory at start, which the address-space limit
+# forbids: the part is skipped there.)
+if grep -q __asan_init "$KHORGOS"; then
+    echo "skipped: a format beyond memory (a sanitizer build)"
+else
+    status=0
+    (ulimit -v 1000000 && "$KHORGOS" format --data "$work/big" --transfers 1000000000) \
+        2>"$work/err" || status=$?
+    [ $status -eq 1 ] || fail "format beyond memory exited $status: $(cat "$work/err")"
+    [ -e "$work/big" ] && fail "a failed format left $work/big: $(ls -la "$work/big")"
+    mkdir "$work/given"
+    (ulimit -v 1000000 && "$KHORGOS" format --data "$work/given" --transfers 1000000000) \
+        2>/dev/null
+    [ -z "$(ls -A "$work/given")" ] || fail "a failed format left files: $(ls -A "$work/given")"
+    "$KHORGOS" format --data "$work/given" $capacities >/dev/null ||
+        fail "format after a failed one"
+fi
 
 # The cause and the path, once: a parent that is a file.
 echo file >"$work/plain"

@@ -1010,6 +1010,9 @@ khorgos_error khorgos_format_report(const char *directory, const struct khorgos_
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
         superblock.account_balance_count_max > LIMIT_ACCOUNT_BALANCE_COUNT_MAX) {
+        if (report_capacity > 0) {
+            snprintf(report, report_capacity, "a capacity is above the limit of this build (src/base/base.h)");
+        }
         return KHORGOS_ERROR_invalid_argument;
     }
     struct storage_io *io = NULL;
@@ -1017,7 +1020,9 @@ khorgos_error khorgos_format_report(const char *directory, const struct khorgos_
     khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_FORMAT, &io, message);
     if (error == KHORGOS_ERROR_ok) {
         error = engine_storage_format(io, &superblock);
-        snprintf(message, sizeof(message), "%s", io->last_error(io));
+        bool system = error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
+                      error == KHORGOS_ERROR_not_found;
+        snprintf(message, sizeof(message), "%s", system ? io->last_error(io) : "");
         /* A failed format takes back what it made, so the next one finds it new or empty. */
         if (error == KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
         if (error != KHORGOS_ERROR_ok) storage_io_posix_remove(io);
