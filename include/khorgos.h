@@ -624,7 +624,8 @@ struct khorgos_position {
     X(no_space, "no space left on the device")                                                 \
     X(corrupt, "stored data failed its checksum or chain")                                     \
     X(format_version, "the data directory has an unknown format version")                      \
-    X(exists, "the data directory already exists")                                             \
+    X(exists, "the data directory exists and is not empty")                                    \
+    X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
     X(stopped, "the engine stopped after a storage failure and serves nothing more")
 
@@ -714,11 +715,21 @@ struct khorgos_open_options {
     int memory_prefault;
 };
 
-/* Creates a data directory with the config's capacities; exists if `directory` exists. */
+/* Creates a data directory with the config's capacities: makes `directory` (mode 0700), or
+ * takes an existing empty one (exists when it holds anything). Files are created 0600. A
+ * format that fails leaves nothing behind that blocks the next: what it made is removed. */
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config);
+/* As khorgos_format; `report` (optional, NUL-terminated) receives what failed, with the file
+ * and the system's cause ("journal-0000000000000001: fallocate: No space left on device"). */
+khorgos_error khorgos_format_report(const char *directory, const struct khorgos_config *config,
+                                    char *report, size_t report_capacity);
 /* Opens a data directory, recovers (newest valid snapshot, then the journal), then serves;
- * every state-changing request is durable before khorgos_execute returns. not_found,
- * format_version, corrupt (refuses to start on damage to acknowledged data), io, ... */
+ * every state-changing request is durable before khorgos_execute returns. One writer at a
+ * time: the engine holds the directory's lock (the file "lock" in it) until khorgos_close,
+ * and the kernel releases it if the process dies; while another engine, in this process or
+ * another, holds it, open fails with locked before reading or writing anything (the report
+ * names the holder's pid). not_found, locked, format_version, corrupt (refuses to start on
+ * damage to acknowledged data), io, ... */
 khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
                            const struct khorgos_open_options *options);
 /* Begins a snapshot of the state now (the state is copied before this returns; a thread writes
@@ -763,6 +774,11 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
  * yet waited for. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
+
+/* Once a call returned io or no_space (the engine stopped): what failed, naming the file, the
+ * call and the system's cause ("journal-0000000000000001: fdatasync: Input/output error");
+ * "" when none is known or the engine is in memory. Never NULL. */
+const char *khorgos_failure(const struct khorgos *engine);
 
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);

@@ -283,10 +283,12 @@ static khorgos_error benchmark_open(const struct benchmark_options *options,
         .account_balance_count_max = 2 * LIMIT_BATCH_EVENTS_MAX};
     if (options->data_directory == NULL) return khorgos_open_memory(engine, &config);
     /* A fresh directory every run, so bytes on disk are this run's alone. */
-    khorgos_error error = khorgos_format(options->data_directory, &config);
+    char report[512] = "";
+    khorgos_error error =
+        khorgos_format_report(options->data_directory, &config, report, sizeof(report));
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos benchmark: cannot format %s: %s\n", options->data_directory,
-                khorgos_strerror(error));
+                report);
         return error;
     }
     struct khorgos_open_options open_options = {

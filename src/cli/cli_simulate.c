@@ -55,7 +55,9 @@ static const char simulate_usage[] =
     "                        [--scale X] [--a LIST] [--designs LIST] [--out DIR] [--data DIR]\n"
     "                        [--resolution-interval SECONDS] [--netting-interval SECONDS]\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
-    "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n";
+    "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n"
+    "  --data DIR            durable runs: each formats and opens DIR/<design>-a<a>, holding\n"
+    "                        its lock (one writer per data directory, as apply)\n";
 
 static bool simulate_parse_u32(const char *text, u32 minimum, u32 maximum, u32 *value) {
     ASSERT(text != NULL && value != NULL);

@@ -281,6 +281,8 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
+    /* What failed, as the io said when the engine stopped (file, call, cause): khorgos_failure. */
+    char failure_text[STORAGE_MESSAGE_BYTES_MAX];
     /* The background checkpoint (at most one). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
@@ -308,9 +310,23 @@ static void engine_report(struct storage_report *report, const char *format, ...
 static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     ASSERT(engine != NULL);
     ASSERT(error != KHORGOS_ERROR_ok);
-    if (!engine->stopped && engine->storage != NULL) engine->storage->failure_unreported = error;
+    struct engine_storage *engine_storage = engine->storage;
+    if (!engine->stopped && engine_storage != NULL) {
+        engine_storage->failure_unreported = error;
+        if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) {
+            struct storage_io *io = engine_storage->io;
+            snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+                     io->last_error(io));
+        }
+    }
     engine->stopped = true;
     return error;
+}
+
+const char *khorgos_failure(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    ASSERT(engine->stopped || engine->storage == NULL || engine->storage->failure_text[0] == 0);
+    return engine->storage != NULL ? engine->storage->failure_text : "";
 }
 
 /* engine_stop for a failure the caller returns at once: reported now, so not again. */
@@ -969,6 +985,14 @@ close_engine:
 
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config) {
     ASSERT(directory != NULL && config != NULL);
+    return khorgos_format_report(directory, config, NULL, 0);
+}
+
+khorgos_error khorgos_format_report(const char *directory, const struct khorgos_config *config,
+                                    char *report, size_t report_capacity) {
+    ASSERT(directory != NULL && config != NULL);
+    ASSERT(report != NULL || report_capacity == 0);
+    if (report_capacity > 0) report[0] = '\0';
     struct storage_superblock superblock = {
         .format_version = STORAGE_FORMAT_VERSION,
         .account_count_max = config->account_count_max ? config->account_count_max
@@ -987,13 +1011,28 @@ khorgos_error khorgos_format(const char *directory, const struct khorgos_config 
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
         superblock.account_balance_count_max > LIMIT_ACCOUNT_BALANCE_COUNT_MAX) {
+        if (report_capacity > 0) {
+            snprintf(report, report_capacity,
+                     "a capacity is above the limit of this build (src/base/base.h)");
+        }
         return KHORGOS_ERROR_invalid_argument;
     }
     struct storage_io *io = NULL;
-    khorgos_error error = storage_io_posix_create(directory, true, &io);
-    if (error != KHORGOS_ERROR_ok) return error;
-    error = engine_storage_format(io, &superblock);
-    storage_io_posix_destroy(io);
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_FORMAT, &io, message);
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_storage_format(io, &superblock);
+        bool system = error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
+                      error == KHORGOS_ERROR_not_found;
+        snprintf(message, sizeof(message), "%s", system ? io->last_error(io) : "");
+        /* A failed format takes back what it made, so the next one finds it new or empty. */
+        if (error == KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
+        if (error != KHORGOS_ERROR_ok) storage_io_posix_remove(io);
+    }
+    if (error != KHORGOS_ERROR_ok && report_capacity > 0) {
+        snprintf(report, report_capacity, "%s", message[0] != '\0' ? message
+                                                                   : khorgos_strerror(error));
+    }
     return error;
 }
 
@@ -1068,6 +1107,10 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
     struct storage_reader *reader = NULL;
     khorgos_error error = storage_snapshot_open(engine_storage->storage, sequence, header, &reader,
                                                 engine_storage->report);
+    if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) { /* the file, the cause */
+        struct storage_io *io = engine_storage->io;
+        engine_report(engine_storage->report, "%s.", io->last_error(io));
+    }
     if (error != KHORGOS_ERROR_ok) return error;
     bool seen_engine = false;
     bool seen_ledger = false;
@@ -1267,6 +1310,11 @@ close_engine:
     engine_storage->io_owned = false; /* the caller's io is destroyed below, once */
     khorgos_close(engine);
 destroy_io:
+    /* A system call's failure: the report names the file, the call and the cause. */
+    if ((error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) &&
+        io->last_error(io)[0] != '\0' && strstr(report->message, io->last_error(io)) == NULL) {
+        engine_report(report, "%s.", io->last_error(io));
+    }
     if (io_owned) storage_io_posix_destroy(io);
     return error;
 }
@@ -1278,10 +1326,11 @@ khorgos_error khorgos_open(struct khorgos **out, const char *directory,
     struct storage_io *io = NULL;
     static _Thread_local struct storage_report report;
     memset(&report, 0, sizeof(report));
-    khorgos_error error = storage_io_posix_create(directory, false, &io);
-    if (error == KHORGOS_ERROR_not_found) {
-        snprintf(report.message, sizeof(report.message), "%s: no such directory.", directory);
-    } else if (error == KHORGOS_ERROR_ok) {
+    /* The writer's lock comes first: a second writer reads and writes nothing (report.message
+     * says why, naming the holder). */
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_WRITE, &io,
+                                                  report.message);
+    if (error == KHORGOS_ERROR_ok) {
         error = engine_storage_open(out, io, true, options, &report);
     }
     if (error == KHORGOS_ERROR_ok) {

@@ -958,20 +958,28 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
         .payment_count_max = day->count + state->resubmit_budget + requests,
     };
     khorgos_error error = KHORGOS_ERROR_ok;
+    char report[sizeof(state->runner->message)] = "";
     if (state->config->data_directory == NULL) {
         error = khorgos_open_memory(&state->engine, &config);
     } else {
-        error = khorgos_format(state->config->data_directory, &config);
+        /* Format, then open: both hold the directory's lock, so a second run on the same
+         * directory is refused (locked, or exists once it is formatted). */
+        error = khorgos_format_report(state->config->data_directory, &config, report,
+                                      sizeof(report));
         struct khorgos_open_options options = {.clock_manual = 1,
-                                               .checkpoint_journal_bytes = UINT64_MAX};
+                                               .checkpoint_journal_bytes = UINT64_MAX,
+                                               .report = report,
+                                               .report_capacity = sizeof(report)};
         if (error == KHORGOS_ERROR_ok) {
             error = khorgos_open(&state->engine, state->config->data_directory, &options);
         }
     }
     if (error != KHORGOS_ERROR_ok) {
         state->engine = NULL;
-        snprintf(state->runner->message, sizeof(state->runner->message), "opening the engine: %s",
-                 khorgos_strerror(error));
+        snprintf(state->runner->message, sizeof(state->runner->message), "opening %s: %s",
+                 state->config->data_directory != NULL ? state->config->data_directory
+                                                       : "the engine",
+                 report[0] != '\0' ? report : khorgos_strerror(error));
     }
     return error;
 }

@@ -535,13 +535,15 @@ static bool collect_retire(struct storage_io *io, const char *name,
     return *error == KHORGOS_ERROR_ok;
 }
 
-/* Frees a retired file in steps, one per pace call, then unlinks it. */
+/* Frees a retired file in steps, one per pace call, then unlinks it. A name that does not
+ * open (a symbolic link: the io refuses to follow one) is only unlinked: what it points to,
+ * outside the directory, is never opened, shortened or deleted. */
 static khorgos_error collect_shrink(struct storage_io *io, const char *name,
                                     storage_pace_function pace, void *context) {
     ASSERT(name != NULL && pace != NULL);
     int file = -1;
     khorgos_error error = io->open(io, name, 0, &file);
-    if (error != KHORGOS_ERROR_ok) return error;
+    if (error != KHORGOS_ERROR_ok) return io->unlink(io, name);
     u64 size = 0;
     error = io->size(io, file, &size);
     u32 steps = 0;
