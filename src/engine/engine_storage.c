@@ -130,8 +130,9 @@
  *       snapshot ever covers a request that is not durable.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
- * previous one, reported), its digest checked against engine_state_digest after loading, then
- * storage_journal_recover replays every later record through engine_apply; when replay passes a
+ * next older one, reported), its digest checked against engine_state_digest after loading, the
+ * older snapshots' checksums verified (a damaged one reported), then storage_journal_recover
+ * verifies every segment and replays every later record through engine_apply; when replay passes a
  * newer snapshot whose body was damaged but whose header verifies, the digest must match there
  * too. Each record is checked before it is applied: the operation changes state, the body is a
  * whole number of its records, and the timestamp leaves room for its events; otherwise corrupt.
@@ -1179,7 +1180,35 @@ static khorgos_error engine_superblock_read(struct storage_io *io,
     return error;
 }
 
-/* Loads the newest snapshot that verifies, trying the newest and then the previous one. */
+/* Verifies the checksums of the snapshots older than the one recovery loaded (a fallback it
+ * may need later): one that does not verify is reported (and counted) as damage to redundant
+ * data, which the next checkpoints replace; it changes nothing. */
+static khorgos_error engine_snapshots_verify(struct khorgos *engine,
+                                            const struct storage_listing *listing, u64 loaded,
+                                            struct storage_report *report) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(listing != NULL && report != NULL);
+    for (u32 index = 0; index < listing->snapshot_count; index++) {
+        u64 sequence = listing->snapshots[index];
+        if (sequence >= loaded) break;
+        struct storage_snapshot_header header;
+        struct storage_reader *reader = NULL;
+        khorgos_error error = storage_snapshot_open(engine->storage->storage, sequence, &header,
+                                                    &reader, report);
+        if (error == KHORGOS_ERROR_ok) {
+            storage_reader_close(reader);
+            continue;
+        }
+        if (error != KHORGOS_ERROR_corrupt) return error;
+        report->snapshots_damaged++;
+        report->repairable = true;
+        engine_report(report, "snapshot-%016llx is damaged; snapshot-%016llx serves instead.",
+                      (unsigned long long)sequence, (unsigned long long)loaded);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* Loads the newest snapshot that verifies, trying each from the newest to the oldest. */
 static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storage_io *io,
                                             const struct storage_superblock *superblock,
                                             const struct storage_listing *listing,
@@ -1187,7 +1216,7 @@ static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storag
                                             struct storage_snapshot_header *header) {
     khorgos_error error = KHORGOS_ERROR_corrupt;
     if (listing->snapshot_count == 0) engine_report(report, "no snapshot in the directory.");
-    for (u32 attempt = 0; attempt < MIN(listing->snapshot_count, 2u); attempt++) {
+    for (u32 attempt = 0; attempt < listing->snapshot_count; attempt++) {
         u64 sequence = listing->snapshots[listing->snapshot_count - 1 - attempt];
         struct khorgos *engine = NULL;
         error = engine_storage_attach(&engine, io, superblock, clock_manual, report);
@@ -1196,11 +1225,16 @@ static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storag
         if (error == KHORGOS_ERROR_ok) {
             if (attempt > 0) {
                 report->snapshot_fallback = true;
+                report->snapshots_damaged += attempt;
+                report->repairable = true;
                 engine_report(report, "recovered from the previous snapshot-%016llx instead.",
                               (unsigned long long)sequence);
             }
-            *out = engine;
-            return KHORGOS_ERROR_ok;
+            error = engine_snapshots_verify(engine, listing, sequence, report);
+            if (error == KHORGOS_ERROR_ok) {
+                *out = engine;
+                return KHORGOS_ERROR_ok;
+            }
         }
         khorgos_close(engine);
         if (error != KHORGOS_ERROR_corrupt && error != KHORGOS_ERROR_format_version) return error;
@@ -1304,7 +1338,6 @@ struct engine_check {
     struct storage_snapshot_header headers[STORAGE_DIRECTORY_FILES_MAX];
     bool header_valid[STORAGE_DIRECTORY_FILES_MAX];
     struct storage_report *report;
-    bool damaged;
 };
 
 static khorgos_error engine_check_record(void *context, const struct storage_record_header *header,
@@ -1339,10 +1372,12 @@ static khorgos_error engine_check_record(void *context, const struct storage_rec
     return KHORGOS_ERROR_ok;
 }
 
-/* Verifies every snapshot; returns the index of the oldest that loads, or count if none. */
+/* Verifies every snapshot; returns the index of the oldest that loads and that the journal
+ * follows (its next request is in a segment), or count if none. */
 static u32 engine_check_snapshots(struct engine_check *check, struct storage_io *io,
                                   const struct storage_superblock *superblock) {
     const struct storage_listing *listing = check->listing;
+    ASSERT(listing->segment_count > 0);
     u32 base = listing->snapshot_count;
     for (u32 index = listing->snapshot_count; index-- > 0;) {
         struct khorgos *engine = NULL;
@@ -1351,9 +1386,9 @@ static u32 engine_check_snapshots(struct engine_check *check, struct storage_io 
         error = engine_snapshot_load(engine, listing->snapshots[index], &check->headers[index]);
         if (error == KHORGOS_ERROR_ok) {
             check->header_valid[index] = true;
-            base = index;
+            if (listing->snapshots[index] + 1 >= listing->segments[0]) base = index;
         } else {
-            check->damaged = true;
+            check->report->snapshots_damaged++;
             check->header_valid[index] =
                 storage_snapshot_header_read(engine->storage->storage, listing->snapshots[index],
                                              &check->headers[index]) == KHORGOS_ERROR_ok;
@@ -1376,23 +1411,28 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     memset(&check, 0, sizeof(check));
     check.listing = &listing;
     check.report = report;
-    u32 base = engine_check_snapshots(&check, io, &superblock);
-    if (base == listing.snapshot_count || listing.segment_count == 0) {
-        engine_report(report, "no snapshot verifies, or no journal: nothing to replay from.");
+    if (listing.segment_count == 0) {
+        engine_report(report, "no journal segment in the directory.");
         return KHORGOS_ERROR_corrupt;
     }
+    u32 base = engine_check_snapshots(&check, io, &superblock);
+    if (base == listing.snapshot_count) {
+        engine_report(report, "no snapshot verifies: nothing to replay from.");
+        return KHORGOS_ERROR_corrupt;
+    }
+    /* A damaged snapshot with a valid one to recover from: open serves the newest valid one
+     * (engine_recover_snapshot), losing nothing. */
+    if (report->snapshots_damaged > 0) report->repairable = true;
     error = engine_storage_attach(&check.engine, io, &superblock, 1, report);
     if (error != KHORGOS_ERROR_ok) return error;
     error = engine_snapshot_load(check.engine, listing.snapshots[base], &check.headers[base]);
     ASSERT(error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_io);
     check.base_sequence = listing.snapshots[base];
     if (error == KHORGOS_ERROR_ok) {
-        u64 first = listing.segments[0];
-        const u8 *chain = first == check.base_sequence + 1 ? check.headers[base].chain_head : NULL;
-        error = storage_journal_recover(check.engine->storage->storage, MIN(first - 1, check.base_sequence),
-                                        chain, false, engine_check_record, &check, report);
+        error = storage_journal_recover(check.engine->storage->storage, check.base_sequence,
+                                        check.headers[base].chain_head, false,
+                                        engine_check_record, &check, report);
     }
     khorgos_close(check.engine);
-    if (error == KHORGOS_ERROR_ok && check.damaged) error = KHORGOS_ERROR_corrupt;
     return error;
 }
