@@ -7,9 +7,14 @@
  *   khorgos check   --data DIR
  *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
  *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
- *       it found and the chain head an operator can publish. Exit status: 0 clean; 1 damage to
- *       acknowledged data (file, offset and sequence named) or an error; 2 leftovers of a crash
- *       that the next open repairs (a torn unacknowledged tail, unconfirmed records).
+ *       it found and the chain head an operator can publish. It runs the classification open
+ *       runs (the same scan, writing nothing), so its exit status says what open will do:
+ *       0 clean (open repairs nothing); 3 repairable (open repairs or works around what is
+ *       described, losing no acknowledged record: a torn unacknowledged tail, unconfirmed
+ *       records, an unfinished segment start, a damaged snapshot with a valid one to serve
+ *       from); 4 refused (damage to acknowledged data, file, offset and sequence named, or
+ *       another format version: open refuses and changes nothing); 1 an error (I/O, not a
+ *       data directory); 2 usage. docs/storage.md tabulates the states.
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
  *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
  *       the body (event count and the first events). Read-only, like check.
@@ -146,21 +151,27 @@ int cli_check_main(int argc, char **argv) {
     khorgos_error error = engine_storage_check(io, &report);
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version) {
+        printf("check: REFUSED (%s): open refuses this directory and changes nothing\n",
+               khorgos_error_name(error));
+        return CLI_EXIT_REFUSED;
+    }
     if (error != KHORGOS_ERROR_ok) {
         printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
-        return 1;
+        return CLI_EXIT_FAILED;
     }
     char head[2 * BASE_SHA256_BYTES + 1];
     cli_hex(report.chain_head, BASE_SHA256_BYTES, head);
     printf("check: %llu journal records verified, last sequence %llu\n",
            (unsigned long long)report.records, (unsigned long long)report.sequence_last);
     printf("chain head: %s\n", head);
-    if (report.torn_records > 0 || report.confirmed_records > 0) {
-        printf("check: crash leftovers found (the next open repairs them)\n");
-        return 2;
+    if (report.repairable) {
+        printf("check: repairable (the next open repairs or works around what is described "
+               "above, losing no acknowledged record)\n");
+        return CLI_EXIT_REPAIRABLE;
     }
     printf("check: ok\n");
-    return 0;
+    return CLI_EXIT_OK;
 }
 
 /* ---- inspect ------------------------------------------------------------------------------- */
