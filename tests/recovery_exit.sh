@@ -37,7 +37,7 @@ truncate -s 0 "$data"/headers-0000000000000001
 printf '\xff' | dd of="$data"/journal-0000000000000001 bs=1 seek=200 conv=notrunc 2>/dev/null
 before=$(fingerprint "$data")
 [ "$(status "$KHORGOS" check --data "$data")" = 4 ] || fail "check: $(cat "$work/out")"
-grep -q "journal-0000000000000001: damage to acknowledged data at offset 0, sequence 1" \
+grep -q "journal-0000000000000001: .* at offset 0, sequence 1" \
     "$work/out" || fail "check names no file, offset, sequence: $(cat "$work/out")"
 [ "$(status "$KHORGOS" apply --data "$data" </dev/null)" = 4 ] || fail "apply: $(cat "$work/err")"
 grep -q "journal-0000000000000001" "$work/err" || fail "apply names no file: $(cat "$work/err")"

@@ -146,6 +146,22 @@ static inline void recovery_expect_refused(struct sim *sim, const char *name) {
     assert_true(recovery_fingerprint(sim) == before);
 }
 
+/* check and open both refuse, whatever they name, and change nothing. */
+static inline void recovery_expect_refused_quietly(struct sim *sim) {
+    u128 before = recovery_fingerprint(sim);
+    static struct storage_report report;
+    struct khorgos_open_options options = {.clock_manual = 1};
+    struct khorgos *engine = NULL;
+    khorgos_error error = engine_storage_open(&engine, sim->io, false, &options, &report);
+    assert_true(error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version);
+    assert_null(engine);
+    assert_true(report.message[0] != '\0');
+    assert_true(recovery_fingerprint(sim) == before);
+    error = engine_storage_check(sim->io, &report);
+    assert_true(error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version);
+    assert_true(recovery_fingerprint(sim) == before);
+}
+
 /* Open serves every acknowledged request, reaching the reference engine's state. */
 static inline void recovery_expect_served(struct sim *sim, struct storage_report *report) {
     struct khorgos_open_options options = {.clock_manual = 1};

@@ -1337,6 +1337,7 @@ struct engine_check {
     const struct storage_listing *listing;
     struct storage_snapshot_header headers[STORAGE_DIRECTORY_FILES_MAX];
     bool header_valid[STORAGE_DIRECTORY_FILES_MAX];
+    bool loads[STORAGE_DIRECTORY_FILES_MAX]; /* the snapshot loads and reaches its digest */
     struct storage_report *report;
 };
 
@@ -1386,6 +1387,7 @@ static u32 engine_check_snapshots(struct engine_check *check, struct storage_io 
         error = engine_snapshot_load(engine, listing->snapshots[index], &check->headers[index]);
         if (error == KHORGOS_ERROR_ok) {
             check->header_valid[index] = true;
+            check->loads[index] = true;
             if (listing->snapshots[index] + 1 >= listing->segments[0]) base = index;
         } else {
             check->report->snapshots_damaged++;
@@ -1422,7 +1424,15 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     }
     /* A damaged snapshot with a valid one to recover from: open serves the newest valid one
      * (engine_recover_snapshot), losing nothing. */
-    if (report->snapshots_damaged > 0) report->repairable = true;
+    if (report->snapshots_damaged > 0) {
+        report->repairable = true;
+        u32 newest = listing.snapshot_count - 1;
+        while (!check.loads[newest]) newest--;
+        engine_report(report,
+                      "the next open recovers from snapshot-%016llx, the newest that verifies; "
+                      "the next two checkpoints replace the damaged one(s).",
+                      (unsigned long long)listing.snapshots[newest]);
+    }
     error = engine_storage_attach(&check.engine, io, &superblock, 1, report);
     if (error != KHORGOS_ERROR_ok) return error;
     error = engine_snapshot_load(check.engine, listing.snapshots[base], &check.headers[base]);

@@ -948,11 +948,13 @@ static khorgos_error scan_tail(struct storage *storage, struct segment_scan *sca
     }
     if (torn_at == U64_MAX) return KHORGOS_ERROR_ok; /* the records simply end here */
     if (scan->files_short) {
-        snprintf(reason, sizeof(reason),
-                 "%s; %s or %s is shorter than preallocated, so no header copy can prove that "
-                 "this record was never acknowledged",
-                 problem, scan->journal_name, scan->headers_name);
-        return scan_corrupt(state->report, scan->journal_name, offset, sequence, reason);
+        report_say(state->report,
+                   "%s: a torn write cannot be told from damage to acknowledged data at offset "
+                   "%llu, sequence %llu (%s): %s or %s is shorter than preallocated, so no "
+                   "header copy can prove that this record was never acknowledged.",
+                   scan->journal_name, (unsigned long long)offset, (unsigned long long)sequence,
+                   problem, scan->journal_name, scan->headers_name);
+        return KHORGOS_ERROR_corrupt;
     }
     state->torn = true;
     state->report->torn_records++;
