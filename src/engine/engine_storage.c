@@ -1430,7 +1430,7 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
         while (!check.loads[newest]) newest--;
         engine_report(report,
                       "the next open recovers from snapshot-%016llx, the newest that verifies; "
-                      "the next two checkpoints replace the damaged one(s).",
+                      "checkpoints replace the damaged one(s) within two.",
                       (unsigned long long)listing.snapshots[newest]);
     }
     error = engine_storage_attach(&check.engine, io, &superblock, 1, report);
