@@ -746,6 +746,7 @@ static const char problem_chain[] =
 
 static bool problem_from_torn_write(const char *problem) {
     ASSERT(problem != NULL);
+    ASSERT(problem[0] != '\0');
     return problem != problem_sequence && problem != problem_offset && problem != problem_chain;
 }
 
@@ -855,6 +856,8 @@ static khorgos_error range_zero(struct storage *storage, struct storage_window *
 
 static khorgos_error scan_corrupt(struct storage_report *report, const char *name, u64 offset,
                                   u64 sequence, const char *problem) {
+    ASSERT(report != NULL && name != NULL && problem != NULL);
+    ASSERT(sequence > 0);
     report_say(report, "%s: damage to acknowledged data at offset %llu, sequence %llu: %s.", name,
                (unsigned long long)offset, (unsigned long long)sequence, problem);
     return KHORGOS_ERROR_corrupt;
@@ -892,6 +895,8 @@ static khorgos_error tail_later_commit(struct storage *storage, struct segment_s
  * J1), nor journal bytes beyond the reach of one write, nor a record of a later commit. */
 static khorgos_error tail_written_after(struct storage *storage, struct segment_scan *scan,
                                         struct scan_state *state) {
+    ASSERT(scan->last);
+    ASSERT(state->sequence >= scan->first);
     u64 index = state->sequence - scan->first;
     u64 offset = state->end_offset;
     char problem[STORAGE_MESSAGE_BYTES_MAX / 2];
@@ -927,6 +932,7 @@ static khorgos_error tail_written_after(struct storage *storage, struct segment_
 static khorgos_error scan_tail(struct storage *storage, struct segment_scan *scan,
                                struct scan_state *state, const char *problem) {
     ASSERT(scan->last);
+    ASSERT(state->end_offset % STORAGE_RECORD_ALIGNMENT == 0);
     u64 offset = state->end_offset;
     u64 sequence = state->sequence;
     if (!problem_from_torn_write(problem)) {
@@ -971,6 +977,7 @@ static khorgos_error scan_tail(struct storage *storage, struct segment_scan *sca
  * H (J5), which the repair rewrites. */
 static void scan_confirm_count(struct segment_scan *scan, struct scan_state *state) {
     ASSERT(scan->last);
+    ASSERT(scan->copies_valid_end <= scan->headers_count);
     u64 missing = scan->first + scan->copies_valid_end <= state->sequence
                       ? state->sequence - scan->first - scan->copies_valid_end
                       : 0;
@@ -990,6 +997,7 @@ static void scan_confirm_count(struct segment_scan *scan, struct scan_state *sta
 static khorgos_error scan_confirm_write(struct storage *storage, struct segment_scan *scan,
                                         struct scan_state *state) {
     ASSERT(scan->last && state->repair);
+    ASSERT(state->sequence >= scan->first);
     if (state->confirm_count == 0) return KHORGOS_ERROR_ok;
     u64 offset = 0;
     for (u64 sequence = scan->first; sequence < state->sequence; sequence++) {
@@ -1077,6 +1085,8 @@ static khorgos_error scan_records(struct storage *storage, struct segment_scan *
 }
 
 static khorgos_error segment_open(struct storage *storage, struct segment_scan *scan) {
+    ASSERT(storage != NULL && scan != NULL);
+    ASSERT(scan->journal_name[0] != '\0' && scan->headers_name[0] != '\0');
     struct storage_io *io = storage->io;
     int journal_file = -1;
     int headers_file = -1;
@@ -1113,6 +1123,8 @@ static khorgos_error segment_open(struct storage *storage, struct segment_scan *
  * Writes nothing: the repairs are made by recover_repair once every segment verified. */
 static khorgos_error segment_scan(struct storage *storage, struct segment_scan *scan,
                                   struct scan_state *state) {
+    ASSERT(storage != NULL && scan != NULL && state != NULL);
+    ASSERT(scan->first == state->sequence);
     storage_name(STORAGE_FILE_JOURNAL, scan->first, scan->journal_name);
     storage_name(STORAGE_FILE_HEADERS, scan->first, scan->headers_name);
     khorgos_error error = segment_open(storage, scan);
@@ -1147,7 +1159,8 @@ static khorgos_error segment_scan(struct storage *storage, struct segment_scan *
 static khorgos_error segment_find_unfinished(struct storage *storage,
                                              struct storage_listing *listing, bool repair,
                                              struct storage_report *report, u64 *unfinished) {
-    ASSERT(unfinished != NULL);
+    ASSERT(unfinished != NULL && report != NULL);
+    ASSERT(listing->segment_count <= STORAGE_DIRECTORY_FILES_MAX);
     *unfinished = 0;
     if (listing->segment_count < 2) return KHORGOS_ERROR_ok;
     u64 first = listing->segments[listing->segment_count - 1];
@@ -1189,6 +1202,7 @@ static khorgos_error segment_find_unfinished(struct storage *storage,
 static khorgos_error recover_repair(struct storage *storage, struct segment_scan *scan,
                                     struct scan_state *state, u64 unfinished) {
     ASSERT(state->repair && scan->last);
+    ASSERT(unfinished == 0 || unfinished > scan->first);
     struct storage_io *io = storage->io;
     khorgos_error error = KHORGOS_ERROR_ok;
     if (unfinished != 0) {
