@@ -20,7 +20,7 @@ struct recovery_layout {
 
 /* Formats, then commits rounds of the crash simulation's workload with no fault, with small
  * automatic checkpoints (so snapshots fall inside the last segment), and closes cleanly. */
-static inline struct sim *recovery_directory_build(u64 seed) {
+static inline struct sim *recovery_directory_build_flags(u64 seed, u32 flags) {
     struct sim *sim = calloc(1, sizeof(*sim));
     assert_non_null(sim);
     static struct sim_totals totals;
@@ -33,7 +33,9 @@ static inline struct sim *recovery_directory_build(u64 seed) {
     assert_non_null(sim->log);
     struct storage_fault_config config = {.seed = seed};
     sim->io = storage_fault_create(&config);
-    assert_int_equal(engine_storage_format(sim->io, &sim_superblock), KHORGOS_ERROR_ok);
+    struct storage_superblock superblock = sim_superblock;
+    superblock.flags = flags;
+    assert_int_equal(engine_storage_format(sim->io, &superblock), KHORGOS_ERROR_ok);
     struct khorgos_open_options options = {.clock_manual = 1, .checkpoint_journal_bytes = 24000};
     static struct storage_report report;
     assert_int_equal(engine_storage_open(&sim->engine, sim->io, false, &options, &report),
@@ -45,6 +47,10 @@ static inline struct sim *recovery_directory_build(u64 seed) {
     khorgos_close(sim->engine);
     sim->engine = NULL;
     return sim;
+}
+
+static inline struct sim *recovery_directory_build(u64 seed) {
+    return recovery_directory_build_flags(seed, 0);
 }
 
 static inline void recovery_destroy(struct sim *sim) {

@@ -2,9 +2,11 @@
  * cli_storage.c: the data-directory commands (docs/storage.md).
  *
  *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
- *                   [--participants N] [--payments N]
- *       creates DIR with its format version and capacities; refuses an existing DIR.
- *   khorgos check   --data DIR
+ *                   [--participants N] [--payments N] [--keep-journal]
+ *       creates DIR with its format version and capacities; refuses an existing DIR. With
+ *       --keep-journal, checkpoints move the segments they no longer need into DIR/archive
+ *       instead of deleting them.
+ *   khorgos check   --data DIR [--from-genesis]
  *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
  *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
  *       it found and the chain head an operator can publish. It runs the classification open
@@ -14,10 +16,14 @@
  *       records, an unfinished segment start, a damaged snapshot with a valid one to serve
  *       from); 4 refused (damage to acknowledged data, file, offset and sequence named, or
  *       another format version: open refuses and changes nothing); 1 an error (I/O, not a
- *       data directory); 2 usage. docs/storage.md tabulates the states.
+ *       data directory); 2 usage. docs/storage.md tabulates the states. --from-genesis also
+ *       proves the chain from request 1 through DIR/archive (status 1 when checkpoints
+ *       removed requests, or the archive is damaged, described).
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
  *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
- *       the body (event count and the first events). Read-only, like check.
+ *       the body (event count and the first events). Read-only, like check. When SEQUENCE is
+ *       before the journal's first request, a first line says that a checkpoint removed (or,
+ *       with --keep-journal, archived) the records before it.
  * Neither check nor inspect writes to the directory; both may run beside a live engine only
  * at the operator's risk (they may see a commit half done and report it as a torn tail).
  */
@@ -37,6 +43,7 @@ struct cli_storage_options {
     struct khorgos_config config;
     u64 from;
     u64 limit;
+    bool from_genesis;
 };
 
 static int cli_storage_usage(const char *command, const char *problem) {
@@ -44,8 +51,8 @@ static int cli_storage_usage(const char *command, const char *problem) {
     if (problem != NULL) fprintf(stderr, "khorgos %s: %s\n", command, problem);
     fprintf(stderr,
             "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
-            "                       [--participants N] [--payments N]\n"
-            "       khorgos check   --data DIR\n"
+            "                       [--participants N] [--payments N] [--keep-journal]\n"
+            "       khorgos check   --data DIR [--from-genesis]\n"
             "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n");
     return 2;
 }
@@ -70,6 +77,16 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (format && strcmp(option, "--keep-journal") == 0) { /* a flag: no value */
+            options->config.keep_journal = 1;
+            index--;
+            continue;
+        }
+        if (strcmp(command, "check") == 0 && strcmp(option, "--from-genesis") == 0) {
+            options->from_genesis = true;
+            index--;
+            continue;
+        }
         if (value == NULL) return cli_storage_usage(command, "every option takes a value");
         u64 count = 0;
         if (strcmp(option, "--data") == 0) {
@@ -115,7 +132,8 @@ int cli_format_main(int argc, char **argv) {
         fprintf(stderr, "khorgos format: %s: %s\n", options.data, khorgos_strerror(error));
         return 1;
     }
-    printf("formatted %s (format version %u)\n", options.data, STORAGE_FORMAT_VERSION);
+    printf("formatted %s (format version %u%s)\n", options.data, STORAGE_FORMAT_VERSION,
+           options.config.keep_journal ? ", the journal kept in its archive folder" : "");
     return 0;
 }
 
@@ -141,6 +159,39 @@ static struct storage_io *cli_storage_open_io(const char *command, const char *d
     return io;
 }
 
+/* check --from-genesis: the chain from request 1, through DIR/archive; it must end at the
+ * chain head the whole check found. Returns -1 when proved, else the exit status. */
+static int cli_check_genesis(const char *data, struct storage_io *io, const u8 *chain_head) {
+    ASSERT(data != NULL && io != NULL && chain_head != NULL);
+    char path[4096];
+    int length = snprintf(path, sizeof(path), "%s/%s", data, STORAGE_ARCHIVE_NAME);
+    if (length < 0 || (size_t)length >= sizeof(path)) {
+        printf("check: FAILED: %s: the path is too long\n", data);
+        return CLI_EXIT_FAILED;
+    }
+    struct storage_io *archive = NULL;
+    khorgos_error error = storage_io_posix_create(path, false, &archive);
+    if (error != KHORGOS_ERROR_ok && error != KHORGOS_ERROR_not_found) {
+        printf("check: FAILED: %s: %s\n", path, khorgos_strerror(error));
+        return CLI_EXIT_FAILED;
+    }
+    static struct storage_report report;
+    error = engine_storage_check_genesis(io, archive, &report);
+    if (archive != NULL) storage_io_posix_destroy(archive);
+    if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error == KHORGOS_ERROR_ok &&
+        memcmp(report.chain_head, chain_head, BASE_SHA256_BYTES) != 0) {
+        printf("the chain from request 1 ends at another head than the journal's.\n");
+        error = KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        printf("check: FAILED (%s): the chain cannot be proved from request 1\n",
+               khorgos_error_name(error));
+        return CLI_EXIT_FAILED;
+    }
+    return -1;
+}
+
 int cli_check_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("check", argc, argv, &options);
@@ -149,8 +200,8 @@ int cli_check_main(int argc, char **argv) {
     if (io == NULL) return 1;
     static struct storage_report report;
     khorgos_error error = engine_storage_check(io, &report);
-    storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error != KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
     if (error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version) {
         printf("check: REFUSED (%s): open refuses this directory and changes nothing\n",
                khorgos_error_name(error));
@@ -165,6 +216,9 @@ int cli_check_main(int argc, char **argv) {
     printf("check: %llu journal records verified, last sequence %llu\n",
            (unsigned long long)report.records, (unsigned long long)report.sequence_last);
     printf("chain head: %s\n", head);
+    if (options.from_genesis) status = cli_check_genesis(options.data, io, report.chain_head);
+    storage_io_posix_destroy(io);
+    if (status >= 0) return status;
     if (report.repairable) {
         printf("check: repairable (the next open repairs or works around what is described "
                "above, losing no acknowledged record)\n");
@@ -285,6 +339,14 @@ int cli_inspect_main(int argc, char **argv) {
     if (error == KHORGOS_ERROR_ok && listing.segment_count == 0) error = KHORGOS_ERROR_corrupt;
     if (error == KHORGOS_ERROR_ok) error = storage_create(io, &superblock, &storage);
     struct cli_inspect inspect = {.from = options.from, .limit = options.limit};
+    if (error == KHORGOS_ERROR_ok && options.from > 0 && options.from < listing.segments[0]) {
+        bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
+        printf("records %llu to %llu were %s by a checkpoint; this journal starts at "
+               "request %llu\n",
+               (unsigned long long)options.from, (unsigned long long)(listing.segments[0] - 1),
+               kept ? "moved to the archive folder" : "removed",
+               (unsigned long long)listing.segments[0]);
+    }
     if (error == KHORGOS_ERROR_ok) {
         printf("sequence  time (UTC)  actor  operation  summary\n");
         error = storage_journal_recover(storage, listing.segments[0] - 1, NULL, false,

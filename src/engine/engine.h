@@ -85,5 +85,11 @@ khorgos_error engine_storage_open(struct khorgos **engine, struct storage_io *io
  * digest of each snapshot by replay. ok, corrupt, or an io error; report says what was found
  * (report->torn_records / confirmed_records: crash leftovers the next open repairs). */
 khorgos_error engine_storage_check(struct storage_io *io, struct storage_report *report);
+/* Proves the hash chain from request 1: the archive folder's segments (`archive`, opened on
+ * DIR/archive, or NULL when there is none) from the zero hash, then the journal's, which must
+ * begin right after them. not_found, described, when checkpoints removed requests the archive
+ * does not hold; corrupt when a record fails. Writes nothing. */
+khorgos_error engine_storage_check_genesis(struct storage_io *io, struct storage_io *archive,
+                                           struct storage_report *report);
 
 #endif /* KHORGOS_ENGINE_H */

@@ -983,6 +983,7 @@ khorgos_error khorgos_format(const char *directory, const struct khorgos_config 
         .formatted_at_ns = base_clock_realtime_ns(),
         .participant_count_max = config->participant_count_max,
         .payment_count_max = config->payment_count_max,
+        .flags = config->keep_journal ? STORAGE_SUPERBLOCK_KEEP_JOURNAL : 0,
     };
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
@@ -1444,5 +1445,81 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
                                         engine_check_record, &check, report);
     }
     khorgos_close(check.engine);
+    return error;
+}
+
+/* ---- check from the first request ---------------------------------------------------------- */
+
+/* Verifies the archive's segments from request 1 (the zero hash): *last is the last archived
+ * request (0 when the archive holds none) and `chain` its hash. */
+static khorgos_error engine_check_archive(struct storage_io *archive,
+                                         const struct storage_superblock *superblock, u64 *last,
+                                         u8 chain[BASE_SHA256_BYTES],
+                                         struct storage_report *report) {
+    ASSERT(archive != NULL && superblock != NULL && last != NULL);
+    ASSERT(chain != NULL && report != NULL);
+    *last = 0;
+    memset(chain, 0, BASE_SHA256_BYTES);
+    static _Thread_local struct storage_listing listing;
+    khorgos_error error = storage_list(archive, &listing);
+    if (error != KHORGOS_ERROR_ok || listing.segment_count == 0) return error;
+    struct storage *storage = NULL;
+    error = storage_create(archive, superblock, &storage);
+    if (error != KHORGOS_ERROR_ok) return error;
+    static _Thread_local struct storage_report archived;
+    memset(&archived, 0, sizeof(archived));
+    error = storage_journal_recover(storage, 0, chain, false, NULL, NULL, &archived);
+    if (error == KHORGOS_ERROR_ok) {
+        *last = storage_sequence_next(storage) - 1;
+        storage_chain_head(storage, chain);
+        report->records += archived.records;
+    } else {
+        engine_report(report, "%s: %s", STORAGE_ARCHIVE_NAME, archived.message);
+    }
+    storage_destroy(storage);
+    return error;
+}
+
+khorgos_error engine_storage_check_genesis(struct storage_io *io, struct storage_io *archive,
+                                           struct storage_report *report) {
+    ASSERT(io != NULL && report != NULL);
+    memset(report, 0, sizeof(*report));
+    struct storage_superblock superblock;
+    khorgos_error error = engine_superblock_read(io, &superblock, report);
+    static _Thread_local struct storage_listing listing;
+    if (error == KHORGOS_ERROR_ok) error = storage_list(io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u8 chain[BASE_SHA256_BYTES];
+    u64 last = 0;
+    error = archive == NULL ? KHORGOS_ERROR_ok
+                            : engine_check_archive(archive, &superblock, &last, chain, report);
+    if (archive == NULL) memset(chain, 0, sizeof(chain));
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 first = listing.segment_count > 0 ? listing.segments[0] : 1;
+    if (first != last + 1) {
+        bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
+        engine_report(report,
+                      "requests %llu to %llu were removed by checkpoints%s: the chain can be "
+                      "proved only from request %llu.",
+                      (unsigned long long)(last + 1), (unsigned long long)(first - 1),
+                      kept ? " and are not in the archive folder"
+                           : " (the directory was not formatted with --keep-journal)",
+                      (unsigned long long)first);
+        return KHORGOS_ERROR_not_found;
+    }
+    u64 archived_records = report->records;
+    struct storage *storage = NULL;
+    error = storage_create(io, &superblock, &storage);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_journal_recover(storage, last, chain, false, NULL, NULL, report);
+        storage_destroy(storage);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        engine_report(report,
+                      "the chain verified from request 1: %llu archived record(s) in %s/, then "
+                      "%llu in the journal.",
+                      (unsigned long long)archived_records, STORAGE_ARCHIVE_NAME,
+                      (unsigned long long)(report->records - archived_records));
+    }
     return error;
 }

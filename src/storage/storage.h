@@ -36,7 +36,7 @@
  *    36   4  account_balance_count_max
  *    40   8  segment_bytes           preallocated size of each journal file
  *    48   4  segment_records_max     records per segment (headers file = this * 128 bytes)
- *    52   4  reserved (zero)
+ *    52   4  flags                   STORAGE_SUPERBLOCK_KEEP_JOURNAL, else zero
  *    56   8  formatted_at_ns         realtime clock at format, informational
  *    64   4  participant_count_max   settlement capacities (0: the build's default)
  *    68   4  payment_count_max
@@ -297,6 +297,9 @@ struct storage_io {
                           u32 *count);
     /* The system's description of the last failure ("No space left on device"), or "". */
     const char *(*last_error)(struct storage_io *io);
+    /* Optional (NULL: a flat namespace, where "a/b" is a name like any): makes the folder
+     * `name` in the directory (mkdirat, mode 0700); ok when it exists. */
+    khorgos_error (*make_directory)(struct storage_io *io, const char *name);
     /* Optional (NULL: none): shortens the file to `size` (ftruncate). The paced collection
      * shrinks a file it deletes in steps with it, so the file system frees (and, mounted with
      * discard, discards) its blocks a little per journal commit instead of all in one. */
@@ -372,9 +375,16 @@ struct storage_superblock {
     u64 formatted_at_ns;
     u32 participant_count_max;
     u32 payment_count_max;
+    u32 flags;             /* STORAGE_SUPERBLOCK_* */
 };
 
 #define STORAGE_SUPERBLOCK_BYTES 256u
+/* format --keep-journal: a checkpoint moves the segments it no longer needs into the archive
+ * folder (STORAGE_ARCHIVE_NAME) instead of deleting them, so the chain can be proved from
+ * request 1. Any other bit is refused as damage. */
+#define STORAGE_SUPERBLOCK_KEEP_JOURNAL 1u
+/* The archive folder inside a data directory; its files keep their names. */
+#define STORAGE_ARCHIVE_NAME "archive"
 
 /* Writes the superblock (beside, fsync, rename, fsync directory). */
 khorgos_error storage_superblock_write(struct storage_io *io,
@@ -398,6 +408,8 @@ struct storage_listing {
     u32 snapshot_count;
     u64 segments[STORAGE_DIRECTORY_FILES_MAX];
     u32 segment_count;
+    u64 headers[STORAGE_DIRECTORY_FILES_MAX]; /* headers files, by first sequence */
+    u32 headers_count;
     char temporaries[STORAGE_DIRECTORY_FILES_MAX][STORAGE_NAME_BYTES_MAX];
     u32 temporary_count;
 };

@@ -198,6 +198,15 @@ static khorgos_error posix_sync_directory(struct storage_io *io) {
     return result < 0 ? posix_error(io, errno) : KHORGOS_ERROR_ok;
 }
 
+static khorgos_error posix_make_directory(struct storage_io *io, const char *name) {
+    struct storage_io_posix *posix = posix_of(io);
+    ASSERT(name != NULL && posix->directory >= 0);
+    if (mkdirat(posix->directory, name, 0700) < 0 && errno != EEXIST) {
+        return posix_error(io, errno);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
 static khorgos_error posix_list(struct storage_io *io, char (*names)[STORAGE_NAME_BYTES_MAX],
                                 u32 *count) {
     struct storage_io_posix *posix = posix_of(io);
@@ -273,6 +282,7 @@ khorgos_error storage_io_posix_create(const char *path, bool create, struct stor
         .unlink = posix_unlink,
         .sync_directory = posix_sync_directory,
         .list = posix_list,
+        .make_directory = posix_make_directory,
         .last_error = posix_last_error,
     };
     *out = &posix->io;
