@@ -57,6 +57,17 @@ echo '{"op":"lookup_transfers","ids":["1","2","3","4","5","6"]}' >"$work/lookup"
 [ "$(status "$KHORGOS" check --data "$data")" = 0 ] || fail "check after: $(cat "$work/out")"
 grep -q "check: ok" "$work/out" || fail "check after: $(cat "$work/out")"
 
+# format --keep-journal, then check --from-genesis proves the chain from request 1.
+data=$work/kept
+"$KHORGOS" format --data "$data" --accounts 16 --transfers 1024 --balances 64 --keep-journal \
+    >"$work/out" || fail "format --keep-journal"
+grep -q "the journal kept in its archive folder" "$work/out" || fail "format: $(cat "$work/out")"
+requests | "$KHORGOS" apply --data "$data" >/dev/null 2>&1 || fail "apply"
+[ "$(status "$KHORGOS" check --data "$data" --from-genesis)" = 0 ] ||
+    fail "check --from-genesis: $(cat "$work/out")"
+grep -q "the chain verified from request 1: 0 archived record(s) in archive/, then 7 in the" \
+    "$work/out" || fail "check --from-genesis: $(cat "$work/out")"
+
 # A usage error stays 2, apart from every state above.
 [ "$(status "$KHORGOS" check --bogus x)" = 2 ] || fail "usage"
 echo "recovery_exit: ok"

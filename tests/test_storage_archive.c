@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <unistd.h>
 
 #include "storage_sim.h"
 #include "storage_recovery_fixture.h"
@@ -137,10 +138,74 @@ static void test_removed_journal_says_where_the_proof_starts(void **state) {
     recovery_destroy(sim);
 }
 
+/* On real files: the archive folder is made by the first collection, the segments move into
+ * it under their names, and the chain is proved from request 1 through it. */
+static void execute_one(struct khorgos *engine, u32 operation, const void *body, u32 size) {
+    _Alignas(16) struct khorgos_create_result results[4];
+    struct khorgos_request request = {.operation = operation, .body_size = size, .body = body,
+                                      .reply = results, .reply_capacity = sizeof(results)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    for (u32 index = 0; index < size / 128; index++) {
+        assert_int_equal(results[index].status, KHORGOS_CREATE_TRANSFER_created);
+    }
+}
+
+static void test_kept_journal_on_real_files(void **state) {
+    (void)state;
+    char directory[] = "/tmp/khorgos-test-archive-XXXXXX";
+    assert_non_null(mkdtemp(directory));
+    char data[sizeof(directory) + 8];
+    snprintf(data, sizeof(data), "%s/data", directory);
+    struct khorgos_config config = {.account_count_max = 16, .transfer_count_max = 1024,
+                                    .account_balance_count_max = 64, .keep_journal = 1};
+    assert_int_equal(khorgos_format(data, &config), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1,
+                                           .checkpoint_journal_bytes = UINT64_MAX};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, data, &options), KHORGOS_ERROR_ok);
+    _Alignas(16) struct khorgos_account accounts[2];
+    memset(accounts, 0, sizeof(accounts));
+    for (u32 index = 0; index < 2; index++) {
+        accounts[index] = (struct khorgos_account){.id = index + 1, .ledger = 156, .code = 1};
+    }
+    execute_one(engine, KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts));
+    for (u32 round = 0; round < 4; round++) {
+        _Alignas(16) struct khorgos_transfer transfer = {
+            .id = 100 + round, .debit_account_id = 1, .credit_account_id = 2, .amount = 5,
+            .ledger = 156, .code = 1};
+        execute_one(engine, KHORGOS_OPERATION_CREATE_TRANSFERS, &transfer, sizeof(transfer));
+        assert_int_equal(khorgos_checkpoint(engine), KHORGOS_ERROR_ok);
+        transfer.id = 200 + round;
+        execute_one(engine, KHORGOS_OPERATION_CREATE_TRANSFERS, &transfer, sizeof(transfer));
+    }
+    u64 requests = engine->request_count;
+    khorgos_close(engine);
+
+    char path[sizeof(data) + 64];
+    snprintf(path, sizeof(path), "%s/%s/journal-0000000000000001", data, STORAGE_ARCHIVE_NAME);
+    assert_int_equal(access(path, R_OK), 0);
+    struct storage_io *io = NULL;
+    struct storage_io *archive = NULL;
+    assert_int_equal(storage_io_posix_create(data, false, &io), KHORGOS_ERROR_ok);
+    snprintf(path, sizeof(path), "%s/%s", data, STORAGE_ARCHIVE_NAME);
+    assert_int_equal(storage_io_posix_create(path, false, &archive), KHORGOS_ERROR_ok);
+    static struct storage_report report;
+    assert_int_equal(engine_storage_check(io, &report), KHORGOS_ERROR_ok);
+    assert_false(report.repairable);
+    assert_int_equal(engine_storage_check_genesis(io, archive, &report), KHORGOS_ERROR_ok);
+    assert_int_equal(report.records, requests);
+    storage_io_posix_destroy(archive);
+    storage_io_posix_destroy(io);
+    char command[sizeof(directory) + 16];
+    snprintf(command, sizeof(command), "rm -rf '%s'", directory);
+    assert_int_equal(system(command), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kept_journal_proves_the_chain_from_request_1),
         cmocka_unit_test(test_removed_journal_says_where_the_proof_starts),
+        cmocka_unit_test(test_kept_journal_on_real_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

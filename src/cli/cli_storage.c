@@ -46,15 +46,27 @@ struct cli_storage_options {
     bool from_genesis;
 };
 
-static int cli_storage_usage(const char *command, const char *problem) {
-    ASSERT(command != NULL);
-    if (problem != NULL) fprintf(stderr, "khorgos %s: %s\n", command, problem);
-    fprintf(stderr,
+static void cli_storage_help(FILE *stream) {
+    ASSERT(stream != NULL);
+    fprintf(stream,
             "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
             "                       [--participants N] [--payments N] [--keep-journal]\n"
             "       khorgos check   --data DIR [--from-genesis]\n"
-            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n");
-    return 2;
+            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
+            "  --keep-journal  checkpoints move the journal segments they no longer need into\n"
+            "                  DIR/archive instead of deleting them\n"
+            "  --from-genesis  also prove the hash chain from request 1, through DIR/archive\n"
+            "check exits 0 clean, 3 repairable by the next open, 4 refused by open (damage to\n"
+            "acknowledged data or another format version), 1 on an error, 2 on a usage error\n"
+            "(docs/storage.md, \"Recovery\").\n");
+    ASSERT(!ferror(stream) || stream == stderr);
+}
+
+static int cli_storage_usage(const char *command, const char *problem) {
+    ASSERT(command != NULL);
+    if (problem != NULL) fprintf(stderr, "khorgos %s: %s\n", command, problem);
+    cli_storage_help(stderr);
+    return CLI_EXIT_USAGE;
 }
 
 static bool cli_storage_count(const char *text, u64 max, u64 *count) {
@@ -77,6 +89,10 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (strcmp(option, "--help") == 0) {
+            cli_storage_help(stdout);
+            return CLI_EXIT_OK;
+        }
         if (format && strcmp(option, "--keep-journal") == 0) { /* a flag: no value */
             options->config.keep_journal = 1;
             index--;
