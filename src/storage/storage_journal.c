@@ -993,12 +993,17 @@ static void scan_confirm_count(struct segment_scan *scan, struct scan_state *sta
                state->repair ? "confirmed" : "the next open confirms them");
 }
 
-/* Step 4, repaired: rewrites those copies from the verified records. */
+/* Step 4, repaired: rewrites those copies from the verified records, one commit's copies at
+ * a time, each synced before the next commit's are written, as commits write them (J1): a
+ * crash in the middle leaves whole copies before the last commit written and a torn last
+ * one, which the next open reads as it reads any crash (J4, J5). */
 static khorgos_error scan_confirm_write(struct storage *storage, struct segment_scan *scan,
                                         struct scan_state *state) {
     ASSERT(scan->last && state->repair);
     ASSERT(state->sequence >= scan->first);
     if (state->confirm_count == 0) return KHORGOS_ERROR_ok;
+    u64 commit = 0;        /* the commit whose copies were written last */
+    bool unsynced = false; /* written and not synced yet */
     u64 offset = 0;
     for (u64 sequence = scan->first; sequence < state->sequence; sequence++) {
         const struct storage_record_header *header = NULL;
@@ -1013,9 +1018,17 @@ static khorgos_error scan_confirm_write(struct storage *storage, struct segment_
         if (index < scan->copies_valid_end && copy_problem(storage, scan, index, &copy) == NULL) {
             continue;
         }
-        khorgos_error error = storage->io->pwrite(storage->io, scan->headers.file, &copy,
-                                                  sizeof(copy), index * sizeof(copy));
+        khorgos_error error = KHORGOS_ERROR_ok;
+        if (unsynced && copy.commit_first != commit) {
+            error = storage->io->sync(storage->io, scan->headers.file);
+        }
+        if (error == KHORGOS_ERROR_ok) {
+            error = storage->io->pwrite(storage->io, scan->headers.file, &copy, sizeof(copy),
+                                        index * sizeof(copy));
+        }
         if (error != KHORGOS_ERROR_ok) return error;
+        commit = copy.commit_first;
+        unsynced = true;
     }
     scan->headers.size = 0;
     return storage->io->sync(storage->io, scan->headers.file);
