@@ -24,8 +24,9 @@
  * journal is idle (otherwise snapshot-<S> falls inside the current segment, whose records up
  * to S recovery verifies for the chain and skips), then writes snapshot-<S>; once that is
  * durable, snapshots older than the previous one and the segments wholly before the previous
- * snapshot are deleted. So the newest two snapshots and every request after the older of them
- * are always on disk.
+ * snapshot are deleted (with STORAGE_SUPERBLOCK_KEEP_JOURNAL the segments are moved into the
+ * archive folder instead). So the newest two snapshots and every request after the older of
+ * them are always on disk.
  *
  * Superblock (256 bytes, little-endian, as every integer below):
  *     0  16  checksum                XXH3-128 of bytes 16..255
@@ -181,10 +182,12 @@
  * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
  * new file whole; a .tmp left by a crash is ignored and deleted.
  *
- * Recovery (engine_storage.c): superblock (version check), newest snapshot whose checksums
- * verify (else the previous one, reporting it), then every journal record after it through
- * engine_apply, verifying the chain; when replay passes a newer snapshot's sequence, the state
- * digest must equal that snapshot's recorded digest.
+ * Recovery (engine_storage.c): superblock (version check), newest snapshot that verifies (else
+ * the next older one, reporting it), the older snapshots' checksums, then every segment
+ * verified and every journal record after the snapshot through engine_apply, verifying the
+ * chain; when replay passes a newer snapshot's sequence, the state digest must equal that
+ * snapshot's recorded digest. Repairs only after all of it (J8); check classifies the same
+ * way (docs/storage.md, "Recovery").
  */
 #ifndef KHORGOS_STORAGE_H
 #define KHORGOS_STORAGE_H
