@@ -656,6 +656,10 @@ struct khorgos_config {
     /* Settlement capacities (zero takes the default in src/settle/settle.h). */
     uint32_t participant_count_max;
     uint32_t payment_count_max;
+    /* khorgos_format only. Nonzero: checkpoints move the journal segments they no longer need
+     * into the directory's archive folder instead of deleting them, so that `khorgos check
+     * --from-genesis` proves the chain from the first request (docs/storage.md). */
+    int keep_journal;
 };
 
 struct khorgos;

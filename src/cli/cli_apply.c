@@ -507,7 +507,9 @@ int cli_apply_main(int argc, char **argv) {
     }
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
-        exit_status = 1;
+        exit_status = error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
+                          ? CLI_EXIT_REFUSED
+                          : CLI_EXIT_FAILED;
         goto release;
     }
     if (options.data_directory == NULL) fprintf(stderr, "khorgos: in memory: nothing is durable\n");
