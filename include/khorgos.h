@@ -621,7 +621,10 @@ struct khorgos_position {
     X(format_version, "the data directory has an unknown format version")                      \
     X(exists, "the data directory already exists")                                             \
     X(not_found, "the data directory does not exist")                                          \
-    X(stopped, "the engine stopped after a storage failure and serves nothing more")
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")          \
+    X(message_checksum, "a network message failed its header or body checksum")               \
+    X(message_invalid, "a network message has a field its command does not allow")             \
+    X(message_cluster, "a network message is addressed to another cluster")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error { KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT } khorgos_error;

@@ -133,6 +133,7 @@ static struct aegis_block aegis_and(struct aegis_block a, struct aegis_block b) 
 }
 
 static struct aegis_block aegis_load(const u8 *bytes) {
+    ASSERT(bytes != NULL);
     struct aegis_block out;
     memcpy(out.bytes, bytes, AEGIS_BLOCK_BYTES);
     return out;
@@ -225,6 +226,7 @@ struct aegis_aesni {
 };
 
 AEGIS_AESNI static inline void aesni_update(struct aegis_aesni *state, __m128i m0, __m128i m1) {
+    ASSERT(state != NULL);
     __m128i *s = state->s;
     __m128i last = s[7];
     s[7] = _mm_aesenc_si128(s[6], s[7]);
@@ -238,6 +240,7 @@ AEGIS_AESNI static inline void aesni_update(struct aegis_aesni *state, __m128i m
 }
 
 AEGIS_AESNI static __m128i aesni_load(const u8 *bytes) {
+    ASSERT(bytes != NULL);
     return _mm_loadu_si128((const __m128i *)(const void *)bytes);
 }
 
@@ -260,6 +263,8 @@ AEGIS_AESNI static void aesni_init(struct aegis_aesni *state, const u8 *key, con
 }
 
 AEGIS_AESNI static void aesni_enc(struct aegis_aesni *state, u8 piece[AEGIS_RATE_BYTES]) {
+    ASSERT(state != NULL);
+    ASSERT(piece != NULL);
     const __m128i *s = state->s;
     __m128i z0 = _mm_xor_si128(_mm_xor_si128(s[6], s[1]), _mm_and_si128(s[2], s[3]));
     __m128i z1 = _mm_xor_si128(_mm_xor_si128(s[2], s[5]), _mm_and_si128(s[6], s[7]));
@@ -343,6 +348,8 @@ void base_aegis128l_encrypt_with(enum base_aegis_engine engine,
 
 void base_aegis128l_encrypt(const struct base_aegis_input *input, void *ciphertext,
                             u8 tag[BASE_AEGIS_TAG_BYTES]) {
+    ASSERT(input != NULL);
+    ASSERT(tag != NULL);
     base_aegis128l_encrypt_with(BASE_AEGIS_ENGINE_AUTO, input, ciphertext, tag);
 }
 
@@ -361,5 +368,6 @@ u128 base_aegis_checksum_with(enum base_aegis_engine engine, const void *data, s
 }
 
 u128 base_aegis_checksum(const void *data, size_t size) {
+    ASSERT(data != NULL || size == 0);
     return base_aegis_checksum_with(BASE_AEGIS_ENGINE_AUTO, data, size);
 }
