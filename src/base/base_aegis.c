@@ -100,6 +100,7 @@ static u8 aegis_xtime(u8 value) {
 /* One AES round: SubBytes, ShiftRows, MixColumns, xor key. Byte i is row i % 4 of column
  * i / 4, as AES lays a block out. */
 static struct aegis_block aegis_round(struct aegis_block in, struct aegis_block key) {
+    ASSERT(aegis_sbox[0] == 0x63); /* the S-box is built */
     u8 shifted[AEGIS_BLOCK_BYTES];
     for (u32 column = 0; column < 4; column++) {
         for (u32 row = 0; row < 4; row++) {
@@ -177,6 +178,7 @@ static void portable_enc(struct aegis_portable *state, u8 piece[AEGIS_RATE_BYTES
     u8 plain[AEGIS_RATE_BYTES];
     memcpy(plain, piece, AEGIS_RATE_BYTES);
     portable_update(state, plain, plain + AEGIS_BLOCK_BYTES);
+    ASSERT(sizeof(plain) == 2 * sizeof(z0));
     for (u32 i = 0; i < AEGIS_BLOCK_BYTES; i++) {
         piece[i] = (u8)(plain[i] ^ z0.bytes[i]);
         piece[AEGIS_BLOCK_BYTES + i] = (u8)(plain[AEGIS_BLOCK_BYTES + i] ^ z1.bytes[i]);
@@ -316,6 +318,7 @@ AEGIS_AESNI static void aesni_encrypt_from(struct aegis_aesni state,
 AEGIS_AESNI static void aesni_encrypt(const struct base_aegis_input *input, u8 *ciphertext,
                                       u8 tag[BASE_AEGIS_TAG_BYTES]) {
     ASSERT(input != NULL && tag != NULL);
+    ASSERT(input->key != NULL && input->nonce != NULL);
     struct aegis_aesni state;
     aesni_init(&state, input->key, input->nonce);
     aesni_encrypt_from(state, input, ciphertext, tag);
@@ -335,6 +338,7 @@ AEGIS_AESNI static void aesni_zero_state_build(void) {
 AEGIS_AESNI static void aesni_checksum(const void *data, size_t size,
                                        u8 tag[BASE_AEGIS_TAG_BYTES]) {
     ASSERT(data != NULL || size == 0);
+    ASSERT(tag != NULL);
     pthread_once(&aesni_zero_state_once, aesni_zero_state_build);
     static const u8 zero[AEGIS_BLOCK_BYTES] = {0};
     struct base_aegis_input input = {.key = zero, .nonce = zero, .ad = data, .ad_size = size};

@@ -42,6 +42,7 @@ static const char *frame_invalid(const struct client_header *header) {
 }
 
 static const char *register_invalid(const struct client_header *header) {
+    ASSERT(header->command == CLIENT_COMMAND_REQUEST);
     const struct client_request_fields *request = &header->request;
     ASSERT(request->operation == CLIENT_OPERATION_REGISTER);
     if (request->parent != 0) return "register: parent is not 0";
@@ -57,6 +58,7 @@ static const char *register_invalid(const struct client_header *header) {
 }
 
 static const char *request_invalid(const struct client_header *header) {
+    ASSERT(header != NULL);
     const struct client_request_fields *request = &header->request;
     ASSERT(header->command == CLIENT_COMMAND_REQUEST);
     if (header->replica != 0) return "request: replica is not 0";
@@ -81,6 +83,7 @@ static const char *request_invalid(const struct client_header *header) {
 }
 
 static const char *reply_invalid(const struct client_header *header) {
+    ASSERT(header != NULL);
     const struct client_reply_fields *reply = &header->reply;
     ASSERT(header->command == CLIENT_COMMAND_REPLY);
     if (reply->client == 0) return "reply: client is 0";
@@ -135,6 +138,7 @@ static const char *bodiless_invalid(const struct client_header *header) {
 
 static const char *command_invalid(const struct client_header *header) {
     ASSERT(header != NULL);
+    ASSERT(header->size >= CLIENT_HEADER_BYTES); /* frame_invalid passed */
     switch (header->command) {
     case CLIENT_COMMAND_REQUEST: return request_invalid(header);
     case CLIENT_COMMAND_REPLY: return reply_invalid(header);
@@ -167,6 +171,7 @@ khorgos_error client_header_decode(const void *bytes, size_t size, u128 cluster,
         *reason = "cluster is not this server's";
         return KHORGOS_ERROR_message_cluster;
     }
+    ASSERT(header->size >= CLIENT_HEADER_BYTES && header->size <= CLIENT_MESSAGE_BYTES_MAX);
     return KHORGOS_ERROR_ok;
 }
 
@@ -195,6 +200,7 @@ void client_header_seal(struct client_header *header, const void *body) {
         header->reply.context = client_header_checksum(header);
     }
     header->checksum = client_header_checksum(header);
+    ASSERT(header->checksum_padding == 0 && header->checksum_body_padding == 0);
 }
 
 static void header_frame_init(struct client_header *header, u128 cluster, u8 command,
@@ -207,6 +213,7 @@ static void header_frame_init(struct client_header *header, u128 cluster, u8 com
     header->release = release;
     header->protocol = CLIENT_PROTOCOL_VERSION;
     header->command = command;
+    ASSERT(header->size <= CLIENT_MESSAGE_BYTES_MAX);
 }
 
 void client_reply_init(struct client_header *reply, const struct client_header *request,
@@ -224,6 +231,7 @@ void client_reply_init(struct client_header *reply, const struct client_header *
     reply->reply.timestamp = timestamp;
     reply->reply.request = request->request.request;
     reply->reply.operation = request->request.operation;
+    ASSERT(reply->reply.client != 0);
 }
 
 void client_pong_init(struct client_header *pong, const struct client_header *ping) {
@@ -231,6 +239,7 @@ void client_pong_init(struct client_header *pong, const struct client_header *pi
     ASSERT(pong != ping);
     header_frame_init(pong, ping->cluster, CLIENT_COMMAND_PONG_CLIENT, 0, CLIENT_RELEASE_SERVER);
     pong->pong.ping_timestamp_monotonic = ping->ping.ping_timestamp_monotonic;
+    ASSERT(pong->size == CLIENT_HEADER_BYTES);
 }
 
 void client_eviction_init(struct client_header *eviction, u128 cluster, u128 client,
@@ -240,6 +249,7 @@ void client_eviction_init(struct client_header *eviction, u128 cluster, u128 cli
     header_frame_init(eviction, cluster, CLIENT_COMMAND_EVICTION, 0, CLIENT_RELEASE_SERVER);
     eviction->eviction.client = client;
     eviction->eviction.reason = (u8)reason;
+    ASSERT(eviction->size == CLIENT_HEADER_BYTES);
 }
 
 void client_request_init(struct client_header *request, u128 cluster, u128 client,
@@ -250,4 +260,5 @@ void client_request_init(struct client_header *request, u128 cluster, u128 clien
     header_frame_init(request, cluster, CLIENT_COMMAND_REQUEST, body_bytes, CLIENT_RELEASE_MAX);
     request->request.client = client;
     request->request.operation = operation;
+    ASSERT(request->request.session == 0 && request->request.request == 0);
 }

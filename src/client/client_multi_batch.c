@@ -29,7 +29,9 @@ u32 client_multi_batch_trailer_bytes(u32 element_bytes, u32 batch_count) {
     ASSERT(element_bytes_valid(element_bytes));
     ASSERT(batch_count > 0 && batch_count <= CLIENT_MULTI_BATCH_COUNT_MAX);
     u32 unpadded = (batch_count + 1) * TRAILER_ITEM_BYTES;
-    return (unpadded + element_bytes - 1) / element_bytes * element_bytes;
+    u32 padded = (unpadded + element_bytes - 1) / element_bytes * element_bytes;
+    ASSERT(padded >= unpadded && padded % element_bytes == 0);
+    return padded;
 }
 
 static const char *trailer_invalid(const u8 *body, u32 body_bytes, u32 element_bytes,
@@ -72,6 +74,8 @@ khorgos_error client_multi_batch_decode(const void *body, u32 body_bytes, u32 el
     batches->counts = counts;
     batches->element_bytes = element_bytes;
     batches->batch_count = batch_count;
+    ASSERT(batches->payload_bytes % element_bytes == 0);
+    ASSERT(batch_count <= CLIENT_MULTI_BATCH_COUNT_MAX);
     return KHORGOS_ERROR_ok;
 }
 

@@ -88,6 +88,7 @@ bool client_operation_shape(u8 operation, struct client_operation_shape *shape) 
     if (operation >= ARRAY_COUNT(operations)) return false;
     *shape = operations[operation].shape;
     ASSERT(operations[operation].name != NULL);
+    ASSERT(shape->result_bytes > 0 || operation == CLIENT_OPERATION_PULSE);
     return true;
 }
 
