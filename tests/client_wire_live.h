@@ -21,8 +21,6 @@
 
 #define LIVE_TIMEOUT_MS 20000
 
-extern char **environ;
-
 static const char live_script[] =
     "const tb = require('tigerbeetle-node');\n"
     "const client = tb.createClient({cluster_id: 0n,\n"
