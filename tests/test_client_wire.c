@@ -48,6 +48,8 @@ static void test_fixture_register_decodes(void **state) {
     struct client_register_request body;
     memcpy(&body, bytes + CLIENT_HEADER_BYTES, sizeof(body));
     assert_int_equal(body.batch_size_limit, 0);
+    assert_int_equal(client_register_body_check(&header, bytes + CLIENT_HEADER_BYTES, &reason),
+                     KHORGOS_ERROR_ok);
     /* Another cluster's server refuses it. */
     assert_int_equal(client_header_decode(bytes, size, 1, &header, &reason),
                      KHORGOS_ERROR_message_cluster);
@@ -150,6 +152,22 @@ static void test_register_validation(void **state) {
     bad = request;
     bad.request.client = 0;
     seal_and_expect(&bad, &body, KHORGOS_ERROR_message_invalid, "request: client is 0");
+    const char *reason = NULL;
+    assert_int_equal(client_register_body_check(&request, &body, &reason), KHORGOS_ERROR_ok);
+    body.batch_size_limit = 5;
+    assert_int_equal(client_register_body_check(&request, &body, &reason),
+                     KHORGOS_ERROR_message_invalid);
+    assert_string_equal(reason, "register: batch_size_limit is not 0");
+    body.batch_size_limit = 0;
+    body.reserved[251] = 1;
+    assert_int_equal(client_register_body_check(&request, &body, &reason),
+                     KHORGOS_ERROR_message_invalid);
+    assert_string_equal(reason, "register: reserved is not 0");
+    bad = request;
+    bad.size = CLIENT_HEADER_BYTES;
+    assert_int_equal(client_register_body_check(&bad, NULL, &reason),
+                     KHORGOS_ERROR_message_invalid);
+    assert_string_equal(reason, "register: no body");
 }
 
 /* A register reply: valid, the context is the checksum computed with context 0, and the

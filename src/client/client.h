@@ -303,6 +303,12 @@ struct client_register_result {
 _Static_assert(sizeof(struct client_register_request) == 256, "register request is 256 bytes");
 _Static_assert(sizeof(struct client_register_result) == 64, "register result is 64 bytes");
 
+/* Checks a decoded register request's body: present (a body-less register is a pre-0.16
+ * client's, which the server evicts), batch_size_limit 0 and reserved bytes 0, as TigerBeetle's
+ * primary asserts; message_invalid with *reason otherwise. */
+khorgos_error client_register_body_check(const struct client_header *header, const void *body,
+                                         const char **reason);
+
 /* The checksum of bytes 16..255 (everything after the checksum field). */
 u128 client_header_checksum(const struct client_header *header);
 

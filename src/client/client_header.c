@@ -189,6 +189,26 @@ khorgos_error client_body_check(const struct client_header *header, const void *
     return KHORGOS_ERROR_ok;
 }
 
+khorgos_error client_register_body_check(const struct client_header *header, const void *body,
+                                         const char **reason) {
+    ASSERT(header != NULL && reason != NULL);
+    ASSERT(header->command == CLIENT_COMMAND_REQUEST);
+    ASSERT(header->request.operation == CLIENT_OPERATION_REGISTER);
+    *reason = NULL;
+    if (header->size != CLIENT_HEADER_BYTES + sizeof(struct client_register_request)) {
+        *reason = "register: no body";
+        return KHORGOS_ERROR_message_invalid;
+    }
+    ASSERT(body != NULL);
+    struct client_register_request request;
+    memcpy(&request, body, sizeof(request));
+    if (request.batch_size_limit != 0) *reason = "register: batch_size_limit is not 0";
+    if (!bytes_zero(request.reserved, sizeof(request.reserved))) {
+        *reason = "register: reserved is not 0";
+    }
+    return *reason == NULL ? KHORGOS_ERROR_ok : KHORGOS_ERROR_message_invalid;
+}
+
 void client_header_seal(struct client_header *header, const void *body) {
     ASSERT(header != NULL);
     ASSERT(header->size >= CLIENT_HEADER_BYTES && header->size <= CLIENT_MESSAGE_BYTES_MAX);
