@@ -627,7 +627,10 @@ struct khorgos_position {
     X(exists, "the data directory exists and is not empty")                                    \
     X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
-    X(stopped, "the engine stopped after a storage failure and serves nothing more")
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")          \
+    X(message_checksum, "a network message failed its header or body checksum")               \
+    X(message_invalid, "a network message has a field its command does not allow")             \
+    X(message_cluster, "a network message is addressed to another cluster")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

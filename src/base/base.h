@@ -16,6 +16,9 @@
  *      bit flips) in records and snapshots; about 30 GB/s, so it costs nothing per commit.
  *    - base_sha256: SHA-256 from OpenSSL (uses the CPU's SHA extensions), for the journal's hash
  *      chain, which must resist deliberate tampering as well as accidents.
+ *    - base_aegis_checksum (base_aegis.c): TigerBeetle's checksum, AEGIS-128L with a zero key,
+ *      for its wire protocol's headers and bodies; on the CPU's AES instructions when present,
+ *      else in portable C. No Debian library has AEGIS, so it is written here from the spec.
  *
  * 4. The id map (base_id_map.c) maps a nonzero u128 id to a u32 index with open addressing and
  *    linear probing. Its slots are reserved once at init for a fixed count of keys at a load of
@@ -121,6 +124,42 @@ u128 base_checksum_stream_final(struct base_checksum_stream *stream);
 
 #define BASE_SHA256_BYTES 32u
 void base_sha256(const void *data, size_t size, u8 digest[BASE_SHA256_BYTES]);
+
+/* AEGIS-128L (base_aegis.c), for TigerBeetle's wire protocol: its checksum is AEGIS-128L's
+ * 128-bit tag with a zero key and nonce, the data as associated data and no message, read as a
+ * little-endian u128. */
+#define BASE_AEGIS_KEY_BYTES 16u
+#define BASE_AEGIS_NONCE_BYTES 16u
+#define BASE_AEGIS_TAG_BYTES 16u
+
+enum base_aegis_engine {
+    BASE_AEGIS_ENGINE_AUTO = 0,         /* the AES instructions when the CPU has them */
+    BASE_AEGIS_ENGINE_PORTABLE = 1,     /* plain C with an S-box table */
+    BASE_AEGIS_ENGINE_AES_INSTRUCTIONS = 2, /* x86 AES-NI; only where available */
+};
+
+struct base_aegis_input {
+    const u8 *key;   /* BASE_AEGIS_KEY_BYTES */
+    const u8 *nonce; /* BASE_AEGIS_NONCE_BYTES */
+    const void *ad;  /* associated data, authenticated only */
+    size_t ad_size;
+    const void *message; /* encrypted into `ciphertext`, message_size bytes */
+    size_t message_size;
+};
+
+/* True when the CPU has the AES instructions this build can use. */
+bool base_aegis_hardware_available(void);
+/* AEGIS-128L encryption with a 128-bit tag; `ciphertext` holds message_size bytes (NULL when
+ * there is no message). */
+void base_aegis128l_encrypt(const struct base_aegis_input *input, void *ciphertext,
+                            u8 tag[BASE_AEGIS_TAG_BYTES]);
+/* The same with a chosen implementation (tests compare them). */
+void base_aegis128l_encrypt_with(enum base_aegis_engine engine,
+                                 const struct base_aegis_input *input, void *ciphertext,
+                                 u8 tag[BASE_AEGIS_TAG_BYTES]);
+/* TigerBeetle's checksum of `size` bytes. */
+u128 base_aegis_checksum(const void *data, size_t size);
+u128 base_aegis_checksum_with(enum base_aegis_engine engine, const void *data, size_t size);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Clock.                                                                                     */
