@@ -77,13 +77,25 @@ tests: $(TEST_PROGRAMS) $(BUILD)/khorgos
 long-tests: $(LONG_PROGRAMS) $(BUILD)/khorgos
 benches: $(BENCH_PROGRAMS) $(BUILD)/khorgos
 
-# libFuzzer targets are built with clang whatever CC is, from the sources directly.
-build/fuzz/%: fuzz/%.c $(LIB_SOURCES)
+# libFuzzer targets are built with clang whatever CC is: the library's objects once, with the
+# sanitizers and libFuzzer's coverage hooks, then each target linked with -fsanitize=fuzzer.
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP $(WARNINGS) -O1 -g \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJECTS := $(LIB_SOURCES:%.c=build/fuzz/obj/%.o)
+
+build/fuzz/obj/%.o: %.c fuzz/coverage-ignore.txt
 	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-FUZZ $<")
+	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+	    -fsanitize-coverage-ignorelist=fuzz/coverage-ignore.txt -c $< -o $@
+
+build/fuzz/libkhorgos-fuzz.a: $(FUZZ_OBJECTS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+build/fuzz/%: build/fuzz/obj/fuzz/%.o build/fuzz/libkhorgos-fuzz.a
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARNINGS) -O1 -g \
-	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	    $< $(LIB_SOURCES) $(LIBS) -o $@
+	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
 

@@ -41,7 +41,8 @@
  *
  * Load validates before trusting: counts within the capacities the directory was formatted
  * with, ids nonzero and unique, states in range, heap entries naming transfers, history entries
- * naming records. A section that passes its checksum but fails these (a bug, or a snapshot
+ * naming records, then every invariant ledger_check verifies (balances summing to zero per
+ * ledger, account limits, pending totals, the expiry heap). A section that passes its checksum but fails these (a bug, or a snapshot
  * from another build) is corrupt, never a crash. The caller then checks ledger_digest against
  * the digest the snapshot recorded.
  */
@@ -227,6 +228,9 @@ khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader 
                                  ledger->failed_transfer_count, sizeof(u128))) {
         return KHORGOS_ERROR_corrupt;
     }
+    /* The ledger's invariants (ledger.h): a state that breaks one would trip an assertion of
+     * a later request instead of being refused here. */
+    if (!ledger_check(ledger)) return KHORGOS_ERROR_corrupt;
     ledger_index_update(ledger);
     ASSERT(ledger->query_index.indexed_transfer_count == ledger->transfer_count);
     return KHORGOS_ERROR_ok;
