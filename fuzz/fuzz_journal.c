@@ -149,7 +149,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(fuzz_journal, bytes, journal_length);
     if (!(flags & 4)) copies = 0;
     memset(fuzz_chains, 0, sizeof(fuzz_chains));
-    if (flags & 1) copies = MIN(copies, fuzz_reseal(fuzz_journal, journal_length, flags & 2, copies));
+    if (flags & 1) {
+        copies = MIN(copies, fuzz_reseal(fuzz_journal, journal_length, flags & 2, copies));
+    }
     u64 headers_length = (u64)copies * STORAGE_RECORD_HEADER_BYTES;
     const u8 *raw = NULL;
     size_t raw_length = fuzz_take(&input, FUZZ_JOURNAL_BYTES_MAX - headers_length, &raw);

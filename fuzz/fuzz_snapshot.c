@@ -184,8 +184,9 @@ static void fuzz_serve(struct khorgos *engine) {
         struct khorgos_payment payment;
         memset(&payment, 0, sizeof(payment));
         payment.id = (u128)1 << 101;
-        memcpy(payment.debtor, engine->settle.participants[0].record.bic, sizeof(payment.debtor));
-        memcpy(payment.creditor, engine->settle.participants[1].record.bic, sizeof(payment.creditor));
+        const struct settle_participant *participants = engine->settle.participants;
+        memcpy(payment.debtor, participants[0].record.bic, sizeof(payment.debtor));
+        memcpy(payment.creditor, participants[1].record.bic, sizeof(payment.creditor));
         payment.amount = 1;
         payment.currency = engine->settle.currencies[0].numeric;
         fuzz_execute(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &payment, sizeof(payment));

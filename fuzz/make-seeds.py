@@ -62,5 +62,30 @@ def journal_seeds():
     write("journal", "copies_raw", journal_seed(0x0B, 1, four, four[128:256]))
 
 
+def damage(kind, file_index, offset, length, payload=b""):
+    return bytes([(kind << 5) | file_index]) + struct.pack("<HB", offset, length - 1) + payload
+
+
+def recovery_seeds():
+    # The image's files in fuzz_recovery's order (KHORGOS_FUZZ_VERBOSE=1 prints them):
+    # 0 superblock, 1 journal-7, 2 headers-7, 3 snapshot-6, 4 journal-b, 5 headers-b,
+    # 6 snapshot-a. Offsets are taken modulo each file's written bytes + 64.
+    write("recovery", "none", b"")
+    write("recovery", "snapshot_newest_flip", damage(4, 6, 3000, 3))
+    write("recovery", "snapshot_older_overwrite", damage(0, 3, 200, 8, b"\xff" * 8))
+    write("recovery", "journal_last_record_flip", damage(4, 4, 300, 1))
+    write("recovery", "journal_tail_garbage", damage(0, 4, 442 + 16, 16, b"\x5a" * 16))
+    write("recovery", "headers_last_copy_zero", damage(5, 5, 128, 32))
+    write("recovery", "headers_truncated", damage(6, 5, 128, 1))
+    write("recovery", "closed_segment_copy_flip", damage(4, 2, 140, 2))
+    write("recovery", "superblock_flip", damage(4, 0, 30, 1))
+    write("recovery", "newest_snapshot_deleted", damage(7, 6, 0, 1))
+    write("recovery", "header_truncated_and_flip",
+          damage(6, 5, 0, 1) + damage(4, 4, 200, 5))
+    write("recovery", "snapshot_flip_and_torn_tail",
+          damage(4, 6, 500, 1) + damage(0, 4, 442 + 32, 8, b"\x01" * 8))
+
+
 if __name__ == "__main__":
     journal_seeds()
+    recovery_seeds()
