@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs each libFuzzer target for SECONDS on its seed corpus (fuzz/corpus/NAME) plus a scratch
 # corpus in build/, so a crash fails the tier and the seed corpus stays as committed. A target
-# with a dictionary fuzz/NAME.dict gets it. For each target it prints the wall time, the
+# with a dictionary fuzz/NAME.dict gets it, and one with fuzz/NAME.options (libFuzzer flags on
+# one line) those flags. For each target it prints the wall time, the
 # executions and the coverage libFuzzer reached (its final `cov:`, edges), one line each.
 # Usage: run-fuzz.sh SECONDS RESULTS PROGRAM...
 seconds=$1; results=$2; shift 2
@@ -15,9 +16,11 @@ for program in "$@"; do
     mkdir -p "$scratch" "$seeds" "$(dirname "$log")"
     dictionary=""
     if [ -f "fuzz/$short.dict" ]; then dictionary="-dict=fuzz/$short.dict"; fi
+    options=""
+    if [ -f "fuzz/$short.options" ]; then options=$(cat "fuzz/$short.options"); fi
     start=$(date +%s)
-    # shellcheck disable=SC2086 # an empty $dictionary must vanish
-    "$program" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 $dictionary \
+    # shellcheck disable=SC2086 # empty ones must vanish, and options split into flags
+    "$program" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 $dictionary $options \
         -artifact_prefix=build/fuzz/ "$scratch" "$seeds" >"$log" 2>&1
     code=$?
     elapsed=$(( $(date +%s) - start ))
