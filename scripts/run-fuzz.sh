@@ -1,6 +1,9 @@
 #!/bin/sh
 # Runs each libFuzzer target for SECONDS on its seed corpus (fuzz/corpus/NAME) plus a scratch
-# corpus in build/, so a crash fails the tier and the seed corpus stays as committed. A target
+# corpus in build/, so a crash fails the tier and the seed corpus stays as committed. A run of
+# a minute or less (make test) starts from an empty scratch corpus, so that it replays the seeds
+# only and its time stays bounded; a longer one (make test-long) goes on from what the last
+# long run found (build/fuzz/corpus-NAME). A target
 # with a dictionary fuzz/NAME.dict gets it, and one with fuzz/NAME.options (libFuzzer flags on
 # one line) those flags. For each target it prints the wall time, the
 # executions and the coverage libFuzzer reached (its final `cov:`, edges), one line each.
@@ -12,6 +15,7 @@ for program in "$@"; do
     short=${name#fuzz_}
     seeds="fuzz/corpus/$short"
     scratch="build/fuzz/corpus-$short"
+    if [ "$seconds" -le 60 ]; then scratch="build/fuzz/quick-$short"; rm -rf "$scratch"; fi
     log="$(dirname "$results")/logs/fuzz_${name}.log"
     mkdir -p "$scratch" "$seeds" "$(dirname "$log")"
     dictionary=""
