@@ -185,7 +185,8 @@ static bool ledger_snapshot_postings_valid(const struct ledger *ledger) {
     for (u32 index = 0; index < ledger->transfer_count; index++) {
         const struct khorgos_transfer *transfer = &ledger->transfers[index];
         u32 found = 0;
-        if (transfer->debit_account_id == transfer->credit_account_id ||
+        if (transfer->debit_account_id == 0 || transfer->credit_account_id == 0 ||
+            transfer->debit_account_id == transfer->credit_account_id ||
             !base_id_map_get(&ledger->account_map, transfer->debit_account_id, &found) ||
             !base_id_map_get(&ledger->account_map, transfer->credit_account_id, &found)) {
             return false;
