@@ -98,6 +98,37 @@ uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
     return engine_body_count(entry, body_size) * entry->reply_record_size;
 }
 
+/* Whether an event of create_accounts or create_transfers names an id of the settlement's own
+ * namespace (settle.h: its accounts and transfers): a client's record there would break the
+ * settlement's invariants (a clearing account off zero) or take an id the settlement creates
+ * later, whose creation would then fail. */
+static bool engine_names_settlement(const struct khorgos_request *request, u32 count) {
+    ASSERT(request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
+           request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS);
+    ASSERT(request->body != NULL || count == 0);
+    for (u32 index = 0; index < count; index++) {
+        u128 ids[4] = {0, 0, 0, 0};
+        if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS) {
+            struct khorgos_account account;
+            memcpy(&account, (const u8 *)request->body + (size_t)index * sizeof(account),
+                   sizeof(account));
+            ids[0] = account.id;
+        } else {
+            struct khorgos_transfer transfer;
+            memcpy(&transfer, (const u8 *)request->body + (size_t)index * sizeof(transfer),
+                   sizeof(transfer));
+            ids[0] = transfer.id;
+            ids[1] = transfer.debit_account_id;
+            ids[2] = transfer.credit_account_id;
+            ids[3] = transfer.pending_id;
+        }
+        for (u32 field = 0; field < ARRAY_COUNT(ids); field++) {
+            if ((u32)(ids[field] >> 112) == SETTLE_NAMESPACE) return true;
+        }
+    }
+    return false;
+}
+
 khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
     ASSERT(engine != NULL && request != NULL);
     const struct engine_operation *entry = engine_operation_find(request->operation);
@@ -120,6 +151,11 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
     if (request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS &&
         !ledger_capacity_transfers(&engine->ledger, count)) {
         return KHORGOS_ERROR_capacity_full;
+    }
+    if ((request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
+         request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) &&
+        engine_names_settlement(request, count)) {
+        return KHORGOS_ERROR_invalid_argument;
     }
     return KHORGOS_ERROR_ok;
 }

@@ -492,9 +492,11 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Invariants.                                                                                */
+/* Invariants. settle_snapshot_read runs settle_check on a state read from a file, so the
+ * checks never trust an index or an id before testing it: they return false, never assert. */
 
 static bool settle_check_queue(const struct settle *settle, u32 slot) {
+    ASSERT(slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
     const struct settle_position *position = &settle->positions[slot];
     u32 count = 0;
     u128 value = 0;
@@ -502,6 +504,8 @@ static bool settle_check_queue(const struct settle *settle, u32 slot) {
         u32 previous = SETTLE_NONE;
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
+            /* A link out of range, or a cycle (more links than payments), is no queue. */
+            if (at >= settle->payment_count || count >= settle->payment_count) return false;
             const struct khorgos_payment *payment = &settle->payments[at];
             if (payment->state != KHORGOS_PAYMENT_QUEUED || payment->priority != priority) {
                 return false;
@@ -545,8 +549,9 @@ bool settle_check(const struct settle *settle) {
             if (!settle_check_queue(settle, slot)) return false;
             in_queues += settle->positions[slot].queued_count;
             u32 index = 0;
-            if (!base_id_map_get(&settle->ledger->account_map,
-                                 settle->positions[slot].credit_account_id, &index)) {
+            u128 credit_id = settle->positions[slot].credit_account_id;
+            if (credit_id == 0 || !base_id_map_get(&settle->ledger->account_map, credit_id,
+                                                   &index)) {
                 return false;
             }
             const struct khorgos_account *credit = &settle->ledger->accounts[index];
@@ -559,8 +564,9 @@ bool settle_check(const struct settle *settle) {
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
         if (!settle_check_calendar(settle, currency)) return false;
         u32 index = 0;
-        if (!base_id_map_get(&settle->ledger->account_map,
-                             settle->currencies[currency].clearing_account_id, &index)) {
+        u128 clearing_id = settle->currencies[currency].clearing_account_id;
+        if (clearing_id == 0 ||
+            !base_id_map_get(&settle->ledger->account_map, clearing_id, &index)) {
             return false;
         }
         const struct khorgos_account *clearing = &settle->ledger->accounts[index];
