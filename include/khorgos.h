@@ -36,6 +36,11 @@ typedef unsigned __int128 khorgos_u128;
 #define KHORGOS_AMOUNT_MAX KHORGOS_U128_MAX
 /* At most this many events in one client request (TigerBeetle's batch size). */
 #define KHORGOS_BATCH_EVENTS_MAX 8189u
+/* At most this many bytes in one request body and in one reply (a full batch of 128-byte
+ * records, so that a message fits in 1 MiB): an operation with larger records takes fewer of
+ * them, e.g. 4,094 payments. khorgos_events_max gives each operation's count; docs/limits.md
+ * lists every limit. */
+#define KHORGOS_MESSAGE_BODY_BYTES_MAX (KHORGOS_BATCH_EVENTS_MAX * 128u)
 /* The manual clock's first instant: 2023-05-19T00:00:00Z, in nanoseconds. */
 #define KHORGOS_MANUAL_CLOCK_START_NS (1684454400ull * 1000000000ull)
 
@@ -762,8 +767,14 @@ uint64_t khorgos_clock_now(const struct khorgos *engine);
 /* Moves a manual clock forward; expiries that fall due are applied (and journaled). */
 khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds);
 
-/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most. */
+/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most (never
+ * more than KHORGOS_MESSAGE_BODY_BYTES_MAX). */
 uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size);
+/* The most records (events or ids) a request body of `operation` may hold: 1 for a filter,
+ * otherwise KHORGOS_BATCH_EVENTS_MAX or fewer, so that its body and its reply each fit in
+ * KHORGOS_MESSAGE_BODY_BYTES_MAX (submit_payments and lookup_payments: 4,094); more gets
+ * too_many_events and changes nothing. 0 for an unknown operation. */
+uint32_t khorgos_events_max(uint32_t operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Currencies: ISO 4217. Ledgers outside the table still work; they show as minor units.     */

@@ -422,12 +422,14 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         return count;
     case KHORGOS_OPERATION_LOOKUP_PAYMENTS: return settle_lookup_payments(settle, body, count, reply);
     case KHORGOS_OPERATION_GET_QUEUE:
-        return settle_get_queue(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_get_queue(settle, body, reply,
+                                LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment)));
     case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
         settle_resolve_gridlock(settle, timestamp, body, count, reply);
         return count;
     case KHORGOS_OPERATION_GET_POSITIONS:
-        return settle_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_get_positions(settle, body, reply,
+                                    LIMIT_RECORDS_MAX(sizeof(struct khorgos_position)));
     case KHORGOS_OPERATION_OPEN_DAY: settle_open_day(settle, timestamp, body, count, reply); return count;
     case KHORGOS_OPERATION_CLOSE_DAY:
         settle_close_day(settle, timestamp, body, count, reply);
@@ -462,7 +464,8 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     case KHORGOS_OPERATION_LOOKUP_WINDOWS:
         return settle_netting_lookup_windows(settle, body, count, reply);
     case KHORGOS_OPERATION_GET_WINDOW_POSITIONS:
-        return settle_netting_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_netting_get_positions(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_window_position)));
     default: ASSERT(false && "not a settlement operation");
     }
     return count;
