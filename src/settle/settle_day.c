@@ -500,10 +500,12 @@ static void settle_day_events(struct settle *settle, u32 operation, u64 timestam
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
+        u64 settled_before = settle->payments_settled;
         result->status = operation == KHORGOS_OPERATION_OPEN_DAY
                              ? settle_open_one(settle, event, timestamp)
                              : settle_close_one(settle, event, timestamp);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+        settle_retry_run(settle, timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

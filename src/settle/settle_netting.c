@@ -254,11 +254,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         u32 count = settle_fx_legs(settle, payment, legs);
         settle_window_remove(settle, window, payment);
         for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
-        struct khorgos_payment *record = &settle->payments[payment];
-        record->state = KHORGOS_PAYMENT_SETTLED;
-        record->reason = KHORGOS_SETTLE_settled;
-        record->finished_at = timestamp;
-        settle->fx.window_payments_settled++;
+        settle_payment_mark_settled(settle, payment, timestamp);
     }
     ASSERT(window->record.payment_count == 0);
 }
@@ -468,10 +464,10 @@ void settle_netting_window_events(struct settle *settle, u32 operation, u64 time
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        u32 settled_before = settle->fx.window_payments_settled;
+        u64 settled_before = settle->payments_settled;
         result->status = settle_window_event(settle, operation, timestamp, event);
-        result->payments_settled = settle->fx.window_payments_settled - settled_before +
-                                   settle_retry_run(settle, timestamp);
+        settle_retry_run(settle, timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

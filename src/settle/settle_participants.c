@@ -429,8 +429,10 @@ void settle_participant_events(struct settle *settle, u32 operation, u64 timesta
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
+        u64 settled_before = settle->payments_settled;
         result->status = settle_participant_event_apply(settle, operation, event);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+        settle_retry_run(settle, timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

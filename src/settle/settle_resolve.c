@@ -262,9 +262,7 @@ static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, 
         const struct settle_fx_leg leg = {record->amount, settle->payment_payer_slot[payment],
                                           settle->payment_payee_slot[payment]};
         settle_fx_leg_settled(settle, &leg);
-        record->state = KHORGOS_PAYMENT_SETTLED;
-        record->reason = KHORGOS_SETTLE_settled;
-        record->finished_at = timestamp;
+        settle_payment_mark_settled(settle, payment, timestamp);
     }
 }
 
@@ -375,10 +373,10 @@ void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
             continue;
         }
         u32 currency = SETTLE_NONE;
+        u64 settled_before = settle->payments_settled;
         result->status = settle_resolve_status(settle, event, &currency);
-        if (result->status == KHORGOS_SETTLE_ok) {
-            result->payments_settled = settle_resolve(settle, currency, timestamp);
-        }
+        if (result->status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

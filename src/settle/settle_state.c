@@ -324,6 +324,14 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
     settle->requests[index].checksum = settle_request_checksum(operation, event, size);
     settle->requests[index].result = *result;
     base_id_map_insert(&settle->request_map, id, index);
+    settle->request_stored_last = index;
+    settle->request_stored_result = (struct khorgos_settle_result *)result;
+}
+
+u32 settle_settled_since(const struct settle *settle, u64 before) {
+    ASSERT(settle->payments_settled >= before);
+    ASSERT(settle->payments_settled - before <= U32_MAX);
+    return (u32)(settle->payments_settled - before);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -398,6 +406,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle->chain_count == 0);
     settle->timestamp_cursor = timestamp;
     settle->timestamp_last = timestamp;
+    settle->request_stored_result = NULL;
     switch (operation) {
     case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, timestamp); return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
@@ -471,6 +480,21 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     return count;
 }
 
+/* Payments the request's closing pass released count in its last result (settle.h,
+ * "Results"), and in the answer stored for that event's request id, so a retry repeats it. */
+static void settle_result_add_released(struct settle *settle, struct khorgos_settle_result *results,
+                                       u32 count, u32 released) {
+    ASSERT(results != NULL || count == 0);
+    if (released == 0 || count == 0) return;
+    struct khorgos_settle_result *last = &results[count - 1];
+    ASSERT(last->payments_settled <= U32_MAX - released);
+    last->payments_settled += released;
+    if (settle->request_stored_result == last) {
+        ASSERT(settle->request_stored_last < settle->request_count);
+        settle->requests[settle->request_stored_last].result.payments_settled += released;
+    }
+}
+
 u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
                  u32 count, void *reply) {
     u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
@@ -481,7 +505,12 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
                  operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
     /* A queued cross-currency payment may be released by any change (settle_fx.c). */
-    if (!query) settle_fx_retry_all(settle, timestamp);
+    if (!query) {
+        u64 settled_before = settle->payments_settled;
+        settle_fx_retry_all(settle, timestamp);
+        settle_result_add_released(settle, reply, written,
+                                   settle_settled_since(settle, settled_before));
+    }
     return written;
 }
 
