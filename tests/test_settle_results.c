@@ -4,8 +4,9 @@
  *    releasing a waiting cross-currency payment, a new quote (set_fx_quotes), a raised limit
  *    (set_limits); releases by the request's closing pass over waiting cross-currency payments
  *    count in its last result, and a retry of that event answers the same count;
- *  - the results of one request have unique, strictly increasing timestamps, and a manual
- *    clock's first multi-event request gets none before the clock's documented start. */
+ *  - the results of one request have unique, strictly increasing timestamps, each before the
+ *    transfers its event booked, and a manual clock's first multi-event request gets none before
+ *    the clock's documented start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,12 +125,89 @@ static void test_raised_limit_counts_the_release(void **state) {
     khorgos_close(engine);
 }
 
+static void test_timestamps_unique_per_event(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_open();
+    u64 start = khorgos_clock_now(engine);
+    assert_true(start == KHORGOS_MANUAL_CLOCK_START_NS);
+    /* The first request of an engine, many events: none before the manual clock's start. */
+    struct khorgos_participant participants[4] = {
+        {.role = KHORGOS_ROLE_SETTLEMENT_AGENT, .currencies = {KZT}},
+        {.role = KHORGOS_ROLE_BANK, .currencies = {KZT}},
+        {.role = KHORGOS_ROLE_BANK, .currencies = {KZT}},
+        {.role = KHORGOS_ROLE_BANK, .currencies = {KZT}},
+    };
+    const char *bics[4] = {AGENT_KZT, BANK_KZ, BANK_KZ2, "CASPKZKA"};
+    for (u32 index = 0; index < 4; index++) {
+        memcpy(participants[index].bic, bics[index], 8);
+        memcpy(participants[index].country, "KZ", 2);
+        snprintf(participants[index].name, sizeof(participants[index].name), "P%u", index);
+    }
+    struct khorgos_settle_result results[4];
+    fixture_execute(engine, KHORGOS_OPERATION_CREATE_PARTICIPANTS, participants,
+                    sizeof(participants), results, sizeof(results));
+    for (u32 index = 0; index < 4; index++) {
+        assert_int_equal(results[index].status, KHORGOS_SETTLE_ok);
+        assert_true(results[index].timestamp >= start);
+        if (index > 0) assert_true(results[index].timestamp > results[index - 1].timestamp);
+    }
+    for (u32 index = 0; index < engine->ledger.account_count; index++) {
+        assert_true(engine->ledger.accounts[index].timestamp >= start);
+    }
+    fixture_open_day(engine, KZT, KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    fixture_fund(engine, BANK_KZ, KZT, 1000);
+    /* Payments of one request: each its own timestamp, in order, each before its transfer. */
+    struct khorgos_payment payments[3];
+    for (u32 index = 0; index < 3; index++) {
+        payments[index] = fixture_payment_event(40 + index, BANK_KZ, BANK_KZ2, KZT, 0, 10, 0, 0);
+    }
+    struct khorgos_settle_result settled[3];
+    fixture_execute(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, payments, sizeof(payments),
+                    settled, sizeof(settled));
+    u64 previous = results[3].timestamp;
+    for (u32 index = 0; index < 3; index++) {
+        assert_int_equal(settled[index].status, KHORGOS_SETTLE_settled);
+        assert_true(settled[index].timestamp > previous);
+        struct khorgos_payment payment = fixture_lookup(engine, 40 + index);
+        assert_true(payment.submitted_at == settled[index].timestamp);
+        u32 transfer = 0;
+        assert_true(base_id_map_get(&engine->ledger.transfer_map, payment.transfer_id_debit,
+                                    &transfer));
+        assert_true(engine->ledger.transfers[transfer].timestamp > settled[index].timestamp);
+        previous = engine->ledger.transfers[transfer].timestamp;
+    }
+    khorgos_close(engine);
+}
+
+/* A ledger request of many events first on a manual clock: its events take the timestamps
+ * from the clock's start on, none before it. */
+static void test_manual_clock_first_request_starts_at_start(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_open();
+    struct khorgos_account accounts[5];
+    memset(accounts, 0, sizeof(accounts));
+    for (u32 index = 0; index < 5; index++) {
+        accounts[index] = (struct khorgos_account){.id = index + 1, .ledger = KZT, .code = 1};
+    }
+    struct khorgos_create_result results[5];
+    fixture_execute(engine, KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts),
+                    results, sizeof(results));
+    for (u32 index = 0; index < 5; index++) {
+        assert_int_equal(results[index].status, KHORGOS_CREATE_ACCOUNT_created);
+        assert_true(engine->ledger.accounts[index].timestamp ==
+                    KHORGOS_MANUAL_CLOCK_START_NS + index);
+    }
+    khorgos_close(engine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offsetting_on_entry_counts_the_whole_set),
         cmocka_unit_test(test_provider_fund_counts_the_release),
         cmocka_unit_test(test_new_quote_counts_the_release),
         cmocka_unit_test(test_raised_limit_counts_the_release),
+        cmocka_unit_test(test_timestamps_unique_per_event),
+        cmocka_unit_test(test_manual_clock_first_request_starts_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

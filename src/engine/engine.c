@@ -220,12 +220,15 @@ uint64_t khorgos_clock_now(const struct khorgos *engine) {
     return engine->clock_manual ? engine->clock_manual_ns : base_clock_realtime_ns();
 }
 
-/* Step 2 for a state change of `count` events: the timestamp of its last event. */
+/* Step 2 for a state change of `count` events: the timestamp T of its last event. Its events
+ * take the `count` timestamps ending at T, the first of them max(clock, last + 1): none is
+ * before the clock (nor, with a manual clock, before its documented start). */
 static u64 engine_timestamp_next(const struct khorgos *engine, u32 count) {
-    u64 now = khorgos_clock_now(engine);
-    u64 next = engine->timestamp_last + MAX(count, 1u);
+    u64 first = MAX(khorgos_clock_now(engine), engine->timestamp_last + 1);
+    u64 next = first + MAX(count, 1u) - 1;
     ASSERT(next > engine->timestamp_last); /* no wrap: u64 ns lasts until the year 2554 */
-    return MAX(now, next);
+    ASSERT(next >= first);
+    return next;
 }
 
 /* Expires what is due by `timestamp` as its own journaled request. */

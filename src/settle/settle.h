@@ -376,6 +376,11 @@ u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *e
 bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, struct khorgos_settle_result *result);
 
+/* Timestamps (see "Timestamps"): the next one of the request, and an event's result begun with
+ * a timestamp of its own (returned). */
+u64 settle_timestamp_take(struct settle *settle);
+u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result);
+
 /* Ledger booking: append events to the chain, then flush them (asserting all are created). */
 void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
                       u128 amount, u32 ledger, u128 user_data);

@@ -334,21 +334,23 @@ static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
 void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
                           const struct khorgos_fx_quote *events, u32 count,
                           struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
-        results[index].status = settle_fx_set_quote(settle, timestamp, &events[index],
+        u64 event_timestamp = settle_event_begin(settle, &results[index]);
+        results[index].status = settle_fx_set_quote(settle, event_timestamp, &events[index],
                                                     &results[index]);
     }
 }
 
 void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 *ids, u32 count,
                                struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (ids != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        settle_event_begin(settle, &results[index]);
         u32 quote = 0;
         if (ids[index] == 0) {
             results[index].status = KHORGOS_SETTLE_id_must_not_be_zero;
@@ -378,13 +380,14 @@ u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 co
 void settle_fx_set_routing(struct settle *settle, u64 timestamp,
                            const struct khorgos_fx_routing *events, u32 count,
                            struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (events != NULL && results != NULL));
     static const u8 zero[sizeof(events->reserved)];
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_fx_routing *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        settle_event_begin(settle, result);
         if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
                                   sizeof(*event), result)) {
             continue;

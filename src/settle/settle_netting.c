@@ -455,18 +455,19 @@ static u32 settle_window_event(struct settle *settle, u32 operation, u64 timesta
 void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
                                   const struct khorgos_window *events, u32 count,
                                   struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_window *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
         u64 settled_before = settle->payments_settled;
-        result->status = settle_window_event(settle, operation, timestamp, event);
-        settle_retry_run(settle, timestamp);
+        result->status = settle_window_event(settle, operation, event_timestamp, event);
+        settle_retry_run(settle, event_timestamp);
         result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }

@@ -477,14 +477,15 @@ static u32 settle_submit_one(struct settle *settle, u64 timestamp,
 void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, &results[index]);
         u64 settled_before = settle->payments_settled;
-        results[index].status = settle_submit_one(settle, timestamp, &events[index], &results[index]);
+        results[index].status = settle_submit_one(settle, event_timestamp, &events[index], &results[index]);
         if ((results[index].flags & KHORGOS_SETTLE_RESULT_RETRY) == 0) {
-            settle_retry_run(settle, timestamp);
+            settle_retry_run(settle, event_timestamp);
         }
         results[index].payments_settled = settle_settled_since(settle, settled_before);
     }
@@ -526,17 +527,18 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
 static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
                            const struct khorgos_payment_change *events, u32 count,
                            struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_payment_change *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
         u64 settled_before = settle->payments_settled;
-        result->status = settle_change_status(settle, operation, event, timestamp);
-        settle_retry_run(settle, timestamp);
+        result->status = settle_change_status(settle, operation, event, event_timestamp);
+        settle_retry_run(settle, event_timestamp);
         result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }

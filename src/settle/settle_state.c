@@ -335,6 +335,24 @@ u32 settle_settled_since(const struct settle *settle, u64 before) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* Timestamps.                                                                                */
+
+u64 settle_timestamp_take(struct settle *settle) {
+    ASSERT(settle != NULL);
+    u64 timestamp = settle->timestamp_cursor++;
+    ASSERT(settle->timestamp_cursor > timestamp); /* no wrap */
+    settle->timestamp_last = MAX(settle->timestamp_last, timestamp);
+    return timestamp;
+}
+
+u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result) {
+    ASSERT(result != NULL);
+    u64 timestamp = settle_timestamp_take(settle);
+    *result = (struct khorgos_settle_result){.timestamp = timestamp};
+    return timestamp;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 /* The chain.                                                                                 */
 
 /* A chain is flushed in ledger calls of at most SETTLE_CHAIN_EVENTS_MAX events, each of which
@@ -404,11 +422,9 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle != NULL);
     ASSERT(settle_operation_is(operation));
     ASSERT(settle->chain_count == 0);
-    settle->timestamp_cursor = timestamp;
-    settle->timestamp_last = timestamp;
     settle->request_stored_result = NULL;
     switch (operation) {
-    case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, timestamp); return 0;
+    case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, settle_timestamp_take(settle)); return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
         settle_create_participants(settle, timestamp, body, count, reply);
         return count;
@@ -497,20 +513,29 @@ static void settle_result_add_released(struct settle *settle, struct khorgos_set
 
 u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
                  u32 count, void *reply) {
-    u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
     bool query = operation == KHORGOS_OPERATION_LOOKUP_PAYMENTS ||
                  operation == KHORGOS_OPERATION_GET_QUEUE ||
                  operation == KHORGOS_OPERATION_GET_POSITIONS ||
                  operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
                  operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
+    /* The engine reserved one timestamp per event, ending at T (settle.h, "Timestamps"). */
+    u32 reserved = MAX(count, 1u);
+    ASSERT(query || timestamp >= reserved);
+    settle->timestamp_cursor = query ? timestamp : timestamp - reserved + 1;
+    settle->timestamp_last = settle->timestamp_cursor;
+    u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
+    if (query) return written;
     /* A queued cross-currency payment may be released by any change (settle_fx.c). */
-    if (!query) {
+    if (settle->fx.queued_slot_count > 0) {
         u64 settled_before = settle->payments_settled;
-        settle_fx_retry_all(settle, timestamp);
+        settle_fx_retry_all(settle, settle_timestamp_take(settle));
         settle_result_add_released(settle, reply, written,
                                    settle_settled_since(settle, settled_before));
     }
+    settle->timestamp_last = MAX(settle->timestamp_last, timestamp);
+    ASSERT(settle->timestamp_cursor == settle->timestamp_last + 1 ||
+           settle->timestamp_last == timestamp);
     return written;
 }
 
