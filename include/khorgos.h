@@ -16,7 +16,8 @@
  * currency and its number is the ISO 4217 numeric code (156 CNY, 398 KZT, ...).
  *
  * Time. Timestamps are nanoseconds since the Unix epoch, assigned by the engine, unique and
- * strictly increasing over the life of a data directory. The engine reads its clock once per
+ * strictly increasing over the life of a data directory: every event has its own, the first of
+ * a request max(clock, last + 1), none before the clock. The engine reads its clock once per
  * request; the manual clock (for tests and simulation) starts at 2023-05-19T00:00:00Z.
  */
 #ifndef KHORGOS_H
@@ -574,7 +575,9 @@ struct khorgos_settle_result {
     uint64_t timestamp;
     uint32_t status; /* enum khorgos_settle_status */
     uint32_t flags;  /* KHORGOS_SETTLE_RESULT_RETRY: answered from an earlier request */
-    uint32_t payments_settled; /* this event's payments plus queued ones it released */
+    uint32_t payments_settled; /* settled while this event was applied, by any path; the
+                                * request's last result adds those its closing retry of
+                                * queued cross-currency payments settled (docs/api.md) */
     uint32_t reserved;
     uint64_t reserved_2;
 };
@@ -665,7 +668,9 @@ struct khorgos_request {
     void *reply;              /* the caller's buffer */
     uint32_t reply_capacity;  /* bytes */
     uint32_t reply_size;      /* out: bytes written */
-    uint64_t timestamp;       /* out: the timestamp the engine assigned (the last event's) */
+    uint64_t timestamp;       /* out: the timestamp the engine assigned: a ledger request's
+                               * last event's; a settlement request's events take theirs from
+                               * (this - events + 1) on, each in its result */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
 };
 

@@ -56,10 +56,14 @@
  *   Every transfer has user_data_128 = the payment id (0 for funding and credit moves) and
  *   code = its kind.
  *
- * Timestamps. A settlement request at timestamp T may book several ledger calls. The layer
- * keeps a cursor: the first call's events get T, T+1, ..., and each later call continues after
- * the last; settle.timestamp_last is the last one used (at least T), and the engine takes it
- * as its own last timestamp. All derives from T and the state, so a replay is exact.
+ * Timestamps. The engine reserves a request of n events the n timestamps ending at T; an event
+ * may book several ledger calls. The layer hands timestamps out in order from a cursor that
+ * starts at T - n + 1: each event takes the next one (its result's, a new payment's
+ * submitted_at), the ledger records it books take those after it, and the next event follows;
+ * the closing pass over waiting cross-currency payments takes one of its own. So the cursor may
+ * pass T; settle.timestamp_last is the last one used (at least T), and the engine takes it as
+ * its own last timestamp. Every event and record gets a unique timestamp, increasing in the
+ * order things happened, and all derives from T and the state, so a replay is exact.
  *
  * Results. Each event gets a settle_result: its timestamp, its status, and payments_settled,
  * the payments settled while it was applied, whichever path released them (the event's own

@@ -483,7 +483,8 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
     for (u32 index = 0; index < count; index++) {
         u64 event_timestamp = settle_event_begin(settle, &results[index]);
         u64 settled_before = settle->payments_settled;
-        results[index].status = settle_submit_one(settle, event_timestamp, &events[index], &results[index]);
+        results[index].status =
+            settle_submit_one(settle, event_timestamp, &events[index], &results[index]);
         if ((results[index].flags & KHORGOS_SETTLE_RESULT_RETRY) == 0) {
             settle_retry_run(settle, event_timestamp);
         }

@@ -424,7 +424,9 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle->chain_count == 0);
     settle->request_stored_result = NULL;
     switch (operation) {
-    case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, settle_timestamp_take(settle)); return 0;
+    case KHORGOS_OPERATION_SETTLE_PULSE:
+        settle_pulse(settle, settle_timestamp_take(settle));
+        return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
         settle_create_participants(settle, timestamp, body, count, reply);
         return count;
