@@ -390,8 +390,8 @@ static u32 settle_holiday_one(struct settle *settle, const struct khorgos_holida
 void settle_set_holidays(struct settle *settle, u64 timestamp,
                          const struct khorgos_holiday *events, u32 count,
                          struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_holiday *event = &events[index];
@@ -492,8 +492,8 @@ static u32 settle_close_one(struct settle *settle, const struct khorgos_business
 static void settle_day_events(struct settle *settle, u32 operation, u64 timestamp,
                               const struct khorgos_business_day *events, u32 count,
                               struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_business_day *event = &events[index];

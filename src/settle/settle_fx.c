@@ -334,8 +334,8 @@ static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
 void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
                           const struct khorgos_fx_quote *events, u32 count,
                           struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         u64 event_timestamp = settle_event_begin(settle, &results[index]);
@@ -346,8 +346,8 @@ void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
 
 void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 *ids, u32 count,
                                struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (ids != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         settle_event_begin(settle, &results[index]);
@@ -380,8 +380,8 @@ u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 co
 void settle_fx_set_routing(struct settle *settle, u64 timestamp,
                            const struct khorgos_fx_routing *events, u32 count,
                            struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     static const u8 zero[sizeof(events->reserved)];
     for (u32 index = 0; index < count; index++) {

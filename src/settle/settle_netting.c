@@ -455,8 +455,8 @@ static u32 settle_window_event(struct settle *settle, u32 operation, u64 timesta
 void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
                                   const struct khorgos_window *events, u32 count,
                                   struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_window *event = &events[index];

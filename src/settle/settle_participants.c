@@ -223,8 +223,8 @@ static u32 settle_create_participant(struct settle *settle, u64 timestamp,
 void settle_create_participants(struct settle *settle, u64 timestamp,
                                 const struct khorgos_participant *events, u32 count,
                                 struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         u64 event_timestamp = settle_event_begin(settle, &results[index]);
@@ -421,8 +421,8 @@ static u32 settle_participant_event_apply(struct settle *settle, u32 operation,
 void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
                                const struct khorgos_participant_event *events, u32 count,
                                struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_participant_event *event = &events[index];

@@ -477,8 +477,8 @@ static u32 settle_submit_one(struct settle *settle, u64 timestamp,
 void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         u64 event_timestamp = settle_event_begin(settle, &results[index]);

@@ -362,8 +362,8 @@ static u32 settle_resolve_status(struct settle *settle, const struct khorgos_bus
 void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
                              const struct khorgos_business_day *events, u32 count,
                              struct khorgos_settle_result *results) {
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     const u32 operation = KHORGOS_OPERATION_RESOLVE_GRIDLOCK;
     for (u32 index = 0; index < count; index++) {
