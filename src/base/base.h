@@ -69,8 +69,17 @@ _Noreturn void base_assert_fail(const char *file, int line, const char *expressi
 
 /* Events in one client request: TigerBeetle's batch size, so a full batch fits in 1 MiB. */
 #define LIMIT_BATCH_EVENTS_MAX KHORGOS_BATCH_EVENTS_MAX
-/* Bytes of one request body: the largest batch of 128-byte records. */
-#define LIMIT_REQUEST_BODY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
+/* Bytes of one message body, a request's or a reply's: a full batch of 128-byte records, so
+ * that a message with its header fits in 1 MiB (TigerBeetle's message size) and a journal
+ * record holds any request. Operations with larger records take fewer of them (4,094 of 256
+ * bytes): a request or a reply never needs more than one message. */
+#define LIMIT_MESSAGE_BODY_BYTES_MAX KHORGOS_MESSAGE_BODY_BYTES_MAX
+/* Bytes of one request body (the journal's record body holds at most this) and of one reply. */
+#define LIMIT_REQUEST_BODY_BYTES_MAX LIMIT_MESSAGE_BODY_BYTES_MAX
+#define LIMIT_REPLY_BODY_BYTES_MAX LIMIT_MESSAGE_BODY_BYTES_MAX
+/* Records of `record_bytes` bytes in one message body: the batch, or fewer for large records. */
+#define LIMIT_RECORDS_MAX(record_bytes)                                                        \
+    MIN(LIMIT_BATCH_EVENTS_MAX, LIMIT_MESSAGE_BODY_BYTES_MAX / (u32)(record_bytes))
 /* Default capacities when a config leaves them zero: big enough for the demo, the tests and a
  * simulated business day; production sizes are given at format time. */
 #define LIMIT_ACCOUNT_COUNT_DEFAULT (1u << 16)
@@ -93,7 +102,9 @@ _Static_assert(sizeof(struct khorgos_account_balance) == 128, "balance record is
 _Static_assert(sizeof(struct khorgos_account_filter) == 128, "account filter is 128 bytes");
 _Static_assert(sizeof(struct khorgos_query_filter) == 64, "query filter is 64 bytes");
 _Static_assert(sizeof(struct khorgos_create_result) == 16, "create result is 16 bytes");
-_Static_assert(LIMIT_REQUEST_BODY_BYTES_MAX < (1u << 20), "a full batch fits in 1 MiB");
+_Static_assert(LIMIT_MESSAGE_BODY_BYTES_MAX == LIMIT_BATCH_EVENTS_MAX * 128u, "a batch of 128 B");
+_Static_assert(LIMIT_MESSAGE_BODY_BYTES_MAX + 256u <= (1u << 20), "a message fits in 1 MiB");
+_Static_assert(LIMIT_RECORDS_MAX(256) == 4094u, "4,094 records of 256 bytes");
 _Static_assert(LIMIT_ACCOUNT_COUNT_DEFAULT <= LIMIT_ACCOUNT_COUNT_MAX, "default within max");
 _Static_assert(LIMIT_TRANSFER_COUNT_DEFAULT <= LIMIT_TRANSFER_COUNT_MAX, "default within max");
 _Static_assert(LIMIT_TRANSFER_COUNT_MAX <= (U32_MAX / 2), "id map slots fit in u32");

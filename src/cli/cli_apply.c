@@ -440,7 +440,7 @@ static u32 apply_reply_capacity(void) {
         if (operation->reply == NULL) continue; /* served by apply itself */
         u32 records = operation->body_shape == CLI_BODY_EVENTS ||
                               operation->body_shape == CLI_BODY_IDS
-                          ? LIMIT_BATCH_EVENTS_MAX
+                          ? khorgos_events_max(operation->operation)
                           : 1;
         u32 reply = khorgos_reply_size_max(operation->operation, records * operation->body->size);
         ASSERT(reply <= U32_MAX / 2);

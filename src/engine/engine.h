@@ -7,8 +7,9 @@
  * run exactly the same code:
  *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
  *      capacity. A refused request changes nothing and is not journaled.
- *   2. prepare (engine_prepare): assign its timestamp, T = max(clock, last + events), so every
- *      event gets a unique, strictly increasing timestamp however the clock moves. Pending
+ *   2. prepare (engine_prepare): assign its timestamp T, the last of its n events': the first
+ *      is max(clock, last + 1) and event i gets first + i, so every event gets a unique,
+ *      strictly increasing timestamp, never before the clock, however the clock moves. Pending
  *      transfers due to expire by then are expired first, as an internal PULSE request with its
  *      own timestamp.
  *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
