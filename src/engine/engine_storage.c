@@ -96,31 +96,27 @@
  *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
  *       and loaded with acquire by the committing thread, which then joins, so the thread's
  *       `error` and `digest` are read only after it wrote them.
- *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
- *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after each
- *       ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at most a
- *       quarter of the time, however slow the device is just then), writes only in a gap
- *       between two batches' writes (storage_flight_writing; after
- *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX batches without one, anyway), and writes at full
- *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace, engine_checkpoint_rest, engine_checkpoint_gap). A "journal
- *       commit" here is a batch whose writes and fdatasyncs returned (storage_flights_written,
- *       counted by the journal's writer), so a piece goes to the disk just after one fdatasync,
- *       while the engine applies the next batch, rather than inside the fdatasync in flight
- *       (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over four
- *       alternating sets, against 1.1 ms). The committing thread stores `commit_ns_last` after
- *       each submit while the thread runs; the thread only reads it and the count. The rest
- *       because the device's speed varies, the gap because a piece queued before a journal
- *       fdatasync delays it: see ENGINE_CHECKPOINT_REST_RATIO and
- *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX. Why pace at all: on a disk with a volatile write
- *       cache a journal fdatasync pays for persisting everything that reached the device since
- *       the last one, and on ext4 the jbd2 commit it waits for also frees (and, mounted with
- *       discard, discards) what was deleted since. Measured on the reference virtio disk at 2M
- *       transfers: publishing and deleting a 300 MB snapshot on the committing thread cost one
- *       commit 45-60 ms; an unpaced write 15-20 ms per commit. The price: a snapshot at full
- *       load takes several times longer than unpaced (the second of the benchmark's two, 600 to
- *       900 ms), so at full load a checkpoint may be due before the last one ends; it then
- *       begins at the next commit after that one is reaped.
+ *   C6. Pacing: before each piece of STORAGE_SNAPSHOT_PIECE_BYTES (or collection step) the
+ *       thread waits in storage_pace_wait (storage_pace.c; the rules and their limits are in
+ *       storage.h): at most STORAGE_PACE_PIECES_PER_BATCH pieces per journal batch written,
+ *       a rest of STORAGE_PACE_REST_RATIO times each piece's time, only in a gap between two
+ *       batches' writes, and at full speed once no batch was written for STORAGE_PACE_IDLE_NS
+ *       (read-only requests write none, so they never hold it back) or close set `hurry`.
+ *       A batch written is one whose writes and fdatasyncs returned (storage_flights_written,
+ *       counted by the journal's writer), so a piece goes to the disk just after one
+ *       fdatasync, while the engine applies the next batch, rather than inside the fdatasync
+ *       in flight (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over
+ *       four alternating sets, against 1.1 ms). The thread reads time only through the
+ *       engine's pacing clock (engine_storage_pace_clock_set). Why pace at all: on a disk
+ *       with a volatile write cache a journal fdatasync pays for persisting everything that
+ *       reached the device since the last one, and on ext4 the jbd2 commit it waits for also
+ *       frees (and, mounted with discard, discards) what was deleted since. Measured on the
+ *       reference virtio disk at 2M transfers: publishing and deleting a 300 MB snapshot on
+ *       the committing thread cost one commit 45-60 ms; an unpaced write 15-20 ms per commit.
+ *       The price: a snapshot at full load takes several times longer than unpaced (the
+ *       second of the benchmark's two, 600 to 900 ms), so at full load a checkpoint may be
+ *       due before the last one ends; it then begins at the next commit after that one is
+ *       reaped.
  *   C7. Durability before sealing: a checkpoint begins while the batch ending at S may be in
  *       flight (waiting for it cost the beginning commit one whole fdatasync, 3 ms measured),
  *       so the snapshot's header, which holds record S's chain hash, is sealed only after
@@ -177,52 +173,12 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
  * transfers). */
 #define ENGINE_PAGE_BYTES 4096u
 #define ENGINE_PREFAULT_RECORDS (1ull << 18)
-/* Pacing the checkpoint's thread (C6). While the engine commits, the thread puts at most this
- * many pieces (256 KiB each, so 1 MiB) of snapshot, or collection steps, on the disk per
- * journal commit: on a disk with a volatile cache (the reference virtio disk) a journal
- * fdatasync pays for persisting whatever reached the device since the previous one, about
- * 2 ms per MB, so an unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to
- * each, and two 2 MB buffers about 8. 1 MiB per commit of a full batch (about 1 MiB of
- * journal) writes the snapshot within the state-scaled policy's interval. */
-#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 4u
-/* ... and after each piece (or step) it rests this many times as long as the piece took, so
- * it holds the device at most a quarter of the time, whatever the device's speed. Why: the
- * reference virtio disk's speed varies fourfold from minute to minute; in its slow spells a
- * 1 MiB piece took 4 to 12 ms, and the journal fdatasyncs it overlapped 7 to 10 ms instead
- * of 2 to 4; those batches were the ones more than 10 ms slower than their pair (trace of
- * every piece and fdatasync, 2026-11-29). A piece of 256 KiB overlaps a commit by about a
- * quarter of that, and the rest leaves the device to the journal for three times as long;
- * when the disk is fast (0.4 ms a piece) the per-commit bound above is what paces. */
-#define ENGINE_CHECKPOINT_REST_RATIO 3u
-/* ... and it writes only in the gaps between two batches' writes (storage_flight_writing), so
- * a piece does not queue on the device in front of a journal fdatasync, unless this many
- * batches went by without a gap it saw (a disk so slow that the batches follow each other
- * back to back would otherwise starve the snapshot). Why: with the rest alone, traced, most
- * journal writes over 5 ms had a piece begun 1.1 to 1.5 ms after them, the rest having ended
- * just as the next batch went out; gated on the gap, twelve alternating sets counted 84 such
- * writes in the runs with checkpoints against 80 in the runs without (162 against 79 with
- * the rest alone). */
-#define ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX 2u
-/* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
- * says little of the next one; the wait's poll bound below counts on it. */
-#define ENGINE_CHECKPOINT_REST_NS_MAX (50ull * 1000 * 1000)
 /* The default policy checkpoints once the journal since the last checkpoint holds this many
  * times that checkpoint's state: with 1 MiB of snapshot paced per journal commit of a full
  * batch (about 1 MiB), the snapshot is written in about half the journal before the next one
  * is due, so checkpoints do not run back to back (in the disk's slow spells the rest makes it
  * slower, and a checkpoint due while one runs begins after it). */
 #define ENGINE_CHECKPOINT_STATE_RATIO 2u
-/* With no commit for this long the engine is idle and the thread writes at full speed: longer
- * than the gap between two commits of full batches (about 10 ms of state machine). */
-#define ENGINE_CHECKPOINT_IDLE_NS (25ull * 1000 * 1000)
-/* How often a waiting thread looks at the commit count again. */
-#define ENGINE_CHECKPOINT_POLL_NS (250ull * 1000)
-_Static_assert(ENGINE_CHECKPOINT_POLL_NS < ENGINE_CHECKPOINT_IDLE_NS, "several polls per wait");
-_Static_assert(ENGINE_CHECKPOINT_WRITES_PER_COMMIT >= 1, "a busy engine still checkpoints");
-_Static_assert(ENGINE_CHECKPOINT_REST_RATIO >= 1, "the journal gets the device half the time");
-_Static_assert(ENGINE_CHECKPOINT_REST_NS_MAX >= ENGINE_CHECKPOINT_POLL_NS, "a rest lasts polls");
-_Static_assert(ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX >= 1, "a gap is waited for a batch or more");
-
 /* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
 struct engine_checkpoint {
     /* Reserved at open (engine_checkpoint_reserve); never moved while `running` (C2). */
@@ -249,16 +205,10 @@ struct engine_checkpoint {
     khorgos_error collect_error; /* of the paced collection, after a publish */
     bool published;
     u128 digest;
-    /* The thread's pacing state (C6): the batches written it last saw, writes left for it,
-     * when its hook last returned (a piece began) and the end of the rest that piece earned. */
-    u64 pace_flights_seen;
-    u32 pace_writes_left;
-    u64 pace_return_ns;
-    u64 pace_rest_until_ns;
-    u64 pace_flights_waited; /* batches written since the thread last wrote */
+    /* The thread's pacing (C6), on the engine's pacing clock. */
+    struct storage_pace pace;
     bool spares_failed; /* the thread's: this checkpoint could not make the spares */
     /* Written by the committing thread, read by the thread (C6). */
-    _Atomic u64 commit_ns_last;
     atomic_bool hurry; /* close waits: write at full speed */
     /* Owned by the committing thread. */
     pthread_t thread;
@@ -287,6 +237,10 @@ struct engine_storage {
     /* The background checkpoint (at most one). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
+    /* The clock the checkpoint's pacing reads (base_clock_system unless a test set another,
+     * engine_storage_pace_clock_set). */
+    const struct base_clock *pace_clock;
+    bool pace_inline; /* a test's clock: inline checkpoints are paced too */
 };
 
 #define ENGINE_REPLY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
@@ -406,15 +360,10 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
     return error == KHORGOS_ERROR_ok ? error : engine_stop_reported(engine, error);
 }
 
-/* After a submit: the checkpoint thread's pacing clock, reaping a finished checkpoint, and
- * beginning one when due (everything submitted: C3, C7). */
+/* After a submit: reaping a finished checkpoint, and beginning one when due (everything
+ * submitted: C3, C7). */
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
-    struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
-    if (checkpoint->running) { /* the thread's idle clock (C6) */
-        atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
-                              memory_order_relaxed);
-    }
     khorgos_error error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
     error = khorgos_checkpoint(engine); /* the batch just submitted may fly on (C7) */
@@ -669,65 +618,23 @@ static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
         storage_segment_prepare_spares(checkpoint->storage) != KHORGOS_ERROR_ok;
 }
 
-/* The rest the work since the hook last returned earned (C6): that work is the piece or
- * step just written, what the thread did before asking for the next one (filling a buffer:
- * a tenth of a millisecond per MiB), and the spares if the hook just made them. */
-static void engine_checkpoint_rest(struct engine_checkpoint *checkpoint, u64 now_ns) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    if (checkpoint->pace_return_ns == 0) return; /* the first piece goes at once */
-    ASSERT(now_ns >= checkpoint->pace_return_ns);
-    u64 work_ns = now_ns - checkpoint->pace_return_ns;
-    checkpoint->pace_rest_until_ns =
-        now_ns + MIN(work_ns * ENGINE_CHECKPOINT_REST_RATIO, ENGINE_CHECKPOINT_REST_NS_MAX);
-    ASSERT(checkpoint->pace_rest_until_ns >= now_ns);
-}
-
-/* Whether the device is free of the journal for a piece (C6): no batch is being written, or
- * so many went by without a gap between them that waiting longer would starve the snapshot. */
-static bool engine_checkpoint_gap(const struct engine_checkpoint *checkpoint) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->pace_writes_left > 0); /* asked only when a piece may go otherwise */
-    if (checkpoint->pace_flights_waited > ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX) return true;
-    return !storage_flight_writing(checkpoint->storage);
-}
-
-/* The thread's pace hook (C6): returns once it has rested, has writes left for the last
- * commit it saw and finds a gap between two batches, or at once when the engine is idle or
- * closing; otherwise it waits. */
+/* The thread's pace hook (C6): makes the spares if a segment start took them, then returns
+ * once storage_pace_wait lets the next piece go (or close set `hurry`). */
 static void engine_checkpoint_pace(void *context) {
     struct engine_checkpoint *checkpoint = context;
     ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->pace_writes_left <= ENGINE_CHECKPOINT_WRITES_PER_COMMIT);
+    ASSERT(checkpoint->pace.clock != NULL);
     engine_checkpoint_spares(checkpoint);
-    engine_checkpoint_rest(checkpoint, base_clock_monotonic_ns());
-    for (u64 poll = 0;; poll++) {
-        /* Every wait ends by the rest's end plus, for the gap, a few batches: each batch is
-         * submitted (commit_ns_last), written and followed by the next submit within the idle
-         * bound, or the idle rule ends the wait; after FLIGHTS_WAITED_MAX + 1 of them the
-         * gap rule gives way. Each poll sleeps at least POLL_NS. */
-        ASSERT(poll <= (ENGINE_CHECKPOINT_REST_NS_MAX +
-                        (ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX + 2) * ENGINE_CHECKPOINT_IDLE_NS) /
-                               ENGINE_CHECKPOINT_POLL_NS + 2);
-        u64 flights = storage_flights_written(checkpoint->storage);
-        if (flights != checkpoint->pace_flights_seen) {
-            checkpoint->pace_flights_seen = flights;
-            checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
-            checkpoint->pace_flights_waited++;
-        }
-        u64 now_ns = base_clock_monotonic_ns();
-        if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns &&
-            engine_checkpoint_gap(checkpoint)) {
-            checkpoint->pace_flights_waited = 0;
-            checkpoint->pace_writes_left--;
-            break;
-        }
-        if (atomic_load_explicit(&checkpoint->hurry, memory_order_relaxed)) break;
-        u64 last_ns = atomic_load_explicit(&checkpoint->commit_ns_last, memory_order_relaxed);
-        if (now_ns - last_ns >= ENGINE_CHECKPOINT_IDLE_NS) break;
-        struct timespec pause = {0, (long)ENGINE_CHECKPOINT_POLL_NS};
-        nanosleep(&pause, NULL);
-    }
-    checkpoint->pace_return_ns = base_clock_monotonic_ns();
+    storage_pace_wait(&checkpoint->pace, checkpoint->storage, &checkpoint->hurry);
+}
+
+/* The pace hook of a checkpoint written inline on a test's clock: the same waits, without
+ * the spares (the committing thread makes them itself then). */
+static void engine_checkpoint_pace_inline(void *context) {
+    struct engine_checkpoint *checkpoint = context;
+    ASSERT(checkpoint != NULL && !checkpoint->running);
+    ASSERT(checkpoint->pace.clock != NULL);
+    storage_pace_wait(&checkpoint->pace, checkpoint->storage, &checkpoint->hurry);
 }
 
 static void *engine_checkpoint_thread(void *argument) {
@@ -808,13 +715,7 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
     ASSERT(!checkpoint->running);
     atomic_store_explicit(&checkpoint->done, false, memory_order_relaxed);
     atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
-    atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
-                          memory_order_relaxed);
-    checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
-    checkpoint->pace_writes_left = 0;
-    checkpoint->pace_return_ns = 0;
-    checkpoint->pace_rest_until_ns = 0;
-    checkpoint->pace_flights_waited = 0;
+    storage_pace_begin(&checkpoint->pace, engine_storage->pace_clock);
     checkpoint->spares_failed = false;
     checkpoint->running = true;
     if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
@@ -905,7 +806,13 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
         return KHORGOS_ERROR_ok;
     }
-    error = engine_checkpoint_write(checkpoint, NULL);
+    if (engine_storage->pace_inline) {
+        atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
+        storage_pace_begin(&checkpoint->pace, engine_storage->pace_clock);
+    }
+    error = engine_checkpoint_write(checkpoint,
+                                    engine_storage->pace_inline ? engine_checkpoint_pace_inline
+                                                                : NULL);
     /* Inline, nothing ran in between: the view's digest is the live state's (C3). */
     ASSERT(error != KHORGOS_ERROR_ok || checkpoint->digest == engine_state_digest(engine));
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
@@ -927,6 +834,13 @@ khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
     storage_chain_head(engine->storage->storage, head);
     *sequence = storage_sequence_next(engine->storage->storage) - 1;
     return KHORGOS_ERROR_ok;
+}
+
+void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock) {
+    ASSERT(engine != NULL && engine->storage != NULL && clock != NULL);
+    ASSERT(!engine->storage->checkpoint.running); /* the thread reads it */
+    engine->storage->pace_clock = clock;
+    engine->storage->pace_inline = clock != &base_clock_system;
 }
 
 /* ---- format -------------------------------------------------------------------------------- */
@@ -1128,6 +1042,7 @@ static khorgos_error engine_storage_attach(struct khorgos **out, struct storage_
     engine->storage = engine_storage;
     engine_storage->io = io;
     engine_storage->report = report;
+    engine_storage->pace_clock = &base_clock_system;
     engine_storage->reply = malloc(ENGINE_REPLY_BYTES_MAX);
     if (engine_storage->reply == NULL) goto out_of_memory;
     error = storage_create(io, superblock, &engine_storage->storage);
