@@ -751,6 +751,13 @@ struct khorgos_journal_statistics {
 /* invalid_operation for an engine in memory. */
 khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics);
+/* Once a call returned io or no_space (a write or sync of the data directory failed, and the
+ * engine stopped: no reply of that batch or any later one may be released), what failed:
+ * "<file>: <cause>", the file's name inside the data directory and the system's error text,
+ * for example "journal-0000000000000001: No space left on device". Empty (text[0] == 0) when
+ * the engine has not stopped or is in memory. Restarting after the cause is cleared recovers
+ * every acknowledged request. */
+void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
  * yet waited for. */

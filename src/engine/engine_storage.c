@@ -203,6 +203,7 @@ struct engine_checkpoint {
     khorgos_error error;
     khorgos_error publish_error; /* the rename or directory sync, after a good write */
     khorgos_error collect_error; /* of the paced collection, after a publish */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES]; /* what failed the publish or collection */
     bool published;
     u128 digest;
     /* The thread's pacing (C6), on the engine's pacing clock. */
@@ -234,6 +235,8 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
+    /* What failed ("<file>: <cause>"), set when the engine stopped (khorgos_failure_text). */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
     /* The background checkpoint (at most one). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
@@ -265,9 +268,26 @@ static void engine_report(struct storage_report *report, const char *format, ...
 static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     ASSERT(engine != NULL);
     ASSERT(error != KHORGOS_ERROR_ok);
-    if (!engine->stopped && engine->storage != NULL) engine->storage->failure_unreported = error;
+    struct engine_storage *engine_storage = engine->storage;
+    if (!engine->stopped && engine_storage != NULL) {
+        engine_storage->failure_unreported = error;
+        /* What failed: the journal's description, unless a checkpoint's was noted first. */
+        if (engine_storage->failure_text[0] == '\0') {
+            snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+                     storage_failure_text(engine_storage->storage));
+        }
+    }
     engine->stopped = true;
     return error;
+}
+
+void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity) {
+    ASSERT(engine != NULL);
+    ASSERT(text != NULL && capacity > 0);
+    text[0] = '\0';
+    if (!engine->stopped || engine->storage == NULL) return;
+    const char *failure = engine->storage->failure_text;
+    snprintf(text, capacity, "%s", failure[0] != '\0' ? failure : "a write or sync failed");
 }
 
 /* engine_stop for a failure the caller returns at once: reported now, so not again. */
@@ -536,6 +556,7 @@ static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpo
     checkpoint->error = KHORGOS_ERROR_ok;
     checkpoint->publish_error = KHORGOS_ERROR_ok;
     checkpoint->collect_error = KHORGOS_ERROR_ok;
+    checkpoint->failure_text[0] = '\0';
     checkpoint->published = false;
     return engine_checkpoint_capture_settle(checkpoint, &engine->settle);
 }
@@ -637,6 +658,20 @@ static void engine_checkpoint_pace_inline(void *context) {
     storage_pace_wait(&checkpoint->pace, checkpoint->storage, &checkpoint->hurry);
 }
 
+/* On the thread, right after a failure of the publish or the collection: what failed, named
+ * by `what` ("snapshot": snapshot-<S>.tmp or its rename), with the I/O's error text. */
+static void engine_checkpoint_failure_describe(struct engine_checkpoint *checkpoint,
+                                               const char *what) {
+    ASSERT(checkpoint != NULL && what != NULL);
+    ASSERT(checkpoint->storage != NULL);
+    char name[STORAGE_NAME_BYTES_MAX];
+    if (strcmp(what, "snapshot") == 0) {
+        storage_name(STORAGE_FILE_SNAPSHOT, checkpoint->sequence, name);
+        what = name;
+    }
+    storage_failure_describe(checkpoint->storage->io, what, checkpoint->failure_text);
+}
+
 static void *engine_checkpoint_thread(void *argument) {
     struct engine_checkpoint *checkpoint = argument;
     ASSERT(checkpoint != NULL && checkpoint->running);
@@ -649,10 +684,14 @@ static void *engine_checkpoint_thread(void *argument) {
     if (checkpoint->error == KHORGOS_ERROR_ok) {
         checkpoint->publish_error = storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
         checkpoint->published = checkpoint->publish_error == KHORGOS_ERROR_ok;
+        if (!checkpoint->published) engine_checkpoint_failure_describe(checkpoint, "snapshot");
     }
     if (checkpoint->published) {
         checkpoint->collect_error = storage_collect_paced(checkpoint->storage, checkpoint->keep_from,
                                                           engine_checkpoint_pace, checkpoint);
+        if (checkpoint->collect_error != KHORGOS_ERROR_ok) {
+            engine_checkpoint_failure_describe(checkpoint, "a file the checkpoint deletes");
+        }
     }
     engine_checkpoint_prefault(checkpoint);
     /* The next segment's files, so the engine's next segment start is only renames; a failure
@@ -660,6 +699,17 @@ static void *engine_checkpoint_thread(void *argument) {
     if (checkpoint->error == KHORGOS_ERROR_ok) engine_checkpoint_spares(checkpoint);
     atomic_store_explicit(&checkpoint->done, true, memory_order_release);
     return NULL;
+}
+
+/* A failure of the checkpoint's thread is about to stop the engine: its description is what
+ * the engine reports (unless the engine stopped already). */
+static void engine_checkpoint_failure_note(struct khorgos *engine) {
+    struct engine_storage *engine_storage = engine->storage;
+    ASSERT(engine_storage != NULL && !engine_storage->checkpoint.running);
+    ASSERT(engine_storage->checkpoint.failure_text[0] != '\0');
+    if (engine->stopped) return;
+    snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+             engine_storage->checkpoint.failure_text);
 }
 
 /* A snapshot at `sequence` is durable and published: the previous one becomes the oldest kept,
@@ -675,6 +725,11 @@ static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence
         collect ? storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous)
                 : engine_storage->checkpoint.collect_error;
     if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_no_space) return error;
+    if (collect) {
+        engine_checkpoint_failure_describe(&engine_storage->checkpoint,
+                                           "a file the checkpoint deletes");
+    }
+    engine_checkpoint_failure_note(engine);
     return engine_stop(engine, error);
 }
 
@@ -699,6 +754,7 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
         /* A write that failed leaves the journal whole: keep serving. A rename or directory
          * sync that failed is the disk failing: stop, as a failed publish always did. */
         if (checkpoint->publish_error != KHORGOS_ERROR_ok) {
+            engine_checkpoint_failure_note(engine);
             return engine_stop(engine, checkpoint->publish_error);
         }
         return KHORGOS_ERROR_ok;
@@ -816,7 +872,11 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     /* Inline, nothing ran in between: the view's digest is the live state's (C3). */
     ASSERT(error != KHORGOS_ERROR_ok || checkpoint->digest == engine_state_digest(engine));
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
-    if (error != KHORGOS_ERROR_ok) goto failed;
+    if (error != KHORGOS_ERROR_ok) {
+        engine_checkpoint_failure_describe(checkpoint, "snapshot");
+        if (error != KHORGOS_ERROR_no_space) engine_checkpoint_failure_note(engine); /* stops */
+        goto failed;
+    }
     return engine_checkpoint_done(engine, sequence, true);
 failed:
     /* Out of space: the journal is preallocated, so the engine may go on without this

@@ -215,6 +215,9 @@
 #define STORAGE_SEGMENT_RECORDS_DEFAULT (1u << 16)
 #define STORAGE_SEGMENT_RECORDS_MIN STORAGE_BATCH_RECORDS_MAX
 #define STORAGE_SEGMENT_RECORDS_MAX (1u << 24)
+/* A failure's description, "<file>: <cause>": a name of this directory and the system's
+ * error text (strerror's longest is under 50 bytes). */
+#define STORAGE_FAILURE_TEXT_BYTES 160u
 /* The snapshot and scan buffers: big enough for the largest record, small next to the state. */
 #define STORAGE_BUFFER_BYTES (STORAGE_RECORD_BYTES_MAX + (1u << 20))
 #define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
@@ -501,6 +504,14 @@ khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
 khorgos_error storage_journal_writer_start(struct storage *storage);
 /* Whether nothing is appended and unsubmitted, and nothing is in flight. */
 bool storage_journal_idle(const struct storage *storage);
+/* What the latest failed call on the committing thread met (a journal write or sync, a
+ * segment start), as "<file>: <cause>", the file a name in the data directory and the cause
+ * the I/O's error text; once the storage failed, what failed it. "" when nothing failed. */
+const char *storage_failure_text(const struct storage *storage);
+/* Writes "<name>: <cause>" into text, the cause being io's text for its latest failure (read
+ * on the thread that met it, right after). */
+void storage_failure_describe(struct storage_io *io, const char *name,
+                              char text[STORAGE_FAILURE_TEXT_BYTES]);
 /* How many batches have finished their writes and fdatasyncs so far (ok or not); any thread
  * may read it: a checkpoint's thread writes a piece of snapshot just after each, so that
  * the device takes the piece while the engine applies the next batch, not inside the
@@ -829,12 +840,18 @@ struct storage_flight {
     u64 sequence_last;   /* its last record */
     int journal_file;    /* the segment's files: a segment starts only when nothing flies */
     int headers_file;
+    u64 segment_first;   /* names them (journal-<F>, headers-<F>) in failure_text */
+    /* What failed when its write did ("journal-<F>: <cause>"), written by its writer. */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
 };
 
 struct storage {
     struct storage_io *io;
     struct storage_superblock superblock;
     khorgos_error failure; /* ok until a write or sync failed; then every call returns it */
+    /* The latest failure a call on the committing thread met ("<file>: <cause>"), kept once
+     * `failure` is set (storage_failure_text). */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
 
     /* The segment appends go to. */
     int journal_file;

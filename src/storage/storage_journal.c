@@ -181,6 +181,20 @@ bool storage_journal_submitted_all(const struct storage *storage) {
     return storage->batch_size == 0;
 }
 
+const char *storage_failure_text(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(strlen(storage->failure_text) < STORAGE_FAILURE_TEXT_BYTES);
+    return storage->failure_text;
+}
+
+void storage_failure_describe(struct storage_io *io, const char *name,
+                              char text[STORAGE_FAILURE_TEXT_BYTES]) {
+    ASSERT(io != NULL && name != NULL && text != NULL);
+    const char *cause = io->last_error != NULL ? io->last_error(io) : "";
+    ASSERT(cause != NULL);
+    snprintf(text, STORAGE_FAILURE_TEXT_BYTES, "%s: %s", name, cause[0] ? cause : "failed");
+}
+
 static khorgos_error storage_fail(struct storage *storage, khorgos_error error) {
     ASSERT(error != KHORGOS_ERROR_ok);
     if (storage->failure == KHORGOS_ERROR_ok) storage->failure = error;
@@ -238,10 +252,14 @@ static khorgos_error segment_file_create(struct storage *storage, enum storage_f
         error = io->unlink(io, name);
         if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, file);
     }
-    if (error != KHORGOS_ERROR_ok) return error;
+    if (error != KHORGOS_ERROR_ok) {
+        storage_failure_describe(io, name, storage->failure_text);
+        return error;
+    }
     error = io->allocate(io, *file, size);
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, *file);
     if (error != KHORGOS_ERROR_ok) {
+        storage_failure_describe(io, name, storage->failure_text);
         io->close(io, *file);
         *file = -1;
         io->unlink(io, name); /* best effort: an empty segment is ignored by recovery anyway */
@@ -305,7 +323,12 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
     error = segment_file_create(storage, STORAGE_FILE_HEADERS, first_sequence,
                                 (u64)superblock->segment_records_max * STORAGE_RECORD_HEADER_BYTES,
                                 &headers_file);
-    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage->io->sync_directory(storage->io);
+        if (error != KHORGOS_ERROR_ok) {
+            storage_failure_describe(storage->io, "the directory", storage->failure_text);
+        }
+    }
     if (error != KHORGOS_ERROR_ok) {
         /* The old segment stays current: a failed start is not fatal by itself. */
         char name[STORAGE_NAME_BYTES_MAX];
@@ -375,16 +398,23 @@ static khorgos_error flight_write(struct storage *storage, struct storage_flight
     atomic_store_explicit(&storage->flight_writing, true, memory_order_relaxed);
     flight_seal(storage, flight);
     struct storage_io *io = storage->io;
+    enum storage_file_kind kind = STORAGE_FILE_JOURNAL;
     khorgos_error error =
         io->pwrite(io, flight->journal_file, flight->bytes, flight->size, flight->offset);
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->journal_file);
     /* J1: the copies go out only once the records they vouch for are durable. */
     if (error == KHORGOS_ERROR_ok) {
+        kind = STORAGE_FILE_HEADERS;
         error = io->pwrite(io, flight->headers_file, flight->headers,
                            (u64)flight->header_count * STORAGE_RECORD_HEADER_BYTES,
                            flight->header_index * STORAGE_RECORD_HEADER_BYTES);
     }
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->headers_file);
+    if (error != KHORGOS_ERROR_ok) { /* read by drain, after the flight_mutex hand-over */
+        char name[STORAGE_NAME_BYTES_MAX];
+        storage_name(kind, flight->segment_first, name);
+        storage_failure_describe(io, name, flight->failure_text);
+    }
     flight_time(storage, base_clock_monotonic_ns() - start_ns);
     atomic_store_explicit(&storage->flight_writing, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&storage->flights_written, 1, memory_order_release);
@@ -520,7 +550,13 @@ khorgos_error storage_journal_drain(struct storage *storage) {
     error = storage->flight_error;
     pthread_mutex_unlock(&storage->flight_mutex);
     storage->flight_pending = false;
-    if (error != KHORGOS_ERROR_ok) return storage_fail(storage, error);
+    if (error != KHORGOS_ERROR_ok) {
+        if (storage->failure == KHORGOS_ERROR_ok) {
+            memcpy(storage->failure_text, storage->flight.failure_text,
+                   STORAGE_FAILURE_TEXT_BYTES);
+        }
+        return storage_fail(storage, error);
+    }
     ASSERT(storage->flight.sequence_last > storage->durable_sequence);
     storage->durable_sequence = storage->flight.sequence_last;
     return storage->failure;
@@ -545,6 +581,7 @@ khorgos_error storage_journal_submit(struct storage *storage) {
     flight->sequence_last = storage->sequence_next - 1;
     flight->journal_file = storage->journal_file;
     flight->headers_file = storage->headers_file;
+    flight->segment_first = storage->segment_first;
     storage->batch_offset = storage->segment_offset;
     storage->batch_size = 0;
     storage->batch_header_count = 0;
