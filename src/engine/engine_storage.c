@@ -53,22 +53,24 @@
  *     transfer states (1 B each), the expiry heap, the engine section, and the settlement
  *     section serialised through a memory writer (settle_snapshot_write, unchanged); then
  *     starts the thread. The cost is proportional to that mutable state, not to the transfers.
- *   write (engine_checkpoint_write, on the thread): streams snapshot-<S>.tmp from the copies
- *     and from the live append-only arrays (transfers, failed ids, history) up to the fixed
- *     counts, with the digest computed over the same view (ledger_view_digest, and the
- *     settlement section's checksum, which is settle_digest), then waits for record S's hash
+ *   write (storage_checkpoint.c, on its thread): streams snapshot-<S>.tmp, the engine's
+ *     sections written by engine_checkpoint_sections from the copies and from the live
+ *     append-only arrays (transfers, failed ids, history) up to the fixed counts, with the
+ *     digest computed over the same view (ledger_view_digest, and the settlement section's
+ *     checksum, which is settle_digest), then waits for record S's hash
  *     (storage_chain_mark_wait: S durable, C7) before sealing, writing each buffer back as it
- *     goes (sync_file_range) so its final fdatasync never stalls the journal's, one buffer
- *     per journal commit (C6); fsyncs; publishes (rename, fsync the directory); deletes what
- *     the previous snapshot made unnecessary, a step per journal commit
- *     (storage_collect_paced); makes the next segment's spare files; sets `done`.
+ *     goes (sync_file_range) so its final fdatasync never stalls the journal's, paced
+ *     against the journal's writes (C6); fsyncs; publishes (rename, fsync the directory);
+ *     deletes what the previous snapshot made unnecessary, a step at a time
+ *     (storage_collect_paced); pre-maps the copies (engine_checkpoint_after); makes the next
+ *     segment's spare files; sets `done`.
  *   reap (engine_checkpoint_reap, in each later commit, never waiting): once `done`, joins
  *     the thread and moves the engine's snapshot sequences on; a failed write's .tmp is
  *     discarded (the journal still holds everything), a failed publish or collection stops
- *     the engine as a failed commit does. Close sets `hurry` and waits for the thread.
+ *     the engine as a failed commit does. Close hurries the thread and waits for it.
  * With the simulated I/O (storage_io_fault, the seeded crash tests) the same capture and the
- * same engine_checkpoint_write run inline, inside the commit that crossed the threshold, then
- * publish; so the crash simulation exercises the code the thread runs.
+ * same write (storage_checkpoint_write_inline) run inline, inside the commit that crossed the
+ * threshold, then publish; so the crash simulation exercises the code the thread runs.
  *
  * Checkpoint invariants (what makes the thread's view sound without locks):
  *   C1. The copies and the capture (struct engine_checkpoint) are written only by
@@ -82,48 +84,9 @@
  *       snapshot and its digest are the state after request S: the digest recovery compares is byte
  *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT on the
  *       inline path and by tests/test_storage_checkpoint.c on the threaded one).
- *   C4. While the thread runs it alone uses storage->writer and storage->buffer (the journal's
- *       commits use neither). The spare segment files are guarded by storage->spares_mutex: the
- *       thread holds it only while it makes new spares (engine_checkpoint_spares: when they are
- *       missing, between two pieces or at its end); a segment start meanwhile finds it busy, does
- *       not wait, and creates its own files. Any other segment start during a checkpoint takes the
- *       spares (two renames), and the thread makes new ones before its next piece
- *       (storage_segment_spares_ready), so every start during a checkpoint is renames. Why: holding
- *       the spares for the whole checkpoint, as before, made the starts during a snapshot's write
- *       create and sync 64 MiB files on the committing thread, whose jbd2 commit also carried the
- *       snapshot's block allocations; the batch of such a start recurred as the slowest paired one
- *       (4.6 to 5.5 ms).
- *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
- *       and loaded with acquire by the committing thread, which then joins, so the thread's
- *       `error` and `digest` are read only after it wrote them.
- *   C6. Pacing: before each piece of STORAGE_SNAPSHOT_PIECE_BYTES (or collection step) the
- *       thread waits in storage_pace_wait (storage_pace.c; the rules and their limits are in
- *       storage.h): at most STORAGE_PACE_PIECES_PER_BATCH pieces per journal batch written,
- *       a rest of STORAGE_PACE_REST_RATIO times each piece's time, only in a gap between two
- *       batches' writes, and at full speed once no batch was written for STORAGE_PACE_IDLE_NS
- *       (read-only requests write none, so they never hold it back) or close set `hurry`.
- *       A batch written is one whose writes and fdatasyncs returned (storage_flights_written,
- *       counted by the journal's writer), so a piece goes to the disk just after one
- *       fdatasync, while the engine applies the next batch, rather than inside the fdatasync
- *       in flight (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over
- *       four alternating sets, against 1.1 ms). The thread reads time only through the
- *       engine's pacing clock (engine_storage_pace_clock_set). Why pace at all: on a disk
- *       with a volatile write cache a journal fdatasync pays for persisting everything that
- *       reached the device since the last one, and on ext4 the jbd2 commit it waits for also
- *       frees (and, mounted with discard, discards) what was deleted since. Measured on the
- *       reference virtio disk at 2M transfers: publishing and deleting a 300 MB snapshot on
- *       the committing thread cost one commit 45-60 ms; an unpaced write 15-20 ms per commit.
- *       The price: a snapshot at full load takes several times longer than unpaced (the
- *       second of the benchmark's two, 600 to 900 ms), so at full load a checkpoint may be
- *       due before the last one ends; it then begins at the next commit after that one is
- *       reaped.
- *   C7. Durability before sealing: a checkpoint begins while the batch ending at S may be in
- *       flight (waiting for it cost the beginning commit one whole fdatasync, 3 ms measured),
- *       so the snapshot's header, which holds record S's chain hash, is sealed only after
- *       storage_chain_mark_wait returned it: the writer hands it over after that batch's
- *       fdatasyncs (storage.h W4). A failed write returns the failure there, the .tmp is
- *       abandoned, and the engine stops at its next drain as for any failed commit. So no
- *       snapshot ever covers a request that is not durable.
+ *   C4-C7 (the thread's: the spare files, one thread and its results, pacing, durability
+ *       before sealing) are in storage_checkpoint.c. The engine's pacing clock
+ *       (engine_storage_pace_clock_set) is the one the thread's pacing reads.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * previous one, reported), its digest checked against engine_state_digest after loading, then
@@ -140,14 +103,9 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #define ENGINE_SECTION_VERSION 1u
 #define ENGINE_ACTOR_LOCAL "local"
@@ -164,9 +122,6 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 /* Room beyond the settlement section's counted bound: FX quotes (8,192) and netting windows
  * (8,784 x 112 B) are not counted one by one. */
 #define ENGINE_SETTLE_SLACK_BYTES (4ull << 20)
-/* The checkpoint's thread runs at this nice value: when the cores are busy (two cores shared
- * with the committing thread), commits come first and the snapshot takes the rest. */
-#define ENGINE_CHECKPOINT_NICE 10
 /* Pre-mapping the copy buffers (engine_checkpoint_prefault): the page size it steps by (a
  * smaller real page only means more touches), and the records of margin beyond twice the
  * counts (the growth between two checkpoints: half a segment of journal is about 250,000
@@ -179,7 +134,8 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
  * is due, so checkpoints do not run back to back (in the disk's slow spells the rest makes it
  * slower, and a checkpoint due while one runs begins after it). */
 #define ENGINE_CHECKPOINT_STATE_RATIO 2u
-/* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
+/* A checkpoint: copies reserved at open, the capture taken at begin, and the snapshot its
+ * thread writes from them (storage_checkpoint.c). */
 struct engine_checkpoint {
     /* Reserved at open (engine_checkpoint_reserve); never moved while `running` (C2). */
     struct khorgos_account *accounts;  /* [account_count_max] */
@@ -190,31 +146,12 @@ struct engine_checkpoint {
     u32 account_count_max;
     u32 transfer_count_max;
     /* The capture (engine_checkpoint_capture); the thread reads it, nobody writes it while
-     * `running`. */
-    struct storage *storage;
-    u64 sequence;
-    u64 timestamp_last;
-    u8 chain_head[BASE_SHA256_BYTES];
+     * `snapshot.running`. */
     struct engine_section engine_section;
     struct ledger_view ledger;
     struct storage_section_header settle_section;
-    u64 keep_from; /* the newest published snapshot at capture: the previous one after this */
-    /* Written by the thread, read by the committing thread after `done` (acquire) + join. */
-    khorgos_error error;
-    khorgos_error publish_error; /* the rename or directory sync, after a good write */
-    khorgos_error collect_error; /* of the paced collection, after a publish */
-    char failure_text[STORAGE_FAILURE_TEXT_BYTES]; /* what failed the publish or collection */
-    bool published;
-    u128 digest;
-    /* The thread's pacing (C6), on the engine's pacing clock. */
-    struct storage_pace pace;
-    bool spares_failed; /* the thread's: this checkpoint could not make the spares */
-    /* Written by the committing thread, read by the thread (C6). */
-    atomic_bool hurry; /* close waits: write at full speed */
-    /* Owned by the committing thread. */
-    pthread_t thread;
-    bool running;
-    atomic_bool done;
+    /* The snapshot written from the capture, and its thread. */
+    struct storage_checkpoint snapshot;
 };
 
 struct engine_storage {
@@ -237,7 +174,7 @@ struct engine_storage {
     khorgos_error failure_unreported;
     /* What failed ("<file>: <cause>"), set when the engine stopped (khorgos_failure_text). */
     char failure_text[STORAGE_FAILURE_TEXT_BYTES];
-    /* The background checkpoint (at most one). */
+    /* The background checkpoint (at most one: C5). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
     /* The clock the checkpoint's pacing reads (base_clock_system unless a test set another,
@@ -438,6 +375,8 @@ static u64 engine_settle_bytes_bound(const struct settle_config *config) {
 }
 
 static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint);
+static u128 engine_checkpoint_sections(void *context, struct storage_writer *writer);
+static void engine_checkpoint_after(void *context);
 
 /* The copy buffers are mapped directly (anonymous, zero, a page mapped at its first touch)
  * rather than taken from malloc: freeing a large malloc block raises glibc's mmap threshold,
@@ -460,7 +399,7 @@ static void engine_memory_unmap(void *memory, u64 size) {
 static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpoint,
                                                const struct khorgos *engine) {
     ASSERT(checkpoint != NULL && engine != NULL);
-    ASSERT(checkpoint->accounts == NULL && !checkpoint->running);
+    ASSERT(checkpoint->accounts == NULL && !checkpoint->snapshot.running);
     const struct ledger_config *config = &engine->ledger.config;
     checkpoint->account_count_max = config->account_count_max;
     checkpoint->transfer_count_max = config->transfer_count_max;
@@ -470,6 +409,9 @@ static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpo
     checkpoint->expiries =
         engine_memory_map((u64)config->transfer_count_max * sizeof(struct ledger_expiry));
     checkpoint->settle_capacity = engine_settle_bytes_bound(&engine->settle.config);
+    checkpoint->snapshot.sections = engine_checkpoint_sections;
+    checkpoint->snapshot.after = engine_checkpoint_after;
+    checkpoint->snapshot.context = checkpoint;
     checkpoint->settle_bytes = engine_memory_map(checkpoint->settle_capacity);
     if (checkpoint->accounts == NULL || checkpoint->transfer_states == NULL ||
         checkpoint->expiries == NULL || checkpoint->settle_bytes == NULL) {
@@ -488,7 +430,7 @@ static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpo
 
 static void engine_checkpoint_release(struct engine_checkpoint *checkpoint) {
     ASSERT(checkpoint != NULL);
-    ASSERT(!checkpoint->running); /* its thread reads these */
+    ASSERT(!checkpoint->snapshot.running); /* its thread reads these */
     engine_memory_unmap(checkpoint->accounts,
                         (u64)checkpoint->account_count_max * sizeof(struct khorgos_account));
     engine_memory_unmap(checkpoint->transfer_states, checkpoint->transfer_count_max);
@@ -539,11 +481,9 @@ static u64 engine_checkpoint_state_bytes(const struct engine_checkpoint *checkpo
 static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpoint,
                                                const struct khorgos *engine,
                                                struct storage *storage, u64 sequence) {
-    ASSERT(checkpoint->accounts != NULL && !checkpoint->running);
+    ASSERT(checkpoint->accounts != NULL && !checkpoint->snapshot.running);
     ASSERT(engine->request_count == sequence && storage_journal_submitted_all(storage));
-    checkpoint->storage = storage;
-    checkpoint->sequence = sequence;
-    checkpoint->timestamp_last = engine->timestamp_last;
+    storage_checkpoint_prepare(&checkpoint->snapshot, storage, sequence, engine->timestamp_last);
     /* The hash of record S, from the writer once S is durable (C3, W4). */
     storage_chain_mark(storage, sequence);
     checkpoint->engine_section = (struct engine_section){
@@ -553,25 +493,16 @@ static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpo
     };
     ledger_view_capture(&engine->ledger, &checkpoint->ledger, checkpoint->accounts,
                         checkpoint->transfer_states, checkpoint->expiries);
-    checkpoint->error = KHORGOS_ERROR_ok;
-    checkpoint->publish_error = KHORGOS_ERROR_ok;
-    checkpoint->collect_error = KHORGOS_ERROR_ok;
-    checkpoint->failure_text[0] = '\0';
-    checkpoint->published = false;
     return engine_checkpoint_capture_settle(checkpoint, &engine->settle);
 }
 
-/* Step 2, on the checkpoint's thread (or inline with the simulated I/O): writes, seals and
- * fsyncs snapshot-<S>.tmp from the capture alone (C2), computing the digest over the same
- * view. The one function both paths run, so the crash simulation exercises it. */
-static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoint,
-                                             storage_pace_function pace) {
-    ASSERT(checkpoint != NULL && checkpoint->storage != NULL);
+/* Step 2, the sections function of the snapshot (storage_checkpoint.c), on the checkpoint's
+ * thread or inline with the simulated I/O: writes the engine's, the ledger's and settlement's
+ * sections from the capture alone (C2), and returns the digest over the same view. */
+static u128 engine_checkpoint_sections(void *context, struct storage_writer *writer) {
+    struct engine_checkpoint *checkpoint = context;
+    ASSERT(checkpoint != NULL && writer != NULL);
     ASSERT(checkpoint->ledger.accounts == checkpoint->accounts);
-    struct storage_writer *writer = NULL;
-    khorgos_error error = storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
-    if (error == KHORGOS_ERROR_ok && pace != NULL) storage_writer_pace(writer, pace, checkpoint);
-    if (error != KHORGOS_ERROR_ok) return error;
     storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
     storage_writer_put(writer, &checkpoint->engine_section, sizeof(checkpoint->engine_section));
     storage_writer_section_end(writer);
@@ -579,17 +510,8 @@ static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoin
     storage_writer_section_copy(writer, &checkpoint->settle_section, checkpoint->settle_bytes);
     /* settle_digest is XXH3-128 of exactly the section's bytes (settle_snapshot.c), which is
      * the checksum the section carries. */
-    checkpoint->digest = engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
-                                               checkpoint->settle_section.checksum);
-    /* C7: sealed only once request S is durable; its batch may have been in flight at begin. */
-    error = storage_chain_mark_wait(checkpoint->storage, checkpoint->sequence,
-                                    checkpoint->chain_head);
-    if (error != KHORGOS_ERROR_ok) {
-        storage_snapshot_abandon(writer);
-        return error;
-    }
-    return storage_snapshot_end_unpublished(writer, checkpoint->timestamp_last,
-                                            checkpoint->digest, checkpoint->chain_head);
+    return engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
+                                 checkpoint->settle_section.checksum);
 }
 
 /* Touches (writes a zero to each page of) bytes [from, to) of a copy buffer, so the kernel
@@ -628,88 +550,24 @@ static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint) {
                         settle);
 }
 
-/* C4: the spares are missing (a segment start took them, or none were made yet): the thread
- * makes them, between two pieces or at its end, so that the next start is renames too. A
- * failure costs a start its own files only, and is not retried until the next checkpoint. */
-static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->storage != NULL);
-    if (checkpoint->spares_failed || storage_segment_spares_ready(checkpoint->storage)) return;
-    checkpoint->spares_failed =
-        storage_segment_prepare_spares(checkpoint->storage) != KHORGOS_ERROR_ok;
-}
-
-/* The thread's pace hook (C6): makes the spares if a segment start took them, then returns
- * once storage_pace_wait lets the next piece go (or close set `hurry`). */
-static void engine_checkpoint_pace(void *context) {
+/* The snapshot's after function: once the thread wrote the snapshot, it maps the copy buffers
+ * for the next capture (C1: only above the captured counts). */
+static void engine_checkpoint_after(void *context) {
     struct engine_checkpoint *checkpoint = context;
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->pace.clock != NULL);
-    engine_checkpoint_spares(checkpoint);
-    storage_pace_wait(&checkpoint->pace, checkpoint->storage, &checkpoint->hurry);
-}
-
-/* The pace hook of a checkpoint written inline on a test's clock: the same waits, without
- * the spares (the committing thread makes them itself then). */
-static void engine_checkpoint_pace_inline(void *context) {
-    struct engine_checkpoint *checkpoint = context;
-    ASSERT(checkpoint != NULL && !checkpoint->running);
-    ASSERT(checkpoint->pace.clock != NULL);
-    storage_pace_wait(&checkpoint->pace, checkpoint->storage, &checkpoint->hurry);
-}
-
-/* On the thread, right after a failure of the publish or the collection: what failed, named
- * by `what` ("snapshot": snapshot-<S>.tmp or its rename), with the I/O's error text. */
-static void engine_checkpoint_failure_describe(struct engine_checkpoint *checkpoint,
-                                               const char *what) {
-    ASSERT(checkpoint != NULL && what != NULL);
-    ASSERT(checkpoint->storage != NULL);
-    char name[STORAGE_NAME_BYTES_MAX];
-    if (strcmp(what, "snapshot") == 0) {
-        storage_name(STORAGE_FILE_SNAPSHOT, checkpoint->sequence, name);
-        what = name;
-    }
-    storage_failure_describe(checkpoint->storage->io, what, checkpoint->failure_text);
-}
-
-static void *engine_checkpoint_thread(void *argument) {
-    struct engine_checkpoint *checkpoint = argument;
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(!checkpoint->published);
-    /* Commits come first when the cores are busy; a failure only leaves the default. */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), ENGINE_CHECKPOINT_NICE);
-    checkpoint->error = engine_checkpoint_write(checkpoint, engine_checkpoint_pace);
-    /* Published here, not by the committing thread: the rename and the deletions it allows
-     * cost a commit nothing then (C6). */
-    if (checkpoint->error == KHORGOS_ERROR_ok) {
-        checkpoint->publish_error = storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
-        checkpoint->published = checkpoint->publish_error == KHORGOS_ERROR_ok;
-        if (!checkpoint->published) engine_checkpoint_failure_describe(checkpoint, "snapshot");
-    }
-    if (checkpoint->published) {
-        checkpoint->collect_error = storage_collect_paced(checkpoint->storage, checkpoint->keep_from,
-                                                          engine_checkpoint_pace, checkpoint);
-        if (checkpoint->collect_error != KHORGOS_ERROR_ok) {
-            engine_checkpoint_failure_describe(checkpoint, "a file the checkpoint deletes");
-        }
-    }
+    ASSERT(checkpoint != NULL && checkpoint->snapshot.running);
     engine_checkpoint_prefault(checkpoint);
-    /* The next segment's files, so the engine's next segment start is only renames; a failure
-     * here costs that start a preallocation, nothing more (C4). */
-    if (checkpoint->error == KHORGOS_ERROR_ok) engine_checkpoint_spares(checkpoint);
-    atomic_store_explicit(&checkpoint->done, true, memory_order_release);
-    return NULL;
 }
 
 /* A failure of the checkpoint's thread is about to stop the engine: its description is what
  * the engine reports (unless the engine stopped already). */
 static void engine_checkpoint_failure_note(struct khorgos *engine) {
     struct engine_storage *engine_storage = engine->storage;
-    ASSERT(engine_storage != NULL && !engine_storage->checkpoint.running);
-    ASSERT(engine_storage->checkpoint.failure_text[0] != '\0');
+    const struct storage_checkpoint *snapshot = &engine_storage->checkpoint.snapshot;
+    ASSERT(engine_storage != NULL && !snapshot->running);
+    ASSERT(snapshot->failure_text[0] != '\0');
     if (engine->stopped) return;
     snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
-             engine_storage->checkpoint.failure_text);
+             snapshot->failure_text);
 }
 
 /* A snapshot at `sequence` is durable and published: the previous one becomes the oldest kept,
@@ -717,17 +575,17 @@ static void engine_checkpoint_failure_note(struct khorgos *engine) {
 static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence, bool collect) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(sequence > engine_storage->checkpoint_sequence);
-    ASSERT(!engine_storage->checkpoint.running);
+    ASSERT(!engine_storage->checkpoint.snapshot.running);
     engine_storage->statistics.completed++;
     engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
     engine_storage->checkpoint_sequence = sequence;
     khorgos_error error =
         collect ? storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous)
-                : engine_storage->checkpoint.collect_error;
+                : engine_storage->checkpoint.snapshot.collect_error;
     if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_no_space) return error;
     if (collect) {
-        engine_checkpoint_failure_describe(&engine_storage->checkpoint,
-                                           "a file the checkpoint deletes");
+        storage_checkpoint_failure_describe(&engine_storage->checkpoint.snapshot,
+                                            "a file the checkpoint deletes");
     }
     engine_checkpoint_failure_note(engine);
     return engine_stop(engine, error);
@@ -738,14 +596,12 @@ static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(engine_storage != NULL);
-    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    struct storage_checkpoint *checkpoint = &engine_storage->checkpoint.snapshot;
     if (!checkpoint->running) return KHORGOS_ERROR_ok;
-    if (!wait && !atomic_load_explicit(&checkpoint->done, memory_order_acquire)) {
+    if (!wait && !storage_checkpoint_finished(checkpoint)) {
         return KHORGOS_ERROR_ok; /* still writing: never wait inside a commit */
     }
-    int joined = pthread_join(checkpoint->thread, NULL);
-    ASSERT(joined == 0);
-    checkpoint->running = false;
+    storage_checkpoint_join(checkpoint, wait); /* waiting only at close: no commit will come */
     u64 sequence = checkpoint->sequence;
     engine_storage->statistics.sequence_running = 0;
     if (!checkpoint->published) {
@@ -767,17 +623,10 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
 /* Starts the thread that writes the captured snapshot; false when it could not (the caller
  * then writes it inline). */
 static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
-    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    struct storage_checkpoint *checkpoint = &engine_storage->checkpoint.snapshot;
     ASSERT(!checkpoint->running);
-    atomic_store_explicit(&checkpoint->done, false, memory_order_relaxed);
-    atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
-    storage_pace_begin(&checkpoint->pace, engine_storage->pace_clock);
-    checkpoint->spares_failed = false;
-    checkpoint->running = true;
-    if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
-        checkpoint->running = false;
-        return false;
-    }
+    if (!storage_checkpoint_start(checkpoint, engine_storage->pace_clock)) return false;
+    ASSERT(checkpoint->running);
     engine_storage->statistics.sequence_running = checkpoint->sequence;
     return true;
 }
@@ -793,7 +642,7 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     ASSERT(storage_journal_submitted_all(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
     if (reaped != KHORGOS_ERROR_ok) return engine_returned(engine, reaped);
-    if (engine_storage->checkpoint.running) return KHORGOS_ERROR_ok; /* one at a time (C5) */
+    if (engine_storage->checkpoint.snapshot.running) return KHORGOS_ERROR_ok; /* one (C5) */
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
@@ -838,7 +687,7 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
     struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
-    ASSERT(!checkpoint->running);
+    ASSERT(!checkpoint->snapshot.running);
     khorgos_error error = KHORGOS_ERROR_ok;
     /* A new segment only when nothing flies (W1): otherwise the snapshot falls inside the
      * segment, and recovery verifies the records before S there without replaying them. */
@@ -849,12 +698,12 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
         if (error != KHORGOS_ERROR_ok) goto failed;
     }
     error = engine_checkpoint_capture(checkpoint, engine, storage, sequence);
-    checkpoint->keep_from = engine_storage->checkpoint_sequence; /* C1: no thread runs */
+    checkpoint->snapshot.keep_from = engine_storage->checkpoint_sequence; /* C1: no thread */
     /* The policy measures the next checkpoint's journal from here, against this state. */
     engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
     engine_storage->checkpoint_sequence_begun = sequence;
     engine_storage->checkpoint_state_bytes = engine_checkpoint_state_bytes(checkpoint);
-    ASSERT(checkpoint->keep_from < sequence);
+    ASSERT(checkpoint->snapshot.keep_from < sequence);
     if (error != KHORGOS_ERROR_ok) {
         engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
         return KHORGOS_ERROR_ok;
@@ -862,18 +711,13 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
         return KHORGOS_ERROR_ok;
     }
-    if (engine_storage->pace_inline) {
-        atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
-        storage_pace_begin(&checkpoint->pace, engine_storage->pace_clock);
-    }
-    error = engine_checkpoint_write(checkpoint,
-                                    engine_storage->pace_inline ? engine_checkpoint_pace_inline
-                                                                : NULL);
+    error = storage_checkpoint_write_inline(
+        &checkpoint->snapshot, engine_storage->pace_inline ? engine_storage->pace_clock : NULL);
     /* Inline, nothing ran in between: the view's digest is the live state's (C3). */
-    ASSERT(error != KHORGOS_ERROR_ok || checkpoint->digest == engine_state_digest(engine));
+    ASSERT(error != KHORGOS_ERROR_ok || checkpoint->snapshot.digest == engine_state_digest(engine));
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
     if (error != KHORGOS_ERROR_ok) {
-        engine_checkpoint_failure_describe(checkpoint, "snapshot");
+        storage_checkpoint_failure_describe(&checkpoint->snapshot, "snapshot");
         if (error != KHORGOS_ERROR_no_space) engine_checkpoint_failure_note(engine); /* stops */
         goto failed;
     }
@@ -898,7 +742,7 @@ khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
 
 void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock) {
     ASSERT(engine != NULL && engine->storage != NULL && clock != NULL);
-    ASSERT(!engine->storage->checkpoint.running); /* the thread reads it */
+    ASSERT(!engine->storage->checkpoint.snapshot.running); /* the thread reads it */
     engine->storage->pace_clock = clock;
     engine->storage->pace_inline = clock != &base_clock_system;
 }
@@ -930,7 +774,9 @@ khorgos_error engine_storage_format(struct storage_io *io,
     memset(&checkpoint, 0, sizeof(checkpoint));
     if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&checkpoint, engine);
     if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_capture(&checkpoint, engine, storage, 0);
-    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_write(&checkpoint, NULL);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_checkpoint_write_inline(&checkpoint.snapshot, NULL);
+    }
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, 0);
     if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
     engine_checkpoint_release(&checkpoint);
@@ -1124,10 +970,8 @@ void engine_storage_close(struct khorgos *engine) {
     /* A batch begun and not waited for is finished (never acknowledged: the caller did not
      * wait); a failure here changes nothing, the next open recovers what is durable. */
     if (!engine->stopped) (void)storage_journal_commit(engine_storage->storage);
-    if (engine_storage->checkpoint.running) {
-        /* Nothing commits any more: the thread need not wait for commits (C6). */
-        atomic_store_explicit(&engine_storage->checkpoint.hurry, true, memory_order_relaxed);
-        engine_checkpoint_reap(engine, true);
+    if (engine_storage->checkpoint.snapshot.running) {
+        engine_checkpoint_reap(engine, true); /* nothing commits any more: hurried (C6) */
     }
     engine_checkpoint_release(&engine_storage->checkpoint);
     if (engine_storage->storage != NULL) storage_destroy(engine_storage->storage);

@@ -8,9 +8,12 @@
  *   storage_io_fault.c   a deterministic, seeded, in-memory I/O that injects faults (simulation)
  *   storage_journal.c    journal records, segments, group commit, scanning and torn tails
  *   storage_snapshot.c   snapshot files, section writer and reader
+ *   storage_checkpoint.c a checkpoint's thread: writes, seals, publishes and collects a
+ *                        snapshot from a state its owner captured (the owner's sections)
+ *   storage_pace.c       pacing that thread's writes against the journal's
  *   storage_directory.c  the superblock, format, listing the files of a directory, check
- * The engine drives them (src/engine/engine_storage.c); the ledger writes its own section
- * (src/ledger/ledger_snapshot.c).
+ * The engine drives them (src/engine/engine_storage.c: capture, policy, recovery); the ledger
+ * writes its own section (src/ledger/ledger_snapshot.c).
  *
  * ---------------------------------------------------------------------------------------------
  * The data directory
@@ -734,6 +737,71 @@ khorgos_error storage_collect(struct storage *storage, u64 keep_from);
  * newer than keep_from (the journal's current one is newer). */
 khorgos_error storage_collect_paced(struct storage *storage, u64 keep_from,
                                     storage_pace_function pace, void *context);
+
+/* ----------------------------------------------------------------------------------------- */
+/* A checkpoint written by a thread (storage_checkpoint.c, invariants C4-C7 there).           */
+
+/* The checkpoint's thread runs at this nice value: when the cores are busy (two cores shared
+ * with the committing thread), commits come first and the snapshot takes the rest. */
+#define STORAGE_CHECKPOINT_NICE 10
+
+/* Writes the sections of the state the owner captured into a snapshot being written and
+ * returns the state's digest over the same view; on the checkpoint's thread (or inline),
+ * reading only the capture. */
+typedef u128 (*storage_checkpoint_sections_function)(void *context,
+                                                     struct storage_writer *writer);
+/* Called by the thread once the snapshot is written (published or not), before `done`: the
+ * owner may prepare its next capture there (only memory the capture does not hold). */
+typedef void (*storage_checkpoint_after_function)(void *context);
+
+/* One checkpoint at a time. The owner sets sections, after and context once, and before each
+ * checkpoint captures its state and calls storage_checkpoint_prepare (and sets keep_from);
+ * nobody writes those while `running`. */
+struct storage_checkpoint {
+    storage_checkpoint_sections_function sections;
+    storage_checkpoint_after_function after; /* NULL: none */
+    void *context;
+    struct storage *storage;
+    u64 sequence;
+    u64 timestamp_last;
+    u64 keep_from; /* the newest published snapshot at capture: the previous one after this */
+    /* Written by the thread (or inline), read by the owner after `done` (acquire) + join. */
+    u8 chain_head[BASE_SHA256_BYTES];
+    u128 digest;
+    khorgos_error error;
+    khorgos_error publish_error; /* the rename or directory sync, after a good write */
+    khorgos_error collect_error; /* of the paced collection, after a publish */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES]; /* what failed the publish or collection */
+    bool published;
+    /* The thread's own: its pacing (C6) and whether it could not make the spares (C4). */
+    struct storage_pace pace;
+    bool spares_failed;
+    atomic_bool hurry; /* set by the owner when closing: write at full speed */
+    /* Owned by the owner's (committing) thread. */
+    pthread_t thread;
+    bool running;
+    atomic_bool done;
+};
+/* Fixes which snapshot the next checkpoint writes (sequence S, the state's last timestamp)
+ * and clears the previous one's results; with no thread running. */
+void storage_checkpoint_prepare(struct storage_checkpoint *checkpoint, struct storage *storage,
+                                u64 sequence, u64 timestamp_last);
+/* Starts the thread that writes, publishes and collects (C4-C7), its pacing on `clock`;
+ * false when no thread could be started (the owner then writes inline). */
+bool storage_checkpoint_start(struct storage_checkpoint *checkpoint,
+                              const struct base_clock *clock);
+/* Whether the thread finished (then storage_checkpoint_join returns at once). */
+bool storage_checkpoint_finished(const struct storage_checkpoint *checkpoint);
+/* Waits for the thread; with `hurry`, first tells it no commit will come (closing). */
+void storage_checkpoint_join(struct storage_checkpoint *checkpoint, bool hurry);
+/* Writes, seals and fsyncs snapshot-<S>.tmp on the calling thread, unpublished (the owner
+ * publishes it): unpaced with clock NULL, else paced on `clock` (a simulation's). */
+khorgos_error storage_checkpoint_write_inline(struct storage_checkpoint *checkpoint,
+                                              const struct base_clock *clock);
+/* Describes a failure just met into failure_text: `what` is "snapshot" (snapshot-<S>) or
+ * names what failed. */
+void storage_checkpoint_failure_describe(struct storage_checkpoint *checkpoint,
+                                         const char *what);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Module sections (each module's file documents its section's bytes).                      */
