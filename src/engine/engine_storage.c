@@ -46,7 +46,8 @@
  * a full snapshot written by a thread FROM A POINT-IN-TIME VIEW, with no fork: a copy of only
  * the mutable state, taken between requests, plus the append-only records shared in place:
  *   begin (khorgos_checkpoint -> engine_checkpoint_begin, on the committing thread, between
- *     requests, the batch ending at S possibly in flight): start segment S+1 if the journal is
+ *     requests, the batch ending at S possibly still being written): start segment S+1 if the
+ *     journal is
  *     idle (else the snapshot falls inside the current segment, W1); engine_checkpoint_capture
  *     asks the writer for record S's hash (storage_chain_mark), fixes the counts and copies only
  *     the mutable state into buffers reserved at open: the accounts (balances change), the
@@ -637,7 +638,7 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
-    /* Between requests every record is submitted; the last batch may still be in flight: no
+    /* Between requests every record is submitted; the last may still be being written: no
      * wait for it here (C3, C7). */
     ASSERT(storage_journal_submitted_all(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
@@ -669,13 +670,13 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics) {
     ASSERT(engine != NULL && statistics != NULL);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
-    struct storage_flight_statistics flights;
-    storage_flight_statistics(engine->storage->storage, &flights);
+    struct storage_write_statistics writes;
+    storage_write_statistics(engine->storage->storage, &writes);
     *statistics = (struct khorgos_journal_statistics){
-        .flights = flights.flights,
-        .flight_ns_max = flights.flight_ns_max,
-        .flights_over_5_ms = flights.flights_over_5_ms,
-        .flights_over_10_ms = flights.flights_over_10_ms,
+        .flights = writes.batches,
+        .flight_ns_max = writes.write_ns_max,
+        .flights_over_5_ms = writes.writes_over_5_ms,
+        .flights_over_10_ms = writes.writes_over_10_ms,
     };
     ASSERT(statistics->flights_over_10_ms <= statistics->flights_over_5_ms);
     return KHORGOS_ERROR_ok;
@@ -733,7 +734,7 @@ khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence) {
     ASSERT(engine != NULL && head != NULL && sequence != NULL);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
-    /* A batch in flight moves the head: asked for only once every batch begun was waited for. */
+    /* A batch being written moves the head: asked only once every batch begun was waited for. */
     if (!storage_journal_idle(engine->storage->storage)) return KHORGOS_ERROR_invalid_operation;
     storage_chain_head(engine->storage->storage, head);
     *sequence = storage_sequence_next(engine->storage->storage) - 1;

@@ -99,18 +99,18 @@
  * and chains its records, does ONE pwrite of the batch to the journal file and fdatasync, then
  * ONE pwrite of the batch's header copies to the headers file and fdatasync; only after that
  * (storage_journal_wait) does the engine release replies. Pipelined commit:
- *   W1. At most one batch is in flight and one fills; submit first drains the one in flight,
- *       then the two buffers swap. The batch in flight and storage->chain_head belong to the
- *       writer until drain has seen it finish (under flight_mutex), so the committing thread
- *       reads the chain head or starts a segment only when the journal is idle (a checkpoint
- *       gets its chain head through W4).
+ *   W1. At most one batch is being written (storage->writing) and one fills; submit first
+ *       drains the one being written, then the two buffers swap. The batch being written and
+ *       storage->chain_head belong to the writer until drain has seen it finish (under
+ *       writer_mutex), so the committing thread reads the chain head or starts a segment only
+ *       when the journal is idle (a checkpoint gets its chain head through W4).
  *   W2. durable_sequence only grows, by whole batches, after both fdatasyncs of a batch
  *       returned; a reply is released only for requests at or below it.
- *   W3. A failed write or sync fails the storage at drain: the batch in flight and every
+ *   W3. A failed write or sync fails the storage at drain: the batch being written and every
  *       later one are never acknowledged.
- *   W4. A checkpoint may begin while the batch ending at its sequence S is in flight (so a
+ *   W4. A checkpoint may begin while the batch ending at its sequence S is being written (so a
  *       commit never waits for an fdatasync to start one): storage_chain_mark asks for the
- *       hash of record S, and the writer hands it over (mark_ready, under flight_mutex) only
+ *       hash of record S, and the writer hands it over (mark_ready, under writer_mutex) only
  *       after that batch's fdatasyncs returned, with the write's result. The snapshot's
  *       header needs that hash, so a snapshot is never sealed, let alone published, before
  *       every request it covers is durable; a failed write leaves it unsealed and discarded.
@@ -149,7 +149,7 @@
  * ---------------------------------------------------------------------------------------------
  * Checkpoints. khorgos_checkpoint(engine) and the automatic policy (engine_storage.c) take a
  * full snapshot (not an incremental one) FROM A POINT-IN-TIME VIEW, without fork: between two
- * requests (the batch ending at S may still be in flight: W4) the engine starts segment S+1 if
+ * requests (the batch ending at S may still be being written: W4) the engine starts segment S+1 if
  * the journal is idle, fixes the counts and copies only the mutable state
  * (accounts, transfer states, the expiry heap, the engine section, the settlement section
  * serialised through a memory writer, storage_writer_memory_begin) into buffers reserved at
@@ -226,8 +226,8 @@
 #define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
 /* A snapshot's writer bounds what its final fdatasync must flush, so that sync never pushes
  * hundreds of MB at once while the journal's own fdatasyncs wait behind it (the device queue
- * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer in
- * flight); without, it fdatasyncs after every this many bytes. */
+ * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer
+ * being written back); without, it fdatasyncs after every this many bytes. */
 #define STORAGE_SNAPSHOT_SYNC_BYTES (16ull << 20)
 /* A writer with a pace hook writes a buffer in pieces of this many bytes and calls the hook
  * before each, so a checkpoint's thread decides before every piece whether the device is its
@@ -316,7 +316,7 @@ struct storage_fault_config {
      * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */
     u32 operations_until_power_loss;
     /* Every fdatasync/fsync of a file takes at least this long (a slow disk), so that tests
-     * can see the journal's write times (storage_flight_statistics); 0: none. */
+     * can see the journal's write times (storage_write_statistics); 0: none. */
     u64 sync_delay_ns;
 };
 #define STORAGE_FAULT_SYNC_DELAY_NS_MAX (1000ull * 1000 * 1000) /* a second: a test's bound */
@@ -495,17 +495,17 @@ khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 
 /* Makes the filling batch durable: storage_journal_submit, then storage_journal_drain. Any
  * failure leaves the storage failed (every later call returns the error). */
 khorgos_error storage_journal_commit(struct storage *storage);
-/* Pipelined commit. submit waits for the batch in flight (if any), then hands the filling
+/* Pipelined commit. submit waits for the batch being written (if any), then hands the filling
  * batch to the writer: its records are sealed and chained, written and fdatasynced, then its
  * header copies (J1), on the writer's thread when it runs, else before submit returns. drain
- * waits for the batch in flight; wait returns once `sequence` (appended and submitted) is
+ * waits for the batch being written; wait returns once `sequence` (appended and submitted) is
  * durable. A write's failure is reported by drain or wait and leaves the storage failed. */
 khorgos_error storage_journal_submit(struct storage *storage);
 khorgos_error storage_journal_drain(struct storage *storage);
 khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
 /* Starts the writer's thread (a real file system; the simulated one writes inline). */
 khorgos_error storage_journal_writer_start(struct storage *storage);
-/* Whether nothing is appended and unsubmitted, and nothing is in flight. */
+/* Whether nothing is appended and unsubmitted, and nothing is being written. */
 bool storage_journal_idle(const struct storage *storage);
 /* What the latest failed call on the committing thread met (a journal write or sync, a
  * segment start), as "<file>: <cause>", the file a name in the data directory and the cause
@@ -518,32 +518,33 @@ void storage_failure_describe(struct storage_io *io, const char *name,
 /* How many batches have finished their writes and fdatasyncs so far (ok or not); any thread
  * may read it: a checkpoint's thread writes a piece of snapshot just after each, so that
  * the device takes the piece while the engine applies the next batch, not inside the
- * fdatasync of the batch in flight. */
-u64 storage_flights_written(const struct storage *storage);
+ * fdatasync of the batch being written. */
+u64 storage_batches_written(const struct storage *storage);
 /* Whether a batch's writes and fdatasyncs are in progress now; any thread may ask: a
  * checkpoint's thread puts its pieces in the gaps between two batches. */
-bool storage_flight_writing(const struct storage *storage);
+bool storage_batch_being_written(const struct storage *storage);
 /* How long the journal's batches took to write (records, fdatasync, header copies,
  * fdatasync): what every commit waits for at least. Written by whoever writes a batch, read by
  * any thread: each figure is exact, and the four are consistent with each other only while
- * no batch is in flight (over_10 <= over_5 always holds). */
-/* The two times storage_flight_statistics counts batches above: a batch's writes and
+ * no batch is being written (over_10 <= over_5 always holds). */
+/* The two times storage_write_statistics counts batches above: a batch's writes and
  * fdatasyncs usually take 1 to 3 ms on the reference disk, so over 5 ms is a slow one; 10 ms
  * is the bound the storage issue sets on what a checkpoint may add to a commit. */
-#define STORAGE_FLIGHT_SLOW_NS (5ull * 1000 * 1000)
-#define STORAGE_FLIGHT_TARGET_NS (10ull * 1000 * 1000)
-_Static_assert(STORAGE_FLIGHT_SLOW_NS < STORAGE_FLIGHT_TARGET_NS, "over 10 ms is also over 5");
-struct storage_flight_statistics {
-    u64 flights;             /* batches written so far (ok or not) */
-    u64 flight_ns_max;       /* the longest */
-    u64 flights_over_5_ms;   /* over STORAGE_FLIGHT_SLOW_NS */
-    u64 flights_over_10_ms;  /* over STORAGE_FLIGHT_TARGET_NS */
+#define STORAGE_BATCH_WRITE_SLOW_NS (5ull * 1000 * 1000)
+#define STORAGE_BATCH_WRITE_TARGET_NS (10ull * 1000 * 1000)
+_Static_assert(STORAGE_BATCH_WRITE_SLOW_NS < STORAGE_BATCH_WRITE_TARGET_NS,
+               "over 10 ms is also over 5");
+struct storage_write_statistics {
+    u64 batches;             /* batches written so far (ok or not) */
+    u64 write_ns_max;        /* the longest */
+    u64 writes_over_5_ms;    /* over STORAGE_BATCH_WRITE_SLOW_NS */
+    u64 writes_over_10_ms;   /* over STORAGE_BATCH_WRITE_TARGET_NS */
 };
-void storage_flight_statistics(const struct storage *storage,
-                               struct storage_flight_statistics *statistics);
-/* Whether nothing is appended and unsubmitted (a batch may be in flight). */
+void storage_write_statistics(const struct storage *storage,
+                               struct storage_write_statistics *statistics);
+/* Whether nothing is appended and unsubmitted (a batch may be being written). */
 bool storage_journal_submitted_all(const struct storage *storage);
-/* The chain head at a checkpoint taken while the batch ending at it may still be in flight
+/* The chain head at a checkpoint taken while the batch ending at it may still be written
  * (invariant W4). mark, on the committing thread with everything submitted, asks for the hash
  * of record `sequence`, the last one submitted; mark_wait, on any thread, waits until the
  * writer has made that record durable and returns its hash, or the write's failure. One mark
@@ -575,7 +576,7 @@ khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
 /* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
  * says little of the next one. */
 #define STORAGE_PACE_REST_NS_MAX (50ull * 1000 * 1000)
-/* ... and it writes only in the gaps between two batches' writes (storage_flight_writing), so
+/* ... and it writes only in the gaps between two batches' writes (storage_batch_being_written), so
  * a piece does not queue on the device in front of a journal fdatasync, unless this many
  * batches went by without a gap it saw (a disk so slow that the batches follow each other
  * back to back would otherwise starve the snapshot). Why: with the rest alone, traced, most
@@ -607,7 +608,7 @@ _Static_assert(STORAGE_PACE_BATCHES_WAITED_MAX >= 1, "a gap is waited for a batc
  * Time is read only through `clock` (base.h), so a simulation can run it on simulated time. */
 struct storage_pace {
     const struct base_clock *clock;
-    u64 batches_seen;      /* storage_flights_written when it last looked */
+    u64 batches_seen;      /* storage_batches_written when it last looked */
     u64 batch_seen_ns;     /* when that count last changed (or pacing began) */
     u64 batches_waited;    /* batches written since the last piece that a batch allowed */
     u32 pieces_left;       /* pieces the last batch written still allows */
@@ -854,10 +855,10 @@ struct storage_reader {
 };
 
 /* A batch handed to the writer: the buffers swap with the filling batch's at submit. */
-struct storage_flight {
+struct storage_writing {
     u8 *bytes;                              /* STORAGE_BATCH_BYTES_MAX */
     struct storage_record_header *headers;  /* STORAGE_BATCH_RECORDS_MAX copies, filled by
-                                               flight_seal: only a batch in flight has them */
+                                               batch_seal: only the batch being written has them */
     u64 size;
     u64 offset;          /* journal offset of bytes[0] */
     u64 header_index;    /* the first copy's slot in the headers file */
@@ -890,36 +891,36 @@ struct storage {
                               segment: the checkpoint policy measures its journal by it */
 
     /* The filling batch: records appended, not yet submitted; their headers are sealed and
-     * chained only when the batch is written (flight_seal). */
+     * chained only when the batch is written (batch_seal). */
     u8 *batch;
     u64 batch_size;
     u64 batch_offset;      /* journal offset of batch[0] */
     u32 batch_header_count;
 
-    /* The batch in flight (storage_journal_submit) and the thread that writes it. */
-    struct storage_flight flight;
-    bool flight_pending;   /* submitted and not yet drained: the engine thread's view */
+    /* The batch being written (storage_journal_submit) and the thread that writes it. */
+    struct storage_writing writing;
+    bool writing_pending;   /* submitted and not yet drained: the engine thread's view */
     u64 durable_sequence;  /* every record up to here is durable with its header copy */
     bool writer_running;   /* storage_journal_writer_start: written by the thread, else inline */
     pthread_t writer_thread;
-    pthread_mutex_t flight_mutex;
-    pthread_cond_t flight_submitted_cond;
-    pthread_cond_t flight_done_cond;
-    bool flight_submitted; /* under flight_mutex: the thread has a batch to write */
-    bool writer_stop;      /* under flight_mutex: the thread exits when idle */
-    khorgos_error flight_error; /* under flight_mutex, or inline: the last write's result */
+    pthread_mutex_t writer_mutex;
+    pthread_cond_t batch_submitted_cond;
+    pthread_cond_t batch_written_cond;
+    bool batch_submitted; /* under writer_mutex: the thread has a batch to write */
+    bool writer_stop;      /* under writer_mutex: the thread exits when idle */
+    khorgos_error writing_error; /* under writer_mutex, or inline: the last write's result */
     /* Batches whose writes and fdatasyncs returned (ok or not): written by whoever writes a
      * batch, read by any thread; a checkpoint's thread paces its writes on it. */
-    _Atomic u64 flights_written;
+    _Atomic u64 batches_written;
     /* Set while a batch's writes and fdatasyncs are in progress, by whoever writes it; read
      * by a checkpoint's thread, which writes its pieces between two batches. */
-    atomic_bool flight_writing;
-    /* storage_flight_statistics: written by whoever writes a batch (one at a time), read by
+    atomic_bool batch_being_written;
+    /* storage_write_statistics: written by whoever writes a batch (one at a time), read by
      * any thread. */
-    _Atomic u64 flight_ns_max;
-    _Atomic u64 flights_over_5_ms;
-    _Atomic u64 flights_over_10_ms;
-    /* W4: the chain head a checkpoint asked for, under flight_mutex. */
+    _Atomic u64 batch_write_ns_max;
+    _Atomic u64 batch_writes_over_5_ms;
+    _Atomic u64 batch_writes_over_10_ms;
+    /* W4: the chain head a checkpoint asked for, under writer_mutex. */
     u64 mark_sequence;
     bool mark_ready;            /* true when no mark waits for the writer */
     khorgos_error mark_error;

@@ -29,8 +29,8 @@
  *       writes, and at full speed once no batch was written for STORAGE_PACE_IDLE_NS
  *       (read-only requests write none, so they never hold it back) or the owner set `hurry`
  *       (closing). A batch written is one whose writes and fdatasyncs returned
- *       (storage_flights_written), so a piece goes to the disk just after one fdatasync,
- *       while the engine applies the next batch, rather than inside the fdatasync in flight
+ *       (storage_batches_written), so a piece goes to the disk just after one fdatasync,
+ *       while the engine applies the next batch, rather than inside the fdatasync under way
  *       (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over four
  *       alternating sets, against 1.1 ms). Time is read only through the pace's clock. Why
  *       pace at all: on a disk with a volatile write cache a journal fdatasync pays for
@@ -78,11 +78,12 @@ static khorgos_error checkpoint_write(struct storage_checkpoint *checkpoint,
     ASSERT(checkpoint != NULL && checkpoint->storage != NULL);
     ASSERT(checkpoint->sections != NULL);
     struct storage_writer *writer = NULL;
-    khorgos_error error = storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
+    khorgos_error error =
+        storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
     if (error == KHORGOS_ERROR_ok && pace != NULL) storage_writer_pace(writer, pace, checkpoint);
     if (error != KHORGOS_ERROR_ok) return error;
     checkpoint->digest = checkpoint->sections(checkpoint->context, writer);
-    /* C7: sealed only once request S is durable; its batch may have been in flight at begin. */
+    /* C7: sealed only once request S is durable; its batch may have been written at begin. */
     error = storage_chain_mark_wait(checkpoint->storage, checkpoint->sequence,
                                     checkpoint->chain_head);
     if (error != KHORGOS_ERROR_ok) {
@@ -155,13 +156,14 @@ static void *checkpoint_thread(void *argument) {
     /* Published here, not by the committing thread: the rename and the deletions it allows
      * cost a commit nothing then (C6). */
     if (checkpoint->error == KHORGOS_ERROR_ok) {
-        checkpoint->publish_error = storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
+        checkpoint->publish_error =
+            storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
         checkpoint->published = checkpoint->publish_error == KHORGOS_ERROR_ok;
         if (!checkpoint->published) storage_checkpoint_failure_describe(checkpoint, "snapshot");
     }
     if (checkpoint->published) {
-        checkpoint->collect_error = storage_collect_paced(checkpoint->storage, checkpoint->keep_from,
-                                                          checkpoint_pace, checkpoint);
+        checkpoint->collect_error = storage_collect_paced(
+            checkpoint->storage, checkpoint->keep_from, checkpoint_pace, checkpoint);
         if (checkpoint->collect_error != KHORGOS_ERROR_ok) {
             storage_checkpoint_failure_describe(checkpoint, "a file the checkpoint deletes");
         }

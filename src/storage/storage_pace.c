@@ -64,8 +64,8 @@ void storage_pace_wait(struct storage_pace *pace, const struct storage *storage,
     storage_pace_rest(pace, clock->now_ns(clock->context));
     for (;;) {
         u64 now_ns = clock->now_ns(clock->context);
-        if (storage_pace_ready(pace, now_ns, storage_flights_written(storage),
-                               storage_flight_writing(storage))) {
+        if (storage_pace_ready(pace, now_ns, storage_batches_written(storage),
+                               storage_batch_being_written(storage))) {
             break;
         }
         if (atomic_load_explicit(hurry, memory_order_relaxed)) break;
