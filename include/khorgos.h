@@ -233,8 +233,9 @@ int khorgos_create_transfer_status_parse(const char *name, size_t length, uint32
 /* Operations. A request's body and reply are arrays of the records named here.               */
 
 enum khorgos_operation {
-    /* Internal, never sent by a client: time-driven work (pending transfer expiry), journaled
-     * like any request so that a replay reproduces it. Body: empty. Reply: empty. */
+    /* A pulse is a timer request: internal, never sent by a client, the engine makes one when
+     * time-driven work is due (pending transfer expiry) and journals it like any request, so
+     * that a replay reproduces it. Body: empty. Reply: empty. */
     KHORGOS_OPERATION_PULSE = 1,
 
     /* Ledger operations (TigerBeetle's). */
@@ -248,8 +249,8 @@ enum khorgos_operation {
     KHORGOS_OPERATION_QUERY_TRANSFERS = 135,   /* query_filter       -> transfer[]      */
 
     /* Settlement (RTGS) operations, see the "Settlement" records below and docs/api.md. */
-    /* Internal, never sent by a client: settlement timers due (cut-offs, settle-by, timed
-     * gridlock resolution), journaled like PULSE. Body: empty. Reply: empty. */
+    /* The settlement layer's timer request (a pulse, as above): settlement timers due
+     * (cut-offs, settle-by, timed gridlock resolution). Body: empty. Reply: empty. */
     KHORGOS_OPERATION_SETTLE_PULSE = 2,
     KHORGOS_OPERATION_CREATE_PARTICIPANTS = 200,  /* participant[]        -> settle_result[] */
     KHORGOS_OPERATION_FUND = 201,                 /* participant_event[]  -> settle_result[] */
@@ -773,10 +774,11 @@ struct khorgos_checkpoint_statistics {
 khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
                                             struct khorgos_checkpoint_statistics *statistics);
 
-/* How long the journal's writes took since open: each batch's records, fdatasync, header
- * copies and fdatasync, which every commit of the batch waits for. For operators (a disk
- * whose syncs slow down shows here first) and the benchmarks (a checkpoint's effect on the
- * commits is the difference between runs with and without checkpoints). */
+/* How long the journal's writes took since open. A flight is one batch's write: its records,
+ * fdatasync, header copies and fdatasync, which every commit of the batch waits for (the
+ * batch being written is "in flight"). For operators (a disk whose syncs slow down shows here
+ * first) and the benchmarks (a checkpoint's effect on the commits is the difference between
+ * runs with and without checkpoints), whose output keys keep these names. */
 struct khorgos_journal_statistics {
     uint64_t flights;             /* batches written */
     uint64_t flight_ns_max;       /* the longest */
@@ -786,16 +788,18 @@ struct khorgos_journal_statistics {
 /* invalid_operation for an engine in memory. */
 khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics);
+/* Once a call returned io or no_space (a write or sync of the data directory failed, and the
+ * engine stopped: no reply of that batch or any later one may be released), what failed:
+ * "<file>: <cause>", the file's name inside the data directory and the system's error text,
+ * for example "journal-0000000000000001: No space left on device". Empty (text[0] == 0) when
+ * the engine has not stopped or is in memory. Restarting after the cause is cleared recovers
+ * every acknowledged request. */
+void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
  * yet waited for. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
-
-/* Once a call returned io or no_space (the engine stopped): what failed, naming the file, the
- * call and the system's cause ("journal-0000000000000001: fdatasync: Input/output error");
- * "" when none is known or the engine is in memory. Never NULL. */
-const char *khorgos_failure(const struct khorgos *engine);
 
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);

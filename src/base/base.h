@@ -183,6 +183,17 @@ void base_memory_prefault(void *memory, size_t bytes);
 u64 base_clock_realtime_ns(void);
 u64 base_clock_monotonic_ns(void);
 
+/* A monotonic clock that a test can replace: now_ns reads it, sleep_ns waits at least that
+ * long on it. Code that paces itself by elapsed time (a checkpoint's writes, storage.h) reads
+ * time only through one, so a deterministic simulation can run it on simulated time, where
+ * sleep_ns moves the simulated clock on. base_clock_system is CLOCK_MONOTONIC and nanosleep. */
+struct base_clock {
+    u64 (*now_ns)(void *context);
+    void (*sleep_ns)(void *context, u64 duration_ns);
+    void *context;
+};
+extern const struct base_clock base_clock_system;
+
 /* ----------------------------------------------------------------------------------------- */
 /* Id map: nonzero u128 -> u32, reserved at init, no allocation afterwards.                   */
 

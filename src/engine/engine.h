@@ -75,6 +75,13 @@ khorgos_error engine_journal_commit(struct khorgos *engine);
 khorgos_error engine_journal_submit(struct khorgos *engine);
 khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence);
 void engine_storage_close(struct khorgos *engine);
+/* The clock a checkpoint's pacing reads (storage.h, struct storage_pace; default
+ * base_clock_system), for a deterministic simulation: with any other clock, a checkpoint
+ * written inline (on the simulated I/O) waits before each piece as the thread would, on that
+ * clock, so every wait there ends by the idle rule as the simulated time moves on. Set it
+ * between requests, with no checkpoint running. */
+struct base_clock;
+void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,
                                     const struct storage_superblock *superblock);

@@ -19,7 +19,7 @@
  *                                    as it is, so the order of equal expiries is kept exactly
  *            balances                balance_count x sizeof(struct ledger_balance_entry)
  *
- * Views (struct ledger_view, storage.h). The section and ledger_digest are written from a
+ * Views (struct ledger_view, ledger.h). The section and ledger_digest are written from a
  * view: the counts and where each array's records are. ledger_snapshot_write uses the live
  * arrays; a checkpoint written by a thread while requests go on (engine_storage.c) captures a
  * view between requests, copying the arrays requests change in place (accounts: balances;

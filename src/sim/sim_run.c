@@ -344,6 +344,23 @@ struct sim_run_state {
     u32 resubmit_round;               /* new ids: round << 32 | the payment's id */
 };
 
+/* The message of a failed call: what, and why; when the engine stopped on a write or sync of
+ * its data directory, the file and the system's cause. */
+static void sim_run_failure(struct sim_run_state *state, const char *what, khorgos_error error) {
+    ASSERT(what != NULL && error != KHORGOS_ERROR_ok);
+    ASSERT(state->engine != NULL);
+    char failure[256];
+    khorgos_failure_text(state->engine, failure, sizeof(failure));
+    if (failure[0] != '\0' && state->config->data_directory != NULL) {
+        snprintf(state->runner->message, sizeof(state->runner->message),
+                 "%s: %s/%.100s; stopped (restart once the cause is cleared)", what,
+                 state->config->data_directory, failure);
+    } else {
+        snprintf(state->runner->message, sizeof(state->runner->message), "%s: %s", what,
+                 khorgos_strerror(error));
+    }
+}
+
 static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
                                      const void *body, u32 body_size, void *reply,
                                      u32 reply_capacity, u32 *reply_size) {
@@ -355,8 +372,7 @@ static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
     khorgos_error error = khorgos_execute(state->engine, &request, 1);
     if (error == KHORGOS_ERROR_ok) error = request.error;
     if (error != KHORGOS_ERROR_ok) {
-        snprintf(state->runner->message, sizeof(state->runner->message), "%s: %s",
-                 khorgos_operation_name(operation), khorgos_strerror(error));
+        sim_run_failure(state, khorgos_operation_name(operation), error);
         return error;
     }
     if (reply_size != NULL) *reply_size = request.reply_size;
@@ -400,10 +416,7 @@ static khorgos_error sim_run_clock_to(struct sim_run_state *state, u32 seconds) 
     ASSERT(target + SIM_RUN_NS_PER_SECOND > now); /* never back by a whole second */
     if (target <= now) return KHORGOS_ERROR_ok;
     khorgos_error error = khorgos_clock_advance(state->engine, target - now);
-    if (error != KHORGOS_ERROR_ok) {
-        snprintf(state->runner->message, sizeof(state->runner->message), "clock: %s",
-                 khorgos_strerror(error));
-    }
+    if (error != KHORGOS_ERROR_ok) sim_run_failure(state, "clock", error);
     return error;
 }
 
