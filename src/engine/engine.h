@@ -86,4 +86,24 @@ khorgos_error engine_storage_open(struct khorgos **engine, struct storage_io *io
  * (report->torn_records / confirmed_records: crash leftovers the next open repairs). */
 khorgos_error engine_storage_check(struct storage_io *io, struct storage_report *report);
 
+/* A test's hold on the checkpoint's thread, so that a seeded simulation (tests/vopr.h) runs it
+ * the same way every time: the pacing reads `clock_ns` instead of the monotonic clock, and the
+ * thread runs only when the test hands it control. The committing thread calls `created` just
+ * before it creates the thread; the thread calls `wait` first of all (it returns when the test
+ * resumes it), `sleep` instead of each sleep of its pacing (it hands control back and returns
+ * when resumed), and `exit` as its last act (hands control back for good). With a schedule set,
+ * checkpoints on the simulated disk run on the thread too, paced, instead of inline. */
+struct engine_checkpoint_schedule {
+    void *context;
+    u64 (*clock_ns)(void *context);
+    void (*created)(void *context);
+    void (*wait)(void *context);
+    void (*sleep)(void *context, u64 sleep_ns);
+    void (*exit)(void *context);
+};
+/* Sets (or, with NULL, clears) the schedule of an engine opened on a data directory; only
+ * while no checkpoint runs. The schedule must outlive the engine's checkpoints. */
+void engine_checkpoint_schedule_set(struct khorgos *engine,
+                                    const struct engine_checkpoint_schedule *schedule);
+
 #endif /* KHORGOS_ENGINE_H */

@@ -260,6 +260,9 @@ struct engine_checkpoint {
     /* Written by the committing thread, read by the thread (C6). */
     _Atomic u64 commit_ns_last;
     atomic_bool hurry; /* close waits: write at full speed */
+    /* A test's schedule (engine_checkpoint_schedule_set), NULL when none: set only while no
+     * thread runs. */
+    const struct engine_checkpoint_schedule *schedule;
     /* Owned by the committing thread. */
     pthread_t thread;
     bool running;
@@ -290,6 +293,38 @@ struct engine_storage {
 };
 
 #define ENGINE_REPLY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
+
+/* The pacing's clock (C6): the monotonic clock, or a test's schedule's. */
+static u64 engine_checkpoint_now_ns(const struct engine_checkpoint *checkpoint) {
+    ASSERT(checkpoint != NULL);
+    const struct engine_checkpoint_schedule *schedule = checkpoint->schedule;
+    if (schedule == NULL) return base_clock_monotonic_ns();
+    ASSERT(schedule->clock_ns != NULL);
+    return schedule->clock_ns(schedule->context);
+}
+
+/* The pacing's sleep between two polls: a real one, or the test's schedule resumes the
+ * committing thread meanwhile. */
+static void engine_checkpoint_sleep(const struct engine_checkpoint *checkpoint, u64 sleep_ns) {
+    ASSERT(checkpoint != NULL && sleep_ns > 0);
+    const struct engine_checkpoint_schedule *schedule = checkpoint->schedule;
+    if (schedule != NULL) {
+        schedule->sleep(schedule->context, sleep_ns);
+        return;
+    }
+    struct timespec pause = {(time_t)(sleep_ns / 1000000000ull), (long)(sleep_ns % 1000000000ull)};
+    nanosleep(&pause, NULL);
+}
+
+void engine_checkpoint_schedule_set(struct khorgos *engine,
+                                    const struct engine_checkpoint_schedule *schedule) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(!engine->storage->checkpoint.running);
+    ASSERT(schedule == NULL || (schedule->clock_ns != NULL && schedule->created != NULL &&
+                                schedule->wait != NULL && schedule->sleep != NULL &&
+                                schedule->exit != NULL));
+    engine->storage->checkpoint.schedule = schedule;
+}
 
 static void engine_report(struct storage_report *report, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
@@ -412,7 +447,7 @@ static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
     if (checkpoint->running) { /* the thread's idle clock (C6) */
-        atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
+        atomic_store_explicit(&checkpoint->commit_ns_last, engine_checkpoint_now_ns(checkpoint),
                               memory_order_relaxed);
     }
     khorgos_error error = engine_checkpoint_reap(engine, false);
@@ -699,7 +734,7 @@ static void engine_checkpoint_pace(void *context) {
     ASSERT(checkpoint != NULL && checkpoint->running);
     ASSERT(checkpoint->pace_writes_left <= ENGINE_CHECKPOINT_WRITES_PER_COMMIT);
     engine_checkpoint_spares(checkpoint);
-    engine_checkpoint_rest(checkpoint, base_clock_monotonic_ns());
+    engine_checkpoint_rest(checkpoint, engine_checkpoint_now_ns(checkpoint));
     for (u64 poll = 0;; poll++) {
         /* Every wait ends by the rest's end plus, for the gap, a few batches: each batch is
          * submitted (commit_ns_last), written and followed by the next submit within the idle
@@ -714,7 +749,7 @@ static void engine_checkpoint_pace(void *context) {
             checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
             checkpoint->pace_flights_waited++;
         }
-        u64 now_ns = base_clock_monotonic_ns();
+        u64 now_ns = engine_checkpoint_now_ns(checkpoint);
         if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns &&
             engine_checkpoint_gap(checkpoint)) {
             checkpoint->pace_flights_waited = 0;
@@ -724,16 +759,16 @@ static void engine_checkpoint_pace(void *context) {
         if (atomic_load_explicit(&checkpoint->hurry, memory_order_relaxed)) break;
         u64 last_ns = atomic_load_explicit(&checkpoint->commit_ns_last, memory_order_relaxed);
         if (now_ns - last_ns >= ENGINE_CHECKPOINT_IDLE_NS) break;
-        struct timespec pause = {0, (long)ENGINE_CHECKPOINT_POLL_NS};
-        nanosleep(&pause, NULL);
+        engine_checkpoint_sleep(checkpoint, ENGINE_CHECKPOINT_POLL_NS);
     }
-    checkpoint->pace_return_ns = base_clock_monotonic_ns();
+    checkpoint->pace_return_ns = engine_checkpoint_now_ns(checkpoint);
 }
 
 static void *engine_checkpoint_thread(void *argument) {
     struct engine_checkpoint *checkpoint = argument;
     ASSERT(checkpoint != NULL && checkpoint->running);
     ASSERT(!checkpoint->published);
+    if (checkpoint->schedule != NULL) checkpoint->schedule->wait(checkpoint->schedule->context);
     /* Commits come first when the cores are busy; a failure only leaves the default. */
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), ENGINE_CHECKPOINT_NICE);
     checkpoint->error = engine_checkpoint_write(checkpoint, engine_checkpoint_pace);
@@ -752,6 +787,7 @@ static void *engine_checkpoint_thread(void *argument) {
      * here costs that start a preallocation, nothing more (C4). */
     if (checkpoint->error == KHORGOS_ERROR_ok) engine_checkpoint_spares(checkpoint);
     atomic_store_explicit(&checkpoint->done, true, memory_order_release);
+    if (checkpoint->schedule != NULL) checkpoint->schedule->exit(checkpoint->schedule->context);
     return NULL;
 }
 
@@ -808,7 +844,7 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
     ASSERT(!checkpoint->running);
     atomic_store_explicit(&checkpoint->done, false, memory_order_relaxed);
     atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
-    atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
+    atomic_store_explicit(&checkpoint->commit_ns_last, engine_checkpoint_now_ns(checkpoint),
                           memory_order_relaxed);
     checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
     checkpoint->pace_writes_left = 0;
@@ -817,8 +853,10 @@ static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
     checkpoint->pace_flights_waited = 0;
     checkpoint->spares_failed = false;
     checkpoint->running = true;
+    if (checkpoint->schedule != NULL) checkpoint->schedule->created(checkpoint->schedule->context);
     if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
         checkpoint->running = false;
+        if (checkpoint->schedule != NULL) checkpoint->schedule->exit(checkpoint->schedule->context);
         return false;
     }
     engine_storage->statistics.sequence_running = checkpoint->sequence;
@@ -902,7 +940,8 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
         engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
         return KHORGOS_ERROR_ok;
     }
-    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
+    bool threaded = storage_io_is_posix(engine_storage->io) || checkpoint->schedule != NULL;
+    if (threaded && engine_checkpoint_spawn(engine_storage)) {
         return KHORGOS_ERROR_ok;
     }
     error = engine_checkpoint_write(checkpoint, NULL);
