@@ -109,7 +109,8 @@
  *       while the engine applies the next batch, rather than inside the fdatasync in flight
  *       (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over four
  *       alternating sets, against 1.1 ms). The committing thread stores `commit_ns_last` after
- *       each submit while the thread runs; the thread only reads it and the count. The rest
+ *       each submit that journaled a record while the thread runs (read-only batches do not
+ *       count: they never end the idle wait); the thread only reads it and the count. The rest
  *       because the device's speed varies, the gap because a piece queued before a journal
  *       fdatasync delays it: see ENGINE_CHECKPOINT_REST_RATIO and
  *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX. Why pace at all: on a disk with a volatile write
@@ -285,6 +286,8 @@ struct engine_storage {
     u64 verify_sequence;
     u128 verify_digest;
     struct storage_report *report;
+    /* engine->request_count at the last submit: a submit that leaves it is read-only. */
+    u64 request_count_submitted;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
     /* The background checkpoint (at most one). */
@@ -446,7 +449,11 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
     struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
-    if (checkpoint->running) { /* the thread's idle clock (C6) */
+    /* The thread's idle clock (C6) counts only batches that journal something: read-only
+     * requests leave the device to the thread, and must not keep it waiting for a commit. */
+    bool journaled = engine->request_count != engine->storage->request_count_submitted;
+    engine->storage->request_count_submitted = engine->request_count;
+    if (checkpoint->running && journaled) {
         atomic_store_explicit(&checkpoint->commit_ns_last, engine_checkpoint_now_ns(checkpoint),
                               memory_order_relaxed);
     }
