@@ -4,8 +4,9 @@
  * Replay one seed (a failure prints "VOPR seed N" just before it):
  *     KHORGOS_VOPR_SEED=N build/tests/test_vopr
  *
- * Regression seeds: 2, 3 and 7 aborted in the checkpoint's pacing (its bounded-poll ASSERT)
- * when read-only batches kept resetting its idle clock during a checkpoint. */
+ * Regression seeds: 2 and 3 aborted in the checkpoint's pacing (its bounded-poll ASSERT) when
+ * read-only batches kept resetting its idle clock during a checkpoint; seed 2 is also the one
+ * run twice for determinism. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -344,8 +344,8 @@ static inline void vopr_payment(struct sim *sim, struct khorgos_payment *payment
                            : vopr->next_payment_id++;
     payment->amount = vopr_amount(sim);
     u32 debtor = vopr_bank(sim);
-    u32 creditor = vopr_bank(sim);
-    if (sim_below(sim, 16) == 0) creditor = debtor; /* refused: accounts_must_be_different */
+    u32 creditor = 2 + (debtor - 2 + 1 + (u32)sim_below(sim, VOPR_BANKS - 1)) % VOPR_BANKS;
+    if (sim_below(sim, 32) == 0) creditor = debtor; /* refused: accounts_must_be_different */
     vopr_bic(payment->debtor, debtor);
     vopr_bic(payment->creditor, creditor);
     snprintf(payment->end_to_end_id, sizeof(payment->end_to_end_id), "E2E-%llu",
@@ -367,7 +367,9 @@ static inline u32 vopr_changes_body(struct sim *sim, struct sim_entry *entry) {
     for (u32 index = 0; index < count; index++) {
         changes[index].id = vopr->next_request_id++;
         changes[index].payment_id = 1 + sim_below(sim, (u64)vopr->next_payment_id);
-        changes[index].priority = (u8)sim_below(sim, KHORGOS_PRIORITY_COUNT);
+        if (entry->operation == KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS) {
+            changes[index].priority = (u8)sim_below(sim, KHORGOS_PRIORITY_COUNT);
+        }
     }
     return count * (u32)sizeof(struct khorgos_payment_change);
 }
@@ -378,6 +380,7 @@ static inline u32 vopr_participant_body(struct sim *sim, struct sim_entry *entry
         KHORGOS_OPERATION_FUND,         KHORGOS_OPERATION_FUND,    KHORGOS_OPERATION_DEFUND,
         KHORGOS_OPERATION_SET_CREDIT_LINES, KHORGOS_OPERATION_SET_LIMITS,
         KHORGOS_OPERATION_SET_LIMITS,   KHORGOS_OPERATION_SUSPEND, KHORGOS_OPERATION_REINSTATE,
+        KHORGOS_OPERATION_REINSTATE,    KHORGOS_OPERATION_REINSTATE, KHORGOS_OPERATION_REINSTATE,
     };
     entry->operation = operations[sim_below(sim, sizeof(operations) / sizeof(operations[0]))];
     u32 count = 1 + (u32)sim_below(sim, 3);
@@ -385,6 +388,11 @@ static inline u32 vopr_participant_body(struct sim *sim, struct sim_entry *entry
     for (u32 index = 0; index < count; index++) {
         u32 participant = sim_below(sim, 8) == 0 ? VOPR_PROVIDER : vopr_bank(sim);
         events[index] = vopr_participant_event(sim, participant, vopr_amount(sim) * 10);
+        if (entry->operation == KHORGOS_OPERATION_SUSPEND ||
+            entry->operation == KHORGOS_OPERATION_REINSTATE) {
+            events[index].amount = 0;
+            events[index].currency = 0;
+        }
         if (entry->operation == KHORGOS_OPERATION_SET_LIMITS) {
             events[index].limit_kind = (u8)(1 + sim_below(sim, 2));
             if (events[index].limit_kind == KHORGOS_LIMIT_BILATERAL) {
@@ -428,7 +436,6 @@ static inline u32 vopr_day_body(struct sim *sim, struct sim_entry *entry) {
         struct khorgos_business_day *day = (void *)entry->body;
         day->id = vopr->next_request_id++;
         day->currency = vopr_currency(sim);
-        day->date = vopr->date;
         if (roll == 0) vopr->date = vopr->date % 100 < 28 ? vopr->date + 1 : vopr->date + 73;
         return sizeof(*day);
     }
