@@ -15,7 +15,8 @@
 
 #include "vopr.h"
 
-/* Under AddressSanitizer every open costs much more, so that tier runs fewer seeds. */
+/* Under AddressSanitizer every open costs much more (five times the CPU), so that tier runs
+ * fewer seeds and crashes, and only the plain tier asserts that every fault and phase came. */
 #if defined(__SANITIZE_ADDRESS__)
 #define VOPR_SANITIZED 1
 #elif defined(__has_feature)
@@ -24,11 +25,16 @@
 #endif
 #endif
 #ifdef VOPR_SANITIZED
-#define VOPR_SEEDS 3u
+#define VOPR_SEEDS 2u
+#define VOPR_CRASHES_PER_SEED 6u
+#define VOPR_DETERMINISM_CRASHES 4u
+#define VOPR_COVERAGE_ASSERTED 0
 #else
 #define VOPR_SEEDS 8u
-#endif
 #define VOPR_CRASHES_PER_SEED 12u
+#define VOPR_DETERMINISM_CRASHES 12u
+#define VOPR_COVERAGE_ASSERTED 1
+#endif
 #define VOPR_DETERMINISM_SEED 2u
 
 static void test_vopr_seeds(void **state) {
@@ -47,7 +53,7 @@ static void test_vopr_seeds(void **state) {
     assert_true(totals.crashes == seeds * VOPR_CRASHES_PER_SEED);
     assert_true(totals.recoveries == totals.crashes);
     assert_true(totals.damage_detected == totals.damage_injected);
-    if (replay != 0) return;
+    if (replay != 0 || !VOPR_COVERAGE_ASSERTED) return;
     /* The fixed seeds cover every kind of fault and every phase. */
     assert_true(totals.power_losses > 0 && totals.write_or_sync_failures > 0);
     assert_true(totals.no_space_errors > 0 && totals.damage_injected > 0);
@@ -67,7 +73,7 @@ static void test_vopr_deterministic(void **state) {
         struct vopr_totals vopr_totals;
         memset(&totals, 0, sizeof(totals));
         memset(&vopr_totals, 0, sizeof(vopr_totals));
-        traces[run] = vopr_run(seed, VOPR_CRASHES_PER_SEED, &totals, &vopr_totals);
+        traces[run] = vopr_run(seed, VOPR_DETERMINISM_CRASHES, &totals, &vopr_totals);
     }
     printf("VOPR seed %llu: trace %016llx, twice\n", (unsigned long long)seed,
            (unsigned long long)traces[0]);
