@@ -14,7 +14,7 @@
 
 /* Seeds apart from the quick tier's 1..8, so the two tiers cover different runs. */
 #define LONG_VOPR_FIRST_SEED 1000u
-#define LONG_VOPR_SEEDS 200u
+#define LONG_VOPR_SEEDS 100u
 #define LONG_VOPR_CRASHES_PER_SEED 24u
 
 static void test_vopr_long(void **state) {
