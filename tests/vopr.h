@@ -29,7 +29,8 @@
  *     storage_sim.h's: after each crash every acknowledged reply is reproduced byte for byte
  *     by a reference engine in memory re-executing the same requests, and the state digests
  *     must be equal.
- * Every run yields a trace hash (FNV-1a over every acknowledged reply and recovered count);
+ * Every run yields a trace hash (FNV-1a over every acknowledged reply and recovered count),
+ * printed after the run: a replay of the seed, in this process or another, prints the same;
  * test_vopr.c runs one seed twice and asserts the two hashes are equal.
  */
 #ifndef KHORGOS_TESTS_VOPR_H
@@ -773,6 +774,8 @@ static inline u64 vopr_run(u64 seed, u32 crashes, struct sim_totals *totals,
     fflush(stdout);
     u64 trace = sim_run_driver(seed, crashes, totals, &vopr_driver, &vopr);
     vopr_lockstep_destroy(&vopr.lockstep);
+    printf("VOPR seed %llu: %u crashes, trace %016llx\n", (unsigned long long)seed,
+           (unsigned)crashes, (unsigned long long)trace);
     return trace;
 }
 
