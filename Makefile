@@ -43,7 +43,7 @@ FUZZ_SECONDS_LONG ?= 600
 Q := $(if $(V),,@)
 
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
-        test-long run demo bench clean fuzz
+        test-tidy test-docs test-long run demo bench clean fuzz
 
 all: $(BUILD)/khorgos
 
@@ -93,10 +93,16 @@ fuzz: $(FUZZ_PROGRAMS)
 # directories (BUILD=build/other) test their own binaries without mixing results.
 RESULTS := $(BUILD)/test-results.txt
 
+TIMES := $(BUILD)/test-times.txt
+TEST_PARTS := unit shell asan fuzz tidy docs
+
+# Each part in turn, timed (scripts/test-part.sh), so the summary shows each one's share.
 test:
-	@rm -f $(RESULTS)
-	@$(MAKE) -k --no-print-directory test-unit test-shell test-asan test-fuzz; \
-	    status=$$?; sh scripts/test-summary.sh $(RESULTS) $$status
+	@rm -f $(RESULTS) $(TIMES); status=0; \
+	for part in $(TEST_PARTS); do \
+	    sh scripts/test-part.sh $$part $(TIMES) \
+	        $(MAKE) --no-print-directory test-$$part || status=1; \
+	done; sh scripts/test-summary.sh $(RESULTS) $$status $(TIMES)
 
 test-unit: tests
 	@sh scripts/run-tests.sh unit $(BUILD)/tests $(RESULTS)
@@ -113,6 +119,14 @@ test-asan:
 
 test-fuzz: fuzz
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS_QUICK) $(RESULTS) $(FUZZ_PROGRAMS)
+
+# The house rules a machine can check (scripts/tidy.sh), and tidy.sh's own test.
+test-tidy:
+	@sh scripts/run-tidy.sh $(RESULTS)
+
+# The examples of README.md and docs/*.md marked as runnable (scripts/run-docs.py says how).
+test-docs: $(BUILD)/khorgos
+	@python3 scripts/run-docs.py $(BUILD)/khorgos $(RESULTS)
 
 test-long: long-tests fuzz
 	@rm -f $(RESULTS)

@@ -206,7 +206,8 @@ struct khorgos_create_result {
 #define KHORGOS_STATUS_ENUM_ACCOUNT_(name) KHORGOS_CREATE_ACCOUNT_##name,
 #define KHORGOS_STATUS_ENUM_TRANSFER_(name) KHORGOS_CREATE_TRANSFER_##name,
 enum khorgos_create_account_status {
-    KHORGOS_CREATE_ACCOUNT_STATUSES(KHORGOS_STATUS_ENUM_ACCOUNT_) KHORGOS_CREATE_ACCOUNT_STATUS_COUNT
+    KHORGOS_CREATE_ACCOUNT_STATUSES(KHORGOS_STATUS_ENUM_ACCOUNT_)
+        KHORGOS_CREATE_ACCOUNT_STATUS_COUNT
 };
 enum khorgos_create_transfer_status {
     KHORGOS_CREATE_TRANSFER_STATUSES(KHORGOS_STATUS_ENUM_TRANSFER_)
@@ -260,7 +261,7 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_POSITIONS = 213,        /* settle_filter        -> position[]      */
     KHORGOS_OPERATION_OPEN_DAY = 214,             /* business_day[]       -> settle_result[] */
     KHORGOS_OPERATION_CLOSE_DAY = 215,            /* business_day[]       -> settle_result[] */
-    /* Cross-currency payment-versus-payment and deferred net settlement (issue 5; see
+    /* Cross-currency payment-versus-payment and deferred net settlement (see
      * src/settle/settle_fx.c, settle_netting.c and docs/api.md "Cross-currency and netting"). */
     KHORGOS_OPERATION_SET_FX_QUOTES = 216,        /* fx_quote[]           -> settle_result[] */
     KHORGOS_OPERATION_WITHDRAW_FX_QUOTES = 217,   /* u128 quote id[]      -> settle_result[] */
@@ -273,7 +274,7 @@ enum khorgos_operation {
     KHORGOS_OPERATION_ABORT_WINDOW = 224,         /* window[]             -> settle_result[] */
     KHORGOS_OPERATION_LOOKUP_WINDOWS = 225,       /* u32 number[] as window[] -> window[]    */
     KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
-    /* The calendar per currency (issue 4): holidays on which its day does not open. */
+    /* The calendar per currency: holidays on which its day does not open. */
     KHORGOS_OPERATION_SET_HOLIDAYS = 227,         /* holiday[]            -> settle_result[] */
 };
 
@@ -407,7 +408,7 @@ struct khorgos_payment {
     uint32_t reason;     /* enum khorgos_settle_status: why queued, rejected or cancelled */
     uint32_t reserved;
     uint64_t sequence;   /* arrival order among all payments, from 1 */
-    /* Cross-currency and net settlement (issue 5). In: currency_target, amount_kind,
+    /* Cross-currency and net settlement. In: currency_target, amount_kind,
      * settlement, and amount_target when amount_kind is creditor; the rest out. */
     uint32_t currency_target; /* the creditor's currency; 0 = `currency` (not cross-currency) */
     uint8_t amount_kind;      /* enum khorgos_amount_kind */
@@ -427,7 +428,11 @@ enum khorgos_amount_kind {
     KHORGOS_AMOUNT_CREDITOR = 1, /* `amount_target` is what the creditor gets (settlement) */
 };
 enum khorgos_settlement_method { KHORGOS_SETTLEMENT_GROSS = 0, KHORGOS_SETTLEMENT_NET = 1 };
-enum khorgos_fx_route { KHORGOS_ROUTE_NONE = 0, KHORGOS_ROUTE_DIRECT = 1, KHORGOS_ROUTE_VEHICLE = 2 };
+enum khorgos_fx_route {
+    KHORGOS_ROUTE_NONE = 0,
+    KHORGOS_ROUTE_DIRECT = 1,
+    KHORGOS_ROUTE_VEHICLE = 2
+};
 
 /* set_fx_quotes event and lookup_fx_quotes reply. A liquidity provider converts up to
  * amount_max of currency_source into currency_target at rate_mantissa * 10^rate_exponent
@@ -619,12 +624,15 @@ struct khorgos_position {
     X(no_space, "no space left on the device")                                                 \
     X(corrupt, "stored data failed its checksum or chain")                                     \
     X(format_version, "the data directory has an unknown format version")                      \
-    X(exists, "the data directory already exists")                                             \
+    X(exists, "the data directory exists and is not empty")                                    \
+    X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
     X(stopped, "the engine stopped after a storage failure and serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
-typedef enum khorgos_error { KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT } khorgos_error;
+typedef enum khorgos_error {
+    KHORGOS_ERRORS(KHORGOS_ERROR_ENUM_) KHORGOS_ERROR_COUNT
+} khorgos_error;
 #undef KHORGOS_ERROR_ENUM_
 
 /* A sentence for an error code; never NULL. */
@@ -707,11 +715,21 @@ struct khorgos_open_options {
     int memory_prefault;
 };
 
-/* Creates a data directory with the config's capacities; exists if `directory` exists. */
+/* Creates a data directory with the config's capacities: makes `directory` (mode 0700), or
+ * takes an existing empty one (exists when it holds anything). Files are created 0600. A
+ * format that fails leaves nothing behind that blocks the next: what it made is removed. */
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config);
+/* As khorgos_format; `report` (optional, NUL-terminated) receives what failed, with the file
+ * and the system's cause ("journal-0000000000000001: fallocate: No space left on device"). */
+khorgos_error khorgos_format_report(const char *directory, const struct khorgos_config *config,
+                                    char *report, size_t report_capacity);
 /* Opens a data directory, recovers (newest valid snapshot, then the journal), then serves;
- * every state-changing request is durable before khorgos_execute returns. not_found,
- * format_version, corrupt (refuses to start on damage to acknowledged data), io, ... */
+ * every state-changing request is durable before khorgos_execute returns. One writer at a
+ * time: the engine holds the directory's lock (the file "lock" in it) until khorgos_close,
+ * and the kernel releases it if the process dies; while another engine, in this process or
+ * another, holds it, open fails with locked before reading or writing anything (the report
+ * names the holder's pid). not_found, locked, format_version, corrupt (refuses to start on
+ * damage to acknowledged data), io, ... */
 khorgos_error khorgos_open(struct khorgos **engine, const char *directory,
                            const struct khorgos_open_options *options);
 /* Begins a snapshot of the state now (the state is copied before this returns; a thread writes
@@ -756,6 +774,11 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
  * yet waited for. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
+
+/* Once a call returned io or no_space (the engine stopped): what failed, naming the file, the
+ * call and the system's cause ("journal-0000000000000001: fdatasync: Input/output error");
+ * "" when none is known or the engine is in memory. Never NULL. */
+const char *khorgos_failure(const struct khorgos *engine);
 
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);

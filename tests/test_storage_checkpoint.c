@@ -176,7 +176,8 @@ static void test_settlement_section_in_memory_is_its_digest(void **state) {
 
 static void snapshot_digest_read(const char *data, u64 sequence, u128 *digest) {
     struct storage_io *io = NULL;
-    assert_int_equal(storage_io_posix_create(data, false, &io), KHORGOS_ERROR_ok);
+    assert_int_equal(storage_io_posix_create(data, STORAGE_POSIX_READ, &io, NULL),
+                     KHORGOS_ERROR_ok);
     struct storage_superblock superblock;
     assert_int_equal(storage_superblock_read(io, &superblock), KHORGOS_ERROR_ok);
     struct storage *storage = NULL;

@@ -94,7 +94,9 @@ static int apply_usage(const char *problem) {
             "usage: khorgos apply [--data DIR] [--clock manual] [--accounts N] [--transfers N]\n"
             "                     [--balances N]\n"
             "  JSON lines on standard input, one reply line per request on standard output.\n"
-            "  --data DIR      the data directory (default: in memory, nothing is durable)\n"
+            "  --data DIR      the data directory (default: in memory, nothing is durable);\n"
+            "                  one writer at a time: apply holds DIR/lock while it runs, and a\n"
+            "                  second apply on DIR exits 1 at once, naming the holder's pid\n"
             "  --clock manual  a manual clock from 2023-05-19T00:00:00Z, moved by advance_clock\n"
             "  --accounts N, --transfers N, --balances N  capacities (in-memory mode)\n"
             "  See docs/api.md for the operations.\n");
@@ -204,7 +206,9 @@ static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
     khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
+        const char *cause = khorgos_failure(apply->engine);
+        fprintf(stderr, "khorgos apply: the engine failed: %s%s%s\n", khorgos_strerror(error),
+                cause[0] != '\0' ? ": " : "", cause);
         apply->failed = true;
         return;
     }

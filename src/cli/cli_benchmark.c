@@ -283,10 +283,12 @@ static khorgos_error benchmark_open(const struct benchmark_options *options,
         .account_balance_count_max = 2 * LIMIT_BATCH_EVENTS_MAX};
     if (options->data_directory == NULL) return khorgos_open_memory(engine, &config);
     /* A fresh directory every run, so bytes on disk are this run's alone. */
-    khorgos_error error = khorgos_format(options->data_directory, &config);
+    char report[512] = "";
+    khorgos_error error =
+        khorgos_format_report(options->data_directory, &config, report, sizeof(report));
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos benchmark: cannot format %s: %s\n", options->data_directory,
-                khorgos_strerror(error));
+                report);
         return error;
     }
     struct khorgos_open_options open_options = {
@@ -371,7 +373,8 @@ static void benchmark_finish(struct khorgos *engine, bool durable, struct benchm
     u64 latency_ns = base_clock_monotonic_ns() - slot->start_ns;
     struct khorgos_checkpoint_statistics after;
     benchmark_statistics(engine, durable, &after);
-    benchmark_record(measure, batch, latency_ns, benchmark_checkpoint_touched(&slot->before, &after));
+    benchmark_record(measure, batch, latency_ns,
+                     benchmark_checkpoint_touched(&slot->before, &after));
 }
 
 /* The timed loop: every transfer in batches, each batch's latency and checkpoint state. As
@@ -406,8 +409,11 @@ static void benchmark_run(struct khorgos *engine, const struct benchmark_options
         slot->start_ns = base_clock_monotonic_ns();
         benchmark_require(khorgos_execute_begin(engine, &slot->request, 1, &slot->ticket),
                           KHORGOS_ERROR_ok);
-        if (options->serial) benchmark_finish(engine, durable, slot, measure, batch);
-        else if (batch > 0) benchmark_finish(engine, durable, &slots[(batch - 1) % 2], measure, batch - 1);
+        if (options->serial) {
+            benchmark_finish(engine, durable, slot, measure, batch);
+        } else if (batch > 0) {
+            benchmark_finish(engine, durable, &slots[(batch - 1) % 2], measure, batch - 1);
+        }
     }
     if (!options->serial) {
         u64 last = measure->batch_count - 1;

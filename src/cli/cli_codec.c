@@ -496,12 +496,15 @@ static bool decode_rate(struct decode *decode, const struct cli_field *field, u3
         cli_decimal_rate_parse(text, (u32)strlen(text), &mantissa, &exponent);
     if (status != CLI_DECIMAL_OK) {
         snprintf(detail, sizeof(detail), "\"%s\" \"%.40s\"%s", field->name, text,
-                 status == CLI_DECIMAL_TOO_PRECISE ? ": at most 12 significant digits and 18 decimals"
-                 : status == CLI_DECIMAL_TOO_LARGE ? ": below 10^30" : "");
-        return decode_fail(decode, status == CLI_DECIMAL_INVALID ? CLI_CODEC_ERROR_rate_invalid
-                                   : status == CLI_DECIMAL_NEGATIVE ? CLI_CODEC_ERROR_rate_not_positive
-                                   : status == CLI_DECIMAL_TOO_PRECISE ? CLI_CODEC_ERROR_rate_too_precise
-                                                                       : CLI_CODEC_ERROR_out_of_range,
+                 status == CLI_DECIMAL_TOO_PRECISE
+                     ? ": at most 12 significant digits and 18 decimals"
+                 : status == CLI_DECIMAL_TOO_LARGE ? ": below 10^30"
+                                                   : "");
+        return decode_fail(decode,
+                           status == CLI_DECIMAL_INVALID       ? CLI_CODEC_ERROR_rate_invalid
+                           : status == CLI_DECIMAL_NEGATIVE    ? CLI_CODEC_ERROR_rate_not_positive
+                           : status == CLI_DECIMAL_TOO_PRECISE ? CLI_CODEC_ERROR_rate_too_precise
+                                                               : CLI_CODEC_ERROR_out_of_range,
                            detail);
     }
     memcpy(record + field->offset, &mantissa, sizeof(mantissa));

@@ -321,7 +321,8 @@ static const struct cli_record record_participant_status =
     SETTLE_RECORD("participant_event", PARTICIPANT_EVENT, participant_status_fields);
 static const struct cli_record record_holiday = SETTLE_RECORD("holiday", HOLIDAY, holiday_fields);
 static const struct cli_record record_payment = SETTLE_RECORD("payment", PAYMENT, payment_fields);
-static const struct cli_record record_filter = SETTLE_RECORD("settle_filter", FILTER, filter_fields);
+static const struct cli_record record_filter =
+    SETTLE_RECORD("settle_filter", FILTER, filter_fields);
 static const struct cli_record record_change =
     SETTLE_RECORD("payment_change", CHANGE, change_fields);
 static const struct cli_record record_day = SETTLE_RECORD("business_day", DAY, day_fields);
@@ -339,7 +340,8 @@ static const struct cli_record record_window_filter =
 static const struct cli_record record_window_position =
     SETTLE_RECORD("window_position", WINDOW_POSITION, window_position_fields);
 
-#define EVENTS_(name, code, body) {name, code, CLI_BODY_EVENTS, "events", body, "results", &record_result}
+#define EVENTS_(name, code, body) \
+    {name, code, CLI_BODY_EVENTS, "events", body, "results", &record_result}
 static const struct cli_operation settle_operation_table[] = {
     EVENTS_("create_participants", KHORGOS_OPERATION_CREATE_PARTICIPANTS, &record_participant),
     EVENTS_("fund", KHORGOS_OPERATION_FUND, &record_participant_fund),
@@ -380,7 +382,8 @@ static const struct cli_operation settle_operation_table[] = {
 #undef EVENTS_
 
 /* The members that scale amounts and rates have the sizes the codec reads there. */
-_Static_assert(sizeof(((PAYMENT *)0)->currency) == 4 && sizeof(((PAYMENT *)0)->currency_target) == 4,
+_Static_assert(sizeof(((PAYMENT *)0)->currency) == 4 &&
+                   sizeof(((PAYMENT *)0)->currency_target) == 4,
                "a currency is a u32");
 _Static_assert(sizeof(((QUOTE *)0)->rate_exponent) == 1 && sizeof(((QUOTE *)0)->rate_mantissa) == 8,
                "a rate is a u64 mantissa and an int8 exponent");

@@ -253,7 +253,8 @@ static void demo_payment_build(uint32_t index, struct khorgos_transfer *transfer
     transfer->amount = demo_amount(payment->ledger, payment->amount);
     transfer->ledger = payment->ledger;
     /* A linked chain here is a swap: its members are the linked ones and the one after. */
-    bool swap = (payment->flags & LINKED) || (index > 0 && (demo_payments[index - 1].flags & LINKED));
+    bool swap =
+        (payment->flags & LINKED) || (index > 0 && (demo_payments[index - 1].flags & LINKED));
     transfer->code = swap ? DEMO_CODE_SWAP : DEMO_CODE_TRADE;
     transfer->flags = payment->flags;
     if (payment->flags & KHORGOS_TRANSFER_PENDING) transfer->timeout = DEMO_PENDING_TIMEOUT_SECONDS;
@@ -335,7 +336,8 @@ static bool demo_print_balances(struct khorgos *engine, struct khorgos_account *
         ids[index] = demo_account_id(demo_accounts[index].holder, demo_accounts[index].ledger);
     }
     int size = demo_execute(engine, KHORGOS_OPERATION_LOOKUP_ACCOUNTS, ids,
-                            count * (uint32_t)sizeof(ids[0]), accounts, DEMO_ACCOUNTS_MAX * sizeof(accounts[0]));
+                            count * (uint32_t)sizeof(ids[0]), accounts,
+                            DEMO_ACCOUNTS_MAX * sizeof(accounts[0]));
     if (size != (int)(count * sizeof(accounts[0]))) {
         fprintf(stderr, "khorgos demo: lookup_accounts found %d bytes of accounts\n", size);
         return false;

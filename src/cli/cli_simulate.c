@@ -1,5 +1,5 @@
 /*
- * cli_simulate.c: `khorgos simulate`, the main job (issue 6): a business day of China–Central
+ * cli_simulate.c: `khorgos simulate`, the main job: a business day of China–Central
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
@@ -55,7 +55,9 @@ static const char simulate_usage[] =
     "                        [--scale X] [--a LIST] [--designs LIST] [--out DIR] [--data DIR]\n"
     "                        [--resolution-interval SECONDS] [--netting-interval SECONDS]\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
-    "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n";
+    "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n"
+    "  --data DIR            durable runs: each formats and opens DIR/<design>-a<a>, holding\n"
+    "                        its lock (one writer per data directory, as apply)\n";
 
 static bool simulate_parse_u32(const char *text, u32 minimum, u32 maximum, u32 *value) {
     ASSERT(text != NULL && value != NULL);
@@ -138,7 +140,8 @@ static bool simulate_parse_value(struct simulate_options *options, const char *f
         }
         options->scale_per_mille = (u32)number;
     } else if (strcmp(flag, "--resolution-interval") == 0) {
-        return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->resolution_interval_seconds);
+        return simulate_parse_u32(value, 60, SIM_DAY_SECONDS,
+                                  &options->resolution_interval_seconds);
     } else if (strcmp(flag, "--netting-interval") == 0) {
         return simulate_parse_u32(value, 60, SIM_DAY_SECONDS, &options->netting_interval_seconds);
     } else {

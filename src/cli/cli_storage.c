@@ -3,7 +3,8 @@
  *
  *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
  *                   [--participants N] [--payments N]
- *       creates DIR with its format version and capacities; refuses an existing DIR.
+ *       creates DIR (0700; or takes an existing empty one) with its format version and
+ *       capacities, files 0600; refuses a non-empty DIR; a failed format removes what it made.
  *   khorgos check   --data DIR
  *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
  *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
@@ -13,8 +14,10 @@
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
  *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
  *       the body (event count and the first events). Read-only, like check.
- * Neither check nor inspect writes to the directory; both may run beside a live engine only
- * at the operator's risk (they may see a commit half done and report it as a torn tail).
+ * Neither check nor inspect writes to the directory: they open every file read-only, take no
+ * lock and never wait for one, so they work on a read-only copy and never block a writer.
+ * Beside a live writer (its lock held: they ask with F_OFD_GETLK) they warn on standard
+ * error, since they may see a commit half done and report it as a torn tail.
  */
 #include "cli/cli.h"
 #include "engine/engine.h"
@@ -41,7 +44,10 @@ static int cli_storage_usage(const char *command, const char *problem) {
             "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
             "                       [--participants N] [--payments N]\n"
             "       khorgos check   --data DIR\n"
-            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n");
+            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
+            "  format creates DIR (mode 0700, files 0600) or takes an existing empty one;\n"
+            "  it refuses a non-empty one. check and inspect open every file read-only, take\n"
+            "  no lock (they warn when a writer holds DIR) and change nothing.\n");
     return 2;
 }
 
@@ -65,6 +71,10 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) {
+            cli_storage_usage(command, NULL);
+            return 0;
+        }
         if (value == NULL) return cli_storage_usage(command, "every option takes a value");
         u64 count = 0;
         if (strcmp(option, "--data") == 0) {
@@ -100,14 +110,14 @@ int cli_format_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("format", argc, argv, &options);
     if (status >= 0) return status;
-    khorgos_error error = khorgos_format(options.data, &options.config);
-    if (error == KHORGOS_ERROR_exists) {
-        fprintf(stderr, "khorgos format: %s already exists; refusing to overwrite it\n",
-                options.data);
-        return 1;
-    }
+    ASSERT(options.data != NULL);
+    char report[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error =
+        khorgos_format_report(options.data, &options.config, report, sizeof(report));
+    ASSERT(error == KHORGOS_ERROR_ok || report[0] != '\0');
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos format: %s: %s\n", options.data, khorgos_strerror(error));
+        fprintf(stderr, "khorgos format: %s: %s (%s)\n", options.data, report,
+                khorgos_error_name(error));
         return 1;
     }
     printf("formatted %s (format version %u)\n", options.data, STORAGE_FORMAT_VERSION);
@@ -124,16 +134,39 @@ static void cli_hex(const u8 *bytes, u32 size, char *out) {
     out[2 * size] = '\0';
 }
 
+/* Opens the directory read-only: no lock is taken or waited for, every file is opened
+ * O_RDONLY and nothing in the directory changes. Warns when a writer holds it now: what is
+ * read may then be a commit half done, or a checkpoint's files half made. */
 static struct storage_io *cli_storage_open_io(const char *command, const char *data) {
     struct storage_io *io = NULL;
-    khorgos_error error = storage_io_posix_create(data, false, &io);
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(data, STORAGE_POSIX_READ, &io, message);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos %s: %s: %s\n", command, data,
-                error == KHORGOS_ERROR_not_found ? "no such directory" : khorgos_strerror(error));
+                message[0] != '\0' ? message : khorgos_strerror(error));
         return NULL;
     }
     ASSERT(io != NULL);
+    int writer = storage_io_posix_writer(io);
+    if (writer != 0) {
+        char pid[32] = "";
+        if (writer > 0) snprintf(pid, sizeof(pid), " (pid %d)", writer);
+        fprintf(stderr,
+                "khorgos %s: warning: %s is open for writing by another process%s; what is read "
+                "may be a commit or a checkpoint in progress\n",
+                command, data, pid);
+    }
     return io;
+}
+
+/* The system's cause of a failed call, when the io has one ("" otherwise). */
+static const char *cli_storage_cause(struct storage_io *io, khorgos_error error) {
+    ASSERT(io != NULL);
+    if (error != KHORGOS_ERROR_io && error != KHORGOS_ERROR_no_space &&
+        error != KHORGOS_ERROR_not_found) {
+        return "";
+    }
+    return io->last_error(io);
 }
 
 int cli_check_main(int argc, char **argv) {
@@ -144,8 +177,15 @@ int cli_check_main(int argc, char **argv) {
     if (io == NULL) return 1;
     static struct storage_report report;
     khorgos_error error = engine_storage_check(io, &report);
+    ASSERT(error != KHORGOS_ERROR_locked); /* a reader never takes the lock */
+    char cause[STORAGE_MESSAGE_BYTES_MAX];
+    snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error != KHORGOS_ERROR_ok && cause[0] != '\0') {
+        printf("check: FAILED (%s): %s: %s\n", khorgos_error_name(error), options.data, cause);
+        return 1;
+    }
     if (error != KHORGOS_ERROR_ok) {
         printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
         return 1;
@@ -280,10 +320,14 @@ int cli_inspect_main(int argc, char **argv) {
                                         cli_inspect_record, &inspect, &report);
     }
     storage_destroy(storage);
+    ASSERT(error != KHORGOS_ERROR_locked); /* a reader never takes the lock */
+    char cause[STORAGE_MESSAGE_BYTES_MAX];
+    snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     storage_io_posix_destroy(io);
     if (report.message[0] != '\0') fprintf(stderr, "%s\n", report.message);
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos inspect: %s: %s\n", options.data, khorgos_strerror(error));
+        fprintf(stderr, "khorgos inspect: %s: %s\n", options.data,
+                cause[0] != '\0' ? cause : khorgos_strerror(error));
         return 1;
     }
     return 0;

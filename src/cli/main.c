@@ -23,7 +23,8 @@ static const struct cli_command cli_commands[] = {
     {"check", cli_check_main, "verify a data directory's checksums and chain"},
     {"inspect", cli_inspect_main, "print a data directory's journal readably"},
     {"benchmark", cli_benchmark_main, "drive the engine through its C API on the bench workload"},
-    {"simulate", cli_simulate_main, "a day of regional trade through each settlement design: the report"},
+    {"simulate", cli_simulate_main,
+     "a day of regional trade through each settlement design: the report"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -149,7 +149,8 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
         written = ledger_lookup_transfers(&engine->ledger, body, count, reply);
         break;
     case KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS:
-        written = ledger_get_account_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        written =
+            ledger_get_account_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
         break;
     case KHORGOS_OPERATION_GET_ACCOUNT_BALANCES:
         written = ledger_get_account_balances(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);

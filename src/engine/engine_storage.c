@@ -180,29 +180,26 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 #define ENGINE_PREFAULT_RECORDS (1ull << 18)
 /* Pacing the checkpoint's thread (C6). While the engine commits, the thread puts at most this
  * many pieces (256 KiB each, so 1 MiB) of snapshot, or collection steps, on the disk per
- * journal commit: on a disk with a volatile cache (the reference virtio disk) a journal
- * fdatasync pays for persisting whatever reached the device since the previous one, about
- * 2 ms per MB, so an unpaced snapshot (about 12 MB per commit interval) added 15-20 ms to
- * each, and two 2 MB buffers about 8. 1 MiB per commit of a full batch (about 1 MiB of
- * journal) writes the snapshot within the state-scaled policy's interval. */
+ * journal commit. Why: on a disk with a volatile write cache a journal fdatasync pays for
+ * persisting whatever reached the device since the previous one (about 2 ms per MB on the
+ * development VM), so an unpaced snapshot slows every commit while it is written. 1 MiB per
+ * commit of a full batch (about 1 MiB of journal) still writes the snapshot within the
+ * state-scaled policy's interval. */
 #define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 4u
 /* ... and after each piece (or step) it rests this many times as long as the piece took, so
- * it holds the device at most a quarter of the time, whatever the device's speed. Why: the
- * reference virtio disk's speed varies fourfold from minute to minute; in its slow spells a
- * 1 MiB piece took 4 to 12 ms, and the journal fdatasyncs it overlapped 7 to 10 ms instead
- * of 2 to 4; those batches were the ones more than 10 ms slower than their pair (trace of
- * every piece and fdatasync, 2026-11-29). A piece of 256 KiB overlaps a commit by about a
- * quarter of that, and the rest leaves the device to the journal for three times as long;
- * when the disk is fast (0.4 ms a piece) the per-commit bound above is what paces. */
+ * it holds the device at most a quarter of the time, whatever the device's speed. Why: a
+ * virtual disk's speed varies severalfold from minute to minute, and in its slow spells both
+ * a piece and the journal fdatasyncs it overlaps take several times longer; the rest then
+ * spaces the pieces out and leaves the device to the journal for three times as long, and
+ * when the disk is fast the per-commit bound above is what paces. */
 #define ENGINE_CHECKPOINT_REST_RATIO 3u
 /* ... and it writes only in the gaps between two batches' writes (storage_flight_writing), so
  * a piece does not queue on the device in front of a journal fdatasync, unless this many
  * batches went by without a gap it saw (a disk so slow that the batches follow each other
- * back to back would otherwise starve the snapshot). Why: with the rest alone, traced, most
- * journal writes over 5 ms had a piece begun 1.1 to 1.5 ms after them, the rest having ended
- * just as the next batch went out; gated on the gap, twelve alternating sets counted 84 such
- * writes in the runs with checkpoints against 80 in the runs without (162 against 79 with
- * the rest alone). */
+ * back to back would otherwise starve the snapshot). Why: a piece begun just after a batch's
+ * write went out sits in front of that batch's fdatasync; gated on the gap, the runs with
+ * checkpoints count about as many journal writes over 5 ms as the runs without (the
+ * with_ and without_flights_over_5_ms of `khorgos benchmark --paired 7`, bench/README.md). */
 #define ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX 2u
 /* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
  * says little of the next one; the wait's poll bound below counts on it. */
@@ -290,6 +287,8 @@ struct engine_storage {
     u64 request_count_submitted;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
+    /* What failed, as the io said when the engine stopped (file, call, cause): khorgos_failure. */
+    char failure_text[STORAGE_MESSAGE_BYTES_MAX];
     /* The background checkpoint (at most one). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
@@ -349,9 +348,23 @@ static void engine_report(struct storage_report *report, const char *format, ...
 static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     ASSERT(engine != NULL);
     ASSERT(error != KHORGOS_ERROR_ok);
-    if (!engine->stopped && engine->storage != NULL) engine->storage->failure_unreported = error;
+    struct engine_storage *engine_storage = engine->storage;
+    if (!engine->stopped && engine_storage != NULL) {
+        engine_storage->failure_unreported = error;
+        if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) {
+            struct storage_io *io = engine_storage->io;
+            snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+                     io->last_error(io));
+        }
+    }
     engine->stopped = true;
     return error;
+}
+
+const char *khorgos_failure(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    ASSERT(engine->stopped || engine->storage == NULL || engine->storage->failure_text[0] == 0);
+    return engine->storage != NULL ? engine->storage->failure_text : "";
 }
 
 /* engine_stop for a failure the caller returns at once: reported now, so not again. */
@@ -641,7 +654,8 @@ static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoin
     ASSERT(checkpoint != NULL && checkpoint->storage != NULL);
     ASSERT(checkpoint->ledger.accounts == checkpoint->accounts);
     struct storage_writer *writer = NULL;
-    khorgos_error error = storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
+    khorgos_error error =
+        storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
     if (error == KHORGOS_ERROR_ok && pace != NULL) storage_writer_pace(writer, pace, checkpoint);
     if (error != KHORGOS_ERROR_ok) return error;
     storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
@@ -782,12 +796,13 @@ static void *engine_checkpoint_thread(void *argument) {
     /* Published here, not by the committing thread: the rename and the deletions it allows
      * cost a commit nothing then (C6). */
     if (checkpoint->error == KHORGOS_ERROR_ok) {
-        checkpoint->publish_error = storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
+        checkpoint->publish_error =
+            storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
         checkpoint->published = checkpoint->publish_error == KHORGOS_ERROR_ok;
     }
     if (checkpoint->published) {
-        checkpoint->collect_error = storage_collect_paced(checkpoint->storage, checkpoint->keep_from,
-                                                          engine_checkpoint_pace, checkpoint);
+        checkpoint->collect_error = storage_collect_paced(
+            checkpoint->storage, checkpoint->keep_from, engine_checkpoint_pace, checkpoint);
     }
     engine_checkpoint_prefault(checkpoint);
     /* The next segment's files, so the engine's next segment start is only renames; a failure
@@ -807,9 +822,9 @@ static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence
     engine_storage->statistics.completed++;
     engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
     engine_storage->checkpoint_sequence = sequence;
-    khorgos_error error =
-        collect ? storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous)
-                : engine_storage->checkpoint.collect_error;
+    khorgos_error error = collect ? storage_collect(engine_storage->storage,
+                                                    engine_storage->checkpoint_sequence_previous)
+                                  : engine_storage->checkpoint.collect_error;
     if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_no_space) return error;
     return engine_stop(engine, error);
 }
@@ -1001,7 +1016,9 @@ khorgos_error engine_storage_format(struct storage_io *io,
     struct engine_checkpoint checkpoint;
     memset(&checkpoint, 0, sizeof(checkpoint));
     if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&checkpoint, engine);
-    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_capture(&checkpoint, engine, storage, 0);
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_checkpoint_capture(&checkpoint, engine, storage, 0);
+    }
     if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_write(&checkpoint, NULL);
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, 0);
     if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
@@ -1014,6 +1031,14 @@ close_engine:
 
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config) {
     ASSERT(directory != NULL && config != NULL);
+    return khorgos_format_report(directory, config, NULL, 0);
+}
+
+khorgos_error khorgos_format_report(const char *directory, const struct khorgos_config *config,
+                                    char *report, size_t report_capacity) {
+    ASSERT(directory != NULL && config != NULL);
+    ASSERT(report != NULL || report_capacity == 0);
+    if (report_capacity > 0) report[0] = '\0';
     struct storage_superblock superblock = {
         .format_version = STORAGE_FORMAT_VERSION,
         .account_count_max = config->account_count_max ? config->account_count_max
@@ -1032,13 +1057,28 @@ khorgos_error khorgos_format(const char *directory, const struct khorgos_config 
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
         superblock.account_balance_count_max > LIMIT_ACCOUNT_BALANCE_COUNT_MAX) {
+        if (report_capacity > 0) {
+            snprintf(report, report_capacity,
+                     "a capacity is above the limit of this build (src/base/base.h)");
+        }
         return KHORGOS_ERROR_invalid_argument;
     }
     struct storage_io *io = NULL;
-    khorgos_error error = storage_io_posix_create(directory, true, &io);
-    if (error != KHORGOS_ERROR_ok) return error;
-    error = engine_storage_format(io, &superblock);
-    storage_io_posix_destroy(io);
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_FORMAT, &io, message);
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_storage_format(io, &superblock);
+        bool system = error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
+                      error == KHORGOS_ERROR_not_found;
+        snprintf(message, sizeof(message), "%s", system ? io->last_error(io) : "");
+        /* A failed format takes back what it made, so the next one finds it new or empty. */
+        if (error == KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
+        if (error != KHORGOS_ERROR_ok) storage_io_posix_remove(io);
+    }
+    if (error != KHORGOS_ERROR_ok && report_capacity > 0) {
+        snprintf(report, report_capacity, "%s", message[0] != '\0' ? message
+                                                                   : khorgos_strerror(error));
+    }
     return error;
 }
 
@@ -1113,6 +1153,10 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
     struct storage_reader *reader = NULL;
     khorgos_error error = storage_snapshot_open(engine_storage->storage, sequence, header, &reader,
                                                 engine_storage->report);
+    if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) { /* the file, the cause */
+        struct storage_io *io = engine_storage->io;
+        engine_report(engine_storage->report, "%s.", io->last_error(io));
+    }
     if (error != KHORGOS_ERROR_ok) return error;
     bool seen_engine = false;
     bool seen_ledger = false;
@@ -1295,7 +1339,9 @@ khorgos_error engine_storage_open(struct khorgos **out, struct storage_io *io, b
     engine_storage->checkpoint_journal_bytes = options->checkpoint_journal_bytes;
     error = storage_collect(engine_storage->storage, engine_storage->checkpoint_sequence_previous);
     /* The checkpoint's copies, reserved once here, before serving (C1). */
-    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_reserve(&engine_storage->checkpoint, engine);
+    if (error == KHORGOS_ERROR_ok) {
+        error = engine_checkpoint_reserve(&engine_storage->checkpoint, engine);
+    }
     /* On real files the journal's writer is a thread, so a batch is written and synced while
      * the next one is applied (khorgos_execute_begin); the simulated I/O writes inline. */
     if (error == KHORGOS_ERROR_ok && storage_io_is_posix(engine_storage->io)) {
@@ -1310,6 +1356,11 @@ close_engine:
     engine_storage->io_owned = false; /* the caller's io is destroyed below, once */
     khorgos_close(engine);
 destroy_io:
+    /* A system call's failure: the report names the file, the call and the cause. */
+    if ((error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) &&
+        io->last_error(io)[0] != '\0' && strstr(report->message, io->last_error(io)) == NULL) {
+        engine_report(report, "%s.", io->last_error(io));
+    }
     if (io_owned) storage_io_posix_destroy(io);
     return error;
 }
@@ -1321,10 +1372,11 @@ khorgos_error khorgos_open(struct khorgos **out, const char *directory,
     struct storage_io *io = NULL;
     static _Thread_local struct storage_report report;
     memset(&report, 0, sizeof(report));
-    khorgos_error error = storage_io_posix_create(directory, false, &io);
-    if (error == KHORGOS_ERROR_not_found) {
-        snprintf(report.message, sizeof(report.message), "%s: no such directory.", directory);
-    } else if (error == KHORGOS_ERROR_ok) {
+    /* The writer's lock comes first: a second writer reads and writes nothing (report.message
+     * says why, naming the holder). */
+    khorgos_error error = storage_io_posix_create(directory, STORAGE_POSIX_WRITE, &io,
+                                                  report.message);
+    if (error == KHORGOS_ERROR_ok) {
         error = engine_storage_open(out, io, true, options, &report);
     }
     if (error == KHORGOS_ERROR_ok) {
@@ -1435,8 +1487,9 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     if (error == KHORGOS_ERROR_ok) {
         u64 first = listing.segments[0];
         const u8 *chain = first == check.base_sequence + 1 ? check.headers[base].chain_head : NULL;
-        error = storage_journal_recover(check.engine->storage->storage, MIN(first - 1, check.base_sequence),
-                                        chain, false, engine_check_record, &check, report);
+        error = storage_journal_recover(check.engine->storage->storage,
+                                        MIN(first - 1, check.base_sequence), chain, false,
+                                        engine_check_record, &check, report);
     }
     khorgos_close(check.engine);
     if (error == KHORGOS_ERROR_ok && check.damaged) error = KHORGOS_ERROR_corrupt;

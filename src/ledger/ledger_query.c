@@ -526,8 +526,8 @@ void ledger_query_index_prefault(struct ledger_query_index *index) {
             if (table->direct != NULL) {
                 base_memory_prefault(table->direct, LEDGER_POSTING_DIRECT_VALUES * sizeof(u32));
             }
-            base_memory_prefault(table->lists,
-                                 (size_t)table->list_count_max * sizeof(struct ledger_posting_list));
+            base_memory_prefault(table->lists, (size_t)table->list_count_max *
+                                                   sizeof(struct ledger_posting_list));
             ledger_posting_pool_prefault(&table->pool);
         }
     }

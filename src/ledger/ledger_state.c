@@ -141,7 +141,8 @@ void ledger_prefault(struct ledger *ledger) {
                          (size_t)config->transfer_count_max * sizeof(*ledger->expiries));
     base_memory_prefault(ledger->balances,
                          (size_t)config->account_balance_count_max * sizeof(*ledger->balances));
-    base_memory_prefault(ledger->undo_log, (size_t)ledger->undo_count_max * sizeof(*ledger->undo_log));
+    base_memory_prefault(ledger->undo_log,
+                         (size_t)ledger->undo_count_max * sizeof(*ledger->undo_log));
     base_memory_prefault(ledger->account_undo_marks, config->account_count_max * sizeof(u32));
     ledger_id_map_prefault(&ledger->account_map);
     ledger_id_map_prefault(&ledger->transfer_map);

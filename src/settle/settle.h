@@ -10,10 +10,10 @@
  *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
  *   settle_day.c          open/close of day, the holiday calendar per currency
  *                         (set_holidays), cut-offs, timers (settle pulse), positions
- *   settle_lsm.c          the liquidity-saving algorithms (h6; see settle_lsm.h)
- *   settle_fx.c           cross-currency payments settled PvP against quotes (issue 5; its
- *                         state is struct settle_fx in settle_fx.h)
- *   settle_netting.c      deferred net settlement windows (issue 5)
+ *   settle_lsm.c          the liquidity-saving algorithms (see settle_lsm.h)
+ *   settle_fx.c           cross-currency payments settled PvP against quotes (its state is
+ *                         struct settle_fx in settle_fx.h)
+ *   settle_netting.c      deferred net settlement windows
  *
  * Participants. Identified by BIC (ISO 9362: 4 letters, a 2-letter ISO 3166 country, 2
  * letters/digits of location, optionally 3 of branch); an 8-character BIC is stored as its
@@ -39,7 +39,7 @@
  *   and per currency: issuance (3), the agent's, debited by funding; clearing (4), the
  *   technical account through which sets are booked (back at zero after every set).
  *
- * Booking model (issue 4, item 2).
+ * Booking model.
  *   - fund: issuance -> settlement; defund: settlement -> issuance (at most the balance).
  *   - a payment alone: [credit draw: credit -> payer settlement, only the missing amount, up
  *     to the unused credit line] then payer settlement -> payee settlement, one linked chain.
@@ -291,7 +291,7 @@ struct settle {
     struct settle_lsm_bilateral_limit *lsm_limits;
     u32 *lsm_payment_index;                 /* problem index -> payment index */
 
-    struct settle_fx fx; /* cross-currency PvP and netting windows (settle_fx.h, issue 5) */
+    struct settle_fx fx; /* cross-currency PvP and netting windows (settle_fx.h) */
 };
 
 khorgos_error settle_init(struct settle *settle, const struct settle_config *config,
@@ -314,8 +314,8 @@ bool settle_check(const struct settle *settle);
  * checkpoints, and a digest of the same bytes (equal states, equal digests). The section's
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
-/* 2: issue 5's quotes and windows appended; 3: the holiday calendar and each currency's
- * opened_at (settle_snapshot.c). */
+/* 2: the quotes and netting windows appended; 3: the holiday calendar and each currency's
+ * opened_at; 4: a position's closing balance (settle_snapshot.c). */
 #define SETTLE_SNAPSHOT_VERSION 4u
 struct storage_writer;
 struct storage_reader;
@@ -424,7 +424,7 @@ void settle_timer_push(struct settle *settle, u64 due, u32 payment);
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
                          struct khorgos_position *out, u32 count_max);
 
-/* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c), issue 5. */
+/* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c). */
 khorgos_error settle_fx_init(struct settle *settle);
 void settle_fx_deinit(struct settle *settle);
 bool settle_fx_convert_floor(const struct khorgos_fx_quote *quote, u128 source, u128 *target);

@@ -110,7 +110,9 @@ u64 settle_timer_next(const struct settle *settle) {
     for (u32 index = 0; index < settle->currency_count; index++) {
         const struct settle_currency *currency = &settle->currencies[index];
         if (!currency->day_open) continue;
-        if (!currency->cut_off_customer_passed) next = settle_min_due(next, currency->cut_off_customer);
+        if (!currency->cut_off_customer_passed) {
+            next = settle_min_due(next, currency->cut_off_customer);
+        }
         if (!currency->cut_off_interbank_passed) {
             next = settle_min_due(next, currency->cut_off_interbank);
         }
@@ -315,7 +317,8 @@ static void settle_holidays_drop_past(struct settle *settle, u32 currency) {
     struct settle_currency *entry = &settle->currencies[currency];
     ASSERT(entry->day_open && entry->date != 0);
     u32 past = settle_holiday_lower_bound(settle, currency, entry->date);
-    ASSERT(past == entry->holiday_count || settle_holidays_of(settle, currency)[past] > entry->date);
+    ASSERT(past == entry->holiday_count ||
+           settle_holidays_of(settle, currency)[past] > entry->date);
     if (past == 0) return;
     u32 *dates = settle_holidays_of(settle, currency);
     memmove(dates, dates + past, (size_t)(entry->holiday_count - past) * sizeof(u32));
@@ -426,7 +429,8 @@ static u32 settle_open_one(struct settle *settle, const struct khorgos_business_
     entry->queue_mode = event->queue_mode;
     entry->flags = event->flags;
     entry->resolution_interval = event->resolution_interval;
-    entry->resolution_next = event->resolution_interval ? timestamp + event->resolution_interval : 0;
+    entry->resolution_next =
+        event->resolution_interval ? timestamp + event->resolution_interval : 0;
     settle_day_reset(settle, currency);
     settle_release_waiting(settle, currency, timestamp);
     return KHORGOS_SETTLE_ok;
@@ -508,8 +512,9 @@ static void settle_day_events(struct settle *settle, u32 operation, u64 timestam
     }
 }
 
-void settle_open_day(struct settle *settle, u64 timestamp, const struct khorgos_business_day *events,
-                     u32 count, struct khorgos_settle_result *results) {
+void settle_open_day(struct settle *settle, u64 timestamp,
+                     const struct khorgos_business_day *events, u32 count,
+                     struct khorgos_settle_result *results) {
     settle_day_events(settle, KHORGOS_OPERATION_OPEN_DAY, timestamp, events, count, results);
 }
 
@@ -522,7 +527,8 @@ void settle_close_day(struct settle *settle, u64 timestamp,
 /* ----------------------------------------------------------------------------------------- */
 /* Positions.                                                                                 */
 
-static void settle_position_write(const struct settle *settle, u32 slot, struct khorgos_position *out) {
+static void settle_position_write(const struct settle *settle, u32 slot,
+                                  struct khorgos_position *out) {
     const struct settle_position *position = &settle->positions[slot];
     const struct khorgos_participant *record = &settle->participants[position->participant].record;
     memset(out, 0, sizeof(*out));

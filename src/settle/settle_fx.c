@@ -1,6 +1,6 @@
 /*
  * settle_fx.c: cross-currency payments settled payment-versus-payment (PvP) against liquidity
- * providers' quotes (issue 5, items 1 to 3). Netting windows are settle_netting.c's.
+ * providers' quotes. Netting windows are settle_netting.c's.
  *
  * Quotes (set_fx_quotes). A liquidity provider (role liquidity_provider, holding both
  * currencies) converts up to amount_max of currency_source into currency_target at
@@ -157,7 +157,8 @@ static u128 settle_fx_power10(u32 exponent) {
 
 static int32_t settle_fx_scale(const struct khorgos_fx_quote *quote) {
     ASSERT(quote != NULL);
-    ASSERT(quote->rate_exponent >= SETTLE_FX_RATE_EXPONENT_MIN && quote->rate_exponent <= SETTLE_FX_RATE_EXPONENT_MAX);
+    ASSERT(quote->rate_exponent >= SETTLE_FX_RATE_EXPONENT_MIN &&
+           quote->rate_exponent <= SETTLE_FX_RATE_EXPONENT_MAX);
     const struct khorgos_currency *source = khorgos_currency_by_numeric(quote->currency_source);
     const struct khorgos_currency *target = khorgos_currency_by_numeric(quote->currency_target);
     ASSERT(source != NULL && target != NULL);
@@ -421,7 +422,8 @@ static u32 settle_fx_best_quote(const struct settle *settle, u32 source, u32 tar
         const struct khorgos_fx_quote *record = &settle->fx.quotes[quote];
         if (record->currency_source != source || record->currency_target != target) continue;
         u32 provider = settle->fx.quote_provider[quote];
-        if (provider == payer || provider == payee || !settle_fx_quote_live(settle, quote, timestamp)) {
+        if (provider == payer || provider == payee ||
+            !settle_fx_quote_live(settle, quote, timestamp)) {
             continue;
         }
         u128 need = amount_in, get = amount_out;
@@ -525,8 +527,8 @@ static u32 settle_fx_price_legs(const struct settle *settle, u32 payment,
                                                settle_position_slot(settle, first, vehicle),
                                                settle_position_slot(settle, last, vehicle)};
     }
-    legs[count++] = (struct settle_fx_leg){price->target, settle_position_slot(settle, last, target),
-                                           payee_slot};
+    legs[count++] = (struct settle_fx_leg){price->target,
+                                           settle_position_slot(settle, last, target), payee_slot};
     for (u32 index = 0; index < count; index++) {
         ASSERT(legs[index].debtor_slot != SETTLE_NONE && legs[index].creditor_slot != SETTLE_NONE);
         ASSERT(legs[index].amount > 0);
@@ -599,7 +601,8 @@ static void settle_fx_price_record(struct settle *settle, u32 payment,
 }
 
 /* Writes the price into the record and takes the quotes' room (the payment is off queues). */
-static void settle_fx_price_apply(struct settle *settle, u32 payment, const struct settle_fx_price *price) {
+static void settle_fx_price_apply(struct settle *settle, u32 payment,
+                                  const struct settle_fx_price *price) {
     ASSERT(settle->payments[payment].state != KHORGOS_PAYMENT_QUEUED);
     ASSERT(price->quote_first < settle->fx.quote_count);
     settle_fx_price_take_room(settle, price);
@@ -848,7 +851,8 @@ void settle_fx_lsm_begin(struct settle *settle) {
 static void settle_fx_lsm_reserve(struct settle *settle, u32 slot, u128 amount) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(amount > 0);
-    ASSERT(fx->reserved_slot_count < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    ASSERT(fx->reserved_slot_count <
+           settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
     if (fx->slot_reserved[slot] == 0) fx->reserved_slots[fx->reserved_slot_count++] = slot;
     fx->slot_reserved[slot] += amount;
 }
@@ -1059,12 +1063,14 @@ static u32 settle_fx_amount_status(const struct khorgos_payment *record, bool cr
     return record->amount > amount_max ? KHORGOS_SETTLE_amount_too_large : KHORGOS_SETTLE_ok;
 }
 
-/* Validates a new payment of issue 5 (BICs normalised); sets its slots. */
+/* Validates a new cross-currency or net payment (BICs normalised); sets its slots. */
 static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 timestamp) {
     ASSERT(payment < settle->payment_count);
     ASSERT(settle->payments[payment].state == 0);
     struct khorgos_payment *record = &settle->payments[payment];
-    if (record->settlement > KHORGOS_SETTLEMENT_NET) return KHORGOS_SETTLE_settlement_method_invalid;
+    if (record->settlement > KHORGOS_SETTLEMENT_NET) {
+        return KHORGOS_SETTLE_settlement_method_invalid;
+    }
     if (!settle_bic_normalize(record->debtor) || !settle_bic_normalize(record->creditor)) {
         return KHORGOS_SETTLE_bic_invalid;
     }
@@ -1098,7 +1104,8 @@ static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 time
 }
 
 /* The business days' verdict: both currencies' days open on the value date, before cut-off.
- * A payment of issue 5 never waits for a later value date (value_date_invalid instead). */
+ * A cross-currency or net payment never waits for a later value date (value_date_invalid
+ * instead). */
 static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
     ASSERT(settle->payment_payer_slot[payment] != SETTLE_NONE);
     ASSERT(settle->payment_payee_slot[payment] != SETTLE_NONE);
@@ -1129,7 +1136,8 @@ static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
 /* The record as submitted: out fields zero (amount zero when the creditor's was given). */
 static void settle_fx_input_view(struct khorgos_payment *record) {
     ASSERT(record != NULL);
-    ASSERT(offsetof(struct khorgos_payment, submitted_at) < offsetof(struct khorgos_payment, currency_target));
+    ASSERT(offsetof(struct khorgos_payment, submitted_at) <
+           offsetof(struct khorgos_payment, currency_target));
     u8 kind = record->amount_kind;
     size_t out = offsetof(struct khorgos_payment, submitted_at);
     size_t out_end = offsetof(struct khorgos_payment, currency_target);
@@ -1208,14 +1216,18 @@ bool settle_fx_check(const struct settle *settle) {
     }
     for (u32 payment = 0; payment < settle->payment_count; payment++) {
         const struct khorgos_payment *record = &settle->payments[payment];
-        if (record->state != KHORGOS_PAYMENT_SETTLED || record->route == KHORGOS_ROUTE_NONE) continue;
-        if (record->amount == 0 || record->amount_target == 0 || record->provider == 0) return false;
+        if (record->state != KHORGOS_PAYMENT_SETTLED || record->route == KHORGOS_ROUTE_NONE) {
+            continue;
+        }
+        if (record->amount == 0 || record->amount_target == 0 || record->provider == 0) {
+            return false;
+        }
     }
     return settle_netting_check(settle);
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Snapshot: issue 5's part of the settle section, after settle_snapshot.c's bytes.           */
+/* Snapshot: the quotes' and windows' part of the settle section, after settle_snapshot.c's. */
 /*
  * Bytes, little-endian, back to back:
  *     0 4 quote_count   4 4 window_count   8 4 window_open   12 4 window_unfinished
@@ -1237,7 +1249,8 @@ _Static_assert(sizeof(struct settle_fx_snapshot_counts) == 32, "32 bytes, no pad
 _Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
 
 void settle_fx_snapshot_emit(const struct settle *settle,
-                             void (*put)(void *context, const void *data, u64 size), void *context) {
+                             void (*put)(void *context, const void *data, u64 size),
+                             void *context) {
     const struct settle_fx *fx = &settle->fx;
     ASSERT(put != NULL);
     ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
@@ -1253,7 +1266,8 @@ void settle_fx_snapshot_emit(const struct settle *settle,
     put(context, fx->vehicle_numeric_of, payments * 4);
     put(context, fx->quote_first_of, payments * 4);
     put(context, fx->quote_second_of, payments * 4);
-    put(context, fx->slot_fx_queued, (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    put(context, fx->slot_fx_queued,
+        (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
 }
 
 /* Reads what settle_fx_snapshot_emit wrote through `get` (ok, or its error); corrupt when the
@@ -1267,9 +1281,9 @@ khorgos_error settle_fx_snapshot_read(struct settle *settle,
     struct settle_fx_snapshot_counts counts;
     khorgos_error error = get(context, &counts, sizeof(counts));
     if (error != KHORGOS_ERROR_ok) return error;
-    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX || counts.window_count > SETTLE_WINDOW_COUNT_MAX ||
-        counts.window_open > counts.window_count || counts.window_unfinished > counts.window_count ||
-        counts.zero != 0) {
+    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX ||
+        counts.window_count > SETTLE_WINDOW_COUNT_MAX || counts.window_open > counts.window_count ||
+        counts.window_unfinished > counts.window_count || counts.zero != 0) {
         return KHORGOS_ERROR_corrupt;
     }
     fx->quote_count = counts.quote_count;

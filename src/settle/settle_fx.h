@@ -98,7 +98,7 @@ struct settle_fx {
     u32 reserved_slot_count;
 };
 
-/* Whether a payment uses the fields of issue 5 (cross-currency or net settlement): such
+/* Whether a payment uses the cross-currency or net settlement fields: such
  * payments are submitted, settled and retried by settle_fx.c / settle_netting.c. */
 static inline bool settle_fx_payment_is(const struct khorgos_payment *payment) {
     return payment->currency_target != 0 || payment->amount_kind != 0 ||

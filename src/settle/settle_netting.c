@@ -1,5 +1,5 @@
 /*
- * settle_netting.c: deferred net settlement (DNS) windows (issue 5, item 4), beside real-time
+ * settle_netting.c: deferred net settlement (DNS) windows, beside real-time
  * gross settlement, as CIPS runs them.
  *
  * Windows. Numbered from 1 (number = index + 1), at most SETTLE_WINDOW_COUNT_MAX. States
@@ -233,10 +233,11 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
                 if (!position->in_use || position->currency != currency) continue;
                 u128 sent = fx->slot_sent[slot], received = fx->slot_received[slot];
                 if (pass == 0 && received > sent) {
-                    settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_CREDIT,
-                                     settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_CREDIT),
-                                     entry->clearing_account_id, position->settlement_account_id,
-                                     received - sent, entry->numeric, window->record.number);
+                    settle_chain_add(
+                        settle, SETTLE_TRANSFER_PAYMENT_CREDIT,
+                        settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_CREDIT),
+                        entry->clearing_account_id, position->settlement_account_id,
+                        received - sent, entry->numeric, window->record.number);
                 } else if (pass == 1 && sent > received) {
                     settle_fx_draw(settle, slot, sent - received);
                     settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT,
@@ -273,8 +274,9 @@ static void settle_window_finish(struct settle *settle, struct settle_window_ent
     window->record.short_count = 0;
     window->settle_due = 0;
     if (settle->fx.window_open == window->record.number) settle->fx.window_open = 0;
+    const struct settle_window_entry *windows = settle->fx.windows;
     while (settle->fx.window_unfinished < settle->fx.window_count &&
-           !SETTLE_WINDOW_STATE_LIVE(settle->fx.windows[settle->fx.window_unfinished].record.state)) {
+           !SETTLE_WINDOW_STATE_LIVE(windows[settle->fx.window_unfinished].record.state)) {
         settle->fx.window_unfinished++;
     }
 }
@@ -330,7 +332,9 @@ static u32 settle_window_unwind(struct settle *settle, struct settle_window_entr
                                 u64 timestamp) {
     ASSERT(settle->chain_count == 0);
     ASSERT(window->record.state == KHORGOS_WINDOW_PENDING_SETTLEMENT);
-    if (settle_window_compute(settle, window) == 0) return settle_window_settle(settle, window, timestamp);
+    if (settle_window_compute(settle, window) == 0) {
+        return settle_window_settle(settle, window, timestamp);
+    }
     const u8 *slot_short = settle->fx.slot_short;
     u32 at = window->head;
     while (at != SETTLE_NONE) {
@@ -559,7 +563,9 @@ bool settle_netting_check(const struct settle *settle) {
         u32 length = 0;
         for (u32 at = window->head; at != SETTLE_NONE; at = settle->payment_next[at]) {
             const struct khorgos_payment *record = &settle->payments[at];
-            if (record->state != KHORGOS_PAYMENT_IN_WINDOW || record->window != index + 1) return false;
+            if (record->state != KHORGOS_PAYMENT_IN_WINDOW || record->window != index + 1) {
+                return false;
+            }
             length++;
         }
         if (length != window->record.payment_count) return false;

@@ -13,12 +13,12 @@
  * participant more room, so its queues in that currency (all of them on reinstatement) are
  * retried; a bilateral limit also, being the payer's own.
  *
- * Limit positions (issue 4, item 1: "what the participant sent less what it received in that
- * currency since the day opened"): the net debit cap is measured on the position's sent -
- * received, which open_day resets and every settled payment or leg updates; a bilateral
- * limit's position is kept per limit, reset by open_day, and a limit set in mid-day starts
- * from the pair's payments since the open (settle_limit_position_today), not from zero, so
- * setting a limit after some sends does not give the payer that room again.
+ * Limit positions (what the participant sent less what it received in that currency since the day
+ * opened): the net debit cap is measured on the position's sent - received, which open_day resets
+ * and every settled payment or leg updates; a bilateral limit's position is kept per limit, reset
+ * by open_day, and a limit set in mid-day starts from the pair's payments since the open
+ * (settle_limit_position_today), not from zero, so setting a limit after some sends does not give
+ * the payer that room again.
  */
 #include "settle/settle.h"
 
@@ -211,7 +211,9 @@ static u32 settle_create_participant(struct settle *settle, u64 timestamp,
     }
     u32 status = settle_participant_status(settle, &event);
     if (status != KHORGOS_SETTLE_ok) return status;
-    if (settle_participant_ids_taken(settle, &event)) return KHORGOS_SETTLE_exists_with_different_fields;
+    if (settle_participant_ids_taken(settle, &event)) {
+        return KHORGOS_SETTLE_exists_with_different_fields;
+    }
     u32 participant = settle->participant_count++;
     event.timestamp = timestamp;
     event.number = participant + 1;
@@ -334,8 +336,9 @@ static u32 settle_fund(struct settle *settle, u32 operation, u32 slot, u128 amou
     u128 settlement = position->settlement_account_id;
     u128 issuance = currency->issuance_account_id;
     u32 kind = fund ? SETTLE_TRANSFER_FUND : SETTLE_TRANSFER_DEFUND;
-    settle_chain_add(settle, kind, settle_transfer_id_next(settle, kind), fund ? issuance : settlement,
-                     fund ? settlement : issuance, amount, currency->numeric, 0);
+    settle_chain_add(settle, kind, settle_transfer_id_next(settle, kind),
+                     fund ? issuance : settlement, fund ? settlement : issuance, amount,
+                     currency->numeric, 0);
     settle_chain_flush(settle);
     if (fund) settle_retry_add(settle, slot);
     return KHORGOS_SETTLE_ok;

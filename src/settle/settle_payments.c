@@ -178,9 +178,11 @@ static void settle_payment_settled(struct settle *settle, u32 payment, u64 times
     payer->sent_count++;
     payee->received += record->amount;
     payee->received_count++;
-    struct settle_bilateral_limit *forward = settle_limit_find(settle, payer_slot, payee->participant);
+    struct settle_bilateral_limit *forward =
+        settle_limit_find(settle, payer_slot, payee->participant);
     if (forward != NULL) forward->position += (i128)record->amount;
-    struct settle_bilateral_limit *reverse = settle_limit_find(settle, payee_slot, payer->participant);
+    struct settle_bilateral_limit *reverse =
+        settle_limit_find(settle, payee_slot, payer->participant);
     if (reverse != NULL) reverse->position -= (i128)record->amount;
     settle_retry_add(settle, payee_slot);
 }
@@ -276,7 +278,8 @@ u32 settle_retry_run(struct settle *settle, u64 timestamp) {
 u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp) {
     struct khorgos_payment *record = &settle->payments[payment];
     u32 payer_slot = settle->payment_payer_slot[payment];
-    const struct settle_currency *currency = &settle->currencies[settle->positions[payer_slot].currency];
+    const struct settle_currency *currency =
+        &settle->currencies[settle->positions[payer_slot].currency];
     ASSERT(record->state == 0);
     ASSERT(currency->day_open);
     bool held = currency->queue_mode == KHORGOS_QUEUE_MODE_FIFO &&
@@ -286,8 +289,9 @@ u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp) {
         if (settle_single(settle, payment, timestamp)) return KHORGOS_SETTLE_settled;
         status = KHORGOS_SETTLE_capacity_full;
     }
-    if (status == KHORGOS_SETTLE_participant_suspended || status == KHORGOS_SETTLE_creditor_suspended ||
-        status == KHORGOS_SETTLE_capacity_full || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) {
+    if (status == KHORGOS_SETTLE_participant_suspended ||
+        status == KHORGOS_SETTLE_creditor_suspended || status == KHORGOS_SETTLE_capacity_full ||
+        currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) {
         if (status == KHORGOS_SETTLE_ok) status = KHORGOS_SETTLE_insufficient_funds;
         settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
         return status;
@@ -471,7 +475,8 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
-        results[index].status = settle_submit_one(settle, timestamp, &events[index], &results[index]);
+        results[index].status =
+            settle_submit_one(settle, timestamp, &events[index], &results[index]);
         if ((results[index].flags & KHORGOS_SETTLE_RESULT_RETRY) == 0) {
             results[index].payments_settled = settle_retry_run(settle, timestamp) +
                                                (results[index].status == KHORGOS_SETTLE_settled);
@@ -488,7 +493,9 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
     if (memcmp(event->reserved, zero, sizeof(zero)) != 0) return KHORGOS_SETTLE_reserved_field;
     bool cancel = operation == KHORGOS_OPERATION_CANCEL_PAYMENTS;
     if (cancel && event->priority != 0) return KHORGOS_SETTLE_reserved_field;
-    if (!cancel && event->priority > KHORGOS_PRIORITY_NORMAL) return KHORGOS_SETTLE_priority_invalid;
+    if (!cancel && event->priority > KHORGOS_PRIORITY_NORMAL) {
+        return KHORGOS_SETTLE_priority_invalid;
+    }
     u32 payment = 0;
     if (!base_id_map_get(&settle->payment_map, event->payment_id, &payment)) {
         return KHORGOS_SETTLE_payment_not_found;

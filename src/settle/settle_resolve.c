@@ -14,9 +14,9 @@
  * such payments are left out. A same-currency payment cannot be loaded when its payee is
  * suspended.
  *
- * Cross-currency payments (issue 5 item 3: a waiting PvP payment "takes part in liquidity
- * saving as one unit"). A queued cross-currency payment waits in its payer's queue in the
- * source currency, so it is loaded in that currency's runs, as the payment of its SOURCE LEG:
+ * Cross-currency payments (a waiting PvP payment takes part in liquidity saving as one unit). A
+ * queued cross-currency payment waits in its payer's queue in the source currency, so it is loaded
+ * in that currency's runs, as the payment of its SOURCE LEG:
  * payer -> first liquidity provider, of the source amount. Its other legs (provider ->
  * payee in the target currency; for a vehicle route also provider 1 -> provider 2 in the
  * vehicle currency) are in other currencies, which the run does not model, so their
@@ -39,10 +39,10 @@
  * booked between loading and booking. A payment not loaded stays queued (and is retried
  * alone as before); under fifo its payer's queue is cut there.
  *
- * Booking a set (settle_resolve_book): one linked chain (issue 4 item 2), however long (the
- * ledger takes it in parts of SETTLE_CHAIN_EVENTS_MAX events and keeps it one chain; it is
- * asserted to succeed because the set is feasible and every draw was computed before the
- * first transfer), in this order:
+ * Booking a set (settle_resolve_book): one linked chain (settle.h, "Booking model"), however long
+ * (the ledger takes it in parts of SETTLE_CHAIN_EVENTS_MAX events and keeps it one chain; it is
+ * asserted to succeed because the set is feasible and every draw was computed before the first
+ * transfer), in this order:
  *   every receipt in the set's currency: clearing -> payee, or clearing -> first provider for
  *     a cross-currency payment's source leg;
  *   each payer's credit draw when its net outflow in the set exceeds its balance;
@@ -236,11 +236,13 @@ static void settle_set_chain(struct settle *settle, const struct settle_currency
         u32 payment = settle->set[index];
         struct khorgos_payment *record = &settle->payments[payment];
         settle->set_net[settle->positions[settle->payment_payer_slot[payment]].participant] = 0;
-        settle->set_net[settle->positions[settle_set_receiver_slot(settle, payment)].participant] = 0;
+        u32 receiver_slot = settle_set_receiver_slot(settle, payment);
+        settle->set_net[settle->positions[receiver_slot].participant] = 0;
         record->transfer_id_debit = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_DEBIT);
-        settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT, record->transfer_id_debit,
-                         settle->positions[settle->payment_payer_slot[payment]].settlement_account_id,
-                         entry->clearing_account_id, record->amount, entry->numeric, record->id);
+        settle_chain_add(
+            settle, SETTLE_TRANSFER_PAYMENT_DEBIT, record->transfer_id_debit,
+            settle->positions[settle->payment_payer_slot[payment]].settlement_account_id,
+            entry->clearing_account_id, record->amount, entry->numeric, record->id);
     }
 }
 
@@ -327,7 +329,9 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     u32 payments = 0;
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         u32 slot = settle_position_slot(settle, participant, currency);
-        if (slot != SETTLE_NONE) payments = settle_model_queue(settle, slot, fifo, payments, timestamp);
+        if (slot != SETTLE_NONE) {
+            payments = settle_model_queue(settle, slot, fifo, payments, timestamp);
+        }
     }
     if (payments == 0) {
         settle_fx_lsm_end(settle);

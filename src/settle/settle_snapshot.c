@@ -22,11 +22,11 @@
  *                              YYYYMMDD, ascending) (version 3)
  *            fx and windows    settle_fx_snapshot_emit (settle_fx.c, version 2)
  *
- * Versions: 1 the RTGS state; 2 issue 5's state appended; 3 the calendar (the holidays and
- * the two fields of struct settle_currency); 4 a position's closing_balance (inside
- * struct settle_position, so a position is 16 bytes longer). Only the current version is read (the engine
- * refuses others with format_version): a data directory of an older build replays its
- * journal from an older snapshot only with that build.
+ * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
+ * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
+ * (inside struct settle_position, so a position is 16 bytes longer). Only the current version
+ * is read (the engine refuses others with format_version): a data directory of an older build
+ * replays its journal from an older snapshot only with that build.
  * Not written, being derived: the three id maps (rebuilt from the records: an id's value is
  * its index) and the scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
@@ -62,8 +62,10 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
         settle->timer_count, settle->limit_count, settle->request_count,
         settle->payment_sequence, settle->transfer_sequence};
     put(context, &counts, sizeof(counts));
-    put(context, settle->participants, (u64)settle->participant_count * sizeof(*settle->participants));
-    for (u32 slot = 0; slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX; slot++) {
+    put(context, settle->participants,
+        (u64)settle->participant_count * sizeof(*settle->participants));
+    for (u32 slot = 0; slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+         slot++) {
         put(context, &settle->positions[slot], SETTLE_SNAPSHOT_POSITION_BYTES);
     }
     put(context, settle->currencies, (u64)settle->currency_count * sizeof(settle->currencies[0]));
@@ -71,7 +73,9 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
     put(context, settle->payments, payments * sizeof(*settle->payments));
     const u32 *links[] = {settle->payment_next, settle->payment_prev, settle->payment_payer_slot,
                           settle->payment_payee_slot, settle->payment_submit_status};
-    for (u32 index = 0; index < ARRAY_COUNT(links); index++) put(context, links[index], payments * 4);
+    for (u32 index = 0; index < ARRAY_COUNT(links); index++) {
+        put(context, links[index], payments * 4);
+    }
     put(context, settle->timers, (u64)settle->timer_count * sizeof(*settle->timers));
     for (u32 index = 0; index < settle->limit_count; index++) {
         const struct settle_bilateral_limit *limit = &settle->limits[index];
@@ -88,7 +92,7 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
         put(context, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX],
             (u64)settle->currencies[currency].holiday_count * sizeof(u32));
     }
-    settle_fx_snapshot_emit(settle, put, context); /* issue 5's state, see settle_fx.c */
+    settle_fx_snapshot_emit(settle, put, context); /* quotes and windows, see settle_fx.c */
 }
 
 static void settle_put_writer(void *context, const void *data, u64 size) {
@@ -116,7 +120,8 @@ u128 settle_digest(const struct settle *settle) {
 
 /* ---- load ---------------------------------------------------------------------------------- */
 
-static bool settle_counts_valid(const struct settle *settle, const struct settle_snapshot_counts *counts) {
+static bool settle_counts_valid(const struct settle *settle,
+                                const struct settle_snapshot_counts *counts) {
     return counts->participant_count <= settle->config.participant_count_max &&
            counts->currency_count <= SETTLE_CURRENCY_COUNT_MAX &&
            counts->payment_count <= settle->config.payment_count_max &&
@@ -131,9 +136,10 @@ static bool settle_maps_rebuild(struct settle *settle) {
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     for (u32 slot = 0; slot < slots; slot++) {
         const struct settle_position *position = &settle->positions[slot];
-        if (position->in_use && (position->currency >= settle->currency_count ||
-                                 position->participant != slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX ||
-                                 position->retry_pending)) {
+        if (position->in_use &&
+            (position->currency >= settle->currency_count ||
+             position->participant != slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX ||
+             position->retry_pending)) {
             return false;
         }
     }
@@ -141,7 +147,9 @@ static bool settle_maps_rebuild(struct settle *settle) {
         u128 id = settle->payments[index].id;
         if (id == 0 || base_id_map_get(&settle->payment_map, id, &(u32){0})) return false;
         u32 payer = settle->payment_payer_slot[index];
-        if (payer != SETTLE_NONE && (payer >= slots || !settle->positions[payer].in_use)) return false;
+        if (payer != SETTLE_NONE && (payer >= slots || !settle->positions[payer].in_use)) {
+            return false;
+        }
         base_id_map_insert(&settle->payment_map, id, index);
     }
     for (u32 index = 0; index < settle->limit_count; index++) {
@@ -185,8 +193,9 @@ static khorgos_error settle_read_holidays(struct settle *settle, struct storage_
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
         u32 count = settle->currencies[currency].holiday_count;
         if (count > SETTLE_HOLIDAY_COUNT_MAX) return KHORGOS_ERROR_corrupt;
-        khorgos_error error = storage_reader_get(
-            reader, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX], (u64)count * sizeof(u32));
+        khorgos_error error =
+            storage_reader_get(reader, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX],
+                               (u64)count * sizeof(u32));
         if (error != KHORGOS_ERROR_ok) return error;
     }
     return KHORGOS_ERROR_ok;
@@ -217,7 +226,8 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     for (u32 slot = 0; error == KHORGOS_ERROR_ok &&
                        slot < counts.participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
          slot++) {
-        error = storage_reader_get(reader, &settle->positions[slot], SETTLE_SNAPSHOT_POSITION_BYTES);
+        error =
+            storage_reader_get(reader, &settle->positions[slot], SETTLE_SNAPSHOT_POSITION_BYTES);
     }
     if (error == KHORGOS_ERROR_ok) {
         error = storage_reader_get(reader, settle->currencies,

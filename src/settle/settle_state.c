@@ -122,8 +122,8 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
     /* Derived capacities (see the limits in settle.h): sized to the engine, so a small test
      * engine opens fast and a large one gets the declared maxima. */
     u32 participants = settle->config.participant_count_max;
-    settle->config.request_count_max =
-        MIN(SETTLE_REQUEST_COUNT_MAX, MAX(SETTLE_REQUEST_COUNT_MIN, settle->config.payment_count_max));
+    settle->config.request_count_max = MIN(
+        SETTLE_REQUEST_COUNT_MAX, MAX(SETTLE_REQUEST_COUNT_MIN, settle->config.payment_count_max));
     settle->config.limit_count_max =
         MIN(SETTLE_BILATERAL_LIMIT_COUNT_MAX, MAX(1u, participants * (participants - 1)));
     settle->ledger = ledger;
@@ -289,8 +289,9 @@ bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const vo
     if (!base_id_map_get(&settle->request_map, id, &index)) return false;
     ASSERT(index < settle->request_count);
     if (settle->requests[index].checksum != settle_request_checksum(operation, event, size)) {
-        *result = (struct khorgos_settle_result){.timestamp = settle->requests[index].result.timestamp,
-                                                 .status = KHORGOS_SETTLE_exists_with_different_fields};
+        *result =
+            (struct khorgos_settle_result){.timestamp = settle->requests[index].result.timestamp,
+                                           .status = KHORGOS_SETTLE_exists_with_different_fields};
         return true;
     }
     *result = settle->requests[index].result;
@@ -420,7 +421,8 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS:
         settle_reprioritize_payments(settle, timestamp, body, count, reply);
         return count;
-    case KHORGOS_OPERATION_LOOKUP_PAYMENTS: return settle_lookup_payments(settle, body, count, reply);
+    case KHORGOS_OPERATION_LOOKUP_PAYMENTS:
+        return settle_lookup_payments(settle, body, count, reply);
     case KHORGOS_OPERATION_GET_QUEUE:
         return settle_get_queue(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
     case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
@@ -428,7 +430,9 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         return count;
     case KHORGOS_OPERATION_GET_POSITIONS:
         return settle_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
-    case KHORGOS_OPERATION_OPEN_DAY: settle_open_day(settle, timestamp, body, count, reply); return count;
+    case KHORGOS_OPERATION_OPEN_DAY:
+        settle_open_day(settle, timestamp, body, count, reply);
+        return count;
     case KHORGOS_OPERATION_CLOSE_DAY:
         settle_close_day(settle, timestamp, body, count, reply);
         return count;
@@ -440,18 +444,23 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     return 0;
 }
 
-/* Issue 5's operations (settle_fx.c, settle_netting.c). */
+/* The cross-currency and netting operations (settle_fx.c, settle_netting.c). */
 static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, const void *body,
                            u32 count, void *reply) {
     ASSERT(operation >= KHORGOS_OPERATION_SET_FX_QUOTES);
     ASSERT(operation <= KHORGOS_OPERATION_GET_WINDOW_POSITIONS);
     switch (operation) {
-    case KHORGOS_OPERATION_SET_FX_QUOTES: settle_fx_set_quotes(settle, timestamp, body, count, reply); break;
+    case KHORGOS_OPERATION_SET_FX_QUOTES:
+        settle_fx_set_quotes(settle, timestamp, body, count, reply);
+        break;
     case KHORGOS_OPERATION_WITHDRAW_FX_QUOTES:
         settle_fx_withdraw_quotes(settle, timestamp, body, count, reply);
         break;
-    case KHORGOS_OPERATION_LOOKUP_FX_QUOTES: return settle_fx_lookup_quotes(settle, body, count, reply);
-    case KHORGOS_OPERATION_SET_FX_ROUTING: settle_fx_set_routing(settle, timestamp, body, count, reply); break;
+    case KHORGOS_OPERATION_LOOKUP_FX_QUOTES:
+        return settle_fx_lookup_quotes(settle, body, count, reply);
+    case KHORGOS_OPERATION_SET_FX_ROUTING:
+        settle_fx_set_routing(settle, timestamp, body, count, reply);
+        break;
     case KHORGOS_OPERATION_OPEN_WINDOW:
     case KHORGOS_OPERATION_CLOSE_WINDOW:
     case KHORGOS_OPERATION_SETTLE_WINDOW:
@@ -494,7 +503,9 @@ static bool settle_check_queue(const struct settle *settle, u32 slot) {
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
             const struct khorgos_payment *payment = &settle->payments[at];
-            if (payment->state != KHORGOS_PAYMENT_QUEUED || payment->priority != priority) return false;
+            if (payment->state != KHORGOS_PAYMENT_QUEUED || payment->priority != priority) {
+                return false;
+            }
             if (settle->payment_payer_slot[at] != slot || settle->payment_prev[at] != previous) {
                 return false;
             }

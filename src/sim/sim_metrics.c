@@ -293,7 +293,8 @@ static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_
         u32 bucket = 0;
         while (index < count && events[index].currency == currency) {
             u32 time = events[index].time;
-            while (bucket < system->series_count && (bucket + 1) * SIM_SERIES_BUCKET_SECONDS <= time) {
+            while (bucket < system->series_count &&
+                   (bucket + 1) * SIM_SERIES_BUCKET_SECONDS <= time) {
                 system->queue_series[bucket++] = (u128)value;
             }
             while (index < count && events[index].currency == currency &&

@@ -166,8 +166,8 @@ static void json_run_currency(FILE *file, const struct sim_report *report,
     json_amount(file, "upper_bound", scenario, currency, total->upper_bound);
     json_amount(file, "lower_bound", scenario, currency, total->lower_bound);
     json_amount(file, "liquidity_used", scenario, currency, total->liquidity_used);
-    fprintf(file, ",\"delay_indicator\":%.6f,\"settlement_ratio_value\":%.6f", system->delay_indicator,
-            system->settlement_ratio_value);
+    fprintf(file, ",\"delay_indicator\":%.6f,\"settlement_ratio_value\":%.6f",
+            system->delay_indicator, system->settlement_ratio_value);
     fprintf(file, ",\"settlement_ratio_count\":%.6f,\"queue_max_count\":%u",
             system->settlement_ratio_count, total->queue_max_count);
     json_amount(file, "queue_max_value", scenario, currency, total->queue_max_value);
@@ -242,7 +242,8 @@ static void csv_row(FILE *file, const struct sim_report *report, const struct si
     fprintf(file, "%s,", run->design);
     write_alpha(file, run->alpha_per_mille);
     fprintf(file, ",%u,%s,%s,%s,", payment->id, scenario->banks[payment->debtor].bic,
-            scenario->banks[payment->creditor].bic, scenario->currencies[payment->currency].letters);
+            scenario->banks[payment->creditor].bic,
+            scenario->currencies[payment->currency].letters);
     write_amount(file, scenario, payment->currency, payment->amount);
     fprintf(file, ",%s,", scenario->currencies[payment->creditor_currency].letters);
     if (settled) write_amount(file, scenario, payment->creditor_currency, outcome->creditor_amount);
@@ -443,7 +444,8 @@ static void chart_axes(const struct chart *chart) {
         double y = chart_y(chart, tick * chart->y_step);
         fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                 CHART_LEFT, y, right, y);
-        fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
+        fprintf(file,
+                "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
                 CHART_LEFT - 6, y + 4);
         tick_label(file, chart->y_kind, tick * chart->y_step, chart->day_open_seconds);
         fprintf(file, "</text>\n");
@@ -451,10 +453,13 @@ static void chart_axes(const struct chart *chart) {
     if (chart->x_kind != AXIS_CATEGORIES) {
         for (u32 tick = 0; tick * chart->x_step <= chart->x_max * (1 + 1e-9); tick++) {
             double x = chart_x(chart, tick * chart->x_step);
-            fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
-                    x, CHART_TOP, x, bottom);
-            fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x,
-                    bottom + 16);
+            fprintf(file,
+                    "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x,
+                    CHART_TOP, x, bottom);
+            fprintf(file,
+                    "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" "
+                    "text-anchor=\"middle\">",
+                    x, bottom + 16);
             tick_label(file, chart->x_kind, tick * chart->x_step, chart->day_open_seconds);
             fprintf(file, "</text>\n");
         }
@@ -475,10 +480,13 @@ static void chart_begin(struct chart *chart, const char *title, const char *x_la
                   "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n",
             CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT, title);
     chart_axes(chart);
-    fprintf(file, "<text font-size=\"12\" fill=\"#222\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>",
+    fprintf(file,
+            "<text font-size=\"12\" fill=\"#222\" x=\"%.1f\" y=\"%.1f\" "
+            "text-anchor=\"middle\">%s</text>",
             CHART_LEFT + plot_width() / 2, CHART_HEIGHT - 8, x_label);
-    fprintf(file, "<text font-size=\"12\" fill=\"#222\" transform=\"translate(16 %.1f) rotate(-90)\" "
-                  "text-anchor=\"middle\">%s</text>\n",
+    fprintf(file,
+            "<text font-size=\"12\" fill=\"#222\" transform=\"translate(16 %.1f) rotate(-90)\" "
+            "text-anchor=\"middle\">%s</text>\n",
             CHART_TOP + plot_height() / 2, y_label);
 }
 
@@ -488,8 +496,9 @@ static void chart_legend(const struct chart *chart, const struct designs *design
     double x = CHART_WIDTH - CHART_RIGHT + 16;
     for (u32 index = 0; index < designs->count; index++) {
         double y = CHART_TOP + 8 + index * 20.0;
-        fprintf(chart->file, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
-                             "fill=\"%s\"/><text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\">",
+        fprintf(chart->file,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
+                "fill=\"%s\"/><text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\">",
                 x, y - 10, design_colors[index], x + 18, y);
         html_text(chart->file, designs->names[index]);
         fprintf(chart->file, "</text>\n");
@@ -512,7 +521,8 @@ static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
     ASSERT(designs->count > 0 && designs->count <= SIM_DESIGN_COUNT_MAX);
     double x_largest = 0;
     for (u32 index = 0; index < report->run_count; index++) {
-        x_largest = MAX(x_largest, run_summarize(report->scenario, &report->runs[index]).liquidity_usd);
+        x_largest =
+            MAX(x_largest, run_summarize(report->scenario, &report->runs[index]).liquidity_usd);
     }
     struct chart chart = {.file = file, .x_kind = AXIS_USD_MILLIONS, .y_kind = AXIS_RATIO};
     axis_scale(AXIS_USD_MILLIONS, x_largest, &chart.x_max, &chart.x_step);
@@ -561,8 +571,9 @@ static double series_usd(const struct sim_scenario *scenario, const struct sim_r
     for (u32 currency = 0; currency < scenario->currency_count; currency++) {
         const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
         ASSERT(bucket < system->series_count);
-        value += usd_of(scenario, currency, kind == SERIES_QUEUE ? system->queue_series[bucket]
-                                                                  : system->liquidity_series[bucket]);
+        value += usd_of(scenario, currency,
+                        kind == SERIES_QUEUE ? system->queue_series[bucket]
+                                             : system->liquidity_series[bucket]);
     }
     return value;
 }
@@ -617,7 +628,8 @@ enum bar_kind { BARS_CURRENCY, BARS_COUNTRY };
 static double bar_value(const struct sim_scenario *scenario, const struct sim_run *run,
                         enum bar_kind kind, u32 category) {
     ASSERT(scenario != NULL && run != NULL);
-    ASSERT(kind == BARS_CURRENCY ? category < scenario->currency_count : category < scenario->country_count);
+    ASSERT(kind == BARS_CURRENCY ? category < scenario->currency_count
+                                 : category < scenario->country_count);
     if (kind == BARS_CURRENCY) {
         return usd_of(scenario, category, run->metrics->currencies[category].total.liquidity_used);
     }
@@ -662,11 +674,14 @@ static void chart_bars(FILE *file, const struct sim_report *report, const struct
         for (u32 design = 0; design < designs->count; design++) {
             double value = bar_value(scenario, designs->highest[design], kind, categories[index]);
             double x = chart_x(&chart, index + 0.1 + design * bar_width);
-            fprintf(file, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>",
-                    x, chart_y(&chart, value), chart_x(&chart, bar_width) - CHART_LEFT,
+            fprintf(file,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>", x,
+                    chart_y(&chart, value), chart_x(&chart, bar_width) - CHART_LEFT,
                     chart_y(&chart, 0) - chart_y(&chart, value), design_colors[design]);
         }
-        fprintf(file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
+        fprintf(file,
+                "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" "
+                "text-anchor=\"middle\">%s</text>\n",
                 chart_x(&chart, index + 0.5), CHART_TOP + plot_height() + 16,
                 kind == BARS_CURRENCY ? scenario->currencies[categories[index]].letters
                                       : scenario->countries[categories[index]].code);

@@ -1,7 +1,7 @@
 /*
- * sim_run.c: one design at one liquidity level, run through the real engine (issue 6, items 1,
- * 3 and 4). The only file of the sim layer that touches the engine, and only through the public
- * interface of include/khorgos.h: khorgos_open_memory (or khorgos_format + khorgos_open for
+ * sim_run.c: one design at one liquidity level, run through the real engine. The only file of
+ * the sim layer that touches the engine, and only through the public interface of
+ * include/khorgos.h: khorgos_open_memory (or khorgos_format + khorgos_open for
  * --data) with the manual clock, khorgos_clock_advance, khorgos_execute (settle.h is read for
  * one constant, the most payments an engine holds).
  *
@@ -167,7 +167,8 @@ static u128 sim_run_convert(const struct sim_scenario *scenario, u32 from, u32 t
     bool known = sim_run_rate(scenario, from, to, &mantissa, &exponent);
     ASSERT(known);
     ASSERT(amount <= SIM_AMOUNT_MAX);
-    int32_t scale = exponent + sim_run_minor_units(scenario, to) - sim_run_minor_units(scenario, from);
+    int32_t scale =
+        exponent + sim_run_minor_units(scenario, to) - sim_run_minor_units(scenario, from);
     u128 product = amount * mantissa; /* < 2^80 x 2^40 */
     if (scale >= 0) return product * sim_run_power10((u32)scale);
     return product / sim_run_power10((u32)-scale);
@@ -249,9 +250,10 @@ khorgos_error sim_runner_init(struct sim_runner *runner, const struct sim_scenar
     runner->engine_ids = calloc(count, sizeof(u128));
     runner->window_members = calloc(count, sizeof(u32));
     runner->window_carried = calloc(count, sizeof(u32));
-    if (runner->reference[0] == NULL || runner->reference[1] == NULL || runner->flows == NULL || runner->records == NULL ||
-        runner->results == NULL || runner->ids == NULL || runner->engine_ids == NULL ||
-        runner->window_members == NULL || runner->window_carried == NULL) {
+    if (runner->reference[0] == NULL || runner->reference[1] == NULL || runner->flows == NULL ||
+        runner->records == NULL || runner->results == NULL || runner->ids == NULL ||
+        runner->engine_ids == NULL || runner->window_members == NULL ||
+        runner->window_carried == NULL) {
         sim_runner_deinit(runner);
         return KHORGOS_ERROR_out_of_memory;
     }
@@ -769,7 +771,8 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
     u32 index = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     if (state->config->design == SIM_DESIGN_DNS_HOURLY) error = sim_run_netting_tick(state, true);
-    while (error == KHORGOS_ERROR_ok && (index < day->count || MIN(tick, last) < day->close_seconds)) {
+    while (error == KHORGOS_ERROR_ok &&
+           (index < day->count || MIN(tick, last) < day->close_seconds)) {
         u32 next = index < day->count ? day->payments[index].submitted_at : SIM_NEVER;
         u32 due = MIN(tick, last);
         if (due < next && due < day->close_seconds) {
@@ -955,20 +958,28 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
         .payment_count_max = day->count + state->resubmit_budget + requests,
     };
     khorgos_error error = KHORGOS_ERROR_ok;
+    char report[sizeof(state->runner->message)] = "";
     if (state->config->data_directory == NULL) {
         error = khorgos_open_memory(&state->engine, &config);
     } else {
-        error = khorgos_format(state->config->data_directory, &config);
+        /* Format, then open: both hold the directory's lock, so a second run on the same
+         * directory is refused (locked, or exists once it is formatted). */
+        error = khorgos_format_report(state->config->data_directory, &config, report,
+                                      sizeof(report));
         struct khorgos_open_options options = {.clock_manual = 1,
-                                               .checkpoint_journal_bytes = UINT64_MAX};
+                                               .checkpoint_journal_bytes = UINT64_MAX,
+                                               .report = report,
+                                               .report_capacity = sizeof(report)};
         if (error == KHORGOS_ERROR_ok) {
             error = khorgos_open(&state->engine, state->config->data_directory, &options);
         }
     }
     if (error != KHORGOS_ERROR_ok) {
         state->engine = NULL;
-        snprintf(state->runner->message, sizeof(state->runner->message), "opening the engine: %s",
-                 khorgos_strerror(error));
+        snprintf(state->runner->message, sizeof(state->runner->message), "opening %s: %s",
+                 state->config->data_directory != NULL ? state->config->data_directory
+                                                       : "the engine",
+                 report[0] != '\0' ? report : khorgos_strerror(error));
     }
     return error;
 }

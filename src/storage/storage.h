@@ -19,6 +19,7 @@
  *   snapshot-<S>                the state after request S (16 lowercase hex digits)
  *   journal-<F>, headers-<F>    a journal segment whose first request is F, and the redundant
  *                               copies of its record headers
+ *   lock                        held by the one writer (storage_io_posix.c); its pid as text
  * Format writes the superblock, snapshot-0000000000000000 (the empty state) and the first
  * segment journal-0000000000000001. A checkpoint at request S starts segment S+1 when the
  * journal is idle (otherwise snapshot-<S> falls inside the current segment, whose records up
@@ -289,10 +290,32 @@ struct storage_io {
     khorgos_error (*truncate)(struct storage_io *io, int file, u64 size);
 };
 
-/* The POSIX I/O on `path`: creates the directory when `create` (refusing an existing one with
- * exists), else opens it (not_found when absent). storage_io_posix_destroy closes and frees. */
-khorgos_error storage_io_posix_create(const char *path, bool create, struct storage_io **io);
+/* How the POSIX I/O takes a data directory (storage_io_posix.c). */
+enum storage_posix_mode {
+    /* check, inspect: every file O_RDONLY, every change refused (io), no lock taken or waited
+     * for; works on a read-only copy. */
+    STORAGE_POSIX_READ = 0,
+    /* open: the directory must hold a superblock (not_found); takes the writer's lock. */
+    STORAGE_POSIX_WRITE,
+    /* format: creates the directory (0700) or takes an existing empty one (exists when it
+     * is not empty); takes the writer's lock. */
+    STORAGE_POSIX_FORMAT,
+};
+/* The POSIX I/O on `path`. A writer's io holds the directory's lock (the file "lock", an open
+ * file description lock the kernel releases when the process dies) until it is destroyed;
+ * locked when another writer holds it. On failure, `message` (STORAGE_MESSAGE_BYTES_MAX bytes,
+ * or NULL) says what failed and why, relative to the directory (the caller names the path).
+ * storage_io_posix_destroy closes and frees, releasing the lock. */
+khorgos_error storage_io_posix_create(const char *path, enum storage_posix_mode mode,
+                                      struct storage_io **io, char *message);
 void storage_io_posix_destroy(struct storage_io *io);
+/* After a failed format: removes every file of the directory (empty when format took it, and
+ * the lock kept every other writer out since) and the directory if format made it, so that
+ * nothing blocks the next format; then destroys the io. */
+void storage_io_posix_remove(struct storage_io *io);
+/* For any io on the directory: the pid of the writer that holds its lock now, 0 when none
+ * (or the lock file cannot be read), -1 when one does whose pid is unknown. Never waits. */
+int storage_io_posix_writer(struct storage_io *io);
 /* Whether an io is the POSIX one (checkpoints are written by a thread only there). */
 bool storage_io_is_posix(const struct storage_io *io);
 
@@ -304,7 +327,7 @@ struct storage_fault_config {
     u32 read_flip_per_million;    /* a bit flipped in what a pread returns (not on disk) */
     u32 write_error_per_million;  /* pwrite fails with EIO */
     u32 sync_error_per_million;   /* fdatasync/fsync fails with EIO; the data stays volatile */
-    u64 space_bytes_max;          /* total file bytes; beyond it pwrite/allocate: ENOSPC (0: none) */
+    u64 space_bytes_max;          /* total file bytes; past it pwrite/allocate: ENOSPC (0: none) */
     /* After this many more changes (writes, syncs, allocations, directory operations) the
      * power fails: every later call fails with EIO until storage_fault_crash (0: never). This
      * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */

@@ -93,12 +93,15 @@ khorgos_error storage_superblock_write(struct storage_io *io,
     error = io->pwrite(io, file, &disk, sizeof(disk), 0);
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, file);
     io->close(io, file);
-    if (error == KHORGOS_ERROR_ok) error = io->rename(io, SUPERBLOCK_TEMPORARY_NAME, SUPERBLOCK_NAME);
+    if (error == KHORGOS_ERROR_ok) {
+        error = io->rename(io, SUPERBLOCK_TEMPORARY_NAME, SUPERBLOCK_NAME);
+    }
     if (error == KHORGOS_ERROR_ok) error = io->sync_directory(io);
     return error;
 }
 
-khorgos_error storage_superblock_read(struct storage_io *io, struct storage_superblock *superblock) {
+khorgos_error storage_superblock_read(struct storage_io *io,
+                                      struct storage_superblock *superblock) {
     ASSERT(io != NULL && superblock != NULL);
     memset(superblock, 0, sizeof(*superblock));
     int file = -1;

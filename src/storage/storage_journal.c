@@ -329,7 +329,9 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
     storage->sequence_next = first_sequence;
     storage->durable_sequence = first_sequence - 1; /* idle: all before it is durable */
     storage->batch_offset = 0;
-    if (chain_head != storage->chain_head) memcpy(storage->chain_head, chain_head, BASE_SHA256_BYTES);
+    if (chain_head != storage->chain_head) {
+        memcpy(storage->chain_head, chain_head, BASE_SHA256_BYTES);
+    }
     return KHORGOS_ERROR_ok;
 }
 

@@ -360,7 +360,8 @@ static khorgos_error reader_fill(struct storage_reader *reader, u64 offset, u64 
 
 /* The one verification pass: the table against the header, each body against the table. */
 static khorgos_error snapshot_verify(struct storage_reader *reader,
-                                     const struct storage_snapshot_header *header, u64 *bad_offset) {
+                                     const struct storage_snapshot_header *header,
+                                     u64 *bad_offset) {
     u64 table_size = (u64)header->section_count * sizeof(struct storage_section_header);
     u64 table_offset = sizeof(*header) + header->body_size - table_size;
     *bad_offset = table_offset;
@@ -534,13 +535,15 @@ static bool collect_retire(struct storage_io *io, const char *name,
     return *error == KHORGOS_ERROR_ok;
 }
 
-/* Frees a retired file in steps, one per pace call, then unlinks it. */
+/* Frees a retired file in steps, one per pace call, then unlinks it. A name that does not
+ * open (a symbolic link: the io refuses to follow one) is only unlinked: what it points to,
+ * outside the directory, is never opened, shortened or deleted. */
 static khorgos_error collect_shrink(struct storage_io *io, const char *name,
                                     storage_pace_function pace, void *context) {
     ASSERT(name != NULL && pace != NULL);
     int file = -1;
     khorgos_error error = io->open(io, name, 0, &file);
-    if (error != KHORGOS_ERROR_ok) return error;
+    if (error != KHORGOS_ERROR_ok) return io->unlink(io, name);
     u64 size = 0;
     error = io->size(io, file, &size);
     u32 steps = 0;

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Runs the examples of README.md and docs/*.md that are marked as runnable, and compares each
+with the output the document shows, so the documents cannot drift from the program.
+
+The marks are HTML comments (a Markdown viewer shows nothing of them), each on its own line just
+before a fenced block (``` ... ```):
+
+    <!-- run -->            the block is a shell script: run with `sh -e`, exit status 0
+    <!-- run: COMMAND -->   the block is the standard input of COMMAND (a shell command line),
+                            which must exit 0; e.g. <!-- run: khorgos apply --clock manual -->
+    <!-- output -->         the block is what the run block before it writes on standard
+                            output, line for line; "..." in a line stands for any text (for
+                            what must vary, such as a wall-clock time), and nothing else does
+
+A block without a mark is not run: the install and test commands of the Quick start (they
+would install packages or run `make test` itself), synopses with placeholders (DIR, FILE),
+fragments of C, and the per-operation request and reply shapes of docs/api.md (wrapped for
+reading). Each run happens in a new empty temporary directory, which is the data directory's
+parent for examples that use one, with the built binary reachable both as `khorgos` (on PATH)
+and as `build/khorgos` (a link in that directory), as the README's examples call it. Prefer
+`--clock manual` in examples that show output, so the output is exact.
+
+Each run block is one result: "docs/FILE:LINE 1 0" (or "0 1") is appended to RESULTS.
+With --update, an output block (without "...") that differs is rewritten with what the run
+wrote, for a change that alters replies on purpose; read the difference before committing it.
+Usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]   (default README.md docs/*.md)
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+MARK = re.compile(r"^<!--\s*(run|output)(?::\s*(.*?))?\s*-->\s*$")
+SECONDS_PER_RUN = 120
+
+
+def blocks(path):
+    """Yields (kind, command, line, text, (first, end)) for each marked fenced block of a
+    Markdown file: line is the opening fence's line number, first and end the content's line
+    indexes from 0, end excluded."""
+    lines = open(path, encoding="utf-8").read().split("\n")
+    index = 0
+    while index < len(lines):
+        match = MARK.match(lines[index])
+        index += 1
+        if not match:
+            continue
+        kind, command = match.group(1), match.group(2)
+        if index >= len(lines) or not lines[index].startswith("```"):
+            raise SystemExit(f"{path}:{index}: a mark must be followed by a fenced block")
+        start = index + 1
+        end = start
+        while end < len(lines) and not lines[end].startswith("```"):
+            end += 1
+        if end == len(lines):
+            raise SystemExit(f"{path}:{start}: the fenced block does not end")
+        yield kind, command, start, "\n".join(lines[start:end]) + "\n", (start, end)
+        index = end + 1
+
+
+def run(binary, kind_command, text):
+    """Runs one block in a fresh temporary directory; returns (exit status, stdout, stderr)."""
+    directory = tempfile.mkdtemp(prefix="khorgos-docs-")
+    try:
+        os.makedirs(os.path.join(directory, "build"))
+        os.symlink(binary, os.path.join(directory, "build", "khorgos"))
+        os.makedirs(os.path.join(directory, ".bin"))
+        os.symlink(binary, os.path.join(directory, ".bin", "khorgos"))
+        environment = dict(os.environ)
+        environment["PATH"] = os.path.join(directory, ".bin") + os.pathsep + environment["PATH"]
+        if kind_command:
+            argv, stdin = ["sh", "-c", kind_command], text
+        else:
+            argv, stdin = ["sh", "-e", "-c", text], ""
+        process = subprocess.run(argv, input=stdin, capture_output=True, text=True,
+                                 cwd=directory, env=environment, timeout=SECONDS_PER_RUN)
+        return process.returncode, process.stdout, process.stderr
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {SECONDS_PER_RUN} s\n"
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def same_output(shown, written):
+    """Whether the written output matches the block shown, "..." matching any text in a line."""
+    shown_lines, written_lines = shown.split("\n"), written.split("\n")
+    if len(shown_lines) != len(written_lines):
+        return False
+    for pattern, line in zip(shown_lines, written_lines):
+        expression = ".*".join(re.escape(part) for part in pattern.split("..."))
+        if not re.fullmatch(expression, line):
+            return False
+    return True
+
+
+def show_difference(expected, actual):
+    import difflib
+    for line in difflib.unified_diff(expected.splitlines(), actual.splitlines(),
+                                     "shown", "written", lineterm="", n=1):
+        print("    " + line)
+
+
+def check_file(binary, path, results, update):
+    """Runs every run block of one file, compares the outputs shown; returns the failures."""
+    outcomes = []  # [name, ok, stdout, output block's name] per run block, in order
+    updates = []  # (first, end, new lines) of output blocks to rewrite
+    for kind, command, line, text, span in blocks(path):
+        name = f"{path.removeprefix('docs/')}:{line}"  # docs/api.md:12, README.md:3
+        if kind == "run":
+            status, stdout, stderr = run(binary, command, text)
+            outcomes.append([name, status == 0, stdout, None])
+            if status != 0:
+                print(f"FAIL docs/{name}: exit status {status}")
+                print("    " + stderr.strip()[-2000:].replace("\n", "\n    "))
+            continue
+        if not outcomes or outcomes[-1][3] is not None:
+            raise SystemExit(f"{name}: an output block needs a run block just before it")
+        outcomes[-1][3] = name
+        run_name, ok, stdout, _ = outcomes[-1]
+        if ok and not same_output(text, stdout):
+            if update and "..." not in text and stdout.endswith("\n"):
+                print(f"updated docs/{name} with what docs/{run_name} writes:")
+                show_difference(text, stdout)
+                updates.append((span[0], span[1], stdout[:-1].split("\n")))
+                continue
+            print(f"FAIL docs/{run_name}: what it writes differs from the block at docs/{name}")
+            show_difference(text, stdout)
+            outcomes[-1][1] = False
+    if updates:
+        lines = open(path, encoding="utf-8").read().split("\n")
+        for first, end, new in reversed(updates):
+            lines[first:end] = new
+        open(path, "w", encoding="utf-8").write("\n".join(lines))
+    with open(results, "a", encoding="utf-8") as file:
+        for name, ok, _, _ in outcomes:
+            if ok:
+                print(f"ok   docs/{name}")
+            file.write(f"docs/{name} {1 if ok else 0} {0 if ok else 1}\n")
+    return sum(not ok for _, ok, _, _ in outcomes)
+
+
+def main():
+    arguments = sys.argv[1:]
+    update = arguments[:1] == ["--update"]
+    arguments = arguments[1:] if update else arguments
+    if len(arguments) < 2:
+        raise SystemExit("usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]")
+    binary = os.path.abspath(arguments[0])
+    results = arguments[1]
+    os.makedirs(os.path.dirname(os.path.abspath(results)), exist_ok=True)
+    paths = arguments[2:] or ["README.md"] + sorted(glob.glob("docs/*.md"))
+    failed = sum(check_file(binary, path, results, update) for path in paths)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
