@@ -82,6 +82,13 @@ void engine_storage_close(struct khorgos *engine);
  * between requests, with no checkpoint running. */
 struct base_clock;
 void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock);
+/* For a deterministic simulation that interleaves a checkpoint with requests (tests/vopr.h):
+ * checkpoints on any I/O run on the thread, paced on `clock`, the thread held by `schedule`
+ * (storage.h) so that it runs only when the test lets it. NULLs: back to the defaults. Set it
+ * between requests, with no checkpoint running. */
+struct storage_checkpoint_schedule;
+void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_clock *clock,
+                                    const struct storage_checkpoint_schedule *schedule);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,
                                     const struct storage_superblock *superblock);

@@ -713,7 +713,9 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
         engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
         return KHORGOS_ERROR_ok;
     }
-    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
+    bool threaded = storage_io_is_posix(engine_storage->io) ||
+                    checkpoint->snapshot.schedule != NULL;
+    if (threaded && engine_checkpoint_spawn(engine_storage)) {
         return KHORGOS_ERROR_ok;
     }
     error = storage_checkpoint_write_inline(
@@ -750,6 +752,16 @@ void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clo
     ASSERT(!engine->storage->checkpoint.snapshot.running); /* the thread reads it */
     engine->storage->pace_clock = clock;
     engine->storage->pace_inline = clock != &base_clock_system;
+}
+
+void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_clock *clock,
+                                    const struct storage_checkpoint_schedule *schedule) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(!engine->storage->checkpoint.snapshot.running); /* the thread reads them */
+    ASSERT((clock == NULL) == (schedule == NULL));
+    engine->storage->pace_clock = clock != NULL ? clock : &base_clock_system;
+    engine->storage->pace_inline = false;
+    engine->storage->checkpoint.snapshot.schedule = schedule;
 }
 
 /* ---- format -------------------------------------------------------------------------------- */

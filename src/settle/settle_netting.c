@@ -519,7 +519,15 @@ void settle_netting_pulse(struct settle *settle, u64 timestamp) {
         settle_window_close(settle, window, timestamp);
         if (window->record.interval == 0) break;
         u64 interval = window->record.interval;
-        if (settle_window_open(settle, timestamp, close_at + interval, window->record.settle_after,
+        /* The next close on the window's grid (close_at + k * interval) after now: a clock
+         * that jumped past several intervals (a pause, a long idle stretch) skips the ones
+         * missed rather than opening a window already due. */
+        u64 next_close_at = close_at + interval;
+        if (next_close_at <= timestamp) {
+            next_close_at += ((timestamp - next_close_at) / interval + 1) * interval;
+        }
+        ASSERT(next_close_at > timestamp && next_close_at - timestamp <= interval);
+        if (settle_window_open(settle, timestamp, next_close_at, window->record.settle_after,
                                interval) != KHORGOS_SETTLE_ok) {
             break; /* no room for another window: netting stops until some is freed */
         }

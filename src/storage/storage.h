@@ -814,6 +814,19 @@ typedef u128 (*storage_checkpoint_sections_function)(void *context,
  * owner may prepare its next capture there (only memory the capture does not hold). */
 typedef void (*storage_checkpoint_after_function)(void *context);
 
+/* A test's hold on the checkpoint's thread, so that a seeded simulation (tests/vopr.h) runs
+ * it the same way every time: the thread runs only when the test hands it control. The
+ * owner's thread calls `created` just before it creates the thread; the thread calls `wait`
+ * first of all (it returns when the test resumes it) and `exit` as its last act (hands control
+ * back for good); in between it hands control back only in its pacing clock's sleep_ns (the
+ * test's clock, base.h). */
+struct storage_checkpoint_schedule {
+    void *context;
+    void (*created)(void *context);
+    void (*wait)(void *context);
+    void (*exit)(void *context);
+};
+
 /* One checkpoint at a time. The owner sets sections, after and context once, and before each
  * checkpoint captures its state and calls storage_checkpoint_prepare (and sets keep_from);
  * nobody writes those while `running`. */
@@ -821,6 +834,7 @@ struct storage_checkpoint {
     storage_checkpoint_sections_function sections;
     storage_checkpoint_after_function after; /* NULL: none */
     void *context;
+    const struct storage_checkpoint_schedule *schedule; /* a test's, NULL when none */
     struct storage *storage;
     u64 sequence;
     u64 timestamp_last;

@@ -150,6 +150,7 @@ static void *checkpoint_thread(void *argument) {
     struct storage_checkpoint *checkpoint = argument;
     ASSERT(checkpoint != NULL && checkpoint->running);
     ASSERT(!checkpoint->published);
+    if (checkpoint->schedule != NULL) checkpoint->schedule->wait(checkpoint->schedule->context);
     /* Commits come first when the cores are busy; a failure only leaves the default. */
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), STORAGE_CHECKPOINT_NICE);
     checkpoint->error = checkpoint_write(checkpoint, checkpoint_pace);
@@ -173,6 +174,7 @@ static void *checkpoint_thread(void *argument) {
      * here costs that start a preallocation, nothing more (C4). */
     if (checkpoint->error == KHORGOS_ERROR_ok) checkpoint_spares(checkpoint);
     atomic_store_explicit(&checkpoint->done, true, memory_order_release);
+    if (checkpoint->schedule != NULL) checkpoint->schedule->exit(checkpoint->schedule->context);
     return NULL;
 }
 
@@ -185,8 +187,11 @@ bool storage_checkpoint_start(struct storage_checkpoint *checkpoint,
     storage_pace_begin(&checkpoint->pace, clock);
     checkpoint->spares_failed = false;
     checkpoint->running = true;
+    const struct storage_checkpoint_schedule *schedule = checkpoint->schedule;
+    if (schedule != NULL) schedule->created(schedule->context);
     if (pthread_create(&checkpoint->thread, NULL, checkpoint_thread, checkpoint) != 0) {
         checkpoint->running = false;
+        if (schedule != NULL) schedule->exit(schedule->context);
         return false;
     }
     return true;
