@@ -685,13 +685,14 @@ static khorgos_error sim_run_window_finish(struct sim_run_state *state, u32 numb
     return error;
 }
 
-/* Submits the payments carried from the last window into the one just opened, under new ids,
- * while the engine has room for them. */
+/* Submits the payments carried from the last window into the one just opened, under new ids
+ * (the engine was sized for every carry, sim_run_resubmit_count_max). */
 static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
     struct sim_runner *runner = state->runner;
-    u32 count = MIN(state->carried_count, state->resubmit_budget);
+    u32 count = state->carried_count;
     ASSERT(state->window_open && state->member_count == 0);
     ASSERT(state->carried_count <= runner->day->count);
+    ASSERT(count <= state->resubmit_budget); /* sized for every carry the day can need */
     state->resubmit_budget -= count;
     state->resubmit_round++;
     for (u32 k = 0; k < count; k++) {
@@ -921,6 +922,22 @@ static void sim_run_fx_converted(const struct sim_run_state *state,
 /* ----------------------------------------------------------------------------------------- */
 /* The run.                                                                                   */
 
+/* The most resubmissions a netting day can need: a payment submitted at t is carried at most
+ * once by each window closing at a tick T = k x interval with t <= T < close (a tick at t
+ * comes after t's payments). */
+static u64 sim_run_resubmit_count_max(const struct sim_day *day, u32 interval) {
+    ASSERT(interval > 0);
+    ASSERT(day->close_seconds > 0 || day->count == 0);
+    u64 last_tick = day->close_seconds > 0 ? (day->close_seconds - 1) / interval : 0;
+    u64 total = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        u64 first_tick = MAX(((u64)day->payments[index].submitted_at + interval - 1) / interval,
+                             1u);
+        if (first_tick <= last_tick) total += last_tick - first_tick + 1;
+    }
+    return total;
+}
+
 static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_day *day = state->runner->day;
@@ -944,10 +961,17 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
                  SETTLE_PAYMENT_COUNT_MAX - requests);
         return KHORGOS_ERROR_capacity_full;
     }
-    /* dns_hourly: room to carry payments again (sim_run_window_resubmit), up to the day's
-     * count in all, within what the engine holds. */
-    state->resubmit_budget =
-        windows > 0 ? MIN(day->count, SETTLE_PAYMENT_COUNT_MAX - requests - day->count) : 0;
+    /* dns_hourly: room to carry every payment again into every later window (the most
+     * sim_run_window_resubmit can need); a day that needs more than the engine holds is
+     * refused here rather than losing carried payments later. */
+    u64 resubmits = windows > 0 ? sim_run_resubmit_count_max(day, interval) : 0;
+    if ((u64)day->count + requests + resubmits > SETTLE_PAYMENT_COUNT_MAX) {
+        snprintf(state->runner->message, sizeof(state->runner->message),
+                 "%u payments carried through %u windows: more than the engine holds (%u)",
+                 day->count, windows, SETTLE_PAYMENT_COUNT_MAX - requests);
+        return KHORGOS_ERROR_capacity_full;
+    }
+    state->resubmit_budget = (u32)resubmits;
     struct khorgos_config config = {
         .account_count_max = 2 * slots + 2 * SIM_CURRENCY_COUNT_MAX + 64,
         .transfer_count_max = transfers,
