@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$KHORGOS" simulate --scale 0.05 --out "$work/out" >"$work/simulate.log" 2>&1 ||
+"$KHORGOS" simulate --scale 0.05 --seeds 3 --out "$work/out" >"$work/simulate.log" 2>&1 ||
     fail "simulate: $(tail -n 5 "$work/simulate.log")"
 [ -s "$work/out/report.html" ] || fail "no report.html"
 

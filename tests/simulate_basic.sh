@@ -3,6 +3,8 @@
 # outputs, well formed: metrics.json parses and has every design x a x currency run and every
 # country; payments.csv has its header and one row per payment and run, sorted by design (the
 # issue's order), a, then submission; report.html is one self-contained file with its charts.
+# Three seeds: every run per seed (with its seed), and a summary with intervals per design, a,
+# currency and metric, whose bounds hold the mean and whose mean is the seeds' average.
 # Then the same run with --data (a data directory per run) gives the same metrics and a directory
 # that `khorgos check` passes; and an operator's CSV day: a bad row is reported by line and
 # skipped, or refused by --strict.
@@ -11,7 +13,7 @@ KHORGOS=${KHORGOS:-build/khorgos}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-"$KHORGOS" simulate --scale 0.05 --out "$out/day" >"$out/summary.txt"
+"$KHORGOS" simulate --scale 0.05 --seed 4 --seeds 3 --out "$out/day" >"$out/summary.txt"
 cat "$out/summary.txt"
 for file in metrics.json payments.csv report.html; do test -s "$out/day/$file"; done
 grep -q "^report: $out/day/report.html" "$out/summary.txt"
@@ -28,7 +30,24 @@ metrics = json.load(open(directory + "/metrics.json"))
 runs = metrics["runs"]
 currencies = sorted({run["currency"] for run in runs})
 assert len(currencies) == 8, currencies
-assert len(runs) == len(designs) * len(alphas) * len(currencies), len(runs)
+assert metrics["seed"] == 4 and metrics["seeds"] == 3, metrics["seed"]
+assert len(runs) == 3 * len(designs) * len(alphas) * len(currencies), len(runs)
+assert [run["seed"] for run in runs] == sorted(run["seed"] for run in runs), "seeds in order"
+assert {run["seed"] for run in runs} == {4, 5, 6}
+summary = metrics["summary"]
+metric_names = ["liquidity_used", "upper_bound", "lower_bound", "delay_indicator",
+                "settlement_ratio_value", "settlement_ratio_count", "gridlocks_resolved",
+                "fx_converted"]
+assert len(summary) == len(designs) * len(alphas) * (len(currencies) + 1) * len(metric_names)
+for entry in summary:
+    assert set(entry) == {"design", "a", "currency", "metric", "mean", "ci95_low", "ci95_high",
+                          "n"}, entry
+    assert entry["n"] == 3 and entry["metric"] in metric_names, entry
+    assert entry["ci95_low"] <= entry["mean"] + 1e-9 <= entry["ci95_high"] + 2e-9, entry
+    if entry["currency"] != "all" and entry["metric"] == "delay_indicator":
+        values = [run["delay_indicator"] for run in runs if run["design"] == entry["design"]
+                  and run["a"] == entry["a"] and run["currency"] == entry["currency"]]
+        assert len(values) == 3 and abs(sum(values) / 3 - entry["mean"]) < 2e-6, (entry, values)
 fields = ["design", "a", "currency", "upper_bound", "lower_bound", "liquidity_used",
           "delay_indicator", "settlement_ratio_value", "settlement_ratio_count",
           "queue_max_count", "queue_max_value", "gridlocks_resolved", "fx_converted"]
@@ -45,7 +64,8 @@ for run in runs:
     if run["design"] != "dns_hourly" and run["a"] == 1:
         assert run["delay_indicator"] == 0 and run["settlement_ratio_count"] == 1, run
 countries = metrics["countries"]
-assert len(countries) >= len(designs) * len(alphas) * 7, len(countries)
+assert len(countries) >= 3 * len(designs) * len(alphas) * 7, len(countries)
+assert all(country["seed"] in (4, 5, 6) for country in countries)
 for country in countries:
     assert float(country["liquidity_needed_usd"]) >= 0, country
 
@@ -72,17 +92,19 @@ print("well formed:", len(runs), "runs,", len(rows), "payment rows")
 PYTHON
 
 # The same seed gives the same bytes from the command too.
-"$KHORGOS" simulate --scale 0.05 --designs rtgs_fifo,rtgs_lsm --a 0,1 --out "$out/one" >/dev/null
-"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm,rtgs_fifo --a 0,1 --out "$out/two" >/dev/null
+"$KHORGOS" simulate --scale 0.05 --seeds 3 --designs rtgs_fifo,rtgs_lsm --a 0,1 --out "$out/one" \
+    >/dev/null
+"$KHORGOS" simulate --scale 0.05 --seeds 3 --designs rtgs_lsm,rtgs_fifo --a 0,1 --out "$out/two" \
+    >/dev/null
 cmp "$out/one/metrics.json" "$out/two/metrics.json"
 cmp "$out/one/payments.csv" "$out/two/payments.csv"
 
 # With --data each run is a data directory: the same results, and the directory checks.
-"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm --a 0 --out "$out/memory" >/dev/null
-"$KHORGOS" simulate --scale 0.05 --designs rtgs_lsm --a 0 --data "$out/data" \
+"$KHORGOS" simulate --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 --out "$out/memory" >/dev/null
+"$KHORGOS" simulate --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 --data "$out/data" \
     --out "$out/disk" >/dev/null
 cmp "$out/memory/metrics.json" "$out/disk/metrics.json"
-"$KHORGOS" check --data "$out/data/rtgs_lsm-a0" | grep -q "check: ok"
+"$KHORGOS" check --data "$out/data/rtgs_lsm-a0-seed1" | grep -q "check: ok"
 
 # An operator's day: line 3 is bad (a negative amount): reported and skipped, or refused.
 cat >"$out/day.csv" <<'CSV'
@@ -101,5 +123,8 @@ status=0
 test "$status" = 2
 status=0
 "$KHORGOS" simulate --a 0.5,0.25 --out "$out/bad" 2>/dev/null || status=$?
+test "$status" = 2
+status=0
+"$KHORGOS" simulate --payments "$out/day.csv" --seeds 2 --out "$out/bad" 2>/dev/null || status=$?
 test "$status" = 2
 echo "simulate_basic: ok"

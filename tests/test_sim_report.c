@@ -95,7 +95,7 @@ static int setup(void **state) {
     }
     sim_metrics_workspace_deinit(&workspace);
     free(flows);
-    report = (struct sim_report){&scenario, &day, runs, RUN_COUNT};
+    report = (struct sim_report){&scenario, &day, runs, RUN_COUNT, 1};
     return 0;
 }
 
@@ -220,16 +220,26 @@ static void test_metrics_json_is_valid_and_in_the_issue_format(void **state) {
     assert_non_null(strstr(text, "\"runs\":["));
     assert_non_null(strstr(text, "\"countries\":["));
     /* The first row is ideal, a = 0, CNY; its upper bound is the metrics' one, in yuan. */
-    char expected[128], amount[64];
+    char expected[256], amount[64];
     khorgos_amount_format(metrics[0].currencies[0].total.upper_bound, 2, amount, sizeof(amount));
     snprintf(expected, sizeof(expected),
-             "{\"design\":\"ideal\",\"a\":0,\"currency\":\"CNY\",\"upper_bound\":\"%s\"", amount);
+             "{\"design\":\"ideal\",\"a\":0,\"seed\":0,\"currency\":\"CNY\","
+             "\"upper_bound\":\"%s\"",
+             amount);
     assert_non_null(strstr(text, expected));
     assert_non_null(strstr(text, "\"design\":\"delayed\",\"a\":0.5,"));
     assert_non_null(strstr(text, "\"fx_converted\":\"123.45\""));
     /* Ideal settlement uses exactly the upper bound, with no delay. */
     assert_non_null(strstr(text, "\"delay_indicator\":0.000000"));
     assert_non_null(strstr(text, "\"delay_indicator\":1.000000"));
+    /* One seed: a summary entry per run, currency (and "all") and metric, its interval the
+     * value itself. */
+    u32 entries = RUN_COUNT * (scenario.currency_count + 1) * 8;
+    assert_int_equal(count_of(text, "\"metric\":"), entries);
+    assert_int_equal(count_of(text, ",\"n\":1}"), entries);
+    assert_non_null(strstr(text, "\"design\":\"end_of_day\",\"a\":1,\"currency\":\"all\","
+                                 "\"metric\":\"delay_indicator\",\"mean\":1.000000,"
+                                 "\"ci95_low\":1.000000,\"ci95_high\":1.000000,\"n\":1}"));
     free(text);
     directory_remove(directory);
 }
@@ -270,7 +280,7 @@ static void test_report_html_is_self_contained_with_its_charts(void **state) {
     assert_memory_equal(html, "<!DOCTYPE html>", 15);
     assert_int_equal(count_of(html, "<svg "), 5);
     assert_int_equal(count_of(html, "</svg>"), 5);
-    assert_int_equal(count_of(html, "<p class=\"how\">"), 6); /* five charts and the table */
+    assert_int_equal(count_of(html, "<p class=\"how\">"), 7); /* five charts, the table's two */
     assert_int_equal(count_of(html, "<polyline "), DESIGN_COUNT * 3);
     assert_int_equal(count_of(html, "<circle "), RUN_COUNT);
     assert_null(strstr(html, "<script"));
@@ -319,7 +329,7 @@ static void test_terminal_summary_has_a_line_per_run(void **state) {
     assert_int_equal(count_of(text, "\nideal "), ALPHA_COUNT);
     /* delayed at a = 0 settled all but one payment in fifty. */
     char expected[64];
-    snprintf(expected, sizeof(expected), "%u / %u", day.count - day.count / 50, day.count);
+    snprintf(expected, sizeof(expected), "%u.0 / %u", day.count - day.count / 50, day.count);
     assert_non_null(strstr(text, expected));
     free(text);
 }

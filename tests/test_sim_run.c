@@ -386,7 +386,7 @@ static void default_day_report(const char *directory) {
             }
         }
     }
-    struct sim_report report = {&scenario, &day, runs, RUN_COUNT};
+    struct sim_report report = {&scenario, &day, runs, RUN_COUNT, 1};
     char path[256];
     snprintf(path, sizeof(path), "%s/metrics.json", directory);
     assert_int_equal(sim_report_write_metrics_json(&report, path), KHORGOS_ERROR_ok);

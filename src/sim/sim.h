@@ -14,6 +14,7 @@
  *                   intraday series, the starting liquidity rule, USD conversion by country
  *   sim_report.c    metrics.json, payments.csv, the self-contained report.html and the
  *                   terminal summary
+ *   sim_summary.c   means and Student-t confidence intervals over seeds
  *   sim_run.c       one design at one liquidity level run through the real engine, embedded
  *                   on the manual clock (the one file of this layer that uses the engine)
  *
@@ -89,9 +90,12 @@ typedef __int128 i128;
  * UZS tiyin is about 2^47), so that sums over 2^26 flows of amount x seconds of a day (2^17)
  * stay below 2^123, inside a u128 with room. */
 #define SIM_AMOUNT_MAX ((u128)1 << 80)
-/* Designs in one report (the issue names five) and runs (design times a). */
+/* Designs in one report (the issue names five) and runs of one seed (design times a). */
 #define SIM_DESIGN_COUNT_MAX 8u
 #define SIM_RUN_COUNT_MAX (SIM_DESIGN_COUNT_MAX * SIM_ALPHA_COUNT_MAX)
+/* Seeds in one report: each adds a day under every run; 100 narrow a 95% interval to a fifth
+ * of one standard deviation, more than a comparison of designs needs. */
+#define SIM_SEED_COUNT_MAX 100u
 
 /* A payment that never settled. */
 #define SIM_NEVER U32_MAX
@@ -377,7 +381,8 @@ struct sim_currency_metrics {
     double settlement_ratio_value;
     double settlement_ratio_count;
     u32 series_count;                 /* buckets of SIM_SERIES_BUCKET_SECONDS from opening */
-    /* At the end of each bucket: value queued, and liquidity in use (sum over participants of
+    /* At the end of each bucket, after everything at its last second (the last bucket ends at
+     * or after the close): value queued, and liquidity in use (sum over participants of
      * their debit positions, i.e. of max(0, sent - received so far)). */
     u128 queue_series[SIM_SERIES_BUCKET_COUNT_MAX];
     u128 liquidity_series[SIM_SERIES_BUCKET_COUNT_MAX];
@@ -489,18 +494,39 @@ void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct s
 struct sim_run {
     const char *design;               /* "rtgs_lsm", ... */
     u32 alpha_per_mille;
+    u64 seed;                         /* the seed of the day it ran */
     u32 gridlocks_resolved[SIM_CURRENCY_COUNT_MAX]; /* resolution runs settling >= 1 payment */
     u128 fx_converted[SIM_CURRENCY_COUNT_MAX];      /* value converted from this currency */
     const struct sim_metrics *metrics;              /* computed by sim_metrics_compute */
     const struct sim_outcome *outcomes;             /* [day->count] */
 };
 
+/* Runs of several seeds: runs[seed_index x (run_count / seed_count) + k] is the k-th run (by
+ * design, in the issue's order, then a) on the day of the seed_index-th seed; each seed has the
+ * same designs and values of a in the same order. `day` is the first seed's: payments.csv and
+ * the charts through the day show the first seed's runs, whose outcomes are set; the other
+ * seeds' runs need only metrics (their outcomes may be NULL). seed_count 0 is read as 1. */
 struct sim_report {
     const struct sim_scenario *scenario;
     const struct sim_day *day;
-    const struct sim_run *runs;       /* ordered by design (the issue's order), then a */
+    const struct sim_run *runs;
     u32 run_count;
+    u32 seed_count;
 };
+
+/* Mean and 95% confidence interval of a figure over seeds (sim_summary.c). */
+struct sim_interval {
+    double mean;
+    double low;                       /* mean - t(0.975, n - 1) s / sqrt(n); the mean if n = 1 */
+    double high;
+    u32 count;                        /* n, the seeds */
+};
+
+/* Student's t quantile of 0.975 (the two-sided 95% interval's) for `degrees` >= 1 degrees of
+ * freedom: 12.706 for 1, 2.262 for 9, tending to 1.960. */
+double sim_student_t95(u32 degrees);
+/* The mean of values[0..count-1] (count >= 1) and its 95% Student-t interval. */
+struct sim_interval sim_interval_of(const double *values, u32 count);
 
 /* Each writes DIR/<name> (the directory must exist). Returns ok or io. Same input, same bytes. */
 khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path);

@@ -66,14 +66,31 @@ const char *sim_priority_name(u32 priority) {
 /* ----------------------------------------------------------------------------------------- */
 /* Shared helpers.                                                                            */
 
+static u32 report_seed_count(const struct sim_report *report) {
+    ASSERT(report != NULL);
+    ASSERT(report->seed_count <= SIM_SEED_COUNT_MAX);
+    return report->seed_count > 0 ? report->seed_count : 1;
+}
+
+/* Runs of one seed; the first seed's are runs[0 .. this - 1]. */
+static u32 report_per_seed(const struct sim_report *report) {
+    u32 seeds = report_seed_count(report);
+    ASSERT(report->run_count % seeds == 0);
+    return report->run_count / seeds;
+}
+
 static void check_report(const struct sim_report *report) {
     ASSERT(report != NULL && report->scenario != NULL && report->day != NULL);
-    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
+    u32 per_seed = report_per_seed(report);
+    ASSERT(per_seed <= SIM_RUN_COUNT_MAX);
     for (u32 index = 0; index < report->run_count; index++) {
         const struct sim_run *run = &report->runs[index];
+        const struct sim_run *first = &report->runs[index % per_seed];
         ASSERT(run->design != NULL && run->metrics != NULL);
-        ASSERT(run->outcomes != NULL || report->day->count == 0);
+        ASSERT(run->outcomes != NULL || report->day->count == 0 || index >= per_seed);
         ASSERT(run->alpha_per_mille <= 1000);
+        ASSERT(strcmp(run->design, first->design) == 0 &&
+               run->alpha_per_mille == first->alpha_per_mille);
         ASSERT(run->metrics->currency_count == report->scenario->currency_count);
         ASSERT(strpbrk(run->design, ",\"\\<>&\n") == NULL);
     }
@@ -124,6 +141,112 @@ static khorgos_error file_close(FILE *file, khorgos_error error) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* Figures per run, and their spread over seeds.                                             */
+
+struct run_summary {
+    double liquidity_usd;      /* liquidity used, all currencies, all participants */
+    double upper_usd;          /* upper and lower bound, all currencies */
+    double lower_usd;
+    double delay;              /* value-weighted in USD over all currencies */
+    double ratio_value;
+    double fx_usd;
+    u32 submitted_count;
+    u32 settled_count;
+    u32 gridlocks;
+};
+
+static struct run_summary run_summarize(const struct sim_scenario *scenario,
+                                        const struct sim_run *run) {
+    ASSERT(scenario != NULL && run != NULL);
+    ASSERT(run->metrics->currency_count == scenario->currency_count);
+    struct run_summary summary;
+    memset(&summary, 0, sizeof(summary));
+    double numerator = 0, denominator = 0, settled = 0, submitted = 0;
+    for (u32 currency = 0; currency < scenario->currency_count; currency++) {
+        const struct sim_participant_metrics *total = &run->metrics->currencies[currency].total;
+        summary.liquidity_usd += usd_of(scenario, currency, total->liquidity_used);
+        summary.upper_usd += usd_of(scenario, currency, total->upper_bound);
+        summary.lower_usd += usd_of(scenario, currency, total->lower_bound);
+        numerator += usd_of(scenario, currency, total->delay_numerator);
+        denominator += usd_of(scenario, currency, total->delay_denominator);
+        settled += usd_of(scenario, currency, total->settled_value);
+        submitted += usd_of(scenario, currency, total->submitted_value);
+        summary.fx_usd += usd_of(scenario, currency, run->fx_converted[currency]);
+        summary.submitted_count += total->submitted_count;
+        summary.settled_count += total->settled_count;
+        summary.gridlocks += run->gridlocks_resolved[currency];
+    }
+    summary.delay = denominator > 0 ? numerator / denominator : 0.0;
+    summary.ratio_value = submitted > 0 ? settled / submitted : 1.0;
+    ASSERT(summary.delay >= 0.0 && summary.delay <= 1.0 + 1e-9);
+    return summary;
+}
+
+
+/* The figures summarised over seeds, per run, currency (or all currencies) and metric. */
+enum summary_metric {
+    SUMMARY_LIQUIDITY_USED,
+    SUMMARY_UPPER_BOUND,
+    SUMMARY_LOWER_BOUND,
+    SUMMARY_DELAY,
+    SUMMARY_RATIO_VALUE,
+    SUMMARY_RATIO_COUNT,
+    SUMMARY_GRIDLOCKS,
+    SUMMARY_FX_CONVERTED,
+    SUMMARY_METRIC_COUNT,
+};
+
+static const char *const summary_metric_names[SUMMARY_METRIC_COUNT] = {
+    "liquidity_used", "upper_bound", "lower_bound", "delay_indicator",
+    "settlement_ratio_value", "settlement_ratio_count", "gridlocks_resolved", "fx_converted",
+};
+
+static bool summary_metric_is_amount(u32 metric) {
+    ASSERT(metric < SUMMARY_METRIC_COUNT);
+    ASSERT(ARRAY_COUNT(summary_metric_names) == SUMMARY_METRIC_COUNT);
+    return metric == SUMMARY_LIQUIDITY_USED || metric == SUMMARY_UPPER_BOUND ||
+           metric == SUMMARY_LOWER_BOUND || metric == SUMMARY_FX_CONVERTED;
+}
+
+/* One currency's figure in its major unit, or (currency == currency_count) all currencies'
+ * in US dollars. */
+static double summary_value(const struct sim_scenario *scenario, const struct sim_run *run,
+                            u32 currency, u32 metric) {
+    ASSERT(currency <= scenario->currency_count && metric < SUMMARY_METRIC_COUNT);
+    if (currency == scenario->currency_count) {
+        struct run_summary all = run_summarize(scenario, run);
+        double values[SUMMARY_METRIC_COUNT] = {
+            all.liquidity_usd, all.upper_usd, all.lower_usd, all.delay, all.ratio_value,
+            all.submitted_count > 0 ? (double)all.settled_count / all.submitted_count : 1.0,
+            all.gridlocks, all.fx_usd};
+        return values[metric];
+    }
+    const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
+    double scale = pow(10.0, scenario->currencies[currency].minor_units);
+    ASSERT(scale >= 1.0);
+    double values[SUMMARY_METRIC_COUNT] = {
+        (double)system->total.liquidity_used / scale, (double)system->total.upper_bound / scale,
+        (double)system->total.lower_bound / scale, system->delay_indicator,
+        system->settlement_ratio_value, system->settlement_ratio_count,
+        run->gridlocks_resolved[currency], (double)run->fx_converted[currency] / scale};
+    return values[metric];
+}
+
+/* The mean and 95% interval over seeds of the k-th run of each seed. */
+static struct sim_interval summary_interval(const struct sim_report *report, u32 k, u32 currency,
+                                            u32 metric) {
+    u32 per_seed = report_per_seed(report);
+    ASSERT(k < per_seed);
+    double values[SIM_SEED_COUNT_MAX];
+    u32 seeds = report_seed_count(report);
+    for (u32 seed = 0; seed < seeds; seed++) {
+        values[seed] = summary_value(report->scenario, &report->runs[seed * per_seed + k],
+                                     currency, metric);
+    }
+    return sim_interval_of(values, seeds);
+}
+
+/* ----------------------------------------------------------------------------------------- */
 /* metrics.json                                                                               */
 
 static void json_string(FILE *file, const char *text) {
@@ -162,7 +285,8 @@ static void json_run_currency(FILE *file, const struct sim_report *report,
     json_string(file, run->design);
     fprintf(file, ",\"a\":");
     write_alpha(file, run->alpha_per_mille);
-    fprintf(file, ",\"currency\":\"%s\"", scenario->currencies[currency].letters);
+    fprintf(file, ",\"seed\":%llu,\"currency\":\"%s\"", (unsigned long long)run->seed,
+            scenario->currencies[currency].letters);
     json_amount(file, "upper_bound", scenario, currency, total->upper_bound);
     json_amount(file, "lower_bound", scenario, currency, total->lower_bound);
     json_amount(file, "liquidity_used", scenario, currency, total->liquidity_used);
@@ -179,9 +303,43 @@ static void json_run_currency(FILE *file, const struct sim_report *report,
             total->settled_count);
 }
 
+/* "summary": per run of a seed, currency ("all" in US dollars last) and metric, the mean over
+ * seeds and its 95% interval. */
+static void json_summary(FILE *file, const struct sim_report *report) {
+    ASSERT(file != NULL && report != NULL);
+    const struct sim_scenario *scenario = report->scenario;
+    ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
+    bool first = true;
+    fprintf(file, "\"summary\":[");
+    for (u32 k = 0; k < report_per_seed(report); k++) {
+        const struct sim_run *run = &report->runs[k];
+        for (u32 currency = 0; currency <= scenario->currency_count; currency++) {
+            for (u32 metric = 0; metric < SUMMARY_METRIC_COUNT; metric++) {
+                struct sim_interval interval = summary_interval(report, k, currency, metric);
+                const char *format = summary_metric_is_amount(metric)
+                                         ? ",\"mean\":%.2f,\"ci95_low\":%.2f,\"ci95_high\":%.2f"
+                                         : ",\"mean\":%.6f,\"ci95_low\":%.6f,\"ci95_high\":%.6f";
+                fprintf(file, "%s\n{\"design\":", first ? "" : ",");
+                json_string(file, run->design);
+                fprintf(file, ",\"a\":");
+                write_alpha(file, run->alpha_per_mille);
+                fprintf(file, ",\"currency\":\"%s\",\"metric\":\"%s\"",
+                        currency < scenario->currency_count
+                            ? scenario->currencies[currency].letters
+                            : "all",
+                        summary_metric_names[metric]);
+                fprintf(file, format, interval.mean, interval.low, interval.high);
+                fprintf(file, ",\"n\":%u}", interval.count);
+                first = false;
+            }
+        }
+    }
+    fprintf(file, "\n],\n");
+}
+
 static void json_countries(FILE *file, const struct sim_report *report) {
     ASSERT(file != NULL && report != NULL);
-    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
+    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX * SIM_SEED_COUNT_MAX);
     const struct sim_scenario *scenario = report->scenario;
     bool first = true;
     fprintf(file, "\"countries\":[");
@@ -196,8 +354,8 @@ static void json_countries(FILE *file, const struct sim_report *report) {
             json_string(file, run->design);
             fprintf(file, ",\"a\":");
             write_alpha(file, run->alpha_per_mille);
-            fprintf(file, ",\"country\":\"%s\",\"liquidity_needed_usd\":\"%s\"}",
-                    scenario->countries[country].code, text);
+            fprintf(file, ",\"seed\":%llu,\"country\":\"%s\",\"liquidity_needed_usd\":\"%s\"}",
+                    (unsigned long long)run->seed, scenario->countries[country].code, text);
             first = false;
         }
     }
@@ -212,7 +370,8 @@ khorgos_error sim_report_write_metrics_json(const struct sim_report *report, con
     const struct sim_day *day = report->day;
     fprintf(file, "{\"scenario\":");
     json_string(file, report->scenario->name);
-    fprintf(file, ",\"seed\":%llu,\"scale\":", (unsigned long long)day->seed);
+    fprintf(file, ",\"seed\":%llu,\"seeds\":%u,\"scale\":", (unsigned long long)day->seed,
+            report_seed_count(report));
     write_alpha(file, day->scale_per_mille);
     fprintf(file, ",\"payment_count\":%u,\n\"runs\":[", day->count);
     bool first = true;
@@ -224,6 +383,7 @@ khorgos_error sim_report_write_metrics_json(const struct sim_report *report, con
         }
     }
     fprintf(file, "\n],\n");
+    json_summary(file, report);
     json_countries(file, report);
     return file_close(file, KHORGOS_ERROR_ok);
 }
@@ -259,7 +419,7 @@ khorgos_error sim_report_write_payments_csv(const struct sim_report *report, con
     if (file == NULL) return KHORGOS_ERROR_io;
     fprintf(file, "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
                   "creditor_amount,priority,submitted_at,settled_at,status\n");
-    for (u32 run = 0; run < report->run_count; run++) {
+    for (u32 run = 0; run < report_per_seed(report); run++) {
         for (u32 index = 0; index < report->day->count; index++) {
             csv_row(file, report, &report->runs[run], index);
         }
@@ -269,41 +429,6 @@ khorgos_error sim_report_write_payments_csv(const struct sim_report *report, con
 
 /* ----------------------------------------------------------------------------------------- */
 /* report.html: figures per run and design.                                                   */
-
-struct run_summary {
-    double liquidity_usd;      /* liquidity used, all currencies, all participants */
-    double delay;              /* value-weighted in USD over all currencies */
-    double ratio_value;
-    double fx_usd;
-    u32 submitted_count;
-    u32 settled_count;
-    u32 gridlocks;
-};
-
-static struct run_summary run_summarize(const struct sim_scenario *scenario,
-                                        const struct sim_run *run) {
-    ASSERT(scenario != NULL && run != NULL);
-    ASSERT(run->metrics->currency_count == scenario->currency_count);
-    struct run_summary summary;
-    memset(&summary, 0, sizeof(summary));
-    double numerator = 0, denominator = 0, settled = 0, submitted = 0;
-    for (u32 currency = 0; currency < scenario->currency_count; currency++) {
-        const struct sim_participant_metrics *total = &run->metrics->currencies[currency].total;
-        summary.liquidity_usd += usd_of(scenario, currency, total->liquidity_used);
-        numerator += usd_of(scenario, currency, total->delay_numerator);
-        denominator += usd_of(scenario, currency, total->delay_denominator);
-        settled += usd_of(scenario, currency, total->settled_value);
-        submitted += usd_of(scenario, currency, total->submitted_value);
-        summary.fx_usd += usd_of(scenario, currency, run->fx_converted[currency]);
-        summary.submitted_count += total->submitted_count;
-        summary.settled_count += total->settled_count;
-        summary.gridlocks += run->gridlocks_resolved[currency];
-    }
-    summary.delay = denominator > 0 ? numerator / denominator : 0.0;
-    summary.ratio_value = submitted > 0 ? settled / submitted : 1.0;
-    ASSERT(summary.delay >= 0.0 && summary.delay <= 1.0 + 1e-9);
-    return summary;
-}
 
 /* Designs in the order of their first run. */
 struct designs {
@@ -316,7 +441,7 @@ struct designs {
 static void designs_collect(const struct sim_report *report, struct designs *designs) {
     ASSERT(report != NULL && designs != NULL);
     memset(designs, 0, sizeof(*designs));
-    for (u32 index = 0; index < report->run_count; index++) {
+    for (u32 index = 0; index < report_per_seed(report); index++) {
         const struct sim_run *run = &report->runs[index];
         u32 design = 0;
         while (design < designs->count && strcmp(designs->names[design], run->design) != 0) {
@@ -520,9 +645,10 @@ static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
     ASSERT(file != NULL && report != NULL);
     ASSERT(designs->count > 0 && designs->count <= SIM_DESIGN_COUNT_MAX);
     double x_largest = 0;
-    for (u32 index = 0; index < report->run_count; index++) {
+    u32 all = report->scenario->currency_count;
+    for (u32 index = 0; index < report_per_seed(report); index++) {
         x_largest =
-            MAX(x_largest, run_summarize(report->scenario, &report->runs[index]).liquidity_usd);
+            MAX(x_largest, summary_interval(report, index, all, SUMMARY_LIQUIDITY_USED).mean);
     }
     struct chart chart = {.file = file, .x_kind = AXIS_USD_MILLIONS, .y_kind = AXIS_RATIO};
     axis_scale(AXIS_USD_MILLIONS, x_largest, &chart.x_max, &chart.x_step);
@@ -532,20 +658,22 @@ static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
     for (u32 design = 0; design < designs->count; design++) {
         fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
                 design_colors[design]);
-        for (u32 index = 0; index < report->run_count; index++) {
+        for (u32 index = 0; index < report_per_seed(report); index++) {
             const struct sim_run *run = &report->runs[index];
             if (design_index(designs, run->design) != design) continue;
-            struct run_summary summary = run_summarize(report->scenario, run);
-            fprintf(file, "%.1f,%.1f ", chart_x(&chart, summary.liquidity_usd),
-                    chart_y(&chart, summary.delay));
+            fprintf(file, "%.1f,%.1f ",
+                    chart_x(&chart, summary_interval(report, index, all,
+                                                     SUMMARY_LIQUIDITY_USED).mean),
+                    chart_y(&chart, summary_interval(report, index, all, SUMMARY_DELAY).mean));
         }
         fprintf(file, "\"/>\n");
-        for (u32 index = 0; index < report->run_count; index++) {
+        for (u32 index = 0; index < report_per_seed(report); index++) {
             const struct sim_run *run = &report->runs[index];
             if (design_index(designs, run->design) != design) continue;
-            struct run_summary summary = run_summarize(report->scenario, run);
             fprintf(file, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>",
-                    chart_x(&chart, summary.liquidity_usd), chart_y(&chart, summary.delay),
+                    chart_x(&chart, summary_interval(report, index, all,
+                                                     SUMMARY_LIQUIDITY_USED).mean),
+                    chart_y(&chart, summary_interval(report, index, all, SUMMARY_DELAY).mean),
                     design_colors[design]);
             html_text(file, run->design);
             fprintf(file, ", a = ");
@@ -719,7 +847,8 @@ static const char *html_style =
     "svg{max-width:100%;height:auto;background:#fff;font-family:system-ui,sans-serif}"
     ".how{font-size:.92em;color:#444;max-width:46em}"
     "table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;"
-    "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}";
+    "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+    ".ci{color:#666;font-size:.9em}";
 
 static void html_summary(FILE *file, const struct sim_report *report,
                          const struct designs *designs) {
@@ -758,28 +887,54 @@ static void html_summary(FILE *file, const struct sim_report *report,
     fprintf(file, "</ul>\n");
 }
 
+/* "mean [low, high]" of the k-th run's figure over seeds, scaled. */
+static void html_interval(FILE *file, const struct sim_report *report, u32 k, u32 metric,
+                          double scale, u32 decimals) {
+    ASSERT(file != NULL && decimals <= 6);
+    ASSERT(metric < SUMMARY_METRIC_COUNT);
+    struct sim_interval interval =
+        summary_interval(report, k, report->scenario->currency_count, metric);
+    fprintf(file, "<td>%.*f", (int)decimals, interval.mean * scale);
+    if (interval.count > 1) {
+        fprintf(file, " <span class=\"ci\">[%.*f, %.*f]</span>", (int)decimals,
+                interval.low * scale, (int)decimals, interval.high * scale);
+    }
+    fprintf(file, "</td>");
+}
+
 static void html_table(FILE *file, const struct sim_report *report) {
     ASSERT(file != NULL && report != NULL);
-    ASSERT(report->run_count <= SIM_RUN_COUNT_MAX);
-    fprintf(file, "<h2>Every run</h2>\n<table>\n<tr><th>design</th><th>a</th>"
+    u32 per_seed = report_per_seed(report);
+    ASSERT(per_seed <= SIM_RUN_COUNT_MAX);
+    fprintf(file, "<h2>Every run</h2>\n<p class=\"how\">Means over %u seeds; in brackets the "
+                  "95%% confidence interval of the mean (Student's t).</p>\n<table>\n"
+                  "<tr><th>design</th><th>a</th>"
                   "<th>liquidity used (USD million)</th><th>delay indicator</th>"
-                  "<th>settled by value</th><th>settled / submitted</th>"
-                  "<th>gridlocks resolved</th><th>converted by FX (USD million)</th></tr>\n");
-    for (u32 index = 0; index < report->run_count; index++) {
-        const struct sim_run *run = &report->runs[index];
+                  "<th>settled by value (%%)</th><th>payments settled</th>"
+                  "<th>gridlocks resolved</th><th>converted by FX (USD million)</th></tr>\n",
+            report_seed_count(report));
+    u32 all = report->scenario->currency_count;
+    for (u32 k = 0; k < per_seed; k++) {
+        const struct sim_run *run = &report->runs[k];
         struct run_summary summary = run_summarize(report->scenario, run);
         fprintf(file, "<tr><td>");
         html_text(file, run->design);
         fprintf(file, "</td><td>");
         write_alpha(file, run->alpha_per_mille);
-        fprintf(file, "</td><td>%.3f</td><td>%.4f</td><td>%.2f%%</td><td>%u / %u</td>"
-                      "<td>%u</td><td>%.3f</td></tr>\n",
-                summary.liquidity_usd / 1e6, summary.delay, summary.ratio_value * 100,
-                summary.settled_count, summary.submitted_count, summary.gridlocks,
-                summary.fx_usd / 1e6);
+        fprintf(file, "</td>");
+        html_interval(file, report, k, SUMMARY_LIQUIDITY_USED, 1e-6, 3);
+        html_interval(file, report, k, SUMMARY_DELAY, 1.0, 4);
+        html_interval(file, report, k, SUMMARY_RATIO_VALUE, 100.0, 2);
+        fprintf(file, "<td>%.1f / %u</td><td>%.1f</td><td>%.3f</td></tr>\n",
+                summary_interval(report, k, all, SUMMARY_RATIO_COUNT).mean *
+                    summary.submitted_count,
+                summary.submitted_count, summary_interval(report, k, all, SUMMARY_GRIDLOCKS).mean,
+                summary_interval(report, k, all, SUMMARY_FX_CONVERTED).mean / 1e6);
     }
-    fprintf(file, "</table>\n<p class=\"how\">Exact figures per currency are in metrics.json and "
-                  "every payment's outcome in payments.csv, next to this file.</p>\n");
+    fprintf(file, "</table>\n<p class=\"how\">Exact figures per currency and seed are in "
+                  "metrics.json (with these intervals per currency under \"summary\") and "
+                  "every payment's outcome on the first seed's day in payments.csv, next to "
+                  "this file.</p>\n");
 }
 
 khorgos_error sim_report_write_html(const struct sim_report *report, const char *path) {
@@ -810,20 +965,40 @@ khorgos_error sim_report_write_html(const struct sim_report *report, const char 
     return file_close(file, KHORGOS_ERROR_ok);
 }
 
+/* "12.345 ± 0.678" into `out`, the half-width of the interval after the mean. */
+static void format_interval(char *out, size_t capacity, struct sim_interval interval,
+                            double scale, u32 decimals, const char *unit) {
+    ASSERT(out != NULL && capacity > 0);
+    ASSERT(decimals <= 6 && unit != NULL);
+    double half = (interval.high - interval.low) / 2.0 * scale;
+    snprintf(out, capacity, "%.*f%s ± %.*f%s", (int)decimals, interval.mean * scale, unit,
+             (int)decimals, half < 0 ? 0.0 : half, unit);
+}
+
 khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *file) {
     check_report(report);
     ASSERT(file != NULL);
-    fprintf(file, "%-14s %5s %14s %7s %8s %17s %9s %12s\n", "design", "a", "liquidity USD m",
-            "delay", "settled", "payments settled", "gridlocks", "FX USD m");
-    for (u32 index = 0; index < report->run_count; index++) {
-        const struct sim_run *run = &report->runs[index];
-        struct run_summary summary = run_summarize(report->scenario, run);
-        char alpha[16];
+    u32 all = report->scenario->currency_count;
+    fprintf(file, "%-13s %5s %20s %17s %17s %17s %9s %10s\n", "design", "a",
+            "liquidity USD m", "delay", "settled by value", "payments settled", "gridlocks",
+            "FX USD m");
+    for (u32 k = 0; k < report_per_seed(report); k++) {
+        const struct sim_run *run = &report->runs[k];
+        struct run_summary first = run_summarize(report->scenario, run);
+        char alpha[16], liquidity[48], delay[48], settled[48];
         sim_decimal_format(run->alpha_per_mille, 3, alpha, sizeof(alpha));
-        fprintf(file, "%-14s %5s %14.3f %7.4f %7.2f%% %8u / %-6u %9u %12.3f\n", run->design, alpha,
-                summary.liquidity_usd / 1e6, summary.delay, summary.ratio_value * 100,
-                summary.settled_count, summary.submitted_count, summary.gridlocks,
-                summary.fx_usd / 1e6);
+        format_interval(liquidity, sizeof(liquidity),
+                        summary_interval(report, k, all, SUMMARY_LIQUIDITY_USED), 1e-6, 3, "");
+        format_interval(delay, sizeof(delay), summary_interval(report, k, all, SUMMARY_DELAY),
+                        1.0, 4, "");
+        format_interval(settled, sizeof(settled),
+                        summary_interval(report, k, all, SUMMARY_RATIO_VALUE), 100.0, 2, "%");
+        struct sim_interval count = summary_interval(report, k, all, SUMMARY_RATIO_COUNT);
+        /* "±" is two bytes in UTF-8 and one column: pad by bytes, one more per sign. */
+        fprintf(file, "%-13s %5s %21s %18s %18s %9.1f / %-5u %9.1f %10.3f\n", run->design,
+                alpha, liquidity, delay, settled, count.mean * first.submitted_count,
+                first.submitted_count, summary_interval(report, k, all, SUMMARY_GRIDLOCKS).mean,
+                summary_interval(report, k, all, SUMMARY_FX_CONVERTED).mean / 1e6);
     }
     return ferror(file) ? KHORGOS_ERROR_io : KHORGOS_ERROR_ok;
 }

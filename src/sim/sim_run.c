@@ -1048,6 +1048,7 @@ khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_con
     state.vehicle = state.routing == 1 ? runner->vehicle_usd : runner->vehicle_direct;
     memset(run, 0, sizeof(*run));
     run->design = sim_design_name(config->design);
+    run->seed = runner->day->seed;
     run->alpha_per_mille = config->alpha_per_mille;
     khorgos_error error = sim_run_bounds(runner, state.routing);
     if (error != KHORGOS_ERROR_ok) return error;
