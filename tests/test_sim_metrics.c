@@ -199,6 +199,15 @@ static void test_intraday_series(void **state) {
     assert_u128(system->liquidity_series[0], 0);
     assert_u128(system->liquidity_series[1], 100);
     assert_u128(system->liquidity_series[2], 0);
+    /* A payment settled at the close (a netting window closing then) shows in the last
+     * bucket: each bucket's value is after everything at its last second. */
+    const struct sim_flow at_close[] = {flow(A, B, 100, 0, 900)};
+    assert_int_equal(sim_metrics_compute(&metrics, &workspace, at_close, 1, 900),
+                     KHORGOS_ERROR_ok);
+    assert_u128(system->queue_series[1], 100);
+    assert_u128(system->queue_series[2], 0);
+    assert_u128(system->liquidity_series[1], 0);
+    assert_u128(system->liquidity_series[2], 100);
 }
 
 static void test_bad_flows_are_refused_and_change_nothing(void **state) {

@@ -257,7 +257,8 @@ static void sweep_queues(struct sim_metrics *metrics, const struct sim_metrics_e
     }
 }
 
-/* System-wide, events sorted by (currency, time): the liquidity in use at each bucket's end. */
+/* System-wide, events sorted by (currency, time): the liquidity in use at each bucket's end,
+ * after everything at that second (so the last bucket shows what settled at the close). */
 static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
                              const struct sim_metrics_event *events, u32 count) {
     u32 index = 0;
@@ -268,7 +269,7 @@ static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_wor
         for (u32 bucket = 0; bucket < system->series_count; bucket++) {
             u32 bucket_end = (bucket + 1) * SIM_SERIES_BUCKET_SECONDS;
             while (index < count && events[index].currency == currency &&
-                   events[index].time < bucket_end) {
+                   events[index].time <= bucket_end) {
                 i128 *position = &workspace->positions[events[index].participant];
                 i128 before = *position > 0 ? *position : 0;
                 *position += events[index++].delta;
@@ -282,7 +283,8 @@ static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_wor
     ASSERT(index == count);
 }
 
-/* System-wide queues: the largest at one instant, and the value at each bucket's end. */
+/* System-wide queues: the largest at one instant, and the value at each bucket's end, after
+ * everything at that second. */
 static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_event *events,
                           u32 count) {
     u32 index = 0;
@@ -294,7 +296,7 @@ static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_
         while (index < count && events[index].currency == currency) {
             u32 time = events[index].time;
             while (bucket < system->series_count &&
-                   (bucket + 1) * SIM_SERIES_BUCKET_SECONDS <= time) {
+                   (bucket + 1) * SIM_SERIES_BUCKET_SECONDS < time) {
                 system->queue_series[bucket++] = (u128)value;
             }
             while (index < count && events[index].currency == currency &&

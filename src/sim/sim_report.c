@@ -4,32 +4,41 @@
  * caller that ran a day (the engine, a test, another tool) gets the same files.
  *
  * metrics.json (one object; a "runs" entry per line for diffing):
- *   {"scenario": NAME, "seed": N, "scale": DECIMAL, "payment_count": N,
- *    "runs": [{"design", "a", "currency", "upper_bound", "lower_bound", "liquidity_used",
- *              "delay_indicator", "settlement_ratio_value", "settlement_ratio_count",
- *              "queue_max_count", "queue_max_value", "gridlocks_resolved", "fx_converted",
- *              "submitted_value", "settled_value", "submitted_count", "settled_count"}, ...],
- *    "countries": [{"design", "a", "country", "liquidity_needed_usd"}, ...]}
- *   Amounts are strings of decimals in the currency's major unit (exact); a and the ratios are
- *   JSON numbers (a with up to 3 decimals, ratios with 6). One "runs" entry per run and scenario
- *   currency, one "countries" entry per run and country that has banks.
+ *   {"scenario": NAME, "seed": FIRST, "seeds": N, "scale": DECIMAL, "payment_count": N,
+ *    "runs": [{"design", "a", "seed", "currency", "upper_bound", "lower_bound",
+ *              "liquidity_used", "delay_indicator", "settlement_ratio_value",
+ *              "settlement_ratio_count", "queue_max_count", "queue_max_value",
+ *              "gridlocks_resolved", "fx_converted", "submitted_value", "settled_value",
+ *              "submitted_count", "settled_count"}, ...],
+ *    "summary": [{"design", "a", "currency", "metric", "mean", "ci95_low", "ci95_high", "n"}],
+ *    "countries": [{"design", "a", "seed", "country", "liquidity_needed_usd"}, ...]}
+ *   Amounts of runs and countries are strings of decimals in the currency's major unit (exact);
+ *   a and the ratios are JSON numbers (a with up to 3 decimals, ratios with 6). One "runs" entry
+ *   per seed, run and scenario currency, one "countries" entry per seed, run and country that
+ *   has banks; one "summary" entry per run, currency ("all": every currency in US dollars) and
+ *   metric, over the seeds (sim_summary.c), amounts with 2 decimals and the rest with 6.
  *
  * payments.csv: the header
  *   design,a,id,debtor,creditor,currency,amount,creditor_currency,creditor_amount,priority,
  *   submitted_at,settled_at,status
- *   then one row per run and payment, runs in the order given (design, then a), payments in the
- *   day's order (submission). debtor and creditor are BICs; amounts decimals in major units;
- *   times seconds since the opening; settled_at and creditor_amount are empty for a payment that
- *   did not settle. Fields never contain commas (BICs, codes, numbers, design names checked).
+ *   then one row per run of the first seed and payment of its day, runs in the order given
+ *   (design, then a), payments in the day's order (submission). debtor and creditor are BICs;
+ *   amounts decimals in major units; times seconds since the opening; settled_at and
+ *   creditor_amount are empty for a payment that did not settle. Fields never contain commas
+ *   (BICs, codes, numbers, design names checked).
  *
- * The terminal summary (sim_report_write_summary): a header and one aligned line per run with the
- * figures of report.html's table.
+ * The terminal summary (sim_report_write_summary): a header and one aligned line per run of a
+ * seed with the means over seeds ± the half-widths of their 95% intervals.
  *
  * report.html: one self-contained page (inline CSS and SVG; no script, no external resource):
- *   a summary, the liquidity-delay curves, the intraday queue and liquidity in use, the
- *   liquidity needed per currency and per country, and a table of every run. Each chart has a
- *   sentence saying how to read it. Values of different currencies are added in US dollars at
- *   the scenario's rates.
+ *   a summary, the liquidity-delay curves (means over seeds with 95% intervals, each mark
+ *   labelled with its a), the intraday queue and liquidity in use (first seed's day, every
+ *   five minutes to the close), the liquidity needed per currency and per country at each
+ *   design's lowest liquidity (means, intervals, values written on the bars), a table of every
+ *   run and a "why these numbers" section. Axes are fitted to the data and each SVG carries its
+ *   ranges (data-x-min ...) for tests/report_chromium.sh; designs differ by colour (Okabe-Ito),
+ *   marker and dashes. Each chart has a sentence saying how to read it. Values of different
+ *   currencies are added in US dollars at the scenario's rates.
  *
  * Determinism: every number is printed with a fixed format from the same inputs, so the same
  * report gives the same bytes (tests/test_sim_report.c checks it).
@@ -48,8 +57,10 @@
 /* Ticks per axis, at most. */
 #define CHART_TICK_COUNT_MAX 6u
 
+/* Okabe and Ito's palette, which readers with any common colour-vision deficiency can tell
+ * apart (its yellow last: faint on white); each design also has its own marker and dashes. */
 static const char *const design_colors[SIM_DESIGN_COUNT_MAX] = {
-    "#1b6ca8", "#d1495b", "#00798c", "#edae49", "#66a182", "#8d5a97", "#30638e", "#a05a2c"};
+    "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
 static const char *const status_names[SIM_STATUS_COUNT] = {"settled", "rejected", "cancelled"};
 static const char *const priority_names[] = {"urgent", "high", "normal"};
 
@@ -495,65 +506,82 @@ static void html_text(FILE *file, const char *text) {
 
 enum axis_kind { AXIS_USD_MILLIONS, AXIS_RATIO, AXIS_TIME, AXIS_CATEGORIES };
 
+/* One axis: the range drawn [low, high], its tick step, and the extent of what is plotted on
+ * it [data_low, data_high] (written on the SVG so that a test can check that the axis fits). */
+struct axis {
+    enum axis_kind kind;
+    double low;
+    double high;
+    double step;
+    double data_low;
+    double data_high;
+};
+
 struct chart {
     FILE *file;
-    enum axis_kind x_kind;
-    enum axis_kind y_kind;
-    double x_max;
-    double y_max;
-    double x_step;
-    double y_step;
+    struct axis x;
+    struct axis y;
     u32 day_open_seconds;
 };
 
-static double nice_step(double maximum) {
-    ASSERT(maximum > 0);
-    double raw = maximum / 5.0;
+static double nice_step(double span) {
+    ASSERT(span > 0);
+    double raw = span / 5.0;
     double power = pow(10.0, floor(log10(raw)));
     double fraction = raw / power;
     double step = (fraction <= 1.0 ? 1.0 : fraction <= 2.0 ? 2.0 : fraction <= 5.0 ? 5.0 : 10.0);
-    ASSERT(step * power * CHART_TICK_COUNT_MAX >= maximum);
+    ASSERT(step * power * CHART_TICK_COUNT_MAX >= span);
     return step * power;
 }
 
-static void axis_scale(enum axis_kind kind, double maximum, double *axis_max, double *step) {
-    if (kind == AXIS_RATIO) {
-        *axis_max = 1.0;
-        *step = 0.2;
-    } else if (kind == AXIS_TIME) {
-        *axis_max = maximum;
-        *step = 3600.0;
-    } else if (kind == AXIS_USD_MILLIONS) {
-        *step = nice_step(maximum > 0 ? maximum : 1e6);
-        *axis_max = ceil(maximum / *step) * *step;
-        if (*axis_max <= 0) *axis_max = *step;
-    } else {
-        *axis_max = maximum;
-        *step = 1.0;
+/* Fits an axis to the data [data_low, data_high]: amounts and ratios between whole ticks around
+ * the data (from zero when `from_zero`, as bars must be), time over the whole day, categories
+ * one unit each. */
+static void axis_fit(struct axis *axis, enum axis_kind kind, double data_low, double data_high,
+                     bool from_zero) {
+    ASSERT(axis != NULL && data_low <= data_high);
+    axis->kind = kind;
+    axis->data_low = data_low;
+    axis->data_high = data_high;
+    if (kind == AXIS_TIME || kind == AXIS_CATEGORIES) {
+        axis->low = 0;
+        axis->high = MAX(data_high, 1.0);
+        axis->step = kind == AXIS_TIME ? 3600.0 : 1.0;
+        return;
     }
-    ASSERT(*axis_max > 0 && *step > 0);
+    double low = from_zero ? 0.0 : data_low;
+    double span = data_high - low;
+    if (span <= 0) span = data_high > 0 ? data_high / 10 : (kind == AXIS_RATIO ? 0.01 : 1e6);
+    axis->step = nice_step(span);
+    axis->low = from_zero ? 0.0 : floor(low / axis->step) * axis->step;
+    axis->high = ceil(data_high / axis->step - 1e-9) * axis->step;
+    if (axis->high <= axis->low) axis->high = axis->low + axis->step;
+    if (kind == AXIS_RATIO && axis->low < 0) axis->low = 0;
+    ASSERT(axis->high > axis->low && axis->step > 0);
 }
 
 static double plot_width(void) { return CHART_WIDTH - CHART_LEFT - CHART_RIGHT; }
 static double plot_height(void) { return CHART_HEIGHT - CHART_TOP - CHART_BOTTOM; }
 
 static double chart_x(const struct chart *chart, double value) {
-    ASSERT(chart->x_max > 0);
-    return CHART_LEFT + value / chart->x_max * plot_width();
+    ASSERT(chart->x.high > chart->x.low);
+    return CHART_LEFT + (value - chart->x.low) / (chart->x.high - chart->x.low) * plot_width();
 }
 
 static double chart_y(const struct chart *chart, double value) {
-    ASSERT(chart->y_max > 0);
-    return CHART_TOP + plot_height() - value / chart->y_max * plot_height();
+    ASSERT(chart->y.high > chart->y.low);
+    return CHART_TOP + plot_height() -
+           (value - chart->y.low) / (chart->y.high - chart->y.low) * plot_height();
 }
 
-static void tick_label(FILE *file, enum axis_kind kind, double value, u32 day_open_seconds) {
+static void tick_label(FILE *file, const struct axis *axis, double value, u32 day_open_seconds) {
     ASSERT(file != NULL);
-    ASSERT(value >= 0);
-    if (kind == AXIS_USD_MILLIONS) {
-        fprintf(file, "%g", value / 1e6);
-    } else if (kind == AXIS_RATIO) {
-        fprintf(file, "%.1f", value);
+    ASSERT(axis->step > 0);
+    if (axis->kind == AXIS_USD_MILLIONS) {
+        int decimals = axis->step >= 1e6 ? 0 : (int)MIN(6.0, ceil(-log10(axis->step / 1e6)));
+        fprintf(file, "%.*f", decimals, value / 1e6);
+    } else if (axis->kind == AXIS_RATIO) {
+        fprintf(file, "%.*f", (int)MIN(6.0, MAX(1.0, ceil(-log10(axis->step)))), value);
     } else {
         u32 seconds = (day_open_seconds + (u32)value) % SIM_DAY_SECONDS;
         fprintf(file, "%02u:%02u", seconds / 3600, seconds / 60 % 60);
@@ -561,33 +589,35 @@ static void tick_label(FILE *file, enum axis_kind kind, double value, u32 day_op
 }
 
 static void chart_axes(const struct chart *chart) {
-    ASSERT(chart->x_step > 0 && chart->y_step > 0);
-    ASSERT(chart->y_max / chart->y_step <= CHART_TICK_COUNT_MAX + 1);
+    ASSERT(chart->x.step > 0 && chart->y.step > 0);
+    ASSERT((chart->y.high - chart->y.low) / chart->y.step <= CHART_TICK_COUNT_MAX + 1);
     FILE *file = chart->file;
     double bottom = CHART_TOP + plot_height(), right = CHART_LEFT + plot_width();
-    for (u32 tick = 0; tick * chart->y_step <= chart->y_max * (1 + 1e-9); tick++) {
-        double y = chart_y(chart, tick * chart->y_step);
+    for (u32 tick = 0; chart->y.low + tick * chart->y.step <= chart->y.high * (1 + 1e-9) + 1e-12;
+         tick++) {
+        double value = chart->y.low + tick * chart->y.step;
+        double y = chart_y(chart, value);
         fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
                 CHART_LEFT, y, right, y);
         fprintf(file,
                 "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
                 CHART_LEFT - 6, y + 4);
-        tick_label(file, chart->y_kind, tick * chart->y_step, chart->day_open_seconds);
+        tick_label(file, &chart->y, value, chart->day_open_seconds);
         fprintf(file, "</text>\n");
     }
-    if (chart->x_kind != AXIS_CATEGORIES) {
-        for (u32 tick = 0; tick * chart->x_step <= chart->x_max * (1 + 1e-9); tick++) {
-            double x = chart_x(chart, tick * chart->x_step);
-            fprintf(file,
-                    "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x,
-                    CHART_TOP, x, bottom);
-            fprintf(file,
-                    "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" "
-                    "text-anchor=\"middle\">",
-                    x, bottom + 16);
-            tick_label(file, chart->x_kind, tick * chart->x_step, chart->day_open_seconds);
-            fprintf(file, "</text>\n");
-        }
+    for (u32 tick = 0; chart->x.kind != AXIS_CATEGORIES &&
+                       chart->x.low + tick * chart->x.step <= chart->x.high * (1 + 1e-9);
+         tick++) {
+        double value = chart->x.low + tick * chart->x.step;
+        double x = chart_x(chart, value);
+        fprintf(file, "<line stroke=\"#e3e3e3\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
+                x, CHART_TOP, x, bottom);
+        fprintf(file,
+                "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" "
+                "text-anchor=\"middle\">",
+                x, bottom + 16);
+        tick_label(file, &chart->x, value, chart->day_open_seconds);
+        fprintf(file, "</text>\n");
     }
     fprintf(file, "<line stroke=\"#555\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
             CHART_LEFT, bottom, right, bottom);
@@ -595,6 +625,9 @@ static void chart_axes(const struct chart *chart) {
             CHART_LEFT, CHART_TOP, CHART_LEFT, bottom);
 }
 
+/* The frame: caption, the SVG with each axis's range and data extent as attributes (data-x-min,
+ * data-x-max, data-y-min, data-y-max: the axis; data-x-data-min ...: what is plotted), the
+ * plot box (data-plot: left top right bottom), grid, ticks and axis titles. */
 static void chart_begin(struct chart *chart, const char *title, const char *x_label,
                         const char *y_label) {
     ASSERT(chart != NULL && chart->file != NULL);
@@ -602,8 +635,16 @@ static void chart_begin(struct chart *chart, const char *title, const char *x_la
     FILE *file = chart->file;
     fprintf(file, "<figure>\n<figcaption>%s</figcaption>\n", title);
     fprintf(file, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\">\n",
-            CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT, title);
+                  "viewBox=\"0 0 %.0f %.0f\" role=\"img\" aria-label=\"%s\" class=\"chart\" "
+                  "data-x-kind=\"%s\" data-plot=\"%.1f %.1f %.1f %.1f\" ",
+            CHART_WIDTH, CHART_HEIGHT, CHART_WIDTH, CHART_HEIGHT, title,
+            chart->x.kind == AXIS_CATEGORIES ? "categories" : "values", CHART_LEFT, CHART_TOP,
+            CHART_LEFT + plot_width(), CHART_TOP + plot_height());
+    fprintf(file, "data-x-min=\"%.9g\" data-x-max=\"%.9g\" data-y-min=\"%.9g\" "
+                  "data-y-max=\"%.9g\" data-x-data-min=\"%.9g\" data-x-data-max=\"%.9g\" "
+                  "data-y-data-min=\"%.9g\" data-y-data-max=\"%.9g\">\n",
+            chart->x.low, chart->x.high, chart->y.low, chart->y.high, chart->x.data_low,
+            chart->x.data_high, chart->y.data_low, chart->y.data_high);
     chart_axes(chart);
     fprintf(file,
             "<text font-size=\"12\" fill=\"#222\" x=\"%.1f\" y=\"%.1f\" "
@@ -615,6 +656,30 @@ static void chart_begin(struct chart *chart, const char *title, const char *x_la
             CHART_TOP + plot_height() / 2, y_label);
 }
 
+/* A design's marker centred on (x, y): circle, square, triangle, diamond, triangle down,
+ * cross, plus, star, so that designs differ by shape as well as colour. */
+static void marker(FILE *file, u32 design, double x, double y) {
+    ASSERT(file != NULL && design < SIM_DESIGN_COUNT_MAX);
+    const char *color = design_colors[design];
+    static const char *const shapes[SIM_DESIGN_COUNT_MAX] = {
+        "<circle r=\"4.5\" fill=\"%s\"/>",
+        "<rect x=\"-4\" y=\"-4\" width=\"8\" height=\"8\" fill=\"%s\"/>",
+        "<path d=\"M0,-5.5L5,4L-5,4Z\" fill=\"%s\"/>",
+        "<path d=\"M0,-6L6,0L0,6L-6,0Z\" fill=\"%s\"/>",
+        "<path d=\"M0,5.5L5,-4L-5,-4Z\" fill=\"%s\"/>",
+        "<path d=\"M-4,-4L4,4M4,-4L-4,4\" stroke=\"%s\" stroke-width=\"2.5\"/>",
+        "<path d=\"M0,-5V5M-5,0H5\" stroke=\"%s\" stroke-width=\"2.5\"/>",
+        "<path d=\"M0,-6L1.8,-1.8L6,0L1.8,1.8L0,6L-1.8,1.8L-6,0L-1.8,-1.8Z\" fill=\"%s\"/>",
+    };
+    fprintf(file, "<g transform=\"translate(%.1f %.1f)\">", x, y);
+    fprintf(file, shapes[design], color);
+    fprintf(file, "</g>");
+}
+
+/* Dash patterns per design, for lines: the same order as the markers. */
+static const char *const design_dashes[SIM_DESIGN_COUNT_MAX] = {
+    "none", "7 3", "2 2", "9 3 2 3", "4 4", "1 3", "12 4", "6 2 2 2 2 2"};
+
 static void chart_legend(const struct chart *chart, const struct designs *designs) {
     ASSERT(chart != NULL && designs != NULL);
     ASSERT(designs->count <= SIM_DESIGN_COUNT_MAX);
@@ -622,9 +687,12 @@ static void chart_legend(const struct chart *chart, const struct designs *design
     for (u32 index = 0; index < designs->count; index++) {
         double y = CHART_TOP + 8 + index * 20.0;
         fprintf(chart->file,
-                "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" "
-                "fill=\"%s\"/><text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\">",
-                x, y - 10, design_colors[index], x + 18, y);
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\" stroke-dasharray=\"%s\"/>",
+                x - 4, y - 4, x + 16, y - 4, design_colors[index], design_dashes[index]);
+        marker(chart->file, index, x + 6, y - 4);
+        fprintf(chart->file, "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\">",
+                x + 24, y);
         html_text(chart->file, designs->names[index]);
         fprintf(chart->file, "</text>\n");
     }
@@ -640,53 +708,96 @@ static void chart_end(const struct chart *chart, const struct designs *designs,
 /* ----------------------------------------------------------------------------------------- */
 /* report.html: the charts.                                                                   */
 
+/* One point of the trade-off: the mean over seeds of liquidity used and delay, each with its
+ * interval. */
+struct trade_point {
+    struct sim_interval liquidity;
+    struct sim_interval delay;
+};
+
+static struct trade_point trade_point_of(const struct sim_report *report, u32 k) {
+    ASSERT(k < report_per_seed(report));
+    u32 all = report->scenario->currency_count;
+    struct trade_point point = {
+        .liquidity = summary_interval(report, k, all, SUMMARY_LIQUIDITY_USED),
+        .delay = summary_interval(report, k, all, SUMMARY_DELAY),
+    };
+    ASSERT(point.liquidity.count == point.delay.count);
+    return point;
+}
+
+/* A point with its 95% intervals as whiskers both ways, its design's marker and its a. */
+static void trade_point_draw(FILE *file, const struct chart *chart, const struct sim_run *run,
+                             u32 design, struct trade_point point) {
+    ASSERT(file != NULL && run != NULL);
+    ASSERT(design < SIM_DESIGN_COUNT_MAX);
+    double x = chart_x(chart, point.liquidity.mean), y = chart_y(chart, point.delay.mean);
+    const char *color = design_colors[design];
+    fprintf(file, "<path class=\"ci\" stroke=\"%s\" stroke-width=\"1\" opacity=\"0.7\" "
+                  "d=\"M%.1f,%.1fH%.1fM%.1f,%.1fV%.1f\"/>",
+            color, chart_x(chart, point.liquidity.low), y, chart_x(chart, point.liquidity.high),
+            x, chart_y(chart, point.delay.low), chart_y(chart, point.delay.high));
+    fprintf(file, "<g class=\"point\" data-x=\"%.9g\" data-y=\"%.9g\">", point.liquidity.mean,
+            point.delay.mean);
+    marker(file, design, x, y);
+    fprintf(file, "<title>");
+    html_text(file, run->design);
+    fprintf(file, ", a = ");
+    write_alpha(file, run->alpha_per_mille);
+    fprintf(file, ": USD %.1f million [%.1f, %.1f], delay %.4f [%.4f, %.4f]</title></g>",
+            point.liquidity.mean / 1e6, point.liquidity.low / 1e6, point.liquidity.high / 1e6,
+            point.delay.mean, point.delay.low, point.delay.high);
+    fprintf(file, "<text font-size=\"9\" fill=\"%s\" x=\"%.1f\" y=\"%.1f\">a=", color, x + 6,
+            y - 5 - 9.0 * (design % 2));
+    write_alpha(file, run->alpha_per_mille);
+    fprintf(file, "</text>\n");
+}
+
 static void chart_liquidity_delay(FILE *file, const struct sim_report *report,
                                   const struct designs *designs) {
     ASSERT(file != NULL && report != NULL);
     ASSERT(designs->count > 0 && designs->count <= SIM_DESIGN_COUNT_MAX);
-    double x_largest = 0;
-    u32 all = report->scenario->currency_count;
-    for (u32 index = 0; index < report_per_seed(report); index++) {
-        x_largest =
-            MAX(x_largest, summary_interval(report, index, all, SUMMARY_LIQUIDITY_USED).mean);
+    u32 per_seed = report_per_seed(report);
+    double x_low = INFINITY, x_high = -INFINITY, y_low = INFINITY, y_high = -INFINITY;
+    for (u32 index = 0; index < per_seed; index++) {
+        struct trade_point point = trade_point_of(report, index);
+        x_low = MIN(x_low, point.liquidity.low);
+        x_high = MAX(x_high, point.liquidity.high);
+        y_low = MIN(y_low, MAX(point.delay.low, 0.0));
+        y_high = MAX(y_high, point.delay.high);
     }
-    struct chart chart = {.file = file, .x_kind = AXIS_USD_MILLIONS, .y_kind = AXIS_RATIO};
-    axis_scale(AXIS_USD_MILLIONS, x_largest, &chart.x_max, &chart.x_step);
-    axis_scale(AXIS_RATIO, 1.0, &chart.y_max, &chart.y_step);
+    struct chart chart = {.file = file};
+    axis_fit(&chart.x, AXIS_USD_MILLIONS, x_low, x_high, false);
+    axis_fit(&chart.y, AXIS_RATIO, y_low, y_high, true);
     chart_begin(&chart, "Liquidity and delay, per design",
                 "liquidity used, all currencies (USD million)", "delay indicator");
     for (u32 design = 0; design < designs->count; design++) {
-        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
-                design_colors[design]);
-        for (u32 index = 0; index < report_per_seed(report); index++) {
-            const struct sim_run *run = &report->runs[index];
-            if (design_index(designs, run->design) != design) continue;
-            fprintf(file, "%.1f,%.1f ",
-                    chart_x(&chart, summary_interval(report, index, all,
-                                                     SUMMARY_LIQUIDITY_USED).mean),
-                    chart_y(&chart, summary_interval(report, index, all, SUMMARY_DELAY).mean));
+        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" "
+                      "stroke-dasharray=\"%s\" points=\"",
+                design_colors[design], design_dashes[design]);
+        for (u32 index = 0; index < per_seed; index++) {
+            if (design_index(designs, report->runs[index].design) != design) continue;
+            struct trade_point point = trade_point_of(report, index);
+            fprintf(file, "%.1f,%.1f ", chart_x(&chart, point.liquidity.mean),
+                    chart_y(&chart, point.delay.mean));
         }
         fprintf(file, "\"/>\n");
-        for (u32 index = 0; index < report_per_seed(report); index++) {
-            const struct sim_run *run = &report->runs[index];
-            if (design_index(designs, run->design) != design) continue;
-            fprintf(file, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>",
-                    chart_x(&chart, summary_interval(report, index, all,
-                                                     SUMMARY_LIQUIDITY_USED).mean),
-                    chart_y(&chart, summary_interval(report, index, all, SUMMARY_DELAY).mean),
-                    design_colors[design]);
-            html_text(file, run->design);
-            fprintf(file, ", a = ");
-            write_alpha(file, run->alpha_per_mille);
-            fprintf(file, "</title></circle>\n");
+        for (u32 index = 0; index < per_seed; index++) {
+            if (design_index(designs, report->runs[index].design) != design) continue;
+            trade_point_draw(file, &chart, &report->runs[index], design,
+                             trade_point_of(report, index));
         }
     }
-    chart_end(&chart, designs,
-              "Each line is one design and each dot one starting liquidity, from a = 0 (every "
-              "bank holds its lower bound) to a = 1 (its upper bound). Further left means less "
-              "liquidity used, further down less delay (0: every payment settled on arrival; 1: "
-              "every payment waited until the close). A design whose line lies below and to the "
-              "left of another settles the same day faster with less money.");
+    char how[600];
+    snprintf(how, sizeof(how),
+             "Each line is one design and each mark one starting liquidity, labelled with its a, "
+             "from a = 0 (every bank holds its lower bound) to a = 1 (its upper bound); the mark "
+             "is the mean over %u days and the whiskers its 95%% confidence interval. Further "
+             "left means less liquidity used, further down less delay (0: every payment settled "
+             "on arrival; 1: every payment waited until the close). The axes cover only the "
+             "range of the results.",
+             report_seed_count(report));
+    chart_end(&chart, designs, how);
 }
 
 enum series_kind { SERIES_QUEUE, SERIES_LIQUIDITY };
@@ -711,26 +822,26 @@ static void chart_series(FILE *file, const struct sim_report *report,
     ASSERT(file != NULL && report != NULL);
     ASSERT(designs->count > 0);
     const struct sim_scenario *scenario = report->scenario;
-    u32 bucket_count = designs->count > 0 ? designs->lowest[0]->metrics->currencies[0].series_count
-                                          : 1;
-    double y_largest = 0;
+    u32 bucket_count = designs->lowest[0]->metrics->currencies[0].series_count;
+    double y_high = 0;
     for (u32 design = 0; design < designs->count; design++) {
         ASSERT(designs->lowest[design]->metrics->currencies[0].series_count == bucket_count);
         for (u32 bucket = 0; bucket < bucket_count; bucket++) {
-            y_largest = MAX(y_largest, series_usd(scenario, designs->lowest[design], kind, bucket));
+            y_high = MAX(y_high, series_usd(scenario, designs->lowest[design], kind, bucket));
         }
     }
-    struct chart chart = {.file = file, .x_kind = AXIS_TIME, .y_kind = AXIS_USD_MILLIONS,
-                          .day_open_seconds = scenario->day_open_seconds};
-    axis_scale(AXIS_TIME, (double)bucket_count * SIM_SERIES_BUCKET_SECONDS, &chart.x_max,
-               &chart.x_step);
-    axis_scale(AXIS_USD_MILLIONS, y_largest, &chart.y_max, &chart.y_step);
+    struct chart chart = {.file = file, .day_open_seconds = scenario->day_open_seconds};
+    axis_fit(&chart.x, AXIS_TIME, 0, (double)bucket_count * SIM_SERIES_BUCKET_SECONDS, true);
+    axis_fit(&chart.y, AXIS_USD_MILLIONS, 0, y_high, true);
     chart_begin(&chart, kind == SERIES_QUEUE ? "Value waiting in queues through the day"
                                              : "Liquidity in use through the day",
-                "time of day", "USD million, all currencies");
+                "time of day (each point: the end of a five-minute interval)",
+                "USD million, all currencies");
     for (u32 design = 0; design < designs->count; design++) {
-        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%.1f,%.1f",
-                design_colors[design], chart_x(&chart, 0), chart_y(&chart, 0));
+        fprintf(file, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+                      "stroke-dasharray=\"%s\" points=\"%.1f,%.1f",
+                design_colors[design], design_dashes[design], chart_x(&chart, 0),
+                chart_y(&chart, 0));
         for (u32 bucket = 0; bucket < bucket_count; bucket++) {
             double value = series_usd(scenario, designs->lowest[design], kind, bucket);
             fprintf(file, " %.1f,%.1f", chart_x(&chart, (bucket + 1.0) * SIM_SERIES_BUCKET_SECONDS),
@@ -740,15 +851,19 @@ static void chart_series(FILE *file, const struct sim_report *report,
     }
     chart_end(&chart, designs,
               kind == SERIES_QUEUE
-                  ? "The value of payments submitted but not yet settled, every five minutes, "
-                    "for each design at its lowest starting liquidity. A line that stays near "
-                    "zero keeps payments moving; one that climbs into the afternoon peak shows "
-                    "payments waiting for incoming funds, and what is left at the close was "
-                    "never settled."
+                  ? "The value of payments submitted and not yet finished, every five minutes up "
+                    "to and including the close, for each design at its lowest starting "
+                    "liquidity on the first seed's day. A payment leaves the line when it "
+                    "settles or when it is rejected (refused on arrival where there is no queue, "
+                    "or still queued at its cut-off); a netting payment unwound from a short "
+                    "window is carried into the next window and stays in the line until a "
+                    "window settles it. "
+                    "Netting lines fall at each window's close, the last one at the close."
                   : "The sum of all banks' debit positions (what each has paid beyond what it "
-                    "received), every five minutes, for each design at its lowest starting "
-                    "liquidity. Its peak is the money the system had to fund at once; netting "
-                    "keeps the line flat until a window settles.");
+                    "received), every five minutes up to and including the close, for each "
+                    "design at its lowest starting liquidity on the first seed's day. Its peak "
+                    "is the money the system had to fund at once; netting moves it only when a "
+                    "window settles, once an hour and at the close.");
 }
 
 enum bar_kind { BARS_CURRENCY, BARS_COUNTRY };
@@ -764,6 +879,19 @@ static double bar_value(const struct sim_scenario *scenario, const struct sim_ru
     return (double)sim_metrics_country_usd_cents(scenario, run->metrics, category) / 100.0;
 }
 
+/* A bar's mean over seeds of the k-th run of each seed, with its interval. */
+static struct sim_interval bar_interval(const struct sim_report *report, u32 k,
+                                        enum bar_kind kind, u32 category) {
+    u32 per_seed = report_per_seed(report), seeds = report_seed_count(report);
+    ASSERT(k < per_seed);
+    double values[SIM_SEED_COUNT_MAX];
+    for (u32 seed = 0; seed < seeds; seed++) {
+        values[seed] =
+            bar_value(report->scenario, &report->runs[seed * per_seed + k], kind, category);
+    }
+    return sim_interval_of(values, seeds);
+}
+
 static u32 bar_categories(const struct sim_scenario *scenario, enum bar_kind kind, u32 *out) {
     ASSERT(scenario != NULL && out != NULL);
     u32 count = 0;
@@ -776,6 +904,26 @@ static u32 bar_categories(const struct sim_scenario *scenario, enum bar_kind kin
     return count;
 }
 
+/* One bar: the mean, its interval as a whisker, its value written above. */
+static void bar_draw(FILE *file, const struct chart *chart, u32 design, double x, double width,
+                     struct sim_interval interval) {
+    ASSERT(file != NULL && design < SIM_DESIGN_COUNT_MAX);
+    ASSERT(width > 0);
+    double top = chart_y(chart, interval.mean), middle = x + width / 2;
+    fprintf(file, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                  "fill=\"%s\"/>",
+            x, top, width, chart_y(chart, 0) - top, design_colors[design]);
+    if (interval.count > 1) {
+        fprintf(file, "<path class=\"ci\" stroke=\"#222\" stroke-width=\"1\" "
+                      "d=\"M%.1f,%.1fV%.1f\"/>",
+                middle, chart_y(chart, MAX(interval.low, 0.0)), chart_y(chart, interval.high));
+    }
+    fprintf(file, "<text font-size=\"8\" fill=\"#222\" transform=\"translate(%.1f %.1f) "
+                  "rotate(-90)\">%.1f</text>\n",
+            middle + 3, chart_y(chart, MAX(interval.high, interval.mean)) - 3,
+            interval.mean / 1e6);
+}
+
 static void chart_bars(FILE *file, const struct sim_report *report, const struct designs *designs,
                        enum bar_kind kind) {
     ASSERT(file != NULL && report != NULL);
@@ -783,29 +931,33 @@ static void chart_bars(FILE *file, const struct sim_report *report, const struct
     const struct sim_scenario *scenario = report->scenario;
     u32 categories[MAX(SIM_CURRENCY_COUNT_MAX, SIM_COUNTRY_COUNT_MAX)];
     u32 category_count = bar_categories(scenario, kind, categories);
-    double y_largest = 0;
+    u32 lowest[SIM_DESIGN_COUNT_MAX]; /* each design's run with the least liquidity */
+    double y_high = 0;
     for (u32 design = 0; design < designs->count; design++) {
+        lowest[design] = (u32)(designs->lowest[design] - report->runs);
         for (u32 index = 0; index < category_count; index++) {
-            y_largest = MAX(y_largest, bar_value(scenario, designs->highest[design], kind,
-                                                 categories[index]));
+            struct sim_interval interval =
+                bar_interval(report, lowest[design], kind, categories[index]);
+            y_high = MAX(y_high, MAX(interval.high, interval.mean));
         }
     }
-    struct chart chart = {.file = file, .x_kind = AXIS_CATEGORIES, .y_kind = AXIS_USD_MILLIONS};
-    axis_scale(AXIS_CATEGORIES, MAX(category_count, 1u), &chart.x_max, &chart.x_step);
-    axis_scale(AXIS_USD_MILLIONS, y_largest, &chart.y_max, &chart.y_step);
-    chart_begin(&chart, kind == BARS_CURRENCY ? "Liquidity needed per currency"
-                                              : "Liquidity needed per country",
+    struct chart chart = {.file = file};
+    axis_fit(&chart.x, AXIS_CATEGORIES, 0, MAX(category_count, 1u), true);
+    /* Room above the tallest bar for its label. */
+    axis_fit(&chart.y, AXIS_USD_MILLIONS, 0, y_high * 1.15, true);
+    chart.y.data_high = y_high;
+    chart_begin(&chart, kind == BARS_CURRENCY ? "Liquidity needed per currency, at the lowest "
+                                                "liquidity"
+                                              : "Liquidity needed per country, at the lowest "
+                                                "liquidity",
                 kind == BARS_CURRENCY ? "currency" : "country (its banks, all currencies)",
                 "USD million");
     double bar_width = 0.8 / MAX(designs->count, 1u);
     for (u32 index = 0; index < category_count; index++) {
         for (u32 design = 0; design < designs->count; design++) {
-            double value = bar_value(scenario, designs->highest[design], kind, categories[index]);
             double x = chart_x(&chart, index + 0.1 + design * bar_width);
-            fprintf(file,
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>", x,
-                    chart_y(&chart, value), chart_x(&chart, bar_width) - CHART_LEFT,
-                    chart_y(&chart, 0) - chart_y(&chart, value), design_colors[design]);
+            bar_draw(file, &chart, design, x, chart_x(&chart, bar_width) - CHART_LEFT,
+                     bar_interval(report, lowest[design], kind, categories[index]));
         }
         fprintf(file,
                 "<text font-size=\"11\" fill=\"#444\" x=\"%.1f\" y=\"%.1f\" "
@@ -816,15 +968,18 @@ static void chart_bars(FILE *file, const struct sim_report *report, const struct
     }
     chart_end(&chart, designs,
               kind == BARS_CURRENCY
-                  ? "For each currency, one bar per design: the liquidity its participants "
-                    "actually used in that currency (the sum of their largest debit positions), "
-                    "in US dollars at the scenario's rates, at each design's highest starting "
-                    "liquidity. A shorter bar means the design needed less of that currency; a "
-                    "tall USD bar shows the US-dollar liquidity a design ties up."
-                  : "For each country, one bar per design: the liquidity its banks used, summed "
-                    "over every currency in US dollars, at each design's highest starting "
-                    "liquidity. Compare the bars within a country to see what each design costs "
-                    "its banks.");
+                  ? "For each currency, one bar per design at its lowest starting liquidity "
+                    "(where the designs differ most): the liquidity its participants actually "
+                    "used in that currency (the sum of their largest debit positions), in US "
+                    "dollars at the scenario's rates, with its value in USD million. Bars are "
+                    "means over the days and whiskers 95% confidence intervals. A shorter bar "
+                    "means the design needed less of that currency; a tall USD bar shows the "
+                    "US-dollar liquidity a design ties up."
+                  : "For each country, one bar per design at its lowest starting liquidity: the "
+                    "liquidity its banks used, summed over every currency in US dollars, with "
+                    "its value in USD million (means over the days, whiskers 95% confidence "
+                    "intervals). Compare the bars within a country to see what each design "
+                    "costs its banks.");
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -848,7 +1003,57 @@ static const char *html_style =
     ".how{font-size:.92em;color:#444;max-width:46em}"
     "table{border-collapse:collapse;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;"
     "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
-    ".ci{color:#666;font-size:.9em}";
+    ".ci{color:#666;font-size:.9em;white-space:nowrap}.why li{margin:.4em 0;max-width:46em}";
+
+/* "Why these numbers": the few facts of the day that explain the results, from the data. */
+static void html_why(FILE *file, const struct sim_report *report, const struct designs *designs) {
+    ASSERT(file != NULL && report != NULL);
+    ASSERT(designs->count > 0);
+    const struct sim_scenario *scenario = report->scenario;
+    const struct sim_day *day = report->day;
+    u32 all = scenario->currency_count;
+    double upper = summary_interval(report, 0, all, SUMMARY_UPPER_BOUND).mean;
+    double lower = summary_interval(report, 0, all, SUMMARY_LOWER_BOUND).mean;
+    double value = 0, cross = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        const struct sim_payment *payment = &day->payments[index];
+        double usd = usd_of(scenario, payment->currency, payment->amount);
+        value += usd;
+        if (payment->currency != payment->creditor_currency) cross += usd;
+    }
+    u32 gridlocks = 0;
+    for (u32 index = 0; index < report->run_count; index++) {
+        gridlocks += run_summarize(scenario, &report->runs[index]).gridlocks;
+    }
+    fprintf(file, "<h2>Why these numbers</h2>\n<ul class=\"why\">\n");
+    fprintf(file, "<li><b>Little room between the bounds.</b> Settling everything by the close "
+                  "needs USD %.1f million (the lower bound, for %s), only %.1f%% less than "
+                  "settling everything on arrival (USD %.1f million, the upper bound). Trade "
+                  "payments run one way: an importer's bank pays and an exporter's bank "
+                  "receives, mostly in other currencies, so little money comes back to the "
+                  "banks that paid; days with many interbank payments leave far more for "
+                  "liquidity saving to save.</li>\n",
+            lower / 1e6, report->runs[0].design, upper > 0 ? (upper - lower) / upper * 100 : 0.0,
+            upper / 1e6);
+    fprintf(file, "<li><b>Conversions settle one at a time.</b> %.0f%% of the first day's value "
+                  "is paid in another currency than the one received, payment versus payment "
+                  "through a liquidity provider. Offsetting and gridlock resolution work within "
+                  "one currency, so such a payment waits until its provider can pay the other "
+                  "leg; a currency's queue holds banks paying providers, not cycles, and over "
+                  "all runs a gridlock resolution settled anything %u times.</li>\n",
+            value > 0 ? cross / value * 100 : 0.0, gridlocks);
+    fprintf(file, "<li><b>Netting waits for its window.</b> Under deferred net settlement every "
+                  "payment waits for the next window's close, however much liquidity there is, "
+                  "so its delay stays high; a short participant's payments are carried to the "
+                  "next window, and what the close cannot settle is rejected.</li>\n"
+                  "<li><b>The dollar route adds a leg.</b> Converting through US dollars pays "
+                  "one provider in dollars and another out of them: the extra dollars held "
+                  "for that leg are the US-dollar design's extra liquidity.</li>\n"
+                  "<li><b>Intervals.</b> Each seed is a different day of invoices. Most of the "
+                  "spread in liquidity is how much each day trades in each currency, which "
+                  "every design meets alike, so designs compared on the same days differ more "
+                  "steadily than their intervals overlap.</li>\n</ul>\n");
+}
 
 static void html_summary(FILE *file, const struct sim_report *report,
                          const struct designs *designs) {
@@ -863,16 +1068,19 @@ static void html_summary(FILE *file, const struct sim_report *report,
     u32 open = scenario->day_open_seconds, close = scenario->day_close_seconds;
     fprintf(file, "<h1>Khorgos simulation: ");
     html_text(file, scenario->name);
-    fprintf(file, "</h1>\n<p>One business day, %02u:%02u to %02u:%02u, of %u payments worth USD "
-                  "%.1f million among %u participants of %u countries in %u currencies "
-                  "(seed %llu, scale ",
-            open / 3600, open / 60 % 60, close / 3600, close / 60 % 60, day->count, value / 1e6,
-            scenario->bank_count, scenario->country_count, scenario->currency_count,
-            (unsigned long long)day->seed);
+    u32 seeds = report_seed_count(report);
+    fprintf(file, "</h1>\n<p>%u business day%s, %02u:%02u to %02u:%02u, each of %u payments "
+                  "(USD %.1f million on the first) among %u participants of %u countries in %u "
+                  "currencies (seeds %llu to %llu, scale ",
+            seeds, seeds == 1 ? "" : "s", open / 3600, open / 60 % 60, close / 3600,
+            close / 60 % 60, day->count, value / 1e6, scenario->bank_count,
+            scenario->country_count, scenario->currency_count, (unsigned long long)day->seed,
+            (unsigned long long)(day->seed + seeds - 1));
     write_alpha(file, day->scale_per_mille);
-    fprintf(file, "). The same payments, submitted at the same times, were run through each "
+    fprintf(file, "). Each day's payments, submitted at the same times, were run through each "
                   "design below at each starting liquidity a, where every participant starts "
-                  "with its lower bound plus a times the gap to its upper bound.</p>\n<ul>\n");
+                  "with its lower bound plus a times the gap to its upper bound. Figures are "
+                  "means over the days with 95%% confidence intervals.</p>\n<ul>\n");
     for (u32 design = 0; design < designs->count; design++) {
         fprintf(file, "<li><b style=\"color:%s\">", design_colors[design]);
         html_text(file, designs->names[design]);
@@ -887,17 +1095,20 @@ static void html_summary(FILE *file, const struct sim_report *report,
     fprintf(file, "</ul>\n");
 }
 
-/* "mean [low, high]" of the k-th run's figure over seeds, scaled. */
+/* "mean ± half-width" of the k-th run's figure over seeds, scaled (the interval's ends in the
+ * cell's title). */
 static void html_interval(FILE *file, const struct sim_report *report, u32 k, u32 metric,
                           double scale, u32 decimals) {
     ASSERT(file != NULL && decimals <= 6);
     ASSERT(metric < SUMMARY_METRIC_COUNT);
     struct sim_interval interval =
         summary_interval(report, k, report->scenario->currency_count, metric);
-    fprintf(file, "<td>%.*f", (int)decimals, interval.mean * scale);
+    fprintf(file, "<td title=\"95%% interval [%.*f, %.*f]\">%.*f", (int)decimals,
+            interval.low * scale, (int)decimals, interval.high * scale, (int)decimals,
+            interval.mean * scale);
     if (interval.count > 1) {
-        fprintf(file, " <span class=\"ci\">[%.*f, %.*f]</span>", (int)decimals,
-                interval.low * scale, (int)decimals, interval.high * scale);
+        fprintf(file, " <span class=\"ci\">± %.*f</span>", (int)decimals,
+                (interval.high - interval.low) / 2 * scale);
     }
     fprintf(file, "</td>");
 }
@@ -906,11 +1117,12 @@ static void html_table(FILE *file, const struct sim_report *report) {
     ASSERT(file != NULL && report != NULL);
     u32 per_seed = report_per_seed(report);
     ASSERT(per_seed <= SIM_RUN_COUNT_MAX);
-    fprintf(file, "<h2>Every run</h2>\n<p class=\"how\">Means over %u seeds; in brackets the "
-                  "95%% confidence interval of the mean (Student's t).</p>\n<table>\n"
+    fprintf(file, "<h2>Every run</h2>\n<p class=\"how\">Means over %u days (seeds) ± the "
+                  "half-width of the 95%% confidence interval of the mean (Student's t).</p>\n"
+                  "<table>\n"
                   "<tr><th>design</th><th>a</th>"
                   "<th>liquidity used (USD million)</th><th>delay indicator</th>"
-                  "<th>settled by value (%%)</th><th>payments settled</th>"
+                  "<th>settled by value (%%)</th><th>payments settled (the rest rejected)</th>"
                   "<th>gridlocks resolved</th><th>converted by FX (USD million)</th></tr>\n",
             report_seed_count(report));
     u32 all = report->scenario->currency_count;
@@ -958,6 +1170,7 @@ khorgos_error sim_report_write_html(const struct sim_report *report, const char 
         chart_bars(file, report, &designs, BARS_CURRENCY);
         chart_bars(file, report, &designs, BARS_COUNTRY);
         html_table(file, report);
+        html_why(file, report, &designs);
     } else {
         fprintf(file, "<p>No design was run.</p>\n");
     }
