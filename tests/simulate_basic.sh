@@ -15,7 +15,9 @@ trap 'rm -rf "$out"' EXIT
 
 "$KHORGOS" simulate --scale 0.05 --seed 4 --seeds 3 --out "$out/day" >"$out/summary.txt"
 cat "$out/summary.txt"
-for file in metrics.json payments.csv report.html; do test -s "$out/day/$file"; done
+for file in metrics.json payments.csv participants.csv report.html; do
+    test -s "$out/day/$file"
+done
 grep -q "^report: $out/day/report.html" "$out/summary.txt"
 for design in rtgs_no_queue rtgs_fifo rtgs_lsm dns_hourly usd_vehicle; do
     grep -q "^$design " "$out/summary.txt"
@@ -37,7 +39,8 @@ assert {run["seed"] for run in runs} == {4, 5, 6}
 summary = metrics["summary"]
 metric_names = ["liquidity_used", "upper_bound", "lower_bound", "delay_indicator",
                 "settlement_ratio_value", "settlement_ratio_count", "gridlocks_resolved",
-                "fx_converted"]
+                "fx_converted", "rejected_value", "offset_value_share", "liquidity_cost",
+                "delay_cost"]
 assert len(summary) == len(designs) * len(alphas) * (len(currencies) + 1) * len(metric_names)
 for entry in summary:
     assert set(entry) == {"design", "a", "currency", "metric", "mean", "ci95_low", "ci95_high",
@@ -72,7 +75,7 @@ for country in countries:
 rows = list(csv.reader(open(directory + "/payments.csv")))
 assert rows[0] == ["design", "a", "id", "debtor", "creditor", "currency", "amount",
                    "creditor_currency", "creditor_amount", "priority", "submitted_at",
-                   "settled_at", "status"], rows[0]
+                   "settled_at", "status", "reason", "reason_iso"], rows[0]
 rows = rows[1:]
 count = metrics["payment_count"]
 assert len(rows) == count * len(designs) * len(alphas), (len(rows), count)
@@ -81,8 +84,29 @@ assert keys == sorted(keys), "payments.csv is sorted by design, a, submission"
 for row in rows:
     assert row[12] in ("settled", "rejected", "cancelled"), row
     assert (row[11] == "") == (row[12] != "settled"), row
+    assert (row[13] == "") == (row[12] == "settled") and (row[14] == "") == (row[13] == ""), row
+    if row[14]:
+        assert len(row[14]) == 4 and row[14].isalnum() and row[14].isupper(), row
     if row[11]:
         assert int(row[11]) >= int(row[10]), row
+
+participants = list(csv.DictReader(open(directory + "/participants.csv")))
+assert {row["seed"] for row in participants} == {"4", "5", "6"}
+assert {row["role"] for row in participants} <= {"bank", "liquidity_provider"}
+for row in participants:
+    assert float(row["lower_bound"]) <= float(row["liquidity_start"]) <= float(row["upper_bound"])
+    assert float(row["value_rejected"]) <= float(row["submitted_value"]), row
+    assert row["credit_used"] == "0.00", row
+for run in runs:
+    for field in ["liquidity_used_banks_home", "liquidity_used_banks_foreign",
+                  "liquidity_used_providers"]:
+        assert float(run[field]) >= 0, (field, run)
+    split = sum(float(run[field]) for field in ["liquidity_used_banks_home",
+                "liquidity_used_banks_foreign", "liquidity_used_providers"])
+    assert abs(split - float(run["liquidity_used"])) < 0.01, run
+    assert run["delay_p50_seconds"] <= run["delay_p95_seconds"] <= run["delay_max_seconds"], run
+    assert 0 <= run["offset_value_share"] <= 1, run
+    assert run["rejected_count"] == run["submitted_count"] - run["settled_count"], run
 
 html = open(directory + "/report.html").read()
 assert html.lstrip().lower().startswith("<!doctype html"), html[:40]

@@ -544,7 +544,8 @@ static int simulate_report(const struct simulate_options *options,
            (unsigned long long)(options->seed + options->seed_count - 1), memory->run_count,
            seconds);
     if (sim_report_write_summary(&report, stdout) != KHORGOS_ERROR_ok) return 1;
-    printf("report: %s/report.html (metrics.json, payments.csv beside it)\n", options->out);
+    printf("report: %s/report.html (metrics.json, payments.csv, participants.csv beside it)\n",
+           options->out);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 

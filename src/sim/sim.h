@@ -97,6 +97,15 @@ typedef __int128 i128;
  * of one standard deviation, more than a comparison of designs needs. */
 #define SIM_SEED_COUNT_MAX 100u
 
+/* The report's cost rates (docs/simulation.md, "Costs"). Liquidity: 5% a year over 250
+ * business days, 2 basis points of the liquidity used per day, the order of the region's policy
+ * rates (an opportunity cost of holding central-bank money). Delay: 1 basis point of the value
+ * per hour waited, so that a payment's hour of delay costs half of a day's liquidity for it
+ * (the delay cost rate above the liquidity rate, as in Bech and Garratt's and Martin and
+ * McAndrews's models, or no bank would ever pay early). */
+#define SIM_LIQUIDITY_COST_BASIS_POINTS_PER_DAY 2.0
+#define SIM_DELAY_COST_BASIS_POINTS_PER_HOUR 1.0
+
 /* A payment that never settled. */
 #define SIM_NEVER U32_MAX
 /* No participant (e.g. no liquidity provider for a same-currency payment). */
@@ -443,6 +452,12 @@ enum sim_status {
     SIM_STATUS_COUNT = 3,
 };
 
+enum sim_outcome_flags {
+    /* Settled together with other payments in one set (offsetting on entry, a gridlock
+     * resolution or a netting window) rather than alone from its payer's balance. */
+    SIM_OUTCOME_IN_SET = 1u << 0,
+};
+
 /* What happened to one payment of the day in one run, in the day's payment order. Set
  * provider and vehicle_provider to SIM_NONE when there is none (0 is a bank's index). */
 struct sim_outcome {
@@ -454,7 +469,9 @@ struct sim_outcome {
                                          or SIM_NONE for a direct route */
     u8 vehicle_currency;              /* the vehicle currency's index (USD, CNY, ...) */
     u8 status;                        /* enum sim_status */
-    u8 padding[2];
+    u8 reason;                        /* not settled: why (the engine's settlement status, named
+                                         by sim_reason_name); 0 otherwise */
+    u8 flags;                         /* enum sim_outcome_flags */
     u32 ended_at;                     /* never settled: seconds since opening when it left its
                                          queue (rejected or cancelled; at submission when it
                                          was never queued); SIM_NEVER: still waiting at the close */
@@ -490,13 +507,22 @@ void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct s
                              bool vehicle_only, u32 vehicle_currency,
                              struct sim_outcome *outcomes);
 
-/* One design at one value of a, as the caller ran it. */
+/* One design at one value of a, as the caller ran it. The per-currency figures from the
+ * outcomes (delays, rejections, offsetting) are filled by sim_run_outcome_figures. */
 struct sim_run {
     const char *design;               /* "rtgs_lsm", ... */
     u32 alpha_per_mille;
     u64 seed;                         /* the seed of the day it ran */
     u32 gridlocks_resolved[SIM_CURRENCY_COUNT_MAX]; /* resolution runs settling >= 1 payment */
     u128 fx_converted[SIM_CURRENCY_COUNT_MAX];      /* value converted from this currency */
+    /* Time in queue of the settled payments (settled_at - submitted_at, seconds): median, 95th
+     * percentile (nearest rank) and largest; 0 when none settled. */
+    u32 delay_p50_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 delay_p95_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 delay_max_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 rejected_count[SIM_CURRENCY_COUNT_MAX];     /* not settled (rejected or cancelled) */
+    u128 rejected_value[SIM_CURRENCY_COUNT_MAX];
+    u128 offset_value[SIM_CURRENCY_COUNT_MAX];      /* settled in a set (SIM_OUTCOME_IN_SET) */
     const struct sim_metrics *metrics;              /* computed by sim_metrics_compute */
     const struct sim_outcome *outcomes;             /* [day->count] */
 };
@@ -528,15 +554,22 @@ double sim_student_t95(u32 degrees);
 /* The mean of values[0..count-1] (count >= 1) and its 95% Student-t interval. */
 struct sim_interval sim_interval_of(const double *values, u32 count);
 
+/* Fills run's delay percentiles, rejections and offset value per currency (the payment's, the
+ * debtor's) from a day's outcomes; `scratch` holds day->count values. */
+void sim_run_outcome_figures(const struct sim_day *day, const struct sim_outcome *outcomes,
+                             u32 currency_count, u32 *scratch, struct sim_run *run);
+
 /* Each writes DIR/<name> (the directory must exist). Returns ok or io. Same input, same bytes. */
 khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path);
 khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path);
+khorgos_error sim_report_write_participants_csv(const struct sim_report *report,
+                                                const char *path);
 khorgos_error sim_report_write_html(const struct sim_report *report, const char *path);
 /* The terminal's summary: one aligned line per run (design, a, liquidity used in USD million,
  * delay indicator, share settled by value, payments settled, gridlocks resolved, FX converted
  * in USD million). Returns ok or io. */
 khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *file);
-/* All three into a directory. */
+/* All four (metrics.json, payments.csv, participants.csv, report.html) into a directory. */
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory);
 const char *sim_status_name(u32 status);
 const char *sim_priority_name(u32 priority);
@@ -566,6 +599,10 @@ _Static_assert(SIM_DESIGN_COUNT <= SIM_DESIGN_COUNT_MAX, "the designs fit a repo
 #define SIM_PARTICIPANT_CURRENCY_COUNT_MAX KHORGOS_PARTICIPANT_CURRENCIES_MAX
 
 const char *sim_design_name(u32 design);
+/* An outcome's reason: the engine's status name ("insufficient_funds", "unwound", ...) and its
+ * ISO 20022 status reason code ("AM04", "TM01", ...; "NARR" for a status without one). */
+const char *sim_reason_name(u32 reason);
+const char *sim_reason_iso(u32 reason);
 /* The design of a name; -1 when unknown. */
 int sim_design_parse(const char *name, size_t length);
 

@@ -161,6 +161,10 @@ struct run_summary {
     double delay;              /* value-weighted in USD over all currencies */
     double ratio_value;
     double fx_usd;
+    double delay_value_seconds_usd; /* sum of value x seconds waited (the delay's numerator) */
+    double rejected_usd;
+    double offset_usd;
+    double settled_usd;
     u32 submitted_count;
     u32 settled_count;
     u32 gridlocks;
@@ -183,11 +187,15 @@ static struct run_summary run_summarize(const struct sim_scenario *scenario,
         settled += usd_of(scenario, currency, total->settled_value);
         submitted += usd_of(scenario, currency, total->submitted_value);
         summary.fx_usd += usd_of(scenario, currency, run->fx_converted[currency]);
+        summary.rejected_usd += usd_of(scenario, currency, run->rejected_value[currency]);
+        summary.offset_usd += usd_of(scenario, currency, run->offset_value[currency]);
         summary.submitted_count += total->submitted_count;
         summary.settled_count += total->settled_count;
         summary.gridlocks += run->gridlocks_resolved[currency];
     }
     summary.delay = denominator > 0 ? numerator / denominator : 0.0;
+    summary.delay_value_seconds_usd = numerator;
+    summary.settled_usd = settled;
     summary.ratio_value = submitted > 0 ? settled / submitted : 1.0;
     ASSERT(summary.delay >= 0.0 && summary.delay <= 1.0 + 1e-9);
     return summary;
@@ -204,19 +212,40 @@ enum summary_metric {
     SUMMARY_RATIO_COUNT,
     SUMMARY_GRIDLOCKS,
     SUMMARY_FX_CONVERTED,
+    SUMMARY_REJECTED_VALUE,
+    SUMMARY_OFFSET_SHARE,
+    SUMMARY_LIQUIDITY_COST,
+    SUMMARY_DELAY_COST,
     SUMMARY_METRIC_COUNT,
 };
 
 static const char *const summary_metric_names[SUMMARY_METRIC_COUNT] = {
     "liquidity_used", "upper_bound", "lower_bound", "delay_indicator",
     "settlement_ratio_value", "settlement_ratio_count", "gridlocks_resolved", "fx_converted",
+    "rejected_value", "offset_value_share", "liquidity_cost", "delay_cost",
 };
+
+/* The costs of a day at the rates of sim.h: the liquidity used times its daily rate, and each
+ * value-second waited (the delay indicator's numerator) times the delay rate. */
+static double liquidity_cost(double liquidity) {
+    ASSERT(liquidity >= 0);
+    ASSERT(SIM_LIQUIDITY_COST_BASIS_POINTS_PER_DAY >= 0);
+    return liquidity * SIM_LIQUIDITY_COST_BASIS_POINTS_PER_DAY / 10000.0;
+}
+
+static double delay_cost(double value_seconds) {
+    ASSERT(value_seconds >= 0);
+    ASSERT(SIM_DELAY_COST_BASIS_POINTS_PER_HOUR >= 0);
+    return value_seconds / 3600.0 * SIM_DELAY_COST_BASIS_POINTS_PER_HOUR / 10000.0;
+}
 
 static bool summary_metric_is_amount(u32 metric) {
     ASSERT(metric < SUMMARY_METRIC_COUNT);
     ASSERT(ARRAY_COUNT(summary_metric_names) == SUMMARY_METRIC_COUNT);
     return metric == SUMMARY_LIQUIDITY_USED || metric == SUMMARY_UPPER_BOUND ||
-           metric == SUMMARY_LOWER_BOUND || metric == SUMMARY_FX_CONVERTED;
+           metric == SUMMARY_LOWER_BOUND || metric == SUMMARY_FX_CONVERTED ||
+           metric == SUMMARY_REJECTED_VALUE || metric == SUMMARY_LIQUIDITY_COST ||
+           metric == SUMMARY_DELAY_COST;
 }
 
 /* One currency's figure in its major unit, or (currency == currency_count) all currencies'
@@ -229,7 +258,9 @@ static double summary_value(const struct sim_scenario *scenario, const struct si
         double values[SUMMARY_METRIC_COUNT] = {
             all.liquidity_usd, all.upper_usd, all.lower_usd, all.delay, all.ratio_value,
             all.submitted_count > 0 ? (double)all.settled_count / all.submitted_count : 1.0,
-            all.gridlocks, all.fx_usd};
+            all.gridlocks, all.fx_usd, all.rejected_usd,
+            all.settled_usd > 0 ? all.offset_usd / all.settled_usd : 0.0,
+            liquidity_cost(all.liquidity_usd), delay_cost(all.delay_value_seconds_usd)};
         return values[metric];
     }
     const struct sim_currency_metrics *system = &run->metrics->currencies[currency];
@@ -239,7 +270,13 @@ static double summary_value(const struct sim_scenario *scenario, const struct si
         (double)system->total.liquidity_used / scale, (double)system->total.upper_bound / scale,
         (double)system->total.lower_bound / scale, system->delay_indicator,
         system->settlement_ratio_value, system->settlement_ratio_count,
-        run->gridlocks_resolved[currency], (double)run->fx_converted[currency] / scale};
+        run->gridlocks_resolved[currency], (double)run->fx_converted[currency] / scale,
+        (double)run->rejected_value[currency] / scale,
+        system->total.settled_value > 0
+            ? (double)run->offset_value[currency] / (double)system->total.settled_value
+            : 0.0,
+        liquidity_cost((double)system->total.liquidity_used / scale),
+        delay_cost((double)system->total.delay_numerator / scale)};
     return values[metric];
 }
 
@@ -285,6 +322,54 @@ static void json_amount(FILE *file, const char *key, const struct sim_scenario *
     fputc('"', file);
 }
 
+/* Liquidity used in `currency` by participants of one role, banks also split by whether it is
+ * their country's currency. */
+struct liquidity_split {
+    u128 banks_home;
+    u128 banks_foreign;
+    u128 providers;
+};
+
+static struct liquidity_split liquidity_split_of(const struct sim_scenario *scenario,
+                                                 const struct sim_metrics *metrics,
+                                                 u32 currency) {
+    ASSERT(currency < scenario->currency_count);
+    ASSERT(metrics->participant_count == scenario->bank_count);
+    struct liquidity_split split = {0};
+    for (u32 bank = 0; bank < scenario->bank_count; bank++) {
+        const struct sim_bank *entry = &scenario->banks[bank];
+        u128 used = sim_metrics_at(metrics, bank, currency)->liquidity_used;
+        if (entry->role == SIM_ROLE_LIQUIDITY_PROVIDER) {
+            split.providers += used;
+        } else if (entry->role == SIM_ROLE_BANK) {
+            bool home = scenario->countries[entry->country].currency == currency;
+            *(home ? &split.banks_home : &split.banks_foreign) += used;
+        }
+    }
+    return split;
+}
+
+/* The run entry's figures beyond the issue's first list: liquidity by role, the delay
+ * distribution, rejections, offsetting and costs. */
+static void json_run_more(FILE *file, const struct sim_report *report, const struct sim_run *run,
+                          u32 currency) {
+    const struct sim_scenario *scenario = report->scenario;
+    ASSERT(currency < scenario->currency_count);
+    struct liquidity_split split = liquidity_split_of(scenario, run->metrics, currency);
+    json_amount(file, "liquidity_used_banks_home", scenario, currency, split.banks_home);
+    json_amount(file, "liquidity_used_banks_foreign", scenario, currency, split.banks_foreign);
+    json_amount(file, "liquidity_used_providers", scenario, currency, split.providers);
+    fprintf(file, ",\"delay_p50_seconds\":%u,\"delay_p95_seconds\":%u,\"delay_max_seconds\":%u",
+            run->delay_p50_seconds[currency], run->delay_p95_seconds[currency],
+            run->delay_max_seconds[currency]);
+    fprintf(file, ",\"rejected_count\":%u", run->rejected_count[currency]);
+    json_amount(file, "rejected_value", scenario, currency, run->rejected_value[currency]);
+    fprintf(file, ",\"offset_value_share\":%.6f,\"liquidity_cost\":%.2f,\"delay_cost\":%.2f}",
+            summary_value(scenario, run, currency, SUMMARY_OFFSET_SHARE),
+            summary_value(scenario, run, currency, SUMMARY_LIQUIDITY_COST),
+            summary_value(scenario, run, currency, SUMMARY_DELAY_COST));
+}
+
 static void json_run_currency(FILE *file, const struct sim_report *report,
                               const struct sim_run *run, u32 currency) {
     ASSERT(currency < report->scenario->currency_count);
@@ -310,8 +395,9 @@ static void json_run_currency(FILE *file, const struct sim_report *report,
     json_amount(file, "fx_converted", scenario, currency, run->fx_converted[currency]);
     json_amount(file, "submitted_value", scenario, currency, total->submitted_value);
     json_amount(file, "settled_value", scenario, currency, total->settled_value);
-    fprintf(file, ",\"submitted_count\":%u,\"settled_count\":%u}", total->submitted_count,
+    fprintf(file, ",\"submitted_count\":%u,\"settled_count\":%u", total->submitted_count,
             total->settled_count);
+    json_run_more(file, report, run, currency);
 }
 
 /* "summary": per run of a seed, currency ("all" in US dollars last) and metric, the mean over
@@ -420,7 +506,9 @@ static void csv_row(FILE *file, const struct sim_report *report, const struct si
     if (settled) write_amount(file, scenario, payment->creditor_currency, outcome->creditor_amount);
     fprintf(file, ",%s,%u,", sim_priority_name(payment->priority), payment->submitted_at);
     if (settled) fprintf(file, "%u", outcome->settled_at);
-    fprintf(file, ",%s\n", sim_status_name(outcome->status));
+    fprintf(file, ",%s,%s,%s\n", sim_status_name(outcome->status),
+            settled ? "" : sim_reason_name(outcome->reason),
+            settled ? "" : sim_reason_iso(outcome->reason));
 }
 
 khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path) {
@@ -429,10 +517,71 @@ khorgos_error sim_report_write_payments_csv(const struct sim_report *report, con
     FILE *file = fopen(path, "w");
     if (file == NULL) return KHORGOS_ERROR_io;
     fprintf(file, "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
-                  "creditor_amount,priority,submitted_at,settled_at,status\n");
+                  "creditor_amount,priority,submitted_at,settled_at,status,reason,reason_iso\n");
     for (u32 run = 0; run < report_per_seed(report); run++) {
         for (u32 index = 0; index < report->day->count; index++) {
             csv_row(file, report, &report->runs[run], index);
+        }
+    }
+    return file_close(file, KHORGOS_ERROR_ok);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* participants.csv                                                                           */
+
+static const char *const role_names[SIM_ROLE_COUNT] = {"bank", "liquidity_provider",
+                                                       "settlement_agent"};
+
+static void participants_row(FILE *file, const struct sim_report *report,
+                             const struct sim_run *run, u32 bank, u32 currency) {
+    const struct sim_scenario *scenario = report->scenario;
+    const struct sim_participant_metrics *entry = sim_metrics_at(run->metrics, bank, currency);
+    ASSERT(scenario->banks[bank].role < SIM_ROLE_COUNT);
+    ASSERT(entry->settled_value <= entry->submitted_value);
+    fprintf(file, "%s,", run->design);
+    write_alpha(file, run->alpha_per_mille);
+    fprintf(file, ",%llu,%s,%s,%s,", (unsigned long long)run->seed, scenario->banks[bank].bic,
+            scenario->currencies[currency].letters, role_names[scenario->banks[bank].role]);
+    const u128 amounts[] = {entry->upper_bound, entry->lower_bound,
+                            sim_liquidity_start(entry->lower_bound, entry->upper_bound,
+                                                run->alpha_per_mille),
+                            entry->liquidity_used, 0 /* credit used: no credit lines */,
+                            entry->queue_max_value};
+    for (u32 index = 0; index < ARRAY_COUNT(amounts); index++) {
+        write_amount(file, scenario, currency, amounts[index]);
+        fputc(',', file);
+    }
+    fprintf(file, "%u,%.6f,%u,", entry->queue_max_count,
+            sim_delay_indicator(entry->delay_numerator, entry->delay_denominator),
+            entry->submitted_count);
+    write_amount(file, scenario, currency, entry->submitted_value);
+    fputc(',', file);
+    write_amount(file, scenario, currency, entry->submitted_value - entry->settled_value);
+    fputc('\n', file);
+}
+
+khorgos_error sim_report_write_participants_csv(const struct sim_report *report,
+                                                const char *path) {
+    check_report(report);
+    ASSERT(path != NULL);
+    FILE *file = fopen(path, "w");
+    if (file == NULL) return KHORGOS_ERROR_io;
+    fprintf(file, "design,a,seed,bic,currency,role,upper_bound,lower_bound,liquidity_start,"
+                  "liquidity_used,credit_used,queue_max_value,queue_max_count,delay_indicator,"
+                  "submitted_count,submitted_value,value_rejected\n");
+    const struct sim_scenario *scenario = report->scenario;
+    for (u32 index = 0; index < report->run_count; index++) {
+        const struct sim_run *run = &report->runs[index];
+        for (u32 bank = 0; bank < scenario->bank_count; bank++) {
+            for (u32 currency = 0; currency < scenario->currency_count; currency++) {
+                const struct sim_participant_metrics *entry =
+                    sim_metrics_at(run->metrics, bank, currency);
+                if (entry->submitted_count == 0 && entry->upper_bound == 0 &&
+                    entry->liquidity_used == 0) {
+                    continue; /* neither paid nor needed liquidity in this currency */
+                }
+                participants_row(file, report, run, bank, currency);
+            }
         }
     }
     return file_close(file, KHORGOS_ERROR_ok);
@@ -1219,13 +1368,15 @@ khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *fi
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory) {
     check_report(report);
     ASSERT(directory != NULL);
-    static const char *const names[] = {"metrics.json", "payments.csv", "report.html"};
+    static const char *const names[] = {"metrics.json", "payments.csv", "participants.csv",
+                                        "report.html"};
     char path[4096];
     for (u32 index = 0; index < ARRAY_COUNT(names); index++) {
         int length = snprintf(path, sizeof(path), "%s/%s", directory, names[index]);
         if (length < 0 || (size_t)length >= sizeof(path)) return KHORGOS_ERROR_invalid_argument;
         khorgos_error error = index == 0   ? sim_report_write_metrics_json(report, path)
                               : index == 1 ? sim_report_write_payments_csv(report, path)
+                              : index == 2 ? sim_report_write_participants_csv(report, path)
                                            : sim_report_write_html(report, path);
         if (error != KHORGOS_ERROR_ok) return error;
     }

@@ -92,6 +92,21 @@ _Static_assert(SIM_DAY_SECONDS / SIM_RESOLUTION_INTERVAL_SECONDS_MIN * SIM_CURRE
 
 _Static_assert(SIM_WINDOW_COUNT_MAX < 8784u, "windows fit the engine's window table");
 _Static_assert(SIM_CURRENCY_COUNT_MAX <= 16u, "a currency mask is 16 bits");
+_Static_assert(KHORGOS_SETTLE_STATUS_COUNT <= 256u, "a reason fits an outcome's byte");
+
+const char *sim_reason_name(u32 reason) {
+    const char *name = khorgos_settle_status_name(reason);
+    ASSERT(KHORGOS_SETTLE_STATUS_COUNT > 0);
+    return name != NULL ? name : "unknown";
+}
+
+/* The engine's ISO 20022 status reason code, or NARR (narrative: see the reason's name) for a
+ * status without one, so that every rejection has a code. */
+const char *sim_reason_iso(u32 reason) {
+    const char *code = khorgos_settle_status_iso_code(reason);
+    ASSERT(KHORGOS_SETTLE_STATUS_COUNT > 0);
+    return code != NULL && code[0] != '\0' ? code : "NARR";
+}
 
 static const char *const sim_design_names[SIM_DESIGN_COUNT] = {
     "rtgs_no_queue", "rtgs_fifo", "rtgs_lsm", "dns_hourly", "usd_vehicle",
@@ -838,6 +853,7 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     outcome->ended_at = SIM_NEVER;
     outcome->status = record->state == KHORGOS_PAYMENT_CANCELLED ? SIM_STATUS_CANCELLED
                                                                   : SIM_STATUS_REJECTED;
+    outcome->reason = record->state == KHORGOS_PAYMENT_SETTLED ? 0 : (u8)record->reason;
     bool ended = record->state == KHORGOS_PAYMENT_REJECTED ||
                  record->state == KHORGOS_PAYMENT_CANCELLED;
     if (ended && record->finished_at >= state->open_ns) {
@@ -860,7 +876,14 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     u64 seconds = (record->finished_at - state->open_ns) / SIM_RUN_NS_PER_SECOND;
     outcome->settled_at = (u32)MIN(seconds, (u64)close);
     outcome->status = SIM_STATUS_SETTLED;
-    if (payment->currency == payment->creditor_currency) {
+    /* In a set: a netting window's, or (same currency) paid through the clearing account by
+     * offsetting or a resolution; a conversion's payee leg always has a credit id, and a
+     * conversion settles alone in this engine. */
+    bool same_currency = payment->currency == payment->creditor_currency;
+    if (record->window != 0 || (same_currency && record->transfer_id_credit != 0)) {
+        outcome->flags |= SIM_OUTCOME_IN_SET;
+    }
+    if (same_currency) {
         outcome->creditor_amount = record->amount;
         return;
     }
@@ -1058,6 +1081,9 @@ khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_con
     khorgos_close(state.engine);
     if (error != KHORGOS_ERROR_ok) return error;
     sim_run_fx_converted(&state, outcomes, run);
+    /* The netting members' array is free once the day is run: the figures' scratch. */
+    sim_run_outcome_figures(runner->day, outcomes, runner->scenario->currency_count,
+                            runner->window_members, run);
     u32 flow_count = sim_flows_from_day(runner->day, outcomes, runner->flows);
     error = sim_metrics_compute(metrics, &runner->workspace, runner->flows, flow_count,
                                 runner->day->close_seconds);
