@@ -75,7 +75,7 @@ for country in countries:
 rows = list(csv.reader(open(directory + "/payments.csv")))
 assert rows[0] == ["design", "a", "id", "debtor", "creditor", "currency", "amount",
                    "creditor_currency", "creditor_amount", "priority", "submitted_at",
-                   "settled_at", "status", "reason", "reason_iso"], rows[0]
+                   "settled_at", "status", "reason", "reason_iso", "kind"], rows[0]
 rows = rows[1:]
 count = metrics["payment_count"]
 assert len(rows) == count * len(designs) * len(alphas), (len(rows), count)
@@ -85,6 +85,7 @@ for row in rows:
     assert row[12] in ("settled", "rejected", "cancelled"), row
     assert (row[11] == "") == (row[12] != "settled"), row
     assert (row[13] == "") == (row[12] == "settled") and (row[14] == "") == (row[13] == ""), row
+    assert row[15] == "trade", row  # the built-in day holds trade invoices only
     if row[14]:
         assert len(row[14]) == 4 and row[14].isalnum() and row[14].isupper(), row
     if row[11]:
@@ -142,6 +143,11 @@ cat "$out/csv.err"
 grep -q "day.csv:3:" "$out/csv.err"
 grep -q ": 2 payments," "$out/csv.txt"
 test "$(grep -c '^rtgs_lsm,1,' "$out/csv/payments.csv")" = 2
+test "$(grep -c ',other$' "$out/csv/payments.csv")" = 20  # no kind column: other; 2 x 10 runs
+# The built-in scenario by name is the default day.
+"$KHORGOS" simulate --scenario trade-only --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
+    --out "$out/named" >/dev/null
+cmp "$out/memory/metrics.json" "$out/named/metrics.json"
 status=0
 "$KHORGOS" simulate --payments "$out/day.csv" --strict --out "$out/strict" 2>/dev/null || status=$?
 test "$status" = 2

@@ -254,16 +254,16 @@ static void test_payments_csv_has_the_header_and_a_row_per_run_and_payment(void 
     char *text = file_read(directory, "payments.csv", &length);
     const char *header = "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
                          "creditor_amount,priority,submitted_at,settled_at,status,reason,"
-                         "reason_iso\n";
+                         "reason_iso,kind\n";
     assert_memory_equal(text, header, strlen(header));
     u32 lines = count_of(text, "\n");
     assert_int_equal(lines, 1 + RUN_COUNT * day.count);
-    assert_int_equal(count_of(text, ","), 14 * lines);
+    assert_int_equal(count_of(text, ","), 15 * lines);
     /* delayed at a = 0 rejects ids divisible by 50: empty creditor amount and settled_at, and
      * the reason with its ISO 20022 code; a settled payment has none. */
-    assert_int_equal(count_of(text, ",,rejected,insufficient_funds,AM04\n"), day.count / 50);
+    assert_int_equal(count_of(text, ",,rejected,insufficient_funds,AM04,trade\n"), day.count / 50);
     assert_int_equal(count_of(text, ",rejected,"), day.count / 50);
-    assert_int_equal(count_of(text, ",settled,,\n"), RUN_COUNT * day.count - day.count / 50);
+    assert_int_equal(count_of(text, ",settled,,,trade\n"), RUN_COUNT * day.count - day.count / 50);
     /* The first payment row, written out by hand. */
     const struct sim_payment *first = &day.payments[0];
     char expected[256], amount[64];

@@ -3,12 +3,13 @@
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
- *   khorgos simulate [--scenario FILE] [--payments FILE.csv [--strict]] [--seed N]
- *                    [--seeds N] [--scale X] [--a LIST] [--designs LIST]
+ *   khorgos simulate [--scenario default|trade-only|FILE] [--payments FILE.csv [--strict]]
+ *                    [--seed N] [--seeds N] [--scale X] [--a LIST] [--designs LIST]
  *                    [--resolution-interval SECONDS] [--netting-interval SECONDS] [--out DIR]
  *                    [--data DIR]
  *
- * Steps: the scenario (built in, or read and validated); for each seed S .. S + N - 1, the day
+ * Steps: the scenario (built in: default and trade-only are both the day of trade invoices;
+ * or a file, read and validated); for each seed S .. S + N - 1, the day
  * (generated from the seed and scale, or read once from the payments file, bad rows reported
  * by line and skipped, or the file refused with --strict), then one run per design (in the
  * issue's order) and value of a (sim_run_design: a fresh engine each, in memory or in
@@ -69,6 +70,7 @@ static const char simulate_usage[] =
     "                        [--data DIR] [--resolution-interval SECONDS]\n"
     "                        [--netting-interval SECONDS]\n"
     "  --seeds N             days of seeds S .. S+N-1 (default 10; 1 with --payments)\n"
+    "  --scenario NAME|FILE  default or trade-only (both the built-in trade day), or a file\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
     "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n";
 
@@ -249,14 +251,16 @@ static int simulate_scenario(const struct simulate_options *options,
     ASSERT(options != NULL && scenario != NULL);
     struct sim_scenario_errors errors = {0};
     khorgos_error error = KHORGOS_ERROR_ok;
-    if (options->scenario_path == NULL) {
+    /* The built-in names; anything else is a file (./default reads a file of that name). */
+    const char *path = options->scenario_path;
+    if (path == NULL || strcmp(path, "default") == 0 || strcmp(path, "trade-only") == 0) {
         sim_scenario_default(scenario);
         error = sim_scenario_validate(scenario, &errors);
     } else {
-        error = sim_scenario_read_path(options->scenario_path, scenario, &errors);
+        error = sim_scenario_read_path(path, scenario, &errors);
     }
     if (error != KHORGOS_ERROR_ok) {
-        simulate_print_errors(options->scenario_path ? options->scenario_path : "scenario",
+        simulate_print_errors(path != NULL ? path : "scenario",
                               &errors);
         return -1;
     }

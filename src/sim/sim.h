@@ -281,6 +281,19 @@ enum sim_payment_type {
     SIM_PAYMENT_INTERBANK = 1,
 };
 
+/* What a payment is for, as payments.csv reports it (the `kind` column). */
+enum sim_payment_kind {
+    SIM_KIND_TRADE = 0,               /* a trade invoice of a scenario pair */
+    SIM_KIND_MONEY_MARKET = 1,        /* an interbank loan or its repayment */
+    SIM_KIND_FX = 2,                  /* a leg of an FX trade or swap */
+    SIM_KIND_SECURITIES = 3,          /* a securities settlement's cash leg */
+    SIM_KIND_OTHER = 4,               /* anything else, and a file's payment without a kind */
+    SIM_KIND_COUNT = 5,
+};
+const char *sim_kind_name(u32 kind);
+/* The kind of a name; -1 when unknown. */
+int sim_kind_parse(const char *name, size_t length);
+
 enum sim_settlement {
     SIM_SETTLEMENT_GROSS = 0,
     SIM_SETTLEMENT_NET = 1,           /* collected in the open netting window */
@@ -303,7 +316,8 @@ struct sim_payment {
     u8 priority;                      /* enum sim_priority */
     u8 type;                          /* enum sim_payment_type */
     u8 settlement;                    /* enum sim_settlement */
-    u8 padding[13];
+    u8 kind;                          /* enum sim_payment_kind */
+    u8 padding[12];
 };
 _Static_assert(sizeof(struct sim_payment) == 48, "a payment record is 48 bytes");
 

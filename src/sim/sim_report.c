@@ -20,7 +20,7 @@
  *
  * payments.csv: the header
  *   design,a,id,debtor,creditor,currency,amount,creditor_currency,creditor_amount,priority,
- *   submitted_at,settled_at,status
+ *   submitted_at,settled_at,status,reason,reason_iso,kind
  *   then one row per run of the first seed and payment of its day, runs in the order given
  *   (design, then a), payments in the day's order (submission). debtor and creditor are BICs;
  *   amounts decimals in major units; times seconds since the opening; settled_at and
@@ -63,6 +63,23 @@ static const char *const design_colors[SIM_DESIGN_COUNT_MAX] = {
     "#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
 static const char *const status_names[SIM_STATUS_COUNT] = {"settled", "rejected", "cancelled"};
 static const char *const priority_names[] = {"urgent", "high", "normal"};
+static const char *const kind_names[SIM_KIND_COUNT] = {"trade", "money_market", "fx",
+                                                       "securities", "other"};
+
+const char *sim_kind_name(u32 kind) {
+    ASSERT(ARRAY_COUNT(kind_names) == SIM_KIND_COUNT);
+    return kind < SIM_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+int sim_kind_parse(const char *name, size_t length) {
+    ASSERT(name != NULL);
+    for (u32 kind = 0; kind < SIM_KIND_COUNT; kind++) {
+        if (strlen(kind_names[kind]) == length && memcmp(kind_names[kind], name, length) == 0) {
+            return (int)kind;
+        }
+    }
+    return -1;
+}
 
 const char *sim_status_name(u32 status) {
     ASSERT(ARRAY_COUNT(status_names) == SIM_STATUS_COUNT);
@@ -506,9 +523,9 @@ static void csv_row(FILE *file, const struct sim_report *report, const struct si
     if (settled) write_amount(file, scenario, payment->creditor_currency, outcome->creditor_amount);
     fprintf(file, ",%s,%u,", sim_priority_name(payment->priority), payment->submitted_at);
     if (settled) fprintf(file, "%u", outcome->settled_at);
-    fprintf(file, ",%s,%s,%s\n", sim_status_name(outcome->status),
+    fprintf(file, ",%s,%s,%s,%s\n", sim_status_name(outcome->status),
             settled ? "" : sim_reason_name(outcome->reason),
-            settled ? "" : sim_reason_iso(outcome->reason));
+            settled ? "" : sim_reason_iso(outcome->reason), sim_kind_name(payment->kind));
 }
 
 khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path) {
@@ -517,7 +534,8 @@ khorgos_error sim_report_write_payments_csv(const struct sim_report *report, con
     FILE *file = fopen(path, "w");
     if (file == NULL) return KHORGOS_ERROR_io;
     fprintf(file, "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
-                  "creditor_amount,priority,submitted_at,settled_at,status,reason,reason_iso\n");
+                  "creditor_amount,priority,submitted_at,settled_at,status,reason,reason_iso,"
+                  "kind\n");
     for (u32 run = 0; run < report_per_seed(report); run++) {
         for (u32 index = 0; index < report->day->count; index++) {
             csv_row(file, report, &report->runs[run], index);
