@@ -319,7 +319,7 @@ static void test_report_html_is_self_contained_with_its_charts(void **state) {
     assert_memory_equal(html, "<!DOCTYPE html>", 15);
     assert_int_equal(count_of(html, "<svg "), 5);
     assert_int_equal(count_of(html, "</svg>"), 5);
-    assert_int_equal(count_of(html, "<p class=\"how\">"), 7); /* five charts, the table's two */
+    assert_int_equal(count_of(html, "<p class=\"how\">"), 9); /* five charts, two per table */
     assert_int_equal(count_of(html, "<polyline "), DESIGN_COUNT * 3);
     /* One mark per run on the trade-off chart, with its a written beside it. */
     assert_int_equal(count_of(html, "<g class=\"point\""), RUN_COUNT);
@@ -328,6 +328,7 @@ static void test_report_html_is_self_contained_with_its_charts(void **state) {
     assert_int_equal(count_of(html, " data-y-min=\""), 5);
     assert_int_equal(count_of(html, " data-x-data-max=\""), 5);
     assert_non_null(strstr(html, "<h2>Why these numbers</h2>"));
+    assert_non_null(strstr(html, "<h2>What each design costs</h2>"));
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, " src="));
     assert_null(strstr(html, " href="));

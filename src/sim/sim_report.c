@@ -1316,6 +1316,43 @@ static void html_table(FILE *file, const struct sim_report *report) {
                   "this file.</p>\n");
 }
 
+/* Costs at the stated rates, rejections and offsetting, per run: means ± half-widths. */
+static void html_costs(FILE *file, const struct sim_report *report) {
+    ASSERT(file != NULL && report != NULL);
+    u32 per_seed = report_per_seed(report);
+    ASSERT(per_seed <= SIM_RUN_COUNT_MAX);
+    fprintf(file, "<h2>What each design costs</h2>\n<p class=\"how\">Liquidity cost: the "
+                  "liquidity used at %.0f basis points a day; delay cost: each payment's value "
+                  "at %.0f basis point an hour for the time it waited (to the close when it "
+                  "never settled); rejected: the value that did not settle, reported apart from "
+                  "delay; settled in a set: the share of settled value that settled together "
+                  "with other payments (offsetting, a gridlock resolution or a netting "
+                  "window). Means over the days ± the half-width of the 95%% interval; US "
+                  "dollars.</p>\n<table>\n<tr><th>design</th><th>a</th>"
+                  "<th>liquidity cost (USD thousand)</th><th>delay cost (USD thousand)</th>"
+                  "<th>rejected (USD million)</th><th>settled in a set (%%)</th></tr>\n",
+            SIM_LIQUIDITY_COST_BASIS_POINTS_PER_DAY, SIM_DELAY_COST_BASIS_POINTS_PER_HOUR);
+    for (u32 k = 0; k < per_seed; k++) {
+        const struct sim_run *run = &report->runs[k];
+        fprintf(file, "<tr><td>");
+        html_text(file, run->design);
+        fprintf(file, "</td><td>");
+        write_alpha(file, run->alpha_per_mille);
+        fprintf(file, "</td>");
+        html_interval(file, report, k, SUMMARY_LIQUIDITY_COST, 1e-3, 1);
+        html_interval(file, report, k, SUMMARY_DELAY_COST, 1e-3, 1);
+        html_interval(file, report, k, SUMMARY_REJECTED_VALUE, 1e-6, 2);
+        html_interval(file, report, k, SUMMARY_OFFSET_SHARE, 100.0, 1);
+        fprintf(file, "</tr>\n");
+    }
+    fprintf(file, "</table>\n<p class=\"how\">Per participant: participants.csv (bounds, "
+                  "starting liquidity, liquidity used, largest queue, delay, value rejected); "
+                  "per currency in metrics.json: liquidity by role (banks at home, banks in "
+                  "foreign currencies, providers), the time in queue of settled payments "
+                  "(median, 95th percentile, longest), and why each rejected payment was "
+                  "rejected in payments.csv.</p>\n");
+}
+
 khorgos_error sim_report_write_html(const struct sim_report *report, const char *path) {
     check_report(report);
     ASSERT(path != NULL);
@@ -1337,6 +1374,7 @@ khorgos_error sim_report_write_html(const struct sim_report *report, const char 
         chart_bars(file, report, &designs, BARS_CURRENCY);
         chart_bars(file, report, &designs, BARS_COUNTRY);
         html_table(file, report);
+        html_costs(file, report);
         html_why(file, report, &designs);
     } else {
         fprintf(file, "<p>No design was run.</p>\n");
