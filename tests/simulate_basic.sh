@@ -148,6 +148,12 @@ test "$(grep -c ',other$' "$out/csv/payments.csv")" = 20  # no kind column: othe
 "$KHORGOS" simulate --scenario trade-only --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
     --out "$out/named" >/dev/null
 cmp "$out/memory/metrics.json" "$out/named/metrics.json"
+# The interbank layer: the trade day's payments and interbank ones of every kind.
+"$KHORGOS" simulate --scenario interbank --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
+    --out "$out/interbank" >/dev/null
+for kind in trade money_market fx securities other; do
+    grep -q ",$kind\$" "$out/interbank/payments.csv"
+done
 status=0
 "$KHORGOS" simulate --payments "$out/day.csv" --strict --out "$out/strict" 2>/dev/null || status=$?
 test "$status" = 2

@@ -3,13 +3,15 @@
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
- *   khorgos simulate [--scenario default|trade-only|FILE] [--payments FILE.csv [--strict]]
+ *   khorgos simulate [--scenario default|trade-only|interbank|FILE]
+ *                    [--payments FILE.csv [--strict]]
  *                    [--seed N] [--seeds N] [--scale X] [--a LIST] [--designs LIST]
  *                    [--resolution-interval SECONDS] [--netting-interval SECONDS] [--out DIR]
  *                    [--data DIR]
  *
- * Steps: the scenario (built in: default and trade-only are both the day of trade invoices;
- * or a file, read and validated); for each seed S .. S + N - 1, the day
+ * Steps: the scenario (built in: default and trade-only are both the day of trade invoices,
+ * interbank the same with sim_interbank.c's layer added to each day; or a file, read and
+ * validated); for each seed S .. S + N - 1, the day
  * (generated from the seed and scale, or read once from the payments file, bad rows reported
  * by line and skipped, or the file refused with --strict), then one run per design (in the
  * issue's order) and value of a (sim_run_design: a fresh engine each, in memory or in
@@ -70,7 +72,8 @@ static const char simulate_usage[] =
     "                        [--data DIR] [--resolution-interval SECONDS]\n"
     "                        [--netting-interval SECONDS]\n"
     "  --seeds N             days of seeds S .. S+N-1 (default 10; 1 with --payments)\n"
-    "  --scenario NAME|FILE  default or trade-only (both the built-in trade day), or a file\n"
+    "  --scenario NAME|FILE  default or trade-only (both the built-in trade day), interbank\n"
+    "                        (the trade day with an interbank layer), or a scenario file\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
     "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n";
 
@@ -246,6 +249,13 @@ static void simulate_print_errors(const char *what, const struct sim_scenario_er
     if (errors->count > kept) fprintf(stderr, "%s: %u more\n", what, errors->count - kept);
 }
 
+/* The built-in day with the interbank layer (--scenario interbank). */
+static bool simulate_interbank(const struct simulate_options *options) {
+    ASSERT(options != NULL);
+    ASSERT(options->seed_count <= SIM_SEED_COUNT_MAX);
+    return options->scenario_path != NULL && strcmp(options->scenario_path, "interbank") == 0;
+}
+
 static int simulate_scenario(const struct simulate_options *options,
                              struct sim_scenario *scenario) {
     ASSERT(options != NULL && scenario != NULL);
@@ -253,7 +263,8 @@ static int simulate_scenario(const struct simulate_options *options,
     khorgos_error error = KHORGOS_ERROR_ok;
     /* The built-in names; anything else is a file (./default reads a file of that name). */
     const char *path = options->scenario_path;
-    if (path == NULL || strcmp(path, "default") == 0 || strcmp(path, "trade-only") == 0) {
+    if (path == NULL || strcmp(path, "default") == 0 || strcmp(path, "trade-only") == 0 ||
+        simulate_interbank(options)) {
         sim_scenario_default(scenario);
         error = sim_scenario_validate(scenario, &errors);
     } else {
@@ -297,8 +308,12 @@ static int simulate_day(const struct simulate_options *options,
     ASSERT(day->payments == NULL);
     if (options->payments_path == NULL) {
         u32 count = sim_generate_count(scenario, options->scale_per_mille);
-        if (count == 0 || sim_day_init(day, count) != KHORGOS_ERROR_ok ||
-            sim_generate(scenario, seed, options->scale_per_mille, day) != KHORGOS_ERROR_ok) {
+        bool interbank = simulate_interbank(options);
+        u32 room = count + (interbank ? sim_interbank_count_max(scenario, count) : 0);
+        if (count == 0 || room > SIM_PAYMENT_COUNT_MAX ||
+            sim_day_init(day, room) != KHORGOS_ERROR_ok ||
+            sim_generate(scenario, seed, options->scale_per_mille, day) != KHORGOS_ERROR_ok ||
+            (interbank && sim_interbank_add(scenario, seed, day) != KHORGOS_ERROR_ok)) {
             fprintf(stderr, "khorgos simulate: the day cannot be generated at this scale\n");
             return -1;
         }

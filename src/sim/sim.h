@@ -9,6 +9,7 @@
  *   sim_scenario.c  the default scenario, validation, BICs, fixed-point decimals, the scenario
  *                   file format (reader and writer)
  *   sim_generate.c  the PRNG (xoshiro256** seeded by splitmix64) and the day's payments
+ *   sim_interbank.c an interbank layer (money market, FX, securities, cover) added to a day
  *   sim_payments_csv.c  an operator's own day read from a CSV file instead
  *   sim_metrics.c   upper and lower bound, liquidity used, delay, settlement ratios, queues,
  *                   intraday series, the starting liquidity rule, USD conversion by country
@@ -341,6 +342,14 @@ void sim_day_deinit(struct sim_day *day);
  * capacity_full when the day's count exceeds day->count_max; nothing is written then. */
 khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 scale_per_mille,
                            struct sim_day *day);
+
+/* The interbank layer (sim_interbank.c): payments between banks added to a generated day of
+ * trade invoices in each currency whose country has two banks or more. count_max: the most it
+ * adds to a day of `trade_count` payments, for sim_day_init. sim_interbank_add returns
+ * capacity_full (adding nothing) when the day has less room than that. */
+u32 sim_interbank_count_max(const struct sim_scenario *scenario, u32 trade_count);
+khorgos_error sim_interbank_add(const struct sim_scenario *scenario, u64 seed,
+                                struct sim_day *day);
 
 /* ----------------------------------------------------------------------------------------- */
 /* A day read from a payments file (--payments FILE.csv), format in sim_payments_csv.c.       */
