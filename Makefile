@@ -16,9 +16,11 @@ OPTIMIZE ?= -O2 -g
 SANITIZE ?=
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
             -Wformat=2 -Wno-format-nonliteral
-CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP $(WARNINGS) $(OPTIMIZE) \
-              $(SANITIZE) $(CFLAGS)
-LIBS := -lcrypto -lxxhash -lm -lpthread
+# libxml2 is read only by src/iso20022/ (the ISO 20022 gateway), never by the engine.
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(XML_CFLAGS) -MMD -MP $(WARNINGS) \
+              $(OPTIMIZE) $(SANITIZE) $(CFLAGS)
+LIBS := -lcrypto -lxxhash -lxml2 -lm -lpthread
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))
@@ -81,7 +83,7 @@ benches: $(BENCH_PROGRAMS) $(BUILD)/khorgos
 build/fuzz/%: fuzz/%.c $(LIB_SOURCES)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARNINGS) -O1 -g \
+	$(Q)clang -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(XML_CFLAGS) $(WARNINGS) -O1 -g \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    $< $(LIB_SOURCES) $(LIBS) -o $@
 
