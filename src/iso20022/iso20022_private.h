@@ -22,6 +22,9 @@ struct iso20022_cursor {
     const xmlChar *ns; /* the namespace every element read must be in */
 };
 
+/* Cuts a NUL-terminated text cut short by a copy so that it ends on a whole UTF-8 character. */
+void iso20022_utf8_cut(char *text);
+
 void iso20022_fail(struct iso20022_cursor *cursor, enum iso20022_reason reason,
                    const char *what, const char *element);
 

@@ -118,6 +118,7 @@ xmlNode *iso20022_read_root(struct iso20022_cursor *cursor, xmlNode *document,
     if (kind == NULL) {
         if (href != NULL && message->type == ISO20022_MESSAGE_UNKNOWN) {
             snprintf(message->name, sizeof(message->name), "%s", (const char *)href);
+            iso20022_utf8_cut(message->name);
         }
         iso20022_fail(cursor, ISO20022_REASON_FF01,
                       message->type == ISO20022_MESSAGE_OTHER ? "not taken by this gateway"
@@ -185,6 +186,7 @@ void iso20022_read_agent(struct iso20022_cursor *cursor, xmlNode *node, const ch
     iso20022_xml_field(cursor, institution, name, agent->bic, sizeof(agent->bic), false);
     if (agent->bic[0] != '\0' && !iso20022_bic_valid(agent->bic, strlen(agent->bic))) {
         iso20022_fail(cursor, ISO20022_REASON_FF01, "not a BIC", path);
+        agent->bic[0] = '\0'; /* never echoed in a reply */
     }
 }
 

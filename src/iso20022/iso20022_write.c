@@ -36,6 +36,7 @@ static void put_escaped(struct output *out, const char *text) {
         case '>': put(out, "&gt;"); break;
         case '"': put(out, "&quot;"); break;
         case '\'': put(out, "&apos;"); break;
+        case '\r': put(out, "&#13;"); break; /* a raw CR would be read back as LF */
         default: piece[0] = *c; put(out, piece); break;
         }
     }

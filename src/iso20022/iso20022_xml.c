@@ -16,6 +16,18 @@ struct parse_state {
     bool doctype;
 };
 
+void iso20022_utf8_cut(char *text) {
+    ASSERT(text != NULL);
+    size_t length = strlen(text);
+    size_t lead = length;
+    while (lead > 0 && ((u8)text[lead - 1] & 0xC0) == 0x80) lead--;
+    if (lead == 0) return;
+    u8 first = (u8)text[lead - 1];
+    size_t expected = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : first >= 0xC0 ? 2 : 1;
+    if (length - (lead - 1) < expected) text[lead - 1] = '\0';
+    ASSERT(strlen(text) <= length);
+}
+
 void iso20022_fail(struct iso20022_cursor *cursor, enum iso20022_reason reason,
                    const char *what, const char *element) {
     ASSERT(cursor != NULL);
@@ -28,6 +40,7 @@ void iso20022_fail(struct iso20022_cursor *cursor, enum iso20022_reason reason,
     } else {
         snprintf(cursor->detail, sizeof(cursor->detail), "%s: %s", what, element);
     }
+    iso20022_utf8_cut(cursor->detail);
 }
 
 /* Well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF) without NUL. */
