@@ -120,6 +120,7 @@ static const struct currency_minor currencies[] = {
 
 static const struct currency_minor *currency_find(const char *letters) {
     ASSERT(letters != NULL);
+    ASSERT(ARRAY_COUNT(currencies) > 150); /* every active code, not a selection */
     if (strlen(letters) != 3) return NULL;
     for (size_t index = 0; index < ARRAY_COUNT(currencies); index++) {
         if (memcmp(currencies[index].letters, letters, 4) == 0) return &currencies[index];
@@ -128,12 +129,14 @@ static const struct currency_minor *currency_find(const char *letters) {
 }
 
 int iso20022_currency_minor_units(const char *letters) {
+    ASSERT(letters != NULL);
     const struct currency_minor *found = currency_find(letters);
     ASSERT(found == NULL || found->minor_units <= 4);
     return found != NULL ? found->minor_units : -1;
 }
 
 u32 iso20022_currency_numeric(const char *letters) {
+    ASSERT(letters != NULL);
     const struct currency_minor *found = currency_find(letters);
     ASSERT(found == NULL || found->numeric > 0);
     return found != NULL ? found->numeric : 0;

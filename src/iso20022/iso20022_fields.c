@@ -8,6 +8,7 @@
 
 static bool code_in(const char *code, const char *const *codes, size_t count) {
     ASSERT(code != NULL && codes != NULL);
+    ASSERT(count > 0);
     for (size_t index = 0; index < count; index++) {
         if (strcmp(code, codes[index]) == 0) return true;
     }
@@ -17,6 +18,7 @@ static bool code_in(const char *code, const char *const *codes, size_t count) {
 static void read_date(struct iso20022_cursor *cursor, xmlNode *node, const char *path,
                       u32 *date) {
     ASSERT(cursor != NULL && date != NULL);
+    ASSERT(path != NULL);
     char text[16];
     if (!iso20022_xml_field(cursor, node, path, text, sizeof(text), false)) return;
     if (!iso20022_date_parse(text, strlen(text), date)) {
@@ -38,6 +40,7 @@ static void read_uetr(struct iso20022_cursor *cursor, xmlNode *node, const char 
 static void read_priority(struct iso20022_cursor *cursor, xmlNode *node, xmlNode *group,
                           u8 *priority) {
     ASSERT(cursor != NULL && priority != NULL);
+    ASSERT(node != NULL && cursor->ns != NULL);
     static const char *const settlement[] = {"URGT", "HIGH", "NORM"};
     static const u8 settlement_priority[] = {KHORGOS_PRIORITY_URGENT, KHORGOS_PRIORITY_HIGH,
                                              KHORGOS_PRIORITY_NORMAL};
@@ -67,6 +70,7 @@ static void read_priority(struct iso20022_cursor *cursor, xmlNode *node, xmlNode
 static void read_charges_and_purpose(struct iso20022_cursor *cursor, xmlNode *node,
                                      struct iso20022_transaction *transaction, bool required) {
     ASSERT(cursor != NULL && transaction != NULL);
+    ASSERT(node != NULL);
     static const char *const bearers[] = {"DEBT", "CRED", "SHAR", "SLEV"};
     char code[CODE_SIZE];
     if (iso20022_xml_field(cursor, node, "ChrgBr", code, sizeof(code), required)) {
@@ -97,6 +101,7 @@ static void read_charges_and_purpose(struct iso20022_cursor *cursor, xmlNode *no
 static void read_payment_id(struct iso20022_cursor *cursor, xmlNode *node,
                             struct iso20022_transaction *transaction) {
     ASSERT(cursor != NULL && transaction != NULL);
+    ASSERT(node != NULL);
     xmlNode *id = iso20022_xml_child(cursor, node, "PmtId");
     if (id == NULL) {
         iso20022_fail(cursor, ISO20022_REASON_FF01, "missing", "PmtId");
@@ -223,6 +228,7 @@ static void read_cancellation(struct iso20022_cursor *cursor, xmlNode *node,
 static void read_group(struct iso20022_cursor *cursor, xmlNode *group,
                        struct iso20022_message *message) {
     ASSERT(cursor != NULL && message != NULL);
+    ASSERT(cursor->ns != NULL);
     static const char *const methods[] = {"CLRG", "INDA", "INGA"};
     if (group == NULL) {
         iso20022_fail(cursor, ISO20022_REASON_FF01, "missing", "GrpHdr");
@@ -251,6 +257,7 @@ static void read_group(struct iso20022_cursor *cursor, xmlNode *group,
 static void read_counts(struct iso20022_cursor *cursor, xmlNode *node,
                         struct iso20022_message *message, bool required) {
     ASSERT(cursor != NULL && message != NULL);
+    ASSERT(cursor->ns != NULL);
     char text[ISO20022_VALUE_BYTES_MAX];
     u128 digits = 0;
     u8 fraction = 0;

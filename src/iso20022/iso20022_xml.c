@@ -194,6 +194,7 @@ bool iso20022_xml_named(const xmlNode *node, const char *name, const xmlChar *ns
 }
 
 xmlNode *iso20022_xml_element(xmlNode *node) {
+    ASSERT(node == NULL || node->doc != NULL);
     while (node != NULL && node->type != XML_ELEMENT_NODE) node = node->next;
     ASSERT(node == NULL || node->type == XML_ELEMENT_NODE);
     return node;
