@@ -16,7 +16,8 @@
  * currency and its number is the ISO 4217 numeric code (156 CNY, 398 KZT, ...).
  *
  * Time. Timestamps are nanoseconds since the Unix epoch, assigned by the engine, unique and
- * strictly increasing over the life of a data directory. The engine reads its clock once per
+ * strictly increasing over the life of a data directory: every event has its own, the first of
+ * a request max(clock, last + 1), none before the clock. The engine reads its clock once per
  * request; the manual clock (for tests and simulation) starts at 2023-05-19T00:00:00Z.
  */
 #ifndef KHORGOS_H
@@ -36,6 +37,11 @@ typedef unsigned __int128 khorgos_u128;
 #define KHORGOS_AMOUNT_MAX KHORGOS_U128_MAX
 /* At most this many events in one client request (TigerBeetle's batch size). */
 #define KHORGOS_BATCH_EVENTS_MAX 8189u
+/* At most this many bytes in one request body and in one reply (a full batch of 128-byte
+ * records, so that a message fits in 1 MiB): an operation with larger records takes fewer of
+ * them, e.g. 4,094 payments. khorgos_events_max gives each operation's count; docs/limits.md
+ * lists every limit. */
+#define KHORGOS_MESSAGE_BODY_BYTES_MAX (KHORGOS_BATCH_EVENTS_MAX * 128u)
 /* The manual clock's first instant: 2023-05-19T00:00:00Z, in nanoseconds. */
 #define KHORGOS_MANUAL_CLOCK_START_NS (1684454400ull * 1000000000ull)
 
@@ -574,7 +580,9 @@ struct khorgos_settle_result {
     uint64_t timestamp;
     uint32_t status; /* enum khorgos_settle_status */
     uint32_t flags;  /* KHORGOS_SETTLE_RESULT_RETRY: answered from an earlier request */
-    uint32_t payments_settled; /* this event's payments plus queued ones it released */
+    uint32_t payments_settled; /* settled while this event was applied, by any path; the
+                                * request's last result adds those its closing retry of
+                                * queued cross-currency payments settled (docs/api.md) */
     uint32_t reserved;
     uint64_t reserved_2;
 };
@@ -627,7 +635,10 @@ struct khorgos_position {
     X(exists, "the data directory exists and is not empty")                                    \
     X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
-    X(stopped, "the engine stopped after a storage failure and serves nothing more")
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")          \
+    X(message_checksum, "a network message failed its header or body checksum")               \
+    X(message_invalid, "a network message has a field its command does not allow")             \
+    X(message_cluster, "a network message is addressed to another cluster")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {
@@ -656,6 +667,10 @@ struct khorgos_config {
     /* Settlement capacities (zero takes the default in src/settle/settle.h). */
     uint32_t participant_count_max;
     uint32_t payment_count_max;
+    /* khorgos_format only. Nonzero: checkpoints move the journal segments they no longer need
+     * into the directory's archive folder instead of deleting them, so that `khorgos check
+     * --from-genesis` proves the chain from the first request (docs/storage.md). */
+    int keep_journal;
 };
 
 struct khorgos;
@@ -668,7 +683,9 @@ struct khorgos_request {
     void *reply;              /* the caller's buffer */
     uint32_t reply_capacity;  /* bytes */
     uint32_t reply_size;      /* out: bytes written */
-    uint64_t timestamp;       /* out: the timestamp the engine assigned (the last event's) */
+    uint64_t timestamp;       /* out: the timestamp the engine assigned: a ledger request's
+                               * last event's; a settlement request's events take theirs from
+                               * (this - events + 1) on, each in its result */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
 };
 
@@ -785,8 +802,14 @@ uint64_t khorgos_clock_now(const struct khorgos *engine);
 /* Moves a manual clock forward; expiries that fall due are applied (and journaled). */
 khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds);
 
-/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most. */
+/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most (never
+ * more than KHORGOS_MESSAGE_BODY_BYTES_MAX). */
 uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size);
+/* The most records (events or ids) a request body of `operation` may hold: 1 for a filter,
+ * otherwise KHORGOS_BATCH_EVENTS_MAX or fewer, so that its body and its reply each fit in
+ * KHORGOS_MESSAGE_BODY_BYTES_MAX (submit_payments and lookup_payments: 4,094); more gets
+ * too_many_events and changes nothing. 0 for an unknown operation. */
+uint32_t khorgos_events_max(uint32_t operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Currencies: ISO 4217. Ledgers outside the table still work; they show as minor units.     */

@@ -408,8 +408,7 @@ static inline void sim_damage_and_detect(struct sim *sim) {
 
     static struct storage_report report;
     khorgos_error check = engine_storage_check(sim->io, &report);
-    bool check_noticed = check == KHORGOS_ERROR_corrupt || report.torn_records > 0 ||
-                         report.confirmed_records > 0;
+    bool check_noticed = check == KHORGOS_ERROR_corrupt || report.repairable;
     if (!check_noticed) {
         fprintf(stderr, "seed %llu: check missed damage to %s at %llu (committed %llu): %s\n",
                 (unsigned long long)sim->seed, name, (unsigned long long)offset,

@@ -17,6 +17,15 @@
 #ifndef KHORGOS_CLI_H
 #define KHORGOS_CLI_H
 
+/* Exit statuses shared by every subcommand (main.c), each distinct so a script can tell them
+ * apart: 2 is the usage error's, so a data directory's state needs codes of its own. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILED 1     /* a failure while working: engine, input, output, I/O */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_REPAIRABLE 3 /* check: open repairs or works around it, losing nothing */
+#define CLI_EXIT_REFUSED 4    /* check, apply: damage to acknowledged data, or another format
+                                 version; open refuses and changes nothing */
+
 int cli_apply_main(int argc, char **argv);
 int cli_demo_main(int argc, char **argv);
 int cli_format_main(int argc, char **argv);

@@ -440,7 +440,7 @@ static u32 apply_reply_capacity(void) {
         if (operation->reply == NULL) continue; /* served by apply itself */
         u32 records = operation->body_shape == CLI_BODY_EVENTS ||
                               operation->body_shape == CLI_BODY_IDS
-                          ? LIMIT_BATCH_EVENTS_MAX
+                          ? khorgos_events_max(operation->operation)
                           : 1;
         u32 reply = khorgos_reply_size_max(operation->operation, records * operation->body->size);
         ASSERT(reply <= U32_MAX / 2);
@@ -507,7 +507,9 @@ int cli_apply_main(int argc, char **argv) {
     }
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
-        exit_status = 1;
+        exit_status = error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
+                          ? CLI_EXIT_REFUSED
+                          : CLI_EXIT_FAILED;
         goto release;
     }
     if (options.data_directory == NULL) fprintf(stderr, "khorgos: in memory: nothing is durable\n");

@@ -2,18 +2,29 @@
  * cli_storage.c: the data-directory commands (docs/storage.md).
  *
  *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
- *                   [--participants N] [--payments N]
+ *                   [--participants N] [--payments N] [--keep-journal]
  *       creates DIR (0700; or takes an existing empty one) with its format version and
  *       capacities, files 0600; refuses a non-empty DIR; a failed format removes what it made.
- *   khorgos check   --data DIR
+ *       With --keep-journal, checkpoints move the segments they no longer need into DIR/archive
+ *       instead of deleting them.
+ *   khorgos check   --data DIR [--from-genesis]
  *       verifies the superblock, every snapshot (checksums and, by replay, its state digest),
  *       every journal record (checksums, sequence, offset, header copy, hash chain); prints what
- *       it found and the chain head an operator can publish. Exit status: 0 clean; 1 damage to
- *       acknowledged data (file, offset and sequence named) or an error; 2 leftovers of a crash
- *       that the next open repairs (a torn unacknowledged tail, unconfirmed records).
+ *       it found and the chain head an operator can publish. It runs the classification open
+ *       runs (the same scan, writing nothing), so its exit status says what open will do:
+ *       0 clean (open repairs nothing); 3 repairable (open repairs or works around what is
+ *       described, losing no acknowledged record: a torn unacknowledged tail, unconfirmed
+ *       records, an unfinished segment start, a damaged snapshot with a valid one to serve
+ *       from); 4 refused (damage to acknowledged data, file, offset and sequence named, or
+ *       another format version: open refuses and changes nothing); 1 an error (I/O, not a
+ *       data directory); 2 usage. docs/storage.md tabulates the states. --from-genesis also
+ *       proves the chain from request 1 through DIR/archive (status 1 when checkpoints
+ *       removed requests, or the archive is damaged, described).
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
  *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
- *       the body (event count and the first events). Read-only, like check.
+ *       the body (event count and the first events). Read-only, like check. When SEQUENCE is
+ *       before the journal's first request, a first line says that a checkpoint removed (or,
+ *       with --keep-journal, archived) the records before it.
  * Neither check nor inspect writes to the directory: they open every file read-only, take no
  * lock and never wait for one, so they work on a read-only copy and never block a writer.
  * Beside a live writer (its lock held: they ask with F_OFD_GETLK) they warn on standard
@@ -35,20 +46,33 @@ struct cli_storage_options {
     struct khorgos_config config;
     u64 from;
     u64 limit;
+    bool from_genesis;
 };
+
+static void cli_storage_help(FILE *stream) {
+    ASSERT(stream != NULL);
+    fprintf(stream,
+            "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
+            "                       [--participants N] [--payments N] [--keep-journal]\n"
+            "       khorgos check   --data DIR [--from-genesis]\n"
+            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
+            "  --keep-journal  checkpoints move the journal segments they no longer need into\n"
+            "                  DIR/archive instead of deleting them\n"
+            "  --from-genesis  also prove the hash chain from request 1, through DIR/archive\n"
+            "format creates DIR (mode 0700, files 0600) or takes an existing empty one; it\n"
+            "refuses a non-empty one. check and inspect open every file read-only, take no\n"
+            "lock (they warn when a writer holds DIR) and change nothing.\n"
+            "check exits 0 clean, 3 repairable by the next open, 4 refused by open (damage to\n"
+            "acknowledged data or another format version), 1 on an error, 2 on a usage error\n"
+            "(docs/storage.md, \"Recovery\").\n");
+    ASSERT(!ferror(stream) || stream == stderr);
+}
 
 static int cli_storage_usage(const char *command, const char *problem) {
     ASSERT(command != NULL);
     if (problem != NULL) fprintf(stderr, "khorgos %s: %s\n", command, problem);
-    fprintf(stderr,
-            "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
-            "                       [--participants N] [--payments N]\n"
-            "       khorgos check   --data DIR\n"
-            "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
-            "  format creates DIR (mode 0700, files 0600) or takes an existing empty one;\n"
-            "  it refuses a non-empty one. check and inspect open every file read-only, take\n"
-            "  no lock (they warn when a writer holds DIR) and change nothing.\n");
-    return 2;
+    cli_storage_help(stderr);
+    return CLI_EXIT_USAGE;
 }
 
 static bool cli_storage_count(const char *text, u64 max, u64 *count) {
@@ -72,8 +96,18 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) {
-            cli_storage_usage(command, NULL);
-            return 0;
+            cli_storage_help(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (format && strcmp(option, "--keep-journal") == 0) { /* a flag: no value */
+            options->config.keep_journal = 1;
+            index--;
+            continue;
+        }
+        if (strcmp(command, "check") == 0 && strcmp(option, "--from-genesis") == 0) {
+            options->from_genesis = true;
+            index--;
+            continue;
         }
         if (value == NULL) return cli_storage_usage(command, "every option takes a value");
         u64 count = 0;
@@ -120,7 +154,8 @@ int cli_format_main(int argc, char **argv) {
                 khorgos_error_name(error));
         return 1;
     }
-    printf("formatted %s (format version %u)\n", options.data, STORAGE_FORMAT_VERSION);
+    printf("formatted %s (format version %u%s)\n", options.data, STORAGE_FORMAT_VERSION,
+           options.config.keep_journal ? ", the journal kept in its archive folder" : "");
     return 0;
 }
 
@@ -169,6 +204,41 @@ static const char *cli_storage_cause(struct storage_io *io, khorgos_error error)
     return io->last_error(io);
 }
 
+/* check --from-genesis: the chain from request 1, through DIR/archive; it must end at the
+ * chain head the whole check found. Returns -1 when proved, else the exit status. */
+static int cli_check_genesis(const char *data, struct storage_io *io, const u8 *chain_head) {
+    ASSERT(data != NULL && io != NULL && chain_head != NULL);
+    char path[4096];
+    int length = snprintf(path, sizeof(path), "%s/%s", data, STORAGE_ARCHIVE_NAME);
+    if (length < 0 || (size_t)length >= sizeof(path)) {
+        printf("check: FAILED: %s: the path is too long\n", data);
+        return CLI_EXIT_FAILED;
+    }
+    struct storage_io *archive = NULL;
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    khorgos_error error = storage_io_posix_create(path, STORAGE_POSIX_READ, &archive, message);
+    if (error != KHORGOS_ERROR_ok && error != KHORGOS_ERROR_not_found) {
+        printf("check: FAILED: %s: %s\n", path,
+               message[0] != '\0' ? message : khorgos_strerror(error));
+        return CLI_EXIT_FAILED;
+    }
+    static struct storage_report report;
+    error = engine_storage_check_genesis(io, archive, &report);
+    if (archive != NULL) storage_io_posix_destroy(archive);
+    if (report.message[0] != '\0') printf("%s\n", report.message);
+    if (error == KHORGOS_ERROR_ok &&
+        memcmp(report.chain_head, chain_head, BASE_SHA256_BYTES) != 0) {
+        printf("the chain from request 1 ends at another head than the journal's.\n");
+        error = KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        printf("check: FAILED (%s): the chain cannot be proved from request 1\n",
+               khorgos_error_name(error));
+        return CLI_EXIT_FAILED;
+    }
+    return -1;
+}
+
 int cli_check_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("check", argc, argv, &options);
@@ -180,27 +250,33 @@ int cli_check_main(int argc, char **argv) {
     ASSERT(error != KHORGOS_ERROR_locked); /* a reader never takes the lock */
     char cause[STORAGE_MESSAGE_BYTES_MAX];
     snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
-    storage_io_posix_destroy(io);
     if (report.message[0] != '\0') printf("%s\n", report.message);
-    if (error != KHORGOS_ERROR_ok && cause[0] != '\0') {
-        printf("check: FAILED (%s): %s: %s\n", khorgos_error_name(error), options.data, cause);
-        return 1;
+    if (error != KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
+    if (error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version) {
+        printf("check: REFUSED (%s): open refuses this directory and changes nothing\n",
+               khorgos_error_name(error));
+        return CLI_EXIT_REFUSED;
     }
     if (error != KHORGOS_ERROR_ok) {
-        printf("check: FAILED (%s): %s\n", khorgos_error_name(error), khorgos_strerror(error));
-        return 1;
+        printf("check: FAILED (%s): %s: %s\n", khorgos_error_name(error), options.data,
+               cause[0] != '\0' ? cause : khorgos_strerror(error));
+        return CLI_EXIT_FAILED;
     }
     char head[2 * BASE_SHA256_BYTES + 1];
     cli_hex(report.chain_head, BASE_SHA256_BYTES, head);
     printf("check: %llu journal records verified, last sequence %llu\n",
            (unsigned long long)report.records, (unsigned long long)report.sequence_last);
     printf("chain head: %s\n", head);
-    if (report.torn_records > 0 || report.confirmed_records > 0) {
-        printf("check: crash leftovers found (the next open repairs them)\n");
-        return 2;
+    if (options.from_genesis) status = cli_check_genesis(options.data, io, report.chain_head);
+    storage_io_posix_destroy(io);
+    if (status >= 0) return status;
+    if (report.repairable) {
+        printf("check: repairable (the next open repairs or works around what is described "
+               "above, losing no acknowledged record)\n");
+        return CLI_EXIT_REPAIRABLE;
     }
     printf("check: ok\n");
-    return 0;
+    return CLI_EXIT_OK;
 }
 
 /* ---- inspect ------------------------------------------------------------------------------- */
@@ -314,6 +390,14 @@ int cli_inspect_main(int argc, char **argv) {
     if (error == KHORGOS_ERROR_ok && listing.segment_count == 0) error = KHORGOS_ERROR_corrupt;
     if (error == KHORGOS_ERROR_ok) error = storage_create(io, &superblock, &storage);
     struct cli_inspect inspect = {.from = options.from, .limit = options.limit};
+    if (error == KHORGOS_ERROR_ok && options.from > 0 && options.from < listing.segments[0]) {
+        bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
+        printf("records %llu to %llu were %s by a checkpoint; this journal starts at "
+               "request %llu\n",
+               (unsigned long long)options.from, (unsigned long long)(listing.segments[0] - 1),
+               kept ? "moved to the archive folder" : "removed",
+               (unsigned long long)listing.segments[0]);
+    }
     if (error == KHORGOS_ERROR_ok) {
         printf("sequence  time (UTC)  actor  operation  summary\n");
         error = storage_journal_recover(storage, listing.segments[0] - 1, NULL, false,

@@ -2,8 +2,11 @@
  * main.c: the `khorgos` command. A table of subcommands, each a function of cli.h in its own
  * file; main finds the one named by the first argument and hands it the rest.
  *
- * Exit statuses (every subcommand): 0 success; 1 a failure while working (engine, input or
- * output); 2 a usage error (unknown subcommand or option), with the usage on standard error.
+ * Exit statuses (every subcommand, cli.h): 0 success; 1 a failure while working (engine,
+ * input or output); 2 a usage error (unknown subcommand or option), with the usage on
+ * standard error; 3 (check) a data directory that open repairs or works around without losing
+ * an acknowledged record; 4 (check, apply) a data directory open refuses: damage to
+ * acknowledged data, or another format version (docs/storage.md, "Recovery").
  */
 #include "cli/cli.h"
 

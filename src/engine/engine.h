@@ -7,8 +7,9 @@
  * run exactly the same code:
  *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
  *      capacity. A refused request changes nothing and is not journaled.
- *   2. prepare (engine_prepare): assign its timestamp, T = max(clock, last + events), so every
- *      event gets a unique, strictly increasing timestamp however the clock moves. Pending
+ *   2. prepare (engine_prepare): assign its timestamp T, the last of its n events': the first
+ *      is max(clock, last + 1) and event i gets first + i, so every event gets a unique,
+ *      strictly increasing timestamp, never before the clock, however the clock moves. Pending
  *      transfers due to expire by then are expired first, as an internal PULSE request with its
  *      own timestamp.
  *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
@@ -82,8 +83,15 @@ khorgos_error engine_storage_open(struct khorgos **engine, struct storage_io *io
                                   const struct khorgos_open_options *options,
                                   struct storage_report *report);
 /* Verifies a data directory without changing it: every checksum, the chain, and the state
- * digest of each snapshot by replay. ok, corrupt, or an io error; report says what was found
- * (report->torn_records / confirmed_records: crash leftovers the next open repairs). */
+ * digest of each snapshot by replay, classifying it as open does: corrupt or format_version
+ * (open refuses), ok with report->repairable (open repairs or works around what the report
+ * describes, losing no acknowledged record), ok (clean), or an io error. */
 khorgos_error engine_storage_check(struct storage_io *io, struct storage_report *report);
+/* Proves the hash chain from request 1: the archive folder's segments (`archive`, opened on
+ * DIR/archive, or NULL when there is none) from the zero hash, then the journal's, which must
+ * begin right after them. not_found, described, when checkpoints removed requests the archive
+ * does not hold; corrupt when a record fails. Writes nothing. */
+khorgos_error engine_storage_check_genesis(struct storage_io *io, struct storage_io *archive,
+                                           struct storage_report *report);
 
 #endif /* KHORGOS_ENGINE_H */

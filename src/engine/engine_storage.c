@@ -130,8 +130,9 @@
  *       snapshot ever covers a request that is not durable.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
- * previous one, reported), its digest checked against engine_state_digest after loading, then
- * storage_journal_recover replays every later record through engine_apply; when replay passes a
+ * next older one, reported), its digest checked against engine_state_digest after loading, the
+ * older snapshots' checksums verified (a damaged one reported), then storage_journal_recover
+ * verifies every segment and replays every later record through engine_apply; when replay passes a
  * newer snapshot whose body was damaged but whose header verifies, the digest must match there
  * too. Each record is checked before it is applied: the operation changes state, the body is a
  * whole number of its records, and the timestamp leaves room for its events; otherwise corrupt.
@@ -1007,6 +1008,7 @@ khorgos_error khorgos_format_report(const char *directory, const struct khorgos_
         .formatted_at_ns = base_clock_realtime_ns(),
         .participant_count_max = config->participant_count_max,
         .payment_count_max = config->payment_count_max,
+        .flags = config->keep_journal ? STORAGE_SUPERBLOCK_KEEP_JOURNAL : 0,
     };
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
@@ -1223,7 +1225,35 @@ static khorgos_error engine_superblock_read(struct storage_io *io,
     return error;
 }
 
-/* Loads the newest snapshot that verifies, trying the newest and then the previous one. */
+/* Verifies the checksums of the snapshots older than the one recovery loaded (a fallback it
+ * may need later): one that does not verify is reported (and counted) as damage to redundant
+ * data, which the next checkpoints replace; it changes nothing. */
+static khorgos_error engine_snapshots_verify(struct khorgos *engine,
+                                            const struct storage_listing *listing, u64 loaded,
+                                            struct storage_report *report) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(listing != NULL && report != NULL);
+    for (u32 index = 0; index < listing->snapshot_count; index++) {
+        u64 sequence = listing->snapshots[index];
+        if (sequence >= loaded) break;
+        struct storage_snapshot_header header;
+        struct storage_reader *reader = NULL;
+        khorgos_error error = storage_snapshot_open(engine->storage->storage, sequence, &header,
+                                                    &reader, report);
+        if (error == KHORGOS_ERROR_ok) {
+            storage_reader_close(reader);
+            continue;
+        }
+        if (error != KHORGOS_ERROR_corrupt) return error;
+        report->snapshots_damaged++;
+        report->repairable = true;
+        engine_report(report, "snapshot-%016llx is damaged; snapshot-%016llx serves instead.",
+                      (unsigned long long)sequence, (unsigned long long)loaded);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* Loads the newest snapshot that verifies, trying each from the newest to the oldest. */
 static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storage_io *io,
                                             const struct storage_superblock *superblock,
                                             const struct storage_listing *listing,
@@ -1231,7 +1261,7 @@ static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storag
                                             struct storage_snapshot_header *header) {
     khorgos_error error = KHORGOS_ERROR_corrupt;
     if (listing->snapshot_count == 0) engine_report(report, "no snapshot in the directory.");
-    for (u32 attempt = 0; attempt < MIN(listing->snapshot_count, 2u); attempt++) {
+    for (u32 attempt = 0; attempt < listing->snapshot_count; attempt++) {
         u64 sequence = listing->snapshots[listing->snapshot_count - 1 - attempt];
         struct khorgos *engine = NULL;
         error = engine_storage_attach(&engine, io, superblock, clock_manual, report);
@@ -1240,11 +1270,16 @@ static khorgos_error engine_recover_snapshot(struct khorgos **out, struct storag
         if (error == KHORGOS_ERROR_ok) {
             if (attempt > 0) {
                 report->snapshot_fallback = true;
+                report->snapshots_damaged += attempt;
+                report->repairable = true;
                 engine_report(report, "recovered from the previous snapshot-%016llx instead.",
                               (unsigned long long)sequence);
             }
-            *out = engine;
-            return KHORGOS_ERROR_ok;
+            error = engine_snapshots_verify(engine, listing, sequence, report);
+            if (error == KHORGOS_ERROR_ok) {
+                *out = engine;
+                return KHORGOS_ERROR_ok;
+            }
         }
         khorgos_close(engine);
         if (error != KHORGOS_ERROR_corrupt && error != KHORGOS_ERROR_format_version) return error;
@@ -1355,8 +1390,11 @@ struct engine_check {
     const struct storage_listing *listing;
     struct storage_snapshot_header headers[STORAGE_DIRECTORY_FILES_MAX];
     bool header_valid[STORAGE_DIRECTORY_FILES_MAX];
+    bool loads[STORAGE_DIRECTORY_FILES_MAX]; /* the snapshot loads and reaches its digest */
     struct storage_report *report;
-    bool damaged;
+    /* A snapshot that could not be read at all (not damage: an I/O error, a symbolic link):
+     * open fails the same way, so check reports the error rather than a classification. */
+    khorgos_error snapshot_failure;
 };
 
 static khorgos_error engine_check_record(void *context, const struct storage_record_header *header,
@@ -1391,21 +1429,29 @@ static khorgos_error engine_check_record(void *context, const struct storage_rec
     return KHORGOS_ERROR_ok;
 }
 
-/* Verifies every snapshot; returns the index of the oldest that loads, or count if none. */
+/* Verifies every snapshot; returns the index of the oldest that loads and that the journal
+ * follows (its next request is in a segment), or count if none. */
 static u32 engine_check_snapshots(struct engine_check *check, struct storage_io *io,
                                   const struct storage_superblock *superblock) {
     const struct storage_listing *listing = check->listing;
+    ASSERT(listing->segment_count > 0);
     u32 base = listing->snapshot_count;
     for (u32 index = listing->snapshot_count; index-- > 0;) {
         struct khorgos *engine = NULL;
         khorgos_error error = engine_storage_attach(&engine, io, superblock, 1, check->report);
         if (error != KHORGOS_ERROR_ok) return listing->snapshot_count;
         error = engine_snapshot_load(engine, listing->snapshots[index], &check->headers[index]);
+        if (error != KHORGOS_ERROR_ok && error != KHORGOS_ERROR_corrupt) {
+            check->snapshot_failure = error;
+            khorgos_close(engine);
+            return listing->snapshot_count;
+        }
         if (error == KHORGOS_ERROR_ok) {
             check->header_valid[index] = true;
-            base = index;
+            check->loads[index] = true;
+            if (listing->snapshots[index] + 1 >= listing->segments[0]) base = index;
         } else {
-            check->damaged = true;
+            check->report->snapshots_damaged++;
             check->header_valid[index] =
                 storage_snapshot_header_read(engine->storage->storage, listing->snapshots[index],
                                              &check->headers[index]) == KHORGOS_ERROR_ok;
@@ -1428,10 +1474,26 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     memset(&check, 0, sizeof(check));
     check.listing = &listing;
     check.report = report;
-    u32 base = engine_check_snapshots(&check, io, &superblock);
-    if (base == listing.snapshot_count || listing.segment_count == 0) {
-        engine_report(report, "no snapshot verifies, or no journal: nothing to replay from.");
+    if (listing.segment_count == 0) {
+        engine_report(report, "no journal segment in the directory.");
         return KHORGOS_ERROR_corrupt;
+    }
+    u32 base = engine_check_snapshots(&check, io, &superblock);
+    if (check.snapshot_failure != KHORGOS_ERROR_ok) return check.snapshot_failure;
+    if (base == listing.snapshot_count) {
+        engine_report(report, "no snapshot verifies: nothing to replay from.");
+        return KHORGOS_ERROR_corrupt;
+    }
+    /* A damaged snapshot with a valid one to recover from: open serves the newest valid one
+     * (engine_recover_snapshot), losing nothing. */
+    if (report->snapshots_damaged > 0) {
+        report->repairable = true;
+        u32 newest = listing.snapshot_count - 1;
+        while (!check.loads[newest]) newest--;
+        engine_report(report,
+                      "the next open recovers from snapshot-%016llx, the newest that verifies; "
+                      "checkpoints replace the damaged one(s) within two.",
+                      (unsigned long long)listing.snapshots[newest]);
     }
     error = engine_storage_attach(&check.engine, io, &superblock, 1, report);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -1439,13 +1501,86 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     ASSERT(error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_io);
     check.base_sequence = listing.snapshots[base];
     if (error == KHORGOS_ERROR_ok) {
-        u64 first = listing.segments[0];
-        const u8 *chain = first == check.base_sequence + 1 ? check.headers[base].chain_head : NULL;
-        error = storage_journal_recover(check.engine->storage->storage,
-                                        MIN(first - 1, check.base_sequence), chain, false,
+        error = storage_journal_recover(check.engine->storage->storage, check.base_sequence,
+                                        check.headers[base].chain_head, false,
                                         engine_check_record, &check, report);
     }
     khorgos_close(check.engine);
-    if (error == KHORGOS_ERROR_ok && check.damaged) error = KHORGOS_ERROR_corrupt;
+    return error;
+}
+
+/* ---- check from the first request ---------------------------------------------------------- */
+
+/* Verifies the archive's segments from request 1 (the zero hash): *last is the last archived
+ * request (0 when the archive holds none) and `chain` its hash. */
+static khorgos_error engine_check_archive(struct storage_io *archive,
+                                         const struct storage_superblock *superblock, u64 *last,
+                                         u8 chain[BASE_SHA256_BYTES],
+                                         struct storage_report *report) {
+    ASSERT(archive != NULL && superblock != NULL && last != NULL);
+    ASSERT(chain != NULL && report != NULL);
+    *last = 0;
+    memset(chain, 0, BASE_SHA256_BYTES);
+    static _Thread_local struct storage_listing listing;
+    khorgos_error error = storage_list(archive, &listing);
+    if (error != KHORGOS_ERROR_ok || listing.segment_count == 0) return error;
+    struct storage *storage = NULL;
+    error = storage_create(archive, superblock, &storage);
+    if (error != KHORGOS_ERROR_ok) return error;
+    static _Thread_local struct storage_report archived;
+    memset(&archived, 0, sizeof(archived));
+    error = storage_journal_recover(storage, 0, chain, false, NULL, NULL, &archived);
+    if (error == KHORGOS_ERROR_ok) {
+        *last = storage_sequence_next(storage) - 1;
+        storage_chain_head(storage, chain);
+        report->records += archived.records;
+    } else {
+        engine_report(report, "%s: %s", STORAGE_ARCHIVE_NAME, archived.message);
+    }
+    storage_destroy(storage);
+    return error;
+}
+
+khorgos_error engine_storage_check_genesis(struct storage_io *io, struct storage_io *archive,
+                                           struct storage_report *report) {
+    ASSERT(io != NULL && report != NULL);
+    memset(report, 0, sizeof(*report));
+    struct storage_superblock superblock;
+    khorgos_error error = engine_superblock_read(io, &superblock, report);
+    static _Thread_local struct storage_listing listing;
+    if (error == KHORGOS_ERROR_ok) error = storage_list(io, &listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u8 chain[BASE_SHA256_BYTES];
+    u64 last = 0;
+    error = archive == NULL ? KHORGOS_ERROR_ok
+                            : engine_check_archive(archive, &superblock, &last, chain, report);
+    if (archive == NULL) memset(chain, 0, sizeof(chain));
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 first = listing.segment_count > 0 ? listing.segments[0] : 1;
+    if (first != last + 1) {
+        bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
+        engine_report(report,
+                      "requests %llu to %llu were removed by checkpoints%s: the chain can be "
+                      "proved only from request %llu.",
+                      (unsigned long long)(last + 1), (unsigned long long)(first - 1),
+                      kept ? " and are not in the archive folder"
+                           : " (the directory was not formatted with --keep-journal)",
+                      (unsigned long long)first);
+        return KHORGOS_ERROR_not_found;
+    }
+    u64 archived_records = report->records;
+    struct storage *storage = NULL;
+    error = storage_create(io, &superblock, &storage);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_journal_recover(storage, last, chain, false, NULL, NULL, report);
+        storage_destroy(storage);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        engine_report(report,
+                      "the chain verified from request 1: %llu archived record(s) in %s/, then "
+                      "%llu in the journal.",
+                      (unsigned long long)archived_records, STORAGE_ARCHIVE_NAME,
+                      (unsigned long long)(report->records - archived_records));
+    }
     return error;
 }

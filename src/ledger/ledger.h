@@ -26,7 +26,8 @@
  * balances restored. Secondary query indexes are updated only after a whole request is applied
  * (ledger_index_update), so they never see rolled-back records.
  *
- * Invariants (checked by ledger_check in tests, after every request):
+ * Invariants (checked by ledger_check in tests, after every request, and on every snapshot
+ * load):
  *  1. Per ledger, the sums over accounts of debits_pending and credits_pending are equal, and so
  *     are the sums of debits_posted and credits_posted.
  *  2. Timestamps of accounts (and of transfers) strictly increase with their array index.

@@ -363,6 +363,15 @@ static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
     return KHORGOS_ERROR_ok;
 }
 
+/* Payments in one submit_payments or lookup_payments request at most: the engine's limit
+ * (fewer than a batch: a payment record is 256 bytes). */
+static u32 sim_run_payments_max(void) {
+    u32 count = MIN(khorgos_events_max(KHORGOS_OPERATION_SUBMIT_PAYMENTS),
+                    khorgos_events_max(KHORGOS_OPERATION_LOOKUP_PAYMENTS));
+    ASSERT(count > 0 && count <= KHORGOS_BATCH_EVENTS_MAX);
+    return count;
+}
+
 /* A settlement request of `count` events whose every result must be ok. */
 static khorgos_error sim_run_setup(struct sim_run_state *state, u32 operation, const void *body,
                                    u32 record_size, u32 count) {
@@ -578,7 +587,7 @@ static void sim_run_payment_record(const struct sim_run_state *state,
  * Under dns_hourly each joins the open window's members. */
 static khorgos_error sim_run_submit(struct sim_run_state *state, u32 first, const u32 *indexes,
                                     u32 count) {
-    ASSERT(count > 0 && count <= KHORGOS_BATCH_EVENTS_MAX);
+    ASSERT(count > 0 && count <= sim_run_payments_max());
     struct sim_runner *runner = state->runner;
     const struct sim_day *day = runner->day;
     bool netting = state->config->design == SIM_DESIGN_DNS_HOURLY;
@@ -636,8 +645,8 @@ static khorgos_error sim_run_window(struct sim_run_state *state, u32 operation, 
  * window (a deferred net system's settlement failure: the payments go round again). */
 static khorgos_error sim_run_window_carry(struct sim_run_state *state) {
     struct sim_runner *runner = state->runner;
-    for (u32 first = 0; first < state->member_count; first += KHORGOS_BATCH_EVENTS_MAX) {
-        u32 count = MIN(state->member_count - first, KHORGOS_BATCH_EVENTS_MAX);
+    for (u32 first = 0; first < state->member_count; first += sim_run_payments_max()) {
+        u32 count = MIN(state->member_count - first, sim_run_payments_max());
         for (u32 k = 0; k < count; k++) {
             runner->ids[k] = runner->engine_ids[runner->window_members[first + k]];
         }
@@ -702,9 +711,9 @@ static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
     }
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 first = 0; first < count && error == KHORGOS_ERROR_ok;
-         first += KHORGOS_BATCH_EVENTS_MAX) {
+         first += sim_run_payments_max()) {
         error = sim_run_submit(state, 0, &runner->window_carried[first],
-                               MIN(count - first, KHORGOS_BATCH_EVENTS_MAX));
+                               MIN(count - first, sim_run_payments_max()));
     }
     state->carried_count = 0;
     return error;
@@ -785,7 +794,7 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
         ASSERT(next < day->close_seconds);
     ASSERT(index < day->count);
         u32 end = index;
-        while (end < day->count && end - index < KHORGOS_BATCH_EVENTS_MAX &&
+        while (end < day->count && end - index < sim_run_payments_max() &&
                day->payments[end].submitted_at == next) {
             end++;
         }
@@ -878,8 +887,8 @@ static khorgos_error sim_run_outcomes(struct sim_run_state *state, struct sim_ou
     struct sim_runner *runner = state->runner;
     ASSERT(outcomes != NULL || day->count == 0);
     ASSERT(state->engine != NULL);
-    for (u32 first = 0; first < day->count; first += KHORGOS_BATCH_EVENTS_MAX) {
-        u32 count = MIN(day->count - first, KHORGOS_BATCH_EVENTS_MAX);
+    for (u32 first = 0; first < day->count; first += sim_run_payments_max()) {
+        u32 count = MIN(day->count - first, sim_run_payments_max());
         for (u32 index = 0; index < count; index++) {
             runner->ids[index] = runner->engine_ids[first + index];
         }

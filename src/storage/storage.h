@@ -25,8 +25,9 @@
  * journal is idle (otherwise snapshot-<S> falls inside the current segment, whose records up
  * to S recovery verifies for the chain and skips), then writes snapshot-<S>; once that is
  * durable, snapshots older than the previous one and the segments wholly before the previous
- * snapshot are deleted. So the newest two snapshots and every request after the older of them
- * are always on disk.
+ * snapshot are deleted (with STORAGE_SUPERBLOCK_KEEP_JOURNAL the segments are moved into the
+ * archive folder instead). So the newest two snapshots and every request after the older of
+ * them are always on disk.
  *
  * Superblock (256 bytes, little-endian, as every integer below):
  *     0  16  checksum                XXH3-128 of bytes 16..255
@@ -37,7 +38,7 @@
  *    36   4  account_balance_count_max
  *    40   8  segment_bytes           preallocated size of each journal file
  *    48   4  segment_records_max     records per segment (headers file = this * 128 bytes)
- *    52   4  reserved (zero)
+ *    52   4  flags                   STORAGE_SUPERBLOCK_KEEP_JOURNAL, else zero
  *    56   8  formatted_at_ns         realtime clock at format, informational
  *    64   4  participant_count_max   settlement capacities (0: the build's default)
  *    68   4  payment_count_max
@@ -124,8 +125,17 @@
  *       segment were durable once: a segment's records up to H (the highest sequence with a
  *       valid header copy) were acknowledged-or-durable, and must all be valid and chained.
  *   J3. A record after H was never acknowledged (its copy was never durable). If it is torn or
- *       absent, it is the unfinished last write of a crash: the scanner stops there, zeroes the
- *       torn bytes, and reports "torn tail truncated at <file> offset <o> sequence <n>".
+ *       absent, it is the unfinished last write of a crash: the scanner stops there, and the
+ *       torn bytes are zeroed (once every segment verified) and reported as "torn at <file>
+ *       offset <o> sequence <n>". Torn, and not damage, only when everything else agrees:
+ *       the record fails a checksum (a record whose header verifies but carries another
+ *       sequence, offset or previous hash was written whole: damage); no snapshot covers
+ *       its sequence (a snapshot is published only once its last request is durable, W4);
+ *       nothing was written after it (no header copy from its slot on, no journal byte
+ *       beyond one write's reach, no record of a later commit: a later write begins only
+ *       after the one before is durable, W1); and both files of the segment have their
+ *       preallocated size (a shorter file lost the copies that would say otherwise). Any of
+ *       these failing is damage: refused, nothing changed.
  *   J4. A record at or before H that fails its checksum, its sequence, its offset or the chain
  *       is damage to acknowledged data: open refuses (KHORGOS_ERROR_corrupt), naming file,
  *       offset and sequence. So is a header copy before C (the commit_first of copy H) that does
@@ -140,8 +150,13 @@
  *       invalid record in it is damage, never a torn tail.
  *   J7. Sequence numbers are dense and the chain unbroken from the snapshot replay starts from
  *       (its chain_head) to the last record.
- * A single fault (one torn write, or one damaged region) is always classified correctly; a
- * record and its header copy both damaged at the same tail position would be taken for a torn
+ *   J8. Recovery proves before it repairs: the scan writes nothing; the repairs it found
+ *       needed (an unfinished segment start removed, a torn tail zeroed, the preallocation
+ *       restored, copies confirmed) are made only after every segment verified and every
+ *       record after the snapshot was replayed. check runs the same scan and reports them.
+ * A single fault (one torn write, or one damaged region) is always classified correctly, and
+ * so is each pair of faults tests/test_storage_recovery.c enumerates; a record and its
+ * header copy both damaged so that the copy reads as zeros would still be taken for a torn
  * write, which is why the copies live in a separate file written at a different moment.
  *
  * ---------------------------------------------------------------------------------------------
@@ -168,10 +183,12 @@
  * beside, fsynced, renamed and the directory fsynced, so a crash leaves either the old or the
  * new file whole; a .tmp left by a crash is ignored and deleted.
  *
- * Recovery (engine_storage.c): superblock (version check), newest snapshot whose checksums
- * verify (else the previous one, reporting it), then every journal record after it through
- * engine_apply, verifying the chain; when replay passes a newer snapshot's sequence, the state
- * digest must equal that snapshot's recorded digest.
+ * Recovery (engine_storage.c): superblock (version check), newest snapshot that verifies (else
+ * the next older one, reporting it), the older snapshots' checksums, then every segment
+ * verified and every journal record after the snapshot through engine_apply, verifying the
+ * chain; when replay passes a newer snapshot's sequence, the state digest must equal that
+ * snapshot's recorded digest. Repairs only after all of it (J8); check classifies the same
+ * way (docs/storage.md, "Recovery").
  */
 #ifndef KHORGOS_STORAGE_H
 #define KHORGOS_STORAGE_H
@@ -284,6 +301,9 @@ struct storage_io {
                           u32 *count);
     /* The system's description of the last failure ("No space left on device"), or "". */
     const char *(*last_error)(struct storage_io *io);
+    /* Optional (NULL: a flat namespace, where "a/b" is a name like any): makes the folder
+     * `name` in the directory (mkdirat, mode 0700); ok when it exists. */
+    khorgos_error (*make_directory)(struct storage_io *io, const char *name);
     /* Optional (NULL: none): shortens the file to `size` (ftruncate). The paced collection
      * shrinks a file it deletes in steps with it, so the file system frees (and, mounted with
      * discard, discards) its blocks a little per journal commit instead of all in one. */
@@ -360,6 +380,8 @@ void storage_fault_configure(struct storage_io *io, const struct storage_fault_c
 void storage_fault_crash(struct storage_io *io);
 /* Flips one bit of the durable and visible bytes of `name` at `offset` (persistent damage). */
 khorgos_error storage_fault_damage(struct storage_io *io, const char *name, u64 offset, u8 bit);
+/* Shortens `name` to `size` bytes, durable and visible alike (persistent damage). */
+khorgos_error storage_fault_truncate(struct storage_io *io, const char *name, u64 size);
 /* The size of `name` as reads see it. */
 khorgos_error storage_fault_file(struct storage_io *io, const char *name, u64 *size);
 struct storage_fault_counters storage_fault_counters(const struct storage_io *io);
@@ -379,9 +401,16 @@ struct storage_superblock {
     u64 formatted_at_ns;
     u32 participant_count_max;
     u32 payment_count_max;
+    u32 flags;             /* STORAGE_SUPERBLOCK_* */
 };
 
 #define STORAGE_SUPERBLOCK_BYTES 256u
+/* format --keep-journal: a checkpoint moves the segments it no longer needs into the archive
+ * folder (STORAGE_ARCHIVE_NAME) instead of deleting them, so the chain can be proved from
+ * request 1. Any other bit is refused as damage. */
+#define STORAGE_SUPERBLOCK_KEEP_JOURNAL 1u
+/* The archive folder inside a data directory; its files keep their names. */
+#define STORAGE_ARCHIVE_NAME "archive"
 
 /* Writes the superblock (beside, fsync, rename, fsync directory). */
 khorgos_error storage_superblock_write(struct storage_io *io,
@@ -405,6 +434,8 @@ struct storage_listing {
     u32 snapshot_count;
     u64 segments[STORAGE_DIRECTORY_FILES_MAX];
     u32 segment_count;
+    u64 headers[STORAGE_DIRECTORY_FILES_MAX]; /* headers files, by first sequence */
+    u32 headers_count;
     char temporaries[STORAGE_DIRECTORY_FILES_MAX][STORAGE_NAME_BYTES_MAX];
     u32 temporary_count;
 };
@@ -453,6 +484,10 @@ struct storage_report {
     u64 torn_records;          /* unacknowledged torn tail records truncated (or found) */
     u64 confirmed_records;     /* valid records after the last header copy, confirmed */
     bool snapshot_fallback;    /* the newest snapshot was damaged; the previous one served */
+    u32 snapshots_damaged;     /* snapshots that did not verify (a valid one served) */
+    /* Something a crash or damage to redundant data left was found, which open repairs or
+     * works around without losing an acknowledged record (check's "repairable"). */
+    bool repairable;
     char message[STORAGE_MESSAGE_BYTES_MAX]; /* what was found, one or more sentences */
 };
 
@@ -484,11 +519,12 @@ khorgos_error storage_segment_prepare_spares(struct storage *storage);
  * ask). */
 bool storage_segment_spares_ready(const struct storage *storage);
 
-/* Recovery of the journal: verifies and replays (via `replay`) every record with sequence >
- * `after_sequence`, across segments, from the chain head `chain_head` (the hash of record
- * `after_sequence`). Records at or before `after_sequence` are verified but not replayed.
- * Repairs: truncates an unacknowledged torn tail, confirms valid unconfirmed records. When
- * `repair` is false nothing is written (check). Leaves the storage ready to append. */
+/* Recovery of the journal: verifies every record of every segment, and replays (via
+ * `replay`) those with sequence > `after_sequence`; the hash of record `after_sequence` must
+ * be `chain_head` (when given). Then, when `repair`, makes the repairs the scan found needed
+ * (J8): truncates an unacknowledged torn tail, confirms valid unconfirmed records, removes an
+ * unfinished segment start; report->repairable says there were some. When `repair` is false
+ * nothing is written (check). Leaves the storage ready to append. */
 khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequence,
                                       const u8 chain_head[BASE_SHA256_BYTES], bool repair,
                                       storage_replay_function replay, void *context,

@@ -33,7 +33,7 @@ struct superblock_disk {
     u32 account_balance_count_max;
     u64 segment_bytes;
     u32 segment_records_max;
-    u32 reserved_zero;
+    u32 flags;
     u64 formatted_at_ns;
     u32 participant_count_max;
     u32 payment_count_max;
@@ -83,6 +83,7 @@ khorgos_error storage_superblock_write(struct storage_io *io,
     disk.account_balance_count_max = superblock->account_balance_count_max;
     disk.segment_bytes = superblock->segment_bytes;
     disk.segment_records_max = superblock->segment_records_max;
+    disk.flags = superblock->flags;
     disk.formatted_at_ns = superblock->formatted_at_ns;
     disk.participant_count_max = superblock->participant_count_max;
     disk.payment_count_max = superblock->payment_count_max;
@@ -124,6 +125,8 @@ khorgos_error storage_superblock_read(struct storage_io *io,
     superblock->account_balance_count_max = disk.account_balance_count_max;
     superblock->segment_bytes = disk.segment_bytes;
     superblock->segment_records_max = disk.segment_records_max;
+    superblock->flags = disk.flags;
+    if ((disk.flags & ~STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0) return KHORGOS_ERROR_corrupt;
     superblock->formatted_at_ns = disk.formatted_at_ns;
     superblock->participant_count_max = disk.participant_count_max;
     superblock->payment_count_max = disk.payment_count_max;
@@ -182,10 +185,13 @@ khorgos_error storage_list(struct storage_io *io, struct storage_listing *listin
             listing->snapshots[listing->snapshot_count++] = sequence;
         } else if (name_parse(name, "journal", &sequence)) {
             listing->segments[listing->segment_count++] = sequence;
+        } else if (name_parse(name, "headers", &sequence)) {
+            listing->headers[listing->headers_count++] = sequence;
         }
     }
     sequences_sort(listing->snapshots, listing->snapshot_count);
     sequences_sort(listing->segments, listing->segment_count);
+    sequences_sort(listing->headers, listing->headers_count);
     for (u32 index = 1; index < listing->segment_count; index++) {
         ASSERT(listing->segments[index - 1] < listing->segments[index]);
     }

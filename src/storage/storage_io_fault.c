@@ -22,7 +22,8 @@
  * Other faults, each with a probability per million calls: a bit flipped in what pread returns
  * (the disk is fine, the transfer was not), EIO from pwrite, EIO from sync (the data stays
  * volatile: it may be lost by the next crash), and ENOSPC once the files' total size would pass
- * space_bytes_max. storage_fault_damage flips a bit on "disk" (both images): latent damage.
+ * space_bytes_max. storage_fault_damage flips a bit on "disk" (both images): latent damage;
+ * storage_fault_truncate shortens a file the same way.
  *
  * Determinism: one xorshift generator seeded from the config drives every choice, so a seed
  * reproduces a run exactly. Memory: images grow by doubling as files are written (this I/O is
@@ -554,6 +555,25 @@ khorgos_error storage_fault_damage(struct storage_io *io, const char *name, u64 
     image_reserve(&inode->durable_image, offset + 1);
     inode->volatile_image.data[offset] ^= (u8)(1u << bit);
     inode->durable_image.data[offset] ^= (u8)(1u << bit);
+    fault->counters.damage_injected++;
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error storage_fault_truncate(struct storage_io *io, const char *name, u64 size) {
+    struct storage_fault *fault = fault_of(io);
+    ASSERT(name != NULL);
+    struct fault_entry *entry = entry_find(fault->entries_volatile, name);
+    if (entry == NULL) return KHORGOS_ERROR_not_found;
+    struct fault_inode *inode = &fault->inodes[entry->inode];
+    if (size > inode->volatile_image.size) return KHORGOS_ERROR_invalid_argument;
+    struct fault_image *images[2] = {&inode->volatile_image, &inode->durable_image};
+    for (u32 index = 0; index < 2; index++) {
+        struct fault_image *image = images[index];
+        /* Bytes beyond the size read as zero if the file grows again. */
+        if (image->capacity > size) memset(image->data + size, 0, image->capacity - size);
+        image->size = MIN(image->size, size);
+    }
+    ASSERT(inode->volatile_image.size == size);
     fault->counters.damage_injected++;
     return KHORGOS_ERROR_ok;
 }

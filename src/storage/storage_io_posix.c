@@ -312,6 +312,24 @@ static khorgos_error posix_sync_directory(struct storage_io *io) {
     return result < 0 ? posix_error_named(io, ".", "fsync", errno) : KHORGOS_ERROR_ok;
 }
 
+/* Makes a folder inside the data directory (0700), or takes an existing one; a name that is
+ * a symbolic link, or not a folder, is refused, so nothing moved into it leaves the directory. */
+static khorgos_error posix_make_directory(struct storage_io *io, const char *name) {
+    struct storage_io_posix *posix = posix_of(io);
+    ASSERT(name != NULL && posix->directory >= 0);
+    if (posix->read_only) return posix_refuse_change(io, name, "mkdir");
+    if (mkdirat(posix->directory, name, 0700) < 0 && errno != EEXIST) {
+        return posix_error_named(io, name, "mkdir", errno);
+    }
+    struct stat status;
+    if (fstatat(posix->directory, name, &status, AT_SYMLINK_NOFOLLOW) < 0) {
+        return posix_error_named(io, name, "stat", errno);
+    }
+    if (!S_ISDIR(status.st_mode)) return posix_error_named(io, name, "mkdir", ENOTDIR);
+    ASSERT(S_ISDIR(status.st_mode));
+    return KHORGOS_ERROR_ok;
+}
+
 static khorgos_error posix_list(struct storage_io *io, char (*names)[STORAGE_NAME_BYTES_MAX],
                                 u32 *count) {
     struct storage_io_posix *posix = posix_of(io);
@@ -537,6 +555,7 @@ static const struct storage_io posix_table = {
     .unlink = posix_unlink,
     .sync_directory = posix_sync_directory,
     .list = posix_list,
+    .make_directory = posix_make_directory,
     .last_error = posix_last_error,
 };
 

@@ -24,9 +24,11 @@
  *      running chain; a copy before C must equal the record's header byte for byte;
  *   3. at the first record that fails: damage if a copy exists at or after it (J4) or the
  *      segment is not the last (J6: unless the next segment starts right there, the normal end);
- *      else the torn tail of the last write (J3), zeroed when repairing;
- *   4. copies from C on that differ, and those of valid records after H, are rewritten when
- *      repairing (J5).
+ *      else, on the last segment, the end of the records: a torn tail of the last write only
+ *      when J3's evidence agrees (scan_tail), damage otherwise;
+ *   4. copies from C on that differ, and those of valid records after H, are counted (J5).
+ * The scan writes nothing. Once every segment verified, recover_repair zeroes the torn tail,
+ * restores the preallocation and rewrites the copies of step 4 (J8).
  * All reads go through two windows over reserved buffers; nothing is allocated while scanning.
  */
 #include "storage/storage.h"
@@ -679,12 +681,21 @@ struct segment_scan {
     u64 copies_last_write; /* index of C, the first copy of copy H's write (J5) */
     u64 copies_mismatched; /* copies from C on that did not match their records */
     u64 headers_count;     /* entries the headers file holds */
+    bool files_short;      /* a file is shorter than its preallocated size */
 };
 
 static bool bytes_zero(const u8 *bytes, u64 size) {
-    for (u64 index = 0; index < size; index++) {
+    ASSERT(bytes != NULL || size == 0);
+    u64 index = 0;
+    for (; index + sizeof(u64) <= size; index += sizeof(u64)) {
+        u64 word;
+        memcpy(&word, bytes + index, sizeof(word));
+        if (word != 0) return false;
+    }
+    for (; index < size; index++) {
         if (bytes[index] != 0) return false;
     }
+    ASSERT(index == size);
     return true;
 }
 
@@ -728,6 +739,19 @@ static void report_say(struct storage_report *report, const char *format, ...) {
     va_end(arguments);
 }
 
+/* The problems a torn write never causes: a record whose header checksum verifies was written
+ * whole, so another sequence, offset or previous hash in it is damage wherever it is. */
+static const char problem_sequence[] = "the header has another sequence number";
+static const char problem_offset[] = "the header has another offset (a misdirected write)";
+static const char problem_chain[] =
+    "the hash chain is broken (hash_previous differs from the previous record's hash)";
+
+static bool problem_from_torn_write(const char *problem) {
+    ASSERT(problem != NULL);
+    ASSERT(problem[0] != '\0');
+    return problem != problem_sequence && problem != problem_offset && problem != problem_chain;
+}
+
 /* Why the record at `offset` is not the valid record `sequence`, or NULL if it is. */
 static const char *record_problem(struct storage *storage, struct segment_scan *scan, u64 offset,
                                   u64 sequence, const u8 chain[BASE_SHA256_BYTES],
@@ -739,8 +763,8 @@ static const char *record_problem(struct storage *storage, struct segment_scan *
     if (error != KHORGOS_ERROR_ok) return "the record could not be read";
     const struct storage_record_header *header = (const void *)data;
     if (!storage_record_header_valid(header)) return "the header checksum does not match";
-    if (header->sequence != sequence) return "the header has another sequence number";
-    if (header->offset != offset) return "the header has another offset (a misdirected write)";
+    if (header->sequence != sequence) return problem_sequence;
+    if (header->offset != offset) return problem_offset;
     u64 padded = STORAGE_BODY_PADDED(header->body_size);
     error = window_get(storage->io, &scan->journal, offset, STORAGE_RECORD_HEADER_BYTES + padded,
                        &data);
@@ -751,7 +775,7 @@ static const char *record_problem(struct storage *storage, struct segment_scan *
         return "the body checksum does not match";
     }
     if (chain != NULL && memcmp(header->hash_previous, chain, BASE_SHA256_BYTES) != 0) {
-        return "the hash chain is broken (hash_previous differs from the previous record's hash)";
+        return problem_chain;
     }
     *header_out = header;
     return NULL;
@@ -778,31 +802,48 @@ struct scan_state {
     bool chain_known;
     u64 after_sequence;    /* replay records after this one */
     const u8 *after_chain; /* the hash record after_sequence must have, or NULL */
+    u64 snapshot_last;     /* the newest snapshot's sequence: every record up to it was
+                              acknowledged (a snapshot is published only after, W4) */
     bool repair;
     storage_replay_function replay;
     void *context;
     struct storage_report *report;
     u64 end_offset;        /* where the scan of the segment stopped */
+    /* The repairs the scan found needed, made only once the whole journal verified. */
+    bool torn;             /* zero the last segment's journal from end_offset (J3) */
+    u64 confirm_count;     /* header copies of the last segment to rewrite (J5) */
 };
 
-/* Zeroes `size` bytes at `offset` of a file when any is nonzero; says whether there were. */
-static khorgos_error zero_range(struct storage *storage, struct storage_window *window,
-                                u64 offset, u64 size, bool repair, bool *dirty) {
-    *dirty = false;
-    u64 end = MIN(offset + size, window->file_size);
+/* The offset of the first nonzero byte of [offset, end) of a window's file (clipped to the
+ * file), or U64_MAX when every byte there is zero. */
+static khorgos_error range_written(struct storage_io *io, struct storage_window *window,
+                                   u64 offset, u64 end, u64 *written) {
+    ASSERT(window != NULL && written != NULL);
+    *written = U64_MAX;
+    end = MIN(end, window->file_size);
     for (u64 position = offset; position < end;) {
         u64 chunk = MIN(end - position, window->capacity);
         const u8 *data = NULL;
-        khorgos_error error = window_get(storage->io, window, position, chunk, &data);
+        khorgos_error error = window_get(io, window, position, chunk, &data);
         if (error != KHORGOS_ERROR_ok) return error;
         if (!bytes_zero(data, chunk)) {
-            *dirty = true;
-            break;
+            u64 index = 0;
+            while (data[index] == 0) index++;
+            ASSERT(index < chunk);
+            *written = position + index;
+            return KHORGOS_ERROR_ok;
         }
         position += chunk;
     }
-    if (!*dirty || !repair) return KHORGOS_ERROR_ok;
-    memset(storage->batch, 0, MIN(end - offset, STORAGE_BATCH_BYTES_MAX));
+    return KHORGOS_ERROR_ok;
+}
+
+/* Writes zeros over [offset, offset + size) of a window's file (clipped to it), then syncs. */
+static khorgos_error range_zero(struct storage *storage, struct storage_window *window,
+                                u64 offset, u64 size) {
+    ASSERT(storage != NULL && window != NULL);
+    u64 end = MIN(offset + size, window->file_size);
+    memset(storage->batch, 0, STORAGE_BATCH_BYTES_MAX);
     for (u64 position = offset; position < end;) {
         u64 chunk = MIN(end - position, STORAGE_BATCH_BYTES_MAX);
         khorgos_error error = storage->io->pwrite(storage->io, window->file, storage->batch, chunk,
@@ -811,57 +852,160 @@ static khorgos_error zero_range(struct storage *storage, struct storage_window *
         position += chunk;
     }
     window->size = 0; /* what it held is stale */
+    ASSERT(window->size == 0);
     return storage->io->sync(storage->io, window->file);
-}
-
-/* Step 3 on the last segment: the torn tail of the last write (J3). */
-static khorgos_error scan_tail(struct storage *storage, struct segment_scan *scan,
-                               struct scan_state *state, const char *problem) {
-    bool torn_journal = false;
-    bool torn_copies = false;
-    khorgos_error error = zero_range(storage, &scan->journal, state->end_offset,
-                                     STORAGE_BATCH_BYTES_MAX, state->repair, &torn_journal);
-    if (error != KHORGOS_ERROR_ok) return error;
-    u64 index = state->sequence - scan->first;
-    error = zero_range(storage, &scan->headers, index * STORAGE_RECORD_HEADER_BYTES,
-                       STORAGE_HEADERS_WINDOW_BYTES, state->repair, &torn_copies);
-    if (error != KHORGOS_ERROR_ok) return error;
-    if (torn_journal || torn_copies) {
-        state->report->torn_records++;
-        report_say(state->report,
-                   "%s: the unacknowledged last write of a crash is torn at offset %llu, "
-                   "sequence %llu (%s); %s.",
-                   scan->journal_name, (unsigned long long)state->end_offset,
-                   (unsigned long long)state->sequence, problem,
-                   state->repair ? "truncated" : "the next open truncates it");
-    }
-    return KHORGOS_ERROR_ok;
 }
 
 static khorgos_error scan_corrupt(struct storage_report *report, const char *name, u64 offset,
                                   u64 sequence, const char *problem) {
+    ASSERT(report != NULL && name != NULL && problem != NULL);
+    ASSERT(sequence > 0);
     report_say(report, "%s: damage to acknowledged data at offset %llu, sequence %llu: %s.", name,
                (unsigned long long)offset, (unsigned long long)sequence, problem);
     return KHORGOS_ERROR_corrupt;
 }
 
-/* Step 4: rewrites the copies from C on that do not match, and those of valid records after
- * H (J5). */
-static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *scan,
-                                  struct scan_state *state) {
+/* The offset of a whole record header after `offset`, within the reach of one write, that
+ * belongs to a commit after the one of `sequence` (its commit_first is later), or U64_MAX. */
+static khorgos_error tail_later_commit(struct storage *storage, struct segment_scan *scan,
+                                       u64 offset, u64 sequence, u64 *found) {
+    ASSERT(found != NULL && offset % STORAGE_RECORD_ALIGNMENT == 0);
+    *found = U64_MAX;
+    u64 end = MIN(offset + STORAGE_BATCH_BYTES_MAX, scan->journal.file_size);
+    for (u64 position = offset + STORAGE_RECORD_ALIGNMENT;
+         position + STORAGE_RECORD_HEADER_BYTES <= end; position += STORAGE_RECORD_ALIGNMENT) {
+        const u8 *data = NULL;
+        khorgos_error error = window_get(storage->io, &scan->journal, position,
+                                         STORAGE_RECORD_HEADER_BYTES, &data);
+        if (error != KHORGOS_ERROR_ok) return error;
+        struct storage_record_header header;
+        memcpy(&header.magic, data + offsetof(struct storage_record_header, magic),
+               sizeof(header.magic));
+        if (header.magic != STORAGE_RECORD_MAGIC) continue;
+        memcpy(&header, data, sizeof(header));
+        if (storage_record_header_valid(&header) && header.commit_first > sequence) {
+            *found = position;
+            return KHORGOS_ERROR_ok;
+        }
+    }
+    ASSERT(*found == U64_MAX);
+    return KHORGOS_ERROR_ok;
+}
+
+/* J3's proof that the last write stopped at the first invalid record: nothing was written
+ * after it, neither a header copy from its index on (copies follow a durable journal write,
+ * J1), nor journal bytes beyond the reach of one write, nor a record of a later commit. */
+static khorgos_error tail_written_after(struct storage *storage, struct segment_scan *scan,
+                                        struct scan_state *state) {
+    ASSERT(scan->last);
+    ASSERT(state->sequence >= scan->first);
+    u64 index = state->sequence - scan->first;
+    u64 offset = state->end_offset;
+    char problem[STORAGE_MESSAGE_BYTES_MAX / 2];
+    u64 written = U64_MAX;
+    khorgos_error error = range_written(storage->io, &scan->headers,
+                                        index * STORAGE_RECORD_HEADER_BYTES, U64_MAX, &written);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (written != U64_MAX) {
+        snprintf(problem, sizeof(problem),
+                 "the record is invalid, yet %s holds bytes for it or a later one at offset "
+                 "%llu (copies are written after their records are durable)",
+                 scan->headers_name, (unsigned long long)written);
+        return scan_corrupt(state->report, scan->journal_name, offset, state->sequence, problem);
+    }
+    error = range_written(storage->io, &scan->journal, offset + STORAGE_BATCH_BYTES_MAX, U64_MAX,
+                          &written);
+    if (error == KHORGOS_ERROR_ok && written == U64_MAX) {
+        error = tail_later_commit(storage, scan, offset, state->sequence, &written);
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (written != U64_MAX) {
+        snprintf(problem, sizeof(problem),
+                 "the record is invalid, yet bytes of a later write follow at offset %llu, so "
+                 "its own write had completed",
+                 (unsigned long long)written);
+        return scan_corrupt(state->report, scan->journal_name, offset, state->sequence, problem);
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* Step 3 on the last segment: classifies where the records end. Nothing is written here: a
+ * torn tail is only noted (state->torn), and truncated once the whole journal verified. */
+static khorgos_error scan_tail(struct storage *storage, struct segment_scan *scan,
+                               struct scan_state *state, const char *problem) {
+    ASSERT(scan->last);
+    ASSERT(state->end_offset % STORAGE_RECORD_ALIGNMENT == 0);
+    u64 offset = state->end_offset;
+    u64 sequence = state->sequence;
+    if (!problem_from_torn_write(problem)) {
+        return scan_corrupt(state->report, scan->journal_name, offset, sequence, problem);
+    }
+    khorgos_error error = tail_written_after(storage, scan, state);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 torn_at = U64_MAX;
+    error = range_written(storage->io, &scan->journal, offset, offset + STORAGE_BATCH_BYTES_MAX,
+                          &torn_at);
+    if (error != KHORGOS_ERROR_ok) return error;
+    char reason[STORAGE_MESSAGE_BYTES_MAX / 2];
+    if (sequence <= state->snapshot_last) {
+        snprintf(reason, sizeof(reason),
+                 "%s; snapshot-%016llx covers this request, so it was acknowledged",
+                 torn_at == U64_MAX ? "the journal ends here" : problem,
+                 (unsigned long long)state->snapshot_last);
+        return scan_corrupt(state->report, scan->journal_name, offset, sequence, reason);
+    }
+    if (torn_at == U64_MAX) return KHORGOS_ERROR_ok; /* the records simply end here */
+    if (scan->files_short) {
+        report_say(state->report,
+                   "%s: a torn write cannot be told from damage to acknowledged data at offset "
+                   "%llu, sequence %llu (%s): %s or %s is shorter than preallocated, so no "
+                   "header copy can prove that this record was never acknowledged.",
+                   scan->journal_name, (unsigned long long)offset, (unsigned long long)sequence,
+                   problem, scan->journal_name, scan->headers_name);
+        return KHORGOS_ERROR_corrupt;
+    }
+    state->torn = true;
+    state->report->torn_records++;
+    state->report->repairable = true;
+    report_say(state->report,
+               "%s: the unacknowledged last write of a crash is torn at offset %llu, "
+               "sequence %llu (%s); %s.",
+               scan->journal_name, (unsigned long long)offset, (unsigned long long)sequence,
+               problem, state->repair ? "truncated" : "the next open truncates it");
+    return KHORGOS_ERROR_ok;
+}
+
+/* Step 4, counted: the copies from C on that do not match, and those of valid records after
+ * H (J5), which the repair rewrites. */
+static void scan_confirm_count(struct segment_scan *scan, struct scan_state *state) {
+    ASSERT(scan->last);
+    ASSERT(scan->copies_valid_end <= scan->headers_count);
     u64 missing = scan->first + scan->copies_valid_end <= state->sequence
                       ? state->sequence - scan->first - scan->copies_valid_end
                       : 0;
-    u64 count = missing + scan->copies_mismatched;
-    if (count == 0) return KHORGOS_ERROR_ok;
-    state->report->confirmed_records += count;
+    state->confirm_count = missing + scan->copies_mismatched;
+    if (state->confirm_count == 0) return;
+    state->report->confirmed_records += state->confirm_count;
+    state->report->repairable = true;
     report_say(state->report,
                "%s: %llu durable record(s) from sequence %llu had no intact header copy (a "
                "crash before their reply, or a damaged copy); %s.",
-               scan->headers_name, (unsigned long long)count,
+               scan->headers_name, (unsigned long long)state->confirm_count,
                (unsigned long long)(scan->first + scan->copies_last_write),
                state->repair ? "confirmed" : "the next open confirms them");
-    if (!state->repair) return KHORGOS_ERROR_ok;
+}
+
+/* Step 4, repaired: rewrites those copies from the verified records, one commit's copies at
+ * a time, each synced before the next commit's are written, as commits write them (J1): a
+ * crash in the middle leaves whole copies before the last commit written and a torn last
+ * one, which the next open reads as it reads any crash (J4, J5). */
+static khorgos_error scan_confirm_write(struct storage *storage, struct segment_scan *scan,
+                                        struct scan_state *state) {
+    ASSERT(scan->last && state->repair);
+    ASSERT(state->sequence >= scan->first);
+    if (state->confirm_count == 0) return KHORGOS_ERROR_ok;
+    u64 commit = 0;        /* the commit whose copies were written last */
+    bool unsynced = false; /* written and not synced yet */
     u64 offset = 0;
     for (u64 sequence = scan->first; sequence < state->sequence; sequence++) {
         const struct storage_record_header *header = NULL;
@@ -876,9 +1020,17 @@ static khorgos_error scan_confirm(struct storage *storage, struct segment_scan *
         if (index < scan->copies_valid_end && copy_problem(storage, scan, index, &copy) == NULL) {
             continue;
         }
-        khorgos_error error = storage->io->pwrite(storage->io, scan->headers.file, &copy,
-                                                  sizeof(copy), index * sizeof(copy));
+        khorgos_error error = KHORGOS_ERROR_ok;
+        if (unsynced && copy.commit_first != commit) {
+            error = storage->io->sync(storage->io, scan->headers.file);
+        }
+        if (error == KHORGOS_ERROR_ok) {
+            error = storage->io->pwrite(storage->io, scan->headers.file, &copy, sizeof(copy),
+                                        index * sizeof(copy));
+        }
         if (error != KHORGOS_ERROR_ok) return error;
+        commit = copy.commit_first;
+        unsynced = true;
     }
     scan->headers.size = 0;
     return storage->io->sync(storage->io, scan->headers.file);
@@ -948,6 +1100,8 @@ static khorgos_error scan_records(struct storage *storage, struct segment_scan *
 }
 
 static khorgos_error segment_open(struct storage *storage, struct segment_scan *scan) {
+    ASSERT(storage != NULL && scan != NULL);
+    ASSERT(scan->journal_name[0] != '\0' && scan->headers_name[0] != '\0');
     struct storage_io *io = storage->io;
     int journal_file = -1;
     int headers_file = -1;
@@ -972,12 +1126,20 @@ static khorgos_error segment_open(struct storage *storage, struct segment_scan *
                 STORAGE_HEADERS_WINDOW_BYTES);
     scan->headers_count = MIN(headers_size / STORAGE_RECORD_HEADER_BYTES,
                               (u64)storage->superblock.segment_records_max);
+    /* A segment start preallocates and syncs both files before any record is appended, so a
+     * crash never leaves a short file under a segment that holds records. */
+    scan->files_short = journal_size < storage->superblock.segment_bytes ||
+                        headers_size < (u64)storage->superblock.segment_records_max *
+                                           STORAGE_RECORD_HEADER_BYTES;
     return KHORGOS_ERROR_ok;
 }
 
-/* Scans one segment; on the last one, leaves its files open as the storage's current segment. */
+/* Scans one segment; on the last one, leaves its files open as the storage's current segment.
+ * Writes nothing: the repairs are made by recover_repair once every segment verified. */
 static khorgos_error segment_scan(struct storage *storage, struct segment_scan *scan,
                                   struct scan_state *state) {
+    ASSERT(storage != NULL && scan != NULL && state != NULL);
+    ASSERT(scan->first == state->sequence);
     storage_name(STORAGE_FILE_JOURNAL, scan->first, scan->journal_name);
     storage_name(STORAGE_FILE_HEADERS, scan->first, scan->headers_name);
     khorgos_error error = segment_open(storage, scan);
@@ -988,29 +1150,12 @@ static khorgos_error segment_scan(struct storage *storage, struct segment_scan *
     if (error != KHORGOS_ERROR_ok) return error;
     error = scan_copies(storage, scan);
     if (error == KHORGOS_ERROR_ok) error = scan_records(storage, scan, state);
-    if (error == KHORGOS_ERROR_ok && scan->last) error = scan_confirm(storage, scan, state);
     if (error != KHORGOS_ERROR_ok || !scan->last) {
         storage->io->close(storage->io, scan->journal.file);
         storage->io->close(storage->io, scan->headers.file);
         return error;
     }
-    if (state->repair) {
-        /* The preallocation may not have survived the crash that interrupted a start. */
-        error = storage->io->allocate(storage->io, scan->journal.file,
-                                      storage->superblock.segment_bytes);
-        if (error == KHORGOS_ERROR_ok) {
-            error = storage->io->allocate(storage->io, scan->headers.file,
-                                          (u64)storage->superblock.segment_records_max *
-                                              STORAGE_RECORD_HEADER_BYTES);
-        }
-        if (error == KHORGOS_ERROR_ok) error = storage->io->sync(storage->io, scan->journal.file);
-        if (error == KHORGOS_ERROR_ok) error = storage->io->sync(storage->io, scan->headers.file);
-        if (error != KHORGOS_ERROR_ok) {
-            storage->io->close(storage->io, scan->journal.file);
-            storage->io->close(storage->io, scan->headers.file);
-            return error;
-        }
-    }
+    scan_confirm_count(scan, state);
     segment_close(storage);
     storage->journal_file = scan->journal.file;
     storage->headers_file = scan->headers.file;
@@ -1023,10 +1168,15 @@ static khorgos_error segment_scan(struct storage *storage, struct segment_scan *
 
 /* A segment start interrupted by a crash leaves a last journal file without its headers file
  * (or the reverse, which lists nothing); no record was ever appended to it, since appends
- * follow a completed start. It is removed, and its predecessor stays the last segment. */
-static khorgos_error segment_drop_unfinished(struct storage *storage,
+ * follow a completed start, so its file must hold only zeros (else its headers file was lost:
+ * damage). It is left out of the scan and removed by the repair (*unfinished: its first
+ * sequence, or 0); its predecessor stays the last segment. */
+static khorgos_error segment_find_unfinished(struct storage *storage,
                                              struct storage_listing *listing, bool repair,
-                                             struct storage_report *report) {
+                                             struct storage_report *report, u64 *unfinished) {
+    ASSERT(unfinished != NULL && report != NULL);
+    ASSERT(listing->segment_count <= STORAGE_DIRECTORY_FILES_MAX);
+    *unfinished = 0;
     if (listing->segment_count < 2) return KHORGOS_ERROR_ok;
     u64 first = listing->segments[listing->segment_count - 1];
     char journal_name[STORAGE_NAME_BYTES_MAX];
@@ -1040,13 +1190,77 @@ static khorgos_error segment_drop_unfinished(struct storage *storage,
         return KHORGOS_ERROR_ok;
     }
     if (error != KHORGOS_ERROR_not_found) return error;
+    error = storage->io->open(storage->io, journal_name, 0, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct storage_window window;
+    u64 size = 0;
+    error = storage->io->size(storage->io, file, &size);
+    window_init(&window, file, size, storage->buffer, STORAGE_BUFFER_BYTES);
+    u64 written = U64_MAX;
+    if (error == KHORGOS_ERROR_ok) error = range_written(storage->io, &window, 0, size, &written);
+    storage->io->close(storage->io, file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (written != U64_MAX) {
+        return scan_corrupt(report, journal_name, written, first,
+                            "the segment holds records but its headers file is missing");
+    }
+    report->repairable = true;
     report_say(report, "%s: an unfinished segment start (no headers file); %s.", journal_name,
                repair ? "removed" : "the next open removes it");
     listing->segment_count--;
-    if (!repair) return KHORGOS_ERROR_ok;
-    error = storage->io->unlink(storage->io, journal_name);
-    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    *unfinished = first;
+    return KHORGOS_ERROR_ok;
+}
+
+/* The repairs the scan found needed, in an order a crash may interrupt anywhere: each leaves
+ * a state the next open classifies the same way. */
+static khorgos_error recover_repair(struct storage *storage, struct segment_scan *scan,
+                                    struct scan_state *state, u64 unfinished) {
+    ASSERT(state->repair && scan->last);
+    ASSERT(unfinished == 0 || unfinished > scan->first);
+    struct storage_io *io = storage->io;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (unfinished != 0) {
+        char name[STORAGE_NAME_BYTES_MAX];
+        storage_name(STORAGE_FILE_JOURNAL, unfinished, name);
+        error = io->unlink(io, name);
+        if (error == KHORGOS_ERROR_ok) error = io->sync_directory(io);
+    }
+    if (error == KHORGOS_ERROR_ok && state->torn) {
+        error = range_zero(storage, &scan->journal, state->end_offset, STORAGE_BATCH_BYTES_MAX);
+    }
+    /* The preallocation may not have survived the crash that interrupted a start. */
+    if (error == KHORGOS_ERROR_ok) {
+        error = io->allocate(io, scan->journal.file, storage->superblock.segment_bytes);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = io->allocate(io, scan->headers.file,
+                             (u64)storage->superblock.segment_records_max *
+                                 STORAGE_RECORD_HEADER_BYTES);
+    }
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, scan->journal.file);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, scan->headers.file);
+    if (error == KHORGOS_ERROR_ok) error = scan_confirm_write(storage, scan, state);
     return error;
+}
+
+/* Step 0: where the scan starts (the first segment: every record on disk is verified, those
+ * after `after_sequence` also replayed), and which segment start a crash left unfinished. */
+static khorgos_error recover_begin(struct storage *storage, struct storage_listing *listing,
+                                   u64 after_sequence, bool repair,
+                                   struct storage_report *report, u64 *unfinished) {
+    ASSERT(storage != NULL && listing != NULL);
+    khorgos_error error = storage_list(storage->io, listing);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = segment_find_unfinished(storage, listing, repair, report, unfinished);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (listing->segment_count == 0 || listing->segments[0] > after_sequence + 1) {
+        report_say(report, "no journal segment holds request %llu.",
+                   (unsigned long long)(after_sequence + 1));
+        return KHORGOS_ERROR_corrupt;
+    }
+    ASSERT(listing->segment_count > 0);
+    return KHORGOS_ERROR_ok;
 }
 
 khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequence,
@@ -1055,33 +1269,26 @@ khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequenc
                                       struct storage_report *report) {
     ASSERT(storage != NULL && report != NULL);
     ASSERT(storage_journal_idle(storage));
-    struct storage_listing listing;
-    khorgos_error error = storage_list(storage->io, &listing);
+    static _Thread_local struct storage_listing listing;
+    u64 unfinished = 0;
+    khorgos_error error =
+        recover_begin(storage, &listing, after_sequence, repair, report, &unfinished);
     if (error != KHORGOS_ERROR_ok) return error;
-    error = segment_drop_unfinished(storage, &listing, repair, report);
-    if (error != KHORGOS_ERROR_ok) return error;
-    u32 start = listing.segment_count;
-    for (u32 index = 0; index < listing.segment_count; index++) {
-        if (listing.segments[index] <= after_sequence + 1) start = index;
-    }
-    if (start == listing.segment_count) {
-        report_say(report, "no journal segment holds request %llu.",
-                   (unsigned long long)(after_sequence + 1));
-        return KHORGOS_ERROR_corrupt;
-    }
     struct scan_state state = {
-        .sequence = listing.segments[start],
-        .chain_known = chain_head != NULL && listing.segments[start] == after_sequence + 1,
+        .sequence = listing.segments[0],
+        .chain_known = chain_head != NULL && listing.segments[0] == after_sequence + 1,
         .after_sequence = after_sequence,
         .after_chain = chain_head,
+        .snapshot_last =
+            listing.snapshot_count > 0 ? listing.snapshots[listing.snapshot_count - 1] : 0,
         .repair = repair,
         .replay = replay,
         .context = context,
         .report = report,
     };
     if (state.chain_known) memcpy(state.chain, chain_head, BASE_SHA256_BYTES);
-    for (u32 index = start; index < listing.segment_count; index++) {
-        struct segment_scan scan;
+    struct segment_scan scan;
+    for (u32 index = 0; index < listing.segment_count; index++) {
         memset(&scan, 0, sizeof(scan));
         scan.first = listing.segments[index];
         scan.last = index + 1 == listing.segment_count;
@@ -1099,6 +1306,8 @@ khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequenc
                    (unsigned long long)(state.sequence - 1), (unsigned long long)after_sequence);
         return KHORGOS_ERROR_corrupt;
     }
+    if (repair) error = recover_repair(storage, &scan, &state, unfinished);
+    if (error != KHORGOS_ERROR_ok) return error;
     storage->sequence_next = state.sequence;
     storage->durable_sequence = state.sequence - 1; /* what recovery found is on disk */
     if (state.chain_known) memcpy(storage->chain_head, state.chain, BASE_SHA256_BYTES);

@@ -487,6 +487,53 @@ void storage_reader_close(struct storage_reader *reader) {
 
 /* ---- collection ---------------------------------------------------------------------------- */
 
+/* Moves a file into the archive folder, under its own name. */
+static khorgos_error collect_archive_file(struct storage_io *io, const char *name) {
+    ASSERT(io != NULL && name != NULL);
+    char archived[STORAGE_NAME_BYTES_MAX];
+    int length = snprintf(archived, sizeof(archived), "%s/%s", STORAGE_ARCHIVE_NAME, name);
+    ASSERT(length > 0 && (u32)length < sizeof(archived));
+    return io->rename(io, name, archived);
+}
+
+/* With STORAGE_SUPERBLOCK_KEEP_JOURNAL: moves the segments wholly before keep_from into the
+ * archive folder (made when missing), journal file first: a crash between the two leaves a
+ * headers file without its journal file, which listing ignores and the next collection moves
+ * too (a headers file before the first segment). Only renames: the files keep their bytes. */
+static khorgos_error collect_archive_segments(struct storage *storage,
+                                              const struct storage_listing *listing,
+                                              u64 keep_from, bool *changed) {
+    ASSERT(storage->superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL);
+    ASSERT(changed != NULL);
+    struct storage_io *io = storage->io;
+    char name[STORAGE_NAME_BYTES_MAX];
+    u32 archived = 0;
+    for (u32 index = 0; index + 1 < listing->segment_count; index++) {
+        if (listing->segments[index + 1] > keep_from + 1) break;
+        archived++;
+    }
+    u64 first = listing->segment_count > 0 ? listing->segments[0] : U64_MAX;
+    u32 orphans = 0;
+    while (orphans < listing->headers_count && listing->headers[orphans] < first) orphans++;
+    if (archived + orphans == 0) return KHORGOS_ERROR_ok;
+    khorgos_error error = io->make_directory == NULL
+                              ? KHORGOS_ERROR_ok
+                              : io->make_directory(io, STORAGE_ARCHIVE_NAME);
+    for (u32 index = 0; index < orphans && error == KHORGOS_ERROR_ok; index++) {
+        storage_name(STORAGE_FILE_HEADERS, listing->headers[index], name);
+        error = collect_archive_file(io, name);
+    }
+    for (u32 index = 0; index < archived && error == KHORGOS_ERROR_ok; index++) {
+        ASSERT(listing->segments[index] != storage->segment_first);
+        storage_name(STORAGE_FILE_JOURNAL, listing->segments[index], name);
+        error = collect_archive_file(io, name);
+        storage_name(STORAGE_FILE_HEADERS, listing->segments[index], name);
+        if (error == KHORGOS_ERROR_ok) error = collect_archive_file(io, name);
+    }
+    *changed = true;
+    return error;
+}
+
 khorgos_error storage_collect(struct storage *storage, u64 keep_from) {
     ASSERT(storage != NULL);
     ASSERT(storage->writer.storage == NULL);
@@ -502,6 +549,11 @@ khorgos_error storage_collect(struct storage *storage, u64 keep_from) {
         error = io->unlink(io, name);
         if (error != KHORGOS_ERROR_ok) return error;
         changed = true;
+    }
+    if (storage->superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) {
+        error = collect_archive_segments(storage, &listing, keep_from, &changed);
+        if (error != KHORGOS_ERROR_ok) return error;
+        listing.segment_count = 0; /* moved, not deleted */
     }
     for (u32 index = 0; index + 1 < listing.segment_count; index++) {
         if (listing.segments[index + 1] > keep_from + 1) break;
@@ -568,11 +620,17 @@ khorgos_error storage_collect_paced(struct storage *storage, u64 keep_from,
     if (error != KHORGOS_ERROR_ok) return error;
     static _Thread_local char retired[STORAGE_COLLECT_FILES_MAX][STORAGE_NAME_BYTES_MAX];
     u32 count = 0;
+    bool archived = false; /* segments moved to the archive folder */
     char name[STORAGE_NAME_BYTES_MAX];
     for (u32 index = 0; index < listing.snapshot_count; index++) {
         if (listing.snapshots[index] >= keep_from) continue;
         storage_name(STORAGE_FILE_SNAPSHOT, listing.snapshots[index], name);
         if (!collect_retire(io, name, retired, &count, &error)) goto sync_directory;
+    }
+    if (storage->superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) {
+        error = collect_archive_segments(storage, &listing, keep_from, &archived);
+        if (error != KHORGOS_ERROR_ok) goto sync_directory;
+        listing.segment_count = 0; /* moved, not freed */
     }
     for (u32 index = 0; index + 1 < listing.segment_count; index++) {
         if (listing.segments[index + 1] > keep_from + 1) break;
@@ -585,7 +643,7 @@ khorgos_error storage_collect_paced(struct storage *storage, u64 keep_from,
 sync_directory:
     /* Renamed for good before any byte goes: a crash now leaves temporaries, never a
      * shortened snapshot or segment under its real name. */
-    if (count > 0) {
+    if (count > 0 || archived) {
         khorgos_error synced = io->sync_directory(io);
         if (error == KHORGOS_ERROR_ok) error = synced;
     }
