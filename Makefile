@@ -35,7 +35,7 @@ BENCH_SOURCES := $(sort $(wildcard bench/bench_*.c))
 BENCH_PROGRAMS := $(BENCH_SOURCES:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SOURCES := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
-# Seconds per fuzz target: make test runs each briefly (five targets, about 42 s in all with
+# Seconds per fuzz target: make test runs each briefly (seven targets, about 56 s in all with
 # their start-up: mostly their seed corpora, regressions included); make test-long longer.
 FUZZ_SECONDS_QUICK ?= 6
 FUZZ_SECONDS_LONG ?= 600
