@@ -12,9 +12,11 @@
  *   iso20022_check.c   the patterns and tables: BIC, IBAN with mod-97, UETR (UUID v4), the
  *                      ISO 4217 minor units of every active code, decimals, dates
  *   iso20022_read.c    the envelope (Document, or AppHdr then Document), the namespace that
- *                      names message and version, and the fields of each message
+ *                      names message and version, amounts and agents
+ *   iso20022_fields.c  the fields of each message type (FF01 for structure and patterns)
  *   iso20022_rules.c   the checks after structure, in their order, and the payment ids
  *   iso20022_write.c   pacs.002 and camt.029 out, and their reading back
+ *   iso20022_private.h what these files share (libxml2 is included there only)
  *
  * Safety. Input is refused (FF01) before or while parsing when it is larger than
  * ISO20022_MESSAGE_BYTES_MAX, is not UTF-8, declares another encoding, has a DOCTYPE (so no
