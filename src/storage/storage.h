@@ -204,7 +204,10 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
 
-#define STORAGE_FORMAT_VERSION 1u
+/* The version of everything stored: bumped whenever replaying the same journal would give
+ * another state (2: each settlement event takes a timestamp of its own, so a version 1
+ * journal would replay to other timestamps than it acknowledged). Any other is refused. */
+#define STORAGE_FORMAT_VERSION 2u
 /* Names in a data directory are short and ours ("headers-" + 16 hex digits + ".tmp"). */
 #define STORAGE_NAME_BYTES_MAX 48u
 /* Files a directory holds at most: a superblock, two or three snapshots, a handful of
