@@ -18,7 +18,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wformat=2 -Wno-format-nonliteral
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -MMD -MP $(WARNINGS) $(OPTIMIZE) \
               $(SANITIZE) $(CFLAGS)
-LIBS := -lcrypto -lxxhash -lm -lpthread
+LIBS := -lcrypto -lxxhash -luv -lm -lpthread
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))
