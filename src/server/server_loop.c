@@ -266,8 +266,8 @@ bool server_address_parse(const char *text, void *address_storage, bool *loopbac
     }
     char *end = NULL;
     unsigned long port = strtoul(port_text, &end, 10);
-    if (*port_text == '\0' || *end != '\0' || port == 0 || port > 65535) {
-        *reason = "the port is not a number from 1 to 65535";
+    if (*port_text == '\0' || *end != '\0' || port > 65535) {
+        *reason = "the port is not a number from 0 (any free port) to 65535";
         return false;
     }
     struct sockaddr_in *ipv4 = address_storage;
@@ -309,8 +309,12 @@ static khorgos_error server_listen(struct server *server, const struct server_op
         uv_run(&server->loop, UV_RUN_DEFAULT);
         return KHORGOS_ERROR_io;
     }
-    server_log("event=listening address=%s transport=plaintext loopback=yes",
-               options->address);
+    int bytes = sizeof(address);
+    uv_tcp_getsockname(&server->listener, (struct sockaddr *)&address, &bytes);
+    u16 port = address.ss_family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
+                                            : ((struct sockaddr_in6 *)&address)->sin6_port;
+    server_log("event=listening address=%s port=%u transport=plaintext loopback=yes",
+               options->address, (unsigned)ntohs(port));
     return KHORGOS_ERROR_ok;
 }
 
