@@ -28,6 +28,7 @@
 
 struct fixture {
     char directory[64];
+    char log[80]; /* the server's standard error */
     char address[32];
     u16 port;
     pid_t child;
@@ -60,7 +61,9 @@ static int setup(void **state) {
     snprintf(fixture.address, sizeof(fixture.address), "127.0.0.1:%u", fixture.port);
     fixture.child = fork();
     assert_true(fixture.child >= 0);
+    snprintf(fixture.log, sizeof(fixture.log), "%s.log", fixture.directory);
     if (fixture.child == 0) {
+        if (freopen(fixture.log, "w", stderr) == NULL) _exit(1);
         struct server_options options = {.data_directory = fixture.directory,
                                          .address = fixture.address};
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
@@ -69,18 +72,25 @@ static int setup(void **state) {
     return 0;
 }
 
-static int teardown(void **state) {
-    (void)state;
+/* Stops the server (SIGTERM) and waits for it, at most 5 s; true when it exited 0. */
+static bool server_stop(void) {
     assert_int_equal(kill(fixture.child, SIGTERM), 0);
     int status = 0;
     for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
         usleep(50 * 1000);
     }
     if (waitpid(fixture.child, &status, WNOHANG) == 0) kill(fixture.child, SIGKILL);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf %s", fixture.directory);
+    fixture.child = 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    bool stopped = fixture.child == 0 || server_stop();
+    char command[192];
+    snprintf(command, sizeof(command), "rm -rf %s %s", fixture.directory, fixture.log);
     assert_int_equal(system(command), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(stopped);
     return 0;
 }
 
@@ -308,6 +318,42 @@ static void test_bad_checksum_closes(void **state) {
     close(fd);
 }
 
+/* Requests from many connections at once share engine batches (and so journal writes): the
+ * server's closing line counts fewer engine batches than requests. */
+static void test_group_commit_across_connections(void **state) {
+    (void)state;
+    enum { CLIENTS = 32 };
+    struct client *clients[CLIENTS];
+    for (u32 index = 0; index < CLIENTS; index++) clients[index] = client_new(2000 + index);
+    u8 body[512];
+    for (u32 index = 0; index < CLIENTS; index++) {
+        u32 bytes = accounts_body(body, sizeof(body), 100 + index);
+        clients[index]->request = 1;
+        client_send(clients[index], CLIENT_OPERATION_CREATE_ACCOUNTS, body, bytes);
+    }
+    for (u32 index = 0; index < CLIENTS; index++) {
+        struct client_header reply;
+        assert_true(receive(clients[index]->fd, clients[index]->message, &reply, WAIT_MS));
+        assert_int_equal(reply_first_status(clients[index]->message, &reply), 0xFFFFFFFFu);
+        client_free(clients[index]);
+    }
+    assert_true(server_stop());
+    FILE *log = fopen(fixture.log, "r");
+    assert_non_null(log);
+    char line[512];
+    unsigned long long batches = 0, requests = 0;
+    while (fgets(line, sizeof(line), log) != NULL) {
+        if (getenv("KHORGOS_TEST_VERBOSE") != NULL) fputs(line, stdout);
+        const char *stopped = strstr(line, "engine_batches=");
+        if (stopped != NULL) sscanf(stopped, "engine_batches=%llu engine_requests=%llu",
+                                    &batches, &requests);
+    }
+    fclose(log);
+    print_message("engine batches %llu for %llu requests\n", batches, requests);
+    assert_int_equal(requests, CLIENTS);
+    assert_true(batches > 0 && batches <= CLIENTS / 2);
+}
+
 static void test_address_parse(void **state) {
     (void)state;
     struct sockaddr_storage address;
@@ -356,6 +402,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_no_session_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_full_evicts_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_across_connections, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

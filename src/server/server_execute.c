@@ -9,17 +9,13 @@
 #include <signal.h>
 #include <stdlib.h>
 
-/* Writes one engine reply as a batch of the reply body: an empty batch when the engine refused
- * the request (false then). */
-static bool reply_batch_add(struct client_multi_batch_encoder *encoder,
+/* Writes one engine reply as a batch of the reply body (a query's results cut to what fits). */
+static void reply_batch_add(struct client_multi_batch_encoder *encoder,
                             const struct khorgos_request *request) {
+    ASSERT(request->error == KHORGOS_ERROR_ok);
     u32 writable_bytes = 0;
     u8 *writable = client_multi_batch_writable(encoder, &writable_bytes);
     ASSERT(writable != NULL);
-    if (request->error != KHORGOS_ERROR_ok) {
-        client_multi_batch_add(encoder, 0);
-        return false;
-    }
     u32 bytes = MIN(request->reply_size, writable_bytes);
     memcpy(writable, request->reply, bytes);
     bool accounts = request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS;
@@ -34,6 +30,33 @@ static bool reply_batch_add(struct client_multi_batch_encoder *encoder,
         }
     }
     client_multi_batch_add(encoder, bytes);
+}
+
+/* A job the engine refused a batch of (capacity_full, ...): a reply missing that batch's
+ * results would read as success, so the client is evicted (invalid_request_body) and its
+ * session ends; the batches before it may have been applied, and the log says so. */
+static bool job_refused(struct server *server, struct server_job *job,
+                        struct server_session *session) {
+    ASSERT(session->in_flight);
+    u32 applied = 0;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    for (u32 index = 0; index < job->request_count; index++) {
+        const struct khorgos_request *batch = &server->requests[job->request_first + index];
+        if (batch->error == KHORGOS_ERROR_ok) applied++;
+        if (batch->error != KHORGOS_ERROR_ok && error == KHORGOS_ERROR_ok) error = batch->error;
+    }
+    if (error == KHORGOS_ERROR_ok) return false;
+    server_log("event=request_refused connection=%llu error=%s batches=%u batches_applied=%u",
+               (unsigned long long)job->connection->id, khorgos_error_name(error),
+               job->request_count, applied);
+    struct client_header eviction;
+    client_eviction_init(&eviction, server->cluster, session->client,
+                         CLIENT_EVICTION_invalid_request_body);
+    client_header_seal(&eviction, NULL);
+    server_connection_send(job->connection, &eviction, sizeof(eviction));
+    free(session->reply);
+    memset(session, 0, sizeof(*session));
+    ASSERT(session->client == 0);
     return true;
 }
 
@@ -44,6 +67,7 @@ static void job_reply(struct server *server, struct server_job *job) {
                                                           request->request.client);
     ASSERT(session != NULL && session->in_flight);
     ASSERT(session->request == request->request.request);
+    if (job_refused(server, job, session)) return;
     struct client_operation_shape shape;
     bool known = client_operation_shape(request->request.operation, &shape);
     ASSERT(known);
@@ -55,19 +79,15 @@ static void job_reply(struct server *server, struct server_job *job) {
     u64 timestamp = 0;
     for (u32 index = 0; index < job->request_count; index++) {
         const struct khorgos_request *batch = &server->requests[job->request_first + index];
-        if (!reply_batch_add(&encoder, batch)) {
-            server_log("event=request_refused connection=%llu error=%s",
-                       (unsigned long long)job->connection->id, khorgos_error_name(batch->error));
-        }
+        reply_batch_add(&encoder, batch);
         timestamp = MAX(timestamp, batch->timestamp);
     }
     u32 body_bytes = client_multi_batch_finish(&encoder);
     ASSERT(encoder.batch_count == job->request_count);
     struct client_header reply;
     server->op++;
-    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine);
-    server->timestamp_last = MAX(server->timestamp_last, timestamp);
-    client_reply_init(&reply, request, server->op, server->timestamp_last, body_bytes);
+    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine); /* nothing was assigned */
+    client_reply_init(&reply, request, server->op, timestamp, body_bytes);
     client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
     memcpy(message, &reply, sizeof(reply));
     u8 *shrunk = realloc(message, reply.size);
@@ -81,6 +101,8 @@ void server_jobs_execute(struct server *server) {
     ASSERT(server->requests_count > 0);
     khorgos_error error = khorgos_execute(server->engine, server->requests,
                                           server->requests_count);
+    server->engine_batches++;
+    server->engine_requests += server->requests_count;
     struct server_job *job = server->jobs_head;
     server->jobs_head = NULL;
     server->jobs_tail = &server->jobs_head;

@@ -18,7 +18,8 @@ void server_log(const char *format, ...) {
     vfprintf(stderr, format, arguments);
     fputc('\n', stderr);
     va_end(arguments);
-    ASSERT(ferror(stderr) == 0 || true);
+    fflush(stderr); /* one whole line per event, even when standard error is a file */
+    ASSERT(format[0] != '\0');
 }
 
 static void connection_free(struct server_connection *connection) {
@@ -221,7 +222,9 @@ static void loop_on_check(uv_check_t *check) {
     if (server->stopping && !server->closing_all && server->jobs_head == NULL) {
         server->closing_all = true;
         uv_walk(&server->loop, handle_finish, server);
-        server_log("event=stopped op=%llu", (unsigned long long)server->op);
+        server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
+                   (unsigned long long)server->op, (unsigned long long)server->engine_batches,
+                   (unsigned long long)server->engine_requests);
     }
 }
 

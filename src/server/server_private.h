@@ -55,7 +55,8 @@ struct server {
     u32 connection_count;
     u64 connection_next;
     u64 op;             /* the last op number given (register or request) */
-    u64 timestamp_last; /* the last reply's timestamp */
+    u64 engine_batches;  /* khorgos_execute calls */
+    u64 engine_requests; /* engine requests (batches of bodies) they executed */
     bool stopping;
     bool closing_all;
     khorgos_error failure; /* the engine's, when it stopped */

@@ -22,15 +22,6 @@ static void send_eviction(struct server_connection *connection, u128 client,
     server_connection_send(connection, &eviction, sizeof(eviction));
 }
 
-/* A reply's timestamp: the request's, never 0 and never below the one before. */
-static u64 reply_timestamp(struct server *server, u64 timestamp) {
-    ASSERT(server->engine != NULL);
-    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine);
-    server->timestamp_last = MAX(server->timestamp_last, timestamp);
-    ASSERT(server->timestamp_last != 0);
-    return server->timestamp_last;
-}
-
 /* Seals a reply message (header in front of its body), stores it in the session and sends it. */
 static void reply_finish(struct server_connection *connection, struct server_session *session,
                          struct client_header *reply, u8 *message) {
@@ -75,7 +66,7 @@ static void handle_register(struct server_connection *connection,
     ASSERT(message != NULL);
     memcpy(message + CLIENT_HEADER_BYTES, &result, sizeof(result));
     struct client_header reply;
-    client_reply_init(&reply, header, op, reply_timestamp(server, 0), sizeof(result));
+    client_reply_init(&reply, header, op, khorgos_clock_now(server->engine), sizeof(result));
     reply_finish(connection, session, &reply, message);
 }
 
