@@ -13,6 +13,7 @@
 #include <string.h>
 
 static int start_usage(const char *problem) {
+    ASSERT(problem == NULL || problem[0] != '\0');
     FILE *stream = problem != NULL ? stderr : stdout;
     if (problem != NULL) fprintf(stderr, "khorgos start: %s\n", problem);
     fprintf(stream,
@@ -27,10 +28,12 @@ static int start_usage(const char *problem) {
             "  --cluster ID           the cluster id clients must name (default 0)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "One key=value line per event on standard error; docs/server.md.\n");
+    ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
     return problem != NULL ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 }
 
 static int start_parse(int argc, char **argv, struct server_options *options) {
+    ASSERT(argc >= 1 && options != NULL);
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
@@ -65,6 +68,7 @@ int cli_start_main(int argc, char **argv) {
     int parsed = start_parse(argc, argv, &options);
     if (parsed < 0) return start_usage(NULL);
     if (parsed != CLI_EXIT_OK) return parsed;
+    ASSERT(options.data_directory != NULL);
     khorgos_error error = server_run(&options);
     if (error == KHORGOS_ERROR_ok) return CLI_EXIT_OK;
     if (error == KHORGOS_ERROR_invalid_argument) return CLI_EXIT_USAGE;

@@ -41,6 +41,7 @@ static void connection_on_close(uv_handle_t *handle) {
 
 void server_connection_close(struct server_connection *connection, const char *reason) {
     ASSERT(connection != NULL && reason != NULL);
+    ASSERT(connection->tcp.data == connection);
     if (connection->closing) return;
     connection->closing = true;
     server_log("event=connection_closed connection=%llu reason=\"%s\"",
@@ -119,6 +120,7 @@ static void connection_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t 
 /* Handles every whole message at the front of the buffer. */
 static void connection_parse(struct server_connection *connection) {
     struct server *server = connection->server;
+    ASSERT(server != NULL && !server->stopping);
     while (!connection->closing && connection->buffer_filled >= CLIENT_HEADER_BYTES) {
         struct client_header header;
         const char *reason = NULL;
@@ -167,6 +169,7 @@ static void connection_on_read(uv_stream_t *stream, ssize_t count, const uv_buf_
 static void listener_on_connection(uv_stream_t *listener, int status) {
     struct server *server = listener->data;
     ASSERT(server != NULL);
+    ASSERT(listener == (uv_stream_t *)&server->listener);
     if (status != 0 || server->stopping) return;
     struct server_connection *connection = calloc(1, sizeof(*connection));
     if (connection == NULL) return;
@@ -191,6 +194,8 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
 
 static void connection_on_shutdown(uv_shutdown_t *shutdown, int status) {
     struct server_connection *connection = shutdown->handle->data;
+    ASSERT(connection != NULL);
+    ASSERT(connection->server->stopping);
     (void)status;
     free(shutdown);
     server_connection_close(connection, "server stopping");
@@ -207,6 +212,7 @@ static void handle_finish(uv_handle_t *handle, void *argument) {
         return;
     }
     struct server_connection *connection = handle->data;
+    ASSERT(connection != NULL && connection->server == server);
     uv_shutdown_t *shutdown = malloc(sizeof(*shutdown));
     if (shutdown == NULL ||
         uv_shutdown(shutdown, (uv_stream_t *)handle, connection_on_shutdown) != 0) {
@@ -219,6 +225,7 @@ static void loop_on_check(uv_check_t *check) {
     struct server *server = check->data;
     ASSERT(server != NULL);
     if (server->jobs_head != NULL) server_jobs_execute(server);
+    ASSERT(server->requests_count == 0);
     if (server->stopping && !server->closing_all && server->jobs_head == NULL) {
         server->closing_all = true;
         uv_walk(&server->loop, handle_finish, server);
@@ -230,6 +237,8 @@ static void loop_on_check(uv_check_t *check) {
 
 static void stop_reads(uv_handle_t *handle, void *argument) {
     struct server *server = argument;
+    ASSERT(server != NULL && server->stopping);
+    ASSERT(handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
     if (!uv_is_closing(handle)) uv_read_stop((uv_stream_t *)handle);
 }
@@ -287,6 +296,8 @@ bool server_address_parse(const char *text, void *address_storage, bool *loopbac
 }
 
 static khorgos_error server_listen(struct server *server, const struct server_options *options) {
+    ASSERT(server != NULL && options->address != NULL);
+    ASSERT(!server->stopping);
     struct sockaddr_storage address;
     bool loopback = false;
     const char *reason = NULL;
@@ -322,6 +333,8 @@ static khorgos_error server_listen(struct server *server, const struct server_op
 }
 
 static khorgos_error server_open(struct server *server, const struct server_options *options) {
+    ASSERT(server->engine == NULL);
+    ASSERT(options->data_directory != NULL);
     char report[512] = "";
     struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
                                                 .report = report,

@@ -12,6 +12,7 @@
 static void send_eviction(struct server_connection *connection, u128 client,
                           enum client_eviction_reason reason) {
     ASSERT(connection != NULL && client != 0);
+    ASSERT(reason != CLIENT_EVICTION_reserved);
     struct client_header eviction;
     client_eviction_init(&eviction, connection->server->cluster, client, reason);
     client_header_seal(&eviction, NULL);
@@ -36,6 +37,8 @@ static void reply_finish(struct server_connection *connection, struct server_ses
 static void handle_register(struct server_connection *connection,
                             const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
+    ASSERT(header->request.operation == CLIENT_OPERATION_REGISTER);
+    ASSERT(header->request.session == 0 && header->request.request == 0);
     const char *reason = NULL;
     if (client_register_body_check(header, body, &reason) != KHORGOS_ERROR_ok) {
         bool missing = header->size == CLIENT_HEADER_BYTES;
@@ -73,6 +76,7 @@ static void handle_register(struct server_connection *connection,
 /* The results a batch may return at most: one per event, or a query's limit. */
 static u32 batch_results_max(const struct client_operation_shape *shape, const u8 *batch,
                              u32 batch_bytes) {
+    ASSERT(batch != NULL || batch_bytes == 0);
     if (shape->batchable) return batch_bytes / shape->event_bytes;
     ASSERT(batch_bytes == shape->event_bytes);
     u32 limit = 0;
@@ -86,6 +90,8 @@ static u32 batch_results_max(const struct client_operation_shape *shape, const u
  * expected results fit one reply. */
 static bool body_check(const struct client_header *header, const u8 *body,
                        const struct client_operation_shape *shape, u32 *batch_count) {
+    ASSERT(header->size >= CLIENT_HEADER_BYTES && batch_count != NULL);
+    ASSERT(shape->event_bytes > 0 && shape->result_bytes > 0);
     u32 body_bytes = header->size - CLIENT_HEADER_BYTES;
     struct client_multi_batch batches;
     const char *reason = NULL;
@@ -108,6 +114,7 @@ static bool body_check(const struct client_header *header, const u8 *body,
 
 static bool requests_reserve(struct server *server, u32 count) {
     ASSERT(server != NULL);
+    ASSERT(count > 0 && count <= CLIENT_MULTI_BATCH_COUNT_MAX);
     u32 needed = server->requests_count + count;
     if (needed <= server->requests_capacity) return true;
     u32 capacity = MAX(needed, server->requests_capacity * 2);
@@ -199,6 +206,7 @@ static void handle_request(struct server_connection *connection,
 static void handle_ping(struct server_connection *connection, const struct client_header *ping) {
     struct server *server = connection->server;
     ASSERT(ping->command == CLIENT_COMMAND_PING_CLIENT);
+    ASSERT(ping->ping.client != 0);
     if (ping->ping.session != 0 &&
         server_sessions_find(&server->sessions, ping->ping.client) == NULL) {
         send_eviction(connection, ping->ping.client, CLIENT_EVICTION_no_session);
