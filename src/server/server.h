@@ -18,11 +18,12 @@
  *
  * 3. Group commit across connections. A request that passes its session's checks becomes a
  *    job; jobs wait in a queue until the loop has read everything that is readable, then the
- *    loop's check phase gives all of them, from every connection, to one khorgos_execute call
- *    (each batch of a multi-batch body is one engine request). khorgos_execute returns only
- *    once the batch's records are durable, so a reply is written only after its request is.
- *    Requests that arrive while a batch is being synced are read on the next turn of the loop
- *    and executed together.
+ *    loop's check phase hands all of them, from every connection, to one engine batch (each
+ *    batch of a multi-batch body is one engine request) with khorgos_execute_begin. While that
+ *    batch is written and synced by the journal's thread, the loop goes on reading without
+ *    blocking; the next batch is begun (applied) before the replies of the one in flight are
+ *    released, which happens only once khorgos_execute_wait says it is durable. Two batches are
+ *    in flight at most, the engine's pipeline.
  *
  * 4. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
  *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the

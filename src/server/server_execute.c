@@ -1,8 +1,9 @@
 /*
- * server_execute.c: every queued job, from every connection, in one khorgos_execute call (one
- * engine request per batch), then one multi-batch reply per job, with the create results'
- * statuses in TigerBeetle's numbers. khorgos_execute returns once the batch is durable, so
- * each reply goes out only after its request is.
+ * server_execute.c: every queued job, from every connection, in one engine batch (one engine
+ * request per batch of a body), then one multi-batch reply per job, with the create results'
+ * statuses in TigerBeetle's numbers. Two engine batches are in flight at most: the queued one
+ * is applied (khorgos_execute_begin) while the one before it is written and synced, and the
+ * replies of a batch go out only once khorgos_execute_wait says it is durable.
  */
 #include "server/server_private.h"
 
@@ -35,15 +36,17 @@ static void reply_batch_add(struct client_multi_batch_encoder *encoder,
 /* A job the engine refused a batch of (capacity_full, ...): a reply missing that batch's
  * results would read as success, so the client is evicted (invalid_request_body) and its
  * session ends; the batches before it may have been applied, and the log says so. */
-static bool job_refused(struct server *server, struct server_job *job,
-                        struct server_session *session) {
+static bool job_refused(struct server *server, const struct server_batch *batch,
+                        struct server_job *job, struct server_session *session) {
     ASSERT(session->in_flight);
     u32 applied = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; index < job->request_count; index++) {
-        const struct khorgos_request *batch = &server->requests[job->request_first + index];
-        if (batch->error == KHORGOS_ERROR_ok) applied++;
-        if (batch->error != KHORGOS_ERROR_ok && error == KHORGOS_ERROR_ok) error = batch->error;
+        const struct khorgos_request *request = &batch->requests[job->request_first + index];
+        if (request->error == KHORGOS_ERROR_ok) applied++;
+        if (request->error != KHORGOS_ERROR_ok && error == KHORGOS_ERROR_ok) {
+            error = request->error;
+        }
     }
     if (error == KHORGOS_ERROR_ok) return false;
     server_log("event=request_refused connection=%llu error=%s batches=%u batches_applied=%u",
@@ -61,13 +64,14 @@ static bool job_refused(struct server *server, struct server_job *job,
 }
 
 /* Builds, stores and sends the job's reply. */
-static void job_reply(struct server *server, struct server_job *job) {
+static void job_reply(struct server *server, const struct server_batch *batch,
+                      struct server_job *job) {
     const struct client_header *request = &job->request;
     struct server_session *session = server_sessions_find(&server->sessions,
                                                           request->request.client);
     ASSERT(session != NULL && session->in_flight);
     ASSERT(session->request == request->request.request);
-    if (job_refused(server, job, session)) return;
+    if (job_refused(server, batch, job, session)) return;
     struct client_operation_shape shape;
     bool known = client_operation_shape(request->request.operation, &shape);
     ASSERT(known);
@@ -78,9 +82,9 @@ static void job_reply(struct server *server, struct server_job *job) {
                                     CLIENT_BODY_BYTES_MAX, shape.result_bytes);
     u64 timestamp = 0;
     for (u32 index = 0; index < job->request_count; index++) {
-        const struct khorgos_request *batch = &server->requests[job->request_first + index];
-        reply_batch_add(&encoder, batch);
-        timestamp = MAX(timestamp, batch->timestamp);
+        const struct khorgos_request *executed = &batch->requests[job->request_first + index];
+        reply_batch_add(&encoder, executed);
+        timestamp = MAX(timestamp, executed->timestamp);
     }
     u32 body_bytes = client_multi_batch_finish(&encoder);
     ASSERT(encoder.batch_count == job->request_count);
@@ -96,28 +100,65 @@ static void job_reply(struct server *server, struct server_job *job) {
     server_connection_send(job->connection, message, reply.size);
 }
 
-void server_jobs_execute(struct server *server) {
-    ASSERT(server != NULL && server->jobs_head != NULL);
-    ASSERT(server->requests_count > 0);
-    khorgos_error error = khorgos_execute(server->engine, server->requests,
-                                          server->requests_count);
-    server->engine_batches++;
-    server->engine_requests += server->requests_count;
-    struct server_job *job = server->jobs_head;
-    server->jobs_head = NULL;
-    server->jobs_tail = &server->jobs_head;
+void server_batch_init(struct server_batch *batch) {
+    ASSERT(batch != NULL);
+    memset(batch, 0, sizeof(*batch));
+    batch->jobs_tail = &batch->jobs_head;
+    ASSERT(batch->requests_count == 0);
+}
+
+/* Sends the replies of a batch known durable (none when `error` says the engine failed), and
+ * empties it. */
+static void batch_finish(struct server *server, struct server_batch *batch, khorgos_error error) {
+    ASSERT(batch->jobs_head != NULL);
+    ASSERT(batch->requests_count > 0);
+    struct server_job *job = batch->jobs_head;
     while (job != NULL) {
         struct server_job *next = job->next;
-        if (error == KHORGOS_ERROR_ok) job_reply(server, job);
+        if (error == KHORGOS_ERROR_ok) job_reply(server, batch, job);
         server_connection_job_done(job->connection);
         free(job->body);
         free(job);
         job = next;
     }
-    for (u32 index = 0; index < server->requests_count; index++) {
-        free(server->requests[index].reply);
+    for (u32 index = 0; index < batch->requests_count; index++) {
+        free(batch->requests[index].reply);
     }
-    server->requests_count = 0;
+    batch->requests_count = 0;
+    batch->jobs_head = NULL;
+    batch->jobs_tail = &batch->jobs_head;
+}
+
+void server_jobs_execute(struct server *server) {
+    struct server_batch *queued = server->queued;
+    struct server_batch *flying = server->flying;
+    ASSERT(queued->requests_count > 0 || flying->requests_count > 0);
+    ASSERT(queued != flying);
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (queued->requests_count > 0) {
+        /* Applies the queued batch while the one in flight is synced, then waits for that. */
+        error = khorgos_execute_begin(server->engine, queued->requests, queued->requests_count,
+                                      &queued->ticket);
+        server->engine_batches++;
+        server->engine_requests += queued->requests_count;
+        if (flying->requests_count > 0) {
+            khorgos_error durable = error == KHORGOS_ERROR_ok
+                                        ? khorgos_execute_wait(server->engine, flying->ticket)
+                                        : error;
+            batch_finish(server, flying, durable);
+        }
+        server->flying = queued;
+        server->queued = flying;
+        if (error != KHORGOS_ERROR_ok) batch_finish(server, queued, error);
+    } else {
+        error = khorgos_execute_wait(server->engine, flying->ticket);
+        batch_finish(server, flying, error);
+    }
+    if (server->flying->requests_count > 0) {
+        uv_idle_start(&server->idle, server_on_idle);
+    } else {
+        uv_idle_stop(&server->idle);
+    }
     if (error != KHORGOS_ERROR_ok && !server->stopping) {
         server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
                    khorgos_failure(server->engine));

@@ -221,12 +221,19 @@ static void handle_finish(uv_handle_t *handle, void *argument) {
     }
 }
 
+void server_on_idle(uv_idle_t *idle) {
+    ASSERT(idle != NULL);
+    ASSERT(idle->data != NULL);
+}
+
 static void loop_on_check(uv_check_t *check) {
     struct server *server = check->data;
     ASSERT(server != NULL);
-    if (server->jobs_head != NULL) server_jobs_execute(server);
-    ASSERT(server->requests_count == 0);
-    if (server->stopping && !server->closing_all && server->jobs_head == NULL) {
+    if (server->queued->requests_count > 0 || server->flying->requests_count > 0) {
+        server_jobs_execute(server);
+    }
+    ASSERT(server->queued->requests_count == 0);
+    if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
         server->closing_all = true;
         uv_walk(&server->loop, handle_finish, server);
         server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
@@ -248,7 +255,8 @@ static void loop_on_signal(uv_signal_t *signal, int number) {
     ASSERT(server != NULL);
     if (server->stopping) return;
     server_log("event=stopping signal=%s jobs_pending=%s", number == SIGTERM ? "SIGTERM" :
-               "SIGINT", server->jobs_head != NULL ? "yes" : "no");
+               "SIGINT", server->queued->jobs_head != NULL || server->flying->jobs_head != NULL
+                             ? "yes" : "no");
     server->stopping = true;
     uv_close((uv_handle_t *)&server->listener, NULL);
     uv_walk(&server->loop, stop_reads, server);
@@ -360,13 +368,18 @@ khorgos_error server_run(const struct server_options *options) {
     struct server *server = calloc(1, sizeof(*server));
     if (server == NULL) return KHORGOS_ERROR_out_of_memory;
     server->cluster = options->cluster;
-    server->jobs_tail = &server->jobs_head;
+    server_batch_init(&server->batches[0]);
+    server_batch_init(&server->batches[1]);
+    server->queued = &server->batches[0];
+    server->flying = &server->batches[1];
     server_sessions_init(&server->sessions);
     uv_loop_init(&server->loop);
     khorgos_error error = server_listen(server, options);
     if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
     if (error == KHORGOS_ERROR_ok) {
         server->check.data = server;
+        server->idle.data = server;
+        uv_idle_init(&server->loop, &server->idle);
         server->signal_term.data = server;
         server->signal_interrupt.data = server;
         uv_check_init(&server->loop, &server->check);
@@ -379,7 +392,7 @@ khorgos_error server_run(const struct server_options *options) {
                    SERVER_CONNECTIONS_MAX);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
-        ASSERT(server->jobs_head == NULL);
+        ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
     } else if (uv_is_active((uv_handle_t *)&server->listener)) {
         uv_close((uv_handle_t *)&server->listener, NULL);
         uv_run(&server->loop, UV_RUN_DEFAULT);
@@ -387,7 +400,8 @@ khorgos_error server_run(const struct server_options *options) {
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_sessions_free(&server->sessions);
-    free(server->requests);
+    free(server->batches[0].requests);
+    free(server->batches[1].requests);
     free(server);
     return error;
 }

@@ -28,7 +28,7 @@ struct server_connection {
 };
 
 /* A request waiting for the engine: each batch of its body is one engine request, at
- * server->requests[request_first ..]. */
+ * requests[request_first ..] of its engine batch. */
 struct server_job {
     struct server_job *next;
     struct server_connection *connection;
@@ -36,6 +36,17 @@ struct server_job {
     u8 *body; /* a copy: the engine requests point into it */
     u32 request_first;
     u32 request_count;
+};
+
+/* One engine batch: the jobs of every connection, their engine requests, and the ticket of
+ * khorgos_execute_begin once begun. */
+struct server_batch {
+    struct server_job *jobs_head;
+    struct server_job **jobs_tail;
+    struct khorgos_request *requests;
+    u32 requests_count;
+    u32 requests_capacity;
+    u64 ticket;
 };
 
 struct server {
@@ -47,11 +58,10 @@ struct server {
     struct khorgos *engine;
     u128 cluster;
     struct server_sessions sessions;
-    struct server_job *jobs_head;
-    struct server_job **jobs_tail;
-    struct khorgos_request *requests; /* the next engine batch, every job's batches */
-    u32 requests_count;
-    u32 requests_capacity;
+    uv_idle_t idle; /* active while a batch is begun: the loop polls without blocking */
+    struct server_batch batches[2];
+    struct server_batch *queued; /* jobs read since the last begin */
+    struct server_batch *flying; /* begun, not yet known durable; empty when none */
     u32 connection_count;
     u64 connection_next;
     u64 op;             /* the last op number given (register or request) */
@@ -63,6 +73,8 @@ struct server {
 };
 
 /* server_loop.c */
+/* The idle handle's callback: nothing; an active idle handle keeps the loop from blocking. */
+void server_on_idle(uv_idle_t *idle);
 void server_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void server_connection_close(struct server_connection *connection, const char *reason);
 /* Writes a copy of `bytes` to the connection (nothing once it is closing). */
@@ -75,7 +87,9 @@ void server_connection_job_done(struct server_connection *connection);
 /* Handles one whole message (header decoded, body checked). */
 void server_message_handle(struct server_connection *connection,
                            const struct client_header *header, const u8 *body);
-/* Executes every queued job in one engine batch and sends the replies. */
+/* Begins the queued batch, if any, and sends the replies of the batch before it once it is
+ * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
+void server_batch_init(struct server_batch *batch);
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -112,32 +112,32 @@ static bool body_check(const struct client_header *header, const u8 *body,
     return results_bytes <= CLIENT_BODY_BYTES_MAX;
 }
 
-static bool requests_reserve(struct server *server, u32 count) {
-    ASSERT(server != NULL);
+static bool requests_reserve(struct server_batch *batch, u32 count) {
+    ASSERT(batch != NULL);
     ASSERT(count > 0 && count <= CLIENT_MULTI_BATCH_COUNT_MAX);
-    u32 needed = server->requests_count + count;
-    if (needed <= server->requests_capacity) return true;
-    u32 capacity = MAX(needed, server->requests_capacity * 2);
-    struct khorgos_request *requests = realloc(server->requests, capacity * sizeof(*requests));
+    u32 needed = batch->requests_count + count;
+    if (needed <= batch->requests_capacity) return true;
+    u32 capacity = MAX(needed, batch->requests_capacity * 2);
+    struct khorgos_request *requests = realloc(batch->requests, capacity * sizeof(*requests));
     if (requests == NULL) return false;
-    server->requests = requests;
-    server->requests_capacity = capacity;
+    batch->requests = requests;
+    batch->requests_capacity = capacity;
     return true;
 }
 
 /* Queues the request's batches as engine requests of the next engine batch. */
 static bool job_queue(struct server_connection *connection, const struct client_header *header,
                       const u8 *body, u32 operation, u32 batch_count) {
-    struct server *server = connection->server;
+    struct server_batch *queued = connection->server->queued;
     u32 body_bytes = header->size - CLIENT_HEADER_BYTES;
     struct server_job *job = calloc(1, sizeof(*job));
-    if (job == NULL || !requests_reserve(server, batch_count)) goto fail;
+    if (job == NULL || !requests_reserve(queued, batch_count)) goto fail;
     job->body = malloc(MAX(body_bytes, 1u));
     if (job->body == NULL) goto fail;
     memcpy(job->body, body, body_bytes);
     job->connection = connection;
     job->request = *header;
-    job->request_first = server->requests_count;
+    job->request_first = queued->requests_count;
     struct client_operation_shape shape;
     bool known = client_operation_shape(header->request.operation, &shape);
     ASSERT(known);
@@ -150,25 +150,25 @@ static bool job_queue(struct server_connection *connection, const struct client_
     u32 batch_bytes = 0;
     while (client_multi_batch_next(&batches, &batch, &batch_bytes)) {
         u32 capacity = khorgos_reply_size_max(operation, batch_bytes);
-        struct khorgos_request *request = &server->requests[server->requests_count];
+        struct khorgos_request *request = &queued->requests[queued->requests_count];
         *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
                                             .body = batch, .reply = malloc(MAX(capacity, 1u)),
                                             .reply_capacity = capacity};
-        server->requests_count++;
+        queued->requests_count++;
         job->request_count++;
         if (request->reply == NULL) goto fail;
     }
     ASSERT(job->request_count == batch_count);
     connection->jobs_pending++;
-    *server->jobs_tail = job;
-    server->jobs_tail = &job->next;
+    *queued->jobs_tail = job;
+    queued->jobs_tail = &job->next;
     return true;
 fail:
     if (job != NULL) {
         for (u32 index = 0; index < job->request_count; index++) {
-            free(server->requests[job->request_first + index].reply);
+            free(queued->requests[job->request_first + index].reply);
         }
-        server->requests_count -= job->request_count;
+        queued->requests_count -= job->request_count;
         free(job->body);
     }
     free(job);
