@@ -20,7 +20,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(XML_CFLAGS) -MMD -MP $(WARNINGS) \
               $(OPTIMIZE) $(SANITIZE) $(CFLAGS)
-LIBS := -lcrypto -lxxhash -lxml2 -lm -lpthread
+LIBS := -lcrypto -lxxhash -lxml2 -luv -lm -lpthread
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))

@@ -2,7 +2,7 @@
  * khorgos.h: the public interface of libkhorgos, the Khorgos clearing and settlement engine.
  *
  * An application embeds the engine through this one header, as it would SQLite or LMDB. The
- * `khorgos` command, the simulator, the benchmarks and (later) the server are all users of it.
+ * `khorgos` command, the simulator, the benchmarks and the server are all users of it.
  *
  * Data model. The core works on fixed-size binary records, never on text:
  *   - struct khorgos_account   (128 bytes) and struct khorgos_transfer (128 bytes) follow

@@ -3,7 +3,7 @@
 # available). Usage: deps.sh [build|test|bench]
 set -e
 kind=${1:-build}
-packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev"
+packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev libuv1-dev"
 case "$kind" in
     test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium" ;;
     bench) packages="$packages libcmocka-dev postgresql sqlite3 libsqlite3-dev linux-perf valgrind" ;;

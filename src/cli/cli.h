@@ -9,6 +9,7 @@
  *   inspect  print journal records readably                                (cli_storage.c)
  *   benchmark  the engine through its C API on bench/bench_workload.h     (cli_benchmark.c)
  *   simulate   a day of trade through each settlement design, the report  (cli_simulate.c)
+ *   start    the network server: TigerBeetle's client protocol            (cli_start.c)
  *
  * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
  * from the engine's binary records) is part of this layer: JSON is one front end, not the
@@ -33,5 +34,6 @@ int cli_check_main(int argc, char **argv);
 int cli_inspect_main(int argc, char **argv);
 int cli_benchmark_main(int argc, char **argv);
 int cli_simulate_main(int argc, char **argv);
+int cli_start_main(int argc, char **argv);
 
 #endif /* KHORGOS_CLI_H */

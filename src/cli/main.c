@@ -28,6 +28,7 @@ static const struct cli_command cli_commands[] = {
     {"benchmark", cli_benchmark_main, "drive the engine through its C API on the bench workload"},
     {"simulate", cli_simulate_main,
      "a day of regional trade through each settlement design: the report"},
+    {"start", cli_start_main, "serve TigerBeetle's client protocol over the network"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -1,0 +1,119 @@
+/*
+ * server: `khorgos start`, the network server. It serves TigerBeetle 0.17's client protocol
+ * (src/client/, docs/protocol.md) over TCP on a libuv event loop, in plaintext on a loopback
+ * address, and drives the engine (include/khorgos.h) on that same one thread.
+ *
+ * Design notes
+ *
+ * 1. Framing. A connection's bytes are read into its buffer; a message is handled once its
+ *    256-byte header and then its whole body are in. A header or body that fails its checksum,
+ *    names another cluster or breaks a field rule closes the connection, with the reason logged.
+ *
+ * 2. Sessions (server_session.c) follow TigerBeetle's replica: `register` opens a session whose
+ *    number is the register reply's commit; one request in flight per client; a retry of the
+ *    last request (same number and checksum) gets the stored reply and applies nothing twice;
+ *    the rules for older sessions, releases and parents are docs/protocol.md's. The table is
+ *    bounded (SERVER_SESSIONS_MAX); registering past it evicts the session whose latest reply
+ *    is oldest. The table lives in memory: after a restart every client must register again.
+ *
+ * 3. Group commit across connections. A request that passes its session's checks becomes a
+ *    job; jobs wait in a queue until the loop has read everything that is readable, then the
+ *    loop's check phase hands all of them, from every connection, to one engine batch (each
+ *    batch of a multi-batch body is one engine request) with khorgos_execute_begin. While that
+ *    batch is written and synced by the journal's thread, the loop goes on reading without
+ *    blocking; the next batch is begun (applied) before the replies of the one in flight are
+ *    released, which happens only once khorgos_execute_wait says it is durable. Two batches are
+ *    in flight at most, the engine's pipeline.
+ *
+ * 4. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
+ *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
+ *    create results' status numbers differ, and are translated at this edge.
+ */
+#ifndef KHORGOS_SERVER_H
+#define KHORGOS_SERVER_H
+
+#include "base/base.h"
+#include "client/client.h"
+
+/* Sessions held at once: TigerBeetle's production clients_max, so that a TigerBeetle client
+ * sees the same eviction behaviour; each keeps its last reply (at most 1 MiB), so the table
+ * holds at most 64 MiB of replies. */
+#define SERVER_SESSIONS_MAX 64u
+/* Connections open at once: each holds a receive buffer that grows to one message (1 MiB),
+ * so this bounds that memory; more are refused at accept. */
+#define SERVER_CONNECTIONS_MAX 1024u
+/* The default listening address and port (TigerBeetle's clients take a bare port too). */
+#define SERVER_ADDRESS_DEFAULT "127.0.0.1:4120"
+
+struct server_options {
+    const char *data_directory;
+    const char *address; /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
+    u128 cluster;
+    bool clock_manual;
+};
+
+/* Runs the server until SIGTERM or SIGINT; returns ok after a clean stop. Writes one
+ * key=value line per event on stderr. invalid_argument (with the reason on stderr) for an
+ * address that is not a loopback address. */
+khorgos_error server_run(const struct server_options *options);
+
+/* Parses "HOST:PORT", "[HOST]:PORT" or "PORT" into a socket address (struct sockaddr_storage),
+ * and tells whether it is a loopback address. false with *reason when it does not parse. */
+bool server_address_parse(const char *text, void *address_storage, bool *loopback,
+                          const char **reason);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Sessions (server_session.c).                                                               */
+
+struct server_session {
+    u128 client;           /* 0 when the slot is free */
+    u64 session;           /* the register reply's commit */
+    u64 commit;            /* the op of the latest reply: eviction takes the lowest */
+    u128 reply_context;    /* the latest reply's context: the next request's parent */
+    u128 request_checksum; /* the latest request's checksum (a retry must match it) */
+    u32 release;           /* the release that opened the session */
+    u32 request;           /* the latest request's number */
+    bool in_flight;        /* the latest request is executing: its reply is not stored yet */
+    u8 *reply;             /* the latest reply, header and body (malloc) */
+    u32 reply_bytes;
+};
+
+struct server_sessions {
+    struct server_session entries[SERVER_SESSIONS_MAX];
+};
+
+/* What to do with a request from a client. */
+enum server_verdict {
+    SERVER_VERDICT_EXECUTE, /* run it (for register: open a session) */
+    SERVER_VERDICT_RESEND,  /* a retry of the latest request: send the stored reply again */
+    SERVER_VERDICT_DROP,    /* ignore it (TigerBeetle's replica drops it too) */
+    SERVER_VERDICT_EVICT,   /* send an eviction with the reason */
+};
+
+void server_sessions_init(struct server_sessions *sessions);
+void server_sessions_free(struct server_sessions *sessions);
+struct server_session *server_sessions_find(struct server_sessions *sessions, u128 client);
+/* Classifies a decoded request header (body already checked) by TigerBeetle's rules; on
+ * EVICT, *reason is set. */
+enum server_verdict server_sessions_classify(struct server_sessions *sessions,
+                                             const struct client_header *request,
+                                             enum client_eviction_reason *reason);
+/* Opens a session for `client` numbered `session`, replacing its old one, or taking a free
+ * slot, or evicting the session with the lowest commit that is not in flight (its client is
+ * returned in *evicted, 0 when none). NULL when every slot is in flight. */
+struct server_session *server_sessions_open(struct server_sessions *sessions, u128 client,
+                                            u64 session, u32 release, u128 *evicted);
+/* Stores the reply to the session's latest request (takes ownership of `message`). */
+void server_session_reply_store(struct server_session *session, u8 *message, u32 bytes);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Translation between TigerBeetle's numbers and the engine's (server_translate.c).           */
+
+/* The engine's operation for a TigerBeetle 0.17 ledger operation; 0 when the server does not
+ * serve it. */
+u32 server_operation_to_engine(u8 operation);
+/* A create result's status in TigerBeetle's numbering (created is 0xFFFFFFFF). */
+u32 server_account_status_to_wire(u32 status);
+u32 server_transfer_status_to_wire(u32 status);
+
+#endif /* KHORGOS_SERVER_H */

@@ -1,0 +1,407 @@
+/*
+ * server_loop.c: the libuv loop: the listener, connections and their framing, the check phase
+ * that runs the engine, signals and the clean stop.
+ */
+#include "server/server_private.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void server_log(const char *format, ...) {
+    ASSERT(format != NULL);
+    va_list arguments;
+    va_start(arguments, format);
+    fputs("khorgos: ", stderr);
+    vfprintf(stderr, format, arguments);
+    fputc('\n', stderr);
+    va_end(arguments);
+    fflush(stderr); /* one whole line per event, even when standard error is a file */
+    ASSERT(format[0] != '\0');
+}
+
+static void connection_free(struct server_connection *connection) {
+    ASSERT(connection->closed);
+    ASSERT(connection->jobs_pending == 0);
+    free(connection->buffer);
+    free(connection);
+}
+
+static void connection_on_close(uv_handle_t *handle) {
+    struct server_connection *connection = handle->data;
+    ASSERT(connection != NULL && connection->closing);
+    struct server *server = connection->server;
+    ASSERT(server->connection_count > 0);
+    server->connection_count--;
+    connection->closed = true;
+    if (connection->jobs_pending == 0) connection_free(connection);
+}
+
+void server_connection_close(struct server_connection *connection, const char *reason) {
+    ASSERT(connection != NULL && reason != NULL);
+    ASSERT(connection->tcp.data == connection);
+    if (connection->closing) return;
+    connection->closing = true;
+    server_log("event=connection_closed connection=%llu reason=\"%s\"",
+               (unsigned long long)connection->id, reason);
+    uv_read_stop((uv_stream_t *)&connection->tcp);
+    uv_close((uv_handle_t *)&connection->tcp, connection_on_close);
+}
+
+void server_connection_job_done(struct server_connection *connection) {
+    ASSERT(connection != NULL);
+    ASSERT(connection->jobs_pending > 0);
+    connection->jobs_pending--;
+    if (connection->closed && connection->jobs_pending == 0) connection_free(connection);
+}
+
+static void connection_on_write(uv_write_t *write, int status) {
+    ASSERT(write != NULL);
+    ASSERT(write->data != NULL);
+    if (status != 0 && status != UV_ECANCELED) {
+        struct server_connection *connection = (struct server_connection *)write->handle;
+        server_connection_close(connection, uv_strerror(status));
+    }
+    free(write->data);
+    free(write);
+}
+
+void server_connection_send(struct server_connection *connection, const void *bytes,
+                            u32 size) {
+    ASSERT(connection != NULL && bytes != NULL);
+    ASSERT(size >= CLIENT_HEADER_BYTES && size <= CLIENT_MESSAGE_BYTES_MAX);
+    if (connection->closing) return;
+    uv_write_t *write = malloc(sizeof(*write));
+    u8 *copy = malloc(size);
+    if (write == NULL || copy == NULL) {
+        free(write);
+        free(copy);
+        server_connection_close(connection, "out of memory for a reply");
+        return;
+    }
+    memcpy(copy, bytes, size);
+    write->data = copy;
+    uv_buf_t buffer = uv_buf_init((char *)copy, size);
+    int status = uv_write(write, (uv_stream_t *)&connection->tcp, &buffer, 1, connection_on_write);
+    if (status != 0) {
+        free(copy);
+        free(write);
+        server_connection_close(connection, uv_strerror(status));
+    }
+}
+
+static bool connection_reserve(struct server_connection *connection, u32 capacity) {
+    ASSERT(capacity <= CLIENT_MESSAGE_BYTES_MAX);
+    if (connection->buffer_capacity >= capacity) return true;
+    u8 *buffer = realloc(connection->buffer, capacity);
+    if (buffer == NULL) return false;
+    connection->buffer = buffer;
+    connection->buffer_capacity = capacity;
+    ASSERT(connection->buffer_filled <= capacity);
+    return true;
+}
+
+static void connection_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
+    struct server_connection *connection = handle->data;
+    ASSERT(connection != NULL);
+    (void)suggested;
+    u32 wanted = MAX(SERVER_RECEIVE_BYTES_MIN, connection->buffer_filled + CLIENT_HEADER_BYTES);
+    if (!connection_reserve(connection, MIN(wanted, CLIENT_MESSAGE_BYTES_MAX))) {
+        *buffer = uv_buf_init(NULL, 0);
+        return;
+    }
+    ASSERT(connection->buffer_capacity > connection->buffer_filled);
+    *buffer = uv_buf_init((char *)connection->buffer + connection->buffer_filled,
+                          connection->buffer_capacity - connection->buffer_filled);
+}
+
+/* Handles every whole message at the front of the buffer. */
+static void connection_parse(struct server_connection *connection) {
+    struct server *server = connection->server;
+    ASSERT(server != NULL && !server->stopping);
+    while (!connection->closing && connection->buffer_filled >= CLIENT_HEADER_BYTES) {
+        struct client_header header;
+        const char *reason = NULL;
+        khorgos_error error = client_header_decode(connection->buffer, connection->buffer_filled,
+                                                   server->cluster, &header, &reason);
+        if (error != KHORGOS_ERROR_ok) {
+            server_connection_close(connection, reason);
+            return;
+        }
+        if (header.size > connection->buffer_filled) {
+            if (!connection_reserve(connection, header.size)) {
+                server_connection_close(connection, "out of memory for a message");
+            }
+            return;
+        }
+        const u8 *body = connection->buffer + CLIENT_HEADER_BYTES;
+        if (client_body_check(&header, body, &reason) != KHORGOS_ERROR_ok) {
+            server_connection_close(connection, reason);
+            return;
+        }
+        server_message_handle(connection, &header, body);
+        ASSERT(header.size <= connection->buffer_filled);
+        connection->buffer_filled -= header.size;
+        memmove(connection->buffer, connection->buffer + header.size, connection->buffer_filled);
+    }
+}
+
+static void connection_on_read(uv_stream_t *stream, ssize_t count, const uv_buf_t *buffer) {
+    struct server_connection *connection = stream->data;
+    ASSERT(connection != NULL);
+    (void)buffer;
+    if (count == UV_ENOBUFS) {
+        server_connection_close(connection, "out of memory for a message");
+        return;
+    }
+    if (count < 0) {
+        server_connection_close(connection, count == UV_EOF ? "end of stream" : uv_strerror(
+                                                                                  (int)count));
+        return;
+    }
+    connection->buffer_filled += (u32)count;
+    ASSERT(connection->buffer_filled <= connection->buffer_capacity);
+    connection_parse(connection);
+}
+
+static void listener_on_connection(uv_stream_t *listener, int status) {
+    struct server *server = listener->data;
+    ASSERT(server != NULL);
+    ASSERT(listener == (uv_stream_t *)&server->listener);
+    if (status != 0 || server->stopping) return;
+    struct server_connection *connection = calloc(1, sizeof(*connection));
+    if (connection == NULL) return;
+    connection->server = server;
+    connection->id = ++server->connection_next;
+    connection->tcp.data = connection;
+    uv_tcp_init(&server->loop, &connection->tcp);
+    server->connection_count++;
+    if (uv_accept(listener, (uv_stream_t *)&connection->tcp) != 0) {
+        server_connection_close(connection, "accept failed");
+        return;
+    }
+    if (server->connection_count > SERVER_CONNECTIONS_MAX) {
+        server_connection_close(connection, "too many connections");
+        return;
+    }
+    uv_tcp_nodelay(&connection->tcp, 1);
+    server_log("event=connection_opened connection=%llu connections=%u",
+               (unsigned long long)connection->id, server->connection_count);
+    uv_read_start((uv_stream_t *)&connection->tcp, connection_on_alloc, connection_on_read);
+}
+
+static void connection_on_shutdown(uv_shutdown_t *shutdown, int status) {
+    struct server_connection *connection = shutdown->handle->data;
+    ASSERT(connection != NULL);
+    ASSERT(connection->server->stopping);
+    (void)status;
+    free(shutdown);
+    server_connection_close(connection, "server stopping");
+}
+
+/* After the last jobs: ends each connection once its replies are written. */
+static void handle_finish(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL);
+    if (uv_is_closing(handle)) return;
+    if (handle == (uv_handle_t *)&server->listener) return;
+    if (handle->type != UV_TCP) {
+        uv_close(handle, NULL);
+        return;
+    }
+    struct server_connection *connection = handle->data;
+    ASSERT(connection != NULL && connection->server == server);
+    uv_shutdown_t *shutdown = malloc(sizeof(*shutdown));
+    if (shutdown == NULL ||
+        uv_shutdown(shutdown, (uv_stream_t *)handle, connection_on_shutdown) != 0) {
+        free(shutdown);
+        server_connection_close(connection, "server stopping");
+    }
+}
+
+void server_on_idle(uv_idle_t *idle) {
+    ASSERT(idle != NULL);
+    ASSERT(idle->data != NULL);
+}
+
+static void loop_on_check(uv_check_t *check) {
+    struct server *server = check->data;
+    ASSERT(server != NULL);
+    if (server->queued->requests_count > 0 || server->flying->requests_count > 0) {
+        server_jobs_execute(server);
+    }
+    ASSERT(server->queued->requests_count == 0);
+    if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
+        server->closing_all = true;
+        uv_walk(&server->loop, handle_finish, server);
+        server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
+                   (unsigned long long)server->op, (unsigned long long)server->engine_batches,
+                   (unsigned long long)server->engine_requests);
+    }
+}
+
+static void stop_reads(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && server->stopping);
+    ASSERT(handle != NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (!uv_is_closing(handle)) uv_read_stop((uv_stream_t *)handle);
+}
+
+static void loop_on_signal(uv_signal_t *signal, int number) {
+    struct server *server = signal->data;
+    ASSERT(server != NULL);
+    if (server->stopping) return;
+    server_log("event=stopping signal=%s jobs_pending=%s", number == SIGTERM ? "SIGTERM" :
+               "SIGINT", server->queued->jobs_head != NULL || server->flying->jobs_head != NULL
+                             ? "yes" : "no");
+    server->stopping = true;
+    uv_close((uv_handle_t *)&server->listener, NULL);
+    uv_walk(&server->loop, stop_reads, server);
+    ASSERT(uv_is_active((uv_handle_t *)&server->check));
+}
+
+bool server_address_parse(const char *text, void *address_storage, bool *loopback,
+                          const char **reason) {
+    ASSERT(text != NULL && address_storage != NULL);
+    ASSERT(loopback != NULL && reason != NULL);
+    char host[64] = "127.0.0.1";
+    const char *colon = strrchr(text, ':');
+    const char *port_text = colon == NULL ? text : colon + 1;
+    if (colon != NULL) {
+        const char *start = text;
+        size_t length = (size_t)(colon - text);
+        if (length >= 2 && text[0] == '[' && colon[-1] == ']') {
+            start = text + 1;
+            length -= 2;
+        }
+        if (length == 0 || length >= sizeof(host)) {
+            *reason = "the host is empty or too long";
+            return false;
+        }
+        memcpy(host, start, length);
+        host[length] = '\0';
+    }
+    char *end = NULL;
+    unsigned long port = strtoul(port_text, &end, 10);
+    if (*port_text == '\0' || *end != '\0' || port > 65535) {
+        *reason = "the port is not a number from 0 (any free port) to 65535";
+        return false;
+    }
+    struct sockaddr_in *ipv4 = address_storage;
+    struct sockaddr_in6 *ipv6 = address_storage;
+    if (uv_ip4_addr(host, (int)port, ipv4) == 0) {
+        *loopback = (ntohl(ipv4->sin_addr.s_addr) >> 24) == 127;
+    } else if (uv_ip6_addr(host, (int)port, ipv6) == 0) {
+        *loopback = memcmp(&ipv6->sin6_addr, &in6addr_loopback, sizeof(in6addr_loopback)) == 0;
+    } else {
+        *reason = "the host is not an IPv4 or IPv6 address";
+        return false;
+    }
+    return true;
+}
+
+static khorgos_error server_listen(struct server *server, const struct server_options *options) {
+    ASSERT(server != NULL && options->address != NULL);
+    ASSERT(!server->stopping);
+    struct sockaddr_storage address;
+    bool loopback = false;
+    const char *reason = NULL;
+    if (!server_address_parse(options->address, &address, &loopback, &reason)) {
+        server_log("event=refused address=%s reason=\"%s\"", options->address, reason);
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    if (!loopback) {
+        server_log("event=refused address=%s reason=\"plaintext is served only on a loopback "
+                   "address; TLS is not built yet\"", options->address);
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    uv_tcp_init(&server->loop, &server->listener);
+    server->listener.data = server;
+    int status = uv_tcp_bind(&server->listener, (const struct sockaddr *)&address, 0);
+    if (status == 0) {
+        status = uv_listen((uv_stream_t *)&server->listener, 128, listener_on_connection);
+    }
+    if (status != 0) {
+        server_log("event=refused address=%s reason=\"%s\"", options->address,
+                   uv_strerror(status));
+        uv_close((uv_handle_t *)&server->listener, NULL);
+        uv_run(&server->loop, UV_RUN_DEFAULT);
+        return KHORGOS_ERROR_io;
+    }
+    int bytes = sizeof(address);
+    uv_tcp_getsockname(&server->listener, (struct sockaddr *)&address, &bytes);
+    u16 port = address.ss_family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
+                                            : ((struct sockaddr_in6 *)&address)->sin6_port;
+    server_log("event=listening address=%s port=%u transport=plaintext loopback=yes",
+               options->address, (unsigned)ntohs(port));
+    return KHORGOS_ERROR_ok;
+}
+
+static khorgos_error server_open(struct server *server, const struct server_options *options) {
+    ASSERT(server->engine == NULL);
+    ASSERT(options->data_directory != NULL);
+    char report[512] = "";
+    struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
+                                                .report = report,
+                                                .report_capacity = sizeof(report)};
+    khorgos_error error = khorgos_open(&server->engine, options->data_directory, &open_options);
+    if (report[0] != '\0') {
+        server_log("event=recovery data=%s report=\"%s\"", options->data_directory, report);
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        server_log("event=open_failed data=%s error=%s reason=\"%s\"", options->data_directory,
+                   khorgos_error_name(error), khorgos_strerror(error));
+        return error;
+    }
+    char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+    base_u128_format(options->cluster, cluster);
+    server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
+               options->clock_manual ? "manual" : "realtime");
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error server_run(const struct server_options *options) {
+    ASSERT(options != NULL && options->data_directory != NULL && options->address != NULL);
+    struct server *server = calloc(1, sizeof(*server));
+    if (server == NULL) return KHORGOS_ERROR_out_of_memory;
+    server->cluster = options->cluster;
+    server_batch_init(&server->batches[0]);
+    server_batch_init(&server->batches[1]);
+    server->queued = &server->batches[0];
+    server->flying = &server->batches[1];
+    server_sessions_init(&server->sessions);
+    uv_loop_init(&server->loop);
+    khorgos_error error = server_listen(server, options);
+    if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
+    if (error == KHORGOS_ERROR_ok) {
+        server->check.data = server;
+        server->idle.data = server;
+        uv_idle_init(&server->loop, &server->idle);
+        server->signal_term.data = server;
+        server->signal_interrupt.data = server;
+        uv_check_init(&server->loop, &server->check);
+        uv_check_start(&server->check, loop_on_check);
+        uv_signal_init(&server->loop, &server->signal_term);
+        uv_signal_start(&server->signal_term, loop_on_signal, SIGTERM);
+        uv_signal_init(&server->loop, &server->signal_interrupt);
+        uv_signal_start(&server->signal_interrupt, loop_on_signal, SIGINT);
+        server_log("event=serving sessions_max=%u connections_max=%u", SERVER_SESSIONS_MAX,
+                   SERVER_CONNECTIONS_MAX);
+        uv_run(&server->loop, UV_RUN_DEFAULT);
+        error = server->failure;
+        ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
+    } else if (uv_is_active((uv_handle_t *)&server->listener)) {
+        uv_close((uv_handle_t *)&server->listener, NULL);
+        uv_run(&server->loop, UV_RUN_DEFAULT);
+    }
+    if (server->engine != NULL) khorgos_close(server->engine);
+    uv_loop_close(&server->loop);
+    server_sessions_free(&server->sessions);
+    free(server->batches[0].requests);
+    free(server->batches[1].requests);
+    free(server);
+    return error;
+}

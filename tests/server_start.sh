@@ -1,0 +1,57 @@
+#!/bin/bash
+# server_start.sh: `khorgos start` refuses what it cannot serve safely, before touching the data
+# directory: a non-loopback address without TLS (exit 2, the reason on stderr), an address that
+# does not parse, a missing --data; and a second server on a directory already served is
+# refused (locked) while the first goes on serving; SIGINT stops the first with exit 0.
+set -u
+KHORGOS=${KHORGOS:-build/khorgos}
+[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill -9 "$server" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$KHORGOS" format --data "$work/data" >/dev/null || fail "format"
+
+"$KHORGOS" start --data "$work/data" --addresses 0.0.0.0:4120 2>"$work/err"
+status=$?
+[ "$status" -eq 2 ] || fail "a non-loopback address: exit $status, expected 2"
+grep -q 'event=refused address=0.0.0.0:4120 reason="plaintext is served only on a loopback' \
+    "$work/err" || fail "no reason for the refusal: $(cat "$work/err")"
+grep -q "event=opened" "$work/err" && fail "the data directory was opened"
+
+"$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:notaport 2>"$work/err"
+[ "$?" -eq 2 ] || fail "a bad port was not a usage error"
+"$KHORGOS" start --addresses 127.0.0.1:0 2>"$work/err"
+[ "$?" -eq 2 ] || fail "a missing --data was not a usage error"
+"$KHORGOS" start --help | grep -q "usage: khorgos start" || fail "--help"
+
+"$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 2>"$work/first" &
+server=$!
+for ((tries = 0; tries < 100; tries++)); do
+    grep -q "event=serving" "$work/first" && break
+    sleep 0.1
+done
+grep -q "event=serving" "$work/first" || fail "the first server did not start in 10 s"
+"$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 2>"$work/second"
+status=$?
+[ "$status" -eq 1 ] || fail "a second server on a locked directory: exit $status, expected 1"
+grep -q "event=open_failed .* error=locked" "$work/second" || fail "$(cat "$work/second")"
+kill -0 "$server" || fail "the first server stopped"
+
+kill -INT "$server"
+for ((tries = 0; tries < 100; tries++)); do
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+done
+kill -0 "$server" 2>/dev/null && fail "the server still runs 10 s after SIGINT"
+wait "$server"
+status=$?
+server=
+[ "$status" -eq 0 ] || fail "exit $status after SIGINT"
+grep -q "event=stopping signal=SIGINT" "$work/first" || fail "no stopping line"
+echo "ok"
