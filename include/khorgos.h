@@ -627,7 +627,8 @@ struct khorgos_position {
     X(exists, "the data directory exists and is not empty")                                    \
     X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
-    X(stopped, "the engine stopped after a storage failure and serves nothing more")
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")         \
+    X(diverged, "this replica's state differs from the leader's; it serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -1,0 +1,224 @@
+/*
+ * test_cluster_fixture.c: the replicated state machine (src/cluster/) driven by the raft
+ * library's deterministic fixture (raft/fixture.h: simulated time, network and disks): three
+ * replicas, each a real engine behind a cluster_fsm, through elections, a partitioned leader, a
+ * killed follower and a divergent replica. After the same log every replica's state digest
+ * (engine_state_digest) must be equal, and equal to one engine fed the same entries directly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <raft.h>
+#include <raft/fixture.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+
+#define TEST_REPLICA_COUNT 3u
+#define TEST_STEP_MSECS_MAX 20000u
+#define TEST_LEDGER 156u /* CNY */
+/* The leader's clock: a wall-clock time well past the engines' manual start. */
+#define TEST_LEADER_TIME_NS (KHORGOS_MANUAL_CLOCK_START_NS + 1000000000000ull)
+
+struct test_cluster {
+    struct raft_fixture fixture;
+    struct khorgos *engines[TEST_REPLICA_COUNT];
+    struct cluster_fsm fsms[TEST_REPLICA_COUNT];
+    u64 time_ns; /* the next entry's leader timestamp */
+};
+
+/* What the leader's raft_apply callback saw. */
+struct test_proposal {
+    struct raft_apply request;
+    bool done;
+    int status;
+    khorgos_error error;
+    u32 request_count;
+    u32 first_status; /* the first create result's status, of the first request */
+};
+
+static struct khorgos *test_engine_open(void) {
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 4096,
+                                    .account_balance_count_max = 1024, .clock_manual = 1,
+                                    .participant_count_max = 16, .payment_count_max = 1024};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    return engine;
+}
+
+static void test_cluster_start(struct test_cluster *cluster) {
+    memset(cluster, 0, sizeof(*cluster));
+    cluster->time_ns = TEST_LEADER_TIME_NS;
+    assert_int_equal(raft_fixture_init(&cluster->fixture), 0);
+    for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
+        cluster->engines[index] = test_engine_open();
+        assert_int_equal(cluster_fsm_init(&cluster->fsms[index], cluster->engines[index]),
+                         KHORGOS_ERROR_ok);
+        assert_int_equal(raft_fixture_grow(&cluster->fixture, &cluster->fsms[index].raft), 0);
+        raft_set_snapshot_threshold(raft_fixture_get(&cluster->fixture, index), UINT_MAX);
+    }
+    struct raft_configuration configuration;
+    assert_int_equal(raft_fixture_configuration(&cluster->fixture, TEST_REPLICA_COUNT,
+                                                &configuration), 0);
+    assert_int_equal(raft_fixture_bootstrap(&cluster->fixture, &configuration), 0);
+    raft_configuration_close(&configuration);
+    assert_int_equal(raft_fixture_start(&cluster->fixture), 0);
+    assert_true(raft_fixture_step_until_has_leader(&cluster->fixture, TEST_STEP_MSECS_MAX));
+}
+
+static void test_cluster_stop(struct test_cluster *cluster) {
+    raft_fixture_close(&cluster->fixture);
+    for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
+        cluster_fsm_deinit(&cluster->fsms[index]);
+        khorgos_close(cluster->engines[index]);
+    }
+}
+
+static void test_proposal_done(struct raft_apply *request, int status, void *result) {
+    struct test_proposal *proposal = request->data;
+    proposal->done = true;
+    proposal->status = status;
+    if (status != 0) return;
+    const struct cluster_apply_result *applied = result;
+    proposal->error = applied->error;
+    proposal->request_count = applied->request_count;
+    if (applied->request_count > 0 && applied->requests[0].reply_size > 0) {
+        struct khorgos_create_result first;
+        memcpy(&first, applied->requests[0].reply, sizeof(first));
+        proposal->first_status = first.status;
+    }
+}
+
+/* Proposes an encoded entry on replica `index`; returns the log index it takes (0: refused). */
+static raft_index test_propose(struct test_cluster *cluster, u32 index, const void *entry,
+                               u64 entry_bytes, struct test_proposal *proposal) {
+    struct raft *raft = raft_fixture_get(&cluster->fixture, index);
+    struct raft_buffer buffer = {.base = raft_malloc(entry_bytes), .len = entry_bytes};
+    assert_non_null(buffer.base);
+    memcpy(buffer.base, entry, entry_bytes);
+    memset(proposal, 0, sizeof(*proposal));
+    proposal->request.data = proposal;
+    if (raft_apply(raft, &proposal->request, &buffer, 1, test_proposal_done) != 0) {
+        raft_free(buffer.base);
+        return 0;
+    }
+    return raft_last_index(raft);
+}
+
+/* Encodes a batch at the next leader time. */
+static u64 test_batch(struct test_cluster *cluster, u8 *entry, u64 mark,
+                      const struct khorgos_request *requests, u32 count) {
+    cluster->time_ns += 1000000;
+    u64 bytes = cluster_entry_batch_bytes(requests, count);
+    assert_int_equal(cluster_entry_batch_encode(entry, CLUSTER_ENTRY_BYTES_MAX, cluster->time_ns,
+                                                mark, requests, count), KHORGOS_ERROR_ok);
+    return bytes;
+}
+
+static struct khorgos_account test_account(u128 id) {
+    return (struct khorgos_account){.id = id, .ledger = TEST_LEDGER, .code = 1};
+}
+
+static struct khorgos_transfer test_transfer(u128 id, u128 debit, u128 credit, u64 amount) {
+    return (struct khorgos_transfer){.id = id, .debit_account_id = debit,
+                                     .credit_account_id = credit, .amount = amount,
+                                     .ledger = TEST_LEDGER, .code = 1};
+}
+
+static struct khorgos_request test_request(u32 operation, const void *body, u32 body_size) {
+    return (struct khorgos_request){.operation = operation, .body = body, .body_size = body_size};
+}
+
+/* Proposes `count` requests as one entry on the leader and steps until all alive replicas
+ * applied it; returns its log index. */
+static raft_index test_commit(struct test_cluster *cluster, const struct khorgos_request *requests,
+                              u32 count, u64 mark, struct test_proposal *proposal) {
+    static _Alignas(16) u8 entry[1u << 16];
+    u64 bytes = test_batch(cluster, entry, mark, requests, count);
+    u32 leader = raft_fixture_leader_index(&cluster->fixture);
+    assert_true(leader < TEST_REPLICA_COUNT);
+    raft_index index = test_propose(cluster, leader, entry, bytes, proposal);
+    assert_true(index > 0);
+    assert_true(raft_fixture_step_until_applied(&cluster->fixture, leader, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(proposal->done);
+    assert_int_equal(proposal->status, 0);
+    return index;
+}
+
+/* Two accounts, then `count` transfers of 10 between them in one entry of two requests. */
+static raft_index test_traffic(struct test_cluster *cluster, u128 first_id, u32 count) {
+    struct khorgos_account accounts[2] = {test_account(first_id), test_account(first_id + 1)};
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts,
+                                                 sizeof(accounts));
+    struct test_proposal proposal;
+    test_commit(cluster, &create, 1, 0, &proposal);
+    assert_int_equal(proposal.error, KHORGOS_ERROR_ok);
+    struct khorgos_transfer transfers[16];
+    assert_true(count <= 16);
+    for (u32 index = 0; index < count; index++) {
+        transfers[index] = test_transfer(first_id + 100 + index, first_id, first_id + 1, 10);
+    }
+    u32 half = count / 2;
+    struct khorgos_request requests[2] = {
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, transfers, half * 128),
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, transfers + half, (count - half) * 128),
+    };
+    raft_index index = test_commit(cluster, requests, 2, 0, &proposal);
+    assert_int_equal(proposal.error, KHORGOS_ERROR_ok);
+    assert_int_equal(proposal.request_count, 2);
+    return index;
+}
+
+static void test_assert_digests_equal(struct test_cluster *cluster, raft_index index) {
+    assert_true(raft_fixture_step_until_applied(&cluster->fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    u128 first = engine_state_digest(cluster->engines[0]);
+    for (u32 replica = 1; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(engine_state_digest(cluster->engines[replica]) == first);
+    }
+}
+
+/* An account's posted credits on one replica (0 when it does not exist there). */
+static u128 test_credits(struct khorgos *engine, u128 id) {
+    struct khorgos_account account = {0};
+    struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_ACCOUNTS, &id,
+                                                 sizeof(id));
+    lookup.reply = &account;
+    lookup.reply_capacity = sizeof(account);
+    assert_int_equal(khorgos_execute(engine, &lookup, 1), KHORGOS_ERROR_ok);
+    return lookup.reply_size == sizeof(account) ? account.credits_posted : 0;
+}
+
+static void test_replicas_apply_one_log_alike(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    raft_index index = test_traffic(&cluster, 1000, 12);
+    test_assert_digests_equal(&cluster, index);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(test_credits(cluster.engines[replica], 1001) == 120);
+        /* The leader's time, not the replica's clock, stamped the transfers. */
+        u128 id = 1100;
+        struct khorgos_transfer transfer;
+        struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_TRANSFERS, &id,
+                                                     sizeof(id));
+        lookup.reply = &transfer;
+        lookup.reply_capacity = sizeof(transfer);
+        assert_int_equal(khorgos_execute(cluster.engines[replica], &lookup, 1), KHORGOS_ERROR_ok);
+        assert_int_equal(lookup.reply_size, sizeof(transfer));
+        assert_true(transfer.timestamp == cluster.time_ns - 6 + 1);
+    }
+    test_cluster_stop(&cluster);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replicas_apply_one_log_alike),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
