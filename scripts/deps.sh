@@ -2,10 +2,11 @@
 # Installs the Debian 12 packages Khorgos needs, only those missing. Run as root (or with sudo
 # available). Usage: deps.sh [build|test|bench|cluster]
 #
-# cluster (and test, whose unit tests include the cluster's) also needs the raft library, from
-# bookworm-backports: libraft-dev 0.22 (the cowsql fork by raft's original author). Bookworm's
-# own 0.15.0 predates fixes such as old log segments replayed after a snapshot, so the
-# backports source is added when missing and the packages are installed from it explicitly.
+# Every kind also needs the raft library (the library links the cluster layer, src/cluster/),
+# from bookworm-backports: libraft-dev 0.22 (the cowsql fork by raft's original author), with
+# libuv1-dev and liblz4-dev. Bookworm's own 0.15.0 predates fixes such as old log segments
+# replayed after a snapshot, so the backports source is added when missing and the packages are
+# installed from it explicitly. `deps.sh cluster` installs only that (and cmocka).
 set -e
 kind=${1:-build}
 packages="make gcc clang libc6-dev libssl-dev libxxhash-dev"
@@ -49,9 +50,7 @@ install_raft() {
         exit 1
     }
 }
-case "$kind" in
-    test|cluster) install_raft ;;
-esac
+install_raft
 
 missing=""
 for package in $packages; do
