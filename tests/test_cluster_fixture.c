@@ -357,8 +357,15 @@ static void test_clock_tick_expires_on_every_replica(void **state) {
         assert_true(test_account_find(cluster.engines[replica], 1001, &account));
         assert_true(account.credits_pending == 50);
     }
+    const struct khorgos *leader = cluster.engines[test_leader(&cluster)];
+    assert_false(cluster_leader_tick_due(leader, cluster.time_ns + 1000000));
+    assert_true(cluster_leader_tick_due(leader, cluster.time_ns + 2000000000ull));
+    /* A leader whose clock is behind still stamps no earlier than what was applied. */
+    assert_true(cluster_leader_timestamp(leader, KHORGOS_MANUAL_CLOCK_START_NS) ==
+                cluster.time_ns);
     cluster.time_ns += 2000000000ull;
     raft_index index = test_commit(&cluster, NULL, 0, 0, &proposal);
+    assert_false(cluster_leader_tick_due(leader, cluster.time_ns));
     assert_int_equal(proposal.request_count, 0);
     test_assert_digests_equal(&cluster, index);
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {

@@ -75,6 +75,14 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
 /* Writes a check entry (CLUSTER_ENTRY_HEADER_BYTES + CLUSTER_CHECK_BYTES bytes). */
 void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 digest);
 
+/* The leader's side. The timestamp to stamp on the next entry: the leader's clock, but never
+ * before what its engine already applied, so time does not step back when leadership moves to
+ * a replica whose clock is behind. */
+u64 cluster_leader_timestamp(const struct khorgos *engine, u64 clock_ns);
+/* True when an expiry or settlement timer of the leader's engine is due by `clock_ns`: the
+ * leader then proposes an empty batch (a clock tick) that fires it on every replica. */
+bool cluster_leader_tick_due(const struct khorgos *engine, u64 clock_ns);
+
 /* What the last apply did, for the leader's raft_apply callback: the requests with their
  * errors, timestamps and replies (the replies point into the fsm's own buffer). Valid until the
  * next entry is applied. */

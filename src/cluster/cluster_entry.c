@@ -1,4 +1,4 @@
-/* The binary layout of a replicated entry (cluster.h): encoding, on the leader. */
+/* The leader's side (cluster.h): the binary layout of an entry, encoded; the entry's time. */
 #include <string.h>
 
 #include "cluster/cluster.h"
@@ -85,4 +85,20 @@ void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 d
     memset(check, 0, CLUSTER_CHECK_BYTES);
     cluster_put_u64(check, mark);
     memcpy(check + 16, &digest, sizeof(digest));
+}
+
+u64 cluster_leader_timestamp(const struct khorgos *engine, u64 clock_ns) {
+    ASSERT(engine != NULL);
+    ASSERT(engine->clock_manual);
+    u64 timestamp = MAX(clock_ns, MAX(engine->clock_manual_ns, engine->timestamp_last));
+    ASSERT(timestamp >= clock_ns && timestamp != 0);
+    return timestamp;
+}
+
+bool cluster_leader_tick_due(const struct khorgos *engine, u64 clock_ns) {
+    ASSERT(engine != NULL);
+    ASSERT(clock_ns != 0);
+    u64 expiry = ledger_expiry_next(&engine->ledger);
+    u64 timer = settle_timer_next(&engine->settle);
+    return (expiry != 0 && expiry <= clock_ns) || (timer != 0 && timer <= clock_ns);
 }
