@@ -417,6 +417,82 @@ static void test_divergent_replica_stops(void **state) {
     test_cluster_stop(&cluster);
 }
 
+struct test_change {
+    struct raft_change request;
+    bool done;
+    int status;
+};
+
+static void test_change_done(struct raft_change *request, int status) {
+    struct test_change *change = request->data;
+    change->done = true;
+    change->status = status;
+}
+
+static bool test_change_finished(struct raft_fixture *fixture, void *arg) {
+    (void)fixture;
+    const struct test_change *change = arg;
+    return change->done;
+}
+
+/* Runs one membership change on the leader to its end. */
+static void test_change_run(struct test_cluster *cluster, struct test_change *change) {
+    assert_true(raft_fixture_step_until(&cluster->fixture, test_change_finished, change,
+                                        TEST_STEP_MSECS_MAX));
+    assert_int_equal(change->status, 0);
+}
+
+/* A replica whose disk was lost is replaced: a fresh server with an empty engine is added as a
+ * voter, catches up from the log, and the dead one is removed; the new replica's state equals
+ * the others'. (Catch-up from a snapshot waits for raft snapshots as checkpoints.) */
+static void test_fresh_replica_replaces_a_lost_one(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_traffic(&cluster, 1000, 8);
+    u32 leader = test_leader(&cluster);
+    u32 lost = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster.fixture, lost);
+    static struct khorgos *fresh_engine;
+    static struct cluster_fsm fresh;
+    fresh_engine = test_engine_open();
+    assert_int_equal(cluster_fsm_init(&fresh, fresh_engine), KHORGOS_ERROR_ok);
+    assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
+    struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
+    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    assert_int_equal(raft_start(fresh_raft), 0);
+    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    static struct test_change change;
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_add(leader_raft, &change.request, fresh_raft->id, fresh_raft->address,
+                              test_change_done), 0);
+    test_change_run(&cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_assign(leader_raft, &change.request, fresh_raft->id, RAFT_VOTER,
+                                 test_change_done), 0);
+    test_change_run(&cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    struct raft *lost_raft = raft_fixture_get(&cluster.fixture, lost);
+    assert_int_equal(raft_remove(leader_raft, &change.request, lost_raft->id, test_change_done),
+                     0);
+    test_change_run(&cluster, &change);
+    raft_index index = test_traffic(&cluster, 2000, 4);
+    /* The fresh server is the fixture's fourth (index TEST_REPLICA_COUNT). */
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(engine_state_digest(fresh_engine) ==
+                engine_state_digest(cluster.reference_engine));
+    assert_true(engine_state_digest(cluster.engines[leader]) ==
+                engine_state_digest(cluster.reference_engine));
+    assert_true(test_credits(fresh_engine, 2001) == 40);
+    test_cluster_stop(&cluster);
+    cluster_fsm_deinit(&fresh);
+    khorgos_close(fresh_engine);
+}
+
 /* A malformed entry is refused whole (corrupt) and changes nothing. */
 static void test_malformed_entry_changes_nothing(void **state) {
     (void)state;
@@ -457,6 +533,7 @@ int main(void) {
         cmocka_unit_test(test_killed_follower_catches_up),
         cmocka_unit_test(test_clock_tick_expires_on_every_replica),
         cmocka_unit_test(test_divergent_replica_stops),
+        cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
