@@ -14,9 +14,18 @@ static u64 cluster_padded(u64 bytes) {
     return padded;
 }
 
-static void cluster_put_u16(u8 *at, u16 value) { memcpy(at, &value, sizeof(value)); }
-static void cluster_put_u32(u8 *at, u32 value) { memcpy(at, &value, sizeof(value)); }
-static void cluster_put_u64(u8 *at, u64 value) { memcpy(at, &value, sizeof(value)); }
+static void cluster_put_u16(u8 *at, u16 value) {
+    ASSERT(at != NULL);
+    memcpy(at, &value, sizeof(value));
+}
+static void cluster_put_u32(u8 *at, u32 value) {
+    ASSERT(at != NULL);
+    memcpy(at, &value, sizeof(value));
+}
+static void cluster_put_u64(u8 *at, u64 value) {
+    ASSERT(at != NULL);
+    memcpy(at, &value, sizeof(value));
+}
 
 static void cluster_header_encode(u8 *buffer, enum cluster_entry_kind kind, u32 request_count,
                                   u64 timestamp_ns, u64 mark, u64 body_bytes) {
@@ -85,6 +94,7 @@ void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 d
     memset(check, 0, CLUSTER_CHECK_BYTES);
     cluster_put_u64(check, mark);
     memcpy(check + 16, &digest, sizeof(digest));
+    ASSERT(check + CLUSTER_CHECK_BYTES == out + CLUSTER_ENTRY_HEADER_BYTES + CLUSTER_CHECK_BYTES);
 }
 
 u64 cluster_leader_timestamp(const struct khorgos *engine, u64 clock_ns) {

@@ -15,16 +15,19 @@ struct cluster_entry {
 };
 
 static u16 cluster_get_u16(const u8 *at) {
+    ASSERT(at != NULL);
     u16 value;
     memcpy(&value, at, sizeof(value));
     return value;
 }
 static u32 cluster_get_u32(const u8 *at) {
+    ASSERT(at != NULL);
     u32 value;
     memcpy(&value, at, sizeof(value));
     return value;
 }
 static u64 cluster_get_u64(const u8 *at) {
+    ASSERT(at != NULL);
     u64 value;
     memcpy(&value, at, sizeof(value));
     return value;
@@ -148,6 +151,7 @@ const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, co
     } else {
         cluster_check_apply(fsm, &decoded);
     }
+    ASSERT(result->request_count <= decoded.request_count);
     return result;
 }
 
