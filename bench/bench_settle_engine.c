@@ -80,8 +80,9 @@ int main(int argc, char **argv) {
     bench_execute(engine, KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day), results, sizeof(results));
     ASSERT(results[0].status == KHORGOS_SETTLE_ok);
     u32 queued = 0;
-    for (u32 start = 0; start < payments; start += LIMIT_BATCH_EVENTS_MAX) {
-        u32 count = MIN(LIMIT_BATCH_EVENTS_MAX, payments - start);
+    u32 per_request = khorgos_events_max(KHORGOS_OPERATION_SUBMIT_PAYMENTS);
+    for (u32 start = 0; start < payments; start += per_request) {
+        u32 count = MIN(per_request, payments - start);
         for (u32 index = 0; index < count; index++) {
             u32 payer = ring ? (start + index) % banks : (u32)(bench_random(&seed) % banks);
             u32 payee = ring ? (payer + 1) % banks

@@ -16,7 +16,8 @@
  * currency and its number is the ISO 4217 numeric code (156 CNY, 398 KZT, ...).
  *
  * Time. Timestamps are nanoseconds since the Unix epoch, assigned by the engine, unique and
- * strictly increasing over the life of a data directory. The engine reads its clock once per
+ * strictly increasing over the life of a data directory: every event has its own, the first of
+ * a request max(clock, last + 1), none before the clock. The engine reads its clock once per
  * request; the manual clock (for tests and simulation) starts at 2023-05-19T00:00:00Z.
  */
 #ifndef KHORGOS_H
@@ -36,6 +37,11 @@ typedef unsigned __int128 khorgos_u128;
 #define KHORGOS_AMOUNT_MAX KHORGOS_U128_MAX
 /* At most this many events in one client request (TigerBeetle's batch size). */
 #define KHORGOS_BATCH_EVENTS_MAX 8189u
+/* At most this many bytes in one request body and in one reply (a full batch of 128-byte
+ * records, so that a message fits in 1 MiB): an operation with larger records takes fewer of
+ * them, e.g. 4,094 payments. khorgos_events_max gives each operation's count; docs/limits.md
+ * lists every limit. */
+#define KHORGOS_MESSAGE_BODY_BYTES_MAX (KHORGOS_BATCH_EVENTS_MAX * 128u)
 /* The manual clock's first instant: 2023-05-19T00:00:00Z, in nanoseconds. */
 #define KHORGOS_MANUAL_CLOCK_START_NS (1684454400ull * 1000000000ull)
 
@@ -227,8 +233,9 @@ int khorgos_create_transfer_status_parse(const char *name, size_t length, uint32
 /* Operations. A request's body and reply are arrays of the records named here.               */
 
 enum khorgos_operation {
-    /* Internal, never sent by a client: time-driven work (pending transfer expiry), journaled
-     * like any request so that a replay reproduces it. Body: empty. Reply: empty. */
+    /* A pulse is a timer request: internal, never sent by a client, the engine makes one when
+     * time-driven work is due (pending transfer expiry) and journals it like any request, so
+     * that a replay reproduces it. Body: empty. Reply: empty. */
     KHORGOS_OPERATION_PULSE = 1,
 
     /* Ledger operations (TigerBeetle's). */
@@ -242,8 +249,8 @@ enum khorgos_operation {
     KHORGOS_OPERATION_QUERY_TRANSFERS = 135,   /* query_filter       -> transfer[]      */
 
     /* Settlement (RTGS) operations, see the "Settlement" records below and docs/api.md. */
-    /* Internal, never sent by a client: settlement timers due (cut-offs, settle-by, timed
-     * gridlock resolution), journaled like PULSE. Body: empty. Reply: empty. */
+    /* The settlement layer's timer request (a pulse, as above): settlement timers due
+     * (cut-offs, settle-by, timed gridlock resolution). Body: empty. Reply: empty. */
     KHORGOS_OPERATION_SETTLE_PULSE = 2,
     KHORGOS_OPERATION_CREATE_PARTICIPANTS = 200,  /* participant[]        -> settle_result[] */
     KHORGOS_OPERATION_FUND = 201,                 /* participant_event[]  -> settle_result[] */
@@ -574,7 +581,9 @@ struct khorgos_settle_result {
     uint64_t timestamp;
     uint32_t status; /* enum khorgos_settle_status */
     uint32_t flags;  /* KHORGOS_SETTLE_RESULT_RETRY: answered from an earlier request */
-    uint32_t payments_settled; /* this event's payments plus queued ones it released */
+    uint32_t payments_settled; /* settled while this event was applied, by any path; the
+                                * request's last result adds those its closing retry of
+                                * queued cross-currency payments settled (docs/api.md) */
     uint32_t reserved;
     uint64_t reserved_2;
 };
@@ -627,7 +636,10 @@ struct khorgos_position {
     X(exists, "the data directory exists and is not empty")                                    \
     X(locked, "another process has the data directory open for writing")                       \
     X(not_found, "the data directory does not exist")                                          \
-    X(stopped, "the engine stopped after a storage failure and serves nothing more")         \
+    X(stopped, "the engine stopped after a storage failure and serves nothing more")          \
+    X(message_checksum, "a network message failed its header or body checksum")               \
+    X(message_invalid, "a network message has a field its command does not allow")             \
+    X(message_cluster, "a network message is addressed to another cluster")                    \
     X(diverged, "this replica's state differs from the leader's; it serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
@@ -673,7 +685,9 @@ struct khorgos_request {
     void *reply;              /* the caller's buffer */
     uint32_t reply_capacity;  /* bytes */
     uint32_t reply_size;      /* out: bytes written */
-    uint64_t timestamp;       /* out: the timestamp the engine assigned (the last event's) */
+    uint64_t timestamp;       /* out: the timestamp the engine assigned: a ledger request's
+                               * last event's; a settlement request's events take theirs from
+                               * (this - events + 1) on, each in its result */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
 };
 
@@ -761,10 +775,11 @@ struct khorgos_checkpoint_statistics {
 khorgos_error khorgos_checkpoint_statistics(const struct khorgos *engine,
                                             struct khorgos_checkpoint_statistics *statistics);
 
-/* How long the journal's writes took since open: each batch's records, fdatasync, header
- * copies and fdatasync, which every commit of the batch waits for. For operators (a disk
- * whose syncs slow down shows here first) and the benchmarks (a checkpoint's effect on the
- * commits is the difference between runs with and without checkpoints). */
+/* How long the journal's writes took since open. A flight is one batch's write: its records,
+ * fdatasync, header copies and fdatasync, which every commit of the batch waits for (the
+ * batch being written is "in flight"). For operators (a disk whose syncs slow down shows here
+ * first) and the benchmarks (a checkpoint's effect on the commits is the difference between
+ * runs with and without checkpoints), whose output keys keep these names. */
 struct khorgos_journal_statistics {
     uint64_t flights;             /* batches written */
     uint64_t flight_ns_max;       /* the longest */
@@ -774,24 +789,32 @@ struct khorgos_journal_statistics {
 /* invalid_operation for an engine in memory. */
 khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics);
+/* Once a call returned io or no_space (a write or sync of the data directory failed, and the
+ * engine stopped: no reply of that batch or any later one may be released), what failed:
+ * "<file>: <cause>", the file's name inside the data directory and the system's error text,
+ * for example "journal-0000000000000001: No space left on device". Empty (text[0] == 0) when
+ * the engine has not stopped or is in memory. Restarting after the cause is cleared recovers
+ * every acknowledged request. */
+void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity);
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
  * yet waited for. */
 khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence);
 
-/* Once a call returned io or no_space (the engine stopped): what failed, naming the file, the
- * call and the system's cause ("journal-0000000000000001: fdatasync: Input/output error");
- * "" when none is known or the engine is in memory. Never NULL. */
-const char *khorgos_failure(const struct khorgos *engine);
-
 /* The engine's clock now, in nanoseconds since the epoch. */
 uint64_t khorgos_clock_now(const struct khorgos *engine);
 /* Moves a manual clock forward; expiries that fall due are applied (and journaled). */
 khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds);
 
-/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most. */
+/* Bytes a reply of `operation` with a body of `body_size` bytes may need at the most (never
+ * more than KHORGOS_MESSAGE_BODY_BYTES_MAX). */
 uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size);
+/* The most records (events or ids) a request body of `operation` may hold: 1 for a filter,
+ * otherwise KHORGOS_BATCH_EVENTS_MAX or fewer, so that its body and its reply each fit in
+ * KHORGOS_MESSAGE_BODY_BYTES_MAX (submit_payments and lookup_payments: 4,094); more gets
+ * too_many_events and changes nothing. 0 for an unknown operation. */
+uint32_t khorgos_events_max(uint32_t operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Currencies: ISO 4217. Ledgers outside the table still work; they show as minor units.     */

@@ -9,7 +9,7 @@
 # installed from it explicitly. `deps.sh cluster` installs only that (and cmocka).
 set -e
 kind=${1:-build}
-packages="make gcc clang libc6-dev libssl-dev libxxhash-dev"
+packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev"
 case "$kind" in
     test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium" ;;
     cluster) packages="$packages libcmocka-dev" ;;

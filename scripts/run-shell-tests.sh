@@ -1,13 +1,19 @@
 #!/bin/sh
-# Runs every tests/*.sh script (black-box tests of the khorgos command); each is one test.
-# Usage: run-shell-tests.sh DIR RESULTS
-dir=$1; results=$2
+# Runs shell scripts (black-box tests of the khorgos command, which they take from $KHORGOS);
+# each is one test.
+# Usage: run-shell-tests.sh DIR|"SCRIPT..." RESULTS [PREFIX]
+#   DIR: every DIR/*.sh (make test: tests; make test-long: tests/long); or a list of scripts
+#   (make test-long runs some again on the sanitizer build). PREFIX names the results
+#   (PREFIX/NAME; default shell).
+scripts=$1; results=$2; prefix=${3:-shell}
+[ -d "$scripts" ] && scripts=$(ls "$scripts"/*.sh 2>/dev/null)
 mkdir -p "$(dirname "$results")/logs"
 status=0
-for script in "$dir"/*.sh; do
+for script in $scripts; do
     [ -f "$script" ] || continue
-    name="shell/$(basename "$script" .sh)"
-    log="$(dirname "$results")/logs/shell_$(basename "$script" .sh).log"
+    base=$(basename "$script" .sh)
+    name="$prefix/$base"
+    log="$(dirname "$results")/logs/${prefix}_$base.log"
     if bash "$script" >"$log" 2>&1; then
         echo "ok   $name"; echo "$name 1 0" >>"$results"
     else

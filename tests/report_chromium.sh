@@ -1,8 +1,9 @@
 #!/bin/bash
 # report_chromium.sh: the simulator's report opens in headless Chromium (Debian's package) with
 # no console messages at all (the report has no script and loads nothing, so any message is an
-# error), and its screenshot shows the charts: many coloured pixels, since text and background
-# are grey and chart series are not.
+# error), its screenshot shows the charts: many coloured pixels, since text and background
+# are grey and chart series are not; and each chart's axis range fits its data
+# (tests/tools/report_axes.py reads the ranges each SVG carries and the plotted points).
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 browser=$(command -v chromium || true)
@@ -11,9 +12,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$KHORGOS" simulate --scale 0.05 --out "$work/out" >"$work/simulate.log" 2>&1 ||
+"$KHORGOS" simulate --scale 0.05 --seeds 3 --out "$work/out" >"$work/simulate.log" 2>&1 ||
     fail "simulate: $(tail -n 5 "$work/simulate.log")"
 [ -s "$work/out/report.html" ] || fail "no report.html"
+# Each chart's axes fit its data, and every mark is drawn where its values put it.
+python3 tests/tools/report_axes.py "$work/out/report.html" >"$work/axes.log" ||
+    fail "axes: $(tail -n 1 "$work/axes.log")"
 
 timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \

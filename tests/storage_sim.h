@@ -35,23 +35,41 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
-#define SIM_LOG_MAX 4096u
+/* Log entries a run holds; read-only ones leave it once a recovery re-checked them. */
+#define SIM_LOG_MAX 16384u
 #define SIM_EVENTS_MAX 6u
 #define SIM_ACCOUNT_IDS 24u
 #define SIM_BATCH_REQUESTS_MAX 4u
-#define SIM_REPLY_BYTES_MAX (SIM_EVENTS_MAX * 128u)
+/* A logged body: up to 16 records of 128 bytes (8 payments of 256), the VOPR's largest. */
+#define SIM_BODY_BYTES_MAX (16u * 128u)
+/* Replies are kept byte for byte up to this size; every reply also by its XXH3-128 checksum,
+ * so the larger ones (queries over the whole queue) are compared by that. */
+#define SIM_REPLY_BYTES_MAX (16u * 128u)
+/* The reply buffer a request gets: what khorgos_reply_size_max asks of the widest record
+ * (a position) with a single-record body. */
+#define SIM_REPLY_CAPACITY_BYTES (LIMIT_BATCH_EVENTS_MAX * 512u)
+_Static_assert(sizeof(struct khorgos_position) <= 512, "a position fits the reply capacity");
+
+enum sim_entry_kind {
+    SIM_ENTRY_REQUEST = 0, /* one request of a batch */
+    SIM_ENTRY_CLOCK = 1,   /* khorgos_clock_advance by advance_ns, to clock_ns */
+    SIM_ENTRY_PULSE = 2,   /* an internal pulse the recovered journal holds, its request not */
+};
 
 struct sim_entry {
     u64 clock_ns;
-    u32 operation;
+    u32 operation; /* the request's, or the pulse's (PULSE or SETTLE_PULSE) */
     u32 body_size;
-    _Alignas(16) u8 body[SIM_EVENTS_MAX * 128u];
+    u8 kind;        /* enum sim_entry_kind */
+    u64 advance_ns; /* SIM_ENTRY_CLOCK */
+    _Alignas(16) u8 body[SIM_BODY_BYTES_MAX];
     bool acknowledged;
+    u32 error; /* the request's own (khorgos_request.error): capacity_full refuses one */
     u32 reply_size;
-    _Alignas(16) u8 reply[SIM_REPLY_BYTES_MAX];
-    /* The raw PULSE the recovered journal holds but whose request did not make it. */
-    bool pulse_only;
-    u64 pulse_timestamp;
+    u128 reply_checksum;
+    _Alignas(16) u8 reply[SIM_REPLY_BYTES_MAX]; /* its first SIM_REPLY_BYTES_MAX bytes */
+    u64 pulse_timestamp; /* SIM_ENTRY_PULSE */
+    bool read_only;      /* the reference found it changed nothing (no pulse either) */
 };
 
 struct sim_totals {
@@ -68,6 +86,20 @@ struct sim_totals {
     u64 requests_recovered_unacknowledged;
     u64 torn_tails;
     u64 faults_injected;             /* every fault the I/O reported injecting */
+    u64 recoveries;                  /* opens after a crash, each verified */
+    u64 replies_checked;             /* acknowledged replies reproduced by the reference */
+};
+
+struct sim;
+/* What a run drives: the ledger workload of this file by default, the whole engine in
+ * tests/vopr.h. NULL hooks do nothing. */
+struct sim_driver {
+    const struct storage_superblock *superblock;
+    void (*request_make)(struct sim *sim, struct sim_entry *entry);
+    /* Runs batches until the engine stops or `batches_max` went by. */
+    void (*run_until_failure)(struct sim *sim, u32 batches_max);
+    void (*opened)(struct sim *sim);  /* after every open of sim->engine */
+    void (*closing)(struct sim *sim); /* before every close of sim->engine */
 };
 
 struct sim {
@@ -81,7 +113,20 @@ struct sim {
     u64 acknowledged_count; /* requests (pulses included) acknowledged so far */
     u64 next_id;
     struct sim_totals *totals;
+    const struct sim_driver *driver; /* NULL: sim_driver_ledger */
+    void *context;                   /* the driver's */
+    u64 trace_hash; /* FNV-1a over every acknowledged reply and recovery: a run's fingerprint */
 };
+
+#define SIM_FNV_OFFSET 0xCBF29CE484222325ull
+#define SIM_FNV_PRIME 0x100000001B3ull
+
+static inline void sim_trace(struct sim *sim, const void *data, size_t size) {
+    const u8 *bytes = data;
+    for (size_t index = 0; index < size; index++) {
+        sim->trace_hash = (sim->trace_hash ^ bytes[index]) * SIM_FNV_PRIME;
+    }
+}
 
 static inline u64 sim_random(struct sim *sim) {
     u64 x = sim->random_state;
@@ -180,51 +225,116 @@ static inline void sim_request_make(struct sim *sim, struct sim_entry *entry) {
     }
 }
 
+static const struct sim_driver sim_driver_ledger;
+
+static inline const struct sim_driver *sim_driver_of(const struct sim *sim) {
+    return sim->driver != NULL ? sim->driver : &sim_driver_ledger;
+}
+
+/* A reply as the log keeps it: its size, its checksum and its first bytes. */
+static inline void sim_reply_keep(struct sim_entry *entry, const u8 *reply, u32 reply_size) {
+    entry->reply_size = reply_size;
+    entry->reply_checksum = base_checksum128(reply, reply_size);
+    memcpy(entry->reply, reply, MIN(reply_size, SIM_REPLY_BYTES_MAX));
+}
+
+/* Runs one log entry on the reference (an engine in memory). */
+static inline void sim_reference_entry(struct khorgos *reference, struct sim_entry *entry,
+                                       struct khorgos_request *request) {
+    if (entry->kind == SIM_ENTRY_PULSE) {
+        engine_apply(reference, entry->operation, entry->pulse_timestamp, NULL, 0, NULL);
+        return;
+    }
+    if (entry->kind == SIM_ENTRY_CLOCK) {
+        reference->clock_manual_ns = entry->clock_ns - entry->advance_ns;
+        assert_int_equal(khorgos_clock_advance(reference, entry->advance_ns), KHORGOS_ERROR_ok);
+        return;
+    }
+    reference->clock_manual_ns = entry->clock_ns;
+    assert_int_equal(khorgos_execute(reference, request, 1), KHORGOS_ERROR_ok);
+}
+
+/* The recovered journal holds `durable` records of `entry` while it ran more: only its first
+ * internal pulses (an expiry PULSE, then a SETTLE_PULSE) made it, not the request itself.
+ * Mirrors khorgos_execute_begin's rule for them on the reference (the state before the
+ * entry) and logs them as pulse entries. */
+static inline void sim_reference_pulses(struct sim *sim, struct khorgos *reference,
+                                        const struct sim_entry *entry, u64 durable) {
+    reference->clock_manual_ns = entry->clock_ns;
+    const struct engine_operation *operation = engine_operation_find(entry->operation);
+    bool writes = entry->kind == SIM_ENTRY_REQUEST && operation->changes_state;
+    u32 events = writes ? entry->body_size / operation->body_record_size : 0;
+    for (u32 kind = 0; kind < 2 && durable > 0; kind++) {
+        u64 last = reference->timestamp_last;
+        u64 now = reference->clock_manual_ns;
+        u64 due_by = writes ? MAX(now, last + MAX(events, 1u)) : now;
+        u64 due = kind == 0 ? ledger_expiry_next(&reference->ledger)
+                            : settle_timer_next(&reference->settle);
+        if (due == 0 || due > due_by) continue;
+        assert_true(sim->log_count < SIM_LOG_MAX);
+        struct sim_entry *pulse = &sim->log[sim->log_count++];
+        memset(pulse, 0, sizeof(*pulse));
+        pulse->kind = SIM_ENTRY_PULSE;
+        pulse->operation = kind == 0 ? KHORGOS_OPERATION_PULSE : KHORGOS_OPERATION_SETTLE_PULSE;
+        pulse->pulse_timestamp = MAX(now, last + 1);
+        pulse->clock_ns = entry->clock_ns;
+        pulse->acknowledged = true;
+        engine_apply(reference, pulse->operation, pulse->pulse_timestamp, NULL, 0, NULL);
+        durable--;
+    }
+    assert_int_equal(durable, 0);
+}
+
 /* A memory engine holding the first log entries, up to `request_count` requests; checks the
- * acknowledged replies on the way. */
+ * acknowledged replies on the way. An entry that ran past `request_count` (its pulses are
+ * durable, its request not) is replaced by those pulses. */
 static inline struct khorgos *sim_reference(struct sim *sim, u64 request_count, u32 *entries_held) {
+    const struct storage_superblock *superblock = sim_driver_of(sim)->superblock;
     struct khorgos_config config = {
-        .account_count_max = sim_superblock.account_count_max,
-        .transfer_count_max = sim_superblock.transfer_count_max,
-        .account_balance_count_max = sim_superblock.account_balance_count_max,
-        .participant_count_max = sim_superblock.participant_count_max,
-        .payment_count_max = sim_superblock.payment_count_max,
+        .account_count_max = superblock->account_count_max,
+        .transfer_count_max = superblock->transfer_count_max,
+        .account_balance_count_max = superblock->account_balance_count_max,
+        .participant_count_max = superblock->participant_count_max,
+        .payment_count_max = superblock->payment_count_max,
         .clock_manual = 1,
     };
     struct khorgos *reference = NULL;
     assert_int_equal(khorgos_open_memory(&reference, &config), KHORGOS_ERROR_ok);
-    static _Alignas(16) u8 reply[SIM_REPLY_BYTES_MAX];
+    static _Alignas(16) u8 reply[SIM_REPLY_CAPACITY_BYTES];
     u32 index = 0;
     for (; index < sim->log_count && reference->request_count < request_count; index++) {
         struct sim_entry *entry = &sim->log[index];
-        if (entry->pulse_only) {
-            engine_apply(reference, KHORGOS_OPERATION_PULSE, entry->pulse_timestamp, NULL, 0, NULL);
-            continue;
-        }
-        reference->clock_manual_ns = entry->clock_ns;
         struct khorgos_request request = {
             .operation = entry->operation, .body_size = entry->body_size, .body = entry->body,
             .reply = reply, .reply_capacity = sizeof(reply),
         };
         u64 before = reference->request_count;
-        assert_int_equal(khorgos_execute(reference, &request, 1), KHORGOS_ERROR_ok);
+        sim_reference_entry(reference, entry, &request);
         if (reference->request_count > request_count) {
-            /* Its PULSE is in the recovered journal but the request is not: undo by rebuilding
-             * without this entry and replaying the PULSE alone. */
-            assert_int_equal(reference->request_count, before + 2);
-            assert_int_equal(request_count, before + 1);
+            /* Rebuild without this entry, then run only its durable pulses. */
+            static struct sim_entry overshot;
+            overshot = *entry;
             khorgos_close(reference);
-            *entries_held = index;
-            return NULL;
+            sim->log_count = index;
+            reference = sim_reference(sim, before, entries_held);
+            sim->log_count = *entries_held;
+            sim_reference_pulses(sim, reference, &overshot, request_count - before);
+            *entries_held = sim->log_count;
+            return reference;
         }
+        if (entry->kind != SIM_ENTRY_REQUEST) continue;
+        entry->read_only = reference->request_count == before &&
+                           !engine_operation_find(entry->operation)->changes_state;
         if (entry->acknowledged) {
-            assert_int_equal(request.error, KHORGOS_ERROR_ok);
+            assert_int_equal(request.error, entry->error);
             assert_int_equal(request.reply_size, entry->reply_size);
-            assert_memory_equal(reply, entry->reply, entry->reply_size);
+            assert_true(base_checksum128(reply, request.reply_size) == entry->reply_checksum);
+            assert_memory_equal(reply, entry->reply, MIN(entry->reply_size, SIM_REPLY_BYTES_MAX));
+            sim->totals->replies_checked++;
         } else {
             /* Durable but never acknowledged: from now on its reply is what replay gives. */
-            entry->reply_size = request.reply_size;
-            memcpy(entry->reply, reply, request.reply_size);
+            entry->error = request.error;
+            sim_reply_keep(entry, reply, request.reply_size);
         }
     }
     assert_int_equal(reference->request_count, request_count);
@@ -243,7 +353,10 @@ static inline void sim_open(struct sim *sim, struct storage_report *report) {
         khorgos_error error = engine_storage_open(&sim->engine, sim->io, false, &options, report);
         struct storage_fault_config clean = {0};
         storage_fault_configure(sim->io, &clean);
-        if (error == KHORGOS_ERROR_ok) return;
+        if (error == KHORGOS_ERROR_ok) {
+            if (sim_driver_of(sim)->opened != NULL) sim_driver_of(sim)->opened(sim);
+            return;
+        }
         /* A flipped read must be refused as damage, never served; the disk is fine. */
         assert_true(error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version);
         sim->totals->recoveries_refused_then_clean++;
@@ -254,6 +367,15 @@ static inline void sim_open(struct sim *sim, struct storage_report *report) {
                 khorgos_error_name(error), report->message, sim->io->last_error(sim->io));
     }
     assert_int_equal(error, KHORGOS_ERROR_ok);
+    if (sim_driver_of(sim)->opened != NULL) sim_driver_of(sim)->opened(sim);
+}
+
+/* Closes sim->engine (the driver first lets a checkpoint it holds finish). */
+static inline void sim_close(struct sim *sim) {
+    assert_non_null(sim->engine);
+    if (sim_driver_of(sim)->closing != NULL) sim_driver_of(sim)->closing(sim);
+    khorgos_close(sim->engine);
+    sim->engine = NULL;
 }
 
 /* Recovers after a crash and checks everything the header comment lists. */
@@ -266,28 +388,25 @@ static inline void sim_recover_and_verify(struct sim *sim) {
     assert_true(recovered >= sim->acknowledged_count);
     u32 held = 0;
     struct khorgos *reference = sim_reference(sim, recovered, &held);
-    if (reference == NULL) {
-        /* The pulse-only case: keep the entries before, then the PULSE as its own entry. */
-        assert_true(held < SIM_LOG_MAX);
-        sim->log_count = held;
-        struct sim_entry *pulse = &sim->log[sim->log_count++];
-        memset(pulse, 0, sizeof(*pulse));
-        pulse->pulse_only = true;
-        pulse->pulse_timestamp = sim->engine->timestamp_last;
-        reference = sim_reference(sim, recovered, &held);
-        assert_non_null(reference);
-    }
     for (u32 index = 0; index < held; index++) {
-        if (!sim->log[index].acknowledged && !sim->log[index].pulse_only) {
+        if (!sim->log[index].acknowledged && sim->log[index].kind != SIM_ENTRY_PULSE) {
             sim->totals->requests_recovered_unacknowledged++;
         }
         sim->log[index].acknowledged = true; /* durable now, whatever its reply's fate */
     }
-    sim->log_count = held;
+    /* Read-only requests checked now leave the log: they changed nothing to replay. */
+    sim->log_count = 0;
+    for (u32 index = 0; index < held; index++) {
+        if (!sim->log[index].read_only) sim->log[sim->log_count++] = sim->log[index];
+    }
     assert_true(ledger_digest(&reference->ledger) == ledger_digest(&sim->engine->ledger));
+    assert_true(settle_digest(&reference->settle) == settle_digest(&sim->engine->settle));
     assert_int_equal(reference->timestamp_last, sim->engine->timestamp_last);
     assert_true(ledger_check(&sim->engine->ledger));
+    assert_true(settle_check(&sim->engine->settle));
     sim->acknowledged_count = recovered;
+    sim->totals->recoveries++;
+    sim_trace(sim, &recovered, sizeof(recovered));
     khorgos_close(reference);
 }
 
@@ -305,8 +424,8 @@ static inline bool sim_checkpoint(struct sim *sim) {
     return false;
 }
 
-/* Runs batches until the engine stops (a planned power loss or an injected failure). */
-static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool inject) {
+/* The faults of the next stretch of batches (none unless `inject`). */
+static inline void sim_faults_choose(struct sim *sim, bool inject) {
     u64 choice = inject ? sim_below(sim, 9) : 9;
     struct storage_fault_config faults = {0};
     if (choice < 5) faults.operations_until_power_loss = 1 + (u32)sim_below(sim, 200);
@@ -317,43 +436,92 @@ static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool 
      * starts and snapshots meet ENOSPC (the engine keeps serving without that checkpoint). */
     else if (choice == 8) faults.space_bytes_max = (2u << 20) + sim_below(sim, 3u << 20);
     storage_fault_configure(sim->io, &faults);
+}
+
+static inline void sim_faults_clear(struct sim *sim) {
+    struct storage_fault_config clean = {0};
+    storage_fault_configure(sim->io, &clean);
+}
+
+/* Two sets of reply buffers: a pipelined batch fills one while the other waits. */
+static _Alignas(16) u8 sim_replies[2][SIM_BATCH_REQUESTS_MAX][SIM_REPLY_CAPACITY_BYTES];
+
+/* Logs `count` new requests made by the driver and points `requests` at them (replies in the
+ * buffer set `slot`); false when the log is full. */
+static inline bool sim_batch_prepare(struct sim *sim, struct khorgos_request *requests,
+                                     u32 count, u32 slot) {
+    assert_true(count <= SIM_BATCH_REQUESTS_MAX && slot < 2);
+    if (sim->log_count + count > SIM_LOG_MAX) return false;
+    for (u32 index = 0; index < count; index++) {
+        struct sim_entry *entry = &sim->log[sim->log_count++];
+        memset(entry, 0, sizeof(*entry));
+        sim_driver_of(sim)->request_make(sim, entry);
+        entry->clock_ns = sim->clock_ns;
+        requests[index] = (struct khorgos_request){
+            .operation = entry->operation, .body_size = entry->body_size,
+            .body = entry->body, .reply = sim_replies[slot][index],
+            .reply_capacity = SIM_REPLY_CAPACITY_BYTES,
+        };
+    }
+    return true;
+}
+
+/* The batch logged from `first` returned ok (its wait, when pipelined): its replies are
+ * acknowledged. */
+static inline void sim_batch_acknowledge(struct sim *sim, u32 first,
+                                         const struct khorgos_request *requests, u32 count) {
+    for (u32 index = 0; index < count; index++) {
+        struct sim_entry *entry = &sim->log[first + index];
+        assert_int_equal(entry->kind, SIM_ENTRY_REQUEST);
+        entry->acknowledged = true;
+        entry->error = requests[index].error;
+        sim_reply_keep(entry, requests[index].reply, requests[index].reply_size);
+        sim_trace(sim, &entry->operation, sizeof(entry->operation));
+        sim_trace(sim, &requests[index].error, sizeof(requests[index].error));
+        sim_trace(sim, &requests[index].timestamp, sizeof(requests[index].timestamp));
+        sim_trace(sim, &entry->reply_checksum, sizeof(entry->reply_checksum));
+        sim->totals->requests_acknowledged++;
+    }
+}
+
+/* A failed call stopped the engine: every later call says stopped. */
+static inline void sim_assert_stopped(struct sim *sim, khorgos_error error) {
+    assert_true(error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space);
+    assert_true(sim->engine->stopped);
+    assert_int_equal(khorgos_execute(sim->engine, NULL, 0), KHORGOS_ERROR_stopped);
+}
+
+/* Runs batches until the engine stops (a planned power loss or an injected failure). */
+static inline void sim_run_until_failure(struct sim *sim, u32 batches_max, bool inject) {
+    sim_faults_choose(sim, inject);
     for (u32 batch = 0; batch < batches_max; batch++) {
         sim->clock_ns += sim_below(sim, 4) == 0 ? sim_below(sim, 3000000000ull) : 0;
         sim->engine->clock_manual_ns = sim->clock_ns;
         struct khorgos_request requests[SIM_BATCH_REQUESTS_MAX];
-        static _Alignas(16) u8 replies[SIM_BATCH_REQUESTS_MAX][SIM_REPLY_BYTES_MAX];
         u32 count = 1 + (u32)sim_below(sim, SIM_BATCH_REQUESTS_MAX);
-        if (sim->log_count + count > SIM_LOG_MAX) break;
         u32 first = sim->log_count;
-        for (u32 index = 0; index < count; index++) {
-            struct sim_entry *entry = &sim->log[sim->log_count++];
-            sim_request_make(sim, entry);
-            requests[index] = (struct khorgos_request){
-                .operation = entry->operation, .body_size = entry->body_size,
-                .body = entry->body, .reply = replies[index], .reply_capacity = SIM_REPLY_BYTES_MAX,
-            };
-        }
+        if (!sim_batch_prepare(sim, requests, count, 0)) break;
         khorgos_error error = khorgos_execute(sim->engine, requests, count);
         if (error != KHORGOS_ERROR_ok) {
-            assert_true(error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space);
-            assert_true(sim->engine->stopped);
-            assert_int_equal(khorgos_execute(sim->engine, requests, count), KHORGOS_ERROR_stopped);
+            sim_assert_stopped(sim, error);
             break;
         }
-        for (u32 index = 0; index < count; index++) {
-            struct sim_entry *entry = &sim->log[first + index];
-            entry->acknowledged = true;
-            entry->reply_size = requests[index].reply_size;
-            assert_true(entry->reply_size <= SIM_REPLY_BYTES_MAX);
-            memcpy(entry->reply, replies[index], entry->reply_size);
-            sim->totals->requests_acknowledged++;
-        }
+        sim_batch_acknowledge(sim, first, requests, count);
         sim->acknowledged_count = sim->engine->request_count;
         if (sim_below(sim, 16) == 0 && !sim_checkpoint(sim)) break;
     }
-    struct storage_fault_config clean = {0};
-    storage_fault_configure(sim->io, &clean);
+    sim_faults_clear(sim);
 }
+
+static inline void sim_run_ledger(struct sim *sim, u32 batches_max) {
+    sim_run_until_failure(sim, batches_max, true);
+}
+
+static const struct sim_driver sim_driver_ledger = {
+    .superblock = &sim_superblock,
+    .request_make = sim_request_make,
+    .run_until_failure = sim_run_ledger,
+};
 
 /* The committed length of a file: up to its last nonzero byte (files are preallocated with
  * zeros and written from the start). */
@@ -455,37 +623,41 @@ static inline void sim_damage_and_detect(struct sim *sim) {
     assert_int_equal(storage_fault_damage(sim->io, name, offset, bit), KHORGOS_ERROR_ok);
 }
 
-static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
+/* One seeded run of `driver`: returns its trace hash (equal runs give equal hashes). */
+static inline u64 sim_run_driver(u64 seed, u32 crashes, struct sim_totals *totals,
+                                 const struct sim_driver *driver, void *context) {
     struct sim sim;
     memset(&sim, 0, sizeof(sim));
     sim.seed = seed;
     sim.random_state = seed * 0x9E3779B97F4A7C15ull + 1;
     sim.totals = totals;
+    sim.driver = driver;
+    sim.context = context;
+    sim.trace_hash = SIM_FNV_OFFSET;
     sim.clock_ns = KHORGOS_MANUAL_CLOCK_START_NS;
     sim.next_id = 1000;
     sim.log = calloc(SIM_LOG_MAX, sizeof(struct sim_entry));
     assert_non_null(sim.log);
     struct storage_fault_config config = {.seed = seed};
     sim.io = storage_fault_create(&config);
-    assert_int_equal(engine_storage_format(sim.io, &sim_superblock), KHORGOS_ERROR_ok);
+    assert_int_equal(engine_storage_format(sim.io, driver->superblock), KHORGOS_ERROR_ok);
     static struct storage_report report;
     sim_open(&sim, &report);
     for (u32 crash = 0; crash < crashes; crash++) {
-        sim_run_until_failure(&sim, 1 + (u32)sim_below(&sim, 40), true);
+        driver->run_until_failure(&sim, 1 + (u32)sim_below(&sim, 40));
+        if (driver->closing != NULL) driver->closing(&sim);
         storage_fault_crash(sim.io);
-        khorgos_close(sim.engine);
-        sim.engine = NULL;
+        sim_close(&sim);
         totals->crashes++;
         sim_recover_and_verify(&sim);
         if (sim_below(&sim, 4) == 0) {
-            khorgos_close(sim.engine);
-            sim.engine = NULL;
+            sim_close(&sim);
             sim_damage_and_detect(&sim);
             sim_open(&sim, &report);
             assert_int_equal(sim.engine->request_count, sim.acknowledged_count);
         }
     }
-    khorgos_close(sim.engine);
+    sim_close(&sim);
     struct storage_fault_counters counters = storage_fault_counters(sim.io);
     totals->power_losses += counters.power_losses;
     totals->write_or_sync_failures += counters.write_errors + counters.sync_errors;
@@ -498,6 +670,11 @@ static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
     storage_fault_destroy(sim.io);
     free(sim.log);
     totals->runs++;
+    return sim.trace_hash;
+}
+
+static inline void sim_run(u64 seed, u32 crashes, struct sim_totals *totals) {
+    (void)sim_run_driver(seed, crashes, totals, &sim_driver_ledger, NULL);
 }
 
 static inline void sim_totals_print(const struct sim_totals *totals) {
@@ -506,7 +683,8 @@ static inline void sim_totals_print(const struct sim_totals *totals) {
            "truncated, "
            "%llu recoveries refused a flipped read then recovered clean, %llu snapshot "
            "fallbacks, damage %llu injected / %llu detected, %llu requests acknowledged, "
-           "%llu unacknowledged requests found durable\n",
+           "%llu unacknowledged requests found durable, %llu recoveries verified, %llu "
+           "acknowledged replies checked\n",
            (unsigned long long)totals->runs, (unsigned long long)totals->crashes,
            (unsigned long long)totals->power_losses,
            (unsigned long long)totals->write_or_sync_failures,
@@ -517,7 +695,8 @@ static inline void sim_totals_print(const struct sim_totals *totals) {
            (unsigned long long)totals->damage_injected,
            (unsigned long long)totals->damage_detected,
            (unsigned long long)totals->requests_acknowledged,
-           (unsigned long long)totals->requests_recovered_unacknowledged);
+           (unsigned long long)totals->requests_recovered_unacknowledged,
+           (unsigned long long)totals->recoveries, (unsigned long long)totals->replies_checked);
 }
 
 #endif /* KHORGOS_TESTS_STORAGE_SIM_H */

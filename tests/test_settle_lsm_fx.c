@@ -294,9 +294,14 @@ static void test_gridlock_larger_than_one_ledger_call(void **state) {
         big_events[3 * ring + 2] =
             fixture_payment_event(id + 2, PROVIDER_A, BANK_KZ, KZT, 0, 1000, 0, 0);
     }
-    assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, big_events,
-                                     sizeof(big_events), big_results, sizeof(big_results)),
-                     sizeof(big_results));
+    /* 4,200 payments: two requests (a request holds at most 4,094 payments). */
+    u32 half = 3 * BIG_RINGS / 2;
+    for (u32 first = 0; first < 3 * BIG_RINGS; first += half) {
+        assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS,
+                                         &big_events[first], half * sizeof(big_events[0]),
+                                         &big_results[first], half * sizeof(big_results[0])),
+                         half * sizeof(big_results[0]));
+    }
     for (u32 index = 0; index < 3 * BIG_RINGS; index++) {
         assert_int_equal(big_results[index].status, KHORGOS_SETTLE_queued);
     }

@@ -272,6 +272,28 @@ static void test_windows_on_timers(void **state) {
     khorgos_close(engine);
 }
 
+/* A clock that jumps past several intervals of an hourly window: the window closes, and the
+ * next one opens on the same grid at the first close still ahead (the engine aborted here when
+ * it opened the next window already due). */
+static void test_window_timer_after_a_clock_jump(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO);
+    u64 close_at = fixture_later(engine, 60);
+    assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_OPEN_WINDOW, 0, close_at, 0,
+                                       20 * SECOND_NS),
+                     0);
+    assert_int_equal(khorgos_clock_advance(engine, 125 * SECOND_NS), KHORGOS_ERROR_ok);
+    fixture_check(engine);
+    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_PENDING_SETTLEMENT);
+    struct khorgos_window next = test_window(engine, 2);
+    assert_int_equal(next.state, KHORGOS_WINDOW_OPEN);
+    assert_true(next.close_at == close_at + 80 * SECOND_NS); /* 60 + 4 * 20 > 125 */
+    assert_int_equal(khorgos_clock_advance(engine, 16 * SECOND_NS), KHORGOS_ERROR_ok);
+    assert_int_equal(test_window(engine, 2).state, KHORGOS_WINDOW_PENDING_SETTLEMENT);
+    assert_true(test_window(engine, 3).close_at == close_at + 100 * SECOND_NS);
+    khorgos_close(engine);
+}
+
 /* The settle section of a snapshot carries issue 5's state (quotes, routing, windows, route
  * data of payments): a copy loaded from it has the same digest and answers the same. */
 static void test_snapshot_round_trip(void **state) {
@@ -673,6 +695,7 @@ int main(void) {
         cmocka_unit_test(test_unwind_removes_the_short),
         cmocka_unit_test(test_abort_gives_quote_room_back),
         cmocka_unit_test(test_windows_on_timers),
+        cmocka_unit_test(test_window_timer_after_a_clock_jump),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_randomised_replay),
         cmocka_unit_test(test_liquidity_gross_versus_hourly_netting),

@@ -199,6 +199,52 @@ static void test_intraday_series(void **state) {
     assert_u128(system->liquidity_series[0], 0);
     assert_u128(system->liquidity_series[1], 100);
     assert_u128(system->liquidity_series[2], 0);
+    /* A payment settled at the close (a netting window closing then) shows in the last
+     * bucket: each bucket's value is after everything at its last second. */
+    const struct sim_flow at_close[] = {flow(A, B, 100, 0, 900)};
+    assert_int_equal(sim_metrics_compute(&metrics, &workspace, at_close, 1, 900),
+                     KHORGOS_ERROR_ok);
+    assert_u128(system->queue_series[1], 100);
+    assert_u128(system->queue_series[2], 0);
+    assert_u128(system->liquidity_series[1], 0);
+    assert_u128(system->liquidity_series[2], 100);
+}
+
+/* Five payments in currency 0, one in currency 1: settled after 0, 100, 20 and 10 seconds (the
+ * 10-second one in a set), one rejected. Nearest rank: the median of {0, 10, 20, 100} is the
+ * 2nd value (10), the 95th percentile the 4th (100). */
+static void test_outcome_figures_delay_distribution_and_rejections(void **state) {
+    (void)state;
+    struct sim_payment payments[6];
+    struct sim_outcome outcomes[6];
+    memset(payments, 0, sizeof(payments));
+    memset(outcomes, 0, sizeof(outcomes));
+    const u32 waits[6] = {0, 100, 20, 10, 0, 7};
+    for (u32 index = 0; index < 6; index++) {
+        payments[index].amount = 1000 * (index + 1);
+        payments[index].submitted_at = 50 + index;
+        payments[index].currency = index == 5 ? 1 : 0;
+        outcomes[index].status = SIM_STATUS_SETTLED;
+        outcomes[index].settled_at = 50 + index + waits[index];
+    }
+    outcomes[3].flags = SIM_OUTCOME_IN_SET;
+    outcomes[4].status = SIM_STATUS_REJECTED;
+    outcomes[4].settled_at = SIM_NEVER;
+    struct sim_day day = {.payments = payments, .count = 6, .count_max = 6,
+                          .close_seconds = 900};
+    struct sim_run run;
+    memset(&run, 0, sizeof(run));
+    u32 scratch[6];
+    sim_run_outcome_figures(&day, outcomes, 2, scratch, &run);
+    assert_int_equal(run.delay_p50_seconds[0], 10);
+    assert_int_equal(run.delay_p95_seconds[0], 100);
+    assert_int_equal(run.delay_max_seconds[0], 100);
+    assert_int_equal(run.rejected_count[0], 1);
+    assert_u128(run.rejected_value[0], 5000);
+    assert_u128(run.offset_value[0], 4000);
+    assert_int_equal(run.delay_p50_seconds[1], 7); /* one payment: every percentile is it */
+    assert_int_equal(run.delay_p95_seconds[1], 7);
+    assert_int_equal(run.rejected_count[1], 0);
 }
 
 static void test_bad_flows_are_refused_and_change_nothing(void **state) {
@@ -350,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_delay_edge_cases),
         cmocka_unit_test(test_legs_count_for_liquidity_not_for_delay),
         cmocka_unit_test(test_intraday_series),
+        cmocka_unit_test(test_outcome_figures_delay_distribution_and_rejections),
         cmocka_unit_test(test_bad_flows_are_refused_and_change_nothing),
         cmocka_unit_test(test_starting_liquidity_rule),
         cmocka_unit_test(test_random_days_settled_on_arrival_use_the_upper_bound),

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "khorgos.h" /* the engine's reasons, as sim_run.c records them */
 #include "sim/sim.h"
 
 enum { DESIGN_COUNT = 3, ALPHA_COUNT = 3, RUN_COUNT = DESIGN_COUNT * ALPHA_COUNT };
@@ -49,6 +50,7 @@ static void outcomes_make(u32 design, u32 alpha, struct sim_outcome *out) {
                                           : MIN(payment->submitted_at + wait, day.close_seconds);
         if (design == 1 && alpha == 0 && payment->id % 50 == 0) {
             outcome->status = SIM_STATUS_REJECTED;
+            outcome->reason = KHORGOS_SETTLE_insufficient_funds;
             outcome->settled_at = SIM_NEVER;
             outcome->ended_at = SIM_NEVER;
         }
@@ -95,7 +97,7 @@ static int setup(void **state) {
     }
     sim_metrics_workspace_deinit(&workspace);
     free(flows);
-    report = (struct sim_report){&scenario, &day, runs, RUN_COUNT};
+    report = (struct sim_report){&scenario, &day, runs, RUN_COUNT, 1};
     return 0;
 }
 
@@ -126,7 +128,7 @@ static char *file_read(const char *directory, const char *name, size_t *length) 
 }
 
 static void directory_remove(const char *directory) {
-    const char *names[] = {"metrics.json", "payments.csv", "report.html"};
+    const char *names[] = {"metrics.json", "payments.csv", "participants.csv", "report.html"};
     char path[512];
     for (u32 index = 0; index < ARRAY_COUNT(names); index++) {
         snprintf(path, sizeof(path), "%s/%s", directory, names[index]);
@@ -220,16 +222,26 @@ static void test_metrics_json_is_valid_and_in_the_issue_format(void **state) {
     assert_non_null(strstr(text, "\"runs\":["));
     assert_non_null(strstr(text, "\"countries\":["));
     /* The first row is ideal, a = 0, CNY; its upper bound is the metrics' one, in yuan. */
-    char expected[128], amount[64];
+    char expected[256], amount[64];
     khorgos_amount_format(metrics[0].currencies[0].total.upper_bound, 2, amount, sizeof(amount));
     snprintf(expected, sizeof(expected),
-             "{\"design\":\"ideal\",\"a\":0,\"currency\":\"CNY\",\"upper_bound\":\"%s\"", amount);
+             "{\"design\":\"ideal\",\"a\":0,\"seed\":0,\"currency\":\"CNY\","
+             "\"upper_bound\":\"%s\"",
+             amount);
     assert_non_null(strstr(text, expected));
     assert_non_null(strstr(text, "\"design\":\"delayed\",\"a\":0.5,"));
     assert_non_null(strstr(text, "\"fx_converted\":\"123.45\""));
     /* Ideal settlement uses exactly the upper bound, with no delay. */
     assert_non_null(strstr(text, "\"delay_indicator\":0.000000"));
     assert_non_null(strstr(text, "\"delay_indicator\":1.000000"));
+    /* One seed: a summary entry per run, currency (and "all") and metric, its interval the
+     * value itself. */
+    u32 entries = RUN_COUNT * (scenario.currency_count + 1) * 12;
+    assert_int_equal(count_of(text, "\"metric\":"), entries);
+    assert_int_equal(count_of(text, ",\"n\":1}"), entries);
+    assert_non_null(strstr(text, "\"design\":\"end_of_day\",\"a\":1,\"currency\":\"all\","
+                                 "\"metric\":\"delay_indicator\",\"mean\":1.000000,"
+                                 "\"ci95_low\":1.000000,\"ci95_high\":1.000000,\"n\":1}"));
     free(text);
     directory_remove(directory);
 }
@@ -241,14 +253,17 @@ static void test_payments_csv_has_the_header_and_a_row_per_run_and_payment(void 
     size_t length = 0;
     char *text = file_read(directory, "payments.csv", &length);
     const char *header = "design,a,id,debtor,creditor,currency,amount,creditor_currency,"
-                         "creditor_amount,priority,submitted_at,settled_at,status\n";
+                         "creditor_amount,priority,submitted_at,settled_at,status,reason,"
+                         "reason_iso,kind\n";
     assert_memory_equal(text, header, strlen(header));
     u32 lines = count_of(text, "\n");
     assert_int_equal(lines, 1 + RUN_COUNT * day.count);
-    assert_int_equal(count_of(text, ","), 12 * lines);
-    /* delayed at a = 0 rejects ids divisible by 50: empty creditor amount and settled_at. */
-    assert_int_equal(count_of(text, ",,rejected\n"), day.count / 50);
-    assert_int_equal(count_of(text, ",rejected\n"), day.count / 50);
+    assert_int_equal(count_of(text, ","), 15 * lines);
+    /* delayed at a = 0 rejects ids divisible by 50: empty creditor amount and settled_at, and
+     * the reason with its ISO 20022 code; a settled payment has none. */
+    assert_int_equal(count_of(text, ",,rejected,insufficient_funds,AM04,trade\n"), day.count / 50);
+    assert_int_equal(count_of(text, ",rejected,"), day.count / 50);
+    assert_int_equal(count_of(text, ",settled,,,trade\n"), RUN_COUNT * day.count - day.count / 50);
     /* The first payment row, written out by hand. */
     const struct sim_payment *first = &day.payments[0];
     char expected[256], amount[64];
@@ -257,6 +272,40 @@ static void test_payments_csv_has_the_header_and_a_row_per_run_and_payment(void 
              scenario.banks[first->debtor].bic, scenario.banks[first->creditor].bic,
              scenario.currencies[first->currency].letters, amount);
     assert_memory_equal(text + strlen(header), expected, strlen(expected));
+    free(text);
+    directory_remove(directory);
+}
+
+static void test_participants_csv_has_a_row_per_participant_and_currency(void **state) {
+    (void)state;
+    char directory[] = "/tmp/khorgos-sim-report-XXXXXX";
+    write_into(directory);
+    size_t length = 0;
+    char *text = file_read(directory, "participants.csv", &length);
+    const char *header = "design,a,seed,bic,currency,role,upper_bound,lower_bound,"
+                         "liquidity_start,liquidity_used,credit_used,queue_max_value,"
+                         "queue_max_count,delay_indicator,submitted_count,submitted_value,"
+                         "value_rejected\n";
+    assert_memory_equal(text, header, strlen(header));
+    /* A row per run and participant-currency that paid or needed liquidity. */
+    u32 rows = 0;
+    for (u32 run = 0; run < RUN_COUNT; run++) {
+        for (u32 bank = 0; bank < scenario.bank_count; bank++) {
+            for (u32 currency = 0; currency < scenario.currency_count; currency++) {
+                const struct sim_participant_metrics *entry =
+                    sim_metrics_at(&metrics[run], bank, currency);
+                rows += entry->submitted_count > 0 || entry->upper_bound > 0 ||
+                        entry->liquidity_used > 0;
+            }
+        }
+    }
+    assert_true(rows > RUN_COUNT);
+    assert_int_equal(count_of(text, "\n"), 1 + rows);
+    assert_int_equal(count_of(text, ","), 16 * (1 + rows));
+    assert_non_null(strstr(text, "\nideal,0,0,BKAACNBJXXX,"));
+    assert_true(count_of(text, ",liquidity_provider,") > 0);
+    assert_int_equal(count_of(text, ",settlement_agent,"), 0); /* agents neither pay nor lend */
+
     free(text);
     directory_remove(directory);
 }
@@ -270,9 +319,16 @@ static void test_report_html_is_self_contained_with_its_charts(void **state) {
     assert_memory_equal(html, "<!DOCTYPE html>", 15);
     assert_int_equal(count_of(html, "<svg "), 5);
     assert_int_equal(count_of(html, "</svg>"), 5);
-    assert_int_equal(count_of(html, "<p class=\"how\">"), 6); /* five charts and the table */
+    assert_int_equal(count_of(html, "<p class=\"how\">"), 9); /* five charts, two per table */
     assert_int_equal(count_of(html, "<polyline "), DESIGN_COUNT * 3);
-    assert_int_equal(count_of(html, "<circle "), RUN_COUNT);
+    /* One mark per run on the trade-off chart, with its a written beside it. */
+    assert_int_equal(count_of(html, "<g class=\"point\""), RUN_COUNT);
+    assert_int_equal(count_of(html, ">a=0.5</text>"), DESIGN_COUNT);
+    /* Every chart says what its axes cover, and the page explains its numbers. */
+    assert_int_equal(count_of(html, " data-y-min=\""), 5);
+    assert_int_equal(count_of(html, " data-x-data-max=\""), 5);
+    assert_non_null(strstr(html, "<h2>Why these numbers</h2>"));
+    assert_non_null(strstr(html, "<h2>What each design costs</h2>"));
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, " src="));
     assert_null(strstr(html, " href="));
@@ -292,7 +348,7 @@ static void test_same_input_same_bytes(void **state) {
     char second[] = "/tmp/khorgos-sim-report-XXXXXX";
     write_into(first);
     write_into(second);
-    const char *names[] = {"metrics.json", "payments.csv", "report.html"};
+    const char *names[] = {"metrics.json", "payments.csv", "participants.csv", "report.html"};
     for (u32 index = 0; index < ARRAY_COUNT(names); index++) {
         size_t first_length = 0, second_length = 0;
         char *one = file_read(first, names[index], &first_length);
@@ -319,7 +375,7 @@ static void test_terminal_summary_has_a_line_per_run(void **state) {
     assert_int_equal(count_of(text, "\nideal "), ALPHA_COUNT);
     /* delayed at a = 0 settled all but one payment in fifty. */
     char expected[64];
-    snprintf(expected, sizeof(expected), "%u / %u", day.count - day.count / 50, day.count);
+    snprintf(expected, sizeof(expected), "%u.0 / %u", day.count - day.count / 50, day.count);
     assert_non_null(strstr(text, expected));
     free(text);
 }
@@ -425,6 +481,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_json_is_valid_and_in_the_issue_format),
         cmocka_unit_test(test_payments_csv_has_the_header_and_a_row_per_run_and_payment),
+        cmocka_unit_test(test_participants_csv_has_a_row_per_participant_and_currency),
         cmocka_unit_test(test_report_html_is_self_contained_with_its_charts),
         cmocka_unit_test(test_same_input_same_bytes),
         cmocka_unit_test(test_terminal_summary_has_a_line_per_run),

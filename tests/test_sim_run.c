@@ -5,7 +5,9 @@
  *     its first run; with a = 1 (A holds UB) every design settles each payment on arrival;
  *     netting in 600-second windows settles the cycle at the first window's close with no
  *     liquidity;
- *   - netting carries a payment unwound from a short window into the next one;
+ *   - netting carries a payment unwound from a short window into the next one, and on
+ *     through every window, however many times that is (more carries than the day has
+ *     payments);
  *   - two banks paying each other with A holding its lower bound: fifo gridlocks, offsetting
  *     on entry and one netting window each settle both with exactly the lower bound;
  *   - the default day (scale 0.05) under every design at a = 0 and a = 1, run twice: byte-
@@ -90,6 +92,14 @@ static void two_way_day(struct sim_day *day) {
     day->payments[1].debtor = 2;
     day->payments[1].creditor = 1;
     day->count = 2;
+}
+
+/* A pays B 100.00 at 10 s; B pays A 100.00 at 2,300 s: in 600-second windows A's payment is
+ * unwound and carried at 600, 1,200 and 1,800 s (three carries, more than the day's two
+ * payments) until B's arrives in the window closing at 2,400 s, where the two net to zero. */
+static void late_return_day(struct sim_day *day) {
+    two_way_day(day);
+    day->payments[1].submitted_at = 2300;
 }
 
 /* A pays B 100.00 at 10 s; B pays A 40.00 at 20 s: A's lower bound is 60.00, its upper bound
@@ -263,6 +273,21 @@ static void test_netting_carries_an_unwound_payment(void **state) {
     sim_metrics_deinit(&metrics);
 }
 
+static void test_netting_carries_a_payment_through_every_window(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[2];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(late_return_day, SIM_DESIGN_DNS_HOURLY, 0, 600, outcomes, &metrics, &run, false);
+    for (u32 index = 0; index < 2; index++) {
+        assert_int_equal(outcomes[index].status, SIM_STATUS_SETTLED);
+        assert_int_equal(outcomes[index].settled_at, 2400);
+    }
+    assert_true(metrics.currencies[0].settlement_ratio_count == 1.0);
+    assert_true(metrics.currencies[0].total.liquidity_used == 0);
+    sim_metrics_deinit(&metrics);
+}
+
 /* At a = 0 (A holds its lower bound, 60.00): fifo gridlocks (A cannot pay 100.00, B has
  * nothing until A pays); offsetting on entry settles both at 20 s with exactly the lower
  * bound; one netting window settles both at its close with exactly the lower bound too. */
@@ -361,7 +386,7 @@ static void default_day_report(const char *directory) {
             }
         }
     }
-    struct sim_report report = {&scenario, &day, runs, RUN_COUNT};
+    struct sim_report report = {&scenario, &day, runs, RUN_COUNT, 1};
     char path[256];
     snprintf(path, sizeof(path), "%s/metrics.json", directory);
     assert_int_equal(sim_report_write_metrics_json(&report, path), KHORGOS_ERROR_ok);
@@ -426,6 +451,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_without_queue_rejects_on_arrival),
         cmocka_unit_test(test_cycle_nets_to_zero_in_a_window),
         cmocka_unit_test(test_netting_carries_an_unwound_payment),
+        cmocka_unit_test(test_netting_carries_a_payment_through_every_window),
         cmocka_unit_test(test_lower_bound_is_enough_to_offset_or_net),
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_design_names),

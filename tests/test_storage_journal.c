@@ -111,15 +111,15 @@ static void test_journal_round_trip_and_chain(void **state) {
     struct storage *storage = storage_fresh(io);
     static struct record_copy records[RECORDS_MAX];
     for (u32 index = 0; index < RECORDS_MAX; index++) record_make(&records[index], index + 1, index);
-    const u64 flights_before = storage_flights_written(storage);
+    const u64 batches_before = storage_batches_written(storage);
     for (u32 batch = 0; batch < RECORDS_MAX; batch += 8) {
         append_records(storage, records, batch, batch + 8);
         assert_false(storage_journal_idle(storage));
         assert_int_equal(storage_journal_commit(storage), KHORGOS_ERROR_ok);
         assert_true(storage_journal_idle(storage));
         /* One write per commit, counted and over: a checkpoint's thread sees the gap. */
-        assert_int_equal(storage_flights_written(storage) - flights_before, batch / 8 + 1);
-        assert_false(storage_flight_writing(storage));
+        assert_int_equal(storage_batches_written(storage) - batches_before, batch / 8 + 1);
+        assert_false(storage_batch_being_written(storage));
     }
     u8 head[BASE_SHA256_BYTES];
     storage_chain_head(storage, head);

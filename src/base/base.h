@@ -16,6 +16,9 @@
  *      bit flips) in records and snapshots; about 30 GB/s, so it costs nothing per commit.
  *    - base_sha256: SHA-256 from OpenSSL (uses the CPU's SHA extensions), for the journal's hash
  *      chain, which must resist deliberate tampering as well as accidents.
+ *    - base_aegis_checksum (base_aegis.c): TigerBeetle's checksum, AEGIS-128L with a zero key,
+ *      for its wire protocol's headers and bodies; on the CPU's AES instructions when present,
+ *      else in portable C. No Debian library has AEGIS, so it is written here from the spec.
  *
  * 4. The id map (base_id_map.c) maps a nonzero u128 id to a u32 index with open addressing and
  *    linear probing. Its slots are reserved once at init for a fixed count of keys at a load of
@@ -66,8 +69,17 @@ _Noreturn void base_assert_fail(const char *file, int line, const char *expressi
 
 /* Events in one client request: TigerBeetle's batch size, so a full batch fits in 1 MiB. */
 #define LIMIT_BATCH_EVENTS_MAX KHORGOS_BATCH_EVENTS_MAX
-/* Bytes of one request body: the largest batch of 128-byte records. */
-#define LIMIT_REQUEST_BODY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
+/* Bytes of one message body, a request's or a reply's: a full batch of 128-byte records, so
+ * that a message with its header fits in 1 MiB (TigerBeetle's message size) and a journal
+ * record holds any request. Operations with larger records take fewer of them (4,094 of 256
+ * bytes): a request or a reply never needs more than one message. */
+#define LIMIT_MESSAGE_BODY_BYTES_MAX KHORGOS_MESSAGE_BODY_BYTES_MAX
+/* Bytes of one request body (the journal's record body holds at most this) and of one reply. */
+#define LIMIT_REQUEST_BODY_BYTES_MAX LIMIT_MESSAGE_BODY_BYTES_MAX
+#define LIMIT_REPLY_BODY_BYTES_MAX LIMIT_MESSAGE_BODY_BYTES_MAX
+/* Records of `record_bytes` bytes in one message body: the batch, or fewer for large records. */
+#define LIMIT_RECORDS_MAX(record_bytes)                                                        \
+    MIN(LIMIT_BATCH_EVENTS_MAX, LIMIT_MESSAGE_BODY_BYTES_MAX / (u32)(record_bytes))
 /* Default capacities when a config leaves them zero: big enough for the demo, the tests and a
  * simulated business day; production sizes are given at format time. */
 #define LIMIT_ACCOUNT_COUNT_DEFAULT (1u << 16)
@@ -90,7 +102,9 @@ _Static_assert(sizeof(struct khorgos_account_balance) == 128, "balance record is
 _Static_assert(sizeof(struct khorgos_account_filter) == 128, "account filter is 128 bytes");
 _Static_assert(sizeof(struct khorgos_query_filter) == 64, "query filter is 64 bytes");
 _Static_assert(sizeof(struct khorgos_create_result) == 16, "create result is 16 bytes");
-_Static_assert(LIMIT_REQUEST_BODY_BYTES_MAX < (1u << 20), "a full batch fits in 1 MiB");
+_Static_assert(LIMIT_MESSAGE_BODY_BYTES_MAX == LIMIT_BATCH_EVENTS_MAX * 128u, "a batch of 128 B");
+_Static_assert(LIMIT_MESSAGE_BODY_BYTES_MAX + 256u <= (1u << 20), "a message fits in 1 MiB");
+_Static_assert(LIMIT_RECORDS_MAX(256) == 4094u, "4,094 records of 256 bytes");
 _Static_assert(LIMIT_ACCOUNT_COUNT_DEFAULT <= LIMIT_ACCOUNT_COUNT_MAX, "default within max");
 _Static_assert(LIMIT_TRANSFER_COUNT_DEFAULT <= LIMIT_TRANSFER_COUNT_MAX, "default within max");
 _Static_assert(LIMIT_TRANSFER_COUNT_MAX <= (U32_MAX / 2), "id map slots fit in u32");
@@ -122,6 +136,42 @@ u128 base_checksum_stream_final(struct base_checksum_stream *stream);
 #define BASE_SHA256_BYTES 32u
 void base_sha256(const void *data, size_t size, u8 digest[BASE_SHA256_BYTES]);
 
+/* AEGIS-128L (base_aegis.c), for TigerBeetle's wire protocol: its checksum is AEGIS-128L's
+ * 128-bit tag with a zero key and nonce, the data as associated data and no message, read as a
+ * little-endian u128. */
+#define BASE_AEGIS_KEY_BYTES 16u
+#define BASE_AEGIS_NONCE_BYTES 16u
+#define BASE_AEGIS_TAG_BYTES 16u
+
+enum base_aegis_engine {
+    BASE_AEGIS_ENGINE_AUTO = 0,         /* the AES instructions when the CPU has them */
+    BASE_AEGIS_ENGINE_PORTABLE = 1,     /* plain C with an S-box table */
+    BASE_AEGIS_ENGINE_AES_INSTRUCTIONS = 2, /* x86 AES-NI; only where available */
+};
+
+struct base_aegis_input {
+    const u8 *key;   /* BASE_AEGIS_KEY_BYTES */
+    const u8 *nonce; /* BASE_AEGIS_NONCE_BYTES */
+    const void *ad;  /* associated data, authenticated only */
+    size_t ad_size;
+    const void *message; /* encrypted into `ciphertext`, message_size bytes */
+    size_t message_size;
+};
+
+/* True when the CPU has the AES instructions this build can use. */
+bool base_aegis_hardware_available(void);
+/* AEGIS-128L encryption with a 128-bit tag; `ciphertext` holds message_size bytes (NULL when
+ * there is no message). */
+void base_aegis128l_encrypt(const struct base_aegis_input *input, void *ciphertext,
+                            u8 tag[BASE_AEGIS_TAG_BYTES]);
+/* The same with a chosen implementation (tests compare them). */
+void base_aegis128l_encrypt_with(enum base_aegis_engine engine,
+                                 const struct base_aegis_input *input, void *ciphertext,
+                                 u8 tag[BASE_AEGIS_TAG_BYTES]);
+/* TigerBeetle's checksum of `size` bytes. */
+u128 base_aegis_checksum(const void *data, size_t size);
+u128 base_aegis_checksum_with(enum base_aegis_engine engine, const void *data, size_t size);
+
 /* ----------------------------------------------------------------------------------------- */
 /* Clock.                                                                                     */
 
@@ -132,6 +182,17 @@ void base_memory_prefault(void *memory, size_t bytes);
 
 u64 base_clock_realtime_ns(void);
 u64 base_clock_monotonic_ns(void);
+
+/* A monotonic clock that a test can replace: now_ns reads it, sleep_ns waits at least that
+ * long on it. Code that paces itself by elapsed time (a checkpoint's writes, storage.h) reads
+ * time only through one, so a deterministic simulation can run it on simulated time, where
+ * sleep_ns moves the simulated clock on. base_clock_system is CLOCK_MONOTONIC and nanosleep. */
+struct base_clock {
+    u64 (*now_ns)(void *context);
+    void (*sleep_ns)(void *context, u64 duration_ns);
+    void *context;
+};
+extern const struct base_clock base_clock_system;
 
 /* ----------------------------------------------------------------------------------------- */
 /* Id map: nonzero u128 -> u32, reserved at init, no allocation afterwards.                   */

@@ -1,6 +1,7 @@
 /* base_clock.c: the system clocks. The engine reads realtime for timestamps (made strictly
  * increasing by the engine, so a clock step backwards never reorders history) and monotonic
- * for measuring durations. */
+ * for measuring durations; base_clock_system is the monotonic one behind the replaceable clock
+ * interface (struct base_clock). */
 #include "base/base.h"
 
 #include <time.h>
@@ -15,6 +16,25 @@ static u64 clock_read_ns(clockid_t clock_id) {
 
 u64 base_clock_realtime_ns(void) { return clock_read_ns(CLOCK_REALTIME); }
 u64 base_clock_monotonic_ns(void) { return clock_read_ns(CLOCK_MONOTONIC); }
+
+static u64 clock_system_now_ns(void *context) {
+    ASSERT(context == NULL);
+    return base_clock_monotonic_ns();
+}
+
+static void clock_system_sleep_ns(void *context, u64 duration_ns) {
+    ASSERT(context == NULL);
+    ASSERT(duration_ns < 1000000000ull * 3600); /* a pause, not a wait for an event */
+    struct timespec pause = {(time_t)(duration_ns / 1000000000ull),
+                             (long)(duration_ns % 1000000000ull)};
+    while (nanosleep(&pause, &pause) != 0) continue; /* interrupted: sleep the rest */
+}
+
+const struct base_clock base_clock_system = {
+    .now_ns = clock_system_now_ns,
+    .sleep_ns = clock_system_sleep_ns,
+    .context = NULL,
+};
 
 /* In this file because, like the clock, it is about the machine rather than the data. */
 void base_memory_prefault(void *memory, size_t bytes) {

@@ -23,7 +23,10 @@
  *   3. nothing is allocated after start: the input buffer (one line of
  *      LIMIT_JSON_LINE_BYTES_MAX and a read's worth more), the token array, the body and reply
  *      arenas and the output buffer are reserved once;
- *   4. a refused line changes nothing (it never reaches the engine).
+ *   4. a refused line changes nothing (it never reaches the engine);
+ *   5. once the engine stopped (a write or sync of the data directory failed: ENOSPC, EIO,
+ *      EDQUOT), no reply is written, no more input is read, and apply exits 1 after one
+ *      message naming the file and the cause; the batch that failed is never answered.
  * Blank lines are skipped without a reply but still counted, so "line" numbers match an editor.
  * A line longer than LIMIT_JSON_LINE_BYTES_MAX is discarded up to its newline and answered
  * with line_too_long.
@@ -60,6 +63,7 @@ enum apply_line_status { APPLY_LINE, APPLY_LINE_TOO_LONG, APPLY_LINE_NONE_WAITIN
 
 struct apply {
     struct khorgos *engine;
+    const char *data_directory; /* NULL in memory */
     bool clock_manual;
     /* Input: bytes [input_start, input_end) are read but not yet consumed. */
     char *input;
@@ -199,6 +203,24 @@ static void apply_batch_reset(struct apply *apply) {
     apply->reply_used = 0;
 }
 
+/* The engine stopped (a write or sync of the data directory failed): no reply of the batch
+ * is written, nothing more is read, and apply exits 1 (invariant 5). */
+static void apply_engine_failed(struct apply *apply, khorgos_error error) {
+    ASSERT(error != KHORGOS_ERROR_ok);
+    ASSERT(apply->engine != NULL);
+    char failure[256];
+    khorgos_failure_text(apply->engine, failure, sizeof(failure));
+    if (failure[0] != '\0' && apply->data_directory != NULL) {
+        fprintf(stderr,
+                "khorgos apply: %s/%s; stopped: no further replies (restart once the cause is "
+                "cleared: every acknowledged request is recovered)\n",
+                apply->data_directory, failure);
+    } else {
+        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
+    }
+    apply->failed = true;
+}
+
 /* Commits the batch, then writes its replies in order (invariants 1 and 2). */
 static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
@@ -206,10 +228,7 @@ static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
     khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
-        const char *cause = khorgos_failure(apply->engine);
-        fprintf(stderr, "khorgos apply: the engine failed: %s%s%s\n", khorgos_strerror(error),
-                cause[0] != '\0' ? ": " : "", cause);
-        apply->failed = true;
+        apply_engine_failed(apply, error);
         return;
     }
     for (u32 index = 0; index < apply->request_count; index++) {
@@ -251,6 +270,11 @@ static void apply_advance_clock(struct apply *apply, const struct cli_clock_adva
     overflow = overflow || total > U64_MAX - now;
     khorgos_error error = overflow ? KHORGOS_ERROR_invalid_argument
                                    : khorgos_clock_advance(apply->engine, total);
+    if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
+        error == KHORGOS_ERROR_stopped) {
+        apply_engine_failed(apply, error); /* the expiries it journaled were not written */
+        return;
+    }
     if (overflow) {
         apply_error_reply(apply, name, (u32)strlen(name),
                           cli_codec_error_name(CLI_CODEC_ERROR_out_of_range),
@@ -282,6 +306,7 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
     ASSERT(apply->line_number >= 1);
     if (apply_line_blank(line, length)) return;
     if (apply->request_count == APPLY_BATCH_REQUESTS_MAX) apply_batch_flush(apply);
+    if (apply->failed) return; /* invariant 5: the batch stays as it was, unanswered */
     struct cli_codec_request decoded;
     struct cli_codec_error error;
     enum cli_codec_decode_status status = cli_codec_request_decode(
@@ -289,12 +314,14 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
         APPLY_ARENA_BYTES - apply->body_used, &decoded, &error);
     if (status == CLI_CODEC_BODY_FULL) {
         apply_batch_flush(apply);
+        if (apply->failed) return;
         status = cli_codec_request_decode(&apply->reader, line, length, apply->bodies,
                                           APPLY_ARENA_BYTES, &decoded, &error);
     }
     ASSERT(status != CLI_CODEC_BODY_FULL);
     if (status == CLI_CODEC_REFUSED) {
         apply_batch_flush(apply);
+        if (apply->failed) return;
         apply_error_reply(apply, error.op, error.op_length, cli_codec_error_name(error.code),
                           error.message, apply->line_number);
         apply_output_write(apply);
@@ -304,6 +331,7 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
         struct cli_clock_advance advance;
         memcpy(&advance, apply->bodies + apply->body_used, sizeof(advance));
         apply_batch_flush(apply);
+        if (apply->failed) return;
         apply_advance_clock(apply, &advance);
         return;
     }
@@ -313,6 +341,7 @@ static void apply_line(struct apply *apply, const char *line, u32 length) {
         /* No room for its reply: commit the batch first, and move this body to the front. */
         u8 *body = apply->bodies + apply->body_used;
         apply_batch_flush(apply);
+        if (apply->failed) return;
         memmove(apply->bodies, body, decoded.body_size);
     }
     u32 index = apply->request_count++;
@@ -407,6 +436,7 @@ static void apply_loop(struct apply *apply) {
             snprintf(message, sizeof(message), "the line is longer than %u bytes",
                      LIMIT_JSON_LINE_BYTES_MAX);
             apply_batch_flush(apply);
+            if (apply->failed) break;
             apply_error_reply(apply, NULL, 0, cli_codec_error_name(CLI_CODEC_ERROR_line_too_long),
                               message, apply->line_number);
             apply_output_write(apply);
@@ -440,7 +470,7 @@ static u32 apply_reply_capacity(void) {
         if (operation->reply == NULL) continue; /* served by apply itself */
         u32 records = operation->body_shape == CLI_BODY_EVENTS ||
                               operation->body_shape == CLI_BODY_IDS
-                          ? LIMIT_BATCH_EVENTS_MAX
+                          ? khorgos_events_max(operation->operation)
                           : 1;
         u32 reply = khorgos_reply_size_max(operation->operation, records * operation->body->size);
         ASSERT(reply <= U32_MAX / 2);
@@ -493,6 +523,7 @@ int cli_apply_main(int argc, char **argv) {
         goto release;
     }
     apply->clock_manual = options.clock_manual;
+    apply->data_directory = options.data_directory;
     ASSERT(apply->request_count == 0 && apply->line_number == 0);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options.data_directory != NULL) { /* capacities come from the directory's format */

@@ -722,9 +722,13 @@ static enum cli_codec_decode_status decode_array(struct decode *decode, u32 arra
         decode_fail(decode, CLI_CODEC_ERROR_wrong_type, detail);
         return CLI_CODEC_REFUSED;
     }
-    if (array->children > LIMIT_BATCH_EVENTS_MAX) {
+    /* The engine's own limit (it checks it too), so the message can say it; an operation of
+     * the front end's own takes a batch. */
+    u32 events_max = khorgos_events_max(operation->operation);
+    if (events_max == 0) events_max = LIMIT_BATCH_EVENTS_MAX;
+    if (array->children > events_max) {
         snprintf(detail, sizeof(detail), "%u in \"%s\", at most %u", array->children,
-                 operation->body_key, LIMIT_BATCH_EVENTS_MAX);
+                 operation->body_key, events_max);
         decode_fail(decode, CLI_CODEC_ERROR_too_many_events, detail);
         return CLI_CODEC_REFUSED;
     }

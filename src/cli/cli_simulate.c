@@ -3,25 +3,33 @@
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
- *   khorgos simulate [--scenario FILE] [--payments FILE.csv [--strict]] [--seed N] [--scale X]
- *                    [--a LIST] [--designs LIST] [--resolution-interval SECONDS]
- *                    [--netting-interval SECONDS] [--out DIR] [--data DIR]
+ *   khorgos simulate [--scenario default|trade-only|interbank|FILE]
+ *                    [--payments FILE.csv [--strict]]
+ *                    [--seed N] [--seeds N] [--scale X] [--a LIST] [--designs LIST]
+ *                    [--resolution-interval SECONDS] [--netting-interval SECONDS] [--out DIR]
+ *                    [--data DIR]
  *
- * Steps: the scenario (built in, or read and validated), the day (generated from the seed and
- * scale, or read from the payments file, bad rows reported by line and skipped, or the file
- * refused with --strict), then one run per design (in the issue's order) and value of a
- * (sim_run_design: a fresh engine each, in memory or in DIR/<design>-a<a> under --data), then
- * metrics.json, payments.csv and report.html in the output directory and the summary table on
+ * Steps: the scenario (built in: default and trade-only are both the day of trade invoices,
+ * interbank the same with sim_interbank.c's layer added to each day; or a file, read and
+ * validated); for each seed S .. S + N - 1, the day
+ * (generated from the seed and scale, or read once from the payments file, bad rows reported
+ * by line and skipped, or the file refused with --strict), then one run per design (in the
+ * issue's order) and value of a (sim_run_design: a fresh engine each, in memory or in
+ * DIR/<design>-a<a>-seed<S> under --data); then metrics.json, payments.csv and report.html in
+ * the output directory and the summary table (means and 95% intervals over the seeds) on
  * standard output. A progress bar goes to standard error when it is a terminal.
  *
- * Memory: the day, one outcome array and one metrics set per run are reserved before the first
- * run (48 bytes per payment and run). Exit status: 0 done, 1 a run or a write failed, 2 usage
- * or input refused.
+ * Memory: the first seed's day and each of its runs' outcomes are kept for payments.csv and
+ * the charts through the day (48 bytes per payment and run); later seeds' days and outcomes
+ * reuse one buffer each; every run's metrics are kept. Exit status: 0 done, 1 a run or a write
+ * failed, 2 usage or input refused.
  */
 #include "cli/cli.h"
 #include "sim/sim.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -33,12 +41,20 @@
 #define SIMULATE_PATH_BYTES_MAX 4096u
 #define SIMULATE_OUT_DEFAULT "build/simulation"
 #define SIMULATE_PROGRESS_WIDTH 40u
+/* Seeds by default: ten days give a 95% interval of about 0.7 standard deviations each way
+ * (t = 2.262 over the square root of 10), enough to tell the designs apart, and the default
+ * day's 250 runs take about 30 s of processor time. */
+#define SIMULATE_SEED_COUNT_DEFAULT 10u
+/* Seeds run on this many threads at once, each with its own engines: the main job's machine
+ * has two cores. Every run writes only its own slot, so the results do not depend on it. */
+#define SIMULATE_THREAD_COUNT 2u
 
 struct simulate_options {
     const char *scenario_path;
     const char *payments_path;
     bool strict;
     u64 seed;
+    u32 seed_count;                   /* 0: the default (one with --payments) */
     u32 scale_per_mille;
     const char *out;
     const char *data;
@@ -52,8 +68,12 @@ struct simulate_options {
 
 static const char simulate_usage[] =
     "usage: khorgos simulate [--scenario FILE] [--payments FILE.csv [--strict]] [--seed N]\n"
-    "                        [--scale X] [--a LIST] [--designs LIST] [--out DIR] [--data DIR]\n"
-    "                        [--resolution-interval SECONDS] [--netting-interval SECONDS]\n"
+    "                        [--seeds N] [--scale X] [--a LIST] [--designs LIST] [--out DIR]\n"
+    "                        [--data DIR] [--resolution-interval SECONDS]\n"
+    "                        [--netting-interval SECONDS]\n"
+    "  --seeds N             days of seeds S .. S+N-1 (default 10; 1 with --payments)\n"
+    "  --scenario NAME|FILE  default or trade-only (both the built-in trade day), interbank\n"
+    "                        (the trade day with an interbank layer), or a scenario file\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
     "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n"
     "  --data DIR            durable runs: each formats and opens DIR/<design>-a<a>, holding\n"
@@ -133,6 +153,8 @@ static bool simulate_parse_value(struct simulate_options *options, const char *f
         u32 seed = 0;
         if (!simulate_parse_u32(value, 0, U32_MAX, &seed)) return false;
         options->seed = seed;
+    } else if (strcmp(flag, "--seeds") == 0) {
+        return simulate_parse_u32(value, 1, SIM_SEED_COUNT_MAX, &options->seed_count);
     } else if (strcmp(flag, "--scale") == 0) {
         if (sim_decimal_parse(value, strlen(value), 3, &number) != 0 || number == 0 ||
             number > SIM_SCALE_PER_MILLE_MAX) {
@@ -180,6 +202,19 @@ static int simulate_parse(int argc, char **argv, struct simulate_options *option
         fprintf(stderr, "khorgos simulate: --strict applies to --payments\n%s", simulate_usage);
         return -1;
     }
+    if (options->payments_path != NULL && options->seed_count > 1) {
+        fprintf(stderr, "khorgos simulate: a payments file is one day: --seeds must be 1\n%s",
+                simulate_usage);
+        return -1;
+    }
+    if (options->seed_count == 0) {
+        options->seed_count = options->payments_path != NULL ? 1 : SIMULATE_SEED_COUNT_DEFAULT;
+    }
+    if ((u64)options->seed + options->seed_count - 1 > U32_MAX) {
+        fprintf(stderr, "khorgos simulate: the last seed is above %u\n%s", U32_MAX,
+                simulate_usage);
+        return -1;
+    }
     return 0;
 }
 
@@ -216,19 +251,29 @@ static void simulate_print_errors(const char *what, const struct sim_scenario_er
     if (errors->count > kept) fprintf(stderr, "%s: %u more\n", what, errors->count - kept);
 }
 
+/* The built-in day with the interbank layer (--scenario interbank). */
+static bool simulate_interbank(const struct simulate_options *options) {
+    ASSERT(options != NULL);
+    ASSERT(options->seed_count <= SIM_SEED_COUNT_MAX);
+    return options->scenario_path != NULL && strcmp(options->scenario_path, "interbank") == 0;
+}
+
 static int simulate_scenario(const struct simulate_options *options,
                              struct sim_scenario *scenario) {
     ASSERT(options != NULL && scenario != NULL);
     struct sim_scenario_errors errors = {0};
     khorgos_error error = KHORGOS_ERROR_ok;
-    if (options->scenario_path == NULL) {
+    /* The built-in names; anything else is a file (./default reads a file of that name). */
+    const char *path = options->scenario_path;
+    if (path == NULL || strcmp(path, "default") == 0 || strcmp(path, "trade-only") == 0 ||
+        simulate_interbank(options)) {
         sim_scenario_default(scenario);
         error = sim_scenario_validate(scenario, &errors);
     } else {
-        error = sim_scenario_read_path(options->scenario_path, scenario, &errors);
+        error = sim_scenario_read_path(path, scenario, &errors);
     }
     if (error != KHORGOS_ERROR_ok) {
-        simulate_print_errors(options->scenario_path ? options->scenario_path : "scenario",
+        simulate_print_errors(path != NULL ? path : "scenario",
                               &errors);
         return -1;
     }
@@ -260,14 +305,17 @@ close_file:
 
 /* The day: from the payments file, or generated. */
 static int simulate_day(const struct simulate_options *options,
-                        const struct sim_scenario *scenario, struct sim_day *day) {
+                        const struct sim_scenario *scenario, u64 seed, struct sim_day *day) {
     ASSERT(options != NULL && scenario != NULL && day != NULL);
     ASSERT(day->payments == NULL);
     if (options->payments_path == NULL) {
         u32 count = sim_generate_count(scenario, options->scale_per_mille);
-        if (count == 0 || sim_day_init(day, count) != KHORGOS_ERROR_ok ||
-            sim_generate(scenario, options->seed, options->scale_per_mille, day) !=
-                KHORGOS_ERROR_ok) {
+        bool interbank = simulate_interbank(options);
+        u32 room = count + (interbank ? sim_interbank_count_max(scenario, count) : 0);
+        if (count == 0 || room > SIM_PAYMENT_COUNT_MAX ||
+            sim_day_init(day, room) != KHORGOS_ERROR_ok ||
+            sim_generate(scenario, seed, options->scale_per_mille, day) != KHORGOS_ERROR_ok ||
+            (interbank && sim_interbank_add(scenario, seed, day) != KHORGOS_ERROR_ok)) {
             fprintf(stderr, "khorgos simulate: the day cannot be generated at this scale\n");
             return -1;
         }
@@ -311,37 +359,54 @@ static void simulate_progress(bool terminal, u32 done, u32 total, const char *de
     fflush(stderr);
 }
 
+/* runs[seed_index x per_seed + k]: the report's order (struct sim_report). */
 struct simulate_memory {
-    struct sim_outcome *outcomes[SIM_RUN_COUNT_MAX];
-    struct sim_metrics metrics[SIM_RUN_COUNT_MAX];
-    struct sim_run runs[SIM_RUN_COUNT_MAX];
+    struct sim_outcome *outcomes[SIM_RUN_COUNT_MAX]; /* the first seed's runs */
+    struct sim_outcome *scratch[SIMULATE_THREAD_COUNT]; /* later seeds' outcomes, per thread */
+    struct sim_metrics *metrics;      /* [run_count] */
+    struct sim_run *runs;             /* [run_count] */
+    u32 per_seed;
     u32 run_count;
+    u32 metrics_ready;                /* metrics[0 .. metrics_ready - 1] initialised */
 };
 
 static void simulate_memory_free(struct simulate_memory *memory) {
     ASSERT(memory != NULL);
-    ASSERT(memory->run_count <= SIM_RUN_COUNT_MAX);
-    for (u32 index = 0; index < memory->run_count; index++) {
-        free(memory->outcomes[index]);
-        if (memory->metrics[index].participants != NULL) {
-            sim_metrics_deinit(&memory->metrics[index]);
-        }
+    ASSERT(memory->per_seed <= SIM_RUN_COUNT_MAX);
+    for (u32 index = 0; index < memory->per_seed; index++) free(memory->outcomes[index]);
+    for (u32 index = 0; index < memory->metrics_ready; index++) {
+        sim_metrics_deinit(&memory->metrics[index]);
     }
+    for (u32 thread = 0; thread < SIMULATE_THREAD_COUNT; thread++) free(memory->scratch[thread]);
+    free(memory->metrics);
+    free(memory->runs);
 }
 
 static bool simulate_memory_reserve(struct simulate_memory *memory,
                                     const struct sim_scenario *scenario,
-                                    const struct sim_day *day, u32 run_count) {
+                                    const struct sim_day *day, u32 per_seed, u32 seed_count) {
     ASSERT(memory != NULL && scenario != NULL && day != NULL);
-    ASSERT(run_count <= SIM_RUN_COUNT_MAX);
-    memory->run_count = run_count;
-    for (u32 index = 0; index < run_count; index++) {
+    ASSERT(per_seed <= SIM_RUN_COUNT_MAX && seed_count <= SIM_SEED_COUNT_MAX);
+    memset(memory, 0, sizeof(*memory));
+    memory->per_seed = per_seed;
+    memory->run_count = per_seed * seed_count;
+    for (u32 thread = 0; thread < SIMULATE_THREAD_COUNT; thread++) {
+        memory->scratch[thread] = calloc(MAX(day->count, 1u), sizeof(struct sim_outcome));
+        if (memory->scratch[thread] == NULL) return false;
+    }
+    memory->metrics = calloc(memory->run_count, sizeof(struct sim_metrics));
+    memory->runs = calloc(memory->run_count, sizeof(struct sim_run));
+    if (memory->metrics == NULL || memory->runs == NULL) return false;
+    for (u32 index = 0; index < per_seed; index++) {
         memory->outcomes[index] = calloc(MAX(day->count, 1u), sizeof(struct sim_outcome));
-        if (memory->outcomes[index] == NULL ||
-            sim_metrics_init(&memory->metrics[index], scenario->bank_count,
+        if (memory->outcomes[index] == NULL) return false;
+    }
+    for (u32 index = 0; index < memory->run_count; index++) {
+        if (sim_metrics_init(&memory->metrics[index], scenario->bank_count,
                              scenario->currency_count) != KHORGOS_ERROR_ok) {
             return false;
         }
+        memory->metrics_ready = index + 1;
     }
     return true;
 }
@@ -353,21 +418,39 @@ static double simulate_seconds_since(const struct timespec *start) {
     return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-/* Every design at every a, in report order (design, then a). */
-static int simulate_runs(const struct simulate_options *options, struct sim_runner *runner,
-                         const u32 *alphas, u32 alpha_count, struct simulate_memory *memory) {
+/* One thread's share of the seeds: seed indexes thread, thread + SIMULATE_THREAD_COUNT, ... */
+struct simulate_worker {
+    const struct simulate_options *options;
+    const struct sim_scenario *scenario;
+    const struct sim_day *day;        /* the first seed's */
+    const u32 *alphas;
+    u32 alpha_count;
+    u32 thread;
+    struct simulate_memory *memory;
+    atomic_uint *done;                /* runs finished, for the progress bar */
+    struct sim_runner runner;
+    int status;                       /* 0, -1 a run failed, -2 the engine cannot hold it */
+};
+
+/* Every design at every a on the day of one seed (the seed_index-th), in report order. */
+static int simulate_seed_runs(struct simulate_worker *worker, u32 seed_index) {
+    const struct simulate_options *options = worker->options;
+    struct simulate_memory *memory = worker->memory;
     bool terminal = isatty(STDERR_FILENO) != 0;
-    u32 total = options->design_count * alpha_count;
-    ASSERT(total > 0 && alphas != NULL);
-    ASSERT(total == memory->run_count);
-    for (u32 index = 0; index < total; index++) {
-        u32 design = options->designs[index / alpha_count];
-        u32 alpha = alphas[index % alpha_count];
-        simulate_progress(terminal, index, total, sim_design_name(design), alpha);
+    u32 per_seed = options->design_count * worker->alpha_count;
+    ASSERT(per_seed > 0 && per_seed == memory->per_seed);
+    ASSERT(seed_index < options->seed_count);
+    for (u32 index = 0; index < per_seed; index++) {
+        u32 design = options->designs[index / worker->alpha_count];
+        u32 alpha = worker->alphas[index % worker->alpha_count];
+        u32 run = seed_index * per_seed + index;
+        simulate_progress(terminal, atomic_load(worker->done), memory->run_count,
+                          sim_design_name(design), alpha);
         char data[SIMULATE_PATH_BYTES_MAX];
         if (options->data != NULL) {
-            snprintf(data, sizeof(data), "%s/%s-a%u", options->data, sim_design_name(design),
-                     alpha);
+            snprintf(data, sizeof(data), "%s/%s-a%u-seed%llu", options->data,
+                     sim_design_name(design), alpha,
+                     (unsigned long long)worker->runner.day->seed);
         }
         struct sim_run_config config = {
             .design = design,
@@ -376,17 +459,91 @@ static int simulate_runs(const struct simulate_options *options, struct sim_runn
             .netting_interval_seconds = options->netting_interval_seconds,
             .data_directory = options->data != NULL ? data : NULL,
         };
-        khorgos_error error = sim_run_design(runner, &config, memory->outcomes[index],
-                                             &memory->metrics[index], &memory->runs[index]);
+        struct sim_outcome *outcomes =
+            seed_index == 0 ? memory->outcomes[index] : memory->scratch[worker->thread];
+        khorgos_error error = sim_run_design(&worker->runner, &config, outcomes,
+                                             &memory->metrics[run], &memory->runs[run]);
         if (error != KHORGOS_ERROR_ok) {
-            if (terminal) fprintf(stderr, "\n");
-            fprintf(stderr, "khorgos simulate: %s at a=%u/1000 failed: %s (%s)\n",
-                    sim_design_name(design), alpha, runner->message, khorgos_error_name(error));
+            fprintf(stderr, "%skhorgos simulate: %s at a=%u/1000, seed %llu failed: %s (%s)\n",
+                    terminal ? "\n" : "", sim_design_name(design), alpha,
+                    (unsigned long long)worker->runner.day->seed, worker->runner.message,
+                    khorgos_error_name(error));
             return -1;
         }
+        if (seed_index > 0) memory->runs[run].outcomes = NULL; /* the scratch is reused */
+        atomic_fetch_add(worker->done, 1u);
     }
-    simulate_progress(terminal, total, total, "done", 1000);
     return 0;
+}
+
+/* The seeds of one thread: the first seed's runs on the kept day; each later seed's day
+ * generated into the thread's own day. */
+static void *simulate_worker_main(void *argument) {
+    struct simulate_worker *worker = argument;
+    const struct simulate_options *options = worker->options;
+    ASSERT(worker->thread < SIMULATE_THREAD_COUNT);
+    ASSERT(options->seed_count >= 1 && options->seed_count <= SIM_SEED_COUNT_MAX);
+    worker->status = 0;
+    for (u32 seed_index = worker->thread; seed_index < options->seed_count &&
+                                          worker->status == 0;
+         seed_index += SIMULATE_THREAD_COUNT) {
+        struct sim_day later = {0};
+        const struct sim_day *today = worker->day;
+        if (seed_index > 0) {
+            if (simulate_day(options, worker->scenario, options->seed + seed_index, &later) !=
+                0) {
+                if (later.payments != NULL) sim_day_deinit(&later);
+                worker->status = -1;
+                return NULL;
+            }
+            today = &later;
+        }
+        if (sim_runner_init(&worker->runner, worker->scenario, today) != KHORGOS_ERROR_ok) {
+            fprintf(stderr, "khorgos simulate: %s\n",
+                    worker->runner.message[0] ? worker->runner.message : "out of memory");
+            worker->status = -2; /* the scenario or day is more than the engine holds */
+        } else {
+            worker->status = simulate_seed_runs(worker, seed_index);
+            sim_runner_deinit(&worker->runner);
+        }
+        if (seed_index > 0) sim_day_deinit(&later);
+    }
+    return NULL;
+}
+
+/* Every seed's runs, SIMULATE_THREAD_COUNT threads at once; the worst status of any. */
+static int simulate_runs(const struct simulate_options *options,
+                         const struct sim_scenario *scenario, const struct sim_day *day,
+                         const u32 *alphas, u32 alpha_count, struct simulate_memory *memory) {
+    static struct simulate_worker workers[SIMULATE_THREAD_COUNT]; /* runners are large */
+    pthread_t threads[SIMULATE_THREAD_COUNT];
+    bool started[SIMULATE_THREAD_COUNT] = {false};
+    atomic_uint done = 0;
+    ASSERT(day->payments != NULL && memory->per_seed > 0);
+    u32 thread_count = MIN(options->seed_count, SIMULATE_THREAD_COUNT);
+    ASSERT(thread_count >= 1);
+    for (u32 thread = 0; thread < thread_count; thread++) {
+        workers[thread] = (struct simulate_worker){
+            .options = options, .scenario = scenario, .day = day, .alphas = alphas,
+            .alpha_count = alpha_count, .thread = thread, .memory = memory, .done = &done};
+        if (thread == 0) continue; /* the calling thread takes the first share */
+        started[thread] = pthread_create(&threads[thread], NULL, simulate_worker_main,
+                                         &workers[thread]) == 0;
+        if (!started[thread]) simulate_worker_main(&workers[thread]); /* run it here instead */
+    }
+    simulate_worker_main(&workers[0]);
+    int status = 0;
+    for (u32 thread = 0; thread < thread_count; thread++) {
+        if (started[thread]) pthread_join(threads[thread], NULL);
+        if (workers[thread].status == -2 || (status == 0 && workers[thread].status != 0)) {
+            status = workers[thread].status;
+        }
+    }
+    if (status == 0) {
+        simulate_progress(isatty(STDERR_FILENO) != 0, memory->run_count, memory->run_count,
+                          "done", 1000);
+    }
+    return status;
 }
 
 static int simulate_report(const struct simulate_options *options,
@@ -395,29 +552,34 @@ static int simulate_report(const struct simulate_options *options,
     ASSERT(options != NULL && scenario != NULL && day != NULL && memory != NULL);
     ASSERT(memory->run_count > 0 && seconds >= 0);
     struct sim_report report = {.scenario = scenario, .day = day, .runs = memory->runs,
-                                .run_count = memory->run_count};
+                                .run_count = memory->run_count,
+                                .seed_count = options->seed_count};
     if (sim_report_write_all(&report, options->out) != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos simulate: cannot write the report into %s\n", options->out);
         return 1;
     }
-    printf("%s: %u payments, %u runs through the engine in %.1f s\n", scenario->name, day->count,
-           memory->run_count, seconds);
+    printf("%s: %u payments, %u seed%s (%llu to %llu), %u runs through the engine in "
+           "%.1f s\n",
+           scenario->name, day->count, options->seed_count, options->seed_count == 1 ? "" : "s",
+           (unsigned long long)options->seed,
+           (unsigned long long)(options->seed + options->seed_count - 1), memory->run_count,
+           seconds);
     if (sim_report_write_summary(&report, stdout) != KHORGOS_ERROR_ok) return 1;
-    printf("report: %s/report.html (metrics.json, payments.csv beside it)\n", options->out);
+    printf("report: %s/report.html (metrics.json, payments.csv, participants.csv beside it)\n",
+           options->out);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int cli_simulate_main(int argc, char **argv) {
     static struct simulate_options options;
     static struct sim_scenario scenario; /* large: not on the stack */
-    static struct sim_runner runner;
     static struct simulate_memory memory;
     struct sim_day day = {0};
     int parsed = simulate_parse(argc, argv, &options);
     if (parsed != 0) return parsed > 0 ? 0 : 2; /* 1: help was asked for and printed */
     ASSERT(options.design_count > 0 && options.design_count <= SIM_DESIGN_COUNT);
     if (simulate_scenario(&options, &scenario) != 0) return 2;
-    if (simulate_day(&options, &scenario, &day) != 0) {
+    if (simulate_day(&options, &scenario, options.seed, &day) != 0) {
         if (day.payments != NULL) sim_day_deinit(&day);
         return 2;
     }
@@ -432,23 +594,22 @@ int cli_simulate_main(int argc, char **argv) {
                 options.data != NULL ? options.data : options.out);
         goto free_day;
     }
-    if (sim_runner_init(&runner, &scenario, &day) != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "khorgos simulate: %s\n", runner.message[0] ? runner.message
-                                                                   : "out of memory");
-        goto free_day;
-    }
     status = 1;
-    if (!simulate_memory_reserve(&memory, &scenario, &day, options.design_count * alpha_count)) {
+    if (!simulate_memory_reserve(&memory, &scenario, &day, options.design_count * alpha_count,
+                                 options.seed_count)) {
         fprintf(stderr, "khorgos simulate: out of memory for %u runs\n", memory.run_count);
         goto free_runs;
     }
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    if (simulate_runs(&options, &runner, alphas, alpha_count, &memory) != 0) goto free_runs;
+    int ran = simulate_runs(&options, &scenario, &day, alphas, alpha_count, &memory);
+    if (ran != 0) {
+        status = ran == -2 ? 2 : 1;
+        goto free_runs;
+    }
     status = simulate_report(&options, &scenario, &day, &memory, simulate_seconds_since(&start));
 free_runs:
     simulate_memory_free(&memory);
-    sim_runner_deinit(&runner);
 free_day:
     sim_day_deinit(&day);
     return status;

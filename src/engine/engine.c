@@ -81,6 +81,14 @@ const char *khorgos_operation_name(uint32_t operation) {
     return entry == NULL ? NULL : entry->name;
 }
 
+/* Records a query's reply (of a filter) may hold at most: one message body's worth. */
+static u32 engine_reply_records_max(const struct engine_operation *entry) {
+    ASSERT(entry != NULL && entry->body_single);
+    u32 records = LIMIT_RECORDS_MAX(entry->reply_record_size);
+    ASSERT(records > 0 && records <= LIMIT_BATCH_EVENTS_MAX);
+    return records;
+}
+
 /* Records in a request body: the events, ids, or 1 for a filter. */
 static u32 engine_body_count(const struct engine_operation *entry, u32 body_size) {
     ASSERT(entry != NULL);
@@ -88,28 +96,86 @@ static u32 engine_body_count(const struct engine_operation *entry, u32 body_size
     return body_size / entry->body_record_size;
 }
 
-uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
+/* A client's operation (not an internal pulse), NULL when unknown. */
+static const struct engine_operation *engine_operation_client(u32 operation) {
     const struct engine_operation *entry = engine_operation_find(operation);
     if (entry == NULL || operation == KHORGOS_OPERATION_PULSE ||
         operation == KHORGOS_OPERATION_SETTLE_PULSE) {
-        return 0;
+        return NULL;
     }
-    if (entry->body_single) return LIMIT_BATCH_EVENTS_MAX * entry->reply_record_size;
-    return engine_body_count(entry, body_size) * entry->reply_record_size;
+    ASSERT(entry->body_record_size > 0 && entry->reply_record_size > 0);
+    return entry;
+}
+
+/* Records of an operation's body at most: a filter is one; events and ids fill at most one
+ * message body, and so do their replies (a state change answers one result per event, a lookup
+ * one record per id found). */
+static u32 engine_events_max(const struct engine_operation *entry) {
+    ASSERT(entry != NULL);
+    if (entry->body_single) return 1;
+    u32 events_max = MIN(LIMIT_RECORDS_MAX(entry->body_record_size),
+                         LIMIT_RECORDS_MAX(entry->reply_record_size));
+    ASSERT(events_max > 0 && events_max <= LIMIT_BATCH_EVENTS_MAX);
+    return events_max;
+}
+
+uint32_t khorgos_events_max(uint32_t operation) {
+    const struct engine_operation *entry = engine_operation_client(operation);
+    return entry == NULL ? 0 : engine_events_max(entry);
+}
+
+uint32_t khorgos_reply_size_max(uint32_t operation, uint32_t body_size) {
+    const struct engine_operation *entry = engine_operation_client(operation);
+    if (entry == NULL) return 0;
+    u32 records = entry->body_single ? engine_reply_records_max(entry)
+                                     : MIN(engine_body_count(entry, body_size),
+                                           engine_events_max(entry));
+    ASSERT((u64)records * entry->reply_record_size <= LIMIT_REPLY_BODY_BYTES_MAX);
+    return records * entry->reply_record_size;
+}
+
+/* Whether an event of create_accounts or create_transfers names an id of the settlement's own
+ * namespace (settle.h: its accounts and transfers): a client's record there would break the
+ * settlement's invariants (a clearing account off zero) or take an id the settlement creates
+ * later, whose creation would then fail. */
+static bool engine_names_settlement(const struct khorgos_request *request, u32 count) {
+    ASSERT(request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
+           request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS);
+    ASSERT(request->body != NULL || count == 0);
+    for (u32 index = 0; index < count; index++) {
+        u128 ids[4] = {0, 0, 0, 0};
+        if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS) {
+            struct khorgos_account account;
+            memcpy(&account, (const u8 *)request->body + (size_t)index * sizeof(account),
+                   sizeof(account));
+            ids[0] = account.id;
+        } else {
+            struct khorgos_transfer transfer;
+            memcpy(&transfer, (const u8 *)request->body + (size_t)index * sizeof(transfer),
+                   sizeof(transfer));
+            ids[0] = transfer.id;
+            ids[1] = transfer.debit_account_id;
+            ids[2] = transfer.credit_account_id;
+            ids[3] = transfer.pending_id;
+        }
+        for (u32 field = 0; field < ARRAY_COUNT(ids); field++) {
+            if ((u32)(ids[field] >> 112) == SETTLE_NAMESPACE) return true;
+        }
+    }
+    return false;
 }
 
 khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
     ASSERT(engine != NULL && request != NULL);
-    const struct engine_operation *entry = engine_operation_find(request->operation);
-    if (entry == NULL || request->operation == KHORGOS_OPERATION_PULSE ||
-        request->operation == KHORGOS_OPERATION_SETTLE_PULSE) {
-        return KHORGOS_ERROR_invalid_operation;
-    }
+    const struct engine_operation *entry = engine_operation_client(request->operation);
+    if (entry == NULL) return KHORGOS_ERROR_invalid_operation;
     if (request->body_size % entry->body_record_size != 0) return KHORGOS_ERROR_body_size;
     if (request->body_size > 0 && request->body == NULL) return KHORGOS_ERROR_invalid_argument;
     u32 count = engine_body_count(entry, request->body_size);
     if (entry->body_single && count != 1) return KHORGOS_ERROR_body_size;
-    if (count > LIMIT_BATCH_EVENTS_MAX) return KHORGOS_ERROR_too_many_events;
+    /* In events and so in bytes: the body, and the reply, each fit in one message. */
+    if (count > engine_events_max(entry)) return KHORGOS_ERROR_too_many_events;
+    ASSERT(request->body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
     u32 reply_size_max = khorgos_reply_size_max(request->operation, request->body_size);
     if (request->reply_capacity < reply_size_max) return KHORGOS_ERROR_reply_too_small;
     if (reply_size_max > 0 && request->reply == NULL) return KHORGOS_ERROR_invalid_argument;
@@ -121,6 +187,11 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
         !ledger_capacity_transfers(&engine->ledger, count)) {
         return KHORGOS_ERROR_capacity_full;
     }
+    if ((request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS ||
+         request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) &&
+        engine_names_settlement(request, count)) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
     return KHORGOS_ERROR_ok;
 }
 
@@ -131,6 +202,7 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
     ASSERT(entry != NULL);
     ASSERT(timestamp > 0 || !entry->changes_state);
     u32 count = operation == KHORGOS_OPERATION_PULSE ? 0 : engine_body_count(entry, body_size);
+    u32 records_max = entry->body_single ? engine_reply_records_max(entry) : count;
     u32 written = 0;
     switch (operation) {
     case KHORGOS_OPERATION_PULSE: ledger_pulse(&engine->ledger, timestamp); break;
@@ -149,17 +221,16 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
         written = ledger_lookup_transfers(&engine->ledger, body, count, reply);
         break;
     case KHORGOS_OPERATION_GET_ACCOUNT_TRANSFERS:
-        written =
-            ledger_get_account_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        written = ledger_get_account_transfers(&engine->ledger, body, reply, records_max);
         break;
     case KHORGOS_OPERATION_GET_ACCOUNT_BALANCES:
-        written = ledger_get_account_balances(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        written = ledger_get_account_balances(&engine->ledger, body, reply, records_max);
         break;
     case KHORGOS_OPERATION_QUERY_ACCOUNTS:
-        written = ledger_query_accounts(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        written = ledger_query_accounts(&engine->ledger, body, reply, records_max);
         break;
     case KHORGOS_OPERATION_QUERY_TRANSFERS:
-        written = ledger_query_transfers(&engine->ledger, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        written = ledger_query_transfers(&engine->ledger, body, reply, records_max);
         break;
     default:
         ASSERT(settle_operation_is(operation) && "operation in the table but not dispatched");
@@ -185,12 +256,15 @@ uint64_t khorgos_clock_now(const struct khorgos *engine) {
     return engine->clock_manual ? engine->clock_manual_ns : base_clock_realtime_ns();
 }
 
-/* Step 2 for a state change of `count` events: the timestamp of its last event. */
+/* Step 2 for a state change of `count` events: the timestamp T of its last event. Its events
+ * take the `count` timestamps ending at T, the first of them max(clock, last + 1): none is
+ * before the clock (nor, with a manual clock, before its documented start). */
 static u64 engine_timestamp_next(const struct khorgos *engine, u32 count) {
-    u64 now = khorgos_clock_now(engine);
-    u64 next = engine->timestamp_last + MAX(count, 1u);
+    u64 first = MAX(khorgos_clock_now(engine), engine->timestamp_last + 1);
+    u64 next = first + MAX(count, 1u) - 1;
     ASSERT(next > engine->timestamp_last); /* no wrap: u64 ns lasts until the year 2554 */
-    return MAX(now, next);
+    ASSERT(next >= first);
+    return next;
 }
 
 /* Expires what is due by `timestamp` as its own journaled request. */

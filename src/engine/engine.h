@@ -7,8 +7,9 @@
  * run exactly the same code:
  *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
  *      capacity. A refused request changes nothing and is not journaled.
- *   2. prepare (engine_prepare): assign its timestamp, T = max(clock, last + events), so every
- *      event gets a unique, strictly increasing timestamp however the clock moves. Pending
+ *   2. prepare (engine_prepare): assign its timestamp T, the last of its n events': the first
+ *      is max(clock, last + 1) and event i gets first + i, so every event gets a unique,
+ *      strictly increasing timestamp, never before the clock, however the clock moves. Pending
  *      transfers due to expire by then are expired first, as an internal PULSE request with its
  *      own timestamp.
  *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
@@ -84,6 +85,20 @@ khorgos_error engine_journal_commit(struct khorgos *engine);
 khorgos_error engine_journal_submit(struct khorgos *engine);
 khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence);
 void engine_storage_close(struct khorgos *engine);
+/* The clock a checkpoint's pacing reads (storage.h, struct storage_pace; default
+ * base_clock_system), for a deterministic simulation: with any other clock, a checkpoint
+ * written inline (on the simulated I/O) waits before each piece as the thread would, on that
+ * clock, so every wait there ends by the idle rule as the simulated time moves on. Set it
+ * between requests, with no checkpoint running. */
+struct base_clock;
+void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock);
+/* For a deterministic simulation that interleaves a checkpoint with requests (tests/vopr.h):
+ * checkpoints on any I/O run on the thread, paced on `clock`, the thread held by `schedule`
+ * (storage.h) so that it runs only when the test lets it. NULLs: back to the defaults. Set it
+ * between requests, with no checkpoint running. */
+struct storage_checkpoint_schedule;
+void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_clock *clock,
+                                    const struct storage_checkpoint_schedule *schedule);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,
                                     const struct storage_superblock *superblock);

@@ -46,29 +46,32 @@
  * a full snapshot written by a thread FROM A POINT-IN-TIME VIEW, with no fork: a copy of only
  * the mutable state, taken between requests, plus the append-only records shared in place:
  *   begin (khorgos_checkpoint -> engine_checkpoint_begin, on the committing thread, between
- *     requests, the batch ending at S possibly in flight): start segment S+1 if the journal is
+ *     requests, the batch ending at S possibly still being written): start segment S+1 if the
+ *     journal is
  *     idle (else the snapshot falls inside the current segment, W1); engine_checkpoint_capture
  *     asks the writer for record S's hash (storage_chain_mark), fixes the counts and copies only
  *     the mutable state into buffers reserved at open: the accounts (balances change), the
  *     transfer states (1 B each), the expiry heap, the engine section, and the settlement
  *     section serialised through a memory writer (settle_snapshot_write, unchanged); then
  *     starts the thread. The cost is proportional to that mutable state, not to the transfers.
- *   write (engine_checkpoint_write, on the thread): streams snapshot-<S>.tmp from the copies
- *     and from the live append-only arrays (transfers, failed ids, history) up to the fixed
- *     counts, with the digest computed over the same view (ledger_view_digest, and the
- *     settlement section's checksum, which is settle_digest), then waits for record S's hash
+ *   write (storage_checkpoint.c, on its thread): streams snapshot-<S>.tmp, the engine's
+ *     sections written by engine_checkpoint_sections from the copies and from the live
+ *     append-only arrays (transfers, failed ids, history) up to the fixed counts, with the
+ *     digest computed over the same view (ledger_view_digest, and the settlement section's
+ *     checksum, which is settle_digest), then waits for record S's hash
  *     (storage_chain_mark_wait: S durable, C7) before sealing, writing each buffer back as it
- *     goes (sync_file_range) so its final fdatasync never stalls the journal's, one buffer
- *     per journal commit (C6); fsyncs; publishes (rename, fsync the directory); deletes what
- *     the previous snapshot made unnecessary, a step per journal commit
- *     (storage_collect_paced); makes the next segment's spare files; sets `done`.
+ *     goes (sync_file_range) so its final fdatasync never stalls the journal's, paced
+ *     against the journal's writes (C6); fsyncs; publishes (rename, fsync the directory);
+ *     deletes what the previous snapshot made unnecessary, a step at a time
+ *     (storage_collect_paced); pre-maps the copies (engine_checkpoint_after); makes the next
+ *     segment's spare files; sets `done`.
  *   reap (engine_checkpoint_reap, in each later commit, never waiting): once `done`, joins
  *     the thread and moves the engine's snapshot sequences on; a failed write's .tmp is
  *     discarded (the journal still holds everything), a failed publish or collection stops
- *     the engine as a failed commit does. Close sets `hurry` and waits for the thread.
+ *     the engine as a failed commit does. Close hurries the thread and waits for it.
  * With the simulated I/O (storage_io_fault, the seeded crash tests) the same capture and the
- * same engine_checkpoint_write run inline, inside the commit that crossed the threshold, then
- * publish; so the crash simulation exercises the code the thread runs.
+ * same write (storage_checkpoint_write_inline) run inline, inside the commit that crossed the
+ * threshold, then publish; so the crash simulation exercises the code the thread runs.
  *
  * Checkpoint invariants (what makes the thread's view sound without locks):
  *   C1. The copies and the capture (struct engine_checkpoint) are written only by
@@ -82,52 +85,9 @@
  *       snapshot and its digest are the state after request S: the digest recovery compares is byte
  *       for byte the one engine_state_digest gives the live state at S (checked by an ASSERT on the
  *       inline path and by tests/test_storage_checkpoint.c on the threaded one).
- *   C4. While the thread runs it alone uses storage->writer and storage->buffer (the journal's
- *       commits use neither). The spare segment files are guarded by storage->spares_mutex: the
- *       thread holds it only while it makes new spares (engine_checkpoint_spares: when they are
- *       missing, between two pieces or at its end); a segment start meanwhile finds it busy, does
- *       not wait, and creates its own files. Any other segment start during a checkpoint takes the
- *       spares (two renames), and the thread makes new ones before its next piece
- *       (storage_segment_spares_ready), so every start during a checkpoint is renames. Why: holding
- *       the spares for the whole checkpoint, as before, made the starts during a snapshot's write
- *       create and sync 64 MiB files on the committing thread, whose jbd2 commit also carried the
- *       snapshot's block allocations; the batch of such a start recurred as the slowest paired one
- *       (4.6 to 5.5 ms).
- *   C5. At most one checkpoint runs (`running`); `done` is stored with release by the thread
- *       and loaded with acquire by the committing thread, which then joins, so the thread's
- *       `error` and `digest` are read only after it wrote them.
- *   C6. Pacing: the thread writes at most ENGINE_CHECKPOINT_WRITES_PER_COMMIT pieces of
- *       STORAGE_SNAPSHOT_PIECE_BYTES (or collection steps) per journal commit, rests after each
- *       ENGINE_CHECKPOINT_REST_RATIO times as long as it took (so it holds the device at most a
- *       quarter of the time, however slow the device is just then), writes only in a gap
- *       between two batches' writes (storage_flight_writing; after
- *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX batches without one, anyway), and writes at full
- *       speed once no commit came for ENGINE_CHECKPOINT_IDLE_NS or close set `hurry`
- *       (engine_checkpoint_pace, engine_checkpoint_rest, engine_checkpoint_gap). A "journal
- *       commit" here is a batch whose writes and fdatasyncs returned (storage_flights_written,
- *       counted by the journal's writer), so a piece goes to the disk just after one fdatasync,
- *       while the engine applies the next batch, rather than inside the fdatasync in flight
- *       (pacing on submits instead, the per-batch paired delay averaged 1.8 ms over four
- *       alternating sets, against 1.1 ms). The committing thread stores `commit_ns_last` after
- *       each submit while the thread runs; the thread only reads it and the count. The rest
- *       because the device's speed varies, the gap because a piece queued before a journal
- *       fdatasync delays it: see ENGINE_CHECKPOINT_REST_RATIO and
- *       ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX. Why pace at all: on a disk with a volatile write
- *       cache a journal fdatasync pays for persisting everything that reached the device since
- *       the last one, and on ext4 the jbd2 commit it waits for also frees (and, mounted with
- *       discard, discards) what was deleted since. Measured on the reference virtio disk at 2M
- *       transfers: publishing and deleting a 300 MB snapshot on the committing thread cost one
- *       commit 45-60 ms; an unpaced write 15-20 ms per commit. The price: a snapshot at full
- *       load takes several times longer than unpaced (the second of the benchmark's two, 600 to
- *       900 ms), so at full load a checkpoint may be due before the last one ends; it then
- *       begins at the next commit after that one is reaped.
- *   C7. Durability before sealing: a checkpoint begins while the batch ending at S may be in
- *       flight (waiting for it cost the beginning commit one whole fdatasync, 3 ms measured),
- *       so the snapshot's header, which holds record S's chain hash, is sealed only after
- *       storage_chain_mark_wait returned it: the writer hands it over after that batch's
- *       fdatasyncs (storage.h W4). A failed write returns the failure there, the .tmp is
- *       abandoned, and the engine stops at its next drain as for any failed commit. So no
- *       snapshot ever covers a request that is not durable.
+ *   C4-C7 (the thread's: the spare files, one thread and its results, pacing, durability
+ *       before sealing) are in storage_checkpoint.c. The engine's pacing clock
+ *       (engine_storage_pace_clock_set) is the one the thread's pacing reads.
  *
  * Recovery (engine_storage_open): superblock, then the newest snapshot that verifies (else the
  * next older one, reported), its digest checked against engine_state_digest after loading, the
@@ -145,14 +105,9 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #define ENGINE_SECTION_VERSION 1u
 #define ENGINE_ACTOR_LOCAL "local"
@@ -169,59 +124,20 @@ _Static_assert(sizeof(struct engine_section) == 32, "the engine section is 32 by
 /* Room beyond the settlement section's counted bound: FX quotes (8,192) and netting windows
  * (8,784 x 112 B) are not counted one by one. */
 #define ENGINE_SETTLE_SLACK_BYTES (4ull << 20)
-/* The checkpoint's thread runs at this nice value: when the cores are busy (two cores shared
- * with the committing thread), commits come first and the snapshot takes the rest. */
-#define ENGINE_CHECKPOINT_NICE 10
 /* Pre-mapping the copy buffers (engine_checkpoint_prefault): the page size it steps by (a
  * smaller real page only means more touches), and the records of margin beyond twice the
  * counts (the growth between two checkpoints: half a segment of journal is about 250,000
  * transfers). */
 #define ENGINE_PAGE_BYTES 4096u
 #define ENGINE_PREFAULT_RECORDS (1ull << 18)
-/* Pacing the checkpoint's thread (C6). While the engine commits, the thread puts at most this
- * many pieces (256 KiB each, so 1 MiB) of snapshot, or collection steps, on the disk per
- * journal commit. Why: on a disk with a volatile write cache a journal fdatasync pays for
- * persisting whatever reached the device since the previous one (about 2 ms per MB on the
- * development VM), so an unpaced snapshot slows every commit while it is written. 1 MiB per
- * commit of a full batch (about 1 MiB of journal) still writes the snapshot within the
- * state-scaled policy's interval. */
-#define ENGINE_CHECKPOINT_WRITES_PER_COMMIT 4u
-/* ... and after each piece (or step) it rests this many times as long as the piece took, so
- * it holds the device at most a quarter of the time, whatever the device's speed. Why: a
- * virtual disk's speed varies severalfold from minute to minute, and in its slow spells both
- * a piece and the journal fdatasyncs it overlaps take several times longer; the rest then
- * spaces the pieces out and leaves the device to the journal for three times as long, and
- * when the disk is fast the per-commit bound above is what paces. */
-#define ENGINE_CHECKPOINT_REST_RATIO 3u
-/* ... and it writes only in the gaps between two batches' writes (storage_flight_writing), so
- * a piece does not queue on the device in front of a journal fdatasync, unless this many
- * batches went by without a gap it saw (a disk so slow that the batches follow each other
- * back to back would otherwise starve the snapshot). Why: a piece begun just after a batch's
- * write went out sits in front of that batch's fdatasync; gated on the gap, the runs with
- * checkpoints count about as many journal writes over 5 ms as the runs without (the
- * with_ and without_flights_over_5_ms of `khorgos benchmark --paired 7`, bench/README.md). */
-#define ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX 2u
-/* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
- * says little of the next one; the wait's poll bound below counts on it. */
-#define ENGINE_CHECKPOINT_REST_NS_MAX (50ull * 1000 * 1000)
 /* The default policy checkpoints once the journal since the last checkpoint holds this many
  * times that checkpoint's state: with 1 MiB of snapshot paced per journal commit of a full
  * batch (about 1 MiB), the snapshot is written in about half the journal before the next one
  * is due, so checkpoints do not run back to back (in the disk's slow spells the rest makes it
  * slower, and a checkpoint due while one runs begins after it). */
 #define ENGINE_CHECKPOINT_STATE_RATIO 2u
-/* With no commit for this long the engine is idle and the thread writes at full speed: longer
- * than the gap between two commits of full batches (about 10 ms of state machine). */
-#define ENGINE_CHECKPOINT_IDLE_NS (25ull * 1000 * 1000)
-/* How often a waiting thread looks at the commit count again. */
-#define ENGINE_CHECKPOINT_POLL_NS (250ull * 1000)
-_Static_assert(ENGINE_CHECKPOINT_POLL_NS < ENGINE_CHECKPOINT_IDLE_NS, "several polls per wait");
-_Static_assert(ENGINE_CHECKPOINT_WRITES_PER_COMMIT >= 1, "a busy engine still checkpoints");
-_Static_assert(ENGINE_CHECKPOINT_REST_RATIO >= 1, "the journal gets the device half the time");
-_Static_assert(ENGINE_CHECKPOINT_REST_NS_MAX >= ENGINE_CHECKPOINT_POLL_NS, "a rest lasts polls");
-_Static_assert(ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX >= 1, "a gap is waited for a batch or more");
-
-/* A checkpoint: copies reserved at open, the capture taken at begin, and its thread. */
+/* A checkpoint: copies reserved at open, the capture taken at begin, and the snapshot its
+ * thread writes from them (storage_checkpoint.c). */
 struct engine_checkpoint {
     /* Reserved at open (engine_checkpoint_reserve); never moved while `running` (C2). */
     struct khorgos_account *accounts;  /* [account_count_max] */
@@ -232,36 +148,12 @@ struct engine_checkpoint {
     u32 account_count_max;
     u32 transfer_count_max;
     /* The capture (engine_checkpoint_capture); the thread reads it, nobody writes it while
-     * `running`. */
-    struct storage *storage;
-    u64 sequence;
-    u64 timestamp_last;
-    u8 chain_head[BASE_SHA256_BYTES];
+     * `snapshot.running`. */
     struct engine_section engine_section;
     struct ledger_view ledger;
     struct storage_section_header settle_section;
-    u64 keep_from; /* the newest published snapshot at capture: the previous one after this */
-    /* Written by the thread, read by the committing thread after `done` (acquire) + join. */
-    khorgos_error error;
-    khorgos_error publish_error; /* the rename or directory sync, after a good write */
-    khorgos_error collect_error; /* of the paced collection, after a publish */
-    bool published;
-    u128 digest;
-    /* The thread's pacing state (C6): the batches written it last saw, writes left for it,
-     * when its hook last returned (a piece began) and the end of the rest that piece earned. */
-    u64 pace_flights_seen;
-    u32 pace_writes_left;
-    u64 pace_return_ns;
-    u64 pace_rest_until_ns;
-    u64 pace_flights_waited; /* batches written since the thread last wrote */
-    bool spares_failed; /* the thread's: this checkpoint could not make the spares */
-    /* Written by the committing thread, read by the thread (C6). */
-    _Atomic u64 commit_ns_last;
-    atomic_bool hurry; /* close waits: write at full speed */
-    /* Owned by the committing thread. */
-    pthread_t thread;
-    bool running;
-    atomic_bool done;
+    /* The snapshot written from the capture, and its thread. */
+    struct storage_checkpoint snapshot;
 };
 
 struct engine_storage {
@@ -282,11 +174,15 @@ struct engine_storage {
     struct storage_report *report;
     /* The failure that stopped the engine, returned once by the call that met it. */
     khorgos_error failure_unreported;
-    /* What failed, as the io said when the engine stopped (file, call, cause): khorgos_failure. */
-    char failure_text[STORAGE_MESSAGE_BYTES_MAX];
-    /* The background checkpoint (at most one). */
+    /* What failed ("<file>: <cause>"), set when the engine stopped (khorgos_failure_text). */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
+    /* The background checkpoint (at most one: C5). */
     struct engine_checkpoint checkpoint;
     struct khorgos_checkpoint_statistics statistics;
+    /* The clock the checkpoint's pacing reads (base_clock_system unless a test set another,
+     * engine_storage_pace_clock_set). */
+    const struct base_clock *pace_clock;
+    bool pace_inline; /* a test's clock: inline checkpoints are paced too */
 };
 
 #define ENGINE_REPLY_BYTES_MAX (LIMIT_BATCH_EVENTS_MAX * 128u)
@@ -314,20 +210,26 @@ static khorgos_error engine_stop(struct khorgos *engine, khorgos_error error) {
     struct engine_storage *engine_storage = engine->storage;
     if (!engine->stopped && engine_storage != NULL) {
         engine_storage->failure_unreported = error;
-        if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space) {
+        /* What failed: the journal's description, unless a checkpoint's was noted first. */
+        if (engine_storage->failure_text[0] == '\0') {
+            const char *journal = storage_failure_text(engine_storage->storage);
             struct storage_io *io = engine_storage->io;
+            /* The journal's description, else the io's last (file, call and cause). */
             snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
-                     io->last_error(io));
+                     journal[0] != '\0' ? journal : io->last_error(io));
         }
     }
     engine->stopped = true;
     return error;
 }
 
-const char *khorgos_failure(const struct khorgos *engine) {
+void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity) {
     ASSERT(engine != NULL);
-    ASSERT(engine->stopped || engine->storage == NULL || engine->storage->failure_text[0] == 0);
-    return engine->storage != NULL ? engine->storage->failure_text : "";
+    ASSERT(text != NULL && capacity > 0);
+    text[0] = '\0';
+    if (!engine->stopped || engine->storage == NULL) return;
+    const char *failure = engine->storage->failure_text;
+    snprintf(text, capacity, "%s", failure[0] != '\0' ? failure : "a write or sync failed");
 }
 
 /* engine_stop for a failure the caller returns at once: reported now, so not again. */
@@ -420,15 +322,10 @@ khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence) {
     return error == KHORGOS_ERROR_ok ? error : engine_stop_reported(engine, error);
 }
 
-/* After a submit: the checkpoint thread's pacing clock, reaping a finished checkpoint, and
- * beginning one when due (everything submitted: C3, C7). */
+/* After a submit: reaping a finished checkpoint, and beginning one when due (everything
+ * submitted: C3, C7). */
 static khorgos_error engine_journal_after_submit(struct khorgos *engine) {
     ASSERT(engine->storage != NULL && !engine->stopped);
-    struct engine_checkpoint *checkpoint = &engine->storage->checkpoint;
-    if (checkpoint->running) { /* the thread's idle clock (C6) */
-        atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
-                              memory_order_relaxed);
-    }
     khorgos_error error = engine_checkpoint_reap(engine, false);
     if (error != KHORGOS_ERROR_ok || !engine_checkpoint_due(engine->storage)) return error;
     error = khorgos_checkpoint(engine); /* the batch just submitted may fly on (C7) */
@@ -483,6 +380,8 @@ static u64 engine_settle_bytes_bound(const struct settle_config *config) {
 }
 
 static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint);
+static u128 engine_checkpoint_sections(void *context, struct storage_writer *writer);
+static void engine_checkpoint_after(void *context);
 
 /* The copy buffers are mapped directly (anonymous, zero, a page mapped at its first touch)
  * rather than taken from malloc: freeing a large malloc block raises glibc's mmap threshold,
@@ -505,7 +404,7 @@ static void engine_memory_unmap(void *memory, u64 size) {
 static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpoint,
                                                const struct khorgos *engine) {
     ASSERT(checkpoint != NULL && engine != NULL);
-    ASSERT(checkpoint->accounts == NULL && !checkpoint->running);
+    ASSERT(checkpoint->accounts == NULL && !checkpoint->snapshot.running);
     const struct ledger_config *config = &engine->ledger.config;
     checkpoint->account_count_max = config->account_count_max;
     checkpoint->transfer_count_max = config->transfer_count_max;
@@ -515,6 +414,9 @@ static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpo
     checkpoint->expiries =
         engine_memory_map((u64)config->transfer_count_max * sizeof(struct ledger_expiry));
     checkpoint->settle_capacity = engine_settle_bytes_bound(&engine->settle.config);
+    checkpoint->snapshot.sections = engine_checkpoint_sections;
+    checkpoint->snapshot.after = engine_checkpoint_after;
+    checkpoint->snapshot.context = checkpoint;
     checkpoint->settle_bytes = engine_memory_map(checkpoint->settle_capacity);
     if (checkpoint->accounts == NULL || checkpoint->transfer_states == NULL ||
         checkpoint->expiries == NULL || checkpoint->settle_bytes == NULL) {
@@ -533,7 +435,7 @@ static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpo
 
 static void engine_checkpoint_release(struct engine_checkpoint *checkpoint) {
     ASSERT(checkpoint != NULL);
-    ASSERT(!checkpoint->running); /* its thread reads these */
+    ASSERT(!checkpoint->snapshot.running); /* its thread reads these */
     engine_memory_unmap(checkpoint->accounts,
                         (u64)checkpoint->account_count_max * sizeof(struct khorgos_account));
     engine_memory_unmap(checkpoint->transfer_states, checkpoint->transfer_count_max);
@@ -584,11 +486,9 @@ static u64 engine_checkpoint_state_bytes(const struct engine_checkpoint *checkpo
 static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpoint,
                                                const struct khorgos *engine,
                                                struct storage *storage, u64 sequence) {
-    ASSERT(checkpoint->accounts != NULL && !checkpoint->running);
+    ASSERT(checkpoint->accounts != NULL && !checkpoint->snapshot.running);
     ASSERT(engine->request_count == sequence && storage_journal_submitted_all(storage));
-    checkpoint->storage = storage;
-    checkpoint->sequence = sequence;
-    checkpoint->timestamp_last = engine->timestamp_last;
+    storage_checkpoint_prepare(&checkpoint->snapshot, storage, sequence, engine->timestamp_last);
     /* The hash of record S, from the writer once S is durable (C3, W4). */
     storage_chain_mark(storage, sequence);
     checkpoint->engine_section = (struct engine_section){
@@ -598,25 +498,16 @@ static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpo
     };
     ledger_view_capture(&engine->ledger, &checkpoint->ledger, checkpoint->accounts,
                         checkpoint->transfer_states, checkpoint->expiries);
-    checkpoint->error = KHORGOS_ERROR_ok;
-    checkpoint->publish_error = KHORGOS_ERROR_ok;
-    checkpoint->collect_error = KHORGOS_ERROR_ok;
-    checkpoint->published = false;
     return engine_checkpoint_capture_settle(checkpoint, &engine->settle);
 }
 
-/* Step 2, on the checkpoint's thread (or inline with the simulated I/O): writes, seals and
- * fsyncs snapshot-<S>.tmp from the capture alone (C2), computing the digest over the same
- * view. The one function both paths run, so the crash simulation exercises it. */
-static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoint,
-                                             storage_pace_function pace) {
-    ASSERT(checkpoint != NULL && checkpoint->storage != NULL);
+/* Step 2, the sections function of the snapshot (storage_checkpoint.c), on the checkpoint's
+ * thread or inline with the simulated I/O: writes the engine's, the ledger's and settlement's
+ * sections from the capture alone (C2), and returns the digest over the same view. */
+static u128 engine_checkpoint_sections(void *context, struct storage_writer *writer) {
+    struct engine_checkpoint *checkpoint = context;
+    ASSERT(checkpoint != NULL && writer != NULL);
     ASSERT(checkpoint->ledger.accounts == checkpoint->accounts);
-    struct storage_writer *writer = NULL;
-    khorgos_error error =
-        storage_snapshot_begin(checkpoint->storage, checkpoint->sequence, &writer);
-    if (error == KHORGOS_ERROR_ok && pace != NULL) storage_writer_pace(writer, pace, checkpoint);
-    if (error != KHORGOS_ERROR_ok) return error;
     storage_writer_section_begin(writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
     storage_writer_put(writer, &checkpoint->engine_section, sizeof(checkpoint->engine_section));
     storage_writer_section_end(writer);
@@ -624,17 +515,8 @@ static khorgos_error engine_checkpoint_write(struct engine_checkpoint *checkpoin
     storage_writer_section_copy(writer, &checkpoint->settle_section, checkpoint->settle_bytes);
     /* settle_digest is XXH3-128 of exactly the section's bytes (settle_snapshot.c), which is
      * the checksum the section carries. */
-    checkpoint->digest = engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
-                                               checkpoint->settle_section.checksum);
-    /* C7: sealed only once request S is durable; its batch may have been in flight at begin. */
-    error = storage_chain_mark_wait(checkpoint->storage, checkpoint->sequence,
-                                    checkpoint->chain_head);
-    if (error != KHORGOS_ERROR_ok) {
-        storage_snapshot_abandon(writer);
-        return error;
-    }
-    return storage_snapshot_end_unpublished(writer, checkpoint->timestamp_last,
-                                            checkpoint->digest, checkpoint->chain_head);
+    return engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
+                                 checkpoint->settle_section.checksum);
 }
 
 /* Touches (writes a zero to each page of) bytes [from, to) of a copy buffer, so the kernel
@@ -673,102 +555,24 @@ static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint) {
                         settle);
 }
 
-/* C4: the spares are missing (a segment start took them, or none were made yet): the thread
- * makes them, between two pieces or at its end, so that the next start is renames too. A
- * failure costs a start its own files only, and is not retried until the next checkpoint. */
-static void engine_checkpoint_spares(struct engine_checkpoint *checkpoint) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->storage != NULL);
-    if (checkpoint->spares_failed || storage_segment_spares_ready(checkpoint->storage)) return;
-    checkpoint->spares_failed =
-        storage_segment_prepare_spares(checkpoint->storage) != KHORGOS_ERROR_ok;
-}
-
-/* The rest the work since the hook last returned earned (C6): that work is the piece or
- * step just written, what the thread did before asking for the next one (filling a buffer:
- * a tenth of a millisecond per MiB), and the spares if the hook just made them. */
-static void engine_checkpoint_rest(struct engine_checkpoint *checkpoint, u64 now_ns) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    if (checkpoint->pace_return_ns == 0) return; /* the first piece goes at once */
-    ASSERT(now_ns >= checkpoint->pace_return_ns);
-    u64 work_ns = now_ns - checkpoint->pace_return_ns;
-    checkpoint->pace_rest_until_ns =
-        now_ns + MIN(work_ns * ENGINE_CHECKPOINT_REST_RATIO, ENGINE_CHECKPOINT_REST_NS_MAX);
-    ASSERT(checkpoint->pace_rest_until_ns >= now_ns);
-}
-
-/* Whether the device is free of the journal for a piece (C6): no batch is being written, or
- * so many went by without a gap between them that waiting longer would starve the snapshot. */
-static bool engine_checkpoint_gap(const struct engine_checkpoint *checkpoint) {
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->pace_writes_left > 0); /* asked only when a piece may go otherwise */
-    if (checkpoint->pace_flights_waited > ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX) return true;
-    return !storage_flight_writing(checkpoint->storage);
-}
-
-/* The thread's pace hook (C6): returns once it has rested, has writes left for the last
- * commit it saw and finds a gap between two batches, or at once when the engine is idle or
- * closing; otherwise it waits. */
-static void engine_checkpoint_pace(void *context) {
+/* The snapshot's after function: once the thread wrote the snapshot, it maps the copy buffers
+ * for the next capture (C1: only above the captured counts). */
+static void engine_checkpoint_after(void *context) {
     struct engine_checkpoint *checkpoint = context;
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(checkpoint->pace_writes_left <= ENGINE_CHECKPOINT_WRITES_PER_COMMIT);
-    engine_checkpoint_spares(checkpoint);
-    engine_checkpoint_rest(checkpoint, base_clock_monotonic_ns());
-    for (u64 poll = 0;; poll++) {
-        /* Every wait ends by the rest's end plus, for the gap, a few batches: each batch is
-         * submitted (commit_ns_last), written and followed by the next submit within the idle
-         * bound, or the idle rule ends the wait; after FLIGHTS_WAITED_MAX + 1 of them the
-         * gap rule gives way. Each poll sleeps at least POLL_NS. */
-        ASSERT(poll <= (ENGINE_CHECKPOINT_REST_NS_MAX +
-                        (ENGINE_CHECKPOINT_FLIGHTS_WAITED_MAX + 2) * ENGINE_CHECKPOINT_IDLE_NS) /
-                               ENGINE_CHECKPOINT_POLL_NS + 2);
-        u64 flights = storage_flights_written(checkpoint->storage);
-        if (flights != checkpoint->pace_flights_seen) {
-            checkpoint->pace_flights_seen = flights;
-            checkpoint->pace_writes_left = ENGINE_CHECKPOINT_WRITES_PER_COMMIT;
-            checkpoint->pace_flights_waited++;
-        }
-        u64 now_ns = base_clock_monotonic_ns();
-        if (checkpoint->pace_writes_left > 0 && now_ns >= checkpoint->pace_rest_until_ns &&
-            engine_checkpoint_gap(checkpoint)) {
-            checkpoint->pace_flights_waited = 0;
-            checkpoint->pace_writes_left--;
-            break;
-        }
-        if (atomic_load_explicit(&checkpoint->hurry, memory_order_relaxed)) break;
-        u64 last_ns = atomic_load_explicit(&checkpoint->commit_ns_last, memory_order_relaxed);
-        if (now_ns - last_ns >= ENGINE_CHECKPOINT_IDLE_NS) break;
-        struct timespec pause = {0, (long)ENGINE_CHECKPOINT_POLL_NS};
-        nanosleep(&pause, NULL);
-    }
-    checkpoint->pace_return_ns = base_clock_monotonic_ns();
+    ASSERT(checkpoint != NULL && checkpoint->snapshot.running);
+    engine_checkpoint_prefault(checkpoint);
 }
 
-static void *engine_checkpoint_thread(void *argument) {
-    struct engine_checkpoint *checkpoint = argument;
-    ASSERT(checkpoint != NULL && checkpoint->running);
-    ASSERT(!checkpoint->published);
-    /* Commits come first when the cores are busy; a failure only leaves the default. */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), ENGINE_CHECKPOINT_NICE);
-    checkpoint->error = engine_checkpoint_write(checkpoint, engine_checkpoint_pace);
-    /* Published here, not by the committing thread: the rename and the deletions it allows
-     * cost a commit nothing then (C6). */
-    if (checkpoint->error == KHORGOS_ERROR_ok) {
-        checkpoint->publish_error =
-            storage_snapshot_publish(checkpoint->storage, checkpoint->sequence);
-        checkpoint->published = checkpoint->publish_error == KHORGOS_ERROR_ok;
-    }
-    if (checkpoint->published) {
-        checkpoint->collect_error = storage_collect_paced(
-            checkpoint->storage, checkpoint->keep_from, engine_checkpoint_pace, checkpoint);
-    }
-    engine_checkpoint_prefault(checkpoint);
-    /* The next segment's files, so the engine's next segment start is only renames; a failure
-     * here costs that start a preallocation, nothing more (C4). */
-    if (checkpoint->error == KHORGOS_ERROR_ok) engine_checkpoint_spares(checkpoint);
-    atomic_store_explicit(&checkpoint->done, true, memory_order_release);
-    return NULL;
+/* A failure of the checkpoint's thread is about to stop the engine: its description is what
+ * the engine reports (unless the engine stopped already). */
+static void engine_checkpoint_failure_note(struct khorgos *engine) {
+    struct engine_storage *engine_storage = engine->storage;
+    const struct storage_checkpoint *snapshot = &engine_storage->checkpoint.snapshot;
+    ASSERT(engine_storage != NULL && !snapshot->running);
+    ASSERT(snapshot->failure_text[0] != '\0');
+    if (engine->stopped) return;
+    snprintf(engine_storage->failure_text, sizeof(engine_storage->failure_text), "%s",
+             snapshot->failure_text);
 }
 
 /* A snapshot at `sequence` is durable and published: the previous one becomes the oldest kept,
@@ -776,14 +580,19 @@ static void *engine_checkpoint_thread(void *argument) {
 static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence, bool collect) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(sequence > engine_storage->checkpoint_sequence);
-    ASSERT(!engine_storage->checkpoint.running);
+    ASSERT(!engine_storage->checkpoint.snapshot.running);
     engine_storage->statistics.completed++;
     engine_storage->checkpoint_sequence_previous = engine_storage->checkpoint_sequence;
     engine_storage->checkpoint_sequence = sequence;
     khorgos_error error = collect ? storage_collect(engine_storage->storage,
                                                     engine_storage->checkpoint_sequence_previous)
-                                  : engine_storage->checkpoint.collect_error;
+                                  : engine_storage->checkpoint.snapshot.collect_error;
     if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_no_space) return error;
+    if (collect) {
+        storage_checkpoint_failure_describe(&engine_storage->checkpoint.snapshot,
+                                            "a file the checkpoint deletes");
+    }
+    engine_checkpoint_failure_note(engine);
     return engine_stop(engine, error);
 }
 
@@ -792,14 +601,12 @@ static khorgos_error engine_checkpoint_done(struct khorgos *engine, u64 sequence
 static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
     struct engine_storage *engine_storage = engine->storage;
     ASSERT(engine_storage != NULL);
-    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    struct storage_checkpoint *checkpoint = &engine_storage->checkpoint.snapshot;
     if (!checkpoint->running) return KHORGOS_ERROR_ok;
-    if (!wait && !atomic_load_explicit(&checkpoint->done, memory_order_acquire)) {
+    if (!wait && !storage_checkpoint_finished(checkpoint)) {
         return KHORGOS_ERROR_ok; /* still writing: never wait inside a commit */
     }
-    int joined = pthread_join(checkpoint->thread, NULL);
-    ASSERT(joined == 0);
-    checkpoint->running = false;
+    storage_checkpoint_join(checkpoint, wait); /* waiting only at close: no commit will come */
     u64 sequence = checkpoint->sequence;
     engine_storage->statistics.sequence_running = 0;
     if (!checkpoint->published) {
@@ -808,6 +615,7 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
         /* A write that failed leaves the journal whole: keep serving. A rename or directory
          * sync that failed is the disk failing: stop, as a failed publish always did. */
         if (checkpoint->publish_error != KHORGOS_ERROR_ok) {
+            engine_checkpoint_failure_note(engine);
             return engine_stop(engine, checkpoint->publish_error);
         }
         return KHORGOS_ERROR_ok;
@@ -820,23 +628,10 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait) {
 /* Starts the thread that writes the captured snapshot; false when it could not (the caller
  * then writes it inline). */
 static bool engine_checkpoint_spawn(struct engine_storage *engine_storage) {
-    struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
+    struct storage_checkpoint *checkpoint = &engine_storage->checkpoint.snapshot;
     ASSERT(!checkpoint->running);
-    atomic_store_explicit(&checkpoint->done, false, memory_order_relaxed);
-    atomic_store_explicit(&checkpoint->hurry, false, memory_order_relaxed);
-    atomic_store_explicit(&checkpoint->commit_ns_last, base_clock_monotonic_ns(),
-                          memory_order_relaxed);
-    checkpoint->pace_flights_seen = UINT64_MAX; /* the first write goes at once */
-    checkpoint->pace_writes_left = 0;
-    checkpoint->pace_return_ns = 0;
-    checkpoint->pace_rest_until_ns = 0;
-    checkpoint->pace_flights_waited = 0;
-    checkpoint->spares_failed = false;
-    checkpoint->running = true;
-    if (pthread_create(&checkpoint->thread, NULL, engine_checkpoint_thread, checkpoint) != 0) {
-        checkpoint->running = false;
-        return false;
-    }
+    if (!storage_checkpoint_start(checkpoint, engine_storage->pace_clock)) return false;
+    ASSERT(checkpoint->running);
     engine_storage->statistics.sequence_running = checkpoint->sequence;
     return true;
 }
@@ -847,12 +642,12 @@ khorgos_error khorgos_checkpoint(struct khorgos *engine) {
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
-    /* Between requests every record is submitted; the last batch may still be in flight: no
+    /* Between requests every record is submitted; the last may still be being written: no
      * wait for it here (C3, C7). */
     ASSERT(storage_journal_submitted_all(storage));
     khorgos_error reaped = engine_checkpoint_reap(engine, false);
     if (reaped != KHORGOS_ERROR_ok) return engine_returned(engine, reaped);
-    if (engine_storage->checkpoint.running) return KHORGOS_ERROR_ok; /* one at a time (C5) */
+    if (engine_storage->checkpoint.snapshot.running) return KHORGOS_ERROR_ok; /* one (C5) */
     u64 sequence = engine->request_count;
     ASSERT(storage_sequence_next(storage) == sequence + 1);
     if (sequence == engine_storage->checkpoint_sequence) return KHORGOS_ERROR_ok;
@@ -879,13 +674,13 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics) {
     ASSERT(engine != NULL && statistics != NULL);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
-    struct storage_flight_statistics flights;
-    storage_flight_statistics(engine->storage->storage, &flights);
+    struct storage_write_statistics writes;
+    storage_write_statistics(engine->storage->storage, &writes);
     *statistics = (struct khorgos_journal_statistics){
-        .flights = flights.flights,
-        .flight_ns_max = flights.flight_ns_max,
-        .flights_over_5_ms = flights.flights_over_5_ms,
-        .flights_over_10_ms = flights.flights_over_10_ms,
+        .flights = writes.batches,
+        .flight_ns_max = writes.write_ns_max,
+        .flights_over_5_ms = writes.writes_over_5_ms,
+        .flights_over_10_ms = writes.writes_over_10_ms,
     };
     ASSERT(statistics->flights_over_10_ms <= statistics->flights_over_5_ms);
     return KHORGOS_ERROR_ok;
@@ -897,7 +692,7 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
     struct engine_checkpoint *checkpoint = &engine_storage->checkpoint;
-    ASSERT(!checkpoint->running);
+    ASSERT(!checkpoint->snapshot.running);
     khorgos_error error = KHORGOS_ERROR_ok;
     /* A new segment only when nothing flies (W1): otherwise the snapshot falls inside the
      * segment, and recovery verifies the records before S there without replaying them. */
@@ -908,24 +703,31 @@ static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequenc
         if (error != KHORGOS_ERROR_ok) goto failed;
     }
     error = engine_checkpoint_capture(checkpoint, engine, storage, sequence);
-    checkpoint->keep_from = engine_storage->checkpoint_sequence; /* C1: no thread runs */
+    checkpoint->snapshot.keep_from = engine_storage->checkpoint_sequence; /* C1: no thread */
     /* The policy measures the next checkpoint's journal from here, against this state. */
     engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
     engine_storage->checkpoint_sequence_begun = sequence;
     engine_storage->checkpoint_state_bytes = engine_checkpoint_state_bytes(checkpoint);
-    ASSERT(checkpoint->keep_from < sequence);
+    ASSERT(checkpoint->snapshot.keep_from < sequence);
     if (error != KHORGOS_ERROR_ok) {
         engine_storage->statistics.discarded++; /* memory, not the disk: keep serving */
         return KHORGOS_ERROR_ok;
     }
-    if (storage_io_is_posix(engine_storage->io) && engine_checkpoint_spawn(engine_storage)) {
+    bool threaded = storage_io_is_posix(engine_storage->io) ||
+                    checkpoint->snapshot.schedule != NULL;
+    if (threaded && engine_checkpoint_spawn(engine_storage)) {
         return KHORGOS_ERROR_ok;
     }
-    error = engine_checkpoint_write(checkpoint, NULL);
+    error = storage_checkpoint_write_inline(
+        &checkpoint->snapshot, engine_storage->pace_inline ? engine_storage->pace_clock : NULL);
     /* Inline, nothing ran in between: the view's digest is the live state's (C3). */
-    ASSERT(error != KHORGOS_ERROR_ok || checkpoint->digest == engine_state_digest(engine));
+    ASSERT(error != KHORGOS_ERROR_ok || checkpoint->snapshot.digest == engine_state_digest(engine));
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, sequence);
-    if (error != KHORGOS_ERROR_ok) goto failed;
+    if (error != KHORGOS_ERROR_ok) {
+        storage_checkpoint_failure_describe(&checkpoint->snapshot, "snapshot");
+        if (error != KHORGOS_ERROR_no_space) engine_checkpoint_failure_note(engine); /* stops */
+        goto failed;
+    }
     return engine_checkpoint_done(engine, sequence, true);
 failed:
     /* Out of space: the journal is preallocated, so the engine may go on without this
@@ -938,11 +740,28 @@ khorgos_error khorgos_chain_head(const struct khorgos *engine, uint8_t head[32],
                                  uint64_t *sequence) {
     ASSERT(engine != NULL && head != NULL && sequence != NULL);
     if (engine->storage == NULL) return KHORGOS_ERROR_invalid_operation;
-    /* A batch in flight moves the head: asked for only once every batch begun was waited for. */
+    /* A batch being written moves the head: asked only once every batch begun was waited for. */
     if (!storage_journal_idle(engine->storage->storage)) return KHORGOS_ERROR_invalid_operation;
     storage_chain_head(engine->storage->storage, head);
     *sequence = storage_sequence_next(engine->storage->storage) - 1;
     return KHORGOS_ERROR_ok;
+}
+
+void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clock *clock) {
+    ASSERT(engine != NULL && engine->storage != NULL && clock != NULL);
+    ASSERT(!engine->storage->checkpoint.snapshot.running); /* the thread reads it */
+    engine->storage->pace_clock = clock;
+    engine->storage->pace_inline = clock != &base_clock_system;
+}
+
+void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_clock *clock,
+                                    const struct storage_checkpoint_schedule *schedule) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(!engine->storage->checkpoint.snapshot.running); /* the thread reads them */
+    ASSERT((clock == NULL) == (schedule == NULL));
+    engine->storage->pace_clock = clock != NULL ? clock : &base_clock_system;
+    engine->storage->pace_inline = false;
+    engine->storage->checkpoint.snapshot.schedule = schedule;
 }
 
 /* ---- format -------------------------------------------------------------------------------- */
@@ -974,7 +793,9 @@ khorgos_error engine_storage_format(struct storage_io *io,
     if (error == KHORGOS_ERROR_ok) {
         error = engine_checkpoint_capture(&checkpoint, engine, storage, 0);
     }
-    if (error == KHORGOS_ERROR_ok) error = engine_checkpoint_write(&checkpoint, NULL);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_checkpoint_write_inline(&checkpoint.snapshot, NULL);
+    }
     if (error == KHORGOS_ERROR_ok) error = storage_snapshot_publish(storage, 0);
     if (error == KHORGOS_ERROR_ok) error = storage_superblock_write(io, superblock);
     engine_checkpoint_release(&checkpoint);
@@ -1174,6 +995,7 @@ static khorgos_error engine_storage_attach(struct khorgos **out, struct storage_
     engine->storage = engine_storage;
     engine_storage->io = io;
     engine_storage->report = report;
+    engine_storage->pace_clock = &base_clock_system;
     engine_storage->reply = malloc(ENGINE_REPLY_BYTES_MAX);
     if (engine_storage->reply == NULL) goto out_of_memory;
     error = storage_create(io, superblock, &engine_storage->storage);
@@ -1195,10 +1017,8 @@ void engine_storage_close(struct khorgos *engine) {
     /* A batch begun and not waited for is finished (never acknowledged: the caller did not
      * wait); a failure here changes nothing, the next open recovers what is durable. */
     if (!engine->stopped) (void)storage_journal_commit(engine_storage->storage);
-    if (engine_storage->checkpoint.running) {
-        /* Nothing commits any more: the thread need not wait for commits (C6). */
-        atomic_store_explicit(&engine_storage->checkpoint.hurry, true, memory_order_relaxed);
-        engine_checkpoint_reap(engine, true);
+    if (engine_storage->checkpoint.snapshot.running) {
+        engine_checkpoint_reap(engine, true); /* nothing commits any more: hurried (C6) */
     }
     engine_checkpoint_release(&engine_storage->checkpoint);
     if (engine_storage->storage != NULL) storage_destroy(engine_storage->storage);

@@ -26,7 +26,8 @@
  * balances restored. Secondary query indexes are updated only after a whole request is applied
  * (ledger_index_update), so they never see rolled-back records.
  *
- * Invariants (checked by ledger_check in tests, after every request):
+ * Invariants (checked by ledger_check in tests, after every request, and on every snapshot
+ * load):
  *  1. Per ledger, the sums over accounts of debits_pending and credits_pending are equal, and so
  *     are the sums of debits_posted and credits_posted.
  *  2. Timestamps of accounts (and of transfers) strictly increase with their array index.
@@ -265,5 +266,52 @@ u128 ledger_digest(const struct ledger *ledger);
 
 /* Checks the invariants above; returns true when they hold. For tests. */
 bool ledger_check(const struct ledger *ledger);
+
+/* ---- the ledger's snapshot section (ledger_snapshot.c documents its bytes) ---------------- */
+
+/* Written and read through the storage layer's section writer and reader, which the engine
+ * hands in: ledger_snapshot.c alone includes storage.h, for them and nothing else. */
+struct storage_writer;
+struct storage_reader;
+#define LEDGER_SNAPSHOT_VERSION 1u
+void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer);
+
+/* The ledger's state at one instant, as a snapshot and its digest see it: the counts, and where
+ * each array's first `count` records are. A live view points at the ledger's own arrays; a
+ * captured view (a checkpoint written while the ledger goes on, engine_storage.c) points at
+ * copies of the mutable arrays (accounts, transfer_states, the expiry heap) and at the live
+ * append-only ones (transfers, failed_transfer_ids, balances), which later requests only
+ * append to, never change below the counts fixed here (ledger_state.c: records are appended
+ * and a rolled-back chain truncates only what it appended). */
+struct ledger_view {
+    u32 account_count;
+    u32 transfer_count;
+    u32 failed_transfer_count;
+    u32 expiry_count;
+    u32 balance_count;
+    u32 balance_reserved_count;
+    u64 timestamp_last;
+    const struct khorgos_account *accounts;
+    const struct khorgos_transfer *transfers;
+    const u8 *transfer_states;
+    const u128 *failed_transfer_ids;
+    const struct ledger_expiry *expiries;
+    const struct ledger_balance_entry *balances;
+};
+/* The live state, nothing copied (between requests). */
+void ledger_view_live(const struct ledger *ledger, struct ledger_view *view);
+/* Copies the mutable arrays into the buffers given, sized for the ledger's capacities
+ * (account_count_max accounts, transfer_count_max states and expiries); the cost is
+ * proportional to the mutable state, not to the transfers. */
+void ledger_view_capture(const struct ledger *ledger, struct ledger_view *view,
+                         struct khorgos_account *accounts, u8 *transfer_states,
+                         struct ledger_expiry *expiries);
+void ledger_view_write(const struct ledger_view *view, struct storage_writer *writer);
+/* ledger_digest of the state the view shows (ledger_state.c): equal to ledger_digest of the
+ * ledger at the instant the view was taken, byte for byte. */
+u128 ledger_view_digest(const struct ledger_view *view);
+/* Loads a section into a ledger freshly initialized with the directory's capacities; rebuilds
+ * the id maps and query indexes. corrupt when the section does not describe a valid state. */
+khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader *reader);
 
 #endif /* KHORGOS_LEDGER_H */

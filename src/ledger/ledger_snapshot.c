@@ -19,7 +19,7 @@
  *                                    as it is, so the order of equal expiries is kept exactly
  *            balances                balance_count x sizeof(struct ledger_balance_entry)
  *
- * Views (struct ledger_view, storage.h). The section and ledger_digest are written from a
+ * Views (struct ledger_view, ledger.h). The section and ledger_digest are written from a
  * view: the counts and where each array's records are. ledger_snapshot_write uses the live
  * arrays; a checkpoint written by a thread while requests go on (engine_storage.c) captures a
  * view between requests, copying the arrays requests change in place (accounts: balances;
@@ -41,9 +41,11 @@
  *
  * Load validates before trusting: counts within the capacities the directory was formatted
  * with, ids nonzero and unique, states in range, heap entries naming transfers, history entries
- * naming records. A section that passes its checksum but fails these (a bug, or a snapshot
- * from another build) is corrupt, never a crash. The caller then checks ledger_digest against
- * the digest the snapshot recorded.
+ * naming records, transfers naming two existing accounts (what the query indexes rely on),
+ * then every invariant ledger_check verifies (balances summing to zero per ledger, account
+ * limits, pending totals, the expiry heap). A section that passes its checksum but fails
+ * these (a bug, or a snapshot from another build) is corrupt, never a crash. The caller then
+ * checks ledger_digest against the digest the snapshot recorded.
  */
 #include "ledger/ledger.h"
 #include "storage/storage.h"
@@ -174,6 +176,33 @@ static bool ledger_snapshot_references_valid(const struct ledger *ledger) {
     return true;
 }
 
+/* What the query indexes rely on (ledger_index_update), checked once the id maps are built:
+ * each transfer names two different accounts that exist, and each history entry an account
+ * its transfer names. */
+static bool ledger_snapshot_postings_valid(const struct ledger *ledger) {
+    ASSERT(ledger->account_map.count == ledger->account_count);
+    ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
+    for (u32 index = 0; index < ledger->transfer_count; index++) {
+        const struct khorgos_transfer *transfer = &ledger->transfers[index];
+        u32 found = 0;
+        if (transfer->debit_account_id == 0 || transfer->credit_account_id == 0 ||
+            transfer->debit_account_id == transfer->credit_account_id ||
+            !base_id_map_get(&ledger->account_map, transfer->debit_account_id, &found) ||
+            !base_id_map_get(&ledger->account_map, transfer->credit_account_id, &found)) {
+            return false;
+        }
+    }
+    for (u32 index = 0; index < ledger->balance_count; index++) {
+        const struct ledger_balance_entry *entry = &ledger->balances[index];
+        const struct khorgos_transfer *transfer = &ledger->transfers[entry->transfer_index];
+        u128 account_id = ledger->accounts[entry->account_index].id;
+        if (transfer->debit_account_id != account_id && transfer->credit_account_id != account_id) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static khorgos_error ledger_snapshot_read_arrays(struct ledger *ledger,
                                                  struct storage_reader *reader) {
     khorgos_error error = storage_reader_get(
@@ -225,6 +254,11 @@ khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader 
                                  sizeof(struct khorgos_transfer)) ||
         !ledger_snapshot_map_ids(&ledger->failed_transfer_map, ledger->failed_transfer_ids,
                                  ledger->failed_transfer_count, sizeof(u128))) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    /* The ledger's invariants (ledger.h): a state that breaks one would trip an assertion of
+     * a later request instead of being refused here. */
+    if (!ledger_snapshot_postings_valid(ledger) || !ledger_check(ledger)) {
         return KHORGOS_ERROR_corrupt;
     }
     ledger_index_update(ledger);

@@ -62,7 +62,6 @@
  *     timeout.
  */
 #include "ledger/ledger_private.h"
-#include "storage/storage.h" /* struct ledger_view */
 
 #include <stdlib.h>
 

@@ -56,10 +56,23 @@
  *   Every transfer has user_data_128 = the payment id (0 for funding and credit moves) and
  *   code = its kind.
  *
- * Timestamps. A settlement request at timestamp T may book several ledger calls. The layer
- * keeps a cursor: the first call's events get T, T+1, ..., and each later call continues after
- * the last; settle.timestamp_last is the last one used (at least T), and the engine takes it
- * as its own last timestamp. All derives from T and the state, so a replay is exact.
+ * Timestamps. The engine reserves a request of n events the n timestamps ending at T; an event
+ * may book several ledger calls. The layer hands timestamps out in order from a cursor that
+ * starts at T - n + 1: each event takes the next one (its result's, a new payment's
+ * submitted_at), the ledger records it books take those after it, and the next event follows;
+ * the closing pass over waiting cross-currency payments takes one of its own. So the cursor may
+ * pass T; settle.timestamp_last is the last one used (at least T), and the engine takes it as
+ * its own last timestamp. Every event and record gets a unique timestamp, increasing in the
+ * order things happened, and all derives from T and the state, so a replay is exact.
+ *
+ * Results. Each event gets a settle_result: its timestamp, its status, and payments_settled,
+ * the payments settled while it was applied, whichever path released them (the event's own
+ * payment, an offsetting set, queued payments retried after a change, a gridlock resolution, a
+ * window): settle_payment_mark_settled is the one place a payment becomes settled, and it
+ * counts. After the last event, every state-changing request retries the queued cross-currency
+ * payments (a quote, a limit or a provider's funds may have released them, settle_fx.c); what
+ * that settles counts in the request's last result. So a request's results add up to every
+ * payment it settled. A retried event answers its first result again.
  *
  * Payments. States and who moves them:
  *     (submit) -> settled   settle_payments.c, covered and not held behind its queue
@@ -273,6 +286,13 @@ struct settle {
     struct base_id_map request_map;
 
     u64 transfer_sequence;
+    /* Payments settled since init, by any path (settle_payment_mark_settled); not in snapshots:
+     * a result's payments_settled is how much it grew over its event. */
+    u64 payments_settled;
+    /* The request id entry stored last and the result it copied (NULL: none in this request),
+     * so that releases at the request's end are added to both (settle_apply). */
+    u32 request_stored_last;
+    struct khorgos_settle_result *request_stored_result;
     u64 timestamp_cursor;  /* the next timestamp to give a ledger event */
     u64 timestamp_last;    /* the last timestamp used by the request being applied */
 
@@ -360,6 +380,11 @@ u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *e
 bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, struct khorgos_settle_result *result);
 
+/* Timestamps (see "Timestamps"): the next one of the request, and an event's result begun with
+ * a timestamp of its own (returned). */
+u64 settle_timestamp_take(struct settle *settle);
+u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result);
+
 /* Ledger booking: append events to the chain, then flush them (asserting all are created). */
 void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
                       u128 amount, u32 ledger, u128 user_data);
@@ -367,6 +392,9 @@ void settle_chain_flush(struct settle *settle);
 bool settle_chain_capacity(const struct settle *settle, u32 count);
 
 /* Payments (settle_payments.c). */
+void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp);
+/* Payments settled since settle->payments_settled was `before` (an event's count). */
+u32 settle_settled_since(const struct settle *settle, u64 before);
 void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results);

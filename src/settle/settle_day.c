@@ -394,16 +394,17 @@ void settle_set_holidays(struct settle *settle, u64 timestamp,
                          const struct khorgos_holiday *events, u32 count,
                          struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_holiday *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
                                   sizeof(*event), result)) {
             continue;
         }
-        result->status = settle_holiday_one(settle, event, timestamp);
+        result->status = settle_holiday_one(settle, event, event_timestamp);
         settle_request_store(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
                              sizeof(*event), result);
     }
@@ -496,18 +497,21 @@ static void settle_day_events(struct settle *settle, u32 operation, u64 timestam
                               const struct khorgos_business_day *events, u32 count,
                               struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_business_day *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
+        u64 settled_before = settle->payments_settled;
         result->status = operation == KHORGOS_OPERATION_OPEN_DAY
-                             ? settle_open_one(settle, event, timestamp)
-                             : settle_close_one(settle, event, timestamp);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+                             ? settle_open_one(settle, event, event_timestamp)
+                             : settle_close_one(settle, event, event_timestamp);
+        settle_retry_run(settle, event_timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

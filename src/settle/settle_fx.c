@@ -336,10 +336,11 @@ void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
                           const struct khorgos_fx_quote *events, u32 count,
                           struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
-        results[index].status = settle_fx_set_quote(settle, timestamp, &events[index],
+        u64 event_timestamp = settle_event_begin(settle, &results[index]);
+        results[index].status = settle_fx_set_quote(settle, event_timestamp, &events[index],
                                                     &results[index]);
     }
 }
@@ -347,9 +348,10 @@ void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
 void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 *ids, u32 count,
                                struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (ids != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        settle_event_begin(settle, &results[index]);
         u32 quote = 0;
         if (ids[index] == 0) {
             results[index].status = KHORGOS_SETTLE_id_must_not_be_zero;
@@ -380,12 +382,13 @@ void settle_fx_set_routing(struct settle *settle, u64 timestamp,
                            const struct khorgos_fx_routing *events, u32 count,
                            struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     static const u8 zero[sizeof(events->reserved)];
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_fx_routing *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        settle_event_begin(settle, result);
         if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_FX_ROUTING, event->id, event,
                                   sizeof(*event), result)) {
             continue;
@@ -735,9 +738,7 @@ static void settle_fx_book(struct settle *settle, u32 payment, const struct sett
     }
     settle_chain_flush(settle); /* one linked chain: every leg or none */
     for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
-    record->state = KHORGOS_PAYMENT_SETTLED;
-    record->reason = KHORGOS_SETTLE_settled;
-    record->finished_at = timestamp;
+    settle_payment_mark_settled(settle, payment, timestamp);
 }
 
 /* Tries to settle the payment now (state 0 or queued): settled, or why not. */
@@ -970,9 +971,7 @@ void settle_fx_lsm_settled(struct settle *settle, u32 payment, u64 timestamp) {
     for (u32 index = 0; index < entry->leg_count; index++) {
         settle_fx_leg_settled(settle, &entry->legs[index]);
     }
-    record->state = KHORGOS_PAYMENT_SETTLED;
-    record->reason = KHORGOS_SETTLE_settled;
-    record->finished_at = timestamp;
+    settle_payment_mark_settled(settle, payment, timestamp);
 }
 
 /* Gives back the quote room of admitted payments the run did not settle and clears the run. */

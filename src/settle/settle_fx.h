@@ -82,7 +82,6 @@ struct settle_fx {
     u32 window_count;
     u32 window_open;                 /* number of the open window, 0 = none */
     u32 window_unfinished;           /* index of the first window not settled or aborted */
-    u32 window_payments_settled;     /* counter, for the results' payments_settled only */
     /* Scratch per position slot, for net positions. */
     u128 *slot_sent, *slot_received;
     u32 *slot_sent_count, *slot_received_count;

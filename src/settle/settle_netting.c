@@ -255,11 +255,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         u32 count = settle_fx_legs(settle, payment, legs);
         settle_window_remove(settle, window, payment);
         for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
-        struct khorgos_payment *record = &settle->payments[payment];
-        record->state = KHORGOS_PAYMENT_SETTLED;
-        record->reason = KHORGOS_SETTLE_settled;
-        record->finished_at = timestamp;
-        settle->fx.window_payments_settled++;
+        settle_payment_mark_settled(settle, payment, timestamp);
     }
     ASSERT(window->record.payment_count == 0);
 }
@@ -464,18 +460,19 @@ void settle_netting_window_events(struct settle *settle, u32 operation, u64 time
                                   const struct khorgos_window *events, u32 count,
                                   struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_window *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        u32 settled_before = settle->fx.window_payments_settled;
-        result->status = settle_window_event(settle, operation, timestamp, event);
-        result->payments_settled = settle->fx.window_payments_settled - settled_before +
-                                   settle_retry_run(settle, timestamp);
+        u64 settled_before = settle->payments_settled;
+        result->status = settle_window_event(settle, operation, event_timestamp, event);
+        settle_retry_run(settle, event_timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }
@@ -522,7 +519,15 @@ void settle_netting_pulse(struct settle *settle, u64 timestamp) {
         settle_window_close(settle, window, timestamp);
         if (window->record.interval == 0) break;
         u64 interval = window->record.interval;
-        if (settle_window_open(settle, timestamp, close_at + interval, window->record.settle_after,
+        /* The next close on the window's grid (close_at + k * interval) after now: a clock
+         * that jumped past several intervals (a pause, a long idle stretch) skips the ones
+         * missed rather than opening a window already due. */
+        u64 next_close_at = close_at + interval;
+        if (next_close_at <= timestamp) {
+            next_close_at += ((timestamp - next_close_at) / interval + 1) * interval;
+        }
+        ASSERT(next_close_at > timestamp && next_close_at - timestamp <= interval);
+        if (settle_window_open(settle, timestamp, next_close_at, window->record.settle_after,
                                interval) != KHORGOS_SETTLE_ok) {
             break; /* no room for another window: netting stops until some is freed */
         }

@@ -226,11 +226,12 @@ void settle_create_participants(struct settle *settle, u64 timestamp,
                                 const struct khorgos_participant *events, u32 count,
                                 struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, &results[index]);
         results[index].status =
-            settle_create_participant(settle, timestamp, &events[index], &results[index]);
+            settle_create_participant(settle, event_timestamp, &events[index], &results[index]);
     }
 }
 
@@ -424,16 +425,19 @@ void settle_participant_events(struct settle *settle, u32 operation, u64 timesta
                                const struct khorgos_participant_event *events, u32 count,
                                struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_participant_event *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
+        u64 settled_before = settle->payments_settled;
         result->status = settle_participant_event_apply(settle, operation, event);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+        settle_retry_run(settle, event_timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

@@ -163,6 +163,18 @@ static u32 settle_single_status(const struct settle *settle, u32 payment) {
 /* ----------------------------------------------------------------------------------------- */
 /* Booking.                                                                                   */
 
+/* The one place where a payment becomes settled, whichever path settled it (alone, in a set,
+ * cross-currency, in a window), so that results count every one (settle.h, "Results"). */
+void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(payment < settle->payment_count);
+    struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->state == 0 || record->state == KHORGOS_PAYMENT_IN_WINDOW);
+    record->state = KHORGOS_PAYMENT_SETTLED;
+    record->reason = KHORGOS_SETTLE_settled;
+    record->finished_at = timestamp;
+    settle->payments_settled++;
+}
+
 static void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp) {
     struct khorgos_payment *record = &settle->payments[payment];
     u32 payer_slot = settle->payment_payer_slot[payment];
@@ -171,9 +183,7 @@ static void settle_payment_settled(struct settle *settle, u32 payment, u64 times
     struct settle_position *payee = &settle->positions[payee_slot];
     ASSERT(record->state == 0);
     ASSERT(record->transfer_id_debit != 0);
-    record->state = KHORGOS_PAYMENT_SETTLED;
-    record->reason = KHORGOS_SETTLE_settled;
-    record->finished_at = timestamp;
+    settle_payment_mark_settled(settle, payment, timestamp);
     payer->sent += record->amount;
     payer->sent_count++;
     payee->received += record->amount;
@@ -472,15 +482,17 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
-        results[index] = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, &results[index]);
+        u64 settled_before = settle->payments_settled;
         results[index].status =
-            settle_submit_one(settle, timestamp, &events[index], &results[index]);
+            settle_submit_one(settle, event_timestamp, &events[index], &results[index]);
         if ((results[index].flags & KHORGOS_SETTLE_RESULT_RETRY) == 0) {
-            results[index].payments_settled = settle_retry_run(settle, timestamp) +
-                                               (results[index].status == KHORGOS_SETTLE_settled);
+            settle_retry_run(settle, event_timestamp);
         }
+        results[index].payments_settled = settle_settled_since(settle, settled_before);
     }
 }
 
@@ -522,16 +534,19 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
 static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
                            const struct khorgos_payment_change *events, u32 count,
                            struct khorgos_settle_result *results) {
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_payment_change *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
-        result->status = settle_change_status(settle, operation, event, timestamp);
-        result->payments_settled = settle_retry_run(settle, timestamp);
+        u64 settled_before = settle->payments_settled;
+        result->status = settle_change_status(settle, operation, event, event_timestamp);
+        settle_retry_run(settle, event_timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

@@ -264,9 +264,7 @@ static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, 
         const struct settle_fx_leg leg = {record->amount, settle->payment_payer_slot[payment],
                                           settle->payment_payee_slot[payment]};
         settle_fx_leg_settled(settle, &leg);
-        record->state = KHORGOS_PAYMENT_SETTLED;
-        record->reason = KHORGOS_SETTLE_settled;
-        record->finished_at = timestamp;
+        settle_payment_mark_settled(settle, payment, timestamp);
     }
 }
 
@@ -369,20 +367,21 @@ void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
                              const struct khorgos_business_day *events, u32 count,
                              struct khorgos_settle_result *results) {
     ASSERT(settle != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (events != NULL && results != NULL));
     const u32 operation = KHORGOS_OPERATION_RESOLVE_GRIDLOCK;
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_business_day *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
-        *result = (struct khorgos_settle_result){.timestamp = timestamp};
+        u64 event_timestamp = settle_event_begin(settle, result);
         if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
             continue;
         }
         u32 currency = SETTLE_NONE;
+        u64 settled_before = settle->payments_settled;
         result->status = settle_resolve_status(settle, event, &currency);
-        if (result->status == KHORGOS_SETTLE_ok) {
-            result->payments_settled = settle_resolve(settle, currency, timestamp);
-        }
+        if (result->status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, event_timestamp);
+        result->payments_settled = settle_settled_since(settle, settled_before);
         settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
     }
 }

@@ -131,6 +131,41 @@ static bool settle_counts_valid(const struct settle *settle,
            counts->payment_sequence >= counts->payment_count;
 }
 
+/* Whether the byte at `offset` of a record read from a snapshot is a valid bool (0 or 1): a
+ * bool holding any other value is undefined behaviour to read, so it is checked as a byte. */
+static bool settle_byte_is_bool(const void *record, size_t offset) {
+    ASSERT(record != NULL);
+    ASSERT(offset < sizeof(struct settle_currency) || offset < sizeof(struct settle_position));
+    u8 byte;
+    memcpy(&byte, (const u8 *)record + offset, 1);
+    return byte <= 1;
+}
+
+/* The bools of the positions and currencies read, before anything reads them as bools. */
+static bool settle_bools_valid(const struct settle *settle) {
+    ASSERT(settle->participant_count <= settle->config.participant_count_max);
+    ASSERT(settle->currency_count <= SETTLE_CURRENCY_COUNT_MAX);
+    u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+    for (u32 slot = 0; slot < slots; slot++) {
+        const struct settle_position *position = &settle->positions[slot];
+        if (!settle_byte_is_bool(position, offsetof(struct settle_position, in_use)) ||
+            !settle_byte_is_bool(position, offsetof(struct settle_position, retry_pending))) {
+            return false;
+        }
+    }
+    for (u32 index = 0; index < settle->currency_count; index++) {
+        const struct settle_currency *currency = &settle->currencies[index];
+        if (!settle_byte_is_bool(currency, offsetof(struct settle_currency, day_open)) ||
+            !settle_byte_is_bool(currency,
+                                 offsetof(struct settle_currency, cut_off_customer_passed)) ||
+            !settle_byte_is_bool(currency,
+                                 offsetof(struct settle_currency, cut_off_interbank_passed))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Rebuilds the id maps; false on a zero or repeated id or a reference out of range. */
 static bool settle_maps_rebuild(struct settle *settle) {
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
@@ -252,7 +287,7 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     }
     if (error == KHORGOS_ERROR_ok) error = settle_read_holidays(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
-    if (!settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
+    if (!settle_bools_valid(settle) || !settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
     error = settle_fx_snapshot_read(settle, settle_get_reader, reader); /* settle_fx.c */
     if (error != KHORGOS_ERROR_ok) return error;
     if (storage_reader_remaining(reader) != 0) {

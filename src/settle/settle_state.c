@@ -325,6 +325,32 @@ void settle_request_store(struct settle *settle, u32 operation, u128 id, const v
     settle->requests[index].checksum = settle_request_checksum(operation, event, size);
     settle->requests[index].result = *result;
     base_id_map_insert(&settle->request_map, id, index);
+    settle->request_stored_last = index;
+    settle->request_stored_result = (struct khorgos_settle_result *)result;
+}
+
+u32 settle_settled_since(const struct settle *settle, u64 before) {
+    ASSERT(settle->payments_settled >= before);
+    ASSERT(settle->payments_settled - before <= U32_MAX);
+    return (u32)(settle->payments_settled - before);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Timestamps.                                                                                */
+
+u64 settle_timestamp_take(struct settle *settle) {
+    ASSERT(settle != NULL);
+    u64 timestamp = settle->timestamp_cursor++;
+    ASSERT(settle->timestamp_cursor > timestamp); /* no wrap */
+    settle->timestamp_last = MAX(settle->timestamp_last, timestamp);
+    return timestamp;
+}
+
+u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result) {
+    ASSERT(result != NULL);
+    u64 timestamp = settle_timestamp_take(settle);
+    *result = (struct khorgos_settle_result){.timestamp = timestamp};
+    return timestamp;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -397,10 +423,11 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle != NULL);
     ASSERT(settle_operation_is(operation));
     ASSERT(settle->chain_count == 0);
-    settle->timestamp_cursor = timestamp;
-    settle->timestamp_last = timestamp;
+    settle->request_stored_result = NULL;
     switch (operation) {
-    case KHORGOS_OPERATION_SETTLE_PULSE: settle_pulse(settle, timestamp); return 0;
+    case KHORGOS_OPERATION_SETTLE_PULSE:
+        settle_pulse(settle, settle_timestamp_take(settle));
+        return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
         settle_create_participants(settle, timestamp, body, count, reply);
         return count;
@@ -424,12 +451,14 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_LOOKUP_PAYMENTS:
         return settle_lookup_payments(settle, body, count, reply);
     case KHORGOS_OPERATION_GET_QUEUE:
-        return settle_get_queue(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_get_queue(settle, body, reply,
+                                LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment)));
     case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
         settle_resolve_gridlock(settle, timestamp, body, count, reply);
         return count;
     case KHORGOS_OPERATION_GET_POSITIONS:
-        return settle_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_get_positions(settle, body, reply,
+                                    LIMIT_RECORDS_MAX(sizeof(struct khorgos_position)));
     case KHORGOS_OPERATION_OPEN_DAY:
         settle_open_day(settle, timestamp, body, count, reply);
         return count;
@@ -471,30 +500,62 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     case KHORGOS_OPERATION_LOOKUP_WINDOWS:
         return settle_netting_lookup_windows(settle, body, count, reply);
     case KHORGOS_OPERATION_GET_WINDOW_POSITIONS:
-        return settle_netting_get_positions(settle, body, reply, LIMIT_BATCH_EVENTS_MAX);
+        return settle_netting_get_positions(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_window_position)));
     default: ASSERT(false && "not a settlement operation");
     }
     return count;
 }
 
+/* Payments the request's closing pass released count in its last result (settle.h,
+ * "Results"), and in the answer stored for that event's request id, so a retry repeats it. */
+static void settle_result_add_released(struct settle *settle, struct khorgos_settle_result *results,
+                                       u32 count, u32 released) {
+    ASSERT(results != NULL || count == 0);
+    if (released == 0 || count == 0) return;
+    struct khorgos_settle_result *last = &results[count - 1];
+    ASSERT(last->payments_settled <= U32_MAX - released);
+    last->payments_settled += released;
+    if (settle->request_stored_result == last) {
+        ASSERT(settle->request_stored_last < settle->request_count);
+        settle->requests[settle->request_stored_last].result.payments_settled += released;
+    }
+}
+
 u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void *body,
                  u32 count, void *reply) {
-    u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
     bool query = operation == KHORGOS_OPERATION_LOOKUP_PAYMENTS ||
                  operation == KHORGOS_OPERATION_GET_QUEUE ||
                  operation == KHORGOS_OPERATION_GET_POSITIONS ||
                  operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
                  operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
+    /* The engine reserved one timestamp per event, ending at T (settle.h, "Timestamps"). */
+    u32 reserved = MAX(count, 1u);
+    ASSERT(query || timestamp >= reserved);
+    settle->timestamp_cursor = query ? timestamp : timestamp - reserved + 1;
+    settle->timestamp_last = settle->timestamp_cursor;
+    u32 written = settle_apply_request(settle, operation, timestamp, body, count, reply);
+    if (query) return written;
     /* A queued cross-currency payment may be released by any change (settle_fx.c). */
-    if (!query) settle_fx_retry_all(settle, timestamp);
+    if (settle->fx.queued_slot_count > 0) {
+        u64 settled_before = settle->payments_settled;
+        settle_fx_retry_all(settle, settle_timestamp_take(settle));
+        settle_result_add_released(settle, reply, written,
+                                   settle_settled_since(settle, settled_before));
+    }
+    settle->timestamp_last = MAX(settle->timestamp_last, timestamp);
+    ASSERT(settle->timestamp_cursor == settle->timestamp_last + 1 ||
+           settle->timestamp_last == timestamp);
     return written;
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Invariants.                                                                                */
+/* Invariants. settle_snapshot_read runs settle_check on a state read from a file, so the
+ * checks never trust an index or an id before testing it: they return false, never assert. */
 
 static bool settle_check_queue(const struct settle *settle, u32 slot) {
+    ASSERT(slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
     const struct settle_position *position = &settle->positions[slot];
     u32 count = 0;
     u128 value = 0;
@@ -502,6 +563,8 @@ static bool settle_check_queue(const struct settle *settle, u32 slot) {
         u32 previous = SETTLE_NONE;
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
+            /* A link out of range, or a cycle (more links than payments), is no queue. */
+            if (at >= settle->payment_count || count >= settle->payment_count) return false;
             const struct khorgos_payment *payment = &settle->payments[at];
             if (payment->state != KHORGOS_PAYMENT_QUEUED || payment->priority != priority) {
                 return false;
@@ -545,8 +608,9 @@ bool settle_check(const struct settle *settle) {
             if (!settle_check_queue(settle, slot)) return false;
             in_queues += settle->positions[slot].queued_count;
             u32 index = 0;
-            if (!base_id_map_get(&settle->ledger->account_map,
-                                 settle->positions[slot].credit_account_id, &index)) {
+            u128 credit_id = settle->positions[slot].credit_account_id;
+            if (credit_id == 0 || !base_id_map_get(&settle->ledger->account_map, credit_id,
+                                                   &index)) {
                 return false;
             }
             const struct khorgos_account *credit = &settle->ledger->accounts[index];
@@ -559,8 +623,9 @@ bool settle_check(const struct settle *settle) {
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
         if (!settle_check_calendar(settle, currency)) return false;
         u32 index = 0;
-        if (!base_id_map_get(&settle->ledger->account_map,
-                             settle->currencies[currency].clearing_account_id, &index)) {
+        u128 clearing_id = settle->currencies[currency].clearing_account_id;
+        if (clearing_id == 0 ||
+            !base_id_map_get(&settle->ledger->account_map, clearing_id, &index)) {
             return false;
         }
         const struct khorgos_account *clearing = &settle->ledger->accounts[index];

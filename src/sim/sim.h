@@ -9,11 +9,13 @@
  *   sim_scenario.c  the default scenario, validation, BICs, fixed-point decimals, the scenario
  *                   file format (reader and writer)
  *   sim_generate.c  the PRNG (xoshiro256** seeded by splitmix64) and the day's payments
+ *   sim_interbank.c an interbank layer (money market, FX, securities, cover) added to a day
  *   sim_payments_csv.c  an operator's own day read from a CSV file instead
  *   sim_metrics.c   upper and lower bound, liquidity used, delay, settlement ratios, queues,
  *                   intraday series, the starting liquidity rule, USD conversion by country
  *   sim_report.c    metrics.json, payments.csv, the self-contained report.html and the
  *                   terminal summary
+ *   sim_summary.c   means and Student-t confidence intervals over seeds
  *   sim_run.c       one design at one liquidity level run through the real engine, embedded
  *                   on the manual clock (the one file of this layer that uses the engine)
  *
@@ -89,9 +91,21 @@ typedef __int128 i128;
  * UZS tiyin is about 2^47), so that sums over 2^26 flows of amount x seconds of a day (2^17)
  * stay below 2^123, inside a u128 with room. */
 #define SIM_AMOUNT_MAX ((u128)1 << 80)
-/* Designs in one report (the issue names five) and runs (design times a). */
+/* Designs in one report (the issue names five) and runs of one seed (design times a). */
 #define SIM_DESIGN_COUNT_MAX 8u
 #define SIM_RUN_COUNT_MAX (SIM_DESIGN_COUNT_MAX * SIM_ALPHA_COUNT_MAX)
+/* Seeds in one report: each adds a day under every run; 100 narrow a 95% interval to a fifth
+ * of one standard deviation, more than a comparison of designs needs. */
+#define SIM_SEED_COUNT_MAX 100u
+
+/* The report's cost rates (docs/simulation.md, "Costs"). Liquidity: 5% a year over 250
+ * business days, 2 basis points of the liquidity used per day, the order of the region's policy
+ * rates (an opportunity cost of holding central-bank money). Delay: 1 basis point of the value
+ * per hour waited, so that a payment's hour of delay costs half of a day's liquidity for it
+ * (the delay cost rate above the liquidity rate, as in Bech and Garratt's and Martin and
+ * McAndrews's models, or no bank would ever pay early). */
+#define SIM_LIQUIDITY_COST_BASIS_POINTS_PER_DAY 2.0
+#define SIM_DELAY_COST_BASIS_POINTS_PER_HOUR 1.0
 
 /* A payment that never settled. */
 #define SIM_NEVER U32_MAX
@@ -268,6 +282,19 @@ enum sim_payment_type {
     SIM_PAYMENT_INTERBANK = 1,
 };
 
+/* What a payment is for, as payments.csv reports it (the `kind` column). */
+enum sim_payment_kind {
+    SIM_KIND_TRADE = 0,               /* a trade invoice of a scenario pair */
+    SIM_KIND_MONEY_MARKET = 1,        /* an interbank loan or its repayment */
+    SIM_KIND_FX = 2,                  /* a leg of an FX trade or swap */
+    SIM_KIND_SECURITIES = 3,          /* a securities settlement's cash leg */
+    SIM_KIND_OTHER = 4,               /* anything else, and a file's payment without a kind */
+    SIM_KIND_COUNT = 5,
+};
+const char *sim_kind_name(u32 kind);
+/* The kind of a name; -1 when unknown. */
+int sim_kind_parse(const char *name, size_t length);
+
 enum sim_settlement {
     SIM_SETTLEMENT_GROSS = 0,
     SIM_SETTLEMENT_NET = 1,           /* collected in the open netting window */
@@ -290,7 +317,8 @@ struct sim_payment {
     u8 priority;                      /* enum sim_priority */
     u8 type;                          /* enum sim_payment_type */
     u8 settlement;                    /* enum sim_settlement */
-    u8 padding[13];
+    u8 kind;                          /* enum sim_payment_kind */
+    u8 padding[12];
 };
 _Static_assert(sizeof(struct sim_payment) == 48, "a payment record is 48 bytes");
 
@@ -314,6 +342,14 @@ void sim_day_deinit(struct sim_day *day);
  * capacity_full when the day's count exceeds day->count_max; nothing is written then. */
 khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 scale_per_mille,
                            struct sim_day *day);
+
+/* The interbank layer (sim_interbank.c): payments between banks added to a generated day of
+ * trade invoices in each currency whose country has two banks or more. count_max: the most it
+ * adds to a day of `trade_count` payments, for sim_day_init. sim_interbank_add returns
+ * capacity_full (adding nothing) when the day has less room than that. */
+u32 sim_interbank_count_max(const struct sim_scenario *scenario, u32 trade_count);
+khorgos_error sim_interbank_add(const struct sim_scenario *scenario, u64 seed,
+                                struct sim_day *day);
 
 /* ----------------------------------------------------------------------------------------- */
 /* A day read from a payments file (--payments FILE.csv), format in sim_payments_csv.c.       */
@@ -377,7 +413,8 @@ struct sim_currency_metrics {
     double settlement_ratio_value;
     double settlement_ratio_count;
     u32 series_count;                 /* buckets of SIM_SERIES_BUCKET_SECONDS from opening */
-    /* At the end of each bucket: value queued, and liquidity in use (sum over participants of
+    /* At the end of each bucket, after everything at its last second (the last bucket ends at
+     * or after the close): value queued, and liquidity in use (sum over participants of
      * their debit positions, i.e. of max(0, sent - received so far)). */
     u128 queue_series[SIM_SERIES_BUCKET_COUNT_MAX];
     u128 liquidity_series[SIM_SERIES_BUCKET_COUNT_MAX];
@@ -438,6 +475,12 @@ enum sim_status {
     SIM_STATUS_COUNT = 3,
 };
 
+enum sim_outcome_flags {
+    /* Settled together with other payments in one set (offsetting on entry, a gridlock
+     * resolution or a netting window) rather than alone from its payer's balance. */
+    SIM_OUTCOME_IN_SET = 1u << 0,
+};
+
 /* What happened to one payment of the day in one run, in the day's payment order. Set
  * provider and vehicle_provider to SIM_NONE when there is none (0 is a bank's index). */
 struct sim_outcome {
@@ -449,7 +492,9 @@ struct sim_outcome {
                                          or SIM_NONE for a direct route */
     u8 vehicle_currency;              /* the vehicle currency's index (USD, CNY, ...) */
     u8 status;                        /* enum sim_status */
-    u8 padding[2];
+    u8 reason;                        /* not settled: why (the engine's settlement status, named
+                                         by sim_reason_name); 0 otherwise */
+    u8 flags;                         /* enum sim_outcome_flags */
     u32 ended_at;                     /* never settled: seconds since opening when it left its
                                          queue (rejected or cancelled; at submission when it
                                          was never queued); SIM_NEVER: still waiting at the close */
@@ -485,32 +530,69 @@ void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct s
                              bool vehicle_only, u32 vehicle_currency,
                              struct sim_outcome *outcomes);
 
-/* One design at one value of a, as the caller ran it. */
+/* One design at one value of a, as the caller ran it. The per-currency figures from the
+ * outcomes (delays, rejections, offsetting) are filled by sim_run_outcome_figures. */
 struct sim_run {
     const char *design;               /* "rtgs_lsm", ... */
     u32 alpha_per_mille;
+    u64 seed;                         /* the seed of the day it ran */
     u32 gridlocks_resolved[SIM_CURRENCY_COUNT_MAX]; /* resolution runs settling >= 1 payment */
     u128 fx_converted[SIM_CURRENCY_COUNT_MAX];      /* value converted from this currency */
+    /* Time in queue of the settled payments (settled_at - submitted_at, seconds): median, 95th
+     * percentile (nearest rank) and largest; 0 when none settled. */
+    u32 delay_p50_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 delay_p95_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 delay_max_seconds[SIM_CURRENCY_COUNT_MAX];
+    u32 rejected_count[SIM_CURRENCY_COUNT_MAX];     /* not settled (rejected or cancelled) */
+    u128 rejected_value[SIM_CURRENCY_COUNT_MAX];
+    u128 offset_value[SIM_CURRENCY_COUNT_MAX];      /* settled in a set (SIM_OUTCOME_IN_SET) */
     const struct sim_metrics *metrics;              /* computed by sim_metrics_compute */
     const struct sim_outcome *outcomes;             /* [day->count] */
 };
 
+/* Runs of several seeds: runs[seed_index x (run_count / seed_count) + k] is the k-th run (by
+ * design, in the issue's order, then a) on the day of the seed_index-th seed; each seed has the
+ * same designs and values of a in the same order. `day` is the first seed's: payments.csv and
+ * the charts through the day show the first seed's runs, whose outcomes are set; the other
+ * seeds' runs need only metrics (their outcomes may be NULL). seed_count 0 is read as 1. */
 struct sim_report {
     const struct sim_scenario *scenario;
     const struct sim_day *day;
-    const struct sim_run *runs;       /* ordered by design (the issue's order), then a */
+    const struct sim_run *runs;
     u32 run_count;
+    u32 seed_count;
 };
+
+/* Mean and 95% confidence interval of a figure over seeds (sim_summary.c). */
+struct sim_interval {
+    double mean;
+    double low;                       /* mean - t(0.975, n - 1) s / sqrt(n); the mean if n = 1 */
+    double high;
+    u32 count;                        /* n, the seeds */
+};
+
+/* Student's t quantile of 0.975 (the two-sided 95% interval's) for `degrees` >= 1 degrees of
+ * freedom: 12.706 for 1, 2.262 for 9, tending to 1.960. */
+double sim_student_t95(u32 degrees);
+/* The mean of values[0..count-1] (count >= 1) and its 95% Student-t interval. */
+struct sim_interval sim_interval_of(const double *values, u32 count);
+
+/* Fills run's delay percentiles, rejections and offset value per currency (the payment's, the
+ * debtor's) from a day's outcomes; `scratch` holds day->count values. */
+void sim_run_outcome_figures(const struct sim_day *day, const struct sim_outcome *outcomes,
+                             u32 currency_count, u32 *scratch, struct sim_run *run);
 
 /* Each writes DIR/<name> (the directory must exist). Returns ok or io. Same input, same bytes. */
 khorgos_error sim_report_write_metrics_json(const struct sim_report *report, const char *path);
 khorgos_error sim_report_write_payments_csv(const struct sim_report *report, const char *path);
+khorgos_error sim_report_write_participants_csv(const struct sim_report *report,
+                                                const char *path);
 khorgos_error sim_report_write_html(const struct sim_report *report, const char *path);
 /* The terminal's summary: one aligned line per run (design, a, liquidity used in USD million,
  * delay indicator, share settled by value, payments settled, gridlocks resolved, FX converted
  * in USD million). Returns ok or io. */
 khorgos_error sim_report_write_summary(const struct sim_report *report, FILE *file);
-/* All three into a directory. */
+/* All four (metrics.json, payments.csv, participants.csv, report.html) into a directory. */
 khorgos_error sim_report_write_all(const struct sim_report *report, const char *directory);
 const char *sim_status_name(u32 status);
 const char *sim_priority_name(u32 priority);
@@ -540,6 +622,10 @@ _Static_assert(SIM_DESIGN_COUNT <= SIM_DESIGN_COUNT_MAX, "the designs fit a repo
 #define SIM_PARTICIPANT_CURRENCY_COUNT_MAX KHORGOS_PARTICIPANT_CURRENCIES_MAX
 
 const char *sim_design_name(u32 design);
+/* An outcome's reason: the engine's status name ("insufficient_funds", "unwound", ...) and its
+ * ISO 20022 status reason code ("AM04", "TM01", ...; "NARR" for a status without one). */
+const char *sim_reason_name(u32 reason);
+const char *sim_reason_iso(u32 reason);
 /* The design of a name; -1 when unknown. */
 int sim_design_parse(const char *name, size_t length);
 

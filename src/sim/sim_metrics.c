@@ -257,7 +257,8 @@ static void sweep_queues(struct sim_metrics *metrics, const struct sim_metrics_e
     }
 }
 
-/* System-wide, events sorted by (currency, time): the liquidity in use at each bucket's end. */
+/* System-wide, events sorted by (currency, time): the liquidity in use at each bucket's end,
+ * after everything at that second (so the last bucket shows what settled at the close). */
 static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
                              const struct sim_metrics_event *events, u32 count) {
     u32 index = 0;
@@ -268,7 +269,7 @@ static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_wor
         for (u32 bucket = 0; bucket < system->series_count; bucket++) {
             u32 bucket_end = (bucket + 1) * SIM_SERIES_BUCKET_SECONDS;
             while (index < count && events[index].currency == currency &&
-                   events[index].time < bucket_end) {
+                   events[index].time <= bucket_end) {
                 i128 *position = &workspace->positions[events[index].participant];
                 i128 before = *position > 0 ? *position : 0;
                 *position += events[index++].delta;
@@ -282,7 +283,8 @@ static void series_liquidity(struct sim_metrics *metrics, struct sim_metrics_wor
     ASSERT(index == count);
 }
 
-/* System-wide queues: the largest at one instant, and the value at each bucket's end. */
+/* System-wide queues: the largest at one instant, and the value at each bucket's end, after
+ * everything at that second. */
 static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_event *events,
                           u32 count) {
     u32 index = 0;
@@ -294,7 +296,7 @@ static void series_queues(struct sim_metrics *metrics, const struct sim_metrics_
         while (index < count && events[index].currency == currency) {
             u32 time = events[index].time;
             while (bucket < system->series_count &&
-                   (bucket + 1) * SIM_SERIES_BUCKET_SECONDS <= time) {
+                   (bucket + 1) * SIM_SERIES_BUCKET_SECONDS < time) {
                 system->queue_series[bucket++] = (u128)value;
             }
             while (index < count && events[index].currency == currency &&
@@ -602,5 +604,52 @@ void sim_outcomes_on_arrival(const struct sim_scenario *scenario, const struct s
             continue;
         }
         route_on_arrival(scenario, payment, vehicle_only, vehicle_currency, outcome);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Figures of a run from its outcomes: delay distribution, rejections, offsetting.            */
+
+static int sim_metrics_u32_compare(const void *left, const void *right) {
+    u32 a = *(const u32 *)left, b = *(const u32 *)right;
+    return (a > b) - (a < b);
+}
+
+/* The nearest-rank percentile of sorted values: the smallest value with at least
+ * `per_mille` / 1000 of them at or below it. */
+static u32 sim_metrics_percentile(const u32 *sorted, u32 count, u32 per_mille) {
+    ASSERT(count > 0 && per_mille <= 1000);
+    u64 rank = ((u64)per_mille * count + 999) / 1000; /* ceil(p n), 1-based */
+    ASSERT(rank <= count);
+    return sorted[rank > 0 ? rank - 1 : 0];
+}
+
+void sim_run_outcome_figures(const struct sim_day *day, const struct sim_outcome *outcomes,
+                             u32 currency_count, u32 *scratch, struct sim_run *run) {
+    ASSERT(day != NULL && run != NULL && currency_count <= SIM_CURRENCY_COUNT_MAX);
+    ASSERT(scratch != NULL || day->count == 0);
+    for (u32 currency = 0; currency < currency_count; currency++) {
+        u32 settled = 0;
+        run->rejected_count[currency] = 0;
+        run->rejected_value[currency] = 0;
+        run->offset_value[currency] = 0;
+        for (u32 index = 0; index < day->count; index++) {
+            const struct sim_payment *payment = &day->payments[index];
+            const struct sim_outcome *outcome = &outcomes[index];
+            if (payment->currency != currency) continue;
+            if (outcome->status != SIM_STATUS_SETTLED || outcome->settled_at == SIM_NEVER) {
+                run->rejected_count[currency]++;
+                run->rejected_value[currency] += payment->amount;
+                continue;
+            }
+            ASSERT(outcome->settled_at >= payment->submitted_at);
+            scratch[settled++] = outcome->settled_at - payment->submitted_at;
+            if (outcome->flags & SIM_OUTCOME_IN_SET) run->offset_value[currency] += payment->amount;
+        }
+        qsort(scratch, settled, sizeof(u32), sim_metrics_u32_compare);
+        bool any = settled > 0;
+        run->delay_p50_seconds[currency] = any ? sim_metrics_percentile(scratch, settled, 500) : 0;
+        run->delay_p95_seconds[currency] = any ? sim_metrics_percentile(scratch, settled, 950) : 0;
+        run->delay_max_seconds[currency] = any ? scratch[settled - 1] : 0;
     }
 }

@@ -10,8 +10,9 @@
  *     currency, amount. Optional: creditor_currency (default: currency), type (customer |
  *     interbank, default customer), priority (urgent | high | normal, default normal),
  *     submitted_at (whole seconds since the opening, default 0), settlement (gross | net,
- *     default gross), end_to_end_id (up to 35 characters; checked, not kept). An unknown or
- *     repeated column refuses the file.
+ *     default gross), end_to_end_id (up to 35 characters; checked, not kept), kind (trade |
+ *     money_market | fx | securities | other, default other). An unknown or repeated column
+ *     refuses the file.
  *   - id: an integer 1 .. 4294967295, unique in the file (kept as the payment's id);
  *     debtor, creditor: BICs of the scenario (8 or 11 characters; BIC8 means branch XXX), two
  *     different ones; currency letters of the scenario; amount: a decimal in the currency's
@@ -30,11 +31,11 @@
 enum column {
     COLUMN_ID, COLUMN_DEBTOR, COLUMN_CREDITOR, COLUMN_CURRENCY, COLUMN_AMOUNT,
     COLUMN_CREDITOR_CURRENCY, COLUMN_TYPE, COLUMN_PRIORITY, COLUMN_SUBMITTED_AT,
-    COLUMN_SETTLEMENT, COLUMN_END_TO_END_ID, COLUMN_COUNT,
+    COLUMN_SETTLEMENT, COLUMN_END_TO_END_ID, COLUMN_KIND, COLUMN_COUNT,
 };
 static const char *const column_names[COLUMN_COUNT] = {
     "id", "debtor", "creditor", "currency", "amount", "creditor_currency", "type", "priority",
-    "submitted_at", "settlement", "end_to_end_id",
+    "submitted_at", "settlement", "end_to_end_id", "kind",
 };
 #define COLUMN_REQUIRED_COUNT 5u
 /* Fields in one line: the columns, and a little room to report "too many fields". */
@@ -199,6 +200,10 @@ static const char *row_options(const struct row_context *row, struct sim_payment
     }
     row_field(row, COLUMN_END_TO_END_ID, &length);
     if (length > END_TO_END_ID_BYTES_MAX) return "end_to_end_id longer than 35 characters";
+    text = row_field(row, COLUMN_KIND, &length);
+    int kind = length == 0 ? SIM_KIND_OTHER : sim_kind_parse(text, length);
+    if (kind < 0) return "kind must be trade, money_market, fx, securities or other";
+    payment->kind = (u8)kind;
     payment->type = (u8)type;
     payment->priority = (u8)priority;
     payment->settlement = (u8)settlement;

@@ -92,6 +92,21 @@ _Static_assert(SIM_DAY_SECONDS / SIM_RESOLUTION_INTERVAL_SECONDS_MIN * SIM_CURRE
 
 _Static_assert(SIM_WINDOW_COUNT_MAX < 8784u, "windows fit the engine's window table");
 _Static_assert(SIM_CURRENCY_COUNT_MAX <= 16u, "a currency mask is 16 bits");
+_Static_assert(KHORGOS_SETTLE_STATUS_COUNT <= 256u, "a reason fits an outcome's byte");
+
+const char *sim_reason_name(u32 reason) {
+    const char *name = khorgos_settle_status_name(reason);
+    ASSERT(KHORGOS_SETTLE_STATUS_COUNT > 0);
+    return name != NULL ? name : "unknown";
+}
+
+/* The engine's ISO 20022 status reason code, or NARR (narrative: see the reason's name) for a
+ * status without one, so that every rejection has a code. */
+const char *sim_reason_iso(u32 reason) {
+    const char *code = khorgos_settle_status_iso_code(reason);
+    ASSERT(KHORGOS_SETTLE_STATUS_COUNT > 0);
+    return code != NULL && code[0] != '\0' ? code : "NARR";
+}
 
 static const char *const sim_design_names[SIM_DESIGN_COUNT] = {
     "rtgs_no_queue", "rtgs_fifo", "rtgs_lsm", "dns_hourly", "usd_vehicle",
@@ -344,6 +359,23 @@ struct sim_run_state {
     u32 resubmit_round;               /* new ids: round << 32 | the payment's id */
 };
 
+/* The message of a failed call: what, and why; when the engine stopped on a write or sync of
+ * its data directory, the file and the system's cause. */
+static void sim_run_failure(struct sim_run_state *state, const char *what, khorgos_error error) {
+    ASSERT(what != NULL && error != KHORGOS_ERROR_ok);
+    ASSERT(state->engine != NULL);
+    char failure[256];
+    khorgos_failure_text(state->engine, failure, sizeof(failure));
+    if (failure[0] != '\0' && state->config->data_directory != NULL) {
+        snprintf(state->runner->message, sizeof(state->runner->message),
+                 "%s: %s/%.100s; stopped (restart once the cause is cleared)", what,
+                 state->config->data_directory, failure);
+    } else {
+        snprintf(state->runner->message, sizeof(state->runner->message), "%s: %s", what,
+                 khorgos_strerror(error));
+    }
+}
+
 static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
                                      const void *body, u32 body_size, void *reply,
                                      u32 reply_capacity, u32 *reply_size) {
@@ -355,12 +387,20 @@ static khorgos_error sim_run_execute(struct sim_run_state *state, u32 operation,
     khorgos_error error = khorgos_execute(state->engine, &request, 1);
     if (error == KHORGOS_ERROR_ok) error = request.error;
     if (error != KHORGOS_ERROR_ok) {
-        snprintf(state->runner->message, sizeof(state->runner->message), "%s: %s",
-                 khorgos_operation_name(operation), khorgos_strerror(error));
+        sim_run_failure(state, khorgos_operation_name(operation), error);
         return error;
     }
     if (reply_size != NULL) *reply_size = request.reply_size;
     return KHORGOS_ERROR_ok;
+}
+
+/* Payments in one submit_payments or lookup_payments request at most: the engine's limit
+ * (fewer than a batch: a payment record is 256 bytes). */
+static u32 sim_run_payments_max(void) {
+    u32 count = MIN(khorgos_events_max(KHORGOS_OPERATION_SUBMIT_PAYMENTS),
+                    khorgos_events_max(KHORGOS_OPERATION_LOOKUP_PAYMENTS));
+    ASSERT(count > 0 && count <= KHORGOS_BATCH_EVENTS_MAX);
+    return count;
 }
 
 /* A settlement request of `count` events whose every result must be ok. */
@@ -391,10 +431,7 @@ static khorgos_error sim_run_clock_to(struct sim_run_state *state, u32 seconds) 
     ASSERT(target + SIM_RUN_NS_PER_SECOND > now); /* never back by a whole second */
     if (target <= now) return KHORGOS_ERROR_ok;
     khorgos_error error = khorgos_clock_advance(state->engine, target - now);
-    if (error != KHORGOS_ERROR_ok) {
-        snprintf(state->runner->message, sizeof(state->runner->message), "clock: %s",
-                 khorgos_strerror(error));
-    }
+    if (error != KHORGOS_ERROR_ok) sim_run_failure(state, "clock", error);
     return error;
 }
 
@@ -578,7 +615,7 @@ static void sim_run_payment_record(const struct sim_run_state *state,
  * Under dns_hourly each joins the open window's members. */
 static khorgos_error sim_run_submit(struct sim_run_state *state, u32 first, const u32 *indexes,
                                     u32 count) {
-    ASSERT(count > 0 && count <= KHORGOS_BATCH_EVENTS_MAX);
+    ASSERT(count > 0 && count <= sim_run_payments_max());
     struct sim_runner *runner = state->runner;
     const struct sim_day *day = runner->day;
     bool netting = state->config->design == SIM_DESIGN_DNS_HOURLY;
@@ -636,8 +673,8 @@ static khorgos_error sim_run_window(struct sim_run_state *state, u32 operation, 
  * window (a deferred net system's settlement failure: the payments go round again). */
 static khorgos_error sim_run_window_carry(struct sim_run_state *state) {
     struct sim_runner *runner = state->runner;
-    for (u32 first = 0; first < state->member_count; first += KHORGOS_BATCH_EVENTS_MAX) {
-        u32 count = MIN(state->member_count - first, KHORGOS_BATCH_EVENTS_MAX);
+    for (u32 first = 0; first < state->member_count; first += sim_run_payments_max()) {
+        u32 count = MIN(state->member_count - first, sim_run_payments_max());
         for (u32 k = 0; k < count; k++) {
             runner->ids[k] = runner->engine_ids[runner->window_members[first + k]];
         }
@@ -685,13 +722,14 @@ static khorgos_error sim_run_window_finish(struct sim_run_state *state, u32 numb
     return error;
 }
 
-/* Submits the payments carried from the last window into the one just opened, under new ids,
- * while the engine has room for them. */
+/* Submits the payments carried from the last window into the one just opened, under new ids
+ * (the engine was sized for every carry, sim_run_resubmit_count_max). */
 static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
     struct sim_runner *runner = state->runner;
-    u32 count = MIN(state->carried_count, state->resubmit_budget);
+    u32 count = state->carried_count;
     ASSERT(state->window_open && state->member_count == 0);
     ASSERT(state->carried_count <= runner->day->count);
+    ASSERT(count <= state->resubmit_budget); /* sized for every carry the day can need */
     state->resubmit_budget -= count;
     state->resubmit_round++;
     for (u32 k = 0; k < count; k++) {
@@ -702,9 +740,9 @@ static khorgos_error sim_run_window_resubmit(struct sim_run_state *state) {
     }
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 first = 0; first < count && error == KHORGOS_ERROR_ok;
-         first += KHORGOS_BATCH_EVENTS_MAX) {
+         first += sim_run_payments_max()) {
         error = sim_run_submit(state, 0, &runner->window_carried[first],
-                               MIN(count - first, KHORGOS_BATCH_EVENTS_MAX));
+                               MIN(count - first, sim_run_payments_max()));
     }
     state->carried_count = 0;
     return error;
@@ -785,7 +823,7 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
         ASSERT(next < day->close_seconds);
     ASSERT(index < day->count);
         u32 end = index;
-        while (end < day->count && end - index < KHORGOS_BATCH_EVENTS_MAX &&
+        while (end < day->count && end - index < sim_run_payments_max() &&
                day->payments[end].submitted_at == next) {
             end++;
         }
@@ -837,6 +875,7 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     outcome->ended_at = SIM_NEVER;
     outcome->status = record->state == KHORGOS_PAYMENT_CANCELLED ? SIM_STATUS_CANCELLED
                                                                   : SIM_STATUS_REJECTED;
+    outcome->reason = record->state == KHORGOS_PAYMENT_SETTLED ? 0 : (u8)record->reason;
     bool ended = record->state == KHORGOS_PAYMENT_REJECTED ||
                  record->state == KHORGOS_PAYMENT_CANCELLED;
     if (ended && record->finished_at >= state->open_ns) {
@@ -859,7 +898,14 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     u64 seconds = (record->finished_at - state->open_ns) / SIM_RUN_NS_PER_SECOND;
     outcome->settled_at = (u32)MIN(seconds, (u64)close);
     outcome->status = SIM_STATUS_SETTLED;
-    if (payment->currency == payment->creditor_currency) {
+    /* In a set: a netting window's, or (same currency) paid through the clearing account by
+     * offsetting or a resolution; a conversion's payee leg always has a credit id, and a
+     * conversion settles alone in this engine. */
+    bool same_currency = payment->currency == payment->creditor_currency;
+    if (record->window != 0 || (same_currency && record->transfer_id_credit != 0)) {
+        outcome->flags |= SIM_OUTCOME_IN_SET;
+    }
+    if (same_currency) {
         outcome->creditor_amount = record->amount;
         return;
     }
@@ -878,8 +924,8 @@ static khorgos_error sim_run_outcomes(struct sim_run_state *state, struct sim_ou
     struct sim_runner *runner = state->runner;
     ASSERT(outcomes != NULL || day->count == 0);
     ASSERT(state->engine != NULL);
-    for (u32 first = 0; first < day->count; first += KHORGOS_BATCH_EVENTS_MAX) {
-        u32 count = MIN(day->count - first, KHORGOS_BATCH_EVENTS_MAX);
+    for (u32 first = 0; first < day->count; first += sim_run_payments_max()) {
+        u32 count = MIN(day->count - first, sim_run_payments_max());
         for (u32 index = 0; index < count; index++) {
             runner->ids[index] = runner->engine_ids[first + index];
         }
@@ -921,6 +967,22 @@ static void sim_run_fx_converted(const struct sim_run_state *state,
 /* ----------------------------------------------------------------------------------------- */
 /* The run.                                                                                   */
 
+/* The most resubmissions a netting day can need: a payment submitted at t is carried at most
+ * once by each window closing at a tick T = k x interval with t <= T < close (a tick at t
+ * comes after t's payments). */
+static u64 sim_run_resubmit_count_max(const struct sim_day *day, u32 interval) {
+    ASSERT(interval > 0);
+    ASSERT(day->close_seconds > 0 || day->count == 0);
+    u64 last_tick = day->close_seconds > 0 ? (day->close_seconds - 1) / interval : 0;
+    u64 total = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        u64 first_tick = MAX(((u64)day->payments[index].submitted_at + interval - 1) / interval,
+                             1u);
+        if (first_tick <= last_tick) total += last_tick - first_tick + 1;
+    }
+    return total;
+}
+
 static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     const struct sim_scenario *scenario = state->runner->scenario;
     const struct sim_day *day = state->runner->day;
@@ -944,10 +1006,17 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
                  SETTLE_PAYMENT_COUNT_MAX - requests);
         return KHORGOS_ERROR_capacity_full;
     }
-    /* dns_hourly: room to carry payments again (sim_run_window_resubmit), up to the day's
-     * count in all, within what the engine holds. */
-    state->resubmit_budget =
-        windows > 0 ? MIN(day->count, SETTLE_PAYMENT_COUNT_MAX - requests - day->count) : 0;
+    /* dns_hourly: room to carry every payment again into every later window (the most
+     * sim_run_window_resubmit can need); a day that needs more than the engine holds is
+     * refused here rather than losing carried payments later. */
+    u64 resubmits = windows > 0 ? sim_run_resubmit_count_max(day, interval) : 0;
+    if ((u64)day->count + requests + resubmits > SETTLE_PAYMENT_COUNT_MAX) {
+        snprintf(state->runner->message, sizeof(state->runner->message),
+                 "%u payments carried through %u windows: more than the engine holds (%u)",
+                 day->count, windows, SETTLE_PAYMENT_COUNT_MAX - requests);
+        return KHORGOS_ERROR_capacity_full;
+    }
+    state->resubmit_budget = (u32)resubmits;
     struct khorgos_config config = {
         .account_count_max = 2 * slots + 2 * SIM_CURRENCY_COUNT_MAX + 64,
         .transfer_count_max = transfers,
@@ -1032,6 +1101,7 @@ khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_con
     state.vehicle = state.routing == 1 ? runner->vehicle_usd : runner->vehicle_direct;
     memset(run, 0, sizeof(*run));
     run->design = sim_design_name(config->design);
+    run->seed = runner->day->seed;
     run->alpha_per_mille = config->alpha_per_mille;
     khorgos_error error = sim_run_bounds(runner, state.routing);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -1041,6 +1111,9 @@ khorgos_error sim_run_design(struct sim_runner *runner, const struct sim_run_con
     khorgos_close(state.engine);
     if (error != KHORGOS_ERROR_ok) return error;
     sim_run_fx_converted(&state, outcomes, run);
+    /* The netting members' array is free once the day is run: the figures' scratch. */
+    sim_run_outcome_figures(runner->day, outcomes, runner->scenario->currency_count,
+                            runner->window_members, run);
     u32 flow_count = sim_flows_from_day(runner->day, outcomes, runner->flows);
     error = sim_metrics_compute(metrics, &runner->workspace, runner->flows, flow_count,
                                 runner->day->close_seconds);

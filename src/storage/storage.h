@@ -8,9 +8,12 @@
  *   storage_io_fault.c   a deterministic, seeded, in-memory I/O that injects faults (simulation)
  *   storage_journal.c    journal records, segments, group commit, scanning and torn tails
  *   storage_snapshot.c   snapshot files, section writer and reader
+ *   storage_checkpoint.c a checkpoint's thread: writes, seals, publishes and collects a
+ *                        snapshot from a state its owner captured (the owner's sections)
+ *   storage_pace.c       pacing that thread's writes against the journal's
  *   storage_directory.c  the superblock, format, listing the files of a directory, check
- * The engine drives them (src/engine/engine_storage.c); the ledger writes its own section
- * (src/ledger/ledger_snapshot.c).
+ * The engine drives them (src/engine/engine_storage.c: capture, policy, recovery); the ledger
+ * writes its own section (src/ledger/ledger_snapshot.c).
  *
  * ---------------------------------------------------------------------------------------------
  * The data directory
@@ -98,18 +101,18 @@
  * and chains its records, does ONE pwrite of the batch to the journal file and fdatasync, then
  * ONE pwrite of the batch's header copies to the headers file and fdatasync; only after that
  * (storage_journal_wait) does the engine release replies. Pipelined commit:
- *   W1. At most one batch is in flight and one fills; submit first drains the one in flight,
- *       then the two buffers swap. The batch in flight and storage->chain_head belong to the
- *       writer until drain has seen it finish (under flight_mutex), so the committing thread
- *       reads the chain head or starts a segment only when the journal is idle (a checkpoint
- *       gets its chain head through W4).
+ *   W1. At most one batch is being written (storage->writing) and one fills; submit first
+ *       drains the one being written, then the two buffers swap. The batch being written and
+ *       storage->chain_head belong to the writer until drain has seen it finish (under
+ *       writer_mutex), so the committing thread reads the chain head or starts a segment only
+ *       when the journal is idle (a checkpoint gets its chain head through W4).
  *   W2. durable_sequence only grows, by whole batches, after both fdatasyncs of a batch
  *       returned; a reply is released only for requests at or below it.
- *   W3. A failed write or sync fails the storage at drain: the batch in flight and every
+ *   W3. A failed write or sync fails the storage at drain: the batch being written and every
  *       later one are never acknowledged.
- *   W4. A checkpoint may begin while the batch ending at its sequence S is in flight (so a
+ *   W4. A checkpoint may begin while the batch ending at its sequence S is being written (so a
  *       commit never waits for an fdatasync to start one): storage_chain_mark asks for the
- *       hash of record S, and the writer hands it over (mark_ready, under flight_mutex) only
+ *       hash of record S, and the writer hands it over (mark_ready, under writer_mutex) only
  *       after that batch's fdatasyncs returned, with the write's result. The snapshot's
  *       header needs that hash, so a snapshot is never sealed, let alone published, before
  *       every request it covers is durable; a failed write leaves it unsealed and discarded.
@@ -162,7 +165,7 @@
  * ---------------------------------------------------------------------------------------------
  * Checkpoints. khorgos_checkpoint(engine) and the automatic policy (engine_storage.c) take a
  * full snapshot (not an incremental one) FROM A POINT-IN-TIME VIEW, without fork: between two
- * requests (the batch ending at S may still be in flight: W4) the engine starts segment S+1 if
+ * requests (the batch ending at S may still be being written: W4) the engine starts segment S+1 if
  * the journal is idle, fixes the counts and copies only the mutable state
  * (accounts, transfer states, the expiry heap, the engine section, the settlement section
  * serialised through a memory writer, storage_writer_memory_begin) into buffers reserved at
@@ -201,7 +204,10 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
 
-#define STORAGE_FORMAT_VERSION 1u
+/* The version of everything stored: bumped whenever replaying the same journal would give
+ * another state (2: each settlement event takes a timestamp of its own, so a version 1
+ * journal would replay to other timestamps than it acknowledged). Any other is refused. */
+#define STORAGE_FORMAT_VERSION 2u
 /* Names in a data directory are short and ours ("headers-" + 16 hex digits + ".tmp"). */
 #define STORAGE_NAME_BYTES_MAX 48u
 /* Files a directory holds at most: a superblock, two or three snapshots, a handful of
@@ -233,13 +239,16 @@
 #define STORAGE_SEGMENT_RECORDS_DEFAULT (1u << 16)
 #define STORAGE_SEGMENT_RECORDS_MIN STORAGE_BATCH_RECORDS_MAX
 #define STORAGE_SEGMENT_RECORDS_MAX (1u << 24)
+/* A failure's description, "<file>: <cause>": a name of this directory and the system's
+ * error text (strerror's longest is under 50 bytes). */
+#define STORAGE_FAILURE_TEXT_BYTES 160u
 /* The snapshot and scan buffers: big enough for the largest record, small next to the state. */
 #define STORAGE_BUFFER_BYTES (STORAGE_RECORD_BYTES_MAX + (1u << 20))
 #define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
 /* A snapshot's writer bounds what its final fdatasync must flush, so that sync never pushes
  * hundreds of MB at once while the journal's own fdatasyncs wait behind it (the device queue
- * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer in
- * flight); without, it fdatasyncs after every this many bytes. */
+ * is shared): with io->writeback it writes each buffer back as it goes (at most one buffer
+ * being written back); without, it fdatasyncs after every this many bytes. */
 #define STORAGE_SNAPSHOT_SYNC_BYTES (16ull << 20)
 /* A writer with a pace hook writes a buffer in pieces of this many bytes and calls the hook
  * before each, so a checkpoint's thread decides before every piece whether the device is its
@@ -353,7 +362,7 @@ struct storage_fault_config {
      * is how a simulation crashes at an arbitrary point inside a commit or a checkpoint. */
     u32 operations_until_power_loss;
     /* Every fdatasync/fsync of a file takes at least this long (a slow disk), so that tests
-     * can see the journal's write times (storage_flight_statistics); 0: none. */
+     * can see the journal's write times (storage_write_statistics); 0: none. */
     u64 sync_delay_ns;
 };
 #define STORAGE_FAULT_SYNC_DELAY_NS_MAX (1000ull * 1000 * 1000) /* a second: a test's bound */
@@ -548,47 +557,56 @@ khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 
 /* Makes the filling batch durable: storage_journal_submit, then storage_journal_drain. Any
  * failure leaves the storage failed (every later call returns the error). */
 khorgos_error storage_journal_commit(struct storage *storage);
-/* Pipelined commit. submit waits for the batch in flight (if any), then hands the filling
+/* Pipelined commit. submit waits for the batch being written (if any), then hands the filling
  * batch to the writer: its records are sealed and chained, written and fdatasynced, then its
  * header copies (J1), on the writer's thread when it runs, else before submit returns. drain
- * waits for the batch in flight; wait returns once `sequence` (appended and submitted) is
+ * waits for the batch being written; wait returns once `sequence` (appended and submitted) is
  * durable. A write's failure is reported by drain or wait and leaves the storage failed. */
 khorgos_error storage_journal_submit(struct storage *storage);
 khorgos_error storage_journal_drain(struct storage *storage);
 khorgos_error storage_journal_wait(struct storage *storage, u64 sequence);
 /* Starts the writer's thread (a real file system; the simulated one writes inline). */
 khorgos_error storage_journal_writer_start(struct storage *storage);
-/* Whether nothing is appended and unsubmitted, and nothing is in flight. */
+/* Whether nothing is appended and unsubmitted, and nothing is being written. */
 bool storage_journal_idle(const struct storage *storage);
+/* What the latest failed call on the committing thread met (a journal write or sync, a
+ * segment start), as "<file>: <cause>", the file a name in the data directory and the cause
+ * the I/O's error text; once the storage failed, what failed it. "" when nothing failed. */
+const char *storage_failure_text(const struct storage *storage);
+/* Writes "<name>: <cause>" into text, the cause being io's text for its latest failure (read
+ * on the thread that met it, right after). */
+void storage_failure_describe(struct storage_io *io, const char *name,
+                              char text[STORAGE_FAILURE_TEXT_BYTES]);
 /* How many batches have finished their writes and fdatasyncs so far (ok or not); any thread
  * may read it: a checkpoint's thread writes a piece of snapshot just after each, so that
  * the device takes the piece while the engine applies the next batch, not inside the
- * fdatasync of the batch in flight. */
-u64 storage_flights_written(const struct storage *storage);
+ * fdatasync of the batch being written. */
+u64 storage_batches_written(const struct storage *storage);
 /* Whether a batch's writes and fdatasyncs are in progress now; any thread may ask: a
  * checkpoint's thread puts its pieces in the gaps between two batches. */
-bool storage_flight_writing(const struct storage *storage);
+bool storage_batch_being_written(const struct storage *storage);
 /* How long the journal's batches took to write (records, fdatasync, header copies,
  * fdatasync): what every commit waits for at least. Written by whoever writes a batch, read by
  * any thread: each figure is exact, and the four are consistent with each other only while
- * no batch is in flight (over_10 <= over_5 always holds). */
-/* The two times storage_flight_statistics counts batches above: a batch's writes and
+ * no batch is being written (over_10 <= over_5 always holds). */
+/* The two times storage_write_statistics counts batches above: a batch's writes and
  * fdatasyncs usually take 1 to 3 ms on the reference disk, so over 5 ms is a slow one; 10 ms
  * is the bound the storage issue sets on what a checkpoint may add to a commit. */
-#define STORAGE_FLIGHT_SLOW_NS (5ull * 1000 * 1000)
-#define STORAGE_FLIGHT_TARGET_NS (10ull * 1000 * 1000)
-_Static_assert(STORAGE_FLIGHT_SLOW_NS < STORAGE_FLIGHT_TARGET_NS, "over 10 ms is also over 5");
-struct storage_flight_statistics {
-    u64 flights;             /* batches written so far (ok or not) */
-    u64 flight_ns_max;       /* the longest */
-    u64 flights_over_5_ms;   /* over STORAGE_FLIGHT_SLOW_NS */
-    u64 flights_over_10_ms;  /* over STORAGE_FLIGHT_TARGET_NS */
+#define STORAGE_BATCH_WRITE_SLOW_NS (5ull * 1000 * 1000)
+#define STORAGE_BATCH_WRITE_TARGET_NS (10ull * 1000 * 1000)
+_Static_assert(STORAGE_BATCH_WRITE_SLOW_NS < STORAGE_BATCH_WRITE_TARGET_NS,
+               "over 10 ms is also over 5");
+struct storage_write_statistics {
+    u64 batches;             /* batches written so far (ok or not) */
+    u64 write_ns_max;        /* the longest */
+    u64 writes_over_5_ms;    /* over STORAGE_BATCH_WRITE_SLOW_NS */
+    u64 writes_over_10_ms;   /* over STORAGE_BATCH_WRITE_TARGET_NS */
 };
-void storage_flight_statistics(const struct storage *storage,
-                               struct storage_flight_statistics *statistics);
-/* Whether nothing is appended and unsubmitted (a batch may be in flight). */
+void storage_write_statistics(const struct storage *storage,
+                               struct storage_write_statistics *statistics);
+/* Whether nothing is appended and unsubmitted (a batch may be being written). */
 bool storage_journal_submitted_all(const struct storage *storage);
-/* The chain head at a checkpoint taken while the batch ending at it may still be in flight
+/* The chain head at a checkpoint taken while the batch ending at it may still be written
  * (invariant W4). mark, on the committing thread with everything submitted, asks for the hash
  * of record `sequence`, the last one submitted; mark_wait, on any thread, waits until the
  * writer has made that record durable and returns its hash, or the write's failure. One mark
@@ -596,6 +614,84 @@ bool storage_journal_submitted_all(const struct storage *storage);
 void storage_chain_mark(struct storage *storage, u64 sequence);
 khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
                                       u8 chain_head[BASE_SHA256_BYTES]);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Pacing a checkpoint's writes against the journal's (storage_pace.c).                       */
+
+/* While the engine commits, a checkpoint's thread puts at most this many pieces
+ * (STORAGE_SNAPSHOT_PIECE_BYTES each, so 1 MiB) of snapshot, or collection steps, on the disk
+ * per journal batch written: on a disk with a volatile cache (the reference virtio disk) a
+ * journal fdatasync pays for persisting whatever reached the device since the previous one,
+ * about 2 ms per MB, so an unpaced snapshot (about 12 MB per commit interval) added 15-20 ms
+ * to each, and two 2 MB buffers about 8. 1 MiB per batch of a full batch (about 1 MiB of
+ * journal) writes the snapshot within the state-scaled checkpoint policy's interval. */
+#define STORAGE_PACE_PIECES_PER_BATCH 4u
+/* ... and after each piece (or step) it rests this many times as long as the piece took, so
+ * it holds the device at most a quarter of the time, whatever the device's speed. Why: the
+ * reference virtio disk's speed varies fourfold from minute to minute; in its slow spells a
+ * 1 MiB piece took 4 to 12 ms, and the journal fdatasyncs it overlapped 7 to 10 ms instead
+ * of 2 to 4; those batches were the ones more than 10 ms slower than their pair (a trace of
+ * every piece and fdatasync). A piece of 256 KiB overlaps a commit by about a quarter of
+ * that, and the rest leaves the device to the journal for three times as long; when the disk
+ * is fast (0.4 ms a piece) the per-batch bound above is what paces. */
+#define STORAGE_PACE_REST_RATIO 3u
+/* The longest rest after one piece: a piece held up by a stall of the device (tens of ms)
+ * says little of the next one. */
+#define STORAGE_PACE_REST_NS_MAX (50ull * 1000 * 1000)
+/* ... and it writes only in the gaps between two batches' writes (storage_batch_being_written), so
+ * a piece does not queue on the device in front of a journal fdatasync, unless this many
+ * batches went by without a gap it saw (a disk so slow that the batches follow each other
+ * back to back would otherwise starve the snapshot). Why: with the rest alone, traced, most
+ * journal writes over 5 ms had a piece begun 1.1 to 1.5 ms after them, the rest having ended
+ * just as the next batch went out; gated on the gap, twelve alternating sets counted 84 such
+ * writes in the runs with checkpoints against 80 in the runs without (162 against 79 with
+ * the rest alone). */
+#define STORAGE_PACE_BATCHES_WAITED_MAX 2u
+/* With no journal batch written for this long the journal leaves the device alone and the
+ * thread writes at full speed: longer than the gap between two batches of full batches
+ * (about 10 ms of state machine). Read-only requests write nothing to the journal, so they
+ * never hold the thread back: whatever follows a checkpoint (writes, reads only, or nothing),
+ * every wait ends. */
+#define STORAGE_PACE_IDLE_NS (25ull * 1000 * 1000)
+/* How often a waiting thread looks at the journal again. */
+#define STORAGE_PACE_POLL_NS (250ull * 1000)
+_Static_assert(STORAGE_PACE_POLL_NS < STORAGE_PACE_IDLE_NS, "several looks per idle bound");
+_Static_assert(STORAGE_PACE_PIECES_PER_BATCH >= 1, "a busy engine still checkpoints");
+_Static_assert(STORAGE_PACE_REST_RATIO >= 1, "the journal gets the device half the time");
+_Static_assert(STORAGE_PACE_REST_NS_MAX >= STORAGE_PACE_POLL_NS, "a rest lasts several looks");
+_Static_assert(STORAGE_PACE_BATCHES_WAITED_MAX >= 1, "a gap is waited for a batch or more");
+
+/* The pacing of one checkpoint: when the next piece (or collection step) may go. A piece goes
+ * when (a) the last journal batch written still allows one (STORAGE_PACE_PIECES_PER_BATCH),
+ * the rest the previous piece earned is over, and no batch is being written (or
+ * STORAGE_PACE_BATCHES_WAITED_MAX went by without a gap); or (b) no batch was written for
+ * STORAGE_PACE_IDLE_NS. Rule (b) ends every wait within STORAGE_PACE_IDLE_NS of the last
+ * batch written, so no wait depends on what the requests are or how they are scheduled.
+ * Time is read only through `clock` (base.h), so a simulation can run it on simulated time. */
+struct storage_pace {
+    const struct base_clock *clock;
+    u64 batches_seen;      /* storage_batches_written when it last looked */
+    u64 batch_seen_ns;     /* when that count last changed (or pacing began) */
+    u64 batches_waited;    /* batches written since the last piece that a batch allowed */
+    u32 pieces_left;       /* pieces the last batch written still allows */
+    u64 return_ns;         /* when the last wait returned (a piece began) */
+    bool returned;         /* a wait returned already (the first piece rests no one) */
+    u64 rest_until_ns;     /* the end of the rest that piece earned */
+};
+/* Starts pacing a checkpoint at the clock's now: the first piece goes at once. */
+void storage_pace_begin(struct storage_pace *pace, const struct base_clock *clock);
+/* Whether a piece may go at `now_ns`, given the journal's count of batches written and whether
+ * one is being written (rule (a) or (b) above); counts the piece when (a) allowed it. A pure
+ * function of its arguments and the pace's state, so a test drives it with any schedule. */
+bool storage_pace_ready(struct storage_pace *pace, u64 now_ns, u64 batches_written,
+                        bool batch_being_written);
+/* The rest a piece earned: called before waiting for the next one, with the time now (the
+ * work since the last wait returned is the piece just written). */
+void storage_pace_rest(struct storage_pace *pace, u64 now_ns);
+/* Waits (polling every STORAGE_PACE_POLL_NS on the pace's clock) until storage_pace_ready says
+ * a piece may go for `storage`'s journal, or `hurry` is set (closing: no commit will come). */
+void storage_pace_wait(struct storage_pace *pace, const struct storage *storage,
+                       const atomic_bool *hurry);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Snapshots.                                                                                 */
@@ -706,53 +802,89 @@ khorgos_error storage_collect_paced(struct storage *storage, u64 keep_from,
                                     storage_pace_function pace, void *context);
 
 /* ----------------------------------------------------------------------------------------- */
+/* A checkpoint written by a thread (storage_checkpoint.c, invariants C4-C7 there).           */
+
+/* The checkpoint's thread runs at this nice value: when the cores are busy (two cores shared
+ * with the committing thread), commits come first and the snapshot takes the rest. */
+#define STORAGE_CHECKPOINT_NICE 10
+
+/* Writes the sections of the state the owner captured into a snapshot being written and
+ * returns the state's digest over the same view; on the checkpoint's thread (or inline),
+ * reading only the capture. */
+typedef u128 (*storage_checkpoint_sections_function)(void *context,
+                                                     struct storage_writer *writer);
+/* Called by the thread once the snapshot is written (published or not), before `done`: the
+ * owner may prepare its next capture there (only memory the capture does not hold). */
+typedef void (*storage_checkpoint_after_function)(void *context);
+
+/* A test's hold on the checkpoint's thread, so that a seeded simulation (tests/vopr.h) runs
+ * it the same way every time: the thread runs only when the test hands it control. The
+ * owner's thread calls `created` just before it creates the thread; the thread calls `wait`
+ * first of all (it returns when the test resumes it) and `exit` as its last act (hands control
+ * back for good); in between it hands control back only in its pacing clock's sleep_ns (the
+ * test's clock, base.h). */
+struct storage_checkpoint_schedule {
+    void *context;
+    void (*created)(void *context);
+    void (*wait)(void *context);
+    void (*exit)(void *context);
+};
+
+/* One checkpoint at a time. The owner sets sections, after and context once, and before each
+ * checkpoint captures its state and calls storage_checkpoint_prepare (and sets keep_from);
+ * nobody writes those while `running`. */
+struct storage_checkpoint {
+    storage_checkpoint_sections_function sections;
+    storage_checkpoint_after_function after; /* NULL: none */
+    void *context;
+    const struct storage_checkpoint_schedule *schedule; /* a test's, NULL when none */
+    struct storage *storage;
+    u64 sequence;
+    u64 timestamp_last;
+    u64 keep_from; /* the newest published snapshot at capture: the previous one after this */
+    /* Written by the thread (or inline), read by the owner after `done` (acquire) + join. */
+    u8 chain_head[BASE_SHA256_BYTES];
+    u128 digest;
+    khorgos_error error;
+    khorgos_error publish_error; /* the rename or directory sync, after a good write */
+    khorgos_error collect_error; /* of the paced collection, after a publish */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES]; /* what failed the publish or collection */
+    bool published;
+    /* The thread's own: its pacing (C6) and whether it could not make the spares (C4). */
+    struct storage_pace pace;
+    bool spares_failed;
+    atomic_bool hurry; /* set by the owner when closing: write at full speed */
+    /* Owned by the owner's (committing) thread. */
+    pthread_t thread;
+    bool running;
+    atomic_bool done;
+};
+/* Fixes which snapshot the next checkpoint writes (sequence S, the state's last timestamp)
+ * and clears the previous one's results; with no thread running. */
+void storage_checkpoint_prepare(struct storage_checkpoint *checkpoint, struct storage *storage,
+                                u64 sequence, u64 timestamp_last);
+/* Starts the thread that writes, publishes and collects (C4-C7), its pacing on `clock`;
+ * false when no thread could be started (the owner then writes inline). */
+bool storage_checkpoint_start(struct storage_checkpoint *checkpoint,
+                              const struct base_clock *clock);
+/* Whether the thread finished (then storage_checkpoint_join returns at once). */
+bool storage_checkpoint_finished(const struct storage_checkpoint *checkpoint);
+/* Waits for the thread; with `hurry`, first tells it no commit will come (closing). */
+void storage_checkpoint_join(struct storage_checkpoint *checkpoint, bool hurry);
+/* Writes, seals and fsyncs snapshot-<S>.tmp on the calling thread, unpublished (the owner
+ * publishes it): unpaced with clock NULL, else paced on `clock` (a simulation's). */
+khorgos_error storage_checkpoint_write_inline(struct storage_checkpoint *checkpoint,
+                                              const struct base_clock *clock);
+/* Describes a failure just met into failure_text: `what` is "snapshot" (snapshot-<S>) or
+ * names what failed. */
+void storage_checkpoint_failure_describe(struct storage_checkpoint *checkpoint,
+                                         const char *what);
+
+/* ----------------------------------------------------------------------------------------- */
 /* Module sections (each module's file documents its section's bytes).                      */
 
-struct ledger;
-struct ledger_expiry;
-struct ledger_balance_entry;
-struct khorgos_account;
-struct khorgos_transfer;
-#define LEDGER_SNAPSHOT_VERSION 1u
-void ledger_snapshot_write(const struct ledger *ledger, struct storage_writer *writer);
-
-/* The ledger's state at one instant, as a snapshot and its digest see it: the counts, and where
- * each array's first `count` records are. A live view points at the ledger's own arrays; a
- * captured view (a checkpoint written while the ledger goes on, engine_storage.c) points at
- * copies of the mutable arrays (accounts, transfer_states, the expiry heap) and at the live
- * append-only ones (transfers, failed_transfer_ids, balances), which later requests only
- * append to, never change below the counts fixed here (ledger_state.c: records are appended
- * and a rolled-back chain truncates only what it appended). */
-struct ledger_view {
-    u32 account_count;
-    u32 transfer_count;
-    u32 failed_transfer_count;
-    u32 expiry_count;
-    u32 balance_count;
-    u32 balance_reserved_count;
-    u64 timestamp_last;
-    const struct khorgos_account *accounts;
-    const struct khorgos_transfer *transfers;
-    const u8 *transfer_states;
-    const u128 *failed_transfer_ids;
-    const struct ledger_expiry *expiries;
-    const struct ledger_balance_entry *balances;
-};
-/* The live state, nothing copied (between requests). */
-void ledger_view_live(const struct ledger *ledger, struct ledger_view *view);
-/* Copies the mutable arrays into the buffers given, sized for the ledger's capacities
- * (account_count_max accounts, transfer_count_max states and expiries); the cost is
- * proportional to the mutable state, not to the transfers. */
-void ledger_view_capture(const struct ledger *ledger, struct ledger_view *view,
-                         struct khorgos_account *accounts, u8 *transfer_states,
-                         struct ledger_expiry *expiries);
-void ledger_view_write(const struct ledger_view *view, struct storage_writer *writer);
-/* ledger_digest of the state the view shows (ledger_state.c): equal to ledger_digest of the
- * ledger at the instant the view was taken, byte for byte. */
-u128 ledger_view_digest(const struct ledger_view *view);
-/* Loads a section into a ledger freshly initialized with the directory's capacities; rebuilds
- * the id maps and query indexes. corrupt when the section does not describe a valid state. */
-khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader *reader);
+/* The ledger's section and its snapshot view are declared in ledger.h; settlement's in
+ * settle.h; the engine's is documented in engine_storage.c. */
 
 /* ----------------------------------------------------------------------------------------- */
 /* Layer-private: only the storage_*.c files touch these fields.                                  */
@@ -799,10 +931,10 @@ struct storage_reader {
 };
 
 /* A batch handed to the writer: the buffers swap with the filling batch's at submit. */
-struct storage_flight {
+struct storage_writing {
     u8 *bytes;                              /* STORAGE_BATCH_BYTES_MAX */
     struct storage_record_header *headers;  /* STORAGE_BATCH_RECORDS_MAX copies, filled by
-                                               flight_seal: only a batch in flight has them */
+                                               batch_seal: only the batch being written has them */
     u64 size;
     u64 offset;          /* journal offset of bytes[0] */
     u64 header_index;    /* the first copy's slot in the headers file */
@@ -810,12 +942,18 @@ struct storage_flight {
     u64 sequence_last;   /* its last record */
     int journal_file;    /* the segment's files: a segment starts only when nothing flies */
     int headers_file;
+    u64 segment_first;   /* names them (journal-<F>, headers-<F>) in failure_text */
+    /* What failed when its write did ("journal-<F>: <cause>"), written by its writer. */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
 };
 
 struct storage {
     struct storage_io *io;
     struct storage_superblock superblock;
     khorgos_error failure; /* ok until a write or sync failed; then every call returns it */
+    /* The latest failure a call on the committing thread met ("<file>: <cause>"), kept once
+     * `failure` is set (storage_failure_text). */
+    char failure_text[STORAGE_FAILURE_TEXT_BYTES];
 
     /* The segment appends go to. */
     int journal_file;
@@ -829,36 +967,36 @@ struct storage {
                               segment: the checkpoint policy measures its journal by it */
 
     /* The filling batch: records appended, not yet submitted; their headers are sealed and
-     * chained only when the batch is written (flight_seal). */
+     * chained only when the batch is written (batch_seal). */
     u8 *batch;
     u64 batch_size;
     u64 batch_offset;      /* journal offset of batch[0] */
     u32 batch_header_count;
 
-    /* The batch in flight (storage_journal_submit) and the thread that writes it. */
-    struct storage_flight flight;
-    bool flight_pending;   /* submitted and not yet drained: the engine thread's view */
+    /* The batch being written (storage_journal_submit) and the thread that writes it. */
+    struct storage_writing writing;
+    bool writing_pending;   /* submitted and not yet drained: the engine thread's view */
     u64 durable_sequence;  /* every record up to here is durable with its header copy */
     bool writer_running;   /* storage_journal_writer_start: written by the thread, else inline */
     pthread_t writer_thread;
-    pthread_mutex_t flight_mutex;
-    pthread_cond_t flight_submitted_cond;
-    pthread_cond_t flight_done_cond;
-    bool flight_submitted; /* under flight_mutex: the thread has a batch to write */
-    bool writer_stop;      /* under flight_mutex: the thread exits when idle */
-    khorgos_error flight_error; /* under flight_mutex, or inline: the last write's result */
+    pthread_mutex_t writer_mutex;
+    pthread_cond_t batch_submitted_cond;
+    pthread_cond_t batch_written_cond;
+    bool batch_submitted; /* under writer_mutex: the thread has a batch to write */
+    bool writer_stop;      /* under writer_mutex: the thread exits when idle */
+    khorgos_error writing_error; /* under writer_mutex, or inline: the last write's result */
     /* Batches whose writes and fdatasyncs returned (ok or not): written by whoever writes a
      * batch, read by any thread; a checkpoint's thread paces its writes on it. */
-    _Atomic u64 flights_written;
+    _Atomic u64 batches_written;
     /* Set while a batch's writes and fdatasyncs are in progress, by whoever writes it; read
      * by a checkpoint's thread, which writes its pieces between two batches. */
-    atomic_bool flight_writing;
-    /* storage_flight_statistics: written by whoever writes a batch (one at a time), read by
+    atomic_bool batch_being_written;
+    /* storage_write_statistics: written by whoever writes a batch (one at a time), read by
      * any thread. */
-    _Atomic u64 flight_ns_max;
-    _Atomic u64 flights_over_5_ms;
-    _Atomic u64 flights_over_10_ms;
-    /* W4: the chain head a checkpoint asked for, under flight_mutex. */
+    _Atomic u64 batch_write_ns_max;
+    _Atomic u64 batch_writes_over_5_ms;
+    _Atomic u64 batch_writes_over_10_ms;
+    /* W4: the chain head a checkpoint asked for, under writer_mutex. */
     u64 mark_sequence;
     bool mark_ready;            /* true when no mark waits for the writer */
     khorgos_error mark_error;

@@ -8,11 +8,11 @@
  *   ready     storage_segment_start (format, checkpoint, a full segment) or
  *             storage_journal_recover (open) opened the last segment; appends allowed.
  *   pending   storage_journal_append put records in the filling batch.
- *   flying    storage_journal_submit handed it to the writer (W1: the thread, or inline), which
+ *   writing   storage_journal_submit handed it to the writer (W1: the thread, or inline), which
  *             seals and chains the records, writes and syncs them (journal, then header
  *             copies: J1); storage_journal_drain (or wait, or commit = submit + drain) sees it
  *             finish and moves durable_sequence (W2). Appends may go on meanwhile (pending
- *             and flying at once); a second submit drains the first.
+ *             and writing at once); a second submit drains the first.
  *   failed    a write or sync failed: `failure` is set and every later call returns it. The
  *             engine stops; nothing pending is ever acknowledged. Reopening recovers.
  *
@@ -85,18 +85,18 @@ khorgos_error storage_create(struct storage_io *io, const struct storage_superbl
     storage->sequence_next = 1;
     storage->mark_ready = true; /* no checkpoint waits for a chain head (W4) */
     storage->batch = malloc(STORAGE_BATCH_BYTES_MAX);
-    storage->flight.bytes = malloc(STORAGE_BATCH_BYTES_MAX);
-    storage->flight.headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
+    storage->writing.bytes = malloc(STORAGE_BATCH_BYTES_MAX);
+    storage->writing.headers = malloc(STORAGE_BATCH_RECORDS_MAX * STORAGE_RECORD_HEADER_BYTES);
     storage->buffer = malloc(STORAGE_BUFFER_BYTES);
     storage->headers_buffer = malloc(STORAGE_HEADERS_WINDOW_BYTES);
     /* Always initialised, so destroy need not know how far create went. */
-    pthread_mutex_init(&storage->flight_mutex, NULL);
+    pthread_mutex_init(&storage->writer_mutex, NULL);
     pthread_mutex_init(&storage->spares_mutex, NULL);
-    pthread_cond_init(&storage->flight_submitted_cond, NULL);
-    pthread_cond_init(&storage->flight_done_cond, NULL);
+    pthread_cond_init(&storage->batch_submitted_cond, NULL);
+    pthread_cond_init(&storage->batch_written_cond, NULL);
     if (storage->batch == NULL || storage->buffer == NULL ||
-        storage->headers_buffer == NULL || storage->flight.bytes == NULL ||
-        storage->flight.headers == NULL) {
+        storage->headers_buffer == NULL || storage->writing.bytes == NULL ||
+        storage->writing.headers == NULL) {
         storage_destroy(storage);
         return KHORGOS_ERROR_out_of_memory;
     }
@@ -117,15 +117,15 @@ static void writer_stop(struct storage *storage);
 void storage_destroy(struct storage *storage) {
     if (storage == NULL) return;
     ASSERT(storage->io != NULL);
-    writer_stop(storage); /* after the batch in flight, if any, is written */
+    writer_stop(storage); /* after the batch being written, if any, is written */
     ASSERT(!storage->writer_running);
     segment_close(storage);
-    pthread_mutex_destroy(&storage->flight_mutex);
+    pthread_mutex_destroy(&storage->writer_mutex);
     pthread_mutex_destroy(&storage->spares_mutex);
-    pthread_cond_destroy(&storage->flight_submitted_cond);
-    pthread_cond_destroy(&storage->flight_done_cond);
-    free(storage->flight.bytes);
-    free(storage->flight.headers);
+    pthread_cond_destroy(&storage->batch_submitted_cond);
+    pthread_cond_destroy(&storage->batch_written_cond);
+    free(storage->writing.bytes);
+    free(storage->writing.headers);
     free(storage->batch);
     free(storage->buffer);
     free(storage->headers_buffer);
@@ -174,13 +174,33 @@ u64 storage_segment_records_used(const struct storage *storage) {
 bool storage_journal_idle(const struct storage *storage) {
     ASSERT(storage != NULL);
     ASSERT(storage->batch_size > 0 || storage->batch_header_count == 0);
-    return storage->batch_size == 0 && !storage->flight_pending;
+    return storage->batch_size == 0 && !storage->writing_pending;
 }
 
 bool storage_journal_submitted_all(const struct storage *storage) {
     ASSERT(storage != NULL);
     ASSERT(storage->batch_size > 0 || storage->batch_header_count == 0);
     return storage->batch_size == 0;
+}
+
+const char *storage_failure_text(const struct storage *storage) {
+    ASSERT(storage != NULL);
+    ASSERT(strlen(storage->failure_text) < STORAGE_FAILURE_TEXT_BYTES);
+    return storage->failure_text;
+}
+
+void storage_failure_describe(struct storage_io *io, const char *name,
+                              char text[STORAGE_FAILURE_TEXT_BYTES]) {
+    ASSERT(io != NULL && name != NULL && text != NULL);
+    const char *cause = io->last_error != NULL ? io->last_error(io) : "";
+    ASSERT(cause != NULL);
+    size_t name_length = strlen(name);
+    /* The posix io's text names the file and the call already ("journal-…: write: …"). */
+    if (strncmp(cause, name, name_length) == 0 && cause[name_length] == ':') {
+        snprintf(text, STORAGE_FAILURE_TEXT_BYTES, "%s", cause);
+        return;
+    }
+    snprintf(text, STORAGE_FAILURE_TEXT_BYTES, "%s: %s", name, cause[0] ? cause : "failed");
 }
 
 static khorgos_error storage_fail(struct storage *storage, khorgos_error error) {
@@ -240,10 +260,14 @@ static khorgos_error segment_file_create(struct storage *storage, enum storage_f
         error = io->unlink(io, name);
         if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, file);
     }
-    if (error != KHORGOS_ERROR_ok) return error;
+    if (error != KHORGOS_ERROR_ok) {
+        storage_failure_describe(io, name, storage->failure_text);
+        return error;
+    }
     error = io->allocate(io, *file, size);
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, *file);
     if (error != KHORGOS_ERROR_ok) {
+        storage_failure_describe(io, name, storage->failure_text);
         io->close(io, *file);
         *file = -1;
         io->unlink(io, name); /* best effort: an empty segment is ignored by recovery anyway */
@@ -307,7 +331,12 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
     error = segment_file_create(storage, STORAGE_FILE_HEADERS, first_sequence,
                                 (u64)superblock->segment_records_max * STORAGE_RECORD_HEADER_BYTES,
                                 &headers_file);
-    if (error == KHORGOS_ERROR_ok) error = storage->io->sync_directory(storage->io);
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage->io->sync_directory(storage->io);
+        if (error != KHORGOS_ERROR_ok) {
+            storage_failure_describe(storage->io, "the directory", storage->failure_text);
+        }
+    }
     if (error != KHORGOS_ERROR_ok) {
         /* The old segment stays current: a failed start is not fatal by itself. */
         char name[STORAGE_NAME_BYTES_MAX];
@@ -342,86 +371,97 @@ khorgos_error storage_segment_start(struct storage *storage, u64 first_sequence,
 /* Seals a submitted batch's records in order, each chained to the one before, and fills its
  * header copies. Done when the batch is written, on the writer's thread when it runs: the
  * SHA-256 chain is the largest part of a commit's CPU (about 0.6 ms per MB). */
-static void flight_seal(struct storage *storage, struct storage_flight *flight) {
-    ASSERT(flight->header_count > 0 && flight->header_count <= STORAGE_BATCH_RECORDS_MAX);
+static void batch_seal(struct storage *storage, struct storage_writing *writing) {
+    ASSERT(writing->header_count > 0 && writing->header_count <= STORAGE_BATCH_RECORDS_MAX);
     u64 offset = 0;
-    for (u32 index = 0; index < flight->header_count; index++) {
+    for (u32 index = 0; index < writing->header_count; index++) {
         struct storage_record_header *header =
-            (struct storage_record_header *)(void *)(flight->bytes + offset);
-        ASSERT(header->magic == STORAGE_RECORD_MAGIC && header->offset == flight->offset + offset);
+            (struct storage_record_header *)(void *)(writing->bytes + offset);
+        ASSERT(header->magic == STORAGE_RECORD_MAGIC && header->offset == writing->offset + offset);
         memcpy(header->hash_previous, storage->chain_head, BASE_SHA256_BYTES);
         storage_record_header_seal(header);
         storage_record_hash(header, header + 1, storage->chain_head);
-        flight->headers[index] = *header;
+        writing->headers[index] = *header;
         offset += STORAGE_RECORD_HEADER_BYTES + STORAGE_BODY_PADDED(header->body_size);
     }
-    ASSERT(offset == flight->size);
+    ASSERT(offset == writing->size);
 }
 
-/* Files how long one batch's writes took (storage_flight_statistics); only the batch's
+/* Files how long one batch's writes took (storage_write_statistics); only the batch's
  * writer stores, so a load then a store is enough. */
-static void flight_time(struct storage *storage, u64 flight_ns) {
+static void batch_write_time(struct storage *storage, u64 write_ns) {
     ASSERT(storage != NULL);
-    if (flight_ns > atomic_load(&storage->flight_ns_max)) {
-        atomic_store(&storage->flight_ns_max, flight_ns);
+    if (write_ns > atomic_load(&storage->batch_write_ns_max)) {
+        atomic_store(&storage->batch_write_ns_max, write_ns);
     }
-    if (flight_ns > STORAGE_FLIGHT_SLOW_NS) atomic_fetch_add(&storage->flights_over_5_ms, 1);
-    if (flight_ns > STORAGE_FLIGHT_TARGET_NS) atomic_fetch_add(&storage->flights_over_10_ms, 1);
-    ASSERT(atomic_load(&storage->flight_ns_max) >= flight_ns);
+    if (write_ns > STORAGE_BATCH_WRITE_SLOW_NS) {
+        atomic_fetch_add(&storage->batch_writes_over_5_ms, 1);
+    }
+    if (write_ns > STORAGE_BATCH_WRITE_TARGET_NS) {
+        atomic_fetch_add(&storage->batch_writes_over_10_ms, 1);
+    }
+    ASSERT(atomic_load(&storage->batch_write_ns_max) >= write_ns);
 }
 
 /* Writes one batch: its records, fdatasync, then their header copies, fdatasync (J1). */
-static khorgos_error flight_write(struct storage *storage, struct storage_flight *flight) {
-    ASSERT(flight->journal_file >= 0 && flight->headers_file >= 0);
-    ASSERT(flight->size > 0);
+static khorgos_error batch_write(struct storage *storage, struct storage_writing *writing) {
+    ASSERT(writing->journal_file >= 0 && writing->headers_file >= 0);
+    ASSERT(writing->size > 0);
     const u64 start_ns = base_clock_monotonic_ns();
-    ASSERT(!atomic_load_explicit(&storage->flight_writing, memory_order_relaxed)); /* W1 */
-    atomic_store_explicit(&storage->flight_writing, true, memory_order_relaxed);
-    flight_seal(storage, flight);
+    ASSERT(!atomic_load_explicit(&storage->batch_being_written, memory_order_relaxed)); /* W1 */
+    atomic_store_explicit(&storage->batch_being_written, true, memory_order_relaxed);
+    batch_seal(storage, writing);
     struct storage_io *io = storage->io;
+    enum storage_file_kind kind = STORAGE_FILE_JOURNAL;
     khorgos_error error =
-        io->pwrite(io, flight->journal_file, flight->bytes, flight->size, flight->offset);
-    if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->journal_file);
+        io->pwrite(io, writing->journal_file, writing->bytes, writing->size, writing->offset);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, writing->journal_file);
     /* J1: the copies go out only once the records they vouch for are durable. */
     if (error == KHORGOS_ERROR_ok) {
-        error = io->pwrite(io, flight->headers_file, flight->headers,
-                           (u64)flight->header_count * STORAGE_RECORD_HEADER_BYTES,
-                           flight->header_index * STORAGE_RECORD_HEADER_BYTES);
+        kind = STORAGE_FILE_HEADERS;
+        error = io->pwrite(io, writing->headers_file, writing->headers,
+                           (u64)writing->header_count * STORAGE_RECORD_HEADER_BYTES,
+                           writing->header_index * STORAGE_RECORD_HEADER_BYTES);
     }
-    if (error == KHORGOS_ERROR_ok) error = io->sync(io, flight->headers_file);
-    flight_time(storage, base_clock_monotonic_ns() - start_ns);
-    atomic_store_explicit(&storage->flight_writing, false, memory_order_relaxed);
-    atomic_fetch_add_explicit(&storage->flights_written, 1, memory_order_release);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, writing->headers_file);
+    if (error != KHORGOS_ERROR_ok) { /* read by drain, after the writer_mutex hand-over */
+        char name[STORAGE_NAME_BYTES_MAX];
+        storage_name(kind, writing->segment_first, name);
+        storage_failure_describe(io, name, writing->failure_text);
+    }
+    batch_write_time(storage, base_clock_monotonic_ns() - start_ns);
+    atomic_store_explicit(&storage->batch_being_written, false, memory_order_relaxed);
+    atomic_fetch_add_explicit(&storage->batches_written, 1, memory_order_release);
     return error;
 }
 
-u64 storage_flights_written(const struct storage *storage) {
+u64 storage_batches_written(const struct storage *storage) {
     ASSERT(storage != NULL && storage->io != NULL);
-    /* Only the atomic is read: sequence_next and the flight belong to other threads. */
-    return atomic_load_explicit(&storage->flights_written, memory_order_acquire);
+    /* Only the atomic is read: sequence_next and `writing` belong to other threads. */
+    return atomic_load_explicit(&storage->batches_written, memory_order_acquire);
 }
 
-bool storage_flight_writing(const struct storage *storage) {
+bool storage_batch_being_written(const struct storage *storage) {
     ASSERT(storage != NULL && storage->io != NULL);
-    /* Only the atomic is read: the flight itself belongs to the writer. */
-    return atomic_load_explicit(&storage->flight_writing, memory_order_relaxed);
+    /* Only the atomic is read: the batch itself belongs to the writer. */
+    return atomic_load_explicit(&storage->batch_being_written, memory_order_relaxed);
 }
 
-void storage_flight_statistics(const struct storage *storage,
-                               struct storage_flight_statistics *statistics) {
+void storage_write_statistics(const struct storage *storage,
+                               struct storage_write_statistics *statistics) {
     ASSERT(storage != NULL && statistics != NULL);
-    /* The count first: every batch it counts has its time filed (release in flight_write).
-     * Over 10 before over 5, both sequentially consistent: flight_time adds to over 5 first,
+    /* The count first: every batch it counts has its time filed (release in batch_write).
+     * Over 10 before over 5, both sequentially consistent: batch_write_time adds to over 5 first,
      * so the reading of over 5 is never below that of over 10. */
-    statistics->flights = atomic_load_explicit(&storage->flights_written, memory_order_acquire);
-    statistics->flight_ns_max = atomic_load(&storage->flight_ns_max);
-    statistics->flights_over_10_ms = atomic_load(&storage->flights_over_10_ms);
-    statistics->flights_over_5_ms = atomic_load(&storage->flights_over_5_ms);
-    ASSERT(statistics->flights_over_10_ms <= statistics->flights_over_5_ms);
+    statistics->batches = atomic_load_explicit(&storage->batches_written, memory_order_acquire);
+    statistics->write_ns_max = atomic_load(&storage->batch_write_ns_max);
+    statistics->writes_over_10_ms = atomic_load(&storage->batch_writes_over_10_ms);
+    statistics->writes_over_5_ms = atomic_load(&storage->batch_writes_over_5_ms);
+    ASSERT(statistics->writes_over_10_ms <= statistics->writes_over_5_ms);
 }
 
 /* Hands the chain head at the mark over with the result of the write that made it durable
- * (W4); under flight_mutex, from whoever wrote record mark_sequence last. */
+ * (W4); under writer_mutex, from whoever wrote record mark_sequence last. */
 static void mark_fill(struct storage *storage, khorgos_error error) {
     ASSERT(!storage->mark_ready);
     ASSERT(storage->mark_sequence < storage->sequence_next);
@@ -434,32 +474,32 @@ void storage_chain_mark(struct storage *storage, u64 sequence) {
     ASSERT(storage != NULL && storage->mark_ready); /* one mark at a time */
     ASSERT(sequence + 1 == storage->sequence_next); /* 0: the empty state of format */
     ASSERT(storage_journal_submitted_all(storage)); /* record `sequence` is the last submitted */
-    pthread_mutex_lock(&storage->flight_mutex);
+    pthread_mutex_lock(&storage->writer_mutex);
     storage->mark_sequence = sequence;
     storage->mark_ready = false;
-    if (!storage->flight_pending) {
+    if (!storage->writing_pending) {
         ASSERT(storage->durable_sequence == sequence); /* drained: the head is the durable one */
         mark_fill(storage, storage->failure);
-    } else if (!storage->flight_submitted) {
+    } else if (!storage->batch_submitted) {
         /* Written already (inline, or the thread finished); drain has not looked yet. */
-        ASSERT(storage->flight.sequence_last == sequence);
-        mark_fill(storage, storage->flight_error);
+        ASSERT(storage->writing.sequence_last == sequence);
+        mark_fill(storage, storage->writing_error);
     }
-    pthread_mutex_unlock(&storage->flight_mutex);
+    pthread_mutex_unlock(&storage->writer_mutex);
 }
 
 khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
                                       u8 chain_head[BASE_SHA256_BYTES]) {
     ASSERT(storage != NULL && chain_head != NULL);
-    pthread_mutex_lock(&storage->flight_mutex);
+    pthread_mutex_lock(&storage->writer_mutex);
     ASSERT(storage->mark_sequence == sequence);
     while (!storage->mark_ready) {
-        ASSERT(storage->writer_running); /* only the thread's batch can still be in flight */
-        pthread_cond_wait(&storage->flight_done_cond, &storage->flight_mutex);
+        ASSERT(storage->writer_running); /* only the thread's batch can still be written */
+        pthread_cond_wait(&storage->batch_written_cond, &storage->writer_mutex);
     }
     memcpy(chain_head, storage->mark_chain_head, BASE_SHA256_BYTES);
     khorgos_error error = storage->mark_error;
-    pthread_mutex_unlock(&storage->flight_mutex);
+    pthread_mutex_unlock(&storage->writer_mutex);
     return error;
 }
 
@@ -467,24 +507,24 @@ khorgos_error storage_chain_mark_wait(struct storage *storage, u64 sequence,
 static void *writer_main(void *argument) {
     struct storage *storage = argument;
     ASSERT(storage != NULL && storage->writer_running);
-    pthread_mutex_lock(&storage->flight_mutex);
+    pthread_mutex_lock(&storage->writer_mutex);
     for (;;) {
-        while (!storage->flight_submitted && !storage->writer_stop) {
-            pthread_cond_wait(&storage->flight_submitted_cond, &storage->flight_mutex);
+        while (!storage->batch_submitted && !storage->writer_stop) {
+            pthread_cond_wait(&storage->batch_submitted_cond, &storage->writer_mutex);
         }
-        if (!storage->flight_submitted) break; /* stopping, and nothing left to write */
-        pthread_mutex_unlock(&storage->flight_mutex);
-        khorgos_error error = flight_write(storage, &storage->flight);
-        pthread_mutex_lock(&storage->flight_mutex);
-        storage->flight_error = error;
-        storage->flight_submitted = false;
-        if (!storage->mark_ready && storage->mark_sequence == storage->flight.sequence_last) {
+        if (!storage->batch_submitted) break; /* stopping, and nothing left to write */
+        pthread_mutex_unlock(&storage->writer_mutex);
+        khorgos_error error = batch_write(storage, &storage->writing);
+        pthread_mutex_lock(&storage->writer_mutex);
+        storage->writing_error = error;
+        storage->batch_submitted = false;
+        if (!storage->mark_ready && storage->mark_sequence == storage->writing.sequence_last) {
             mark_fill(storage, error); /* W4: durable now, or never */
         }
         /* Both may wait: the committing thread's drain and a checkpoint's mark_wait. */
-        pthread_cond_broadcast(&storage->flight_done_cond);
+        pthread_cond_broadcast(&storage->batch_written_cond);
     }
-    pthread_mutex_unlock(&storage->flight_mutex);
+    pthread_mutex_unlock(&storage->writer_mutex);
     return NULL;
 }
 
@@ -503,10 +543,10 @@ khorgos_error storage_journal_writer_start(struct storage *storage) {
 static void writer_stop(struct storage *storage) {
     ASSERT(storage != NULL);
     if (!storage->writer_running) return;
-    pthread_mutex_lock(&storage->flight_mutex);
+    pthread_mutex_lock(&storage->writer_mutex);
     storage->writer_stop = true;
-    pthread_cond_signal(&storage->flight_submitted_cond);
-    pthread_mutex_unlock(&storage->flight_mutex);
+    pthread_cond_signal(&storage->batch_submitted_cond);
+    pthread_mutex_unlock(&storage->writer_mutex);
     int joined = pthread_join(storage->writer_thread, NULL);
     ASSERT(joined == 0);
     storage->writer_running = false;
@@ -514,19 +554,25 @@ static void writer_stop(struct storage *storage) {
 
 khorgos_error storage_journal_drain(struct storage *storage) {
     ASSERT(storage != NULL);
-    if (!storage->flight_pending) return storage->failure;
+    if (!storage->writing_pending) return storage->failure;
     khorgos_error error = KHORGOS_ERROR_ok;
-    pthread_mutex_lock(&storage->flight_mutex);
-    while (storage->flight_submitted) {
+    pthread_mutex_lock(&storage->writer_mutex);
+    while (storage->batch_submitted) {
         ASSERT(storage->writer_running); /* inline writes complete inside submit */
-        pthread_cond_wait(&storage->flight_done_cond, &storage->flight_mutex);
+        pthread_cond_wait(&storage->batch_written_cond, &storage->writer_mutex);
     }
-    error = storage->flight_error;
-    pthread_mutex_unlock(&storage->flight_mutex);
-    storage->flight_pending = false;
-    if (error != KHORGOS_ERROR_ok) return storage_fail(storage, error);
-    ASSERT(storage->flight.sequence_last > storage->durable_sequence);
-    storage->durable_sequence = storage->flight.sequence_last;
+    error = storage->writing_error;
+    pthread_mutex_unlock(&storage->writer_mutex);
+    storage->writing_pending = false;
+    if (error != KHORGOS_ERROR_ok) {
+        if (storage->failure == KHORGOS_ERROR_ok) {
+            memcpy(storage->failure_text, storage->writing.failure_text,
+                   STORAGE_FAILURE_TEXT_BYTES);
+        }
+        return storage_fail(storage, error);
+    }
+    ASSERT(storage->writing.sequence_last > storage->durable_sequence);
+    storage->durable_sequence = storage->writing.sequence_last;
     return storage->failure;
 }
 
@@ -534,33 +580,34 @@ khorgos_error storage_journal_submit(struct storage *storage) {
     ASSERT(storage != NULL);
     if (storage->failure != KHORGOS_ERROR_ok) return storage->failure;
     if (storage->batch_size == 0) return KHORGOS_ERROR_ok;
-    khorgos_error error = storage_journal_drain(storage); /* one batch in flight at most */
+    khorgos_error error = storage_journal_drain(storage); /* one batch being written at most */
     if (error != KHORGOS_ERROR_ok) return error;
     ASSERT(storage->journal_file >= 0 && storage->headers_file >= 0);
     ASSERT(storage->batch_offset + storage->batch_size == storage->segment_offset);
-    struct storage_flight *flight = &storage->flight;
-    u8 *bytes = flight->bytes; /* the buffers swap: the drained one fills next */
-    flight->bytes = storage->batch;
+    struct storage_writing *writing = &storage->writing;
+    u8 *bytes = writing->bytes; /* the buffers swap: the drained one fills next */
+    writing->bytes = storage->batch;
     storage->batch = bytes;
-    flight->size = storage->batch_size;
-    flight->offset = storage->batch_offset;
-    flight->header_count = storage->batch_header_count;
-    flight->header_index = storage->segment_records - storage->batch_header_count;
-    flight->sequence_last = storage->sequence_next - 1;
-    flight->journal_file = storage->journal_file;
-    flight->headers_file = storage->headers_file;
+    writing->size = storage->batch_size;
+    writing->offset = storage->batch_offset;
+    writing->header_count = storage->batch_header_count;
+    writing->header_index = storage->segment_records - storage->batch_header_count;
+    writing->sequence_last = storage->sequence_next - 1;
+    writing->journal_file = storage->journal_file;
+    writing->headers_file = storage->headers_file;
+    writing->segment_first = storage->segment_first;
     storage->batch_offset = storage->segment_offset;
     storage->batch_size = 0;
     storage->batch_header_count = 0;
-    storage->flight_pending = true;
+    storage->writing_pending = true;
     if (!storage->writer_running) {
-        storage->flight_error = flight_write(storage, flight);
+        storage->writing_error = batch_write(storage, writing);
         return KHORGOS_ERROR_ok; /* reported by drain, as the thread's would be */
     }
-    pthread_mutex_lock(&storage->flight_mutex);
-    storage->flight_submitted = true;
-    pthread_cond_signal(&storage->flight_submitted_cond);
-    pthread_mutex_unlock(&storage->flight_mutex);
+    pthread_mutex_lock(&storage->writer_mutex);
+    storage->batch_submitted = true;
+    pthread_cond_signal(&storage->batch_submitted_cond);
+    pthread_mutex_unlock(&storage->writer_mutex);
     return KHORGOS_ERROR_ok;
 }
 
@@ -569,7 +616,7 @@ khorgos_error storage_journal_wait(struct storage *storage, u64 sequence) {
     ASSERT(sequence < storage->sequence_next);
     if (storage->failure != KHORGOS_ERROR_ok) return storage->failure;
     if (sequence <= storage->durable_sequence) return KHORGOS_ERROR_ok;
-    ASSERT(storage->flight_pending && sequence <= storage->flight.sequence_last); /* submitted */
+    ASSERT(storage->writing_pending && sequence <= storage->writing.sequence_last); /* submitted */
     return storage_journal_drain(storage);
 }
 
@@ -621,7 +668,7 @@ khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 
     memcpy(header->actor, actor, MIN(strlen(actor), (size_t)STORAGE_ACTOR_BYTES));
     header->magic = STORAGE_RECORD_MAGIC;
     header->commit_first = sequence - storage->batch_header_count;
-    /* hash_previous and the header checksum: when the batch is written (flight_seal). */
+    /* hash_previous and the header checksum: when the batch is written (batch_seal). */
     storage->batch_header_count++;
     storage->batch_size += record_size;
     storage->segment_offset += record_size;

@@ -314,7 +314,7 @@ static void model_pulse_if_due(struct reference_model *model, uint64_t due) {
 
 static uint64_t model_timestamp_for(const struct reference_model *model, uint32_t count) {
     uint64_t events = count == 0 ? 1 : count;
-    return model_max_u64(model->clock_ns, model->timestamp_last + events);
+    return model_max_u64(model->clock_ns, model->timestamp_last + 1) + events - 1;
 }
 
 uint64_t reference_model_timestamp_next(const struct reference_model *model, uint32_t count) {
@@ -323,7 +323,7 @@ uint64_t reference_model_timestamp_next(const struct reference_model *model, uin
     if (next == 0 || next > timestamp) return timestamp;
     uint64_t pulse_timestamp = model_max_u64(model->clock_ns, model->timestamp_last + 1);
     uint64_t events = count == 0 ? 1 : count;
-    return model_max_u64(model->clock_ns, pulse_timestamp + events);
+    return model_max_u64(model->clock_ns, pulse_timestamp + 1) + events - 1;
 }
 
 /* Step 2 of a state-changing request: pulse when due, then the request's timestamp. */

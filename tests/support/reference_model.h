@@ -12,8 +12,8 @@
  * chain is rolled back by restoring a snapshot taken when the chain opened.
  *
  * Time follows the engine's public rule (include/khorgos.h, src/engine/engine.h):
- *   - a request that changes state with n events gets T = max(clock, last + max(n, 1)); event i
- *     (from 0) gets T - n + i + 1; `last` becomes T;
+ *   - a request that changes state with n events gets T = max(clock, last + 1) + max(n, 1) - 1;
+ *     event i (from 0) gets T - n + i + 1, the first never before the clock; `last` becomes T;
  *   - before such a request, when the earliest pending expiry is <= T, a pulse runs first at
  *     max(clock, last + 1), expiring every pending transfer with expires_at <= that instant,
  *     and `last` becomes the pulse's timestamp; T is then computed again;
