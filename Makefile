@@ -20,7 +20,19 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(XML_CFLAGS) -MMD -MP $(WARNINGS) \
               $(OPTIMIZE) $(SANITIZE) $(CFLAGS)
-LIBS := -lcrypto -lxxhash -lxml2 -luv -lm -lpthread
+# The cluster layer (src/cluster/) replicates over the raft library, 0.22.1 or later: the cowsql
+# fork from bookworm-backports (scripts/deps.sh cluster). raft's pkg-config file does not pull
+# libuv or lz4, so they are named here, once, for every program.
+RAFT_VERSION_MIN := 0.22.1
+CLUSTER_LIBS := -lraft -luv -llz4
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --atleast-version=$(RAFT_VERSION_MIN) raft && echo ok),ok)
+$(error the raft library $(RAFT_VERSION_MIN) or later is needed, found \
+    "$(shell pkg-config --modversion raft 2>/dev/null || echo none)": run \
+    `sh scripts/deps.sh cluster` (libraft-dev from bookworm-backports))
+endif
+endif
+LIBS := -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))

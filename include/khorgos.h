@@ -639,7 +639,8 @@ struct khorgos_position {
     X(stopped, "the engine stopped after a storage failure and serves nothing more")          \
     X(message_checksum, "a network message failed its header or body checksum")               \
     X(message_invalid, "a network message has a field its command does not allow")             \
-    X(message_cluster, "a network message is addressed to another cluster")
+    X(message_cluster, "a network message is addressed to another cluster")                    \
+    X(diverged, "this replica's state differs from the leader's; it serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -362,6 +362,17 @@ khorgos_error khorgos_clock_advance(struct khorgos *engine, uint64_t nanoseconds
     return engine_journal_commit(engine);
 }
 
+khorgos_error engine_clock_set(struct khorgos *engine, u64 clock_ns) {
+    ASSERT(engine != NULL);
+    ASSERT(clock_ns != 0);
+    if (!engine->clock_manual) return KHORGOS_ERROR_clock_not_manual;
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    engine->clock_manual_ns = clock_ns;
+    engine_pulse_if_due(engine, engine->clock_manual_ns);
+    engine_settle_pulse_if_due(engine, engine->clock_manual_ns);
+    return engine_journal_commit(engine);
+}
+
 khorgos_error khorgos_memory_prefault(struct khorgos *engine) {
     ASSERT(engine != NULL);
     ASSERT(!engine->ledger.chain_open);

@@ -59,6 +59,16 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
                  u32 body_size, void *reply);
 
+/* Sets a manual clock to `clock_ns`, forward or back, then applies the expiries and settlement
+ * timers due by then (journaled with storage), as khorgos_clock_advance does. For a replica,
+ * whose clock is the leader's time carried in each replicated entry: timestamps stay strictly
+ * increasing whatever the clock does (step 2 above), and the state after the call depends only
+ * on the state before and `clock_ns`, never on a clock the engine kept. */
+khorgos_error engine_clock_set(struct khorgos *engine, u64 clock_ns);
+/* The state's digest (XXH3-128 over the ledger's and the settlement layer's), the one a
+ * snapshot records: equal on two engines that applied the same requests. */
+u128 engine_state_digest(const struct khorgos *engine);
+
 /* Storage (engine_storage.c). The journal hooks do nothing for an engine in memory. */
 struct storage_io;
 struct storage_report;

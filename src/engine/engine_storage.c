@@ -355,7 +355,7 @@ static u128 engine_digest_combine(u128 ledger, u128 settle) {
     return base_checksum128(parts, sizeof(parts));
 }
 
-static u128 engine_state_digest(const struct khorgos *engine) {
+u128 engine_state_digest(const struct khorgos *engine) {
     ASSERT(engine != NULL);
     ASSERT(!engine->ledger.chain_open);
     return engine_digest_combine(ledger_digest(&engine->ledger), settle_digest(&engine->settle));

@@ -1,0 +1,121 @@
+/*
+ * cluster: the replicated state machine. Replicas agree on a log with the raft library (the
+ * cowsql fork, 0.22 or later); this layer is what each replica applies from it: a raft_fsm
+ * whose entries each carry one batch of Khorgos requests, executed on the replica's engine.
+ *
+ * An entry (little-endian, every part a multiple of 16 bytes so that bodies stay aligned for
+ * the engine's 128-byte records):
+ *   header, 48 bytes:
+ *     u32 magic          CLUSTER_ENTRY_MAGIC ("KHRE")
+ *     u16 version        CLUSTER_ENTRY_VERSION
+ *     u16 kind           cluster_entry_kind: a batch, or a digest check
+ *     u32 request_count  requests that follow (0 for a check; 0 for a batch is a clock tick)
+ *     u32 reserved       zero
+ *     u64 timestamp_ns   the leader's clock when it proposed the entry
+ *     u64 mark           nonzero: each replica records its state digest under this number
+ *                        once the entry is applied (a batch only)
+ *     u64 body_bytes     bytes after the header
+ *     u64 reserved       zero
+ *   a batch: request_count requests, each
+ *     u32 operation, u32 body_size, u64 reserved (zero), then body_size bytes of body padded
+ *     with zeros to a multiple of 16
+ *   a check, 32 bytes:
+ *     u64 mark, u64 reserved (zero), u128 digest: the leader's digest recorded under `mark`
+ *
+ * Applying is deterministic: the engine of a replica runs on a manual clock, set from the
+ * entry's timestamp before the batch (engine_clock_set), so a replica never reads its own
+ * clock, and expiries and settlement timers fire at the same point of the log everywhere (an
+ * empty batch is the leader's clock tick that fires them). A replica's state after an entry
+ * depends only on its state before and the entry.
+ *
+ * Divergence: a replica whose digest under a mark differs from the leader's, as the check
+ * entry carries it, stops: it applies nothing more and cluster_fsm_diverged says so.
+ */
+#ifndef KHORGOS_CLUSTER_H
+#define KHORGOS_CLUSTER_H
+
+#include <raft.h>
+
+#include "base/base.h"
+#include "engine/engine.h"
+
+#if !defined(RAFT_VERSION_NUMBER) || RAFT_VERSION_NUMBER < 2201
+#error "khorgos needs the raft library 0.22.1 or later (libraft-dev from bookworm-backports)"
+#endif
+
+#define CLUSTER_ENTRY_MAGIC 0x4552484bu /* "KHRE" */
+#define CLUSTER_ENTRY_VERSION 1u
+#define CLUSTER_ENTRY_HEADER_BYTES 48u
+#define CLUSTER_REQUEST_HEADER_BYTES 16u
+#define CLUSTER_CHECK_BYTES 32u
+/* Requests in one entry: what a server gathers while the previous entry commits; bounded so a
+ * replica's reply slots are reserved once, at open. */
+#define CLUSTER_ENTRY_REQUEST_COUNT_MAX 64u
+/* Bytes of one entry: eight full request bodies with their headers, so that one raft message
+ * stays well under the library's own limits and a follower's catch-up is not one huge write. */
+#define CLUSTER_ENTRY_BYTES_MAX                                                                \
+    (CLUSTER_ENTRY_HEADER_BYTES +                                                              \
+     8u * (CLUSTER_REQUEST_HEADER_BYTES + LIMIT_REQUEST_BODY_BYTES_MAX))
+/* Bytes of the replies of one entry's requests on a replica; a request whose reply would not
+ * fit the rest is refused (reply_too_small) alike on every replica. */
+#define CLUSTER_REPLY_BYTES_MAX (8u * LIMIT_REQUEST_BODY_BYTES_MAX)
+
+enum cluster_entry_kind {
+    CLUSTER_ENTRY_BATCH = 1,
+    CLUSTER_ENTRY_CHECK = 2,
+};
+
+/* Bytes of a batch entry holding these requests (operation and body of each). */
+u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count);
+/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it, zeroed by the call).
+ * invalid_argument when it would exceed the limits above; nothing is written then. */
+khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 timestamp_ns,
+                                         u64 mark, const struct khorgos_request *requests,
+                                         u32 count);
+/* Writes a check entry (CLUSTER_ENTRY_HEADER_BYTES + CLUSTER_CHECK_BYTES bytes). */
+void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 digest);
+
+/* The leader's side. The timestamp to stamp on the next entry: the leader's clock, but never
+ * before what its engine already applied, so time does not step back when leadership moves to
+ * a replica whose clock is behind. */
+u64 cluster_leader_timestamp(const struct khorgos *engine, u64 clock_ns);
+/* True when an expiry or settlement timer of the leader's engine is due by `clock_ns`: the
+ * leader then proposes an empty batch (a clock tick) that fires it on every replica. */
+bool cluster_leader_tick_due(const struct khorgos *engine, u64 clock_ns);
+
+/* What the last apply did, for the leader's raft_apply callback: the requests with their
+ * errors, timestamps and replies (the replies point into the fsm's own buffer). Valid until the
+ * next entry is applied. */
+struct cluster_apply_result {
+    khorgos_error error; /* ok, corrupt (malformed entry: nothing applied), stopped, diverged */
+    u32 request_count;
+    struct khorgos_request requests[CLUSTER_ENTRY_REQUEST_COUNT_MAX];
+};
+
+/* The state machine of one replica over its engine (which it does not own). */
+struct cluster_fsm {
+    struct raft_fsm raft; /* handed to raft_init; raft.data points back here */
+    struct khorgos *engine;
+    /* The last digest recorded under a mark, and its mark (0 before any). */
+    u64 mark;
+    u128 mark_digest;
+    /* Set when a check found this replica's digest different: it applies nothing more. */
+    bool diverged;
+    u64 diverged_mark;
+    u64 entries_applied;
+    u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
+    u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
+    struct cluster_apply_result result;
+};
+
+/* Prepares an fsm over `engine`, which must run on a manual clock (khorgos_config.clock_manual
+ * or khorgos_open_options.clock_manual): invalid_argument otherwise; out_of_memory. */
+khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine);
+void cluster_fsm_deinit(struct cluster_fsm *fsm);
+/* Applies one entry (the raft_fsm apply method calls this; tests may too). */
+const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, const void *entry,
+                                                     u64 entry_bytes);
+/* True once a check entry found this replica's state different from the leader's. */
+bool cluster_fsm_diverged(const struct cluster_fsm *fsm);
+
+#endif /* KHORGOS_CLUSTER_H */

@@ -1,0 +1,540 @@
+/*
+ * test_cluster_fixture.c: the replicated state machine (src/cluster/) driven by the raft
+ * library's deterministic fixture (raft/fixture.h: simulated time, network and disks): three
+ * replicas, each a real engine behind a cluster_fsm, through elections, a partitioned leader, a
+ * killed follower and a divergent replica. After the same log every replica's state digest
+ * (engine_state_digest) must be equal, and equal to one engine fed the same entries directly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <limits.h>
+#include <raft.h>
+#include <raft/fixture.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+
+#define TEST_REPLICA_COUNT 3u
+#define TEST_STEP_MSECS_MAX 20000u
+#define TEST_LEDGER 156u /* CNY */
+/* The leader's clock: a wall-clock time well past the engines' manual start. */
+#define TEST_LEADER_TIME_NS (KHORGOS_MANUAL_CLOCK_START_NS + 1000000000000ull)
+
+struct test_cluster {
+    struct raft_fixture fixture;
+    struct khorgos *engines[TEST_REPLICA_COUNT];
+    struct cluster_fsm fsms[TEST_REPLICA_COUNT];
+    /* One engine outside raft fed every committed entry directly: what replicas must equal. */
+    struct khorgos *reference_engine;
+    struct cluster_fsm reference;
+    u64 time_ns; /* the next entry's leader timestamp */
+};
+
+/* What the leader's raft_apply callback saw. */
+struct test_proposal {
+    struct raft_apply request;
+    bool done;
+    int status;
+    khorgos_error error;
+    u32 request_count;
+    u32 first_status; /* the first create result's status, of the first request */
+};
+
+static struct khorgos *test_engine_open(void) {
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 4096,
+                                    .account_balance_count_max = 1024, .clock_manual = 1,
+                                    .participant_count_max = 16, .payment_count_max = 1024};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    return engine;
+}
+
+static void test_cluster_start(struct test_cluster *cluster) {
+    memset(cluster, 0, sizeof(*cluster));
+    cluster->time_ns = TEST_LEADER_TIME_NS;
+    assert_int_equal(raft_fixture_init(&cluster->fixture), 0);
+    for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
+        cluster->engines[index] = test_engine_open();
+        assert_int_equal(cluster_fsm_init(&cluster->fsms[index], cluster->engines[index]),
+                         KHORGOS_ERROR_ok);
+        assert_int_equal(raft_fixture_grow(&cluster->fixture, &cluster->fsms[index].raft), 0);
+        raft_set_snapshot_threshold(raft_fixture_get(&cluster->fixture, index), UINT_MAX);
+    }
+    cluster->reference_engine = test_engine_open();
+    assert_int_equal(cluster_fsm_init(&cluster->reference, cluster->reference_engine),
+                     KHORGOS_ERROR_ok);
+    struct raft_configuration configuration;
+    assert_int_equal(raft_fixture_configuration(&cluster->fixture, TEST_REPLICA_COUNT,
+                                                &configuration), 0);
+    assert_int_equal(raft_fixture_bootstrap(&cluster->fixture, &configuration), 0);
+    raft_configuration_close(&configuration);
+    assert_int_equal(raft_fixture_start(&cluster->fixture), 0);
+    assert_true(raft_fixture_step_until_has_leader(&cluster->fixture, TEST_STEP_MSECS_MAX));
+}
+
+static void test_cluster_stop(struct test_cluster *cluster) {
+    raft_fixture_close(&cluster->fixture);
+    for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
+        cluster_fsm_deinit(&cluster->fsms[index]);
+        khorgos_close(cluster->engines[index]);
+    }
+    cluster_fsm_deinit(&cluster->reference);
+    khorgos_close(cluster->reference_engine);
+}
+
+static void test_proposal_done(struct raft_apply *request, int status, void *result) {
+    struct test_proposal *proposal = request->data;
+    proposal->done = true;
+    proposal->status = status;
+    if (status != 0) return;
+    const struct cluster_apply_result *applied = result;
+    proposal->error = applied->error;
+    proposal->request_count = applied->request_count;
+    if (applied->request_count > 0 && applied->requests[0].reply_size > 0) {
+        struct khorgos_create_result first;
+        memcpy(&first, applied->requests[0].reply, sizeof(first));
+        proposal->first_status = first.status;
+    }
+}
+
+/* Proposes an encoded entry on replica `index`; returns the log index it takes (0: refused). */
+static raft_index test_propose(struct test_cluster *cluster, u32 index, const void *entry,
+                               u64 entry_bytes, struct test_proposal *proposal) {
+    struct raft *raft = raft_fixture_get(&cluster->fixture, index);
+    struct raft_buffer buffer = {.base = raft_malloc(entry_bytes), .len = entry_bytes};
+    assert_non_null(buffer.base);
+    memcpy(buffer.base, entry, entry_bytes);
+    memset(proposal, 0, sizeof(*proposal));
+    proposal->request.data = proposal;
+    if (raft_apply(raft, &proposal->request, &buffer, 1, test_proposal_done) != 0) {
+        raft_free(buffer.base);
+        return 0;
+    }
+    return raft_last_index(raft);
+}
+
+/* Encodes a batch at the next leader time. */
+static u64 test_batch(struct test_cluster *cluster, u8 *entry, u64 mark,
+                      const struct khorgos_request *requests, u32 count) {
+    cluster->time_ns += 1000000;
+    u64 bytes = cluster_entry_batch_bytes(requests, count);
+    assert_int_equal(cluster_entry_batch_encode(entry, CLUSTER_ENTRY_BYTES_MAX, cluster->time_ns,
+                                                mark, requests, count), KHORGOS_ERROR_ok);
+    return bytes;
+}
+
+static struct khorgos_account test_account(u128 id) {
+    return (struct khorgos_account){.id = id, .ledger = TEST_LEDGER, .code = 1};
+}
+
+static struct khorgos_transfer test_transfer(u128 id, u128 debit, u128 credit, u64 amount) {
+    return (struct khorgos_transfer){.id = id, .debit_account_id = debit,
+                                     .credit_account_id = credit, .amount = amount,
+                                     .ledger = TEST_LEDGER, .code = 1};
+}
+
+static struct khorgos_request test_request(u32 operation, const void *body, u32 body_size) {
+    return (struct khorgos_request){.operation = operation, .body = body, .body_size = body_size};
+}
+
+static u32 test_leader(struct test_cluster *cluster) {
+    u32 leader = raft_fixture_leader_index(&cluster->fixture);
+    assert_true(leader < TEST_REPLICA_COUNT);
+    return leader;
+}
+
+/* Proposes `count` requests as one entry on replica `leader` and steps until it applied it;
+ * the reference engine applies it too. Returns its log index. */
+static raft_index test_commit_on(struct test_cluster *cluster, u32 leader,
+                                 const struct khorgos_request *requests, u32 count, u64 mark,
+                                 struct test_proposal *proposal) {
+    static _Alignas(16) u8 entry[1u << 16];
+    u64 bytes = test_batch(cluster, entry, mark, requests, count);
+    raft_index index = test_propose(cluster, leader, entry, bytes, proposal);
+    assert_true(index > 0);
+    assert_true(raft_fixture_step_until_applied(&cluster->fixture, leader, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(proposal->done);
+    assert_int_equal(proposal->status, 0);
+    const struct cluster_apply_result *result = cluster_fsm_apply(&cluster->reference, entry,
+                                                                  bytes);
+    assert_int_equal(result->error, proposal->error);
+    return index;
+}
+
+static raft_index test_commit(struct test_cluster *cluster, const struct khorgos_request *requests,
+                              u32 count, u64 mark, struct test_proposal *proposal) {
+    return test_commit_on(cluster, test_leader(cluster), requests, count, mark, proposal);
+}
+
+/* Two accounts, then `count` transfers of 10 between them in one entry of two requests. */
+static raft_index test_traffic(struct test_cluster *cluster, u128 first_id, u32 count) {
+    struct khorgos_account accounts[2] = {test_account(first_id), test_account(first_id + 1)};
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts,
+                                                 sizeof(accounts));
+    struct test_proposal proposal;
+    test_commit(cluster, &create, 1, 0, &proposal);
+    assert_int_equal(proposal.error, KHORGOS_ERROR_ok);
+    struct khorgos_transfer transfers[16];
+    assert_true(count <= 16);
+    for (u32 index = 0; index < count; index++) {
+        transfers[index] = test_transfer(first_id + 100 + index, first_id, first_id + 1, 10);
+    }
+    u32 half = count / 2;
+    struct khorgos_request requests[2] = {
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, transfers, half * 128),
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, transfers + half, (count - half) * 128),
+    };
+    raft_index index = test_commit(cluster, requests, 2, 0, &proposal);
+    assert_int_equal(proposal.error, KHORGOS_ERROR_ok);
+    assert_int_equal(proposal.request_count, 2);
+    return index;
+}
+
+static void test_assert_digests_equal(struct test_cluster *cluster, raft_index index) {
+    assert_true(raft_fixture_step_until_applied(&cluster->fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    u128 first = engine_state_digest(cluster->reference_engine);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(engine_state_digest(cluster->engines[replica]) == first);
+    }
+}
+
+/* An account on one replica; false when it does not exist there. */
+static bool test_account_find(struct khorgos *engine, u128 id, struct khorgos_account *account) {
+    struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_ACCOUNTS, &id,
+                                                 sizeof(id));
+    lookup.reply = account;
+    lookup.reply_capacity = sizeof(*account);
+    assert_int_equal(khorgos_execute(engine, &lookup, 1), KHORGOS_ERROR_ok);
+    return lookup.reply_size == sizeof(*account);
+}
+
+/* An account's posted credits on one replica (0 when it does not exist there). */
+static u128 test_credits(struct khorgos *engine, u128 id) {
+    struct khorgos_account account = {0};
+    return test_account_find(engine, id, &account) ? account.credits_posted : 0;
+}
+
+static void test_replicas_apply_one_log_alike(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    raft_index index = test_traffic(&cluster, 1000, 12);
+    test_assert_digests_equal(&cluster, index);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(test_credits(cluster.engines[replica], 1001) == 120);
+        /* The leader's time, not the replica's clock, stamped the transfers. */
+        u128 id = 1100;
+        struct khorgos_transfer transfer;
+        struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_TRANSFERS, &id,
+                                                     sizeof(id));
+        lookup.reply = &transfer;
+        lookup.reply_capacity = sizeof(transfer);
+        assert_int_equal(khorgos_execute(cluster.engines[replica], &lookup, 1), KHORGOS_ERROR_ok);
+        assert_int_equal(lookup.reply_size, sizeof(transfer));
+        assert_true(transfer.timestamp == cluster.time_ns); /* the entry's first event */
+    }
+    test_cluster_stop(&cluster);
+}
+
+static void test_isolate(struct test_cluster *cluster, u32 replica, bool isolated) {
+    for (u32 other = 0; other < TEST_REPLICA_COUNT; other++) {
+        if (other == replica) continue;
+        if (isolated) {
+            raft_fixture_disconnect(&cluster->fixture, replica, other);
+            raft_fixture_disconnect(&cluster->fixture, other, replica);
+        } else {
+            raft_fixture_reconnect(&cluster->fixture, replica, other);
+            raft_fixture_reconnect(&cluster->fixture, other, replica);
+        }
+    }
+}
+
+/* step_until's stop: a replica other than *arg leads. */
+static bool test_other_leads(struct raft_fixture *fixture, void *arg) {
+    const u32 *old = arg;
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        if (replica != *old && raft_state(raft_fixture_get(fixture, replica)) == RAFT_LEADER) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static u32 test_leader_other_than(struct test_cluster *cluster, u32 old) {
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        struct raft *raft = raft_fixture_get(&cluster->fixture, replica);
+        if (replica != old && raft_state(raft) == RAFT_LEADER) return replica;
+    }
+    fail_msg("no leader other than replica %u", old);
+    return TEST_REPLICA_COUNT;
+}
+
+/* A leader cut off from both followers: its write never commits; the majority elects another
+ * leader and goes on; once healed, the old leader's entry is gone everywhere and every replica
+ * holds the majority's state. */
+static void test_partitioned_leader_loses_its_writes(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 4));
+    u32 old = test_leader(&cluster);
+    test_isolate(&cluster, old, true);
+    static _Alignas(16) u8 entry[1024];
+    struct khorgos_account rogue = test_account(7000);
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, &rogue,
+                                                 sizeof(rogue));
+    struct test_proposal lost;
+    u64 bytes = test_batch(&cluster, entry, 0, &create, 1);
+    raft_index lost_index = test_propose(&cluster, old, entry, bytes, &lost);
+    assert_true(lost_index > 0);
+    assert_true(raft_fixture_step_until(&cluster.fixture, test_other_leads, &old,
+                                        TEST_STEP_MSECS_MAX));
+    u32 leader = test_leader_other_than(&cluster, old);
+    struct khorgos_account fresh = test_account(8000);
+    struct khorgos_request create_fresh = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS,
+                                                       &fresh, sizeof(fresh));
+    struct test_proposal proposal;
+    raft_index index = test_commit_on(&cluster, leader, &create_fresh, 1, 0, &proposal);
+    assert_int_equal(proposal.first_status, 0);
+    assert_false(lost.done && lost.status == 0); /* never acknowledged */
+    struct khorgos_account found;
+    assert_false(test_account_find(cluster.engines[old], 7000, &found));
+    test_isolate(&cluster, old, false);
+    test_assert_digests_equal(&cluster, index);
+    assert_true(lost.done);
+    assert_int_not_equal(lost.status, 0);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_false(test_account_find(cluster.engines[replica], 7000, &found));
+        assert_true(test_account_find(cluster.engines[replica], 8000, &found));
+    }
+    test_cluster_stop(&cluster);
+}
+
+/* A follower killed misses entries; revived, it catches up to the same state. */
+static void test_killed_follower_catches_up(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 4));
+    u32 leader = test_leader(&cluster);
+    u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster.fixture, follower);
+    u64 applied_before = cluster.fsms[follower].entries_applied;
+    u128 digest_before = engine_state_digest(cluster.engines[follower]);
+    raft_index index = test_traffic(&cluster, 2000, 16);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, (leader + 2) % 3, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_int_equal(cluster.fsms[follower].entries_applied, applied_before);
+    assert_true(engine_state_digest(cluster.engines[follower]) == digest_before);
+    raft_fixture_revive(&cluster.fixture, follower);
+    test_assert_digests_equal(&cluster, index);
+    assert_true(test_credits(cluster.engines[follower], 2001) == 160);
+    test_cluster_stop(&cluster);
+}
+
+/* A pending transfer expires at the leader's clock tick (an empty batch), on every replica at
+ * the same point of the log, whatever each replica's own clock says. */
+static void test_clock_tick_expires_on_every_replica(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 2));
+    struct khorgos_transfer pending = test_transfer(3000, 1000, 1001, 50);
+    pending.flags = KHORGOS_TRANSFER_PENDING;
+    pending.timeout = 1;
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &pending,
+                                                 sizeof(pending));
+    struct test_proposal proposal;
+    test_assert_digests_equal(&cluster, test_commit(&cluster, &create, 1, 0, &proposal));
+    struct khorgos_account account;
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(test_account_find(cluster.engines[replica], 1001, &account));
+        assert_true(account.credits_pending == 50);
+    }
+    const struct khorgos *leader = cluster.engines[test_leader(&cluster)];
+    assert_false(cluster_leader_tick_due(leader, cluster.time_ns + 1000000));
+    assert_true(cluster_leader_tick_due(leader, cluster.time_ns + 2000000000ull));
+    /* A leader whose clock is behind still stamps no earlier than what was applied. */
+    assert_true(cluster_leader_timestamp(leader, KHORGOS_MANUAL_CLOCK_START_NS) ==
+                cluster.time_ns);
+    cluster.time_ns += 2000000000ull;
+    raft_index index = test_commit(&cluster, NULL, 0, 0, &proposal);
+    assert_false(cluster_leader_tick_due(leader, cluster.time_ns));
+    assert_int_equal(proposal.request_count, 0);
+    test_assert_digests_equal(&cluster, index);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_true(test_account_find(cluster.engines[replica], 1001, &account));
+        assert_true(account.credits_pending == 0);
+    }
+    test_cluster_stop(&cluster);
+}
+
+/* A replica whose state was changed outside the log fails the leader's digest check, says so
+ * and applies nothing more; the others pass it and go on. */
+static void test_divergent_replica_stops(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 2));
+    u32 leader = test_leader(&cluster);
+    u32 damaged = (leader + 1) % TEST_REPLICA_COUNT;
+    struct khorgos_account stray = test_account(9999);
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, &stray,
+                                                 sizeof(stray));
+    struct khorgos_create_result reply;
+    create.reply = &reply;
+    create.reply_capacity = sizeof(reply);
+    assert_int_equal(khorgos_execute(cluster.engines[damaged], &create, 1), KHORGOS_ERROR_ok);
+    struct test_proposal proposal;
+    struct khorgos_account marked = test_account(5000);
+    struct khorgos_request create_marked = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS,
+                                                        &marked, sizeof(marked));
+    raft_index index = test_commit(&cluster, &create_marked, 1, 1, &proposal);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_int_equal(cluster.fsms[leader].mark, 1);
+    static _Alignas(16) u8 check[CLUSTER_ENTRY_HEADER_BYTES + CLUSTER_CHECK_BYTES];
+    cluster_entry_check_encode(check, cluster.time_ns + 1, 1, cluster.fsms[leader].mark_digest);
+    index = test_propose(&cluster, leader, check, sizeof(check), &proposal);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_int_equal(proposal.error, KHORGOS_ERROR_ok);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        assert_int_equal(cluster_fsm_diverged(&cluster.fsms[replica]), replica == damaged);
+    }
+    u128 digest_stopped = engine_state_digest(cluster.engines[damaged]);
+    index = test_traffic(&cluster, 6000, 2);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(engine_state_digest(cluster.engines[damaged]) == digest_stopped);
+    assert_int_equal(cluster.fsms[damaged].result.error, KHORGOS_ERROR_diverged);
+    test_cluster_stop(&cluster);
+}
+
+struct test_change {
+    struct raft_change request;
+    bool done;
+    int status;
+};
+
+static void test_change_done(struct raft_change *request, int status) {
+    struct test_change *change = request->data;
+    change->done = true;
+    change->status = status;
+}
+
+static bool test_change_finished(struct raft_fixture *fixture, void *arg) {
+    (void)fixture;
+    const struct test_change *change = arg;
+    return change->done;
+}
+
+/* Runs one membership change on the leader to its end. */
+static void test_change_run(struct test_cluster *cluster, struct test_change *change) {
+    assert_true(raft_fixture_step_until(&cluster->fixture, test_change_finished, change,
+                                        TEST_STEP_MSECS_MAX));
+    assert_int_equal(change->status, 0);
+}
+
+/* A replica whose disk was lost is replaced: a fresh server with an empty engine is added as a
+ * voter, catches up from the log, and the dead one is removed; the new replica's state equals
+ * the others'. (Catch-up from a snapshot waits for raft snapshots as checkpoints.) */
+static void test_fresh_replica_replaces_a_lost_one(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_traffic(&cluster, 1000, 8);
+    u32 leader = test_leader(&cluster);
+    u32 lost = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster.fixture, lost);
+    static struct khorgos *fresh_engine;
+    static struct cluster_fsm fresh;
+    fresh_engine = test_engine_open();
+    assert_int_equal(cluster_fsm_init(&fresh, fresh_engine), KHORGOS_ERROR_ok);
+    assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
+    struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
+    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    assert_int_equal(raft_start(fresh_raft), 0);
+    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    static struct test_change change;
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_add(leader_raft, &change.request, fresh_raft->id, fresh_raft->address,
+                              test_change_done), 0);
+    test_change_run(&cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_assign(leader_raft, &change.request, fresh_raft->id, RAFT_VOTER,
+                                 test_change_done), 0);
+    test_change_run(&cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    struct raft *lost_raft = raft_fixture_get(&cluster.fixture, lost);
+    assert_int_equal(raft_remove(leader_raft, &change.request, lost_raft->id, test_change_done),
+                     0);
+    test_change_run(&cluster, &change);
+    raft_index index = test_traffic(&cluster, 2000, 4);
+    /* The fresh server is the fixture's fourth (index TEST_REPLICA_COUNT). */
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(engine_state_digest(fresh_engine) ==
+                engine_state_digest(cluster.reference_engine));
+    assert_true(engine_state_digest(cluster.engines[leader]) ==
+                engine_state_digest(cluster.reference_engine));
+    assert_true(test_credits(fresh_engine, 2001) == 40);
+    test_cluster_stop(&cluster);
+    cluster_fsm_deinit(&fresh);
+    khorgos_close(fresh_engine);
+}
+
+/* A malformed entry is refused whole (corrupt) and changes nothing. */
+static void test_malformed_entry_changes_nothing(void **state) {
+    (void)state;
+    struct khorgos *engine = test_engine_open();
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, engine), KHORGOS_ERROR_ok);
+    struct khorgos_account account = test_account(1);
+    struct khorgos_request create = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, &account,
+                                                 sizeof(account));
+    static _Alignas(16) u8 entry[1024];
+    static _Alignas(16) u8 damaged[1024];
+    u64 bytes = cluster_entry_batch_bytes(&create, 1);
+    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), TEST_LEADER_TIME_NS, 0,
+                                                &create, 1), KHORGOS_ERROR_ok);
+    u128 digest = engine_state_digest(engine);
+    const size_t offsets[] = {0, 4, 6, 12, 16, 32, 40, CLUSTER_ENTRY_HEADER_BYTES + 4,
+                              CLUSTER_ENTRY_HEADER_BYTES + 8};
+    for (u32 index = 0; index < ARRAY_COUNT(offsets); index++) {
+        memcpy(damaged, entry, bytes);
+        damaged[offsets[index]] ^= (offsets[index] == 16) ? 0xff : 0x01;
+        if (offsets[index] == 16) memset(damaged + 16, 0, 8); /* timestamp 0 */
+        assert_int_equal(cluster_fsm_apply(&fsm, damaged, bytes)->error, KHORGOS_ERROR_corrupt);
+        assert_true(engine_state_digest(engine) == digest);
+    }
+    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes - 16)->error, KHORGOS_ERROR_corrupt);
+    /* Unaligned, as a raft buffer may be: copied, then applied. */
+    memcpy(damaged + 8, entry, bytes);
+    assert_int_equal(cluster_fsm_apply(&fsm, damaged + 8, bytes)->error, KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(engine) != digest);
+    cluster_fsm_deinit(&fsm);
+    khorgos_close(engine);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replicas_apply_one_log_alike),
+        cmocka_unit_test(test_partitioned_leader_loses_its_writes),
+        cmocka_unit_test(test_killed_follower_catches_up),
+        cmocka_unit_test(test_clock_tick_expires_on_every_replica),
+        cmocka_unit_test(test_divergent_replica_stops),
+        cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
+        cmocka_unit_test(test_malformed_entry_changes_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
