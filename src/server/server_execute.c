@@ -160,8 +160,10 @@ void server_jobs_execute(struct server *server) {
         uv_idle_stop(&server->idle);
     }
     if (error != KHORGOS_ERROR_ok && !server->stopping) {
+        char failure[256]; /* "<file>: <call>: <cause>", as apply prints it */
+        khorgos_failure_text(server->engine, failure, sizeof(failure));
         server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
-                   khorgos_failure(server->engine));
+                   failure);
         server->failure = error;
         raise(SIGTERM);
     }
