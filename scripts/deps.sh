@@ -15,6 +15,11 @@ case "$kind" in
     cluster) packages="$packages libcmocka-dev" ;;
     bench) packages="$packages libcmocka-dev postgresql sqlite3 libsqlite3-dev linux-perf valgrind" ;;
 esac
+# The tests run TigerBeetle's Node client against `khorgos start`: node and npm, from Debian
+# unless the machine already has them (from any source).
+if [ "$kind" = test ] && ! command -v npm >/dev/null 2>&1; then
+    packages="$packages nodejs npm"
+fi
 sudo_command=""
 [ "$(id -u)" -eq 0 ] || sudo_command="sudo"
 export DEBIAN_FRONTEND=noninteractive
