@@ -796,6 +796,9 @@ khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
  * the engine has not stopped or is in memory. Restarting after the cause is cleared recovers
  * every acknowledged request. */
 void khorgos_failure_text(const struct khorgos *engine, char *text, size_t capacity);
+/* The longest failure text with its NUL: a name of the data directory, the call and the
+ * system's error text (strerror's longest is under 50 bytes). A buffer this size never cuts it. */
+#define KHORGOS_FAILURE_TEXT_BYTES 160u
 /* The journal's chain head (SHA-256 of the last record, zero before the first) and its
  * sequence number; invalid_operation for an engine in memory, or while a batch begun is not
  * yet waited for. */

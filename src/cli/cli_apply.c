@@ -208,7 +208,7 @@ static void apply_batch_reset(struct apply *apply) {
 static void apply_engine_failed(struct apply *apply, khorgos_error error) {
     ASSERT(error != KHORGOS_ERROR_ok);
     ASSERT(apply->engine != NULL);
-    char failure[256];
+    char failure[KHORGOS_FAILURE_TEXT_BYTES];
     khorgos_failure_text(apply->engine, failure, sizeof(failure));
     if (failure[0] != '\0' && apply->data_directory != NULL) {
         fprintf(stderr,

@@ -160,7 +160,7 @@ void server_jobs_execute(struct server *server) {
         uv_idle_stop(&server->idle);
     }
     if (error != KHORGOS_ERROR_ok && !server->stopping) {
-        char failure[256]; /* "<file>: <call>: <cause>", as apply prints it */
+        char failure[KHORGOS_FAILURE_TEXT_BYTES];
         khorgos_failure_text(server->engine, failure, sizeof(failure));
         server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
                    failure);

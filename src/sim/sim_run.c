@@ -364,7 +364,7 @@ struct sim_run_state {
 static void sim_run_failure(struct sim_run_state *state, const char *what, khorgos_error error) {
     ASSERT(what != NULL && error != KHORGOS_ERROR_ok);
     ASSERT(state->engine != NULL);
-    char failure[256];
+    char failure[KHORGOS_FAILURE_TEXT_BYTES];
     khorgos_failure_text(state->engine, failure, sizeof(failure));
     if (failure[0] != '\0' && state->config->data_directory != NULL) {
         snprintf(state->runner->message, sizeof(state->runner->message),

@@ -239,9 +239,8 @@
 #define STORAGE_SEGMENT_RECORDS_DEFAULT (1u << 16)
 #define STORAGE_SEGMENT_RECORDS_MIN STORAGE_BATCH_RECORDS_MAX
 #define STORAGE_SEGMENT_RECORDS_MAX (1u << 24)
-/* A failure's description, "<file>: <cause>": a name of this directory and the system's
- * error text (strerror's longest is under 50 bytes). */
-#define STORAGE_FAILURE_TEXT_BYTES 160u
+/* A failure's description: declared once, in khorgos.h, since callers size their buffers by it. */
+#define STORAGE_FAILURE_TEXT_BYTES KHORGOS_FAILURE_TEXT_BYTES
 /* The snapshot and scan buffers: big enough for the largest record, small next to the state. */
 #define STORAGE_BUFFER_BYTES (STORAGE_RECORD_BYTES_MAX + (1u << 20))
 #define STORAGE_SNAPSHOT_SECTIONS_MAX 16u
