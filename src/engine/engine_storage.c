@@ -923,6 +923,8 @@ static khorgos_error engine_section_read(struct khorgos *engine, struct storage_
     return KHORGOS_ERROR_ok;
 }
 
+static khorgos_error engine_sections_read(struct khorgos *engine, struct storage_reader *reader);
+
 /* Loads snapshot-<sequence> into a fresh engine; corrupt when it does not verify. */
 static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
                                           struct storage_snapshot_header *header) {
@@ -935,6 +937,26 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
         engine_report(engine_storage->report, "%s.", io->last_error(io));
     }
     if (error != KHORGOS_ERROR_ok) return error;
+    error = engine_sections_read(engine, reader);
+    storage_reader_close(reader);
+    if (error == KHORGOS_ERROR_ok &&
+        (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
+         engine_state_digest(engine) != header->digest)) {
+        error = KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        engine_report(engine_storage->report, "snapshot-%016llx does not load (%s).",
+                      (unsigned long long)sequence, khorgos_error_name(error));
+    }
+    return error;
+}
+
+/* Reads a verified snapshot's sections into a fresh engine: each module's once, in order;
+ * corrupt or format_version when one is missing, repeated or unknown. */
+static khorgos_error engine_sections_read(struct khorgos *engine, struct storage_reader *reader) {
+    ASSERT(engine != NULL && reader != NULL);
+    ASSERT(engine->request_count == 0);
+    khorgos_error error = KHORGOS_ERROR_ok;
     bool seen_engine = false;
     bool seen_ledger = false;
     bool seen_settle = false;
@@ -957,21 +979,77 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
         }
         if (error != KHORGOS_ERROR_ok) break;
     }
-    storage_reader_close(reader);
     if (error == KHORGOS_ERROR_not_found) error = KHORGOS_ERROR_ok;
     if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger || !seen_settle)) {
         error = KHORGOS_ERROR_corrupt;
     }
+    return error;
+}
+
+/* ---- a snapshot in memory ------------------------------------------------------------------ */
+
+khorgos_error engine_snapshot_memory_write(const struct khorgos *engine, u8 *memory,
+                                           u64 capacity, u64 *size_bytes) {
+    ASSERT(engine != NULL && size_bytes != NULL);
+    ASSERT(memory != NULL || capacity == 0);
+    u8 chain_head[BASE_SHA256_BYTES] = {0};
+    if (engine->storage != NULL) {
+        if (!storage_journal_idle(engine->storage->storage)) return KHORGOS_ERROR_invalid_operation;
+        storage_chain_head(engine->storage->storage, chain_head);
+    }
+    struct engine_section section = {.request_count = engine->request_count,
+                                     .timestamp_last = engine->timestamp_last,
+                                     .clock_manual_ns = engine->clock_manual_ns};
+    struct storage_writer writer;
+    storage_snapshot_memory_begin(&writer, engine->request_count, memory, capacity);
+    storage_writer_section_begin(&writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
+    storage_writer_put(&writer, &section, sizeof(section));
+    storage_writer_section_end(&writer);
+    ledger_snapshot_write(&engine->ledger, &writer);
+    settle_snapshot_write(&engine->settle, &writer);
+    return storage_snapshot_memory_end(&writer, engine->timestamp_last,
+                                       engine_state_digest(engine), chain_head, size_bytes);
+}
+
+khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos **out) {
+    ASSERT(like != NULL && out != NULL);
+    ASSERT(like->ledger.config.account_count_max > 0);
+    struct khorgos_config config = {
+        .account_count_max = like->ledger.config.account_count_max,
+        .transfer_count_max = like->ledger.config.transfer_count_max,
+        .account_balance_count_max = like->ledger.config.account_balance_count_max,
+        .participant_count_max = like->settle.config.participant_count_max,
+        .payment_count_max = like->settle.config.payment_count_max,
+        .clock_manual = like->clock_manual,
+    };
+    return khorgos_open_memory(out, &config);
+}
+
+khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void *bytes,
+                                          u64 size_bytes, struct khorgos **out) {
+    ASSERT(like != NULL && out != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    *out = NULL;
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    khorgos_error error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct khorgos *engine = NULL;
+    error = engine_open_memory_like(like, &engine);
+    if (error == KHORGOS_ERROR_ok) error = engine_sections_read(engine, &reader);
+    storage_reader_close(&reader);
     if (error == KHORGOS_ERROR_ok &&
-        (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
-         engine_state_digest(engine) != header->digest)) {
+        (engine->request_count != header.sequence ||
+         engine->timestamp_last != header.timestamp_last ||
+         engine_state_digest(engine) != header.digest)) {
         error = KHORGOS_ERROR_corrupt;
     }
     if (error != KHORGOS_ERROR_ok) {
-        engine_report(engine_storage->report, "snapshot-%016llx does not load (%s).",
-                      (unsigned long long)sequence, khorgos_error_name(error));
+        if (engine != NULL) khorgos_close(engine);
+        return error;
     }
-    return error;
+    *out = engine;
+    return KHORGOS_ERROR_ok;
 }
 
 /* ---- open ---------------------------------------------------------------------------------- */
