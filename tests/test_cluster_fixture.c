@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "cluster_support.h"
 
 #define TEST_REPLICA_COUNT 3u
 #define TEST_STEP_MSECS_MAX 20000u
-#define TEST_LEDGER 156u /* CNY */
 /* The leader's clock: a wall-clock time well past the engines' manual start. */
 #define TEST_LEADER_TIME_NS (KHORGOS_MANUAL_CLOCK_START_NS + 1000000000000ull)
 
@@ -120,20 +120,6 @@ static u64 test_batch(struct test_cluster *cluster, u8 *entry, u64 mark,
     return bytes;
 }
 
-static struct khorgos_account test_account(u128 id) {
-    return (struct khorgos_account){.id = id, .ledger = TEST_LEDGER, .code = 1};
-}
-
-static struct khorgos_transfer test_transfer(u128 id, u128 debit, u128 credit, u64 amount) {
-    return (struct khorgos_transfer){.id = id, .debit_account_id = debit,
-                                     .credit_account_id = credit, .amount = amount,
-                                     .ledger = TEST_LEDGER, .code = 1};
-}
-
-static struct khorgos_request test_request(u32 operation, const void *body, u32 body_size) {
-    return (struct khorgos_request){.operation = operation, .body = body, .body_size = body_size};
-}
-
 static u32 test_leader(struct test_cluster *cluster) {
     u32 leader = raft_fixture_leader_index(&cluster->fixture);
     assert_true(leader < TEST_REPLICA_COUNT);
@@ -195,22 +181,6 @@ static void test_assert_digests_equal(struct test_cluster *cluster, raft_index i
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
         assert_true(engine_state_digest(cluster->fsms[replica].engine) == first);
     }
-}
-
-/* An account on one replica; false when it does not exist there. */
-static bool test_account_find(struct khorgos *engine, u128 id, struct khorgos_account *account) {
-    struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_ACCOUNTS, &id,
-                                                 sizeof(id));
-    lookup.reply = account;
-    lookup.reply_capacity = sizeof(*account);
-    assert_int_equal(khorgos_execute(engine, &lookup, 1), KHORGOS_ERROR_ok);
-    return lookup.reply_size == sizeof(*account);
-}
-
-/* An account's posted credits on one replica (0 when it does not exist there). */
-static u128 test_credits(struct khorgos *engine, u128 id) {
-    struct khorgos_account account = {0};
-    return test_account_find(engine, id, &account) ? account.credits_posted : 0;
 }
 
 static void test_replicas_apply_one_log_alike(void **state) {
