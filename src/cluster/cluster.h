@@ -43,7 +43,9 @@
  * applied to a replay engine in memory, started from the snapshot, until it holds as many
  * requests as the journal; there its digest must equal the journal's engine's (diverged
  * otherwise), and from the next entry on the data directory's engine applies them. No request is
- * applied or journaled twice, and the journal's chain goes on unbroken.
+ * applied or journaled twice, and the journal's chain goes on unbroken. A snapshot ahead of the
+ * journal (a lagging or new replica) becomes the data directory's newest snapshot, and the
+ * journal goes on after it (engine_snapshot_install).
  */
 #ifndef KHORGOS_CLUSTER_H
 #define KHORGOS_CLUSTER_H
@@ -136,6 +138,7 @@ struct cluster_fsm {
     khorgos_error restore_error; /* the last restore's outcome */
     u64 snapshots_taken;
     u64 snapshots_restored;
+    u64 snapshots_installed; /* of those, taken into a data directory ahead of its journal */
     u64 snapshot_capacity_bytes; /* the next snapshot's first buffer */
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
@@ -155,8 +158,8 @@ void cluster_raft_configure(struct raft *raft);
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
 /* Replaces the fsm's state by a snapshot's (raft_fsm's restore method; the comment above the
  * function says how, for an engine on a data directory). corrupt or format_version when the
- * snapshot does not verify whole, not_found when a data directory's journal lacks requests the
- * snapshot holds; nothing changes then. */
+ * snapshot does not verify whole, and nothing changes; a disk failure while a data directory
+ * takes it stops the engine (io, no_space). */
 khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes);
 /* Why the replica stopped applying entries: ok while it runs, diverged, or corrupt. */
 khorgos_error cluster_fsm_stopped(const struct cluster_fsm *fsm);

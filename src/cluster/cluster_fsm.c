@@ -242,24 +242,29 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
  * memory is replaced by the snapshot's. An engine on a data directory keeps its journal, the
  * applied record: when the journal holds at least the snapshot's requests, entries after the
  * snapshot go to a replay engine (the snapshot's state) until it reaches the journal's last
- * request, where both must be equal (cluster_replay_step); when the journal holds fewer, its
- * missing requests cannot be rebuilt: not_found, and nothing changes. */
+ * request, where both must be equal (cluster_replay_step); when it holds fewer (a lagging or
+ * new replica), the snapshot becomes the directory's newest and the journal goes on after it
+ * (engine_snapshot_install). */
 khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes) {
     ASSERT(fsm != NULL && fsm->engine != NULL);
     ASSERT(bytes != NULL || size_bytes == 0);
     if (cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok) return cluster_fsm_stopped(fsm);
     struct khorgos *loaded = NULL;
     khorgos_error error = engine_snapshot_memory_load(fsm->engine, bytes, size_bytes, &loaded);
-    if (error == KHORGOS_ERROR_ok && fsm->engine->storage != NULL &&
-        loaded->request_count > fsm->engine->request_count) {
+    bool install = error == KHORGOS_ERROR_ok && fsm->engine->storage != NULL &&
+                   loaded->request_count > fsm->engine->request_count;
+    if (install) {
         khorgos_close(loaded);
-        error = KHORGOS_ERROR_not_found;
+        loaded = NULL;
+        error = engine_snapshot_install(fsm->engine, bytes, size_bytes);
     }
     fsm->restore_error = error;
     if (error != KHORGOS_ERROR_ok) return error;
     if (fsm->replay != NULL) khorgos_close(fsm->replay);
     fsm->replay = NULL;
-    if (fsm->engine->storage != NULL) {
+    if (install) {
+        fsm->snapshots_installed++;
+    } else if (fsm->engine->storage != NULL) {
         fsm->replay = loaded;
         cluster_replay_step(fsm);
     } else {

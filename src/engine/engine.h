@@ -113,6 +113,15 @@ khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos
  * handed out: corrupt or format_version otherwise, and nothing is made. */
 khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void *bytes,
                                           u64 size_bytes, struct khorgos **out);
+/* Takes a snapshot in memory that is ahead of an engine on a data directory (a replica that
+ * lags behind a leader's compacted log, or a new one): verified whole first (corrupt or
+ * format_version, nothing changed), it becomes the directory's newest snapshot file, the
+ * journal goes on after it (a new segment, chained from the snapshot's chain head), the
+ * engine's state is the snapshot's, and the snapshots and segments before it are collected.
+ * invalid_operation when it is not ahead. A failure of the disk after the file is written
+ * stops the engine, as a failed commit does. */
+khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
+                                      u64 size_bytes);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,
                                     const struct storage_superblock *superblock);

@@ -1025,6 +1025,71 @@ khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos
     return khorgos_open_memory(out, &config);
 }
 
+/* Replaces the engine's state by a verified snapshot's, in place (the settlement layer points
+ * at the ledger it was made with). An allocation that fails leaves no state: stopped. */
+static khorgos_error engine_state_replace(struct khorgos *engine, const void *bytes,
+                                          u64 size_bytes) {
+    ASSERT(engine != NULL && bytes != NULL);
+    struct ledger_config ledger_config = engine->ledger.config;
+    struct settle_config settle_config = {
+        .participant_count_max = engine->settle.config.participant_count_max,
+        .payment_count_max = engine->settle.config.payment_count_max};
+    settle_deinit(&engine->settle);
+    ledger_deinit(&engine->ledger);
+    engine->request_count = 0;
+    khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_init(&engine->settle, &settle_config, &engine->ledger);
+    }
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error == KHORGOS_ERROR_ok) error = engine_sections_read(engine, &reader);
+    storage_reader_close(&reader);
+    ASSERT(error == KHORGOS_ERROR_ok); /* the same bytes loaded whole before */
+    ASSERT(engine_state_digest(engine) == header.digest);
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
+                                      u64 size_bytes) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    struct khorgos *loaded = NULL;
+    khorgos_error error = engine_snapshot_memory_load(engine, bytes, size_bytes, &loaded);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 sequence = loaded->request_count;
+    khorgos_close(loaded);
+    if (sequence <= engine->request_count) return KHORGOS_ERROR_invalid_operation;
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    error = engine_checkpoint_reap(engine, true);
+    struct engine_storage *engine_storage = engine->storage;
+    struct storage *storage = engine_storage->storage;
+    if (error == KHORGOS_ERROR_ok && !storage_journal_idle(storage)) {
+        return KHORGOS_ERROR_invalid_operation;
+    }
+    struct storage_snapshot_header header;
+    memcpy(&header, bytes, sizeof(header));
+    /* The snapshot first, then a segment after it chained from its head: a crash in between
+     * leaves the newest snapshot ahead of the journal, which recovery starts from. */
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_snapshot_put(storage, sequence, bytes, size_bytes);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_segment_start(storage, sequence + 1, header.chain_head);
+    }
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    error = engine_state_replace(engine, bytes, size_bytes);
+    if (error != KHORGOS_ERROR_ok) return error;
+    engine_storage->checkpoint_sequence_previous = sequence;
+    engine_storage->checkpoint_sequence = sequence;
+    engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
+    engine_storage->checkpoint_sequence_begun = sequence;
+    error = storage_collect(storage, sequence);
+    return error == KHORGOS_ERROR_ok ? KHORGOS_ERROR_ok : engine_stop(engine, error);
+}
+
 khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void *bytes,
                                           u64 size_bytes, struct khorgos **out) {
     ASSERT(like != NULL && out != NULL);

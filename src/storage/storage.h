@@ -787,6 +787,11 @@ khorgos_error storage_snapshot_memory_open(struct storage_reader *reader, const 
                                            u64 size_bytes,
                                            struct storage_snapshot_header *header);
 
+/* Writes a snapshot already whole in memory (storage_snapshot_memory_end's bytes, verified by
+ * the caller) as snapshot-<sequence>: the .tmp, fdatasync, rename, directory fsync. */
+khorgos_error storage_snapshot_put(struct storage *storage, u64 sequence, const void *bytes,
+                                   u64 size_bytes);
+
 /* Opens snapshot-<sequence> after verifying its header and whole-body checksum (one pass);
  * corrupt (with the report's message naming the file and offset) when either fails. */
 khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,

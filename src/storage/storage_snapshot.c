@@ -56,19 +56,27 @@ static u128 snapshot_header_checksum(const struct storage_snapshot_header *heade
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
+/* Creates snapshot-<sequence>.tmp, replacing a leftover of a crash during an earlier attempt. */
+static khorgos_error snapshot_temporary_create(struct storage *storage, u64 sequence, int *file) {
+    ASSERT(storage != NULL && file != NULL);
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(sequence, name);
+    struct storage_io *io = storage->io;
+    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    if (error == KHORGOS_ERROR_exists) {
+        error = io->unlink(io, name);
+        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    }
+    ASSERT(error != KHORGOS_ERROR_ok || *file >= 0);
+    return error;
+}
+
 khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
                                      struct storage_writer **out) {
     ASSERT(storage != NULL && out != NULL);
     ASSERT(storage->writer.storage == NULL); /* one snapshot at a time */
-    char name[STORAGE_NAME_BYTES_MAX];
-    snapshot_temporary_name(sequence, name);
-    struct storage_io *io = storage->io;
     int file = -1;
-    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
-    if (error == KHORGOS_ERROR_exists) { /* a leftover of a crash during an earlier attempt */
-        error = io->unlink(io, name);
-        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
-    }
+    khorgos_error error = snapshot_temporary_create(storage, sequence, &file);
     if (error != KHORGOS_ERROR_ok) return error;
     struct storage_writer *writer = &storage->writer;
     memset(writer, 0, sizeof(*writer));
@@ -554,6 +562,24 @@ khorgos_error storage_snapshot_memory_end(struct storage_writer *writer, u64 tim
     }
     memset(writer, 0, sizeof(*writer));
     return error;
+}
+
+khorgos_error storage_snapshot_put(struct storage *storage, u64 sequence, const void *bytes,
+                                   u64 size_bytes) {
+    ASSERT(storage != NULL && bytes != NULL);
+    ASSERT(storage->writer.storage == NULL && size_bytes >= sizeof(struct storage_snapshot_header));
+    struct storage_io *io = storage->io;
+    int file = -1;
+    khorgos_error error = snapshot_temporary_create(storage, sequence, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = io->pwrite(io, file, bytes, size_bytes, 0);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, file);
+    io->close(io, file);
+    if (error != KHORGOS_ERROR_ok) {
+        storage_snapshot_discard(storage, sequence);
+        return error;
+    }
+    return storage_snapshot_publish(storage, sequence);
 }
 
 khorgos_error storage_snapshot_memory_open(struct storage_reader *reader, const void *bytes,
