@@ -269,10 +269,14 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_replica_start(&uv, follower, false);
     test_uv_assert_equal(&uv, index);
     assert_int_equal(uv.replicas[follower].fsm.snapshots_installed, 1);
+    /* An entry whose leader lost leadership before answering is proposed again and may then be
+     * in the log twice (sessions, not this test, make a retry exactly-once): its second apply
+     * is refused (exists) and changes no state, so the digest, not the request count, is
+     * compared with an engine fed each entry once. */
     u64 count = 0;
     assert_true(engine_state_digest(uv.replicas[follower].fsm.engine) ==
                 test_reference_digest(34, &count));
-    assert_true(uv.replicas[follower].fsm.engine->request_count == count);
+    assert_true(uv.replicas[follower].fsm.engine->request_count >= count);
     test_uv_finish(&uv);
     test_remove_tree(root);
 }
