@@ -169,4 +169,54 @@ const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, co
 /* True once a check entry found this replica's state different from the leader's. */
 bool cluster_fsm_diverged(const struct cluster_fsm *fsm);
 
+/* ---- Identity (cluster_identity.c) -------------------------------------------------------
+ * `khorgos format --cluster ID --replica N --replica-count 3|5` records which cluster a data
+ * directory belongs to and which replica it is, in a file of the cluster layer's own beside the
+ * storage's (the storage's files ignore names they do not know):
+ *   DIR/cluster, 64 bytes, 0600, written once (O_EXCL), fdatasync'd, the directory fsync'd:
+ *     u128 checksum       XXH3-128 of the 48 bytes after it
+ *     u128 cluster        the cluster id every client message carries (TigerBeetle's)
+ *     u32  magic          CLUSTER_IDENTITY_MAGIC ("KHCL")
+ *     u16  version        CLUSTER_IDENTITY_VERSION
+ *     u8   replica        this replica's index, 0 .. replica_count - 1
+ *     u8   replica_count  3 or 5
+ *     u8   reserved[24]   zero (checked)
+ */
+#define CLUSTER_IDENTITY_NAME "cluster"
+#define CLUSTER_IDENTITY_MAGIC 0x4C43484Bu /* "KHCL" */
+#define CLUSTER_IDENTITY_VERSION 1u
+#define CLUSTER_IDENTITY_BYTES 64u
+/* Replicas in a cluster: 3 (survives one failure) or 5 (two). One replica is a single node,
+ * which needs no consensus; more than 5 adds latency to every commit for little more safety. */
+#define CLUSTER_REPLICA_COUNT_MAX 5u
+
+struct cluster_identity {
+    u128 cluster;
+    u8 replica;
+    u8 replica_count;
+};
+
+struct cluster_identity_file {
+    u128 checksum;
+    u128 cluster;
+    u32 magic;
+    u16 version;
+    u8 replica;
+    u8 replica_count;
+    u8 reserved[24];
+};
+
+/* replica_count 3 or 5, replica below it. */
+bool cluster_identity_valid(const struct cluster_identity *identity);
+/* Writes DIR/cluster. invalid_argument (an invalid identity: nothing written), exists (the
+ * directory already has one), io or no_space with `message` naming the file, the call and the
+ * cause. */
+khorgos_error cluster_identity_write(const char *directory,
+                                     const struct cluster_identity *identity, char *message,
+                                     size_t capacity);
+/* Reads DIR/cluster: not_found (a single node's directory), corrupt, format_version, io; the
+ * message names the file and the cause. */
+khorgos_error cluster_identity_read(const char *directory, struct cluster_identity *identity,
+                                    char *message, size_t capacity);
+
 #endif /* KHORGOS_CLUSTER_H */
