@@ -84,6 +84,35 @@ static void test_install_into_a_new_directory(const char *root,
     storage_io_posix_destroy(io);
 }
 
+/* What a crash inside an install, after the snapshot file and before the journal's new
+ * segment, leaves: the newest snapshot ahead of the journal's last record. Open refuses it
+ * (corrupt: the snapshot covers requests the journal lacks) and changes nothing; it never
+ * serves a state the journal cannot back. The repair is a lost disk's: a new directory. */
+static void test_install_crash_window_is_refused(const char *root,
+                                                 const struct raft_buffer *snapshot) {
+    char directory[256];
+    test_directory_make(directory, sizeof(directory), root, "torn");
+    struct khorgos_config config = test_config();
+    assert_int_equal(khorgos_format(directory, &config), KHORGOS_ERROR_ok);
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, test_open(directory)), KHORGOS_ERROR_ok);
+    test_apply(&fsm, 0);
+    cluster_fsm_deinit(&fsm);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/snapshot-%016llx", directory, 4ull); /* 4 requests */
+    FILE *file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(snapshot->base, 1, snapshot->len, file), snapshot->len);
+    assert_int_equal(fclose(file), 0);
+    struct khorgos_open_options options = {.clock_manual = 1};
+    char report[512] = "";
+    options.report = report;
+    options.report_capacity = sizeof(report);
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open(&engine, directory, &options), KHORGOS_ERROR_corrupt);
+    assert_non_null(strstr(report, "snapshot-0000000000000004"));
+}
+
 static void test_restart_replays_to_the_journal(void **state) {
     (void)state;
     char root[] = "/tmp/khorgos-cluster-restart-XXXXXX";
@@ -146,6 +175,7 @@ static void test_restart_replays_to_the_journal(void **state) {
         khorgos_close(engine);
     }
     test_install_into_a_new_directory(root, &snapshot);
+    test_install_crash_window_is_refused(root, &snapshot);
     raft_free(snapshot.base);
     if (getenv("KHORGOS_TEST_KEEP") == NULL) test_remove_tree(root);
 }

@@ -1071,8 +1071,9 @@ khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
     }
     struct storage_snapshot_header header;
     memcpy(&header, bytes, sizeof(header));
-    /* The snapshot first, then a segment after it chained from its head: a crash in between
-     * leaves the newest snapshot ahead of the journal, which recovery starts from. */
+    /* The snapshot first, then a segment after it chained from its head. A crash in between
+     * leaves the newest snapshot ahead of the journal's last record, which open refuses
+     * (corrupt): never a state the journal cannot back. */
     if (error == KHORGOS_ERROR_ok) {
         error = storage_snapshot_put(storage, sequence, bytes, size_bytes);
     }
