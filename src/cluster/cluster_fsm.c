@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "storage/storage.h"
 
 /* A decoded entry header; `body` points into an aligned buffer. */
 struct cluster_entry {
@@ -249,14 +250,19 @@ khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u6
     ASSERT(fsm != NULL && fsm->engine != NULL);
     ASSERT(bytes != NULL || size_bytes == 0);
     if (cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok) return cluster_fsm_stopped(fsm);
-    struct khorgos *loaded = NULL;
-    khorgos_error error = engine_snapshot_memory_load(fsm->engine, bytes, size_bytes, &loaded);
+    /* Its header first (the checksums verified, nothing loaded): a snapshot ahead of a data
+     * directory's journal goes to the install, which loads it itself. */
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    khorgos_error error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error == KHORGOS_ERROR_ok) storage_reader_close(&reader);
     bool install = error == KHORGOS_ERROR_ok && fsm->engine->storage != NULL &&
-                   loaded->request_count > fsm->engine->request_count;
+                   header.sequence > fsm->engine->request_count;
+    struct khorgos *loaded = NULL;
     if (install) {
-        khorgos_close(loaded);
-        loaded = NULL;
         error = engine_snapshot_install(fsm->engine, bytes, size_bytes);
+    } else if (error == KHORGOS_ERROR_ok) {
+        error = engine_snapshot_memory_load(fsm->engine, bytes, size_bytes, &loaded);
     }
     fsm->restore_error = error;
     if (error != KHORGOS_ERROR_ok) return error;
