@@ -2,8 +2,10 @@
  * test_cluster_fixture.c: the replicated state machine (src/cluster/) driven by the raft
  * library's deterministic fixture (raft/fixture.h: simulated time, network and disks): three
  * replicas, each a real engine behind a cluster_fsm, through elections, a partitioned leader, a
- * killed follower and a divergent replica. After the same log every replica's state digest
+ * killed follower, a divergent replica, and a follower that lags past the compacted log and
+ * catches up from the leader's snapshot. After the same log every replica's state digest
  * (engine_state_digest) must be equal, and equal to one engine fed the same entries directly.
+ * A damaged snapshot is refused and changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
