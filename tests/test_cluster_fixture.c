@@ -407,14 +407,26 @@ static void test_change_run(struct test_cluster *cluster, struct test_change *ch
     assert_int_equal(change->status, 0);
 }
 
+static void test_compaction_set(struct test_cluster *cluster, unsigned threshold,
+                                unsigned trailing) {
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        struct raft *raft = raft_fixture_get(&cluster->fixture, replica);
+        raft_set_snapshot_threshold(raft, threshold);
+        raft_set_snapshot_trailing(raft, trailing);
+    }
+}
+
 /* A replica whose disk was lost is replaced: a fresh server with an empty engine is added as a
- * voter, catches up from the log, and the dead one is removed; the new replica's state equals
- * the others'. (Catch-up from a snapshot waits for raft snapshots as checkpoints.) */
-static void test_fresh_replica_replaces_a_lost_one(void **state) {
-    (void)state;
+ * voter, catches up from the log (or, when the others compacted theirs, from the leader's
+ * snapshot, then the log), and the dead one is removed; the new replica's state equals the
+ * others'. */
+static void test_fresh_replica_replaces(bool compacted) {
     static struct test_cluster cluster;
     test_cluster_start(&cluster);
-    test_traffic(&cluster, 1000, 8);
+    if (compacted) test_compaction_set(&cluster, 4, 2);
+    for (u32 round = 0; round < (compacted ? 6u : 1u); round++) {
+        test_traffic(&cluster, 1000 + round * 100000, 8);
+    }
     u32 leader = test_leader(&cluster);
     u32 lost = (leader + 1) % TEST_REPLICA_COUNT;
     raft_fixture_kill(&cluster.fixture, lost);
@@ -422,7 +434,8 @@ static void test_fresh_replica_replaces_a_lost_one(void **state) {
     assert_int_equal(cluster_fsm_init(&fresh, test_engine_open()), KHORGOS_ERROR_ok);
     assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
     struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
-    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    raft_set_snapshot_threshold(fresh_raft, compacted ? 4 : UINT_MAX);
+    raft_set_snapshot_trailing(fresh_raft, 2);
     assert_int_equal(raft_start(fresh_raft), 0);
     struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
     static struct test_change change;
@@ -451,8 +464,21 @@ static void test_fresh_replica_replaces_a_lost_one(void **state) {
     assert_true(engine_state_digest(cluster.fsms[leader].engine) ==
                 engine_state_digest(cluster.reference.engine));
     assert_true(test_credits(fresh.engine, 2001) == 40);
+    assert_int_equal(fresh.snapshots_restored, compacted ? 1 : 0);
+    assert_int_equal(raft_fixture_n_recv(&cluster.fixture, TEST_REPLICA_COUNT,
+                                         RAFT_INSTALL_SNAPSHOT), compacted ? 1 : 0);
     test_cluster_stop(&cluster);
     cluster_fsm_deinit(&fresh);
+}
+
+static void test_fresh_replica_replaces_a_lost_one(void **state) {
+    (void)state;
+    test_fresh_replica_replaces(false);
+}
+
+static void test_fresh_replica_replaces_a_lost_one_from_a_snapshot(void **state) {
+    (void)state;
+    test_fresh_replica_replaces(true);
 }
 
 /* A malformed entry is refused whole (corrupt) and changes nothing. */
@@ -485,15 +511,6 @@ static void test_malformed_entry_changes_nothing(void **state) {
     assert_int_equal(cluster_fsm_apply(&fsm, damaged + 8, bytes)->error, KHORGOS_ERROR_ok);
     assert_true(engine_state_digest(engine) != digest);
     cluster_fsm_deinit(&fsm); /* closes the engine */
-}
-
-static void test_compaction_set(struct test_cluster *cluster, unsigned threshold,
-                                unsigned trailing) {
-    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        struct raft *raft = raft_fixture_get(&cluster->fixture, replica);
-        raft_set_snapshot_threshold(raft, threshold);
-        raft_set_snapshot_trailing(raft, trailing);
-    }
 }
 
 /* A follower down while the leader's log is compacted past its last entry catches up by
@@ -587,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_clock_tick_expires_on_every_replica),
         cmocka_unit_test(test_divergent_replica_stops),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
+        cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
         cmocka_unit_test(test_damaged_snapshot_is_refused),
