@@ -113,6 +113,43 @@ static void test_install_crash_window_is_refused(const char *root,
     assert_non_null(strstr(report, "snapshot-0000000000000004"));
 }
 
+/* A journal holding only part of an entry's requests (the first of two): the replay passes
+ * the journal's end inside that entry, so the replica stops (corrupt) rather than guess which
+ * requests to apply again; the data directory's engine is untouched. */
+static void test_part_of_an_entry_in_the_journal_stops(const char *root) {
+    char directory[256];
+    test_directory_make(directory, sizeof(directory), root, "part");
+    struct khorgos_config config = test_config();
+    assert_int_equal(khorgos_format(directory, &config), KHORGOS_ERROR_ok);
+    struct khorgos_account accounts[2] = {test_account(90), test_account(91)};
+    struct khorgos_transfer transfer = test_transfer(95, 90, 91, 3);
+    struct khorgos_request requests[2] = {
+        test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts)),
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfer, sizeof(transfer)),
+    };
+    static _Alignas(16) u8 entry[TEST_ENTRY_BYTES];
+    u64 time_ns = TEST_TIME_NS + 5000000000ull;
+    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), time_ns, 0, requests, 2),
+                     KHORGOS_ERROR_ok);
+    u64 bytes = cluster_entry_batch_bytes(requests, 2);
+    struct khorgos *engine = test_open(directory);
+    struct khorgos_create_result results[2];
+    requests[0].reply = results;
+    requests[0].reply_capacity = sizeof(results);
+    assert_int_equal(engine_clock_set(engine, time_ns), KHORGOS_ERROR_ok);
+    assert_int_equal(khorgos_execute(engine, &requests[0], 1), KHORGOS_ERROR_ok);
+    khorgos_close(engine);
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, test_open(directory)), KHORGOS_ERROR_ok);
+    u128 digest = engine_state_digest(fsm.engine);
+    assert_true(fsm.engine->request_count == 1);
+    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes)->error, KHORGOS_ERROR_corrupt);
+    assert_int_equal(cluster_fsm_stopped(&fsm), KHORGOS_ERROR_corrupt);
+    assert_null(fsm.replay);
+    assert_true(fsm.engine->request_count == 1 && engine_state_digest(fsm.engine) == digest);
+    cluster_fsm_deinit(&fsm);
+}
+
 static void test_restart_replays_to_the_journal(void **state) {
     (void)state;
     char root[] = "/tmp/khorgos-cluster-restart-XXXXXX";
@@ -176,6 +213,7 @@ static void test_restart_replays_to_the_journal(void **state) {
     }
     test_install_into_a_new_directory(root, &snapshot);
     test_install_crash_window_is_refused(root, &snapshot);
+    test_part_of_an_entry_in_the_journal_stops(root);
     raft_free(snapshot.base);
     if (getenv("KHORGOS_TEST_KEEP") == NULL) test_remove_tree(root);
 }
