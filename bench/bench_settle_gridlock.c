@@ -181,12 +181,12 @@ static void bench_run(struct settle_gridlock_workspace *workspace, struct bench_
         best_cpu_ns = MIN(best_cpu_ns, elapsed_cpu_ns);
     }
     printf("%-11s liquidity %2u%% %-8s %6.1f ms (cpu %6.1f ms)  settled %6u of %u payments,"
-           " %5.1f%% of value; removed %u forced, %u at providers or limits; %u filled back"
+           " %5.1f%% of value; removed %u forced, %u weighed; %u filled back"
            " in %u walks\n",
            bypass_fifo ? "bypass_fifo" : "fifo", percent, limits ? "exposure" : "none",
            (double)best_ns / 1e6, (double)best_cpu_ns / 1e6, result.selected_count,
            BENCH_PAYMENT_COUNT, 100.0 * (double)result.selected_value / (double)total,
-           result.removed_forced, result.removed_other, result.filled_back,
+           result.removed_forced, result.removed_weighed, result.filled_back,
            result.fill_passes);
 }
 

@@ -216,7 +216,7 @@ static void test_audit_case_settles_everything(void **state) {
     for (u32 k = 0; k < 10; k++) assert_false(oracle_feasible(&instance, 1u << k));
     struct settle_gridlock_result result;
     assert_int_equal(resolve_mask(&instance, &result), all);
-    assert_int_equal(result.removed_forced + result.removed_other, 0);
+    assert_int_equal(result.removed_forced + result.removed_weighed, 0);
     /* P pays 500 KZT and receives 450: its net need 50 is exactly its balance. */
     assert_true(result.net_out[position(&instance, P, KZT)] == 50);
     assert_true(result.net_out[position(&instance, P, CNY)] == 0);
@@ -251,7 +251,7 @@ static void test_short_provider_drops_the_latest_obligation(void **state) {
     u32 second = pay_cross(&instance, Y, P, W, CNY, 10, KZT, 100);
     struct settle_gridlock_result result;
     assert_int_equal(resolve_mask(&instance, &result), 1u << first);
-    assert_int_equal(result.removed_other, 1);
+    assert_int_equal(result.removed_weighed, 1);
     /* Made urgent, the second goes first and the first gives way. */
     instance.payments[second].priority = SETTLE_GRIDLOCK_PRIORITY_URGENT;
     assert_int_equal(resolve_mask(&instance, &result), 1u << second);

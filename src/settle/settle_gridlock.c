@@ -577,7 +577,7 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
             result->removed_forced++;
         } else {
             gridlock_remove_unit(run, gridlock_choose(run, constraint));
-            result->removed_other++;
+            result->removed_weighed++;
         }
     }
     ASSERT(w->heap_count == 0);

@@ -49,15 +49,21 @@
  *      the breached one first in this order: queue-only positions before the others (their
  *      removals are forced, see invariant 3), then the largest shortfall (net_out - available,
  *      or used - limit), then the lower id (positions 0..S-1, then exposure limits S + e).
- *      Remove from T ONE payment:
- *        queue-only position s   -> the tail of s's queue in T (lowest priority, latest);
- *        other position s        -> let p be the last payment in queue order among those in T
- *                                   with a leg debiting s; remove the tail of p's queue if
- *                                   that queue is fifo (repeated steps reach p: a fifo queue
- *                                   is cut from its end, as TARGET2 does), p itself if it is
- *                                   bypass_fifo;
- *        exposure limit e        -> likewise with p the last payment in T charging e.
- *      Update the positions of the removed payment's legs and its charges: O(legs log(S+E)).
+ *      a) A queue-only position s of a fifo queue: remove the tail of s's queue in T (its
+ *         lowest-priority, latest payment): TARGET2's rule, and forced.
+ *      b) Any other breached constraint (a provider position, an exposure limit, a position
+ *         of a bypass_fifo queue): weigh candidates. They are the last
+ *         SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX payments in T loading it (debiting the
+ *         position, charging the limit), latest first in queue order. A candidate's REMOVAL
+ *         UNIT is itself in a bypass_fifo queue and, in a fifo queue, itself and everything
+ *         after it in T (a fifo queue is cut from its end, as TARGET2 does); a unit longer
+ *         than SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX is not weighed. Remove the unit after
+ *         whose removal the largest shortfall among the constraints it changes (its legs'
+ *         debtors, which gain room, and creditors, which lose receipts, and its charged
+ *         limits) is smallest; ties: the smaller value, then the later candidate. With no
+ *         candidate weighed, remove the tail of the last loading payment's queue.
+ *      Each removal updates the positions of the payment's legs and its charges and re-places
+ *      each in the heap of breached constraints: O(L log(S + E)).
  *   3. Fill back: walk the removed payments in queue order and put back each one that keeps
  *      every constraint (under fifo only when its queue predecessor is selected). Repeat the
  *      walk while it put back anything, at most SETTLE_GRIDLOCK_FILL_PASS_MAX walks.
@@ -106,8 +112,11 @@
  * no call allocates. Results point into the workspace, valid until its next call.
  *
  * Complexity, n payments with at most L legs each, S positions, E exposure limits:
- *   sort into queue order O(n log n); lists O(n L + S + E); step 2 O(r L log(S + E)) for r
- *   removals (r <= n); step 3 O(n L) per walk; the final check O(n L + S + E).
+ *   sort into queue order O(n) when arrivals come in index order within each priority, else
+ *   O(n log n); lists O(n L + S + E); step 2 O(r L log(S + E)) for r removals (r <= n) plus
+ *   O(K^2 L) per weighed removal (K = SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX); step 3 O(n) per
+ *   walk plus O(L) per payment whose own queue position has room; the final check
+ *   O(n L + S + E).
  */
 #ifndef KHORGOS_SETTLE_GRIDLOCK_H
 #define KHORGOS_SETTLE_GRIDLOCK_H
@@ -134,9 +143,10 @@ typedef __int128 i128;
 #define SETTLE_GRIDLOCK_LEG_COUNT_MAX 4u
 /* Exposure charges of one payment: a route through a vehicle takes two quotes. */
 #define SETTLE_GRIDLOCK_CHARGE_COUNT_MAX 2u
-/* Fill-back walks: each is O(n L); a later walk adds only what an earlier addition's receipts
- * made room for, which is rare past the second. */
-#define SETTLE_GRIDLOCK_FILL_PASS_MAX 8u
+/* Fill-back walks: each is O(n) plus O(L) per payment that passes its queue's check; a later
+ * walk adds only what an earlier one's receipts made room for. The bench's 100,000 payments
+ * need at most 15; past the limit the selection is feasible but may not be maximal. */
+#define SETTLE_GRIDLOCK_FILL_PASS_MAX 32u
 /* Payments weighed for one removal at a provider position or exposure limit: a bounded look
  * keeps a removal O(legs log(S + E)); the latest few are where TARGET2's order looks first. */
 #define SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX 8u
@@ -182,15 +192,16 @@ struct settle_gridlock_charge {
     u8 reserved[12];
 };
 
+/* The small fields come first so that they share a cache line with the first legs. */
 struct settle_gridlock_payment {
-    struct settle_gridlock_leg legs[SETTLE_GRIDLOCK_LEG_COUNT_MAX];
-    struct settle_gridlock_charge charges[SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
     u128 value;        /* in one common unit, for reporting only */
     u64 arrival;       /* earlier first within a priority */
     u8 leg_count;      /* 1..SETTLE_GRIDLOCK_LEG_COUNT_MAX; legs[0].debtor is the queue */
     u8 charge_count;   /* 0..SETTLE_GRIDLOCK_CHARGE_COUNT_MAX */
     u8 priority;       /* enum settle_gridlock_priority */
     u8 reserved[5];
+    struct settle_gridlock_leg legs[SETTLE_GRIDLOCK_LEG_COUNT_MAX];
+    struct settle_gridlock_charge charges[SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
 };
 
 struct settle_gridlock_problem {
@@ -208,8 +219,9 @@ struct settle_gridlock_result {
     const i128 *net_out;      /* per position: paid out - received over the selection */
     u128 selected_value;      /* sum of the selected payments' values */
     u32 selected_count;
-    u32 removed_forced;       /* step 2 removals at queue-only positions */
-    u32 removed_other;        /* step 2 removals at provider positions and exposure limits */
+    u32 removed_forced;       /* step 2: tails removed at queue-only positions of fifo queues */
+    u32 removed_weighed;      /* step 2: units chosen by weighing (provider positions,
+                               * exposure limits, positions of bypass_fifo queues) */
     u32 filled_back;          /* payments put back by step 3 */
     u32 fill_passes;          /* walks of step 3 */
     u8 fill_converged;        /* the last walk put nothing back: the selection is maximal */
