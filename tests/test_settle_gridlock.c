@@ -238,17 +238,25 @@ static void test_cross_currency_ring_with_no_liquidity(void **state) {
     assert_int_equal(resolve_mask(&instance, &result), 0u);
 }
 
+/* X and Y, with 100 CNY each, convert source_amount CNY each into 100 KZT through P, paid to
+ * Z and W; P has provider_kzt KZT. */
+static void two_conversions(struct instance *instance, u128 provider_kzt, u32 source_amount,
+                            u32 *first, u32 *second) {
+    instance_init(instance, 5, 2, 0);
+    fund(instance, X, CNY, 100);
+    fund(instance, Y, CNY, 100);
+    fund(instance, P, KZT, provider_kzt);
+    *first = pay_cross(instance, X, P, Z, CNY, source_amount, KZT, 100);
+    *second = pay_cross(instance, Y, P, W, CNY, source_amount, KZT, 100);
+}
+
 /* P can pay one of two target legs: the later one gives way (the last in queue order among
  * the payments debiting the short position), and the earlier one settles. */
 static void test_short_provider_drops_the_latest_obligation(void **state) {
     (void)state;
     struct instance instance;
-    instance_init(&instance, 5, 2, 0);
-    fund(&instance, X, CNY, 100);
-    fund(&instance, Y, CNY, 100);
-    fund(&instance, P, KZT, 150);
-    u32 first = pay_cross(&instance, X, P, Z, CNY, 10, KZT, 100);
-    u32 second = pay_cross(&instance, Y, P, W, CNY, 10, KZT, 100);
+    u32 first, second;
+    two_conversions(&instance, 150, 10, &first, &second);
     struct settle_gridlock_result result;
     assert_int_equal(resolve_mask(&instance, &result), 1u << first);
     assert_int_equal(result.removed_weighed, 1);
@@ -282,12 +290,8 @@ static void test_closing_the_gap_can_cost_the_large_obligation(void **state) {
 static void test_exposure_limit_holds(void **state) {
     (void)state;
     struct instance instance;
-    instance_init(&instance, 5, 2, 0);
-    fund(&instance, X, CNY, 100);
-    fund(&instance, Y, CNY, 100);
-    fund(&instance, P, KZT, 1000);
-    u32 first = pay_cross(&instance, X, P, Z, CNY, 50, KZT, 100);
-    u32 second = pay_cross(&instance, Y, P, W, CNY, 50, KZT, 100);
+    u32 first, second;
+    two_conversions(&instance, 1000, 50, &first, &second);
     charge(&instance, first, 0, 50);
     charge(&instance, second, 0, 50);
     instance.exposure_limits[0] = 80;

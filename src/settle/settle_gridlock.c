@@ -108,6 +108,7 @@ void settle_gridlock_workspace_deinit(struct settle_gridlock_workspace *workspac
 static bool gridlock_leg_valid(const struct settle_gridlock_problem *problem,
                                const struct settle_gridlock_leg *leg) {
     ASSERT(problem != NULL && leg != NULL);
+    ASSERT(problem->positions != NULL);
     u32 count = problem->position_count;
     if (leg->debtor >= count || leg->creditor >= count || leg->debtor == leg->creditor) {
         return false;
@@ -120,6 +121,7 @@ static bool gridlock_leg_valid(const struct settle_gridlock_problem *problem,
 static bool gridlock_payment_valid(const struct settle_gridlock_problem *problem,
                                    const struct settle_gridlock_payment *payment) {
     ASSERT(problem != NULL && payment != NULL);
+    ASSERT(problem->position_count > 0);
     if (payment->leg_count == 0 || payment->leg_count > SETTLE_GRIDLOCK_LEG_COUNT_MAX ||
         payment->charge_count > SETTLE_GRIDLOCK_CHARGE_COUNT_MAX ||
         payment->priority > SETTLE_GRIDLOCK_PRIORITY_NORMAL) {
@@ -317,6 +319,7 @@ static void gridlock_heap_sift(const struct gridlock_run *run, u32 slot) {
     struct settle_gridlock_workspace *w = run->w;
     ASSERT(slot < w->heap_count);
     u32 item = w->heap[slot];
+    ASSERT(item < run->constraint_count);
     while (slot > 0 && gridlock_heap_above(run, item, w->heap[(slot - 1) / 2])) {
         gridlock_heap_set(w, slot, w->heap[(slot - 1) / 2]);
         slot = (slot - 1) / 2;
@@ -365,6 +368,7 @@ static void gridlock_heap_update(const struct gridlock_run *run, u32 constraint)
 static void gridlock_load_constraints(const struct gridlock_run *run) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_problem *problem = run->problem;
+    ASSERT(run->position_count > 0 && run->position_count == problem->position_count);
     for (u32 id = 0; id < run->constraint_count; id++) {
         u128 bound = id < run->position_count ? problem->positions[id].available
                                               : problem->exposure_limits[id - run->position_count];
@@ -387,6 +391,7 @@ static void gridlock_load_constraints(const struct gridlock_run *run) {
 static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    ASSERT(record->leg_count >= 1 && record->leg_count <= SETTLE_GRIDLOCK_LEG_COUNT_MAX);
     u32 queue = record->legs[0].debtor;
     gridlock_append(w->queue_head, w->queue_tail, w->queue_prev, w->queue_next, queue, payment);
     w->queue_before[payment] = w->queue_prev[payment];
@@ -446,6 +451,7 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
                         payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index);
         gridlock_move(run, id, -(i128)record->charges[index].amount);
     }
+    ASSERT(!w->in_trial[payment]);
 }
 
 /* Adds a payment's removal to the scratch deltas (each constraint listed once in touched). */
@@ -474,6 +480,7 @@ static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 
         }
         w->delta[ids[slot]] += deltas[slot];
     }
+    ASSERT(*touched_count <= run->constraint_count);
 }
 
 /* The largest shortfall left, after the removal in the scratch deltas, among the constraints
@@ -515,6 +522,7 @@ static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i12
         member = w->queue_prev[member];
     }
     *shortfall = gridlock_delta_take(run, touched_count);
+    ASSERT(length >= 1 && *shortfall >= 0);
     return true;
 }
 
@@ -544,7 +552,9 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
             best_value = value;
         }
     }
-    return best != NONE ? best : w->list_tail[constraint] / NODE_SLOTS;
+    if (best == NONE) best = w->list_tail[constraint] / NODE_SLOTS;
+    ASSERT(w->in_trial[best]);
+    return best;
 }
 
 /* Removes the payment's removal unit (in a fifo queue: its queue's tail first, up to it). */
@@ -622,6 +632,7 @@ static bool gridlock_try_add(const struct gridlock_run *run, u32 payment) {
     } else {
         w->in_trial[payment] = 1;
     }
+    ASSERT(w->in_trial[payment] == (u8)fits);
     return fits;
 }
 
@@ -657,6 +668,7 @@ static void gridlock_fill_back(const struct gridlock_run *run,
     }
     result->fill_converged = added == 0 || count == 0;
     ASSERT(count <= problem->payment_count);
+    ASSERT(result->fill_passes <= SETTLE_GRIDLOCK_FILL_PASS_MAX);
 }
 
 /* ----------------------------------------------------------------------------------------- */
