@@ -9,6 +9,8 @@
  * that can settle. Every selection must be feasible and maximal; under fifo, where no provider
  * constraint binds, it must EQUAL the oracle's best (settle_gridlock.h, invariant 4); otherwise
  * the test prints how often it matches and the worst ratio of value settled to the oracle's.
+ * Also: medium instances (3,000 payments, 160 positions) checked independently for
+ * feasibility, in two input orders with the same selection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,11 +132,16 @@ static u32 resolve_mask(const struct instance *instance, struct settle_gridlock_
 /* ----------------------------------------------------------------------------------------- */
 /* An independent feasibility check, straight from the model's definition.                    */
 
-static bool oracle_before(const struct instance *instance, u32 a, u32 b) {
-    const struct settle_gridlock_payment *x = &instance->payments[a], *y = &instance->payments[b];
+static bool oracle_before_payments(const struct settle_gridlock_payment *payments, u32 a,
+                                   u32 b) {
+    const struct settle_gridlock_payment *x = &payments[a], *y = &payments[b];
     if (x->priority != y->priority) return x->priority < y->priority;
     if (x->arrival != y->arrival) return x->arrival < y->arrival;
     return a < b;
+}
+
+static bool oracle_before(const struct instance *instance, u32 a, u32 b) {
+    return oracle_before_payments(instance->payments, a, b);
 }
 
 /* Payments of the same queue that come before each payment, as masks. */
@@ -594,6 +601,151 @@ static void test_exact_oracle(void **state) {
     assert_true(fifo.worst_ratio >= 0.10 && bypass.worst_ratio >= 0.10);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Medium instances: feasibility checked independently, and independence of input order.      */
+
+#define MEDIUM_PARTICIPANTS 40u
+#define MEDIUM_PROVIDERS 4u
+#define MEDIUM_CURRENCIES 4u
+#define MEDIUM_POSITIONS (MEDIUM_PARTICIPANTS * MEDIUM_CURRENCIES)
+#define MEDIUM_EXPOSURES (MEDIUM_PROVIDERS * MEDIUM_CURRENCIES)
+#define MEDIUM_PAYMENTS 3000u
+
+struct medium {
+    struct settle_gridlock_position positions[MEDIUM_POSITIONS];
+    u128 exposure_limits[MEDIUM_EXPOSURES];
+    struct settle_gridlock_payment payments[MEDIUM_PAYMENTS];
+    struct settle_gridlock_problem problem;
+};
+
+static void medium_payment(struct settle_gridlock_payment *payment, u64 *seed, u32 index) {
+    const u32 banks = MEDIUM_PARTICIPANTS - MEDIUM_PROVIDERS;
+    u32 payer = random_below(seed, banks);
+    u32 payee = (payer + 1 + random_below(seed, banks - 1)) % banks;
+    u32 source = random_below(seed, MEDIUM_CURRENCIES);
+    u32 target = random_below(seed, MEDIUM_CURRENCIES);
+    u32 provider = random_below(seed, MEDIUM_PROVIDERS), amount = 1 + random_below(seed, 1000);
+    memset(payment, 0, sizeof(*payment));
+    payment->legs[0].debtor = payer * MEDIUM_CURRENCIES + source;
+    payment->legs[0].amount = amount;
+    payment->leg_count = source == target ? 1 : 2;
+    payment->legs[0].creditor =
+        (source == target ? payee : banks + provider) * MEDIUM_CURRENCIES + source;
+    if (source != target) {
+        payment->legs[1].debtor = (banks + provider) * MEDIUM_CURRENCIES + target;
+        payment->legs[1].creditor = payee * MEDIUM_CURRENCIES + target;
+        payment->legs[1].amount = 1 + random_below(seed, 1000);
+        payment->charge_count = 1;
+        payment->charges[0].exposure = provider * MEDIUM_CURRENCIES + source;
+        payment->charges[0].amount = amount;
+    }
+    payment->priority = (u8)(random_below(seed, 4) == 0 ? random_below(seed, 3) : 2);
+    payment->arrival = (u64)index * 7 % MEDIUM_PAYMENTS; /* distinct, not in index order */
+    payment->value = amount;
+}
+
+static void medium_generate(struct medium *medium, u64 seed, u8 bypass) {
+    memset(medium, 0, sizeof(*medium));
+    for (u32 index = 0; index < MEDIUM_POSITIONS; index++) {
+        medium->positions[index].currency = index % MEDIUM_CURRENCIES;
+        medium->positions[index].bypass_fifo = bypass;
+        medium->positions[index].available = random_below(&seed, 3000);
+    }
+    for (u32 index = 0; index < MEDIUM_EXPOSURES; index++) {
+        medium->exposure_limits[index] = 20000 + random_below(&seed, 40000);
+    }
+    for (u32 index = 0; index < MEDIUM_PAYMENTS; index++) {
+        medium_payment(&medium->payments[index], &seed, index);
+    }
+    medium->problem.positions = medium->positions;
+    medium->problem.exposure_limits = medium->exposure_limits;
+    medium->problem.payments = medium->payments;
+    medium->problem.position_count = MEDIUM_POSITIONS;
+    medium->problem.exposure_count = MEDIUM_EXPOSURES;
+    medium->problem.payment_count = MEDIUM_PAYMENTS;
+}
+
+/* Every bound holds and every fifo queue's selection is a prefix: the first payment of each
+ * queue left out comes after every selected one of that queue. */
+static void medium_check(const struct medium *medium, const u8 *selected) {
+    static i128 load[MEDIUM_POSITIONS + MEDIUM_EXPOSURES];
+    static u32 first_out[MEDIUM_POSITIONS];
+    memset(load, 0, sizeof(load));
+    for (u32 id = 0; id < MEDIUM_POSITIONS; id++) first_out[id] = U32_MAX;
+    const struct settle_gridlock_payment *payments = medium->payments;
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+        u32 queue = payments[k].legs[0].debtor;
+        if (!selected[k]) {
+            if (first_out[queue] == U32_MAX ||
+                oracle_before_payments(payments, k, first_out[queue])) {
+                first_out[queue] = k;
+            }
+            continue;
+        }
+        for (u32 leg = 0; leg < payments[k].leg_count; leg++) {
+            load[payments[k].legs[leg].debtor] += (i128)payments[k].legs[leg].amount;
+            load[payments[k].legs[leg].creditor] -= (i128)payments[k].legs[leg].amount;
+        }
+        for (u32 index = 0; index < payments[k].charge_count; index++) {
+            load[MEDIUM_POSITIONS + payments[k].charges[index].exposure] +=
+                (i128)payments[k].charges[index].amount;
+        }
+    }
+    for (u32 id = 0; id < MEDIUM_POSITIONS; id++) {
+        assert_true(load[id] <= (i128)medium->positions[id].available);
+    }
+    for (u32 id = 0; id < MEDIUM_EXPOSURES; id++) {
+        assert_true(load[MEDIUM_POSITIONS + id] <= (i128)medium->exposure_limits[id]);
+    }
+    for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+        u32 queue = payments[k].legs[0].debtor, out = first_out[queue];
+        if (selected[k] && !medium->positions[queue].bypass_fifo && out != U32_MAX) {
+            assert_true(oracle_before_payments(payments, k, out));
+        }
+    }
+}
+
+static void test_medium_instances_feasible_and_independent_of_input_order(void **state) {
+    (void)state;
+    static struct medium medium, shuffled;
+    static u8 selected[MEDIUM_PAYMENTS], selected_shuffled[MEDIUM_PAYMENTS];
+    static u32 position_of[MEDIUM_PAYMENTS];
+    struct settle_gridlock_workspace large;
+    assert_int_equal(settle_gridlock_workspace_init(&large, MEDIUM_POSITIONS, MEDIUM_PAYMENTS,
+                                                    MEDIUM_EXPOSURES),
+                     KHORGOS_ERROR_ok);
+    for (u32 round = 0; round < 4; round++) {
+        u64 seed = 77 + round;
+        medium_generate(&medium, seed, (u8)(round % 2));
+        struct settle_gridlock_result result;
+        assert_int_equal(settle_gridlock_resolve(&large, &medium.problem, &result),
+                         KHORGOS_ERROR_ok);
+        memset(selected, 0, sizeof(selected));
+        for (u32 index = 0; index < result.selected_count; index++) {
+            selected[result.selected[index]] = 1;
+        }
+        assert_true(result.selected_count > 0 && result.selected_count < MEDIUM_PAYMENTS);
+        medium_check(&medium, selected);
+        /* The same payments in reverse index order: the same selection. */
+        shuffled = medium;
+        shuffled.problem.payments = shuffled.payments;
+        for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+            shuffled.payments[MEDIUM_PAYMENTS - 1 - k] = medium.payments[k];
+            position_of[k] = MEDIUM_PAYMENTS - 1 - k;
+        }
+        assert_int_equal(settle_gridlock_resolve(&large, &shuffled.problem, &result),
+                         KHORGOS_ERROR_ok);
+        memset(selected_shuffled, 0, sizeof(selected_shuffled));
+        for (u32 index = 0; index < result.selected_count; index++) {
+            selected_shuffled[result.selected[index]] = 1;
+        }
+        for (u32 k = 0; k < MEDIUM_PAYMENTS; k++) {
+            assert_int_equal(selected[k], selected_shuffled[position_of[k]]);
+        }
+    }
+    settle_gridlock_workspace_deinit(&large);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_audit_case_settles_everything),
@@ -605,6 +757,7 @@ int main(void) {
         cmocka_unit_test(test_fifo_against_bypass),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_exact_oracle),
+        cmocka_unit_test(test_medium_instances_feasible_and_independent_of_input_order),
     };
     return cmocka_run_group_tests(tests, workspace_setup, workspace_teardown);
 }
