@@ -48,6 +48,8 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->delta = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
+    w->node_amount = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(i128));
+    w->loads_once = gridlock_carve(base, &offset, payments, sizeof(u8));
     w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
     u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
                               &w->touched};
@@ -388,6 +390,28 @@ static void gridlock_load_constraints(const struct gridlock_run *run) {
     ASSERT(run->constraint_count >= run->position_count);
 }
 
+/* Whether the payment touches each constraint once (no position is debtor or creditor of two
+ * of its legs), so that one node's amount is its whole effect on that constraint. */
+static bool gridlock_loads_once(const struct gridlock_run *run,
+                                const struct settle_gridlock_payment *record) {
+    u32 ids[2 * SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
+    u32 count = 0;
+    for (u32 index = 0; index < record->leg_count; index++) {
+        ids[count++] = record->legs[index].debtor;
+        ids[count++] = record->legs[index].creditor;
+    }
+    for (u32 index = 0; index < record->charge_count; index++) {
+        ids[count++] = run->position_count + record->charges[index].exposure;
+    }
+    ASSERT(count >= 2 && count <= ARRAY_COUNT(ids));
+    for (u32 a = 0; a < count; a++) {
+        for (u32 b = a + 1; b < count; b++) {
+            if (ids[a] == ids[b]) return false;
+        }
+    }
+    return true;
+}
+
 static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
@@ -402,6 +426,7 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
         const struct settle_gridlock_leg *leg = &record->legs[index];
         gridlock_append(w->list_head, w->list_tail, w->node_prev, w->node_next, leg->debtor,
                         payment * NODE_SLOTS + index);
+        w->node_amount[payment * NODE_SLOTS + index] = (i128)leg->amount;
         w->load[leg->debtor] += (i128)leg->amount;
         w->load[leg->creditor] -= (i128)leg->amount;
         if (leg->debtor != queue) w->foreign_count[leg->debtor]++;
@@ -413,8 +438,11 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
         u32 id = run->position_count + charge->exposure;
         gridlock_append(w->list_head, w->list_tail, w->node_prev, w->node_next, id,
                         payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index);
+        w->node_amount[payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index] =
+            (i128)charge->amount;
         w->load[id] += (i128)charge->amount;
     }
+    w->loads_once[payment] = gridlock_loads_once(run, record);
     ASSERT(w->queue_tail[queue] == payment);
 }
 
@@ -526,28 +554,66 @@ static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i12
     return true;
 }
 
+struct gridlock_candidate {
+    i128 least;  /* a lower bound of the shortfall its removal leaves; 0 when none is known */
+    u32 payment;
+    u32 seen;    /* 0 for the latest */
+};
+
+/* A lower bound of the largest shortfall left after removing the payment alone: the
+ * constraint's own, exact when the payment loads it through this one node only and is its
+ * own removal unit (bypass_fifo); 0 otherwise. */
+static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constraint, u32 node) {
+    const struct settle_gridlock_workspace *w = run->w;
+    u32 payment = node / NODE_SLOTS;
+    ASSERT(w->in_trial[payment]);
+    if (!w->loads_once[payment] || !run->problem->positions[w->queue_of[payment]].bypass_fifo) {
+        return 0;
+    }
+    i128 left = w->load[constraint] - w->node_amount[node] - w->bound[constraint];
+    ASSERT(w->node_amount[node] > 0);
+    return MAX(left, (i128)0);
+}
+
 /* The payment whose removal unit goes for a breached provider position or exposure limit,
  * or any breached position of a bypass_fifo queue. Candidates: the last
  * SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX payments in T loading it, in reverse queue order, with a
  * unit of at most that many payments. The one whose unit leaves the smallest shortfall among
  * the constraints it changes goes; ties go to the smaller value, then to the later payment.
- * With no candidate, the last payment loading it (its queue's tail goes first). */
+ * With no candidate, the last payment loading it (its queue's tail goes first). Candidates
+ * are weighed in order of a lower bound of their shortfall, and those whose bound exceeds the
+ * best found are not weighed: they cannot win, so the choice is the rule's. */
 static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     const struct settle_gridlock_workspace *w = run->w;
-    u32 node = w->list_tail[constraint];
-    ASSERT(node != NONE);
-    u32 best = NONE;
+    struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
+    u32 count = 0;
+    for (u32 node = w->list_tail[constraint];
+         node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX; node = w->node_prev[node]) {
+        struct gridlock_candidate candidate = {
+            gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
+        u32 slot = count++;
+        while (slot > 0 && candidates[slot - 1].least > candidate.least) {
+            candidates[slot] = candidates[slot - 1];
+            slot--;
+        }
+        candidates[slot] = candidate;
+    }
+    ASSERT(count > 0);
+    u32 best = NONE, best_seen = 0;
     i128 best_shortfall = 0;
     u128 best_value = 0;
-    for (u32 seen = 0; node != NONE && seen < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX; seen++) {
-        u32 payment = node / NODE_SLOTS;
-        node = w->node_prev[node];
+    for (u32 index = 0; index < count; index++) {
+        const struct gridlock_candidate *candidate = &candidates[index];
+        if (best != NONE && candidate->least > best_shortfall) break;
         i128 shortfall;
         u128 value;
-        if (!gridlock_unit_weigh(run, payment, &shortfall, &value)) continue;
+        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall, &value)) continue;
+        ASSERT(shortfall >= candidate->least);
         if (best == NONE || shortfall < best_shortfall ||
-            (shortfall == best_shortfall && value < best_value)) {
-            best = payment;
+            (shortfall == best_shortfall &&
+             (value < best_value || (value == best_value && candidate->seen < best_seen)))) {
+            best = candidate->payment;
+            best_seen = candidate->seen;
             best_shortfall = shortfall;
             best_value = value;
         }

@@ -61,7 +61,9 @@
  *         whose removal the largest shortfall among the constraints it changes (its legs'
  *         debtors, which gain room, and creditors, which lose receipts, and its charged
  *         limits) is smallest; ties: the smaller value, then the later candidate. With no
- *         candidate weighed, remove the tail of the last loading payment's queue.
+ *         candidate weighed, remove the tail of the last loading payment's queue. (A candidate
+ *         whose own constraint alone would keep more shortfall than the best weighed so far
+ *         is not weighed: it cannot win, so this saves work without changing the choice.)
  *      Each removal updates the positions of the payment's legs and its charges and re-places
  *      each in the heap of breached constraints: O(L log(S + E)).
  *   3. Fill back: walk the removed payments in queue order and put back each one that keeps
@@ -258,11 +260,13 @@ struct settle_gridlock_workspace {
     u32 *queue_before;     /* in its queue, the whole queue (for fill-back under fifo) */
     u32 *queue_of;         /* its queue: legs[0].debtor, kept compact */
     i128 *queue_need;      /* what its legs take out of its queue's position, net */
+    u8 *loads_once;        /* it touches each constraint through one node only */
     u32 *selected;
     u8 *in_trial;
     /* Per list node: payment * (LEG_COUNT_MAX + CHARGE_COUNT_MAX) + slot. */
     u32 *node_prev;
     u32 *node_next;
+    i128 *node_amount;     /* the leg's amount or the charge's */
 };
 
 /* Reserves a workspace for problems up to the given sizes (positions and payments
