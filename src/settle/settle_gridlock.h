@@ -79,7 +79,7 @@
  *      ends with T feasible; step 3 adds a payment only when the result stays feasible.
  *      Every fifo queue's part of T is a prefix throughout (removals take tails, fill-back
  *      adds only right after the prefix).
- *   2. Termination. Each iteration of step 2 removes one payment: at most n iterations.
+ *   2. Termination. Each iteration of step 2 removes at least one payment: at most n.
  *      Step 3 makes at most SETTLE_GRIDLOCK_FILL_PASS_MAX walks of at most n payments.
  *   3. Forced removals. Let F be any feasible set within T (all queues fifo). If a
  *      queue-only position s is breached in T, F does not hold the tail of s's queue in T:
