@@ -5,11 +5,15 @@
  * 1. Constraints. Ids 0..S-1 are the positions, S..S+E-1 the exposure limits. bound[c] is the
  *    available amount or the limit (clamped), load[c] is net_out or used over the trial set T.
  *
- * 2. Lists, doubly linked through per-node prev/next arrays so unlinking and reading a tail
- *    are O(1). A node is one leg or one charge of a payment: node = payment * NODE_SLOTS + slot
- *    (slots 0..L-1 the legs, then the charges). Each constraint's list holds, in queue order,
- *    the nodes of T that load it: the legs debiting a position, the charges on a limit. Each
- *    position also has its queue list: the payments of T whose queue it is, in queue order.
+ * 2. Nodes and lists. A node is one leg or one charge of a payment, copied into the workspace
+ *    at load (struct settle_gridlock_node: amount, the constraint it loads, the one it
+ *    relieves, and its list links, 32 bytes): node = payment * NODE_SLOTS + slot, the legs
+ *    first, then the charges. After loading, the algorithm reads nodes, not the caller's
+ *    224-byte records, so a weighing touches one or two cache lines per candidate. Lists are
+ *    doubly linked, so unlinking and reading a tail are O(1). Each constraint's list holds, in
+ *    queue order, the nodes of T that load it: the legs debiting a position, the charges on a
+ *    limit. Each position also has its queue list: the payments of T whose queue it is, in
+ *    queue order.
  *
  * 3. The breach heap: an indexed binary heap over constraint ids holding exactly the breached
  *    constraints, ordered queue-only positions first, then by shortfall, then by smaller id.
@@ -32,7 +36,7 @@
 
 static void *gridlock_carve(unsigned char *base, size_t *offset, size_t count, size_t size) {
     ASSERT(offset != NULL);
-    ASSERT(size > 0 && size <= 16);
+    ASSERT(size > 0 && size <= 32);
     *offset = (*offset + 15u) & ~(size_t)15u;
     void *pointer = base == NULL ? NULL : base + *offset;
     *offset += count * size;
@@ -48,8 +52,10 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->delta = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
-    w->node_amount = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(i128));
-    w->loads_once = gridlock_carve(base, &offset, payments, sizeof(u8));
+    w->weighed_alone = gridlock_carve(base, &offset, payments, sizeof(u8));
+    w->queue_links = gridlock_carve(base, &offset, payments, sizeof(struct settle_gridlock_link));
+    w->nodes = gridlock_carve(base, &offset, payments * NODE_SLOTS,
+                              sizeof(struct settle_gridlock_node));
     w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
     u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
                               &w->touched};
@@ -60,13 +66,11 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     for (size_t index = 0; index < ARRAY_COUNT(per_position); index++) {
         *per_position[index] = gridlock_carve(base, &offset, positions, sizeof(u32));
     }
-    u32 **per_payment[] = {&w->order,        &w->scratch,  &w->queue_prev, &w->queue_next,
-                           &w->queue_before, &w->queue_of, &w->selected};
+    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before,
+                           &w->queue_of, &w->selected};
     for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
         *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
     }
-    w->node_prev = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u32));
-    w->node_next = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u32));
     w->in_trial = gridlock_carve(base, &offset, payments, sizeof(u8));
     ASSERT(offset > 0);
     return offset;
@@ -252,33 +256,45 @@ static void gridlock_sort(struct settle_gridlock_workspace *w,
 /* ----------------------------------------------------------------------------------------- */
 /* Lists.                                                                                     */
 
-static void gridlock_append(u32 *head, u32 *tail, u32 *prev, u32 *next, u32 owner, u32 item) {
-    ASSERT(prev != NULL && next != NULL);
-    prev[item] = tail[owner];
-    next[item] = NONE;
+/* The links of item: of a node when nodes, else of a payment in its queue. */
+static struct settle_gridlock_link *gridlock_link(const struct settle_gridlock_workspace *w,
+                                                  bool nodes, u32 item) {
+    ASSERT(item != NONE);
+    ASSERT(nodes ? item < w->payment_count_max * NODE_SLOTS : item < w->payment_count_max);
+    return nodes ? &w->nodes[item].link : &w->queue_links[item];
+}
+
+static void gridlock_append(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
+                            u32 *tail, u32 owner, u32 item) {
+    ASSERT(head != NULL && tail != NULL);
+    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
+    link->prev = tail[owner];
+    link->next = NONE;
     if (tail[owner] == NONE) {
         head[owner] = item;
     } else {
-        next[tail[owner]] = item;
+        gridlock_link(w, nodes, tail[owner])->next = item;
     }
     tail[owner] = item;
     ASSERT(head[owner] != NONE);
 }
 
-static void gridlock_unlink(u32 *head, u32 *tail, u32 *prev, u32 *next, u32 owner, u32 item) {
+static void gridlock_unlink(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
+                            u32 *tail, u32 owner, u32 item) {
     ASSERT(head[owner] != NONE && tail[owner] != NONE);
-    if (prev[item] == NONE) {
-        head[owner] = next[item];
+    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
+    if (link->prev == NONE) {
+        head[owner] = link->next;
     } else {
-        next[prev[item]] = next[item];
+        gridlock_link(w, nodes, link->prev)->next = link->next;
     }
-    if (next[item] == NONE) {
-        tail[owner] = prev[item];
+    if (link->next == NONE) {
+        tail[owner] = link->prev;
     } else {
-        prev[next[item]] = prev[item];
+        gridlock_link(w, nodes, link->next)->prev = link->prev;
     }
-    prev[item] = NONE;
-    next[item] = NONE;
+    link->prev = NONE;
+    link->next = NONE;
     ASSERT((head[owner] == NONE) == (tail[owner] == NONE));
 }
 
@@ -390,18 +406,14 @@ static void gridlock_load_constraints(const struct gridlock_run *run) {
     ASSERT(run->constraint_count >= run->position_count);
 }
 
-/* Whether the payment touches each constraint once (no position is debtor or creditor of two
- * of its legs), so that one node's amount is its whole effect on that constraint. */
-static bool gridlock_loads_once(const struct gridlock_run *run,
-                                const struct settle_gridlock_payment *record) {
-    u32 ids[2 * SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
-    u32 count = 0;
-    for (u32 index = 0; index < record->leg_count; index++) {
-        ids[count++] = record->legs[index].debtor;
-        ids[count++] = record->legs[index].creditor;
-    }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        ids[count++] = run->position_count + record->charges[index].exposure;
+/* Whether the payment touches each constraint through one node only, so that one node's
+ * amount is its whole effect there. */
+static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
+    ASSERT(nodes != NULL);
+    u32 ids[2 * NODE_SLOTS], count = 0;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        ids[count++] = nodes[slot].loaded;
+        if (nodes[slot].relieved != NONE) ids[count++] = nodes[slot].relieved;
     }
     ASSERT(count >= 2 && count <= ARRAY_COUNT(ids));
     for (u32 a = 0; a < count; a++) {
@@ -412,37 +424,49 @@ static bool gridlock_loads_once(const struct gridlock_run *run,
     return true;
 }
 
+/* The payment's nodes: its legs, then its charges, then unused slots. */
+static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    struct settle_gridlock_node *nodes = &run->w->nodes[payment * NODE_SLOTS];
+    ASSERT((u32)record->leg_count + record->charge_count <= NODE_SLOTS);
+    u32 slot = 0;
+    for (u32 index = 0; index < record->leg_count; index++, slot++) {
+        nodes[slot].amount = (i128)record->legs[index].amount;
+        nodes[slot].loaded = record->legs[index].debtor;
+        nodes[slot].relieved = record->legs[index].creditor;
+    }
+    for (u32 index = 0; index < record->charge_count; index++, slot++) {
+        nodes[slot].amount = (i128)record->charges[index].amount;
+        nodes[slot].loaded = run->position_count + record->charges[index].exposure;
+        nodes[slot].relieved = NONE;
+    }
+    for (; slot < NODE_SLOTS; slot++) nodes[slot].amount = 0;
+    ASSERT(nodes[0].amount > 0 && nodes[0].relieved != NONE);
+}
+
 static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
-    ASSERT(record->leg_count >= 1 && record->leg_count <= SETTLE_GRIDLOCK_LEG_COUNT_MAX);
-    u32 queue = record->legs[0].debtor;
-    gridlock_append(w->queue_head, w->queue_tail, w->queue_prev, w->queue_next, queue, payment);
-    w->queue_before[payment] = w->queue_prev[payment];
+    gridlock_load_nodes(run, payment);
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    u32 queue = nodes[0].loaded;
+    gridlock_append(w, false, w->queue_head, w->queue_tail, queue, payment);
+    w->queue_before[payment] = w->queue_links[payment].prev;
     w->queue_of[payment] = queue;
     w->queue_need[payment] = 0;
     w->in_trial[payment] = 1;
-    for (u32 index = 0; index < record->leg_count; index++) {
-        const struct settle_gridlock_leg *leg = &record->legs[index];
-        gridlock_append(w->list_head, w->list_tail, w->node_prev, w->node_next, leg->debtor,
-                        payment * NODE_SLOTS + index);
-        w->node_amount[payment * NODE_SLOTS + index] = (i128)leg->amount;
-        w->load[leg->debtor] += (i128)leg->amount;
-        w->load[leg->creditor] -= (i128)leg->amount;
-        if (leg->debtor != queue) w->foreign_count[leg->debtor]++;
-        if (leg->debtor == queue) w->queue_need[payment] += (i128)leg->amount;
-        if (leg->creditor == queue) w->queue_need[payment] -= (i128)leg->amount;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        gridlock_append(w, true, w->list_head, w->list_tail, node->loaded,
+                        payment * NODE_SLOTS + slot);
+        w->load[node->loaded] += node->amount;
+        if (node->relieved == NONE) continue;
+        w->load[node->relieved] -= node->amount;
+        if (node->loaded != queue) w->foreign_count[node->loaded]++;
+        if (node->loaded == queue) w->queue_need[payment] += node->amount;
+        if (node->relieved == queue) w->queue_need[payment] -= node->amount;
     }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        const struct settle_gridlock_charge *charge = &record->charges[index];
-        u32 id = run->position_count + charge->exposure;
-        gridlock_append(w->list_head, w->list_tail, w->node_prev, w->node_next, id,
-                        payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index);
-        w->node_amount[payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index] =
-            (i128)charge->amount;
-        w->load[id] += (i128)charge->amount;
-    }
-    w->loads_once[payment] = gridlock_loads_once(run, record);
+    w->weighed_alone[payment] = run->problem->positions[queue].bypass_fifo &&
+                                gridlock_touches_once(nodes);
     ASSERT(w->queue_tail[queue] == payment);
 }
 
@@ -460,24 +484,18 @@ static void gridlock_move(const struct gridlock_run *run, u32 constraint, i128 d
 
 static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
     ASSERT(w->in_trial[payment] == 1);
-    u32 queue = record->legs[0].debtor;
-    gridlock_unlink(w->queue_head, w->queue_tail, w->queue_prev, w->queue_next, queue, payment);
+    u32 queue = w->queue_of[payment];
+    gridlock_unlink(w, false, w->queue_head, w->queue_tail, queue, payment);
     w->in_trial[payment] = 0;
-    for (u32 index = 0; index < record->leg_count; index++) {
-        const struct settle_gridlock_leg *leg = &record->legs[index];
-        gridlock_unlink(w->list_head, w->list_tail, w->node_prev, w->node_next, leg->debtor,
-                        payment * NODE_SLOTS + index);
-        if (leg->debtor != queue) w->foreign_count[leg->debtor]--;
-        gridlock_move(run, leg->debtor, -(i128)leg->amount);
-        gridlock_move(run, leg->creditor, (i128)leg->amount);
-    }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        u32 id = run->position_count + record->charges[index].exposure;
-        gridlock_unlink(w->list_head, w->list_tail, w->node_prev, w->node_next, id,
-                        payment * NODE_SLOTS + SETTLE_GRIDLOCK_LEG_COUNT_MAX + index);
-        gridlock_move(run, id, -(i128)record->charges[index].amount);
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        gridlock_unlink(w, true, w->list_head, w->list_tail, node->loaded,
+                        payment * NODE_SLOTS + slot);
+        if (node->relieved != NONE && node->loaded != queue) w->foreign_count[node->loaded]--;
+        gridlock_move(run, node->loaded, -node->amount);
+        if (node->relieved != NONE) gridlock_move(run, node->relieved, node->amount);
     }
     ASSERT(!w->in_trial[payment]);
 }
@@ -485,30 +503,21 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
 /* Adds a payment's removal to the scratch deltas (each constraint listed once in touched). */
 static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 *touched_count) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
-    u32 ids[2 * SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
-    i128 deltas[ARRAY_COUNT(ids)];
-    u32 count = 0;
-    for (u32 index = 0; index < record->leg_count; index++) {
-        ids[count] = record->legs[index].debtor;
-        deltas[count++] = -(i128)record->legs[index].amount;
-        ids[count] = record->legs[index].creditor;
-        deltas[count++] = (i128)record->legs[index].amount;
-    }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        ids[count] = run->position_count + record->charges[index].exposure;
-        deltas[count++] = -(i128)record->charges[index].amount;
-    }
-    ASSERT(count <= ARRAY_COUNT(ids));
-    for (u32 slot = 0; slot < count; slot++) {
-        if (!w->touched_mark[ids[slot]]) {
-            w->touched_mark[ids[slot]] = 1;
-            w->delta[ids[slot]] = 0;
-            w->touched[(*touched_count)++] = ids[slot];
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    for (u32 slot = 0; slot < 2 * NODE_SLOTS; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot / 2];
+        if (node->amount == 0) break;
+        u32 id = slot % 2 == 0 ? node->loaded : node->relieved;
+        if (id == NONE) continue;
+        if (!w->touched_mark[id]) {
+            w->touched_mark[id] = 1;
+            w->delta[id] = 0;
+            w->touched[(*touched_count)++] = id;
         }
-        w->delta[ids[slot]] += deltas[slot];
+        w->delta[id] += slot % 2 == 0 ? -node->amount : node->amount;
     }
     ASSERT(*touched_count <= run->constraint_count);
+    ASSERT(nodes[0].amount > 0);
 }
 
 /* The largest shortfall left, after the removal in the scratch deltas, among the constraints
@@ -547,7 +556,7 @@ static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i12
         gridlock_delta_add(run, member, &touched_count);
         *value += problem->payments[member].value;
         if (member == payment) break;
-        member = w->queue_prev[member];
+        member = w->queue_links[member].prev;
     }
     *shortfall = gridlock_delta_take(run, touched_count);
     ASSERT(length >= 1 && *shortfall >= 0);
@@ -567,11 +576,9 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
     const struct settle_gridlock_workspace *w = run->w;
     u32 payment = node / NODE_SLOTS;
     ASSERT(w->in_trial[payment]);
-    if (!w->loads_once[payment] || !run->problem->positions[w->queue_of[payment]].bypass_fifo) {
-        return 0;
-    }
-    i128 left = w->load[constraint] - w->node_amount[node] - w->bound[constraint];
-    ASSERT(w->node_amount[node] > 0);
+    if (!w->weighed_alone[payment]) return 0;
+    i128 left = w->load[constraint] - w->nodes[node].amount - w->bound[constraint];
+    ASSERT(w->nodes[node].amount > 0);
     return MAX(left, (i128)0);
 }
 
@@ -588,7 +595,8 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
     u32 count = 0;
     for (u32 node = w->list_tail[constraint];
-         node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX; node = w->node_prev[node]) {
+         node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX;
+         node = w->nodes[node].link.prev) {
         struct gridlock_candidate candidate = {
             gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
         u32 slot = count++;
@@ -664,34 +672,25 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
 
 static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sign) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
     ASSERT(sign == 1 || sign == -1);
-    for (u32 index = 0; index < record->leg_count; index++) {
-        const struct settle_gridlock_leg *leg = &record->legs[index];
-        w->load[leg->debtor] += sign * (i128)leg->amount;
-        w->load[leg->creditor] -= sign * (i128)leg->amount;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        w->load[node->loaded] += sign * node->amount;
+        if (node->relieved != NONE) w->load[node->relieved] -= sign * node->amount;
     }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        u32 id = run->position_count + record->charges[index].exposure;
-        w->load[id] += sign * (i128)record->charges[index].amount;
-    }
-    ASSERT(record->leg_count > 0);
+    ASSERT(nodes[0].amount > 0);
 }
 
 /* Adds the payment to T when every constraint it loads stays covered. */
 static bool gridlock_try_add(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
     ASSERT(w->in_trial[payment] == 0);
     gridlock_apply(run, payment, 1);
     bool fits = true;
-    for (u32 index = 0; index < record->leg_count; index++) {
-        u32 debtor = record->legs[index].debtor;
-        if (w->load[debtor] > w->bound[debtor]) fits = false;
-    }
-    for (u32 index = 0; index < record->charge_count; index++) {
-        u32 id = run->position_count + record->charges[index].exposure;
-        if (w->load[id] > w->bound[id]) fits = false;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        if (w->load[nodes[slot].loaded] > w->bound[nodes[slot].loaded]) fits = false;
     }
     if (!fits) {
         gridlock_apply(run, payment, -1);

@@ -230,6 +230,24 @@ struct settle_gridlock_result {
     u8 reserved[3];
 };
 
+/* Links of a doubly linked list item. */
+struct settle_gridlock_link {
+    u32 prev;
+    u32 next;
+};
+
+/* One leg or charge of a payment, as the workspace keeps it: its amount, the constraint it
+ * loads (a leg's debtor, or S + exposure limit) and the one it relieves (a leg's creditor;
+ * NONE for a charge), linked in the list of the constraint it loads. A payment's slots hold
+ * its legs, then its charges; an unused slot has amount 0. One cache line holds what the
+ * weighing of a candidate reads first. */
+struct settle_gridlock_node {
+    i128 amount;
+    struct settle_gridlock_link link;
+    u32 loaded;
+    u32 relieved;
+};
+
 struct settle_gridlock_workspace {
     void *memory;
     u32 position_count_max;
@@ -255,18 +273,15 @@ struct settle_gridlock_workspace {
     /* Per payment. */
     u32 *order;            /* payments in queue order */
     u32 *scratch;          /* merge sort */
-    u32 *queue_prev;       /* in its queue, T only */
-    u32 *queue_next;
+    struct settle_gridlock_link *queue_links; /* in its queue, T only */
     u32 *queue_before;     /* in its queue, the whole queue (for fill-back under fifo) */
     u32 *queue_of;         /* its queue: legs[0].debtor, kept compact */
     i128 *queue_need;      /* what its legs take out of its queue's position, net */
-    u8 *loads_once;        /* it touches each constraint through one node only */
+    u8 *weighed_alone;     /* bypass_fifo, each constraint touched through one node only */
     u32 *selected;
     u8 *in_trial;
     /* Per list node: payment * (LEG_COUNT_MAX + CHARGE_COUNT_MAX) + slot. */
-    u32 *node_prev;
-    u32 *node_next;
-    i128 *node_amount;     /* the leg's amount or the charge's */
+    struct settle_gridlock_node *nodes;
 };
 
 /* Reserves a workspace for problems up to the given sizes (positions and payments
