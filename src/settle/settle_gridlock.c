@@ -31,6 +31,10 @@
 #define NONE SETTLE_GRIDLOCK_NONE
 #define NODE_SLOTS (SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX)
 
+_Static_assert(sizeof(struct settle_gridlock_node) == 32, "two nodes to a cache line");
+_Static_assert((u64)SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX * NODE_SLOTS < SETTLE_GRIDLOCK_NONE,
+               "node indexes fit u32 with room for NONE");
+
 /* ----------------------------------------------------------------------------------------- */
 /* Workspace memory: one allocation carved into arrays, 16-byte aligned for i128.             */
 
