@@ -342,6 +342,18 @@ static void test_fifo_against_bypass(void **state) {
     }
 }
 
+/* Nothing queued: nothing settles, and the result says the selection is maximal. */
+static void test_empty_queue_settles_nothing(void **state) {
+    (void)state;
+    struct instance instance;
+    instance_init(&instance, 5, 2, 0);
+    struct settle_gridlock_result result;
+    assert_int_equal(resolve_mask(&instance, &result), 0u);
+    assert_int_equal(result.selected_count, 0);
+    assert_true(result.fill_converged);
+    assert_true(result.net_out[0] == 0);
+}
+
 static void test_bad_input_is_refused(void **state) {
     (void)state;
     struct instance instance;
@@ -755,6 +767,7 @@ int main(void) {
         cmocka_unit_test(test_exposure_limit_holds),
         cmocka_unit_test(test_vehicle_route_needs_every_leg),
         cmocka_unit_test(test_fifo_against_bypass),
+        cmocka_unit_test(test_empty_queue_settles_nothing),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_exact_oracle),
         cmocka_unit_test(test_medium_instances_feasible_and_independent_of_input_order),
