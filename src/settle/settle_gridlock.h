@@ -25,7 +25,7 @@
  *   payment's QUEUE: the payer's position in the source currency, where the payment waits.
  *   A payment also has up to SETTLE_GRIDLOCK_CHARGE_COUNT_MAX charges (limit e, amount)
  *   against exposure limits, a priority (urgent, high, normal), an arrival sequence and a
- *   value in one common unit (what "value settled" counts; it decides nothing).
+ *   value in one common unit (what "value settled" counts, and the tie-break of step 2b).
  *   QUEUE ORDER: priority (urgent first), then arrival, then index. The same key orders all
  *   payments globally ("rank"); a queue's order is the global order restricted to it.
  *
@@ -196,7 +196,7 @@ struct settle_gridlock_charge {
 
 /* The small fields come first so that they share a cache line with the first legs. */
 struct settle_gridlock_payment {
-    u128 value;        /* in one common unit, for reporting only */
+    u128 value;        /* in one common unit: value settled, and step 2b's tie-break */
     u64 arrival;       /* earlier first within a priority */
     u8 leg_count;      /* 1..SETTLE_GRIDLOCK_LEG_COUNT_MAX; legs[0].debtor is the queue */
     u8 charge_count;   /* 0..SETTLE_GRIDLOCK_CHARGE_COUNT_MAX */
