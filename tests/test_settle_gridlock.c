@@ -606,8 +606,8 @@ static void test_exact_oracle(void **state) {
     /* Both kinds of case are well represented. */
     assert_true(fifo.exact_cases >= ORACLE_FIFO_INSTANCE_COUNT / 4);
     assert_true(fifo.other_cases >= ORACLE_FIFO_INSTANCE_COUNT / 10);
-    /* Regression floors on these fixed seeds (docs/liquidity-saving.md: no constant bound
-     * holds in general, see test_closing_the_gap_can_cost_the_large_obligation). */
+    /* Regression floors on these fixed seeds (docs/liquidity-saving.md: the rule has no
+     * constant bound, see test_closing_the_gap_can_cost_the_large_obligation). */
     assert_true(fifo.other_matches * 100 >= fifo.other_cases * 97);
     assert_true(bypass.other_matches * 100 >= bypass.other_cases * 90);
     assert_true(fifo.worst_ratio >= 0.10 && bypass.worst_ratio >= 0.10);

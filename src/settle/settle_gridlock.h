@@ -101,9 +101,9 @@
  *      multi-dimensional knapsack (NP-hard); steps 2 and 3 are a heuristic. Its guarantees:
  *      feasible, forced removals never lose the optimum (invariant 3), and the result is
  *      MAXIMAL when fill-back converged (result.fill_converged): no payment left out can be
- *      added on its own (under fifo: the first one left out of its queue). No fast rule has
- *      a constant ratio to the best value in general: docs/liquidity-saving.md gives an
- *      instance family where this one settles an arbitrarily small share.
+ *      added on its own (under fifo: the first one left out of its queue). The rule has no
+ *      constant ratio to the best value: docs/liquidity-saving.md gives an instance family
+ *      where it settles an arbitrarily small share.
  *   6. Sums never overflow: amounts <= SETTLE_GRIDLOCK_AMOUNT_MAX, at most
  *      SETTLE_GRIDLOCK_LEG_COUNT_MAX legs per payment and 2^20 payments, so every sum lies
  *      within +-2^122; available amounts and limits are clamped to SETTLE_GRIDLOCK_BOUND_MAX,
