@@ -593,7 +593,9 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
  * the constraints it changes goes; ties go to the smaller value, then to the later payment.
  * With no candidate, the last payment loading it (its queue's tail goes first). Candidates
  * are weighed in order of a lower bound of their shortfall, and those whose bound exceeds the
- * best found are not weighed: they cannot win, so the choice is the rule's. */
+ * best found are not weighed: they cannot win, so the choice is the rule's. When every
+ * candidate is its own unit and none alone closes the gap, none is weighed: the one that
+ * relieves the constraint most goes. */
 static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     const struct settle_gridlock_workspace *w = run->w;
     struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
@@ -611,6 +613,9 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
         candidates[slot] = candidate;
     }
     ASSERT(count > 0);
+    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
+     * payment that is its own unit): take the one relieving it most, the later on a tie. */
+    if (candidates[0].least > 0) return candidates[0].payment;
     u32 best = NONE, best_seen = 0;
     i128 best_shortfall = 0;
     u128 best_value = 0;

@@ -64,6 +64,11 @@
  *         candidate weighed, remove the tail of the last loading payment's queue. (A candidate
  *         whose own constraint alone would keep more shortfall than the best weighed so far
  *         is not weighed: it cannot win, so this saves work without changing the choice.)
+ *         Except: when every candidate is a single payment of a bypass_fifo queue touching
+ *         each constraint once, and none alone would close this constraint's gap, none is
+ *         weighed and the one relieving it most goes (ties: the later). That saves the
+ *         weighing far from covered, where it costs most; docs/liquidity-saving.md gives its
+ *         effect on the oracle figures and the bench.
  *      Each removal updates the positions of the payment's legs and its charges and re-places
  *      each in the heap of breached constraints: O(L log(S + E)).
  *   3. Fill back: walk the removed payments in queue order and put back each one that keeps
