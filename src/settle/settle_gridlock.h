@@ -152,7 +152,7 @@ typedef __int128 i128;
 #define SETTLE_GRIDLOCK_CHARGE_COUNT_MAX 2u
 /* Fill-back walks: each is O(n) plus O(L) per payment that passes its queue's check; a later
  * walk adds only what an earlier one's receipts made room for. The bench's 100,000 payments
- * need at most 15; past the limit the selection is feasible but may not be maximal. */
+ * need at most 16; past the limit the selection is feasible but may not be maximal. */
 #define SETTLE_GRIDLOCK_FILL_PASS_MAX 32u
 /* Payments weighed for one removal at a provider position or exposure limit: a bounded look
  * keeps a removal O(legs log(S + E)); the latest few are where TARGET2's order looks first. */
