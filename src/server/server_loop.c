@@ -390,7 +390,10 @@ static khorgos_error server_listen(struct server *server, const struct server_op
     server->listener.data = server;
     int status = uv_tcp_bind(&server->listener, (const struct sockaddr *)&address, 0);
     if (status == 0) {
-        status = uv_listen((uv_stream_t *)&server->listener, 128, listener_on_connection);
+        /* A backlog as deep as the connections allowed (the kernel caps it at somaxconn), so
+         * that a burst of clients connecting at once is queued rather than dropped. */
+        status = uv_listen((uv_stream_t *)&server->listener, (int)server->connections_max,
+                           listener_on_connection);
     }
     if (status != 0) {
         server_log("event=refused address=%s reason=\"%s\"", options->address,
