@@ -39,13 +39,15 @@ static int start_usage(const char *problem) {
             "  --tls-ca F             the CA (PEM) every client certificate must chain to;\n"
             "                         TLS 1.3 only, a client certificate required\n"
             "  --tls-crl F            a CRL (PEM): revoked client certificates are refused\n"
-            "  --max-connections N    connections open at once (default 1024)\n"
+            "  --max-connections N    connections open at once (default %u)\n"
             "  --handshake-timeout-ms N\n"
-            "                         a TLS handshake must finish within N ms (default 10000)\n"
+            "                         a TLS handshake must finish within N ms (default %u)\n"
             "  --idle-timeout-ms N    a connection must send a whole message every N ms\n"
-            "                         unless a request of it executes (default 300000)\n"
+            "                         unless a request of it executes (default %u)\n"
             "SIGHUP reloads the TLS files for new handshakes. One key=value line per event on\n"
-            "standard error; docs/server.md, docs/security.md.\n");
+            "standard error; docs/server.md, docs/security.md.\n",
+            SERVER_CONNECTIONS_MAX, SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
+            SERVER_IDLE_TIMEOUT_DEFAULT_MS);
     ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
     return problem != NULL ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 }
@@ -68,6 +70,7 @@ static int start_parse_more(const char *option, const char *value,
                             struct server_options *options) {
     ASSERT(option != NULL && value != NULL);
     ASSERT(options != NULL);
+    char problem[96];
     if (strcmp(option, "--tls-cert") == 0) {
         options->tls_cert = value;
     } else if (strcmp(option, "--tls-key") == 0) {
@@ -78,14 +81,18 @@ static int start_parse_more(const char *option, const char *value,
         options->tls_crl = value;
     } else if (strcmp(option, "--max-connections") == 0) {
         if (!start_number(value, SERVER_CONNECTIONS_OPTION_MAX, &options->connections_max)) {
-            return start_usage("--max-connections takes a number from 1 to 65536");
+            snprintf(problem, sizeof(problem), "--max-connections takes a number from 1 to %u",
+                     SERVER_CONNECTIONS_OPTION_MAX);
+            return start_usage(problem);
         }
     } else if (strcmp(option, "--handshake-timeout-ms") == 0 ||
                strcmp(option, "--idle-timeout-ms") == 0) {
         u32 *timeout_ms = option[2] == 'h' ? &options->handshake_timeout_ms
                                            : &options->idle_timeout_ms;
         if (!start_number(value, SERVER_TIMEOUT_OPTION_MAX_MS, timeout_ms)) {
-            return start_usage("a timeout takes milliseconds from 1 to 86400000 (a day)");
+            snprintf(problem, sizeof(problem), "%s takes milliseconds from 1 to %u", option,
+                     SERVER_TIMEOUT_OPTION_MAX_MS);
+            return start_usage(problem);
         }
     } else {
         return 1;
