@@ -8,8 +8,8 @@
  * and a certificate revoked by a CRL that SIGHUP loaded while the server ran (the same
  * certificate was accepted before). Limits: a TLS handshake never finished and a slow-loris
  * partial header are dropped after their timeouts; connections past --max-connections are
- * closed at accept; a header naming another cluster or protocol version closes the connection
- * with the reason logged; 1,000 concurrent plaintext connections each register and get a
+ * closed at accept; a header naming another cluster or protocol version, or failing its
+ * checksum, closes the connection with the reason logged; 1,000 concurrent plaintext connections each register and get a
  * reply. Every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,8 +390,8 @@ static void test_tls_timeouts(void **state) {
 }
 
 /* Plaintext: a slow-loris partial header is dropped after the idle timeout; the connection
- * past --max-connections is closed at accept; a header naming another cluster, or another
- * protocol version, closes its connection with the reason logged. */
+ * past --max-connections is closed at accept; a header naming another cluster or another
+ * protocol version, or with a bad checksum, closes its connection with the reason logged. */
 static void test_plaintext_limits(void **state) {
     (void)state;
     server_start(false, 3, IDLE_TIMEOUT_MS);
@@ -427,6 +427,11 @@ static void test_plaintext_limits(void **state) {
     assert_true(log_wait("reason=\"protocol is not 0\"", WAIT_MS));
     ping.protocol = 0;
     assert_true(request(&kept[2], &ping, NULL, pong));
+    client_header_seal(&ping, NULL);
+    ping.checksum ^= 1;
+    assert_true(connection_write(&kept[2], &ping, sizeof(ping)));
+    assert_true(wait_closed_ms(&kept[2]) >= 0);
+    assert_true(log_wait("reason=\"the header checksum does not match\"", WAIT_MS));
     for (u32 index = 0; index < 3; index++) connection_close(&kept[index]);
 }
 
