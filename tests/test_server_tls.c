@@ -301,9 +301,7 @@ static void assert_refused(const char *name, const char *directory, bool tls12,
     if (!log_wait(reason, WAIT_MS)) fail_msg("no log line with: %s", reason);
 }
 
-static void test_tls_identities(void **state) {
-    (void)state;
-    server_start(true, 0, WAIT_MS * 4);
+static void tls_identities(void) {
     struct connection connection;
     tls_connect(&connection, "BANKDEFF", NULL, false);
     register_and_create(&connection, 1);
@@ -323,9 +321,7 @@ static void test_tls_identities(void **state) {
 
 /* A CRL revoking BANKFRPP, loaded by SIGHUP while the server runs: BANKFRPP worked before and
  * is refused after; a connection opened before the reload goes on. */
-static void test_sighup_loads_crl(void **state) {
-    (void)state;
-    server_start(true, 0, WAIT_MS * 4);
+static void tls_crl_reload(void) {
     struct connection before;
     tls_connect(&before, "BANKFRPP", NULL, false);
     register_and_create(&before, 3);
@@ -348,6 +344,14 @@ static void test_sighup_loads_crl(void **state) {
     tls_connect(&before, "BANKDEFF", NULL, false);
     register_and_create(&before, 4);
     connection_close(&before);
+}
+
+/* One server for both (each start costs a format and an open). */
+static void test_tls_identities_and_crl_reload(void **state) {
+    (void)state;
+    server_start(true, 0, WAIT_MS * 4);
+    tls_identities();
+    tls_crl_reload();
 }
 
 static u64 now_ms(void) {
@@ -539,8 +543,7 @@ static int group_teardown(void **state) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_tls_identities, teardown),
-        cmocka_unit_test_teardown(test_sighup_loads_crl, teardown),
+        cmocka_unit_test_teardown(test_tls_identities_and_crl_reload, teardown),
         cmocka_unit_test_teardown(test_tls_timeouts, teardown),
         cmocka_unit_test_teardown(test_plaintext_slow_loris, teardown),
         cmocka_unit_test_teardown(test_plaintext_limits, teardown),
