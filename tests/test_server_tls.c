@@ -301,6 +301,8 @@ static void assert_refused(const char *name, const char *directory, bool tls12,
     if (!log_wait(reason, WAIT_MS)) fail_msg("no log line with: %s", reason);
 }
 
+/* A BIC and the operator are admitted, register and create an account, and are logged with
+ * their identities; no certificate, another CA's, TLS 1.2 and an unknown CN are refused. */
 static void tls_identities(void) {
     struct connection connection;
     tls_connect(&connection, "BANKDEFF", NULL, false);
