@@ -252,19 +252,24 @@ static bool register_client(struct connection *connection, u128 client,
     return reply->command == CLIENT_COMMAND_REPLY && reply->reply.commit != 0;
 }
 
-/* Over TLS with a certificate from the CA: register, then create account 77 (status created,
- * 0xFFFFFFFF in TigerBeetle's numbering). */
-static void register_and_create(struct connection *connection, u128 client) {
+/* Over TLS with a certificate from the CA: register, then create `count` accounts from id
+ * client * 10,000 on (each status created, 0xFFFFFFFF in TigerBeetle's numbering). 1,000
+ * accounts make a 128,000-byte body, more than a connection's first receive buffer. */
+static void register_and_create(struct connection *connection, u128 client, u32 count) {
     struct client_header reply;
     assert_true(register_client(connection, client, &reply));
-    u8 body[256];
+    static u8 body[CLIENT_BODY_BYTES_MAX];
     struct client_multi_batch_encoder encoder;
     client_multi_batch_encoder_init(&encoder, body, sizeof(body), 128);
     u32 writable_bytes = 0;
     u8 *writable = client_multi_batch_writable(&encoder, &writable_bytes);
-    struct khorgos_account account = {.id = 77 + client, .ledger = 398, .code = 1};
-    memcpy(writable, &account, sizeof(account));
-    client_multi_batch_add(&encoder, sizeof(account));
+    assert_true(count * 128 <= writable_bytes);
+    for (u32 index = 0; index < count; index++) {
+        struct khorgos_account account = {.id = client * 10000 + index, .ledger = 398,
+                                          .code = 1};
+        memcpy(writable + index * 128, &account, sizeof(account));
+    }
+    client_multi_batch_add(&encoder, count * 128);
     u32 body_bytes = client_multi_batch_finish(&encoder);
     struct client_header header;
     client_request_init(&header, 0, client, CLIENT_OPERATION_CREATE_ACCOUNTS, body_bytes);
@@ -285,9 +290,11 @@ static void register_and_create(struct connection *connection, u128 client) {
     u32 batch_bytes = 0;
     assert_true(client_multi_batch_next(&batches, &batch, &batch_bytes));
     struct khorgos_create_result result;
-    assert_int_equal(batch_bytes, sizeof(result));
-    memcpy(&result, batch, sizeof(result));
-    assert_int_equal(result.status, 0xFFFFFFFFu);
+    assert_int_equal(batch_bytes, count * sizeof(result));
+    for (u32 index = 0; index < count; index++) {
+        memcpy(&result, batch + index * sizeof(result), sizeof(result));
+        assert_int_equal(result.status, 0xFFFFFFFFu);
+    }
 }
 
 /* A client the server refuses: it gets no reply, and the log says why. */
@@ -301,16 +308,18 @@ static void assert_refused(const char *name, const char *directory, bool tls12,
     if (!log_wait(reason, WAIT_MS)) fail_msg("no log line with: %s", reason);
 }
 
-/* A BIC and the operator are admitted, register and create an account, and are logged with
- * their identities; no certificate, another CA's, TLS 1.2 and an unknown CN are refused. */
+/* A BIC and the operator are admitted, register and create accounts (the operator 1,000 in
+ * one 128,000-byte message, decrypted across many TLS records into a growing buffer), and are
+ * logged with their identities; no certificate, another CA's, TLS 1.2 and an unknown CN are
+ * refused. */
 static void tls_identities(void) {
     struct connection connection;
     tls_connect(&connection, "BANKDEFF", NULL, false);
-    register_and_create(&connection, 1);
+    register_and_create(&connection, 1, 1);
     connection_close(&connection);
     assert_true(log_wait("identity=BANKDEFFXXX role=participant protocol=TLSv1.3", WAIT_MS));
     tls_connect(&connection, "operator", NULL, false);
-    register_and_create(&connection, 2);
+    register_and_create(&connection, 2, 1000);
     connection_close(&connection);
     assert_true(log_wait("identity=operator role=operator", WAIT_MS));
     char other[96];
@@ -326,7 +335,7 @@ static void tls_identities(void) {
 static void tls_crl_reload(void) {
     struct connection before;
     tls_connect(&before, "BANKFRPP", NULL, false);
-    register_and_create(&before, 3);
+    register_and_create(&before, 3, 1);
     char command[192];
     snprintf(command, sizeof(command), "sh scripts/dev-ca.sh --revoke %s BANKFRPP >/dev/null",
              fixture.certificates);
@@ -344,7 +353,7 @@ static void tls_crl_reload(void) {
     assert_true(request(&before, &ping, NULL, pong));
     connection_close(&before);
     tls_connect(&before, "BANKDEFF", NULL, false);
-    register_and_create(&before, 4);
+    register_and_create(&before, 4, 1);
     connection_close(&before);
 }
 
