@@ -32,7 +32,8 @@ $(error the raft library $(RAFT_VERSION_MIN) or later is needed, found \
     `sh scripts/deps.sh cluster` (libraft-dev from bookworm-backports))
 endif
 endif
-LIBS := -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
+# libssl: the server's TLS (src/server/server_tls.c); libcrypto: SHA-256 and TLS's primitives.
+LIBS := -lssl -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))

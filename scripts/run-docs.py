@@ -17,7 +17,8 @@ would install packages or run `make test` itself), synopses with placeholders (D
 fragments of C, and the per-operation request and reply shapes of docs/api.md (wrapped for
 reading). Each run happens in a new empty temporary directory, which is the data directory's
 parent for examples that use one, with the built binary reachable both as `khorgos` (on PATH)
-and as `build/khorgos` (a link in that directory), as the README's examples call it. Prefer
+and as `build/khorgos` (a link in that directory), as the README's examples call it, and the
+repository's `scripts/` linked there too. Prefer
 `--clock manual` in examples that show output, so the output is exact.
 
 Each run block is one result: "docs/FILE:LINE 1 0" (or "0 1") is appended to RESULTS.
@@ -33,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 
+# The repository: examples call its scripts as scripts/NAME (linked into each run's directory).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARK = re.compile(r"^<!--\s*(run|output)(?::\s*(.*?))?\s*-->\s*$")
 SECONDS_PER_RUN = 120
 
@@ -69,6 +72,7 @@ def run(binary, kind_command, text):
         os.symlink(binary, os.path.join(directory, "build", "khorgos"))
         os.makedirs(os.path.join(directory, ".bin"))
         os.symlink(binary, os.path.join(directory, ".bin", "khorgos"))
+        os.symlink(os.path.join(ROOT, "scripts"), os.path.join(directory, "scripts"))
         environment = dict(os.environ)
         environment["PATH"] = os.path.join(directory, ".bin") + os.pathsep + environment["PATH"]
         if kind_command:

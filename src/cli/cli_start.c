@@ -2,14 +2,18 @@
  * cli_start.c: `khorgos start`, the network server (src/server/server.h).
  *
  *   khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] [--clock manual]
+ *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
+ *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
  *
- * It serves TigerBeetle 0.17's client protocol (docs/protocol.md, docs/server.md) in plaintext
- * on a loopback address, until SIGTERM or SIGINT.
+ * It serves TigerBeetle 0.17's client protocol (docs/protocol.md, docs/server.md) over mutual
+ * TLS 1.3, or without TLS options in plaintext on a loopback address, until SIGTERM or SIGINT
+ * (docs/security.md).
  */
 #include "cli/cli.h"
 #include "server/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int start_usage(const char *problem) {
@@ -19,17 +23,81 @@ static int start_usage(const char *problem) {
     fprintf(stream,
             "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] "
             "[--clock manual]\n"
+            "                     [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
+            "                     [--max-connections N] [--handshake-timeout-ms N] "
+            "[--idle-timeout-ms N]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
             "; a bare PORT\n"
-            "                         means 127.0.0.1); plaintext is served on a loopback\n"
-            "                         address only (TLS is not built yet)\n"
+            "                         means 127.0.0.1); without TLS options plaintext is\n"
+            "                         served on a loopback address only\n"
             "  --cluster ID           the cluster id clients must name (default 0)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
-            "One key=value line per event on standard error; docs/server.md.\n");
+            "  --tls-cert F, --tls-key F\n"
+            "                         the server's certificate chain and key (PEM)\n"
+            "  --tls-ca F             the CA (PEM) every client certificate must chain to;\n"
+            "                         TLS 1.3 only, a client certificate required\n"
+            "  --tls-crl F            a CRL (PEM): revoked client certificates are refused\n"
+            "  --max-connections N    connections open at once (default %u)\n"
+            "  --handshake-timeout-ms N\n"
+            "                         a TLS handshake must finish within N ms (default %u)\n"
+            "  --idle-timeout-ms N    a connection must send a whole message every N ms\n"
+            "                         unless a request of it executes (default %u)\n"
+            "SIGHUP reloads the TLS files for new handshakes. One key=value line per event on\n"
+            "standard error; docs/server.md, docs/security.md.\n",
+            SERVER_CONNECTIONS_MAX, SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
+            SERVER_IDLE_TIMEOUT_DEFAULT_MS);
     ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
     return problem != NULL ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+}
+
+/* A positive decimal u32 of at most `max`; false otherwise. */
+static bool start_number(const char *text, u32 max, u32 *value) {
+    ASSERT(text != NULL && value != NULL);
+    ASSERT(max > 0);
+    char *end = NULL;
+    unsigned long long parsed = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || parsed == 0 || parsed > max) {
+        return false;
+    }
+    *value = (u32)parsed;
+    return true;
+}
+
+/* The TLS and limit options; 1 when `option` is none of them, else an exit status. */
+static int start_parse_more(const char *option, const char *value,
+                            struct server_options *options) {
+    ASSERT(option != NULL && value != NULL);
+    ASSERT(options != NULL);
+    char problem[96];
+    if (strcmp(option, "--tls-cert") == 0) {
+        options->tls_cert = value;
+    } else if (strcmp(option, "--tls-key") == 0) {
+        options->tls_key = value;
+    } else if (strcmp(option, "--tls-ca") == 0) {
+        options->tls_ca = value;
+    } else if (strcmp(option, "--tls-crl") == 0) {
+        options->tls_crl = value;
+    } else if (strcmp(option, "--max-connections") == 0) {
+        if (!start_number(value, SERVER_CONNECTIONS_OPTION_MAX, &options->connections_max)) {
+            snprintf(problem, sizeof(problem), "--max-connections takes a number from 1 to %u",
+                     SERVER_CONNECTIONS_OPTION_MAX);
+            return start_usage(problem);
+        }
+    } else if (strcmp(option, "--handshake-timeout-ms") == 0 ||
+               strcmp(option, "--idle-timeout-ms") == 0) {
+        u32 *timeout_ms = option[2] == 'h' ? &options->handshake_timeout_ms
+                                           : &options->idle_timeout_ms;
+        if (!start_number(value, SERVER_TIMEOUT_OPTION_MAX_MS, timeout_ms)) {
+            snprintf(problem, sizeof(problem), "%s takes milliseconds from 1 to %u", option,
+                     SERVER_TIMEOUT_OPTION_MAX_MS);
+            return start_usage(problem);
+        }
+    } else {
+        return 1;
+    }
+    return CLI_EXIT_OK;
 }
 
 static int start_parse(int argc, char **argv, struct server_options *options) {
@@ -54,10 +122,17 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
             }
             options->clock_manual = strcmp(value, "manual") == 0;
         } else {
-            return start_usage("unknown option");
+            int status = start_parse_more(option, value, options);
+            if (status != CLI_EXIT_OK) return status == 1 ? start_usage("unknown option") : status;
         }
     }
     if (options->data_directory == NULL) return start_usage("--data DIR is needed");
+    bool any_tls = options->tls_cert != NULL || options->tls_key != NULL ||
+                   options->tls_ca != NULL || options->tls_crl != NULL;
+    if (any_tls && (options->tls_cert == NULL || options->tls_key == NULL ||
+                    options->tls_ca == NULL)) {
+        return start_usage("TLS needs all of --tls-cert, --tls-key and --tls-ca");
+    }
     ASSERT(options->address != NULL);
     return CLI_EXIT_OK;
 }

@@ -25,7 +25,20 @@
  *    released, which happens only once khorgos_execute_wait says it is durable. Two batches are
  *    in flight at most, the engine's pipeline.
  *
- * 4. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
+ * 4. Transport and identity (server_tls.c). With TLS options every connection is TLS 1.3 with
+ *    a client certificate that chains to the configured CA and is not revoked by the CRL;
+ *    OpenSSL runs on memory BIOs (libuv reads and writes the socket, OpenSSL never touches
+ *    it). The connection's identity is the certificate subject's CN: a BIC (normalised as the
+ *    engine normalises BICs) or a role name. Without TLS options the server serves plaintext
+ *    on a loopback address only, and each connection acts as the operator. SIGHUP reloads the
+ *    certificates and the CRL for new handshakes.
+ *
+ * 5. Limits. Connections are bounded (connections_max); a TLS handshake must finish within
+ *    handshake_timeout_ms, and a connection must deliver a whole message within
+ *    idle_timeout_ms of its last one (or of its start) unless a request of it is executing,
+ *    so a client that sends a partial header and stops is dropped.
+ *
+ * 6. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
  *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
  *    create results' status numbers differ, and are translated at this edge.
  */
@@ -39,9 +52,25 @@
  * sees the same eviction behaviour; each keeps its last reply (at most 1 MiB), so the table
  * holds at most 64 MiB of replies. */
 #define SERVER_SESSIONS_MAX 64u
-/* Connections open at once: each holds a receive buffer that grows to one message (1 MiB),
- * so this bounds that memory; more are refused at accept. */
+/* Connections open at once by default (--max-connections): each holds a receive buffer that
+ * grows to one message (1 MiB), so this bounds that memory; more are refused at accept. */
 #define SERVER_CONNECTIONS_MAX 1024u
+/* The largest --max-connections: 64 GiB of receive buffers at worst, and far beyond the file
+ * descriptors a process is usually given. */
+#define SERVER_CONNECTIONS_OPTION_MAX 65536u
+/* A TLS handshake must finish within this (--handshake-timeout-ms): a client that opens a
+ * connection and never completes the handshake holds a slot and memory. */
+#define SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS 10000u
+/* A connection must deliver a whole message within this of its last one (--idle-timeout-ms),
+ * unless a request of it is executing: a slow-loris client is dropped. An idle TigerBeetle
+ * client pings often enough to keep its connection with a 40 s timeout (Node 0.17.9), and one
+ * whose connection was closed connects again for its next request. */
+#define SERVER_IDLE_TIMEOUT_DEFAULT_MS 300000u
+/* The largest timeout either option takes (one day). */
+#define SERVER_TIMEOUT_OPTION_MAX_MS 86400000u
+/* Bytes of a connection's identity, NUL-padded: a BIC normalised to 11 characters, or a role
+ * name; the journal record's actor field holds it (STORAGE_ACTOR_BYTES). */
+#define SERVER_IDENTITY_BYTES 16u
 /* The default listening address and port (TigerBeetle's clients take a bare port too). */
 #define SERVER_ADDRESS_DEFAULT "127.0.0.1:4120"
 
@@ -50,6 +79,14 @@ struct server_options {
     const char *address; /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
     u128 cluster;
     bool clock_manual;
+    /* TLS: all three PEM files, or none (plaintext on loopback); the CRL is optional. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_ca;
+    const char *tls_crl;
+    u32 connections_max;      /* 0: SERVER_CONNECTIONS_MAX */
+    u32 handshake_timeout_ms; /* 0: SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS */
+    u32 idle_timeout_ms;      /* 0: SERVER_IDLE_TIMEOUT_DEFAULT_MS */
 };
 
 /* Runs the server until SIGTERM or SIGINT; returns ok after a clean stop. Writes one
@@ -115,5 +152,30 @@ u32 server_operation_to_engine(u8 operation);
 /* A create result's status in TigerBeetle's numbering (created is 0xFFFFFFFF). */
 u32 server_account_status_to_wire(u32 status);
 u32 server_transfer_status_to_wire(u32 status);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Identity (server_tls.c).                                                                  */
+
+enum server_role {
+    SERVER_ROLE_PARTICIPANT, /* a BIC */
+    SERVER_ROLE_OPERATOR,
+    SERVER_ROLE_AUDITOR,
+    SERVER_ROLE_REPLICA,
+};
+
+/* Who a connection acts as. `actor` is what the engine journals as the request's actor. */
+struct server_identity {
+    enum server_role role;
+    char actor[SERVER_IDENTITY_BYTES]; /* NUL-padded: the normalised BIC or the role's name */
+};
+
+/* The identity a certificate's common name gives: a BIC of 8 or 11 characters (normalised to
+ * 11, as the engine does), or `operator`, `auditor` or `replica`. false with *reason for
+ * anything else (a NUL inside the name included). */
+bool server_identity_from_name(const char *name, size_t length,
+                               struct server_identity *identity, const char **reason);
+/* The identity of a plaintext loopback connection: the operator. */
+void server_identity_operator(struct server_identity *identity);
+const char *server_role_name(enum server_role role);
 
 #endif /* KHORGOS_SERVER_H */

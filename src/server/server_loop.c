@@ -25,6 +25,7 @@ void server_log(const char *format, ...) {
 static void connection_free(struct server_connection *connection) {
     ASSERT(connection->closed);
     ASSERT(connection->jobs_pending == 0);
+    server_tls_free(connection);
     free(connection->buffer);
     free(connection);
 }
@@ -54,6 +55,7 @@ void server_connection_job_done(struct server_connection *connection) {
     ASSERT(connection != NULL);
     ASSERT(connection->jobs_pending > 0);
     connection->jobs_pending--;
+    if (connection->jobs_pending == 0) connection->active_ms = uv_now(&connection->server->loop);
     if (connection->closed && connection->jobs_pending == 0) connection_free(connection);
 }
 
@@ -68,28 +70,41 @@ static void connection_on_write(uv_write_t *write, int status) {
     free(write);
 }
 
+void server_connection_write(struct server_connection *connection, u8 *bytes, u32 size) {
+    ASSERT(connection != NULL && bytes != NULL);
+    ASSERT(size > 0);
+    uv_write_t *write = connection->closing ? NULL : malloc(sizeof(*write));
+    if (write == NULL) {
+        free(bytes);
+        server_connection_close(connection, "out of memory for a reply");
+        return;
+    }
+    write->data = bytes;
+    uv_buf_t buffer = uv_buf_init((char *)bytes, size);
+    int status = uv_write(write, (uv_stream_t *)&connection->tcp, &buffer, 1, connection_on_write);
+    if (status != 0) {
+        free(bytes);
+        free(write);
+        server_connection_close(connection, uv_strerror(status));
+    }
+}
+
 void server_connection_send(struct server_connection *connection, const void *bytes,
                             u32 size) {
     ASSERT(connection != NULL && bytes != NULL);
     ASSERT(size >= CLIENT_HEADER_BYTES && size <= CLIENT_MESSAGE_BYTES_MAX);
     if (connection->closing) return;
-    uv_write_t *write = malloc(sizeof(*write));
+    if (connection->tls != NULL) {
+        server_tls_send(connection, bytes, size);
+        return;
+    }
     u8 *copy = malloc(size);
-    if (write == NULL || copy == NULL) {
-        free(write);
-        free(copy);
+    if (copy == NULL) {
         server_connection_close(connection, "out of memory for a reply");
         return;
     }
     memcpy(copy, bytes, size);
-    write->data = copy;
-    uv_buf_t buffer = uv_buf_init((char *)copy, size);
-    int status = uv_write(write, (uv_stream_t *)&connection->tcp, &buffer, 1, connection_on_write);
-    if (status != 0) {
-        free(copy);
-        free(write);
-        server_connection_close(connection, uv_strerror(status));
-    }
+    server_connection_write(connection, copy, size);
 }
 
 static bool connection_reserve(struct server_connection *connection, u32 capacity) {
@@ -117,8 +132,7 @@ static void connection_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t 
                           connection->buffer_capacity - connection->buffer_filled);
 }
 
-/* Handles every whole message at the front of the buffer. */
-static void connection_parse(struct server_connection *connection) {
+void server_connection_parse(struct server_connection *connection) {
     struct server *server = connection->server;
     ASSERT(server != NULL && !server->stopping);
     while (!connection->closing && connection->buffer_filled >= CLIENT_HEADER_BYTES) {
@@ -142,6 +156,7 @@ static void connection_parse(struct server_connection *connection) {
             return;
         }
         server_message_handle(connection, &header, body);
+        connection->active_ms = uv_now(&server->loop);
         ASSERT(header.size <= connection->buffer_filled);
         connection->buffer_filled -= header.size;
         memmove(connection->buffer, connection->buffer + header.size, connection->buffer_filled);
@@ -161,9 +176,13 @@ static void connection_on_read(uv_stream_t *stream, ssize_t count, const uv_buf_
                                                                                   (int)count));
         return;
     }
+    if (connection->tls != NULL) {
+        if (count > 0) server_tls_receive(connection, (u32)count);
+        return;
+    }
     connection->buffer_filled += (u32)count;
     ASSERT(connection->buffer_filled <= connection->buffer_capacity);
-    connection_parse(connection);
+    server_connection_parse(connection);
 }
 
 static void listener_on_connection(uv_stream_t *listener, int status) {
@@ -176,19 +195,29 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
     connection->server = server;
     connection->id = ++server->connection_next;
     connection->tcp.data = connection;
+    connection->opened_ms = uv_now(&server->loop);
+    connection->active_ms = connection->opened_ms;
     uv_tcp_init(&server->loop, &connection->tcp);
     server->connection_count++;
     if (uv_accept(listener, (uv_stream_t *)&connection->tcp) != 0) {
         server_connection_close(connection, "accept failed");
         return;
     }
-    if (server->connection_count > SERVER_CONNECTIONS_MAX) {
+    if (server->connection_count > server->connections_max) {
         server_connection_close(connection, "too many connections");
         return;
     }
+    if (server->tls == NULL) {
+        server_identity_operator(&connection->identity);
+        connection->established = true;
+    } else if (!server_tls_accept(server->tls, connection)) {
+        server_connection_close(connection, "out of memory for TLS");
+        return;
+    }
     uv_tcp_nodelay(&connection->tcp, 1);
-    server_log("event=connection_opened connection=%llu connections=%u",
-               (unsigned long long)connection->id, server->connection_count);
+    server_log("event=connection_opened connection=%llu connections=%u transport=%s",
+               (unsigned long long)connection->id, server->connection_count,
+               server->tls != NULL ? "tls" : "plaintext");
     uv_read_start((uv_stream_t *)&connection->tcp, connection_on_alloc, connection_on_read);
 }
 
@@ -240,6 +269,44 @@ static void loop_on_check(uv_check_t *check) {
                    (unsigned long long)server->op, (unsigned long long)server->engine_batches,
                    (unsigned long long)server->engine_requests);
     }
+}
+
+/* Closes a connection past its handshake timeout (TLS not yet established) or its idle
+ * timeout (no whole message for that long while none of its requests executes). */
+static void connection_sweep(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && handle != NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (uv_is_closing(handle)) return;
+    struct server_connection *connection = handle->data;
+    ASSERT(connection != NULL && connection->server == server);
+    u64 now_ms = uv_now(&server->loop);
+    if (!connection->established) {
+        if (now_ms - connection->opened_ms >= server->handshake_timeout_ms) {
+            server_connection_close(connection, "handshake timeout");
+        }
+    } else if (connection->jobs_pending == 0 &&
+               now_ms - connection->active_ms >= server->idle_timeout_ms) {
+        server_connection_close(connection, "idle timeout: no whole message");
+    }
+}
+
+static void loop_on_sweep(uv_timer_t *timer) {
+    struct server *server = timer->data;
+    ASSERT(server != NULL);
+    ASSERT(timer == &server->sweep);
+    uv_walk(&server->loop, connection_sweep, server);
+}
+
+static void loop_on_hangup(uv_signal_t *signal, int number) {
+    struct server *server = signal->data;
+    ASSERT(server != NULL);
+    ASSERT(number == SIGHUP);
+    if (server->tls == NULL) {
+        server_log("event=reload_skipped reason=\"no TLS options: nothing to reload\"");
+        return;
+    }
+    server_tls_reload(server->tls);
 }
 
 static void stop_reads(uv_handle_t *handle, void *argument) {
@@ -313,16 +380,20 @@ static khorgos_error server_listen(struct server *server, const struct server_op
         server_log("event=refused address=%s reason=\"%s\"", options->address, reason);
         return KHORGOS_ERROR_invalid_argument;
     }
-    if (!loopback) {
+    if (!loopback && server->tls == NULL) {
         server_log("event=refused address=%s reason=\"plaintext is served only on a loopback "
-                   "address; TLS is not built yet\"", options->address);
+                   "address; give --tls-cert, --tls-key and --tls-ca to serve others\"",
+                   options->address);
         return KHORGOS_ERROR_invalid_argument;
     }
     uv_tcp_init(&server->loop, &server->listener);
     server->listener.data = server;
     int status = uv_tcp_bind(&server->listener, (const struct sockaddr *)&address, 0);
     if (status == 0) {
-        status = uv_listen((uv_stream_t *)&server->listener, 128, listener_on_connection);
+        /* A backlog as deep as the connections allowed (the kernel caps it at somaxconn), so
+         * that a burst of clients connecting at once is queued rather than dropped. */
+        status = uv_listen((uv_stream_t *)&server->listener, (int)server->connections_max,
+                           listener_on_connection);
     }
     if (status != 0) {
         server_log("event=refused address=%s reason=\"%s\"", options->address,
@@ -335,8 +406,13 @@ static khorgos_error server_listen(struct server *server, const struct server_op
     uv_tcp_getsockname(&server->listener, (struct sockaddr *)&address, &bytes);
     u16 port = address.ss_family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
                                             : ((struct sockaddr_in6 *)&address)->sin6_port;
-    server_log("event=listening address=%s port=%u transport=plaintext loopback=yes",
-               options->address, (unsigned)ntohs(port));
+    server_log("event=listening address=%s port=%u transport=%s loopback=%s",
+               options->address, (unsigned)ntohs(port), server->tls != NULL ? "tls" : "plaintext",
+               loopback ? "yes" : "no");
+    if (server->tls == NULL) {
+        server_log("event=plaintext reason=\"no TLS options: plaintext on a loopback address "
+                   "only; every connection acts as the operator\"");
+    }
     return KHORGOS_ERROR_ok;
 }
 
@@ -363,33 +439,60 @@ static khorgos_error server_open(struct server *server, const struct server_opti
     return KHORGOS_ERROR_ok;
 }
 
+/* The check phase, the timeout sweep and the signals. */
+static void server_handles_start(struct server *server) {
+    ASSERT(server != NULL && server->engine != NULL);
+    ASSERT(server->handshake_timeout_ms > 0 && server->idle_timeout_ms > 0);
+    server->check.data = server;
+    server->idle.data = server;
+    uv_idle_init(&server->loop, &server->idle);
+    uv_check_init(&server->loop, &server->check);
+    uv_check_start(&server->check, loop_on_check);
+    server->sweep.data = server;
+    uv_timer_init(&server->loop, &server->sweep);
+    u64 period_ms = MIN(server->handshake_timeout_ms, server->idle_timeout_ms) / 4;
+    period_ms = MIN(MAX(period_ms, 10u), 1000u);
+    uv_timer_start(&server->sweep, loop_on_sweep, period_ms, period_ms);
+    uv_signal_t *signals[] = {&server->signal_term, &server->signal_interrupt,
+                              &server->signal_hangup};
+    int numbers[] = {SIGTERM, SIGINT, SIGHUP};
+    for (u32 index = 0; index < ARRAY_COUNT(signals); index++) {
+        signals[index]->data = server;
+        uv_signal_init(&server->loop, signals[index]);
+        uv_signal_start(signals[index], numbers[index] == SIGHUP ? loop_on_hangup
+                                                                 : loop_on_signal,
+                        numbers[index]);
+    }
+}
+
 khorgos_error server_run(const struct server_options *options) {
     ASSERT(options != NULL && options->data_directory != NULL && options->address != NULL);
+    ASSERT(options->connections_max <= SERVER_CONNECTIONS_OPTION_MAX);
     struct server *server = calloc(1, sizeof(*server));
     if (server == NULL) return KHORGOS_ERROR_out_of_memory;
     server->cluster = options->cluster;
+    server->connections_max =
+        options->connections_max != 0 ? options->connections_max : SERVER_CONNECTIONS_MAX;
+    server->handshake_timeout_ms = options->handshake_timeout_ms != 0
+                                       ? options->handshake_timeout_ms
+                                       : SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS;
+    server->idle_timeout_ms =
+        options->idle_timeout_ms != 0 ? options->idle_timeout_ms : SERVER_IDLE_TIMEOUT_DEFAULT_MS;
     server_batch_init(&server->batches[0]);
     server_batch_init(&server->batches[1]);
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
     server_sessions_init(&server->sessions);
     uv_loop_init(&server->loop);
-    khorgos_error error = server_listen(server, options);
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (options->tls_cert != NULL) error = server_tls_open(options, &server->tls);
+    if (error == KHORGOS_ERROR_ok) error = server_listen(server, options);
     if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
     if (error == KHORGOS_ERROR_ok) {
-        server->check.data = server;
-        server->idle.data = server;
-        uv_idle_init(&server->loop, &server->idle);
-        server->signal_term.data = server;
-        server->signal_interrupt.data = server;
-        uv_check_init(&server->loop, &server->check);
-        uv_check_start(&server->check, loop_on_check);
-        uv_signal_init(&server->loop, &server->signal_term);
-        uv_signal_start(&server->signal_term, loop_on_signal, SIGTERM);
-        uv_signal_init(&server->loop, &server->signal_interrupt);
-        uv_signal_start(&server->signal_interrupt, loop_on_signal, SIGINT);
-        server_log("event=serving sessions_max=%u connections_max=%u", SERVER_SESSIONS_MAX,
-                   SERVER_CONNECTIONS_MAX);
+        server_handles_start(server);
+        server_log("event=serving sessions_max=%u connections_max=%u handshake_timeout_ms=%u "
+                   "idle_timeout_ms=%u", SERVER_SESSIONS_MAX, server->connections_max,
+                   server->handshake_timeout_ms, server->idle_timeout_ms);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
         ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
@@ -400,6 +503,7 @@ khorgos_error server_run(const struct server_options *options) {
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_sessions_free(&server->sessions);
+    server_tls_close(server->tls);
     free(server->batches[0].requests);
     free(server->batches[1].requests);
     free(server);

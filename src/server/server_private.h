@@ -14,11 +14,18 @@
 #define SERVER_RECEIVE_BYTES_MIN (64u * 1024u)
 
 struct server;
+struct server_tls;        /* the TLS configuration: OpenSSL's context (server_tls.c) */
+struct server_tls_stream; /* one connection's TLS state over memory BIOs (server_tls.c) */
 
 struct server_connection {
     uv_tcp_t tcp; /* first: libuv hands back the handle */
     struct server *server;
     u64 id;
+    struct server_tls_stream *tls; /* NULL for plaintext */
+    struct server_identity identity;
+    bool established; /* plaintext from accept; TLS once the handshake and identity passed */
+    u64 opened_ms;    /* uv_now at accept: the handshake timeout counts from it */
+    u64 active_ms;    /* uv_now at the last whole message: the idle timeout counts from it */
     u8 *buffer;
     u32 buffer_capacity;
     u32 buffer_filled;
@@ -55,6 +62,12 @@ struct server {
     uv_check_t check;
     uv_signal_t signal_term;
     uv_signal_t signal_interrupt;
+    uv_signal_t signal_hangup; /* reloads the TLS certificates and CRL */
+    uv_timer_t sweep;          /* drops connections past their handshake or idle timeout */
+    struct server_tls *tls;    /* NULL: plaintext on loopback */
+    u32 connections_max;
+    u32 handshake_timeout_ms;
+    u32 idle_timeout_ms;
     struct khorgos *engine;
     u128 cluster;
     struct server_sessions sessions;
@@ -82,6 +95,27 @@ void server_connection_send(struct server_connection *connection, const void *by
                             u32 size);
 /* A job of the connection is done: frees the connection if it closed meanwhile. */
 void server_connection_job_done(struct server_connection *connection);
+/* Writes `bytes` (malloc'd; ownership passes) to the socket as they are. */
+void server_connection_write(struct server_connection *connection, u8 *bytes, u32 size);
+/* Handles every whole message at the front of the connection's buffer. */
+void server_connection_parse(struct server_connection *connection);
+
+/* server_tls.c */
+/* Loads the certificate, key, CA and CRL into a TLS 1.3 server context that requires a client
+ * certificate; invalid_argument with the reason logged when one does not load. */
+khorgos_error server_tls_open(const struct server_options *options, struct server_tls **tls);
+void server_tls_close(struct server_tls *tls);
+/* Loads the same files again for new handshakes (SIGHUP); on failure keeps the old ones.
+ * Logs either way. */
+void server_tls_reload(struct server_tls *tls);
+/* Starts a connection's TLS state; false when out of memory. */
+bool server_tls_accept(struct server_tls *tls, struct server_connection *connection);
+void server_tls_free(struct server_connection *connection);
+/* `count` bytes of ciphertext were read to the connection's buffer at buffer_filled: runs the
+ * handshake, checks the identity, decrypts what it can and parses the messages. */
+void server_tls_receive(struct server_connection *connection, u32 count);
+/* Encrypts and writes a message. */
+void server_tls_send(struct server_connection *connection, const void *bytes, u32 size);
 
 /* server_request.c */
 /* Handles one whole message (header decoded, body checked). */
