@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs one test per ITEM, TEST_JOBS at a time (default 2, the cores CI has), and then prints
-# their reports in the items' order, so that the output reads the same as a run one by one.
+# Runs one test per ITEM, TEST_JOBS at a time (default 2, the cores CI has), and prints their
+# reports in the items' order, each as soon as it and those before it are done, so that the
+# output reads the same as a run one by one.
 # Each item runs as `sh SCRIPT --one REPORT ARG... ITEM`: that run writes its lines for the
 # reader to REPORT and its "name passed failed" line to REPORT.result. Exits 1 when any item
 # failed or wrote no result.
@@ -19,12 +20,16 @@ for item in "$@"; do
     index=$((index + 1))
     echo "$reports/$(printf '%04d' $index) $item"
 done | xargs -P "$jobs" -L 1 \
-    sh -c 'exec sh "$PARALLEL_SCRIPT" --one "$1" $PARALLEL_ARGS "$2"' parallel
+    sh -c 'sh "$PARALLEL_SCRIPT" --one "$1" $PARALLEL_ARGS "$2"; : >"$1.done"' parallel &
+runner=$!
 status=0
 index=0
 for item in "$@"; do
     index=$((index + 1))
     report="$reports/$(printf '%04d' $index)"
+    # REPORT.done is made once the item's run has ended; once the runner has ended, a missing
+    # one stays missing.
+    while [ ! -f "$report.done" ] && kill -0 "$runner" 2>/dev/null; do sleep 0.2; done
     [ -f "$report" ] && cat "$report"
     if [ -f "$report.result" ]; then
         cat "$report.result" >>"$results"
@@ -34,5 +39,6 @@ for item in "$@"; do
         echo "$item 0 1" >>"$results"
     fi
 done
+wait "$runner"
 rm -rf "$reports"
 exit $status
