@@ -104,18 +104,29 @@ enum iso20022_reason {
     ISO20022_REASON_NARR = 13,/* Narrative: a status with no ISO code, said in AddtlInf */
     ISO20022_REASON_ARDT = 14,/* AlreadyReturned/settled: camt.029 refusal */
     ISO20022_REASON_NOOR = 15,/* NoOriginalTransactionReceived: camt.029 refusal */
-    ISO20022_REASON_COUNT = 16,
+    /* The other codes of the engine's statuses (khorgos_settle_status_iso_code). */
+    ISO20022_REASON_AM04 = 16,/* InsufficientFunds */
+    ISO20022_REASON_AM02 = 17,/* NotAllowedAmount: a net debit cap or bilateral limit */
+    ISO20022_REASON_AM13 = 18,/* AmountExceedsClearingSystemLimit */
+    ISO20022_REASON_AG09 = 19,/* PaymentNotReceived: no conversion route */
+    ISO20022_REASON_TM01 = 20,/* InvalidCutOffTime: after a cut-off, the day not open */
+    ISO20022_REASON_DT01 = 21,/* InvalidDate: a value date that is not a business day */
+    ISO20022_REASON_BE09 = 22,/* InvalidCountry */
+    ISO20022_REASON_COUNT = 23,
 };
 
 /* Four letters, or "" for ISO20022_REASON_NONE. */
 const char *iso20022_reason_code(enum iso20022_reason reason);
+/* The reason whose code is `code` (four letters, NUL-terminated); false when none is. */
+bool iso20022_reason_parse(const char *code, enum iso20022_reason *reason);
 
 enum iso20022_status {
     ISO20022_STATUS_ACSC = 0, /* settled */
     ISO20022_STATUS_ACSP = 1, /* accepted, queued */
     ISO20022_STATUS_PDNG = 2, /* waiting: value date, quote, netting window */
     ISO20022_STATUS_RJCT = 3, /* refused: with a reason */
-    ISO20022_STATUS_COUNT = 4,
+    ISO20022_STATUS_PART = 4, /* a group whose transactions got different statuses */
+    ISO20022_STATUS_COUNT = 5,
 };
 const char *iso20022_status_code(enum iso20022_status status);
 
