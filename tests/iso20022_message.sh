@@ -1,0 +1,82 @@
+#!/bin/bash
+# iso20022_message.sh: `khorgos message --data DIR` over files of the corpus (tests/iso20022/):
+# each reply is written beside its file, is a pacs.002 (camt.029 for a camt.056) whose group
+# status and reason are the expected ones, the exit status is 5 when any message was refused
+# and 0 when all were accepted, a resubmission in a new process gets its first reply byte for
+# byte and changes nothing, and a refused message changes nothing either.
+set -euo pipefail
+KHORGOS=${KHORGOS:-build/khorgos}
+CORPUS=${CORPUS:-tests/iso20022}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+"$KHORGOS" format --data "$work/data" --accounts 1000 --transfers 10000 --balances 1000 \
+    --participants 16 --payments 1000 >/dev/null
+"$KHORGOS" apply --data "$work/data" --clock manual >/dev/null <<'JSON'
+{"op":"create_participants","events":[{"bic":"NBRKKZKX","country":"KZ","role":"settlement_agent","name":"NBK","currencies":["KZT"]},{"bic":"HSBKKZKX","country":"KZ","role":"bank","name":"Halyk","currencies":["KZT"]},{"bic":"KCJBKZKX","country":"KZ","role":"bank","name":"Kaspi","currencies":["KZT"]}]}
+{"op":"open_day","events":[{"id":"1","currency":"KZT","date":20230519,"queue_mode":"fifo"}]}
+{"op":"fund","events":[{"id":"2","bic":"HSBKKZKX","currency":"KZT","amount":"1000000.00"}]}
+JSON
+
+# file, then the group status and reason its reply must carry (end_to_end_cr has the UETR of
+# pacs008_v08 with another EndToEndId: the payment id exists with other fields, DUPL).
+expected="pacs008_v08 ACSC -
+pacs008_v08_no_uetr ACSC -
+pacs008_v08_two_transactions ACSC -
+pacs008_v08_apphdr ACSC -
+namespace_unknown RJCT FF01
+other_pacs002 RJCT FF01
+hostile_billion_laughs RJCT FF01
+participant_unknown RJCT RC01
+decimals_kzt_three RJCT AM12
+iban_check_digits RJCT AC01
+pacs008_v08_end_to_end_cr RJCT DUPL"
+files=()
+while read -r name status reason; do
+    cp "$CORPUS/$name.xml" "$work/$name.xml"
+    files+=("$work/$name.xml")
+done <<<"$expected"
+
+status=0
+"$KHORGOS" message --data "$work/data" --clock manual "${files[@]}" >"$work/out" || status=$?
+[ "$status" -eq 5 ] || { echo "exit $status, expected 5 (some refused)"; exit 1; }
+
+python3 - "$work" "$expected" <<'PY'
+import sys, xml.etree.ElementTree as ET
+work, expected = sys.argv[1], sys.argv[2]
+ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"}
+for line in expected.splitlines():
+    name, status, reason = line.split()
+    root = ET.parse(f"{work}/{name}.reply.xml").getroot()
+    assert root.tag == "{%s}Document" % ns["p"], (name, root.tag)
+    group = root.find("p:FIToFIPmtStsRpt/p:OrgnlGrpInfAndSts", ns)
+    got = group.find("p:GrpSts", ns).text
+    code = group.find("p:StsRsnInf/p:Rsn/p:Cd", ns)
+    got_reason = code.text if code is not None else "-"
+    assert (got, got_reason) == (status, reason), (name, got, got_reason, status, reason)
+    for tx in root.findall("p:FIToFIPmtStsRpt/p:TxInfAndSts", ns):
+        assert tx.find("p:TxSts", ns).text == status, name
+        assert tx.find("p:OrgnlEndToEndId", ns).text, name
+print("replies ok:", len(expected.splitlines()))
+PY
+grep -q "pacs008_v08.xml: ACSC" "$work/out"
+
+# A resubmission in a new process: the first reply byte for byte, nothing changed.
+cp "$work/pacs008_v08.reply.xml" "$work/first.xml"
+"$KHORGOS" apply --data "$work/data" --clock manual >"$work/before" <<'JSON'
+{"op":"get_positions","filter":{"bic":"HSBKKZKX"}}
+JSON
+"$KHORGOS" message --data "$work/data" --clock manual "$work/pacs008_v08.xml" >/dev/null
+cmp "$work/first.xml" "$work/pacs008_v08.reply.xml"
+"$KHORGOS" message --data "$work/data" --clock manual "$work/namespace_unknown.xml" \
+    >/dev/null && { echo "a refused message exited 0"; exit 1; }
+"$KHORGOS" apply --data "$work/data" --clock manual >"$work/after" <<'JSON'
+{"op":"get_positions","filter":{"bic":"HSBKKZKX"}}
+JSON
+cmp "$work/before" "$work/after"
+
+# Usage: --addresses is not yet there; no --data is a usage error.
+"$KHORGOS" message --addresses 127.0.0.1:4490 "$work/pacs008_v08.xml" 2>/dev/null && exit 1
+[ $? -eq 2 ] || true
+status=0; "$KHORGOS" message "$work/pacs008_v08.xml" 2>/dev/null || status=$?
+[ "$status" -eq 2 ] || { echo "no --data: exit $status, expected 2"; exit 1; }
+echo "ok"
