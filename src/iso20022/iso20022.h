@@ -2,9 +2,9 @@
  * iso20022: the gateway's message layer. It reads ISO 20022 messages (pacs.008, pacs.009,
  * pacs.004, camt.056) from untrusted bytes into fixed-size structs, checks them in a fixed
  * order with the ISO external reason code each failure gets, and writes the replies (pacs.002,
- * camt.029). It sits above the engine and below cli: the engine and its journal never see XML,
- * and nothing below this layer calls it (replay never calls libxml2). docs/iso20022.md has the
- * mapping, the checks and the safety rules.
+ * camt.029, camt.053, camt.054). It sits above the engine and below cli: the engine and its
+ * journal never see XML, and nothing below this layer calls it (replay never calls libxml2).
+ * docs/iso20022.md has the mapping, the checks, the gateway and the safety rules.
  *
  * Files of this layer
  *   iso20022_xml.c     the safe parse with libxml2 (size, depth, no DTD, UTF-8 only) and the
@@ -16,6 +16,9 @@
  *   iso20022_fields.c  the fields of each message type (FF01 for structure and patterns)
  *   iso20022_rules.c   the checks after structure, in their order, and the payment ids
  *   iso20022_write.c   pacs.002 and camt.029 out, and their reading back
+ *   iso20022_gateway.c the gateway over the engine: khorgos_submit_message (the C interface
+ *                      is include/khorgos_iso20022.h)
+ *   iso20022_statement.c  camt.053 and camt.054 out: khorgos_get_statement
  *   iso20022_private.h what these files share (libxml2 is included there only)
  *
  * Safety. Input is refused (FF01) before or while parsing when it is larger than
