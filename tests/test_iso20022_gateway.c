@@ -142,6 +142,17 @@ static struct khorgos_payment lookup_payment(u128 id) {
     return payment;
 }
 
+/* The participant's settlement balance in KZT now (get_positions). */
+static u128 balance_of(const char *bic) {
+    struct khorgos_settle_filter filter = {.currency = KZT, .limit = 1};
+    memcpy(filter.bic, bic, strlen(bic));
+    static u8 out[1u << 20];
+    execute(KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter), out, sizeof(out));
+    struct khorgos_position position;
+    memcpy(&position, out, sizeof(position));
+    return position.balance;
+}
+
 static u128 uetr_pacs008(void) {
     u128 value = 0;
     assert_true(iso20022_uetr_parse(UETR_PACS008, strlen(UETR_PACS008), &value));
@@ -267,13 +278,8 @@ static void test_return_of_settled_payment(void **state) {
     /* Its IntrBkSttlmDt is the next business day: waiting, PDNG, until that day opens. */
     assert_string_equal(submit("pacs004_v09.xml", &result), "PDNG");
     next_day();
-    struct khorgos_position position;
-    struct khorgos_settle_filter filter = {.currency = KZT, .limit = 1};
-    memcpy(filter.bic, "HSBKKZKX", 8);
-    static u8 out[1u << 20];
-    execute(KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter), out, sizeof(out));
-    memcpy(&position, out, sizeof(position));
-    assert_true(position.balance == 100000000); /* paid 1250.50 and got it back */
+    /* paid 1250.50 and got it back */
+    assert_true(balance_of("HSBKKZKX") == 100000000);
 }
 
 static void test_return_above_original_is_am09(void **state) {
@@ -391,13 +397,7 @@ static void test_camt053_reconciles_to_the_ledger(void **state) {
     assert_int_equal(with_reference, 3);
     assert_true(opening == 0);
     assert_true(opening + credits - debits == closing);
-    struct khorgos_settle_filter filter = {.currency = KZT, .limit = 1};
-    memcpy(filter.bic, "HSBKKZKX", 8);
-    static u8 out[1u << 20];
-    execute(KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter), out, sizeof(out));
-    struct khorgos_position position;
-    memcpy(&position, out, sizeof(position));
-    assert_true(closing == position.balance); /* to the minor unit */
+    assert_true(closing == balance_of("HSBKKZKX")); /* to the minor unit */
 }
 
 static void test_camt054_and_statement_errors(void **state) {
