@@ -642,7 +642,8 @@ struct khorgos_position {
     X(message_cluster, "a network message is addressed to another cluster")                    \
     X(diverged, "this replica's state differs from the leader's; it serves nothing more")     \
     X(account_not_found, "the participant has no settlement account in that currency")        \
-    X(too_many_entries, "the statement would hold more entries than one may")
+    X(too_many_entries, "the statement would hold more entries than one may")                  \
+    X(message_not_found, "no payment of that message is known")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -1,6 +1,7 @@
 /* test_iso20022_gateway.c: the gateway over a real engine (include/khorgos_iso20022.h):
  * pacs.008 in -> settled ACSC; queued ACSP, then settled after funding, its resubmission the
- * first reply byte for byte; camt.056 on a queued payment -> camt.029 CNCL and the payment
+ * first reply byte for byte; get_message_status ACSP then ACSC, RJCT TM01 after the cut-off,
+ * RJCT NARR once cancelled; camt.056 on a queued payment -> camt.029 CNCL and the payment
  * cancelled, on a settled one RJCR ARDT; pacs.004 of a settled payment returns the money; every
  * ISO code of the engine's statuses is a reason the replies can carry; and camt.053 and camt.054
  * read back with libxml2, checked against structural rules, and reconciled to the ledger to the
@@ -30,6 +31,8 @@ struct fixture {
     u64 request_id;
 };
 static struct fixture fixture;
+/* The customer cut-off of the fixture's day, from the clock's start; 0 = none. */
+static u64 cut_off_after_ns;
 static char reply[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
 static char statement[KHORGOS_STATEMENT_BYTES_MAX];
 static struct iso20022_report report;
@@ -84,10 +87,21 @@ static int setup(void **state) {
     day.currency = KZT;
     day.date = 20230519;
     day.queue_mode = KHORGOS_QUEUE_MODE_FIFO;
+    if (cut_off_after_ns != 0) {
+        day.cut_off_customer = KHORGOS_MANUAL_CLOCK_START_NS + cut_off_after_ns;
+        day.cut_off_interbank = day.cut_off_customer;
+    }
     struct khorgos_settle_result result;
     execute(KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day), &result, sizeof(result));
     assert_int_equal(result.status, KHORGOS_SETTLE_ok);
     return 0;
+}
+
+static int setup_cut_off(void **state) {
+    cut_off_after_ns = 60ull * 1000000000ull;
+    int status = setup(state);
+    cut_off_after_ns = 0;
+    return status;
 }
 
 static int teardown(void **state) {
@@ -297,6 +311,71 @@ static void test_return_above_original_is_am09(void **state) {
     assert_int_equal(result.rejected_count, 1);
 }
 
+/* ---- a message's status now ------------------------------------------------------------- */
+
+static const char *status_now(const char *uetr, const char *message_id, const char *sender,
+                              struct khorgos_message_result *result) {
+    struct khorgos_message_status_request request;
+    memset(&request, 0, sizeof(request));
+    snprintf(request.uetr, sizeof(request.uetr), "%s", uetr);
+    snprintf(request.message_id, sizeof(request.message_id), "%s", message_id);
+    snprintf(request.sender_bic, sizeof(request.sender_bic), "%s", sender);
+    assert_int_equal(khorgos_get_message_status(fixture.gateway, &request, reply, sizeof(reply),
+                                                result),
+                     KHORGOS_ERROR_ok);
+    enum iso20022_reason reason = ISO20022_REASON_NONE;
+    assert_true(iso20022_read_report((const u8 *)reply, result->reply_size, &report, &reason));
+    return result->group_status;
+}
+
+static void test_status_acsp_then_acsc(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSP");
+    fund("HSBKKZKX", 100000000);
+    assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSC");
+    assert_string_equal(report.transactions[0].original_uetr, UETR_PACS008);
+    assert_string_equal(report.transactions[0].original_end_to_end_id, "INV-2023-0042");
+    assert_string_equal(report.original_message_id, "NOTPROVIDED"); /* not in the record */
+    struct khorgos_message_status_request request;
+    memset(&request, 0, sizeof(request));
+    memcpy(request.uetr, "00000000-0000-4000-8000-000000000000", 36);
+    assert_int_equal(khorgos_get_message_status(fixture.gateway, &request, reply, sizeof(reply),
+                                                &result),
+                     KHORGOS_ERROR_message_not_found);
+    memcpy(request.uetr, "not-a-uetr", 11);
+    assert_int_equal(khorgos_get_message_status(fixture.gateway, &request, reply, sizeof(reply),
+                                                &result),
+                     KHORGOS_ERROR_invalid_argument);
+}
+
+static void test_status_cancelled_is_narr(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    assert_string_equal(submit("camt056_v08.xml", &result), "ACSC");
+    assert_string_equal(status_now(UETR_PACS008, "", "", &result), "RJCT");
+    assert_string_equal(result.reason, "NARR");
+    assert_string_equal(report.transactions[0].additional_info, "cancelled");
+}
+
+/* Queued at the customer cut-off: rejected then, and its status says TM01. Asked by sender and
+ * MsgId (the message has no UETR). */
+static void test_status_at_cut_off_is_tm01(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08_no_uetr.xml", &result), "ACSP");
+    assert_string_equal(status_now("", "HSBK20230519-0001", "HSBKKZKX", &result), "ACSP");
+    assert_int_equal(khorgos_clock_advance(fixture.engine, 90ull * 1000000000ull),
+                     KHORGOS_ERROR_ok);
+    assert_string_equal(status_now("", "HSBK20230519-0001", "HSBKKZKX", &result), "RJCT");
+    assert_string_equal(result.reason, "TM01");
+    assert_int_equal(result.transaction_count, 1);
+    assert_string_equal(report.original_message_id, "HSBK20230519-0001");
+    assert_string_equal(report.to, "HSBKKZKX");
+}
+
 /* ---- statements ---------------------------------------------------------------------------- */
 
 static xmlNode *child(xmlNode *node, const char *name) {
@@ -439,6 +518,9 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_return_of_settled_payment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return_above_original_is_am09, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_acsp_then_acsc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_cancelled_is_narr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_at_cut_off_is_tm01, setup_cut_off, teardown),
         cmocka_unit_test_setup_teardown(test_camt053_reconciles_to_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_camt054_and_statement_errors, setup, teardown),
     };

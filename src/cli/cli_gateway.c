@@ -1,8 +1,10 @@
-/* cli_gateway.c: submit_message and get_statement in the JSON front end (cli_gateway.h).
+/* cli_gateway.c: the gateway's operations in the JSON front end (cli_gateway.h).
  *
  *   {"op":"submit_message","events":[{"xml":"<?xml ...>"}]}
  *     -> {"op":"submit_message","results":[{"status":"ACSC","transactions":1,"rejected":0,
  *                                            "reply_xml":"<?xml ...>"}]}   (and "reason")
+ *   {"op":"get_message_status","events":[{"uetr":"..."}]}  (or {"msg_id","sender_bic"})
+ *     -> as submit_message's results, with the payments' statuses now
  *   {"op":"get_statement","events":[{"bic":"HSBKKZKX","currency":"KZT","date":20230519,
  *                                    "message":"camt.053"}]}
  *     -> {"op":"get_statement","results":[{"xml":"<?xml ...>"}]}
@@ -52,7 +54,8 @@ bool cli_gateway_line_is_candidate(const char *line, u32 length) {
     ASSERT(line != NULL || length == 0);
     ASSERT(length <= LIMIT_JSON_LINE_BYTES_MAX);
     return memmem(line, length, "\"submit_message\"", 16) != NULL ||
-           memmem(line, length, "\"get_statement\"", 15) != NULL;
+           memmem(line, length, "\"get_statement\"", 15) != NULL ||
+           memmem(line, length, "\"get_message_status\"", 20) != NULL;
 }
 
 khorgos_error cli_gateway_submit(struct cli_gateway *gateway, const char *xml, size_t size,
@@ -66,10 +69,12 @@ khorgos_error cli_gateway_submit(struct cli_gateway *gateway, const char *xml, s
 /* ----------------------------------------------------------------------------------------- */
 /* Reading the request.                                                                       */
 
+enum gateway_op { GATEWAY_SUBMIT = 1, GATEWAY_STATEMENT = 2, GATEWAY_STATUS = 3 };
+
 struct gateway_request {
     const char *text;
     const struct cli_json_token *tokens;
-    bool statement;        /* get_statement, else submit_message */
+    enum gateway_op op_code;
     u32 events;            /* the token of the events array */
     char op[LIMIT_JSON_NAME_BYTES_MAX];
     enum cli_codec_error_code code;
@@ -97,11 +102,15 @@ static bool request_op(struct gateway_request *request, bool *mine) {
         const struct cli_json_token *value = &tokens[key + 1];
         if (cli_json_string_equals(request->text, &tokens[key], "op")) {
             if (value->type != CLI_JSON_STRING) return false;
-            bool submit = cli_json_string_equals(request->text, value, "submit_message");
-            request->statement = cli_json_string_equals(request->text, value, "get_statement");
-            if (!submit && !request->statement) return false;
-            snprintf(request->op, sizeof(request->op), "%s",
-                     submit ? "submit_message" : "get_statement");
+            static const char *const names[] = {"", "submit_message", "get_statement",
+                                                "get_message_status"};
+            for (u32 op = GATEWAY_SUBMIT; op <= GATEWAY_STATUS; op++) {
+                if (cli_json_string_equals(request->text, value, names[op])) {
+                    request->op_code = (enum gateway_op)op;
+                    snprintf(request->op, sizeof(request->op), "%s", names[op]);
+                }
+            }
+            if (request->op_code == 0) return false;
             op_seen = true;
         } else if (cli_json_string_equals(request->text, &tokens[key], "events")) {
             events = key + 1;
@@ -138,6 +147,27 @@ static void reply_end(struct cli_json_writer *writer) {
     cli_json_object_end(writer);
     cli_json_raw(writer, "\n", 1);
     ASSERT(!writer->overflow);
+}
+
+/* One result: the group's status and reason, the counts, the reply's XML. */
+static void result_encode(struct cli_json_writer *writer,
+                          const struct khorgos_message_result *result, const char *reply) {
+    ASSERT(writer != NULL && result != NULL);
+    ASSERT(reply != NULL && strlen(reply) == result->reply_size);
+    cli_json_object_begin(writer);
+    cli_json_key(writer, "status");
+    cli_json_string_literal(writer, result->group_status);
+    if (result->reason[0] != '\0') {
+        cli_json_key(writer, "reason");
+        cli_json_string_literal(writer, result->reason);
+    }
+    cli_json_key(writer, "transactions");
+    cli_json_integer(writer, result->transaction_count);
+    cli_json_key(writer, "rejected");
+    cli_json_integer(writer, result->rejected_count);
+    cli_json_key(writer, "reply_xml");
+    cli_json_string(writer, reply, result->reply_size);
+    cli_json_object_end(writer);
 }
 
 /* The xml of each event, checked before anything is submitted. */
@@ -181,20 +211,7 @@ static khorgos_error submit_serve(struct cli_gateway *gateway, struct gateway_re
         struct khorgos_message_result result;
         khorgos_error error = cli_gateway_submit(gateway, gateway->xml, size, &result);
         if (error != KHORGOS_ERROR_ok) return error;
-        cli_json_object_begin(writer);
-        cli_json_key(writer, "status");
-        cli_json_string_literal(writer, result.group_status);
-        if (result.reason[0] != '\0') {
-            cli_json_key(writer, "reason");
-            cli_json_string_literal(writer, result.reason);
-        }
-        cli_json_key(writer, "transactions");
-        cli_json_integer(writer, result.transaction_count);
-        cli_json_key(writer, "rejected");
-        cli_json_integer(writer, result.rejected_count);
-        cli_json_key(writer, "reply_xml");
-        cli_json_string(writer, gateway->reply, result.reply_size);
-        cli_json_object_end(writer);
+        result_encode(writer, &result, gateway->reply);
     }
     reply_end(writer);
     return KHORGOS_ERROR_ok;
@@ -298,6 +315,72 @@ static khorgos_error statement_serve(struct cli_gateway *gateway,
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* get_message_status.                                                                        */
+
+static bool status_field(struct gateway_request *request, u32 key,
+                         struct khorgos_message_status_request *status) {
+    ASSERT(request != NULL && status != NULL);
+    const char *text = request->text;
+    const struct cli_json_token *name = &request->tokens[key], *value = name + 1;
+    char *out = NULL;
+    u32 capacity = 0;
+    if (cli_json_string_equals(text, name, "uetr")) {
+        out = status->uetr, capacity = sizeof(status->uetr);
+    } else if (cli_json_string_equals(text, name, "msg_id")) {
+        out = status->message_id, capacity = sizeof(status->message_id);
+    } else if (cli_json_string_equals(text, name, "sender_bic")) {
+        out = status->sender_bic, capacity = sizeof(status->sender_bic);
+    } else {
+        return request_refuse(request, CLI_CODEC_ERROR_unknown_field,
+                              "a status request takes uetr, or msg_id and sender_bic");
+    }
+    int length = value->type == CLI_JSON_STRING
+                     ? cli_json_string_decode(text, value, out, capacity - 1)
+                     : -1;
+    if (length <= 0) {
+        return request_refuse(request, CLI_CODEC_ERROR_wrong_type,
+                              "uetr, msg_id and sender_bic are strings of their lengths");
+    }
+    out[length] = '\0';
+    ASSERT((u32)length < capacity);
+    return true;
+}
+
+static bool status_read(struct gateway_request *request,
+                        struct khorgos_message_status_request *status) {
+    ASSERT(request != NULL && status != NULL);
+    const struct cli_json_token *tokens = request->tokens;
+    const struct cli_json_token *events = &tokens[request->events];
+    memset(status, 0, sizeof(*status));
+    if (events->type != CLI_JSON_ARRAY || events->children != 1 ||
+        tokens[request->events + 1].type != CLI_JSON_OBJECT) {
+        return request_refuse(request, CLI_CODEC_ERROR_too_many_events,
+                              "get_message_status takes one event, an object");
+    }
+    u32 object = request->events + 1;
+    for (u32 key = object + 1; key < tokens[object].end; key = tokens[key + 1].end) {
+        if (!status_field(request, key, status)) return false;
+    }
+    return true;
+}
+
+static khorgos_error status_serve(struct cli_gateway *gateway,
+                                  const struct khorgos_message_status_request *status,
+                                  struct cli_json_writer *writer,
+                                  struct gateway_request *request) {
+    ASSERT(gateway != NULL && status != NULL);
+    ASSERT(writer != NULL && request != NULL);
+    struct khorgos_message_result result;
+    khorgos_error error = khorgos_get_message_status(gateway->gateway, status, gateway->reply,
+                                                     KHORGOS_MESSAGE_REPLY_BYTES_MAX, &result);
+    if (error != KHORGOS_ERROR_ok) return error;
+    reply_begin(writer, request->op);
+    result_encode(writer, &result, gateway->reply);
+    reply_end(writer);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 /* The line.                                                                                  */
 
 static bool engine_stopped(khorgos_error error) {
@@ -331,16 +414,21 @@ enum cli_gateway_outcome cli_gateway_line(struct cli_gateway *gateway,
     struct cli_json_writer writer;
     cli_json_writer_init(&writer, gateway->line, gateway->line_capacity);
     struct khorgos_statement_request statement;
+    struct khorgos_message_status_request status;
     if (readable) {
-        readable = request.statement ? statement_read(&request, &statement)
-                                     : submit_check(&request);
+        readable = request.op_code == GATEWAY_STATEMENT ? statement_read(&request, &statement)
+                   : request.op_code == GATEWAY_STATUS  ? status_read(&request, &status)
+                                                        : submit_check(&request);
     }
     if (!readable) {
         gateway_error_line(&writer, &request, cli_codec_error_name(request.code),
                            request.message, line_number);
     } else {
-        *error = request.statement ? statement_serve(gateway, &statement, &writer, &request)
-                                   : submit_serve(gateway, &request, &writer);
+        *error = request.op_code == GATEWAY_STATEMENT
+                     ? statement_serve(gateway, &statement, &writer, &request)
+                 : request.op_code == GATEWAY_STATUS
+                     ? status_serve(gateway, &status, &writer, &request)
+                     : submit_serve(gateway, &request, &writer);
         if (engine_stopped(*error)) return CLI_GATEWAY_FAILED;
         if (*error != KHORGOS_ERROR_ok) {
             gateway_error_line(&writer, &request, khorgos_error_name(*error),

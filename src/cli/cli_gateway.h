@@ -1,9 +1,9 @@
 /*
  * cli_gateway.h: the ISO 20022 gateway's operations in the JSON front end (`apply`):
- * submit_message and get_statement (docs/api.md, "ISO 20022 messages"). Their bodies are XML
- * in JSON strings, not records, so they are decoded here rather than by the record tables of
- * cli_codec.c; apply answers them at once (a barrier, like advance_clock), through the C
- * interface of include/khorgos_iso20022.h.
+ * submit_message, get_message_status and get_statement (docs/api.md, "ISO 20022 messages").
+ * Their bodies are XML in JSON strings, not records, so they are decoded here rather than by
+ * the record tables of cli_codec.c; apply answers them at once (a barrier, like
+ * advance_clock), through the C interface of include/khorgos_iso20022.h.
  */
 #ifndef KHORGOS_CLI_GATEWAY_H
 #define KHORGOS_CLI_GATEWAY_H
@@ -40,7 +40,7 @@ enum cli_gateway_outcome {
     CLI_GATEWAY_FAILED = 2,   /* the engine stopped: *error says why; nothing may be written */
 };
 
-/* Reads one line; when it is submit_message or get_statement, serves it and writes its reply
+/* Reads one line; when it is a gateway operation, serves it and writes its reply
  * line (or its error line) into gateway->line. */
 enum cli_gateway_outcome cli_gateway_line(struct cli_gateway *gateway,
                                           struct cli_json_reader *reader, const char *line,

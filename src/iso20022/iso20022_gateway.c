@@ -398,6 +398,7 @@ static void report_message_id(const void *xml, size_t size, char *out) {
     ASSERT(xml != NULL || size == 0);
     static const char digits[] = "0123456789abcdef";
     u128 checksum = base_checksum128(xml, size);
+    ASSERT(sizeof(digits) == 17);
     out[0] = 'K';
     out[1] = 'H';
     for (u32 nibble = 0; nibble < 32; nibble++) {
@@ -407,14 +408,13 @@ static void report_message_id(const void *xml, size_t size, char *out) {
     ASSERT(34 <= ISO20022_TEXT_BYTES_MAX);
 }
 
-static void result_fill(const struct iso20022_report *report,
-                        const struct iso20022_message *message, size_t length,
-                        struct khorgos_message_result *result) {
+static void result_fill(const struct iso20022_report *report, u32 transaction_count,
+                        size_t length, struct khorgos_message_result *result) {
     ASSERT(report != NULL && result != NULL);
     ASSERT(length > 0 && length < U32_MAX);
     memcpy(result->group_status, iso20022_status_code(report->group_status), 5);
     memcpy(result->reason, iso20022_reason_code(report->group_reason), 5);
-    result->transaction_count = message->transaction_count;
+    result->transaction_count = transaction_count;
     for (u32 index = 0; index < report->transaction_count; index++) {
         if (report->transactions[index].status == ISO20022_STATUS_RJCT) result->rejected_count++;
     }
@@ -451,6 +451,96 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
     report_message_id(xml, size, report->message_id);
     size_t length = iso20022_write_report(report, reply, capacity);
     ASSERT(length > 0); /* KHORGOS_MESSAGE_REPLY_BYTES_MAX holds any report */
-    result_fill(report, message, length, result);
+    result_fill(report, message->transaction_count, length, result);
+    return KHORGOS_ERROR_ok;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* A message's status now.                                                                    */
+
+/* A payment record's status now. */
+static void status_of_record(struct iso20022_transaction_status *out,
+                             const struct khorgos_payment *payment) {
+    ASSERT(out != NULL && payment != NULL);
+    ASSERT(payment->state >= KHORGOS_PAYMENT_SETTLED);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->original_end_to_end_id, payment->end_to_end_id, KHORGOS_END_TO_END_ID_BYTES);
+    if (payment->uetr != 0) iso20022_uuid_text(payment->uetr, out->original_uetr);
+    if (payment->state == KHORGOS_PAYMENT_SETTLED) {
+        out->status = ISO20022_STATUS_ACSC;
+    } else if (payment->state == KHORGOS_PAYMENT_QUEUED) {
+        out->status = ISO20022_STATUS_ACSP;
+    } else if (payment->state == KHORGOS_PAYMENT_WAITING ||
+               payment->state == KHORGOS_PAYMENT_IN_WINDOW) {
+        out->status = ISO20022_STATUS_PDNG;
+    } else {
+        status_refused_by(out, payment->reason); /* rejected, cancelled: why */
+    }
+}
+
+/* The ids the request names into gateway->ids; 0 when it names nothing valid. */
+static u32 status_request_ids(struct khorgos_gateway *gateway,
+                              const struct khorgos_message_status_request *request) {
+    ASSERT(gateway != NULL && request != NULL);
+    size_t uetr_length = strnlen(request->uetr, sizeof(request->uetr));
+    size_t id_length = strnlen(request->message_id, sizeof(request->message_id));
+    size_t bic_length = strnlen(request->sender_bic, sizeof(request->sender_bic));
+    u128 uetr = 0;
+    if (uetr_length > 0) {
+        bool valid = uetr_length < sizeof(request->uetr) &&
+                     iso20022_uetr_parse(request->uetr, uetr_length, &uetr);
+        gateway->ids[0] = uetr;
+        return valid ? 1 : 0;
+    }
+    if (id_length == 0 || id_length > ISO20022_TEXT_BYTES_MAX ||
+        (bic_length != 8 && bic_length != KHORGOS_BIC_BYTES) ||
+        !iso20022_bic_valid(request->sender_bic, bic_length)) {
+        return 0;
+    }
+    for (u32 position = 1; position <= ISO20022_TRANSACTION_COUNT_MAX; position++) {
+        gateway->ids[position - 1] =
+            iso20022_payment_id(request->sender_bic, request->message_id, position);
+    }
+    memcpy(gateway->report.original_message_id, request->message_id, id_length + 1);
+    memcpy(gateway->report.to, request->sender_bic, bic_length + 1);
+    return ISO20022_TRANSACTION_COUNT_MAX;
+}
+
+khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
+                                         const struct khorgos_message_status_request *request,
+                                         char *reply, size_t capacity,
+                                         struct khorgos_message_result *result) {
+    ASSERT(gateway != NULL && request != NULL);
+    ASSERT(result != NULL);
+    memset(result, 0, sizeof(*result));
+    if (reply == NULL || capacity < KHORGOS_MESSAGE_REPLY_BYTES_MAX) {
+        return KHORGOS_ERROR_reply_too_small;
+    }
+    gateway->error = KHORGOS_ERROR_ok;
+    struct iso20022_report *report = &gateway->report;
+    memset(report, 0, sizeof(*report));
+    report->type = ISO20022_MESSAGE_PACS_002;
+    u32 count = status_request_ids(gateway, request);
+    if (count == 0) return KHORGOS_ERROR_invalid_argument;
+    u32 size = 0;
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_LOOKUP_PAYMENTS, gateway->ids,
+                         count * (u32)sizeof(u128), gateway->lookup, &size) != KHORGOS_ERROR_ok) {
+        return gateway->error;
+    }
+    report->transaction_count = size / (u32)sizeof(struct khorgos_payment);
+    if (report->transaction_count == 0) return KHORGOS_ERROR_message_not_found;
+    for (u32 index = 0; index < report->transaction_count; index++) {
+        struct khorgos_payment payment;
+        memcpy(&payment, gateway->lookup + index * sizeof(payment), sizeof(payment));
+        status_of_record(&report->transactions[index], &payment);
+    }
+    report->created_ns = khorgos_clock_now(gateway->engine);
+    report_group_status(report);
+    /* Its MsgId: of the payments as they stand and the time, so each report has its own. */
+    memcpy(gateway->lookup + size, &report->created_ns, sizeof(report->created_ns));
+    report_message_id(gateway->lookup, size + sizeof(report->created_ns), report->message_id);
+    size_t length = iso20022_write_report(report, reply, capacity);
+    ASSERT(length > 0);
+    result_fill(report, report->transaction_count, length, result);
     return KHORGOS_ERROR_ok;
 }
