@@ -3,7 +3,8 @@
 # each reply is written beside its file, is a pacs.002 (camt.029 for a camt.056) whose group
 # status and reason are the expected ones, the exit status is 5 when any message was refused
 # and 0 when all were accepted, a resubmission in a new process gets its first reply byte for
-# byte and changes nothing, and a refused message changes nothing either.
+# byte and changes nothing, and a refused message changes nothing either; and apply's gateway
+# lines that cannot be read get their named errors.
 set -euo pipefail
 KHORGOS=${KHORGOS:-build/khorgos}
 CORPUS=${CORPUS:-tests/iso20022}
@@ -79,4 +80,21 @@ cmp "$work/before" "$work/after"
 [ $? -eq 2 ] || true
 status=0; "$KHORGOS" message "$work/pacs008_v08.xml" 2>/dev/null || status=$?
 [ "$status" -eq 2 ] || { echo "no --data: exit $status, expected 2"; exit 1; }
+# The apply front end: a gateway line that cannot be read gets its named error and changes
+# nothing; a refused message is an answer, not an error.
+printf '%s\n' '{"op":"submit_message","events":[{"xml":1}]}' \
+    '{"op":"submit_message","events":[{"xml":"x"}],"extra":1}' \
+    '{"op":"get_statement","events":[{"bic":"UNKNKZKX","currency":"KZT","date":20230519,"message":"camt.053"}]}' \
+    '{"op":"get_statement","events":[{"bic":"HSBKKZKX","currency":"KZT","message":"camt.055"}]}' \
+    '{"op":"get_message_status","events":[{"uetr":"e7985fdc-04da-494d-9f89-cc9502ea84bb"}]}' \
+    '{"op":"submit_message","events":[{"xml":"not xml"}]}' |
+    "$KHORGOS" apply --clock manual 2>/dev/null >"$work/errors"
+python3 - "$work/errors" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+codes = [line.get("error", {}).get("code") for line in lines]
+assert codes == ["wrong_type", "unknown_field", "account_not_found", "unknown_name",
+                 "message_not_found", None], codes
+assert lines[5]["results"][0]["status"] == "RJCT" and lines[5]["results"][0]["reason"] == "FF01"
+PY
 echo "ok"
