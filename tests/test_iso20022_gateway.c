@@ -78,6 +78,13 @@ static int setup(void **state) {
                                     .account_balance_count_max = 256};
     assert_int_equal(khorgos_open_memory(&fixture.engine, &config), KHORGOS_ERROR_ok);
     assert_int_equal(khorgos_gateway_open(&fixture.gateway, fixture.engine), KHORGOS_ERROR_ok);
+    /* A client's account with the ledger and code of a settlement account, created first: a
+     * statement must not take it for a participant's. */
+    struct khorgos_account account = {.id = 7, .ledger = KZT, .code = 1};
+    struct khorgos_create_result created;
+    execute(KHORGOS_OPERATION_CREATE_ACCOUNTS, &account, sizeof(account), &created,
+            sizeof(created));
+    assert_int_equal(created.status, KHORGOS_CREATE_ACCOUNT_created);
     participant("NBRKKZKX", KHORGOS_ROLE_SETTLEMENT_AGENT);
     participant("HSBKKZKX", KHORGOS_ROLE_BANK);
     participant("KCJBKZKX", KHORGOS_ROLE_BANK);

@@ -4,10 +4,11 @@
  * range), from the engine's queries alone (include/khorgos_iso20022.h):
  *
  *   the account   get_positions of the currency lists its participants in their order, and
- *                 query_accounts (ledger = the currency, code = settlement) their settlement
- *                 accounts in the same order (each is created with its participant); the
- *                 participant's position and account are at the same index, and their balances
- *                 are compared.
+ *                 query_accounts (ledger = the currency, code = settlement, ids in the
+ *                 settlement's namespace: a client's account with the same ledger and code is
+ *                 passed over) their settlement accounts in the same order (each is created
+ *                 with its participant); the participant's position and account are at the
+ *                 same index, and their balances are asserted equal.
  *   the entries   get_account_transfers of that account over the range, a page at a time;
  *                 a payment's transfers (codes 1 to 3) carry its id in user_data_128, and
  *                 lookup_payments gives its EndToEndId, UETR and participants.
@@ -23,7 +24,8 @@
 #define DAY_NS (86400ull * 1000000000ull)
 #define CODE_PAYMENT_FIRST 1u /* transfer codes of a payment: settle.h's transfer kinds 1-3 */
 #define CODE_PAYMENT_LAST 3u
-#define ACCOUNT_CODE_SETTLEMENT 1u
+#define ACCOUNT_CODE_SETTLEMENT 1u /* the settlement account's kind, its code and id byte */
+#define SETTLEMENT_NAMESPACE 0x4B53u /* the top 16 bits of the settlement layer's ids */
 /* A range's end that is no end: every entry booked so far (a filter's 0). */
 #define STATEMENT_END_NONE (U64_MAX - 1)
 
@@ -58,30 +60,63 @@ static void hex32(u128 value, char out[33]) {
     ASSERT(strlen(out) == 32);
 }
 
+/* Whether an account is a settlement account of the settlement layer: its id is in the
+ * settlement's namespace (docs/api.md, "Model": bits 127-112 0x4B53, 111-104 the kind), not a
+ * client's account that happens to have the same ledger and code. */
+static bool settlement_account(const struct khorgos_account *account) {
+    ASSERT(account != NULL);
+    ASSERT(account->code == ACCOUNT_CODE_SETTLEMENT);
+    return (u32)(account->id >> 112) == SETTLEMENT_NAMESPACE &&
+           (u32)(account->id >> 104 & 0xFFu) == ACCOUNT_CODE_SETTLEMENT;
+}
+
+/* The `wanted`-th (from 0) settlement account of the currency, in creation order, by pages of
+ * query_accounts; account_not_found when there are fewer. */
+static khorgos_error statement_account_at(struct statement *statement, u32 wanted) {
+    ASSERT(statement != NULL && statement->gateway != NULL);
+    struct khorgos_gateway *gateway = statement->gateway;
+    struct khorgos_query_filter filter = {.ledger = statement->currency->numeric,
+                                          .code = ACCOUNT_CODE_SETTLEMENT,
+                                          .limit = KHORGOS_BATCH_EVENTS_MAX};
+    u32 seen = 0;
+    for (;;) {
+        u32 size = 0;
+        if (iso20022_execute(gateway, KHORGOS_OPERATION_QUERY_ACCOUNTS, &filter, sizeof(filter),
+                             gateway->lookup, &size) != KHORGOS_ERROR_ok) {
+            return gateway->error;
+        }
+        u32 count = size / (u32)sizeof(struct khorgos_account);
+        for (u32 index = 0; index < count; index++) {
+            memcpy(&statement->account, gateway->lookup + index * sizeof(statement->account),
+                   sizeof(statement->account));
+            if (settlement_account(&statement->account) && seen++ == wanted) {
+                return KHORGOS_ERROR_ok;
+            }
+        }
+        if (count < KHORGOS_BATCH_EVENTS_MAX) return KHORGOS_ERROR_account_not_found;
+        filter.timestamp_min = statement->account.timestamp + 1;
+    }
+}
+
 /* The participant's settlement account (see the file's note). */
 static khorgos_error statement_account(struct statement *statement) {
     ASSERT(statement != NULL && statement->gateway != NULL);
     struct khorgos_gateway *gateway = statement->gateway;
-    struct khorgos_settle_filter positions_filter = {.currency = statement->currency->numeric};
-    struct khorgos_query_filter accounts_filter = {.ledger = statement->currency->numeric,
-                                                   .code = ACCOUNT_CODE_SETTLEMENT,
-                                                   .limit = KHORGOS_BATCH_EVENTS_MAX};
-    u32 positions_size = 0, accounts_size = 0;
-    iso20022_execute(gateway, KHORGOS_OPERATION_GET_POSITIONS, &positions_filter,
-                     sizeof(positions_filter), gateway->query, &positions_size);
-    iso20022_execute(gateway, KHORGOS_OPERATION_QUERY_ACCOUNTS, &accounts_filter,
-                     sizeof(accounts_filter), gateway->lookup, &accounts_size);
-    if (gateway->error != KHORGOS_ERROR_ok) return gateway->error;
-    u32 count = positions_size / (u32)sizeof(struct khorgos_position);
-    ASSERT(count * sizeof(struct khorgos_account) == accounts_size); /* one each */
+    struct khorgos_settle_filter filter = {.currency = statement->currency->numeric};
+    u32 size = 0;
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter),
+                         gateway->query, &size) != KHORGOS_ERROR_ok) {
+        return gateway->error;
+    }
     char stored[KHORGOS_BIC_BYTES];
     iso20022_bic_stored(statement->bic, stored);
-    for (u32 index = 0; index < count; index++) {
+    for (u32 index = 0; index < size / sizeof(struct khorgos_position); index++) {
         struct khorgos_position position;
         memcpy(&position, gateway->query + index * sizeof(position), sizeof(position));
         if (memcmp(position.bic, stored, KHORGOS_BIC_BYTES) != 0) continue;
-        memcpy(&statement->account, gateway->lookup + index * sizeof(statement->account),
-               sizeof(statement->account));
+        khorgos_error error = statement_account_at(statement, index);
+        if (error != KHORGOS_ERROR_ok) return error;
+        /* The same participant: its position's balance is its account's. */
         ASSERT(statement->account.credits_posted - statement->account.debits_posted ==
                position.balance);
         return KHORGOS_ERROR_ok;
