@@ -97,4 +97,26 @@ assert codes == ["wrong_type", "unknown_field", "account_not_found", "unknown_na
                  "message_not_found", None], codes
 assert lines[5]["results"][0]["status"] == "RJCT" and lines[5]["results"][0]["reason"] == "FF01"
 PY
+# A window's net transfer carries the window's number (1), which is also payment 1's id: the
+# statement names payment 1 on its own entry only, never on the net.
+"$KHORGOS" apply --clock manual 2>/dev/null >"$work/net" <<'JSON'
+{"op":"create_participants","events":[{"bic":"NBRKKZKX","country":"KZ","role":"settlement_agent","name":"NBK","currencies":["KZT"]},{"bic":"HSBKKZKX","country":"KZ","role":"bank","name":"Halyk","currencies":["KZT"]},{"bic":"KCJBKZKX","country":"KZ","role":"bank","name":"Kaspi","currencies":["KZT"]}]}
+{"op":"open_day","events":[{"id":"1","currency":"KZT","date":20230519,"queue_mode":"fifo"}]}
+{"op":"fund","events":[{"id":"2","bic":"HSBKKZKX","currency":"KZT","amount":"1000.00"}]}
+{"op":"submit_payments","events":[{"id":"1","debtor":"HSBKKZKX","creditor":"KCJBKZKX","currency":"KZT","amount":"5.00","end_to_end_id":"A-1"}]}
+{"op":"open_window","events":[{"id":"30"}]}
+{"op":"submit_payments","events":[{"id":"2","debtor":"HSBKKZKX","creditor":"KCJBKZKX","currency":"KZT","amount":"10.00","settlement":"net","end_to_end_id":"N-2"}]}
+{"op":"close_window","events":[{"id":"31"}]}
+{"op":"settle_window","events":[{"id":"32","number":1}]}
+{"op":"get_statement","events":[{"bic":"HSBKKZKX","currency":"KZT","date":20230519,"message":"camt.053"}]}
+JSON
+python3 - "$work/net" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+assert lines[7]["results"][0]["payments_settled"] == 1, lines[7]
+xml = lines[-1]["results"][0]["xml"]
+assert xml.count("<Ntry>") == 3, xml                      # fund, payment 1, the net
+assert xml.count("<EndToEndId>A-1</EndToEndId>") == 1, xml
+assert "<Amt Ccy=\"KZT\">985.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>" in xml, xml
+PY
 echo "ok"

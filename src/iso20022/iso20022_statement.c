@@ -298,6 +298,18 @@ static void put_entry(struct statement *statement, const struct khorgos_transfer
     iso20022_put(out, "</Ntry>");
 }
 
+/* Whether the transfer books that payment: every leg a payment settles alone or across
+ * currencies (code 1) carries its id; a leg of a set (codes 2 and 3) is its debit or credit
+ * transfer, while a window's net transfer (codes 2 and 3 too) carries the window's number,
+ * which may equal some payment's id. */
+static bool transfer_of_payment(const struct khorgos_transfer *transfer,
+                                const struct khorgos_payment *payment) {
+    ASSERT(transfer != NULL && payment != NULL);
+    ASSERT(transfer->user_data_128 == payment->id);
+    return transfer->code == CODE_PAYMENT_FIRST || transfer->id == payment->transfer_id_debit ||
+           transfer->id == payment->transfer_id_credit;
+}
+
 /* Writes the page's entries within the range, each with its payment when it has one. */
 static void visit_write(struct statement *statement, const struct khorgos_transfer *page,
                         u32 count) {
@@ -324,6 +336,7 @@ static void visit_write(struct statement *statement, const struct khorgos_transf
             page[index].code >= CODE_PAYMENT_FIRST && page[index].code <= CODE_PAYMENT_LAST) {
             payment = &payments[next++];
         }
+        if (payment != NULL && !transfer_of_payment(&page[index], payment)) payment = NULL;
         put_entry(statement, &page[index], payment);
     }
 }
