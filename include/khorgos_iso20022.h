@@ -58,9 +58,10 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
                                      size_t size, char *reply, size_t capacity,
                                      struct khorgos_message_result *result);
 
-/* get_message_status: a message's payments by their UETR, or by the sender's BIC and MsgId
- * (found only for a message whose transactions have no UETR: their payment ids derive from
- * these; a payment with a UETR is asked for by it). Text NUL-terminated; "" = not given. */
+/* get_message_status: a message's payments by their UETR (the payment whose id is the UETR,
+ * as the gateway submits them), or by the sender's BIC and MsgId (found only for a message
+ * whose transactions have no UETR: their payment ids derive from these). Text
+ * NUL-terminated; "" = not given. */
 struct khorgos_message_status_request {
     char uetr[37];                          /* lower-case UUID v4 text */
     char message_id[36];                    /* MsgId, Max35Text */
@@ -69,7 +70,8 @@ struct khorgos_message_status_request {
 
 /* Writes the current pacs.002.001.10 of the payments the request names into `reply`, as
  * khorgos_submit_message does, with each payment's status now (a queued payment since settled
- * is ACSC, one rejected at the cut-off RJCT TM01, one cancelled RJCT NARR "cancelled"). The
+ * is ACSC, one queued for want of an FX quote PDNG, one rejected at the cut-off RJCT TM01, one
+ * cancelled RJCT NARR "cancelled"). The
  * record does not hold the original MsgId, InstrId or TxId: OrgnlMsgId and OrgnlMsgNmId are
  * NOTPROVIDED, InstrId and TxId left out. invalid_argument when the request names nothing
  * valid; message_not_found when no payment matches; reply_too_small; the engine's error. */

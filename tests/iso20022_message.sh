@@ -119,4 +119,22 @@ assert xml.count("<Ntry>") == 3, xml                      # fund, payment 1, the
 assert xml.count("<EndToEndId>A-1</EndToEndId>") == 1, xml
 assert "<Amt Ccy=\"KZT\">985.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>" in xml, xml
 PY
+# get_message_status of a cross-currency payment queued for want of a quote (its pair's only
+# quote has expired): PDNG. Its id is its UETR, as the gateway gives a payment with one.
+"$KHORGOS" apply --clock manual 2>/dev/null >"$work/fx" <<'JSON'
+{"op":"create_participants","events":[{"bic":"NBRKKZKX","country":"KZ","role":"settlement_agent","name":"NBK","currencies":["KZT"]},{"bic":"PBOCCNBJ","country":"CN","role":"settlement_agent","name":"PBOC","currencies":["CNY"]},{"bic":"HSBKKZKX","country":"KZ","role":"bank","name":"Halyk","currencies":["KZT"]},{"bic":"BKCHCNBJ","country":"CN","role":"bank","name":"Bank of China","currencies":["CNY"]},{"bic":"LPAAKZKA","country":"KZ","role":"liquidity_provider","name":"FX A","currencies":["KZT","CNY"]}]}
+{"op":"open_day","events":[{"id":"1","currency":"KZT","date":20230519,"queue_mode":"fifo"},{"id":"2","currency":"CNY","date":20230519,"queue_mode":"fifo"}]}
+{"op":"fund","events":[{"id":"3","bic":"HSBKKZKX","currency":"KZT","amount":"1000.00"}]}
+{"op":"set_fx_quotes","events":[{"id":"1","provider":"LPAAKZKA","currency_source":"KZT","currency_target":"CNY","rate":"0.0152","amount_max":"1000.00","expires_at":"1684454401000000000"}]}
+{"op":"advance_clock","seconds":2}
+{"op":"submit_payments","events":[{"id":"20095106327972210524872303261840796283","debtor":"HSBKKZKX","creditor":"BKCHCNBJ","currency":"KZT","currency_target":"CNY","amount":"100.00","end_to_end_id":"FX-1","uetr":"20095106327972210524872303261840796283"}]}
+{"op":"get_message_status","events":[{"uetr":"0f1e2d3c-4b5a-4697-8a1b-2c3d4e5f6a7b"}]}
+JSON
+python3 - "$work/fx" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+assert lines[5]["results"][0]["status"] == "queued", lines[5]
+assert lines[6]["results"][0]["status"] == "PDNG", lines[6]
+assert "<TxSts>PDNG</TxSts>" in lines[6]["results"][0]["reply_xml"]
+PY
 echo "ok"

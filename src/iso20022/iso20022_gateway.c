@@ -468,9 +468,11 @@ static void status_of_record(struct iso20022_transaction_status *out,
     if (payment->uetr != 0) iso20022_uuid_text(payment->uetr, out->original_uetr);
     if (payment->state == KHORGOS_PAYMENT_SETTLED) {
         out->status = ISO20022_STATUS_ACSC;
-    } else if (payment->state == KHORGOS_PAYMENT_QUEUED) {
+    } else if (payment->state == KHORGOS_PAYMENT_QUEUED &&
+               payment->reason != KHORGOS_SETTLE_quote_unavailable) {
         out->status = ISO20022_STATUS_ACSP;
-    } else if (payment->state == KHORGOS_PAYMENT_WAITING ||
+    } else if (payment->state == KHORGOS_PAYMENT_QUEUED || /* waiting for a quote */
+               payment->state == KHORGOS_PAYMENT_WAITING ||
                payment->state == KHORGOS_PAYMENT_IN_WINDOW) {
         out->status = ISO20022_STATUS_PDNG;
     } else {
