@@ -134,6 +134,7 @@ static bool request_op(struct gateway_request *request, bool *mine) {
 
 static void reply_begin(struct cli_json_writer *writer, const char *op) {
     ASSERT(writer != NULL && op != NULL);
+    ASSERT(writer->length == 0);
     cli_json_object_begin(writer);
     cli_json_key(writer, "op");
     cli_json_string_literal(writer, op);
@@ -175,6 +176,7 @@ static bool submit_check(struct gateway_request *request) {
     ASSERT(request != NULL);
     const struct cli_json_token *tokens = request->tokens;
     const struct cli_json_token *events = &tokens[request->events];
+    ASSERT(request->op_code == GATEWAY_SUBMIT);
     if (events->type != CLI_JSON_ARRAY) {
         return request_refuse(request, CLI_CODEC_ERROR_wrong_type, "\"events\" is an array");
     }
@@ -225,6 +227,7 @@ static bool statement_field(struct gateway_request *request, u32 key,
     ASSERT(request != NULL && statement != NULL);
     const char *text = request->text;
     const struct cli_json_token *name = &request->tokens[key], *value = name + 1;
+    ASSERT(name->type == CLI_JSON_STRING);
     char buffer[16] = "";
     int length = value->type == CLI_JSON_STRING
                      ? cli_json_string_decode(text, value, buffer, sizeof(buffer) - 1)
@@ -279,6 +282,7 @@ static bool statement_read(struct gateway_request *request,
     const struct cli_json_token *tokens = request->tokens;
     const struct cli_json_token *events = &tokens[request->events];
     memset(statement, 0, sizeof(*statement));
+    ASSERT(request->op_code == GATEWAY_STATEMENT);
     if (events->type != CLI_JSON_ARRAY || events->children != CLI_GATEWAY_STATEMENTS_MAX ||
         tokens[request->events + 1].type != CLI_JSON_OBJECT) {
         return request_refuse(request, CLI_CODEC_ERROR_too_many_events,
@@ -352,6 +356,7 @@ static bool status_read(struct gateway_request *request,
     const struct cli_json_token *tokens = request->tokens;
     const struct cli_json_token *events = &tokens[request->events];
     memset(status, 0, sizeof(*status));
+    ASSERT(request->op_code == GATEWAY_STATUS);
     if (events->type != CLI_JSON_ARRAY || events->children != 1 ||
         tokens[request->events + 1].type != CLI_JSON_OBJECT) {
         return request_refuse(request, CLI_CODEC_ERROR_too_many_events,
@@ -385,6 +390,7 @@ static khorgos_error status_serve(struct cli_gateway *gateway,
 
 static bool engine_stopped(khorgos_error error) {
     ASSERT(error < KHORGOS_ERROR_COUNT);
+    ASSERT(KHORGOS_ERROR_ok == 0);
     return error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
            error == KHORGOS_ERROR_stopped;
 }

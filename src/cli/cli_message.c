@@ -30,6 +30,7 @@ struct message_options {
 
 static int message_usage(const char *problem) {
     ASSERT(problem == NULL || problem[0] != '\0');
+    ASSERT(problem == NULL || strlen(problem) < 200);
     if (problem != NULL) fprintf(stderr, "khorgos message: %s\n", problem);
     fprintf(stderr,
             "usage: khorgos message --data DIR [--clock manual] FILE.xml...\n"
@@ -134,6 +135,7 @@ static int message_one(struct cli_gateway *gateway, const char *path) {
     }
     ssize_t size = message_file_read(path, gateway->xml, KHORGOS_MESSAGE_BYTES_MAX + 1u);
     if (size < 0) return CLI_EXIT_FAILED;
+    ASSERT((size_t)size <= KHORGOS_MESSAGE_BYTES_MAX + 1u);
     struct khorgos_message_result result;
     khorgos_error error = cli_gateway_submit(gateway, gateway->xml, (size_t)size, &result);
     if (error != KHORGOS_ERROR_ok) {
@@ -153,6 +155,8 @@ int cli_message_main(int argc, char **argv) {
     struct message_options options;
     int status = message_options_parse(argc, argv, &options);
     if (status >= 0) return status;
+    ASSERT(options.data_directory != NULL);
+    ASSERT(options.first_file >= 1 && options.first_file < argc);
     struct khorgos *engine = NULL;
     char report[1024] = "";
     struct khorgos_open_options open_options = {.clock_manual = options.clock_manual,

@@ -79,6 +79,7 @@ static khorgos_error statement_account_at(struct statement *statement, u32 wante
                                           .code = ACCOUNT_CODE_SETTLEMENT,
                                           .limit = KHORGOS_BATCH_EVENTS_MAX};
     u32 seen = 0;
+    ASSERT(filter.ledger != 0);
     for (;;) {
         u32 size = 0;
         if (iso20022_execute(gateway, KHORGOS_OPERATION_QUERY_ACCOUNTS, &filter, sizeof(filter),
@@ -241,7 +242,9 @@ static const char *transfer_kind_name(u16 code) {
                                         "payment_credit", "credit_draw", "credit_repay",
                                         "fund",        "defund"};
     ASSERT(ARRAY_COUNT(names) == 8);
-    return code < ARRAY_COUNT(names) ? names[code] : names[0];
+    const char *name = code < ARRAY_COUNT(names) ? names[code] : names[0];
+    ASSERT(name != NULL);
+    return name;
 }
 
 static void put_entry_details(struct statement *statement, const struct khorgos_transfer *transfer,
@@ -343,6 +346,7 @@ static void visit_write(struct statement *statement, const struct khorgos_transf
 
 static void put_header(struct statement *statement, const char *name, u64 created_ns) {
     ASSERT(statement != NULL && name != NULL);
+    ASSERT(statement->first_ns <= statement->last_ns);
     struct iso20022_output *out = &statement->output;
     bool camt053 = statement->request->kind == KHORGOS_STATEMENT_CAMT_053;
     char id[36];
