@@ -76,8 +76,9 @@ JSON
 cmp "$work/before" "$work/after"
 
 # Usage: --addresses is not yet there; no --data is a usage error.
-"$KHORGOS" message --addresses 127.0.0.1:4490 "$work/pacs008_v08.xml" 2>/dev/null && exit 1
-[ $? -eq 2 ] || true
+status=0; "$KHORGOS" message --addresses 127.0.0.1:4490 "$work/pacs008_v08.xml" 2>/dev/null ||
+    status=$?
+[ "$status" -eq 2 ] || { echo "--addresses: exit $status, expected 2"; exit 1; }
 status=0; "$KHORGOS" message "$work/pacs008_v08.xml" 2>/dev/null || status=$?
 [ "$status" -eq 2 ] || { echo "no --data: exit $status, expected 2"; exit 1; }
 # The apply front end: a gateway line that cannot be read gets its named error and changes
