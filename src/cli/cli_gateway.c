@@ -276,20 +276,29 @@ static bool statement_field(struct gateway_request *request, u32 key,
     return true;
 }
 
+/* The one event of get_statement or get_message_status: its object's token, or 0 (refused). */
+static u32 request_one_event(struct gateway_request *request) {
+    ASSERT(request != NULL);
+    ASSERT(request->op_code == GATEWAY_STATEMENT || request->op_code == GATEWAY_STATUS);
+    const struct cli_json_token *events = &request->tokens[request->events];
+    if (events->type != CLI_JSON_ARRAY || events->children != 1 ||
+        request->tokens[request->events + 1].type != CLI_JSON_OBJECT) {
+        request_refuse(request, CLI_CODEC_ERROR_too_many_events,
+                       "the operation takes one event, an object");
+        return 0;
+    }
+    return request->events + 1;
+}
+
 static bool statement_read(struct gateway_request *request,
                            struct khorgos_statement_request *statement) {
     ASSERT(request != NULL && statement != NULL);
-    const struct cli_json_token *tokens = request->tokens;
-    const struct cli_json_token *events = &tokens[request->events];
+    ASSERT(CLI_GATEWAY_STATEMENTS_MAX == 1);
     memset(statement, 0, sizeof(*statement));
-    ASSERT(request->op_code == GATEWAY_STATEMENT);
-    if (events->type != CLI_JSON_ARRAY || events->children != CLI_GATEWAY_STATEMENTS_MAX ||
-        tokens[request->events + 1].type != CLI_JSON_OBJECT) {
-        return request_refuse(request, CLI_CODEC_ERROR_too_many_events,
-                              "get_statement takes one event, an object");
-    }
-    u32 object = request->events + 1;
-    for (u32 key = object + 1; key < tokens[object].end; key = tokens[key + 1].end) {
+    u32 object = request_one_event(request);
+    if (object == 0) return false;
+    for (u32 key = object + 1; key < request->tokens[object].end;
+         key = request->tokens[key + 1].end) {
         if (!statement_field(request, key, statement)) return false;
     }
     if (statement->bic[0] == '\0' || statement->currency == 0 || statement->kind == 0) {
@@ -353,17 +362,12 @@ static bool status_field(struct gateway_request *request, u32 key,
 static bool status_read(struct gateway_request *request,
                         struct khorgos_message_status_request *status) {
     ASSERT(request != NULL && status != NULL);
-    const struct cli_json_token *tokens = request->tokens;
-    const struct cli_json_token *events = &tokens[request->events];
-    memset(status, 0, sizeof(*status));
     ASSERT(request->op_code == GATEWAY_STATUS);
-    if (events->type != CLI_JSON_ARRAY || events->children != 1 ||
-        tokens[request->events + 1].type != CLI_JSON_OBJECT) {
-        return request_refuse(request, CLI_CODEC_ERROR_too_many_events,
-                              "get_message_status takes one event, an object");
-    }
-    u32 object = request->events + 1;
-    for (u32 key = object + 1; key < tokens[object].end; key = tokens[key + 1].end) {
+    memset(status, 0, sizeof(*status));
+    u32 object = request_one_event(request);
+    if (object == 0) return false;
+    for (u32 key = object + 1; key < request->tokens[object].end;
+         key = request->tokens[key + 1].end) {
         if (!status_field(request, key, status)) return false;
     }
     return true;
