@@ -59,7 +59,7 @@ static int message_options_parse(int argc, char **argv, struct message_options *
                    (strcmp(value, "manual") == 0 || strcmp(value, "realtime") == 0)) {
             options->clock_manual = strcmp(value, "manual") == 0;
         } else if (strcmp(option, "--addresses") == 0) {
-            return message_usage("--addresses is not yet available (the client library)");
+            return message_usage("--addresses is not yet available");
         } else {
             return message_usage("unknown option or missing value");
         }
