@@ -640,7 +640,10 @@ struct khorgos_position {
     X(message_checksum, "a network message failed its header or body checksum")               \
     X(message_invalid, "a network message has a field its command does not allow")             \
     X(message_cluster, "a network message is addressed to another cluster")                    \
-    X(diverged, "this replica's state differs from the leader's; it serves nothing more")
+    X(diverged, "this replica's state differs from the leader's; it serves nothing more")     \
+    X(account_not_found, "the participant has no settlement account in that currency")        \
+    X(too_many_entries, "the statement would hold more entries than one may")                  \
+    X(message_not_found, "no payment of that message is known")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -11,6 +11,7 @@
  *   benchmark  the engine through its C API on bench/bench_workload.h     (cli_benchmark.c)
  *   simulate   a day of trade through each settlement design, the report  (cli_simulate.c)
  *   start    the network server: TigerBeetle's client protocol            (cli_start.c)
+ *   message  ISO 20022 files through the gateway, replies beside them    (cli_message.c)
  *
  * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
  * from the engine's binary records) is part of this layer: JSON is one front end, not the
@@ -29,6 +30,7 @@
 #define CLI_EXIT_REPAIRABLE 3 /* check: open repairs or works around it, losing nothing */
 #define CLI_EXIT_REFUSED 4    /* check, apply: damage to acknowledged data, or another format
                                  version; open refuses and changes nothing */
+#define CLI_EXIT_MESSAGE_REFUSED 5 /* message: a message was refused (its reply says why) */
 
 int cli_apply_main(int argc, char **argv);
 int cli_demo_main(int argc, char **argv);
@@ -38,6 +40,7 @@ int cli_inspect_main(int argc, char **argv);
 int cli_benchmark_main(int argc, char **argv);
 int cli_simulate_main(int argc, char **argv);
 int cli_start_main(int argc, char **argv);
+int cli_message_main(int argc, char **argv);
 
 /* format's replica options (cli_cluster.c): takes --cluster, --replica and --replica-count out
  * of argv (the rest stay, in order); -1 when they are good (*clustered: they were given), else

@@ -33,6 +33,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_codec.h"
+#include "cli/cli_gateway.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -89,6 +90,7 @@ struct apply {
     u32 output_capacity;
     struct cli_json_writer writer;
     bool failed; /* the engine or the output failed: stop */
+    struct cli_gateway gateway; /* submit_message, get_statement (cli_gateway.c) */
 };
 
 static int apply_usage(const char *problem) {
@@ -157,13 +159,12 @@ static int apply_options_parse(int argc, char **argv, struct apply_options *opti
 /* ----------------------------------------------------------------------------------------- */
 /* Output.                                                                                    */
 
-static void apply_output_write(struct apply *apply) {
-    ASSERT(!apply->writer.overflow);
-    ASSERT(apply->writer.buffer == apply->output && apply->writer.length <= apply->output_capacity);
+static void apply_write_all(struct apply *apply, const char *bytes, u32 length) {
+    ASSERT(apply != NULL);
+    ASSERT(bytes != NULL || length == 0);
     u32 written = 0;
-    while (written < apply->writer.length && !apply->failed) {
-        ssize_t result = write(STDOUT_FILENO, apply->output + written,
-                               apply->writer.length - written);
+    while (written < length && !apply->failed) {
+        ssize_t result = write(STDOUT_FILENO, bytes + written, length - written);
         if (result < 0 && errno == EINTR) continue;
         if (result <= 0) {
             fprintf(stderr, "khorgos apply: cannot write a reply: %s\n", strerror(errno));
@@ -172,6 +173,12 @@ static void apply_output_write(struct apply *apply) {
         }
         written += (u32)result;
     }
+}
+
+static void apply_output_write(struct apply *apply) {
+    ASSERT(!apply->writer.overflow);
+    ASSERT(apply->writer.buffer == apply->output && apply->writer.length <= apply->output_capacity);
+    apply_write_all(apply, apply->output, apply->writer.length);
     cli_json_writer_init(&apply->writer, apply->output, apply->output_capacity);
 }
 
@@ -301,12 +308,31 @@ static bool apply_line_blank(const char *line, u32 length) {
     return true;
 }
 
+/* A gateway operation (submit_message, get_statement) is a barrier: the batch before it is
+ * committed first, then it is served at once. Returns whether the line was one. */
+static bool apply_gateway_line(struct apply *apply, const char *line, u32 length) {
+    ASSERT(apply->line_number >= 1);
+    ASSERT(line != NULL);
+    if (!cli_gateway_line_is_candidate(line, length)) return false;
+    apply_batch_flush(apply);
+    if (apply->failed) return true;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    enum cli_gateway_outcome outcome = cli_gateway_line(&apply->gateway, &apply->reader, line,
+                                                        length, apply->line_number, &error);
+    if (outcome == CLI_GATEWAY_FAILED) apply_engine_failed(apply, error);
+    if (outcome == CLI_GATEWAY_ANSWERED) {
+        apply_write_all(apply, apply->gateway.line, apply->gateway.line_length);
+    }
+    return outcome != CLI_GATEWAY_NOT_MINE;
+}
+
 /* Decodes one line into the batch, or answers it at once when it is refused or local. */
 static void apply_line(struct apply *apply, const char *line, u32 length) {
     ASSERT(apply->line_number >= 1);
     if (apply_line_blank(line, length)) return;
     if (apply->request_count == APPLY_BATCH_REQUESTS_MAX) apply_batch_flush(apply);
     if (apply->failed) return; /* invariant 5: the batch stays as it was, unanswered */
+    if (apply_gateway_line(apply, line, length)) return;
     struct cli_codec_request decoded;
     struct cli_codec_error error;
     enum cli_codec_decode_status status = cli_codec_request_decode(
@@ -508,6 +534,7 @@ static void apply_release(struct apply *apply) {
     free(apply->bodies);
     free(apply->replies);
     free(apply->output);
+    cli_gateway_release(&apply->gateway);
     khorgos_close(apply->engine);
     free(apply);
 }
@@ -541,6 +568,11 @@ int cli_apply_main(int argc, char **argv) {
         exit_status = error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
                           ? CLI_EXIT_REFUSED
                           : CLI_EXIT_FAILED;
+        goto release;
+    }
+    if (!cli_gateway_reserve(&apply->gateway, apply->engine)) {
+        fprintf(stderr, "khorgos apply: out of memory for the gateway's buffers\n");
+        exit_status = 1;
         goto release;
     }
     if (options.data_directory == NULL) fprintf(stderr, "khorgos: in memory: nothing is durable\n");

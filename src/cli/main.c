@@ -6,7 +6,8 @@
  * input or output); 2 a usage error (unknown subcommand or option), with the usage on
  * standard error; 3 (check) a data directory that open repairs or works around without losing
  * an acknowledged record; 4 (check, apply) a data directory open refuses: damage to
- * acknowledged data, or another format version (docs/storage.md, "Recovery").
+ * acknowledged data, or another format version (docs/storage.md, "Recovery"); 5 (message) a
+ * message was refused.
  */
 #include "cli/cli.h"
 
@@ -29,6 +30,7 @@ static const struct cli_command cli_commands[] = {
     {"simulate", cli_simulate_main,
      "a day of regional trade through each settlement design: the report"},
     {"start", cli_start_main, "serve TigerBeetle's client protocol over the network"},
+    {"message", cli_message_main, "submit ISO 20022 files; each reply is written beside its file"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -2,9 +2,9 @@
  * iso20022: the gateway's message layer. It reads ISO 20022 messages (pacs.008, pacs.009,
  * pacs.004, camt.056) from untrusted bytes into fixed-size structs, checks them in a fixed
  * order with the ISO external reason code each failure gets, and writes the replies (pacs.002,
- * camt.029). It sits above the engine and below cli: the engine and its journal never see XML,
- * and nothing below this layer calls it (replay never calls libxml2). docs/iso20022.md has the
- * mapping, the checks and the safety rules.
+ * camt.029, camt.053, camt.054). It sits above the engine and below cli: the engine and its
+ * journal never see XML, and nothing below this layer calls it (replay never calls libxml2).
+ * docs/iso20022.md has the mapping, the checks, the gateway and the safety rules.
  *
  * Files of this layer
  *   iso20022_xml.c     the safe parse with libxml2 (size, depth, no DTD, UTF-8 only) and the
@@ -16,6 +16,9 @@
  *   iso20022_fields.c  the fields of each message type (FF01 for structure and patterns)
  *   iso20022_rules.c   the checks after structure, in their order, and the payment ids
  *   iso20022_write.c   pacs.002 and camt.029 out, and their reading back
+ *   iso20022_gateway.c the gateway over the engine: khorgos_submit_message (the C interface
+ *                      is include/khorgos_iso20022.h)
+ *   iso20022_statement.c  camt.053 and camt.054 out: khorgos_get_statement
  *   iso20022_private.h what these files share (libxml2 is included there only)
  *
  * Safety. Input is refused (FF01) before or while parsing when it is larger than
@@ -104,18 +107,29 @@ enum iso20022_reason {
     ISO20022_REASON_NARR = 13,/* Narrative: a status with no ISO code, said in AddtlInf */
     ISO20022_REASON_ARDT = 14,/* AlreadyReturned/settled: camt.029 refusal */
     ISO20022_REASON_NOOR = 15,/* NoOriginalTransactionReceived: camt.029 refusal */
-    ISO20022_REASON_COUNT = 16,
+    /* The other codes of the engine's statuses (khorgos_settle_status_iso_code). */
+    ISO20022_REASON_AM04 = 16,/* InsufficientFunds */
+    ISO20022_REASON_AM02 = 17,/* NotAllowedAmount: a net debit cap or bilateral limit */
+    ISO20022_REASON_AM13 = 18,/* AmountExceedsClearingSystemLimit */
+    ISO20022_REASON_AG09 = 19,/* PaymentNotReceived: no conversion route */
+    ISO20022_REASON_TM01 = 20,/* InvalidCutOffTime: after a cut-off, the day not open */
+    ISO20022_REASON_DT01 = 21,/* InvalidDate: a value date that is not a business day */
+    ISO20022_REASON_BE09 = 22,/* InvalidCountry */
+    ISO20022_REASON_COUNT = 23,
 };
 
 /* Four letters, or "" for ISO20022_REASON_NONE. */
 const char *iso20022_reason_code(enum iso20022_reason reason);
+/* The reason whose code is `code` (four letters, NUL-terminated); false when none is. */
+bool iso20022_reason_parse(const char *code, enum iso20022_reason *reason);
 
 enum iso20022_status {
     ISO20022_STATUS_ACSC = 0, /* settled */
     ISO20022_STATUS_ACSP = 1, /* accepted, queued */
     ISO20022_STATUS_PDNG = 2, /* waiting: value date, quote, netting window */
     ISO20022_STATUS_RJCT = 3, /* refused: with a reason */
-    ISO20022_STATUS_COUNT = 4,
+    ISO20022_STATUS_PART = 4, /* a group whose transactions got different statuses */
+    ISO20022_STATUS_COUNT = 5,
 };
 const char *iso20022_status_code(enum iso20022_status status);
 

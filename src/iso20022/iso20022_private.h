@@ -6,6 +6,7 @@
 #define KHORGOS_ISO20022_PRIVATE_H
 
 #include "iso20022/iso20022.h"
+#include "khorgos_iso20022.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -79,5 +80,59 @@ void iso20022_rules_run(struct iso20022_cursor *cursor, xmlNode *document,
                         const struct iso20022_lookup *lookup, struct iso20022_message *message);
 /* The tree-wide patterns, FF01: every BICFI, IBAN, UETR and OrgnlUETR under `node`. */
 void iso20022_rules_patterns(struct iso20022_cursor *cursor, xmlNode *node);
+
+/* Writing XML (iso20022_write.c): appends to a caller's buffer; an append that does not fit
+ * sets `overflow` and nothing more is written. */
+struct iso20022_output {
+    char *data;
+    size_t capacity;
+    size_t length;
+    bool overflow;
+};
+void iso20022_put(struct iso20022_output *out, const char *text);
+/* Text with &, <, >, ", ' and CR escaped. */
+void iso20022_put_escaped(struct iso20022_output *out, const char *text);
+/* <name>value</name>; nothing when value is "" and not required ("NOTPROVIDED" then). */
+void iso20022_element(struct iso20022_output *out, const char *name, const char *value,
+                      bool required);
+/* <name><FinInstnId><BICFI>bic</BICFI></FinInstnId></name>; nothing when bic is "". */
+void iso20022_agent(struct iso20022_output *out, const char *name, const char *bic);
+/* <name>YYYY-MM-DDThh:mm:ss.mmm+00:00</name>, UTC. */
+void iso20022_put_time(struct iso20022_output *out, const char *name, u64 timestamp_ns);
+/* <name>YYYY-MM-DD</name>: the UTC date of the timestamp. */
+void iso20022_put_date(struct iso20022_output *out, const char *name, u64 timestamp_ns);
+/* The timestamp of 00:00 UTC of a real date YYYYMMDD from 1970 (iso20022_date_parse's). */
+u64 iso20022_day_start_ns(u32 date);
+
+/* ----------------------------------------------------------------------------------------- */
+/* The gateway over the engine (iso20022_gateway.c, iso20022_statement.c).                    */
+
+/* A query's reply buffer: the largest reply the engine may give (khorgos_reply_size_max of a
+ * filter is the whole message, whatever the filter's limit). */
+#define ISO20022_QUERY_BYTES LIMIT_REPLY_BODY_BYTES_MAX
+/* Records asked of get_account_transfers at once: the most payments one lookup_payments takes,
+ * so that one lookup gives every payment of a page. */
+#define ISO20022_PAGE_TRANSFERS 4094u
+
+struct khorgos_gateway {
+    struct khorgos *engine;
+    khorgos_error error; /* the first error of the engine in this call: the call stops */
+    struct iso20022_message message;
+    struct iso20022_report report;
+    struct khorgos_payment payments[ISO20022_TRANSACTION_COUNT_MAX];
+    struct khorgos_settle_result results[ISO20022_TRANSACTION_COUNT_MAX];
+    u128 ids[ISO20022_PAGE_TRANSFERS];
+    u8 *query;  /* ISO20022_QUERY_BYTES, 64-byte aligned */
+    u8 *lookup; /* ISO20022_QUERY_BYTES, 64-byte aligned */
+};
+
+/* One request through khorgos_execute; the engine's or the request's error is kept in
+ * gateway->error, and every later call returns it without executing. */
+khorgos_error iso20022_execute(struct khorgos_gateway *gateway, u32 operation, const void *body,
+                               u32 body_size, void *reply, u32 *reply_size);
+/* An 8- or 11-character BIC as the engine stores it: 11 characters ("XXX" added), unpadded. */
+void iso20022_bic_stored(const char *bic, char out[KHORGOS_BIC_BYTES]);
+/* "8-4-4-4-12" lower-case hex of a UUID given as 16 bytes big-endian in a number, with NUL. */
+void iso20022_uuid_text(u128 value, char out[ISO20022_UETR_TEXT_BYTES + 1]);
 
 #endif /* KHORGOS_ISO20022_PRIVATE_H */

@@ -7,14 +7,7 @@
 
 #include <stdio.h>
 
-struct output {
-    char *data;
-    size_t capacity;
-    size_t length;
-    bool overflow;
-};
-
-static void put(struct output *out, const char *text) {
+void iso20022_put(struct iso20022_output *out, const char *text) {
     ASSERT(out != NULL && text != NULL);
     size_t length = strlen(text);
     if (out->overflow || length >= out->capacity - out->length) {
@@ -26,47 +19,48 @@ static void put(struct output *out, const char *text) {
     ASSERT(out->length < out->capacity);
 }
 
-static void put_escaped(struct output *out, const char *text) {
+void iso20022_put_escaped(struct iso20022_output *out, const char *text) {
     ASSERT(out != NULL && text != NULL);
     char piece[2] = {0, 0};
     for (const char *c = text; *c != '\0'; c++) {
         switch (*c) {
-        case '&': put(out, "&amp;"); break;
-        case '<': put(out, "&lt;"); break;
-        case '>': put(out, "&gt;"); break;
-        case '"': put(out, "&quot;"); break;
-        case '\'': put(out, "&apos;"); break;
-        case '\r': put(out, "&#13;"); break; /* a raw CR would be read back as LF */
-        default: piece[0] = *c; put(out, piece); break;
+        case '&': iso20022_put(out, "&amp;"); break;
+        case '<': iso20022_put(out, "&lt;"); break;
+        case '>': iso20022_put(out, "&gt;"); break;
+        case '"': iso20022_put(out, "&quot;"); break;
+        case '\'': iso20022_put(out, "&apos;"); break;
+        case '\r': iso20022_put(out, "&#13;"); break; /* a raw CR would be read back as LF */
+        default: piece[0] = *c; iso20022_put(out, piece); break;
         }
     }
     ASSERT(piece[1] == 0);
 }
 
 /* <name>value</name>, or nothing when value is "" and not required ("NOTPROVIDED" then). */
-static void element(struct output *out, const char *name, const char *value, bool required) {
+void iso20022_element(struct iso20022_output *out, const char *name, const char *value,
+                      bool required) {
     ASSERT(out != NULL && name != NULL && value != NULL);
     if (value[0] == '\0' && !required) return;
-    put(out, "<");
-    put(out, name);
-    put(out, ">");
-    put_escaped(out, value[0] != '\0' ? value : "NOTPROVIDED");
-    put(out, "</");
-    put(out, name);
-    put(out, ">");
+    iso20022_put(out, "<");
+    iso20022_put(out, name);
+    iso20022_put(out, ">");
+    iso20022_put_escaped(out, value[0] != '\0' ? value : "NOTPROVIDED");
+    iso20022_put(out, "</");
+    iso20022_put(out, name);
+    iso20022_put(out, ">");
 }
 
-static void agent(struct output *out, const char *name, const char *bic) {
+void iso20022_agent(struct iso20022_output *out, const char *name, const char *bic) {
     ASSERT(out != NULL && name != NULL);
     ASSERT(bic != NULL);
     if (bic[0] == '\0') return;
-    put(out, "<");
-    put(out, name);
-    put(out, "><FinInstnId>");
-    element(out, "BICFI", bic, true);
-    put(out, "</FinInstnId></");
-    put(out, name);
-    put(out, ">");
+    iso20022_put(out, "<");
+    iso20022_put(out, name);
+    iso20022_put(out, "><FinInstnId>");
+    iso20022_element(out, "BICFI", bic, true);
+    iso20022_put(out, "</FinInstnId></");
+    iso20022_put(out, name);
+    iso20022_put(out, ">");
 }
 
 /* Civil date of a day count since the Unix epoch (the proleptic Gregorian calendar). */
@@ -84,7 +78,7 @@ static void civil_from_days(i64 days, u32 *year, u32 *month, u32 *day) {
     *year = (u32)(year_of_era + era * 400 + (*month <= 2 ? 1 : 0));
 }
 
-static void put_time(struct output *out, const char *name, u64 timestamp_ns) {
+void iso20022_put_time(struct iso20022_output *out, const char *name, u64 timestamp_ns) {
     ASSERT(out != NULL && name != NULL);
     u64 seconds = timestamp_ns / 1000000000u;
     u32 milliseconds = (u32)(timestamp_ns / 1000000u % 1000u);
@@ -96,100 +90,111 @@ static void put_time(struct output *out, const char *name, u64 timestamp_ns) {
                           month, day, second_of_day / 3600, second_of_day / 60 % 60,
                           second_of_day % 60, milliseconds);
     ASSERT(length > 0 && (size_t)length < sizeof(text));
-    element(out, name, text, true);
+    iso20022_element(out, name, text, true);
 }
 
-static void put_reason(struct output *out, const char *name, enum iso20022_reason reason,
-                       const char *additional_info) {
+void iso20022_put_date(struct iso20022_output *out, const char *name, u64 timestamp_ns) {
+    ASSERT(out != NULL && name != NULL);
+    u32 year = 0, month = 0, day = 0;
+    civil_from_days((i64)(timestamp_ns / 1000000000u / 86400u), &year, &month, &day);
+    char text[16];
+    int length = snprintf(text, sizeof(text), "%04u-%02u-%02u", year, month, day);
+    ASSERT(length == 10);
+    iso20022_element(out, name, text, true);
+}
+
+static void put_reason(struct iso20022_output *out, const char *name,
+                       enum iso20022_reason reason, const char *additional_info) {
     ASSERT(out != NULL && name != NULL);
     ASSERT(reason < ISO20022_REASON_COUNT);
     if (reason == ISO20022_REASON_NONE && additional_info[0] == '\0') return;
-    put(out, "<");
-    put(out, name);
-    put(out, ">");
+    iso20022_put(out, "<");
+    iso20022_put(out, name);
+    iso20022_put(out, ">");
     if (reason != ISO20022_REASON_NONE) {
-        put(out, "<Rsn>");
-        element(out, "Cd", iso20022_reason_code(reason), true);
-        put(out, "</Rsn>");
+        iso20022_put(out, "<Rsn>");
+        iso20022_element(out, "Cd", iso20022_reason_code(reason), true);
+        iso20022_put(out, "</Rsn>");
     }
-    element(out, "AddtlInf", additional_info, false);
-    put(out, "</");
-    put(out, name);
-    put(out, ">");
+    iso20022_element(out, "AddtlInf", additional_info, false);
+    iso20022_put(out, "</");
+    iso20022_put(out, name);
+    iso20022_put(out, ">");
 }
 
-static void put_originals(struct output *out, const struct iso20022_transaction_status *status) {
+static void put_originals(struct iso20022_output *out,
+                          const struct iso20022_transaction_status *status) {
     ASSERT(out != NULL && status != NULL);
     ASSERT(status->status < ISO20022_STATUS_COUNT);
-    element(out, "OrgnlInstrId", status->original_instruction_id, false);
-    element(out, "OrgnlEndToEndId", status->original_end_to_end_id, true);
-    element(out, "OrgnlTxId", status->original_transaction_id, false);
-    element(out, "OrgnlUETR", status->original_uetr, false);
+    iso20022_element(out, "OrgnlInstrId", status->original_instruction_id, false);
+    iso20022_element(out, "OrgnlEndToEndId", status->original_end_to_end_id, true);
+    iso20022_element(out, "OrgnlTxId", status->original_transaction_id, false);
+    iso20022_element(out, "OrgnlUETR", status->original_uetr, false);
 }
 
-static void write_status_report(struct output *out, const struct iso20022_report *report) {
+static void write_status_report(struct iso20022_output *out, const struct iso20022_report *report) {
     ASSERT(out != NULL && report != NULL);
     ASSERT(report->transaction_count <= ISO20022_TRANSACTION_COUNT_MAX);
-    put(out, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10\">"
+    iso20022_put(out, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10\">"
              "<FIToFIPmtStsRpt><GrpHdr>");
-    element(out, "MsgId", report->message_id, true);
-    put_time(out, "CreDtTm", report->created_ns);
-    agent(out, "InstgAgt", report->from);
-    agent(out, "InstdAgt", report->to);
-    put(out, "</GrpHdr><OrgnlGrpInfAndSts>");
-    element(out, "OrgnlMsgId", report->original_message_id, true);
-    element(out, "OrgnlMsgNmId", report->original_message_name, true);
-    element(out, "GrpSts", iso20022_status_code(report->group_status), true);
+    iso20022_element(out, "MsgId", report->message_id, true);
+    iso20022_put_time(out, "CreDtTm", report->created_ns);
+    iso20022_agent(out, "InstgAgt", report->from);
+    iso20022_agent(out, "InstdAgt", report->to);
+    iso20022_put(out, "</GrpHdr><OrgnlGrpInfAndSts>");
+    iso20022_element(out, "OrgnlMsgId", report->original_message_id, true);
+    iso20022_element(out, "OrgnlMsgNmId", report->original_message_name, true);
+    iso20022_element(out, "GrpSts", iso20022_status_code(report->group_status), true);
     put_reason(out, "StsRsnInf", report->group_reason, report->group_additional_info);
-    put(out, "</OrgnlGrpInfAndSts>");
+    iso20022_put(out, "</OrgnlGrpInfAndSts>");
     for (u32 index = 0; index < report->transaction_count; index++) {
         const struct iso20022_transaction_status *status = &report->transactions[index];
-        put(out, "<TxInfAndSts>");
+        iso20022_put(out, "<TxInfAndSts>");
         put_originals(out, status);
-        element(out, "TxSts", iso20022_status_code(status->status), true);
+        iso20022_element(out, "TxSts", iso20022_status_code(status->status), true);
         put_reason(out, "StsRsnInf", status->reason, status->additional_info);
-        put(out, "</TxInfAndSts>");
+        iso20022_put(out, "</TxInfAndSts>");
     }
-    put(out, "</FIToFIPmtStsRpt></Document>\n");
+    iso20022_put(out, "</FIToFIPmtStsRpt></Document>\n");
 }
 
-static void write_resolution(struct output *out, const struct iso20022_report *report) {
+static void write_resolution(struct iso20022_output *out, const struct iso20022_report *report) {
     ASSERT(out != NULL && report != NULL);
     ASSERT(report->transaction_count <= ISO20022_TRANSACTION_COUNT_MAX);
-    put(out, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.029.001.09\">"
+    iso20022_put(out, "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.029.001.09\">"
              "<RsltnOfInvstgtn><Assgnmt>");
-    element(out, "Id", report->message_id, true);
-    put(out, "<Assgnr>");
-    agent(out, "Agt", report->from);
-    put(out, "</Assgnr><Assgne>");
-    agent(out, "Agt", report->to);
-    put(out, "</Assgne>");
-    put_time(out, "CreDtTm", report->created_ns);
-    put(out, "</Assgnmt><Sts>");
+    iso20022_element(out, "Id", report->message_id, true);
+    iso20022_put(out, "<Assgnr>");
+    iso20022_agent(out, "Agt", report->from);
+    iso20022_put(out, "</Assgnr><Assgne>");
+    iso20022_agent(out, "Agt", report->to);
+    iso20022_put(out, "</Assgne>");
+    iso20022_put_time(out, "CreDtTm", report->created_ns);
+    iso20022_put(out, "</Assgnmt><Sts>");
     bool cancelled = report->group_status == ISO20022_STATUS_ACSC;
-    element(out, "Conf", cancelled ? "CNCL" : "RJCR", true);
-    put(out, "</Sts><CxlDtls>");
+    iso20022_element(out, "Conf", cancelled ? "CNCL" : "RJCR", true);
+    iso20022_put(out, "</Sts><CxlDtls>");
     for (u32 index = 0; index < report->transaction_count; index++) {
         const struct iso20022_transaction_status *status = &report->transactions[index];
-        put(out, "<TxInfAndSts><OrgnlGrpInf>");
-        element(out, "OrgnlMsgId", report->original_message_id, true);
-        element(out, "OrgnlMsgNmId", report->original_message_name, true);
-        put(out, "</OrgnlGrpInf>");
+        iso20022_put(out, "<TxInfAndSts><OrgnlGrpInf>");
+        iso20022_element(out, "OrgnlMsgId", report->original_message_id, true);
+        iso20022_element(out, "OrgnlMsgNmId", report->original_message_name, true);
+        iso20022_put(out, "</OrgnlGrpInf>");
         put_originals(out, status);
         bool accepted = status->status == ISO20022_STATUS_ACSC;
-        element(out, "TxCxlSts", accepted ? "ACCR" : "RJCR", true);
+        iso20022_element(out, "TxCxlSts", accepted ? "ACCR" : "RJCR", true);
         put_reason(out, "CxlStsRsnInf", status->reason, status->additional_info);
-        put(out, "</TxInfAndSts>");
+        iso20022_put(out, "</TxInfAndSts>");
     }
-    put(out, "</CxlDtls></RsltnOfInvstgtn></Document>\n");
+    iso20022_put(out, "</CxlDtls></RsltnOfInvstgtn></Document>\n");
 }
 
 size_t iso20022_write_report(const struct iso20022_report *report, char *out, size_t capacity) {
     ASSERT(report != NULL && out != NULL);
     ASSERT(capacity > 0);
     ASSERT(report->type == ISO20022_MESSAGE_PACS_002 || report->type == ISO20022_MESSAGE_CAMT_029);
-    struct output output = {.data = out, .capacity = capacity};
-    put(&output, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    struct iso20022_output output = {.data = out, .capacity = capacity};
+    iso20022_put(&output, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     if (report->type == ISO20022_MESSAGE_PACS_002) {
         write_status_report(&output, report);
     } else {
@@ -205,8 +210,10 @@ size_t iso20022_write_report(const struct iso20022_report *report, char *out, si
 static const char reason_codes[ISO20022_REASON_COUNT][5] = {
     "", "FF01", "AC01", "AM12", "AM10", "AM18", "AM03", "AM01",
     "RC01", "AC06", "DUPL", "AGNT", "AM09", "NARR", "ARDT", "NOOR",
+    "AM04", "AM02", "AM13", "AG09", "TM01", "DT01", "BE09",
 };
-static const char status_codes[ISO20022_STATUS_COUNT][5] = {"ACSC", "ACSP", "PDNG", "RJCT"};
+static const char status_codes[ISO20022_STATUS_COUNT][5] = {"ACSC", "ACSP", "PDNG", "RJCT",
+                                                            "PART"};
 
 const char *iso20022_reason_code(enum iso20022_reason reason) {
     ASSERT(reason < ISO20022_REASON_COUNT);
@@ -220,7 +227,7 @@ const char *iso20022_status_code(enum iso20022_status status) {
     return status_codes[status];
 }
 
-static bool reason_from_code(const char *code, enum iso20022_reason *reason) {
+bool iso20022_reason_parse(const char *code, enum iso20022_reason *reason) {
     ASSERT(code != NULL && reason != NULL);
     for (u32 index = 1; index < ISO20022_REASON_COUNT; index++) {
         if (strcmp(code, reason_codes[index]) == 0) {
@@ -282,6 +289,13 @@ static i64 days_from_civil(i64 year, u32 month, u32 day) {
     return era * 146097 + day_of_era - 719468;
 }
 
+u64 iso20022_day_start_ns(u32 date) {
+    ASSERT(date >= 19700101 && date <= 99991231);
+    i64 days = days_from_civil(date / 10000, date / 100 % 100, date % 100);
+    ASSERT(days >= 0);
+    return (u64)days * 86400u * 1000000000u;
+}
+
 /* "YYYY-MM-DDThh:mm:ss.mmm+00:00", as written above. */
 static bool time_parse(const char *text, u64 *timestamp_ns) {
     ASSERT(text != NULL && timestamp_ns != NULL);
@@ -336,7 +350,7 @@ static void read_reason(struct iso20022_cursor *cursor, xmlNode *node, const cha
     if (found == NULL) return;
     char code[8];
     if (iso20022_xml_field(cursor, found, "Rsn/Cd", code, sizeof(code), false) &&
-        !reason_from_code(code, reason)) {
+        !iso20022_reason_parse(code, reason)) {
         iso20022_fail(cursor, ISO20022_REASON_FF01, "not a reason code of this layer", code);
     }
     iso20022_xml_field(cursor, found, "AddtlInf", additional_info, ISO20022_INFO_BYTES_MAX + 1,
