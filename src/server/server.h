@@ -50,6 +50,7 @@ struct server_options {
     const char *address; /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
     u128 cluster;
     bool clock_manual;
+    const char *http_address; /* the HTTP port (server_http.h), NULL when off */
 };
 
 /* Runs the server until SIGTERM or SIGINT; returns ok after a clean stop. Writes one

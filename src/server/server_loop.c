@@ -183,6 +183,7 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
         return;
     }
     if (server->connection_count > SERVER_CONNECTIONS_MAX) {
+        server->metrics.connections_refused++;
         server_connection_close(connection, "too many connections");
         return;
     }
@@ -235,6 +236,7 @@ static void loop_on_check(uv_check_t *check) {
     ASSERT(server->queued->requests_count == 0);
     if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
         server->closing_all = true;
+        server_http_close(server);
         uv_walk(&server->loop, handle_finish, server);
         server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
                    (unsigned long long)server->op, (unsigned long long)server->engine_batches,
@@ -247,6 +249,7 @@ static void stop_reads(uv_handle_t *handle, void *argument) {
     ASSERT(server != NULL && server->stopping);
     ASSERT(handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle)) return; /* /ready answers 503 while stopping */
     if (!uv_is_closing(handle)) uv_read_stop((uv_stream_t *)handle);
 }
 
@@ -373,8 +376,12 @@ khorgos_error server_run(const struct server_options *options) {
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
     server_sessions_init(&server->sessions);
+    server_metrics_init(&server->metrics);
     uv_loop_init(&server->loop);
     khorgos_error error = server_listen(server, options);
+    if (error == KHORGOS_ERROR_ok && options->http_address != NULL) {
+        error = server_http_start(server, options->http_address);
+    }
     if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
     if (error == KHORGOS_ERROR_ok) {
         server->check.data = server;
@@ -393,10 +400,14 @@ khorgos_error server_run(const struct server_options *options) {
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
         ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
-    } else if (uv_is_active((uv_handle_t *)&server->listener)) {
-        uv_close((uv_handle_t *)&server->listener, NULL);
+    } else {
+        server_http_close(server);
+        if (uv_is_active((uv_handle_t *)&server->listener)) {
+            uv_close((uv_handle_t *)&server->listener, NULL);
+        }
         uv_run(&server->loop, UV_RUN_DEFAULT);
     }
+    server_http_free(server);
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_sessions_free(&server->sessions);
