@@ -51,6 +51,7 @@ struct server_options {
     u128 cluster;
     bool clock_manual;
     const char *http_address; /* the HTTP port (server_http.h), NULL when off */
+    u32 http_timeout_ms;      /* 0: SERVER_HTTP_TIMEOUT_MS (tests take a shorter one) */
 };
 
 /* Runs the server until SIGTERM or SIGINT; returns ok after a clean stop. Writes one

@@ -27,6 +27,7 @@ struct server_http {
     struct server *server;
     struct http_connection *connections;
     u32 connection_count;
+    u32 timeout_ms;
     bool closing;
 };
 
@@ -285,11 +286,11 @@ static void http_on_connection(uv_stream_t *listener, int status) {
         http_connection_close(connection);
         return;
     }
-    uv_timer_start(&connection->timer, http_on_timeout, SERVER_HTTP_TIMEOUT_MS, 0);
+    uv_timer_start(&connection->timer, http_on_timeout, http->timeout_ms, 0);
     uv_read_start((uv_stream_t *)&connection->tcp, http_on_alloc, http_on_read);
 }
 
-khorgos_error server_http_start(struct server *server, const char *address) {
+khorgos_error server_http_start(struct server *server, const char *address, u32 timeout_ms) {
     ASSERT(server != NULL && address != NULL);
     ASSERT(server->http == NULL);
     struct sockaddr_storage storage;
@@ -307,6 +308,7 @@ khorgos_error server_http_start(struct server *server, const char *address) {
     struct server_http *http = calloc(1, sizeof(*http));
     if (http == NULL) return KHORGOS_ERROR_out_of_memory;
     http->server = server;
+    http->timeout_ms = timeout_ms != 0 ? timeout_ms : SERVER_HTTP_TIMEOUT_MS;
     server->http = http;
     uv_tcp_init(&server->loop, &http->listener);
     http->listener.data = http;

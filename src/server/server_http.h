@@ -91,9 +91,10 @@ void server_metrics_batch_finished(struct server *server, const struct server_ba
 char *server_metrics_render(struct server *server, u32 *bytes);
 
 /* server_http.c */
-/* Binds and listens on `address` (loopback only: the port speaks plaintext); invalid_argument
- * or io with an event=refused line. */
-khorgos_error server_http_start(struct server *server, const char *address);
+/* Binds and listens on `address` (loopback only: the port speaks plaintext), each connection
+ * closed `timeout_ms` after it was accepted (0: SERVER_HTTP_TIMEOUT_MS); invalid_argument or
+ * io with an event=refused line. */
+khorgos_error server_http_start(struct server *server, const char *address, u32 timeout_ms);
 /* Whether a handle is the HTTP port's (the listener, a connection, its timer). */
 bool server_http_owns(const struct server *server, const uv_handle_t *handle);
 /* Closes the listener and every connection (the loop then runs their close callbacks). */

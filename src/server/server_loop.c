@@ -380,7 +380,7 @@ khorgos_error server_run(const struct server_options *options) {
     uv_loop_init(&server->loop);
     khorgos_error error = server_listen(server, options);
     if (error == KHORGOS_ERROR_ok && options->http_address != NULL) {
-        error = server_http_start(server, options->http_address);
+        error = server_http_start(server, options->http_address, options->http_timeout_ms);
     }
     if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
     if (error == KHORGOS_ERROR_ok) {
