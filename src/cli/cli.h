@@ -18,6 +18,8 @@
 #ifndef KHORGOS_CLI_H
 #define KHORGOS_CLI_H
 
+#include <stdbool.h>
+
 /* Exit statuses shared by every subcommand (main.c), each distinct so a script can tell them
  * apart: 2 is the usage error's, so a data directory's state needs codes of its own. */
 #define CLI_EXIT_OK 0
@@ -35,5 +37,10 @@ int cli_inspect_main(int argc, char **argv);
 int cli_benchmark_main(int argc, char **argv);
 int cli_simulate_main(int argc, char **argv);
 int cli_start_main(int argc, char **argv);
+
+/* cli_help.c: the manual pages. Whether --help or -h is among argv[1..]; and prints the page
+ * of `command` ("khorgos" for the command itself), returning the exit status. */
+bool cli_help_wanted(int argc, char **argv);
+int cli_help_print(const char *command);
 
 #endif /* KHORGOS_CLI_H */

@@ -1,0 +1,387 @@
+/*
+ * cli_help.c: the manual pages `khorgos --help` and `khorgos COMMAND --help` print (also
+ * `khorgos help [COMMAND]`). Each page has the sections of a man page: NAME, SYNOPSIS,
+ * DESCRIPTION, OPTIONS, EXIT STATUS, FILES, EXAMPLES, SEE ALSO. Every option a command's parser
+ * accepts is described here; tests/cli_help.sh compares each page with the option strings in
+ * the command's source file, so an option added without its description fails the test.
+ */
+#include "cli/cli.h"
+#include "base/base.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define EXIT_COMMON                                                                            \
+    "EXIT STATUS\n"                                                                            \
+    "    0   success\n"                                                                        \
+    "    1   a failure while working (engine, input, output, I/O), named on standard error\n"  \
+    "    2   a usage error: an unknown option or a bad value, with the reason\n"
+
+static const char page_khorgos[] =
+    "KHORGOS(1)\n\n"
+    "NAME\n"
+    "    khorgos - clearing and settlement engine: ledger, RTGS, FX PvP, netting, server\n\n"
+    "SYNOPSIS\n"
+    "    khorgos COMMAND [OPTIONS]\n"
+    "    khorgos COMMAND --help\n"
+    "    khorgos --help\n\n"
+    "DESCRIPTION\n"
+    "    Khorgos keeps a TigerBeetle-exact ledger and settles payments on it (real-time gross\n"
+    "    settlement with queues and liquidity saving, cross-currency payment versus payment,\n"
+    "    deferred net settlement windows), durably in a data directory whose journal is\n"
+    "    hash-chained. Each command below has its own page: khorgos COMMAND --help.\n\n"
+    "COMMANDS\n"
+    "    apply      JSON lines on standard input, one reply line per request on standard\n"
+    "               output\n"
+    "    format     create a data directory\n"
+    "    check      verify a data directory's checksums and chain\n"
+    "    inspect    print a data directory's journal readably\n"
+    "    start      serve a data directory over the network (TigerBeetle's client protocol)\n"
+    "    demo       banks of China and Central Asia settle trade in their currencies\n"
+    "    benchmark  drive the engine through its C API on the bench workload\n"
+    "    simulate   a day of regional trade through each settlement design: the report\n\n"
+    "OPTIONS\n"
+    "    --help, -h\n"
+    "        print this page; after a command, print that command's page\n\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 a failure while working; 2 a usage error; 3 (check) a data directory\n"
+    "    the next open repairs without losing an acknowledged record; 4 (check, apply,\n"
+    "    start) a data directory open refuses: damage to acknowledged data or another\n"
+    "    format version.\n\n"
+    "FILES\n"
+    "    DIR/lock, DIR/superblock, DIR/journal-*, DIR/headers-*, DIR/snapshot-*, DIR/archive/\n"
+    "        a data directory (docs/storage.md)\n\n"
+    "EXAMPLES\n"
+    "    khorgos format --data ledger\n"
+    "    echo '{\"op\":\"lookup_accounts\",\"ids\":[1]}' | khorgos apply --data ledger\n"
+    "    khorgos start --data ledger --http 127.0.0.1:9120\n\n"
+    "SEE ALSO\n"
+    "    README.md, docs/api.md, docs/operations.md, docs/storage.md, docs/server.md\n";
+
+static const char page_apply[] =
+    "KHORGOS-APPLY(1)\n\n"
+    "NAME\n"
+    "    khorgos apply - execute JSON requests from standard input\n\n"
+    "SYNOPSIS\n"
+    "    khorgos apply [--data DIR] [--clock manual|realtime] [--accounts N] [--transfers N]\n"
+    "                  [--balances N]\n\n"
+    "DESCRIPTION\n"
+    "    Reads one JSON request per line on standard input and writes one reply line per\n"
+    "    request on standard output, in order; a reply is written only once its request is\n"
+    "    durable (with --data). The operations and their fields are docs/api.md's. A line\n"
+    "    that is refused gets an error reply and changes nothing. Without --data the engine\n"
+    "    lives in memory and nothing is durable.\n\n"
+    "OPTIONS\n"
+    "    --data DIR\n"
+    "        a data directory made by khorgos format; apply holds DIR/lock while it runs,\n"
+    "        and a second writer on DIR exits 1 at once, naming the holder's pid\n"
+    "    --clock manual|realtime\n"
+    "        manual: a clock from 2023-05-19T00:00:00Z that only advance_clock moves;\n"
+    "        realtime (the default): the system's clock\n"
+    "    --accounts N, --transfers N, --balances N\n"
+    "        capacities of the engine in memory (without --data; a data directory records\n"
+    "        its own): accounts, transfers, and balances kept for accounts with history;\n"
+    "        defaults 65,536, 4,194,304 and 1,048,576 (docs/limits.md)\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    EXIT_COMMON
+    "    4   DIR is refused by open: damage to acknowledged data, or another format version\n\n"
+    "FILES\n"
+    "    DIR/lock  the writer's lock, holding its pid\n\n"
+    "EXAMPLES\n"
+    "    khorgos format --data ledger\n"
+    "    khorgos apply --data ledger --clock manual < requests.jsonl > replies.jsonl\n\n"
+    "SEE ALSO\n"
+    "    docs/api.md, docs/storage.md\n";
+
+static const char page_format[] =
+    "KHORGOS-FORMAT(1)\n\n"
+    "NAME\n"
+    "    khorgos format - create a data directory\n\n"
+    "SYNOPSIS\n"
+    "    khorgos format --data DIR [--accounts N] [--transfers N] [--balances N]\n"
+    "                   [--participants N] [--payments N] [--keep-journal]\n\n"
+    "DESCRIPTION\n"
+    "    Creates DIR (mode 0700), or takes an existing empty one, with the format version\n"
+    "    and the capacities, its files mode 0600. A directory that is not empty is refused;\n"
+    "    a format that fails removes what it made. All of the engine's memory is reserved\n"
+    "    from the capacities at open.\n\n"
+    "OPTIONS\n"
+    "    --data DIR\n"
+    "        the directory to create (required)\n"
+    "    --accounts N, --transfers N, --balances N\n"
+    "        ledger capacities: accounts (default 65,536), transfers (4,194,304), balances\n"
+    "        kept for accounts with history (1,048,576)\n"
+    "    --participants N, --payments N\n"
+    "        settlement capacities: participants (default 256, at most 1,024), payments\n"
+    "        kept in any state (default 131,072)\n"
+    "    --keep-journal\n"
+    "        checkpoints move the journal segments they no longer need into DIR/archive\n"
+    "        instead of deleting them, so that check --from-genesis can prove the chain\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    EXIT_COMMON "\n"
+    "FILES\n"
+    "    DIR/superblock, DIR/journal-*, DIR/headers-*, DIR/snapshot-*  what format writes\n\n"
+    "EXAMPLES\n"
+    "    khorgos format --data /var/lib/khorgos/data --payments 1048576\n\n"
+    "SEE ALSO\n"
+    "    docs/storage.md, docs/limits.md\n";
+
+static const char page_check[] =
+    "KHORGOS-CHECK(1)\n\n"
+    "NAME\n"
+    "    khorgos check - verify a data directory without changing it\n\n"
+    "SYNOPSIS\n"
+    "    khorgos check --data DIR [--from-genesis]\n\n"
+    "DESCRIPTION\n"
+    "    Verifies the superblock, every snapshot (its checksums and, by replay, its state\n"
+    "    digest) and every journal record (checksums, sequence, offset, header copy, hash\n"
+    "    chain), and prints what it found and the chain head. It opens every file read-only,\n"
+    "    takes no lock and waits for none, so it runs on a read-only copy (a backup) and\n"
+    "    beside a running writer, about which it warns. Its exit status says what the next\n"
+    "    open will do.\n\n"
+    "OPTIONS\n"
+    "    --data DIR\n"
+    "        the data directory (required)\n"
+    "    --from-genesis\n"
+    "        also prove the hash chain from request 1, through DIR/archive (exit 1 when\n"
+    "        checkpoints removed requests the archive does not hold)\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   clean: open repairs nothing\n"
+    "    1   an error: I/O, or not a data directory\n"
+    "    2   a usage error\n"
+    "    3   repairable: open repairs or works around what is described, losing no\n"
+    "        acknowledged record\n"
+    "    4   refused: damage to acknowledged data (file, offset and sequence named), or\n"
+    "        another format version; open refuses and changes nothing\n\n"
+    "FILES\n"
+    "    DIR/archive  segments kept by format --keep-journal\n\n"
+    "EXAMPLES\n"
+    "    cp -a /var/lib/khorgos/data /backup/data && khorgos check --data /backup/data\n\n"
+    "SEE ALSO\n"
+    "    docs/storage.md (\"Recovery\"), docs/operations.md (\"Backups\")\n";
+
+static const char page_inspect[] =
+    "KHORGOS-INSPECT(1)\n\n"
+    "NAME\n"
+    "    khorgos inspect - print a data directory's journal readably\n\n"
+    "SYNOPSIS\n"
+    "    khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n\n"
+    "DESCRIPTION\n"
+    "    One line per journal record: sequence, time (UTC), actor, operation and a summary\n"
+    "    of the body. Read-only, like check. When SEQUENCE is before the journal's first\n"
+    "    request, a first line says that a checkpoint removed (or archived) the records\n"
+    "    before it.\n\n"
+    "OPTIONS\n"
+    "    --data DIR\n"
+    "        the data directory (required)\n"
+    "    --from SEQUENCE\n"
+    "        start at this request sequence number (default: the journal's first)\n"
+    "    --limit COUNT\n"
+    "        print at most COUNT records\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    EXIT_COMMON "\n"
+    "FILES\n"
+    "    DIR/journal-*  the records printed\n\n"
+    "EXAMPLES\n"
+    "    khorgos inspect --data ledger --from 100 --limit 20\n\n"
+    "SEE ALSO\n"
+    "    docs/storage.md\n";
+
+static const char page_start[] =
+    "KHORGOS-START(1)\n\n"
+    "NAME\n"
+    "    khorgos start - serve a data directory over the network\n\n"
+    "SYNOPSIS\n"
+    "    khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--cluster ID]\n"
+    "                  [--clock manual|realtime]\n\n"
+    "DESCRIPTION\n"
+    "    Serves DIR in TigerBeetle 0.17's client protocol, so that TigerBeetle's own clients\n"
+    "    use it for the ledger operations, until SIGTERM or SIGINT: it then stops accepting,\n"
+    "    executes the requests already read, sends their replies, closes and exits 0.\n"
+    "    Plaintext is served only on a loopback address (127.0.0.0/8 or ::1); any other\n"
+    "    address is refused before DIR is opened. One key=value line per event goes to\n"
+    "    standard error.\n\n"
+    "OPTIONS\n"
+    "    --data DIR\n"
+    "        a formatted data directory (required); the server holds its lock while it runs\n"
+    "    --addresses ADDR:PORT\n"
+    "        where to listen: HOST:PORT, [IPv6]:PORT or a bare PORT (on 127.0.0.1); default\n"
+    "        127.0.0.1:4120; port 0 takes a free port, which the event=listening line names\n"
+    "    --http ADDR:PORT\n"
+    "        also serve GET /metrics (Prometheus text), /health and /ready over HTTP on this\n"
+    "        loopback address; off by default\n"
+    "    --cluster ID\n"
+    "        the cluster id (a decimal u128) every client message must carry; default 0\n"
+    "    --clock manual|realtime\n"
+    "        manual: the engine's clock from 2023-05-19T00:00:00Z; realtime (the default):\n"
+    "        the system's clock\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   stopped by SIGTERM or SIGINT after finishing what was in flight\n"
+    "    1   a failure while serving (the engine stopped after a storage failure), or DIR\n"
+    "        locked by another process\n"
+    "    2   a usage error, or an address refused (not loopback, or does not parse)\n"
+    "    4   DIR is refused by open: damage to acknowledged data, or another format version\n\n"
+    "FILES\n"
+    "    DIR/lock  held while serving\n\n"
+    "EXAMPLES\n"
+    "    khorgos format --data ledger\n"
+    "    khorgos start --data ledger --addresses 127.0.0.1:3001 --http 127.0.0.1:9120\n"
+    "    curl -s http://127.0.0.1:9120/metrics\n\n"
+    "SEE ALSO\n"
+    "    docs/server.md, docs/protocol.md, docs/operations.md\n";
+
+static const char page_demo[] =
+    "KHORGOS-DEMO(1)\n\n"
+    "NAME\n"
+    "    khorgos demo - a short tour of the ledger in the region's currencies\n\n"
+    "SYNOPSIS\n"
+    "    khorgos demo\n\n"
+    "DESCRIPTION\n"
+    "    Banks of China, Central Asia and Russia settle trade payments in their currencies,\n"
+    "    in memory, and the balances are printed; nothing is written to disk.\n\n"
+    "OPTIONS\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    EXIT_COMMON "\n"
+    "FILES\n"
+    "    none\n\n"
+    "EXAMPLES\n"
+    "    khorgos demo\n\n"
+    "SEE ALSO\n"
+    "    README.md\n";
+
+static const char page_benchmark[] =
+    "KHORGOS-BENCHMARK(1)\n\n"
+    "NAME\n"
+    "    khorgos benchmark - drive the engine through its C API on the bench workload\n\n"
+    "SYNOPSIS\n"
+    "    khorgos benchmark [--transfers N] [--zipf] [--single] [--serial]\n"
+    "                      [--data DIR [--replay | --paired R]]\n\n"
+    "DESCRIPTION\n"
+    "    10,000 accounts across the eight currencies, each funded, then the transfers in\n"
+    "    full batches of 8,189; prints one line of NAME=VALUE fields: transfers per second,\n"
+    "    batch latency p50, p99 and max, peak memory, and with --data the bytes on disk per\n"
+    "    transfer and what the automatic checkpoints cost the commits.\n\n"
+    "OPTIONS\n"
+    "    --transfers N\n"
+    "        how many transfers (default 2,000,000)\n"
+    "    --zipf\n"
+    "        choose accounts by a Zipf distribution (a few hot accounts), not uniformly\n"
+    "    --single\n"
+    "        one transfer per request instead of full batches\n"
+    "    --serial\n"
+    "        one request at a time (khorgos_execute), not a pipeline of two\n"
+    "    --data DIR\n"
+    "        a directory that must not exist yet: the run formats it, so every commit is\n"
+    "        durable\n"
+    "    --replay\n"
+    "        with --data: checkpoints off, then time the reopen that replays the whole\n"
+    "        journal, against the live rate\n"
+    "    --paired R\n"
+    "        with --data: R runs (3 to 64) with checkpoints and R without, alternately, to\n"
+    "        measure what a checkpoint adds to a commit\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    EXIT_COMMON "\n"
+    "FILES\n"
+    "    DIR  formatted by the run (and DIR/data, removed after each paired run)\n\n"
+    "EXAMPLES\n"
+    "    khorgos benchmark --transfers 1000000\n"
+    "    khorgos benchmark --transfers 200000 --data /tmp/bench --paired 3\n\n"
+    "SEE ALSO\n"
+    "    bench/run.sh, docs/status.md\n";
+
+static const char page_simulate[] =
+    "KHORGOS-SIMULATE(1)\n\n"
+    "NAME\n"
+    "    khorgos simulate - a business day of regional trade through each settlement design\n\n"
+    "SYNOPSIS\n"
+    "    khorgos simulate [--scenario default|trade-only|interbank|FILE]\n"
+    "                     [--payments FILE.csv [--strict]] [--seed N] [--seeds N] [--scale X]\n"
+    "                     [--a LIST] [--designs LIST] [--resolution-interval SECONDS]\n"
+    "                     [--netting-interval SECONDS] [--out DIR] [--data DIR]\n\n"
+    "DESCRIPTION\n"
+    "    Runs a day of China-Central Asia trade through the real engine under each design at\n"
+    "    each liquidity level, for each seed, and writes metrics.json, payments.csv and\n"
+    "    report.html in the output directory and a summary table (means and 95% intervals\n"
+    "    over the seeds) on standard output.\n\n"
+    "OPTIONS\n"
+    "    --scenario NAME|FILE\n"
+    "        default or trade-only (the built-in trade day), interbank (with an interbank\n"
+    "        layer), or a scenario file\n"
+    "    --payments FILE.csv\n"
+    "        read the day's payments from a file instead of generating them; bad rows are\n"
+    "        reported by line and skipped\n"
+    "    --strict\n"
+    "        with --payments: refuse the file at its first bad row\n"
+    "    --seed N\n"
+    "        the first seed (default 1)\n"
+    "    --seeds N\n"
+    "        days of seeds N .. N+count-1: 1 to 100 (default 10; 1 with --payments)\n"
+    "    --scale X\n"
+    "        the day's size relative to the scenario's (default 1, at most 1000)\n"
+    "    --a LIST\n"
+    "        liquidity levels a, ascending, from 0 to 1 (L = LB + a (UB - LB)), e.g. 0,0.5,1;\n"
+    "        default the scenario's\n"
+    "    --designs LIST\n"
+    "        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle (default all)\n"
+    "    --resolution-interval SECONDS\n"
+    "        gridlock resolution interval, 60 to 86400 (default 300)\n"
+    "    --netting-interval SECONDS\n"
+    "        netting window length, 60 to 86400 (default 3600)\n"
+    "    --out DIR\n"
+    "        where the report goes (default build/simulation)\n"
+    "    --data DIR\n"
+    "        durable runs: each formats and opens DIR/<design>-a<a>-seed<S>, holding its lock\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   done\n"
+    "    1   a run or a write failed\n"
+    "    2   a usage error, or the input refused\n\n"
+    "FILES\n"
+    "    DIR/metrics.json, DIR/payments.csv, DIR/report.html  the report (--out)\n\n"
+    "EXAMPLES\n"
+    "    khorgos simulate --seeds 3 --a 0,0.5,1 --out /tmp/report\n\n"
+    "SEE ALSO\n"
+    "    docs/simulation.md, docs/liquidity-saving.md\n";
+
+struct cli_page {
+    const char *command;
+    const char *text;
+};
+
+static const struct cli_page cli_pages[] = {
+    {"khorgos", page_khorgos},   {"apply", page_apply},         {"format", page_format},
+    {"check", page_check},       {"inspect", page_inspect},     {"start", page_start},
+    {"demo", page_demo},         {"benchmark", page_benchmark}, {"simulate", page_simulate},
+};
+
+bool cli_help_wanted(int argc, char **argv) {
+    ASSERT(argc >= 0);
+    ASSERT(argv != NULL || argc == 0);
+    for (int index = 1; index < argc; index++) {
+        if (strcmp(argv[index], "--help") == 0 || strcmp(argv[index], "-h") == 0) return true;
+    }
+    return false;
+}
+
+int cli_help_print(const char *command) {
+    ASSERT(command != NULL);
+    for (size_t index = 0; index < sizeof(cli_pages) / sizeof(cli_pages[0]); index++) {
+        if (strcmp(cli_pages[index].command, command) == 0) {
+            fputs(cli_pages[index].text, stdout);
+            return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+        }
+    }
+    fprintf(stderr, "khorgos: no manual page for %s\n", command);
+    ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
+    return CLI_EXIT_USAGE;
+}

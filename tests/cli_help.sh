@@ -1,0 +1,71 @@
+#!/bin/bash
+# cli_help.sh: every command of src/cli/main.c's table has a manual page (`khorgos COMMAND
+# --help`, the same as `khorgos help COMMAND`) with the sections of a man page, and every
+# option its parser accepts is described on it: the options are the "--name" strings of the
+# source file that defines the command's main function (a file serving several commands, as
+# cli_storage.c serves format, check and inspect, must have each option on one of their
+# pages). Each option a page's OPTIONS section names exists in that source, so a page never
+# describes an option the command lacks.
+set -u
+KHORGOS=${KHORGOS:-build/khorgos}
+[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
+cd "$(dirname "$0")/.." || exit 1
+fail() { echo "FAIL: $*"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+sections="NAME SYNOPSIS DESCRIPTION OPTIONS EXIT.STATUS FILES EXAMPLES"
+check_sections() { # PAGE-FILE NAME
+    for section in $sections; do
+        grep -q "^$section\$" "$1" || fail "$2: no $section section"
+    done
+}
+
+"$KHORGOS" --help >"$work/khorgos" || fail "khorgos --help exits $?"
+check_sections "$work/khorgos" khorgos
+"$KHORGOS" -h | cmp -s - "$work/khorgos" || fail "-h differs from --help"
+
+commands=$(sed -n 's/^ *{"\([a-z]*\)", cli_\([a-z]*\)_main,.*/\1:\2/p' src/cli/main.c)
+[ "$(echo "$commands" | wc -l)" -ge 8 ] || fail "the command table was not found in main.c"
+count=0
+for entry in $commands; do
+    command=${entry%%:*}
+    function=${entry##*:}
+    "$KHORGOS" "$command" --help >"$work/$command" 2>"$work/err" ||
+        fail "$command --help exits $?: $(cat "$work/err")"
+    "$KHORGOS" help "$command" | cmp -s - "$work/$command" || fail "help $command differs"
+    check_sections "$work/$command" "$command"
+    grep -q "^    $command " "$work/khorgos" || fail "khorgos --help does not list $command"
+    source=$(grep -l "^int cli_${function}_main(" src/cli/*.c)
+    [ -n "$source" ] || fail "no source defines cli_${function}_main"
+    echo "$command" >>"$work/commands-of-$(basename "$source")"
+    # Options the page describes: each must be in the source.
+    sed -n '/^OPTIONS$/,/^EXIT STATUS$/p' "$work/$command" | grep '^    --' |
+        grep -o -- '--[a-z][a-z-]*' | sort -u >"$work/$command.described"
+    while read -r option; do
+        [ "$option" = --help ] && continue
+        grep -q -- "\"$option\"" "$source" || fail "$command --help describes $option," \
+            "which $source does not accept"
+    done <"$work/$command.described"
+    count=$((count + 1))
+done
+
+# Options each source accepts: each described on a page of a command it serves.
+checked=0
+for list in "$work"/commands-of-*; do
+    source=src/cli/${list##*/commands-of-}
+    grep -o -- '"--[a-z][a-z-]*"' "$source" | tr -d '"' | sort -u | while read -r option; do
+        [ "$option" = --help ] && continue
+        found=no
+        while read -r command; do
+            grep -q -- "^    .*$option\\b" <(sed -n '/^OPTIONS$/,/^EXIT STATUS$/p' \
+                "$work/$command") && found=yes
+        done <"$list"
+        [ "$found" = yes ] || { echo "FAIL: $source accepts $option; no page of" \
+            "$(tr '\n' ' ' <"$list")describes it"; exit 1; }
+    done || exit 1
+    checked=$((checked + $(grep -o -- '"--[a-z][a-z-]*"' "$source" | sort -u | wc -l)))
+done
+[ "$checked" -ge 30 ] || fail "only $checked option strings found in the sources"
+"$KHORGOS" help nosuchcommand 2>/dev/null && fail "a page for an unknown command"
+echo "ok: $count pages, $checked option strings checked"
