@@ -37,7 +37,17 @@ static struct {
     char directory[64];
     char log[80];
     pid_t child;
+    int hold[2]; /* a pipe: the child's open waits for a byte on hold[0] (setup_holding) */
 } fixture;
+
+/* The child's hook before it opens the data directory: wait for the parent's byte. */
+static void hold_open(void *context) {
+    int *fd = context;
+    char byte = 0;
+    while (read(*fd, &byte, 1) < 0) continue;
+}
+
+static int http_get(const char *method, const char *path, const char **body);
 
 static int connect_port(u16 port) {
     for (int tries = 0; tries < 100; tries++) {
@@ -53,14 +63,14 @@ static int connect_port(u16 port) {
     return -1;
 }
 
-static int setup(void **state) {
-    (void)state;
+static int setup_with(bool holding) {
     snprintf(fixture.directory, sizeof(fixture.directory), "/tmp/khorgos-test-http-XXXXXX");
     assert_non_null(mkdtemp(fixture.directory));
     assert_int_equal(rmdir(fixture.directory), 0);
     struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 1024};
     assert_int_equal(khorgos_format(fixture.directory, &config), KHORGOS_ERROR_ok);
     snprintf(fixture.log, sizeof(fixture.log), "%s.log", fixture.directory);
+    assert_int_equal(pipe(fixture.hold), 0);
     fixture.child = fork();
     assert_true(fixture.child >= 0);
     if (fixture.child == 0) {
@@ -69,14 +79,34 @@ static int setup(void **state) {
                                          .address = "127.0.0.1:4472",
                                          .http_address = "127.0.0.1:4473",
                                          .http_timeout_ms = HTTP_TIMEOUT_MS};
+        if (holding) {
+            options.before_open = hold_open;
+            options.before_open_context = &fixture.hold[0];
+        }
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
-    close(connect_port(PORT_MAIN));
+    close(fixture.hold[0]);
+    close(connect_port(PORT_HTTP));
+    for (int tries = 0; !holding && tries < 100 && http_get("GET", "/ready", NULL) != 200;
+         tries++) {
+        usleep(50 * 1000); /* the open runs beside the loop: wait until it returned */
+    }
     return 0;
+}
+
+static int setup(void **state) {
+    (void)state;
+    return setup_with(false);
+}
+
+static int setup_holding(void **state) {
+    (void)state;
+    return setup_with(true);
 }
 
 static int teardown(void **state) {
     (void)state;
+    close(fixture.hold[1]);
     assert_int_equal(kill(fixture.child, SIGTERM), 0);
     int status = 0;
     for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
@@ -601,6 +631,35 @@ static void test_connection_cap(void **state) {
     assert_true(delta("khorgos_http_connections_refused_total") == 1);
 }
 
+/* While the data directory is being opened (held by the hook): /health answers 200, /ready 503
+ * and /metrics parses with khorgos_ready 0; a client's register is held unanswered. Once the
+ * open returns, the held register is answered and /ready says 200. */
+static void test_ready_during_recovery(void **state) {
+    (void)state;
+    const char *body = NULL;
+    assert_int_equal(http_get("GET", "/health", &body), 200);
+    assert_int_equal(http_get("GET", "/ready", &body), 503);
+    assert_string_equal(body, "not ready\n");
+    scrape(&scrape_before);
+    assert_true(value_of(&scrape_before, "khorgos_ready") == 0);
+    assert_null(family_find(&scrape_before, "khorgos_journal_writes_total", 28));
+    memset(&client, 0, sizeof(client));
+    client.fd = connect_port(PORT_MAIN);
+    client.id = 77;
+    struct client_register_request request = {0};
+    client_send(CLIENT_OPERATION_REGISTER, &request, sizeof(request));
+    struct pollfd poll_fd = {.fd = client.fd, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, 300), 0); /* held: nothing read, nothing answered */
+    assert_int_equal(write(fixture.hold[1], "x", 1), 1); /* the open goes on */
+    struct client_header reply = client_receive();
+    assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+    close(client.fd);
+    assert_int_equal(http_get("GET", "/ready", &body), 200);
+    scrape(&scrape_after);
+    assert_true(value_of(&scrape_after, "khorgos_ready") == 1);
+    assert_non_null(family_find(&scrape_after, "khorgos_journal_writes_total", 28));
+}
+
 /* /ready is 503 until the engine is open and serving, and again while stopping; /health is
  * 200 throughout (server_http_answer on a server in each state). */
 static void test_ready_states(void **state) {
@@ -697,6 +756,11 @@ int main(void) {
         cmocka_unit_test(test_ready_states),
         cmocka_unit_test(test_currency_statistics),
     };
+    const struct CMUnitTest recovering[] = {
+        cmocka_unit_test(test_ready_during_recovery),
+    };
     int failed = cmocka_run_group_tests_name("server_http_live", live, setup, teardown);
+    failed += cmocka_run_group_tests_name("server_http_recovering", recovering, setup_holding,
+                                          teardown);
     return failed + cmocka_run_group_tests_name("server_http_local", local, NULL, NULL);
 }

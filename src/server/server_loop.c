@@ -190,6 +190,7 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
     uv_tcp_nodelay(&connection->tcp, 1);
     server_log("event=connection_opened connection=%llu connections=%u",
                (unsigned long long)connection->id, server->connection_count);
+    if (server->engine == NULL) return; /* held until the open returns (reads_start) */
     uv_read_start((uv_stream_t *)&connection->tcp, connection_on_alloc, connection_on_read);
 }
 
@@ -343,14 +344,15 @@ static khorgos_error server_listen(struct server *server, const struct server_op
     return KHORGOS_ERROR_ok;
 }
 
-static khorgos_error server_open(struct server *server, const struct server_options *options) {
-    ASSERT(server->engine == NULL);
+static khorgos_error server_open(struct khorgos **engine, const struct server_options *options) {
+    ASSERT(engine != NULL && *engine == NULL);
     ASSERT(options->data_directory != NULL);
     char report[512] = "";
     struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
                                                 .report = report,
                                                 .report_capacity = sizeof(report)};
-    khorgos_error error = khorgos_open(&server->engine, options->data_directory, &open_options);
+    if (options->before_open != NULL) options->before_open(options->before_open_context);
+    khorgos_error error = khorgos_open(engine, options->data_directory, &open_options);
     if (report[0] != '\0') {
         server_log("event=recovery data=%s report=\"%s\"", options->data_directory, report);
     }
@@ -364,6 +366,65 @@ static khorgos_error server_open(struct server *server, const struct server_opti
     server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
                options->clock_manual ? "manual" : "realtime");
     return KHORGOS_ERROR_ok;
+}
+
+/* The data directory's open (its recovery), on a thread of libuv's pool, so that the loop goes
+ * on meanwhile: the HTTP port answers /health, and /ready says 503, until the open returns.
+ * Client connections accepted meanwhile are held without being read (listener_on_connection)
+ * until then. The engine pointer is handed to the loop's thread only in open_after. */
+struct server_opening {
+    uv_work_t work;
+    const struct server_options *options;
+    struct khorgos *engine;
+    khorgos_error error;
+    bool done;
+};
+
+static void open_work(uv_work_t *work) {
+    struct server_opening *opening = work->data;
+    ASSERT(opening != NULL && opening->engine == NULL);
+    opening->error = server_open(&opening->engine, opening->options);
+    ASSERT(opening->error == KHORGOS_ERROR_ok || opening->engine == NULL);
+}
+
+static void open_after(uv_work_t *work, int status) {
+    struct server_opening *opening = work->data;
+    ASSERT(opening != NULL && !opening->done);
+    ASSERT(status == 0); /* the work is never cancelled */
+    opening->done = true;
+}
+
+static khorgos_error server_open_beside_loop(struct server *server,
+                                             const struct server_options *options) {
+    ASSERT(server->engine == NULL);
+    struct server_opening opening = {.options = options};
+    opening.work.data = &opening;
+    if (uv_queue_work(&server->loop, &opening.work, open_work, open_after) != 0) {
+        return server_open(&server->engine, options); /* no thread: open on this one */
+    }
+    while (!opening.done) uv_run(&server->loop, UV_RUN_ONCE);
+    server->engine = opening.engine;
+    ASSERT(opening.error == KHORGOS_ERROR_ok || server->engine == NULL);
+    return opening.error;
+}
+
+/* Once the engine is open: starts reading the client connections held since accept. */
+static void reads_start(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && server->engine != NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle) || uv_is_closing(handle)) return;
+    ASSERT(((struct server_connection *)handle->data)->server == server);
+    uv_read_start((uv_stream_t *)handle, connection_on_alloc, connection_on_read);
+}
+
+/* The open failed: closes the client connections held since accept. */
+static void held_close(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && server->engine == NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle) || uv_is_closing(handle)) return;
+    server_connection_close(handle->data, "the data directory did not open");
 }
 
 khorgos_error server_run(const struct server_options *options) {
@@ -382,7 +443,7 @@ khorgos_error server_run(const struct server_options *options) {
     if (error == KHORGOS_ERROR_ok && options->http_address != NULL) {
         error = server_http_start(server, options->http_address, options->http_timeout_ms);
     }
-    if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
+    if (error == KHORGOS_ERROR_ok) error = server_open_beside_loop(server, options);
     if (error == KHORGOS_ERROR_ok) {
         server->check.data = server;
         server->idle.data = server;
@@ -397,10 +458,12 @@ khorgos_error server_run(const struct server_options *options) {
         uv_signal_start(&server->signal_interrupt, loop_on_signal, SIGINT);
         server_log("event=serving sessions_max=%u connections_max=%u", SERVER_SESSIONS_MAX,
                    SERVER_CONNECTIONS_MAX);
+        uv_walk(&server->loop, reads_start, server);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
         ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
     } else {
+        uv_walk(&server->loop, held_close, server);
         server_http_close(server);
         if (uv_is_active((uv_handle_t *)&server->listener)) {
             uv_close((uv_handle_t *)&server->listener, NULL);
