@@ -6,7 +6,7 @@
 #       and the links libkhorgos.so.$(SOVERSION) and libkhorgos.so
 #     $(PREFIX)/include/*.h            every public header of include/
 #     $(PREFIX)/lib/pkgconfig/khorgos.pc
-#     $(PREFIX)/lib/systemd/system/khorgos.service   (ExecStart names $(PREFIX)/bin/khorgos)
+#     $(PREFIX)/lib/systemd/system/khorgos.service   (its /usr/local/ paths made PREFIX's)
 #     $(PREFIX)/share/doc/khorgos/     README.md, LICENSE, CHANGELOG.md, docs/*.md
 #
 # The shared library is built from objects compiled again with -fPIC in $(BUILD)/pic: the
@@ -39,13 +39,9 @@ $(SHARED_LIBRARY): $(PIC_OBJECTS)
 	$(Q)$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libkhorgos.so.$(SOVERSION) -Wl,--no-undefined \
 	    $^ $(LIBS) -o $@
 
-# The pkg-config file: Libs.private names what the library links, for static linking.
-$(BUILD)/khorgos.pc: packaging/khorgos.pc.in packaging/install.mk Makefile
-	@mkdir -p $(dir $@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS_PRIVATE@|$(strip $(LIBS))|' $< >$@.tmp && mv $@.tmp $@
-
-install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY) $(BUILD)/khorgos.pc
+# The pkg-config file is written at each install, for that PREFIX; Libs.private names what the
+# library links, for static linking. The unit's paths under /usr/local become PREFIX's.
+install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY)
 	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/khorgos/docs \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system
@@ -55,10 +51,13 @@ install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY) $(BUILD)/khorg
 	ln -sf libkhorgos.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so.$(SOVERSION)
 	ln -sf libkhorgos.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so
 	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/
-	$(INSTALL) -m 0644 $(BUILD)/khorgos.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/khorgos.pc
-	sed 's|/usr/local/bin/khorgos|$(PREFIX)/bin/khorgos|' packaging/khorgos.service \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(strip $(LIBS))|' packaging/khorgos.pc.in \
+	    >$(DESTDIR)$(PREFIX)/lib/pkgconfig/khorgos.pc
+	sed 's|/usr/local/|$(PREFIX)/|g' packaging/khorgos.service \
 	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/khorgos.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/khorgos.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/khorgos.pc \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/khorgos.service
 	$(INSTALL) -m 0644 README.md LICENSE CHANGELOG.md $(DESTDIR)$(PREFIX)/share/doc/khorgos/
 	$(INSTALL) -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/khorgos/docs/
 

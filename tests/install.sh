@@ -37,6 +37,7 @@ grep -q '^Libs.private: .*-lcrypto .*-lxxhash .*-lxml2 .*-lraft -luv -llz4' \
     "$usr/lib/pkgconfig/khorgos.pc" || fail "Libs.private: $(cat "$usr/lib/pkgconfig/khorgos.pc")"
 grep -q '^ExecStart=/usr/bin/khorgos start --data /var/lib/khorgos/data' \
     "$usr/lib/systemd/system/khorgos.service" || fail "the unit's ExecStart names PREFIX"
+grep -q '/usr/local' "$usr/lib/systemd/system/khorgos.service" && fail "/usr/local in the unit"
 "$usr/bin/khorgos" --help | grep -q '^SYNOPSIS$' || fail "the installed command"
 
 # Dynamic: pkg-config's flags as they are, the library found through LD_LIBRARY_PATH.
@@ -66,6 +67,11 @@ if command -v systemd-analyze >/dev/null; then
 else
     echo "systemd-analyze is missing: the unit is not verified"
 fi
+
+# Installed again with another PREFIX, the pkg-config file follows it.
+make -s --no-print-directory BUILD="$build" DESTDIR="$work/other" PREFIX=/opt/k install \
+    >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make install PREFIX=/opt/k"; }
+grep -q '^prefix=/opt/k$' "$work/other/opt/k/lib/pkgconfig/khorgos.pc" || fail "PREFIX=/opt/k"
 
 make -s --no-print-directory BUILD="$build" DESTDIR="$dest" PREFIX=/usr uninstall \
     >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make uninstall"; }

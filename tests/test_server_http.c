@@ -739,6 +739,27 @@ static void test_currency_statistics(void **state) {
     for (u32 index = 0; index < KHORGOS_WINDOW_STATE_COUNT; index++) {
         assert_int_equal(counts[index], 0);
     }
+    /* The same figures on the /metrics page, in major units (KZT has 2 decimals). */
+    struct server *server = calloc(1, sizeof(*server));
+    assert_non_null(server);
+    server_metrics_init(&server->metrics);
+    server->engine = engine;
+    u32 bytes = 0;
+    char *text = server_metrics_render(server, &bytes);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), bytes);
+    parse_page(&scrape_after, text);
+    assert_true(value_of(&scrape_after, "khorgos_payments_queued{currency=\"KZT\"}") == 1);
+    assert_non_null(strstr(text, "\nkhorgos_payments_queued_value{currency=\"KZT\"} 50.00\n"));
+    assert_non_null(strstr(text, "\nkhorgos_liquidity_balance{currency=\"KZT\"} 10.00\n"));
+    assert_non_null(strstr(text, "\nkhorgos_liquidity_credit_line{currency=\"KZT\"} 0.70\n"));
+    assert_true(value_of(&scrape_after, "khorgos_liquidity_credit_outstanding{currency=\"KZT\"}") ==
+                0);
+    assert_true(value_of(&scrape_after, "khorgos_business_day_open{currency=\"KZT\"}") == 1);
+    assert_true(value_of(&scrape_after, "khorgos_netting_windows{state=\"settled\"}") == 0);
+    assert_true(value_of(&scrape_after, "khorgos_ready") == 0); /* not serving */
+    free(text);
+    free(server);
     khorgos_close(engine);
 }
 

@@ -56,6 +56,7 @@ void server_metrics_batch_finished(struct server *server, const struct server_ba
     server_histogram_observe(&metrics->commit_latency, latency_s);
     server_histogram_observe(&metrics->commit_requests, batch->requests_count);
     for (const struct server_job *job = batch->jobs_head; job != NULL; job = job->next) {
+        if (job->request_count == 0) continue; /* a body of no batch: nothing executed */
         struct client_operation_shape shape;
         bool known = client_operation_shape(job->request.request.operation, &shape);
         ASSERT(known && shape.event_bytes > 0);
@@ -266,20 +267,29 @@ static void page_currency_gauge(struct page *page, const struct khorgos *engine,
     }
 }
 
+static const struct {
+    enum currency_figure figure;
+    const char *name;
+    const char *help;
+} currency_gauges[] = {
+    {QUEUED, "khorgos_payments_queued", "Payments queued now, by currency."},
+    {QUEUED_VALUE, "khorgos_payments_queued_value",
+     "Value of the payments queued now, in the currency's major units."},
+    {BALANCE, "khorgos_liquidity_balance",
+     "Participants' settlement account balances, in major units."},
+    {CREDIT_LINE, "khorgos_liquidity_credit_line",
+     "Intraday credit lines granted, in major units."},
+    {CREDIT_OUTSTANDING, "khorgos_liquidity_credit_outstanding",
+     "Intraday credit drawn and not repaid, in major units."},
+    {DAY_OPEN, "khorgos_business_day_open", "1 while the currency's business day is open."},
+};
+
 static void page_settlement(struct page *page, const struct khorgos *engine) {
     ASSERT(engine != NULL);
-    page_currency_gauge(page, engine, QUEUED, "khorgos_payments_queued",
-                        "Payments queued now, by currency.");
-    page_currency_gauge(page, engine, QUEUED_VALUE, "khorgos_payments_queued_value",
-                        "Value of the payments queued now, in the currency's major units.");
-    page_currency_gauge(page, engine, BALANCE, "khorgos_liquidity_balance",
-                        "Participants' settlement account balances, in major units.");
-    page_currency_gauge(page, engine, CREDIT_LINE, "khorgos_liquidity_credit_line",
-                        "Intraday credit lines granted, in major units.");
-    page_currency_gauge(page, engine, CREDIT_OUTSTANDING, "khorgos_liquidity_credit_outstanding",
-                        "Intraday credit drawn and not repaid, in major units.");
-    page_currency_gauge(page, engine, DAY_OPEN, "khorgos_business_day_open",
-                        "1 while the currency's business day is open.");
+    for (size_t index = 0; index < sizeof(currency_gauges) / sizeof(currency_gauges[0]); index++) {
+        page_currency_gauge(page, engine, currency_gauges[index].figure,
+                            currency_gauges[index].name, currency_gauges[index].help);
+    }
     static const char *const states[KHORGOS_WINDOW_STATE_COUNT] = {
         NULL, "open", "closed", "pending_settlement", "settled", "aborted"};
     u32 counts[KHORGOS_WINDOW_STATE_COUNT];
