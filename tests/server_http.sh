@@ -15,14 +15,10 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-get() { python3 - "$1" <<'PY'
-import sys, urllib.request, urllib.error
-try:
-    with urllib.request.urlopen(sys.argv[1], timeout=5) as answer:
-        print(answer.status, answer.read().decode().strip())
-except urllib.error.HTTPError as error:
-    print(error.code, error.read().decode().strip())
-PY
+get() { # URL: "CODE BODY"
+    local body
+    body=$(curl -s -o "$work/body" -w '%{http_code}' --max-time 5 "$1")
+    echo "$body $(head -c 200 "$work/body")"
 }
 
 "$KHORGOS" format --data "$work/data" >/dev/null || fail "format"
