@@ -35,7 +35,7 @@ readelf -d "$usr/lib/libkhorgos.so.0.1.0" | grep -q 'SONAME.*\[libkhorgos.so.0\]
 grep -q '^prefix=/usr$' "$usr/lib/pkgconfig/khorgos.pc" || fail "khorgos.pc prefix"
 grep -q '^Libs.private: .*-lcrypto .*-lxxhash .*-lxml2 .*-lraft -luv -llz4' \
     "$usr/lib/pkgconfig/khorgos.pc" || fail "Libs.private: $(cat "$usr/lib/pkgconfig/khorgos.pc")"
-grep -q '^ExecStart=/usr/bin/khorgos start --data /var/lib/khorgos/data' \
+grep -q '^ExecStart=/usr/bin/khorgos start --data /var/lib/khorgos' \
     "$usr/lib/systemd/system/khorgos.service" || fail "the unit's ExecStart names PREFIX"
 grep -q '/usr/local' "$usr/lib/systemd/system/khorgos.service" && fail "/usr/local in the unit"
 "$usr/bin/khorgos" --help | grep -q '^SYNOPSIS$' || fail "the installed command"

@@ -124,7 +124,7 @@ static const char page_format[] =
     "FILES\n"
     "    DIR/superblock, DIR/journal-*, DIR/headers-*, DIR/snapshot-*  what format writes\n\n"
     "EXAMPLES\n"
-    "    khorgos format --data /var/lib/khorgos/data --payments 1048576\n\n"
+    "    khorgos format --data /var/lib/khorgos --payments 1048576\n\n"
     "SEE ALSO\n"
     "    docs/storage.md, docs/limits.md\n";
 
@@ -160,7 +160,7 @@ static const char page_check[] =
     "FILES\n"
     "    DIR/archive  segments kept by format --keep-journal\n\n"
     "EXAMPLES\n"
-    "    cp -a /var/lib/khorgos/data /backup/data && khorgos check --data /backup/data\n\n"
+    "    cp -a /var/lib/khorgos/. /backup/data && khorgos check --data /backup/data\n\n"
     "SEE ALSO\n"
     "    docs/storage.md (\"Recovery\"), docs/operations.md (\"Backups\")\n";
 
