@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,7 +32,9 @@
 #define WAIT_MS 5000
 #define PORT_MAIN 4472
 #define PORT_HTTP 4473
-#define HTTP_TIMEOUT_MS 600
+/* Long enough for test_connection_cap to hold 64 connections open at once on a loaded
+ * machine, short enough for test_slow_client_closed to wait it out. */
+#define HTTP_TIMEOUT_MS 1500
 
 static struct {
     char directory[64];
@@ -600,14 +603,15 @@ static void test_slow_client_closed(void **state) {
     assert_int_equal(write(fd, "GET /metr", 9), 9);
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
+    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1); /* something happened: not a timeout */
     char buffer[64];
-    size_t bytes = read_to_end(fd, buffer, sizeof(buffer), 3 * HTTP_TIMEOUT_MS);
+    assert_int_equal(read(fd, buffer, sizeof(buffer)), 0); /* closed, without an answer */
     clock_gettime(CLOCK_MONOTONIC, &end);
     close(fd);
-    assert_int_equal(bytes, 0); /* closed without an answer */
     double waited_ms = (double)(end.tv_sec - start.tv_sec) * 1e3 +
                        (double)(end.tv_nsec - start.tv_nsec) / 1e6;
-    assert_true(waited_ms >= HTTP_TIMEOUT_MS * 0.8 && waited_ms < 2.5 * HTTP_TIMEOUT_MS);
+    assert_true(waited_ms >= HTTP_TIMEOUT_MS * 0.8);
 }
 
 /* SERVER_HTTP_CONNECTIONS_MAX connections held open: one more is closed at accept, and once
@@ -622,8 +626,12 @@ static void test_connection_cap(void **state) {
     usleep(100 * 1000); /* the loop accepts them */
     int extra = connect_port(PORT_HTTP);
     assert_int_equal(write(extra, "GET /health HTTP/1.1\r\n\r\n", 24), 24);
+    struct pollfd poll_fd = {.fd = extra, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
     char buffer[64];
-    assert_int_equal(read_to_end(extra, buffer, sizeof(buffer), WAIT_MS), 0);
+    /* Closed at accept: end of stream, or a reset for the request it never read. */
+    ssize_t count = read(extra, buffer, sizeof(buffer));
+    assert_true(count == 0 || (count < 0 && errno == ECONNRESET));
     close(extra);
     for (u32 index = 0; index < SERVER_HTTP_CONNECTIONS_MAX; index++) close(held[index]);
     usleep(100 * 1000);
