@@ -14,11 +14,13 @@ void server_log(const char *format, ...) {
     ASSERT(format != NULL);
     va_list arguments;
     va_start(arguments, format);
+    flockfile(stderr); /* the open's thread logs too (server_open_beside_loop): whole lines */
     fputs("khorgos: ", stderr);
     vfprintf(stderr, format, arguments);
     fputc('\n', stderr);
-    va_end(arguments);
     fflush(stderr); /* one whole line per event, even when standard error is a file */
+    funlockfile(stderr);
+    va_end(arguments);
     ASSERT(format[0] != '\0');
 }
 
