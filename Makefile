@@ -124,6 +124,9 @@ RESULTS := $(BUILD)/test-results.txt
 
 TIMES := $(BUILD)/test-times.txt
 TEST_PARTS := unit shell asan fuzz tidy docs
+# Tests run, and their builds compile, this many at a time (the two cores CI has).
+TEST_JOBS ?= 2
+export TEST_JOBS
 
 # Each part in turn, timed (scripts/test-part.sh), so the summary shows each one's share.
 test:
@@ -133,7 +136,8 @@ test:
 	        $(MAKE) --no-print-directory test-$$part || status=1; \
 	done; sh scripts/test-summary.sh $(RESULTS) $$status $(TIMES)
 
-test-unit: tests
+test-unit:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) tests
 	@sh scripts/run-tests.sh unit $(BUILD)/tests $(RESULTS)
 
 test-shell: $(BUILD)/khorgos
@@ -144,10 +148,11 @@ ASAN_MAKE := $(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=clang OPTIMIZE=
     SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 test-asan:
-	@$(ASAN_MAKE) tests
+	@$(ASAN_MAKE) -j$(TEST_JOBS) tests
 	@$(ASAN_RUN) sh scripts/run-tests.sh asan $(BUILD)/asan/tests $(RESULTS)
 
-test-fuzz: fuzz
+test-fuzz:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) fuzz
 	@sh scripts/run-fuzz.sh $(FUZZ_SECONDS_QUICK) $(RESULTS) $(FUZZ_PROGRAMS)
 
 # The house rules a machine can check (scripts/tidy.sh), and tidy.sh's own test.
@@ -164,9 +169,10 @@ test-docs: $(BUILD)/khorgos
 ASAN_SHELL_TESTS = tests/crash_kill.sh tests/apply_write_failure.sh tests/long/disk_full.sh \
     $(filter-out %clock.sh,$(wildcard tests/*lock*.sh))
 
-test-long: long-tests fuzz
+test-long:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) long-tests fuzz
 	@rm -f $(RESULTS)
-	@$(ASAN_MAKE) $(BUILD)/asan/khorgos
+	@$(ASAN_MAKE) -j$(TEST_JOBS) $(BUILD)/asan/khorgos
 	@sh scripts/run-tests.sh long $(BUILD)/tests $(RESULTS) long_; s1=$$?; \
 	    KHORGOS=$(BUILD)/khorgos sh scripts/run-shell-tests.sh tests/long $(RESULTS); s2=$$?; \
 	    $(ASAN_RUN) KHORGOS=$(BUILD)/asan/khorgos KILL_DELAY_MS_MIN=2000 \

@@ -7,10 +7,10 @@
 # with a dictionary fuzz/NAME.dict gets it, and one with fuzz/NAME.options (libFuzzer flags on
 # one line) those flags. For each target it prints the wall time, the
 # executions and the coverage libFuzzer reached (its final `cov:`, edges), one line each.
+# Targets run two at a time (scripts/parallel.sh).
 # Usage: run-fuzz.sh SECONDS RESULTS PROGRAM...
-seconds=$1; results=$2; shift 2
-status=0
-for program in "$@"; do
+if [ "$1" = "--one" ]; then
+    report=$2; seconds=$3; results=$4; program=$5
     name=$(basename "$program")
     short=${name#fuzz_}
     seeds="fuzz/corpus/$short"
@@ -31,11 +31,14 @@ for program in "$@"; do
     runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n 1 | grep -o '[0-9]*')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*')
     if [ "$code" -eq 0 ]; then
-        echo "ok   fuzz/$name: ${elapsed}s, ${runs:-0} runs, cov ${cov:-0} edges"
-        echo "fuzz/$name 1 0" >>"$results"
+        echo "ok   fuzz/$name: ${elapsed}s, ${runs:-0} runs, cov ${cov:-0} edges" >"$report"
+        echo "fuzz/$name 1 0" >"$report.result"
     else
-        status=1; echo "FAIL fuzz/$name after ${elapsed}s, log: $log"; tail -n 40 "$log"
-        echo "fuzz/$name 0 1" >>"$results"
+        { echo "FAIL fuzz/$name after ${elapsed}s, log: $log"; tail -n 40 "$log"; } >"$report"
+        echo "fuzz/$name 0 1" >"$report.result"
     fi
-done
-exit $status
+    exit 0
+fi
+seconds=$1; results=$2; shift 2
+mkdir -p "$(dirname "$results")"
+exec sh scripts/parallel.sh "$results" scripts/run-fuzz.sh "$seconds" "$results" -- "$@"

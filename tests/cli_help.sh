@@ -5,7 +5,9 @@
 # source file that defines the command's main function (a file serving several commands, as
 # cli_storage.c serves format, check and inspect, must have each option on one of their
 # pages). Each option a page's OPTIONS section names exists in that source, so a page never
-# describes an option the command lacks.
+# describes an option the command lacks. A source file that defines no command but reads
+# options for one (cli_cluster.c reads format's replica options) counts for every page, and
+# each of its options must be on one of them.
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 [ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
@@ -25,6 +27,12 @@ check_sections() { # PAGE-FILE NAME
 check_sections "$work/khorgos" khorgos
 "$KHORGOS" -h | cmp -s - "$work/khorgos" || fail "-h differs from --help"
 
+# Options read by files that define no command (helpers of a command's parser).
+for source in src/cli/*.c; do
+    grep -q '^int cli_[a-z]*_main(' "$source" && continue
+    grep -o -- '"--[a-z][a-z-]*"' "$source" | tr -d '"' | grep -v -x -- --help
+done | sort -u >"$work/helper-options"
+
 commands=$(sed -n 's/^ *{"\([a-z]*\)", cli_\([a-z]*\)_main,.*/\1:\2/p' src/cli/main.c)
 [ "$(echo "$commands" | wc -l)" -ge 8 ] || fail "the command table was not found in main.c"
 count=0
@@ -42,11 +50,12 @@ for entry in $commands; do
     echo "$command" >>"$work/commands-of-$name"
     [ -f "$work/accepted-$name" ] || grep -o -- '"--[a-z][a-z-]*"' "$source" | tr -d '"' |
         grep -v -x -- --help | sort -u >"$work/accepted-$name"
+    sort -u "$work/accepted-$name" "$work/helper-options" >"$work/combined-accepted"
     # Options the page describes (the OPTIONS section's lines that start with --): each must
     # be one the source accepts.
     sed -n '/^OPTIONS$/,/^EXIT STATUS$/p' "$work/$command" | grep '^    --' |
         grep -o -- '--[a-z][a-z-]*' | grep -v -x -- --help | sort -u >"$work/$command.described"
-    extra=$(comm -23 "$work/$command.described" "$work/accepted-$name")
+    extra=$(comm -23 "$work/$command.described" "$work/combined-accepted")
     [ -z "$extra" ] || fail "$command --help describes" $extra "which $source does not accept"
     cat "$work/$command.described" >>"$work/described-$name"
     count=$((count + 1))
@@ -61,6 +70,9 @@ for accepted in "$work"/accepted-*; do
         $(cat "$work/commands-of-$name") "describes it"
     checked=$((checked + $(wc -l <"$accepted")))
 done
+missing=$(comm -23 "$work/helper-options" <(cat "$work"/*.described | sort -u))
+[ -z "$missing" ] || fail "src/cli/ reads" $missing "; no page describes it"
+checked=$((checked + $(wc -l <"$work/helper-options")))
 [ "$checked" -ge 30 ] || fail "only $checked options found in the sources"
 "$KHORGOS" help nosuchcommand 2>/dev/null && fail "a page for an unknown command"
 echo "ok: $count pages, $checked options checked"

@@ -50,8 +50,9 @@ for ((round = 1; kills < ROUNDS && round <= rounds_max; round++)); do
     base=$((round * 100000))
     generate $base >"$work/input"
     # The input stays open a while after the last line, so apply is alive (serving or waiting
-    # for more) whenever the kill comes.
-    { cat "$work/input"; sleep 2; } | "$KHORGOS" apply --data "$data" >"$work/out" 2>"$work/err" &
+    # for more) whenever the kill comes. It comes through a process substitution rather than a
+    # pipe so that $! is apply alone and `wait` does not also wait for the feeder's sleep.
+    "$KHORGOS" apply --data "$data" < <(cat "$work/input"; sleep 2) >"$work/out" 2>"$work/err" &
     pid=$!
     delay_ms=$((RANDOM % 250 + KILL_DELAY_MS_MIN))
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"

@@ -2,8 +2,10 @@
  * test_cluster_fixture.c: the replicated state machine (src/cluster/) driven by the raft
  * library's deterministic fixture (raft/fixture.h: simulated time, network and disks): three
  * replicas, each a real engine behind a cluster_fsm, through elections, a partitioned leader, a
- * killed follower and a divergent replica. After the same log every replica's state digest
+ * killed follower, a divergent replica, and a follower that lags past the compacted log and
+ * catches up from the leader's snapshot. After the same log every replica's state digest
  * (engine_state_digest) must be equal, and equal to one engine fed the same entries directly.
+ * A damaged snapshot is refused and changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,19 +19,17 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "cluster_support.h"
 
 #define TEST_REPLICA_COUNT 3u
 #define TEST_STEP_MSECS_MAX 20000u
-#define TEST_LEDGER 156u /* CNY */
 /* The leader's clock: a wall-clock time well past the engines' manual start. */
 #define TEST_LEADER_TIME_NS (KHORGOS_MANUAL_CLOCK_START_NS + 1000000000000ull)
 
 struct test_cluster {
     struct raft_fixture fixture;
-    struct khorgos *engines[TEST_REPLICA_COUNT];
-    struct cluster_fsm fsms[TEST_REPLICA_COUNT];
+    struct cluster_fsm fsms[TEST_REPLICA_COUNT]; /* each owns its replica's engine */
     /* One engine outside raft fed every committed entry directly: what replicas must equal. */
-    struct khorgos *reference_engine;
     struct cluster_fsm reference;
     u64 time_ns; /* the next entry's leader timestamp */
 };
@@ -58,15 +58,12 @@ static void test_cluster_start(struct test_cluster *cluster) {
     cluster->time_ns = TEST_LEADER_TIME_NS;
     assert_int_equal(raft_fixture_init(&cluster->fixture), 0);
     for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
-        cluster->engines[index] = test_engine_open();
-        assert_int_equal(cluster_fsm_init(&cluster->fsms[index], cluster->engines[index]),
+        assert_int_equal(cluster_fsm_init(&cluster->fsms[index], test_engine_open()),
                          KHORGOS_ERROR_ok);
         assert_int_equal(raft_fixture_grow(&cluster->fixture, &cluster->fsms[index].raft), 0);
         raft_set_snapshot_threshold(raft_fixture_get(&cluster->fixture, index), UINT_MAX);
     }
-    cluster->reference_engine = test_engine_open();
-    assert_int_equal(cluster_fsm_init(&cluster->reference, cluster->reference_engine),
-                     KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_init(&cluster->reference, test_engine_open()), KHORGOS_ERROR_ok);
     struct raft_configuration configuration;
     assert_int_equal(raft_fixture_configuration(&cluster->fixture, TEST_REPLICA_COUNT,
                                                 &configuration), 0);
@@ -80,10 +77,8 @@ static void test_cluster_stop(struct test_cluster *cluster) {
     raft_fixture_close(&cluster->fixture);
     for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
         cluster_fsm_deinit(&cluster->fsms[index]);
-        khorgos_close(cluster->engines[index]);
     }
     cluster_fsm_deinit(&cluster->reference);
-    khorgos_close(cluster->reference_engine);
 }
 
 static void test_proposal_done(struct raft_apply *request, int status, void *result) {
@@ -125,20 +120,6 @@ static u64 test_batch(struct test_cluster *cluster, u8 *entry, u64 mark,
     assert_int_equal(cluster_entry_batch_encode(entry, CLUSTER_ENTRY_BYTES_MAX, cluster->time_ns,
                                                 mark, requests, count), KHORGOS_ERROR_ok);
     return bytes;
-}
-
-static struct khorgos_account test_account(u128 id) {
-    return (struct khorgos_account){.id = id, .ledger = TEST_LEDGER, .code = 1};
-}
-
-static struct khorgos_transfer test_transfer(u128 id, u128 debit, u128 credit, u64 amount) {
-    return (struct khorgos_transfer){.id = id, .debit_account_id = debit,
-                                     .credit_account_id = credit, .amount = amount,
-                                     .ledger = TEST_LEDGER, .code = 1};
-}
-
-static struct khorgos_request test_request(u32 operation, const void *body, u32 body_size) {
-    return (struct khorgos_request){.operation = operation, .body = body, .body_size = body_size};
 }
 
 static u32 test_leader(struct test_cluster *cluster) {
@@ -198,26 +179,10 @@ static raft_index test_traffic(struct test_cluster *cluster, u128 first_id, u32 
 static void test_assert_digests_equal(struct test_cluster *cluster, raft_index index) {
     assert_true(raft_fixture_step_until_applied(&cluster->fixture, TEST_REPLICA_COUNT, index,
                                                 TEST_STEP_MSECS_MAX));
-    u128 first = engine_state_digest(cluster->reference_engine);
+    u128 first = engine_state_digest(cluster->reference.engine);
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        assert_true(engine_state_digest(cluster->engines[replica]) == first);
+        assert_true(engine_state_digest(cluster->fsms[replica].engine) == first);
     }
-}
-
-/* An account on one replica; false when it does not exist there. */
-static bool test_account_find(struct khorgos *engine, u128 id, struct khorgos_account *account) {
-    struct khorgos_request lookup = test_request(KHORGOS_OPERATION_LOOKUP_ACCOUNTS, &id,
-                                                 sizeof(id));
-    lookup.reply = account;
-    lookup.reply_capacity = sizeof(*account);
-    assert_int_equal(khorgos_execute(engine, &lookup, 1), KHORGOS_ERROR_ok);
-    return lookup.reply_size == sizeof(*account);
-}
-
-/* An account's posted credits on one replica (0 when it does not exist there). */
-static u128 test_credits(struct khorgos *engine, u128 id) {
-    struct khorgos_account account = {0};
-    return test_account_find(engine, id, &account) ? account.credits_posted : 0;
 }
 
 static void test_replicas_apply_one_log_alike(void **state) {
@@ -227,7 +192,7 @@ static void test_replicas_apply_one_log_alike(void **state) {
     raft_index index = test_traffic(&cluster, 1000, 12);
     test_assert_digests_equal(&cluster, index);
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        assert_true(test_credits(cluster.engines[replica], 1001) == 120);
+        assert_true(test_credits(cluster.fsms[replica].engine, 1001) == 120);
         /* The leader's time, not the replica's clock, stamped the transfers. */
         u128 id = 1100;
         struct khorgos_transfer transfer;
@@ -235,7 +200,7 @@ static void test_replicas_apply_one_log_alike(void **state) {
                                                      sizeof(id));
         lookup.reply = &transfer;
         lookup.reply_capacity = sizeof(transfer);
-        assert_int_equal(khorgos_execute(cluster.engines[replica], &lookup, 1), KHORGOS_ERROR_ok);
+        assert_int_equal(khorgos_execute(cluster.fsms[replica].engine, &lookup, 1), KHORGOS_ERROR_ok);
         assert_int_equal(lookup.reply_size, sizeof(transfer));
         assert_true(transfer.timestamp == cluster.time_ns); /* the entry's first event */
     }
@@ -304,14 +269,14 @@ static void test_partitioned_leader_loses_its_writes(void **state) {
     assert_int_equal(proposal.first_status, 0);
     assert_false(lost.done && lost.status == 0); /* never acknowledged */
     struct khorgos_account found;
-    assert_false(test_account_find(cluster.engines[old], 7000, &found));
+    assert_false(test_account_find(cluster.fsms[old].engine, 7000, &found));
     test_isolate(&cluster, old, false);
     test_assert_digests_equal(&cluster, index);
     assert_true(lost.done);
     assert_int_not_equal(lost.status, 0);
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        assert_false(test_account_find(cluster.engines[replica], 7000, &found));
-        assert_true(test_account_find(cluster.engines[replica], 8000, &found));
+        assert_false(test_account_find(cluster.fsms[replica].engine, 7000, &found));
+        assert_true(test_account_find(cluster.fsms[replica].engine, 8000, &found));
     }
     test_cluster_stop(&cluster);
 }
@@ -326,15 +291,15 @@ static void test_killed_follower_catches_up(void **state) {
     u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
     raft_fixture_kill(&cluster.fixture, follower);
     u64 applied_before = cluster.fsms[follower].entries_applied;
-    u128 digest_before = engine_state_digest(cluster.engines[follower]);
+    u128 digest_before = engine_state_digest(cluster.fsms[follower].engine);
     raft_index index = test_traffic(&cluster, 2000, 16);
     assert_true(raft_fixture_step_until_applied(&cluster.fixture, (leader + 2) % 3, index,
                                                 TEST_STEP_MSECS_MAX));
     assert_int_equal(cluster.fsms[follower].entries_applied, applied_before);
-    assert_true(engine_state_digest(cluster.engines[follower]) == digest_before);
+    assert_true(engine_state_digest(cluster.fsms[follower].engine) == digest_before);
     raft_fixture_revive(&cluster.fixture, follower);
     test_assert_digests_equal(&cluster, index);
-    assert_true(test_credits(cluster.engines[follower], 2001) == 160);
+    assert_true(test_credits(cluster.fsms[follower].engine, 2001) == 160);
     test_cluster_stop(&cluster);
 }
 
@@ -354,10 +319,10 @@ static void test_clock_tick_expires_on_every_replica(void **state) {
     test_assert_digests_equal(&cluster, test_commit(&cluster, &create, 1, 0, &proposal));
     struct khorgos_account account;
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        assert_true(test_account_find(cluster.engines[replica], 1001, &account));
+        assert_true(test_account_find(cluster.fsms[replica].engine, 1001, &account));
         assert_true(account.credits_pending == 50);
     }
-    const struct khorgos *leader = cluster.engines[test_leader(&cluster)];
+    const struct khorgos *leader = cluster.fsms[test_leader(&cluster)].engine;
     assert_false(cluster_leader_tick_due(leader, cluster.time_ns + 1000000));
     assert_true(cluster_leader_tick_due(leader, cluster.time_ns + 2000000000ull));
     /* A leader whose clock is behind still stamps no earlier than what was applied. */
@@ -369,7 +334,7 @@ static void test_clock_tick_expires_on_every_replica(void **state) {
     assert_int_equal(proposal.request_count, 0);
     test_assert_digests_equal(&cluster, index);
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
-        assert_true(test_account_find(cluster.engines[replica], 1001, &account));
+        assert_true(test_account_find(cluster.fsms[replica].engine, 1001, &account));
         assert_true(account.credits_pending == 0);
     }
     test_cluster_stop(&cluster);
@@ -390,7 +355,7 @@ static void test_divergent_replica_stops(void **state) {
     struct khorgos_create_result reply;
     create.reply = &reply;
     create.reply_capacity = sizeof(reply);
-    assert_int_equal(khorgos_execute(cluster.engines[damaged], &create, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(khorgos_execute(cluster.fsms[damaged].engine, &create, 1), KHORGOS_ERROR_ok);
     struct test_proposal proposal;
     struct khorgos_account marked = test_account(5000);
     struct khorgos_request create_marked = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS,
@@ -408,11 +373,11 @@ static void test_divergent_replica_stops(void **state) {
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
         assert_int_equal(cluster_fsm_diverged(&cluster.fsms[replica]), replica == damaged);
     }
-    u128 digest_stopped = engine_state_digest(cluster.engines[damaged]);
+    u128 digest_stopped = engine_state_digest(cluster.fsms[damaged].engine);
     index = test_traffic(&cluster, 6000, 2);
     assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
                                                 TEST_STEP_MSECS_MAX));
-    assert_true(engine_state_digest(cluster.engines[damaged]) == digest_stopped);
+    assert_true(engine_state_digest(cluster.fsms[damaged].engine) == digest_stopped);
     assert_int_equal(cluster.fsms[damaged].result.error, KHORGOS_ERROR_diverged);
     test_cluster_stop(&cluster);
 }
@@ -442,24 +407,35 @@ static void test_change_run(struct test_cluster *cluster, struct test_change *ch
     assert_int_equal(change->status, 0);
 }
 
+static void test_compaction_set(struct test_cluster *cluster, unsigned threshold,
+                                unsigned trailing) {
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        struct raft *raft = raft_fixture_get(&cluster->fixture, replica);
+        raft_set_snapshot_threshold(raft, threshold);
+        raft_set_snapshot_trailing(raft, trailing);
+    }
+}
+
 /* A replica whose disk was lost is replaced: a fresh server with an empty engine is added as a
- * voter, catches up from the log, and the dead one is removed; the new replica's state equals
- * the others'. (Catch-up from a snapshot waits for raft snapshots as checkpoints.) */
-static void test_fresh_replica_replaces_a_lost_one(void **state) {
-    (void)state;
+ * voter, catches up from the log (or, when the others compacted theirs, from the leader's
+ * snapshot, then the log), and the dead one is removed; the new replica's state equals the
+ * others'. */
+static void test_fresh_replica_replaces(bool compacted) {
     static struct test_cluster cluster;
     test_cluster_start(&cluster);
-    test_traffic(&cluster, 1000, 8);
+    if (compacted) test_compaction_set(&cluster, 4, 2);
+    for (u32 round = 0; round < (compacted ? 6u : 1u); round++) {
+        test_traffic(&cluster, 1000 + round * 100000, 8);
+    }
     u32 leader = test_leader(&cluster);
     u32 lost = (leader + 1) % TEST_REPLICA_COUNT;
     raft_fixture_kill(&cluster.fixture, lost);
-    static struct khorgos *fresh_engine;
     static struct cluster_fsm fresh;
-    fresh_engine = test_engine_open();
-    assert_int_equal(cluster_fsm_init(&fresh, fresh_engine), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_init(&fresh, test_engine_open()), KHORGOS_ERROR_ok);
     assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
     struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
-    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    raft_set_snapshot_threshold(fresh_raft, compacted ? 4 : UINT_MAX);
+    raft_set_snapshot_trailing(fresh_raft, 2);
     assert_int_equal(raft_start(fresh_raft), 0);
     struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
     static struct test_change change;
@@ -483,14 +459,26 @@ static void test_fresh_replica_replaces_a_lost_one(void **state) {
     /* The fresh server is the fixture's fourth (index TEST_REPLICA_COUNT). */
     assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
                                                 TEST_STEP_MSECS_MAX));
-    assert_true(engine_state_digest(fresh_engine) ==
-                engine_state_digest(cluster.reference_engine));
-    assert_true(engine_state_digest(cluster.engines[leader]) ==
-                engine_state_digest(cluster.reference_engine));
-    assert_true(test_credits(fresh_engine, 2001) == 40);
+    assert_true(engine_state_digest(fresh.engine) ==
+                engine_state_digest(cluster.reference.engine));
+    assert_true(engine_state_digest(cluster.fsms[leader].engine) ==
+                engine_state_digest(cluster.reference.engine));
+    assert_true(test_credits(fresh.engine, 2001) == 40);
+    assert_int_equal(fresh.snapshots_restored, compacted ? 1 : 0);
+    assert_int_equal(raft_fixture_n_recv(&cluster.fixture, TEST_REPLICA_COUNT,
+                                         RAFT_INSTALL_SNAPSHOT), compacted ? 1 : 0);
     test_cluster_stop(&cluster);
     cluster_fsm_deinit(&fresh);
-    khorgos_close(fresh_engine);
+}
+
+static void test_fresh_replica_replaces_a_lost_one(void **state) {
+    (void)state;
+    test_fresh_replica_replaces(false);
+}
+
+static void test_fresh_replica_replaces_a_lost_one_from_a_snapshot(void **state) {
+    (void)state;
+    test_fresh_replica_replaces(true);
 }
 
 /* A malformed entry is refused whole (corrupt) and changes nothing. */
@@ -522,8 +510,90 @@ static void test_malformed_entry_changes_nothing(void **state) {
     memcpy(damaged + 8, entry, bytes);
     assert_int_equal(cluster_fsm_apply(&fsm, damaged + 8, bytes)->error, KHORGOS_ERROR_ok);
     assert_true(engine_state_digest(engine) != digest);
-    cluster_fsm_deinit(&fsm);
-    khorgos_close(engine);
+    cluster_fsm_deinit(&fsm); /* closes the engine */
+}
+
+/* A follower down while the leader's log is compacted past its last entry catches up by
+ * installing the leader's snapshot (the engine's snapshot format), then by the log after it,
+ * and holds the same state. */
+static void test_lagging_replica_installs_a_snapshot(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_compaction_set(&cluster, 4, 2);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 4));
+    u32 leader = test_leader(&cluster);
+    u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster.fixture, follower);
+    raft_index index = 0;
+    for (u32 round = 0; round < 8; round++) index = test_traffic(&cluster, 2000 + round * 1000, 6);
+    assert_true(cluster.fsms[leader].snapshots_taken > 0);
+    assert_int_equal(cluster.fsms[follower].snapshots_restored, 0);
+    assert_int_equal(raft_fixture_n_recv(&cluster.fixture, follower, RAFT_INSTALL_SNAPSHOT), 0);
+    raft_fixture_revive(&cluster.fixture, follower);
+    test_assert_digests_equal(&cluster, index);
+    /* The entries it lacked were gone from the leader's log: it took the snapshot. */
+    assert_int_equal(raft_fixture_n_recv(&cluster.fixture, follower, RAFT_INSTALL_SNAPSHOT), 1);
+    assert_int_equal(cluster.fsms[follower].snapshots_restored, 1);
+    assert_true(test_credits(cluster.fsms[follower].engine, 9001) == 60);
+    /* And it applies what follows from the log, as the others do. */
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 20000, 2));
+    test_cluster_stop(&cluster);
+}
+
+/* A snapshot damaged anywhere (header, a section, the section table) or cut short is refused
+ * whole, with corrupt, and the replica's state is what it was; the intact one restores. */
+static void test_damaged_snapshot_is_refused(void **state) {
+    (void)state;
+    static struct cluster_fsm source;
+    static struct cluster_fsm target;
+    assert_int_equal(cluster_fsm_init(&source, test_engine_open()), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_init(&target, test_engine_open()), KHORGOS_ERROR_ok);
+    struct khorgos_account accounts[2] = {test_account(1), test_account(2)};
+    struct khorgos_transfer transfer = test_transfer(10, 1, 2, 5);
+    struct khorgos_request requests[2] = {
+        test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts)),
+        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfer, sizeof(transfer)),
+    };
+    static _Alignas(16) u8 entry[4096];
+    u64 bytes = cluster_entry_batch_bytes(requests, 2);
+    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), TEST_LEADER_TIME_NS, 0,
+                                                requests, 2), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_apply(&source, entry, bytes)->error, KHORGOS_ERROR_ok);
+    struct raft_buffer snapshot;
+    assert_int_equal(cluster_fsm_snapshot(&source, &snapshot), KHORGOS_ERROR_ok);
+    struct khorgos *before = target.engine;
+    u128 digest = engine_state_digest(target.engine);
+    u8 *damaged = raft_malloc(snapshot.len);
+    assert_non_null(damaged);
+    const u64 offsets[] = {0, 40, 72, 128 + 8, snapshot.len / 2, snapshot.len - 40,
+                           snapshot.len - 1};
+    for (u32 index = 0; index < ARRAY_COUNT(offsets); index++) {
+        memcpy(damaged, snapshot.base, snapshot.len);
+        damaged[offsets[index]] ^= 0x10;
+        assert_int_equal(cluster_fsm_restore(&target, damaged, snapshot.len),
+                         KHORGOS_ERROR_corrupt);
+        assert_ptr_equal(target.engine, before);
+        assert_true(engine_state_digest(target.engine) == digest);
+    }
+    memcpy(damaged, snapshot.base, snapshot.len);
+    assert_int_equal(cluster_fsm_restore(&target, damaged, snapshot.len - 16),
+                     KHORGOS_ERROR_corrupt);
+    assert_int_equal(cluster_fsm_restore(&target, damaged, 100), KHORGOS_ERROR_corrupt);
+    /* Through raft's restore method: refused, and the bytes stay raft's. */
+    damaged[snapshot.len / 2] ^= 0x10;
+    struct raft_buffer buffer = {.base = damaged, .len = snapshot.len};
+    assert_int_equal(target.raft.restore(&target.raft, &buffer), RAFT_CORRUPT);
+    assert_int_equal(target.restore_error, KHORGOS_ERROR_corrupt);
+    assert_int_equal(target.snapshots_restored, 0);
+    assert_true(engine_state_digest(target.engine) == digest);
+    raft_free(damaged);
+    assert_int_equal(target.raft.restore(&target.raft, &snapshot), 0); /* takes the bytes */
+    assert_int_equal(target.snapshots_restored, 1);
+    assert_true(engine_state_digest(target.engine) == engine_state_digest(source.engine));
+    assert_true(test_credits(target.engine, 2) == 5);
+    cluster_fsm_deinit(&source);
+    cluster_fsm_deinit(&target);
 }
 
 int main(void) {
@@ -534,7 +604,10 @@ int main(void) {
         cmocka_unit_test(test_clock_tick_expires_on_every_replica),
         cmocka_unit_test(test_divergent_replica_stops),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
+        cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
+        cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
+        cmocka_unit_test(test_damaged_snapshot_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

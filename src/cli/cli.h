@@ -5,6 +5,7 @@
  *   apply    JSON lines on stdin -> one reply line per request on stdout   (cli_apply.c)
  *   demo     a short tour of the ledger in the region's currencies            (cli_demo.c)
  *   format   create a data directory                                       (cli_storage.c)
+ *            a replica's identity (--cluster, --replica, --replica-count)  (cli_cluster.c)
  *   check    verify a data directory's checksums and chain                 (cli_storage.c)
  *   inspect  print journal records readably                                (cli_storage.c)
  *   benchmark  the engine through its C API on bench/bench_workload.h     (cli_benchmark.c)
@@ -42,5 +43,14 @@ int cli_start_main(int argc, char **argv);
  * of `command` ("khorgos" for the command itself), returning the exit status. */
 bool cli_help_wanted(int argc, char **argv);
 int cli_help_print(const char *command);
+
+/* format's replica options (cli_cluster.c): takes --cluster, --replica and --replica-count out
+ * of argv (the rest stay, in order); -1 when they are good (*clustered: they were given), else
+ * the exit status, usage printed. Then, once the directory is formatted, writes its identity;
+ * on failure removes what format made and returns the exit status. */
+struct cluster_identity;
+int cli_format_cluster_options(int *argc, char **argv, struct cluster_identity *identity,
+                               bool *clustered);
+int cli_format_cluster_write(const char *data, const struct cluster_identity *identity);
 
 #endif /* KHORGOS_CLI_H */

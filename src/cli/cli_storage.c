@@ -31,6 +31,7 @@
  * error, since they may see a commit half done and report it as a torn tail.
  */
 #include "cli/cli.h"
+#include "cluster/cluster.h"
 #include "engine/engine.h"
 #include "storage/storage.h"
 
@@ -54,6 +55,7 @@ static void cli_storage_help(FILE *stream) {
     fprintf(stream,
             "usage: khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]\n"
             "                       [--participants N] [--payments N] [--keep-journal]\n"
+            "                       [--cluster ID --replica N --replica-count 3|5]\n"
             "       khorgos check   --data DIR [--from-genesis]\n"
             "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
             "  --keep-journal  checkpoints move the journal segments they no longer need into\n"
@@ -142,7 +144,10 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
 
 int cli_format_main(int argc, char **argv) {
     struct cli_storage_options options;
-    int status = cli_storage_parse("format", argc, argv, &options);
+    struct cluster_identity identity;
+    bool clustered = false;
+    int status = cli_format_cluster_options(&argc, argv, &identity, &clustered);
+    if (status < 0) status = cli_storage_parse("format", argc, argv, &options);
     if (status >= 0) return status;
     ASSERT(options.data != NULL);
     char report[STORAGE_MESSAGE_BYTES_MAX];
@@ -156,7 +161,7 @@ int cli_format_main(int argc, char **argv) {
     }
     printf("formatted %s (format version %u%s)\n", options.data, STORAGE_FORMAT_VERSION,
            options.config.keep_journal ? ", the journal kept in its archive folder" : "");
-    return 0;
+    return clustered ? cli_format_cluster_write(options.data, &identity) : 0;
 }
 
 static void cli_hex(const u8 *bytes, u32 size, char *out) {

@@ -30,6 +30,22 @@
  *
  * Divergence: a replica whose digest under a mark differs from the leader's, as the check
  * entry carries it, stops: it applies nothing more and cluster_fsm_diverged says so.
+ *
+ * Snapshots: a raft snapshot is the engine's snapshot file format, in memory
+ * (engine_snapshot_memory_write / _load), so raft's log compaction and its snapshot transfer to
+ * a lagging replica carry the same bytes a checkpoint writes, verified whole (every checksum,
+ * then the digest) before any of it replaces a replica's state: a damaged one is refused
+ * (corrupt) and changes nothing.
+ *
+ * Restart: a replica on a data directory opens its engine from its own snapshot and journal
+ * (the applied record); raft then restores its latest raft snapshot and applies its log after
+ * it. The journal usually holds more than that snapshot: the entries after the snapshot are
+ * applied to a replay engine in memory, started from the snapshot, until it holds as many
+ * requests as the journal; there its digest must equal the journal's engine's (diverged
+ * otherwise), and from the next entry on the data directory's engine applies them. No request is
+ * applied or journaled twice, and the journal's chain goes on unbroken. A snapshot ahead of the
+ * journal (a lagging or new replica) becomes the data directory's newest snapshot, and the
+ * journal goes on after it (engine_snapshot_install).
  */
 #ifndef KHORGOS_CLUSTER_H
 #define KHORGOS_CLUSTER_H
@@ -59,6 +75,17 @@
 /* Bytes of the replies of one entry's requests on a replica; a request whose reply would not
  * fit the rest is refused (reply_too_small) alike on every replica. */
 #define CLUSTER_REPLY_BYTES_MAX (8u * LIMIT_REQUEST_BODY_BYTES_MAX)
+
+/* Log compaction: a replica takes a raft snapshot once its log holds this many entries past
+ * the last one, and keeps the newest CLUSTER_SNAPSHOT_TRAILING_ENTRIES of them, so a follower
+ * behind by fewer catches up from the log and only one further behind gets a whole snapshot.
+ * A snapshot is taken inline in raft's loop and costs about the state's size in memory
+ * bandwidth: at most 64 requests per entry, 4,096 entries is up to 262,144 requests between
+ * snapshots. */
+#define CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES 4096u
+#define CLUSTER_SNAPSHOT_TRAILING_ENTRIES 1024u
+/* The first snapshot buffer tried; a larger state retries once with the size it needs. */
+#define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,
@@ -103,19 +130,93 @@ struct cluster_fsm {
     bool diverged;
     u64 diverged_mark;
     u64 entries_applied;
+    /* A restarted replica's replay engine (cluster.h, restart), or NULL. */
+    struct khorgos *replay;
+    /* What stopped the replica besides divergence: corrupt (a batch the journal holds in part),
+     * diverged (the replay's state differs from the journal's); ok while it runs. */
+    khorgos_error stop_error;
+    khorgos_error restore_error; /* the last restore's outcome */
+    u64 snapshots_taken;
+    u64 snapshots_restored;
+    u64 snapshots_installed; /* of those, taken into a data directory ahead of its journal */
+    u64 snapshot_capacity_bytes; /* the next snapshot's first buffer */
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
     struct cluster_apply_result result;
 };
 
 /* Prepares an fsm over `engine`, which must run on a manual clock (khorgos_config.clock_manual
- * or khorgos_open_options.clock_manual): invalid_argument otherwise; out_of_memory. */
+ * or khorgos_open_options.clock_manual): invalid_argument otherwise; out_of_memory. From a
+ * successful init the fsm owns the engine (a restore may replace an engine in memory: read it
+ * as fsm->engine), and cluster_fsm_deinit closes it. */
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine);
 void cluster_fsm_deinit(struct cluster_fsm *fsm);
+/* Sets a replica's log compaction (CLUSTER_SNAPSHOT_*), after raft_init. */
+void cluster_raft_configure(struct raft *raft);
+/* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
+ * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
+khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
+/* Replaces the fsm's state by a snapshot's (raft_fsm's restore method; the comment above the
+ * function says how, for an engine on a data directory). corrupt or format_version when the
+ * snapshot does not verify whole, and nothing changes; a disk failure while a data directory
+ * takes it stops the engine (io, no_space). */
+khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes);
+/* Why the replica stopped applying entries: ok while it runs, diverged, or corrupt. */
+khorgos_error cluster_fsm_stopped(const struct cluster_fsm *fsm);
 /* Applies one entry (the raft_fsm apply method calls this; tests may too). */
 const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, const void *entry,
                                                      u64 entry_bytes);
 /* True once a check entry found this replica's state different from the leader's. */
 bool cluster_fsm_diverged(const struct cluster_fsm *fsm);
+
+/* ---- Identity (cluster_identity.c) -------------------------------------------------------
+ * `khorgos format --cluster ID --replica N --replica-count 3|5` records which cluster a data
+ * directory belongs to and which replica it is, in a file of the cluster layer's own beside the
+ * storage's (the storage's files ignore names they do not know):
+ *   DIR/cluster, 64 bytes, 0600, written once (O_EXCL), fdatasync'd, the directory fsync'd:
+ *     u128 checksum       XXH3-128 of the 48 bytes after it
+ *     u128 cluster        the cluster id every client message carries (TigerBeetle's)
+ *     u32  magic          CLUSTER_IDENTITY_MAGIC ("KHCL")
+ *     u16  version        CLUSTER_IDENTITY_VERSION
+ *     u8   replica        this replica's index, 0 .. replica_count - 1
+ *     u8   replica_count  3 or 5
+ *     u8   reserved[24]   zero (checked)
+ */
+#define CLUSTER_IDENTITY_NAME "cluster"
+#define CLUSTER_IDENTITY_MAGIC 0x4C43484Bu /* "KHCL" */
+#define CLUSTER_IDENTITY_VERSION 1u
+#define CLUSTER_IDENTITY_BYTES 64u
+/* Replicas in a cluster: 3 (survives one failure) or 5 (two). One replica is a single node,
+ * which needs no consensus; more than 5 adds latency to every commit for little more safety. */
+#define CLUSTER_REPLICA_COUNT_MAX 5u
+
+struct cluster_identity {
+    u128 cluster;
+    u8 replica;
+    u8 replica_count;
+};
+
+struct cluster_identity_file {
+    u128 checksum;
+    u128 cluster;
+    u32 magic;
+    u16 version;
+    u8 replica;
+    u8 replica_count;
+    u8 reserved[24];
+};
+
+/* replica_count 3 or 5, replica below it. */
+bool cluster_identity_valid(const struct cluster_identity *identity);
+/* Writes DIR/cluster. invalid_argument (an invalid identity: nothing written), exists (the
+ * directory already has one), io or no_space with `message` naming the file, the call and the
+ * cause. */
+khorgos_error cluster_identity_write(const char *directory,
+                                     const struct cluster_identity *identity, char *message,
+                                     size_t capacity);
+/* Reads DIR/cluster: not_found (a single node's directory), corrupt, format_version, io; the
+ * message names the file and the cause. */
+khorgos_error cluster_identity_read(const char *directory, struct cluster_identity *identity,
+                                    char *message, size_t capacity);
 
 #endif /* KHORGOS_CLUSTER_H */

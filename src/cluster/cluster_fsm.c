@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "storage/storage.h"
 
 /* A decoded entry header; `body` points into an aligned buffer. */
 struct cluster_entry {
@@ -76,12 +77,20 @@ static bool cluster_entry_decode(const u8 *data, u64 bytes, struct cluster_entry
     return entry->kind == CLUSTER_ENTRY_BATCH && cluster_batch_valid(entry);
 }
 
+/* The engine entries apply to: the replay engine while one runs (cluster.h, restart). */
+static struct khorgos *cluster_fsm_state(const struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL && fsm->engine != NULL);
+    ASSERT(fsm->replay == NULL || fsm->engine->storage != NULL);
+    return fsm->replay != NULL ? fsm->replay : fsm->engine;
+}
+
 /* Runs a batch on the engine at the leader's time; replies go to the fsm's buffer. */
 static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_entry *entry) {
     ASSERT(fsm != NULL && entry != NULL);
     ASSERT(entry->kind == CLUSTER_ENTRY_BATCH);
+    struct khorgos *engine = cluster_fsm_state(fsm);
     struct cluster_apply_result *result = &fsm->result;
-    result->error = engine_clock_set(fsm->engine, entry->timestamp_ns);
+    result->error = engine_clock_set(engine, entry->timestamp_ns);
     if (result->error != KHORGOS_ERROR_ok) return;
     u64 offset = 0;
     u64 reply_offset = 0;
@@ -103,10 +112,10 @@ static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_en
     }
     ASSERT(offset == entry->body_bytes);
     result->request_count = entry->request_count;
-    result->error = khorgos_execute(fsm->engine, result->requests, entry->request_count);
+    result->error = khorgos_execute(engine, result->requests, entry->request_count);
     if (result->error == KHORGOS_ERROR_ok && entry->mark != 0) {
         fsm->mark = entry->mark;
-        fsm->mark_digest = engine_state_digest(fsm->engine);
+        fsm->mark_digest = engine_state_digest(engine);
     }
 }
 
@@ -125,6 +134,34 @@ static void cluster_check_apply(struct cluster_fsm *fsm, const struct cluster_en
     fsm->result.error = KHORGOS_ERROR_diverged;
 }
 
+/* Stops the replica: it applies nothing more, and says why (cluster_fsm_stopped). */
+static void cluster_fsm_stop(struct cluster_fsm *fsm, khorgos_error error) {
+    ASSERT(fsm != NULL);
+    ASSERT(error != KHORGOS_ERROR_ok);
+    if (fsm->stop_error == KHORGOS_ERROR_ok) fsm->stop_error = error;
+    fsm->result.error = fsm->stop_error;
+}
+
+/* After an entry applied to the replay engine: once that engine holds as many requests as the
+ * journal, the two must be one state; the data directory's engine takes over from there. An
+ * entry that would end past the journal's last request with part of it in the journal (a batch
+ * the journal holds only in part) is not replayed: the replica stops, corrupt. */
+static void cluster_replay_step(struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL && fsm->replay != NULL);
+    ASSERT(fsm->engine->storage != NULL);
+    u64 journal = fsm->engine->request_count;
+    if (fsm->replay->request_count < journal) return;
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (fsm->replay->request_count > journal) {
+        error = KHORGOS_ERROR_corrupt;
+    } else if (engine_state_digest(fsm->replay) != engine_state_digest(fsm->engine)) {
+        error = KHORGOS_ERROR_diverged;
+    }
+    khorgos_close(fsm->replay);
+    fsm->replay = NULL;
+    if (error != KHORGOS_ERROR_ok) cluster_fsm_stop(fsm, error);
+}
+
 const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, const void *entry,
                                                      u64 entry_bytes) {
     ASSERT(fsm != NULL && fsm->engine != NULL);
@@ -132,8 +169,8 @@ const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, co
     struct cluster_apply_result *result = &fsm->result;
     result->request_count = 0;
     fsm->entries_applied++;
-    if (fsm->diverged) {
-        result->error = KHORGOS_ERROR_diverged;
+    if (fsm->diverged || fsm->stop_error != KHORGOS_ERROR_ok) {
+        result->error = fsm->diverged ? KHORGOS_ERROR_diverged : fsm->stop_error;
         return result;
     }
     const u8 *data = entry;
@@ -151,6 +188,7 @@ const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, co
     } else {
         cluster_check_apply(fsm, &decoded);
     }
+    if (fsm->replay != NULL) cluster_replay_step(fsm);
     ASSERT(result->request_count <= decoded.request_count);
     return result;
 }
@@ -172,19 +210,110 @@ static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffe
     return 0;
 }
 
-/* Snapshots are not offered yet: raft keeps the whole log, so the snapshot threshold of a
- * replica's raft is set beyond reach (cluster_fsm_init's caller) and these are not reached. */
-static int cluster_raft_snapshot(struct raft_fsm *raft_fsm, struct raft_buffer *buffers[],
-                                 unsigned *buffer_count) {
-    ASSERT(raft_fsm != NULL);
-    ASSERT(buffers != NULL && buffer_count != NULL);
-    return RAFT_NOTFOUND;
+khorgos_error cluster_fsm_stopped(const struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL);
+    ASSERT(!fsm->diverged || fsm->diverged_mark != 0);
+    return fsm->diverged ? KHORGOS_ERROR_diverged : fsm->stop_error;
 }
 
+/* The state the fsm is at, as a snapshot in a buffer from raft_malloc; its size is remembered
+ * so the next one is usually written in one pass. */
+khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer) {
+    ASSERT(fsm != NULL && buffer != NULL);
+    ASSERT(fsm->engine != NULL);
+    const struct khorgos *engine = cluster_fsm_state(fsm);
+    khorgos_error error = KHORGOS_ERROR_no_space;
+    for (u32 attempt = 0; attempt < 2 && error == KHORGOS_ERROR_no_space; attempt++) {
+        u8 *memory = raft_malloc(fsm->snapshot_capacity_bytes);
+        if (memory == NULL) return KHORGOS_ERROR_out_of_memory;
+        u64 size = 0;
+        error = engine_snapshot_memory_write(engine, memory, fsm->snapshot_capacity_bytes, &size);
+        if (error == KHORGOS_ERROR_ok) {
+            *buffer = (struct raft_buffer){.base = memory, .len = size};
+            fsm->snapshots_taken++;
+            return KHORGOS_ERROR_ok;
+        }
+        raft_free(memory);
+        if (error == KHORGOS_ERROR_no_space) fsm->snapshot_capacity_bytes = size + size / 4;
+    }
+    return error;
+}
+
+/* Restores a snapshot: the state it holds replaces the fsm's, or nothing changes. An engine in
+ * memory is replaced by the snapshot's. An engine on a data directory keeps its journal, the
+ * applied record: when the journal holds at least the snapshot's requests, entries after the
+ * snapshot go to a replay engine (the snapshot's state) until it reaches the journal's last
+ * request, where both must be equal (cluster_replay_step); when it holds fewer (a lagging or
+ * new replica), the snapshot becomes the directory's newest and the journal goes on after it
+ * (engine_snapshot_install). */
+khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes) {
+    ASSERT(fsm != NULL && fsm->engine != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    if (cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok) return cluster_fsm_stopped(fsm);
+    /* Its header first (the checksums verified, nothing loaded): a snapshot ahead of a data
+     * directory's journal goes to the install, which loads it itself. */
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    khorgos_error error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error == KHORGOS_ERROR_ok) storage_reader_close(&reader);
+    bool install = error == KHORGOS_ERROR_ok && fsm->engine->storage != NULL &&
+                   header.sequence > fsm->engine->request_count;
+    struct khorgos *loaded = NULL;
+    if (install) {
+        error = engine_snapshot_install(fsm->engine, bytes, size_bytes);
+    } else if (error == KHORGOS_ERROR_ok) {
+        error = engine_snapshot_memory_load(fsm->engine, bytes, size_bytes, &loaded);
+    }
+    fsm->restore_error = error;
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (fsm->replay != NULL) khorgos_close(fsm->replay);
+    fsm->replay = NULL;
+    if (install) {
+        fsm->snapshots_installed++;
+    } else if (fsm->engine->storage != NULL) {
+        fsm->replay = loaded;
+        cluster_replay_step(fsm);
+    } else {
+        khorgos_close(fsm->engine);
+        fsm->engine = loaded;
+    }
+    fsm->snapshots_restored++;
+    fsm->mark = 0; /* marks recorded before the snapshot compare nothing after it */
+    fsm->mark_digest = 0;
+    return KHORGOS_ERROR_ok; /* a replay that ended unequal stopped the replica (stopped) */
+}
+
+static int cluster_raft_snapshot(struct raft_fsm *raft_fsm, struct raft_buffer *buffers[],
+                                 unsigned *buffer_count) {
+    ASSERT(raft_fsm != NULL && raft_fsm->data != NULL);
+    ASSERT(buffers != NULL && buffer_count != NULL);
+    struct raft_buffer *buffer = raft_malloc(sizeof(*buffer));
+    if (buffer == NULL) return RAFT_NOMEM;
+    khorgos_error error = cluster_fsm_snapshot(raft_fsm->data, buffer);
+    if (error != KHORGOS_ERROR_ok) {
+        raft_free(buffer);
+        return error == KHORGOS_ERROR_out_of_memory ? RAFT_NOMEM : RAFT_IOERR;
+    }
+    *buffers = buffer; /* raft frees the buffer and its bytes with raft_free */
+    *buffer_count = 1;
+    return 0;
+}
+
+/* On success the fsm owns the buffer's bytes (raft's rule) and frees them; on failure raft
+ * keeps them, and the replica's state is what it was. */
 static int cluster_raft_restore(struct raft_fsm *raft_fsm, struct raft_buffer *buffer) {
-    ASSERT(raft_fsm != NULL);
+    ASSERT(raft_fsm != NULL && raft_fsm->data != NULL);
     ASSERT(buffer != NULL);
-    return RAFT_NOTFOUND;
+    khorgos_error error = cluster_fsm_restore(raft_fsm->data, buffer->base, buffer->len);
+    if (error == KHORGOS_ERROR_ok) raft_free(buffer->base);
+    return error == KHORGOS_ERROR_ok ? 0 : RAFT_CORRUPT;
+}
+
+void cluster_raft_configure(struct raft *raft) {
+    ASSERT(raft != NULL);
+    ASSERT(CLUSTER_SNAPSHOT_TRAILING_ENTRIES < CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
+    raft_set_snapshot_threshold(raft, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
+    raft_set_snapshot_trailing(raft, CLUSTER_SNAPSHOT_TRAILING_ENTRIES);
 }
 
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) {
@@ -193,9 +322,17 @@ khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) 
     memset(fsm, 0, sizeof(*fsm));
     if (!engine->clock_manual) return KHORGOS_ERROR_invalid_argument;
     fsm->engine = engine;
+    fsm->snapshot_capacity_bytes = CLUSTER_SNAPSHOT_BYTES_FIRST;
     fsm->replies = aligned_alloc(16, CLUSTER_REPLY_BYTES_MAX);
     fsm->entry_copy = aligned_alloc(16, CLUSTER_ENTRY_BYTES_MAX);
-    if (fsm->replies == NULL || fsm->entry_copy == NULL) {
+    /* A journal that holds requests: raft's log, with no snapshot restored, starts from the
+     * empty state, so its entries replay from there until they reach the journal's end. */
+    khorgos_error error = KHORGOS_ERROR_ok;
+    if (engine->storage != NULL && engine->request_count > 0) {
+        error = engine_open_memory_like(engine, &fsm->replay);
+    }
+    if (fsm->replies == NULL || fsm->entry_copy == NULL || error != KHORGOS_ERROR_ok) {
+        fsm->engine = NULL; /* the caller keeps it */
         cluster_fsm_deinit(fsm);
         return KHORGOS_ERROR_out_of_memory;
     }
@@ -209,6 +346,10 @@ khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) 
 
 void cluster_fsm_deinit(struct cluster_fsm *fsm) {
     ASSERT(fsm != NULL);
+    if (fsm->replay != NULL) khorgos_close(fsm->replay);
+    if (fsm->engine != NULL) khorgos_close(fsm->engine);
+    fsm->replay = NULL;
+    fsm->engine = NULL;
     free(fsm->replies);
     free(fsm->entry_copy);
     fsm->replies = NULL;

@@ -99,6 +99,29 @@ void engine_storage_pace_clock_set(struct khorgos *engine, const struct base_clo
 struct storage_checkpoint_schedule;
 void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_clock *clock,
                                     const struct storage_checkpoint_schedule *schedule);
+/* The engine's state as a snapshot in memory, byte for byte the snapshot file's format
+ * (storage.h), for a replica to hand to another: the live state, between requests (with a data
+ * directory, once every batch begun was waited for: invalid_operation otherwise). no_space when
+ * it needs more than `capacity` bytes: *size_bytes says how many. */
+khorgos_error engine_snapshot_memory_write(const struct khorgos *engine, u8 *memory,
+                                           u64 capacity, u64 *size_bytes);
+/* A new, empty engine in memory with the capacities and clock mode of `like`. */
+khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos **out);
+/* A new engine in memory, with the capacities and clock mode of `like`, holding the state of a
+ * snapshot in memory. The snapshot is verified whole (checksums, then each module's loader,
+ * then its sequence, last timestamp and digest against the header) before the engine is
+ * handed out: corrupt or format_version otherwise, and nothing is made. */
+khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void *bytes,
+                                          u64 size_bytes, struct khorgos **out);
+/* Takes a snapshot in memory that is ahead of an engine on a data directory (a replica that
+ * lags behind a leader's compacted log, or a new one): verified whole first (corrupt or
+ * format_version, nothing changed), it becomes the directory's newest snapshot file, the
+ * journal goes on after it (a new segment, chained from the snapshot's chain head), the
+ * engine's state is the snapshot's, and the snapshots and segments before it are collected.
+ * invalid_operation when it is not ahead. A failure of the disk after the file is written
+ * stops the engine, as a failed commit does. */
+khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
+                                      u64 size_bytes);
 /* Formats a data directory on any io (khorgos_format uses the POSIX one). */
 khorgos_error engine_storage_format(struct storage_io *io,
                                     const struct storage_superblock *superblock);

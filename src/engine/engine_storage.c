@@ -923,6 +923,8 @@ static khorgos_error engine_section_read(struct khorgos *engine, struct storage_
     return KHORGOS_ERROR_ok;
 }
 
+static khorgos_error engine_sections_read(struct khorgos *engine, struct storage_reader *reader);
+
 /* Loads snapshot-<sequence> into a fresh engine; corrupt when it does not verify. */
 static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
                                           struct storage_snapshot_header *header) {
@@ -935,6 +937,26 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
         engine_report(engine_storage->report, "%s.", io->last_error(io));
     }
     if (error != KHORGOS_ERROR_ok) return error;
+    error = engine_sections_read(engine, reader);
+    storage_reader_close(reader);
+    if (error == KHORGOS_ERROR_ok &&
+        (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
+         engine_state_digest(engine) != header->digest)) {
+        error = KHORGOS_ERROR_corrupt;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        engine_report(engine_storage->report, "snapshot-%016llx does not load (%s).",
+                      (unsigned long long)sequence, khorgos_error_name(error));
+    }
+    return error;
+}
+
+/* Reads a verified snapshot's sections into a fresh engine: each module's once, in order;
+ * corrupt or format_version when one is missing, repeated or unknown. */
+static khorgos_error engine_sections_read(struct khorgos *engine, struct storage_reader *reader) {
+    ASSERT(engine != NULL && reader != NULL);
+    ASSERT(engine->request_count == 0);
+    khorgos_error error = KHORGOS_ERROR_ok;
     bool seen_engine = false;
     bool seen_ledger = false;
     bool seen_settle = false;
@@ -957,21 +979,143 @@ static khorgos_error engine_snapshot_load(struct khorgos *engine, u64 sequence,
         }
         if (error != KHORGOS_ERROR_ok) break;
     }
-    storage_reader_close(reader);
     if (error == KHORGOS_ERROR_not_found) error = KHORGOS_ERROR_ok;
     if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger || !seen_settle)) {
         error = KHORGOS_ERROR_corrupt;
     }
+    return error;
+}
+
+/* ---- a snapshot in memory ------------------------------------------------------------------ */
+
+khorgos_error engine_snapshot_memory_write(const struct khorgos *engine, u8 *memory,
+                                           u64 capacity, u64 *size_bytes) {
+    ASSERT(engine != NULL && size_bytes != NULL);
+    ASSERT(memory != NULL || capacity == 0);
+    u8 chain_head[BASE_SHA256_BYTES] = {0};
+    if (engine->storage != NULL) {
+        if (!storage_journal_idle(engine->storage->storage)) return KHORGOS_ERROR_invalid_operation;
+        storage_chain_head(engine->storage->storage, chain_head);
+    }
+    struct engine_section section = {.request_count = engine->request_count,
+                                     .timestamp_last = engine->timestamp_last,
+                                     .clock_manual_ns = engine->clock_manual_ns};
+    struct storage_writer writer;
+    storage_snapshot_memory_begin(&writer, engine->request_count, memory, capacity);
+    storage_writer_section_begin(&writer, STORAGE_SECTION_ENGINE, ENGINE_SECTION_VERSION);
+    storage_writer_put(&writer, &section, sizeof(section));
+    storage_writer_section_end(&writer);
+    ledger_snapshot_write(&engine->ledger, &writer);
+    settle_snapshot_write(&engine->settle, &writer);
+    return storage_snapshot_memory_end(&writer, engine->timestamp_last,
+                                       engine_state_digest(engine), chain_head, size_bytes);
+}
+
+khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos **out) {
+    ASSERT(like != NULL && out != NULL);
+    ASSERT(like->ledger.config.account_count_max > 0);
+    struct khorgos_config config = {
+        .account_count_max = like->ledger.config.account_count_max,
+        .transfer_count_max = like->ledger.config.transfer_count_max,
+        .account_balance_count_max = like->ledger.config.account_balance_count_max,
+        .participant_count_max = like->settle.config.participant_count_max,
+        .payment_count_max = like->settle.config.payment_count_max,
+        .clock_manual = like->clock_manual,
+    };
+    return khorgos_open_memory(out, &config);
+}
+
+/* Replaces the engine's state by a verified snapshot's, in place (the settlement layer points
+ * at the ledger it was made with). An allocation that fails leaves no state: stopped. */
+static khorgos_error engine_state_replace(struct khorgos *engine, const void *bytes,
+                                          u64 size_bytes) {
+    ASSERT(engine != NULL && bytes != NULL);
+    struct ledger_config ledger_config = engine->ledger.config;
+    struct settle_config settle_config = {
+        .participant_count_max = engine->settle.config.participant_count_max,
+        .payment_count_max = engine->settle.config.payment_count_max};
+    settle_deinit(&engine->settle);
+    ledger_deinit(&engine->ledger);
+    engine->request_count = 0;
+    khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_init(&engine->settle, &settle_config, &engine->ledger);
+    }
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error == KHORGOS_ERROR_ok) error = engine_sections_read(engine, &reader);
+    storage_reader_close(&reader);
+    ASSERT(error == KHORGOS_ERROR_ok); /* the same bytes loaded whole before */
+    ASSERT(engine_state_digest(engine) == header.digest);
+    return KHORGOS_ERROR_ok;
+}
+
+khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
+                                      u64 size_bytes) {
+    ASSERT(engine != NULL && engine->storage != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    struct khorgos *loaded = NULL;
+    khorgos_error error = engine_snapshot_memory_load(engine, bytes, size_bytes, &loaded);
+    if (error != KHORGOS_ERROR_ok) return error;
+    u64 sequence = loaded->request_count;
+    khorgos_close(loaded);
+    if (sequence <= engine->request_count) return KHORGOS_ERROR_invalid_operation;
+    if (engine->stopped) return KHORGOS_ERROR_stopped;
+    error = engine_checkpoint_reap(engine, true);
+    struct engine_storage *engine_storage = engine->storage;
+    struct storage *storage = engine_storage->storage;
+    if (error == KHORGOS_ERROR_ok && !storage_journal_idle(storage)) {
+        return KHORGOS_ERROR_invalid_operation;
+    }
+    struct storage_snapshot_header header;
+    memcpy(&header, bytes, sizeof(header));
+    /* The snapshot first, then a segment after it chained from its head. A crash in between
+     * leaves the newest snapshot ahead of the journal's last record, which open refuses
+     * (corrupt): never a state the journal cannot back. */
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_snapshot_put(storage, sequence, bytes, size_bytes);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = storage_segment_start(storage, sequence + 1, header.chain_head);
+    }
+    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
+    error = engine_state_replace(engine, bytes, size_bytes);
+    if (error != KHORGOS_ERROR_ok) return error;
+    engine_storage->checkpoint_sequence_previous = sequence;
+    engine_storage->checkpoint_sequence = sequence;
+    engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
+    engine_storage->checkpoint_sequence_begun = sequence;
+    error = storage_collect(storage, sequence);
+    return error == KHORGOS_ERROR_ok ? KHORGOS_ERROR_ok : engine_stop(engine, error);
+}
+
+khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void *bytes,
+                                          u64 size_bytes, struct khorgos **out) {
+    ASSERT(like != NULL && out != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    *out = NULL;
+    struct storage_reader reader;
+    struct storage_snapshot_header header;
+    khorgos_error error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct khorgos *engine = NULL;
+    error = engine_open_memory_like(like, &engine);
+    if (error == KHORGOS_ERROR_ok) error = engine_sections_read(engine, &reader);
+    storage_reader_close(&reader);
     if (error == KHORGOS_ERROR_ok &&
-        (engine->request_count != sequence || engine->timestamp_last != header->timestamp_last ||
-         engine_state_digest(engine) != header->digest)) {
+        (engine->request_count != header.sequence ||
+         engine->timestamp_last != header.timestamp_last ||
+         engine_state_digest(engine) != header.digest)) {
         error = KHORGOS_ERROR_corrupt;
     }
     if (error != KHORGOS_ERROR_ok) {
-        engine_report(engine_storage->report, "snapshot-%016llx does not load (%s).",
-                      (unsigned long long)sequence, khorgos_error_name(error));
+        if (engine != NULL) khorgos_close(engine);
+        return error;
     }
-    return error;
+    *out = engine;
+    return KHORGOS_ERROR_ok;
 }
 
 /* ---- open ---------------------------------------------------------------------------------- */

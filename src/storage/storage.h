@@ -771,6 +771,27 @@ khorgos_error storage_writer_memory_end(struct storage_writer *writer,
 void storage_writer_section_copy(struct storage_writer *writer,
                                  const struct storage_section_header *section, const void *bytes);
 
+/* A whole snapshot in memory, byte for byte the file's format (a replica hands it to another
+ * through the raft library). begin: the sections go after room for the header, into `memory`;
+ * end writes the section table and the header and sets *size_bytes to the snapshot's bytes:
+ * no_space when they exceed `capacity` (the caller retries with *size_bytes), nothing usable
+ * written then. open verifies a snapshot in memory as storage_snapshot_open verifies a file
+ * (header, table and every section's checksum) before any section is handed out: corrupt or
+ * format_version otherwise; the reader reads from `bytes`, which must outlive it. */
+void storage_snapshot_memory_begin(struct storage_writer *writer, u64 sequence, u8 *memory,
+                                   u64 capacity);
+khorgos_error storage_snapshot_memory_end(struct storage_writer *writer, u64 timestamp_last,
+                                          u128 digest, const u8 chain_head[BASE_SHA256_BYTES],
+                                          u64 *size_bytes);
+khorgos_error storage_snapshot_memory_open(struct storage_reader *reader, const void *bytes,
+                                           u64 size_bytes,
+                                           struct storage_snapshot_header *header);
+
+/* Writes a snapshot already whole in memory (storage_snapshot_memory_end's bytes, verified by
+ * the caller) as snapshot-<sequence>: the .tmp, fdatasync, rename, directory fsync. */
+khorgos_error storage_snapshot_put(struct storage *storage, u64 sequence, const void *bytes,
+                                   u64 size_bytes);
+
 /* Opens snapshot-<sequence> after verifying its header and whole-body checksum (one pass);
  * corrupt (with the report's message naming the file and offset) when either fails. */
 khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,
@@ -915,6 +936,7 @@ struct storage_writer {
     u64 memory_capacity;
     storage_pace_function pace; /* NULL: write at full speed (storage_writer_pace) */
     void *pace_context;
+    bool memory_snapshot;    /* a whole snapshot to memory (storage_snapshot_memory_begin) */
 };
 
 struct storage_reader {

@@ -56,19 +56,27 @@ static u128 snapshot_header_checksum(const struct storage_snapshot_header *heade
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
+/* Creates snapshot-<sequence>.tmp, replacing a leftover of a crash during an earlier attempt. */
+static khorgos_error snapshot_temporary_create(struct storage *storage, u64 sequence, int *file) {
+    ASSERT(storage != NULL && file != NULL);
+    char name[STORAGE_NAME_BYTES_MAX];
+    snapshot_temporary_name(sequence, name);
+    struct storage_io *io = storage->io;
+    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    if (error == KHORGOS_ERROR_exists) {
+        error = io->unlink(io, name);
+        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, file);
+    }
+    ASSERT(error != KHORGOS_ERROR_ok || *file >= 0);
+    return error;
+}
+
 khorgos_error storage_snapshot_begin(struct storage *storage, u64 sequence,
                                      struct storage_writer **out) {
     ASSERT(storage != NULL && out != NULL);
     ASSERT(storage->writer.storage == NULL); /* one snapshot at a time */
-    char name[STORAGE_NAME_BYTES_MAX];
-    snapshot_temporary_name(sequence, name);
-    struct storage_io *io = storage->io;
     int file = -1;
-    khorgos_error error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
-    if (error == KHORGOS_ERROR_exists) { /* a leftover of a crash during an earlier attempt */
-        error = io->unlink(io, name);
-        if (error == KHORGOS_ERROR_ok) error = io->open(io, name, STORAGE_OPEN_CREATE, &file);
-    }
+    khorgos_error error = snapshot_temporary_create(storage, sequence, &file);
     if (error != KHORGOS_ERROR_ok) return error;
     struct storage_writer *writer = &storage->writer;
     memset(writer, 0, sizeof(*writer));
@@ -148,9 +156,14 @@ khorgos_error storage_writer_memory_end(struct storage_writer *writer,
 static void writer_memory_put(struct storage_writer *writer, const void *data, u64 size) {
     struct storage_section_header *section = &writer->sections[writer->section_count];
     ASSERT(writer->memory != NULL || writer->memory_capacity == 0);
+    /* A whole snapshot in memory: this section's bytes follow the header and those before. */
+    u64 base = writer->memory_snapshot ? sizeof(struct storage_snapshot_header) + writer->body_size
+                                       : 0;
+    u64 used = base + section->size;
     /* Past the capacity the size still counts, so the caller learns what it needs. */
-    if (writer->error == KHORGOS_ERROR_ok && size <= writer->memory_capacity - section->size) {
-        if (size > 0) memcpy(writer->memory + section->size, data, size);
+    if (writer->error == KHORGOS_ERROR_ok && used <= writer->memory_capacity &&
+        size <= writer->memory_capacity - used) {
+        if (size > 0) memcpy(writer->memory + used, data, size);
         base_checksum_stream_add(&writer->section_checksum, data, size);
     } else if (writer->error == KHORGOS_ERROR_ok) {
         writer->error = KHORGOS_ERROR_no_space;
@@ -268,6 +281,26 @@ void storage_snapshot_discard(struct storage *storage, u64 sequence) {
     storage->io->unlink(storage->io, temporary); /* best effort: recovery ignores a .tmp */
 }
 
+/* The header of the snapshot a writer wrote (its section table follows the sections). */
+static void snapshot_header_seal(const struct storage_writer *writer, u64 timestamp_last,
+                                 u128 digest, const u8 chain_head[BASE_SHA256_BYTES],
+                                 struct storage_snapshot_header *header) {
+    ASSERT(writer != NULL && header != NULL && chain_head != NULL);
+    ASSERT(!writer->section_open);
+    u64 table_size = (u64)writer->section_count * sizeof(struct storage_section_header);
+    memset(header, 0, sizeof(*header));
+    header->checksum_body = base_checksum128(writer->sections, table_size);
+    memcpy(header->chain_head, chain_head, BASE_SHA256_BYTES);
+    header->magic = STORAGE_SNAPSHOT_MAGIC;
+    header->format_version = STORAGE_FORMAT_VERSION;
+    header->sequence = writer->sequence;
+    header->timestamp_last = timestamp_last;
+    header->body_size = writer->body_size + table_size;
+    header->digest = digest;
+    header->section_count = writer->section_count;
+    header->checksum = snapshot_header_checksum(header);
+}
+
 khorgos_error storage_snapshot_end_unpublished(struct storage_writer *writer, u64 timestamp_last,
                                                u128 digest,
                                                const u8 chain_head[BASE_SHA256_BYTES]) {
@@ -284,17 +317,7 @@ khorgos_error storage_snapshot_end_unpublished(struct storage_writer *writer, u6
         writer_flush(writer);
     }
     struct storage_snapshot_header header;
-    memset(&header, 0, sizeof(header));
-    header.checksum_body = base_checksum128(writer->sections, table_size);
-    memcpy(header.chain_head, chain_head, BASE_SHA256_BYTES);
-    header.magic = STORAGE_SNAPSHOT_MAGIC;
-    header.format_version = STORAGE_FORMAT_VERSION;
-    header.sequence = writer->sequence;
-    header.timestamp_last = timestamp_last;
-    header.body_size = writer->body_size + table_size;
-    header.digest = digest;
-    header.section_count = writer->section_count;
-    header.checksum = snapshot_header_checksum(&header);
+    snapshot_header_seal(writer, timestamp_last, digest, chain_head, &header);
     khorgos_error error = writer->error;
     if (error == KHORGOS_ERROR_ok) error = io->pwrite(io, writer->file, &header, sizeof(header), 0);
     if (error == KHORGOS_ERROR_ok) error = io->sync(io, writer->file);
@@ -309,20 +332,30 @@ khorgos_error storage_snapshot_end_unpublished(struct storage_writer *writer, u6
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
-static khorgos_error snapshot_header_load(struct storage_io *io, int file,
-                                          struct storage_snapshot_header *header, u64 file_size) {
-    u64 read_size = 0;
-    khorgos_error error = io->pread(io, file, header, sizeof(*header), 0, &read_size);
-    if (error != KHORGOS_ERROR_ok) return error;
-    if (read_size != sizeof(*header)) return KHORGOS_ERROR_corrupt;
+/* Checks a header read whole; file_size 0: the body is not checked against a size. */
+static khorgos_error snapshot_header_check(const struct storage_snapshot_header *header,
+                                           u64 file_size) {
+    ASSERT(header != NULL);
+    ASSERT(file_size == 0 || file_size >= sizeof(*header));
     if (header->checksum != snapshot_header_checksum(header)) return KHORGOS_ERROR_corrupt;
     if (header->magic != STORAGE_SNAPSHOT_MAGIC) return KHORGOS_ERROR_corrupt;
     if (header->format_version != STORAGE_FORMAT_VERSION) return KHORGOS_ERROR_format_version;
     if (header->section_count > STORAGE_SNAPSHOT_SECTIONS_MAX) return KHORGOS_ERROR_corrupt;
-    if (file_size != 0 && header->body_size + sizeof(*header) != file_size) {
+    if (file_size != 0 && header->body_size != file_size - sizeof(*header)) {
         return KHORGOS_ERROR_corrupt;
     }
     return KHORGOS_ERROR_ok;
+}
+
+static khorgos_error snapshot_header_load(struct storage_io *io, int file,
+                                          struct storage_snapshot_header *header, u64 file_size) {
+    ASSERT(io != NULL && header != NULL);
+    u64 read_size = 0;
+    khorgos_error error = io->pread(io, file, header, sizeof(*header), 0, &read_size);
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (read_size != sizeof(*header)) return KHORGOS_ERROR_corrupt;
+    if (file_size != 0 && file_size < sizeof(*header)) return KHORGOS_ERROR_corrupt;
+    return snapshot_header_check(header, file_size);
 }
 
 khorgos_error storage_snapshot_header_read(struct storage *storage, u64 sequence,
@@ -394,6 +427,17 @@ static khorgos_error snapshot_verify(struct storage_reader *reader,
     return offset == table_offset ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
 }
 
+/* A verified reader, positioned before its first section. */
+static void reader_start(struct storage_reader *reader,
+                         const struct storage_snapshot_header *header) {
+    ASSERT(reader != NULL && header != NULL);
+    ASSERT(header->section_count <= STORAGE_SNAPSHOT_SECTIONS_MAX);
+    reader->offset = sizeof(*header);
+    reader->end = sizeof(*header) + header->body_size;
+    reader->section_end = reader->offset;
+    reader->section_count = header->section_count;
+}
+
 khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,
                                     struct storage_snapshot_header *header,
                                     struct storage_reader **out, struct storage_report *report) {
@@ -426,17 +470,15 @@ khorgos_error storage_snapshot_open(struct storage *storage, u64 sequence,
         io->close(io, file);
         return error == KHORGOS_ERROR_format_version ? error : KHORGOS_ERROR_corrupt;
     }
-    reader->offset = sizeof(*header);
-    reader->end = sizeof(*header) + header->body_size;
-    reader->section_end = reader->offset;
-    reader->section_count = header->section_count;
+    reader_start(reader, header);
     *out = reader;
     return KHORGOS_ERROR_ok;
 }
 
 khorgos_error storage_reader_section_next(struct storage_reader *reader,
                                           struct storage_section_header *section) {
-    ASSERT(reader != NULL && reader->storage != NULL && section != NULL);
+    ASSERT(reader != NULL && section != NULL);
+    ASSERT(reader->storage != NULL || reader->window.file == -1); /* a file, or memory */
     ASSERT(reader->offset <= reader->section_end);
     if (reader->section_index == reader->section_count) return KHORGOS_ERROR_not_found;
     reader->offset = reader->section_end; /* skips what a module left unread */
@@ -448,7 +490,8 @@ khorgos_error storage_reader_section_next(struct storage_reader *reader,
 }
 
 khorgos_error storage_reader_get(struct storage_reader *reader, void *data, u64 size) {
-    ASSERT(reader != NULL && reader->storage != NULL);
+    ASSERT(reader != NULL);
+    ASSERT(reader->storage != NULL || reader->window.file == -1); /* a file, or memory */
     ASSERT(data != NULL || size == 0);
     if (size > reader->section_end - reader->offset) return KHORGOS_ERROR_corrupt;
     u8 *bytes = data;
@@ -474,15 +517,95 @@ khorgos_error storage_reader_get(struct storage_reader *reader, void *data, u64 
 }
 
 u64 storage_reader_remaining(const struct storage_reader *reader) {
-    ASSERT(reader != NULL && reader->storage != NULL);
+    ASSERT(reader != NULL);
     ASSERT(reader->offset <= reader->section_end);
     return reader->section_end - reader->offset;
 }
 
 void storage_reader_close(struct storage_reader *reader) {
-    ASSERT(reader != NULL && reader->storage != NULL);
-    reader->storage->io->close(reader->storage->io, reader->window.file);
+    ASSERT(reader != NULL);
+    ASSERT(reader->storage != NULL || reader->window.file == -1); /* a file, or memory */
+    if (reader->storage != NULL) reader->storage->io->close(reader->storage->io,
+                                                            reader->window.file);
     memset(reader, 0, sizeof(*reader));
+}
+
+/* ---- a whole snapshot in memory ------------------------------------------------------------ */
+
+void storage_snapshot_memory_begin(struct storage_writer *writer, u64 sequence, u8 *memory,
+                                   u64 capacity) {
+    ASSERT(writer != NULL);
+    ASSERT(memory != NULL || capacity == 0);
+    storage_writer_memory_begin(writer, memory, capacity);
+    writer->memory_snapshot = true;
+    writer->sequence = sequence;
+    ASSERT(writer->storage == NULL && writer->file == -1);
+}
+
+khorgos_error storage_snapshot_memory_end(struct storage_writer *writer, u64 timestamp_last,
+                                          u128 digest, const u8 chain_head[BASE_SHA256_BYTES],
+                                          u64 *size_bytes) {
+    ASSERT(writer != NULL && writer->memory_snapshot && size_bytes != NULL);
+    ASSERT(!writer->section_open && chain_head != NULL);
+    u64 table_size = (u64)writer->section_count * sizeof(struct storage_section_header);
+    u64 table_offset = sizeof(struct storage_snapshot_header) + writer->body_size;
+    *size_bytes = table_offset + table_size;
+    khorgos_error error = writer->error;
+    if (error == KHORGOS_ERROR_ok && *size_bytes > writer->memory_capacity) {
+        error = KHORGOS_ERROR_no_space;
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        struct storage_snapshot_header header;
+        snapshot_header_seal(writer, timestamp_last, digest, chain_head, &header);
+        memcpy(writer->memory + table_offset, writer->sections, table_size);
+        memcpy(writer->memory, &header, sizeof(header));
+    }
+    memset(writer, 0, sizeof(*writer));
+    return error;
+}
+
+khorgos_error storage_snapshot_put(struct storage *storage, u64 sequence, const void *bytes,
+                                   u64 size_bytes) {
+    ASSERT(storage != NULL && bytes != NULL);
+    ASSERT(storage->writer.storage == NULL && size_bytes >= sizeof(struct storage_snapshot_header));
+    struct storage_io *io = storage->io;
+    int file = -1;
+    khorgos_error error = snapshot_temporary_create(storage, sequence, &file);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = io->pwrite(io, file, bytes, size_bytes, 0);
+    if (error == KHORGOS_ERROR_ok) error = io->sync(io, file);
+    io->close(io, file);
+    if (error != KHORGOS_ERROR_ok) {
+        storage_snapshot_discard(storage, sequence);
+        return error;
+    }
+    return storage_snapshot_publish(storage, sequence);
+}
+
+khorgos_error storage_snapshot_memory_open(struct storage_reader *reader, const void *bytes,
+                                           u64 size_bytes,
+                                           struct storage_snapshot_header *header) {
+    ASSERT(reader != NULL && header != NULL);
+    ASSERT(bytes != NULL || size_bytes == 0);
+    memset(reader, 0, sizeof(*reader));
+    reader->window.file = -1;
+    if (size_bytes < sizeof(*header)) return KHORGOS_ERROR_corrupt;
+    memcpy(header, bytes, sizeof(*header));
+    khorgos_error error = snapshot_header_check(header, size_bytes);
+    if (error != KHORGOS_ERROR_ok) return error;
+    /* The whole snapshot is the window: nothing is ever read into it, only from it. */
+    reader->window = (struct storage_window){.file = -1, .file_size = size_bytes,
+                                             .buffer = (u8 *)(uintptr_t)bytes,
+                                             .capacity = size_bytes, .size = size_bytes};
+    u64 bad_offset = 0;
+    error = snapshot_verify(reader, header, &bad_offset);
+    if (error != KHORGOS_ERROR_ok) {
+        memset(reader, 0, sizeof(*reader));
+        reader->window.file = -1;
+        return KHORGOS_ERROR_corrupt;
+    }
+    reader_start(reader, header);
+    return KHORGOS_ERROR_ok;
 }
 
 /* ---- collection ---------------------------------------------------------------------------- */

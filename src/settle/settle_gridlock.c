@@ -1,0 +1,819 @@
+/*
+ * settle_gridlock.c: gridlock resolution across currencies. The model, the algorithm, its
+ * invariants and complexity are in settle_gridlock.h; this note says how the data is kept.
+ *
+ * 1. Constraints. Ids 0..S-1 are the positions, S..S+E-1 the exposure limits. bound[c] is the
+ *    available amount or the limit (clamped), load[c] is net_out or used over the trial set T.
+ *
+ * 2. Nodes and lists. A node is one leg or one charge of a payment, copied into the workspace
+ *    at load (struct settle_gridlock_node: amount, the constraint it loads, the one it
+ *    relieves, and its list links, 32 bytes): node = payment * NODE_SLOTS + slot, the legs
+ *    first, then the charges. After loading, the algorithm reads nodes, not the caller's
+ *    224-byte records, so a weighing touches one or two cache lines per candidate. Lists are
+ *    doubly linked, so unlinking and reading a tail are O(1). Each constraint's list holds, in
+ *    queue order, the nodes of T that load it: the legs debiting a position, the charges on a
+ *    limit. Each position also has its queue list: the payments of T whose queue it is, in
+ *    queue order.
+ *
+ * 3. The breach heap: an indexed binary heap over constraint ids holding exactly the breached
+ *    constraints, ordered queue-only positions first, then by shortfall, then by smaller id.
+ *    A removal changes the load of at most 2 L positions and the charges' limits, and the
+ *    foreign count of its legs' debtors; each is re-placed in the heap in O(log(S + E)).
+ *
+ * 4. Checking. The call ends by recomputing every load from the selection and asserting that
+ *    it equals the tracked one, that every constraint holds and that every fifo queue's
+ *    selected payments are a prefix of it.
+ */
+#include "settle/settle_gridlock.h"
+
+#include <stdlib.h>
+
+#define NONE SETTLE_GRIDLOCK_NONE
+#define NODE_SLOTS (SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX)
+
+_Static_assert(sizeof(struct settle_gridlock_node) == 32, "two nodes to a cache line");
+_Static_assert((u64)SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX * NODE_SLOTS < SETTLE_GRIDLOCK_NONE,
+               "node indexes fit u32 with room for NONE");
+
+/* ----------------------------------------------------------------------------------------- */
+/* Workspace memory: one allocation carved into arrays, 16-byte aligned for i128.             */
+
+static void *gridlock_carve(unsigned char *base, size_t *offset, size_t count, size_t size) {
+    ASSERT(offset != NULL);
+    ASSERT(size > 0 && size <= 32);
+    *offset = (*offset + 15u) & ~(size_t)15u;
+    void *pointer = base == NULL ? NULL : base + *offset;
+    *offset += count * size;
+    return pointer;
+}
+
+static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char *base) {
+    ASSERT(w->position_count_max > 0 && w->payment_count_max > 0);
+    size_t offset = 0, positions = w->position_count_max, payments = w->payment_count_max;
+    size_t constraints = positions + w->exposure_count_max;
+    w->bound = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->load = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->delta = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
+    w->weighed_alone = gridlock_carve(base, &offset, payments, sizeof(u8));
+    w->queue_links = gridlock_carve(base, &offset, payments, sizeof(struct settle_gridlock_link));
+    w->nodes = gridlock_carve(base, &offset, payments * NODE_SLOTS,
+                              sizeof(struct settle_gridlock_node));
+    w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
+    u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
+                              &w->touched};
+    for (size_t index = 0; index < ARRAY_COUNT(per_constraint); index++) {
+        *per_constraint[index] = gridlock_carve(base, &offset, constraints, sizeof(u32));
+    }
+    u32 **per_position[] = {&w->foreign_count, &w->queue_head, &w->queue_tail};
+    for (size_t index = 0; index < ARRAY_COUNT(per_position); index++) {
+        *per_position[index] = gridlock_carve(base, &offset, positions, sizeof(u32));
+    }
+    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before,
+                           &w->queue_of, &w->selected};
+    for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
+        *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
+    }
+    w->in_trial = gridlock_carve(base, &offset, payments, sizeof(u8));
+    ASSERT(offset > 0);
+    return offset;
+}
+
+khorgos_error settle_gridlock_workspace_init(struct settle_gridlock_workspace *workspace,
+                                             u32 position_count_max, u32 payment_count_max,
+                                             u32 exposure_count_max) {
+    ASSERT(workspace != NULL);
+    memset(workspace, 0, sizeof(*workspace));
+    if (position_count_max == 0 || position_count_max > SETTLE_GRIDLOCK_POSITION_COUNT_MAX ||
+        payment_count_max == 0 || payment_count_max > SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX ||
+        exposure_count_max > SETTLE_GRIDLOCK_EXPOSURE_LIMIT_COUNT_MAX) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    workspace->position_count_max = position_count_max;
+    workspace->payment_count_max = payment_count_max;
+    workspace->exposure_count_max = exposure_count_max;
+    size_t size = gridlock_layout(workspace, NULL);
+    unsigned char *memory = calloc(1, size);
+    if (memory == NULL) {
+        memset(workspace, 0, sizeof(*workspace));
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    workspace->memory = memory;
+    size_t carved = gridlock_layout(workspace, memory);
+    ASSERT(carved == size);
+    return KHORGOS_ERROR_ok;
+}
+
+void settle_gridlock_workspace_deinit(struct settle_gridlock_workspace *workspace) {
+    ASSERT(workspace != NULL);
+    free(workspace->memory);
+    memset(workspace, 0, sizeof(*workspace));
+    ASSERT(workspace->memory == NULL);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Validation.                                                                                */
+
+static bool gridlock_leg_valid(const struct settle_gridlock_problem *problem,
+                               const struct settle_gridlock_leg *leg) {
+    ASSERT(problem != NULL && leg != NULL);
+    ASSERT(problem->positions != NULL);
+    u32 count = problem->position_count;
+    if (leg->debtor >= count || leg->creditor >= count || leg->debtor == leg->creditor) {
+        return false;
+    }
+    if (leg->amount == 0 || leg->amount > SETTLE_GRIDLOCK_AMOUNT_MAX) return false;
+    return problem->positions[leg->debtor].currency ==
+           problem->positions[leg->creditor].currency;
+}
+
+static bool gridlock_payment_valid(const struct settle_gridlock_problem *problem,
+                                   const struct settle_gridlock_payment *payment) {
+    ASSERT(problem != NULL && payment != NULL);
+    ASSERT(problem->position_count > 0);
+    if (payment->leg_count == 0 || payment->leg_count > SETTLE_GRIDLOCK_LEG_COUNT_MAX ||
+        payment->charge_count > SETTLE_GRIDLOCK_CHARGE_COUNT_MAX ||
+        payment->priority > SETTLE_GRIDLOCK_PRIORITY_NORMAL) {
+        return false;
+    }
+    for (u32 index = 0; index < payment->leg_count; index++) {
+        if (!gridlock_leg_valid(problem, &payment->legs[index])) return false;
+    }
+    for (u32 index = 0; index < payment->charge_count; index++) {
+        const struct settle_gridlock_charge *charge = &payment->charges[index];
+        if (charge->exposure >= problem->exposure_count || charge->amount == 0 ||
+            charge->amount > SETTLE_GRIDLOCK_AMOUNT_MAX) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static khorgos_error gridlock_validate(const struct settle_gridlock_workspace *workspace,
+                                       const struct settle_gridlock_problem *problem) {
+    ASSERT(workspace != NULL && workspace->memory != NULL);
+    ASSERT(problem != NULL);
+    if (problem->position_count == 0 ||
+        problem->position_count > workspace->position_count_max ||
+        problem->payment_count > workspace->payment_count_max ||
+        problem->exposure_count > workspace->exposure_count_max) {
+        return problem->position_count == 0 ? KHORGOS_ERROR_invalid_argument
+                                            : KHORGOS_ERROR_capacity_full;
+    }
+    if (problem->positions == NULL || (problem->payment_count > 0 && problem->payments == NULL) ||
+        (problem->exposure_count > 0 && problem->exposure_limits == NULL)) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    for (u32 index = 0; index < problem->position_count; index++) {
+        if (problem->positions[index].bypass_fifo > 1) return KHORGOS_ERROR_invalid_argument;
+    }
+    for (u32 index = 0; index < problem->payment_count; index++) {
+        if (!gridlock_payment_valid(problem, &problem->payments[index])) {
+            return KHORGOS_ERROR_invalid_argument;
+        }
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Queue order: priority, then arrival, then index. A stable bottom-up merge sort.            */
+
+static bool gridlock_before(const struct settle_gridlock_payment *payments, u32 a, u32 b) {
+    ASSERT(a != b);
+    ASSERT(payments != NULL);
+    const struct settle_gridlock_payment *x = &payments[a], *y = &payments[b];
+    if (x->priority != y->priority) return x->priority < y->priority;
+    if (x->arrival != y->arrival) return x->arrival < y->arrival;
+    return a < b;
+}
+
+static void gridlock_merge(const struct settle_gridlock_payment *payments, const u32 *from,
+                           u32 *to, u32 start, u32 middle, u32 end) {
+    ASSERT(start <= middle && middle <= end);
+    ASSERT(from != to);
+    u32 left = start, right = middle, out = start;
+    while (left < middle && right < end) {
+        bool take_right = gridlock_before(payments, from[right], from[left]);
+        to[out++] = take_right ? from[right++] : from[left++];
+    }
+    while (left < middle) to[out++] = from[left++];
+    while (right < end) to[out++] = from[right++];
+}
+
+/* Sorts order[start, end) into queue order with the scratch. */
+static void gridlock_merge_sort(struct settle_gridlock_workspace *w,
+                                const struct settle_gridlock_payment *payments, u32 start,
+                                u32 end) {
+    ASSERT(start <= end && end <= w->payment_count_max);
+    u32 *from = w->order, *to = w->scratch;
+    for (u32 width = 1; width < end - start; width *= 2) {
+        for (u32 first = start; first < end; first += 2 * width) {
+            u32 middle = MIN(first + width, end), last = MIN(first + 2 * width, end);
+            gridlock_merge(payments, from, to, first, middle, last);
+        }
+        u32 *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != w->order) {
+        memcpy(w->order + start, from + start, (size_t)(end - start) * sizeof(u32));
+    }
+    ASSERT(end - start < 2 || gridlock_before(payments, w->order[start], w->order[start + 1]));
+}
+
+/* Queue order: a stable counting sort by priority keeps index order within a priority, which
+ * is queue order when arrivals do not decrease with the index (a queue appended to); a
+ * priority where they do is merge sorted. */
+static void gridlock_sort(struct settle_gridlock_workspace *w,
+                          const struct settle_gridlock_problem *problem) {
+    u32 count = problem->payment_count, first[SETTLE_GRIDLOCK_PRIORITY_NORMAL + 2] = {0};
+    ASSERT(count <= w->payment_count_max);
+    for (u32 index = 0; index < count; index++) first[problem->payments[index].priority + 1]++;
+    for (u32 priority = 1; priority < ARRAY_COUNT(first); priority++) {
+        first[priority] += first[priority - 1];
+    }
+    u32 next[SETTLE_GRIDLOCK_PRIORITY_NORMAL + 1], last_arrival_index[ARRAY_COUNT(next)];
+    bool sorted[ARRAY_COUNT(next)];
+    for (u32 priority = 0; priority < ARRAY_COUNT(next); priority++) {
+        next[priority] = first[priority];
+        last_arrival_index[priority] = NONE;
+        sorted[priority] = true;
+    }
+    for (u32 index = 0; index < count; index++) {
+        const struct settle_gridlock_payment *payment = &problem->payments[index];
+        u32 priority = payment->priority, previous = last_arrival_index[priority];
+        if (previous != NONE && problem->payments[previous].arrival > payment->arrival) {
+            sorted[priority] = false;
+        }
+        last_arrival_index[priority] = index;
+        w->order[next[priority]++] = index;
+    }
+    for (u32 priority = 0; priority < ARRAY_COUNT(next); priority++) {
+        if (!sorted[priority]) {
+            gridlock_merge_sort(w, problem->payments, first[priority], first[priority + 1]);
+        }
+    }
+    ASSERT(count < 2 || gridlock_before(problem->payments, w->order[0], w->order[1]));
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Lists.                                                                                     */
+
+/* The links of item: of a node when nodes, else of a payment in its queue. */
+static struct settle_gridlock_link *gridlock_link(const struct settle_gridlock_workspace *w,
+                                                  bool nodes, u32 item) {
+    ASSERT(item != NONE);
+    ASSERT(nodes ? item < w->payment_count_max * NODE_SLOTS : item < w->payment_count_max);
+    return nodes ? &w->nodes[item].link : &w->queue_links[item];
+}
+
+static void gridlock_append(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
+                            u32 *tail, u32 owner, u32 item) {
+    ASSERT(head != NULL && tail != NULL);
+    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
+    link->prev = tail[owner];
+    link->next = NONE;
+    if (tail[owner] == NONE) {
+        head[owner] = item;
+    } else {
+        gridlock_link(w, nodes, tail[owner])->next = item;
+    }
+    tail[owner] = item;
+    ASSERT(head[owner] != NONE);
+}
+
+static void gridlock_unlink(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
+                            u32 *tail, u32 owner, u32 item) {
+    ASSERT(head[owner] != NONE && tail[owner] != NONE);
+    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
+    if (link->prev == NONE) {
+        head[owner] = link->next;
+    } else {
+        gridlock_link(w, nodes, link->prev)->next = link->next;
+    }
+    if (link->next == NONE) {
+        tail[owner] = link->prev;
+    } else {
+        gridlock_link(w, nodes, link->next)->prev = link->prev;
+    }
+    link->prev = NONE;
+    link->next = NONE;
+    ASSERT((head[owner] == NONE) == (tail[owner] == NONE));
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The breach heap.                                                                           */
+
+struct gridlock_run {
+    struct settle_gridlock_workspace *w;
+    const struct settle_gridlock_problem *problem;
+    u32 position_count;
+    u32 constraint_count;
+};
+
+static bool gridlock_forced(const struct gridlock_run *run, u32 constraint) {
+    ASSERT(constraint < run->constraint_count);
+    ASSERT(run->w != NULL);
+    return constraint < run->position_count && run->w->foreign_count[constraint] == 0;
+}
+
+/* Whether breached constraint a comes before b: queue-only first, larger shortfall, lower id. */
+static bool gridlock_heap_above(const struct gridlock_run *run, u32 a, u32 b) {
+    ASSERT(a != b);
+    bool forced_a = gridlock_forced(run, a), forced_b = gridlock_forced(run, b);
+    if (forced_a != forced_b) return forced_a;
+    const struct settle_gridlock_workspace *w = run->w;
+    i128 short_a = w->load[a] - w->bound[a], short_b = w->load[b] - w->bound[b];
+    ASSERT(short_a > 0 && short_b > 0);
+    if (short_a != short_b) return short_a > short_b;
+    return a < b;
+}
+
+static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint) {
+    ASSERT(slot < w->heap_count);
+    w->heap[slot] = constraint;
+    w->heap_position[constraint] = slot;
+    ASSERT(w->heap[w->heap_position[constraint]] == constraint);
+}
+
+static void gridlock_heap_sift(const struct gridlock_run *run, u32 slot) {
+    struct settle_gridlock_workspace *w = run->w;
+    ASSERT(slot < w->heap_count);
+    u32 item = w->heap[slot];
+    ASSERT(item < run->constraint_count);
+    while (slot > 0 && gridlock_heap_above(run, item, w->heap[(slot - 1) / 2])) {
+        gridlock_heap_set(w, slot, w->heap[(slot - 1) / 2]);
+        slot = (slot - 1) / 2;
+    }
+    for (;;) {
+        u32 child = 2 * slot + 1;
+        if (child >= w->heap_count) break;
+        if (child + 1 < w->heap_count &&
+            gridlock_heap_above(run, w->heap[child + 1], w->heap[child])) {
+            child++;
+        }
+        if (!gridlock_heap_above(run, w->heap[child], item)) break;
+        gridlock_heap_set(w, slot, w->heap[child]);
+        slot = child;
+    }
+    gridlock_heap_set(w, slot, item);
+}
+
+/* Puts a constraint where its load says: in the heap when breached, out of it otherwise. */
+static void gridlock_heap_update(const struct gridlock_run *run, u32 constraint) {
+    struct settle_gridlock_workspace *w = run->w;
+    ASSERT(constraint < run->constraint_count);
+    bool breached = w->load[constraint] > w->bound[constraint];
+    u32 slot = w->heap_position[constraint];
+    if (slot == NONE && breached) {
+        w->heap_count++;
+        gridlock_heap_set(w, w->heap_count - 1, constraint);
+        gridlock_heap_sift(run, w->heap_count - 1);
+    } else if (slot != NONE && !breached) {
+        u32 last = w->heap[w->heap_count - 1];
+        w->heap_position[constraint] = NONE;
+        w->heap_count--;
+        if (last != constraint) {
+            gridlock_heap_set(w, slot, last);
+            gridlock_heap_sift(run, slot);
+        }
+    } else if (slot != NONE) {
+        gridlock_heap_sift(run, slot);
+    }
+    ASSERT((w->heap_position[constraint] != NONE) == breached);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Loading: every payment in T, every list in queue order.                                    */
+
+static void gridlock_load_constraints(const struct gridlock_run *run) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_problem *problem = run->problem;
+    ASSERT(run->position_count > 0 && run->position_count == problem->position_count);
+    for (u32 id = 0; id < run->constraint_count; id++) {
+        u128 bound = id < run->position_count ? problem->positions[id].available
+                                              : problem->exposure_limits[id - run->position_count];
+        w->bound[id] = bound > (u128)SETTLE_GRIDLOCK_BOUND_MAX ? SETTLE_GRIDLOCK_BOUND_MAX
+                                                                : (i128)bound;
+        w->load[id] = 0;
+        w->list_head[id] = NONE;
+        w->list_tail[id] = NONE;
+        w->heap_position[id] = NONE;
+    }
+    for (u32 id = 0; id < run->position_count; id++) {
+        w->foreign_count[id] = 0;
+        w->queue_head[id] = NONE;
+        w->queue_tail[id] = NONE;
+    }
+    w->heap_count = 0;
+    ASSERT(run->constraint_count >= run->position_count);
+}
+
+/* Whether the payment touches each constraint through one node only, so that one node's
+ * amount is its whole effect there. */
+static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
+    ASSERT(nodes != NULL);
+    u32 ids[2 * NODE_SLOTS], count = 0;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        ids[count++] = nodes[slot].loaded;
+        if (nodes[slot].relieved != NONE) ids[count++] = nodes[slot].relieved;
+    }
+    ASSERT(count >= 2 && count <= ARRAY_COUNT(ids));
+    for (u32 a = 0; a < count; a++) {
+        for (u32 b = a + 1; b < count; b++) {
+            if (ids[a] == ids[b]) return false;
+        }
+    }
+    return true;
+}
+
+/* The payment's nodes: its legs, then its charges, then unused slots. */
+static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    struct settle_gridlock_node *nodes = &run->w->nodes[payment * NODE_SLOTS];
+    ASSERT((u32)record->leg_count + record->charge_count <= NODE_SLOTS);
+    u32 slot = 0;
+    for (u32 index = 0; index < record->leg_count; index++, slot++) {
+        nodes[slot].amount = (i128)record->legs[index].amount;
+        nodes[slot].loaded = record->legs[index].debtor;
+        nodes[slot].relieved = record->legs[index].creditor;
+    }
+    for (u32 index = 0; index < record->charge_count; index++, slot++) {
+        nodes[slot].amount = (i128)record->charges[index].amount;
+        nodes[slot].loaded = run->position_count + record->charges[index].exposure;
+        nodes[slot].relieved = NONE;
+    }
+    for (; slot < NODE_SLOTS; slot++) nodes[slot].amount = 0;
+    ASSERT(nodes[0].amount > 0 && nodes[0].relieved != NONE);
+}
+
+static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
+    struct settle_gridlock_workspace *w = run->w;
+    gridlock_load_nodes(run, payment);
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    u32 queue = nodes[0].loaded;
+    gridlock_append(w, false, w->queue_head, w->queue_tail, queue, payment);
+    w->queue_before[payment] = w->queue_links[payment].prev;
+    w->queue_of[payment] = queue;
+    w->queue_need[payment] = 0;
+    w->in_trial[payment] = 1;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        gridlock_append(w, true, w->list_head, w->list_tail, node->loaded,
+                        payment * NODE_SLOTS + slot);
+        w->load[node->loaded] += node->amount;
+        if (node->relieved == NONE) continue;
+        w->load[node->relieved] -= node->amount;
+        if (node->loaded != queue) w->foreign_count[node->loaded]++;
+        if (node->loaded == queue) w->queue_need[payment] += node->amount;
+        if (node->relieved == queue) w->queue_need[payment] -= node->amount;
+    }
+    w->weighed_alone[payment] = run->problem->positions[queue].bypass_fifo &&
+                                gridlock_touches_once(nodes);
+    ASSERT(w->queue_tail[queue] == payment);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Step 2: removals.                                                                          */
+
+/* Moves one constraint's load and re-places it in the heap at once, so every other heap entry
+ * stays in order while this one moves. */
+static void gridlock_move(const struct gridlock_run *run, u32 constraint, i128 delta) {
+    ASSERT(constraint < run->constraint_count);
+    ASSERT(delta != 0);
+    run->w->load[constraint] += delta;
+    gridlock_heap_update(run, constraint);
+}
+
+static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    ASSERT(w->in_trial[payment] == 1);
+    u32 queue = w->queue_of[payment];
+    gridlock_unlink(w, false, w->queue_head, w->queue_tail, queue, payment);
+    w->in_trial[payment] = 0;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        gridlock_unlink(w, true, w->list_head, w->list_tail, node->loaded,
+                        payment * NODE_SLOTS + slot);
+        if (node->relieved != NONE && node->loaded != queue) w->foreign_count[node->loaded]--;
+        gridlock_move(run, node->loaded, -node->amount);
+        if (node->relieved != NONE) gridlock_move(run, node->relieved, node->amount);
+    }
+    ASSERT(!w->in_trial[payment]);
+}
+
+/* Adds a payment's removal to the scratch deltas (each constraint listed once in touched). */
+static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 *touched_count) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    for (u32 slot = 0; slot < 2 * NODE_SLOTS; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot / 2];
+        if (node->amount == 0) break;
+        u32 id = slot % 2 == 0 ? node->loaded : node->relieved;
+        if (id == NONE) continue;
+        if (!w->touched_mark[id]) {
+            w->touched_mark[id] = 1;
+            w->delta[id] = 0;
+            w->touched[(*touched_count)++] = id;
+        }
+        w->delta[id] += slot % 2 == 0 ? -node->amount : node->amount;
+    }
+    ASSERT(*touched_count <= run->constraint_count);
+    ASSERT(nodes[0].amount > 0);
+}
+
+/* The largest shortfall left, after the removal in the scratch deltas, among the constraints
+ * it changes; clears the scratch. */
+static i128 gridlock_delta_take(const struct gridlock_run *run, u32 touched_count) {
+    struct settle_gridlock_workspace *w = run->w;
+    ASSERT(touched_count <= run->constraint_count);
+    i128 worst = 0;
+    for (u32 slot = 0; slot < touched_count; slot++) {
+        u32 id = w->touched[slot];
+        i128 shortfall = w->load[id] + w->delta[id] - w->bound[id];
+        if (shortfall > worst) worst = shortfall;
+        w->touched_mark[id] = 0;
+    }
+    ASSERT(worst >= 0);
+    return worst;
+}
+
+/* The removal unit of a payment: itself in a bypass_fifo queue; in a fifo queue the payment
+ * and everything after it in T. Returns false when the unit is longer than the look allows;
+ * otherwise its shortfall after removal and its value. */
+static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall,
+                                u128 *value) {
+    const struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_problem *problem = run->problem;
+    u32 queue = w->queue_of[payment];
+    u32 touched_count = 0, length = 0;
+    *value = 0;
+    u32 member = problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
+    for (;;) {
+        ASSERT(member != NONE && w->in_trial[member]);
+        if (++length > SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
+            (void)gridlock_delta_take(run, touched_count);
+            return false;
+        }
+        gridlock_delta_add(run, member, &touched_count);
+        *value += problem->payments[member].value;
+        if (member == payment) break;
+        member = w->queue_links[member].prev;
+    }
+    *shortfall = gridlock_delta_take(run, touched_count);
+    ASSERT(length >= 1 && *shortfall >= 0);
+    return true;
+}
+
+struct gridlock_candidate {
+    i128 least;  /* a lower bound of the shortfall its removal leaves; 0 when none is known */
+    u32 payment;
+    u32 seen;    /* 0 for the latest */
+};
+
+/* A lower bound of the largest shortfall left after removing the payment alone: the
+ * constraint's own, exact when the payment loads it through this one node only and is its
+ * own removal unit (bypass_fifo); 0 otherwise. */
+static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constraint, u32 node) {
+    const struct settle_gridlock_workspace *w = run->w;
+    u32 payment = node / NODE_SLOTS;
+    ASSERT(w->in_trial[payment]);
+    if (!w->weighed_alone[payment]) return 0;
+    i128 left = w->load[constraint] - w->nodes[node].amount - w->bound[constraint];
+    ASSERT(w->nodes[node].amount > 0);
+    return MAX(left, (i128)0);
+}
+
+/* The payment whose removal unit goes for a breached provider position or exposure limit,
+ * or any breached position of a bypass_fifo queue. Candidates: the last
+ * SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX payments in T loading it, in reverse queue order, with a
+ * unit of at most that many payments. The one whose unit leaves the smallest shortfall among
+ * the constraints it changes goes; ties go to the smaller value, then to the later payment.
+ * With no candidate, the last payment loading it (its queue's tail goes first). Candidates
+ * are weighed in order of a lower bound of their shortfall, and those whose bound exceeds the
+ * best found are not weighed: they cannot win, so the choice is the rule's. When every
+ * candidate is its own unit and none alone closes the gap, none is weighed: the one that
+ * relieves the constraint most goes. */
+static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
+    const struct settle_gridlock_workspace *w = run->w;
+    struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
+    u32 count = 0;
+    for (u32 node = w->list_tail[constraint];
+         node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX;
+         node = w->nodes[node].link.prev) {
+        struct gridlock_candidate candidate = {
+            gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
+        u32 slot = count++;
+        while (slot > 0 && candidates[slot - 1].least > candidate.least) {
+            candidates[slot] = candidates[slot - 1];
+            slot--;
+        }
+        candidates[slot] = candidate;
+    }
+    ASSERT(count > 0);
+    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
+     * payment that is its own unit): take the one relieving it most, the later on a tie. */
+    if (candidates[0].least > 0) return candidates[0].payment;
+    u32 best = NONE, best_seen = 0;
+    i128 best_shortfall = 0;
+    u128 best_value = 0;
+    for (u32 index = 0; index < count; index++) {
+        const struct gridlock_candidate *candidate = &candidates[index];
+        if (best != NONE && candidate->least > best_shortfall) break;
+        i128 shortfall;
+        u128 value;
+        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall, &value)) continue;
+        ASSERT(shortfall >= candidate->least);
+        if (best == NONE || shortfall < best_shortfall ||
+            (shortfall == best_shortfall &&
+             (value < best_value || (value == best_value && candidate->seen < best_seen)))) {
+            best = candidate->payment;
+            best_seen = candidate->seen;
+            best_shortfall = shortfall;
+            best_value = value;
+        }
+    }
+    if (best == NONE) best = w->list_tail[constraint] / NODE_SLOTS;
+    ASSERT(w->in_trial[best]);
+    return best;
+}
+
+/* Removes the payment's removal unit (in a fifo queue: its queue's tail first, up to it). */
+static void gridlock_remove_unit(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_problem *problem = run->problem;
+    u32 queue = run->w->queue_of[payment];
+    ASSERT(run->w->in_trial[payment]);
+    if (problem->positions[queue].bypass_fifo) {
+        gridlock_remove(run, payment);
+        return;
+    }
+    u32 tail;
+    do {
+        tail = run->w->queue_tail[queue];
+        gridlock_remove(run, tail);
+    } while (tail != payment);
+    ASSERT(!run->w->in_trial[payment]);
+}
+
+/* Step 2 of the algorithm: remove payments until no constraint is breached. */
+static void gridlock_remove_until_feasible(const struct gridlock_run *run,
+                                           struct settle_gridlock_result *result) {
+    struct settle_gridlock_workspace *w = run->w;
+    for (u32 id = 0; id < run->constraint_count; id++) gridlock_heap_update(run, id);
+    while (w->heap_count > 0) {
+        u32 constraint = w->heap[0];
+        if (gridlock_forced(run, constraint) && !run->problem->positions[constraint].bypass_fifo) {
+            ASSERT(w->queue_tail[constraint] != NONE);
+            gridlock_remove(run, w->queue_tail[constraint]);
+            result->removed_forced++;
+        } else {
+            gridlock_remove_unit(run, gridlock_choose(run, constraint));
+            result->removed_weighed++;
+        }
+    }
+    ASSERT(w->heap_count == 0);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Step 3: fill back.                                                                         */
+
+static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sign) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    ASSERT(sign == 1 || sign == -1);
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        const struct settle_gridlock_node *node = &nodes[slot];
+        w->load[node->loaded] += sign * node->amount;
+        if (node->relieved != NONE) w->load[node->relieved] -= sign * node->amount;
+    }
+    ASSERT(nodes[0].amount > 0);
+}
+
+/* Adds the payment to T when every constraint it loads stays covered. */
+static bool gridlock_try_add(const struct gridlock_run *run, u32 payment) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    ASSERT(w->in_trial[payment] == 0);
+    gridlock_apply(run, payment, 1);
+    bool fits = true;
+    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        if (w->load[nodes[slot].loaded] > w->bound[nodes[slot].loaded]) fits = false;
+    }
+    if (!fits) {
+        gridlock_apply(run, payment, -1);
+    } else {
+        w->in_trial[payment] = 1;
+    }
+    ASSERT(w->in_trial[payment] == (u8)fits);
+    return fits;
+}
+
+/* Step 3. The payments left out are listed in queue order (in the sort's scratch, free by
+ * now); each walk goes through the list and drops from it what it puts back. */
+static void gridlock_fill_back(const struct gridlock_run *run,
+                               struct settle_gridlock_result *result) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_problem *problem = run->problem;
+    u32 *left_out = w->scratch, count = 0;
+    for (u32 rank = 0; rank < problem->payment_count; rank++) {
+        if (!w->in_trial[w->order[rank]]) left_out[count++] = w->order[rank];
+    }
+    u32 added = 1;
+    while (added > 0 && count > 0 && result->fill_passes < SETTLE_GRIDLOCK_FILL_PASS_MAX) {
+        added = 0;
+        result->fill_passes++;
+        u32 kept = 0;
+        for (u32 index = 0; index < count; index++) {
+            u32 payment = left_out[index], before = w->queue_before[payment];
+            u32 queue = w->queue_of[payment];
+            bool blocked = (!problem->positions[queue].bypass_fifo && before != NONE &&
+                            !w->in_trial[before]) ||
+                           w->load[queue] + w->queue_need[payment] > w->bound[queue];
+            if (!blocked && gridlock_try_add(run, payment)) {
+                added++;
+            } else {
+                left_out[kept++] = payment;
+            }
+        }
+        count = kept;
+        result->filled_back += added;
+    }
+    result->fill_converged = added == 0 || count == 0;
+    ASSERT(count <= problem->payment_count);
+    ASSERT(result->fill_passes <= SETTLE_GRIDLOCK_FILL_PASS_MAX);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* The result, checked from scratch.                                                          */
+
+static void gridlock_check(const struct gridlock_run *run) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_problem *problem = run->problem;
+    for (u32 id = 0; id < run->constraint_count; id++) w->check_load[id] = 0;
+    for (u32 payment = 0; payment < problem->payment_count; payment++) {
+        if (!w->in_trial[payment]) continue;
+        const struct settle_gridlock_payment *record = &problem->payments[payment];
+        for (u32 index = 0; index < record->leg_count; index++) {
+            w->check_load[record->legs[index].debtor] += (i128)record->legs[index].amount;
+            w->check_load[record->legs[index].creditor] -= (i128)record->legs[index].amount;
+        }
+        for (u32 index = 0; index < record->charge_count; index++) {
+            u32 id = run->position_count + record->charges[index].exposure;
+            w->check_load[id] += (i128)record->charges[index].amount;
+        }
+        u32 before = w->queue_before[payment];
+        ASSERT(problem->positions[record->legs[0].debtor].bypass_fifo || before == NONE ||
+               w->in_trial[before]);
+    }
+    for (u32 id = 0; id < run->constraint_count; id++) {
+        ASSERT(w->check_load[id] == w->load[id]);
+        ASSERT(w->load[id] <= w->bound[id]);
+    }
+}
+
+static void gridlock_result(const struct gridlock_run *run,
+                            struct settle_gridlock_result *result) {
+    struct settle_gridlock_workspace *w = run->w;
+    const struct settle_gridlock_problem *problem = run->problem;
+    result->selected = w->selected;
+    result->net_out = w->load;
+    result->selected_count = 0;
+    result->selected_value = 0;
+    for (u32 payment = 0; payment < problem->payment_count; payment++) {
+        if (!w->in_trial[payment]) continue;
+        w->selected[result->selected_count++] = payment;
+        result->selected_value += problem->payments[payment].value;
+    }
+    ASSERT(result->selected_count <= problem->payment_count);
+    ASSERT(result->selected_count == 0 || result->selected != NULL);
+}
+
+khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspace,
+                                      const struct settle_gridlock_problem *problem,
+                                      struct settle_gridlock_result *result) {
+    ASSERT(workspace != NULL && problem != NULL);
+    ASSERT(result != NULL);
+    khorgos_error error = gridlock_validate(workspace, problem);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct gridlock_run run = {
+        .w = workspace,
+        .problem = problem,
+        .position_count = problem->position_count,
+        .constraint_count = problem->position_count + problem->exposure_count,
+    };
+    struct settle_gridlock_result out;
+    memset(&out, 0, sizeof(out));
+    gridlock_sort(workspace, problem);
+    gridlock_load_constraints(&run);
+    for (u32 rank = 0; rank < problem->payment_count; rank++) {
+        gridlock_load_payment(&run, workspace->order[rank]);
+    }
+    gridlock_remove_until_feasible(&run, &out);
+    gridlock_fill_back(&run, &out);
+    gridlock_check(&run);
+    gridlock_result(&run, &out);
+    *result = out;
+    return KHORGOS_ERROR_ok;
+}
