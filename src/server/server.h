@@ -25,14 +25,14 @@
  *    released, which happens only once khorgos_execute_wait says it is durable. Two batches are
  *    in flight at most, the engine's pipeline.
  *
+ * 4. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
+ *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
+ *    create results' status numbers differ, and are translated at this edge.
+ *
  * 5. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
  *    loop runs, so the HTTP port (server_http.h) answers /health, and /ready says 503, during
  *    a long recovery; client connections accepted meanwhile are held, unread, until the open
  *    returns. The engine is used only on the loop's thread from then on.
- *
- * 4. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
- *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
- *    create results' status numbers differ, and are translated at this edge.
  */
 #ifndef KHORGOS_SERVER_H
 #define KHORGOS_SERVER_H
