@@ -194,4 +194,7 @@ bench: benches
 clean:
 	rm -rf build
 
+# make install, make uninstall, the shared library (PREFIX, DESTDIR): packaging/install.mk.
+include packaging/install.mk
+
 -include $(shell find build -name '*.d' 2>/dev/null)

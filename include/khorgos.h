@@ -792,6 +792,31 @@ struct khorgos_journal_statistics {
 /* invalid_operation for an engine in memory. */
 khorgos_error khorgos_journal_statistics(const struct khorgos *engine,
                                          struct khorgos_journal_statistics *statistics);
+/* A currency's settlement state now, read by the server's metrics (docs/operations.md). The
+ * amounts are in the currency's minor units, summed over every participant holding it. */
+struct khorgos_currency_statistics {
+    uint32_t numeric;             /* ISO 4217 numeric code: the ledger */
+    uint8_t minor_units;
+    uint8_t day_open;             /* 1 while its business day is open */
+    uint8_t reserved[2];
+    uint32_t participants;        /* participants holding it */
+    uint32_t queued_count;        /* payments queued now */
+    khorgos_u128 queued_value;
+    khorgos_u128 balance;         /* settlement accounts' posted credits minus debits */
+    khorgos_u128 credit_line;     /* intraday credit lines granted */
+    khorgos_u128 credit_outstanding; /* intraday credit drawn and not repaid */
+};
+/* Currencies the settlement layer has seen (created with a participant or an agent). */
+uint32_t khorgos_currency_count(const struct khorgos *engine);
+/* The statistics of the index-th of them (0 <= index < khorgos_currency_count);
+ * invalid_argument past the last. Reads the state only: no request, no journal. */
+khorgos_error khorgos_currency_statistics(const struct khorgos *engine, uint32_t index,
+                                          struct khorgos_currency_statistics *statistics);
+/* Netting windows by state now: counts[state] for each enum khorgos_window_state (counts[0]
+ * is 0). */
+#define KHORGOS_WINDOW_STATE_COUNT 6u
+void khorgos_window_counts(const struct khorgos *engine,
+                           uint32_t counts[KHORGOS_WINDOW_STATE_COUNT]);
 /* Once a call returned io or no_space (a write or sync of the data directory failed, and the
  * engine stopped: no reply of that batch or any later one may be released), what failed:
  * "<file>: <cause>", the file's name inside the data directory and the system's error text,

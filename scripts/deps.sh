@@ -11,8 +11,9 @@ set -e
 kind=${1:-build}
 packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev libuv1-dev"
 case "$kind" in
-    # openssl: scripts/dev-ca.sh makes the TLS tests' certificates, and s_client tries TLS 1.2.
-    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl" ;;
+    # openssl: scripts/dev-ca.sh makes the TLS tests' certificates, and s_client tries TLS 1.2;
+    # curl: docs/operations.md's metrics example.
+    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl curl" ;;
     cluster) packages="$packages libcmocka-dev" ;;
     bench) packages="$packages libcmocka-dev postgresql sqlite3 libsqlite3-dev linux-perf valgrind" ;;
 esac

@@ -28,7 +28,7 @@ grep -q "event=opened" "$work/err" && fail "the data directory was opened"
 [ "$?" -eq 2 ] || fail "a bad port was not a usage error"
 "$KHORGOS" start --addresses 127.0.0.1:0 2>"$work/err"
 [ "$?" -eq 2 ] || fail "a missing --data was not a usage error"
-"$KHORGOS" start --help | grep -q "usage: khorgos start" || fail "--help"
+"$KHORGOS" start --help | grep -q "^    khorgos start --data DIR" || fail "--help"
 
 "$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 2>"$work/first" &
 server=$!

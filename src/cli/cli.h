@@ -42,6 +42,11 @@ int cli_simulate_main(int argc, char **argv);
 int cli_start_main(int argc, char **argv);
 int cli_message_main(int argc, char **argv);
 
+/* cli_help.c: the manual pages. Whether --help or -h is among argv[1..]; and prints the page
+ * of `command` ("khorgos" for the command itself), returning the exit status. */
+bool cli_help_wanted(int argc, char **argv);
+int cli_help_print(const char *command);
+
 /* format's replica options (cli_cluster.c): takes --cluster, --replica and --replica-count out
  * of argv (the rest stay, in order); -1 when they are good (*clustered: they were given), else
  * the exit status, usage printed. Then, once the directory is formatted, writes its identity;

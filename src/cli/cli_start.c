@@ -1,8 +1,8 @@
 /*
  * cli_start.c: `khorgos start`, the network server (src/server/server.h).
  *
- *   khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] [--clock manual]
- *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
+ *   khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--cluster ID]
+ *                 [--clock manual] [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
  *
  * It serves TigerBeetle 0.17's client protocol (docs/protocol.md, docs/server.md) over mutual
@@ -21,8 +21,8 @@ static int start_usage(const char *problem) {
     FILE *stream = problem != NULL ? stderr : stdout;
     if (problem != NULL) fprintf(stderr, "khorgos start: %s\n", problem);
     fprintf(stream,
-            "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] "
-            "[--clock manual]\n"
+            "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] "
+            "[--cluster ID] [--clock manual]\n"
             "                     [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
             "                     [--max-connections N] [--handshake-timeout-ms N] "
             "[--idle-timeout-ms N]\n"
@@ -32,6 +32,7 @@ static int start_usage(const char *problem) {
             "; a bare PORT\n"
             "                         means 127.0.0.1); without TLS options plaintext is\n"
             "                         served on a loopback address only\n"
+            "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
             "  --cluster ID           the cluster id clients must name (default 0)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"
@@ -112,6 +113,8 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         } else if (strcmp(option, "--addresses") == 0) {
             if (strchr(value, ',') != NULL) return start_usage("one address only: one replica");
             options->address = value;
+        } else if (strcmp(option, "--http") == 0) {
+            options->http_address = value;
         } else if (strcmp(option, "--cluster") == 0) {
             if (base_u128_parse(value, strlen(value), &options->cluster) != 0) {
                 return start_usage("--cluster takes a decimal u128");

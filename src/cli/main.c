@@ -49,12 +49,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
-        cli_usage(stdout);
-        return 0;
-    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) return cli_help_print("khorgos");
+    if (strcmp(name, "help") == 0) return cli_help_print(argc > 2 ? argv[2] : "khorgos");
     for (size_t index = 0; index < sizeof(cli_commands) / sizeof(cli_commands[0]); index++) {
         if (strcmp(cli_commands[index].name, name) == 0) {
+            if (cli_help_wanted(argc - 1, argv + 1)) return cli_help_print(name);
             return cli_commands[index].main(argc - 1, argv + 1);
         }
     }

@@ -41,6 +41,11 @@
  * 6. Translation (server_translate.c). The records (accounts, transfers, ids, filters,
  *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
  *    create results' status numbers differ, and are translated at this edge.
+ *
+ * 5. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
+ *    loop runs, so the HTTP port (server_http.h) answers /health, and /ready says 503, during
+ *    a long recovery; client connections accepted meanwhile are held, unread, until the open
+ *    returns. The engine is used only on the loop's thread from then on.
  */
 #ifndef KHORGOS_SERVER_H
 #define KHORGOS_SERVER_H
@@ -87,6 +92,12 @@ struct server_options {
     u32 connections_max;      /* 0: SERVER_CONNECTIONS_MAX */
     u32 handshake_timeout_ms; /* 0: SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS */
     u32 idle_timeout_ms;      /* 0: SERVER_IDLE_TIMEOUT_DEFAULT_MS */
+    const char *http_address; /* the HTTP port (server_http.h), NULL when off */
+    u32 http_timeout_ms;      /* 0: SERVER_HTTP_TIMEOUT_MS (tests take a shorter one) */
+    /* Called on the thread that opens the data directory, just before the open (a test holds
+     * the server in its recovery with it); NULL for none. */
+    void (*before_open)(void *context);
+    void *before_open_context;
 };
 
 /* Runs the server until SIGTERM or SIGINT; returns ok after a clean stop. Writes one

@@ -112,6 +112,7 @@ void server_batch_init(struct server_batch *batch) {
 static void batch_finish(struct server *server, struct server_batch *batch, khorgos_error error) {
     ASSERT(batch->jobs_head != NULL);
     ASSERT(batch->requests_count > 0);
+    server_metrics_batch_finished(server, batch, error);
     struct server_job *job = batch->jobs_head;
     while (job != NULL) {
         struct server_job *next = job->next;
@@ -137,6 +138,7 @@ void server_jobs_execute(struct server *server) {
     khorgos_error error = KHORGOS_ERROR_ok;
     if (queued->requests_count > 0) {
         /* Applies the queued batch while the one in flight is synced, then waits for that. */
+        queued->begun_ns = uv_hrtime();
         error = khorgos_execute_begin(server->engine, queued->requests, queued->requests_count,
                                       &queued->ticket);
         server->engine_batches++;

@@ -14,11 +14,13 @@ void server_log(const char *format, ...) {
     ASSERT(format != NULL);
     va_list arguments;
     va_start(arguments, format);
+    flockfile(stderr); /* the open's thread logs too (server_open_beside_loop): whole lines */
     fputs("khorgos: ", stderr);
     vfprintf(stderr, format, arguments);
     fputc('\n', stderr);
-    va_end(arguments);
     fflush(stderr); /* one whole line per event, even when standard error is a file */
+    funlockfile(stderr);
+    va_end(arguments);
     ASSERT(format[0] != '\0');
 }
 
@@ -204,6 +206,7 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
         return;
     }
     if (server->connection_count > server->connections_max) {
+        server->metrics.connections_refused++;
         server_connection_close(connection, "too many connections");
         return;
     }
@@ -218,6 +221,7 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
     server_log("event=connection_opened connection=%llu connections=%u transport=%s",
                (unsigned long long)connection->id, server->connection_count,
                server->tls != NULL ? "tls" : "plaintext");
+    if (server->engine == NULL) return; /* held until the open returns (reads_start) */
     uv_read_start((uv_stream_t *)&connection->tcp, connection_on_alloc, connection_on_read);
 }
 
@@ -264,6 +268,7 @@ static void loop_on_check(uv_check_t *check) {
     ASSERT(server->queued->requests_count == 0);
     if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
         server->closing_all = true;
+        server_http_close(server);
         uv_walk(&server->loop, handle_finish, server);
         server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
                    (unsigned long long)server->op, (unsigned long long)server->engine_batches,
@@ -277,7 +282,7 @@ static void connection_sweep(uv_handle_t *handle, void *argument) {
     struct server *server = argument;
     ASSERT(server != NULL && handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
-    if (uv_is_closing(handle)) return;
+    if (uv_is_closing(handle) || server_http_owns(server, handle)) return; /* its own timer */
     struct server_connection *connection = handle->data;
     ASSERT(connection != NULL && connection->server == server);
     u64 now_ms = uv_now(&server->loop);
@@ -314,6 +319,7 @@ static void stop_reads(uv_handle_t *handle, void *argument) {
     ASSERT(server != NULL && server->stopping);
     ASSERT(handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle)) return; /* /ready answers 503 while stopping */
     if (!uv_is_closing(handle)) uv_read_stop((uv_stream_t *)handle);
 }
 
@@ -416,14 +422,15 @@ static khorgos_error server_listen(struct server *server, const struct server_op
     return KHORGOS_ERROR_ok;
 }
 
-static khorgos_error server_open(struct server *server, const struct server_options *options) {
-    ASSERT(server->engine == NULL);
+static khorgos_error server_open(struct khorgos **engine, const struct server_options *options) {
+    ASSERT(engine != NULL && *engine == NULL);
     ASSERT(options->data_directory != NULL);
     char report[512] = "";
     struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
                                                 .report = report,
                                                 .report_capacity = sizeof(report)};
-    khorgos_error error = khorgos_open(&server->engine, options->data_directory, &open_options);
+    if (options->before_open != NULL) options->before_open(options->before_open_context);
+    khorgos_error error = khorgos_open(engine, options->data_directory, &open_options);
     if (report[0] != '\0') {
         server_log("event=recovery data=%s report=\"%s\"", options->data_directory, report);
     }
@@ -465,6 +472,65 @@ static void server_handles_start(struct server *server) {
     }
 }
 
+/* The data directory's open (its recovery), on a thread of libuv's pool, so that the loop goes
+ * on meanwhile: the HTTP port answers /health, and /ready says 503, until the open returns.
+ * Client connections accepted meanwhile are held without being read (listener_on_connection)
+ * until then. The engine pointer is handed to the loop's thread only in open_after. */
+struct server_opening {
+    uv_work_t work;
+    const struct server_options *options;
+    struct khorgos *engine;
+    khorgos_error error;
+    bool done;
+};
+
+static void open_work(uv_work_t *work) {
+    struct server_opening *opening = work->data;
+    ASSERT(opening != NULL && opening->engine == NULL);
+    opening->error = server_open(&opening->engine, opening->options);
+    ASSERT(opening->error == KHORGOS_ERROR_ok || opening->engine == NULL);
+}
+
+static void open_after(uv_work_t *work, int status) {
+    struct server_opening *opening = work->data;
+    ASSERT(opening != NULL && !opening->done);
+    ASSERT(status == 0); /* the work is never cancelled */
+    opening->done = true;
+}
+
+static khorgos_error server_open_beside_loop(struct server *server,
+                                             const struct server_options *options) {
+    ASSERT(server->engine == NULL);
+    struct server_opening opening = {.options = options};
+    opening.work.data = &opening;
+    if (uv_queue_work(&server->loop, &opening.work, open_work, open_after) != 0) {
+        return server_open(&server->engine, options); /* no thread: open on this one */
+    }
+    while (!opening.done) uv_run(&server->loop, UV_RUN_ONCE);
+    server->engine = opening.engine;
+    ASSERT(opening.error == KHORGOS_ERROR_ok || server->engine == NULL);
+    return opening.error;
+}
+
+/* Once the engine is open: starts reading the client connections held since accept. */
+static void reads_start(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && server->engine != NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle) || uv_is_closing(handle)) return;
+    ASSERT(((struct server_connection *)handle->data)->server == server);
+    uv_read_start((uv_stream_t *)handle, connection_on_alloc, connection_on_read);
+}
+
+/* The open failed: closes the client connections held since accept. */
+static void held_close(uv_handle_t *handle, void *argument) {
+    struct server *server = argument;
+    ASSERT(server != NULL && server->engine == NULL);
+    if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
+    if (server_http_owns(server, handle) || uv_is_closing(handle)) return;
+    server_connection_close(handle->data, "the data directory did not open");
+}
+
 khorgos_error server_run(const struct server_options *options) {
     ASSERT(options != NULL && options->data_directory != NULL && options->address != NULL);
     ASSERT(options->connections_max <= SERVER_CONNECTIONS_OPTION_MAX);
@@ -483,23 +549,33 @@ khorgos_error server_run(const struct server_options *options) {
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
     server_sessions_init(&server->sessions);
+    server_metrics_init(&server->metrics);
     uv_loop_init(&server->loop);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options->tls_cert != NULL) error = server_tls_open(options, &server->tls);
     if (error == KHORGOS_ERROR_ok) error = server_listen(server, options);
-    if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
+    if (error == KHORGOS_ERROR_ok && options->http_address != NULL) {
+        error = server_http_start(server, options->http_address, options->http_timeout_ms);
+    }
+    if (error == KHORGOS_ERROR_ok) error = server_open_beside_loop(server, options);
     if (error == KHORGOS_ERROR_ok) {
         server_handles_start(server);
         server_log("event=serving sessions_max=%u connections_max=%u handshake_timeout_ms=%u "
                    "idle_timeout_ms=%u", SERVER_SESSIONS_MAX, server->connections_max,
                    server->handshake_timeout_ms, server->idle_timeout_ms);
+        uv_walk(&server->loop, reads_start, server);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
         ASSERT(server->queued->jobs_head == NULL && server->flying->jobs_head == NULL);
-    } else if (uv_is_active((uv_handle_t *)&server->listener)) {
-        uv_close((uv_handle_t *)&server->listener, NULL);
+    } else {
+        uv_walk(&server->loop, held_close, server);
+        server_http_close(server);
+        if (uv_is_active((uv_handle_t *)&server->listener)) {
+            uv_close((uv_handle_t *)&server->listener, NULL);
+        }
         uv_run(&server->loop, UV_RUN_DEFAULT);
     }
+    server_http_free(server);
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_sessions_free(&server->sessions);

@@ -7,6 +7,7 @@
 #define KHORGOS_SERVER_PRIVATE_H
 
 #include "server/server.h"
+#include "server/server_http.h"
 
 #include <uv.h>
 
@@ -54,6 +55,7 @@ struct server_batch {
     u32 requests_count;
     u32 requests_capacity;
     u64 ticket;
+    u64 begun_ns; /* uv_hrtime() at khorgos_execute_begin, for the commit latency */
 };
 
 struct server {
@@ -83,6 +85,8 @@ struct server {
     bool stopping;
     bool closing_all;
     khorgos_error failure; /* the engine's, when it stopped */
+    struct server_metrics metrics; /* counters for /metrics (server_metrics.c) */
+    struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
 };
 
 /* server_loop.c */

@@ -20,6 +20,7 @@ static void send_eviction(struct server_connection *connection, u128 client,
     base_u128_format(client, name);
     server_log("event=eviction connection=%llu client=%s reason=%s",
                (unsigned long long)connection->id, name, client_eviction_reason_name(reason));
+    connection->server->metrics.evictions[reason]++;
     server_connection_send(connection, &eviction, sizeof(eviction));
 }
 
