@@ -14,12 +14,13 @@
  *         the same lender in the afternoon (15:00 to the interbank cut-off): relationship
  *         lending, as Furfine's loans show;
  *       fx (25%): a bank and the first provider holding the currency pay each other the legs
- *         of two opposite trades, the second 1 to 300 seconds after the first;
+ *         of two opposite trades, the first at a time rising through the day (the later of
+ *         two uniform draws: the late peak), the second 1 to 300 seconds after it;
  *       securities (25%): two banks pay each other cash legs of an hourly batch (09:00 ..
  *         16:00, the first leg in the batch's first minute), the second 1 to 120 seconds
  *         after the first and half to one and a half of it;
- *       other (15%): a correspondent or cover payment each way between two banks, the second
- *         1 to 15 minutes after the first;
+ *       other (15%): a correspondent or cover payment each way between two banks, the first
+ *         as the fx ones, the second 1 to 15 minutes after it;
  *       central-bank operations (5%, kind other): a bank repays the settlement agent's credit
  *         in the first hour and the agent lends 70-100% of it again in the afternoon, both
  *         urgent (the only urgent payments of the day);
@@ -173,6 +174,15 @@ static u32 sim_interbank_time(struct sim_interbank_context *context, u32 from, u
     return from + (u32)sim_random_below(&context->random, to - from);
 }
 
+/* A time in [from, to) with a density rising through the day (the later of two uniform
+ * draws): the late peak of large-value systems, where banks wait to reuse incoming funds. */
+static u32 sim_interbank_time_late(struct sim_interbank_context *context, u32 from, u32 to) {
+    u32 one = sim_interbank_time(context, from, to);
+    u32 two = sim_interbank_time(context, from, to);
+    ASSERT(one < to && two < to);
+    return MAX(one, two);
+}
+
 /* Appends one payment; `amount` is in relative units until the currency is rescaled. */
 static void sim_interbank_payment(struct sim_interbank_context *context, u16 debtor,
                                   u16 creditor, u32 submitted_at, u128 amount, u8 kind,
@@ -249,7 +259,7 @@ static void sim_interbank_event(struct sim_interbank_context *context, u128 size
         sim_interbank_money_market(context, a, b, size);
     } else if (kind_draw < 55 && context->provider != SIM_NONE) { /* opposite FX trades */
         u128 second = size * (70 + sim_random_below(&context->random, 61)) / 100;
-        u32 first_at = sim_interbank_time(context, 0, cutoff);
+        u32 first_at = sim_interbank_time_late(context, 0, cutoff);
         sim_interbank_payment(context, a, context->provider, first_at, size, SIM_KIND_FX,
                               SIM_PRIORITY_NORMAL);
         sim_interbank_payment(context, context->provider, a,
@@ -267,7 +277,7 @@ static void sim_interbank_event(struct sim_interbank_context *context, u128 size
                               second, SIM_KIND_SECURITIES, SIM_PRIORITY_NORMAL);
     } else if (kind_draw < 100 - SIM_INTERBANK_CENTRAL_BANK_PERCENT ||
                context->agent == SIM_NONE) { /* correspondent and cover, crossing */
-        u32 first_at = sim_interbank_time(context, 0, cutoff);
+        u32 first_at = sim_interbank_time_late(context, 0, cutoff);
         sim_interbank_payment(context, a, b, first_at, size, SIM_KIND_OTHER, SIM_PRIORITY_NORMAL);
         sim_interbank_payment(context, b, a,
                               sim_interbank_later(context, first_at, 60, 900, cutoff),
