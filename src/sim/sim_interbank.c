@@ -16,8 +16,8 @@
  *       fx (25%): a bank and the first provider holding the currency pay each other the legs
  *         of two opposite trades, the first at a time rising through the day (the later of
  *         two uniform draws: the late peak), the second 1 to 300 seconds after it;
- *       securities (25%): two banks pay each other cash legs of an hourly batch (09:00 ..
- *         16:00, the first leg in the batch's first minute), the second 1 to 120 seconds
+ *       securities (25%): two banks pay each other cash legs of an hourly batch (09:30 ..
+ *         16:30, the first leg in the batch's first minute), the second 1 to 120 seconds
  *         after the first and half to one and a half of it;
  *       other (15%): a correspondent or cover payment each way between two banks, the first
  *         as the fx ones, the second 1 to 15 minutes after it;
