@@ -171,12 +171,15 @@ static void sim_interbank_pair(struct sim_interbank_context *context, u16 *first
 /* A time in [from, to) seconds since the opening. */
 static u32 sim_interbank_time(struct sim_interbank_context *context, u32 from, u32 to) {
     ASSERT(from < to);
-    return from + (u32)sim_random_below(&context->random, to - from);
+    u32 time = from + (u32)sim_random_below(&context->random, to - from);
+    ASSERT(time < to);
+    return time;
 }
 
 /* A time in [from, to) with a density rising through the day (the later of two uniform
  * draws): the late peak of large-value systems, where banks wait to reuse incoming funds. */
 static u32 sim_interbank_time_late(struct sim_interbank_context *context, u32 from, u32 to) {
+    ASSERT(from < to);
     u32 one = sim_interbank_time(context, from, to);
     u32 two = sim_interbank_time(context, from, to);
     ASSERT(one < to && two < to);
@@ -224,6 +227,7 @@ static void sim_interbank_money_market(struct sim_interbank_context *context, u1
     u32 three = day->customer_cutoff_seconds > 2 * 3600 ? day->customer_cutoff_seconds - 2 * 3600
                                                          : 0;
     ASSERT(context->interbank_cutoff > three);
+    ASSERT(a != b);
     u128 repaid = size + size * SIM_INTERBANK_RATE_PER_MILLE / 1000 / 360;
     bool high = sim_random_below(&context->random, 100) < SIM_INTERBANK_REPAYMENT_HIGH_PERCENT;
     sim_interbank_payment(context, b, a, sim_interbank_time(context, 0, ten_thirty), repaid,
@@ -240,6 +244,7 @@ static void sim_interbank_central_bank(struct sim_interbank_context *context, u1
                                        u128 size) {
     u32 cutoff = context->day->customer_cutoff_seconds;
     ASSERT(context->agent != SIM_NONE && cutoff > 3600);
+    ASSERT(bank != context->agent);
     u32 afternoon = cutoff > 2 * 3600 ? cutoff - 2 * 3600 : 3600;
     sim_interbank_payment(context, bank, context->agent, sim_interbank_time(context, 0, 3600),
                           size, SIM_KIND_OTHER, SIM_PRIORITY_URGENT);
@@ -255,6 +260,7 @@ static void sim_interbank_event(struct sim_interbank_context *context, u128 size
     u16 a = 0, b = 0;
     sim_interbank_pair(context, &a, &b);
     ASSERT(cutoff > 3600);
+    ASSERT(a != b);
     if (kind_draw < 30) {
         sim_interbank_money_market(context, a, b, size);
     } else if (kind_draw < 55 && context->provider != SIM_NONE) { /* opposite FX trades */
@@ -330,6 +336,7 @@ static u32 sim_interbank_event_count(const struct sim_scenario *scenario, u32 cu
 
 static int sim_interbank_payment_compare(const void *left, const void *right) {
     const struct sim_payment *a = left, *b = right;
+    ASSERT(a != NULL && b != NULL);
     if (a->submitted_at != b->submitted_at) return a->submitted_at < b->submitted_at ? -1 : 1;
     if (a->id != b->id) return a->id < b->id ? -1 : 1;
     return 0;
