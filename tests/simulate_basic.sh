@@ -5,6 +5,7 @@
 # issue's order), a, then submission; report.html is one self-contained file with its charts.
 # Three seeds: every run per seed (with its seed), and a summary with intervals per design, a,
 # currency and metric, whose bounds hold the mean and whose mean is the seeds' average.
+# The default day holds trade and interbank payments; trade-only the same trade rows alone.
 # Then the same run with --data (a data directory per run) gives the same metrics and a directory
 # that `khorgos check` passes; and an operator's CSV day: a bad row is reported by line and
 # skipped, or refused by --strict.
@@ -79,13 +80,15 @@ assert rows[0] == ["design", "a", "id", "debtor", "creditor", "currency", "amoun
 rows = rows[1:]
 count = metrics["payment_count"]
 assert len(rows) == count * len(designs) * len(alphas), (len(rows), count)
+# The default day: trade invoices and interbank payments of every kind.
+assert {row[15] for row in rows} == {"trade", "money_market", "fx", "securities", "other"}
 keys = [(designs.index(row[0]), float(row[1]), int(row[10])) for row in rows]
 assert keys == sorted(keys), "payments.csv is sorted by design, a, submission"
 for row in rows:
     assert row[12] in ("settled", "rejected", "cancelled"), row
     assert (row[11] == "") == (row[12] != "settled"), row
     assert (row[13] == "") == (row[12] == "settled") and (row[14] == "") == (row[13] == ""), row
-    assert row[15] == "trade", row  # the built-in day holds trade invoices only
+    assert row[15] in ("trade", "money_market", "fx", "securities", "other"), row
     if row[14]:
         assert len(row[14]) == 4 and row[14].isalnum() and row[14].isupper(), row
     if row[11]:
@@ -93,7 +96,8 @@ for row in rows:
 
 participants = list(csv.DictReader(open(directory + "/participants.csv")))
 assert {row["seed"] for row in participants} == {"4", "5", "6"}
-assert {row["role"] for row in participants} <= {"bank", "liquidity_provider"}
+assert {row["role"] for row in participants} <= {"bank", "liquidity_provider",
+                                                  "settlement_agent"}
 for row in participants:
     assert float(row["lower_bound"]) <= float(row["liquidity_start"]) <= float(row["upper_bound"])
     assert float(row["value_rejected"]) <= float(row["submitted_value"]), row
@@ -144,16 +148,19 @@ grep -q "day.csv:3:" "$out/csv.err"
 grep -q ": 2 payments," "$out/csv.txt"
 test "$(grep -c '^rtgs_lsm,1,' "$out/csv/payments.csv")" = 2
 test "$(grep -c ',other$' "$out/csv/payments.csv")" = 20  # no kind column: other; 2 x 10 runs
-# The built-in scenario by name is the default day.
-"$KHORGOS" simulate --scenario trade-only --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
-    --out "$out/named" >/dev/null
-cmp "$out/memory/metrics.json" "$out/named/metrics.json"
-# The interbank layer: the trade day's payments and interbank ones of every kind.
-"$KHORGOS" simulate --scenario interbank --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
-    --out "$out/interbank" >/dev/null
-for kind in trade money_market fx securities other; do
-    grep -q ",$kind\$" "$out/interbank/payments.csv"
+# The built-in scenario by name (default, or its synonym interbank) is the default day, and so
+# is the example file of the same scenario (a file's days get the interbank layer too).
+for name in default interbank examples/default-scenario.txt; do
+    "$KHORGOS" simulate --scenario $name --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
+        --out "$out/named" >/dev/null
+    cmp "$out/memory/metrics.json" "$out/named/metrics.json"
 done
+# trade-only: the trade invoices alone, the same ones as in the default day.
+"$KHORGOS" simulate --scenario trade-only --scale 0.05 --seeds 1 --designs rtgs_lsm --a 0 \
+    --out "$out/trade" >/dev/null
+test "$(cut -d, -f16 "$out/trade/payments.csv" | sort -u | tr '\n' ' ')" = "kind trade "
+cut -d, -f4-8,11,16 "$out/trade/payments.csv" | sed 1d >"$out/trade.rows"
+grep ',trade$' "$out/memory/payments.csv" | cut -d, -f4-8,11,16 | cmp - "$out/trade.rows"
 status=0
 "$KHORGOS" simulate --payments "$out/day.csv" --strict --out "$out/strict" 2>/dev/null || status=$?
 test "$status" = 2

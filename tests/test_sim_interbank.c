@@ -1,9 +1,11 @@
 /* test_sim_interbank.c: the interbank layer (sim_interbank.c) added to the default day: the
  * trade payments are unchanged; each currency with banks gets interbank payments between its
- * own country's banks (and a provider), of four kinds, worth four times its trade value (to a
- * minor unit per payment); most of the value runs both ways between the same banks; the day
- * stays sorted and numbered; the same seed gives the same bytes; a day without room is
- * refused unchanged. */
+ * own country's banks (and a provider, its agent, and in KZT and RUB the yuan clearing bank),
+ * of four kinds, worth four times its trade value (to a minor unit per payment); urgent only
+ * for central-bank operations; loans up to the interbank cut-off; most FX, securities and
+ * other flows crossing within minutes; most of the value runs both ways between the same
+ * banks; the day stays sorted and numbered; the same seed gives the same bytes; a day without
+ * room is refused unchanged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim/sim.h"
 
@@ -37,9 +40,10 @@ static void test_layer_adds_interbank_payments_of_each_kind(void **state) {
         const struct sim_payment *payment = &day.payments[index];
         assert_int_equal(payment->id, index + 1);
         if (index > 0) assert_true(payment->submitted_at >= day.payments[index - 1].submitted_at);
-        assert_true(payment->submitted_at < day.customer_cutoff_seconds);
+        assert_true(payment->submitted_at < day.close_seconds); /* the interbank cut-off */
         kinds[payment->kind]++;
         if (payment->kind == SIM_KIND_TRADE) {
+            assert_true(payment->submitted_at < day.customer_cutoff_seconds);
             /* The trade payments, in the same order as without the layer. */
             const struct sim_payment *same = &trade.payments[trade_seen++];
             assert_true(payment->amount == same->amount && payment->debtor == same->debtor &&
@@ -48,14 +52,29 @@ static void test_layer_adds_interbank_payments_of_each_kind(void **state) {
             continue;
         }
         added++;
+        /* No other payment of its participants in its currency in the same second. */
+        for (u32 other = 0; other < day.count; other++) {
+            const struct sim_payment *same = &day.payments[other];
+            if (other == index || same->submitted_at != payment->submitted_at) continue;
+            bool shared = same->debtor == payment->debtor || same->debtor == payment->creditor ||
+                          same->creditor == payment->debtor ||
+                          same->creditor == payment->creditor;
+            assert_false(shared && (same->currency == payment->currency ||
+                                    same->creditor_currency == payment->currency));
+        }
         assert_int_equal(payment->type, SIM_PAYMENT_INTERBANK);
         assert_int_equal(payment->currency, payment->creditor_currency);
         assert_true(payment->debtor != payment->creditor);
-        for (u32 side = 0; side < 2; side++) { /* a home bank or a provider */
+        for (u32 side = 0; side < 2; side++) { /* a home bank, provider, agent or clearing bank */
             const struct sim_bank *bank =
                 &scenario.banks[side == 0 ? payment->debtor : payment->creditor];
-            assert_true(bank->role == SIM_ROLE_LIQUIDITY_PROVIDER ||
+            const char *letters = scenario.currencies[payment->currency].letters;
+            bool clearing = strcmp(scenario.countries[bank->country].code, "CN") == 0 &&
+                            (strcmp(letters, "KZT") == 0 || strcmp(letters, "RUB") == 0);
+            assert_true(bank->role != SIM_ROLE_BANK || clearing ||
                         scenario.countries[bank->country].currency == payment->currency);
+            assert_true(bank->role != SIM_ROLE_SETTLEMENT_AGENT ||
+                        payment->priority == SIM_PRIORITY_URGENT);
         }
         bank_value[payment->currency] += payment->amount;
     }
@@ -100,6 +119,72 @@ static void test_layer_runs_both_ways(void **state) {
     sim_day_deinit(&day);
 }
 
+/* Priorities, times and the network: urgent payments are exactly the central-bank operations
+ * (to or from the currency's agent); a share of money-market repayments is high; money-market
+ * loans go on after the customer cut-off, up to the interbank cut-off; China's largest bank
+ * (the yuan clearing bank) pays and receives in the KZT and RUB ledgers. */
+static void test_layer_priorities_late_loans_and_clearing_banks(void **state) {
+    (void)state;
+    sim_scenario_default(&scenario);
+    struct sim_day day = {0};
+    day_make(&day, 5, true);
+    u32 urgent = 0, high = 0, late = 0, clearing = 0;
+    int kzt = sim_scenario_currency_find(&scenario, "KZT");
+    int rub = sim_scenario_currency_find(&scenario, "RUB");
+    u16 china_first = (u16)sim_scenario_bank_find(&scenario, "BKAACNBJXXX");
+    for (u32 index = 0; index < day.count; index++) {
+        const struct sim_payment *payment = &day.payments[index];
+        bool agent = scenario.banks[payment->debtor].role == SIM_ROLE_SETTLEMENT_AGENT ||
+                     scenario.banks[payment->creditor].role == SIM_ROLE_SETTLEMENT_AGENT;
+        assert_true(agent == (payment->priority == SIM_PRIORITY_URGENT));
+        urgent += agent;
+        if (payment->priority == SIM_PRIORITY_HIGH && payment->kind == SIM_KIND_MONEY_MARKET) {
+            high++;
+        }
+        if (payment->submitted_at >= day.customer_cutoff_seconds) {
+            assert_int_equal(payment->kind, SIM_KIND_MONEY_MARKET);
+            late++;
+        }
+        if ((payment->currency == (u8)kzt || payment->currency == (u8)rub) &&
+            (payment->debtor == china_first || payment->creditor == china_first)) {
+            clearing++;
+        }
+    }
+    assert_true(urgent > 0 && high > 0 && late > 0 && clearing > 0);
+    sim_day_deinit(&day);
+}
+
+/* Crossing flows: most of the FX, securities and other value has a payment back between the
+ * same two participants within fifteen minutes, the flows offsetting can settle together. */
+static void test_layer_flows_cross_within_minutes(void **state) {
+    (void)state;
+    sim_scenario_default(&scenario);
+    struct sim_day day = {0};
+    day_make(&day, 9, true);
+    u128 total = 0, crossed = 0;
+    for (u32 index = 0; index < day.count; index++) {
+        const struct sim_payment *payment = &day.payments[index];
+        if (payment->kind != SIM_KIND_FX && payment->kind != SIM_KIND_SECURITIES &&
+            (payment->kind != SIM_KIND_OTHER || payment->priority == SIM_PRIORITY_URGENT)) {
+            continue;
+        }
+        total += payment->amount;
+        for (u32 other = 0; other < day.count; other++) {
+            const struct sim_payment *back = &day.payments[other];
+            u32 gap = back->submitted_at > payment->submitted_at
+                          ? back->submitted_at - payment->submitted_at
+                          : payment->submitted_at - back->submitted_at;
+            if (back->debtor == payment->creditor && back->creditor == payment->debtor &&
+                back->kind == payment->kind && gap <= 900) {
+                crossed += payment->amount;
+                break;
+            }
+        }
+    }
+    assert_true(total > 0 && crossed * 10 >= total * 9);
+    sim_day_deinit(&day);
+}
+
 static void test_layer_is_deterministic_and_refuses_a_full_day(void **state) {
     (void)state;
     sim_scenario_default(&scenario);
@@ -109,6 +194,11 @@ static void test_layer_is_deterministic_and_refuses_a_full_day(void **state) {
     assert_int_equal(one.count, two.count);
     assert_memory_equal(one.payments, two.payments, one.count * sizeof(struct sim_payment));
     sim_day_deinit(&two);
+    for (u64 seed = 1; seed <= 4; seed++) { /* every seed's day has as many payments */
+        day_make(&two, seed, true);
+        assert_int_equal(two.count, one.count);
+        sim_day_deinit(&two);
+    }
     u32 count = sim_generate_count(&scenario, 1000);
     assert_int_equal(sim_day_init(&two, count), KHORGOS_ERROR_ok);
     assert_int_equal(sim_generate(&scenario, 11, 1000, &two), KHORGOS_ERROR_ok);
@@ -122,6 +212,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layer_adds_interbank_payments_of_each_kind),
         cmocka_unit_test(test_layer_runs_both_ways),
+        cmocka_unit_test(test_layer_priorities_late_loans_and_clearing_banks),
+        cmocka_unit_test(test_layer_flows_cross_within_minutes),
         cmocka_unit_test(test_layer_is_deterministic_and_refuses_a_full_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,8 @@
  *     its first run; with a = 1 (A holds UB) every design settles each payment on arrival;
  *     netting in 600-second windows settles the cycle at the first window's close with no
  *     liquidity;
+ *   - the same cycle as interbank payments after the customer cut-off: rtgs_lsm's resolution
+ *     in the last second before the interbank cut-off settles it;
  *   - netting carries a payment unwound from a short window into the next one, and on
  *     through every window, however many times that is (more carries than the day has
  *     payments);
@@ -80,6 +82,18 @@ static void cycle_day(struct sim_day *day) {
     day->count = 3;
     day->close_seconds = CYCLE_CLOSE;
     day->customer_cutoff_seconds = CYCLE_CUTOFF;
+}
+
+/* The cycle as interbank payments after the customer cut-off (3,210 to 3,230 s), with the
+ * interbank cut-off at 3,250 s, between two regular resolution runs (3,000 and 3,300 s). */
+enum { LATE_CUTOFF = 3250 };
+static void late_cycle_day(struct sim_day *day) {
+    cycle_day(day);
+    scenario.interbank_cutoff_seconds = OPEN + LATE_CUTOFF;
+    for (u32 index = 0; index < 3; index++) {
+        day->payments[index].submitted_at = 3210 + 10 * index;
+        day->payments[index].type = SIM_PAYMENT_INTERBANK;
+    }
 }
 
 /* A (1) pays B (2) 100.00 at 10 s; B pays A 100.00 at 700 s: under hourly-style netting in
@@ -189,6 +203,23 @@ static void test_cycle_lsm_without_liquidity_resolves_the_gridlock(void **state)
     /* Delay: sum v (300 - s) / sum v (3600 - s) = (290 + 280 + 270) / (3590 + 3580 + 3570). */
     assert_true(kzt->delay_indicator > 840.0 / 10740.0 - 1e-12);
     assert_true(kzt->delay_indicator < 840.0 / 10740.0 + 1e-12);
+    assert_int_equal(run.gridlocks_resolved[0], 1);
+    sim_metrics_deinit(&metrics);
+}
+
+/* rtgs_lsm resolves once more in the last second before the interbank cut-off: the late
+ * cycle settles then, where the next regular run would come after the cut-off rejected it. */
+static void test_late_cycle_resolves_before_the_interbank_cutoff(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[3];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(late_cycle_day, SIM_DESIGN_RTGS_LSM, 0, SIM_NETTING_INTERVAL_SECONDS_DEFAULT,
+            outcomes, &metrics, &run, true);
+    for (u32 index = 0; index < 3; index++) {
+        assert_int_equal(outcomes[index].status, SIM_STATUS_SETTLED);
+        assert_int_equal(outcomes[index].settled_at, LATE_CUTOFF - 1);
+    }
     assert_int_equal(run.gridlocks_resolved[0], 1);
     sim_metrics_deinit(&metrics);
 }
@@ -447,6 +478,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cycle_fifo_without_liquidity_settles_nothing),
         cmocka_unit_test(test_cycle_lsm_without_liquidity_resolves_the_gridlock),
+        cmocka_unit_test(test_late_cycle_resolves_before_the_interbank_cutoff),
         cmocka_unit_test(test_cycle_with_upper_bound_settles_on_arrival),
         cmocka_unit_test(test_cycle_without_queue_rejects_on_arrival),
         cmocka_unit_test(test_cycle_nets_to_zero_in_a_window),

@@ -3,21 +3,21 @@
  * Asia trade run through the real engine under each design at each liquidity level, and the
  * report of what each design costs.
  *
- *   khorgos simulate [--scenario default|trade-only|interbank|FILE]
+ *   khorgos simulate [--scenario default|trade-only|FILE]
  *                    [--payments FILE.csv [--strict]]
  *                    [--seed N] [--seeds N] [--scale X] [--a LIST] [--designs LIST]
  *                    [--resolution-interval SECONDS] [--netting-interval SECONDS] [--out DIR]
  *                    [--data DIR]
  *
- * Steps: the scenario (built in: default and trade-only are both the day of trade invoices,
- * interbank the same with sim_interbank.c's layer added to each day; or a file, read and
- * validated); for each seed S .. S + N - 1, the day
- * (generated from the seed and scale, or read once from the payments file, bad rows reported
- * by line and skipped, or the file refused with --strict), then one run per design (in the
- * issue's order) and value of a (sim_run_design: a fresh engine each, in memory or in
- * DIR/<design>-a<a>-seed<S> under --data); then metrics.json, payments.csv and report.html in
- * the output directory and the summary table (means and 95% intervals over the seeds) on
- * standard output. A progress bar goes to standard error when it is a terminal.
+ * Steps: the scenario (built in, or a file, read and validated); for each seed S .. S + N - 1,
+ * the day (generated from the seed and scale: the trade invoices with sim_interbank.c's layer
+ * added, except under trade-only, which is the trade invoices alone; or read once from the
+ * payments file, bad rows reported by line and skipped, or the file refused with --strict),
+ * then one run per design (in the issue's order) and value of a (sim_run_design: a fresh
+ * engine each, in memory or in DIR/<design>-a<a>-seed<S> under --data); then metrics.json,
+ * payments.csv and report.html in the output directory and the summary table (means and 95%
+ * intervals over the seeds) on standard output. A progress bar goes to standard error when it
+ * is a terminal.
  *
  * Memory: the first seed's day and each of its runs' outcomes are kept for payments.csv and
  * the charts through the day (48 bytes per payment and run); later seeds' days and outcomes
@@ -72,8 +72,8 @@ static const char simulate_usage[] =
     "                        [--data DIR] [--resolution-interval SECONDS]\n"
     "                        [--netting-interval SECONDS]\n"
     "  --seeds N             days of seeds S .. S+N-1 (default 10; 1 with --payments)\n"
-    "  --scenario NAME|FILE  default or trade-only (both the built-in trade day), interbank\n"
-    "                        (the trade day with an interbank layer), or a scenario file\n"
+    "  --scenario NAME|FILE  default (trade and interbank payments; interbank is a synonym),\n"
+    "                        trade-only (the trade invoices alone), or a scenario file\n"
     "  --a 0,0.5,1           liquidity levels a (L = LB + a (UB - LB)); default the scenario's\n"
     "  --designs LIST        a subset of rtgs_no_queue,rtgs_fifo,rtgs_lsm,dns_hourly,usd_vehicle\n"
     "  --data DIR            durable runs: each formats and opens DIR/<design>-a<a>, holding\n"
@@ -251,11 +251,11 @@ static void simulate_print_errors(const char *what, const struct sim_scenario_er
     if (errors->count > kept) fprintf(stderr, "%s: %u more\n", what, errors->count - kept);
 }
 
-/* The built-in day with the interbank layer (--scenario interbank). */
+/* The generated day holds the interbank layer, except under --scenario trade-only. */
 static bool simulate_interbank(const struct simulate_options *options) {
     ASSERT(options != NULL);
     ASSERT(options->seed_count <= SIM_SEED_COUNT_MAX);
-    return options->scenario_path != NULL && strcmp(options->scenario_path, "interbank") == 0;
+    return options->scenario_path == NULL || strcmp(options->scenario_path, "trade-only") != 0;
 }
 
 static int simulate_scenario(const struct simulate_options *options,
@@ -266,7 +266,7 @@ static int simulate_scenario(const struct simulate_options *options,
     /* The built-in names; anything else is a file (./default reads a file of that name). */
     const char *path = options->scenario_path;
     if (path == NULL || strcmp(path, "default") == 0 || strcmp(path, "trade-only") == 0 ||
-        simulate_interbank(options)) {
+        strcmp(path, "interbank") == 0) {
         sim_scenario_default(scenario);
         error = sim_scenario_validate(scenario, &errors);
     } else {
@@ -391,7 +391,8 @@ static bool simulate_memory_reserve(struct simulate_memory *memory,
     memory->per_seed = per_seed;
     memory->run_count = per_seed * seed_count;
     for (u32 thread = 0; thread < SIMULATE_THREAD_COUNT; thread++) {
-        memory->scratch[thread] = calloc(MAX(day->count, 1u), sizeof(struct sim_outcome));
+        /* The room every day of the scenario reserves: at least any seed's day. */
+        memory->scratch[thread] = calloc(MAX(day->count_max, 1u), sizeof(struct sim_outcome));
         if (memory->scratch[thread] == NULL) return false;
     }
     memory->metrics = calloc(memory->run_count, sizeof(struct sim_metrics));

@@ -9,7 +9,8 @@
  *   sim_scenario.c  the default scenario, validation, BICs, fixed-point decimals, the scenario
  *                   file format (reader and writer)
  *   sim_generate.c  the PRNG (xoshiro256** seeded by splitmix64) and the day's payments
- *   sim_interbank.c an interbank layer (money market, FX, securities, cover) added to a day
+ *   sim_interbank.c the default day's interbank layer (money market, FX, securities, cover,
+ *                   central-bank operations) added to the trade invoices
  *   sim_payments_csv.c  an operator's own day read from a CSV file instead
  *   sim_metrics.c   upper and lower bound, liquidity used, delay, settlement ratios, queues,
  *                   intraday series, the starting liquidity rule, USD conversion by country
@@ -32,9 +33,10 @@
  *     known; one settlement agent per currency; every pair between two known countries with at
  *     least one bank each, its invoicing mix summing to 100 per cent over known currencies; the
  *     intraday profile exactly covering [open, customer cut-off).
- *  2. A generated day is sorted by (submitted_at, id), ids are 1..count, every submitted_at is
- *     before the customer cut-off, and each pair's value in US cents (at the scenario's rates)
- *     equals its daily target up to the rounding of one minor unit per payment.
+ *  2. A generated day is sorted by (submitted_at, id), ids are 1..count, every trade
+ *     payment's submitted_at is before the customer cut-off (an interbank one's before the
+ *     interbank cut-off), and each pair's value in US cents (at the scenario's rates) equals its
+ *     daily target up to the rounding of one minor unit per payment.
  *  3. For every participant and currency, 0 <= lower_bound <= upper_bound. (Liquidity used
  *     may exceed the upper bound: when a participant's receipts are delayed, it can need more
  *     than it would if everything settled at once.)
@@ -344,9 +346,10 @@ khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 sc
                            struct sim_day *day);
 
 /* The interbank layer (sim_interbank.c): payments between banks added to a generated day of
- * trade invoices in each currency whose country has two banks or more. count_max: the most it
- * adds to a day of `trade_count` payments, for sim_day_init. sim_interbank_add returns
- * capacity_full (adding nothing) when the day has less room than that. */
+ * trade invoices in each currency whose country has two banks or more; it adds as many for
+ * every seed. count_max: the most it adds to a day of `trade_count` payments, for
+ * sim_day_init. sim_interbank_add returns capacity_full (adding nothing) when the day has less
+ * room than that. */
 u32 sim_interbank_count_max(const struct sim_scenario *scenario, u32 trade_count);
 khorgos_error sim_interbank_add(const struct sim_scenario *scenario, u64 seed,
                                 struct sim_day *day);

@@ -1211,8 +1211,8 @@ static void html_why(FILE *file, const struct sim_report *report, const struct d
                   "is paid in another currency than the one received, payment versus payment "
                   "through a liquidity provider. Offsetting and gridlock resolution work within "
                   "one currency, so such a payment waits until its provider can pay the other "
-                  "leg; a currency's queue holds banks paying providers, not cycles, and over "
-                  "all runs a gridlock resolution settled anything %u times.</li>\n",
+                  "leg, even when what the provider receives in the same resolution would cover "
+                  "it; over all runs a gridlock resolution settled anything %u times.</li>\n",
             value > 0 ? cross / value * 100 : 0.0, gridlocks);
     fprintf(file, "<li><b>Netting waits for its window.</b> Under deferred net settlement every "
                   "payment waits for the next window's close, however much liquidity there is, "
@@ -1221,7 +1221,7 @@ static void html_why(FILE *file, const struct sim_report *report, const struct d
                   "<li><b>The dollar route adds a leg.</b> Converting through US dollars pays "
                   "one provider in dollars and another out of them: the extra dollars held "
                   "for that leg are the US-dollar design's extra liquidity.</li>\n"
-                  "<li><b>Intervals.</b> Each seed is a different day of invoices. Most of the "
+                  "<li><b>Intervals.</b> Each seed is a different day of payments. Most of the "
                   "spread in liquidity is how much each day trades in each currency, which "
                   "every design meets alike, so designs compared on the same days differ more "
                   "steadily than their intervals overlap.</li>\n</ul>\n");

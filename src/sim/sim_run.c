@@ -796,8 +796,9 @@ static khorgos_error sim_run_tick(struct sim_run_state *state) {
 }
 
 /* Payments by second and the design's ticks, in time order (payments first at a tie). The
- * liquidity-saving designs also resolve once in the last second before the customer cut-off,
- * so that what the last regular run left can still settle before the cut-off rejects it. */
+ * liquidity-saving designs also resolve once in the last second before the customer cut-off
+ * and once in the last second before the interbank cut-off, so that what the last regular run
+ * left can still settle before each cut-off rejects it. */
 static khorgos_error sim_run_replay(struct sim_run_state *state) {
     const struct sim_day *day = state->runner->day;
     u32 interval = sim_run_tick_interval(state->config);
@@ -806,6 +807,10 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
                   state->config->design == SIM_DESIGN_USD_VEHICLE;
     u32 last = saving && day->customer_cutoff_seconds > 0 ? day->customer_cutoff_seconds - 1
                                                            : SIM_NEVER;
+    const struct sim_scenario *scenario = state->runner->scenario;
+    u32 interbank = scenario->interbank_cutoff_seconds - scenario->day_open_seconds;
+    u32 last_interbank = saving && interbank > last + 1 && last != SIM_NEVER ? interbank - 1
+                                                                              : SIM_NEVER;
     u32 index = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     if (state->config->design == SIM_DESIGN_DNS_HOURLY) error = sim_run_netting_tick(state, true);
@@ -817,7 +822,7 @@ static khorgos_error sim_run_replay(struct sim_run_state *state) {
             error = sim_run_clock_to(state, due);
             if (error == KHORGOS_ERROR_ok) error = sim_run_tick(state);
             if (tick == due) tick += interval;
-            if (last == due) last = SIM_NEVER;
+            if (last == due) last = last < last_interbank ? last_interbank : SIM_NEVER;
             continue;
         }
         ASSERT(next < day->close_seconds);
@@ -990,7 +995,8 @@ static khorgos_error sim_run_open_engine(struct sim_run_state *state) {
     ASSERT(state->engine == NULL);
     ASSERT(slots > 0 || scenario->bank_count == 0);
     u32 interval = sim_run_tick_interval(state->config);
-    u32 ticks = interval > 0 ? day->close_seconds / interval + 2 : 2;
+    /* The regular ticks and one in the last second before each of the two cut-offs. */
+    u32 ticks = interval > 0 ? day->close_seconds / interval + 3 : 3;
     u32 windows = state->config->design == SIM_DESIGN_DNS_HOURLY ? ticks : 0;
     /* Requests with ids (payments are kept as payments and these as request ids, both within
      * payment_count_max: settle.h sizes its request table from it). */
