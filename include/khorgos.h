@@ -320,7 +320,7 @@ const char *khorgos_operation_name(uint32_t operation);
     X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
     X(timer_invalid, "") X(in_window, "")                                                       \
     X(day_is_holiday, "") X(value_date_holiday, "DT01") X(holiday_exists, "")                   \
-    X(holiday_not_found, "") X(holiday_on_open_day, "")
+    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
@@ -640,7 +640,8 @@ struct khorgos_position {
     X(message_checksum, "a network message failed its header or body checksum")               \
     X(message_invalid, "a network message has a field its command does not allow")             \
     X(message_cluster, "a network message is addressed to another cluster")                    \
-    X(diverged, "this replica's state differs from the leader's; it serves nothing more")
+    X(diverged, "this replica's state differs from the leader's; it serves nothing more")      \
+    X(forbidden, "the request's actor may not use this operation (docs/security.md)")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {
@@ -677,6 +678,24 @@ struct khorgos_config {
 
 struct khorgos;
 
+/* Who sends a request, for authorization inside the engine (docs/security.md, "Authorization").
+ * The zero actor is the operator, who may do everything: `apply` and in-process callers that
+ * leave it zero are not restricted. A participant's rights come from its participant record
+ * (bank, settlement agent or liquidity provider) at the time of the request. The engine
+ * journals the actor (the BIC, or the role's name) so that replay decides the same way. */
+enum khorgos_actor_role {
+    KHORGOS_ACTOR_OPERATOR = 0,
+    KHORGOS_ACTOR_AUDITOR = 1,     /* reads everything, changes nothing */
+    KHORGOS_ACTOR_REPLICA = 2,     /* a cluster peer: no client operation */
+    KHORGOS_ACTOR_PARTICIPANT = 3, /* the participant with `bic` */
+};
+struct khorgos_actor {
+    uint32_t role;               /* enum khorgos_actor_role */
+    char bic[KHORGOS_BIC_BYTES]; /* participant: its BIC, 8 or 11 characters, NUL-padded;
+                                  * zero for the other roles */
+    uint8_t reserved;            /* zero */
+};
+
 /* One request of a batch given to khorgos_execute. */
 struct khorgos_request {
     uint32_t operation;       /* enum khorgos_operation, never PULSE */
@@ -689,6 +708,7 @@ struct khorgos_request {
                                * last event's; a settlement request's events take theirs from
                                * (this - events + 1) on, each in its result */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
+    struct khorgos_actor actor; /* in: who sends it; zero (the default) is the operator */
 };
 
 /* Opens an engine in memory (a data directory comes with the storage layer). */

@@ -38,6 +38,8 @@ struct khorgos {
     bool stopped;
     /* The data directory (engine_storage.c); NULL for an engine in memory. */
     struct engine_storage *storage;
+    /* Authorization's scratch for one request (engine_auth.c), reserved at open. */
+    struct engine_auth_scratch *auth_scratch;
 };
 
 /* How an operation's body and reply are shaped. */
@@ -59,6 +61,28 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
                  u32 body_size, void *reply);
 
+/* Authorization (engine_auth.c; docs/security.md). The scratch, reserved at open. */
+khorgos_error engine_auth_init(struct khorgos *engine);
+void engine_auth_deinit(struct khorgos *engine);
+/* Whether an actor is well formed: a known role, a valid BIC for a participant, zero else. */
+bool engine_auth_actor_valid(const struct khorgos_actor *actor);
+/* After engine_validate: invalid_argument for a malformed actor, forbidden for a read-only
+ * operation the actor may not use; ok otherwise (a state-changing operation the actor may not
+ * use is journaled, then refused by engine_auth_apply). */
+khorgos_error engine_auth_check(const struct khorgos *engine,
+                                const struct khorgos_request *request);
+/* engine_apply as `actor`: the operator's requests and pulses unchanged; others' refused
+ * (*error forbidden, applied as nothing), their events about other participants answered
+ * forbidden, their reads without others' records. Used live and by replay. */
+u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor, u32 operation,
+                      u64 timestamp, const void *body, u32 body_size, void *reply,
+                      khorgos_error *error);
+/* The journal's actor text (16 bytes, NUL-padded): the normalised BIC, or "operator",
+ * "auditor", "replica"; and back (what is none of these, "local" and "engine" included, is
+ * the operator). */
+void engine_auth_actor_text(const struct khorgos_actor *actor, char text[16]);
+void engine_auth_actor_parse(const char text[16], struct khorgos_actor *actor);
+
 /* Sets a manual clock to `clock_ns`, forward or back, then applies the expiries and settlement
  * timers due by then (journaled with storage), as khorgos_clock_advance does. For a replica,
  * whose clock is the leader's time carried in each replicated entry: timestamps stay strictly
@@ -76,7 +100,8 @@ struct storage_superblock;
 /* Appends a prepared state-changing request to the batch's journal records (between prepare
  * and apply); a failure stops the engine. */
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
-                                    const void *body, u32 body_size);
+                                    const struct khorgos_actor *actor, const void *body,
+                                    u32 body_size);
 /* Makes the batch durable before any reply is released (group commit), then applies the
  * checkpoint policy; a failure stops the engine and returns why. */
 khorgos_error engine_journal_commit(struct khorgos *engine);
