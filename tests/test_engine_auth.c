@@ -8,7 +8,7 @@
  * an agent's events in another currency, a provider's quotes of another: status forbidden,
  * nothing changed, the own events of the same request applied. Reads: every query and filter
  * of a bank against a state holding other banks' accounts, transfers, payments, positions,
- * queues and quotes: only its own come back, and a query with a small limit pages past
+ * queues, window positions and quotes: only its own come back, and a query with a small limit pages past
  * others' records. Replay: a data directory reopened repeats the decisions. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -416,6 +416,11 @@ static bool record_is_a(struct khorgos *engine, u32 operation, const u8 *record)
         return transfer.debit_account_id == a || transfer.credit_account_id == a ||
                transfer.debit_account_id == a_credit || transfer.credit_account_id == a_credit;
     }
+    case KHORGOS_OPERATION_GET_WINDOW_POSITIONS: {
+        struct khorgos_window_position position;
+        memcpy(&position, record, sizeof(position));
+        return memcmp(position.bic, BANK_A, 8) == 0;
+    }
     case KHORGOS_OPERATION_GET_QUEUE: {
         struct khorgos_payment payment;
         memcpy(&payment, record, sizeof(payment));
@@ -435,8 +440,20 @@ static void test_reads_filtered(void **state) {
     (void)state;
     struct khorgos *engine = world();
     assert_int_equal(test_pay(engine, 4, BANK_A, BANK_C, 2000000, KZT), KHORGOS_SETTLE_queued);
+    /* A netting window holding A -> B and B -> C. */
+    struct khorgos_window window = {.id = 80};
+    assert_int_equal(test_one(engine, KHORGOS_OPERATION_OPEN_WINDOW, &window,
+                              sizeof(window)).status, KHORGOS_SETTLE_ok);
+    for (u32 index = 0; index < 2; index++) {
+        struct khorgos_payment payment = test_payment_event(81 + index, index ? BANK_B : BANK_A,
+                                                            index ? BANK_C : BANK_B, 10, KZT);
+        payment.settlement = KHORGOS_SETTLEMENT_NET;
+        assert_int_equal(test_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &payment,
+                                  sizeof(payment)).status, KHORGOS_SETTLE_in_window);
+    }
     struct khorgos_query_filter query = {.limit = 8000};
     struct khorgos_settle_filter settle_filter = {0};
+    struct khorgos_window_filter window_filter = {.window = 1};
     const struct {
         u32 operation;
         const void *body;
@@ -446,6 +463,8 @@ static void test_reads_filtered(void **state) {
         {KHORGOS_OPERATION_QUERY_TRANSFERS, &query, sizeof(struct khorgos_transfer)},
         {KHORGOS_OPERATION_GET_QUEUE, &settle_filter, sizeof(struct khorgos_payment)},
         {KHORGOS_OPERATION_GET_POSITIONS, &settle_filter, sizeof(struct khorgos_position)},
+        {KHORGOS_OPERATION_GET_WINDOW_POSITIONS, &window_filter,
+         sizeof(struct khorgos_window_position)},
     };
     for (u32 row = 0; row < ARRAY_COUNT(reads); row++) {
         u32 operation = reads[row].operation;
