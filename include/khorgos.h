@@ -706,7 +706,8 @@ struct khorgos_request {
     uint32_t reply_size;      /* out: bytes written */
     uint64_t timestamp;       /* out: the timestamp the engine assigned: a ledger request's
                                * last event's; a settlement request's events take theirs from
-                               * (this - events + 1) on, each in its result */
+                               * (this - events + 1) on, each in its result (events refused as
+                               * forbidden take none: the others from (this - others + 1)) */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
     struct khorgos_actor actor; /* in: who sends it; zero (the default) is the operator */
 };
@@ -717,8 +718,9 @@ void khorgos_close(struct khorgos *engine);
 
 /* Applies `count` requests in order and commits them together. A request that is malformed
  * (bad size, unknown operation, too many events, reply buffer too small) gets its own error and
- * changes nothing; the others are applied. Returns ok unless the engine itself failed, in which
- * case no reply of this batch may be used. */
+ * changes nothing; the others are applied. A request its actor may not use gets forbidden and
+ * changes nothing (a state-changing one is journaled all the same: docs/security.md). Returns
+ * ok unless the engine itself failed, in which case no reply of this batch may be used. */
 khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
                               uint32_t count);
 /* khorgos_execute in two halves, so that a caller may apply its next batch while this one is

@@ -6,13 +6,17 @@
  * A request moves through three steps, so that a live request and its replay from the journal
  * run exactly the same code:
  *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
- *      capacity. A refused request changes nothing and is not journaled.
+ *      capacity. A refused request changes nothing and is not journaled. Then the actor
+ *      (engine_auth_check): a read it may not use is refused here too.
  *   2. prepare (engine_prepare): assign its timestamp T, the last of its n events': the first
  *      is max(clock, last + 1) and event i gets first + i, so every event gets a unique,
  *      strictly increasing timestamp, never before the clock, however the clock moves. Pending
  *      transfers due to expire by then are expired first, as an internal PULSE request with its
  *      own timestamp.
- *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
+ *   3. apply (engine_apply, through engine_auth_apply as the request's actor): run the state
+ *      machine at T. Deterministic: it reads no clock. A state change the actor may not use is
+ *      journaled and applied as nothing (forbidden); its events about other participants are
+ *      answered forbidden; its reads leave others' records out (engine_auth.c).
  * With storage, each prepared request is appended to the journal between 2 and 3, and replies
  * of a batch are released only after the batch's one write and sync (group commit).
  *
