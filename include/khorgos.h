@@ -320,7 +320,7 @@ const char *khorgos_operation_name(uint32_t operation);
     X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
     X(timer_invalid, "") X(in_window, "")                                                       \
     X(day_is_holiday, "") X(value_date_holiday, "DT01") X(holiday_exists, "")                   \
-    X(holiday_not_found, "") X(holiday_on_open_day, "")
+    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
@@ -643,7 +643,8 @@ struct khorgos_position {
     X(diverged, "this replica's state differs from the leader's; it serves nothing more")     \
     X(account_not_found, "the participant has no settlement account in that currency")        \
     X(too_many_entries, "the statement would hold more entries than one may")                  \
-    X(message_not_found, "no payment of that message is known")
+    X(message_not_found, "no payment of that message is known")                            \
+    X(forbidden, "the request's actor may not use this operation (docs/security.md)")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {
@@ -680,6 +681,24 @@ struct khorgos_config {
 
 struct khorgos;
 
+/* Who sends a request, for authorization inside the engine (docs/security.md, "Authorization").
+ * The zero actor is the operator, who may do everything: `apply` and in-process callers that
+ * leave it zero are not restricted. A participant's rights come from its participant record
+ * (bank, settlement agent or liquidity provider) at the time of the request. The engine
+ * journals the actor (the BIC, or the role's name) so that replay decides the same way. */
+enum khorgos_actor_role {
+    KHORGOS_ACTOR_OPERATOR = 0,
+    KHORGOS_ACTOR_AUDITOR = 1,     /* reads everything, changes nothing */
+    KHORGOS_ACTOR_REPLICA = 2,     /* a cluster peer: no client operation */
+    KHORGOS_ACTOR_PARTICIPANT = 3, /* the participant with `bic` */
+};
+struct khorgos_actor {
+    uint32_t role;               /* enum khorgos_actor_role */
+    char bic[KHORGOS_BIC_BYTES]; /* participant: its BIC, 8 or 11 characters, NUL-padded;
+                                  * zero for the other roles */
+    uint8_t reserved;            /* zero */
+};
+
 /* One request of a batch given to khorgos_execute. */
 struct khorgos_request {
     uint32_t operation;       /* enum khorgos_operation, never PULSE */
@@ -690,8 +709,10 @@ struct khorgos_request {
     uint32_t reply_size;      /* out: bytes written */
     uint64_t timestamp;       /* out: the timestamp the engine assigned: a ledger request's
                                * last event's; a settlement request's events take theirs from
-                               * (this - events + 1) on, each in its result */
+                               * (this - events + 1) on, each in its result (events refused as
+                               * forbidden take none: the others from (this - others + 1)) */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
+    struct khorgos_actor actor; /* in: who sends it; zero (the default) is the operator */
 };
 
 /* Opens an engine in memory (a data directory comes with the storage layer). */
@@ -700,8 +721,9 @@ void khorgos_close(struct khorgos *engine);
 
 /* Applies `count` requests in order and commits them together. A request that is malformed
  * (bad size, unknown operation, too many events, reply buffer too small) gets its own error and
- * changes nothing; the others are applied. Returns ok unless the engine itself failed, in which
- * case no reply of this batch may be used. */
+ * changes nothing; the others are applied. A request its actor may not use gets forbidden and
+ * changes nothing (a state-changing one is journaled all the same: docs/security.md). Returns
+ * ok unless the engine itself failed, in which case no reply of this batch may be used. */
 khorgos_error khorgos_execute(struct khorgos *engine, struct khorgos_request *requests,
                               uint32_t count);
 /* khorgos_execute in two halves, so that a caller may apply its next batch while this one is

@@ -2,8 +2,9 @@
  * client on OpenSSL and the wire encoder of src/client/. Certificates come from
  * scripts/dev-ca.sh (run from the repository's root, as make test does).
  *
- * TLS: a client with a certificate from the CA registers and creates an account, and the
- * server names its identity (the BIC normalised); refused, with the reason logged: no client
+ * TLS: a client with a certificate from the CA registers, and the server names its identity
+ * (the BIC normalised); a bank's create_accounts is refused by the engine (forbidden), the
+ * operator's creates accounts; refused, with the reason logged: no client
  * certificate, a certificate from another CA, TLS 1.2, a CN that is neither a BIC nor a role,
  * and a certificate revoked by a CRL that SIGHUP loaded while the server ran (the same
  * certificate was accepted before). Limits: a TLS handshake never finished and a slow-loris
@@ -255,7 +256,8 @@ static bool register_client(struct connection *connection, u128 client,
 /* Over TLS with a certificate from the CA: register, then create `count` accounts from id
  * client * 10,000 on (each status created, 0xFFFFFFFF in TigerBeetle's numbering). 1,000
  * accounts make a 128,000-byte body, more than a connection's first receive buffer. */
-static void register_and_create(struct connection *connection, u128 client, u32 count) {
+static void register_and_send_accounts(struct connection *connection, u128 client, u32 count,
+                                       u8 *message, struct client_header *answer) {
     struct client_header reply;
     assert_true(register_client(connection, client, &reply));
     static u8 body[CLIENT_BODY_BYTES_MAX];
@@ -276,10 +278,14 @@ static void register_and_create(struct connection *connection, u128 client, u32 
     header.request.session = reply.reply.commit;
     header.request.request = 1;
     header.request.parent = reply.reply.context;
-    static u8 message[CLIENT_MESSAGE_BYTES_MAX];
     assert_true(request(connection, &header, body, message));
+    memcpy(answer, message, sizeof(*answer));
+}
+
+static void register_and_create(struct connection *connection, u128 client, u32 count) {
+    static u8 message[CLIENT_MESSAGE_BYTES_MAX];
     struct client_header created;
-    memcpy(&created, message, sizeof(created));
+    register_and_send_accounts(connection, client, count, message, &created);
     assert_int_equal(created.command, CLIENT_COMMAND_REPLY);
     struct client_multi_batch batches;
     const char *reason = NULL;
@@ -308,16 +314,24 @@ static void assert_refused(const char *name, const char *directory, bool tls12,
     if (!log_wait(reason, WAIT_MS)) fail_msg("no log line with: %s", reason);
 }
 
-/* A BIC and the operator are admitted, register and create accounts (the operator 1,000 in
+/* A BIC and the operator are admitted and register; the BIC's create_accounts is forbidden,
+ * the operator creates accounts (1,000 in
  * one 128,000-byte message, decrypted across many TLS records into a growing buffer), and are
  * logged with their identities; no certificate, another CA's, TLS 1.2 and an unknown CN are
  * refused. */
 static void tls_identities(void) {
     struct connection connection;
     tls_connect(&connection, "BANKDEFF", NULL, false);
-    register_and_create(&connection, 1, 1);
+    /* create_accounts is the operator's: the engine refuses the bank's (forbidden), and the
+     * server evicts the client, a reply without its results reading as success. */
+    static u8 message[CLIENT_MESSAGE_BYTES_MAX];
+    struct client_header refused;
+    register_and_send_accounts(&connection, 1, 1, message, &refused);
+    assert_int_equal(refused.command, CLIENT_COMMAND_EVICTION);
+    assert_int_equal(refused.eviction.reason, CLIENT_EVICTION_invalid_request_body);
     connection_close(&connection);
     assert_true(log_wait("identity=BANKDEFFXXX role=participant protocol=TLSv1.3", WAIT_MS));
+    assert_true(log_wait("error=forbidden batches=1 batches_applied=0", WAIT_MS));
     tls_connect(&connection, "operator", NULL, false);
     register_and_create(&connection, 2, 1000);
     connection_close(&connection);
@@ -335,7 +349,8 @@ static void tls_identities(void) {
 static void tls_crl_reload(void) {
     struct connection before;
     tls_connect(&before, "BANKFRPP", NULL, false);
-    register_and_create(&before, 3, 1);
+    struct client_header registered;
+    assert_true(register_client(&before, 3, &registered));
     char command[192];
     snprintf(command, sizeof(command), "sh scripts/dev-ca.sh --revoke %s BANKFRPP >/dev/null",
              fixture.certificates);
@@ -353,7 +368,7 @@ static void tls_crl_reload(void) {
     assert_true(request(&before, &ping, NULL, pong));
     connection_close(&before);
     tls_connect(&before, "BANKDEFF", NULL, false);
-    register_and_create(&before, 4, 1);
+    assert_true(register_client(&before, 4, &registered));
     connection_close(&before);
 }
 

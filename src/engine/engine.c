@@ -272,7 +272,7 @@ static void engine_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 expiry_next = ledger_expiry_next(&engine->ledger);
     if (expiry_next == 0 || expiry_next > timestamp) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
-    if (engine_journal_append(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0) !=
+    if (engine_journal_append(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, NULL, 0) !=
         KHORGOS_ERROR_ok) {
         return; /* the engine stopped */
     }
@@ -287,8 +287,8 @@ static void engine_settle_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 due = settle_timer_next(&engine->settle);
     if (due == 0 || due > timestamp || engine->stopped) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
-    if (engine_journal_append(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0) !=
-        KHORGOS_ERROR_ok) {
+    if (engine_journal_append(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL,
+                              NULL, 0) != KHORGOS_ERROR_ok) {
         return; /* the engine stopped */
     }
     engine_apply(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0, NULL);
@@ -307,6 +307,7 @@ khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_reque
         request->reply_size = 0;
         request->timestamp = 0;
         request->error = engine_validate(engine, request);
+        if (request->error == KHORGOS_ERROR_ok) request->error = engine_auth_check(engine, request);
         if (request->error != KHORGOS_ERROR_ok) continue;
         const struct engine_operation *entry = engine_operation_find(request->operation);
         u32 events = engine_body_count(entry, request->body_size);
@@ -320,13 +321,14 @@ khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_reque
                                              : engine->timestamp_last;
         if (engine->stopped ||
             (entry->changes_state &&
-             engine_journal_append(engine, request->operation, timestamp, request->body,
-                                   request->body_size) != KHORGOS_ERROR_ok)) {
+             engine_journal_append(engine, request->operation, timestamp, &request->actor,
+                                   request->body, request->body_size) != KHORGOS_ERROR_ok)) {
             break; /* a storage failure: no reply of this batch may be used */
         }
         request->timestamp = timestamp;
-        request->reply_size = engine_apply(engine, request->operation, timestamp, request->body,
-                                           request->body_size, request->reply);
+        request->reply_size = engine_auth_apply(engine, &request->actor, request->operation,
+                                                timestamp, request->body, request->body_size,
+                                                request->reply, &request->error);
     }
     /* Group commit: the batch goes to the journal's writer; its replies are released by
      * khorgos_execute_wait once its records are durable. Every request of it, read-only ones
@@ -401,7 +403,9 @@ khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_con
     }
     struct khorgos *engine = calloc(1, sizeof(*engine));
     if (engine == NULL) return KHORGOS_ERROR_out_of_memory;
-    khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
+    khorgos_error error = engine_auth_init(engine);
+    if (error != KHORGOS_ERROR_ok) goto free_engine;
+    error = ledger_init(&engine->ledger, &ledger_config);
     if (error != KHORGOS_ERROR_ok) goto free_engine;
     struct settle_config settle_config = {.participant_count_max = config->participant_count_max,
                                           .payment_count_max = config->payment_count_max};
@@ -415,6 +419,7 @@ khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_con
     *out = engine;
     return KHORGOS_ERROR_ok;
 free_engine:
+    engine_auth_deinit(engine);
     free(engine);
     return error;
 }
@@ -424,5 +429,6 @@ void khorgos_close(struct khorgos *engine) {
     engine_storage_close(engine);
     settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
+    engine_auth_deinit(engine);
     free(engine);
 }

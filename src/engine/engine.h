@@ -6,13 +6,17 @@
  * A request moves through three steps, so that a live request and its replay from the journal
  * run exactly the same code:
  *   1. validate (engine_validate): operation, body size, event count, reply capacity, remaining
- *      capacity. A refused request changes nothing and is not journaled.
+ *      capacity. A refused request changes nothing and is not journaled. Then the actor
+ *      (engine_auth_check): a read it may not use is refused here too.
  *   2. prepare (engine_prepare): assign its timestamp T, the last of its n events': the first
  *      is max(clock, last + 1) and event i gets first + i, so every event gets a unique,
  *      strictly increasing timestamp, never before the clock, however the clock moves. Pending
  *      transfers due to expire by then are expired first, as an internal PULSE request with its
  *      own timestamp.
- *   3. apply (engine_apply): run the state machine at T. Deterministic: it reads no clock.
+ *   3. apply (engine_apply, through engine_auth_apply as the request's actor): run the state
+ *      machine at T. Deterministic: it reads no clock. A state change the actor may not use is
+ *      journaled and applied as nothing (forbidden); its events about other participants are
+ *      answered forbidden; its reads leave others' records out (engine_auth.c).
  * With storage, each prepared request is appended to the journal between 2 and 3, and replies
  * of a batch are released only after the batch's one write and sync (group commit).
  *
@@ -38,6 +42,8 @@ struct khorgos {
     bool stopped;
     /* The data directory (engine_storage.c); NULL for an engine in memory. */
     struct engine_storage *storage;
+    /* Authorization's scratch for one request (engine_auth.c), reserved at open. */
+    struct engine_auth_scratch *auth_scratch;
 };
 
 /* How an operation's body and reply are shaped. */
@@ -59,6 +65,28 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
                  u32 body_size, void *reply);
 
+/* Authorization (engine_auth.c; docs/security.md). The scratch, reserved at open. */
+khorgos_error engine_auth_init(struct khorgos *engine);
+void engine_auth_deinit(struct khorgos *engine);
+/* Whether an actor is well formed: a known role, a valid BIC for a participant, zero else. */
+bool engine_auth_actor_valid(const struct khorgos_actor *actor);
+/* After engine_validate: invalid_argument for a malformed actor, forbidden for a read-only
+ * operation the actor may not use; ok otherwise (a state-changing operation the actor may not
+ * use is journaled, then refused by engine_auth_apply). */
+khorgos_error engine_auth_check(const struct khorgos *engine,
+                                const struct khorgos_request *request);
+/* engine_apply as `actor`: the operator's requests and pulses unchanged; others' refused
+ * (*error forbidden, applied as nothing), their events about other participants answered
+ * forbidden, their reads without others' records. Used live and by replay. */
+u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor, u32 operation,
+                      u64 timestamp, const void *body, u32 body_size, void *reply,
+                      khorgos_error *error);
+/* The journal's actor text (16 bytes, NUL-padded): the normalised BIC, or "operator",
+ * "auditor", "replica"; and back (what is none of these, "local" and "engine" included, is
+ * the operator). */
+void engine_auth_actor_text(const struct khorgos_actor *actor, char text[16]);
+void engine_auth_actor_parse(const char text[16], struct khorgos_actor *actor);
+
 /* Sets a manual clock to `clock_ns`, forward or back, then applies the expiries and settlement
  * timers due by then (journaled with storage), as khorgos_clock_advance does. For a replica,
  * whose clock is the leader's time carried in each replicated entry: timestamps stay strictly
@@ -76,7 +104,8 @@ struct storage_superblock;
 /* Appends a prepared state-changing request to the batch's journal records (between prepare
  * and apply); a failure stops the engine. */
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
-                                    const void *body, u32 body_size);
+                                    const struct khorgos_actor *actor, const void *body,
+                                    u32 body_size);
 /* Makes the batch durable before any reply is released (group commit), then applies the
  * checkpoint policy; a failure stops the engine and returns why. */
 khorgos_error engine_journal_commit(struct khorgos *engine);

@@ -6,8 +6,9 @@
  *
  * Requests, not effects. A state-changing request is journaled after prepare (its timestamp is
  * assigned) and before apply, as (sequence, operation, timestamp, actor, body); PULSE requests
- * the engine makes for expiries are journaled the same way, with actor "engine". Replay runs
- * engine_apply on each record: the function live requests use, so state and replies repeat
+ * the engine makes for expiries are journaled the same way, with actor "engine"; a client's
+ * request with its actor's BIC or role (engine_auth.c). Replay runs engine_auth_apply, as the
+ * record's actor, on each record: the function live requests use, so state and replies repeat
  * byte for byte. Read-only requests are not journaled.
  *
  * Group commit. khorgos_execute appends every record of its batch, then engine_journal_commit
@@ -110,7 +111,6 @@
 #include <sys/mman.h>
 
 #define ENGINE_SECTION_VERSION 1u
-#define ENGINE_ACTOR_LOCAL "local"
 #define ENGINE_ACTOR_INTERNAL "engine"
 
 struct engine_section {
@@ -255,17 +255,18 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence);
 
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
-                                    const void *body, u32 body_size) {
+                                    const struct khorgos_actor *actor, const void *body,
+                                    u32 body_size) {
     ASSERT(engine != NULL);
     ASSERT(timestamp > engine->timestamp_last);
     if (engine->stopped) return KHORGOS_ERROR_stopped;
     if (engine->storage == NULL) return KHORGOS_ERROR_ok;
     struct storage *storage = engine->storage->storage;
     ASSERT(storage_sequence_next(storage) == engine->request_count + 1);
-    const char *actor = operation < KHORGOS_OPERATION_CREATE_ACCOUNTS ? ENGINE_ACTOR_INTERNAL
-                                                                      : ENGINE_ACTOR_LOCAL;
+    char text[STORAGE_ACTOR_BYTES] = ENGINE_ACTOR_INTERNAL;
+    if (actor != NULL) engine_auth_actor_text(actor, text);
     khorgos_error error = storage_journal_append(storage, engine->request_count + 1, operation,
-                                                 timestamp, actor, body, body_size);
+                                                 timestamp, text, body, body_size);
     return error == KHORGOS_ERROR_ok ? error : engine_stop(engine, error);
 }
 
@@ -897,8 +898,11 @@ static khorgos_error engine_replay_record(void *context, const struct storage_re
                       (unsigned long long)header->sequence, header->operation, header->body_size);
         return KHORGOS_ERROR_corrupt;
     }
-    engine_apply(engine, header->operation, header->timestamp, body, header->body_size,
-                 engine_storage->reply);
+    struct khorgos_actor actor;
+    engine_auth_actor_parse(header->actor, &actor);
+    khorgos_error refused = KHORGOS_ERROR_ok; /* forbidden repeats as it was answered */
+    engine_auth_apply(engine, &actor, header->operation, header->timestamp, body,
+                      header->body_size, engine_storage->reply, &refused);
     ASSERT(engine->request_count == header->sequence);
     if (header->sequence == engine_storage->verify_sequence &&
         engine_state_digest(engine) != engine_storage->verify_digest) {

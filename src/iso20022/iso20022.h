@@ -115,7 +115,8 @@ enum iso20022_reason {
     ISO20022_REASON_TM01 = 20,/* InvalidCutOffTime: after a cut-off, the day not open */
     ISO20022_REASON_DT01 = 21,/* InvalidDate: a value date that is not a business day */
     ISO20022_REASON_BE09 = 22,/* InvalidCountry */
-    ISO20022_REASON_COUNT = 23,
+    ISO20022_REASON_AG01 = 23,/* TransactionForbidden: the sender may not make this payment */
+    ISO20022_REASON_COUNT = 24,
 };
 
 /* Four letters, or "" for ISO20022_REASON_NONE. */

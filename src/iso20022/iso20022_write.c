@@ -210,7 +210,7 @@ size_t iso20022_write_report(const struct iso20022_report *report, char *out, si
 static const char reason_codes[ISO20022_REASON_COUNT][5] = {
     "", "FF01", "AC01", "AM12", "AM10", "AM18", "AM03", "AM01",
     "RC01", "AC06", "DUPL", "AGNT", "AM09", "NARR", "ARDT", "NOOR",
-    "AM04", "AM02", "AM13", "AG09", "TM01", "DT01", "BE09",
+    "AM04", "AM02", "AM13", "AG09", "TM01", "DT01", "BE09", "AG01",
 };
 static const char status_codes[ISO20022_STATUS_COUNT][5] = {"ACSC", "ACSP", "PDNG", "RJCT",
                                                             "PART"};

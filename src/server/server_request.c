@@ -126,6 +126,19 @@ static bool requests_reserve(struct server_batch *batch, u32 count) {
     return true;
 }
 
+/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
+static struct khorgos_actor request_actor(const struct server_identity *identity) {
+    struct khorgos_actor actor = {.role = KHORGOS_ACTOR_OPERATOR};
+    if (identity->role == SERVER_ROLE_AUDITOR) actor.role = KHORGOS_ACTOR_AUDITOR;
+    if (identity->role == SERVER_ROLE_REPLICA) actor.role = KHORGOS_ACTOR_REPLICA;
+    if (identity->role == SERVER_ROLE_PARTICIPANT) {
+        actor.role = KHORGOS_ACTOR_PARTICIPANT;
+        memcpy(actor.bic, identity->actor, KHORGOS_BIC_BYTES);
+    }
+    ASSERT(actor.role != KHORGOS_ACTOR_OPERATOR || identity->role == SERVER_ROLE_OPERATOR);
+    return actor;
+}
+
 /* Queues the request's batches as engine requests of the next engine batch. */
 static bool job_queue(struct server_connection *connection, const struct client_header *header,
                       const u8 *body, u32 operation, u32 batch_count) {
@@ -154,7 +167,8 @@ static bool job_queue(struct server_connection *connection, const struct client_
         struct khorgos_request *request = &queued->requests[queued->requests_count];
         *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
                                             .body = batch, .reply = malloc(MAX(capacity, 1u)),
-                                            .reply_capacity = capacity};
+                                            .reply_capacity = capacity,
+                                            .actor = request_actor(&connection->identity)};
         queued->requests_count++;
         job->request_count++;
         if (request->reply == NULL) goto fail;
