@@ -52,52 +52,10 @@
  *      flagged retry, and changes nothing; the id with other fields: exists_with_different_fields.
  * Weekends are not implied: a currency that closes on Saturdays and Sundays lists them.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* The settle-by heap.                                                                        */
-
-static bool settle_timer_before(const struct settle_timer *a, const struct settle_timer *b) {
-    return a->due < b->due || (a->due == b->due && a->payment < b->payment);
-}
-
-static void settle_timer_swap(struct settle *settle, u32 a, u32 b) {
-    struct settle_timer swap = settle->timers[a];
-    settle->timers[a] = settle->timers[b];
-    settle->timers[b] = swap;
-}
-
-void settle_timer_push(struct settle *settle, u64 due, u32 payment) {
-    ASSERT(due > 0);
-    ASSERT(settle->timer_count < settle->config.payment_count_max);
-    u32 at = settle->timer_count++;
-    settle->timers[at] = (struct settle_timer){.due = due, .payment = payment};
-    while (at > 0 && settle_timer_before(&settle->timers[at], &settle->timers[(at - 1) / 2])) {
-        settle_timer_swap(settle, at, (at - 1) / 2);
-        at = (at - 1) / 2;
-    }
-}
-
-static void settle_timer_pop(struct settle *settle) {
-    ASSERT(settle->timer_count > 0);
-    settle->timers[0] = settle->timers[--settle->timer_count];
-    u32 at = 0;
-    for (;;) {
-        u32 smallest = at;
-        u32 left = 2 * at + 1, right = 2 * at + 2;
-        if (left < settle->timer_count &&
-            settle_timer_before(&settle->timers[left], &settle->timers[smallest])) {
-            smallest = left;
-        }
-        if (right < settle->timer_count &&
-            settle_timer_before(&settle->timers[right], &settle->timers[smallest])) {
-            smallest = right;
-        }
-        if (smallest == at) break;
-        settle_timer_swap(settle, at, smallest);
-        at = smallest;
-    }
-}
 
 static u64 settle_min_due(u64 current, u64 due) {
     if (due == 0) return current;
@@ -282,34 +240,6 @@ static void settle_release_waiting(struct settle *settle, u32 currency, u64 time
 
 /* ----------------------------------------------------------------------------------------- */
 /* The calendar (set_holidays).                                                               */
-
-static u32 *settle_holidays_of(struct settle *settle, u32 currency) {
-    ASSERT(currency < settle->currency_count);
-    ASSERT(settle->currencies[currency].holiday_count <= SETTLE_HOLIDAY_COUNT_MAX);
-    return &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
-}
-
-/* The index of the first holiday of the currency on or after `date` (binary search). */
-static u32 settle_holiday_lower_bound(const struct settle *settle, u32 currency, u32 date) {
-    ASSERT(currency < settle->currency_count);
-    const u32 *dates = &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
-    u32 low = 0, high = settle->currencies[currency].holiday_count;
-    ASSERT(high <= SETTLE_HOLIDAY_COUNT_MAX);
-    while (low < high) {
-        u32 middle = low + (high - low) / 2;
-        if (dates[middle] < date) low = middle + 1;
-        else high = middle;
-    }
-    return low;
-}
-
-bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date) {
-    ASSERT(settle != NULL);
-    ASSERT(currency < settle->currency_count);
-    u32 at = settle_holiday_lower_bound(settle, currency, date);
-    return at < settle->currencies[currency].holiday_count &&
-           settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX + at] == date;
-}
 
 /* Drops the holidays before the day just opened: they can no longer matter (dates advance),
  * and the table's room is for the future. */

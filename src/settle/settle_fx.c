@@ -83,7 +83,7 @@
  * payment's legs satisfy target <= source * rate per leg; (3) the clearing accounts are
  * untouched (legs are direct).
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #include <stdlib.h>
 
@@ -213,19 +213,13 @@ check:
 /* ----------------------------------------------------------------------------------------- */
 /* Quotes.                                                                                    */
 
-static bool settle_fx_suspended(const struct settle *settle, u32 participant) {
-    ASSERT(participant < settle->participant_count);
-    ASSERT(settle->participant_count <= settle->config.participant_count_max);
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
-
 static bool settle_fx_quote_live(const struct settle *settle, u32 quote, u64 timestamp) {
     ASSERT(quote < settle->fx.quote_count);
     const struct khorgos_fx_quote *record = &settle->fx.quotes[quote];
     ASSERT(record->amount_used <= record->amount_max);
     return record->state == KHORGOS_QUOTE_LIVE && record->expires_at > timestamp &&
            record->amount_used < record->amount_max &&
-           !settle_fx_suspended(settle, settle->fx.quote_provider[quote]);
+           !settle_participant_suspended(settle, settle->fx.quote_provider[quote]);
 }
 
 /* Whether some provider serves the pair: a quote of it not withdrawn (live or expired). */
@@ -656,8 +650,8 @@ static u32 settle_fx_leg_status(const struct settle *settle, const struct settle
                                          : currency->cut_off_interbank_passed) {
         return KHORGOS_SETTLE_after_cut_off; /* waits; its own currency's cut-off rejects */
     }
-    if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
-    if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
+    if (settle_participant_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
     if (!funds) return KHORGOS_SETTLE_ok;
     u128 liquidity = settle_liquidity(settle, leg->debtor_slot);
     if (reserved > liquidity || leg->amount > liquidity - reserved) {
@@ -679,23 +673,6 @@ static u32 settle_fx_legs_status(const struct settle *settle, const struct settl
         if (status != KHORGOS_SETTLE_ok) return status;
     }
     return KHORGOS_SETTLE_ok;
-}
-
-/* Appends a credit draw for `slot` if `amount` exceeds its balance; the draw's id or 0. */
-u128 settle_fx_draw(struct settle *settle, u32 slot, u128 amount) {
-    struct settle_position *position = &settle->positions[slot];
-    u128 balance = settle_balance(settle, slot);
-    if (amount <= balance) return 0;
-    u128 draw = amount - balance;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw,
-                     settle->currencies[position->currency].numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
 }
 
 /* The statistics of a settled leg: sent/received, bilateral positions, the payee's retry. */
@@ -725,7 +702,7 @@ static void settle_fx_book(struct settle *settle, u32 payment, const struct sett
     ASSERT(settle->chain_count == 0);
     for (u32 index = 0; index < count; index++) {
         const struct settle_fx_leg *leg = &legs[index];
-        u128 draw = settle_fx_draw(settle, leg->debtor_slot, leg->amount);
+        u128 draw = settle_credit_cover(settle, leg->debtor_slot, leg->amount);
         if (index == 0) record->transfer_id_credit_draw = draw;
         u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT);
         if (index == 0) record->transfer_id_debit = id;
@@ -942,7 +919,9 @@ void settle_fx_lsm_book(struct settle *settle, const u32 *set, u32 count) {
     }
     for (u32 index = 0; index < fx->reserved_slot_count; index++) {
         u32 slot = fx->reserved_slots[index];
-        if (fx->slot_reserved[slot] != 0) settle_fx_draw(settle, slot, fx->slot_reserved[slot]);
+        if (fx->slot_reserved[slot] != 0) {
+            settle_credit_cover(settle, slot, fx->slot_reserved[slot]);
+        }
     }
     for (u32 index = 0; index < count; index++) {
         if (fx->admitted_of[set[index]] == SETTLE_NONE) continue;
@@ -1097,8 +1076,8 @@ static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 time
     if (status != KHORGOS_SETTLE_ok) return status;
     settle->payment_payer_slot[payment] = payer_slot;
     settle->payment_payee_slot[payment] = payee_slot;
-    if (settle_fx_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
-    if (settle_fx_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
+    if (settle_participant_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
     return KHORGOS_SETTLE_ok;
 }
 

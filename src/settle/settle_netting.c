@@ -48,7 +48,7 @@
  * on the list of a window that is OPEN or PENDING_SETTLEMENT; (3) payment_count of a window
  * is the length of its list; (4) a window's nets per currency sum to zero.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #define SETTLE_WINDOW_STATE_LIVE(state)                                                       \
     ((state) == KHORGOS_WINDOW_OPEN || (state) == KHORGOS_WINDOW_PENDING_SETTLEMENT)
@@ -239,7 +239,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
                         entry->clearing_account_id, position->settlement_account_id,
                         received - sent, entry->numeric, window->record.number);
                 } else if (pass == 1 && sent > received) {
-                    settle_fx_draw(settle, slot, sent - received);
+                    settle_credit_cover(settle, slot, sent - received);
                     settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT,
                                      settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_DEBIT),
                                      position->settlement_account_id, entry->clearing_account_id,

@@ -20,7 +20,7 @@
  * (settle_limit_position_today), not from zero, so setting a limit after some sends does not give
  * the payer that room again.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #define SETTLE_ACCOUNTS_PER_PARTICIPANT_MAX (KHORGOS_PARTICIPANT_CURRENCIES_MAX * 4u)
 
@@ -237,22 +237,6 @@ void settle_create_participants(struct settle *settle, u64 timestamp,
 
 /* ----------------------------------------------------------------------------------------- */
 /* Bilateral limits.                                                                          */
-
-static u128 settle_limit_key(u32 slot, u32 counterparty) {
-    return (((u128)slot << 32) | counterparty) + 1;
-}
-
-struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u32 slot,
-                                                 u32 counterparty) {
-    ASSERT(slot != SETTLE_NONE && counterparty != SETTLE_NONE);
-    if (settle->limit_count == 0) return NULL;
-    u32 index = 0;
-    if (!base_id_map_get(&settle->limit_map, settle_limit_key(slot, counterparty), &index)) {
-        return NULL;
-    }
-    ASSERT(index < settle->limit_count);
-    return &settle->limits[index];
-}
 
 /* The position a new bilateral limit starts from: what the payer (slot) sent the counterparty
  * less what it received from it in the slot's currency since that currency's day opened, i.e.

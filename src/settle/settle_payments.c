@@ -21,129 +21,13 @@
  * the list, so released payments cascade; it ends because each step settles a payment or
  * empties the list.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Queues.                                                                                    */
 
-void settle_queue_append(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
-    u32 priority = record->priority;
-    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
-    ASSERT(record->state != KHORGOS_PAYMENT_QUEUED);
-    settle->payment_prev[payment] = position->queue_tail[priority];
-    settle->payment_next[payment] = SETTLE_NONE;
-    if (position->queue_tail[priority] == SETTLE_NONE) {
-        position->queue_head[priority] = payment;
-    } else {
-        settle->payment_next[position->queue_tail[priority]] = payment;
-    }
-    position->queue_tail[priority] = payment;
-    position->queued_count++;
-    position->queued_value += record->amount;
-    record->state = KHORGOS_PAYMENT_QUEUED;
-}
-
-void settle_queue_remove(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
-    u32 priority = record->priority;
-    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
-    ASSERT(position->queued_count > 0 && position->queued_value >= record->amount);
-    u32 previous = settle->payment_prev[payment];
-    u32 next = settle->payment_next[payment];
-    if (previous == SETTLE_NONE) position->queue_head[priority] = next;
-    else settle->payment_next[previous] = next;
-    if (next == SETTLE_NONE) position->queue_tail[priority] = previous;
-    else settle->payment_prev[next] = previous;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    position->queued_count--;
-    position->queued_value -= record->amount;
-    record->state = 0;
-}
-
-static void settle_waiting_remove(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_currency *currency =
-        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
-    ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
-    u32 previous = settle->payment_prev[payment];
-    u32 next = settle->payment_next[payment];
-    if (previous == SETTLE_NONE) currency->waiting_head = next;
-    else settle->payment_next[previous] = next;
-    if (next == SETTLE_NONE) currency->waiting_tail = previous;
-    else settle->payment_prev[next] = previous;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    record->state = 0;
-}
-
-static void settle_waiting_append(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_currency *currency =
-        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
-    ASSERT(record->state == 0);
-    settle->payment_prev[payment] = currency->waiting_tail;
-    settle->payment_next[payment] = SETTLE_NONE;
-    if (currency->waiting_tail == SETTLE_NONE) currency->waiting_head = payment;
-    else settle->payment_next[currency->waiting_tail] = payment;
-    currency->waiting_tail = payment;
-    record->state = KHORGOS_PAYMENT_WAITING;
-}
-
-/* Whether the payer has a queued payment of this priority or a higher one (fifo holds). */
-static bool settle_queue_holds(const struct settle *settle, u32 slot, u32 priority) {
-    const struct settle_position *position = &settle->positions[slot];
-    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
-    for (u32 level = 0; level <= priority; level++) {
-        if (position->queue_head[level] != SETTLE_NONE) return true;
-    }
-    return false;
-}
-
-void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
-                           u64 timestamp) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(state == KHORGOS_PAYMENT_REJECTED || state == KHORGOS_PAYMENT_CANCELLED);
-    if (record->state == KHORGOS_PAYMENT_QUEUED) settle_queue_remove(settle, payment);
-    if (record->state == KHORGOS_PAYMENT_WAITING) settle_waiting_remove(settle, payment);
-    ASSERT(record->state == 0);
-    record->state = state;
-    record->reason = reason;
-    record->finished_at = timestamp;
-    u32 slot = settle->payment_payer_slot[payment];
-    if (state == KHORGOS_PAYMENT_REJECTED && slot != SETTLE_NONE) {
-        settle->positions[slot].rejected_value += record->amount;
-        settle->positions[slot].rejected_count++;
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* Limits and coverage.                                                                       */
-
-u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount) {
-    const struct settle_position *position = &settle->positions[payer_slot];
-    ASSERT(position->in_use);
-    ASSERT(payee < settle->participant_count);
-    if (position->net_debit_cap != KHORGOS_AMOUNT_MAX) {
-        i128 after = (i128)(position->sent + amount) - (i128)position->received;
-        if (after > 0 && (u128)after > position->net_debit_cap) {
-            return KHORGOS_SETTLE_exceeds_net_debit_cap;
-        }
-    }
-    const struct settle_bilateral_limit *limit = settle_limit_find(settle, payer_slot, payee);
-    if (limit != NULL) {
-        i128 after = limit->position + (i128)amount;
-        if (after > 0 && (u128)after > limit->limit) return KHORGOS_SETTLE_exceeds_bilateral_limit;
-    }
-    return KHORGOS_SETTLE_ok;
-}
-
-static bool settle_participant_suspended(const struct settle *settle, u32 participant) {
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
 
 /* Why the payment cannot settle alone now (ok when it can). */
 static u32 settle_single_status(const struct settle *settle, u32 payment) {
@@ -162,56 +46,6 @@ static u32 settle_single_status(const struct settle *settle, u32 payment) {
 
 /* ----------------------------------------------------------------------------------------- */
 /* Booking.                                                                                   */
-
-/* The one place where a payment becomes settled, whichever path settled it (alone, in a set,
- * cross-currency, in a window), so that results count every one (settle.h, "Results"). */
-void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp) {
-    ASSERT(payment < settle->payment_count);
-    struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(record->state == 0 || record->state == KHORGOS_PAYMENT_IN_WINDOW);
-    record->state = KHORGOS_PAYMENT_SETTLED;
-    record->reason = KHORGOS_SETTLE_settled;
-    record->finished_at = timestamp;
-    settle->payments_settled++;
-}
-
-static void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    u32 payer_slot = settle->payment_payer_slot[payment];
-    u32 payee_slot = settle->payment_payee_slot[payment];
-    struct settle_position *payer = &settle->positions[payer_slot];
-    struct settle_position *payee = &settle->positions[payee_slot];
-    ASSERT(record->state == 0);
-    ASSERT(record->transfer_id_debit != 0);
-    settle_payment_mark_settled(settle, payment, timestamp);
-    payer->sent += record->amount;
-    payer->sent_count++;
-    payee->received += record->amount;
-    payee->received_count++;
-    struct settle_bilateral_limit *forward =
-        settle_limit_find(settle, payer_slot, payee->participant);
-    if (forward != NULL) forward->position += (i128)record->amount;
-    struct settle_bilateral_limit *reverse =
-        settle_limit_find(settle, payee_slot, payer->participant);
-    if (reverse != NULL) reverse->position -= (i128)record->amount;
-    settle_retry_add(settle, payee_slot);
-}
-
-/* Draws `draw` of intraday credit for `slot` (0: nothing); returns the draw's transfer id, 0
- * when none. The caller computed the amount from balances before its chain. */
-static u128 settle_credit_draw(struct settle *settle, u32 slot, u128 draw) {
-    struct settle_position *position = &settle->positions[slot];
-    if (draw == 0) return 0;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u32 numeric = settle->currencies[position->currency].numeric;
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw, numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
-}
 
 /* Settles one covered payment alone: [credit draw] then payer -> payee, one chain. */
 static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
@@ -236,15 +70,6 @@ static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
 
 /* ----------------------------------------------------------------------------------------- */
 /* Retries.                                                                                   */
-
-void settle_retry_add(struct settle *settle, u32 slot) {
-    struct settle_position *position = &settle->positions[slot];
-    ASSERT(position->in_use);
-    if (position->retry_pending || position->queued_count == 0) return;
-    ASSERT(settle->retry_count < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
-    position->retry_pending = true;
-    settle->retry_list[settle->retry_count++] = slot;
-}
 
 static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp) {
     const struct settle_position *position = &settle->positions[slot];
@@ -339,14 +164,6 @@ static bool settle_purpose_valid(const char purpose[4]) {
     return true;
 }
 
-bool settle_date_valid(u32 date) {
-    static const u8 days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    u32 year = date / 10000, month = date / 100 % 100, day = date % 100;
-    if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
-    if (month == 2 && day == 29) return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return day <= days[month - 1];
-}
-
 static bool settle_uetr_valid(u128 uetr) {
     if (uetr == 0) return true;
     return ((uetr >> 76) & 0xF) == 4 && ((uetr >> 62) & 0x3) == 2;
@@ -413,24 +230,6 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     bool passed = record->type == KHORGOS_PAYMENT_CUSTOMER ? currency->cut_off_customer_passed
                                                            : currency->cut_off_interbank_passed;
     return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
-}
-
-/* Records a new payment (the caller checked its id is new and capacity remains): in no queue
- * yet, submitted now, next in arrival order. Returns its index. */
-u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
-                          u64 timestamp) {
-    ASSERT(settle != NULL && event != NULL);
-    ASSERT(settle->payment_count < settle->config.payment_count_max);
-    u32 payment = settle->payment_count++;
-    settle->payments[payment] = *event;
-    settle->payments[payment].submitted_at = timestamp;
-    settle->payments[payment].sequence = ++settle->payment_sequence;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    settle->payment_payer_slot[payment] = SETTLE_NONE;
-    settle->payment_payee_slot[payment] = SETTLE_NONE;
-    base_id_map_insert(&settle->payment_map, event->id, payment);
-    return payment;
 }
 
 static u32 settle_submit_one(struct settle *settle, u64 timestamp,
@@ -581,25 +380,6 @@ u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 cou
         }
     }
     return written;
-}
-
-bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
-                          u32 *participant, u32 *currency) {
-    ASSERT(filter != NULL && participant != NULL && currency != NULL);
-    *participant = SETTLE_NONE;
-    *currency = SETTLE_NONE;
-    if (filter->bic[0] != '\0') {
-        char bic[KHORGOS_BIC_BYTES];
-        memcpy(bic, filter->bic, KHORGOS_BIC_BYTES);
-        if (!settle_bic_normalize(bic)) return false;
-        *participant = settle_participant_find(settle, bic);
-        if (*participant == SETTLE_NONE) return false;
-    }
-    if (filter->currency != 0) {
-        *currency = settle_currency_find(settle, filter->currency);
-        if (*currency == SETTLE_NONE) return false;
-    }
-    return true;
 }
 
 u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,

@@ -59,18 +59,14 @@
  * of the candidates (its source leg offsets the new payment). A new cross-currency payment
  * itself is tried alone on entry (settle_fx_enter), not offset.
  */
-#include "settle/settle.h"
-
-static bool settle_suspended(const struct settle *settle, u32 participant) {
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
+#include "settle/settle_private.h"
 
 static void settle_model_participants(struct settle *settle, u32 currency) {
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         struct settle_lsm_participant *model = &settle->lsm_participants[participant];
         memset(model, 0, sizeof(*model));
         u32 slot = settle_position_slot(settle, participant, currency);
-        if (slot == SETTLE_NONE || settle_suspended(settle, participant)) continue;
+        if (slot == SETTLE_NONE || settle_participant_suspended(settle, participant)) continue;
         const struct settle_position *position = &settle->positions[slot];
         u128 liquidity = settle_liquidity(settle, slot);
         model->liquidity = MIN(liquidity, (u128)SETTLE_LSM_CAPACITY_MAX);
@@ -116,7 +112,7 @@ static bool settle_model_payment(struct settle *settle, u32 payment, u64 timesta
     }
     *payee = settle->positions[settle->payment_payee_slot[payment]].participant;
     *amount = record->amount;
-    return !settle_suspended(settle, *payee);
+    return !settle_participant_suspended(settle, *payee);
 }
 
 /* Appends the payer's queued payments (see the header comment for what is left out). */
@@ -124,7 +120,7 @@ static u32 settle_model_queue(struct settle *settle, u32 slot, bool fifo, u32 co
                               u64 timestamp) {
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
-    if (settle_suspended(settle, position->participant)) return count;
+    if (settle_participant_suspended(settle, position->participant)) return count;
     for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
@@ -194,22 +190,6 @@ static void settle_set_prepare(struct settle *settle, u32 count) {
     }
 }
 
-/* Draws `draw` of intraday credit for `slot` (0: nothing), computed before the chain; the
- * draw's transfer id, 0 when none. */
-static u128 settle_set_draw(struct settle *settle, u32 slot, u128 draw) {
-    struct settle_position *position = &settle->positions[slot];
-    if (draw == 0) return 0;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw,
-                     settle->currencies[position->currency].numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
-}
-
 /* The source currency's part of the set's chain: receipts, draws, payments (header). */
 static void settle_set_chain(struct settle *settle, const struct settle_currency *entry,
                              u32 count) {
@@ -230,7 +210,7 @@ static void settle_set_chain(struct settle *settle, const struct settle_currency
         u128 draw = settle->set_draw[participant];
         settle->set_draw[participant] = 0;
         settle->payments[settle->set[index]].transfer_id_credit_draw =
-            settle_set_draw(settle, slot, draw);
+            settle_credit_draw(settle, slot, draw);
     }
     for (u32 index = 0; index < count; index++) { /* then all payments */
         u32 payment = settle->set[index];
@@ -294,7 +274,10 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     ASSERT(settle->currencies[currency].queue_mode != KHORGOS_QUEUE_MODE_NONE);
     u32 payer = settle->positions[payer_slot].participant;
     u32 payee = settle->positions[payee_slot].participant;
-    if (settle_suspended(settle, payer) || settle_suspended(settle, payee)) return 0;
+    if (settle_participant_suspended(settle, payer) ||
+        settle_participant_suspended(settle, payee)) {
+        return 0;
+    }
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
     u32 limits = settle_model_limits(settle, currency, payer, payee);

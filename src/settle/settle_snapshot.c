@@ -31,7 +31,7 @@
  * its index) and the scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 #include "storage/storage.h"
 
 struct settle_snapshot_counts {
