@@ -115,6 +115,7 @@
 #include "ledger/ledger.h"
 #include "settle/settle_lsm.h"
 #include "settle/settle_fx.h"
+#include "settle/settle_netting.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
@@ -311,7 +312,8 @@ struct settle {
     struct settle_lsm_bilateral_limit *lsm_limits;
     u32 *lsm_payment_index;                 /* problem index -> payment index */
 
-    struct settle_fx fx; /* cross-currency PvP and netting windows (settle_fx.h) */
+    struct settle_fx fx;           /* cross-currency PvP (settle_fx.h) */
+    struct settle_netting netting; /* deferred net settlement windows (settle_netting.h) */
 };
 
 khorgos_error settle_init(struct settle *settle, const struct settle_config *config,

@@ -102,6 +102,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
         error = settle_lsm_workspace_init(&settle->lsm, participants, payments, limits);
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
+    if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
     return error;
 }
 
@@ -139,6 +140,7 @@ void settle_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (settle->lsm.memory != NULL) settle_lsm_workspace_deinit(&settle->lsm);
     settle_fx_deinit(settle);
+    settle_netting_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
     if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
     if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);

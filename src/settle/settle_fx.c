@@ -104,12 +104,6 @@ khorgos_error settle_fx_init(struct settle *settle) {
     fx->vehicle_numeric_of = calloc(payments, sizeof(u32));
     fx->quote_first_of = calloc(payments, sizeof(u32));
     fx->quote_second_of = calloc(payments, sizeof(u32));
-    fx->windows = calloc(SETTLE_WINDOW_COUNT_MAX, sizeof(*fx->windows));
-    fx->slot_sent = calloc(slots, sizeof(u128));
-    fx->slot_received = calloc(slots, sizeof(u128));
-    fx->slot_sent_count = calloc(slots, sizeof(u32));
-    fx->slot_received_count = calloc(slots, sizeof(u32));
-    fx->slot_short = calloc(slots, sizeof(u8));
     fx->slot_fx_queued = calloc(slots, sizeof(u8));
     fx->admitted = calloc(payments, sizeof(*fx->admitted));
     fx->admitted_of = malloc((size_t)payments * sizeof(u32));
@@ -122,9 +116,7 @@ khorgos_error settle_fx_init(struct settle *settle) {
     memset(fx->admitted_of, 0xFF, (size_t)payments * sizeof(u32)); /* SETTLE_NONE each */
     if (fx->quotes == NULL || fx->quote_provider == NULL || fx->amount_vehicle == NULL ||
         fx->vehicle_numeric_of == NULL || fx->quote_first_of == NULL ||
-        fx->quote_second_of == NULL || fx->windows == NULL || fx->slot_sent == NULL ||
-        fx->slot_received == NULL || fx->slot_sent_count == NULL ||
-        fx->slot_received_count == NULL || fx->slot_short == NULL || fx->slot_fx_queued == NULL) {
+        fx->quote_second_of == NULL || fx->slot_fx_queued == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return base_id_map_init(&fx->quote_map, SETTLE_FX_QUOTE_COUNT_MAX);
@@ -136,9 +128,7 @@ void settle_fx_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (fx->quote_map.slots != NULL) base_id_map_deinit(&fx->quote_map);
     void *arrays[] = {fx->quotes, fx->quote_provider, fx->amount_vehicle, fx->vehicle_numeric_of,
-                      fx->quote_first_of, fx->quote_second_of,
-                      fx->windows, fx->slot_sent, fx->slot_received, fx->slot_sent_count,
-                      fx->slot_received_count, fx->slot_short, fx->slot_fx_queued,
+                      fx->quote_first_of, fx->quote_second_of, fx->slot_fx_queued,
                       fx->admitted, fx->admitted_of, fx->slot_reserved, fx->reserved_slots};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(fx, 0, sizeof(*fx));
@@ -1201,44 +1191,25 @@ bool settle_fx_check(const struct settle *settle) {
             return false;
         }
     }
-    return settle_netting_check(settle);
+    return true;
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Snapshot: the quotes' and windows' part of the settle section, after settle_snapshot.c's. */
-/*
- * Bytes, little-endian, back to back:
- *     0 4 quote_count   4 4 window_count   8 4 window_open   12 4 window_unfinished
- *    16 4 routing_mode 20 4 vehicle_numeric 24 4 queued_slot_count 28 4 zero
- *    32   quotes         quote_count x 128 (struct khorgos_fx_quote), then quote_count x 4
- *                        (provider index)
- *         windows        window_count x 112 (struct settle_window_entry: record 96, head 4,
- *                        tail 4, settle_due 8)
- *         per payment    payment_count x 16 (vehicle amount), then x 4 three times (vehicle
- *                        currency, first quote, second quote)
- *         slots          participant_count x 8 bytes (slot_fx_queued)
- * The quote id map is rebuilt from the records.
- */
-struct settle_fx_snapshot_counts {
-    u32 quote_count, window_count, window_open, window_unfinished;
-    u32 routing_mode, vehicle_numeric, queued_slot_count, zero;
-};
-_Static_assert(sizeof(struct settle_fx_snapshot_counts) == 32, "32 bytes, no padding");
-_Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
+/* Snapshot: the quotes' part of the settle section (its layout: settle_snapshot.c).          */
 
-void settle_fx_snapshot_emit(const struct settle *settle,
-                             void (*put)(void *context, const void *data, u64 size),
-                             void *context) {
+void settle_fx_snapshot_emit_quotes(const struct settle *settle, settle_snapshot_put put,
+                                    void *context) {
     const struct settle_fx *fx = &settle->fx;
     ASSERT(put != NULL);
     ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
-    const struct settle_fx_snapshot_counts counts = {
-        fx->quote_count, fx->window_count, fx->window_open, fx->window_unfinished,
-        fx->routing_mode, fx->vehicle_numeric, fx->queued_slot_count, 0};
-    put(context, &counts, sizeof(counts));
     put(context, fx->quotes, (u64)fx->quote_count * sizeof(*fx->quotes));
     put(context, fx->quote_provider, (u64)fx->quote_count * 4);
-    put(context, fx->windows, (u64)fx->window_count * sizeof(*fx->windows));
+}
+
+void settle_fx_snapshot_emit_payments(const struct settle *settle, settle_snapshot_put put,
+                                      void *context) {
+    const struct settle_fx *fx = &settle->fx;
+    ASSERT(put != NULL);
     u64 payments = settle->payment_count;
     put(context, fx->amount_vehicle, payments * 16);
     put(context, fx->vehicle_numeric_of, payments * 4);
@@ -1248,37 +1219,32 @@ void settle_fx_snapshot_emit(const struct settle *settle,
         (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
 }
 
-/* Reads what settle_fx_snapshot_emit wrote through `get` (ok, or its error); corrupt when the
- * counts do not fit or the quotes do not rebuild their map. */
-khorgos_error settle_fx_snapshot_read(struct settle *settle,
-                                      khorgos_error (*get)(void *context, void *data, u64 size),
-                                      void *context) {
+/* Reads what settle_fx_snapshot_emit_quotes wrote, `quote_count` quotes (checked by the
+ * caller), through `get` (ok, or its error). */
+khorgos_error settle_fx_snapshot_read_quotes(struct settle *settle, u32 quote_count,
+                                             settle_snapshot_get get, void *context) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(get != NULL);
-    ASSERT(fx->quote_count == 0 && fx->window_count == 0);
-    struct settle_fx_snapshot_counts counts;
-    khorgos_error error = get(context, &counts, sizeof(counts));
+    ASSERT(fx->quote_count == 0 && quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
+    fx->quote_count = quote_count;
+    khorgos_error error = get(context, fx->quotes, (u64)fx->quote_count * sizeof(*fx->quotes));
     if (error != KHORGOS_ERROR_ok) return error;
-    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX ||
-        counts.window_count > SETTLE_WINDOW_COUNT_MAX || counts.window_open > counts.window_count ||
-        counts.window_unfinished > counts.window_count || counts.zero != 0) {
-        return KHORGOS_ERROR_corrupt;
-    }
-    fx->quote_count = counts.quote_count;
-    fx->window_count = counts.window_count;
-    fx->window_open = counts.window_open;
-    fx->window_unfinished = counts.window_unfinished;
-    fx->routing_mode = counts.routing_mode;
-    fx->vehicle_numeric = counts.vehicle_numeric;
-    fx->queued_slot_count = counts.queued_slot_count;
+    return get(context, fx->quote_provider, (u64)fx->quote_count * 4);
+}
+
+/* Reads what settle_fx_snapshot_emit_payments wrote (ok, or its error); corrupt when the quotes
+ * do not rebuild their map. */
+khorgos_error settle_fx_snapshot_read_payments(struct settle *settle, settle_snapshot_get get,
+                                               void *context) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(get != NULL);
+    ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
     u64 payments = settle->payment_count;
-    void *targets[] = {fx->quotes, fx->quote_provider, fx->windows, fx->amount_vehicle,
-                       fx->vehicle_numeric_of, fx->quote_first_of, fx->quote_second_of,
-                       fx->slot_fx_queued};
-    u64 sizes[] = {(u64)fx->quote_count * sizeof(*fx->quotes), (u64)fx->quote_count * 4,
-                   (u64)fx->window_count * sizeof(*fx->windows), payments * 16, payments * 4,
-                   payments * 4, payments * 4,
+    void *targets[] = {fx->amount_vehicle, fx->vehicle_numeric_of, fx->quote_first_of,
+                       fx->quote_second_of, fx->slot_fx_queued};
+    u64 sizes[] = {payments * 16, payments * 4, payments * 4, payments * 4,
                    (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX};
+    khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; error == KHORGOS_ERROR_ok && index < ARRAY_COUNT(targets); index++) {
         error = get(context, targets[index], sizes[index]);
     }
@@ -1291,5 +1257,5 @@ khorgos_error settle_fx_snapshot_read(struct settle *settle,
         }
         base_id_map_insert(&fx->quote_map, id, quote);
     }
-    return settle_fx_check(settle) ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
+    return KHORGOS_ERROR_ok;
 }

@@ -199,10 +199,23 @@ u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_win
 u64 settle_netting_timer_next(const struct settle *settle);
 void settle_netting_pulse(struct settle *settle, u64 timestamp);
 bool settle_netting_check(const struct settle *settle);
-void settle_fx_snapshot_emit(const struct settle *settle,
-                             void (*put)(void *context, const void *data, u64 size), void *context);
-khorgos_error settle_fx_snapshot_read(struct settle *settle,
-                                      khorgos_error (*get)(void *context, void *data, u64 size),
+/* The snapshot parts of fx and netting (their layout: settle_snapshot.c). */
+typedef void (*settle_snapshot_put)(void *context, const void *data, u64 size);
+typedef khorgos_error (*settle_snapshot_get)(void *context, void *data, u64 size);
+void settle_fx_snapshot_emit_quotes(const struct settle *settle, settle_snapshot_put put,
+                                    void *context);
+void settle_fx_snapshot_emit_payments(const struct settle *settle, settle_snapshot_put put,
                                       void *context);
+khorgos_error settle_fx_snapshot_read_quotes(struct settle *settle, u32 quote_count,
+                                             settle_snapshot_get get, void *context);
+khorgos_error settle_fx_snapshot_read_payments(struct settle *settle, settle_snapshot_get get,
+                                               void *context);
+khorgos_error settle_netting_init(struct settle *settle);
+void settle_netting_deinit(struct settle *settle);
+void settle_netting_snapshot_emit(const struct settle *settle, settle_snapshot_put put,
+                                  void *context);
+khorgos_error settle_netting_snapshot_read(struct settle *settle, u32 count, u32 open,
+                                           u32 unfinished, settle_snapshot_get get,
+                                           void *context);
 
 #endif /* KHORGOS_SETTLE_PRIVATE_H */
