@@ -1,19 +1,12 @@
 /*
  * settle: real-time gross settlement (RTGS) in local currencies on top of the ledger:
  * participants, payments, queues, liquidity saving and the business day. This is the layer's
- * one interface header; settle_lsm.h is the private header of the pure algorithms it uses.
+ * engine's interface header; settle_lsm.h is the header of the pure algorithms it uses.
  *
- * Files of this layer
- *   settle_state.c        init/deinit, ids, request ids, the ledger booking primitives
- *   settle_participants.c create_participants, fund, defund, credit lines, limits, suspend
- *   settle_payments.c     submit, queues, retries, cancel, reprioritise, lookups
- *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
- *   settle_day.c          open/close of day, the holiday calendar per currency
- *                         (set_holidays), cut-offs, timers (settle pulse), positions
- *   settle_lsm.c          the liquidity-saving algorithms (see settle_lsm.h)
- *   settle_fx.c           cross-currency payments settled PvP against quotes (its state is
- *                         struct settle_fx in settle_fx.h)
- *   settle_netting.c      deferred net settlement windows
+ * Files of this layer: settle_private.h lists them, top to bottom, in the one direction their
+ * calls go (apply -> day, participants -> payments -> netting, resolve -> fx -> book), and
+ * declares what they share; this header is the engine's. The state of cross-currency PvP is
+ * struct settle_fx (settle_fx.h), of netting windows struct settle_netting (settle_netting.h).
  *
  * Participants. Identified by BIC (ISO 9362: 4 letters, a 2-letter ISO 3166 country, 2
  * letters/digits of location, optionally 3 of branch); an 8-character BIC is stored as its
@@ -136,7 +129,7 @@
 /* Bilateral limits in force at once: one per ordered pair of participants, within this. */
 #define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
 /* Events of one ledger call from this layer (the chain scratch): the ledger's batch. A longer
- * chain is handed over in parts of this size and stays one chain (settle_state.c). */
+ * chain is handed over in parts of this size and stays one chain (settle_book.c). */
 #define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
 /* Holidays per currency, future ones only (open_day drops those before its date): a calendar
  * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at

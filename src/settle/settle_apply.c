@@ -1,19 +1,16 @@
 /*
- * settle_state.c: the settlement layer's memory, its identifiers (ledger ids, BICs, countries,
- * request ids), the ledger booking primitive (the chain), status names, the dispatch of
- * settlement operations and the invariant check. Design: see settle.h.
+ * settle_apply.c: the top of the settlement layer and the only file of it that calls across
+ * its features: the layer's memory (settle_init), status names, the dispatch of settlement
+ * operations, the loop of every event that carries a request id (its timestamp, the stored
+ * answer of a retry, the body from its feature's *_event_one, the retries of the queues it
+ * released and its count of payments settled), the timers (the settle pulse and
+ * settle_timer_next), the retries of cross-currency payments after each request, and the
+ * invariant check. The direction of the layer's calls: settle_private.h. Design: settle.h.
  *
  * Memory. settle_init reserves every array from the config (participants, positions,
  * payments and their links, the settle-by heap, bilateral limits, request ids, the chain
- * scratch and the LSM workspace); nothing below allocates.
- *
- * The chain. settle_chain_add appends a transfer to the scratch chain; settle_chain_flush hands
- * it to ledger_create_transfers as ONE linked chain (every event linked but the last) at the
- * timestamp cursor, and asserts every event was created: callers book only what they checked
- * to be covered, so a failure is a bug, not a case. A chain longer than SETTLE_CHAIN_EVENTS_MAX
- * (the scratch, one ledger call) is handed over in parts that the ledger keeps as one chain
- * (ledger_chain_continue): every part but the last ends linked, so the records show one chain
- * from the set's first transfer to its last (see settle.h, "Booking model").
+ * scratch, the LSM workspace, and through settle_fx_init and settle_netting_init their
+ * state); nothing below allocates.
  */
 #include "settle/settle_private.h"
 
@@ -155,14 +152,117 @@ void settle_deinit(struct settle *settle) {
     memset(settle, 0, sizeof(*settle));
 }
 
-/* ----------------------------------------------------------------------------------------- */
-/* Dispatch.                                                                                  */
-
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
             operation <= KHORGOS_OPERATION_SET_HOLIDAYS);
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Events with a request id, and the retries after each.                                      */
+
+/* The event records of these operations all start with their request id (khorgos.h). */
+_Static_assert(offsetof(struct khorgos_participant_event, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_business_day, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_holiday, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_window, id) == 0, "id first");
+
+/* Applies one event's body at its timestamp (the features' *_event_one): its status. */
+typedef u32 (*settle_event_one)(struct settle *settle, u32 operation, const void *event,
+                                u64 timestamp);
+
+static u32 settle_event_size(u32 operation) {
+    switch (operation) {
+    case KHORGOS_OPERATION_OPEN_DAY:
+    case KHORGOS_OPERATION_CLOSE_DAY:
+    case KHORGOS_OPERATION_RESOLVE_GRIDLOCK: return sizeof(struct khorgos_business_day);
+    case KHORGOS_OPERATION_SET_HOLIDAYS: return sizeof(struct khorgos_holiday);
+    case KHORGOS_OPERATION_OPEN_WINDOW:
+    case KHORGOS_OPERATION_CLOSE_WINDOW:
+    case KHORGOS_OPERATION_SETTLE_WINDOW:
+    case KHORGOS_OPERATION_UNWIND_WINDOW:
+    case KHORGOS_OPERATION_ABORT_WINDOW: return sizeof(struct khorgos_window);
+    default: return sizeof(struct khorgos_participant_event);
+    }
+}
+
+/* Each event in turn: its own timestamp, its request id (a retry answered from the stored
+ * result), its body, then the retries of the queues it may have released, which count in its
+ * result; set_holidays releases nothing, so it neither retries nor counts. */
+static void settle_apply_events(struct settle *settle, u32 operation, u64 timestamp,
+                                const void *events, u32 count,
+                                struct khorgos_settle_result *results, settle_event_one one) {
+    ASSERT(settle != NULL && one != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    const u32 size = settle_event_size(operation);
+    const bool retries = operation != KHORGOS_OPERATION_SET_HOLIDAYS;
+    for (u32 index = 0; index < count; index++) {
+        const void *event = (const u8 *)events + (size_t)index * size;
+        struct khorgos_settle_result *result = &results[index];
+        u128 id;
+        memcpy(&id, event, sizeof(id));
+        u64 event_timestamp = settle_event_begin(settle, result);
+        if (!settle_request_begin(settle, operation, id, event, size, result)) continue;
+        u64 settled_before = settle->payments_settled;
+        result->status = one(settle, operation, event, event_timestamp);
+        if (retries) {
+            settle_retry_run(settle, event_timestamp);
+            result->payments_settled = settle_settled_since(settle, settled_before);
+        }
+        settle_request_store(settle, operation, id, event, size, result);
+    }
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Timers.                                                                                    */
+
+static u64 settle_min_due(u64 current, u64 due) {
+    if (due == 0) return current;
+    return current == 0 ? due : MIN(current, due);
+}
+
+u64 settle_timer_next(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    u64 next = settle->timer_count > 0 ? settle->timers[0].due : 0;
+    for (u32 index = 0; index < settle->currency_count; index++) {
+        const struct settle_currency *currency = &settle->currencies[index];
+        if (!currency->day_open) continue;
+        if (!currency->cut_off_customer_passed) {
+            next = settle_min_due(next, currency->cut_off_customer);
+        }
+        if (!currency->cut_off_interbank_passed) {
+            next = settle_min_due(next, currency->cut_off_interbank);
+        }
+        if ((currency->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0) {
+            next = settle_min_due(next, currency->resolution_next);
+        }
+    }
+    return settle_min_due(next, settle_netting_timer_next(settle)); /* window timers */
+}
+
+/* The settle pulse: settle-by rejections, each open currency's cut-offs and timed
+ * resolution (with the retries it allows), the windows' timers, then the retries of what all
+ * that released. */
+static void settle_apply_pulse(struct settle *settle, u64 timestamp) {
+    ASSERT(settle != NULL);
+    ASSERT(timestamp > 0);
+    settle_day_settle_by(settle, timestamp);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        if (!settle->currencies[currency].day_open) continue;
+        settle_day_cut_offs(settle, currency, timestamp);
+        if (settle_day_resolution_due(settle, currency, timestamp)) {
+            settle_resolve(settle, currency, timestamp);
+            settle_retry_run(settle, timestamp);
+        }
+    }
+    settle_netting_pulse(settle, timestamp); /* window close / settle timers */
+    settle_retry_run(settle, timestamp);
+    ASSERT(settle_timer_next(settle) == 0 || settle_timer_next(settle) > timestamp);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Dispatch.                                                                                  */
 
 static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp,
                            const void *body, u32 count, void *reply);
@@ -175,7 +275,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     settle->request_stored_result = NULL;
     switch (operation) {
     case KHORGOS_OPERATION_SETTLE_PULSE:
-        settle_pulse(settle, settle_timestamp_take(settle));
+        settle_apply_pulse(settle, settle_timestamp_take(settle));
         return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
         settle_create_participants(settle, timestamp, body, count, reply);
@@ -186,7 +286,8 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_SET_LIMITS:
     case KHORGOS_OPERATION_SUSPEND:
     case KHORGOS_OPERATION_REINSTATE:
-        settle_participant_events(settle, operation, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_participant_event_one);
         return count;
     case KHORGOS_OPERATION_SUBMIT_PAYMENTS:
         settle_submit_payments(settle, timestamp, body, count, reply);
@@ -203,19 +304,20 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         return settle_get_queue(settle, body, reply,
                                 LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment)));
     case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
-        settle_resolve_gridlock(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_resolve_event_one);
         return count;
     case KHORGOS_OPERATION_GET_POSITIONS:
         return settle_get_positions(settle, body, reply,
                                     LIMIT_RECORDS_MAX(sizeof(struct khorgos_position)));
     case KHORGOS_OPERATION_OPEN_DAY:
-        settle_open_day(settle, timestamp, body, count, reply);
-        return count;
     case KHORGOS_OPERATION_CLOSE_DAY:
-        settle_close_day(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_day_event_one);
         return count;
     case KHORGOS_OPERATION_SET_HOLIDAYS:
-        settle_set_holidays(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_holiday_event_one);
         return count;
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
@@ -244,7 +346,8 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     case KHORGOS_OPERATION_SETTLE_WINDOW:
     case KHORGOS_OPERATION_UNWIND_WINDOW:
     case KHORGOS_OPERATION_ABORT_WINDOW:
-        settle_netting_window_events(settle, operation, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_netting_window_event_one);
         break;
     case KHORGOS_OPERATION_LOOKUP_WINDOWS:
         return settle_netting_lookup_windows(settle, body, count, reply);
@@ -289,7 +392,11 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
     /* A queued cross-currency payment may be released by any change (settle_fx.c). */
     if (settle->fx.queued_slot_count > 0) {
         u64 settled_before = settle->payments_settled;
-        settle_fx_retry_all(settle, settle_timestamp_take(settle));
+        u64 retry_timestamp = settle_timestamp_take(settle);
+        if (settle_fx_retry_mark(settle)) {
+            settle_retry_run(settle, retry_timestamp);
+            ASSERT(settle->retry_count == 0);
+        }
         settle_result_add_released(settle, reply, written,
                                    settle_settled_since(settle, settled_before));
     }

@@ -48,7 +48,8 @@
  * covered now, or whose route has no live quote now (quote_unavailable), is queued in the
  * payer's queue in the source currency (queue mode none: rejected with the reason); it is
  * retried whenever that queue is, and after every request while any cross-currency payment
- * waits (settle_fx_retry_all), since a provider's funds or a new quote can release it.
+ * waits (settle_fx_retry_mark, run by settle_apply.c), since a provider's funds or a new quote
+ * can release it.
  * Requote at settlement: a waiting payment is priced again each time it is tried, with the
  * quotes live then; the rate, providers and (creditor's amount given) the debtor's amount are
  * those of the moment it settles. Its settle_by (if any) bounds the wait.
@@ -72,8 +73,9 @@
  * 12 significant digits and exponents -18..18, cross-currency amounts up to 10^24 minor units
  * (so amount x mantissa < 2^128 and every conversion is exact in u128).
  *
- * Persistence: this file's and settle_netting.c's state is appended to the settle snapshot
- * section (settle_fx_snapshot_emit/read, at the end of this file) and so to settle_digest.
+ * Persistence: this file's state is in the settle snapshot section (its parts
+ * settle_fx_snapshot_emit_quotes/_payments and their readers, at the end of this file; the
+ * layout is settle_snapshot.c's) and so in settle_digest.
  *
  * Days: every leg's currency must be in its day and before the cut-off of the payment's type
  * when it settles; otherwise it waits (day_not_open, after_cut_off) until its source
@@ -787,12 +789,13 @@ u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
     return KHORGOS_SETTLE_queued;
 }
 
-/* After a request: retries every payer queue holding cross-currency payments (a provider's
- * funds, a quote or a limit elsewhere may have released them). */
-void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
+/* After a request: puts every payer queue holding cross-currency payments on the retry list
+ * (a provider's funds, a quote or a limit elsewhere may have released them); false when there
+ * is none, true when the caller is to run the retries (settle_apply.c). */
+bool settle_fx_retry_mark(struct settle *settle) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle->chain_count == 0);
-    if (fx->queued_slot_count == 0) return;
+    if (fx->queued_slot_count == 0) return false;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     for (u32 slot = 0; slot < slots; slot++) {
         if (!fx->slot_fx_queued[slot]) continue;
@@ -803,8 +806,7 @@ void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
         }
         settle_retry_add(settle, slot);
     }
-    settle_retry_run(settle, timestamp);
-    ASSERT(settle->retry_count == 0);
+    return true;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -1102,7 +1104,7 @@ static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
 }
 
 /* The record as submitted: out fields zero (amount zero when the creditor's was given). */
-static void settle_fx_input_view(struct khorgos_payment *record) {
+void settle_fx_input_view(struct khorgos_payment *record) {
     ASSERT(record != NULL);
     ASSERT(offsetof(struct khorgos_payment, submitted_at) <
            offsetof(struct khorgos_payment, currency_target));
@@ -1122,52 +1124,13 @@ static void settle_fx_input_view(struct khorgos_payment *record) {
     else record->amount_target = 0;
 }
 
-bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
-    ASSERT(settle != NULL && event != NULL);
-    ASSERT(event->id != 0);
-    u32 existing = 0;
-    if (settle_fx_payment_is(event)) return true;
-    return base_id_map_get(&settle->payment_map, event->id, &existing) &&
-           settle_fx_payment_is(&settle->payments[existing]);
-}
-
-u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
-                         struct khorgos_settle_result *result) {
-    ASSERT(result != NULL);
-    ASSERT(event->id != 0);
-    u32 existing = 0;
-    struct khorgos_payment input = *event;
-    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
-        struct khorgos_payment stored = settle->payments[existing];
-        settle_bic_normalize(input.debtor);
-        settle_bic_normalize(input.creditor);
-        settle_fx_input_view(&stored);
-        settle_fx_input_view(&input);
-        result->timestamp = settle->payments[existing].submitted_at;
-        if (memcmp(&stored, &input, sizeof(stored)) != 0) {
-            return KHORGOS_SETTLE_exists_with_different_fields;
-        }
-        result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
-        return settle->payment_submit_status[existing];
-    }
-    settle_fx_input_view(&input);
-    if (input.amount_kind == KHORGOS_AMOUNT_CREDITOR) input.amount = event->amount;
-    else input.amount_target = event->amount_target;
-    if (memcmp(&input, event, sizeof(input)) != 0) return KHORGOS_SETTLE_reserved_field;
-    if (settle->payment_count == settle->config.payment_count_max) {
-        return KHORGOS_SETTLE_capacity_full;
-    }
-    u32 payment = settle_payment_append(settle, event, timestamp);
+/* Why a new cross-currency or net payment cannot be taken (its fields, then both days), ok
+ * when it can. */
+u32 settle_fx_submit_status(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(payment < settle->payment_count);
+    ASSERT(settle_fx_payment_is(&settle->payments[payment]));
     u32 status = settle_fx_payment_status(settle, payment, timestamp);
     if (status == KHORGOS_SETTLE_ok) status = settle_fx_day_status(settle, payment);
-    if (status == KHORGOS_SETTLE_ok) {
-        status = event->settlement == KHORGOS_SETTLEMENT_NET
-                     ? settle_netting_enter(settle, payment, timestamp)
-                     : settle_fx_enter(settle, payment, timestamp);
-    } else {
-        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
-    }
-    settle->payment_submit_status[payment] = status;
     return status;
 }
 

@@ -446,8 +446,11 @@ static struct settle_window_entry *settle_window_named(struct settle *settle, u3
     return settle_window(settle, number);
 }
 
-static u32 settle_window_event(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_window *event) {
+/* One event of open, close, settle, unwind or abort window (its request id, retries and count:
+ * settle_apply.c). */
+u32 settle_netting_window_event_one(struct settle *settle, u32 operation, const void *body,
+                                    u64 timestamp) {
+    const struct khorgos_window *event = body;
     ASSERT(event->id != 0);
     static const u8 zero[sizeof(struct khorgos_window)];
     size_t out = offsetof(struct khorgos_window, opened_at);
@@ -492,26 +495,6 @@ static u32 settle_window_event(struct settle *settle, u32 operation, u64 timesta
     return KHORGOS_SETTLE_ok;
 }
 
-void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
-                                  const struct khorgos_window *events, u32 count,
-                                  struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_window *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_window_event(settle, operation, event_timestamp, event);
-        settle_retry_run(settle, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
-}
 
 u32 settle_netting_lookup_windows(const struct settle *settle, const struct khorgos_window *events,
                                   u32 count, struct khorgos_window *out) {

@@ -367,8 +367,12 @@ static u32 settle_set_suspended(struct settle *settle, u32 participant, bool sus
     return KHORGOS_SETTLE_ok;
 }
 
-static u32 settle_participant_event_apply(struct settle *settle, u32 operation,
-                                          const struct khorgos_participant_event *event) {
+/* One event of fund, defund, set_credit_lines, set_limits, suspend or reinstate (its request
+ * id, retries and count: settle_apply.c). */
+u32 settle_participant_event_one(struct settle *settle, u32 operation, const void *body,
+                                 u64 timestamp) {
+    const struct khorgos_participant_event *event = body;
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     if (event->reserved != 0 || event->reserved_2 != 0) return KHORGOS_SETTLE_reserved_field;
     char bic[KHORGOS_BIC_BYTES];
     memcpy(bic, event->bic, KHORGOS_BIC_BYTES);
@@ -405,23 +409,3 @@ static u32 settle_participant_event_apply(struct settle *settle, u32 operation,
     return settle_fund(settle, operation, slot, event->amount);
 }
 
-void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_participant_event *events, u32 count,
-                               struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_participant_event *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_participant_event_apply(settle, operation, event);
-        settle_retry_run(settle, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
-}

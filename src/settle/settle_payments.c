@@ -68,6 +68,52 @@ static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
     return true;
 }
 
+/* A queued local payment tried again: settled alone, or why not (ok: covered, but the chain
+ * had no room). */
+static u32 settle_local_retry(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED);
+    ASSERT(!settle_fx_payment_is(&settle->payments[payment]));
+    u32 status = settle_single_status(settle, payment);
+    if (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp)) {
+        return KHORGOS_SETTLE_settled;
+    }
+    return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Kinds of payment.                                                                          */
+
+/* A payment's kind decides which file enters a new one and retries a queued one: a local
+ * payment here, a cross-currency gross one PvP in settle_fx.c, a net one in a window of
+ * settle_netting.c (never queued, so never retried). */
+enum settle_payment_kind_index {
+    SETTLE_PAYMENT_LOCAL = 0,
+    SETTLE_PAYMENT_PVP = 1,
+    SETTLE_PAYMENT_NET = 2,
+    SETTLE_PAYMENT_KIND_COUNT = 3,
+};
+
+struct settle_payment_kind {
+    u32 (*enter)(struct settle *settle, u32 payment, u64 timestamp);
+    u32 (*retry)(struct settle *settle, u32 payment, u64 timestamp); /* NULL: never queued */
+};
+
+static const struct settle_payment_kind settle_payment_kinds[SETTLE_PAYMENT_KIND_COUNT] = {
+    [SETTLE_PAYMENT_LOCAL] = {settle_payment_enter, settle_local_retry},
+    [SETTLE_PAYMENT_PVP] = {settle_fx_enter, settle_fx_retry},
+    [SETTLE_PAYMENT_NET] = {settle_netting_enter, NULL},
+};
+
+static const struct settle_payment_kind *settle_payment_kind_of(const struct settle *settle,
+                                                                u32 payment) {
+    ASSERT(payment < settle->payment_count);
+    const struct khorgos_payment *record = &settle->payments[payment];
+    if (!settle_fx_payment_is(record)) return &settle_payment_kinds[SETTLE_PAYMENT_LOCAL];
+    return &settle_payment_kinds[record->settlement == KHORGOS_SETTLEMENT_NET
+                                     ? SETTLE_PAYMENT_NET
+                                     : SETTLE_PAYMENT_PVP];
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Retries.                                                                                   */
 
@@ -79,11 +125,10 @@ static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp)
         u32 payment = position->queue_head[priority];
         while (payment != SETTLE_NONE) {
             u32 next = settle->payment_next[payment];
-            bool fx = settle_fx_payment_is(&settle->payments[payment]); /* settle_fx.c */
-            u32 status = fx ? settle_fx_retry(settle, payment, timestamp)
-                            : settle_single_status(settle, payment);
-            if (status == KHORGOS_SETTLE_settled ||
-                (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp))) {
+            const struct settle_payment_kind *kind = settle_payment_kind_of(settle, payment);
+            ASSERT(kind->retry != NULL);
+            u32 status = kind->retry(settle, payment, timestamp);
+            if (status == KHORGOS_SETTLE_settled) {
                 settled++;
             } else {
                 settle->payments[payment].reason = status;
@@ -232,12 +277,63 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
 }
 
+/* Whether an event is a cross-currency or net payment (new fields, or an id of such a payment):
+ * settle_submit_cross answers it. */
+static bool settle_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
+    ASSERT(settle != NULL && event != NULL);
+    ASSERT(event->id != 0);
+    u32 existing = 0;
+    if (settle_fx_payment_is(event)) return true;
+    return base_id_map_get(&settle->payment_map, event->id, &existing) &&
+           settle_fx_payment_is(&settle->payments[existing]);
+}
+
+/* A cross-currency or net payment: validated (settle_fx.c's rules), then entered by its kind:
+ * settled, queued, windowed or rejected. */
+static u32 settle_submit_cross(struct settle *settle, u64 timestamp,
+                               const struct khorgos_payment *event,
+                               struct khorgos_settle_result *result) {
+    ASSERT(result != NULL);
+    ASSERT(event->id != 0);
+    u32 existing = 0;
+    struct khorgos_payment input = *event;
+    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
+        struct khorgos_payment stored = settle->payments[existing];
+        settle_bic_normalize(input.debtor);
+        settle_bic_normalize(input.creditor);
+        settle_fx_input_view(&stored);
+        settle_fx_input_view(&input);
+        result->timestamp = settle->payments[existing].submitted_at;
+        if (memcmp(&stored, &input, sizeof(stored)) != 0) {
+            return KHORGOS_SETTLE_exists_with_different_fields;
+        }
+        result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
+        return settle->payment_submit_status[existing];
+    }
+    settle_fx_input_view(&input);
+    if (input.amount_kind == KHORGOS_AMOUNT_CREDITOR) input.amount = event->amount;
+    else input.amount_target = event->amount_target;
+    if (memcmp(&input, event, sizeof(input)) != 0) return KHORGOS_SETTLE_reserved_field;
+    if (settle->payment_count == settle->config.payment_count_max) {
+        return KHORGOS_SETTLE_capacity_full;
+    }
+    u32 payment = settle_payment_append(settle, event, timestamp);
+    u32 status = settle_fx_submit_status(settle, payment, timestamp);
+    if (status == KHORGOS_SETTLE_ok) {
+        status = settle_payment_kind_of(settle, payment)->enter(settle, payment, timestamp);
+    } else {
+        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
+    }
+    settle->payment_submit_status[payment] = status;
+    return status;
+}
+
 static u32 settle_submit_one(struct settle *settle, u64 timestamp,
                              const struct khorgos_payment *event,
                              struct khorgos_settle_result *result) {
     if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
-    if (settle_fx_submit_claims(settle, event)) { /* cross-currency or net: settle_fx.c */
-        return settle_fx_submit_one(settle, timestamp, event, result);
+    if (settle_submit_claims(settle, event)) { /* cross-currency or net */
+        return settle_submit_cross(settle, timestamp, event, result);
     }
     u32 existing = 0;
     if (base_id_map_get(&settle->payment_map, event->id, &existing)) {

@@ -134,30 +134,31 @@ u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_fi
 void settle_create_participants(struct settle *settle, u64 timestamp,
                                 const struct khorgos_participant *events, u32 count,
                                 struct khorgos_settle_result *results);
-void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_participant_event *events, u32 count,
-                               struct khorgos_settle_result *results);
 
-/* Liquidity saving (settle_resolve.c). Returns payments settled. */
+/* One event of a request with a request id, applied at its timestamp: its status. The loop
+ * around it (the request id, the retries after it, its count) is settle_apply.c's. */
+u32 settle_participant_event_one(struct settle *settle, u32 operation, const void *event,
+                                 u64 timestamp);
+u32 settle_day_event_one(struct settle *settle, u32 operation, const void *event, u64 timestamp);
+u32 settle_holiday_event_one(struct settle *settle, u32 operation, const void *event,
+                             u64 timestamp);
+u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *event,
+                             u64 timestamp);
+u32 settle_netting_window_event_one(struct settle *settle, u32 operation, const void *event,
+                                    u64 timestamp);
+
+/* Liquidity saving (settle_resolve.c). Returns payments settled. A resolution leaves the
+ * retries of the queues it released to its caller. */
 u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp);
 u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp);
-void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
-                             const struct khorgos_business_day *events, u32 count,
-                             struct khorgos_settle_result *results);
 
-/* The business day (settle_day.c). */
-void settle_open_day(struct settle *settle, u64 timestamp,
-                     const struct khorgos_business_day *events, u32 count,
-                     struct khorgos_settle_result *results);
-void settle_close_day(struct settle *settle, u64 timestamp,
-                      const struct khorgos_business_day *events, u32 count,
-                      struct khorgos_settle_result *results);
-void settle_set_holidays(struct settle *settle, u64 timestamp,
-                         const struct khorgos_holiday *events, u32 count,
-                         struct khorgos_settle_result *results);
-void settle_pulse(struct settle *settle, u64 timestamp);
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
                          struct khorgos_position *out, u32 count_max);
+/* The day's timers, fired by the settle pulse (settle_apply.c): settle-by rejections, a
+ * currency's cut-offs, and whether its timed resolution is due (then rescheduled). */
+void settle_day_settle_by(struct settle *settle, u64 timestamp);
+void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp);
+bool settle_day_resolution_due(struct settle *settle, u32 currency, u64 timestamp);
 
 /* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c). */
 khorgos_error settle_fx_init(struct settle *settle);
@@ -174,24 +175,21 @@ u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 co
 void settle_fx_set_routing(struct settle *settle, u64 timestamp,
                            const struct khorgos_fx_routing *events, u32 count,
                            struct khorgos_settle_result *results);
-/* Whether settle_fx_submit_one answers this submit_payments event (new fields, or an id of
- * such a payment); then it validates, settles, queues, windows or rejects it. */
-bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event);
-u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
-                         struct khorgos_settle_result *result);
+/* Why a new cross-currency or net payment cannot be taken, ok when it can; and the record as
+ * its submitter gave it (out fields zero), to compare a retried submission. */
+u32 settle_fx_submit_status(struct settle *settle, u32 payment, u64 timestamp);
+void settle_fx_input_view(struct khorgos_payment *record);
 u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp);
 /* A queued cross-currency payment tried again (requoted): settled, or why not. */
 u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp);
-void settle_fx_retry_all(struct settle *settle, u64 timestamp);
+/* Puts the payer queues holding cross-currency payments on the retry list; false when none. */
+bool settle_fx_retry_mark(struct settle *settle);
 u32 settle_fx_price_take(struct settle *settle, u32 payment, u64 timestamp);
 void settle_fx_price_release(struct settle *settle, u32 payment);
 u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs);
 void settle_fx_leg_settled(struct settle *settle, const struct settle_fx_leg *leg);
 bool settle_fx_check(const struct settle *settle);
 u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp);
-void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
-                                  const struct khorgos_window *events, u32 count,
-                                  struct khorgos_settle_result *results);
 u32 settle_netting_lookup_windows(const struct settle *settle, const struct khorgos_window *events,
                                   u32 count, struct khorgos_window *out);
 u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_window_filter *filter,

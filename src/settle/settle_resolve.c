@@ -58,6 +58,15 @@
  * cross-currency payment of the payee whose first provider is the new payment's payer is one
  * of the candidates (its source leg offsets the new payment). A new cross-currency payment
  * itself is tried alone on entry (settle_fx_enter), not offset.
+ *
+ * Releasing queues. settle_resolve is the one place a resolution run (on request, on its
+ * timer) releases queued payments, and it has three steps: load the model
+ * (settle_model_*), choose the set (settle_lsm_resolve, pure), book it
+ * (settle_book_selected). A resolution over every currency at once, a pure module choosing a
+ * set across currencies from a model of every (participant, currency) position, takes the
+ * place of the middle step here: what it chooses is booked by the same one chain, and the
+ * retries after the run stay with the caller (settle_apply.c). Nothing else in the layer
+ * releases queued payments in a set.
  */
 #include "settle/settle_private.h"
 
@@ -299,6 +308,8 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     return settled;
 }
 
+/* A resolution run over one currency's queues (see "Releasing queues"): load, choose, book.
+ * Returns the payments settled; the caller runs the retries after it. */
 u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     ASSERT(currency < settle->currency_count);
     const struct settle_currency *entry = &settle->currencies[currency];
@@ -324,12 +335,12 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     khorgos_error error = settle_lsm_resolve(&settle->lsm, &problem, &result);
     ASSERT(error == KHORGOS_ERROR_ok);
     u32 settled = settle_book_selected(settle, currency, &result, SETTLE_NONE, timestamp);
-    settle_fx_lsm_end(settle); /* before the retries, which price payments again */
-    return settled + settle_retry_run(settle, timestamp);
+    settle_fx_lsm_end(settle); /* before the caller's retries, which price payments again */
+    return settled;
 }
 
-static u32 settle_resolve_status(struct settle *settle, const struct khorgos_business_day *event,
-                                 u32 *currency) {
+static u32 settle_resolve_status(const struct settle *settle,
+                                 const struct khorgos_business_day *event, u32 *currency) {
     static const u8 zero[sizeof(event->reserved)];
     if (event->date != 0 || event->cut_off_customer != 0 || event->cut_off_interbank != 0 ||
         event->resolution_interval != 0 || event->queue_mode != 0 || event->flags != 0 ||
@@ -346,25 +357,14 @@ static u32 settle_resolve_status(struct settle *settle, const struct khorgos_bus
     return KHORGOS_SETTLE_ok;
 }
 
-void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
-                             const struct khorgos_business_day *events, u32 count,
-                             struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    const u32 operation = KHORGOS_OPERATION_RESOLVE_GRIDLOCK;
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_business_day *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u32 currency = SETTLE_NONE;
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_resolve_status(settle, event, &currency);
-        if (result->status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
+/* One resolve_gridlock event (its request id, the retries after it and its count:
+ * settle_apply.c). */
+u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *body,
+                             u64 timestamp) {
+    const struct khorgos_business_day *event = body;
+    ASSERT(operation == KHORGOS_OPERATION_RESOLVE_GRIDLOCK);
+    u32 currency = SETTLE_NONE;
+    u32 status = settle_resolve_status(settle, event, &currency);
+    if (status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
+    return status;
 }
