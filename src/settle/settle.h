@@ -61,11 +61,12 @@
  * Results. Each event gets a settle_result: its timestamp, its status, and payments_settled,
  * the payments settled while it was applied, whichever path released them (the event's own
  * payment, an offsetting set, queued payments retried after a change, a gridlock resolution, a
- * window): settle_payment_mark_settled is the one place a payment becomes settled, and it
- * counts. After the last event, every state-changing request retries the queued cross-currency
- * payments (a quote, a limit or a provider's funds may have released them, settle_fx.c); what
- * that settles counts in the request's last result. So a request's results add up to every
- * payment it settled. A retried event answers its first result again.
+ * window): settle_payment_mark_settled (settle_book.c) is the one place a payment becomes
+ * settled, and it counts. After the last event, every state-changing request retries the
+ * queued cross-currency payments (a quote, a limit or a provider's funds may have released
+ * them; settle_apply.c); what that settles counts in the request's last result. So a
+ * request's results add up to every payment it settled. A retried event answers its first
+ * result again.
  *
  * Payments. States and who moves them:
  *     (submit) -> settled   settle_payments.c, covered and not held behind its queue
