@@ -4,7 +4,7 @@
  * engine's interface header; settle_lsm.h is the header of the pure algorithms it uses.
  *
  * Files of this layer: settle_private.h lists them, top to bottom, in the one direction their
- * calls go (apply -> day, participants -> payments -> netting, resolve -> fx -> book), and
+ * calls go (apply -> day, participants, payments -> netting, resolve -> fx -> book), and
  * declares what they share; this header is the engine's. The state of cross-currency PvP is
  * struct settle_fx (settle_fx.h), of netting windows struct settle_netting (settle_netting.h).
  *

@@ -214,6 +214,19 @@ static void settle_apply_events(struct settle *settle, u32 operation, u64 timest
     }
 }
 
+/* open_day and close_day; after an open_day, the payments waiting for its date enter. */
+static u32 settle_apply_day_one(struct settle *settle, u32 operation, const void *event,
+                                u64 timestamp) {
+    u32 status = settle_day_event_one(settle, operation, event, timestamp);
+    if (operation == KHORGOS_OPERATION_OPEN_DAY && status == KHORGOS_SETTLE_ok) {
+        const struct khorgos_business_day *day = event;
+        u32 currency = settle_currency_find(settle, day->currency);
+        ASSERT(currency != SETTLE_NONE && settle->currencies[currency].day_open);
+        settle_release_waiting(settle, currency, timestamp);
+    }
+    return status;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Timers.                                                                                    */
 
@@ -313,7 +326,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_OPEN_DAY:
     case KHORGOS_OPERATION_CLOSE_DAY:
         settle_apply_events(settle, operation, timestamp, body, count, reply,
-                            settle_day_event_one);
+                            settle_apply_day_one);
         return count;
     case KHORGOS_OPERATION_SET_HOLIDAYS:
         settle_apply_events(settle, operation, timestamp, body, count, reply,

@@ -599,3 +599,34 @@ u128 settle_credit_cover(struct settle *settle, u32 slot, u128 amount) {
     if (amount <= balance) return 0;
     return settle_credit_draw(settle, slot, amount - balance);
 }
+
+/* The legs of a settled or windowed payment from its record (for netting). */
+/* The legs of a payment as it settled or was priced (its route, providers and amounts on its
+ * record): one for a local payment, two or three for a cross-currency one. */
+u32 settle_payment_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs) {
+    ASSERT(legs != NULL);
+    ASSERT(payment < settle->payment_count);
+    const struct khorgos_payment *record = &settle->payments[payment];
+    u32 payer_slot = settle->payment_payer_slot[payment];
+    u32 payee_slot = settle->payment_payee_slot[payment];
+    if (record->route == KHORGOS_ROUTE_NONE) {
+        legs[0] = (struct settle_fx_leg){record->amount, payer_slot, payee_slot};
+        return 1;
+    }
+    u32 first = record->provider - 1;
+    u32 last = record->provider_vehicle != 0 ? record->provider_vehicle - 1 : first;
+    u32 count = 0;
+    legs[count++] = (struct settle_fx_leg){
+        record->amount, payer_slot,
+        settle_position_slot(settle, first, settle->positions[payer_slot].currency)};
+    if (first != last) {
+        u32 vehicle = settle_currency_find(settle, settle->fx.vehicle_numeric_of[payment]);
+        legs[count++] = (struct settle_fx_leg){settle->fx.amount_vehicle[payment],
+                                               settle_position_slot(settle, first, vehicle),
+                                               settle_position_slot(settle, last, vehicle)};
+    }
+    legs[count++] = (struct settle_fx_leg){
+        record->amount_target,
+        settle_position_slot(settle, last, settle->positions[payee_slot].currency), payee_slot};
+    return count;
+}

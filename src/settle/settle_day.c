@@ -187,33 +187,6 @@ static void settle_day_reset(struct settle *settle, u32 currency) {
     }
 }
 
-/* Enters the payments waiting for a value date up to the day's, in arrival order. */
-static void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp) {
-    struct settle_currency *entry = &settle->currencies[currency];
-    u32 at = entry->waiting_head;
-    while (at != SETTLE_NONE) {
-        u32 next = settle->payment_next[at];
-        struct khorgos_payment *record = &settle->payments[at];
-        ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
-        if (record->value_date <= entry->date) {
-            u32 previous = settle->payment_prev[at];
-            if (previous == SETTLE_NONE) entry->waiting_head = next;
-            else settle->payment_next[previous] = next;
-            if (next == SETTLE_NONE) entry->waiting_tail = previous;
-            else settle->payment_prev[next] = previous;
-            settle->payment_next[at] = settle->payment_prev[at] = SETTLE_NONE;
-            record->state = 0;
-            if (record->settle_by != 0 && record->settle_by <= timestamp) {
-                settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
-                                      KHORGOS_SETTLE_settle_by_passed, timestamp);
-            } else {
-                settle_payment_enter(settle, at, timestamp);
-            }
-        }
-        at = next;
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* The calendar (set_holidays).                                                               */
 
@@ -322,8 +295,7 @@ static u32 settle_open_one(struct settle *settle, const struct khorgos_business_
     entry->resolution_next =
         event->resolution_interval ? timestamp + event->resolution_interval : 0;
     settle_day_reset(settle, currency);
-    settle_release_waiting(settle, currency, timestamp);
-    return KHORGOS_SETTLE_ok;
+    return KHORGOS_SETTLE_ok; /* settle_apply.c then releases the waiting payments */
 }
 
 /* Repays intraday credit from each balance; the rest is overnight credit. */

@@ -171,7 +171,7 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
             continue;
         }
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, at, legs);
+        u32 count = settle_payment_legs(settle, at, legs);
         for (u32 index = 0; index < count; index++) {
             netting->slot_sent[legs[index].debtor_slot] += legs[index].amount;
             netting->slot_sent_count[legs[index].debtor_slot]++;
@@ -288,7 +288,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
     while (window->head != SETTLE_NONE) {
         u32 payment = window->head;
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, payment, legs);
+        u32 count = settle_payment_legs(settle, payment, legs);
         settle_window_remove(settle, window, payment);
         for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
         settle_payment_mark_settled(settle, payment, timestamp);
@@ -372,7 +372,7 @@ static u32 settle_window_unwind(struct settle *settle, struct settle_window_entr
     while (at != SETTLE_NONE) {
         u32 next = settle->payment_next[at];
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, at, legs);
+        u32 count = settle_payment_legs(settle, at, legs);
         bool touches = false;
         for (u32 index = 0; index < count && !touches; index++) {
             u32 debtor = legs[index].debtor_slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX;

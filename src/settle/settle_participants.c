@@ -260,7 +260,7 @@ static i128 settle_limit_position_today(const struct settle *settle, u32 slot, u
             continue;
         }
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, payment, legs);
+        u32 count = settle_payment_legs(settle, payment, legs);
         ASSERT(count >= 1 && count <= SETTLE_FX_LEG_COUNT_MAX);
         for (u32 index = 0; index < count; index++) {
             const struct settle_fx_leg *leg = &legs[index];

@@ -503,3 +503,33 @@ u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_fi
     }
     return written;
 }
+
+/* At open_day: enters the payments waiting for a value date up to the day's, in arrival order
+ * (one whose settle-by has passed is rejected). */
+void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp) {
+    ASSERT(currency < settle->currency_count);
+    ASSERT(settle->currencies[currency].day_open);
+    struct settle_currency *entry = &settle->currencies[currency];
+    u32 at = entry->waiting_head;
+    while (at != SETTLE_NONE) {
+        u32 next = settle->payment_next[at];
+        struct khorgos_payment *record = &settle->payments[at];
+        ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
+        if (record->value_date <= entry->date) {
+            u32 previous = settle->payment_prev[at];
+            if (previous == SETTLE_NONE) entry->waiting_head = next;
+            else settle->payment_next[previous] = next;
+            if (next == SETTLE_NONE) entry->waiting_tail = previous;
+            else settle->payment_prev[next] = previous;
+            settle->payment_next[at] = settle->payment_prev[at] = SETTLE_NONE;
+            record->state = 0;
+            if (record->settle_by != 0 && record->settle_by <= timestamp) {
+                settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
+                                      KHORGOS_SETTLE_settle_by_passed, timestamp);
+            } else {
+                settle_payment_enter(settle, at, timestamp);
+            }
+        }
+        at = next;
+    }
+}

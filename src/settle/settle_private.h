@@ -6,18 +6,21 @@
  * (scripts/layer-calls.py checks it in `make test`; docs/architecture.md draws it):
  *
  *   settle_snapshot.c      the layer's snapshot section and digest
- *   settle_apply.c         init, the dispatch of operations, timers (the settle pulse), the
- *                          retries after a request, the window and gridlock requests' loops,
- *                          the invariant check: the only file that calls across features
+ *   settle_apply.c         init, the dispatch of operations, the loop of every event with a
+ *                          request id, timers (the settle pulse), the retries after an event
+ *                          or a request, the invariant check: the only file that calls
+ *                          across features
  *   settle_day.c           open/close of day, cut-offs, holidays, positions
  *   settle_participants.c  participants, funding, credit lines, limits, suspension
- *   settle_payments.c      payment in: submission of every kind, the per-kind retry table
- *                          (local, PvP), entry of a local payment, cancel, reprioritise, lookups
+ *   settle_payments.c      payment in: submission of every kind, the per-kind table (local,
+ *                          PvP, net) of entry and retry, entry of a local payment, the waiting
+ *                          payments of an opened day, cancel, reprioritise, lookups
  *   settle_netting.c       deferred net settlement windows (their state: struct settle_netting)
  *   settle_resolve.c       offsetting on entry and gridlock resolution (with settle_lsm.c)
- *   settle_fx.c            cross-currency PvP: quotes, routing, pricing, legs
+ *   settle_fx.c            cross-currency PvP: quotes, routing, pricing, booking the legs
  *   settle_book.c          ids, lookups, balances, positions, chains, the one credit draw, the
- *                          payment records' queues and retry list, timers, limits, holidays
+ *                          payment records' queues, legs and retry list, timers, limits,
+ *                          holidays
  *   settle_lsm.c           the pure liquidity-saving algorithms (settle_lsm.h)
  */
 #ifndef KHORGOS_SETTLE_PRIVATE_H
@@ -91,6 +94,8 @@ void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timesta
 void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp);
 /* Payments settled since settle->payments_settled was `before` (an event's count). */
 u32 settle_settled_since(const struct settle *settle, u64 before);
+/* The legs of a payment from its record: one for a local payment, two or three priced ones. */
+u32 settle_payment_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs);
 /* Puts a position on the retry list (settle_retry_run in settle_payments.c walks it). */
 void settle_retry_add(struct settle *settle, u32 slot);
 
@@ -118,6 +123,8 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results);
 u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp);
+/* At open_day of the currency: the payments waiting for a value date up to the day's enter. */
+void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp);
 u32 settle_retry_run(struct settle *settle, u64 timestamp);
 void settle_cancel_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment_change *events, u32 count,
@@ -186,7 +193,6 @@ u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp);
 bool settle_fx_retry_mark(struct settle *settle);
 u32 settle_fx_price_take(struct settle *settle, u32 payment, u64 timestamp);
 void settle_fx_price_release(struct settle *settle, u32 payment);
-u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs);
 void settle_fx_leg_settled(struct settle *settle, const struct settle_fx_leg *leg);
 bool settle_fx_check(const struct settle *settle);
 u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp);
