@@ -172,6 +172,8 @@ typedef u32 (*settle_event_one)(struct settle *settle, u32 operation, const void
                                 u64 timestamp);
 
 static u32 settle_event_size(u32 operation) {
+    ASSERT(settle_operation_is(operation));
+    ASSERT(operation != KHORGOS_OPERATION_SETTLE_PULSE);
     switch (operation) {
     case KHORGOS_OPERATION_OPEN_DAY:
     case KHORGOS_OPERATION_CLOSE_DAY:
@@ -217,6 +219,7 @@ static void settle_apply_events(struct settle *settle, u32 operation, u64 timest
 /* open_day and close_day; after an open_day, the payments waiting for its date enter. */
 static u32 settle_apply_day_one(struct settle *settle, u32 operation, const void *event,
                                 u64 timestamp) {
+    ASSERT(settle->chain_count == 0);
     u32 status = settle_day_event_one(settle, operation, event, timestamp);
     if (operation == KHORGOS_OPERATION_OPEN_DAY && status == KHORGOS_SETTLE_ok) {
         const struct khorgos_business_day *day = event;

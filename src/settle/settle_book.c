@@ -595,6 +595,7 @@ u128 settle_credit_draw(struct settle *settle, u32 slot, u128 draw) {
  * 0 when the balance covers it. */
 u128 settle_credit_cover(struct settle *settle, u32 slot, u128 amount) {
     ASSERT(settle->positions[slot].in_use);
+    ASSERT(slot < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
     u128 balance = settle_balance(settle, slot);
     if (amount <= balance) return 0;
     return settle_credit_draw(settle, slot, amount - balance);

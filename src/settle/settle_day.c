@@ -252,6 +252,7 @@ u32 settle_holiday_event_one(struct settle *settle, u32 operation, const void *b
                              u64 timestamp) {
     const struct khorgos_holiday *event = body;
     ASSERT(operation == KHORGOS_OPERATION_SET_HOLIDAYS);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     u32 currency = SETTLE_NONE;
     u32 status = settle_holiday_status(settle, event, &currency);
     if (status != KHORGOS_SETTLE_ok) return status;
@@ -359,6 +360,7 @@ static u32 settle_close_one(struct settle *settle, const struct khorgos_business
 u32 settle_day_event_one(struct settle *settle, u32 operation, const void *body, u64 timestamp) {
     const struct khorgos_business_day *event = body;
     ASSERT(operation == KHORGOS_OPERATION_OPEN_DAY || operation == KHORGOS_OPERATION_CLOSE_DAY);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     return operation == KHORGOS_OPERATION_OPEN_DAY ? settle_open_one(settle, event, timestamp)
                                                    : settle_close_one(settle, event, timestamp);
 }

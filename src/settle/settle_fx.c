@@ -766,6 +766,7 @@ u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
 bool settle_fx_retry_mark(struct settle *settle) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle->chain_count == 0);
+    ASSERT(fx->queued_slot_count <= settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
     if (fx->queued_slot_count == 0) return false;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     for (u32 slot = 0; slot < slots; slot++) {

@@ -451,6 +451,9 @@ static struct settle_window_entry *settle_window_named(struct settle *settle, u3
 u32 settle_netting_window_event_one(struct settle *settle, u32 operation, const void *body,
                                     u64 timestamp) {
     const struct khorgos_window *event = body;
+    ASSERT(operation >= KHORGOS_OPERATION_OPEN_WINDOW);
+    ASSERT(operation <= KHORGOS_OPERATION_ABORT_WINDOW);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     ASSERT(event->id != 0);
     static const u8 zero[sizeof(struct khorgos_window)];
     size_t out = offsetof(struct khorgos_window, opened_at);

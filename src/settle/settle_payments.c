@@ -108,6 +108,7 @@ static const struct settle_payment_kind *settle_payment_kind_of(const struct set
                                                                 u32 payment) {
     ASSERT(payment < settle->payment_count);
     const struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->id != 0);
     if (!settle_fx_payment_is(record)) return &settle_payment_kinds[SETTLE_PAYMENT_LOCAL];
     return &settle_payment_kinds[record->settlement == KHORGOS_SETTLEMENT_NET
                                      ? SETTLE_PAYMENT_NET

@@ -363,6 +363,7 @@ u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *b
                              u64 timestamp) {
     const struct khorgos_business_day *event = body;
     ASSERT(operation == KHORGOS_OPERATION_RESOLVE_GRIDLOCK);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     u32 currency = SETTLE_NONE;
     u32 status = settle_resolve_status(settle, event, &currency);
     if (status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
