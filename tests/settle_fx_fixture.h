@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
+#include "settle/settle_private.h"
 
 #define KZT 398u
 #define CNY 156u
@@ -55,6 +56,7 @@ static inline void fixture_check(const struct khorgos *engine) {
     assert_true(ledger_check(ledger));
     assert_true(settle_check(&engine->settle));
     assert_true(settle_fx_check(&engine->settle));
+    assert_true(settle_netting_check(&engine->settle));
 }
 
 static inline u32 fixture_execute(struct khorgos *engine, u32 operation, const void *body, u32 body_size,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
+#include "settle/settle_private.h"
 
 #define KZT 398u
 #define CNY 156u

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "settle/settle_private.h"
 #include "storage/storage.h"
 
 #include "settle_fx_fixture.h"

@@ -1,19 +1,12 @@
 /*
  * settle: real-time gross settlement (RTGS) in local currencies on top of the ledger:
  * participants, payments, queues, liquidity saving and the business day. This is the layer's
- * one interface header; settle_lsm.h is the private header of the pure algorithms it uses.
+ * engine's interface header; settle_lsm.h is the header of the pure algorithms it uses.
  *
- * Files of this layer
- *   settle_state.c        init/deinit, ids, request ids, the ledger booking primitives
- *   settle_participants.c create_participants, fund, defund, credit lines, limits, suspend
- *   settle_payments.c     submit, queues, retries, cancel, reprioritise, lookups
- *   settle_resolve.c      offsetting on entry and gridlock resolution through settle_lsm_*
- *   settle_day.c          open/close of day, the holiday calendar per currency
- *                         (set_holidays), cut-offs, timers (settle pulse), positions
- *   settle_lsm.c          the liquidity-saving algorithms (see settle_lsm.h)
- *   settle_fx.c           cross-currency payments settled PvP against quotes (its state is
- *                         struct settle_fx in settle_fx.h)
- *   settle_netting.c      deferred net settlement windows
+ * Files of this layer: settle_private.h lists them, top to bottom, in the one direction their
+ * calls go (apply -> day, participants, payments -> netting, resolve -> fx -> book), and
+ * declares what they share; this header is the engine's. The state of cross-currency PvP is
+ * struct settle_fx (settle_fx.h), of netting windows struct settle_netting (settle_netting.h).
  *
  * Participants. Identified by BIC (ISO 9362: 4 letters, a 2-letter ISO 3166 country, 2
  * letters/digits of location, optionally 3 of branch); an 8-character BIC is stored as its
@@ -68,11 +61,12 @@
  * Results. Each event gets a settle_result: its timestamp, its status, and payments_settled,
  * the payments settled while it was applied, whichever path released them (the event's own
  * payment, an offsetting set, queued payments retried after a change, a gridlock resolution, a
- * window): settle_payment_mark_settled is the one place a payment becomes settled, and it
- * counts. After the last event, every state-changing request retries the queued cross-currency
- * payments (a quote, a limit or a provider's funds may have released them, settle_fx.c); what
- * that settles counts in the request's last result. So a request's results add up to every
- * payment it settled. A retried event answers its first result again.
+ * window): settle_payment_mark_settled (settle_book.c) is the one place a payment becomes
+ * settled, and it counts. After the last event, every state-changing request retries the
+ * queued cross-currency payments (a quote, a limit or a provider's funds may have released
+ * them; settle_apply.c); what that settles counts in the request's last result. So a
+ * request's results add up to every payment it settled. A retried event answers its first
+ * result again.
  *
  * Payments. States and who moves them:
  *     (submit) -> settled   settle_payments.c, covered and not held behind its queue
@@ -115,6 +109,7 @@
 #include "ledger/ledger.h"
 #include "settle/settle_lsm.h"
 #include "settle/settle_fx.h"
+#include "settle/settle_netting.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
@@ -135,7 +130,7 @@
 /* Bilateral limits in force at once: one per ordered pair of participants, within this. */
 #define SETTLE_BILATERAL_LIMIT_COUNT_MAX (1u << 14)
 /* Events of one ledger call from this layer (the chain scratch): the ledger's batch. A longer
- * chain is handed over in parts of this size and stays one chain (settle_state.c). */
+ * chain is handed over in parts of this size and stays one chain (settle_book.c). */
 #define SETTLE_CHAIN_EVENTS_MAX LIMIT_BATCH_EVENTS_MAX
 /* Holidays per currency, future ones only (open_day drops those before its date): a calendar
  * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at
@@ -311,7 +306,8 @@ struct settle {
     struct settle_lsm_bilateral_limit *lsm_limits;
     u32 *lsm_payment_index;                 /* problem index -> payment index */
 
-    struct settle_fx fx; /* cross-currency PvP and netting windows (settle_fx.h) */
+    struct settle_fx fx;           /* cross-currency PvP (settle_fx.h) */
+    struct settle_netting netting; /* deferred net settlement windows (settle_netting.h) */
 };
 
 khorgos_error settle_init(struct settle *settle, const struct settle_config *config,
@@ -344,159 +340,5 @@ void settle_snapshot_write(const struct settle *settle, struct storage_writer *w
  * already loaded; corrupt when it does not describe a valid state. */
 khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader *reader);
 u128 settle_digest(const struct settle *settle);
-
-/* ---- Shared between this layer's files (not for other layers). -------------------------- */
-
-u128 settle_account_id(u32 kind, u32 currency_numeric, u32 participant_number);
-u128 settle_transfer_id_next(struct settle *settle, u32 kind);
-/* The participant with this BIC (normalised), SETTLE_NONE if none. */
-u32 settle_participant_find(const struct settle *settle, const char bic[KHORGOS_BIC_BYTES]);
-/* Normalises a BIC in place to 11 characters (8 -> + "XXX"); false when invalid. */
-bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]);
-bool settle_country_valid(const char country[2]);
-u32 settle_currency_find(const struct settle *settle, u32 numeric);
-/* The position slot of participant p in currency index c, SETTLE_NONE when it lacks it. */
-u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency);
-u128 settle_balance(const struct settle *settle, u32 slot);
-/* A calendar date YYYYMMDD from 1970 on. */
-bool settle_date_valid(u32 date);
-/* Which participant and currency a filter selects (SETTLE_NONE: all); false when it names an
- * unknown one. */
-bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
-                          u32 *participant, u32 *currency);
-u128 settle_liquidity(const struct settle *settle, u32 slot);
-
-/* Request ids: true when `id` was seen (then *result is the stored answer, or the
- * exists_with_different_fields answer); otherwise the caller applies and calls _store. */
-bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,
-                         u32 size, struct khorgos_settle_result *result);
-void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
-                          u32 size, const struct khorgos_settle_result *result);
-/* The checks every request event of settlement starts with: a nonzero id, a retry answered
- * from the stored result, room for one more request id. True when the event is to be applied;
- * false when *result already holds its answer. */
-u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
-                          u64 timestamp);
-bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
-                          u32 size, struct khorgos_settle_result *result);
-
-/* Timestamps (see "Timestamps"): the next one of the request, and an event's result begun with
- * a timestamp of its own (returned). */
-u64 settle_timestamp_take(struct settle *settle);
-u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result);
-
-/* Ledger booking: append events to the chain, then flush them (asserting all are created). */
-void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
-                      u128 amount, u32 ledger, u128 user_data);
-void settle_chain_flush(struct settle *settle);
-bool settle_chain_capacity(const struct settle *settle, u32 count);
-
-/* Payments (settle_payments.c). */
-void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp);
-/* Payments settled since settle->payments_settled was `before` (an event's count). */
-u32 settle_settled_since(const struct settle *settle, u64 before);
-void settle_submit_payments(struct settle *settle, u64 timestamp,
-                            const struct khorgos_payment *events, u32 count,
-                            struct khorgos_settle_result *results);
-u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp);
-void settle_queue_append(struct settle *settle, u32 payment);
-void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
-                           u64 timestamp);
-void settle_queue_remove(struct settle *settle, u32 payment);
-u32 settle_retry_run(struct settle *settle, u64 timestamp);
-void settle_retry_add(struct settle *settle, u32 slot);
-void settle_cancel_payments(struct settle *settle, u64 timestamp,
-                            const struct khorgos_payment_change *events, u32 count,
-                            struct khorgos_settle_result *results);
-void settle_reprioritize_payments(struct settle *settle, u64 timestamp,
-                                  const struct khorgos_payment_change *events, u32 count,
-                                  struct khorgos_settle_result *results);
-u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 count,
-                           struct khorgos_payment *out);
-u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,
-                     struct khorgos_payment *out, u32 count_max);
-/* Limit check of a payer slot paying `amount` to participant `payee`: ok, or the status. */
-u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount);
-
-/* Participants (settle_participants.c). */
-void settle_create_participants(struct settle *settle, u64 timestamp,
-                                const struct khorgos_participant *events, u32 count,
-                                struct khorgos_settle_result *results);
-void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_participant_event *events, u32 count,
-                               struct khorgos_settle_result *results);
-struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u32 slot,
-                                                 u32 counterparty);
-
-/* Liquidity saving (settle_resolve.c). Returns payments settled. */
-u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp);
-u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp);
-void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
-                             const struct khorgos_business_day *events, u32 count,
-                             struct khorgos_settle_result *results);
-
-/* The business day (settle_day.c). */
-void settle_open_day(struct settle *settle, u64 timestamp,
-                     const struct khorgos_business_day *events, u32 count,
-                     struct khorgos_settle_result *results);
-void settle_close_day(struct settle *settle, u64 timestamp,
-                      const struct khorgos_business_day *events, u32 count,
-                      struct khorgos_settle_result *results);
-void settle_set_holidays(struct settle *settle, u64 timestamp,
-                         const struct khorgos_holiday *events, u32 count,
-                         struct khorgos_settle_result *results);
-/* Whether `date` is a holiday of currency index `currency`. */
-bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date);
-void settle_pulse(struct settle *settle, u64 timestamp);
-void settle_timer_push(struct settle *settle, u64 due, u32 payment);
-u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
-                         struct khorgos_position *out, u32 count_max);
-
-/* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c). */
-khorgos_error settle_fx_init(struct settle *settle);
-void settle_fx_deinit(struct settle *settle);
-bool settle_fx_convert_floor(const struct khorgos_fx_quote *quote, u128 source, u128 *target);
-bool settle_fx_convert_ceil(const struct khorgos_fx_quote *quote, u128 target, u128 *source);
-void settle_fx_set_quotes(struct settle *settle, u64 timestamp,
-                          const struct khorgos_fx_quote *events, u32 count,
-                          struct khorgos_settle_result *results);
-void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 *ids, u32 count,
-                               struct khorgos_settle_result *results);
-u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 count,
-                            struct khorgos_fx_quote *out);
-void settle_fx_set_routing(struct settle *settle, u64 timestamp,
-                           const struct khorgos_fx_routing *events, u32 count,
-                           struct khorgos_settle_result *results);
-/* Whether settle_fx_submit_one answers this submit_payments event (new fields, or an id of
- * such a payment); then it validates, settles, queues, windows or rejects it. */
-bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event);
-u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
-                         struct khorgos_settle_result *result);
-u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp);
-/* A queued cross-currency payment tried again (requoted): settled, or why not. */
-u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp);
-void settle_fx_retry_all(struct settle *settle, u64 timestamp);
-u32 settle_fx_price_take(struct settle *settle, u32 payment, u64 timestamp);
-void settle_fx_price_release(struct settle *settle, u32 payment);
-u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs);
-u128 settle_fx_draw(struct settle *settle, u32 slot, u128 amount);
-void settle_fx_leg_settled(struct settle *settle, const struct settle_fx_leg *leg);
-bool settle_fx_check(const struct settle *settle);
-u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp);
-void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
-                                  const struct khorgos_window *events, u32 count,
-                                  struct khorgos_settle_result *results);
-u32 settle_netting_lookup_windows(const struct settle *settle, const struct khorgos_window *events,
-                                  u32 count, struct khorgos_window *out);
-u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_window_filter *filter,
-                                 struct khorgos_window_position *out, u32 count_max);
-u64 settle_netting_timer_next(const struct settle *settle);
-void settle_netting_pulse(struct settle *settle, u64 timestamp);
-bool settle_netting_check(const struct settle *settle);
-void settle_fx_snapshot_emit(const struct settle *settle,
-                             void (*put)(void *context, const void *data, u64 size), void *context);
-khorgos_error settle_fx_snapshot_read(struct settle *settle,
-                                      khorgos_error (*get)(void *context, void *data, u64 size),
-                                      void *context);
 
 #endif /* KHORGOS_SETTLE_H */

@@ -12,7 +12,8 @@
  * holiday (the operator opened a later date) enters on the first day opened after it: the
  * calendar is what makes a date a non-business day.
  *
- * Timers (fired by settle_pulse, the internal SETTLE_PULSE request, see settle.h):
+ * Timers (fired by the settle pulse of settle_apply.c, the internal SETTLE_PULSE request, see
+ * settle.h):
  *   cut-off     once per day and type: every queued payment of that type is rejected with
  *               after_cut_off (TM01); later submissions of the type are rejected the same way;
  *   resolution  when KHORGOS_DAY_RESOLUTION_ON_TIMER: a gridlock resolution, then the next
@@ -52,76 +53,7 @@
  *      flagged retry, and changes nothing; the id with other fields: exists_with_different_fields.
  * Weekends are not implied: a currency that closes on Saturdays and Sundays lists them.
  */
-#include "settle/settle.h"
-
-/* ----------------------------------------------------------------------------------------- */
-/* The settle-by heap.                                                                        */
-
-static bool settle_timer_before(const struct settle_timer *a, const struct settle_timer *b) {
-    return a->due < b->due || (a->due == b->due && a->payment < b->payment);
-}
-
-static void settle_timer_swap(struct settle *settle, u32 a, u32 b) {
-    struct settle_timer swap = settle->timers[a];
-    settle->timers[a] = settle->timers[b];
-    settle->timers[b] = swap;
-}
-
-void settle_timer_push(struct settle *settle, u64 due, u32 payment) {
-    ASSERT(due > 0);
-    ASSERT(settle->timer_count < settle->config.payment_count_max);
-    u32 at = settle->timer_count++;
-    settle->timers[at] = (struct settle_timer){.due = due, .payment = payment};
-    while (at > 0 && settle_timer_before(&settle->timers[at], &settle->timers[(at - 1) / 2])) {
-        settle_timer_swap(settle, at, (at - 1) / 2);
-        at = (at - 1) / 2;
-    }
-}
-
-static void settle_timer_pop(struct settle *settle) {
-    ASSERT(settle->timer_count > 0);
-    settle->timers[0] = settle->timers[--settle->timer_count];
-    u32 at = 0;
-    for (;;) {
-        u32 smallest = at;
-        u32 left = 2 * at + 1, right = 2 * at + 2;
-        if (left < settle->timer_count &&
-            settle_timer_before(&settle->timers[left], &settle->timers[smallest])) {
-            smallest = left;
-        }
-        if (right < settle->timer_count &&
-            settle_timer_before(&settle->timers[right], &settle->timers[smallest])) {
-            smallest = right;
-        }
-        if (smallest == at) break;
-        settle_timer_swap(settle, at, smallest);
-        at = smallest;
-    }
-}
-
-static u64 settle_min_due(u64 current, u64 due) {
-    if (due == 0) return current;
-    return current == 0 ? due : MIN(current, due);
-}
-
-u64 settle_timer_next(const struct settle *settle) {
-    ASSERT(settle != NULL);
-    u64 next = settle->timer_count > 0 ? settle->timers[0].due : 0;
-    for (u32 index = 0; index < settle->currency_count; index++) {
-        const struct settle_currency *currency = &settle->currencies[index];
-        if (!currency->day_open) continue;
-        if (!currency->cut_off_customer_passed) {
-            next = settle_min_due(next, currency->cut_off_customer);
-        }
-        if (!currency->cut_off_interbank_passed) {
-            next = settle_min_due(next, currency->cut_off_interbank);
-        }
-        if ((currency->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0) {
-            next = settle_min_due(next, currency->resolution_next);
-        }
-    }
-    return settle_min_due(next, settle_netting_timer_next(settle)); /* window timers */
-}
+#include "settle/settle_private.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Rejecting queued payments.                                                                 */
@@ -148,7 +80,7 @@ static void settle_reject_queued(struct settle *settle, u32 currency, u32 type, 
     }
 }
 
-static void settle_cut_offs(struct settle *settle, u32 currency, u64 timestamp) {
+void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp) {
     struct settle_currency *entry = &settle->currencies[currency];
     if (entry->cut_off_customer != 0 && !entry->cut_off_customer_passed &&
         entry->cut_off_customer <= timestamp) {
@@ -164,7 +96,8 @@ static void settle_cut_offs(struct settle *settle, u32 currency, u64 timestamp) 
     }
 }
 
-void settle_pulse(struct settle *settle, u64 timestamp) {
+/* The settle-by timers due at `timestamp`: each payment still queued then is rejected. */
+void settle_day_settle_by(struct settle *settle, u64 timestamp) {
     ASSERT(settle != NULL);
     ASSERT(timestamp > 0);
     while (settle->timer_count > 0 && settle->timers[0].due <= timestamp) {
@@ -178,19 +111,20 @@ void settle_pulse(struct settle *settle, u64 timestamp) {
             settle_retry_add(settle, slot);
         }
     }
-    for (u32 currency = 0; currency < settle->currency_count; currency++) {
-        struct settle_currency *entry = &settle->currencies[currency];
-        if (!entry->day_open) continue;
-        settle_cut_offs(settle, currency, timestamp);
-        if ((entry->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0 && entry->resolution_next != 0 &&
-            entry->resolution_next <= timestamp) {
-            entry->resolution_next = timestamp + entry->resolution_interval;
-            settle_resolve(settle, currency, timestamp);
-        }
+}
+
+/* Whether the currency's timed resolution is due at `timestamp`; then the next is set one
+ * interval later, and the caller resolves. */
+bool settle_day_resolution_due(struct settle *settle, u32 currency, u64 timestamp) {
+    ASSERT(currency < settle->currency_count);
+    struct settle_currency *entry = &settle->currencies[currency];
+    ASSERT(entry->day_open);
+    if ((entry->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) == 0 || entry->resolution_next == 0 ||
+        entry->resolution_next > timestamp) {
+        return false;
     }
-    settle_netting_pulse(settle, timestamp); /* window close / settle timers */
-    settle_retry_run(settle, timestamp);
-    ASSERT(settle_timer_next(settle) == 0 || settle_timer_next(settle) > timestamp);
+    entry->resolution_next = timestamp + entry->resolution_interval;
+    return true;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -253,63 +187,8 @@ static void settle_day_reset(struct settle *settle, u32 currency) {
     }
 }
 
-/* Enters the payments waiting for a value date up to the day's, in arrival order. */
-static void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp) {
-    struct settle_currency *entry = &settle->currencies[currency];
-    u32 at = entry->waiting_head;
-    while (at != SETTLE_NONE) {
-        u32 next = settle->payment_next[at];
-        struct khorgos_payment *record = &settle->payments[at];
-        ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
-        if (record->value_date <= entry->date) {
-            u32 previous = settle->payment_prev[at];
-            if (previous == SETTLE_NONE) entry->waiting_head = next;
-            else settle->payment_next[previous] = next;
-            if (next == SETTLE_NONE) entry->waiting_tail = previous;
-            else settle->payment_prev[next] = previous;
-            settle->payment_next[at] = settle->payment_prev[at] = SETTLE_NONE;
-            record->state = 0;
-            if (record->settle_by != 0 && record->settle_by <= timestamp) {
-                settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
-                                      KHORGOS_SETTLE_settle_by_passed, timestamp);
-            } else {
-                settle_payment_enter(settle, at, timestamp);
-            }
-        }
-        at = next;
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* The calendar (set_holidays).                                                               */
-
-static u32 *settle_holidays_of(struct settle *settle, u32 currency) {
-    ASSERT(currency < settle->currency_count);
-    ASSERT(settle->currencies[currency].holiday_count <= SETTLE_HOLIDAY_COUNT_MAX);
-    return &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
-}
-
-/* The index of the first holiday of the currency on or after `date` (binary search). */
-static u32 settle_holiday_lower_bound(const struct settle *settle, u32 currency, u32 date) {
-    ASSERT(currency < settle->currency_count);
-    const u32 *dates = &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX];
-    u32 low = 0, high = settle->currencies[currency].holiday_count;
-    ASSERT(high <= SETTLE_HOLIDAY_COUNT_MAX);
-    while (low < high) {
-        u32 middle = low + (high - low) / 2;
-        if (dates[middle] < date) low = middle + 1;
-        else high = middle;
-    }
-    return low;
-}
-
-bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date) {
-    ASSERT(settle != NULL);
-    ASSERT(currency < settle->currency_count);
-    u32 at = settle_holiday_lower_bound(settle, currency, date);
-    return at < settle->currencies[currency].holiday_count &&
-           settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX + at] == date;
-}
 
 /* Drops the holidays before the day just opened: they can no longer matter (dates advance),
  * and the table's room is for the future. */
@@ -368,8 +247,12 @@ static void settle_holiday_reject_waiting(struct settle *settle, u32 currency, u
     }
 }
 
-static u32 settle_holiday_one(struct settle *settle, const struct khorgos_holiday *event,
-                              u64 timestamp) {
+/* One set_holidays event (its request id: settle_apply.c). */
+u32 settle_holiday_event_one(struct settle *settle, u32 operation, const void *body,
+                             u64 timestamp) {
+    const struct khorgos_holiday *event = body;
+    ASSERT(operation == KHORGOS_OPERATION_SET_HOLIDAYS);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     u32 currency = SETTLE_NONE;
     u32 status = settle_holiday_status(settle, event, &currency);
     if (status != KHORGOS_SETTLE_ok) return status;
@@ -388,26 +271,6 @@ static u32 settle_holiday_one(struct settle *settle, const struct khorgos_holida
     entry->holiday_count++;
     settle_holiday_reject_waiting(settle, currency, event->date, timestamp);
     return KHORGOS_SETTLE_ok;
-}
-
-void settle_set_holidays(struct settle *settle, u64 timestamp,
-                         const struct khorgos_holiday *events, u32 count,
-                         struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_holiday *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
-                                  sizeof(*event), result)) {
-            continue;
-        }
-        result->status = settle_holiday_one(settle, event, event_timestamp);
-        settle_request_store(settle, KHORGOS_OPERATION_SET_HOLIDAYS, event->id, event,
-                             sizeof(*event), result);
-    }
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -433,8 +296,7 @@ static u32 settle_open_one(struct settle *settle, const struct khorgos_business_
     entry->resolution_next =
         event->resolution_interval ? timestamp + event->resolution_interval : 0;
     settle_day_reset(settle, currency);
-    settle_release_waiting(settle, currency, timestamp);
-    return KHORGOS_SETTLE_ok;
+    return KHORGOS_SETTLE_ok; /* settle_apply.c then releases the waiting payments */
 }
 
 /* Repays intraday credit from each balance; the rest is overnight credit. */
@@ -493,39 +355,14 @@ static u32 settle_close_one(struct settle *settle, const struct khorgos_business
     return KHORGOS_SETTLE_ok;
 }
 
-static void settle_day_events(struct settle *settle, u32 operation, u64 timestamp,
-                              const struct khorgos_business_day *events, u32 count,
-                              struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_business_day *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u64 settled_before = settle->payments_settled;
-        result->status = operation == KHORGOS_OPERATION_OPEN_DAY
-                             ? settle_open_one(settle, event, event_timestamp)
-                             : settle_close_one(settle, event, event_timestamp);
-        settle_retry_run(settle, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
-}
-
-void settle_open_day(struct settle *settle, u64 timestamp,
-                     const struct khorgos_business_day *events, u32 count,
-                     struct khorgos_settle_result *results) {
-    settle_day_events(settle, KHORGOS_OPERATION_OPEN_DAY, timestamp, events, count, results);
-}
-
-void settle_close_day(struct settle *settle, u64 timestamp,
-                      const struct khorgos_business_day *events, u32 count,
-                      struct khorgos_settle_result *results) {
-    settle_day_events(settle, KHORGOS_OPERATION_CLOSE_DAY, timestamp, events, count, results);
+/* One open_day or close_day event (its request id, the retries after it and its count:
+ * settle_apply.c). */
+u32 settle_day_event_one(struct settle *settle, u32 operation, const void *body, u64 timestamp) {
+    const struct khorgos_business_day *event = body;
+    ASSERT(operation == KHORGOS_OPERATION_OPEN_DAY || operation == KHORGOS_OPERATION_CLOSE_DAY);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
+    return operation == KHORGOS_OPERATION_OPEN_DAY ? settle_open_one(settle, event, timestamp)
+                                                   : settle_close_one(settle, event, timestamp);
 }
 
 /* ----------------------------------------------------------------------------------------- */

@@ -48,7 +48,8 @@
  * covered now, or whose route has no live quote now (quote_unavailable), is queued in the
  * payer's queue in the source currency (queue mode none: rejected with the reason); it is
  * retried whenever that queue is, and after every request while any cross-currency payment
- * waits (settle_fx_retry_all), since a provider's funds or a new quote can release it.
+ * waits (settle_fx_retry_mark, run by settle_apply.c), since a provider's funds or a new quote
+ * can release it.
  * Requote at settlement: a waiting payment is priced again each time it is tried, with the
  * quotes live then; the rate, providers and (creditor's amount given) the debtor's amount are
  * those of the moment it settles. Its settle_by (if any) bounds the wait.
@@ -72,8 +73,9 @@
  * 12 significant digits and exponents -18..18, cross-currency amounts up to 10^24 minor units
  * (so amount x mantissa < 2^128 and every conversion is exact in u128).
  *
- * Persistence: this file's and settle_netting.c's state is appended to the settle snapshot
- * section (settle_fx_snapshot_emit/read, at the end of this file) and so to settle_digest.
+ * Persistence: this file's state is in the settle snapshot section (its parts
+ * settle_fx_snapshot_emit_quotes/_payments and their readers, at the end of this file; the
+ * layout is settle_snapshot.c's) and so in settle_digest.
  *
  * Days: every leg's currency must be in its day and before the cut-off of the payment's type
  * when it settles; otherwise it waits (day_not_open, after_cut_off) until its source
@@ -83,7 +85,7 @@
  * payment's legs satisfy target <= source * rate per leg; (3) the clearing accounts are
  * untouched (legs are direct).
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #include <stdlib.h>
 
@@ -104,12 +106,6 @@ khorgos_error settle_fx_init(struct settle *settle) {
     fx->vehicle_numeric_of = calloc(payments, sizeof(u32));
     fx->quote_first_of = calloc(payments, sizeof(u32));
     fx->quote_second_of = calloc(payments, sizeof(u32));
-    fx->windows = calloc(SETTLE_WINDOW_COUNT_MAX, sizeof(*fx->windows));
-    fx->slot_sent = calloc(slots, sizeof(u128));
-    fx->slot_received = calloc(slots, sizeof(u128));
-    fx->slot_sent_count = calloc(slots, sizeof(u32));
-    fx->slot_received_count = calloc(slots, sizeof(u32));
-    fx->slot_short = calloc(slots, sizeof(u8));
     fx->slot_fx_queued = calloc(slots, sizeof(u8));
     fx->admitted = calloc(payments, sizeof(*fx->admitted));
     fx->admitted_of = malloc((size_t)payments * sizeof(u32));
@@ -122,9 +118,7 @@ khorgos_error settle_fx_init(struct settle *settle) {
     memset(fx->admitted_of, 0xFF, (size_t)payments * sizeof(u32)); /* SETTLE_NONE each */
     if (fx->quotes == NULL || fx->quote_provider == NULL || fx->amount_vehicle == NULL ||
         fx->vehicle_numeric_of == NULL || fx->quote_first_of == NULL ||
-        fx->quote_second_of == NULL || fx->windows == NULL || fx->slot_sent == NULL ||
-        fx->slot_received == NULL || fx->slot_sent_count == NULL ||
-        fx->slot_received_count == NULL || fx->slot_short == NULL || fx->slot_fx_queued == NULL) {
+        fx->quote_second_of == NULL || fx->slot_fx_queued == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return base_id_map_init(&fx->quote_map, SETTLE_FX_QUOTE_COUNT_MAX);
@@ -136,9 +130,7 @@ void settle_fx_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (fx->quote_map.slots != NULL) base_id_map_deinit(&fx->quote_map);
     void *arrays[] = {fx->quotes, fx->quote_provider, fx->amount_vehicle, fx->vehicle_numeric_of,
-                      fx->quote_first_of, fx->quote_second_of,
-                      fx->windows, fx->slot_sent, fx->slot_received, fx->slot_sent_count,
-                      fx->slot_received_count, fx->slot_short, fx->slot_fx_queued,
+                      fx->quote_first_of, fx->quote_second_of, fx->slot_fx_queued,
                       fx->admitted, fx->admitted_of, fx->slot_reserved, fx->reserved_slots};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(fx, 0, sizeof(*fx));
@@ -213,19 +205,13 @@ check:
 /* ----------------------------------------------------------------------------------------- */
 /* Quotes.                                                                                    */
 
-static bool settle_fx_suspended(const struct settle *settle, u32 participant) {
-    ASSERT(participant < settle->participant_count);
-    ASSERT(settle->participant_count <= settle->config.participant_count_max);
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
-
 static bool settle_fx_quote_live(const struct settle *settle, u32 quote, u64 timestamp) {
     ASSERT(quote < settle->fx.quote_count);
     const struct khorgos_fx_quote *record = &settle->fx.quotes[quote];
     ASSERT(record->amount_used <= record->amount_max);
     return record->state == KHORGOS_QUOTE_LIVE && record->expires_at > timestamp &&
            record->amount_used < record->amount_max &&
-           !settle_fx_suspended(settle, settle->fx.quote_provider[quote]);
+           !settle_participant_suspended(settle, settle->fx.quote_provider[quote]);
 }
 
 /* Whether some provider serves the pair: a quote of it not withdrawn (live or expired). */
@@ -539,35 +525,6 @@ static u32 settle_fx_price_legs(const struct settle *settle, u32 payment,
     return count;
 }
 
-/* The legs of a settled or windowed payment from its record (for netting). */
-u32 settle_fx_legs(const struct settle *settle, u32 payment, struct settle_fx_leg *legs) {
-    ASSERT(legs != NULL);
-    ASSERT(payment < settle->payment_count);
-    const struct khorgos_payment *record = &settle->payments[payment];
-    u32 payer_slot = settle->payment_payer_slot[payment];
-    u32 payee_slot = settle->payment_payee_slot[payment];
-    if (record->route == KHORGOS_ROUTE_NONE) {
-        legs[0] = (struct settle_fx_leg){record->amount, payer_slot, payee_slot};
-        return 1;
-    }
-    u32 first = record->provider - 1;
-    u32 last = record->provider_vehicle != 0 ? record->provider_vehicle - 1 : first;
-    u32 count = 0;
-    legs[count++] = (struct settle_fx_leg){
-        record->amount, payer_slot,
-        settle_position_slot(settle, first, settle->positions[payer_slot].currency)};
-    if (first != last) {
-        u32 vehicle = settle_currency_find(settle, settle->fx.vehicle_numeric_of[payment]);
-        legs[count++] = (struct settle_fx_leg){settle->fx.amount_vehicle[payment],
-                                               settle_position_slot(settle, first, vehicle),
-                                               settle_position_slot(settle, last, vehicle)};
-    }
-    legs[count++] = (struct settle_fx_leg){
-        record->amount_target,
-        settle_position_slot(settle, last, settle->positions[payee_slot].currency), payee_slot};
-    return count;
-}
-
 /* Takes the room the price uses in its quotes. */
 static void settle_fx_price_take_room(struct settle *settle, const struct settle_fx_price *price) {
     struct khorgos_fx_quote *first = &settle->fx.quotes[price->quote_first];
@@ -656,8 +613,8 @@ static u32 settle_fx_leg_status(const struct settle *settle, const struct settle
                                          : currency->cut_off_interbank_passed) {
         return KHORGOS_SETTLE_after_cut_off; /* waits; its own currency's cut-off rejects */
     }
-    if (settle_fx_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
-    if (settle_fx_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
+    if (settle_participant_suspended(settle, debtor)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, creditor)) return KHORGOS_SETTLE_creditor_suspended;
     if (!funds) return KHORGOS_SETTLE_ok;
     u128 liquidity = settle_liquidity(settle, leg->debtor_slot);
     if (reserved > liquidity || leg->amount > liquidity - reserved) {
@@ -679,23 +636,6 @@ static u32 settle_fx_legs_status(const struct settle *settle, const struct settl
         if (status != KHORGOS_SETTLE_ok) return status;
     }
     return KHORGOS_SETTLE_ok;
-}
-
-/* Appends a credit draw for `slot` if `amount` exceeds its balance; the draw's id or 0. */
-u128 settle_fx_draw(struct settle *settle, u32 slot, u128 amount) {
-    struct settle_position *position = &settle->positions[slot];
-    u128 balance = settle_balance(settle, slot);
-    if (amount <= balance) return 0;
-    u128 draw = amount - balance;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw,
-                     settle->currencies[position->currency].numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
 }
 
 /* The statistics of a settled leg: sent/received, bilateral positions, the payee's retry. */
@@ -725,7 +665,7 @@ static void settle_fx_book(struct settle *settle, u32 payment, const struct sett
     ASSERT(settle->chain_count == 0);
     for (u32 index = 0; index < count; index++) {
         const struct settle_fx_leg *leg = &legs[index];
-        u128 draw = settle_fx_draw(settle, leg->debtor_slot, leg->amount);
+        u128 draw = settle_credit_cover(settle, leg->debtor_slot, leg->amount);
         if (index == 0) record->transfer_id_credit_draw = draw;
         u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT);
         if (index == 0) record->transfer_id_debit = id;
@@ -820,12 +760,14 @@ u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
     return KHORGOS_SETTLE_queued;
 }
 
-/* After a request: retries every payer queue holding cross-currency payments (a provider's
- * funds, a quote or a limit elsewhere may have released them). */
-void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
+/* After a request: puts every payer queue holding cross-currency payments on the retry list
+ * (a provider's funds, a quote or a limit elsewhere may have released them); false when there
+ * is none, true when the caller is to run the retries (settle_apply.c). */
+bool settle_fx_retry_mark(struct settle *settle) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle->chain_count == 0);
-    if (fx->queued_slot_count == 0) return;
+    ASSERT(fx->queued_slot_count <= settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    if (fx->queued_slot_count == 0) return false;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     for (u32 slot = 0; slot < slots; slot++) {
         if (!fx->slot_fx_queued[slot]) continue;
@@ -836,8 +778,7 @@ void settle_fx_retry_all(struct settle *settle, u64 timestamp) {
         }
         settle_retry_add(settle, slot);
     }
-    settle_retry_run(settle, timestamp);
-    ASSERT(settle->retry_count == 0);
+    return true;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -942,7 +883,9 @@ void settle_fx_lsm_book(struct settle *settle, const u32 *set, u32 count) {
     }
     for (u32 index = 0; index < fx->reserved_slot_count; index++) {
         u32 slot = fx->reserved_slots[index];
-        if (fx->slot_reserved[slot] != 0) settle_fx_draw(settle, slot, fx->slot_reserved[slot]);
+        if (fx->slot_reserved[slot] != 0) {
+            settle_credit_cover(settle, slot, fx->slot_reserved[slot]);
+        }
     }
     for (u32 index = 0; index < count; index++) {
         if (fx->admitted_of[set[index]] == SETTLE_NONE) continue;
@@ -1097,8 +1040,8 @@ static u32 settle_fx_payment_status(struct settle *settle, u32 payment, u64 time
     if (status != KHORGOS_SETTLE_ok) return status;
     settle->payment_payer_slot[payment] = payer_slot;
     settle->payment_payee_slot[payment] = payee_slot;
-    if (settle_fx_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
-    if (settle_fx_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
+    if (settle_participant_suspended(settle, payer)) return KHORGOS_SETTLE_participant_suspended;
+    if (settle_participant_suspended(settle, payee)) return KHORGOS_SETTLE_creditor_suspended;
     return KHORGOS_SETTLE_ok;
 }
 
@@ -1133,7 +1076,7 @@ static u32 settle_fx_day_status(const struct settle *settle, u32 payment) {
 }
 
 /* The record as submitted: out fields zero (amount zero when the creditor's was given). */
-static void settle_fx_input_view(struct khorgos_payment *record) {
+void settle_fx_input_view(struct khorgos_payment *record) {
     ASSERT(record != NULL);
     ASSERT(offsetof(struct khorgos_payment, submitted_at) <
            offsetof(struct khorgos_payment, currency_target));
@@ -1153,52 +1096,13 @@ static void settle_fx_input_view(struct khorgos_payment *record) {
     else record->amount_target = 0;
 }
 
-bool settle_fx_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
-    ASSERT(settle != NULL && event != NULL);
-    ASSERT(event->id != 0);
-    u32 existing = 0;
-    if (settle_fx_payment_is(event)) return true;
-    return base_id_map_get(&settle->payment_map, event->id, &existing) &&
-           settle_fx_payment_is(&settle->payments[existing]);
-}
-
-u32 settle_fx_submit_one(struct settle *settle, u64 timestamp, const struct khorgos_payment *event,
-                         struct khorgos_settle_result *result) {
-    ASSERT(result != NULL);
-    ASSERT(event->id != 0);
-    u32 existing = 0;
-    struct khorgos_payment input = *event;
-    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
-        struct khorgos_payment stored = settle->payments[existing];
-        settle_bic_normalize(input.debtor);
-        settle_bic_normalize(input.creditor);
-        settle_fx_input_view(&stored);
-        settle_fx_input_view(&input);
-        result->timestamp = settle->payments[existing].submitted_at;
-        if (memcmp(&stored, &input, sizeof(stored)) != 0) {
-            return KHORGOS_SETTLE_exists_with_different_fields;
-        }
-        result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
-        return settle->payment_submit_status[existing];
-    }
-    settle_fx_input_view(&input);
-    if (input.amount_kind == KHORGOS_AMOUNT_CREDITOR) input.amount = event->amount;
-    else input.amount_target = event->amount_target;
-    if (memcmp(&input, event, sizeof(input)) != 0) return KHORGOS_SETTLE_reserved_field;
-    if (settle->payment_count == settle->config.payment_count_max) {
-        return KHORGOS_SETTLE_capacity_full;
-    }
-    u32 payment = settle_payment_append(settle, event, timestamp);
+/* Why a new cross-currency or net payment cannot be taken (its fields, then both days), ok
+ * when it can. */
+u32 settle_fx_submit_status(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(payment < settle->payment_count);
+    ASSERT(settle_fx_payment_is(&settle->payments[payment]));
     u32 status = settle_fx_payment_status(settle, payment, timestamp);
     if (status == KHORGOS_SETTLE_ok) status = settle_fx_day_status(settle, payment);
-    if (status == KHORGOS_SETTLE_ok) {
-        status = event->settlement == KHORGOS_SETTLEMENT_NET
-                     ? settle_netting_enter(settle, payment, timestamp)
-                     : settle_fx_enter(settle, payment, timestamp);
-    } else {
-        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
-    }
-    settle->payment_submit_status[payment] = status;
     return status;
 }
 
@@ -1222,44 +1126,25 @@ bool settle_fx_check(const struct settle *settle) {
             return false;
         }
     }
-    return settle_netting_check(settle);
+    return true;
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Snapshot: the quotes' and windows' part of the settle section, after settle_snapshot.c's. */
-/*
- * Bytes, little-endian, back to back:
- *     0 4 quote_count   4 4 window_count   8 4 window_open   12 4 window_unfinished
- *    16 4 routing_mode 20 4 vehicle_numeric 24 4 queued_slot_count 28 4 zero
- *    32   quotes         quote_count x 128 (struct khorgos_fx_quote), then quote_count x 4
- *                        (provider index)
- *         windows        window_count x 112 (struct settle_window_entry: record 96, head 4,
- *                        tail 4, settle_due 8)
- *         per payment    payment_count x 16 (vehicle amount), then x 4 three times (vehicle
- *                        currency, first quote, second quote)
- *         slots          participant_count x 8 bytes (slot_fx_queued)
- * The quote id map is rebuilt from the records.
- */
-struct settle_fx_snapshot_counts {
-    u32 quote_count, window_count, window_open, window_unfinished;
-    u32 routing_mode, vehicle_numeric, queued_slot_count, zero;
-};
-_Static_assert(sizeof(struct settle_fx_snapshot_counts) == 32, "32 bytes, no padding");
-_Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
+/* Snapshot: the quotes' part of the settle section (its layout: settle_snapshot.c).          */
 
-void settle_fx_snapshot_emit(const struct settle *settle,
-                             void (*put)(void *context, const void *data, u64 size),
-                             void *context) {
+void settle_fx_snapshot_emit_quotes(const struct settle *settle, settle_snapshot_put put,
+                                    void *context) {
     const struct settle_fx *fx = &settle->fx;
     ASSERT(put != NULL);
     ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
-    const struct settle_fx_snapshot_counts counts = {
-        fx->quote_count, fx->window_count, fx->window_open, fx->window_unfinished,
-        fx->routing_mode, fx->vehicle_numeric, fx->queued_slot_count, 0};
-    put(context, &counts, sizeof(counts));
     put(context, fx->quotes, (u64)fx->quote_count * sizeof(*fx->quotes));
     put(context, fx->quote_provider, (u64)fx->quote_count * 4);
-    put(context, fx->windows, (u64)fx->window_count * sizeof(*fx->windows));
+}
+
+void settle_fx_snapshot_emit_payments(const struct settle *settle, settle_snapshot_put put,
+                                      void *context) {
+    const struct settle_fx *fx = &settle->fx;
+    ASSERT(put != NULL);
     u64 payments = settle->payment_count;
     put(context, fx->amount_vehicle, payments * 16);
     put(context, fx->vehicle_numeric_of, payments * 4);
@@ -1269,37 +1154,32 @@ void settle_fx_snapshot_emit(const struct settle *settle,
         (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
 }
 
-/* Reads what settle_fx_snapshot_emit wrote through `get` (ok, or its error); corrupt when the
- * counts do not fit or the quotes do not rebuild their map. */
-khorgos_error settle_fx_snapshot_read(struct settle *settle,
-                                      khorgos_error (*get)(void *context, void *data, u64 size),
-                                      void *context) {
+/* Reads what settle_fx_snapshot_emit_quotes wrote, `quote_count` quotes (checked by the
+ * caller), through `get` (ok, or its error). */
+khorgos_error settle_fx_snapshot_read_quotes(struct settle *settle, u32 quote_count,
+                                             settle_snapshot_get get, void *context) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(get != NULL);
-    ASSERT(fx->quote_count == 0 && fx->window_count == 0);
-    struct settle_fx_snapshot_counts counts;
-    khorgos_error error = get(context, &counts, sizeof(counts));
+    ASSERT(fx->quote_count == 0 && quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
+    fx->quote_count = quote_count;
+    khorgos_error error = get(context, fx->quotes, (u64)fx->quote_count * sizeof(*fx->quotes));
     if (error != KHORGOS_ERROR_ok) return error;
-    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX ||
-        counts.window_count > SETTLE_WINDOW_COUNT_MAX || counts.window_open > counts.window_count ||
-        counts.window_unfinished > counts.window_count || counts.zero != 0) {
-        return KHORGOS_ERROR_corrupt;
-    }
-    fx->quote_count = counts.quote_count;
-    fx->window_count = counts.window_count;
-    fx->window_open = counts.window_open;
-    fx->window_unfinished = counts.window_unfinished;
-    fx->routing_mode = counts.routing_mode;
-    fx->vehicle_numeric = counts.vehicle_numeric;
-    fx->queued_slot_count = counts.queued_slot_count;
+    return get(context, fx->quote_provider, (u64)fx->quote_count * 4);
+}
+
+/* Reads what settle_fx_snapshot_emit_payments wrote (ok, or its error); corrupt when the quotes
+ * do not rebuild their map. */
+khorgos_error settle_fx_snapshot_read_payments(struct settle *settle, settle_snapshot_get get,
+                                               void *context) {
+    struct settle_fx *fx = &settle->fx;
+    ASSERT(get != NULL);
+    ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
     u64 payments = settle->payment_count;
-    void *targets[] = {fx->quotes, fx->quote_provider, fx->windows, fx->amount_vehicle,
-                       fx->vehicle_numeric_of, fx->quote_first_of, fx->quote_second_of,
-                       fx->slot_fx_queued};
-    u64 sizes[] = {(u64)fx->quote_count * sizeof(*fx->quotes), (u64)fx->quote_count * 4,
-                   (u64)fx->window_count * sizeof(*fx->windows), payments * 16, payments * 4,
-                   payments * 4, payments * 4,
+    void *targets[] = {fx->amount_vehicle, fx->vehicle_numeric_of, fx->quote_first_of,
+                       fx->quote_second_of, fx->slot_fx_queued};
+    u64 sizes[] = {payments * 16, payments * 4, payments * 4, payments * 4,
                    (u64)settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX};
+    khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; error == KHORGOS_ERROR_ok && index < ARRAY_COUNT(targets); index++) {
         error = get(context, targets[index], sizes[index]);
     }
@@ -1312,5 +1192,5 @@ khorgos_error settle_fx_snapshot_read(struct settle *settle,
         }
         base_id_map_insert(&fx->quote_map, id, quote);
     }
-    return settle_fx_check(settle) ? KHORGOS_ERROR_ok : KHORGOS_ERROR_corrupt;
+    return KHORGOS_ERROR_ok;
 }

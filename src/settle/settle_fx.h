@@ -1,8 +1,7 @@
 /*
- * settle_fx.h: the state of cross-currency payment-versus-payment (settle_fx.c) and of
- * deferred net settlement windows (settle_netting.c), both parts of the settle layer. Included
- * by settle.h, which embeds struct settle_fx in struct settle; the functions are declared in
- * settle.h after struct settle. Design notes: the opening comments of the two .c files.
+ * settle_fx.h: the state of cross-currency payment-versus-payment (settle_fx.c), a part of the
+ * settle layer. Included by settle.h, which embeds struct settle_fx in struct settle; the
+ * functions are declared in settle_private.h. Design notes: the opening comment of settle_fx.c.
  */
 #ifndef KHORGOS_SETTLE_FX_H
 #define KHORGOS_SETTLE_FX_H
@@ -13,8 +12,6 @@
 /* Quotes kept (live, withdrawn or expired): a day of a few dozen providers requoting each of
  * the region's 56 ordered pairs every few minutes fits with room. */
 #define SETTLE_FX_QUOTE_COUNT_MAX 8192u
-/* Windows kept: hourly netting for a year of business days (24 * 366). */
-#define SETTLE_WINDOW_COUNT_MAX 8784u
 /* A rate has at most 12 significant digits (the issue): its mantissa is below 10^12. */
 #define SETTLE_FX_RATE_MANTISSA_LIMIT 1000000000000ull
 /* Power-of-ten exponents a rate may have, and minor-unit differences: the scale applied to an
@@ -56,12 +53,6 @@ struct settle_fx_admitted {
     u32 payment;
 };
 
-struct settle_window_entry {
-    struct khorgos_window record;
-    u32 head, tail;      /* its payments, through payment_next/prev (never also queued) */
-    u64 settle_due;      /* timer: settle attempt, 0 = none */
-};
-
 struct settle_fx {
     struct khorgos_fx_quote *quotes; /* [SETTLE_FX_QUOTE_COUNT_MAX] */
     u32 *quote_provider;             /* participant index per quote */
@@ -77,15 +68,6 @@ struct settle_fx {
     u128 *amount_vehicle;
     u32 *vehicle_numeric_of;
     u32 *quote_first_of, *quote_second_of;
-    /* Windows. */
-    struct settle_window_entry *windows; /* [SETTLE_WINDOW_COUNT_MAX], number = index + 1 */
-    u32 window_count;
-    u32 window_open;                 /* number of the open window, 0 = none */
-    u32 window_unfinished;           /* index of the first window not settled or aborted */
-    /* Scratch per position slot, for net positions. */
-    u128 *slot_sent, *slot_received;
-    u32 *slot_sent_count, *slot_received_count;
-    u8 *slot_short;
     /* Liquidity saving (settle_fx.c "Liquidity saving"), scratch of one run, empty between
      * runs: the admitted payments, each payment's entry (U32_MAX = none), and per position
      * slot the outflow reserved for admitted payments' other legs, with the slots touched. */
@@ -97,8 +79,8 @@ struct settle_fx {
     u32 reserved_slot_count;
 };
 
-/* Whether a payment uses the cross-currency or net settlement fields: such
- * payments are submitted, settled and retried by settle_fx.c / settle_netting.c. */
+/* Whether a payment uses the cross-currency or net settlement fields: such payments are
+ * settled and retried by settle_fx.c / settle_netting.c. */
 static inline bool settle_fx_payment_is(const struct khorgos_payment *payment) {
     return payment->currency_target != 0 || payment->amount_kind != 0 ||
            payment->settlement != 0 || payment->amount_target != 0;

@@ -48,15 +48,50 @@
  * on the list of a window that is OPEN or PENDING_SETTLEMENT; (3) payment_count of a window
  * is the length of its list; (4) a window's nets per currency sum to zero.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
+
+#include <stdlib.h>
+
+/* ----------------------------------------------------------------------------------------- */
+/* Memory.                                                                                    */
+
+khorgos_error settle_netting_init(struct settle *settle) {
+    ASSERT(settle != NULL && settle->netting.windows == NULL);
+    struct settle_netting *netting = &settle->netting;
+    u32 slots = settle->config.participant_count_max * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+    ASSERT(slots > 0);
+    netting->windows = calloc(SETTLE_WINDOW_COUNT_MAX, sizeof(*netting->windows));
+    netting->slot_sent = calloc(slots, sizeof(u128));
+    netting->slot_received = calloc(slots, sizeof(u128));
+    netting->slot_sent_count = calloc(slots, sizeof(u32));
+    netting->slot_received_count = calloc(slots, sizeof(u32));
+    netting->slot_short = calloc(slots, sizeof(u8));
+    if (netting->windows == NULL || netting->slot_sent == NULL ||
+        netting->slot_received == NULL || netting->slot_sent_count == NULL ||
+        netting->slot_received_count == NULL || netting->slot_short == NULL) {
+        return KHORGOS_ERROR_out_of_memory;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
+void settle_netting_deinit(struct settle *settle) {
+    ASSERT(settle != NULL);
+    struct settle_netting *netting = &settle->netting;
+    ASSERT(netting->window_count <= SETTLE_WINDOW_COUNT_MAX);
+    void *arrays[] = {netting->windows, netting->slot_sent, netting->slot_received,
+                      netting->slot_sent_count, netting->slot_received_count,
+                      netting->slot_short};
+    for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
+    memset(netting, 0, sizeof(*netting));
+}
 
 #define SETTLE_WINDOW_STATE_LIVE(state)                                                       \
     ((state) == KHORGOS_WINDOW_OPEN || (state) == KHORGOS_WINDOW_PENDING_SETTLEMENT)
 
 static struct settle_window_entry *settle_window(struct settle *settle, u32 number) {
-    ASSERT(number >= 1 && number <= settle->fx.window_count);
-    ASSERT(settle->fx.window_count <= SETTLE_WINDOW_COUNT_MAX);
-    return &settle->fx.windows[number - 1];
+    ASSERT(number >= 1 && number <= settle->netting.window_count);
+    ASSERT(settle->netting.window_count <= SETTLE_WINDOW_COUNT_MAX);
+    return &settle->netting.windows[number - 1];
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -96,7 +131,7 @@ u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp) {
     ASSERT(record->state == 0);
     ASSERT(record->settlement == KHORGOS_SETTLEMENT_NET);
     u32 status = KHORGOS_SETTLE_window_not_open;
-    if (settle->fx.window_open != 0) {
+    if (settle->netting.window_open != 0) {
         status = record->currency_target != 0 ? settle_fx_price_take(settle, payment, timestamp)
                                               : KHORGOS_SETTLE_ok;
     }
@@ -104,7 +139,7 @@ u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp) {
         settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
         return status;
     }
-    settle_window_append(settle, settle_window(settle, settle->fx.window_open), payment);
+    settle_window_append(settle, settle_window(settle, settle->netting.window_open), payment);
     record->reason = KHORGOS_SETTLE_in_window;
     return KHORGOS_SETTLE_in_window;
 }
@@ -116,14 +151,14 @@ u32 settle_netting_enter(struct settle *settle, u32 payment, u64 timestamp) {
  * short slots. */
 static u32 settle_window_compute(struct settle *settle, const struct settle_window_entry *window) {
     ASSERT(window != NULL);
-    ASSERT(window->record.number >= 1 && window->record.number <= settle->fx.window_count);
-    struct settle_fx *fx = &settle->fx;
+    ASSERT(window->record.number >= 1 && window->record.number <= settle->netting.window_count);
+    struct settle_netting *netting = &settle->netting;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
-    memset(fx->slot_sent, 0, slots * sizeof(u128));
-    memset(fx->slot_received, 0, slots * sizeof(u128));
-    memset(fx->slot_sent_count, 0, slots * sizeof(u32));
-    memset(fx->slot_received_count, 0, slots * sizeof(u32));
-    memset(fx->slot_short, 0, slots * sizeof(u8));
+    memset(netting->slot_sent, 0, slots * sizeof(u128));
+    memset(netting->slot_received, 0, slots * sizeof(u128));
+    memset(netting->slot_sent_count, 0, slots * sizeof(u32));
+    memset(netting->slot_received_count, 0, slots * sizeof(u32));
+    memset(netting->slot_short, 0, slots * sizeof(u8));
     /* A live window's payments are its list; a settled one's, the payments settled in it (a
      * query's scan of all payments). */
     bool live = window->record.state != KHORGOS_WINDOW_SETTLED;
@@ -136,23 +171,23 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
             continue;
         }
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, at, legs);
+        u32 count = settle_payment_legs(settle, at, legs);
         for (u32 index = 0; index < count; index++) {
-            fx->slot_sent[legs[index].debtor_slot] += legs[index].amount;
-            fx->slot_sent_count[legs[index].debtor_slot]++;
-            fx->slot_received[legs[index].creditor_slot] += legs[index].amount;
-            fx->slot_received_count[legs[index].creditor_slot]++;
+            netting->slot_sent[legs[index].debtor_slot] += legs[index].amount;
+            netting->slot_sent_count[legs[index].debtor_slot]++;
+            netting->slot_received[legs[index].creditor_slot] += legs[index].amount;
+            netting->slot_received_count[legs[index].creditor_slot]++;
         }
     }
     u32 short_count = 0;
     for (u32 slot = 0; live && slot < slots; slot++) { /* settled: nobody was short */
-        if (fx->slot_sent[slot] <= fx->slot_received[slot]) continue;
-        u128 debit = fx->slot_sent[slot] - fx->slot_received[slot];
+        if (netting->slot_sent[slot] <= netting->slot_received[slot]) continue;
+        u128 debit = netting->slot_sent[slot] - netting->slot_received[slot];
         u32 participant = slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX;
         bool suspended =
             (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
         if (suspended || debit > settle_liquidity(settle, slot)) {
-            fx->slot_short[slot] = 1;
+            netting->slot_short[slot] = 1;
             short_count++;
         }
     }
@@ -161,21 +196,21 @@ static u32 settle_window_compute(struct settle *settle, const struct settle_wind
 
 static void settle_window_position_write(const struct settle *settle, u32 slot, u32 number,
                                          struct khorgos_window_position *out) {
-    ASSERT(number >= 1 && number <= settle->fx.window_count);
-    const struct settle_fx *fx = &settle->fx;
+    ASSERT(number >= 1 && number <= settle->netting.window_count);
+    const struct settle_netting *netting = &settle->netting;
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
     memset(out, 0, sizeof(*out));
     memcpy(out->bic, settle->participants[position->participant].record.bic, KHORGOS_BIC_BYTES);
     out->currency = settle->currencies[position->currency].numeric;
     out->window = number;
-    out->sent = fx->slot_sent[slot];
-    out->received = fx->slot_received[slot];
-    out->sent_count = fx->slot_sent_count[slot];
-    out->received_count = fx->slot_received_count[slot];
+    out->sent = netting->slot_sent[slot];
+    out->received = netting->slot_received[slot];
+    out->sent_count = netting->slot_sent_count[slot];
+    out->received_count = netting->slot_received_count[slot];
     out->net_debit = out->sent > out->received ? out->sent - out->received : 0;
     out->net_credit = out->received > out->sent ? out->received - out->sent : 0;
-    out->short_flag = fx->slot_short[slot];
+    out->short_flag = netting->slot_short[slot];
     if (out->short_flag) {
         u128 liquidity = settle_liquidity(settle, slot);
         out->shortfall = out->net_debit > liquidity ? out->net_debit - liquidity : out->net_debit;
@@ -186,7 +221,7 @@ u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_win
                                  struct khorgos_window_position *out, u32 count_max) {
     ASSERT(count_max > 0);
     ASSERT(settle != NULL && filter != NULL && out != NULL);
-    if (filter->window == 0 || filter->window > settle->fx.window_count) return 0;
+    if (filter->window == 0 || filter->window > settle->netting.window_count) return 0;
     u32 participant_only = SETTLE_NONE, currency_only = SETTLE_NONE;
     if (filter->bic[0] != '\0') {
         char bic[KHORGOS_BIC_BYTES];
@@ -206,7 +241,8 @@ u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_win
     for (u32 slot = 0; slot < slots && written < limit; slot++) {
         const struct settle_position *position = &settle->positions[slot];
         if (!position->in_use) continue;
-        if (settle->fx.slot_sent_count[slot] == 0 && settle->fx.slot_received_count[slot] == 0) {
+        if (settle->netting.slot_sent_count[slot] == 0 &&
+            settle->netting.slot_received_count[slot] == 0) {
             continue;
         }
         if (participant_only != SETTLE_NONE && position->participant != participant_only) continue;
@@ -222,7 +258,7 @@ u32 settle_netting_get_positions(struct settle *settle, const struct khorgos_win
 /* Books the computed nets (all covered) and settles the window's payments. */
 static void settle_window_book(struct settle *settle, struct settle_window_entry *window,
                                u64 timestamp) {
-    struct settle_fx *fx = &settle->fx;
+    struct settle_netting *netting = &settle->netting;
     u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
     ASSERT(settle->chain_count == 0);
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
@@ -231,7 +267,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
             for (u32 slot = 0; slot < slots; slot++) {
                 const struct settle_position *position = &settle->positions[slot];
                 if (!position->in_use || position->currency != currency) continue;
-                u128 sent = fx->slot_sent[slot], received = fx->slot_received[slot];
+                u128 sent = netting->slot_sent[slot], received = netting->slot_received[slot];
                 if (pass == 0 && received > sent) {
                     settle_chain_add(
                         settle, SETTLE_TRANSFER_PAYMENT_CREDIT,
@@ -239,7 +275,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
                         entry->clearing_account_id, position->settlement_account_id,
                         received - sent, entry->numeric, window->record.number);
                 } else if (pass == 1 && sent > received) {
-                    settle_fx_draw(settle, slot, sent - received);
+                    settle_credit_cover(settle, slot, sent - received);
                     settle_chain_add(settle, SETTLE_TRANSFER_PAYMENT_DEBIT,
                                      settle_transfer_id_next(settle, SETTLE_TRANSFER_PAYMENT_DEBIT),
                                      position->settlement_account_id, entry->clearing_account_id,
@@ -252,7 +288,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
     while (window->head != SETTLE_NONE) {
         u32 payment = window->head;
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, payment, legs);
+        u32 count = settle_payment_legs(settle, payment, legs);
         settle_window_remove(settle, window, payment);
         for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
         settle_payment_mark_settled(settle, payment, timestamp);
@@ -269,11 +305,11 @@ static void settle_window_finish(struct settle *settle, struct settle_window_ent
     window->record.finished_at = timestamp;
     window->record.short_count = 0;
     window->settle_due = 0;
-    if (settle->fx.window_open == window->record.number) settle->fx.window_open = 0;
-    const struct settle_window_entry *windows = settle->fx.windows;
-    while (settle->fx.window_unfinished < settle->fx.window_count &&
-           !SETTLE_WINDOW_STATE_LIVE(windows[settle->fx.window_unfinished].record.state)) {
-        settle->fx.window_unfinished++;
+    if (settle->netting.window_open == window->record.number) settle->netting.window_open = 0;
+    const struct settle_window_entry *windows = settle->netting.windows;
+    while (settle->netting.window_unfinished < settle->netting.window_count &&
+           !SETTLE_WINDOW_STATE_LIVE(windows[settle->netting.window_unfinished].record.state)) {
+        settle->netting.window_unfinished++;
     }
 }
 
@@ -295,7 +331,7 @@ static u32 settle_window_settle(struct settle *settle, struct settle_window_entr
     u32 transfers = 0, largest = 0;
     for (u32 slot = 0; slot < slots; slot++) {
         if (!settle->positions[slot].in_use) continue;
-        u128 sent = settle->fx.slot_sent[slot], received = settle->fx.slot_received[slot];
+        u128 sent = settle->netting.slot_sent[slot], received = settle->netting.slot_received[slot];
         u32 count = sent > received ? 2 : received > sent ? 1 : 0;
         per_currency[settle->positions[slot].currency] += count;
         largest = MAX(largest, per_currency[settle->positions[slot].currency]);
@@ -331,12 +367,12 @@ static u32 settle_window_unwind(struct settle *settle, struct settle_window_entr
     if (settle_window_compute(settle, window) == 0) {
         return settle_window_settle(settle, window, timestamp);
     }
-    const u8 *slot_short = settle->fx.slot_short;
+    const u8 *slot_short = settle->netting.slot_short;
     u32 at = window->head;
     while (at != SETTLE_NONE) {
         u32 next = settle->payment_next[at];
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, at, legs);
+        u32 count = settle_payment_legs(settle, at, legs);
         bool touches = false;
         for (u32 index = 0; index < count && !touches; index++) {
             u32 debtor = legs[index].debtor_slot / KHORGOS_PARTICIPANT_CURRENCIES_MAX;
@@ -371,10 +407,10 @@ static void settle_window_abort(struct settle *settle, struct settle_window_entr
 static u32 settle_window_open(struct settle *settle, u64 timestamp, u64 close_at,
                               u64 settle_after, u64 interval) {
     ASSERT(close_at == 0 || close_at > timestamp);
-    struct settle_fx *fx = &settle->fx;
-    ASSERT(fx->window_open == 0);
-    if (fx->window_count == SETTLE_WINDOW_COUNT_MAX) return KHORGOS_SETTLE_capacity_full;
-    u32 number = ++fx->window_count;
+    struct settle_netting *netting = &settle->netting;
+    ASSERT(netting->window_open == 0);
+    if (netting->window_count == SETTLE_WINDOW_COUNT_MAX) return KHORGOS_SETTLE_capacity_full;
+    u32 number = ++netting->window_count;
     struct settle_window_entry *window = settle_window(settle, number);
     *window = (struct settle_window_entry){.head = SETTLE_NONE, .tail = SETTLE_NONE};
     window->record.number = number;
@@ -383,17 +419,17 @@ static u32 settle_window_open(struct settle *settle, u64 timestamp, u64 close_at
     window->record.close_at = close_at;
     window->record.settle_after = settle_after;
     window->record.interval = interval;
-    fx->window_open = number;
+    netting->window_open = number;
     return KHORGOS_SETTLE_ok;
 }
 
 static void settle_window_close(struct settle *settle, struct settle_window_entry *window,
                                 u64 timestamp) {
     ASSERT(window->record.state == KHORGOS_WINDOW_OPEN);
-    ASSERT(settle->fx.window_open == window->record.number);
+    ASSERT(settle->netting.window_open == window->record.number);
     window->record.state = KHORGOS_WINDOW_CLOSED;
     window->record.closed_at = timestamp;
-    settle->fx.window_open = 0;
+    settle->netting.window_open = 0;
     window->record.short_count = settle_window_compute(settle, window);
     window->record.state = KHORGOS_WINDOW_PENDING_SETTLEMENT;
     if (window->record.settle_after != 0) {
@@ -403,15 +439,21 @@ static void settle_window_close(struct settle *settle, struct settle_window_entr
 
 /* The window an event names: its number, or the open one when 0; NULL when none. */
 static struct settle_window_entry *settle_window_named(struct settle *settle, u32 number) {
-    ASSERT(settle->fx.window_open <= settle->fx.window_count);
-    ASSERT(settle->fx.window_count <= SETTLE_WINDOW_COUNT_MAX);
-    if (number == 0) number = settle->fx.window_open;
-    if (number == 0 || number > settle->fx.window_count) return NULL;
+    ASSERT(settle->netting.window_open <= settle->netting.window_count);
+    ASSERT(settle->netting.window_count <= SETTLE_WINDOW_COUNT_MAX);
+    if (number == 0) number = settle->netting.window_open;
+    if (number == 0 || number > settle->netting.window_count) return NULL;
     return settle_window(settle, number);
 }
 
-static u32 settle_window_event(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_window *event) {
+/* One event of open, close, settle, unwind or abort window (its request id, retries and count:
+ * settle_apply.c). */
+u32 settle_netting_window_event_one(struct settle *settle, u32 operation, const void *body,
+                                    u64 timestamp) {
+    const struct khorgos_window *event = body;
+    ASSERT(operation >= KHORGOS_OPERATION_OPEN_WINDOW);
+    ASSERT(operation <= KHORGOS_OPERATION_ABORT_WINDOW);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     ASSERT(event->id != 0);
     static const u8 zero[sizeof(struct khorgos_window)];
     size_t out = offsetof(struct khorgos_window, opened_at);
@@ -422,7 +464,7 @@ static u32 settle_window_event(struct settle *settle, u32 operation, u64 timesta
     }
     if (operation == KHORGOS_OPERATION_OPEN_WINDOW) {
         if (event->number != 0) return KHORGOS_SETTLE_reserved_field;
-        if (settle->fx.window_open != 0) return KHORGOS_SETTLE_window_already_open;
+        if (settle->netting.window_open != 0) return KHORGOS_SETTLE_window_already_open;
         if ((event->close_at != 0 && event->close_at <= timestamp) ||
             (event->interval != 0 && event->close_at == 0)) {
             return KHORGOS_SETTLE_timer_invalid;
@@ -456,26 +498,6 @@ static u32 settle_window_event(struct settle *settle, u32 operation, u64 timesta
     return KHORGOS_SETTLE_ok;
 }
 
-void settle_netting_window_events(struct settle *settle, u32 operation, u64 timestamp,
-                                  const struct khorgos_window *events, u32 count,
-                                  struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_window *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_window_event(settle, operation, event_timestamp, event);
-        settle_retry_run(settle, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
-}
 
 u32 settle_netting_lookup_windows(const struct settle *settle, const struct khorgos_window *events,
                                   u32 count, struct khorgos_window *out) {
@@ -484,8 +506,8 @@ u32 settle_netting_lookup_windows(const struct settle *settle, const struct khor
     u32 written = 0;
     for (u32 index = 0; index < count; index++) {
         u32 number = events[index].number;
-        if (number >= 1 && number <= settle->fx.window_count) {
-            out[written++] = settle->fx.windows[number - 1].record;
+        if (number >= 1 && number <= settle->netting.window_count) {
+            out[written++] = settle->netting.windows[number - 1].record;
         }
     }
     return written;
@@ -496,11 +518,11 @@ u32 settle_netting_lookup_windows(const struct settle *settle, const struct khor
 
 u64 settle_netting_timer_next(const struct settle *settle) {
     ASSERT(settle != NULL);
-    const struct settle_fx *fx = &settle->fx;
-    ASSERT(fx->window_unfinished <= fx->window_count);
+    const struct settle_netting *netting = &settle->netting;
+    ASSERT(netting->window_unfinished <= netting->window_count);
     u64 next = 0;
-    for (u32 index = fx->window_unfinished; index < fx->window_count; index++) {
-        const struct settle_window_entry *window = &fx->windows[index];
+    for (u32 index = netting->window_unfinished; index < netting->window_count; index++) {
+        const struct settle_window_entry *window = &netting->windows[index];
         u64 due = 0;
         if (window->record.state == KHORGOS_WINDOW_OPEN) due = window->record.close_at;
         if (window->record.state == KHORGOS_WINDOW_PENDING_SETTLEMENT) due = window->settle_due;
@@ -510,10 +532,10 @@ u64 settle_netting_timer_next(const struct settle *settle) {
 }
 
 void settle_netting_pulse(struct settle *settle, u64 timestamp) {
-    struct settle_fx *fx = &settle->fx;
+    struct settle_netting *netting = &settle->netting;
     ASSERT(timestamp > 0);
-    while (fx->window_open != 0) {
-        struct settle_window_entry *window = settle_window(settle, fx->window_open);
+    while (netting->window_open != 0) {
+        struct settle_window_entry *window = settle_window(settle, netting->window_open);
         u64 close_at = window->record.close_at;
         if (close_at == 0 || close_at > timestamp) break;
         settle_window_close(settle, window, timestamp);
@@ -532,8 +554,8 @@ void settle_netting_pulse(struct settle *settle, u64 timestamp) {
             break; /* no room for another window: netting stops until some is freed */
         }
     }
-    for (u32 index = fx->window_unfinished; index < fx->window_count; index++) {
-        struct settle_window_entry *window = &fx->windows[index];
+    for (u32 index = netting->window_unfinished; index < netting->window_count; index++) {
+        struct settle_window_entry *window = &netting->windows[index];
         if (window->record.state != KHORGOS_WINDOW_PENDING_SETTLEMENT) continue;
         if (window->settle_due == 0 || window->settle_due > timestamp) continue;
         window->settle_due = 0; /* one attempt; a short window then waits for a request */
@@ -547,15 +569,15 @@ void settle_netting_pulse(struct settle *settle, u64 timestamp) {
 
 bool settle_netting_check(const struct settle *settle) {
     ASSERT(settle != NULL);
-    const struct settle_fx *fx = &settle->fx;
-    ASSERT(fx->window_count <= SETTLE_WINDOW_COUNT_MAX);
+    const struct settle_netting *netting = &settle->netting;
+    ASSERT(netting->window_count <= SETTLE_WINDOW_COUNT_MAX);
     u32 open = 0, in_lists = 0;
-    for (u32 index = 0; index < fx->window_count; index++) {
-        const struct settle_window_entry *window = &fx->windows[index];
+    for (u32 index = 0; index < netting->window_count; index++) {
+        const struct settle_window_entry *window = &netting->windows[index];
         if (window->record.number != index + 1) return false;
         if (window->record.state == KHORGOS_WINDOW_OPEN) {
             open++;
-            if (fx->window_open != index + 1) return false;
+            if (netting->window_open != index + 1) return false;
         }
         u32 length = 0;
         for (u32 at = window->head; at != SETTLE_NONE; at = settle->payment_next[at]) {
@@ -569,10 +591,35 @@ bool settle_netting_check(const struct settle *settle) {
         if (length > 0 && !SETTLE_WINDOW_STATE_LIVE(window->record.state)) return false;
         in_lists += length;
     }
-    if (open > 1 || (open == 0 && fx->window_open != 0)) return false;
+    if (open > 1 || (open == 0 && netting->window_open != 0)) return false;
     u32 in_window = 0;
     for (u32 payment = 0; payment < settle->payment_count; payment++) {
         in_window += settle->payments[payment].state == KHORGOS_PAYMENT_IN_WINDOW;
     }
     return in_window == in_lists;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Snapshot: the windows' part of the settle section (its layout: settle_snapshot.c).        */
+
+void settle_netting_snapshot_emit(const struct settle *settle, settle_snapshot_put put,
+                                  void *context) {
+    const struct settle_netting *netting = &settle->netting;
+    ASSERT(put != NULL);
+    ASSERT(netting->window_count <= SETTLE_WINDOW_COUNT_MAX);
+    put(context, netting->windows, (u64)netting->window_count * sizeof(*netting->windows));
+}
+
+/* Reads the windows of a section whose counts (checked by the caller) said `count`, `open`
+ * and `unfinished` (ok, or the error of `get`). */
+khorgos_error settle_netting_snapshot_read(struct settle *settle, u32 count, u32 open,
+                                           u32 unfinished, settle_snapshot_get get, void *context) {
+    struct settle_netting *netting = &settle->netting;
+    ASSERT(get != NULL);
+    ASSERT(netting->window_count == 0);
+    ASSERT(count <= SETTLE_WINDOW_COUNT_MAX && open <= count && unfinished <= count);
+    netting->window_count = count;
+    netting->window_open = open;
+    netting->window_unfinished = unfinished;
+    return get(context, netting->windows, (u64)count * sizeof(*netting->windows));
 }

@@ -20,7 +20,7 @@
  * (settle_limit_position_today), not from zero, so setting a limit after some sends does not give
  * the payer that room again.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #define SETTLE_ACCOUNTS_PER_PARTICIPANT_MAX (KHORGOS_PARTICIPANT_CURRENCIES_MAX * 4u)
 
@@ -238,22 +238,6 @@ void settle_create_participants(struct settle *settle, u64 timestamp,
 /* ----------------------------------------------------------------------------------------- */
 /* Bilateral limits.                                                                          */
 
-static u128 settle_limit_key(u32 slot, u32 counterparty) {
-    return (((u128)slot << 32) | counterparty) + 1;
-}
-
-struct settle_bilateral_limit *settle_limit_find(const struct settle *settle, u32 slot,
-                                                 u32 counterparty) {
-    ASSERT(slot != SETTLE_NONE && counterparty != SETTLE_NONE);
-    if (settle->limit_count == 0) return NULL;
-    u32 index = 0;
-    if (!base_id_map_get(&settle->limit_map, settle_limit_key(slot, counterparty), &index)) {
-        return NULL;
-    }
-    ASSERT(index < settle->limit_count);
-    return &settle->limits[index];
-}
-
 /* The position a new bilateral limit starts from: what the payer (slot) sent the counterparty
  * less what it received from it in the slot's currency since that currency's day opened, i.e.
  * over the payments settled at or after its opened_at (every leg, so cross-currency and net
@@ -276,7 +260,7 @@ static i128 settle_limit_position_today(const struct settle *settle, u32 slot, u
             continue;
         }
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
-        u32 count = settle_fx_legs(settle, payment, legs);
+        u32 count = settle_payment_legs(settle, payment, legs);
         ASSERT(count >= 1 && count <= SETTLE_FX_LEG_COUNT_MAX);
         for (u32 index = 0; index < count; index++) {
             const struct settle_fx_leg *leg = &legs[index];
@@ -383,8 +367,12 @@ static u32 settle_set_suspended(struct settle *settle, u32 participant, bool sus
     return KHORGOS_SETTLE_ok;
 }
 
-static u32 settle_participant_event_apply(struct settle *settle, u32 operation,
-                                          const struct khorgos_participant_event *event) {
+/* One event of fund, defund, set_credit_lines, set_limits, suspend or reinstate (its request
+ * id, retries and count: settle_apply.c). */
+u32 settle_participant_event_one(struct settle *settle, u32 operation, const void *body,
+                                 u64 timestamp) {
+    const struct khorgos_participant_event *event = body;
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
     if (event->reserved != 0 || event->reserved_2 != 0) return KHORGOS_SETTLE_reserved_field;
     char bic[KHORGOS_BIC_BYTES];
     memcpy(bic, event->bic, KHORGOS_BIC_BYTES);
@@ -421,23 +409,3 @@ static u32 settle_participant_event_apply(struct settle *settle, u32 operation,
     return settle_fund(settle, operation, slot, event->amount);
 }
 
-void settle_participant_events(struct settle *settle, u32 operation, u64 timestamp,
-                               const struct khorgos_participant_event *events, u32 count,
-                               struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_participant_event *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_participant_event_apply(settle, operation, event);
-        settle_retry_run(settle, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
-}

@@ -21,129 +21,13 @@
  * the list, so released payments cascade; it ends because each step settles a payment or
  * empties the list.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 /* ----------------------------------------------------------------------------------------- */
 /* Queues.                                                                                    */
 
-void settle_queue_append(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
-    u32 priority = record->priority;
-    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
-    ASSERT(record->state != KHORGOS_PAYMENT_QUEUED);
-    settle->payment_prev[payment] = position->queue_tail[priority];
-    settle->payment_next[payment] = SETTLE_NONE;
-    if (position->queue_tail[priority] == SETTLE_NONE) {
-        position->queue_head[priority] = payment;
-    } else {
-        settle->payment_next[position->queue_tail[priority]] = payment;
-    }
-    position->queue_tail[priority] = payment;
-    position->queued_count++;
-    position->queued_value += record->amount;
-    record->state = KHORGOS_PAYMENT_QUEUED;
-}
-
-void settle_queue_remove(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_position *position = &settle->positions[settle->payment_payer_slot[payment]];
-    u32 priority = record->priority;
-    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
-    ASSERT(position->queued_count > 0 && position->queued_value >= record->amount);
-    u32 previous = settle->payment_prev[payment];
-    u32 next = settle->payment_next[payment];
-    if (previous == SETTLE_NONE) position->queue_head[priority] = next;
-    else settle->payment_next[previous] = next;
-    if (next == SETTLE_NONE) position->queue_tail[priority] = previous;
-    else settle->payment_prev[next] = previous;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    position->queued_count--;
-    position->queued_value -= record->amount;
-    record->state = 0;
-}
-
-static void settle_waiting_remove(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_currency *currency =
-        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
-    ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
-    u32 previous = settle->payment_prev[payment];
-    u32 next = settle->payment_next[payment];
-    if (previous == SETTLE_NONE) currency->waiting_head = next;
-    else settle->payment_next[previous] = next;
-    if (next == SETTLE_NONE) currency->waiting_tail = previous;
-    else settle->payment_prev[next] = previous;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    record->state = 0;
-}
-
-static void settle_waiting_append(struct settle *settle, u32 payment) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    struct settle_currency *currency =
-        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
-    ASSERT(record->state == 0);
-    settle->payment_prev[payment] = currency->waiting_tail;
-    settle->payment_next[payment] = SETTLE_NONE;
-    if (currency->waiting_tail == SETTLE_NONE) currency->waiting_head = payment;
-    else settle->payment_next[currency->waiting_tail] = payment;
-    currency->waiting_tail = payment;
-    record->state = KHORGOS_PAYMENT_WAITING;
-}
-
-/* Whether the payer has a queued payment of this priority or a higher one (fifo holds). */
-static bool settle_queue_holds(const struct settle *settle, u32 slot, u32 priority) {
-    const struct settle_position *position = &settle->positions[slot];
-    ASSERT(priority < KHORGOS_PRIORITY_COUNT);
-    for (u32 level = 0; level <= priority; level++) {
-        if (position->queue_head[level] != SETTLE_NONE) return true;
-    }
-    return false;
-}
-
-void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
-                           u64 timestamp) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(state == KHORGOS_PAYMENT_REJECTED || state == KHORGOS_PAYMENT_CANCELLED);
-    if (record->state == KHORGOS_PAYMENT_QUEUED) settle_queue_remove(settle, payment);
-    if (record->state == KHORGOS_PAYMENT_WAITING) settle_waiting_remove(settle, payment);
-    ASSERT(record->state == 0);
-    record->state = state;
-    record->reason = reason;
-    record->finished_at = timestamp;
-    u32 slot = settle->payment_payer_slot[payment];
-    if (state == KHORGOS_PAYMENT_REJECTED && slot != SETTLE_NONE) {
-        settle->positions[slot].rejected_value += record->amount;
-        settle->positions[slot].rejected_count++;
-    }
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* Limits and coverage.                                                                       */
-
-u32 settle_limits_status(const struct settle *settle, u32 payer_slot, u32 payee, u128 amount) {
-    const struct settle_position *position = &settle->positions[payer_slot];
-    ASSERT(position->in_use);
-    ASSERT(payee < settle->participant_count);
-    if (position->net_debit_cap != KHORGOS_AMOUNT_MAX) {
-        i128 after = (i128)(position->sent + amount) - (i128)position->received;
-        if (after > 0 && (u128)after > position->net_debit_cap) {
-            return KHORGOS_SETTLE_exceeds_net_debit_cap;
-        }
-    }
-    const struct settle_bilateral_limit *limit = settle_limit_find(settle, payer_slot, payee);
-    if (limit != NULL) {
-        i128 after = limit->position + (i128)amount;
-        if (after > 0 && (u128)after > limit->limit) return KHORGOS_SETTLE_exceeds_bilateral_limit;
-    }
-    return KHORGOS_SETTLE_ok;
-}
-
-static bool settle_participant_suspended(const struct settle *settle, u32 participant) {
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
 
 /* Why the payment cannot settle alone now (ok when it can). */
 static u32 settle_single_status(const struct settle *settle, u32 payment) {
@@ -162,56 +46,6 @@ static u32 settle_single_status(const struct settle *settle, u32 payment) {
 
 /* ----------------------------------------------------------------------------------------- */
 /* Booking.                                                                                   */
-
-/* The one place where a payment becomes settled, whichever path settled it (alone, in a set,
- * cross-currency, in a window), so that results count every one (settle.h, "Results"). */
-void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp) {
-    ASSERT(payment < settle->payment_count);
-    struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(record->state == 0 || record->state == KHORGOS_PAYMENT_IN_WINDOW);
-    record->state = KHORGOS_PAYMENT_SETTLED;
-    record->reason = KHORGOS_SETTLE_settled;
-    record->finished_at = timestamp;
-    settle->payments_settled++;
-}
-
-static void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp) {
-    struct khorgos_payment *record = &settle->payments[payment];
-    u32 payer_slot = settle->payment_payer_slot[payment];
-    u32 payee_slot = settle->payment_payee_slot[payment];
-    struct settle_position *payer = &settle->positions[payer_slot];
-    struct settle_position *payee = &settle->positions[payee_slot];
-    ASSERT(record->state == 0);
-    ASSERT(record->transfer_id_debit != 0);
-    settle_payment_mark_settled(settle, payment, timestamp);
-    payer->sent += record->amount;
-    payer->sent_count++;
-    payee->received += record->amount;
-    payee->received_count++;
-    struct settle_bilateral_limit *forward =
-        settle_limit_find(settle, payer_slot, payee->participant);
-    if (forward != NULL) forward->position += (i128)record->amount;
-    struct settle_bilateral_limit *reverse =
-        settle_limit_find(settle, payee_slot, payer->participant);
-    if (reverse != NULL) reverse->position -= (i128)record->amount;
-    settle_retry_add(settle, payee_slot);
-}
-
-/* Draws `draw` of intraday credit for `slot` (0: nothing); returns the draw's transfer id, 0
- * when none. The caller computed the amount from balances before its chain. */
-static u128 settle_credit_draw(struct settle *settle, u32 slot, u128 draw) {
-    struct settle_position *position = &settle->positions[slot];
-    if (draw == 0) return 0;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u32 numeric = settle->currencies[position->currency].numeric;
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw, numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
-}
 
 /* Settles one covered payment alone: [credit draw] then payer -> payee, one chain. */
 static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
@@ -234,17 +68,55 @@ static bool settle_single(struct settle *settle, u32 payment, u64 timestamp) {
     return true;
 }
 
+/* A queued local payment tried again: settled alone, or why not (ok: covered, but the chain
+ * had no room). */
+static u32 settle_local_retry(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED);
+    ASSERT(!settle_fx_payment_is(&settle->payments[payment]));
+    u32 status = settle_single_status(settle, payment);
+    if (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp)) {
+        return KHORGOS_SETTLE_settled;
+    }
+    return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Kinds of payment.                                                                          */
+
+/* A payment's kind decides which file enters a new one and retries a queued one: a local
+ * payment here, a cross-currency gross one PvP in settle_fx.c, a net one in a window of
+ * settle_netting.c (never queued, so never retried). */
+enum settle_payment_kind_index {
+    SETTLE_PAYMENT_LOCAL = 0,
+    SETTLE_PAYMENT_PVP = 1,
+    SETTLE_PAYMENT_NET = 2,
+    SETTLE_PAYMENT_KIND_COUNT = 3,
+};
+
+struct settle_payment_kind {
+    u32 (*enter)(struct settle *settle, u32 payment, u64 timestamp);
+    u32 (*retry)(struct settle *settle, u32 payment, u64 timestamp); /* NULL: never queued */
+};
+
+static const struct settle_payment_kind settle_payment_kinds[SETTLE_PAYMENT_KIND_COUNT] = {
+    [SETTLE_PAYMENT_LOCAL] = {settle_payment_enter, settle_local_retry},
+    [SETTLE_PAYMENT_PVP] = {settle_fx_enter, settle_fx_retry},
+    [SETTLE_PAYMENT_NET] = {settle_netting_enter, NULL},
+};
+
+static const struct settle_payment_kind *settle_payment_kind_of(const struct settle *settle,
+                                                                u32 payment) {
+    ASSERT(payment < settle->payment_count);
+    const struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->id != 0);
+    if (!settle_fx_payment_is(record)) return &settle_payment_kinds[SETTLE_PAYMENT_LOCAL];
+    return &settle_payment_kinds[record->settlement == KHORGOS_SETTLEMENT_NET
+                                     ? SETTLE_PAYMENT_NET
+                                     : SETTLE_PAYMENT_PVP];
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* Retries.                                                                                   */
-
-void settle_retry_add(struct settle *settle, u32 slot) {
-    struct settle_position *position = &settle->positions[slot];
-    ASSERT(position->in_use);
-    if (position->retry_pending || position->queued_count == 0) return;
-    ASSERT(settle->retry_count < settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
-    position->retry_pending = true;
-    settle->retry_list[settle->retry_count++] = slot;
-}
 
 static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp) {
     const struct settle_position *position = &settle->positions[slot];
@@ -254,11 +126,10 @@ static u32 settle_retry_position(struct settle *settle, u32 slot, u64 timestamp)
         u32 payment = position->queue_head[priority];
         while (payment != SETTLE_NONE) {
             u32 next = settle->payment_next[payment];
-            bool fx = settle_fx_payment_is(&settle->payments[payment]); /* settle_fx.c */
-            u32 status = fx ? settle_fx_retry(settle, payment, timestamp)
-                            : settle_single_status(settle, payment);
-            if (status == KHORGOS_SETTLE_settled ||
-                (status == KHORGOS_SETTLE_ok && settle_single(settle, payment, timestamp))) {
+            const struct settle_payment_kind *kind = settle_payment_kind_of(settle, payment);
+            ASSERT(kind->retry != NULL);
+            u32 status = kind->retry(settle, payment, timestamp);
+            if (status == KHORGOS_SETTLE_settled) {
                 settled++;
             } else {
                 settle->payments[payment].reason = status;
@@ -339,14 +210,6 @@ static bool settle_purpose_valid(const char purpose[4]) {
     return true;
 }
 
-bool settle_date_valid(u32 date) {
-    static const u8 days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    u32 year = date / 10000, month = date / 100 % 100, day = date % 100;
-    if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1) return false;
-    if (month == 2 && day == 29) return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    return day <= days[month - 1];
-}
-
 static bool settle_uetr_valid(u128 uetr) {
     if (uetr == 0) return true;
     return ((uetr >> 76) & 0xF) == 4 && ((uetr >> 62) & 0x3) == 2;
@@ -415,30 +278,63 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
     return passed ? KHORGOS_SETTLE_after_cut_off : KHORGOS_SETTLE_ok;
 }
 
-/* Records a new payment (the caller checked its id is new and capacity remains): in no queue
- * yet, submitted now, next in arrival order. Returns its index. */
-u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *event,
-                          u64 timestamp) {
+/* Whether an event is a cross-currency or net payment (new fields, or an id of such a payment):
+ * settle_submit_cross answers it. */
+static bool settle_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
     ASSERT(settle != NULL && event != NULL);
-    ASSERT(settle->payment_count < settle->config.payment_count_max);
-    u32 payment = settle->payment_count++;
-    settle->payments[payment] = *event;
-    settle->payments[payment].submitted_at = timestamp;
-    settle->payments[payment].sequence = ++settle->payment_sequence;
-    settle->payment_next[payment] = SETTLE_NONE;
-    settle->payment_prev[payment] = SETTLE_NONE;
-    settle->payment_payer_slot[payment] = SETTLE_NONE;
-    settle->payment_payee_slot[payment] = SETTLE_NONE;
-    base_id_map_insert(&settle->payment_map, event->id, payment);
-    return payment;
+    ASSERT(event->id != 0);
+    u32 existing = 0;
+    if (settle_fx_payment_is(event)) return true;
+    return base_id_map_get(&settle->payment_map, event->id, &existing) &&
+           settle_fx_payment_is(&settle->payments[existing]);
+}
+
+/* A cross-currency or net payment: validated (settle_fx.c's rules), then entered by its kind:
+ * settled, queued, windowed or rejected. */
+static u32 settle_submit_cross(struct settle *settle, u64 timestamp,
+                               const struct khorgos_payment *event,
+                               struct khorgos_settle_result *result) {
+    ASSERT(result != NULL);
+    ASSERT(event->id != 0);
+    u32 existing = 0;
+    struct khorgos_payment input = *event;
+    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
+        struct khorgos_payment stored = settle->payments[existing];
+        settle_bic_normalize(input.debtor);
+        settle_bic_normalize(input.creditor);
+        settle_fx_input_view(&stored);
+        settle_fx_input_view(&input);
+        result->timestamp = settle->payments[existing].submitted_at;
+        if (memcmp(&stored, &input, sizeof(stored)) != 0) {
+            return KHORGOS_SETTLE_exists_with_different_fields;
+        }
+        result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
+        return settle->payment_submit_status[existing];
+    }
+    settle_fx_input_view(&input);
+    if (input.amount_kind == KHORGOS_AMOUNT_CREDITOR) input.amount = event->amount;
+    else input.amount_target = event->amount_target;
+    if (memcmp(&input, event, sizeof(input)) != 0) return KHORGOS_SETTLE_reserved_field;
+    if (settle->payment_count == settle->config.payment_count_max) {
+        return KHORGOS_SETTLE_capacity_full;
+    }
+    u32 payment = settle_payment_append(settle, event, timestamp);
+    u32 status = settle_fx_submit_status(settle, payment, timestamp);
+    if (status == KHORGOS_SETTLE_ok) {
+        status = settle_payment_kind_of(settle, payment)->enter(settle, payment, timestamp);
+    } else {
+        settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
+    }
+    settle->payment_submit_status[payment] = status;
+    return status;
 }
 
 static u32 settle_submit_one(struct settle *settle, u64 timestamp,
                              const struct khorgos_payment *event,
                              struct khorgos_settle_result *result) {
     if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
-    if (settle_fx_submit_claims(settle, event)) { /* cross-currency or net: settle_fx.c */
-        return settle_fx_submit_one(settle, timestamp, event, result);
+    if (settle_submit_claims(settle, event)) { /* cross-currency or net */
+        return settle_submit_cross(settle, timestamp, event, result);
     }
     u32 existing = 0;
     if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
@@ -583,25 +479,6 @@ u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 cou
     return written;
 }
 
-bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
-                          u32 *participant, u32 *currency) {
-    ASSERT(filter != NULL && participant != NULL && currency != NULL);
-    *participant = SETTLE_NONE;
-    *currency = SETTLE_NONE;
-    if (filter->bic[0] != '\0') {
-        char bic[KHORGOS_BIC_BYTES];
-        memcpy(bic, filter->bic, KHORGOS_BIC_BYTES);
-        if (!settle_bic_normalize(bic)) return false;
-        *participant = settle_participant_find(settle, bic);
-        if (*participant == SETTLE_NONE) return false;
-    }
-    if (filter->currency != 0) {
-        *currency = settle_currency_find(settle, filter->currency);
-        if (*currency == SETTLE_NONE) return false;
-    }
-    return true;
-}
-
 u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_filter *filter,
                      struct khorgos_payment *out, u32 count_max) {
     ASSERT(settle != NULL && out != NULL);
@@ -626,4 +503,34 @@ u32 settle_get_queue(const struct settle *settle, const struct khorgos_settle_fi
         }
     }
     return written;
+}
+
+/* At open_day: enters the payments waiting for a value date up to the day's, in arrival order
+ * (one whose settle-by has passed is rejected). */
+void settle_release_waiting(struct settle *settle, u32 currency, u64 timestamp) {
+    ASSERT(currency < settle->currency_count);
+    ASSERT(settle->currencies[currency].day_open);
+    struct settle_currency *entry = &settle->currencies[currency];
+    u32 at = entry->waiting_head;
+    while (at != SETTLE_NONE) {
+        u32 next = settle->payment_next[at];
+        struct khorgos_payment *record = &settle->payments[at];
+        ASSERT(record->state == KHORGOS_PAYMENT_WAITING);
+        if (record->value_date <= entry->date) {
+            u32 previous = settle->payment_prev[at];
+            if (previous == SETTLE_NONE) entry->waiting_head = next;
+            else settle->payment_next[previous] = next;
+            if (next == SETTLE_NONE) entry->waiting_tail = previous;
+            else settle->payment_prev[next] = previous;
+            settle->payment_next[at] = settle->payment_prev[at] = SETTLE_NONE;
+            record->state = 0;
+            if (record->settle_by != 0 && record->settle_by <= timestamp) {
+                settle_payment_finish(settle, at, KHORGOS_PAYMENT_REJECTED,
+                                      KHORGOS_SETTLE_settle_by_passed, timestamp);
+            } else {
+                settle_payment_enter(settle, at, timestamp);
+            }
+        }
+        at = next;
+    }
 }

@@ -58,19 +58,24 @@
  * cross-currency payment of the payee whose first provider is the new payment's payer is one
  * of the candidates (its source leg offsets the new payment). A new cross-currency payment
  * itself is tried alone on entry (settle_fx_enter), not offset.
+ *
+ * Releasing queues. settle_resolve is the one place a resolution run (on request, on its
+ * timer) releases queued payments, and it has three steps: load the model
+ * (settle_model_*), choose the set (settle_lsm_resolve, pure), book it
+ * (settle_book_selected). A resolution over every currency at once, a pure module choosing a
+ * set across currencies from a model of every (participant, currency) position, takes the
+ * place of the middle step here: what it chooses is booked by the same one chain, and the
+ * retries after the run stay with the caller (settle_apply.c). Nothing else in the layer
+ * releases queued payments in a set.
  */
-#include "settle/settle.h"
-
-static bool settle_suspended(const struct settle *settle, u32 participant) {
-    return (settle->participants[participant].record.flags & KHORGOS_PARTICIPANT_SUSPENDED) != 0;
-}
+#include "settle/settle_private.h"
 
 static void settle_model_participants(struct settle *settle, u32 currency) {
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         struct settle_lsm_participant *model = &settle->lsm_participants[participant];
         memset(model, 0, sizeof(*model));
         u32 slot = settle_position_slot(settle, participant, currency);
-        if (slot == SETTLE_NONE || settle_suspended(settle, participant)) continue;
+        if (slot == SETTLE_NONE || settle_participant_suspended(settle, participant)) continue;
         const struct settle_position *position = &settle->positions[slot];
         u128 liquidity = settle_liquidity(settle, slot);
         model->liquidity = MIN(liquidity, (u128)SETTLE_LSM_CAPACITY_MAX);
@@ -116,7 +121,7 @@ static bool settle_model_payment(struct settle *settle, u32 payment, u64 timesta
     }
     *payee = settle->positions[settle->payment_payee_slot[payment]].participant;
     *amount = record->amount;
-    return !settle_suspended(settle, *payee);
+    return !settle_participant_suspended(settle, *payee);
 }
 
 /* Appends the payer's queued payments (see the header comment for what is left out). */
@@ -124,7 +129,7 @@ static u32 settle_model_queue(struct settle *settle, u32 slot, bool fifo, u32 co
                               u64 timestamp) {
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
-    if (settle_suspended(settle, position->participant)) return count;
+    if (settle_participant_suspended(settle, position->participant)) return count;
     for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
@@ -194,22 +199,6 @@ static void settle_set_prepare(struct settle *settle, u32 count) {
     }
 }
 
-/* Draws `draw` of intraday credit for `slot` (0: nothing), computed before the chain; the
- * draw's transfer id, 0 when none. */
-static u128 settle_set_draw(struct settle *settle, u32 slot, u128 draw) {
-    struct settle_position *position = &settle->positions[slot];
-    if (draw == 0) return 0;
-    ASSERT(position->credit_line >= position->credit_outstanding);
-    ASSERT(draw <= position->credit_line - position->credit_outstanding);
-    u128 id = settle_transfer_id_next(settle, SETTLE_TRANSFER_CREDIT_DRAW);
-    settle_chain_add(settle, SETTLE_TRANSFER_CREDIT_DRAW, id, position->credit_account_id,
-                     position->settlement_account_id, draw,
-                     settle->currencies[position->currency].numeric, 0);
-    position->credit_outstanding += draw;
-    position->credit_used = MAX(position->credit_used, position->credit_outstanding);
-    return id;
-}
-
 /* The source currency's part of the set's chain: receipts, draws, payments (header). */
 static void settle_set_chain(struct settle *settle, const struct settle_currency *entry,
                              u32 count) {
@@ -230,7 +219,7 @@ static void settle_set_chain(struct settle *settle, const struct settle_currency
         u128 draw = settle->set_draw[participant];
         settle->set_draw[participant] = 0;
         settle->payments[settle->set[index]].transfer_id_credit_draw =
-            settle_set_draw(settle, slot, draw);
+            settle_credit_draw(settle, slot, draw);
     }
     for (u32 index = 0; index < count; index++) { /* then all payments */
         u32 payment = settle->set[index];
@@ -294,7 +283,10 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     ASSERT(settle->currencies[currency].queue_mode != KHORGOS_QUEUE_MODE_NONE);
     u32 payer = settle->positions[payer_slot].participant;
     u32 payee = settle->positions[payee_slot].participant;
-    if (settle_suspended(settle, payer) || settle_suspended(settle, payee)) return 0;
+    if (settle_participant_suspended(settle, payer) ||
+        settle_participant_suspended(settle, payee)) {
+        return 0;
+    }
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
     u32 limits = settle_model_limits(settle, currency, payer, payee);
@@ -316,6 +308,8 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     return settled;
 }
 
+/* A resolution run over one currency's queues (see "Releasing queues"): load, choose, book.
+ * Returns the payments settled; the caller runs the retries after it. */
 u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     ASSERT(currency < settle->currency_count);
     const struct settle_currency *entry = &settle->currencies[currency];
@@ -341,12 +335,12 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     khorgos_error error = settle_lsm_resolve(&settle->lsm, &problem, &result);
     ASSERT(error == KHORGOS_ERROR_ok);
     u32 settled = settle_book_selected(settle, currency, &result, SETTLE_NONE, timestamp);
-    settle_fx_lsm_end(settle); /* before the retries, which price payments again */
-    return settled + settle_retry_run(settle, timestamp);
+    settle_fx_lsm_end(settle); /* before the caller's retries, which price payments again */
+    return settled;
 }
 
-static u32 settle_resolve_status(struct settle *settle, const struct khorgos_business_day *event,
-                                 u32 *currency) {
+static u32 settle_resolve_status(const struct settle *settle,
+                                 const struct khorgos_business_day *event, u32 *currency) {
     static const u8 zero[sizeof(event->reserved)];
     if (event->date != 0 || event->cut_off_customer != 0 || event->cut_off_interbank != 0 ||
         event->resolution_interval != 0 || event->queue_mode != 0 || event->flags != 0 ||
@@ -363,25 +357,15 @@ static u32 settle_resolve_status(struct settle *settle, const struct khorgos_bus
     return KHORGOS_SETTLE_ok;
 }
 
-void settle_resolve_gridlock(struct settle *settle, u64 timestamp,
-                             const struct khorgos_business_day *events, u32 count,
-                             struct khorgos_settle_result *results) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
-    ASSERT(count == 0 || (events != NULL && results != NULL));
-    const u32 operation = KHORGOS_OPERATION_RESOLVE_GRIDLOCK;
-    for (u32 index = 0; index < count; index++) {
-        const struct khorgos_business_day *event = &events[index];
-        struct khorgos_settle_result *result = &results[index];
-        u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
-            continue;
-        }
-        u32 currency = SETTLE_NONE;
-        u64 settled_before = settle->payments_settled;
-        result->status = settle_resolve_status(settle, event, &currency);
-        if (result->status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, event_timestamp);
-        result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
-    }
+/* One resolve_gridlock event (its request id, the retries after it and its count:
+ * settle_apply.c). */
+u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *body,
+                             u64 timestamp) {
+    const struct khorgos_business_day *event = body;
+    ASSERT(operation == KHORGOS_OPERATION_RESOLVE_GRIDLOCK);
+    ASSERT(settle->timestamp_cursor > timestamp); /* the event's own timestamp was taken */
+    u32 currency = SETTLE_NONE;
+    u32 status = settle_resolve_status(settle, event, &currency);
+    if (status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
+    return status;
 }

@@ -20,18 +20,28 @@
  *            requests          request_count x 64: id 16, checksum 16, result 32
  *            holidays          per currency in order, its holiday_count dates x 4 (u32
  *                              YYYYMMDD, ascending) (version 3)
- *            fx and windows    settle_fx_snapshot_emit (settle_fx.c, version 2)
+ *            fx and windows    (version 2) 32 bytes of counts: quote_count 4,
+ *                              window_count 4, window_open 4, window_unfinished 4,
+ *                              routing_mode 4, vehicle_numeric 4, queued_slot_count 4, zero 4;
+ *                              then the quotes (settle_fx_snapshot_emit_quotes: quote_count x
+ *                              128, struct khorgos_fx_quote, then quote_count x 4 provider
+ *                              indexes), the windows (settle_netting_snapshot_emit:
+ *                              window_count x 112, struct settle_window_entry: record 96, head
+ *                              4, tail 4, settle_due 8), and per payment and slot
+ *                              (settle_fx_snapshot_emit_payments: payment_count x 16 vehicle
+ *                              amount, then x 4 three times: vehicle currency, first quote,
+ *                              second quote; then participant_count x 8 bytes slot_fx_queued)
  *
  * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
  * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
  * (inside struct settle_position, so a position is 16 bytes longer). Only the current version
  * is read (the engine refuses others with format_version): a data directory of an older build
  * replays its journal from an older snapshot only with that build.
- * Not written, being derived: the three id maps (rebuilt from the records: an id's value is
+ * Not written, being derived: the four id maps (rebuilt from the records: an id's value is
  * its index) and the scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 #include "storage/storage.h"
 
 struct settle_snapshot_counts {
@@ -53,7 +63,32 @@ _Static_assert(offsetof(struct settle_position, retry_pending) ==
                "positions have no padding before their end");
 _Static_assert(sizeof(struct settle_request) == 64, "a request is 64 bytes, no padding");
 
+/* The counts of the cross-currency and netting part, which the two files' parts follow. */
+struct settle_snapshot_exchange_counts {
+    u32 quote_count, window_count, window_open, window_unfinished;
+    u32 routing_mode, vehicle_numeric, queued_slot_count, zero;
+};
+_Static_assert(sizeof(struct settle_snapshot_exchange_counts) == 32, "32 bytes, no padding");
+_Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
+
 typedef void (*settle_put)(void *context, const void *data, u64 size);
+
+/* The cross-currency and netting part: counts, quotes, windows, per payment and slot. */
+static void settle_snapshot_emit_exchange(const struct settle *settle, settle_put put,
+                                          void *context) {
+    const struct settle_fx *fx = &settle->fx;
+    const struct settle_netting *netting = &settle->netting;
+    ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
+    ASSERT(netting->window_count <= SETTLE_WINDOW_COUNT_MAX);
+    const struct settle_snapshot_exchange_counts counts = {
+        fx->quote_count, netting->window_count, netting->window_open,
+        netting->window_unfinished, fx->routing_mode, fx->vehicle_numeric,
+        fx->queued_slot_count, 0};
+    put(context, &counts, sizeof(counts));
+    settle_fx_snapshot_emit_quotes(settle, put, context);
+    settle_netting_snapshot_emit(settle, put, context);
+    settle_fx_snapshot_emit_payments(settle, put, context);
+}
 
 static void settle_snapshot_emit(const struct settle *settle, settle_put put, void *context) {
     ASSERT(settle->retry_count == 0 && settle->chain_count == 0);
@@ -92,7 +127,7 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
         put(context, &settle->holidays[currency * SETTLE_HOLIDAY_COUNT_MAX],
             (u64)settle->currencies[currency].holiday_count * sizeof(u32));
     }
-    settle_fx_snapshot_emit(settle, put, context); /* quotes and windows, see settle_fx.c */
+    settle_snapshot_emit_exchange(settle, put, context);
 }
 
 static void settle_put_writer(void *context, const void *data, u64 size) {
@@ -240,6 +275,33 @@ static khorgos_error settle_get_reader(void *context, void *data, u64 size) {
     return storage_reader_get(context, data, size);
 }
 
+/* Reads what settle_snapshot_emit_exchange wrote; corrupt when the counts do not fit, the
+ * quotes do not rebuild their map or the two parts break their invariants. */
+static khorgos_error settle_read_exchange(struct settle *settle, struct storage_reader *reader) {
+    struct settle_snapshot_exchange_counts counts;
+    khorgos_error error = storage_reader_get(reader, &counts, sizeof(counts));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (counts.quote_count > SETTLE_FX_QUOTE_COUNT_MAX ||
+        counts.window_count > SETTLE_WINDOW_COUNT_MAX || counts.window_open > counts.window_count ||
+        counts.window_unfinished > counts.window_count || counts.zero != 0) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    settle->fx.routing_mode = counts.routing_mode;
+    settle->fx.vehicle_numeric = counts.vehicle_numeric;
+    settle->fx.queued_slot_count = counts.queued_slot_count;
+    error = settle_fx_snapshot_read_quotes(settle, counts.quote_count, settle_get_reader, reader);
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_netting_snapshot_read(settle, counts.window_count, counts.window_open,
+                                             counts.window_unfinished, settle_get_reader, reader);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_fx_snapshot_read_payments(settle, settle_get_reader, reader);
+    }
+    if (error != KHORGOS_ERROR_ok) return error;
+    return settle_fx_check(settle) && settle_netting_check(settle) ? KHORGOS_ERROR_ok
+                                                                   : KHORGOS_ERROR_corrupt;
+}
+
 khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader *reader) {
     ASSERT(settle != NULL && reader != NULL);
     ASSERT(settle->participant_count == 0 && settle->payment_count == 0);
@@ -288,7 +350,7 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     if (error == KHORGOS_ERROR_ok) error = settle_read_holidays(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
     if (!settle_bools_valid(settle) || !settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
-    error = settle_fx_snapshot_read(settle, settle_get_reader, reader); /* settle_fx.c */
+    error = settle_read_exchange(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
     if (storage_reader_remaining(reader) != 0) {
         return KHORGOS_ERROR_corrupt;

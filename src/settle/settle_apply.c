@@ -1,21 +1,18 @@
 /*
- * settle_state.c: the settlement layer's memory, its identifiers (ledger ids, BICs, countries,
- * request ids), the ledger booking primitive (the chain), status names, the dispatch of
- * settlement operations and the invariant check. Design: see settle.h.
+ * settle_apply.c: the top of the settlement layer and the only file of it that calls across
+ * its features: the layer's memory (settle_init), status names, the dispatch of settlement
+ * operations, the loop of every event that carries a request id (its timestamp, the stored
+ * answer of a retry, the body from its feature's *_event_one, the retries of the queues it
+ * released and its count of payments settled), the timers (the settle pulse and
+ * settle_timer_next), the retries of cross-currency payments after each request, and the
+ * invariant check. The direction of the layer's calls: settle_private.h. Design: settle.h.
  *
  * Memory. settle_init reserves every array from the config (participants, positions,
  * payments and their links, the settle-by heap, bilateral limits, request ids, the chain
- * scratch and the LSM workspace); nothing below allocates.
- *
- * The chain. settle_chain_add appends a transfer to the scratch chain; settle_chain_flush hands
- * it to ledger_create_transfers as ONE linked chain (every event linked but the last) at the
- * timestamp cursor, and asserts every event was created: callers book only what they checked
- * to be covered, so a failure is a bug, not a case. A chain longer than SETTLE_CHAIN_EVENTS_MAX
- * (the scratch, one ledger call) is handed over in parts that the ledger keeps as one chain
- * (ledger_chain_continue): every part but the last ends linked, so the records show one chain
- * from the set's first transfer to its last (see settle.h, "Booking model").
+ * scratch, the LSM workspace, and through settle_fx_init and settle_netting_init their
+ * state); nothing below allocates.
  */
-#include "settle/settle.h"
+#include "settle/settle_private.h"
 
 #include <stdlib.h>
 
@@ -102,6 +99,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
         error = settle_lsm_workspace_init(&settle->lsm, participants, payments, limits);
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
+    if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
     return error;
 }
 
@@ -139,6 +137,7 @@ void settle_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (settle->lsm.memory != NULL) settle_lsm_workspace_deinit(&settle->lsm);
     settle_fx_deinit(settle);
+    settle_netting_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
     if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
     if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);
@@ -153,267 +152,133 @@ void settle_deinit(struct settle *settle) {
     memset(settle, 0, sizeof(*settle));
 }
 
-/* ----------------------------------------------------------------------------------------- */
-/* Identifiers.                                                                               */
-
-u128 settle_account_id(u32 kind, u32 currency_numeric, u32 participant_number) {
-    ASSERT(kind >= SETTLE_ACCOUNT_SETTLEMENT && kind <= SETTLE_ACCOUNT_CLEARING);
-    ASSERT(currency_numeric > 0);
-    return ((u128)SETTLE_NAMESPACE << 112) | ((u128)kind << 104) |
-           ((u128)currency_numeric << 64) | (u128)participant_number;
-}
-
-u128 settle_transfer_id_next(struct settle *settle, u32 kind) {
-    ASSERT(kind >= SETTLE_TRANSFER_PAYMENT && kind <= SETTLE_TRANSFER_DEFUND);
-    settle->transfer_sequence++;
-    ASSERT(settle->transfer_sequence > 0);
-    return ((u128)SETTLE_NAMESPACE << 112) | ((u128)kind << 104) | settle->transfer_sequence;
-}
-
-static bool settle_is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-static bool settle_is_digit(char c) { return c >= '0' && c <= '9'; }
-
-/* ISO 3166-1 alpha-2, every officially assigned code, plus XK (Kosovo), which SWIFT uses. */
-static const char settle_countries[] =
-    "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBSBTBVBWBYBZCACCCDCFCGCH"
-    "CICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEEEGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGN"
-    "GPGQGRGSGTGUGWGYHKHMHNHRHTHUIDIEILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLCLI"
-    "LKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMTMUMVMWMXMYMZNANCNENFNGNINLNONPNRNUNZOM"
-    "PAPEPFPGPHPKPLPMPNPRPSPTPWPYQARERORSRURWSASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSVSXSYSZTCTD"
-    "TFTGTHTJTKTLTMTNTOTRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVIVNVUWFWSXKYEYTZAZMZW";
-
-bool settle_country_valid(const char country[2]) {
-    ASSERT(country != NULL);
-    ASSERT(sizeof(settle_countries) % 2 == 1);
-    if (!settle_is_upper(country[0]) || !settle_is_upper(country[1])) return false;
-    for (u32 index = 0; index + 1 < sizeof(settle_countries); index += 2) {
-        if (settle_countries[index] == country[0] && settle_countries[index + 1] == country[1]) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]) {
-    ASSERT(bic != NULL);
-    u32 length = 0;
-    while (length < KHORGOS_BIC_BYTES && bic[length] != '\0') length++;
-    for (u32 index = length; index < KHORGOS_BIC_BYTES; index++) {
-        if (bic[index] != '\0') return false; /* text after the NUL */
-    }
-    if (length != 8 && length != 11) return false;
-    for (u32 index = 0; index < length; index++) {
-        char c = bic[index];
-        bool letter_only = index < 6;
-        if (letter_only ? !settle_is_upper(c) : !(settle_is_upper(c) || settle_is_digit(c))) {
-            return false;
-        }
-    }
-    if (!settle_country_valid(&bic[4])) return false;
-    if (length == 8) memcpy(&bic[8], "XXX", 3);
-    ASSERT(bic[10] != '\0');
-    return true;
-}
-
-u32 settle_participant_find(const struct settle *settle, const char bic[KHORGOS_BIC_BYTES]) {
-    ASSERT(settle != NULL && bic != NULL);
-    ASSERT(settle->participant_count <= settle->config.participant_count_max);
-    for (u32 index = 0; index < settle->participant_count; index++) {
-        if (memcmp(settle->participants[index].record.bic, bic, KHORGOS_BIC_BYTES) == 0) {
-            return index;
-        }
-    }
-    return SETTLE_NONE;
-}
-
-u32 settle_currency_find(const struct settle *settle, u32 numeric) {
-    ASSERT(settle != NULL);
-    ASSERT(settle->currency_count <= SETTLE_CURRENCY_COUNT_MAX);
-    for (u32 index = 0; index < settle->currency_count; index++) {
-        if (settle->currencies[index].numeric == numeric) return index;
-    }
-    return SETTLE_NONE;
-}
-
-u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency) {
-    ASSERT(participant < settle->participant_count);
-    ASSERT(currency < settle->currency_count);
-    u32 numeric = settle->currencies[currency].numeric;
-    const struct khorgos_participant *record = &settle->participants[participant].record;
-    for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {
-        if (record->currencies[k] == numeric) {
-            return participant * KHORGOS_PARTICIPANT_CURRENCIES_MAX + k;
-        }
-    }
-    return SETTLE_NONE;
-}
-
-u128 settle_balance(const struct settle *settle, u32 slot) {
-    const struct settle_position *position = &settle->positions[slot];
-    ASSERT(position->in_use);
-    u32 index = 0;
-    bool found = base_id_map_get(&settle->ledger->account_map, position->settlement_account_id,
-                                 &index);
-    ASSERT(found);
-    const struct khorgos_account *account = &settle->ledger->accounts[index];
-    ASSERT(account->credits_posted >= account->debits_posted + account->debits_pending);
-    return account->credits_posted - account->debits_posted - account->debits_pending;
-}
-
-u128 settle_liquidity(const struct settle *settle, u32 slot) {
-    const struct settle_position *position = &settle->positions[slot];
-    ASSERT(position->in_use);
-    u128 unused = position->credit_line > position->credit_outstanding
-                      ? position->credit_line - position->credit_outstanding
-                      : 0;
-    u128 balance = settle_balance(settle, slot);
-    return base_u128_add_overflows(balance, unused) ? U128_MAX : balance + unused;
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Request ids.                                                                               */
-
-static u128 settle_request_checksum(u32 operation, const void *event, u32 size) {
-    ASSERT(event != NULL && size > 0 && size <= 256);
-    u8 buffer[4 + 256];
-    memcpy(buffer, &operation, 4);
-    memcpy(buffer + 4, event, size);
-    return base_checksum128(buffer, 4 + (size_t)size);
-}
-
-bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,
-                         u32 size, struct khorgos_settle_result *result) {
-    ASSERT(id != 0);
-    ASSERT(result != NULL);
-    u32 index = 0;
-    if (!base_id_map_get(&settle->request_map, id, &index)) return false;
-    ASSERT(index < settle->request_count);
-    if (settle->requests[index].checksum != settle_request_checksum(operation, event, size)) {
-        *result =
-            (struct khorgos_settle_result){.timestamp = settle->requests[index].result.timestamp,
-                                           .status = KHORGOS_SETTLE_exists_with_different_fields};
-        return true;
-    }
-    *result = settle->requests[index].result;
-    result->flags |= KHORGOS_SETTLE_RESULT_RETRY;
-    return true;
-}
-
-bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const void *event,
-                          u32 size, struct khorgos_settle_result *result) {
-    ASSERT(settle != NULL && event != NULL);
-    ASSERT(result != NULL);
-    if (id == 0) {
-        result->status = KHORGOS_SETTLE_id_must_not_be_zero;
-        return false;
-    }
-    if (settle_request_seen(settle, operation, id, event, size, result)) return false;
-    if (settle->request_count == settle->config.request_count_max) {
-        result->status = KHORGOS_SETTLE_capacity_full;
-        return false;
-    }
-    return true;
-}
-
-void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
-                          u32 size, const struct khorgos_settle_result *result) {
-    ASSERT(id != 0);
-    ASSERT(!base_id_map_get(&settle->request_map, id, &(u32){0}));
-    if (settle->request_count == settle->config.request_count_max) return; /* checked by callers */
-    u32 index = settle->request_count++;
-    settle->requests[index].id = id;
-    settle->requests[index].checksum = settle_request_checksum(operation, event, size);
-    settle->requests[index].result = *result;
-    base_id_map_insert(&settle->request_map, id, index);
-    settle->request_stored_last = index;
-    settle->request_stored_result = (struct khorgos_settle_result *)result;
-}
-
-u32 settle_settled_since(const struct settle *settle, u64 before) {
-    ASSERT(settle->payments_settled >= before);
-    ASSERT(settle->payments_settled - before <= U32_MAX);
-    return (u32)(settle->payments_settled - before);
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Timestamps.                                                                                */
-
-u64 settle_timestamp_take(struct settle *settle) {
-    ASSERT(settle != NULL);
-    u64 timestamp = settle->timestamp_cursor++;
-    ASSERT(settle->timestamp_cursor > timestamp); /* no wrap */
-    settle->timestamp_last = MAX(settle->timestamp_last, timestamp);
-    return timestamp;
-}
-
-u64 settle_event_begin(struct settle *settle, struct khorgos_settle_result *result) {
-    ASSERT(result != NULL);
-    u64 timestamp = settle_timestamp_take(settle);
-    *result = (struct khorgos_settle_result){.timestamp = timestamp};
-    return timestamp;
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* The chain.                                                                                 */
-
-/* A chain is flushed in ledger calls of at most SETTLE_CHAIN_EVENTS_MAX events, each of which
- * must pass the ledger's own (conservative) check; the history entries it reserves per call are
- * never used by this layer's accounts (no history flag), so one call's check stands for all,
- * and the transfer array must hold the whole chain. */
-bool settle_chain_capacity(const struct settle *settle, u32 count) {
-    const struct ledger *ledger = settle->ledger;
-    ASSERT(settle->chain_count == 0);
-    ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
-    return ledger_capacity_transfers(ledger, MIN(count, SETTLE_CHAIN_EVENTS_MAX)) &&
-           (u64)ledger->transfer_count + count <= ledger->config.transfer_count_max;
-}
-
-/* Hands the scratch to the ledger; `last` ends the chain, otherwise it goes on in the next part
- * (ledger_chain_continue), so its last event stays linked. */
-static void settle_chain_flush_part(struct settle *settle, bool last) {
-    u32 count = settle->chain_count;
-    ASSERT(count <= SETTLE_CHAIN_EVENTS_MAX);
-    ASSERT(count > 0 || last);
-    if (count == 0) return;
-    for (u32 index = 0; index < count; index++) {
-        settle->chain[index].flags = index + 1 < count || !last ? KHORGOS_TRANSFER_LINKED : 0;
-    }
-    if (!last) ledger_chain_continue(settle->ledger);
-    u64 timestamp = settle->timestamp_cursor + count - 1;
-    ledger_create_transfers(settle->ledger, timestamp, settle->chain, count,
-                            settle->chain_results);
-    for (u32 index = 0; index < count; index++) {
-        ASSERT(settle->chain_results[index].status == KHORGOS_CREATE_TRANSFER_created);
-    }
-    settle->timestamp_cursor = timestamp + 1;
-    settle->timestamp_last = timestamp;
-    settle->chain_count = 0;
-    ASSERT(settle->ledger->chain_open == !last);
-}
-
-void settle_chain_flush(struct settle *settle) {
-    settle_chain_flush_part(settle, true);
-}
-
-void settle_chain_add(struct settle *settle, u32 kind, u128 id, u128 debit, u128 credit,
-                      u128 amount, u32 ledger, u128 user_data) {
-    ASSERT(amount > 0);
-    ASSERT(debit != credit);
-    /* Full, and another event follows: the chain goes on in the next part. */
-    if (settle->chain_count == SETTLE_CHAIN_EVENTS_MAX) settle_chain_flush_part(settle, false);
-    settle->chain[settle->chain_count++] = (struct khorgos_transfer){
-        .id = id, .debit_account_id = debit, .credit_account_id = credit, .amount = amount,
-        .user_data_128 = user_data, .ledger = ledger, .code = (u16)kind};
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Dispatch.                                                                                  */
-
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
             operation <= KHORGOS_OPERATION_SET_HOLIDAYS);
 }
+
+/* ----------------------------------------------------------------------------------------- */
+/* Events with a request id, and the retries after each.                                      */
+
+/* The event records of these operations all start with their request id (khorgos.h). */
+_Static_assert(offsetof(struct khorgos_participant_event, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_business_day, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_holiday, id) == 0, "id first");
+_Static_assert(offsetof(struct khorgos_window, id) == 0, "id first");
+
+/* Applies one event's body at its timestamp (the features' *_event_one): its status. */
+typedef u32 (*settle_event_one)(struct settle *settle, u32 operation, const void *event,
+                                u64 timestamp);
+
+static u32 settle_event_size(u32 operation) {
+    ASSERT(settle_operation_is(operation));
+    ASSERT(operation != KHORGOS_OPERATION_SETTLE_PULSE);
+    switch (operation) {
+    case KHORGOS_OPERATION_OPEN_DAY:
+    case KHORGOS_OPERATION_CLOSE_DAY:
+    case KHORGOS_OPERATION_RESOLVE_GRIDLOCK: return sizeof(struct khorgos_business_day);
+    case KHORGOS_OPERATION_SET_HOLIDAYS: return sizeof(struct khorgos_holiday);
+    case KHORGOS_OPERATION_OPEN_WINDOW:
+    case KHORGOS_OPERATION_CLOSE_WINDOW:
+    case KHORGOS_OPERATION_SETTLE_WINDOW:
+    case KHORGOS_OPERATION_UNWIND_WINDOW:
+    case KHORGOS_OPERATION_ABORT_WINDOW: return sizeof(struct khorgos_window);
+    default: return sizeof(struct khorgos_participant_event);
+    }
+}
+
+/* Each event in turn: its own timestamp, its request id (a retry answered from the stored
+ * result), its body, then the retries of the queues it may have released, which count in its
+ * result; set_holidays releases nothing, so it neither retries nor counts. */
+static void settle_apply_events(struct settle *settle, u32 operation, u64 timestamp,
+                                const void *events, u32 count,
+                                struct khorgos_settle_result *results, settle_event_one one) {
+    ASSERT(settle != NULL && one != NULL);
+    ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
+    ASSERT(count == 0 || (events != NULL && results != NULL));
+    const u32 size = settle_event_size(operation);
+    const bool retries = operation != KHORGOS_OPERATION_SET_HOLIDAYS;
+    for (u32 index = 0; index < count; index++) {
+        const void *event = (const u8 *)events + (size_t)index * size;
+        struct khorgos_settle_result *result = &results[index];
+        u128 id;
+        memcpy(&id, event, sizeof(id));
+        u64 event_timestamp = settle_event_begin(settle, result);
+        if (!settle_request_begin(settle, operation, id, event, size, result)) continue;
+        u64 settled_before = settle->payments_settled;
+        result->status = one(settle, operation, event, event_timestamp);
+        if (retries) {
+            settle_retry_run(settle, event_timestamp);
+            result->payments_settled = settle_settled_since(settle, settled_before);
+        }
+        settle_request_store(settle, operation, id, event, size, result);
+    }
+}
+
+/* open_day and close_day; after an open_day, the payments waiting for its date enter. */
+static u32 settle_apply_day_one(struct settle *settle, u32 operation, const void *event,
+                                u64 timestamp) {
+    ASSERT(settle->chain_count == 0);
+    u32 status = settle_day_event_one(settle, operation, event, timestamp);
+    if (operation == KHORGOS_OPERATION_OPEN_DAY && status == KHORGOS_SETTLE_ok) {
+        const struct khorgos_business_day *day = event;
+        u32 currency = settle_currency_find(settle, day->currency);
+        ASSERT(currency != SETTLE_NONE && settle->currencies[currency].day_open);
+        settle_release_waiting(settle, currency, timestamp);
+    }
+    return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Timers.                                                                                    */
+
+static u64 settle_min_due(u64 current, u64 due) {
+    if (due == 0) return current;
+    return current == 0 ? due : MIN(current, due);
+}
+
+u64 settle_timer_next(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    u64 next = settle->timer_count > 0 ? settle->timers[0].due : 0;
+    for (u32 index = 0; index < settle->currency_count; index++) {
+        const struct settle_currency *currency = &settle->currencies[index];
+        if (!currency->day_open) continue;
+        if (!currency->cut_off_customer_passed) {
+            next = settle_min_due(next, currency->cut_off_customer);
+        }
+        if (!currency->cut_off_interbank_passed) {
+            next = settle_min_due(next, currency->cut_off_interbank);
+        }
+        if ((currency->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) != 0) {
+            next = settle_min_due(next, currency->resolution_next);
+        }
+    }
+    return settle_min_due(next, settle_netting_timer_next(settle)); /* window timers */
+}
+
+/* The settle pulse: settle-by rejections, each open currency's cut-offs and timed
+ * resolution (with the retries it allows), the windows' timers, then the retries of what all
+ * that released. */
+static void settle_apply_pulse(struct settle *settle, u64 timestamp) {
+    ASSERT(settle != NULL);
+    ASSERT(timestamp > 0);
+    settle_day_settle_by(settle, timestamp);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        if (!settle->currencies[currency].day_open) continue;
+        settle_day_cut_offs(settle, currency, timestamp);
+        if (settle_day_resolution_due(settle, currency, timestamp)) {
+            settle_resolve(settle, currency, timestamp);
+            settle_retry_run(settle, timestamp);
+        }
+    }
+    settle_netting_pulse(settle, timestamp); /* window close / settle timers */
+    settle_retry_run(settle, timestamp);
+    ASSERT(settle_timer_next(settle) == 0 || settle_timer_next(settle) > timestamp);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Dispatch.                                                                                  */
 
 static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp,
                            const void *body, u32 count, void *reply);
@@ -426,7 +291,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     settle->request_stored_result = NULL;
     switch (operation) {
     case KHORGOS_OPERATION_SETTLE_PULSE:
-        settle_pulse(settle, settle_timestamp_take(settle));
+        settle_apply_pulse(settle, settle_timestamp_take(settle));
         return 0;
     case KHORGOS_OPERATION_CREATE_PARTICIPANTS:
         settle_create_participants(settle, timestamp, body, count, reply);
@@ -437,7 +302,8 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_SET_LIMITS:
     case KHORGOS_OPERATION_SUSPEND:
     case KHORGOS_OPERATION_REINSTATE:
-        settle_participant_events(settle, operation, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_participant_event_one);
         return count;
     case KHORGOS_OPERATION_SUBMIT_PAYMENTS:
         settle_submit_payments(settle, timestamp, body, count, reply);
@@ -454,19 +320,20 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         return settle_get_queue(settle, body, reply,
                                 LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment)));
     case KHORGOS_OPERATION_RESOLVE_GRIDLOCK:
-        settle_resolve_gridlock(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_resolve_event_one);
         return count;
     case KHORGOS_OPERATION_GET_POSITIONS:
         return settle_get_positions(settle, body, reply,
                                     LIMIT_RECORDS_MAX(sizeof(struct khorgos_position)));
     case KHORGOS_OPERATION_OPEN_DAY:
-        settle_open_day(settle, timestamp, body, count, reply);
-        return count;
     case KHORGOS_OPERATION_CLOSE_DAY:
-        settle_close_day(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_apply_day_one);
         return count;
     case KHORGOS_OPERATION_SET_HOLIDAYS:
-        settle_set_holidays(settle, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_holiday_event_one);
         return count;
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
@@ -495,7 +362,8 @@ static u32 settle_apply_fx(struct settle *settle, u32 operation, u64 timestamp, 
     case KHORGOS_OPERATION_SETTLE_WINDOW:
     case KHORGOS_OPERATION_UNWIND_WINDOW:
     case KHORGOS_OPERATION_ABORT_WINDOW:
-        settle_netting_window_events(settle, operation, timestamp, body, count, reply);
+        settle_apply_events(settle, operation, timestamp, body, count, reply,
+                            settle_netting_window_event_one);
         break;
     case KHORGOS_OPERATION_LOOKUP_WINDOWS:
         return settle_netting_lookup_windows(settle, body, count, reply);
@@ -540,7 +408,11 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
     /* A queued cross-currency payment may be released by any change (settle_fx.c). */
     if (settle->fx.queued_slot_count > 0) {
         u64 settled_before = settle->payments_settled;
-        settle_fx_retry_all(settle, settle_timestamp_take(settle));
+        u64 retry_timestamp = settle_timestamp_take(settle);
+        if (settle_fx_retry_mark(settle)) {
+            settle_retry_run(settle, retry_timestamp);
+            ASSERT(settle->retry_count == 0);
+        }
         settle_result_add_released(settle, reply, written,
                                    settle_settled_since(settle, settled_before));
     }
