@@ -67,9 +67,9 @@ void khorgos_window_counts(const struct khorgos *engine,
                            uint32_t counts[KHORGOS_WINDOW_STATE_COUNT]) {
     ASSERT(engine != NULL && counts != NULL);
     memset(counts, 0, KHORGOS_WINDOW_STATE_COUNT * sizeof(counts[0]));
-    const struct settle_fx *fx = &engine->settle.fx;
-    for (u32 index = 0; index < fx->window_count; index++) {
-        u8 state = fx->windows[index].record.state;
+    const struct settle_netting *netting = &engine->settle.netting;
+    for (u32 index = 0; index < netting->window_count; index++) {
+        u8 state = netting->windows[index].record.state;
         ASSERT(state > 0 && state < KHORGOS_WINDOW_STATE_COUNT);
         counts[state]++;
     }

@@ -326,6 +326,13 @@ u64 settle_timer_next(const struct settle *settle);
 /* Checks the invariants above; true when they hold. For tests. */
 bool settle_check(const struct settle *settle);
 
+/* Read by the layers above (settle_book.c): the engine's authorization and statistics, and
+ * the server's certificate identities, which must name a participant as this layer does. */
+/* Normalises a BIC in place to 11 characters (8 -> + "XXX"); false when invalid. */
+bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]);
+/* The position slot of participant p in currency index c, SETTLE_NONE when it lacks it. */
+u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency);
+
 /* Snapshots (settle_snapshot.c): the layer's section of a snapshot, for the storage layer's
  * checkpoints, and a digest of the same bytes (equal states, equal digests). The section's
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */

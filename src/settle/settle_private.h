@@ -34,12 +34,8 @@ u128 settle_account_id(u32 kind, u32 currency_numeric, u32 participant_number);
 u128 settle_transfer_id_next(struct settle *settle, u32 kind);
 /* The participant with this BIC (normalised), SETTLE_NONE if none. */
 u32 settle_participant_find(const struct settle *settle, const char bic[KHORGOS_BIC_BYTES]);
-/* Normalises a BIC in place to 11 characters (8 -> + "XXX"); false when invalid. */
-bool settle_bic_normalize(char bic[KHORGOS_BIC_BYTES]);
 bool settle_country_valid(const char country[2]);
 u32 settle_currency_find(const struct settle *settle, u32 numeric);
-/* The position slot of participant p in currency index c, SETTLE_NONE when it lacks it. */
-u32 settle_position_slot(const struct settle *settle, u32 participant, u32 currency);
 u128 settle_balance(const struct settle *settle, u32 slot);
 u128 settle_liquidity(const struct settle *settle, u32 slot);
 bool settle_participant_suspended(const struct settle *settle, u32 participant);
