@@ -1,7 +1,9 @@
 /*
  * cli_start.c: `khorgos start`, the network server (src/server/server.h).
  *
- *   khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] [--clock manual]
+ *   khorgos start --data DIR [--addresses ADDR:PORT] [--clock manual]
+ *
+ * The cluster id it serves is the data directory's (format --cluster).
  *
  * It serves TigerBeetle 0.17's client protocol (docs/protocol.md, docs/server.md) in plaintext
  * on a loopback address, until SIGTERM or SIGINT.
@@ -17,16 +19,15 @@ static int start_usage(const char *problem) {
     FILE *stream = problem != NULL ? stderr : stdout;
     if (problem != NULL) fprintf(stderr, "khorgos start: %s\n", problem);
     fprintf(stream,
-            "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--cluster ID] "
-            "[--clock manual]\n"
+            "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--clock manual]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
             "; a bare PORT\n"
             "                         means 127.0.0.1); plaintext is served on a loopback\n"
             "                         address only (TLS is not built yet)\n"
-            "  --cluster ID           the cluster id clients must name (default 0)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
+            "Clients must name the cluster id DIR was formatted with (format --cluster).\n"
             "One key=value line per event on standard error; docs/server.md.\n");
     ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
     return problem != NULL ? CLI_EXIT_USAGE : CLI_EXIT_OK;
@@ -44,10 +45,6 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         } else if (strcmp(option, "--addresses") == 0) {
             if (strchr(value, ',') != NULL) return start_usage("one address only: one replica");
             options->address = value;
-        } else if (strcmp(option, "--cluster") == 0) {
-            if (base_u128_parse(value, strlen(value), &options->cluster) != 0) {
-                return start_usage("--cluster takes a decimal u128");
-            }
         } else if (strcmp(option, "--clock") == 0) {
             if (strcmp(value, "manual") != 0 && strcmp(value, "realtime") != 0) {
                 return start_usage("--clock takes manual or realtime");

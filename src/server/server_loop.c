@@ -237,7 +237,8 @@ static void loop_on_check(uv_check_t *check) {
         server->closing_all = true;
         uv_walk(&server->loop, handle_finish, server);
         server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
-                   (unsigned long long)server->op, (unsigned long long)server->engine_batches,
+                   (unsigned long long)server->engine->request_count,
+                   (unsigned long long)server->engine_batches,
                    (unsigned long long)server->engine_requests);
     }
 }
@@ -356,8 +357,9 @@ static khorgos_error server_open(struct server *server, const struct server_opti
                    khorgos_error_name(error), khorgos_strerror(error));
         return error;
     }
+    server->cluster = engine_cluster(server->engine);
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
-    base_u128_format(options->cluster, cluster);
+    base_u128_format(server->cluster, cluster);
     server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
                options->clock_manual ? "manual" : "realtime");
     return KHORGOS_ERROR_ok;
@@ -367,12 +369,10 @@ khorgos_error server_run(const struct server_options *options) {
     ASSERT(options != NULL && options->data_directory != NULL && options->address != NULL);
     struct server *server = calloc(1, sizeof(*server));
     if (server == NULL) return KHORGOS_ERROR_out_of_memory;
-    server->cluster = options->cluster;
     server_batch_init(&server->batches[0]);
     server_batch_init(&server->batches[1]);
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
-    server_sessions_init(&server->sessions);
     uv_loop_init(&server->loop);
     khorgos_error error = server_listen(server, options);
     if (error == KHORGOS_ERROR_ok) error = server_open(server, options);
@@ -388,7 +388,7 @@ khorgos_error server_run(const struct server_options *options) {
         uv_signal_start(&server->signal_term, loop_on_signal, SIGTERM);
         uv_signal_init(&server->loop, &server->signal_interrupt);
         uv_signal_start(&server->signal_interrupt, loop_on_signal, SIGINT);
-        server_log("event=serving sessions_max=%u connections_max=%u", SERVER_SESSIONS_MAX,
+        server_log("event=serving sessions_max=%u connections_max=%u", ENGINE_SESSIONS_MAX,
                    SERVER_CONNECTIONS_MAX);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         error = server->failure;
@@ -399,7 +399,7 @@ khorgos_error server_run(const struct server_options *options) {
     }
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
-    server_sessions_free(&server->sessions);
+    server_replies_free(&server->replies);
     free(server->batches[0].requests);
     free(server->batches[1].requests);
     free(server);
