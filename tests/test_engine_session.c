@@ -242,7 +242,8 @@ static void test_records_and_format_version(void **state) {
     assert_int_equal(account_create(engine, 1, 1, 101, 5), KHORGOS_ERROR_ok);
     khorgos_close(engine);
     struct storage_io *io = NULL;
-    assert_int_equal(storage_io_posix_create(directory.path, STORAGE_POSIX_WRITE, &io, NULL), KHORGOS_ERROR_ok);
+    assert_int_equal(storage_io_posix_create(directory.path, STORAGE_POSIX_WRITE, &io, NULL),
+                     KHORGOS_ERROR_ok);
     struct storage_superblock superblock;
     assert_int_equal(storage_superblock_read(io, &superblock), KHORGOS_ERROR_ok);
     struct storage *storage = NULL;
