@@ -6,10 +6,28 @@
 #ifndef KHORGOS_TEST_SERVER_CLIENT_H
 #define KHORGOS_TEST_SERVER_CLIENT_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "client/client.h"
+
+/* A connection to 127.0.0.1:port, tried every 50 ms for at most `wait_ms` (a server starting). */
+static inline int connect_port(u16 port, int wait_ms) {
+    for (int waited_ms = 0; waited_ms <= wait_ms; waited_ms += 50) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
+        close(fd);
+        usleep(50 * 1000);
+    }
+    fail_msg("no server accepted on port %u within %d ms", (unsigned)port, wait_ms);
+    return -1;
+}
 
 static inline void send_all(int fd, const void *bytes, size_t size) {
     assert_int_equal(write(fd, bytes, size), (ssize_t)size);

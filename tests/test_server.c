@@ -39,17 +39,7 @@ struct fixture {
 static struct fixture fixture;
 
 static int connect_server(void) {
-    for (int tries = 0; tries < 100; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(fixture.port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
-        close(fd);
-        usleep(50 * 1000);
-    }
-    fail_msg("the server did not accept within 5 s");
-    return -1;
+    return connect_port(fixture.port, 5000);
 }
 
 static int setup(void **state) {

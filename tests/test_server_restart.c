@@ -66,17 +66,7 @@ static void server_spawn(void) {
 }
 
 static int connect_server(void) {
-    for (int tries = 0; tries < 200; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(fixture.port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
-        close(fd);
-        usleep(50 * 1000);
-    }
-    fail_msg("the server did not accept within 10 s");
-    return -1;
+    return connect_port(fixture.port, 10000);
 }
 
 /* Sends the client's request and reads its answer, which must be a reply to it. */
