@@ -3,8 +3,9 @@
  * its create statuses come back in TigerBeetle's numbers; a retry of the same request gets the
  * stored reply, byte for byte, and applies nothing twice; a request with a wrong parent is
  * dropped; a client without a session is evicted (no_session); registering past the table's
- * bound evicts the oldest session; a bad checksum closes the connection; a non-loopback
- * address is refused; SIGTERM stops the server with ok. Every wait is bounded. */
+ * bound evicts the oldest session; a bad checksum, or another cluster than the data
+ * directory's, closes the connection; a non-loopback address is refused; SIGTERM stops the
+ * server with ok. Every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -256,6 +257,25 @@ static void test_bad_checksum_closes(void **state) {
     close(fd);
 }
 
+/* A message naming another cluster than the data directory's (0 here) closes the connection. */
+static void test_other_cluster_closes(void **state) {
+    (void)state;
+    int fd = connect_server();
+    struct client_header ping = {0};
+    ping.cluster = 1;
+    ping.size = CLIENT_HEADER_BYTES;
+    ping.release = CLIENT_RELEASE_MAX;
+    ping.command = CLIENT_COMMAND_PING_CLIENT;
+    ping.ping.client = 5;
+    client_header_seal(&ping, NULL);
+    send_all(fd, &ping, sizeof(ping));
+    u8 byte = 0;
+    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
+    assert_int_equal(read(fd, &byte, 1), 0); /* closed by the server, no pong */
+    close(fd);
+}
+
 /* Requests from many connections at once share engine batches (and so journal writes): the
  * server's closing line counts fewer engine batches than requests. Each register is an engine
  * request too (it opens the session in the engine's table), sent one client at a time here. */
@@ -341,6 +361,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_no_session_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_full_evicts_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_cluster_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_across_connections, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
