@@ -51,6 +51,8 @@ struct sessions_counts {
 };
 
 static u64 session_slot_bytes(void) {
+    ASSERT(ENGINE_SESSION_REPLY_BYTES_MAX % 16 == 0); /* the sizes that follow stay aligned */
+    ASSERT(ENGINE_SESSIONS_MAX > 0);
     return (u64)ENGINE_SESSION_REPLY_BYTES_MAX + (u64)ENGINE_SESSION_BATCHES_MAX * sizeof(u32);
 }
 
@@ -75,6 +77,7 @@ khorgos_error engine_sessions_init(struct engine_sessions *sessions) {
 
 void engine_sessions_deinit(struct engine_sessions *sessions) {
     ASSERT(sessions != NULL);
+    ASSERT(sessions->memory == NULL || sessions->memory_bytes > 0);
     if (sessions->memory != NULL) {
         int unmapped = munmap(sessions->memory, sessions->memory_bytes);
         ASSERT(unmapped == 0);
@@ -93,11 +96,13 @@ static struct engine_session *session_find(struct engine_sessions *sessions, u12
 
 const struct engine_session *engine_session_find(const struct khorgos *engine, u128 client) {
     ASSERT(engine != NULL);
+    ASSERT(engine->sessions.memory != NULL);
     return session_find((struct engine_sessions *)&engine->sessions, client);
 }
 
 /* The slot a register from `client` takes: its own, a free one, or the oldest (lowest commit). */
 static struct engine_session *session_slot(struct engine_sessions *sessions, u128 client) {
+    ASSERT(sessions != NULL && client != 0);
     struct engine_session *own = session_find(sessions, client);
     if (own != NULL) return own;
     struct engine_session *oldest = NULL;
@@ -121,6 +126,7 @@ u128 engine_session_evictee(const struct khorgos *engine, u128 client) {
 static khorgos_error check_register(const struct engine_session *session,
                                     const struct khorgos_client_request *client) {
     ASSERT(client->client != 0);
+    ASSERT(session == NULL || session->client == client->client);
     if (client->request != 0 || client->batch != 0 || client->batch_count != 1) {
         return KHORGOS_ERROR_invalid_argument;
     }
@@ -135,6 +141,7 @@ static khorgos_error check_register(const struct engine_session *session,
 static khorgos_error check_first_batch(const struct engine_session *session,
                                        const struct khorgos_client_request *client) {
     ASSERT(client->batch == 0);
+    ASSERT(session->client == client->client);
     bool whole = session->batches_done == session->batch_count;
     if (client->request == session->request) {
         if (!whole) return KHORGOS_ERROR_request_out_of_order;
@@ -179,6 +186,8 @@ khorgos_error engine_session_check(const struct khorgos *engine, u32 operation,
 static u128 session_open(struct engine_sessions *sessions,
                          const struct khorgos_client_request *client, u64 sequence,
                          u64 timestamp) {
+    ASSERT(client->client != 0 && client->request == 0);
+    ASSERT(sequence > 0 && timestamp > 0);
     struct engine_session *slot = session_slot(sessions, client->client);
     u128 evicted = slot->client == client->client ? 0 : slot->client;
     u8 *reply = slot->reply;
@@ -262,6 +271,8 @@ static u32 sessions_order(const struct engine_sessions *sessions,
 
 static void sessions_emit(const struct engine_sessions *sessions, sessions_put put,
                           void *context) {
+    ASSERT(sessions != NULL && put != NULL);
+    ASSERT(context != NULL);
     u32 order[ENGINE_SESSIONS_MAX];
     struct sessions_counts counts = {.count = sessions_order(sessions, order)};
     put(context, &counts, sizeof(counts));
@@ -288,14 +299,19 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
 }
 
 static void sessions_put_writer(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
+    ASSERT(data != NULL || size == 0);
     if (size > 0) storage_writer_put(context, data, size);
 }
 
 static void sessions_put_checksum(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
+    ASSERT(data != NULL || size == 0);
     if (size > 0) base_checksum_stream_add(context, data, size);
 }
 
 static void sessions_put_count(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
     ASSERT(data != NULL || size == 0);
     *(u64 *)context += size;
 }
@@ -324,6 +340,7 @@ u64 engine_sessions_bytes(const struct engine_sessions *sessions) {
 }
 
 static bool entry_valid(const struct session_entry *entry, u64 session_before) {
+    ASSERT(entry != NULL);
     return entry->client != 0 && entry->session > session_before &&
            entry->commit >= entry->session && entry->batch_count > 0 &&
            entry->batches_done <= entry->batch_count &&
@@ -334,6 +351,8 @@ static bool entry_valid(const struct session_entry *entry, u64 session_before) {
 /* One session of the section into `slot`; corrupt when it breaks a rule. */
 static khorgos_error session_read(struct engine_session *slot, u64 session_before,
                                   struct storage_reader *reader) {
+    ASSERT(slot != NULL && reader != NULL);
+    ASSERT(slot->reply != NULL && slot->batch_reply_sizes != NULL);
     struct session_entry entry;
     khorgos_error error = storage_reader_get(reader, &entry, sizeof(entry));
     if (error != KHORGOS_ERROR_ok) return error;

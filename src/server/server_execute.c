@@ -17,6 +17,7 @@
 static bool job_refused(struct server *server, const struct server_batch *batch,
                         struct server_job *job) {
     ASSERT(job->request_count > 0);
+    ASSERT(job->request_first + job->request_count <= batch->requests_count);
     u32 applied = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; index < job->request_count; index++) {
@@ -75,6 +76,7 @@ static void job_reply(struct server *server, const struct server_batch *batch,
 
 bool server_client_in_flight(const struct server *server, u128 client) {
     ASSERT(server != NULL && client != 0);
+    ASSERT(server->queued != server->flying);
     const struct server_batch *batches[2] = {server->queued, server->flying};
     for (u32 index = 0; index < 2; index++) {
         for (const struct server_job *job = batches[index]->jobs_head; job != NULL;

@@ -49,6 +49,7 @@ static void reply_batch_add(struct client_multi_batch_encoder *encoder, u32 oper
 /* The body of the session's latest reply into `body`; returns its bytes. */
 static u32 reply_body(const struct engine_session *session, u8 *body) {
     ASSERT(session->batches_done == session->batch_count);
+    ASSERT(body != NULL);
     if (session->operation == KHORGOS_OPERATION_REGISTER) {
         struct client_register_result result = {.batch_size_limit = CLIENT_BODY_BYTES_MAX};
         memcpy(body, &result, sizeof(result));
@@ -148,6 +149,7 @@ static enum server_verdict classify_next(struct server_replies *replies, u128 cl
                                          const struct engine_session *session,
                                          const struct client_request_fields *fields) {
     ASSERT(fields->request > session->request);
+    ASSERT(fields->client == session->client);
     if (fields->request != session->request + 1) return SERVER_VERDICT_DROP;
     const struct server_reply *latest = server_session_reply(replies, cluster, session);
     if (latest == NULL) return SERVER_VERDICT_DROP; /* out of memory: the client retries */
