@@ -36,10 +36,11 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "engine/engine.h"
 
-/* Reply messages kept built (server_session.c), one per session of the engine's table
- * (ENGINE_SESSIONS_MAX, engine.h): at most 64 MiB, as much as the table's own replies. */
-#define SERVER_REPLIES_MAX 64u
+/* Reply messages kept built (server_session.c): one per session of the engine's table, so at
+ * most 64 MiB, as much as the table's own replies. */
+#define SERVER_REPLIES_MAX ENGINE_SESSIONS_MAX
 /* Connections open at once: each holds a receive buffer that grows to one message (1 MiB),
  * so this bounds that memory; more are refused at accept. */
 #define SERVER_CONNECTIONS_MAX 1024u
@@ -64,9 +65,6 @@ bool server_address_parse(const char *text, void *address_storage, bool *loopbac
 
 /* ----------------------------------------------------------------------------------------- */
 /* Sessions (server_session.c): TigerBeetle's rules over the engine's session table.          */
-
-struct khorgos;
-struct engine_session;
 
 /* A reply message built from the engine's table, kept so that a retry or the next request's
  * parent check does not build it again. */
