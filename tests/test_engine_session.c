@@ -2,9 +2,10 @@
  * a retry of the latest request is refused (request_duplicate) and applies nothing, the same
  * number with another checksum is request_mismatch, an older or skipped number
  * request_out_of_order, a client without a session no_session; a full table evicts the session
- * whose latest record is oldest; the table and its replies survive a checkpoint and a replay
- * (equal digests, equal reply bytes); a register and a read change the state digest; journal
- * records carry the client; a directory of format version 2 is refused with format_version. */
+ * whose latest record is oldest; a request's batches make one reply, in order; the table and
+ * its replies survive a checkpoint and a replay (equal digests, equal reply bytes); a register
+ * and a read change the state digest; journal records carry the client; a directory of format
+ * version 2 is refused with format_version. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +99,43 @@ static void test_eviction_takes_the_oldest(void **state) {
     assert_true(engine_session_evictee(engine, 1000) == 0); /* its own slot */
     const struct engine_session *newest = engine_session_find(engine, 1000);
     assert_int_equal(newest->session, engine->request_count); /* numbered by its sequence */
+    khorgos_close(engine);
+}
+
+/* A request of two batches: its batches in order make one reply (each batch's results, with
+ * their sizes); a batch out of order is refused; a retry of batch 0 once whole is a duplicate. */
+static void test_batches_of_one_request(void **state) {
+    (void)state;
+    struct khorgos *engine = memory_engine();
+    assert_int_equal(session_register(engine, 4), KHORGOS_ERROR_ok);
+    struct khorgos_client_request clients[2] = {client_of(4, 1, 40), client_of(4, 1, 40)};
+    clients[0].batch_count = clients[1].batch_count = 2;
+    clients[1].batch = 1;
+    struct khorgos_account accounts[3] = {{.id = 1, .ledger = 398, .code = 1},
+                                          {.id = 2, .ledger = 398, .code = 1},
+                                          {.id = 3, .ledger = 398, .code = 1}};
+    struct khorgos_create_result replies[2][2];
+    struct khorgos_request requests[2];
+    for (u32 batch = 0; batch < 2; batch++) {
+        requests[batch] = (struct khorgos_request){
+            .operation = KHORGOS_OPERATION_CREATE_ACCOUNTS, .client = &clients[batch],
+            .body = &accounts[batch * 2], .body_size = (2 - batch) * sizeof(accounts[0]),
+            .reply = replies[batch], .reply_capacity = sizeof(replies[batch])};
+    }
+    assert_int_equal(khorgos_execute(engine, &requests[1], 1), KHORGOS_ERROR_ok);
+    assert_int_equal(requests[1].error, KHORGOS_ERROR_request_out_of_order);
+    assert_int_equal(khorgos_execute(engine, requests, 2), KHORGOS_ERROR_ok);
+    assert_int_equal(requests[0].error, KHORGOS_ERROR_ok);
+    assert_int_equal(requests[1].error, KHORGOS_ERROR_ok);
+    const struct engine_session *session = engine_session_find(engine, 4);
+    assert_int_equal(session->batches_done, 2);
+    assert_int_equal(session->batch_reply_sizes[0], 2 * sizeof(struct khorgos_create_result));
+    assert_int_equal(session->batch_reply_sizes[1], sizeof(struct khorgos_create_result));
+    assert_int_equal(session->reply_size, 3 * sizeof(struct khorgos_create_result));
+    assert_memory_equal(session->reply, replies[0], 2 * sizeof(struct khorgos_create_result));
+    assert_int_equal(khorgos_execute(engine, requests, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(requests[0].error, KHORGOS_ERROR_request_duplicate);
+    assert_int_equal(engine->ledger.account_count, 3);
     khorgos_close(engine);
 }
 
@@ -270,6 +308,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retries_refused_and_nothing_applied),
         cmocka_unit_test(test_eviction_takes_the_oldest),
+        cmocka_unit_test(test_batches_of_one_request),
         cmocka_unit_test(test_register_and_read_change_the_digest),
         cmocka_unit_test(test_snapshot_and_replay_round_trip),
         cmocka_unit_test(test_records_and_format_version),
