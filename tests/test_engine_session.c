@@ -258,10 +258,13 @@ static void test_snapshot_and_replay_round_trip(void **state) {
     directory_remove(&directory);
 }
 
+static struct storage_record_header register_record; /* the register's: no body */
+
 static khorgos_error record_client(void *context, const struct storage_record_header *header,
                                    const void *body) {
     (void)body;
     u32 *seen = context;
+    if (header->operation == KHORGOS_OPERATION_REGISTER) register_record = *header;
     if (header->client == 1 && header->request == 1 && header->request_checksum == 101 &&
         header->batch == 0 && header->batch_count == 1 && header->release == 1) {
         (*seen)++;
@@ -269,8 +272,9 @@ static khorgos_error record_client(void *context, const struct storage_record_he
     return KHORGOS_ERROR_ok;
 }
 
-/* A client's request is journaled with its client, number, checksum, release and batch; a
- * directory whose superblock says format version 2 is refused, naming both versions. */
+/* A client's request is journaled with its client, number, checksum, release and batch, and
+ * the client is chained while the record's offset and commit grouping are not; a directory
+ * whose superblock says format version 2 is refused, naming both versions. */
 static void test_records_and_format_version(void **state) {
     (void)state;
     struct directory directory;
@@ -293,6 +297,19 @@ static void test_records_and_format_version(void **state) {
                      KHORGOS_ERROR_ok);
     assert_int_equal(seen, 1);
     storage_destroy(storage);
+    /* The chain leaves out where a record landed and which write carried it. */
+    assert_true(register_record.client == 1 && register_record.body_size == 0);
+    u8 hash[BASE_SHA256_BYTES];
+    u8 moved[BASE_SHA256_BYTES];
+    storage_record_hash(&register_record, NULL, hash);
+    register_record.offset += 4096;
+    register_record.commit_first += 7;
+    storage_record_header_seal(&register_record);
+    storage_record_hash(&register_record, NULL, moved);
+    assert_memory_equal(hash, moved, sizeof(hash));
+    register_record.client = 2;
+    storage_record_hash(&register_record, NULL, moved);
+    assert_memory_not_equal(hash, moved, sizeof(hash));
     superblock.format_version = 2;
     assert_int_equal(storage_superblock_write(io, &superblock), KHORGOS_ERROR_ok);
     storage_io_posix_destroy(io);
