@@ -232,17 +232,32 @@ static void test_table_full_evicts_oldest(void **state) {
     client_free(oldest);
 }
 
-/* A header that fails its checksum closes the connection. */
-static void test_bad_checksum_closes(void **state) {
-    (void)state;
-    int fd = connect_server();
+/* A sealed ping_client of client 5 naming `cluster`. */
+static struct client_header ping_make(u128 cluster) {
     struct client_header ping = {0};
-    ping.cluster = 0;
+    ping.cluster = cluster;
     ping.size = CLIENT_HEADER_BYTES;
     ping.release = CLIENT_RELEASE_MAX;
     ping.command = CLIENT_COMMAND_PING_CLIENT;
     ping.ping.client = 5;
     client_header_seal(&ping, NULL);
+    return ping;
+}
+
+/* The server closes the connection: end of stream, no message before it. */
+static void expect_closed(int fd) {
+    u8 byte = 0;
+    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
+    assert_int_equal(read(fd, &byte, 1), 0);
+    close(fd);
+}
+
+/* A header that fails its checksum closes the connection. */
+static void test_bad_checksum_closes(void **state) {
+    (void)state;
+    int fd = connect_server();
+    struct client_header ping = ping_make(0);
     send_all(fd, &ping, sizeof(ping));
     static u8 message[CLIENT_MESSAGE_BYTES_MAX];
     struct client_header pong;
@@ -250,30 +265,16 @@ static void test_bad_checksum_closes(void **state) {
     assert_int_equal(pong.command, CLIENT_COMMAND_PONG_CLIENT);
     ping.checksum ^= 1;
     send_all(fd, &ping, sizeof(ping));
-    u8 byte = 0;
-    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
-    assert_int_equal(read(fd, &byte, 1), 0); /* closed by the server */
-    close(fd);
+    expect_closed(fd);
 }
 
 /* A message naming another cluster than the data directory's (0 here) closes the connection. */
 static void test_other_cluster_closes(void **state) {
     (void)state;
     int fd = connect_server();
-    struct client_header ping = {0};
-    ping.cluster = 1;
-    ping.size = CLIENT_HEADER_BYTES;
-    ping.release = CLIENT_RELEASE_MAX;
-    ping.command = CLIENT_COMMAND_PING_CLIENT;
-    ping.ping.client = 5;
-    client_header_seal(&ping, NULL);
+    struct client_header ping = ping_make(1);
     send_all(fd, &ping, sizeof(ping));
-    u8 byte = 0;
-    struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
-    assert_int_equal(read(fd, &byte, 1), 0); /* closed by the server, no pong */
-    close(fd);
+    expect_closed(fd);
 }
 
 /* Requests from many connections at once share engine batches (and so journal writes): the
