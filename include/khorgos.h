@@ -238,7 +238,10 @@ enum khorgos_operation {
      * that a replay reproduces it. Body: empty. Reply: empty. */
     KHORGOS_OPERATION_PULSE = 1,
     /* Opens a client's session (TigerBeetle's `register`): only with a client session on the
-     * request (struct khorgos_client_request). Body: empty. Reply: empty. */
+     * request (struct khorgos_client_request). Body: empty. Reply: the session's number, a
+     * uint64_t (its journal sequence), when the request has a reply buffer (it may have none),
+     * so that a caller can answer a register whose session a later register of the same batch
+     * already evicted. */
     KHORGOS_OPERATION_REGISTER = 3,
 
     /* Ledger operations (TigerBeetle's). */

@@ -5,7 +5,7 @@
 
 static const struct engine_operation engine_operation_table[] = {
     {KHORGOS_OPERATION_PULSE, "pulse", 1, 1, false, true},
-    {KHORGOS_OPERATION_REGISTER, "register", 1, 1, false, true},
+    {KHORGOS_OPERATION_REGISTER, "register", 1, sizeof(u64), false, true},
     {KHORGOS_OPERATION_CREATE_ACCOUNTS, "create_accounts", sizeof(struct khorgos_account),
      sizeof(struct khorgos_create_result), false, true},
     {KHORGOS_OPERATION_CREATE_TRANSFERS, "create_transfers", sizeof(struct khorgos_transfer),
@@ -172,6 +172,9 @@ static khorgos_error engine_validate_register(const struct khorgos *engine,
     ASSERT(request->operation == KHORGOS_OPERATION_REGISTER);
     if (request->client == NULL) return KHORGOS_ERROR_invalid_operation;
     if (request->body_size != 0) return KHORGOS_ERROR_body_size;
+    if (request->reply != NULL && request->reply_capacity < sizeof(u64)) {
+        return KHORGOS_ERROR_reply_too_small;
+    }
     return engine_session_check(engine, request->operation, request->client, 0);
 }
 
@@ -232,7 +235,13 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
     u32 written = 0;
     switch (operation) {
     case KHORGOS_OPERATION_PULSE: ledger_pulse(&engine->ledger, timestamp); break;
-    case KHORGOS_OPERATION_REGISTER: break; /* the session table's, below */
+    case KHORGOS_OPERATION_REGISTER: /* the session table's, below; the reply its number */
+        if (reply != NULL) {
+            u64 session = engine->request_count + 1; /* the sequence this record takes */
+            memcpy(reply, &session, sizeof(session));
+            written = 1;
+        }
+        break;
     case KHORGOS_OPERATION_CREATE_ACCOUNTS:
         ledger_create_accounts(&engine->ledger, timestamp, body, count, reply);
         written = count;

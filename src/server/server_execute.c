@@ -40,6 +40,26 @@ static bool job_refused(struct server *server, const struct server_batch *batch,
     return true;
 }
 
+/* The session a register opened, as the table held it right after: every register is
+ * answered, also one whose session a later register (of this batch or the next) evicted; that
+ * client learns of the eviction at its next request, as with TigerBeetle. */
+static struct engine_session register_session(const struct server_job *job,
+                                              const struct khorgos_request *applied) {
+    ASSERT(applied->operation == KHORGOS_OPERATION_REGISTER);
+    ASSERT(applied->reply_size == sizeof(u64) && applied->timestamp > 0);
+    u64 number = 0;
+    memcpy(&number, applied->reply, sizeof(number));
+    return (struct engine_session){.client = job->request.request.client,
+                                   .request_checksum = job->request.checksum,
+                                   .session = number,
+                                   .commit = number,
+                                   .timestamp = applied->timestamp,
+                                   .release = job->request.release,
+                                   .operation = KHORGOS_OPERATION_REGISTER,
+                                   .batch_count = 1,
+                                   .batches_done = 1};
+}
+
 /* Sends the job's reply, built from the engine's session table (server_session.c). */
 static void job_reply(struct server *server, const struct server_batch *batch,
                       struct server_job *job) {
@@ -48,6 +68,11 @@ static void job_reply(struct server *server, const struct server_batch *batch,
     ASSERT(client != 0);
     if (job_refused(server, batch, job)) return;
     const struct engine_session *session = engine_session_find(server->engine, client);
+    struct engine_session registered;
+    if (request->request.operation == CLIENT_OPERATION_REGISTER) {
+        registered = register_session(job, &batch->requests[job->request_first]);
+        if (session == NULL || session->session != registered.session) session = &registered;
+    }
     if (session == NULL || session->request != request->request.request ||
         session->request_checksum != request->checksum) {
         /* A register begun after it evicted the session: the client must register again. */

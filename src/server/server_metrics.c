@@ -57,13 +57,16 @@ void server_metrics_batch_finished(struct server *server, const struct server_ba
     server_histogram_observe(&metrics->commit_requests, batch->requests_count);
     for (const struct server_job *job = batch->jobs_head; job != NULL; job = job->next) {
         if (job->request_count == 0) continue; /* a body of no batch: nothing executed */
-        struct client_operation_shape shape;
-        bool known = client_operation_shape(job->request.request.operation, &shape);
-        ASSERT(known && shape.event_bytes > 0);
+        /* A register has no events: it counts as a request, not in the events' histogram. */
+        struct client_operation_shape shape = {.event_bytes = 0};
+        bool batched = client_operation_shape(job->request.request.operation, &shape);
+        ASSERT(batched ? shape.event_bytes > 0
+                       : job->request.request.operation == CLIENT_OPERATION_REGISTER);
         enum server_metrics_status status = SERVER_METRICS_STATUS_OK;
         for (u32 index = 0; index < job->request_count; index++) {
             const struct khorgos_request *request = &batch->requests[job->request_first + index];
             if (request->error != KHORGOS_ERROR_ok) status = SERVER_METRICS_STATUS_REFUSED;
+            if (!batched) continue;
             server_histogram_observe(&metrics->batch_events,
                                      (double)(request->body_size / shape.event_bytes));
         }

@@ -76,14 +76,20 @@ static bool requests_reserve(struct server_batch *batch, u32 count) {
     return true;
 }
 
-/* The engine request of a register: it opens the session once applied. */
-static void job_register(struct server_job *job, struct server_batch *queued) {
+/* The engine request of a register: it opens the session once applied, and its reply is the
+ * session's number (a later register of the same batch may evict the session before the
+ * reply is sent). false when out of memory. */
+static bool job_register(struct server_job *job, struct server_batch *queued) {
     ASSERT(job->request.request.operation == CLIENT_OPERATION_REGISTER);
     ASSERT(job->request_count == 0);
-    queued->requests[queued->requests_count] = (struct khorgos_request){
-        .operation = KHORGOS_OPERATION_REGISTER, .client = &job->clients[0]};
+    struct khorgos_request *request = &queued->requests[queued->requests_count];
+    *request = (struct khorgos_request){.operation = KHORGOS_OPERATION_REGISTER,
+                                        .reply = malloc(sizeof(u64)),
+                                        .reply_capacity = sizeof(u64),
+                                        .client = &job->clients[0]};
     queued->requests_count++;
     job->request_count = 1;
+    return request->reply != NULL;
 }
 
 /* The engine requests of the job's body: one per batch. false when out of memory. */
@@ -133,9 +139,8 @@ static bool job_queue(struct server_connection *connection, const struct client_
             .request = header->request.request, .release = header->release,
             .batch = (u16)batch, .batch_count = (u16)batch_count};
     }
-    if (operation == KHORGOS_OPERATION_REGISTER) {
-        job_register(job, queued);
-    } else if (!job_batches(job, queued, operation)) {
+    if (operation == KHORGOS_OPERATION_REGISTER ? !job_register(job, queued)
+                                                : !job_batches(job, queued, operation)) {
         goto fail;
     }
     ASSERT(job->request_count == batch_count);
