@@ -102,6 +102,64 @@ static void test_eviction_takes_the_oldest(void **state) {
     khorgos_close(engine);
 }
 
+/* A register's reply is its session number, also for one that a later register of the same
+ * batch evicts, so that every register can be answered. */
+static void test_register_replies_its_session(void **state) {
+    (void)state;
+    struct khorgos *engine = memory_engine();
+    enum { REGISTERS = ENGINE_SESSIONS_MAX + 2 };
+    struct khorgos_client_request clients[REGISTERS];
+    struct khorgos_request requests[REGISTERS];
+    u64 numbers[REGISTERS];
+    for (u32 index = 0; index < REGISTERS; index++) {
+        clients[index] = client_of(100 + index, 0, 7 + index);
+        requests[index] = (struct khorgos_request){.operation = KHORGOS_OPERATION_REGISTER,
+                                                   .reply = &numbers[index],
+                                                   .reply_capacity = sizeof(u64),
+                                                   .client = &clients[index]};
+    }
+    assert_int_equal(khorgos_execute(engine, requests, REGISTERS), KHORGOS_ERROR_ok);
+    for (u32 index = 0; index < REGISTERS; index++) {
+        assert_int_equal(requests[index].error, KHORGOS_ERROR_ok);
+        assert_int_equal(requests[index].reply_size, sizeof(u64));
+        assert_int_equal(numbers[index], index + 1); /* its journal sequence */
+    }
+    assert_null(engine_session_find(engine, 100)); /* evicted within the batch */
+    assert_int_equal(engine_session_find(engine, 100 + REGISTERS - 1)->session, REGISTERS);
+    u64 small = 0;
+    struct khorgos_client_request late = client_of(99, 0, 3);
+    struct khorgos_request refused = {.operation = KHORGOS_OPERATION_REGISTER, .reply = &small,
+                                      .reply_capacity = 4, .client = &late};
+    assert_int_equal(khorgos_execute(engine, &refused, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(refused.error, KHORGOS_ERROR_reply_too_small);
+    khorgos_close(engine);
+}
+
+/* A snapshot in memory (a raft snapshot) carries the session table: loaded, it has the same
+ * sessions and the same digest. */
+static void test_memory_snapshot_carries_sessions(void **state) {
+    (void)state;
+    struct khorgos *engine = memory_engine();
+    assert_int_equal(session_register(engine, 5), KHORGOS_ERROR_ok);
+    assert_int_equal(account_create(engine, 5, 1, 51, 1), KHORGOS_ERROR_ok);
+    u64 size = 0;
+    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &size),
+                     KHORGOS_ERROR_no_space);
+    u8 *bytes = malloc(size);
+    assert_non_null(bytes);
+    assert_int_equal(engine_snapshot_memory_write(engine, bytes, size, &size), KHORGOS_ERROR_ok);
+    struct khorgos *loaded = NULL;
+    assert_int_equal(engine_snapshot_memory_load(engine, bytes, size, &loaded), KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    const struct engine_session *session = engine_session_find(loaded, 5);
+    assert_non_null(session);
+    assert_int_equal(session->request, 1);
+    assert_int_equal(account_create(loaded, 5, 1, 51, 1), KHORGOS_ERROR_request_duplicate);
+    free(bytes);
+    khorgos_close(loaded);
+    khorgos_close(engine);
+}
+
 /* A request of two batches: its batches in order make one reply (each batch's results, with
  * their sizes); a batch out of order is refused; a retry of batch 0 once whole is a duplicate. */
 static void test_batches_of_one_request(void **state) {
@@ -325,6 +383,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retries_refused_and_nothing_applied),
         cmocka_unit_test(test_eviction_takes_the_oldest),
+        cmocka_unit_test(test_register_replies_its_session),
+        cmocka_unit_test(test_memory_snapshot_carries_sessions),
         cmocka_unit_test(test_batches_of_one_request),
         cmocka_unit_test(test_register_and_read_change_the_digest),
         cmocka_unit_test(test_snapshot_and_replay_round_trip),

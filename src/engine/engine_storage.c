@@ -1104,6 +1104,7 @@ khorgos_error engine_snapshot_memory_write(const struct khorgos *engine, u8 *mem
     storage_writer_section_end(&writer);
     ledger_snapshot_write(&engine->ledger, &writer);
     settle_snapshot_write(&engine->settle, &writer);
+    engine_sessions_write(&engine->sessions, &writer);
     return storage_snapshot_memory_end(&writer, engine->timestamp_last,
                                        engine_state_digest(engine), chain_head, size_bytes);
 }
@@ -1133,11 +1134,13 @@ static khorgos_error engine_state_replace(struct khorgos *engine, const void *by
         .payment_count_max = engine->settle.config.payment_count_max};
     settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
+    engine_sessions_deinit(&engine->sessions);
     engine->request_count = 0;
     khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
     if (error == KHORGOS_ERROR_ok) {
         error = settle_init(&engine->settle, &settle_config, &engine->ledger);
     }
+    if (error == KHORGOS_ERROR_ok) error = engine_sessions_init(&engine->sessions);
     if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
     struct storage_reader reader;
     struct storage_snapshot_header header;
