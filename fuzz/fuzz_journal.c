@@ -125,7 +125,7 @@ static void fuzz_after_repair(struct storage_io *io, struct storage *storage, u6
     static const u8 body[128] __attribute__((aligned(16)));
     u64 sequence = storage_sequence_next(storage);
     ASSERT(sequence == repaired->report.sequence_last + 1 || repaired->report.records == 0);
-    ASSERT(storage_journal_append(storage, sequence, 1, 1, "fuzz", body, sizeof(body)) ==
+    ASSERT(storage_journal_append(storage, sequence, 1, 1, "fuzz", NULL, body, sizeof(body)) ==
            KHORGOS_ERROR_ok);
     ASSERT(storage_journal_commit(storage) == KHORGOS_ERROR_ok);
     storage_destroy(storage);

@@ -1,7 +1,8 @@
 /*
  * fuzz_snapshot.c: libFuzzer target for snapshot decoding: the snapshot file's reader
  * (storage_snapshot_open, storage_reader_section_next, storage_reader_get) and the section
- * loaders it feeds (ledger_snapshot_read, settle_snapshot_read, and the engine's 32 bytes).
+ * loaders it feeds (ledger_snapshot_read, settle_snapshot_read, engine_sessions_read, and the
+ * engine's 32 bytes).
  *
  * Input: flags (1 byte); when flags bit 0 is set, a section-table patch: an entry index
  * (1 byte) and 32 bytes that replace that entry of the table after the file is written (the
@@ -107,9 +108,10 @@ static khorgos_error fuzz_engine_section(struct khorgos *engine, struct storage_
     return KHORGOS_ERROR_ok;
 }
 
-/* Loads every section as engine_snapshot_load does; ok when all three loaded. */
+/* Loads every section as engine_snapshot_load does; ok when the engine's, the ledger's and
+ * settlement's loaded (the session table's is loaded when present). */
 static khorgos_error fuzz_snapshot_load(struct khorgos *engine, struct storage_reader *reader) {
-    bool seen[4] = {false, false, false, false};
+    bool seen[STORAGE_SECTION_SESSIONS + 1] = {false};
     struct storage_section_header section;
     khorgos_error error = KHORGOS_ERROR_ok;
     while ((error = storage_reader_section_next(reader, &section)) == KHORGOS_ERROR_ok) {
@@ -121,6 +123,10 @@ static khorgos_error fuzz_snapshot_load(struct khorgos *engine, struct storage_r
         } else if (section.module == STORAGE_SECTION_SETTLE &&
                    section.version == SETTLE_SNAPSHOT_VERSION && seen[2] && !seen[3]) {
             error = settle_snapshot_read(&engine->settle, reader);
+        } else if (section.module == STORAGE_SECTION_SESSIONS &&
+                   section.version == ENGINE_SESSIONS_SECTION_VERSION &&
+                   !seen[STORAGE_SECTION_SESSIONS]) {
+            error = engine_sessions_read(&engine->sessions, reader);
         } else {
             return KHORGOS_ERROR_format_version;
         }

@@ -13,11 +13,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RECORD_MAGIC = 0x524A484B  # "KHJR"
 
 
+HEADER_BYTES = 192
+
+
 def record(sequence, offset, operation, body, commit_first, timestamp):
-    header = bytearray(128)
-    struct.pack_into("<QQQII", header, 64, sequence, timestamp, offset, operation, len(body))
-    header[96:96 + 5] = b"local"
-    struct.pack_into("<QI", header, 112, commit_first, RECORD_MAGIC)
+    header = bytearray(HEADER_BYTES)
+    struct.pack_into("<QQI", header, 32, offset, commit_first, RECORD_MAGIC)
+    struct.pack_into("<QQII", header, 96, sequence, timestamp, operation, len(body))
+    header[160:160 + 5] = b"local"
     padded = body + bytes(-len(body) % 16)
     return bytes(header) + padded
 
@@ -58,8 +61,9 @@ def journal_seeds():
     write("journal", "clean_4_after_2", journal_seed(0x2F, 4, four))
     write("journal", "confirm_2_of_4", journal_seed(0x0F, 2, four))
     write("journal", "torn_tail", journal_seed(0x0F, 3, three + four[len(three):][:100]))
-    write("journal", "unsealed", journal_seed(0x00, 0, three, bytes(128)))
-    write("journal", "copies_raw", journal_seed(0x0B, 1, four, four[128:256]))
+    write("journal", "unsealed", journal_seed(0x00, 0, three, bytes(HEADER_BYTES)))
+    write("journal", "copies_raw",
+          journal_seed(0x0B, 1, four, four[HEADER_BYTES:2 * HEADER_BYTES]))
 
 
 def damage(kind, file_index, offset, length, payload=b""):
@@ -75,8 +79,8 @@ def recovery_seeds():
     write("recovery", "snapshot_older_overwrite", damage(0, 3, 200, 8, b"\xff" * 8))
     write("recovery", "journal_last_record_flip", damage(4, 4, 300, 1))
     write("recovery", "journal_tail_garbage", damage(0, 4, 442 + 16, 16, b"\x5a" * 16))
-    write("recovery", "headers_last_copy_zero", damage(5, 5, 128, 32))
-    write("recovery", "headers_truncated", damage(6, 5, 128, 1))
+    write("recovery", "headers_last_copy_zero", damage(5, 5, 192, 32))
+    write("recovery", "headers_truncated", damage(6, 5, 192, 1))
     write("recovery", "closed_segment_copy_flip", damage(4, 2, 140, 2))
     write("recovery", "superblock_flip", damage(4, 0, 30, 1))
     write("recovery", "newest_snapshot_deleted", damage(7, 6, 0, 1))

@@ -237,6 +237,12 @@ enum khorgos_operation {
      * time-driven work is due (pending transfer expiry) and journals it like any request, so
      * that a replay reproduces it. Body: empty. Reply: empty. */
     KHORGOS_OPERATION_PULSE = 1,
+    /* Opens a client's session (TigerBeetle's `register`): only with a client session on the
+     * request (struct khorgos_client_request). Body: empty. Reply: the session's number, a
+     * uint64_t (its journal sequence), when the request has a reply buffer (it may have none),
+     * so that a caller can answer a register whose session a later register of the same batch
+     * already evicted. */
+    KHORGOS_OPERATION_REGISTER = 3,
 
     /* Ledger operations (TigerBeetle's). */
     KHORGOS_OPERATION_CREATE_ACCOUNTS = 128,   /* account[]          -> create_result[] */
@@ -644,7 +650,11 @@ struct khorgos_position {
     X(account_not_found, "the participant has no settlement account in that currency")        \
     X(too_many_entries, "the statement would hold more entries than one may")                  \
     X(message_not_found, "no payment of that message is known")                            \
-    X(forbidden, "the request's actor may not use this operation (docs/security.md)")
+    X(forbidden, "the request's actor may not use this operation (docs/security.md)")         \
+    X(no_session, "the client has no session: it never registered, or it was evicted")        \
+    X(request_duplicate, "a retry of the client's latest request: its stored reply answers")  \
+    X(request_mismatch, "the client's request number was used before for another body")       \
+    X(request_out_of_order, "the client's request number or batch is not its next one")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {
@@ -677,6 +687,9 @@ struct khorgos_config {
      * into the directory's archive folder instead of deleting them, so that `khorgos check
      * --from-genesis` proves the chain from the first request (docs/storage.md). */
     int keep_journal;
+    /* khorgos_format only: the cluster id the directory serves, which every client message
+     * names (`khorgos format --cluster`); recorded in the superblock. */
+    khorgos_u128 cluster;
 };
 
 struct khorgos;
@@ -699,6 +712,19 @@ struct khorgos_actor {
     uint8_t reserved;            /* zero */
 };
 
+/* A request's client and its place in that client's session (docs/protocol.md, "Sessions"):
+ * the engine keeps a bounded table of sessions, journaled and snapshotted, so that a client's
+ * retry, after a dropped connection or a restart, gets its original reply and applies nothing
+ * twice. A client request of n batches is n engine requests, batch 0 to n - 1, in order. */
+struct khorgos_client_request {
+    khorgos_u128 client;   /* nonzero */
+    khorgos_u128 checksum; /* identifies the request's bytes: a retry repeats it */
+    uint64_t request;      /* 0 for its register, then 1, 2, ... */
+    uint32_t release;      /* the client's release (kept from its register) */
+    uint16_t batch;
+    uint16_t batch_count;
+};
+
 /* One request of a batch given to khorgos_execute. */
 struct khorgos_request {
     uint32_t operation;       /* enum khorgos_operation, never PULSE */
@@ -713,6 +739,10 @@ struct khorgos_request {
                                * forbidden take none: the others from (this - others + 1)) */
     khorgos_error error;      /* out: ok, or why this request was refused (nothing applied) */
     struct khorgos_actor actor; /* in: who sends it; zero (the default) is the operator */
+    /* NULL: outside any session (apply, the C API). Else the client's session: it is checked
+     * (no_session, request_duplicate, request_mismatch, request_out_of_order refuse it and
+     * change nothing), the request is journaled even when it only reads, and its reply kept. */
+    const struct khorgos_client_request *client;
 };
 
 /* Opens an engine in memory (a data directory comes with the storage layer). */

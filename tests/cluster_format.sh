@@ -41,4 +41,10 @@ refused --replica-count 3
 refused --cluster x --replica 1 --replica-count 3
 refused --cluster 7 --replica -1 --replica-count 3
 refused --cluster 7 --replica 1 --replica-count
-echo "ok: 3 replicas formatted with their identities, 7 bad option sets refused"
+refused --replica 1 --replica-count 3
+# --cluster alone is a single node: its id goes to the superblock, and no DIR/cluster is made.
+"$KHORGOS" format --data "$work/single7" --cluster 7 >"$work/out" 2>&1 ||
+    fail "--cluster alone: $(cat "$work/out")"
+[ -e "$work/single7/cluster" ] && fail "--cluster alone wrote a replica identity"
+"$KHORGOS" inspect --data "$work/single7" | grep -q "^cluster 7$" || fail "cluster 7 not recorded"
+echo "ok: 3 replicas formatted with their identities, 8 bad option sets refused, a single node"

@@ -2,7 +2,10 @@
 # server_start.sh: `khorgos start` refuses what it cannot serve safely, before touching the data
 # directory: a non-loopback address without TLS (exit 2, the reason on stderr), an address that
 # does not parse, a missing --data; and a second server on a directory already served is
-# refused (locked) while the first goes on serving; SIGINT stops the first with exit 0.
+# refused (locked) while the first goes on serving; SIGINT stops the first with exit 0. The
+# cluster id is the directory's: format records it (--cluster, else a random one it prints),
+# check and inspect show it, start serves it; a format without --cluster picks another each
+# time.
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 [ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
@@ -15,7 +18,17 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$KHORGOS" format --data "$work/data" >/dev/null || fail "format"
+"$KHORGOS" format --data "$work/data" --cluster 340282366920938463463374607431768211455 \
+    >"$work/format" || fail "format"
+cluster=340282366920938463463374607431768211455
+grep -q "(format version 3, cluster $cluster)" "$work/format" || fail "$(cat "$work/format")"
+"$KHORGOS" check --data "$work/data" | grep -qx "cluster: $cluster" || fail "check: no cluster"
+"$KHORGOS" inspect --data "$work/data" | grep -qx "cluster $cluster" || fail "inspect: no cluster"
+"$KHORGOS" format --data "$work/random1" | sed 's/.*cluster \([0-9]*\)).*/\1/' >"$work/c1"
+"$KHORGOS" format --data "$work/random2" | sed 's/.*cluster \([0-9]*\)).*/\1/' >"$work/c2"
+grep -qx '[0-9]\{1,39\}' "$work/c1" || fail "format printed no cluster: $(cat "$work/c1")"
+cmp -s "$work/c1" "$work/c2" && fail "two formats took the same random cluster"
+"$KHORGOS" format --data "$work/bad" --cluster 12x 2>/dev/null && fail "--cluster 12x accepted"
 
 "$KHORGOS" start --data "$work/data" --addresses 0.0.0.0:4120 2>"$work/err"
 status=$?
@@ -37,6 +50,7 @@ for ((tries = 0; tries < 100; tries++)); do
     sleep 0.1
 done
 grep -q "event=serving" "$work/first" || fail "the first server did not start in 10 s"
+grep -q "event=opened .* cluster=$cluster " "$work/first" || fail "not serving its cluster"
 "$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 2>"$work/second"
 status=$?
 [ "$status" -eq 1 ] || fail "a second server on a locked directory: exit $status, expected 1"

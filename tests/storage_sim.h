@@ -242,7 +242,7 @@ static inline void sim_reply_keep(struct sim_entry *entry, const u8 *reply, u32 
 static inline void sim_reference_entry(struct khorgos *reference, struct sim_entry *entry,
                                        struct khorgos_request *request) {
     if (entry->kind == SIM_ENTRY_PULSE) {
-        engine_apply(reference, entry->operation, entry->pulse_timestamp, NULL, 0, NULL);
+        engine_apply(reference, entry->operation, entry->pulse_timestamp, NULL, 0, NULL, NULL);
         return;
     }
     if (entry->kind == SIM_ENTRY_CLOCK) {
@@ -279,7 +279,7 @@ static inline void sim_reference_pulses(struct sim *sim, struct khorgos *referen
         pulse->pulse_timestamp = MAX(now, last + 1);
         pulse->clock_ns = entry->clock_ns;
         pulse->acknowledged = true;
-        engine_apply(reference, pulse->operation, pulse->pulse_timestamp, NULL, 0, NULL);
+        engine_apply(reference, pulse->operation, pulse->pulse_timestamp, NULL, 0, NULL, NULL);
         durable--;
     }
     assert_int_equal(durable, 0);

@@ -74,8 +74,7 @@ static void limits_setup(struct khorgos *engine) {
 }
 
 static u128 limits_digest(const struct khorgos *engine) {
-    const u128 parts[2] = {ledger_digest(&engine->ledger), settle_digest(&engine->settle)};
-    return base_checksum128(parts, sizeof(parts));
+    return engine_state_digest(engine);
 }
 
 /* One request; returns its error (the call itself must succeed). */

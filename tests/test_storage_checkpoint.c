@@ -100,8 +100,7 @@ static void workload_after(struct khorgos *engine) {
 }
 
 static u128 state_digest(const struct khorgos *engine) {
-    const u128 parts[2] = {ledger_digest(&engine->ledger), settle_digest(&engine->settle)};
-    return base_checksum128(parts, sizeof(parts));
+    return engine_state_digest(engine);
 }
 
 static u128 view_section(const struct ledger_view *view, u8 *bytes, u64 *size) {

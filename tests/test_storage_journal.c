@@ -81,7 +81,7 @@ static void append_records(struct storage *storage, const struct record_copy *re
     for (u32 index = from; index < to; index++) {
         const struct record_copy *record = &records[index];
         assert_int_equal(storage_journal_append(storage, record->sequence, record->operation,
-                                                record->timestamp, record->actor, record->body,
+                                                record->timestamp, record->actor, NULL, record->body,
                                                 record->body_size),
                          KHORGOS_ERROR_ok);
     }

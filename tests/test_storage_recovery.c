@@ -24,7 +24,7 @@ static void test_copies_truncated_and_record_below_snapshot_flipped(void **state
     u64 sequence = layout.segment_last + (layout.snapshot_newest - layout.segment_last) / 2;
     u64 offset = recovery_record_offset(sim, layout.journal_name, layout.segment_last, sequence);
     assert_int_equal(storage_fault_truncate(sim->io, layout.headers_name, 0), KHORGOS_ERROR_ok);
-    assert_int_equal(storage_fault_damage(sim->io, layout.journal_name, offset + 40, 3),
+    assert_int_equal(storage_fault_damage(sim->io, layout.journal_name, offset + 72, 3),
                      KHORGOS_ERROR_ok);
     recovery_expect_refused(sim, layout.journal_name);
     recovery_destroy(sim);
@@ -34,14 +34,14 @@ static void test_copies_truncated_and_record_below_snapshot_flipped(void **state
  * after it prove its write had completed, so it is damage, not a torn tail. */
 static void test_copies_truncated_and_record_before_later_commits_flipped(void **state) {
     (void)state;
-    struct sim *sim = recovery_directory_build(80);
+    struct sim *sim = recovery_directory_build(82);
     struct recovery_layout layout;
     recovery_layout(sim, &layout);
     assert_true(layout.sequence_last > layout.snapshot_newest + 2);
     u64 sequence = layout.snapshot_newest + 1;
     u64 offset = recovery_record_offset(sim, layout.journal_name, layout.segment_last, sequence);
     assert_int_equal(storage_fault_truncate(sim->io, layout.headers_name, 0), KHORGOS_ERROR_ok);
-    assert_int_equal(storage_fault_damage(sim->io, layout.journal_name, offset + 130, 1),
+    assert_int_equal(storage_fault_damage(sim->io, layout.journal_name, offset + 194, 1),
                      KHORGOS_ERROR_ok);
     recovery_expect_refused(sim, layout.journal_name);
     recovery_destroy(sim);
@@ -225,7 +225,7 @@ static bool recovery_inject(struct sim *sim, const struct recovery_layout *layou
     case FAULT_RECORD_BELOW:
         return recovery_flip_record(sim, layout, layout->snapshot_newest, 200);
     case FAULT_RECORD_ABOVE:
-        return recovery_flip_record(sim, layout, layout->snapshot_newest + 1, 100);
+        return recovery_flip_record(sim, layout, layout->snapshot_newest + 1, 164);
     case FAULT_RECORD_LAST:
         return recovery_flip_record(sim, layout, layout->sequence_last, 140);
     case FAULT_TORN_TAIL:
@@ -242,10 +242,10 @@ static bool recovery_inject(struct sim *sim, const struct recovery_layout *layou
     case FAULT_SUPERBLOCK:
         return storage_fault_damage(io, "superblock", 30, 1) == KHORGOS_ERROR_ok;
     case FAULT_COPY_LAST:
-        return storage_fault_damage(io, layout->headers_name, copy_last + 70, 3) ==
+        return storage_fault_damage(io, layout->headers_name, copy_last + 102, 3) ==
                KHORGOS_ERROR_ok;
     case FAULT_COPY_MIDDLE:
-        return storage_fault_damage(io, layout->headers_name, STORAGE_RECORD_HEADER_BYTES + 70,
+        return storage_fault_damage(io, layout->headers_name, STORAGE_RECORD_HEADER_BYTES + 102,
                                     3) == KHORGOS_ERROR_ok;
     case FAULT_CHAIN_BROKEN:
         return recovery_break_chain(sim, layout);

@@ -33,7 +33,7 @@ if [ ! -f "$suite" ]; then
     fi
 fi
 
-"$KHORGOS" format --data "$work/data" >/dev/null || fail "format"
+"$KHORGOS" format --data "$work/data" --cluster 0 >/dev/null || fail "format"
 "$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 2>"$work/server.err" &
 server=$!
 port=

@@ -1,8 +1,10 @@
 /*
  * cli_cluster.c: the replica options of `khorgos format` (docs/replication.md, "Formatting a
- * replica"): --cluster ID --replica N --replica-count 3|5, all three or none. They are taken
- * out of format's arguments before the storage options are read, and once the data directory
- * is formatted the identity goes to DIR/cluster (cluster.h, "Identity").
+ * replica"): --cluster ID --replica N --replica-count 3|5, all three or none of the replica
+ * ones. --replica and --replica-count are taken out of format's arguments before the storage
+ * options are read; --cluster stays, since a single node records its cluster id too (in the
+ * superblock). Once the data directory is formatted the identity goes to DIR/cluster
+ * (cluster.h, "Identity").
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +21,8 @@ static int cli_cluster_usage(const char *problem) {
             "  --cluster ID         the cluster's id (decimal u128), as clients name it\n"
             "  --replica N          this replica's index, 0 to the replica count - 1\n"
             "  --replica-count 3|5  replicas in the cluster\n"
-            "  (all three or none; the other options as for a single node)\n",
+            "  (--replica and --replica-count need --cluster; the other options as for a\n"
+            "  single node)\n",
             problem);
     return CLI_EXIT_USAGE;
 }
@@ -54,27 +57,26 @@ int cli_format_cluster_options(int *argc, char **argv, struct cluster_identity *
     int kept = 1;
     for (int index = 1; index < *argc; index++) {
         const char *option = argv[index];
-        bool replica_option = strcmp(option, "--cluster") == 0 ||
-                              strcmp(option, "--replica") == 0 ||
+        bool cluster_option = strcmp(option, "--cluster") == 0;
+        bool replica_option = strcmp(option, "--replica") == 0 ||
                               strcmp(option, "--replica-count") == 0;
-        if (!replica_option) {
-            argv[kept++] = argv[index];
-            continue;
-        }
+        if (!replica_option) argv[kept++] = argv[index];
+        if (!replica_option && !cluster_option) continue;
         const char *value = index + 1 < *argc ? argv[index + 1] : NULL;
         if (!cli_cluster_option(option, value, identity, &seen)) {
             return cli_cluster_usage("--cluster takes a decimal u128, --replica 0 to 4, "
                                      "--replica-count 3 or 5");
         }
+        if (cluster_option) argv[kept++] = argv[index + 1]; /* the storage options read it */
         index++;
     }
     *argc = kept;
     argv[kept] = NULL;
-    *clustered = seen != 0;
-    if (seen != 0 && seen != 7u) {
-        return cli_cluster_usage("--cluster, --replica and --replica-count go together");
+    *clustered = (seen & 6u) != 0; /* a replica option: --cluster alone is a single node */
+    if (*clustered && seen != 7u) {
+        return cli_cluster_usage("--replica and --replica-count go together, with --cluster");
     }
-    if (seen != 0 && !cluster_identity_valid(identity)) {
+    if (*clustered && !cluster_identity_valid(identity)) {
         return cli_cluster_usage("--replica-count is 3 or 5, and --replica is below it");
     }
     return -1;

@@ -1,9 +1,11 @@
 /*
  * cli_start.c: `khorgos start`, the network server (src/server/server.h).
  *
- *   khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--cluster ID]
- *                 [--clock manual] [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
+ *   khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--clock manual]
+ *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
+ *
+ * The cluster id it serves is the data directory's (format --cluster).
  *
  * It serves TigerBeetle 0.17's client protocol (docs/protocol.md, docs/server.md) over mutual
  * TLS 1.3, or without TLS options in plaintext on a loopback address, until SIGTERM or SIGINT
@@ -22,7 +24,7 @@ static int start_usage(const char *problem) {
     if (problem != NULL) fprintf(stderr, "khorgos start: %s\n", problem);
     fprintf(stream,
             "usage: khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] "
-            "[--cluster ID] [--clock manual]\n"
+            "[--clock manual]\n"
             "                     [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
             "                     [--max-connections N] [--handshake-timeout-ms N] "
             "[--idle-timeout-ms N]\n"
@@ -33,7 +35,6 @@ static int start_usage(const char *problem) {
             "                         means 127.0.0.1); without TLS options plaintext is\n"
             "                         served on a loopback address only\n"
             "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
-            "  --cluster ID           the cluster id clients must name (default 0)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"
             "                         the server's certificate chain and key (PEM)\n"
@@ -45,6 +46,7 @@ static int start_usage(const char *problem) {
             "                         a TLS handshake must finish within N ms (default %u)\n"
             "  --idle-timeout-ms N    a connection must send a whole message every N ms\n"
             "                         unless a request of it executes (default %u)\n"
+            "Clients must name the cluster id DIR was formatted with (format --cluster).\n"
             "SIGHUP reloads the TLS files for new handshakes. One key=value line per event on\n"
             "standard error; docs/server.md, docs/security.md.\n",
             SERVER_CONNECTIONS_MAX, SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
@@ -115,10 +117,6 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
             options->address = value;
         } else if (strcmp(option, "--http") == 0) {
             options->http_address = value;
-        } else if (strcmp(option, "--cluster") == 0) {
-            if (base_u128_parse(value, strlen(value), &options->cluster) != 0) {
-                return start_usage("--cluster takes a decimal u128");
-            }
         } else if (strcmp(option, "--clock") == 0) {
             if (strcmp(value, "manual") != 0 && strcmp(value, "realtime") != 0) {
                 return start_usage("--clock takes manual or realtime");

@@ -2,9 +2,10 @@
  * cli_storage.c: the data-directory commands (docs/storage.md).
  *
  *   khorgos format  --data DIR [--accounts N] [--transfers N] [--balances N]
- *                   [--participants N] [--payments N] [--keep-journal]
- *       creates DIR (0700; or takes an existing empty one) with its format version and
- *       capacities, files 0600; refuses a non-empty DIR; a failed format removes what it made.
+ *                   [--participants N] [--payments N] [--keep-journal] [--cluster ID]
+ *       creates DIR (0700; or takes an existing empty one) with its format version, cluster id
+ *       (decimal u128; default a random one, printed) and capacities, files 0600; refuses a
+ *       non-empty DIR; a failed format removes what it made.
  *       With --keep-journal, checkpoints move the segments they no longer need into DIR/archive
  *       instead of deleting them.
  *   khorgos check   --data DIR [--from-genesis]
@@ -21,10 +22,11 @@
  *       proves the chain from request 1 through DIR/archive (status 1 when checkpoints
  *       removed requests, or the archive is damaged, described).
  *   khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]
- *       one line per journal record: sequence, time (UTC), actor, operation, and a summary of
- *       the body (event count and the first events). Read-only, like check. When SEQUENCE is
- *       before the journal's first request, a first line says that a checkpoint removed (or,
- *       with --keep-journal, archived) the records before it.
+ *       the cluster id, then one line per journal record: sequence, time (UTC), actor,
+ *       operation, a summary of the body (event count and the first events), and for a
+ *       client's request its client id, request number and batch. Read-only, like check.
+ *       When SEQUENCE is before the journal's first request, a first line says that a
+ *       checkpoint removed (or, with --keep-journal, archived) the records before it.
  * Neither check nor inspect writes to the directory: they open every file read-only, take no
  * lock and never wait for one, so they work on a read-only copy and never block a writer.
  * Beside a live writer (its lock held: they ask with F_OFD_GETLK) they warn on standard
@@ -35,8 +37,10 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <time.h>
 
 /* Events a summary shows before "...": enough to recognise a request, short enough for a line. */
@@ -60,6 +64,8 @@ static void cli_storage_help(FILE *stream) {
             "       khorgos inspect --data DIR [--from SEQUENCE] [--limit COUNT]\n"
             "  --keep-journal  checkpoints move the journal segments they no longer need into\n"
             "                  DIR/archive instead of deleting them\n"
+            "  --cluster ID    the cluster id (decimal u128) every client must name; default a\n"
+            "                  random one, printed\n"
             "  --from-genesis  also prove the hash chain from request 1, through DIR/archive\n"
             "format creates DIR (mode 0700, files 0600) or takes an existing empty one; it\n"
             "refuses a non-empty one. check and inspect open every file read-only, take no\n"
@@ -86,6 +92,18 @@ static bool cli_storage_count(const char *text, u64 max, u64 *count) {
     return true;
 }
 
+/* A random cluster id, so that two directories formatted apart never take each other's
+ * clients: -1, or the exit status after saying why not. */
+static int cli_cluster_random(u128 *cluster) {
+    ASSERT(cluster != NULL);
+    if (getrandom(cluster, sizeof(*cluster), 0) != (ssize_t)sizeof(*cluster)) {
+        fprintf(stderr, "khorgos format: getrandom: %s\n", strerror(errno));
+        return CLI_EXIT_FAILED;
+    }
+    ASSERT(CLI_EXIT_FAILED >= 0);
+    return -1;
+}
+
 /* Returns -1 when the options are good, else the exit status (usage printed). */
 static int cli_storage_parse(const char *command, int argc, char **argv,
                              struct cli_storage_options *options) {
@@ -94,6 +112,7 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
     options->limit = U64_MAX;
     bool format = strcmp(command, "format") == 0;
     bool inspect = strcmp(command, "inspect") == 0;
+    bool cluster_given = false;
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
@@ -115,6 +134,13 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
         u64 count = 0;
         if (strcmp(option, "--data") == 0) {
             options->data = value;
+            continue;
+        }
+        if (format && strcmp(option, "--cluster") == 0) {
+            if (base_u128_parse(value, strlen(value), &options->config.cluster) != 0) {
+                return cli_storage_usage(command, "--cluster takes a decimal u128");
+            }
+            cluster_given = true;
             continue;
         }
         bool counted = cli_storage_count(value, U32_MAX, &count);
@@ -139,6 +165,7 @@ static int cli_storage_parse(const char *command, int argc, char **argv,
         }
     }
     if (options->data == NULL) return cli_storage_usage(command, "--data DIR is required");
+    if (format && !cluster_given) return cli_cluster_random(&options->config.cluster);
     return -1;
 }
 
@@ -159,7 +186,10 @@ int cli_format_main(int argc, char **argv) {
                 khorgos_error_name(error));
         return 1;
     }
-    printf("formatted %s (format version %u%s)\n", options.data, STORAGE_FORMAT_VERSION,
+    char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+    base_u128_format(options.config.cluster, cluster);
+    printf("formatted %s (format version %u, cluster %s%s)\n", options.data,
+           STORAGE_FORMAT_VERSION, cluster,
            options.config.keep_journal ? ", the journal kept in its archive folder" : "");
     return clustered ? cli_format_cluster_write(options.data, &identity) : 0;
 }
@@ -272,6 +302,12 @@ int cli_check_main(int argc, char **argv) {
     printf("check: %llu journal records verified, last sequence %llu\n",
            (unsigned long long)report.records, (unsigned long long)report.sequence_last);
     printf("chain head: %s\n", head);
+    struct storage_superblock superblock;
+    if (storage_superblock_read(io, &superblock) == KHORGOS_ERROR_ok) {
+        char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        base_u128_format(superblock.cluster, cluster);
+        printf("cluster: %s\n", cluster);
+    }
     if (options.from_genesis) status = cli_check_genesis(options.data, io, report.chain_head);
     storage_io_posix_destroy(io);
     if (status >= 0) return status;
@@ -323,6 +359,10 @@ static void cli_inspect_summary(const struct storage_record_header *header, cons
     u32 count = entry == NULL || entry->body_record_size == 0
                     ? 0
                     : header->body_size / entry->body_record_size;
+    if (header->operation == KHORGOS_OPERATION_REGISTER) {
+        snprintf(out, capacity, "a client opens its session");
+        return;
+    }
     if (header->operation == KHORGOS_OPERATION_PULSE || header->body_size == 0) {
         snprintf(out, capacity, "internal timer work (expiries due)");
         return;
@@ -373,8 +413,15 @@ static khorgos_error cli_inspect_record(void *context, const struct storage_reco
     const char *name = khorgos_operation_name(header->operation);
     char summary[512];
     cli_inspect_summary(header, body, summary, sizeof(summary));
-    printf("%llu  %s  %-8s %-22s %s\n", (unsigned long long)header->sequence, time_text, actor,
-           name != NULL ? name : "unknown", summary);
+    char client[96] = "";
+    if (header->client != 0) {
+        char id[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        base_u128_format(header->client, id);
+        snprintf(client, sizeof(client), "  client %s request %llu batch %u/%u", id,
+                 (unsigned long long)header->request, header->batch + 1u, header->batch_count);
+    }
+    printf("%llu  %s  %-8s %-22s %s%s\n", (unsigned long long)header->sequence, time_text, actor,
+           name != NULL ? name : "unknown", summary, client);
     inspect->printed++;
     return KHORGOS_ERROR_ok;
 }
@@ -404,6 +451,9 @@ int cli_inspect_main(int argc, char **argv) {
                (unsigned long long)listing.segments[0]);
     }
     if (error == KHORGOS_ERROR_ok) {
+        char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        base_u128_format(superblock.cluster, cluster);
+        printf("cluster %s\n", cluster);
         printf("sequence  time (UTC)  actor  operation  summary\n");
         error = storage_journal_recover(storage, listing.segments[0] - 1, NULL, false,
                                         cli_inspect_record, &inspect, &report);

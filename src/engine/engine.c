@@ -5,6 +5,7 @@
 
 static const struct engine_operation engine_operation_table[] = {
     {KHORGOS_OPERATION_PULSE, "pulse", 1, 1, false, true},
+    {KHORGOS_OPERATION_REGISTER, "register", 1, sizeof(u64), false, true},
     {KHORGOS_OPERATION_CREATE_ACCOUNTS, "create_accounts", sizeof(struct khorgos_account),
      sizeof(struct khorgos_create_result), false, true},
     {KHORGOS_OPERATION_CREATE_TRANSFERS, "create_transfers", sizeof(struct khorgos_transfer),
@@ -96,11 +97,11 @@ static u32 engine_body_count(const struct engine_operation *entry, u32 body_size
     return body_size / entry->body_record_size;
 }
 
-/* A client's operation (not an internal pulse), NULL when unknown. */
+/* A client's operation (not an internal pulse nor a register), NULL when unknown. */
 static const struct engine_operation *engine_operation_client(u32 operation) {
     const struct engine_operation *entry = engine_operation_find(operation);
     if (entry == NULL || operation == KHORGOS_OPERATION_PULSE ||
-        operation == KHORGOS_OPERATION_SETTLE_PULSE) {
+        operation == KHORGOS_OPERATION_SETTLE_PULSE || operation == KHORGOS_OPERATION_REGISTER) {
         return NULL;
     }
     ASSERT(entry->body_record_size > 0 && entry->reply_record_size > 0);
@@ -165,8 +166,23 @@ static bool engine_names_settlement(const struct khorgos_request *request, u32 c
     return false;
 }
 
+/* A register: only with a client's session, with an empty body. */
+static khorgos_error engine_validate_register(const struct khorgos *engine,
+                                              const struct khorgos_request *request) {
+    ASSERT(request->operation == KHORGOS_OPERATION_REGISTER);
+    if (request->client == NULL) return KHORGOS_ERROR_invalid_operation;
+    if (request->body_size != 0) return KHORGOS_ERROR_body_size;
+    if (request->reply != NULL && request->reply_capacity < sizeof(u64)) {
+        return KHORGOS_ERROR_reply_too_small;
+    }
+    return engine_session_check(engine, request->operation, request->client, 0);
+}
+
 khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
     ASSERT(engine != NULL && request != NULL);
+    if (request->operation == KHORGOS_OPERATION_REGISTER) {
+        return engine_validate_register(engine, request);
+    }
     const struct engine_operation *entry = engine_operation_client(request->operation);
     if (entry == NULL) return KHORGOS_ERROR_invalid_operation;
     if (request->body_size % entry->body_record_size != 0) return KHORGOS_ERROR_body_size;
@@ -192,20 +208,72 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
         engine_names_settlement(request, count)) {
         return KHORGOS_ERROR_invalid_argument;
     }
+    if (request->client != NULL) {
+        return engine_session_check(engine, request->operation, request->client, reply_size_max);
+    }
     return KHORGOS_ERROR_ok;
 }
 
+bool engine_operation_journaled(const struct engine_operation *entry,
+                                const struct khorgos_client_request *client) {
+    ASSERT(entry != NULL);
+    ASSERT(client == NULL || client->client != 0);
+    return entry->changes_state || client != NULL;
+}
+
+/* A journaled request is counted once applied: its timestamp becomes the last, and it takes
+ * the next sequence number. */
+static void engine_apply_count(struct khorgos *engine, u32 operation, u64 timestamp) {
+    ASSERT(timestamp > engine->timestamp_last);
+    engine->timestamp_last = timestamp;
+    /* A settlement request may book ledger events after T (settle.h, "Timestamps"). */
+    if (settle_operation_is(operation)) {
+        ASSERT(engine->settle.timestamp_last >= timestamp);
+        engine->timestamp_last = engine->settle.timestamp_last;
+    }
+    engine->request_count++;
+    ASSERT(engine->request_count > 0);
+}
+
+u32 engine_apply_request(struct khorgos *engine, struct khorgos_request *request,
+                         u64 timestamp) {
+    ASSERT(engine != NULL && request != NULL);
+    const struct engine_operation *entry = engine_operation_find(request->operation);
+    ASSERT(entry != NULL);
+    /* Authorization may apply a request in parts (the actor's own events, a read page by page):
+     * each part outside the session, which then takes the whole reply once. */
+    u32 reply_size = engine_auth_apply(engine, &request->actor, request->operation, timestamp,
+                                       request->body, request->body_size, request->reply,
+                                       &request->error);
+    if (request->client == NULL) return reply_size;
+    /* A session's read is journaled, and so counted, like a state change. */
+    if (!entry->changes_state) engine_apply_count(engine, request->operation, timestamp);
+    engine_session_apply(engine, request->client, request->operation, engine->request_count,
+                         timestamp, request->reply, reply_size);
+    return reply_size;
+}
+
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
-                 u32 body_size, void *reply) {
+                 u32 body_size, void *reply, const struct khorgos_client_request *client) {
     ASSERT(engine != NULL);
     const struct engine_operation *entry = engine_operation_find(operation);
     ASSERT(entry != NULL);
-    ASSERT(timestamp > 0 || !entry->changes_state);
-    u32 count = operation == KHORGOS_OPERATION_PULSE ? 0 : engine_body_count(entry, body_size);
+    bool journaled = engine_operation_journaled(entry, client);
+    ASSERT(timestamp > 0 || !journaled);
+    u32 count = operation == KHORGOS_OPERATION_PULSE || operation == KHORGOS_OPERATION_REGISTER
+                    ? 0
+                    : engine_body_count(entry, body_size);
     u32 records_max = entry->body_single ? engine_reply_records_max(entry) : count;
     u32 written = 0;
     switch (operation) {
     case KHORGOS_OPERATION_PULSE: ledger_pulse(&engine->ledger, timestamp); break;
+    case KHORGOS_OPERATION_REGISTER: /* the session table's, below; the reply its number */
+        if (reply != NULL) {
+            u64 session = engine->request_count + 1; /* the sequence this record takes */
+            memcpy(reply, &session, sizeof(session));
+            written = 1;
+        }
+        break;
     case KHORGOS_OPERATION_CREATE_ACCOUNTS:
         ledger_create_accounts(&engine->ledger, timestamp, body, count, reply);
         written = count;
@@ -237,18 +305,14 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
         written = settle_apply(&engine->settle, operation, timestamp, body, count, reply);
         break;
     }
-    if (entry->changes_state) {
-        ledger_index_update(&engine->ledger);
-        ASSERT(timestamp > engine->timestamp_last);
-        engine->timestamp_last = timestamp;
-        /* A settlement request may book ledger events after T (settle.h, "Timestamps"). */
-        if (settle_operation_is(operation)) {
-            ASSERT(engine->settle.timestamp_last >= timestamp);
-            engine->timestamp_last = engine->settle.timestamp_last;
-        }
-        engine->request_count++;
+    if (entry->changes_state) ledger_index_update(&engine->ledger);
+    if (journaled) engine_apply_count(engine, operation, timestamp);
+    u32 reply_size = written * entry->reply_record_size;
+    if (client != NULL) {
+        engine_session_apply(engine, client, operation, engine->request_count, timestamp, reply,
+                             reply_size);
     }
-    return written * entry->reply_record_size;
+    return reply_size;
 }
 
 uint64_t khorgos_clock_now(const struct khorgos *engine) {
@@ -272,11 +336,11 @@ static void engine_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 expiry_next = ledger_expiry_next(&engine->ledger);
     if (expiry_next == 0 || expiry_next > timestamp) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
-    if (engine_journal_append(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, NULL, 0) !=
-        KHORGOS_ERROR_ok) {
+    if (engine_journal_append(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, NULL, NULL,
+                              0) != KHORGOS_ERROR_ok) {
         return; /* the engine stopped */
     }
-    engine_apply(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0, NULL);
+    engine_apply(engine, KHORGOS_OPERATION_PULSE, pulse_timestamp, NULL, 0, NULL, NULL);
     ASSERT(ledger_expiry_next(&engine->ledger) == 0 ||
            ledger_expiry_next(&engine->ledger) > pulse_timestamp);
 }
@@ -287,11 +351,11 @@ static void engine_settle_pulse_if_due(struct khorgos *engine, u64 timestamp) {
     u64 due = settle_timer_next(&engine->settle);
     if (due == 0 || due > timestamp || engine->stopped) return;
     u64 pulse_timestamp = engine_timestamp_next(engine, 1);
-    if (engine_journal_append(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL,
+    if (engine_journal_append(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, NULL,
                               NULL, 0) != KHORGOS_ERROR_ok) {
         return; /* the engine stopped */
     }
-    engine_apply(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0, NULL);
+    engine_apply(engine, KHORGOS_OPERATION_SETTLE_PULSE, pulse_timestamp, NULL, 0, NULL, NULL);
     ASSERT(settle_timer_next(&engine->settle) == 0 ||
            settle_timer_next(&engine->settle) > pulse_timestamp);
 }
@@ -310,25 +374,24 @@ khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_reque
         if (request->error == KHORGOS_ERROR_ok) request->error = engine_auth_check(engine, request);
         if (request->error != KHORGOS_ERROR_ok) continue;
         const struct engine_operation *entry = engine_operation_find(request->operation);
-        u32 events = engine_body_count(entry, request->body_size);
+        /* A read of a session takes a timestamp of its own too: it is journaled. */
+        u32 events = entry->changes_state ? engine_body_count(entry, request->body_size) : 1;
+        bool journaled = engine_operation_journaled(entry, request->client);
         /* Expire first what is due by the time this request would take effect. */
         engine_pulse_if_due(engine, entry->changes_state ? engine_timestamp_next(engine, events)
                                                          : khorgos_clock_now(engine));
         engine_settle_pulse_if_due(engine, entry->changes_state
                                                ? engine_timestamp_next(engine, events)
                                                : khorgos_clock_now(engine));
-        u64 timestamp = entry->changes_state ? engine_timestamp_next(engine, events)
-                                             : engine->timestamp_last;
+        u64 timestamp = journaled ? engine_timestamp_next(engine, events) : engine->timestamp_last;
         if (engine->stopped ||
-            (entry->changes_state &&
-             engine_journal_append(engine, request->operation, timestamp, &request->actor,
-                                   request->body, request->body_size) != KHORGOS_ERROR_ok)) {
+            (journaled && engine_journal_append(engine, request->operation, timestamp,
+                                                &request->actor, request->client, request->body,
+                                                request->body_size) != KHORGOS_ERROR_ok)) {
             break; /* a storage failure: no reply of this batch may be used */
         }
         request->timestamp = timestamp;
-        request->reply_size = engine_auth_apply(engine, &request->actor, request->operation,
-                                                timestamp, request->body, request->body_size,
-                                                request->reply, &request->error);
+        request->reply_size = engine_apply_request(engine, request, timestamp);
     }
     /* Group commit: the batch goes to the journal's writer; its replies are released by
      * khorgos_execute_wait once its records are durable. Every request of it, read-only ones
@@ -414,6 +477,12 @@ khorgos_error khorgos_open_memory(struct khorgos **out, const struct khorgos_con
         ledger_deinit(&engine->ledger);
         goto free_engine;
     }
+    error = engine_sessions_init(&engine->sessions);
+    if (error != KHORGOS_ERROR_ok) {
+        settle_deinit(&engine->settle);
+        ledger_deinit(&engine->ledger);
+        goto free_engine;
+    }
     engine->clock_manual = config->clock_manual != 0;
     engine->clock_manual_ns = KHORGOS_MANUAL_CLOCK_START_NS;
     *out = engine;
@@ -427,6 +496,7 @@ free_engine:
 void khorgos_close(struct khorgos *engine) {
     if (engine == NULL) return;
     engine_storage_close(engine);
+    engine_sessions_deinit(&engine->sessions);
     settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
     engine_auth_deinit(engine);

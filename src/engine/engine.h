@@ -27,8 +27,46 @@
 #define KHORGOS_ENGINE_H
 
 #include "base/base.h"
+#include "client/client.h"
 #include "ledger/ledger.h"
 #include "settle/settle.h"
+
+/* Client sessions held at once (engine_session.c): TigerBeetle's production clients_max, so a
+ * TigerBeetle client meets the same eviction behaviour. Each keeps its latest reply, up to a
+ * message body, reserved (mapped, touched only as used) at open: at most 64 MiB of replies,
+ * and as much in a snapshot when every session's latest reply is full. */
+#define ENGINE_SESSIONS_MAX 64u
+/* A session's latest reply: its batches' engine replies back to back, at most one message
+ * body (the server checks that a request's expected results fit one reply). */
+#define ENGINE_SESSION_REPLY_BYTES_MAX CLIENT_BODY_BYTES_MAX
+/* The session table's snapshot section's version. */
+#define ENGINE_SESSIONS_SECTION_VERSION 1u
+/* Batches of one client request at most: the multi-batch encoding's bound. */
+#define ENGINE_SESSION_BATCHES_MAX CLIENT_MULTI_BATCH_COUNT_MAX
+
+/* One client's session: its latest request and that request's reply. */
+struct engine_session {
+    u128 client;           /* 0: a free slot */
+    u128 request_checksum; /* the latest request's: a retry must repeat it */
+    u64 session;           /* the sequence of its register: the session number */
+    u64 request;           /* the latest request's number (0: the register) */
+    u64 commit;            /* the sequence of the latest record applied: eviction takes the
+                            * lowest, the session whose latest reply is oldest */
+    u64 timestamp;         /* the latest request's timestamp (its last batch's) */
+    u32 release;           /* the release it registered with */
+    u32 operation;         /* the latest request's engine operation */
+    u16 batch_count;       /* the latest request's batches */
+    u16 batches_done;      /* of them applied: the reply is whole when equal */
+    u32 reply_size;        /* bytes of reply so far */
+    u32 *batch_reply_sizes; /* [ENGINE_SESSION_BATCHES_MAX], reserved at open */
+    u8 *reply;              /* [ENGINE_SESSION_REPLY_BYTES_MAX], reserved at open */
+};
+
+struct engine_sessions {
+    struct engine_session entries[ENGINE_SESSIONS_MAX];
+    void *memory; /* the replies' reservation */
+    u64 memory_bytes;
+};
 
 struct khorgos {
     struct ledger ledger;
@@ -40,6 +78,8 @@ struct khorgos {
     /* Requests applied since open (replayed or live), for the journal's sequence numbers. */
     u64 request_count;
     bool stopped;
+    /* Client sessions (engine_session.c): state, journaled with each client's requests. */
+    struct engine_sessions sessions;
     /* The data directory (engine_storage.c); NULL for an engine in memory. */
     struct engine_storage *storage;
     /* Authorization's scratch for one request (engine_auth.c), reserved at open. */
@@ -63,7 +103,46 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
 /* Applies an operation at a timestamp already assigned (step 3); used live and by replay.
  * Writes the reply and returns its size in bytes. */
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
-                 u32 body_size, void *reply);
+                 u32 body_size, void *reply, const struct khorgos_client_request *client);
+/* A client's request applied at its timestamp (step 3), live or in replay: as its actor
+ * (engine_auth_apply), then taken by its session, if any (engine_session.c). Sets
+ * request->error to forbidden when authorization refuses it; returns the reply's size. */
+u32 engine_apply_request(struct khorgos *engine, struct khorgos_request *request,
+                         u64 timestamp);
+/* Whether a request is journaled: a state change, or any request of a client's session (a
+ * read too, so that replay reproduces its reply for a retry). */
+bool engine_operation_journaled(const struct engine_operation *entry,
+                                const struct khorgos_client_request *client);
+
+/* Sessions (engine_session.c). */
+khorgos_error engine_sessions_init(struct engine_sessions *sessions);
+void engine_sessions_deinit(struct engine_sessions *sessions);
+/* The client's session, NULL when it has none. */
+const struct engine_session *engine_session_find(const struct khorgos *engine, u128 client);
+/* Whether the client's session takes this engine request next (validation): ok, or
+ * no_session, request_duplicate (a retry of the latest, whole request: answer with its stored
+ * reply), request_mismatch (that number with another checksum), request_out_of_order,
+ * too_many_events (its reply would not fit the session's), invalid_argument. */
+khorgos_error engine_session_check(const struct khorgos *engine, u32 operation,
+                                   const struct khorgos_client_request *client,
+                                   u32 reply_size_max);
+/* Records an applied request (the journal's record `sequence`): a register opens the session
+ * (evicting the one whose latest reply is oldest when the table is full); another request's
+ * reply is appended to its session's. Returns the evicted client, 0 when none. */
+u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_request *client,
+                          u32 operation, u64 sequence, u64 timestamp, const void *reply,
+                          u32 reply_size);
+/* The client that a register from `client` would evict now, 0 when none. */
+u128 engine_session_evictee(const struct khorgos *engine, u128 client);
+/* The session table's snapshot section (STORAGE_SECTION_SESSIONS), its digest (XXH3-128 of
+ * exactly the section's bytes), and its load (corrupt when it breaks a rule). */
+struct storage_writer;
+struct storage_reader;
+void engine_sessions_write(const struct engine_sessions *sessions, struct storage_writer *writer);
+u128 engine_sessions_digest(const struct engine_sessions *sessions);
+u64 engine_sessions_bytes(const struct engine_sessions *sessions);
+khorgos_error engine_sessions_read(struct engine_sessions *sessions,
+                                   struct storage_reader *reader);
 
 /* Authorization (engine_auth.c; docs/security.md). The scratch, reserved at open. */
 khorgos_error engine_auth_init(struct khorgos *engine);
@@ -104,8 +183,9 @@ struct storage_superblock;
 /* Appends a prepared state-changing request to the batch's journal records (between prepare
  * and apply); a failure stops the engine. */
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
-                                    const struct khorgos_actor *actor, const void *body,
-                                    u32 body_size);
+                                    const struct khorgos_actor *actor,
+                                    const struct khorgos_client_request *client,
+                                    const void *body, u32 body_size);
 /* Makes the batch durable before any reply is released (group commit), then applies the
  * checkpoint policy; a failure stops the engine and returns why. */
 khorgos_error engine_journal_commit(struct khorgos *engine);
@@ -114,6 +194,8 @@ khorgos_error engine_journal_commit(struct khorgos *engine);
 khorgos_error engine_journal_submit(struct khorgos *engine);
 khorgos_error engine_journal_wait(struct khorgos *engine, u64 sequence);
 void engine_storage_close(struct khorgos *engine);
+/* The cluster id the data directory records (format --cluster); 0 for an engine in memory. */
+u128 engine_cluster(const struct khorgos *engine);
 /* The clock a checkpoint's pacing reads (storage.h, struct storage_pace; default
  * base_clock_system), for a deterministic simulation: with any other clock, a checkpoint
  * written inline (on the simulated I/O) waits before each piece as the thread would, on that

@@ -260,12 +260,14 @@ static u32 engine_auth_events(struct khorgos *engine, const struct engine_rights
                entry->body_record_size);
         kept++;
     }
-    if (kept == count) return engine_apply(engine, operation, timestamp, body, body_size, reply);
+    if (kept == count) {
+        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
+    }
     if (kept == 0) {
         engine_auth_apply_nothing(engine, timestamp);
     } else {
         u32 written = engine_apply(engine, operation, timestamp, scratch->records,
-                                   kept * entry->body_record_size, reply);
+                                   kept * entry->body_record_size, reply, NULL);
         ASSERT(written == kept * entry->reply_record_size);
     }
     /* Spread the kept results to their events' places, from the last, and fill the others. */
@@ -343,7 +345,8 @@ static u32 engine_auth_query(struct khorgos *engine, const struct engine_rights 
     u32 kept = 0;
     while (kept < asked) {
         u8 *page = engine->auth_scratch->records;
-        u32 got = engine_apply(engine, operation, 0, &filter, sizeof(filter), page) / record_size;
+        u32 got =
+            engine_apply(engine, operation, 0, &filter, sizeof(filter), page, NULL) / record_size;
         u64 last = 0; /* the page's last timestamp: the next page starts after it */
         if (got > 0) {
             memcpy(&last, page + (size_t)got * record_size - sizeof(last), sizeof(last));
@@ -388,7 +391,7 @@ static u32 engine_auth_read(struct khorgos *engine, const struct engine_rights *
         struct khorgos_account_filter filter;
         memcpy(&filter, body, sizeof(filter));
         if (!engine_rights_account(rights, filter.account_id)) return 0;
-        return engine_apply(engine, operation, timestamp, body, body_size, reply);
+        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
     }
     case KHORGOS_OPERATION_QUERY_ACCOUNTS:
     case KHORGOS_OPERATION_QUERY_TRANSFERS:
@@ -398,17 +401,17 @@ static u32 engine_auth_read(struct khorgos *engine, const struct engine_rights *
         struct khorgos_settle_filter filter;
         memcpy(&filter, body, sizeof(filter));
         if (!engine_auth_filter_bic(rights, filter.bic)) return 0;
-        return engine_apply(engine, operation, timestamp, &filter, sizeof(filter), reply);
+        return engine_apply(engine, operation, timestamp, &filter, sizeof(filter), reply, NULL);
     }
     case KHORGOS_OPERATION_GET_WINDOW_POSITIONS: {
         struct khorgos_window_filter filter;
         memcpy(&filter, body, sizeof(filter));
         if (!engine_auth_filter_bic(rights, filter.bic)) return 0;
-        return engine_apply(engine, operation, timestamp, &filter, sizeof(filter), reply);
+        return engine_apply(engine, operation, timestamp, &filter, sizeof(filter), reply, NULL);
     }
     default: break;
     }
-    u32 size = engine_apply(engine, operation, timestamp, body, body_size, reply);
+    u32 size = engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
     u32 count = size / entry->reply_record_size;
     return engine_auth_keep(rights, operation, reply, count, entry->reply_record_size) *
            entry->reply_record_size;
@@ -420,8 +423,8 @@ u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor,
     ASSERT(engine != NULL && actor != NULL && error != NULL);
     *error = KHORGOS_ERROR_ok;
     if (actor->role == KHORGOS_ACTOR_OPERATOR || operation == KHORGOS_OPERATION_PULSE ||
-        operation == KHORGOS_OPERATION_SETTLE_PULSE) {
-        return engine_apply(engine, operation, timestamp, body, body_size, reply);
+        operation == KHORGOS_OPERATION_SETTLE_PULSE || operation == KHORGOS_OPERATION_REGISTER) {
+        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
     }
     const struct engine_operation *entry = engine_operation_find(operation);
     ASSERT(entry != NULL);
@@ -434,7 +437,7 @@ u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor,
         return 0;
     }
     if (rights.role == KHORGOS_ACTOR_AUDITOR) {
-        return engine_apply(engine, operation, timestamp, body, body_size, reply);
+        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
     }
     if (entry->changes_state) {
         return engine_auth_events(engine, &rights, operation, timestamp, body, body_size, reply);

@@ -145,6 +145,8 @@ struct engine_checkpoint {
     struct ledger_expiry *expiries;    /* [transfer_count_max] */
     u8 *settle_bytes;                  /* the settlement section, serialised */
     u64 settle_capacity;
+    u8 *sessions_bytes;                /* the session table's section, serialised */
+    u64 sessions_capacity;
     u32 account_count_max;
     u32 transfer_count_max;
     /* The capture (engine_checkpoint_capture); the thread reads it, nobody writes it while
@@ -152,6 +154,7 @@ struct engine_checkpoint {
     struct engine_section engine_section;
     struct ledger_view ledger;
     struct storage_section_header settle_section;
+    struct storage_section_header sessions_section;
     /* The snapshot written from the capture, and its thread. */
     struct storage_checkpoint snapshot;
 };
@@ -255,18 +258,31 @@ static khorgos_error engine_checkpoint_reap(struct khorgos *engine, bool wait);
 static khorgos_error engine_checkpoint_begin(struct khorgos *engine, u64 sequence);
 
 khorgos_error engine_journal_append(struct khorgos *engine, u32 operation, u64 timestamp,
-                                    const struct khorgos_actor *actor, const void *body,
-                                    u32 body_size) {
+                                    const struct khorgos_actor *actor,
+                                    const struct khorgos_client_request *client,
+                                    const void *body, u32 body_size) {
     ASSERT(engine != NULL);
     ASSERT(timestamp > engine->timestamp_last);
     if (engine->stopped) return KHORGOS_ERROR_stopped;
     if (engine->storage == NULL) return KHORGOS_ERROR_ok;
     struct storage *storage = engine->storage->storage;
     ASSERT(storage_sequence_next(storage) == engine->request_count + 1);
-    char text[STORAGE_ACTOR_BYTES] = ENGINE_ACTOR_INTERNAL;
-    if (actor != NULL) engine_auth_actor_text(actor, text);
+    char actor_text[STORAGE_ACTOR_BYTES] = ENGINE_ACTOR_INTERNAL;
+    if (actor != NULL) engine_auth_actor_text(actor, actor_text);
+    struct storage_client record_client = {0};
+    if (client != NULL) {
+        record_client = (struct storage_client){
+            .client = client->client,
+            .request_checksum = client->checksum,
+            .request = client->request,
+            .release = client->release,
+            .batch = client->batch,
+            .batch_count = client->batch_count,
+        };
+    }
     khorgos_error error = storage_journal_append(storage, engine->request_count + 1, operation,
-                                                 timestamp, text, body, body_size);
+                                                 timestamp, actor_text, &record_client, body,
+                                                 body_size);
     return error == KHORGOS_ERROR_ok ? error : engine_stop(engine, error);
 }
 
@@ -349,17 +365,26 @@ khorgos_error engine_journal_submit(struct khorgos *engine) {
 _Static_assert(SETTLE_SNAPSHOT_SECTION == STORAGE_SECTION_SETTLE,
                "settlement's section number is the one storage reserves for it");
 
-/* The digest a snapshot records: the ledger's and the settlement layer's digests together. */
-static u128 engine_digest_combine(u128 ledger, u128 settle) {
-    const u128 parts[2] = {ledger, settle};
-    ASSERT(sizeof(parts) == 32);
+/* The digest a snapshot records: the ledger's, the settlement layer's and the session table's
+ * digests together. */
+static u128 engine_digest_combine(u128 ledger, u128 settle, u128 sessions) {
+    const u128 parts[3] = {ledger, settle, sessions};
+    ASSERT(sizeof(parts) == 48);
     return base_checksum128(parts, sizeof(parts));
 }
 
 u128 engine_state_digest(const struct khorgos *engine) {
     ASSERT(engine != NULL);
     ASSERT(!engine->ledger.chain_open);
-    return engine_digest_combine(ledger_digest(&engine->ledger), settle_digest(&engine->settle));
+    return engine_digest_combine(ledger_digest(&engine->ledger), settle_digest(&engine->settle),
+                                 engine_sessions_digest(&engine->sessions));
+}
+
+/* The session table's section with every session's latest reply full. */
+static u64 engine_sessions_bytes_bound(void) {
+    u64 per_session = 80 + (u64)ENGINE_SESSION_BATCHES_MAX * sizeof(u32) +
+                      ENGINE_SESSION_REPLY_BYTES_MAX;
+    return 8 + ENGINE_SESSIONS_MAX * per_session;
 }
 
 /* The settlement section's size with every count at its capacity, plus room for FX quotes
@@ -419,8 +444,11 @@ static khorgos_error engine_checkpoint_reserve(struct engine_checkpoint *checkpo
     checkpoint->snapshot.after = engine_checkpoint_after;
     checkpoint->snapshot.context = checkpoint;
     checkpoint->settle_bytes = engine_memory_map(checkpoint->settle_capacity);
+    checkpoint->sessions_capacity = engine_sessions_bytes_bound();
+    checkpoint->sessions_bytes = engine_memory_map(checkpoint->sessions_capacity);
     if (checkpoint->accounts == NULL || checkpoint->transfer_states == NULL ||
-        checkpoint->expiries == NULL || checkpoint->settle_bytes == NULL) {
+        checkpoint->expiries == NULL || checkpoint->settle_bytes == NULL ||
+        checkpoint->sessions_bytes == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     /* The pages the first capture needs (the state recovered, and room to grow), where a
@@ -443,6 +471,7 @@ static void engine_checkpoint_release(struct engine_checkpoint *checkpoint) {
     engine_memory_unmap(checkpoint->expiries,
                         (u64)checkpoint->transfer_count_max * sizeof(struct ledger_expiry));
     engine_memory_unmap(checkpoint->settle_bytes, checkpoint->settle_capacity);
+    engine_memory_unmap(checkpoint->sessions_bytes, checkpoint->sessions_capacity);
     memset(checkpoint, 0, sizeof(*checkpoint));
 }
 
@@ -473,7 +502,8 @@ static u64 engine_checkpoint_state_bytes(const struct engine_checkpoint *checkpo
     const struct ledger_view *view = &checkpoint->ledger;
     ASSERT(view->account_count <= checkpoint->account_count_max);
     ASSERT(view->transfer_count <= checkpoint->transfer_count_max);
-    u64 bytes = sizeof(struct engine_section) + checkpoint->settle_section.size;
+    u64 bytes = sizeof(struct engine_section) + checkpoint->settle_section.size +
+                checkpoint->sessions_section.size;
     bytes += (u64)view->account_count * sizeof(struct khorgos_account);
     bytes += (u64)view->transfer_count * (sizeof(struct khorgos_transfer) + 1u);
     bytes += (u64)view->failed_transfer_count * sizeof(u128);
@@ -499,6 +529,12 @@ static khorgos_error engine_checkpoint_capture(struct engine_checkpoint *checkpo
     };
     ledger_view_capture(&engine->ledger, &checkpoint->ledger, checkpoint->accounts,
                         checkpoint->transfer_states, checkpoint->expiries);
+    struct storage_writer writer;
+    storage_writer_memory_begin(&writer, checkpoint->sessions_bytes,
+                                checkpoint->sessions_capacity);
+    engine_sessions_write(&engine->sessions, &writer);
+    khorgos_error error = storage_writer_memory_end(&writer, &checkpoint->sessions_section);
+    ASSERT(error == KHORGOS_ERROR_ok); /* the buffer holds the table's bound */
     return engine_checkpoint_capture_settle(checkpoint, &engine->settle);
 }
 
@@ -514,10 +550,13 @@ static u128 engine_checkpoint_sections(void *context, struct storage_writer *wri
     storage_writer_section_end(writer);
     ledger_view_write(&checkpoint->ledger, writer);
     storage_writer_section_copy(writer, &checkpoint->settle_section, checkpoint->settle_bytes);
-    /* settle_digest is XXH3-128 of exactly the section's bytes (settle_snapshot.c), which is
-     * the checksum the section carries. */
+    storage_writer_section_copy(writer, &checkpoint->sessions_section,
+                                checkpoint->sessions_bytes);
+    /* settle_digest and engine_sessions_digest are XXH3-128 of exactly their section's bytes
+     * (settle_snapshot.c, engine_session.c), which is the checksum the section carries. */
     return engine_digest_combine(ledger_view_digest(&checkpoint->ledger),
-                                 checkpoint->settle_section.checksum);
+                                 checkpoint->settle_section.checksum,
+                                 checkpoint->sessions_section.checksum);
 }
 
 /* Touches (writes a zero to each page of) bytes [from, to) of a copy buffer, so the kernel
@@ -806,6 +845,14 @@ close_engine:
     return error;
 }
 
+u128 engine_cluster(const struct khorgos *engine) {
+    ASSERT(engine != NULL);
+    if (engine->storage == NULL) return 0;
+    const struct storage_superblock *superblock = storage_superblock(engine->storage->storage);
+    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
+    return superblock->cluster;
+}
+
 khorgos_error khorgos_format(const char *directory, const struct khorgos_config *config) {
     ASSERT(directory != NULL && config != NULL);
     return khorgos_format_report(directory, config, NULL, 0);
@@ -831,6 +878,7 @@ khorgos_error khorgos_format_report(const char *directory, const struct khorgos_
         .participant_count_max = config->participant_count_max,
         .payment_count_max = config->payment_count_max,
         .flags = config->keep_journal ? STORAGE_SUPERBLOCK_KEEP_JOURNAL : 0,
+        .cluster = config->cluster,
     };
     if (superblock.account_count_max > LIMIT_ACCOUNT_COUNT_MAX ||
         superblock.transfer_count_max > LIMIT_TRANSFER_COUNT_MAX ||
@@ -862,18 +910,59 @@ khorgos_error khorgos_format_report(const char *directory, const struct khorgos_
 
 /* ---- recovery ------------------------------------------------------------------------------ */
 
+/* A record's client fields as the engine's request carries them; NULL when it has none. */
+static const struct khorgos_client_request *
+engine_record_client(const struct storage_record_header *header,
+                     struct khorgos_client_request *client) {
+    ASSERT(header != NULL && client != NULL);
+    if (header->client == 0) return NULL;
+    *client = (struct khorgos_client_request){
+        .client = header->client,
+        .checksum = header->request_checksum,
+        .request = header->request,
+        .release = header->release,
+        .batch = header->batch,
+        .batch_count = header->batch_count,
+    };
+    ASSERT(client->client != 0);
+    return client;
+}
+
+/* A record's client fields, when it has any, pass the session table's check. */
+static bool engine_record_session_valid(const struct khorgos *engine,
+                                        const struct storage_record_header *header) {
+    struct khorgos_client_request storage;
+    const struct khorgos_client_request *client = engine_record_client(header, &storage);
+    const struct engine_operation *entry = engine_operation_find(header->operation);
+    ASSERT(entry != NULL);
+    if (client == NULL) {
+        return entry->changes_state && header->operation != KHORGOS_OPERATION_REGISTER;
+    }
+    if (header->operation == KHORGOS_OPERATION_PULSE ||
+        header->operation == KHORGOS_OPERATION_SETTLE_PULSE) {
+        return false;
+    }
+    u32 reply_size_max = khorgos_reply_size_max(header->operation, header->body_size);
+    return engine_session_check(engine, header->operation, client, reply_size_max) ==
+           KHORGOS_ERROR_ok;
+}
+
 /* Checks a journal record before it is applied: what the live path validated must hold. */
 static bool engine_record_valid(const struct khorgos *engine,
                                 const struct storage_record_header *header) {
     const struct engine_operation *entry = engine_operation_find(header->operation);
-    if (entry == NULL || !entry->changes_state) return false;
+    if (entry == NULL) return false;
     if (header->body_size % entry->body_record_size != 0) return false;
-    if (header->operation == KHORGOS_OPERATION_PULSE) {
+    if (header->operation == KHORGOS_OPERATION_PULSE ||
+        header->operation == KHORGOS_OPERATION_REGISTER) {
         if (header->body_size != 0) return false;
     } else if (header->body_size / entry->body_record_size > LIMIT_BATCH_EVENTS_MAX) {
         return false;
+    } else if (entry->body_single && header->body_size != entry->body_record_size) {
+        return false;
     }
-    u64 events = MAX(header->body_size / entry->body_record_size, 1u);
+    if (!engine_record_session_valid(engine, header)) return false;
+    u64 events = entry->changes_state ? MAX(header->body_size / entry->body_record_size, 1u) : 1;
     if (header->timestamp < engine->timestamp_last + events) return false;
     if (header->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS &&
         !ledger_capacity_accounts(&engine->ledger, header->body_size / entry->body_record_size)) {
@@ -900,9 +989,17 @@ static khorgos_error engine_replay_record(void *context, const struct storage_re
     }
     struct khorgos_actor actor;
     engine_auth_actor_parse(header->actor, &actor);
-    khorgos_error refused = KHORGOS_ERROR_ok; /* forbidden repeats as it was answered */
-    engine_auth_apply(engine, &actor, header->operation, header->timestamp, body,
-                      header->body_size, engine_storage->reply, &refused);
+    struct khorgos_client_request client;
+    struct khorgos_request request = {
+        .operation = header->operation,
+        .body_size = header->body_size,
+        .body = body,
+        .reply = engine_storage->reply,
+        .actor = actor,
+        .client = engine_record_client(header, &client),
+    };
+    /* A refused request (forbidden) repeats as it was answered: request.error is not used. */
+    engine_apply_request(engine, &request, header->timestamp);
     ASSERT(engine->request_count == header->sequence);
     if (header->sequence == engine_storage->verify_sequence &&
         engine_state_digest(engine) != engine_storage->verify_digest) {
@@ -964,6 +1061,7 @@ static khorgos_error engine_sections_read(struct khorgos *engine, struct storage
     bool seen_engine = false;
     bool seen_ledger = false;
     bool seen_settle = false;
+    bool seen_sessions = false;
     struct storage_section_header section;
     while ((error = storage_reader_section_next(reader, &section)) == KHORGOS_ERROR_ok) {
         if (section.module == STORAGE_SECTION_ENGINE && section.version == ENGINE_SECTION_VERSION &&
@@ -978,13 +1076,18 @@ static khorgos_error engine_sections_read(struct khorgos *engine, struct storage
                    section.version == SETTLE_SNAPSHOT_VERSION && seen_ledger && !seen_settle) {
             error = settle_snapshot_read(&engine->settle, reader);
             seen_settle = true;
+        } else if (section.module == STORAGE_SECTION_SESSIONS &&
+                   section.version == ENGINE_SESSIONS_SECTION_VERSION && !seen_sessions) {
+            error = engine_sessions_read(&engine->sessions, reader);
+            seen_sessions = true;
         } else {
             error = KHORGOS_ERROR_format_version; /* a module this build does not know */
         }
         if (error != KHORGOS_ERROR_ok) break;
     }
     if (error == KHORGOS_ERROR_not_found) error = KHORGOS_ERROR_ok;
-    if (error == KHORGOS_ERROR_ok && (!seen_engine || !seen_ledger || !seen_settle)) {
+    if (error == KHORGOS_ERROR_ok &&
+        (!seen_engine || !seen_ledger || !seen_settle || !seen_sessions)) {
         error = KHORGOS_ERROR_corrupt;
     }
     return error;
@@ -1011,6 +1114,7 @@ khorgos_error engine_snapshot_memory_write(const struct khorgos *engine, u8 *mem
     storage_writer_section_end(&writer);
     ledger_snapshot_write(&engine->ledger, &writer);
     settle_snapshot_write(&engine->settle, &writer);
+    engine_sessions_write(&engine->sessions, &writer);
     return storage_snapshot_memory_end(&writer, engine->timestamp_last,
                                        engine_state_digest(engine), chain_head, size_bytes);
 }
@@ -1040,11 +1144,13 @@ static khorgos_error engine_state_replace(struct khorgos *engine, const void *by
         .payment_count_max = engine->settle.config.payment_count_max};
     settle_deinit(&engine->settle);
     ledger_deinit(&engine->ledger);
+    engine_sessions_deinit(&engine->sessions);
     engine->request_count = 0;
     khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
     if (error == KHORGOS_ERROR_ok) {
         error = settle_init(&engine->settle, &settle_config, &engine->ledger);
     }
+    if (error == KHORGOS_ERROR_ok) error = engine_sessions_init(&engine->sessions);
     if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
     struct storage_reader reader;
     struct storage_snapshot_header header;

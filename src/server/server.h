@@ -9,12 +9,14 @@
  *    256-byte header and then its whole body are in. A header or body that fails its checksum,
  *    names another cluster or breaks a field rule closes the connection, with the reason logged.
  *
- * 2. Sessions (server_session.c) follow TigerBeetle's replica: `register` opens a session whose
- *    number is the register reply's commit; one request in flight per client; a retry of the
- *    last request (same number and checksum) gets the stored reply and applies nothing twice;
- *    the rules for older sessions, releases and parents are docs/protocol.md's. The table is
- *    bounded (SERVER_SESSIONS_MAX); registering past it evicts the session whose latest reply
- *    is oldest. The table lives in memory: after a restart every client must register again.
+ * 2. Sessions follow TigerBeetle's replica. The table is the engine's (engine_session.c:
+ *    journaled, snapshotted, in the state digest), so it survives a restart: `register` is an
+ *    engine request that opens a session numbered by its journal sequence; one request in
+ *    flight per client (a job of the client queued or executing); a retry of the latest
+ *    request (same number and checksum) gets the reply rebuilt from the engine's table, byte
+ *    for byte the first answer, and applies nothing twice; the rules for older sessions,
+ *    releases and parents are docs/protocol.md's (server_session.c). Registering past the
+ *    table's bound evicts the session whose latest reply is oldest.
  *
  * 3. Group commit across connections. A request that passes its session's checks becomes a
  *    job; jobs wait in a queue until the loop has read everything that is readable, then the
@@ -52,11 +54,11 @@
 
 #include "base/base.h"
 #include "client/client.h"
+#include "engine/engine.h"
 
-/* Sessions held at once: TigerBeetle's production clients_max, so that a TigerBeetle client
- * sees the same eviction behaviour; each keeps its last reply (at most 1 MiB), so the table
- * holds at most 64 MiB of replies. */
-#define SERVER_SESSIONS_MAX 64u
+/* Reply messages kept built (server_session.c): one per session of the engine's table, so at
+ * most 64 MiB, as much as the table's own replies. */
+#define SERVER_REPLIES_MAX ENGINE_SESSIONS_MAX
 /* Connections open at once by default (--max-connections): each holds a receive buffer that
  * grows to one message (1 MiB), so this bounds that memory; more are refused at accept. */
 #define SERVER_CONNECTIONS_MAX 1024u
@@ -80,9 +82,8 @@
 #define SERVER_ADDRESS_DEFAULT "127.0.0.1:4120"
 
 struct server_options {
-    const char *data_directory;
-    const char *address; /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
-    u128 cluster;
+    const char *data_directory; /* its superblock names the cluster served */
+    const char *address;        /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
     bool clock_manual;
     /* TLS: all three PEM files, or none (plaintext on loopback); the CRL is optional. */
     const char *tls_cert;
@@ -111,48 +112,41 @@ bool server_address_parse(const char *text, void *address_storage, bool *loopbac
                           const char **reason);
 
 /* ----------------------------------------------------------------------------------------- */
-/* Sessions (server_session.c).                                                               */
+/* Sessions (server_session.c): TigerBeetle's rules over the engine's session table.          */
 
-struct server_session {
-    u128 client;           /* 0 when the slot is free */
-    u64 session;           /* the register reply's commit */
-    u64 commit;            /* the op of the latest reply: eviction takes the lowest */
-    u128 reply_context;    /* the latest reply's context: the next request's parent */
-    u128 request_checksum; /* the latest request's checksum (a retry must match it) */
-    u32 release;           /* the release that opened the session */
-    u32 request;           /* the latest request's number */
-    bool in_flight;        /* the latest request is executing: its reply is not stored yet */
-    u8 *reply;             /* the latest reply, header and body (malloc) */
-    u32 reply_bytes;
+/* A reply message built from the engine's table, kept so that a retry or the next request's
+ * parent check does not build it again. */
+struct server_reply {
+    u128 client; /* 0 when the slot is free */
+    u64 session;
+    u64 request;
+    u8 *message; /* header and body (malloc) */
+    u32 bytes;
 };
 
-struct server_sessions {
-    struct server_session entries[SERVER_SESSIONS_MAX];
+struct server_replies {
+    struct server_reply entries[SERVER_REPLIES_MAX];
 };
 
 /* What to do with a request from a client. */
 enum server_verdict {
-    SERVER_VERDICT_EXECUTE, /* run it (for register: open a session) */
+    SERVER_VERDICT_EXECUTE, /* run it (a register too: it opens the session when applied) */
     SERVER_VERDICT_RESEND,  /* a retry of the latest request: send the stored reply again */
     SERVER_VERDICT_DROP,    /* ignore it (TigerBeetle's replica drops it too) */
     SERVER_VERDICT_EVICT,   /* send an eviction with the reason */
 };
 
-void server_sessions_init(struct server_sessions *sessions);
-void server_sessions_free(struct server_sessions *sessions);
-struct server_session *server_sessions_find(struct server_sessions *sessions, u128 client);
-/* Classifies a decoded request header (body already checked) by TigerBeetle's rules; on
- * EVICT, *reason is set. */
-enum server_verdict server_sessions_classify(struct server_sessions *sessions,
-                                             const struct client_header *request,
-                                             enum client_eviction_reason *reason);
-/* Opens a session for `client` numbered `session`, replacing its old one, or taking a free
- * slot, or evicting the session with the lowest commit that is not in flight (its client is
- * returned in *evicted, 0 when none). NULL when every slot is in flight. */
-struct server_session *server_sessions_open(struct server_sessions *sessions, u128 client,
-                                            u64 session, u32 release, u128 *evicted);
-/* Stores the reply to the session's latest request (takes ownership of `message`). */
-void server_session_reply_store(struct server_session *session, u8 *message, u32 bytes);
+void server_replies_free(struct server_replies *replies);
+/* Classifies a decoded request header (body already checked) by TigerBeetle's rules against the
+ * engine's table; `in_flight` says whether the client has a request executing. On EVICT,
+ * *reason is set. */
+enum server_verdict server_session_classify(struct khorgos *engine, struct server_replies *replies,
+                                            u128 cluster, const struct client_header *request,
+                                            bool in_flight, enum client_eviction_reason *reason);
+/* The reply message of the session's latest, whole request: built from the engine's table the
+ * same way every time (so a retry gets the first answer byte for byte), and kept. */
+const struct server_reply *server_session_reply(struct server_replies *replies, u128 cluster,
+                                                const struct engine_session *session);
 
 /* ----------------------------------------------------------------------------------------- */
 /* Translation between TigerBeetle's numbers and the engine's (server_translate.c).           */
@@ -160,6 +154,9 @@ void server_session_reply_store(struct server_session *session, u8 *message, u32
 /* The engine's operation for a TigerBeetle 0.17 ledger operation; 0 when the server does not
  * serve it. */
 u32 server_operation_to_engine(u8 operation);
+/* The reverse: TigerBeetle's operation for an engine operation the server serves (register
+ * included). */
+u8 server_operation_from_engine(u32 operation);
 /* A create result's status in TigerBeetle's numbering (created is 0xFFFFFFFF). */
 u32 server_account_status_to_wire(u32 status);
 u32 server_transfer_status_to_wire(u32 status);

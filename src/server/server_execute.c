@@ -10,35 +10,14 @@
 #include <signal.h>
 #include <stdlib.h>
 
-/* Writes one engine reply as a batch of the reply body (a query's results cut to what fits). */
-static void reply_batch_add(struct client_multi_batch_encoder *encoder,
-                            const struct khorgos_request *request) {
-    ASSERT(request->error == KHORGOS_ERROR_ok);
-    u32 writable_bytes = 0;
-    u8 *writable = client_multi_batch_writable(encoder, &writable_bytes);
-    ASSERT(writable != NULL);
-    u32 bytes = MIN(request->reply_size, writable_bytes);
-    memcpy(writable, request->reply, bytes);
-    bool accounts = request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS;
-    if (accounts || request->operation == KHORGOS_OPERATION_CREATE_TRANSFERS) {
-        ASSERT(bytes == request->reply_size);
-        struct khorgos_create_result result;
-        for (u32 offset = 0; offset < bytes; offset += sizeof(result)) {
-            memcpy(&result, writable + offset, sizeof(result));
-            result.status = accounts ? server_account_status_to_wire(result.status)
-                                     : server_transfer_status_to_wire(result.status);
-            memcpy(writable + offset, &result, sizeof(result));
-        }
-    }
-    client_multi_batch_add(encoder, bytes);
-}
-
 /* A job the engine refused a batch of (capacity_full, ...): a reply missing that batch's
- * results would read as success, so the client is evicted (invalid_request_body) and its
- * session ends; the batches before it may have been applied, and the log says so. */
+ * results would read as success, so the client is evicted (invalid_request_body; no_session
+ * when a register evicted its session meanwhile) and can send nothing more in that session;
+ * the batches before it may have been applied, and the log says so. */
 static bool job_refused(struct server *server, const struct server_batch *batch,
-                        struct server_job *job, struct server_session *session) {
-    ASSERT(session->in_flight);
+                        struct server_job *job) {
+    ASSERT(job->request_count > 0);
+    ASSERT(job->request_first + job->request_count <= batch->requests_count);
     u32 applied = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; index < job->request_count; index++) {
@@ -53,51 +32,84 @@ static bool job_refused(struct server *server, const struct server_batch *batch,
                (unsigned long long)job->connection->id, khorgos_error_name(error),
                job->request_count, applied);
     struct client_header eviction;
-    client_eviction_init(&eviction, server->cluster, session->client,
-                         CLIENT_EVICTION_invalid_request_body);
+    client_eviction_init(&eviction, server->cluster, job->request.request.client,
+                         error == KHORGOS_ERROR_no_session ? CLIENT_EVICTION_no_session
+                                                           : CLIENT_EVICTION_invalid_request_body);
     client_header_seal(&eviction, NULL);
     server_connection_send(job->connection, &eviction, sizeof(eviction));
-    free(session->reply);
-    memset(session, 0, sizeof(*session));
-    ASSERT(session->client == 0);
     return true;
 }
 
-/* Builds, stores and sends the job's reply. */
+/* The session a register opened, as the table held it right after: every register is
+ * answered, also one whose session a later register (of this batch or the next) evicted; that
+ * client learns of the eviction at its next request, as with TigerBeetle. */
+static struct engine_session register_session(const struct server_job *job,
+                                              const struct khorgos_request *applied) {
+    ASSERT(applied->operation == KHORGOS_OPERATION_REGISTER);
+    ASSERT(applied->reply_size == sizeof(u64) && applied->timestamp > 0);
+    u64 number = 0;
+    memcpy(&number, applied->reply, sizeof(number));
+    return (struct engine_session){.client = job->request.request.client,
+                                   .request_checksum = job->request.checksum,
+                                   .session = number,
+                                   .commit = number,
+                                   .timestamp = applied->timestamp,
+                                   .release = job->request.release,
+                                   .operation = KHORGOS_OPERATION_REGISTER,
+                                   .batch_count = 1,
+                                   .batches_done = 1};
+}
+
+/* Sends the job's reply, built from the engine's session table (server_session.c). */
 static void job_reply(struct server *server, const struct server_batch *batch,
                       struct server_job *job) {
     const struct client_header *request = &job->request;
-    struct server_session *session = server_sessions_find(&server->sessions,
-                                                          request->request.client);
-    ASSERT(session != NULL && session->in_flight);
-    ASSERT(session->request == request->request.request);
-    if (job_refused(server, batch, job, session)) return;
-    struct client_operation_shape shape;
-    bool known = client_operation_shape(request->request.operation, &shape);
-    ASSERT(known);
-    u8 *message = malloc(CLIENT_MESSAGE_BYTES_MAX);
-    ASSERT(message != NULL);
-    struct client_multi_batch_encoder encoder;
-    client_multi_batch_encoder_init(&encoder, message + CLIENT_HEADER_BYTES,
-                                    CLIENT_BODY_BYTES_MAX, shape.result_bytes);
-    u64 timestamp = 0;
-    for (u32 index = 0; index < job->request_count; index++) {
-        const struct khorgos_request *executed = &batch->requests[job->request_first + index];
-        reply_batch_add(&encoder, executed);
-        timestamp = MAX(timestamp, executed->timestamp);
+    u128 client = request->request.client;
+    ASSERT(client != 0);
+    if (job_refused(server, batch, job)) return;
+    const struct engine_session *session = engine_session_find(server->engine, client);
+    struct engine_session registered;
+    if (request->request.operation == CLIENT_OPERATION_REGISTER) {
+        registered = register_session(job, &batch->requests[job->request_first]);
+        if (session == NULL || session->session != registered.session) session = &registered;
     }
-    u32 body_bytes = client_multi_batch_finish(&encoder);
-    ASSERT(encoder.batch_count == job->request_count);
-    struct client_header reply;
-    server->op++;
-    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine); /* nothing was assigned */
-    client_reply_init(&reply, request, server->op, timestamp, body_bytes);
-    client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
-    memcpy(message, &reply, sizeof(reply));
-    u8 *shrunk = realloc(message, reply.size);
-    if (shrunk != NULL) message = shrunk;
-    server_session_reply_store(session, message, reply.size);
-    server_connection_send(job->connection, message, reply.size);
+    if (session == NULL || session->request != request->request.request ||
+        session->request_checksum != request->checksum) {
+        /* A register begun after it evicted the session: the client must register again. */
+        struct client_header eviction;
+        client_eviction_init(&eviction, server->cluster, client, CLIENT_EVICTION_no_session);
+        client_header_seal(&eviction, NULL);
+        server_connection_send(job->connection, &eviction, sizeof(eviction));
+        return;
+    }
+    ASSERT(session->batches_done == session->batch_count);
+    if (request->request.operation == CLIENT_OPERATION_REGISTER) {
+        char name[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        base_u128_format(client, name);
+        server_log("event=session_opened connection=%llu client=%s session=%llu",
+                   (unsigned long long)job->connection->id, name,
+                   (unsigned long long)session->session);
+    }
+    const struct server_reply *reply =
+        server_session_reply(&server->replies, server->cluster, session);
+    if (reply == NULL) {
+        server_connection_close(job->connection, "out of memory for a reply");
+        return;
+    }
+    server_connection_send(job->connection, reply->message, reply->bytes);
+}
+
+bool server_client_in_flight(const struct server *server, u128 client) {
+    ASSERT(server != NULL && client != 0);
+    ASSERT(server->queued != server->flying);
+    const struct server_batch *batches[2] = {server->queued, server->flying};
+    for (u32 index = 0; index < 2; index++) {
+        for (const struct server_job *job = batches[index]->jobs_head; job != NULL;
+             job = job->next) {
+            if (job->request.request.client == client) return true;
+        }
+    }
+    return false;
 }
 
 void server_batch_init(struct server_batch *batch) {
@@ -119,6 +131,7 @@ static void batch_finish(struct server *server, struct server_batch *batch, khor
         if (error == KHORGOS_ERROR_ok) job_reply(server, batch, job);
         server_connection_job_done(job->connection);
         free(job->body);
+        free(job->clients);
         free(job);
         job = next;
     }

@@ -271,7 +271,8 @@ static void loop_on_check(uv_check_t *check) {
         server_http_close(server);
         uv_walk(&server->loop, handle_finish, server);
         server_log("event=stopped op=%llu engine_batches=%llu engine_requests=%llu",
-                   (unsigned long long)server->op, (unsigned long long)server->engine_batches,
+                   (unsigned long long)server->engine->request_count,
+                   (unsigned long long)server->engine_batches,
                    (unsigned long long)server->engine_requests);
     }
 }
@@ -440,7 +441,7 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
         return error;
     }
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
-    base_u128_format(options->cluster, cluster);
+    base_u128_format(engine_cluster(*engine), cluster);
     server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
                options->clock_manual ? "manual" : "realtime");
     return KHORGOS_ERROR_ok;
@@ -536,7 +537,6 @@ khorgos_error server_run(const struct server_options *options) {
     ASSERT(options->connections_max <= SERVER_CONNECTIONS_OPTION_MAX);
     struct server *server = calloc(1, sizeof(*server));
     if (server == NULL) return KHORGOS_ERROR_out_of_memory;
-    server->cluster = options->cluster;
     server->connections_max =
         options->connections_max != 0 ? options->connections_max : SERVER_CONNECTIONS_MAX;
     server->handshake_timeout_ms = options->handshake_timeout_ms != 0
@@ -548,7 +548,6 @@ khorgos_error server_run(const struct server_options *options) {
     server_batch_init(&server->batches[1]);
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
-    server_sessions_init(&server->sessions);
     server_metrics_init(&server->metrics);
     uv_loop_init(&server->loop);
     khorgos_error error = KHORGOS_ERROR_ok;
@@ -559,9 +558,10 @@ khorgos_error server_run(const struct server_options *options) {
     }
     if (error == KHORGOS_ERROR_ok) error = server_open_beside_loop(server, options);
     if (error == KHORGOS_ERROR_ok) {
+        server->cluster = engine_cluster(server->engine); /* before any client is read */
         server_handles_start(server);
         server_log("event=serving sessions_max=%u connections_max=%u handshake_timeout_ms=%u "
-                   "idle_timeout_ms=%u", SERVER_SESSIONS_MAX, server->connections_max,
+                   "idle_timeout_ms=%u", ENGINE_SESSIONS_MAX, server->connections_max,
                    server->handshake_timeout_ms, server->idle_timeout_ms);
         uv_walk(&server->loop, reads_start, server);
         uv_run(&server->loop, UV_RUN_DEFAULT);
@@ -578,7 +578,7 @@ khorgos_error server_run(const struct server_options *options) {
     server_http_free(server);
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
-    server_sessions_free(&server->sessions);
+    server_replies_free(&server->replies);
     server_tls_close(server->tls);
     free(server->batches[0].requests);
     free(server->batches[1].requests);

@@ -57,13 +57,16 @@ void server_metrics_batch_finished(struct server *server, const struct server_ba
     server_histogram_observe(&metrics->commit_requests, batch->requests_count);
     for (const struct server_job *job = batch->jobs_head; job != NULL; job = job->next) {
         if (job->request_count == 0) continue; /* a body of no batch: nothing executed */
-        struct client_operation_shape shape;
-        bool known = client_operation_shape(job->request.request.operation, &shape);
-        ASSERT(known && shape.event_bytes > 0);
+        /* A register has no events: it counts as a request, not in the events' histogram. */
+        struct client_operation_shape shape = {.event_bytes = 0};
+        bool batched = client_operation_shape(job->request.request.operation, &shape);
+        ASSERT(batched ? shape.event_bytes > 0
+                       : job->request.request.operation == CLIENT_OPERATION_REGISTER);
         enum server_metrics_status status = SERVER_METRICS_STATUS_OK;
         for (u32 index = 0; index < job->request_count; index++) {
             const struct khorgos_request *request = &batch->requests[job->request_first + index];
             if (request->error != KHORGOS_ERROR_ok) status = SERVER_METRICS_STATUS_REFUSED;
+            if (!batched) continue;
             server_histogram_observe(&metrics->batch_events,
                                      (double)(request->body_size / shape.event_bytes));
         }
@@ -181,10 +184,12 @@ static void page_requests(struct page *page, const struct server_metrics *metric
 static void page_server(struct page *page, const struct server *server) {
     ASSERT(server != NULL);
     u32 sessions = 0;
-    for (u32 index = 0; index < SERVER_SESSIONS_MAX; index++) {
-        if (server->sessions.entries[index].client != 0) sessions++;
+    if (server->engine != NULL) { /* the table is the engine's (engine_session.c) */
+        for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
+            if (server->engine->sessions.entries[index].client != 0) sessions++;
+        }
     }
-    ASSERT(sessions <= SERVER_SESSIONS_MAX);
+    ASSERT(sessions <= ENGINE_SESSIONS_MAX);
     const struct server_metrics *metrics = &server->metrics;
     page_histogram(page, "khorgos_batch_events", "Events in each batch of a request body "
                    "(one engine request).", &metrics->batch_events);

@@ -6,6 +6,7 @@
 #ifndef KHORGOS_SERVER_PRIVATE_H
 #define KHORGOS_SERVER_PRIVATE_H
 
+#include "engine/engine.h"
 #include "server/server.h"
 #include "server/server_http.h"
 
@@ -42,6 +43,7 @@ struct server_job {
     struct server_connection *connection;
     struct client_header request;
     u8 *body; /* a copy: the engine requests point into it */
+    struct khorgos_client_request *clients; /* one per engine request: the client, its batch */
     u32 request_first;
     u32 request_count;
 };
@@ -72,14 +74,13 @@ struct server {
     u32 idle_timeout_ms;
     struct khorgos *engine;
     u128 cluster;
-    struct server_sessions sessions;
+    struct server_replies replies; /* built from the engine's session table */
     uv_idle_t idle; /* active while a batch is begun: the loop polls without blocking */
     struct server_batch batches[2];
     struct server_batch *queued; /* jobs read since the last begin */
     struct server_batch *flying; /* begun, not yet known durable; empty when none */
     u32 connection_count;
     u64 connection_next;
-    u64 op;             /* the last op number given (register or request) */
     u64 engine_batches;  /* khorgos_execute calls */
     u64 engine_requests; /* engine requests (batches of bodies) they executed */
     bool stopping;
@@ -129,5 +130,7 @@ void server_message_handle(struct server_connection *connection,
  * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
 void server_batch_init(struct server_batch *batch);
+/* Whether the client has a job queued or executing: its one request in flight. */
+bool server_client_in_flight(const struct server *server, u128 client);
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -24,56 +24,6 @@ static void send_eviction(struct server_connection *connection, u128 client,
     server_connection_send(connection, &eviction, sizeof(eviction));
 }
 
-/* Seals a reply message (header in front of its body), stores it in the session and sends it. */
-static void reply_finish(struct server_connection *connection, struct server_session *session,
-                         struct client_header *reply, u8 *message) {
-    ASSERT(reply->command == CLIENT_COMMAND_REPLY);
-    ASSERT(session->client == reply->reply.client);
-    client_header_seal(reply, message + CLIENT_HEADER_BYTES);
-    memcpy(message, reply, sizeof(*reply));
-    server_session_reply_store(session, message, reply->size);
-    if (connection != NULL) server_connection_send(connection, message, reply->size);
-}
-
-static void handle_register(struct server_connection *connection,
-                            const struct client_header *header, const u8 *body) {
-    struct server *server = connection->server;
-    ASSERT(header->request.operation == CLIENT_OPERATION_REGISTER);
-    ASSERT(header->request.session == 0 && header->request.request == 0);
-    const char *reason = NULL;
-    if (client_register_body_check(header, body, &reason) != KHORGOS_ERROR_ok) {
-        bool missing = header->size == CLIENT_HEADER_BYTES;
-        send_eviction(connection, header->request.client,
-                      missing ? CLIENT_EVICTION_invalid_request_body_size
-                              : CLIENT_EVICTION_invalid_request_body);
-        return;
-    }
-    u128 evicted = 0;
-    u64 op = server->op + 1;
-    struct server_session *session = server_sessions_open(&server->sessions,
-                                                          header->request.client, op,
-                                                          header->release, &evicted);
-    if (session == NULL) return; /* every session has a request in flight: the client retries */
-    server->op = op;
-    session->request = 0;
-    session->request_checksum = header->checksum;
-    char name[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
-    if (evicted != 0) {
-        base_u128_format(evicted, name);
-        server_log("event=session_evicted client=%s reason=table_full", name);
-    }
-    base_u128_format(header->request.client, name);
-    server_log("event=session_opened connection=%llu client=%s session=%llu",
-               (unsigned long long)connection->id, name, (unsigned long long)op);
-    struct client_register_result result = {.batch_size_limit = CLIENT_BODY_BYTES_MAX};
-    u8 *message = malloc(CLIENT_HEADER_BYTES + sizeof(result));
-    ASSERT(message != NULL);
-    memcpy(message + CLIENT_HEADER_BYTES, &result, sizeof(result));
-    struct client_header reply;
-    client_reply_init(&reply, header, op, khorgos_clock_now(server->engine), sizeof(result));
-    reply_finish(connection, session, &reply, message);
-}
-
 /* The results a batch may return at most: one per event, or a query's limit. */
 static u32 batch_results_max(const struct client_operation_shape *shape, const u8 *batch,
                              u32 batch_bytes) {
@@ -139,26 +89,32 @@ static struct khorgos_actor request_actor(const struct server_identity *identity
     return actor;
 }
 
-/* Queues the request's batches as engine requests of the next engine batch. */
-static bool job_queue(struct server_connection *connection, const struct client_header *header,
-                      const u8 *body, u32 operation, u32 batch_count) {
-    struct server_batch *queued = connection->server->queued;
-    u32 body_bytes = header->size - CLIENT_HEADER_BYTES;
-    struct server_job *job = calloc(1, sizeof(*job));
-    if (job == NULL || !requests_reserve(queued, batch_count)) goto fail;
-    job->body = malloc(MAX(body_bytes, 1u));
-    if (job->body == NULL) goto fail;
-    memcpy(job->body, body, body_bytes);
-    job->connection = connection;
-    job->request = *header;
-    job->request_first = queued->requests_count;
+/* The engine request of a register: it opens the session once applied, and its reply is the
+ * session's number (a later register of the same batch may evict the session before the
+ * reply is sent). false when out of memory. */
+static bool job_register(struct server_job *job, struct server_batch *queued) {
+    ASSERT(job->request.request.operation == CLIENT_OPERATION_REGISTER);
+    ASSERT(job->request_count == 0);
+    struct khorgos_request *request = &queued->requests[queued->requests_count];
+    *request = (struct khorgos_request){.operation = KHORGOS_OPERATION_REGISTER,
+                                        .reply = malloc(sizeof(u64)),
+                                        .reply_capacity = sizeof(u64),
+                                        .actor = request_actor(&job->connection->identity),
+                                        .client = &job->clients[0]};
+    queued->requests_count++;
+    job->request_count = 1;
+    return request->reply != NULL;
+}
+
+/* The engine requests of the job's body: one per batch. false when out of memory. */
+static bool job_batches(struct server_job *job, struct server_batch *queued, u32 operation) {
     struct client_operation_shape shape;
-    bool known = client_operation_shape(header->request.operation, &shape);
+    bool known = client_operation_shape(job->request.request.operation, &shape);
     ASSERT(known);
     struct client_multi_batch batches;
     const char *reason = NULL;
-    khorgos_error decoded = client_multi_batch_decode(job->body, body_bytes, shape.event_bytes,
-                                                      &batches, &reason);
+    khorgos_error decoded = client_multi_batch_decode(
+        job->body, job->request.size - CLIENT_HEADER_BYTES, shape.event_bytes, &batches, &reason);
     ASSERT(decoded == KHORGOS_ERROR_ok);
     const u8 *batch = NULL;
     u32 batch_bytes = 0;
@@ -168,10 +124,39 @@ static bool job_queue(struct server_connection *connection, const struct client_
         *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
                                             .body = batch, .reply = malloc(MAX(capacity, 1u)),
                                             .reply_capacity = capacity,
-                                            .actor = request_actor(&connection->identity)};
+                                            .actor = request_actor(&job->connection->identity),
+                                            .client = &job->clients[job->request_count]};
         queued->requests_count++;
         job->request_count++;
-        if (request->reply == NULL) goto fail;
+        if (request->reply == NULL) return false;
+    }
+    return true;
+}
+
+/* Queues the request's batches as engine requests of the next engine batch (a register as
+ * one engine request), each with its client and batch number. */
+static bool job_queue(struct server_connection *connection, const struct client_header *header,
+                      const u8 *body, u32 operation, u32 batch_count) {
+    struct server_batch *queued = connection->server->queued;
+    u32 body_bytes = header->size - CLIENT_HEADER_BYTES;
+    struct server_job *job = calloc(1, sizeof(*job));
+    if (job == NULL || !requests_reserve(queued, batch_count)) goto fail;
+    job->body = malloc(MAX(body_bytes, 1u));
+    job->clients = calloc(batch_count, sizeof(*job->clients));
+    if (job->body == NULL || job->clients == NULL) goto fail;
+    memcpy(job->body, body, body_bytes);
+    job->connection = connection;
+    job->request = *header;
+    job->request_first = queued->requests_count;
+    for (u32 batch = 0; batch < batch_count; batch++) {
+        job->clients[batch] = (struct khorgos_client_request){
+            .client = header->request.client, .checksum = header->checksum,
+            .request = header->request.request, .release = header->release,
+            .batch = (u16)batch, .batch_count = (u16)batch_count};
+    }
+    if (operation == KHORGOS_OPERATION_REGISTER ? !job_register(job, queued)
+                                                : !job_batches(job, queued, operation)) {
+        goto fail;
     }
     ASSERT(job->request_count == batch_count);
     connection->jobs_pending++;
@@ -185,9 +170,37 @@ fail:
         }
         queued->requests_count -= job->request_count;
         free(job->body);
+        free(job->clients);
     }
     free(job);
     return false;
+}
+
+/* A register: queued as an engine request, which opens the session once applied (and evicts
+ * the session whose latest reply is oldest when the table is full). */
+static void handle_register(struct server_connection *connection,
+                            const struct client_header *header, const u8 *body) {
+    struct server *server = connection->server;
+    ASSERT(header->request.operation == CLIENT_OPERATION_REGISTER);
+    ASSERT(header->request.session == 0 && header->request.request == 0);
+    const char *reason = NULL;
+    if (client_register_body_check(header, body, &reason) != KHORGOS_ERROR_ok) {
+        bool missing = header->size == CLIENT_HEADER_BYTES;
+        send_eviction(connection, header->request.client,
+                      missing ? CLIENT_EVICTION_invalid_request_body_size
+                              : CLIENT_EVICTION_invalid_request_body);
+        return;
+    }
+    u128 evictee = engine_session_evictee(server->engine, header->request.client);
+    if (!job_queue(connection, header, body, KHORGOS_OPERATION_REGISTER, 1)) {
+        server_connection_close(connection, "out of memory for a request");
+        return;
+    }
+    if (evictee != 0) {
+        char name[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
+        base_u128_format(evictee, name);
+        server_log("event=session_evicted client=%s reason=table_full", name);
+    }
 }
 
 static void handle_request(struct server_connection *connection,
@@ -207,15 +220,10 @@ static void handle_request(struct server_connection *connection,
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_body);
         return;
     }
-    struct server_session *session = server_sessions_find(&server->sessions, fields->client);
-    ASSERT(session != NULL && !session->in_flight);
+    ASSERT(engine_session_find(server->engine, fields->client) != NULL);
     if (!job_queue(connection, header, body, operation, batch_count)) {
         server_connection_close(connection, "out of memory for a request");
-        return;
     }
-    session->request = fields->request;
-    session->request_checksum = header->checksum;
-    session->in_flight = true;
 }
 
 static void handle_ping(struct server_connection *connection, const struct client_header *ping) {
@@ -223,7 +231,7 @@ static void handle_ping(struct server_connection *connection, const struct clien
     ASSERT(ping->command == CLIENT_COMMAND_PING_CLIENT);
     ASSERT(ping->ping.client != 0);
     if (ping->ping.session != 0 &&
-        server_sessions_find(&server->sessions, ping->ping.client) == NULL) {
+        engine_session_find(server->engine, ping->ping.client) == NULL) {
         send_eviction(connection, ping->ping.client, CLIENT_EVICTION_no_session);
         return;
     }
@@ -246,8 +254,11 @@ void server_message_handle(struct server_connection *connection,
         return;
     }
     enum client_eviction_reason reason = CLIENT_EVICTION_reserved;
-    struct server_session *session = NULL;
-    switch (server_sessions_classify(&server->sessions, header, &reason)) {
+    u128 client = header->request.client;
+    const struct engine_session *session = NULL;
+    const struct server_reply *reply = NULL;
+    switch (server_session_classify(server->engine, &server->replies, server->cluster, header,
+                                    server_client_in_flight(server, client), &reason)) {
     case SERVER_VERDICT_EXECUTE:
         if (header->request.operation == CLIENT_OPERATION_REGISTER) {
             handle_register(connection, header, body);
@@ -256,9 +267,10 @@ void server_message_handle(struct server_connection *connection,
         }
         break;
     case SERVER_VERDICT_RESEND:
-        session = server_sessions_find(&server->sessions, header->request.client);
-        ASSERT(session != NULL && session->reply != NULL);
-        server_connection_send(connection, session->reply, session->reply_bytes);
+        session = engine_session_find(server->engine, client);
+        ASSERT(session != NULL);
+        reply = server_session_reply(&server->replies, server->cluster, session);
+        if (reply != NULL) server_connection_send(connection, reply->message, reply->bytes);
         break;
     case SERVER_VERDICT_EVICT: send_eviction(connection, header->request.client, reason); break;
     case SERVER_VERDICT_DROP: break;

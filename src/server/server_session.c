@@ -1,33 +1,127 @@
 /*
- * server_session.c: the session table, with TigerBeetle 0.17's replica rules for a request
- * from a client (docs/protocol.md, "register and sessions"). In memory only.
+ * server_session.c: TigerBeetle 0.17's replica rules for a request from a client
+ * (docs/protocol.md, "register and sessions"), over the engine's session table
+ * (src/engine/engine_session.c), and the reply messages built from that table.
+ *
+ * A reply message is a function of the session's entry alone: the header's fields come from the
+ * request the entry records (its checksum, number, operation, release), the session's commit
+ * and timestamp, and the body is the entry's engine replies as a multi-batch body with the
+ * create results' statuses in TigerBeetle's numbers. So the first answer, a retry before a
+ * restart and a retry after one are the same bytes.
  */
+#include "engine/engine.h"
 #include "server/server.h"
 
 #include <stdlib.h>
 
-void server_sessions_init(struct server_sessions *sessions) {
-    ASSERT(sessions != NULL);
-    memset(sessions, 0, sizeof(*sessions));
-    ASSERT(sessions->entries[0].client == 0);
+void server_replies_free(struct server_replies *replies) {
+    ASSERT(replies != NULL);
+    for (u32 index = 0; index < SERVER_REPLIES_MAX; index++) {
+        free(replies->entries[index].message);
+    }
+    memset(replies, 0, sizeof(*replies));
+    ASSERT(replies->entries[0].message == NULL);
 }
 
-void server_sessions_free(struct server_sessions *sessions) {
-    ASSERT(sessions != NULL);
-    for (u32 index = 0; index < SERVER_SESSIONS_MAX; index++) {
-        free(sessions->entries[index].reply);
+/* One engine reply as a batch of the body (a query's results cut to what fits). */
+static void reply_batch_add(struct client_multi_batch_encoder *encoder, u32 operation,
+                            const u8 *reply, u32 reply_size) {
+    ASSERT(reply != NULL || reply_size == 0);
+    u32 writable_bytes = 0;
+    u8 *writable = client_multi_batch_writable(encoder, &writable_bytes);
+    ASSERT(writable != NULL);
+    u32 bytes = MIN(reply_size, writable_bytes);
+    if (bytes > 0) memcpy(writable, reply, bytes);
+    bool accounts = operation == KHORGOS_OPERATION_CREATE_ACCOUNTS;
+    if (accounts || operation == KHORGOS_OPERATION_CREATE_TRANSFERS) {
+        ASSERT(bytes == reply_size);
+        struct khorgos_create_result result;
+        for (u32 offset = 0; offset < bytes; offset += sizeof(result)) {
+            memcpy(&result, writable + offset, sizeof(result));
+            result.status = accounts ? server_account_status_to_wire(result.status)
+                                     : server_transfer_status_to_wire(result.status);
+            memcpy(writable + offset, &result, sizeof(result));
+        }
     }
-    memset(sessions, 0, sizeof(*sessions));
-    ASSERT(sessions->entries[0].reply == NULL);
+    client_multi_batch_add(encoder, bytes);
 }
 
-struct server_session *server_sessions_find(struct server_sessions *sessions, u128 client) {
-    ASSERT(sessions != NULL);
-    ASSERT(client != 0);
-    for (u32 index = 0; index < SERVER_SESSIONS_MAX; index++) {
-        if (sessions->entries[index].client == client) return &sessions->entries[index];
+/* The body of the session's latest reply into `body`; returns its bytes. */
+static u32 reply_body(const struct engine_session *session, u8 *body) {
+    ASSERT(session->batches_done == session->batch_count);
+    ASSERT(body != NULL);
+    if (session->operation == KHORGOS_OPERATION_REGISTER) {
+        struct client_register_result result = {.batch_size_limit = CLIENT_BODY_BYTES_MAX};
+        memcpy(body, &result, sizeof(result));
+        return sizeof(result);
     }
-    return NULL;
+    struct client_operation_shape shape;
+    bool known = client_operation_shape(server_operation_from_engine(session->operation), &shape);
+    ASSERT(known);
+    struct client_multi_batch_encoder encoder;
+    client_multi_batch_encoder_init(&encoder, body, CLIENT_BODY_BYTES_MAX, shape.result_bytes);
+    u32 offset = 0;
+    for (u32 batch = 0; batch < session->batch_count; batch++) {
+        u32 size = session->batch_reply_sizes[batch];
+        reply_batch_add(&encoder, session->operation, session->reply + offset, size);
+        offset += size;
+    }
+    ASSERT(offset == session->reply_size);
+    return client_multi_batch_finish(&encoder);
+}
+
+/* Builds the reply message of the session's latest request (malloc). */
+static u8 *reply_build(u128 cluster, const struct engine_session *session, u32 *bytes) {
+    ASSERT(session->client != 0 && bytes != NULL);
+    u8 *message = malloc(CLIENT_MESSAGE_BYTES_MAX);
+    if (message == NULL) return NULL;
+    u32 body_bytes = reply_body(session, message + CLIENT_HEADER_BYTES);
+    /* The request as the entry records it: what the reply header echoes. */
+    struct client_header request;
+    memset(&request, 0, sizeof(request));
+    request.command = CLIENT_COMMAND_REQUEST;
+    request.cluster = cluster;
+    request.release = session->release;
+    request.checksum = session->request_checksum;
+    request.request.client = session->client;
+    request.request.request = (u32)session->request;
+    request.request.operation = server_operation_from_engine(session->operation);
+    struct client_header reply;
+    client_reply_init(&reply, &request, session->commit, session->timestamp, body_bytes);
+    client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
+    memcpy(message, &reply, sizeof(reply));
+    *bytes = reply.size;
+    u8 *shrunk = realloc(message, reply.size);
+    return shrunk != NULL ? shrunk : message;
+}
+
+const struct server_reply *server_session_reply(struct server_replies *replies, u128 cluster,
+                                                const struct engine_session *session) {
+    ASSERT(replies != NULL && session != NULL);
+    ASSERT(session->batches_done == session->batch_count);
+    struct server_reply *slot = NULL;
+    for (u32 index = 0; index < SERVER_REPLIES_MAX; index++) {
+        struct server_reply *entry = &replies->entries[index];
+        if (entry->client == session->client) {
+            if (entry->session == session->session && entry->request == session->request) {
+                return entry;
+            }
+            slot = entry;
+            break;
+        }
+        if (slot == NULL && entry->client == 0) slot = entry;
+    }
+    /* Full of other clients': the table has at most as many sessions, so one of those left
+     * it; any slot will do (a slot dropped is built again when needed). */
+    if (slot == NULL) slot = &replies->entries[(u32)session->session % SERVER_REPLIES_MAX];
+    u32 bytes = 0;
+    u8 *message = reply_build(cluster, session, &bytes);
+    if (message == NULL) return NULL;
+    free(slot->message);
+    *slot = (struct server_reply){.client = session->client, .session = session->session,
+                                  .request = session->request, .message = message,
+                                  .bytes = bytes};
+    return slot;
 }
 
 static enum server_verdict evict(enum client_eviction_reason value,
@@ -39,22 +133,35 @@ static enum server_verdict evict(enum client_eviction_reason value,
 }
 
 /* A register request: a retry of the one that opened the session gets its reply again. */
-static enum server_verdict classify_register(const struct server_session *session,
+static enum server_verdict classify_register(const struct engine_session *session,
                                              const struct client_header *request) {
     ASSERT(request->request.operation == CLIENT_OPERATION_REGISTER);
     ASSERT(request->request.request == 0);
-    if (session == NULL) return SERVER_VERDICT_EXECUTE;
-    if (session->in_flight) return SERVER_VERDICT_DROP;
-    if (session->request == 0 && session->request_checksum == request->checksum) {
+    if (session != NULL && session->request == 0 &&
+        session->request_checksum == request->checksum) {
         return SERVER_VERDICT_RESEND;
     }
     return SERVER_VERDICT_EXECUTE;
 }
 
-enum server_verdict server_sessions_classify(struct server_sessions *sessions,
-                                             const struct client_header *request,
-                                             enum client_eviction_reason *reason) {
-    ASSERT(sessions != NULL && request != NULL && reason != NULL);
+/* The next request after the latest: its parent must be the latest reply's context. */
+static enum server_verdict classify_next(struct server_replies *replies, u128 cluster,
+                                         const struct engine_session *session,
+                                         const struct client_request_fields *fields) {
+    ASSERT(fields->request > session->request);
+    ASSERT(fields->client == session->client);
+    if (fields->request != session->request + 1) return SERVER_VERDICT_DROP;
+    const struct server_reply *latest = server_session_reply(replies, cluster, session);
+    if (latest == NULL) return SERVER_VERDICT_DROP; /* out of memory: the client retries */
+    struct client_header header;
+    memcpy(&header, latest->message, sizeof(header));
+    return fields->parent == header.reply.context ? SERVER_VERDICT_EXECUTE : SERVER_VERDICT_DROP;
+}
+
+enum server_verdict server_session_classify(struct khorgos *engine, struct server_replies *replies,
+                                            u128 cluster, const struct client_header *request,
+                                            bool in_flight, enum client_eviction_reason *reason) {
+    ASSERT(engine != NULL && request != NULL && reason != NULL);
     ASSERT(request->command == CLIENT_COMMAND_REQUEST);
     const struct client_request_fields *fields = &request->request;
     if (request->release < CLIENT_RELEASE_MIN) {
@@ -63,7 +170,8 @@ enum server_verdict server_sessions_classify(struct server_sessions *sessions,
     if (request->release > CLIENT_RELEASE_SERVER) {
         return evict(CLIENT_EVICTION_client_release_too_high, reason);
     }
-    struct server_session *session = server_sessions_find(sessions, fields->client);
+    if (in_flight) return SERVER_VERDICT_DROP;
+    const struct engine_session *session = engine_session_find(engine, fields->client);
     if (fields->operation == CLIENT_OPERATION_REGISTER) return classify_register(session, request);
     if (session == NULL) return evict(CLIENT_EVICTION_no_session, reason);
     if (fields->session < session->session) return evict(CLIENT_EVICTION_session_too_low, reason);
@@ -71,63 +179,12 @@ enum server_verdict server_sessions_classify(struct server_sessions *sessions,
     if (request->release != session->release) {
         return evict(CLIENT_EVICTION_session_release_mismatch, reason);
     }
+    if (session->batches_done != session->batch_count) return SERVER_VERDICT_DROP;
     if (fields->request < session->request) return SERVER_VERDICT_DROP;
     if (fields->request == session->request) {
-        if (session->in_flight || request->checksum != session->request_checksum) {
-            return SERVER_VERDICT_DROP;
-        }
-        return SERVER_VERDICT_RESEND;
+        /* The same number with another body is refused: dropped, as TigerBeetle does. */
+        return request->checksum == session->request_checksum ? SERVER_VERDICT_RESEND
+                                                              : SERVER_VERDICT_DROP;
     }
-    if (session->in_flight) return SERVER_VERDICT_DROP;
-    if (fields->request != session->request + 1 || fields->parent != session->reply_context) {
-        return SERVER_VERDICT_DROP;
-    }
-    return SERVER_VERDICT_EXECUTE;
-}
-
-/* The slot for a new session: the client's own, a free one, or the oldest not in flight. */
-static struct server_session *slot_choose(struct server_sessions *sessions, u128 client) {
-    ASSERT(client != 0);
-    struct server_session *own = server_sessions_find(sessions, client);
-    if (own != NULL) return own;
-    struct server_session *oldest = NULL;
-    for (u32 index = 0; index < SERVER_SESSIONS_MAX; index++) {
-        struct server_session *entry = &sessions->entries[index];
-        if (entry->client == 0) return entry;
-        if (entry->in_flight) continue;
-        if (oldest == NULL || entry->commit < oldest->commit) oldest = entry;
-    }
-    ASSERT(oldest == NULL || oldest->client != client);
-    return oldest;
-}
-
-struct server_session *server_sessions_open(struct server_sessions *sessions, u128 client,
-                                            u64 session, u32 release, u128 *evicted) {
-    ASSERT(sessions != NULL && evicted != NULL);
-    ASSERT(client != 0 && session != 0);
-    *evicted = 0;
-    struct server_session *slot = slot_choose(sessions, client);
-    if (slot == NULL) return NULL;
-    if (slot->client != 0 && slot->client != client) *evicted = slot->client;
-    free(slot->reply);
-    memset(slot, 0, sizeof(*slot));
-    slot->client = client;
-    slot->session = session;
-    slot->commit = session;
-    slot->release = release;
-    return slot;
-}
-
-void server_session_reply_store(struct server_session *session, u8 *message, u32 bytes) {
-    ASSERT(session != NULL && message != NULL);
-    ASSERT(bytes >= CLIENT_HEADER_BYTES);
-    struct client_header header;
-    memcpy(&header, message, sizeof(header));
-    ASSERT(header.command == CLIENT_COMMAND_REPLY && header.reply.client == session->client);
-    free(session->reply);
-    session->reply = message;
-    session->reply_bytes = bytes;
-    session->reply_context = header.reply.context;
-    session->commit = header.reply.commit;
-    session->in_flight = false;
+    return classify_next(replies, cluster, session, fields);
 }

@@ -156,6 +156,15 @@ u32 server_operation_to_engine(u8 operation) {
     return engine;
 }
 
+u8 server_operation_from_engine(u32 operation) {
+    if (operation == KHORGOS_OPERATION_REGISTER) return CLIENT_OPERATION_REGISTER;
+    for (u32 wire = CLIENT_OPERATION_STATE_MACHINE_FIRST; wire <= 255u; wire++) {
+        if (server_operation_to_engine((u8)wire) == operation) return (u8)wire;
+    }
+    ASSERT(false && "an engine operation the server does not serve");
+    return 0;
+}
+
 /* The records travel unchanged: check that the engine's are TigerBeetle's, field by field. */
 _Static_assert(sizeof(struct khorgos_account) == 128, "Account is 128 bytes");
 _Static_assert(offsetof(struct khorgos_account, user_data_128) == 80, "Account.user_data_128");

@@ -45,28 +45,39 @@
  *    56   8  formatted_at_ns         realtime clock at format, informational
  *    64   4  participant_count_max   settlement capacities (0: the build's default)
  *    68   4  payment_count_max
- *    72 184  reserved (zero)
+ *    72  16  cluster                 the cluster id every client message names
+ *    88 168  reserved (zero)
  *
- * Journal record (header 128 bytes, then the body, then zero bytes up to a multiple of 16, so
+ * Journal record (header 192 bytes, then the body, then zero bytes up to a multiple of 16, so
  * every header is aligned for its 128-bit fields; records follow each other in a segment, the
  * first at offset 0; "padded body" below is the body with those zeros):
- *     0  16  checksum                XXH3-128 of header bytes 16..127
+ *     0  16  checksum                XXH3-128 of header bytes 16..191
  *    16  16  checksum_body           XXH3-128 of the padded body
- *    32  32  hash_previous           SHA-256 hash of the previous record (see chain below)
- *    64   8  sequence                1, 2, 3, ... over the life of the directory
- *    72   8  timestamp               the timestamp the engine assigned (ns since the epoch)
- *    80   8  offset                  this record's offset in its journal file
- *    88   4  operation               opaque to the journal (enum khorgos_operation)
- *    92   4  body_size               bytes of body after the header
- *    96  16  actor                   who sent it, NUL-padded ("local", "engine", a participant)
- *   112   8  commit_first            sequence of the first record of the same commit (write)
- *   120   4  magic                   "KHJR"
- *   124   4  reserved (zero)
- * Hash chain: the hash of record n is SHA-256(header bytes 32..127 || padded body), covering its
- * hash_previous, so it covers every record before it; record 1's hash_previous is zero. The
- * chain head (the hash of the last record) is what `khorgos check` prints for publication.
+ *    32   8  offset                  this record's offset in its journal file
+ *    40   8  commit_first            sequence of the first record of the same commit (write)
+ *    48   4  magic                   "KHJR"
+ *    52  12  reserved (zero)
+ *    64  32  hash_previous           SHA-256 hash of the previous record (see chain below)
+ *    96   8  sequence                1, 2, 3, ... over the life of the directory
+ *   104   8  timestamp               the timestamp the engine assigned (ns since the epoch)
+ *   112   4  operation               opaque to the journal (enum khorgos_operation)
+ *   116   4  body_size               bytes of body after the header
+ *   120   8  request                 the client's request number (0: its register)
+ *   128  16  client                  the client's id, 0 for a request outside any session
+ *   144  16  request_checksum        the client's checksum of its request (a retry repeats it)
+ *   160  16  actor                   who sent it, NUL-padded ("local", "engine", a participant)
+ *   176   4  release                 the client's release (a register's opens its session)
+ *   180   2  batch                   this record's index among its request's batches
+ *   182   2  batch_count             the batches of its request
+ *   184   8  reserved (zero)
+ * Hash chain: the hash of record n is SHA-256(header bytes 64..191 || padded body), covering
+ * its hash_previous, so it covers every record before it; record 1's hash_previous is zero.
+ * The chained bytes are the ones every replica computes identically from the same requests;
+ * where a record landed (offset) and which write carried it (commit_first) are left out, and
+ * so are the checksums, which depend on them. The chain head (the hash of the last record) is
+ * what `khorgos check` prints for publication.
  *
- * Headers file headers-<F>: entry k (offset k * 128) is a byte-for-byte copy of the header of
+ * Headers file headers-<F>: entry k (offset k * 192) is a byte-for-byte copy of the header of
  * request F + k. Preallocated (zeros), written in order, after the journal write it mirrors.
  *
  * Snapshot file snapshot-<S>:
@@ -204,16 +215,17 @@
 /* ----------------------------------------------------------------------------------------- */
 /* Limits, each with its reason.                                                              */
 
-/* The version of everything stored: bumped whenever replaying the same journal would give
- * another state (2: each settlement event takes a timestamp of its own, so a version 1
- * journal would replay to other timestamps than it acknowledged). Any other is refused. */
-#define STORAGE_FORMAT_VERSION 2u
+/* The version of everything stored: bumped whenever a stored byte changes meaning or replaying
+ * the same journal would give another state (3: records carry the client and its request, the
+ * chain leaves out offset and commit grouping, snapshots hold the session table, the superblock
+ * the cluster id). Any other is refused. */
+#define STORAGE_FORMAT_VERSION 3u
 /* Names in a data directory are short and ours ("headers-" + 16 hex digits + ".tmp"). */
 #define STORAGE_NAME_BYTES_MAX 48u
 /* Files a directory holds at most: a superblock, two or three snapshots, a handful of
  * segments; more means foreign files or a failed cleanup, and listing refuses to guess. */
 #define STORAGE_DIRECTORY_FILES_MAX 64u
-#define STORAGE_RECORD_HEADER_BYTES 128u
+#define STORAGE_RECORD_HEADER_BYTES 192u
 #define STORAGE_ACTOR_BYTES 16u
 /* Records start at multiples of 16: the header's u128 fields are read in place. */
 #define STORAGE_RECORD_ALIGNMENT 16u
@@ -410,6 +422,7 @@ struct storage_superblock {
     u32 participant_count_max;
     u32 payment_count_max;
     u32 flags;             /* STORAGE_SUPERBLOCK_* */
+    u128 cluster;          /* the cluster id clients must name (format --cluster) */
 };
 
 #define STORAGE_SUPERBLOCK_BYTES 256u
@@ -455,23 +468,47 @@ void storage_name(enum storage_file_kind kind, u64 sequence, char name[STORAGE_N
 /* ----------------------------------------------------------------------------------------- */
 /* The journal.                                                                               */
 
+/* Who sent a record's request: a client's session (all zero for none). */
+struct storage_client {
+    u128 client;
+    u128 request_checksum;
+    u64 request;
+    u32 release;
+    u16 batch;
+    u16 batch_count;
+};
+
 struct storage_record_header {
     u128 checksum;
     u128 checksum_body;
+    u64 offset;
+    u64 commit_first;
+    u32 magic;
+    u8 reserved[12];
+    /* The chained bytes, from here to the end of the header. */
     u8 hash_previous[BASE_SHA256_BYTES];
     u64 sequence;
     u64 timestamp;
-    u64 offset;
     u32 operation;
     u32 body_size;
+    u64 request;
+    u128 client;
+    u128 request_checksum;
     char actor[STORAGE_ACTOR_BYTES];
-    u64 commit_first;
-    u32 magic;
-    u8 reserved[4];
+    u32 release;
+    u16 batch;
+    u16 batch_count;
+    u8 reserved_chained[8];
 };
-_Static_assert(offsetof(struct storage_record_header, commit_first) == 112, "commit_first at 112");
+#define STORAGE_RECORD_CHAINED_OFFSET 64u
+_Static_assert(offsetof(struct storage_record_header, hash_previous) ==
+                   STORAGE_RECORD_CHAINED_OFFSET,
+               "the chained bytes start at 64");
+_Static_assert(offsetof(struct storage_record_header, client) == 128, "client at 128");
+_Static_assert(offsetof(struct storage_record_header, release) == 176, "release at 176");
+_Static_assert(sizeof(struct storage_client) == 48, "the client fields are 48 bytes");
 _Static_assert(sizeof(struct storage_record_header) == STORAGE_RECORD_HEADER_BYTES,
-               "the record header is 128 bytes");
+               "the record header is 192 bytes");
 
 #define STORAGE_RECORD_MAGIC 0x524A484Bu /* "KHJR" */
 
@@ -479,7 +516,7 @@ _Static_assert(sizeof(struct storage_record_header) == STORAGE_RECORD_HEADER_BYT
 void storage_record_header_seal(struct storage_record_header *header);
 /* Whether a header's own checksum, magic and reserved bytes are right. */
 bool storage_record_header_valid(const struct storage_record_header *header);
-/* The record's chain hash: SHA-256 over header bytes 32..127 and the padded body, which must
+/* The record's chain hash: SHA-256 over header bytes 64..191 and the padded body, which must
  * follow the header in memory. */
 void storage_record_hash(const struct storage_record_header *header, const void *body,
                          u8 hash[BASE_SHA256_BYTES]);
@@ -551,7 +588,8 @@ u64 storage_bytes_appended(const struct storage *storage);
 /* Appends one record to the pending batch (in memory). Its sequence must be
  * storage_sequence_next. May write (not sync) an overfull batch. */
 khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 operation,
-                                     u64 timestamp, const char *actor, const void *body,
+                                     u64 timestamp, const char *actor,
+                                     const struct storage_client *client, const void *body,
                                      u32 body_size);
 /* Makes the filling batch durable: storage_journal_submit, then storage_journal_drain. Any
  * failure leaves the storage failed (every later call returns the error). */
@@ -699,7 +737,7 @@ enum storage_section_module {
     STORAGE_SECTION_ENGINE = 1,
     STORAGE_SECTION_LEDGER = 2,
     STORAGE_SECTION_SETTLE = 3, /* settle.h: SETTLE_SNAPSHOT_SECTION */
-    /* settlement, FX, netting: 3, 4, 5 ... */
+    STORAGE_SECTION_SESSIONS = 16, /* the engine's client sessions (engine_session.c) */
 };
 
 struct storage_snapshot_header {

@@ -37,13 +37,15 @@ struct superblock_disk {
     u64 formatted_at_ns;
     u32 participant_count_max;
     u32 payment_count_max;
-    u8 reserved[184];
+    u8 cluster[16]; /* a u128, unaligned at 72 */
+    u8 reserved[168];
 };
 _Static_assert(sizeof(struct superblock_disk) == STORAGE_SUPERBLOCK_BYTES, "superblock bytes");
 _Static_assert(offsetof(struct superblock_disk, format_version) == 24, "version at 24");
 _Static_assert(offsetof(struct superblock_disk, segment_bytes) == 40, "segment bytes at 40");
 _Static_assert(offsetof(struct superblock_disk, formatted_at_ns) == 56, "formatted at 56");
 _Static_assert(offsetof(struct superblock_disk, participant_count_max) == 64, "settlement at 64");
+_Static_assert(offsetof(struct superblock_disk, cluster) == 72, "cluster at 72");
 
 void storage_name(enum storage_file_kind kind, u64 sequence, char name[STORAGE_NAME_BYTES_MAX]) {
     ASSERT(name != NULL);
@@ -87,6 +89,7 @@ khorgos_error storage_superblock_write(struct storage_io *io,
     disk.formatted_at_ns = superblock->formatted_at_ns;
     disk.participant_count_max = superblock->participant_count_max;
     disk.payment_count_max = superblock->payment_count_max;
+    memcpy(disk.cluster, &superblock->cluster, sizeof(disk.cluster));
     disk.checksum = base_checksum128((const u8 *)&disk + 16, sizeof(disk) - 16);
     int file = -1;
     khorgos_error error = io->open(io, SUPERBLOCK_TEMPORARY_NAME, STORAGE_OPEN_CREATE, &file);
@@ -130,6 +133,10 @@ khorgos_error storage_superblock_read(struct storage_io *io,
     superblock->formatted_at_ns = disk.formatted_at_ns;
     superblock->participant_count_max = disk.participant_count_max;
     superblock->payment_count_max = disk.payment_count_max;
+    memcpy(&superblock->cluster, disk.cluster, sizeof(superblock->cluster));
+    for (u32 index = 0; index < sizeof(disk.reserved); index++) {
+        if (disk.reserved[index] != 0) return KHORGOS_ERROR_corrupt;
+    }
     if (!superblock_limits_valid(superblock)) return KHORGOS_ERROR_corrupt;
     return KHORGOS_ERROR_ok;
 }

@@ -56,6 +56,9 @@ bool storage_record_header_valid(const struct storage_record_header *header) {
     for (u32 index = 0; index < sizeof(header->reserved); index++) {
         if (header->reserved[index] != 0) return false;
     }
+    for (u32 index = 0; index < sizeof(header->reserved_chained); index++) {
+        if (header->reserved_chained[index] != 0) return false;
+    }
     return header->body_size <= LIMIT_REQUEST_BODY_BYTES_MAX && header->sequence > 0;
 }
 
@@ -65,8 +68,10 @@ void storage_record_hash(const struct storage_record_header *header, const void 
     ASSERT(body != NULL || header->body_size == 0);
     /* The body follows the header in every buffer the journal uses, so one pass suffices. */
     ASSERT(header->body_size == 0 || (const u8 *)body == (const u8 *)(header + 1));
-    base_sha256((const u8 *)header + 32,
-                STORAGE_RECORD_HEADER_BYTES - 32 + STORAGE_BODY_PADDED(header->body_size), hash);
+    base_sha256((const u8 *)header + STORAGE_RECORD_CHAINED_OFFSET,
+                STORAGE_RECORD_HEADER_BYTES - STORAGE_RECORD_CHAINED_OFFSET +
+                    STORAGE_BODY_PADDED(header->body_size),
+                hash);
 }
 
 /* ---- create and segments ------------------------------------------------------------------ */
@@ -629,7 +634,8 @@ khorgos_error storage_journal_commit(struct storage *storage) {
 }
 
 khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 operation,
-                                     u64 timestamp, const char *actor, const void *body,
+                                     u64 timestamp, const char *actor,
+                                     const struct storage_client *client, const void *body,
                                      u32 body_size) {
     ASSERT(storage != NULL && actor != NULL);
     ASSERT(body != NULL || body_size == 0);
@@ -666,6 +672,14 @@ khorgos_error storage_journal_append(struct storage *storage, u64 sequence, u32 
     header->operation = operation;
     header->body_size = body_size;
     memcpy(header->actor, actor, MIN(strlen(actor), (size_t)STORAGE_ACTOR_BYTES));
+    if (client != NULL) {
+        header->client = client->client;
+        header->request_checksum = client->request_checksum;
+        header->request = client->request;
+        header->release = client->release;
+        header->batch = client->batch;
+        header->batch_count = client->batch_count;
+    }
     header->magic = STORAGE_RECORD_MAGIC;
     header->commit_first = sequence - storage->batch_header_count;
     /* hash_previous and the header checksum: when the batch is written (batch_seal). */
