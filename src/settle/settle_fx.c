@@ -826,11 +826,36 @@ bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 
         settle_fx_lsm_reserve(settle, entry->legs[index].debtor_slot, entry->legs[index].amount);
     }
     settle_fx_price_take_room(settle, &entry->price);
+    entry->room_taken = 1;
     entry->payment = payment;
     fx->admitted_of[payment] = fx->admitted_count++;
     *receiver_slot = entry->legs[0].creditor_slot;
     *amount = entry->legs[0].amount;
     return true;
+}
+
+const struct settle_fx_admitted *settle_fx_lsm_price(struct settle *settle, u32 payment,
+                                                     u64 timestamp) {
+    struct settle_fx *fx = &settle->fx;
+    const struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED && settle_fx_payment_is(record));
+    ASSERT(fx->admitted_of[payment] == SETTLE_NONE);
+    ASSERT(fx->admitted_count < settle->config.payment_count_max);
+    struct settle_fx_admitted *entry = &fx->admitted[fx->admitted_count];
+    if (settle_fx_price(settle, payment, timestamp, &entry->price) != KHORGOS_SETTLE_ok) {
+        return NULL;
+    }
+    entry->leg_count = settle_fx_price_legs(settle, payment, &entry->price, entry->legs);
+    for (u32 index = 0; index < entry->leg_count; index++) {
+        if (settle_fx_leg_status(settle, &entry->legs[index], index, record->type, 0, false) !=
+            KHORGOS_SETTLE_ok) {
+            return NULL;
+        }
+    }
+    entry->room_taken = 0;
+    entry->payment = payment;
+    fx->admitted_of[payment] = fx->admitted_count++;
+    return entry;
 }
 
 bool settle_fx_lsm_admitted(const struct settle *settle, u32 payment) {
@@ -847,8 +872,12 @@ static struct settle_fx_admitted *settle_fx_lsm_entry(struct settle *settle, u32
 }
 
 void settle_fx_lsm_take(struct settle *settle, u32 payment) {
-    const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
+    struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
     ASSERT(settle->payments[payment].state == 0); /* off its queue */
+    if (!entry->room_taken) { /* the resolution kept every quote within its room */
+        settle_fx_price_take_room(settle, &entry->price);
+        entry->room_taken = 1;
+    }
     settle_fx_price_record(settle, payment, &entry->price);
     ASSERT(settle->payments[payment].amount == entry->legs[0].amount);
 }
@@ -926,6 +955,7 @@ void settle_fx_lsm_end(struct settle *settle) {
         fx->admitted_of[entry->payment] = SETTLE_NONE;
         if (settle->payments[entry->payment].state == KHORGOS_PAYMENT_SETTLED) continue;
         ASSERT(settle->payments[entry->payment].state == KHORGOS_PAYMENT_QUEUED);
+        if (!entry->room_taken) continue;
         fx->quotes[entry->price.quote_first].amount_used -= entry->price.source;
         if (entry->price.quote_second != SETTLE_NONE) {
             fx->quotes[entry->price.quote_second].amount_used -= entry->price.vehicle_amount;
