@@ -14,9 +14,11 @@
 
 /* Agents, banks and providers of the fixture; every day open under `mode` with resolution on
  * request, and offsetting on entry when `offsetting`. */
-static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool offsetting) {
+static const u32 lsm_fx_numerics[4] = {KZT, CNY, KGS, USD};
+
+static void lsm_fx_participants(struct khorgos *engine) {
     const char *agents[4] = {AGENT_KZT, AGENT_CNY, AGENT_KGS, AGENT_USD};
-    u32 numerics[4] = {KZT, CNY, KGS, USD};
+    const u32 *numerics = lsm_fx_numerics;
     for (u32 c = 0; c < 4; c++) {
         fixture_participant(engine, agents[c], KHORGOS_ROLE_SETTLEMENT_AGENT, numerics[c], 0, 0,
                             0);
@@ -27,6 +29,11 @@ static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool of
     fixture_participant(engine, BANK_KG, KHORGOS_ROLE_BANK, KGS, 0, 0, 0);
     fixture_participant(engine, PROVIDER_A, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
     fixture_participant(engine, PROVIDER_B, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
+}
+
+static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool offsetting) {
+    const u32 *numerics = lsm_fx_numerics;
+    lsm_fx_participants(engine);
     for (u32 c = 0; c < 4; c++) {
         struct khorgos_business_day event = {
             .id = ++fixture_request_id, .currency = numerics[c], .date = DAY_1,
@@ -363,6 +370,43 @@ static void test_conversions_feasible_only_together(void **state) {
     }
 }
 
+/* Before a cut-off: a currency resolving on its timer (every hour here) resolves just before
+ * each of its cut-offs, so the audit's pair of conversions, queued after the last timed run,
+ * settles at the cut-off's pulse instead of being rejected by it. */
+static void test_resolution_before_the_cut_off(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_open();
+    lsm_fx_participants(engine);
+    u64 cut_off = fixture_later(engine, 60);
+    for (u32 c = 0; c < 4; c++) {
+        struct khorgos_business_day event = {
+            .id = ++fixture_request_id, .currency = lsm_fx_numerics[c], .date = DAY_1,
+            .cut_off_customer = cut_off, .cut_off_interbank = cut_off,
+            .resolution_interval = 3600 * SECOND_NS, .queue_mode = KHORGOS_QUEUE_MODE_FIFO,
+            .flags = KHORGOS_DAY_RESOLUTION_ON_TIMER};
+        assert_int_equal(
+            fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+            KHORGOS_SETTLE_ok);
+    }
+    u64 expiry = fixture_later(engine, 600);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry), 0);
+    assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry), 0);
+    fixture_fund(engine, PROVIDER_A, CNY, 5000);
+    fixture_fund(engine, BANK_KZ, KZT, 1000000);
+    assert_int_equal(fixture_pay(engine, 80, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 81, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(khorgos_clock_advance(engine, 120 * SECOND_NS), KHORGOS_ERROR_ok);
+    assert_int_equal(fixture_lookup(engine, 80).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 81).state, KHORGOS_PAYMENT_SETTLED);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    /* Later payments of the day meet the passed cut-off. */
+    assert_int_equal(fixture_pay(engine, 82, BANK_KZ, BANK_KZ2, KZT, 0, 1, 0, 0),
+                     KHORGOS_SETTLE_after_cut_off);
+    khorgos_close(engine);
+}
+
 /* A quote's room is an exposure limit of the resolution. KZ and KZ2 each convert 1,000,000
  * KZT to CN through A, who holds no CNY; CN owes A 30,000 CNY and holds none. The three settle
  * together (A's and CN's receipts cover what they pay) when the quote's room covers both
@@ -534,6 +578,7 @@ int main(void) {
         cmocka_unit_test(test_gridlock_with_a_cross_currency_payment),
         cmocka_unit_test(test_conversions_feasible_only_together),
         cmocka_unit_test(test_quote_room_bounds_the_set),
+        cmocka_unit_test(test_resolution_before_the_cut_off),
         cmocka_unit_test(test_gridlock_with_a_vehicle_route),
         cmocka_unit_test(test_target_leg_short_stays_queued),
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),
