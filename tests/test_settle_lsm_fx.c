@@ -332,6 +332,21 @@ static void test_gridlock_larger_than_one_ledger_call(void **state) {
     khorgos_close(engine);
 }
 
+/* The audit's pair of conversions through provider A (see the test below), queued as `id`
+ * and `id` + 1: KZ pays CN 1,000,000 KZT -> 15,000 CNY, CN pays KZ 10,000 CNY -> 660,000 KZT;
+ * A holds 5,000 CNY and no KZT, KZ 1,000,000 KZT, CN nothing. */
+static void lsm_fx_audit_pair(struct khorgos *engine, u128 id) {
+    u64 expiry = fixture_later(engine, 600);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry), 0);
+    assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry), 0);
+    fixture_fund(engine, PROVIDER_A, CNY, 5000);
+    fixture_fund(engine, BANK_KZ, KZT, 1000000);
+    assert_int_equal(fixture_pay(engine, id, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, id + 1, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+}
+
 /* The audit's case, across currencies: provider A converts both ways. KZ pays CN 1,000,000
  * KZT -> 15,000 CNY (A pays the target leg in CNY); CN pays KZ 10,000 CNY -> 660,000 KZT (A
  * pays the target leg in KZT). A holds 5,000 CNY and no KZT, CN holds no CNY: each conversion
@@ -343,17 +358,7 @@ static void test_conversions_feasible_only_together(void **state) {
     (void)state;
     for (u32 run = 0; run < 2; run++) {
         struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
-        u64 expiry = fixture_later(engine, 600);
-        assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry),
-                         0);
-        assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry),
-                         0);
-        fixture_fund(engine, PROVIDER_A, CNY, 5000);
-        fixture_fund(engine, BANK_KZ, KZT, 1000000);
-        assert_int_equal(fixture_pay(engine, 60, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
-                         KHORGOS_SETTLE_queued);
-        assert_int_equal(fixture_pay(engine, 61, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
-                         KHORGOS_SETTLE_queued);
+        lsm_fx_audit_pair(engine, 60);
         u32 first = engine->ledger.transfer_count;
         assert_int_equal(lsm_fx_resolve(engine, run == 0 ? KZT : CNY).payments_settled, 2);
         assert_int_equal(fixture_lookup(engine, 60).state, KHORGOS_PAYMENT_SETTLED);
@@ -388,15 +393,7 @@ static void test_resolution_before_the_cut_off(void **state) {
             fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
             KHORGOS_SETTLE_ok);
     }
-    u64 expiry = fixture_later(engine, 600);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry), 0);
-    assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry), 0);
-    fixture_fund(engine, PROVIDER_A, CNY, 5000);
-    fixture_fund(engine, BANK_KZ, KZT, 1000000);
-    assert_int_equal(fixture_pay(engine, 80, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
-                     KHORGOS_SETTLE_queued);
-    assert_int_equal(fixture_pay(engine, 81, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
-                     KHORGOS_SETTLE_queued);
+    lsm_fx_audit_pair(engine, 80);
     assert_int_equal(khorgos_clock_advance(engine, 120 * SECOND_NS), KHORGOS_ERROR_ok);
     assert_int_equal(fixture_lookup(engine, 80).state, KHORGOS_PAYMENT_SETTLED);
     assert_int_equal(fixture_lookup(engine, 81).state, KHORGOS_PAYMENT_SETTLED);

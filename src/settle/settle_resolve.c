@@ -258,6 +258,25 @@ static void settle_set_chain(struct settle *settle, const struct settle_currency
     }
 }
 
+/* After the set's chain: each payment of settle->set[0..count) settled, with its legs'
+ * statistics. */
+static void settle_set_settled(struct settle *settle, u32 count, u64 timestamp) {
+    ASSERT(count > 0 && count <= settle->config.payment_count_max);
+    ASSERT(settle->chain_count == 0);
+    for (u32 index = 0; index < count; index++) {
+        u32 payment = settle->set[index];
+        if (settle_fx_lsm_admitted(settle, payment)) {
+            settle_fx_lsm_settled(settle, payment, timestamp);
+            continue;
+        }
+        const struct settle_fx_leg leg = {settle->payments[payment].amount,
+                                          settle->payment_payer_slot[payment],
+                                          settle->payment_payee_slot[payment]};
+        settle_fx_leg_settled(settle, &leg);
+        settle_payment_mark_settled(settle, payment, timestamp);
+    }
+}
+
 /* Books settle->set[0..count) as one linked chain (header) and marks every payment settled. */
 static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, u64 timestamp) {
     ASSERT(count > 0 && count <= settle->config.payment_count_max);
@@ -266,18 +285,7 @@ static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, 
     settle_set_chain(settle, &settle->currencies[currency], count);
     settle_fx_lsm_book(settle, settle->set, count);
     settle_chain_flush(settle);
-    for (u32 index = 0; index < count; index++) {
-        u32 payment = settle->set[index];
-        if (settle_fx_lsm_admitted(settle, payment)) {
-            settle_fx_lsm_settled(settle, payment, timestamp);
-            continue;
-        }
-        struct khorgos_payment *record = &settle->payments[payment];
-        const struct settle_fx_leg leg = {record->amount, settle->payment_payer_slot[payment],
-                                          settle->payment_payee_slot[payment]};
-        settle_fx_leg_settled(settle, &leg);
-        settle_payment_mark_settled(settle, payment, timestamp);
-    }
+    settle_set_settled(settle, count, timestamp);
 }
 
 /* Books the selected queued payments (plus `incoming` unless NONE); returns how many. */
@@ -516,18 +524,7 @@ static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_
     }
     settle_grid_chain(settle, result, count);
     settle_chain_flush(settle);
-    for (u32 index = 0; index < count; index++) {
-        u32 payment = settle->set[index];
-        if (settle_fx_lsm_admitted(settle, payment)) {
-            settle_fx_lsm_settled(settle, payment, timestamp);
-            continue;
-        }
-        const struct settle_fx_leg leg = {settle->payments[payment].amount,
-                                          settle->payment_payer_slot[payment],
-                                          settle->payment_payee_slot[payment]};
-        settle_fx_leg_settled(settle, &leg);
-        settle_payment_mark_settled(settle, payment, timestamp);
-    }
+    settle_set_settled(settle, count, timestamp);
     return count;
 }
 
