@@ -14,9 +14,11 @@
 
 /* Agents, banks and providers of the fixture; every day open under `mode` with resolution on
  * request, and offsetting on entry when `offsetting`. */
-static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool offsetting) {
+static const u32 lsm_fx_numerics[4] = {KZT, CNY, KGS, USD};
+
+static void lsm_fx_participants(struct khorgos *engine) {
     const char *agents[4] = {AGENT_KZT, AGENT_CNY, AGENT_KGS, AGENT_USD};
-    u32 numerics[4] = {KZT, CNY, KGS, USD};
+    const u32 *numerics = lsm_fx_numerics;
     for (u32 c = 0; c < 4; c++) {
         fixture_participant(engine, agents[c], KHORGOS_ROLE_SETTLEMENT_AGENT, numerics[c], 0, 0,
                             0);
@@ -27,6 +29,11 @@ static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool of
     fixture_participant(engine, BANK_KG, KHORGOS_ROLE_BANK, KGS, 0, 0, 0);
     fixture_participant(engine, PROVIDER_A, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
     fixture_participant(engine, PROVIDER_B, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY, KGS, USD);
+}
+
+static struct khorgos *lsm_fx_system_on(struct khorgos *engine, u8 mode, bool offsetting) {
+    const u32 *numerics = lsm_fx_numerics;
+    lsm_fx_participants(engine);
     for (u32 c = 0; c < 4; c++) {
         struct khorgos_business_day event = {
             .id = ++fixture_request_id, .currency = numerics[c], .date = DAY_1,
@@ -109,12 +116,13 @@ static void test_gridlock_with_a_cross_currency_payment(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
     assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
     assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
-    /* 3 receipts + 3 payments in KZT, the target leg in CNY: one linked chain. */
-    assert_int_equal(engine->ledger.transfer_count, first + 7);
+    /* Each leg's receipt and debit through its currency's clearing account, 3 legs in KZT and
+     * the target leg in CNY: one linked chain. */
+    assert_int_equal(engine->ledger.transfer_count, first + 8);
     lsm_fx_assert_one_chain(engine, first);
     u32 debit = lsm_fx_transfer_index(engine, pvp.transfer_id_debit);
     u32 credit = lsm_fx_transfer_index(engine, pvp.transfer_id_credit);
-    assert_true(debit >= first && credit > debit);
+    assert_true(debit >= first && credit >= first);
     assert_int_equal(engine->ledger.transfers[debit].ledger, KZT);
     assert_int_equal(engine->ledger.transfers[credit].ledger, CNY);
     assert_true(engine->ledger.transfers[credit].user_data_128 == 11);
@@ -147,7 +155,7 @@ static void test_gridlock_with_a_vehicle_route(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_B, KGS) == 0);
     assert_true(fixture_balance(engine, PROVIDER_B, CNY) == 15000);
     assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
-    assert_int_equal(engine->ledger.transfer_count, first + 8); /* 6 in KZT, CNY, KGS */
+    assert_int_equal(engine->ledger.transfer_count, first + 10); /* 5 legs, 2 transfers each */
     lsm_fx_assert_one_chain(engine, first);
     khorgos_close(engine);
 }
@@ -266,7 +274,7 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
 }
 
 /* A set larger than one ledger call is still ONE linked chain (issue 4 item 2; the ledger
- * takes it in parts, ledger_chain_continue): 1,400 rings KZ -> KZ2 -> (PvP to CN through A) -> A -> KZ, 4,200 payments, 9,800
+ * takes it in parts, ledger_chain_continue): 1,400 rings KZ -> KZ2 -> (PvP to CN through A) -> A -> KZ, 4,200 payments, 11,200
  * transfers, settle in one resolution with every PvP payment's two legs. */
 #define BIG_RINGS 1400u
 static struct khorgos_payment big_events[3 * BIG_RINGS];
@@ -307,8 +315,8 @@ static void test_gridlock_larger_than_one_ledger_call(void **state) {
     }
     u32 first = engine->ledger.transfer_count;
     assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 3 * BIG_RINGS);
-    assert_int_equal(engine->ledger.transfer_count - first, 7 * BIG_RINGS);
-    assert_true(7 * BIG_RINGS > SETTLE_CHAIN_EVENTS_MAX);
+    assert_int_equal(engine->ledger.transfer_count - first, 8 * BIG_RINGS);
+    assert_true(8 * BIG_RINGS > SETTLE_CHAIN_EVENTS_MAX);
     lsm_fx_assert_one_chain(engine, first);
     assert_false(engine->ledger.chain_open || engine->ledger.chain_continued);
     for (u32 ring = 0; ring < BIG_RINGS; ring += 97) {
@@ -322,6 +330,107 @@ static void test_gridlock_larger_than_one_ledger_call(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
     assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
     khorgos_close(engine);
+}
+
+/* The audit's pair of conversions through provider A (see the test below), queued as `id`
+ * and `id` + 1: KZ pays CN 1,000,000 KZT -> 15,000 CNY, CN pays KZ 10,000 CNY -> 660,000 KZT;
+ * A holds 5,000 CNY and no KZT, KZ 1,000,000 KZT, CN nothing. */
+static void lsm_fx_audit_pair(struct khorgos *engine, u128 id) {
+    u64 expiry = fixture_later(engine, 600);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000, expiry), 0);
+    assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry), 0);
+    fixture_fund(engine, PROVIDER_A, CNY, 5000);
+    fixture_fund(engine, BANK_KZ, KZT, 1000000);
+    assert_int_equal(fixture_pay(engine, id, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, id + 1, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+}
+
+/* The audit's case, across currencies: provider A converts both ways. KZ pays CN 1,000,000
+ * KZT -> 15,000 CNY (A pays the target leg in CNY); CN pays KZ 10,000 CNY -> 660,000 KZT (A
+ * pays the target leg in KZT). A holds 5,000 CNY and no KZT, CN holds no CNY: each conversion
+ * alone is infeasible (A cannot pay 15,000 CNY; CN cannot pay 10,000 CNY), but together A's
+ * net need in CNY is exactly its balance and everything else is covered by what the set
+ * brings in. A resolution started in either currency settles both, in one chain, with every
+ * receipt counted in every currency. */
+static void test_conversions_feasible_only_together(void **state) {
+    (void)state;
+    for (u32 run = 0; run < 2; run++) {
+        struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+        lsm_fx_audit_pair(engine, 60);
+        u32 first = engine->ledger.transfer_count;
+        assert_int_equal(lsm_fx_resolve(engine, run == 0 ? KZT : CNY).payments_settled, 2);
+        assert_int_equal(fixture_lookup(engine, 60).state, KHORGOS_PAYMENT_SETTLED);
+        assert_int_equal(fixture_lookup(engine, 61).state, KHORGOS_PAYMENT_SETTLED);
+        assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+        assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 1000000 - 660000);
+        assert_true(fixture_balance(engine, BANK_CN, CNY) == 15000 - 10000);
+        assert_true(fixture_balance(engine, BANK_KZ, KZT) == 660000);
+        assert_int_equal(engine->ledger.transfer_count, first + 8); /* 4 legs, 2 each */
+        lsm_fx_assert_one_chain(engine, first);
+        assert_true(lsm_fx_quote_used(engine, 1) == 1000000);
+        assert_true(lsm_fx_quote_used(engine, 2) == 10000);
+        khorgos_close(engine);
+    }
+}
+
+/* Before a cut-off: a currency resolving on its timer (every hour here) resolves just before
+ * each of its cut-offs, so the audit's pair of conversions, queued after the last timed run,
+ * settles at the cut-off's pulse instead of being rejected by it. */
+static void test_resolution_before_the_cut_off(void **state) {
+    (void)state;
+    struct khorgos *engine = fixture_open();
+    lsm_fx_participants(engine);
+    u64 cut_off = fixture_later(engine, 60);
+    for (u32 c = 0; c < 4; c++) {
+        struct khorgos_business_day event = {
+            .id = ++fixture_request_id, .currency = lsm_fx_numerics[c], .date = DAY_1,
+            .cut_off_customer = cut_off, .cut_off_interbank = cut_off,
+            .resolution_interval = 3600 * SECOND_NS, .queue_mode = KHORGOS_QUEUE_MODE_FIFO,
+            .flags = KHORGOS_DAY_RESOLUTION_ON_TIMER};
+        assert_int_equal(
+            fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+            KHORGOS_SETTLE_ok);
+    }
+    lsm_fx_audit_pair(engine, 80);
+    assert_int_equal(khorgos_clock_advance(engine, 120 * SECOND_NS), KHORGOS_ERROR_ok);
+    assert_int_equal(fixture_lookup(engine, 80).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 81).state, KHORGOS_PAYMENT_SETTLED);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    /* Later payments of the day meet the passed cut-off. */
+    assert_int_equal(fixture_pay(engine, 82, BANK_KZ, BANK_KZ2, KZT, 0, 1, 0, 0),
+                     KHORGOS_SETTLE_after_cut_off);
+    khorgos_close(engine);
+}
+
+/* A quote's room is an exposure limit of the resolution. KZ and KZ2 each convert 1,000,000
+ * KZT to CN through A, who holds no CNY; CN owes A 30,000 CNY and holds none. The three settle
+ * together (A's and CN's receipts cover what they pay) when the quote's room covers both
+ * conversions; with room for one only, no subset is feasible and nothing settles, the room
+ * untouched. */
+static void test_quote_room_bounds_the_set(void **state) {
+    (void)state;
+    for (u32 run = 0; run < 2; run++) {
+        struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO, false);
+        u128 room = run == 0 ? 1500000 : 2000000;
+        assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, room,
+                                       fixture_later(engine, 600)),
+                         0);
+        fixture_fund(engine, BANK_KZ, KZT, 1000000);
+        fixture_fund(engine, BANK_KZ2, KZT, 1000000);
+        assert_int_equal(fixture_pay(engine, 70, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(fixture_pay(engine, 71, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(fixture_pay(engine, 72, BANK_CN, PROVIDER_A, CNY, 0, 30000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        assert_int_equal(lsm_fx_resolve(engine, CNY).payments_settled, run == 0 ? 0 : 3);
+        assert_true(lsm_fx_quote_used(engine, 1) == (run == 0 ? 0 : 2000000));
+        assert_true(fixture_balance(engine, BANK_CN, CNY) == 0);
+        assert_true(fixture_balance(engine, PROVIDER_A, KZT) == (run == 0 ? 0 : 2000000));
+        khorgos_close(engine);
+    }
 }
 
 /* ---- Randomised: queued PvP payments among same-currency ones, resolutions and offsetting.
@@ -464,6 +573,9 @@ static void test_randomised_pvp_in_liquidity_saving(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gridlock_with_a_cross_currency_payment),
+        cmocka_unit_test(test_conversions_feasible_only_together),
+        cmocka_unit_test(test_quote_room_bounds_the_set),
+        cmocka_unit_test(test_resolution_before_the_cut_off),
         cmocka_unit_test(test_gridlock_with_a_vehicle_route),
         cmocka_unit_test(test_target_leg_short_stays_queued),
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),

@@ -108,6 +108,7 @@
 #include "base/base.h"
 #include "ledger/ledger.h"
 #include "settle/settle_lsm.h"
+#include "settle/settle_gridlock.h"
 #include "settle/settle_fx.h"
 #include "settle/settle_netting.h"
 
@@ -305,6 +306,13 @@ struct settle {
     struct settle_lsm_payment *lsm_payments;
     struct settle_lsm_bilateral_limit *lsm_limits;
     u32 *lsm_payment_index;                 /* problem index -> payment index */
+    /* The resolution across currencies (settle_resolve.c): its model and per slot the credit
+     * draw of the set being booked (its id, or 1 when the balance covered it; 0 between). */
+    struct settle_gridlock_workspace grid;
+    struct settle_gridlock_position *grid_positions; /* [slots] */
+    struct settle_gridlock_payment *grid_payments;   /* [payment_count_max] */
+    u128 *grid_exposure_limits;                      /* [SETTLE_FX_QUOTE_COUNT_MAX] */
+    u128 *grid_slot_draw;                            /* [slots] */
 
     struct settle_fx fx;           /* cross-currency PvP (settle_fx.h) */
     struct settle_netting netting; /* deferred net settlement windows (settle_netting.h) */

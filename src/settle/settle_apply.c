@@ -74,6 +74,10 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->lsm_payments = calloc(payments, sizeof(*settle->lsm_payments));
     settle->lsm_limits = calloc(limits, sizeof(*settle->lsm_limits));
     settle->lsm_payment_index = calloc(payments, sizeof(u32));
+    settle->grid_positions = calloc(slots, sizeof(*settle->grid_positions));
+    settle->grid_payments = calloc(payments, sizeof(*settle->grid_payments));
+    settle->grid_exposure_limits = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(u128));
+    settle->grid_slot_draw = calloc(slots, sizeof(u128));
     settle->holidays =
         calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX, sizeof(u32));
     if (settle->holidays == NULL ||
@@ -85,7 +89,9 @@ static khorgos_error settle_reserve(struct settle *settle) {
         settle->chain_results == NULL || settle->retry_list == NULL || settle->set == NULL ||
         settle->set_net == NULL || settle->set_draw == NULL || settle->lsm_participants == NULL ||
         settle->lsm_payments == NULL || settle->lsm_limits == NULL ||
-        settle->lsm_payment_index == NULL) {
+        settle->lsm_payment_index == NULL || settle->grid_positions == NULL ||
+        settle->grid_payments == NULL || settle->grid_exposure_limits == NULL ||
+        settle->grid_slot_draw == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     khorgos_error error = base_id_map_init(&settle->payment_map, payments);
@@ -97,6 +103,10 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     if (error == KHORGOS_ERROR_ok) {
         error = settle_lsm_workspace_init(&settle->lsm, participants, payments, limits);
+    }
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_gridlock_workspace_init(&settle->grid, slots, payments,
+                                               SETTLE_FX_QUOTE_COUNT_MAX);
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
@@ -136,6 +146,7 @@ release_memory:
 void settle_deinit(struct settle *settle) {
     ASSERT(settle != NULL);
     if (settle->lsm.memory != NULL) settle_lsm_workspace_deinit(&settle->lsm);
+    if (settle->grid.memory != NULL) settle_gridlock_workspace_deinit(&settle->grid);
     settle_fx_deinit(settle);
     settle_netting_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
@@ -147,7 +158,8 @@ void settle_deinit(struct settle *settle) {
                       settle->limits, settle->requests, settle->chain, settle->chain_results,
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
-                      settle->lsm_payment_index, settle->holidays};
+                      settle->lsm_payment_index, settle->grid_positions, settle->grid_payments,
+                      settle->grid_exposure_limits, settle->grid_slot_draw, settle->holidays};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }
@@ -257,15 +269,19 @@ u64 settle_timer_next(const struct settle *settle) {
     return settle_min_due(next, settle_netting_timer_next(settle)); /* window timers */
 }
 
-/* The settle pulse: settle-by rejections, each open currency's cut-offs and timed
- * resolution (with the retries it allows), the windows' timers, then the retries of what all
- * that released. */
+/* The settle pulse: settle-by rejections, each open currency's cut-offs (each preceded by a
+ * resolution when the currency resolves on its timer) and timed resolution (with the retries
+ * it allows), the windows' timers, then the retries of what all that released. */
 static void settle_apply_pulse(struct settle *settle, u64 timestamp) {
     ASSERT(settle != NULL);
     ASSERT(timestamp > 0);
     settle_day_settle_by(settle, timestamp);
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
         if (!settle->currencies[currency].day_open) continue;
+        if (settle_day_cut_off_due(settle, currency, timestamp)) { /* a last resolution */
+            settle_resolve(settle, currency, timestamp);
+            settle_retry_run(settle, timestamp);
+        }
         settle_day_cut_offs(settle, currency, timestamp);
         if (settle_day_resolution_due(settle, currency, timestamp)) {
             settle_resolve(settle, currency, timestamp);

@@ -80,6 +80,19 @@ static void settle_reject_queued(struct settle *settle, u32 currency, u32 type, 
     }
 }
 
+/* Whether one of the currency's cut-offs falls due at `timestamp` (settle_day_cut_offs will
+ * pass it) while the currency resolves on its timer: then a resolution runs just before. */
+bool settle_day_cut_off_due(const struct settle *settle, u32 currency, u64 timestamp) {
+    ASSERT(currency < settle->currency_count);
+    const struct settle_currency *entry = &settle->currencies[currency];
+    ASSERT(entry->day_open);
+    if ((entry->flags & KHORGOS_DAY_RESOLUTION_ON_TIMER) == 0) return false;
+    return (entry->cut_off_customer != 0 && !entry->cut_off_customer_passed &&
+            entry->cut_off_customer <= timestamp) ||
+           (entry->cut_off_interbank != 0 && !entry->cut_off_interbank_passed &&
+            entry->cut_off_interbank <= timestamp);
+}
+
 void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp) {
     struct settle_currency *entry = &settle->currencies[currency];
     if (entry->cut_off_customer != 0 && !entry->cut_off_customer_passed &&

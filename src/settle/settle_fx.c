@@ -799,8 +799,11 @@ static void settle_fx_lsm_reserve(struct settle *settle, u32 slot, u128 amount) 
     fx->slot_reserved[slot] += amount;
 }
 
-bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 *receiver_slot,
-                         u128 *amount) {
+/* Prices the queued payment into the run's next entry and checks its legs; with `funds`, the
+ * other legs' debtors must also cover them on top of what the run reserved. Returns the entry
+ * (not yet counted) or NULL. */
+static struct settle_fx_admitted *settle_fx_lsm_prepare(struct settle *settle, u32 payment,
+                                                        u64 timestamp, bool funds) {
     struct settle_fx *fx = &settle->fx;
     const struct khorgos_payment *record = &settle->payments[payment];
     ASSERT(record->state == KHORGOS_PAYMENT_QUEUED && settle_fx_payment_is(record));
@@ -808,17 +811,27 @@ bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 
     ASSERT(fx->admitted_count < settle->config.payment_count_max);
     struct settle_fx_admitted *entry = &fx->admitted[fx->admitted_count];
     if (settle_fx_price(settle, payment, timestamp, &entry->price) != KHORGOS_SETTLE_ok) {
-        return false;
+        return NULL;
     }
     entry->leg_count = settle_fx_price_legs(settle, payment, &entry->price, entry->legs);
     for (u32 index = 0; index < entry->leg_count; index++) {
         const struct settle_fx_leg *leg = &entry->legs[index];
-        u128 reserved = index == 0 ? 0 : fx->slot_reserved[leg->debtor_slot];
-        if (settle_fx_leg_status(settle, leg, index, record->type, reserved, index > 0) !=
+        bool other = funds && index > 0;
+        u128 reserved = other ? fx->slot_reserved[leg->debtor_slot] : 0;
+        if (settle_fx_leg_status(settle, leg, index, record->type, reserved, other) !=
             KHORGOS_SETTLE_ok) {
-            return false;
+            return NULL;
         }
     }
+    entry->room_taken = 0;
+    entry->payment = payment;
+    return entry;
+}
+
+bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 *receiver_slot,
+                         u128 *amount) {
+    struct settle_fx_admitted *entry = settle_fx_lsm_prepare(settle, payment, timestamp, true);
+    if (entry == NULL) return false;
     /* The other legs' debtors are in other currencies than the source, each slot once. */
     for (u32 index = 1; index < entry->leg_count; index++) {
         ASSERT(settle->positions[entry->legs[index].debtor_slot].currency !=
@@ -826,11 +839,20 @@ bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 
         settle_fx_lsm_reserve(settle, entry->legs[index].debtor_slot, entry->legs[index].amount);
     }
     settle_fx_price_take_room(settle, &entry->price);
-    entry->payment = payment;
-    fx->admitted_of[payment] = fx->admitted_count++;
+    entry->room_taken = 1;
+    settle->fx.admitted_of[payment] = settle->fx.admitted_count++;
     *receiver_slot = entry->legs[0].creditor_slot;
     *amount = entry->legs[0].amount;
     return true;
+}
+
+const struct settle_fx_admitted *settle_fx_lsm_price(struct settle *settle, u32 payment,
+                                                     u64 timestamp) {
+    struct settle_fx_admitted *entry = settle_fx_lsm_prepare(settle, payment, timestamp, false);
+    if (entry == NULL) return NULL;
+    ASSERT(entry->payment == payment && entry->room_taken == 0);
+    settle->fx.admitted_of[payment] = settle->fx.admitted_count++;
+    return entry;
 }
 
 bool settle_fx_lsm_admitted(const struct settle *settle, u32 payment) {
@@ -847,8 +869,12 @@ static struct settle_fx_admitted *settle_fx_lsm_entry(struct settle *settle, u32
 }
 
 void settle_fx_lsm_take(struct settle *settle, u32 payment) {
-    const struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
+    struct settle_fx_admitted *entry = settle_fx_lsm_entry(settle, payment);
     ASSERT(settle->payments[payment].state == 0); /* off its queue */
+    if (!entry->room_taken) { /* the resolution kept every quote within its room */
+        settle_fx_price_take_room(settle, &entry->price);
+        entry->room_taken = 1;
+    }
     settle_fx_price_record(settle, payment, &entry->price);
     ASSERT(settle->payments[payment].amount == entry->legs[0].amount);
 }
@@ -926,6 +952,7 @@ void settle_fx_lsm_end(struct settle *settle) {
         fx->admitted_of[entry->payment] = SETTLE_NONE;
         if (settle->payments[entry->payment].state == KHORGOS_PAYMENT_SETTLED) continue;
         ASSERT(settle->payments[entry->payment].state == KHORGOS_PAYMENT_QUEUED);
+        if (!entry->room_taken) continue;
         fx->quotes[entry->price.quote_first].amount_used -= entry->price.source;
         if (entry->price.quote_second != SETTLE_NONE) {
             fx->quotes[entry->price.quote_second].amount_used -= entry->price.vehicle_amount;

@@ -51,6 +51,8 @@ struct settle_fx_admitted {
     struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
     u32 leg_count;
     u32 payment;
+    u32 room_taken; /* 1: admitted with its quotes' room taken (_admit); 0: not yet (_price) */
+    u32 reserved;
 };
 
 struct settle_fx {
@@ -96,6 +98,11 @@ struct settle;
 void settle_fx_lsm_begin(struct settle *settle);
 bool settle_fx_lsm_admit(struct settle *settle, u32 payment, u64 timestamp, u32 *receiver_slot,
                          u128 *amount);
+/* For the resolution across currencies: prices the payment now and checks its legs' days,
+ * cut-offs and parties, but neither funds nor reservations, and takes no quote room (_take
+ * takes it for a chosen one). Returns its entry, or NULL when it cannot be admitted. */
+const struct settle_fx_admitted *settle_fx_lsm_price(struct settle *settle, u32 payment,
+                                                     u64 timestamp);
 bool settle_fx_lsm_admitted(const struct settle *settle, u32 payment);
 void settle_fx_lsm_take(struct settle *settle, u32 payment);
 u32 settle_fx_lsm_transfers(const struct settle *settle, const u32 *set, u32 count);

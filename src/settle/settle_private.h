@@ -16,12 +16,14 @@
  *                          PvP, net) of entry and retry, entry of a local payment, the waiting
  *                          payments of an opened day, cancel, reprioritise, lookups
  *   settle_netting.c       deferred net settlement windows (their state: struct settle_netting)
- *   settle_resolve.c       offsetting on entry and gridlock resolution (with settle_lsm.c)
+ *   settle_resolve.c       offsetting on entry and gridlock resolution (with settle_gridlock.c
+ *                          across currencies and settle_lsm.c per currency)
  *   settle_fx.c            cross-currency PvP: quotes, routing, pricing, booking the legs
  *   settle_book.c          ids, lookups, balances, positions, chains, the one credit draw, the
  *                          payment records' queues, legs and retry list, timers, limits,
  *                          holidays
  *   settle_lsm.c           the pure liquidity-saving algorithms (settle_lsm.h)
+ *   settle_gridlock.c      the pure resolution across currencies (settle_gridlock.h)
  */
 #ifndef KHORGOS_SETTLE_PRIVATE_H
 #define KHORGOS_SETTLE_PRIVATE_H
@@ -160,6 +162,7 @@ u32 settle_get_positions(const struct settle *settle, const struct khorgos_settl
 /* The day's timers, fired by the settle pulse (settle_apply.c): settle-by rejections, a
  * currency's cut-offs, and whether its timed resolution is due (then rescheduled). */
 void settle_day_settle_by(struct settle *settle, u64 timestamp);
+bool settle_day_cut_off_due(const struct settle *settle, u32 currency, u64 timestamp);
 void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp);
 bool settle_day_resolution_due(struct settle *settle, u32 currency, u64 timestamp);
 

@@ -1,8 +1,9 @@
 /*
- * settle_resolve.c: liquidity saving on the live state. It loads one currency's queues into
- * settle_lsm's compact model (settle_lsm.h), lets the algorithms choose the payments, and books
- * the chosen set through the clearing account (settle_resolve_book). The algorithms themselves
- * are settle_lsm.c's; nothing here decides which payments settle.
+ * settle_resolve.c: liquidity saving on the live state. It loads every currency's queues into
+ * settle_gridlock's model (settle_gridlock.h), and one currency's into settle_lsm's compact
+ * model (settle_lsm.h), lets the algorithms choose the payments, and books the chosen set
+ * through the clearing accounts. The algorithms themselves are settle_gridlock.c's and
+ * settle_lsm.c's; nothing here decides which payments settle.
  *
  * The model. Participant i of the model is participant index i (all of them, so indexes need no
  * mapping); one that does not hold the currency or is suspended has liquidity 0 and no
@@ -59,14 +60,36 @@
  * of the candidates (its source leg offsets the new payment). A new cross-currency payment
  * itself is tried alone on entry (settle_fx_enter), not offset.
  *
- * Releasing queues. settle_resolve is the one place a resolution run (on request, on its
- * timer) releases queued payments, and it has three steps: load the model
- * (settle_model_*), choose the set (settle_lsm_resolve, pure), book it
- * (settle_book_selected). A resolution over every currency at once, a pure module choosing a
- * set across currencies from a model of every (participant, currency) position, takes the
- * place of the middle step here: what it chooses is booked by the same one chain, and the
- * retries after the run stay with the caller (settle_apply.c). Nothing else in the layer
- * releases queued payments in a set.
+ * Across currencies (settle_resolve_all). A resolution run, whichever currency started it
+ * (on request, on its timer, or just before a cut-off of a currency resolving on its timer),
+ * first resolves every currency's queues at once with settle_gridlock (settle_gridlock.h), then
+ * the starting currency's queues alone as above, over what is left. The first step's model:
+ *   positions: every position slot, available = settle_liquidity, lowered to the room under a
+ *     net debit cap (cap - (sent - received), at least 0), 0 for a suspended participant;
+ *     bypass_fifo from the slot's currency's queue mode;
+ *   payments: every queue of every currency in its day with queues, loaded as above (a
+ *     suspended payer's not at all, under fifo cut at the first that cannot be loaded); a
+ *     same-currency payment is one leg payer -> payee; a cross-currency payment is priced now
+ *     (settle_fx_lsm_price: days, cut-offs and parties of every leg checked, no funds, no
+ *     reservation, no quote room taken) and has all its legs (source, vehicle, target), so
+ *     every receipt of the chosen set counts in every currency; value = the source amount;
+ *   exposure limits: one per quote, its room (amount_max - amount_used); a conversion charges
+ *     its source amount on its first quote and its vehicle amount on its second, so the set
+ *     keeps every quote within its room and the chosen ones' room is taken when they book.
+ * The set books as one linked chain over every currency (settle_grid_chain): every leg's
+ * receipt (clearing -> creditor), then per position one credit draw for its net outflow in
+ * the set beyond its balance (settle_credit_cover; the net is at most balance + unused credit
+ * line, so the draw fits), then every leg's debit (debtor -> clearing). Every account only
+ * gains before the draws and only loses after them, so no step takes one below its final
+ * balance, which the chosen set keeps at least zero: the ledger accepts the chain. Bilateral
+ * limits are net per pair and not in settle_gridlock's model, so while any bilateral limit is
+ * set the first step is skipped and runs are per currency only. The second step finds sets
+ * the first one's heuristic misses when a provider constraint binds (settle_gridlock.h,
+ * invariant 5) and keeps the per-currency algorithms' results for single-currency queues.
+ *
+ * Releasing queues. settle_resolve is the one place a resolution run releases queued payments
+ * in a set: load the model, choose the set (settle_gridlock_resolve, settle_lsm_resolve; pure),
+ * book it. The retries after the run stay with the caller (settle_apply.c).
  */
 #include "settle/settle_private.h"
 
@@ -235,6 +258,25 @@ static void settle_set_chain(struct settle *settle, const struct settle_currency
     }
 }
 
+/* After the set's chain: each payment of settle->set[0..count) settled, with its legs'
+ * statistics. */
+static void settle_set_settled(struct settle *settle, u32 count, u64 timestamp) {
+    ASSERT(count > 0 && count <= settle->config.payment_count_max);
+    ASSERT(settle->chain_count == 0);
+    for (u32 index = 0; index < count; index++) {
+        u32 payment = settle->set[index];
+        if (settle_fx_lsm_admitted(settle, payment)) {
+            settle_fx_lsm_settled(settle, payment, timestamp);
+            continue;
+        }
+        const struct settle_fx_leg leg = {settle->payments[payment].amount,
+                                          settle->payment_payer_slot[payment],
+                                          settle->payment_payee_slot[payment]};
+        settle_fx_leg_settled(settle, &leg);
+        settle_payment_mark_settled(settle, payment, timestamp);
+    }
+}
+
 /* Books settle->set[0..count) as one linked chain (header) and marks every payment settled. */
 static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, u64 timestamp) {
     ASSERT(count > 0 && count <= settle->config.payment_count_max);
@@ -243,18 +285,7 @@ static void settle_resolve_book(struct settle *settle, u32 currency, u32 count, 
     settle_set_chain(settle, &settle->currencies[currency], count);
     settle_fx_lsm_book(settle, settle->set, count);
     settle_chain_flush(settle);
-    for (u32 index = 0; index < count; index++) {
-        u32 payment = settle->set[index];
-        if (settle_fx_lsm_admitted(settle, payment)) {
-            settle_fx_lsm_settled(settle, payment, timestamp);
-            continue;
-        }
-        struct khorgos_payment *record = &settle->payments[payment];
-        const struct settle_fx_leg leg = {record->amount, settle->payment_payer_slot[payment],
-                                          settle->payment_payee_slot[payment]};
-        settle_fx_leg_settled(settle, &leg);
-        settle_payment_mark_settled(settle, payment, timestamp);
-    }
+    settle_set_settled(settle, count, timestamp);
 }
 
 /* Books the selected queued payments (plus `incoming` unless NONE); returns how many. */
@@ -308,12 +339,224 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     return settled;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* The resolution across currencies (settle_gridlock.h; "Across currencies" in the header).    */
+
+/* Positions: every slot, its available amount within any net debit cap (0 when suspended). */
+static u32 settle_grid_positions(struct settle *settle) {
+    u32 slots = settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX;
+    ASSERT(slots <= SETTLE_GRIDLOCK_POSITION_COUNT_MAX);
+    for (u32 slot = 0; slot < slots; slot++) {
+        struct settle_gridlock_position *model = &settle->grid_positions[slot];
+        memset(model, 0, sizeof(*model));
+        const struct settle_position *position = &settle->positions[slot];
+        if (!position->in_use) continue;
+        model->currency = position->currency;
+        model->bypass_fifo =
+            settle->currencies[position->currency].queue_mode == KHORGOS_QUEUE_MODE_BYPASS_FIFO;
+        if (settle_participant_suspended(settle, position->participant)) continue;
+        u128 available = settle_liquidity(settle, slot);
+        if (position->net_debit_cap != KHORGOS_AMOUNT_MAX) {
+            i128 room = (i128)position->net_debit_cap -
+                        ((i128)position->sent - (i128)position->received);
+            available = room <= 0 ? 0 : MIN(available, (u128)room);
+        }
+        model->available = available;
+    }
+    return slots;
+}
+
+/* Exposure limits: each quote's room. */
+static u32 settle_grid_exposures(struct settle *settle) {
+    const struct settle_fx *fx = &settle->fx;
+    ASSERT(fx->quote_count <= SETTLE_FX_QUOTE_COUNT_MAX);
+    for (u32 quote = 0; quote < fx->quote_count; quote++) {
+        ASSERT(fx->quotes[quote].amount_max >= fx->quotes[quote].amount_used);
+        settle->grid_exposure_limits[quote] =
+            fx->quotes[quote].amount_max - fx->quotes[quote].amount_used;
+    }
+    return fx->quote_count;
+}
+
+/* Loads one queued payment with all its legs; false when it cannot settle in this run. */
+static bool settle_grid_payment(struct settle *settle, u32 payment, u64 timestamp,
+                                struct settle_gridlock_payment *model) {
+    const struct khorgos_payment *record = &settle->payments[payment];
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
+    memset(model, 0, sizeof(*model));
+    model->arrival = record->sequence;
+    model->priority = record->priority;
+    if (!settle_fx_payment_is(record)) {
+        u32 payee_slot = settle->payment_payee_slot[payment];
+        if (settle_participant_suspended(settle, settle->positions[payee_slot].participant)) {
+            return false;
+        }
+        model->leg_count = 1;
+        model->legs[0] = (struct settle_gridlock_leg){
+            .amount = record->amount, .debtor = settle->payment_payer_slot[payment],
+            .creditor = payee_slot};
+        model->value = record->amount;
+        return true;
+    }
+    const struct settle_fx_admitted *entry = settle_fx_lsm_price(settle, payment, timestamp);
+    if (entry == NULL) return false;
+    model->leg_count = (u8)entry->leg_count;
+    for (u32 index = 0; index < entry->leg_count; index++) {
+        model->legs[index] = (struct settle_gridlock_leg){
+            .amount = entry->legs[index].amount, .debtor = entry->legs[index].debtor_slot,
+            .creditor = entry->legs[index].creditor_slot};
+    }
+    model->charges[model->charge_count++] = (struct settle_gridlock_charge){
+        .amount = entry->price.source, .exposure = entry->price.quote_first};
+    if (entry->price.quote_second != SETTLE_NONE) {
+        model->charges[model->charge_count++] = (struct settle_gridlock_charge){
+            .amount = entry->price.vehicle_amount, .exposure = entry->price.quote_second};
+    }
+    model->value = entry->price.source;
+    ASSERT(model->legs[0].debtor == settle->payment_payer_slot[payment]);
+    return true;
+}
+
+/* Appends the slot's queued payments (under fifo cut at the first that cannot be loaded). */
+static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 timestamp) {
+    const struct settle_position *position = &settle->positions[slot];
+    ASSERT(position->in_use);
+    bool fifo = settle->currencies[position->currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
+    if (settle_participant_suspended(settle, position->participant)) return count;
+    for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
+        for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
+             at = settle->payment_next[at]) {
+            if (!settle_grid_payment(settle, at, timestamp, &settle->grid_payments[count])) {
+                if (fifo) return count;
+                continue;
+            }
+            settle->lsm_payment_index[count++] = at;
+        }
+    }
+    return count;
+}
+
+/* Every queue of every currency in its day with queues; returns the payments loaded. */
+static u32 settle_grid_queues(struct settle *settle, u32 slots, u64 timestamp) {
+    u32 count = 0;
+    ASSERT(slots == settle->participant_count * KHORGOS_PARTICIPANT_CURRENCIES_MAX);
+    for (u32 slot = 0; slot < slots; slot++) {
+        const struct settle_position *position = &settle->positions[slot];
+        if (!position->in_use) continue;
+        const struct settle_currency *currency = &settle->currencies[position->currency];
+        if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
+        count = settle_grid_queue(settle, slot, count, timestamp);
+    }
+    ASSERT(count <= settle->config.payment_count_max);
+    return count;
+}
+
+/* Adds a move of the set's chain through the currency's clearing account. */
+static u128 settle_grid_move(struct settle *settle, u32 kind, u32 slot, bool debit, u128 amount,
+                             u128 payment_id) {
+    const struct settle_position *position = &settle->positions[slot];
+    const struct settle_currency *currency = &settle->currencies[position->currency];
+    ASSERT(position->in_use && amount > 0);
+    u128 id = settle_transfer_id_next(settle, kind);
+    u128 from = debit ? position->settlement_account_id : currency->clearing_account_id;
+    u128 to = debit ? currency->clearing_account_id : position->settlement_account_id;
+    settle_chain_add(settle, kind, id, from, to, amount, currency->numeric, payment_id);
+    return id;
+}
+
+/* The set's chain, every currency at once: every leg's receipt, one draw per position for
+ * its net outflow beyond its balance, then every leg's debit (header). */
+static void settle_grid_chain(struct settle *settle, const struct settle_gridlock_result *result,
+                              u32 count) {
+    ASSERT(count > 0 && settle->chain_count == 0);
+    for (u32 index = 0; index < count; index++) {
+        const struct settle_gridlock_payment *model =
+            &settle->grid_payments[result->selected[index]];
+        struct khorgos_payment *record = &settle->payments[settle->set[index]];
+        for (u32 leg = 0; leg < model->leg_count; leg++) {
+            record->transfer_id_credit =
+                settle_grid_move(settle, SETTLE_TRANSFER_PAYMENT_CREDIT, model->legs[leg].creditor,
+                                 false, model->legs[leg].amount, record->id);
+        }
+    }
+    for (u32 index = 0; index < count; index++) {
+        const struct settle_gridlock_payment *model =
+            &settle->grid_payments[result->selected[index]];
+        for (u32 leg = 0; leg < model->leg_count; leg++) {
+            u32 slot = model->legs[leg].debtor;
+            if (settle->grid_slot_draw[slot] != 0 || result->net_out[slot] <= 0) continue;
+            u128 id = settle_credit_cover(settle, slot, (u128)result->net_out[slot]);
+            settle->grid_slot_draw[slot] = id != 0 ? id : 1;
+            if (leg == 0) settle->payments[settle->set[index]].transfer_id_credit_draw = id;
+        }
+    }
+    for (u32 index = 0; index < count; index++) {
+        const struct settle_gridlock_payment *model =
+            &settle->grid_payments[result->selected[index]];
+        struct khorgos_payment *record = &settle->payments[settle->set[index]];
+        for (u32 leg = model->leg_count; leg-- > 0;) {
+            settle->grid_slot_draw[model->legs[leg].debtor] = 0;
+            record->transfer_id_debit =
+                settle_grid_move(settle, SETTLE_TRANSFER_PAYMENT_DEBIT, model->legs[leg].debtor,
+                                 true, model->legs[leg].amount, record->id);
+        }
+    }
+}
+
+/* Books the selection as one linked chain and marks every payment settled; returns how many
+ * (0 when the chain does not fit: everything stays queued). */
+static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_result *result,
+                            u64 timestamp) {
+    u32 count = result->selected_count;
+    u64 transfers = 0;
+    for (u32 index = 0; index < count; index++) {
+        transfers += 3ull * settle->grid_payments[result->selected[index]].leg_count;
+    }
+    if (count == 0 || transfers > U32_MAX || !settle_chain_capacity(settle, (u32)transfers)) {
+        return 0;
+    }
+    for (u32 index = 0; index < count; index++) {
+        u32 payment = settle->lsm_payment_index[result->selected[index]];
+        settle->set[index] = payment;
+        settle_queue_remove(settle, payment);
+        if (settle_fx_lsm_admitted(settle, payment)) settle_fx_lsm_take(settle, payment);
+        ASSERT(settle->payments[payment].state == 0);
+    }
+    settle_grid_chain(settle, result, count);
+    settle_chain_flush(settle);
+    settle_set_settled(settle, count, timestamp);
+    return count;
+}
+
+/* A resolution run over every currency's queues at once: load, choose, book. */
+static u32 settle_resolve_all(struct settle *settle, u64 timestamp) {
+    ASSERT(settle->limit_count == 0);
+    settle_fx_lsm_begin(settle);
+    u32 slots = settle_grid_positions(settle);
+    u32 exposures = settle_grid_exposures(settle);
+    u32 payments = settle_grid_queues(settle, slots, timestamp);
+    u32 settled = 0;
+    if (payments > 0) {
+        struct settle_gridlock_problem problem = {
+            .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
+            .payments = settle->grid_payments, .position_count = slots,
+            .exposure_count = exposures, .payment_count = payments};
+        struct settle_gridlock_result result;
+        khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
+        ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
+        settled = settle_grid_book(settle, &result, timestamp);
+    }
+    settle_fx_lsm_end(settle); /* before the caller's retries, which price payments again */
+    return settled;
+}
+
 /* A resolution run over one currency's queues (see "Releasing queues"): load, choose, book.
  * Returns the payments settled; the caller runs the retries after it. */
 u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     ASSERT(currency < settle->currency_count);
     const struct settle_currency *entry = &settle->currencies[currency];
     if (!entry->day_open || entry->queue_mode == KHORGOS_QUEUE_MODE_NONE) return 0;
+    u32 settled = settle->limit_count == 0 ? settle_resolve_all(settle, timestamp) : 0;
     bool fifo = entry->queue_mode == KHORGOS_QUEUE_MODE_FIFO;
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
@@ -327,14 +570,14 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     }
     if (payments == 0) {
         settle_fx_lsm_end(settle);
-        return 0;
+        return settled;
     }
     struct settle_lsm_problem problem;
     settle_model_problem(settle, currency, payments, limits, &problem);
     struct settle_lsm_result result;
     khorgos_error error = settle_lsm_resolve(&settle->lsm, &problem, &result);
     ASSERT(error == KHORGOS_ERROR_ok);
-    u32 settled = settle_book_selected(settle, currency, &result, SETTLE_NONE, timestamp);
+    settled += settle_book_selected(settle, currency, &result, SETTLE_NONE, timestamp);
     settle_fx_lsm_end(settle); /* before the caller's retries, which price payments again */
     return settled;
 }
