@@ -580,7 +580,10 @@ bool settle_netting_check(const struct settle *settle) {
             if (netting->window_open != index + 1) return false;
         }
         u32 length = 0;
+        /* The list may come from a damaged snapshot: every link is in range, and a list longer
+         * than the payments has a cycle. */
         for (u32 at = window->head; at != SETTLE_NONE; at = settle->payment_next[at]) {
+            if (at >= settle->payment_count || length >= settle->payment_count) return false;
             const struct khorgos_payment *record = &settle->payments[at];
             if (record->state != KHORGOS_PAYMENT_IN_WINDOW || record->window != index + 1) {
                 return false;
