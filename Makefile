@@ -61,9 +61,28 @@ Q := $(if $(V),,@)
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
         test-tidy test-docs test-long run demo bench clean fuzz
 
-all: $(BUILD)/khorgos
+all: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 
 lib: $(BUILD)/libkhorgos.a
+
+# libkhorgos_client (include/khorgos_client.h): the base and client layers only, built
+# position-independent for the static and the shared library.
+CLIENT_LIB_SOURCES := $(sort $(wildcard src/base/*.c src/client/*.c))
+CLIENT_LIB_OBJECTS := $(CLIENT_LIB_SOURCES:%.c=$(BUILD)/pic/%.o)
+CLIENT_LIB_LIBS := -lcrypto -lxxhash -lpthread
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC-PIC  $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -fPIC -c $< -o $@
+
+$(BUILD)/libkhorgos_client.a: $(CLIENT_LIB_OBJECTS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/libkhorgos_client.so: $(CLIENT_LIB_OBJECTS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libkhorgos_client.so $^ $(CLIENT_LIB_LIBS) -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -136,7 +155,7 @@ test:
 test-unit: tests
 	@sh scripts/run-tests.sh unit $(BUILD)/tests $(RESULTS)
 
-test-shell: $(BUILD)/khorgos
+test-shell: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 	@KHORGOS=$(BUILD)/khorgos sh scripts/run-shell-tests.sh tests $(RESULTS)
 
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -640,7 +640,10 @@ struct khorgos_position {
     X(message_checksum, "a network message failed its header or body checksum")               \
     X(message_invalid, "a network message has a field its command does not allow")             \
     X(message_cluster, "a network message is addressed to another cluster")                    \
-    X(diverged, "this replica's state differs from the leader's; it serves nothing more")
+    X(diverged, "this replica's state differs from the leader's; it serves nothing more")     \
+    X(timeout, "the server did not answer in time")                                            \
+    X(evicted, "the server ended this client's session; the client stops")                    \
+    X(client_closed, "the client was closed before the request was answered")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

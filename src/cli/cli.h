@@ -10,6 +10,7 @@
  *   benchmark  the engine through its C API on bench/bench_workload.h     (cli_benchmark.c)
  *   simulate   a day of trade through each settlement design, the report  (cli_simulate.c)
  *   start    the network server: TigerBeetle's client protocol            (cli_start.c)
+ *   client   apply's JSON lines, sent to a server through the C client    (cli_client.c)
  *
  * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
  * from the engine's binary records) is part of this layer: JSON is one front end, not the
@@ -17,6 +18,10 @@
  */
 #ifndef KHORGOS_CLI_H
 #define KHORGOS_CLI_H
+
+#include "khorgos.h"
+
+#include <stdbool.h>
 
 /* Exit statuses shared by every subcommand (main.c), each distinct so a script can tell them
  * apart: 2 is the usage error's, so a data directory's state needs codes of its own. */
@@ -35,5 +40,21 @@ int cli_inspect_main(int argc, char **argv);
 int cli_benchmark_main(int argc, char **argv);
 int cli_simulate_main(int argc, char **argv);
 int cli_start_main(int argc, char **argv);
+int cli_client_main(int argc, char **argv);
+
+/* What executes apply's requests: the engine in this process (apply) or a server (client).
+ * execute is khorgos_execute's contract; a result other than ok stops the command (after
+ * `failed` said why). clock_advance moves a manual clock by `nanoseconds` and sets *now_ns:
+ * ok, clock_not_manual, invalid_argument (past 2^64 - 1), or a failure that stops. */
+struct cli_apply_backend {
+    const char *name; /* the subcommand, for messages */
+    void *context;
+    khorgos_error (*execute)(void *context, struct khorgos_request *requests, uint32_t count);
+    khorgos_error (*clock_advance)(void *context, uint64_t nanoseconds, uint64_t *now_ns);
+    void (*failed)(void *context, khorgos_error error);
+};
+/* Reads JSON lines on standard input and answers them through the backend, as apply does;
+ * returns the exit status (0 at the end of the input, 1 when the backend or output failed). */
+int cli_apply_serve(const struct cli_apply_backend *backend);
 
 #endif /* KHORGOS_CLI_H */

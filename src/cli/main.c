@@ -29,6 +29,7 @@ static const struct cli_command cli_commands[] = {
     {"simulate", cli_simulate_main,
      "a day of regional trade through each settlement design: the report"},
     {"start", cli_start_main, "serve TigerBeetle's client protocol over the network"},
+    {"client", cli_client_main, "apply's JSON lines, executed by a server (khorgos start)"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -63,6 +63,38 @@ static bool job_refused(struct server *server, const struct server_batch *batch,
     return true;
 }
 
+/* Seals, stores and sends the reply message whose body (body_bytes) follows the header room,
+ * at the next op number. */
+static void job_reply_send(struct server *server, struct server_job *job,
+                           struct server_session *session, u8 *message, u32 body_bytes,
+                           u64 timestamp, khorgos_error error) {
+    ASSERT(message != NULL && body_bytes <= CLIENT_BODY_BYTES_MAX);
+    ASSERT(session->client == job->request.request.client);
+    struct client_header reply;
+    server->op++;
+    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine); /* nothing was assigned */
+    client_reply_init(&reply, &job->request, server->op, timestamp, body_bytes);
+    client_reply_error_set(&reply, error);
+    u8 *shrunk = realloc(message, CLIENT_HEADER_BYTES + body_bytes);
+    if (shrunk != NULL) message = shrunk;
+    server_reply_finish(job->connection, session, &reply, message);
+}
+
+/* A Khorgos operation's reply: the engine's reply records as they are, or no body and the
+ * engine's error (the request changed nothing; the session goes on). */
+static void job_reply_plain(struct server *server, const struct server_batch *batch,
+                            struct server_job *job, struct server_session *session) {
+    ASSERT(job->request_count == 1);
+    const struct khorgos_request *executed = &batch->requests[job->request_first];
+    ASSERT(executed->reply_size <= CLIENT_BODY_BYTES_MAX);
+    u32 body_bytes = executed->error == KHORGOS_ERROR_ok ? executed->reply_size : 0;
+    u8 *message = malloc(CLIENT_HEADER_BYTES + body_bytes);
+    ASSERT(message != NULL);
+    memcpy(message + CLIENT_HEADER_BYTES, executed->reply, body_bytes);
+    job_reply_send(server, job, session, message, body_bytes, executed->timestamp,
+                   executed->error);
+}
+
 /* Builds, stores and sends the job's reply. */
 static void job_reply(struct server *server, const struct server_batch *batch,
                       struct server_job *job) {
@@ -71,6 +103,10 @@ static void job_reply(struct server *server, const struct server_batch *batch,
                                                           request->request.client);
     ASSERT(session != NULL && session->in_flight);
     ASSERT(session->request == request->request.request);
+    if (client_operation_khorgos(request->request.operation)) {
+        job_reply_plain(server, batch, job, session);
+        return;
+    }
     if (job_refused(server, batch, job, session)) return;
     struct client_operation_shape shape;
     bool known = client_operation_shape(request->request.operation, &shape);
@@ -88,16 +124,7 @@ static void job_reply(struct server *server, const struct server_batch *batch,
     }
     u32 body_bytes = client_multi_batch_finish(&encoder);
     ASSERT(encoder.batch_count == job->request_count);
-    struct client_header reply;
-    server->op++;
-    if (timestamp == 0) timestamp = khorgos_clock_now(server->engine); /* nothing was assigned */
-    client_reply_init(&reply, request, server->op, timestamp, body_bytes);
-    client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
-    memcpy(message, &reply, sizeof(reply));
-    u8 *shrunk = realloc(message, reply.size);
-    if (shrunk != NULL) message = shrunk;
-    server_session_reply_store(session, message, reply.size);
-    server_connection_send(job->connection, message, reply.size);
+    job_reply_send(server, job, session, message, body_bytes, timestamp, KHORGOS_ERROR_ok);
 }
 
 void server_batch_init(struct server_batch *batch) {

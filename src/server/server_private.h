@@ -91,5 +91,15 @@ void server_message_handle(struct server_connection *connection,
  * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
 void server_batch_init(struct server_batch *batch);
+/* Seals a reply message (header in front of its body), stores it in the session and sends it
+ * (when the connection is not NULL). */
+void server_reply_finish(struct server_connection *connection, struct server_session *session,
+                         struct client_header *reply, u8 *message);
+
+/* server_clock.c */
+/* advance_clock (Khorgos's operation 192, with `--clock manual`): executes every request read
+ * before it, then moves the engine's clock and answers with the clock's new time. */
+void server_clock_advance(struct server_connection *connection,
+                          const struct client_header *header, const u8 *body);
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -23,8 +23,7 @@ static void send_eviction(struct server_connection *connection, u128 client,
     server_connection_send(connection, &eviction, sizeof(eviction));
 }
 
-/* Seals a reply message (header in front of its body), stores it in the session and sends it. */
-static void reply_finish(struct server_connection *connection, struct server_session *session,
+void server_reply_finish(struct server_connection *connection, struct server_session *session,
                          struct client_header *reply, u8 *message) {
     ASSERT(reply->command == CLIENT_COMMAND_REPLY);
     ASSERT(session->client == reply->reply.client);
@@ -70,7 +69,7 @@ static void handle_register(struct server_connection *connection,
     memcpy(message + CLIENT_HEADER_BYTES, &result, sizeof(result));
     struct client_header reply;
     client_reply_init(&reply, header, op, khorgos_clock_now(server->engine), sizeof(result));
-    reply_finish(connection, session, &reply, message);
+    server_reply_finish(connection, session, &reply, message);
 }
 
 /* The results a batch may return at most: one per event, or a query's limit. */
@@ -125,7 +124,23 @@ static bool requests_reserve(struct server_batch *batch, u32 count) {
     return true;
 }
 
-/* Queues the request's batches as engine requests of the next engine batch. */
+/* Adds one engine request for `batch` to the queued engine batch, with room for its reply. */
+static bool job_request_add(struct server_batch *queued, struct server_job *job, u32 operation,
+                            const u8 *batch, u32 batch_bytes) {
+    ASSERT(queued->requests_count < queued->requests_capacity);
+    ASSERT(batch != NULL || batch_bytes == 0);
+    u32 capacity = khorgos_reply_size_max(operation, batch_bytes);
+    struct khorgos_request *request = &queued->requests[queued->requests_count];
+    *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
+                                        .body = batch, .reply = malloc(MAX(capacity, 1u)),
+                                        .reply_capacity = capacity};
+    queued->requests_count++;
+    job->request_count++;
+    return request->reply != NULL;
+}
+
+/* Queues the request's batches as engine requests of the next engine batch: one per batch of
+ * a multi-batch body, one for the plain body of a Khorgos operation. */
 static bool job_queue(struct server_connection *connection, const struct client_header *header,
                       const u8 *body, u32 operation, u32 batch_count) {
     struct server_batch *queued = connection->server->queued;
@@ -138,25 +153,22 @@ static bool job_queue(struct server_connection *connection, const struct client_
     job->connection = connection;
     job->request = *header;
     job->request_first = queued->requests_count;
-    struct client_operation_shape shape;
-    bool known = client_operation_shape(header->request.operation, &shape);
-    ASSERT(known);
-    struct client_multi_batch batches;
-    const char *reason = NULL;
-    khorgos_error decoded = client_multi_batch_decode(job->body, body_bytes, shape.event_bytes,
-                                                      &batches, &reason);
-    ASSERT(decoded == KHORGOS_ERROR_ok);
-    const u8 *batch = NULL;
-    u32 batch_bytes = 0;
-    while (client_multi_batch_next(&batches, &batch, &batch_bytes)) {
-        u32 capacity = khorgos_reply_size_max(operation, batch_bytes);
-        struct khorgos_request *request = &queued->requests[queued->requests_count];
-        *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
-                                            .body = batch, .reply = malloc(MAX(capacity, 1u)),
-                                            .reply_capacity = capacity};
-        queued->requests_count++;
-        job->request_count++;
-        if (request->reply == NULL) goto fail;
+    if (client_operation_khorgos(header->request.operation)) {
+        if (!job_request_add(queued, job, operation, job->body, body_bytes)) goto fail;
+    } else {
+        struct client_operation_shape shape;
+        bool known = client_operation_shape(header->request.operation, &shape);
+        ASSERT(known);
+        struct client_multi_batch batches;
+        const char *reason = NULL;
+        khorgos_error decoded = client_multi_batch_decode(job->body, body_bytes,
+                                                          shape.event_bytes, &batches, &reason);
+        ASSERT(decoded == KHORGOS_ERROR_ok);
+        const u8 *batch = NULL;
+        u32 batch_bytes = 0;
+        while (client_multi_batch_next(&batches, &batch, &batch_bytes)) {
+            if (!job_request_add(queued, job, operation, batch, batch_bytes)) goto fail;
+        }
     }
     ASSERT(job->request_count == batch_count);
     connection->jobs_pending++;
@@ -179,16 +191,22 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
+    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
+        server_clock_advance(connection, header, body);
+        return;
+    }
     u32 operation = server_operation_to_engine(fields->operation);
     if (operation == 0) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_operation);
         return;
     }
+    /* A Khorgos operation's plain body goes to the engine whole; the engine checks it. */
+    u32 batch_count = 1;
     struct client_operation_shape shape;
-    bool known = client_operation_shape(fields->operation, &shape);
-    ASSERT(known && shape.multi_batch);
-    u32 batch_count = 0;
-    if (!body_check(header, body, &shape, &batch_count)) {
+    bool plain = client_operation_khorgos(fields->operation);
+    bool known = plain || client_operation_shape(fields->operation, &shape);
+    ASSERT(known && (plain || shape.multi_batch));
+    if (!plain && !body_check(header, body, &shape, &batch_count)) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_body);
         return;
     }
