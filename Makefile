@@ -176,6 +176,7 @@ test-tidy:
 # The examples of README.md and docs/*.md marked as runnable (scripts/run-docs.py says how).
 test-docs: $(BUILD)/khorgos
 	@python3 scripts/run-docs.py $(BUILD)/khorgos $(RESULTS)
+	@python3 scripts/run-docs.py --client $(BUILD)/khorgos $(RESULTS) docs/api.md
 
 # The shell tests that stop, kill or fill under the khorgos command, again on its ASan+UBSan
 # build: the crash test, the failed write and the full disk, the data directory's lock (the
