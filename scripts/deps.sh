@@ -11,7 +11,9 @@ set -e
 kind=${1:-build}
 packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev libuv1-dev"
 case "$kind" in
-    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium" ;;
+    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium"
+          # the Python client's install test: a venv and pip without build isolation
+          packages="$packages python3-venv python3-setuptools python3-wheel" ;;
     cluster) packages="$packages libcmocka-dev" ;;
     bench) packages="$packages libcmocka-dev postgresql sqlite3 libsqlite3-dev linux-perf valgrind" ;;
 esac
