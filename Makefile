@@ -32,7 +32,7 @@ $(error the raft library $(RAFT_VERSION_MIN) or later is needed, found \
     `sh scripts/deps.sh cluster` (libraft-dev from bookworm-backports))
 endif
 endif
-LIBS := -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
+LIBS := -lssl -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
 TEST_LIBS := -lcmocka
 
 LIB_SOURCES := $(filter-out src/cli/main.c,$(sort $(wildcard src/*/*.c)))
@@ -69,7 +69,7 @@ lib: $(BUILD)/libkhorgos.a
 # position-independent for the static and the shared library.
 CLIENT_LIB_SOURCES := $(sort $(wildcard src/base/*.c src/client/*.c))
 CLIENT_LIB_OBJECTS := $(CLIENT_LIB_SOURCES:%.c=$(BUILD)/pic/%.o)
-CLIENT_LIB_LIBS := -lcrypto -lxxhash -lpthread
+CLIENT_LIB_LIBS := -lssl -lcrypto -lxxhash -lpthread
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)

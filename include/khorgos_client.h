@@ -18,6 +18,9 @@
  * connects to the next address and sends the same bytes again, so the server answers a retry
  * with the original reply and applies nothing twice.
  *
+ * TLS. With the options' certificate, key and CA, every connection is TLS 1.3 with both sides
+ * authenticated; a handshake that fails counts as a failed connection (the next address).
+ *
  * Timeouts. A request not answered within `request_timeout_ns` of its submission completes with
  * KHORGOS_ERROR_timeout. If it was already sent, the client keeps sending it until the server
  * answers (its number must be answered before the next), drops that answer, then goes on.
@@ -63,7 +66,9 @@ struct khorgos_client_options {
     void (*on_notification)(void *context, uint32_t kind, uint64_t sequence, const void *body,
                             uint32_t body_size);
     void *context;
-    /* Mutual TLS (cert, key, CA files): not built yet; any of them set gets invalid_argument. */
+    /* Mutual TLS 1.3 (OpenSSL): this client's certificate chain and key, and the CA that signed
+     * the server's certificate, PEM files, all three or none (invalid_argument, as for files
+     * that do not load). The server's certificate must name the IP address connected to. */
     const char *tls_cert;
     const char *tls_key;
     const char *tls_ca;

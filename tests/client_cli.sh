@@ -17,14 +17,16 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 for arguments in "" "--addresses" "--addresses host:1" "--addresses 4460 --tls-ca ca.crt" \
-    "--addresses 4460 --timeout 0" "--addresses 4460 --colour red"; do
+    "--addresses 4460 --timeout 0" "--addresses 4460 --colour red" \
+    "--addresses 4460 --tls-ca ca.crt --tls-cert c.crt --tls-key c.key"; do
     # shellcheck disable=SC2086
     "$KHORGOS" client $arguments </dev/null >/dev/null 2>"$work/usage.err"
     status=$?
     [ "$status" -eq 2 ] || fail "client $arguments: exit $status, expected 2"
 done
-grep -q "TLS is not built yet" <("$KHORGOS" client --addresses 4460 --tls-cert c 2>&1) ||
-    fail "--tls-cert: no reason given"
+"$KHORGOS" client --addresses 4460 --tls-cert c 2>"$work/tls.err"
+grep -q "TLS takes --tls-cert, --tls-key and --tls-ca" "$work/tls.err" ||
+    fail "--tls-cert alone: no reason given"
 
 echo '{"op":"lookup_accounts","ids":["1"]}' |
     "$KHORGOS" client --addresses 127.0.0.1:4460 --timeout 1 >"$work/out" 2>"$work/err"

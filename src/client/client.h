@@ -404,4 +404,28 @@ void client_multi_batch_add(struct client_multi_batch_encoder *encoder, u32 writ
 /* Writes the trailer after the elements; returns the body's size. At least one batch. */
 u32 client_multi_batch_finish(struct client_multi_batch_encoder *encoder);
 
+/* ----------------------------------------------------------------------------------------- */
+/* Mutual TLS for the C client (client_tls.c, OpenSSL, TLS 1.3 only).                         */
+
+struct client_tls;
+struct client_tls_session;
+struct sockaddr_in;
+
+/* Loads the CA, the client's certificate chain and its key (PEM files); invalid_argument when
+ * one does not load or the key is not the certificate's. */
+khorgos_error client_tls_open(struct client_tls **tls, const char *cert, const char *key,
+                              const char *ca);
+void client_tls_close(struct client_tls *tls);
+/* The handshake on a connected non-blocking socket, within timeout_ns; the server's certificate
+ * must be the CA's and name the address's IP. NULL when it fails. */
+struct client_tls_session *client_tls_connect(struct client_tls *tls, int fd,
+                                              const struct sockaddr_in *address,
+                                              u64 timeout_ns);
+void client_tls_session_close(struct client_tls_session *session);
+/* As recv and send: -1 with errno EAGAIN when TLS waits for the socket. */
+long client_tls_read(struct client_tls_session *session, void *buffer, size_t bytes);
+long client_tls_write(struct client_tls_session *session, const void *buffer, size_t bytes);
+/* True when decrypted bytes wait to be read (poll does not show them). */
+bool client_tls_pending(const struct client_tls_session *session);
+
 #endif /* KHORGOS_CLIENT_H */

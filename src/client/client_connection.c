@@ -19,8 +19,8 @@
  *      reply arrives, and sent again unchanged after retry_ns without a reply and after every
  *      reconnection, so that the server answers a retry from its session (exactly once);
  *   4. evicted: every request fails with `evicted`, and so does every later submit.
- * I/O goes through client_socket_read and client_socket_write only: a TLS layer replaces those
- * two (the seam for mutual TLS, docs/clients.md).
+ * I/O goes through client_socket_read and client_socket_write only, which go through TLS
+ * (client_tls.c) when the options name a certificate, key and CA.
  */
 #include "client/client.h"
 #include "khorgos_client.h"
@@ -52,6 +52,7 @@ struct khorgos_client {
     pthread_t thread;
     pthread_mutex_t mutex;
     int wake[2]; /* a pipe: a byte written wakes the thread */
+    struct client_tls *tls; /* NULL: plaintext */
     /* Guarded by the mutex. */
     struct khorgos_client_request *queue_head;
     struct khorgos_client_request *queue_tail;
@@ -59,6 +60,7 @@ struct khorgos_client {
     khorgos_error dead; /* ok, or evicted once the server ended the session */
     /* The thread's own. */
     int fd;
+    struct client_tls_session *tls_session; /* with tls, once the handshake is done */
     u32 address_index;
     u64 connect_after_ns; /* no attempt before this */
     u64 session;          /* 0 until register's reply */
@@ -75,6 +77,7 @@ struct khorgos_client {
     u64 message_sent_ns;
     u8 *receive;          /* CLIENT_MESSAGE_BYTES_MAX */
     u32 received;
+    bool read_again;      /* TLS holds decrypted bytes that poll does not show */
 };
 
 /* ----------------------------------------------------------------------------------------- */
@@ -124,21 +127,25 @@ static bool addresses_parse(struct khorgos_client *client, const char *text) {
     return true;
 }
 
-/* The TLS seam: a TLS layer replaces these two. -1 with errno as read(2) and write(2). */
+/* The connection's bytes, through TLS when it is on. -1 with errno as recv(2) and send(2). */
 static ssize_t client_socket_read(struct khorgos_client *client, void *buffer, size_t bytes) {
     ASSERT(client->fd >= 0 && bytes > 0);
+    if (client->tls_session != NULL) return client_tls_read(client->tls_session, buffer, bytes);
     return recv(client->fd, buffer, bytes, 0);
 }
 
 static ssize_t client_socket_write(struct khorgos_client *client, const void *buffer,
                                    size_t bytes) {
     ASSERT(client->fd >= 0 && bytes > 0);
+    if (client->tls_session != NULL) return client_tls_write(client->tls_session, buffer, bytes);
     return send(client->fd, buffer, bytes, MSG_NOSIGNAL);
 }
 
 /* Closes the connection; the next attempt goes to the next address after a pause. */
 static void connection_drop(struct khorgos_client *client) {
     ASSERT(client->address_count >= 1);
+    client_tls_session_close(client->tls_session);
+    client->tls_session = NULL;
     if (client->fd >= 0) close(client->fd);
     client->fd = -1;
     client->received = 0;
@@ -167,6 +174,11 @@ static bool connection_open(struct khorgos_client *client) {
         socklen_t error_bytes = sizeof(error);
         if (ready == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_bytes);
         result = ready == 1 && error == 0 ? 0 : -1;
+    }
+    if (result == 0 && client->tls != NULL) {
+        client->tls_session = client_tls_connect(client->tls, fd, address,
+                                                 client->options.connect_timeout_ns);
+        if (client->tls_session == NULL) result = -1;
     }
     if (result < 0) {
         close(fd);
@@ -331,11 +343,13 @@ static void message_handle(struct khorgos_client *client, const struct client_he
  * sent a message that does not check. */
 static bool messages_receive(struct khorgos_client *client) {
     ASSERT(client->fd >= 0 && client->received < CLIENT_MESSAGE_BYTES_MAX);
+    client->read_again = false;
     ssize_t bytes = client_socket_read(client, client->receive + client->received,
                                        CLIENT_MESSAGE_BYTES_MAX - client->received);
     if (bytes < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
     if (bytes <= 0) return false;
     client->received += (u32)bytes;
+    client->read_again = client->tls_session != NULL && client_tls_pending(client->tls_session);
     while (client->received >= CLIENT_HEADER_BYTES) {
         struct client_header header;
         const char *reason = NULL;
@@ -437,13 +451,14 @@ static void client_turn(struct khorgos_client *client) {
         {.fd = client->wake[0], .events = POLLIN},
         {.fd = client->fd, .events = (short)(POLLIN | (writing ? POLLOUT : 0))},
     };
-    int ready = poll(descriptors, 2, CLIENT_POLL_MS_MAX);
+    int ready = poll(descriptors, 2, client->read_again ? 0 : CLIENT_POLL_MS_MAX);
     if (ready > 0 && (descriptors[0].revents & POLLIN)) {
         u8 drain[64];
         ssize_t drained = read(client->wake[0], drain, sizeof(drain));
         (void)drained;
     }
-    if (ready > 0 && (descriptors[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+    bool readable = ready > 0 && (descriptors[1].revents & (POLLIN | POLLHUP | POLLERR));
+    if (client->read_again || readable) {
         if (!messages_receive(client)) {
             connection_drop(client);
             return;
@@ -513,6 +528,8 @@ static void client_free(struct khorgos_client *client) {
     if (client->wake[0] >= 0) close(client->wake[0]);
     if (client->wake[1] >= 0) close(client->wake[1]);
     if (client->fd >= 0) close(client->fd);
+    client_tls_session_close(client->tls_session);
+    client_tls_close(client->tls);
     free(client->message);
     free(client->receive);
     pthread_mutex_destroy(&client->mutex);
@@ -523,8 +540,10 @@ khorgos_error khorgos_client_open(struct khorgos_client **out,
                                   const struct khorgos_client_options *options) {
     ASSERT(out != NULL && options != NULL);
     *out = NULL;
-    if (options->tls_cert != NULL || options->tls_key != NULL || options->tls_ca != NULL) {
-        return KHORGOS_ERROR_invalid_argument; /* TLS is not built in yet */
+    bool tls = options->tls_cert != NULL || options->tls_key != NULL || options->tls_ca != NULL;
+    if (tls &&
+        (options->tls_cert == NULL || options->tls_key == NULL || options->tls_ca == NULL)) {
+        return KHORGOS_ERROR_invalid_argument; /* mutual TLS takes all three */
     }
     struct khorgos_client *client = calloc(1, sizeof(*client));
     if (client == NULL) return KHORGOS_ERROR_out_of_memory;
@@ -541,6 +560,14 @@ khorgos_error khorgos_client_open(struct khorgos_client **out,
         return KHORGOS_ERROR_invalid_argument;
     }
     client->options.addresses = NULL; /* parsed; the caller's string is not kept */
+    khorgos_error loaded = tls ? client_tls_open(&client->tls, options->tls_cert,
+                                                 options->tls_key, options->tls_ca)
+                               : KHORGOS_ERROR_ok;
+    client->options.tls_cert = client->options.tls_key = client->options.tls_ca = NULL;
+    if (loaded != KHORGOS_ERROR_ok) {
+        client_free(client);
+        return loaded;
+    }
     while (client->id == 0) {
         if (getrandom(&client->id, sizeof(client->id), 0) != sizeof(client->id)) client->id = 0;
     }

@@ -10,6 +10,7 @@ call's, so that the session's chain of requests stays whole.
 """
 import os
 import socket
+import ssl
 import struct
 import time
 
@@ -156,9 +157,13 @@ class Client:
     """A session with a Khorgos server. `addresses`: ["HOST:PORT", ...] (or ports, for
     127.0.0.1); `cluster_id`: the server's cluster; `timeout`: seconds a call may wait;
     `retry`: seconds before an unanswered request is sent again; `on_notification(kind,
-    sequence, body)`: called, inside a call, for each notification the server pushes."""
+    sequence, body)`: called, inside a call, for each notification the server pushes;
+    `tls_cert`, `tls_key`, `tls_ca`: PEM files for mutual TLS 1.3 (all three or none): this
+    client's certificate and key, and the CA that signed the server's certificate, which must
+    name the address connected to."""
 
-    def __init__(self, addresses, cluster_id=0, timeout=60.0, retry=1.0, on_notification=None):
+    def __init__(self, addresses, cluster_id=0, timeout=60.0, retry=1.0, on_notification=None,
+                 tls_cert=None, tls_key=None, tls_ca=None):
         if not addresses:
             raise ValueError("at least one address is needed")
         self.addresses = [_parse_address(address) for address in addresses]
@@ -175,6 +180,14 @@ class Client:
         self._address_index = 0
         self._pending = None  # (message, checksum): sent, not yet answered
         self._evicted = None
+        self._tls = None
+        if (tls_cert, tls_key, tls_ca) != (None, None, None):
+            if None in (tls_cert, tls_key, tls_ca):
+                raise ValueError("mutual TLS takes tls_cert, tls_key and tls_ca")
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._tls.minimum_version = ssl.TLSVersion.TLSv1_3
+            self._tls.load_verify_locations(tls_ca)
+            self._tls.load_cert_chain(tls_cert, tls_key)
 
     def close(self):
         if self._socket is not None:
@@ -199,9 +212,13 @@ class Client:
             if remaining <= 0:
                 raise Timeout()
             try:
-                self._socket = socket.create_connection(
-                    self.addresses[self._address_index], timeout=min(self.retry, remaining))
-                self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                address = self.addresses[self._address_index]
+                connection = socket.create_connection(address,
+                                                      timeout=min(self.retry, remaining))
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._tls is not None:
+                    connection = self._tls.wrap_socket(connection, server_hostname=address[0])
+                self._socket = connection
             except OSError:
                 self._drop()
                 time.sleep(min(self.retry / 4, max(deadline - time.monotonic(), 0)))
