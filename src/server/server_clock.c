@@ -9,7 +9,6 @@
  */
 #include "server/server_private.h"
 
-#include <signal.h>
 #include <stdlib.h>
 
 /* Executes and answers every request queued or in flight. */
@@ -39,12 +38,7 @@ void server_clock_advance(struct server_connection *connection,
     }
     if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
         error == KHORGOS_ERROR_stopped) {
-        char failure[KHORGOS_FAILURE_TEXT_BYTES];
-        khorgos_failure_text(server->engine, failure, sizeof(failure));
-        server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
-                   failure);
-        server->failure = error;
-        raise(SIGTERM);
+        server_engine_stopped(server, error); /* the expiries it journaled were not written */
         return;
     }
     u64 now = khorgos_clock_now(server->engine);

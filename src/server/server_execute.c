@@ -186,12 +186,16 @@ void server_jobs_execute(struct server *server) {
     } else {
         uv_idle_stop(&server->idle);
     }
-    if (error != KHORGOS_ERROR_ok && !server->stopping) {
-        char failure[KHORGOS_FAILURE_TEXT_BYTES];
-        khorgos_failure_text(server->engine, failure, sizeof(failure));
-        server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
-                   failure);
-        server->failure = error;
-        raise(SIGTERM);
-    }
+    if (error != KHORGOS_ERROR_ok && !server->stopping) server_engine_stopped(server, error);
+}
+
+void server_engine_stopped(struct server *server, khorgos_error error) {
+    ASSERT(error != KHORGOS_ERROR_ok);
+    ASSERT(server->engine != NULL);
+    char failure[KHORGOS_FAILURE_TEXT_BYTES];
+    khorgos_failure_text(server->engine, failure, sizeof(failure));
+    server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
+               failure);
+    server->failure = error;
+    raise(SIGTERM);
 }

@@ -91,6 +91,9 @@ void server_message_handle(struct server_connection *connection,
  * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
 void server_batch_init(struct server_batch *batch);
+/* The engine stopped (a write or sync of the data directory failed): logs what failed, keeps
+ * the error and stops the server (SIGTERM), answering nothing more. */
+void server_engine_stopped(struct server *server, khorgos_error error);
 /* Seals a reply message (header in front of its body), stores it in the session and sends it
  * (when the connection is not NULL). */
 void server_reply_finish(struct server_connection *connection, struct server_session *session,
