@@ -29,6 +29,13 @@
  *    the first batch), padded at its front with 0xFFFF to a whole number of elements, and a
  *    final u16 holding the number of batches. Replies use the same encoding with result
  *    elements, one reply batch per request batch, in order.
+ *
+ * 5. Khorgos's operations (192..255) carry plain bodies (the engine's records) and their reply
+ *    the engine's error in reserved[0]; command 128 is Khorgos's notification.
+ *
+ * 6. The C client library (client_connection.c, include/khorgos_client.h) stands on this layer
+ *    alone, so libkhorgos_client is built from base/ and client/ only; client_tls.c gives it
+ *    mutual TLS.
  */
 #ifndef KHORGOS_CLIENT_H
 #define KHORGOS_CLIENT_H
