@@ -283,6 +283,7 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
     put(context, &counts, sizeof(counts));
     for (u32 index = 0; index < counts.count; index++) {
         const struct engine_session *session = &sessions->entries[order[index]];
+        ASSERT(session->operation <= UINT16_MAX && (u32)session->error < KHORGOS_ERROR_COUNT);
         struct session_entry entry = {
             .client = session->client,
             .request_checksum = session->request_checksum,
