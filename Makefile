@@ -32,7 +32,8 @@ $(error the raft library $(RAFT_VERSION_MIN) or later is needed, found \
     `sh scripts/deps.sh cluster` (libraft-dev from bookworm-backports))
 endif
 endif
-# libssl: the server's TLS (src/server/server_tls.c); libcrypto: SHA-256 and TLS's primitives.
+# libssl: the server's and the C client's TLS (server_tls.c, client_tls.c); libcrypto: SHA-256
+# and TLS's primitives.
 LIBS := -lssl -lcrypto -lxxhash -lxml2 -lm -lpthread $(CLUSTER_LIBS)
 TEST_LIBS := -lcmocka
 
@@ -63,9 +64,24 @@ Q := $(if $(V),,@)
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
         test-tidy test-docs test-long run demo bench clean fuzz
 
-all: $(BUILD)/khorgos
+all: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 
 lib: $(BUILD)/libkhorgos.a
+
+# libkhorgos_client (include/khorgos_client.h): the base and client layers only, built
+# position-independent for the static and the shared library.
+CLIENT_LIB_SOURCES := $(sort $(wildcard src/base/*.c src/client/*.c))
+CLIENT_LIB_OBJECTS := $(CLIENT_LIB_SOURCES:%.c=$(BUILD)/pic/%.o)
+CLIENT_LIB_LIBS := -lssl -lcrypto -lxxhash -lpthread
+# Its objects are packaging/install.mk's position-independent ones ($(BUILD)/pic).
+
+$(BUILD)/libkhorgos_client.a: $(CLIENT_LIB_OBJECTS)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/libkhorgos_client.so: $(CLIENT_LIB_OBJECTS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libkhorgos_client.so $^ $(CLIENT_LIB_LIBS) -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -142,7 +158,7 @@ test-unit:
 	@$(MAKE) --no-print-directory -j$(TEST_JOBS) tests
 	@sh scripts/run-tests.sh unit $(BUILD)/tests $(RESULTS)
 
-test-shell: $(BUILD)/khorgos
+test-shell: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 	@KHORGOS=$(BUILD)/khorgos sh scripts/run-shell-tests.sh tests $(RESULTS)
 
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -164,6 +180,7 @@ test-tidy:
 # The examples of README.md and docs/*.md marked as runnable (scripts/run-docs.py says how).
 test-docs: $(BUILD)/khorgos
 	@python3 scripts/run-docs.py $(BUILD)/khorgos $(RESULTS)
+	@python3 scripts/run-docs.py --client $(BUILD)/khorgos $(RESULTS) docs/api.md
 
 # The shell tests that stop, kill or fill under the khorgos command, again on its ASan+UBSan
 # build: the crash test, the failed write and the full disk, the data directory's lock (the

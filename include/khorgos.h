@@ -654,7 +654,10 @@ struct khorgos_position {
     X(no_session, "the client has no session: it never registered, or it was evicted")        \
     X(request_duplicate, "a retry of the client's latest request: its stored reply answers")  \
     X(request_mismatch, "the client's request number was used before for another body")       \
-    X(request_out_of_order, "the client's request number or batch is not its next one")
+    X(request_out_of_order, "the client's request number or batch is not its next one")       \
+    X(timeout, "the server did not answer in time")                                            \
+    X(evicted, "the server ended this client's session; the client stops")                    \
+    X(client_closed, "the client was closed before the request was answered")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -4,6 +4,8 @@
 #     $(PREFIX)/bin/khorgos
 #     $(PREFIX)/lib/libkhorgos.a, libkhorgos.so.$(VERSION) with its soname libkhorgos.so.$(SOVERSION)
 #       and the links libkhorgos.so.$(SOVERSION) and libkhorgos.so
+#     $(PREFIX)/lib/libkhorgos_client.a, libkhorgos_client.so   the client library
+#       (include/khorgos_client.h; the base and client layers only, docs/clients.md)
 #     $(PREFIX)/include/*.h            every public header of include/
 #     $(PREFIX)/lib/pkgconfig/khorgos.pc
 #     $(PREFIX)/lib/systemd/system/khorgos.service   (its /usr/local/ paths made PREFIX's)
@@ -41,7 +43,8 @@ $(SHARED_LIBRARY): $(PIC_OBJECTS)
 
 # The pkg-config file is written at each install, for that PREFIX; Libs.private names what the
 # library links, for static linking. The unit's paths under /usr/local become PREFIX's.
-install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY)
+install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY) $(BUILD)/libkhorgos_client.a \
+         $(BUILD)/libkhorgos_client.so
 	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/doc/khorgos/docs \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system
@@ -50,6 +53,8 @@ install: $(BUILD)/khorgos $(BUILD)/libkhorgos.a $(SHARED_LIBRARY)
 	$(INSTALL) -m 0755 $(SHARED_LIBRARY) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so.$(VERSION)
 	ln -sf libkhorgos.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so.$(SOVERSION)
 	ln -sf libkhorgos.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so
+	$(INSTALL) -m 0644 $(BUILD)/libkhorgos_client.a $(DESTDIR)$(PREFIX)/lib/libkhorgos_client.a
+	$(INSTALL) -m 0755 $(BUILD)/libkhorgos_client.so $(DESTDIR)$(PREFIX)/lib/libkhorgos_client.so
 	$(INSTALL) -m 0644 $(PUBLIC_HEADERS) $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(strip $(LIBS))|' packaging/khorgos.pc.in \
@@ -65,6 +70,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/khorgos $(DESTDIR)$(PREFIX)/lib/libkhorgos.a \
 	    $(DESTDIR)$(PREFIX)/lib/libkhorgos.so.$(VERSION) \
 	    $(DESTDIR)$(PREFIX)/lib/libkhorgos.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libkhorgos.so \
+	    $(DESTDIR)$(PREFIX)/lib/libkhorgos_client.a $(DESTDIR)$(PREFIX)/lib/libkhorgos_client.so \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/khorgos.pc \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/khorgos.service \
 	    $(addprefix $(DESTDIR)$(PREFIX)/include/,$(notdir $(PUBLIC_HEADERS)))

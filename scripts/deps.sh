@@ -13,7 +13,9 @@ packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-d
 case "$kind" in
     # openssl: scripts/dev-ca.sh makes the TLS tests' certificates, and s_client tries TLS 1.2;
     # curl: docs/operations.md's metrics example.
-    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl curl" ;;
+    test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl curl"
+          # the Python client's install test: a venv and pip without build isolation
+          packages="$packages python3-venv python3-setuptools python3-wheel" ;;
     cluster) packages="$packages libcmocka-dev" ;;
     bench) packages="$packages libcmocka-dev postgresql sqlite3 libsqlite3-dev linux-perf valgrind" ;;
 esac

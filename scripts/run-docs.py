@@ -22,22 +22,34 @@ repository's `scripts/` linked there too. Prefer
 `--clock manual` in examples that show output, so the output is exact.
 
 Each run block is one result: "docs/FILE:LINE 1 0" (or "0 1") is appended to RESULTS.
+With --client, only the blocks marked `<!-- run: khorgos apply --clock manual -->` run, each
+twice: through `khorgos apply --clock manual`, and through the network, as `khorgos client`
+against `khorgos start --clock manual` on a freshly formatted data directory (a free loopback
+port); the two outputs must be equal byte for byte but for the values of time fields (a
+client's register and reads are journaled requests of its session and take timestamps, apply's
+reads do not), and each is one result "docs/FILE:LINE:client". Blocks with the ISO 20022
+operations are left out: those do not travel over the wire.
 With --update, an output block (without "...") that differs is rewritten with what the run
 wrote, for a change that alters replies on purpose; read the difference before committing it.
-Usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]   (default README.md docs/*.md)
+Usage: run-docs.py [--update | --client] KHORGOS RESULTS [FILE.md ...]
+       (default README.md docs/*.md)
 """
 import glob
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 # The repository: examples call its scripts as scripts/NAME (linked into each run's directory).
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARK = re.compile(r"^<!--\s*(run|output)(?::\s*(.*?))?\s*-->\s*$")
 SECONDS_PER_RUN = 120
+APPLY_MANUAL = "khorgos apply --clock manual"
+SECONDS_SERVER_START = 10
 
 
 def blocks(path):
@@ -86,6 +98,84 @@ def run(binary, kind_command, text):
         return 124, "", f"timed out after {SECONDS_PER_RUN} s\n"
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def free_port():
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# A client's requests are journaled engine requests of its session, reads and its register
+# included, and each takes a timestamp; apply's reads take none. So the two runs' timestamps
+# differ, and are compared without them.
+TIMESTAMP = re.compile(r'"(\w*timestamp\w*|\w+_at)":"\d+"')
+GATEWAY_OPERATION = re.compile(r'"op":"(submit_message|get_message_status|get_statement)"')
+
+
+def without_timestamps(output):
+    """The output with every timestamp field's value (timestamp*, *_at) replaced by "T"."""
+    return TIMESTAMP.sub(r'"\1":"T"', output)
+
+
+def through_server(binary, text):
+    """Runs apply's input through `khorgos client` against a fresh `khorgos start --clock
+    manual`; returns (exit status, stdout, stderr)."""
+    directory = tempfile.mkdtemp(prefix="khorgos-client-docs-")
+    server = None
+    try:
+        data = os.path.join(directory, "data")
+        subprocess.run([binary, "format", "--data", data, "--cluster", "0"], check=True, capture_output=True)
+        port = free_port()
+        log = open(os.path.join(directory, "server.log"), "w")
+        server = subprocess.Popen([binary, "start", "--data", data, "--clock", "manual",
+                                   "--addresses", f"127.0.0.1:{port}"], stderr=log)
+        deadline = time.monotonic() + SECONDS_SERVER_START
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        process = subprocess.run([binary, "client", "--addresses", str(port), "--timeout", "60"],
+                                 input=text, capture_output=True, text=True,
+                                 timeout=SECONDS_PER_RUN)
+        return process.returncode, process.stdout, process.stderr
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {SECONDS_PER_RUN} s\n"
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def check_client(binary, path, results):
+    """Runs every apply --clock manual block locally and through the server; returns the
+    failures."""
+    failures = 0
+    for kind, command, line, text, _ in blocks(path):
+        if kind != "run" or command != APPLY_MANUAL:
+            continue
+        name = f"{path.removeprefix('docs/')}:{line}:client"
+        if GATEWAY_OPERATION.search(text):
+            continue  # the ISO 20022 operations do not travel over the wire
+        local = run(binary, command, text)
+        remote = through_server(binary, text)
+        local = (local[0], without_timestamps(local[1]), local[2])
+        remote = (remote[0], without_timestamps(remote[1]), remote[2])
+        ok = local[0] == 0 and remote[0] == 0 and local[1] == remote[1]
+        if ok:
+            print(f"ok   docs/{name}")
+        else:
+            print(f"FAIL docs/{name}: exit status {remote[0]}, apply's {local[0]}")
+            print("    " + remote[2].strip()[-2000:].replace("\n", "\n    "))
+            show_difference(local[1], remote[1])
+        failures += not ok
+        with open(results, "a", encoding="utf-8") as file:
+            file.write(f"docs/{name} {1 if ok else 0} {0 if ok else 1}\n")
+    return failures
 
 
 def same_output(shown, written):
@@ -149,14 +239,18 @@ def check_file(binary, path, results, update):
 def main():
     arguments = sys.argv[1:]
     update = arguments[:1] == ["--update"]
-    arguments = arguments[1:] if update else arguments
+    client = arguments[:1] == ["--client"]
+    arguments = arguments[1:] if update or client else arguments
     if len(arguments) < 2:
-        raise SystemExit("usage: run-docs.py [--update] KHORGOS RESULTS [FILE.md ...]")
+        raise SystemExit("usage: run-docs.py [--update | --client] KHORGOS RESULTS [FILE.md ...]")
     binary = os.path.abspath(arguments[0])
     results = arguments[1]
     os.makedirs(os.path.dirname(os.path.abspath(results)), exist_ok=True)
     paths = arguments[2:] or ["README.md"] + sorted(glob.glob("docs/*.md"))
-    failed = sum(check_file(binary, path, results, update) for path in paths)
+    if client:
+        failed = sum(check_client(binary, path, results) for path in paths)
+    else:
+        failed = sum(check_file(binary, path, results, update) for path in paths)
     sys.exit(1 if failed else 0)
 
 

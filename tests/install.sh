@@ -21,6 +21,7 @@ make -s --no-print-directory -j2 BUILD="$build" DESTDIR="$dest" PREFIX=/usr inst
     >"$work/make.log" 2>&1 || { cat "$work/make.log"; fail "make install"; }
 usr=$dest/usr
 for file in bin/khorgos lib/libkhorgos.a lib/libkhorgos.so.0.1.0 include/khorgos.h \
+    lib/libkhorgos_client.a lib/libkhorgos_client.so include/khorgos_client.h \
     lib/pkgconfig/khorgos.pc lib/systemd/system/khorgos.service share/doc/khorgos/README.md \
     share/doc/khorgos/LICENSE share/doc/khorgos/docs/operations.md; do
     [ -f "$usr/$file" ] || fail "not installed: $file"

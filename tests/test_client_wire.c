@@ -133,7 +133,58 @@ static void test_request_validation(void **state) {
                     "command is not one a client exchanges");
     bad = request;
     bad.command = CLIENT_COMMAND_NOTIFICATION;
-    seal_and_expect(&bad, NULL, KHORGOS_ERROR_message_invalid, "notification is not defined yet");
+    seal_and_expect(&bad, NULL, KHORGOS_ERROR_message_invalid, "notification: client is 0");
+}
+
+/* Khorgos's notification: a client, a sequence and a kind, the rest zero. */
+static void test_notification_validation(void **state) {
+    (void)state;
+    u8 body[32];
+    memset(body, 7, sizeof(body));
+    struct client_header notification = {0};
+    notification.cluster = 7;
+    notification.size = CLIENT_HEADER_BYTES + sizeof(body);
+    notification.release = CLIENT_RELEASE_SERVER;
+    notification.command = CLIENT_COMMAND_NOTIFICATION;
+    notification.notification.client = 42;
+    notification.notification.sequence = 1;
+    notification.notification.kind = 1;
+    seal_and_expect(&notification, body, KHORGOS_ERROR_ok, NULL);
+    struct client_header bad = notification;
+    bad.notification.sequence = 0;
+    seal_and_expect(&bad, body, KHORGOS_ERROR_message_invalid, "notification: sequence is 0");
+    bad = notification;
+    bad.notification.kind = 0;
+    seal_and_expect(&bad, body, KHORGOS_ERROR_message_invalid, "notification: kind is 0");
+    bad = notification;
+    bad.notification.reserved[99] = 1;
+    seal_and_expect(&bad, body, KHORGOS_ERROR_message_invalid, "notification: reserved is not 0");
+}
+
+/* A reply to a Khorgos operation carries the engine's error in reserved[0]; a reply to one of
+ * TigerBeetle's operations may not. */
+static void test_reply_error_byte(void **state) {
+    (void)state;
+    struct client_header request;
+    client_request_init(&request, 7, 42, KHORGOS_OPERATION_SUBMIT_PAYMENTS, 0);
+    request.request.session = 1;
+    request.request.request = 1;
+    client_header_seal(&request, NULL);
+    struct client_header reply;
+    client_reply_init(&reply, &request, 2, 3, 0);
+    client_reply_error_set(&reply, KHORGOS_ERROR_too_many_events);
+    seal_and_expect(&reply, NULL, KHORGOS_ERROR_ok, NULL);
+    assert_int_equal(client_reply_error(&reply), KHORGOS_ERROR_too_many_events);
+    struct client_header bad = reply;
+    bad.reply.reserved[0] = KHORGOS_ERROR_COUNT;
+    seal_and_expect(&bad, NULL, KHORGOS_ERROR_message_invalid, "reply: the error is unknown");
+    bad = reply;
+    bad.reply.reserved[1] = 1;
+    seal_and_expect(&bad, NULL, KHORGOS_ERROR_message_invalid, "reply: reserved is not 0");
+    bad = reply;
+    bad.reply.operation = CLIENT_OPERATION_CREATE_TRANSFERS;
+    seal_and_expect(&bad, NULL, KHORGOS_ERROR_message_invalid, "reply: reserved is not 0");
+    assert_string_equal(client_operation_name(CLIENT_OPERATION_ADVANCE_CLOCK), "advance_clock");
 }
 
 static void test_register_validation(void **state) {
@@ -353,6 +404,8 @@ int main(void) {
         cmocka_unit_test(test_fixture_register_decodes),
         cmocka_unit_test(test_fixture_corruption_detected),
         cmocka_unit_test(test_request_validation),
+        cmocka_unit_test(test_notification_validation),
+        cmocka_unit_test(test_reply_error_byte),
         cmocka_unit_test(test_register_validation),
         cmocka_unit_test(test_reply_pong_eviction),
         cmocka_unit_test(test_multi_batch_example),

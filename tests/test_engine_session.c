@@ -4,7 +4,8 @@
  * request_out_of_order, a client without a session no_session; a full table evicts the session
  * whose latest record is oldest; a request's batches make one reply, in order; the table and
  * its replies survive a checkpoint and a replay (equal digests, equal reply bytes); a register
- * and a read change the state digest; journal records carry the client; a directory of format
+ * and a read change the state digest; a request authorization refused is recorded with its
+ * error (forbidden), kept by a snapshot; journal records carry the client; a directory of format
  * version 2 is refused with format_version. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -217,6 +218,51 @@ static void test_register_and_read_change_the_digest(void **state) {
     khorgos_close(engine);
 }
 
+/* Client 6, a bank, asks create_participants (the operator's): forbidden, and its session
+ * records the request with that error (a retry is answered forbidden from it); a snapshot
+ * keeps the error; the next request, applied, is recorded with ok. */
+static khorgos_error participants_create_as_bank(struct khorgos *engine, u64 number) {
+    struct khorgos_client_request client = client_of(6, number, 60 + number);
+    struct khorgos_participant participant = {.bic = "HSBKKZKXXXX", .country = "KZ",
+                                              .role = KHORGOS_ROLE_BANK, .name = "Halyk"};
+    participant.currencies[0] = 398;
+    struct khorgos_settle_result result[1];
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_CREATE_PARTICIPANTS,
+                                      .body_size = sizeof(participant), .body = &participant,
+                                      .reply = result, .reply_capacity = sizeof(result),
+                                      .actor = {.role = KHORGOS_ACTOR_PARTICIPANT,
+                                                .bic = "HSBKKZKX"},
+                                      .client = &client};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    return request.error;
+}
+
+static void test_forbidden_recorded_with_its_error(void **state) {
+    (void)state;
+    struct khorgos *engine = memory_engine();
+    assert_int_equal(session_register(engine, 6), KHORGOS_ERROR_ok);
+    assert_int_equal(participants_create_as_bank(engine, 1), KHORGOS_ERROR_forbidden);
+    const struct engine_session *session = engine_session_find(engine, 6);
+    assert_int_equal(session->request, 1);
+    assert_int_equal(session->error, KHORGOS_ERROR_forbidden);
+    assert_int_equal(participants_create_as_bank(engine, 1), KHORGOS_ERROR_request_duplicate);
+    u64 size = 0;
+    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &size),
+                     KHORGOS_ERROR_no_space);
+    u8 *bytes = malloc(size);
+    assert_non_null(bytes);
+    assert_int_equal(engine_snapshot_memory_write(engine, bytes, size, &size), KHORGOS_ERROR_ok);
+    struct khorgos *loaded = NULL;
+    assert_int_equal(engine_snapshot_memory_load(engine, bytes, size, &loaded), KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    assert_int_equal(engine_session_find(loaded, 6)->error, KHORGOS_ERROR_forbidden);
+    assert_int_equal(account_create(loaded, 6, 2, 62, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(engine_session_find(loaded, 6)->error, KHORGOS_ERROR_ok);
+    free(bytes);
+    khorgos_close(loaded);
+    khorgos_close(engine);
+}
+
 struct directory {
     char path[64];
 };
@@ -387,6 +433,7 @@ int main(void) {
         cmocka_unit_test(test_memory_snapshot_carries_sessions),
         cmocka_unit_test(test_batches_of_one_request),
         cmocka_unit_test(test_register_and_read_change_the_digest),
+        cmocka_unit_test(test_forbidden_recorded_with_its_error),
         cmocka_unit_test(test_snapshot_and_replay_round_trip),
         cmocka_unit_test(test_records_and_format_version),
     };

@@ -314,6 +314,46 @@ static void assert_refused(const char *name, const char *directory, bool tls12,
     if (!log_wait(reason, WAIT_MS)) fail_msg("no log line with: %s", reason);
 }
 
+/* A Khorgos operation the bank may not use (create_participants): answered forbidden in the
+ * reply's error byte, not evicted; the session records it, so its retry gets the same reply
+ * byte for byte, and the next request follows it (parent: that reply's context). */
+static void tls_forbidden_plain(void) {
+    struct connection connection;
+    tls_connect(&connection, "BANKDEFF", NULL, false);
+    struct client_header registered;
+    assert_true(register_client(&connection, 3, &registered));
+    struct khorgos_participant participant = {.bic = "BANKDEFFXXX", .country = "DE",
+                                              .role = KHORGOS_ROLE_BANK, .name = "Bank"};
+    participant.currencies[0] = 978;
+    struct client_header header;
+    client_request_init(&header, 0, 3, KHORGOS_OPERATION_CREATE_PARTICIPANTS,
+                        sizeof(participant));
+    header.request.session = registered.reply.commit;
+    header.request.request = 1;
+    header.request.parent = registered.reply.context;
+    static u8 first[CLIENT_MESSAGE_BYTES_MAX];
+    static u8 again[CLIENT_MESSAGE_BYTES_MAX];
+    assert_true(request(&connection, &header, &participant, first));
+    struct client_header reply;
+    memcpy(&reply, first, sizeof(reply));
+    assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+    assert_int_equal(client_reply_error(&reply), KHORGOS_ERROR_forbidden);
+    assert_int_equal(reply.size, CLIENT_HEADER_BYTES);
+    assert_true(request(&connection, &header, &participant, again));
+    assert_memory_equal(first, again, CLIENT_HEADER_BYTES);
+    u128 id = 1;
+    client_request_init(&header, 0, 3, KHORGOS_OPERATION_LOOKUP_PAYMENTS, sizeof(id));
+    header.request.session = registered.reply.commit;
+    header.request.request = 2;
+    header.request.parent = reply.reply.context;
+    assert_true(request(&connection, &header, &id, first));
+    memcpy(&reply, first, sizeof(reply));
+    assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+    assert_int_equal(reply.reply.request, 2);
+    assert_int_equal(client_reply_error(&reply), KHORGOS_ERROR_ok);
+    connection_close(&connection);
+}
+
 /* A BIC and the operator are admitted and register; the BIC's create_accounts is forbidden,
  * the operator creates accounts (1,000 in
  * one 128,000-byte message, decrypted across many TLS records into a growing buffer), and are
@@ -332,6 +372,7 @@ static void tls_identities(void) {
     connection_close(&connection);
     assert_true(log_wait("identity=BANKDEFFXXX role=participant protocol=TLSv1.3", WAIT_MS));
     assert_true(log_wait("error=forbidden batches=1 batches_applied=0", WAIT_MS));
+    tls_forbidden_plain();
     tls_connect(&connection, "operator", NULL, false);
     register_and_create(&connection, 2, 1000);
     connection_close(&connection);

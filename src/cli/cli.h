@@ -12,6 +12,7 @@
  *   simulate   a day of trade through each settlement design, the report  (cli_simulate.c)
  *   start    the network server: TigerBeetle's client protocol            (cli_start.c)
  *   message  ISO 20022 files through the gateway, replies beside them    (cli_message.c)
+ *   client   apply's JSON lines, sent to a server through the C client    (cli_client.c)
  *
  * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
  * from the engine's binary records) is part of this layer: JSON is one front end, not the
@@ -19,6 +20,8 @@
  */
 #ifndef KHORGOS_CLI_H
 #define KHORGOS_CLI_H
+
+#include "khorgos.h"
 
 #include <stdbool.h>
 
@@ -55,5 +58,26 @@ struct cluster_identity;
 int cli_format_cluster_options(int *argc, char **argv, struct cluster_identity *identity,
                                bool *clustered);
 int cli_format_cluster_write(const char *data, const struct cluster_identity *identity);
+
+int cli_client_main(int argc, char **argv);
+
+/* What executes apply's requests: the engine in this process (apply) or a server (client).
+ * execute is khorgos_execute's contract; a result other than ok stops the command (after
+ * `failed` said why). clock_advance moves a manual clock by `nanoseconds` and sets *now_ns:
+ * ok, clock_not_manual, invalid_argument (past 2^64 - 1), or a failure that stops. */
+struct cli_gateway;
+struct cli_apply_backend {
+    const char *name; /* the subcommand, for messages */
+    void *context;
+    khorgos_error (*execute)(void *context, struct khorgos_request *requests, uint32_t count);
+    khorgos_error (*clock_advance)(void *context, uint64_t nanoseconds, uint64_t *now_ns);
+    void (*failed)(void *context, khorgos_error error);
+    /* The ISO 20022 operations (cli_gateway.c), served in this process; NULL when the
+     * backend has none (a server: those lines are refused as unknown operations). */
+    struct cli_gateway *gateway;
+};
+/* Reads JSON lines on standard input and answers them through the backend, as apply does;
+ * returns the exit status (0 at the end of the input, 1 when the backend or output failed). */
+int cli_apply_serve(const struct cli_apply_backend *backend);
 
 #endif /* KHORGOS_CLI_H */

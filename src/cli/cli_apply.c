@@ -63,9 +63,7 @@ struct apply_options {
 enum apply_line_status { APPLY_LINE, APPLY_LINE_TOO_LONG, APPLY_LINE_NONE_WAITING, APPLY_END };
 
 struct apply {
-    struct khorgos *engine;
-    const char *data_directory; /* NULL in memory */
-    bool clock_manual;
+    const struct cli_apply_backend *backend;
     /* Input: bytes [input_start, input_end) are read but not yet consumed. */
     char *input;
     u32 input_start;
@@ -90,7 +88,6 @@ struct apply {
     u32 output_capacity;
     struct cli_json_writer writer;
     bool failed; /* the engine or the output failed: stop */
-    struct cli_gateway gateway; /* submit_message, get_statement (cli_gateway.c) */
 };
 
 static int apply_usage(const char *problem) {
@@ -167,7 +164,8 @@ static void apply_write_all(struct apply *apply, const char *bytes, u32 length) 
         ssize_t result = write(STDOUT_FILENO, bytes + written, length - written);
         if (result < 0 && errno == EINTR) continue;
         if (result <= 0) {
-            fprintf(stderr, "khorgos apply: cannot write a reply: %s\n", strerror(errno));
+            fprintf(stderr, "khorgos %s: cannot write a reply: %s\n", apply->backend->name,
+                    strerror(errno));
             apply->failed = true;
             break;
         }
@@ -210,21 +208,12 @@ static void apply_batch_reset(struct apply *apply) {
     apply->reply_used = 0;
 }
 
-/* The engine stopped (a write or sync of the data directory failed): no reply of the batch
- * is written, nothing more is read, and apply exits 1 (invariant 5). */
+/* The backend stopped (for the engine: a write or sync of the data directory failed): no
+ * reply of the batch is written, nothing more is read, and the command exits 1 (invariant 5). */
 static void apply_engine_failed(struct apply *apply, khorgos_error error) {
     ASSERT(error != KHORGOS_ERROR_ok);
-    ASSERT(apply->engine != NULL);
-    char failure[KHORGOS_FAILURE_TEXT_BYTES];
-    khorgos_failure_text(apply->engine, failure, sizeof(failure));
-    if (failure[0] != '\0' && apply->data_directory != NULL) {
-        fprintf(stderr,
-                "khorgos apply: %s/%s; stopped: no further replies (restart once the cause is "
-                "cleared: every acknowledged request is recovered)\n",
-                apply->data_directory, failure);
-    } else {
-        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
-    }
+    ASSERT(apply->backend != NULL);
+    apply->backend->failed(apply->backend->context, error);
     apply->failed = true;
 }
 
@@ -233,7 +222,8 @@ static void apply_batch_flush(struct apply *apply) {
     ASSERT(apply->request_count <= APPLY_BATCH_REQUESTS_MAX);
     if (apply->request_count == 0 || apply->failed) return;
     ASSERT(apply->body_used <= APPLY_ARENA_BYTES && apply->reply_used <= apply->reply_capacity);
-    khorgos_error error = khorgos_execute(apply->engine, apply->requests, apply->request_count);
+    khorgos_error error = apply->backend->execute(apply->backend->context, apply->requests,
+                                                  apply->request_count);
     if (error != KHORGOS_ERROR_ok) {
         apply_engine_failed(apply, error);
         return;
@@ -261,38 +251,28 @@ static void apply_advance_clock(struct apply *apply, const struct cli_clock_adva
     ASSERT(apply->request_count == 0);
     const char *name = "advance_clock";
     const u64 nanoseconds_per_second = 1000000000ull;
-    if (!apply->clock_manual) {
-        apply_error_reply(apply, name, (u32)strlen(name),
-                          khorgos_error_name(KHORGOS_ERROR_clock_not_manual),
-                          "the clock can be advanced only with --clock manual",
-                          apply->line_number);
-        apply_output_write(apply);
-        return;
-    }
-    u64 now = khorgos_clock_now(apply->engine);
     bool overflow = advance->seconds > U64_MAX / nanoseconds_per_second;
     u64 total = overflow ? 0 : advance->seconds * nanoseconds_per_second;
     overflow = overflow || advance->nanoseconds > U64_MAX - total;
     total = overflow ? 0 : total + advance->nanoseconds;
-    overflow = overflow || total > U64_MAX - now;
+    u64 now = 0;
     khorgos_error error = overflow ? KHORGOS_ERROR_invalid_argument
-                                   : khorgos_clock_advance(apply->engine, total);
-    if (error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
-        error == KHORGOS_ERROR_stopped) {
-        apply_engine_failed(apply, error); /* the expiries it journaled were not written */
-        return;
-    }
-    if (overflow) {
+                                   : apply->backend->clock_advance(apply->backend->context,
+                                                                   total, &now);
+    if (error == KHORGOS_ERROR_clock_not_manual) {
+        apply_error_reply(apply, name, (u32)strlen(name), khorgos_error_name(error),
+                          "the clock can be advanced only with --clock manual",
+                          apply->line_number);
+    } else if (error == KHORGOS_ERROR_invalid_argument) {
         apply_error_reply(apply, name, (u32)strlen(name),
                           cli_codec_error_name(CLI_CODEC_ERROR_out_of_range),
                           "the clock would pass 2^64 - 1 nanoseconds", apply->line_number);
     } else if (error != KHORGOS_ERROR_ok) {
-        apply_error_reply(apply, name, (u32)strlen(name), khorgos_error_name(error),
-                          khorgos_strerror(error), apply->line_number);
+        apply_engine_failed(apply, error); /* the expiries it journaled were not written */
+        return;
     } else {
         apply_output_reserve(apply, CLI_CODEC_ERROR_REPLY_BYTES_MAX);
-        bool encoded = cli_codec_clock_reply_encode(&apply->writer,
-                                                    khorgos_clock_now(apply->engine));
+        bool encoded = cli_codec_clock_reply_encode(&apply->writer, now);
         ASSERT(encoded);
     }
     apply_output_write(apply);
@@ -313,15 +293,16 @@ static bool apply_line_blank(const char *line, u32 length) {
 static bool apply_gateway_line(struct apply *apply, const char *line, u32 length) {
     ASSERT(apply->line_number >= 1);
     ASSERT(line != NULL);
-    if (!cli_gateway_line_is_candidate(line, length)) return false;
+    struct cli_gateway *gateway = apply->backend->gateway;
+    if (gateway == NULL || !cli_gateway_line_is_candidate(line, length)) return false;
     apply_batch_flush(apply);
     if (apply->failed) return true;
     khorgos_error error = KHORGOS_ERROR_ok;
-    enum cli_gateway_outcome outcome = cli_gateway_line(&apply->gateway, &apply->reader, line,
-                                                        length, apply->line_number, &error);
+    enum cli_gateway_outcome outcome = cli_gateway_line(gateway, &apply->reader, line, length,
+                                                        apply->line_number, &error);
     if (outcome == CLI_GATEWAY_FAILED) apply_engine_failed(apply, error);
     if (outcome == CLI_GATEWAY_ANSWERED) {
-        apply_write_all(apply, apply->gateway.line, apply->gateway.line_length);
+        apply_write_all(apply, gateway->line, gateway->line_length);
     }
     return outcome != CLI_GATEWAY_NOT_MINE;
 }
@@ -410,7 +391,8 @@ static bool apply_input_read(struct apply *apply, bool blocking) {
                               APPLY_INPUT_BYTES - apply->input_end);
         if (result < 0 && errno == EINTR) continue;
         if (result < 0) {
-            fprintf(stderr, "khorgos apply: cannot read standard input: %s\n", strerror(errno));
+            fprintf(stderr, "khorgos %s: cannot read standard input: %s\n",
+                    apply->backend->name, strerror(errno));
         }
         if (result <= 0) apply->input_eof = true;
         else apply->input_end += (u32)result;
@@ -449,7 +431,7 @@ static enum apply_line_status apply_line_next(struct apply *apply, const char **
 }
 
 static void apply_loop(struct apply *apply) {
-    ASSERT(apply->engine != NULL && apply->request_count == 0);
+    ASSERT(apply->backend != NULL && apply->request_count == 0);
     while (!apply->failed) {
         const char *line = NULL;
         u32 length = 0;
@@ -534,51 +516,103 @@ static void apply_release(struct apply *apply) {
     free(apply->bodies);
     free(apply->replies);
     free(apply->output);
-    cli_gateway_release(&apply->gateway);
-    khorgos_close(apply->engine);
     free(apply);
+}
+
+int cli_apply_serve(const struct cli_apply_backend *backend) {
+    ASSERT(backend != NULL && backend->execute != NULL);
+    ASSERT(backend->clock_advance != NULL && backend->failed != NULL);
+    struct apply *apply = calloc(1, sizeof(*apply));
+    if (apply == NULL || !apply_reserve(apply)) {
+        fprintf(stderr, "khorgos %s: out of memory for the request buffers\n", backend->name);
+        if (apply != NULL) apply_release(apply);
+        return CLI_EXIT_FAILED;
+    }
+    apply->backend = backend;
+    apply_loop(apply);
+    int exit_status = apply->failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    apply_release(apply);
+    return exit_status;
+}
+
+/* The engine in this process. */
+struct apply_engine {
+    struct khorgos *engine;
+    const char *data_directory; /* NULL in memory */
+    bool clock_manual;
+};
+
+static khorgos_error apply_engine_execute(void *context, struct khorgos_request *requests,
+                                          u32 count) {
+    struct apply_engine *local = context;
+    ASSERT(local->engine != NULL && count > 0);
+    return khorgos_execute(local->engine, requests, count);
+}
+
+static khorgos_error apply_engine_clock_advance(void *context, u64 nanoseconds, u64 *now_ns) {
+    struct apply_engine *local = context;
+    ASSERT(local->engine != NULL && now_ns != NULL);
+    if (!local->clock_manual) return KHORGOS_ERROR_clock_not_manual;
+    if (nanoseconds > U64_MAX - khorgos_clock_now(local->engine)) {
+        return KHORGOS_ERROR_invalid_argument;
+    }
+    khorgos_error error = khorgos_clock_advance(local->engine, nanoseconds);
+    *now_ns = khorgos_clock_now(local->engine);
+    return error;
+}
+
+static void apply_engine_failure(void *context, khorgos_error error) {
+    struct apply_engine *local = context;
+    ASSERT(local->engine != NULL && error != KHORGOS_ERROR_ok);
+    char failure[KHORGOS_FAILURE_TEXT_BYTES];
+    khorgos_failure_text(local->engine, failure, sizeof(failure));
+    if (failure[0] != '\0' && local->data_directory != NULL) {
+        fprintf(stderr,
+                "khorgos apply: %s/%s; stopped: no further replies (restart once the cause is "
+                "cleared: every acknowledged request is recovered)\n",
+                local->data_directory, failure);
+    } else {
+        fprintf(stderr, "khorgos apply: the engine failed: %s\n", khorgos_strerror(error));
+    }
 }
 
 int cli_apply_main(int argc, char **argv) {
     struct apply_options options;
     int exit_status = apply_options_parse(argc, argv, &options);
     if (exit_status >= 0) return exit_status;
-    struct apply *apply = calloc(1, sizeof(*apply));
-    if (apply == NULL || !apply_reserve(apply)) {
-        fprintf(stderr, "khorgos apply: out of memory for the request buffers\n");
-        exit_status = 1;
-        goto release;
-    }
-    apply->clock_manual = options.clock_manual;
-    apply->data_directory = options.data_directory;
-    ASSERT(apply->request_count == 0 && apply->line_number == 0);
+    struct apply_engine local = {.data_directory = options.data_directory,
+                                 .clock_manual = options.clock_manual};
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options.data_directory != NULL) { /* capacities come from the directory's format */
         char report[1024] = "";
         struct khorgos_open_options open_options = {.clock_manual = options.clock_manual,
                                                     .report = report,
                                                     .report_capacity = sizeof(report)};
-        error = khorgos_open(&apply->engine, options.data_directory, &open_options);
+        error = khorgos_open(&local.engine, options.data_directory, &open_options);
         if (report[0] != '\0') fprintf(stderr, "khorgos: %s: %s\n", options.data_directory, report);
     } else {
-        error = khorgos_open_memory(&apply->engine, &options.config);
+        error = khorgos_open_memory(&local.engine, &options.config);
     }
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
-        exit_status = error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
-                          ? CLI_EXIT_REFUSED
-                          : CLI_EXIT_FAILED;
-        goto release;
+        return error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
+                   ? CLI_EXIT_REFUSED
+                   : CLI_EXIT_FAILED;
     }
-    if (!cli_gateway_reserve(&apply->gateway, apply->engine)) {
+    struct cli_gateway gateway = {0};
+    if (!cli_gateway_reserve(&gateway, local.engine)) {
         fprintf(stderr, "khorgos apply: out of memory for the gateway's buffers\n");
-        exit_status = 1;
-        goto release;
+        cli_gateway_release(&gateway);
+        khorgos_close(local.engine);
+        return CLI_EXIT_FAILED;
     }
     if (options.data_directory == NULL) fprintf(stderr, "khorgos: in memory: nothing is durable\n");
-    apply_loop(apply);
-    exit_status = apply->failed ? 1 : 0;
-release:
-    if (apply != NULL) apply_release(apply);
+    struct cli_apply_backend backend = {.name = "apply", .context = &local,
+                                        .execute = apply_engine_execute,
+                                        .clock_advance = apply_engine_clock_advance,
+                                        .failed = apply_engine_failure, .gateway = &gateway};
+    exit_status = cli_apply_serve(&backend);
+    cli_gateway_release(&gateway);
+    khorgos_close(local.engine);
     return exit_status;
 }

@@ -40,7 +40,8 @@ static const char page_khorgos[] =
     "    demo       banks of China and Central Asia settle trade in their currencies\n"
     "    benchmark  drive the engine through its C API on the bench workload\n"
     "    simulate   a day of regional trade through each settlement design: the report\n"
-    "    message    ISO 20022 files through the gateway, each answered beside it\n\n"
+    "    message    ISO 20022 files through the gateway, each answered beside it\n"
+    "    client     apply's JSON lines, executed by a server (khorgos start)\n\n"
     "OPTIONS\n"
     "    --help, -h\n"
     "        print this page; after a command, print that command's page\n\n"
@@ -358,6 +359,46 @@ static const char page_message[] =
     "SEE ALSO\n"
     "    docs/iso20022.md, docs/api.md\n";
 
+static const char page_client[] =
+    "KHORGOS-CLIENT(1)\n\n"
+    "NAME\n"
+    "    khorgos client - apply's JSON lines, executed by a server (khorgos start)\n\n"
+    "SYNOPSIS\n"
+    "    khorgos client --addresses ADDR[,ADDR...] [--cluster ID] [--timeout S]\n"
+    "                   [--tls-cert FILE --tls-key FILE --tls-ca FILE]\n\n"
+    "DESCRIPTION\n"
+    "    Reads JSON lines on standard input and writes one reply line per request on\n"
+    "    standard output, exactly as khorgos apply does, but each request is executed by the\n"
+    "    server through the C client library (TigerBeetle's client protocol; Khorgos's own\n"
+    "    operations and advance_clock as operations 192 to 255). The ISO 20022 operations\n"
+    "    (submit_message, get_statement, ...) do not travel over the wire yet: they are\n"
+    "    answered as unknown operations.\n\n"
+    "OPTIONS\n"
+    "    --addresses ADDR:PORT[,ADDR:PORT...]\n"
+    "        the server's addresses (IPv4; a bare PORT is 127.0.0.1); the client moves to\n"
+    "        the next one when one fails (required)\n"
+    "    --cluster ID\n"
+    "        the server's cluster id, a decimal u128 (default 0)\n"
+    "    --timeout S\n"
+    "        seconds a request may wait for its answer, 1 to 1000000 (default 60)\n"
+    "    --tls-cert FILE, --tls-key FILE, --tls-ca FILE\n"
+    "        mutual TLS 1.3: this client's certificate chain and key (PEM), and the CA the\n"
+    "        server's certificate must be signed by, for the address's IP; all three or none\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   the end of the input was reached\n"
+    "    1   a request got no answer in time, or the server ended the session (one line on\n"
+    "        standard error says so)\n"
+    "    2   a usage error, or TLS files that do not load\n\n"
+    "FILES\n"
+    "    none: the data directory is the server's\n\n"
+    "EXAMPLES\n"
+    "    khorgos start --data ledger --addresses 127.0.0.1:3000 --clock manual &\n"
+    "    echo '{\"op\":\"lookup_accounts\",\"ids\":[1]}' | khorgos client --addresses 3000\n\n"
+    "SEE ALSO\n"
+    "    docs/clients.md, docs/api.md, docs/protocol.md\n";
+
 static const char page_simulate[] =
     "KHORGOS-SIMULATE(1)\n\n"
     "NAME\n"
@@ -422,7 +463,7 @@ static const struct cli_page cli_pages[] = {
     {"khorgos", page_khorgos},   {"apply", page_apply},         {"format", page_format},
     {"check", page_check},       {"inspect", page_inspect},     {"start", page_start},
     {"demo", page_demo},         {"benchmark", page_benchmark}, {"simulate", page_simulate},
-    {"message", page_message},
+    {"message", page_message},   {"client", page_client},
 };
 
 bool cli_help_wanted(int argc, char **argv) {

@@ -31,6 +31,7 @@ static const struct cli_command cli_commands[] = {
      "a day of regional trade through each settlement design: the report"},
     {"start", cli_start_main, "serve TigerBeetle's client protocol over the network"},
     {"message", cli_message_main, "submit ISO 20022 files; each reply is written beside its file"},
+    {"client", cli_client_main, "apply's JSON lines, executed by a server (khorgos start)"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -29,6 +29,13 @@
  *    the first batch), padded at its front with 0xFFFF to a whole number of elements, and a
  *    final u16 holding the number of batches. Replies use the same encoding with result
  *    elements, one reply batch per request batch, in order.
+ *
+ * 5. Khorgos's operations (192..255) carry plain bodies (the engine's records) and their reply
+ *    the engine's error in reserved[0]; command 128 is Khorgos's notification.
+ *
+ * 6. The C client library (client_connection.c, include/khorgos_client.h) stands on this layer
+ *    alone, so libkhorgos_client is built from base/ and client/ only; client_tls.c gives it
+ *    mutual TLS.
  */
 #ifndef KHORGOS_CLIENT_H
 #define KHORGOS_CLIENT_H
@@ -95,7 +102,8 @@ enum client_command {
     CLIENT_COMMAND_VIEW = 24,
     /* Khorgos only: a message the server pushes to a client unasked (payment statuses and
      * notifications). TigerBeetle numbers its commands densely from 0 and is at 24, so 128 and
-     * above stay clear of it. Its fields and body are not defined yet; it is refused. */
+     * above stay clear of it. Fields: struct client_notification_fields; the body is the
+     * kind's. The server sends none yet (no kind is defined). */
     CLIENT_COMMAND_NOTIFICATION = 128,
 };
 
@@ -131,8 +139,12 @@ enum client_operation {
     CLIENT_OPERATION_CREATE_ACCOUNTS = 146,
     CLIENT_OPERATION_CREATE_TRANSFERS = 147,
     /* Khorgos's own operations (settlement, ISO 20022) take 192..255; TigerBeetle numbers its
-     * state machine's operations densely from 128 and is at 147. */
+     * state machine's operations densely from 128 and is at 147. The engine's operations keep
+     * their engine codes (200..227); 192 moves a manual clock. Their bodies are plain: the
+     * engine's request records back to back, and the reply's the engine's reply records, with
+     * the engine's error in the reply header's `reserved[0]` (client_reply_error). */
     CLIENT_OPERATION_KHORGOS_FIRST = 192,
+    CLIENT_OPERATION_ADVANCE_CLOCK = 192, /* u64 nanoseconds -> u64 the clock's new time */
     CLIENT_OPERATION_KHORGOS_LAST = 255,
 };
 
@@ -161,6 +173,8 @@ struct client_operation_shape {
 };
 /* False for operations that are not TigerBeetle 0.17 state machine operations. */
 bool client_operation_shape(u8 operation, struct client_operation_shape *shape);
+/* True for Khorgos's own operation codes (192..255), whose bodies are plain. */
+bool client_operation_khorgos(u8 operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* The header.                                                                                */
@@ -215,6 +229,14 @@ struct client_eviction_fields {
     u8 reason; /* enum client_eviction_reason, never reserved */
 };
 
+/* notification (Khorgos only): a message the server pushes to one client unasked. */
+struct client_notification_fields {
+    u128 client;   /* the client it is for, never 0 */
+    u64 sequence;  /* from 1, one more for each notification to the client */
+    u32 kind;      /* what the body holds; 0 is reserved and no kind is defined yet */
+    u8 reserved[100];
+};
+
 struct client_header {
     u128 checksum;         /* of bytes 16..255 of this header */
     u128 checksum_padding; /* 0 */
@@ -237,6 +259,7 @@ struct client_header {
         struct client_ping_fields ping;
         struct client_pong_fields pong;
         struct client_eviction_fields eviction;
+        struct client_notification_fields notification;
     };
 };
 
@@ -288,6 +311,9 @@ _Static_assert(offsetof(struct client_header, pong.reserved) == 136, "at 136");
 _Static_assert(offsetof(struct client_header, eviction.client) == 128, "at 128");
 _Static_assert(offsetof(struct client_header, eviction.reserved) == 144, "at 144");
 _Static_assert(offsetof(struct client_header, eviction.reason) == 255, "at 255");
+_Static_assert(offsetof(struct client_header, notification.sequence) == 144, "at 144");
+_Static_assert(offsetof(struct client_header, notification.kind) == 152, "at 152");
+_Static_assert(offsetof(struct client_header, notification.reserved) == 156, "at 156");
 
 /* The body of a register request: batch_size_limit is 0 from clients. */
 struct client_register_request {
@@ -332,6 +358,10 @@ void client_reply_init(struct client_header *reply, const struct client_header *
 void client_pong_init(struct client_header *pong, const struct client_header *ping);
 void client_eviction_init(struct client_header *eviction, u128 cluster, u128 client,
                           enum client_eviction_reason reason);
+/* A reply to one of Khorgos's operations carries the engine's error (khorgos_error, ok when
+ * the request was applied) in reserved[0]; TigerBeetle's operations leave it 0. */
+void client_reply_error_set(struct client_header *reply, khorgos_error error);
+khorgos_error client_reply_error(const struct client_header *reply);
 /* A client's request (for tests and the client libraries). */
 void client_request_init(struct client_header *request, u128 cluster, u128 client,
                          u8 operation, u32 body_bytes);
@@ -380,5 +410,29 @@ u8 *client_multi_batch_writable(const struct client_multi_batch_encoder *encoder
 void client_multi_batch_add(struct client_multi_batch_encoder *encoder, u32 written_bytes);
 /* Writes the trailer after the elements; returns the body's size. At least one batch. */
 u32 client_multi_batch_finish(struct client_multi_batch_encoder *encoder);
+
+/* ----------------------------------------------------------------------------------------- */
+/* Mutual TLS for the C client (client_tls.c, OpenSSL, TLS 1.3 only).                         */
+
+struct client_tls;
+struct client_tls_session;
+struct sockaddr_in;
+
+/* Loads the CA, the client's certificate chain and its key (PEM files); invalid_argument when
+ * one does not load or the key is not the certificate's. */
+khorgos_error client_tls_open(struct client_tls **tls, const char *cert, const char *key,
+                              const char *ca);
+void client_tls_close(struct client_tls *tls);
+/* The handshake on a connected non-blocking socket, within timeout_ns; the server's certificate
+ * must be the CA's and name the address's IP. NULL when it fails. */
+struct client_tls_session *client_tls_connect(struct client_tls *tls, int fd,
+                                              const struct sockaddr_in *address,
+                                              u64 timeout_ns);
+void client_tls_session_close(struct client_tls_session *session);
+/* As recv and send: -1 with errno EAGAIN when TLS waits for the socket. */
+long client_tls_read(struct client_tls_session *session, void *buffer, size_t bytes);
+long client_tls_write(struct client_tls_session *session, const void *buffer, size_t bytes);
+/* True when decrypted bytes wait to be read (poll does not show them). */
+bool client_tls_pending(const struct client_tls_session *session);
 
 #endif /* KHORGOS_CLIENT_H */

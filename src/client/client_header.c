@@ -100,7 +100,27 @@ static const char *reply_invalid(const struct client_header *header) {
     } else if (reply->request == 0) {
         return "reply: request is 0";
     }
-    if (!bytes_zero(reply->reserved, sizeof(reply->reserved))) return "reply: reserved is not 0";
+    /* Khorgos's operations carry the engine's error in reserved[0] (client_reply_error). */
+    u32 error_bytes = client_operation_khorgos(reply->operation) ? 1 : 0;
+    if (error_bytes == 1 && reply->reserved[0] >= KHORGOS_ERROR_COUNT) {
+        return "reply: the error is unknown";
+    }
+    if (!bytes_zero(reply->reserved + error_bytes, sizeof(reply->reserved) - error_bytes)) {
+        return "reply: reserved is not 0";
+    }
+    return NULL;
+}
+
+static const char *notification_invalid(const struct client_header *header) {
+    ASSERT(header != NULL);
+    const struct client_notification_fields *notification = &header->notification;
+    ASSERT(header->command == CLIENT_COMMAND_NOTIFICATION);
+    if (notification->client == 0) return "notification: client is 0";
+    if (notification->sequence == 0) return "notification: sequence is 0";
+    if (notification->kind == 0) return "notification: kind is 0";
+    if (!bytes_zero(notification->reserved, sizeof(notification->reserved))) {
+        return "notification: reserved is not 0";
+    }
     return NULL;
 }
 
@@ -145,7 +165,7 @@ static const char *command_invalid(const struct client_header *header) {
     case CLIENT_COMMAND_PING_CLIENT:
     case CLIENT_COMMAND_PONG_CLIENT:
     case CLIENT_COMMAND_EVICTION: return bodiless_invalid(header);
-    case CLIENT_COMMAND_NOTIFICATION: return "notification is not defined yet";
+    case CLIENT_COMMAND_NOTIFICATION: return notification_invalid(header);
     default: return "command is not one a client exchanges";
     }
 }
@@ -280,4 +300,17 @@ void client_request_init(struct client_header *request, u128 cluster, u128 clien
     request->request.client = client;
     request->request.operation = operation;
     ASSERT(request->request.session == 0 && request->request.request == 0);
+}
+
+void client_reply_error_set(struct client_header *reply, khorgos_error error) {
+    ASSERT(reply->command == CLIENT_COMMAND_REPLY);
+    ASSERT((u32)error < KHORGOS_ERROR_COUNT);
+    ASSERT(client_operation_khorgos(reply->reply.operation) || error == KHORGOS_ERROR_ok);
+    reply->reply.reserved[0] = (u8)error;
+}
+
+khorgos_error client_reply_error(const struct client_header *reply) {
+    ASSERT(reply->command == CLIENT_COMMAND_REPLY);
+    ASSERT(reply->reply.reserved[0] < KHORGOS_ERROR_COUNT);
+    return (khorgos_error)reply->reply.reserved[0];
 }

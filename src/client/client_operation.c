@@ -66,6 +66,12 @@ static const struct operation_entry operations[] = {
 };
 #undef ENTRY
 
+bool client_operation_khorgos(u8 operation) {
+    ASSERT(CLIENT_OPERATION_KHORGOS_FIRST > CLIENT_OPERATION_CREATE_TRANSFERS);
+    ASSERT(CLIENT_OPERATION_KHORGOS_LAST == 255);
+    return operation >= CLIENT_OPERATION_KHORGOS_FIRST;
+}
+
 static const char *const vsr_operation_names[] = {
     [CLIENT_OPERATION_RESERVED] = "reserved", [CLIENT_OPERATION_ROOT] = "root",
     [CLIENT_OPERATION_REGISTER] = "register", [CLIENT_OPERATION_RECONFIGURE] = "reconfigure",
@@ -78,6 +84,7 @@ const char *client_operation_name(u8 operation) {
     ASSERT(ARRAY_COUNT(operations) == CLIENT_OPERATION_CREATE_TRANSFERS + 1);
     if (operation < ARRAY_COUNT(vsr_operation_names)) return vsr_operation_names[operation];
     if (operation < ARRAY_COUNT(operations)) return operations[operation].name;
+    if (operation == CLIENT_OPERATION_ADVANCE_CLOCK) return "advance_clock";
     return NULL;
 }
 

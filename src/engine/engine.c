@@ -249,7 +249,7 @@ u32 engine_apply_request(struct khorgos *engine, struct khorgos_request *request
     /* A session's read is journaled, and so counted, like a state change. */
     if (!entry->changes_state) engine_apply_count(engine, request->operation, timestamp);
     engine_session_apply(engine, request->client, request->operation, engine->request_count,
-                         timestamp, request->reply, reply_size);
+                         timestamp, request->reply, reply_size, request->error);
     return reply_size;
 }
 
@@ -310,7 +310,7 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
     u32 reply_size = written * entry->reply_record_size;
     if (client != NULL) {
         engine_session_apply(engine, client, operation, engine->request_count, timestamp, reply,
-                             reply_size);
+                             reply_size, KHORGOS_ERROR_ok);
     }
     return reply_size;
 }

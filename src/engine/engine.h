@@ -55,6 +55,8 @@ struct engine_session {
     u64 timestamp;         /* the latest request's timestamp (its last batch's) */
     u32 release;           /* the release it registered with */
     u32 operation;         /* the latest request's engine operation */
+    khorgos_error error;   /* the latest request's error: ok, or forbidden (authorization's
+                            * refusal is applied and recorded like any request) */
     u16 batch_count;       /* the latest request's batches */
     u16 batches_done;      /* of them applied: the reply is whole when equal */
     u32 reply_size;        /* bytes of reply so far */
@@ -128,10 +130,11 @@ khorgos_error engine_session_check(const struct khorgos *engine, u32 operation,
                                    u32 reply_size_max);
 /* Records an applied request (the journal's record `sequence`): a register opens the session
  * (evicting the one whose latest reply is oldest when the table is full); another request's
- * reply is appended to its session's. Returns the evicted client, 0 when none. */
+ * reply is appended to its session's, and its error (ok or forbidden) kept with it. Returns
+ * the evicted client, 0 when none. */
 u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_request *client,
                           u32 operation, u64 sequence, u64 timestamp, const void *reply,
-                          u32 reply_size);
+                          u32 reply_size, khorgos_error error);
 /* The client that a register from `client` would evict now, 0 when none. */
 u128 engine_session_evictee(const struct khorgos *engine, u128 client);
 /* The session table's snapshot section (STORAGE_SECTION_SESSIONS), its digest (XXH3-128 of

@@ -20,6 +20,7 @@
  *
  * Snapshot section (STORAGE_SECTION_SESSIONS, version 1), little-endian:
  *   0 4 count   4 4 reserved (zero)
+ *   (an entry's operation is a u16 followed by its error, a u16: ok or forbidden)
  *   then per session, by increasing session number (so that the bytes do not depend on which
  *   slot a session took): an 80-byte entry (struct session_entry below), its batches' reply
  *   sizes (u32 each, batches_done of them), then its reply bytes (reply_size).
@@ -38,7 +39,8 @@ struct session_entry {
     u64 commit;
     u64 timestamp;
     u32 release;
-    u32 operation;
+    u16 operation;
+    u16 error; /* khorgos_error: ok, or forbidden */
     u16 batch_count;
     u16 batches_done;
     u32 reply_size;
@@ -214,9 +216,10 @@ static u128 session_open(struct engine_sessions *sessions,
 
 u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_request *client,
                           u32 operation, u64 sequence, u64 timestamp, const void *reply,
-                          u32 reply_size) {
+                          u32 reply_size, khorgos_error error) {
     ASSERT(engine != NULL && client != NULL);
     ASSERT(reply != NULL || reply_size == 0);
+    ASSERT((u32)error < KHORGOS_ERROR_COUNT);
     struct engine_sessions *sessions = &engine->sessions;
     if (operation == KHORGOS_OPERATION_REGISTER) {
         return session_open(sessions, client, sequence, timestamp);
@@ -230,7 +233,9 @@ u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_re
         session->batch_count = client->batch_count;
         session->batches_done = 0;
         session->reply_size = 0;
+        session->error = KHORGOS_ERROR_ok;
     }
+    if (error != KHORGOS_ERROR_ok) session->error = error;
     ASSERT(client->batch == session->batches_done);
     ASSERT((u64)session->reply_size + reply_size <= ENGINE_SESSION_REPLY_BYTES_MAX);
     if (reply_size > 0) memcpy(session->reply + session->reply_size, reply, reply_size);
@@ -278,6 +283,7 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
     put(context, &counts, sizeof(counts));
     for (u32 index = 0; index < counts.count; index++) {
         const struct engine_session *session = &sessions->entries[order[index]];
+        ASSERT(session->operation <= UINT16_MAX && (u32)session->error < KHORGOS_ERROR_COUNT);
         struct session_entry entry = {
             .client = session->client,
             .request_checksum = session->request_checksum,
@@ -286,7 +292,8 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
             .commit = session->commit,
             .timestamp = session->timestamp,
             .release = session->release,
-            .operation = session->operation,
+            .operation = (u16)session->operation,
+            .error = (u16)session->error,
             .batch_count = session->batch_count,
             .batches_done = session->batches_done,
             .reply_size = session->reply_size,
@@ -345,6 +352,7 @@ static bool entry_valid(const struct session_entry *entry, u64 session_before) {
            entry->commit >= entry->session && entry->batch_count > 0 &&
            entry->batches_done <= entry->batch_count &&
            entry->reply_size <= ENGINE_SESSION_REPLY_BYTES_MAX &&
+           entry->error < KHORGOS_ERROR_COUNT &&
            (entry->operation == KHORGOS_OPERATION_REGISTER) == (entry->request == 0);
 }
 
@@ -378,6 +386,7 @@ static khorgos_error session_read(struct engine_session *slot, u64 session_befor
     slot->timestamp = entry.timestamp;
     slot->release = entry.release;
     slot->operation = entry.operation;
+    slot->error = (khorgos_error)entry.error;
     slot->batch_count = entry.batch_count;
     slot->batches_done = entry.batches_done;
     slot->reply_size = entry.reply_size;

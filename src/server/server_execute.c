@@ -10,6 +10,45 @@
 #include <signal.h>
 #include <stdlib.h>
 
+void server_reply_unrecorded(struct server_connection *connection,
+                             const struct client_header *request, const void *body,
+                             u32 body_bytes, u64 timestamp, khorgos_error error) {
+    ASSERT(client_operation_khorgos(request->request.operation));
+    ASSERT(body != NULL || body_bytes == 0);
+    const struct engine_session *session =
+        engine_session_find(connection->server->engine, request->request.client);
+    ASSERT(session != NULL);
+    u8 *message = malloc(CLIENT_HEADER_BYTES + body_bytes);
+    if (message == NULL) {
+        server_connection_close(connection, "out of memory for a reply");
+        return;
+    }
+    if (body_bytes > 0) memcpy(message + CLIENT_HEADER_BYTES, body, body_bytes);
+    struct client_header reply;
+    client_reply_init(&reply, request, session->commit, timestamp, body_bytes);
+    client_reply_error_set(&reply, error);
+    client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
+    memcpy(message, &reply, sizeof(reply));
+    server_connection_send(connection, message, reply.size);
+    free(message);
+}
+
+/* A Khorgos operation the engine's validation refused (body_size, invalid_argument, ...): the
+ * engine changed nothing, its session included, and the reply says why in its error byte.
+ * Authorization's refusal (forbidden) is recorded by the session and answered from it. */
+static bool job_refused_plain(struct server *server, const struct server_batch *batch,
+                              struct server_job *job) {
+    ASSERT(job->request_first < batch->requests_count);
+    if (!client_operation_khorgos(job->request.request.operation)) return false;
+    ASSERT(job->request_count == 1);
+    khorgos_error error = batch->requests[job->request_first].error;
+    if (error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_forbidden) return false;
+    if (error == KHORGOS_ERROR_no_session) return false; /* evicted below, as any request */
+    server_reply_unrecorded(job->connection, &job->request, NULL, 0,
+                            khorgos_clock_now(server->engine), error);
+    return true;
+}
+
 /* A job the engine refused a batch of (capacity_full, ...): a reply missing that batch's
  * results would read as success, so the client is evicted (invalid_request_body; no_session
  * when a register evicted its session meanwhile) and can send nothing more in that session;
@@ -18,11 +57,17 @@ static bool job_refused(struct server *server, const struct server_batch *batch,
                         struct server_job *job) {
     ASSERT(job->request_count > 0);
     ASSERT(job->request_first + job->request_count <= batch->requests_count);
+    if (job_refused_plain(server, batch, job)) return true;
     u32 applied = 0;
     khorgos_error error = KHORGOS_ERROR_ok;
     for (u32 index = 0; index < job->request_count; index++) {
         const struct khorgos_request *request = &batch->requests[job->request_first + index];
         if (request->error == KHORGOS_ERROR_ok) applied++;
+        if (request->error == KHORGOS_ERROR_forbidden &&
+            client_operation_khorgos(job->request.request.operation)) {
+            applied++; /* recorded by the session, answered from it */
+            continue;
+        }
         if (request->error != KHORGOS_ERROR_ok && error == KHORGOS_ERROR_ok) {
             error = request->error;
         }
@@ -174,12 +219,16 @@ void server_jobs_execute(struct server *server) {
     } else {
         uv_idle_stop(&server->idle);
     }
-    if (error != KHORGOS_ERROR_ok && !server->stopping) {
-        char failure[KHORGOS_FAILURE_TEXT_BYTES];
-        khorgos_failure_text(server->engine, failure, sizeof(failure));
-        server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
-                   failure);
-        server->failure = error;
-        raise(SIGTERM);
-    }
+    if (error != KHORGOS_ERROR_ok && !server->stopping) server_engine_stopped(server, error);
+}
+
+void server_engine_stopped(struct server *server, khorgos_error error) {
+    ASSERT(error != KHORGOS_ERROR_ok);
+    ASSERT(server->engine != NULL);
+    char failure[KHORGOS_FAILURE_TEXT_BYTES];
+    khorgos_failure_text(server->engine, failure, sizeof(failure));
+    server_log("event=engine_stopped error=%s failure=\"%s\"", khorgos_error_name(error),
+               failure);
+    server->failure = error;
+    raise(SIGTERM);
 }

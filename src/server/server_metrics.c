@@ -60,8 +60,16 @@ void server_metrics_batch_finished(struct server *server, const struct server_ba
         /* A register has no events: it counts as a request, not in the events' histogram. */
         struct client_operation_shape shape = {.event_bytes = 0};
         bool batched = client_operation_shape(job->request.request.operation, &shape);
+        bool plain = client_operation_khorgos(job->request.request.operation);
+        if (plain) { /* a plain body of the engine's records */
+            const struct engine_operation *entry =
+                engine_operation_find(batch->requests[job->request_first].operation);
+            ASSERT(entry != NULL);
+            shape.event_bytes = entry->body_record_size;
+            batched = shape.event_bytes > 0;
+        }
         ASSERT(batched ? shape.event_bytes > 0
-                       : job->request.request.operation == CLIENT_OPERATION_REGISTER);
+                       : plain || job->request.request.operation == CLIENT_OPERATION_REGISTER);
         enum server_metrics_status status = SERVER_METRICS_STATUS_OK;
         for (u32 index = 0; index < job->request_count; index++) {
             const struct khorgos_request *request = &batch->requests[job->request_first + index];

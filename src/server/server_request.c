@@ -106,8 +106,31 @@ static bool job_register(struct server_job *job, struct server_batch *queued) {
     return request->reply != NULL;
 }
 
-/* The engine requests of the job's body: one per batch. false when out of memory. */
+/* One engine request of the job: `batch` of its body, with room for its reply. false when out
+ * of memory. */
+static bool job_request_add(struct server_job *job, struct server_batch *queued, u32 operation,
+                            const u8 *batch, u32 batch_bytes) {
+    ASSERT(queued->requests_count < queued->requests_capacity);
+    ASSERT(batch != NULL || batch_bytes == 0);
+    u32 capacity = khorgos_reply_size_max(operation, batch_bytes);
+    struct khorgos_request *request = &queued->requests[queued->requests_count];
+    *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
+                                        .body = batch, .reply = malloc(MAX(capacity, 1u)),
+                                        .reply_capacity = capacity,
+                                        .actor = request_actor(&job->connection->identity),
+                                        .client = &job->clients[job->request_count]};
+    queued->requests_count++;
+    job->request_count++;
+    return request->reply != NULL;
+}
+
+/* The engine requests of the job's body: one per batch of a multi-batch body, one for the
+ * plain body of a Khorgos operation. false when out of memory. */
 static bool job_batches(struct server_job *job, struct server_batch *queued, u32 operation) {
+    if (client_operation_khorgos(job->request.request.operation)) {
+        return job_request_add(job, queued, operation, job->body,
+                               job->request.size - CLIENT_HEADER_BYTES);
+    }
     struct client_operation_shape shape;
     bool known = client_operation_shape(job->request.request.operation, &shape);
     ASSERT(known);
@@ -119,16 +142,7 @@ static bool job_batches(struct server_job *job, struct server_batch *queued, u32
     const u8 *batch = NULL;
     u32 batch_bytes = 0;
     while (client_multi_batch_next(&batches, &batch, &batch_bytes)) {
-        u32 capacity = khorgos_reply_size_max(operation, batch_bytes);
-        struct khorgos_request *request = &queued->requests[queued->requests_count];
-        *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
-                                            .body = batch, .reply = malloc(MAX(capacity, 1u)),
-                                            .reply_capacity = capacity,
-                                            .actor = request_actor(&job->connection->identity),
-                                            .client = &job->clients[job->request_count]};
-        queued->requests_count++;
-        job->request_count++;
-        if (request->reply == NULL) return false;
+        if (!job_request_add(job, queued, operation, batch, batch_bytes)) return false;
     }
     return true;
 }
@@ -207,16 +221,22 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
+    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
+        server_clock_advance(connection, header, body);
+        return;
+    }
     u32 operation = server_operation_to_engine(fields->operation);
     if (operation == 0) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_operation);
         return;
     }
+    /* A Khorgos operation's plain body goes to the engine whole; the engine checks it. */
+    u32 batch_count = 1;
     struct client_operation_shape shape;
-    bool known = client_operation_shape(fields->operation, &shape);
-    ASSERT(known && shape.multi_batch);
-    u32 batch_count = 0;
-    if (!body_check(header, body, &shape, &batch_count)) {
+    bool plain = client_operation_khorgos(fields->operation);
+    bool known = plain || client_operation_shape(fields->operation, &shape);
+    ASSERT(known && (plain || shape.multi_batch));
+    if (!plain && !body_check(header, body, &shape, &batch_count)) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_body);
         return;
     }

@@ -6,8 +6,9 @@
  * A reply message is a function of the session's entry alone: the header's fields come from the
  * request the entry records (its checksum, number, operation, release), the session's commit
  * and timestamp, and the body is the entry's engine replies as a multi-batch body with the
- * create results' statuses in TigerBeetle's numbers. So the first answer, a retry before a
- * restart and a retry after one are the same bytes.
+ * create results' statuses in TigerBeetle's numbers (for Khorgos's own operations, the engine's
+ * reply as a plain body, and the entry's error in the header's error byte). So the first
+ * answer, a retry before a restart and a retry after one are the same bytes.
  */
 #include "engine/engine.h"
 #include "server/server.h"
@@ -55,8 +56,14 @@ static u32 reply_body(const struct engine_session *session, u8 *body) {
         memcpy(body, &result, sizeof(result));
         return sizeof(result);
     }
+    u8 wire = server_operation_from_engine(session->operation);
+    if (client_operation_khorgos(wire)) { /* a plain body: the engine's reply as it is */
+        ASSERT(session->batch_count == 1 && session->reply_size <= CLIENT_BODY_BYTES_MAX);
+        if (session->reply_size > 0) memcpy(body, session->reply, session->reply_size);
+        return session->reply_size;
+    }
     struct client_operation_shape shape;
-    bool known = client_operation_shape(server_operation_from_engine(session->operation), &shape);
+    bool known = client_operation_shape(wire, &shape);
     ASSERT(known);
     struct client_multi_batch_encoder encoder;
     client_multi_batch_encoder_init(&encoder, body, CLIENT_BODY_BYTES_MAX, shape.result_bytes);
@@ -88,6 +95,9 @@ static u8 *reply_build(u128 cluster, const struct engine_session *session, u32 *
     request.request.operation = server_operation_from_engine(session->operation);
     struct client_header reply;
     client_reply_init(&reply, &request, session->commit, session->timestamp, body_bytes);
+    if (client_operation_khorgos(request.request.operation)) {
+        client_reply_error_set(&reply, session->error);
+    }
     client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
     memcpy(message, &reply, sizeof(reply));
     *bytes = reply.size;

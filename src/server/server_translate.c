@@ -149,10 +149,18 @@ u32 server_operation_to_engine(u8 operation) {
         break;
     case CLIENT_OPERATION_QUERY_ACCOUNTS: engine = KHORGOS_OPERATION_QUERY_ACCOUNTS; break;
     case CLIENT_OPERATION_QUERY_TRANSFERS: engine = KHORGOS_OPERATION_QUERY_TRANSFERS; break;
-    default: break;
+    default:
+        /* Khorgos's own operations keep the engine's codes: the settlement ones (200..). */
+        if (client_operation_khorgos(operation) &&
+            operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
+            khorgos_operation_name(operation) != NULL) {
+            engine = operation;
+        }
+        break;
     }
     ASSERT(engine == 0 || khorgos_operation_name(engine) != NULL);
-    ASSERT(engine == 0 || client_operation_name(operation) != NULL);
+    ASSERT(engine == 0 || client_operation_khorgos(operation) ||
+           client_operation_name(operation) != NULL);
     return engine;
 }
 

@@ -1,0 +1,366 @@
+"""khorgos.Client: a session with a Khorgos server over TigerBeetle's client protocol, in pure
+Python (docs/protocol.md, docs/clients.md).
+
+One request is in flight at a time (a call blocks until its reply). A request keeps its number
+and bytes until it is answered: when the connection fails, or three sends go unanswered, the
+client connects to the next address and sends the same bytes again, so the server answers a
+retry from its session and applies nothing twice. A call that waits longer than `timeout`
+raises khorgos.Timeout; its request is still answered (and the answer dropped) before the next
+call's, so that the session's chain of requests stays whole.
+"""
+import os
+import socket
+import ssl
+import struct
+import time
+
+from . import aegis
+from . import names
+from .records import (Account, AccountBalance, AccountFilter, BusinessDay, CreateResult,
+                      FxQuote, FxRouting, Holiday, Participant, ParticipantEvent, Payment,
+                      PaymentChange, Position, QueryFilter, SettleFilter, SettleResult,
+                      Transfer, Window, WindowFilter, WindowPosition, pack_all, unpack_all)
+
+HEADER_BYTES = 256
+MESSAGE_BYTES_MAX = 1 << 20
+RELEASE = (0 << 16) | (17 << 8) | 9  # the client release this package speaks: 0.17.9
+COMMAND_PING_CLIENT, COMMAND_PONG_CLIENT, COMMAND_REQUEST = 3, 4, 5
+COMMAND_REPLY, COMMAND_EVICTION, COMMAND_NOTIFICATION = 8, 18, 128
+OPERATION_REGISTER = 2
+OPERATION_ADVANCE_CLOCK = 192
+SENDS_BEFORE_RECONNECT = 3
+EVICTION_REASONS = ["reserved", "no_session", "client_release_too_low",
+                    "client_release_too_high", "invalid_request_operation",
+                    "invalid_request_body", "invalid_request_body_size", "session_too_low",
+                    "session_release_mismatch"]
+
+# operation: (wire code, kind of argument, request record, reply record, multi-batch)
+# kinds: "events" a list of records, "ids" a list of ints, "filter" one record.
+OPERATIONS = {
+    "create_accounts": (146, "events", Account, CreateResult, True),
+    "create_transfers": (147, "events", Transfer, CreateResult, True),
+    "lookup_accounts": (140, "ids", None, Account, True),
+    "lookup_transfers": (141, "ids", None, Transfer, True),
+    "get_account_transfers": (142, "filter", AccountFilter, Transfer, True),
+    "get_account_balances": (143, "filter", AccountFilter, AccountBalance, True),
+    "query_accounts": (144, "filter", QueryFilter, Account, True),
+    "query_transfers": (145, "filter", QueryFilter, Transfer, True),
+    "create_participants": (200, "events", Participant, SettleResult, False),
+    "fund": (201, "events", ParticipantEvent, SettleResult, False),
+    "defund": (202, "events", ParticipantEvent, SettleResult, False),
+    "set_credit_lines": (203, "events", ParticipantEvent, SettleResult, False),
+    "set_limits": (204, "events", ParticipantEvent, SettleResult, False),
+    "suspend": (205, "events", ParticipantEvent, SettleResult, False),
+    "reinstate": (206, "events", ParticipantEvent, SettleResult, False),
+    "submit_payments": (207, "events", Payment, SettleResult, False),
+    "cancel_payments": (208, "events", PaymentChange, SettleResult, False),
+    "reprioritize_payments": (209, "events", PaymentChange, SettleResult, False),
+    "lookup_payments": (210, "ids", None, Payment, False),
+    "get_queue": (211, "filter", SettleFilter, Payment, False),
+    "resolve_gridlock": (212, "events", BusinessDay, SettleResult, False),
+    "get_positions": (213, "filter", SettleFilter, Position, False),
+    "open_day": (214, "events", BusinessDay, SettleResult, False),
+    "close_day": (215, "events", BusinessDay, SettleResult, False),
+    "set_fx_quotes": (216, "events", FxQuote, SettleResult, False),
+    "withdraw_fx_quotes": (217, "ids", None, SettleResult, False),
+    "lookup_fx_quotes": (218, "ids", None, FxQuote, False),
+    "set_fx_routing": (219, "events", FxRouting, SettleResult, False),
+    "open_window": (220, "events", Window, SettleResult, False),
+    "close_window": (221, "events", Window, SettleResult, False),
+    "settle_window": (222, "events", Window, SettleResult, False),
+    "unwind_window": (223, "events", Window, SettleResult, False),
+    "abort_window": (224, "events", Window, SettleResult, False),
+    "lookup_windows": (225, "events", Window, Window, False),
+    "get_window_positions": (226, "filter", WindowFilter, WindowPosition, False),
+    "set_holidays": (227, "events", Holiday, SettleResult, False),
+}
+
+
+class Error(Exception):
+    """The server refused the request (nothing of it was applied): `name` is the engine's
+    error (khorgos_error), e.g. "too_many_events" or "clock_not_manual"."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
+class Timeout(Error):
+    """No answer within the client's timeout."""
+
+    def __init__(self):
+        super().__init__("timeout")
+
+
+class Evicted(Error):
+    """The server ended the session (`reason` is the eviction's); the client stops."""
+
+    def __init__(self, reason):
+        super().__init__("evicted")
+        self.reason = reason
+
+
+def _u128(value):
+    return (value & (2**64 - 1)).to_bytes(8, "little") + (value >> 64).to_bytes(8, "little")
+
+
+def _get_u128(data, offset):
+    return int.from_bytes(data[offset:offset + 16], "little")
+
+
+def _parse_address(address):
+    text = str(address)
+    host, _, port = text.rpartition(":")
+    return (host or "127.0.0.1", int(port))
+
+
+def _trailer_bytes(element_bytes, batch_count):
+    return -(-2 * (batch_count + 1) // element_bytes) * element_bytes
+
+
+def multi_batch_encode(payload, element_bytes):
+    """One batch of `payload` (whole elements) as a multi-batch body."""
+    trailer = bytearray(b"\xff" * _trailer_bytes(element_bytes, 1))
+    struct.pack_into("<HH", trailer, len(trailer) - 4, len(payload) // element_bytes, 1)
+    return bytes(payload) + bytes(trailer)
+
+
+def multi_batch_decode_one(body, element_bytes):
+    """The elements of a one-batch multi-batch body."""
+    if len(body) < 2 or struct.unpack_from("<H", body, len(body) - 2)[0] != 1:
+        raise Error("message_invalid")
+    count = struct.unpack_from("<H", body, len(body) - 4)[0]
+    if count * element_bytes + _trailer_bytes(element_bytes, 1) != len(body):
+        raise Error("message_invalid")
+    return body[:count * element_bytes]
+
+
+def seal(header, body):
+    """Sets checksum_body, then (for a reply) context, then checksum, of a 256-byte header."""
+    header[32:48] = _u128(aegis.checksum(body))
+    header[0:16] = _u128(aegis.checksum(bytes(header[16:HEADER_BYTES])))
+    return bytes(header) + bytes(body)
+
+
+def request_message(cluster, client, session, parent, number, operation, body):
+    header = bytearray(HEADER_BYTES)
+    header[80:96] = _u128(cluster)
+    struct.pack_into("<IIIIHBB", header, 96, HEADER_BYTES + len(body), 0, 0, RELEASE, 0,
+                     COMMAND_REQUEST, 0)
+    header[128:144] = _u128(parent)
+    header[160:176] = _u128(client)
+    struct.pack_into("<QQIB", header, 176, session, 0, number, operation)
+    return seal(header, body)
+
+
+class Client:
+    """A session with a Khorgos server. `addresses`: ["HOST:PORT", ...] (or ports, for
+    127.0.0.1); `cluster_id`: the server's cluster; `timeout`: seconds a call may wait;
+    `retry`: seconds before an unanswered request is sent again; `on_notification(kind,
+    sequence, body)`: called, inside a call, for each notification the server pushes;
+    `tls_cert`, `tls_key`, `tls_ca`: PEM files for mutual TLS 1.3 (all three or none): this
+    client's certificate and key, and the CA that signed the server's certificate, which must
+    name the address connected to."""
+
+    def __init__(self, addresses, cluster_id=0, timeout=60.0, retry=1.0, on_notification=None,
+                 tls_cert=None, tls_key=None, tls_ca=None):
+        if not addresses:
+            raise ValueError("at least one address is needed")
+        self.addresses = [_parse_address(address) for address in addresses]
+        self.cluster = cluster_id
+        self.timeout = timeout
+        self.retry = retry
+        self.on_notification = on_notification
+        self.id = int.from_bytes(os.urandom(16), "little") or 1
+        self.session = 0
+        self.parent = 0
+        self.number = 0
+        self.batch_size_limit = 0
+        self._socket = None
+        self._address_index = 0
+        self._pending = None  # (message, checksum): sent, not yet answered
+        self._evicted = None
+        self._tls = None
+        if (tls_cert, tls_key, tls_ca) != (None, None, None):
+            if None in (tls_cert, tls_key, tls_ca):
+                raise ValueError("mutual TLS takes tls_cert, tls_key and tls_ca")
+            self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            self._tls.minimum_version = ssl.TLSVersion.TLSv1_3
+            self._tls.load_verify_locations(tls_ca)
+            self._tls.load_cert_chain(tls_cert, tls_key)
+
+    def close(self):
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
+    # ---- the connection ------------------------------------------------------------------
+
+    def _drop(self):
+        self.close()
+        self._address_index = (self._address_index + 1) % len(self.addresses)
+
+    def _connect(self, deadline):
+        while self._socket is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout()
+            try:
+                address = self.addresses[self._address_index]
+                connection = socket.create_connection(address,
+                                                      timeout=min(self.retry, remaining))
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._tls is not None:
+                    connection = self._tls.wrap_socket(connection, server_hostname=address[0])
+                self._socket = connection
+            except OSError:
+                self._drop()
+                time.sleep(min(self.retry / 4, max(deadline - time.monotonic(), 0)))
+
+    def _read_exactly(self, size, deadline):
+        data = bytearray()
+        while len(data) < size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            self._socket.settimeout(remaining)
+            chunk = self._socket.recv(size - len(data))
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            data += chunk
+        return bytes(data)
+
+    def _receive(self, deadline):
+        """One checked message: (header, body)."""
+        header = self._read_exactly(HEADER_BYTES, deadline)
+        if _get_u128(header, 0) != aegis.checksum(header[16:]):
+            raise ConnectionError("a header checksum does not match")
+        if _get_u128(header, 80) != self.cluster:
+            raise ConnectionError("a message for another cluster")
+        size = struct.unpack_from("<I", header, 96)[0]
+        if not HEADER_BYTES <= size <= MESSAGE_BYTES_MAX:
+            raise ConnectionError("a message size out of range")
+        body = self._read_exactly(size - HEADER_BYTES, deadline)
+        if _get_u128(header, 32) != aegis.checksum(body):
+            raise ConnectionError("a body checksum does not match")
+        return header, body
+
+    def _await_reply(self, checksum, deadline):
+        """The reply to the request whose header checksum is `checksum`, or None at deadline."""
+        while True:
+            header, body = self._receive(deadline)
+            command = header[114]
+            if command == COMMAND_EVICTION and _get_u128(header, 128) == self.id:
+                self._evicted = EVICTION_REASONS[header[255]] if header[255] < 9 else "unknown"
+                raise Evicted(self._evicted)
+            if command == COMMAND_NOTIFICATION and _get_u128(header, 128) == self.id:
+                if self.on_notification is not None:
+                    sequence, kind = struct.unpack_from("<QI", header, 144)
+                    self.on_notification(kind, sequence, body)
+            if command == COMMAND_REPLY and _get_u128(header, 128) == checksum and \
+                    _get_u128(header, 192) == self.id:
+                return header, body
+
+    def _exchange(self, message, deadline):
+        """Sends `message` until its reply comes, reconnecting as needed; returns it."""
+        checksum = _get_u128(message, 0)
+        self._pending = (message, deadline)
+        sends = 0
+        while True:
+            self._connect(deadline)
+            try:
+                self._socket.sendall(message)
+                sends += 1
+                reply = self._await_reply(checksum, min(deadline, time.monotonic() + self.retry))
+                self._pending = None
+                return reply
+            except socket.timeout:
+                if time.monotonic() >= deadline:
+                    raise Timeout()
+                if sends >= SENDS_BEFORE_RECONNECT:
+                    sends = 0
+                    self._drop()
+            except (ConnectionError, OSError):
+                sends = 0
+                self._drop()
+
+    def _register(self, deadline):
+        message = request_message(self.cluster, self.id, 0, 0, 0, OPERATION_REGISTER, bytes(256))
+        header, body = self._exchange(message, deadline)
+        self.session = struct.unpack_from("<Q", header, 216)[0]
+        self.parent = _get_u128(header, 160)
+        self.batch_size_limit = struct.unpack_from("<I", body, 0)[0]
+
+    def _reply_taken(self, header):
+        """The reply's context becomes the next request's parent, unless the session did not
+        record the request (advance_clock, or a refusal by the engine's validation: any error
+        but forbidden); then the next request reuses its number (docs/protocol.md)."""
+        operation, error = header[236], header[237]
+        unrecorded = operation == OPERATION_ADVANCE_CLOCK or (
+            operation >= 192 and error != 0 and error != names.ERRORS.index("forbidden"))
+        if unrecorded:
+            self.number -= 1
+        else:
+            self.parent = _get_u128(header, 160)
+
+    def request(self, operation, body):
+        """Sends one request (a wire operation code and its body) and returns (reply body,
+        timestamp); raises Error with the engine's error when it was refused."""
+        if self._evicted is not None:
+            raise Evicted(self._evicted)
+        deadline = time.monotonic() + self.timeout
+        if self._pending is not None:  # a request that timed out: answered before this one
+            header, _ = self._exchange(self._pending[0], deadline)
+            self._reply_taken(header)
+        if self.session == 0:
+            self._register(deadline)
+        self.number += 1
+        message = request_message(self.cluster, self.id, self.session, self.parent, self.number,
+                                  operation, body)
+        header, reply = self._exchange(message, deadline)
+        self._reply_taken(header)
+        error = header[237]
+        if error != 0:
+            raise Error(names.ERRORS[error] if error < len(names.ERRORS) else str(error))
+        return reply, struct.unpack_from("<Q", header, 224)[0]
+
+    def execute(self, name, argument):
+        """Runs the operation `name` (docs/api.md) on `argument`: a list of records, a list of
+        ids, or one filter record; returns the list of reply records."""
+        code, kind, _, reply_record, multi_batch = OPERATIONS[name]
+        if kind == "ids":
+            body, element = b"".join(_u128(value) for value in argument), 16
+        elif kind == "filter":
+            body, element = argument.pack(), type(argument).SIZE
+        else:
+            body, element = pack_all(argument), OPERATIONS[name][2].SIZE
+        if multi_batch:
+            body = multi_batch_encode(body, element)
+        reply, _ = self.request(code, body)
+        if multi_batch:
+            reply = multi_batch_decode_one(reply, reply_record.SIZE)
+        return unpack_all(reply_record, reply)
+
+    def advance_clock(self, nanoseconds):
+        """Moves the server's manual clock forward (`khorgos start --clock manual`); returns the
+        clock's new time in nanoseconds."""
+        reply, _ = self.request(OPERATION_ADVANCE_CLOCK, struct.pack("<Q", nanoseconds))
+        return struct.unpack("<Q", reply)[0]
+
+
+def _operation_method(name):
+    def method(self, argument):
+        return self.execute(name, argument)
+    method.__name__ = name
+    method.__doc__ = f"The {name} operation (docs/api.md): returns its reply records."
+    return method
+
+
+for _name in OPERATIONS:
+    setattr(Client, _name, _operation_method(_name))

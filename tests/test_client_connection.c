@@ -1,0 +1,344 @@
+/* test_client_connection.c: the C client library (include/khorgos_client.h) against the
+ * server (`server_run` in a child process, clock manual) and against small fakes in threads:
+ * settlement operations and advance_clock over the wire, with an engine refusal answered (not
+ * evicted) and the session going on; ledger operations wrapped and unwrapped; a dead first
+ * address skipped; a reply lost with its connection, the same request sent again on the next
+ * connection and answered from the session (applied once: `created`, not `exists`); a server
+ * that never answers gives `timeout`; a notification reaches its callback and an eviction fails
+ * the request in flight and every later one. Ports 4452 to 4456; every wait is bounded. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "khorgos_client.h"
+#include "server/server.h"
+
+#define PORT_SERVER 4452
+#define PORT_DEAD 4453
+#define PORT_PROXY 4454
+#define PORT_SILENT 4455
+#define PORT_FAKE 4456
+#define WAIT_MS 5000
+
+static char directory[64];
+static pid_t child;
+
+static int listen_on(u16 port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    return fd;
+}
+
+static int connect_to(u16 port) {
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
+        close(fd);
+        usleep(50 * 1000);
+    }
+    fail_msg("nothing accepted on port %u within 5 s", port);
+    return -1;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(directory, sizeof(directory), "/tmp/khorgos-test-client-XXXXXX");
+    assert_non_null(mkdtemp(directory));
+    assert_int_equal(rmdir(directory), 0);
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 1024};
+    assert_int_equal(khorgos_format(directory, &config), KHORGOS_ERROR_ok);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL) _exit(1);
+        struct server_options options = {.data_directory = directory, .address = "4452",
+                                         .clock_manual = true};
+        _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
+    }
+    close(connect_to(PORT_SERVER));
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    assert_int_equal(kill(child, SIGTERM), 0);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", directory);
+    assert_int_equal(system(command), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
+static struct khorgos_client *client_open(const char *addresses, u64 timeout_ns) {
+    struct khorgos_client_options options = {.addresses = addresses,
+                                             .request_timeout_ns = timeout_ns,
+                                             .retry_ns = 200000000ull};
+    struct khorgos_client *client = NULL;
+    assert_int_equal(khorgos_client_open(&client, &options), KHORGOS_ERROR_ok);
+    return client;
+}
+
+static khorgos_error execute(struct khorgos_client *client, u8 operation, const void *body,
+                             u32 body_size, void *reply, u32 reply_capacity, u32 *reply_size) {
+    struct khorgos_client_call request = {.operation = operation, .body = body,
+                                             .body_size = body_size, .reply = reply,
+                                             .reply_capacity = reply_capacity};
+    khorgos_error error = khorgos_client_execute(client, &request);
+    if (reply_size != NULL) *reply_size = request.reply_size;
+    return error;
+}
+
+static void test_settlement_and_clock(void **state) {
+    (void)state;
+    struct khorgos_client *client = client_open("127.0.0.1:4453,4452", 0); /* 4453 is dead */
+    struct khorgos_participant participant = {.bic = "HSBKKZKXXXX", .country = "KZ",
+                                              .role = KHORGOS_ROLE_BANK, .name = "Halyk"};
+    participant.currencies[0] = 398;
+    struct khorgos_settle_result result = {0};
+    u32 reply_size = 0;
+    assert_int_equal(execute(client, KHORGOS_OPERATION_CREATE_PARTICIPANTS, &participant,
+                             sizeof(participant), &result, sizeof(result), &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(reply_size, sizeof(result));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    /* The register took the clock's first timestamp: it is a journaled engine request. */
+    assert_int_equal(result.timestamp, KHORGOS_MANUAL_CLOCK_START_NS + 1);
+    /* A body that is not whole records: the engine's error, answered; the session goes on. */
+    assert_int_equal(execute(client, KHORGOS_OPERATION_CREATE_PARTICIPANTS, &participant, 100,
+                             &result, sizeof(result), &reply_size),
+                     KHORGOS_ERROR_body_size);
+    assert_int_equal(reply_size, 0);
+    u64 seconds_ns = 60ull * 1000000000ull;
+    u64 now = 0;
+    assert_int_equal(execute(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &seconds_ns,
+                             sizeof(seconds_ns), &now, sizeof(now), &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(now, KHORGOS_MANUAL_CLOCK_START_NS + seconds_ns);
+    u64 too_far = U64_MAX;
+    assert_int_equal(execute(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &too_far, sizeof(too_far),
+                             &now, sizeof(now), NULL),
+                     KHORGOS_ERROR_invalid_argument);
+    struct khorgos_settle_filter filter = {.bic = "HSBKKZKX"};
+    struct khorgos_position positions[4];
+    assert_int_equal(execute(client, KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter),
+                             positions, sizeof(positions), &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(reply_size, sizeof(positions[0]));
+    assert_int_equal(positions[0].currency, 398);
+    khorgos_client_close(client);
+}
+
+/* A proxy that forwards one connection and, on the first reply that is not register's, drops
+ * that reply and both connections. */
+static bool read_message(int fd, u8 *buffer) {
+    size_t done = 0;
+    size_t size = CLIENT_HEADER_BYTES;
+    while (done < size) {
+        struct pollfd poll_fd = {.fd = fd, .events = POLLIN};
+        if (poll(&poll_fd, 1, WAIT_MS) != 1) return false;
+        ssize_t count = read(fd, buffer + done, size - done);
+        if (count <= 0) return false;
+        done += (size_t)count;
+        if (done >= CLIENT_HEADER_BYTES) memcpy(&size, buffer + 96, sizeof(u32));
+        size &= 0xFFFFFFFFu;
+    }
+    return true;
+}
+
+static void *proxy_thread(void *argument) {
+    int listener = *(int *)argument;
+    int downstream = accept(listener, NULL, NULL);
+    int upstream = connect_to(PORT_SERVER);
+    u8 *buffer = malloc(CLIENT_MESSAGE_BYTES_MAX);
+    for (;;) {
+        if (!read_message(downstream, buffer)) break;
+        struct client_header header;
+        memcpy(&header, buffer, sizeof(header));
+        ssize_t written = write(upstream, buffer, header.size);
+        if (written != (ssize_t)header.size || !read_message(upstream, buffer)) break;
+        memcpy(&header, buffer, sizeof(header));
+        if (header.reply.operation != CLIENT_OPERATION_REGISTER) break; /* the reply is lost */
+        written = write(downstream, buffer, header.size);
+        if (written != (ssize_t)header.size) break;
+    }
+    free(buffer);
+    close(downstream);
+    close(upstream);
+    return NULL;
+}
+
+static void test_retry_after_lost_reply(void **state) {
+    (void)state;
+    int listener = listen_on(PORT_PROXY);
+    pthread_t proxy;
+    assert_int_equal(pthread_create(&proxy, NULL, proxy_thread, &listener), 0);
+    struct khorgos_client *client = client_open("4454,4452", 10000000000ull);
+    struct khorgos_account account = {.id = 77, .ledger = 398, .code = 1};
+    struct khorgos_create_result result = {0};
+    u32 reply_size = 0;
+    assert_int_equal(execute(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, &account, sizeof(account),
+                             &result, sizeof(result), &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(reply_size, sizeof(result));
+    /* The server applied it once (through the proxy) and answered the retry from the session:
+     * created, in TigerBeetle's number; a second execution would say exists (21). */
+    assert_int_equal(result.status, 4294967295u);
+    assert_int_equal(execute(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, &account, sizeof(account),
+                             &result, sizeof(result), &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(result.status, 21u);
+    khorgos_client_close(client);
+    pthread_join(proxy, NULL);
+    close(listener);
+}
+
+static void test_timeout(void **state) {
+    (void)state;
+    int listener = listen_on(PORT_SILENT); /* accepts in the kernel, never answers */
+    struct khorgos_client *client = client_open("4455", 300000000ull);
+    struct khorgos_account account = {.id = 1, .ledger = 398, .code = 1};
+    struct khorgos_create_result result;
+    u64 start = base_clock_monotonic_ns();
+    assert_int_equal(execute(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, &account, sizeof(account),
+                             &result, sizeof(result), NULL),
+                     KHORGOS_ERROR_timeout);
+    u64 waited_ns = base_clock_monotonic_ns() - start;
+    assert_true(waited_ns >= 300000000ull && waited_ns < 2000000000ull);
+    khorgos_client_close(client);
+    close(listener);
+}
+
+/* A fake server: answers register, pushes a notification, then evicts the client. */
+static void *fake_thread(void *argument) {
+    int listener = *(int *)argument;
+    int fd = accept(listener, NULL, NULL);
+    u8 *buffer = malloc(CLIENT_MESSAGE_BYTES_MAX);
+    struct client_header request;
+    if (read_message(fd, buffer)) {
+        memcpy(&request, buffer, sizeof(request));
+        struct client_register_result body = {.batch_size_limit = CLIENT_BODY_BYTES_MAX};
+        struct client_header reply;
+        client_reply_init(&reply, &request, 1, 1, sizeof(body));
+        client_header_seal(&reply, &body);
+        memcpy(buffer, &reply, sizeof(reply));
+        memcpy(buffer + sizeof(reply), &body, sizeof(body));
+        ssize_t written = write(fd, buffer, reply.size);
+        u8 note[16] = "camt.054";
+        struct client_header notification = {.cluster = 0, .release = CLIENT_RELEASE_SERVER,
+                                             .command = CLIENT_COMMAND_NOTIFICATION};
+        notification.size = CLIENT_HEADER_BYTES + sizeof(note);
+        notification.notification.client = request.request.client;
+        notification.notification.sequence = 1;
+        notification.notification.kind = 7;
+        client_header_seal(&notification, note);
+        memcpy(buffer, &notification, sizeof(notification));
+        memcpy(buffer + sizeof(notification), note, sizeof(note));
+        written = write(fd, buffer, notification.size);
+        if (read_message(fd, buffer)) { /* the first request: evicted */
+            struct client_header eviction;
+            client_eviction_init(&eviction, 0, request.request.client,
+                                 CLIENT_EVICTION_no_session);
+            client_header_seal(&eviction, NULL);
+            written = write(fd, &eviction, sizeof(eviction));
+        }
+        (void)written;
+    }
+    usleep(100 * 1000);
+    free(buffer);
+    close(fd);
+    return NULL;
+}
+
+struct notified {
+    u32 kind;
+    u64 sequence;
+    char body[16];
+};
+
+static void on_notification(void *context, u32 kind, u64 sequence, const void *body, u32 size) {
+    struct notified *notified = context;
+    notified->kind = kind;
+    notified->sequence = sequence;
+    memcpy(notified->body, body, MIN(size, sizeof(notified->body)));
+}
+
+static void test_notification_and_eviction(void **state) {
+    (void)state;
+    int listener = listen_on(PORT_FAKE);
+    pthread_t fake;
+    assert_int_equal(pthread_create(&fake, NULL, fake_thread, &listener), 0);
+    struct notified notified = {0};
+    struct khorgos_client_options options = {.addresses = "4456",
+                                             .request_timeout_ns = 5000000000ull,
+                                             .on_notification = on_notification,
+                                             .context = &notified};
+    struct khorgos_client *client = NULL;
+    assert_int_equal(khorgos_client_open(&client, &options), KHORGOS_ERROR_ok);
+    u128 id = 5;
+    struct khorgos_account account;
+    assert_int_equal(execute(client, KHORGOS_CLIENT_LOOKUP_ACCOUNTS, &id, sizeof(id), &account,
+                             sizeof(account), NULL),
+                     KHORGOS_ERROR_evicted);
+    assert_int_equal(notified.kind, 7);
+    assert_int_equal(notified.sequence, 1);
+    assert_string_equal(notified.body, "camt.054");
+    assert_int_equal(execute(client, KHORGOS_CLIENT_LOOKUP_ACCOUNTS, &id, sizeof(id), &account,
+                             sizeof(account), NULL),
+                     KHORGOS_ERROR_evicted);
+    khorgos_client_close(client);
+    pthread_join(fake, NULL);
+    close(listener);
+}
+
+static void test_options_refused(void **state) {
+    (void)state;
+    struct khorgos_client *client = NULL;
+    const char *bad[] = {"", "127.0.0.1:", "host:80", "1.2.3.4:70000", "4452,"};
+    for (size_t index = 0; index < ARRAY_COUNT(bad); index++) {
+        struct khorgos_client_options options = {.addresses = bad[index]};
+        assert_int_equal(khorgos_client_open(&client, &options), KHORGOS_ERROR_invalid_argument);
+        assert_null(client);
+    }
+    struct khorgos_client_options tls = {.addresses = "4452", .tls_ca = "ca.crt"};
+    assert_int_equal(khorgos_client_open(&client, &tls), KHORGOS_ERROR_invalid_argument);
+    u8 checksum[16];
+    khorgos_client_checksum(NULL, 0, checksum);
+    u128 empty = 0;
+    memcpy(&empty, checksum, sizeof(empty));
+    assert_true(empty == (((u128)0x49F174618255402Dull << 64) | 0xE6E7E3C40D60CC83ull));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_settlement_and_clock),
+        cmocka_unit_test(test_retry_after_lost_reply),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_notification_and_eviction),
+        cmocka_unit_test(test_options_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
