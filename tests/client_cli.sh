@@ -4,17 +4,7 @@
 # naming it), and the engine's refusal of a request answered as apply answers it
 # (advance_clock on a server without --clock manual: clock_not_manual, then the session goes
 # on). Ports 4460 and 4461.
-set -u
-KHORGOS=${KHORGOS:-build/khorgos}
-[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill -9 "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/support/server_test.sh"
 
 for arguments in "" "--addresses" "--addresses host:1" "--addresses 4460 --tls-ca ca.crt" \
     "--addresses 4460 --timeout 0" "--addresses 4460 --colour red" \

@@ -4,17 +4,7 @@
 # does not parse; an HTTP port already taken is a failure (exit 1); a server with --http
 # 127.0.0.1:0 names its port in the event=listening line, answers /health and /ready, and
 # stops on SIGTERM with exit 0 (the tests of the page itself: tests/test_server_http.c).
-set -u
-KHORGOS=${KHORGOS:-build/khorgos}
-[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill -9 "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/support/server_test.sh"
 get() { # URL: "CODE BODY"
     local body
     body=$(curl -s -o "$work/body" -w '%{http_code}' --max-time 5 "$1")

@@ -6,17 +6,7 @@
 # cluster id is the directory's: format records it (--cluster, else a random one it prints),
 # check and inspect show it, start serves it; a format without --cluster picks another each
 # time.
-set -u
-KHORGOS=${KHORGOS:-build/khorgos}
-[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill -9 "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/support/server_test.sh"
 
 "$KHORGOS" format --data "$work/data" --cluster 340282366920938463463374607431768211455 \
     >"$work/format" || fail "format"

@@ -5,17 +5,7 @@
 # certificate from scripts/dev-ca.sh completes a TLS 1.3 handshake, and with -tls1_2 is refused;
 # SIGHUP reloads (and a reload that fails keeps the old files); a bad --max-connections or
 # timeout is a usage error; without TLS, SIGHUP says there is nothing to reload.
-set -u
-KHORGOS=${KHORGOS:-build/khorgos}
-[ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
-work=$(mktemp -d)
-server=
-cleanup() {
-    [ -n "$server" ] && kill -9 "$server" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/support/server_test.sh"
 
 # wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
 wait_for() {
