@@ -203,11 +203,11 @@ static void message_make(struct khorgos_client *client, u8 operation, const void
     if (body_size > 0) memcpy(payload, body, body_size);
     struct client_operation_shape shape;
     if (client_operation_shape(operation, &shape) && shape.multi_batch) {
-        u32 trailer = client_multi_batch_trailer_bytes(shape.event_bytes, 1);
-        memset(payload + body_size, 0xFF, trailer);
-        u16 counts[2] = {(u16)(body_size / shape.event_bytes), 1};
-        memcpy(payload + body_size + trailer - sizeof(counts), counts, sizeof(counts));
-        payload_bytes += trailer;
+        struct client_multi_batch_encoder encoder;
+        client_multi_batch_encoder_init(&encoder, payload, CLIENT_BODY_BYTES_MAX,
+                                        shape.event_bytes);
+        client_multi_batch_add(&encoder, body_size); /* the body, copied where it writes */
+        payload_bytes = client_multi_batch_finish(&encoder);
     }
     struct client_header header;
     client_request_init(&header, client->options.cluster, client->id, operation, payload_bytes);
