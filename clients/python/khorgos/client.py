@@ -333,13 +333,13 @@ class Client:
     def execute(self, name, argument):
         """Runs the operation `name` (docs/api.md) on `argument`: a list of records, a list of
         ids, or one filter record; returns the list of reply records."""
-        code, kind, _, reply_record, multi_batch = OPERATIONS[name]
+        code, kind, request_record, reply_record, multi_batch = OPERATIONS[name]
         if kind == "ids":
             body, element = b"".join(_u128(value) for value in argument), 16
         elif kind == "filter":
             body, element = argument.pack(), type(argument).SIZE
         else:
-            body, element = pack_all(argument), OPERATIONS[name][2].SIZE
+            body, element = pack_all(argument), request_record.SIZE
         if multi_batch:
             body = multi_batch_encode(body, element)
         reply, _ = self.request(code, body)
