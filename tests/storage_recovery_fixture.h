@@ -19,14 +19,16 @@ struct recovery_layout {
 };
 
 /* Formats, then commits rounds of the crash simulation's workload with no fault, with small
- * automatic checkpoints (so snapshots fall inside the last segment), and closes cleanly. */
-static inline struct sim *recovery_directory_build_flags(u64 seed, u32 flags) {
+ * automatic checkpoints (so snapshots fall inside the last segment), and closes cleanly;
+ * the simulation counts into `totals`. */
+static inline struct sim *recovery_directory_build_counted(u64 seed, u32 flags,
+                                                           struct sim_totals *totals) {
+    assert_non_null(totals);
     struct sim *sim = calloc(1, sizeof(*sim));
     assert_non_null(sim);
-    static struct sim_totals totals;
     sim->seed = seed;
     sim->random_state = seed * 0x9E3779B97F4A7C15ull + 1;
-    sim->totals = &totals;
+    sim->totals = totals;
     sim->clock_ns = KHORGOS_MANUAL_CLOCK_START_NS;
     sim->next_id = 1000;
     sim->log = calloc(SIM_LOG_MAX, sizeof(struct sim_entry));
@@ -47,6 +49,11 @@ static inline struct sim *recovery_directory_build_flags(u64 seed, u32 flags) {
     khorgos_close(sim->engine);
     sim->engine = NULL;
     return sim;
+}
+
+static inline struct sim *recovery_directory_build_flags(u64 seed, u32 flags) {
+    static struct sim_totals totals;
+    return recovery_directory_build_counted(seed, flags, &totals);
 }
 
 static inline struct sim *recovery_directory_build(u64 seed) {

@@ -57,6 +57,21 @@ static struct khorgos *memory_engine(void) {
     return engine;
 }
 
+/* Writes `engine`'s snapshot to memory and loads it into a new engine of the same state. */
+static struct khorgos *memory_snapshot_reload(struct khorgos *engine) {
+    u64 size = 0;
+    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &size),
+                     KHORGOS_ERROR_no_space);
+    u8 *bytes = malloc(size);
+    assert_non_null(bytes);
+    assert_int_equal(engine_snapshot_memory_write(engine, bytes, size, &size), KHORGOS_ERROR_ok);
+    struct khorgos *loaded = NULL;
+    assert_int_equal(engine_snapshot_memory_load(engine, bytes, size, &loaded), KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    free(bytes);
+    return loaded;
+}
+
 static void test_retries_refused_and_nothing_applied(void **state) {
     (void)state;
     struct khorgos *engine = memory_engine();
@@ -143,20 +158,11 @@ static void test_memory_snapshot_carries_sessions(void **state) {
     struct khorgos *engine = memory_engine();
     assert_int_equal(session_register(engine, 5), KHORGOS_ERROR_ok);
     assert_int_equal(account_create(engine, 5, 1, 51, 1), KHORGOS_ERROR_ok);
-    u64 size = 0;
-    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &size),
-                     KHORGOS_ERROR_no_space);
-    u8 *bytes = malloc(size);
-    assert_non_null(bytes);
-    assert_int_equal(engine_snapshot_memory_write(engine, bytes, size, &size), KHORGOS_ERROR_ok);
-    struct khorgos *loaded = NULL;
-    assert_int_equal(engine_snapshot_memory_load(engine, bytes, size, &loaded), KHORGOS_ERROR_ok);
-    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    struct khorgos *loaded = memory_snapshot_reload(engine);
     const struct engine_session *session = engine_session_find(loaded, 5);
     assert_non_null(session);
     assert_int_equal(session->request, 1);
     assert_int_equal(account_create(loaded, 5, 1, 51, 1), KHORGOS_ERROR_request_duplicate);
-    free(bytes);
     khorgos_close(loaded);
     khorgos_close(engine);
 }
@@ -246,19 +252,10 @@ static void test_forbidden_recorded_with_its_error(void **state) {
     assert_int_equal(session->request, 1);
     assert_int_equal(session->error, KHORGOS_ERROR_forbidden);
     assert_int_equal(participants_create_as_bank(engine, 1), KHORGOS_ERROR_request_duplicate);
-    u64 size = 0;
-    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &size),
-                     KHORGOS_ERROR_no_space);
-    u8 *bytes = malloc(size);
-    assert_non_null(bytes);
-    assert_int_equal(engine_snapshot_memory_write(engine, bytes, size, &size), KHORGOS_ERROR_ok);
-    struct khorgos *loaded = NULL;
-    assert_int_equal(engine_snapshot_memory_load(engine, bytes, size, &loaded), KHORGOS_ERROR_ok);
-    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    struct khorgos *loaded = memory_snapshot_reload(engine);
     assert_int_equal(engine_session_find(loaded, 6)->error, KHORGOS_ERROR_forbidden);
     assert_int_equal(account_create(loaded, 6, 2, 62, 1), KHORGOS_ERROR_ok);
     assert_int_equal(engine_session_find(loaded, 6)->error, KHORGOS_ERROR_ok);
-    free(bytes);
     khorgos_close(loaded);
     khorgos_close(engine);
 }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "storage_sim.h"
+#include "storage_recovery_fixture.h"
 
 /* Each flip runs a whole check (every snapshot loaded, the journal replayed); AddressSanitizer
  * makes each engine it opens costly, so that tier flips fewer. */
@@ -29,33 +30,6 @@ struct committed_file {
     char name[STORAGE_NAME_BYTES_MAX];
     u64 size;
 };
-
-/* Builds a directory with several snapshots and segments through the engine. */
-static struct sim *check_directory_build(u64 seed, struct sim_totals *totals) {
-    struct sim *sim = calloc(1, sizeof(*sim));
-    assert_non_null(sim);
-    sim->seed = seed;
-    sim->random_state = seed * 0x9E3779B97F4A7C15ull + 1;
-    sim->totals = totals;
-    sim->clock_ns = KHORGOS_MANUAL_CLOCK_START_NS;
-    sim->next_id = 1000;
-    sim->log = calloc(SIM_LOG_MAX, sizeof(struct sim_entry));
-    assert_non_null(sim->log);
-    struct storage_fault_config config = {.seed = seed};
-    sim->io = storage_fault_create(&config);
-    assert_int_equal(engine_storage_format(sim->io, &sim_superblock), KHORGOS_ERROR_ok);
-    struct khorgos_open_options options = {.clock_manual = 1, .checkpoint_journal_bytes = 24000};
-    static struct storage_report report;
-    assert_int_equal(engine_storage_open(&sim->engine, sim->io, false, &options, &report),
-                     KHORGOS_ERROR_ok);
-    for (u32 round = 0; round < 6; round++) {
-        sim_run_until_failure(sim, 40, false);
-        assert_false(sim->engine->stopped);
-    }
-    khorgos_close(sim->engine);
-    sim->engine = NULL;
-    return sim;
-}
 
 static u32 check_committed_files(struct sim *sim, struct committed_file *files) {
     struct storage_listing listing;
@@ -87,7 +61,7 @@ static void test_check_finds_every_flipped_byte(void **state) {
     (void)state;
     struct sim_totals totals;
     memset(&totals, 0, sizeof(totals));
-    struct sim *sim = check_directory_build(77, &totals);
+    struct sim *sim = recovery_directory_build_counted(77, 0, &totals);
     static struct storage_report report;
     assert_int_equal(engine_storage_check(sim->io, &report), KHORGOS_ERROR_ok);
     assert_false(report.repairable);
@@ -134,7 +108,7 @@ static void test_open_refuses_or_falls_back(void **state) {
     (void)state;
     struct sim_totals totals;
     memset(&totals, 0, sizeof(totals));
-    struct sim *sim = check_directory_build(78, &totals);
+    struct sim *sim = recovery_directory_build_counted(78, 0, &totals);
     struct storage_listing listing;
     assert_int_equal(storage_list(sim->io, &listing), KHORGOS_ERROR_ok);
     char name[STORAGE_NAME_BYTES_MAX];

@@ -796,7 +796,8 @@ static inline u64 vopr_seed_from_environment(void) {
 static inline void vopr_totals_print(u64 seeds, const struct sim_totals *totals,
                                      const struct vopr_totals *vopr) {
     printf("VOPR: %llu seeds, %llu requests (%llu settlement writes, %llu read-only), "
-           "%llu crashes, %llu faults injected (%llu power losses, %llu write/sync failures, %llu ENOSPC), "
+           "%llu crashes, %llu faults injected (%llu power losses, %llu write/sync failures, "
+           "%llu ENOSPC), "
            "%llu recoveries verified, %llu acknowledged replies checked, %llu requests "
            "acknowledged (%llu batches pipelined), %llu unacknowledged found durable, "
            "%llu read-only runs, %llu idle stretches, %llu clock advances, checkpoints %llu "
