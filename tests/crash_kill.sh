@@ -54,6 +54,13 @@ for ((round = 1; kills < ROUNDS && round <= rounds_max; round++)); do
     # pipe so that $! is apply alone and `wait` does not also wait for the feeder's sleep.
     "$KHORGOS" apply --data "$data" < <(cat "$work/input"; sleep 2) >"$work/out" 2>"$work/err" &
     pid=$!
+    # Every fifth round the kill waits until apply has answered once (at most 10 s), so that a
+    # loaded machine, where opening can take longer than the whole random delay, still kills
+    # some runs after acknowledgements and not only during recovery.
+    if ((round % 5 == 0)); then
+        wait_tries=0
+        while [ ! -s "$work/out" ] && ((wait_tries++ < 200)); do sleep 0.05; done
+    fi
     delay_ms=$((RANDOM % 250 + KILL_DELAY_MS_MIN))
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
