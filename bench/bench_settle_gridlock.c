@@ -20,8 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
+#include "bench_settle.h"
 #include "settle/settle_gridlock.h"
 
 #define BENCH_PARTICIPANT_COUNT 200u
@@ -34,16 +33,9 @@
 #define BENCH_REPETITIONS 5u
 #define BENCH_BANK_COUNT (BENCH_PARTICIPANT_COUNT - BENCH_PROVIDER_COUNT)
 
-static u64 bench_next(u64 *seed) {
-    u64 z = (*seed += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static u32 bench_below(u64 *seed, u32 bound) {
     ASSERT(bound > 0);
-    return (u32)(bench_next(seed) % bound);
+    return (u32)(bench_random(seed) % bound);
 }
 
 struct bench_queue {
@@ -54,13 +46,6 @@ struct bench_queue {
     u128 charged[BENCH_EXPOSURE_COUNT];
     double rate[BENCH_CURRENCY_COUNT][BENCH_CURRENCY_COUNT];
 };
-
-static u64 bench_cpu_ns(void) {
-    struct timespec now;
-    int status = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    ASSERT(status == 0);
-    return (u64)now.tv_sec * 1000000000ull + (u64)now.tv_nsec;
-}
 
 static u32 bench_position(u32 participant, u32 currency) {
     ASSERT(participant < BENCH_PARTICIPANT_COUNT && currency < BENCH_CURRENCY_COUNT);
@@ -92,7 +77,7 @@ static void bench_payment(struct bench_queue *queue, u64 *seed, u32 index) {
     u32 kind = bench_below(seed, 10), target = source;
     while (kind >= 4 && target == source) target = bench_below(seed, BENCH_CURRENCY_COUNT);
     u32 provider = BENCH_BANK_COUNT + bench_below(seed, BENCH_PROVIDER_COUNT);
-    double exponent = 3.0 + 5.0 * (double)(bench_next(seed) >> 11) / 9007199254740992.0;
+    double exponent = 3.0 + 5.0 * (double)(bench_random(seed) >> 11) / 9007199254740992.0;
     u128 amount = (u128)pow(10.0, exponent);
     bool vehicle = kind == 9 && source != BENCH_VEHICLE_CURRENCY &&
                    target != BENCH_VEHICLE_CURRENCY;
@@ -160,6 +145,19 @@ static void bench_configure(struct bench_queue *queue, struct settle_gridlock_pr
     ASSERT(problem->payment_count > 0);
 }
 
+struct bench_resolve {
+    struct settle_gridlock_workspace *workspace;
+    const struct settle_gridlock_problem *problem;
+    struct settle_gridlock_result *result;
+};
+
+static void bench_resolve(void *context) {
+    struct bench_resolve *resolve = context;
+    khorgos_error error =
+        settle_gridlock_resolve(resolve->workspace, resolve->problem, resolve->result);
+    ASSERT(error == KHORGOS_ERROR_ok);
+}
+
 static void bench_run(struct settle_gridlock_workspace *workspace, struct bench_queue *queue,
                       u32 percent, bool limits, u8 bypass_fifo) {
     struct settle_gridlock_problem problem;
@@ -169,17 +167,9 @@ static void bench_run(struct settle_gridlock_workspace *workspace, struct bench_
         total += queue->payments[index].value;
     }
     struct settle_gridlock_result result;
-    u64 best_ns = U64_MAX, best_cpu_ns = U64_MAX;
-    for (u32 repetition = 0; repetition < BENCH_REPETITIONS; repetition++) {
-        u64 start_ns = base_clock_monotonic_ns();
-        u64 start_cpu_ns = bench_cpu_ns();
-        khorgos_error error = settle_gridlock_resolve(workspace, &problem, &result);
-        u64 elapsed_cpu_ns = bench_cpu_ns() - start_cpu_ns;
-        u64 elapsed_ns = base_clock_monotonic_ns() - start_ns;
-        ASSERT(error == KHORGOS_ERROR_ok);
-        best_ns = MIN(best_ns, elapsed_ns);
-        best_cpu_ns = MIN(best_cpu_ns, elapsed_cpu_ns);
-    }
+    struct bench_resolve resolve = {workspace, &problem, &result};
+    u64 best_ns, best_cpu_ns;
+    bench_best_time(bench_resolve, &resolve, BENCH_REPETITIONS, &best_ns, &best_cpu_ns);
     printf("%-11s liquidity %2u%% %-8s %6.1f ms (cpu %6.1f ms)  settled %6u of %u payments,"
            " %5.1f%% of value; removed %u forced, %u weighed; %u filled back"
            " in %u walks\n",

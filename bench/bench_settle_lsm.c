@@ -15,8 +15,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
-
+#include "bench_settle.h"
 #include "settle/settle_lsm.h"
 
 #define BENCH_PARTICIPANT_COUNT 200u
@@ -24,27 +23,12 @@
 #define BENCH_LIMIT_COUNT 4000u
 #define BENCH_REPETITIONS 5u
 
-static u64 bench_random(u64 *seed) {
-    u64 z = (*seed += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 struct bench_queue {
     struct settle_lsm_participant participants[BENCH_PARTICIPANT_COUNT];
     struct settle_lsm_bilateral_limit limits[BENCH_LIMIT_COUNT];
     struct settle_lsm_payment payments[BENCH_PAYMENT_COUNT];
     u128 sent_gross[BENCH_PARTICIPANT_COUNT];
 };
-
-/* CPU time of this thread: less disturbed than wall time when the machine is shared. */
-static u64 bench_cpu_ns(void) {
-    struct timespec now;
-    int status = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    ASSERT(status == 0);
-    return (u64)now.tv_sec * 1000000000ull + (u64)now.tv_nsec;
-}
 
 static void bench_generate(struct bench_queue *queue, u64 seed) {
     memset(queue, 0, sizeof(*queue));
@@ -98,6 +82,18 @@ static void bench_configure(struct bench_queue *queue, struct settle_lsm_problem
     problem->queue_mode = queue_mode;
 }
 
+struct bench_resolve {
+    struct settle_lsm_workspace *workspace;
+    const struct settle_lsm_problem *problem;
+    struct settle_lsm_result *result;
+};
+
+static void bench_resolve(void *context) {
+    struct bench_resolve *resolve = context;
+    khorgos_error error = settle_lsm_resolve(resolve->workspace, resolve->problem, resolve->result);
+    ASSERT(error == KHORGOS_ERROR_ok);
+}
+
 static void bench_run(struct settle_lsm_workspace *workspace, struct bench_queue *queue,
                       u32 percent, bool limits, u32 queue_mode) {
     struct settle_lsm_problem problem;
@@ -107,17 +103,9 @@ static void bench_run(struct settle_lsm_workspace *workspace, struct bench_queue
         total += queue->payments[index].amount;
     }
     static struct settle_lsm_result result;
-    u64 best_ns = U64_MAX, best_cpu_ns = U64_MAX;
-    for (u32 repetition = 0; repetition < BENCH_REPETITIONS; repetition++) {
-        u64 start_ns = base_clock_monotonic_ns();
-        u64 start_cpu_ns = bench_cpu_ns();
-        khorgos_error error = settle_lsm_resolve(workspace, &problem, &result);
-        u64 elapsed_cpu_ns = bench_cpu_ns() - start_cpu_ns;
-        u64 elapsed_ns = base_clock_monotonic_ns() - start_ns;
-        ASSERT(error == KHORGOS_ERROR_ok);
-        best_ns = MIN(best_ns, elapsed_ns);
-        best_cpu_ns = MIN(best_cpu_ns, elapsed_cpu_ns);
-    }
+    struct bench_resolve resolve = {workspace, &problem, &result};
+    u64 best_ns, best_cpu_ns;
+    bench_best_time(bench_resolve, &resolve, BENCH_REPETITIONS, &best_ns, &best_cpu_ns);
     printf("%-11s liquidity %2u%% %-6s %6.1f ms (cpu %6.1f ms)  settled %6u of %u payments,"
            " %5.1f%% of value, %u rounds%s\n",
            queue_mode == SETTLE_LSM_QUEUE_FIFO ? "fifo" : "bypass_fifo", percent,
