@@ -35,6 +35,12 @@
                                  version; open refuses and changes nothing */
 #define CLI_EXIT_MESSAGE_REFUSED 5 /* message: a message was refused (its reply says why) */
 
+/* Whether an engine's or a check's error is CLI_EXIT_REFUSED's: damage to acknowledged data
+ * (corrupt) or another format version; any other failure is CLI_EXIT_FAILED's. */
+static inline bool cli_error_refused(khorgos_error error) {
+    return error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version;
+}
+
 int cli_apply_main(int argc, char **argv);
 int cli_demo_main(int argc, char **argv);
 int cli_format_main(int argc, char **argv);

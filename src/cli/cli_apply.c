@@ -595,9 +595,7 @@ int cli_apply_main(int argc, char **argv) {
     }
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos apply: cannot open the engine: %s\n", khorgos_strerror(error));
-        return error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
-                   ? CLI_EXIT_REFUSED
-                   : CLI_EXIT_FAILED;
+        return cli_error_refused(error) ? CLI_EXIT_REFUSED : CLI_EXIT_FAILED;
     }
     struct cli_gateway gateway = {0};
     if (!cli_gateway_reserve(&gateway, local.engine)) {

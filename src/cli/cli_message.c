@@ -167,9 +167,7 @@ int cli_message_main(int argc, char **argv) {
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "khorgos message: %s: cannot open: %s\n", options.data_directory,
                 khorgos_strerror(error));
-        return error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version
-                   ? CLI_EXIT_REFUSED
-                   : CLI_EXIT_FAILED;
+        return cli_error_refused(error) ? CLI_EXIT_REFUSED : CLI_EXIT_FAILED;
     }
     struct cli_gateway gateway;
     status = CLI_EXIT_OK;

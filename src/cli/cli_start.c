@@ -148,8 +148,5 @@ int cli_start_main(int argc, char **argv) {
     khorgos_error error = server_run(&options);
     if (error == KHORGOS_ERROR_ok) return CLI_EXIT_OK;
     if (error == KHORGOS_ERROR_invalid_argument) return CLI_EXIT_USAGE;
-    if (error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version) {
-        return CLI_EXIT_REFUSED;
-    }
-    return CLI_EXIT_FAILED;
+    return cli_error_refused(error) ? CLI_EXIT_REFUSED : CLI_EXIT_FAILED;
 }

@@ -287,7 +287,7 @@ int cli_check_main(int argc, char **argv) {
     snprintf(cause, sizeof(cause), "%s", cli_storage_cause(io, error));
     if (report.message[0] != '\0') printf("%s\n", report.message);
     if (error != KHORGOS_ERROR_ok) storage_io_posix_destroy(io);
-    if (error == KHORGOS_ERROR_corrupt || error == KHORGOS_ERROR_format_version) {
+    if (cli_error_refused(error)) {
         printf("check: REFUSED (%s): open refuses this directory and changes nothing\n",
                khorgos_error_name(error));
         return CLI_EXIT_REFUSED;
