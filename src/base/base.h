@@ -112,6 +112,9 @@ _Static_assert(LIMIT_TRANSFER_COUNT_MAX <= (U32_MAX / 2), "id map slots fit in u
 /* ----------------------------------------------------------------------------------------- */
 /* u128.                                                                                      */
 
+/* Whether the `size` bytes at `bytes` are all zero (base_bytes.c). */
+bool base_bytes_zero(const void *bytes, u64 size);
+
 /* Writes `value` in decimal, NUL-terminated; returns the length (at most 39). `out` must hold
  * at least LIMIT_U128_DECIMAL_DIGITS_MAX + 1 bytes. */
 size_t base_u128_format(u128 value, char *out);

@@ -5,14 +5,6 @@
 
 #define CHECKSUM_FIELD_BYTES 16u
 
-static bool bytes_zero(const u8 *bytes, size_t size) {
-    ASSERT(bytes != NULL);
-    for (size_t i = 0; i < size; i++) {
-        if (bytes[i] != 0) return false;
-    }
-    return true;
-}
-
 u128 client_header_checksum(const struct client_header *header) {
     ASSERT(header != NULL);
     const u8 *bytes = (const u8 *)header;
@@ -33,7 +25,7 @@ static const char *frame_invalid(const struct client_header *header) {
     if (header->size < CLIENT_HEADER_BYTES) return "size is less than the header's 256 bytes";
     if (header->size > CLIENT_MESSAGE_BYTES_MAX) return "size is more than 1 MiB";
     if (header->epoch != 0) return "epoch is not 0";
-    if (!bytes_zero(header->reserved_frame, sizeof(header->reserved_frame))) {
+    if (!base_bytes_zero(header->reserved_frame, sizeof(header->reserved_frame))) {
         return "reserved_frame is not 0";
     }
     if (header->protocol != CLIENT_PROTOCOL_VERSION) return "protocol is not 0";
@@ -65,11 +57,11 @@ static const char *request_invalid(const struct client_header *header) {
     if (request->parent_padding != 0) return "request: parent_padding is not 0";
     if (request->client == 0) return "request: client is 0";
     if (request->timestamp != 0) return "request: timestamp is not 0";
-    if (!bytes_zero(request->previous_request_latency_padding,
+    if (!base_bytes_zero(request->previous_request_latency_padding,
                     sizeof(request->previous_request_latency_padding))) {
         return "request: previous_request_latency_padding is not 0";
     }
-    if (!bytes_zero(request->reserved, sizeof(request->reserved))) {
+    if (!base_bytes_zero(request->reserved, sizeof(request->reserved))) {
         return "request: reserved is not 0";
     }
     if (request->operation == CLIENT_OPERATION_REGISTER) return register_invalid(header);
@@ -105,7 +97,7 @@ static const char *reply_invalid(const struct client_header *header) {
     if (error_bytes == 1 && reply->reserved[0] >= KHORGOS_ERROR_COUNT) {
         return "reply: the error is unknown";
     }
-    if (!bytes_zero(reply->reserved + error_bytes, sizeof(reply->reserved) - error_bytes)) {
+    if (!base_bytes_zero(reply->reserved + error_bytes, sizeof(reply->reserved) - error_bytes)) {
         return "reply: reserved is not 0";
     }
     return NULL;
@@ -118,7 +110,7 @@ static const char *notification_invalid(const struct client_header *header) {
     if (notification->client == 0) return "notification: client is 0";
     if (notification->sequence == 0) return "notification: sequence is 0";
     if (notification->kind == 0) return "notification: kind is 0";
-    if (!bytes_zero(notification->reserved, sizeof(notification->reserved))) {
+    if (!base_bytes_zero(notification->reserved, sizeof(notification->reserved))) {
         return "notification: reserved is not 0";
     }
     return NULL;
@@ -136,18 +128,18 @@ static const char *bodiless_invalid(const struct client_header *header) {
         if (header->replica != 0) return "ping_client: replica is not 0";
         if (header->view != 0) return "ping_client: view is not 0";
         if (ping->client == 0) return "ping_client: client is 0";
-        if (!bytes_zero(ping->reserved, sizeof(ping->reserved))) {
+        if (!base_bytes_zero(ping->reserved, sizeof(ping->reserved))) {
             return "ping_client: reserved is not 0";
         }
     } else if (header->command == CLIENT_COMMAND_PONG_CLIENT) {
-        if (!bytes_zero(header->pong.reserved, sizeof(header->pong.reserved))) {
+        if (!base_bytes_zero(header->pong.reserved, sizeof(header->pong.reserved))) {
             return "pong_client: reserved is not 0";
         }
     } else {
         const struct client_eviction_fields *eviction = &header->eviction;
         ASSERT(header->command == CLIENT_COMMAND_EVICTION);
         if (eviction->client == 0) return "eviction: client is 0";
-        if (!bytes_zero(eviction->reserved, sizeof(eviction->reserved))) {
+        if (!base_bytes_zero(eviction->reserved, sizeof(eviction->reserved))) {
             return "eviction: reserved is not 0";
         }
         if (eviction->reason == CLIENT_EVICTION_reserved) return "eviction: reason is reserved";
@@ -223,7 +215,7 @@ khorgos_error client_register_body_check(const struct client_header *header, con
     struct client_register_request request;
     memcpy(&request, body, sizeof(request));
     if (request.batch_size_limit != 0) *reason = "register: batch_size_limit is not 0";
-    if (!bytes_zero(request.reserved, sizeof(request.reserved))) {
+    if (!base_bytes_zero(request.reserved, sizeof(request.reserved))) {
         *reason = "register: reserved is not 0";
     }
     return *reason == NULL ? KHORGOS_ERROR_ok : KHORGOS_ERROR_message_invalid;

@@ -284,15 +284,6 @@ static u64 ledger_query_timestamp(const struct ledger *ledger, u32 kind, u32 rec
     }
 }
 
-static bool ledger_query_zeroed(const u8 *bytes, size_t size) {
-    ASSERT(bytes != NULL);
-    ASSERT(size > 0);
-    for (size_t index = 0; index < size; index++) {
-        if (bytes[index] != 0) return false;
-    }
-    return true;
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* Field tables.                                                                              */
 
@@ -830,7 +821,7 @@ static bool ledger_account_filter_valid(const struct khorgos_account_filter *fil
     if (!ledger_query_timestamps_valid(filter->timestamp_min, filter->timestamp_max)) return false;
     if (filter->limit == 0) return false;
     if ((filter->flags & sides) == 0 || (filter->flags & ~flags_all) != 0) return false;
-    return ledger_query_zeroed(filter->reserved, sizeof(filter->reserved));
+    return base_bytes_zero(filter->reserved, sizeof(filter->reserved));
 }
 
 static bool ledger_query_filter_valid(const struct khorgos_query_filter *filter) {
@@ -838,7 +829,7 @@ static bool ledger_query_filter_valid(const struct khorgos_query_filter *filter)
     if (!ledger_query_timestamps_valid(filter->timestamp_min, filter->timestamp_max)) return false;
     if (filter->limit == 0) return false;
     if ((filter->flags & ~(u32)KHORGOS_QUERY_FILTER_REVERSED) != 0) return false;
-    return ledger_query_zeroed(filter->reserved, sizeof(filter->reserved));
+    return base_bytes_zero(filter->reserved, sizeof(filter->reserved));
 }
 
 /* Whether a transfer passes an account filter's side flags and fields (account id aside). */

@@ -745,21 +745,6 @@ struct segment_scan {
     bool files_short;      /* a file is shorter than its preallocated size */
 };
 
-static bool bytes_zero(const u8 *bytes, u64 size) {
-    ASSERT(bytes != NULL || size == 0);
-    u64 index = 0;
-    for (; index + sizeof(u64) <= size; index += sizeof(u64)) {
-        u64 word;
-        memcpy(&word, bytes + index, sizeof(word));
-        if (word != 0) return false;
-    }
-    for (; index < size; index++) {
-        if (bytes[index] != 0) return false;
-    }
-    ASSERT(index == size);
-    return true;
-}
-
 /* Step 1: H, the highest valid header copy of the segment. */
 static khorgos_error scan_copies(struct storage *storage, struct segment_scan *scan) {
     ASSERT(scan->headers_count <= STORAGE_SEGMENT_RECORDS_MAX);
@@ -887,7 +872,7 @@ static khorgos_error range_written(struct storage_io *io, struct storage_window 
         const u8 *data = NULL;
         khorgos_error error = window_get(io, window, position, chunk, &data);
         if (error != KHORGOS_ERROR_ok) return error;
-        if (!bytes_zero(data, chunk)) {
+        if (!base_bytes_zero(data, chunk)) {
             u64 index = 0;
             while (data[index] == 0) index++;
             ASSERT(index < chunk);
