@@ -289,6 +289,12 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
     /* The calendar per currency: holidays on which its day does not open. */
     KHORGOS_OPERATION_SET_HOLIDAYS = 227,         /* holiday[]            -> settle_result[] */
+    /* Payments with their ISO 20022 references (the gateway's submission, docs/iso20022.md),
+     * and the references found by payment, by the payment a return returns, or by sender and
+     * MsgId. */
+    KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS = 228, /* message_payment[] -> settle_result[] */
+    KHORGOS_OPERATION_GET_PAYMENT_REFERENCES = 229,  /* references_filter
+                                                      *   -> payment_references[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
@@ -326,7 +332,9 @@ const char *khorgos_operation_name(uint32_t operation);
     X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
     X(timer_invalid, "") X(in_window, "")                                                       \
     X(day_is_holiday, "") X(value_date_holiday, "DT01") X(holiday_exists, "")                   \
-    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")
+    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")                  \
+    X(references_invalid, "") X(message_exists_with_different_body, "DUPL")                    \
+    X(original_not_found, "") X(exceeds_original_amount, "AM09")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
@@ -545,6 +553,48 @@ struct khorgos_payment_change {
     uint8_t priority; /* reprioritize only */
     uint8_t reserved[31];
 };
+
+/* A payment's ISO 20022 references: what the 256-byte payment record has no room for. The
+ * settlement layer keeps them beside the payment (journaled with it, in snapshots and the
+ * digest); the gateway writes and reads them (docs/iso20022.md, "Payment references"). Text
+ * is printable ASCII, NUL-padded. */
+#define KHORGOS_REFERENCE_BYTES 35u   /* ISO 20022 Max35Text */
+#define KHORGOS_MESSAGE_NAME_BYTES 16u /* "pacs.008.001.08", NUL-padded */
+struct khorgos_payment_references {
+    khorgos_u128 payment_id;          /* the payment's id */
+    khorgos_u128 original_payment_id; /* a return (pacs.004): the payment it returns; 0 = none */
+    khorgos_u128 body_checksum;       /* XXH3-128 of the message's bytes */
+    char sender[KHORGOS_BIC_BYTES];   /* the message's sender (required) */
+    char message_id[KHORGOS_REFERENCE_BYTES];     /* GrpHdr/MsgId (required) */
+    char instruction_id[KHORGOS_REFERENCE_BYTES]; /* PmtId/InstrId */
+    char transaction_id[KHORGOS_REFERENCE_BYTES]; /* PmtId/TxId (pacs.004: RtrId) */
+    char business_message_id[KHORGOS_REFERENCE_BYTES]; /* AppHdr/BizMsgIdr: the sender's
+                                                        * reference of the message */
+    char message_name[KHORGOS_MESSAGE_NAME_BYTES];     /* "pacs.008.001.08" (required) */
+    uint32_t position; /* the transaction's position in its message, from 1 */
+    uint32_t reserved;
+};
+_Static_assert(sizeof(struct khorgos_payment_references) == 224, "references are 224 bytes");
+
+/* submit_message_payments event: a payment (as submit_payments takes it) and its references
+ * (references.payment_id = payment.id). */
+struct khorgos_message_payment {
+    struct khorgos_payment payment;
+    struct khorgos_payment_references references;
+};
+
+/* get_payment_references filter: exactly one of payment_id (that payment's references),
+ * original_payment_id (the returns of that payment) or sender and message_id (the payments of
+ * that message, by position); limit: the most records answered. */
+struct khorgos_references_filter {
+    khorgos_u128 payment_id;
+    khorgos_u128 original_payment_id;
+    char sender[KHORGOS_BIC_BYTES];
+    char message_id[KHORGOS_REFERENCE_BYTES];
+    uint32_t limit;
+    uint8_t reserved[12];
+};
+_Static_assert(sizeof(struct khorgos_references_filter) == 96, "the filter is 96 bytes");
 
 enum khorgos_queue_mode {
     KHORGOS_QUEUE_MODE_NONE = 1,        /* no queue: uncovered payments are rejected */

@@ -48,9 +48,10 @@ struct khorgos_message_result {
 };
 
 /* Reads and checks one pacs.008, pacs.009, pacs.004 or camt.056 (any bytes: a message that is
- * refused is answered, not an error), submits what it asks of the engine (submit_payments,
- * cancel_payments), and writes the answer into `reply`, NUL-terminated: a pacs.002.001.10 with
- * the group's and each transaction's status, or for a camt.056 a camt.029.001.09. The sender is
+ * refused is answered, not an error), submits what it asks of the engine
+ * (submit_message_payments: the payments with their references; cancel_payments), and writes
+ * the answer into `reply`, NUL-terminated: a pacs.002.001.10 with the group's and each
+ * transaction's status, or for a camt.056 a camt.029.001.09. The sender is
  * the operator (AppHdr/Fr is not compared). Returns ok, reply_too_small when `capacity` is
  * below KHORGOS_MESSAGE_REPLY_BYTES_MAX (nothing is read or submitted), or the engine's error
  * (io, no_space, stopped: the engine stopped, and the reply must not be used). */
@@ -59,9 +60,9 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
                                      struct khorgos_message_result *result);
 
 /* get_message_status: a message's payments by their UETR (the payment whose id is the UETR,
- * as the gateway submits them), or by the sender's BIC and MsgId (found only for a message
- * whose transactions have no UETR: their payment ids derive from these). Text
- * NUL-terminated; "" = not given. */
+ * as the gateway submits them), or by the sender's BIC and MsgId (the payments of the message
+ * the gateway took from that sender under that MsgId, by position). Text NUL-terminated;
+ * "" = not given. */
 struct khorgos_message_status_request {
     char uetr[37];                          /* lower-case UUID v4 text */
     char message_id[36];                    /* MsgId, Max35Text */
@@ -71,9 +72,9 @@ struct khorgos_message_status_request {
 /* Writes the current pacs.002.001.10 of the payments the request names into `reply`, as
  * khorgos_submit_message does, with each payment's status now (a queued payment since settled
  * is ACSC, one queued for want of an FX quote PDNG, one rejected at the cut-off RJCT TM01, one
- * cancelled RJCT NARR "cancelled"). The
- * record does not hold the original MsgId, InstrId or TxId: OrgnlMsgId and OrgnlMsgNmId are
- * NOTPROVIDED, InstrId and TxId left out. invalid_argument when the request names nothing
+ * cancelled RJCT NARR "cancelled"), and the original MsgId, message name, InstrId and TxId
+ * from the payment's references (NOTPROVIDED for a payment submitted without them).
+ * invalid_argument when the request names nothing
  * valid; message_not_found when no payment matches; reply_too_small; the engine's error. */
 khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
                                          const struct khorgos_message_status_request *request,

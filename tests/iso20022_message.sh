@@ -19,9 +19,12 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 JSON
 
 # file, then the group status and reason its reply must carry (end_to_end_cr has the UETR of
-# pacs008_v08 with another EndToEndId: the payment id exists with other fields, DUPL).
+# pacs008_v08 with another EndToEndId: the payment id exists with other fields, DUPL). Each
+# copy but those two gets a MsgId and UETR of its own (the corpus's pacs.008s share them), except
+# NAME+same_msgid, which keeps pacs008_v08's MsgId with another body: DUPL, by sender and MsgId.
 expected="pacs008_v08 ACSC -
 pacs008_v08_no_uetr ACSC -
+pacs008_v08_no_uetr+same_msgid RJCT DUPL
 pacs008_v08_two_transactions ACSC -
 pacs008_v08_apphdr ACSC -
 namespace_unknown RJCT FF01
@@ -33,7 +36,14 @@ iban_check_digits RJCT AC01
 pacs008_v08_end_to_end_cr RJCT DUPL"
 files=()
 while read -r name status reason; do
-    cp "$CORPUS/$name.xml" "$work/$name.xml"
+    case "$name" in
+    pacs008_v08 | pacs008_v08_end_to_end_cr | *+same_msgid)
+        cp "$CORPUS/${name%+*}.xml" "$work/$name.xml" ;;
+    *) uetr="e7985fdc-04da-494d-9f89-$(printf %s "$name" | md5sum | cut -c1-12)"
+       sed -e "s|<MsgId>HSBK20230519-0001</MsgId>|<MsgId>HSBK-$name</MsgId>|" \
+           -e "s|e7985fdc-04da-494d-9f89-cc9502ea84bb|$uetr|" \
+           "$CORPUS/$name.xml" >"$work/$name.xml" ;;
+    esac
     files+=("$work/$name.xml")
 done <<<"$expected"
 
@@ -74,6 +84,25 @@ cmp "$work/first.xml" "$work/pacs008_v08.reply.xml"
 {"op":"get_positions","filter":{"bic":"HSBKKZKX"}}
 JSON
 cmp "$work/before" "$work/after"
+# The status by sender and MsgId of a message with a UETR: its one payment (the DUPL refused
+# above added none), with the original MsgId, InstrId, EndToEndId, TxId and UETR.
+"$KHORGOS" apply --data "$work/data" --clock manual >"$work/status" <<'JSON'
+{"op":"get_message_status","events":[{"msg_id":"HSBK20230519-0001","sender_bic":"HSBKKZKX"}]}
+JSON
+python3 - "$work/status" <<'PY'
+import json, sys
+reply = json.loads(open(sys.argv[1]).read())["results"][0]
+assert reply["status"] == "ACSC", reply
+xml = reply["reply_xml"]
+for text in ["<OrgnlMsgId>HSBK20230519-0001</OrgnlMsgId>",
+             "<OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId>",
+             "<OrgnlInstrId>HSBK-INSTR-0001</OrgnlInstrId>",
+             "<OrgnlEndToEndId>INV-2023-0042</OrgnlEndToEndId>",
+             "<OrgnlTxId>HSBK-TX-0001</OrgnlTxId>",
+             "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb</OrgnlUETR>"]:
+    assert text in xml, (text, xml)
+assert xml.count("<TxInfAndSts>") == 1, xml
+PY
 
 # Usage: --addresses is not yet there; no --data is a usage error.
 status=0; "$KHORGOS" message --addresses 127.0.0.1:4490 "$work/pacs008_v08.xml" 2>/dev/null ||

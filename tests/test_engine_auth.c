@@ -85,6 +85,8 @@ static const struct {
     {KHORGOS_OPERATION_LOOKUP_WINDOWS, READ},
     {KHORGOS_OPERATION_GET_WINDOW_POSITIONS, READ},
     {KHORGOS_OPERATION_SET_HOLIDAYS, OPERATOR_WRITE},
+    {KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, BANK_WRITE},
+    {KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, READ},
 };
 
 static bool permitted(enum actor_index actor, enum right right) {
@@ -180,7 +182,7 @@ static void test_matrix(void **state) {
         u32 operation = operations[row].operation;
         bool changes = engine_operation_find(operation)->changes_state;
         for (u32 actor = 0; actor < ACTOR_COUNT; actor++) {
-            u8 body[256];
+            u8 body[sizeof(struct khorgos_message_payment)];
             u32 body_size = matrix_body(operation, body);
             u128 digest = engine_state_digest(engine);
             u64 requests = engine->request_count;

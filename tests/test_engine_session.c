@@ -6,7 +6,7 @@
  * its replies survive a checkpoint and a replay (equal digests, equal reply bytes); a register
  * and a read change the state digest; a request authorization refused is recorded with its
  * error (forbidden), kept by a snapshot; journal records carry the client; a directory of format
- * version 2 is refused with format_version. */
+ * version 3 is refused with format_version. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -375,7 +375,7 @@ static khorgos_error record_client(void *context, const struct storage_record_he
 
 /* A client's request is journaled with its client, number, checksum, release and batch, and
  * the client is chained while the record's offset and commit grouping are not; a directory
- * whose superblock says format version 2 is refused, naming both versions. */
+ * whose superblock says format version 3 is refused, naming both versions. */
 static void test_records_and_format_version(void **state) {
     (void)state;
     struct directory directory;
@@ -411,14 +411,14 @@ static void test_records_and_format_version(void **state) {
     register_record.client = 2;
     storage_record_hash(&register_record, NULL, moved);
     assert_memory_not_equal(hash, moved, sizeof(hash));
-    superblock.format_version = 2;
+    superblock.format_version = 3;
     assert_int_equal(storage_superblock_write(io, &superblock), KHORGOS_ERROR_ok);
     storage_io_posix_destroy(io);
     char text[512] = "";
     struct khorgos_open_options options = {.report = text, .report_capacity = sizeof(text)};
     assert_int_equal(khorgos_open(&engine, directory.path, &options),
                      KHORGOS_ERROR_format_version);
-    assert_non_null(strstr(text, "format version 2; this build reads version 3"));
+    assert_non_null(strstr(text, "format version 3; this build reads version 4"));
     directory_remove(&directory);
 }
 

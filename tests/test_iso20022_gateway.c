@@ -18,8 +18,10 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "engine/engine.h"
 #include "iso20022/iso20022.h"
 #include "khorgos_iso20022.h"
+#include "settle_snapshot_round_trip.h"
 
 #define CORPUS "tests/iso20022/"
 #define KZT 398u
@@ -148,6 +150,38 @@ static const char *submit(const char *name, struct khorgos_message_result *resul
     size_t size = 0;
     const char *xml = file_read(name, &size);
     return submit_bytes(xml, size, result);
+}
+
+/* A corpus file with each pairs[2k] replaced by pairs[2k + 1] (in a buffer of its own),
+ * submitted as submit_bytes. */
+static const char *submit_edited(const char *name, const char *const *pairs, u32 pair_count,
+                                 struct khorgos_message_result *result) {
+    size_t size = 0;
+    const char *xml = file_read(name, &size);
+    static char out[1u << 16];
+    size_t length = 0;
+    for (size_t at = 0; at < size;) {
+        u32 pair = 0;
+        while (pair < pair_count && (size - at < strlen(pairs[2 * pair]) ||
+                                     memcmp(xml + at, pairs[2 * pair],
+                                            strlen(pairs[2 * pair])) != 0)) {
+            pair++;
+        }
+        const char *to = pair < pair_count ? pairs[2 * pair + 1] : xml + at;
+        size_t taken = pair < pair_count ? strlen(pairs[2 * pair]) : 1;
+        size_t put = pair < pair_count ? strlen(to) : 1;
+        assert_true(length + put < sizeof(out));
+        memcpy(out + length, to, put);
+        length += put;
+        at += taken;
+    }
+    return submit_bytes(out, length, result);
+}
+
+static const char *submit_replaced(const char *name, const char *from, const char *to,
+                                   struct khorgos_message_result *result) {
+    const char *const pairs[] = {from, to};
+    return submit_edited(name, pairs, 1, result);
 }
 
 static struct khorgos_payment lookup_payment(u128 id) {
@@ -318,6 +352,120 @@ static void test_return_above_original_is_am09(void **state) {
     assert_int_equal(result.rejected_count, 1);
 }
 
+/* The same MsgId from the same sender with another body (here without the UETR): DUPL, and
+ * nothing changes; the first message sent again gets its first reply byte for byte. */
+static void test_same_msgid_other_body_is_dupl(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    static char first[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    memcpy(first, reply, result.reply_size + 1);
+    u128 digest = engine_state_digest(fixture.engine);
+    assert_string_equal(submit("pacs008_v08_no_uetr.xml", &result), "RJCT");
+    assert_string_equal(result.reason, "DUPL");
+    /* Another body byte for byte: one more space is enough. */
+    assert_string_equal(submit_replaced("pacs008_v08.xml", "<NbOfTxs>", " <NbOfTxs>", &result),
+                        "RJCT");
+    assert_string_equal(result.reason, "DUPL");
+    assert_true(engine_state_digest(fixture.engine) == digest);
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    assert_string_equal(reply, first);
+    assert_true(engine_state_digest(fixture.engine) == digest);
+    /* Another sender may use the same MsgId (the message the other way round). */
+    fund("KCJBKZKX", 100000000);
+    const char *const swapped[] = {"HSBKKZKX", "KCJBKZKX", "KCJBKZKX", "HSBKKZKX"};
+    assert_string_equal(submit_edited("pacs008_v08_no_uetr.xml", swapped, 2, &result), "ACSC");
+}
+
+/* A pacs.004 of pacs008_v08's payment returning `amount` (text) under MsgId `message_id`. */
+static const char *submit_return(const char *amount, const char *message_id,
+                                 struct khorgos_message_result *result) {
+    char returned[64];
+    snprintf(returned, sizeof(returned), ">%s</RtrdIntrBkSttlmAmt>", amount);
+    const char *const pairs[] = {">1250.50</RtrdIntrBkSttlmAmt>", returned,
+                                 "KCJB20230520-R001", message_id};
+    return submit_edited("pacs004_v09.xml", pairs, 2, result);
+}
+
+/* Two partial returns of one payment, then a third above what is left: AM09 (each return's
+ * IntrBkSttlmDt is the next day, so the earlier ones still wait: they count). */
+static void test_partial_returns_then_am09(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    fund("HSBKKZKX", 100000000);
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC"); /* 1250.50 */
+    assert_string_equal(submit_return("500.00", "KCJB-R1", &result), "PDNG");
+    assert_string_equal(submit_return("700.00", "KCJB-R2", &result), "PDNG");
+    /* 50.50 is left: one minor unit more is refused, and changes nothing. */
+    u128 digest = engine_state_digest(fixture.engine);
+    assert_string_equal(submit_return("50.51", "KCJB-R3", &result), "RJCT");
+    assert_string_equal(result.reason, "AM09");
+    assert_true(engine_state_digest(fixture.engine) == digest);
+    assert_string_equal(submit_return("50.50", "KCJB-R4", &result), "PDNG");
+    assert_string_equal(submit_return("0.01", "KCJB-R5", &result), "RJCT");
+    assert_string_equal(result.reason, "AM09");
+    next_day(); /* the three returns settle: all of it is back */
+    assert_true(balance_of("HSBKKZKX") == 100000000);
+}
+
+/* The engine's own check of a return (submit_message_payments past the gateway): above what
+ * is left of the original, exceeds_original_amount; no settled original, original_not_found;
+ * a message's MsgId with another body, message_exists_with_different_body. */
+static void test_engine_checks_returns_and_messages(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    fund("HSBKKZKX", 100000000);
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
+    struct khorgos_message_payment event;
+    memset(&event, 0, sizeof(event));
+    event.payment.id = 77;
+    event.payment.amount = 125051; /* 1250.51: one minor unit above the original */
+    memcpy(event.payment.debtor, "KCJBKZKXXXX", 11);
+    memcpy(event.payment.creditor, "HSBKKZKXXXX", 11);
+    memcpy(event.payment.end_to_end_id, "INV-2023-0042", 13);
+    event.payment.type = KHORGOS_PAYMENT_CUSTOMER;
+    event.payment.currency = KZT;
+    event.references.payment_id = 77;
+    event.references.original_payment_id = uetr_pacs008();
+    memcpy(event.references.sender, "KCJBKZKX", 8);
+    memcpy(event.references.message_id, "R-1", 3);
+    memcpy(event.references.message_name, "pacs.004.001.09", 15);
+    event.references.position = 1;
+    struct khorgos_settle_result out;
+    execute(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event, sizeof(event), &out, sizeof(out));
+    assert_int_equal(out.status, KHORGOS_SETTLE_exceeds_original_amount);
+    event.references.original_payment_id = 5; /* no such payment */
+    execute(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event, sizeof(event), &out, sizeof(out));
+    assert_int_equal(out.status, KHORGOS_SETTLE_original_not_found);
+    event.references.original_payment_id = uetr_pacs008();
+    event.payment.amount = 125050;
+    event.references.body_checksum = 1;
+    execute(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event, sizeof(event), &out, sizeof(out));
+    assert_int_equal(out.status, KHORGOS_SETTLE_settled);
+    /* The same message (sender and MsgId) with another body checksum. */
+    event.payment.id = 78;
+    event.references.payment_id = 78;
+    event.references.body_checksum = 2;
+    event.payment.amount = 1;
+    execute(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event, sizeof(event), &out, sizeof(out));
+    assert_int_equal(out.status, KHORGOS_SETTLE_message_exists_with_different_body);
+    /* Its references: a position of 0 is not one. */
+    event.references.body_checksum = 1;
+    event.references.position = 0;
+    execute(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event, sizeof(event), &out, sizeof(out));
+    assert_int_equal(out.status, KHORGOS_SETTLE_references_invalid);
+    /* The returns of the original, found by it. */
+    struct khorgos_references_filter filter = {.original_payment_id = uetr_pacs008(),
+                                               .limit = 8};
+    static struct khorgos_payment_references found[LIMIT_RECORDS_MAX(224)];
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_GET_PAYMENT_REFERENCES,
+                                      .body_size = sizeof(filter), .body = &filter,
+                                      .reply = found, .reply_capacity = sizeof(found)};
+    assert_int_equal(khorgos_execute(fixture.engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.reply_size, sizeof(found[0]));
+    assert_true(found[0].payment_id == 77);
+}
+
 /* ---- a message's status now ------------------------------------------------------------- */
 
 static const char *status_now(const char *uetr, const char *message_id, const char *sender,
@@ -335,6 +483,38 @@ static const char *status_now(const char *uetr, const char *message_id, const ch
     return result->group_status;
 }
 
+/* The references are in the snapshot and the digest: an engine read back from a snapshot
+ * answers a status with the original MsgId and refuses the MsgId's other body (its maps are
+ * rebuilt); a reference changed changes the digest. */
+static void test_references_survive_a_snapshot(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    fund("HSBKKZKX", 100000000);
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
+    assert_string_equal(submit_return("500.00", "KCJB-R1", &result), "PDNG");
+    struct khorgos *copy = NULL;
+    struct khorgos_config config = {.clock_manual = 1, .account_count_max = 256,
+                                    .transfer_count_max = 4096,
+                                    .account_balance_count_max = 256};
+    assert_int_equal(khorgos_open_memory(&copy, &config), KHORGOS_ERROR_ok);
+    settle_snapshot_round_trip(fixture.engine, copy, 7, 4096, 256);
+    khorgos_gateway_close(fixture.gateway);
+    khorgos_close(fixture.engine);
+    fixture.engine = copy;
+    assert_int_equal(khorgos_gateway_open(&fixture.gateway, copy), KHORGOS_ERROR_ok);
+    assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSC");
+    assert_string_equal(report.original_message_id, "HSBK20230519-0001");
+    assert_string_equal(report.transactions[0].original_instruction_id, "HSBK-INSTR-0001");
+    assert_string_equal(submit("pacs008_v08_no_uetr.xml", &result), "RJCT");
+    assert_string_equal(result.reason, "DUPL");
+    assert_string_equal(submit_return("750.51", "KCJB-R2", &result), "RJCT");
+    assert_string_equal(result.reason, "AM09");
+    u128 digest = settle_digest(&copy->settle);
+    copy->settle.references[0].instruction_id[0] = 'X';
+    assert_true(settle_digest(&copy->settle) != digest);
+    copy->settle.references[0].instruction_id[0] = 'H';
+}
+
 static void test_status_acsp_then_acsc(void **state) {
     (void)state;
     struct khorgos_message_result result;
@@ -344,7 +524,16 @@ static void test_status_acsp_then_acsc(void **state) {
     assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSC");
     assert_string_equal(report.transactions[0].original_uetr, UETR_PACS008);
     assert_string_equal(report.transactions[0].original_end_to_end_id, "INV-2023-0042");
-    assert_string_equal(report.original_message_id, "NOTPROVIDED"); /* not in the record */
+    /* The references kept beside the record: the original MsgId, its name, InstrId, TxId. */
+    assert_string_equal(report.original_message_id, "HSBK20230519-0001");
+    assert_string_equal(report.original_message_name, "pacs.008.001.08");
+    assert_string_equal(report.transactions[0].original_instruction_id, "HSBK-INSTR-0001");
+    assert_string_equal(report.transactions[0].original_transaction_id, "HSBK-TX-0001");
+    /* By sender and MsgId, a message with a UETR is found too. */
+    assert_string_equal(status_now("", "HSBK20230519-0001", "HSBKKZKX", &result), "ACSC");
+    assert_int_equal(result.transaction_count, 1);
+    assert_string_equal(report.transactions[0].original_uetr, UETR_PACS008);
+    assert_string_equal(report.transactions[0].original_transaction_id, "HSBK-TX-0001");
     struct khorgos_message_status_request request;
     memset(&request, 0, sizeof(request));
     memcpy(request.uetr, "00000000-0000-4000-8000-000000000000", 36);
@@ -453,7 +642,9 @@ static void test_camt053_reconciles_to_the_ledger(void **state) {
     struct khorgos_message_result result;
     fund("HSBKKZKX", 100000000);
     assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
-    assert_string_equal(submit("pacs008_v08_no_uetr.xml", &result), "ACSC");
+    assert_string_equal(submit_replaced("pacs008_v08_no_uetr.xml", "HSBK20230519-0001",
+                                        "HSBK20230519-0002", &result),
+                        "ACSC");
     assert_string_equal(submit("pacs004_v09.xml", &result), "PDNG");
     next_day(); /* the return settles */
     size_t size = 0;
@@ -525,6 +716,11 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_return_of_settled_payment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return_above_original_is_am09, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_msgid_other_body_is_dupl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_returns_then_am09, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_checks_returns_and_messages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_references_survive_a_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_acsp_then_acsc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_cancelled_is_narr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_at_cut_off_is_tm01, setup_cut_off, teardown),

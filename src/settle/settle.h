@@ -314,6 +314,16 @@ struct settle {
     u128 *grid_exposure_limits;                      /* [SETTLE_FX_QUOTE_COUNT_MAX] */
     u128 *grid_slot_draw;                            /* [slots] */
 
+    /* ISO 20022 references beside the payments (settle_references.c): references[i] belongs
+     * to payments[i] and is all zero when it has none. The maps and links are derived from
+     * them: a message's payments (key: sender and MsgId) and a payment's returns, each newest
+     * first, linked to the one before through the two next arrays (SETTLE_NONE ends). */
+    struct khorgos_payment_references *references; /* [payment_count_max] */
+    u32 *reference_message_next;                   /* [payment_count_max] */
+    u32 *reference_return_next;                    /* [payment_count_max] */
+    struct base_id_map reference_message_map;      /* message key -> newest payment index */
+    struct base_id_map reference_return_map;       /* original payment id -> newest return */
+
     struct settle_fx fx;           /* cross-currency PvP (settle_fx.h) */
     struct settle_netting netting; /* deferred net settlement windows (settle_netting.h) */
 };
@@ -322,7 +332,7 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
                           struct ledger *ledger);
 void settle_deinit(struct settle *settle);
 
-/* Whether `operation` is one of this layer's (200..227 or SETTLE_PULSE). */
+/* Whether `operation` is one of this layer's (200..229 or SETTLE_PULSE). */
 bool settle_operation_is(u32 operation);
 /* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
  * reply records written. Bodies are whole records, already validated in size by the engine. */
@@ -346,8 +356,9 @@ u32 settle_position_slot(const struct settle *settle, u32 participant, u32 curre
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
 /* 2: the quotes and netting windows appended; 3: the holiday calendar and each currency's
- * opened_at; 4: a position's closing balance (settle_snapshot.c). */
-#define SETTLE_SNAPSHOT_VERSION 4u
+ * opened_at; 4: a position's closing balance; 5: the payments' ISO 20022 references
+ * (settle_snapshot.c). */
+#define SETTLE_SNAPSHOT_VERSION 5u
 struct storage_writer;
 struct storage_reader;
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer);

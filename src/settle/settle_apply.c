@@ -110,6 +110,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
+    if (error == KHORGOS_ERROR_ok) error = settle_references_init(settle);
     return error;
 }
 
@@ -149,6 +150,7 @@ void settle_deinit(struct settle *settle) {
     if (settle->grid.memory != NULL) settle_gridlock_workspace_deinit(&settle->grid);
     settle_fx_deinit(settle);
     settle_netting_deinit(settle);
+    settle_references_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
     if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
     if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);
@@ -167,7 +169,7 @@ void settle_deinit(struct settle *settle) {
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
-            operation <= KHORGOS_OPERATION_SET_HOLIDAYS);
+            operation <= KHORGOS_OPERATION_GET_PAYMENT_REFERENCES);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -351,6 +353,12 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         settle_apply_events(settle, operation, timestamp, body, count, reply,
                             settle_holiday_event_one);
         return count;
+    case KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS:
+        settle_submit_message_payments(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_GET_PAYMENT_REFERENCES:
+        return settle_get_payment_references(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment_references)));
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
     return 0;
@@ -413,7 +421,8 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
                  operation == KHORGOS_OPERATION_GET_POSITIONS ||
                  operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
-                 operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
+                 operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS ||
+                 operation == KHORGOS_OPERATION_GET_PAYMENT_REFERENCES;
     /* The engine reserved one timestamp per event, ending at T (settle.h, "Timestamps"). */
     u32 reserved = MAX(count, 1u);
     ASSERT(query || timestamp >= reserved);
@@ -519,5 +528,5 @@ bool settle_check(const struct settle *settle) {
         const struct khorgos_account *clearing = &settle->ledger->accounts[index];
         if (clearing->debits_posted != clearing->credits_posted) return false;
     }
-    return queued == in_queues;
+    return queued == in_queues && settle_references_check(settle);
 }

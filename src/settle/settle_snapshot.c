@@ -1,6 +1,6 @@
 /*
  * settle_snapshot.c: the settlement layer's section of a snapshot (module
- * SETTLE_SNAPSHOT_SECTION, version 4) and its digest. The storage layer frames and checksums
+ * SETTLE_SNAPSHOT_SECTION, version 5) and its digest. The storage layer frames and checksums
  * the section (src/storage/storage.h); this file decides what of struct settle is state.
  *
  * Section bytes, little-endian, back to back:
@@ -31,14 +31,18 @@
  *                              (settle_fx_snapshot_emit_payments: payment_count x 16 vehicle
  *                              amount, then x 4 three times: vehicle currency, first quote,
  *                              second quote; then participant_count x 8 bytes slot_fx_queued)
+ *            references        (version 5) payment_count x 224 (struct
+ *                              khorgos_payment_references, all zero for a payment without)
  *
  * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
  * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
- * (inside struct settle_position, so a position is 16 bytes longer). Only the current version
- * is read (the engine refuses others with format_version): a data directory of an older build
- * replays its journal from an older snapshot only with that build.
+ * (inside struct settle_position, so a position is 16 bytes longer); 5 the payments' ISO 20022
+ * references (settle_references.c). Only the current version is read (the engine refuses
+ * others with format_version): a data directory of an older build replays its journal from an
+ * older snapshot only with that build.
  * Not written, being derived: the four id maps (rebuilt from the records: an id's value is
- * its index) and the scratch. The retry list and the chain are empty between requests.
+ * its index), the references' two maps and their links (settle_references.c), and the
+ * scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
  */
 #include "settle/settle_private.h"
@@ -128,6 +132,7 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
             (u64)settle->currencies[currency].holiday_count * sizeof(u32));
     }
     settle_snapshot_emit_exchange(settle, put, context);
+    settle_references_snapshot_emit(settle, put, context);
 }
 
 static void settle_put_writer(void *context, const void *data, u64 size) {
@@ -351,6 +356,9 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     if (error != KHORGOS_ERROR_ok) return error;
     if (!settle_bools_valid(settle) || !settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
     error = settle_read_exchange(settle, reader);
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_references_snapshot_read(settle, settle_get_reader, reader);
+    }
     if (error != KHORGOS_ERROR_ok) return error;
     if (storage_reader_remaining(reader) != 0) {
         return KHORGOS_ERROR_corrupt;
