@@ -295,6 +295,8 @@ enum khorgos_operation {
     KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS = 228, /* message_payment[] -> settle_result[] */
     KHORGOS_OPERATION_GET_PAYMENT_REFERENCES = 229,  /* references_filter
                                                       *   -> payment_references[] */
+    /* The business days a currency opened, with the timestamps of their open and close. */
+    KHORGOS_OPERATION_GET_BUSINESS_DAYS = 230,    /* day_filter -> business_day_record[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
@@ -632,6 +634,24 @@ struct khorgos_holiday {
 #define KHORGOS_HOLIDAY_REMOVE 1u
 _Static_assert(sizeof(struct khorgos_holiday) == 32, "holiday record is 32 bytes");
 
+/* get_business_days filter and reply. A business day of a currency runs from its open_day's
+ * timestamp to the next open_day's (excluded): every ledger record of the currency falls in
+ * exactly one, the close_day's repayments and any funding between days in the day before. */
+struct khorgos_day_filter {
+    uint32_t currency; /* ISO 4217 numeric */
+    uint32_t date_min; /* YYYYMMDD: the days on or after it, in date order */
+    uint32_t limit;
+    uint32_t reserved;
+};
+struct khorgos_business_day_record {
+    uint32_t currency;
+    uint32_t date;      /* YYYYMMDD */
+    uint64_t opened_at; /* the open_day's timestamp */
+    uint64_t closed_at; /* the close_day's timestamp; 0 while open */
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct khorgos_business_day_record) == 32, "a day record is 32 bytes");
+
 /* The reply to each settlement event. */
 struct khorgos_settle_result {
     uint64_t timestamp;
@@ -707,7 +727,8 @@ struct khorgos_position {
     X(request_out_of_order, "the client's request number or batch is not its next one")       \
     X(timeout, "the server did not answer in time")                                            \
     X(evicted, "the server ended this client's session; the client stops")                    \
-    X(client_closed, "the client was closed before the request was answered")
+    X(client_closed, "the client was closed before the request was answered")                 \
+    X(day_not_found, "the currency has no business day of that date in its history")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -90,17 +90,19 @@ struct khorgos_statement_request {
     char bic[KHORGOS_BIC_BYTES + 1]; /* the participant, 8 or 11 characters, NUL-terminated */
     uint32_t kind;                   /* enum khorgos_statement_kind */
     uint32_t currency;               /* ISO 4217 numeric */
-    uint32_t date;                   /* camt.053: YYYYMMDD */
+    uint32_t date;                   /* camt.053: YYYYMMDD, a business day of the currency */
     uint64_t timestamp_min;          /* camt.054: the first and last timestamp (ns) included; */
     uint64_t timestamp_max;          /* 0 and 0 take every entry */
 };
 
 /* Writes the camt.053.001.08 or camt.054.001.08 of the participant's settlement account in that
- * currency into `xml`, NUL-terminated, and its length (without the NUL) into *size.
- * invalid_argument for a kind, date or range that is not one; account_not_found when the
- * participant does not exist or does not hold the currency; too_many_entries beyond
- * KHORGOS_STATEMENT_ENTRY_COUNT_MAX; reply_too_small when `capacity` is below
- * KHORGOS_STATEMENT_BYTES_MAX; or the engine's error. Nothing is changed in any case. */
+ * currency into `xml`, NUL-terminated, and its length (without the NUL) into *size. A camt.053
+ * covers the currency's business day `date`: from its open_day to the next open_day, excluded
+ * (the last day opened: to now). invalid_argument for a kind, date or range that is not one;
+ * day_not_found when the currency did not open that date (or it is older than the days kept);
+ * account_not_found when the participant does not exist or does not hold the currency;
+ * too_many_entries beyond KHORGOS_STATEMENT_ENTRY_COUNT_MAX; reply_too_small when `capacity` is
+ * below KHORGOS_STATEMENT_BYTES_MAX; or the engine's error. Nothing is changed in any case. */
 khorgos_error khorgos_get_statement(struct khorgos_gateway *gateway,
                                     const struct khorgos_statement_request *request, char *xml,
                                     size_t capacity, size_t *size);

@@ -87,6 +87,7 @@ static const struct {
     {KHORGOS_OPERATION_SET_HOLIDAYS, OPERATOR_WRITE},
     {KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, BANK_WRITE},
     {KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, READ},
+    {KHORGOS_OPERATION_GET_BUSINESS_DAYS, READ},
 };
 
 static bool permitted(enum actor_index actor, enum right right) {

@@ -597,9 +597,9 @@ static u128 amount_of(xmlNode *node) {
     return amount;
 }
 
-static xmlDoc *statement_read(const char *bic, u32 kind, const char *ns, size_t *size) {
-    struct khorgos_statement_request request = {.kind = kind, .currency = KZT,
-                                                .date = 20230519};
+static xmlDoc *statement_read_date(const char *bic, u32 kind, u32 date, const char *ns,
+                                   size_t *size) {
+    struct khorgos_statement_request request = {.kind = kind, .currency = KZT, .date = date};
     memcpy(request.bic, bic, strlen(bic));
     assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
                                            sizeof(statement), size),
@@ -612,6 +612,10 @@ static xmlDoc *statement_read(const char *bic, u32 kind, const char *ns, size_t 
     assert_string_equal((const char *)root->name, "Document");
     assert_string_equal((const char *)root->ns->href, ns);
     return document;
+}
+
+static xmlDoc *statement_read(const char *bic, u32 kind, const char *ns, size_t *size) {
+    return statement_read_date(bic, kind, 20230519, ns, size);
 }
 
 /* Checks one entry's structure; adds its signed amount to *credits or *debits. */
@@ -637,6 +641,45 @@ static void check_entry(xmlNode *entry, u128 *credits, u128 *debits, u32 *with_r
     assert_true(amount_of(child(child(child(entry, "NtryDtls"), "TxDtls"), "Amt")) == amount);
 }
 
+/* A camt.053 of one business day, read back and checked: its opening and closing balances,
+ * entries, and how many name a payment. */
+struct day_statement {
+    u128 opening, closing, credits, debits;
+    u32 entries, with_reference;
+};
+
+static struct day_statement statement_of_day(const char *bic, u32 date) {
+    size_t size = 0;
+    xmlDoc *document = statement_read_date(bic, KHORGOS_STATEMENT_CAMT_053, date,
+                                           "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08",
+                                           &size);
+    xmlNode *report_node = child(xmlDocGetRootElement(document), "BkToCstmrStmt");
+    assert_non_null(child(child(report_node, "GrpHdr"), "MsgId"));
+    xmlNode *stmt = child(report_node, "Stmt");
+    assert_int_equal(strlen(text_of(child(child(child(child(stmt, "Acct"), "Id"), "Othr"),
+                                          "Id"))), 32);
+    struct day_statement day = {0};
+    u32 balances = 0;
+    for (xmlNode *at = stmt->children; at != NULL; at = at->next) {
+        if (strcmp((const char *)at->name, "Bal") == 0) {
+            const char *code = text_of(child(child(child(at, "Tp"), "CdOrPrtry"), "Cd"));
+            assert_int_equal(day.entries, 0); /* balances come before entries */
+            *(balances++ == 0 ? &day.opening : &day.closing) = amount_of(child(at, "Amt"));
+            assert_string_equal(code, balances == 1 ? "OPBD" : "CLBD");
+        } else if (strcmp((const char *)at->name, "Ntry") == 0) {
+            day.entries++;
+            check_entry(at, &day.credits, &day.debits, &day.with_reference);
+        }
+    }
+    xmlFreeDoc(document);
+    assert_int_equal(balances, 2);
+    assert_true(day.opening + day.credits - day.debits == day.closing);
+    return day;
+}
+
+/* Two business days of KZT (both within one UTC date): each camt.053 covers its own day, from
+ * its open_day to the next; the first's closing is the ledger's balance when the second
+ * opened (its position's opening balance), the second's closing the ledger's now. */
 static void test_camt053_reconciles_to_the_ledger(void **state) {
     (void)state;
     struct khorgos_message_result result;
@@ -646,35 +689,32 @@ static void test_camt053_reconciles_to_the_ledger(void **state) {
                                         "HSBK20230519-0002", &result),
                         "ACSC");
     assert_string_equal(submit("pacs004_v09.xml", &result), "PDNG");
-    next_day(); /* the return settles */
+    next_day(); /* the return settles on 2023-05-20 */
+    struct khorgos_settle_filter filter = {.currency = KZT, .limit = 1};
+    memcpy(filter.bic, "HSBKKZKX", 8);
+    static u8 out[1u << 20];
+    execute(KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter), out, sizeof(out));
+    struct khorgos_position position;
+    memcpy(&position, out, sizeof(position));
+    struct day_statement first = statement_of_day("HSBKKZKX", 20230519);
+    assert_int_equal(first.entries, 3); /* fund, two payments */
+    assert_int_equal(first.with_reference, 2);
+    assert_true(first.opening == 0);
+    assert_true(first.closing == position.opening_balance); /* to the minor unit */
+    struct day_statement second = statement_of_day("HSBKKZKX", 20230520);
+    assert_int_equal(second.entries, 1); /* the return */
+    assert_int_equal(second.with_reference, 1);
+    assert_true(second.opening == first.closing);
+    assert_true(second.closing == balance_of("HSBKKZKX"));
+    assert_true(second.closing == position.balance);
+    /* A date the currency never opened: day_not_found. */
+    struct khorgos_statement_request request = {.kind = KHORGOS_STATEMENT_CAMT_053,
+                                                .currency = KZT, .date = 20230521};
+    memcpy(request.bic, "HSBKKZKX", 8);
     size_t size = 0;
-    xmlDoc *document = statement_read("HSBKKZKX", KHORGOS_STATEMENT_CAMT_053,
-                                      "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", &size);
-    xmlNode *report_node = child(xmlDocGetRootElement(document), "BkToCstmrStmt");
-    assert_non_null(child(child(report_node, "GrpHdr"), "MsgId"));
-    xmlNode *stmt = child(report_node, "Stmt");
-    assert_int_equal(strlen(text_of(child(child(child(child(stmt, "Acct"), "Id"), "Othr"),
-                                          "Id"))), 32);
-    u128 opening = 0, closing = 0, credits = 0, debits = 0;
-    u32 entries = 0, balances = 0, with_reference = 0;
-    for (xmlNode *at = stmt->children; at != NULL; at = at->next) {
-        if (strcmp((const char *)at->name, "Bal") == 0) {
-            const char *code = text_of(child(child(child(at, "Tp"), "CdOrPrtry"), "Cd"));
-            assert_int_equal(entries, 0); /* balances come before entries */
-            *(balances++ == 0 ? &opening : &closing) = amount_of(child(at, "Amt"));
-            assert_string_equal(code, balances == 1 ? "OPBD" : "CLBD");
-        } else if (strcmp((const char *)at->name, "Ntry") == 0) {
-            entries++;
-            check_entry(at, &credits, &debits, &with_reference);
-        }
-    }
-    xmlFreeDoc(document);
-    assert_int_equal(balances, 2);
-    assert_int_equal(entries, 4); /* fund, two payments, the return */
-    assert_int_equal(with_reference, 3);
-    assert_true(opening == 0);
-    assert_true(opening + credits - debits == closing);
-    assert_true(closing == balance_of("HSBKKZKX")); /* to the minor unit */
+    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
+                                           sizeof(statement), &size),
+                     KHORGOS_ERROR_day_not_found);
 }
 
 static void test_camt054_and_statement_errors(void **state) {

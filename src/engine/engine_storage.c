@@ -402,7 +402,10 @@ static u64 engine_settle_bytes_bound(const struct settle_config *config) {
            (u64)config->payment_count_max * per_payment +
            (u64)config->limit_count_max * sizeof(struct settle_bilateral_limit) +
            (u64)config->request_count_max * sizeof(struct settle_request) +
-           SETTLE_CURRENCY_COUNT_MAX * sizeof(struct settle_currency) + ENGINE_SETTLE_SLACK_BYTES;
+           SETTLE_CURRENCY_COUNT_MAX * (sizeof(struct settle_currency) +
+                                        SETTLE_DAY_HISTORY_MAX *
+                                            sizeof(struct khorgos_business_day_record)) +
+           ENGINE_SETTLE_SLACK_BYTES;
 }
 
 static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint);

@@ -137,6 +137,10 @@
  * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at
  * most 20 public holidays, the region's most) = 248. 32 currencies x 256 x 4 bytes = 32 KiB. */
 #define SETTLE_HOLIDAY_COUNT_MAX 256u
+/* Business days kept per currency (get_business_days, statements by business day): two years
+ * of a five-day week is 522; the oldest is dropped beyond. 32 currencies x 512 x 32 bytes =
+ * 512 KiB. */
+#define SETTLE_DAY_HISTORY_MAX 512u
 
 _Static_assert(SETTLE_PARTICIPANT_COUNT_DEFAULT <= SETTLE_PARTICIPANT_COUNT_MAX, "default");
 _Static_assert(SETTLE_PAYMENT_COUNT_DEFAULT <= SETTLE_PAYMENT_COUNT_MAX, "default");
@@ -216,6 +220,7 @@ struct settle_currency {
     u32 agent;               /* participant index, SETTLE_NONE = none yet */
     u32 date;                /* current (or last) business day, YYYYMMDD; 0 = never opened */
     u32 holiday_count;       /* dates in settle.holidays for this currency */
+    u32 day_count;           /* days in settle.days for this currency */
     u64 opened_at;           /* timestamp of the open_day of `date`: limits count from it */
     u64 cut_off_customer;
     u64 cut_off_interbank;
@@ -272,6 +277,9 @@ struct settle {
     /* The calendar: currency c's holidays are holidays[c * SETTLE_HOLIDAY_COUNT_MAX ..] (its
      * holiday_count of them), strictly ascending, all after its last opened date. */
     u32 *holidays;
+    /* The days each currency opened: currency c's are days[c * SETTLE_DAY_HISTORY_MAX ..]
+     * (its day_count of them), oldest first (settle_day.c). */
+    struct khorgos_business_day_record *days;
 
     struct settle_bilateral_limit *limits;
     u32 limit_count;
@@ -332,7 +340,7 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
                           struct ledger *ledger);
 void settle_deinit(struct settle *settle);
 
-/* Whether `operation` is one of this layer's (200..229 or SETTLE_PULSE). */
+/* Whether `operation` is one of this layer's (200..230 or SETTLE_PULSE). */
 bool settle_operation_is(u32 operation);
 /* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
  * reply records written. Bodies are whole records, already validated in size by the engine. */

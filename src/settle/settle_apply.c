@@ -80,7 +80,9 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->grid_slot_draw = calloc(slots, sizeof(u128));
     settle->holidays =
         calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX, sizeof(u32));
-    if (settle->holidays == NULL ||
+    settle->days = calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_DAY_HISTORY_MAX,
+                          sizeof(*settle->days));
+    if (settle->holidays == NULL || settle->days == NULL ||
         settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
         settle->payment_next == NULL || settle->payment_prev == NULL ||
         settle->payment_payer_slot == NULL || settle->payment_payee_slot == NULL ||
@@ -161,7 +163,8 @@ void settle_deinit(struct settle *settle) {
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
                       settle->lsm_payment_index, settle->grid_positions, settle->grid_payments,
-                      settle->grid_exposure_limits, settle->grid_slot_draw, settle->holidays};
+                      settle->grid_exposure_limits, settle->grid_slot_draw, settle->holidays,
+                      settle->days};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }
@@ -169,7 +172,7 @@ void settle_deinit(struct settle *settle) {
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
-            operation <= KHORGOS_OPERATION_GET_PAYMENT_REFERENCES);
+            operation <= KHORGOS_OPERATION_GET_BUSINESS_DAYS);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -359,6 +362,9 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     case KHORGOS_OPERATION_GET_PAYMENT_REFERENCES:
         return settle_get_payment_references(
             settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment_references)));
+    case KHORGOS_OPERATION_GET_BUSINESS_DAYS:
+        return settle_get_business_days(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_business_day_record)));
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
     return 0;
@@ -422,7 +428,8 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
                  operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
                  operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS ||
-                 operation == KHORGOS_OPERATION_GET_PAYMENT_REFERENCES;
+                 operation == KHORGOS_OPERATION_GET_PAYMENT_REFERENCES ||
+                 operation == KHORGOS_OPERATION_GET_BUSINESS_DAYS;
     /* The engine reserved one timestamp per event, ending at T (settle.h, "Timestamps"). */
     u32 reserved = MAX(count, 1u);
     ASSERT(query || timestamp >= reserved);
@@ -518,7 +525,10 @@ bool settle_check(const struct settle *settle) {
         }
     }
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
-        if (!settle_check_calendar(settle, currency)) return false;
+        if (!settle_check_calendar(settle, currency) ||
+            !settle_day_history_check(settle, currency)) {
+            return false;
+        }
         u32 index = 0;
         u128 clearing_id = settle->currencies[currency].clearing_account_id;
         if (clearing_id == 0 ||

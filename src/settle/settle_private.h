@@ -171,6 +171,12 @@ bool settle_day_cut_off_due(const struct settle *settle, u32 currency, u64 times
 void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp);
 bool settle_day_resolution_due(struct settle *settle, u32 currency, u64 timestamp);
 
+/* The days each currency opened (settle_day.c): get_business_days, and the check of one
+ * currency's history. */
+u32 settle_get_business_days(const struct settle *settle, const struct khorgos_day_filter *filter,
+                             struct khorgos_business_day_record *out, u32 count_max);
+bool settle_day_history_check(const struct settle *settle, u32 currency);
+
 /* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c). */
 khorgos_error settle_fx_init(struct settle *settle);
 void settle_fx_deinit(struct settle *settle);

@@ -33,11 +33,14 @@
  *                              second quote; then participant_count x 8 bytes slot_fx_queued)
  *            references        (version 5) payment_count x 224 (struct
  *                              khorgos_payment_references, all zero for a payment without)
+ *            days              (version 5) per currency in order, its day_count days opened x
+ *                              32 (struct khorgos_business_day_record, oldest first)
  *
  * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
  * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
  * (inside struct settle_position, so a position is 16 bytes longer); 5 the payments' ISO 20022
- * references (settle_references.c). Only the current version is read (the engine refuses
+ * references (settle_references.c) and the days each currency opened (with day_count in
+ * struct settle_currency, where padding was). Only the current version is read (the engine refuses
  * others with format_version): a data directory of an older build replays its journal from an
  * older snapshot only with that build.
  * Not written, being derived: the four id maps (rebuilt from the records: an id's value is
@@ -133,6 +136,11 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
     }
     settle_snapshot_emit_exchange(settle, put, context);
     settle_references_snapshot_emit(settle, put, context);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        ASSERT(settle->currencies[currency].day_count <= SETTLE_DAY_HISTORY_MAX);
+        put(context, &settle->days[currency * SETTLE_DAY_HISTORY_MAX],
+            (u64)settle->currencies[currency].day_count * sizeof(*settle->days));
+    }
 }
 
 static void settle_put_writer(void *context, const void *data, u64 size) {
@@ -276,6 +284,22 @@ static khorgos_error settle_read_holidays(struct settle *settle, struct storage_
     return KHORGOS_ERROR_ok;
 }
 
+/* The days each currency opened (their count was read with the currency; their order is
+ * settle_check's). */
+static khorgos_error settle_read_days(struct settle *settle, struct storage_reader *reader) {
+    ASSERT(settle != NULL && reader != NULL);
+    ASSERT(settle->currency_count <= SETTLE_CURRENCY_COUNT_MAX);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        u32 count = settle->currencies[currency].day_count;
+        if (count > SETTLE_DAY_HISTORY_MAX) return KHORGOS_ERROR_corrupt;
+        khorgos_error error =
+            storage_reader_get(reader, &settle->days[currency * SETTLE_DAY_HISTORY_MAX],
+                               (u64)count * sizeof(*settle->days));
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
 static khorgos_error settle_get_reader(void *context, void *data, u64 size) {
     return storage_reader_get(context, data, size);
 }
@@ -359,6 +383,7 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     if (error == KHORGOS_ERROR_ok) {
         error = settle_references_snapshot_read(settle, settle_get_reader, reader);
     }
+    if (error == KHORGOS_ERROR_ok) error = settle_read_days(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
     if (storage_reader_remaining(reader) != 0) {
         return KHORGOS_ERROR_corrupt;
