@@ -293,6 +293,98 @@ static void test_every_engine_code_is_a_reason(void **state) {
     }
 }
 
+/* ---- payment versus payment ------------------------------------------------------------ */
+
+#define CNY 156u
+
+static void participant_in(const char *bic, u8 role, const u32 *currencies, u32 count) {
+    struct khorgos_participant event;
+    memset(&event, 0, sizeof(event));
+    memcpy(event.bic, bic, strlen(bic));
+    memcpy(event.country, bic + 4, 2);
+    event.role = role;
+    memcpy(event.name, bic, 4);
+    memcpy(event.currencies, currencies, count * sizeof(u32));
+    struct khorgos_settle_result result;
+    execute(KHORGOS_OPERATION_CREATE_PARTICIPANTS, &event, sizeof(event), &result,
+            sizeof(result));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+}
+
+/* A CNY side: the PBOC, Bank of China, and a liquidity provider in KZT and CNY quoting
+ * KZT -> CNY at 0.0152 and funded in CNY; the CNY day open. */
+static void pvp_world(void) {
+    const u32 cny[] = {CNY}, both[] = {KZT, CNY};
+    participant_in("PBOCCNBJ", KHORGOS_ROLE_SETTLEMENT_AGENT, cny, 1);
+    participant_in("BKCHCNBJ", KHORGOS_ROLE_BANK, cny, 1);
+    participant_in("LPAAKZKA", KHORGOS_ROLE_LIQUIDITY_PROVIDER, both, 2);
+    struct khorgos_business_day day = {.id = ++fixture.request_id, .currency = CNY,
+                                       .date = 20230519, .queue_mode = KHORGOS_QUEUE_MODE_FIFO};
+    struct khorgos_settle_result result;
+    execute(KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day), &result, sizeof(result));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    struct khorgos_participant_event funding = {.id = ++fixture.request_id, .amount = 10000000,
+                                                .currency = CNY};
+    memcpy(funding.bic, "LPAAKZKA", 8);
+    execute(KHORGOS_OPERATION_FUND, &funding, sizeof(funding), &result, sizeof(result));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    struct khorgos_fx_quote quote = {.id = 1, .amount_max = 100000000, .currency_source = KZT,
+                                     .currency_target = CNY, .rate_mantissa = 152,
+                                     .rate_exponent = -4,
+                                     .expires_at = khorgos_clock_now(fixture.engine) +
+                                                   3600ull * 1000000000ull};
+    memcpy(quote.provider, "LPAAKZKA", 8);
+    execute(KHORGOS_OPERATION_SET_FX_QUOTES, &quote, sizeof(quote), &result, sizeof(result));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+}
+
+static u128 balance_in(const char *bic, u32 currency) {
+    struct khorgos_settle_filter filter = {.currency = currency, .limit = 1};
+    memcpy(filter.bic, bic, strlen(bic));
+    static u8 out[1u << 20];
+    execute(KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter), out, sizeof(out));
+    struct khorgos_position position;
+    memcpy(&position, out, sizeof(position));
+    return position.balance;
+}
+
+/* The PvP convention: PmtTpInf/LclInstrm/Prtry KHORGOS/PVP/CNY on a KZT pacs.008 to a CNY
+ * bank settles as a cross-currency PvP payment through the provider: the debtor pays
+ * 1250.50 KZT, the creditor gets 19.00 CNY (1250.50 x 0.0152, rounded down), ACSC. Without
+ * the code the same message is refused (the creditor does not hold KZT: AM03); with the code
+ * naming the settlement currency, or not a currency, FF01. */
+static void test_pvp_convention_settles_converted(void **state) {
+    (void)state;
+    pvp_world();
+    fund("HSBKKZKX", 100000000);
+    struct khorgos_message_result result;
+    /* (Under another MsgId and without the UETR: a payment the engine refused is kept, and
+     * its MsgId and UETR with it.) */
+    const char *const plain[] = {"KCJBKZKX", "BKCHCNBJ", "HSBK20230519-0001", "HSBK-PLAIN"};
+    assert_string_equal(submit_edited("pacs008_v08_no_uetr.xml", plain, 2, &result), "RJCT");
+    assert_string_equal(result.reason, "AM03");
+    const char *const same[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
+                                "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/KZT</Prtry>"
+                                "</LclInstrm>"};
+    assert_string_equal(submit_edited("pacs008_v08.xml", same, 2, &result), "RJCT");
+    assert_string_equal(result.reason, "FF01");
+    assert_non_null(strstr(report.group_additional_info, "into the settlement currency"));
+    const char *const converted[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
+                                     "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
+                                     "</LclInstrm>"};
+    assert_string_equal(submit_edited("pacs008_v08.xml", converted, 2, &result), "ACSC");
+    assert_string_equal(report.transactions[0].original_uetr, UETR_PACS008);
+    struct khorgos_payment payment = lookup_payment(uetr_pacs008());
+    assert_int_equal(payment.state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(payment.currency, KZT);
+    assert_int_equal(payment.currency_target, CNY);
+    assert_int_equal(payment.route, KHORGOS_ROUTE_DIRECT);
+    assert_true(payment.amount == 125050 && payment.amount_target == 1900);
+    assert_true(balance_of("HSBKKZKX") == 100000000 - 125050);
+    assert_true(balance_in("BKCHCNBJ", CNY) == 1900);
+    assert_true(balance_in("LPAAKZKA", KZT) == 125050);
+}
+
 /* ---- cancellations and returns --------------------------------------------------------- */
 
 static void test_cancel_queued_is_cncl(void **state) {
@@ -751,6 +843,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_queued_is_acsp_then_settles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_message_changes_nothing, setup, teardown),
         cmocka_unit_test(test_every_engine_code_is_a_reason),
+        cmocka_unit_test_setup_teardown(test_pvp_convention_settles_converted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued_is_cncl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_settled_is_ardt_and_missing_noor, setup,
                                         teardown),

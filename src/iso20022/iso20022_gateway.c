@@ -245,6 +245,13 @@ static void payment_from_transaction(const struct iso20022_message *message, u32
     payment->priority = transaction->priority;
     payment->currency = transaction->amount.currency_numeric;
     payment->value_date = transaction->settlement_date;
+    if (transaction->target_currency[0] != '\0') { /* the PvP convention: converted */
+        const struct khorgos_currency *target =
+            khorgos_currency_by_letters(transaction->target_currency);
+        ASSERT(target != NULL); /* AM03 ran before */
+        payment->currency_target = target->numeric;
+        payment->amount_kind = KHORGOS_AMOUNT_DEBTOR;
+    }
     struct khorgos_payment_references *references = &event->references;
     references->payment_id = payment->id;
     references->body_checksum = message->body_checksum;
