@@ -396,10 +396,31 @@ static void test_cancel_queued_is_cncl(void **state) {
     assert_string_equal(report.transactions[0].original_end_to_end_id, "INV-2023-0042");
     assert_true(strstr(reply, "<Conf>CNCL</Conf>") != NULL);
     assert_true(strstr(reply, "<TxCxlSts>ACCR</TxCxlSts>") != NULL);
+    assert_string_equal(report.transactions[0].original_message_id, "HSBK20230519-0001");
     struct khorgos_payment payment = lookup_payment(uetr_pacs008());
     assert_int_equal(payment.state, KHORGOS_PAYMENT_CANCELLED);
     fund("HSBKKZKX", 100000000); /* a cancelled payment does not settle */
     assert_int_equal(lookup_payment(uetr_pacs008()).state, KHORGOS_PAYMENT_CANCELLED);
+}
+
+/* A camt.056 naming its original by UETR and EndToEndId only: the camt.029 carries the
+ * original's MsgId, message name, InstrId and TxId from the payment's references. */
+static void test_camt029_names_the_original_from_its_references(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    const char *const bare[] = {"<OrgnlGrpInf>", "<!--", "</OrgnlGrpInf>", "-->",
+                                "<OrgnlInstrId>HSBK-INSTR-0001</OrgnlInstrId>", "",
+                                "<OrgnlTxId>HSBK-TX-0001</OrgnlTxId>", ""};
+    assert_string_equal(submit_edited("camt056_v08.xml", bare, 4, &result), "ACSC");
+    assert_null(strstr(reply, "<!--"));
+    const struct iso20022_transaction_status *status = &report.transactions[0];
+    assert_string_equal(status->original_message_id, "HSBK20230519-0001");
+    assert_string_equal(status->original_message_name, "pacs.008.001.08");
+    assert_string_equal(status->original_instruction_id, "HSBK-INSTR-0001");
+    assert_string_equal(status->original_transaction_id, "HSBK-TX-0001");
+    assert_string_equal(status->original_end_to_end_id, "INV-2023-0042");
+    assert_string_equal(status->original_uetr, UETR_PACS008);
 }
 
 static void test_cancel_settled_is_ardt_and_missing_noor(void **state) {
@@ -847,6 +868,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_queued_is_cncl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_settled_is_ardt_and_missing_noor, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_camt029_names_the_original_from_its_references,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_return_of_settled_payment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return_above_original_is_am09, setup, teardown),
         cmocka_unit_test_setup_teardown(test_same_msgid_other_body_is_dupl, setup, teardown),

@@ -296,6 +296,10 @@ struct iso20022_transaction_status {
     char original_end_to_end_id[ISO20022_TEXT_SIZE];
     char original_transaction_id[ISO20022_TEXT_SIZE];
     char original_uetr[ISO20022_UETR_TEXT_BYTES + 1];
+    /* camt.029: the original payment's message (CxlDtls/TxInfAndSts/OrgnlGrpInf); "" = the
+     * report's original_message_id and name. */
+    char original_message_id[ISO20022_TEXT_SIZE];
+    char original_message_name[ISO20022_NAME_BYTES_MAX + 1];
 };
 
 /* pacs.002.001.10 (the version CBPR+ and T2 RTGS pair with pacs.008.001.08), or a camt.029

@@ -462,6 +462,45 @@ static void gateway_cancel(struct khorgos_gateway *gateway, u32 index,
     }
 }
 
+/* The original's references and UETR where the camt.056 left them out, so the camt.029 names
+ * the original message, InstrId, TxId and UETR (get_payment_references by payment). */
+static void status_fill_original(struct khorgos_gateway *gateway,
+                                 struct iso20022_transaction_status *status,
+                                 const struct khorgos_payment *original) {
+    ASSERT(gateway != NULL && status != NULL);
+    ASSERT(original != NULL);
+    if (status->original_uetr[0] == '\0' && original->uetr != 0) {
+        iso20022_uuid_text(original->uetr, status->original_uetr);
+    }
+    struct khorgos_references_filter filter;
+    memset(&filter, 0, sizeof(filter));
+    filter.payment_id = original->id;
+    filter.limit = 1;
+    u32 size = 0;
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                         sizeof(filter), gateway->query, &size) != KHORGOS_ERROR_ok ||
+        size != sizeof(struct khorgos_payment_references)) {
+        return;
+    }
+    struct khorgos_payment_references references;
+    memcpy(&references, gateway->query, sizeof(references));
+    struct {
+        char *field;
+        const char *value;
+        size_t size;
+    } fills[] = {
+        {status->original_message_id, references.message_id, KHORGOS_REFERENCE_BYTES},
+        {status->original_message_name, references.message_name, KHORGOS_MESSAGE_NAME_BYTES},
+        {status->original_instruction_id, references.instruction_id, KHORGOS_REFERENCE_BYTES},
+        {status->original_transaction_id, references.transaction_id, KHORGOS_REFERENCE_BYTES},
+    };
+    for (u32 index = 0; index < ARRAY_COUNT(fills); index++) {
+        if (fills[index].field[0] != '\0') continue;
+        memcpy(fills[index].field, fills[index].value, fills[index].size);
+        fills[index].field[fills[index].size] = '\0';
+    }
+}
+
 static void gateway_cancellations(struct khorgos_gateway *gateway) {
     ASSERT(gateway != NULL);
     const struct iso20022_message *message = &gateway->message;
@@ -471,6 +510,7 @@ static void gateway_cancellations(struct khorgos_gateway *gateway) {
         struct khorgos_payment original;
         bool found = gateway_find_original(gateway, &message->transactions[index],
                                            message->sender, &original);
+        if (found) status_fill_original(gateway, status, &original);
         if (gateway->error != KHORGOS_ERROR_ok) return;
         if (!found) {
             status_refused(status, ISO20022_REASON_NOOR, "no original payment");
