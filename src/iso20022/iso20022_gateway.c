@@ -327,8 +327,19 @@ static bool gateway_find_original(struct khorgos_gateway *gateway,
     return false;
 }
 
+/* Whether `id` is one of the payment ids of the message being submitted. */
+static bool message_names_payment(const struct iso20022_message *message, u128 id) {
+    ASSERT(message != NULL);
+    ASSERT(message->transaction_count <= ISO20022_TRANSACTION_COUNT_MAX);
+    for (u32 index = 0; index < message->transaction_count; index++) {
+        if (message->transactions[index].payment_id == id) return true;
+    }
+    return false;
+}
+
 /* What the earlier returns of `original` took back: the returns' payments (get_payment_references
- * by original, then lookup_payments), those not rejected or cancelled. */
+ * by original, then lookup_payments), those not rejected or cancelled, and not this message's
+ * own (a resubmission's returns are the same payments, answered by their first result). */
 static u128 gateway_returned(struct khorgos_gateway *gateway, u128 original) {
     ASSERT(gateway != NULL && original != 0);
     struct khorgos_references_filter filter;
@@ -342,12 +353,15 @@ static u128 gateway_returned(struct khorgos_gateway *gateway, u128 original) {
     }
     u32 count = MIN(size / (u32)sizeof(struct khorgos_payment_references),
                     ISO20022_PAGE_TRANSFERS);
+    u32 kept = 0;
     for (u32 index = 0; index < count; index++) {
         struct khorgos_payment_references references;
         memcpy(&references, gateway->lookup + (size_t)index * sizeof(references),
                sizeof(references));
-        gateway->ids[index] = references.payment_id;
+        if (message_names_payment(&gateway->message, references.payment_id)) continue;
+        gateway->ids[kept++] = references.payment_id;
     }
+    count = kept;
     if (count == 0 || iso20022_execute(gateway, KHORGOS_OPERATION_LOOKUP_PAYMENTS, gateway->ids,
                                        count * (u32)sizeof(u128), gateway->lookup,
                                        &size) != KHORGOS_ERROR_ok) {
