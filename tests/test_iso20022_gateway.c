@@ -809,6 +809,52 @@ static void test_camt053_reconciles_to_the_ledger(void **state) {
                      KHORGOS_ERROR_day_not_found);
 }
 
+/* The day after YYYYMMDD. */
+static u32 date_next(u32 date) {
+    static const u32 days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    u32 year = date / 10000, month = date / 100 % 100, day = date % 100;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    u32 last = days[month - 1] + (month == 2 && leap ? 1 : 0);
+    if (day < last) return date + 1;
+    return month < 12 ? year * 10000 + (month + 1) * 100 + 1 : (year + 1) * 10000 + 101;
+}
+
+/* A currency keeps its last SETTLE_DAY_HISTORY_MAX (512) days: after 512 more, the first is
+ * dropped (its camt.053 is day_not_found), the others answer in date order. */
+static void test_days_kept_are_the_last_512(void **state) {
+    (void)state;
+    u32 date = 20230519;
+    for (u32 index = 0; index < 512; index++) {
+        struct khorgos_business_day day = {.id = ++fixture.request_id, .currency = KZT};
+        struct khorgos_settle_result result;
+        execute(KHORGOS_OPERATION_CLOSE_DAY, &day, sizeof(day), &result, sizeof(result));
+        assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+        date = date_next(date);
+        day = (struct khorgos_business_day){.id = ++fixture.request_id, .currency = KZT,
+                                            .date = date,
+                                            .queue_mode = KHORGOS_QUEUE_MODE_FIFO};
+        execute(KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day), &result, sizeof(result));
+        assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    }
+    struct khorgos_day_filter filter = {.currency = KZT, .limit = 1000};
+    static struct khorgos_business_day_record days[(1u << 20) / 32]; /* a whole reply */
+    execute(KHORGOS_OPERATION_GET_BUSINESS_DAYS, &filter, sizeof(filter), days, sizeof(days));
+    assert_int_equal(days[0].date, 20230520);
+    assert_int_equal(days[511].date, date);
+    assert_true(days[510].closed_at > days[510].opened_at && days[511].closed_at == 0);
+    struct khorgos_statement_request request = {.kind = KHORGOS_STATEMENT_CAMT_053,
+                                                .currency = KZT, .date = 20230519};
+    memcpy(request.bic, "HSBKKZKX", 8);
+    size_t size = 0;
+    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
+                                           sizeof(statement), &size),
+                     KHORGOS_ERROR_day_not_found);
+    request.date = 20230520;
+    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
+                                           sizeof(statement), &size),
+                     KHORGOS_ERROR_ok);
+}
+
 static void test_camt054_and_statement_errors(void **state) {
     (void)state;
     struct khorgos_message_result result;
@@ -860,6 +906,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_status_at_cut_off_is_tm01, setup_cut_off, teardown),
         cmocka_unit_test_setup_teardown(test_camt053_reconciles_to_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_camt054_and_statement_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_days_kept_are_the_last_512, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
