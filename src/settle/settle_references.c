@@ -224,7 +224,8 @@ void settle_submit_message_payments(struct settle *settle, u64 timestamp,
 /* ----------------------------------------------------------------------------------------- */
 /* Lookups.                                                                                   */
 
-static bool settle_filter_text_valid(const struct khorgos_references_filter *filter) {
+static bool settle_filter_reserved_zero(const struct khorgos_references_filter *filter) {
+    ASSERT(filter != NULL);
     static const u8 zero[sizeof(filter->reserved)];
     return memcmp(filter->reserved, zero, sizeof(zero)) == 0;
 }
@@ -270,7 +271,7 @@ u32 settle_get_payment_references(const struct settle *settle,
     ASSERT(settle != NULL && filter != NULL);
     ASSERT(out != NULL);
     u32 limit = MIN(filter->limit, count_max);
-    if (limit == 0 || !settle_filter_text_valid(filter)) return 0;
+    if (limit == 0 || !settle_filter_reserved_zero(filter)) return 0;
     u32 at = SETTLE_NONE;
     if (filter->payment_id != 0) {
         if (!base_id_map_get(&settle->payment_map, filter->payment_id, &at)) return 0;
