@@ -1,10 +1,14 @@
 /*
  * settle_references.c: payments with their ISO 20022 references (MsgId, InstrId, TxId, the
  * sender's BizMsgIdr, the message's name and checksum, and for a return the payment it
- * returns). The 256-byte payment record has no room for them, so they live beside it:
- * references[i] belongs to payments[i] (all zero when a payment has none), are written with
- * the payment in the same event of submit_message_payments (so the journal holds both in one
- * record and a replay stores both), and are part of the snapshot and its digest.
+ * returns). The 256-byte payment record has 8 spare bytes and these are four texts of 35, so
+ * they live beside it rather than in it (growing the record would change every user of its
+ * 256 bytes: submit_payments and lookup_payments on the wire, the clients, the simulator):
+ * references[i] belongs to payments[i] (all zero when a payment has none), found by the
+ * payment's index, so however payment ids are looked up the references follow the record.
+ * They are written with the payment in the same event of submit_message_payments (so the
+ * journal holds both in one record and a replay stores both), and are part of the snapshot and
+ * its digest.
  *
  * An event of submit_message_payments, in order:
  *   - references that are not well formed (references.payment_id other than the payment's,
