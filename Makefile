@@ -107,6 +107,15 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -lsqlite3 -o $@
 
+# The server benchmarks speak to `khorgos start` through libkhorgos_client, linked first so
+# that the client's objects come from it; libkhorgos.a supplies the rest (the in-process
+# engine of bench_client), each object from one archive only.
+$(BUILD)/bench/bench_client $(BUILD)/bench/bench_connections: $(BUILD)/bench/%: \
+        $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -o $@
+
 tests: $(TEST_PROGRAMS) $(BUILD)/khorgos
 long-tests: $(LONG_PROGRAMS) $(BUILD)/khorgos
 benches: $(BENCH_PROGRAMS) $(BUILD)/khorgos
