@@ -236,29 +236,14 @@ static void client_setup_engine(struct khorgos *engine) {
     static struct khorgos_account accounts[LIMIT_BATCH_EVENTS_MAX];
     static struct khorgos_transfer transfers[LIMIT_BATCH_EVENTS_MAX];
     static struct khorgos_create_result results[2][LIMIT_BATCH_EVENTS_MAX];
-    for (u32 ledger_index = 0; ledger_index < BENCH_LEDGER_COUNT; ledger_index++) {
-        accounts[ledger_index] = (struct khorgos_account){
-            .id = BENCH_ISSUANCE_ID_BASE + ledger_index, .ledger = bench_ledgers[ledger_index],
-            .code = 1};
-    }
+    u32 count = bench_server_issuance(accounts);
     struct khorgos_request request = {
         .operation = KHORGOS_OPERATION_CREATE_ACCOUNTS, .body = accounts,
-        .body_size = BENCH_LEDGER_COUNT * sizeof(*accounts), .reply = results[0],
+        .body_size = count * (u32)sizeof(*accounts), .reply = results[0],
         .reply_capacity = sizeof(results[0])};
     client_require(khorgos_execute(engine, &request, 1), &request);
     for (u64 first = 1; first <= BENCH_ACCOUNT_COUNT; first += LIMIT_BATCH_EVENTS_MAX) {
-        u32 count = 0;
-        for (u64 id = first; id <= BENCH_ACCOUNT_COUNT && count < LIMIT_BATCH_EVENTS_MAX; id++) {
-            u32 ledger_index = (u32)((id - 1) / BENCH_ACCOUNTS_PER_LEDGER);
-            accounts[count] = (struct khorgos_account){
-                .id = id, .ledger = bench_account_ledger(id), .code = 2,
-                .flags = KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS};
-            transfers[count++] = (struct khorgos_transfer){
-                .id = BENCH_FUNDING_ID_BASE + id,
-                .debit_account_id = BENCH_ISSUANCE_ID_BASE + ledger_index,
-                .credit_account_id = id, .amount = BENCH_FUNDING_MINOR_UNITS,
-                .ledger = bench_ledgers[ledger_index], .code = 1};
-        }
+        count = bench_server_accounts(first, accounts, transfers);
         struct khorgos_request requests[2] = {
             {.operation = KHORGOS_OPERATION_CREATE_ACCOUNTS, .body = accounts,
              .body_size = count * (u32)sizeof(*accounts), .reply = results[0],
@@ -268,6 +253,10 @@ static void client_setup_engine(struct khorgos *engine) {
              .reply_capacity = sizeof(results[1])}};
         client_require(khorgos_execute(engine, requests, 2), &requests[0]);
         client_require(KHORGOS_ERROR_ok, &requests[1]);
+        for (u32 index = 0; index < count; index++) {
+            ASSERT(results[0][index].status == KHORGOS_CREATE_ACCOUNT_created);
+            ASSERT(results[1][index].status == KHORGOS_CREATE_TRANSFER_created);
+        }
     }
 }
 

@@ -68,32 +68,50 @@ static inline void bench_server_setup_call(struct khorgos_client *client, u8 ope
     }
 }
 
+/* The eight issuance accounts, one per currency, into `accounts`; returns their count. */
+static inline u32 bench_server_issuance(struct khorgos_account *accounts) {
+    ASSERT(accounts != NULL);
+    for (u32 ledger_index = 0; ledger_index < BENCH_LEDGER_COUNT; ledger_index++) {
+        accounts[ledger_index] = (struct khorgos_account){
+            .id = BENCH_ISSUANCE_ID_BASE + ledger_index, .ledger = bench_ledgers[ledger_index],
+            .code = 1};
+    }
+    ASSERT(BENCH_LEDGER_COUNT <= LIMIT_BATCH_EVENTS_MAX);
+    return BENCH_LEDGER_COUNT;
+}
+
+/* The bank accounts from id `first` on, as many as one request takes, and the transfer that
+ * funds each from its currency's issuance account; returns their count. */
+static inline u32 bench_server_accounts(u64 first, struct khorgos_account *accounts,
+                                        struct khorgos_transfer *transfers) {
+    ASSERT(first >= 1 && first <= BENCH_ACCOUNT_COUNT);
+    ASSERT(accounts != NULL && transfers != NULL);
+    u32 count = 0;
+    for (u64 id = first; id <= BENCH_ACCOUNT_COUNT && count < LIMIT_BATCH_EVENTS_MAX; id++) {
+        u32 ledger_index = (u32)((id - 1) / BENCH_ACCOUNTS_PER_LEDGER);
+        accounts[count] = (struct khorgos_account){
+            .id = id, .ledger = bench_account_ledger(id), .code = 2,
+            .flags = KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS};
+        transfers[count++] = (struct khorgos_transfer){
+            .id = BENCH_FUNDING_ID_BASE + id,
+            .debit_account_id = BENCH_ISSUANCE_ID_BASE + ledger_index,
+            .credit_account_id = id, .amount = BENCH_FUNDING_MINOR_UNITS,
+            .ledger = bench_ledgers[ledger_index], .code = 1};
+    }
+    return count;
+}
+
 /* The accounts and their funding, through `client`. */
 static inline void bench_server_setup(struct khorgos_client *client) {
     ASSERT(client != NULL);
     static struct khorgos_account accounts[LIMIT_BATCH_EVENTS_MAX];
     static struct khorgos_transfer transfers[LIMIT_BATCH_EVENTS_MAX];
     static struct khorgos_create_result results[LIMIT_BATCH_EVENTS_MAX];
-    for (u32 ledger_index = 0; ledger_index < BENCH_LEDGER_COUNT; ledger_index++) {
-        accounts[ledger_index] = (struct khorgos_account){
-            .id = BENCH_ISSUANCE_ID_BASE + ledger_index, .ledger = bench_ledgers[ledger_index],
-            .code = 1};
-    }
-    bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, accounts,
-                            BENCH_LEDGER_COUNT, sizeof(*accounts), results);
+    u32 count = bench_server_issuance(accounts);
+    bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, accounts, count,
+                            sizeof(*accounts), results);
     for (u64 first = 1; first <= BENCH_ACCOUNT_COUNT; first += LIMIT_BATCH_EVENTS_MAX) {
-        u32 count = 0;
-        for (u64 id = first; id <= BENCH_ACCOUNT_COUNT && count < LIMIT_BATCH_EVENTS_MAX; id++) {
-            u32 ledger_index = (u32)((id - 1) / BENCH_ACCOUNTS_PER_LEDGER);
-            accounts[count] = (struct khorgos_account){
-                .id = id, .ledger = bench_account_ledger(id), .code = 2,
-                .flags = KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS};
-            transfers[count++] = (struct khorgos_transfer){
-                .id = BENCH_FUNDING_ID_BASE + id,
-                .debit_account_id = BENCH_ISSUANCE_ID_BASE + ledger_index,
-                .credit_account_id = id, .amount = BENCH_FUNDING_MINOR_UNITS,
-                .ledger = bench_ledgers[ledger_index], .code = 1};
-        }
+        count = bench_server_accounts(first, accounts, transfers);
         bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, accounts, count,
                                 sizeof(*accounts), results);
         bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_TRANSFERS, transfers, count,
