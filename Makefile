@@ -62,7 +62,7 @@ FUZZ_SECONDS_LONG ?= 600
 Q := $(if $(V),,@)
 
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
-        test-tidy test-docs test-long run demo bench clean fuzz
+        test-tidy test-docs test-long run demo bench bench-server clean fuzz
 
 all: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 
@@ -216,6 +216,10 @@ run: $(BUILD)/khorgos
 
 bench: benches
 	sh bench/run.sh $(BUILD)
+
+# The server's benchmarks alone (bench/server.sh, a few minutes).
+bench-server: benches
+	sh bench/run.sh $(BUILD) server
 
 clean:
 	rm -rf build
