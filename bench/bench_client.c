@@ -21,12 +21,14 @@
  * created first, also untimed.
  *
  * Output, one line: "client batched clients=K transport=plaintext|tls transfers=N seconds=S
- * transfers_per_second=X failed=N batch_p50_us=.. batch_p99_us=.." or "in_process batched
- * mode=serial|pipelined ..." with the same fields.
+ * transfers_per_second=X failed=N batch_p50_us=.. batch_p99_us=.. cpu_seconds=.." or
+ * "in_process batched mode=serial|pipelined ..." with the same fields. cpu_seconds is this
+ * process's user and system time, setup included: steadier than the rate on a shared machine.
  */
 #include "bench_server.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 /* Clients at most (threads of this program). */
 #define BENCH_CLIENTS_MAX 16u
@@ -335,6 +337,16 @@ static double client_run_in_process(struct client_run *run,
     return seconds;
 }
 
+/* User and system time of this process so far. */
+static double client_cpu_seconds(void) {
+    struct rusage usage;
+    int status = getrusage(RUSAGE_SELF, &usage);
+    ASSERT(status == 0);
+    ASSERT(usage.ru_utime.tv_sec >= 0 && usage.ru_stime.tv_sec >= 0);
+    return (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 int main(int argc, char **argv) {
     struct client_options options;
     if (client_parse(argc, argv, &options) != 0) {
@@ -358,11 +370,11 @@ int main(int argc, char **argv) {
                options.tls_cert != NULL ? "tls" : "plaintext");
     }
     printf(" transfers=%llu seconds=%.3f transfers_per_second=%.0f failed=%llu "
-           "batch_p50_us=%.0f batch_p99_us=%.0f\n",
+           "batch_p50_us=%.0f batch_p99_us=%.0f cpu_seconds=%.3f\n",
            (unsigned long long)options.transfer_count, seconds,
            (double)run.succeeded / seconds, (unsigned long long)run.failed,
            bench_server_percentile_us(run.latencies_ns, batches, 50),
-           bench_server_percentile_us(run.latencies_ns, batches, 99));
+           bench_server_percentile_us(run.latencies_ns, batches, 99), client_cpu_seconds());
     free(run.latencies_ns);
     return run.failed == 0 ? 0 : 1;
 }

@@ -55,6 +55,9 @@ server_start() {
     address="127.0.0.1:$port"
 }
 
+# The server's user and system seconds so far (read before it stops).
+server_cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / t}' "/proc/$server_pid/stat"; }
+
 server_finish() {
     server_stop
     rm -rf "$dir"
@@ -88,6 +91,7 @@ batched_round() {
         # shellcheck disable=SC2086
         line=$("$build/bench/bench_client" --transfers "$server_transfers" --addresses "$address" \
             --clients "$clients" --setup $client_options)
+        line="$line server_cpu_seconds=$(server_cpu)"
         server_finish
         echo "client_$kind $line" >>"$results"; echo "$line" >&2
     done
@@ -125,6 +129,15 @@ best() {
         sort -n | tail -n 1
 }
 ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# least_cpu LABEL -> the fewest CPU seconds (the process's, plus the server's if measured) of
+# the lines labelled LABEL.
+least_cpu() {
+    grep "^$1 " "$results" | while read -r line; do
+        server=$(field server_cpu_seconds "$line")
+        awk -v c="$(field cpu_seconds "$line")" -v s="${server:-0}" 'BEGIN {printf "%.2f\n", c + s}'
+    done | sort -n | head -n 1
+}
+percent_more() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", (a / b - 1) * 100; else print "n/a" }'; }
 percent_cost() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", (1 - a / b) * 100; else print "n/a" }'; }
 larger() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b) ? a : b }'; }
 
@@ -133,6 +146,9 @@ server_table() {
     c1=$(best client_1_plaintext); c1t=$(best client_1_tls)
     c2=$(best client_2_plaintext); c2t=$(best client_2_tls)
     line_c1=$(grep "^client_1_plaintext " "$results" | head -n 1)
+    cpu_serial=$(least_cpu in_process_serial); cpu_c1=$(least_cpu client_1_plaintext)
+    cpu_c1t=$(least_cpu client_1_tls); cpu_c2=$(least_cpu client_2_plaintext)
+    cpu_c2t=$(least_cpu client_2_tls)
     line_max=$(grep "^connections_max " "$results")
     line_half=$(grep "^connections_half " "$results")
     line_large=$(grep "^connections_large " "$results" || true)
@@ -163,12 +179,16 @@ server_table() {
 | 1 client, batch latency p50 / p99 (us), plaintext | $(field batch_p50_us "$line_c1") / $(field batch_p99_us "$line_c1") | |
 | single-transfer requests at half the maximum load ($(field rate "$line_half") requests/s over $connections connections): latency p50 / p99 / max (us) | $(field latency_p50_us "$line_half") / $(field latency_p99_us "$line_half") / $(field latency_max_us "$line_half") | |
 | the same at the maximum load: p50 / p99 (us) | $(field latency_p50_us "$line_max") / $(field latency_p99_us "$line_max") | |
+| CPU seconds for the run (setup included; the least of the rounds): in process one at a time / 1 client, server + client, plaintext / the same with TLS | $cpu_serial / $cpu_c1 / $cpu_c1t | |
+| the same with 2 clients: plaintext / TLS | $cpu_c2 / $cpu_c2t | |
 | transfers that failed, all server runs | $(grep -E "^(client|connections)_" "$results" | tr ' ' '\n' | sed -n 's/^\(transfers_\)\{0,1\}failed=//p' | awk '{s += $1} END {print s + 0}') | 0 |
 
 ratio_client_vs_in_process: $(ratio2 "$c1" "$serial") (target >= 0.7; 1 client against in process one at a time: each one request in flight)
+ratio_client_vs_in_process_cpu: $(ratio2 "$cpu_serial" "$cpu_c1") (CPU seconds in process one at a time over those of server and client, 1 client: the CPU the server path costs, steadier than the rates on a shared machine)
 ratio_client_vs_in_process_pipelined: $(ratio2 "$c1" "$pipelined") (1 client against in process two in flight)
 ratio_two_clients_vs_in_process_pipelined: $(ratio2 "$c2" "$pipelined") (2 clients against in process two in flight)
 tls_cost_percent: $(percent_cost "$c1t" "$c1") (target <= 15; 1 client), $(percent_cost "$c2t" "$c2") (2 clients)
+tls_cpu_cost_percent: $(percent_more "$cpu_c1t" "$cpu_c1") (1 client), $(percent_more "$cpu_c2t" "$cpu_c2") (2 clients): the CPU, server and client, TLS spends over plaintext
 ratio_vs_postgres_single: $(ratio "$(field transfers_per_second "$line_max")" "$pg_single") (target >= 20; $connections connections against PostgreSQL's best client count)
 ratio_client_vs_postgres_batched: $(ratio2 "$c1" "$pg_batched") (1 client against the faster PostgreSQL batch method)
 EOF2
