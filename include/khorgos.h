@@ -538,12 +538,15 @@ struct khorgos_settle_filter {
     uint8_t reserved_2[12];
 };
 
-/* cancel_payments / reprioritize_payments event. */
+/* cancel_payments / reprioritize_payments event. A payment id is its payer's own: the payment
+ * is (debtor, payment_id). An empty debtor means the actor's own payment for a participant, and
+ * for the operator the payment submitted first with that id (docs/security.md). */
 struct khorgos_payment_change {
     khorgos_u128 id; /* request id */
     khorgos_u128 payment_id;
     uint8_t priority; /* reprioritize only */
-    uint8_t reserved[31];
+    char debtor[KHORGOS_BIC_BYTES];
+    uint8_t reserved[20];
 };
 
 enum khorgos_queue_mode {

@@ -418,7 +418,7 @@ static void test_records_and_format_version(void **state) {
     struct khorgos_open_options options = {.report = text, .report_capacity = sizeof(text)};
     assert_int_equal(khorgos_open(&engine, directory.path, &options),
                      KHORGOS_ERROR_format_version);
-    assert_non_null(strstr(text, "format version 2; this build reads version 3"));
+    assert_non_null(strstr(text, "format version 2; this build reads version 4"));
     directory_remove(&directory);
 }
 
