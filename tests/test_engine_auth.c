@@ -85,6 +85,7 @@ static const struct {
     {KHORGOS_OPERATION_LOOKUP_WINDOWS, READ},
     {KHORGOS_OPERATION_GET_WINDOW_POSITIONS, READ},
     {KHORGOS_OPERATION_SET_HOLIDAYS, OPERATOR_WRITE},
+    {KHORGOS_OPERATION_ADVANCE_CLOCK, OPERATOR_WRITE},
 };
 
 static bool permitted(enum actor_index actor, enum right right) {
