@@ -118,9 +118,9 @@ khorgos_error settle_fx_init(struct settle *settle) {
     }
     memset(fx->admitted_of, 0xFF, (size_t)payments * sizeof(u32)); /* SETTLE_NONE each */
     if (fx->quotes == NULL || fx->quote_provider == NULL || fx->quote_same_id == NULL ||
-        fx->amount_vehicle == NULL ||
-        fx->vehicle_numeric_of == NULL || fx->quote_first_of == NULL ||
-        fx->quote_second_of == NULL || fx->slot_fx_queued == NULL) {
+        fx->amount_vehicle == NULL || fx->vehicle_numeric_of == NULL ||
+        fx->quote_first_of == NULL || fx->quote_second_of == NULL ||
+        fx->slot_fx_queued == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return base_id_map_init(&fx->quote_map, SETTLE_FX_QUOTE_COUNT_MAX);
@@ -131,10 +131,10 @@ void settle_fx_deinit(struct settle *settle) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle != NULL);
     if (fx->quote_map.slots != NULL) base_id_map_deinit(&fx->quote_map);
-    void *arrays[] = {fx->quotes, fx->quote_provider, fx->quote_same_id, fx->amount_vehicle,
-                      fx->vehicle_numeric_of,
-                      fx->quote_first_of, fx->quote_second_of, fx->slot_fx_queued,
-                      fx->admitted, fx->admitted_of, fx->slot_reserved, fx->reserved_slots};
+    void *arrays[] = {fx->quotes,           fx->quote_provider, fx->quote_same_id,
+                      fx->amount_vehicle,   fx->vehicle_numeric_of, fx->quote_first_of,
+                      fx->quote_second_of,  fx->slot_fx_queued, fx->admitted,
+                      fx->admitted_of,      fx->slot_reserved, fx->reserved_slots};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(fx, 0, sizeof(*fx));
 }
