@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "settle_rtgs_fixture.h"
@@ -480,6 +481,26 @@ static void test_payment_ids_scoped(void **state) {
     memcpy(&b_seen, reply, sizeof(b_seen));
     assert_int_equal(b_seen.state, KHORGOS_PAYMENT_CANCELLED);
     assert_true(settle_check(&engine->settle));
+    /* A snapshot holds both 7s and both 500s, and rebuilds each one's maps. */
+    u64 bytes = 0;
+    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &bytes),
+                     KHORGOS_ERROR_no_space);
+    u8 *snapshot = malloc(bytes);
+    assert_non_null(snapshot);
+    assert_int_equal(engine_snapshot_memory_write(engine, snapshot, bytes, &bytes),
+                     KHORGOS_ERROR_ok);
+    struct khorgos *loaded = NULL;
+    assert_int_equal(engine_snapshot_memory_load(engine, snapshot, bytes, &loaded),
+                     KHORGOS_ERROR_ok);
+    free(snapshot);
+    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    assert_string_equal(lookup_bic(loaded, BANK_A, 7), BANK_A);
+    assert_string_equal(lookup_bic(loaded, BANK_B, 7), BANK_B);
+    change = (struct khorgos_payment_change){.id = 500, .payment_id = 9};
+    result = event_bic(loaded, BANK_B, cancel, &change, sizeof(change));
+    assert_int_equal(result.flags, KHORGOS_SETTLE_RESULT_RETRY); /* B's own 500, answered again */
+    assert_int_equal(result.status, KHORGOS_SETTLE_payment_not_found);
+    khorgos_close(loaded);
     khorgos_close(engine);
 }
 
