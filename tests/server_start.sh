@@ -11,7 +11,7 @@
 "$KHORGOS" format --data "$work/data" --cluster 340282366920938463463374607431768211455 \
     >"$work/format" || fail "format"
 cluster=340282366920938463463374607431768211455
-grep -q "(format version 3, cluster $cluster)" "$work/format" || fail "$(cat "$work/format")"
+grep -q "(format version 4, cluster $cluster)" "$work/format" || fail "$(cat "$work/format")"
 "$KHORGOS" check --data "$work/data" | grep -qx "cluster: $cluster" || fail "check: no cluster"
 "$KHORGOS" inspect --data "$work/data" | grep -qx "cluster $cluster" || fail "inspect: no cluster"
 "$KHORGOS" format --data "$work/random1" | sed 's/.*cluster \([0-9]*\)).*/\1/' >"$work/c1"
