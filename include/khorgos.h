@@ -243,6 +243,13 @@ enum khorgos_operation {
      * so that a caller can answer a register whose session a later register of the same batch
      * already evicted. */
     KHORGOS_OPERATION_REGISTER = 3,
+    /* Moves a manual clock (the operator's; clock_not_manual without one). Body: a uint64_t of
+     * nanoseconds. Reply: a uint64_t, the clock's new time. A journaled request like any state
+     * change, so that a replay moves the clock the same way and a client's session records it
+     * (a retry gets the first reply and moves nothing); the expiries and settlement timers due
+     * by the new time fire after it, as requests of their own. khorgos_clock_advance moves the
+     * clock without a record. The server's advance_clock (wire operation 192) is this. */
+    KHORGOS_OPERATION_ADVANCE_CLOCK = 4,
 
     /* Ledger operations (TigerBeetle's). */
     KHORGOS_OPERATION_CREATE_ACCOUNTS = 128,   /* account[]          -> create_result[] */
@@ -548,12 +555,15 @@ struct khorgos_settle_filter {
     uint8_t reserved_2[12];
 };
 
-/* cancel_payments / reprioritize_payments event. */
+/* cancel_payments / reprioritize_payments event. A payment id is its payer's own: the payment
+ * is (debtor, payment_id). An empty debtor means the actor's own payment for a participant, and
+ * for the operator the payment submitted first with that id (docs/security.md). */
 struct khorgos_payment_change {
     khorgos_u128 id; /* request id */
     khorgos_u128 payment_id;
     uint8_t priority; /* reprioritize only */
-    uint8_t reserved[31];
+    char debtor[KHORGOS_BIC_BYTES];
+    uint8_t reserved[20];
 };
 
 /* A payment's ISO 20022 references: what the 256-byte payment record has no room for. The

@@ -3,7 +3,7 @@
 # through it): its usage errors (exit 2), a server that is not there (exit 1 after the timeout,
 # naming it), and the engine's refusal of a request answered as apply answers it
 # (advance_clock on a server without --clock manual: clock_not_manual, then the session goes
-# on). Ports 4460 and 4461.
+# on); advance_clock journaled, its clock back after a restart. Ports 4460, 4461 and 4662.
 . "$(dirname "$0")/support/server_test.sh"
 
 for arguments in "" "--addresses" "--addresses host:1" "--addresses 4460 --tls-ca ca.crt" \
@@ -41,4 +41,24 @@ diff "$work/apply.out" "$work/client.masked" || fail "client and apply differ (t
 grep -q '"error":{"code":"clock_not_manual"' "$work/client.out" || fail "no clock_not_manual"
 kill "$server" && wait "$server" || fail "the server did not stop cleanly"
 server=
-echo "ok: usage, no server, and the engine's refusal through khorgos client"
+
+# advance_clock is journaled: a server restarted with --clock manual has the clock it had, and
+# inspect shows the move. Port 4662.
+"$KHORGOS" format --data "$work/clock" --cluster 0 >/dev/null || fail "format"
+for round in 1 2; do
+    "$KHORGOS" start --data "$work/clock" --addresses 127.0.0.1:4662 --clock manual \
+        2>"$work/clock.err" &
+    server=$!
+    seconds=$([ "$round" -eq 1 ] && echo 60 || echo 0)
+    echo "{\"op\":\"advance_clock\",\"seconds\":$seconds}" |
+        "$KHORGOS" client --addresses 4662 >"$work/clock.out" 2>"$work/client.err" ||
+        fail "client: $(cat "$work/client.err")"
+    grep -q '"now":"1684454460000000000"' "$work/clock.out" ||
+        fail "round $round: $(cat "$work/clock.out")"
+    kill "$server" && wait "$server" || fail "the server did not stop cleanly"
+    server=
+done
+"$KHORGOS" inspect --data "$work/clock" >"$work/inspect.out" 2>/dev/null
+grep -q "advance_clock *the manual clock moves 60000000000 ns" "$work/inspect.out" ||
+    fail "inspect: $(cat "$work/inspect.out")"
+echo "ok: usage, no server, the engine's refusal through khorgos client, a journaled clock"

@@ -5,7 +5,8 @@
  * address skipped; a reply lost with its connection, the same request sent again on the next
  * connection and answered from the session (applied once: `created`, not `exists`); a server
  * that never answers gives `timeout`; a notification reaches its callback and an eviction fails
- * the request in flight and every later one. Ports 4452 to 4456; every wait is bounded. */
+ * the request in flight and every later one; an advance_clock whose reply was lost moves the
+ * clock once. Ports 4452 to 4456; every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,6 +217,33 @@ static void test_retry_after_lost_reply(void **state) {
     close(listener);
 }
 
+/* advance_clock is recorded in the session: its reply lost, the retry on the next connection
+ * gets the first reply and the clock moved once. */
+static void test_clock_retry_after_lost_reply(void **state) {
+    (void)state;
+    struct khorgos_client *direct = client_open("4452", 0);
+    u64 zero = 0, second_ns = 1000000000ull, before = 0, now = 0;
+    assert_int_equal(execute(direct, KHORGOS_CLIENT_ADVANCE_CLOCK, &zero, sizeof(zero), &before,
+                             sizeof(before), NULL),
+                     KHORGOS_ERROR_ok);
+    int listener = listen_on(PORT_PROXY);
+    pthread_t proxy;
+    assert_int_equal(pthread_create(&proxy, NULL, proxy_thread, &listener), 0);
+    struct khorgos_client *client = client_open("4454,4452", 10000000000ull);
+    assert_int_equal(execute(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &second_ns, sizeof(second_ns),
+                             &now, sizeof(now), NULL),
+                     KHORGOS_ERROR_ok);
+    assert_true(now == before + second_ns);
+    assert_int_equal(execute(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &zero, sizeof(zero), &now,
+                             sizeof(now), NULL),
+                     KHORGOS_ERROR_ok);
+    assert_true(now == before + second_ns); /* executed again, it would be 2 s on */
+    khorgos_client_close(client);
+    khorgos_client_close(direct);
+    pthread_join(proxy, NULL);
+    close(listener);
+}
+
 static void test_timeout(void **state) {
     (void)state;
     int listener = listen_on(PORT_SILENT); /* accepts in the kernel, never answers */
@@ -336,6 +364,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settlement_and_clock),
         cmocka_unit_test(test_retry_after_lost_reply),
+        cmocka_unit_test(test_clock_retry_after_lost_reply),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_notification_and_eviction),
         cmocka_unit_test(test_options_refused),

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "settle_rtgs_fixture.h"
@@ -88,6 +89,7 @@ static const struct {
     {KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, BANK_WRITE},
     {KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, READ},
     {KHORGOS_OPERATION_GET_BUSINESS_DAYS, READ},
+    {KHORGOS_OPERATION_ADVANCE_CLOCK, OPERATOR_WRITE},
 };
 
 static bool permitted(enum actor_index actor, enum right right) {
@@ -246,9 +248,10 @@ static void fill_submit(u8 *own, u8 *other) {
 }
 
 static void fill_cancel(u8 *own, u8 *other) {
-    /* Own: payment 1 (A's, settled: payment_not_queued, not forbidden); other: B's 2. */
+    /* Own: payment 1 (A's, settled: payment_not_queued, not forbidden); other: B's 2, named
+     * by its payer. */
     struct khorgos_payment_change a = {.id = 21, .payment_id = 1};
-    struct khorgos_payment_change b = {.id = 22, .payment_id = 2};
+    struct khorgos_payment_change b = {.id = 22, .payment_id = 2, .debtor = BANK_B};
     memcpy(own, &a, sizeof(a));
     memcpy(other, &b, sizeof(b));
 }
@@ -256,9 +259,9 @@ static void fill_cancel(u8 *own, u8 *other) {
 static void fill_reprioritize(u8 *own, u8 *other) {
     struct khorgos_payment_change a = {.id = 31, .payment_id = 1,
                                        .priority = KHORGOS_PRIORITY_URGENT};
-    /* An id that exists nowhere is refused as another's would be. */
+    /* A payer named that is not the actor is refused, whether or not the payment exists. */
     struct khorgos_payment_change b = {.id = 32, .payment_id = 999,
-                                       .priority = KHORGOS_PRIORITY_URGENT};
+                                       .priority = KHORGOS_PRIORITY_URGENT, .debtor = BANK_C};
     memcpy(own, &a, sizeof(a));
     memcpy(other, &b, sizeof(b));
 }
@@ -297,12 +300,6 @@ static void fill_quote(u8 *own, u8 *other) {
     memcpy(other, &b, sizeof(b));
 }
 
-static void fill_withdraw(u8 *own, u8 *other) {
-    u128 a = 7, b = 999;
-    memcpy(own, &a, sizeof(a));
-    memcpy(other, &b, sizeof(b));
-}
-
 static const struct event_case event_cases[] = {
     {"submit", BANK, KHORGOS_OPERATION_SUBMIT_PAYMENTS, sizeof(struct khorgos_payment),
      fill_submit},
@@ -319,8 +316,6 @@ static const struct event_case event_cases[] = {
      fill_limit},
     {"quote", PROVIDER_ACTOR, KHORGOS_OPERATION_SET_FX_QUOTES, sizeof(struct khorgos_fx_quote),
      fill_quote},
-    {"withdraw", PROVIDER_ACTOR, KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, sizeof(u128),
-     fill_withdraw},
     /* Roles add up: an agent and a provider pay their own payments as a bank does. */
     {"agent pays", AGENT, KHORGOS_OPERATION_SUBMIT_PAYMENTS, sizeof(struct khorgos_payment),
      fill_submit},
@@ -380,6 +375,169 @@ static void test_event_changes_nothing(void **state) {
     /* B itself may now use id 60: B's request was never recorded. */
     assert_int_equal(test_pay(engine, 60, BANK_B, BANK_A, 10, KZT), KHORGOS_SETTLE_queued);
     assert_int_equal(test_lookup(engine, 60).state, KHORGOS_PAYMENT_QUEUED);
+    khorgos_close(engine);
+}
+
+/* One request as the participant `bic`; returns its error, the reply in `out`. */
+static khorgos_error run_bic(struct khorgos *engine, const char *bic, u32 operation,
+                             const void *body, u32 body_size, void *out, u32 *size) {
+    struct khorgos_request request = {
+        .operation = operation, .body_size = body_size, .body = body, .reply = out,
+        .reply_capacity = khorgos_reply_size_max(operation, body_size),
+        .actor = {.role = KHORGOS_ACTOR_PARTICIPANT}};
+    memcpy(request.actor.bic, bic, strlen(bic));
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    if (size != NULL) *size = request.reply_size;
+    return request.error;
+}
+
+static struct khorgos_settle_result event_bic(struct khorgos *engine, const char *bic,
+                                              u32 operation, const void *event, u32 size) {
+    struct khorgos_settle_result result;
+    u32 reply_size = 0;
+    assert_int_equal(run_bic(engine, bic, operation, event, size, &result, &reply_size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(reply_size, sizeof(result));
+    return result;
+}
+
+/* A lookup of one payment id as `bic`: its debtor's first letters, or "" when none. */
+static const char *lookup_bic(struct khorgos *engine, const char *bic, u128 id) {
+    static struct khorgos_payment payment;
+    u32 size = 0;
+    assert_int_equal(run_bic(engine, bic, KHORGOS_OPERATION_LOOKUP_PAYMENTS, &id, sizeof(id),
+                             &payment, &size), KHORGOS_ERROR_ok);
+    if (size == 0) return "";
+    assert_int_equal(size, sizeof(payment));
+    assert_true(payment.id == id);
+    payment.debtor[8] = '\0';
+    return payment.debtor;
+}
+
+/* Payment ids are their payer's own: B's id 7 after A's is a new payment, each bank's lookup,
+ * queue, cancel and re-prioritisation reach only its own, and nothing B is answered differs
+ * from what an id nobody used gets. */
+static void test_payment_ids_scoped(void **state) {
+    (void)state;
+    struct khorgos *engine = world();
+    struct khorgos_payment a7 = test_payment_event(7, BANK_A, BANK_C, 10, KZT);
+    struct khorgos_payment a9 = test_payment_event(9, BANK_A, BANK_C, 5000000, KZT);
+    struct khorgos_payment b7 = test_payment_event(7, BANK_B, BANK_C, 5000000, KZT);
+    u32 submit = KHORGOS_OPERATION_SUBMIT_PAYMENTS;
+    assert_int_equal(event_bic(engine, BANK_A, submit, &a7, sizeof(a7)).status,
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(event_bic(engine, BANK_A, submit, &a9, sizeof(a9)).status,
+                     KHORGOS_SETTLE_queued);
+    struct khorgos_settle_result result = event_bic(engine, BANK_B, submit, &b7, sizeof(b7));
+    assert_int_equal(result.status, KHORGOS_SETTLE_queued); /* not exists_with_different_... */
+    assert_int_equal(result.flags, 0);
+    assert_true(result.timestamp > 0);
+    assert_string_equal(lookup_bic(engine, BANK_A, 7), BANK_A);
+    assert_string_equal(lookup_bic(engine, BANK_B, 7), BANK_B);
+    assert_string_equal(lookup_bic(engine, BANK_B, 9), "");
+    /* B's queue holds its 7 (and its 2), A's holds its 9 only. */
+    struct khorgos_settle_filter filter = {0};
+    u32 size = 0;
+    assert_int_equal(run_bic(engine, BANK_B, KHORGOS_OPERATION_GET_QUEUE, &filter,
+                             sizeof(filter), reply, &size), KHORGOS_ERROR_ok);
+    assert_int_equal(size, 2 * sizeof(struct khorgos_payment));
+    assert_int_equal(run_bic(engine, BANK_A, KHORGOS_OPERATION_GET_QUEUE, &filter,
+                             sizeof(filter), reply, &size), KHORGOS_ERROR_ok);
+    assert_int_equal(size, sizeof(struct khorgos_payment));
+    /* B cancels "9" (A's queued one) and 999 (nobody's): the same answer, A's 9 stays. */
+    u32 cancel = KHORGOS_OPERATION_CANCEL_PAYMENTS;
+    struct khorgos_payment_change change = {.id = 500, .payment_id = 9};
+    struct khorgos_settle_result taken = event_bic(engine, BANK_B, cancel, &change,
+                                                   sizeof(change));
+    change = (struct khorgos_payment_change){.id = 501, .payment_id = 999};
+    struct khorgos_settle_result nobody = event_bic(engine, BANK_B, cancel, &change,
+                                                    sizeof(change));
+    assert_int_equal(taken.status, KHORGOS_SETTLE_payment_not_found);
+    assert_int_equal(nobody.status, KHORGOS_SETTLE_payment_not_found);
+    assert_int_equal(taken.flags, nobody.flags);
+    assert_int_equal(test_lookup(engine, 9).state, KHORGOS_PAYMENT_QUEUED);
+    /* Naming A as the payer: forbidden, nothing changed, the request id not taken. */
+    change = (struct khorgos_payment_change){.id = 502, .payment_id = 9, .debtor = BANK_A};
+    u128 digest = engine_state_digest(engine);
+    assert_int_equal(event_bic(engine, BANK_B, cancel, &change, sizeof(change)).status,
+                     KHORGOS_SETTLE_forbidden);
+    assert_true(engine_state_digest(engine) == digest);
+    /* Request ids too: A's request 500 is a new request, not B's 500 again. */
+    change = (struct khorgos_payment_change){.id = 500, .payment_id = 9};
+    result = event_bic(engine, BANK_A, cancel, &change, sizeof(change));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    assert_int_equal(result.flags, 0);
+    /* B's 7 is still queued; B re-prioritises it by its own id. */
+    change = (struct khorgos_payment_change){.id = 503, .payment_id = 7,
+                                             .priority = KHORGOS_PRIORITY_URGENT};
+    assert_int_equal(event_bic(engine, BANK_B, KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS, &change,
+                               sizeof(change)).status, KHORGOS_SETTLE_ok);
+    /* The operator: a bare id reaches the first (A's 7), a payer names B's. */
+    assert_string_equal(lookup_bic(engine, BANK_A, 7), BANK_A);
+    struct khorgos_payment first = test_lookup(engine, 7);
+    assert_memory_equal(first.debtor, BANK_A, 8);
+    change = (struct khorgos_payment_change){.id = 504, .payment_id = 7, .debtor = BANK_B};
+    assert_int_equal(test_one(engine, cancel, &change, sizeof(change)).status, KHORGOS_SETTLE_ok);
+    assert_int_equal(run_bic(engine, BANK_B, KHORGOS_OPERATION_LOOKUP_PAYMENTS, &(u128){7},
+                             sizeof(u128), reply, &size), KHORGOS_ERROR_ok);
+    struct khorgos_payment b_seen;
+    memcpy(&b_seen, reply, sizeof(b_seen));
+    assert_int_equal(b_seen.state, KHORGOS_PAYMENT_CANCELLED);
+    assert_true(settle_check(&engine->settle));
+    /* A snapshot holds both 7s and both 500s, and rebuilds each one's maps. */
+    u64 bytes = 0;
+    assert_int_equal(engine_snapshot_memory_write(engine, NULL, 0, &bytes),
+                     KHORGOS_ERROR_no_space);
+    u8 *snapshot = malloc(bytes);
+    assert_non_null(snapshot);
+    assert_int_equal(engine_snapshot_memory_write(engine, snapshot, bytes, &bytes),
+                     KHORGOS_ERROR_ok);
+    struct khorgos *loaded = NULL;
+    assert_int_equal(engine_snapshot_memory_load(engine, snapshot, bytes, &loaded),
+                     KHORGOS_ERROR_ok);
+    free(snapshot);
+    assert_true(engine_state_digest(loaded) == engine_state_digest(engine));
+    assert_string_equal(lookup_bic(loaded, BANK_A, 7), BANK_A);
+    assert_string_equal(lookup_bic(loaded, BANK_B, 7), BANK_B);
+    change = (struct khorgos_payment_change){.id = 500, .payment_id = 9};
+    result = event_bic(loaded, BANK_B, cancel, &change, sizeof(change));
+    assert_int_equal(result.flags, KHORGOS_SETTLE_RESULT_RETRY); /* B's own 500, answered again */
+    assert_int_equal(result.status, KHORGOS_SETTLE_payment_not_found);
+    khorgos_close(loaded);
+    khorgos_close(engine);
+}
+
+/* Quote ids are their provider's own: a second provider's quote 7 beside the first's, each
+ * withdrawing and reading only its own. */
+static void test_quote_ids_scoped(void **state) {
+    (void)state;
+    struct khorgos *engine = world();
+    const char *second = "LPRWKZKA";
+    assert_int_equal(test_participant(engine, second, KHORGOS_ROLE_LIQUIDITY_PROVIDER, KZT, CNY),
+                     KHORGOS_SETTLE_ok);
+    struct khorgos_fx_quote quote = {.id = 7, .amount_max = 500, .currency_source = KZT,
+                                     .currency_target = CNY, .rate_mantissa = 16,
+                                     .rate_exponent = -3,
+                                     .expires_at = khorgos_clock_now(engine) + 3600 * SECOND_NS};
+    memcpy(quote.provider, second, strlen(second));
+    struct khorgos_settle_result result =
+        event_bic(engine, second, KHORGOS_OPERATION_SET_FX_QUOTES, &quote, sizeof(quote));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    assert_int_equal(result.flags, 0);
+    u128 id = 7;
+    assert_int_equal(event_bic(engine, second, KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, &id,
+                               sizeof(id)).status, KHORGOS_SETTLE_ok);
+    const char *providers[2] = {PROVIDER, second};
+    const u8 states[2] = {KHORGOS_QUOTE_LIVE, KHORGOS_QUOTE_WITHDRAWN};
+    for (u32 index = 0; index < 2; index++) {
+        struct khorgos_fx_quote seen;
+        u32 size = 0;
+        assert_int_equal(run_bic(engine, providers[index], KHORGOS_OPERATION_LOOKUP_FX_QUOTES,
+                                 &id, sizeof(id), &seen, &size), KHORGOS_ERROR_ok);
+        assert_int_equal(size, sizeof(seen));
+        assert_memory_equal(seen.provider, providers[index], 8);
+        assert_int_equal(seen.state, states[index]);
+    }
     khorgos_close(engine);
 }
 
@@ -611,6 +769,10 @@ static void test_replay(void **state) {
     struct khorgos_account account = {.id = 5, .ledger = KZT, .code = 1};
     assert_int_equal(run_as(engine, BANK, KHORGOS_OPERATION_CREATE_ACCOUNTS, &account,
                             sizeof(account), reply, NULL), KHORGOS_ERROR_forbidden);
+    /* B's own payment 70 beside A's: a payment of its own, replayed as one. */
+    struct khorgos_payment b70 = test_payment_event(70, BANK_B, BANK_A, 10, KZT);
+    assert_int_equal(event_bic(engine, BANK_B, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &b70,
+                               sizeof(b70)).status, KHORGOS_SETTLE_day_not_open);
     u64 requests = engine->request_count;
     u128 digest = engine_state_digest(engine);
     khorgos_close(engine);
@@ -621,6 +783,8 @@ static void test_replay(void **state) {
     u32 size = 0;
     size = read_as(engine, OPERATOR, KHORGOS_OPERATION_LOOKUP_PAYMENTS, ids, sizeof(ids));
     assert_int_equal(size, sizeof(struct khorgos_payment));
+    assert_string_equal(lookup_bic(engine, BANK_A, 70), BANK_A);
+    assert_string_equal(lookup_bic(engine, BANK_B, 70), BANK_B);
     u128 account_id = 5;
     size = read_as(engine, OPERATOR, KHORGOS_OPERATION_LOOKUP_ACCOUNTS, &account_id,
                    sizeof(account_id));
@@ -709,6 +873,7 @@ int main(void) {
         cmocka_unit_test(test_reads_filtered),  cmocka_unit_test(test_reads_by_id),
         cmocka_unit_test(test_query_pages),     cmocka_unit_test(test_replay),
         cmocka_unit_test(test_actor_text),      cmocka_unit_test(test_message_payments),
+        cmocka_unit_test(test_payment_ids_scoped), cmocka_unit_test(test_quote_ids_scoped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,8 @@
  * its replies survive a checkpoint and a replay (equal digests, equal reply bytes); a register
  * and a read change the state digest; a request authorization refused is recorded with its
  * error (forbidden), kept by a snapshot; journal records carry the client; a directory of format
- * version 3 is refused with format_version. */
+ * version 2 is refused with format_version; advance_clock is journaled and recorded: a retry
+ * moves nothing, and a reopened engine has the same clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -359,6 +360,66 @@ static void test_snapshot_and_replay_round_trip(void **state) {
     directory_remove(&directory);
 }
 
+/* Client `id`'s request `number`: advance_clock by `nanoseconds`; the reply (the new time) in
+ * *now. Returns the request's error. */
+static khorgos_error clock_advance(struct khorgos *engine, u128 id, u64 number, u64 nanoseconds,
+                                   u64 *now) {
+    struct khorgos_client_request client = client_of(id, number, 200 + number);
+    struct khorgos_request request = {.operation = KHORGOS_OPERATION_ADVANCE_CLOCK,
+                                      .body_size = sizeof(nanoseconds), .body = &nanoseconds,
+                                      .reply = now, .reply_capacity = sizeof(*now),
+                                      .client = &client};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    return request.error;
+}
+
+/* advance_clock is a journaled request of the session: a retry moves nothing, the session
+ * keeps its reply, what it made due fires after it, and a reopened engine (from the journal,
+ * then from a snapshot) has the same clock and state. */
+static void test_clock_journaled(void **state) {
+    (void)state;
+    struct directory directory;
+    directory_format(&directory);
+    struct khorgos *engine = directory_open(&directory);
+    assert_int_equal(session_register(engine, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(account_create(engine, 1, 1, 101, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(account_create(engine, 1, 2, 102, 2), KHORGOS_ERROR_ok);
+    struct khorgos_transfer pending = {.id = 9, .debit_account_id = 1, .credit_account_id = 2,
+                                      .amount = 5, .ledger = 398, .code = 1, .timeout = 30,
+                                      .flags = KHORGOS_TRANSFER_PENDING};
+    struct khorgos_create_result result;
+    struct khorgos_request create = {.operation = KHORGOS_OPERATION_CREATE_TRANSFERS,
+                                     .body_size = sizeof(pending), .body = &pending,
+                                     .reply = &result, .reply_capacity = sizeof(result)};
+    assert_int_equal(khorgos_execute(engine, &create, 1), KHORGOS_ERROR_ok);
+    u64 minute_ns = 60ull * 1000000000ull, now = 0;
+    u64 sequence = engine->request_count;
+    assert_int_equal(clock_advance(engine, 1, 3, minute_ns, &now), KHORGOS_ERROR_ok);
+    assert_true(now == KHORGOS_MANUAL_CLOCK_START_NS + minute_ns);
+    assert_int_equal(engine->request_count, sequence + 2); /* itself, then the expiry's pulse */
+    assert_int_equal(clock_advance(engine, 1, 3, minute_ns, &now),
+                     KHORGOS_ERROR_request_duplicate);
+    assert_true(khorgos_clock_now(engine) == KHORGOS_MANUAL_CLOCK_START_NS + minute_ns);
+    const struct engine_session *session = engine_session_find(engine, 1);
+    assert_int_equal(session->request, 3);
+    assert_int_equal(session->reply_size, sizeof(u64));
+    assert_int_equal(clock_advance(engine, 1, 4, 5, &now), KHORGOS_ERROR_ok);
+    u64 clock = khorgos_clock_now(engine);
+    assert_true(clock == KHORGOS_MANUAL_CLOCK_START_NS + minute_ns + 5);
+    for (u32 round = 0; round < 2; round++) {
+        if (round == 1) assert_int_equal(khorgos_checkpoint(engine), KHORGOS_ERROR_ok);
+        u128 digest = engine_state_digest(engine);
+        khorgos_close(engine);
+        engine = directory_open(&directory);
+        assert_true(khorgos_clock_now(engine) == clock);
+        assert_true(engine_state_digest(engine) == digest);
+    }
+    assert_int_equal(clock_advance(engine, 1, 4, 5, &now), KHORGOS_ERROR_request_duplicate);
+    assert_true(khorgos_clock_now(engine) == clock);
+    khorgos_close(engine);
+    directory_remove(&directory);
+}
+
 static struct storage_record_header register_record; /* the register's: no body */
 
 static khorgos_error record_client(void *context, const struct storage_record_header *header,
@@ -375,7 +436,7 @@ static khorgos_error record_client(void *context, const struct storage_record_he
 
 /* A client's request is journaled with its client, number, checksum, release and batch, and
  * the client is chained while the record's offset and commit grouping are not; a directory
- * whose superblock says format version 3 is refused, naming both versions. */
+ * whose superblock says format version 2 is refused, naming both versions. */
 static void test_records_and_format_version(void **state) {
     (void)state;
     struct directory directory;
@@ -411,14 +472,14 @@ static void test_records_and_format_version(void **state) {
     register_record.client = 2;
     storage_record_hash(&register_record, NULL, moved);
     assert_memory_not_equal(hash, moved, sizeof(hash));
-    superblock.format_version = 3;
+    superblock.format_version = 2;
     assert_int_equal(storage_superblock_write(io, &superblock), KHORGOS_ERROR_ok);
     storage_io_posix_destroy(io);
     char text[512] = "";
     struct khorgos_open_options options = {.report = text, .report_capacity = sizeof(text)};
     assert_int_equal(khorgos_open(&engine, directory.path, &options),
                      KHORGOS_ERROR_format_version);
-    assert_non_null(strstr(text, "format version 3; this build reads version 4"));
+    assert_non_null(strstr(text, "format version 2; this build reads version 4"));
     directory_remove(&directory);
 }
 
@@ -433,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_forbidden_recorded_with_its_error),
         cmocka_unit_test(test_snapshot_and_replay_round_trip),
         cmocka_unit_test(test_records_and_format_version),
+        cmocka_unit_test(test_clock_journaled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -363,12 +363,13 @@ static void tls_identities(void) {
     struct connection connection;
     tls_connect(&connection, "BANKDEFF", NULL, false);
     /* create_accounts is the operator's: the engine refuses the bank's (forbidden), and the
-     * server evicts the client, a reply without its results reading as success. */
+     * server evicts the client (an operation it may not send), a reply without its results
+     * reading as success. */
     static u8 message[CLIENT_MESSAGE_BYTES_MAX];
     struct client_header refused;
     register_and_send_accounts(&connection, 1, 1, message, &refused);
     assert_int_equal(refused.command, CLIENT_COMMAND_EVICTION);
-    assert_int_equal(refused.eviction.reason, CLIENT_EVICTION_invalid_request_body);
+    assert_int_equal(refused.eviction.reason, CLIENT_EVICTION_invalid_request_operation);
     connection_close(&connection);
     assert_true(log_wait("identity=BANKDEFFXXX role=participant protocol=TLSv1.3", WAIT_MS));
     assert_true(log_wait("error=forbidden batches=1 batches_applied=0", WAIT_MS));

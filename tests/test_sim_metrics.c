@@ -259,8 +259,10 @@ static void test_bad_flows_are_refused_and_change_nothing(void **state) {
         flow(A, B, 1, 0, 101),       /* settled after the close */
         flow(A, B, 1, 101, SIM_NEVER), /* submitted after the close */
         flow(A, B, SIM_AMOUNT_MAX + 1, 0, 0),
+        flow(A, B, 1, 0, 0),         /* its cut-off after the close (below) */
     };
     bad[0].payee = A;
+    bad[ARRAY_COUNT(bad) - 1].due_at = 101;
     for (u32 index = 0; index < ARRAY_COUNT(bad); index++) {
         assert_int_equal(sim_metrics_compute(&metrics, &workspace, &bad[index], 1, 100),
                          KHORGOS_ERROR_invalid_argument);
@@ -386,6 +388,41 @@ static void test_flows_from_payments(void **state) {
     assert_int_equal(flows[6].settled_at, SIM_NEVER);
     assert_int_equal(flows[7].settled_at, SIM_NEVER);
     for (u32 index = 0; index < 6; index++) assert_int_equal(flows[index].settled_at, 100);
+    /* Every leg is due at its payment's cut-off: the customer one, or the interbank one. */
+    for (u32 index = 0; index < 8; index++) assert_int_equal(flows[index].due_at, 0);
+    day.customer_cutoff_seconds = 50;
+    day.interbank_cutoff_seconds = 60;
+    payments[2].type = SIM_PAYMENT_INTERBANK;
+    assert_int_equal(sim_flows_from_day(&day, outcomes, flows), 8);
+    for (u32 index = 0; index < 8; index++) {
+        assert_int_equal(flows[index].due_at, index >= 3 && index <= 5 ? 60 : 50);
+    }
+}
+
+/* Close 100, a customer cut-off at 50. A pays B 100 (customer, at 10); B pays A 100 back
+ * (interbank, due at the close). Netting alone needs nothing, but when B's payment comes after
+ * the cut-off (at 60) A needs the 100 to pay before it; when it comes before (at 40) the two
+ * settle together at the cut-off's last second and nobody needs anything. */
+static void test_lower_bound_counts_receipts_before_the_cutoff(void **state) {
+    (void)state;
+    struct sim_flow flows[] = {flow(A, B, 100, 10, 10), flow(B, A, 100, 60, 60)};
+    flows[0].due_at = 50;
+    assert_int_equal(sim_metrics_compute(&metrics, &workspace, flows, 2, 100), KHORGOS_ERROR_ok);
+    assert_u128(at(A)->lower_bound, 100);
+    assert_u128(at(B)->lower_bound, 0);
+    assert_u128(at(A)->upper_bound, 100);
+    flows[1].submitted_at = 40;
+    flows[1].settled_at = 49;
+    flows[0].settled_at = 49;
+    assert_int_equal(sim_metrics_compute(&metrics, &workspace, flows, 2, 100), KHORGOS_ERROR_ok);
+    assert_u128(at(A)->lower_bound, 0);
+    assert_u128(at(B)->lower_bound, 0);
+    /* Every flow submitted before the cut-off settles by it: B's payment at 40 must then be
+     * paid by 49 too, so when A pays B 30 more after the cut-off, B needs nothing and A 30. */
+    struct sim_flow three[] = {flows[0], flows[1], flow(A, B, 30, 70, 70)};
+    assert_int_equal(sim_metrics_compute(&metrics, &workspace, three, 3, 100), KHORGOS_ERROR_ok);
+    assert_u128(at(A)->lower_bound, 30);
+    assert_u128(at(B)->lower_bound, 0);
 }
 
 int main(void) {
@@ -402,6 +439,7 @@ int main(void) {
         cmocka_unit_test(test_random_days_settled_on_arrival_use_the_upper_bound),
         cmocka_unit_test(test_country_liquidity_in_usd),
         cmocka_unit_test(test_flows_from_payments),
+        cmocka_unit_test(test_lower_bound_counts_receipts_before_the_cutoff),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,8 @@
  *     liquidity;
  *   - the same cycle as interbank payments after the customer cut-off: rtgs_lsm's resolution
  *     in the last second before the interbank cut-off settles it;
+ *   - a customer payment whose payer is lent the money back after the customer cut-off: the
+ *     lower bound holds it, so rtgs_lsm at a = 0 settles both;
  *   - netting carries a payment unwound from a short window into the next one, and on
  *     through every window, however many times that is (more carries than the day has
  *     payments);
@@ -82,6 +84,7 @@ static void cycle_day(struct sim_day *day) {
     day->count = 3;
     day->close_seconds = CYCLE_CLOSE;
     day->customer_cutoff_seconds = CYCLE_CUTOFF;
+    day->interbank_cutoff_seconds = CYCLE_CUTOFF + 300;
 }
 
 /* The cycle as interbank payments after the customer cut-off (3,210 to 3,230 s), with the
@@ -90,6 +93,7 @@ enum { LATE_CUTOFF = 3250 };
 static void late_cycle_day(struct sim_day *day) {
     cycle_day(day);
     scenario.interbank_cutoff_seconds = OPEN + LATE_CUTOFF;
+    day->interbank_cutoff_seconds = LATE_CUTOFF;
     for (u32 index = 0; index < 3; index++) {
         day->payments[index].submitted_at = 3210 + 10 * index;
         day->payments[index].type = SIM_PAYMENT_INTERBANK;
@@ -106,6 +110,16 @@ static void two_way_day(struct sim_day *day) {
     day->payments[1].debtor = 2;
     day->payments[1].creditor = 1;
     day->count = 2;
+}
+
+/* A (1) pays B (2) 100.00 at 10 s, a customer payment; B lends it back, 100.00 at 3,100 s, an
+ * interbank payment after the customer cut-off (3,000 s) and before the interbank one
+ * (3,300 s). Netted over the day A needs nothing, but its payment is due before the loan can
+ * come: its lower bound is 100.00. */
+static void loan_after_cutoff_day(struct sim_day *day) {
+    two_way_day(day);
+    day->payments[1].submitted_at = 3100;
+    day->payments[1].type = SIM_PAYMENT_INTERBANK;
 }
 
 /* A pays B 100.00 at 10 s; B pays A 100.00 at 2,300 s: in 600-second windows A's payment is
@@ -221,6 +235,26 @@ static void test_late_cycle_resolves_before_the_interbank_cutoff(void **state) {
         assert_int_equal(outcomes[index].settled_at, LATE_CUTOFF - 1);
     }
     assert_int_equal(run.gridlocks_resolved[0], 1);
+    sim_metrics_deinit(&metrics);
+}
+
+/* At a = 0 every bank holds a lower bound that counts the customer cut-off: A pays on arrival
+ * and B pays the loan from what it received, where a bound counting the loan towards A's
+ * payment left both rejected at their cut-offs. */
+static void test_lower_bound_pays_before_the_customer_cutoff(void **state) {
+    (void)state;
+    struct sim_outcome outcomes[2];
+    struct sim_metrics metrics;
+    struct sim_run run;
+    run_day(loan_after_cutoff_day, SIM_DESIGN_RTGS_LSM, 0, SIM_NETTING_INTERVAL_SECONDS_DEFAULT,
+            outcomes, &metrics, &run, false);
+    assert_true(sim_metrics_at(&metrics, 1, 0)->lower_bound == CYCLE_AMOUNT);
+    assert_true(sim_metrics_at(&metrics, 2, 0)->lower_bound == 0);
+    assert_int_equal(outcomes[0].status, SIM_STATUS_SETTLED);
+    assert_int_equal(outcomes[0].settled_at, 10);
+    assert_int_equal(outcomes[1].status, SIM_STATUS_SETTLED);
+    assert_int_equal(outcomes[1].settled_at, 3100);
+    assert_true(metrics.currencies[0].settlement_ratio_count == 1.0);
     sim_metrics_deinit(&metrics);
 }
 
@@ -479,6 +513,7 @@ int main(void) {
         cmocka_unit_test(test_cycle_fifo_without_liquidity_settles_nothing),
         cmocka_unit_test(test_cycle_lsm_without_liquidity_resolves_the_gridlock),
         cmocka_unit_test(test_late_cycle_resolves_before_the_interbank_cutoff),
+        cmocka_unit_test(test_lower_bound_pays_before_the_customer_cutoff),
         cmocka_unit_test(test_cycle_with_upper_bound_settles_on_arrival),
         cmocka_unit_test(test_cycle_without_queue_rejects_on_arrival),
         cmocka_unit_test(test_cycle_nets_to_zero_in_a_window),

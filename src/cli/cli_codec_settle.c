@@ -243,7 +243,7 @@ static const struct cli_field filter_fields[] = {
 #define CHANGE struct khorgos_payment_change
 static const struct cli_field change_fields[] = {
     SETTLE_UNSIGNED(CHANGE, id), SETTLE_UNSIGNED(CHANGE, payment_id),
-    SETTLE_ENUM(CHANGE, priority, priority_names),
+    SETTLE_ENUM(CHANGE, priority, priority_names), SETTLE_TEXT(CHANGE, debtor),
 };
 
 #define DAY struct khorgos_business_day

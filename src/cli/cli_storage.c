@@ -367,6 +367,12 @@ static void cli_inspect_summary(const struct storage_record_header *header, cons
         snprintf(out, capacity, "internal timer work (expiries due)");
         return;
     }
+    if (header->operation == KHORGOS_OPERATION_ADVANCE_CLOCK && header->body_size == 8) {
+        u64 nanoseconds = 0;
+        memcpy(&nanoseconds, body, sizeof(nanoseconds));
+        snprintf(out, capacity, "the manual clock moves %llu ns", (unsigned long long)nanoseconds);
+        return;
+    }
     int used = snprintf(out, capacity, "%u event(s)", count);
     for (u32 index = 0; index < MIN(count, CLI_INSPECT_EVENTS_SHOWN) && used > 0 &&
                         (size_t)used < capacity;

@@ -6,6 +6,7 @@
 static const struct engine_operation engine_operation_table[] = {
     {KHORGOS_OPERATION_PULSE, "pulse", 1, 1, false, true},
     {KHORGOS_OPERATION_REGISTER, "register", 1, sizeof(u64), false, true},
+    {KHORGOS_OPERATION_ADVANCE_CLOCK, "advance_clock", sizeof(u64), sizeof(u64), false, true},
     {KHORGOS_OPERATION_CREATE_ACCOUNTS, "create_accounts", sizeof(struct khorgos_account),
      sizeof(struct khorgos_create_result), false, true},
     {KHORGOS_OPERATION_CREATE_TRANSFERS, "create_transfers", sizeof(struct khorgos_transfer),
@@ -185,6 +186,19 @@ static khorgos_error engine_validate_register(const struct khorgos *engine,
     return engine_session_check(engine, request->operation, request->client, 0);
 }
 
+/* advance_clock: one u64, on a manual clock, that does not pass 2^64 - 1. */
+static khorgos_error engine_validate_clock(const struct khorgos *engine,
+                                          const struct khorgos_request *request, u32 count) {
+    ASSERT(request->operation == KHORGOS_OPERATION_ADVANCE_CLOCK);
+    if (count != 1) return KHORGOS_ERROR_body_size;
+    if (!engine->clock_manual) return KHORGOS_ERROR_clock_not_manual;
+    u64 nanoseconds = 0;
+    memcpy(&nanoseconds, request->body, sizeof(nanoseconds));
+    if (nanoseconds > U64_MAX - engine->clock_manual_ns) return KHORGOS_ERROR_invalid_argument;
+    ASSERT(engine->clock_manual_ns + nanoseconds >= engine->clock_manual_ns);
+    return KHORGOS_ERROR_ok;
+}
+
 khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos_request *request) {
     ASSERT(engine != NULL && request != NULL);
     if (request->operation == KHORGOS_OPERATION_REGISTER) {
@@ -202,6 +216,10 @@ khorgos_error engine_validate(const struct khorgos *engine, const struct khorgos
     u32 reply_size_max = khorgos_reply_size_max(request->operation, request->body_size);
     if (request->reply_capacity < reply_size_max) return KHORGOS_ERROR_reply_too_small;
     if (reply_size_max > 0 && request->reply == NULL) return KHORGOS_ERROR_invalid_argument;
+    if (request->operation == KHORGOS_OPERATION_ADVANCE_CLOCK) {
+        khorgos_error error = engine_validate_clock(engine, request, count);
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
     if (request->operation == KHORGOS_OPERATION_CREATE_ACCOUNTS &&
         !ledger_capacity_accounts(&engine->ledger, count)) {
         return KHORGOS_ERROR_capacity_full;
@@ -260,6 +278,20 @@ u32 engine_apply_request(struct khorgos *engine, struct khorgos_request *request
     return reply_size;
 }
 
+/* advance_clock applied: the clock moves by the body's nanoseconds (validated live; a replay
+ * that would pass 2^64 - 1 stops there); the reply is its new time. One record. */
+static u32 engine_clock_move(struct khorgos *engine, const void *body, void *reply) {
+    ASSERT(body != NULL && reply != NULL);
+    u64 nanoseconds = 0;
+    memcpy(&nanoseconds, body, sizeof(nanoseconds));
+    u64 room = U64_MAX - engine->clock_manual_ns;
+    engine->clock_manual_ns += MIN(nanoseconds, room);
+    memcpy(reply, &engine->clock_manual_ns, sizeof(engine->clock_manual_ns));
+    ASSERT(engine->clock_manual_ns >= KHORGOS_MANUAL_CLOCK_START_NS || room < nanoseconds ||
+           !engine->clock_manual);
+    return 1;
+}
+
 u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const void *body,
                  u32 body_size, void *reply, const struct khorgos_client_request *client) {
     ASSERT(engine != NULL);
@@ -274,6 +306,7 @@ u32 engine_apply(struct khorgos *engine, u32 operation, u64 timestamp, const voi
     u32 written = 0;
     switch (operation) {
     case KHORGOS_OPERATION_PULSE: ledger_pulse(&engine->ledger, timestamp); break;
+    case KHORGOS_OPERATION_ADVANCE_CLOCK: written = engine_clock_move(engine, body, reply); break;
     case KHORGOS_OPERATION_REGISTER: /* the session table's, below; the reply its number */
         if (reply != NULL) {
             u64 session = engine->request_count + 1; /* the sequence this record takes */
@@ -399,6 +432,11 @@ khorgos_error khorgos_execute_begin(struct khorgos *engine, struct khorgos_reque
         }
         request->timestamp = timestamp;
         request->reply_size = engine_apply_request(engine, request, timestamp);
+        if (request->operation == KHORGOS_OPERATION_ADVANCE_CLOCK) {
+            /* What the moved clock made due fires now, as khorgos_clock_advance does. */
+            engine_pulse_if_due(engine, engine->clock_manual_ns);
+            engine_settle_pulse_if_due(engine, engine->clock_manual_ns);
+        }
     }
     /* Group commit: the batch goes to the journal's writer; its replies are released by
      * khorgos_execute_wait once its records are durable. Every request of it, read-only ones

@@ -20,16 +20,16 @@
  *     is still journaled and applied as "nothing" (it takes its sequence and timestamp), so
  *     that the journal shows every refused attempt; a read-only one is not journaled;
  *   - an event about another participant (a payment it does not pay, a currency it is not the
- *     agent of, a quote that is not its own, or an id it cannot see): the event status
+ *     agent of, a quote of another provider, a change naming another payer): the event status
  *     forbidden, timestamp 0, and nothing changes. The allowed events of the request are
  *     applied together, as a request of their own, at the request's timestamp;
  *   - a read of others' data: those records are left out of the reply, as if not found. A
  *     filter naming another participant's BIC answers nothing; an empty BIC means one's own.
- * Authorization of an event comes before the settlement layer looks its request id up, so a
- * refusal tells nothing about another participant's requests. Request and payment ids are one
- * namespace for all participants (the settlement layer keys them by id alone), so an id
- * another participant already used still answers exists_with_different_fields: docs/security.md,
- * "Limits".
+ * Authorization of an event comes before the settlement layer looks any id up, and is
+ * decided from the event alone. Request, payment and quote ids are then scoped by participant
+ * (the settlement layer keys them by participant and id: settle.h, "Idempotency"), so another
+ * participant's id is not found, and no status, timestamp or error tells one participant about
+ * another's requests.
  */
 #include "engine/engine.h"
 #include "storage/storage.h"
@@ -180,26 +180,14 @@ static bool engine_rights_account(const struct engine_rights *rights, u128 id) {
     return participant_kind && (u32)id == rights->number;
 }
 
-/* The payment with this id, false when none (a read-only lookup through settle_apply). */
-static bool engine_auth_payment(struct khorgos *engine, u128 id, struct khorgos_payment *out) {
-    ASSERT(engine != NULL && out != NULL);
-    u32 found = settle_apply(&engine->settle, KHORGOS_OPERATION_LOOKUP_PAYMENTS, 0, &id, 1, out);
-    ASSERT(found <= 1);
-    return found == 1;
-}
-
-static bool engine_auth_quote(struct khorgos *engine, u128 id, struct khorgos_fx_quote *out) {
-    ASSERT(engine != NULL && out != NULL);
-    u32 found = settle_apply(&engine->settle, KHORGOS_OPERATION_LOOKUP_FX_QUOTES, 0, &id, 1, out);
-    ASSERT(found <= 1);
-    return found == 1;
-}
-
-/* Whether one event of a permitted state-changing request is about the participant itself. */
-static bool engine_rights_event(struct khorgos *engine, const struct engine_rights *rights,
-                                u32 operation, const u8 *event) {
+/* Whether one event of a permitted state-changing request is about the participant itself,
+ * from the event alone: no id is looked up here. The ids it names are then looked up in the
+ * participant's own scope (settle_actor_set), so another's id is simply not found. */
+static bool engine_rights_event(const struct engine_rights *rights, u32 operation,
+                                const u8 *event) {
     ASSERT(rights->role == KHORGOS_ACTOR_PARTICIPANT);
     ASSERT(event != NULL);
+    if (rights->bic[0] == '\0') return false; /* a journaled actor that is no valid BIC */
     if (operation == KHORGOS_OPERATION_SUBMIT_PAYMENTS) {
         struct khorgos_payment payment;
         memcpy(&payment, event, sizeof(payment));
@@ -214,23 +202,17 @@ static bool engine_rights_event(struct khorgos *engine, const struct engine_righ
     if (operation == KHORGOS_OPERATION_CANCEL_PAYMENTS ||
         operation == KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS) {
         struct khorgos_payment_change change;
-        struct khorgos_payment payment;
         memcpy(&change, event, sizeof(change));
-        return engine_auth_payment(engine, change.payment_id, &payment) &&
-               memcmp(payment.debtor, rights->bic, KHORGOS_BIC_BYTES) == 0;
+        static const char empty[KHORGOS_BIC_BYTES];
+        return memcmp(change.debtor, empty, KHORGOS_BIC_BYTES) == 0 ||
+               engine_auth_bic_is(change.debtor, rights->bic);
     }
     if (operation == KHORGOS_OPERATION_SET_FX_QUOTES) {
         struct khorgos_fx_quote quote;
         memcpy(&quote, event, sizeof(quote));
         return engine_auth_bic_is(quote.provider, rights->bic);
     }
-    if (operation == KHORGOS_OPERATION_WITHDRAW_FX_QUOTES) {
-        u128 id;
-        struct khorgos_fx_quote quote;
-        memcpy(&id, event, sizeof(id));
-        return engine_auth_quote(engine, id, &quote) &&
-               memcmp(quote.provider, rights->bic, KHORGOS_BIC_BYTES) == 0;
-    }
+    if (operation == KHORGOS_OPERATION_WITHDRAW_FX_QUOTES) return true; /* its own ids */
     /* fund, defund, set_credit_lines, set_limits: a settlement agent, in its currencies. */
     struct khorgos_participant_event change;
     memcpy(&change, event, sizeof(change));
@@ -263,7 +245,7 @@ static u32 engine_auth_events(struct khorgos *engine, const struct engine_rights
     u32 kept = 0;
     for (u32 index = 0; index < count; index++) {
         const u8 *event = (const u8 *)body + (size_t)index * entry->body_record_size;
-        scratch->allowed[index] = engine_rights_event(engine, rights, operation, event);
+        scratch->allowed[index] = engine_rights_event(rights, operation, event);
         if (!scratch->allowed[index]) continue;
         memcpy(scratch->records + (size_t)kept * entry->body_record_size, event,
                entry->body_record_size);
@@ -431,6 +413,28 @@ static u32 engine_auth_read(struct khorgos *engine, const struct engine_rights *
            entry->reply_record_size;
 }
 
+/* engine_auth_apply for an actor other than the operator, with its rights. */
+static u32 engine_auth_apply_rights(struct khorgos *engine, const struct engine_rights *rights,
+                                    u32 operation, u64 timestamp, const void *body,
+                                    u32 body_size, void *reply, khorgos_error *error) {
+    const struct engine_operation *entry = engine_operation_find(operation);
+    ASSERT(entry != NULL);
+    ASSERT(rights->role != KHORGOS_ACTOR_OPERATOR);
+    if (!engine_rights_permit(rights, operation)) {
+        ASSERT(entry->changes_state); /* a read was refused before (engine_auth_check) */
+        engine_auth_apply_nothing(engine, timestamp);
+        *error = KHORGOS_ERROR_forbidden;
+        return 0;
+    }
+    if (rights->role == KHORGOS_ACTOR_AUDITOR) {
+        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
+    }
+    if (entry->changes_state) {
+        return engine_auth_events(engine, rights, operation, timestamp, body, body_size, reply);
+    }
+    return engine_auth_read(engine, rights, operation, timestamp, body, body_size, reply);
+}
+
 u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor, u32 operation,
                       u64 timestamp, const void *body, u32 body_size, void *reply,
                       khorgos_error *error) {
@@ -440,23 +444,15 @@ u32 engine_auth_apply(struct khorgos *engine, const struct khorgos_actor *actor,
         operation == KHORGOS_OPERATION_SETTLE_PULSE || operation == KHORGOS_OPERATION_REGISTER) {
         return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
     }
-    const struct engine_operation *entry = engine_operation_find(operation);
-    ASSERT(entry != NULL);
     struct engine_rights rights;
     engine_rights_of(engine, actor, &rights);
-    if (!engine_rights_permit(&rights, operation)) {
-        ASSERT(entry->changes_state); /* a read was refused before (engine_auth_check) */
-        engine_auth_apply_nothing(engine, timestamp);
-        *error = KHORGOS_ERROR_forbidden;
-        return 0;
-    }
-    if (rights.role == KHORGOS_ACTOR_AUDITOR) {
-        return engine_apply(engine, operation, timestamp, body, body_size, reply, NULL);
-    }
-    if (entry->changes_state) {
-        return engine_auth_events(engine, &rights, operation, timestamp, body, body_size, reply);
-    }
-    return engine_auth_read(engine, &rights, operation, timestamp, body, body_size, reply);
+    /* A participant's ids are its own: the settlement layer keys them by (its BIC, id). */
+    bool scoped = rights.role == KHORGOS_ACTOR_PARTICIPANT && rights.bic[0] != '\0';
+    settle_actor_set(&engine->settle, scoped ? rights.bic : NULL);
+    u32 size = engine_auth_apply_rights(engine, &rights, operation, timestamp, body, body_size,
+                                        reply, error);
+    settle_actor_set(&engine->settle, NULL);
+    return size;
 }
 
 void engine_auth_actor_text(const struct khorgos_actor *actor, char text[16]) {

@@ -25,7 +25,7 @@
  *
  * Snapshot sections written by the engine:
  *   engine (STORAGE_SECTION_ENGINE, version 1), 32 bytes: request_count u64, timestamp_last u64,
- *     clock_manual_ns u64 (informational), reserved u64 (zero);
+ *     clock_manual_ns u64 (the manual clock, restored at open), reserved u64 (zero);
  *   ledger (ledger_snapshot.c);
  *   settlement (settle_snapshot.c: participants, payments, queues, quotes, windows), loaded
  *   after the ledger because it is checked against the ledger's accounts.
@@ -963,6 +963,9 @@ static bool engine_record_valid(const struct khorgos *engine,
         return false;
     } else if (entry->body_single && header->body_size != entry->body_record_size) {
         return false;
+    } else if (header->operation == KHORGOS_OPERATION_ADVANCE_CLOCK &&
+               header->body_size != sizeof(u64)) {
+        return false;
     }
     if (!engine_record_session_valid(engine, header)) return false;
     u64 events = entry->changes_state ? MAX(header->body_size / entry->body_record_size, 1u) : 1;
@@ -1024,6 +1027,9 @@ static khorgos_error engine_section_read(struct khorgos *engine, struct storage_
     }
     engine->request_count = section.request_count;
     engine->timestamp_last = section.timestamp_last;
+    /* The manual clock as of the snapshot: the journaled advance_clock requests after it move
+     * it on as they did (khorgos_clock_advance's moves, not journaled, only up to here). */
+    if (section.clock_manual_ns != 0) engine->clock_manual_ns = section.clock_manual_ns;
     return KHORGOS_ERROR_ok;
 }
 

@@ -459,6 +459,7 @@ static void gateway_cancel(struct khorgos_gateway *gateway, u32 index,
     change.id = iso20022_payment_id(gateway->message.sender, gateway->message.message_id,
                                     index + 1);
     change.payment_id = original->id;
+    memcpy(change.debtor, original->debtor, KHORGOS_BIC_BYTES);
     u32 size = 0;
     if (iso20022_execute(gateway, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change),
                          gateway->query, &size) != KHORGOS_ERROR_ok) {

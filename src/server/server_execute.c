@@ -50,9 +50,12 @@ static bool job_refused_plain(struct server *server, const struct server_batch *
 }
 
 /* A job the engine refused a batch of (capacity_full, ...): a reply missing that batch's
- * results would read as success, so the client is evicted (invalid_request_body; no_session
- * when a register evicted its session meanwhile) and can send nothing more in that session;
- * the batches before it may have been applied, and the log says so. */
+ * results would read as success, and TigerBeetle's result enums have no status for a refusal
+ * of the whole request (none says "not authorized"), so the client is evicted and can send
+ * nothing more in that session: invalid_request_operation for forbidden (an operation this
+ * client may not send), no_session when a register evicted its session meanwhile,
+ * invalid_request_body otherwise; the batches before it may have been applied, and the log
+ * says so. */
 static bool job_refused(struct server *server, const struct server_batch *batch,
                         struct server_job *job) {
     ASSERT(job->request_count > 0);
@@ -76,10 +79,11 @@ static bool job_refused(struct server *server, const struct server_batch *batch,
     server_log("event=request_refused connection=%llu error=%s batches=%u batches_applied=%u",
                (unsigned long long)job->connection->id, khorgos_error_name(error),
                job->request_count, applied);
+    u8 reason = CLIENT_EVICTION_invalid_request_body;
+    if (error == KHORGOS_ERROR_no_session) reason = CLIENT_EVICTION_no_session;
+    if (error == KHORGOS_ERROR_forbidden) reason = CLIENT_EVICTION_invalid_request_operation;
     struct client_header eviction;
-    client_eviction_init(&eviction, server->cluster, job->request.request.client,
-                         error == KHORGOS_ERROR_no_session ? CLIENT_EVICTION_no_session
-                                                           : CLIENT_EVICTION_invalid_request_body);
+    client_eviction_init(&eviction, server->cluster, job->request.request.client, reason);
     client_header_seal(&eviction, NULL);
     server_connection_send(job->connection, &eviction, sizeof(eviction));
     return true;

@@ -136,16 +136,10 @@ bool server_client_in_flight(const struct server *server, u128 client);
  * the error and stops the server (SIGTERM), answering nothing more. */
 void server_engine_stopped(struct server *server, khorgos_error error);
 /* A reply to a Khorgos operation that its session does not record (a refusal by the engine's
- * validation, advance_clock): `body_bytes` of body, the error in its error byte; sent, not
+ * validation): `body_bytes` of body, the error in its error byte; sent, not
  * kept. The client gives its next request the same number. */
 void server_reply_unrecorded(struct server_connection *connection,
                              const struct client_header *request, const void *body,
                              u32 body_bytes, u64 timestamp, khorgos_error error);
-
-/* server_clock.c */
-/* advance_clock (Khorgos's operation 192, with `--clock manual`): executes every request read
- * before it, then moves the engine's clock and answers with the clock's new time. */
-void server_clock_advance(struct server_connection *connection,
-                          const struct client_header *header, const u8 *body);
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -221,10 +221,6 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
-    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
-        server_clock_advance(connection, header, body);
-        return;
-    }
     u32 operation = server_operation_to_engine(fields->operation);
     if (operation == 0) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_operation);

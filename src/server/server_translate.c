@@ -149,6 +149,7 @@ u32 server_operation_to_engine(u8 operation) {
         break;
     case CLIENT_OPERATION_QUERY_ACCOUNTS: engine = KHORGOS_OPERATION_QUERY_ACCOUNTS; break;
     case CLIENT_OPERATION_QUERY_TRANSFERS: engine = KHORGOS_OPERATION_QUERY_TRANSFERS; break;
+    case CLIENT_OPERATION_ADVANCE_CLOCK: engine = KHORGOS_OPERATION_ADVANCE_CLOCK; break;
     default:
         /* Khorgos's own operations keep the engine's codes: the settlement ones (200..). */
         if (client_operation_khorgos(operation) &&

@@ -83,10 +83,17 @@
  *   A queue is per payer and currency, ordered by priority (urgent, high, normal) then arrival;
  *   re-prioritising moves a payment to the back of its new priority.
  *
- * Idempotency. Payments by their id (same fields: the first answer again, flagged
+ * Idempotency. Payments by their payer and id (same fields: the first answer again, flagged
  * KHORGOS_SETTLE_RESULT_RETRY; other fields: exists_with_different_fields, DUPL); participants
- * by BIC; every other state-changing event carries a client request id remembered with a
- * checksum of the event and its answer (up to request_count_max of them).
+ * by BIC; quotes by provider and id; every other state-changing event carries a client request
+ * id, remembered with its actor and a checksum of the event and its answer (up to
+ * request_count_max of them). Ids are scoped by participant: two payers may each have payment
+ * 7, two agents request 7, two providers quote 7, and none of them sees the other's. An id map
+ * holds an id's first record and a per-record link (payment_same_id, request_same_id,
+ * quote_same_id) chains the later ones with the same id (settle_scoped_find). A change, lookup
+ * or withdrawal names a record in the actor's scope (a change record may name its payer); the
+ * operator, who has no scope of its own, reaches by a bare id the record with that id made
+ * first.
  *
  * Timers. Cut-offs, settle-by times and timed resolution runs fire inside the state machine:
  * the engine applies an internal KHORGOS_OPERATION_SETTLE_PULSE request, with its own
@@ -239,10 +246,13 @@ struct settle_bilateral_limit {
     u32 counterparty;        /* participant index */
 };
 
+/* A request id is the actor's own: the key is (actor, id). */
 struct settle_request {
     u128 id;
     u128 checksum;
     struct khorgos_settle_result result;
+    char actor[KHORGOS_BIC_BYTES]; /* the participant's BIC; zero for the operator */
+    u8 padding[5];
 };
 
 struct settle_timer {
@@ -268,7 +278,8 @@ struct settle {
     u32 *payment_payer_slot, *payment_payee_slot;
     u32 *payment_submit_status;
     u32 payment_count;
-    struct base_id_map payment_map;
+    struct base_id_map payment_map;   /* id -> the first payment with it (settle_scoped_find) */
+    u32 *payment_same_id;             /* the next payment with the same id, SETTLE_NONE */
     u64 payment_sequence;
 
     struct settle_timer *timers; /* settle-by min-heap, [payment_count_max] */
@@ -287,7 +298,11 @@ struct settle {
 
     struct settle_request *requests;
     u32 request_count;
-    struct base_id_map request_map;
+    struct base_id_map request_map;   /* id -> the first request with it (settle_scoped_find) */
+    u32 *request_same_id;             /* the next request with the same id, SETTLE_NONE */
+    /* The scope of the request being applied (settle_actor_set): the acting participant's BIC,
+     * zero for the operator. Not state: set before each request. */
+    char actor[KHORGOS_BIC_BYTES];
 
     u64 transfer_sequence;
     /* Payments settled since init, by any path (settle_payment_mark_settled); not in snapshots:
@@ -340,6 +355,11 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
                           struct ledger *ledger);
 void settle_deinit(struct settle *settle);
 
+/* The actor of the requests applied next (NULL: the operator): the scope of request ids, and
+ * of the payment and quote ids a lookup, cancel, re-prioritisation or withdrawal names (see
+ * "Idempotency"). The engine sets it before each request, after authorizing it. */
+void settle_actor_set(struct settle *settle, const char bic[KHORGOS_BIC_BYTES]);
+
 /* Whether `operation` is one of this layer's (200..230 or SETTLE_PULSE). */
 bool settle_operation_is(u32 operation);
 /* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
@@ -364,8 +384,8 @@ u32 settle_position_slot(const struct settle *settle, u32 participant, u32 curre
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
 /* 2: the quotes and netting windows appended; 3: the holiday calendar and each currency's
- * opened_at; 4: a position's closing balance; 5: the payments' ISO 20022 references
- * (settle_snapshot.c). */
+ * opened_at; 4: a position's closing balance; 5: a request id's actor, the payments' ISO 20022
+ * references and the days each currency opened (settle_snapshot.c). */
 #define SETTLE_SNAPSHOT_VERSION 5u
 struct storage_writer;
 struct storage_reader;

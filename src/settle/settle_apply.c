@@ -60,6 +60,8 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->payment_payer_slot = calloc(payments, sizeof(u32));
     settle->payment_payee_slot = calloc(payments, sizeof(u32));
     settle->payment_submit_status = calloc(payments, sizeof(u32));
+    settle->payment_same_id = calloc(payments, sizeof(u32));
+    settle->request_same_id = calloc(settle->config.request_count_max, sizeof(u32));
     settle->timers = calloc(payments, sizeof(*settle->timers));
     u32 limits = settle->config.limit_count_max;
     settle->limits = calloc(limits, sizeof(*settle->limits));
@@ -87,6 +89,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
         settle->payment_next == NULL || settle->payment_prev == NULL ||
         settle->payment_payer_slot == NULL || settle->payment_payee_slot == NULL ||
         settle->payment_submit_status == NULL || settle->timers == NULL ||
+        settle->payment_same_id == NULL || settle->request_same_id == NULL ||
         settle->limits == NULL || settle->requests == NULL || settle->chain == NULL ||
         settle->chain_results == NULL || settle->retry_list == NULL || settle->set == NULL ||
         settle->set_net == NULL || settle->set_draw == NULL || settle->lsm_participants == NULL ||
@@ -159,6 +162,7 @@ void settle_deinit(struct settle *settle) {
     void *arrays[] = {settle->participants, settle->positions, settle->payments,
                       settle->payment_next, settle->payment_prev, settle->payment_payer_slot,
                       settle->payment_payee_slot, settle->payment_submit_status, settle->timers,
+                      settle->payment_same_id, settle->request_same_id,
                       settle->limits, settle->requests, settle->chain, settle->chain_results,
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,

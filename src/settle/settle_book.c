@@ -154,12 +154,101 @@ static u128 settle_request_checksum(u32 operation, const void *event, u32 size) 
     return base_checksum128(buffer, 4 + (size_t)size);
 }
 
+/* ---- Ids scoped by participant ---------------------------------------------------------- */
+
+struct settle_scoped_ids settle_scoped_payments(const struct settle *settle) {
+    ASSERT(settle != NULL && settle->payment_same_id != NULL);
+    return (struct settle_scoped_ids){
+        .map = &settle->payment_map,
+        .next = settle->payment_same_id,
+        .scopes = (const u8 *)settle->payments + offsetof(struct khorgos_payment, debtor),
+        .stride = sizeof(struct khorgos_payment)};
+}
+
+struct settle_scoped_ids settle_scoped_requests(const struct settle *settle) {
+    ASSERT(settle != NULL && settle->request_same_id != NULL);
+    return (struct settle_scoped_ids){
+        .map = &settle->request_map,
+        .next = settle->request_same_id,
+        .scopes = (const u8 *)settle->requests + offsetof(struct settle_request, actor),
+        .stride = sizeof(struct settle_request)};
+}
+
+static bool settle_scoped_is(const struct settle_scoped_ids *ids, u32 index, const char *scope) {
+    ASSERT(ids != NULL && scope != NULL);
+    ASSERT(index != SETTLE_NONE);
+    return memcmp(ids->scopes + (size_t)index * ids->stride, scope, KHORGOS_BIC_BYTES) == 0;
+}
+
+u32 settle_scoped_find(const struct settle_scoped_ids *ids, u128 id, const char *scope) {
+    ASSERT(ids != NULL && ids->map != NULL);
+    ASSERT(id != 0);
+    u32 index = 0;
+    if (!base_id_map_get(ids->map, id, &index)) return SETTLE_NONE;
+    if (scope == NULL) return index;
+    while (index != SETTLE_NONE && !settle_scoped_is(ids, index, scope)) index = ids->next[index];
+    return index;
+}
+
+bool settle_scoped_insert(struct base_id_map *map, u32 *next, const struct settle_scoped_ids *ids,
+                          u128 id, u32 index) {
+    ASSERT(map == ids->map && next == ids->next);
+    ASSERT(id != 0 && index != SETTLE_NONE);
+    const char *scope = (const char *)ids->scopes + (size_t)index * ids->stride;
+    next[index] = SETTLE_NONE;
+    u32 at = 0;
+    if (!base_id_map_get(map, id, &at)) {
+        base_id_map_insert(map, id, index);
+        return true;
+    }
+    for (;; at = next[at]) {
+        if (settle_scoped_is(ids, at, scope)) return false;
+        if (next[at] == SETTLE_NONE) break;
+    }
+    next[at] = index;
+    return true;
+}
+
+const char *settle_actor_scope(const struct settle *settle) {
+    ASSERT(settle != NULL);
+    static const char operator_scope[KHORGOS_BIC_BYTES];
+    return memcmp(settle->actor, operator_scope, KHORGOS_BIC_BYTES) == 0 ? NULL : settle->actor;
+}
+
+void settle_actor_set(struct settle *settle, const char bic[KHORGOS_BIC_BYTES]) {
+    ASSERT(settle != NULL);
+    memset(settle->actor, 0, KHORGOS_BIC_BYTES);
+    if (bic != NULL) memcpy(settle->actor, bic, KHORGOS_BIC_BYTES);
+    ASSERT(bic == NULL || settle_actor_scope(settle) != NULL);
+}
+
+u32 settle_payment_find(const struct settle *settle, const char payer[KHORGOS_BIC_BYTES],
+                        u128 id) {
+    ASSERT(settle != NULL && payer != NULL);
+    ASSERT(id != 0);
+    char scope[KHORGOS_BIC_BYTES];
+    memcpy(scope, payer, KHORGOS_BIC_BYTES);
+    settle_bic_normalize(scope); /* an invalid BIC stays as it is, as in the stored record */
+    struct settle_scoped_ids ids = settle_scoped_payments(settle);
+    return settle_scoped_find(&ids, id, scope);
+}
+
+/* ---- Request ids ------------------------------------------------------------------------- */
+
+/* The request of the actor with this id, SETTLE_NONE when none. */
+static u32 settle_request_find(const struct settle *settle, u128 id) {
+    struct settle_scoped_ids ids = settle_scoped_requests(settle);
+    static const char operator_scope[KHORGOS_BIC_BYTES];
+    const char *scope = settle_actor_scope(settle);
+    return settle_scoped_find(&ids, id, scope == NULL ? operator_scope : scope);
+}
+
 bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,
                          u32 size, struct khorgos_settle_result *result) {
     ASSERT(id != 0);
     ASSERT(result != NULL);
-    u32 index = 0;
-    if (!base_id_map_get(&settle->request_map, id, &index)) return false;
+    u32 index = settle_request_find(settle, id);
+    if (index == SETTLE_NONE) return false;
     ASSERT(index < settle->request_count);
     if (settle->requests[index].checksum != settle_request_checksum(operation, event, size)) {
         *result =
@@ -191,13 +280,18 @@ bool settle_request_begin(struct settle *settle, u32 operation, u128 id, const v
 void settle_request_store(struct settle *settle, u32 operation, u128 id, const void *event,
                           u32 size, const struct khorgos_settle_result *result) {
     ASSERT(id != 0);
-    ASSERT(!base_id_map_get(&settle->request_map, id, &(u32){0}));
+    ASSERT(settle_request_find(settle, id) == SETTLE_NONE);
     if (settle->request_count == settle->config.request_count_max) return; /* checked by callers */
     u32 index = settle->request_count++;
+    memset(&settle->requests[index], 0, sizeof(settle->requests[index]));
     settle->requests[index].id = id;
     settle->requests[index].checksum = settle_request_checksum(operation, event, size);
     settle->requests[index].result = *result;
-    base_id_map_insert(&settle->request_map, id, index);
+    memcpy(settle->requests[index].actor, settle->actor, KHORGOS_BIC_BYTES);
+    struct settle_scoped_ids ids = settle_scoped_requests(settle);
+    bool inserted =
+        settle_scoped_insert(&settle->request_map, settle->request_same_id, &ids, id, index);
+    ASSERT(inserted);
     settle->request_stored_last = index;
     settle->request_stored_result = (struct khorgos_settle_result *)result;
 }
@@ -427,13 +521,18 @@ u32 settle_payment_append(struct settle *settle, const struct khorgos_payment *e
     ASSERT(settle->payment_count < settle->config.payment_count_max);
     u32 payment = settle->payment_count++;
     settle->payments[payment] = *event;
+    settle_bic_normalize(settle->payments[payment].debtor); /* the scope of its id */
     settle->payments[payment].submitted_at = timestamp;
     settle->payments[payment].sequence = ++settle->payment_sequence;
     settle->payment_next[payment] = SETTLE_NONE;
     settle->payment_prev[payment] = SETTLE_NONE;
     settle->payment_payer_slot[payment] = SETTLE_NONE;
     settle->payment_payee_slot[payment] = SETTLE_NONE;
-    base_id_map_insert(&settle->payment_map, event->id, payment);
+    struct settle_scoped_ids ids = settle_scoped_payments(settle);
+    bool inserted =
+        settle_scoped_insert(&settle->payment_map, settle->payment_same_id, &ids, event->id,
+                             payment);
+    ASSERT(inserted); /* the caller found (payer, id) new */
     return payment;
 }
 

@@ -102,6 +102,7 @@ khorgos_error settle_fx_init(struct settle *settle) {
     fx->vehicle_numeric = SETTLE_FX_CURRENCY_VEHICLE_DEFAULT;
     fx->quotes = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(*fx->quotes));
     fx->quote_provider = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(u32));
+    fx->quote_same_id = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(u32));
     fx->amount_vehicle = calloc(payments, sizeof(u128));
     fx->vehicle_numeric_of = calloc(payments, sizeof(u32));
     fx->quote_first_of = calloc(payments, sizeof(u32));
@@ -116,9 +117,10 @@ khorgos_error settle_fx_init(struct settle *settle) {
         return KHORGOS_ERROR_out_of_memory;
     }
     memset(fx->admitted_of, 0xFF, (size_t)payments * sizeof(u32)); /* SETTLE_NONE each */
-    if (fx->quotes == NULL || fx->quote_provider == NULL || fx->amount_vehicle == NULL ||
-        fx->vehicle_numeric_of == NULL || fx->quote_first_of == NULL ||
-        fx->quote_second_of == NULL || fx->slot_fx_queued == NULL) {
+    if (fx->quotes == NULL || fx->quote_provider == NULL || fx->quote_same_id == NULL ||
+        fx->amount_vehicle == NULL || fx->vehicle_numeric_of == NULL ||
+        fx->quote_first_of == NULL || fx->quote_second_of == NULL ||
+        fx->slot_fx_queued == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     return base_id_map_init(&fx->quote_map, SETTLE_FX_QUOTE_COUNT_MAX);
@@ -129,9 +131,10 @@ void settle_fx_deinit(struct settle *settle) {
     struct settle_fx *fx = &settle->fx;
     ASSERT(settle != NULL);
     if (fx->quote_map.slots != NULL) base_id_map_deinit(&fx->quote_map);
-    void *arrays[] = {fx->quotes, fx->quote_provider, fx->amount_vehicle, fx->vehicle_numeric_of,
-                      fx->quote_first_of, fx->quote_second_of, fx->slot_fx_queued,
-                      fx->admitted, fx->admitted_of, fx->slot_reserved, fx->reserved_slots};
+    void *arrays[] = {fx->quotes,           fx->quote_provider, fx->quote_same_id,
+                      fx->amount_vehicle,   fx->vehicle_numeric_of, fx->quote_first_of,
+                      fx->quote_second_of,  fx->slot_fx_queued, fx->admitted,
+                      fx->admitted_of,      fx->slot_reserved, fx->reserved_slots};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(fx, 0, sizeof(*fx));
 }
@@ -280,6 +283,16 @@ static u32 settle_fx_quote_status(const struct settle *settle, struct khorgos_fx
     return KHORGOS_SETTLE_ok;
 }
 
+/* Quote ids are their provider's own (settle.h, "Idempotency"). */
+static struct settle_scoped_ids settle_fx_scoped_quotes(const struct settle *settle) {
+    ASSERT(settle != NULL && settle->fx.quote_same_id != NULL);
+    return (struct settle_scoped_ids){
+        .map = &settle->fx.quote_map,
+        .next = settle->fx.quote_same_id,
+        .scopes = (const u8 *)settle->fx.quotes + offsetof(struct khorgos_fx_quote, provider),
+        .stride = sizeof(struct khorgos_fx_quote)};
+}
+
 static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
                                const struct khorgos_fx_quote *event,
                                struct khorgos_settle_result *result) {
@@ -289,10 +302,11 @@ static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
     if (event->id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
     struct khorgos_fx_quote input = *event;
     u32 provider = SETTLE_NONE;
-    u32 existing = 0;
-    if (base_id_map_get(&fx->quote_map, event->id, &existing)) {
+    settle_bic_normalize(input.provider); /* the scope of its id */
+    struct settle_scoped_ids ids = settle_fx_scoped_quotes(settle);
+    u32 existing = settle_scoped_find(&ids, event->id, input.provider);
+    if (existing != SETTLE_NONE) {
         struct khorgos_fx_quote stored = fx->quotes[existing];
-        settle_bic_normalize(input.provider);
         settle_fx_rate_status(&input);
         result->timestamp = stored.timestamp;
         stored.amount_used = 0;
@@ -314,7 +328,8 @@ static u32 settle_fx_set_quote(struct settle *settle, u64 timestamp,
     input.number = quote + 1;
     fx->quotes[quote] = input;
     fx->quote_provider[quote] = provider;
-    base_id_map_insert(&fx->quote_map, input.id, quote);
+    bool inserted = settle_scoped_insert(&fx->quote_map, fx->quote_same_id, &ids, input.id, quote);
+    ASSERT(inserted);
     return KHORGOS_SETTLE_ok;
 }
 
@@ -336,12 +351,16 @@ void settle_fx_withdraw_quotes(struct settle *settle, u64 timestamp, const u128 
     ASSERT(settle != NULL);
     ASSERT(settle->timestamp_cursor <= timestamp); /* events take slots from here */
     ASSERT(count == 0 || (ids != NULL && results != NULL));
+    struct settle_scoped_ids quotes = settle_fx_scoped_quotes(settle);
     for (u32 index = 0; index < count; index++) {
         settle_event_begin(settle, &results[index]);
-        u32 quote = 0;
+        u32 quote = SETTLE_NONE;
+        if (ids[index] != 0) {
+            quote = settle_scoped_find(&quotes, ids[index], settle_actor_scope(settle));
+        }
         if (ids[index] == 0) {
             results[index].status = KHORGOS_SETTLE_id_must_not_be_zero;
-        } else if (!base_id_map_get(&settle->fx.quote_map, ids[index], &quote)) {
+        } else if (quote == SETTLE_NONE) {
             results[index].status = KHORGOS_SETTLE_quote_not_found;
         } else {
             settle->fx.quotes[quote].state = KHORGOS_QUOTE_WITHDRAWN;
@@ -355,11 +374,11 @@ u32 settle_fx_lookup_quotes(const struct settle *settle, const u128 *ids, u32 co
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (ids != NULL && out != NULL));
     u32 written = 0;
+    struct settle_scoped_ids quotes = settle_fx_scoped_quotes(settle);
     for (u32 index = 0; index < count; index++) {
-        u32 quote = 0;
-        if (ids[index] != 0 && base_id_map_get(&settle->fx.quote_map, ids[index], &quote)) {
-            out[written++] = settle->fx.quotes[quote];
-        }
+        if (ids[index] == 0) continue;
+        u32 quote = settle_scoped_find(&quotes, ids[index], settle_actor_scope(settle));
+        if (quote != SETTLE_NONE) out[written++] = settle->fx.quotes[quote];
     }
     return written;
 }
@@ -1211,13 +1230,13 @@ khorgos_error settle_fx_snapshot_read_payments(struct settle *settle, settle_sna
         error = get(context, targets[index], sizes[index]);
     }
     if (error != KHORGOS_ERROR_ok) return error;
+    struct settle_scoped_ids ids = settle_fx_scoped_quotes(settle);
     for (u32 quote = 0; quote < fx->quote_count; quote++) {
         u128 id = fx->quotes[quote].id;
         if (id == 0 || fx->quote_provider[quote] >= settle->participant_count ||
-            base_id_map_get(&fx->quote_map, id, &(u32){0})) {
+            !settle_scoped_insert(&fx->quote_map, fx->quote_same_id, &ids, id, quote)) {
             return KHORGOS_ERROR_corrupt;
         }
-        base_id_map_insert(&fx->quote_map, id, quote);
     }
     return KHORGOS_ERROR_ok;
 }

@@ -59,7 +59,8 @@ struct settle_fx {
     struct khorgos_fx_quote *quotes; /* [SETTLE_FX_QUOTE_COUNT_MAX] */
     u32 *quote_provider;             /* participant index per quote */
     u32 quote_count;
-    struct base_id_map quote_map;    /* quote id -> index */
+    struct base_id_map quote_map;    /* quote id -> the first quote with it */
+    u32 *quote_same_id;              /* the next quote with the same id, SETTLE_NONE */
     u32 routing_mode;                /* enum khorgos_fx_routing_mode */
     u32 vehicle_numeric;
     /* Payer slots where a cross-currency payment was queued (retried after each request). */

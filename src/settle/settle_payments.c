@@ -283,10 +283,9 @@ static u32 settle_payment_day_status(const struct settle *settle, u32 payment) {
 static bool settle_submit_claims(const struct settle *settle, const struct khorgos_payment *event) {
     ASSERT(settle != NULL && event != NULL);
     ASSERT(event->id != 0);
-    u32 existing = 0;
     if (settle_fx_payment_is(event)) return true;
-    return base_id_map_get(&settle->payment_map, event->id, &existing) &&
-           settle_fx_payment_is(&settle->payments[existing]);
+    u32 existing = settle_payment_find(settle, event->debtor, event->id);
+    return existing != SETTLE_NONE && settle_fx_payment_is(&settle->payments[existing]);
 }
 
 /* A cross-currency or net payment: validated (settle_fx.c's rules), then entered by its kind:
@@ -296,9 +295,9 @@ static u32 settle_submit_cross(struct settle *settle, u64 timestamp,
                                struct khorgos_settle_result *result) {
     ASSERT(result != NULL);
     ASSERT(event->id != 0);
-    u32 existing = 0;
     struct khorgos_payment input = *event;
-    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
+    u32 existing = settle_payment_find(settle, event->debtor, event->id);
+    if (existing != SETTLE_NONE) {
         struct khorgos_payment stored = settle->payments[existing];
         settle_bic_normalize(input.debtor);
         settle_bic_normalize(input.creditor);
@@ -336,8 +335,8 @@ static u32 settle_submit_one(struct settle *settle, u64 timestamp,
     if (settle_submit_claims(settle, event)) { /* cross-currency or net */
         return settle_submit_cross(settle, timestamp, event, result);
     }
-    u32 existing = 0;
-    if (base_id_map_get(&settle->payment_map, event->id, &existing)) {
+    u32 existing = settle_payment_find(settle, event->debtor, event->id);
+    if (existing != SETTLE_NONE) {
         struct khorgos_payment stored = settle->payments[existing];
         struct khorgos_payment input = *event;
         settle_bic_normalize(input.debtor);
@@ -395,6 +394,19 @@ void settle_submit_payments(struct settle *settle, u64 timestamp,
 /* ----------------------------------------------------------------------------------------- */
 /* Cancel, re-prioritise.                                                                     */
 
+/* The payment a change names: (its debtor, or else the actor's scope, payment id). */
+static u32 settle_change_payment(const struct settle *settle,
+                                 const struct khorgos_payment_change *event) {
+    ASSERT(settle != NULL && event != NULL);
+    static const char empty[KHORGOS_BIC_BYTES];
+    if (event->payment_id == 0) return SETTLE_NONE;
+    if (memcmp(event->debtor, empty, KHORGOS_BIC_BYTES) != 0) {
+        return settle_payment_find(settle, event->debtor, event->payment_id);
+    }
+    struct settle_scoped_ids ids = settle_scoped_payments(settle);
+    return settle_scoped_find(&ids, event->payment_id, settle_actor_scope(settle));
+}
+
 static u32 settle_change_status(struct settle *settle, u32 operation,
                                 const struct khorgos_payment_change *event, u64 timestamp) {
     static const u8 zero[sizeof(event->reserved)];
@@ -404,10 +416,8 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
     if (!cancel && event->priority > KHORGOS_PRIORITY_NORMAL) {
         return KHORGOS_SETTLE_priority_invalid;
     }
-    u32 payment = 0;
-    if (!base_id_map_get(&settle->payment_map, event->payment_id, &payment)) {
-        return KHORGOS_SETTLE_payment_not_found;
-    }
+    u32 payment = settle_change_payment(settle, event);
+    if (payment == SETTLE_NONE) return KHORGOS_SETTLE_payment_not_found;
     struct khorgos_payment *record = &settle->payments[payment];
     if (record->state != KHORGOS_PAYMENT_QUEUED && record->state != KHORGOS_PAYMENT_WAITING) {
         return KHORGOS_SETTLE_payment_not_queued;
@@ -470,11 +480,11 @@ u32 settle_lookup_payments(const struct settle *settle, const u128 *ids, u32 cou
     ASSERT(settle != NULL);
     ASSERT(count == 0 || (ids != NULL && out != NULL));
     u32 written = 0;
+    struct settle_scoped_ids payments = settle_scoped_payments(settle);
     for (u32 index = 0; index < count; index++) {
-        u32 payment = 0;
-        if (ids[index] != 0 && base_id_map_get(&settle->payment_map, ids[index], &payment)) {
-            out[written++] = settle->payments[payment];
-        }
+        if (ids[index] == 0) continue;
+        u32 payment = settle_scoped_find(&payments, ids[index], settle_actor_scope(settle));
+        if (payment != SETTLE_NONE) out[written++] = settle->payments[payment];
     }
     return written;
 }

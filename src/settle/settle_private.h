@@ -51,6 +51,29 @@ bool settle_date_valid(u32 date);
 bool settle_filter_select(const struct settle *settle, const struct khorgos_settle_filter *filter,
                           u32 *participant, u32 *currency);
 
+/* Ids scoped by participant (settle.h, "Idempotency"): `map` holds an id's first record,
+ * next[index] the next record with the same id; a record's scope is the BIC at `scopes` +
+ * index x `stride` (its payer, actor or provider). */
+struct settle_scoped_ids {
+    const struct base_id_map *map;
+    const u32 *next;
+    const u8 *scopes;
+    size_t stride;
+};
+struct settle_scoped_ids settle_scoped_payments(const struct settle *settle);
+struct settle_scoped_ids settle_scoped_requests(const struct settle *settle);
+/* The record of (scope, id), SETTLE_NONE when none; a NULL scope: the first with the id. */
+u32 settle_scoped_find(const struct settle_scoped_ids *ids, u128 id, const char *scope);
+/* Adds record `index` (its scope already stored) after the others with its id; false when
+ * its (scope, id) is taken. */
+bool settle_scoped_insert(struct base_id_map *map, u32 *next, const struct settle_scoped_ids *ids,
+                          u128 id, u32 index);
+/* The scope a lookup or change names: the acting participant's BIC, NULL for the operator. */
+const char *settle_actor_scope(const struct settle *settle);
+/* The payment of this payer (any BIC text, normalised here for the comparison) and id,
+ * SETTLE_NONE when none. */
+u32 settle_payment_find(const struct settle *settle, const char payer[KHORGOS_BIC_BYTES], u128 id);
+
 /* Request ids: true when `id` was seen (then *result is the stored answer, or the
  * exists_with_different_fields answer); otherwise the caller applies and calls _store. */
 bool settle_request_seen(struct settle *settle, u32 operation, u128 id, const void *event,

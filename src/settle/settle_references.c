@@ -123,10 +123,9 @@ static u32 settle_return_status(const struct settle *settle, const struct khorgo
                                 u128 original_id) {
     ASSERT(settle != NULL && payment != NULL);
     ASSERT(original_id != 0);
-    u32 original = 0;
-    if (!base_id_map_get(&settle->payment_map, original_id, &original)) {
-        return KHORGOS_SETTLE_original_not_found;
-    }
+    /* The original is the return creditor's payment (ids are scoped by payer). */
+    u32 original = settle_payment_find(settle, payment->creditor, original_id);
+    if (original == SETTLE_NONE) return KHORGOS_SETTLE_original_not_found;
     const struct khorgos_payment *record = &settle->payments[original];
     char debtor[KHORGOS_BIC_BYTES], creditor[KHORGOS_BIC_BYTES];
     memcpy(debtor, payment->debtor, sizeof(debtor));
@@ -145,6 +144,10 @@ static u32 settle_return_status(const struct settle *settle, const struct khorgo
             ASSERT(at < settle->payment_count);
             u8 state = settle->payments[at].state;
             if (state == KHORGOS_PAYMENT_REJECTED || state == KHORGOS_PAYMENT_CANCELLED) continue;
+            /* Another payer's payment with the same id is another original. */
+            if (memcmp(settle->payments[at].creditor, record->debtor, KHORGOS_BIC_BYTES) != 0) {
+                continue;
+            }
             returned += settle->payments[at].amount; /* at most the original's in all */
         }
     }
@@ -184,8 +187,8 @@ static u32 settle_message_payment_status(struct settle *settle,
     ASSERT(references != NULL);
     if (event->payment.id == 0) return KHORGOS_SETTLE_id_must_not_be_zero;
     if (!settle_references_valid(event, references)) return KHORGOS_SETTLE_references_invalid;
-    u32 existing = 0;
-    if (base_id_map_get(&settle->payment_map, event->payment.id, &existing)) {
+    u32 existing = settle_payment_find(settle, event->payment.debtor, event->payment.id);
+    if (existing != SETTLE_NONE) {
         bool same = memcmp(&settle->references[existing], references, sizeof(*references)) == 0;
         return same ? KHORGOS_SETTLE_ok : KHORGOS_SETTLE_exists_with_different_fields;
     }
@@ -206,9 +209,10 @@ void settle_submit_message_payments(struct settle *settle, u64 timestamp,
         u32 status = settle_message_payment_status(settle, &events[index], &references);
         if (status != KHORGOS_SETTLE_ok) {
             settle_event_begin(settle, &results[index]);
-            u32 existing = 0;
-            if (status == KHORGOS_SETTLE_exists_with_different_fields &&
-                base_id_map_get(&settle->payment_map, events[index].payment.id, &existing)) {
+            if (status == KHORGOS_SETTLE_exists_with_different_fields) { /* its first time */
+                u32 existing = settle_payment_find(settle, events[index].payment.debtor,
+                                                   events[index].payment.id);
+                ASSERT(existing != SETTLE_NONE);
                 results[index].timestamp = settle->payments[existing].submitted_at;
             }
             results[index].status = status;
@@ -278,7 +282,9 @@ u32 settle_get_payment_references(const struct settle *settle,
     if (limit == 0 || !settle_filter_reserved_zero(filter)) return 0;
     u32 at = SETTLE_NONE;
     if (filter->payment_id != 0) {
-        if (!base_id_map_get(&settle->payment_map, filter->payment_id, &at)) return 0;
+        struct settle_scoped_ids ids = settle_scoped_payments(settle);
+        at = settle_scoped_find(&ids, filter->payment_id, settle_actor_scope(settle));
+        if (at == SETTLE_NONE) return 0;
         if (settle->references[at].payment_id == 0) return 0;
         out[0] = settle->references[at];
         return 1;

@@ -17,7 +17,8 @@
  *                              slot, submit status
  *            timers            timer_count x 16 (the settle-by heap's array as it is)
  *            limits            limit_count x 40: limit 16, position 16, slot 4, counterparty 4
- *            requests          request_count x 64: id 16, checksum 16, result 32
+ *            requests          request_count x 80: id 16, checksum 16, result 32, actor 11
+ *                              (the acting participant's BIC, zero for the operator), zero 5
  *            holidays          per currency in order, its holiday_count dates x 4 (u32
  *                              YYYYMMDD, ascending) (version 3)
  *            fx and windows    (version 2) 32 bytes of counts: quote_count 4,
@@ -38,11 +39,12 @@
  *
  * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
  * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
- * (inside struct settle_position, so a position is 16 bytes longer); 5 the payments' ISO 20022
+ * (inside struct settle_position, so a position is 16 bytes longer); 5 a request id's actor
+ * (request ids are scoped by participant, settle.h "Idempotency"), the payments' ISO 20022
  * references (settle_references.c) and the days each currency opened (with day_count in
- * struct settle_currency, where padding was). Only the current version is read (the engine refuses
- * others with format_version): a data directory of an older build replays its journal from an
- * older snapshot only with that build.
+ * struct settle_currency, where padding was). Only the current version is read (the engine
+ * refuses others with format_version): a data directory of an older build replays its
+ * journal from an older snapshot only with that build.
  * Not written, being derived: the four id maps (rebuilt from the records: an id's value is
  * its index), the references' two maps and their links (settle_references.c), and the
  * scratch. The retry list and the chain are empty between requests.
@@ -68,7 +70,7 @@ _Static_assert(sizeof(struct settle_snapshot_counts) == 40, "the section starts 
 _Static_assert(offsetof(struct settle_position, retry_pending) ==
                    offsetof(struct settle_position, in_use) + 1,
                "positions have no padding before their end");
-_Static_assert(sizeof(struct settle_request) == 64, "a request is 64 bytes, no padding");
+_Static_assert(sizeof(struct settle_request) == 80, "a request is 80 bytes, no padding");
 
 /* The counts of the cross-currency and netting part, which the two files' parts follow. */
 struct settle_snapshot_exchange_counts {
@@ -226,14 +228,17 @@ static bool settle_maps_rebuild(struct settle *settle) {
             return false;
         }
     }
+    struct settle_scoped_ids payments = settle_scoped_payments(settle);
     for (u32 index = 0; index < settle->payment_count; index++) {
         u128 id = settle->payments[index].id;
-        if (id == 0 || base_id_map_get(&settle->payment_map, id, &(u32){0})) return false;
         u32 payer = settle->payment_payer_slot[index];
         if (payer != SETTLE_NONE && (payer >= slots || !settle->positions[payer].in_use)) {
             return false;
         }
-        base_id_map_insert(&settle->payment_map, id, index);
+        if (id == 0 || !settle_scoped_insert(&settle->payment_map, settle->payment_same_id,
+                                             &payments, id, index)) {
+            return false;
+        }
     }
     for (u32 index = 0; index < settle->limit_count; index++) {
         const struct settle_bilateral_limit *limit = &settle->limits[index];
@@ -244,10 +249,15 @@ static bool settle_maps_rebuild(struct settle *settle) {
         if (base_id_map_get(&settle->limit_map, key, &(u32){0})) return false;
         base_id_map_insert(&settle->limit_map, key, index);
     }
+    struct settle_scoped_ids requests = settle_scoped_requests(settle);
+    static const u8 zero[sizeof(settle->requests[0].padding)];
     for (u32 index = 0; index < settle->request_count; index++) {
-        u128 id = settle->requests[index].id;
-        if (id == 0 || base_id_map_get(&settle->request_map, id, &(u32){0})) return false;
-        base_id_map_insert(&settle->request_map, id, index);
+        const struct settle_request *request = &settle->requests[index];
+        if (request->id == 0 || memcmp(request->padding, zero, sizeof(zero)) != 0 ||
+            !settle_scoped_insert(&settle->request_map, settle->request_same_id, &requests,
+                                  request->id, index)) {
+            return false;
+        }
     }
     for (u32 index = 0; index < settle->timer_count; index++) {
         if (settle->timers[index].payment >= settle->payment_count) return false;

@@ -333,6 +333,7 @@ struct sim_day {
     u32 scale_per_mille;
     u32 close_seconds;                /* day length: close - open */
     u32 customer_cutoff_seconds;      /* since opening */
+    u32 interbank_cutoff_seconds;     /* since opening; 0: the close */
 };
 
 /* How many payments sim_generate will produce (for reserving memory); 0 if it would exceed
@@ -388,13 +389,15 @@ struct sim_flow {
     u8 padding[2];
     u32 ended_at;                     /* never settled: when it left its queue, as in
                                          sim_outcome; SIM_NEVER: waiting until the close */
-    u32 padding_2[3];
+    u32 due_at;                       /* the payment's cut-off (seconds since opening): it
+                                         must settle before it; 0: none before the close */
+    u32 padding_2[2];
 };
 _Static_assert(sizeof(struct sim_flow) == 48, "a flow record is 48 bytes");
 
 struct sim_participant_metrics {
     u128 upper_bound;                 /* liquidity for zero delay */
-    u128 lower_bound;                 /* liquidity for settling everything by the close */
+    u128 lower_bound;                 /* liquidity for settling everything by its cut-off */
     u128 liquidity_used;              /* largest debit position reached */
     u128 queue_max_value;             /* largest value waiting at once */
     u128 submitted_value;             /* payments sent (SIM_FLOW_PAYMENT) */

@@ -306,5 +306,6 @@ khorgos_error sim_generate(const struct sim_scenario *scenario, u64 seed, u32 sc
     day->scale_per_mille = scale_per_mille;
     day->close_seconds = scenario->day_close_seconds - scenario->day_open_seconds;
     day->customer_cutoff_seconds = scenario->customer_cutoff_seconds - scenario->day_open_seconds;
+    day->interbank_cutoff_seconds = scenario->interbank_cutoff_seconds - scenario->day_open_seconds;
     return KHORGOS_ERROR_ok;
 }

@@ -12,8 +12,13 @@
  * Per participant i and currency (all amounts exact, in minor units):
  *   upper_bound UB_i    = max(0, max over x of the debit position if every flow settled at its
  *                         submission): the liquidity for zero delay;
- *   lower_bound LB_i    = max(0, sum of all flows out - sum of all flows in): the liquidity for
- *                         settling everything by the close under multilateral netting;
+ *   lower_bound LB_i    = max(0, max over checkpoints k of the debit position at k if every
+ *                         flow submitted by k settled by k), the checkpoints being the last
+ *                         second before each flow's cut-off (due_at) and the close: the
+ *                         liquidity for settling every payment before its cut-off under ideal
+ *                         liquidity saving, all that is queued settling in one set at each
+ *                         checkpoint; with no cut-off before the close it is the classic
+ *                         max(0, all flows out - all flows in), multilateral netting's bound;
  *   liquidity_used      = max(0, max over x of the debit position with the actual settlement
  *                         times; flows never settled do not move);
  *   queue_max_count/value = the most payments (and value) i had waiting at one instant: a
@@ -36,7 +41,18 @@
  * seconds), then by (currency, participant) or by currency; a comparison sort of a million
  * payments' events took several seconds.
  *
- * Invariants (ASSERTed): LB <= UB for every participant and currency; 0 <= delay numerator <=
+ * Why LB is enough, and the least for its rule. Settling at each checkpoint k everything
+ * submitted by k and still queued leaves participant i with L_i - (out - in of everything
+ * submitted by k), at least 0 when L_i >= LB_i; every payment then settles before its cut-off,
+ * which comes after its submission. Conversely a system that at each cut-off has settled every
+ * payment submitted before it (what an ideal liquidity-saving mechanism does: it leaves nothing
+ * queued that can settle) needs exactly that. The weaker bound that lets a participant hold
+ * back payments not yet due (max over x of what is due by x less every receipt submitted by x)
+ * is necessary whatever the others do, but not enough: a receipt it counts may be one its payer
+ * holds back. docs/simulation.md, "The lower bound with two cut-offs", compares the two.
+ *
+ * Invariants (ASSERTed): LB <= UB for every participant and currency (the position at a
+ * checkpoint is the on-arrival position there); 0 <= delay numerator <=
  * denominator; every queue sweep ends empty (each payment leaves the queue it entered).
  * Liquidity used is not bounded by UB: delayed receipts can raise a debit position.
  */
@@ -198,10 +214,9 @@ static struct sim_metrics_event event_make(u32 time, u16 participant, u8 currenc
     return event;
 }
 
-enum position_measure { MEASURE_UPPER_BOUND, MEASURE_LIQUIDITY_USED };
+enum position_measure { MEASURE_UPPER_BOUND, MEASURE_LOWER_BOUND, MEASURE_LIQUIDITY_USED };
 
-/* Per participant: the largest debit position after each instant's events; for the upper
- * bound also the final position, whose positive part is the lower bound. */
+/* Per participant: the largest debit position after each instant's events. */
 static void sweep_positions(struct sim_metrics *metrics, const struct sim_metrics_event *events,
                             u32 count, enum position_measure measure) {
     u32 index = 0;
@@ -221,7 +236,8 @@ static void sweep_positions(struct sim_metrics *metrics, const struct sim_metric
         struct sim_participant_metrics *entry = sim_metrics_at(metrics, participant, currency);
         if (measure == MEASURE_UPPER_BOUND) {
             entry->upper_bound = (u128)largest;
-            entry->lower_bound = position > 0 ? (u128)position : 0;
+        } else if (measure == MEASURE_LOWER_BOUND) {
+            entry->lower_bound = (u128)largest;
             ASSERT(entry->lower_bound <= entry->upper_bound);
         } else {
             entry->liquidity_used = (u128)largest;
@@ -324,7 +340,7 @@ static bool flow_valid(const struct sim_metrics *metrics, const struct sim_flow 
         return false;
     if (flow->payer == flow->payee || flow->currency >= metrics->currency_count) return false;
     if (flow->amount == 0 || flow->amount > SIM_AMOUNT_MAX) return false;
-    if (flow->submitted_at > close_seconds) return false;
+    if (flow->submitted_at > close_seconds || flow->due_at > close_seconds) return false;
     if (flow->settled_at == SIM_NEVER) {
         return flow->ended_at == SIM_NEVER ||
                (flow->ended_at >= flow->submitted_at && flow->ended_at <= close_seconds);
@@ -366,6 +382,46 @@ static void pass_upper_bound(struct sim_metrics *metrics, struct sim_metrics_wor
     ASSERT(event_count <= workspace->event_count_max);
     sort_events(workspace, event_count, SORT_PARTICIPANT, metrics->participant_count);
     sweep_positions(metrics, events, event_count, MEASURE_UPPER_BOUND);
+}
+
+/* checkpoint[x] for every second x up to the close: the first checkpoint at or after x, a
+ * checkpoint being the last second before a flow's cut-off, or the close. */
+static void lower_bound_checkpoints(u32 *checkpoint, const struct sim_flow *flows, u32 count,
+                                    u32 close_seconds) {
+    ASSERT(close_seconds < SIM_DAY_SECONDS);
+    memset(checkpoint, 0, ((size_t)close_seconds + 1) * sizeof(u32));
+    for (u32 index = 0; index < count; index++) {
+        u32 due_at = flows[index].due_at;
+        ASSERT(due_at <= close_seconds);
+        if (due_at > 0) checkpoint[due_at - 1] = SIM_NEVER; /* a mark: no second is SIM_NEVER */
+    }
+    u32 next = close_seconds;
+    for (u32 second = close_seconds + 1; second-- > 0;) {
+        if (checkpoint[second] == SIM_NEVER) next = second;
+        checkpoint[second] = next;
+    }
+    ASSERT(checkpoint[close_seconds] == close_seconds);
+}
+
+/* Every flow at the first checkpoint at or after its submission, so that each position swept
+ * is the net of everything submitted by one checkpoint (see "lower_bound" above). */
+static void pass_lower_bound(struct sim_metrics *metrics, struct sim_metrics_workspace *workspace,
+                             const struct sim_flow *flows, u32 count, u32 close_seconds) {
+    struct sim_metrics_event *events = workspace->events;
+    u32 *checkpoint = workspace->counts; /* free until the sort below */
+    ASSERT(workspace->count_bucket_max >= SIM_DAY_SECONDS);
+    lower_bound_checkpoints(checkpoint, flows, count, close_seconds);
+    u32 event_count = 0;
+    for (u32 index = 0; index < count; index++) {
+        const struct sim_flow *flow = &flows[index];
+        i128 amount = (i128)flow->amount;
+        u32 at = checkpoint[flow->submitted_at];
+        events[event_count++] = event_make(at, flow->payer, flow->currency, amount, 0);
+        events[event_count++] = event_make(at, flow->payee, flow->currency, -amount, 0);
+    }
+    ASSERT(event_count <= workspace->event_count_max);
+    sort_events(workspace, event_count, SORT_PARTICIPANT, metrics->participant_count);
+    sweep_positions(metrics, events, event_count, MEASURE_LOWER_BOUND);
 }
 
 static void pass_liquidity_used(struct sim_metrics *metrics,
@@ -465,6 +521,7 @@ khorgos_error sim_metrics_compute(struct sim_metrics *metrics,
     }
     pass_payments(metrics, flows, flow_count, close_seconds);
     pass_upper_bound(metrics, workspace, flows, flow_count);
+    pass_lower_bound(metrics, workspace, flows, flow_count, close_seconds);
     pass_liquidity_used(metrics, workspace, flows, flow_count);
     pass_queues(metrics, workspace, flows, flow_count, close_seconds);
     totals(metrics);
@@ -502,7 +559,7 @@ static struct sim_flow *flow_append(struct sim_flow *flows, u32 *count, u128 amo
 
 /* One payment's flows (see sim.h); returns how many it appended. */
 static u32 payment_flows(const struct sim_payment *payment, const struct sim_outcome *outcome,
-                         struct sim_flow *flows) {
+                         u32 due_at, struct sim_flow *flows) {
     bool settled = outcome->status == SIM_STATUS_SETTLED && outcome->settled_at != SIM_NEVER;
     bool cross = payment->currency != payment->creditor_currency &&
                  outcome->provider != SIM_NONE && outcome->creditor_amount > 0;
@@ -524,6 +581,7 @@ static u32 payment_flows(const struct sim_payment *payment, const struct sim_out
         flows[index].submitted_at = payment->submitted_at;
         flows[index].settled_at = settled ? outcome->settled_at : SIM_NEVER;
         flows[index].ended_at = settled ? SIM_NEVER : outcome->ended_at;
+        flows[index].due_at = due_at;
     }
     ASSERT(count >= 1 && count <= SIM_FLOWS_PER_PAYMENT_MAX);
     return count;
@@ -535,7 +593,10 @@ u32 sim_flows_from_day(const struct sim_day *day, const struct sim_outcome *outc
     ASSERT(outcomes != NULL || day->count == 0);
     u32 count = 0;
     for (u32 index = 0; index < day->count; index++) {
-        count += payment_flows(&day->payments[index], &outcomes[index], &flows[count]);
+        const struct sim_payment *payment = &day->payments[index];
+        u32 due_at = payment->type == SIM_PAYMENT_INTERBANK ? day->interbank_cutoff_seconds
+                                                            : day->customer_cutoff_seconds;
+        count += payment_flows(payment, &outcomes[index], due_at, &flows[count]);
     }
     ASSERT(count <= SIM_FLOWS_PER_PAYMENT_MAX * day->count);
     return count;

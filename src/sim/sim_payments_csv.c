@@ -373,6 +373,7 @@ free_ids:
     day->scale_per_mille = 1000;
     day->close_seconds = scenario->day_close_seconds - scenario->day_open_seconds;
     day->customer_cutoff_seconds = scenario->customer_cutoff_seconds - scenario->day_open_seconds;
+    day->interbank_cutoff_seconds = scenario->interbank_cutoff_seconds - scenario->day_open_seconds;
     ASSERT(day->count <= rows);
     return KHORGOS_ERROR_ok;
 }

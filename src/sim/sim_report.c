@@ -1194,8 +1194,9 @@ static void html_why(FILE *file, const struct sim_report *report, const struct d
     }
     fprintf(file, "<h2>Why these numbers</h2>\n<ul class=\"why\">\n");
     double gap = upper > 0 ? (upper - lower) / upper * 100 : 0.0;
-    fprintf(file, "<li><b>%s between the bounds.</b> Settling everything by the close needs "
-                  "USD %.1f million (the lower bound, with %s's routing), %.1f%% less than "
+    fprintf(file, "<li><b>%s between the bounds.</b> Settling every payment before its "
+                  "cut-off needs USD %.1f million (the lower bound, with %s's routing), "
+                  "%.1f%% less than "
                   "settling everything on arrival (USD %.1f million, the upper bound). ",
             gap < 20 ? "Little room" : "Room", lower / 1e6, report->runs[0].design, gap,
             upper / 1e6);

@@ -51,11 +51,6 @@
  * fx_quote_max_usd is not applied: a quote exhausted mid-day would move the engine to another
  * provider than step 1's, and every provider's bounds would be wrong.
  *
- * Known limits: the lower bound counts every receipt of the day, but a customer payment must
- * settle before the customer cut-off, so at a = 0 a few whose payers need receipts that come
- * later (interbank payments after the customer cut-off) are rejected there under rtgs_lsm,
- * and some payments that needed what those would have brought wait to the interbank cut-off.
- *
  * Invariants: the engine's clock never moves back (asserted); every setup event answers ok
  * (checked: otherwise the run fails with the event's status in runner->message); a lookup
  * returns every payment submitted, in order (checked, then asserted per record); an outcome's

@@ -299,11 +299,10 @@ class Client:
 
     def _reply_taken(self, header):
         """The reply's context becomes the next request's parent, unless the session did not
-        record the request (advance_clock, or a refusal by the engine's validation: any error
-        but forbidden); then the next request reuses its number (docs/protocol.md)."""
+        record the request (a refusal by the engine's validation: any error but forbidden); then
+        the next request reuses its number (docs/protocol.md)."""
         operation, error = header[236], header[237]
-        unrecorded = operation == OPERATION_ADVANCE_CLOCK or (
-            operation >= 192 and error != 0 and error != names.ERRORS.index("forbidden"))
+        unrecorded = operation >= 192 and error != 0 and error != names.ERRORS.index("forbidden")
         if unrecorded:
             self.number -= 1
         else:
