@@ -73,7 +73,7 @@ client "$work/in1" "$work/out1"
 mark_logs
 kill -9 "${pids[$first]}"
 wait "${pids[$first]}" 2>/dev/null
-pids[$first]=0
+pids[first]=0
 transfers 120 139 >"$work/in2"
 started=$(date +%s%N)
 client "$work/in2" "$work/out2"
@@ -90,7 +90,7 @@ sleep 2 # the commit index reaches the restarted replica with the next heartbeat
 for index in 0 1 2; do kill "${pids[$index]}"; done
 for index in 0 1 2; do
     wait "${pids[$index]}" || fail "replica $index did not stop cleanly: $(tail -n 3 "$work/r$index.log")"
-    pids[$index]=0
+    pids[index]=0
 done
 
 for index in 0 1 2; do
