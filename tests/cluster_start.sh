@@ -7,6 +7,7 @@
 # catches up. Stopped, every replica's journal holds the same requests with the same
 # timestamps and actors (`inspect` equal, `check` clean with the same chain head), and every
 # acknowledged transfer is applied exactly once (account 1's debits are 5 per transfer).
+# Before that, five wrong starts are refused with exit 2 and their reason, making nothing.
 # Client ports 4710-4712, raft ports 5710-5712.
 . "$(dirname "$0")/support/server_test.sh"
 
@@ -59,6 +60,26 @@ for index in 0 1 2; do
         --replica-count 3 >/dev/null || fail "format r$index"
     : >"$work/r$index.log"
 done
+# Refused before serving (exit 2, the reason logged): another replica's directory, a count
+# of addresses other than the cluster's, a single node's directory, --clock manual.
+"$KHORGOS" format --data "$work/single" >/dev/null || fail "format single"
+refuse() { # REASON DIR ARGUMENTS...
+    local reason=$1 directory=$2
+    shift 2
+    "$KHORGOS" start --data "$directory" "$@" 2>"$work/refused.log"
+    status=$?
+    [ "$status" -eq 2 ] || fail "$*: exit $status, expected 2"
+    grep -q "$reason" "$work/refused.log" || fail "$*: $(cat "$work/refused.log")"
+}
+refuse "replica 0's data directory, not replica 1's" "$work/r0" --addresses "$addresses" \
+    --replica 1
+refuse "names 2 addresses; the data directory.s cluster has 3" "$work/r0" --addresses 127.0.0.1:4710,127.0.0.1:4711 \
+    --replica 0
+refuse "a single node's data directory" "$work/single" --addresses "$addresses" --replica 0
+refuse "leader's clock" "$work/r0" --addresses "$addresses" --replica 0 --clock manual
+refuse "give --replica N too" "$work/r0" --addresses "$addresses"
+[ ! -e "$work/r0/raft" ] || fail "a refused start made DIR/raft"
+
 mark_logs
 for index in 0 1 2; do start "$index"; done
 first=$(leader none)
