@@ -107,7 +107,19 @@ start "$first"
 transfers 140 149 >"$work/in3"
 client "$work/in3" "$work/out3"
 [ "$(grep -o '"status":"created"' "$work/out3" | wc -l)" -eq 10 ] || fail "after the restart: $(cat "$work/out3")"
-sleep 2 # the commit index reaches the restarted replica with the next heartbeats
+for _ in $(seq 1 300); do # restarted, it serves raft (slowly under a sanitizer)
+    [ "$(grep -c "event=serving" "$work/r$first.log")" -ge 2 ] && break
+    sleep 0.1
+done
+[ "$(grep -c "event=serving" "$work/r$first.log")" -ge 2 ] || fail "r$first did not restart"
+# It catches up: every journal (read while the replicas run) reaches the leader's length.
+records() { "$KHORGOS" inspect --data "$work/r$1" 2>/dev/null | wc -l; }
+third=$((3 - first - second))
+for _ in $(seq 1 300); do
+    length=$(records "$second")
+    [ "$(records "$first")" -ge "$length" ] && [ "$(records "$third")" -ge "$length" ] && break
+    sleep 0.1
+done
 for index in 0 1 2; do kill "${pids[$index]}"; done
 for index in 0 1 2; do
     wait "${pids[$index]}" || fail "replica $index did not stop cleanly: $(tail -n 3 "$work/r$index.log")"
