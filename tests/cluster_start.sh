@@ -7,7 +7,8 @@
 # catches up. Stopped, every replica's journal holds the same requests with the same
 # timestamps and actors (`inspect` equal, `check` clean with the same chain head), and every
 # acknowledged transfer is applied exactly once (account 1's debits are 5 per transfer).
-# Before that, five wrong starts are refused with exit 2 and their reason, making nothing.
+# Before that, five wrong starts are refused with exit 2 and their reason, making nothing; and
+# advance_clock is answered with clock_not_manual (a replica runs on the leader's clock).
 # Client ports 4710-4712, raft ports 5710-5712.
 . "$(dirname "$0")/support/server_test.sh"
 
@@ -85,11 +86,13 @@ for index in 0 1 2; do start "$index"; done
 first=$(leader none)
 
 {
+    echo '{"op":"advance_clock","seconds":1}' # refused: a replica runs on the leader's clock
     echo '{"op":"create_accounts","events":[{"id":"1","ledger":398,"code":1},{"id":"2","ledger":398,"code":1}]}'
     transfers 100 119
 } >"$work/in1"
 client "$work/in1" "$work/out1"
 [ "$(grep -o '"status":"created"' "$work/out1" | wc -l)" -eq 22 ] || fail "before the kill: $(cat "$work/out1")"
+grep -q '"error":{"code":"clock_not_manual"' "$work/out1" || fail "advance_clock: $(head -n 1 "$work/out1")"
 
 mark_logs
 kill -9 "${pids[$first]}"
