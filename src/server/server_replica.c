@@ -484,6 +484,12 @@ void server_replica_stop(struct server *server) {
     cluster_replica_close(&replica->cluster, replica_closed);
 }
 
+struct cluster_replica *server_replica_cluster(struct server *server) {
+    ASSERT(server != NULL && server->replica != NULL);
+    ASSERT(server->replica->cluster.identity.replica_count > 0);
+    return &server->replica->cluster;
+}
+
 bool server_replica_closed(const struct server *server) {
     ASSERT(server->replica != NULL);
     ASSERT(!server->replica->closed || server->replica->stopping);
