@@ -404,6 +404,59 @@ static void test_resolution_before_the_cut_off(void **state) {
     khorgos_close(engine);
 }
 
+/* Once per tick: one resolve_gridlock request with an event for each of the four currencies
+ * runs the resolution across currencies once, whether its run settles or not (it runs again
+ * in the same request only when something settles after it); a pulse where every currency's
+ * timed resolution falls due runs it once. */
+static void lsm_fx_resolve_all_currencies(struct khorgos *engine, u32 settled_first) {
+    struct khorgos_business_day events[4];
+    struct khorgos_settle_result results[4];
+    for (u32 c = 0; c < 4; c++) {
+        events[c] = (struct khorgos_business_day){.id = ++fixture_request_id,
+                                                  .currency = lsm_fx_numerics[c]};
+    }
+    assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, events,
+                                     sizeof(events), results, sizeof(results)),
+                     sizeof(results));
+    assert_int_equal(results[0].payments_settled, settled_first);
+    for (u32 c = 1; c < 4; c++) assert_int_equal(results[c].payments_settled, 0);
+}
+
+static void test_each_tick_resolves_across_currencies_once(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+    const u64 *runs = &engine->settle.grid_runs;
+    assert_int_equal(fixture_pay(engine, 50, BANK_KG, PROVIDER_A, KGS, 0, 1000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    u64 before = *runs;
+    lsm_fx_resolve_all_currencies(engine, 0);
+    assert_int_equal(*runs, before + 1); /* not 4 */
+    lsm_fx_audit_pair(engine, 60);
+    before = *runs;
+    lsm_fx_resolve_all_currencies(engine, 2); /* the first event settles the pair, */
+    assert_int_equal(*runs, before + 1);      /* and nothing settles after its run */
+    assert_int_equal(fixture_lookup(engine, 61).state, KHORGOS_PAYMENT_SETTLED);
+    khorgos_close(engine);
+
+    engine = fixture_open();
+    lsm_fx_participants(engine);
+    for (u32 c = 0; c < 4; c++) {
+        struct khorgos_business_day event = {
+            .id = ++fixture_request_id, .currency = lsm_fx_numerics[c], .date = DAY_1,
+            .resolution_interval = 60 * SECOND_NS, .queue_mode = KHORGOS_QUEUE_MODE_FIFO,
+            .flags = KHORGOS_DAY_RESOLUTION_ON_TIMER};
+        assert_int_equal(
+            fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+            KHORGOS_SETTLE_ok);
+    }
+    assert_int_equal(fixture_pay(engine, 50, BANK_KG, PROVIDER_A, KGS, 0, 1000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    before = engine->settle.grid_runs;
+    assert_int_equal(khorgos_clock_advance(engine, 61 * SECOND_NS), KHORGOS_ERROR_ok);
+    assert_int_equal(engine->settle.grid_runs, before + 1); /* four currencies due, one run */
+    khorgos_close(engine);
+}
+
 /* A quote's room is an exposure limit of the resolution. KZ and KZ2 each convert 1,000,000
  * KZT to CN through A, who holds no CNY; CN owes A 30,000 CNY and holds none. The three settle
  * together (A's and CN's receipts cover what they pay) when the quote's room covers both
@@ -576,6 +629,7 @@ int main(void) {
         cmocka_unit_test(test_conversions_feasible_only_together),
         cmocka_unit_test(test_quote_room_bounds_the_set),
         cmocka_unit_test(test_resolution_before_the_cut_off),
+        cmocka_unit_test(test_each_tick_resolves_across_currencies_once),
         cmocka_unit_test(test_gridlock_with_a_vehicle_route),
         cmocka_unit_test(test_target_leg_short_stays_queued),
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),

@@ -282,7 +282,12 @@ static void settle_apply_pulse(struct settle *settle, u64 timestamp) {
             settle_resolve(settle, currency, timestamp);
             settle_retry_run(settle, timestamp);
         }
+        const struct settle_currency *entry = &settle->currencies[currency];
+        u32 passed = (u32)entry->cut_off_customer_passed + entry->cut_off_interbank_passed;
         settle_day_cut_offs(settle, currency, timestamp);
+        if (passed != (u32)entry->cut_off_customer_passed + entry->cut_off_interbank_passed) {
+            settle->grid_fresh = 0; /* the cut-off rejected payments: a change */
+        }
         if (settle_day_resolution_due(settle, currency, timestamp)) {
             settle_resolve(settle, currency, timestamp);
             settle_retry_run(settle, timestamp);
@@ -305,6 +310,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle_operation_is(operation));
     ASSERT(settle->chain_count == 0);
     settle->request_stored_result = NULL;
+    settle->grid_fresh = 0; /* a new tick */
     switch (operation) {
     case KHORGOS_OPERATION_SETTLE_PULSE:
         settle_apply_pulse(settle, settle_timestamp_take(settle));

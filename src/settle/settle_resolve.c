@@ -63,7 +63,11 @@
  * Across currencies (settle_resolve_all). A resolution run, whichever currency started it
  * (on request, on its timer, or just before a cut-off of a currency resolving on its timer),
  * first resolves every currency's queues at once with settle_gridlock (settle_gridlock.h), then
- * the starting currency's queues alone as above, over what is left. The first step's model:
+ * the starting currency's queues alone as above, over what is left. The first step runs once
+ * per tick: a later run of the same request (a resolve_gridlock event for another currency, a
+ * pulse's next due currency) skips it unless a payment has settled or a cut-off has passed
+ * since it ran (settle->grid_fresh), since it would see the queues it has just resolved. The
+ * first step's model:
  *   positions: every position slot, available = settle_liquidity, lowered to the room under a
  *     net debit cap (cap - (sent - received), at least 0), 0 for a suspended participant;
  *     bypass_fifo from the slot's currency's queue mode;
@@ -556,7 +560,14 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     ASSERT(currency < settle->currency_count);
     const struct settle_currency *entry = &settle->currencies[currency];
     if (!entry->day_open || entry->queue_mode == KHORGOS_QUEUE_MODE_NONE) return 0;
-    u32 settled = settle->limit_count == 0 ? settle_resolve_all(settle, timestamp) : 0;
+    u32 settled = 0;
+    bool fresh = settle->grid_fresh && settle->grid_settled_mark == settle->payments_settled;
+    if (settle->limit_count == 0 && !fresh) {
+        settled = settle_resolve_all(settle, timestamp);
+        settle->grid_runs++;
+        settle->grid_fresh = 1;
+        settle->grid_settled_mark = settle->payments_settled;
+    }
     bool fifo = entry->queue_mode == KHORGOS_QUEUE_MODE_FIFO;
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
