@@ -261,7 +261,9 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
     assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
     assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
-    assert_int_equal(engine->ledger.transfer_count, first + 5);
+    /* Offsetting on entry runs across currencies: each of the three legs is received and paid
+     * through its currency's clearing account, in one chain. */
+    assert_int_equal(engine->ledger.transfer_count, first + 6);
     lsm_fx_assert_one_chain(engine, first);
     /* Not released when its target leg cannot settle: the provider pays alone or waits. */
     assert_int_equal(fixture_pay(engine, 52, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
@@ -270,6 +272,71 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
                      KHORGOS_SETTLE_queued);
     assert_int_equal(fixture_lookup(engine, 52).state, KHORGOS_PAYMENT_QUEUED);
     assert_true(lsm_fx_quote_used(engine, 1) == 1000000);
+    khorgos_close(engine);
+}
+
+/* Offsetting on entry across currencies: the audit's pair of conversions (lsm_fx_audit_pair),
+ * the second submitted while the first waits. Alone it cannot settle (CN holds no CNY), but
+ * the queued conversion pays back into both of its paying positions (CN's CNY through A's
+ * target leg, A's KZT through its source leg), and together they are feasible: it settles on
+ * entry, in one chain with the queued one. Without offsetting it waits. */
+static void test_conversion_offset_on_entry(void **state) {
+    (void)state;
+    for (u32 run = 0; run < 2; run++) {
+        bool offsetting = run == 1;
+        struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, offsetting);
+        u64 expiry = fixture_later(engine, 600);
+        assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                       expiry), 0);
+        assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry),
+                         0);
+        fixture_fund(engine, PROVIDER_A, CNY, 5000);
+        fixture_fund(engine, BANK_KZ, KZT, 1000000);
+        assert_int_equal(fixture_pay(engine, 60, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        u32 first = engine->ledger.transfer_count;
+        assert_int_equal(fixture_pay(engine, 61, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
+                         offsetting ? KHORGOS_SETTLE_settled : KHORGOS_SETTLE_queued);
+        u8 state_expected = offsetting ? KHORGOS_PAYMENT_SETTLED : KHORGOS_PAYMENT_QUEUED;
+        assert_int_equal(fixture_lookup(engine, 60).state, state_expected);
+        assert_int_equal(fixture_lookup(engine, 61).state, state_expected);
+        if (offsetting) {
+            assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+            assert_true(fixture_balance(engine, BANK_KZ, KZT) == 660000);
+            assert_int_equal(engine->ledger.transfer_count, first + 8);
+            lsm_fx_assert_one_chain(engine, first);
+            assert_true(lsm_fx_quote_used(engine, 2) == 10000);
+        }
+        khorgos_close(engine);
+    }
+}
+
+/* Offsetting on entry takes, from the queues the new payment pays into, only the payments that
+ * pay back into it. KZ2 holds 50 KZT and queues 100 and 900 to KZ, then four payments of 250
+ * to others; KZ, holding nothing, pays KZ2 950. With KZ2's whole queue in the model, KZ2 is
+ * short 1,000, no single payment closes that, and the removal rule drops the one relieving it
+ * most, the 900 to KZ, which leaves KZ short and drops the new payment too. With only the
+ * payments back to KZ, the three settle together. */
+static void test_offsetting_on_entry_takes_payments_back(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO, true);
+    fixture_fund(engine, BANK_KZ2, KZT, 50);
+    assert_int_equal(fixture_pay(engine, 51, BANK_KZ2, BANK_KZ, KZT, 0, 100, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 52, BANK_KZ2, BANK_KZ, KZT, 0, 900, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    const char *others[4] = {PROVIDER_A, PROVIDER_B, BANK_CN, PROVIDER_A};
+    for (u32 k = 0; k < 4; k++) {
+        assert_int_equal(fixture_pay(engine, 53 + k, BANK_KZ2, others[k], KZT, 0, 250, 0, 0),
+                         KHORGOS_SETTLE_queued);
+    }
+    assert_int_equal(fixture_pay(engine, 57, BANK_KZ, BANK_KZ2, KZT, 0, 950, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_lookup(engine, 51).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 52).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 53).state, KHORGOS_PAYMENT_QUEUED);
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 50);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
     khorgos_close(engine);
 }
 
@@ -634,6 +701,8 @@ int main(void) {
         cmocka_unit_test(test_target_leg_short_stays_queued),
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),
         cmocka_unit_test(test_offsetting_releases_a_queued_pvp_payment),
+        cmocka_unit_test(test_conversion_offset_on_entry),
+        cmocka_unit_test(test_offsetting_on_entry_takes_payments_back),
         cmocka_unit_test(test_gridlock_larger_than_one_ledger_call),
         cmocka_unit_test(test_randomised_pvp_in_liquidity_saving),
     };

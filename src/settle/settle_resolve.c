@@ -54,11 +54,22 @@
  * nothing, PvP. A set with no cross-currency payment books exactly as before. When the run
  * settles nothing, the quotes' room taken while loading is given back (settle_fx_lsm_end).
  *
- * Offsetting on entry loads only the queues of the new payment's payer and payee (the
- * algorithm looks at nothing else), so its cost is theirs, not the currency's. A queued
- * cross-currency payment of the payee whose first provider is the new payment's payer is one
- * of the candidates (its source leg offsets the new payment). A new cross-currency payment
- * itself is tried alone on entry (settle_fx_enter), not offset.
+ * Offsetting on entry (settle_offset_across), for a new payment of either kind that cannot
+ * settle alone and that fifo does not hold behind its payer's queue: settle_gridlock's model
+ * across currencies (below) holding the new payment with all its legs and, from the queue of
+ * each position one of its legs credits, the payments that PAY BACK into it: one of their
+ * legs credits a position that one of the new payment's legs debits (TARGET2's "the payee's
+ * payments to the payer", across currencies; under fifo the head of the queue while they do).
+ * The new payment settles when the selection holds it, booked with the rest of the selection
+ * as one chain; otherwise it is queued. Only payments back are loaded: with the receivers'
+ * whole queues in the model, a receiver's payments to third parties make it short, and the
+ * removal rule can drop its payment back to the payer first (the one relieving it most),
+ * which leaves the payer short and drops the new payment too
+ * (test_offsetting_on_entry_takes_payments_back; docs/liquidity-saving.md has the simulator's
+ * numbers). While a bilateral limit is set, a same-currency payment is offset per currency
+ * instead (settle_offset_currency, settle_lsm's algorithm over the payer's and payee's queues,
+ * a queued cross-currency payment of the payee whose first provider is the payer being its
+ * source leg) and a cross-currency payment is not offset.
  *
  * Across currencies (settle_resolve_all). A resolution run, whichever currency started it
  * (on request, on its timer, or just before a cut-off of a currency resolving on its timer),
@@ -308,7 +319,7 @@ static u32 settle_book_selected(struct settle *settle, u32 currency,
     return count;
 }
 
-u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
+static u32 settle_offset_currency(struct settle *settle, u32 payment, u64 timestamp) {
     const struct khorgos_payment *record = &settle->payments[payment];
     u32 payer_slot = settle->payment_payer_slot[payment];
     u32 payee_slot = settle->payment_payee_slot[payment];
@@ -386,7 +397,7 @@ static u32 settle_grid_exposures(struct settle *settle) {
 static bool settle_grid_payment(struct settle *settle, u32 payment, u64 timestamp,
                                 struct settle_gridlock_payment *model) {
     const struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED || record->state == 0); /* 0: entering */
     memset(model, 0, sizeof(*model));
     model->arrival = record->sequence;
     model->priority = record->priority;
@@ -421,8 +432,26 @@ static bool settle_grid_payment(struct settle *settle, u32 payment, u64 timestam
     return true;
 }
 
-/* Appends the slot's queued payments (under fifo cut at the first that cannot be loaded). */
-static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 timestamp) {
+/* Whether a loaded payment pays back into the new payment of an offsetting on entry: one of
+ * its legs credits a position that a leg of the new payment (grid_payments[0]) debits. */
+static bool settle_grid_pays_back(const struct settle *settle,
+                                  const struct settle_gridlock_payment *model) {
+    const struct settle_gridlock_payment *incoming = &settle->grid_payments[0];
+    ASSERT(model != incoming);
+    ASSERT(incoming->leg_count > 0);
+    for (u32 leg = 0; leg < model->leg_count; leg++) {
+        for (u32 other = 0; other < incoming->leg_count; other++) {
+            if (model->legs[leg].creditor == incoming->legs[other].debtor) return true;
+        }
+    }
+    return false;
+}
+
+/* Appends the slot's queued payments (under fifo cut at the first that cannot be loaded); with
+ * `back`, only those that pay back into the new payment (settle_grid_pays_back), under fifo
+ * the head of the queue while they do. */
+static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 timestamp,
+                             bool back) {
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
     bool fifo = settle->currencies[position->currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
@@ -430,7 +459,9 @@ static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 tim
     for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
-            if (!settle_grid_payment(settle, at, timestamp, &settle->grid_payments[count])) {
+            struct settle_gridlock_payment *model = &settle->grid_payments[count];
+            if (!settle_grid_payment(settle, at, timestamp, model) ||
+                (back && !settle_grid_pays_back(settle, model))) {
                 if (fifo) return count;
                 continue;
             }
@@ -449,7 +480,7 @@ static u32 settle_grid_queues(struct settle *settle, u32 slots, u64 timestamp) {
         if (!position->in_use) continue;
         const struct settle_currency *currency = &settle->currencies[position->currency];
         if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
-        count = settle_grid_queue(settle, slot, count, timestamp);
+        count = settle_grid_queue(settle, slot, count, timestamp, false);
     }
     ASSERT(count <= settle->config.payment_count_max);
     return count;
@@ -522,7 +553,9 @@ static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_
     for (u32 index = 0; index < count; index++) {
         u32 payment = settle->lsm_payment_index[result->selected[index]];
         settle->set[index] = payment;
-        settle_queue_remove(settle, payment);
+        if (settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED) {
+            settle_queue_remove(settle, payment);
+        }
         if (settle_fx_lsm_admitted(settle, payment)) settle_fx_lsm_take(settle, payment);
         ASSERT(settle->payments[payment].state == 0);
     }
@@ -622,4 +655,74 @@ u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *b
     u32 status = settle_resolve_status(settle, event, &currency);
     if (status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
     return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Offsetting on entry across currencies.                                                    */
+
+/* The new payment with all its legs (grid_payments[0]) and, from the queues of the positions
+ * its legs credit, the payments that pay back into it, in one model across currencies;
+ * returns the payments settled (0 unless the selection holds the new payment, which is then
+ * booked with the rest of the selection in one chain). */
+static u32 settle_offset_across(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->limit_count == 0);
+    ASSERT(settle->payments[payment].state == 0);
+    settle_fx_lsm_begin(settle);
+    u32 slots = settle_grid_positions(settle);
+    u32 exposures = settle_grid_exposures(settle);
+    u32 settled = 0;
+    if (settle_grid_payment(settle, payment, timestamp, &settle->grid_payments[0])) {
+        settle->lsm_payment_index[0] = payment;
+        u32 count = 1, legs = settle->grid_payments[0].leg_count;
+        for (u32 leg = 0; leg < legs; leg++) {
+            u32 slot = settle->grid_payments[0].legs[leg].creditor;
+            const struct settle_currency *currency =
+                &settle->currencies[settle->positions[slot].currency];
+            if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
+            count = settle_grid_queue(settle, slot, count, timestamp, true);
+        }
+        struct settle_gridlock_problem problem = {
+            .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
+            .payments = settle->grid_payments, .position_count = slots,
+            .exposure_count = exposures, .payment_count = count};
+        struct settle_gridlock_result result;
+        khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
+        ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
+        if (result.selected_count > 0 && result.selected[0] == 0) {
+            settled = settle_grid_book(settle, &result, timestamp);
+        }
+    }
+    settle_fx_lsm_end(settle);
+    return settled;
+}
+
+/* Offsetting on entry of a same-currency payment: across currencies, or per currency while
+ * bilateral limits are set (header). Under fifo a payment waiting behind its payer's queue is
+ * not offset. */
+u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->payments[payment].state == 0);
+    if (settle->limit_count != 0) return settle_offset_currency(settle, payment, timestamp);
+    u32 slot = settle->payment_payer_slot[payment];
+    bool held = settle->currencies[settle->positions[slot].currency].queue_mode ==
+                    KHORGOS_QUEUE_MODE_FIFO &&
+                settle_queue_holds(settle, slot, settle->payments[payment].priority);
+    return held ? 0 : settle_offset_across(settle, payment, timestamp);
+}
+
+/* Entering a gross cross-currency payment (settle_payments.c's table): alone, then offsetting
+ * on entry across currencies when its source currency offsets and no bilateral limit is set,
+ * then its queue (settle_fx.c). */
+u32 settle_offset_pvp_enter(struct settle *settle, u32 payment, u64 timestamp) {
+    bool may_offset = false;
+    u32 status = settle_fx_enter_try(settle, payment, timestamp, &may_offset);
+    const struct khorgos_payment *record = &settle->payments[payment];
+    if (record->state != 0) return status; /* settled alone, or rejected */
+    const struct settle_currency *currency =
+        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
+    if (may_offset && settle->limit_count == 0 &&
+        (currency->flags & KHORGOS_DAY_OFFSETTING_ON_ENTRY) != 0 &&
+        settle_offset_across(settle, payment, timestamp) > 0) {
+        return KHORGOS_SETTLE_settled;
+    }
+    return settle_fx_enter_queue(settle, payment, status);
 }
