@@ -186,7 +186,7 @@ int main(void) {
     bench_generate(&queue, 2026);
     khorgos_error error = settle_gridlock_workspace_init(&workspace, BENCH_POSITION_COUNT,
                                                          BENCH_PAYMENT_COUNT,
-                                                         BENCH_EXPOSURE_COUNT);
+                                                         BENCH_EXPOSURE_COUNT, 0);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "bench_settle_gridlock: %s\n", khorgos_strerror(error));
         return 1;

@@ -442,6 +442,33 @@ static void test_conversions_feasible_only_together(void **state) {
     }
 }
 
+/* Bilateral limits are constraints of the resolution across currencies, counted net: the
+ * audit's pair with provider A's limit toward CN in CNY. A pays CN 15,000 CNY (the first
+ * conversion's target leg) and receives 10,000 CNY from CN (the second's source leg): net
+ * 5,000. A limit of 4,000 keeps both queued; one of 5,000 lets both settle in one resolution
+ * (before, any bilateral limit made resolution per currency only, which cannot find the
+ * pair). */
+static void test_bilateral_limit_in_the_resolution_across_currencies(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+    lsm_fx_audit_pair(engine, 60);
+    struct khorgos_participant_event event = {.id = ++fixture_request_id, .amount = 4000,
+                                              .currency = CNY,
+                                              .limit_kind = KHORGOS_LIMIT_BILATERAL};
+    memcpy(event.bic, PROVIDER_A, strlen(PROVIDER_A));
+    memcpy(event.counterparty, BANK_CN, strlen(BANK_CN));
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_SET_LIMITS, &event, sizeof(event))
+                         .status, KHORGOS_SETTLE_ok);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 0);
+    event.id = ++fixture_request_id;
+    event.amount = 5000;
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_SET_LIMITS, &event, sizeof(event))
+                         .status, KHORGOS_SETTLE_ok);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 2);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    khorgos_close(engine);
+}
+
 /* Before a cut-off: a currency resolving on its timer (every hour here) resolves just before
  * each of its cut-offs, so the audit's pair of conversions, queued after the last timed run,
  * settles at the cut-off's pulse instead of being rejected by it. */
@@ -696,6 +723,7 @@ int main(void) {
         cmocka_unit_test(test_conversions_feasible_only_together),
         cmocka_unit_test(test_quote_room_bounds_the_set),
         cmocka_unit_test(test_resolution_before_the_cut_off),
+        cmocka_unit_test(test_bilateral_limit_in_the_resolution_across_currencies),
         cmocka_unit_test(test_each_tick_resolves_across_currencies_once),
         cmocka_unit_test(test_gridlock_with_a_vehicle_route),
         cmocka_unit_test(test_target_leg_short_stays_queued),

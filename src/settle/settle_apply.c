@@ -78,6 +78,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->grid_payments = calloc(payments, sizeof(*settle->grid_payments));
     settle->grid_exposure_limits = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(u128));
     settle->grid_slot_draw = calloc(slots, sizeof(u128));
+    settle->grid_pair_limits = calloc(limits, sizeof(*settle->grid_pair_limits));
     settle->holidays =
         calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX, sizeof(u32));
     if (settle->holidays == NULL ||
@@ -91,7 +92,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
         settle->lsm_payments == NULL || settle->lsm_limits == NULL ||
         settle->lsm_payment_index == NULL || settle->grid_positions == NULL ||
         settle->grid_payments == NULL || settle->grid_exposure_limits == NULL ||
-        settle->grid_slot_draw == NULL) {
+        settle->grid_slot_draw == NULL || settle->grid_pair_limits == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     khorgos_error error = base_id_map_init(&settle->payment_map, payments);
@@ -106,7 +107,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     if (error == KHORGOS_ERROR_ok) {
         error = settle_gridlock_workspace_init(&settle->grid, slots, payments,
-                                               SETTLE_FX_QUOTE_COUNT_MAX);
+                                               SETTLE_FX_QUOTE_COUNT_MAX, limits);
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
@@ -159,7 +160,8 @@ void settle_deinit(struct settle *settle) {
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
                       settle->lsm_payment_index, settle->grid_positions, settle->grid_payments,
-                      settle->grid_exposure_limits, settle->grid_slot_draw, settle->holidays};
+                      settle->grid_exposure_limits, settle->grid_slot_draw,
+                      settle->grid_pair_limits, settle->holidays};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }

@@ -66,10 +66,7 @@
  * removal rule can drop its payment back to the payer first (the one relieving it most),
  * which leaves the payer short and drops the new payment too
  * (test_offsetting_on_entry_takes_payments_back; docs/liquidity-saving.md has the simulator's
- * numbers). While a bilateral limit is set, a same-currency payment is offset per currency
- * instead (settle_offset_currency, settle_lsm's algorithm over the payer's and payee's queues,
- * a queued cross-currency payment of the payee whose first provider is the payer being its
- * source leg) and a cross-currency payment is not offset.
+ * numbers). Bilateral limits are in the model as pair limits (below).
  *
  * Across currencies (settle_resolve_all). A resolution run, whichever currency started it
  * (on request, on its timer, or just before a cut-off of a currency resolving on its timer),
@@ -97,8 +94,9 @@
  * line, so the draw fits), then every leg's debit (debtor -> clearing). Every account only
  * gains before the draws and only loses after them, so no step takes one below its final
  * balance, which the chosen set keeps at least zero: the ledger accepts the chain. Bilateral
- * limits are net per pair and not in settle_gridlock's model, so while any bilateral limit is
- * set the first step is skipped and runs are per currency only. The second step finds sets
+ * limits are pair limits of the model (settle_grid_pairs): from the payer's slot to the
+ * counterparty's in the currency, room limit - position (at least 0), counted net over every
+ * leg of the set. The second step finds sets
  * the first one's heuristic misses when a provider constraint binds (settle_gridlock.h,
  * invariant 5) and keeps the per-currency algorithms' results for single-currency queues.
  *
@@ -125,17 +123,13 @@ static void settle_model_participants(struct settle *settle, u32 currency) {
     }
 }
 
-/* Loads the bilateral limits of the currency (of `only_a`/`only_b` when not NONE). */
-static u32 settle_model_limits(struct settle *settle, u32 currency, u32 only_a, u32 only_b) {
+/* Loads the bilateral limits of the currency. */
+static u32 settle_model_limits(struct settle *settle, u32 currency) {
     u32 count = 0;
     for (u32 index = 0; index < settle->limit_count; index++) {
         const struct settle_bilateral_limit *limit = &settle->limits[index];
         const struct settle_position *position = &settle->positions[limit->position_slot];
         if (position->currency != currency) continue;
-        if (only_a != SETTLE_NONE && position->participant != only_a &&
-            position->participant != only_b) {
-            continue;
-        }
         settle->lsm_limits[count++] = (struct settle_lsm_bilateral_limit){
             .limit = limit->limit, .position = limit->position,
             .participant = position->participant, .counterparty = limit->counterparty};
@@ -319,41 +313,6 @@ static u32 settle_book_selected(struct settle *settle, u32 currency,
     return count;
 }
 
-static u32 settle_offset_currency(struct settle *settle, u32 payment, u64 timestamp) {
-    const struct khorgos_payment *record = &settle->payments[payment];
-    u32 payer_slot = settle->payment_payer_slot[payment];
-    u32 payee_slot = settle->payment_payee_slot[payment];
-    u32 currency = settle->positions[payer_slot].currency;
-    bool fifo = settle->currencies[currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
-    ASSERT(record->state == 0 && !settle_fx_payment_is(record));
-    ASSERT(settle->currencies[currency].queue_mode != KHORGOS_QUEUE_MODE_NONE);
-    u32 payer = settle->positions[payer_slot].participant;
-    u32 payee = settle->positions[payee_slot].participant;
-    if (settle_participant_suspended(settle, payer) ||
-        settle_participant_suspended(settle, payee)) {
-        return 0;
-    }
-    settle_fx_lsm_begin(settle);
-    settle_model_participants(settle, currency);
-    u32 limits = settle_model_limits(settle, currency, payer, payee);
-    u32 payments = settle_model_queue(settle, payer_slot, fifo, 0, timestamp);
-    payments = settle_model_queue(settle, payee_slot, fifo, payments, timestamp);
-    struct settle_lsm_problem problem;
-    settle_model_problem(settle, currency, payments, limits, &problem);
-    struct settle_lsm_payment incoming = {.amount = record->amount, .arrival = record->sequence,
-                                          .payer = payer, .payee = payee,
-                                          .priority = record->priority};
-    struct settle_lsm_result result;
-    khorgos_error error = settle_lsm_offset_on_entry(&settle->lsm, &problem, &incoming, &result);
-    ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
-    u32 settled = 0;
-    if (result.incoming_settles) {
-        settled = settle_book_selected(settle, currency, &result, payment, timestamp);
-    }
-    settle_fx_lsm_end(settle);
-    return settled;
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* The resolution across currencies (settle_gridlock.h; "Across currencies" in the header).    */
 
@@ -381,6 +340,24 @@ static u32 settle_grid_positions(struct settle *settle) {
     return slots;
 }
 
+/* Pair limits: each bilateral limit whose counterparty holds the currency, with its room
+ * (limit - position, at least 0: one already exceeded admits no further net outflow). */
+static u32 settle_grid_pairs(struct settle *settle) {
+    u32 count = 0;
+    ASSERT(settle->limit_count <= settle->config.limit_count_max);
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        const struct settle_bilateral_limit *limit = &settle->limits[index];
+        u32 currency = settle->positions[limit->position_slot].currency;
+        u32 creditor = settle_position_slot(settle, limit->counterparty, currency);
+        if (creditor == SETTLE_NONE) continue;
+        i128 room = (i128)limit->limit - limit->position;
+        settle->grid_pair_limits[count++] = (struct settle_gridlock_pair_limit){
+            .room = room <= 0 ? 0 : (u128)room, .debtor = limit->position_slot,
+            .creditor = creditor};
+    }
+    return count;
+}
+
 /* Exposure limits: each quote's room. */
 static u32 settle_grid_exposures(struct settle *settle) {
     const struct settle_fx *fx = &settle->fx;
@@ -391,6 +368,19 @@ static u32 settle_grid_exposures(struct settle *settle) {
             fx->quotes[quote].amount_max - fx->quotes[quote].amount_used;
     }
     return fx->quote_count;
+}
+
+/* The problem over the loaded positions and payments, with every quote's room and every
+ * bilateral limit. */
+static void settle_grid_problem(struct settle *settle, u32 slots, u32 payments,
+                                struct settle_gridlock_problem *problem) {
+    ASSERT(slots > 0 && payments > 0);
+    ASSERT(payments <= settle->config.payment_count_max);
+    *problem = (struct settle_gridlock_problem){
+        .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
+        .payments = settle->grid_payments, .pair_limits = settle->grid_pair_limits,
+        .position_count = slots, .exposure_count = settle_grid_exposures(settle),
+        .payment_count = payments, .pair_limit_count = settle_grid_pairs(settle)};
 }
 
 /* Loads one queued payment with all its legs; false when it cannot settle in this run. */
@@ -567,17 +557,13 @@ static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_
 
 /* A resolution run over every currency's queues at once: load, choose, book. */
 static u32 settle_resolve_all(struct settle *settle, u64 timestamp) {
-    ASSERT(settle->limit_count == 0);
     settle_fx_lsm_begin(settle);
     u32 slots = settle_grid_positions(settle);
-    u32 exposures = settle_grid_exposures(settle);
     u32 payments = settle_grid_queues(settle, slots, timestamp);
     u32 settled = 0;
     if (payments > 0) {
-        struct settle_gridlock_problem problem = {
-            .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
-            .payments = settle->grid_payments, .position_count = slots,
-            .exposure_count = exposures, .payment_count = payments};
+        struct settle_gridlock_problem problem;
+        settle_grid_problem(settle, slots, payments, &problem);
         struct settle_gridlock_result result;
         khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
         ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
@@ -595,7 +581,7 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     if (!entry->day_open || entry->queue_mode == KHORGOS_QUEUE_MODE_NONE) return 0;
     u32 settled = 0;
     bool fresh = settle->grid_fresh && settle->grid_settled_mark == settle->payments_settled;
-    if (settle->limit_count == 0 && !fresh) {
+    if (!fresh) {
         settled = settle_resolve_all(settle, timestamp);
         settle->grid_runs++;
         settle->grid_fresh = 1;
@@ -604,7 +590,7 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     bool fifo = entry->queue_mode == KHORGOS_QUEUE_MODE_FIFO;
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
-    u32 limits = settle_model_limits(settle, currency, SETTLE_NONE, SETTLE_NONE);
+    u32 limits = settle_model_limits(settle, currency);
     u32 payments = 0;
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         u32 slot = settle_position_slot(settle, participant, currency);
@@ -665,11 +651,9 @@ u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *b
  * returns the payments settled (0 unless the selection holds the new payment, which is then
  * booked with the rest of the selection in one chain). */
 static u32 settle_offset_across(struct settle *settle, u32 payment, u64 timestamp) {
-    ASSERT(settle->limit_count == 0);
     ASSERT(settle->payments[payment].state == 0);
     settle_fx_lsm_begin(settle);
     u32 slots = settle_grid_positions(settle);
-    u32 exposures = settle_grid_exposures(settle);
     u32 settled = 0;
     if (settle_grid_payment(settle, payment, timestamp, &settle->grid_payments[0])) {
         settle->lsm_payment_index[0] = payment;
@@ -681,10 +665,8 @@ static u32 settle_offset_across(struct settle *settle, u32 payment, u64 timestam
             if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
             count = settle_grid_queue(settle, slot, count, timestamp, true);
         }
-        struct settle_gridlock_problem problem = {
-            .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
-            .payments = settle->grid_payments, .position_count = slots,
-            .exposure_count = exposures, .payment_count = count};
+        struct settle_gridlock_problem problem;
+        settle_grid_problem(settle, slots, count, &problem);
         struct settle_gridlock_result result;
         khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
         ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
@@ -696,12 +678,10 @@ static u32 settle_offset_across(struct settle *settle, u32 payment, u64 timestam
     return settled;
 }
 
-/* Offsetting on entry of a same-currency payment: across currencies, or per currency while
- * bilateral limits are set (header). Under fifo a payment waiting behind its payer's queue is
- * not offset. */
+/* Offsetting on entry of a same-currency payment, across currencies (header). Under fifo a
+ * payment waiting behind its payer's queue is not offset. */
 u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
     ASSERT(settle->payments[payment].state == 0);
-    if (settle->limit_count != 0) return settle_offset_currency(settle, payment, timestamp);
     u32 slot = settle->payment_payer_slot[payment];
     bool held = settle->currencies[settle->positions[slot].currency].queue_mode ==
                     KHORGOS_QUEUE_MODE_FIFO &&
@@ -710,8 +690,7 @@ u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
 }
 
 /* Entering a gross cross-currency payment (settle_payments.c's table): alone, then offsetting
- * on entry across currencies when its source currency offsets and no bilateral limit is set,
- * then its queue (settle_fx.c). */
+ * on entry across currencies when its source currency offsets, then its queue (settle_fx.c). */
 u32 settle_offset_pvp_enter(struct settle *settle, u32 payment, u64 timestamp) {
     bool may_offset = false;
     u32 status = settle_fx_enter_try(settle, payment, timestamp, &may_offset);
@@ -719,7 +698,7 @@ u32 settle_offset_pvp_enter(struct settle *settle, u32 payment, u64 timestamp) {
     if (record->state != 0) return status; /* settled alone, or rejected */
     const struct settle_currency *currency =
         &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
-    if (may_offset && settle->limit_count == 0 &&
+    if (may_offset &&
         (currency->flags & KHORGOS_DAY_OFFSETTING_ON_ENTRY) != 0 &&
         settle_offset_across(settle, payment, timestamp) > 0) {
         return KHORGOS_SETTLE_settled;
