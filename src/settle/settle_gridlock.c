@@ -23,6 +23,16 @@
  * 4. Checking. The call ends by recomputing every load from the selection and asserting that
  *    it equals the tracked one, that every constraint holds and that every fifo queue's
  *    selected payments are a prefix of it.
+ *
+ * 5. Where the time goes (bypass_fifo, perf): reading the last few nodes of a breached
+ *    constraint's list for each removal (a cache miss per node: nodes of many payments),
+ *    unlinking removed nodes, and fill-back's tries. So: a payment's unused node slots are not
+ *    written (every walk of the slots stops at the first amount 0), a unit's value is read
+ *    from the caller's record only to break a tie, candidates are sorted only when they are
+ *    weighed, and fill-back does not try again a payment whose blocking constraint (the one it
+ *    would breach at its last try, fill_blocker) has not been relieved by an addition since
+ *    (relief_stamp): its load there is no lower, so the try would fail again. None of this
+ *    changes a result.
  */
 #include "settle/settle_gridlock.h"
 
@@ -69,7 +79,7 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->pair_sorted = gridlock_carve(base, &offset, pairs, sizeof(u32));
     w->pair_scratch = gridlock_carve(base, &offset, pairs, sizeof(u32));
     u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
-                              &w->touched, &w->foreign_count};
+                              &w->touched, &w->foreign_count, &w->relief_stamp};
     for (size_t index = 0; index < ARRAY_COUNT(per_constraint); index++) {
         *per_constraint[index] = gridlock_carve(base, &offset, constraints, sizeof(u32));
     }
@@ -77,8 +87,8 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     for (size_t index = 0; index < ARRAY_COUNT(per_position); index++) {
         *per_position[index] = gridlock_carve(base, &offset, positions, sizeof(u32));
     }
-    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before,
-                           &w->queue_of, &w->selected};
+    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before, &w->queue_of,
+                           &w->selected, &w->fill_blocker, &w->fill_stamp};
     for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
         *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
     }
@@ -408,8 +418,7 @@ static u32 gridlock_pair_find(const struct gridlock_run *run, u32 debtor, u32 cr
 static u32 gridlock_node_need(const struct gridlock_run *run, u32 payment) {
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
     u32 need = (u32)record->leg_count + record->charge_count;
-    for (u32 index = 0; run->problem->pair_limit_count > 0 && index < record->leg_count;
-         index++) {
+    for (u32 index = 0; index < record->leg_count; index++) {
         const struct settle_gridlock_leg *leg = &record->legs[index];
         if (gridlock_pair_find(run, leg->debtor, leg->creditor) != NONE ||
             gridlock_pair_find(run, leg->creditor, leg->debtor) != NONE) {
@@ -551,7 +560,7 @@ static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
 static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
     struct settle_gridlock_node *nodes = &run->w->nodes[payment * NODE_SLOTS];
-    ASSERT(gridlock_node_need(run, payment) <= NODE_SLOTS);
+    ASSERT(record->leg_count > 0);
     u32 slot = 0;
     for (u32 index = 0; index < record->leg_count; index++, slot++) {
         nodes[slot].amount = (i128)record->legs[index].amount;
@@ -574,7 +583,7 @@ static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
         nodes[slot].relieved = reverse;
         slot++;
     }
-    for (; slot < NODE_SLOTS; slot++) nodes[slot].amount = 0;
+    if (slot < NODE_SLOTS) nodes[slot].amount = 0; /* every walk of the slots stops here */
     ASSERT(nodes[0].amount > 0 && nodes[0].relieved != NONE);
 }
 
@@ -682,17 +691,38 @@ static i128 gridlock_delta_take(const struct gridlock_run *run, u32 touched_coun
     return worst;
 }
 
+/* The first member of a payment's removal unit: itself in a bypass_fifo queue; in a fifo
+ * queue its queue's tail in T (the unit runs from there back to the payment). */
+static u32 gridlock_unit_first(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_workspace *w = run->w;
+    u32 queue = w->queue_of[payment];
+    ASSERT(w->in_trial[payment]);
+    u32 first = run->problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
+    ASSERT(first != NONE);
+    return first;
+}
+
+/* The value of a payment's removal unit (read only to break a tie of shortfalls: the caller's
+ * records are large, and most weighings never need it). */
+static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
+    u128 value = 0;
+    for (u32 member = gridlock_unit_first(run, payment);;
+         member = run->w->queue_links[member].prev) {
+        ASSERT(member != NONE && run->w->in_trial[member]);
+        value += run->problem->payments[member].value;
+        if (member == payment) break;
+    }
+    ASSERT(run->w->in_trial[payment]);
+    return value;
+}
+
 /* The removal unit of a payment: itself in a bypass_fifo queue; in a fifo queue the payment
  * and everything after it in T. Returns false when the unit is longer than the look allows;
- * otherwise its shortfall after removal and its value. */
-static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall,
-                                u128 *value) {
+ * otherwise its shortfall after removal. */
+static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall) {
     const struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_problem *problem = run->problem;
-    u32 queue = w->queue_of[payment];
     u32 touched_count = 0, length = 0;
-    *value = 0;
-    u32 member = problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
+    u32 member = gridlock_unit_first(run, payment);
     for (;;) {
         ASSERT(member != NONE && w->in_trial[member]);
         if (++length > SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
@@ -700,7 +730,6 @@ static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i12
             return false;
         }
         gridlock_delta_add(run, member, &touched_count);
-        *value += problem->payments[member].value;
         if (member == payment) break;
         member = w->queue_links[member].prev;
     }
@@ -741,36 +770,50 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
 static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     const struct settle_gridlock_workspace *w = run->w;
     struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
-    u32 count = 0;
+    u32 count = 0, lowest = 0;
     for (u32 node = w->list_tail[constraint];
          node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX;
          node = w->nodes[node].link.prev) {
-        struct gridlock_candidate candidate = {
+        candidates[count] = (struct gridlock_candidate){
             gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
-        u32 slot = count++;
+        if (candidates[count].least < candidates[lowest].least) lowest = count;
+        count++;
+    }
+    ASSERT(count > 0);
+    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
+     * payment that is its own unit): take the one relieving it most, the later on a tie. */
+    if (candidates[lowest].least > 0) return candidates[lowest].payment;
+    /* Otherwise weigh them in order of their least (a stable insertion sort: ties keep the
+     * later first). */
+    for (u32 index = 1; index < count; index++) {
+        struct gridlock_candidate candidate = candidates[index];
+        u32 slot = index;
         while (slot > 0 && candidates[slot - 1].least > candidate.least) {
             candidates[slot] = candidates[slot - 1];
             slot--;
         }
         candidates[slot] = candidate;
     }
-    ASSERT(count > 0);
-    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
-     * payment that is its own unit): take the one relieving it most, the later on a tie. */
-    if (candidates[0].least > 0) return candidates[0].payment;
     u32 best = NONE, best_seen = 0;
     i128 best_shortfall = 0;
     u128 best_value = 0;
+    bool best_value_known = false; /* read only when a tie needs it */
     for (u32 index = 0; index < count; index++) {
         const struct gridlock_candidate *candidate = &candidates[index];
         if (best != NONE && candidate->least > best_shortfall) break;
         i128 shortfall;
-        u128 value;
-        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall, &value)) continue;
+        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall)) continue;
         ASSERT(shortfall >= candidate->least);
-        if (best == NONE || shortfall < best_shortfall ||
-            (shortfall == best_shortfall &&
-             (value < best_value || (value == best_value && candidate->seen < best_seen)))) {
+        bool better = best == NONE || shortfall < best_shortfall;
+        u128 value = 0;
+        if (!better && shortfall == best_shortfall) {
+            value = gridlock_unit_value(run, candidate->payment);
+            if (!best_value_known) best_value = gridlock_unit_value(run, best);
+            better = value < best_value || (value == best_value && candidate->seen < best_seen);
+            best_value_known = true;
+        }
+        if (better) {
+            best_value_known = shortfall == best_shortfall && best != NONE;
             best = candidate->payment;
             best_seen = candidate->seen;
             best_shortfall = shortfall;
@@ -833,24 +876,37 @@ static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sig
     ASSERT(nodes[0].amount > 0);
 }
 
-/* Adds the payment to T when every constraint it loads stays covered. */
-static bool gridlock_try_add(const struct gridlock_run *run, u32 payment) {
+/* Adds the payment to T when every constraint it loads stays covered; returns NONE then, else
+ * a constraint it would breach. An addition stamps the constraints it relieves. */
+static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 stamp) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
     ASSERT(w->in_trial[payment] == 0);
     gridlock_apply(run, payment, 1);
-    bool fits = true;
+    u32 breached = NONE;
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
         u32 loaded = nodes[slot].loaded;
-        if (loaded != NONE && w->load[loaded] > w->bound[loaded]) fits = false;
+        if (loaded != NONE && w->load[loaded] > w->bound[loaded]) breached = loaded;
     }
-    if (!fits) {
+    if (breached != NONE) {
         gridlock_apply(run, payment, -1);
     } else {
         w->in_trial[payment] = 1;
+        for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+            if (nodes[slot].relieved != NONE) w->relief_stamp[nodes[slot].relieved] = stamp;
+        }
     }
-    ASSERT(w->in_trial[payment] == (u8)fits);
-    return fits;
+    ASSERT(w->in_trial[payment] == (breached == NONE));
+    return breached;
+}
+
+/* Whether a payment left out can fit now: not when the constraint that kept it out last time
+ * (fill_blocker) has not been relieved since (its load is no lower, and the payment's own
+ * effect on it is the same). Skipping such a payment changes no result. */
+static bool gridlock_fill_may_fit(const struct settle_gridlock_workspace *w, u32 payment) {
+    u32 blocker = w->fill_blocker[payment];
+    ASSERT(blocker == NONE || w->fill_stamp[payment] > 0);
+    return blocker == NONE || w->relief_stamp[blocker] > w->fill_stamp[payment];
 }
 
 /* Step 3. The payments left out are listed in queue order (in the sort's scratch, free by
@@ -859,10 +915,14 @@ static void gridlock_fill_back(const struct gridlock_run *run,
                                struct settle_gridlock_result *result) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_problem *problem = run->problem;
-    u32 *left_out = w->scratch, count = 0;
+    u32 *left_out = w->scratch, count = 0, stamp = 1;
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
-        if (!w->in_trial[w->order[rank]]) left_out[count++] = w->order[rank];
+        u32 payment = w->order[rank];
+        if (w->in_trial[payment]) continue;
+        left_out[count++] = payment;
+        w->fill_blocker[payment] = NONE;
     }
+    for (u32 id = 0; id < run->constraint_count; id++) w->relief_stamp[id] = 0;
     u32 added = 1;
     while (added > 0 && count > 0 && result->fill_passes < SETTLE_GRIDLOCK_FILL_PASS_MAX) {
         added = 0;
@@ -873,12 +933,23 @@ static void gridlock_fill_back(const struct gridlock_run *run,
             u32 queue = w->queue_of[payment];
             bool blocked = (!problem->positions[queue].bypass_fifo && before != NONE &&
                             !w->in_trial[before]) ||
-                           w->load[queue] + w->queue_need[payment] > w->bound[queue];
-            if (!blocked && gridlock_try_add(run, payment)) {
-                added++;
-            } else {
-                left_out[kept++] = payment;
+                           !gridlock_fill_may_fit(w, payment);
+            u32 blocker = NONE;
+            if (!blocked && w->load[queue] + w->queue_need[payment] > w->bound[queue]) {
+                blocker = queue;
+            } else if (!blocked) {
+                blocker = gridlock_try_add(run, payment, stamp + 1);
+                if (blocker == NONE) {
+                    added++;
+                    stamp++;
+                    continue;
+                }
             }
+            if (blocker != NONE) {
+                w->fill_blocker[payment] = blocker;
+                w->fill_stamp[payment] = stamp;
+            }
+            left_out[kept++] = payment;
         }
         count = kept;
         result->filled_back += added;
@@ -955,7 +1026,8 @@ khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspac
         .pair_base = problem->position_count + problem->exposure_count,
     };
     if (!gridlock_pairs_sort(workspace, problem)) return KHORGOS_ERROR_invalid_argument;
-    for (u32 payment = 0; payment < problem->payment_count; payment++) {
+    for (u32 payment = 0; problem->pair_limit_count > 0 && payment < problem->payment_count;
+         payment++) { /* without pair limits legs and charges always fit */
         if (gridlock_node_need(&run, payment) > NODE_SLOTS) return KHORGOS_ERROR_invalid_argument;
     }
     struct settle_gridlock_result out;

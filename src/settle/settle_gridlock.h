@@ -303,6 +303,7 @@ struct settle_gridlock_workspace {
     u32 *touched;          /* scratch: the constraints with a delta */
     u8 *touched_mark;
     u32 *foreign_count;    /* per position or pair limit: foreign legs in T loading it */
+    u32 *relief_stamp;     /* step 3: the addition that last relieved it (0: none yet) */
     u32 *list_head;        /* per constraint: T's debiting legs / charges, queue order */
     u32 *list_tail;
     u32 *queue_head;       /* per position: its queue in T, queue order */
@@ -323,6 +324,8 @@ struct settle_gridlock_workspace {
     u32 *queue_of;         /* its queue: legs[0].debtor, kept compact */
     i128 *queue_need;      /* what its legs take out of its queue's position, net */
     u8 *weighed_alone;     /* bypass_fifo, each constraint touched through one node only */
+    u32 *fill_blocker;     /* step 3: the constraint that kept it out at its last try */
+    u32 *fill_stamp;       /* step 3: additions made before that try */
     u32 *selected;
     u8 *in_trial;
     /* Per list node: payment * SETTLE_GRIDLOCK_NODE_COUNT_MAX + slot. */
