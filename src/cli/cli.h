@@ -78,8 +78,8 @@ struct cli_apply_backend {
     khorgos_error (*execute)(void *context, struct khorgos_request *requests, uint32_t count);
     khorgos_error (*clock_advance)(void *context, uint64_t nanoseconds, uint64_t *now_ns);
     void (*failed)(void *context, khorgos_error error);
-    /* The ISO 20022 operations (cli_gateway.c), served in this process; NULL when the
-     * backend has none (a server: those lines are refused as unknown operations). */
+    /* The ISO 20022 operations (cli_gateway.c), served in this process (apply) or by the
+     * server's gateway (client). */
     struct cli_gateway *gateway;
 };
 /* Reads JSON lines on standard input and answers them through the backend, as apply does;

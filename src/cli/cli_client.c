@@ -10,9 +10,11 @@
  * back to the same encoder. So a line gets the same reply as from `khorgos apply` on the
  * server's engine. The ledger operations travel as TigerBeetle's (their codes and create-result
  * status numbers), so they are translated here with the server's own tables; the settlement
- * operations and advance_clock travel with Khorgos's codes (docs/protocol.md).
+ * operations and advance_clock travel with Khorgos's codes, and the ISO 20022 operations go to
+ * the server's gateway (cli_gateway.c, docs/protocol.md).
  */
 #include "cli/cli.h"
+#include "cli/cli_gateway.h"
 #include "khorgos_client.h"
 #include "server/server.h"
 
@@ -205,11 +207,19 @@ int cli_client_main(int argc, char **argv) {
         fprintf(stderr, "khorgos client: cannot start the client: %s\n", khorgos_strerror(error));
         return CLI_EXIT_FAILED;
     }
+    struct cli_gateway gateway;
+    if (!cli_gateway_reserve_remote(&gateway, local.client)) {
+        fprintf(stderr, "khorgos client: out of memory for the gateway's buffers\n");
+        cli_gateway_release(&gateway);
+        khorgos_client_close(local.client);
+        return CLI_EXIT_FAILED;
+    }
     struct cli_apply_backend backend = {.name = "client", .context = &local,
                                         .execute = client_execute,
                                         .clock_advance = client_clock_advance,
-                                        .failed = client_failed};
+                                        .failed = client_failed, .gateway = &gateway};
     int exit_status = cli_apply_serve(&backend);
+    cli_gateway_release(&gateway);
     khorgos_client_close(local.client);
     ASSERT(exit_status == CLI_EXIT_OK || exit_status == CLI_EXIT_FAILED);
     return exit_status;

@@ -145,8 +145,17 @@ enum client_operation {
      * the engine's error in the reply header's `reserved[0]` (client_reply_error). */
     CLIENT_OPERATION_KHORGOS_FIRST = 192,
     CLIENT_OPERATION_ADVANCE_CLOCK = 192, /* u64 nanoseconds -> u64 the clock's new time */
+    /* The ISO 20022 gateway's operations (docs/protocol.md, "ISO 20022 operations"): their
+     * bodies are a message's XML or a request struct of include/khorgos_iso20022.h. */
+    CLIENT_OPERATION_SUBMIT_MESSAGE = 228,     /* XML -> result (24) and the reply's XML */
+    CLIENT_OPERATION_GET_MESSAGE_STATUS = 229, /* status request (85) -> as submit_message */
+    CLIENT_OPERATION_GET_STATEMENT = 230,      /* statement request (40) -> XML */
     CLIENT_OPERATION_KHORGOS_LAST = 255,
 };
+/* The reply of submit_message and get_message_status starts with the gateway's result, struct
+ * khorgos_message_result as C lays it out: group status (5 bytes with its NUL), reason (5), 2
+ * zero bytes, then the transaction, rejected and reply-size counts (u32 each). */
+#define CLIENT_MESSAGE_RESULT_BYTES 24u
 
 /* Why a server evicts a client (vsr.Header.Eviction.Reason). */
 #define CLIENT_EVICTION_REASONS(X)                                                             \
@@ -175,6 +184,9 @@ struct client_operation_shape {
 bool client_operation_shape(u8 operation, struct client_operation_shape *shape);
 /* True for Khorgos's own operation codes (192..255), whose bodies are plain. */
 bool client_operation_khorgos(u8 operation);
+/* Whether the server answers the operation without its session recording it: advance_clock
+ * and the ISO 20022 operations (the client gives its next request the same number). */
+bool client_operation_unrecorded(u8 operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* The header.                                                                                */

@@ -281,13 +281,14 @@ static khorgos_error reply_records(const struct client_header *header, const u8 
     return KHORGOS_ERROR_ok;
 }
 
-/* Whether the reply answers a request that the client's session did not record: advance_clock,
- * or a Khorgos operation the engine's validation refused (any error but forbidden, which the
- * engine applies and records). docs/protocol.md, "Khorgos's operations". */
+/* Whether the reply answers a request that the client's session did not record: advance_clock
+ * and the ISO 20022 operations, or a Khorgos operation the engine's validation refused (any
+ * error but forbidden, which the engine applies and records). docs/protocol.md, "Khorgos's
+ * operations". */
 static bool reply_unrecorded(const struct client_header *header) {
     ASSERT(header->command == CLIENT_COMMAND_REPLY);
     u8 operation = header->reply.operation;
-    if (operation == CLIENT_OPERATION_ADVANCE_CLOCK) return true;
+    if (client_operation_unrecorded(operation)) return true;
     khorgos_error error = client_operation_khorgos(operation) ? client_reply_error(header)
                                                                : KHORGOS_ERROR_ok;
     ASSERT((u32)error < KHORGOS_ERROR_COUNT);

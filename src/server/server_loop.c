@@ -576,6 +576,7 @@ khorgos_error server_run(const struct server_options *options) {
         uv_run(&server->loop, UV_RUN_DEFAULT);
     }
     server_http_free(server);
+    server_gateway_free(server);
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);

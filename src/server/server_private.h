@@ -88,6 +88,7 @@ struct server {
     khorgos_error failure; /* the engine's, when it stopped */
     struct server_metrics metrics; /* counters for /metrics (server_metrics.c) */
     struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
+    struct server_gateway *gateway; /* the ISO 20022 gateway, opened at first use */
 };
 
 /* server_loop.c */
@@ -141,6 +142,17 @@ void server_engine_stopped(struct server *server, khorgos_error error);
 void server_reply_unrecorded(struct server_connection *connection,
                              const struct client_header *request, const void *body,
                              u32 body_bytes, u64 timestamp, khorgos_error error);
+
+/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
+struct khorgos_actor server_request_actor(const struct server_identity *identity);
+
+/* server_gateway.c */
+struct server_gateway;
+/* submit_message, get_message_status or get_statement: executes every request read before it,
+ * then runs the gateway as the connection's identity and answers (not recorded). */
+void server_gateway_request(struct server_connection *connection,
+                            const struct client_header *header, const u8 *body);
+void server_gateway_free(struct server *server);
 
 /* server_clock.c */
 /* advance_clock (Khorgos's operation 192, with `--clock manual`): executes every request read

@@ -76,8 +76,7 @@ static bool requests_reserve(struct server_batch *batch, u32 count) {
     return true;
 }
 
-/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
-static struct khorgos_actor request_actor(const struct server_identity *identity) {
+struct khorgos_actor server_request_actor(const struct server_identity *identity) {
     struct khorgos_actor actor = {.role = KHORGOS_ACTOR_OPERATOR};
     if (identity->role == SERVER_ROLE_AUDITOR) actor.role = KHORGOS_ACTOR_AUDITOR;
     if (identity->role == SERVER_ROLE_REPLICA) actor.role = KHORGOS_ACTOR_REPLICA;
@@ -99,7 +98,7 @@ static bool job_register(struct server_job *job, struct server_batch *queued) {
     *request = (struct khorgos_request){.operation = KHORGOS_OPERATION_REGISTER,
                                         .reply = malloc(sizeof(u64)),
                                         .reply_capacity = sizeof(u64),
-                                        .actor = request_actor(&job->connection->identity),
+                                        .actor = server_request_actor(&job->connection->identity),
                                         .client = &job->clients[0]};
     queued->requests_count++;
     job->request_count = 1;
@@ -117,7 +116,7 @@ static bool job_request_add(struct server_job *job, struct server_batch *queued,
     *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
                                         .body = batch, .reply = malloc(MAX(capacity, 1u)),
                                         .reply_capacity = capacity,
-                                        .actor = request_actor(&job->connection->identity),
+                                        .actor = server_request_actor(&job->connection->identity),
                                         .client = &job->clients[job->request_count]};
     queued->requests_count++;
     job->request_count++;
@@ -223,6 +222,11 @@ static void handle_request(struct server_connection *connection,
     const struct client_request_fields *fields = &header->request;
     if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
         server_clock_advance(connection, header, body);
+        return;
+    }
+    if (fields->operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
+        fields->operation <= CLIENT_OPERATION_GET_STATEMENT) {
+        server_gateway_request(connection, header, body);
         return;
     }
     u32 operation = server_operation_to_engine(fields->operation);
