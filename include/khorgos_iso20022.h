@@ -77,6 +77,14 @@ struct khorgos_message_status_request {
     char sender_bic[KHORGOS_BIC_BYTES + 1]; /* 8 or 11 characters */
 };
 
+/* The payments the last khorgos_submit_message submitted, for a caller that follows their later
+ * statuses (the server pushes them): up to `capacity` payment ids in transaction order, each
+ * with the get_message_status request that names it (its UETR, else the sender's BIC and the
+ * MsgId). Returns how many: 0 for a message refused whole or a camt.056. */
+uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos_u128 *ids,
+                                  struct khorgos_message_status_request *requests,
+                                  uint32_t capacity);
+
 /* Writes the current pacs.002.001.10 of the payments the request names into `reply`, as
  * khorgos_submit_message does, with each payment's status now (a queued payment since settled
  * is ACSC, one queued for want of an FX quote PDNG, one rejected at the cut-off RJCT TM01, one

@@ -73,11 +73,11 @@ bool client_operation_khorgos(u8 operation) {
 }
 
 bool client_operation_unrecorded(u8 operation) {
-    ASSERT(CLIENT_OPERATION_SUBMIT_MESSAGE < CLIENT_OPERATION_GET_STATEMENT);
+    ASSERT(CLIENT_OPERATION_SUBMIT_MESSAGE < CLIENT_OPERATION_SUBSCRIBE_ENTRIES);
     ASSERT(CLIENT_OPERATION_ADVANCE_CLOCK < CLIENT_OPERATION_SUBMIT_MESSAGE);
     return operation == CLIENT_OPERATION_ADVANCE_CLOCK ||
            (operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
-            operation <= CLIENT_OPERATION_GET_STATEMENT);
+            operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES);
 }
 
 static const char *const vsr_operation_names[] = {

@@ -492,6 +492,33 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
     return KHORGOS_ERROR_ok;
 }
 
+uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos_u128 *ids,
+                                  struct khorgos_message_status_request *requests,
+                                  uint32_t capacity) {
+    ASSERT(gateway != NULL);
+    ASSERT(capacity == 0 || (ids != NULL && requests != NULL));
+    const struct iso20022_message *message = &gateway->message;
+    if (message->reason != ISO20022_REASON_NONE || message->type == ISO20022_MESSAGE_CAMT_056 ||
+        gateway->report.group_status == ISO20022_STATUS_RJCT) {
+        return 0;
+    }
+    u32 count = MIN(message->transaction_count, capacity);
+    for (u32 index = 0; index < count; index++) {
+        const struct iso20022_transaction *transaction = &message->transactions[index];
+        ids[index] = transaction->payment_id;
+        memset(&requests[index], 0, sizeof(requests[index]));
+        if (transaction->payment_id == transaction->uetr) {
+            iso20022_uuid_text(transaction->uetr, requests[index].uetr);
+        } else {
+            snprintf(requests[index].message_id, sizeof(requests[index].message_id), "%s",
+                     message->message_id);
+            snprintf(requests[index].sender_bic, sizeof(requests[index].sender_bic), "%s",
+                     message->sender);
+        }
+    }
+    return count;
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* A message's status now.                                                                    */
 

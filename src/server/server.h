@@ -78,6 +78,21 @@
 /* Bytes of a connection's identity, NUL-padded: a BIC normalised to 11 characters, or a role
  * name; the journal record's actor field holds it (STORAGE_ACTOR_BYTES). */
 #define SERVER_IDENTITY_BYTES 16u
+/* Clients (sessions) one connection may carry at once, so that a client library can pipeline
+ * several over one connection; each takes a slot with its notifications' sequence. A
+ * connection that brings one more is closed: it bounds what one connection holds. */
+#define SERVER_CONNECTION_CLIENTS_MAX 8u
+/* Payments submitted by message whose later status the server follows to push it (one
+ * lookup_payments request covers them all); past this, a new payment is not followed (logged)
+ * and its sender reads its status with get_message_status. */
+#define SERVER_WATCHES_MAX 4094u
+/* Subscriptions to camt.054 notifications, all sessions together: each costs a statement
+ * query whenever the engine's state changed. */
+#define SERVER_SUBSCRIPTIONS_MAX 64u
+/* A connection's bytes written and not yet taken by the socket, past which a notification
+ * closes it: a client too slow to read its notifications is dropped rather than allowed to
+ * grow the server's memory. */
+#define SERVER_NOTIFY_UNSENT_BYTES_MAX (8u << 20)
 /* The default listening address and port (TigerBeetle's clients take a bare port too). */
 #define SERVER_ADDRESS_DEFAULT "127.0.0.1:4120"
 

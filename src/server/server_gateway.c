@@ -20,7 +20,6 @@
  * twice, and a byte-identical message gets its original reply.
  */
 #include "server/server_private.h"
-#include "khorgos_iso20022.h"
 
 #include <stdlib.h>
 
@@ -30,15 +29,6 @@ _Static_assert(sizeof(struct khorgos_message_status_request) == 85, "a status re
 _Static_assert(sizeof(struct khorgos_statement_request) == 40, "a statement request: 40");
 _Static_assert(offsetof(struct khorgos_message_result, transaction_count) == 12, "at 12");
 _Static_assert(offsetof(struct khorgos_statement_request, timestamp_min) == 24, "at 24");
-
-/* The reply buffer: the largest statement, which is larger than a message's body; a statement
- * that does not fit one message is refused (too_many_entries). */
-#define SERVER_GATEWAY_REPLY_BYTES (KHORGOS_STATEMENT_BYTES_MAX + CLIENT_MESSAGE_RESULT_BYTES)
-
-struct server_gateway {
-    struct khorgos_gateway *gateway;
-    u8 *reply; /* SERVER_GATEWAY_REPLY_BYTES */
-};
 
 void server_gateway_free(struct server *server) {
     ASSERT(server != NULL);
@@ -50,8 +40,7 @@ void server_gateway_free(struct server *server) {
     server->gateway = NULL;
 }
 
-/* The gateway, opened at the first use (the engine is open by then). NULL when out of memory. */
-static struct server_gateway *gateway_get(struct server *server) {
+struct server_gateway *server_gateway_get(struct server *server) {
     ASSERT(server->engine != NULL);
     if (server->gateway != NULL) return server->gateway;
     struct server_gateway *opened = calloc(1, sizeof(*opened));
@@ -139,7 +128,7 @@ static khorgos_error gateway_statement(struct server_gateway *gateway,
     return KHORGOS_ERROR_ok;
 }
 
-static bool gateway_engine_stopped(khorgos_error error) {
+bool server_gateway_engine_stopped(khorgos_error error) {
     ASSERT((u32)error < KHORGOS_ERROR_COUNT);
     ASSERT(KHORGOS_ERROR_ok == 0);
     return error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
@@ -155,7 +144,7 @@ void server_gateway_request(struct server_connection *connection,
     ASSERT(engine_session_find(server->engine, header->request.client) != NULL);
     gateway_drain(server);
     if (server->failure != KHORGOS_ERROR_ok) return; /* the engine stopped: no reply */
-    struct server_gateway *gateway = gateway_get(server);
+    struct server_gateway *gateway = server_gateway_get(server);
     if (gateway == NULL) {
         server_connection_close(connection, "out of memory for the ISO 20022 gateway");
         return;
@@ -174,12 +163,15 @@ void server_gateway_request(struct server_connection *connection,
                                   &reply_bytes);
     }
     khorgos_gateway_set_actor(gateway->gateway, NULL);
-    if (gateway_engine_stopped(error)) {
+    if (server_gateway_engine_stopped(error)) {
         server_engine_stopped(server, error);
         return;
     }
     if (error != KHORGOS_ERROR_ok) reply_bytes = 0;
     ASSERT(reply_bytes <= KHORGOS_MESSAGE_BODY_BYTES_MAX);
+    if (error == KHORGOS_ERROR_ok && operation == CLIENT_OPERATION_SUBMIT_MESSAGE) {
+        server_notify_watch(server, &connection->identity);
+    }
     server_reply_unrecorded(connection, header, gateway->reply, reply_bytes,
                             khorgos_clock_now(server->engine), error);
 }

@@ -266,6 +266,7 @@ static void loop_on_check(uv_check_t *check) {
         server_jobs_execute(server);
     }
     ASSERT(server->queued->requests_count == 0);
+    if (server->flying->requests_count == 0 && !server->stopping) server_notify_poll(server);
     if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
         server->closing_all = true;
         server_http_close(server);
@@ -577,6 +578,7 @@ khorgos_error server_run(const struct server_options *options) {
     }
     server_http_free(server);
     server_gateway_free(server);
+    server_notify_free(server);
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);

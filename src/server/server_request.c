@@ -229,6 +229,10 @@ static void handle_request(struct server_connection *connection,
         server_gateway_request(connection, header, body);
         return;
     }
+    if (fields->operation == CLIENT_OPERATION_SUBSCRIBE_ENTRIES) {
+        server_notify_subscribe(connection, header, body);
+        return;
+    }
     u32 operation = server_operation_to_engine(fields->operation);
     if (operation == 0) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_operation);
@@ -279,6 +283,10 @@ void server_message_handle(struct server_connection *connection,
     }
     enum client_eviction_reason reason = CLIENT_EVICTION_reserved;
     u128 client = header->request.client;
+    if (!server_connection_client_add(connection, client)) {
+        server_connection_close(connection, "more clients on one connection than it may carry");
+        return;
+    }
     const struct engine_session *session = NULL;
     const struct server_reply *reply = NULL;
     switch (server_session_classify(server->engine, &server->replies, server->cluster, header,

@@ -1,0 +1,285 @@
+/* test_server_notify.c: what the server pushes, and several clients on one connection. A
+ * pacs.008 submitted over the wire (operation 228) by a C client is accepted ACSP while its
+ * payer has no funds; once the payer is funded, the client's notification callback receives
+ * the pushed pacs.002 ACSC (kind 1), and a session subscribed to the payee's account
+ * (operation 231) receives its camt.054 with the credit (kind 2), while a session of another
+ * connection subscribed to nothing receives nothing. Two clients registered on one connection
+ * each get their own replies, routed by client id; a ninth client on one connection closes it.
+ * Port 4623. Run from the repository's root (the corpus is tests/iso20022/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include "khorgos_client.h"
+#include "khorgos_iso20022.h"
+#include "server/server.h"
+
+#define WAIT_MS 5000
+#include "server_client.h"
+
+#define PORT 4623
+#define KZT 398u
+#define NOTIFICATION_BYTES (128u * 1024u)
+
+struct fixture {
+    char directory[64];
+    char log[80];
+    pid_t child;
+};
+static struct fixture fixture;
+
+/* What a client's notification callback received: the latest of each kind and how many. */
+struct received {
+    pthread_mutex_t mutex;
+    u32 count[3];
+    char body[3][NOTIFICATION_BYTES];
+};
+
+static void on_notification(void *context, uint32_t kind, uint64_t sequence, const void *body,
+                            uint32_t body_size) {
+    struct received *received = context;
+    assert_true(kind == 1 || kind == 2);
+    assert_true(sequence >= 1 && body_size < NOTIFICATION_BYTES);
+    pthread_mutex_lock(&received->mutex);
+    received->count[kind]++;
+    memcpy(received->body[kind], body, body_size);
+    received->body[kind][body_size] = '\0';
+    pthread_mutex_unlock(&received->mutex);
+}
+
+/* Waits up to WAIT_MS for a notification of `kind`; its body, or NULL. */
+static const char *wait_notification(struct received *received, u32 kind) {
+    for (int waited_ms = 0; waited_ms < WAIT_MS; waited_ms += 10) {
+        pthread_mutex_lock(&received->mutex);
+        u32 count = received->count[kind];
+        pthread_mutex_unlock(&received->mutex);
+        if (count > 0) return received->body[kind];
+        usleep(10 * 1000);
+    }
+    return NULL;
+}
+
+static void engine_execute(struct khorgos *engine, u32 operation, const void *body, u32 size) {
+    struct khorgos_settle_result results[4];
+    struct khorgos_request request = {.operation = operation, .body_size = size, .body = body,
+                                      .reply = results, .reply_capacity = sizeof(results)};
+    assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(request.error, KHORGOS_ERROR_ok);
+    for (u32 index = 0; index < request.reply_size / sizeof(results[0]); index++) {
+        assert_int_equal(results[index].status, KHORGOS_SETTLE_ok);
+    }
+}
+
+/* Three participants in KZT and an open day, before the server starts. */
+static void setup_participants(void) {
+    struct khorgos *engine = NULL;
+    struct khorgos_open_options options = {.clock_manual = 1};
+    assert_int_equal(khorgos_open(&engine, fixture.directory, &options), KHORGOS_ERROR_ok);
+    const char *bics[3] = {"NBRKKZKX", "HSBKKZKX", "KCJBKZKX"};
+    struct khorgos_participant participants[3];
+    memset(participants, 0, sizeof(participants));
+    for (u32 index = 0; index < 3; index++) {
+        memcpy(participants[index].bic, bics[index], 8);
+        memcpy(participants[index].country, "KZ", 2);
+        memcpy(participants[index].name, bics[index], 4);
+        participants[index].role = index == 0 ? KHORGOS_ROLE_SETTLEMENT_AGENT : KHORGOS_ROLE_BANK;
+        participants[index].currencies[0] = KZT;
+    }
+    engine_execute(engine, KHORGOS_OPERATION_CREATE_PARTICIPANTS, participants,
+                   sizeof(participants));
+    struct khorgos_business_day day;
+    memset(&day, 0, sizeof(day));
+    day.id = 1;
+    day.currency = KZT;
+    day.date = 20230519;
+    day.queue_mode = KHORGOS_QUEUE_MODE_FIFO;
+    engine_execute(engine, KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day));
+    khorgos_close(engine);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(fixture.directory, sizeof(fixture.directory), "/tmp/khorgos-test-notify-XXXXXX");
+    assert_non_null(mkdtemp(fixture.directory));
+    assert_int_equal(rmdir(fixture.directory), 0);
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 1024};
+    assert_int_equal(khorgos_format(fixture.directory, &config), KHORGOS_ERROR_ok);
+    setup_participants();
+    snprintf(fixture.log, sizeof(fixture.log), "%s.log", fixture.directory);
+    fixture.child = fork();
+    assert_true(fixture.child >= 0);
+    if (fixture.child == 0) {
+        if (freopen(fixture.log, "w", stderr) == NULL) _exit(1);
+        char address[32];
+        snprintf(address, sizeof(address), "127.0.0.1:%u", PORT);
+        struct server_options options = {.data_directory = fixture.directory,
+                                         .address = address, .clock_manual = true};
+        _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
+    }
+    close(connect_port(PORT, WAIT_MS));
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    assert_int_equal(kill(fixture.child, SIGTERM), 0);
+    int status = 0;
+    for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
+        usleep(50 * 1000);
+    }
+    if (waitpid(fixture.child, &status, WNOHANG) == 0) kill(fixture.child, SIGKILL);
+    char command[192];
+    snprintf(command, sizeof(command), "rm -rf %s %s", fixture.directory, fixture.log);
+    assert_int_equal(system(command), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
+static struct khorgos_client *client_open(struct received *received) {
+    struct khorgos_client_options options = {.addresses = "4623",
+                                             .request_timeout_ns = 10000000000ull,
+                                             .on_notification = on_notification,
+                                             .context = received};
+    struct khorgos_client *client = NULL;
+    assert_int_equal(khorgos_client_open(&client, &options), KHORGOS_ERROR_ok);
+    return client;
+}
+
+static void client_call(struct khorgos_client *client, u8 operation, const void *body,
+                        u32 size, void *reply, u32 capacity) {
+    struct khorgos_client_call call = {.operation = operation, .body = body, .body_size = size,
+                                       .reply = reply, .reply_capacity = capacity};
+    assert_int_equal(khorgos_client_execute(client, &call), KHORGOS_ERROR_ok);
+}
+
+static u32 file_read(const char *path, char *buffer, u32 capacity) {
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    size_t size = fread(buffer, 1, capacity, file);
+    fclose(file);
+    assert_true(size > 0 && size < capacity);
+    return (u32)size;
+}
+
+static void test_pushed_status_and_entries(void **state) {
+    (void)state;
+    static struct received submitter, subscriber, bystander;
+    struct received *all[3] = {&submitter, &subscriber, &bystander};
+    for (u32 index = 0; index < 3; index++) {
+        memset(all[index], 0, sizeof(*all[index]));
+        pthread_mutex_init(&all[index]->mutex, NULL);
+    }
+    struct khorgos_client *submitting = client_open(&submitter);
+    struct khorgos_client *subscribing = client_open(&subscriber);
+    struct khorgos_client *idle = client_open(&bystander);
+    struct {
+        char bic[12];
+        u32 currency;
+    } subscription = {.bic = "KCJBKZKX", .currency = KZT};
+    client_call(subscribing, 231, &subscription, sizeof(subscription), NULL, 0);
+    client_call(idle, KHORGOS_CLIENT_LOOKUP_ACCOUNTS, NULL, 0, NULL, 0);
+    static char xml[8192];
+    static u8 reply[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    u32 size = file_read("tests/iso20022/pacs008_v08.xml", xml, sizeof(xml));
+    client_call(submitting, 228, xml, size, reply, sizeof(reply));
+    struct khorgos_message_result result;
+    memcpy(&result, reply, sizeof(result));
+    assert_string_equal(result.group_status, "ACSP"); /* the payer has no funds yet */
+    struct khorgos_participant_event fund;
+    memset(&fund, 0, sizeof(fund));
+    fund.id = 2;
+    memcpy(fund.bic, "HSBKKZKX", 8);
+    fund.currency = KZT;
+    fund.amount = 1000000;
+    struct khorgos_settle_result funded;
+    client_call(idle, KHORGOS_OPERATION_FUND, &fund, sizeof(fund), &funded, sizeof(funded));
+    assert_int_equal(funded.status, KHORGOS_SETTLE_ok);
+    const char *status = wait_notification(&submitter, 1);
+    assert_non_null(status);
+    assert_non_null(strstr(status, "<TxSts>ACSC</TxSts>"));
+    assert_non_null(strstr(status, "e7985fdc-04da-494d-9f89-cc9502ea84bb"));
+    const char *entries = wait_notification(&subscriber, 2);
+    assert_non_null(entries);
+    assert_non_null(strstr(entries, "camt.054.001.08"));
+    assert_non_null(strstr(entries, "<Amt Ccy=\"KZT\">1250.50</Amt><CdtDbtInd>CRDT"));
+    /* The submitter's operator identity is every plaintext session's, so the bystander (the
+     * operator too) gets the status; nobody else subscribed to entries. */
+    assert_int_equal(submitter.count[2] + bystander.count[2], 0);
+    assert_int_equal(subscriber.count[2], 1);
+    khorgos_client_close(submitting);
+    khorgos_client_close(subscribing);
+    khorgos_client_close(idle);
+}
+
+/* Registers client `id` on the connection `fd`: its session. */
+static void register_on(struct client *client, int fd, u128 id) {
+    memset(client, 0, sizeof(*client));
+    client->fd = fd;
+    client->id = id;
+    struct client_register_request body = {0};
+    client_send(client, CLIENT_OPERATION_REGISTER, &body, sizeof(body));
+    struct client_header reply;
+    assert_true(receive(fd, client->message, &reply, WAIT_MS));
+    assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+    assert_true(reply.reply.client == id);
+    client->session = reply.reply.commit;
+    client->parent = reply.reply.context;
+    client->request = 1;
+}
+
+static void test_clients_share_a_connection(void **state) {
+    (void)state;
+    static struct client clients[SERVER_CONNECTION_CLIENTS_MAX + 1];
+    int fd = connect_port(PORT, WAIT_MS);
+    for (u32 index = 0; index < SERVER_CONNECTION_CLIENTS_MAX; index++) {
+        register_on(&clients[index], fd, 1000 + index);
+    }
+    /* Two requests in flight at once, one per client; each reply names its client. */
+    u8 body[64];
+    struct client_multi_batch_encoder encoder;
+    client_multi_batch_encoder_init(&encoder, body, sizeof(body), sizeof(u128));
+    u32 writable_bytes = 0;
+    u8 *writable = client_multi_batch_writable(&encoder, &writable_bytes);
+    u128 id = 1;
+    memcpy(writable, &id, sizeof(id));
+    client_multi_batch_add(&encoder, sizeof(id));
+    u32 body_bytes = client_multi_batch_finish(&encoder);
+    client_send(&clients[0], CLIENT_OPERATION_LOOKUP_ACCOUNTS, body, body_bytes);
+    client_send(&clients[1], CLIENT_OPERATION_LOOKUP_ACCOUNTS, body, body_bytes);
+    bool answered[2] = {false, false};
+    for (u32 count = 0; count < 2; count++) {
+        struct client_header reply;
+        assert_true(receive(fd, clients[0].message, &reply, WAIT_MS));
+        assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+        u32 which = reply.reply.client == 1000 ? 0 : 1;
+        assert_true(reply.reply.client == 1000 + which && !answered[which]);
+        assert_true(reply.reply.request_checksum == ((struct client_header *)
+                                                         clients[which].sent)->checksum);
+        answered[which] = true;
+    }
+    /* One client more than a connection carries: the connection is closed. */
+    struct client_register_request register_body = {0};
+    clients[SERVER_CONNECTION_CLIENTS_MAX].fd = fd;
+    clients[SERVER_CONNECTION_CLIENTS_MAX].id = 2000;
+    client_send(&clients[SERVER_CONNECTION_CLIENTS_MAX], CLIENT_OPERATION_REGISTER,
+                &register_body, sizeof(register_body));
+    u8 byte = 0;
+    assert_false(read_all(fd, &byte, 1, WAIT_MS));
+    close(fd);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pushed_status_and_entries),
+        cmocka_unit_test(test_clients_share_a_connection),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown); /* one server for both */
+}
