@@ -3,8 +3,9 @@
  * payer has no funds; once the payer is funded, the client's notification callback receives
  * the pushed pacs.002 ACSC (kind 1), and a session subscribed to the payee's account
  * (operation 231) receives its camt.054 with the credit (kind 2), while a session of another
- * connection subscribed to nothing receives nothing. Two clients registered on one connection
- * each get their own replies, routed by client id; a ninth client on one connection closes it.
+ * connection subscribed to nothing receives nothing; one still queued at the cut-off gets its
+ * RJCT TM01 pushed. Two clients registered on one connection each get their own replies,
+ * routed by client id; a ninth client on one connection closes it.
  * Port 4623. Run from the repository's root (the corpus is tests/iso20022/). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,8 @@
 #define PORT 4623
 #define KZT 398u
 #define NOTIFICATION_BYTES (128u * 1024u)
+/* The day's cut-offs, an hour after the manual clock's start. */
+#define CUT_OFF_AFTER_NS (3600ull * 1000000000ull)
 
 struct fixture {
     char directory[64];
@@ -55,13 +58,13 @@ static void on_notification(void *context, uint32_t kind, uint64_t sequence, con
     pthread_mutex_unlock(&received->mutex);
 }
 
-/* Waits up to WAIT_MS for a notification of `kind`; its body, or NULL. */
-static const char *wait_notification(struct received *received, u32 kind) {
+/* Waits up to WAIT_MS for the `count`-th notification of `kind`; its body, or NULL. */
+static const char *wait_notification(struct received *received, u32 kind, u32 count) {
     for (int waited_ms = 0; waited_ms < WAIT_MS; waited_ms += 10) {
         pthread_mutex_lock(&received->mutex);
-        u32 count = received->count[kind];
+        u32 got = received->count[kind];
         pthread_mutex_unlock(&received->mutex);
-        if (count > 0) return received->body[kind];
+        if (got >= count) return received->body[kind];
         usleep(10 * 1000);
     }
     return NULL;
@@ -101,6 +104,8 @@ static void setup_participants(void) {
     day.currency = KZT;
     day.date = 20230519;
     day.queue_mode = KHORGOS_QUEUE_MODE_FIFO;
+    day.cut_off_customer = KHORGOS_MANUAL_CLOCK_START_NS + CUT_OFF_AFTER_NS;
+    day.cut_off_interbank = day.cut_off_customer;
     engine_execute(engine, KHORGOS_OPERATION_OPEN_DAY, &day, sizeof(day));
     khorgos_close(engine);
 }
@@ -202,11 +207,11 @@ static void test_pushed_status_and_entries(void **state) {
     struct khorgos_settle_result funded;
     client_call(idle, KHORGOS_OPERATION_FUND, &fund, sizeof(fund), &funded, sizeof(funded));
     assert_int_equal(funded.status, KHORGOS_SETTLE_ok);
-    const char *status = wait_notification(&submitter, 1);
+    const char *status = wait_notification(&submitter, 1, 1);
     assert_non_null(status);
     assert_non_null(strstr(status, "<TxSts>ACSC</TxSts>"));
     assert_non_null(strstr(status, "e7985fdc-04da-494d-9f89-cc9502ea84bb"));
-    const char *entries = wait_notification(&subscriber, 2);
+    const char *entries = wait_notification(&subscriber, 2, 1);
     assert_non_null(entries);
     assert_non_null(strstr(entries, "camt.054.001.08"));
     assert_non_null(strstr(entries, "<Amt Ccy=\"KZT\">1250.50</Amt><CdtDbtInd>CRDT"));
@@ -217,6 +222,49 @@ static void test_pushed_status_and_entries(void **state) {
     khorgos_client_close(submitting);
     khorgos_client_close(subscribing);
     khorgos_client_close(idle);
+}
+
+/* Replaces every `from` in `text` by `to`, of the same length. */
+static void replace_all(char *text, const char *from, const char *to) {
+    size_t length = strlen(from);
+    assert_int_equal(strlen(to), length);
+    for (char *at = strstr(text, from); at != NULL; at = strstr(at + length, from)) {
+        memcpy(at, to, length);
+    }
+}
+
+/* A payment still queued at the customer cut-off is rejected there: its sender is told RJCT
+ * TM01 unasked. The message is pacs008_v08 the other way round (Kaspi pays Halyk, more than
+ * Kaspi holds), with its own UETR. */
+static void test_pushed_cut_off_rejection(void **state) {
+    (void)state;
+    static struct received submitter;
+    memset(&submitter, 0, sizeof(submitter));
+    pthread_mutex_init(&submitter.mutex, NULL);
+    struct khorgos_client *client = client_open(&submitter);
+    static char xml[8192];
+    static u8 reply[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    u32 size = file_read("tests/iso20022/pacs008_v08.xml", xml, sizeof(xml));
+    xml[size] = '\0';
+    replace_all(xml, "HSBKKZKX", "SWAPSWAP");
+    replace_all(xml, "KCJBKZKX", "HSBKKZKX");
+    replace_all(xml, "SWAPSWAP", "KCJBKZKX");
+    replace_all(xml, "e7985fdc-04da", "a7985fdc-04da");
+    replace_all(xml, "1250.50", "9999.00");
+    client_call(client, 228, xml, size, reply, sizeof(reply));
+    struct khorgos_message_result result;
+    memcpy(&result, reply, sizeof(result));
+    assert_string_equal(result.group_status, "ACSP");
+    u64 nanoseconds = 2 * CUT_OFF_AFTER_NS;
+    u64 now = 0;
+    client_call(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &nanoseconds, sizeof(nanoseconds), &now,
+                sizeof(now));
+    const char *status = wait_notification(&submitter, 1, 1);
+    assert_non_null(status);
+    assert_non_null(strstr(status, "a7985fdc-04da-494d-9f89-cc9502ea84bb"));
+    assert_non_null(strstr(status, "<TxSts>RJCT</TxSts>"));
+    assert_non_null(strstr(status, "<Cd>TM01</Cd>"));
+    khorgos_client_close(client);
 }
 
 /* Registers client `id` on the connection `fd`: its session. */
@@ -280,6 +328,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pushed_status_and_entries),
         cmocka_unit_test(test_clients_share_a_connection),
+        cmocka_unit_test(test_pushed_cut_off_rejection),
     };
     return cmocka_run_group_tests(tests, setup, teardown); /* one server for both */
 }
