@@ -10,18 +10,6 @@
 . "$(dirname "$0")/support/server_test.sh"
 CORPUS=${CORPUS:-tests/iso20022}
 
-wait_for() { # FILE TEXT: up to 10 s for TEXT to appear in FILE.
-    for ((tries = 0; tries < 100; tries++)); do
-        grep -q "$2" "$1" && return 0
-        sleep 0.1
-    done
-    fail "no '$2' in $1: $(cat "$1")"
-}
-stop() {
-    kill -TERM "$server"
-    wait "$server" || fail "the server exited $? after SIGTERM"
-    server=
-}
 setup() { # DIR: participants and an open day
     "$KHORGOS" format --data "$1" --cluster 0 --accounts 1000 --transfers 10000 \
         --balances 1000 --participants 16 --payments 1000 >/dev/null || fail "format"

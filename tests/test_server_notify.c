@@ -135,16 +135,11 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    assert_int_equal(kill(fixture.child, SIGTERM), 0);
-    int status = 0;
-    for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
-        usleep(50 * 1000);
-    }
-    if (waitpid(fixture.child, &status, WNOHANG) == 0) kill(fixture.child, SIGKILL);
+    bool stopped = server_child_stop(fixture.child);
     char command[192];
     snprintf(command, sizeof(command), "rm -rf %s %s", fixture.directory, fixture.log);
     assert_int_equal(system(command), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(stopped);
     return 0;
 }
 

@@ -66,6 +66,14 @@ int cli_format_cluster_options(int *argc, char **argv, struct cluster_identity *
 int cli_format_cluster_write(const char *data, const struct cluster_identity *identity);
 
 int cli_client_main(int argc, char **argv);
+/* One option of a server's client (--addresses, --cluster, --timeout, --tls-cert, --tls-key,
+ * --tls-ca; `khorgos client` and `khorgos message --addresses`) into `options`: 1 taken, 0 not
+ * one of them, -1 a bad value (*problem says why). */
+struct khorgos_client_options;
+int cli_client_option(const char *option, const char *value,
+                      struct khorgos_client_options *options, const char **problem);
+/* After the options: NULL when they make a client (the default timeout set), else why not. */
+const char *cli_client_options_finish(struct khorgos_client_options *options);
 
 /* What executes apply's requests: the engine in this process (apply) or a server (client).
  * execute is khorgos_execute's contract; a result other than ok stops the command (after

@@ -21,9 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The default time a request may wait for its answer: far above a commit, so that only a
- * server that is gone or stuck is reported. */
-#define CLIENT_TIMEOUT_SECONDS_DEFAULT 60u
 
 struct client_backend {
     struct khorgos_client *client;
@@ -144,42 +141,18 @@ static void client_failed(void *context, khorgos_error error) {
 /* Returns -1 when the options are good, else the exit status. */
 static int client_parse(int argc, char **argv, struct khorgos_client_options *options) {
     ASSERT(argc >= 1 && options != NULL);
-    u128 timeout_seconds = CLIENT_TIMEOUT_SECONDS_DEFAULT;
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) return client_usage(NULL);
         if (value == NULL) return client_usage("an option needs a value");
-        if (strcmp(option, "--addresses") == 0) {
-            options->addresses = value;
-        } else if (strcmp(option, "--cluster") == 0) {
-            if (base_u128_parse(value, strlen(value), &options->cluster) != 0) {
-                return client_usage("--cluster takes a decimal u128");
-            }
-        } else if (strcmp(option, "--timeout") == 0) {
-            if (base_u128_parse(value, strlen(value), &timeout_seconds) != 0 ||
-                timeout_seconds == 0 || timeout_seconds > 1000000) {
-                return client_usage("--timeout takes seconds from 1 to 1000000");
-            }
-        } else if (strcmp(option, "--tls-cert") == 0) {
-            options->tls_cert = value;
-        } else if (strcmp(option, "--tls-key") == 0) {
-            options->tls_key = value;
-        } else if (strcmp(option, "--tls-ca") == 0) {
-            options->tls_ca = value;
-        } else {
-            return client_usage("unknown option");
+        const char *problem = "unknown option";
+        if (cli_client_option(option, value, options, &problem) != 1) {
+            return client_usage(problem);
         }
     }
-    if (options->addresses == NULL) return client_usage("--addresses is needed");
-    u32 tls_files = (options->tls_cert != NULL) + (options->tls_key != NULL) +
-                    (options->tls_ca != NULL);
-    if (tls_files != 0 && tls_files != 3) {
-        return client_usage("TLS takes --tls-cert, --tls-key and --tls-ca");
-    }
-    options->request_timeout_ns = (u64)timeout_seconds * 1000000000ull;
-    ASSERT(options->request_timeout_ns > 0);
-    return -1;
+    const char *problem = cli_client_options_finish(options);
+    return problem != NULL ? client_usage(problem) : -1;
 }
 
 int cli_client_main(int argc, char **argv) {

@@ -25,8 +25,6 @@
 
 /* A file's name and the ".reply.xml" that replaces its ".xml". */
 #define MESSAGE_PATH_BYTES 4096u
-/* The default time a message may wait for its answer from a server, as `khorgos client`'s. */
-#define MESSAGE_TIMEOUT_SECONDS_DEFAULT 60u
 
 struct message_options {
     const char *data_directory;
@@ -50,36 +48,6 @@ static int message_usage(const char *problem) {
     return CLI_EXIT_USAGE;
 }
 
-/* The options of a server's client; false when `option` is none of them or its value is bad. */
-static bool message_client_option(const char *option, const char *value,
-                                  struct khorgos_client_options *client) {
-    ASSERT(option != NULL && client != NULL);
-    if (value == NULL) return false;
-    u128 number = 0;
-    if (strcmp(option, "--addresses") == 0) {
-        client->addresses = value;
-    } else if (strcmp(option, "--cluster") == 0) {
-        if (base_u128_parse(value, strlen(value), &number) != 0) return false;
-        client->cluster = number;
-    } else if (strcmp(option, "--timeout") == 0) {
-        if (base_u128_parse(value, strlen(value), &number) != 0 || number == 0 ||
-            number > 1000000) {
-            return false;
-        }
-        client->request_timeout_ns = (u64)number * 1000000000ull;
-    } else if (strcmp(option, "--tls-cert") == 0) {
-        client->tls_cert = value;
-    } else if (strcmp(option, "--tls-key") == 0) {
-        client->tls_key = value;
-    } else if (strcmp(option, "--tls-ca") == 0) {
-        client->tls_ca = value;
-    } else {
-        return false;
-    }
-    ASSERT(client->addresses != NULL || strcmp(option, "--addresses") != 0);
-    return true;
-}
-
 /* Returns -1 when the options are good, else the exit status (usage printed). */
 static int message_options_parse(int argc, char **argv, struct message_options *options) {
     ASSERT(argc >= 1 && argv != NULL);
@@ -96,21 +64,21 @@ static int message_options_parse(int argc, char **argv, struct message_options *
         } else if (strcmp(option, "--clock") == 0 && value != NULL &&
                    (strcmp(value, "manual") == 0 || strcmp(value, "realtime") == 0)) {
             options->clock_manual = strcmp(value, "manual") == 0;
-        } else if (!message_client_option(option, value, &options->client)) {
-            return message_usage("unknown option or missing value");
+        } else {
+            const char *problem = "unknown option or missing value";
+            if (value == NULL ||
+                cli_client_option(option, value, &options->client, &problem) != 1) {
+                return message_usage(problem);
+            }
         }
     }
     if ((options->data_directory == NULL) == (options->client.addresses == NULL)) {
         return message_usage("one of --data DIR and --addresses ADDR is needed");
     }
-    if (options->client.request_timeout_ns == 0) {
-        options->client.request_timeout_ns = MESSAGE_TIMEOUT_SECONDS_DEFAULT * 1000000000ull;
-    }
-    u32 tls_files = (options->client.tls_cert != NULL) + (options->client.tls_key != NULL) +
-                    (options->client.tls_ca != NULL);
-    if (tls_files != 0 && tls_files != 3) {
-        return message_usage("TLS takes --tls-cert, --tls-key and --tls-ca");
-    }
+    const char *problem = options->data_directory != NULL
+                              ? NULL
+                              : cli_client_options_finish(&options->client);
+    if (problem != NULL) return message_usage(problem);
     if (index >= argc) return message_usage("no message file given");
     options->first_file = index;
     ASSERT(options->first_file < argc);
