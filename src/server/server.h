@@ -44,7 +44,15 @@
  *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
  *    create results' status numbers differ, and are translated at this edge.
  *
- * 5. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
+ * 7. ISO 20022 and notifications (server_gateway.c, server_notify.c). submit_message,
+ *    get_message_status and get_statement run in a gateway the server opens, with the
+ *    connection's identity as the actor, as barriers the session does not record (the
+ *    gateway's idempotency makes a retry safe). The payments a session submitted by message
+ *    and the accounts sessions subscribed to are followed in memory; once what the engine
+ *    applied is durable, their changes are pushed as notifications to the sessions the
+ *    connections carry (at most SERVER_CONNECTION_CLIENTS_MAX clients a connection).
+ *
+ * 8. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
  *    loop runs, so the HTTP port (server_http.h) answers /health, and /ready says 503, during
  *    a long recovery; client connections accepted meanwhile are held, unread, until the open
  *    returns. The engine is used only on the loop's thread from then on.
