@@ -104,6 +104,16 @@ static bool payment_final(u8 state) {
            state != KHORGOS_PAYMENT_IN_WINDOW;
 }
 
+/* Whether the payment is followed already (its message was sent again). */
+static bool notify_watched(const struct server_notify *notify, u128 payment) {
+    ASSERT(notify != NULL && payment != 0);
+    ASSERT(notify->watch_count <= SERVER_WATCHES_MAX);
+    for (u32 index = 0; index < notify->watch_count; index++) {
+        if (notify->watches[index].payment == payment) return true;
+    }
+    return false;
+}
+
 void server_notify_watch(struct server *server, const struct server_identity *identity) {
     ASSERT(server->gateway != NULL && identity != NULL);
     struct server_notify *notify = notify_get(server);
@@ -118,7 +128,7 @@ void server_notify_watch(struct server *server, const struct server_identity *id
         const struct khorgos_payment *payment = &notify->payments[index];
         while (at < count && notify->ids[at] != payment->id) at++;
         ASSERT(at < count);
-        if (payment_final(payment->state)) continue;
+        if (payment_final(payment->state) || notify_watched(notify, payment->id)) continue;
         if (notify->watch_count == SERVER_WATCHES_MAX) {
             server_log("event=notification_skipped reason=\"%u payments followed already\"",
                        SERVER_WATCHES_MAX);
@@ -271,6 +281,9 @@ static khorgos_error poll_subscriptions(struct server *server, u64 timestamp_las
         khorgos_gateway_set_actor(gateway->gateway, NULL);
         if (server_gateway_engine_stopped(error)) return error;
         statement->timestamp_min = timestamp_last + 1;
+        if (error == KHORGOS_ERROR_ok && size > KHORGOS_MESSAGE_BODY_BYTES_MAX) {
+            server_log("event=notification_skipped reason=\"camt.054 larger than a message\"");
+        }
         if (error != KHORGOS_ERROR_ok || size > KHORGOS_MESSAGE_BODY_BYTES_MAX) continue;
         if (memmem(gateway->reply, size, "<Ntry>", 6) == NULL) continue;
         struct notify_target target = {.server = server, .client = subscription.client,
