@@ -5,7 +5,8 @@
  * (operation 231) receives its camt.054 with the credit (kind 2), while a session of another
  * connection subscribed to nothing receives nothing; one still queued at the cut-off gets its
  * RJCT TM01 pushed. Two clients registered on one connection each get their own replies,
- * routed by client id; a ninth client on one connection closes it.
+ * routed by client id; a ninth client on one connection closes it. A connection that never
+ * reads its notifications is closed once its unsent bytes pass the bound.
  * Port 4623. Run from the repository's root (the corpus is tests/iso20022/). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,6 +32,10 @@
 #define NOTIFICATION_BYTES (128u * 1024u)
 /* The day's cut-offs, an hour after the manual clock's start. */
 #define CUT_OFF_AFTER_NS (3600ull * 1000000000ull)
+/* The test server's bound on a connection's unsent bytes: above one notification's size. */
+#define UNSENT_BYTES_MAX (2u << 20)
+/* Fundings in one request: each an entry, so one camt.054 of some 700 KB. */
+#define FUNDINGS 1000u
 
 struct fixture {
     char directory[64];
@@ -115,7 +120,7 @@ static int setup(void **state) {
     snprintf(fixture.directory, sizeof(fixture.directory), "/tmp/khorgos-test-notify-XXXXXX");
     assert_non_null(mkdtemp(fixture.directory));
     assert_int_equal(rmdir(fixture.directory), 0);
-    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 1024};
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 16384};
     assert_int_equal(khorgos_format(fixture.directory, &config), KHORGOS_ERROR_ok);
     setup_participants();
     snprintf(fixture.log, sizeof(fixture.log), "%s.log", fixture.directory);
@@ -126,7 +131,8 @@ static int setup(void **state) {
         char address[32];
         snprintf(address, sizeof(address), "127.0.0.1:%u", PORT);
         struct server_options options = {.data_directory = fixture.directory,
-                                         .address = address, .clock_manual = true};
+                                         .address = address, .clock_manual = true,
+                                         .notify_unsent_bytes_max = UNSENT_BYTES_MAX};
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
     close(connect_port(PORT, WAIT_MS));
@@ -319,11 +325,67 @@ static void test_clients_share_a_connection(void **state) {
     close(fd);
 }
 
+/* A connection that never reads its notifications is closed once what it was not taken passes
+ * the bound; the server and its other clients go on. Its 8 clients each subscribe to Halyk's
+ * entries, and each request of 1,000 fundings pushes them 8 camt.054 of some 700 KB. */
+static void test_slow_client_dropped(void **state) {
+    (void)state;
+    static struct client clients[SERVER_CONNECTION_CLIENTS_MAX];
+    int fd = connect_port(PORT, WAIT_MS);
+    int small = 4096;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+    struct {
+        char bic[12];
+        u32 currency;
+    } subscription = {.bic = "HSBKKZKX", .currency = KZT};
+    for (u32 index = 0; index < SERVER_CONNECTION_CLIENTS_MAX; index++) {
+        register_on(&clients[index], fd, 3000 + index);
+        client_send(&clients[index], CLIENT_OPERATION_SUBSCRIBE_ENTRIES, &subscription,
+                    sizeof(subscription));
+        struct client_header reply;
+        assert_true(receive(fd, clients[index].message, &reply, WAIT_MS));
+        assert_int_equal(client_reply_error(&reply), KHORGOS_ERROR_ok);
+    }
+    static struct received bystander;
+    memset(&bystander, 0, sizeof(bystander));
+    pthread_mutex_init(&bystander.mutex, NULL);
+    struct khorgos_client *funding = client_open(&bystander);
+    static struct khorgos_participant_event fundings[FUNDINGS];
+    static struct khorgos_settle_result results[FUNDINGS];
+    static char log[1u << 16];
+    log[0] = '\0';
+    u32 round = 0;
+    for (; round < 8 && strstr(log, "a slow client") == NULL; round++) {
+        memset(fundings, 0, sizeof(fundings));
+        for (u32 index = 0; index < FUNDINGS; index++) {
+            fundings[index].id = 100000 + round * FUNDINGS + index;
+            memcpy(fundings[index].bic, "HSBKKZKX", 8);
+            fundings[index].currency = KZT;
+            fundings[index].amount = 1;
+        }
+        client_call(funding, KHORGOS_OPERATION_FUND, fundings, sizeof(fundings), results,
+                    sizeof(results));
+        usleep(200 * 1000); /* the pushes follow the reply */
+        FILE *file = fopen(fixture.log, "r");
+        assert_non_null(file);
+        size_t size = fread(log, 1, sizeof(log) - 1, file);
+        assert_true(size < sizeof(log) - 1); /* the whole log */
+        log[size] = '\0';
+        fclose(file);
+    }
+    assert_non_null(strstr(log, "reason=\"a slow client: notifications not read\""));
+    print_message("closed after %u requests of %u fundings\n", round, FUNDINGS);
+    assert_int_equal(results[0].status, KHORGOS_SETTLE_ok);
+    khorgos_client_close(funding);
+    close(fd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pushed_status_and_entries),
         cmocka_unit_test(test_clients_share_a_connection),
         cmocka_unit_test(test_pushed_cut_off_rejection),
+        cmocka_unit_test(test_slow_client_dropped),
     };
     return cmocka_run_group_tests(tests, setup, teardown); /* one server for both */
 }

@@ -118,6 +118,7 @@ struct server_options {
     u32 idle_timeout_ms;      /* 0: SERVER_IDLE_TIMEOUT_DEFAULT_MS */
     const char *http_address; /* the HTTP port (server_http.h), NULL when off */
     u32 http_timeout_ms;      /* 0: SERVER_HTTP_TIMEOUT_MS (tests take a shorter one) */
+    u32 notify_unsent_bytes_max; /* 0: SERVER_NOTIFY_UNSENT_BYTES_MAX (tests take less) */
     /* Called on the thread that opens the data directory, just before the open (a test holds
      * the server in its recovery with it); NULL for none. */
     void (*before_open)(void *context);

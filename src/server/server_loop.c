@@ -545,6 +545,9 @@ khorgos_error server_run(const struct server_options *options) {
                                        : SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS;
     server->idle_timeout_ms =
         options->idle_timeout_ms != 0 ? options->idle_timeout_ms : SERVER_IDLE_TIMEOUT_DEFAULT_MS;
+    server->notify_unsent_bytes_max = options->notify_unsent_bytes_max != 0
+                                          ? options->notify_unsent_bytes_max
+                                          : SERVER_NOTIFY_UNSENT_BYTES_MAX;
     server_batch_init(&server->batches[0]);
     server_batch_init(&server->batches[1]);
     server->queued = &server->batches[0];

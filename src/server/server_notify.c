@@ -149,7 +149,7 @@ static void notification_send(struct server_connection *connection,
     ASSERT(body_bytes <= KHORGOS_MESSAGE_BODY_BYTES_MAX);
     if (connection->closing) return;
     size_t unsent = uv_stream_get_write_queue_size((uv_stream_t *)&connection->tcp);
-    if (unsent + CLIENT_HEADER_BYTES + body_bytes > SERVER_NOTIFY_UNSENT_BYTES_MAX) {
+    if (unsent + CLIENT_HEADER_BYTES + body_bytes > connection->server->notify_unsent_bytes_max) {
         server_connection_close(connection, "a slow client: notifications not read");
         return;
     }

@@ -81,6 +81,7 @@ struct server {
     u32 connections_max;
     u32 handshake_timeout_ms;
     u32 idle_timeout_ms;
+    u32 notify_unsent_bytes_max; /* a connection with more unsent is closed at a notification */
     struct khorgos *engine;
     u128 cluster;
     struct server_replies replies; /* built from the engine's session table */
