@@ -190,12 +190,12 @@ static void test_pushed_status_and_entries(void **state) {
         char bic[12];
         u32 currency;
     } subscription = {.bic = "KCJBKZKX", .currency = KZT};
-    client_call(subscribing, 231, &subscription, sizeof(subscription), NULL, 0);
+    client_call(subscribing, KHORGOS_CLIENT_SUBSCRIBE_ENTRIES, &subscription, sizeof(subscription), NULL, 0);
     client_call(idle, KHORGOS_CLIENT_LOOKUP_ACCOUNTS, NULL, 0, NULL, 0);
     static char xml[8192];
     static u8 reply[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
     u32 size = file_read("tests/iso20022/pacs008_v08.xml", xml, sizeof(xml));
-    client_call(submitting, 228, xml, size, reply, sizeof(reply));
+    client_call(submitting, KHORGOS_CLIENT_SUBMIT_MESSAGE, xml, size, reply, sizeof(reply));
     struct khorgos_message_result result;
     memcpy(&result, reply, sizeof(result));
     assert_string_equal(result.group_status, "ACSP"); /* the payer has no funds yet */
@@ -252,7 +252,7 @@ static void test_pushed_cut_off_rejection(void **state) {
     replace_all(xml, "SWAPSWAP", "KCJBKZKX");
     replace_all(xml, "e7985fdc-04da", "a7985fdc-04da");
     replace_all(xml, "1250.50", "9999.00");
-    client_call(client, 228, xml, size, reply, sizeof(reply));
+    client_call(client, KHORGOS_CLIENT_SUBMIT_MESSAGE, xml, size, reply, sizeof(reply));
     struct khorgos_message_result result;
     memcpy(&result, reply, sizeof(result));
     assert_string_equal(result.group_status, "ACSP");

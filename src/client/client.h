@@ -253,7 +253,8 @@ struct client_notification_fields {
     u8 reserved[100];
 };
 
-/* What a notification's body holds (docs/protocol.md, "notification"). */
+/* What a notification's body holds (docs/protocol.md, "notification"); include/khorgos_client.h
+ * gives the same numbers. */
 enum client_notification_kind {
     CLIENT_NOTIFICATION_PAYMENT_STATUS = 1, /* a pacs.002: a later status of a payment */
     CLIENT_NOTIFICATION_ACCOUNT_ENTRIES = 2, /* a camt.054: entries of a subscribed account */

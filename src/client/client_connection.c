@@ -37,6 +37,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+_Static_assert(KHORGOS_CLIENT_SUBMIT_MESSAGE == CLIENT_OPERATION_SUBMIT_MESSAGE &&
+                   KHORGOS_CLIENT_GET_MESSAGE_STATUS == CLIENT_OPERATION_GET_MESSAGE_STATUS &&
+                   KHORGOS_CLIENT_GET_STATEMENT == CLIENT_OPERATION_GET_STATEMENT &&
+                   KHORGOS_CLIENT_SUBSCRIBE_ENTRIES == CLIENT_OPERATION_SUBSCRIBE_ENTRIES,
+               "the public operation codes are the protocol's");
+_Static_assert(KHORGOS_CLIENT_NOTIFICATION_PAYMENT_STATUS == CLIENT_NOTIFICATION_PAYMENT_STATUS &&
+                   KHORGOS_CLIENT_NOTIFICATION_ACCOUNT_ENTRIES ==
+                       CLIENT_NOTIFICATION_ACCOUNT_ENTRIES,
+               "the public notification kinds are the protocol's");
+
 /* Sends of one request without a reply before the client tries the next address. */
 #define CLIENT_SENDS_BEFORE_RECONNECT 3u
 /* The default connect timeout and retry interval: a loopback or LAN round trip is far below. */
