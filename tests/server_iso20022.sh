@@ -5,8 +5,9 @@
 # 5 when one was refused; `khorgos client` answers submit_message, get_message_status and
 # get_statement lines as apply does. Under mutual TLS (scripts/dev-ca.sh) a bank's message
 # whose sender (the instructing agent, or AppHdr/Fr) is another bank is refused RJCT AGNT and
-# changes nothing, the bank's own is accepted, the operator may send for anyone, and a bank
-# reads only its own statement (forbidden). Ports 4621 and 4622.
+# changes nothing, the bank's own is accepted, the operator may send for anyone, a bank reads
+# only its own statement (forbidden), and a later status is pushed to the submitter's sessions
+# only (the Python client). Ports 4621 and 4622.
 . "$(dirname "$0")/support/server_test.sh"
 CORPUS=${CORPUS:-tests/iso20022}
 
@@ -120,5 +121,36 @@ grep -q "pacs008_v08.xml: ACSC" "$work/own.out" || fail "$(cat "$work/own.out")"
 "$KHORGOS" message $(as operator) "$work/operator/pacs008_v08_no_uetr.xml" >"$work/op.out" ||
     fail "the operator's message: exit $?: $(cat "$work/op.out")"
 grep -q "ACSC" "$work/op.out" || fail "$(cat "$work/op.out")"
+# A later status goes to the submitter's sessions only: Kaspi's payment, queued for want of
+# funds, settles when the operator funds Kaspi; Kaspi's session is told, Halyk's is not.
+PYTHONPATH=clients/python python3 - "$ca" "$CORPUS/pacs008_v08.xml" <<'PY' || fail "pushed"
+import sys, time
+import khorgos
+ca, path = sys.argv[1], sys.argv[2]
+def session(name, received):
+    return khorgos.Client(addresses=["127.0.0.1:4622"], timeout=10, tls_cert=f"{ca}/{name}.crt",
+                          tls_key=f"{ca}/{name}.key", tls_ca=f"{ca}/ca.crt",
+                          on_notification=lambda *n: received.append(n))
+kaspi_got, halyk_got = [], []
+kaspi, halyk, operator = session("KCJBKZKX", kaspi_got), session("HSBKKZKX", halyk_got), \
+    session("operator", [])
+halyk.lookup_accounts([1])  # a session, connected
+xml = open(path).read().replace("HSBKKZKX", "SWAP").replace("KCJBKZKX", "HSBKKZKX")
+xml = xml.replace("SWAP", "KCJBKZKX").replace("e7985fdc-04da", "b7985fdc-04da")
+xml = xml.replace("1250.50", "9999.00")  # more than Kaspi holds
+result = kaspi.submit_message(xml)
+assert result["status"] == "ACSP", result
+fund = khorgos.ParticipantEvent(id=90, bic="KCJBKZKX", currency=398, amount=10**7)
+assert operator.fund([fund])[0].status == 0
+deadline = time.monotonic() + 5
+while not kaspi_got and time.monotonic() < deadline:
+    kaspi.poll_notifications(0.2)
+halyk.poll_notifications(0.5)
+assert [kind for kind, _, _ in kaspi_got] == [1], kaspi_got
+assert b"<TxSts>ACSC</TxSts>" in kaspi_got[0][2]
+assert halyk_got == [], halyk_got
+for client in (kaspi, halyk, operator):
+    client.close()
+PY
 stop
 echo "ok"
