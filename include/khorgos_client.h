@@ -58,7 +58,8 @@ extern "C" {
 #define KHORGOS_CLIENT_GET_STATEMENT 230u
 #define KHORGOS_CLIENT_SUBSCRIBE_ENTRIES 231u
 /* Notification kinds (on_notification): a pacs.002 with a later status of a payment this
- * identity submitted by message; a camt.054 of an account the client subscribed to. */
+ * participant (or, for the operator, this client) submitted by message; a camt.054 of an
+ * account the client subscribed to. */
 #define KHORGOS_CLIENT_NOTIFICATION_PAYMENT_STATUS 1u
 #define KHORGOS_CLIENT_NOTIFICATION_ACCOUNT_ENTRIES 2u
 

@@ -216,8 +216,9 @@ static void test_pushed_status_and_entries(void **state) {
     assert_non_null(entries);
     assert_non_null(strstr(entries, "camt.054.001.08"));
     assert_non_null(strstr(entries, "<Amt Ccy=\"KZT\">1250.50</Amt><CdtDbtInd>CRDT"));
-    /* The submitter's operator identity is every plaintext session's, so the bystander (the
-     * operator too) gets the status; nobody else subscribed to entries. */
+    /* The operator is every plaintext session's identity, a TigerBeetle client's included:
+     * the status goes to the submitting session only; the entries to the subscribed one. */
+    assert_int_equal(subscriber.count[1] + bystander.count[1], 0);
     assert_int_equal(submitter.count[2] + bystander.count[2], 0);
     assert_int_equal(subscriber.count[2], 1);
     khorgos_client_close(submitting);

@@ -170,7 +170,7 @@ void server_gateway_request(struct server_connection *connection,
     if (error != KHORGOS_ERROR_ok) reply_bytes = 0;
     ASSERT(reply_bytes <= KHORGOS_MESSAGE_BODY_BYTES_MAX);
     if (error == KHORGOS_ERROR_ok && operation == CLIENT_OPERATION_SUBMIT_MESSAGE) {
-        server_notify_watch(server, &connection->identity);
+        server_notify_watch(server, &connection->identity, header->request.client);
     }
     server_reply_unrecorded(connection, header, gateway->reply, reply_bytes,
                             khorgos_clock_now(server->engine), error);

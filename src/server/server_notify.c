@@ -6,8 +6,9 @@
  *                            followed: once its state changes (a queued payment settles, is
  *                            rejected at a cut-off, is cancelled), the pacs.002 of its status
  *                            now (khorgos_get_message_status) goes to every session of the
- *                            submitter's identity on the connections open then. Followed until
- *                            it is settled, rejected or cancelled.
+ *                            submitting participant on the connections open then (for the
+ *                            operator, to the submitting session). Followed until it is
+ *                            settled, rejected or cancelled.
  *   account entries (kind 2) a session subscribed (subscribe_entries) to a settlement account
  *                            gets the camt.054 of the account's entries booked since the last
  *                            one, on the connection that carries that session.
@@ -29,6 +30,7 @@
 /* A payment followed for its submitter: its state and reason as last told. */
 struct server_watch {
     u128 payment;
+    u128 client; /* the session that submitted it */
     u8 state;   /* enum khorgos_payment_state */
     u32 reason; /* the record's reason (a queued payment's, a refusal's) */
     struct server_identity identity;
@@ -114,7 +116,8 @@ static bool notify_watched(const struct server_notify *notify, u128 payment) {
     return false;
 }
 
-void server_notify_watch(struct server *server, const struct server_identity *identity) {
+void server_notify_watch(struct server *server, const struct server_identity *identity,
+                         u128 client) {
     ASSERT(server->gateway != NULL && identity != NULL);
     struct server_notify *notify = notify_get(server);
     if (notify == NULL) return; /* out of memory: statuses are read on request */
@@ -135,8 +138,8 @@ void server_notify_watch(struct server *server, const struct server_identity *id
             return;
         }
         notify->watches[notify->watch_count++] = (struct server_watch){
-            .payment = payment->id, .state = payment->state, .reason = payment->reason,
-            .identity = *identity, .request = notify->requests[at]};
+            .payment = payment->id, .client = client, .state = payment->state,
+            .reason = payment->reason, .identity = *identity, .request = notify->requests[at]};
     }
 }
 
@@ -205,7 +208,9 @@ static void notify_connection(uv_handle_t *handle, void *argument) {
     }
 }
 
-/* The pacs.002 of a followed payment now, to its submitter's sessions. */
+/* The pacs.002 of a followed payment now, to its submitter's sessions: every session of a
+ * participant; for another identity (the operator, which every plaintext connection is, a
+ * TigerBeetle client's included), the submitting session only. */
 static khorgos_error notify_status(struct server *server, const struct server_watch *watch) {
     struct server_gateway *gateway = server_gateway_get(server);
     ASSERT(watch != NULL && watch->payment != 0);
@@ -218,7 +223,10 @@ static khorgos_error notify_status(struct server *server, const struct server_wa
                                                      KHORGOS_MESSAGE_REPLY_BYTES_MAX, &result);
     khorgos_gateway_set_actor(gateway->gateway, NULL);
     if (error != KHORGOS_ERROR_ok) return error;
-    struct notify_target target = {.server = server, .identity = &watch->identity,
+    bool participant = watch->identity.role == SERVER_ROLE_PARTICIPANT;
+    struct notify_target target = {.server = server,
+                                   .identity = participant ? &watch->identity : NULL,
+                                   .client = watch->client,
                                    .kind = CLIENT_NOTIFICATION_PAYMENT_STATUS,
                                    .body = gateway->reply, .body_bytes = result.reply_size};
     uv_walk(&server->loop, notify_connection, &target);

@@ -178,8 +178,10 @@ void server_gateway_free(struct server *server);
 /* Takes the client into the connection's set (a slot is kept for the connection's life);
  * false when the set is full. */
 bool server_connection_client_add(struct server_connection *connection, u128 client);
-/* Follows the payments the gateway's last submit_message submitted, for `identity`. */
-void server_notify_watch(struct server *server, const struct server_identity *identity);
+/* Follows the payments the gateway's last submit_message submitted, for `identity` and the
+ * submitting `client`. */
+void server_notify_watch(struct server *server, const struct server_identity *identity,
+                         u128 client);
 /* subscribe_entries (231): camt.054 of a settlement account for the session, as its entries
  * happen; answered, not recorded. */
 void server_notify_subscribe(struct server_connection *connection,
