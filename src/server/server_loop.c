@@ -294,6 +294,9 @@ static void loop_on_check(uv_check_t *check) {
         server_jobs_execute(server);
     }
     ASSERT(server->queued->requests_count == 0 || server->replica != NULL);
+    if (server->flying->requests_count == 0 && !server->stopping && server->replica == NULL) {
+        server_notify_poll(server);
+    }
     if (server->stopping && server->replica != NULL) server_replica_stop(server);
     if (server->stopping && !server->closing_all && server->flying->requests_count == 0 &&
         (server->replica == NULL || server_replica_closed(server))) {
@@ -581,6 +584,9 @@ khorgos_error server_run(const struct server_options *options) {
                                        : SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS;
     server->idle_timeout_ms =
         options->idle_timeout_ms != 0 ? options->idle_timeout_ms : SERVER_IDLE_TIMEOUT_DEFAULT_MS;
+    server->notify_unsent_bytes_max = options->notify_unsent_bytes_max != 0
+                                          ? options->notify_unsent_bytes_max
+                                          : SERVER_NOTIFY_UNSENT_BYTES_MAX;
     server_batch_init(&server->batches[0]);
     server_batch_init(&server->batches[1]);
     server->queued = &server->batches[0];
@@ -616,6 +622,8 @@ khorgos_error server_run(const struct server_options *options) {
         uv_run(&server->loop, UV_RUN_DEFAULT);
     }
     server_http_free(server);
+    server_gateway_free(server);
+    server_notify_free(server);
     server_replica_free(server); /* its state machine owns the engine */
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);

@@ -7,6 +7,7 @@
 #define KHORGOS_SERVER_PRIVATE_H
 
 #include "engine/engine.h"
+#include "khorgos_iso20022.h"
 #include "server/server.h"
 #include "server/server_http.h"
 
@@ -21,6 +22,12 @@ struct cluster_replica;   /* src/cluster/cluster_replica.h */
 struct server_tls;        /* the TLS configuration: OpenSSL's context (server_tls.c) */
 struct server_tls_stream; /* one connection's TLS state over memory BIOs (server_tls.c) */
 
+/* A client (session) a connection carries, and the notifications sent to it there. */
+struct server_connection_client {
+    u128 client;
+    u64 notifications;
+};
+
 struct server_connection {
     uv_tcp_t tcp; /* first: libuv hands back the handle */
     struct server *server;
@@ -34,6 +41,8 @@ struct server_connection {
     u32 buffer_capacity;
     u32 buffer_filled;
     u32 jobs_pending; /* jobs holding this connection: it is freed after the last */
+    struct server_connection_client clients[SERVER_CONNECTION_CLIENTS_MAX];
+    u32 client_count;
     bool closing;
     bool closed;
     /* The server's list of open connections: a replica's loop also holds raft's TCP handles,
@@ -78,6 +87,7 @@ struct server {
     u32 connections_max;
     u32 handshake_timeout_ms;
     u32 idle_timeout_ms;
+    u32 notify_unsent_bytes_max; /* a connection with more unsent is closed at a notification */
     struct khorgos *engine;
     u128 cluster;
     struct server_replies replies; /* built from the engine's session table */
@@ -96,6 +106,8 @@ struct server {
     struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
     struct server_replica *replica; /* NULL: a single node */
     struct server_connection *connections; /* open ones, unclosed (connection_on_close) */
+    struct server_gateway *gateway; /* the ISO 20022 gateway, opened at first use */
+    struct server_notify *notify;   /* followed payments and subscriptions, at first use */
 };
 
 /* server_loop.c */
@@ -173,5 +185,42 @@ bool server_replica_closed(const struct server *server);
 struct cluster_replica *server_replica_cluster(struct server *server);
 /* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
 void server_replica_free(struct server *server);
+/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
+struct khorgos_actor server_request_actor(const struct server_identity *identity);
+
+/* server_gateway.c */
+struct server_gateway {
+    struct khorgos_gateway *gateway;
+    u8 *reply; /* SERVER_GATEWAY_REPLY_BYTES */
+};
+/* The reply buffer: the largest statement (larger than a message's body) after a result. */
+#define SERVER_GATEWAY_REPLY_BYTES (KHORGOS_STATEMENT_BYTES_MAX + CLIENT_MESSAGE_RESULT_BYTES)
+/* submit_message, get_message_status or get_statement: executes every request read before it,
+ * then runs the gateway as the connection's identity and answers (not recorded). */
+void server_gateway_request(struct server_connection *connection,
+                            const struct client_header *header, const u8 *body);
+/* The gateway, opened at the first use; NULL when out of memory. */
+struct server_gateway *server_gateway_get(struct server *server);
+/* Whether a gateway's error means the engine stopped. */
+bool server_gateway_engine_stopped(khorgos_error error);
+void server_gateway_free(struct server *server);
+
+/* server_notify.c */
+/* Takes the client into the connection's set (a slot is kept for the connection's life);
+ * false when the set is full. */
+bool server_connection_client_add(struct server_connection *connection, u128 client);
+/* Follows the payments the gateway's last submit_message submitted, for `identity` and the
+ * submitting `client`. */
+void server_notify_watch(struct server *server, const struct server_identity *identity,
+                         u128 client);
+/* subscribe_entries (231): camt.054 of a settlement account for the session, as its entries
+ * happen; answered, not recorded. */
+void server_notify_subscribe(struct server_connection *connection,
+                             const struct client_header *header, const u8 *body);
+/* Once what the engine applied is durable: pushes the statuses that changed and the
+ * subscribed accounts' new entries. Does nothing when the engine's state did not change. */
+void server_notify_poll(struct server *server);
+void server_notify_free(struct server *server);
+
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */
