@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "bench_settle.h"
 #include "settle/settle_gridlock.h"
 
@@ -180,13 +181,22 @@ static void bench_run(struct settle_gridlock_workspace *workspace, struct bench_
            result.fill_passes);
 }
 
-int main(void) {
+/* With an argument fifo or bypass_fifo, only that queue mode's scenarios run. */
+int main(int argc, char **argv) {
     static struct bench_queue queue;
+    int only = -1;
+    if (argc > 1) {
+        only = strcmp(argv[1], "bypass_fifo") == 0 ? 1 : strcmp(argv[1], "fifo") == 0 ? 0 : -2;
+    }
+    if (only == -2) {
+        fprintf(stderr, "usage: bench_settle_gridlock [fifo|bypass_fifo]\n");
+        return 2;
+    }
     static struct settle_gridlock_workspace workspace;
     bench_generate(&queue, 2026);
     khorgos_error error = settle_gridlock_workspace_init(&workspace, BENCH_POSITION_COUNT,
                                                          BENCH_PAYMENT_COUNT,
-                                                         BENCH_EXPOSURE_COUNT);
+                                                         BENCH_EXPOSURE_COUNT, 0);
     if (error != KHORGOS_ERROR_ok) {
         fprintf(stderr, "bench_settle_gridlock: %s\n", khorgos_strerror(error));
         return 1;
@@ -197,6 +207,7 @@ int main(void) {
            BENCH_POSITION_COUNT, BENCH_REPETITIONS);
     const u32 percents[] = {2, 5, 10};
     for (u8 bypass_fifo = 0; bypass_fifo <= 1; bypass_fifo++) {
+        if (only >= 0 && bypass_fifo != only) continue;
         for (u32 index = 0; index < ARRAY_COUNT(percents); index++) {
             bench_run(&workspace, &queue, percents[index], false, bypass_fifo);
         }

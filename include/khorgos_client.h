@@ -4,8 +4,9 @@
  * A client opens a session with the server (`register`) and sends requests over TigerBeetle's
  * client protocol (docs/protocol.md): the ledger operations with TigerBeetle's codes (140..147)
  * and Khorgos's own with theirs (192..255: the settlement operations keep the engine's codes,
- * 200..227; 192 moves a manual clock). A request's body is the engine's records back to back,
- * as khorgos_execute takes them (include/khorgos.h), and its reply the engine's reply records.
+ * 200..227; 192 moves a manual clock; 228..231 are the ISO 20022 gateway's, below). A
+ * request's body is the engine's records back to back, as khorgos_execute takes them
+ * (include/khorgos.h), and its reply the engine's reply records.
  * For TigerBeetle's operations the library wraps the records into a one-batch multi-batch body
  * and unwraps the reply, and create results carry TigerBeetle 0.17's status numbers.
  *
@@ -47,6 +48,20 @@ extern "C" {
 #define KHORGOS_CLIENT_CREATE_TRANSFERS 147u
 /* Khorgos's advance_clock: body a uint64_t of nanoseconds, reply a uint64_t (the new time). */
 #define KHORGOS_CLIENT_ADVANCE_CLOCK 192u
+/* The ISO 20022 gateway's operations (include/khorgos_iso20022.h, docs/protocol.md):
+ * submit_message, body the XML, reply a struct khorgos_message_result then the reply's XML;
+ * get_message_status, body a struct khorgos_message_status_request, reply as submit_message's;
+ * get_statement, body a struct khorgos_statement_request, reply the XML; subscribe_entries,
+ * body a BIC (12 bytes, NUL-padded) and a uint32_t currency, no reply body. */
+#define KHORGOS_CLIENT_SUBMIT_MESSAGE 228u
+#define KHORGOS_CLIENT_GET_MESSAGE_STATUS 229u
+#define KHORGOS_CLIENT_GET_STATEMENT 230u
+#define KHORGOS_CLIENT_SUBSCRIBE_ENTRIES 231u
+/* Notification kinds (on_notification): a pacs.002 with a later status of a payment this
+ * participant (or, for the operator, this client) submitted by message; a camt.054 of an
+ * account the client subscribed to. */
+#define KHORGOS_CLIENT_NOTIFICATION_PAYMENT_STATUS 1u
+#define KHORGOS_CLIENT_NOTIFICATION_ACCOUNT_ENTRIES 2u
 
 struct khorgos_client;
 

@@ -38,6 +38,15 @@ struct khorgos_gateway;
 khorgos_error khorgos_gateway_open(struct khorgos_gateway **gateway, struct khorgos *engine);
 void khorgos_gateway_close(struct khorgos_gateway *gateway);
 
+/* Who the gateway acts for from now on: each engine request it makes carries `actor`, so the
+ * engine authorizes it (docs/security.md), and a message khorgos_submit_message reads must come
+ * from that participant: its sender (AppHdr/Fr, else the instructing agent) must be the actor's
+ * BIC, else the message is refused RJCT AGNT and nothing is submitted. NULL (as at open): the
+ * operator, and the sender is not compared. The reader's participant checks (RC01, AC06) read as
+ * the auditor, so a bank's message can name another bank. The server sets the session's
+ * identity before each call; `apply` and `khorgos message --data` leave the operator. */
+void khorgos_gateway_set_actor(struct khorgos_gateway *gateway, const struct khorgos_actor *actor);
+
 /* What khorgos_submit_message did with one message. */
 struct khorgos_message_result {
     char group_status[5];       /* "ACSC", "ACSP", "PDNG", "RJCT" or "PART" (mixed) */
@@ -51,8 +60,8 @@ struct khorgos_message_result {
  * refused is answered, not an error), submits what it asks of the engine
  * (submit_message_payments: the payments with their references; cancel_payments), and writes
  * the answer into `reply`, NUL-terminated: a pacs.002.001.10 with the group's and each
- * transaction's status, or for a camt.056 a camt.029.001.09. The sender is
- * the operator (AppHdr/Fr is not compared). Returns ok, reply_too_small when `capacity` is
+ * transaction's status, or for a camt.056 a camt.029.001.09. The sender is the gateway's actor
+ * (khorgos_gateway_set_actor). Returns ok, reply_too_small when `capacity` is
  * below KHORGOS_MESSAGE_REPLY_BYTES_MAX (nothing is read or submitted), or the engine's error
  * (io, no_space, stopped: the engine stopped, and the reply must not be used). */
 khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void *xml,
@@ -68,6 +77,14 @@ struct khorgos_message_status_request {
     char message_id[36];                    /* MsgId, Max35Text */
     char sender_bic[KHORGOS_BIC_BYTES + 1]; /* 8 or 11 characters */
 };
+
+/* The payments the last khorgos_submit_message submitted, for a caller that follows their later
+ * statuses (the server pushes them): up to `capacity` payment ids in transaction order, each
+ * with the get_message_status request that names it (its UETR, else the sender's BIC and the
+ * MsgId). Returns how many: 0 for a message refused whole or a camt.056. */
+uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos_u128 *ids,
+                                  struct khorgos_message_status_request *requests,
+                                  uint32_t capacity);
 
 /* Writes the current pacs.002.001.10 of the payments the request names into `reply`, as
  * khorgos_submit_message does, with each payment's status now (a queued payment since settled

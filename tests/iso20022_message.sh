@@ -125,12 +125,13 @@ assert payment["amount_target"] == "19.00", payment
 assert lines[1]["positions"][0]["balance"] == "19.00", lines[1]
 PY
 
-# Usage: --addresses is not yet there; no --data is a usage error.
-status=0; "$KHORGOS" message --addresses 127.0.0.1:4490 "$work/pacs008_v08.xml" 2>/dev/null ||
-    status=$?
-[ "$status" -eq 2 ] || { echo "--addresses: exit $status, expected 2"; exit 1; }
+# Usage: neither --data nor --addresses, or both, is a usage error (tests/server_iso20022.sh
+# runs --addresses).
 status=0; "$KHORGOS" message "$work/pacs008_v08.xml" 2>/dev/null || status=$?
 [ "$status" -eq 2 ] || { echo "no --data: exit $status, expected 2"; exit 1; }
+status=0; "$KHORGOS" message --data "$work/data" --addresses 4490 "$work/pacs008_v08.xml" \
+    2>/dev/null || status=$?
+[ "$status" -eq 2 ] || { echo "--data and --addresses: exit $status, expected 2"; exit 1; }
 # The apply front end: a gateway line that cannot be read gets its named error and changes
 # nothing; a refused message is an answer, not an error.
 printf '%s\n' '{"op":"submit_message","events":[{"xml":1}]}' \

@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "client/client.h"
@@ -27,6 +29,18 @@ static inline int connect_port(u16 port, int wait_ms) {
     }
     fail_msg("no server accepted on port %u within %d ms", (unsigned)port, wait_ms);
     return -1;
+}
+
+/* Stops a server running in the child process (SIGTERM), killing it after 5 s; true when it
+ * exited 0. */
+static inline bool server_child_stop(pid_t child) {
+    assert_int_equal(kill(child, SIGTERM), 0);
+    int status = 0;
+    for (int tries = 0; tries < 100 && waitpid(child, &status, WNOHANG) == 0; tries++) {
+        usleep(50 * 1000);
+    }
+    if (waitpid(child, &status, WNOHANG) == 0) kill(child, SIGKILL);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 static inline void send_all(int fd, const void *bytes, size_t size) {

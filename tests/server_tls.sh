@@ -7,22 +7,6 @@
 # timeout is a usage error; without TLS, SIGHUP says there is nothing to reload.
 . "$(dirname "$0")/support/server_test.sh"
 
-# wait_for FILE TEXT: up to 10 s for TEXT to appear in FILE.
-wait_for() {
-    for ((tries = 0; tries < 100; tries++)); do
-        grep -q "$2" "$1" && return 0
-        sleep 0.1
-    done
-    fail "no '$2' in $1: $(cat "$1")"
-}
-
-stop() {
-    kill -TERM "$server"
-    wait "$server"
-    local status=$?
-    server=
-    [ "$status" -eq 0 ] || fail "exit $status after SIGTERM"
-}
 
 ca=$work/ca
 sh scripts/dev-ca.sh "$ca" BANKDEFF >/dev/null || fail "dev-ca.sh"

@@ -5,11 +5,12 @@
  * cancelled, on a settled one RJCR ARDT; pacs.004 of a settled payment returns the money; every
  * ISO code of the engine's statuses is a reason the replies can carry; and camt.053 and camt.054
  * read back with libxml2, checked against structural rules, and reconciled to the ledger to the
- * minor unit over two business days. The payments' references: the same MsgId from the same
- * sender with another body DUPL, the originals in every status and camt.029, partial returns
- * then AM09 (and the engine's own checks), the references through a snapshot; the PvP
- * convention settles a converted payment. Run from the repository's root (the corpus is
- * tests/iso20022/). */
+ * minor unit over two business days; a gateway acting for a participant refuses another
+ * sender's message RJCT AGNT, submitting nothing, and names the payments of the messages it
+ * submitted. The payments' references: the same MsgId from the same sender with another body
+ * DUPL, the originals in every status and camt.029, partial returns then AM09 (and the
+ * engine's own checks), the references through a snapshot; the PvP convention settles a
+ * converted payment. Run from the repository's root (the corpus is tests/iso20022/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -883,6 +884,47 @@ static void test_camt054_and_statement_errors(void **state) {
                      KHORGOS_ERROR_invalid_argument);
 }
 
+/* ---- the actor ---------------------------------------------------------------------------- */
+
+/* A participant's gateway takes only that participant's messages: another sender is RJCT AGNT
+ * and nothing is submitted; its own is submitted as the participant, and the payments it
+ * submitted are named for their later statuses. Back to the operator, no sender is compared. */
+static void test_actor_agnt(void **state) {
+    (void)state;
+    struct khorgos_actor kaspi = {.role = KHORGOS_ACTOR_PARTICIPANT};
+    memcpy(kaspi.bic, "KCJBKZKXXXX", KHORGOS_BIC_BYTES);
+    khorgos_gateway_set_actor(fixture.gateway, &kaspi);
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "RJCT");
+    assert_string_equal(result.reason, "AGNT");
+    assert_string_equal(submit("pacs008_v08_apphdr.xml", &result), "RJCT");
+    assert_string_equal(result.reason, "AGNT");
+    u128 ids[4];
+    struct khorgos_message_status_request requests[4];
+    assert_int_equal(khorgos_message_payments(fixture.gateway, ids, requests, 4), 0);
+    u128 uetr = uetr_pacs008();
+    struct khorgos_request lookup = {.operation = KHORGOS_OPERATION_LOOKUP_PAYMENTS,
+                                     .body_size = sizeof(uetr), .body = &uetr,
+                                     .reply = reply, .reply_capacity = sizeof(reply)};
+    assert_int_equal(khorgos_execute(fixture.engine, &lookup, 1), KHORGOS_ERROR_ok);
+    assert_int_equal(lookup.reply_size, 0); /* nothing was submitted */
+    struct khorgos_actor halyk = kaspi;
+    memcpy(halyk.bic, "HSBKKZKXXXX", KHORGOS_BIC_BYTES);
+    khorgos_gateway_set_actor(fixture.gateway, &halyk);
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    assert_int_equal(khorgos_message_payments(fixture.gateway, ids, requests, 4), 1);
+    assert_true(ids[0] == uetr);
+    assert_string_equal(requests[0].uetr, UETR_PACS008);
+    khorgos_gateway_set_actor(fixture.gateway, NULL);
+    assert_string_equal(submit_replaced("pacs008_v08_no_uetr.xml", "HSBK20230519-0001",
+                                        "HSBK20230519-0002", &result),
+                        "ACSP");
+    assert_int_equal(khorgos_message_payments(fixture.gateway, ids, requests, 4), 1);
+    assert_string_equal(requests[0].uetr, "");
+    assert_string_equal(requests[0].sender_bic, "HSBKKZKX");
+    assert_true(requests[0].message_id[0] != '\0');
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_settled_is_acsc, setup, teardown),
@@ -907,6 +949,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_camt053_reconciles_to_the_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_camt054_and_statement_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_days_kept_are_the_last_512, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_actor_agnt, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

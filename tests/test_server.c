@@ -67,14 +67,9 @@ static int setup(void **state) {
 
 /* Stops the server (SIGTERM) and waits for it, at most 5 s; true when it exited 0. */
 static bool server_stop(void) {
-    assert_int_equal(kill(fixture.child, SIGTERM), 0);
-    int status = 0;
-    for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
-        usleep(50 * 1000);
-    }
-    if (waitpid(fixture.child, &status, WNOHANG) == 0) kill(fixture.child, SIGKILL);
+    bool stopped = server_child_stop(fixture.child);
     fixture.child = 0;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return stopped;
 }
 
 static int teardown(void **state) {

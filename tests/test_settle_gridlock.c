@@ -25,14 +25,19 @@
 #define POSITIONS_MAX 24u
 #define PAYMENTS_MAX 16u
 #define EXPOSURES_MAX 4u
+#define PAIRS_MAX 4u
+#define CONSTRAINTS_MAX (POSITIONS_MAX + EXPOSURES_MAX + PAIRS_MAX)
 #define ORACLE_PAYMENTS_MAX 12u
 #define ORACLE_FIFO_INSTANCE_COUNT 3000u
 #define ORACLE_BYPASS_INSTANCE_COUNT 1000u
+#define ORACLE_PAIR_FIFO_INSTANCE_COUNT 1500u
+#define ORACLE_PAIR_BYPASS_INSTANCE_COUNT 500u
 
 struct instance {
     struct settle_gridlock_position positions[POSITIONS_MAX];
     struct settle_gridlock_payment payments[PAYMENTS_MAX];
     u128 exposure_limits[EXPOSURES_MAX];
+    struct settle_gridlock_pair_limit pair_limits[PAIRS_MAX];
     struct settle_gridlock_problem problem;
     u32 currency_count;
 };
@@ -42,7 +47,7 @@ static struct settle_gridlock_workspace workspace;
 static int workspace_setup(void **state) {
     (void)state;
     return settle_gridlock_workspace_init(&workspace, POSITIONS_MAX, PAYMENTS_MAX,
-                                          EXPOSURES_MAX) == KHORGOS_ERROR_ok
+                                          EXPOSURES_MAX, PAIRS_MAX) == KHORGOS_ERROR_ok
                ? 0
                : -1;
 }
@@ -62,6 +67,7 @@ static void instance_init(struct instance *instance, u32 participant_count, u32 
     instance->problem.positions = instance->positions;
     instance->problem.payments = instance->payments;
     instance->problem.exposure_limits = instance->exposure_limits;
+    instance->problem.pair_limits = instance->pair_limits;
     instance->problem.position_count = participant_count * currency_count;
     for (u32 index = 0; index < instance->problem.position_count; index++) {
         instance->positions[index].currency = index % currency_count;
@@ -118,6 +124,17 @@ static void charge(struct instance *instance, u32 payment, u32 exposure, u128 am
     }
 }
 
+/* A bilateral limit: `debtor` may pay `creditor` (participants, in the currency) at most
+ * `room` more than it receives from it. */
+static void pair_limit(struct instance *instance, u32 debtor, u32 creditor, u32 currency,
+                       u128 room) {
+    u32 index = instance->problem.pair_limit_count++;
+    assert_true(index < PAIRS_MAX);
+    instance->pair_limits[index] = (struct settle_gridlock_pair_limit){
+        .room = room, .debtor = position(instance, debtor, currency),
+        .creditor = position(instance, creditor, currency)};
+}
+
 static u32 resolve_mask(const struct instance *instance, struct settle_gridlock_result *result) {
     khorgos_error error = settle_gridlock_resolve(&workspace, &instance->problem, result);
     assert_int_equal(error, KHORGOS_ERROR_ok);
@@ -160,11 +177,49 @@ static void oracle_predecessors(const struct instance *instance, u32 *predecesso
     }
 }
 
+/* Adds (sign 1) or takes away (-1) a payment's loads: positions, exposure limits, then pair
+ * limits, as in the model's definition. */
+static void oracle_load(const struct instance *instance, u32 k, i128 sign, i128 *load) {
+    u32 positions = instance->problem.position_count;
+    u32 pairs_base = positions + instance->problem.exposure_count;
+    const struct settle_gridlock_payment *payment = &instance->payments[k];
+    for (u32 leg = 0; leg < payment->leg_count; leg++) {
+        const struct settle_gridlock_leg *move = &payment->legs[leg];
+        load[move->debtor] += sign * (i128)move->amount;
+        load[move->creditor] -= sign * (i128)move->amount;
+        for (u32 b = 0; b < instance->problem.pair_limit_count; b++) {
+            const struct settle_gridlock_pair_limit *pair = &instance->pair_limits[b];
+            if (pair->debtor == move->debtor && pair->creditor == move->creditor) {
+                load[pairs_base + b] += sign * (i128)move->amount;
+            }
+            if (pair->debtor == move->creditor && pair->creditor == move->debtor) {
+                load[pairs_base + b] -= sign * (i128)move->amount;
+            }
+        }
+    }
+    for (u32 index = 0; index < payment->charge_count; index++) {
+        load[positions + payment->charges[index].exposure] +=
+            sign * (i128)payment->charges[index].amount;
+    }
+}
+
+/* Every constraint's bound, in the order of oracle_load; returns how many. */
+static u32 oracle_bounds(const struct instance *instance, i128 *bound) {
+    u32 positions = instance->problem.position_count, exposures = instance->problem.exposure_count;
+    u32 count = positions + exposures + instance->problem.pair_limit_count;
+    for (u32 id = 0; id < count; id++) {
+        bound[id] = id < positions ? (i128)instance->positions[id].available
+                    : id < positions + exposures
+                        ? (i128)instance->exposure_limits[id - positions]
+                        : (i128)instance->pair_limits[id - positions - exposures].room;
+    }
+    return count;
+}
+
 static bool oracle_feasible(const struct instance *instance, u32 mask) {
-    i128 load[POSITIONS_MAX + EXPOSURES_MAX] = {0};
+    i128 load[CONSTRAINTS_MAX] = {0};
     u32 predecessors[PAYMENTS_MAX];
     oracle_predecessors(instance, predecessors);
-    u32 positions = instance->problem.position_count;
     for (u32 k = 0; k < instance->problem.payment_count; k++) {
         if ((mask >> k & 1) == 0) continue;
         const struct settle_gridlock_payment *payment = &instance->payments[k];
@@ -172,20 +227,12 @@ static bool oracle_feasible(const struct instance *instance, u32 mask) {
             (predecessors[k] & ~mask) != 0) {
             return false;
         }
-        for (u32 leg = 0; leg < payment->leg_count; leg++) {
-            load[payment->legs[leg].debtor] += (i128)payment->legs[leg].amount;
-            load[payment->legs[leg].creditor] -= (i128)payment->legs[leg].amount;
-        }
-        for (u32 index = 0; index < payment->charge_count; index++) {
-            load[positions + payment->charges[index].exposure] +=
-                (i128)payment->charges[index].amount;
-        }
+        oracle_load(instance, k, 1, load);
     }
-    for (u32 id = 0; id < positions; id++) {
-        if (load[id] > (i128)instance->positions[id].available) return false;
-    }
-    for (u32 id = 0; id < instance->problem.exposure_count; id++) {
-        if (load[positions + id] > (i128)instance->exposure_limits[id]) return false;
+    i128 bound[CONSTRAINTS_MAX];
+    u32 constraints = oracle_bounds(instance, bound);
+    for (u32 id = 0; id < constraints; id++) {
+        if (load[id] > bound[id]) return false;
     }
     return true;
 }
@@ -385,12 +432,20 @@ static void test_bad_input_is_refused(void **state) {
     assert_int_equal(settle_gridlock_resolve(&workspace, &instance.problem, &result),
                      KHORGOS_ERROR_invalid_argument);
     *payment = saved;
+    pair_limit(&instance, X, Y, CNY, 10);
+    pair_limit(&instance, X, Y, CNY, 20); /* two limits on one ordered pair */
+    assert_int_equal(settle_gridlock_resolve(&workspace, &instance.problem, &result),
+                     KHORGOS_ERROR_invalid_argument);
+    instance.pair_limits[1].creditor = position(&instance, Y, KZT); /* two currencies */
+    assert_int_equal(settle_gridlock_resolve(&workspace, &instance.problem, &result),
+                     KHORGOS_ERROR_invalid_argument);
+    instance.problem.pair_limit_count = 0;
     instance.problem.position_count = POSITIONS_MAX + 1;
     assert_int_equal(settle_gridlock_resolve(&workspace, &instance.problem, &result),
                      KHORGOS_ERROR_capacity_full);
     assert_memory_equal(&result, &untouched, sizeof(result));
     struct settle_gridlock_workspace other;
-    assert_int_equal(settle_gridlock_workspace_init(&other, 0, 1, 0),
+    assert_int_equal(settle_gridlock_workspace_init(&other, 0, 1, 0, 0),
                      KHORGOS_ERROR_invalid_argument);
 }
 
@@ -437,7 +492,33 @@ static void random_payment(struct instance *instance, u64 *seed, u32 banks, u32 
     }
 }
 
-static void random_instance(struct instance *instance, u64 seed_value, u8 bypass) {
+/* Up to PAIRS_MAX bilateral limits, each on the direction of a queued leg or its reverse,
+ * with a room from 0 to one and a half times that leg. */
+static void random_pairs(struct instance *instance, u64 *seed) {
+    u32 wanted = 1 + random_below(seed, PAIRS_MAX);
+    for (u32 attempt = 0; attempt < 4 * PAIRS_MAX && instance->problem.pair_limit_count < wanted;
+         attempt++) {
+        const struct settle_gridlock_payment *payment =
+            &instance->payments[random_below(seed, instance->problem.payment_count)];
+        const struct settle_gridlock_leg *leg = &payment->legs[random_below(seed,
+                                                                              payment->leg_count)];
+        bool reverse = random_below(seed, 4) == 0;
+        u32 debtor = reverse ? leg->creditor : leg->debtor;
+        u32 creditor = reverse ? leg->debtor : leg->creditor;
+        bool taken = false;
+        for (u32 b = 0; b < instance->problem.pair_limit_count; b++) {
+            taken |= instance->pair_limits[b].debtor == debtor &&
+                     instance->pair_limits[b].creditor == creditor;
+        }
+        if (taken) continue;
+        u32 index = instance->problem.pair_limit_count++;
+        instance->pair_limits[index] = (struct settle_gridlock_pair_limit){
+            .room = random_below(seed, (u32)leg->amount * 3 / 2 + 1), .debtor = debtor,
+            .creditor = creditor};
+    }
+}
+
+static void random_instance(struct instance *instance, u64 seed_value, u8 bypass, bool pairs) {
     u64 seed = seed_value;
     u32 currencies = 2 + random_below(&seed, 2), banks = 2 + random_below(&seed, 3);
     u32 providers = 1 + random_below(&seed, 2);
@@ -463,6 +544,7 @@ static void random_instance(struct instance *instance, u64 seed_value, u8 bypass
         }
     }
     instance->exposure_limits[0] = random_below(&seed, 300);
+    if (pairs) random_pairs(instance, &seed);
 }
 
 struct oracle_answer {
@@ -473,23 +555,26 @@ struct oracle_answer {
 /* Every subset, in Gray-code order so each step moves one payment: loads update in O(legs). */
 static void oracle_search(const struct instance *instance, struct oracle_answer *answer) {
     u32 count = instance->problem.payment_count, positions = instance->problem.position_count;
-    i128 load[POSITIONS_MAX + EXPOSURES_MAX] = {0}, bound[POSITIONS_MAX + EXPOSURES_MAX];
-    bool provider[POSITIONS_MAX] = {false};
+    u32 pairs_base = positions + instance->problem.exposure_count;
+    i128 load[CONSTRAINTS_MAX] = {0}, bound[CONSTRAINTS_MAX];
+    bool provider[CONSTRAINTS_MAX] = {false}; /* a position or pair limit with a foreign leg */
     u32 predecessors[PAYMENTS_MAX];
     oracle_predecessors(instance, predecessors);
     for (u32 k = 0; k < count; k++) {
         const struct settle_gridlock_payment *payment = &instance->payments[k];
         for (u32 leg = 0; leg < payment->leg_count; leg++) {
-            if (payment->legs[leg].debtor != payment->legs[0].debtor) {
-                provider[payment->legs[leg].debtor] = true;
+            const struct settle_gridlock_leg *move = &payment->legs[leg];
+            if (move->debtor == payment->legs[0].debtor) continue;
+            provider[move->debtor] = true;
+            for (u32 b = 0; b < instance->problem.pair_limit_count; b++) {
+                if (instance->pair_limits[b].debtor == move->debtor &&
+                    instance->pair_limits[b].creditor == move->creditor) {
+                    provider[pairs_base + b] = true;
+                }
             }
         }
     }
-    u32 constraints = positions + instance->problem.exposure_count;
-    for (u32 id = 0; id < constraints; id++) {
-        bound[id] = id < positions ? (i128)instance->positions[id].available
-                                   : (i128)instance->exposure_limits[id - positions];
-    }
+    u32 constraints = oracle_bounds(instance, bound);
     memset(answer, 0, sizeof(*answer));
     u32 mask = 0;
     u128 value = 0;
@@ -500,14 +585,7 @@ static void oracle_search(const struct instance *instance, struct oracle_answer 
             i128 sign = (mask >> k & 1) ? 1 : -1;
             const struct settle_gridlock_payment *payment = &instance->payments[k];
             value = sign > 0 ? value + payment->value : value - payment->value;
-            for (u32 leg = 0; leg < payment->leg_count; leg++) {
-                load[payment->legs[leg].debtor] += sign * (i128)payment->legs[leg].amount;
-                load[payment->legs[leg].creditor] -= sign * (i128)payment->legs[leg].amount;
-            }
-            for (u32 index = 0; index < payment->charge_count; index++) {
-                load[positions + payment->charges[index].exposure] +=
-                    sign * (i128)payment->charges[index].amount;
-            }
+            oracle_load(instance, k, sign, load);
         }
         bool prefixes = true, relaxed = true, full = true;
         for (u32 k = 0; k < count && prefixes; k++) {
@@ -520,7 +598,8 @@ static void oracle_search(const struct instance *instance, struct oracle_answer 
         for (u32 id = 0; id < constraints; id++) {
             if (load[id] <= bound[id]) continue;
             full = false;
-            if (id < positions && !provider[id]) relaxed = false;
+            bool exposure = id >= positions && id < pairs_base;
+            if (!exposure && !provider[id]) relaxed = false;
         }
         if (relaxed) answer->relaxed_union |= mask;
         if (full && value > answer->best_value) answer->best_value = value;
@@ -550,9 +629,9 @@ struct oracle_tally {
     u128 best_value;   /* and by the oracle */
 };
 
-static void oracle_run(u64 seed, u8 bypass, struct oracle_tally *tally) {
+static void oracle_run(u64 seed, u8 bypass, bool pairs, struct oracle_tally *tally) {
     struct instance instance;
-    random_instance(&instance, seed, bypass);
+    random_instance(&instance, seed, bypass, pairs);
     struct settle_gridlock_result result;
     u32 mask = resolve_mask(&instance, &result);
     struct oracle_answer answer;
@@ -587,10 +666,10 @@ static void test_exact_oracle(void **state) {
     (void)state;
     struct oracle_tally fifo = {.worst_ratio = 1.0}, bypass = {.worst_ratio = 1.0};
     for (u32 index = 0; index < ORACLE_FIFO_INSTANCE_COUNT; index++) {
-        oracle_run(1000 + index, 0, &fifo);
+        oracle_run(1000 + index, 0, false, &fifo);
     }
     for (u32 index = 0; index < ORACLE_BYPASS_INSTANCE_COUNT; index++) {
-        oracle_run(900000 + index, 1, &bypass);
+        oracle_run(900000 + index, 1, false, &bypass);
     }
     printf("fifo: %u instances, %u with no binding provider constraint (all equal to the "
            "oracle), %u with one: %u match the oracle, %.2f%% of its value in all, worst "
@@ -611,6 +690,77 @@ static void test_exact_oracle(void **state) {
     assert_true(fifo.other_matches * 100 >= fifo.other_cases * 97);
     assert_true(bypass.other_matches * 100 >= bypass.other_cases * 90);
     assert_true(fifo.worst_ratio >= 0.10 && bypass.worst_ratio >= 0.10);
+}
+
+/* The same oracle with bilateral limits: 1 to 4 pair limits per instance, on queued legs'
+ * directions (a quarter reversed), with rooms from 0 to 1.5 times the leg. Every selection is
+ * feasible (limits counted net, as defined), maximal, at most the oracle's value, and under
+ * fifo equal to the oracle's greatest set wherever no provider constraint (a position or pair
+ * limit loaded by a provider's leg, or an exposure limit) binds. */
+static void test_exact_oracle_with_bilateral_limits(void **state) {
+    (void)state;
+    struct oracle_tally fifo = {.worst_ratio = 1.0}, bypass = {.worst_ratio = 1.0};
+    for (u32 index = 0; index < ORACLE_PAIR_FIFO_INSTANCE_COUNT; index++) {
+        oracle_run(5000 + index, 0, true, &fifo);
+    }
+    for (u32 index = 0; index < ORACLE_PAIR_BYPASS_INSTANCE_COUNT; index++) {
+        oracle_run(950000 + index, 1, true, &bypass);
+    }
+    printf("with bilateral limits, fifo: %u instances, %u with no binding provider constraint "
+           "(all equal to the oracle), %u with one: %u match the oracle, %.2f%% of its value in "
+           "all, worst ratio %.3f (seed %u)\n",
+           fifo.instances, fifo.exact_cases, fifo.other_cases, fifo.other_matches,
+           100.0 * (double)fifo.value / (double)fifo.best_value, fifo.worst_ratio,
+           fifo.worst_seed);
+    printf("with bilateral limits, bypass_fifo: %u instances: %u match the oracle, %.2f%% of its "
+           "value in all, worst ratio %.3f (seed %u)\n",
+           bypass.instances, bypass.other_matches,
+           100.0 * (double)bypass.value / (double)bypass.best_value, bypass.worst_ratio,
+           bypass.worst_seed);
+    assert_true(fifo.exact_cases >= ORACLE_PAIR_FIFO_INSTANCE_COUNT / 4);
+    assert_true(fifo.other_matches * 100 >= fifo.other_cases * 90);
+    assert_true(bypass.other_matches * 100 >= bypass.other_cases * 80);
+}
+
+/* A bilateral limit counts net: X pays Y 100 and Y pays X 60, X's limit toward Y has room 50.
+ * Together X's net toward Y is 40, within it; X's payment alone (Y having no liquidity to
+ * pay alone) is over it. With a room of 30 neither settles. The limit on Y toward X, already
+ * exceeded (room 0), does not stop a set that pays X less than it receives from it. */
+static void test_bilateral_limit_counts_net(void **state) {
+    (void)state;
+    for (u32 run = 0; run < 2; run++) {
+        struct instance instance;
+        instance_init(&instance, 2, 1, run == 0 ? 0 : 1);
+        fund(&instance, X, 0, 1000);
+        u32 forward = pay_local(&instance, X, Y, 0, 100);
+        u32 back = pay_local(&instance, Y, X, 0, 60);
+        pair_limit(&instance, X, Y, 0, 50);
+        pair_limit(&instance, Y, X, 0, 0);
+        struct settle_gridlock_result result;
+        assert_int_equal(resolve_mask(&instance, &result), 1u << forward | 1u << back);
+        assert_true(result.net_out[position(&instance, X, 0)] == 40);
+        instance.pair_limits[0].room = 30;
+        assert_int_equal(resolve_mask(&instance, &result), 0);
+    }
+}
+
+/* A provider's target leg counts on its bilateral limit toward the payee: P may pay Y only 50
+ * net in KZT, so of two conversions to Y of 40 each only one settles, though P's balance
+ * covers both. */
+static void test_bilateral_limit_on_a_provider_leg(void **state) {
+    (void)state;
+    struct instance instance;
+    instance_init(&instance, 5, 3, 1);
+    fund(&instance, X, CNY, 100);
+    fund(&instance, P, KZT, 1000);
+    pay_cross(&instance, X, P, Y, CNY, 40, KZT, 40);
+    pay_cross(&instance, X, P, Y, CNY, 40, KZT, 40);
+    pair_limit(&instance, P, Y, KZT, 50);
+    struct settle_gridlock_result result;
+    u32 mask = resolve_mask(&instance, &result);
+    assert_int_equal(result.selected_count, 1);
+    assert_true(oracle_feasible(&instance, mask));
+    assert_false(oracle_feasible(&instance, 3));
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -724,7 +874,7 @@ static void test_medium_instances_feasible_and_independent_of_input_order(void *
     static u32 position_of[MEDIUM_PAYMENTS];
     struct settle_gridlock_workspace large;
     assert_int_equal(settle_gridlock_workspace_init(&large, MEDIUM_POSITIONS, MEDIUM_PAYMENTS,
-                                                    MEDIUM_EXPOSURES),
+                                                    MEDIUM_EXPOSURES, 0),
                      KHORGOS_ERROR_ok);
     for (u32 round = 0; round < 4; round++) {
         u64 seed = 77 + round;
@@ -770,6 +920,9 @@ int main(void) {
         cmocka_unit_test(test_empty_queue_settles_nothing),
         cmocka_unit_test(test_bad_input_is_refused),
         cmocka_unit_test(test_exact_oracle),
+        cmocka_unit_test(test_exact_oracle_with_bilateral_limits),
+        cmocka_unit_test(test_bilateral_limit_counts_net),
+        cmocka_unit_test(test_bilateral_limit_on_a_provider_leg),
         cmocka_unit_test(test_medium_instances_feasible_and_independent_of_input_order),
     };
     return cmocka_run_group_tests(tests, workspace_setup, workspace_teardown);

@@ -261,7 +261,9 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
     assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
     assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
     assert_true(fixture_balance(engine, PROVIDER_A, KZT) == 0);
-    assert_int_equal(engine->ledger.transfer_count, first + 5);
+    /* Offsetting on entry runs across currencies: each of the three legs is received and paid
+     * through its currency's clearing account, in one chain. */
+    assert_int_equal(engine->ledger.transfer_count, first + 6);
     lsm_fx_assert_one_chain(engine, first);
     /* Not released when its target leg cannot settle: the provider pays alone or waits. */
     assert_int_equal(fixture_pay(engine, 52, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
@@ -270,6 +272,71 @@ static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
                      KHORGOS_SETTLE_queued);
     assert_int_equal(fixture_lookup(engine, 52).state, KHORGOS_PAYMENT_QUEUED);
     assert_true(lsm_fx_quote_used(engine, 1) == 1000000);
+    khorgos_close(engine);
+}
+
+/* Offsetting on entry across currencies: the audit's pair of conversions (lsm_fx_audit_pair),
+ * the second submitted while the first waits. Alone it cannot settle (CN holds no CNY), but
+ * the queued conversion pays back into both of its paying positions (CN's CNY through A's
+ * target leg, A's KZT through its source leg), and together they are feasible: it settles on
+ * entry, in one chain with the queued one. Without offsetting it waits. */
+static void test_conversion_offset_on_entry(void **state) {
+    (void)state;
+    for (u32 run = 0; run < 2; run++) {
+        bool offsetting = run == 1;
+        struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, offsetting);
+        u64 expiry = fixture_later(engine, 600);
+        assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                       expiry), 0);
+        assert_int_equal(fixture_quote(engine, 2, PROVIDER_A, CNY, KZT, 66, 0, 100000000, expiry),
+                         0);
+        fixture_fund(engine, PROVIDER_A, CNY, 5000);
+        fixture_fund(engine, BANK_KZ, KZT, 1000000);
+        assert_int_equal(fixture_pay(engine, 60, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                         KHORGOS_SETTLE_queued);
+        u32 first = engine->ledger.transfer_count;
+        assert_int_equal(fixture_pay(engine, 61, BANK_CN, BANK_KZ, CNY, KZT, 10000, 0, 0),
+                         offsetting ? KHORGOS_SETTLE_settled : KHORGOS_SETTLE_queued);
+        u8 state_expected = offsetting ? KHORGOS_PAYMENT_SETTLED : KHORGOS_PAYMENT_QUEUED;
+        assert_int_equal(fixture_lookup(engine, 60).state, state_expected);
+        assert_int_equal(fixture_lookup(engine, 61).state, state_expected);
+        if (offsetting) {
+            assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+            assert_true(fixture_balance(engine, BANK_KZ, KZT) == 660000);
+            assert_int_equal(engine->ledger.transfer_count, first + 8);
+            lsm_fx_assert_one_chain(engine, first);
+            assert_true(lsm_fx_quote_used(engine, 2) == 10000);
+        }
+        khorgos_close(engine);
+    }
+}
+
+/* Offsetting on entry takes, from the queues the new payment pays into, only the payments that
+ * pay back into it. KZ2 holds 50 KZT and queues 100 and 900 to KZ, then four payments of 250
+ * to others; KZ, holding nothing, pays KZ2 950. With KZ2's whole queue in the model, KZ2 is
+ * short 1,000, no single payment closes that, and the removal rule drops the one relieving it
+ * most, the 900 to KZ, which leaves KZ short and drops the new payment too. With only the
+ * payments back to KZ, the three settle together. */
+static void test_offsetting_on_entry_takes_payments_back(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_BYPASS_FIFO, true);
+    fixture_fund(engine, BANK_KZ2, KZT, 50);
+    assert_int_equal(fixture_pay(engine, 51, BANK_KZ2, BANK_KZ, KZT, 0, 100, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_pay(engine, 52, BANK_KZ2, BANK_KZ, KZT, 0, 900, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    const char *others[4] = {PROVIDER_A, PROVIDER_B, BANK_CN, PROVIDER_A};
+    for (u32 k = 0; k < 4; k++) {
+        assert_int_equal(fixture_pay(engine, 53 + k, BANK_KZ2, others[k], KZT, 0, 250, 0, 0),
+                         KHORGOS_SETTLE_queued);
+    }
+    assert_int_equal(fixture_pay(engine, 57, BANK_KZ, BANK_KZ2, KZT, 0, 950, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_lookup(engine, 51).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 52).state, KHORGOS_PAYMENT_SETTLED);
+    assert_int_equal(fixture_lookup(engine, 53).state, KHORGOS_PAYMENT_QUEUED);
+    assert_true(fixture_balance(engine, BANK_KZ, KZT) == 50);
+    assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 0);
     khorgos_close(engine);
 }
 
@@ -375,6 +442,33 @@ static void test_conversions_feasible_only_together(void **state) {
     }
 }
 
+/* Bilateral limits are constraints of the resolution across currencies, counted net: the
+ * audit's pair with provider A's limit toward CN in CNY. A pays CN 15,000 CNY (the first
+ * conversion's target leg) and receives 10,000 CNY from CN (the second's source leg): net
+ * 5,000. A limit of 4,000 keeps both queued; one of 5,000 lets both settle in one resolution
+ * (before, any bilateral limit made resolution per currency only, which cannot find the
+ * pair). */
+static void test_bilateral_limit_in_the_resolution_across_currencies(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+    lsm_fx_audit_pair(engine, 60);
+    struct khorgos_participant_event event = {.id = ++fixture_request_id, .amount = 4000,
+                                              .currency = CNY,
+                                              .limit_kind = KHORGOS_LIMIT_BILATERAL};
+    memcpy(event.bic, PROVIDER_A, strlen(PROVIDER_A));
+    memcpy(event.counterparty, BANK_CN, strlen(BANK_CN));
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_SET_LIMITS, &event, sizeof(event))
+                         .status, KHORGOS_SETTLE_ok);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 0);
+    event.id = ++fixture_request_id;
+    event.amount = 5000;
+    assert_int_equal(fixture_one(engine, KHORGOS_OPERATION_SET_LIMITS, &event, sizeof(event))
+                         .status, KHORGOS_SETTLE_ok);
+    assert_int_equal(lsm_fx_resolve(engine, KZT).payments_settled, 2);
+    assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
+    khorgos_close(engine);
+}
+
 /* Before a cut-off: a currency resolving on its timer (every hour here) resolves just before
  * each of its cut-offs, so the audit's pair of conversions, queued after the last timed run,
  * settles at the cut-off's pulse instead of being rejected by it. */
@@ -401,6 +495,59 @@ static void test_resolution_before_the_cut_off(void **state) {
     /* Later payments of the day meet the passed cut-off. */
     assert_int_equal(fixture_pay(engine, 82, BANK_KZ, BANK_KZ2, KZT, 0, 1, 0, 0),
                      KHORGOS_SETTLE_after_cut_off);
+    khorgos_close(engine);
+}
+
+/* Once per tick: one resolve_gridlock request with an event for each of the four currencies
+ * runs the resolution across currencies once, whether its run settles or not (it runs again
+ * in the same request only when something settles after it); a pulse where every currency's
+ * timed resolution falls due runs it once. */
+static void lsm_fx_resolve_all_currencies(struct khorgos *engine, u32 settled_first) {
+    struct khorgos_business_day events[4];
+    struct khorgos_settle_result results[4];
+    for (u32 c = 0; c < 4; c++) {
+        events[c] = (struct khorgos_business_day){.id = ++fixture_request_id,
+                                                  .currency = lsm_fx_numerics[c]};
+    }
+    assert_int_equal(fixture_execute(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, events,
+                                     sizeof(events), results, sizeof(results)),
+                     sizeof(results));
+    assert_int_equal(results[0].payments_settled, settled_first);
+    for (u32 c = 1; c < 4; c++) assert_int_equal(results[c].payments_settled, 0);
+}
+
+static void test_each_tick_resolves_across_currencies_once(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
+    const u64 *runs = &engine->settle.grid_runs;
+    assert_int_equal(fixture_pay(engine, 50, BANK_KG, PROVIDER_A, KGS, 0, 1000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    u64 before = *runs;
+    lsm_fx_resolve_all_currencies(engine, 0);
+    assert_int_equal(*runs, before + 1); /* not 4 */
+    lsm_fx_audit_pair(engine, 60);
+    before = *runs;
+    lsm_fx_resolve_all_currencies(engine, 2); /* the first event settles the pair, */
+    assert_int_equal(*runs, before + 1);      /* and nothing settles after its run */
+    assert_int_equal(fixture_lookup(engine, 61).state, KHORGOS_PAYMENT_SETTLED);
+    khorgos_close(engine);
+
+    engine = fixture_open();
+    lsm_fx_participants(engine);
+    for (u32 c = 0; c < 4; c++) {
+        struct khorgos_business_day event = {
+            .id = ++fixture_request_id, .currency = lsm_fx_numerics[c], .date = DAY_1,
+            .resolution_interval = 60 * SECOND_NS, .queue_mode = KHORGOS_QUEUE_MODE_FIFO,
+            .flags = KHORGOS_DAY_RESOLUTION_ON_TIMER};
+        assert_int_equal(
+            fixture_one(engine, KHORGOS_OPERATION_OPEN_DAY, &event, sizeof(event)).status,
+            KHORGOS_SETTLE_ok);
+    }
+    assert_int_equal(fixture_pay(engine, 50, BANK_KG, PROVIDER_A, KGS, 0, 1000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    before = engine->settle.grid_runs;
+    assert_int_equal(khorgos_clock_advance(engine, 61 * SECOND_NS), KHORGOS_ERROR_ok);
+    assert_int_equal(engine->settle.grid_runs, before + 1); /* four currencies due, one run */
     khorgos_close(engine);
 }
 
@@ -576,10 +723,14 @@ int main(void) {
         cmocka_unit_test(test_conversions_feasible_only_together),
         cmocka_unit_test(test_quote_room_bounds_the_set),
         cmocka_unit_test(test_resolution_before_the_cut_off),
+        cmocka_unit_test(test_bilateral_limit_in_the_resolution_across_currencies),
+        cmocka_unit_test(test_each_tick_resolves_across_currencies_once),
         cmocka_unit_test(test_gridlock_with_a_vehicle_route),
         cmocka_unit_test(test_target_leg_short_stays_queued),
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),
         cmocka_unit_test(test_offsetting_releases_a_queued_pvp_payment),
+        cmocka_unit_test(test_conversion_offset_on_entry),
+        cmocka_unit_test(test_offsetting_on_entry_takes_payments_back),
         cmocka_unit_test(test_gridlock_larger_than_one_ledger_call),
         cmocka_unit_test(test_randomised_pvp_in_liquidity_saving),
     };

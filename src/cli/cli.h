@@ -66,6 +66,14 @@ int cli_format_cluster_options(int *argc, char **argv, struct cluster_identity *
 int cli_format_cluster_write(const char *data, const struct cluster_identity *identity);
 
 int cli_client_main(int argc, char **argv);
+/* One option of a server's client (--addresses, --cluster, --timeout, --tls-cert, --tls-key,
+ * --tls-ca; `khorgos client` and `khorgos message --addresses`) into `options`: 1 taken, 0 not
+ * one of them, -1 a bad value (*problem says why). */
+struct khorgos_client_options;
+int cli_client_option(const char *option, const char *value,
+                      struct khorgos_client_options *options, const char **problem);
+/* After the options: NULL when they make a client (the default timeout set), else why not. */
+const char *cli_client_options_finish(struct khorgos_client_options *options);
 
 /* What executes apply's requests: the engine in this process (apply) or a server (client).
  * execute is khorgos_execute's contract; a result other than ok stops the command (after
@@ -78,8 +86,8 @@ struct cli_apply_backend {
     khorgos_error (*execute)(void *context, struct khorgos_request *requests, uint32_t count);
     khorgos_error (*clock_advance)(void *context, uint64_t nanoseconds, uint64_t *now_ns);
     void (*failed)(void *context, khorgos_error error);
-    /* The ISO 20022 operations (cli_gateway.c), served in this process; NULL when the
-     * backend has none (a server: those lines are refused as unknown operations). */
+    /* The ISO 20022 operations (cli_gateway.c), served in this process (apply) or by the
+     * server's gateway (client). */
     struct cli_gateway *gateway;
 };
 /* Reads JSON lines on standard input and answers them through the backend, as apply does;

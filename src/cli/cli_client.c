@@ -10,18 +10,17 @@
  * back to the same encoder. So a line gets the same reply as from `khorgos apply` on the
  * server's engine. The ledger operations travel as TigerBeetle's (their codes and create-result
  * status numbers), so they are translated here with the server's own tables; the settlement
- * operations and advance_clock travel with Khorgos's codes (docs/protocol.md).
+ * operations and advance_clock travel with Khorgos's codes, and the ISO 20022 operations go to
+ * the server's gateway (cli_gateway.c, docs/protocol.md).
  */
 #include "cli/cli.h"
+#include "cli/cli_gateway.h"
 #include "khorgos_client.h"
 #include "server/server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The default time a request may wait for its answer: far above a commit, so that only a
- * server that is gone or stuck is reported. */
-#define CLIENT_TIMEOUT_SECONDS_DEFAULT 60u
 
 struct client_backend {
     struct khorgos_client *client;
@@ -142,42 +141,18 @@ static void client_failed(void *context, khorgos_error error) {
 /* Returns -1 when the options are good, else the exit status. */
 static int client_parse(int argc, char **argv, struct khorgos_client_options *options) {
     ASSERT(argc >= 1 && options != NULL);
-    u128 timeout_seconds = CLIENT_TIMEOUT_SECONDS_DEFAULT;
     for (int index = 1; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) return client_usage(NULL);
         if (value == NULL) return client_usage("an option needs a value");
-        if (strcmp(option, "--addresses") == 0) {
-            options->addresses = value;
-        } else if (strcmp(option, "--cluster") == 0) {
-            if (base_u128_parse(value, strlen(value), &options->cluster) != 0) {
-                return client_usage("--cluster takes a decimal u128");
-            }
-        } else if (strcmp(option, "--timeout") == 0) {
-            if (base_u128_parse(value, strlen(value), &timeout_seconds) != 0 ||
-                timeout_seconds == 0 || timeout_seconds > 1000000) {
-                return client_usage("--timeout takes seconds from 1 to 1000000");
-            }
-        } else if (strcmp(option, "--tls-cert") == 0) {
-            options->tls_cert = value;
-        } else if (strcmp(option, "--tls-key") == 0) {
-            options->tls_key = value;
-        } else if (strcmp(option, "--tls-ca") == 0) {
-            options->tls_ca = value;
-        } else {
-            return client_usage("unknown option");
+        const char *problem = "unknown option";
+        if (cli_client_option(option, value, options, &problem) != 1) {
+            return client_usage(problem);
         }
     }
-    if (options->addresses == NULL) return client_usage("--addresses is needed");
-    u32 tls_files = (options->tls_cert != NULL) + (options->tls_key != NULL) +
-                    (options->tls_ca != NULL);
-    if (tls_files != 0 && tls_files != 3) {
-        return client_usage("TLS takes --tls-cert, --tls-key and --tls-ca");
-    }
-    options->request_timeout_ns = (u64)timeout_seconds * 1000000000ull;
-    ASSERT(options->request_timeout_ns > 0);
-    return -1;
+    const char *problem = cli_client_options_finish(options);
+    return problem != NULL ? client_usage(problem) : -1;
 }
 
 int cli_client_main(int argc, char **argv) {
@@ -205,11 +180,19 @@ int cli_client_main(int argc, char **argv) {
         fprintf(stderr, "khorgos client: cannot start the client: %s\n", khorgos_strerror(error));
         return CLI_EXIT_FAILED;
     }
+    struct cli_gateway gateway;
+    if (!cli_gateway_reserve_remote(&gateway, local.client)) {
+        fprintf(stderr, "khorgos client: out of memory for the gateway's buffers\n");
+        cli_gateway_release(&gateway);
+        khorgos_client_close(local.client);
+        return CLI_EXIT_FAILED;
+    }
     struct cli_apply_backend backend = {.name = "client", .context = &local,
                                         .execute = client_execute,
                                         .clock_advance = client_clock_advance,
-                                        .failed = client_failed};
+                                        .failed = client_failed, .gateway = &gateway};
     int exit_status = cli_apply_serve(&backend);
+    cli_gateway_release(&gateway);
     khorgos_client_close(local.client);
     ASSERT(exit_status == CLI_EXIT_OK || exit_status == CLI_EXIT_FAILED);
     return exit_status;

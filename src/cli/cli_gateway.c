@@ -15,6 +15,8 @@
  * JSON form is at most twice its length (a quote or LF becomes two bytes). */
 #include "cli/cli_gateway.h"
 #include "cli/cli_codec.h"
+#include "client/client.h"
+#include "khorgos_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +42,26 @@ bool cli_gateway_reserve(struct cli_gateway *gateway, struct khorgos *engine) {
            gateway->line != NULL;
 }
 
+bool cli_gateway_reserve_remote(struct cli_gateway *gateway, struct khorgos_client *client) {
+    ASSERT(gateway != NULL && client != NULL);
+    memset(gateway, 0, sizeof(*gateway));
+    gateway->client = client;
+    gateway->xml_capacity = GATEWAY_XML_BYTES;
+    gateway->line_capacity = GATEWAY_LINE_BYTES;
+    gateway->xml = malloc(gateway->xml_capacity);
+    gateway->reply = malloc(KHORGOS_MESSAGE_REPLY_BYTES_MAX);
+    gateway->line = malloc(gateway->line_capacity);
+    gateway->wire = malloc(KHORGOS_MESSAGE_BODY_BYTES_MAX);
+    ASSERT(GATEWAY_XML_BYTES > KHORGOS_MESSAGE_BODY_BYTES_MAX);
+    return gateway->xml != NULL && gateway->reply != NULL && gateway->line != NULL &&
+           gateway->wire != NULL;
+}
+
 void cli_gateway_release(struct cli_gateway *gateway) {
     ASSERT(gateway != NULL);
     ASSERT(gateway->line_length <= gateway->line_capacity);
     khorgos_gateway_close(gateway->gateway);
+    free(gateway->wire);
     free(gateway->xml);
     free(gateway->reply);
     free(gateway->line);
@@ -58,12 +76,92 @@ bool cli_gateway_line_is_candidate(const char *line, u32 length) {
            memmem(line, length, "\"get_message_status\"", 20) != NULL;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* Through a server: the wire's bodies and replies (docs/protocol.md, "ISO 20022 operations"). */
+
+static khorgos_error remote_call(struct cli_gateway *gateway, u8 operation, const void *body,
+                                 size_t body_size, void *reply, u32 capacity, u32 *reply_size) {
+    ASSERT(gateway->client != NULL && reply_size != NULL);
+    ASSERT(reply != NULL && capacity > 0);
+    *reply_size = 0;
+    if (body_size > KHORGOS_MESSAGE_BODY_BYTES_MAX) return KHORGOS_ERROR_too_many_events;
+    struct khorgos_client_call call = {.operation = operation, .body = body,
+                                       .body_size = (u32)body_size, .reply = reply,
+                                       .reply_capacity = capacity};
+    khorgos_error error = khorgos_client_execute(gateway->client, &call);
+    if (error == KHORGOS_ERROR_ok) *reply_size = call.reply_size;
+    return error;
+}
+
+/* A reply of submit_message or get_message_status: the result, then the XML into
+ * gateway->reply, NUL-terminated. message_invalid when they do not agree. */
+static khorgos_error remote_message_reply(struct cli_gateway *gateway, khorgos_error error,
+                                          u32 size, struct khorgos_message_result *result) {
+    ASSERT(gateway != NULL && result != NULL);
+    ASSERT(CLIENT_MESSAGE_RESULT_BYTES == sizeof(*result));
+    memset(result, 0, sizeof(*result));
+    if (error != KHORGOS_ERROR_ok) return error;
+    if (size < sizeof(*result)) return KHORGOS_ERROR_message_invalid;
+    memcpy(result, gateway->wire, sizeof(*result));
+    result->group_status[4] = '\0';
+    result->reason[4] = '\0';
+    if (result->reply_size != size - sizeof(*result) ||
+        result->reply_size >= KHORGOS_MESSAGE_REPLY_BYTES_MAX ||
+        memchr(gateway->wire + sizeof(*result), '\0', result->reply_size) != NULL) {
+        return KHORGOS_ERROR_message_invalid;
+    }
+    memcpy(gateway->reply, gateway->wire + sizeof(*result), result->reply_size);
+    gateway->reply[result->reply_size] = '\0';
+    return KHORGOS_ERROR_ok;
+}
+
 khorgos_error cli_gateway_submit(struct cli_gateway *gateway, const char *xml, size_t size,
                                  struct khorgos_message_result *result) {
     ASSERT(gateway != NULL && result != NULL);
-    ASSERT(gateway->gateway != NULL);
-    return khorgos_submit_message(gateway->gateway, xml, size, gateway->reply,
-                                  KHORGOS_MESSAGE_REPLY_BYTES_MAX, result);
+    ASSERT(gateway->gateway != NULL || gateway->client != NULL);
+    if (gateway->client == NULL) {
+        return khorgos_submit_message(gateway->gateway, xml, size, gateway->reply,
+                                      KHORGOS_MESSAGE_REPLY_BYTES_MAX, result);
+    }
+    u32 reply_size = 0;
+    khorgos_error error = remote_call(gateway, CLIENT_OPERATION_SUBMIT_MESSAGE, xml, size,
+                                      gateway->wire, KHORGOS_MESSAGE_BODY_BYTES_MAX, &reply_size);
+    return remote_message_reply(gateway, error, reply_size, result);
+}
+
+static khorgos_error gateway_message_status(struct cli_gateway *gateway,
+                                            const struct khorgos_message_status_request *status,
+                                            struct khorgos_message_result *result) {
+    ASSERT(gateway != NULL && status != NULL);
+    ASSERT(result != NULL);
+    if (gateway->client == NULL) {
+        return khorgos_get_message_status(gateway->gateway, status, gateway->reply,
+                                          KHORGOS_MESSAGE_REPLY_BYTES_MAX, result);
+    }
+    u32 reply_size = 0;
+    khorgos_error error =
+        remote_call(gateway, CLIENT_OPERATION_GET_MESSAGE_STATUS, status, sizeof(*status),
+                    gateway->wire, KHORGOS_MESSAGE_BODY_BYTES_MAX, &reply_size);
+    return remote_message_reply(gateway, error, reply_size, result);
+}
+
+/* The statement into gateway->xml, NUL-terminated. */
+static khorgos_error gateway_statement(struct cli_gateway *gateway,
+                                       const struct khorgos_statement_request *statement,
+                                       size_t *size) {
+    ASSERT(gateway != NULL && statement != NULL);
+    ASSERT(size != NULL);
+    if (gateway->client == NULL) {
+        return khorgos_get_statement(gateway->gateway, statement, gateway->xml,
+                                     gateway->xml_capacity, size);
+    }
+    u32 reply_size = 0;
+    khorgos_error error =
+        remote_call(gateway, CLIENT_OPERATION_GET_STATEMENT, statement, sizeof(*statement),
+                    gateway->xml, gateway->xml_capacity - 1, &reply_size);
+    gateway->xml[reply_size] = '\0';
+    *size = reply_size;
+    return error;
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -315,8 +413,7 @@ static khorgos_error statement_serve(struct cli_gateway *gateway,
     ASSERT(gateway != NULL && statement != NULL);
     ASSERT(writer != NULL && request != NULL);
     size_t size = 0;
-    khorgos_error error = khorgos_get_statement(gateway->gateway, statement, gateway->xml,
-                                                gateway->xml_capacity, &size);
+    khorgos_error error = gateway_statement(gateway, statement, &size);
     if (error != KHORGOS_ERROR_ok) return error;
     reply_begin(writer, request->op);
     cli_json_object_begin(writer);
@@ -380,8 +477,7 @@ static khorgos_error status_serve(struct cli_gateway *gateway,
     ASSERT(gateway != NULL && status != NULL);
     ASSERT(writer != NULL && request != NULL);
     struct khorgos_message_result result;
-    khorgos_error error = khorgos_get_message_status(gateway->gateway, status, gateway->reply,
-                                                     KHORGOS_MESSAGE_REPLY_BYTES_MAX, &result);
+    khorgos_error error = gateway_message_status(gateway, status, &result);
     if (error != KHORGOS_ERROR_ok) return error;
     reply_begin(writer, request->op);
     result_encode(writer, &result, gateway->reply);
@@ -392,11 +488,13 @@ static khorgos_error status_serve(struct cli_gateway *gateway,
 /* ----------------------------------------------------------------------------------------- */
 /* The line.                                                                                  */
 
-static bool engine_stopped(khorgos_error error) {
+static bool gateway_stops(khorgos_error error) {
     ASSERT(error < KHORGOS_ERROR_COUNT);
     ASSERT(KHORGOS_ERROR_ok == 0);
     return error == KHORGOS_ERROR_io || error == KHORGOS_ERROR_no_space ||
-           error == KHORGOS_ERROR_stopped;
+           error == KHORGOS_ERROR_stopped || error == KHORGOS_ERROR_timeout ||
+           error == KHORGOS_ERROR_evicted || error == KHORGOS_ERROR_client_closed ||
+           error == KHORGOS_ERROR_message_invalid;
 }
 
 static void gateway_error_line(struct cli_json_writer *writer,
@@ -439,7 +537,7 @@ enum cli_gateway_outcome cli_gateway_line(struct cli_gateway *gateway,
                  : request.op_code == GATEWAY_STATUS
                      ? status_serve(gateway, &status, &writer, &request)
                      : submit_serve(gateway, &request, &writer);
-        if (engine_stopped(*error)) return CLI_GATEWAY_FAILED;
+        if (gateway_stops(*error)) return CLI_GATEWAY_FAILED;
         if (*error != KHORGOS_ERROR_ok) {
             gateway_error_line(&writer, &request, khorgos_error_name(*error),
                                khorgos_strerror(*error), line_number);

@@ -3,7 +3,8 @@
  * submit_message, get_message_status and get_statement (docs/api.md, "ISO 20022 messages").
  * Their bodies are XML in JSON strings, not records, so they are decoded here rather than by
  * the record tables of cli_codec.c; apply answers them at once (a barrier, like
- * advance_clock), through the C interface of include/khorgos_iso20022.h.
+ * advance_clock), through the C interface of include/khorgos_iso20022.h, and `khorgos client`
+ * through a server's, over the wire.
  */
 #ifndef KHORGOS_CLI_GATEWAY_H
 #define KHORGOS_CLI_GATEWAY_H
@@ -17,8 +18,11 @@
 #define CLI_GATEWAY_MESSAGES_MAX 8u
 #define CLI_GATEWAY_STATEMENTS_MAX 1u
 
+struct khorgos_client;
 struct cli_gateway {
-    struct khorgos_gateway *gateway;
+    struct khorgos_gateway *gateway; /* in this process; NULL for a server's */
+    struct khorgos_client *client;   /* a server's (docs/protocol.md); NULL for the local one */
+    u8 *wire;                        /* a server's reply, KHORGOS_MESSAGE_BODY_BYTES_MAX */
     char *xml;          /* a decoded message (1 MiB and one byte) or a statement */
     u32 xml_capacity;
     char *reply;        /* one message's reply */
@@ -29,6 +33,10 @@ struct cli_gateway {
 
 /* Reserves the buffers; false when memory is short. */
 bool cli_gateway_reserve(struct cli_gateway *gateway, struct khorgos *engine);
+/* The same operations through a server (`khorgos client`, `khorgos message --addresses`):
+ * each is one request of its own (submit_message, get_message_status, get_statement), answered
+ * by the server's gateway as the client's identity. */
+bool cli_gateway_reserve_remote(struct cli_gateway *gateway, struct khorgos_client *client);
 void cli_gateway_release(struct cli_gateway *gateway);
 
 /* Whether the line may be a gateway operation (a fast test on its bytes, before any parse). */
@@ -46,7 +54,8 @@ enum cli_gateway_outcome cli_gateway_line(struct cli_gateway *gateway,
                                           struct cli_json_reader *reader, const char *line,
                                           u32 length, u64 line_number, khorgos_error *error);
 
-/* Submits one message and writes its reply to gateway->reply (khorgos_submit_message). */
+/* Submits one message and writes its reply to gateway->reply, NUL-terminated
+ * (khorgos_submit_message, here or on the server). */
 khorgos_error cli_gateway_submit(struct cli_gateway *gateway, const char *xml, size_t size,
                                  struct khorgos_message_result *result);
 

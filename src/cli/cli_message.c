@@ -2,8 +2,11 @@
  * cli_message.c: `khorgos message`, ISO 20022 files through the gateway, for operators and tests.
  *
  *   khorgos message --data DIR [--clock manual] FILE.xml...
+ *   khorgos message --addresses ADDR[,ADDR...] [--cluster ID] [--timeout S]
+ *                   [--tls-cert F --tls-key F --tls-ca F] FILE.xml...
  *
- * Each file is submitted in turn (khorgos_submit_message, the operator as sender) and its reply
+ * Each file is submitted in turn (khorgos_submit_message: on DIR with the operator as sender,
+ * or through a server's gateway as the connection's identity, cli_gateway.c) and its reply
  * (pacs.002, or camt.029 for a camt.056) is written next to it: a.xml -> a.reply.xml (a name
  * without ".xml" gets ".reply.xml" added). One line per file on standard output says the
  * group's status. Exit status: 0 when every message was accepted (no transaction refused), 5
@@ -12,6 +15,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_gateway.h"
+#include "khorgos_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +29,8 @@
 struct message_options {
     const char *data_directory;
     bool clock_manual;
-    int first_file; /* index in argv */
+    struct khorgos_client_options client; /* with --addresses */
+    int first_file;                       /* index in argv */
 };
 
 static int message_usage(const char *problem) {
@@ -34,10 +39,11 @@ static int message_usage(const char *problem) {
     if (problem != NULL) fprintf(stderr, "khorgos message: %s\n", problem);
     fprintf(stderr,
             "usage: khorgos message --data DIR [--clock manual] FILE.xml...\n"
+            "       khorgos message --addresses ADDR[,ADDR...] [--cluster ID] [--timeout S]\n"
+            "                       [--tls-cert F --tls-key F --tls-ca F] FILE.xml...\n"
             "  Submits each ISO 20022 message (pacs.008, pacs.009, pacs.004, camt.056) and\n"
             "  writes its reply next to it as FILE.reply.xml (pacs.002 or camt.029).\n"
             "  Exit 0: every message accepted; 5: one or more refused; 1: an error.\n"
-            "  --addresses (through a server) is not yet available.\n"
             "  See docs/iso20022.md.\n");
     return CLI_EXIT_USAGE;
 }
@@ -58,13 +64,21 @@ static int message_options_parse(int argc, char **argv, struct message_options *
         } else if (strcmp(option, "--clock") == 0 && value != NULL &&
                    (strcmp(value, "manual") == 0 || strcmp(value, "realtime") == 0)) {
             options->clock_manual = strcmp(value, "manual") == 0;
-        } else if (strcmp(option, "--addresses") == 0) {
-            return message_usage("--addresses is not yet available");
         } else {
-            return message_usage("unknown option or missing value");
+            const char *problem = "unknown option or missing value";
+            if (value == NULL ||
+                cli_client_option(option, value, &options->client, &problem) != 1) {
+                return message_usage(problem);
+            }
         }
     }
-    if (options->data_directory == NULL) return message_usage("--data DIR is needed");
+    if ((options->data_directory == NULL) == (options->client.addresses == NULL)) {
+        return message_usage("one of --data DIR and --addresses ADDR is needed");
+    }
+    const char *problem = options->data_directory != NULL
+                              ? NULL
+                              : cli_client_options_finish(&options->client);
+    if (problem != NULL) return message_usage(problem);
     if (index >= argc) return message_usage("no message file given");
     options->first_file = index;
     ASSERT(options->first_file < argc);
@@ -151,11 +165,51 @@ static int message_one(struct cli_gateway *gateway, const char *path) {
     return accepted ? CLI_EXIT_OK : CLI_EXIT_MESSAGE_REFUSED;
 }
 
+/* Every file, in turn, through the gateway; the exit status. */
+static int message_files(struct cli_gateway *gateway, int first, int argc, char **argv) {
+    ASSERT(gateway != NULL && argv != NULL);
+    ASSERT(first >= 1 && first < argc);
+    int status = CLI_EXIT_OK;
+    for (int index = first; index < argc && status != CLI_EXIT_FAILED; index++) {
+        int one = message_one(gateway, argv[index]);
+        if (one != CLI_EXIT_OK) status = one;
+    }
+    fflush(stdout);
+    return status;
+}
+
+/* Through a server: its gateway answers, as this client's identity. */
+static int message_remote(const struct message_options *options, int argc, char **argv) {
+    ASSERT(options->client.addresses != NULL);
+    ASSERT(options->data_directory == NULL);
+    struct khorgos_client *client = NULL;
+    khorgos_error error = khorgos_client_open(&client, &options->client);
+    if (error == KHORGOS_ERROR_invalid_argument) {
+        return message_usage("--addresses takes HOST:PORT[,HOST:PORT...] (IPv4) or PORT, and "
+                             "the TLS files must load");
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "khorgos message: cannot start the client: %s\n",
+                khorgos_strerror(error));
+        return CLI_EXIT_FAILED;
+    }
+    struct cli_gateway gateway;
+    int status = CLI_EXIT_FAILED;
+    if (cli_gateway_reserve_remote(&gateway, client)) {
+        status = message_files(&gateway, options->first_file, argc, argv);
+    } else {
+        fprintf(stderr, "khorgos message: out of memory for the gateway's buffers\n");
+    }
+    cli_gateway_release(&gateway);
+    khorgos_client_close(client);
+    return status;
+}
+
 int cli_message_main(int argc, char **argv) {
     struct message_options options;
     int status = message_options_parse(argc, argv, &options);
     if (status >= 0) return status;
-    ASSERT(options.data_directory != NULL);
+    if (options.data_directory == NULL) return message_remote(&options, argc, argv);
     ASSERT(options.first_file >= 1 && options.first_file < argc);
     struct khorgos *engine = NULL;
     char report[1024] = "";
@@ -175,11 +229,7 @@ int cli_message_main(int argc, char **argv) {
         fprintf(stderr, "khorgos message: out of memory for the gateway's buffers\n");
         status = CLI_EXIT_FAILED;
     }
-    for (int index = options.first_file; index < argc && status != CLI_EXIT_FAILED; index++) {
-        int one = message_one(&gateway, argv[index]);
-        if (one != CLI_EXIT_OK) status = one;
-    }
-    fflush(stdout);
+    if (status == CLI_EXIT_OK) status = message_files(&gateway, options.first_file, argc, argv);
     cli_gateway_release(&gateway);
     khorgos_close(engine);
     return status;

@@ -4,6 +4,7 @@
  *   khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--clock manual]
  *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
+ *   khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]
  *
  * The cluster id it serves is the data directory's (format --cluster).
  *
@@ -12,6 +13,7 @@
  * (docs/security.md).
  */
 #include "cli/cli.h"
+#include "cluster/cluster_replica.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -28,12 +30,15 @@ static int start_usage(const char *problem) {
             "                     [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
             "                     [--max-connections N] [--handshake-timeout-ms N] "
             "[--idle-timeout-ms N]\n"
+            "       khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
             "; a bare PORT\n"
             "                         means 127.0.0.1); without TLS options plaintext is\n"
-            "                         served on a loopback address only\n"
+            "                         served on a loopback address only; with --replica,\n"
+            "                         every replica's address, comma-separated\n"
+            "  --replica N            serve as replica N of DIR's cluster (docs/replication.md)\n"
             "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"
@@ -103,6 +108,33 @@ static int start_parse_more(const char *option, const char *value,
     return CLI_EXIT_OK;
 }
 
+/* A replica listens on its own entry of --addresses; a single node takes one address. */
+static int start_replica_address(struct server_options *options) {
+    ASSERT(options != NULL && options->address != NULL);
+    static char own[CLUSTER_ADDRESS_BYTES];
+    if (options->replica_addresses == NULL) {
+        if (strchr(options->address, ',') != NULL) {
+            return start_usage("several --addresses are a cluster's: give --replica N too");
+        }
+        return CLI_EXIT_OK;
+    }
+    if (options->clock_manual) return start_usage("a replica runs on the leader's clock: "
+                                                  "--clock manual is a single node's");
+    const char *start = options->address;
+    for (u32 index = 0; index < options->replica; index++) {
+        start = strchr(start, ',');
+        if (start == NULL) return start_usage("--addresses has no entry for --replica");
+        start++;
+    }
+    size_t length = strcspn(start, ",");
+    if (length == 0 || length >= sizeof(own)) return start_usage("--addresses: an empty entry");
+    memcpy(own, start, length);
+    own[length] = '\0';
+    options->replica_addresses = options->address;
+    options->address = own;
+    return CLI_EXIT_OK;
+}
+
 static int start_parse(int argc, char **argv, struct server_options *options) {
     ASSERT(argc >= 1 && options != NULL);
     for (int index = 1; index < argc; index += 2) {
@@ -113,8 +145,14 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         if (strcmp(option, "--data") == 0) {
             options->data_directory = value;
         } else if (strcmp(option, "--addresses") == 0) {
-            if (strchr(value, ',') != NULL) return start_usage("one address only: one replica");
             options->address = value;
+        } else if (strcmp(option, "--replica") == 0) {
+            if (value[0] < '0' || value[0] > '9' || value[1] != '\0' ||
+                (u32)(value[0] - '0') >= CLUSTER_REPLICA_COUNT_MAX) {
+                return start_usage("--replica takes a replica index from 0 to 4");
+            }
+            options->replica = (u32)(value[0] - '0');
+            options->replica_addresses = value; /* set to the list below */
         } else if (strcmp(option, "--http") == 0) {
             options->http_address = value;
         } else if (strcmp(option, "--clock") == 0) {
@@ -135,7 +173,7 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         return start_usage("TLS needs all of --tls-cert, --tls-key and --tls-ca");
     }
     ASSERT(options->address != NULL);
-    return CLI_EXIT_OK;
+    return start_replica_address(options);
 }
 
 int cli_start_main(int argc, char **argv) {

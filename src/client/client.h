@@ -103,7 +103,7 @@ enum client_command {
     /* Khorgos only: a message the server pushes to a client unasked (payment statuses and
      * notifications). TigerBeetle numbers its commands densely from 0 and is at 24, so 128 and
      * above stay clear of it. Fields: struct client_notification_fields; the body is the
-     * kind's. The server sends none yet (no kind is defined). */
+     * kind's (enum client_notification_kind). */
     CLIENT_COMMAND_NOTIFICATION = 128,
 };
 
@@ -145,8 +145,20 @@ enum client_operation {
      * the engine's error in the reply header's `reserved[0]` (client_reply_error). */
     CLIENT_OPERATION_KHORGOS_FIRST = 192,
     CLIENT_OPERATION_ADVANCE_CLOCK = 192, /* u64 nanoseconds -> u64 the clock's new time */
+    /* The ISO 20022 gateway's operations (docs/protocol.md, "ISO 20022 operations"): their
+     * bodies are a message's XML or a request struct of include/khorgos_iso20022.h. */
+    CLIENT_OPERATION_SUBMIT_MESSAGE = 228,     /* XML -> result (24) and the reply's XML */
+    CLIENT_OPERATION_GET_MESSAGE_STATUS = 229, /* status request (85) -> as submit_message */
+    CLIENT_OPERATION_GET_STATEMENT = 230,      /* statement request (40) -> XML */
+    /* camt.054 notifications of a settlement account as its entries happen: BIC (12) and
+     * currency (u32) -> nothing; for the session, on its connection. */
+    CLIENT_OPERATION_SUBSCRIBE_ENTRIES = 231,
     CLIENT_OPERATION_KHORGOS_LAST = 255,
 };
+/* The reply of submit_message and get_message_status starts with the gateway's result, struct
+ * khorgos_message_result as C lays it out: group status (5 bytes with its NUL), reason (5), 2
+ * zero bytes, then the transaction, rejected and reply-size counts (u32 each). */
+#define CLIENT_MESSAGE_RESULT_BYTES 24u
 
 /* Why a server evicts a client (vsr.Header.Eviction.Reason). */
 #define CLIENT_EVICTION_REASONS(X)                                                             \
@@ -175,6 +187,9 @@ struct client_operation_shape {
 bool client_operation_shape(u8 operation, struct client_operation_shape *shape);
 /* True for Khorgos's own operation codes (192..255), whose bodies are plain. */
 bool client_operation_khorgos(u8 operation);
+/* Whether the server answers the operation without its session recording it: the ISO 20022
+ * operations and subscribe_entries (the client gives its next request the same number). */
+bool client_operation_unrecorded(u8 operation);
 
 /* ----------------------------------------------------------------------------------------- */
 /* The header.                                                                                */
@@ -232,9 +247,16 @@ struct client_eviction_fields {
 /* notification (Khorgos only): a message the server pushes to one client unasked. */
 struct client_notification_fields {
     u128 client;   /* the client it is for, never 0 */
-    u64 sequence;  /* from 1, one more for each notification to the client */
-    u32 kind;      /* what the body holds; 0 is reserved and no kind is defined yet */
+    u64 sequence;  /* from 1, one more for each notification to the client on its connection */
+    u32 kind;      /* enum client_notification_kind; 0 is reserved */
     u8 reserved[100];
+};
+
+/* What a notification's body holds (docs/protocol.md, "notification"); include/khorgos_client.h
+ * gives the same numbers. */
+enum client_notification_kind {
+    CLIENT_NOTIFICATION_PAYMENT_STATUS = 1, /* a pacs.002: a later status of a payment */
+    CLIENT_NOTIFICATION_ACCOUNT_ENTRIES = 2, /* a camt.054: entries of a subscribed account */
 };
 
 struct client_header {
@@ -362,6 +384,10 @@ void client_eviction_init(struct client_header *eviction, u128 cluster, u128 cli
  * the request was applied) in reserved[0]; TigerBeetle's operations leave it 0. */
 void client_reply_error_set(struct client_header *reply, khorgos_error error);
 khorgos_error client_reply_error(const struct client_header *reply);
+/* A notification of `kind` (enum client_notification_kind) for `client`, the `sequence`-th
+ * that client gets on its connection, with a body of `body_bytes`. */
+void client_notification_init(struct client_header *notification, u128 cluster, u128 client,
+                              u64 sequence, u32 kind, u32 body_bytes);
 /* A client's request (for tests and the client libraries). */
 void client_request_init(struct client_header *request, u128 cluster, u128 client,
                          u8 operation, u32 body_bytes);

@@ -37,6 +37,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+_Static_assert(KHORGOS_CLIENT_SUBMIT_MESSAGE == CLIENT_OPERATION_SUBMIT_MESSAGE &&
+                   KHORGOS_CLIENT_GET_MESSAGE_STATUS == CLIENT_OPERATION_GET_MESSAGE_STATUS &&
+                   KHORGOS_CLIENT_GET_STATEMENT == CLIENT_OPERATION_GET_STATEMENT &&
+                   KHORGOS_CLIENT_SUBSCRIBE_ENTRIES == CLIENT_OPERATION_SUBSCRIBE_ENTRIES,
+               "the public operation codes are the protocol's");
+_Static_assert(KHORGOS_CLIENT_NOTIFICATION_PAYMENT_STATUS == CLIENT_NOTIFICATION_PAYMENT_STATUS &&
+                   KHORGOS_CLIENT_NOTIFICATION_ACCOUNT_ENTRIES ==
+                       CLIENT_NOTIFICATION_ACCOUNT_ENTRIES,
+               "the public notification kinds are the protocol's");
+
 /* Sends of one request without a reply before the client tries the next address. */
 #define CLIENT_SENDS_BEFORE_RECONNECT 3u
 /* The default connect timeout and retry interval: a loopback or LAN round trip is far below. */
@@ -281,12 +291,14 @@ static khorgos_error reply_records(const struct client_header *header, const u8 
     return KHORGOS_ERROR_ok;
 }
 
-/* Whether the reply answers a request that the client's session did not record: a Khorgos
- * operation the engine's validation refused (any error but forbidden, which the engine applies
- * and records). docs/protocol.md, "Which requests the session records". */
+/* Whether the reply answers a request that the client's session did not record: the ISO 20022
+ * operations, or a Khorgos operation the engine's validation refused (any
+ * error but forbidden, which the engine applies and records). docs/protocol.md, "Khorgos's
+ * operations". */
 static bool reply_unrecorded(const struct client_header *header) {
     ASSERT(header->command == CLIENT_COMMAND_REPLY);
     u8 operation = header->reply.operation;
+    if (client_operation_unrecorded(operation)) return true;
     khorgos_error error = client_operation_khorgos(operation) ? client_reply_error(header)
                                                                : KHORGOS_ERROR_ok;
     ASSERT((u32)error < KHORGOS_ERROR_COUNT);

@@ -283,6 +283,17 @@ void client_eviction_init(struct client_header *eviction, u128 cluster, u128 cli
     ASSERT(eviction->size == CLIENT_HEADER_BYTES);
 }
 
+void client_notification_init(struct client_header *notification, u128 cluster, u128 client,
+                              u64 sequence, u32 kind, u32 body_bytes) {
+    ASSERT(client != 0 && sequence != 0);
+    ASSERT(kind != 0 && body_bytes <= CLIENT_BODY_BYTES_MAX);
+    header_frame_init(notification, cluster, CLIENT_COMMAND_NOTIFICATION, body_bytes,
+                      CLIENT_RELEASE_SERVER);
+    notification->notification.client = client;
+    notification->notification.sequence = sequence;
+    notification->notification.kind = kind;
+}
+
 void client_request_init(struct client_header *request, u128 cluster, u128 client,
                          u8 operation, u32 body_bytes) {
     ASSERT(client != 0);

@@ -72,6 +72,13 @@ bool client_operation_khorgos(u8 operation) {
     return operation >= CLIENT_OPERATION_KHORGOS_FIRST;
 }
 
+bool client_operation_unrecorded(u8 operation) {
+    ASSERT(CLIENT_OPERATION_SUBMIT_MESSAGE < CLIENT_OPERATION_SUBSCRIBE_ENTRIES);
+    ASSERT(CLIENT_OPERATION_ADVANCE_CLOCK < CLIENT_OPERATION_SUBMIT_MESSAGE);
+    return operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
+           operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES;
+}
+
 static const char *const vsr_operation_names[] = {
     [CLIENT_OPERATION_RESERVED] = "reserved", [CLIENT_OPERATION_ROOT] = "root",
     [CLIENT_OPERATION_REGISTER] = "register", [CLIENT_OPERATION_RECONFIGURE] = "reconfigure",

@@ -51,6 +51,7 @@ khorgos_error iso20022_execute(struct khorgos_gateway *gateway, u32 operation, c
         .body = body,
         .reply = reply,
         .reply_capacity = ISO20022_QUERY_BYTES,
+        .actor = gateway->actor,
     };
     khorgos_error error = khorgos_execute(gateway->engine, &request, 1);
     if (error == KHORGOS_ERROR_ok) error = request.error;
@@ -96,9 +97,18 @@ khorgos_error khorgos_gateway_open(struct khorgos_gateway **gateway, struct khor
         return KHORGOS_ERROR_out_of_memory;
     }
     opened->engine = engine;
+    opened->actor = (struct khorgos_actor){.role = KHORGOS_ACTOR_OPERATOR};
     *gateway = opened;
     ASSERT(ISO20022_QUERY_BYTES % 64 == 0);
     return KHORGOS_ERROR_ok;
+}
+
+void khorgos_gateway_set_actor(struct khorgos_gateway *gateway,
+                               const struct khorgos_actor *actor) {
+    ASSERT(gateway != NULL && gateway->engine != NULL);
+    ASSERT(actor == NULL || actor->role <= KHORGOS_ACTOR_PARTICIPANT);
+    gateway->actor = actor != NULL ? *actor
+                                   : (struct khorgos_actor){.role = KHORGOS_ACTOR_OPERATOR};
 }
 
 void khorgos_gateway_close(struct khorgos_gateway *gateway) {
@@ -122,6 +132,8 @@ static enum iso20022_participant_state gateway_participant(void *context, const 
     filter.currency = khorgos_currency_by_numeric(currency) != NULL ? currency : 0;
     filter.limit = 1;
     u32 size = 0;
+    struct khorgos_actor actor = gateway->actor; /* a bank may name another: read as auditor */
+    gateway->actor = (struct khorgos_actor){.role = KHORGOS_ACTOR_AUDITOR};
     iso20022_execute(gateway, KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter),
                      gateway->query, &size);
     if (size == 0 && filter.currency != 0) { /* known, but not in that currency: AM03 later */
@@ -129,6 +141,7 @@ static enum iso20022_participant_state gateway_participant(void *context, const 
         iso20022_execute(gateway, KHORGOS_OPERATION_GET_POSITIONS, &filter, sizeof(filter),
                          gateway->query, &size);
     }
+    gateway->actor = actor;
     if (size == 0) return ISO20022_PARTICIPANT_UNKNOWN;
     struct khorgos_position position;
     memcpy(&position, gateway->query, sizeof(position));
@@ -570,6 +583,29 @@ static void result_fill(const struct iso20022_report *report, u32 transaction_co
     result->reply_size = (u32)length;
 }
 
+/* AGNT: a participant's message must come from that participant (AppHdr/Fr, else the
+ * instructing agent); the operator may send for anyone. It follows the reader's checks, the
+ * sender being known only then, and takes the place of a DUPL, which would tell the forger about
+ * another sender's MsgIds. */
+static void gateway_check_sender(const struct khorgos_gateway *gateway,
+                                 struct iso20022_message *message) {
+    ASSERT(gateway != NULL && message != NULL);
+    if (gateway->actor.role != KHORGOS_ACTOR_PARTICIPANT || message->sender[0] == '\0') return;
+    if (message->reason != ISO20022_REASON_NONE && message->reason != ISO20022_REASON_DUPL) {
+        return;
+    }
+    size_t length = strnlen(message->sender, ISO20022_BIC_SIZE);
+    ASSERT(length == 8 || length == KHORGOS_BIC_BYTES);
+    char sender[KHORGOS_BIC_BYTES];
+    iso20022_bic_stored(message->sender, sender);
+    if (memcmp(sender, gateway->actor.bic, KHORGOS_BIC_BYTES) == 0) return;
+    message->reason = ISO20022_REASON_AGNT;
+    message->reason_transaction = 0;
+    snprintf(message->reason_detail, sizeof(message->reason_detail), "%s",
+             message->has_header ? "AppHdr/Fr: not the session's participant"
+                                 : "InstgAgt: not the session's participant");
+}
+
 khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void *xml,
                                      size_t size, char *reply, size_t capacity,
                                      struct khorgos_message_result *result) {
@@ -584,6 +620,7 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
     struct iso20022_report *report = &gateway->report;
     struct iso20022_lookup lookup = {.context = gateway, .participant = gateway_participant};
     iso20022_read(xml, size, &lookup, message);
+    gateway_check_sender(gateway, message);
     iso20022_report_from_message(message, ISO20022_STATUS_ACSP, report);
     report->created_ns = khorgos_clock_now(gateway->engine);
     if (message->reason == ISO20022_REASON_NONE && gateway->error == KHORGOS_ERROR_ok) {
@@ -602,6 +639,33 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
     ASSERT(length > 0); /* KHORGOS_MESSAGE_REPLY_BYTES_MAX holds any report */
     result_fill(report, message->transaction_count, length, result);
     return KHORGOS_ERROR_ok;
+}
+
+uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos_u128 *ids,
+                                  struct khorgos_message_status_request *requests,
+                                  uint32_t capacity) {
+    ASSERT(gateway != NULL);
+    ASSERT(capacity == 0 || (ids != NULL && requests != NULL));
+    const struct iso20022_message *message = &gateway->message;
+    if (message->reason != ISO20022_REASON_NONE || message->type == ISO20022_MESSAGE_CAMT_056 ||
+        gateway->report.group_status == ISO20022_STATUS_RJCT) {
+        return 0;
+    }
+    u32 count = MIN(message->transaction_count, capacity);
+    for (u32 index = 0; index < count; index++) {
+        const struct iso20022_transaction *transaction = &message->transactions[index];
+        ids[index] = transaction->payment_id;
+        memset(&requests[index], 0, sizeof(requests[index]));
+        if (transaction->payment_id == transaction->uetr) {
+            iso20022_uuid_text(transaction->uetr, requests[index].uetr);
+        } else {
+            snprintf(requests[index].message_id, sizeof(requests[index].message_id), "%s",
+                     message->message_id);
+            snprintf(requests[index].sender_bic, sizeof(requests[index].sender_bic), "%s",
+                     message->sender);
+        }
+    }
+    return count;
 }
 
 /* ----------------------------------------------------------------------------------------- */

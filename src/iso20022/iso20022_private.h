@@ -117,6 +117,9 @@ u64 iso20022_day_start_ns(u32 date);
 struct khorgos_gateway {
     struct khorgos *engine;
     khorgos_error error; /* the first error of the engine in this call: the call stops */
+    /* Who the gateway acts for (khorgos_gateway_set_actor): every request carries it, but the
+     * reader's participant lookups, which read as the auditor. */
+    struct khorgos_actor actor;
     struct iso20022_message message;
     struct iso20022_report report;
     struct khorgos_message_payment payments[ISO20022_TRANSACTION_COUNT_MAX];

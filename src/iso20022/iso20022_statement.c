@@ -484,7 +484,9 @@ khorgos_error khorgos_get_statement(struct khorgos_gateway *gateway,
     }
     if (error != KHORGOS_ERROR_ok) return error;
     if (camt053 && statement.last_ns == STATEMENT_END_NONE) { /* the last day: to now */
-        statement.last_ns = MAX(khorgos_clock_now(gateway->engine), statement.latest_ns);
+        /* A manual clock may lag the timestamps it gave (each is after the one before). */
+        u64 now = MAX(khorgos_clock_now(gateway->engine), statement.first_ns);
+        statement.last_ns = MAX(now, statement.latest_ns);
     }
     if (statement.entry_count > KHORGOS_STATEMENT_ENTRY_COUNT_MAX) {
         return KHORGOS_ERROR_too_many_entries;

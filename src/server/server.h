@@ -44,7 +44,15 @@
  *    balances, create results) are byte-identical to TigerBeetle's; the operation codes and the
  *    create results' status numbers differ, and are translated at this edge.
  *
- * 5. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
+ * 7. ISO 20022 and notifications (server_gateway.c, server_notify.c). submit_message,
+ *    get_message_status and get_statement run in a gateway the server opens, with the
+ *    connection's identity as the actor, as barriers the session does not record (the
+ *    gateway's idempotency makes a retry safe). The payments a session submitted by message
+ *    and the accounts sessions subscribed to are followed in memory; once what the engine
+ *    applied is durable, their changes are pushed as notifications to the sessions the
+ *    connections carry (at most SERVER_CONNECTION_CLIENTS_MAX clients a connection).
+ *
+ * 8. Opening. The data directory is opened (recovered) on a thread of libuv's pool while the
  *    loop runs, so the HTTP port (server_http.h) answers /health, and /ready says 503, during
  *    a long recovery; client connections accepted meanwhile are held, unread, until the open
  *    returns. The engine is used only on the loop's thread from then on.
@@ -78,6 +86,21 @@
 /* Bytes of a connection's identity, NUL-padded: a BIC normalised to 11 characters, or a role
  * name; the journal record's actor field holds it (STORAGE_ACTOR_BYTES). */
 #define SERVER_IDENTITY_BYTES 16u
+/* Clients (sessions) one connection may carry at once, so that a client library can pipeline
+ * several over one connection; each takes a slot with its notifications' sequence. A
+ * connection that brings one more is closed: it bounds what one connection holds. */
+#define SERVER_CONNECTION_CLIENTS_MAX 8u
+/* Payments submitted by message whose later status the server follows to push it (one
+ * lookup_payments request covers them all); past this, a new payment is not followed (logged)
+ * and its sender reads its status with get_message_status. */
+#define SERVER_WATCHES_MAX 4094u
+/* Subscriptions to camt.054 notifications, all sessions together: each costs a statement
+ * query whenever the engine's state changed. */
+#define SERVER_SUBSCRIPTIONS_MAX 64u
+/* A connection's bytes written and not yet taken by the socket, past which a notification
+ * closes it: a client too slow to read its notifications is dropped rather than allowed to
+ * grow the server's memory. */
+#define SERVER_NOTIFY_UNSENT_BYTES_MAX (8u << 20)
 /* The default listening address and port (TigerBeetle's clients take a bare port too). */
 #define SERVER_ADDRESS_DEFAULT "127.0.0.1:4120"
 
@@ -95,6 +118,11 @@ struct server_options {
     u32 idle_timeout_ms;      /* 0: SERVER_IDLE_TIMEOUT_DEFAULT_MS */
     const char *http_address; /* the HTTP port (server_http.h), NULL when off */
     u32 http_timeout_ms;      /* 0: SERVER_HTTP_TIMEOUT_MS (tests take a shorter one) */
+    /* A replica of a cluster (docs/replication.md): every replica's client address,
+     * comma-separated, and this one's index among them; NULL for a single node. */
+    const char *replica_addresses;
+    u32 replica;
+    u32 notify_unsent_bytes_max; /* 0: SERVER_NOTIFY_UNSENT_BYTES_MAX (tests take less) */
     /* Called on the thread that opens the data directory, just before the open (a test holds
      * the server in its recovery with it); NULL for none. */
     void (*before_open)(void *context);

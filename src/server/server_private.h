@@ -7,6 +7,7 @@
 #define KHORGOS_SERVER_PRIVATE_H
 
 #include "engine/engine.h"
+#include "khorgos_iso20022.h"
 #include "server/server.h"
 #include "server/server_http.h"
 
@@ -16,8 +17,16 @@
 #define SERVER_RECEIVE_BYTES_MIN (64u * 1024u)
 
 struct server;
+struct server_replica;    /* a replica's raft and its proposals (server_replica.c) */
+struct cluster_replica;   /* src/cluster/cluster_replica.h */
 struct server_tls;        /* the TLS configuration: OpenSSL's context (server_tls.c) */
 struct server_tls_stream; /* one connection's TLS state over memory BIOs (server_tls.c) */
+
+/* A client (session) a connection carries, and the notifications sent to it there. */
+struct server_connection_client {
+    u128 client;
+    u64 notifications;
+};
 
 struct server_connection {
     uv_tcp_t tcp; /* first: libuv hands back the handle */
@@ -32,8 +41,14 @@ struct server_connection {
     u32 buffer_capacity;
     u32 buffer_filled;
     u32 jobs_pending; /* jobs holding this connection: it is freed after the last */
+    struct server_connection_client clients[SERVER_CONNECTION_CLIENTS_MAX];
+    u32 client_count;
     bool closing;
     bool closed;
+    /* The server's list of open connections: a replica's loop also holds raft's TCP handles,
+     * which the server's walks over the loop's handles must leave alone. */
+    struct server_connection *listed_prev;
+    struct server_connection *listed_next;
 };
 
 /* A request waiting for the engine: each batch of its body is one engine request, at
@@ -72,6 +87,7 @@ struct server {
     u32 connections_max;
     u32 handshake_timeout_ms;
     u32 idle_timeout_ms;
+    u32 notify_unsent_bytes_max; /* a connection with more unsent is closed at a notification */
     struct khorgos *engine;
     u128 cluster;
     struct server_replies replies; /* built from the engine's session table */
@@ -88,6 +104,10 @@ struct server {
     khorgos_error failure; /* the engine's, when it stopped */
     struct server_metrics metrics; /* counters for /metrics (server_metrics.c) */
     struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
+    struct server_replica *replica; /* NULL: a single node */
+    struct server_connection *connections; /* open ones, unclosed (connection_on_close) */
+    struct server_gateway *gateway; /* the ISO 20022 gateway, opened at first use */
+    struct server_notify *notify;   /* followed payments and subscriptions, at first use */
 };
 
 /* server_loop.c */
@@ -130,6 +150,9 @@ void server_message_handle(struct server_connection *connection,
  * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
 void server_batch_init(struct server_batch *batch);
+/* Sends the replies of a batch whose requests are done (none when `error` is not ok: the
+ * engine failed, or a replica did not commit it) and empties it. */
+void server_batch_finish(struct server *server, struct server_batch *batch, khorgos_error error);
 /* Whether the client has a job queued or executing: its one request in flight. */
 bool server_client_in_flight(const struct server *server, u128 client);
 /* The engine stopped (a write or sync of the data directory failed): logs what failed, keeps
@@ -141,5 +164,63 @@ void server_engine_stopped(struct server *server, khorgos_error error);
 void server_reply_unrecorded(struct server_connection *connection,
                              const struct client_header *request, const void *body,
                              u32 body_bytes, u64 timestamp, khorgos_error error);
+
+/* server_replica.c: a replica of a cluster (docs/replication.md). The server calls these only
+ * when server->replica is set, which it is only with options->replica_addresses. */
+/* Reads the directory's identity, checks it against the options and starts raft on the loop
+ * over the open engine, which the replica then owns. On failure (logged) the engine is closed
+ * and server->engine is NULL. */
+khorgos_error server_replica_start(struct server *server, const struct server_options *options);
+/* Instead of the engine: proposes the queued batch (the leader), or drops it (a follower). */
+void server_replica_execute(struct server *server);
+/* Whether this replica takes client requests: the leader, once its term's barrier applied. */
+bool server_replica_serving(const struct server *server);
+/* Sets a reply's, pong's or eviction's view (and its header checksum) to the replica's. */
+void server_replica_stamp(const struct server *server, void *message);
+/* Once stopping: closes raft (once); server_replica_closed says when it is closed. */
+void server_replica_stop(struct server *server);
+bool server_replica_closed(const struct server *server);
+/* The replica's raft and state machine (raft's term, commit and applied indexes, the leader),
+ * for status and metrics; read only, on the loop's thread. */
+struct cluster_replica *server_replica_cluster(struct server *server);
+/* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
+void server_replica_free(struct server *server);
+/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
+struct khorgos_actor server_request_actor(const struct server_identity *identity);
+
+/* server_gateway.c */
+struct server_gateway {
+    struct khorgos_gateway *gateway;
+    u8 *reply; /* SERVER_GATEWAY_REPLY_BYTES */
+};
+/* The reply buffer: the largest statement (larger than a message's body) after a result. */
+#define SERVER_GATEWAY_REPLY_BYTES (KHORGOS_STATEMENT_BYTES_MAX + CLIENT_MESSAGE_RESULT_BYTES)
+/* submit_message, get_message_status or get_statement: executes every request read before it,
+ * then runs the gateway as the connection's identity and answers (not recorded). */
+void server_gateway_request(struct server_connection *connection,
+                            const struct client_header *header, const u8 *body);
+/* The gateway, opened at the first use; NULL when out of memory. */
+struct server_gateway *server_gateway_get(struct server *server);
+/* Whether a gateway's error means the engine stopped. */
+bool server_gateway_engine_stopped(khorgos_error error);
+void server_gateway_free(struct server *server);
+
+/* server_notify.c */
+/* Takes the client into the connection's set (a slot is kept for the connection's life);
+ * false when the set is full. */
+bool server_connection_client_add(struct server_connection *connection, u128 client);
+/* Follows the payments the gateway's last submit_message submitted, for `identity` and the
+ * submitting `client`. */
+void server_notify_watch(struct server *server, const struct server_identity *identity,
+                         u128 client);
+/* subscribe_entries (231): camt.054 of a settlement account for the session, as its entries
+ * happen; answered, not recorded. */
+void server_notify_subscribe(struct server_connection *connection,
+                             const struct client_header *header, const u8 *body);
+/* Once what the engine applied is durable: pushes the statuses that changed and the
+ * subscribed accounts' new entries. Does nothing when the engine's state did not change. */
+void server_notify_poll(struct server *server);
+void server_notify_free(struct server *server);
+
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -76,8 +76,7 @@ static bool requests_reserve(struct server_batch *batch, u32 count) {
     return true;
 }
 
-/* The engine's actor for a connection's identity: the engine authorizes each request by it. */
-static struct khorgos_actor request_actor(const struct server_identity *identity) {
+struct khorgos_actor server_request_actor(const struct server_identity *identity) {
     struct khorgos_actor actor = {.role = KHORGOS_ACTOR_OPERATOR};
     if (identity->role == SERVER_ROLE_AUDITOR) actor.role = KHORGOS_ACTOR_AUDITOR;
     if (identity->role == SERVER_ROLE_REPLICA) actor.role = KHORGOS_ACTOR_REPLICA;
@@ -99,7 +98,7 @@ static bool job_register(struct server_job *job, struct server_batch *queued) {
     *request = (struct khorgos_request){.operation = KHORGOS_OPERATION_REGISTER,
                                         .reply = malloc(sizeof(u64)),
                                         .reply_capacity = sizeof(u64),
-                                        .actor = request_actor(&job->connection->identity),
+                                        .actor = server_request_actor(&job->connection->identity),
                                         .client = &job->clients[0]};
     queued->requests_count++;
     job->request_count = 1;
@@ -117,7 +116,7 @@ static bool job_request_add(struct server_job *job, struct server_batch *queued,
     *request = (struct khorgos_request){.operation = operation, .body_size = batch_bytes,
                                         .body = batch, .reply = malloc(MAX(capacity, 1u)),
                                         .reply_capacity = capacity,
-                                        .actor = request_actor(&job->connection->identity),
+                                        .actor = server_request_actor(&job->connection->identity),
                                         .client = &job->clients[job->request_count]};
     queued->requests_count++;
     job->request_count++;
@@ -221,6 +220,30 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
+    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK && server->replica != NULL) {
+        /* A replica runs on the leader's clock, which no client moves. */
+        server_reply_unrecorded(connection, header, NULL, 0, khorgos_clock_now(server->engine),
+                                KHORGOS_ERROR_clock_not_manual);
+        return;
+    }
+    bool gateway = fields->operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
+                   fields->operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES;
+    if (gateway && server->replica != NULL) {
+        /* The gateway submits to the engine directly, outside the replicated log; a replica's
+         * state changes only through the log (docs/replication.md). */
+        server_reply_unrecorded(connection, header, NULL, 0, khorgos_clock_now(server->engine),
+                                KHORGOS_ERROR_invalid_operation);
+        return;
+    }
+    if (fields->operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
+        fields->operation <= CLIENT_OPERATION_GET_STATEMENT) {
+        server_gateway_request(connection, header, body);
+        return;
+    }
+    if (fields->operation == CLIENT_OPERATION_SUBSCRIBE_ENTRIES) {
+        server_notify_subscribe(connection, header, body);
+        return;
+    }
     u32 operation = server_operation_to_engine(fields->operation);
     if (operation == 0) {
         send_eviction(connection, fields->client, CLIENT_EVICTION_invalid_request_operation);
@@ -246,7 +269,9 @@ static void handle_ping(struct server_connection *connection, const struct clien
     struct server *server = connection->server;
     ASSERT(ping->command == CLIENT_COMMAND_PING_CLIENT);
     ASSERT(ping->ping.client != 0);
-    if (ping->ping.session != 0 &&
+    /* A replica that does not serve may lack a session the leader has: it never evicts. */
+    bool serving = server->replica == NULL || server_replica_serving(server);
+    if (serving && ping->ping.session != 0 &&
         engine_session_find(server->engine, ping->ping.client) == NULL) {
         send_eviction(connection, ping->ping.client, CLIENT_EVICTION_no_session);
         return;
@@ -269,8 +294,14 @@ void server_message_handle(struct server_connection *connection,
         server_connection_close(connection, "a command clients do not send");
         return;
     }
+    /* A follower drops requests: the client's timeout sends them to the next replica. */
+    if (server->replica != NULL && !server_replica_serving(server)) return;
     enum client_eviction_reason reason = CLIENT_EVICTION_reserved;
     u128 client = header->request.client;
+    if (!server_connection_client_add(connection, client)) {
+        server_connection_close(connection, "more clients on one connection than it may carry");
+        return;
+    }
     const struct engine_session *session = NULL;
     const struct server_reply *reply = NULL;
     switch (server_session_classify(server->engine, &server->replies, server->cluster, header,

@@ -336,6 +336,14 @@ struct settle {
     struct settle_gridlock_payment *grid_payments;   /* [payment_count_max] */
     u128 *grid_exposure_limits;                      /* [SETTLE_FX_QUOTE_COUNT_MAX] */
     u128 *grid_slot_draw;                            /* [slots] */
+    struct settle_gridlock_pair_limit *grid_pair_limits; /* [limit_count_max] */
+    /* Once per tick: the resolution across currencies ran in the request being applied (a
+     * request's events or a pulse) and nothing has settled since (payments_settled was
+     * grid_settled_mark then); cleared when a request starts or a cut-off passes. A later run
+     * of the same tick then goes straight to its currency's step (settle_resolve.c). */
+    u8 grid_fresh;
+    u64 grid_settled_mark;
+    u64 grid_runs;         /* runs of the resolution across currencies since init; a count */
 
     /* ISO 20022 references beside the payments (settle_references.c): references[i] belongs
      * to payments[i] and is all zero when it has none. The maps and links are derived from

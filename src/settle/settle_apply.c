@@ -80,11 +80,10 @@ static khorgos_error settle_reserve(struct settle *settle) {
     settle->grid_payments = calloc(payments, sizeof(*settle->grid_payments));
     settle->grid_exposure_limits = calloc(SETTLE_FX_QUOTE_COUNT_MAX, sizeof(u128));
     settle->grid_slot_draw = calloc(slots, sizeof(u128));
+    settle->grid_pair_limits = calloc(limits, sizeof(*settle->grid_pair_limits));
     settle->holidays =
         calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_HOLIDAY_COUNT_MAX, sizeof(u32));
-    settle->days = calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_DAY_HISTORY_MAX,
-                          sizeof(*settle->days));
-    if (settle->holidays == NULL || settle->days == NULL ||
+    if (settle->holidays == NULL ||
         settle->participants == NULL || settle->positions == NULL || settle->payments == NULL ||
         settle->payment_next == NULL || settle->payment_prev == NULL ||
         settle->payment_payer_slot == NULL || settle->payment_payee_slot == NULL ||
@@ -96,7 +95,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
         settle->lsm_payments == NULL || settle->lsm_limits == NULL ||
         settle->lsm_payment_index == NULL || settle->grid_positions == NULL ||
         settle->grid_payments == NULL || settle->grid_exposure_limits == NULL ||
-        settle->grid_slot_draw == NULL) {
+        settle->grid_slot_draw == NULL || settle->grid_pair_limits == NULL) {
         return KHORGOS_ERROR_out_of_memory;
     }
     khorgos_error error = base_id_map_init(&settle->payment_map, payments);
@@ -111,7 +110,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     if (error == KHORGOS_ERROR_ok) {
         error = settle_gridlock_workspace_init(&settle->grid, slots, payments,
-                                               SETTLE_FX_QUOTE_COUNT_MAX);
+                                               SETTLE_FX_QUOTE_COUNT_MAX, limits);
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
@@ -142,6 +141,11 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
         MIN(SETTLE_BILATERAL_LIMIT_COUNT_MAX, MAX(1u, participants * (participants - 1)));
     settle->ledger = ledger;
     khorgos_error error = settle_reserve(settle);
+    if (error == KHORGOS_ERROR_ok) { /* the days each currency opened (settle_day.c) */
+        settle->days = calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_DAY_HISTORY_MAX,
+                              sizeof(*settle->days));
+        if (settle->days == NULL) error = KHORGOS_ERROR_out_of_memory;
+    }
     if (error != KHORGOS_ERROR_ok) goto release_memory;
     return KHORGOS_ERROR_ok;
 release_memory:
@@ -167,8 +171,8 @@ void settle_deinit(struct settle *settle) {
                       settle->retry_list, settle->set, settle->set_net, settle->set_draw,
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
                       settle->lsm_payment_index, settle->grid_positions, settle->grid_payments,
-                      settle->grid_exposure_limits, settle->grid_slot_draw, settle->holidays,
-                      settle->days};
+                      settle->grid_exposure_limits, settle->grid_slot_draw,
+                      settle->grid_pair_limits, settle->holidays, settle->days};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }
@@ -291,7 +295,12 @@ static void settle_apply_pulse(struct settle *settle, u64 timestamp) {
             settle_resolve(settle, currency, timestamp);
             settle_retry_run(settle, timestamp);
         }
+        const struct settle_currency *entry = &settle->currencies[currency];
+        u32 passed = (u32)entry->cut_off_customer_passed + entry->cut_off_interbank_passed;
         settle_day_cut_offs(settle, currency, timestamp);
+        if (passed != (u32)entry->cut_off_customer_passed + entry->cut_off_interbank_passed) {
+            settle->grid_fresh = 0; /* the cut-off rejected payments: a change */
+        }
         if (settle_day_resolution_due(settle, currency, timestamp)) {
             settle_resolve(settle, currency, timestamp);
             settle_retry_run(settle, timestamp);
@@ -314,6 +323,7 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
     ASSERT(settle_operation_is(operation));
     ASSERT(settle->chain_count == 0);
     settle->request_stored_result = NULL;
+    settle->grid_fresh = 0; /* a new tick */
     switch (operation) {
     case KHORGOS_OPERATION_SETTLE_PULSE:
         settle_apply_pulse(settle, settle_timestamp_take(settle));

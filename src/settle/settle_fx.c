@@ -53,9 +53,12 @@
  * Requote at settlement: a waiting payment is priced again each time it is tried, with the
  * quotes live then; the rate, providers and (creditor's amount given) the debtor's amount are
  * those of the moment it settles. Its settle_by (if any) bounds the wait.
- * Liquidity saving: a queued cross-currency payment takes part, as one unit, in its source
- * currency's offsetting and gridlock resolution (settle_resolve.c's header is the design):
- * the run's model holds its source leg (payer -> first provider) and it is admitted only when
+ * Liquidity saving: a cross-currency payment takes part with all its legs in the resolution
+ * across currencies and in offsetting on entry (settle_resolve.c's header is the design; a new
+ * one is entered in two parts, settle_fx_enter_try and settle_fx_enter_queue, with the
+ * offsetting between them). In the per-currency step of a resolution, and in offsetting while
+ * a bilateral limit is set, it takes part as one unit in its source currency: the model holds
+ * its source leg (payer -> first provider) and it is admitted only when
  * its other legs can settle too (settle_fx_lsm_admit: priced now, days and cut-offs, no
  * suspension, each other leg's debtor covering it on top of what the run already reserved on
  * that slot, limits likewise; the quotes' room taken). A chosen one is booked with all its
@@ -742,8 +745,11 @@ static bool settle_fx_queue_holds(const struct settle *settle, u32 slot, u32 pri
     return false;
 }
 
-/* A valid gross cross-currency payment whose days are open: settle, queue or reject. */
-u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
+/* Entering a valid gross cross-currency payment whose days are open, first part: settles it
+ * alone when it can (returns settled), rejects it (returns the rejection's status), or returns
+ * the reason it would wait, with *may_offset when it may try offsetting on entry first (fifo
+ * does not hold it behind its payer's queue). settle_fx_enter_queue is the second part. */
+u32 settle_fx_enter_try(struct settle *settle, u32 payment, u64 timestamp, bool *may_offset) {
     ASSERT(settle_fx_payment_is(&settle->payments[payment]));
     struct khorgos_payment *record = &settle->payments[payment];
     u32 slot = settle->payment_payer_slot[payment];
@@ -769,13 +775,24 @@ u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp) {
         settle_payment_finish(settle, payment, KHORGOS_PAYMENT_REJECTED, status, timestamp);
         return status;
     }
+    *may_offset = !held;
+    ASSERT(record->state == 0);
+    return status;
+}
+
+/* The second part: queues the payment in its payer's queue with the reason it waits. */
+u32 settle_fx_enter_queue(struct settle *settle, u32 payment, u32 reason) {
+    struct khorgos_payment *record = &settle->payments[payment];
+    u32 slot = settle->payment_payer_slot[payment];
+    ASSERT(record->state == 0 && settle_fx_payment_is(record));
     settle_queue_append(settle, payment);
-    record->reason = status;
+    record->reason = reason;
     if (!settle->fx.slot_fx_queued[slot]) {
         settle->fx.slot_fx_queued[slot] = 1;
         settle->fx.queued_slot_count++;
     }
     if (record->settle_by != 0) settle_timer_push(settle, record->settle_by, payment);
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
     return KHORGOS_SETTLE_queued;
 }
 
@@ -825,7 +842,8 @@ static struct settle_fx_admitted *settle_fx_lsm_prepare(struct settle *settle, u
                                                         u64 timestamp, bool funds) {
     struct settle_fx *fx = &settle->fx;
     const struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED && settle_fx_payment_is(record));
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED || record->state == 0); /* 0: entering */
+    ASSERT(settle_fx_payment_is(record));
     ASSERT(fx->admitted_of[payment] == SETTLE_NONE);
     ASSERT(fx->admitted_count < settle->config.payment_count_max);
     struct settle_fx_admitted *entry = &fx->admitted[fx->admitted_count];
@@ -970,7 +988,8 @@ void settle_fx_lsm_end(struct settle *settle) {
         const struct settle_fx_admitted *entry = &fx->admitted[index];
         fx->admitted_of[entry->payment] = SETTLE_NONE;
         if (settle->payments[entry->payment].state == KHORGOS_PAYMENT_SETTLED) continue;
-        ASSERT(settle->payments[entry->payment].state == KHORGOS_PAYMENT_QUEUED);
+        ASSERT(settle->payments[entry->payment].state == KHORGOS_PAYMENT_QUEUED ||
+               settle->payments[entry->payment].state == 0); /* 0: being entered */
         if (!entry->room_taken) continue;
         fx->quotes[entry->price.quote_first].amount_used -= entry->price.source;
         if (entry->price.quote_second != SETTLE_NONE) {

@@ -23,13 +23,26 @@
  * 4. Checking. The call ends by recomputing every load from the selection and asserting that
  *    it equals the tracked one, that every constraint holds and that every fifo queue's
  *    selected payments are a prefix of it.
+ *
+ * 5. Where the time goes (bypass_fifo, perf): reading the last few nodes of a breached
+ *    constraint's list for each removal (a cache miss per node: nodes of many payments),
+ *    unlinking removed nodes, and fill-back's tries. So: a payment's unused node slots are not
+ *    written (every walk of the slots stops at the first amount 0), a unit's value is read
+ *    from the caller's record only to break a tie, candidates are sorted only when they are
+ *    weighed, and fill-back does not try again a payment whose blocking constraint (the one it
+ *    would breach at its last try, fill_blocker) has not been relieved by an addition since
+ *    (relief_stamp): its load there is no lower, so the try would fail again. None of this
+ *    changes a result.
  */
 #include "settle/settle_gridlock.h"
 
 #include <stdlib.h>
 
 #define NONE SETTLE_GRIDLOCK_NONE
-#define NODE_SLOTS (SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX)
+#define NODE_SLOTS SETTLE_GRIDLOCK_NODE_COUNT_MAX
+
+_Static_assert(SETTLE_GRIDLOCK_LEG_COUNT_MAX + SETTLE_GRIDLOCK_CHARGE_COUNT_MAX <= NODE_SLOTS,
+               "a payment's legs and charges always fit");
 
 _Static_assert(sizeof(struct settle_gridlock_node) == 32, "two nodes to a cache line");
 _Static_assert((u64)SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX * NODE_SLOTS < SETTLE_GRIDLOCK_NONE,
@@ -50,7 +63,8 @@ static void *gridlock_carve(unsigned char *base, size_t *offset, size_t count, s
 static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char *base) {
     ASSERT(w->position_count_max > 0 && w->payment_count_max > 0);
     size_t offset = 0, positions = w->position_count_max, payments = w->payment_count_max;
-    size_t constraints = positions + w->exposure_count_max;
+    size_t constraints = positions + w->exposure_count_max + w->pair_limit_count_max;
+    size_t pairs = w->pair_limit_count_max;
     w->bound = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
@@ -61,17 +75,20 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->nodes = gridlock_carve(base, &offset, payments * NODE_SLOTS,
                               sizeof(struct settle_gridlock_node));
     w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
+    w->pair_key = gridlock_carve(base, &offset, pairs, sizeof(u64));
+    w->pair_sorted = gridlock_carve(base, &offset, pairs, sizeof(u32));
+    w->pair_scratch = gridlock_carve(base, &offset, pairs, sizeof(u32));
     u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
-                              &w->touched};
+                              &w->touched, &w->foreign_count, &w->relief_stamp};
     for (size_t index = 0; index < ARRAY_COUNT(per_constraint); index++) {
         *per_constraint[index] = gridlock_carve(base, &offset, constraints, sizeof(u32));
     }
-    u32 **per_position[] = {&w->foreign_count, &w->queue_head, &w->queue_tail};
+    u32 **per_position[] = {&w->queue_head, &w->queue_tail};
     for (size_t index = 0; index < ARRAY_COUNT(per_position); index++) {
         *per_position[index] = gridlock_carve(base, &offset, positions, sizeof(u32));
     }
-    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before,
-                           &w->queue_of, &w->selected};
+    u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before, &w->queue_of,
+                           &w->selected, &w->fill_blocker, &w->fill_stamp};
     for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
         *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
     }
@@ -82,17 +99,19 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
 
 khorgos_error settle_gridlock_workspace_init(struct settle_gridlock_workspace *workspace,
                                              u32 position_count_max, u32 payment_count_max,
-                                             u32 exposure_count_max) {
+                                             u32 exposure_count_max, u32 pair_limit_count_max) {
     ASSERT(workspace != NULL);
     memset(workspace, 0, sizeof(*workspace));
     if (position_count_max == 0 || position_count_max > SETTLE_GRIDLOCK_POSITION_COUNT_MAX ||
         payment_count_max == 0 || payment_count_max > SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX ||
-        exposure_count_max > SETTLE_GRIDLOCK_EXPOSURE_LIMIT_COUNT_MAX) {
+        exposure_count_max > SETTLE_GRIDLOCK_EXPOSURE_LIMIT_COUNT_MAX ||
+        pair_limit_count_max > SETTLE_GRIDLOCK_PAIR_LIMIT_COUNT_MAX) {
         return KHORGOS_ERROR_invalid_argument;
     }
     workspace->position_count_max = position_count_max;
     workspace->payment_count_max = payment_count_max;
     workspace->exposure_count_max = exposure_count_max;
+    workspace->pair_limit_count_max = pair_limit_count_max;
     size_t size = gridlock_layout(workspace, NULL);
     unsigned char *memory = calloc(1, size);
     if (memory == NULL) {
@@ -157,13 +176,24 @@ static khorgos_error gridlock_validate(const struct settle_gridlock_workspace *w
     if (problem->position_count == 0 ||
         problem->position_count > workspace->position_count_max ||
         problem->payment_count > workspace->payment_count_max ||
-        problem->exposure_count > workspace->exposure_count_max) {
+        problem->exposure_count > workspace->exposure_count_max ||
+        problem->pair_limit_count > workspace->pair_limit_count_max) {
         return problem->position_count == 0 ? KHORGOS_ERROR_invalid_argument
                                             : KHORGOS_ERROR_capacity_full;
     }
     if (problem->positions == NULL || (problem->payment_count > 0 && problem->payments == NULL) ||
-        (problem->exposure_count > 0 && problem->exposure_limits == NULL)) {
+        (problem->exposure_count > 0 && problem->exposure_limits == NULL) ||
+        (problem->pair_limit_count > 0 && problem->pair_limits == NULL)) {
         return KHORGOS_ERROR_invalid_argument;
+    }
+    for (u32 index = 0; index < problem->pair_limit_count; index++) {
+        const struct settle_gridlock_pair_limit *pair = &problem->pair_limits[index];
+        if (pair->debtor >= problem->position_count ||
+            pair->creditor >= problem->position_count || pair->debtor == pair->creditor ||
+            problem->positions[pair->debtor].currency !=
+                problem->positions[pair->creditor].currency) {
+            return KHORGOS_ERROR_invalid_argument;
+        }
     }
     for (u32 index = 0; index < problem->position_count; index++) {
         if (problem->positions[index].bypass_fifo > 1) return KHORGOS_ERROR_invalid_argument;
@@ -310,12 +340,108 @@ struct gridlock_run {
     const struct settle_gridlock_problem *problem;
     u32 position_count;
     u32 constraint_count;
+    u32 pair_base;  /* the first pair limit's constraint id: S + E */
+    u32 reserved;
 };
+
+/* ----------------------------------------------------------------------------------------- */
+/* Pair limits: ids sorted by (debtor, creditor), found by binary search.                     */
+
+static u64 gridlock_pair_key(u32 debtor, u32 creditor) {
+    ASSERT(debtor != creditor);
+    ASSERT(debtor != NONE && creditor != NONE);
+    return (u64)debtor << 32 | creditor;
+}
+
+static void gridlock_pairs_merge(const u64 *key, const u32 *from, u32 *to, u32 first,
+                                 u32 middle, u32 last) {
+    ASSERT(first <= middle && middle <= last);
+    ASSERT(from != to);
+    u32 left = first, right = middle, out = first;
+    while (left < middle && right < last) {
+        to[out++] = key[from[right]] < key[from[left]] ? from[right++] : from[left++];
+    }
+    while (left < middle) to[out++] = from[left++];
+    while (right < last) to[out++] = from[right++];
+}
+
+/* Sorts the pair limits' ids by key; false when two limits share an ordered pair. */
+static bool gridlock_pairs_sort(struct settle_gridlock_workspace *w,
+                                const struct settle_gridlock_problem *problem) {
+    u32 count = problem->pair_limit_count;
+    ASSERT(count <= w->pair_limit_count_max);
+    for (u32 index = 0; index < count; index++) {
+        const struct settle_gridlock_pair_limit *pair = &problem->pair_limits[index];
+        w->pair_key[index] = gridlock_pair_key(pair->debtor, pair->creditor);
+        w->pair_sorted[index] = index;
+    }
+    u32 *from = w->pair_sorted, *to = w->pair_scratch;
+    for (u32 width = 1; width < count; width *= 2) {
+        for (u32 first = 0; first < count; first += 2 * width) {
+            gridlock_pairs_merge(w->pair_key, from, to, first, MIN(first + width, count),
+                                 MIN(first + 2 * width, count));
+        }
+        u32 *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != w->pair_sorted) memcpy(w->pair_sorted, from, (size_t)count * sizeof(u32));
+    for (u32 index = 1; index < count; index++) {
+        if (w->pair_key[w->pair_sorted[index - 1]] == w->pair_key[w->pair_sorted[index]]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The constraint id of the pair limit on (debtor, creditor), or NONE. */
+static u32 gridlock_pair_find(const struct gridlock_run *run, u32 debtor, u32 creditor) {
+    const struct settle_gridlock_workspace *w = run->w;
+    u64 key = gridlock_pair_key(debtor, creditor);
+    u32 low = 0, high = run->problem->pair_limit_count;
+    while (low < high) {
+        u32 middle = low + (high - low) / 2;
+        if (w->pair_key[w->pair_sorted[middle]] < key) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    ASSERT(low <= run->problem->pair_limit_count);
+    if (low == run->problem->pair_limit_count || w->pair_key[w->pair_sorted[low]] != key) {
+        return NONE;
+    }
+    return run->pair_base + w->pair_sorted[low];
+}
+
+/* The nodes a payment needs: legs, charges, and a node per leg with a pair limit either way. */
+static u32 gridlock_node_need(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_payment *record = &run->problem->payments[payment];
+    u32 need = (u32)record->leg_count + record->charge_count;
+    for (u32 index = 0; index < record->leg_count; index++) {
+        const struct settle_gridlock_leg *leg = &record->legs[index];
+        if (gridlock_pair_find(run, leg->debtor, leg->creditor) != NONE ||
+            gridlock_pair_find(run, leg->creditor, leg->debtor) != NONE) {
+            need++;
+        }
+    }
+    ASSERT(need >= 1);
+    return need;
+}
+
+/* The position whose queue a position or pair limit belongs to (a pair limit's: its
+ * debtor's); NONE for an exposure limit. */
+static u32 gridlock_owner(const struct gridlock_run *run, u32 constraint) {
+    ASSERT(constraint < run->constraint_count);
+    if (constraint < run->position_count) return constraint;
+    if (constraint < run->pair_base) return NONE;
+    return run->problem->pair_limits[constraint - run->pair_base].debtor;
+}
 
 static bool gridlock_forced(const struct gridlock_run *run, u32 constraint) {
     ASSERT(constraint < run->constraint_count);
     ASSERT(run->w != NULL);
-    return constraint < run->position_count && run->w->foreign_count[constraint] == 0;
+    return gridlock_owner(run, constraint) != NONE && run->w->foreign_count[constraint] == 0;
 }
 
 /* Whether breached constraint a comes before b: queue-only first, larger shortfall, lower id. */
@@ -393,16 +519,17 @@ static void gridlock_load_constraints(const struct gridlock_run *run) {
     ASSERT(run->position_count > 0 && run->position_count == problem->position_count);
     for (u32 id = 0; id < run->constraint_count; id++) {
         u128 bound = id < run->position_count ? problem->positions[id].available
-                                              : problem->exposure_limits[id - run->position_count];
+                     : id < run->pair_base ? problem->exposure_limits[id - run->position_count]
+                                           : problem->pair_limits[id - run->pair_base].room;
         w->bound[id] = bound > (u128)SETTLE_GRIDLOCK_BOUND_MAX ? SETTLE_GRIDLOCK_BOUND_MAX
                                                                 : (i128)bound;
         w->load[id] = 0;
         w->list_head[id] = NONE;
         w->list_tail[id] = NONE;
         w->heap_position[id] = NONE;
+        w->foreign_count[id] = 0;
     }
     for (u32 id = 0; id < run->position_count; id++) {
-        w->foreign_count[id] = 0;
         w->queue_head[id] = NONE;
         w->queue_tail[id] = NONE;
     }
@@ -416,7 +543,7 @@ static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
     ASSERT(nodes != NULL);
     u32 ids[2 * NODE_SLOTS], count = 0;
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
-        ids[count++] = nodes[slot].loaded;
+        if (nodes[slot].loaded != NONE) ids[count++] = nodes[slot].loaded;
         if (nodes[slot].relieved != NONE) ids[count++] = nodes[slot].relieved;
     }
     ASSERT(count >= 2 && count <= ARRAY_COUNT(ids));
@@ -428,11 +555,12 @@ static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
     return true;
 }
 
-/* The payment's nodes: its legs, then its charges, then unused slots. */
+/* The payment's nodes: its legs, then its charges, then its legs' pair limits (the limit of
+ * the leg's direction loaded, the reverse one relieved), then unused slots. */
 static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
     struct settle_gridlock_node *nodes = &run->w->nodes[payment * NODE_SLOTS];
-    ASSERT((u32)record->leg_count + record->charge_count <= NODE_SLOTS);
+    ASSERT(record->leg_count > 0);
     u32 slot = 0;
     for (u32 index = 0; index < record->leg_count; index++, slot++) {
         nodes[slot].amount = (i128)record->legs[index].amount;
@@ -444,8 +572,28 @@ static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
         nodes[slot].loaded = run->position_count + record->charges[index].exposure;
         nodes[slot].relieved = NONE;
     }
-    for (; slot < NODE_SLOTS; slot++) nodes[slot].amount = 0;
+    for (u32 index = 0; run->problem->pair_limit_count > 0 && index < record->leg_count;
+         index++) {
+        const struct settle_gridlock_leg *leg = &record->legs[index];
+        u32 forward = gridlock_pair_find(run, leg->debtor, leg->creditor);
+        u32 reverse = gridlock_pair_find(run, leg->creditor, leg->debtor);
+        if (forward == NONE && reverse == NONE) continue;
+        nodes[slot].amount = (i128)leg->amount;
+        nodes[slot].loaded = forward;
+        nodes[slot].relieved = reverse;
+        slot++;
+    }
+    if (slot < NODE_SLOTS) nodes[slot].amount = 0; /* every walk of the slots stops here */
     ASSERT(nodes[0].amount > 0 && nodes[0].relieved != NONE);
+}
+
+/* Whether a node loading the constraint is foreign in a payment of the queue: a position or
+ * pair limit owned by another queue than the payment's. */
+static bool gridlock_foreign(const struct gridlock_run *run, u32 loaded, u32 queue) {
+    ASSERT(loaded != NONE);
+    ASSERT(queue < run->position_count);
+    u32 owner = gridlock_owner(run, loaded);
+    return owner != NONE && owner != queue;
 }
 
 static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
@@ -460,12 +608,13 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     w->in_trial[payment] = 1;
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
-        gridlock_append(w, true, w->list_head, w->list_tail, node->loaded,
-                        payment * NODE_SLOTS + slot);
-        w->load[node->loaded] += node->amount;
-        if (node->relieved == NONE) continue;
-        w->load[node->relieved] -= node->amount;
-        if (node->loaded != queue) w->foreign_count[node->loaded]++;
+        if (node->loaded != NONE) {
+            gridlock_append(w, true, w->list_head, w->list_tail, node->loaded,
+                            payment * NODE_SLOTS + slot);
+            w->load[node->loaded] += node->amount;
+            if (gridlock_foreign(run, node->loaded, queue)) w->foreign_count[node->loaded]++;
+        }
+        if (node->relieved != NONE) w->load[node->relieved] -= node->amount;
         if (node->loaded == queue) w->queue_need[payment] += node->amount;
         if (node->relieved == queue) w->queue_need[payment] -= node->amount;
     }
@@ -495,10 +644,12 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
     w->in_trial[payment] = 0;
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
-        gridlock_unlink(w, true, w->list_head, w->list_tail, node->loaded,
-                        payment * NODE_SLOTS + slot);
-        if (node->relieved != NONE && node->loaded != queue) w->foreign_count[node->loaded]--;
-        gridlock_move(run, node->loaded, -node->amount);
+        if (node->loaded != NONE) {
+            gridlock_unlink(w, true, w->list_head, w->list_tail, node->loaded,
+                            payment * NODE_SLOTS + slot);
+            if (gridlock_foreign(run, node->loaded, queue)) w->foreign_count[node->loaded]--;
+            gridlock_move(run, node->loaded, -node->amount);
+        }
         if (node->relieved != NONE) gridlock_move(run, node->relieved, node->amount);
     }
     ASSERT(!w->in_trial[payment]);
@@ -540,17 +691,38 @@ static i128 gridlock_delta_take(const struct gridlock_run *run, u32 touched_coun
     return worst;
 }
 
+/* The first member of a payment's removal unit: itself in a bypass_fifo queue; in a fifo
+ * queue its queue's tail in T (the unit runs from there back to the payment). */
+static u32 gridlock_unit_first(const struct gridlock_run *run, u32 payment) {
+    const struct settle_gridlock_workspace *w = run->w;
+    u32 queue = w->queue_of[payment];
+    ASSERT(w->in_trial[payment]);
+    u32 first = run->problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
+    ASSERT(first != NONE);
+    return first;
+}
+
+/* The value of a payment's removal unit (read only to break a tie of shortfalls: the caller's
+ * records are large, and most weighings never need it). */
+static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
+    u128 value = 0;
+    for (u32 member = gridlock_unit_first(run, payment);;
+         member = run->w->queue_links[member].prev) {
+        ASSERT(member != NONE && run->w->in_trial[member]);
+        value += run->problem->payments[member].value;
+        if (member == payment) break;
+    }
+    ASSERT(run->w->in_trial[payment]);
+    return value;
+}
+
 /* The removal unit of a payment: itself in a bypass_fifo queue; in a fifo queue the payment
  * and everything after it in T. Returns false when the unit is longer than the look allows;
- * otherwise its shortfall after removal and its value. */
-static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall,
-                                u128 *value) {
+ * otherwise its shortfall after removal. */
+static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall) {
     const struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_problem *problem = run->problem;
-    u32 queue = w->queue_of[payment];
     u32 touched_count = 0, length = 0;
-    *value = 0;
-    u32 member = problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
+    u32 member = gridlock_unit_first(run, payment);
     for (;;) {
         ASSERT(member != NONE && w->in_trial[member]);
         if (++length > SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
@@ -558,7 +730,6 @@ static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i12
             return false;
         }
         gridlock_delta_add(run, member, &touched_count);
-        *value += problem->payments[member].value;
         if (member == payment) break;
         member = w->queue_links[member].prev;
     }
@@ -599,36 +770,50 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
 static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     const struct settle_gridlock_workspace *w = run->w;
     struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
-    u32 count = 0;
+    u32 count = 0, lowest = 0;
     for (u32 node = w->list_tail[constraint];
          node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX;
          node = w->nodes[node].link.prev) {
-        struct gridlock_candidate candidate = {
+        candidates[count] = (struct gridlock_candidate){
             gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
-        u32 slot = count++;
+        if (candidates[count].least < candidates[lowest].least) lowest = count;
+        count++;
+    }
+    ASSERT(count > 0);
+    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
+     * payment that is its own unit): take the one relieving it most, the later on a tie. */
+    if (candidates[lowest].least > 0) return candidates[lowest].payment;
+    /* Otherwise weigh them in order of their least (a stable insertion sort: ties keep the
+     * later first). */
+    for (u32 index = 1; index < count; index++) {
+        struct gridlock_candidate candidate = candidates[index];
+        u32 slot = index;
         while (slot > 0 && candidates[slot - 1].least > candidate.least) {
             candidates[slot] = candidates[slot - 1];
             slot--;
         }
         candidates[slot] = candidate;
     }
-    ASSERT(count > 0);
-    /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
-     * payment that is its own unit): take the one relieving it most, the later on a tie. */
-    if (candidates[0].least > 0) return candidates[0].payment;
     u32 best = NONE, best_seen = 0;
     i128 best_shortfall = 0;
     u128 best_value = 0;
+    bool best_value_known = false; /* read only when a tie needs it */
     for (u32 index = 0; index < count; index++) {
         const struct gridlock_candidate *candidate = &candidates[index];
         if (best != NONE && candidate->least > best_shortfall) break;
         i128 shortfall;
-        u128 value;
-        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall, &value)) continue;
+        if (!gridlock_unit_weigh(run, candidate->payment, &shortfall)) continue;
         ASSERT(shortfall >= candidate->least);
-        if (best == NONE || shortfall < best_shortfall ||
-            (shortfall == best_shortfall &&
-             (value < best_value || (value == best_value && candidate->seen < best_seen)))) {
+        bool better = best == NONE || shortfall < best_shortfall;
+        u128 value = 0;
+        if (!better && shortfall == best_shortfall) {
+            value = gridlock_unit_value(run, candidate->payment);
+            if (!best_value_known) best_value = gridlock_unit_value(run, best);
+            better = value < best_value || (value == best_value && candidate->seen < best_seen);
+            best_value_known = true;
+        }
+        if (better) {
+            best_value_known = shortfall == best_shortfall && best != NONE;
             best = candidate->payment;
             best_seen = candidate->seen;
             best_shortfall = shortfall;
@@ -663,10 +848,10 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
     struct settle_gridlock_workspace *w = run->w;
     for (u32 id = 0; id < run->constraint_count; id++) gridlock_heap_update(run, id);
     while (w->heap_count > 0) {
-        u32 constraint = w->heap[0];
-        if (gridlock_forced(run, constraint) && !run->problem->positions[constraint].bypass_fifo) {
-            ASSERT(w->queue_tail[constraint] != NONE);
-            gridlock_remove(run, w->queue_tail[constraint]);
+        u32 constraint = w->heap[0], queue = gridlock_owner(run, constraint);
+        if (gridlock_forced(run, constraint) && !run->problem->positions[queue].bypass_fifo) {
+            ASSERT(w->queue_tail[queue] != NONE);
+            gridlock_remove(run, w->queue_tail[queue]);
             result->removed_forced++;
         } else {
             gridlock_remove_unit(run, gridlock_choose(run, constraint));
@@ -685,29 +870,43 @@ static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sig
     ASSERT(sign == 1 || sign == -1);
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
-        w->load[node->loaded] += sign * node->amount;
+        if (node->loaded != NONE) w->load[node->loaded] += sign * node->amount;
         if (node->relieved != NONE) w->load[node->relieved] -= sign * node->amount;
     }
     ASSERT(nodes[0].amount > 0);
 }
 
-/* Adds the payment to T when every constraint it loads stays covered. */
-static bool gridlock_try_add(const struct gridlock_run *run, u32 payment) {
+/* Adds the payment to T when every constraint it loads stays covered; returns NONE then, else
+ * a constraint it would breach. An addition stamps the constraints it relieves. */
+static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 stamp) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
     ASSERT(w->in_trial[payment] == 0);
     gridlock_apply(run, payment, 1);
-    bool fits = true;
+    u32 breached = NONE;
     for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
-        if (w->load[nodes[slot].loaded] > w->bound[nodes[slot].loaded]) fits = false;
+        u32 loaded = nodes[slot].loaded;
+        if (loaded != NONE && w->load[loaded] > w->bound[loaded]) breached = loaded;
     }
-    if (!fits) {
+    if (breached != NONE) {
         gridlock_apply(run, payment, -1);
     } else {
         w->in_trial[payment] = 1;
+        for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+            if (nodes[slot].relieved != NONE) w->relief_stamp[nodes[slot].relieved] = stamp;
+        }
     }
-    ASSERT(w->in_trial[payment] == (u8)fits);
-    return fits;
+    ASSERT(w->in_trial[payment] == (breached == NONE));
+    return breached;
+}
+
+/* Whether a payment left out can fit now: not when the constraint that kept it out last time
+ * (fill_blocker) has not been relieved since (its load is no lower, and the payment's own
+ * effect on it is the same). Skipping such a payment changes no result. */
+static bool gridlock_fill_may_fit(const struct settle_gridlock_workspace *w, u32 payment) {
+    u32 blocker = w->fill_blocker[payment];
+    ASSERT(blocker == NONE || w->fill_stamp[payment] > 0);
+    return blocker == NONE || w->relief_stamp[blocker] > w->fill_stamp[payment];
 }
 
 /* Step 3. The payments left out are listed in queue order (in the sort's scratch, free by
@@ -716,10 +915,14 @@ static void gridlock_fill_back(const struct gridlock_run *run,
                                struct settle_gridlock_result *result) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_problem *problem = run->problem;
-    u32 *left_out = w->scratch, count = 0;
+    u32 *left_out = w->scratch, count = 0, stamp = 1;
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
-        if (!w->in_trial[w->order[rank]]) left_out[count++] = w->order[rank];
+        u32 payment = w->order[rank];
+        if (w->in_trial[payment]) continue;
+        left_out[count++] = payment;
+        w->fill_blocker[payment] = NONE;
     }
+    for (u32 id = 0; id < run->constraint_count; id++) w->relief_stamp[id] = 0;
     u32 added = 1;
     while (added > 0 && count > 0 && result->fill_passes < SETTLE_GRIDLOCK_FILL_PASS_MAX) {
         added = 0;
@@ -730,12 +933,23 @@ static void gridlock_fill_back(const struct gridlock_run *run,
             u32 queue = w->queue_of[payment];
             bool blocked = (!problem->positions[queue].bypass_fifo && before != NONE &&
                             !w->in_trial[before]) ||
-                           w->load[queue] + w->queue_need[payment] > w->bound[queue];
-            if (!blocked && gridlock_try_add(run, payment)) {
-                added++;
-            } else {
-                left_out[kept++] = payment;
+                           !gridlock_fill_may_fit(w, payment);
+            u32 blocker = NONE;
+            if (!blocked && w->load[queue] + w->queue_need[payment] > w->bound[queue]) {
+                blocker = queue;
+            } else if (!blocked) {
+                blocker = gridlock_try_add(run, payment, stamp + 1);
+                if (blocker == NONE) {
+                    added++;
+                    stamp++;
+                    continue;
+                }
             }
+            if (blocker != NONE) {
+                w->fill_blocker[payment] = blocker;
+                w->fill_stamp[payment] = stamp;
+            }
+            left_out[kept++] = payment;
         }
         count = kept;
         result->filled_back += added;
@@ -756,8 +970,14 @@ static void gridlock_check(const struct gridlock_run *run) {
         if (!w->in_trial[payment]) continue;
         const struct settle_gridlock_payment *record = &problem->payments[payment];
         for (u32 index = 0; index < record->leg_count; index++) {
-            w->check_load[record->legs[index].debtor] += (i128)record->legs[index].amount;
-            w->check_load[record->legs[index].creditor] -= (i128)record->legs[index].amount;
+            const struct settle_gridlock_leg *leg = &record->legs[index];
+            w->check_load[leg->debtor] += (i128)leg->amount;
+            w->check_load[leg->creditor] -= (i128)leg->amount;
+            if (problem->pair_limit_count == 0) continue;
+            u32 forward = gridlock_pair_find(run, leg->debtor, leg->creditor);
+            u32 reverse = gridlock_pair_find(run, leg->creditor, leg->debtor);
+            if (forward != NONE) w->check_load[forward] += (i128)leg->amount;
+            if (reverse != NONE) w->check_load[reverse] -= (i128)leg->amount;
         }
         for (u32 index = 0; index < record->charge_count; index++) {
             u32 id = run->position_count + record->charges[index].exposure;
@@ -801,8 +1021,15 @@ khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspac
         .w = workspace,
         .problem = problem,
         .position_count = problem->position_count,
-        .constraint_count = problem->position_count + problem->exposure_count,
+        .constraint_count =
+            problem->position_count + problem->exposure_count + problem->pair_limit_count,
+        .pair_base = problem->position_count + problem->exposure_count,
     };
+    if (!gridlock_pairs_sort(workspace, problem)) return KHORGOS_ERROR_invalid_argument;
+    for (u32 payment = 0; problem->pair_limit_count > 0 && payment < problem->payment_count;
+         payment++) { /* without pair limits legs and charges always fit */
+        if (gridlock_node_need(&run, payment) > NODE_SLOTS) return KHORGOS_ERROR_invalid_argument;
+    }
     struct settle_gridlock_result out;
     memset(&out, 0, sizeof(out));
     gridlock_sort(workspace, problem);

@@ -14,6 +14,11 @@
  *     bypass_fifo  the queue mode of the queue this position owns (0 fifo, 1 bypass_fifo).
  *   Exposure limits e = 0..E-1, each a bound on a provider's gross conversions (a quote's
  *   room, a provider's exposure to the run), in any unit the caller chose for it.
+ *   Pair limits b = 0..B-1 (bilateral limits), each on an ordered pair of positions (debtor d,
+ *   creditor c) of one currency, with a room: how much more d may pay c net of what it
+ *   receives from c (the caller gives limit - position, at least 0, so a limit already
+ *   exceeded admits only sets that pay c no more than they receive from it). At most one per
+ *   ordered pair.
  *   Queued payments k = 0..n-1. Each has 1..SETTLE_GRIDLOCK_LEG_COUNT_MAX legs, each a move of
  *   an amount from a debtor position to a creditor position of the same currency:
  *     a same-currency payment:   payer -> payee;
@@ -30,29 +35,34 @@
  *   payments globally ("rank"); a queue's order is the global order restricted to it.
  *
  *   For a set X: net_out_s(X) = sum of legs of X debiting s - sum of legs of X crediting s,
- *   used_e(X) = sum of the charges of X on e. X is FEASIBLE when
+ *   used_e(X) = sum of the charges of X on e, pair_b(X) = sum of legs of X from d to c - sum
+ *   of legs of X from c to d. X is FEASIBLE when
  *     net_out_s(X) <= available_s for every s    (every debit AND every receipt counted)
  *     used_e(X)    <= limit_e for every e
+ *     pair_b(X)    <= room_b for every b
  *     every fifo queue holds a PREFIX of its queue order in X.
  *   A set is booked receipts first (through the clearing account, or all legs in one chain
  *   whose failure rolls everything back), so only final positions matter.
  *
  *   A leg is FOREIGN to its debtor s when s is not the payment's queue (a provider paying a
  *   target or vehicle leg). A position with no foreign leg in the trial set T is QUEUE-ONLY
- *   in T: everything it pays out in T comes from its own queue.
+ *   in T: everything it pays out in T comes from its own queue. Likewise a pair limit whose
+ *   loading legs in T (from d to c) all come from d's own queue is queue-only; its queue is
+ *   d's.
  *
  * Algorithm (settle_gridlock_resolve): partial optimisation with a removal order, TARGET2's
  * algorithm 2 over every position of every currency at once.
  *
  *   1. T = every queued payment. Compute net_out and used for T.
- *   2. While some constraint is breached (net_out_s > available_s or used_e > limit_e), take
- *      the breached one first in this order: queue-only positions before the others (their
- *      removals are forced, see invariant 3), then the largest shortfall (net_out - available,
- *      or used - limit), then the lower id (positions 0..S-1, then exposure limits S + e).
- *      a) A queue-only position s of a fifo queue: remove the tail of s's queue in T (its
- *         lowest-priority, latest payment): TARGET2's rule, and forced.
- *      b) Any other breached constraint (a provider position, an exposure limit, a position
- *         of a bypass_fifo queue): weigh candidates. They are the last
+ *   2. While some constraint is breached (net_out_s > available_s, used_e > limit_e or
+ *      pair_b > room_b), take the breached one first in this order: queue-only positions and
+ *      pair limits before the others (their removals are forced, see invariant 3), then the
+ *      largest shortfall (load - bound), then the lower id (positions 0..S-1, then exposure
+ *      limits S + e, then pair limits S + E + b).
+ *      a) A queue-only position s, or pair limit of debtor s, of a fifo queue: remove the tail
+ *         of s's queue in T (its lowest-priority, latest payment): TARGET2's rule, and forced.
+ *      b) Any other breached constraint (a provider position or pair limit, an exposure limit,
+ *         a position or pair limit of a bypass_fifo queue): weigh candidates. They are the last
  *         SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX payments in T loading it (debiting the
  *         position, charging the limit), latest first in queue order. A candidate's REMOVAL
  *         UNIT is itself in a bypass_fifo queue and, in a fifo queue, itself and everything
@@ -90,12 +100,16 @@
  *      queue-only position s is breached in T, F does not hold the tail of s's queue in T:
  *      it would hold all of s's queue in T (a prefix), so pay out all that s pays out in T
  *      (everything s pays in T is its own queue's) while receiving no more: breached too.
- *      So a forced removal never loses a feasible set, least of all the best one.
+ *      The same holds for a queue-only pair limit of debtor s: F would pay c all that T pays
+ *      it and receive from c no more. So a forced removal never loses a feasible set, least
+ *      of all the best one.
  *   4. Exactness where no provider constraint binds (fifo). Let R be the problem without the
- *      constraints of the positions that have a foreign leg in the whole queue, and without
- *      exposure limits. In R every constrained position is queue-only, so the union of two
- *      feasible sets (per queue, the longer prefix) is feasible: a position pays out what the
- *      set with its longer prefix pays and receives at least as much. So R has a greatest
+ *      constraints of the positions and pair limits that have a foreign loading leg in the
+ *      whole queue, and without exposure limits. In R every constrained position and pair
+ *      limit is queue-only, so the union of two feasible sets (per queue, the longer prefix)
+ *      is feasible: a position pays out what the set with its longer prefix pays and
+ *      receives at least as much (a pair limit's debtor likewise pays its creditor what that
+ *      set pays it and receives from it at least as much). So R has a greatest
  *      feasible set M_R. "No provider constraint binds" means M_R is feasible in the full
  *      problem; then M_R is the greatest feasible set of the full problem (anything feasible
  *      there is feasible in R, so within M_R), and it holds the most value. Step 2 returns
@@ -111,16 +125,17 @@
  *      where it settles an arbitrarily small share.
  *   6. Sums never overflow: amounts <= SETTLE_GRIDLOCK_AMOUNT_MAX, at most
  *      SETTLE_GRIDLOCK_LEG_COUNT_MAX legs per payment and 2^20 payments, so every sum lies
- *      within +-2^122; available amounts and limits are clamped to SETTLE_GRIDLOCK_BOUND_MAX,
- *      above any sum, which changes no answer.
+ *      within +-2^122; available amounts, limits and rooms are clamped to
+ *      SETTLE_GRIDLOCK_BOUND_MAX, above any sum, which changes no answer.
  *   7. The same problem always gives the same result (no randomness, fixed tie rules).
  *
  * Memory. settle_gridlock_workspace_init reserves every array once for the caller's maxima;
  * no call allocates. Results point into the workspace, valid until its next call.
  *
- * Complexity, n payments with at most L legs each, S positions, E exposure limits:
- *   sort into queue order O(n) when arrivals come in index order within each priority, else
- *   O(n log n); lists O(n L + S + E); step 2 O(r L log(S + E)) for r removals (r <= n) plus
+ * Complexity, n payments with at most L legs each, S positions, E exposure limits, B pair
+ *   limits: sort into queue order O(n) when arrivals come in index order within each
+ *   priority, else O(n log n); pair limits sorted O(B log B) and looked up O(n L log B);
+ *   lists O(n L + S + E + B); step 2 O(r L log(S + E)) for r removals (r <= n) plus
  *   O(K^2 L) per weighed removal (K = SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX); step 3 O(n) per
  *   walk plus O(L) per payment whose own queue position has room; the final check
  *   O(n L + S + E).
@@ -150,6 +165,14 @@ typedef __int128 i128;
 #define SETTLE_GRIDLOCK_LEG_COUNT_MAX 4u
 /* Exposure charges of one payment: a route through a vehicle takes two quotes. */
 #define SETTLE_GRIDLOCK_CHARGE_COUNT_MAX 2u
+/* Pair limits in one run: the settle layer's bilateral limits (2^14) with room; a constraint
+ * id (S + E + b) still fits u32 with room for NONE. */
+#define SETTLE_GRIDLOCK_PAIR_LIMIT_COUNT_MAX (1u << 20)
+/* What the workspace keeps per payment: its legs, its charges, and one node per leg between
+ * a pair of positions with a pair limit in either direction. Eight (256 bytes) hold every
+ * route of the settle layer (3 legs, 2 charges, 3 such legs); a payment needing more is
+ * refused (invalid_argument). */
+#define SETTLE_GRIDLOCK_NODE_COUNT_MAX 8u
 /* Fill-back walks: each is O(n) plus O(L) per payment that passes its queue's check; a later
  * walk adds only what an earlier one's receipts made room for. The bench's 100,000 payments
  * need at most 16; past the limit the selection is feasible but may not be maximal. */
@@ -167,7 +190,8 @@ typedef __int128 i128;
 _Static_assert((u64)SETTLE_GRIDLOCK_PAYMENT_COUNT_MAX * SETTLE_GRIDLOCK_LEG_COUNT_MAX <=
                    (1u << 22), "2^22 amounts of 2^100 sum below 2^122");
 _Static_assert((u64)SETTLE_GRIDLOCK_POSITION_COUNT_MAX +
-                       SETTLE_GRIDLOCK_EXPOSURE_LIMIT_COUNT_MAX < SETTLE_GRIDLOCK_NONE,
+                       SETTLE_GRIDLOCK_EXPOSURE_LIMIT_COUNT_MAX +
+                       SETTLE_GRIDLOCK_PAIR_LIMIT_COUNT_MAX < SETTLE_GRIDLOCK_NONE,
                "constraint ids leave room for NONE");
 
 /* ----------------------------------------------------------------------------------------- */
@@ -211,14 +235,24 @@ struct settle_gridlock_payment {
     struct settle_gridlock_charge charges[SETTLE_GRIDLOCK_CHARGE_COUNT_MAX];
 };
 
+/* A bilateral limit: debtor may pay creditor (positions of one currency) at most `room` more
+ * than it receives from it over the set. */
+struct settle_gridlock_pair_limit {
+    u128 room;
+    u32 debtor;
+    u32 creditor;
+    u8 reserved[8];
+};
+
 struct settle_gridlock_problem {
     const struct settle_gridlock_position *positions;
     const u128 *exposure_limits;                      /* [exposure_count] */
     const struct settle_gridlock_payment *payments;   /* the queued payments */
+    const struct settle_gridlock_pair_limit *pair_limits; /* [pair_limit_count] */
     u32 position_count;
     u32 exposure_count;
     u32 payment_count;
-    u32 reserved;
+    u32 pair_limit_count;
 };
 
 struct settle_gridlock_result {
@@ -241,10 +275,12 @@ struct settle_gridlock_link {
     u32 next;
 };
 
-/* One leg or charge of a payment, as the workspace keeps it: its amount, the constraint it
- * loads (a leg's debtor, or S + exposure limit) and the one it relieves (a leg's creditor;
- * NONE for a charge), linked in the list of the constraint it loads. A payment's slots hold
- * its legs, then its charges; an unused slot has amount 0. One cache line holds what the
+/* One leg, charge or pair-limit effect of a payment, as the workspace keeps it: its amount,
+ * the constraint it loads (a leg's debtor, S + exposure limit, or S + E + the pair limit of
+ * the leg's direction; NONE when only the reverse direction has one) and the one it relieves
+ * (a leg's creditor; the pair limit of the reverse direction; NONE for a charge), linked in
+ * the list of the constraint it loads. A payment's slots hold its legs, then its charges,
+ * then its pair-limit nodes; an unused slot has amount 0. One cache line holds what the
  * weighing of a candidate reads first. */
 struct settle_gridlock_node {
     i128 amount;
@@ -258,15 +294,16 @@ struct settle_gridlock_workspace {
     u32 position_count_max;
     u32 exposure_count_max;
     u32 payment_count_max;
-    u32 reserved;
-    /* Per constraint (positions, then exposure limits). */
+    u32 pair_limit_count_max;
+    /* Per constraint (positions, then exposure limits, then pair limits). */
     i128 *bound;           /* available or limit, clamped */
     i128 *load;            /* net_out or used, of T */
     i128 *check_load;      /* the same recomputed from scratch by the final check */
     i128 *delta;           /* scratch: a removal's change per constraint, while weighed */
     u32 *touched;          /* scratch: the constraints with a delta */
     u8 *touched_mark;
-    u32 *foreign_count;    /* per position: foreign legs in T debiting it */
+    u32 *foreign_count;    /* per position or pair limit: foreign legs in T loading it */
+    u32 *relief_stamp;     /* step 3: the addition that last relieved it (0: none yet) */
     u32 *list_head;        /* per constraint: T's debiting legs / charges, queue order */
     u32 *list_tail;
     u32 *queue_head;       /* per position: its queue in T, queue order */
@@ -275,6 +312,10 @@ struct settle_gridlock_workspace {
     u32 *heap_position;
     u32 heap_count;
     u32 reserved_heap;
+    /* Per pair limit: ids sorted by (debtor, creditor), and their keys. */
+    u32 *pair_sorted;
+    u32 *pair_scratch;
+    u64 *pair_key;
     /* Per payment. */
     u32 *order;            /* payments in queue order */
     u32 *scratch;          /* merge sort */
@@ -283,25 +324,29 @@ struct settle_gridlock_workspace {
     u32 *queue_of;         /* its queue: legs[0].debtor, kept compact */
     i128 *queue_need;      /* what its legs take out of its queue's position, net */
     u8 *weighed_alone;     /* bypass_fifo, each constraint touched through one node only */
+    u32 *fill_blocker;     /* step 3: the constraint that kept it out at its last try */
+    u32 *fill_stamp;       /* step 3: additions made before that try */
     u32 *selected;
     u8 *in_trial;
-    /* Per list node: payment * (LEG_COUNT_MAX + CHARGE_COUNT_MAX) + slot. */
+    /* Per list node: payment * SETTLE_GRIDLOCK_NODE_COUNT_MAX + slot. */
     struct settle_gridlock_node *nodes;
 };
 
 /* Reserves a workspace for problems up to the given sizes (positions and payments
- * 1..their limits, exposure limits 0..theirs). Returns ok, invalid_argument or
+ * 1..their limits, exposure and pair limits 0..theirs). Returns ok, invalid_argument or
  * out_of_memory. */
 khorgos_error settle_gridlock_workspace_init(struct settle_gridlock_workspace *workspace,
                                              u32 position_count_max, u32 payment_count_max,
-                                             u32 exposure_count_max);
+                                             u32 exposure_count_max, u32 pair_limit_count_max);
 void settle_gridlock_workspace_deinit(struct settle_gridlock_workspace *workspace);
 
 /* Validates the problem, then resolves it. Counts over the workspace's maxima give
  * capacity_full; a position or exposure index out of range, a leg count of 0 or over the
  * limit, a leg whose debtor is its creditor or whose two positions differ in currency, an
  * amount of 0 or over SETTLE_GRIDLOCK_AMOUNT_MAX, a charge count over the limit, an unknown
- * priority or a queue mode other than 0 or 1 give invalid_argument. On error *result is left
+ * priority, a queue mode other than 0 or 1, a pair limit whose positions are out of range, the
+ * same, or of two currencies, two pair limits on one ordered pair, or a payment needing more
+ * than SETTLE_GRIDLOCK_NODE_COUNT_MAX nodes give invalid_argument. On error *result is left
  * untouched. */
 khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspace,
                                       const struct settle_gridlock_problem *problem,

@@ -100,7 +100,7 @@ struct settle_payment_kind {
 
 static const struct settle_payment_kind settle_payment_kinds[SETTLE_PAYMENT_KIND_COUNT] = {
     [SETTLE_PAYMENT_LOCAL] = {settle_payment_enter, settle_local_retry},
-    [SETTLE_PAYMENT_PVP] = {settle_fx_enter, settle_fx_retry},
+    [SETTLE_PAYMENT_PVP] = {settle_offset_pvp_enter, settle_fx_retry},
     [SETTLE_PAYMENT_NET] = {settle_netting_enter, NULL},
 };
 

@@ -181,8 +181,10 @@ u32 settle_netting_window_event_one(struct settle *settle, u32 operation, const 
                                     u64 timestamp);
 
 /* Liquidity saving (settle_resolve.c). Returns payments settled. A resolution leaves the
- * retries of the queues it released to its caller. */
+ * retries of the queues it released to its caller. settle_offset_pvp_enter enters a gross
+ * cross-currency payment (alone, offset, or queued; returns its status). */
 u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp);
+u32 settle_offset_pvp_enter(struct settle *settle, u32 payment, u64 timestamp);
 u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp);
 
 u32 settle_get_positions(const struct settle *settle, const struct khorgos_settle_filter *filter,
@@ -219,7 +221,8 @@ void settle_fx_set_routing(struct settle *settle, u64 timestamp,
  * its submitter gave it (out fields zero), to compare a retried submission. */
 u32 settle_fx_submit_status(struct settle *settle, u32 payment, u64 timestamp);
 void settle_fx_input_view(struct khorgos_payment *record);
-u32 settle_fx_enter(struct settle *settle, u32 payment, u64 timestamp);
+u32 settle_fx_enter_try(struct settle *settle, u32 payment, u64 timestamp, bool *may_offset);
+u32 settle_fx_enter_queue(struct settle *settle, u32 payment, u32 reason);
 /* A queued cross-currency payment tried again (requoted): settled, or why not. */
 u32 settle_fx_retry(struct settle *settle, u32 payment, u64 timestamp);
 /* Puts the payer queues holding cross-currency payments on the retry list; false when none. */

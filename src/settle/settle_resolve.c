@@ -54,16 +54,28 @@
  * nothing, PvP. A set with no cross-currency payment books exactly as before. When the run
  * settles nothing, the quotes' room taken while loading is given back (settle_fx_lsm_end).
  *
- * Offsetting on entry loads only the queues of the new payment's payer and payee (the
- * algorithm looks at nothing else), so its cost is theirs, not the currency's. A queued
- * cross-currency payment of the payee whose first provider is the new payment's payer is one
- * of the candidates (its source leg offsets the new payment). A new cross-currency payment
- * itself is tried alone on entry (settle_fx_enter), not offset.
+ * Offsetting on entry (settle_offset_across), for a new payment of either kind that cannot
+ * settle alone and that fifo does not hold behind its payer's queue: settle_gridlock's model
+ * across currencies (below) holding the new payment with all its legs and, from the queue of
+ * each position one of its legs credits, the payments that PAY BACK into it: one of their
+ * legs credits a position that one of the new payment's legs debits (TARGET2's "the payee's
+ * payments to the payer", across currencies; under fifo the head of the queue while they do).
+ * The new payment settles when the selection holds it, booked with the rest of the selection
+ * as one chain; otherwise it is queued. Only payments back are loaded: with the receivers'
+ * whole queues in the model, a receiver's payments to third parties make it short, and the
+ * removal rule can drop its payment back to the payer first (the one relieving it most),
+ * which leaves the payer short and drops the new payment too
+ * (test_offsetting_on_entry_takes_payments_back; docs/liquidity-saving.md has the simulator's
+ * numbers). Bilateral limits are in the model as pair limits (below).
  *
  * Across currencies (settle_resolve_all). A resolution run, whichever currency started it
  * (on request, on its timer, or just before a cut-off of a currency resolving on its timer),
  * first resolves every currency's queues at once with settle_gridlock (settle_gridlock.h), then
- * the starting currency's queues alone as above, over what is left. The first step's model:
+ * the starting currency's queues alone as above, over what is left. The first step runs once
+ * per tick: a later run of the same request (a resolve_gridlock event for another currency, a
+ * pulse's next due currency) skips it unless a payment has settled or a cut-off has passed
+ * since it ran (settle->grid_fresh), since it would see the queues it has just resolved. The
+ * first step's model:
  *   positions: every position slot, available = settle_liquidity, lowered to the room under a
  *     net debit cap (cap - (sent - received), at least 0), 0 for a suspended participant;
  *     bypass_fifo from the slot's currency's queue mode;
@@ -82,8 +94,9 @@
  * line, so the draw fits), then every leg's debit (debtor -> clearing). Every account only
  * gains before the draws and only loses after them, so no step takes one below its final
  * balance, which the chosen set keeps at least zero: the ledger accepts the chain. Bilateral
- * limits are net per pair and not in settle_gridlock's model, so while any bilateral limit is
- * set the first step is skipped and runs are per currency only. The second step finds sets
+ * limits are pair limits of the model (settle_grid_pairs): from the payer's slot to the
+ * counterparty's in the currency, room limit - position (at least 0), counted net over every
+ * leg of the set. The second step finds sets
  * the first one's heuristic misses when a provider constraint binds (settle_gridlock.h,
  * invariant 5) and keeps the per-currency algorithms' results for single-currency queues.
  *
@@ -110,17 +123,13 @@ static void settle_model_participants(struct settle *settle, u32 currency) {
     }
 }
 
-/* Loads the bilateral limits of the currency (of `only_a`/`only_b` when not NONE). */
-static u32 settle_model_limits(struct settle *settle, u32 currency, u32 only_a, u32 only_b) {
+/* Loads the bilateral limits of the currency. */
+static u32 settle_model_limits(struct settle *settle, u32 currency) {
     u32 count = 0;
     for (u32 index = 0; index < settle->limit_count; index++) {
         const struct settle_bilateral_limit *limit = &settle->limits[index];
         const struct settle_position *position = &settle->positions[limit->position_slot];
         if (position->currency != currency) continue;
-        if (only_a != SETTLE_NONE && position->participant != only_a &&
-            position->participant != only_b) {
-            continue;
-        }
         settle->lsm_limits[count++] = (struct settle_lsm_bilateral_limit){
             .limit = limit->limit, .position = limit->position,
             .participant = position->participant, .counterparty = limit->counterparty};
@@ -304,41 +313,6 @@ static u32 settle_book_selected(struct settle *settle, u32 currency,
     return count;
 }
 
-u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
-    const struct khorgos_payment *record = &settle->payments[payment];
-    u32 payer_slot = settle->payment_payer_slot[payment];
-    u32 payee_slot = settle->payment_payee_slot[payment];
-    u32 currency = settle->positions[payer_slot].currency;
-    bool fifo = settle->currencies[currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
-    ASSERT(record->state == 0 && !settle_fx_payment_is(record));
-    ASSERT(settle->currencies[currency].queue_mode != KHORGOS_QUEUE_MODE_NONE);
-    u32 payer = settle->positions[payer_slot].participant;
-    u32 payee = settle->positions[payee_slot].participant;
-    if (settle_participant_suspended(settle, payer) ||
-        settle_participant_suspended(settle, payee)) {
-        return 0;
-    }
-    settle_fx_lsm_begin(settle);
-    settle_model_participants(settle, currency);
-    u32 limits = settle_model_limits(settle, currency, payer, payee);
-    u32 payments = settle_model_queue(settle, payer_slot, fifo, 0, timestamp);
-    payments = settle_model_queue(settle, payee_slot, fifo, payments, timestamp);
-    struct settle_lsm_problem problem;
-    settle_model_problem(settle, currency, payments, limits, &problem);
-    struct settle_lsm_payment incoming = {.amount = record->amount, .arrival = record->sequence,
-                                          .payer = payer, .payee = payee,
-                                          .priority = record->priority};
-    struct settle_lsm_result result;
-    khorgos_error error = settle_lsm_offset_on_entry(&settle->lsm, &problem, &incoming, &result);
-    ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
-    u32 settled = 0;
-    if (result.incoming_settles) {
-        settled = settle_book_selected(settle, currency, &result, payment, timestamp);
-    }
-    settle_fx_lsm_end(settle);
-    return settled;
-}
-
 /* ----------------------------------------------------------------------------------------- */
 /* The resolution across currencies (settle_gridlock.h; "Across currencies" in the header).    */
 
@@ -366,6 +340,24 @@ static u32 settle_grid_positions(struct settle *settle) {
     return slots;
 }
 
+/* Pair limits: each bilateral limit whose counterparty holds the currency, with its room
+ * (limit - position, at least 0: one already exceeded admits no further net outflow). */
+static u32 settle_grid_pairs(struct settle *settle) {
+    u32 count = 0;
+    ASSERT(settle->limit_count <= settle->config.limit_count_max);
+    for (u32 index = 0; index < settle->limit_count; index++) {
+        const struct settle_bilateral_limit *limit = &settle->limits[index];
+        u32 currency = settle->positions[limit->position_slot].currency;
+        u32 creditor = settle_position_slot(settle, limit->counterparty, currency);
+        if (creditor == SETTLE_NONE) continue;
+        i128 room = (i128)limit->limit - limit->position;
+        settle->grid_pair_limits[count++] = (struct settle_gridlock_pair_limit){
+            .room = room <= 0 ? 0 : (u128)room, .debtor = limit->position_slot,
+            .creditor = creditor};
+    }
+    return count;
+}
+
 /* Exposure limits: each quote's room. */
 static u32 settle_grid_exposures(struct settle *settle) {
     const struct settle_fx *fx = &settle->fx;
@@ -378,11 +370,24 @@ static u32 settle_grid_exposures(struct settle *settle) {
     return fx->quote_count;
 }
 
+/* The problem over the loaded positions and payments, with every quote's room and every
+ * bilateral limit. */
+static void settle_grid_problem(struct settle *settle, u32 slots, u32 payments,
+                                struct settle_gridlock_problem *problem) {
+    ASSERT(slots > 0 && payments > 0);
+    ASSERT(payments <= settle->config.payment_count_max);
+    *problem = (struct settle_gridlock_problem){
+        .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
+        .payments = settle->grid_payments, .pair_limits = settle->grid_pair_limits,
+        .position_count = slots, .exposure_count = settle_grid_exposures(settle),
+        .payment_count = payments, .pair_limit_count = settle_grid_pairs(settle)};
+}
+
 /* Loads one queued payment with all its legs; false when it cannot settle in this run. */
 static bool settle_grid_payment(struct settle *settle, u32 payment, u64 timestamp,
                                 struct settle_gridlock_payment *model) {
     const struct khorgos_payment *record = &settle->payments[payment];
-    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED);
+    ASSERT(record->state == KHORGOS_PAYMENT_QUEUED || record->state == 0); /* 0: entering */
     memset(model, 0, sizeof(*model));
     model->arrival = record->sequence;
     model->priority = record->priority;
@@ -417,8 +422,26 @@ static bool settle_grid_payment(struct settle *settle, u32 payment, u64 timestam
     return true;
 }
 
-/* Appends the slot's queued payments (under fifo cut at the first that cannot be loaded). */
-static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 timestamp) {
+/* Whether a loaded payment pays back into the new payment of an offsetting on entry: one of
+ * its legs credits a position that a leg of the new payment (grid_payments[0]) debits. */
+static bool settle_grid_pays_back(const struct settle *settle,
+                                  const struct settle_gridlock_payment *model) {
+    const struct settle_gridlock_payment *incoming = &settle->grid_payments[0];
+    ASSERT(model != incoming);
+    ASSERT(incoming->leg_count > 0);
+    for (u32 leg = 0; leg < model->leg_count; leg++) {
+        for (u32 other = 0; other < incoming->leg_count; other++) {
+            if (model->legs[leg].creditor == incoming->legs[other].debtor) return true;
+        }
+    }
+    return false;
+}
+
+/* Appends the slot's queued payments (under fifo cut at the first that cannot be loaded); with
+ * `back`, only those that pay back into the new payment (settle_grid_pays_back), under fifo
+ * the head of the queue while they do. */
+static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 timestamp,
+                             bool back) {
     const struct settle_position *position = &settle->positions[slot];
     ASSERT(position->in_use);
     bool fifo = settle->currencies[position->currency].queue_mode == KHORGOS_QUEUE_MODE_FIFO;
@@ -426,7 +449,9 @@ static u32 settle_grid_queue(struct settle *settle, u32 slot, u32 count, u64 tim
     for (u32 priority = 0; priority < KHORGOS_PRIORITY_COUNT; priority++) {
         for (u32 at = position->queue_head[priority]; at != SETTLE_NONE;
              at = settle->payment_next[at]) {
-            if (!settle_grid_payment(settle, at, timestamp, &settle->grid_payments[count])) {
+            struct settle_gridlock_payment *model = &settle->grid_payments[count];
+            if (!settle_grid_payment(settle, at, timestamp, model) ||
+                (back && !settle_grid_pays_back(settle, model))) {
                 if (fifo) return count;
                 continue;
             }
@@ -445,7 +470,7 @@ static u32 settle_grid_queues(struct settle *settle, u32 slots, u64 timestamp) {
         if (!position->in_use) continue;
         const struct settle_currency *currency = &settle->currencies[position->currency];
         if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
-        count = settle_grid_queue(settle, slot, count, timestamp);
+        count = settle_grid_queue(settle, slot, count, timestamp, false);
     }
     ASSERT(count <= settle->config.payment_count_max);
     return count;
@@ -518,7 +543,9 @@ static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_
     for (u32 index = 0; index < count; index++) {
         u32 payment = settle->lsm_payment_index[result->selected[index]];
         settle->set[index] = payment;
-        settle_queue_remove(settle, payment);
+        if (settle->payments[payment].state == KHORGOS_PAYMENT_QUEUED) {
+            settle_queue_remove(settle, payment);
+        }
         if (settle_fx_lsm_admitted(settle, payment)) settle_fx_lsm_take(settle, payment);
         ASSERT(settle->payments[payment].state == 0);
     }
@@ -530,17 +557,13 @@ static u32 settle_grid_book(struct settle *settle, const struct settle_gridlock_
 
 /* A resolution run over every currency's queues at once: load, choose, book. */
 static u32 settle_resolve_all(struct settle *settle, u64 timestamp) {
-    ASSERT(settle->limit_count == 0);
     settle_fx_lsm_begin(settle);
     u32 slots = settle_grid_positions(settle);
-    u32 exposures = settle_grid_exposures(settle);
     u32 payments = settle_grid_queues(settle, slots, timestamp);
     u32 settled = 0;
     if (payments > 0) {
-        struct settle_gridlock_problem problem = {
-            .positions = settle->grid_positions, .exposure_limits = settle->grid_exposure_limits,
-            .payments = settle->grid_payments, .position_count = slots,
-            .exposure_count = exposures, .payment_count = payments};
+        struct settle_gridlock_problem problem;
+        settle_grid_problem(settle, slots, payments, &problem);
         struct settle_gridlock_result result;
         khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
         ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
@@ -556,11 +579,18 @@ u32 settle_resolve(struct settle *settle, u32 currency, u64 timestamp) {
     ASSERT(currency < settle->currency_count);
     const struct settle_currency *entry = &settle->currencies[currency];
     if (!entry->day_open || entry->queue_mode == KHORGOS_QUEUE_MODE_NONE) return 0;
-    u32 settled = settle->limit_count == 0 ? settle_resolve_all(settle, timestamp) : 0;
+    u32 settled = 0;
+    bool fresh = settle->grid_fresh && settle->grid_settled_mark == settle->payments_settled;
+    if (!fresh) {
+        settled = settle_resolve_all(settle, timestamp);
+        settle->grid_runs++;
+        settle->grid_fresh = 1;
+        settle->grid_settled_mark = settle->payments_settled;
+    }
     bool fifo = entry->queue_mode == KHORGOS_QUEUE_MODE_FIFO;
     settle_fx_lsm_begin(settle);
     settle_model_participants(settle, currency);
-    u32 limits = settle_model_limits(settle, currency, SETTLE_NONE, SETTLE_NONE);
+    u32 limits = settle_model_limits(settle, currency);
     u32 payments = 0;
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         u32 slot = settle_position_slot(settle, participant, currency);
@@ -611,4 +641,67 @@ u32 settle_resolve_event_one(struct settle *settle, u32 operation, const void *b
     u32 status = settle_resolve_status(settle, event, &currency);
     if (status == KHORGOS_SETTLE_ok) settle_resolve(settle, currency, timestamp);
     return status;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Offsetting on entry across currencies.                                                    */
+
+/* The new payment with all its legs (grid_payments[0]) and, from the queues of the positions
+ * its legs credit, the payments that pay back into it, in one model across currencies;
+ * returns the payments settled (0 unless the selection holds the new payment, which is then
+ * booked with the rest of the selection in one chain). */
+static u32 settle_offset_across(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->payments[payment].state == 0);
+    settle_fx_lsm_begin(settle);
+    u32 slots = settle_grid_positions(settle);
+    u32 settled = 0;
+    if (settle_grid_payment(settle, payment, timestamp, &settle->grid_payments[0])) {
+        settle->lsm_payment_index[0] = payment;
+        u32 count = 1, legs = settle->grid_payments[0].leg_count;
+        for (u32 leg = 0; leg < legs; leg++) {
+            u32 slot = settle->grid_payments[0].legs[leg].creditor;
+            const struct settle_currency *currency =
+                &settle->currencies[settle->positions[slot].currency];
+            if (!currency->day_open || currency->queue_mode == KHORGOS_QUEUE_MODE_NONE) continue;
+            count = settle_grid_queue(settle, slot, count, timestamp, true);
+        }
+        struct settle_gridlock_problem problem;
+        settle_grid_problem(settle, slots, count, &problem);
+        struct settle_gridlock_result result;
+        khorgos_error error = settle_gridlock_resolve(&settle->grid, &problem, &result);
+        ASSERT(error == KHORGOS_ERROR_ok); /* the model is built valid */
+        if (result.selected_count > 0 && result.selected[0] == 0) {
+            settled = settle_grid_book(settle, &result, timestamp);
+        }
+    }
+    settle_fx_lsm_end(settle);
+    return settled;
+}
+
+/* Offsetting on entry of a same-currency payment, across currencies (header). Under fifo a
+ * payment waiting behind its payer's queue is not offset. */
+u32 settle_offset_on_entry(struct settle *settle, u32 payment, u64 timestamp) {
+    ASSERT(settle->payments[payment].state == 0);
+    u32 slot = settle->payment_payer_slot[payment];
+    bool held = settle->currencies[settle->positions[slot].currency].queue_mode ==
+                    KHORGOS_QUEUE_MODE_FIFO &&
+                settle_queue_holds(settle, slot, settle->payments[payment].priority);
+    return held ? 0 : settle_offset_across(settle, payment, timestamp);
+}
+
+/* Entering a gross cross-currency payment (settle_payments.c's table): alone, then offsetting
+ * on entry across currencies when its source currency offsets, then its queue (settle_fx.c). */
+u32 settle_offset_pvp_enter(struct settle *settle, u32 payment, u64 timestamp) {
+    bool may_offset = false;
+    u32 status = settle_fx_enter_try(settle, payment, timestamp, &may_offset);
+    const struct khorgos_payment *record = &settle->payments[payment];
+    if (record->state != 0) return status; /* settled alone, or rejected */
+    const struct settle_currency *currency =
+        &settle->currencies[settle->positions[settle->payment_payer_slot[payment]].currency];
+    if (may_offset &&
+        (currency->flags & KHORGOS_DAY_OFFSETTING_ON_ENTRY) != 0 &&
+        settle_offset_across(settle, payment, timestamp) > 0) {
+        return KHORGOS_SETTLE_settled;
+    }
+    return settle_fx_enter_queue(settle, payment, status);
 }

@@ -28,6 +28,14 @@ COMMAND_PING_CLIENT, COMMAND_PONG_CLIENT, COMMAND_REQUEST = 3, 4, 5
 COMMAND_REPLY, COMMAND_EVICTION, COMMAND_NOTIFICATION = 8, 18, 128
 OPERATION_REGISTER = 2
 OPERATION_ADVANCE_CLOCK = 192
+# The ISO 20022 gateway's operations and subscribe_entries (docs/protocol.md, "ISO 20022
+# operations"): answered without the session recording them.
+OPERATION_SUBMIT_MESSAGE, OPERATION_GET_MESSAGE_STATUS, OPERATION_GET_STATEMENT = 228, 229, 230
+OPERATION_SUBSCRIBE_ENTRIES = 231
+OPERATIONS_UNRECORDED = {OPERATION_SUBMIT_MESSAGE, OPERATION_GET_MESSAGE_STATUS,
+                         OPERATION_GET_STATEMENT, OPERATION_SUBSCRIBE_ENTRIES}
+# Notification kinds: a pacs.002 with a payment's later status; a camt.054 of new entries.
+NOTIFICATION_PAYMENT_STATUS, NOTIFICATION_ACCOUNT_ENTRIES = 1, 2
 SENDS_BEFORE_RECONNECT = 3
 EVICTION_REASONS = ["reserved", "no_session", "client_release_too_low",
                     "client_release_too_high", "invalid_request_operation",
@@ -157,7 +165,8 @@ class Client:
     """A session with a Khorgos server. `addresses`: ["HOST:PORT", ...] (or ports, for
     127.0.0.1); `cluster_id`: the server's cluster; `timeout`: seconds a call may wait;
     `retry`: seconds before an unanswered request is sent again; `on_notification(kind,
-    sequence, body)`: called, inside a call, for each notification the server pushes;
+    sequence, body)`: called, inside a call or poll_notifications, for each notification the
+    server pushes (kind 1: a pacs.002, kind 2: a camt.054, as bytes);
     `tls_cert`, `tls_key`, `tls_ca`: PEM files for mutual TLS 1.3 (all three or none): this
     client's certificate and key, and the CA that signed the server's certificate, which must
     name the address connected to."""
@@ -259,13 +268,36 @@ class Client:
             if command == COMMAND_EVICTION and _get_u128(header, 128) == self.id:
                 self._evicted = EVICTION_REASONS[header[255]] if header[255] < 9 else "unknown"
                 raise Evicted(self._evicted)
-            if command == COMMAND_NOTIFICATION and _get_u128(header, 128) == self.id:
-                if self.on_notification is not None:
-                    sequence, kind = struct.unpack_from("<QI", header, 144)
-                    self.on_notification(kind, sequence, body)
+            self._notification(header, body)
             if command == COMMAND_REPLY and _get_u128(header, 128) == checksum and \
                     _get_u128(header, 192) == self.id:
                 return header, body
+
+    def _notification(self, header, body):
+        """Hands a notification for this client to on_notification; False for other messages."""
+        if header[114] != COMMAND_NOTIFICATION or _get_u128(header, 128) != self.id:
+            return False
+        if self.on_notification is not None:
+            sequence, kind = struct.unpack_from("<QI", header, 144)
+            self.on_notification(kind, sequence, body)
+        return True
+
+    def poll_notifications(self, seconds):
+        """Waits up to `seconds` for what the server pushes between calls, handing each
+        notification to on_notification; returns how many came. A message cut by the end of
+        the wait drops the connection (the next call connects again)."""
+        deadline = time.monotonic() + seconds
+        count = 0
+        while self._socket is not None and self._pending is None:
+            try:
+                header, body = self._receive(deadline)
+            except socket.timeout:
+                break
+            except (ConnectionError, OSError):
+                self._drop()
+                break
+            count += self._notification(header, body)
+        return count
 
     def _exchange(self, message, deadline):
         """Sends `message` until its reply comes, reconnecting as needed; returns it."""
@@ -299,10 +331,11 @@ class Client:
 
     def _reply_taken(self, header):
         """The reply's context becomes the next request's parent, unless the session did not
-        record the request (a refusal by the engine's validation: any error but forbidden); then
-        the next request reuses its number (docs/protocol.md)."""
+        record the request (the ISO 20022 operations, or a refusal by the engine's validation: any
+        error but forbidden); then the next request reuses its number (docs/protocol.md)."""
         operation, error = header[236], header[237]
-        unrecorded = operation >= 192 and error != 0 and error != names.ERRORS.index("forbidden")
+        unrecorded = operation in OPERATIONS_UNRECORDED or (
+            operation >= 192 and error != 0 and error != names.ERRORS.index("forbidden"))
         if unrecorded:
             self.number -= 1
         else:
@@ -351,6 +384,44 @@ class Client:
         clock's new time in nanoseconds."""
         reply, _ = self.request(OPERATION_ADVANCE_CLOCK, struct.pack("<Q", nanoseconds))
         return struct.unpack("<Q", reply)[0]
+
+
+    # ---- ISO 20022 (docs/iso20022.md, "Over the server") ----------------------------------
+
+    @staticmethod
+    def _message_result(reply):
+        status, reason, transactions, rejected, size = struct.unpack_from("<5s5s2xIII", reply)
+        return {"status": status.rstrip(b"\0").decode(), "reason": reason.rstrip(b"\0").decode(),
+                "transactions": transactions, "rejected": rejected,
+                "reply_xml": reply[24:24 + size].decode()}
+
+    def submit_message(self, xml):
+        """Submits one ISO 20022 message (bytes or str); returns a dict with the group's
+        status, its reason, the transaction and rejected counts and the reply's XML."""
+        body = xml.encode() if isinstance(xml, str) else bytes(xml)
+        reply, _ = self.request(OPERATION_SUBMIT_MESSAGE, body)
+        return self._message_result(reply)
+
+    def get_message_status(self, uetr="", msg_id="", sender_bic=""):
+        """The current pacs.002 of a message's payments, by UETR or by MsgId and sender."""
+        body = struct.pack("<37s36s12s", uetr.encode(), msg_id.encode(), sender_bic.encode())
+        reply, _ = self.request(OPERATION_GET_MESSAGE_STATUS, body)
+        return self._message_result(reply)
+
+    def get_statement(self, bic, currency, message="camt.053", date=0, timestamp_min=0,
+                      timestamp_max=0):
+        """A settlement account's camt.053 for a day (YYYYMMDD) or camt.054 over a range of
+        timestamps; `currency` is ISO 4217 numeric. Returns the XML."""
+        kind = {"camt.053": 53, "camt.054": 54}[message]
+        body = struct.pack("<12sIIIQQ", bic.encode(), kind, currency, date, timestamp_min,
+                           timestamp_max)
+        reply, _ = self.request(OPERATION_GET_STATEMENT, body)
+        return reply.decode()
+
+    def subscribe_entries(self, bic, currency):
+        """Subscribes this session to camt.054 notifications (kind 2) of the settlement
+        account of `bic` (a participant's own: "") in `currency` (ISO 4217 numeric)."""
+        self.request(OPERATION_SUBSCRIBE_ENTRIES, struct.pack("<12sI", bic.encode(), currency))
 
 
 def _operation_method(name):

@@ -228,6 +228,51 @@ class TestClient(unittest.TestCase):
         silent.close()
 
 
+class TestMessages(unittest.TestCase):
+    """The ISO 20022 operations through the server, and what it pushes: a pacs.008 accepted
+    ACSP while its payer has no funds gets its pacs.002 ACSC pushed once the payer is funded,
+    and a session subscribed to the payee's account gets the camt.054 of the credit."""
+
+    def setUp(self):
+        self.server = Server()
+
+    def tearDown(self):
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_message_pushed_status_and_entries(self):
+        received = []
+        address = [f"127.0.0.1:{self.server.port}"]
+        with khorgos.Client(addresses=address) as operator, \
+                khorgos.Client(addresses=address,
+                               on_notification=lambda *n: received.append(n)) as bank:
+            participants = [
+                khorgos.Participant(bic=bic, country="KZ", role=role, name=bic[:4],
+                                    currencies=[398])
+                for bic, role in [("NBRKKZKX", 3), ("HSBKKZKX", 1), ("KCJBKZKX", 1)]]
+            self.assertEqual([r.status for r in operator.create_participants(participants)],
+                             [0, 0, 0])
+            day = khorgos.BusinessDay(id=1, currency=398, date=20230519, queue_mode=2)
+            self.assertEqual(operator.open_day([day])[0].status, 0)
+            bank.subscribe_entries("KCJBKZKX", 398)
+            with open(os.path.join(SOURCE, "tests", "iso20022", "pacs008_v08.xml"), "rb") as f:
+                result = bank.submit_message(f.read())
+            self.assertEqual((result["status"], result["transactions"]), ("ACSP", 1))
+            self.assertIn("<TxSts>ACSP</TxSts>", result["reply_xml"])
+            fund = khorgos.ParticipantEvent(id=2, bic="HSBKKZKX", currency=398, amount=10**6)
+            self.assertEqual(operator.fund([fund])[0].status, 0)
+            deadline = time.monotonic() + 5
+            while len(received) < 2 and time.monotonic() < deadline:
+                bank.poll_notifications(0.2)
+            kinds = {kind: body.decode() for kind, _, body in received}
+            self.assertIn("<TxSts>ACSC</TxSts>", kinds[client.NOTIFICATION_PAYMENT_STATUS])
+            self.assertIn("<CdtDbtInd>CRDT</CdtDbtInd>", kinds[client.NOTIFICATION_ACCOUNT_ENTRIES])
+            status = bank.get_message_status(uetr="e7985fdc-04da-494d-9f89-cc9502ea84bb")
+            self.assertEqual(status["status"], "ACSC")
+            statement = bank.get_statement("KCJBKZKX", 398, date=20230519)
+            self.assertIn("camt.053.001.08", statement)
+            self.assertEqual(operator.lookup_payments([1]), [])  # the session goes on
+
+
 class LossyProxy:
     """Forwards one connection to the server and drops the first reply that is not
     register's, with the connection."""
