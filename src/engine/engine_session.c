@@ -249,8 +249,6 @@ u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_re
 
 /* ---- the snapshot section -------------------------------------------------------------------- */
 
-typedef void (*sessions_put)(void *context, const void *data, u64 size);
-
 /* The occupied slots by increasing session number: the section's order. */
 static u32 sessions_order(const struct engine_sessions *sessions,
                           u32 order[ENGINE_SESSIONS_MAX]) {
@@ -274,7 +272,7 @@ static u32 sessions_order(const struct engine_sessions *sessions,
     return count;
 }
 
-static void sessions_emit(const struct engine_sessions *sessions, sessions_put put,
+static void sessions_emit(const struct engine_sessions *sessions, storage_put_function put,
                           void *context) {
     ASSERT(sessions != NULL && put != NULL);
     ASSERT(context != NULL);
@@ -305,28 +303,10 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
     }
 }
 
-static void sessions_put_writer(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    if (size > 0) storage_writer_put(context, data, size);
-}
-
-static void sessions_put_checksum(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    if (size > 0) base_checksum_stream_add(context, data, size);
-}
-
-static void sessions_put_count(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    *(u64 *)context += size;
-}
-
 void engine_sessions_write(const struct engine_sessions *sessions, struct storage_writer *writer) {
     ASSERT(sessions != NULL && writer != NULL);
     storage_writer_section_begin(writer, STORAGE_SECTION_SESSIONS, ENGINE_SESSIONS_SECTION_VERSION);
-    sessions_emit(sessions, sessions_put_writer, writer);
+    sessions_emit(sessions, storage_put_writer, writer);
     storage_writer_section_end(writer);
 }
 
@@ -334,14 +314,14 @@ u128 engine_sessions_digest(const struct engine_sessions *sessions) {
     ASSERT(sessions != NULL);
     struct base_checksum_stream stream;
     base_checksum_stream_init(&stream);
-    sessions_emit(sessions, sessions_put_checksum, &stream);
+    sessions_emit(sessions, storage_put_checksum, &stream);
     return base_checksum_stream_final(&stream);
 }
 
 u64 engine_sessions_bytes(const struct engine_sessions *sessions) {
     ASSERT(sessions != NULL);
     u64 bytes = 0;
-    sessions_emit(sessions, sessions_put_count, &bytes);
+    sessions_emit(sessions, storage_put_count, &bytes);
     ASSERT(bytes >= sizeof(struct sessions_counts));
     return bytes;
 }
