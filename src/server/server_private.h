@@ -6,6 +6,7 @@
 #ifndef KHORGOS_SERVER_PRIVATE_H
 #define KHORGOS_SERVER_PRIVATE_H
 
+#include "cluster/cluster_status.h"
 #include "engine/engine.h"
 #include "server/server.h"
 #include "server/server_http.h"
@@ -88,6 +89,11 @@ struct server {
     khorgos_error failure; /* the engine's, when it stopped */
     struct server_metrics metrics; /* counters for /metrics (server_metrics.c) */
     struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
+    /* A replica's raft, state machine and identity, read for /metrics and `khorgos status`
+     * (cluster_status.h); raft NULL on a single node. */
+    struct raft *cluster_raft;
+    const struct cluster_fsm *cluster_fsm;
+    struct cluster_identity cluster_identity;
 };
 
 /* server_loop.c */
