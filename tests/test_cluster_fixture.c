@@ -496,8 +496,11 @@ static void test_malformed_entry_changes_nothing(void **state) {
     assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), TEST_LEADER_TIME_NS, 0,
                                                 &create, 1), KHORGOS_ERROR_ok);
     u128 digest = engine_state_digest(engine);
+    /* The entry's header; a request's size, flags (the client flag without a client), reserved
+     * word, actor's reserved byte, and a client byte without the flag. */
     const size_t offsets[] = {0, 4, 6, 12, 16, 32, 40, CLUSTER_ENTRY_HEADER_BYTES + 4,
-                              CLUSTER_ENTRY_HEADER_BYTES + 8};
+                              CLUSTER_ENTRY_HEADER_BYTES + 8, CLUSTER_ENTRY_HEADER_BYTES + 12,
+                              CLUSTER_ENTRY_HEADER_BYTES + 31, CLUSTER_ENTRY_HEADER_BYTES + 40};
     for (u32 index = 0; index < ARRAY_COUNT(offsets); index++) {
         memcpy(damaged, entry, bytes);
         damaged[offsets[index]] ^= (offsets[index] == 16) ? 0xff : 0x01;
@@ -511,6 +514,48 @@ static void test_malformed_entry_changes_nothing(void **state) {
     assert_int_equal(cluster_fsm_apply(&fsm, damaged + 8, bytes)->error, KHORGOS_ERROR_ok);
     assert_true(engine_state_digest(engine) != digest);
     cluster_fsm_deinit(&fsm); /* closes the engine */
+}
+
+/* An entry carries each request's actor and client fields: a replica authorizes the request
+ * as its sender (an auditor may not create accounts) and its session table takes it (the
+ * register opens the session, the next request becomes its latest), as on the leader. */
+static void test_entry_carries_actor_and_session(void **state) {
+    (void)state;
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, test_engine_open()), KHORGOS_ERROR_ok);
+    const u128 client = 77;
+    struct khorgos_client_request sessions[2] = {
+        {.client = client, .checksum = 5, .request = 0, .release = 1, .batch_count = 1},
+        {.client = client, .checksum = 6, .request = 1, .release = 1, .batch_count = 1},
+    };
+    struct khorgos_account account = test_account(1);
+    struct khorgos_request requests[3] = {
+        test_request(KHORGOS_OPERATION_REGISTER, NULL, 0),
+        test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, &account, sizeof(account)),
+        test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, &account, sizeof(account)),
+    };
+    requests[0].client = &sessions[0];
+    requests[1].client = &sessions[1];
+    requests[2].actor.role = KHORGOS_ACTOR_AUDITOR;
+    static _Alignas(16) u8 entry[2048];
+    u64 bytes = cluster_entry_batch_bytes(requests, 3);
+    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), TEST_LEADER_TIME_NS, 0,
+                                                requests, 3), KHORGOS_ERROR_ok);
+    const struct cluster_apply_result *result = cluster_fsm_apply(&fsm, entry, bytes);
+    assert_int_equal(result->error, KHORGOS_ERROR_ok);
+    assert_int_equal(result->requests[0].error, KHORGOS_ERROR_ok);
+    assert_int_equal(result->requests[1].error, KHORGOS_ERROR_ok);
+    assert_int_equal(result->requests[2].error, KHORGOS_ERROR_forbidden);
+    const struct engine_session *session = engine_session_find(fsm.engine, client);
+    assert_non_null(session);
+    assert_int_equal(session->request, 1);
+    assert_true(session->request_checksum == 6);
+    assert_true(test_credits(fsm.engine, 1) == 0 && fsm.engine->request_count >= 2);
+    /* A client without its number is refused by the encoder. */
+    sessions[0].client = 0;
+    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), TEST_LEADER_TIME_NS, 0,
+                                                requests, 1), KHORGOS_ERROR_invalid_argument);
+    cluster_fsm_deinit(&fsm);
 }
 
 /* A follower down while the leader's log is compacted past its last entry catches up by
@@ -606,6 +651,7 @@ int main(void) {
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
+        cmocka_unit_test(test_entry_carries_actor_and_session),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
         cmocka_unit_test(test_damaged_snapshot_is_refused),
     };

@@ -16,9 +16,17 @@
  *                        once the entry is applied (a batch only)
  *     u64 body_bytes     bytes after the header
  *     u64 reserved       zero
- *   a batch: request_count requests, each
- *     u32 operation, u32 body_size, u64 reserved (zero), then body_size bytes of body padded
- *     with zeros to a multiple of 16
+ *   a batch: request_count requests, each a header of CLUSTER_REQUEST_HEADER_BYTES (80):
+ *     u32 operation, u32 body_size,
+ *     u32 flags          CLUSTER_REQUEST_CLIENT when the client fields below are set; else 0
+ *     u32 reserved       zero
+ *     the actor, 16:     u32 role, u8 bic[11] (NUL-padded), u8 reserved (zero): who sent it,
+ *                        so every replica authorizes it alike
+ *     the client, 48:    u128 client, u128 checksum, u64 request, u32 release, u16 batch,
+ *                        u16 batch_count (struct khorgos_client_request): the session the
+ *                        request belongs to, so every replica's session table takes it alike;
+ *                        all zero without CLUSTER_REQUEST_CLIENT
+ *     then body_size bytes of body padded with zeros to a multiple of 16
  *   a check, 32 bytes:
  *     u64 mark, u64 reserved (zero), u128 digest: the leader's digest recorded under `mark`
  *
@@ -60,9 +68,11 @@
 #endif
 
 #define CLUSTER_ENTRY_MAGIC 0x4552484bu /* "KHRE" */
-#define CLUSTER_ENTRY_VERSION 1u
+#define CLUSTER_ENTRY_VERSION 2u
 #define CLUSTER_ENTRY_HEADER_BYTES 48u
-#define CLUSTER_REQUEST_HEADER_BYTES 16u
+#define CLUSTER_REQUEST_HEADER_BYTES 80u
+/* A request header's flag: its client fields are set (a request of a client's session). */
+#define CLUSTER_REQUEST_CLIENT 1u
 #define CLUSTER_CHECK_BYTES 32u
 /* Requests in one entry: what a server gathers while the previous entry commits; bounded so a
  * replica's reply slots are reserved once, at open. */
@@ -92,7 +102,7 @@ enum cluster_entry_kind {
     CLUSTER_ENTRY_CHECK = 2,
 };
 
-/* Bytes of a batch entry holding these requests (operation and body of each). */
+/* Bytes of a batch entry holding these requests (operation, actor, client and body of each). */
 u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count);
 /* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it, zeroed by the call).
  * invalid_argument when it would exceed the limits above; nothing is written then. */
@@ -143,6 +153,8 @@ struct cluster_fsm {
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
     struct cluster_apply_result result;
+    /* The client fields of the requests being applied (their `client` points here). */
+    struct khorgos_client_request clients[CLUSTER_ENTRY_REQUEST_COUNT_MAX];
 };
 
 /* Prepares an fsm over `engine`, which must run on a manual clock (khorgos_config.clock_manual

@@ -6,6 +6,8 @@
 _Static_assert(CLUSTER_ENTRY_HEADER_BYTES % 16 == 0, "bodies after the header stay aligned");
 _Static_assert(CLUSTER_REQUEST_HEADER_BYTES % 16 == 0, "bodies after a request stay aligned");
 _Static_assert(CLUSTER_ENTRY_BYTES_MAX < U32_MAX, "an entry's size fits a raft buffer");
+_Static_assert(sizeof(struct khorgos_actor) == 16, "the actor's 16 bytes of a request header");
+_Static_assert(4 + KHORGOS_BIC_BYTES + 1 == 16, "role, BIC and a reserved byte");
 
 static u64 cluster_padded(u64 bytes) {
     ASSERT(bytes <= U64_MAX - 15);
@@ -41,6 +43,25 @@ static void cluster_header_encode(u8 *buffer, enum cluster_entry_kind kind, u32 
     cluster_put_u64(buffer + 32, body_bytes);
 }
 
+/* A request's header (cluster.h): operation, size, flags, actor, client fields. */
+static void cluster_request_header_encode(u8 *at, const struct khorgos_request *request) {
+    ASSERT(at != NULL && request != NULL);
+    ASSERT(request->body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    cluster_put_u32(at, request->operation);
+    cluster_put_u32(at + 4, request->body_size);
+    cluster_put_u32(at + 8, request->client != NULL ? CLUSTER_REQUEST_CLIENT : 0);
+    cluster_put_u32(at + 16, request->actor.role);
+    memcpy(at + 20, request->actor.bic, KHORGOS_BIC_BYTES);
+    const struct khorgos_client_request *client = request->client;
+    if (client == NULL) return;
+    memcpy(at + 32, &client->client, sizeof(client->client));
+    memcpy(at + 48, &client->checksum, sizeof(client->checksum));
+    cluster_put_u64(at + 64, client->request);
+    cluster_put_u32(at + 72, client->release);
+    cluster_put_u16(at + 76, client->batch);
+    cluster_put_u16(at + 78, client->batch_count);
+}
+
 u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count) {
     ASSERT(requests != NULL || count == 0);
     u64 bytes = CLUSTER_ENTRY_HEADER_BYTES;
@@ -63,6 +84,9 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
         if (requests[index].body_size > LIMIT_REQUEST_BODY_BYTES_MAX) {
             return KHORGOS_ERROR_invalid_argument;
         }
+        if (requests[index].client != NULL && requests[index].client->client == 0) {
+            return KHORGOS_ERROR_invalid_argument;
+        }
     }
     u64 bytes = cluster_entry_batch_bytes(requests, count);
     if (bytes > CLUSTER_ENTRY_BYTES_MAX || bytes > buffer_bytes) {
@@ -75,8 +99,7 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
     u64 offset = CLUSTER_ENTRY_HEADER_BYTES;
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_request *request = &requests[index];
-        cluster_put_u32(out + offset, request->operation);
-        cluster_put_u32(out + offset + 4, request->body_size);
+        cluster_request_header_encode(out + offset, request);
         offset += CLUSTER_REQUEST_HEADER_BYTES;
         if (request->body_size > 0) memcpy(out + offset, request->body, request->body_size);
         offset += cluster_padded(request->body_size);

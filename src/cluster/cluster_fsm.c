@@ -34,6 +34,22 @@ static u64 cluster_get_u64(const u8 *at) {
     return value;
 }
 
+/* A request header's fields besides operation and size (cluster.h): the flags are 0 or
+ * CLUSTER_REQUEST_CLIENT, the reserved bytes zero, the client fields all zero without the flag
+ * and naming a client with it. */
+static bool cluster_request_header_valid(const u8 *at) {
+    ASSERT(at != NULL);
+    u32 flags = cluster_get_u32(at + 8);
+    if ((flags & ~CLUSTER_REQUEST_CLIENT) != 0 || cluster_get_u32(at + 12) != 0) return false;
+    if (at[31] != 0) return false;
+    u128 client;
+    memcpy(&client, at + 32, sizeof(client));
+    if (flags == CLUSTER_REQUEST_CLIENT) return client != 0;
+    static const u8 zero[48];
+    ASSERT(CLUSTER_REQUEST_HEADER_BYTES - 32 == sizeof(zero));
+    return memcmp(at + 32, zero, sizeof(zero)) == 0;
+}
+
 /* Checks a batch's requests against body_bytes without applying anything. */
 static bool cluster_batch_valid(const struct cluster_entry *entry) {
     ASSERT(entry != NULL);
@@ -43,7 +59,7 @@ static bool cluster_batch_valid(const struct cluster_entry *entry) {
     for (u32 index = 0; index < entry->request_count; index++) {
         if (entry->body_bytes - offset < CLUSTER_REQUEST_HEADER_BYTES) return false;
         u32 body_size = cluster_get_u32(entry->body + offset + 4);
-        if (cluster_get_u64(entry->body + offset + 8) != 0) return false;
+        if (!cluster_request_header_valid(entry->body + offset)) return false;
         if (body_size > LIMIT_REQUEST_BODY_BYTES_MAX) return false;
         u64 padded = ((u64)body_size + 15) & ~(u64)15;
         offset += CLUSTER_REQUEST_HEADER_BYTES;
@@ -84,6 +100,25 @@ static struct khorgos *cluster_fsm_state(const struct cluster_fsm *fsm) {
     return fsm->replay != NULL ? fsm->replay : fsm->engine;
 }
 
+/* The actor and, when the header has them, the client fields of a request (validated). */
+static void cluster_request_decode(struct cluster_fsm *fsm, u32 index, const u8 *at,
+                                   struct khorgos_request *request) {
+    ASSERT(fsm != NULL && at != NULL);
+    ASSERT(index < CLUSTER_ENTRY_REQUEST_COUNT_MAX);
+    request->actor.role = cluster_get_u32(at + 16);
+    memcpy(request->actor.bic, at + 20, KHORGOS_BIC_BYTES);
+    request->client = NULL;
+    if (cluster_get_u32(at + 8) != CLUSTER_REQUEST_CLIENT) return;
+    struct khorgos_client_request *client = &fsm->clients[index];
+    memcpy(&client->client, at + 32, sizeof(client->client));
+    memcpy(&client->checksum, at + 48, sizeof(client->checksum));
+    client->request = cluster_get_u64(at + 64);
+    client->release = cluster_get_u32(at + 72);
+    client->batch = cluster_get_u16(at + 76);
+    client->batch_count = cluster_get_u16(at + 78);
+    request->client = client;
+}
+
 /* Runs a batch on the engine at the leader's time; replies go to the fsm's buffer. */
 static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_entry *entry) {
     ASSERT(fsm != NULL && entry != NULL);
@@ -98,16 +133,22 @@ static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_en
         struct khorgos_request *request = &result->requests[index];
         u32 body_size = cluster_get_u32(entry->body + offset + 4);
         u32 operation = cluster_get_u32(entry->body + offset);
+        const u8 *header = entry->body + offset;
         offset += CLUSTER_REQUEST_HEADER_BYTES;
-        u32 reply_capacity = MIN(khorgos_reply_size_max(operation, body_size),
-                                 (u32)(CLUSTER_REPLY_BYTES_MAX - reply_offset));
+        /* A register's reply is the session's number. */
+        u32 reply_max = operation == KHORGOS_OPERATION_REGISTER
+                            ? (u32)sizeof(u64)
+                            : khorgos_reply_size_max(operation, body_size);
+        u32 reply_capacity = MIN(reply_max, (u32)(CLUSTER_REPLY_BYTES_MAX - reply_offset));
         *request = (struct khorgos_request){.operation = operation,
                                             .body_size = body_size,
                                             .body = entry->body + offset,
                                             .reply = fsm->replies + reply_offset,
                                             .reply_capacity = reply_capacity};
+        cluster_request_decode(fsm, index, header, request);
         offset += ((u64)body_size + 15) & ~(u64)15;
-        reply_offset += reply_capacity;
+        reply_offset = MIN(reply_offset + (((u64)reply_capacity + 15) & ~(u64)15),
+                           (u64)CLUSTER_REPLY_BYTES_MAX); /* replies stay 16-byte aligned */
         ASSERT(reply_offset <= CLUSTER_REPLY_BYTES_MAX);
     }
     ASSERT(offset == entry->body_bytes);
