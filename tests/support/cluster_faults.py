@@ -31,6 +31,8 @@ import os
 import random
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -56,12 +58,14 @@ class Cluster:
         self.khorgos = os.path.abspath(args.khorgos)
         self.work = os.path.abspath(args.work)
         self.count = args.replicas
+        # With --netns the replicas and the clients all name the same loopback addresses, each
+        # in its own namespace; stunnel carries them between namespaces (netns_setup).
         self.hosts = [args.host] * self.count
-        if args.netns:
-            self.hosts = ["10.77.%d.%d" % (args.seed % 200, index + 1)
-                          for index in range(self.count)]
+        self.links = ["10.77.%d.%d" % (args.seed % 200, index + 1)
+                      for index in range(self.count)]
         self.ports = [args.port + index for index in range(self.count)]
         self.addresses = ",".join("%s:%d" % (h, p) for h, p in zip(self.hosts, self.ports))
+        self.tunnels = []
         self.processes = [None] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
@@ -79,7 +83,7 @@ class Cluster:
     def start(self, index):
         assert self.processes[index] is None
         command = [self.khorgos, "start", "--data", self.data(index),
-                   "--addresses", self.addresses if self.count > 1 else self.addresses]
+                   "--addresses", self.addresses]
         if self.count > 1:
             command += ["--replica", str(index)]
         command += self.args.start_option
@@ -171,11 +175,99 @@ def netns_setup(cluster, args):
                      ["ip", "link", "set", outer, "master", bridge],
                      ["ip", "link", "set", outer, "up"],
                      ["ip", "netns", "exec", ns, "ip", "addr", "add",
-                      "%s/24" % cluster.hosts[index], "dev", inner],
+                      "%s/24" % cluster.links[index], "dev", inner],
                      ["ip", "netns", "exec", ns, "ip", "link", "set", inner, "up"],
                      ["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"]]
     for command in commands:
         subprocess.run(command, check=True)
+
+
+RAFT_PORT_OFFSET = 1000  # the replica's raft port: its client port plus this
+
+
+def stunnel_service(name, accept, connect, cert, ca, hosts, client):
+    lines = ["[%s]" % name, "accept = %s" % accept, "connect = %s" % connect,
+             "cert = %s.crt" % cert, "key = %s.key" % cert, "CAfile = %s" % ca,
+             "verifyChain = yes", "sslVersionMin = TLSv1.3"]
+    lines += ["checkHost = %s" % host for host in hosts]
+    if client:
+        lines.append("client = yes")
+    return "\n".join(lines) + "\n"
+
+
+def tunnels_start(cluster, args):
+    """The TLS sidecars (docs/replication.md, "Replica certificates"): in each replica's
+    namespace, stunnel takes TLS on the namespace's link address and forwards it to the
+    replica's loopback ports (client and raft), and carries the other replicas' loopback ports
+    to their namespaces; in the root namespace it carries the clients' loopback ports to the
+    replicas. Replicas present and require `replica` certificates; clients `operator`."""
+    ca = os.path.join(cluster.work, "ca")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                          "dev-ca.sh")
+    subprocess.run(["sh", script, ca, "replica", "operator"], check=True,
+                   stdout=subprocess.DEVNULL)
+    head = "foreground = yes\npid =\ndebug = 3\n"
+    for index in range(cluster.count + 1):
+        text = head
+        cert = os.path.join(ca, "replica" if index < cluster.count else "operator")
+        for peer in range(cluster.count):
+            for offset, kind in ((0, "client"), (RAFT_PORT_OFFSET, "raft")):
+                local = "127.0.0.1:%d" % (cluster.ports[peer] + offset)
+                remote = "%s:%d" % (cluster.links[peer], cluster.ports[peer] + offset)
+                if peer == index:
+                    hosts = ["replica"] + (["operator"] if kind == "client" else [])
+                    text += stunnel_service("%s-in" % kind, remote, local, cert,
+                                            os.path.join(ca, "ca.crt"), hosts, False)
+                elif index < cluster.count or kind == "client":
+                    text += stunnel_service("%s-%d" % (kind, peer), local, remote, cert,
+                                            os.path.join(ca, "ca.crt"), ["replica"], True)
+        path = os.path.join(cluster.work, "stunnel%d.conf" % index)
+        with open(path, "w") as stream:
+            stream.write(text)
+        command = ["stunnel", path]
+        if index < cluster.count:
+            command = ["ip", "netns", "exec", netns_name(args, index)] + command
+        log_file = open(os.path.join(cluster.work, "stunnel%d.log" % index), "w")
+        cluster.tunnels.append(subprocess.Popen(command, stderr=log_file,
+                                                stdout=subprocess.DEVNULL))
+    time.sleep(0.5)
+
+
+def tunnel_refuses(cluster, name):
+    """Whether replica 0's raft TLS port refuses a connection with certificate `name`: a TLS
+    alert within 2 s (TLS 1.3 refuses a client certificate after the handshake). A close
+    without one is the port behind it not listening (a single node has no raft): accepted."""
+    ca = os.path.join(cluster.work, "ca")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_verify_locations(os.path.join(ca, "ca.crt"))
+    context.load_cert_chain(os.path.join(ca, name + ".crt"), os.path.join(ca, name + ".key"))
+    context.check_hostname = False
+    address = (cluster.links[0], cluster.ports[0] + RAFT_PORT_OFFSET)
+    try:
+        with socket.create_connection(address, timeout=5) as raw:
+            with context.wrap_socket(raw) as stream:
+                stream.settimeout(2)
+                stream.recv(1)
+                return False
+    except (ssl.SSLError, ConnectionResetError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def tunnels_check(cluster):
+    """The raft port takes a replica certificate and refuses an operator's."""
+    if tunnel_refuses(cluster, "replica") or not tunnel_refuses(cluster, "operator"):
+        raise RuntimeError("the raft TLS port must take `replica` and refuse `operator`")
+    log("raft's TLS port takes a replica certificate and refuses an operator's")
+
+
+def tunnels_stop(cluster):
+    for tunnel in cluster.tunnels:
+        tunnel.terminate()
+        tunnel.wait()
+    cluster.tunnels = []
 
 
 def netns_teardown(cluster, args):
@@ -302,7 +394,7 @@ class Faults:
         kinds = ["kill", "stop"]
         if self.cluster.count > 1:
             kinds.append("corrupt")
-        if self.args.netns and self.cluster.count > 1:
+        if self.args.netns:
             kinds.append("partition")
         kind = self.rng.choice(kinds)
         index, role = self.victim()
@@ -501,11 +593,13 @@ def run(args):
     if args.netns:
         netns_teardown(cluster, args)
         netns_setup(cluster, args)
+        tunnels_start(cluster, args)
     try:
         return run_cluster(cluster, args, rng)
     finally:
         cluster.terminate_all()
         if args.netns:
+            tunnels_stop(cluster)
             netns_teardown(cluster, args)
 
 
@@ -513,6 +607,8 @@ def run_cluster(cluster, args, rng):
     cluster.format()
     for index in range(cluster.count):
         cluster.start(index)
+    if args.netns:
+        tunnels_check(cluster)
     lines, status, stderr = client_run(cluster, setup_lines(), 60)
     if status != 0 or len(lines) != 4:
         log("setup failed: " + stderr.strip())
