@@ -12,6 +12,7 @@
  * (docs/security.md).
  */
 #include "cli/cli.h"
+#include "cluster/cluster_replica.h"
 #include "server/server.h"
 
 #include <stdio.h>
@@ -103,6 +104,33 @@ static int start_parse_more(const char *option, const char *value,
     return CLI_EXIT_OK;
 }
 
+/* A replica listens on its own entry of --addresses; a single node takes one address. */
+static int start_replica_address(struct server_options *options) {
+    ASSERT(options != NULL && options->address != NULL);
+    static char own[CLUSTER_ADDRESS_BYTES];
+    if (options->replica_addresses == NULL) {
+        if (strchr(options->address, ',') != NULL) {
+            return start_usage("several --addresses are a cluster's: give --replica N too");
+        }
+        return CLI_EXIT_OK;
+    }
+    if (options->clock_manual) return start_usage("a replica runs on the leader's clock: "
+                                                  "--clock manual is a single node's");
+    const char *start = options->address;
+    for (u32 index = 0; index < options->replica; index++) {
+        start = strchr(start, ',');
+        if (start == NULL) return start_usage("--addresses has no entry for --replica");
+        start++;
+    }
+    size_t length = strcspn(start, ",");
+    if (length == 0 || length >= sizeof(own)) return start_usage("--addresses: an empty entry");
+    memcpy(own, start, length);
+    own[length] = '\0';
+    options->replica_addresses = options->address;
+    options->address = own;
+    return CLI_EXIT_OK;
+}
+
 static int start_parse(int argc, char **argv, struct server_options *options) {
     ASSERT(argc >= 1 && options != NULL);
     for (int index = 1; index < argc; index += 2) {
@@ -113,8 +141,14 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         if (strcmp(option, "--data") == 0) {
             options->data_directory = value;
         } else if (strcmp(option, "--addresses") == 0) {
-            if (strchr(value, ',') != NULL) return start_usage("one address only: one replica");
             options->address = value;
+        } else if (strcmp(option, "--replica") == 0) {
+            if (value[0] < '0' || value[0] > '9' || value[1] != '\0' ||
+                (u32)(value[0] - '0') >= CLUSTER_REPLICA_COUNT_MAX) {
+                return start_usage("--replica takes a replica index from 0 to 4");
+            }
+            options->replica = (u32)(value[0] - '0');
+            options->replica_addresses = value; /* set to the list below */
         } else if (strcmp(option, "--http") == 0) {
             options->http_address = value;
         } else if (strcmp(option, "--clock") == 0) {
@@ -135,7 +169,7 @@ static int start_parse(int argc, char **argv, struct server_options *options) {
         return start_usage("TLS needs all of --tls-cert, --tls-key and --tls-ca");
     }
     ASSERT(options->address != NULL);
-    return CLI_EXIT_OK;
+    return start_replica_address(options);
 }
 
 int cli_start_main(int argc, char **argv) {

@@ -153,6 +153,12 @@ struct cluster_fsm {
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
     struct cluster_apply_result result;
+    /* Optional: called from raft's apply method right after each entry is applied, with the
+     * entry's buffer (raft's, so on the leader the very buffer given to raft_apply) and the
+     * result, valid only during the call. raft may call a proposal's callback later, after
+     * further entries were applied, so a leader takes an entry's results here. */
+    void (*applied)(void *context, const void *entry, const struct cluster_apply_result *result);
+    void *applied_context;
     /* The client fields of the requests being applied (their `client` points here). */
     struct khorgos_client_request clients[CLUSTER_ENTRY_REQUEST_COUNT_MAX];
 };

@@ -247,7 +247,9 @@ static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffe
     ASSERT(raft_fsm != NULL && raft_fsm->data != NULL);
     ASSERT(buffer != NULL && result != NULL);
     struct cluster_fsm *fsm = raft_fsm->data;
-    *result = (void *)cluster_fsm_apply(fsm, buffer->base, buffer->len);
+    const struct cluster_apply_result *applied = cluster_fsm_apply(fsm, buffer->base, buffer->len);
+    if (fsm->applied != NULL) fsm->applied(fsm->applied_context, buffer->base, applied);
+    *result = (void *)applied;
     return 0;
 }
 

@@ -95,6 +95,10 @@ struct server_options {
     u32 idle_timeout_ms;      /* 0: SERVER_IDLE_TIMEOUT_DEFAULT_MS */
     const char *http_address; /* the HTTP port (server_http.h), NULL when off */
     u32 http_timeout_ms;      /* 0: SERVER_HTTP_TIMEOUT_MS (tests take a shorter one) */
+    /* A replica of a cluster (docs/replication.md): every replica's client address,
+     * comma-separated, and this one's index among them; NULL for a single node. */
+    const char *replica_addresses;
+    u32 replica;
     /* Called on the thread that opens the data directory, just before the open (a test holds
      * the server in its recovery with it); NULL for none. */
     void (*before_open)(void *context);

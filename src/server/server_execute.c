@@ -166,7 +166,7 @@ void server_batch_init(struct server_batch *batch) {
 
 /* Sends the replies of a batch known durable (none when `error` says the engine failed), and
  * empties it. */
-static void batch_finish(struct server *server, struct server_batch *batch, khorgos_error error) {
+void server_batch_finish(struct server *server, struct server_batch *batch, khorgos_error error) {
     ASSERT(batch->jobs_head != NULL);
     ASSERT(batch->requests_count > 0);
     server_metrics_batch_finished(server, batch, error);
@@ -189,6 +189,10 @@ static void batch_finish(struct server *server, struct server_batch *batch, khor
 }
 
 void server_jobs_execute(struct server *server) {
+    if (server->replica != NULL) {
+        server_replica_execute(server); /* through the replicated log */
+        return;
+    }
     struct server_batch *queued = server->queued;
     struct server_batch *flying = server->flying;
     ASSERT(queued->requests_count > 0 || flying->requests_count > 0);
@@ -205,14 +209,14 @@ void server_jobs_execute(struct server *server) {
             khorgos_error durable = error == KHORGOS_ERROR_ok
                                         ? khorgos_execute_wait(server->engine, flying->ticket)
                                         : error;
-            batch_finish(server, flying, durable);
+            server_batch_finish(server, flying, durable);
         }
         server->flying = queued;
         server->queued = flying;
-        if (error != KHORGOS_ERROR_ok) batch_finish(server, queued, error);
+        if (error != KHORGOS_ERROR_ok) server_batch_finish(server, queued, error);
     } else {
         error = khorgos_execute_wait(server->engine, flying->ticket);
-        batch_finish(server, flying, error);
+        server_batch_finish(server, flying, error);
     }
     if (server->flying->requests_count > 0) {
         uv_idle_start(&server->idle, server_on_idle);

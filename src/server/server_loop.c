@@ -38,6 +38,11 @@ static void connection_on_close(uv_handle_t *handle) {
     struct server *server = connection->server;
     ASSERT(server->connection_count > 0);
     server->connection_count--;
+    if (connection->listed_prev != NULL) connection->listed_prev->listed_next =
+        connection->listed_next;
+    if (connection->listed_next != NULL) connection->listed_next->listed_prev =
+        connection->listed_prev;
+    if (server->connections == connection) server->connections = connection->listed_next;
     connection->closed = true;
     if (connection->jobs_pending == 0) connection_free(connection);
 }
@@ -96,7 +101,7 @@ void server_connection_send(struct server_connection *connection, const void *by
     ASSERT(connection != NULL && bytes != NULL);
     ASSERT(size >= CLIENT_HEADER_BYTES && size <= CLIENT_MESSAGE_BYTES_MAX);
     if (connection->closing) return;
-    if (connection->tls != NULL) {
+    if (connection->tls != NULL && connection->server->replica == NULL) {
         server_tls_send(connection, bytes, size);
         return;
     }
@@ -106,6 +111,12 @@ void server_connection_send(struct server_connection *connection, const void *by
         return;
     }
     memcpy(copy, bytes, size);
+    if (connection->server->replica != NULL) server_replica_stamp(connection->server, copy);
+    if (connection->tls != NULL) {
+        server_tls_send(connection, copy, size);
+        free(copy);
+        return;
+    }
     server_connection_write(connection, copy, size);
 }
 
@@ -201,6 +212,9 @@ static void listener_on_connection(uv_stream_t *listener, int status) {
     connection->active_ms = connection->opened_ms;
     uv_tcp_init(&server->loop, &connection->tcp);
     server->connection_count++;
+    connection->listed_next = server->connections;
+    if (server->connections != NULL) server->connections->listed_prev = connection;
+    server->connections = connection;
     if (uv_accept(listener, (uv_stream_t *)&connection->tcp) != 0) {
         server_connection_close(connection, "accept failed");
         return;
@@ -234,6 +248,19 @@ static void connection_on_shutdown(uv_shutdown_t *shutdown, int status) {
     server_connection_close(connection, "server stopping");
 }
 
+/* Whether a TCP handle of the loop other than the listener and the HTTP port's is a client
+ * connection: always on a single node; a replica's loop holds raft's handles too. */
+static bool handle_is_connection(const struct server *server, const uv_handle_t *handle) {
+    ASSERT(server != NULL && handle != NULL);
+    ASSERT(handle->type == UV_TCP);
+    if (server->replica == NULL) return true;
+    for (const struct server_connection *connection = server->connections; connection != NULL;
+         connection = connection->listed_next) {
+        if (handle == (const uv_handle_t *)&connection->tcp) return true;
+    }
+    return false;
+}
+
 /* After the last jobs: ends each connection once its replies are written. */
 static void handle_finish(uv_handle_t *handle, void *argument) {
     struct server *server = argument;
@@ -244,6 +271,7 @@ static void handle_finish(uv_handle_t *handle, void *argument) {
         uv_close(handle, NULL);
         return;
     }
+    if (!handle_is_connection(server, handle)) return;
     struct server_connection *connection = handle->data;
     ASSERT(connection != NULL && connection->server == server);
     uv_shutdown_t *shutdown = malloc(sizeof(*shutdown));
@@ -265,8 +293,10 @@ static void loop_on_check(uv_check_t *check) {
     if (server->queued->requests_count > 0 || server->flying->requests_count > 0) {
         server_jobs_execute(server);
     }
-    ASSERT(server->queued->requests_count == 0);
-    if (server->stopping && !server->closing_all && server->flying->requests_count == 0) {
+    ASSERT(server->queued->requests_count == 0 || server->replica != NULL);
+    if (server->stopping && server->replica != NULL) server_replica_stop(server);
+    if (server->stopping && !server->closing_all && server->flying->requests_count == 0 &&
+        (server->replica == NULL || server_replica_closed(server))) {
         server->closing_all = true;
         server_http_close(server);
         uv_walk(&server->loop, handle_finish, server);
@@ -284,6 +314,7 @@ static void connection_sweep(uv_handle_t *handle, void *argument) {
     ASSERT(server != NULL && handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
     if (uv_is_closing(handle) || server_http_owns(server, handle)) return; /* its own timer */
+    if (!handle_is_connection(server, handle)) return;
     struct server_connection *connection = handle->data;
     ASSERT(connection != NULL && connection->server == server);
     u64 now_ms = uv_now(&server->loop);
@@ -321,6 +352,7 @@ static void stop_reads(uv_handle_t *handle, void *argument) {
     ASSERT(handle != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
     if (server_http_owns(server, handle)) return; /* /ready answers 503 while stopping */
+    if (!handle_is_connection(server, handle)) return;
     if (!uv_is_closing(handle)) uv_read_stop((uv_stream_t *)handle);
 }
 
@@ -427,7 +459,9 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     ASSERT(engine != NULL && *engine == NULL);
     ASSERT(options->data_directory != NULL);
     char report[512] = "";
-    struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
+    /* A replica's engine runs on the leader's clock, set from each entry. */
+    bool manual = options->clock_manual || options->replica_addresses != NULL;
+    struct khorgos_open_options open_options = {.clock_manual = manual ? 1 : 0,
                                                 .report = report,
                                                 .report_capacity = sizeof(report)};
     if (options->before_open != NULL) options->before_open(options->before_open_context);
@@ -443,7 +477,9 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
     base_u128_format(engine_cluster(*engine), cluster);
     server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
-               options->clock_manual ? "manual" : "realtime");
+               options->replica_addresses != NULL ? "leader"
+               : options->clock_manual            ? "manual"
+                                                  : "realtime");
     return KHORGOS_ERROR_ok;
 }
 
@@ -519,6 +555,7 @@ static void reads_start(uv_handle_t *handle, void *argument) {
     ASSERT(server != NULL && server->engine != NULL);
     if (handle->type != UV_TCP || handle == (uv_handle_t *)&server->listener) return;
     if (server_http_owns(server, handle) || uv_is_closing(handle)) return;
+    if (!handle_is_connection(server, handle)) return;
     ASSERT(((struct server_connection *)handle->data)->server == server);
     uv_read_start((uv_stream_t *)handle, connection_on_alloc, connection_on_read);
 }
@@ -557,8 +594,11 @@ khorgos_error server_run(const struct server_options *options) {
         error = server_http_start(server, options->http_address, options->http_timeout_ms);
     }
     if (error == KHORGOS_ERROR_ok) error = server_open_beside_loop(server, options);
+    if (error == KHORGOS_ERROR_ok) server->cluster = engine_cluster(server->engine);
+    if (error == KHORGOS_ERROR_ok && options->replica_addresses != NULL) {
+        error = server_replica_start(server, options);
+    }
     if (error == KHORGOS_ERROR_ok) {
-        server->cluster = engine_cluster(server->engine); /* before any client is read */
         server_handles_start(server);
         server_log("event=serving sessions_max=%u connections_max=%u handshake_timeout_ms=%u "
                    "idle_timeout_ms=%u", ENGINE_SESSIONS_MAX, server->connections_max,
@@ -576,6 +616,7 @@ khorgos_error server_run(const struct server_options *options) {
         uv_run(&server->loop, UV_RUN_DEFAULT);
     }
     server_http_free(server);
+    server_replica_free(server); /* its state machine owns the engine */
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);

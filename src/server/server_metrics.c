@@ -5,6 +5,8 @@
  * and meaning, in docs/operations.md.
  */
 #include "server/server_private.h"
+#include "cluster/cluster_replica.h"
+#include "cluster/cluster_status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -318,9 +320,19 @@ static void page_settlement(struct page *page, const struct khorgos *engine) {
 static void page_cluster(struct page *page, struct server *server) {
     ASSERT(page != NULL && server != NULL);
     struct cluster_status status;
-    if (server->cluster_raft != NULL) {
-        cluster_status_read(server->cluster_raft, server->cluster_fsm,
-                            &server->cluster_identity, &status);
+    if (server->replica != NULL) {
+        /* struct server_replica (server_replica.c) begins with its struct cluster_replica, so
+         * a pointer to it is one to that (C11 6.7.2.1); raft's data pointer back to it says the
+         * layout still holds. */
+        struct cluster_replica *cluster = (struct cluster_replica *)(void *)server->replica;
+        ASSERT(!cluster->started || cluster->raft.data == cluster);
+        if (cluster->started) {
+            cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->identity, &status);
+        } else {
+            cluster_status_standalone(&status);
+            status.role = CLUSTER_ROLE_UNAVAILABLE;
+            status.leader = -1;
+        }
     } else {
         cluster_status_standalone(&status);
     }

@@ -6,7 +6,6 @@
 #ifndef KHORGOS_SERVER_PRIVATE_H
 #define KHORGOS_SERVER_PRIVATE_H
 
-#include "cluster/cluster_status.h"
 #include "engine/engine.h"
 #include "server/server.h"
 #include "server/server_http.h"
@@ -17,6 +16,7 @@
 #define SERVER_RECEIVE_BYTES_MIN (64u * 1024u)
 
 struct server;
+struct server_replica;    /* a replica's raft and its proposals (server_replica.c) */
 struct server_tls;        /* the TLS configuration: OpenSSL's context (server_tls.c) */
 struct server_tls_stream; /* one connection's TLS state over memory BIOs (server_tls.c) */
 
@@ -35,6 +35,10 @@ struct server_connection {
     u32 jobs_pending; /* jobs holding this connection: it is freed after the last */
     bool closing;
     bool closed;
+    /* The server's list of open connections: a replica's loop also holds raft's TCP handles,
+     * which the server's walks over the loop's handles must leave alone. */
+    struct server_connection *listed_prev;
+    struct server_connection *listed_next;
 };
 
 /* A request waiting for the engine: each batch of its body is one engine request, at
@@ -89,11 +93,8 @@ struct server {
     khorgos_error failure; /* the engine's, when it stopped */
     struct server_metrics metrics; /* counters for /metrics (server_metrics.c) */
     struct server_http *http;      /* the HTTP port, NULL when off (server_http.c) */
-    /* A replica's raft, state machine and identity, read for /metrics and `khorgos status`
-     * (cluster_status.h); raft NULL on a single node. */
-    struct raft *cluster_raft;
-    const struct cluster_fsm *cluster_fsm;
-    struct cluster_identity cluster_identity;
+    struct server_replica *replica; /* NULL: a single node */
+    struct server_connection *connections; /* open ones, unclosed (connection_on_close) */
 };
 
 /* server_loop.c */
@@ -136,6 +137,9 @@ void server_message_handle(struct server_connection *connection,
  * durable; with nothing queued, waits for the batch in flight and sends its replies. */
 void server_jobs_execute(struct server *server);
 void server_batch_init(struct server_batch *batch);
+/* Sends the replies of a batch whose requests are done (none when `error` is not ok: the
+ * engine failed, or a replica did not commit it) and empties it. */
+void server_batch_finish(struct server *server, struct server_batch *batch, khorgos_error error);
 /* Whether the client has a job queued or executing: its one request in flight. */
 bool server_client_in_flight(const struct server *server, u128 client);
 /* The engine stopped (a write or sync of the data directory failed): logs what failed, keeps
@@ -153,5 +157,23 @@ void server_reply_unrecorded(struct server_connection *connection,
  * before it, then moves the engine's clock and answers with the clock's new time. */
 void server_clock_advance(struct server_connection *connection,
                           const struct client_header *header, const u8 *body);
+
+/* server_replica.c: a replica of a cluster (docs/replication.md). The server calls these only
+ * when server->replica is set, which it is only with options->replica_addresses. */
+/* Reads the directory's identity, checks it against the options and starts raft on the loop
+ * over the open engine, which the replica then owns. On failure (logged) the engine is closed
+ * and server->engine is NULL. */
+khorgos_error server_replica_start(struct server *server, const struct server_options *options);
+/* Instead of the engine: proposes the queued batch (the leader), or drops it (a follower). */
+void server_replica_execute(struct server *server);
+/* Whether this replica takes client requests: the leader, once its term's barrier applied. */
+bool server_replica_serving(const struct server *server);
+/* Sets a reply's, pong's or eviction's view (and its header checksum) to the replica's. */
+void server_replica_stamp(const struct server *server, void *message);
+/* Once stopping: closes raft (once); server_replica_closed says when it is closed. */
+void server_replica_stop(struct server *server);
+bool server_replica_closed(const struct server *server);
+/* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
+void server_replica_free(struct server *server);
 
 #endif /* KHORGOS_SERVER_PRIVATE_H */

@@ -221,7 +221,7 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
-    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
+    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK && server->replica == NULL) {
         server_clock_advance(connection, header, body);
         return;
     }
@@ -250,7 +250,9 @@ static void handle_ping(struct server_connection *connection, const struct clien
     struct server *server = connection->server;
     ASSERT(ping->command == CLIENT_COMMAND_PING_CLIENT);
     ASSERT(ping->ping.client != 0);
-    if (ping->ping.session != 0 &&
+    /* A replica that does not serve may lack a session the leader has: it never evicts. */
+    bool serving = server->replica == NULL || server_replica_serving(server);
+    if (serving && ping->ping.session != 0 &&
         engine_session_find(server->engine, ping->ping.client) == NULL) {
         send_eviction(connection, ping->ping.client, CLIENT_EVICTION_no_session);
         return;
@@ -273,6 +275,8 @@ void server_message_handle(struct server_connection *connection,
         server_connection_close(connection, "a command clients do not send");
         return;
     }
+    /* A follower drops requests: the client's timeout sends them to the next replica. */
+    if (server->replica != NULL && !server_replica_serving(server)) return;
     enum client_eviction_reason reason = CLIENT_EVICTION_reserved;
     u128 client = header->request.client;
     const struct engine_session *session = NULL;

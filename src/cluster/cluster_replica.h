@@ -1,0 +1,78 @@
+/*
+ * cluster_replica.h: one replica's raft on libuv (cluster_replica.c). It owns raft's state
+ * (struct raft), raft's libuv I/O and TCP transport (raft_uv: the log in DIR/raft/) and the
+ * replica's state machine (cluster_fsm over the engine of DIR), all on the caller's loop, so
+ * the state machine's apply runs on the thread that owns the engine. The caller (the server,
+ * src/server/server_replica.c) proposes entries with raft_apply on `raft` and reads raft's
+ * state from it; this file only starts and stops the replica and names what it serves.
+ *
+ * raft ids are the replica index plus one (raft reserves id 0). A replica that has no raft
+ * state yet bootstraps the configuration of all replica_count replicas, every one a voter, so
+ * the replicas of a cluster formatted together start alike; one with state goes on from it.
+ */
+#ifndef KHORGOS_CLUSTER_REPLICA_H
+#define KHORGOS_CLUSTER_REPLICA_H
+
+#include "cluster/cluster.h"
+
+/* After the project's headers: sys/param.h (which uv.h includes) redefines MIN and MAX. */
+#include <raft/uv.h>
+#include <uv.h>
+
+/* raft's TCP port of a replica: its client port plus this, so one list of client addresses
+ * names both. */
+#define CLUSTER_RAFT_PORT_OFFSET 1000u
+/* Bytes of one address as text ("HOST:PORT"), NUL included. */
+#define CLUSTER_ADDRESS_BYTES 64u
+/* raft's timeouts. A follower that hears no heartbeat within the election timeout (randomized
+ * by raft between it and twice it) stands for election: with 1 s a leader's failure is
+ * replaced within about 2 s, and a loaded machine's pauses of some hundred milliseconds do not
+ * depose a live leader. Heartbeats at a tenth of it. */
+#define CLUSTER_ELECTION_TIMEOUT_MS 1000u
+#define CLUSTER_HEARTBEAT_TIMEOUT_MS 100u
+
+struct cluster_replica {
+    struct raft raft; /* raft.data points back here */
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct cluster_fsm fsm;
+    struct cluster_identity identity;
+    char raft_directory[4096];
+    char raft_addresses[CLUSTER_REPLICA_COUNT_MAX][CLUSTER_ADDRESS_BYTES];
+    void (*closed)(struct cluster_replica *replica);
+    void *data; /* the caller's */
+    bool started;
+    bool closing;
+};
+
+/* The raft addresses of a comma-separated list of client addresses ("HOST:PORT" or "PORT",
+ * HOST an IPv4 address): the same host, the port plus CLUSTER_RAFT_PORT_OFFSET. Exactly
+ * `count` entries, or invalid_argument with `message` saying why. */
+khorgos_error cluster_replica_raft_addresses(const char *client_addresses, u32 count,
+                                             char addresses[][CLUSTER_ADDRESS_BYTES],
+                                             char *message, size_t capacity);
+
+/* Starts replica identity->replica of `data_directory`, whose open engine (on a manual clock)
+ * it takes: from any return the replica owns the engine, and cluster_replica_free closes it.
+ * Makes DIR/raft (0700) when missing, opens raft's log there, bootstraps a new replica, and
+ * starts raft on `loop`. io (with `message`), out_of_memory, invalid_argument. */
+khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
+                                    const char *data_directory, struct khorgos *engine,
+                                    const struct cluster_identity *identity,
+                                    char addresses[][CLUSTER_ADDRESS_BYTES], char *message,
+                                    size_t capacity);
+/* Stops raft (its pending proposals' callbacks get RAFT_CANCELED) and its I/O; `closed` is
+ * called once every handle of it is closed. Called once. */
+void cluster_replica_close(struct cluster_replica *replica,
+                           void (*closed)(struct cluster_replica *replica));
+/* After close's callback (or a failed start): frees the state machine and closes the engine. */
+void cluster_replica_free(struct cluster_replica *replica);
+
+/* The view a reply carries (TigerBeetle's clients send to replica view mod replica_count):
+ * raft's term times the replica count plus the index of the leader, or of this replica while
+ * it knows none. Grows with every term. */
+u64 cluster_replica_view(const struct cluster_replica *replica);
+/* The leader's index, or -1 while this replica knows none. */
+int cluster_replica_leader(const struct cluster_replica *replica);
+
+#endif /* KHORGOS_CLUSTER_REPLICA_H */
