@@ -38,7 +38,7 @@ else
     echo "skip: partitions in network namespaces (they need root and stunnel)"
 fi
 
-if ! "$KHORGOS" start --help 2>&1 | grep -q -- "--replica "; then
+if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: the three-replica run (khorgos start has no --replica)"
     exit 0
 fi

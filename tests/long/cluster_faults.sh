@@ -7,7 +7,7 @@
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 [ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
-if ! "$KHORGOS" start --help 2>&1 | grep -q -- "--replica "; then
+if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: khorgos start has no --replica"
     exit 0
 fi

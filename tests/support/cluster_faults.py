@@ -137,11 +137,12 @@ class Cluster:
         return best[1] if best is not None else None
 
 
-LEADER_EVENT = re.compile(r"event=leader\b.*\bterm=(\d+)")
+# A leader's line once its term's barrier applied, when it begins to accept writes.
+LEADER_EVENT = re.compile(r"event=leading replica=(\d+) term=(\d+)")
 
 
 def leader_events(work, index):
-    """(term, replica) for each line where replica `index` said it became the leader."""
+    """(term, replica) for each line where replica `index` said it began to lead a term."""
     path = os.path.join(work, "r%d.log" % index)
     events = []
     if not os.path.exists(path):
@@ -150,7 +151,7 @@ def leader_events(work, index):
         for line in stream:
             match = LEADER_EVENT.search(line)
             if match:
-                events.append((int(match.group(1)), index))
+                events.append((int(match.group(2)), int(match.group(1))))
     return events
 
 
