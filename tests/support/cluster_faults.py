@@ -65,6 +65,10 @@ class Cluster:
                       for index in range(self.count)]
         self.ports = [args.port + index for index in range(self.count)]
         self.addresses = ",".join("%s:%d" % (h, p) for h, p in zip(self.hosts, self.ports))
+        # Each replica's HTTP port, for `khorgos status` (not with --netns: it would be inside
+        # the replica's namespace).
+        self.http = [] if args.netns else ["127.0.0.1:%d" % (args.port + self.count + index)
+                                           for index in range(self.count)]
         self.tunnels = []
         self.processes = [None] * self.count
         self.stopped = [False] * self.count
@@ -86,6 +90,8 @@ class Cluster:
                    "--addresses", self.addresses]
         if self.count > 1:
             command += ["--replica", str(index)]
+        if self.http:
+            command += ["--http", self.http[index]]
         command += self.args.start_option
         if self.args.netns:
             command = ["ip", "netns", "exec", netns_name(self.args, index)] + command
@@ -125,8 +131,21 @@ class Cluster:
                 process.wait()
         self.processes = [None] * self.count
 
+    def status(self):
+        """`khorgos status` of every replica: its text, or None without HTTP ports."""
+        if not self.http:
+            return None
+        result = subprocess.run([self.khorgos, "status", "--addresses", ",".join(self.http),
+                                 "--timeout", "1"], capture_output=True, text=True)
+        return result.stdout
+
     def leader(self):
-        """The replica the logs last named leader (the highest term), or None."""
+        """The leader `khorgos status` names, else the replica the logs last named (the
+        highest term), or None."""
+        text = self.status() if self.count > 1 else None
+        match = re.search(r"^leader: replica (\d+)", text or "", re.M)
+        if match:
+            return int(match.group(1))
         best = None
         for index in range(self.count):
             for term, leader in leader_events(self.work, index):
@@ -392,11 +411,9 @@ class Faults:
         return self.rng.choice(choices), "follower"
 
     def one(self):
-        kinds = ["kill", "stop"]
-        if self.cluster.count > 1:
-            kinds.append("corrupt")
-        if self.args.netns:
-            kinds.append("partition")
+        kinds = [kind for kind in self.args.faults.split(",")
+                 if (kind != "corrupt" or self.cluster.count > 1)
+                 and (kind != "partition" or self.args.netns)]
         kind = self.rng.choice(kinds)
         index, role = self.victim()
         if kind == "corrupt":
@@ -431,7 +448,9 @@ class Faults:
 
 
 def corrupt_raft_tail(data, rng):
-    """Flips bytes in the last 64 bytes of the newest file of the replica's raft log."""
+    """Flips 4 bytes among the last 64 written bytes of the newest file of the replica's raft
+    log. raft preallocates its open segments with zeros, so the written end is the last
+    nonzero byte, not the file's end."""
     folder = os.path.join(data, "raft")
     if not os.path.isdir(folder):
         log("no raft log in %s: nothing to corrupt" % data)
@@ -442,15 +461,18 @@ def corrupt_raft_tail(data, rng):
     if not paths:
         return
     path = max(paths, key=os.path.getmtime)
-    size = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        content = stream.read()
+    end = len(content.rstrip(b"\0"))
+    if end <= 64:
+        log("%s holds no entry yet: nothing to corrupt" % path)
+        return
     with open(path, "r+b") as stream:
         for _ in range(4):
-            offset = size - 1 - rng.randrange(64)
+            offset = end - 1 - rng.randrange(64)
             stream.seek(offset)
-            byte = stream.read(1)
-            stream.seek(offset)
-            stream.write(bytes([byte[0] ^ 0xFF]))
-    log("corrupted the tail of %s" % path)
+            stream.write(bytes([content[offset] ^ 0xFF]))
+    log("flipped 4 of the last 64 written bytes of %s (it ends at %d)" % (path, end))
 
 
 def acknowledged(outputs, sents):
@@ -635,7 +657,12 @@ def run_cluster(cluster, args, rng):
     outputs = [lines for slot in slots for lines in slot.outputs]
     sents = [sent for slot in slots for sent in slot.sents]
     acked, requests, problems = acknowledged(outputs, sents)
-    state_problems, transfers, payments = check_state(cluster, sents, acked)
+    try:
+        state_problems, transfers, payments = check_state(cluster, sents, acked)
+    except RuntimeError as error:
+        log("the cluster did not answer the checker: %s; its status:\n%s"
+            % (error, cluster.status()))
+        raise
     problems += state_problems
     cluster.terminate_all()
     if cluster.count > 1:
@@ -673,12 +700,18 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns", action="store_true",
                         help="each replica in a network namespace; partitions by link down")
+    parser.add_argument("--faults", default="kill,stop,corrupt,partition",
+                        help="the kinds of fault made (corrupt only with replicas, partition "
+                        "only with --netns)")
     parser.add_argument("--lose", action="store_true",
                         help="the checker's own test: go back to a copy from mid-run, so "
                         "acknowledged requests are lost and the check must fail")
     parser.add_argument("--start-option", action="append", default=[],
                         help="an extra option for `khorgos start` (repeatable)")
     args = parser.parse_args()
+    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "partition"}
+    if unknown:
+        parser.error("unknown faults: %s" % ",".join(sorted(unknown)))
     if args.netns and os.geteuid() != 0:
         log("--netns needs root: partitions skipped, replicas on %s" % args.host)
         args.netns = False
