@@ -231,6 +231,7 @@ static i64 status_leader(const struct status_replica *replicas, u32 count, u64 *
     for (u32 index = 0; index < count; index++) {
         const struct cluster_status *status = &replicas[index].status;
         if (!replicas[index].answered || status->leader < 0) continue;
+        if (status->role == CLUSTER_ROLE_STANDALONE) continue; /* no raft, no leader */
         if (status->term > *term || leader < 0) {
             *term = status->term;
             leader = status->leader;

@@ -335,6 +335,12 @@ static void page_cluster(struct page *page, struct server *server) {
         }
     } else {
         cluster_status_standalone(&status);
+        /* Before its data directory is open a replica has not started raft yet: it cannot
+         * say what it is. */
+        if (!server_http_ready(server)) {
+            status.role = CLUSTER_ROLE_UNAVAILABLE;
+            status.leader = -1;
+        }
     }
     ASSERT(status.replica < status.replica_count);
     page_gauge(page, "khorgos_cluster_replicas", "Replicas in the cluster (1: a single node).",

@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import select
 import signal
 import socket
 import ssl
@@ -306,16 +307,49 @@ def set_link(args, index, up):
                    check=True)
 
 
-def client_run(cluster, lines, timeout_seconds, output_path=None):
-    """Runs `khorgos client` over `lines`; returns the reply lines it wrote and its status."""
-    command = [cluster.khorgos, "client", "--addresses", cluster.addresses, "--cluster", "7",
+def client_run(cluster, lines, timeout_seconds, stop_at=None, first=None):
+    """Runs `khorgos client` and gives it `lines` one at a time, each once the reply to the one
+    before it came (the client groups the lines it has into one batch and answers the batch
+    at once), so every reply read is one acknowledged request. Returns the reply lines, the
+    exit status and standard error. At `stop_at` (a time.monotonic()) it is killed: what it had
+    not answered is unacknowledged. `first`: the replica to try first (the leader)."""
+    addresses = cluster.addresses.split(",")
+    if first is not None:
+        addresses = addresses[first:] + addresses[:first]
+    command = [cluster.khorgos, "client", "--addresses", ",".join(addresses), "--cluster", "7",
                "--timeout", str(timeout_seconds)]
-    result = subprocess.run(command, input="".join(line + "\n" for line in lines),
-                            capture_output=True, text=True)
-    if output_path:
-        with open(output_path, "w") as stream:
-            stream.write(result.stdout)
-    return result.stdout.splitlines(), result.returncode, result.stderr
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    replies, buffered, killed = [], b"", False
+    for line in lines:
+        try:
+            process.stdin.write(line.encode() + b"\n")
+            process.stdin.flush()
+        except BrokenPipeError:  # the client stopped (its stderr says why)
+            break
+        while b"\n" not in buffered:
+            wait = None if stop_at is None else stop_at - time.monotonic()
+            ready = select.select([process.stdout], [], [], wait)[0] if wait is None or \
+                wait > 0 else []
+            chunk = os.read(process.stdout.fileno(), 65536) if ready else b""
+            if not ready:
+                process.kill()
+                killed = True
+            if not chunk:
+                break
+            buffered += chunk
+        if b"\n" not in buffered:
+            break
+        reply, buffered = buffered.split(b"\n", 1)
+        replies.append(reply.decode())
+    if not killed:
+        try:
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+    stderr = process.stderr.read().decode(errors="replace")
+    process.wait()
+    return replies, process.returncode, stderr + (" (killed at the run's end)" if killed else "")
 
 
 def setup_lines():
@@ -382,7 +416,8 @@ class ClientSlot(threading.Thread):
         while time.monotonic() < self.deadline:
             number = self.client + self.args.clients * round_number
             lines, sent = traffic_lines(number, self.args.requests, self.rng)
-            replies, status, stderr = client_run(self.cluster, lines, self.args.timeout)
+            replies, status, stderr = client_run(self.cluster, lines, self.args.timeout,
+                                                 self.deadline + self.args.grace)
             self.outputs.append(replies)
             self.sents.append(sent)
             if status != 0:
@@ -497,7 +532,8 @@ def lookup(cluster, op, key, ids):
     found = {}
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = ids[start:start + LOOKUP_CHUNK]
-        lines, status, stderr = client_run(cluster, [json.dumps({"op": op, "ids": chunk})], 60)
+        lines, status, stderr = client_run(cluster, [json.dumps({"op": op, "ids": chunk})], 60,
+                                           first=cluster.leader())
         if status != 0 or not lines:
             raise RuntimeError("%s failed: %s" % (op, stderr.strip()))
         for record in json.loads(lines[0])[key]:
@@ -541,7 +577,8 @@ def check_state(cluster, sents, acked):
             problems.append("ledger %d: debits %d, credits %d, transfers present %d"
                             % (ledger, debits, credits, moved))
     lines, status, stderr = client_run(cluster, [json.dumps({"op": "get_positions",
-                                                             "filter": {}})], 60)
+                                                             "filter": {}})], 60,
+                                       first=cluster.leader())
     if status != 0:
         raise RuntimeError("get_positions failed: " + stderr.strip())
     positions = json.loads(lines[0])["positions"]
@@ -632,7 +669,7 @@ def run_cluster(cluster, args, rng):
         cluster.start(index)
     if args.netns:
         tunnels_check(cluster)
-    lines, status, stderr = client_run(cluster, setup_lines(), 60)
+    lines, status, stderr = client_run(cluster, setup_lines(), 60, first=cluster.leader())
     if status != 0 or len(lines) != 4:
         log("setup failed: " + stderr.strip())
         return 1
@@ -645,7 +682,7 @@ def run_cluster(cluster, args, rng):
     time.sleep(args.gap)
     saved = False
     while time.monotonic() < deadline:
-        if args.lose and not saved and time.monotonic() > deadline - args.seconds / 2:
+        if args.lose and not saved: # after the first gap's traffic
             save_copy(cluster)
             saved = True
         faults.one()
@@ -697,6 +734,8 @@ def main():
     parser.add_argument("--pause-min", type=float, default=0.3)
     parser.add_argument("--pause-max", type=float, default=2.0)
     parser.add_argument("--timeout", type=int, default=30, help="a request's timeout (s)")
+    parser.add_argument("--grace", type=float, default=5,
+                        help="seconds after the faults' end a client may still run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns", action="store_true",
                         help="each replica in a network namespace; partitions by link down")
