@@ -4,6 +4,7 @@
  *   khorgos start --data DIR [--addresses ADDR:PORT] [--http ADDR:PORT] [--clock manual]
  *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
+ *   khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]
  *
  * The cluster id it serves is the data directory's (format --cluster).
  *
@@ -29,12 +30,15 @@ static int start_usage(const char *problem) {
             "                     [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
             "                     [--max-connections N] [--handshake-timeout-ms N] "
             "[--idle-timeout-ms N]\n"
+            "       khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
             "; a bare PORT\n"
             "                         means 127.0.0.1); without TLS options plaintext is\n"
-            "                         served on a loopback address only\n"
+            "                         served on a loopback address only; with --replica,\n"
+            "                         every replica's address, comma-separated\n"
+            "  --replica N            serve as replica N of DIR's cluster (docs/replication.md)\n"
             "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"

@@ -154,10 +154,11 @@ struct cluster_fsm {
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
     struct cluster_apply_result result;
     /* Optional: called from raft's apply method right after each entry is applied, with the
-     * entry's buffer (raft's, so on the leader the very buffer given to raft_apply) and the
-     * result, valid only during the call. raft may call a proposal's callback later, after
-     * further entries were applied, so a leader takes an entry's results here. */
-    void (*applied)(void *context, const void *entry, const struct cluster_apply_result *result);
+     * entry's bytes and the result, valid only during the call. raft may call a proposal's
+     * callback after further entries were applied, so a leader takes an entry's results here
+     * (recognizing its entry by its bytes: raft hands the state machine a copy). */
+    void (*applied)(void *context, const void *entry, u64 entry_bytes,
+                    const struct cluster_apply_result *result);
     void *applied_context;
     /* The client fields of the requests being applied (their `client` points here). */
     struct khorgos_client_request clients[CLUSTER_ENTRY_REQUEST_COUNT_MAX];

@@ -248,7 +248,9 @@ static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffe
     ASSERT(buffer != NULL && result != NULL);
     struct cluster_fsm *fsm = raft_fsm->data;
     const struct cluster_apply_result *applied = cluster_fsm_apply(fsm, buffer->base, buffer->len);
-    if (fsm->applied != NULL) fsm->applied(fsm->applied_context, buffer->base, applied);
+    if (fsm->applied != NULL) {
+        fsm->applied(fsm->applied_context, buffer->base, buffer->len, applied);
+    }
     *result = (void *)applied;
     return 0;
 }

@@ -17,6 +17,7 @@
 
 struct server;
 struct server_replica;    /* a replica's raft and its proposals (server_replica.c) */
+struct cluster_replica;   /* src/cluster/cluster_replica.h */
 struct server_tls;        /* the TLS configuration: OpenSSL's context (server_tls.c) */
 struct server_tls_stream; /* one connection's TLS state over memory BIOs (server_tls.c) */
 
@@ -173,6 +174,9 @@ void server_replica_stamp(const struct server *server, void *message);
 /* Once stopping: closes raft (once); server_replica_closed says when it is closed. */
 void server_replica_stop(struct server *server);
 bool server_replica_closed(const struct server *server);
+/* The replica's raft and state machine (raft's term, commit and applied indexes, the leader),
+ * for status and metrics; read only, on the loop's thread. */
+struct cluster_replica *server_replica_cluster(struct server *server);
 /* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
 void server_replica_free(struct server *server);
 

@@ -48,8 +48,8 @@ struct server_replica_proposal {
     u32 first;
     u32 count;
     u64 mark;
-    const void *entry; /* the buffer given to raft_apply: how its apply is recognized */
-    bool copied;       /* its results were taken when it was applied (replica_entry_applied) */
+    u128 entry_checksum; /* of its bytes: how its apply is recognized (raft copies them) */
+    bool copied; /* its results were taken when it was applied (replica_entry_applied) */
     struct server_replica_proposal *next; /* the batch's entries not yet answered by raft */
 };
 
@@ -120,13 +120,14 @@ static bool replica_propose(struct server *server, struct server_batch *batch, u
     if (ok) {
         *proposal = (struct server_replica_proposal){
             .server = server, .batch = batch, .first = first, .count = count, .mark = mark,
-            .entry = buffer.base};
+            .entry_checksum = base_checksum128(buffer.base, bytes)};
         proposal->apply.data = proposal;
         ok = raft_apply(&cluster->raft, &proposal->apply, &buffer, 1, replica_applied) == 0;
     }
-    if (ok && batch != NULL) {
-        proposal->next = server->replica->proposals;
-        server->replica->proposals = proposal;
+    if (ok && batch != NULL) { /* in proposal order, the order raft applies them in */
+        struct server_replica_proposal **link = &server->replica->proposals;
+        while (*link != NULL) link = &(*link)->next;
+        *link = proposal;
     }
     if (!ok) {
         raft_free(buffer.base);
@@ -191,15 +192,18 @@ static void replica_results_copy(struct server_replica_proposal *proposal,
 }
 
 /* The state machine applied an entry (cluster_fsm.applied): when it is one of the batch's,
- * its results become the batch's requests' now, while they are valid. */
-static void replica_entry_applied(void *context, const void *entry,
+ * its results become the batch's requests' now, while they are valid. The first entry not
+ * yet applied with the same bytes is the one: two alike are applied in proposal order. */
+static void replica_entry_applied(void *context, const void *entry, u64 entry_bytes,
                                   const struct cluster_apply_result *applied) {
     struct server *server = context;
     ASSERT(server != NULL && server->replica != NULL);
     ASSERT(entry != NULL && applied != NULL);
+    if (server->replica->proposals == NULL) return; /* a follower's, or a tick's */
+    u128 checksum = base_checksum128(entry, entry_bytes);
     for (struct server_replica_proposal *proposal = server->replica->proposals;
          proposal != NULL; proposal = proposal->next) {
-        if (proposal->entry != entry) continue;
+        if (proposal->copied || proposal->entry_checksum != checksum) continue;
         if (applied->error == KHORGOS_ERROR_ok) {
             replica_results_copy(proposal, applied);
             proposal->copied = true;
@@ -442,6 +446,9 @@ khorgos_error server_replica_start(struct server *server, const struct server_op
     }
     server->replica = replica;
     replica->leader_logged = -2;
+    /* raft's transport writes to peers that may have died: EPIPE, not a signal, ends that
+     * connection (raft reconnects). */
+    signal(SIGPIPE, SIG_IGN);
     replica->cluster.data = server;
     error = cluster_replica_start(&replica->cluster, &server->loop, options->data_directory,
                                   server->engine, &identity, addresses, message,
@@ -475,6 +482,12 @@ void server_replica_stop(struct server *server) {
     replica->stopping = true;
     uv_close((uv_handle_t *)&replica->timer, NULL);
     cluster_replica_close(&replica->cluster, replica_closed);
+}
+
+struct cluster_replica *server_replica_cluster(struct server *server) {
+    ASSERT(server != NULL && server->replica != NULL);
+    ASSERT(server->replica->cluster.identity.replica_count > 0);
+    return &server->replica->cluster;
 }
 
 bool server_replica_closed(const struct server *server) {

@@ -221,7 +221,13 @@ static void handle_request(struct server_connection *connection,
                            const struct client_header *header, const u8 *body) {
     struct server *server = connection->server;
     const struct client_request_fields *fields = &header->request;
-    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK && server->replica == NULL) {
+    if (fields->operation == CLIENT_OPERATION_ADVANCE_CLOCK) {
+        if (server->replica != NULL) { /* a replica runs on the leader's clock */
+            server_reply_unrecorded(connection, header, NULL, 0,
+                                    khorgos_clock_now(server->engine),
+                                    KHORGOS_ERROR_clock_not_manual);
+            return;
+        }
         server_clock_advance(connection, header, body);
         return;
     }
