@@ -321,10 +321,7 @@ static void page_cluster(struct page *page, struct server *server) {
     ASSERT(page != NULL && server != NULL);
     struct cluster_status status;
     if (server->replica != NULL) {
-        /* struct server_replica (server_replica.c) begins with its struct cluster_replica, so
-         * a pointer to it is one to that (C11 6.7.2.1); raft's data pointer back to it says the
-         * layout still holds. */
-        struct cluster_replica *cluster = (struct cluster_replica *)(void *)server->replica;
+        struct cluster_replica *cluster = server_replica_cluster(server);
         ASSERT(!cluster->started || cluster->raft.data == cluster);
         if (cluster->started) {
             cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->identity, &status);
