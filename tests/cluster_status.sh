@@ -50,7 +50,7 @@ grep -q "^leader: replica [0-2], term [1-9]" "$work/status" ||
 echo '{"op":"create_accounts","events":[{"id":"1","ledger":840,"code":1}]}' |
     "$KHORGOS" client --addresses $addresses --cluster 7 --timeout 20 | grep -q created ||
     fail "a write through the cluster"
-for _ in $(seq 50); do # every replica applies it: lag 0 everywhere
+for _ in $(seq 150); do # every replica applies it: lag 0 everywhere
     "$KHORGOS" status --addresses $http >"$work/status"
     [ "$(awk '$1 ~ /^[0-2]$/ && $NF == 0' "$work/status" | wc -l)" -eq 3 ] && break
     sleep 0.1
@@ -60,7 +60,7 @@ done
 leader=$(sed -n 's/^leader: replica \([0-2]\), term \([0-9]*\)$/\1/p' "$work/status")
 term=$(sed -n 's/^leader: replica [0-2], term \([0-9]*\)$/\1/p' "$work/status")
 kill -9 "${pids[$leader]}"
-for _ in $(seq 100); do # the two others elect a leader of a higher term
+for _ in $(seq 150); do # the two others elect a leader of a higher term
     "$KHORGOS" status --addresses $http >"$work/status"
     new=$(sed -n 's/^leader: replica \([0-2]\), term \([0-9]*\)$/\1 \2/p' "$work/status")
     [ -n "$new" ] && [ "${new% *}" != "$leader" ] && break
