@@ -617,6 +617,25 @@ def lose_acknowledged(cluster):
     log("--lose: every replica went back to its copy from mid-run")
 
 
+def wait_caught_up(cluster, seconds=15):
+    """Waits until every replica applied what the leader committed (`khorgos status`: each
+    answers, lag 0, one commit index), so that replicas stopped together end at one request.
+    Without HTTP ports (--netns) it waits 3 s. False when they did not catch up in time."""
+    if not cluster.http or cluster.count == 1:
+        time.sleep(3)
+        return True
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rows = [line.split() for line in (cluster.status() or "").splitlines()]
+        rows = [row for row in rows if row and row[0].isdigit() and len(row) >= 8]
+        if len(rows) == cluster.count and len({row[5] for row in rows}) == 1 and \
+                all(row[7] == "0" for row in rows):
+            return True
+        time.sleep(0.2)
+    log("the replicas did not catch up in %d s:\n%s" % (seconds, cluster.status()))
+    return False
+
+
 def check_journals(cluster):
     """Every replica's journal (after they stopped together) ends at one sequence and head."""
     heads = []
@@ -701,6 +720,8 @@ def run_cluster(cluster, args, rng):
             % (error, cluster.status()))
         raise
     problems += state_problems
+    if cluster.count > 1:
+        wait_caught_up(cluster)
     cluster.terminate_all()
     if cluster.count > 1:
         problems += check_journals(cluster)
