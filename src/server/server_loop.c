@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,6 +593,9 @@ khorgos_error server_run(const struct server_options *options) {
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
     server_metrics_init(&server->metrics);
+    /* A write to a connection the peer closed (a replica's raft link to a killed leader, a
+     * client gone) must fail with EPIPE on that connection, not end the process. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&server->loop);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options->tls_cert != NULL) error = server_tls_open(options, &server->tls);
