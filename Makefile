@@ -62,7 +62,7 @@ FUZZ_SECONDS_LONG ?= 600
 Q := $(if $(V),,@)
 
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
-        test-tidy test-docs test-long run demo bench clean fuzz
+        test-tidy test-docs test-long run demo bench bench-server clean fuzz
 
 all: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 
@@ -106,6 +106,15 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -lsqlite3 -o $@
+
+# The server benchmarks speak to `khorgos start` through libkhorgos_client, linked first so
+# that the client's objects come from it; libkhorgos.a supplies the rest (the in-process
+# engine of bench_client), each object from one archive only.
+$(BUILD)/bench/bench_client $(BUILD)/bench/bench_connections: $(BUILD)/bench/%: \
+        $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS_ALL) $^ $(LIBS) -o $@
 
 tests: $(TEST_PROGRAMS) $(BUILD)/khorgos
 long-tests: $(LONG_PROGRAMS) $(BUILD)/khorgos
@@ -207,6 +216,10 @@ run: $(BUILD)/khorgos
 
 bench: benches
 	sh bench/run.sh $(BUILD)
+
+# The server's benchmarks alone (bench/server.sh, a few minutes).
+bench-server: benches
+	sh bench/run.sh $(BUILD) server
 
 clean:
 	rm -rf build

@@ -11,15 +11,21 @@
 #   build/khorgos benchmark --transfers N --replay --data DIR     (journal replay speed)
 #   build/khorgos benchmark --transfers N --paired R --data DIR   (checkpoint delay, paired)
 #   build/bench/bench_sqlite --transfers N [--zipf] --dir DIR
-#   bench/postgres.sh SECONDS [uniform|zipf]
+#   bench/postgres.sh SECONDS [uniform|zipf] [MODES]
 #   build/bench/bench_settle_lsm, build/bench/bench_settle_engine, build/bench/bench_settle_fx,
 #   build/bench/bench_settle_gridlock
 #   build/khorgos simulate [--scale X] [--a LIST] --out DIR       (the simulator's day)
+#   sh bench/run.sh BUILD server     only the server's benchmarks (bench/server.sh, a few
+#       minutes): full batches through `khorgos start` and libkhorgos_client against the
+#       in-process C API, TLS against plaintext, single-transfer connections, and PostgreSQL
+#       one transfer per transaction at 8, 32 and 128 clients and its two batch methods
 # Sizes can be lowered for a quick look: KHORGOS_TRANSFERS, SQLITE_TRANSFERS, POSTGRES_SECONDS,
 # REPLAY_TRANSFERS, PAIRED_RUNS (pairs of runs for the paired checkpoint delay), SIMULATE_SCALE (177 gives the one-million-payment day), SIMULATE_A (the
 # liquidity levels of that day's runs, default 0: one run per design).
 set -eu
 build=${1:-build}
+subset=${2:-all}
+case $subset in all|server) ;; *) echo "usage: bench/run.sh [BUILD] [all|server]" >&2; exit 2 ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/deps.sh bench
@@ -41,6 +47,24 @@ field() { # field NAME LINE -> the value of NAME=VALUE in LINE
     echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
 }
 
+tps() { field transfers_per_second "$(grep "^$1 " "$results" | head -n 1)"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
+postgres() { # postgres DISTRIBUTION MODES: bench/postgres.sh's lines into the results
+    sh bench/postgres.sh "$postgres_seconds" "$1" "$2" | while read -r line; do
+        mode=$(echo "$line" | awk '{print $2}')
+        echo "postgres_${mode}_$1 $line" >>"$results"; echo "$line" >&2
+    done
+}
+. bench/server.sh
+if [ "$subset" = server ]; then
+    server_run
+    postgres uniform "single_best batched set"
+    echo
+    echo "## Khorgos server benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+    server_table
+    exit 0
+fi
+
 run_khorgos() { # run_khorgos LABEL ARGS...
     label=$1; shift
     rm -rf "$work/data-$label"
@@ -59,11 +83,10 @@ for distribution in uniform zipf; do
     flag=""; [ "$distribution" = zipf ] && flag="--zipf"
     line=$("$build/bench/bench_sqlite" --transfers "$sqlite_transfers" $flag --dir "$work")
     echo "sqlite_$distribution $line" >>"$results"; echo "$line" >&2
-    sh bench/postgres.sh "$postgres_seconds" "$distribution" | while read -r line; do
-        mode=$(echo "$line" | awk '{print $2}')
-        echo "postgres_${mode}_$distribution $line" >>"$results"; echo "$line" >&2
-    done
 done
+postgres uniform "single_best batched set"
+postgres zipf "single batched"
+server_run
 
 # The checkpoints' commit delay, paired: PAIRED_RUNS runs with automatic checkpoints and as
 # many without, alternately, batch b of each set against batch b of the other (about 4 s a run
@@ -137,12 +160,11 @@ gridlock_cpu() { # gridlock_cpu MODE -> the CPU ms of MODE at 2% without exposur
 gridlock_output=$("$build/bench/bench_settle_gridlock" 2>/dev/null)
 gridlock_line="$(gridlock_cpu fifo) ms fifo, $(gridlock_cpu bypass_fifo) ms bypass_fifo (2%)"
 
-tps() { field transfers_per_second "$(grep "^$1 " "$results" | head -n 1)"; }
 kb=$(tps batched_uniform); kz=$(tps batched_zipf); ks=$(tps single_uniform)
 kserial=$(tps batched_uniform_serial)
 su=$(tps sqlite_uniform); sz=$(tps sqlite_zipf)
 pbu=$(tps postgres_batched_uniform); pbz=$(tps postgres_batched_zipf)
-psu=$(tps postgres_single_uniform); psz=$(tps postgres_single_zipf)
+psu=$(tps postgres_single_8_uniform); psz=$(tps postgres_single_zipf)
 line_bu=$(grep "^batched_uniform " "$results")
 line_serial=$(grep "^batched_uniform_serial " "$results")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "n/a" }'; }
@@ -192,10 +214,10 @@ cat <<EOF2
 | cross-currency PvP through the engine (CPU) | $fx_gross | |
 | netting window, 40 banks (CPU) | $fx_net | |
 
-ratio_vs_postgres_batched: $(ratio "$kb" "$pbu")
-ratio_vs_postgres_single: $(ratio "$kb" "$psu")
+ratio_vs_postgres_batched: $(ratio "$kb" "$(larger "$pbu" "$(tps postgres_set_uniform)")") (two in flight against the faster PostgreSQL batch method)
 ratio_vs_sqlite: $(ratio "$kb" "$su")
 ratio_vs_postgres_batched_zipf: $(ratio "$kz" "$pbz")
 ratio_vs_sqlite_zipf: $(ratio "$kz" "$sz")
 ratio_replay_vs_live: $(field ratio_replay_vs_live "$replay_line")
 EOF2
+server_table

@@ -1,0 +1,153 @@
+/*
+ * bench_server.h: what the server benchmarks (bench_client.c, bench_connections.c) share: the
+ * workload's transfers as the engine's records, the accounts and their funding created through
+ * the C client library (include/khorgos_client.h) on a running `khorgos start`, percentiles,
+ * and the status a created transfer has on the wire.
+ *
+ * The setup is bench_workload.h's and `khorgos benchmark`'s: 10,000 accounts in eight
+ * currencies with debits_must_not_exceed_credits, eight issuance accounts, and one funding
+ * transfer per account, so every benchmark starts from the same ledger.
+ *
+ * Header-only because it is shared by separate benchmark programs and nothing else.
+ */
+#ifndef KHORGOS_BENCH_SERVER_H
+#define KHORGOS_BENCH_SERVER_H
+
+#include "bench_workload.h"
+#include "base/base.h"
+#include "khorgos_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A create result's status on the wire for `created` (TigerBeetle 0.17's number;
+ * docs/clients.md); the engine's own is KHORGOS_CREATE_TRANSFER_created (0). */
+#define BENCH_WIRE_CREATED 0xFFFFFFFFu
+/* Issuance accounts of the eight currencies take ids above the bank accounts (as in
+ * `khorgos benchmark`). */
+#define BENCH_ISSUANCE_ID_BASE 1000000u
+/* Funding transfers take ids far above any benchmark transfer's. */
+#define BENCH_FUNDING_ID_BASE ((khorgos_u128)1 << 100)
+/* A request not answered in this time stops the benchmark: a server this slow is broken. */
+#define BENCH_REQUEST_TIMEOUT_NS (120ull * 1000000000ull)
+
+/* Fills `transfers` with the workload's next `count` transfers, ids *next_id onwards. */
+static inline void bench_server_generate(struct bench_workload *workload, u64 *next_id,
+                                         struct khorgos_transfer *transfers, u32 count) {
+    ASSERT(workload != NULL && next_id != NULL && transfers != NULL);
+    ASSERT(count > 0 && count <= LIMIT_BATCH_EVENTS_MAX);
+    for (u32 index = 0; index < count; index++) {
+        struct bench_transfer generated;
+        bench_next_transfer(workload, (*next_id)++, &generated);
+        transfers[index] = (struct khorgos_transfer){
+            .id = generated.id, .debit_account_id = generated.debit_account_id,
+            .credit_account_id = generated.credit_account_id, .amount = generated.amount,
+            .ledger = generated.ledger, .code = 1};
+    }
+}
+
+/* Executes one setup request through the client and exits unless every event was created. */
+static inline void bench_server_setup_call(struct khorgos_client *client, u8 operation,
+                                           const void *body, u32 count, u32 event_bytes,
+                                           struct khorgos_create_result *results) {
+    ASSERT(client != NULL && body != NULL && results != NULL);
+    ASSERT(count > 0 && count <= LIMIT_BATCH_EVENTS_MAX);
+    struct khorgos_client_call call = {
+        .operation = operation, .body = body, .body_size = count * event_bytes,
+        .reply = results, .reply_capacity = count * (u32)sizeof(*results)};
+    khorgos_error error = khorgos_client_execute(client, &call);
+    u32 created = 0;
+    for (u32 index = 0; error == KHORGOS_ERROR_ok && index < call.reply_size / 16; index++) {
+        created += results[index].status == BENCH_WIRE_CREATED;
+    }
+    if (error != KHORGOS_ERROR_ok || created != count) {
+        fprintf(stderr, "bench: setup request %u failed: %s, %u of %u created\n", operation,
+                khorgos_error_name(error), created, count);
+        exit(1);
+    }
+}
+
+/* The eight issuance accounts, one per currency, into `accounts`; returns their count. */
+static inline u32 bench_server_issuance(struct khorgos_account *accounts) {
+    ASSERT(accounts != NULL);
+    for (u32 ledger_index = 0; ledger_index < BENCH_LEDGER_COUNT; ledger_index++) {
+        accounts[ledger_index] = (struct khorgos_account){
+            .id = BENCH_ISSUANCE_ID_BASE + ledger_index, .ledger = bench_ledgers[ledger_index],
+            .code = 1};
+    }
+    ASSERT(BENCH_LEDGER_COUNT <= LIMIT_BATCH_EVENTS_MAX);
+    return BENCH_LEDGER_COUNT;
+}
+
+/* The bank accounts from id `first` on, as many as one request takes, and the transfer that
+ * funds each from its currency's issuance account; returns their count. */
+static inline u32 bench_server_accounts(u64 first, struct khorgos_account *accounts,
+                                        struct khorgos_transfer *transfers) {
+    ASSERT(first >= 1 && first <= BENCH_ACCOUNT_COUNT);
+    ASSERT(accounts != NULL && transfers != NULL);
+    u32 count = 0;
+    for (u64 id = first; id <= BENCH_ACCOUNT_COUNT && count < LIMIT_BATCH_EVENTS_MAX; id++) {
+        u32 ledger_index = (u32)((id - 1) / BENCH_ACCOUNTS_PER_LEDGER);
+        accounts[count] = (struct khorgos_account){
+            .id = id, .ledger = bench_account_ledger(id), .code = 2,
+            .flags = KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS};
+        transfers[count++] = (struct khorgos_transfer){
+            .id = BENCH_FUNDING_ID_BASE + id,
+            .debit_account_id = BENCH_ISSUANCE_ID_BASE + ledger_index,
+            .credit_account_id = id, .amount = BENCH_FUNDING_MINOR_UNITS,
+            .ledger = bench_ledgers[ledger_index], .code = 1};
+    }
+    return count;
+}
+
+/* The accounts and their funding, through `client`. */
+static inline void bench_server_setup(struct khorgos_client *client) {
+    ASSERT(client != NULL);
+    static struct khorgos_account accounts[LIMIT_BATCH_EVENTS_MAX];
+    static struct khorgos_transfer transfers[LIMIT_BATCH_EVENTS_MAX];
+    static struct khorgos_create_result results[LIMIT_BATCH_EVENTS_MAX];
+    u32 count = bench_server_issuance(accounts);
+    bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, accounts, count,
+                            sizeof(*accounts), results);
+    for (u64 first = 1; first <= BENCH_ACCOUNT_COUNT; first += LIMIT_BATCH_EVENTS_MAX) {
+        count = bench_server_accounts(first, accounts, transfers);
+        bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, accounts, count,
+                                sizeof(*accounts), results);
+        bench_server_setup_call(client, KHORGOS_CLIENT_CREATE_TRANSFERS, transfers, count,
+                                sizeof(*transfers), results);
+    }
+}
+
+/* Opens a plaintext client on `addresses`, creates the accounts and funds them, closes. */
+static inline void bench_server_setup_at(const char *addresses) {
+    ASSERT(addresses != NULL);
+    struct khorgos_client_options options = {.addresses = addresses,
+                                             .request_timeout_ns = BENCH_REQUEST_TIMEOUT_NS};
+    struct khorgos_client *client = NULL;
+    khorgos_error error = khorgos_client_open(&client, &options);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "bench: client for %s: %s\n", addresses, khorgos_error_name(error));
+        exit(1);
+    }
+    bench_server_setup(client);
+    khorgos_client_close(client);
+}
+
+static inline int bench_server_compare_u64(const void *left, const void *right) {
+    u64 a = *(const u64 *)left, b = *(const u64 *)right;
+    ASSERT(left != NULL && right != NULL);
+    return (a > b) - (a < b);
+}
+
+/* The p-th percentile (0..100) of `values` (sorted here), in microseconds; 0 when empty. */
+static inline double bench_server_percentile_us(u64 *values, u64 count, double p) {
+    ASSERT(p >= 0 && p <= 100);
+    if (count == 0) return 0;
+    ASSERT(values != NULL);
+    qsort(values, count, sizeof(*values), bench_server_compare_u64);
+    u64 rank = (u64)((p / 100.0) * (double)(count - 1) + 0.5);
+    return (double)values[MIN(rank, count - 1)] / 1000.0;
+}
+
+#endif /* KHORGOS_BENCH_SERVER_H */
