@@ -214,13 +214,36 @@ static void test_no_session_evicted(void **state) {
     close(client.fd);
 }
 
+/* Registers clients first .. first + count - 1, a wave of connections at a time, each wave's
+ * registers sent before any reply is read, so that they share journal writes. */
+static void clients_register_in_waves(u128 first, u32 count) {
+    enum { WAVE = 64 };
+    struct client *clients = malloc(WAVE * sizeof(*clients));
+    assert_non_null(clients);
+    struct client_register_request body = {0};
+    for (u32 done = 0; done < count; done += WAVE) {
+        u32 wave = MIN((u32)WAVE, count - done);
+        for (u32 index = 0; index < wave; index++) {
+            memset(&clients[index], 0, offsetof(struct client, message));
+            clients[index].fd = connect_server();
+            clients[index].id = first + done + index;
+            client_send(&clients[index], CLIENT_OPERATION_REGISTER, &body, sizeof(body));
+        }
+        for (u32 index = 0; index < wave; index++) {
+            struct client_header reply;
+            assert_true(receive(clients[index].fd, clients[index].message, &reply, WAIT_MS));
+            assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+            close(clients[index].fd);
+        }
+    }
+    free(clients);
+}
+
 /* Registering one client more than the table holds evicts the oldest session. */
 static void test_table_full_evicts_oldest(void **state) {
     (void)state;
     struct client *oldest = client_new(1000);
-    for (u32 index = 1; index <= ENGINE_SESSIONS_MAX; index++) {
-        client_free(client_new(1000 + index));
-    }
+    clients_register_in_waves(1001, ENGINE_SESSIONS_MAX);
     u8 body[512];
     u32 bytes = accounts_body(body, sizeof(body), 4);
     oldest->request = 1;
