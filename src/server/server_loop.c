@@ -579,6 +579,7 @@ khorgos_error server_run(const struct server_options *options) {
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);
+    server_client_jobs_free(server);
     server_tls_close(server->tls);
     free(server->batches[0].requests);
     free(server->batches[1].requests);
