@@ -34,16 +34,16 @@
 /* Client sessions held at once (engine_session.c): the server's default --max-connections, so
  * that as many clients as connections, each sending one request at a time, keep their sessions
  * (TigerBeetle's production clients_max is 64; past the bound the same eviction applies, oldest
- * session first). Each keeps its latest reply, up to a message body, in one anonymous mapping
- * of 1 GiB reserved at open and never touched ahead: a page costs memory only once a reply is
- * written there, so a table of small replies (a single transfer's is 16 bytes) stays a few MiB
- * resident. That is acceptable because the 1 GiB is address space, not memory: it is mapped
- * MAP_NORESERVE, so Linux's default overcommit heuristic does not count it; it does count
- * against `ulimit -v` (with the checkpoint's copy buffer of the same bound, about 2 GiB more
- * than the ledger's reservation) and, under strict overcommit (vm.overcommit_memory=2),
- * against the commit limit. A snapshot holds only the sessions' replies as written (1 GiB
- * only when every latest reply is full). Every per-request lookup goes through an index by
- * client id (a base_id_map reserved at open). */
+ * session first). Each keeps its latest reply, up to a message body, and its batches' sizes
+ * in one anonymous mapping of 1.25 GiB reserved at open and never touched ahead: a page costs
+ * memory only once a reply is written there, so a table of small replies (a single
+ * transfer's is 16 bytes) stays a few MiB resident. That is acceptable because the 1.25 GiB is
+ * address space, not memory: it is mapped MAP_NORESERVE, so Linux's default overcommit
+ * heuristic does not count it; it does count against `ulimit -v` (with the checkpoint's copy
+ * buffer of the same bound, about 2.5 GiB more than the ledger's reservation) and, under
+ * strict overcommit (vm.overcommit_memory=2), against the commit limit. A snapshot holds the
+ * sessions' replies as written (about 1.25 GiB only when every latest reply is full). Every
+ * per-request lookup goes through an index by client id (a base_id_map reserved at open). */
 #define ENGINE_SESSIONS_MAX 1024u
 /* A session's latest reply: its batches' engine replies back to back, at most one message
  * body (the server checks that a request's expected results fit one reply). */
