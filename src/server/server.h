@@ -86,6 +86,9 @@ struct server_options {
     const char *data_directory; /* its superblock names the cluster served */
     const char *address;        /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
     bool clock_manual;
+    /* Makes the engine's reserved memory resident at open, before replay (--memory resident,
+     * khorgos_open_options.memory_prefault). */
+    bool memory_resident;
     /* TLS: all three PEM files, or none (plaintext on loopback); the CRL is optional. */
     const char *tls_cert;
     const char *tls_key;

@@ -429,7 +429,8 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     char report[512] = "";
     struct khorgos_open_options open_options = {.clock_manual = options->clock_manual ? 1 : 0,
                                                 .report = report,
-                                                .report_capacity = sizeof(report)};
+                                                .report_capacity = sizeof(report),
+                                                .memory_prefault = options->memory_resident};
     if (options->before_open != NULL) options->before_open(options->before_open_context);
     khorgos_error error = khorgos_open(engine, options->data_directory, &open_options);
     if (report[0] != '\0') {
@@ -442,8 +443,9 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     }
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
     base_u128_format(engine_cluster(*engine), cluster);
-    server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
-               options->clock_manual ? "manual" : "realtime");
+    server_log("event=opened data=%s cluster=%s clock=%s memory=%s", options->data_directory,
+               cluster, options->clock_manual ? "manual" : "realtime",
+               options->memory_resident ? "resident" : "on-demand");
     return KHORGOS_ERROR_ok;
 }
 
