@@ -467,7 +467,8 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     bool manual = options->clock_manual || options->replica_addresses != NULL;
     struct khorgos_open_options open_options = {.clock_manual = manual ? 1 : 0,
                                                 .report = report,
-                                                .report_capacity = sizeof(report)};
+                                                .report_capacity = sizeof(report),
+                                                .memory_prefault = options->memory_resident};
     if (options->before_open != NULL) options->before_open(options->before_open_context);
     khorgos_error error = khorgos_open(engine, options->data_directory, &open_options);
     if (report[0] != '\0') {
@@ -480,10 +481,12 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     }
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
     base_u128_format(engine_cluster(*engine), cluster);
-    server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
+    server_log("event=opened data=%s cluster=%s clock=%s memory=%s", options->data_directory,
+               cluster,
                options->replica_addresses != NULL ? "leader"
                : options->clock_manual            ? "manual"
-                                                  : "realtime");
+                                                  : "realtime",
+               options->memory_resident ? "resident" : "on-demand");
     return KHORGOS_ERROR_ok;
 }
 
@@ -632,6 +635,7 @@ khorgos_error server_run(const struct server_options *options) {
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);
+    server_client_jobs_free(server);
     server_tls_close(server->tls);
     free(server->batches[0].requests);
     free(server->batches[1].requests);

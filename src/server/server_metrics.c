@@ -193,12 +193,8 @@ static void page_requests(struct page *page, const struct server_metrics *metric
 
 static void page_server(struct page *page, const struct server *server) {
     ASSERT(server != NULL);
-    u32 sessions = 0;
-    if (server->engine != NULL) { /* the table is the engine's (engine_session.c) */
-        for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
-            if (server->engine->sessions.entries[index].client != 0) sessions++;
-        }
-    }
+    /* The table is the engine's (engine_session.c), which counts its occupied slots. */
+    u32 sessions = server->engine != NULL ? server->engine->sessions.count : 0;
     ASSERT(sessions <= ENGINE_SESSIONS_MAX);
     const struct server_metrics *metrics = &server->metrics;
     page_histogram(page, "khorgos_batch_events", "Events in each batch of a request body "
