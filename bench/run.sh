@@ -14,6 +14,7 @@
 #   bench/postgres.sh SECONDS [uniform|zipf] [MODES]
 #   build/bench/bench_settle_lsm, build/bench/bench_settle_engine, build/bench/bench_settle_fx,
 #   build/bench/bench_settle_gridlock
+#   build/bench/bench_snapshot [transfers]                        (snapshot write, verify, load)
 #   build/khorgos simulate [--scale X] [--a LIST] --out DIR       (the simulator's day)
 #   sh bench/run.sh BUILD server     only the server's benchmarks (bench/server.sh, a few
 #       minutes): full batches through `khorgos start` and libkhorgos_client against the
@@ -160,6 +161,8 @@ gridlock_cpu() { # gridlock_cpu MODE -> the CPU ms of MODE at 2% without exposur
 gridlock_output=$("$build/bench/bench_settle_gridlock" 2>/dev/null)
 gridlock_line="$(gridlock_cpu fifo) ms fifo, $(gridlock_cpu bypass_fifo) ms bypass_fifo (2%)"
 
+# A snapshot of 512,000 transfers written, verified and loaded (restored), in memory.
+snapshot_line=$("$build/bench/bench_snapshot" 512000)
 kb=$(tps batched_uniform); kz=$(tps batched_zipf); ks=$(tps single_uniform)
 kserial=$(tps batched_uniform_serial)
 su=$(tps sqlite_uniform); sz=$(tps sqlite_zipf)
@@ -211,6 +214,7 @@ cat <<EOF2
 | disk used by the replay run, all files, journal segments preallocated (bytes) | $(field bytes "$replay_line") | |
 | simulator, default day (all designs and levels) | $(sim_row "$sim_default") | |
 | simulator, one-million-payment day (scale $simulate_scale, a = $simulate_a) | $(sim_row "$sim_million") | |
+| snapshot of $(field transfers "$snapshot_line") transfers ($(field snapshot_bytes "$snapshot_line") bytes): write / verify / load (ms) | $(field write_ms "$snapshot_line") / $(field verify_ms "$snapshot_line") / $(field load_ms "$snapshot_line") | load within a few writes |
 | cross-currency PvP through the engine (CPU) | $fx_gross | |
 | netting window, 40 banks (CPU) | $fx_net | |
 

@@ -514,7 +514,8 @@ struct khorgos_window {
     uint64_t opened_at;     /* out */
     uint64_t closed_at;     /* out */
     uint64_t finished_at;   /* out: settled or aborted */
-    uint32_t payment_count; /* out: payments it holds now */
+    uint32_t payment_count; /* out: open or pending: payments in it now; settled: payments
+                             * it settled; aborted: 0 (docs/api.md) */
     uint32_t short_count;   /* out: participant-currencies that cannot cover their net debit */
     uint32_t unwound_count; /* out: payments removed by unwinds */
     uint32_t reason;        /* out: why pending or aborted (window_short, aborted) */

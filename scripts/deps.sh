@@ -12,8 +12,10 @@ kind=${1:-build}
 packages="make gcc clang pkg-config libc6-dev libssl-dev libxxhash-dev libxml2-dev libuv1-dev"
 case "$kind" in
     # openssl: scripts/dev-ca.sh makes the TLS tests' certificates, and s_client tries TLS 1.2;
-    # curl: docs/operations.md's metrics example.
+    # curl: docs/operations.md's metrics example; stunnel4 and iproute2: the cluster's fault
+    # tests, replicas in network namespaces behind TLS sidecars (docs/replication.md).
     test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl curl"
+          packages="$packages stunnel4 iproute2"
           # the Python client's install test: a venv and pip without build isolation
           packages="$packages python3-venv python3-setuptools python3-wheel" ;;
     cluster) packages="$packages libcmocka-dev" ;;

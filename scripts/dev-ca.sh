@@ -9,7 +9,8 @@
 #   scripts/dev-ca.sh --crl OUTDIR          writes OUTDIR/crl.pem listing what was revoked
 #
 # A NAME is the identity the server gives the connection (docs/security.md): a BIC such as
-# BANKDEFF, or operator, auditor or replica. Keys are ECDSA P-256; certificates last 825 days,
+# BANKDEFF, or operator, auditor or replica (replica's certificate is good for both ends of a
+# TLS connection, serverAuth and clientAuth, for the links between replicas). Keys are ECDSA P-256; certificates last 825 days,
 # the CA 10 years, a CRL 30 days (renew it with --crl before then, and send the server SIGHUP).
 set -eu
 
@@ -47,6 +48,10 @@ subjectAltName = DNS:localhost, IP:127.0.0.1
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
+[replica_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
 EOF
     [ -f "$out/index.txt" ] || : >"$out/index.txt"
     [ -f "$out/crlnumber" ] || echo 01 >"$out/crlnumber"
@@ -108,7 +113,8 @@ case "$1" in
         case "$name" in
         */* | "" | ca | server | crl) echo "dev-ca.sh: $name: not a usable name" >&2; exit 2 ;;
         esac
-        issue "$name" client_ext
+        # A replica's certificate serves both ends of a TLS link between replicas.
+        if [ "$name" = replica ]; then issue "$name" replica_ext; else issue "$name" client_ext; fi
     done
     echo "wrote $out/ca.crt, server.crt and $# client certificates"
     ;;

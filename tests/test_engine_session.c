@@ -107,15 +107,47 @@ static void test_eviction_takes_the_oldest(void **state) {
         assert_int_equal(session_register(engine, index), KHORGOS_ERROR_ok);
     }
     assert_int_equal(account_create(engine, 1, 1, 10, 1), KHORGOS_ERROR_ok);
-    assert_true(engine_session_evictee(engine, 1000) == 2);
-    assert_int_equal(session_register(engine, 1000), KHORGOS_ERROR_ok);
+    assert_true(engine_session_evictee(engine, 100000) == 2);
+    assert_int_equal(session_register(engine, 100000), KHORGOS_ERROR_ok);
     assert_null(engine_session_find(engine, 2));
     assert_non_null(engine_session_find(engine, 1));
     assert_int_equal(account_create(engine, 2, 1, 20, 2), KHORGOS_ERROR_no_session);
-    assert_true(engine_session_evictee(engine, 1001) == 3);
-    assert_true(engine_session_evictee(engine, 1000) == 0); /* its own slot */
-    const struct engine_session *newest = engine_session_find(engine, 1000);
+    assert_true(engine_session_evictee(engine, 100001) == 3);
+    assert_true(engine_session_evictee(engine, 100000) == 0); /* its own slot */
+    const struct engine_session *newest = engine_session_find(engine, 100000);
     assert_int_equal(newest->session, engine->request_count); /* numbered by its sequence */
+    khorgos_close(engine);
+}
+
+/* Twice the table's clients register: the index by client id follows every eviction (the
+ * first half gone, the second half found in their slots), and a snapshot rebuilds it. */
+static void test_index_follows_evictions(void **state) {
+    (void)state;
+    struct khorgos *engine = memory_engine();
+    for (u32 index = 1; index <= 2 * ENGINE_SESSIONS_MAX; index++) {
+        assert_int_equal(session_register(engine, 5000 + index), KHORGOS_ERROR_ok);
+    }
+    assert_int_equal(engine->sessions.count, ENGINE_SESSIONS_MAX);
+    assert_int_equal(engine->sessions.index.count, ENGINE_SESSIONS_MAX);
+    struct khorgos *loaded = memory_snapshot_reload(engine);
+    for (u32 index = 1; index <= 2 * ENGINE_SESSIONS_MAX; index++) {
+        const struct engine_session *session = engine_session_find(engine, 5000 + index);
+        const struct engine_session *copy = engine_session_find(loaded, 5000 + index);
+        if (index <= ENGINE_SESSIONS_MAX) {
+            assert_null(session);
+            assert_null(copy);
+            continue;
+        }
+        assert_non_null(session);
+        assert_non_null(copy);
+        assert_true(session->client == 5000 + index && copy->client == 5000 + index);
+        assert_int_equal(session->session, index);
+        assert_int_equal(copy->session, index);
+        assert_ptr_equal(session, &engine->sessions.entries[session->slot]);
+    }
+    assert_int_equal(account_create(loaded, 5000 + 2 * ENGINE_SESSIONS_MAX, 1, 3, 1),
+                     KHORGOS_ERROR_ok);
+    khorgos_close(loaded);
     khorgos_close(engine);
 }
 
@@ -487,6 +519,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retries_refused_and_nothing_applied),
         cmocka_unit_test(test_eviction_takes_the_oldest),
+        cmocka_unit_test(test_index_follows_evictions),
         cmocka_unit_test(test_register_replies_its_session),
         cmocka_unit_test(test_memory_snapshot_carries_sessions),
         cmocka_unit_test(test_batches_of_one_request),

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,6 +172,37 @@ static void test_request_retry_exactly_once(void **state) {
     client_free(client);
 }
 
+/* A request sent twice in one write: the copy arrives while the first is queued, so it is
+ * dropped (one request in flight per client) and one reply comes; once that reply is out the
+ * client has nothing in flight, and the same request again is answered from its session. */
+static void test_copy_in_flight_dropped(void **state) {
+    (void)state;
+    struct client *client = client_new(11);
+    u8 body[512];
+    u32 bytes = accounts_body(body, sizeof(body), 11);
+    client->request = 1;
+    int server_fd = client->fd;
+    client->fd = open("/dev/null", O_WRONLY); /* the request built, not sent */
+    assert_true(client->fd >= 0);
+    client_send(client, CLIENT_OPERATION_CREATE_ACCOUNTS, body, bytes);
+    close(client->fd);
+    client->fd = server_fd;
+    static u8 twice[2 * CLIENT_MESSAGE_BYTES_MAX];
+    memcpy(twice, client->sent, client->sent_bytes);
+    memcpy(twice + client->sent_bytes, client->sent, client->sent_bytes);
+    send_all(client->fd, twice, 2 * (size_t)client->sent_bytes);
+    struct client_header reply;
+    assert_true(receive(client->fd, client->message, &reply, WAIT_MS));
+    assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+    assert_int_equal(reply_first_status(client->message, &reply), 0xFFFFFFFFu); /* created */
+    assert_false(receive(client->fd, client->message, &reply, DROP_WAIT_MS));
+    send_all(client->fd, client->sent, client->sent_bytes);
+    assert_true(receive(client->fd, client->message, &reply, WAIT_MS));
+    assert_int_equal(reply.reply.request, 1);
+    assert_int_equal(reply_first_status(client->message, &reply), 0xFFFFFFFFu); /* the same */
+    client_free(client);
+}
+
 /* A request whose parent is not the last reply's context is dropped: no answer. */
 static void test_wrong_parent_dropped(void **state) {
     (void)state;
@@ -209,13 +241,36 @@ static void test_no_session_evicted(void **state) {
     close(client.fd);
 }
 
+/* Registers clients first .. first + count - 1, a wave of connections at a time, each wave's
+ * registers sent before any reply is read, so that they share journal writes. */
+static void clients_register_in_waves(u128 first, u32 count) {
+    enum { WAVE = 64 };
+    struct client *clients = malloc(WAVE * sizeof(*clients));
+    assert_non_null(clients);
+    struct client_register_request body = {0};
+    for (u32 done = 0; done < count; done += WAVE) {
+        u32 wave = MIN((u32)WAVE, count - done);
+        for (u32 index = 0; index < wave; index++) {
+            memset(&clients[index], 0, offsetof(struct client, message));
+            clients[index].fd = connect_server();
+            clients[index].id = first + done + index;
+            client_send(&clients[index], CLIENT_OPERATION_REGISTER, &body, sizeof(body));
+        }
+        for (u32 index = 0; index < wave; index++) {
+            struct client_header reply;
+            assert_true(receive(clients[index].fd, clients[index].message, &reply, WAIT_MS));
+            assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+            close(clients[index].fd);
+        }
+    }
+    free(clients);
+}
+
 /* Registering one client more than the table holds evicts the oldest session. */
 static void test_table_full_evicts_oldest(void **state) {
     (void)state;
     struct client *oldest = client_new(1000);
-    for (u32 index = 1; index <= ENGINE_SESSIONS_MAX; index++) {
-        client_free(client_new(1000 + index));
-    }
+    clients_register_in_waves(1001, ENGINE_SESSIONS_MAX);
     u8 body[512];
     u32 bytes = accounts_body(body, sizeof(body), 4);
     oldest->request = 1;
@@ -354,6 +409,7 @@ int main(void) {
         cmocka_unit_test(test_status_translation),
         cmocka_unit_test_setup_teardown(test_request_retry_exactly_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_parent_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_in_flight_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_session_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_full_evicts_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_checksum_closes, setup, teardown),

@@ -527,12 +527,20 @@ static void test_metrics_format(void **state) {
         "khorgos_payments_queued", "khorgos_payments_queued_value", "khorgos_liquidity_balance",
         "khorgos_liquidity_credit_line", "khorgos_liquidity_credit_outstanding",
         "khorgos_business_day_open", "khorgos_netting_windows", "khorgos_http_responses_total",
-        "khorgos_http_connections_refused_total"};
+        "khorgos_http_connections_refused_total", "khorgos_cluster_replicas",
+        "khorgos_cluster_replica", "khorgos_cluster_role", "khorgos_cluster_leader",
+        "khorgos_cluster_term", "khorgos_cluster_commit_index", "khorgos_cluster_applied_index",
+        "khorgos_cluster_last_log_index", "khorgos_cluster_stopped"};
     for (size_t index = 0; index < sizeof(families) / sizeof(families[0]); index++) {
         assert_non_null(family_find(&scrape_after, families[index], strlen(families[index])));
     }
     assert_int_equal(scrape_after.family_count, sizeof(families) / sizeof(families[0]));
     assert_true(value_of(&scrape_after, "khorgos_netting_windows{state=\"open\"}") == 0);
+    /* A single node says so: standalone, one replica, its own leader. */
+    assert_true(value_of(&scrape_after, "khorgos_cluster_role{role=\"standalone\"}") == 1);
+    assert_true(value_of(&scrape_after, "khorgos_cluster_role{role=\"leader\"}") == 0);
+    assert_true(value_of(&scrape_after, "khorgos_cluster_replicas") == 1);
+    assert_true(value_of(&scrape_after, "khorgos_cluster_leader") == 0);
     const char *body = NULL;
     assert_int_equal(http_get("HEAD", "/metrics", &body), 200);
     assert_string_equal(body, ""); /* HEAD: the length, no body */

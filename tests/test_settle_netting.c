@@ -149,7 +149,9 @@ static void test_window_settles_exactly_the_nets(void **state) {
     assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_SETTLE_WINDOW, 1, 0, 0, 0),
                      KHORGOS_SETTLE_ok);
     assert_int_equal(engine->ledger.transfer_count, transfers + 6);
-    assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_SETTLED);
+    window = test_window(engine, 1);
+    assert_int_equal(window.state, KHORGOS_WINDOW_SETTLED);
+    assert_int_equal(window.payment_count, 4); /* the payments it settled, not its empty list */
     assert_true(fixture_balance(engine, BANK_KZ, KZT) == 0);
     assert_true(fixture_balance(engine, BANK_KZ2, KZT) == 300);
     assert_true(fixture_balance(engine, BANK_CN, KZT) == 200);
@@ -198,6 +200,7 @@ static void test_unwind_removes_the_short(void **state) {
     struct khorgos_window window = test_window(engine, 1);
     assert_int_equal(window.state, KHORGOS_WINDOW_SETTLED);
     assert_int_equal(window.unwound_count, 2);
+    assert_int_equal(window.payment_count, 3); /* 2, 3 and 4 settled */
     u8 expected[6] = {0, KHORGOS_PAYMENT_REJECTED, KHORGOS_PAYMENT_SETTLED,
                       KHORGOS_PAYMENT_SETTLED, KHORGOS_PAYMENT_SETTLED, KHORGOS_PAYMENT_REJECTED};
     for (u128 id = 1; id <= 5; id++) {
@@ -232,6 +235,7 @@ static void test_abort_gives_quote_room_back(void **state) {
     assert_int_equal(test_window_event(engine, KHORGOS_OPERATION_ABORT_WINDOW, 0, 0, 0, 0),
                      KHORGOS_SETTLE_ok);
     assert_int_equal(test_window(engine, 1).state, KHORGOS_WINDOW_ABORTED);
+    assert_int_equal(test_window(engine, 1).payment_count, 0); /* none settled */
     struct khorgos_payment payment = fixture_lookup(engine, 1);
     assert_int_equal(payment.state, KHORGOS_PAYMENT_REJECTED);
     assert_int_equal(payment.reason, KHORGOS_SETTLE_aborted);

@@ -200,6 +200,10 @@ extern const struct base_clock base_clock_system;
 /* ----------------------------------------------------------------------------------------- */
 /* Id map: nonzero u128 -> u32, reserved at init, no allocation afterwards.                   */
 
+/* Keys per 4 KiB page of slots from which base_id_map_fault_in makes every page present: keys
+ * hashed at random onto as many pages as keys / 2 touch 1 - e^-2 = 86% of them already. */
+#define BASE_ID_MAP_FAULT_IN_KEYS_PER_PAGE 2u
+
 struct base_id_map_slot {
     u128 key;
     u32 value;
@@ -216,6 +220,12 @@ struct base_id_map {
 /* Reserves room for `count_max` keys. Returns ok or out_of_memory. */
 khorgos_error base_id_map_init(struct base_id_map *map, u32 count_max);
 void base_id_map_deinit(struct base_id_map *map);
+/* Before `count` keys go into an empty map at once (a snapshot's load): when they would touch
+ * most of its pages anyway, every page is made present and writable in one call, since a
+ * probe's read maps an untouched page to the shared zero page and the insert's write then
+ * copies it: two faults, the second flushing the TLBs of every CPU the process ran on. A map
+ * filled sparsely is left alone, so its memory is only taken as keys arrive. */
+void base_id_map_fault_in(struct base_id_map *map, u32 count);
 /* Finds `key`; returns true and sets *value when present. */
 bool base_id_map_get(const struct base_id_map *map, u128 key, u32 *value);
 /* Inserts a key that must not be present; the map must not be full. */

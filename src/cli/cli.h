@@ -13,6 +13,7 @@
  *   start    the network server: TigerBeetle's client protocol            (cli_start.c)
  *   message  ISO 20022 files through the gateway, replies beside them    (cli_message.c)
  *   client   apply's JSON lines, sent to a server through the C client    (cli_client.c)
+ *   status   each replica's role, leader, term, indexes and lag (/metrics) (cli_status.c)
  *
  * The JSON front end (cli_json.c: reader and writer; cli_codec.c: requests and replies to and
  * from the engine's binary records) is part of this layer: JSON is one front end, not the
@@ -74,6 +75,7 @@ int cli_client_option(const char *option, const char *value,
                       struct khorgos_client_options *options, const char **problem);
 /* After the options: NULL when they make a client (the default timeout set), else why not. */
 const char *cli_client_options_finish(struct khorgos_client_options *options);
+int cli_status_main(int argc, char **argv);
 
 /* What executes apply's requests: the engine in this process (apply) or a server (client).
  * execute is khorgos_execute's contract; a result other than ok stops the command (after

@@ -41,7 +41,8 @@ static const char page_khorgos[] =
     "    benchmark  drive the engine through its C API on the bench workload\n"
     "    simulate   a day of regional trade through each settlement design: the report\n"
     "    message    ISO 20022 files through the gateway, each answered beside it\n"
-    "    client     apply's JSON lines, executed by a server (khorgos start)\n\n"
+    "    client     apply's JSON lines, executed by a server (khorgos start)\n"
+    "    status     each replica's role, leader, term, indexes and lag\n\n"
     "OPTIONS\n"
     "    --help, -h\n"
     "        print this page; after a command, print that command's page\n\n"
@@ -210,6 +211,7 @@ static const char page_start[] =
     "                  [--clock manual|realtime]\n"
     "                  [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]\n"
     "                  [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]\n"
+    "                  [--memory resident|on-demand]\n"
     "    khorgos start --data DIR --addresses A0,A1,A2 --replica N [the options above]\n\n"
     "DESCRIPTION\n"
     "    Serves DIR in TigerBeetle 0.17's client protocol, so that TigerBeetle's own clients\n"
@@ -257,6 +259,13 @@ static const char page_start[] =
     "    --idle-timeout-ms N\n"
     "        a connection must send a whole message every N ms, unless a request of it is\n"
     "        executing (default 300,000)\n"
+    "    --memory resident|on-demand\n"
+    "        resident: make all of the engine's memory reserved from DIR's capacities\n"
+    "        resident before the journal is replayed, so that no request pays a first-touch\n"
+    "        page fault (without it the first hundreds of thousands of transfers fault on the\n"
+    "        id maps); it costs that memory (about 2 GiB for format's default capacities)\n"
+    "        and the time to fault it in at start (a second or more per GiB). on-demand\n"
+    "        (the default): pages are mapped as they are first used\n"
     "    --help, -h\n"
     "        print this page\n\n"
     "EXIT STATUS\n"
@@ -424,6 +433,42 @@ static const char page_client[] =
     "SEE ALSO\n"
     "    docs/clients.md, docs/api.md, docs/protocol.md\n";
 
+static const char page_status[] =
+    "KHORGOS-STATUS(1)\n\n"
+    "NAME\n"
+    "    khorgos status - each replica's role, leader, term, indexes and lag\n\n"
+    "SYNOPSIS\n"
+    "    khorgos status --addresses HTTP[,HTTP...] [--timeout S]\n\n"
+    "DESCRIPTION\n"
+    "    Reads the /metrics page of each replica's HTTP port (khorgos start --http; the\n"
+    "    khorgos_cluster_* gauges) and prints one line per replica: its index, address,\n"
+    "    role (leader, follower, candidate, unavailable; standalone for a single node), the\n"
+    "    leader it knows, raft's term, its commit and applied raft log indexes, and its lag:\n"
+    "    the highest commit index any replica reported less its applied index. Then the\n"
+    "    leader the replicas of the highest term agree on. It reads the HTTP port, not the\n"
+    "    client protocol, so that it answers when the cluster has no majority: a client\n"
+    "    session's register is a replicated write that such a cluster cannot commit.\n\n"
+    "OPTIONS\n"
+    "    --addresses HTTP[,HTTP...]\n"
+    "        each replica's HTTP address, IPv4 HOST:PORT or a bare PORT for 127.0.0.1 (at\n"
+    "        most 8; required)\n"
+    "    --timeout S\n"
+    "        seconds each replica may take to answer, 1 to 3600 (default 2)\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   every replica answered and they agree on one leader of the highest term (a\n"
+    "        single node: it answered)\n"
+    "    1   a replica did not answer, no leader is known, replicas disagree, or a replica's\n"
+    "        state machine stopped (diverged)\n"
+    "    2   a usage error\n\n"
+    "FILES\n"
+    "    none: it reads the replicas' HTTP ports\n\n"
+    "EXAMPLES\n"
+    "    khorgos status --addresses 127.0.0.1:9000,127.0.0.1:9001,127.0.0.1:9002\n\n"
+    "SEE ALSO\n"
+    "    docs/replication.md, docs/operations.md\n";
+
 static const char page_simulate[] =
     "KHORGOS-SIMULATE(1)\n\n"
     "NAME\n"
@@ -488,7 +533,7 @@ static const struct cli_page cli_pages[] = {
     {"khorgos", page_khorgos},   {"apply", page_apply},         {"format", page_format},
     {"check", page_check},       {"inspect", page_inspect},     {"start", page_start},
     {"demo", page_demo},         {"benchmark", page_benchmark}, {"simulate", page_simulate},
-    {"message", page_message},   {"client", page_client},
+    {"message", page_message},   {"client", page_client},       {"status", page_status},
 };
 
 bool cli_help_wanted(int argc, char **argv) {

@@ -32,6 +32,7 @@ static const struct cli_command cli_commands[] = {
     {"start", cli_start_main, "serve TigerBeetle's client protocol over the network"},
     {"message", cli_message_main, "submit ISO 20022 files; each reply is written beside its file"},
     {"client", cli_client_main, "apply's JSON lines, executed by a server (khorgos start)"},
+    {"status", cli_status_main, "each replica's role, leader, term, indexes and lag"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -31,11 +31,20 @@
 #include "ledger/ledger.h"
 #include "settle/settle.h"
 
-/* Client sessions held at once (engine_session.c): TigerBeetle's production clients_max, so a
- * TigerBeetle client meets the same eviction behaviour. Each keeps its latest reply, up to a
- * message body, reserved (mapped, touched only as used) at open: at most 64 MiB of replies,
- * and as much in a snapshot when every session's latest reply is full. */
-#define ENGINE_SESSIONS_MAX 64u
+/* Client sessions held at once (engine_session.c): the server's default --max-connections, so
+ * that as many clients as connections, each sending one request at a time, keep their sessions
+ * (TigerBeetle's production clients_max is 64; past the bound the same eviction applies, oldest
+ * session first). Each keeps its latest reply, up to a message body, and its batches' sizes
+ * in one anonymous mapping of 1.25 GiB reserved at open and never touched ahead: a page costs
+ * memory only once a reply is written there, so a table of small replies (a single
+ * transfer's is 16 bytes) stays a few MiB resident. That is acceptable because the 1.25 GiB is
+ * address space, not memory: it is mapped MAP_NORESERVE, so Linux's default overcommit
+ * heuristic does not count it; it does count against `ulimit -v` (with the checkpoint's copy
+ * buffer of the same bound, about 2.5 GiB more than the ledger's reservation) and, under
+ * strict overcommit (vm.overcommit_memory=2), against the commit limit. A snapshot holds the
+ * sessions' replies as written (about 1.25 GiB only when every latest reply is full). Every
+ * per-request lookup goes through an index by client id (a base_id_map reserved at open). */
+#define ENGINE_SESSIONS_MAX 1024u
 /* A session's latest reply: its batches' engine replies back to back, at most one message
  * body (the server checks that a request's expected results fit one reply). */
 #define ENGINE_SESSION_REPLY_BYTES_MAX CLIENT_BODY_BYTES_MAX
@@ -62,10 +71,15 @@ struct engine_session {
     u32 reply_size;        /* bytes of reply so far */
     u32 *batch_reply_sizes; /* [ENGINE_SESSION_BATCHES_MAX], reserved at open */
     u8 *reply;              /* [ENGINE_SESSION_REPLY_BYTES_MAX], reserved at open */
+    u32 slot;               /* its index in the table, fixed at open (a key for the server's
+                             * cache of reply messages) */
 };
 
 struct engine_sessions {
     struct engine_session entries[ENGINE_SESSIONS_MAX];
+    struct base_id_map index; /* client -> slot, of every occupied slot */
+    u32 count;                /* occupied slots: entries[0, count); a slot once taken is only
+                               * ever taken over by another client (eviction) */
     void *memory; /* the replies' reservation */
     u64 memory_bytes;
 };

@@ -13,6 +13,9 @@
  *   - the table holds ENGINE_SESSIONS_MAX sessions: a register past it evicts the session whose
  *     latest record is oldest (lowest commit), whose client gets no_session next time.
  *
+ * A request finds its client's session through an index by client id (O(1)); only a register
+ * into a full table walks the table, for the oldest session, as TigerBeetle's replica does.
+ *
  * The reply kept is the engine's own (each batch's engine reply, back to back, with their
  * sizes), not a network message: the server builds its message from it, the same way for the
  * first answer and for a retry. It is recomputed by replay (every request of a session is
@@ -29,6 +32,7 @@
 #include "engine/engine.h"
 #include "storage/storage.h"
 
+#include <stdlib.h>
 #include <sys/mman.h>
 
 struct session_entry {
@@ -63,8 +67,14 @@ khorgos_error engine_sessions_init(struct engine_sessions *sessions) {
     memset(sessions, 0, sizeof(*sessions));
     /* Mapped, not touched: a page costs memory only once a reply is written there. */
     u64 bytes = session_slot_bytes() * ENGINE_SESSIONS_MAX;
-    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *memory = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (memory == MAP_FAILED) return KHORGOS_ERROR_out_of_memory;
+    if (base_id_map_init(&sessions->index, ENGINE_SESSIONS_MAX) != KHORGOS_ERROR_ok) {
+        int unmapped = munmap(memory, bytes);
+        ASSERT(unmapped == 0);
+        return KHORGOS_ERROR_out_of_memory;
+    }
     sessions->memory = memory;
     sessions->memory_bytes = bytes;
     for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
@@ -72,6 +82,7 @@ khorgos_error engine_sessions_init(struct engine_sessions *sessions) {
         sessions->entries[index].reply = slot;
         sessions->entries[index].batch_reply_sizes =
             (u32 *)(void *)(slot + ENGINE_SESSION_REPLY_BYTES_MAX);
+        sessions->entries[index].slot = index;
     }
     ASSERT(sessions->entries[ENGINE_SESSIONS_MAX - 1].reply != NULL);
     return KHORGOS_ERROR_ok;
@@ -84,16 +95,17 @@ void engine_sessions_deinit(struct engine_sessions *sessions) {
         int unmapped = munmap(sessions->memory, sessions->memory_bytes);
         ASSERT(unmapped == 0);
     }
+    if (sessions->index.slots != NULL) base_id_map_deinit(&sessions->index);
     memset(sessions, 0, sizeof(*sessions));
 }
 
 static struct engine_session *session_find(struct engine_sessions *sessions, u128 client) {
     ASSERT(sessions != NULL);
     ASSERT(client != 0);
-    for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
-        if (sessions->entries[index].client == client) return &sessions->entries[index];
-    }
-    return NULL;
+    u32 slot = 0;
+    if (!base_id_map_get(&sessions->index, client, &slot)) return NULL;
+    ASSERT(slot < sessions->count && sessions->entries[slot].client == client);
+    return &sessions->entries[slot];
 }
 
 const struct engine_session *engine_session_find(const struct khorgos *engine, u128 client) {
@@ -107,10 +119,11 @@ static struct engine_session *session_slot(struct engine_sessions *sessions, u12
     ASSERT(sessions != NULL && client != 0);
     struct engine_session *own = session_find(sessions, client);
     if (own != NULL) return own;
+    if (sessions->count < ENGINE_SESSIONS_MAX) return &sessions->entries[sessions->count];
     struct engine_session *oldest = NULL;
     for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
         struct engine_session *entry = &sessions->entries[index];
-        if (entry->client == 0) return entry;
+        ASSERT(entry->client != 0);
         if (oldest == NULL || entry->commit < oldest->commit) oldest = entry;
     }
     ASSERT(oldest != NULL && oldest->client != client);
@@ -194,6 +207,12 @@ static u128 session_open(struct engine_sessions *sessions,
     u128 evicted = slot->client == client->client ? 0 : slot->client;
     u8 *reply = slot->reply;
     u32 *sizes = slot->batch_reply_sizes;
+    u32 index = slot->slot;
+    if (evicted != 0) base_id_map_remove(&sessions->index, evicted);
+    if (slot->client != client->client) {
+        if (slot->client == 0) sessions->count++;
+        base_id_map_insert(&sessions->index, client->client, index);
+    }
     *slot = (struct engine_session){
         .client = client->client,
         .request_checksum = client->checksum,
@@ -208,6 +227,7 @@ static u128 session_open(struct engine_sessions *sessions,
         .reply_size = 0,
         .batch_reply_sizes = sizes,
         .reply = reply,
+        .slot = index,
     };
     sizes[0] = 0;
     ASSERT(slot->client != evicted);
@@ -249,40 +269,36 @@ u128 engine_session_apply(struct khorgos *engine, const struct khorgos_client_re
 
 /* ---- the snapshot section -------------------------------------------------------------------- */
 
-typedef void (*sessions_put)(void *context, const void *data, u64 size);
-
-/* The occupied slots by increasing session number: the section's order. */
-static u32 sessions_order(const struct engine_sessions *sessions,
-                          u32 order[ENGINE_SESSIONS_MAX]) {
-    ASSERT(sessions != NULL && order != NULL);
-    u32 count = 0;
-    u64 after = 0;
-    for (;;) {
-        u32 next = ENGINE_SESSIONS_MAX;
-        for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
-            const struct engine_session *entry = &sessions->entries[index];
-            if (entry->client == 0 || entry->session <= after) continue;
-            if (next == ENGINE_SESSIONS_MAX || entry->session < sessions->entries[next].session) {
-                next = index;
-            }
-        }
-        if (next == ENGINE_SESSIONS_MAX) break;
-        order[count++] = next;
-        after = sessions->entries[next].session;
-    }
-    ASSERT(count <= ENGINE_SESSIONS_MAX);
-    return count;
+static int session_number_compare(const void *left, const void *right) {
+    const struct engine_session *const *a = left;
+    const struct engine_session *const *b = right;
+    ASSERT((*a)->session != (*b)->session || *a == *b); /* session numbers are unique */
+    return (*a)->session < (*b)->session ? -1 : (*a)->session > (*b)->session;
 }
 
-static void sessions_emit(const struct engine_sessions *sessions, sessions_put put,
+/* The occupied slots by increasing session number: the section's order (sorted, so that a
+ * full table costs n log n, not a walk of the table per session). */
+static u32 sessions_order(const struct engine_sessions *sessions,
+                          const struct engine_session *order[ENGINE_SESSIONS_MAX]) {
+    ASSERT(sessions != NULL && order != NULL);
+    ASSERT(sessions->count <= ENGINE_SESSIONS_MAX);
+    for (u32 index = 0; index < sessions->count; index++) {
+        ASSERT(sessions->entries[index].client != 0);
+        order[index] = &sessions->entries[index];
+    }
+    qsort(order, sessions->count, sizeof(order[0]), session_number_compare);
+    return sessions->count;
+}
+
+static void sessions_emit(const struct engine_sessions *sessions, storage_put_function put,
                           void *context) {
     ASSERT(sessions != NULL && put != NULL);
     ASSERT(context != NULL);
-    u32 order[ENGINE_SESSIONS_MAX];
+    const struct engine_session *order[ENGINE_SESSIONS_MAX];
     struct sessions_counts counts = {.count = sessions_order(sessions, order)};
     put(context, &counts, sizeof(counts));
     for (u32 index = 0; index < counts.count; index++) {
-        const struct engine_session *session = &sessions->entries[order[index]];
+        const struct engine_session *session = order[index];
         ASSERT(session->operation <= UINT16_MAX && (u32)session->error < KHORGOS_ERROR_COUNT);
         struct session_entry entry = {
             .client = session->client,
@@ -305,28 +321,10 @@ static void sessions_emit(const struct engine_sessions *sessions, sessions_put p
     }
 }
 
-static void sessions_put_writer(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    if (size > 0) storage_writer_put(context, data, size);
-}
-
-static void sessions_put_checksum(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    if (size > 0) base_checksum_stream_add(context, data, size);
-}
-
-static void sessions_put_count(void *context, const void *data, u64 size) {
-    ASSERT(context != NULL);
-    ASSERT(data != NULL || size == 0);
-    *(u64 *)context += size;
-}
-
 void engine_sessions_write(const struct engine_sessions *sessions, struct storage_writer *writer) {
     ASSERT(sessions != NULL && writer != NULL);
     storage_writer_section_begin(writer, STORAGE_SECTION_SESSIONS, ENGINE_SESSIONS_SECTION_VERSION);
-    sessions_emit(sessions, sessions_put_writer, writer);
+    sessions_emit(sessions, storage_put_writer, writer);
     storage_writer_section_end(writer);
 }
 
@@ -334,14 +332,14 @@ u128 engine_sessions_digest(const struct engine_sessions *sessions) {
     ASSERT(sessions != NULL);
     struct base_checksum_stream stream;
     base_checksum_stream_init(&stream);
-    sessions_emit(sessions, sessions_put_checksum, &stream);
+    sessions_emit(sessions, storage_put_checksum, &stream);
     return base_checksum_stream_final(&stream);
 }
 
 u64 engine_sessions_bytes(const struct engine_sessions *sessions) {
     ASSERT(sessions != NULL);
     u64 bytes = 0;
-    sessions_emit(sessions, sessions_put_count, &bytes);
+    sessions_emit(sessions, storage_put_count, &bytes);
     ASSERT(bytes >= sizeof(struct sessions_counts));
     return bytes;
 }
@@ -401,14 +399,19 @@ khorgos_error engine_sessions_read(struct engine_sessions *sessions,
     khorgos_error error = storage_reader_get(reader, &counts, sizeof(counts));
     if (error != KHORGOS_ERROR_ok) return error;
     if (counts.count > ENGINE_SESSIONS_MAX || counts.reserved != 0) return KHORGOS_ERROR_corrupt;
+    ASSERT(sessions->count == 0 && sessions->index.count == 0); /* read into a new table */
     u64 session_before = 0;
     for (u32 index = 0; index < counts.count; index++) {
         struct engine_session *slot = &sessions->entries[index];
         error = session_read(slot, session_before, reader);
         if (error != KHORGOS_ERROR_ok) return error;
-        for (u32 other = 0; other < index; other++) { /* one session per client */
-            if (sessions->entries[other].client == slot->client) return KHORGOS_ERROR_corrupt;
+        u32 other = 0;
+        if (base_id_map_get(&sessions->index, slot->client, &other)) { /* one per client */
+            slot->client = 0;
+            return KHORGOS_ERROR_corrupt;
         }
+        base_id_map_insert(&sessions->index, slot->client, index);
+        sessions->count++;
         session_before = slot->session;
     }
     if (storage_reader_remaining(reader) != 0) return KHORGOS_ERROR_corrupt;

@@ -46,6 +46,14 @@
  * limits, pending totals, the expiry heap). A section that passes its checksum but fails
  * these (a bug, or a snapshot from another build) is corrupt, never a crash. The caller then
  * checks ledger_digest against the digest the snapshot recorded.
+ *
+ * The maps cost the load most: the transfer maps are sized for the capacity, not the count
+ * (256 MiB each at the default), so each id is a probe into cold memory. Each id is therefore
+ * probed once (found absent and inserted by one walk); the maps' own invariant (each id at
+ * its record's index, no transfer id among the failed ones) is checked as they are built, the
+ * failed ids against the transfer map, so ledger_check_records checks the rest without probing
+ * again; and a map about to be filled densely has its pages faulted in at once
+ * (base_id_map_fault_in) rather than one read fault and one copy per page.
  */
 #include "ledger/ledger.h"
 #include "storage/storage.h"
@@ -145,17 +153,24 @@ static bool ledger_snapshot_counts_valid(const struct ledger *ledger,
                config->account_balance_count_max;
 }
 
-/* Inserts ids into a map, refusing zero, the maximum and duplicates (corrupt input). */
+/* Inserts ids into a map with their indexes as values, refusing zero, the maximum, duplicates
+ * and ids present in `disjoint` (when not NULL): corrupt input. One probe per id: the walk that
+ * finds an id absent also names the slot it goes in. A map built so holds exactly the records'
+ * ids at their indexes, which is what ledger_check's map part would probe again. */
 static bool ledger_snapshot_map_ids(struct base_id_map *map, const void *records, u32 count,
-                                    size_t stride) {
+                                    size_t stride, const struct base_id_map *disjoint) {
     ASSERT(map != NULL && map->count == 0);
     ASSERT(stride >= sizeof(u128));
+    base_id_map_fault_in(map, count);
     for (u32 index = 0; index < count; index++) {
         u128 id;
         memcpy(&id, (const u8 *)records + (size_t)index * stride, sizeof(id));
+        if (id == 0 || id == U128_MAX) return false;
         u32 existing = 0;
-        if (id == 0 || id == U128_MAX || base_id_map_get(map, id, &existing)) return false;
-        base_id_map_insert(map, id, index);
+        u64 slot = 0;
+        if (disjoint != NULL && base_id_map_get(disjoint, id, &existing)) return false;
+        if (base_id_map_find(map, id, &existing, &slot)) return false;
+        base_id_map_insert_at(map, slot, id, index);
     }
     ASSERT(map->count == count);
     return true;
@@ -249,16 +264,18 @@ khorgos_error ledger_snapshot_read(struct ledger *ledger, struct storage_reader 
     if (storage_reader_remaining(reader) != 0) return KHORGOS_ERROR_corrupt;
     if (!ledger_snapshot_references_valid(ledger)) return KHORGOS_ERROR_corrupt;
     if (!ledger_snapshot_map_ids(&ledger->account_map, ledger->accounts, ledger->account_count,
-                                 sizeof(struct khorgos_account)) ||
+                                 sizeof(struct khorgos_account), NULL) ||
         !ledger_snapshot_map_ids(&ledger->transfer_map, ledger->transfers, ledger->transfer_count,
-                                 sizeof(struct khorgos_transfer)) ||
+                                 sizeof(struct khorgos_transfer), NULL) ||
         !ledger_snapshot_map_ids(&ledger->failed_transfer_map, ledger->failed_transfer_ids,
-                                 ledger->failed_transfer_count, sizeof(u128))) {
+                                 ledger->failed_transfer_count, sizeof(u128),
+                                 &ledger->transfer_map)) {
         return KHORGOS_ERROR_corrupt;
     }
     /* The ledger's invariants (ledger.h): a state that breaks one would trip an assertion of
-     * a later request instead of being refused here. */
-    if (!ledger_snapshot_postings_valid(ledger) || !ledger_check(ledger)) {
+     * a later request instead of being refused here. The id maps' were checked as they were
+     * built, so ledger_check_records checks the rest. */
+    if (!ledger_snapshot_postings_valid(ledger) || !ledger_check_records(ledger)) {
         return KHORGOS_ERROR_corrupt;
     }
     ledger_index_update(ledger);

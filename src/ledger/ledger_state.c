@@ -586,14 +586,10 @@ static bool ledger_check_sums(const struct ledger *ledger) {
 
 static bool ledger_check_accounts(const struct ledger *ledger) {
     ASSERT(ledger->account_count <= ledger->config.account_count_max);
-    if (ledger->account_map.count != ledger->account_count) return false;
+    ASSERT(ledger->accounts != NULL);
     for (u32 index = 0; index < ledger->account_count; index++) {
         const struct khorgos_account *account = &ledger->accounts[index];
-        u32 found = U32_MAX;
         if (account->id == 0 || account->id == U128_MAX) return false;
-        if (!base_id_map_get(&ledger->account_map, account->id, &found) || found != index) {
-            return false;
-        }
         if (index > 0 && account->timestamp <= ledger->accounts[index - 1].timestamp) return false;
         bool debit_limit = (account->flags & KHORGOS_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS) != 0;
         bool credit_limit = (account->flags & KHORGOS_ACCOUNT_CREDITS_MUST_NOT_EXCEED_DEBITS) != 0;
@@ -613,16 +609,10 @@ static bool ledger_check_accounts(const struct ledger *ledger) {
 
 static bool ledger_check_transfers(const struct ledger *ledger) {
     ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
-    if (ledger->transfer_map.count != ledger->transfer_count) return false;
-    if (ledger->failed_transfer_map.count != ledger->failed_transfer_count) return false;
+    ASSERT(ledger->transfers != NULL);
     u128 pending_total = 0;
     for (u32 index = 0; index < ledger->transfer_count; index++) {
         const struct khorgos_transfer *transfer = &ledger->transfers[index];
-        u32 found = U32_MAX;
-        if (!base_id_map_get(&ledger->transfer_map, transfer->id, &found) || found != index) {
-            return false;
-        }
-        if (base_id_map_get(&ledger->failed_transfer_map, transfer->id, &found)) return false;
         if (index > 0 && transfer->timestamp <= ledger->transfers[index - 1].timestamp) {
             return false;
         }
@@ -685,10 +675,40 @@ static bool ledger_check_expiries(const struct ledger *ledger) {
     return live == expected && ledger->balance_reserved_count == 0;
 }
 
-bool ledger_check(const struct ledger *ledger) {
+/* Invariant 4, and that no transfer id is also a failed transfer's id. */
+static bool ledger_check_maps(const struct ledger *ledger) {
+    ASSERT(ledger->account_count <= ledger->config.account_count_max);
+    ASSERT(ledger->transfer_count <= ledger->config.transfer_count_max);
+    if (ledger->account_map.count != ledger->account_count) return false;
+    if (ledger->transfer_map.count != ledger->transfer_count) return false;
+    if (ledger->failed_transfer_map.count != ledger->failed_transfer_count) return false;
+    u32 found = U32_MAX;
+    for (u32 index = 0; index < ledger->account_count; index++) {
+        u128 id = ledger->accounts[index].id;
+        if (id == 0 || !base_id_map_get(&ledger->account_map, id, &found) || found != index) {
+            return false;
+        }
+    }
+    for (u32 index = 0; index < ledger->transfer_count; index++) {
+        u128 id = ledger->transfers[index].id;
+        if (id == 0 || !base_id_map_get(&ledger->transfer_map, id, &found) || found != index) {
+            return false;
+        }
+        if (base_id_map_get(&ledger->failed_transfer_map, id, &found)) return false;
+    }
+    return true;
+}
+
+bool ledger_check_records(const struct ledger *ledger) {
     ASSERT(ledger != NULL);
     ASSERT(!ledger->chain_open && ledger->undo_count == 0);
     return ledger_check_sums(ledger) && ledger_check_accounts(ledger) &&
            ledger_check_transfers(ledger) && ledger_check_balances(ledger) &&
            ledger_check_expiries(ledger);
+}
+
+bool ledger_check(const struct ledger *ledger) {
+    ASSERT(ledger != NULL);
+    ASSERT(!ledger->chain_open && ledger->undo_count == 0);
+    return ledger_check_records(ledger) && ledger_check_maps(ledger);
 }

@@ -64,8 +64,9 @@
 #include "client/client.h"
 #include "engine/engine.h"
 
-/* Reply messages kept built (server_session.c): one per session of the engine's table, so at
- * most 64 MiB, as much as the table's own replies. */
+/* Reply messages kept built (server_session.c): one per slot of the engine's table, so at most
+ * 1 GiB when every latest reply is full, as much as the table's own replies; each is allocated
+ * at its reply message's size (a few hundred bytes for a single transfer). */
 #define SERVER_REPLIES_MAX ENGINE_SESSIONS_MAX
 /* Connections open at once by default (--max-connections): each holds a receive buffer that
  * grows to one message (1 MiB), so this bounds that memory; more are refused at accept. */
@@ -108,6 +109,9 @@ struct server_options {
     const char *data_directory; /* its superblock names the cluster served */
     const char *address;        /* "HOST:PORT", "[HOST]:PORT" or "PORT" */
     bool clock_manual;
+    /* Makes the engine's reserved memory resident at open, before replay (--memory resident,
+     * khorgos_open_options.memory_prefault). */
+    bool memory_resident;
     /* TLS: all three PEM files, or none (plaintext on loopback); the CRL is optional. */
     const char *tls_cert;
     const char *tls_key;

@@ -151,14 +151,63 @@ static void job_reply(struct server *server, const struct server_batch *batch,
 bool server_client_in_flight(const struct server *server, u128 client) {
     ASSERT(server != NULL && client != 0);
     ASSERT(server->queued != server->flying);
-    const struct server_batch *batches[2] = {server->queued, server->flying};
-    for (u32 index = 0; index < 2; index++) {
-        for (const struct server_job *job = batches[index]->jobs_head; job != NULL;
-             job = job->next) {
-            if (job->request.request.client == client) return true;
-        }
+    u32 jobs = 0;
+    if (server->jobs_by_client.slots == NULL) return false;
+    return base_id_map_get(&server->jobs_by_client, client, &jobs);
+}
+
+/* The map of jobs by client with room for one more client: reserved at the first job for the
+ * default connections, then doubled (each client in it has a job, so it grows only with the
+ * jobs held at once). */
+static bool client_jobs_room(struct base_id_map *map) {
+    ASSERT(map != NULL);
+    if (map->slots == NULL) {
+        return base_id_map_init(map, SERVER_CONNECTIONS_MAX) == KHORGOS_ERROR_ok;
     }
-    return false;
+    if (map->count < map->count_max) return true;
+    if (map->count_max > U32_MAX / 4) return false;
+    struct base_id_map larger;
+    if (base_id_map_init(&larger, map->count_max * 2) != KHORGOS_ERROR_ok) return false;
+    for (u64 slot = 0; slot <= map->slot_mask; slot++) {
+        const struct base_id_map_slot *entry = &map->slots[slot];
+        if (entry->key != 0) base_id_map_insert(&larger, entry->key, entry->value);
+    }
+    ASSERT(larger.count == map->count);
+    base_id_map_deinit(map);
+    *map = larger;
+    return true;
+}
+
+bool server_client_job_add(struct server *server, u128 client) {
+    ASSERT(server != NULL && client != 0);
+    struct base_id_map *map = &server->jobs_by_client;
+    u32 jobs = 0;
+    u64 slot = 0;
+    if (map->slots != NULL && base_id_map_find(map, client, &jobs, &slot)) {
+        base_id_map_remove(map, client);
+        base_id_map_insert(map, client, jobs + 1);
+        return true;
+    }
+    if (!client_jobs_room(map)) return false;
+    base_id_map_insert(map, client, 1);
+    ASSERT(server_client_in_flight(server, client));
+    return true;
+}
+
+/* A job of the client's replied to (or dropped with its batch). */
+static void client_job_done(struct server *server, u128 client) {
+    struct base_id_map *map = &server->jobs_by_client;
+    u32 jobs = 0;
+    bool found = map->slots != NULL && base_id_map_get(map, client, &jobs);
+    ASSERT(found && jobs > 0);
+    base_id_map_remove(map, client);
+    if (jobs > 1) base_id_map_insert(map, client, jobs - 1);
+}
+
+void server_client_jobs_free(struct server *server) {
+    ASSERT(server != NULL);
+    ASSERT(server->jobs_by_client.count == 0 || server->jobs_by_client.slots != NULL);
+    if (server->jobs_by_client.slots != NULL) base_id_map_deinit(&server->jobs_by_client);
 }
 
 void server_batch_init(struct server_batch *batch) {
@@ -178,6 +227,7 @@ void server_batch_finish(struct server *server, struct server_batch *batch, khor
     while (job != NULL) {
         struct server_job *next = job->next;
         if (error == KHORGOS_ERROR_ok) job_reply(server, batch, job);
+        client_job_done(server, job->request.request.client);
         server_connection_job_done(job->connection);
         free(job->body);
         free(job->clients);

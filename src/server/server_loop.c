@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,7 +467,8 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     bool manual = options->clock_manual || options->replica_addresses != NULL;
     struct khorgos_open_options open_options = {.clock_manual = manual ? 1 : 0,
                                                 .report = report,
-                                                .report_capacity = sizeof(report)};
+                                                .report_capacity = sizeof(report),
+                                                .memory_prefault = options->memory_resident};
     if (options->before_open != NULL) options->before_open(options->before_open_context);
     khorgos_error error = khorgos_open(engine, options->data_directory, &open_options);
     if (report[0] != '\0') {
@@ -479,10 +481,12 @@ static khorgos_error server_open(struct khorgos **engine, const struct server_op
     }
     char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
     base_u128_format(engine_cluster(*engine), cluster);
-    server_log("event=opened data=%s cluster=%s clock=%s", options->data_directory, cluster,
+    server_log("event=opened data=%s cluster=%s clock=%s memory=%s", options->data_directory,
+               cluster,
                options->replica_addresses != NULL ? "leader"
                : options->clock_manual            ? "manual"
-                                                  : "realtime");
+                                                  : "realtime",
+               options->memory_resident ? "resident" : "on-demand");
     return KHORGOS_ERROR_ok;
 }
 
@@ -592,6 +596,9 @@ khorgos_error server_run(const struct server_options *options) {
     server->queued = &server->batches[0];
     server->flying = &server->batches[1];
     server_metrics_init(&server->metrics);
+    /* A write to a connection the peer closed (a replica's raft link to a killed leader, a
+     * client gone) must fail with EPIPE on that connection, not end the process. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&server->loop);
     khorgos_error error = KHORGOS_ERROR_ok;
     if (options->tls_cert != NULL) error = server_tls_open(options, &server->tls);
@@ -628,6 +635,7 @@ khorgos_error server_run(const struct server_options *options) {
     if (server->engine != NULL) khorgos_close(server->engine);
     uv_loop_close(&server->loop);
     server_replies_free(&server->replies);
+    server_client_jobs_free(server);
     server_tls_close(server->tls);
     free(server->batches[0].requests);
     free(server->batches[1].requests);

@@ -5,6 +5,8 @@
  * and meaning, in docs/operations.md.
  */
 #include "server/server_private.h"
+#include "cluster/cluster_replica.h"
+#include "cluster/cluster_status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -191,12 +193,8 @@ static void page_requests(struct page *page, const struct server_metrics *metric
 
 static void page_server(struct page *page, const struct server *server) {
     ASSERT(server != NULL);
-    u32 sessions = 0;
-    if (server->engine != NULL) { /* the table is the engine's (engine_session.c) */
-        for (u32 index = 0; index < ENGINE_SESSIONS_MAX; index++) {
-            if (server->engine->sessions.entries[index].client != 0) sessions++;
-        }
-    }
+    /* The table is the engine's (engine_session.c), which counts its occupied slots. */
+    u32 sessions = server->engine != NULL ? server->engine->sessions.count : 0;
     ASSERT(sessions <= ENGINE_SESSIONS_MAX);
     const struct server_metrics *metrics = &server->metrics;
     page_histogram(page, "khorgos_batch_events", "Events in each batch of a request body "
@@ -314,6 +312,53 @@ static void page_settlement(struct page *page, const struct khorgos *engine) {
     }
 }
 
+/* The replica's place in its cluster (cluster_status.h); a single node is standalone. */
+static void page_cluster(struct page *page, struct server *server) {
+    ASSERT(page != NULL && server != NULL);
+    struct cluster_status status;
+    if (server->replica != NULL) {
+        struct cluster_replica *cluster = server_replica_cluster(server);
+        ASSERT(!cluster->started || cluster->raft.data == cluster);
+        if (cluster->started) {
+            cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->identity, &status);
+        } else {
+            cluster_status_standalone(&status);
+            status.role = CLUSTER_ROLE_UNAVAILABLE;
+            status.leader = -1;
+        }
+    } else {
+        cluster_status_standalone(&status);
+        /* Before its data directory is open a replica has not started raft yet: it cannot
+         * say what it is. */
+        if (!server_http_ready(server)) {
+            status.role = CLUSTER_ROLE_UNAVAILABLE;
+            status.leader = -1;
+        }
+    }
+    ASSERT(status.replica < status.replica_count);
+    page_gauge(page, "khorgos_cluster_replicas", "Replicas in the cluster (1: a single node).",
+               status.replica_count);
+    page_gauge(page, "khorgos_cluster_replica", "This replica's index.", status.replica);
+    page_header(page, "khorgos_cluster_role", "gauge",
+                "1 for this replica's role now (standalone: a single node).");
+    for (u32 role = 0; role < CLUSTER_ROLE_COUNT; role++) {
+        page_printf(page, "khorgos_cluster_role{role=\"%s\"} %u\n",
+                    cluster_role_name((enum cluster_role)role), role == status.role ? 1u : 0u);
+    }
+    page_gauge(page, "khorgos_cluster_leader", "The leader's index as this replica knows it; "
+               "-1 while it knows none.", (double)status.leader);
+    page_gauge(page, "khorgos_cluster_term", "raft's current term (0 on a single node).",
+               (double)status.term);
+    page_gauge(page, "khorgos_cluster_commit_index", "The highest raft log index this replica "
+               "knows committed.", (double)status.commit_index);
+    page_gauge(page, "khorgos_cluster_applied_index", "The highest raft log index applied to "
+               "this replica's state.", (double)status.applied_index);
+    page_gauge(page, "khorgos_cluster_last_log_index", "The last index in this replica's raft "
+               "log.", (double)status.last_log_index);
+    page_gauge(page, "khorgos_cluster_stopped", "1 when this replica's state machine stopped "
+               "(its state diverged, or its journal and raft's log disagree).", status.stopped);
+}
+
 const u32 server_metrics_http_codes[SERVER_METRICS_HTTP_CODES] = {200, 400, 404, 405,
                                                                   413, 431, 500, 503};
 
@@ -334,6 +379,7 @@ char *server_metrics_render(struct server *server, u32 *bytes) {
                "are served; 0 while stopping.", server_http_ready(server) ? 1 : 0);
     page_requests(&page, &server->metrics);
     page_server(&page, server);
+    page_cluster(&page, server);
     if (server->engine != NULL) {
         page_storage(&page, server->engine);
         page_settlement(&page, server->engine);

@@ -95,6 +95,10 @@ struct server {
     struct server_batch batches[2];
     struct server_batch *queued; /* jobs read since the last begin */
     struct server_batch *flying; /* begun, not yet known durable; empty when none */
+    /* Client -> its jobs queued or in flight (server_execute.c), so that a request's "one in
+     * flight per client" check costs one lookup, not a walk of both batches' jobs. Reserved at
+     * the first job, doubled when full. */
+    struct base_id_map jobs_by_client;
     u32 connection_count;
     u64 connection_next;
     u64 engine_batches;  /* khorgos_execute calls */
@@ -155,6 +159,9 @@ void server_batch_init(struct server_batch *batch);
 void server_batch_finish(struct server *server, struct server_batch *batch, khorgos_error error);
 /* Whether the client has a job queued or executing: its one request in flight. */
 bool server_client_in_flight(const struct server *server, u128 client);
+/* Counts a job of the client's being queued (false: out of memory, nothing counted). */
+bool server_client_job_add(struct server *server, u128 client);
+void server_client_jobs_free(struct server *server);
 /* The engine stopped (a write or sync of the data directory failed): logs what failed, keeps
  * the error and stops the server (SIGTERM), answering nothing more. */
 void server_engine_stopped(struct server *server, khorgos_error error);

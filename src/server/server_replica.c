@@ -446,9 +446,6 @@ khorgos_error server_replica_start(struct server *server, const struct server_op
     }
     server->replica = replica;
     replica->leader_logged = -2;
-    /* raft's transport writes to peers that may have died: EPIPE, not a signal, ends that
-     * connection (raft reconnects). */
-    signal(SIGPIPE, SIG_IGN);
     replica->cluster.data = server;
     error = cluster_replica_start(&replica->cluster, &server->loop, options->data_directory,
                                   server->engine, &identity, addresses, message,

@@ -172,6 +172,7 @@ static bool job_queue(struct server_connection *connection, const struct client_
         goto fail;
     }
     ASSERT(job->request_count == batch_count);
+    if (!server_client_job_add(connection->server, header->request.client)) goto fail;
     connection->jobs_pending++;
     *queued->jobs_tail = job;
     queued->jobs_tail = &job->next;

@@ -109,21 +109,17 @@ const struct server_reply *server_session_reply(struct server_replies *replies, 
                                                 const struct engine_session *session) {
     ASSERT(replies != NULL && session != NULL);
     ASSERT(session->batches_done == session->batch_count);
-    struct server_reply *slot = NULL;
-    for (u32 index = 0; index < SERVER_REPLIES_MAX; index++) {
-        struct server_reply *entry = &replies->entries[index];
-        if (entry->client == session->client) {
-            if (entry->session == session->session && entry->request == session->request) {
-                return entry;
-            }
-            slot = entry;
-            break;
-        }
-        if (slot == NULL && entry->client == 0) slot = entry;
+    /* One cache slot per slot of the engine's table: a session's reply is found without a
+     * search, and one that took over a slot replaces the reply kept there. A register's reply
+     * for a session already evicted again (server_execute.c) comes from a copy whose slot is
+     * 0: any slot will do, since an entry is used only when client, session and request match,
+     * and one dropped is built again when needed. */
+    ASSERT(session->slot < SERVER_REPLIES_MAX);
+    struct server_reply *slot = &replies->entries[session->slot];
+    if (slot->client == session->client && slot->session == session->session &&
+        slot->request == session->request) {
+        return slot;
     }
-    /* Full of other clients': the table has at most as many sessions, so one of those left
-     * it; any slot will do (a slot dropped is built again when needed). */
-    if (slot == NULL) slot = &replies->entries[(u32)session->session % SERVER_REPLIES_MAX];
     u32 bytes = 0;
     u8 *message = reply_build(cluster, session, &bytes);
     if (message == NULL) return NULL;

@@ -45,8 +45,11 @@
  * window stays pending (another unwind or an abort decides).
  *
  * Invariants: (1) exactly the OPEN window is window_open; (2) a payment is in_window iff it is
- * on the list of a window that is OPEN or PENDING_SETTLEMENT; (3) payment_count of a window
- * is the length of its list; (4) a window's nets per currency sum to zero.
+ * on the list of a window that is OPEN or PENDING_SETTLEMENT; (3) payment_count of an OPEN or
+ * PENDING_SETTLEMENT window is the length of its list; a finished window's list is empty and
+ * its payment_count says how many payments it settled (0 when aborted), so a lookup of a
+ * settled window still answers how many payments went through it; (4) a window's nets per
+ * currency sum to zero.
  */
 #include "settle/settle_private.h"
 
@@ -285,6 +288,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         }
         settle_chain_flush(settle);
     }
+    u32 settled_count = window->record.payment_count; /* every payment on the list settles */
     while (window->head != SETTLE_NONE) {
         u32 payment = window->head;
         struct settle_fx_leg legs[SETTLE_FX_LEG_COUNT_MAX];
@@ -294,6 +298,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         settle_payment_mark_settled(settle, payment, timestamp);
     }
     ASSERT(window->record.payment_count == 0);
+    window->record.payment_count = settled_count; /* invariant 3: a finished window's count */
 }
 
 static void settle_window_finish(struct settle *settle, struct settle_window_entry *window,
@@ -590,8 +595,12 @@ bool settle_netting_check(const struct settle *settle) {
             }
             length++;
         }
-        if (length != window->record.payment_count) return false;
-        if (length > 0 && !SETTLE_WINDOW_STATE_LIVE(window->record.state)) return false;
+        if (SETTLE_WINDOW_STATE_LIVE(window->record.state)
+                ? length != window->record.payment_count
+                : length > 0 || (window->record.state == KHORGOS_WINDOW_ABORTED &&
+                                 window->record.payment_count > 0)) {
+            return false;
+        }
         in_lists += length;
     }
     if (open > 1 || (open == 0 && netting->window_open != 0)) return false;

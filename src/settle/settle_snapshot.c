@@ -80,10 +80,8 @@ struct settle_snapshot_exchange_counts {
 _Static_assert(sizeof(struct settle_snapshot_exchange_counts) == 32, "32 bytes, no padding");
 _Static_assert(sizeof(struct settle_window_entry) == 112, "a window entry has no padding");
 
-typedef void (*settle_put)(void *context, const void *data, u64 size);
-
 /* The cross-currency and netting part: counts, quotes, windows, per payment and slot. */
-static void settle_snapshot_emit_exchange(const struct settle *settle, settle_put put,
+static void settle_snapshot_emit_exchange(const struct settle *settle, storage_put_function put,
                                           void *context) {
     const struct settle_fx *fx = &settle->fx;
     const struct settle_netting *netting = &settle->netting;
@@ -99,7 +97,8 @@ static void settle_snapshot_emit_exchange(const struct settle *settle, settle_pu
     settle_fx_snapshot_emit_payments(settle, put, context);
 }
 
-static void settle_snapshot_emit(const struct settle *settle, settle_put put, void *context) {
+static void settle_snapshot_emit(const struct settle *settle, storage_put_function put,
+                                 void *context) {
     ASSERT(settle->retry_count == 0 && settle->chain_count == 0);
     const struct settle_snapshot_counts counts = {
         settle->participant_count, settle->currency_count, settle->payment_count,
@@ -145,18 +144,10 @@ static void settle_snapshot_emit(const struct settle *settle, settle_put put, vo
     }
 }
 
-static void settle_put_writer(void *context, const void *data, u64 size) {
-    storage_writer_put(context, data, size);
-}
-
-static void settle_put_checksum(void *context, const void *data, u64 size) {
-    base_checksum_stream_add(context, data, (size_t)size);
-}
-
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer) {
     ASSERT(settle != NULL && writer != NULL);
     storage_writer_section_begin(writer, SETTLE_SNAPSHOT_SECTION, SETTLE_SNAPSHOT_VERSION);
-    settle_snapshot_emit(settle, settle_put_writer, writer);
+    settle_snapshot_emit(settle, storage_put_writer, writer);
     storage_writer_section_end(writer);
 }
 
@@ -164,7 +155,7 @@ u128 settle_digest(const struct settle *settle) {
     ASSERT(settle != NULL);
     struct base_checksum_stream stream;
     base_checksum_stream_init(&stream);
-    settle_snapshot_emit(settle, settle_put_checksum, &stream);
+    settle_snapshot_emit(settle, storage_put_checksum, &stream);
     return base_checksum_stream_final(&stream);
 }
 

@@ -784,6 +784,15 @@ void storage_writer_pace(struct storage_writer *writer, storage_pace_function pa
 void storage_writer_section_begin(struct storage_writer *writer, u32 module, u32 version);
 void storage_writer_put(struct storage_writer *writer, const void *data, u64 size);
 void storage_writer_section_end(struct storage_writer *writer);
+/* Sinks for a section's bytes, so that one function emitting a module's section in order
+ * (`put(context, data, size)` per piece) serves its write, its digest and its size, with the
+ * same bytes in each: context is the struct storage_writer (storage_put_writer), a struct
+ * base_checksum_stream (storage_put_checksum), or a u64 that adds up the bytes
+ * (storage_put_count). A piece of size 0 may have data NULL. */
+typedef void (*storage_put_function)(void *context, const void *data, u64 size);
+void storage_put_writer(void *context, const void *data, u64 size);
+void storage_put_checksum(void *context, const void *data, u64 size);
+void storage_put_count(void *context, const void *data, u64 size);
 /* Seals the header (chain head, timestamp, digest), fsyncs, renames, fsyncs the directory. */
 khorgos_error storage_snapshot_end(struct storage_writer *writer, u64 timestamp_last, u128 digest,
                                    const u8 chain_head[BASE_SHA256_BYTES]);

@@ -231,6 +231,24 @@ void storage_writer_put(struct storage_writer *writer, const void *data, u64 siz
     }
 }
 
+void storage_put_writer(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
+    ASSERT(data != NULL || size == 0);
+    if (size > 0) storage_writer_put(context, data, size);
+}
+
+void storage_put_checksum(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
+    ASSERT(data != NULL || size == 0);
+    if (size > 0) base_checksum_stream_add(context, data, (size_t)size);
+}
+
+void storage_put_count(void *context, const void *data, u64 size) {
+    ASSERT(context != NULL);
+    ASSERT(data != NULL || size == 0);
+    *(u64 *)context += size;
+}
+
 void storage_writer_section_end(struct storage_writer *writer) {
     ASSERT(writer != NULL && writer->section_open);
     ASSERT(writer->section_count < STORAGE_SNAPSHOT_SECTIONS_MAX);
