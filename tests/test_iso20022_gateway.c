@@ -739,6 +739,15 @@ static void check_entry(xmlNode *entry, u128 *credits, u128 *debits, u32 *with_r
     assert_true(amount_of(child(child(child(entry, "NtryDtls"), "TxDtls"), "Amt")) == amount);
 }
 
+/* What khorgos_get_statement answers for a participant's camt.053 of `date` in KZT. */
+static khorgos_error camt053_error(const char *bic, u32 date) {
+    struct khorgos_statement_request request = {.kind = KHORGOS_STATEMENT_CAMT_053,
+                                                .currency = KZT, .date = date};
+    memcpy(request.bic, bic, strlen(bic));
+    size_t size = 0;
+    return khorgos_get_statement(fixture.gateway, &request, statement, sizeof(statement), &size);
+}
+
 /* A camt.053 of one business day, read back and checked: its opening and closing balances,
  * entries, and how many name a payment. */
 struct day_statement {
@@ -801,13 +810,7 @@ static void test_camt053_reconciles_to_the_ledger(void **state) {
     assert_true(second.closing == balance_of("HSBKKZKX"));
     assert_true(second.closing == position.balance);
     /* A date the currency never opened: day_not_found. */
-    struct khorgos_statement_request request = {.kind = KHORGOS_STATEMENT_CAMT_053,
-                                                .currency = KZT, .date = 20230521};
-    memcpy(request.bic, "HSBKKZKX", 8);
-    size_t size = 0;
-    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
-                                           sizeof(statement), &size),
-                     KHORGOS_ERROR_day_not_found);
+    assert_int_equal(camt053_error("HSBKKZKX", 20230521), KHORGOS_ERROR_day_not_found);
 }
 
 /* The day after YYYYMMDD. */
@@ -843,17 +846,8 @@ static void test_days_kept_are_the_last_512(void **state) {
     assert_int_equal(days[0].date, 20230520);
     assert_int_equal(days[511].date, date);
     assert_true(days[510].closed_at > days[510].opened_at && days[511].closed_at == 0);
-    struct khorgos_statement_request request = {.kind = KHORGOS_STATEMENT_CAMT_053,
-                                                .currency = KZT, .date = 20230519};
-    memcpy(request.bic, "HSBKKZKX", 8);
-    size_t size = 0;
-    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
-                                           sizeof(statement), &size),
-                     KHORGOS_ERROR_day_not_found);
-    request.date = 20230520;
-    assert_int_equal(khorgos_get_statement(fixture.gateway, &request, statement,
-                                           sizeof(statement), &size),
-                     KHORGOS_ERROR_ok);
+    assert_int_equal(camt053_error("HSBKKZKX", 20230519), KHORGOS_ERROR_day_not_found);
+    assert_int_equal(camt053_error("HSBKKZKX", 20230520), KHORGOS_ERROR_ok);
 }
 
 static void test_camt054_and_statement_errors(void **state) {
