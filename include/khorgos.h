@@ -296,6 +296,14 @@ enum khorgos_operation {
     KHORGOS_OPERATION_GET_WINDOW_POSITIONS = 226, /* window_filter        -> window_position[] */
     /* The calendar per currency: holidays on which its day does not open. */
     KHORGOS_OPERATION_SET_HOLIDAYS = 227,         /* holiday[]            -> settle_result[] */
+    /* Payments with their ISO 20022 references (the gateway's submission, docs/iso20022.md),
+     * and the references found by payment, by the payment a return returns, or by sender and
+     * MsgId. */
+    KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS = 228, /* message_payment[] -> settle_result[] */
+    KHORGOS_OPERATION_GET_PAYMENT_REFERENCES = 229,  /* references_filter
+                                                      *   -> payment_references[] */
+    /* The business days a currency opened, with the timestamps of their open and close. */
+    KHORGOS_OPERATION_GET_BUSINESS_DAYS = 230,    /* day_filter -> business_day_record[] */
 };
 
 /* The name of an operation ("create_transfers"), NULL if unknown. */
@@ -333,7 +341,9 @@ const char *khorgos_operation_name(uint32_t operation);
     X(window_state_invalid, "") X(window_short, "AM04") X(unwound, "AM04") X(aborted, "")       \
     X(timer_invalid, "") X(in_window, "")                                                       \
     X(day_is_holiday, "") X(value_date_holiday, "DT01") X(holiday_exists, "")                   \
-    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")
+    X(holiday_not_found, "") X(holiday_on_open_day, "") X(forbidden, "AG01")                  \
+    X(references_invalid, "") X(message_exists_with_different_body, "DUPL")                    \
+    X(original_not_found, "") X(exceeds_original_amount, "AM09")
 
 #define KHORGOS_SETTLE_STATUS_ENUM_(name, iso) KHORGOS_SETTLE_##name,
 enum khorgos_settle_status { KHORGOS_SETTLE_STATUSES(KHORGOS_SETTLE_STATUS_ENUM_)
@@ -557,6 +567,48 @@ struct khorgos_payment_change {
     uint8_t reserved[20];
 };
 
+/* A payment's ISO 20022 references: what the 256-byte payment record has no room for. The
+ * settlement layer keeps them beside the payment (journaled with it, in snapshots and the
+ * digest); the gateway writes and reads them (docs/iso20022.md, "Payment references"). Text
+ * is printable ASCII, NUL-padded. */
+#define KHORGOS_REFERENCE_BYTES 35u   /* ISO 20022 Max35Text */
+#define KHORGOS_MESSAGE_NAME_BYTES 16u /* "pacs.008.001.08", NUL-padded */
+struct khorgos_payment_references {
+    khorgos_u128 payment_id;          /* the payment's id */
+    khorgos_u128 original_payment_id; /* a return (pacs.004): the payment it returns; 0 = none */
+    khorgos_u128 body_checksum;       /* XXH3-128 of the message's bytes */
+    char sender[KHORGOS_BIC_BYTES];   /* the message's sender (required) */
+    char message_id[KHORGOS_REFERENCE_BYTES];     /* GrpHdr/MsgId (required) */
+    char instruction_id[KHORGOS_REFERENCE_BYTES]; /* PmtId/InstrId */
+    char transaction_id[KHORGOS_REFERENCE_BYTES]; /* PmtId/TxId (pacs.004: RtrId) */
+    char business_message_id[KHORGOS_REFERENCE_BYTES]; /* AppHdr/BizMsgIdr: the sender's
+                                                        * reference of the message */
+    char message_name[KHORGOS_MESSAGE_NAME_BYTES];     /* "pacs.008.001.08" (required) */
+    uint32_t position; /* the transaction's position in its message, from 1 */
+    uint32_t reserved;
+};
+_Static_assert(sizeof(struct khorgos_payment_references) == 224, "references are 224 bytes");
+
+/* submit_message_payments event: a payment (as submit_payments takes it) and its references
+ * (references.payment_id = payment.id). */
+struct khorgos_message_payment {
+    struct khorgos_payment payment;
+    struct khorgos_payment_references references;
+};
+
+/* get_payment_references filter: exactly one of payment_id (that payment's references),
+ * original_payment_id (the returns of that payment) or sender and message_id (the payments of
+ * that message, by position); limit: the most records answered. */
+struct khorgos_references_filter {
+    khorgos_u128 payment_id;
+    khorgos_u128 original_payment_id;
+    char sender[KHORGOS_BIC_BYTES];
+    char message_id[KHORGOS_REFERENCE_BYTES];
+    uint32_t limit;
+    uint8_t reserved[12];
+};
+_Static_assert(sizeof(struct khorgos_references_filter) == 96, "the filter is 96 bytes");
+
 enum khorgos_queue_mode {
     KHORGOS_QUEUE_MODE_NONE = 1,        /* no queue: uncovered payments are rejected */
     KHORGOS_QUEUE_MODE_FIFO = 2,        /* the head blocks those of its priority or lower */
@@ -592,6 +644,24 @@ struct khorgos_holiday {
 };
 #define KHORGOS_HOLIDAY_REMOVE 1u
 _Static_assert(sizeof(struct khorgos_holiday) == 32, "holiday record is 32 bytes");
+
+/* get_business_days filter and reply. A business day of a currency runs from its open_day's
+ * timestamp to the next open_day's (excluded): every ledger record of the currency falls in
+ * exactly one, the close_day's repayments and any funding between days in the day before. */
+struct khorgos_day_filter {
+    uint32_t currency; /* ISO 4217 numeric */
+    uint32_t date_min; /* YYYYMMDD: the days on or after it, in date order */
+    uint32_t limit;
+    uint32_t reserved;
+};
+struct khorgos_business_day_record {
+    uint32_t currency;
+    uint32_t date;      /* YYYYMMDD */
+    uint64_t opened_at; /* the open_day's timestamp */
+    uint64_t closed_at; /* the close_day's timestamp; 0 while open */
+    uint64_t reserved;
+};
+_Static_assert(sizeof(struct khorgos_business_day_record) == 32, "a day record is 32 bytes");
 
 /* The reply to each settlement event. */
 struct khorgos_settle_result {
@@ -668,7 +738,8 @@ struct khorgos_position {
     X(request_out_of_order, "the client's request number or batch is not its next one")       \
     X(timeout, "the server did not answer in time")                                            \
     X(evicted, "the server ended this client's session; the client stops")                    \
-    X(client_closed, "the client was closed before the request was answered")
+    X(client_closed, "the client was closed before the request was answered")                 \
+    X(day_not_found, "the currency has no business day of that date in its history")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

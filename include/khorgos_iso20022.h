@@ -57,10 +57,11 @@ struct khorgos_message_result {
 };
 
 /* Reads and checks one pacs.008, pacs.009, pacs.004 or camt.056 (any bytes: a message that is
- * refused is answered, not an error), submits what it asks of the engine (submit_payments,
- * cancel_payments), and writes the answer into `reply`, NUL-terminated: a pacs.002.001.10 with
- * the group's and each transaction's status, or for a camt.056 a camt.029.001.09. The sender is
- * the gateway's actor (khorgos_gateway_set_actor). Returns ok, reply_too_small when `capacity` is
+ * refused is answered, not an error), submits what it asks of the engine
+ * (submit_message_payments: the payments with their references; cancel_payments), and writes
+ * the answer into `reply`, NUL-terminated: a pacs.002.001.10 with the group's and each
+ * transaction's status, or for a camt.056 a camt.029.001.09. The sender is the gateway's actor
+ * (khorgos_gateway_set_actor). Returns ok, reply_too_small when `capacity` is
  * below KHORGOS_MESSAGE_REPLY_BYTES_MAX (nothing is read or submitted), or the engine's error
  * (io, no_space, stopped: the engine stopped, and the reply must not be used). */
 khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void *xml,
@@ -68,9 +69,9 @@ khorgos_error khorgos_submit_message(struct khorgos_gateway *gateway, const void
                                      struct khorgos_message_result *result);
 
 /* get_message_status: a message's payments by their UETR (the payment whose id is the UETR,
- * as the gateway submits them), or by the sender's BIC and MsgId (found only for a message
- * whose transactions have no UETR: their payment ids derive from these). Text
- * NUL-terminated; "" = not given. */
+ * as the gateway submits them), or by the sender's BIC and MsgId (the payments of the message
+ * the gateway took from that sender under that MsgId, by position). Text NUL-terminated;
+ * "" = not given. */
 struct khorgos_message_status_request {
     char uetr[37];                          /* lower-case UUID v4 text */
     char message_id[36];                    /* MsgId, Max35Text */
@@ -88,9 +89,9 @@ uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos
 /* Writes the current pacs.002.001.10 of the payments the request names into `reply`, as
  * khorgos_submit_message does, with each payment's status now (a queued payment since settled
  * is ACSC, one queued for want of an FX quote PDNG, one rejected at the cut-off RJCT TM01, one
- * cancelled RJCT NARR "cancelled"). The
- * record does not hold the original MsgId, InstrId or TxId: OrgnlMsgId and OrgnlMsgNmId are
- * NOTPROVIDED, InstrId and TxId left out. invalid_argument when the request names nothing
+ * cancelled RJCT NARR "cancelled"), and the original MsgId, message name, InstrId and TxId
+ * from the payment's references (NOTPROVIDED for a payment submitted without them).
+ * invalid_argument when the request names nothing
  * valid; message_not_found when no payment matches; reply_too_small; the engine's error. */
 khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
                                          const struct khorgos_message_status_request *request,
@@ -106,17 +107,19 @@ struct khorgos_statement_request {
     char bic[KHORGOS_BIC_BYTES + 1]; /* the participant, 8 or 11 characters, NUL-terminated */
     uint32_t kind;                   /* enum khorgos_statement_kind */
     uint32_t currency;               /* ISO 4217 numeric */
-    uint32_t date;                   /* camt.053: YYYYMMDD */
+    uint32_t date;                   /* camt.053: YYYYMMDD, a business day of the currency */
     uint64_t timestamp_min;          /* camt.054: the first and last timestamp (ns) included; */
     uint64_t timestamp_max;          /* 0 and 0 take every entry */
 };
 
 /* Writes the camt.053.001.08 or camt.054.001.08 of the participant's settlement account in that
- * currency into `xml`, NUL-terminated, and its length (without the NUL) into *size.
- * invalid_argument for a kind, date or range that is not one; account_not_found when the
- * participant does not exist or does not hold the currency; too_many_entries beyond
- * KHORGOS_STATEMENT_ENTRY_COUNT_MAX; reply_too_small when `capacity` is below
- * KHORGOS_STATEMENT_BYTES_MAX; or the engine's error. Nothing is changed in any case. */
+ * currency into `xml`, NUL-terminated, and its length (without the NUL) into *size. A camt.053
+ * covers the currency's business day `date`: from its open_day to the next open_day, excluded
+ * (the last day opened: to now). invalid_argument for a kind, date or range that is not one;
+ * day_not_found when the currency did not open that date (or it is older than the days kept);
+ * account_not_found when the participant does not exist or does not hold the currency;
+ * too_many_entries beyond KHORGOS_STATEMENT_ENTRY_COUNT_MAX; reply_too_small when `capacity` is
+ * below KHORGOS_STATEMENT_BYTES_MAX; or the engine's error. Nothing is changed in any case. */
 khorgos_error khorgos_get_statement(struct khorgos_gateway *gateway,
                                     const struct khorgos_statement_request *request, char *xml,
                                     size_t capacity, size_t *size);

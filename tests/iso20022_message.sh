@@ -16,12 +16,23 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 {"op":"create_participants","events":[{"bic":"NBRKKZKX","country":"KZ","role":"settlement_agent","name":"NBK","currencies":["KZT"]},{"bic":"HSBKKZKX","country":"KZ","role":"bank","name":"Halyk","currencies":["KZT"]},{"bic":"KCJBKZKX","country":"KZ","role":"bank","name":"Kaspi","currencies":["KZT"]}]}
 {"op":"open_day","events":[{"id":"1","currency":"KZT","date":20230519,"queue_mode":"fifo"}]}
 {"op":"fund","events":[{"id":"2","bic":"HSBKKZKX","currency":"KZT","amount":"1000000.00"}]}
+{"op":"create_participants","events":[{"bic":"PBOCCNBJ","country":"CN","role":"settlement_agent","name":"PBOC","currencies":["CNY"]},{"bic":"BKCHCNBJ","country":"CN","role":"bank","name":"Bank of China","currencies":["CNY"]},{"bic":"LPAAKZKA","country":"KZ","role":"liquidity_provider","name":"FX A","currencies":["KZT","CNY"]}]}
+{"op":"open_day","events":[{"id":"3","currency":"CNY","date":20230519,"queue_mode":"fifo"}]}
+{"op":"fund","events":[{"id":"4","bic":"LPAAKZKA","currency":"CNY","amount":"100000.00"}]}
+{"op":"set_fx_quotes","events":[{"id":"5","provider":"LPAAKZKA","currency_source":"KZT","currency_target":"CNY","rate":"0.0152","amount_max":"1000000.00","expires_at":"1684458000000000000"}]}
 JSON
 
 # file, then the group status and reason its reply must carry (end_to_end_cr has the UETR of
-# pacs008_v08 with another EndToEndId: the payment id exists with other fields, DUPL).
+# pacs008_v08 with another EndToEndId: the payment id exists with other fields, DUPL). Each
+# copy but those two gets a MsgId and UETR of its own (the corpus's pacs.008s share them), except
+# NAME+same_msgid, which keeps pacs008_v08's MsgId with another body: DUPL, by sender and MsgId.
+# pacs008_v08_pvp asks for a conversion into CNY by the PvP convention (KHORGOS/PVP/CNY): it
+# settles through the liquidity provider LPAAKZKA.
 expected="pacs008_v08 ACSC -
 pacs008_v08_no_uetr ACSC -
+pacs008_v08_no_uetr+same_msgid RJCT DUPL
+pacs008_v08_pvp ACSC -
+pvp_same_currency RJCT FF01
 pacs008_v08_two_transactions ACSC -
 pacs008_v08_apphdr ACSC -
 namespace_unknown RJCT FF01
@@ -33,7 +44,14 @@ iban_check_digits RJCT AC01
 pacs008_v08_end_to_end_cr RJCT DUPL"
 files=()
 while read -r name status reason; do
-    cp "$CORPUS/$name.xml" "$work/$name.xml"
+    case "$name" in
+    pacs008_v08 | pacs008_v08_end_to_end_cr | *+same_msgid)
+        cp "$CORPUS/${name%+*}.xml" "$work/$name.xml" ;;
+    *) uetr="e7985fdc-04da-494d-9f89-$(printf %s "$name" | md5sum | cut -c1-12)"
+       sed -e "s|<MsgId>HSBK20230519-0001</MsgId>|<MsgId>HSBK-$name</MsgId>|" \
+           -e "s|e7985fdc-04da-494d-9f89-cc9502ea84bb|$uetr|" \
+           "$CORPUS/$name.xml" >"$work/$name.xml" ;;
+    esac
     files+=("$work/$name.xml")
 done <<<"$expected"
 
@@ -74,6 +92,38 @@ cmp "$work/first.xml" "$work/pacs008_v08.reply.xml"
 {"op":"get_positions","filter":{"bic":"HSBKKZKX"}}
 JSON
 cmp "$work/before" "$work/after"
+# The status by sender and MsgId of a message with a UETR: its one payment (the DUPL refused
+# above added none), with the original MsgId, InstrId, EndToEndId, TxId and UETR.
+"$KHORGOS" apply --data "$work/data" --clock manual >"$work/status" <<'JSON'
+{"op":"get_message_status","events":[{"msg_id":"HSBK20230519-0001","sender_bic":"HSBKKZKX"}]}
+JSON
+python3 - "$work/status" <<'PY'
+import json, sys
+reply = json.loads(open(sys.argv[1]).read())["results"][0]
+assert reply["status"] == "ACSC", reply
+xml = reply["reply_xml"]
+for text in ["<OrgnlMsgId>HSBK20230519-0001</OrgnlMsgId>",
+             "<OrgnlMsgNmId>pacs.008.001.08</OrgnlMsgNmId>",
+             "<OrgnlInstrId>HSBK-INSTR-0001</OrgnlInstrId>",
+             "<OrgnlEndToEndId>INV-2023-0042</OrgnlEndToEndId>",
+             "<OrgnlTxId>HSBK-TX-0001</OrgnlTxId>",
+             "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb</OrgnlUETR>"]:
+    assert text in xml, (text, xml)
+assert xml.count("<TxInfAndSts>") == 1, xml
+PY
+# The PvP payment: converted, its creditor paid in CNY (1250.50 KZT x 0.0152 = 19.00 CNY).
+"$KHORGOS" apply --data "$work/data" --clock manual >"$work/pvp" <<'JSON'
+{"op":"lookup_payments","ids":["79916893454082848514229056830938369631"]}
+{"op":"get_positions","filter":{"bic":"BKCHCNBJ","currency":"CNY"}}
+JSON
+python3 - "$work/pvp" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(sys.argv[1])]
+payment = lines[0]["payments"][0]
+assert payment["state"] == "settled" and payment["currency_target"] == "CNY", payment
+assert payment["amount_target"] == "19.00", payment
+assert lines[1]["positions"][0]["balance"] == "19.00", lines[1]
+PY
 
 # Usage: neither --data nor --addresses, or both, is a usage error (tests/server_iso20022.sh
 # runs --addresses).

@@ -29,6 +29,9 @@ for name in pacs008_v08 pacs008_v08_no_uetr namespace_unknown participant_unknow
     cp "$CORPUS/$name.xml" "$work/local/"
     cp "$CORPUS/$name.xml" "$work/remote/"
 done
+# The corpus's pacs.008s share a MsgId: the second gets one of its own (else DUPL).
+sed -i 's|<MsgId>HSBK20230519-0001</MsgId>|<MsgId>HSBK20230519-0002</MsgId>|' \
+    "$work/local/pacs008_v08_no_uetr.xml" "$work/remote/pacs008_v08_no_uetr.xml"
 files=(pacs008_v08.xml pacs008_v08_no_uetr.xml namespace_unknown.xml participant_unknown.xml)
 "$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:4621 --clock manual 2>"$work/log" &
 server=$!
@@ -90,7 +93,8 @@ as() { # NAME: the TLS options of NAME's certificate
 mkdir "$work/forged" "$work/own" "$work/operator"
 cp "$CORPUS/pacs008_v08.xml" "$CORPUS/pacs008_v08_apphdr.xml" "$work/forged/"
 cp "$CORPUS/pacs008_v08.xml" "$work/own/"
-cp "$CORPUS/pacs008_v08_no_uetr.xml" "$work/operator/"
+sed 's|<MsgId>HSBK20230519-0001</MsgId>|<MsgId>HSBK20230519-0002</MsgId>|' \
+    "$CORPUS/pacs008_v08_no_uetr.xml" >"$work/operator/pacs008_v08_no_uetr.xml"
 status=0
 # shellcheck disable=SC2046
 "$KHORGOS" message $(as KCJBKZKX) "$work/forged/pacs008_v08.xml" \

@@ -86,6 +86,9 @@ static const struct {
     {KHORGOS_OPERATION_LOOKUP_WINDOWS, READ},
     {KHORGOS_OPERATION_GET_WINDOW_POSITIONS, READ},
     {KHORGOS_OPERATION_SET_HOLIDAYS, OPERATOR_WRITE},
+    {KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, BANK_WRITE},
+    {KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, READ},
+    {KHORGOS_OPERATION_GET_BUSINESS_DAYS, READ},
     {KHORGOS_OPERATION_ADVANCE_CLOCK, OPERATOR_WRITE},
 };
 
@@ -182,7 +185,7 @@ static void test_matrix(void **state) {
         u32 operation = operations[row].operation;
         bool changes = engine_operation_find(operation)->changes_state;
         for (u32 actor = 0; actor < ACTOR_COUNT; actor++) {
-            u8 body[256];
+            u8 body[sizeof(struct khorgos_message_payment)];
             u32 body_size = matrix_body(operation, body);
             u128 digest = engine_state_digest(engine);
             u64 requests = engine->request_count;
@@ -818,14 +821,59 @@ static void test_actor_text(void **state) {
     }
 }
 
+/* A bank's message payments: it may submit those it pays of messages it sends (another
+ * sender: forbidden, nothing kept), and reads the references of its own messages only. */
+static void test_message_payments(void **state) {
+    (void)state;
+    struct khorgos *engine = world();
+    struct khorgos_message_payment event;
+    memset(&event, 0, sizeof(event));
+    event.payment.id = 900;
+    event.payment.amount = 10;
+    memcpy(event.payment.debtor, BANK_A, 8);
+    memcpy(event.payment.creditor, BANK_B, 8);
+    memcpy(event.payment.end_to_end_id, "E2E-900", 7);
+    event.payment.type = KHORGOS_PAYMENT_CUSTOMER;
+    event.payment.currency = KZT;
+    event.references.payment_id = 900;
+    memcpy(event.references.sender, BANK_B, 8); /* another bank's message */
+    memcpy(event.references.message_id, "M-1", 3);
+    memcpy(event.references.message_name, "pacs.008.001.08", 15);
+    event.references.position = 1;
+    struct khorgos_settle_result result;
+    u32 size = 0;
+    assert_int_equal(run_as(engine, BANK, KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event,
+                            sizeof(event), &result, &size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(result.status, KHORGOS_SETTLE_forbidden);
+    memcpy(event.references.sender, BANK_A, 8);
+    assert_int_equal(run_as(engine, BANK, KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, &event,
+                            sizeof(event), &result, &size),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(result.status, KHORGOS_SETTLE_settled);
+    struct khorgos_references_filter filter = {.limit = 8};
+    memcpy(filter.sender, BANK_A, 8);
+    memcpy(filter.message_id, "M-1", 3);
+    assert_int_equal(read_as(engine, BANK, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                             sizeof(filter)),
+                     sizeof(struct khorgos_payment_references));
+    assert_int_equal(read_as(engine, AUDITOR, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES,
+                             &filter, sizeof(filter)),
+                     sizeof(struct khorgos_payment_references));
+    assert_int_equal(read_as(engine, AGENT, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                             sizeof(filter)),
+                     0);
+    khorgos_close(engine);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix),          cmocka_unit_test(test_actor_invalid),
         cmocka_unit_test(test_events),          cmocka_unit_test(test_event_changes_nothing),
         cmocka_unit_test(test_reads_filtered),  cmocka_unit_test(test_reads_by_id),
         cmocka_unit_test(test_query_pages),     cmocka_unit_test(test_replay),
-        cmocka_unit_test(test_actor_text),      cmocka_unit_test(test_payment_ids_scoped),
-        cmocka_unit_test(test_quote_ids_scoped),
+        cmocka_unit_test(test_actor_text),      cmocka_unit_test(test_message_payments),
+        cmocka_unit_test(test_payment_ids_scoped), cmocka_unit_test(test_quote_ids_scoped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

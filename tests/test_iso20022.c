@@ -28,7 +28,7 @@ static enum iso20022_participant_state lookup_participant(void *context, const c
                                                           u32 currency) {
     (void)context, (void)currency;
     static const char *const known[] = {"HSBKKZKX", "KCJBKZKX", "NBRKKZKX", "DEUTDEFF",
-                                        "BNPAFRPP"};
+                                        "BNPAFRPP", "BKCHCNBJ"};
     for (size_t index = 0; index < ARRAY_COUNT(known); index++) {
         if (strncmp(bic, known[index], 8) == 0) return ISO20022_PARTICIPANT_ACTIVE;
     }
@@ -156,6 +156,14 @@ static void test_pacs008_fields(void **state) {
     assert_string_equal(transaction->purpose, "GDDS");
     assert_string_equal(transaction->charges, "SHAR");
     assert_false(transaction->instructed_amount.present);
+    assert_string_equal(transaction->target_currency, ""); /* no conversion asked */
+    /* The PvP convention: PmtTpInf/LclInstrm/Prtry KHORGOS/PVP/CNY names the creditor's
+     * currency; the settlement amount stays the debtor's. */
+    message = read_file("pacs008_v08_pvp.xml");
+    assert_int_equal(message->reason, ISO20022_REASON_NONE);
+    assert_string_equal(message->transactions[0].target_currency, "CNY");
+    assert_string_equal(message->transactions[0].amount.currency, "KZT");
+    assert_int_equal(message->transactions[0].priority, KHORGOS_PRIORITY_NORMAL);
 }
 
 static void test_header_and_older_versions(void **state) {

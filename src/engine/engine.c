@@ -51,6 +51,13 @@ static const struct engine_operation engine_operation_table[] = {
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_OPEN_DAY, "open_day", khorgos_business_day)
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_CLOSE_DAY, "close_day", khorgos_business_day)
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_HOLIDAYS, "set_holidays", khorgos_holiday)
+    ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, "submit_message_payments",
+                          khorgos_message_payment)
+    {KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, "get_payment_references",
+     sizeof(struct khorgos_references_filter), sizeof(struct khorgos_payment_references), true,
+     false},
+    {KHORGOS_OPERATION_GET_BUSINESS_DAYS, "get_business_days", sizeof(struct khorgos_day_filter),
+     sizeof(struct khorgos_business_day_record), true, false},
     ENGINE_SETTLE_EVENTS_(KHORGOS_OPERATION_SET_FX_QUOTES, "set_fx_quotes", khorgos_fx_quote)
     {KHORGOS_OPERATION_WITHDRAW_FX_QUOTES, "withdraw_fx_quotes", sizeof(u128),
      sizeof(struct khorgos_settle_result), false, true},

@@ -9,10 +9,12 @@
  *     replica uses no client operation;
  *   - a participant's rights come from its participant record at the time of the request:
  *     every participant has a bank's rights (submit, cancel and reprioritise the payments it
- *     pays; read its own accounts, transfers, payments, positions, queues and window
- *     positions); a settlement agent adds fund, defund, set_credit_lines and set_limits in the
- *     currencies of its record; a liquidity provider adds set_fx_quotes and withdraw_fx_quotes
- *     of its own quotes. A BIC without a record has a bank's rights (which reach nothing).
+ *     pays, with their ISO 20022 references when it is the message's sender too; read its own
+ *     accounts, transfers, payments, positions, queues and window positions, and the
+ *     references of the messages it sent); a settlement agent adds fund, defund,
+ *     set_credit_lines and set_limits in the currencies of its record; a liquidity provider
+ *     adds set_fx_quotes and withdraw_fx_quotes of its own quotes. A BIC without a record has
+ *     a bank's rights (which reach nothing).
  * What a refusal looks like:
  *   - an operation the actor may never use: the request error forbidden. A state-changing one
  *     is still journaled and applied as "nothing" (it takes its sequence and timestamp), so
@@ -137,6 +139,7 @@ static bool engine_rights_permit(const struct engine_rights *rights, u32 operati
     if (!entry->changes_state) return true;
     switch (operation) {
     case KHORGOS_OPERATION_SUBMIT_PAYMENTS:
+    case KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS:
     case KHORGOS_OPERATION_CANCEL_PAYMENTS:
     case KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS: return true;
     case KHORGOS_OPERATION_FUND:
@@ -189,6 +192,12 @@ static bool engine_rights_event(const struct engine_rights *rights, u32 operatio
         struct khorgos_payment payment;
         memcpy(&payment, event, sizeof(payment));
         return engine_auth_bic_is(payment.debtor, rights->bic);
+    }
+    if (operation == KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS) { /* it pays, it sent */
+        struct khorgos_message_payment message;
+        memcpy(&message, event, sizeof(message));
+        return engine_auth_bic_is(message.payment.debtor, rights->bic) &&
+               engine_auth_bic_is(message.references.sender, rights->bic);
     }
     if (operation == KHORGOS_OPERATION_CANCEL_PAYMENTS ||
         operation == KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS) {
@@ -294,6 +303,11 @@ static bool engine_rights_record(const struct engine_rights *rights, u32 operati
         struct khorgos_fx_quote quote;
         memcpy(&quote, record, sizeof(quote));
         return memcmp(quote.provider, rights->bic, KHORGOS_BIC_BYTES) == 0;
+    }
+    case KHORGOS_OPERATION_GET_PAYMENT_REFERENCES: { /* the messages it sent */
+        struct khorgos_payment_references references;
+        memcpy(&references, record, sizeof(references));
+        return memcmp(references.sender, rights->bic, KHORGOS_BIC_BYTES) == 0;
     }
     default: return true; /* windows: every participant's, their records hold only counts */
     }

@@ -397,12 +397,15 @@ static u64 engine_settle_bytes_bound(const struct settle_config *config) {
         sizeof(struct khorgos_participant) +
         (u64)KHORGOS_PARTICIPANT_CURRENCIES_MAX * (sizeof(struct settle_position) + 8);
     const u64 per_payment = sizeof(struct khorgos_payment) + 5 * 4 + sizeof(struct settle_timer) +
-                            16 + 3 * 4;
+                            16 + 3 * 4 + sizeof(struct khorgos_payment_references);
     return (u64)config->participant_count_max * per_participant +
            (u64)config->payment_count_max * per_payment +
            (u64)config->limit_count_max * sizeof(struct settle_bilateral_limit) +
            (u64)config->request_count_max * sizeof(struct settle_request) +
-           SETTLE_CURRENCY_COUNT_MAX * sizeof(struct settle_currency) + ENGINE_SETTLE_SLACK_BYTES;
+           SETTLE_CURRENCY_COUNT_MAX * (sizeof(struct settle_currency) +
+                                        SETTLE_DAY_HISTORY_MAX *
+                                            sizeof(struct khorgos_business_day_record)) +
+           ENGINE_SETTLE_SLACK_BYTES;
 }
 
 static void engine_checkpoint_prefault(struct engine_checkpoint *checkpoint);

@@ -67,6 +67,10 @@
 #define ISO20022_UETR_TEXT_BYTES 36u
 /* An XchgRate (BaseOneRate: 11 digits, a point) carried as written. */
 #define ISO20022_RATE_TEXT_BYTES_MAX 12u
+/* The payment-versus-payment convention (docs/iso20022.md, "Payment versus payment"): a
+ * PmtTpInf/LclInstrm/Prtry of this prefix and an ISO 4217 code asks Khorgos to convert the
+ * IntrBkSttlmAmt through its liquidity providers into that currency for the creditor. */
+#define ISO20022_PVP_PREFIX "KHORGOS/PVP/"
 /* A reply written by this layer: 64 transaction statuses of under 1 KiB each and a header. */
 #define ISO20022_REPLY_BYTES_MAX (96u * 1024u)
 
@@ -183,6 +187,7 @@ struct iso20022_transaction {
     char purpose[5];        /* Purp/Cd */
     char charges[5];        /* ChrgBr: DEBT, CRED, SHAR, SLEV */
     char exchange_rate[ISO20022_RATE_TEXT_BYTES_MAX + 1]; /* XchgRate as written: carried */
+    char target_currency[4]; /* the PvP convention's currency (letters); "" = no conversion */
     /* pacs.004 and camt.056: the original payment. */
     char original_message_id[ISO20022_TEXT_SIZE];
     char original_message_name[ISO20022_TEXT_SIZE];
@@ -291,6 +296,10 @@ struct iso20022_transaction_status {
     char original_end_to_end_id[ISO20022_TEXT_SIZE];
     char original_transaction_id[ISO20022_TEXT_SIZE];
     char original_uetr[ISO20022_UETR_TEXT_BYTES + 1];
+    /* camt.029: the original payment's message (CxlDtls/TxInfAndSts/OrgnlGrpInf); "" = the
+     * report's original_message_id and name. */
+    char original_message_id[ISO20022_TEXT_SIZE];
+    char original_message_name[ISO20022_NAME_BYTES_MAX + 1];
 };
 
 /* pacs.002.001.10 (the version CBPR+ and T2 RTGS pair with pacs.008.001.08), or a camt.029

@@ -98,6 +98,37 @@ static void read_charges_and_purpose(struct iso20022_cursor *cursor, xmlNode *no
     }
 }
 
+/* PmtTpInf/LclInstrm/Prtry (the transaction's PmtTpInf, else the group's): the PvP
+ * convention, ISO20022_PVP_PREFIX and three capitals other than the settlement currency;
+ * any other proprietary code is carried, not read. */
+static void read_conversion(struct iso20022_cursor *cursor, xmlNode *node, xmlNode *group,
+                            struct iso20022_transaction *transaction) {
+    ASSERT(cursor != NULL && node != NULL);
+    ASSERT(transaction != NULL);
+    xmlNode *source = iso20022_xml_child(cursor, node, "PmtTpInf") != NULL ? node : group;
+    char code[ISO20022_TEXT_SIZE];
+    if (source == NULL || !iso20022_xml_field(cursor, source, "PmtTpInf/LclInstrm/Prtry", code,
+                                              sizeof(code), false)) {
+        return;
+    }
+    const size_t prefix = strlen(ISO20022_PVP_PREFIX);
+    if (strncmp(code, ISO20022_PVP_PREFIX, prefix) != 0) return;
+    const char *letters = code + prefix;
+    bool capitals = strlen(letters) == 3;
+    for (u32 index = 0; capitals && index < 3; index++) {
+        capitals = letters[index] >= 'A' && letters[index] <= 'Z';
+    }
+    if (!capitals) {
+        iso20022_fail(cursor, ISO20022_REASON_FF01, "not KHORGOS/PVP/ and a currency code",
+                      "LclInstrm/Prtry");
+    } else if (strcmp(letters, transaction->amount.currency) == 0) {
+        iso20022_fail(cursor, ISO20022_REASON_FF01, "a conversion into the settlement currency",
+                      "LclInstrm/Prtry");
+    } else {
+        memcpy(transaction->target_currency, letters, 4);
+    }
+}
+
 static void read_payment_id(struct iso20022_cursor *cursor, xmlNode *node,
                             struct iso20022_transaction *transaction) {
     ASSERT(cursor != NULL && transaction != NULL);
@@ -127,6 +158,7 @@ static void read_credit_transfer(struct iso20022_cursor *cursor, xmlNode *node, 
     read_payment_id(cursor, node, transaction);
     iso20022_read_amount(cursor, node, "IntrBkSttlmAmt", &transaction->amount, true);
     iso20022_read_amount(cursor, node, "InstdAmt", &transaction->instructed_amount, false);
+    read_conversion(cursor, node, group, transaction);
     read_date(cursor, group, "IntrBkSttlmDt", &transaction->settlement_date);
     read_date(cursor, node, "IntrBkSttlmDt", &transaction->settlement_date);
     read_priority(cursor, node, group, &transaction->priority);

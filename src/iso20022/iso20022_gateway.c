@@ -3,14 +3,17 @@
  * public requests (include/khorgos_iso20022.h). The gateway keeps nothing of its own: the
  * engine's records are the whole state, so a restart (or a replay) changes no answer.
  *
- *   pacs.008, pacs.009  each transaction becomes a payment record (docs/iso20022.md,
- *                       "Mapping"), submitted in one submit_payments request; each result's
+ *   pacs.008, pacs.009  each transaction becomes a payment record and its references
+ *                       (docs/iso20022.md, "Mapping": MsgId, InstrId, TxId, BizMsgIdr, the
+ *                       sender, the message's checksum), submitted in one
+ *                       submit_message_payments request; each result's
  *                       status is the transaction's (settled ACSC, queued ACSP, waiting or in a
  *                       window PDNG, otherwise RJCT with the ISO code the status maps to, or
  *                       NARR and the status's name when it maps to none).
  *   pacs.004            each return's original is found (below) and must be settled, in the
- *                       reverse direction, in the same currency and not below the returned
- *                       amount (AM09); then the returns are submitted as payments.
+ *                       reverse direction, in the same currency, and hold at least the
+ *                       returned amount after its earlier returns (AM09); then the returns
+ *                       are submitted as payments whose references name the original.
  *   camt.056            each original is found; a queued or waiting one is cancelled
  *                       (cancel_payments: camt.029 CNCL, ACCR), a settled one refused ARDT, a
  *                       missing one NOOR, any other (rejected, cancelled before) NARR.
@@ -18,12 +21,13 @@
  * among the ids the original message's transactions would have (iso20022_payment_id of the
  * original's sender, OrgnlMsgId and each position), the one with OrgnlEndToEndId.
  *
- * Duplicates and resubmissions come from the engine's idempotency: a payment id is the UETR or
- * derived from sender, MsgId and position, so the same message again names the same payments.
- * The same fields again get the first answer (the result's retry flag and first timestamp), so
- * the reply is the first reply byte for byte (its MsgId is derived from the input's bytes, its
- * CreDtTm is the first result's timestamp); other fields under the same ids get
- * exists_with_different_fields, DUPL.
+ * Duplicates and resubmissions are the engine's to decide (settle_references.c): a payment id
+ * is the UETR or derived from sender, MsgId and position, so the same message again names the
+ * same payments with the same references, and each gets its first answer (the result's retry
+ * flag and first timestamp): the reply is the first reply byte for byte (its MsgId is derived
+ * from the input's bytes, its CreDtTm is the first result's timestamp). The same sender and
+ * MsgId with another body checksum is refused DUPL (message_exists_with_different_body, or
+ * exists_with_different_fields for an id already taken).
  */
 #include "iso20022/iso20022_private.h"
 
@@ -222,28 +226,57 @@ static void report_group_status(struct iso20022_report *report) {
 /* ----------------------------------------------------------------------------------------- */
 /* Payments: pacs.008, pacs.009, and the returns of pacs.004.                                */
 
-static void payment_from_transaction(const struct iso20022_message *message,
-                                     const struct iso20022_transaction *transaction,
-                                     struct khorgos_payment *payment) {
-    ASSERT(message != NULL && transaction != NULL);
-    ASSERT(payment != NULL && transaction->payment_id != 0);
-    memset(payment, 0, sizeof(*payment));
+/* Text into a NUL-padded field of `size` bytes (the text fits: Max35Text). */
+static void field_put(char *field, size_t size, const char *text) {
+    ASSERT(field != NULL && text != NULL);
+    size_t length = strnlen(text, size);
+    ASSERT(length <= size);
+    memset(field, 0, size);
+    memcpy(field, text, length);
+}
+
+/* A transaction as the engine's payment record and its references. */
+static void payment_from_transaction(const struct iso20022_message *message, u32 index,
+                                     struct khorgos_message_payment *event) {
+    ASSERT(message != NULL && event != NULL);
+    ASSERT(index < message->transaction_count);
+    const struct iso20022_transaction *transaction = &message->transactions[index];
+    ASSERT(transaction->payment_id != 0);
+    memset(event, 0, sizeof(*event));
+    struct khorgos_payment *payment = &event->payment;
+    bool is_return = message->type == ISO20022_MESSAGE_PACS_004;
     payment->id = transaction->payment_id;
     payment->amount = transaction->amount.minor;
-    payment->uetr = message->type == ISO20022_MESSAGE_PACS_004 ? 0 : transaction->uetr;
+    payment->uetr = is_return ? 0 : transaction->uetr;
     iso20022_bic_stored(transaction->debtor.bic, payment->debtor);
     iso20022_bic_stored(transaction->creditor.bic, payment->creditor);
-    const char *end_to_end_id = message->type == ISO20022_MESSAGE_PACS_004
-                                    ? transaction->original_end_to_end_id
-                                    : transaction->end_to_end_id;
-    memcpy(payment->end_to_end_id, end_to_end_id,
-           strnlen(end_to_end_id, KHORGOS_END_TO_END_ID_BYTES));
+    field_put(payment->end_to_end_id, KHORGOS_END_TO_END_ID_BYTES,
+              is_return ? transaction->original_end_to_end_id : transaction->end_to_end_id);
     memcpy(payment->purpose, transaction->purpose, strnlen(transaction->purpose, 4));
     payment->type = message->type == ISO20022_MESSAGE_PACS_009 ? KHORGOS_PAYMENT_INTERBANK
                                                                : KHORGOS_PAYMENT_CUSTOMER;
     payment->priority = transaction->priority;
     payment->currency = transaction->amount.currency_numeric;
     payment->value_date = transaction->settlement_date;
+    if (transaction->target_currency[0] != '\0') { /* the PvP convention: converted */
+        const struct khorgos_currency *target =
+            khorgos_currency_by_letters(transaction->target_currency);
+        ASSERT(target != NULL); /* AM03 ran before */
+        payment->currency_target = target->numeric;
+        payment->amount_kind = KHORGOS_AMOUNT_DEBTOR;
+    }
+    struct khorgos_payment_references *references = &event->references;
+    references->payment_id = payment->id;
+    references->body_checksum = message->body_checksum;
+    iso20022_bic_stored(message->sender, references->sender);
+    field_put(references->message_id, KHORGOS_REFERENCE_BYTES, message->message_id);
+    field_put(references->instruction_id, KHORGOS_REFERENCE_BYTES, transaction->instruction_id);
+    field_put(references->transaction_id, KHORGOS_REFERENCE_BYTES,
+              is_return ? transaction->return_id : transaction->transaction_id);
+    field_put(references->business_message_id, KHORGOS_REFERENCE_BYTES,
+              message->header_message_id);
+    field_put(references->message_name, KHORGOS_MESSAGE_NAME_BYTES, message->name);
+    references->position = index + 1;
 }
 
 /* Submits gateway->payments[0, count) and sets each transaction's status from its result. */
@@ -252,8 +285,8 @@ static void gateway_submit_payments(struct khorgos_gateway *gateway, u32 count) 
     ASSERT(count >= 1 && count <= ISO20022_TRANSACTION_COUNT_MAX);
     struct iso20022_report *report = &gateway->report;
     u32 size = 0;
-    if (iso20022_execute(gateway, KHORGOS_OPERATION_SUBMIT_PAYMENTS, gateway->payments,
-                         count * (u32)sizeof(struct khorgos_payment), gateway->query,
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS, gateway->payments,
+                         count * (u32)sizeof(struct khorgos_message_payment), gateway->query,
                          &size) != KHORGOS_ERROR_ok) {
         return;
     }
@@ -270,8 +303,7 @@ static void gateway_payments(struct khorgos_gateway *gateway) {
     const struct iso20022_message *message = &gateway->message;
     ASSERT(message->transaction_count >= 1);
     for (u32 index = 0; index < message->transaction_count; index++) {
-        payment_from_transaction(message, &message->transactions[index],
-                                 &gateway->payments[index]);
+        payment_from_transaction(message, index, &gateway->payments[index]);
     }
     gateway_submit_payments(gateway, message->transaction_count);
 }
@@ -308,19 +340,87 @@ static bool gateway_find_original(struct khorgos_gateway *gateway,
     return false;
 }
 
-/* Why a return cannot be made against `original` (found or not); NONE when it can. */
-static enum iso20022_reason return_refusal(const struct iso20022_transaction *transaction,
-                                           bool found, const struct khorgos_payment *original,
-                                           const struct khorgos_payment *payment) {
-    ASSERT(transaction != NULL && original != NULL);
-    ASSERT(payment != NULL);
+/* Whether `id` is one of the payment ids of the message being submitted. */
+static bool message_names_payment(const struct iso20022_message *message, u128 id) {
+    ASSERT(message != NULL);
+    ASSERT(message->transaction_count <= ISO20022_TRANSACTION_COUNT_MAX);
+    for (u32 index = 0; index < message->transaction_count; index++) {
+        if (message->transactions[index].payment_id == id) return true;
+    }
+    return false;
+}
+
+/* What the earlier returns of `original` took back: the returns' payments (get_payment_references
+ * by original, then lookup_payments), those not rejected or cancelled, and not this message's
+ * own (a resubmission's returns are the same payments, answered by their first result). */
+static u128 gateway_returned(struct khorgos_gateway *gateway, u128 original) {
+    ASSERT(gateway != NULL && original != 0);
+    struct khorgos_references_filter filter;
+    memset(&filter, 0, sizeof(filter));
+    filter.original_payment_id = original;
+    filter.limit = ISO20022_PAGE_TRANSFERS;
+    u32 size = 0;
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                         sizeof(filter), gateway->lookup, &size) != KHORGOS_ERROR_ok) {
+        return 0;
+    }
+    u32 count = MIN(size / (u32)sizeof(struct khorgos_payment_references),
+                    ISO20022_PAGE_TRANSFERS);
+    u32 kept = 0;
+    for (u32 index = 0; index < count; index++) {
+        struct khorgos_payment_references references;
+        memcpy(&references, gateway->lookup + (size_t)index * sizeof(references),
+               sizeof(references));
+        if (message_names_payment(&gateway->message, references.payment_id)) continue;
+        gateway->ids[kept++] = references.payment_id;
+    }
+    count = kept;
+    if (count == 0 || iso20022_execute(gateway, KHORGOS_OPERATION_LOOKUP_PAYMENTS, gateway->ids,
+                                       count * (u32)sizeof(u128), gateway->lookup,
+                                       &size) != KHORGOS_ERROR_ok) {
+        return 0;
+    }
+    u128 returned = 0;
+    for (u32 at = 0; at + sizeof(struct khorgos_payment) <= size;
+         at += (u32)sizeof(struct khorgos_payment)) {
+        struct khorgos_payment payment;
+        memcpy(&payment, gateway->lookup + at, sizeof(payment));
+        if (payment.state != KHORGOS_PAYMENT_REJECTED &&
+            payment.state != KHORGOS_PAYMENT_CANCELLED) {
+            returned += payment.amount;
+        }
+    }
+    return returned;
+}
+
+/* Why a return cannot be made against `original` (found or not), having `returned` already
+ * (earlier returns and this message's before it); NONE when it can. */
+static enum iso20022_reason return_refusal(bool found, const struct khorgos_payment *original,
+                                           u128 returned, const struct khorgos_payment *payment) {
+    ASSERT(original != NULL && payment != NULL);
     if (!found || original->state != KHORGOS_PAYMENT_SETTLED ||
         memcmp(original->debtor, payment->creditor, KHORGOS_BIC_BYTES) != 0 ||
         memcmp(original->creditor, payment->debtor, KHORGOS_BIC_BYTES) != 0 ||
-        original->currency != payment->currency) {
+        original->currency != payment->currency || original->currency_target != 0) {
         return ISO20022_REASON_NARR;
     }
-    return payment->amount > original->amount ? ISO20022_REASON_AM09 : ISO20022_REASON_NONE;
+    ASSERT(returned <= original->amount);
+    return payment->amount > original->amount - returned ? ISO20022_REASON_AM09
+                                                         : ISO20022_REASON_NONE;
+}
+
+/* This message's returns before `index` of the same original. */
+static u128 returned_in_message(const struct khorgos_gateway *gateway, u32 index) {
+    ASSERT(gateway != NULL);
+    ASSERT(index < gateway->message.transaction_count);
+    u128 original = gateway->payments[index].references.original_payment_id, returned = 0;
+    for (u32 earlier = 0; earlier < index; earlier++) {
+        const struct khorgos_message_payment *event = &gateway->payments[earlier];
+        if (event->references.original_payment_id == original) {
+            returned += event->payment.amount;
+        }
+    }
+    return returned;
 }
 
 static void gateway_returns(struct khorgos_gateway *gateway) {
@@ -329,21 +429,29 @@ static void gateway_returns(struct khorgos_gateway *gateway) {
     ASSERT(message->type == ISO20022_MESSAGE_PACS_004);
     for (u32 index = 0; index < message->transaction_count; index++) {
         const struct iso20022_transaction *transaction = &message->transactions[index];
-        struct khorgos_payment *payment = &gateway->payments[index];
-        payment_from_transaction(message, transaction, payment);
+        struct khorgos_message_payment *event = &gateway->payments[index];
+        payment_from_transaction(message, index, event);
         struct khorgos_payment original;
         bool found = gateway_find_original(gateway, transaction, transaction->creditor.bic,
                                            &original);
+        u128 returned = 0;
+        if (found) {
+            event->references.original_payment_id = original.id;
+            returned = gateway_returned(gateway, original.id) +
+                       returned_in_message(gateway, index);
+            returned = MIN(returned, original.amount);
+        }
         if (gateway->error != KHORGOS_ERROR_ok) return;
-        enum iso20022_reason refusal = return_refusal(transaction, found, &original, payment);
+        enum iso20022_reason refusal = return_refusal(found, &original, returned,
+                                                      &event->payment);
         if (refusal == ISO20022_REASON_NONE) {
-            payment->type = original.type;
+            event->payment.type = original.type;
             continue;
         }
         char info[ISO20022_INFO_BYTES_MAX + 1];
         snprintf(info, sizeof(info), "transaction %u: %s", index + 1,
                  refusal == ISO20022_REASON_AM09
-                     ? "more than the original payment's amount"
+                     ? "more than the original payment's amount less its earlier returns"
                      : "no settled original payment with these references in reverse direction");
         report_refuse_all(&gateway->report, refusal, info);
         return;
@@ -382,6 +490,45 @@ static void gateway_cancel(struct khorgos_gateway *gateway, u32 index,
     }
 }
 
+/* The original's references and UETR where the camt.056 left them out, so the camt.029 names
+ * the original message, InstrId, TxId and UETR (get_payment_references by payment). */
+static void status_fill_original(struct khorgos_gateway *gateway,
+                                 struct iso20022_transaction_status *status,
+                                 const struct khorgos_payment *original) {
+    ASSERT(gateway != NULL && status != NULL);
+    ASSERT(original != NULL);
+    if (status->original_uetr[0] == '\0' && original->uetr != 0) {
+        iso20022_uuid_text(original->uetr, status->original_uetr);
+    }
+    struct khorgos_references_filter filter;
+    memset(&filter, 0, sizeof(filter));
+    filter.payment_id = original->id;
+    filter.limit = 1;
+    u32 size = 0;
+    if (iso20022_execute(gateway, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                         sizeof(filter), gateway->query, &size) != KHORGOS_ERROR_ok ||
+        size != sizeof(struct khorgos_payment_references)) {
+        return;
+    }
+    struct khorgos_payment_references references;
+    memcpy(&references, gateway->query, sizeof(references));
+    struct {
+        char *field;
+        const char *value;
+        size_t size;
+    } fills[] = {
+        {status->original_message_id, references.message_id, KHORGOS_REFERENCE_BYTES},
+        {status->original_message_name, references.message_name, KHORGOS_MESSAGE_NAME_BYTES},
+        {status->original_instruction_id, references.instruction_id, KHORGOS_REFERENCE_BYTES},
+        {status->original_transaction_id, references.transaction_id, KHORGOS_REFERENCE_BYTES},
+    };
+    for (u32 index = 0; index < ARRAY_COUNT(fills); index++) {
+        if (fills[index].field[0] != '\0') continue;
+        memcpy(fills[index].field, fills[index].value, fills[index].size);
+        fills[index].field[fills[index].size] = '\0';
+    }
+}
+
 static void gateway_cancellations(struct khorgos_gateway *gateway) {
     ASSERT(gateway != NULL);
     const struct iso20022_message *message = &gateway->message;
@@ -391,6 +538,7 @@ static void gateway_cancellations(struct khorgos_gateway *gateway) {
         struct khorgos_payment original;
         bool found = gateway_find_original(gateway, &message->transactions[index],
                                            message->sender, &original);
+        if (found) status_fill_original(gateway, status, &original);
         if (gateway->error != KHORGOS_ERROR_ok) return;
         if (!found) {
             status_refused(status, ISO20022_REASON_NOOR, "no original payment");
@@ -523,14 +671,24 @@ uint32_t khorgos_message_payments(const struct khorgos_gateway *gateway, khorgos
 /* ----------------------------------------------------------------------------------------- */
 /* A message's status now.                                                                    */
 
-/* A payment record's status now. */
+/* A payment record's status now, with its references (found by payment id among `count`
+ * in `references`; none for a payment submitted without). */
 static void status_of_record(struct iso20022_transaction_status *out,
-                             const struct khorgos_payment *payment) {
+                             const struct khorgos_payment *payment,
+                             const struct khorgos_payment_references *references, u32 count) {
     ASSERT(out != NULL && payment != NULL);
     ASSERT(payment->state >= KHORGOS_PAYMENT_SETTLED);
     memset(out, 0, sizeof(*out));
     memcpy(out->original_end_to_end_id, payment->end_to_end_id, KHORGOS_END_TO_END_ID_BYTES);
     if (payment->uetr != 0) iso20022_uuid_text(payment->uetr, out->original_uetr);
+    for (u32 index = 0; index < count; index++) {
+        if (references[index].payment_id != payment->id) continue;
+        memcpy(out->original_instruction_id, references[index].instruction_id,
+               KHORGOS_REFERENCE_BYTES);
+        memcpy(out->original_transaction_id, references[index].transaction_id,
+               KHORGOS_REFERENCE_BYTES);
+        break;
+    }
     if (payment->state == KHORGOS_PAYMENT_SETTLED) {
         out->status = ISO20022_STATUS_ACSC;
     } else if (payment->state == KHORGOS_PAYMENT_QUEUED &&
@@ -545,32 +703,69 @@ static void status_of_record(struct iso20022_transaction_status *out,
     }
 }
 
-/* The ids the request names into gateway->ids; 0 when it names nothing valid. */
-static u32 status_request_ids(struct khorgos_gateway *gateway,
-                              const struct khorgos_message_status_request *request) {
+/* The references the request names into gateway->query (by sender and MsgId: the message's
+ * payments in position order; by UETR: that payment's), their count in *found, and the
+ * payment ids to look up into gateway->ids (by UETR without references: the UETR); returns
+ * the ids' count. *valid is false when the request names nothing valid. */
+static u32 status_request_references(struct khorgos_gateway *gateway,
+                                     const struct khorgos_message_status_request *request,
+                                     bool *valid, u32 *found) {
     ASSERT(gateway != NULL && request != NULL);
+    ASSERT(valid != NULL && found != NULL);
+    *found = 0;
     size_t uetr_length = strnlen(request->uetr, sizeof(request->uetr));
     size_t id_length = strnlen(request->message_id, sizeof(request->message_id));
     size_t bic_length = strnlen(request->sender_bic, sizeof(request->sender_bic));
-    u128 uetr = 0;
+    struct khorgos_references_filter filter;
+    memset(&filter, 0, sizeof(filter));
+    filter.limit = ISO20022_TRANSACTION_COUNT_MAX;
     if (uetr_length > 0) {
-        bool valid = uetr_length < sizeof(request->uetr) &&
-                     iso20022_uetr_parse(request->uetr, uetr_length, &uetr);
-        gateway->ids[0] = uetr;
-        return valid ? 1 : 0;
+        *valid = uetr_length < sizeof(request->uetr) &&
+                 iso20022_uetr_parse(request->uetr, uetr_length, &filter.payment_id);
+    } else {
+        *valid = id_length > 0 && id_length <= ISO20022_TEXT_BYTES_MAX &&
+                 (bic_length == 8 || bic_length == KHORGOS_BIC_BYTES) &&
+                 iso20022_bic_valid(request->sender_bic, bic_length);
+        if (*valid) {
+            iso20022_bic_stored(request->sender_bic, filter.sender);
+            memcpy(filter.message_id, request->message_id, id_length);
+        }
     }
-    if (id_length == 0 || id_length > ISO20022_TEXT_BYTES_MAX ||
-        (bic_length != 8 && bic_length != KHORGOS_BIC_BYTES) ||
-        !iso20022_bic_valid(request->sender_bic, bic_length)) {
+    u32 size = 0;
+    if (!*valid || iso20022_execute(gateway, KHORGOS_OPERATION_GET_PAYMENT_REFERENCES, &filter,
+                                    sizeof(filter), gateway->query, &size) != KHORGOS_ERROR_ok) {
         return 0;
     }
-    for (u32 position = 1; position <= ISO20022_TRANSACTION_COUNT_MAX; position++) {
-        gateway->ids[position - 1] =
-            iso20022_payment_id(request->sender_bic, request->message_id, position);
+    u32 count = size / (u32)sizeof(struct khorgos_payment_references);
+    ASSERT(count <= ISO20022_TRANSACTION_COUNT_MAX);
+    for (u32 index = 0; index < count; index++) {
+        struct khorgos_payment_references references;
+        memcpy(&references, gateway->query + (size_t)index * sizeof(references),
+               sizeof(references));
+        gateway->ids[index] = references.payment_id;
     }
-    memcpy(gateway->report.original_message_id, request->message_id, id_length + 1);
-    memcpy(gateway->report.to, request->sender_bic, bic_length + 1);
-    return ISO20022_TRANSACTION_COUNT_MAX;
+    *found = count;
+    if (uetr_length > 0 && count == 0) { /* a payment submitted without references */
+        gateway->ids[count++] = filter.payment_id;
+    }
+    return count;
+}
+
+/* The report's originals of the message: MsgId and name from the first references (a
+ * payment without them: NOTPROVIDED), the receiver its sender. */
+static void status_report_originals(struct iso20022_report *report,
+                                    const struct khorgos_payment_references *references,
+                                    u32 count) {
+    ASSERT(report != NULL);
+    ASSERT(references != NULL || count == 0);
+    if (count == 0) return;
+    memcpy(report->original_message_id, references[0].message_id, KHORGOS_REFERENCE_BYTES);
+    memcpy(report->original_message_name, references[0].message_name,
+           KHORGOS_MESSAGE_NAME_BYTES);
+    char sender[KHORGOS_BIC_BYTES + 1] = {0};
+    memcpy(sender, references[0].sender, KHORGOS_BIC_BYTES);
+    if (memcmp(sender + 8, "XXX", 3) == 0) sender[8] = '\0';
+    memcpy(report->to, sender, sizeof(sender));
 }
 
 khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
@@ -587,8 +782,13 @@ khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
     struct iso20022_report *report = &gateway->report;
     memset(report, 0, sizeof(*report));
     report->type = ISO20022_MESSAGE_PACS_002;
-    u32 count = status_request_ids(gateway, request);
-    if (count == 0) return KHORGOS_ERROR_invalid_argument;
+    bool valid = false;
+    u32 references_count = 0;
+    u32 count = status_request_references(gateway, request, &valid, &references_count);
+    if (gateway->error != KHORGOS_ERROR_ok) return gateway->error;
+    if (!valid) return KHORGOS_ERROR_invalid_argument;
+    if (count == 0) return KHORGOS_ERROR_message_not_found;
+    const struct khorgos_payment_references *references = (const void *)gateway->query;
     u32 size = 0;
     if (iso20022_execute(gateway, KHORGOS_OPERATION_LOOKUP_PAYMENTS, gateway->ids,
                          count * (u32)sizeof(u128), gateway->lookup, &size) != KHORGOS_ERROR_ok) {
@@ -596,10 +796,11 @@ khorgos_error khorgos_get_message_status(struct khorgos_gateway *gateway,
     }
     report->transaction_count = size / (u32)sizeof(struct khorgos_payment);
     if (report->transaction_count == 0) return KHORGOS_ERROR_message_not_found;
+    status_report_originals(report, references, references_count);
     for (u32 index = 0; index < report->transaction_count; index++) {
         struct khorgos_payment payment;
         memcpy(&payment, gateway->lookup + index * sizeof(payment), sizeof(payment));
-        status_of_record(&report->transactions[index], &payment);
+        status_of_record(&report->transactions[index], &payment, references, references_count);
     }
     report->created_ns = khorgos_clock_now(gateway->engine);
     report_group_status(report);

@@ -122,7 +122,7 @@ struct khorgos_gateway {
     struct khorgos_actor actor;
     struct iso20022_message message;
     struct iso20022_report report;
-    struct khorgos_payment payments[ISO20022_TRANSACTION_COUNT_MAX];
+    struct khorgos_message_payment payments[ISO20022_TRANSACTION_COUNT_MAX];
     struct khorgos_settle_result results[ISO20022_TRANSACTION_COUNT_MAX];
     u128 ids[ISO20022_PAGE_TRANSFERS];
     u8 *query;  /* ISO20022_QUERY_BYTES, 64-byte aligned */

@@ -143,9 +143,13 @@ static void check_currencies_and_zero(struct iso20022_cursor *cursor,
         const struct iso20022_amount *amount = &message->transactions[index].amount;
         cursor->transaction = index + 1;
         ASSERT(amount->present);
+        const char *target = message->transactions[index].target_currency;
         if (reason == ISO20022_REASON_AM03 && khorgos_currency_by_letters(amount->currency) ==
                                                   NULL) {
             iso20022_fail(cursor, reason, "not a currency settled here", amount->currency);
+        } else if (reason == ISO20022_REASON_AM03 && target[0] != '\0' &&
+                   khorgos_currency_by_letters(target) == NULL) {
+            iso20022_fail(cursor, reason, "not a currency settled here", target);
         }
         if (reason == ISO20022_REASON_AM01 && amount->minor == 0) {
             iso20022_fail(cursor, reason, "zero", "settlement amount");

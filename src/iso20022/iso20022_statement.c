@@ -12,16 +12,18 @@
  *   the entries   get_account_transfers of that account over the range, a page at a time;
  *                 a payment's transfers (codes 1 to 3) carry its id in user_data_128, and
  *                 lookup_payments gives its EndToEndId, UETR and participants.
- *   the balances  (camt.053) the day is the UTC date of the entries' timestamps. The closing
- *                 booked balance is the account's balance now less what was booked after the
- *                 day, the opening one less what was booked from the day's start, so
- *                 opening + entries = closing, each equal to the ledger's at that instant.
+ *   the day       (camt.053) the currency's business day of that date (get_business_days):
+ *                 from its open_day's timestamp to the next open_day's, excluded; the last
+ *                 day opened runs to now (the later of the clock and its last entry).
+ *   the balances  (camt.053) the closing booked balance is the account's balance now less
+ *                 what was booked after the day, the opening one less what was booked from
+ *                 the day's start, so opening + entries = closing, each equal to the ledger's
+ *                 at that instant.
  */
 #include "iso20022/iso20022_private.h"
 
 #include <stdio.h>
 
-#define DAY_NS (86400ull * 1000000000ull)
 #define CODE_PAYMENT_FIRST 1u /* transfer codes of a payment: settle.h's transfer kinds 1-3 */
 #define CODE_PAYMENT_LAST 3u
 #define ACCOUNT_CODE_SETTLEMENT 1u /* the settlement account's kind, its code and id byte */
@@ -44,6 +46,7 @@ struct statement {
     char bic[KHORGOS_BIC_BYTES + 1];
     struct khorgos_account account;
     u64 first_ns, last_ns;  /* the entries' range, both included */
+    u64 latest_ns;          /* the latest entry's timestamp seen by the balances' walk */
     u128 opening, closing;  /* camt.053 */
     u32 entry_count;
     struct statement_sums sums;
@@ -168,6 +171,7 @@ static void visit_sum(struct statement *statement, const struct khorgos_transfer
     for (u32 index = 0; index < count; index++) {
         bool credit = page[index].credit_account_id == statement->account.id;
         bool after = page[index].timestamp > statement->last_ns;
+        statement->latest_ns = MAX(statement->latest_ns, page[index].timestamp);
         *(credit ? &statement->sums.credits_from_first : &statement->sums.debits_from_first) +=
             page[index].amount;
         if (after) {
@@ -423,9 +427,32 @@ static bool statement_range(const struct khorgos_statement_request *request, u64
         !iso20022_date_parse(text, 10, &date)) {
         return false;
     }
-    *first_ns = iso20022_day_start_ns(date);
-    *last_ns = *first_ns + DAY_NS - 1;
+    *first_ns = 0; /* the business day's: statement_business_day */
+    *last_ns = STATEMENT_END_NONE;
     return true;
+}
+
+/* A camt.053's range: its business day (get_business_days of the date and the day after). */
+static khorgos_error statement_business_day(struct statement *statement) {
+    ASSERT(statement != NULL);
+    ASSERT(statement->request->kind == KHORGOS_STATEMENT_CAMT_053);
+    struct khorgos_day_filter filter = {.currency = statement->request->currency,
+                                        .date_min = statement->request->date, .limit = 2};
+    u32 size = 0;
+    struct khorgos_gateway *gateway = statement->gateway;
+    khorgos_error error = iso20022_execute(gateway, KHORGOS_OPERATION_GET_BUSINESS_DAYS, &filter,
+                                           sizeof(filter), gateway->lookup, &size);
+    if (error != KHORGOS_ERROR_ok) return error;
+    struct khorgos_business_day_record days[2];
+    u32 count = MIN(size / (u32)sizeof(days[0]), 2u);
+    memcpy(days, gateway->lookup, count * sizeof(days[0]));
+    if (count == 0 || days[0].date != statement->request->date) {
+        return KHORGOS_ERROR_day_not_found;
+    }
+    statement->first_ns = days[0].opened_at;
+    statement->last_ns = count == 2 ? days[1].opened_at - 1 : STATEMENT_END_NONE;
+    ASSERT(statement->first_ns <= statement->last_ns);
+    return KHORGOS_ERROR_ok;
 }
 
 khorgos_error khorgos_get_statement(struct khorgos_gateway *gateway,
@@ -447,14 +474,20 @@ khorgos_error khorgos_get_statement(struct khorgos_gateway *gateway,
     }
     memcpy(statement.bic, request->bic, bic_length);
     gateway->error = KHORGOS_ERROR_ok;
+    bool camt053 = request->kind == KHORGOS_STATEMENT_CAMT_053;
     khorgos_error error = statement_account(&statement);
+    if (error == KHORGOS_ERROR_ok && camt053) error = statement_business_day(&statement);
     if (error == KHORGOS_ERROR_ok) {
-        error = request->kind == KHORGOS_STATEMENT_CAMT_053
-                    ? statement_balances(&statement)
-                    : statement_walk(&statement, statement.first_ns, statement.last_ns,
-                                     visit_count);
+        error = camt053 ? statement_balances(&statement)
+                        : statement_walk(&statement, statement.first_ns, statement.last_ns,
+                                         visit_count);
     }
     if (error != KHORGOS_ERROR_ok) return error;
+    if (camt053 && statement.last_ns == STATEMENT_END_NONE) { /* the last day: to now */
+        /* A manual clock may lag the timestamps it gave (each is after the one before). */
+        u64 now = MAX(khorgos_clock_now(gateway->engine), statement.first_ns);
+        statement.last_ns = MAX(now, statement.latest_ns);
+    }
     if (statement.entry_count > KHORGOS_STATEMENT_ENTRY_COUNT_MAX) {
         return KHORGOS_ERROR_too_many_entries;
     }

@@ -176,9 +176,13 @@ static void write_resolution(struct iso20022_output *out, const struct iso20022_
     iso20022_put(out, "</Sts><CxlDtls>");
     for (u32 index = 0; index < report->transaction_count; index++) {
         const struct iso20022_transaction_status *status = &report->transactions[index];
+        bool own = status->original_message_id[0] != '\0';
         iso20022_put(out, "<TxInfAndSts><OrgnlGrpInf>");
-        iso20022_element(out, "OrgnlMsgId", report->original_message_id, true);
-        iso20022_element(out, "OrgnlMsgNmId", report->original_message_name, true);
+        iso20022_element(out, "OrgnlMsgId",
+                         own ? status->original_message_id : report->original_message_id, true);
+        iso20022_element(out, "OrgnlMsgNmId",
+                         own ? status->original_message_name : report->original_message_name,
+                         true);
         iso20022_put(out, "</OrgnlGrpInf>");
         put_originals(out, status);
         bool accepted = status->status == ISO20022_STATUS_ACSC;
@@ -273,6 +277,12 @@ void iso20022_report_from_message(const struct iso20022_message *message,
         memcpy(out->original_uetr, original ? transaction->original_uetr_text
                                             : transaction->uetr_text,
                sizeof(out->original_uetr));
+        if (cancellation) { /* the original payment's message, as the camt.056 names it */
+            memcpy(out->original_message_id, transaction->original_message_id,
+                   ISO20022_TEXT_SIZE);
+            memcpy(out->original_message_name, transaction->original_message_name,
+                   ISO20022_TEXT_SIZE);
+        }
     }
 }
 
@@ -392,9 +402,12 @@ static void read_report_transactions(struct iso20022_cursor *cursor, xmlNode *pa
         read_report_transaction(cursor, node, resolution, status);
         if (resolution) {
             iso20022_xml_field(cursor, node, "OrgnlGrpInf/OrgnlMsgId",
-                               report->original_message_id, ISO20022_TEXT_SIZE, true);
+                               status->original_message_id, ISO20022_TEXT_SIZE, true);
             iso20022_xml_field(cursor, node, "OrgnlGrpInf/OrgnlMsgNmId",
-                               report->original_message_name, ISO20022_TEXT_SIZE, true);
+                               status->original_message_name, ISO20022_TEXT_SIZE, true);
+            memcpy(report->original_message_id, status->original_message_id, ISO20022_TEXT_SIZE);
+            memcpy(report->original_message_name, status->original_message_name,
+                   ISO20022_TEXT_SIZE);
         }
     }
 }

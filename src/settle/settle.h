@@ -144,6 +144,10 @@
  * two years ahead for a currency that also closes on weekends is 2 x (104 weekend days + at
  * most 20 public holidays, the region's most) = 248. 32 currencies x 256 x 4 bytes = 32 KiB. */
 #define SETTLE_HOLIDAY_COUNT_MAX 256u
+/* Business days kept per currency (get_business_days, statements by business day): two years
+ * of a five-day week is 522; the oldest is dropped beyond. 32 currencies x 512 x 32 bytes =
+ * 512 KiB. */
+#define SETTLE_DAY_HISTORY_MAX 512u
 
 _Static_assert(SETTLE_PARTICIPANT_COUNT_DEFAULT <= SETTLE_PARTICIPANT_COUNT_MAX, "default");
 _Static_assert(SETTLE_PAYMENT_COUNT_DEFAULT <= SETTLE_PAYMENT_COUNT_MAX, "default");
@@ -223,6 +227,7 @@ struct settle_currency {
     u32 agent;               /* participant index, SETTLE_NONE = none yet */
     u32 date;                /* current (or last) business day, YYYYMMDD; 0 = never opened */
     u32 holiday_count;       /* dates in settle.holidays for this currency */
+    u32 day_count;           /* days in settle.days for this currency */
     u64 opened_at;           /* timestamp of the open_day of `date`: limits count from it */
     u64 cut_off_customer;
     u64 cut_off_interbank;
@@ -283,6 +288,9 @@ struct settle {
     /* The calendar: currency c's holidays are holidays[c * SETTLE_HOLIDAY_COUNT_MAX ..] (its
      * holiday_count of them), strictly ascending, all after its last opened date. */
     u32 *holidays;
+    /* The days each currency opened: currency c's are days[c * SETTLE_DAY_HISTORY_MAX ..]
+     * (its day_count of them), oldest first (settle_day.c). */
+    struct khorgos_business_day_record *days;
 
     struct settle_bilateral_limit *limits;
     u32 limit_count;
@@ -337,6 +345,16 @@ struct settle {
     u64 grid_settled_mark;
     u64 grid_runs;         /* runs of the resolution across currencies since init; a count */
 
+    /* ISO 20022 references beside the payments (settle_references.c): references[i] belongs
+     * to payments[i] and is all zero when it has none. The maps and links are derived from
+     * them: a message's payments (key: sender and MsgId) and a payment's returns, each newest
+     * first, linked to the one before through the two next arrays (SETTLE_NONE ends). */
+    struct khorgos_payment_references *references; /* [payment_count_max] */
+    u32 *reference_message_next;                   /* [payment_count_max] */
+    u32 *reference_return_next;                    /* [payment_count_max] */
+    struct base_id_map reference_message_map;      /* message key -> newest payment index */
+    struct base_id_map reference_return_map;       /* original payment id -> newest return */
+
     struct settle_fx fx;           /* cross-currency PvP (settle_fx.h) */
     struct settle_netting netting; /* deferred net settlement windows (settle_netting.h) */
 };
@@ -350,7 +368,7 @@ void settle_deinit(struct settle *settle);
  * "Idempotency"). The engine sets it before each request, after authorizing it. */
 void settle_actor_set(struct settle *settle, const char bic[KHORGOS_BIC_BYTES]);
 
-/* Whether `operation` is one of this layer's (200..227 or SETTLE_PULSE). */
+/* Whether `operation` is one of this layer's (200..230 or SETTLE_PULSE). */
 bool settle_operation_is(u32 operation);
 /* Applies one settlement operation at timestamp T (see "Timestamps"); returns the number of
  * reply records written. Bodies are whole records, already validated in size by the engine. */
@@ -374,7 +392,8 @@ u32 settle_position_slot(const struct settle *settle, u32 participant, u32 curre
  * module number is SETTLE_SNAPSHOT_SECTION (storage.h numbers 1 engine and 2 ledger). */
 #define SETTLE_SNAPSHOT_SECTION 3u
 /* 2: the quotes and netting windows appended; 3: the holiday calendar and each currency's
- * opened_at; 4: a position's closing balance; 5: a request id's actor (settle_snapshot.c). */
+ * opened_at; 4: a position's closing balance; 5: a request id's actor, the payments' ISO 20022
+ * references and the days each currency opened (settle_snapshot.c). */
 #define SETTLE_SNAPSHOT_VERSION 5u
 struct storage_writer;
 struct storage_reader;

@@ -114,6 +114,7 @@ static khorgos_error settle_reserve(struct settle *settle) {
     }
     if (error == KHORGOS_ERROR_ok) error = settle_fx_init(settle);
     if (error == KHORGOS_ERROR_ok) error = settle_netting_init(settle);
+    if (error == KHORGOS_ERROR_ok) error = settle_references_init(settle);
     return error;
 }
 
@@ -140,6 +141,11 @@ khorgos_error settle_init(struct settle *settle, const struct settle_config *con
         MIN(SETTLE_BILATERAL_LIMIT_COUNT_MAX, MAX(1u, participants * (participants - 1)));
     settle->ledger = ledger;
     khorgos_error error = settle_reserve(settle);
+    if (error == KHORGOS_ERROR_ok) { /* the days each currency opened (settle_day.c) */
+        settle->days = calloc((size_t)SETTLE_CURRENCY_COUNT_MAX * SETTLE_DAY_HISTORY_MAX,
+                              sizeof(*settle->days));
+        if (settle->days == NULL) error = KHORGOS_ERROR_out_of_memory;
+    }
     if (error != KHORGOS_ERROR_ok) goto release_memory;
     return KHORGOS_ERROR_ok;
 release_memory:
@@ -153,6 +159,7 @@ void settle_deinit(struct settle *settle) {
     if (settle->grid.memory != NULL) settle_gridlock_workspace_deinit(&settle->grid);
     settle_fx_deinit(settle);
     settle_netting_deinit(settle);
+    settle_references_deinit(settle);
     if (settle->payment_map.slots != NULL) base_id_map_deinit(&settle->payment_map);
     if (settle->limit_map.slots != NULL) base_id_map_deinit(&settle->limit_map);
     if (settle->request_map.slots != NULL) base_id_map_deinit(&settle->request_map);
@@ -165,7 +172,7 @@ void settle_deinit(struct settle *settle) {
                       settle->lsm_participants, settle->lsm_payments, settle->lsm_limits,
                       settle->lsm_payment_index, settle->grid_positions, settle->grid_payments,
                       settle->grid_exposure_limits, settle->grid_slot_draw,
-                      settle->grid_pair_limits, settle->holidays};
+                      settle->grid_pair_limits, settle->holidays, settle->days};
     for (u32 index = 0; index < ARRAY_COUNT(arrays); index++) free(arrays[index]);
     memset(settle, 0, sizeof(*settle));
 }
@@ -173,7 +180,7 @@ void settle_deinit(struct settle *settle) {
 bool settle_operation_is(u32 operation) {
     return operation == KHORGOS_OPERATION_SETTLE_PULSE ||
            (operation >= KHORGOS_OPERATION_CREATE_PARTICIPANTS &&
-            operation <= KHORGOS_OPERATION_SET_HOLIDAYS);
+            operation <= KHORGOS_OPERATION_GET_BUSINESS_DAYS);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -363,6 +370,15 @@ static u32 settle_apply_request(struct settle *settle, u32 operation, u64 timest
         settle_apply_events(settle, operation, timestamp, body, count, reply,
                             settle_holiday_event_one);
         return count;
+    case KHORGOS_OPERATION_SUBMIT_MESSAGE_PAYMENTS:
+        settle_submit_message_payments(settle, timestamp, body, count, reply);
+        return count;
+    case KHORGOS_OPERATION_GET_PAYMENT_REFERENCES:
+        return settle_get_payment_references(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_payment_references)));
+    case KHORGOS_OPERATION_GET_BUSINESS_DAYS:
+        return settle_get_business_days(
+            settle, body, reply, LIMIT_RECORDS_MAX(sizeof(struct khorgos_business_day_record)));
     default: return settle_apply_fx(settle, operation, timestamp, body, count, reply);
     }
     return 0;
@@ -425,7 +441,9 @@ u32 settle_apply(struct settle *settle, u32 operation, u64 timestamp, const void
                  operation == KHORGOS_OPERATION_GET_POSITIONS ||
                  operation == KHORGOS_OPERATION_LOOKUP_FX_QUOTES ||
                  operation == KHORGOS_OPERATION_LOOKUP_WINDOWS ||
-                 operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS;
+                 operation == KHORGOS_OPERATION_GET_WINDOW_POSITIONS ||
+                 operation == KHORGOS_OPERATION_GET_PAYMENT_REFERENCES ||
+                 operation == KHORGOS_OPERATION_GET_BUSINESS_DAYS;
     /* The engine reserved one timestamp per event, ending at T (settle.h, "Timestamps"). */
     u32 reserved = MAX(count, 1u);
     ASSERT(query || timestamp >= reserved);
@@ -521,7 +539,10 @@ bool settle_check(const struct settle *settle) {
         }
     }
     for (u32 currency = 0; currency < settle->currency_count; currency++) {
-        if (!settle_check_calendar(settle, currency)) return false;
+        if (!settle_check_calendar(settle, currency) ||
+            !settle_day_history_check(settle, currency)) {
+            return false;
+        }
         u32 index = 0;
         u128 clearing_id = settle->currencies[currency].clearing_account_id;
         if (clearing_id == 0 ||
@@ -531,5 +552,5 @@ bool settle_check(const struct settle *settle) {
         const struct khorgos_account *clearing = &settle->ledger->accounts[index];
         if (clearing->debits_posted != clearing->credits_posted) return false;
     }
-    return queued == in_queues;
+    return queued == in_queues && settle_references_check(settle);
 }

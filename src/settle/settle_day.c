@@ -287,6 +287,63 @@ u32 settle_holiday_event_one(struct settle *settle, u32 operation, const void *b
 }
 
 /* ----------------------------------------------------------------------------------------- */
+/* The days opened: each currency's history, oldest first, the oldest dropped when full.     */
+
+static void settle_day_history_add(struct settle *settle, u32 currency, u32 date,
+                                   u64 timestamp) {
+    ASSERT(currency < settle->currency_count);
+    struct settle_currency *entry = &settle->currencies[currency];
+    struct khorgos_business_day_record *days = &settle->days[currency * SETTLE_DAY_HISTORY_MAX];
+    ASSERT(entry->day_count <= SETTLE_DAY_HISTORY_MAX);
+    ASSERT(entry->day_count == 0 || days[entry->day_count - 1].date < date);
+    if (entry->day_count == SETTLE_DAY_HISTORY_MAX) {
+        memmove(days, days + 1, (SETTLE_DAY_HISTORY_MAX - 1) * sizeof(*days));
+        entry->day_count--;
+    }
+    days[entry->day_count++] = (struct khorgos_business_day_record){
+        .currency = entry->numeric, .date = date, .opened_at = timestamp};
+}
+
+u32 settle_get_business_days(const struct settle *settle, const struct khorgos_day_filter *filter,
+                             struct khorgos_business_day_record *out, u32 count_max) {
+    ASSERT(settle != NULL && filter != NULL);
+    ASSERT(out != NULL);
+    u32 currency = settle_currency_find(settle, filter->currency);
+    if (currency == SETTLE_NONE || filter->reserved != 0) return 0;
+    const struct settle_currency *entry = &settle->currencies[currency];
+    const struct khorgos_business_day_record *days =
+        &settle->days[currency * SETTLE_DAY_HISTORY_MAX];
+    u32 limit = MIN(filter->limit, count_max), written = 0;
+    for (u32 index = 0; index < entry->day_count && written < limit; index++) {
+        if (days[index].date >= filter->date_min) out[written++] = days[index];
+    }
+    return written;
+}
+
+/* The history of currency index c: dates and opens ascending, the last the currency's date
+ * (and closed exactly when the day is not open), the others closed. */
+bool settle_day_history_check(const struct settle *settle, u32 currency) {
+    ASSERT(currency < settle->currency_count);
+    const struct settle_currency *entry = &settle->currencies[currency];
+    if (entry->day_count > SETTLE_DAY_HISTORY_MAX) return false;
+    const struct khorgos_business_day_record *days =
+        &settle->days[currency * SETTLE_DAY_HISTORY_MAX];
+    for (u32 index = 0; index < entry->day_count; index++) {
+        const struct khorgos_business_day_record *day = &days[index];
+        bool last = index + 1 == entry->day_count;
+        bool open = last && entry->day_open;
+        if (day->currency != entry->numeric || day->reserved != 0 || day->opened_at == 0 ||
+            (open ? day->closed_at != 0 : day->closed_at < day->opened_at) ||
+            (last && (day->date != entry->date || day->opened_at != entry->opened_at)) ||
+            (index > 0 && (days[index - 1].date >= day->date ||
+                           days[index - 1].closed_at >= day->opened_at))) {
+            return false;
+        }
+    }
+    return entry->day_count > 0 || entry->date == 0;
+}
+
+/* ----------------------------------------------------------------------------------------- */
 /* open_day, close_day (continued).                                                           */
 
 static u32 settle_open_one(struct settle *settle, const struct khorgos_business_day *event,
@@ -298,6 +355,7 @@ static u32 settle_open_one(struct settle *settle, const struct khorgos_business_
     entry->day_open = true;
     entry->date = event->date;
     entry->opened_at = timestamp;
+    settle_day_history_add(settle, currency, event->date, timestamp);
     settle_holidays_drop_past(settle, currency);
     entry->cut_off_customer = event->cut_off_customer;
     entry->cut_off_interbank = event->cut_off_interbank;
@@ -365,6 +423,11 @@ static u32 settle_close_one(struct settle *settle, const struct khorgos_business
     settle_repay_credit(settle, currency);
     settle_day_record_closing(settle, currency);
     entry->day_open = false;
+    ASSERT(entry->day_count > 0);
+    struct khorgos_business_day_record *day =
+        &settle->days[currency * SETTLE_DAY_HISTORY_MAX + entry->day_count - 1];
+    ASSERT(day->date == entry->date && day->closed_at == 0);
+    day->closed_at = timestamp;
     return KHORGOS_SETTLE_ok;
 }
 

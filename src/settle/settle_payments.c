@@ -190,7 +190,7 @@ u32 settle_payment_enter(struct settle *settle, u32 payment, u64 timestamp) {
 /* ----------------------------------------------------------------------------------------- */
 /* Submission.                                                                                */
 
-static bool settle_text_valid(const char *text, u32 size, bool required) {
+bool settle_text_valid(const char *text, u32 size, bool required) {
     u32 length = 0;
     while (length < size && text[length] != '\0') length++;
     for (u32 index = 0; index < length; index++) {

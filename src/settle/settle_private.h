@@ -10,6 +10,9 @@
  *                          request id, timers (the settle pulse), the retries after an event
  *                          or a request, the invariant check: the only file that calls
  *                          across features
+ *   settle_references.c    payments submitted with their ISO 20022 references, the checks of
+ *                          a message's duplicates and of a return against its original, the
+ *                          references' lookups and snapshot part
  *   settle_day.c           open/close of day, cut-offs, holidays, positions
  *   settle_participants.c  participants, funding, credit lines, limits, suspension
  *   settle_payments.c      payment in: submission of every kind, the per-kind table (local,
@@ -140,6 +143,8 @@ bool settle_holiday_is(const struct settle *settle, u32 currency, u32 date);
 /* ---- The other files -------------------------------------------------------------------- */
 
 /* Payments (settle_payments.c). */
+/* Printable ASCII, NUL-padded to `size` bytes; not empty when `required`. */
+bool settle_text_valid(const char *text, u32 size, bool required);
 void settle_submit_payments(struct settle *settle, u64 timestamp,
                             const struct khorgos_payment *events, u32 count,
                             struct khorgos_settle_result *results);
@@ -190,6 +195,12 @@ void settle_day_settle_by(struct settle *settle, u64 timestamp);
 bool settle_day_cut_off_due(const struct settle *settle, u32 currency, u64 timestamp);
 void settle_day_cut_offs(struct settle *settle, u32 currency, u64 timestamp);
 bool settle_day_resolution_due(struct settle *settle, u32 currency, u64 timestamp);
+
+/* The days each currency opened (settle_day.c): get_business_days, and the check of one
+ * currency's history. */
+u32 settle_get_business_days(const struct settle *settle, const struct khorgos_day_filter *filter,
+                             struct khorgos_business_day_record *out, u32 count_max);
+bool settle_day_history_check(const struct settle *settle, u32 currency);
 
 /* Cross-currency PvP (settle_fx.c) and netting windows (settle_netting.c). */
 khorgos_error settle_fx_init(struct settle *settle);
@@ -246,5 +257,22 @@ void settle_netting_snapshot_emit(const struct settle *settle, settle_snapshot_p
 khorgos_error settle_netting_snapshot_read(struct settle *settle, u32 count, u32 open,
                                            u32 unfinished, settle_snapshot_get get,
                                            void *context);
+
+/* ISO 20022 references (settle_references.c). */
+khorgos_error settle_references_init(struct settle *settle);
+void settle_references_deinit(struct settle *settle);
+void settle_submit_message_payments(struct settle *settle, u64 timestamp,
+                                    const struct khorgos_message_payment *events, u32 count,
+                                    struct khorgos_settle_result *results);
+u32 settle_get_payment_references(const struct settle *settle,
+                                  const struct khorgos_references_filter *filter,
+                                  struct khorgos_payment_references *out, u32 count_max);
+bool settle_references_check(const struct settle *settle);
+void settle_references_snapshot_emit(const struct settle *settle, settle_snapshot_put put,
+                                     void *context);
+/* Reads payment_count records (the payments are read) and rebuilds the maps; corrupt when
+ * they do not describe valid references. */
+khorgos_error settle_references_snapshot_read(struct settle *settle, settle_snapshot_get get,
+                                              void *context);
 
 #endif /* KHORGOS_SETTLE_PRIVATE_H */

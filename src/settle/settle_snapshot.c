@@ -32,15 +32,22 @@
  *                              (settle_fx_snapshot_emit_payments: payment_count x 16 vehicle
  *                              amount, then x 4 three times: vehicle currency, first quote,
  *                              second quote; then participant_count x 8 bytes slot_fx_queued)
+ *            references        (version 5) payment_count x 224 (struct
+ *                              khorgos_payment_references, all zero for a payment without)
+ *            days              (version 5) per currency in order, its day_count days opened x
+ *                              32 (struct khorgos_business_day_record, oldest first)
  *
  * Versions: 1 the RTGS state; 2 the quotes and netting windows appended; 3 the calendar (the
  * holidays and the two fields of struct settle_currency); 4 a position's closing_balance
  * (inside struct settle_position, so a position is 16 bytes longer); 5 a request id's actor
- * (request ids are scoped by participant, settle.h "Idempotency"). Only the current version
- * is read (the engine refuses others with format_version): a data directory of an older build
- * replays its journal from an older snapshot only with that build.
+ * (request ids are scoped by participant, settle.h "Idempotency"), the payments' ISO 20022
+ * references (settle_references.c) and the days each currency opened (with day_count in
+ * struct settle_currency, where padding was). Only the current version is read (the engine
+ * refuses others with format_version): a data directory of an older build replays its
+ * journal from an older snapshot only with that build.
  * Not written, being derived: the four id maps (rebuilt from the records: an id's value is
- * its index) and the scratch. The retry list and the chain are empty between requests.
+ * its index), the references' two maps and their links (settle_references.c), and the
+ * scratch. The retry list and the chain are empty between requests.
  * The digest is XXH3-128 of exactly these bytes, so replay checks can compare it.
  */
 #include "settle/settle_private.h"
@@ -129,6 +136,12 @@ static void settle_snapshot_emit(const struct settle *settle, storage_put_functi
             (u64)settle->currencies[currency].holiday_count * sizeof(u32));
     }
     settle_snapshot_emit_exchange(settle, put, context);
+    settle_references_snapshot_emit(settle, put, context);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        ASSERT(settle->currencies[currency].day_count <= SETTLE_DAY_HISTORY_MAX);
+        put(context, &settle->days[currency * SETTLE_DAY_HISTORY_MAX],
+            (u64)settle->currencies[currency].day_count * sizeof(*settle->days));
+    }
 }
 
 void settle_snapshot_write(const struct settle *settle, struct storage_writer *writer) {
@@ -272,6 +285,22 @@ static khorgos_error settle_read_holidays(struct settle *settle, struct storage_
     return KHORGOS_ERROR_ok;
 }
 
+/* The days each currency opened (their count was read with the currency; their order is
+ * settle_check's). */
+static khorgos_error settle_read_days(struct settle *settle, struct storage_reader *reader) {
+    ASSERT(settle != NULL && reader != NULL);
+    ASSERT(settle->currency_count <= SETTLE_CURRENCY_COUNT_MAX);
+    for (u32 currency = 0; currency < settle->currency_count; currency++) {
+        u32 count = settle->currencies[currency].day_count;
+        if (count > SETTLE_DAY_HISTORY_MAX) return KHORGOS_ERROR_corrupt;
+        khorgos_error error =
+            storage_reader_get(reader, &settle->days[currency * SETTLE_DAY_HISTORY_MAX],
+                               (u64)count * sizeof(*settle->days));
+        if (error != KHORGOS_ERROR_ok) return error;
+    }
+    return KHORGOS_ERROR_ok;
+}
+
 static khorgos_error settle_get_reader(void *context, void *data, u64 size) {
     return storage_reader_get(context, data, size);
 }
@@ -352,6 +381,10 @@ khorgos_error settle_snapshot_read(struct settle *settle, struct storage_reader 
     if (error != KHORGOS_ERROR_ok) return error;
     if (!settle_bools_valid(settle) || !settle_maps_rebuild(settle)) return KHORGOS_ERROR_corrupt;
     error = settle_read_exchange(settle, reader);
+    if (error == KHORGOS_ERROR_ok) {
+        error = settle_references_snapshot_read(settle, settle_get_reader, reader);
+    }
+    if (error == KHORGOS_ERROR_ok) error = settle_read_days(settle, reader);
     if (error != KHORGOS_ERROR_ok) return error;
     if (storage_reader_remaining(reader) != 0) {
         return KHORGOS_ERROR_corrupt;

@@ -219,7 +219,8 @@
  * the same journal would give another state (3: records carry the client and its request, the
  * chain leaves out offset and commit grouping, snapshots hold the session table, the superblock
  * the cluster id; 4: request, payment and quote ids scoped by participant, a request id
- * stored with its actor). Any other is refused. */
+ * stored with its actor, the payments' ISO 20022 references and the days each currency opened
+ * in snapshots, submit_message_payments in the journal). Any other is refused. */
 #define STORAGE_FORMAT_VERSION 4u
 /* Names in a data directory are short and ours ("headers-" + 16 hex digits + ".tmp"). */
 #define STORAGE_NAME_BYTES_MAX 48u

@@ -9,7 +9,7 @@ ERRORS = [
     "corrupt", "format_version", "exists", "locked", "not_found", "stopped", "message_checksum",
     "message_invalid", "message_cluster", "diverged", "account_not_found", "too_many_entries",
     "message_not_found", "forbidden", "no_session", "request_duplicate", "request_mismatch",
-    "request_out_of_order", "timeout", "evicted", "client_closed"
+    "request_out_of_order", "timeout", "evicted", "client_closed", "day_not_found"
 ]
 
 SETTLE_STATUSES = [
@@ -30,7 +30,8 @@ SETTLE_STATUSES = [
     "amount_kind_invalid", "routing_invalid", "window_not_open", "window_already_open",
     "window_not_found", "window_state_invalid", "window_short", "unwound", "aborted",
     "timer_invalid", "in_window", "day_is_holiday", "value_date_holiday", "holiday_exists",
-    "holiday_not_found", "holiday_on_open_day", "forbidden"
+    "holiday_not_found", "holiday_on_open_day", "forbidden", "references_invalid",
+    "message_exists_with_different_body", "original_not_found", "exceeds_original_amount"
 ]
 
 CREATE_ACCOUNT_STATUSES = {
