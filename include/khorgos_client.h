@@ -4,7 +4,7 @@
  * A client opens a session with the server (`register`) and sends requests over TigerBeetle's
  * client protocol (docs/protocol.md): the ledger operations with TigerBeetle's codes (140..147)
  * and Khorgos's own with theirs (192..255: the settlement operations keep the engine's codes,
- * 200..227; 192 moves a manual clock; 228..231 are the ISO 20022 gateway's, below). A
+ * 200..230; 192 moves a manual clock; 240..243 are the ISO 20022 gateway's, below). A
  * request's body is the engine's records back to back, as khorgos_execute takes them
  * (include/khorgos.h), and its reply the engine's reply records.
  * For TigerBeetle's operations the library wraps the records into a one-batch multi-batch body
@@ -53,10 +53,10 @@ extern "C" {
  * get_message_status, body a struct khorgos_message_status_request, reply as submit_message's;
  * get_statement, body a struct khorgos_statement_request, reply the XML; subscribe_entries,
  * body a BIC (12 bytes, NUL-padded) and a uint32_t currency, no reply body. */
-#define KHORGOS_CLIENT_SUBMIT_MESSAGE 228u
-#define KHORGOS_CLIENT_GET_MESSAGE_STATUS 229u
-#define KHORGOS_CLIENT_GET_STATEMENT 230u
-#define KHORGOS_CLIENT_SUBSCRIBE_ENTRIES 231u
+#define KHORGOS_CLIENT_SUBMIT_MESSAGE 240u
+#define KHORGOS_CLIENT_GET_MESSAGE_STATUS 241u
+#define KHORGOS_CLIENT_GET_STATEMENT 242u
+#define KHORGOS_CLIENT_SUBSCRIBE_ENTRIES 243u
 /* Notification kinds (on_notification): a pacs.002 with a later status of a payment this
  * participant (or, for the operator, this client) submitted by message; a camt.054 of an
  * account the client subscribed to. */

@@ -1,8 +1,8 @@
 /* test_server_notify.c: what the server pushes, and several clients on one connection. A
- * pacs.008 submitted over the wire (operation 228) by a C client is accepted ACSP while its
+ * pacs.008 submitted over the wire (operation 240) by a C client is accepted ACSP while its
  * payer has no funds; once the payer is funded, the client's notification callback receives
  * the pushed pacs.002 ACSC (kind 1), and a session subscribed to the payee's account
- * (operation 231) receives its camt.054 with the credit (kind 2), while a session of another
+ * (operation 243) receives its camt.054 with the credit (kind 2), while a session of another
  * connection subscribed to nothing receives nothing; one still queued at the cut-off gets its
  * RJCT TM01 pushed. Two clients registered on one connection each get their own replies,
  * routed by client id; a ninth client on one connection closes it. A connection that never

@@ -147,12 +147,12 @@ enum client_operation {
     CLIENT_OPERATION_ADVANCE_CLOCK = 192, /* u64 nanoseconds -> u64 the clock's new time */
     /* The ISO 20022 gateway's operations (docs/protocol.md, "ISO 20022 operations"): their
      * bodies are a message's XML or a request struct of include/khorgos_iso20022.h. */
-    CLIENT_OPERATION_SUBMIT_MESSAGE = 228,     /* XML -> result (24) and the reply's XML */
-    CLIENT_OPERATION_GET_MESSAGE_STATUS = 229, /* status request (85) -> as submit_message */
-    CLIENT_OPERATION_GET_STATEMENT = 230,      /* statement request (40) -> XML */
+    CLIENT_OPERATION_SUBMIT_MESSAGE = 240,     /* XML -> result (24) and the reply's XML */
+    CLIENT_OPERATION_GET_MESSAGE_STATUS = 241, /* status request (85) -> as submit_message */
+    CLIENT_OPERATION_GET_STATEMENT = 242,      /* statement request (40) -> XML */
     /* camt.054 notifications of a settlement account as its entries happen: BIC (12) and
      * currency (u32) -> nothing; for the session, on its connection. */
-    CLIENT_OPERATION_SUBSCRIBE_ENTRIES = 231,
+    CLIENT_OPERATION_SUBSCRIBE_ENTRIES = 243,
     CLIENT_OPERATION_KHORGOS_LAST = 255,
 };
 /* The reply of submit_message and get_message_status starts with the gateway's result, struct

@@ -1,6 +1,6 @@
 /*
  * server_gateway.c: the ISO 20022 gateway's operations over the wire (docs/protocol.md, "ISO
- * 20022 operations"): submit_message (228), get_message_status (229) and get_statement (230),
+ * 20022 operations"): submit_message (240), get_message_status (241) and get_statement (242),
  * executed through the gateway (include/khorgos_iso20022.h) as the connection's identity.
  *
  *   submit_message      body: the message's XML. Reply: struct khorgos_message_result (24
