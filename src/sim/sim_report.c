@@ -1208,12 +1208,13 @@ static void html_why(FILE *file, const struct sim_report *report, const struct d
                      : "Payments between banks run both ways, so money a bank pays comes back "
                        "later in the day: the gap is what queues and liquidity saving can save, "
                        "at the cost of delay.");
-    fprintf(file, "<li><b>Conversions settle one at a time.</b> %.0f%% of the first day's value "
-                  "is paid in another currency than the one received, payment versus payment "
-                  "through a liquidity provider. Offsetting and gridlock resolution work within "
-                  "one currency, so such a payment waits until its provider can pay the other "
-                  "leg, even when what the provider receives in the same resolution would cover "
-                  "it; over all runs a gridlock resolution settled anything %u times.</li>\n",
+    fprintf(file, "<li><b>Conversions settle together across currencies.</b> %.0f%% of the "
+                  "first day's value is paid in another currency than the one received, "
+                  "payment versus payment through a liquidity provider. Offsetting and gridlock "
+                  "resolution see every currency at once, so a provider's conversions settle "
+                  "together with what it receives in the same set, though the offsetting share "
+                  "counts only same-currency payments; over all runs a gridlock resolution "
+                  "settled anything %u times.</li>\n",
             value > 0 ? cross / value * 100 : 0.0, gridlocks);
     fprintf(file, "<li><b>Netting waits for its window.</b> Under deferred net settlement every "
                   "payment waits for the next window's close, however much liquidity there is, "
