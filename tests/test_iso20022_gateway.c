@@ -414,17 +414,86 @@ static void test_camt029_names_the_original_from_its_references(void **state) {
     assert_string_equal(status->original_uetr, UETR_PACS008);
 }
 
+/* A camt.056 with no original is RJCR NOOR, and stays so when sent again after the original
+ * arrived (the engine keeps its first answer); a new one on the settled original RJCR ARDT. */
 static void test_cancel_settled_is_ardt_and_missing_noor(void **state) {
     (void)state;
     struct khorgos_message_result result;
     assert_string_equal(submit("camt056_v08.xml", &result), "RJCT");
     assert_int_equal(report.transactions[0].reason, ISO20022_REASON_NOOR);
+    static char first[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    memcpy(first, reply, result.reply_size + 1);
     fund("HSBKKZKX", 100000000);
     assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
     assert_string_equal(submit("camt056_v08.xml", &result), "RJCT");
+    assert_string_equal(reply, first);
+    assert_string_equal(submit_replaced("camt056_v08.xml", "HSBK20230519-C001",
+                                        "HSBK20230519-C002", &result),
+                        "RJCT");
     assert_true(strstr(reply, "<Conf>RJCR</Conf>") != NULL);
     assert_int_equal(report.transactions[0].reason, ISO20022_REASON_ARDT);
     assert_int_equal(lookup_payment(uetr_pacs008()).state, KHORGOS_PAYMENT_SETTLED);
+}
+
+/* Replaces the fixture's engine by one read back from its snapshot (with a new gateway). */
+static struct khorgos *engine_from_snapshot(void) {
+    struct khorgos *copy = NULL;
+    struct khorgos_config config = {.clock_manual = 1, .account_count_max = 256,
+                                    .transfer_count_max = 4096,
+                                    .account_balance_count_max = 256};
+    assert_int_equal(khorgos_open_memory(&copy, &config), KHORGOS_ERROR_ok);
+    settle_snapshot_round_trip(fixture.engine, copy, 7, 4096, 256);
+    khorgos_gateway_close(fixture.gateway);
+    khorgos_close(fixture.engine);
+    fixture.engine = copy;
+    assert_int_equal(khorgos_gateway_open(&fixture.gateway, copy), KHORGOS_ERROR_ok);
+    return copy;
+}
+
+/* camt.056 and duplicates: the same bytes again get the first camt.029 byte for byte and
+ * change nothing; the same Assgnmt/Id from the same sender with another body is RJCT DUPL and
+ * changes nothing (here its original is queued, and stays so); both still hold in an engine
+ * read back from a snapshot. */
+static void test_camt056_resubmission_and_dupl(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    const char *const other[] = {"HSBK-INSTR-0001", "HSBK-INSTR-0002", "HSBK-TX-0001",
+                                 "HSBK-TX-0002", "HSBK20230519-0001", "HSBK20230519-0002"};
+    assert_string_equal(submit_edited("pacs008_v08_no_uetr.xml", other, 3, &result), "ACSP");
+    assert_string_equal(submit("camt056_v08.xml", &result), "ACSC");
+    static char first[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    memcpy(first, reply, result.reply_size + 1);
+    u128 digest = engine_state_digest(fixture.engine);
+    for (u32 round = 0; round < 2; round++) {
+        assert_string_equal(submit("camt056_v08.xml", &result), "ACSC");
+        assert_string_equal(reply, first);
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        /* Another body: the second payment's cancellation under the same Assgnmt/Id. */
+        const char *const second[] = {"HSBK20230519-0001", "HSBK20230519-0002",
+                                      "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb"
+                                      "</OrgnlUETR>",
+                                      ""};
+        assert_string_equal(submit_edited("camt056_v08.xml", second, 2, &result), "RJCT");
+        assert_string_equal(result.reason, "DUPL");
+        assert_non_null(strstr(reply, "another body"));
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        assert_string_equal(submit_replaced("camt056_v08.xml", "<Undrlyg>", " <Undrlyg>", &result),
+                            "RJCT");
+        assert_string_equal(result.reason, "DUPL");
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        if (round == 0) {
+            engine_from_snapshot();
+            digest = engine_state_digest(fixture.engine);
+        }
+    }
+    assert_int_equal(lookup_payment(uetr_pacs008()).state, KHORGOS_PAYMENT_CANCELLED);
+    /* Under a new Assgnmt/Id the second payment is cancelled. */
+    const char *const second[] = {"HSBK20230519-C001", "HSBK20230519-C003", "HSBK20230519-0001",
+                                  "HSBK20230519-0002",
+                                  "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb</OrgnlUETR>",
+                                  ""};
+    assert_string_equal(submit_edited("camt056_v08.xml", second, 3, &result), "ACSC");
 }
 
 static void test_return_of_settled_payment(void **state) {
@@ -590,16 +659,7 @@ static void test_references_survive_a_snapshot(void **state) {
     fund("HSBKKZKX", 100000000);
     assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
     assert_string_equal(submit_return("500.00", "KCJB-R1", &result), "PDNG");
-    struct khorgos *copy = NULL;
-    struct khorgos_config config = {.clock_manual = 1, .account_count_max = 256,
-                                    .transfer_count_max = 4096,
-                                    .account_balance_count_max = 256};
-    assert_int_equal(khorgos_open_memory(&copy, &config), KHORGOS_ERROR_ok);
-    settle_snapshot_round_trip(fixture.engine, copy, 7, 4096, 256);
-    khorgos_gateway_close(fixture.gateway);
-    khorgos_close(fixture.engine);
-    fixture.engine = copy;
-    assert_int_equal(khorgos_gateway_open(&fixture.gateway, copy), KHORGOS_ERROR_ok);
+    struct khorgos *copy = engine_from_snapshot();
     assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSC");
     assert_string_equal(report.original_message_id, "HSBK20230519-0001");
     assert_string_equal(report.transactions[0].original_instruction_id, "HSBK-INSTR-0001");
@@ -927,6 +987,7 @@ int main(void) {
         cmocka_unit_test(test_every_engine_code_is_a_reason),
         cmocka_unit_test_setup_teardown(test_pvp_convention_settles_converted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued_is_cncl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_camt056_resubmission_and_dupl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_settled_is_ardt_and_missing_noor, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_camt029_names_the_original_from_its_references,
