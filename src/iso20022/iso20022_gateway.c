@@ -397,20 +397,40 @@ static u128 gateway_returned(struct khorgos_gateway *gateway, u128 original) {
     return returned;
 }
 
+/* What the original's creditor received, in `*currency`: a converted (payment versus payment)
+ * original's amount_target in its currency_target, else its amount in its currency. */
+static u128 original_received(const struct khorgos_payment *original, u32 *currency) {
+    ASSERT(original != NULL && currency != NULL);
+    bool converted =
+        original->currency_target != 0 && original->currency_target != original->currency;
+    *currency = converted ? original->currency_target : original->currency;
+    ASSERT(*currency != 0 || original->id == 0);
+    return converted ? original->amount_target : original->amount;
+}
+
 /* Why a return cannot be made against `original` (found or not), having `returned` already
- * (earlier returns and this message's before it); NONE when it can. */
+ * (earlier returns and this message's before it); NONE when it can, else the reason and in
+ * `*info` why. */
 static enum iso20022_reason return_refusal(bool found, const struct khorgos_payment *original,
-                                           u128 returned, const struct khorgos_payment *payment) {
+                                           u128 returned, const struct khorgos_payment *payment,
+                                           const char **info) {
     ASSERT(original != NULL && payment != NULL);
+    ASSERT(info != NULL);
+    *info = "no settled original payment with these references in reverse direction";
     if (!found || original->state != KHORGOS_PAYMENT_SETTLED ||
         memcmp(original->debtor, payment->creditor, KHORGOS_BIC_BYTES) != 0 ||
-        memcmp(original->creditor, payment->debtor, KHORGOS_BIC_BYTES) != 0 ||
-        original->currency != payment->currency || original->currency_target != 0) {
+        memcmp(original->creditor, payment->debtor, KHORGOS_BIC_BYTES) != 0) {
         return ISO20022_REASON_NARR;
     }
-    ASSERT(returned <= original->amount);
-    return payment->amount > original->amount - returned ? ISO20022_REASON_AM09
-                                                         : ISO20022_REASON_NONE;
+    u32 currency = 0;
+    u128 received = original_received(original, &currency);
+    if (payment->currency != currency) {
+        *info = "not in the currency the original's creditor received";
+        return ISO20022_REASON_AM03;
+    }
+    ASSERT(returned <= received);
+    *info = "more than the original payment's amount less its earlier returns";
+    return payment->amount > received - returned ? ISO20022_REASON_AM09 : ISO20022_REASON_NONE;
 }
 
 /* This message's returns before `index` of the same original. */
@@ -441,22 +461,25 @@ static void gateway_returns(struct khorgos_gateway *gateway) {
         u128 returned = 0;
         if (found) {
             event->references.original_payment_id = original.id;
+            u32 currency = 0;
             returned = gateway_returned(gateway, original.id) +
                        returned_in_message(gateway, index);
-            returned = MIN(returned, original.amount);
+            returned = MIN(returned, original_received(&original, &currency));
+            if (currency != original.currency) { /* converted back, at a quote of now */
+                event->payment.currency_target = original.currency;
+                event->payment.amount_kind = KHORGOS_AMOUNT_DEBTOR;
+            }
         }
         if (gateway->error != KHORGOS_ERROR_ok) return;
+        const char *why = NULL;
         enum iso20022_reason refusal = return_refusal(found, &original, returned,
-                                                      &event->payment);
+                                                      &event->payment, &why);
         if (refusal == ISO20022_REASON_NONE) {
             event->payment.type = original.type;
             continue;
         }
         char info[ISO20022_INFO_BYTES_MAX + 1];
-        snprintf(info, sizeof(info), "transaction %u: %s", index + 1,
-                 refusal == ISO20022_REASON_AM09
-                     ? "more than the original payment's amount less its earlier returns"
-                     : "no settled original payment with these references in reverse direction");
+        snprintf(info, sizeof(info), "transaction %u: %s", index + 1, why);
         report_refuse_all(&gateway->report, refusal, info);
         return;
     }
