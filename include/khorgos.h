@@ -564,7 +564,12 @@ struct khorgos_payment_change {
     khorgos_u128 payment_id;
     uint8_t priority; /* reprioritize only */
     char debtor[KHORGOS_BIC_BYTES];
-    uint8_t reserved[20];
+    uint8_t reserved[4];
+    /* cancel only; 0 = none. The checksum of the message that asks for the cancellation (the
+     * gateway's camt.056: XXH3-128 of its bytes). With it the request is that message's: its
+     * id is seen again as the same request when the checksum is equal, whatever payment it
+     * names (an original may be found later), and as exists_with_different_fields otherwise. */
+    khorgos_u128 message_checksum;
 };
 
 /* A payment's ISO 20022 references: what the 256-byte payment record has no room for. The

@@ -10,7 +10,9 @@
  * submitted. The payments' references: the same MsgId from the same sender with another body
  * DUPL, the originals in every status and camt.029, partial returns then AM09 (and the
  * engine's own checks), the references through a snapshot; the PvP convention settles a
- * converted payment. Run from the repository's root (the corpus is tests/iso20022/). */
+ * converted payment, and its return converts back; a camt.056 sent again gets its first
+ * camt.029, its Assgnmt/Id with another body DUPL, after a snapshot too. Run from the
+ * repository's root (the corpus is tests/iso20022/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -376,6 +378,58 @@ static void test_pvp_convention_settles_converted(void **state) {
     assert_true(position_of("LPAAKZKA", KZT).balance == 125050);
 }
 
+/* A pacs.004 of pacs008_v08's converted payment from Bank of China: `amount` (text) in
+ * `currency`, today, under MsgId `message_id`. */
+static const char *submit_pvp_return(const char *amount, const char *currency,
+                                     const char *message_id,
+                                     struct khorgos_message_result *result) {
+    char returned[64];
+    snprintf(returned, sizeof(returned), "<RtrdIntrBkSttlmAmt Ccy=\"%s\">%s<", currency, amount);
+    const char *const pairs[] = {"<RtrdIntrBkSttlmAmt Ccy=\"KZT\">1250.50<", returned,
+                                 "KCJB20230520-R001", message_id,
+                                 "<IntrBkSttlmDt>2023-05-20</IntrBkSttlmDt>", "",
+                                 "KCJBKZKX", "BKCHCNBJ"};
+    return submit_edited("pacs004_v09.xml", pairs, 4, result);
+}
+
+/* The return of a converted payment: the creditor's participant returns, in the currency it
+ * received (CNY), at most what it received less earlier returns (AM09 above), converted back
+ * into KZT at the provider's quote of now (0.0152 there, 65 back: 19.00 CNY is 1235.00 KZT);
+ * in the original's KZT it is refused AM03. */
+static void test_return_of_converted_payment(void **state) {
+    (void)state;
+    pvp_world();
+    fund("HSBKKZKX", 100000000);
+    struct khorgos_message_result result;
+    const char *const converted[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
+                                     "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
+                                     "</LclInstrm>"};
+    assert_string_equal(submit_edited("pacs008_v08.xml", converted, 2, &result), "ACSC");
+    struct khorgos_fx_quote quote = {.id = 2, .amount_max = 100000000, .currency_source = CNY,
+                                     .currency_target = KZT, .rate_mantissa = 65,
+                                     .expires_at = khorgos_clock_now(fixture.engine) +
+                                                   3600ull * 1000000000ull};
+    memcpy(quote.provider, "LPAAKZKA", 8);
+    struct khorgos_settle_result outcome;
+    execute(KHORGOS_OPERATION_SET_FX_QUOTES, &quote, sizeof(quote), &outcome, sizeof(outcome));
+    assert_int_equal(outcome.status, KHORGOS_SETTLE_ok);
+    assert_string_equal(submit_pvp_return("1250.50", "KZT", "BKCH-R0", &result), "RJCT");
+    assert_string_equal(result.reason, "AM03");
+    assert_non_null(strstr(report.group_additional_info, "currency the original's creditor"));
+    assert_string_equal(submit_pvp_return("19.01", "CNY", "BKCH-R1", &result), "RJCT");
+    assert_string_equal(result.reason, "AM09");
+    assert_string_equal(submit_pvp_return("19.00", "CNY", "BKCH-R2", &result), "ACSC");
+    struct khorgos_payment payment =
+        lookup_payment(iso20022_payment_id("BKCHCNBJ", "BKCH-R2", 1));
+    assert_int_equal(payment.currency, CNY);
+    assert_int_equal(payment.currency_target, KZT);
+    assert_true(payment.amount == 1900 && payment.amount_target == 123500);
+    assert_true(position_of("BKCHCNBJ", CNY).balance == 0);
+    assert_true(balance_of("HSBKKZKX") == 100000000 - 125050 + 123500);
+    assert_string_equal(submit_pvp_return("0.01", "CNY", "BKCH-R3", &result), "RJCT");
+    assert_string_equal(result.reason, "AM09");
+}
+
 /* ---- cancellations and returns --------------------------------------------------------- */
 
 static void test_cancel_queued_is_cncl(void **state) {
@@ -414,17 +468,86 @@ static void test_camt029_names_the_original_from_its_references(void **state) {
     assert_string_equal(status->original_uetr, UETR_PACS008);
 }
 
+/* A camt.056 with no original is RJCR NOOR, and stays so when sent again after the original
+ * arrived (the engine keeps its first answer); a new one on the settled original RJCR ARDT. */
 static void test_cancel_settled_is_ardt_and_missing_noor(void **state) {
     (void)state;
     struct khorgos_message_result result;
     assert_string_equal(submit("camt056_v08.xml", &result), "RJCT");
     assert_int_equal(report.transactions[0].reason, ISO20022_REASON_NOOR);
+    static char first[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    memcpy(first, reply, result.reply_size + 1);
     fund("HSBKKZKX", 100000000);
     assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
     assert_string_equal(submit("camt056_v08.xml", &result), "RJCT");
+    assert_string_equal(reply, first);
+    assert_string_equal(submit_replaced("camt056_v08.xml", "HSBK20230519-C001",
+                                        "HSBK20230519-C002", &result),
+                        "RJCT");
     assert_true(strstr(reply, "<Conf>RJCR</Conf>") != NULL);
     assert_int_equal(report.transactions[0].reason, ISO20022_REASON_ARDT);
     assert_int_equal(lookup_payment(uetr_pacs008()).state, KHORGOS_PAYMENT_SETTLED);
+}
+
+/* Replaces the fixture's engine by one read back from its snapshot (with a new gateway). */
+static struct khorgos *engine_from_snapshot(void) {
+    struct khorgos *copy = NULL;
+    struct khorgos_config config = {.clock_manual = 1, .account_count_max = 256,
+                                    .transfer_count_max = 4096,
+                                    .account_balance_count_max = 256};
+    assert_int_equal(khorgos_open_memory(&copy, &config), KHORGOS_ERROR_ok);
+    settle_snapshot_round_trip(fixture.engine, copy, 7, 4096, 256);
+    khorgos_gateway_close(fixture.gateway);
+    khorgos_close(fixture.engine);
+    fixture.engine = copy;
+    assert_int_equal(khorgos_gateway_open(&fixture.gateway, copy), KHORGOS_ERROR_ok);
+    return copy;
+}
+
+/* camt.056 and duplicates: the same bytes again get the first camt.029 byte for byte and
+ * change nothing; the same Assgnmt/Id from the same sender with another body is RJCT DUPL and
+ * changes nothing (here its original is queued, and stays so); both still hold in an engine
+ * read back from a snapshot. */
+static void test_camt056_resubmission_and_dupl(void **state) {
+    (void)state;
+    struct khorgos_message_result result;
+    assert_string_equal(submit("pacs008_v08.xml", &result), "ACSP");
+    const char *const other[] = {"HSBK-INSTR-0001", "HSBK-INSTR-0002", "HSBK-TX-0001",
+                                 "HSBK-TX-0002", "HSBK20230519-0001", "HSBK20230519-0002"};
+    assert_string_equal(submit_edited("pacs008_v08_no_uetr.xml", other, 3, &result), "ACSP");
+    assert_string_equal(submit("camt056_v08.xml", &result), "ACSC");
+    static char first[KHORGOS_MESSAGE_REPLY_BYTES_MAX];
+    memcpy(first, reply, result.reply_size + 1);
+    u128 digest = engine_state_digest(fixture.engine);
+    for (u32 round = 0; round < 2; round++) {
+        assert_string_equal(submit("camt056_v08.xml", &result), "ACSC");
+        assert_string_equal(reply, first);
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        /* Another body: the second payment's cancellation under the same Assgnmt/Id. */
+        const char *const second[] = {"HSBK20230519-0001", "HSBK20230519-0002",
+                                      "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb"
+                                      "</OrgnlUETR>",
+                                      ""};
+        assert_string_equal(submit_edited("camt056_v08.xml", second, 2, &result), "RJCT");
+        assert_string_equal(result.reason, "DUPL");
+        assert_non_null(strstr(reply, "another body"));
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        assert_string_equal(submit_replaced("camt056_v08.xml", "<Undrlyg>", " <Undrlyg>", &result),
+                            "RJCT");
+        assert_string_equal(result.reason, "DUPL");
+        assert_true(engine_state_digest(fixture.engine) == digest);
+        if (round == 0) {
+            engine_from_snapshot();
+            digest = engine_state_digest(fixture.engine);
+        }
+    }
+    assert_int_equal(lookup_payment(uetr_pacs008()).state, KHORGOS_PAYMENT_CANCELLED);
+    /* Under a new Assgnmt/Id the second payment is cancelled. */
+    const char *const second[] = {"HSBK20230519-C001", "HSBK20230519-C003", "HSBK20230519-0001",
+                                  "HSBK20230519-0002",
+                                  "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb</OrgnlUETR>",
+                                  ""};
+    assert_string_equal(submit_edited("camt056_v08.xml", second, 3, &result), "ACSC");
 }
 
 static void test_return_of_settled_payment(void **state) {
@@ -513,7 +636,8 @@ static u32 message_payment(const struct khorgos_message_payment *event) {
 }
 
 /* The engine's own check of a return (submit_message_payments past the gateway): above what
- * is left of the original, exceeds_original_amount; no settled original, original_not_found;
+ * is left of the original, exceeds_original_amount; no settled original, or one in one
+ * currency returned with a conversion, original_not_found;
  * a message's MsgId with another body, message_exists_with_different_body. */
 static void test_engine_checks_returns_and_messages(void **state) {
     (void)state;
@@ -539,6 +663,11 @@ static void test_engine_checks_returns_and_messages(void **state) {
     event.references.original_payment_id = 5; /* no such payment */
     assert_int_equal(message_payment(&event), KHORGOS_SETTLE_original_not_found);
     event.references.original_payment_id = uetr_pacs008();
+    /* Converted back, of an original in one currency. */
+    event.payment.currency_target = CNY;
+    event.payment.amount_kind = KHORGOS_AMOUNT_DEBTOR;
+    assert_int_equal(message_payment(&event), KHORGOS_SETTLE_original_not_found);
+    event.payment.currency_target = 0;
     event.payment.amount = 125050;
     event.references.body_checksum = 1;
     assert_int_equal(message_payment(&event), KHORGOS_SETTLE_settled);
@@ -590,16 +719,7 @@ static void test_references_survive_a_snapshot(void **state) {
     fund("HSBKKZKX", 100000000);
     assert_string_equal(submit("pacs008_v08.xml", &result), "ACSC");
     assert_string_equal(submit_return("500.00", "KCJB-R1", &result), "PDNG");
-    struct khorgos *copy = NULL;
-    struct khorgos_config config = {.clock_manual = 1, .account_count_max = 256,
-                                    .transfer_count_max = 4096,
-                                    .account_balance_count_max = 256};
-    assert_int_equal(khorgos_open_memory(&copy, &config), KHORGOS_ERROR_ok);
-    settle_snapshot_round_trip(fixture.engine, copy, 7, 4096, 256);
-    khorgos_gateway_close(fixture.gateway);
-    khorgos_close(fixture.engine);
-    fixture.engine = copy;
-    assert_int_equal(khorgos_gateway_open(&fixture.gateway, copy), KHORGOS_ERROR_ok);
+    struct khorgos *copy = engine_from_snapshot();
     assert_string_equal(status_now(UETR_PACS008, "", "", &result), "ACSC");
     assert_string_equal(report.original_message_id, "HSBK20230519-0001");
     assert_string_equal(report.transactions[0].original_instruction_id, "HSBK-INSTR-0001");
@@ -927,6 +1047,8 @@ int main(void) {
         cmocka_unit_test(test_every_engine_code_is_a_reason),
         cmocka_unit_test_setup_teardown(test_pvp_convention_settles_converted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued_is_cncl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_camt056_resubmission_and_dupl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_return_of_converted_payment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_settled_is_ardt_and_missing_noor, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_camt029_names_the_original_from_its_references,

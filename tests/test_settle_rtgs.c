@@ -369,6 +369,39 @@ static void test_cancel_and_reprioritize(void **state) {
     khorgos_close(engine);
 }
 
+/* A cancellation carrying a message's checksum is that message's request: its id again with the
+ * same checksum is answered as the first time whatever payment it names, with another checksum
+ * exists_with_different_fields; a re-prioritisation may not carry one. */
+static void test_cancel_of_a_message(void **state) {
+    (void)state;
+    struct khorgos *engine = test_system(KHORGOS_QUEUE_MODE_FIFO, 0);
+    assert_int_equal(test_pay(engine, 1, A, B, 150, KZT), KHORGOS_SETTLE_queued);
+    assert_int_equal(test_pay(engine, 2, A, B, 150, KZT), KHORGOS_SETTLE_queued);
+    struct khorgos_payment_change change = {.id = 701, .message_checksum = 77};
+    struct khorgos_settle_result first =
+        test_one(engine, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change));
+    assert_int_equal(first.status, KHORGOS_SETTLE_payment_not_found);
+    change.payment_id = 1; /* the original found since: still the first answer */
+    struct khorgos_settle_result result =
+        test_one(engine, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change));
+    assert_int_equal(result.status, KHORGOS_SETTLE_payment_not_found);
+    assert_true(result.timestamp == first.timestamp);
+    assert_true((result.flags & KHORGOS_SETTLE_RESULT_RETRY) != 0);
+    assert_int_equal(test_lookup(engine, 1).state, KHORGOS_PAYMENT_QUEUED);
+    change.message_checksum = 78;
+    result = test_one(engine, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change));
+    assert_int_equal(result.status, KHORGOS_SETTLE_exists_with_different_fields);
+    assert_int_equal(test_lookup(engine, 1).state, KHORGOS_PAYMENT_QUEUED);
+    change = (struct khorgos_payment_change){.id = 702, .payment_id = 2, .message_checksum = 9};
+    result = test_one(engine, KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS, &change, sizeof(change));
+    assert_int_equal(result.status, KHORGOS_SETTLE_reserved_field);
+    change.id = 703;
+    result = test_one(engine, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change));
+    assert_int_equal(result.status, KHORGOS_SETTLE_ok);
+    assert_int_equal(test_lookup(engine, 2).state, KHORGOS_PAYMENT_CANCELLED);
+    khorgos_close(engine);
+}
+
 static void test_limits_keep_queued(void **state) {
     (void)state;
     struct khorgos *engine = test_system(KHORGOS_QUEUE_MODE_FIFO, 0);
@@ -588,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_gridlock_longer_than_a_batch),
         cmocka_unit_test(test_fifo_and_bypass_fifo),
         cmocka_unit_test(test_cancel_and_reprioritize),
+        cmocka_unit_test(test_cancel_of_a_message),
         cmocka_unit_test(test_limits_keep_queued),
         cmocka_unit_test(test_suspend_and_reinstate),
         cmocka_unit_test(test_offsetting_on_entry),

@@ -244,6 +244,7 @@ static const struct cli_field filter_fields[] = {
 static const struct cli_field change_fields[] = {
     SETTLE_UNSIGNED(CHANGE, id), SETTLE_UNSIGNED(CHANGE, payment_id),
     SETTLE_ENUM(CHANGE, priority, priority_names), SETTLE_TEXT(CHANGE, debtor),
+    SETTLE_UNSIGNED(CHANGE, message_checksum),
 };
 
 #define DAY struct khorgos_business_day

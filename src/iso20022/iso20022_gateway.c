@@ -14,9 +14,10 @@
  *                       reverse direction, in the same currency, and hold at least the
  *                       returned amount after its earlier returns (AM09); then the returns
  *                       are submitted as payments whose references name the original.
- *   camt.056            each original is found; a queued or waiting one is cancelled
- *                       (cancel_payments: camt.029 CNCL, ACCR), a settled one refused ARDT, a
- *                       missing one NOOR, any other (rejected, cancelled before) NARR.
+ *   camt.056            each original is found and the engine asked to cancel it, found or
+ *                       not (cancel_payments with the message's checksum): a queued or
+ *                       waiting one is cancelled (camt.029 CNCL, ACCR), a settled one refused
+ *                       ARDT, a missing one NOOR, any other (rejected, cancelled before) NARR.
  * Finding an original: by OrgnlUETR when given (the payment id of a message with a UETR), else
  * among the ids the original message's transactions would have (iso20022_payment_id of the
  * original's sender, OrgnlMsgId and each position), the one with OrgnlEndToEndId.
@@ -27,7 +28,10 @@
  * flag and first timestamp): the reply is the first reply byte for byte (its MsgId is derived
  * from the input's bytes, its CreDtTm is the first result's timestamp). The same sender and
  * MsgId with another body checksum is refused DUPL (message_exists_with_different_body, or
- * exists_with_different_fields for an id already taken).
+ * exists_with_different_fields for an id already taken). A camt.056 creates no payment: each
+ * transaction's cancellation request (its id derived from sender, MsgId and position) carries
+ * the message's checksum, and the engine answers that id again with its first result when the
+ * checksum is equal, exists_with_different_fields (DUPL) otherwise.
  */
 #include "iso20022/iso20022_private.h"
 
@@ -393,20 +397,40 @@ static u128 gateway_returned(struct khorgos_gateway *gateway, u128 original) {
     return returned;
 }
 
+/* What the original's creditor received, in `*currency`: a converted (payment versus payment)
+ * original's amount_target in its currency_target, else its amount in its currency. */
+static u128 original_received(const struct khorgos_payment *original, u32 *currency) {
+    ASSERT(original != NULL && currency != NULL);
+    bool converted =
+        original->currency_target != 0 && original->currency_target != original->currency;
+    *currency = converted ? original->currency_target : original->currency;
+    ASSERT(*currency != 0 || original->id == 0);
+    return converted ? original->amount_target : original->amount;
+}
+
 /* Why a return cannot be made against `original` (found or not), having `returned` already
- * (earlier returns and this message's before it); NONE when it can. */
+ * (earlier returns and this message's before it); NONE when it can, else the reason and in
+ * `*info` why. */
 static enum iso20022_reason return_refusal(bool found, const struct khorgos_payment *original,
-                                           u128 returned, const struct khorgos_payment *payment) {
+                                           u128 returned, const struct khorgos_payment *payment,
+                                           const char **info) {
     ASSERT(original != NULL && payment != NULL);
+    ASSERT(info != NULL);
+    *info = "no settled original payment with these references in reverse direction";
     if (!found || original->state != KHORGOS_PAYMENT_SETTLED ||
         memcmp(original->debtor, payment->creditor, KHORGOS_BIC_BYTES) != 0 ||
-        memcmp(original->creditor, payment->debtor, KHORGOS_BIC_BYTES) != 0 ||
-        original->currency != payment->currency || original->currency_target != 0) {
+        memcmp(original->creditor, payment->debtor, KHORGOS_BIC_BYTES) != 0) {
         return ISO20022_REASON_NARR;
     }
-    ASSERT(returned <= original->amount);
-    return payment->amount > original->amount - returned ? ISO20022_REASON_AM09
-                                                         : ISO20022_REASON_NONE;
+    u32 currency = 0;
+    u128 received = original_received(original, &currency);
+    if (payment->currency != currency) {
+        *info = "not in the currency the original's creditor received";
+        return ISO20022_REASON_AM03;
+    }
+    ASSERT(returned <= received);
+    *info = "more than the original payment's amount less its earlier returns";
+    return payment->amount > received - returned ? ISO20022_REASON_AM09 : ISO20022_REASON_NONE;
 }
 
 /* This message's returns before `index` of the same original. */
@@ -437,22 +461,25 @@ static void gateway_returns(struct khorgos_gateway *gateway) {
         u128 returned = 0;
         if (found) {
             event->references.original_payment_id = original.id;
+            u32 currency = 0;
             returned = gateway_returned(gateway, original.id) +
                        returned_in_message(gateway, index);
-            returned = MIN(returned, original.amount);
+            returned = MIN(returned, original_received(&original, &currency));
+            if (currency != original.currency) { /* converted back, at a quote of now */
+                event->payment.currency_target = original.currency;
+                event->payment.amount_kind = KHORGOS_AMOUNT_DEBTOR;
+            }
         }
         if (gateway->error != KHORGOS_ERROR_ok) return;
+        const char *why = NULL;
         enum iso20022_reason refusal = return_refusal(found, &original, returned,
-                                                      &event->payment);
+                                                      &event->payment, &why);
         if (refusal == ISO20022_REASON_NONE) {
             event->payment.type = original.type;
             continue;
         }
         char info[ISO20022_INFO_BYTES_MAX + 1];
-        snprintf(info, sizeof(info), "transaction %u: %s", index + 1,
-                 refusal == ISO20022_REASON_AM09
-                     ? "more than the original payment's amount less its earlier returns"
-                     : "no settled original payment with these references in reverse direction");
+        snprintf(info, sizeof(info), "transaction %u: %s", index + 1, why);
         report_refuse_all(&gateway->report, refusal, info);
         return;
     }
@@ -462,31 +489,55 @@ static void gateway_returns(struct khorgos_gateway *gateway) {
 /* ----------------------------------------------------------------------------------------- */
 /* Cancellations: camt.056.                                                                  */
 
-static void gateway_cancel(struct khorgos_gateway *gateway, u32 index,
-                           const struct khorgos_payment *original) {
+/* Asks the engine to cancel transaction `index`'s original (none found: payment id 0, which
+ * the engine answers payment_not_found). The request id is derived from the sender, the MsgId
+ * and the position, and the request carries the message's checksum, so the engine keeps each
+ * camt.056 transaction's first answer (settle_payments.c). False when the engine failed. */
+static bool gateway_cancel(struct khorgos_gateway *gateway, u32 index, bool found,
+                           const struct khorgos_payment *original,
+                           struct khorgos_settle_result *result) {
     ASSERT(gateway != NULL && original != NULL);
-    ASSERT(index < gateway->message.transaction_count);
-    struct iso20022_transaction_status *status = &gateway->report.transactions[index];
+    ASSERT(result != NULL && index < gateway->message.transaction_count);
     struct khorgos_payment_change change;
     memset(&change, 0, sizeof(change));
     change.id = iso20022_payment_id(gateway->message.sender, gateway->message.message_id,
                                     index + 1);
-    change.payment_id = original->id;
-    memcpy(change.debtor, original->debtor, KHORGOS_BIC_BYTES);
+    change.message_checksum = gateway->message.body_checksum == 0 ? 1
+                                                                  : gateway->message.body_checksum;
+    if (found) {
+        change.payment_id = original->id;
+        memcpy(change.debtor, original->debtor, KHORGOS_BIC_BYTES);
+    }
     u32 size = 0;
     if (iso20022_execute(gateway, KHORGOS_OPERATION_CANCEL_PAYMENTS, &change, sizeof(change),
                          gateway->query, &size) != KHORGOS_ERROR_ok) {
-        return;
+        return false;
     }
-    struct khorgos_settle_result result;
-    ASSERT(size == sizeof(result));
-    memcpy(&result, gateway->query, sizeof(result));
-    if (index == 0) gateway->report.created_ns = result.timestamp;
-    if (result.status == KHORGOS_SETTLE_ok) {
+    ASSERT(size == sizeof(*result));
+    memcpy(result, gateway->query, sizeof(*result));
+    return true;
+}
+
+/* A cancellation's status from the engine's answer alone (and the original's record, whose
+ * finished_at says whether it was settled before the cancellation was asked), so a resubmission
+ * answered with the first result gets the first status. */
+static void status_of_cancel(struct iso20022_transaction_status *status,
+                             const struct khorgos_settle_result *result, bool found,
+                             const struct khorgos_payment *original) {
+    ASSERT(status != NULL && result != NULL);
+    ASSERT(original != NULL);
+    status->reason = ISO20022_REASON_NONE;
+    status->additional_info[0] = '\0';
+    if (result->status == KHORGOS_SETTLE_ok) {
         status->status = ISO20022_STATUS_ACSC; /* cancelled: CNCL, ACCR */
-        status->reason = ISO20022_REASON_NONE;
+    } else if (result->status == KHORGOS_SETTLE_payment_not_found) {
+        status_refused(status, ISO20022_REASON_NOOR, "no original payment");
+    } else if (result->status == KHORGOS_SETTLE_payment_not_queued && found &&
+               original->state == KHORGOS_PAYMENT_SETTLED &&
+               original->finished_at < result->timestamp) {
+        status_refused(status, ISO20022_REASON_ARDT, "the payment is settled");
     } else {
-        status_refused_by(status, result.status);
+        status_refused_by(status, result->status);
     }
 }
 
@@ -529,6 +580,10 @@ static void status_fill_original(struct khorgos_gateway *gateway,
     }
 }
 
+/* Each transaction's cancellation in order. The engine keeps every one (found or not), so a
+ * MsgId the sender used before meets its first transaction's request: the same body is answered
+ * as the first time, another body exists_with_different_fields, which rejects the group DUPL
+ * before anything changes. */
 static void gateway_cancellations(struct khorgos_gateway *gateway) {
     ASSERT(gateway != NULL);
     const struct iso20022_message *message = &gateway->message;
@@ -536,17 +591,28 @@ static void gateway_cancellations(struct khorgos_gateway *gateway) {
     for (u32 index = 0; index < message->transaction_count; index++) {
         struct iso20022_transaction_status *status = &gateway->report.transactions[index];
         struct khorgos_payment original;
+        memset(&original, 0, sizeof(original));
         bool found = gateway_find_original(gateway, &message->transactions[index],
                                            message->sender, &original);
-        if (found) status_fill_original(gateway, status, &original);
-        if (gateway->error != KHORGOS_ERROR_ok) return;
-        if (!found) {
-            status_refused(status, ISO20022_REASON_NOOR, "no original payment");
-        } else if (original.state == KHORGOS_PAYMENT_SETTLED) {
-            status_refused(status, ISO20022_REASON_ARDT, "the payment is settled");
-        } else {
-            gateway_cancel(gateway, index, &original);
+        struct khorgos_settle_result result;
+        if (gateway->error != KHORGOS_ERROR_ok ||
+            !gateway_cancel(gateway, index, found, &original, &result)) {
+            return;
         }
+        if (index == 0) gateway->report.created_ns = result.timestamp;
+        if (result.status == KHORGOS_SETTLE_exists_with_different_fields) {
+            char info[ISO20022_INFO_BYTES_MAX + 1];
+            snprintf(info, sizeof(info), "transaction %u: MsgId already sent with another body",
+                     index + 1);
+            report_refuse_all(&gateway->report, ISO20022_REASON_DUPL, info);
+            return;
+        }
+        /* The originals of a first NOOR are not filled in, found later or not. */
+        if (found && result.status != KHORGOS_SETTLE_payment_not_found) {
+            status_fill_original(gateway, status, &original);
+        }
+        if (gateway->error != KHORGOS_ERROR_ok) return;
+        status_of_cancel(status, &result, found, &original);
     }
 }
 

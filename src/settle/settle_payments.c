@@ -413,6 +413,7 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
     if (memcmp(event->reserved, zero, sizeof(zero)) != 0) return KHORGOS_SETTLE_reserved_field;
     bool cancel = operation == KHORGOS_OPERATION_CANCEL_PAYMENTS;
     if (cancel && event->priority != 0) return KHORGOS_SETTLE_reserved_field;
+    if (!cancel && event->message_checksum != 0) return KHORGOS_SETTLE_reserved_field;
     if (!cancel && event->priority > KHORGOS_PRIORITY_NORMAL) {
         return KHORGOS_SETTLE_priority_invalid;
     }
@@ -437,6 +438,23 @@ static u32 settle_change_status(struct settle *settle, u32 operation,
     return KHORGOS_SETTLE_ok;
 }
 
+/* What a change's request id stands for: a message's cancellation (message_checksum set) is
+ * that message, whatever payment it names (the gateway finds the original by lookups, and may
+ * find it only later), so a byte-identical message is its first answer; any other change is the
+ * whole event. */
+static struct khorgos_payment_change
+settle_change_request(u32 operation, const struct khorgos_payment_change *event) {
+    ASSERT(event != NULL);
+    ASSERT(operation == KHORGOS_OPERATION_CANCEL_PAYMENTS ||
+           operation == KHORGOS_OPERATION_REPRIORITIZE_PAYMENTS);
+    struct khorgos_payment_change request = *event;
+    if (operation == KHORGOS_OPERATION_CANCEL_PAYMENTS && event->message_checksum != 0) {
+        request.payment_id = 0;
+        memset(request.debtor, 0, sizeof(request.debtor));
+    }
+    return request;
+}
+
 static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
                            const struct khorgos_payment_change *events, u32 count,
                            struct khorgos_settle_result *results) {
@@ -446,14 +464,16 @@ static void settle_changes(struct settle *settle, u32 operation, u64 timestamp,
         const struct khorgos_payment_change *event = &events[index];
         struct khorgos_settle_result *result = &results[index];
         u64 event_timestamp = settle_event_begin(settle, result);
-        if (!settle_request_begin(settle, operation, event->id, event, sizeof(*event), result)) {
+        struct khorgos_payment_change request = settle_change_request(operation, event);
+        if (!settle_request_begin(settle, operation, event->id, &request, sizeof(request),
+                                  result)) {
             continue;
         }
         u64 settled_before = settle->payments_settled;
         result->status = settle_change_status(settle, operation, event, event_timestamp);
         settle_retry_run(settle, event_timestamp);
         result->payments_settled = settle_settled_since(settle, settled_before);
-        settle_request_store(settle, operation, event->id, event, sizeof(*event), result);
+        settle_request_store(settle, operation, event->id, &request, sizeof(request), result);
     }
 }
 

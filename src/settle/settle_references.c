@@ -19,9 +19,11 @@
  *   - a new payment of a message (sender and MsgId) already holding payments with another
  *     body checksum: message_exists_with_different_body (DUPL);
  *   - a return: the original must be a settled payment, paid by the return's creditor to its
- *     debtor in the same currency (else original_not_found), and the returned amount at most
- *     the original's less its earlier returns that are not rejected or cancelled (else
- *     exceeds_original_amount, AM09);
+ *     debtor, the return in the currency the original's creditor received (for a converted
+ *     original: its currency_target, converted back into its currency, amount_kind debtor;
+ *     else original_not_found), and the returned amount at most what was received (amount,
+ *     or a converted original's amount_target) less its earlier returns that are not rejected
+ *     or cancelled (else exceeds_original_amount, AM09);
  *   - then the payment is submitted as submit_payments would (its result is the event's), and
  *     when it was stored (any status but a refusal before it was kept) so are its references.
  * The maps (message key and original id -> newest payment) are derived and rebuilt on load.
@@ -118,6 +120,19 @@ static u32 settle_message_status(const struct settle *settle,
     return KHORGOS_SETTLE_ok;
 }
 
+/* A return of a converted original is converted back: from the currency its creditor received
+ * into the original's, the amount being the return's (debtor's); any other return is in one
+ * currency. */
+static bool settle_return_conversion_valid(const struct khorgos_payment *record,
+                                           const struct khorgos_payment *payment, bool converted) {
+    ASSERT(record != NULL && payment != NULL);
+    ASSERT(!converted || record->currency_target != 0);
+    if (!converted) return payment->currency_target == 0 ||
+                           payment->currency_target == payment->currency;
+    return payment->currency_target == record->currency &&
+           payment->amount_kind == KHORGOS_AMOUNT_DEBTOR;
+}
+
 /* A new return: its original settled in the reverse direction, and not over-returned. */
 static u32 settle_return_status(const struct settle *settle, const struct khorgos_payment *payment,
                                 u128 original_id) {
@@ -130,9 +145,13 @@ static u32 settle_return_status(const struct settle *settle, const struct khorgo
     char debtor[KHORGOS_BIC_BYTES], creditor[KHORGOS_BIC_BYTES];
     memcpy(debtor, payment->debtor, sizeof(debtor));
     memcpy(creditor, payment->creditor, sizeof(creditor));
-    if (record->state != KHORGOS_PAYMENT_SETTLED || record->currency != payment->currency ||
-        record->currency_target != 0 || !settle_bic_normalize(debtor) ||
-        !settle_bic_normalize(creditor) ||
+    /* What the original's creditor received, in the currency it received it in. */
+    bool converted = record->currency_target != 0 && record->currency_target != record->currency;
+    u32 received_currency = converted ? record->currency_target : record->currency;
+    u128 received = converted ? record->amount_target : record->amount;
+    if (record->state != KHORGOS_PAYMENT_SETTLED || payment->currency != received_currency ||
+        !settle_return_conversion_valid(record, payment, converted) ||
+        !settle_bic_normalize(debtor) || !settle_bic_normalize(creditor) ||
         memcmp(record->debtor, creditor, KHORGOS_BIC_BYTES) != 0 ||
         memcmp(record->creditor, debtor, KHORGOS_BIC_BYTES) != 0) {
         return KHORGOS_SETTLE_original_not_found;
@@ -148,12 +167,12 @@ static u32 settle_return_status(const struct settle *settle, const struct khorgo
             if (memcmp(settle->payments[at].creditor, record->debtor, KHORGOS_BIC_BYTES) != 0) {
                 continue;
             }
-            returned += settle->payments[at].amount; /* at most the original's in all */
+            returned += settle->payments[at].amount; /* at most what was received in all */
         }
     }
-    ASSERT(returned <= record->amount);
-    return payment->amount > record->amount - returned ? KHORGOS_SETTLE_exceeds_original_amount
-                                                       : KHORGOS_SETTLE_ok;
+    ASSERT(returned <= received);
+    return payment->amount > received - returned ? KHORGOS_SETTLE_exceeds_original_amount
+                                                 : KHORGOS_SETTLE_ok;
 }
 
 /* Links a stored payment's references into the two maps (newest first). */

@@ -37,7 +37,8 @@ RECORDS = {
         "transfer_id_credit_draw:u128 reason:u32 reserved:u32 sequence:u64 currency_target:u32 "
         "amount_kind:u8 settlement:u8 route:u8 rate_exponent:i8 rate_mantissa:u64 "
         "amount_target:u128 window:u32 provider:u32 provider_vehicle:u32 reserved_3:u32"),
-    "PaymentChange": ("payment_change", "id:u128 payment_id:u128 priority:u8 debtor:str[11] reserved:u8[20]"),
+    "PaymentChange": ("payment_change",
+        "id:u128 payment_id:u128 priority:u8 debtor:str[11] reserved:u8[4] message_checksum:u128"),
     "SettleFilter": ("settle_filter", "bic:str[11] reserved:u8 currency:u32 limit:u32 reserved_2:u8[12]"),
     "Position": ("position", "bic:str[11] flags:u8 currency:u32 opening_balance:u128 balance:u128 sent:u128 "
         "received:u128 queued:u128 rejected:u128 credit_line:u128 credit_outstanding:u128 "
