@@ -357,14 +357,14 @@ static void test_pvp_convention_settles_converted(void **state) {
     assert_string_equal(submit_edited("pacs008_v08_no_uetr.xml", plain, 2, &result), "RJCT");
     assert_string_equal(result.reason, "AM03");
     const char *const same[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
-                                "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/KZT</Prtry>"
-                                "</LclInstrm>"};
+                                ("</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/KZT</Prtry>"
+                                 "</LclInstrm>")};
     assert_string_equal(submit_edited("pacs008_v08.xml", same, 2, &result), "RJCT");
     assert_string_equal(result.reason, "FF01");
     assert_non_null(strstr(report.group_additional_info, "into the settlement currency"));
     const char *const converted[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
-                                     "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
-                                     "</LclInstrm>"};
+                                     ("</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
+                                      "</LclInstrm>")};
     assert_string_equal(submit_edited("pacs008_v08.xml", converted, 2, &result), "ACSC");
     assert_string_equal(report.transactions[0].original_uetr, UETR_PACS008);
     struct khorgos_payment payment = lookup_payment(uetr_pacs008());
@@ -402,8 +402,8 @@ static void test_return_of_converted_payment(void **state) {
     fund("HSBKKZKX", 100000000);
     struct khorgos_message_result result;
     const char *const converted[] = {"KCJBKZKX", "BKCHCNBJ", "</InstrPrty>",
-                                     "</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
-                                     "</LclInstrm>"};
+                                     ("</InstrPrty><LclInstrm><Prtry>KHORGOS/PVP/CNY</Prtry>"
+                                      "</LclInstrm>")};
     assert_string_equal(submit_edited("pacs008_v08.xml", converted, 2, &result), "ACSC");
     struct khorgos_fx_quote quote = {.id = 2, .amount_max = 100000000, .currency_source = CNY,
                                      .currency_target = KZT, .rate_mantissa = 65,
@@ -525,8 +525,8 @@ static void test_camt056_resubmission_and_dupl(void **state) {
         assert_true(engine_state_digest(fixture.engine) == digest);
         /* Another body: the second payment's cancellation under the same Assgnmt/Id. */
         const char *const second[] = {"HSBK20230519-0001", "HSBK20230519-0002",
-                                      "<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb"
-                                      "</OrgnlUETR>",
+                                      ("<OrgnlUETR>e7985fdc-04da-494d-9f89-cc9502ea84bb"
+                                       "</OrgnlUETR>"),
                                       ""};
         assert_string_equal(submit_edited("camt056_v08.xml", second, 2, &result), "RJCT");
         assert_string_equal(result.reason, "DUPL");
