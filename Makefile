@@ -62,7 +62,7 @@ FUZZ_SECONDS_LONG ?= 600
 Q := $(if $(V),,@)
 
 .PHONY: all lib tests long-tests benches test test-unit test-asan test-fuzz test-shell \
-        test-tidy test-docs test-long run demo bench bench-server clean fuzz
+        test-tidy test-docs test-long run demo bench bench-server bench-cluster clean fuzz
 
 all: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_client.so
 
@@ -110,7 +110,8 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
 # The server benchmarks speak to `khorgos start` through libkhorgos_client, linked first so
 # that the client's objects come from it; libkhorgos.a supplies the rest (the in-process
 # engine of bench_client), each object from one archive only.
-$(BUILD)/bench/bench_client $(BUILD)/bench/bench_connections: $(BUILD)/bench/%: \
+$(BUILD)/bench/bench_client $(BUILD)/bench/bench_connections $(BUILD)/bench/bench_failover: \
+        $(BUILD)/bench/%: \
         $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
@@ -220,6 +221,10 @@ bench: benches
 # The server's benchmarks alone (bench/server.sh, a few minutes).
 bench-server: benches
 	sh bench/run.sh $(BUILD) server
+
+# The cluster's benchmarks alone (bench/cluster.sh, a few minutes).
+bench-cluster: benches
+	sh bench/run.sh $(BUILD) cluster
 
 clean:
 	rm -rf build

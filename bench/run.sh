@@ -20,13 +20,16 @@
 #       minutes): full batches through `khorgos start` and libkhorgos_client against the
 #       in-process C API, TLS against plaintext, single-transfer connections, and PostgreSQL
 #       one transfer per transaction at 8, 32 and 128 clients and its two batch methods
+#   sh bench/run.sh BUILD cluster    only the cluster's benchmarks (bench/cluster.sh, a few
+#       minutes): three replicas against a single node in full batches, and 20 + 10 SIGKILLs
+#       of the leader under a client (client ports CLUSTER_PORT..+2, default 4800)
 # Sizes can be lowered for a quick look: KHORGOS_TRANSFERS, SQLITE_TRANSFERS, POSTGRES_SECONDS,
 # REPLAY_TRANSFERS, PAIRED_RUNS (pairs of runs for the paired checkpoint delay), SIMULATE_SCALE (177 gives the one-million-payment day), SIMULATE_A (the
 # liquidity levels of that day's runs, default 0: one run per design).
 set -eu
 build=${1:-build}
 subset=${2:-all}
-case $subset in all|server) ;; *) echo "usage: bench/run.sh [BUILD] [all|server]" >&2; exit 2 ;; esac
+case $subset in all|server|cluster) ;; *) echo "usage: bench/run.sh [BUILD] [all|server|cluster]" >&2; exit 2 ;; esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/deps.sh bench
@@ -57,6 +60,14 @@ postgres() { # postgres DISTRIBUTION MODES: bench/postgres.sh's lines into the r
     done
 }
 . bench/server.sh
+. bench/cluster.sh
+if [ "$subset" = cluster ]; then
+    cluster_run
+    echo
+    echo "## Khorgos cluster benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $(uname -m)"
+    cluster_table
+    exit 0
+fi
 if [ "$subset" = server ]; then
     server_run
     postgres uniform "single_best batched set"
@@ -88,6 +99,7 @@ done
 postgres uniform "single_best batched set"
 postgres zipf "single batched"
 server_run
+cluster_run
 
 # The checkpoints' commit delay, paired: PAIRED_RUNS runs with automatic checkpoints and as
 # many without, alternately, batch b of each set against batch b of the other (about 4 s a run
@@ -225,3 +237,4 @@ ratio_vs_sqlite_zipf: $(ratio "$kz" "$sz")
 ratio_replay_vs_live: $(field ratio_replay_vs_live "$replay_line")
 EOF2
 server_table
+cluster_table
