@@ -51,6 +51,15 @@ static struct khorgos *lsm_fx_system(u8 mode, bool offsetting) {
     return lsm_fx_system_on(fixture_open(), mode, offsetting);
 }
 
+/* Under fifo, with provider A quoting KZT -> CNY at 0.015 (quote 1, for ten minutes). */
+static struct khorgos *lsm_fx_quoted_system(bool offsetting) {
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, offsetting);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                   fixture_later(engine, 600)),
+                     0);
+    return engine;
+}
+
 static struct khorgos_settle_result lsm_fx_resolve(struct khorgos *engine, u32 currency) {
     struct khorgos_business_day event = {.id = ++fixture_request_id, .currency = currency};
     return fixture_one(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, &event, sizeof(event));
@@ -89,10 +98,7 @@ static u128 lsm_fx_quote_used(struct khorgos *engine, u128 id) {
  * source leg closing it. One resolution settles all three with both legs, in one chain. */
 static void test_gridlock_with_a_cross_currency_payment(void **state) {
     (void)state;
-    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
-                                   fixture_later(engine, 600)),
-                     0);
+    struct khorgos *engine = lsm_fx_quoted_system(false);
     fixture_fund(engine, PROVIDER_A, CNY, 20000);
     assert_int_equal(fixture_pay(engine, 10, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
                      KHORGOS_SETTLE_queued);
@@ -247,10 +253,7 @@ static void test_reservation_keeps_the_set_feasible(void **state) {
  * source leg pays that provider) settles together with it. */
 static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
     (void)state;
-    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, true);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
-                                   fixture_later(engine, 600)),
-                     0);
+    struct khorgos *engine = lsm_fx_quoted_system(true);
     fixture_fund(engine, PROVIDER_A, CNY, 15000);
     assert_int_equal(fixture_pay(engine, 50, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
                      KHORGOS_SETTLE_queued);
@@ -320,10 +323,7 @@ static void test_conversion_offset_on_entry(void **state) {
  * as `state` is. */
 static void test_settled_alone_is_not_in_a_set(void **state) {
     (void)state;
-    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, true);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
-                                   fixture_later(engine, 600)),
-                     0);
+    struct khorgos *engine = lsm_fx_quoted_system(true);
     fixture_fund(engine, PROVIDER_A, CNY, 15000);
     fixture_fund(engine, BANK_KZ, KZT, 2000000);
     assert_int_equal(fixture_pay(engine, 70, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
