@@ -436,7 +436,8 @@ struct khorgos_payment {
     khorgos_u128 transfer_id_credit;       /* clearing -> payee when settled in a set */
     khorgos_u128 transfer_id_credit_draw;  /* intraday credit drawn in its chain, 0 = none */
     uint32_t reason;     /* enum khorgos_settle_status: why queued, rejected or cancelled */
-    uint32_t reserved;
+    uint8_t settled_in;  /* enum khorgos_settled_in: how it settled; none until settled */
+    uint8_t reserved[3];
     uint64_t sequence;   /* arrival order among all payments, from 1 */
     /* Cross-currency and net settlement. In: currency_target, amount_kind,
      * settlement, and amount_target when amount_kind is creditor; the rest out. */
@@ -451,6 +452,16 @@ struct khorgos_payment {
     uint32_t provider;        /* out: participant number of the (first) liquidity provider */
     uint32_t provider_vehicle;/* out: the vehicle route's second provider, 0 = none */
     uint32_t reserved_3;
+};
+
+/* How a settled payment settled: alone (its own chain), in a set (booked in one chain with the
+ * others a resolution selected, by offsetting on entry or a gridlock resolution, whatever its
+ * currencies), or in a net settlement window. */
+enum khorgos_settled_in {
+    KHORGOS_SETTLED_IN_NONE = 0, /* not settled */
+    KHORGOS_SETTLED_IN_ALONE = 1,
+    KHORGOS_SETTLED_IN_SET = 2,
+    KHORGOS_SETTLED_IN_WINDOW = 3,
 };
 
 enum khorgos_amount_kind {

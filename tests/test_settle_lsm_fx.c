@@ -51,6 +51,15 @@ static struct khorgos *lsm_fx_system(u8 mode, bool offsetting) {
     return lsm_fx_system_on(fixture_open(), mode, offsetting);
 }
 
+/* Under fifo, with provider A quoting KZT -> CNY at 0.015 (quote 1, for ten minutes). */
+static struct khorgos *lsm_fx_quoted_system(bool offsetting) {
+    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, offsetting);
+    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
+                                   fixture_later(engine, 600)),
+                     0);
+    return engine;
+}
+
 static struct khorgos_settle_result lsm_fx_resolve(struct khorgos *engine, u32 currency) {
     struct khorgos_business_day event = {.id = ++fixture_request_id, .currency = currency};
     return fixture_one(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, &event, sizeof(event));
@@ -89,10 +98,7 @@ static u128 lsm_fx_quote_used(struct khorgos *engine, u128 id) {
  * source leg closing it. One resolution settles all three with both legs, in one chain. */
 static void test_gridlock_with_a_cross_currency_payment(void **state) {
     (void)state;
-    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, false);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
-                                   fixture_later(engine, 600)),
-                     0);
+    struct khorgos *engine = lsm_fx_quoted_system(false);
     fixture_fund(engine, PROVIDER_A, CNY, 20000);
     assert_int_equal(fixture_pay(engine, 10, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
                      KHORGOS_SETTLE_queued);
@@ -105,8 +111,9 @@ static void test_gridlock_with_a_cross_currency_payment(void **state) {
     struct khorgos_settle_result result = lsm_fx_resolve(engine, KZT);
     assert_int_equal(result.status, KHORGOS_SETTLE_ok);
     assert_int_equal(result.payments_settled, 3);
-    for (u128 id = 10; id <= 12; id++) {
+    for (u128 id = 10; id <= 12; id++) { /* the conversion too: settled in the set */
         assert_int_equal(fixture_lookup(engine, id).state, KHORGOS_PAYMENT_SETTLED);
+        assert_int_equal(fixture_lookup(engine, id).settled_in, KHORGOS_SETTLED_IN_SET);
     }
     struct khorgos_payment pvp = fixture_lookup(engine, 11);
     assert_true(pvp.amount == 1000000 && pvp.amount_target == 15000);
@@ -246,10 +253,7 @@ static void test_reservation_keeps_the_set_feasible(void **state) {
  * source leg pays that provider) settles together with it. */
 static void test_offsetting_releases_a_queued_pvp_payment(void **state) {
     (void)state;
-    struct khorgos *engine = lsm_fx_system(KHORGOS_QUEUE_MODE_FIFO, true);
-    assert_int_equal(fixture_quote(engine, 1, PROVIDER_A, KZT, CNY, 15, -3, 100000000,
-                                   fixture_later(engine, 600)),
-                     0);
+    struct khorgos *engine = lsm_fx_quoted_system(true);
     fixture_fund(engine, PROVIDER_A, CNY, 15000);
     assert_int_equal(fixture_pay(engine, 50, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
                      KHORGOS_SETTLE_queued);
@@ -300,6 +304,9 @@ static void test_conversion_offset_on_entry(void **state) {
         u8 state_expected = offsetting ? KHORGOS_PAYMENT_SETTLED : KHORGOS_PAYMENT_QUEUED;
         assert_int_equal(fixture_lookup(engine, 60).state, state_expected);
         assert_int_equal(fixture_lookup(engine, 61).state, state_expected);
+        u8 settled_in = offsetting ? KHORGOS_SETTLED_IN_SET : KHORGOS_SETTLED_IN_NONE;
+        assert_int_equal(fixture_lookup(engine, 60).settled_in, settled_in);
+        assert_int_equal(fixture_lookup(engine, 61).settled_in, settled_in);
         if (offsetting) {
             assert_true(fixture_balance(engine, PROVIDER_A, CNY) == 0);
             assert_true(fixture_balance(engine, BANK_KZ, KZT) == 660000);
@@ -309,6 +316,35 @@ static void test_conversion_offset_on_entry(void **state) {
         }
         khorgos_close(engine);
     }
+}
+
+/* A payment that settles on arrival from its payer's balance, a conversion or not, settled
+ * alone; one that waits has settled in nothing yet; and submitting `settled_in` is refused,
+ * as `state` is. */
+static void test_settled_alone_is_not_in_a_set(void **state) {
+    (void)state;
+    struct khorgos *engine = lsm_fx_quoted_system(true);
+    fixture_fund(engine, PROVIDER_A, CNY, 15000);
+    fixture_fund(engine, BANK_KZ, KZT, 2000000);
+    assert_int_equal(fixture_pay(engine, 70, BANK_KZ, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_pay(engine, 71, BANK_KZ, BANK_KZ2, KZT, 0, 1000000, 0, 0),
+                     KHORGOS_SETTLE_settled);
+    assert_int_equal(fixture_pay(engine, 72, BANK_KZ2, BANK_CN, KZT, CNY, 1000000, 0, 0),
+                     KHORGOS_SETTLE_queued);
+    assert_int_equal(fixture_lookup(engine, 70).settled_in, KHORGOS_SETTLED_IN_ALONE);
+    assert_int_equal(fixture_lookup(engine, 71).settled_in, KHORGOS_SETTLED_IN_ALONE);
+    assert_int_equal(fixture_lookup(engine, 72).settled_in, KHORGOS_SETTLED_IN_NONE);
+    struct khorgos_payment event = fixture_lookup(engine, 71);
+    memset((u8 *)&event + offsetof(struct khorgos_payment, submitted_at), 0,
+           sizeof(event) - offsetof(struct khorgos_payment, submitted_at));
+    event.state = 0;
+    event.id = 73;
+    event.settled_in = KHORGOS_SETTLED_IN_ALONE;
+    assert_int_equal(
+        fixture_one(engine, KHORGOS_OPERATION_SUBMIT_PAYMENTS, &event, sizeof(event)).status,
+        KHORGOS_SETTLE_reserved_field);
+    khorgos_close(engine);
 }
 
 /* Offsetting on entry takes, from the queues the new payment pays into, only the payments that
@@ -730,6 +766,7 @@ int main(void) {
         cmocka_unit_test(test_reservation_keeps_the_set_feasible),
         cmocka_unit_test(test_offsetting_releases_a_queued_pvp_payment),
         cmocka_unit_test(test_conversion_offset_on_entry),
+        cmocka_unit_test(test_settled_alone_is_not_in_a_set),
         cmocka_unit_test(test_offsetting_on_entry_takes_payments_back),
         cmocka_unit_test(test_gridlock_larger_than_one_ledger_call),
         cmocka_unit_test(test_randomised_pvp_in_liquidity_saving),

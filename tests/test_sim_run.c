@@ -15,7 +15,8 @@
  *   - two banks paying each other with A holding its lower bound: fifo gridlocks, offsetting
  *     on entry and one netting window each settle both with exactly the lower bound;
  *   - the default day (scale 0.05) under every design at a = 0 and a = 1, run twice: byte-
- *     identical metrics.json and payments.csv;
+ *     identical metrics.json and payments.csv; under rtgs_lsm at a = 0 conversions settled in
+ *     a set count in the value settled by offsetting;
  *   - design names round-trip. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -406,6 +407,26 @@ static char *read_whole(const char *path, size_t *length) {
 }
 
 /* Runs every design at both a and writes metrics.json and payments.csv into `directory`. */
+/* Under rtgs_lsm at a = 0 some conversions settle in a set (a resolution or offsetting on entry
+ * across currencies), and offset_value counts them with every other payment settled in one. */
+static void assert_conversions_offset(const struct sim_day *day,
+                                      const struct sim_outcome *outcomes,
+                                      const struct sim_run *run) {
+    u128 offset_value[SIM_CURRENCY_COUNT_MAX] = {0};
+    u32 conversions_in_set = 0;
+    for (u32 index = 0; index < day->count; index++) {
+        const struct sim_payment *payment = &day->payments[index];
+        if (outcomes[index].status != SIM_STATUS_SETTLED) continue;
+        if ((outcomes[index].flags & SIM_OUTCOME_IN_SET) == 0) continue;
+        offset_value[payment->currency] += payment->amount;
+        conversions_in_set += payment->currency != payment->creditor_currency;
+    }
+    assert_true(conversions_in_set > 0);
+    for (u32 currency = 0; currency < scenario.currency_count; currency++) {
+        assert_true(run->offset_value[currency] == offset_value[currency]);
+    }
+}
+
 static void default_day_report(const char *directory) {
     static struct sim_runner runner;
     static struct sim_outcome *outcomes[RUN_COUNT];
@@ -433,6 +454,9 @@ static void default_day_report(const char *directory) {
                                              &metrics[index], &runs[index]);
         if (error != KHORGOS_ERROR_ok) fprintf(stderr, "sim_run_design: %s\n", runner.message);
         assert_int_equal(error, KHORGOS_ERROR_ok);
+        if (config.design == SIM_DESIGN_RTGS_LSM && config.alpha_per_mille == 0) {
+            assert_conversions_offset(&day, outcomes[index], &runs[index]);
+        }
         /* Every run of a routing reports the routing's bounds, whatever settled. */
         const struct sim_metrics *bounds =
             &runner.bounds[config.design == SIM_DESIGN_USD_VEHICLE ? 1 : 0];

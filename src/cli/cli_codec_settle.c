@@ -87,6 +87,7 @@ static const char *const payment_type_names[] = {"customer", "interbank"};
 static const char *const priority_names[] = {"urgent", "high", "normal"};
 static const char *const payment_state_names[] = {NULL,        "settled", "queued", "rejected",
                                                   "cancelled", "waiting", "in_window"};
+static const char *const settled_in_names[] = {"none", "alone", "set", "window"};
 static const char *const amount_kind_names[] = {"debtor", "creditor"};
 static const char *const settlement_names[] = {"gross", "net"};
 static const char *const route_names[] = {"none", "direct", "vehicle"};
@@ -105,6 +106,7 @@ _Static_assert(ARRAY_COUNT(role_names) == KHORGOS_ROLE_SETTLEMENT_AGENT + 1, "a 
 _Static_assert(ARRAY_COUNT(priority_names) == KHORGOS_PRIORITY_COUNT, "a name per priority");
 _Static_assert(ARRAY_COUNT(queue_mode_names) == KHORGOS_QUEUE_MODE_BYPASS_FIFO + 1, "modes");
 _Static_assert(ARRAY_COUNT(payment_state_names) == KHORGOS_PAYMENT_IN_WINDOW + 1, "states");
+_Static_assert(ARRAY_COUNT(settled_in_names) == KHORGOS_SETTLED_IN_WINDOW + 1, "settled_in");
 
 #define PARTICIPANT struct khorgos_participant
 static const struct cli_field participant_fields[] = {
@@ -156,6 +158,7 @@ static const struct cli_field payment_fields[] = {
     SETTLE_UNSIGNED(PAYMENT, transfer_id_credit),
     SETTLE_UNSIGNED(PAYMENT, transfer_id_credit_draw),
     SETTLE_STATUS(PAYMENT, reason),
+    SETTLE_ENUM(PAYMENT, settled_in, settled_in_names),
     SETTLE_RESERVED(PAYMENT, reserved),
     SETTLE_UNSIGNED(PAYMENT, sequence),
     SETTLE_CURRENCY(PAYMENT, currency_target),

@@ -62,11 +62,12 @@
  * the payments settled while it was applied, whichever path released them (the event's own
  * payment, an offsetting set, queued payments retried after a change, a gridlock resolution, a
  * window): settle_payment_mark_settled (settle_book.c) is the one place a payment becomes
- * settled, and it counts. After the last event, every state-changing request retries the
- * queued cross-currency payments (a quote, a limit or a provider's funds may have released
- * them; settle_apply.c); what that settles counts in the request's last result. So a
- * request's results add up to every payment it settled. A retried event answers its first
- * result again.
+ * settled, and it counts; its caller says how (the record's settled_in: alone, in a set
+ * whatever its currencies, or in a window). After the last event, every state-changing
+ * request retries the queued cross-currency payments (a quote, a limit or a provider's funds
+ * may have released them; settle_apply.c); what that settles counts in the request's last
+ * result. So a request's results add up to every payment it settled. A retried event answers
+ * its first result again.
  *
  * Payments. States and who moves them:
  *     (submit) -> settled   settle_payments.c, covered and not held behind its queue

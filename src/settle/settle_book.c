@@ -471,12 +471,18 @@ void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 rea
 }
 
 /* The one place where a payment becomes settled, whichever path settled it (alone, in a set,
- * cross-currency, in a window), so that results count every one (settle.h, "Results"). */
-void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp) {
+ * cross-currency, in a window), so that results count every one (settle.h, "Results"); the
+ * caller says which path (enum khorgos_settled_in). */
+void settle_payment_mark_settled(struct settle *settle, u32 payment, u8 settled_in,
+                                 u64 timestamp) {
     ASSERT(payment < settle->payment_count);
+    ASSERT(settled_in >= KHORGOS_SETTLED_IN_ALONE && settled_in <= KHORGOS_SETTLED_IN_WINDOW);
     struct khorgos_payment *record = &settle->payments[payment];
     ASSERT(record->state == 0 || record->state == KHORGOS_PAYMENT_IN_WINDOW);
+    ASSERT(record->settled_in == KHORGOS_SETTLED_IN_NONE);
+    ASSERT(settled_in != KHORGOS_SETTLED_IN_WINDOW || record->window != 0);
     record->state = KHORGOS_PAYMENT_SETTLED;
+    record->settled_in = settled_in;
     record->reason = KHORGOS_SETTLE_settled;
     record->finished_at = timestamp;
     settle->payments_settled++;
@@ -490,7 +496,7 @@ void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp) {
     struct settle_position *payee = &settle->positions[payee_slot];
     ASSERT(record->state == 0);
     ASSERT(record->transfer_id_debit != 0);
-    settle_payment_mark_settled(settle, payment, timestamp);
+    settle_payment_mark_settled(settle, payment, KHORGOS_SETTLED_IN_ALONE, timestamp);
     payer->sent += record->amount;
     payer->sent_count++;
     payee->received += record->amount;

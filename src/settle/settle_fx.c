@@ -700,7 +700,7 @@ static void settle_fx_book(struct settle *settle, u32 payment, const struct sett
     }
     settle_chain_flush(settle); /* one linked chain: every leg or none */
     for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
-    settle_payment_mark_settled(settle, payment, timestamp);
+    settle_payment_mark_settled(settle, payment, KHORGOS_SETTLED_IN_ALONE, timestamp);
 }
 
 /* Tries to settle the payment now (state 0 or queued): settled, or why not. */
@@ -977,7 +977,7 @@ void settle_fx_lsm_settled(struct settle *settle, u32 payment, u64 timestamp) {
     for (u32 index = 0; index < entry->leg_count; index++) {
         settle_fx_leg_settled(settle, &entry->legs[index]);
     }
-    settle_payment_mark_settled(settle, payment, timestamp);
+    settle_payment_mark_settled(settle, payment, KHORGOS_SETTLED_IN_SET, timestamp);
 }
 
 /* Gives back the quote room of admitted payments the run did not settle and clears the run. */

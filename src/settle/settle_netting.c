@@ -295,7 +295,7 @@ static void settle_window_book(struct settle *settle, struct settle_window_entry
         u32 count = settle_payment_legs(settle, payment, legs);
         settle_window_remove(settle, window, payment);
         for (u32 index = 0; index < count; index++) settle_fx_leg_settled(settle, &legs[index]);
-        settle_payment_mark_settled(settle, payment, timestamp);
+        settle_payment_mark_settled(settle, payment, KHORGOS_SETTLED_IN_WINDOW, timestamp);
     }
     ASSERT(window->record.payment_count == 0);
     window->record.payment_count = settled_count; /* invariant 3: a finished window's count */

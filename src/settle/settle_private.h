@@ -113,7 +113,8 @@ void settle_waiting_remove(struct settle *settle, u32 payment);
 void settle_payment_finish(struct settle *settle, u32 payment, u8 state, u32 reason,
                            u64 timestamp);
 /* The one place a payment becomes settled (settle.h, "Results"). */
-void settle_payment_mark_settled(struct settle *settle, u32 payment, u64 timestamp);
+void settle_payment_mark_settled(struct settle *settle, u32 payment, u8 settled_in,
+                                 u64 timestamp);
 /* A local payment booked alone or in a set: settled, with its statistics and limits. */
 void settle_payment_settled(struct settle *settle, u32 payment, u64 timestamp);
 /* Payments settled since settle->payments_settled was `before` (an event's count). */

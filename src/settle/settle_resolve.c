@@ -282,7 +282,7 @@ static void settle_set_settled(struct settle *settle, u32 count, u64 timestamp) 
                                           settle->payment_payer_slot[payment],
                                           settle->payment_payee_slot[payment]};
         settle_fx_leg_settled(settle, &leg);
-        settle_payment_mark_settled(settle, payment, timestamp);
+        settle_payment_mark_settled(settle, payment, KHORGOS_SETTLED_IN_SET, timestamp);
     }
 }
 

@@ -1212,8 +1212,8 @@ static void html_why(FILE *file, const struct sim_report *report, const struct d
                   "first day's value is paid in another currency than the one received, "
                   "payment versus payment through a liquidity provider. Offsetting and gridlock "
                   "resolution see every currency at once, so a provider's conversions settle "
-                  "together with what it receives in the same set, though the offsetting share "
-                  "counts only same-currency payments; over all runs a gridlock resolution "
+                  "together with what it receives in the same set, and the share settled in a "
+                  "set counts them; over all runs a gridlock resolution "
                   "settled anything %u times.</li>\n",
             value > 0 ? cross / value * 100 : 0.0, gridlocks);
     fprintf(file, "<li><b>Netting waits for its window.</b> Under deferred net settlement every "

@@ -900,13 +900,11 @@ static void sim_run_outcome(const struct sim_run_state *state, const struct sim_
     u64 seconds = (record->finished_at - state->open_ns) / SIM_RUN_NS_PER_SECOND;
     outcome->settled_at = (u32)MIN(seconds, (u64)close);
     outcome->status = SIM_STATUS_SETTLED;
-    /* In a set: a netting window's, or (same currency) paid through the clearing account by
-     * offsetting or a resolution; a conversion's payee leg always has a credit id, and a
-     * conversion settles alone in this engine. */
+    /* In a set: as the engine says, by offsetting on entry, a resolution or a netting window,
+     * whatever the payment's currencies. */
+    ASSERT(record->settled_in != KHORGOS_SETTLED_IN_NONE);
+    if (record->settled_in != KHORGOS_SETTLED_IN_ALONE) outcome->flags |= SIM_OUTCOME_IN_SET;
     bool same_currency = payment->currency == payment->creditor_currency;
-    if (record->window != 0 || (same_currency && record->transfer_id_credit != 0)) {
-        outcome->flags |= SIM_OUTCOME_IN_SET;
-    }
     if (same_currency) {
         outcome->creditor_amount = record->amount;
         return;
