@@ -34,7 +34,7 @@ RECORDS = {
     "Payment": ("payment", "id:u128 amount:u128 uetr:u128 debtor:str[11] creditor:str[11] end_to_end_id:str[35] "
         "purpose:str[4] type:u8 priority:u8 state:u8 currency:u32 value_date:u32 settle_by:u64 "
         "submitted_at:u64 finished_at:u64 transfer_id_debit:u128 transfer_id_credit:u128 "
-        "transfer_id_credit_draw:u128 reason:u32 reserved:u32 sequence:u64 currency_target:u32 "
+        "transfer_id_credit_draw:u128 reason:u32 settled_in:u8 reserved:u8[3] sequence:u64 currency_target:u32 "
         "amount_kind:u8 settlement:u8 route:u8 rate_exponent:i8 rate_mantissa:u64 "
         "amount_target:u128 window:u32 provider:u32 provider_vehicle:u32 reserved_3:u32"),
     "PaymentChange": ("payment_change",
