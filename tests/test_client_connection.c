@@ -33,6 +33,7 @@
 #define PORT_SILENT 4455
 #define PORT_FAKE 4456
 #define WAIT_MS 5000
+#include "server_client.h" /* connect_port */
 
 static char directory[64];
 static pid_t child;
@@ -47,20 +48,6 @@ static int listen_on(u16 port) {
     assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
     assert_int_equal(listen(fd, 4), 0);
     return fd;
-}
-
-static int connect_to(u16 port) {
-    for (int tries = 0; tries < 100; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
-        close(fd);
-        usleep(50 * 1000);
-    }
-    fail_msg("nothing accepted on port %u within 5 s", port);
-    return -1;
 }
 
 static int setup(void **state) {
@@ -78,7 +65,7 @@ static int setup(void **state) {
                                          .clock_manual = true};
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
-    close(connect_to(PORT_SERVER));
+    close(connect_port(PORT_SERVER, WAIT_MS));
     return 0;
 }
 
@@ -173,7 +160,7 @@ static bool read_message(int fd, u8 *buffer) {
 static void *proxy_thread(void *argument) {
     int listener = *(int *)argument;
     int downstream = accept(listener, NULL, NULL);
-    int upstream = connect_to(PORT_SERVER);
+    int upstream = connect_port(PORT_SERVER, WAIT_MS);
     u8 *buffer = malloc(CLIENT_MESSAGE_BYTES_MAX);
     for (;;) {
         if (!read_message(downstream, buffer)) break;
