@@ -755,7 +755,8 @@ struct khorgos_position {
     X(timeout, "the server did not answer in time")                                            \
     X(evicted, "the server ended this client's session; the client stops")                    \
     X(client_closed, "the client was closed before the request was answered")                 \
-    X(day_not_found, "the currency has no business day of that date in its history")
+    X(day_not_found, "the currency has no business day of that date in its history")          \
+    X(membership_changing, "the cluster's membership is changing; ask again")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

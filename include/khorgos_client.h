@@ -57,6 +57,10 @@ extern "C" {
 #define KHORGOS_CLIENT_GET_MESSAGE_STATUS 241u
 #define KHORGOS_CLIENT_GET_STATEMENT 242u
 #define KHORGOS_CLIENT_SUBSCRIBE_ENTRIES 243u
+/* A cluster's membership change, the operator's only (docs/replication.md, "Membership"): body
+ * 16 bytes (u32 action: 1 add, 2 remove; u32 replica; u32 generation; u32 zero), reply 16 bytes
+ * per server of the configuration (u32 replica, u32 generation, u32 raft role, u32 zero). */
+#define KHORGOS_CLIENT_CLUSTER_MEMBERSHIP 244u
 /* Notification kinds (on_notification): a pacs.002 with a later status of a payment this
  * participant (or, for the operator, this client) submitted by message; a camt.054 of an
  * account the client subscribed to. */

@@ -76,6 +76,7 @@ int cli_client_option(const char *option, const char *value,
 /* After the options: NULL when they make a client (the default timeout set), else why not. */
 const char *cli_client_options_finish(struct khorgos_client_options *options);
 int cli_status_main(int argc, char **argv);
+int cli_membership_main(int argc, char **argv);
 
 /* What executes apply's requests: the engine in this process (apply) or a server (client).
  * execute is khorgos_execute's contract; a result other than ok stops the command (after

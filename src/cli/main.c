@@ -33,6 +33,7 @@ static const struct cli_command cli_commands[] = {
     {"message", cli_message_main, "submit ISO 20022 files; each reply is written beside its file"},
     {"client", cli_client_main, "apply's JSON lines, executed by a server (khorgos start)"},
     {"status", cli_status_main, "each replica's role, leader, term, indexes and lag"},
+    {"cluster", cli_membership_main, "add, remove or replace a replica of a cluster"},
 };
 
 static void cli_usage(FILE *stream) {

@@ -153,6 +153,10 @@ enum client_operation {
     /* camt.054 notifications of a settlement account as its entries happen: BIC (12) and
      * currency (u32) -> nothing; for the session, on its connection. */
     CLIENT_OPERATION_SUBSCRIBE_ENTRIES = 243,
+    /* An operator's change of a cluster's membership (docs/replication.md, "Membership"):
+     * struct cluster_membership_request (16) -> struct cluster_member[] (16 each); answered by
+     * the leader, outside the session's record, as the gateway's operations are. */
+    CLIENT_OPERATION_CLUSTER_MEMBERSHIP = 244,
     CLIENT_OPERATION_KHORGOS_LAST = 255,
 };
 /* The reply of submit_message and get_message_status starts with the gateway's result, struct

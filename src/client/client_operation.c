@@ -75,8 +75,9 @@ bool client_operation_khorgos(u8 operation) {
 bool client_operation_unrecorded(u8 operation) {
     ASSERT(CLIENT_OPERATION_SUBMIT_MESSAGE < CLIENT_OPERATION_SUBSCRIBE_ENTRIES);
     ASSERT(CLIENT_OPERATION_ADVANCE_CLOCK < CLIENT_OPERATION_SUBMIT_MESSAGE);
-    return operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
-           operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES;
+    return (operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
+            operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES) ||
+           operation == CLIENT_OPERATION_CLUSTER_MEMBERSHIP;
 }
 
 static const char *const vsr_operation_names[] = {
@@ -92,6 +93,7 @@ const char *client_operation_name(u8 operation) {
     if (operation < ARRAY_COUNT(vsr_operation_names)) return vsr_operation_names[operation];
     if (operation < ARRAY_COUNT(operations)) return operations[operation].name;
     if (operation == CLIENT_OPERATION_ADVANCE_CLOCK) return "advance_clock";
+    if (operation == CLIENT_OPERATION_CLUSTER_MEMBERSHIP) return "cluster_membership";
     return NULL;
 }
 

@@ -198,8 +198,19 @@ bool cluster_fsm_diverged(const struct cluster_fsm *fsm);
  *     u32  magic          CLUSTER_IDENTITY_MAGIC ("KHCL")
  *     u16  version        CLUSTER_IDENTITY_VERSION
  *     u8   replica        this replica's index, 0 .. replica_count - 1
- *     u8   replica_count  3 or 5
- *     u8   reserved[24]   zero (checked)
+ *     u8   replica_count  3 or 5: the slots of the cluster's address list
+ *     u32  generation     0 for a replica formatted with the cluster; a replacement of a
+ *                         replica whose data was lost is formatted with a higher one
+ *     u8   voters         the replicas 0 .. voters - 1 are the first configuration's voters;
+ *                         0 means all replica_count
+ *     u8   reserved[19]   zero (checked)
+ *
+ * A replica's raft id is CLUSTER_RAFT_ID_SLOTS x generation + replica + 1
+ * (cluster_membership.c): a replacement joins under its predecessor's index (its address, its
+ * place in the view) as a new raft server, since the old one may have voted in the current
+ * term and acknowledged entries the new directory does not hold. A replica of generation 0
+ * below `voters` bootstraps the first configuration; any other joins it: it waits, with no
+ * configuration, until the leader adds it (`khorgos cluster add`).
  */
 #define CLUSTER_IDENTITY_NAME "cluster"
 #define CLUSTER_IDENTITY_MAGIC 0x4C43484Bu /* "KHCL" */
@@ -208,11 +219,18 @@ bool cluster_fsm_diverged(const struct cluster_fsm *fsm);
 /* Replicas in a cluster: 3 (survives one failure) or 5 (two). One replica is a single node,
  * which needs no consensus; more than 5 adds latency to every commit for little more safety. */
 #define CLUSTER_REPLICA_COUNT_MAX 5u
+/* A raft id holds a replica's index and its generation: raft ids of one generation take this
+ * many consecutive numbers (more than CLUSTER_REPLICA_COUNT_MAX, a power of two for reading). */
+#define CLUSTER_RAFT_ID_SLOTS 8u
+/* Replacements of one replica: its generation, so that its raft id stays far below 2^63. */
+#define CLUSTER_GENERATION_MAX 1000000u
 
 struct cluster_identity {
     u128 cluster;
     u8 replica;
     u8 replica_count;
+    u8 voters; /* 0: all */
+    u32 generation;
 };
 
 struct cluster_identity_file {
@@ -222,10 +240,13 @@ struct cluster_identity_file {
     u16 version;
     u8 replica;
     u8 replica_count;
-    u8 reserved[24];
+    u32 generation;
+    u8 voters;
+    u8 reserved[19];
 };
 
-/* replica_count 3 or 5, replica below it. */
+/* replica_count 3 or 5, replica below it, voters at most replica_count and generation at most
+ * CLUSTER_GENERATION_MAX. */
 bool cluster_identity_valid(const struct cluster_identity *identity);
 /* Writes DIR/cluster. invalid_argument (an invalid identity: nothing written), exists (the
  * directory already has one), io or no_space with `message` naming the file, the call and the

@@ -24,7 +24,9 @@ bool cluster_identity_valid(const struct cluster_identity *identity) {
     ASSERT(identity != NULL);
     ASSERT(CLUSTER_REPLICA_COUNT_MAX < 256);
     bool count_ok = identity->replica_count == 3 || identity->replica_count == 5;
-    return count_ok && identity->replica < identity->replica_count;
+    return count_ok && identity->replica < identity->replica_count &&
+           identity->voters <= identity->replica_count &&
+           identity->generation <= CLUSTER_GENERATION_MAX;
 }
 
 static u128 cluster_identity_checksum(const struct cluster_identity_file *file) {
@@ -53,6 +55,8 @@ khorgos_error cluster_identity_write(const char *directory,
                                           .version = CLUSTER_IDENTITY_VERSION,
                                           .replica = identity->replica,
                                           .replica_count = identity->replica_count,
+                                          .generation = identity->generation,
+                                          .voters = identity->voters,
                                           .cluster = identity->cluster};
     bytes.checksum = cluster_identity_checksum(&bytes);
     int directory_file = -1;
@@ -100,7 +104,9 @@ khorgos_error cluster_identity_read(const char *directory, struct cluster_identi
         return KHORGOS_ERROR_io;
     }
     *identity = (struct cluster_identity){.cluster = bytes.cluster, .replica = bytes.replica,
-                                          .replica_count = bytes.replica_count};
+                                          .replica_count = bytes.replica_count,
+                                          .voters = bytes.voters,
+                                          .generation = bytes.generation};
     khorgos_error error = KHORGOS_ERROR_ok;
     static const u8 zero[sizeof(bytes.reserved)];
     if (got != (ssize_t)sizeof(bytes) || longer ||

@@ -62,15 +62,19 @@ khorgos_error cluster_replica_raft_addresses(const char *client_addresses, u32 c
     return KHORGOS_ERROR_ok;
 }
 
-/* Bootstraps every replica as a voter; a replica with raft state already says so and keeps it. */
+/* Bootstraps the first configuration's voters (generation 0); a replica with raft state
+ * already says so and keeps it, and a joining one bootstraps nothing. */
 static int cluster_replica_bootstrap(struct cluster_replica *replica) {
     ASSERT(replica != NULL);
     ASSERT(cluster_identity_valid(&replica->identity));
+    const struct cluster_identity *identity = &replica->identity;
+    u32 voters = identity->voters != 0 ? identity->voters : identity->replica_count;
+    if (identity->generation != 0 || identity->replica >= voters) return 0;
     struct raft_configuration configuration;
     raft_configuration_init(&configuration);
     int status = 0;
-    for (u32 index = 0; index < replica->identity.replica_count && status == 0; index++) {
-        status = raft_configuration_add(&configuration, index + 1,
+    for (u32 index = 0; index < voters && status == 0; index++) {
+        status = raft_configuration_add(&configuration, cluster_raft_id(index, 0),
                                         replica->raft_addresses[index], RAFT_VOTER);
     }
     if (status == 0) status = raft_bootstrap(&replica->raft, &configuration);
@@ -96,7 +100,8 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
         raft_uv_tcp_close(&replica->transport);
         return KHORGOS_ERROR_io;
     }
-    status = raft_init(&replica->raft, &replica->io, &replica->fsm.raft, index + 1,
+    status = raft_init(&replica->raft, &replica->io, &replica->fsm.raft,
+                       cluster_raft_id(index, replica->identity.generation),
                        replica->raft_addresses[index]);
     if (status != 0) {
         snprintf(message, capacity, "raft_init: %s", raft_strerror(status));
@@ -143,6 +148,8 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
         snprintf(message, capacity, "%s: mkdir: %s", replica->raft_directory, strerror(errno));
         return KHORGOS_ERROR_io;
     }
+    error = cluster_raft_log_check(replica->raft_directory, message, capacity);
+    if (error != KHORGOS_ERROR_ok) return error;
     error = cluster_replica_raft_init(replica, loop, message, capacity);
     if (error != KHORGOS_ERROR_ok) return error;
     replica->started = true;
@@ -188,8 +195,8 @@ int cluster_replica_leader(const struct cluster_replica *replica) {
     raft_id id = 0;
     const char *address = NULL;
     raft_leader((struct raft *)&replica->raft, &id, &address);
-    if (id == 0 || id > replica->identity.replica_count) return -1;
-    return (int)(id - 1);
+    if (id == 0 || cluster_raft_id_replica(id) >= replica->identity.replica_count) return -1;
+    return (int)cluster_raft_id_replica(id);
 }
 
 u64 cluster_replica_view(const struct cluster_replica *replica) {

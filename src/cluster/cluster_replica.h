@@ -6,14 +6,18 @@
  * src/server/server_replica.c) proposes entries with raft_apply on `raft` and reads raft's
  * state from it; this file only starts and stops the replica and names what it serves.
  *
- * raft ids are the replica index plus one (raft reserves id 0). A replica that has no raft
- * state yet bootstraps the configuration of all replica_count replicas, every one a voter, so
- * the replicas of a cluster formatted together start alike; one with state goes on from it.
+ * raft ids hold the replica's index and generation (cluster_membership.h; raft reserves id 0).
+ * A replica of generation 0 that has no raft state yet bootstraps the first configuration (the
+ * identity's voters, every one a voter), so the replicas of a cluster formatted together start
+ * alike; one with state goes on from it; any other replica joins: it starts with no
+ * configuration and waits for the leader to add it. Before raft opens its log, the replica
+ * checks every batch of it (cluster_raft_log_check) and refuses to start on a damaged one.
  */
 #ifndef KHORGOS_CLUSTER_REPLICA_H
 #define KHORGOS_CLUSTER_REPLICA_H
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_membership.h"
 
 /* After the project's headers: sys/param.h (which uv.h includes) redefines MIN and MAX. */
 #include <raft/uv.h>
@@ -39,6 +43,7 @@ struct cluster_replica {
     struct cluster_identity identity;
     char raft_directory[4096];
     char raft_addresses[CLUSTER_REPLICA_COUNT_MAX][CLUSTER_ADDRESS_BYTES];
+    struct cluster_membership membership; /* the leader's change under way */
     void (*closed)(struct cluster_replica *replica);
     void *data; /* the caller's */
     bool started;
@@ -54,8 +59,9 @@ khorgos_error cluster_replica_raft_addresses(const char *client_addresses, u32 c
 
 /* Starts replica identity->replica of `data_directory`, whose open engine (on a manual clock)
  * it takes: from any return the replica owns the engine, and cluster_replica_free closes it.
- * Makes DIR/raft (0700) when missing, opens raft's log there, bootstraps a new replica, and
- * starts raft on `loop`. io (with `message`), out_of_memory, invalid_argument. */
+ * Makes DIR/raft (0700) when missing, checks and opens raft's log there, bootstraps a new
+ * replica, and starts raft on `loop`. io or corrupt (with `message`), out_of_memory,
+ * invalid_argument. */
 khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
                                     const char *data_directory, struct khorgos *engine,
                                     const struct cluster_identity *identity,

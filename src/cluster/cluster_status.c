@@ -37,11 +37,13 @@ void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
     raft_id leader_id = 0;
     const char *leader_address = NULL;
     raft_leader(raft, &leader_id, &leader_address);
-    status->leader = leader_id == 0 ? -1 : (i64)leader_id - 1;
+    status->leader = leader_id == 0 ? -1 : (i64)cluster_raft_id_replica(leader_id);
     status->term = raft_current_term(raft);
     status->commit_index = raft_commit_index(raft);
     status->applied_index = raft_last_applied(raft);
     status->last_log_index = raft_last_index(raft);
     status->stopped = fsm != NULL && cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok;
+    status->generation = identity->generation;
+    status->member_count = cluster_members_read(raft, status->members);
     ASSERT(status->replica < status->replica_count);
 }

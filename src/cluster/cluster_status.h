@@ -9,6 +9,7 @@
 #define KHORGOS_CLUSTER_STATUS_H
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_membership.h"
 
 enum cluster_role {
     CLUSTER_ROLE_STANDALONE = 0, /* a single node: no raft */
@@ -29,6 +30,9 @@ struct cluster_status {
     u64 applied_index;  /* the highest applied to the state machine */
     u64 last_log_index; /* the last index in this replica's raft log */
     bool stopped;       /* the state machine stopped: diverged or corrupt */
+    u32 generation;     /* this replica's generation (cluster.h, "Identity") */
+    u32 member_count;   /* raft's configuration as this replica knows it */
+    struct cluster_member members[CLUSTER_MEMBERS_MAX];
 };
 
 /* "standalone", "unavailable", "follower", "candidate", "leader"; NULL out of range. */

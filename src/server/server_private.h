@@ -192,6 +192,14 @@ bool server_replica_closed(const struct server *server);
 struct cluster_replica *server_replica_cluster(struct server *server);
 /* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
 void server_replica_free(struct server *server);
+/* server_membership.c: an operator's membership request, answered outside the session's
+ * record: forbidden to any other role, invalid_operation on a single node, else the leader's
+ * step (cluster_membership.h) and the configuration. */
+void server_membership_request(struct server_connection *connection,
+                               const struct client_header *header, const u8 *body);
+/* From the replica's timer: true, once, when this replica, having been in the configuration,
+ * is out of it (removed); it logs so. */
+bool server_membership_removed(struct server *server);
 /* The engine's actor for a connection's identity: the engine authorizes each request by it. */
 struct khorgos_actor server_request_actor(const struct server_identity *identity);
 

@@ -371,6 +371,10 @@ static void replica_on_timer(uv_timer_t *timer) {
         return;
     }
     replica_leader_log(replica);
+    if (server_membership_removed(server)) {
+        raise(SIGTERM); /* its handler stops the server as an operator's SIGTERM does */
+        return;
+    }
     if (raft_state(replica_raft(server)) == RAFT_LEADER) replica_lead(server);
 }
 

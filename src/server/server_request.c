@@ -227,6 +227,10 @@ static void handle_request(struct server_connection *connection,
                                 KHORGOS_ERROR_clock_not_manual);
         return;
     }
+    if (fields->operation == CLIENT_OPERATION_CLUSTER_MEMBERSHIP) {
+        server_membership_request(connection, header, body); /* never through the log */
+        return;
+    }
     bool gateway = fields->operation >= CLIENT_OPERATION_SUBMIT_MESSAGE &&
                    fields->operation <= CLIENT_OPERATION_SUBSCRIBE_ENTRIES;
     if (gateway && server->replica != NULL) {

@@ -9,7 +9,8 @@ ERRORS = [
     "corrupt", "format_version", "exists", "locked", "not_found", "stopped", "message_checksum",
     "message_invalid", "message_cluster", "diverged", "account_not_found", "too_many_entries",
     "message_not_found", "forbidden", "no_session", "request_duplicate", "request_mismatch",
-    "request_out_of_order", "timeout", "evicted", "client_closed", "day_not_found"
+    "request_out_of_order", "timeout", "evicted", "client_closed", "day_not_found",
+    "membership_changing"
 ]
 
 SETTLE_STATUSES = [

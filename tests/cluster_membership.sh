@@ -1,0 +1,143 @@
+#!/bin/bash
+# cluster_membership.sh: membership and repair (docs/replication.md, "Membership"). A cluster
+# of five slots whose first configuration is replicas 0, 1 and 2 takes transfers; a follower
+# whose raft log's last batch is damaged refuses to start (corrupt, naming the file and the
+# offset); its directory is formatted afresh as generation 1 and `khorgos cluster add` makes it
+# a voter in place of generation 0, caught up from the leader; replica 3 is added as a fourth
+# voter and replica 0 removed, which, left running, elects no one; every acknowledged transfer
+# is on every member once and their journals are equal. A single node refuses the request (invalid_operation).
+# Client ports 5220-5224, raft ports 6220-6224.
+. "$(dirname "$0")/support/server_test.sh"
+
+addresses=127.0.0.1:5220,127.0.0.1:5221,127.0.0.1:5222,127.0.0.1:5223,127.0.0.1:5224
+pids=(0 0 0 0 0)
+cleanup_cluster() {
+    for pid in "${pids[@]}"; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup_cluster EXIT
+
+format() { # INDEX GENERATION
+    rm -rf "$work/r$1"
+    "$KHORGOS" format --data "$work/r$1" --cluster 7 --replica "$1" --replica-count 5 \
+        --voters 3 --generation "$2" >/dev/null || fail "format r$1"
+}
+start() { # INDEX
+    "$KHORGOS" start --data "$work/r$1" --addresses "$addresses" --replica "$1" \
+        2>>"$work/r$1.log" &
+    pids[$1]=$!
+}
+stop() { # INDEX
+    kill "${pids[$1]}" 2>/dev/null
+    wait "${pids[$1]}" 2>/dev/null
+    pids[$1]=0
+}
+transfers() { # FIRST LAST
+    for id in $(seq "$1" "$2"); do
+        echo "{\"op\":\"create_transfers\",\"events\":[{\"id\":\"$id\",\"debit_account_id\":\"1\",\
+\"credit_account_id\":\"2\",\"amount\":\"5\",\"ledger\":398,\"code\":1}]}"
+    done
+}
+client() { # INPUT OUTPUT COUNT
+    "$KHORGOS" client --addresses "$addresses" --cluster 7 --timeout 60 <"$1" >"$2" \
+        2>>"$work/client.err" || fail "client: $(cat "$work/client.err")"
+    [ "$(grep -o '"status":"created"' "$2" | wc -l)" -eq "$3" ] || fail "$1: $(cat "$2")"
+}
+member() { # ACTION INDEX [GENERATION]
+    "$KHORGOS" cluster "$1" --addresses "$addresses" --cluster 7 --replica "$2" \
+        ${3:+--generation "$3"} --timeout 60 >"$work/member.out" 2>&1 ||
+        fail "cluster $*: $(cat "$work/member.out")"
+    tail -n 1 "$work/member.out"
+}
+leader() { # the index of the replica whose /metrics says it leads: read from its log
+    grep -h "event=leading" "$work"/r*.log | tail -n 1 | sed 's/.*replica=\([0-9]\).*/\1/'
+}
+
+# A single node has no membership.
+"$KHORGOS" format --data "$work/single" --cluster 7 >/dev/null || fail "format single"
+"$KHORGOS" start --data "$work/single" --addresses 127.0.0.1:5224 2>"$work/single.log" &
+pids[4]=$!
+wait_for "$work/single.log" "event=serving"
+"$KHORGOS" cluster add --addresses 127.0.0.1:5224 --cluster 7 --replica 1 --timeout 5 \
+    >"$work/single.out" 2>&1 && fail "a single node took a membership request"
+grep -q "invalid_operation" "$work/single.out" || fail "single: $(cat "$work/single.out")"
+stop 4
+
+for index in 0 1 2; do format "$index" 0; done
+for index in 0 1 2; do start "$index"; done
+{
+    echo '{"op":"create_accounts","events":[{"id":"1","ledger":398,"code":1},{"id":"2","ledger":398,"code":1}]}'
+    transfers 100 119
+} >"$work/in1"
+client "$work/in1" "$work/out1" 22
+
+# A follower's last raft batch damaged: it refuses to start, naming the file and the offset.
+first=$(leader)
+victim=$(((first + 1) % 3))
+stop "$victim"
+segment=$(ls -t "$work/r$victim/raft/" | grep -E '^(open-|[0-9])' | head -n 1)
+python3 - "$work/r$victim/raft/$segment" <<'PY' || fail "no batch to damage"
+import sys
+path = sys.argv[1]
+data = open(path, "rb").read()
+end = len(data.rstrip(b"\0"))
+assert end > 64
+with open(path, "r+b") as stream:
+    stream.seek(end - 5)
+    stream.write(bytes([data[end - 5] ^ 0xFF]))
+PY
+"$KHORGOS" start --data "$work/r$victim" --addresses "$addresses" --replica "$victim" \
+    2>"$work/refused.log" && fail "a replica with a damaged raft log started"
+grep -q "error=corrupt.*raft/$segment: the raft log batch at offset [0-9]*" "$work/refused.log" ||
+    fail "the refusal: $(cat "$work/refused.log")"
+
+# Replaced: a fresh directory, generation 1, added under the same index.
+transfers 120 129 >"$work/in2"
+client "$work/in2" "$work/out2" 10
+format "$victim" 1
+start "$victim"
+out=$(member add "$victim" 1)
+echo "$out" | grep -q "replica=$victim generation=1 role=voter" || fail "replace: $out"
+echo "$out" | grep -q "replica=$victim generation=0" && fail "generation 0 stayed: $out"
+
+# A fourth replica added, then replica 0 removed.
+format 3 0
+start 3
+out=$(member add 3)
+[ "$(echo "$out" | grep -o "role=voter" | wc -l)" -eq 4 ] || fail "add 3: $out"
+transfers 130 139 >"$work/in3"
+client "$work/in3" "$work/out3" 10
+out=$(member remove 0)
+echo "$out" | grep -q "replica=0 " && fail "remove 0: $out"
+# The removed replica, left running, hears from no leader and stands for election in vain:
+# the members, which have a leader, neither vote for it nor take its terms.
+leadings=$(cat "$work"/r[1-3].log | grep -c "event=leading")
+transfers 140 149 >"$work/in4"
+client "$work/in4" "$work/out4" 10
+sleep 3
+[ "$(cat "$work"/r[1-3].log | grep -c "event=leading")" -eq "$leadings" ] ||
+    fail "the removed replica disrupted the cluster: $(grep -h event=leading "$work"/r*.log)"
+stop 0
+
+# Every member holds every acknowledged transfer once, with equal journals.
+records() { "$KHORGOS" inspect --data "$work/r$1" 2>/dev/null | wc -l; }
+for _ in $(seq 1 300); do
+    length=$(records 1)
+    [ "$(records 2)" -ge "$length" ] && [ "$(records 3)" -ge "$length" ] && break
+    sleep 0.1
+done
+for index in 1 2 3; do stop "$index"; done
+for index in 1 2 3; do
+    "$KHORGOS" check --data "$work/r$index" >"$work/check$index" || fail "check r$index"
+    [ "$(grep "chain head" "$work/check1")" = "$(grep "chain head" "$work/check$index")" ] ||
+        fail "r1 and r$index: other chain heads"
+    ids=$(seq -s '","' 100 149)
+    echo "{\"op\":\"lookup_transfers\",\"ids\":[\"$ids\"]}
+{\"op\":\"lookup_accounts\",\"ids\":[\"1\"]}" | "$KHORGOS" apply --data "$work/r$index" \
+        >"$work/lookup$index" 2>/dev/null || fail "apply r$index"
+    [ "$(grep -o '"amount":"5"' "$work/lookup$index" | wc -l)" -eq 50 ] ||
+        fail "r$index: not every acknowledged transfer is there"
+    grep -q '"debits_posted":"250"' "$work/lookup$index" || fail "r$index: debits are not 250"
+done
+echo "ok: damaged raft log refused, replica $victim replaced (generation 1), replica 3 added," \
+    "replica 0 removed; 50 transfers once on replicas 1, 2 and 3, chain heads equal"
