@@ -5,8 +5,9 @@
 # offset); its directory is formatted afresh as generation 1 and `khorgos cluster add` makes it
 # a voter in place of generation 0, caught up from the leader; replica 3 is added as a fourth
 # voter and replica 0 removed, which, left running, elects no one; every acknowledged transfer
-# is on every member once and their journals are equal. A single node refuses the request (invalid_operation).
-# Client ports 5220-5224, raft ports 6220-6224.
+# is on every member once and their journals are equal. Only the operator may ask; a single
+# node refuses (invalid_operation).
+# Client ports 5220-5224, raft ports 6220-6224, HTTP ports 5230-5234.
 . "$(dirname "$0")/support/server_test.sh"
 
 addresses=127.0.0.1:5220,127.0.0.1:5221,127.0.0.1:5222,127.0.0.1:5223,127.0.0.1:5224
@@ -24,7 +25,7 @@ format() { # INDEX GENERATION
 }
 start() { # INDEX
     "$KHORGOS" start --data "$work/r$1" --addresses "$addresses" --replica "$1" \
-        2>>"$work/r$1.log" &
+        --http "127.0.0.1:$((5230 + $1))" 2>>"$work/r$1.log" &
     pids[$1]=$!
 }
 stop() { # INDEX
@@ -53,14 +54,23 @@ leader() { # the index of the replica whose /metrics says it leads: read from it
     grep -h "event=leading" "$work"/r*.log | tail -n 1 | sed 's/.*replica=\([0-9]\).*/\1/'
 }
 
-# A single node has no membership.
+# Only the operator may ask (a TLS single node: an auditor's certificate is refused with
+# forbidden), and a single node has no membership (invalid_operation).
+ca=$work/ca
+sh "$(dirname "$0")/../scripts/dev-ca.sh" "$ca" operator auditor >/dev/null || fail "dev-ca.sh"
 "$KHORGOS" format --data "$work/single" --cluster 7 >/dev/null || fail "format single"
-"$KHORGOS" start --data "$work/single" --addresses 127.0.0.1:5224 2>"$work/single.log" &
+"$KHORGOS" start --data "$work/single" --addresses 127.0.0.1:5224 --tls-cert "$ca/server.crt" \
+    --tls-key "$ca/server.key" --tls-ca "$ca/ca.crt" 2>"$work/single.log" &
 pids[4]=$!
 wait_for "$work/single.log" "event=serving"
-"$KHORGOS" cluster add --addresses 127.0.0.1:5224 --cluster 7 --replica 1 --timeout 5 \
-    >"$work/single.out" 2>&1 && fail "a single node took a membership request"
-grep -q "invalid_operation" "$work/single.out" || fail "single: $(cat "$work/single.out")"
+for role in auditor operator; do
+    "$KHORGOS" cluster add --addresses 127.0.0.1:5224 --cluster 7 --replica 1 --timeout 5 \
+        --tls-cert "$ca/$role.crt" --tls-key "$ca/$role.key" --tls-ca "$ca/ca.crt" \
+        >"$work/single.out" 2>&1 && fail "a single node took the $role's membership request"
+done
+grep -q "(invalid_operation)" "$work/single.out" || fail "operator: $(cat "$work/single.out")"
+grep -q "event=membership_refused .*error=forbidden" "$work/single.log" ||
+    fail "auditor: $(grep membership "$work/single.log")"
 stop 4
 
 for index in 0 1 2; do format "$index" 0; done
@@ -126,6 +136,15 @@ for _ in $(seq 1 300); do
     [ "$(records 2)" -ge "$length" ] && [ "$(records 3)" -ge "$length" ] && break
     sleep 0.1
 done
+# `khorgos status` shows the configuration as the leader knows it.
+"$KHORGOS" status --addresses 127.0.0.1:5231,127.0.0.1:5232,127.0.0.1:5233 >"$work/status" ||
+    fail "status: $(cat "$work/status")"
+for index in 1 2 3; do
+    expected="replica $index generation $([ "$index" = "$victim" ] && echo 1 || echo 0) voter"
+    grep "^configuration:" "$work/status" | grep -q "$expected" ||
+        fail "status lacks $expected: $(cat "$work/status")"
+done
+grep "^configuration:" "$work/status" | grep -q "replica 0 " && fail "status: $(cat "$work/status")"
 for index in 1 2 3; do stop "$index"; done
 for index in 1 2 3; do
     "$KHORGOS" check --data "$work/r$index" >"$work/check$index" || fail "check r$index"

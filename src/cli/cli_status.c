@@ -181,6 +181,28 @@ static bool status_value(const char *page, const char *key, double *value) {
     return false;
 }
 
+/* The configuration's servers on the page (khorgos_cluster_member samples), at most
+ * CLUSTER_MEMBERS_MAX. */
+static void status_members(struct cluster_status *status, const char *page) {
+    ASSERT(status != NULL && page != NULL);
+    static const char key[] = "khorgos_cluster_member{replica=\"";
+    status->member_count = 0;
+    for (const char *line = strstr(page, key); line != NULL; line = strstr(line + 1, key)) {
+        unsigned replica = 0, generation = 0;
+        char role[16] = "";
+        if (sscanf(line + sizeof(key) - 1, "%u\",generation=\"%u\",role=\"%15[a-z]\"",
+                   &replica, &generation, role) != 3 ||
+            status->member_count == CLUSTER_MEMBERS_MAX) {
+            continue;
+        }
+        u32 code = strcmp(role, "voter") == 0 ? RAFT_VOTER
+                   : strcmp(role, "standby") == 0 ? RAFT_STANDBY : RAFT_SPARE;
+        status->members[status->member_count++] = (struct cluster_member){
+            .replica = replica, .generation = generation, .role = code};
+    }
+    ASSERT(status->member_count <= CLUSTER_MEMBERS_MAX);
+}
+
 /* Fills the replica's status from its page; false (failure said) when a gauge is missing. */
 static bool status_parse(struct status_replica *replica, const char *page) {
     ASSERT(replica != NULL && page != NULL);
@@ -216,6 +238,7 @@ static bool status_parse(struct status_replica *replica, const char *page) {
     status->commit_index = (u64)commit;
     status->applied_index = (u64)applied;
     status->stopped = stopped != 0;
+    status_members(status, page);
     return true;
 }
 
@@ -265,6 +288,28 @@ static void status_print_line(const struct status_replica *replica, u64 commit_m
            status->stopped ? " (stopped)" : "");
 }
 
+/* The configuration as the leader's page lists it (the leader's is the newest). */
+static void status_print_members(const struct status_replica *replicas, u32 count, i64 leader,
+                                 u64 term) {
+    ASSERT(replicas != NULL && leader >= 0);
+    ASSERT(count <= STATUS_ADDRESSES_MAX);
+    for (u32 index = 0; index < count; index++) {
+        const struct cluster_status *status = &replicas[index].status;
+        if (!replicas[index].answered || status->role != CLUSTER_ROLE_LEADER ||
+            (i64)status->replica != leader || status->term != term) {
+            continue;
+        }
+        printf("configuration:");
+        for (u32 member = 0; member < status->member_count; member++) {
+            const struct cluster_member *server = &status->members[member];
+            printf("%s replica %u generation %u %s", member == 0 ? "" : ",", server->replica,
+                   server->generation, cluster_member_role_name(server->role));
+        }
+        printf("\n");
+        return;
+    }
+}
+
 /* Prints the table and the leader; the exit status. */
 static int status_report(const struct status_replica *replicas, u32 count) {
     ASSERT(replicas != NULL);
@@ -294,6 +339,7 @@ static int status_report(const struct status_replica *replicas, u32 count) {
     }
     printf("leader: replica %lld, term %llu%s\n", (long long)leader, (unsigned long long)term,
            agreed ? "" : " (replicas of that term name different leaders)");
+    status_print_members(replicas, count, leader, term);
     return healthy && agreed ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }
 

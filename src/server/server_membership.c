@@ -37,8 +37,8 @@ void server_membership_request(struct server_connection *connection,
     u64 now = khorgos_clock_now(server->engine);
     u32 body_bytes = header->size - (u32)CLIENT_HEADER_BYTES;
     khorgos_error error = KHORGOS_ERROR_ok;
-    if (server->replica == NULL) error = KHORGOS_ERROR_invalid_operation;
-    else if (connection->identity.role != SERVER_ROLE_OPERATOR) error = KHORGOS_ERROR_forbidden;
+    if (connection->identity.role != SERVER_ROLE_OPERATOR) error = KHORGOS_ERROR_forbidden;
+    else if (server->replica == NULL) error = KHORGOS_ERROR_invalid_operation;
     else if (body_bytes != sizeof(struct cluster_membership_request)) {
         error = KHORGOS_ERROR_invalid_argument;
     }

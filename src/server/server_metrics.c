@@ -312,6 +312,23 @@ static void page_settlement(struct page *page, const struct khorgos *engine) {
     }
 }
 
+/* This replica's generation and raft's configuration as it knows it: one sample per server
+ * (none on a single node, or before a joining replica heard from the leader). */
+static void page_members(struct page *page, const struct cluster_status *status) {
+    ASSERT(page != NULL && status != NULL);
+    ASSERT(status->member_count <= CLUSTER_MEMBERS_MAX);
+    page_gauge(page, "khorgos_cluster_generation", "This replica's generation (0, or one more "
+               "for each replacement of its index).", status->generation);
+    page_header(page, "khorgos_cluster_member", "gauge",
+                "1 for each server of raft's configuration: its index, generation and role.");
+    for (u32 index = 0; index < status->member_count; index++) {
+        const struct cluster_member *member = &status->members[index];
+        page_printf(page, "khorgos_cluster_member{replica=\"%u\",generation=\"%u\","
+                    "role=\"%s\"} 1\n", member->replica, member->generation,
+                    cluster_member_role_name(member->role));
+    }
+}
+
 /* The replica's place in its cluster (cluster_status.h); a single node is standalone. */
 static void page_cluster(struct page *page, struct server *server) {
     ASSERT(page != NULL && server != NULL);
@@ -357,6 +374,7 @@ static void page_cluster(struct page *page, struct server *server) {
                "log.", (double)status.last_log_index);
     page_gauge(page, "khorgos_cluster_stopped", "1 when this replica's state machine stopped "
                "(its state diverged, or its journal and raft's log disagree).", status.stopped);
+    page_members(page, &status);
 }
 
 const u32 server_metrics_http_codes[SERVER_METRICS_HTTP_CODES] = {200, 400, 404, 405,

@@ -193,8 +193,8 @@ struct cluster_replica *server_replica_cluster(struct server *server);
 /* After the loop ended: frees the replica and closes its engine; server->engine is NULL. */
 void server_replica_free(struct server *server);
 /* server_membership.c: an operator's membership request, answered outside the session's
- * record: forbidden to any other role, invalid_operation on a single node, else the leader's
- * step (cluster_membership.h) and the configuration. */
+ * record: forbidden to any other role, then invalid_operation on a single node, else the
+ * leader's step (cluster_membership.h) and the configuration. */
 void server_membership_request(struct server_connection *connection,
                                const struct client_header *header, const u8 *body);
 /* From the replica's timer: true, once, when this replica, having been in the configuration,
