@@ -1,8 +1,10 @@
 #!/bin/bash
 # cluster_faults.sh (make test): the fault harness and checker, tests/support/cluster_faults.py,
 # in a short run. Clients send transfers and settlement payments with retries while the test
-# SIGKILLs and SIGSTOPs replicas (leader and followers), restarts them and flips bytes at the
-# tail of a follower's raft log, each fault bounded in time; then every acknowledged request
+# SIGKILLs and SIGSTOPs replicas (leader and followers) and restarts them, flips bytes at the
+# tail of a follower's raft log (it must refuse to start, and is replaced by a fresh directory
+# of the next generation with `khorgos cluster add`) and deletes a replica's directory (it is
+# replaced too), each fault bounded in time; then every acknowledged request
 # must be present once, every currency conserved, the replicas' journals equal, and no term
 # have two leaders. First the checker's own test: a run that goes back to a mid-run copy must
 # be caught losing acknowledged requests. As root, a single node in a network namespace behind
@@ -42,8 +44,6 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: the three-replica run (khorgos start has no --replica)"
     exit 0
 fi
-# Kills and stops only: a follower whose raft log tail was flipped does not catch up yet (the
-# long run, tests/long/cluster_faults.sh, makes that fault too).
 $harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 12 --gap 2 \
-    --port 4730 --faults kill,stop --grace 3 || exit 1
+    --port 4730 --faults kill,stop,corrupt,wipe --grace 3 || exit 1
 echo "ok"

@@ -97,7 +97,8 @@ with open(path, "r+b") as stream:
     stream.write(bytes([data[end - 5] ^ 0xFF]))
 PY
 "$KHORGOS" start --data "$work/r$victim" --addresses "$addresses" --replica "$victim" \
-    2>"$work/refused.log" && fail "a replica with a damaged raft log started"
+    2>"$work/refused.log"
+[ "$?" -eq 4 ] || fail "a replica with a damaged raft log: not refused with exit 4"
 grep -q "error=corrupt.*raft/$segment: the raft log batch at offset [0-9]*" "$work/refused.log" ||
     fail "the refusal: $(cat "$work/refused.log")"
 

@@ -8,7 +8,12 @@ settlement payments (each client one session, retrying a request with the same n
 
   kill       SIGKILL of the leader or of a follower, restarted after a pause
   stop       SIGSTOP of the leader or of a follower, SIGCONT after a pause
-  corrupt    a follower killed, the last bytes of its raft log's newest file flipped, restarted
+  corrupt    a follower killed, the last bytes of its raft log's newest file flipped, restarted:
+             it must refuse to start (exit 4, naming the file and offset), and is replaced
+  wipe       a replica (leader or follower) killed and its data directory deleted, then
+             replaced
+  (replaced: a fresh directory of the next generation, started, and `khorgos cluster add` run
+  until it is a voter in place of the old generation, while the traffic goes on)
   partition  (--netns, as root) a replica's veth link set down, then up again
 
 Every reply line a client wrote is an acknowledged request. At the end, with the faults healed,
@@ -22,8 +27,8 @@ the checker asks the cluster (through any address: the leader answers) and check
     (`khorgos check`), which with the deterministic state machine means equal state digests;
   - no two replicas announced themselves leader in one term (their stderr event lines).
 
-It prints one line of counts (kills, stops, corruptions, partitions, acknowledged requests
-checked, lost) and exits 0 when every check holds, 1 otherwise.
+It prints one line of counts (kills, stops, corruptions, wipes, replacements, partitions,
+acknowledged requests checked, lost) and exits 0 when every check holds, 1 otherwise.
 """
 import argparse
 import json
@@ -72,6 +77,7 @@ class Cluster:
                                            for index in range(self.count)]
         self.tunnels = []
         self.processes = [None] * self.count
+        self.generations = [0] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
 
@@ -80,10 +86,36 @@ class Cluster:
 
     def format(self):
         for index in range(self.count):
-            command = [self.khorgos, "format", "--data", self.data(index), "--cluster", "7"]
-            if self.count > 1:
-                command += ["--replica", str(index), "--replica-count", str(self.count)]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            self.format_one(index)
+
+    def format_one(self, index):
+        command = [self.khorgos, "format", "--data", self.data(index), "--cluster", "7"]
+        if self.count > 1:
+            command += ["--replica", str(index), "--replica-count", str(self.count),
+                        "--generation", str(self.generations[index])]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+
+    def replace(self, index, timeout_seconds=90):
+        """Replica `index`, killed, gets a fresh directory of the next generation, is started
+        and added (`khorgos cluster add`, asked through the leader first). False when the
+        change did not finish."""
+        self.kill(index)
+        subprocess.run(["rm", "-rf", self.data(index)], check=True)
+        self.generations[index] += 1
+        self.format_one(index)
+        self.start(index)
+        addresses = self.addresses.split(",")
+        leader = self.leader()
+        if leader is not None:
+            addresses = addresses[leader:] + addresses[:leader]
+        result = subprocess.run([self.khorgos, "cluster", "add", "--addresses",
+                                 ",".join(addresses), "--cluster", "7", "--replica", str(index),
+                                 "--generation", str(self.generations[index]), "--timeout",
+                                 str(timeout_seconds)], capture_output=True, text=True)
+        lines = result.stdout.strip().splitlines()
+        log("replica %d replaced by generation %d: %s" % (
+            index, self.generations[index], lines[-1] if lines else result.stderr.strip()))
+        return result.returncode == 0
 
     def start(self, index):
         assert self.processes[index] is None
@@ -434,7 +466,9 @@ def minor(text):
 class Faults:
     def __init__(self, cluster, args, rng):
         self.cluster, self.args, self.rng = cluster, args, rng
-        self.counts = {"kills": 0, "stops": 0, "corruptions": 0, "partitions": 0}
+        self.counts = {"kills": 0, "stops": 0, "corruptions": 0, "wipes": 0,
+                       "replacements": 0, "partitions": 0}
+        self.problems = []
 
     def victim(self):
         leader = self.cluster.leader()
@@ -447,7 +481,7 @@ class Faults:
 
     def one(self):
         kinds = [kind for kind in self.args.faults.split(",")
-                 if (kind != "corrupt" or self.cluster.count > 1)
+                 if (kind not in ("corrupt", "wipe") or self.cluster.count > 1)
                  and (kind != "partition" or self.args.netns)]
         kind = self.rng.choice(kinds)
         index, role = self.victim()
@@ -469,10 +503,15 @@ class Faults:
             self.counts["stops"] += 1
         elif kind == "corrupt":
             self.cluster.kill(index)
-            corrupt_raft_tail(self.cluster.data(index), self.rng)
+            damaged = corrupt_raft_tail(self.cluster.data(index), self.rng)
             time.sleep(pause)
             self.cluster.start(index)
             self.counts["corruptions"] += 1
+            if damaged:
+                self.refused_then_replaced(index)
+        elif kind == "wipe":
+            self.counts["wipes"] += 1
+            self.replaced(index)
         else:
             set_link(self.args, index, False)
             self.cluster.link_down[index] = True
@@ -482,6 +521,30 @@ class Faults:
             self.counts["partitions"] += 1
 
 
+    def refused_then_replaced(self, index):
+        """A replica whose raft log was damaged must refuse to start (exit 4, the file and the
+        offset named); then it is replaced."""
+        process = self.cluster.processes[index]
+        try:
+            status = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            status = None
+        self.cluster.processes[index] = None if status is not None else process
+        path = os.path.join(self.cluster.work, "r%d.log" % index)
+        with open(path, errors="replace") as stream:
+            said = "the raft log batch at offset" in stream.read()
+        if status != 4 or not said:
+            self.problems.append("replica %d with a damaged raft log: exit %s, refusal said: %s"
+                                 % (index, status, said))
+        self.replaced(index)
+
+    def replaced(self, index):
+        if self.cluster.replace(index):
+            self.counts["replacements"] += 1
+        else:
+            self.problems.append("replica %d was not replaced" % index)
+
+
 def corrupt_raft_tail(data, rng):
     """Flips 4 bytes among the last 64 written bytes of the newest file of the replica's raft
     log. raft preallocates its open segments with zeros, so the written end is the last
@@ -489,25 +552,26 @@ def corrupt_raft_tail(data, rng):
     folder = os.path.join(data, "raft")
     if not os.path.isdir(folder):
         log("no raft log in %s: nothing to corrupt" % data)
-        return
+        return False
     names = [n for n in os.listdir(folder) if n[0].isdigit() or n.startswith("open-")]
     paths = [os.path.join(folder, n) for n in names]
     paths = [p for p in paths if os.path.getsize(p) > 64]
     if not paths:
-        return
+        return False
     path = max(paths, key=os.path.getmtime)
     with open(path, "rb") as stream:
         content = stream.read()
     end = len(content.rstrip(b"\0"))
     if end <= 64:
         log("%s holds no entry yet: nothing to corrupt" % path)
-        return
+        return False
     with open(path, "r+b") as stream:
         for _ in range(4):
             offset = end - 1 - rng.randrange(64)
             stream.seek(offset)
             stream.write(bytes([content[offset] ^ 0xFF]))
     log("flipped 4 of the last 64 written bytes of %s (it ends at %d)" % (path, end))
+    return True
 
 
 def acknowledged(outputs, sents):
@@ -708,11 +772,13 @@ def run_cluster(cluster, args, rng):
         time.sleep(args.gap)
     for slot in slots:
         slot.join()
+    problems_faults = faults.problems
     if args.lose:
         lose_acknowledged(cluster)
     outputs = [lines for slot in slots for lines in slot.outputs]
     sents = [sent for slot in slots for sent in slot.sents]
     acked, requests, problems = acknowledged(outputs, sents)
+    problems += problems_faults
     try:
         state_problems, transfers, payments = check_state(cluster, sents, acked)
     except RuntimeError as error:
@@ -731,11 +797,12 @@ def run_cluster(cluster, args, rng):
         log("FAIL: " + problem)
     lost = sum(1 for p in problems if "missing" in p)
     counts = faults.counts
-    log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, partitions %d, "
-        "terms with a leader %d, acknowledged requests checked %d (transfers %d, payments %d; "
-        "present %d and %d), lost: %d"
+    log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, wipes %d, "
+        "replacements %d, partitions %d, terms with a leader %d, acknowledged requests checked "
+        "%d (transfers %d, payments %d; present %d and %d), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
-           counts["corruptions"], counts["partitions"], terms, requests,
+           counts["corruptions"], counts["wipes"], counts["replacements"],
+           counts["partitions"], terms, requests,
            len(acked["transfer"]), len(acked["payment"]), transfers, payments, lost))
     return 1 if problems else 0
 
@@ -760,16 +827,16 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns", action="store_true",
                         help="each replica in a network namespace; partitions by link down")
-    parser.add_argument("--faults", default="kill,stop,corrupt,partition",
-                        help="the kinds of fault made (corrupt only with replicas, partition "
-                        "only with --netns)")
+    parser.add_argument("--faults", default="kill,stop,corrupt,wipe,partition",
+                        help="the kinds of fault made (corrupt and wipe only with replicas, "
+                        "partition only with --netns)")
     parser.add_argument("--lose", action="store_true",
                         help="the checker's own test: go back to a copy from mid-run, so "
                         "acknowledged requests are lost and the check must fail")
     parser.add_argument("--start-option", action="append", default=[],
                         help="an extra option for `khorgos start` (repeatable)")
     args = parser.parse_args()
-    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "partition"}
+    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "wipe", "partition"}
     if unknown:
         parser.error("unknown faults: %s" % ",".join(sorted(unknown)))
     if args.netns and os.geteuid() != 0:
