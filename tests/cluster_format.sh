@@ -14,7 +14,7 @@ for replica in 0 1 2; do
     out=$("$KHORGOS" format --data "$work/r$replica" --accounts 64 --cluster 7 \
         --replica $replica --replica-count 3) || fail "format of replica $replica failed"
     case "$out" in
-        *"replica $replica of 3 in cluster 7 ($work/r$replica/cluster)"*) ;;
+        *"replica $replica of 3 in cluster 7, generation 0 ($work/r$replica/cluster)"*) ;;
         *) fail "format said: $out" ;;
     esac
     [ "$(stat -c '%s %a' "$work/r$replica/cluster")" = "64 600" ] ||
@@ -42,9 +42,12 @@ refused --cluster x --replica 1 --replica-count 3
 refused --cluster 7 --replica -1 --replica-count 3
 refused --cluster 7 --replica 1 --replica-count
 refused --replica 1 --replica-count 3
+refused --cluster 7 --replica 1 --replica-count 3 --voters 4
+refused --cluster 7 --replica 1 --replica-count 3 --generation 1000001
+refused --cluster 7 --generation 1
 # --cluster alone is a single node: its id goes to the superblock, and no DIR/cluster is made.
 "$KHORGOS" format --data "$work/single7" --cluster 7 >"$work/out" 2>&1 ||
     fail "--cluster alone: $(cat "$work/out")"
 [ -e "$work/single7/cluster" ] && fail "--cluster alone wrote a replica identity"
 "$KHORGOS" inspect --data "$work/single7" | grep -q "^cluster 7$" || fail "cluster 7 not recorded"
-echo "ok: 3 replicas formatted with their identities, 8 bad option sets refused, a single node"
+echo "ok: 3 replicas formatted with their identities, 11 bad option sets refused, a single node"

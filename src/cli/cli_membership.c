@@ -122,7 +122,7 @@ static int cli_membership_options(int argc, char **argv, struct khorgos_client_o
                                   struct cluster_membership_request *request, bool *replica) {
     ASSERT(options != NULL && request != NULL);
     ASSERT(replica != NULL);
-    for (int index = 2; index < argc; index++) {
+    for (int index = 2; index < argc; index += 2) {
         const char *option = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
         if (value == NULL) return cli_membership_usage("an option lacks its value");
@@ -139,7 +139,6 @@ static int cli_membership_options(int argc, char **argv, struct khorgos_client_o
         } else if (cli_client_option(option, value, options, &problem) != 1) {
             return cli_membership_usage(problem);
         }
-        index++;
     }
     return -1;
 }
