@@ -39,19 +39,29 @@ transfers() { # FIRST LAST
 \"credit_account_id\":\"2\",\"amount\":\"5\",\"ledger\":398,\"code\":1}]}"
     done
 }
+# The addresses with the leader first: the client tries them in order,
+# and a follower drops requests (3 s each before the client moves on).
+leader() { # the replica that said it leads the highest term
+    grep -h "event=leading" "$work"/r*.log | sed 's/.*replica=\([0-9]\) term=\([0-9]*\).*/\2 \1/' |
+        sort -n | tail -n 1 | cut -d' ' -f2
+}
+ordered() {
+    local first
+    first=$(leader)
+    [ -n "$first" ] || first=0
+    echo "$addresses" | tr ',' '\n' | awk -v f="$first" '{a[NR-1]=$0} END {
+        for (i = 0; i < NR; i++) printf "%s%s", a[(f + i) % NR], (i < NR - 1 ? "," : "\n") }'
+}
 client() { # INPUT OUTPUT COUNT
-    "$KHORGOS" client --addresses "$addresses" --cluster 7 --timeout 60 <"$1" >"$2" \
+    "$KHORGOS" client --addresses "$(ordered)" --cluster 7 --timeout 60 <"$1" >"$2" \
         2>>"$work/client.err" || fail "client: $(cat "$work/client.err")"
     [ "$(grep -o '"status":"created"' "$2" | wc -l)" -eq "$3" ] || fail "$1: $(cat "$2")"
 }
 member() { # ACTION INDEX [GENERATION]
-    "$KHORGOS" cluster "$1" --addresses "$addresses" --cluster 7 --replica "$2" \
+    "$KHORGOS" cluster "$1" --addresses "$(ordered)" --cluster 7 --replica "$2" \
         ${3:+--generation "$3"} --timeout 60 >"$work/member.out" 2>&1 ||
         fail "cluster $*: $(cat "$work/member.out")"
     tail -n 1 "$work/member.out"
-}
-leader() { # the index of the replica whose /metrics says it leads: read from its log
-    grep -h "event=leading" "$work"/r*.log | tail -n 1 | sed 's/.*replica=\([0-9]\).*/\1/'
 }
 
 # Only the operator may ask (a TLS single node: an auditor's certificate is refused with
