@@ -42,7 +42,8 @@ static const char page_khorgos[] =
     "    simulate   a day of regional trade through each settlement design: the report\n"
     "    message    ISO 20022 files through the gateway, each answered beside it\n"
     "    client     apply's JSON lines, executed by a server (khorgos start)\n"
-    "    status     each replica's role, leader, term, indexes and lag\n\n"
+    "    status     each replica's role, leader, term, indexes and lag\n"
+    "    cluster    add, remove or replace a replica of a cluster\n\n"
     "OPTIONS\n"
     "    --help, -h\n"
     "        print this page; after a command, print that command's page\n\n"
@@ -104,7 +105,8 @@ static const char page_format[] =
     "SYNOPSIS\n"
     "    khorgos format --data DIR [--accounts N] [--transfers N] [--balances N]\n"
     "                   [--participants N] [--payments N] [--keep-journal]\n"
-    "                   [--cluster ID --replica N --replica-count 3|5]\n\n"
+    "                   [--cluster ID --replica N --replica-count 3|5 [--generation G]\n"
+    "                   [--voters V]]\n\n"
     "DESCRIPTION\n"
     "    Creates DIR (mode 0700), or takes an existing empty one, with the format version\n"
     "    and the capacities, its files mode 0600. A directory that is not empty is refused;\n"
@@ -126,6 +128,12 @@ static const char page_format[] =
     "        all three or none: a replica's data directory, its identity written to\n"
     "        DIR/cluster: the cluster's id (a decimal u128, the one clients name), this\n"
     "        replica's index from 0, and the number of replicas, 3 or 5\n"
+    "    --generation G\n"
+    "        a replacement's generation: 0 (default) for a replica formatted with the\n"
+    "        cluster, its predecessor's plus one for a directory that replaces a lost one\n"
+    "    --voters V\n"
+    "        replicas 0 to V-1 are the first configuration's voters (default: all); the\n"
+    "        others wait until khorgos cluster add adds them\n"
     "    --help, -h\n"
     "        print this page\n\n"
     EXIT_COMMON "\n"
@@ -469,6 +477,49 @@ static const char page_status[] =
     "SEE ALSO\n"
     "    docs/replication.md, docs/operations.md\n";
 
+static const char page_cluster[] =
+    "KHORGOS-CLUSTER(1)\n\n"
+    "NAME\n"
+    "    khorgos cluster - add, remove or replace a replica of a cluster\n\n"
+    "SYNOPSIS\n"
+    "    khorgos cluster add --addresses A0,A1,.. --cluster ID --replica N [--generation G]\n"
+    "    khorgos cluster remove --addresses A0,A1,.. --cluster ID --replica N\n"
+    "                   [--timeout S] [--tls-cert F --tls-key F --tls-ca F]\n\n"
+    "DESCRIPTION\n"
+    "    Asks the cluster's leader, over the client protocol as the operator, to change\n"
+    "    raft's configuration, one step per ask, every 200 ms until it is as asked. add:\n"
+    "    replica N of generation G is a voter (added, sent the leader's snapshot and log,\n"
+    "    made a voter once caught up) and no other generation of N is in the configuration;\n"
+    "    a replacement of a replica whose data was lost is a fresh directory formatted with\n"
+    "    the next --generation, started, then added. remove: replica N leaves the\n"
+    "    configuration (stop its process then). Prints the configuration when it changes.\n\n"
+    "OPTIONS\n"
+    "    --addresses A0,A1,..\n"
+    "        the cluster's client addresses, as khorgos client takes them (required)\n"
+    "    --cluster ID\n"
+    "        the cluster's id\n"
+    "    --replica N\n"
+    "        the replica's index (required)\n"
+    "    --generation G\n"
+    "        add only: the generation its data directory was formatted with (default 0)\n"
+    "    --timeout S\n"
+    "        give up after S seconds (default 60)\n"
+    "    --tls-cert F, --tls-key F, --tls-ca F\n"
+    "        mutual TLS: an operator certificate (other roles are refused: forbidden)\n"
+    "    --help, -h\n"
+    "        print this page\n\n"
+    "EXIT STATUS\n"
+    "    0   the configuration is as asked\n"
+    "    1   the change did not finish within --timeout, or the leader refused it\n"
+    "    2   a usage error\n\n"
+    "FILES\n"
+    "    none: it talks to the leader\n\n"
+    "EXAMPLES\n"
+    "    khorgos cluster add --addresses 127.0.0.1:4700,127.0.0.1:4701,127.0.0.1:4702 \\\n"
+    "        --cluster 7 --replica 1 --generation 1\n\n"
+    "SEE ALSO\n"
+    "    docs/replication.md (Membership)\n";
+
 static const char page_simulate[] =
     "KHORGOS-SIMULATE(1)\n\n"
     "NAME\n"
@@ -534,6 +585,7 @@ static const struct cli_page cli_pages[] = {
     {"check", page_check},       {"inspect", page_inspect},     {"start", page_start},
     {"demo", page_demo},         {"benchmark", page_benchmark}, {"simulate", page_simulate},
     {"message", page_message},   {"client", page_client},       {"status", page_status},
+    {"cluster", page_cluster},
 };
 
 bool cli_help_wanted(int argc, char **argv) {

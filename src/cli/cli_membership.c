@@ -145,6 +145,7 @@ static int cli_membership_options(int argc, char **argv, struct khorgos_client_o
 
 int cli_membership_main(int argc, char **argv) {
     ASSERT(argc >= 1 && argv != NULL);
+    if (cli_help_wanted(argc, argv)) return cli_help_print("cluster");
     struct cluster_membership_request request = {0};
     if (argc >= 2 && strcmp(argv[1], "add") == 0) request.action = CLUSTER_MEMBERSHIP_ADD;
     if (argc >= 2 && strcmp(argv[1], "remove") == 0) request.action = CLUSTER_MEMBERSHIP_REMOVE;
