@@ -506,8 +506,8 @@ class Faults:
             damaged = corrupt_raft_tail(self.cluster.data(index), self.rng)
             time.sleep(pause)
             self.cluster.start(index)
-            self.counts["corruptions"] += 1
             if damaged:
+                self.counts["corruptions"] += 1
                 self.refused_then_replaced(index)
         elif kind == "wipe":
             self.counts["wipes"] += 1
