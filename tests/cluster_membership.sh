@@ -3,7 +3,8 @@
 # of five slots whose first configuration is replicas 0, 1 and 2 takes transfers; a follower
 # whose raft log's last batch is damaged refuses to start (corrupt, naming the file and the
 # offset); its directory is formatted afresh as generation 1 and `khorgos cluster add` makes it
-# a voter in place of generation 0, caught up from the leader; replica 3 is added as a fourth
+# a voter in place of generation 0, caught up from the leader (generation 0 asked for again is
+# refused, invalid_argument); replica 3 is added as a fourth
 # voter and the leader removed (it hands its leadership on first), which, left running, elects
 # no one; every acknowledged transfer
 # is on every member once and their journals are equal. Only the operator may ask; a single
@@ -122,6 +123,10 @@ start "$victim"
 out=$(member add "$victim" 1)
 echo "$out" | grep -q "replica=$victim generation=1 role=voter" || fail "replace: $out"
 echo "$out" | grep -q "replica=$victim generation=0" && fail "generation 0 stayed: $out"
+# Asking for the replaced generation again is refused: it would undo the replacement.
+"$KHORGOS" cluster add --addresses "$(ordered)" --cluster 7 --replica "$victim" --timeout 20 \
+    >"$work/older.out" 2>&1 && fail "generation 0 added back over generation 1"
+grep -q "(invalid_argument)" "$work/older.out" || fail "older generation: $(cat "$work/older.out")"
 
 # A fourth replica added, then the leader removed: it hands on its leadership, then leaves.
 format 3 0
