@@ -4,11 +4,10 @@
 # whose raft log's last batch is damaged refuses to start (corrupt, naming the file and the
 # offset); its directory is formatted afresh as generation 1 and `khorgos cluster add` makes it
 # a voter in place of generation 0, caught up from the leader (generation 0 asked for again is
-# refused, invalid_argument); replica 3 is added as a fourth
-# voter and the leader removed (it hands its leadership on first), which, left running, elects
-# no one; every acknowledged transfer
-# is on every member once and their journals are equal. Only the operator may ask; a single
-# node refuses (invalid_operation).
+# refused, invalid_argument); replica 3 is added as a fourth voter and the leader removed (it
+# hands its leadership on first), which, left running, elects no one; every acknowledged
+# transfer is on every member once and their journals are equal. Only the operator may ask; a
+# single node refuses (invalid_operation).
 # Client ports 5220-5224, raft ports 6220-6224, HTTP ports 5230-5234.
 . "$(dirname "$0")/support/server_test.sh"
 . "$(dirname "$0")/support/cluster_test.sh"
