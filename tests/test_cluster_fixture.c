@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_membership.h"
 #include "cluster_support.h"
 
 #define TEST_REPLICA_COUNT 3u
@@ -481,6 +482,79 @@ static void test_fresh_replica_replaces_a_lost_one_from_a_snapshot(void **state)
     test_fresh_replica_replaces(true);
 }
 
+static bool test_membership_idle(struct raft_fixture *fixture, void *arg) {
+    (void)fixture;
+    const struct cluster_membership *membership = arg;
+    return !membership->changing;
+}
+
+/* Asks whichever server leads, one step per ask as `khorgos cluster` does, until the
+ * configuration is as asked; returns how many asks it took. */
+static u32 test_membership_run(struct test_cluster *cluster,
+                               struct cluster_membership *memberships, const char *address,
+                               const struct cluster_membership_request *request) {
+    for (u32 asks = 1; asks <= 40; asks++) {
+        assert_true(raft_fixture_step_until_has_leader(&cluster->fixture, TEST_STEP_MSECS_MAX));
+        u32 leader = raft_fixture_leader_index(&cluster->fixture);
+        assert_true(leader <= TEST_REPLICA_COUNT);
+        struct cluster_membership *membership = &memberships[leader];
+        khorgos_error error = cluster_membership_step(raft_fixture_get(&cluster->fixture, leader),
+                                                      membership, address, request);
+        if (error == KHORGOS_ERROR_ok) return asks;
+        assert_int_equal(error, KHORGOS_ERROR_membership_changing);
+        assert_true(raft_fixture_step_until(&cluster->fixture, test_membership_idle, membership,
+                                            TEST_STEP_MSECS_MAX));
+        raft_fixture_step_until_elapsed(&cluster->fixture, 100);
+    }
+    fail_msg("the membership change did not finish");
+    return 0;
+}
+
+/* cluster_membership_step, asked again and again, adds a fresh server as replica 3 (spare,
+ * standby, then voter once caught up: the same digest), and removes the leader: it hands its
+ * leadership on, and the next leader takes it out. Asked once more, it is done at once. */
+static void test_membership_steps_add_and_remove(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    test_traffic(&cluster, 1000, 8);
+    static struct cluster_fsm fresh;
+    assert_int_equal(cluster_fsm_init(&fresh, test_engine_open()), KHORGOS_ERROR_ok);
+    assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
+    struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
+    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    assert_int_equal(raft_start(fresh_raft), 0);
+    assert_int_equal(cluster_raft_id_replica(fresh_raft->id), TEST_REPLICA_COUNT);
+    static struct cluster_membership memberships[TEST_REPLICA_COUNT + 1];
+    memset(memberships, 0, sizeof(memberships));
+    struct cluster_membership_request add = {.action = CLUSTER_MEMBERSHIP_ADD,
+                                             .replica = TEST_REPLICA_COUNT};
+    assert_true(test_membership_run(&cluster, memberships, fresh_raft->address, &add) >= 4);
+    raft_index index = test_traffic(&cluster, 2000, 4);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(engine_state_digest(fresh.engine) ==
+                engine_state_digest(cluster.reference.engine));
+    u32 old = test_leader(&cluster);
+    struct raft *old_raft = raft_fixture_get(&cluster.fixture, old);
+    struct cluster_membership_request remove = {.action = CLUSTER_MEMBERSHIP_REMOVE,
+                                                .replica = old};
+    assert_true(test_membership_run(&cluster, memberships, old_raft->address, &remove) >= 2);
+    u32 leader = raft_fixture_leader_index(&cluster.fixture);
+    assert_true(leader != old);
+    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    struct cluster_member members[CLUSTER_MEMBERS_MAX];
+    u32 count = cluster_members_read(leader_raft, members);
+    assert_int_equal(count, TEST_REPLICA_COUNT);
+    for (u32 member = 0; member < count; member++) {
+        assert_int_not_equal(members[member].replica, old);
+        assert_int_equal(members[member].role, RAFT_VOTER);
+    }
+    assert_int_equal(test_membership_run(&cluster, memberships, fresh_raft->address, &add), 1);
+    test_cluster_stop(&cluster);
+    cluster_fsm_deinit(&fresh);
+}
+
 /* A malformed entry is refused whole (corrupt) and changes nothing. */
 static void test_malformed_entry_changes_nothing(void **state) {
     (void)state;
@@ -650,6 +724,7 @@ int main(void) {
         cmocka_unit_test(test_divergent_replica_stops),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
+        cmocka_unit_test(test_membership_steps_add_and_remove),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
         cmocka_unit_test(test_entry_carries_actor_and_session),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
