@@ -4,7 +4,8 @@
 # client given the addresses in replica order meets two followers first. A follower answers a
 # ping with a pong whose view names the leader (checked on the wire), so `khorgos client` and
 # the Python client each reach the leader and have a request answered within 1.5 s (a client
-# that waited 3 x 1 s per follower took 6 s). The leader is then SIGKILLed and a client's next
+# that waited 3 x 1 s per follower took 6 s), and so does `khorgos client` given the addresses
+# out of replica order (it learns each address's replica from the messages' replica field). The leader is then SIGKILLed and a client's next
 # request is acknowledged by the new leader, loosely bounded (5 s) for a loaded machine.
 # --election-timeout-ms is refused without --replica and out of range (exit 2).
 # Client ports 5310-5312, raft ports 6310-6312.
@@ -73,6 +74,16 @@ started=$(now_ms)
 c_ms=$(($(now_ms) - started))
 [ "$(grep -o '"status":"created"' "$work/out1" | wc -l)" -eq 2 ] || fail "$(cat "$work/out1")"
 [ "$c_ms" -lt 1500 ] || fail "khorgos client took $c_ms ms to reach the leader (bound 1,500)"
+# Given out of replica order, the client learns which address is which replica from the
+# messages' replica field: replica 1, then replica 0 (guessed for 2), then replica 2.
+echo '{"op":"lookup_accounts","ids":["1"]}' >"$work/in_rotated"
+started=$(now_ms)
+"$KHORGOS" client --addresses 127.0.0.1:5311,127.0.0.1:5312,127.0.0.1:5310 --cluster 7 \
+    --timeout 30 <"$work/in_rotated" >"$work/out_rotated" 2>"$work/client.err" ||
+    fail "client: $(cat "$work/client.err")"
+rotated_ms=$(($(now_ms) - started))
+grep -q '"id":"1"' "$work/out_rotated" || fail "$(cat "$work/out_rotated")"
+[ "$rotated_ms" -lt 1500 ] || fail "out of order, khorgos client took $rotated_ms ms (bound 1,500)"
 
 cat >"$work/follow.py" <<'PYTHON'
 import time
@@ -103,5 +114,6 @@ for index in 0 1; do
     wait "${pids[$index]}" || fail "replica $index did not stop cleanly"
     pids[index]=0
 done
-echo "ok: past two followers to the leader: khorgos client $c_ms ms, Python $python_ms ms;" \
+echo "ok: past two followers to the leader: khorgos client $c_ms ms (out of replica order" \
+    "$rotated_ms ms), Python $python_ms ms;" \
     "the leader killed, a write acknowledged $failover_ms ms later"

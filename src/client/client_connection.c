@@ -21,8 +21,10 @@
  *   4. evicted: every request fails with `evicted`, and so does every later submit.
  *
  * Following the leader (docs/replication.md, "Clients"), as TigerBeetle's clients follow the
- * primary: the addresses are the replicas' in replica order, and a message's view modulo
- * their count names the leader (a single node's view is 0: it names itself). While a message
+ * primary: the addresses are the replicas', and a message's view modulo their count names
+ * the leader's replica index; a message's `replica` field names its sender (a single node's
+ * are both 0), from which the thread learns which address is which replica (it assumes replica
+ * order until it knows). While a message
  * waits, the thread pings the connected replica every retry_ns / CLIENT_PINGS_PER_RETRY. A
  * message is sent only once the replica's pong named the replica itself (it serves; a replica
  * answers pings only when it serves or follows a leader it knows); a pong naming another
@@ -103,6 +105,7 @@ struct khorgos_client {
     bool leading;            /* this connection's replica named itself in a pong */
     u64 progress_ns;         /* the connection's start, last reply or pong naming its replica */
     u32 move_to;             /* the address a pong named, or CLIENT_MOVE_NONE */
+    u8 address_replica[KHORGOS_CLIENT_ADDRESSES_MAX]; /* each address's replica + 1; 0: unknown */
     u8 ping[CLIENT_HEADER_BYTES];
     u32 ping_offset;         /* bytes of the ping written; CLIENT_HEADER_BYTES: none pending */
     u64 ping_sent_ns;
@@ -324,16 +327,37 @@ static void ping_start(struct khorgos_client *client, u64 now_ns) {
     ASSERT(client->ping_offset < CLIENT_HEADER_BYTES);
 }
 
+/* The address known to be replica `replica`, or CLIENT_MOVE_NONE. */
+static u32 address_known(const struct khorgos_client *client, u32 replica) {
+    ASSERT(replica < client->address_count);
+    ASSERT(client->address_count <= KHORGOS_CLIENT_ADDRESSES_MAX);
+    for (u32 index = 0; index < client->address_count; index++) {
+        if (client->address_replica[index] == replica + 1) return index;
+    }
+    return CLIENT_MOVE_NONE;
+}
+
+/* The address of replica `replica`: the one known to be it, else the one in its place in
+ * replica order unless that is known to be another, else the first not known yet, else the
+ * next address. */
+static u32 address_of_replica(const struct khorgos_client *client, u32 replica) {
+    u32 known = address_known(client, replica);
+    if (known != CLIENT_MOVE_NONE) return known;
+    if (client->address_replica[replica] == 0) return replica;
+    for (u32 index = 0; index < client->address_count; index++) {
+        if (client->address_replica[index] == 0) return index;
+    }
+    return (client->address_index + 1) % client->address_count;
+}
+
 /* A pong's view: names this replica (it serves) or another, which the client goes to when
  * the view is above any it followed. */
 static void pong_handle(struct khorgos_client *client, const struct client_header *header) {
     ASSERT(header->command == CLIENT_COMMAND_PONG_CLIENT);
     ASSERT(client->address_count >= 1);
     u64 view = header->view;
-    /* View 0 is a single node's (a replica's views are above it from its first term on): it
-     * serves itself. */
-    u32 leader = view == 0 ? client->address_index : (u32)(view % client->address_count);
-    if (leader == client->address_index) {
+    u32 leader = (u32)(view % client->address_count);
+    if (leader == header->replica) {
         client->leading = true;
         client->progress_ns = base_clock_monotonic_ns();
         client->view_followed = MAX(client->view_followed, view);
@@ -344,9 +368,12 @@ static void pong_handle(struct khorgos_client *client, const struct client_heade
         return;
     }
     client->leading = false;
-    if (view > client->view_followed) {
+    /* A newer view; or the same one when the address guessed for its leader was another's. */
+    bool guessed = view == client->view_followed && address_known(client, leader) ==
+                                                        CLIENT_MOVE_NONE;
+    if (view > client->view_followed || guessed) {
         client->view_followed = view;
-        client->move_to = leader;
+        client->move_to = address_of_replica(client, leader);
     }
 }
 
@@ -450,6 +477,9 @@ static void message_handle(struct khorgos_client *client, const struct client_he
                            const u8 *body) {
     ASSERT(client != NULL && header != NULL);
     client->view = MAX(client->view, (u64)header->view);
+    if (header->command != CLIENT_COMMAND_NOTIFICATION) {
+        client->address_replica[client->address_index] = (u8)(header->replica + 1);
+    }
     switch (header->command) {
     case CLIENT_COMMAND_REPLY: reply_handle(client, header, body); break;
     case CLIENT_COMMAND_EVICTION:

@@ -187,7 +187,8 @@ bool server_replica_serving(const struct server *server);
  * sends its requests only where a pong named the replica itself never waits on a follower, a
  * leaderless replica or a leader before its barrier (docs/replication.md, "Clients"). */
 bool server_replica_answers_ping(const struct server *server);
-/* Sets a reply's, pong's or eviction's view (and its header checksum) to the replica's. */
+/* Sets a reply's, pong's or eviction's view and replica index (and its header checksum) to
+ * the replica's. */
 void server_replica_stamp(const struct server *server, void *message);
 /* Once stopping: closes raft (once); server_replica_closed says when it is closed. */
 void server_replica_stop(struct server *server);

@@ -96,6 +96,7 @@ void server_replica_stamp(const struct server *server, void *message) {
     }
     u64 view = cluster_replica_view(&server->replica->cluster);
     header.view = (u32)MIN(view, (u64)U32_MAX);
+    header.replica = (u8)server->replica->cluster.identity.replica; /* the sender, as TB's */
     header.checksum = client_header_checksum(&header);
     memcpy(message, &header, sizeof(header));
 }

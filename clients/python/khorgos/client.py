@@ -9,8 +9,9 @@ request is still answered (and the answer dropped) before the next call's, so th
 session's chain of requests stays whole.
 
 A cluster's leader is followed as the C client follows it (docs/replication.md, "Clients"):
-the addresses are the replicas' in replica order, and a message's view modulo their count
-names the leader (a single node's view is 0: itself). While it waits, the client pings its
+a message's view modulo the number of addresses names the leader's replica index, and its
+`replica` field its sender (a single node's are both 0), from which the client learns which
+address is which replica (it assumes replica order until it knows). While it waits, the client pings its
 replica every `retry` / PINGS_PER_RETRY seconds and sends a request only once a pong named
 the replica itself; a pong naming another replica in a view above any it followed moves it
 there at once, and without a pong naming the replica itself or a reply for `retry` seconds it
@@ -209,6 +210,7 @@ class Client:
         self._leading = False  # the connected replica named itself in a pong
         self.view = 0  # the highest view a message carried
         self._view_followed = 0  # the highest view whose leader the client went to
+        self._replicas = {}  # address index -> the replica index its messages carry
         self._pending = None  # (message, checksum): sent, not yet answered
         self._evicted = None
         self._tls = None
@@ -289,6 +291,8 @@ class Client:
         if _get_u128(header, 32) != aegis.checksum(body):
             raise ConnectionError("a body checksum does not match")
         self.view = max(self.view, struct.unpack_from("<I", header, 104)[0])
+        if header[114] != COMMAND_NOTIFICATION:
+            self._replicas[self._address_index] = header[115]
         return header, body
 
     def _ping(self):
@@ -304,16 +308,30 @@ class Client:
         """A pong's view names the connected replica (it serves: True) or another, which the
         client moves to (_Move) when the view is above any it followed."""
         view = struct.unpack_from("<I", header, 104)[0]
-        leader = self._address_index if view == 0 else view % len(self.addresses)
-        if leader == self._address_index:
+        leader = view % len(self.addresses)
+        if leader == header[115]:
             self._leading = True
             self._view_followed = max(self._view_followed, view)
             return True
         self._leading = False
-        if view > self._view_followed:
+        # A newer view; or the same one when the address guessed for its leader was another's.
+        guessed = view == self._view_followed and leader not in self._replicas.values()
+        if view > self._view_followed or guessed:
             self._view_followed = view
-            raise _Move(leader)
+            raise _Move(self._address_of(leader))
         return False
+
+    def _address_of(self, replica):
+        """The address of `replica`: the one known to be it, else the one in its place in
+        replica order unless that is known to be another, else the first not known yet, else
+        the next address."""
+        for index, known in self._replicas.items():
+            if known == replica:
+                return index
+        for index in [replica] + list(range(len(self.addresses))):
+            if index not in self._replicas:
+                return index
+        return (self._address_index + 1) % len(self.addresses)
 
     def _await_reply(self, message, deadline):
         """Sends `message` to the connected replica once it names itself the leader, and
