@@ -21,6 +21,8 @@
 #   FAILOVER_SHORT_KILLS (10) at FAILOVER_SHORT_RETRY_MS (100): the same with a client pinging
 #     every 12.5 ms, so the two series together separate the election from the client's
 #     policy; fewer kills because that series only has to show the shape.
+#   CLUSTER_ELECTION_TIMEOUT_MS (unset: the replicas' default, CLUSTER_ELECTION_TIMEOUT_MS):
+#     the replicas' --election-timeout-ms, to measure a failover at another setting.
 #   FAILOVER_CATCH_UP_ENTRIES (5): the restarted replica counts as caught up once `khorgos
 #     status` shows its lag (the highest commit index less its applied index) at most this
 #     many raft entries while the client keeps writing (one entry per request).
@@ -32,6 +34,8 @@ failover_kills=${FAILOVER_KILLS:-20}
 failover_short_kills=${FAILOVER_SHORT_KILLS:-10}
 failover_short_retry_ms=${FAILOVER_SHORT_RETRY_MS:-100}
 failover_catch_up_entries=${FAILOVER_CATCH_UP_ENTRIES:-5}
+election_timeout_ms=${CLUSTER_ELECTION_TIMEOUT_MS:-}
+cluster_election_timeout=${election_timeout_ms:+--election-timeout-ms $election_timeout_ms}
 cluster_addresses="127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1)),127.0.0.1:$((cluster_port + 2))"
 cluster_http="$((cluster_port + 30)),$((cluster_port + 31)),$((cluster_port + 32))"
 cluster_pids="0 0 0"
@@ -56,8 +60,9 @@ trap 'server_stop; cluster_stop' EXIT INT TERM
 # the failover client's command pipe, fd 3, whose end of input must come when the script
 # closes it).
 cluster_start_replica() {
+    # shellcheck disable=SC2086
     "$build/khorgos" start --data "$cluster_dir/r$1" --addresses "$cluster_addresses" \
-        --replica "$1" --http "127.0.0.1:$((cluster_port + 30 + $1))" \
+        --replica "$1" --http "127.0.0.1:$((cluster_port + 30 + $1))" $cluster_election_timeout \
         2>>"$cluster_dir/r$1.log" 3>&- &
     cluster_set_pid "$1" $!
 }
