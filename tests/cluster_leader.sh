@@ -2,12 +2,14 @@
 # cluster_leader.sh: clients follow the leader (docs/replication.md, "Clients"). Replica 2 is
 # made the leader (raft election timeout 100 ms against 1,000 ms for the others), so that a
 # client given the addresses in replica order meets two followers first. A follower answers a
-# ping with a pong whose view names the leader (checked on the wire), so `khorgos client` and
-# the Python client each reach the leader and have a request answered within 1.5 s (a client
-# that waited 3 x 1 s per follower took 6 s), and so does `khorgos client` given the addresses
-# out of replica order (it learns each address's replica from the messages' replica field). The leader is then SIGKILLed and a client's next
-# request is acknowledged by the new leader, loosely bounded (5 s) for a loaded machine.
-# --election-timeout-ms is refused without --replica and out of range (exit 2).
+# ping with a pong whose view names the leader and whose replica field names itself (checked
+# on the wire), so `khorgos client` and the Python client each reach the leader and have a
+# request answered within 1.5 s (a client that waited 3 x 1 s per follower took 6 s), and so
+# does `khorgos client` given the addresses out of replica order (it learns each address's
+# replica from the replica field). The leader is then SIGKILLed and a client's next request is
+# acknowledged by the new leader, loosely bounded (5 s) for a loaded machine; with a second
+# replica killed the last one knows no leader and answers no ping. --election-timeout-ms is
+# refused without --replica and out of range (exit 2).
 # Client ports 5310-5312, raft ports 6310-6312.
 . "$(dirname "$0")/support/server_test.sh"
 
@@ -46,11 +48,13 @@ grep -q "event=leading" "$work/r0.log" "$work/r1.log" && fail "replica 2 was mea
 wait_for "$work/r0.log" "replica=0 term=[0-9]* leader=2"
 wait_for "$work/r1.log" "replica=1 term=[0-9]* leader=2"
 
-# On the wire: replica 0's pong names replica 2 (view mod 3).
-PYTHONPATH="$root/clients/python" python3 - <<'PYTHON' || fail "replica 0's pong"
+# ping PORT EXPECT: a ping to PORT; EXPECT "pong-names-2": a pong whose view names replica 2
+# (view mod 3) from replica 0; "silent": no answer within 1 s.
+ping() {
+    PYTHONPATH="$root/clients/python" python3 - "$1" "$2" <<'PYTHON' || fail "ping $1: $2"
 import socket, struct, sys, time
 from khorgos import client
-connection = socket.create_connection(("127.0.0.1", 5310), timeout=5)
+connection = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
 header = bytearray(client.HEADER_BYTES)
 header[80:96] = (7).to_bytes(16, "little")
 struct.pack_into("<IIIIHBB", header, 96, 256, 0, 0, client.RELEASE, 0,
@@ -58,13 +62,25 @@ struct.pack_into("<IIIIHBB", header, 96, 256, 0, 0, client.RELEASE, 0,
 header[128:144] = (12345).to_bytes(16, "little")
 struct.pack_into("<QQ", header, 144, time.monotonic_ns(), 0)
 connection.sendall(client.seal(header, b""))
+connection.settimeout(1.0 if sys.argv[2] == "silent" else 5.0)
 pong = b""
-while len(pong) < 256:
-    pong += connection.recv(256 - len(pong))
+try:
+    while len(pong) < 256:
+        chunk = connection.recv(256 - len(pong))
+        if not chunk:
+            break
+        pong += chunk
+except socket.timeout:
+    pass
+if sys.argv[2] == "silent":
+    sys.exit(f"answered: {len(pong)} bytes" if pong else 0)
 view = struct.unpack_from("<I", pong, 104)[0]
-if pong[114] != client.COMMAND_PONG_CLIENT or view % 3 != 2:
-    sys.exit(f"command {pong[114]}, view {view}")
+if pong[114] != client.COMMAND_PONG_CLIENT or view % 3 != 2 or pong[115] != 0:
+    sys.exit(f"command {pong[114]}, view {view}, replica {pong[115]}")
 PYTHON
+}
+# On the wire: replica 0's pong names replica 2, and carries its own index.
+ping 5310 pong-names-2
 
 echo '{"op":"create_accounts","events":[{"id":"1","ledger":398,"code":1},{"id":"2","ledger":398,"code":1}]}' \
     >"$work/in1"
@@ -109,11 +125,21 @@ echo '{"op":"create_transfers","events":[{"id":"10","debit_account_id":"1","cred
 failover_ms=$(($(now_ms) - killed))
 grep -q '"status":"created"' "$work/out2" || fail "after the kill: $(cat "$work/out2")"
 [ "$failover_ms" -lt 5000 ] || fail "the leader's kill to an acknowledgement: $failover_ms ms"
-for index in 0 1; do kill "${pids[$index]}"; done
-for index in 0 1; do
-    wait "${pids[$index]}" || fail "replica $index did not stop cleanly"
-    pids[index]=0
+# Replica 1 killed too: replica 0, alone, soon knows no leader and answers no ping.
+kill -9 "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null
+pids[1]=0
+leaderless=$(grep -c "replica=0 term=[0-9]* leader=-1" "$work/r0.log")
+for _ in $(seq 1 100); do
+    [ "$(grep -c "replica=0 term=[0-9]* leader=-1" "$work/r0.log")" -gt "$leaderless" ] && break
+    sleep 0.1
 done
+[ "$(grep -c "replica=0 term=[0-9]* leader=-1" "$work/r0.log")" -gt "$leaderless" ] ||
+    fail "replica 0 alone still names a leader: $(tail -n 3 "$work/r0.log")"
+ping 5310 silent
+kill "${pids[0]}"
+wait "${pids[0]}" || fail "replica 0 did not stop cleanly"
+pids[0]=0
 echo "ok: past two followers to the leader: khorgos client $c_ms ms (out of replica order" \
     "$rotated_ms ms), Python $python_ms ms;" \
     "the leader killed, a write acknowledged $failover_ms ms later"
