@@ -24,8 +24,8 @@
  * primary: the addresses are the replicas', and a message's view modulo their count names
  * the leader's replica index; a message's `replica` field names its sender (a single node's
  * are both 0), from which the thread learns which address is which replica (it assumes replica
- * order until it knows). While a message
- * waits, the thread pings the connected replica every retry_ns / CLIENT_PINGS_PER_RETRY. A
+ * order until it knows). While a message waits, the thread pings the connected replica every
+ * retry_ns / CLIENT_PINGS_PER_RETRY. A
  * message is sent only once the replica's pong named the replica itself (it serves; a replica
  * answers pings only when it serves or follows a leader it knows); a pong naming another
  * replica in a view above any the client followed moves the connection there at once; a pong
@@ -327,12 +327,14 @@ static void ping_start(struct khorgos_client *client, u64 now_ns) {
     ASSERT(client->ping_offset < CLIENT_HEADER_BYTES);
 }
 
-/* The address known to be replica `replica`, or CLIENT_MOVE_NONE. */
+/* The address known to be replica `replica` (or, with `replica` U32_MAX, the first address
+ * whose replica is not known yet); CLIENT_MOVE_NONE when there is none. */
 static u32 address_known(const struct khorgos_client *client, u32 replica) {
-    ASSERT(replica < client->address_count);
+    ASSERT(replica < client->address_count || replica == U32_MAX);
     ASSERT(client->address_count <= KHORGOS_CLIENT_ADDRESSES_MAX);
+    u8 wanted = replica == U32_MAX ? 0 : (u8)(replica + 1);
     for (u32 index = 0; index < client->address_count; index++) {
-        if (client->address_replica[index] == replica + 1) return index;
+        if (client->address_replica[index] == wanted) return index;
     }
     return CLIENT_MOVE_NONE;
 }
@@ -344,9 +346,8 @@ static u32 address_of_replica(const struct khorgos_client *client, u32 replica) 
     u32 known = address_known(client, replica);
     if (known != CLIENT_MOVE_NONE) return known;
     if (client->address_replica[replica] == 0) return replica;
-    for (u32 index = 0; index < client->address_count; index++) {
-        if (client->address_replica[index] == 0) return index;
-    }
+    u32 unknown = address_known(client, U32_MAX);
+    if (unknown != CLIENT_MOVE_NONE) return unknown;
     return (client->address_index + 1) % client->address_count;
 }
 
@@ -368,9 +369,11 @@ static void pong_handle(struct khorgos_client *client, const struct client_heade
         return;
     }
     client->leading = false;
-    /* A newer view; or the same one when the address guessed for its leader was another's. */
-    bool guessed = view == client->view_followed && address_known(client, leader) ==
-                                                        CLIENT_MOVE_NONE;
+    /* A newer view; or the same one when the address guessed for its leader was another's and
+     * an address not known yet is left to try. */
+    bool guessed = view == client->view_followed &&
+                   address_known(client, leader) == CLIENT_MOVE_NONE &&
+                   address_known(client, U32_MAX) != CLIENT_MOVE_NONE;
     if (view > client->view_followed || guessed) {
         client->view_followed = view;
         client->move_to = address_of_replica(client, leader);
@@ -599,9 +602,9 @@ static void retry_check(struct khorgos_client *client, u64 now_ns) {
 /* Writes the ping in progress, then the message once the replica named itself the leader. */
 static bool connection_write(struct khorgos_client *client) {
     ASSERT(client->fd >= 0);
+    if (client->message_pending) ping_start(client, base_clock_monotonic_ns());
+    if (!ping_send(client)) return false; /* a ping begun is finished first */
     if (!client->message_pending) return true;
-    ping_start(client, base_clock_monotonic_ns());
-    if (!ping_send(client)) return false;
     if (client->ping_offset < CLIENT_HEADER_BYTES || !client->leading) return true;
     return message_send(client);
 }

@@ -315,7 +315,8 @@ class Client:
             return True
         self._leading = False
         # A newer view; or the same one when the address guessed for its leader was another's.
-        guessed = view == self._view_followed and leader not in self._replicas.values()
+        guessed = view == self._view_followed and leader not in self._replicas.values() and \
+            len(self._replicas) < len(self.addresses)
         if view > self._view_followed or guessed:
             self._view_followed = view
             raise _Move(self._address_of(leader))
