@@ -4,7 +4,7 @@
 # client given the addresses in replica order meets two followers first. A follower answers a
 # ping with a pong whose view names the leader and whose replica field names itself (checked
 # on the wire), so `khorgos client` and the Python client each reach the leader and have a
-# request answered within 1.5 s (a client that waited 3 x 1 s per follower took 6 s), and so
+# request answered within 1.5 s (a client that waited 3 x 1 s per follower would take 6 s), and so
 # does `khorgos client` given the addresses out of replica order (it learns each address's
 # replica from the replica field). The leader is then SIGKILLed and a client's next request is
 # acknowledged by the new leader, loosely bounded (5 s) for a loaded machine; with a second
