@@ -18,10 +18,10 @@
  * and exits, 0 when every transfer was created. It prints "ready" once its first request is
  * answered (after --setup): a kill sent before then waits for it.
  *
- * --retry-ms sets the client's resend interval (retry_ns; 0, the default, is the library's
- * one second), the policy that decides how soon the client finds the new leader: it moves to
- * the next address after three unanswered sends. --setup first creates and funds the
- * workload's accounts.
+ * --retry-ms sets the client's retry interval (retry_ns; 0, the default, is the library's
+ * one second), the policy that decides how soon the client finds the new leader: it pings its
+ * replica every eighth of it while it waits and follows the view in pongs (docs/replication.md,
+ * "Clients"). --setup first creates and funds the workload's accounts.
  */
 #include "bench_server.h"
 

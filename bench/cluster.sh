@@ -15,13 +15,14 @@
 #   CLUSTER_PORT (4800): the replicas' client ports are CLUSTER_PORT..+2, their raft ports
 #     1,000 above (CLUSTER_RAFT_PORT_OFFSET) and their HTTP ports (khorgos status) 30 above.
 #     Fixed ports, because every replica must be told every other's address before it starts.
-#   FAILOVER_KILLS (20): leader kills with the client's default resend policy (1 s, the next
-#     address after three unanswered sends), the issue's count; each takes about 5 s
-#     (failover, restart of the killed replica, its catch-up).
-#   FAILOVER_SHORT_KILLS (10) at FAILOVER_SHORT_RETRY_MS (100): the same with a client resending
-#     every 100 ms, which finds the new leader within a few hundred ms of its election, so the
-#     two series together separate the election from the client's policy; fewer kills because
-#     that series only has to show the shape.
+#   FAILOVER_KILLS (20): leader kills with the client's default retry interval (1 s: it pings
+#     its replica every 125 ms while it waits and follows the view in pongs), the issue's count;
+#     each takes about 5 to 10 s (failover, restart of the killed replica, its catch-up).
+#   FAILOVER_SHORT_KILLS (10) at FAILOVER_SHORT_RETRY_MS (100): the same with a client pinging
+#     every 12.5 ms, so the two series together separate the election from the client's
+#     policy; fewer kills because that series only has to show the shape.
+#   CLUSTER_ELECTION_TIMEOUT_MS (unset: the replicas' default, CLUSTER_ELECTION_TIMEOUT_MS):
+#     the replicas' --election-timeout-ms, to measure a failover at another setting.
 #   FAILOVER_CATCH_UP_ENTRIES (5): the restarted replica counts as caught up once `khorgos
 #     status` shows its lag (the highest commit index less its applied index) at most this
 #     many raft entries while the client keeps writing (one entry per request).
@@ -33,6 +34,8 @@ failover_kills=${FAILOVER_KILLS:-20}
 failover_short_kills=${FAILOVER_SHORT_KILLS:-10}
 failover_short_retry_ms=${FAILOVER_SHORT_RETRY_MS:-100}
 failover_catch_up_entries=${FAILOVER_CATCH_UP_ENTRIES:-5}
+election_timeout_ms=${CLUSTER_ELECTION_TIMEOUT_MS:-}
+cluster_election_timeout=${election_timeout_ms:+--election-timeout-ms $election_timeout_ms}
 cluster_addresses="127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1)),127.0.0.1:$((cluster_port + 2))"
 cluster_http="$((cluster_port + 30)),$((cluster_port + 31)),$((cluster_port + 32))"
 cluster_pids="0 0 0"
@@ -57,8 +60,9 @@ trap 'server_stop; cluster_stop' EXIT INT TERM
 # the failover client's command pipe, fd 3, whose end of input must come when the script
 # closes it).
 cluster_start_replica() {
+    # shellcheck disable=SC2086
     "$build/khorgos" start --data "$cluster_dir/r$1" --addresses "$cluster_addresses" \
-        --replica "$1" --http "127.0.0.1:$((cluster_port + 30 + $1))" \
+        --replica "$1" --http "127.0.0.1:$((cluster_port + 30 + $1))" $cluster_election_timeout \
         2>>"$cluster_dir/r$1.log" 3>&- &
     cluster_set_pid "$1" $!
 }
@@ -238,8 +242,8 @@ cluster_table() {
 
 | failover, SIGKILL of the leader under one-transfer requests | kills | kill to first acknowledged write, min / p50 / p90 / max (ms) | kill to the new leader serving (election + barrier) | new leader serving to acknowledgement (the client's retries) |
 |---|---|---|---|---|
-| client resend 1 s (default), next address after 3 unanswered sends | $(failover_stats failover_default) |
-| client resend ${failover_short_retry_ms} ms | $(failover_stats failover_short) |
+| client retry 1 s (default): pings every 125 ms while it waits, follows the view in pongs | $(failover_stats failover_default) |
+| client retry ${failover_short_retry_ms} ms: pings every $((failover_short_retry_ms / 8)) ms | $(failover_stats failover_short) |
 
 ratio_cluster_vs_single: $(ratio2 "$three" "$single") (target >= 0.4; best cluster run against best single-node run, the same client and batches)
 failover target: at most 2,000 ms from the kill to the first acknowledged write, over $failover_kills kills (first series)

@@ -70,15 +70,19 @@ extern "C" {
 struct khorgos_client;
 
 struct khorgos_client_options {
-    /* "HOST:PORT[,HOST:PORT...]" (IPv4 addresses) or "PORT" for 127.0.0.1:PORT. */
+    /* "HOST:PORT[,HOST:PORT...]" (IPv4 addresses) or "PORT" for 127.0.0.1:PORT; a cluster's
+     * replicas all, best in replica order: the client follows the leader from the views in
+     * the replicas' pongs (docs/replication.md, "Clients"). */
     const char *addresses;
     khorgos_u128 cluster;
     /* 0: wait for an answer as long as it takes. */
     uint64_t request_timeout_ns;
     /* A connection attempt longer than this moves on to the next address; 0: one second. */
     uint64_t connect_timeout_ns;
-    /* A request sent and not answered after this is sent again; after three unanswered sends
-     * the client reconnects to the next address; 0: one second. */
+    /* While a request waits, the client pings its replica every eighth of this; without a
+     * pong naming the replica the leader, or a reply, for this long it moves to the next
+     * address; a request its leader has not answered after this is sent again; 0: one
+     * second. */
     uint64_t retry_ns;
     /* Optional: called for each notification the server pushes (docs/protocol.md,
      * "notification"); the body is valid during the call only. */

@@ -3,7 +3,7 @@
 # replicas"). Three directories formatted as replicas 0, 1 and 2 of cluster 7 serve; `khorgos
 # client --addresses A0,A1,A2` creates accounts and transfers through the leader; the leader is
 # SIGKILLed, the other two elect a new one and the client's next requests succeed (the client
-# tries the next address after its retries); the killed replica restarts from its disks and
+# follows the view in the survivors' pongs); the killed replica restarts from its disks and
 # catches up. Stopped, every replica's journal holds the same requests with the same
 # timestamps and actors (`inspect` equal, `check` clean with the same chain head), and every
 # acknowledged transfer is applied exactly once (account 1's debits are 5 per transfer).

@@ -157,6 +157,20 @@ static bool read_message(int fd, u8 *buffer) {
     return true;
 }
 
+/* The next request, answering the pings before it as a single node does (view 0). */
+static bool read_request(int fd, u8 *buffer) {
+    while (read_message(fd, buffer)) {
+        struct client_header header;
+        memcpy(&header, buffer, sizeof(header));
+        if (header.command != CLIENT_COMMAND_PING_CLIENT) return true;
+        struct client_header pong;
+        client_pong_init(&pong, &header);
+        client_header_seal(&pong, NULL);
+        if (write(fd, &pong, sizeof(pong)) != (ssize_t)sizeof(pong)) return false;
+    }
+    return false;
+}
+
 static void *proxy_thread(void *argument) {
     int listener = *(int *)argument;
     int downstream = accept(listener, NULL, NULL);
@@ -169,7 +183,10 @@ static void *proxy_thread(void *argument) {
         ssize_t written = write(upstream, buffer, header.size);
         if (written != (ssize_t)header.size || !read_message(upstream, buffer)) break;
         memcpy(&header, buffer, sizeof(header));
-        if (header.reply.operation != CLIENT_OPERATION_REGISTER) break; /* the reply is lost */
+        bool pong = header.command == CLIENT_COMMAND_PONG_CLIENT;
+        if (!pong && header.reply.operation != CLIENT_OPERATION_REGISTER) {
+            break; /* the reply is lost */
+        }
         written = write(downstream, buffer, header.size);
         if (written != (ssize_t)header.size) break;
     }
@@ -253,7 +270,7 @@ static void *fake_thread(void *argument) {
     int fd = accept(listener, NULL, NULL);
     u8 *buffer = malloc(CLIENT_MESSAGE_BYTES_MAX);
     struct client_header request;
-    if (read_message(fd, buffer)) {
+    if (read_request(fd, buffer)) {
         memcpy(&request, buffer, sizeof(request));
         struct client_register_result body = {.batch_size_limit = CLIENT_BODY_BYTES_MAX};
         struct client_header reply;
@@ -273,7 +290,7 @@ static void *fake_thread(void *argument) {
         memcpy(buffer, &notification, sizeof(notification));
         memcpy(buffer + sizeof(notification), note, sizeof(note));
         written = write(fd, buffer, notification.size);
-        if (read_message(fd, buffer)) { /* the first request: evicted */
+        if (read_request(fd, buffer)) { /* the first request: evicted */
             struct client_header eviction;
             client_eviction_init(&eviction, 0, request.request.client,
                                  CLIENT_EVICTION_no_session);

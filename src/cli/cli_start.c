@@ -5,7 +5,8 @@
  *                 [--tls-cert F --tls-key F --tls-ca F [--tls-crl F]]
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
  *                 [--memory resident|on-demand]
- *   khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]
+ *   khorgos start --data DIR --addresses A0,A1,A2 --replica N [--election-timeout-ms N]
+ *                 [the others]
  *
  * --memory resident makes the engine's reserved memory resident before replay; it is not the
  * default because it costs the whole reservation at every start (about 2 GiB and tens of
@@ -37,7 +38,9 @@ static int start_usage(const char *problem) {
             "                     [--max-connections N] [--handshake-timeout-ms N] "
             "[--idle-timeout-ms N]\n"
             "                     [--memory resident|on-demand]\n"
-            "       khorgos start --data DIR --addresses A0,A1,A2 --replica N [the others]\n"
+            "       khorgos start --data DIR --addresses A0,A1,A2 --replica N "
+            "[--election-timeout-ms N]\n"
+            "                     [the others]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
@@ -46,6 +49,8 @@ static int start_usage(const char *problem) {
             "                         served on a loopback address only; with --replica,\n"
             "                         every replica's address, comma-separated\n"
             "  --replica N            serve as replica N of DIR's cluster (docs/replication.md)\n"
+            "  --election-timeout-ms N\n"
+            "                         a replica's raft election timeout (default %u)\n"
             "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"
@@ -63,7 +68,8 @@ static int start_usage(const char *problem) {
             "Clients must name the cluster id DIR was formatted with (format --cluster).\n"
             "SIGHUP reloads the TLS files for new handshakes. One key=value line per event on\n"
             "standard error; docs/server.md, docs/security.md.\n",
-            SERVER_CONNECTIONS_MAX, SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
+            CLUSTER_ELECTION_TIMEOUT_MS, SERVER_CONNECTIONS_MAX,
+            SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
             SERVER_IDLE_TIMEOUT_DEFAULT_MS);
     ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
     return problem != NULL ? CLI_EXIT_USAGE : CLI_EXIT_OK;
@@ -111,6 +117,14 @@ static int start_parse_more(const char *option, const char *value,
                      SERVER_TIMEOUT_OPTION_MAX_MS);
             return start_usage(problem);
         }
+    } else if (strcmp(option, "--election-timeout-ms") == 0) {
+        u32 *timeout_ms = &options->election_timeout_ms;
+        if (!start_number(value, CLUSTER_ELECTION_TIMEOUT_MAX_MS, timeout_ms) ||
+            *timeout_ms < CLUSTER_ELECTION_TIMEOUT_MIN_MS) {
+            snprintf(problem, sizeof(problem), "%s takes milliseconds from %u to %u", option,
+                     CLUSTER_ELECTION_TIMEOUT_MIN_MS, CLUSTER_ELECTION_TIMEOUT_MAX_MS);
+            return start_usage(problem);
+        }
     } else {
         return 1;
     }
@@ -122,6 +136,9 @@ static int start_replica_address(struct server_options *options) {
     ASSERT(options != NULL && options->address != NULL);
     static char own[CLUSTER_ADDRESS_BYTES];
     if (options->replica_addresses == NULL) {
+        if (options->election_timeout_ms != 0) {
+            return start_usage("--election-timeout-ms is a replica's: give --replica N too");
+        }
         if (strchr(options->address, ',') != NULL) {
             return start_usage("several --addresses are a cluster's: give --replica N too");
         }

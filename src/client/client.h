@@ -382,6 +382,9 @@ void client_header_seal(struct client_header *header, const void *body);
 void client_reply_init(struct client_header *reply, const struct client_header *request,
                        u64 op, u64 timestamp, u32 body_bytes);
 void client_pong_init(struct client_header *pong, const struct client_header *ping);
+/* A client's ping_client: its id, its session (0 before register's reply) and its clock. */
+void client_ping_init(struct client_header *ping, u128 cluster, u128 client, u64 session,
+                      u64 timestamp_monotonic);
 void client_eviction_init(struct client_header *eviction, u128 cluster, u128 client,
                           enum client_eviction_reason reason);
 /* A reply to one of Khorgos's operations carries the engine's error (khorgos_error, ok when

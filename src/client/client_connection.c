@@ -19,8 +19,20 @@
  *      reply arrives, and sent again unchanged after retry_ns without a reply and after every
  *      reconnection, so that the server answers a retry from its session (exactly once);
  *   4. evicted: every request fails with `evicted`, and so does every later submit.
- * I/O goes through client_socket_read and client_socket_write only, which go through TLS
- * (client_tls.c) when the options name a certificate, key and CA.
+ *
+ * Following the leader (docs/replication.md, "Clients"), as TigerBeetle's clients follow the
+ * primary: the addresses are the replicas', and a message's view modulo their count names
+ * the leader's replica index; a message's `replica` field names its sender (a single node's
+ * are both 0), from which the thread learns which address is which replica (it assumes replica
+ * order until it knows). While a message waits, the thread pings the connected replica every
+ * retry_ns / CLIENT_PINGS_PER_RETRY. A
+ * message is sent only once the replica's pong named the replica itself (it serves; a replica
+ * answers pings only when it serves or follows a leader it knows); a pong naming another
+ * replica in a view above any the client followed moves the connection there at once; a pong
+ * naming the replica itself in a higher view than the message was sent in sends it again (the
+ * replica may have dropped it before it led). Without a pong naming the replica itself or a
+ * reply for retry_ns, the thread moves to the next address at once; a replica that still
+ * leads gets the message again every retry_ns.
  */
 #include "client/client.h"
 #include "khorgos_client.h"
@@ -47,8 +59,11 @@ _Static_assert(KHORGOS_CLIENT_NOTIFICATION_PAYMENT_STATUS == CLIENT_NOTIFICATION
                        CLIENT_NOTIFICATION_ACCOUNT_ENTRIES,
                "the public notification kinds are the protocol's");
 
-/* Sends of one request without a reply before the client tries the next address. */
-#define CLIENT_SENDS_BEFORE_RECONNECT 3u
+/* Pings a waiting client sends its replica per retry interval: it learns a leader's change
+ * within an eighth of it. */
+#define CLIENT_PINGS_PER_RETRY 8u
+/* address_index of no move pending. */
+#define CLIENT_MOVE_NONE U32_MAX
 /* The default connect timeout and retry interval: a loopback or LAN round trip is far below. */
 #define CLIENT_INTERVAL_DEFAULT_NS 1000000000ull
 /* The longest the thread sleeps in poll, so that timeouts fire within this. */
@@ -83,8 +98,17 @@ struct khorgos_client {
     u8 message_operation;
     u128 message_checksum;
     u32 message_sent_offset; /* bytes of it written on this connection */
-    u32 message_sends;
     u64 message_sent_ns;
+    u64 message_sent_view;   /* the view the client knew when it last sent it */
+    u64 view;                /* the highest view a message carried */
+    u64 view_followed;       /* the highest view whose leader the client went to */
+    bool leading;            /* this connection's replica named itself in a pong */
+    u64 progress_ns;         /* the connection's start, last reply or pong naming its replica */
+    u32 move_to;             /* the address a pong named, or CLIENT_MOVE_NONE */
+    u8 address_replica[KHORGOS_CLIENT_ADDRESSES_MAX]; /* each address's replica + 1; 0: unknown */
+    u8 ping[CLIENT_HEADER_BYTES];
+    u32 ping_offset;         /* bytes of the ping written; CLIENT_HEADER_BYTES: none pending */
+    u64 ping_sent_ns;
     u8 *receive;          /* CLIENT_MESSAGE_BYTES_MAX */
     u32 received;
     bool read_again;      /* TLS holds decrypted bytes that poll does not show */
@@ -151,20 +175,31 @@ static ssize_t client_socket_write(struct khorgos_client *client, const void *bu
     return send(client->fd, buffer, bytes, MSG_NOSIGNAL);
 }
 
-/* Closes the connection; the next attempt goes to the next address after a pause. */
-static void connection_drop(struct khorgos_client *client) {
+/* Closes the connection; the next attempt goes to address `next` after `pause_ns`. */
+static void connection_move(struct khorgos_client *client, u32 next, u64 pause_ns) {
     ASSERT(client->address_count >= 1);
+    ASSERT(next < client->address_count);
     client_tls_session_close(client->tls_session);
     client->tls_session = NULL;
     if (client->fd >= 0) close(client->fd);
     client->fd = -1;
     client->received = 0;
     client->message_sent_offset = 0;
-    client->message_sends = 0;
-    client->address_index = (client->address_index + 1) % client->address_count;
-    u64 retry_ns = client->options.retry_ns;
-    client->connect_after_ns = base_clock_monotonic_ns() + retry_ns / 4;
+    client->leading = false;
+    client->move_to = CLIENT_MOVE_NONE;
+    client->ping_offset = CLIENT_HEADER_BYTES;
+    client->ping_sent_ns = 0;
+    client->address_index = next;
+    client->connect_after_ns = base_clock_monotonic_ns() + pause_ns;
     ASSERT(client->fd == -1);
+}
+
+/* The connection failed: the next address, at once (a replica that was reached and failed) or
+ * after a pause of retry_ns / 4 (one that could not be reached). */
+static void connection_drop(struct khorgos_client *client, bool pause) {
+    ASSERT(client->address_count >= 1);
+    u64 pause_ns = pause ? client->options.retry_ns / 4 : 0;
+    connection_move(client, (client->address_index + 1) % client->address_count, pause_ns);
 }
 
 /* Connects to the current address within the connect timeout. */
@@ -195,6 +230,7 @@ static bool connection_open(struct khorgos_client *client) {
         return false;
     }
     client->fd = fd;
+    client->progress_ns = base_clock_monotonic_ns();
     ASSERT(client->received == 0 && client->message_sent_offset == 0);
     return true;
 }
@@ -232,8 +268,8 @@ static void message_make(struct khorgos_client *client, u8 operation, const void
     client->message_operation = operation;
     client->message_checksum = header.checksum;
     client->message_sent_offset = 0;
-    client->message_sends = 0;
     client->message_pending = true;
+    client->progress_ns = base_clock_monotonic_ns(); /* its wait starts now */
 }
 
 /* Writes what the socket takes of the pending message; the retry interval counts from its
@@ -249,9 +285,99 @@ static bool message_send(struct khorgos_client *client) {
         if (written <= 0) return false;
         client->message_sent_offset += (u32)written;
     }
-    if (writing) client->message_sent_ns = base_clock_monotonic_ns();
+    if (writing) {
+        client->message_sent_ns = base_clock_monotonic_ns();
+        client->message_sent_view = client->view;
+    }
     ASSERT(client->message_sent_offset == client->message_bytes);
     return true;
+}
+
+/* Writes what the socket takes of the ping in progress. */
+static bool ping_send(struct khorgos_client *client) {
+    ASSERT(client->fd >= 0);
+    ASSERT(client->ping_offset <= CLIENT_HEADER_BYTES);
+    while (client->ping_offset < CLIENT_HEADER_BYTES) {
+        ssize_t written = client_socket_write(client, client->ping + client->ping_offset,
+                                              CLIENT_HEADER_BYTES - client->ping_offset);
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+        if (written <= 0) return false;
+        client->ping_offset += (u32)written;
+    }
+    return true;
+}
+
+/* Starts a ping when one is due: the client waits for its replica (for a pong naming it, or a
+ * reply), no ping is being written, and the message is not half written. */
+static void ping_start(struct khorgos_client *client, u64 now_ns) {
+    ASSERT(client->fd >= 0 && client->message_pending);
+    u64 interval_ns = client->options.retry_ns / CLIENT_PINGS_PER_RETRY;
+    bool message_half = client->message_sent_offset > 0 &&
+                        client->message_sent_offset < client->message_bytes;
+    if (client->ping_offset < CLIENT_HEADER_BYTES || message_half ||
+        (client->ping_sent_ns != 0 && now_ns - client->ping_sent_ns < interval_ns)) {
+        return;
+    }
+    struct client_header ping;
+    client_ping_init(&ping, client->options.cluster, client->id, client->session, now_ns);
+    memcpy(client->ping, &ping, sizeof(ping));
+    client->ping_offset = 0;
+    client->ping_sent_ns = now_ns;
+    ASSERT(client->ping_offset < CLIENT_HEADER_BYTES);
+}
+
+/* The address known to be replica `replica` (or, with `replica` U32_MAX, the first address
+ * whose replica is not known yet); CLIENT_MOVE_NONE when there is none. */
+static u32 address_known(const struct khorgos_client *client, u32 replica) {
+    ASSERT(replica < client->address_count || replica == U32_MAX);
+    ASSERT(client->address_count <= KHORGOS_CLIENT_ADDRESSES_MAX);
+    u8 wanted = replica == U32_MAX ? 0 : (u8)(replica + 1);
+    for (u32 index = 0; index < client->address_count; index++) {
+        if (client->address_replica[index] == wanted) return index;
+    }
+    return CLIENT_MOVE_NONE;
+}
+
+/* The address of replica `replica`: the one known to be it, else the one in its place in
+ * replica order unless that is known to be another, else the first not known yet, else the
+ * next address. */
+static u32 address_of_replica(const struct khorgos_client *client, u32 replica) {
+    u32 known = address_known(client, replica);
+    if (known != CLIENT_MOVE_NONE) return known;
+    if (client->address_replica[replica] == 0) return replica;
+    u32 unknown = address_known(client, U32_MAX);
+    if (unknown != CLIENT_MOVE_NONE) return unknown;
+    return (client->address_index + 1) % client->address_count;
+}
+
+/* A pong's view: names this replica (it serves) or another, which the client goes to when
+ * the view is above any it followed. */
+static void pong_handle(struct khorgos_client *client, const struct client_header *header) {
+    ASSERT(header->command == CLIENT_COMMAND_PONG_CLIENT);
+    ASSERT(client->address_count >= 1);
+    u64 view = header->view;
+    u32 leader = (u32)(view % client->address_count);
+    if (leader == header->replica) {
+        client->leading = true;
+        client->progress_ns = base_clock_monotonic_ns();
+        client->view_followed = MAX(client->view_followed, view);
+        if (client->message_pending && client->message_sent_offset == client->message_bytes &&
+            view > client->message_sent_view) {
+            client->message_sent_offset = 0; /* sent before it led: again */
+        }
+        return;
+    }
+    client->leading = false;
+    /* A newer view; or the same one when the address guessed for its leader was another's and
+     * an address not known yet is left to try. */
+    bool guessed = view == client->view_followed &&
+                   address_known(client, leader) == CLIENT_MOVE_NONE &&
+                   address_known(client, U32_MAX) != CLIENT_MOVE_NONE;
+    if (view > client->view_followed || guessed) {
+        client->view_followed = view;
+        client->move_to = address_of_replica(client, leader);
+    }
 }
 
 /* Completes a request (outside the mutex; on the client's thread). */
@@ -313,6 +439,8 @@ static void reply_handle(struct khorgos_client *client, const struct client_head
         return; /* a second answer to a request sent twice */
     }
     client->message_pending = false;
+    client->progress_ns = base_clock_monotonic_ns();
+    client->view_followed = MAX(client->view_followed, (u64)header->view);
     if (reply_unrecorded(header)) {
         client->request_number--; /* the session did not take it: the next request reuses it */
     } else {
@@ -351,6 +479,10 @@ static void requests_fail(struct khorgos_client *client, khorgos_error error) {
 static void message_handle(struct khorgos_client *client, const struct client_header *header,
                            const u8 *body) {
     ASSERT(client != NULL && header != NULL);
+    client->view = MAX(client->view, (u64)header->view);
+    if (header->command != CLIENT_COMMAND_NOTIFICATION) {
+        client->address_replica[client->address_index] = (u8)(header->replica + 1);
+    }
     switch (header->command) {
     case CLIENT_COMMAND_REPLY: reply_handle(client, header, body); break;
     case CLIENT_COMMAND_EVICTION:
@@ -363,7 +495,8 @@ static void message_handle(struct khorgos_client *client, const struct client_he
                                             header->size - CLIENT_HEADER_BYTES);
         }
         break;
-    default: break; /* pong_client */
+    case CLIENT_COMMAND_PONG_CLIENT: pong_handle(client, header); break;
+    default: break;
     }
 }
 
@@ -448,18 +581,32 @@ static void request_next(struct khorgos_client *client) {
     ASSERT(client->message_pending);
 }
 
-/* Sends the pending message again after retry_ns without a reply; after a few, reconnects. */
+/* Moves to the address a pong named; to the next address after retry_ns without a pong
+ * naming the replica or a reply; sends the message again after retry_ns without a reply. */
 static void retry_check(struct khorgos_client *client, u64 now_ns) {
     ASSERT(client->fd >= 0 && client->message_pending);
-    if (client->message_sent_offset < client->message_bytes) return;
-    if (now_ns - client->message_sent_ns < client->options.retry_ns) return;
-    if (client->message_sends >= CLIENT_SENDS_BEFORE_RECONNECT) {
-        connection_drop(client);
+    if (client->move_to != CLIENT_MOVE_NONE) {
+        connection_move(client, client->move_to, 0);
         return;
     }
-    client->message_sends++;
+    if (now_ns - client->progress_ns >= client->options.retry_ns) {
+        connection_drop(client, false);
+        return;
+    }
+    if (client->message_sent_offset < client->message_bytes) return;
+    if (now_ns - client->message_sent_ns < client->options.retry_ns) return;
     client->message_sent_offset = 0;
     ASSERT(client->message_pending);
+}
+
+/* Writes the ping in progress, then the message once the replica named itself the leader. */
+static bool connection_write(struct khorgos_client *client) {
+    ASSERT(client->fd >= 0);
+    if (client->message_pending) ping_start(client, base_clock_monotonic_ns());
+    if (!ping_send(client)) return false; /* a ping begun is finished first */
+    if (!client->message_pending) return true;
+    if (client->ping_offset < CLIENT_HEADER_BYTES || !client->leading) return true;
+    return message_send(client);
 }
 
 /* One turn of the loop when connected: make or send the message, then wait in poll. */
@@ -470,11 +617,13 @@ static void client_turn(struct khorgos_client *client) {
         message_make(client, CLIENT_OPERATION_REGISTER, &body, sizeof(body));
     }
     if (!client->message_pending) request_next(client);
-    if (client->message_pending && !message_send(client)) {
-        connection_drop(client);
+    if (!connection_write(client)) {
+        connection_drop(client, false);
         return;
     }
-    bool writing = client->message_pending && client->message_sent_offset < client->message_bytes;
+    bool writing = client->ping_offset < CLIENT_HEADER_BYTES ||
+                   (client->message_pending && client->leading &&
+                    client->message_sent_offset < client->message_bytes);
     struct pollfd descriptors[2] = {
         {.fd = client->wake[0], .events = POLLIN},
         {.fd = client->fd, .events = (short)(POLLIN | (writing ? POLLOUT : 0))},
@@ -488,7 +637,7 @@ static void client_turn(struct khorgos_client *client) {
     bool readable = ready > 0 && (descriptors[1].revents & (POLLIN | POLLHUP | POLLERR));
     if (client->read_again || readable) {
         if (!messages_receive(client)) {
-            connection_drop(client);
+            connection_drop(client, false);
             return;
         }
     }
@@ -525,7 +674,7 @@ static void *client_loop(void *argument) {
         }
         if (client_has_work(client) && now_ns >= client->connect_after_ns &&
             !connection_open(client)) {
-            connection_drop(client);
+            connection_drop(client, true);
         }
         if (client->fd < 0) {
             struct pollfd descriptor = {.fd = client->wake[0], .events = POLLIN};
@@ -577,6 +726,8 @@ khorgos_error khorgos_client_open(struct khorgos_client **out,
     if (client == NULL) return KHORGOS_ERROR_out_of_memory;
     client->fd = -1;
     client->wake[0] = client->wake[1] = -1;
+    client->move_to = CLIENT_MOVE_NONE;
+    client->ping_offset = CLIENT_HEADER_BYTES;
     pthread_mutex_init(&client->mutex, NULL);
     client->options = *options;
     if (client->options.connect_timeout_ns == 0) {

@@ -273,6 +273,17 @@ void client_pong_init(struct client_header *pong, const struct client_header *pi
     ASSERT(pong->size == CLIENT_HEADER_BYTES);
 }
 
+void client_ping_init(struct client_header *ping, u128 cluster, u128 client, u64 session,
+                      u64 timestamp_monotonic) {
+    ASSERT(ping != NULL && client != 0);
+    header_frame_init(ping, cluster, CLIENT_COMMAND_PING_CLIENT, 0, CLIENT_RELEASE_MAX);
+    ping->ping.client = client;
+    ping->ping.session = session;
+    ping->ping.ping_timestamp_monotonic = timestamp_monotonic;
+    client_header_seal(ping, NULL);
+    ASSERT(ping->size == CLIENT_HEADER_BYTES);
+}
+
 void client_eviction_init(struct client_header *eviction, u128 cluster, u128 client,
                           enum client_eviction_reason reason) {
     ASSERT(client != 0);

@@ -124,6 +124,7 @@ static void cluster_replica_raft_closed(struct raft *raft) {
 khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
                                     const char *data_directory, struct khorgos *engine,
                                     const struct cluster_identity *identity,
+                                    u32 election_timeout_ms,
                                     char addresses[][CLUSTER_ADDRESS_BYTES], char *message,
                                     size_t capacity) {
     ASSERT(replica != NULL && engine != NULL);
@@ -155,8 +156,12 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     replica->started = true;
     replica->raft.data = replica;
     cluster_raft_configure(&replica->raft);
-    raft_set_election_timeout(&replica->raft, CLUSTER_ELECTION_TIMEOUT_MS);
-    raft_set_heartbeat_timeout(&replica->raft, CLUSTER_HEARTBEAT_TIMEOUT_MS);
+    u32 timeout_ms = election_timeout_ms != 0 ? election_timeout_ms : CLUSTER_ELECTION_TIMEOUT_MS;
+    ASSERT(timeout_ms >= CLUSTER_ELECTION_TIMEOUT_MIN_MS &&
+           timeout_ms <= CLUSTER_ELECTION_TIMEOUT_MAX_MS);
+    raft_set_pre_vote(&replica->raft, true);
+    raft_set_heartbeat_timeout(&replica->raft, timeout_ms / CLUSTER_HEARTBEAT_DIVISOR);
+    raft_set_election_timeout(&replica->raft, timeout_ms);
     int status = cluster_replica_bootstrap(replica);
     if (status == 0) status = raft_start(&replica->raft);
     if (status != 0) {

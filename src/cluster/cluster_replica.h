@@ -28,12 +28,22 @@
 #define CLUSTER_RAFT_PORT_OFFSET 1000u
 /* Bytes of one address as text ("HOST:PORT"), NUL included. */
 #define CLUSTER_ADDRESS_BYTES 64u
-/* raft's timeouts. A follower that hears no heartbeat within the election timeout (randomized
- * by raft between it and twice it) stands for election: with 1 s a leader's failure is
- * replaced within about 2 s, and a loaded machine's pauses of some hundred milliseconds do not
- * depose a live leader. Heartbeats at a tenth of it. */
-#define CLUSTER_ELECTION_TIMEOUT_MS 1000u
-#define CLUSTER_HEARTBEAT_TIMEOUT_MS 100u
+/* raft's timeouts (docs/replication.md, "Failover timing and its settings"). A follower that
+ * hears nothing from the leader for its election timeout, which raft draws anew between T and
+ * 2T, stands for election; raft checks its timers at every heartbeat interval. Replicas run
+ * with pre-vote: a follower that still hears its leader refuses another's vote, so the first
+ * follower to time out wins only once the second has timed out too, and a failover takes
+ * about the later of the two timeouts (T to 2T) plus a round of votes and the new leader's
+ * barrier. The default T of 500 ms is for replicas on one LAN or machine, whose round trips
+ * are far below it: a leader's failure is replaced in about 0.6 to 1.2 s, and a leader
+ * paused for longer than T (a loaded host) loses its leadership. A WAN cluster, or a host
+ * whose pauses reach T, sets a longer T with `khorgos start --election-timeout-ms`, from the
+ * minimum (ten round trips and more on any network) to the maximum (a minute: past it a
+ * cluster without a leader looks down). Heartbeats at a tenth of T. */
+#define CLUSTER_ELECTION_TIMEOUT_MS 500u
+#define CLUSTER_ELECTION_TIMEOUT_MIN_MS 100u
+#define CLUSTER_ELECTION_TIMEOUT_MAX_MS 60000u
+#define CLUSTER_HEARTBEAT_DIVISOR 10u
 
 struct cluster_replica {
     struct raft raft; /* raft.data points back here */
@@ -60,11 +70,14 @@ khorgos_error cluster_replica_raft_addresses(const char *client_addresses, u32 c
 /* Starts replica identity->replica of `data_directory`, whose open engine (on a manual clock)
  * it takes: from any return the replica owns the engine, and cluster_replica_free closes it.
  * Makes DIR/raft (0700) when missing, checks and opens raft's log there, bootstraps a new
- * replica, and starts raft on `loop`. io or corrupt (with `message`), out_of_memory,
- * invalid_argument. */
+ * replica, and starts raft on `loop` with pre-vote, the election timeout `election_timeout_ms`
+ * (CLUSTER_ELECTION_TIMEOUT_MIN_MS to CLUSTER_ELECTION_TIMEOUT_MAX_MS; 0:
+ * CLUSTER_ELECTION_TIMEOUT_MS) and heartbeats at a tenth of it. io or corrupt (with
+ * `message`), out_of_memory, invalid_argument. */
 khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
                                     const char *data_directory, struct khorgos *engine,
                                     const struct cluster_identity *identity,
+                                    u32 election_timeout_ms,
                                     char addresses[][CLUSTER_ADDRESS_BYTES], char *message,
                                     size_t capacity);
 /* Stops raft (its pending proposals' callbacks get RAFT_CANCELED) and its I/O; `closed` is

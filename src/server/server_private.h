@@ -182,7 +182,13 @@ khorgos_error server_replica_start(struct server *server, const struct server_op
 void server_replica_execute(struct server *server);
 /* Whether this replica takes client requests: the leader, once its term's barrier applied. */
 bool server_replica_serving(const struct server *server);
-/* Sets a reply's, pong's or eviction's view (and its header checksum) to the replica's. */
+/* Whether this replica answers a client's ping: when it serves, or when it follows a leader
+ * it knows. Its pong's view then names a replica that serves or leads, so a client that
+ * sends its requests only where a pong named the replica itself never waits on a follower, a
+ * leaderless replica or a leader before its barrier (docs/replication.md, "Clients"). */
+bool server_replica_answers_ping(const struct server *server);
+/* Sets a reply's, pong's or eviction's view and replica index (and its header checksum) to
+ * the replica's. */
 void server_replica_stamp(const struct server *server, void *message);
 /* Once stopping: closes raft (once); server_replica_closed says when it is closed. */
 void server_replica_stop(struct server *server);

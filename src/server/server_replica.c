@@ -96,6 +96,7 @@ void server_replica_stamp(const struct server *server, void *message) {
     }
     u64 view = cluster_replica_view(&server->replica->cluster);
     header.view = (u32)MIN(view, (u64)U32_MAX);
+    header.replica = (u8)server->replica->cluster.identity.replica; /* the sender, as TB's */
     header.checksum = client_header_checksum(&header);
     memcpy(message, &header, sizeof(header));
 }
@@ -452,7 +453,8 @@ khorgos_error server_replica_start(struct server *server, const struct server_op
     replica->leader_logged = -2;
     replica->cluster.data = server;
     error = cluster_replica_start(&replica->cluster, &server->loop, options->data_directory,
-                                  server->engine, &identity, addresses, message,
+                                  server->engine, &identity, options->election_timeout_ms,
+                                  addresses, message,
                                   sizeof(message));
     replica->cluster.data = server;
     replica->cluster.fsm.applied = replica_entry_applied;
@@ -495,4 +497,14 @@ bool server_replica_closed(const struct server *server) {
     ASSERT(server->replica != NULL);
     ASSERT(!server->replica->closed || server->replica->stopping);
     return server->replica->closed;
+}
+
+bool server_replica_answers_ping(const struct server *server) {
+    ASSERT(server->replica != NULL);
+    if (server_replica_serving(server)) return true;
+    const struct server_replica *replica = server->replica;
+    if (replica->stopping || !replica->cluster.started) return false;
+    int leader = cluster_replica_leader(&replica->cluster);
+    ASSERT(leader < (int)replica->cluster.identity.replica_count);
+    return leader >= 0 && (u32)leader != replica->cluster.identity.replica;
 }

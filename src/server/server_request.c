@@ -276,6 +276,7 @@ static void handle_ping(struct server_connection *connection, const struct clien
     ASSERT(ping->ping.client != 0);
     /* A replica that does not serve may lack a session the leader has: it never evicts. */
     bool serving = server->replica == NULL || server_replica_serving(server);
+    if (server->replica != NULL && !server_replica_answers_ping(server)) return;
     if (serving && ping->ping.session != 0 &&
         engine_session_find(server->engine, ping->ping.client) == NULL) {
         send_eviction(connection, ping->ping.client, CLIENT_EVICTION_no_session);

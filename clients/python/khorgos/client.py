@@ -2,11 +2,20 @@
 Python (docs/protocol.md, docs/clients.md).
 
 One request is in flight at a time (a call blocks until its reply). A request keeps its number
-and bytes until it is answered: when the connection fails, or three sends go unanswered, the
-client connects to the next address and sends the same bytes again, so the server answers a
-retry from its session and applies nothing twice. A call that waits longer than `timeout`
-raises khorgos.Timeout; its request is still answered (and the answer dropped) before the next
-call's, so that the session's chain of requests stays whole.
+and bytes until it is answered: when the connection fails, the client connects to the next
+address and sends the same bytes again, so the server answers a retry from its session and
+applies nothing twice. A call that waits longer than `timeout` raises khorgos.Timeout; its
+request is still answered (and the answer dropped) before the next call's, so that the
+session's chain of requests stays whole.
+
+A cluster's leader is followed as the C client follows it (docs/replication.md, "Clients"):
+a message's view modulo the number of addresses names the leader's replica index, and its
+`replica` field its sender (a single node's are both 0), from which the client learns which
+address is which replica (it assumes replica order until it knows). While it waits, the client pings its
+replica every `retry` / PINGS_PER_RETRY seconds and sends a request only once a pong named
+the replica itself; a pong naming another replica in a view above any it followed moves it
+there at once, and without a pong naming the replica itself or a reply for `retry` seconds it
+moves to the next address. A replica that still leads gets the request again every `retry`.
 """
 import os
 import socket
@@ -36,7 +45,9 @@ OPERATIONS_UNRECORDED = {OPERATION_SUBMIT_MESSAGE, OPERATION_GET_MESSAGE_STATUS,
                          OPERATION_GET_STATEMENT, OPERATION_SUBSCRIBE_ENTRIES}
 # Notification kinds: a pacs.002 with a payment's later status; a camt.054 of new entries.
 NOTIFICATION_PAYMENT_STATUS, NOTIFICATION_ACCOUNT_ENTRIES = 1, 2
-SENDS_BEFORE_RECONNECT = 3
+# Pings a waiting client sends its replica per `retry`: it learns a leader's change within an
+# eighth of it.
+PINGS_PER_RETRY = 8
 EVICTION_REASONS = ["reserved", "no_session", "client_release_too_low",
                     "client_release_too_high", "invalid_request_operation",
                     "invalid_request_body", "invalid_request_body_size", "session_too_low",
@@ -91,6 +102,14 @@ class Error(Exception):
     def __init__(self, name):
         super().__init__(name)
         self.name = name
+
+
+class _Move(Exception):
+    """The connection moves to address `index`."""
+
+    def __init__(self, index):
+        super().__init__(index)
+        self.index = index
 
 
 class Timeout(Error):
@@ -187,6 +206,11 @@ class Client:
         self.batch_size_limit = 0
         self._socket = None
         self._address_index = 0
+        self._inbox = bytearray()  # bytes read from the connection, not yet a whole message
+        self._leading = False  # the connected replica named itself in a pong
+        self.view = 0  # the highest view a message carried
+        self._view_followed = 0  # the highest view whose leader the client went to
+        self._replicas = {}  # address index -> the replica index its messages carry
         self._pending = None  # (message, checksum): sent, not yet answered
         self._evicted = None
         self._tls = None
@@ -202,6 +226,8 @@ class Client:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        self._inbox = bytearray()
+        self._leading = False
 
     def __enter__(self):
         return self
@@ -211,9 +237,12 @@ class Client:
 
     # ---- the connection ------------------------------------------------------------------
 
-    def _drop(self):
+    def _drop(self, index=None):
+        """Closes the connection; the next goes to address `index`, or the next one."""
         self.close()
-        self._address_index = (self._address_index + 1) % len(self.addresses)
+        if index is None:
+            index = (self._address_index + 1) % len(self.addresses)
+        self._address_index = index
 
     def _connect(self, deadline):
         while self._socket is None:
@@ -232,22 +261,23 @@ class Client:
                 self._drop()
                 time.sleep(min(self.retry / 4, max(deadline - time.monotonic(), 0)))
 
-    def _read_exactly(self, size, deadline):
-        data = bytearray()
-        while len(data) < size:
+    def _fill(self, size, deadline):
+        """Reads until the inbox holds `size` bytes; socket.timeout at deadline (what was read
+        stays in the inbox for the next call)."""
+        while len(self._inbox) < size:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout()
             self._socket.settimeout(remaining)
-            chunk = self._socket.recv(size - len(data))
+            chunk = self._socket.recv(max(size - len(self._inbox), 65536))
             if not chunk:
                 raise ConnectionError("the server closed the connection")
-            data += chunk
-        return bytes(data)
+            self._inbox += chunk
 
     def _receive(self, deadline):
         """One checked message: (header, body)."""
-        header = self._read_exactly(HEADER_BYTES, deadline)
+        self._fill(HEADER_BYTES, deadline)
+        header = bytes(self._inbox[:HEADER_BYTES])
         if _get_u128(header, 0) != aegis.checksum(header[16:]):
             raise ConnectionError("a header checksum does not match")
         if _get_u128(header, 80) != self.cluster:
@@ -255,22 +285,92 @@ class Client:
         size = struct.unpack_from("<I", header, 96)[0]
         if not HEADER_BYTES <= size <= MESSAGE_BYTES_MAX:
             raise ConnectionError("a message size out of range")
-        body = self._read_exactly(size - HEADER_BYTES, deadline)
+        self._fill(size, deadline)
+        body = bytes(self._inbox[HEADER_BYTES:size])
+        del self._inbox[:size]
         if _get_u128(header, 32) != aegis.checksum(body):
             raise ConnectionError("a body checksum does not match")
+        self.view = max(self.view, struct.unpack_from("<I", header, 104)[0])
+        if header[114] != COMMAND_NOTIFICATION:
+            self._replicas[self._address_index] = header[115]
         return header, body
 
-    def _await_reply(self, checksum, deadline):
-        """The reply to the request whose header checksum is `checksum`, or None at deadline."""
+    def _ping(self):
+        header = bytearray(HEADER_BYTES)
+        header[80:96] = _u128(self.cluster)
+        struct.pack_into("<IIIIHBB", header, 96, HEADER_BYTES, 0, 0, RELEASE, 0,
+                         COMMAND_PING_CLIENT, 0)
+        header[128:144] = _u128(self.id)
+        struct.pack_into("<QQ", header, 144, time.monotonic_ns(), self.session)
+        self._socket.sendall(seal(header, b""))
+
+    def _pong(self, header):
+        """A pong's view names the connected replica (it serves: True) or another, which the
+        client moves to (_Move) when the view is above any it followed."""
+        view = struct.unpack_from("<I", header, 104)[0]
+        leader = view % len(self.addresses)
+        if leader == header[115]:
+            self._leading = True
+            self._view_followed = max(self._view_followed, view)
+            return True
+        self._leading = False
+        # A newer view; or the same one when the address guessed for its leader was another's.
+        guessed = view == self._view_followed and leader not in self._replicas.values() and \
+            len(self._replicas) < len(self.addresses)
+        if view > self._view_followed or guessed:
+            self._view_followed = view
+            raise _Move(self._address_of(leader))
+        return False
+
+    def _address_of(self, replica):
+        """The address of `replica`: the one known to be it, else the one in its place in
+        replica order unless that is known to be another, else the first not known yet, else
+        the next address."""
+        for index, known in self._replicas.items():
+            if known == replica:
+                return index
+        for index in [replica] + list(range(len(self.addresses))):
+            if index not in self._replicas:
+                return index
+        return (self._address_index + 1) % len(self.addresses)
+
+    def _await_reply(self, message, deadline):
+        """Sends `message` to the connected replica once it names itself the leader, and
+        returns its reply; _Move when the client must go elsewhere, Timeout at deadline."""
+        checksum = _get_u128(message, 0)
+        progress = time.monotonic()
+        sent_at, sent_view, ping_at = None, 0, progress
         while True:
-            header, body = self._receive(deadline)
+            now = time.monotonic()
+            if now >= deadline:
+                raise Timeout()
+            if now - progress >= self.retry:
+                raise _Move((self._address_index + 1) % len(self.addresses))
+            self._socket.settimeout(deadline - now)
+            if self._leading and (sent_at is None or now - sent_at >= self.retry):
+                self._socket.sendall(message)
+                sent_at, sent_view = now, self.view
+            if now >= ping_at:
+                self._ping()
+                ping_at = now + self.retry / PINGS_PER_RETRY
+            wake = min(deadline, ping_at, progress + self.retry,
+                       sent_at + self.retry if sent_at is not None else deadline)
+            try:
+                header, body = self._receive(wake)
+            except socket.timeout:
+                continue
             command = header[114]
             if command == COMMAND_EVICTION and _get_u128(header, 128) == self.id:
                 self._evicted = EVICTION_REASONS[header[255]] if header[255] < 9 else "unknown"
                 raise Evicted(self._evicted)
             self._notification(header, body)
+            if command == COMMAND_PONG_CLIENT and self._pong(header):
+                progress = time.monotonic()
+                if sent_at is not None and self.view > sent_view:
+                    sent_at = None  # sent before the replica led: again
             if command == COMMAND_REPLY and _get_u128(header, 128) == checksum and \
                     _get_u128(header, 192) == self.id:
+                self._view_followed = max(self._view_followed, self.view)
                 return header, body
 
     def _notification(self, header, body):
@@ -300,26 +400,17 @@ class Client:
         return count
 
     def _exchange(self, message, deadline):
-        """Sends `message` until its reply comes, reconnecting as needed; returns it."""
-        checksum = _get_u128(message, 0)
+        """Sends `message` until its reply comes, following the leader; returns it."""
         self._pending = (message, deadline)
-        sends = 0
         while True:
             self._connect(deadline)
             try:
-                self._socket.sendall(message)
-                sends += 1
-                reply = self._await_reply(checksum, min(deadline, time.monotonic() + self.retry))
+                reply = self._await_reply(message, deadline)
                 self._pending = None
                 return reply
-            except socket.timeout:
-                if time.monotonic() >= deadline:
-                    raise Timeout()
-                if sends >= SENDS_BEFORE_RECONNECT:
-                    sends = 0
-                    self._drop()
+            except _Move as move:
+                self._drop(move.index)
             except (ConnectionError, OSError):
-                sends = 0
                 self._drop()
 
     def _register(self, deadline):
