@@ -92,6 +92,7 @@ static int tls_send(struct client_tls_session *session) {
         ssize_t sent = send(session->fd, bytes, (size_t)waiting, MSG_NOSIGNAL);
         if (sent < 0 && errno == EINTR) continue;
         if (sent < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+        if (sent == 0) return 1; /* no progress: wait for the socket as for EAGAIN */
         int taken = BIO_nread(session->network, &bytes, (int)sent);
         ASSERT(taken == (int)sent);
     }
