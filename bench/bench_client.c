@@ -4,6 +4,8 @@
  *
  *   bench_client --transfers N --addresses ADDR [--clients K] [--setup]
  *                [--tls-cert F --tls-key F --tls-ca F]
+ *   bench_client --transfers N --addresses ADDR --tls-addresses ADDR
+ *                --tls-cert F --tls-key F --tls-ca F
  *   bench_client --transfers N --in-process DIR [--serial]
  *
  * The transfers are bench_workload.h's (uniform accounts, seed 42, ids 1..N), in requests of
@@ -15,6 +17,12 @@
  * capacities `khorgos format --accounts 10064 --transfers N+10064` gives the server, and
  * opened as `khorgos start` opens one (no memory prefault, default checkpoints).
  *
+ * With --tls-addresses (paired), one plaintext client (to --addresses) and one TLS client (to
+ * --tls-addresses, another server), each set up first, send the same batches in turn: a
+ * batch to one, its reply, the same batch to the other, and which goes first alternates. Both
+ * then run under the load of the same moments, which separate runs on a shared machine do
+ * not; the TLS cost is taken from the two sums of batch latencies.
+ *
  * Every result is checked: a transfer counts only when its status is created (the engine's 0,
  * or 4,294,967,295 on the wire); a request that fails stops the run. --setup first creates
  * and funds the 10,000 accounts through one client (not timed); in process they are always
@@ -24,6 +32,8 @@
  * transfers_per_second=X failed=N batch_p50_us=.. batch_p99_us=.. cpu_seconds=.." or
  * "in_process batched mode=serial|pipelined ..." with the same fields. cpu_seconds is this
  * process's user and system time, setup included: steadier than the rate on a shared machine.
+ * Paired: "client paired transfers=N plaintext_transfers_per_second=X tls_transfers_per_second=Y
+ * tls_cost_percent=Z failed=N batch_p50_us=.. tls_batch_p50_us=.. cpu_seconds=..".
  */
 #include "bench_server.h"
 
@@ -39,6 +49,7 @@ struct client_options {
     bool setup;
     bool serial;
     const char *addresses;
+    const char *tls_addresses; /* paired: the TLS server, --addresses the plaintext one */
     const char *in_process;
     const char *tls_cert, *tls_key, *tls_ca;
 };
@@ -74,6 +85,8 @@ static int client_parse(int argc, char **argv, struct client_options *options) {
             options->client_count = (u32)strtoul(value, NULL, 10), index++;
         } else if (strcmp(argument, "--addresses") == 0) {
             options->addresses = value, index++;
+        } else if (strcmp(argument, "--tls-addresses") == 0) {
+            options->tls_addresses = value, index++;
         } else if (strcmp(argument, "--in-process") == 0) {
             options->in_process = value, index++;
         } else if (strcmp(argument, "--tls-cert") == 0) {
@@ -87,6 +100,11 @@ static int client_parse(int argc, char **argv, struct client_options *options) {
         }
     }
     bool one_target = (options->addresses == NULL) != (options->in_process == NULL);
+    if (options->tls_addresses != NULL) { /* paired: one client each, both set up */
+        one_target = one_target && options->addresses != NULL && options->tls_cert != NULL &&
+                     options->client_count == 1;
+        options->setup = true;
+    }
     return one_target && options->transfer_count > 0 &&
                    options->transfer_count <= LIMIT_TRANSFER_COUNT_MAX / 2 &&
                    options->client_count >= 1 && options->client_count <= BENCH_CLIENTS_MAX
@@ -132,6 +150,26 @@ struct client_thread {
     struct khorgos_client *client;
 };
 
+/* Sends one batch through `client` and counts its results in `run`. */
+static void client_batch_send(struct client_run *run, struct khorgos_client *client,
+                              const struct khorgos_transfer *body, u32 count,
+                              struct khorgos_create_result *results, u64 batch) {
+    ASSERT(run != NULL && client != NULL);
+    ASSERT(body != NULL && results != NULL && count > 0);
+    struct khorgos_client_call call = {
+        .operation = KHORGOS_CLIENT_CREATE_TRANSFERS, .body = body,
+        .body_size = count * (u32)sizeof(*body), .reply = results,
+        .reply_capacity = LIMIT_BATCH_EVENTS_MAX * (u32)sizeof(*results)};
+    u64 start_ns = base_clock_monotonic_ns();
+    khorgos_error error = khorgos_client_execute(client, &call);
+    if (error != KHORGOS_ERROR_ok) {
+        fprintf(stderr, "bench_client: create_transfers: %s\n", khorgos_error_name(error));
+        exit(1);
+    }
+    client_tally(run, results, call.reply_size / (u32)sizeof(*results), count,
+                 BENCH_WIRE_CREATED, batch, base_clock_monotonic_ns() - start_ns);
+}
+
 /* One client's loop: a batch, its reply, the next. */
 static void *client_thread_main(void *argument) {
     struct client_thread *thread = argument;
@@ -141,38 +179,39 @@ static void *client_thread_main(void *argument) {
     ASSERT(body != NULL && results != NULL);
     u32 count = 0;
     for (u64 batch; (batch = client_take(thread->run, body, &count)) != U64_MAX;) {
-        struct khorgos_client_call call = {
-            .operation = KHORGOS_CLIENT_CREATE_TRANSFERS, .body = body,
-            .body_size = count * (u32)sizeof(*body), .reply = results,
-            .reply_capacity = LIMIT_BATCH_EVENTS_MAX * (u32)sizeof(*results)};
-        u64 start_ns = base_clock_monotonic_ns();
-        khorgos_error error = khorgos_client_execute(thread->client, &call);
-        if (error != KHORGOS_ERROR_ok) {
-            fprintf(stderr, "bench_client: create_transfers: %s\n", khorgos_error_name(error));
-            exit(1);
-        }
-        client_tally(thread->run, results, call.reply_size / (u32)sizeof(*results), count,
-                     BENCH_WIRE_CREATED, batch, base_clock_monotonic_ns() - start_ns);
+        client_batch_send(thread->run, thread->client, body, count, results, batch);
     }
     free(body);
     free(results);
     return NULL;
 }
 
-static struct khorgos_client *client_open(const struct client_options *options) {
-    ASSERT(options != NULL && options->addresses != NULL);
+/* A client of `addresses`, with the options' certificate when `tls`. */
+static struct khorgos_client *client_open_at(const struct client_options *options,
+                                             const char *addresses, bool tls) {
+    ASSERT(options != NULL && addresses != NULL);
+    ASSERT(!tls || options->tls_cert != NULL);
     struct khorgos_client_options client_options = {
-        .addresses = options->addresses, .request_timeout_ns = BENCH_REQUEST_TIMEOUT_NS,
-        .tls_cert = options->tls_cert, .tls_key = options->tls_key, .tls_ca = options->tls_ca};
+        .addresses = addresses, .request_timeout_ns = BENCH_REQUEST_TIMEOUT_NS};
+    if (tls) {
+        client_options.tls_cert = options->tls_cert;
+        client_options.tls_key = options->tls_key;
+        client_options.tls_ca = options->tls_ca;
+    }
     struct khorgos_client *client = NULL;
     khorgos_error error = khorgos_client_open(&client, &client_options);
     if (error != KHORGOS_ERROR_ok) {
-        fprintf(stderr, "bench_client: client for %s: %s\n", options->addresses,
+        fprintf(stderr, "bench_client: client for %s: %s\n", addresses,
                 khorgos_error_name(error));
         exit(1);
     }
     ASSERT(client != NULL);
     return client;
+}
+
+static struct khorgos_client *client_open(const struct client_options *options) {
+    ASSERT(options != NULL && options->addresses != NULL);
+    return client_open_at(options, options->addresses, options->tls_cert != NULL);
 }
 
 /* Opens every client and has each register (a lookup of nothing), so that the timed part
@@ -220,6 +259,38 @@ static double client_run_network(struct client_run *run, const struct client_opt
         khorgos_client_close(run->clients[index]);
     }
     return seconds;
+}
+
+/* Paired: each batch to the plaintext server and to the TLS server in turn (`runs` 0 and 1
+ * tally each); returns the sums of their batch latencies in seconds. */
+static void client_run_paired(struct client_run runs[2], const struct client_options *options,
+                              double seconds[2]) {
+    ASSERT(runs != NULL && options->tls_addresses != NULL);
+    ASSERT(seconds != NULL);
+    struct khorgos_client *clients[2] = {
+        client_open_at(options, options->addresses, false),
+        client_open_at(options, options->tls_addresses, true)};
+    struct khorgos_transfer *body = calloc(LIMIT_BATCH_EVENTS_MAX, sizeof(*body));
+    struct khorgos_create_result *results = calloc(LIMIT_BATCH_EVENTS_MAX, sizeof(*results));
+    ASSERT(body != NULL && results != NULL);
+    for (u32 side = 0; side < 2; side++) bench_server_setup(clients[side]);
+    u32 count = 0;
+    for (u64 batch; (batch = client_take(&runs[0], body, &count)) != U64_MAX;) {
+        runs[1].batch_count = runs[0].batch_count;
+        for (u64 turn = 0; turn < 2; turn++) {
+            u32 side = (u32)((batch + turn) % 2); /* which goes first alternates */
+            client_batch_send(&runs[side], clients[side], body, count, results, batch);
+        }
+    }
+    for (u32 side = 0; side < 2; side++) {
+        seconds[side] = 0;
+        for (u64 batch = 0; batch < runs[0].batch_count; batch++) {
+            seconds[side] += (double)runs[side].latencies_ns[batch] / 1e9;
+        }
+        khorgos_client_close(clients[side]);
+    }
+    free(body);
+    free(results);
 }
 
 /* Exits unless the request and the engine both succeeded. */
@@ -347,17 +418,48 @@ static double client_cpu_seconds(void) {
            (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+/* The paired run's line; false when a transfer failed. */
+static bool client_paired_report(const struct client_options *options, u64 batches) {
+    ASSERT(options != NULL && options->tls_addresses != NULL);
+    struct client_run runs[2];
+    for (u32 side = 0; side < 2; side++) {
+        runs[side] = (struct client_run){.transfer_count = options->transfer_count, .next_id = 1};
+        pthread_mutex_init(&runs[side].mutex, NULL);
+        runs[side].latencies_ns = calloc(batches, sizeof(u64));
+        ASSERT(runs[side].latencies_ns != NULL);
+    }
+    bench_workload_init(&runs[0].workload, 42, 0);
+    double seconds[2];
+    client_run_paired(runs, options, seconds);
+    ASSERT(runs[0].batch_count == batches);
+    u64 count = options->transfer_count;
+    printf("client paired transfers=%llu plaintext_transfers_per_second=%.0f "
+           "tls_transfers_per_second=%.0f tls_cost_percent=%.1f failed=%llu batch_p50_us=%.0f "
+           "tls_batch_p50_us=%.0f cpu_seconds=%.3f\n",
+           (unsigned long long)count, (double)count / seconds[0], (double)count / seconds[1],
+           (1 - seconds[0] / seconds[1]) * 100,
+           (unsigned long long)(runs[0].failed + runs[1].failed),
+           bench_server_percentile_us(runs[0].latencies_ns, batches, 50),
+           bench_server_percentile_us(runs[1].latencies_ns, batches, 50), client_cpu_seconds());
+    bool ok = runs[0].failed == 0 && runs[1].failed == 0;
+    free(runs[0].latencies_ns);
+    free(runs[1].latencies_ns);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     struct client_options options;
     if (client_parse(argc, argv, &options) != 0) {
         fputs("usage: bench_client --transfers N (--addresses ADDR [--clients K] [--setup] "
-              "[--tls-cert F --tls-key F --tls-ca F] | --in-process DIR [--serial])\n", stderr);
+              "[--tls-cert F --tls-key F --tls-ca F] | --addresses ADDR --tls-addresses ADDR "
+              "--tls-cert F --tls-key F --tls-ca F | --in-process DIR [--serial])\n", stderr);
         return 2;
     }
+    u64 batches = (options.transfer_count + LIMIT_BATCH_EVENTS_MAX - 1) / LIMIT_BATCH_EVENTS_MAX;
+    if (options.tls_addresses != NULL) return client_paired_report(&options, batches) ? 0 : 1;
     struct client_run run = {.transfer_count = options.transfer_count, .next_id = 1};
     pthread_mutex_init(&run.mutex, NULL);
     bench_workload_init(&run.workload, 42, 0);
-    u64 batches = (options.transfer_count + LIMIT_BATCH_EVENTS_MAX - 1) / LIMIT_BATCH_EVENTS_MAX;
     run.latencies_ns = calloc(batches, sizeof(u64));
     ASSERT(run.latencies_ns != NULL);
     double seconds = options.in_process != NULL ? client_run_in_process(&run, &options)

@@ -96,6 +96,19 @@ batched_round() {
         server_finish
         echo "client_$kind $line" >>"$results"; echo "$line" >&2
     done
+    # The same batches to a plaintext and a TLS server in turn, from one program.
+    # shellcheck disable=SC2086
+    server_start "paired-plaintext" $capacity --
+    plaintext_pid=$server_pid; plaintext_dir=$dir; plaintext_address=$address
+    # shellcheck disable=SC2086
+    server_start "paired-tls" $capacity -- $tls_server
+    # shellcheck disable=SC2086
+    line=$("$build/bench/bench_client" --transfers "$server_transfers" \
+        --addresses "$plaintext_address" --tls-addresses "$address" $tls_client)
+    server_finish
+    server_pid=$plaintext_pid; dir=$plaintext_dir
+    server_finish
+    echo "client_paired $line" >>"$results"; echo "$line" >&2
 }
 
 # One transfer per request over CONNECTIONS connections: the maximum rate, then paced at half
@@ -191,6 +204,7 @@ ratio_client_vs_in_process_cpu: $(ratio2 "$cpu_serial" "$cpu_c1") (CPU seconds i
 ratio_client_vs_in_process_pipelined: $(ratio2 "$c1" "$pipelined") (1 client against in process two in flight)
 ratio_two_clients_vs_in_process_pipelined: $(ratio2 "$c2" "$pipelined") (2 clients against in process two in flight)
 tls_cost_percent: $(percent_cost "$c1t" "$c1") (target <= 15; 1 client), $(percent_cost "$c2t" "$c2") (2 clients)
+tls_cost_paired_percent: $(grep "^client_paired " "$results" | tr ' ' '\n' | sed -n 's/^tls_cost_percent=//p' | sort -n | tr '\n' ' ' | sed 's/ $//') (target <= 15; 1 client; each round's, lowest first: the same batches to a plaintext and a TLS server in turn, so that both see the same load)
 tls_cpu_cost_percent: $(percent_more "$cpu_c1t" "$cpu_c1") (1 client), $(percent_more "$cpu_c2t" "$cpu_c2") (2 clients): the CPU, server and client, TLS spends over plaintext
 ratio_vs_postgres_single: $(ratio "$(field transfers_per_second "$line_max")" "$pg_single") (target >= 20; $connections connections against PostgreSQL's best client count)
 ratio_client_vs_postgres_batched: $(ratio2 "$c1" "$pg_batched") (1 client against the faster PostgreSQL batch method)

@@ -462,10 +462,12 @@ struct client_tls_session *client_tls_connect(struct client_tls *tls, int fd,
                                               const struct sockaddr_in *address,
                                               u64 timeout_ns);
 void client_tls_session_close(struct client_tls_session *session);
-/* As recv and send: -1 with errno EAGAIN when TLS waits for the socket. */
+/* As recv and send: -1 with errno EAGAIN when TLS waits for the socket. A write returns a
+ * count only once those bytes' records are all handed to the socket; after EAGAIN the caller
+ * writes the same bytes again (the part encrypted already is not encrypted twice). */
 long client_tls_read(struct client_tls_session *session, void *buffer, size_t bytes);
 long client_tls_write(struct client_tls_session *session, const void *buffer, size_t bytes);
-/* True when decrypted bytes wait to be read (poll does not show them). */
+/* True when decrypted bytes may wait to be read (poll does not show them). */
 bool client_tls_pending(const struct client_tls_session *session);
 
 #endif /* KHORGOS_CLIENT_H */
