@@ -42,8 +42,8 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: the three-replica run (khorgos start has no --replica)"
     exit 0
 fi
-# Kills and stops only: a follower whose raft log tail was flipped does not catch up yet (the
-# long run, tests/long/cluster_faults.sh, makes that fault too).
+# Kills, stops and crashes of all three: a follower whose raft log tail was flipped does not
+# catch up yet (the long run, tests/long/cluster_faults.sh, makes that fault too).
 $harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 12 --gap 2 \
-    --port 4730 --faults kill,stop --grace 3 || exit 1
+    --port 4730 --faults kill,stop,crash --cycle --grace 3 || exit 1
 echo "ok"

@@ -9,6 +9,9 @@ settlement payments (each client one session, retrying a request with the same n
   kill       SIGKILL of the leader or of a follower, restarted after a pause
   stop       SIGSTOP of the leader or of a follower, SIGCONT after a pause
   corrupt    a follower killed, the last bytes of its raft log's newest file flipped, restarted
+  crash      every replica SIGKILLed at once (a power cut of the whole cluster, as far as the
+             processes go: what a replica's journal writer had not written is gone, and must
+             come back from raft's log), all restarted after a pause
   partition  (--netns, as root) a replica's veth link set down, then up again
 
 Every reply line a client wrote is an acknowledged request. At the end, with the faults healed,
@@ -22,7 +25,7 @@ the checker asks the cluster (through any address: the leader answers) and check
     (`khorgos check`), which with the deterministic state machine means equal state digests;
   - no two replicas announced themselves leader in one term (their stderr event lines).
 
-It prints one line of counts (kills, stops, corruptions, partitions, acknowledged requests
+It prints one line of counts (kills, stops, corruptions, crashes, partitions, acknowledged requests
 checked, lost) and exits 0 when every check holds, 1 otherwise.
 """
 import argparse
@@ -434,7 +437,8 @@ def minor(text):
 class Faults:
     def __init__(self, cluster, args, rng):
         self.cluster, self.args, self.rng = cluster, args, rng
-        self.counts = {"kills": 0, "stops": 0, "corruptions": 0, "partitions": 0}
+        self.counts = {"kills": 0, "stops": 0, "corruptions": 0, "crashes": 0, "partitions": 0}
+        self.made = 0
 
     def victim(self):
         leader = self.cluster.leader()
@@ -449,7 +453,8 @@ class Faults:
         kinds = [kind for kind in self.args.faults.split(",")
                  if (kind != "corrupt" or self.cluster.count > 1)
                  and (kind != "partition" or self.args.netns)]
-        kind = self.rng.choice(kinds)
+        kind = kinds[self.made % len(kinds)] if self.args.cycle else self.rng.choice(kinds)
+        self.made += 1
         index, role = self.victim()
         if kind == "corrupt":
             leader = self.cluster.leader()
@@ -457,7 +462,15 @@ class Faults:
             index, role = self.rng.choice(followers), "follower"
         pause = self.rng.uniform(self.args.pause_min, self.args.pause_max)
         log("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
-        if kind == "kill":
+        if kind == "crash":
+            log("crash: every replica killed at once")
+            for each in range(self.cluster.count):
+                self.cluster.kill(each)
+            time.sleep(pause)
+            for each in range(self.cluster.count):
+                self.cluster.start(each)
+            self.counts["crashes"] += 1
+        elif kind == "kill":
             self.cluster.kill(index)
             time.sleep(pause)
             self.cluster.start(index)
@@ -731,11 +744,11 @@ def run_cluster(cluster, args, rng):
         log("FAIL: " + problem)
     lost = sum(1 for p in problems if "missing" in p)
     counts = faults.counts
-    log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, partitions %d, "
-        "terms with a leader %d, acknowledged requests checked %d (transfers %d, payments %d; "
-        "present %d and %d), lost: %d"
+    log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, crashes %d, "
+        "partitions %d, terms with a leader %d, acknowledged requests checked %d (transfers %d, "
+        "payments %d; present %d and %d), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
-           counts["corruptions"], counts["partitions"], terms, requests,
+           counts["corruptions"], counts["crashes"], counts["partitions"], terms, requests,
            len(acked["transfer"]), len(acked["payment"]), transfers, payments, lost))
     return 1 if problems else 0
 
@@ -760,16 +773,19 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns", action="store_true",
                         help="each replica in a network namespace; partitions by link down")
-    parser.add_argument("--faults", default="kill,stop,corrupt,partition",
+    parser.add_argument("--faults", default="kill,stop,corrupt,crash,partition",
                         help="the kinds of fault made (corrupt only with replicas, partition "
                         "only with --netns)")
+    parser.add_argument("--cycle", action="store_true",
+                        help="make the kinds of --faults in their order, in turn, instead of "
+                        "drawing each at random (so a short run makes each kind)")
     parser.add_argument("--lose", action="store_true",
                         help="the checker's own test: go back to a copy from mid-run, so "
                         "acknowledged requests are lost and the check must fail")
     parser.add_argument("--start-option", action="append", default=[],
                         help="an extra option for `khorgos start` (repeatable)")
     args = parser.parse_args()
-    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "partition"}
+    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "crash", "partition"}
     if unknown:
         parser.error("unknown faults: %s" % ",".join(sorted(unknown)))
     if args.netns and os.geteuid() != 0:
