@@ -1,7 +1,8 @@
 #!/bin/bash
 # cluster_faults.sh (make test): the fault harness and checker, tests/support/cluster_faults.py,
 # in a short run. Clients send transfers and settlement payments with retries while the test
-# SIGKILLs and SIGSTOPs replicas (leader and followers) and restarts them, flips bytes at the
+# SIGKILLs and SIGSTOPs replicas (leader and followers) and restarts them, SIGKILLs all three at
+# once (a crash of the whole cluster) and restarts them, flips bytes at the
 # tail of a follower's raft log (it must refuse to start, and is replaced by a fresh directory
 # of the next generation with `khorgos cluster add`) and deletes a replica's directory (it is
 # replaced too), each fault bounded in time; then every acknowledged request
@@ -44,6 +45,8 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: the three-replica run (khorgos start has no --replica)"
     exit 0
 fi
+# Each kind in turn: a kill, a stop, a crash of all three, a follower's raft log tail flipped
+# (refused at start, then replaced) and a replica's directory deleted (replaced).
 $harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 12 --gap 2 \
-    --port 4730 --faults kill,stop,corrupt,wipe --grace 3 || exit 1
+    --port 4730 --faults kill,stop,crash,corrupt,wipe --cycle --grace 3 || exit 1
 echo "ok"

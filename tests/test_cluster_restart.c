@@ -62,6 +62,7 @@ static void test_install_into_a_new_directory(const char *root,
     assert_true(engine_state_digest(fsm.engine) == digest && fsm.engine->request_count == count);
     u8 head[32];
     uint64_t sequence = 0;
+    assert_int_equal(cluster_fsm_journal_wait(&fsm), KHORGOS_ERROR_ok);
     assert_int_equal(khorgos_chain_head(fsm.engine, head, &sequence), KHORGOS_ERROR_ok);
     cluster_fsm_deinit(&fsm);
     struct khorgos *engine = test_open(directory);

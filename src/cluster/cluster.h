@@ -180,6 +180,17 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
  * snapshot does not verify whole, and nothing changes; a disk failure while a data directory
  * takes it stops the engine (io, no_space). */
 khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes);
+/* Waits until the data directory's journal holds every request applied so far (ok at once
+ * for an engine in memory); io, no_space or stopped when its journal failed. Entries are
+ * applied with khorgos_execute_begin alone: a batch's journal write and fdatasyncs run while
+ * the next entry is replicated, and the next begin waits for them, so the journal may lag
+ * raft's applied index by one batch. That is safe because an entry is applied only once it is
+ * committed, durable in raft's log on a majority, and a restart applies again, from raft's
+ * log, whatever the journal lacks (docs/replication.md, "Durability"). A snapshot and a
+ * restore wait first: a snapshot records the journal's chain head and raft compacts its log up
+ * to it, so it never covers a request the journal could still lose; so must any caller that
+ * reads the journal (khorgos_chain_head). */
+khorgos_error cluster_fsm_journal_wait(struct cluster_fsm *fsm);
 /* Why the replica stopped applying entries: ok while it runs, diverged, or corrupt. */
 khorgos_error cluster_fsm_stopped(const struct cluster_fsm *fsm);
 /* Applies one entry (the raft_fsm apply method calls this; tests may too). */

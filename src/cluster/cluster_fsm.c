@@ -153,11 +153,23 @@ static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_en
     }
     ASSERT(offset == entry->body_bytes);
     result->request_count = entry->request_count;
-    result->error = khorgos_execute(engine, result->requests, entry->request_count);
+    /* Begun, not waited for: cluster_fsm_journal_wait says why that is safe. */
+    u64 ticket = 0;
+    result->error = khorgos_execute_begin(engine, result->requests, entry->request_count, &ticket);
     if (result->error == KHORGOS_ERROR_ok && entry->mark != 0) {
         fsm->mark = entry->mark;
         fsm->mark_digest = engine_state_digest(engine);
     }
+}
+
+/* Entries are applied with khorgos_execute_begin alone; this waits for their journal writes
+ * (cluster.h says why that is safe, docs/replication.md "Durability"). */
+khorgos_error cluster_fsm_journal_wait(struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL && fsm->engine != NULL);
+    ASSERT(fsm->replay == NULL || fsm->replay->storage == NULL); /* the replay is in memory */
+    struct khorgos *engine = fsm->engine;
+    if (engine->storage == NULL) return KHORGOS_ERROR_ok;
+    return khorgos_execute_wait(engine, engine->request_count);
 }
 
 /* Compares this replica's digest under the check's mark with the leader's. A replica that does
@@ -267,7 +279,9 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
     ASSERT(fsm != NULL && buffer != NULL);
     ASSERT(fsm->engine != NULL);
     const struct khorgos *engine = cluster_fsm_state(fsm);
-    khorgos_error error = KHORGOS_ERROR_no_space;
+    khorgos_error error = cluster_fsm_journal_wait(fsm);
+    if (error != KHORGOS_ERROR_ok) return error;
+    error = KHORGOS_ERROR_no_space;
     for (u32 attempt = 0; attempt < 2 && error == KHORGOS_ERROR_no_space; attempt++) {
         u8 *memory = raft_malloc(fsm->snapshot_capacity_bytes);
         if (memory == NULL) return KHORGOS_ERROR_out_of_memory;
@@ -295,11 +309,13 @@ khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u6
     ASSERT(fsm != NULL && fsm->engine != NULL);
     ASSERT(bytes != NULL || size_bytes == 0);
     if (cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok) return cluster_fsm_stopped(fsm);
+    khorgos_error error = cluster_fsm_journal_wait(fsm);
+    if (error != KHORGOS_ERROR_ok) return error;
     /* Its header first (the checksums verified, nothing loaded): a snapshot ahead of a data
      * directory's journal goes to the install, which loads it itself. */
     struct storage_reader reader;
     struct storage_snapshot_header header;
-    khorgos_error error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
+    error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
     if (error == KHORGOS_ERROR_ok) storage_reader_close(&reader);
     bool install = error == KHORGOS_ERROR_ok && fsm->engine->storage != NULL &&
                    header.sequence > fsm->engine->request_count;

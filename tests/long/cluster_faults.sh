@@ -1,10 +1,11 @@
 #!/bin/bash
 # cluster_faults.sh (make test-long): the fault harness and checker
 # (tests/support/cluster_faults.py) in a long run on three replicas: SIGKILL and SIGSTOP of the
-# leader and of followers, restarts, a follower's raft log tail corrupted (refused at start,
-# then replaced), a replica's directory deleted (replaced) and, as root, network
-# partitions (each replica in its own network namespace joined by a veth link to a bridge; a
-# partition sets one link down; the links go through stunnel with replica certificates). Not
+# leader and of followers, restarts, crashes of all three at once, a follower's raft log tail
+# corrupted (refused at start, then replaced), a replica's directory deleted (replaced) and, as
+# root, network partitions (each replica in its own network namespace joined by a veth link to
+# a bridge; a partition sets one link down; the links go through stunnel with replica
+# certificates). Not
 # root: the partitions are skipped, with a message. CLUSTER_FAULTS_SECONDS sets each run's time
 # of faults (default 300).
 set -u

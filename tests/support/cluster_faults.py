@@ -12,6 +12,9 @@ settlement payments (each client one session, retrying a request with the same n
              it must refuse to start (exit 4, naming the file and offset), and is replaced
   wipe       a replica (leader or follower) killed and its data directory deleted, then
              replaced
+  crash      every replica SIGKILLed at once (a power cut of the whole cluster, as far as the
+             processes go: what a replica's journal writer had not written is gone, and must
+             come back from raft's log), all restarted after a pause
   (replaced: a fresh directory of the next generation, started, and `khorgos cluster add` run
   until it is a voter in place of the old generation, while the traffic goes on)
   partition  (--netns, as root) a replica's veth link set down, then up again
@@ -27,8 +30,9 @@ the checker asks the cluster (through any address: the leader answers) and check
     (`khorgos check`), which with the deterministic state machine means equal state digests;
   - no two replicas announced themselves leader in one term (their stderr event lines).
 
-It prints one line of counts (kills, stops, corruptions, wipes, replacements, partitions,
-acknowledged requests checked, lost) and exits 0 when every check holds, 1 otherwise.
+It prints one line of counts (kills, stops, corruptions, wipes, replacements, crashes,
+partitions, acknowledged requests checked, lost) and exits 0 when every check holds, 1
+otherwise.
 """
 import argparse
 import json
@@ -467,8 +471,9 @@ class Faults:
     def __init__(self, cluster, args, rng):
         self.cluster, self.args, self.rng = cluster, args, rng
         self.counts = {"kills": 0, "stops": 0, "corruptions": 0, "wipes": 0,
-                       "replacements": 0, "partitions": 0}
+                       "replacements": 0, "crashes": 0, "partitions": 0}
         self.problems = []
+        self.made = 0
 
     def victim(self):
         leader = self.cluster.leader()
@@ -483,7 +488,8 @@ class Faults:
         kinds = [kind for kind in self.args.faults.split(",")
                  if (kind not in ("corrupt", "wipe") or self.cluster.count > 1)
                  and (kind != "partition" or self.args.netns)]
-        kind = self.rng.choice(kinds)
+        kind = kinds[self.made % len(kinds)] if self.args.cycle else self.rng.choice(kinds)
+        self.made += 1
         index, role = self.victim()
         if kind == "corrupt":
             leader = self.cluster.leader()
@@ -491,7 +497,15 @@ class Faults:
             index, role = self.rng.choice(followers), "follower"
         pause = self.rng.uniform(self.args.pause_min, self.args.pause_max)
         log("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
-        if kind == "kill":
+        if kind == "crash":
+            log("crash: every replica killed at once")
+            for each in range(self.cluster.count):
+                self.cluster.kill(each)
+            time.sleep(pause)
+            for each in range(self.cluster.count):
+                self.cluster.start(each)
+            self.counts["crashes"] += 1
+        elif kind == "kill":
             self.cluster.kill(index)
             time.sleep(pause)
             self.cluster.start(index)
@@ -798,10 +812,10 @@ def run_cluster(cluster, args, rng):
     lost = sum(1 for p in problems if "missing" in p)
     counts = faults.counts
     log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, wipes %d, "
-        "replacements %d, partitions %d, terms with a leader %d, acknowledged requests checked "
-        "%d (transfers %d, payments %d; present %d and %d), lost: %d"
+        "replacements %d, crashes %d, partitions %d, terms with a leader %d, acknowledged "
+        "requests checked %d (transfers %d, payments %d; present %d and %d), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
-           counts["corruptions"], counts["wipes"], counts["replacements"],
+           counts["corruptions"], counts["wipes"], counts["replacements"], counts["crashes"],
            counts["partitions"], terms, requests,
            len(acked["transfer"]), len(acked["payment"]), transfers, payments, lost))
     return 1 if problems else 0
@@ -827,16 +841,20 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--netns", action="store_true",
                         help="each replica in a network namespace; partitions by link down")
-    parser.add_argument("--faults", default="kill,stop,corrupt,wipe,partition",
+    parser.add_argument("--faults", default="kill,stop,corrupt,wipe,crash,partition",
                         help="the kinds of fault made (corrupt and wipe only with replicas, "
                         "partition only with --netns)")
+    parser.add_argument("--cycle", action="store_true",
+                        help="make the kinds of --faults in their order, in turn, instead of "
+                        "drawing each at random (so a short run makes each kind)")
     parser.add_argument("--lose", action="store_true",
                         help="the checker's own test: go back to a copy from mid-run, so "
                         "acknowledged requests are lost and the check must fail")
     parser.add_argument("--start-option", action="append", default=[],
                         help="an extra option for `khorgos start` (repeatable)")
     args = parser.parse_args()
-    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "wipe", "partition"}
+    unknown = set(args.faults.split(",")) - {"kill", "stop", "corrupt", "wipe", "crash",
+                                             "partition"}
     if unknown:
         parser.error("unknown faults: %s" % ",".join(sorted(unknown)))
     if args.netns and os.geteuid() != 0:
