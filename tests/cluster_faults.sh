@@ -47,6 +47,6 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
 fi
 # Each kind in turn: a kill, a stop, a crash of all three, a follower's raft log tail flipped
 # (refused at start, then replaced) and a replica's directory deleted (replaced).
-$harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 12 --gap 2 \
+$harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 18 --gap 1.5 \
     --port 4730 --faults kill,stop,crash,corrupt,wipe --cycle --grace 3 || exit 1
 echo "ok"
