@@ -27,8 +27,11 @@
  *
  * 3. The breach heap: an indexed binary heap over constraint ids holding exactly the breached
  *    constraints, ordered queue-only positions first, then by shortfall, then by smaller id.
- *    A removal changes the load of at most 2 L positions and the charges' limits, and the
- *    foreign count of its legs' debtors; each is re-placed in the heap in O(log(S + E)).
+ *    Each slot keeps its constraint's order key beside its id (heap_key: the shortfall, plus
+ *    2^124 when queue-only), so a comparison reads the heap's own slots. The order is strict,
+ *    so the top is the same whatever the heap's shape. A removal changes the load of at most
+ *    2 L positions and the charges' limits, and the foreign count of its legs' debtors; each
+ *    is re-placed in the heap, with its key recomputed, in O(log(S + E)).
  *
  * 4. Checking. The call ends by recomputing every load from the selection and asserting that
  *    it equals the tracked one, that every constraint holds and that every fifo queue's
@@ -77,6 +80,7 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->delta = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->heap_key = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
     w->weighed_alone = gridlock_carve(base, &offset, payments, sizeof(u8));
     w->node_count = gridlock_carve(base, &offset, payments, sizeof(u8));
@@ -410,46 +414,55 @@ static bool gridlock_forced(const struct gridlock_run *run, u32 constraint) {
     return gridlock_owner(run, constraint) != NONE && run->w->foreign_count[constraint] == 0;
 }
 
-/* Whether breached constraint a comes before b: queue-only first, larger shortfall, lower id. */
-static bool gridlock_heap_above(const struct gridlock_run *run, u32 a, u32 b) {
+/* The heap's order key of a breached constraint: its shortfall (at most 2^122, invariant 6),
+ * plus 2^124 when it is queue-only, so that queue-only ones come first. */
+static i128 gridlock_heap_key(const struct gridlock_run *run, u32 constraint) {
+    i128 shortfall = run->w->load[constraint] - run->w->bound[constraint];
+    ASSERT(shortfall > 0 && shortfall <= ((i128)1 << 122));
+    return gridlock_forced(run, constraint) ? shortfall + ((i128)1 << 124) : shortfall;
+}
+
+/* Whether breached constraint a (with its key) comes before b: the larger key, the lower id. */
+static bool gridlock_heap_above(i128 key_a, u32 a, i128 key_b, u32 b) {
     ASSERT(a != b);
-    bool forced_a = gridlock_forced(run, a), forced_b = gridlock_forced(run, b);
-    if (forced_a != forced_b) return forced_a;
-    const struct settle_gridlock_workspace *w = run->w;
-    i128 short_a = w->load[a] - w->bound[a], short_b = w->load[b] - w->bound[b];
-    ASSERT(short_a > 0 && short_b > 0);
-    if (short_a != short_b) return short_a > short_b;
+    ASSERT(key_a > 0 && key_b > 0);
+    if (key_a != key_b) return key_a > key_b;
     return a < b;
 }
 
-static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint) {
+static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint,
+                              i128 key) {
     ASSERT(slot < w->heap_count);
     w->heap[slot] = constraint;
+    w->heap_key[slot] = key;
     w->heap_position[constraint] = slot;
     ASSERT(w->heap[w->heap_position[constraint]] == constraint);
 }
 
-static void gridlock_heap_sift(const struct gridlock_run *run, u32 slot) {
-    struct settle_gridlock_workspace *w = run->w;
+/* Moves the entry at the slot up or down to where its key places it. */
+static void gridlock_heap_sift(struct settle_gridlock_workspace *w, u32 slot) {
     ASSERT(slot < w->heap_count);
     u32 item = w->heap[slot];
-    ASSERT(item < run->constraint_count);
-    while (slot > 0 && gridlock_heap_above(run, item, w->heap[(slot - 1) / 2])) {
-        gridlock_heap_set(w, slot, w->heap[(slot - 1) / 2]);
-        slot = (slot - 1) / 2;
+    i128 key = w->heap_key[slot];
+    while (slot > 0) {
+        u32 parent = (slot - 1) / 2;
+        if (!gridlock_heap_above(key, item, w->heap_key[parent], w->heap[parent])) break;
+        gridlock_heap_set(w, slot, w->heap[parent], w->heap_key[parent]);
+        slot = parent;
     }
     for (;;) {
         u32 child = 2 * slot + 1;
         if (child >= w->heap_count) break;
         if (child + 1 < w->heap_count &&
-            gridlock_heap_above(run, w->heap[child + 1], w->heap[child])) {
+            gridlock_heap_above(w->heap_key[child + 1], w->heap[child + 1], w->heap_key[child],
+                                w->heap[child])) {
             child++;
         }
-        if (!gridlock_heap_above(run, w->heap[child], item)) break;
-        gridlock_heap_set(w, slot, w->heap[child]);
+        if (!gridlock_heap_above(w->heap_key[child], w->heap[child], key, item)) break;
+        gridlock_heap_set(w, slot, w->heap[child], w->heap_key[child]);
         slot = child;
     }
-    gridlock_heap_set(w, slot, item);
+    gridlock_heap_set(w, slot, item, key);
 }
 
 /* Puts a constraint where its load says: in the heap when breached, out of it otherwise. */
@@ -460,18 +473,20 @@ static void gridlock_heap_update(const struct gridlock_run *run, u32 constraint)
     u32 slot = w->heap_position[constraint];
     if (slot == NONE && breached) {
         w->heap_count++;
-        gridlock_heap_set(w, w->heap_count - 1, constraint);
-        gridlock_heap_sift(run, w->heap_count - 1);
+        gridlock_heap_set(w, w->heap_count - 1, constraint, gridlock_heap_key(run, constraint));
+        gridlock_heap_sift(w, w->heap_count - 1);
     } else if (slot != NONE && !breached) {
         u32 last = w->heap[w->heap_count - 1];
+        i128 last_key = w->heap_key[w->heap_count - 1];
         w->heap_position[constraint] = NONE;
         w->heap_count--;
         if (last != constraint) {
-            gridlock_heap_set(w, slot, last);
-            gridlock_heap_sift(run, slot);
+            gridlock_heap_set(w, slot, last, last_key);
+            gridlock_heap_sift(w, slot);
         }
     } else if (slot != NONE) {
-        gridlock_heap_sift(run, slot);
+        w->heap_key[slot] = gridlock_heap_key(run, constraint);
+        gridlock_heap_sift(w, slot);
     }
     ASSERT((w->heap_position[constraint] != NONE) == breached);
 }
@@ -795,8 +810,10 @@ static u32 gridlock_candidates(const struct gridlock_run *run, u32 constraint,
     while (read > start && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
         read--;
         if (!w->in_trial[w->entry_payment[read]]) continue;
+        u32 payment = w->entry_payment[read];
+        __builtin_prefetch(&w->nodes[w->node_first[payment]]); /* weighing or removal reads */
         candidates[count] = (struct gridlock_candidate){
-            gridlock_candidate_least(run, constraint, read), w->entry_payment[read], count};
+            gridlock_candidate_least(run, constraint, read), payment, count};
         places[count++] = read;
     }
     if (read + count != end) {
@@ -1087,6 +1104,9 @@ khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspac
     gridlock_sort(workspace, problem);
     gridlock_load_constraints(&run);
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
+        if (rank + 8 < problem->payment_count) {
+            __builtin_prefetch(&problem->payments[workspace->order[rank + 8]].legs[0]);
+        }
         gridlock_load_payment(&run, workspace->order[rank]);
     }
     gridlock_lists_build(&run);

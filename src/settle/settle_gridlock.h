@@ -304,6 +304,7 @@ struct settle_gridlock_workspace {
     u32 *queue_end;        /* of queue_items, queue order (a fifo queue: exactly T's) */
     u32 *queue_last;       /* loading: the last payment of its queue so far */
     u32 *heap;             /* breached constraints */
+    i128 *heap_key;        /* per heap slot: its constraint's order key */
     u32 *heap_position;
     u32 heap_count;
     u32 node_count_total;  /* nodes loaded */
