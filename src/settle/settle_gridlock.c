@@ -13,12 +13,15 @@
  *    algorithm reads nodes, not the caller's 224-byte records.
  *    Each constraint has a segment [list_start, list_end) of ENTRIES, in queue order: one per
  *    node that loads it (the legs debiting a position, the charges on a limit), holding the
- *    two fields the choice of a removal reads, in two arrays: entry_payment and entry_amount.
- *    So the last few candidates of a constraint lie in two or three cache lines. A removal
- *    does not touch the lists: it clears the payment's in_trial, and an entry whose payment
- *    is out of T is dead. The walk that collects a constraint's candidates (from the end)
- *    skips dead entries and packs the part it walked, moving its live entries down over the
- *    dead ones and the segment's end with them, so each dead entry is walked past once.
+ *    fields the choice of a removal reads, in arrays of their own: entry_payment, entry_amount
+ *    and entry_alone (its payment's weighed_alone). So a constraint's last few candidates lie
+ *    in a few cache lines, and deciding among them reads no node unless they are weighed
+ *    (their nodes are prefetched then). A removal does not touch the lists: it clears the
+ *    payment's bit in in_trial (a bit a payment, so that T stays in cache), and an entry
+ *    whose payment is out of T is dead. The walk that collects a constraint's candidates
+ *    (from the end) skips dead entries and packs the part it walked, moving its live entries
+ *    down over the dead ones and the segment's end with them, so each dead entry is walked
+ *    past once.
  *    Each position has a segment [queue_start, queue_end) of queue_items: its queue's
  *    payments in queue order. In a fifo queue, T's part is a prefix and removals take its
  *    tail, so the segment is kept to exactly T's part by lowering queue_end; a bypass_fifo
@@ -88,6 +91,7 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
                               sizeof(struct settle_gridlock_node));
     w->entry_amount = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(i128));
     w->entry_payment = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u32));
+    w->entry_alone = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u8));
     w->queue_items = gridlock_carve(base, &offset, payments, sizeof(u32));
     w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
     w->pair_key = gridlock_carve(base, &offset, pairs, sizeof(u64));
@@ -107,7 +111,7 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
         *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
     }
-    w->in_trial = gridlock_carve(base, &offset, payments, sizeof(u8));
+    w->in_trial = gridlock_carve(base, &offset, (payments + 63) / 64, sizeof(u64));
     ASSERT(offset > 0);
     return offset;
 }
@@ -144,6 +148,21 @@ void settle_gridlock_workspace_deinit(struct settle_gridlock_workspace *workspac
     free(workspace->memory);
     memset(workspace, 0, sizeof(*workspace));
     ASSERT(workspace->memory == NULL);
+}
+
+/* Whether the payment is in T: one bit a payment, so that the whole set stays in cache. */
+static inline bool gridlock_in_trial(const struct settle_gridlock_workspace *w, u32 payment) {
+    ASSERT(payment < w->payment_count_max);
+    ASSERT(w->in_trial != NULL);
+    return (w->in_trial[payment / 64] >> (payment % 64)) & 1u;
+}
+
+static void gridlock_trial_mark(struct settle_gridlock_workspace *w, u32 payment, bool in) {
+    ASSERT(payment < w->payment_count_max);
+    u64 bit = (u64)1 << (payment % 64);
+    w->in_trial[payment / 64] = in ? w->in_trial[payment / 64] | bit
+                                   : w->in_trial[payment / 64] & ~bit;
+    ASSERT(gridlock_in_trial(w, payment) == in);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -424,15 +443,14 @@ static i128 gridlock_heap_key(const struct gridlock_run *run, u32 constraint) {
 
 /* Whether breached constraint a (with its key) comes before b: the larger key, the lower id. */
 static bool gridlock_heap_above(i128 key_a, u32 a, i128 key_b, u32 b) {
-    ASSERT(a != b);
-    ASSERT(key_a > 0 && key_b > 0);
+    ASSERT(a != b); /* keys are checked where they are set */
     if (key_a != key_b) return key_a > key_b;
     return a < b;
 }
 
 static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint,
                               i128 key) {
-    ASSERT(slot < w->heap_count);
+    ASSERT(slot < w->heap_count && key > 0);
     w->heap[slot] = constraint;
     w->heap_key[slot] = key;
     w->heap_position[constraint] = slot;
@@ -595,7 +613,7 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     w->queue_end[queue]++;
     w->queue_of[payment] = queue;
     w->queue_need[payment] = 0;
-    w->in_trial[payment] = 1;
+    gridlock_trial_mark(w, payment, true);
     for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
         if (node->loaded != NONE) {
@@ -629,6 +647,7 @@ static void gridlock_lists_build(const struct gridlock_run *run) {
         u32 entry = w->list_end[node->loaded]++;
         w->entry_payment[entry] = node->payment;
         w->entry_amount[entry] = node->amount;
+        w->entry_alone[entry] = w->weighed_alone[node->payment];
     }
     next = 0;
     for (u32 id = 0; id < run->position_count; id++) {
@@ -667,7 +686,7 @@ static u32 gridlock_queue_tail(const struct gridlock_run *run, u32 queue) {
     ASSERT(!gridlock_bypass(run, queue));
     if (w->queue_end[queue] == w->queue_start[queue]) return NONE;
     u32 tail = w->queue_items[w->queue_end[queue] - 1];
-    ASSERT(w->in_trial[tail] && w->queue_of[tail] == queue);
+    ASSERT(gridlock_in_trial(w, tail) && w->queue_of[tail] == queue);
     return tail;
 }
 
@@ -676,13 +695,13 @@ static u32 gridlock_queue_tail(const struct gridlock_run *run, u32 queue) {
 static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
-    ASSERT(w->in_trial[payment] == 1);
+    ASSERT(gridlock_in_trial(w, payment));
     u32 queue = w->queue_of[payment], count = w->node_count[payment];
     if (!gridlock_bypass(run, queue)) {
         ASSERT(gridlock_queue_tail(run, queue) == payment);
         w->queue_end[queue]--;
     }
-    w->in_trial[payment] = 0;
+    gridlock_trial_mark(w, payment, false);
     for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
         if (node->loaded != NONE) {
@@ -691,7 +710,7 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
         }
         if (node->relieved != NONE) gridlock_move(run, node->relieved, node->amount);
     }
-    ASSERT(!w->in_trial[payment]);
+    ASSERT(!gridlock_in_trial(w, payment));
 }
 
 /* Adds a payment's removal to the scratch deltas (each constraint listed once in touched). */
@@ -735,14 +754,14 @@ static i128 gridlock_delta_take(const struct gridlock_run *run, u32 touched_coun
 static u32 gridlock_unit_member(const struct gridlock_run *run, u32 payment, u32 step) {
     const struct settle_gridlock_workspace *w = run->w;
     u32 queue = w->queue_of[payment];
-    ASSERT(w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(w, payment));
     if (gridlock_bypass(run, queue)) {
         ASSERT(step == 0);
         return payment;
     }
     ASSERT(w->queue_end[queue] - w->queue_start[queue] > step);
     u32 member = w->queue_items[w->queue_end[queue] - 1 - step];
-    ASSERT(w->in_trial[member]);
+    ASSERT(gridlock_in_trial(w, member));
     return member;
 }
 
@@ -755,7 +774,7 @@ static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
         value += run->problem->payments[member].value;
         if (member == payment) break;
     }
-    ASSERT(run->w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(run->w, payment));
     return value;
 }
 
@@ -764,7 +783,7 @@ static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
  * otherwise its shortfall after removal. */
 static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall) {
     u32 touched_count = 0;
-    ASSERT(run->w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(run->w, payment));
     for (u32 step = 0;; step++) {
         if (step >= SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
             (void)gridlock_delta_take(run, touched_count);
@@ -792,8 +811,8 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
                                      u32 entry) {
     const struct settle_gridlock_workspace *w = run->w;
     u32 payment = w->entry_payment[entry];
-    ASSERT(w->in_trial[payment]);
-    if (!w->weighed_alone[payment]) return 0;
+    ASSERT(gridlock_in_trial(w, payment));
+    if (!w->entry_alone[entry]) return 0;
     i128 left = w->load[constraint] - w->entry_amount[entry] - w->bound[constraint];
     ASSERT(w->entry_amount[entry] > 0);
     return MAX(left, (i128)0);
@@ -809,9 +828,8 @@ static u32 gridlock_candidates(const struct gridlock_run *run, u32 constraint,
     u32 count = 0, places[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
     while (read > start && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
         read--;
-        if (!w->in_trial[w->entry_payment[read]]) continue;
+        if (!gridlock_in_trial(w, w->entry_payment[read])) continue;
         u32 payment = w->entry_payment[read];
-        __builtin_prefetch(&w->nodes[w->node_first[payment]]); /* weighing or removal reads */
         candidates[count] = (struct gridlock_candidate){
             gridlock_candidate_least(run, constraint, read), payment, count};
         places[count++] = read;
@@ -822,6 +840,7 @@ static u32 gridlock_candidates(const struct gridlock_run *run, u32 constraint,
             ASSERT(to <= from);
             w->entry_payment[to] = w->entry_payment[from];
             w->entry_amount[to] = w->entry_amount[from];
+            w->entry_alone[to] = w->entry_alone[from];
         }
         w->list_end[constraint] = read + count;
     }
@@ -850,6 +869,9 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
      * payment that is its own unit): take the one relieving it most, the later on a tie. */
     if (candidates[lowest].least > 0) return candidates[lowest].payment;
+    for (u32 index = 0; index < count; index++) { /* each weighing reads its nodes */
+        __builtin_prefetch(&w->nodes[w->node_first[candidates[index].payment]]);
+    }
     /* Otherwise weigh them in order of their least (a stable insertion sort: ties keep the
      * later first). */
     for (u32 index = 1; index < count; index++) {
@@ -888,7 +910,7 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
         }
     }
     if (best == NONE) best = latest;
-    ASSERT(w->in_trial[best]);
+    ASSERT(gridlock_in_trial(w, best));
     return best;
 }
 
@@ -896,7 +918,7 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
 static void gridlock_remove_unit(const struct gridlock_run *run, u32 payment) {
     const struct settle_gridlock_problem *problem = run->problem;
     u32 queue = run->w->queue_of[payment];
-    ASSERT(run->w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(run->w, payment));
     if (problem->positions[queue].bypass_fifo) {
         gridlock_remove(run, payment);
         return;
@@ -906,7 +928,7 @@ static void gridlock_remove_unit(const struct gridlock_run *run, u32 payment) {
         tail = gridlock_queue_tail(run, queue);
         gridlock_remove(run, tail);
     } while (tail != payment);
-    ASSERT(!run->w->in_trial[payment]);
+    ASSERT(!gridlock_in_trial(run->w, payment));
 }
 
 /* Step 2 of the algorithm: remove payments until no constraint is breached. */
@@ -950,7 +972,7 @@ static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 sta
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
     u32 count = w->node_count[payment];
-    ASSERT(w->in_trial[payment] == 0);
+    ASSERT(!gridlock_in_trial(w, payment));
     gridlock_apply(run, payment, 1);
     u32 breached = NONE;
     for (u32 slot = 0; slot < count; slot++) {
@@ -960,12 +982,12 @@ static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 sta
     if (breached != NONE) {
         gridlock_apply(run, payment, -1);
     } else {
-        w->in_trial[payment] = 1;
+        gridlock_trial_mark(w, payment, true);
         for (u32 slot = 0; slot < count; slot++) {
             if (nodes[slot].relieved != NONE) w->relief_stamp[nodes[slot].relieved] = stamp;
         }
     }
-    ASSERT(w->in_trial[payment] == (breached == NONE));
+    ASSERT(gridlock_in_trial(w, payment) == (breached == NONE));
     return breached;
 }
 
@@ -987,7 +1009,7 @@ static void gridlock_fill_back(const struct gridlock_run *run,
     u32 *left_out = w->scratch, count = 0, stamp = 1;
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
         u32 payment = w->order[rank];
-        if (w->in_trial[payment]) continue;
+        if (gridlock_in_trial(w, payment)) continue;
         left_out[count++] = payment;
         w->fill_blocker[payment] = NONE;
     }
@@ -1001,7 +1023,7 @@ static void gridlock_fill_back(const struct gridlock_run *run,
             u32 payment = left_out[index], before = w->queue_before[payment];
             u32 queue = w->queue_of[payment];
             bool blocked = (!problem->positions[queue].bypass_fifo && before != NONE &&
-                            !w->in_trial[before]) ||
+                            !gridlock_in_trial(w, before)) ||
                            !gridlock_fill_may_fit(w, payment);
             u32 blocker = NONE;
             if (!blocked && w->load[queue] + w->queue_need[payment] > w->bound[queue]) {
@@ -1036,7 +1058,7 @@ static void gridlock_check(const struct gridlock_run *run) {
     const struct settle_gridlock_problem *problem = run->problem;
     for (u32 id = 0; id < run->constraint_count; id++) w->check_load[id] = 0;
     for (u32 payment = 0; payment < problem->payment_count; payment++) {
-        if (!w->in_trial[payment]) continue;
+        if (!gridlock_in_trial(w, payment)) continue;
         const struct settle_gridlock_payment *record = &problem->payments[payment];
         for (u32 index = 0; index < record->leg_count; index++) {
             const struct settle_gridlock_leg *leg = &record->legs[index];
@@ -1054,7 +1076,7 @@ static void gridlock_check(const struct gridlock_run *run) {
         }
         u32 before = w->queue_before[payment];
         ASSERT(problem->positions[record->legs[0].debtor].bypass_fifo || before == NONE ||
-               w->in_trial[before]);
+               gridlock_in_trial(w, before));
     }
     for (u32 id = 0; id < run->constraint_count; id++) {
         ASSERT(w->check_load[id] == w->load[id]);
@@ -1071,7 +1093,7 @@ static void gridlock_result(const struct gridlock_run *run,
     result->selected_count = 0;
     result->selected_value = 0;
     for (u32 payment = 0; payment < problem->payment_count; payment++) {
-        if (!w->in_trial[payment]) continue;
+        if (!gridlock_in_trial(w, payment)) continue;
         w->selected[result->selected_count++] = payment;
         result->selected_value += problem->payments[payment].value;
     }

@@ -325,13 +325,14 @@ struct settle_gridlock_workspace {
     u32 *node_first;       /* its first node */
     u8 *node_count;        /* its nodes */
     u32 *selected;
-    u8 *in_trial;
-    /* Nodes, and the constraints' entries: each node that loads a constraint, with the two
+    u64 *in_trial;         /* one bit a payment: in T */
+    /* Nodes, and the constraints' entries: each node that loads a constraint, with the
      * fields the choice of a removal reads, kept apart. Room for
      * SETTLE_GRIDLOCK_NODE_COUNT_MAX of each per payment. */
     struct settle_gridlock_node *nodes;
     u32 *entry_payment;
     i128 *entry_amount;
+    u8 *entry_alone;       /* its payment's weighed_alone */
 };
 
 /* Reserves a workspace for problems up to the given sizes (positions and payments
