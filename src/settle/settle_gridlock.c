@@ -7,10 +7,11 @@
  *
  * 2. Nodes, entries and queues: arrays and indexes, no links. A node is one leg, one charge or
  *    one pair-limit effect of a payment (struct settle_gridlock_node: amount, the constraint
- *    it loads, the one it relieves, its payment; 32 bytes), copied into the workspace at
- *    load. A payment's nodes are contiguous (node_first, node_count), and payments are loaded
- *    in queue order, so the walks of step 3 read the nodes in order. After loading, the
- *    algorithm reads nodes, not the caller's 224-byte records.
+ *    it loads, the one it relieves, its payment and its payment's node count; 32 bytes),
+ *    copied into the workspace at load. A payment's nodes are contiguous from node_first,
+ *    and payments are loaded in queue order, so the walks of step 3 read the nodes in order.
+ *    A removal reads node_first and the nodes only: the queue is the first node's loaded
+ *    constraint. After loading, the algorithm reads nodes, not the caller's 224-byte records.
  *    Each constraint has a segment [list_start, list_end) of ENTRIES, in queue order: one per
  *    node that loads it (the legs debiting a position, the charges on a limit), holding the
  *    fields the choice of a removal reads, in arrays of their own: entry_payment, entry_amount
@@ -86,7 +87,6 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->heap_key = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
     w->weighed_alone = gridlock_carve(base, &offset, payments, sizeof(u8));
-    w->node_count = gridlock_carve(base, &offset, payments, sizeof(u8));
     w->nodes = gridlock_carve(base, &offset, payments * NODE_SLOTS,
                               sizeof(struct settle_gridlock_node));
     w->entry_amount = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(i128));
@@ -585,8 +585,8 @@ static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
         if (forward == NONE && reverse == NONE) continue;
         gridlock_node_set(&nodes[slot++], leg->amount, forward, reverse, payment);
     }
+    for (u32 index = 0; index < slot; index++) nodes[index].count = slot;
     w->node_first[payment] = w->node_count_total;
-    w->node_count[payment] = (u8)slot;
     w->node_count_total += slot;
     ASSERT(slot >= 1 && slot <= NODE_SLOTS);
     ASSERT(nodes[0].relieved != NONE);
@@ -607,7 +607,7 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     gridlock_load_nodes(run, payment);
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
-    u32 count = w->node_count[payment], queue = nodes[0].loaded;
+    u32 count = nodes[0].count, queue = nodes[0].loaded;
     w->queue_before[payment] = w->queue_last[queue];
     w->queue_last[queue] = payment;
     w->queue_end[queue]++;
@@ -696,7 +696,8 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
     ASSERT(gridlock_in_trial(w, payment));
-    u32 queue = w->queue_of[payment], count = w->node_count[payment];
+    u32 queue = nodes[0].loaded, count = nodes[0].count; /* no other per-payment read */
+    ASSERT(count >= 1 && count <= NODE_SLOTS);
     if (!gridlock_bypass(run, queue)) {
         ASSERT(gridlock_queue_tail(run, queue) == payment);
         w->queue_end[queue]--;
@@ -717,7 +718,7 @@ static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
 static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 *touched_count) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
-    u32 count = w->node_count[payment];
+    u32 count = nodes[0].count;
     for (u32 slot = 0; slot < 2 * count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot / 2];
         u32 id = slot % 2 == 0 ? node->loaded : node->relieved;
@@ -956,7 +957,7 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
 static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sign) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
-    u32 count = w->node_count[payment];
+    u32 count = nodes[0].count;
     ASSERT(sign == 1 || sign == -1);
     for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
@@ -971,7 +972,7 @@ static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sig
 static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 stamp) {
     struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
-    u32 count = w->node_count[payment];
+    u32 count = nodes[0].count;
     ASSERT(!gridlock_in_trial(w, payment));
     gridlock_apply(run, payment, 1);
     u32 breached = NONE;

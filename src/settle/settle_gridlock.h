@@ -272,15 +272,15 @@ struct settle_gridlock_result {
 /* One leg, charge or pair-limit effect of a payment, as the workspace keeps it: its amount,
  * the constraint it loads (a leg's debtor, S + exposure limit, or S + E + the pair limit of
  * the leg's direction; NONE when only the reverse direction has one), the one it relieves
- * (a leg's creditor; the pair limit of the reverse direction; NONE for a charge) and its
- * payment. A payment's nodes are contiguous: its legs, then its charges, then its pair-limit
- * nodes; payments follow each other in queue order. */
+ * (a leg's creditor; the pair limit of the reverse direction; NONE for a charge), its
+ * payment and how many nodes that payment has. A payment's nodes are contiguous: its legs,
+ * then its charges, then its pair-limit nodes; payments follow each other in queue order. */
 struct settle_gridlock_node {
     i128 amount;
     u32 loaded;
     u32 relieved;
     u32 payment;
-    u32 reserved;
+    u32 count;             /* its payment's nodes */
 };
 
 struct settle_gridlock_workspace {
@@ -322,8 +322,7 @@ struct settle_gridlock_workspace {
     u8 *weighed_alone;     /* bypass_fifo, each constraint touched through one node only */
     u32 *fill_blocker;     /* step 3: the constraint that kept it out at its last try */
     u32 *fill_stamp;       /* step 3: additions made before that try */
-    u32 *node_first;       /* its first node */
-    u8 *node_count;        /* its nodes */
+    u32 *node_first;       /* its first node (each of its nodes holds their count) */
     u32 *selected;
     u64 *in_trial;         /* one bit a payment: in T */
     /* Nodes, and the constraints' entries: each node that loads a constraint, with the
