@@ -43,11 +43,12 @@
  *
  * 5. Where the time goes (bypass_fifo, perf): the removals, each reading its candidates'
  *    entries (compact, above) and its own nodes and moving its constraints in the heap, then
- *    fill-back's tries, then loading. So: candidates are sorted only when they are weighed,
- *    a unit's value is read from the caller's record only to break a tie, and fill-back does
- *    not try again a payment whose blocking constraint (the one it would breach at its last
- *    try, fill_blocker) has not been relieved by an addition since (relief_stamp): its load
- *    there is no lower, so the try would fail again. None of this changes a result.
+ *    loading (which prefetches the caller's records a few payments ahead), then fill-back's
+ *    tries. So: candidates are sorted only when they are weighed, a unit's value is read
+ *    from the caller's record only to break a tie, and fill-back does not try again a
+ *    payment whose blocking constraint (the one it would breach at its last try,
+ *    fill_blocker) has not been relieved by an addition since (relief_stamp): its load there
+ *    is no lower, so the try would fail again. None of this changes a result.
  */
 #include "settle/settle_gridlock.h"
 
