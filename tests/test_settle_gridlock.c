@@ -806,11 +806,14 @@ static void medium_payment(struct settle_gridlock_payment *payment, u64 *seed, u
     payment->value = amount;
 }
 
-static void medium_generate(struct medium *medium, u64 seed, u8 bypass) {
+/* mode: 0 every queue fifo, 1 every queue bypass_fifo, 2 every other participant's queues
+ * bypass_fifo (fifo tails and bypass_fifo removals interleave in the providers' lists). */
+static void medium_generate(struct medium *medium, u64 seed, u32 mode) {
     memset(medium, 0, sizeof(*medium));
     for (u32 index = 0; index < MEDIUM_POSITIONS; index++) {
         medium->positions[index].currency = index % MEDIUM_CURRENCIES;
-        medium->positions[index].bypass_fifo = bypass;
+        medium->positions[index].bypass_fifo =
+            (u8)(mode == 2 ? index / MEDIUM_CURRENCIES % 2 : mode);
         medium->positions[index].available = random_below(&seed, 3000);
     }
     for (u32 index = 0; index < MEDIUM_EXPOSURES; index++) {
@@ -876,9 +879,9 @@ static void test_medium_instances_feasible_and_independent_of_input_order(void *
     assert_int_equal(settle_gridlock_workspace_init(&large, MEDIUM_POSITIONS, MEDIUM_PAYMENTS,
                                                     MEDIUM_EXPOSURES, 0),
                      KHORGOS_ERROR_ok);
-    for (u32 round = 0; round < 4; round++) {
+    for (u32 round = 0; round < 6; round++) {
         u64 seed = 77 + round;
-        medium_generate(&medium, seed, (u8)(round % 2));
+        medium_generate(&medium, seed, round % 3);
         struct settle_gridlock_result result;
         assert_int_equal(settle_gridlock_resolve(&large, &medium.problem, &result),
                          KHORGOS_ERROR_ok);

@@ -5,34 +5,50 @@
  * 1. Constraints. Ids 0..S-1 are the positions, S..S+E-1 the exposure limits. bound[c] is the
  *    available amount or the limit (clamped), load[c] is net_out or used over the trial set T.
  *
- * 2. Nodes and lists. A node is one leg or one charge of a payment, copied into the workspace
- *    at load (struct settle_gridlock_node: amount, the constraint it loads, the one it
- *    relieves, and its list links, 32 bytes): node = payment * NODE_SLOTS + slot, the legs
- *    first, then the charges. After loading, the algorithm reads nodes, not the caller's
- *    224-byte records, so a weighing touches one or two cache lines per candidate. Lists are
- *    doubly linked, so unlinking and reading a tail are O(1). Each constraint's list holds, in
- *    queue order, the nodes of T that load it: the legs debiting a position, the charges on a
- *    limit. Each position also has its queue list: the payments of T whose queue it is, in
- *    queue order.
+ * 2. Nodes, entries and queues: arrays and indexes, no links. A node is one leg, one charge or
+ *    one pair-limit effect of a payment (struct settle_gridlock_node: amount, the constraint
+ *    it loads, the one it relieves, its payment and its payment's node count; 32 bytes),
+ *    copied into the workspace at load. A payment's nodes are contiguous from node_first,
+ *    and payments are loaded in queue order, so the walks of step 3 read the nodes in order.
+ *    A removal reads node_first and the nodes only: the queue is the first node's loaded
+ *    constraint. After loading, the algorithm reads nodes, not the caller's 224-byte records.
+ *    Each constraint has a segment [list_start, list_end) of ENTRIES, in queue order: one per
+ *    node that loads it (the legs debiting a position, the charges on a limit), holding the
+ *    fields the choice of a removal reads, in arrays of their own: entry_payment, entry_amount
+ *    and entry_alone (its payment's weighed_alone). So a constraint's last few candidates lie
+ *    in a few cache lines, and deciding among them reads no node unless they are weighed
+ *    (their nodes are prefetched then). A removal does not touch the lists: it clears the
+ *    payment's bit in in_trial (a bit a payment, so that T stays in cache), and an entry
+ *    whose payment is out of T is dead. The walk that collects a constraint's candidates
+ *    (from the end) skips dead entries and packs the part it walked, moving its live entries
+ *    down over the dead ones and the segment's end with them, so each dead entry is walked
+ *    past once.
+ *    Each position has a segment [queue_start, queue_end) of queue_items: its queue's
+ *    payments in queue order. In a fifo queue, T's part is a prefix and removals take its
+ *    tail, so the segment is kept to exactly T's part by lowering queue_end; a bypass_fifo
+ *    queue's segment is not read after loading. The segments are laid out by counting at
+ *    load, then filling (gridlock_lists_build).
  *
  * 3. The breach heap: an indexed binary heap over constraint ids holding exactly the breached
  *    constraints, ordered queue-only positions first, then by shortfall, then by smaller id.
- *    A removal changes the load of at most 2 L positions and the charges' limits, and the
- *    foreign count of its legs' debtors; each is re-placed in the heap in O(log(S + E)).
+ *    Each slot keeps its constraint's order key beside its id (heap_key: the shortfall, plus
+ *    2^124 when queue-only), so a comparison reads the heap's own slots. The order is strict,
+ *    so the top is the same whatever the heap's shape. A removal changes the load of at most
+ *    2 L positions and the charges' limits, and the foreign count of its legs' debtors; each
+ *    is re-placed in the heap, with its key recomputed, in O(log(S + E)).
  *
  * 4. Checking. The call ends by recomputing every load from the selection and asserting that
  *    it equals the tracked one, that every constraint holds and that every fifo queue's
  *    selected payments are a prefix of it.
  *
- * 5. Where the time goes (bypass_fifo, perf): reading the last few nodes of a breached
- *    constraint's list for each removal (a cache miss per node: nodes of many payments),
- *    unlinking removed nodes, and fill-back's tries. So: a payment's unused node slots are not
- *    written (every walk of the slots stops at the first amount 0), a unit's value is read
- *    from the caller's record only to break a tie, candidates are sorted only when they are
- *    weighed, and fill-back does not try again a payment whose blocking constraint (the one it
- *    would breach at its last try, fill_blocker) has not been relieved by an addition since
- *    (relief_stamp): its load there is no lower, so the try would fail again. None of this
- *    changes a result.
+ * 5. Where the time goes (bypass_fifo, perf): the removals, each reading its candidates'
+ *    entries (compact, above) and its own nodes and moving its constraints in the heap, then
+ *    loading (which prefetches the caller's records a few payments ahead), then fill-back's
+ *    tries. So: candidates are sorted only when they are weighed, a unit's value is read
+ *    from the caller's record only to break a tie, and fill-back does not try again a
+ *    payment whose blocking constraint (the one it would breach at its last try,
+ *    fill_blocker) has not been relieved by an addition since (relief_stamp): its load there
+ *    is no lower, so the try would fail again. None of this changes a result.
  */
 #include "settle/settle_gridlock.h"
 
@@ -69,30 +85,34 @@ static size_t gridlock_layout(struct settle_gridlock_workspace *w, unsigned char
     w->load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->check_load = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->delta = gridlock_carve(base, &offset, constraints, sizeof(i128));
+    w->heap_key = gridlock_carve(base, &offset, constraints, sizeof(i128));
     w->queue_need = gridlock_carve(base, &offset, payments, sizeof(i128));
     w->weighed_alone = gridlock_carve(base, &offset, payments, sizeof(u8));
-    w->queue_links = gridlock_carve(base, &offset, payments, sizeof(struct settle_gridlock_link));
     w->nodes = gridlock_carve(base, &offset, payments * NODE_SLOTS,
                               sizeof(struct settle_gridlock_node));
+    w->entry_amount = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(i128));
+    w->entry_payment = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u32));
+    w->entry_alone = gridlock_carve(base, &offset, payments * NODE_SLOTS, sizeof(u8));
+    w->queue_items = gridlock_carve(base, &offset, payments, sizeof(u32));
     w->touched_mark = gridlock_carve(base, &offset, constraints, sizeof(u8));
     w->pair_key = gridlock_carve(base, &offset, pairs, sizeof(u64));
     w->pair_sorted = gridlock_carve(base, &offset, pairs, sizeof(u32));
     w->pair_scratch = gridlock_carve(base, &offset, pairs, sizeof(u32));
-    u32 **per_constraint[] = {&w->list_head, &w->list_tail, &w->heap, &w->heap_position,
+    u32 **per_constraint[] = {&w->list_start, &w->list_end, &w->heap, &w->heap_position,
                               &w->touched, &w->foreign_count, &w->relief_stamp};
     for (size_t index = 0; index < ARRAY_COUNT(per_constraint); index++) {
         *per_constraint[index] = gridlock_carve(base, &offset, constraints, sizeof(u32));
     }
-    u32 **per_position[] = {&w->queue_head, &w->queue_tail};
+    u32 **per_position[] = {&w->queue_start, &w->queue_end, &w->queue_last};
     for (size_t index = 0; index < ARRAY_COUNT(per_position); index++) {
         *per_position[index] = gridlock_carve(base, &offset, positions, sizeof(u32));
     }
     u32 **per_payment[] = {&w->order,    &w->scratch,  &w->queue_before, &w->queue_of,
-                           &w->selected, &w->fill_blocker, &w->fill_stamp};
+                           &w->selected, &w->fill_blocker, &w->fill_stamp, &w->node_first};
     for (size_t index = 0; index < ARRAY_COUNT(per_payment); index++) {
         *per_payment[index] = gridlock_carve(base, &offset, payments, sizeof(u32));
     }
-    w->in_trial = gridlock_carve(base, &offset, payments, sizeof(u8));
+    w->in_trial = gridlock_carve(base, &offset, (payments + 63) / 64, sizeof(u64));
     ASSERT(offset > 0);
     return offset;
 }
@@ -129,6 +149,21 @@ void settle_gridlock_workspace_deinit(struct settle_gridlock_workspace *workspac
     free(workspace->memory);
     memset(workspace, 0, sizeof(*workspace));
     ASSERT(workspace->memory == NULL);
+}
+
+/* Whether the payment is in T: one bit a payment, so that the whole set stays in cache. */
+static inline bool gridlock_in_trial(const struct settle_gridlock_workspace *w, u32 payment) {
+    ASSERT(payment < w->payment_count_max);
+    ASSERT(w->in_trial != NULL);
+    return (w->in_trial[payment / 64] >> (payment % 64)) & 1u;
+}
+
+static void gridlock_trial_mark(struct settle_gridlock_workspace *w, u32 payment, bool in) {
+    ASSERT(payment < w->payment_count_max);
+    u64 bit = (u64)1 << (payment % 64);
+    w->in_trial[payment / 64] = in ? w->in_trial[payment / 64] | bit
+                                   : w->in_trial[payment / 64] & ~bit;
+    ASSERT(gridlock_in_trial(w, payment) == in);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -288,51 +323,6 @@ static void gridlock_sort(struct settle_gridlock_workspace *w,
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* Lists.                                                                                     */
-
-/* The links of item: of a node when nodes, else of a payment in its queue. */
-static struct settle_gridlock_link *gridlock_link(const struct settle_gridlock_workspace *w,
-                                                  bool nodes, u32 item) {
-    ASSERT(item != NONE);
-    ASSERT(nodes ? item < w->payment_count_max * NODE_SLOTS : item < w->payment_count_max);
-    return nodes ? &w->nodes[item].link : &w->queue_links[item];
-}
-
-static void gridlock_append(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
-                            u32 *tail, u32 owner, u32 item) {
-    ASSERT(head != NULL && tail != NULL);
-    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
-    link->prev = tail[owner];
-    link->next = NONE;
-    if (tail[owner] == NONE) {
-        head[owner] = item;
-    } else {
-        gridlock_link(w, nodes, tail[owner])->next = item;
-    }
-    tail[owner] = item;
-    ASSERT(head[owner] != NONE);
-}
-
-static void gridlock_unlink(const struct settle_gridlock_workspace *w, bool nodes, u32 *head,
-                            u32 *tail, u32 owner, u32 item) {
-    ASSERT(head[owner] != NONE && tail[owner] != NONE);
-    struct settle_gridlock_link *link = gridlock_link(w, nodes, item);
-    if (link->prev == NONE) {
-        head[owner] = link->next;
-    } else {
-        gridlock_link(w, nodes, link->prev)->next = link->next;
-    }
-    if (link->next == NONE) {
-        tail[owner] = link->prev;
-    } else {
-        gridlock_link(w, nodes, link->next)->prev = link->prev;
-    }
-    link->prev = NONE;
-    link->next = NONE;
-    ASSERT((head[owner] == NONE) == (tail[owner] == NONE));
-}
-
-/* ----------------------------------------------------------------------------------------- */
 /* The breach heap.                                                                           */
 
 struct gridlock_run {
@@ -444,46 +434,54 @@ static bool gridlock_forced(const struct gridlock_run *run, u32 constraint) {
     return gridlock_owner(run, constraint) != NONE && run->w->foreign_count[constraint] == 0;
 }
 
-/* Whether breached constraint a comes before b: queue-only first, larger shortfall, lower id. */
-static bool gridlock_heap_above(const struct gridlock_run *run, u32 a, u32 b) {
-    ASSERT(a != b);
-    bool forced_a = gridlock_forced(run, a), forced_b = gridlock_forced(run, b);
-    if (forced_a != forced_b) return forced_a;
-    const struct settle_gridlock_workspace *w = run->w;
-    i128 short_a = w->load[a] - w->bound[a], short_b = w->load[b] - w->bound[b];
-    ASSERT(short_a > 0 && short_b > 0);
-    if (short_a != short_b) return short_a > short_b;
+/* The heap's order key of a breached constraint: its shortfall (at most 2^122, invariant 6),
+ * plus 2^124 when it is queue-only, so that queue-only ones come first. */
+static i128 gridlock_heap_key(const struct gridlock_run *run, u32 constraint) {
+    i128 shortfall = run->w->load[constraint] - run->w->bound[constraint];
+    ASSERT(shortfall > 0 && shortfall <= ((i128)1 << 122));
+    return gridlock_forced(run, constraint) ? shortfall + ((i128)1 << 124) : shortfall;
+}
+
+/* Whether breached constraint a (with its key) comes before b: the larger key, the lower id. */
+static bool gridlock_heap_above(i128 key_a, u32 a, i128 key_b, u32 b) {
+    ASSERT(a != b); /* keys are checked where they are set */
+    if (key_a != key_b) return key_a > key_b;
     return a < b;
 }
 
-static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint) {
-    ASSERT(slot < w->heap_count);
+static void gridlock_heap_set(struct settle_gridlock_workspace *w, u32 slot, u32 constraint,
+                              i128 key) {
+    ASSERT(slot < w->heap_count && key > 0);
     w->heap[slot] = constraint;
+    w->heap_key[slot] = key;
     w->heap_position[constraint] = slot;
     ASSERT(w->heap[w->heap_position[constraint]] == constraint);
 }
 
-static void gridlock_heap_sift(const struct gridlock_run *run, u32 slot) {
-    struct settle_gridlock_workspace *w = run->w;
+/* Moves the entry at the slot up or down to where its key places it. */
+static void gridlock_heap_sift(struct settle_gridlock_workspace *w, u32 slot) {
     ASSERT(slot < w->heap_count);
     u32 item = w->heap[slot];
-    ASSERT(item < run->constraint_count);
-    while (slot > 0 && gridlock_heap_above(run, item, w->heap[(slot - 1) / 2])) {
-        gridlock_heap_set(w, slot, w->heap[(slot - 1) / 2]);
-        slot = (slot - 1) / 2;
+    i128 key = w->heap_key[slot];
+    while (slot > 0) {
+        u32 parent = (slot - 1) / 2;
+        if (!gridlock_heap_above(key, item, w->heap_key[parent], w->heap[parent])) break;
+        gridlock_heap_set(w, slot, w->heap[parent], w->heap_key[parent]);
+        slot = parent;
     }
     for (;;) {
         u32 child = 2 * slot + 1;
         if (child >= w->heap_count) break;
         if (child + 1 < w->heap_count &&
-            gridlock_heap_above(run, w->heap[child + 1], w->heap[child])) {
+            gridlock_heap_above(w->heap_key[child + 1], w->heap[child + 1], w->heap_key[child],
+                                w->heap[child])) {
             child++;
         }
-        if (!gridlock_heap_above(run, w->heap[child], item)) break;
-        gridlock_heap_set(w, slot, w->heap[child]);
+        if (!gridlock_heap_above(w->heap_key[child], w->heap[child], key, item)) break;
+        gridlock_heap_set(w, slot, w->heap[child], w->heap_key[child]);
         slot = child;
     }
-    gridlock_heap_set(w, slot, item);
+    gridlock_heap_set(w, slot, item, key);
 }
 
 /* Puts a constraint where its load says: in the heap when breached, out of it otherwise. */
@@ -494,18 +492,20 @@ static void gridlock_heap_update(const struct gridlock_run *run, u32 constraint)
     u32 slot = w->heap_position[constraint];
     if (slot == NONE && breached) {
         w->heap_count++;
-        gridlock_heap_set(w, w->heap_count - 1, constraint);
-        gridlock_heap_sift(run, w->heap_count - 1);
+        gridlock_heap_set(w, w->heap_count - 1, constraint, gridlock_heap_key(run, constraint));
+        gridlock_heap_sift(w, w->heap_count - 1);
     } else if (slot != NONE && !breached) {
         u32 last = w->heap[w->heap_count - 1];
+        i128 last_key = w->heap_key[w->heap_count - 1];
         w->heap_position[constraint] = NONE;
         w->heap_count--;
         if (last != constraint) {
-            gridlock_heap_set(w, slot, last);
-            gridlock_heap_sift(run, slot);
+            gridlock_heap_set(w, slot, last, last_key);
+            gridlock_heap_sift(w, slot);
         }
     } else if (slot != NONE) {
-        gridlock_heap_sift(run, slot);
+        w->heap_key[slot] = gridlock_heap_key(run, constraint);
+        gridlock_heap_sift(w, slot);
     }
     ASSERT((w->heap_position[constraint] != NONE) == breached);
 }
@@ -524,25 +524,25 @@ static void gridlock_load_constraints(const struct gridlock_run *run) {
         w->bound[id] = bound > (u128)SETTLE_GRIDLOCK_BOUND_MAX ? SETTLE_GRIDLOCK_BOUND_MAX
                                                                 : (i128)bound;
         w->load[id] = 0;
-        w->list_head[id] = NONE;
-        w->list_tail[id] = NONE;
+        w->list_end[id] = 0; /* counts its entries until gridlock_lists_build */
         w->heap_position[id] = NONE;
         w->foreign_count[id] = 0;
     }
     for (u32 id = 0; id < run->position_count; id++) {
-        w->queue_head[id] = NONE;
-        w->queue_tail[id] = NONE;
+        w->queue_end[id] = 0; /* counts its payments until gridlock_lists_build */
+        w->queue_last[id] = NONE;
     }
     w->heap_count = 0;
+    w->node_count_total = 0;
     ASSERT(run->constraint_count >= run->position_count);
 }
 
 /* Whether the payment touches each constraint through one node only, so that one node's
  * amount is its whole effect there. */
-static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
-    ASSERT(nodes != NULL);
+static bool gridlock_touches_once(const struct settle_gridlock_node *nodes, u32 node_count) {
+    ASSERT(nodes != NULL && node_count <= NODE_SLOTS);
     u32 ids[2 * NODE_SLOTS], count = 0;
-    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+    for (u32 slot = 0; slot < node_count; slot++) {
         if (nodes[slot].loaded != NONE) ids[count++] = nodes[slot].loaded;
         if (nodes[slot].relieved != NONE) ids[count++] = nodes[slot].relieved;
     }
@@ -555,22 +555,28 @@ static bool gridlock_touches_once(const struct settle_gridlock_node *nodes) {
     return true;
 }
 
-/* The payment's nodes: its legs, then its charges, then its legs' pair limits (the limit of
- * the leg's direction loaded, the reverse one relieved), then unused slots. */
+static void gridlock_node_set(struct settle_gridlock_node *node, u128 amount, u32 loaded,
+                              u32 relieved, u32 payment) {
+    ASSERT(amount > 0 && amount <= SETTLE_GRIDLOCK_AMOUNT_MAX);
+    ASSERT(loaded != NONE || relieved != NONE);
+    *node = (struct settle_gridlock_node){(i128)amount, loaded, relieved, payment, 0};
+}
+
+/* The payment's nodes, after the nodes loaded so far: its legs, then its charges, then its
+ * legs' pair limits (the limit of the leg's direction loaded, the reverse one relieved). */
 static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
+    struct settle_gridlock_workspace *w = run->w;
     const struct settle_gridlock_payment *record = &run->problem->payments[payment];
-    struct settle_gridlock_node *nodes = &run->w->nodes[payment * NODE_SLOTS];
+    struct settle_gridlock_node *nodes = &w->nodes[w->node_count_total];
     ASSERT(record->leg_count > 0);
     u32 slot = 0;
     for (u32 index = 0; index < record->leg_count; index++, slot++) {
-        nodes[slot].amount = (i128)record->legs[index].amount;
-        nodes[slot].loaded = record->legs[index].debtor;
-        nodes[slot].relieved = record->legs[index].creditor;
+        const struct settle_gridlock_leg *leg = &record->legs[index];
+        gridlock_node_set(&nodes[slot], leg->amount, leg->debtor, leg->creditor, payment);
     }
     for (u32 index = 0; index < record->charge_count; index++, slot++) {
-        nodes[slot].amount = (i128)record->charges[index].amount;
-        nodes[slot].loaded = run->position_count + record->charges[index].exposure;
-        nodes[slot].relieved = NONE;
+        gridlock_node_set(&nodes[slot], record->charges[index].amount,
+                          run->position_count + record->charges[index].exposure, NONE, payment);
     }
     for (u32 index = 0; run->problem->pair_limit_count > 0 && index < record->leg_count;
          index++) {
@@ -578,13 +584,13 @@ static void gridlock_load_nodes(const struct gridlock_run *run, u32 payment) {
         u32 forward = gridlock_pair_find(run, leg->debtor, leg->creditor);
         u32 reverse = gridlock_pair_find(run, leg->creditor, leg->debtor);
         if (forward == NONE && reverse == NONE) continue;
-        nodes[slot].amount = (i128)leg->amount;
-        nodes[slot].loaded = forward;
-        nodes[slot].relieved = reverse;
-        slot++;
+        gridlock_node_set(&nodes[slot++], leg->amount, forward, reverse, payment);
     }
-    if (slot < NODE_SLOTS) nodes[slot].amount = 0; /* every walk of the slots stops here */
-    ASSERT(nodes[0].amount > 0 && nodes[0].relieved != NONE);
+    for (u32 index = 0; index < slot; index++) nodes[index].count = slot;
+    w->node_first[payment] = w->node_count_total;
+    w->node_count_total += slot;
+    ASSERT(slot >= 1 && slot <= NODE_SLOTS);
+    ASSERT(nodes[0].relieved != NONE);
 }
 
 /* Whether a node loading the constraint is foreign in a payment of the queue: a position or
@@ -596,21 +602,23 @@ static bool gridlock_foreign(const struct gridlock_run *run, u32 loaded, u32 que
     return owner != NONE && owner != queue;
 }
 
+/* Loads a payment, the next in queue order, into T: its nodes and loads, and counts it in
+ * its queue and each constraint it loads (gridlock_lists_build places it). */
 static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
     gridlock_load_nodes(run, payment);
-    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
-    u32 queue = nodes[0].loaded;
-    gridlock_append(w, false, w->queue_head, w->queue_tail, queue, payment);
-    w->queue_before[payment] = w->queue_links[payment].prev;
+    const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
+    u32 count = nodes[0].count, queue = nodes[0].loaded;
+    w->queue_before[payment] = w->queue_last[queue];
+    w->queue_last[queue] = payment;
+    w->queue_end[queue]++;
     w->queue_of[payment] = queue;
     w->queue_need[payment] = 0;
-    w->in_trial[payment] = 1;
-    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+    gridlock_trial_mark(w, payment, true);
+    for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
         if (node->loaded != NONE) {
-            gridlock_append(w, true, w->list_head, w->list_tail, node->loaded,
-                            payment * NODE_SLOTS + slot);
+            w->list_end[node->loaded]++;
             w->load[node->loaded] += node->amount;
             if (gridlock_foreign(run, node->loaded, queue)) w->foreign_count[node->loaded]++;
         }
@@ -619,8 +627,40 @@ static void gridlock_load_payment(const struct gridlock_run *run, u32 payment) {
         if (node->relieved == queue) w->queue_need[payment] -= node->amount;
     }
     w->weighed_alone[payment] = run->problem->positions[queue].bypass_fifo &&
-                                gridlock_touches_once(nodes);
-    ASSERT(w->queue_tail[queue] == payment);
+                                gridlock_touches_once(nodes, count);
+    ASSERT(w->queue_last[queue] == payment);
+}
+
+/* Turns the counts in list_end and queue_end into segments, and fills them in queue order:
+ * each constraint's entries from the nodes (loaded in queue order), each queue's payments. */
+static void gridlock_lists_build(const struct gridlock_run *run) {
+    struct settle_gridlock_workspace *w = run->w;
+    u32 next = 0;
+    for (u32 id = 0; id < run->constraint_count; id++) {
+        w->list_start[id] = next;
+        next += w->list_end[id];
+        w->list_end[id] = w->list_start[id];
+    }
+    ASSERT(next <= w->node_count_total);
+    for (u32 index = 0; index < w->node_count_total; index++) {
+        const struct settle_gridlock_node *node = &w->nodes[index];
+        if (node->loaded == NONE) continue;
+        u32 entry = w->list_end[node->loaded]++;
+        w->entry_payment[entry] = node->payment;
+        w->entry_amount[entry] = node->amount;
+        w->entry_alone[entry] = w->weighed_alone[node->payment];
+    }
+    next = 0;
+    for (u32 id = 0; id < run->position_count; id++) {
+        w->queue_start[id] = next;
+        next += w->queue_end[id];
+        w->queue_end[id] = w->queue_start[id];
+    }
+    ASSERT(next == run->problem->payment_count);
+    for (u32 rank = 0; rank < run->problem->payment_count; rank++) {
+        u32 payment = w->order[rank];
+        w->queue_items[w->queue_end[w->queue_of[payment]]++] = payment;
+    }
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -635,33 +675,53 @@ static void gridlock_move(const struct gridlock_run *run, u32 constraint, i128 d
     gridlock_heap_update(run, constraint);
 }
 
+static bool gridlock_bypass(const struct gridlock_run *run, u32 queue) {
+    ASSERT(queue < run->position_count);
+    ASSERT(run->problem->positions[queue].bypass_fifo <= 1);
+    return run->problem->positions[queue].bypass_fifo;
+}
+
+/* The last payment of a fifo queue in T (its segment holds exactly T's part), or NONE. */
+static u32 gridlock_queue_tail(const struct gridlock_run *run, u32 queue) {
+    const struct settle_gridlock_workspace *w = run->w;
+    ASSERT(!gridlock_bypass(run, queue));
+    if (w->queue_end[queue] == w->queue_start[queue]) return NONE;
+    u32 tail = w->queue_items[w->queue_end[queue] - 1];
+    ASSERT(gridlock_in_trial(w, tail) && w->queue_of[tail] == queue);
+    return tail;
+}
+
+/* Takes the payment out of T: out of its fifo queue's segment (it is the tail), and its loads
+ * moved. Its constraints' entries stay until a walk of the list drops them. */
 static void gridlock_remove(const struct gridlock_run *run, u32 payment) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
-    ASSERT(w->in_trial[payment] == 1);
-    u32 queue = w->queue_of[payment];
-    gridlock_unlink(w, false, w->queue_head, w->queue_tail, queue, payment);
-    w->in_trial[payment] = 0;
-    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+    const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
+    ASSERT(gridlock_in_trial(w, payment));
+    u32 queue = nodes[0].loaded, count = nodes[0].count; /* no other per-payment read */
+    ASSERT(count >= 1 && count <= NODE_SLOTS);
+    if (!gridlock_bypass(run, queue)) {
+        ASSERT(gridlock_queue_tail(run, queue) == payment);
+        w->queue_end[queue]--;
+    }
+    gridlock_trial_mark(w, payment, false);
+    for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
         if (node->loaded != NONE) {
-            gridlock_unlink(w, true, w->list_head, w->list_tail, node->loaded,
-                            payment * NODE_SLOTS + slot);
             if (gridlock_foreign(run, node->loaded, queue)) w->foreign_count[node->loaded]--;
             gridlock_move(run, node->loaded, -node->amount);
         }
         if (node->relieved != NONE) gridlock_move(run, node->relieved, node->amount);
     }
-    ASSERT(!w->in_trial[payment]);
+    ASSERT(!gridlock_in_trial(w, payment));
 }
 
 /* Adds a payment's removal to the scratch deltas (each constraint listed once in touched). */
 static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 *touched_count) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
-    for (u32 slot = 0; slot < 2 * NODE_SLOTS; slot++) {
+    const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
+    u32 count = nodes[0].count;
+    for (u32 slot = 0; slot < 2 * count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot / 2];
-        if (node->amount == 0) break;
         u32 id = slot % 2 == 0 ? node->loaded : node->relieved;
         if (id == NONE) continue;
         if (!w->touched_mark[id]) {
@@ -672,7 +732,7 @@ static void gridlock_delta_add(const struct gridlock_run *run, u32 payment, u32 
         w->delta[id] += slot % 2 == 0 ? -node->amount : node->amount;
     }
     ASSERT(*touched_count <= run->constraint_count);
-    ASSERT(nodes[0].amount > 0);
+    ASSERT(count > 0 && nodes[0].amount > 0);
 }
 
 /* The largest shortfall left, after the removal in the scratch deltas, among the constraints
@@ -691,28 +751,32 @@ static i128 gridlock_delta_take(const struct gridlock_run *run, u32 touched_coun
     return worst;
 }
 
-/* The first member of a payment's removal unit: itself in a bypass_fifo queue; in a fifo
- * queue its queue's tail in T (the unit runs from there back to the payment). */
-static u32 gridlock_unit_first(const struct gridlock_run *run, u32 payment) {
+/* Member `step` (0 the latest) of a payment's removal unit: in a bypass_fifo queue the payment
+ * alone; in a fifo queue its queue's payments in T from the tail back to the payment. */
+static u32 gridlock_unit_member(const struct gridlock_run *run, u32 payment, u32 step) {
     const struct settle_gridlock_workspace *w = run->w;
     u32 queue = w->queue_of[payment];
-    ASSERT(w->in_trial[payment]);
-    u32 first = run->problem->positions[queue].bypass_fifo ? payment : w->queue_tail[queue];
-    ASSERT(first != NONE);
-    return first;
+    ASSERT(gridlock_in_trial(w, payment));
+    if (gridlock_bypass(run, queue)) {
+        ASSERT(step == 0);
+        return payment;
+    }
+    ASSERT(w->queue_end[queue] - w->queue_start[queue] > step);
+    u32 member = w->queue_items[w->queue_end[queue] - 1 - step];
+    ASSERT(gridlock_in_trial(w, member));
+    return member;
 }
 
 /* The value of a payment's removal unit (read only to break a tie of shortfalls: the caller's
  * records are large, and most weighings never need it). */
 static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
     u128 value = 0;
-    for (u32 member = gridlock_unit_first(run, payment);;
-         member = run->w->queue_links[member].prev) {
-        ASSERT(member != NONE && run->w->in_trial[member]);
+    for (u32 step = 0;; step++) {
+        u32 member = gridlock_unit_member(run, payment, step);
         value += run->problem->payments[member].value;
         if (member == payment) break;
     }
-    ASSERT(run->w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(run->w, payment));
     return value;
 }
 
@@ -720,21 +784,19 @@ static u128 gridlock_unit_value(const struct gridlock_run *run, u32 payment) {
  * and everything after it in T. Returns false when the unit is longer than the look allows;
  * otherwise its shortfall after removal. */
 static bool gridlock_unit_weigh(const struct gridlock_run *run, u32 payment, i128 *shortfall) {
-    const struct settle_gridlock_workspace *w = run->w;
-    u32 touched_count = 0, length = 0;
-    u32 member = gridlock_unit_first(run, payment);
-    for (;;) {
-        ASSERT(member != NONE && w->in_trial[member]);
-        if (++length > SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
+    u32 touched_count = 0;
+    ASSERT(gridlock_in_trial(run->w, payment));
+    for (u32 step = 0;; step++) {
+        if (step >= SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
             (void)gridlock_delta_take(run, touched_count);
             return false;
         }
+        u32 member = gridlock_unit_member(run, payment, step);
         gridlock_delta_add(run, member, &touched_count);
         if (member == payment) break;
-        member = w->queue_links[member].prev;
     }
     *shortfall = gridlock_delta_take(run, touched_count);
-    ASSERT(length >= 1 && *shortfall >= 0);
+    ASSERT(*shortfall >= 0);
     return true;
 }
 
@@ -745,16 +807,47 @@ struct gridlock_candidate {
 };
 
 /* A lower bound of the largest shortfall left after removing the payment alone: the
- * constraint's own, exact when the payment loads it through this one node only and is its
+ * constraint's own, exact when the payment loads it through this one entry only and is its
  * own removal unit (bypass_fifo); 0 otherwise. */
-static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constraint, u32 node) {
+static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constraint,
+                                     u32 entry) {
     const struct settle_gridlock_workspace *w = run->w;
-    u32 payment = node / NODE_SLOTS;
-    ASSERT(w->in_trial[payment]);
-    if (!w->weighed_alone[payment]) return 0;
-    i128 left = w->load[constraint] - w->nodes[node].amount - w->bound[constraint];
-    ASSERT(w->nodes[node].amount > 0);
+    u32 payment = w->entry_payment[entry];
+    ASSERT(gridlock_in_trial(w, payment));
+    if (!w->entry_alone[entry]) return 0;
+    i128 left = w->load[constraint] - w->entry_amount[entry] - w->bound[constraint];
+    ASSERT(w->entry_amount[entry] > 0);
     return MAX(left, (i128)0);
+}
+
+/* The last SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX payments in T loading the constraint, latest
+ * first. Entries of payments out of T are dropped on the way: the live entries of the part
+ * walked move down over them and the list's end with them, so each is walked past once. */
+static u32 gridlock_candidates(const struct gridlock_run *run, u32 constraint,
+                               struct gridlock_candidate *candidates) {
+    struct settle_gridlock_workspace *w = run->w;
+    u32 start = w->list_start[constraint], end = w->list_end[constraint], read = end;
+    u32 count = 0, places[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
+    while (read > start && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX) {
+        read--;
+        if (!gridlock_in_trial(w, w->entry_payment[read])) continue;
+        u32 payment = w->entry_payment[read];
+        candidates[count] = (struct gridlock_candidate){
+            gridlock_candidate_least(run, constraint, read), payment, count};
+        places[count++] = read;
+    }
+    if (read + count != end) {
+        for (u32 index = 0; index < count; index++) {
+            u32 from = places[count - 1 - index], to = read + index;
+            ASSERT(to <= from);
+            w->entry_payment[to] = w->entry_payment[from];
+            w->entry_amount[to] = w->entry_amount[from];
+            w->entry_alone[to] = w->entry_alone[from];
+        }
+        w->list_end[constraint] = read + count;
+    }
+    ASSERT(count > 0);
+    return count;
 }
 
 /* The payment whose removal unit goes for a breached provider position or exposure limit,
@@ -770,19 +863,17 @@ static i128 gridlock_candidate_least(const struct gridlock_run *run, u32 constra
 static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
     const struct settle_gridlock_workspace *w = run->w;
     struct gridlock_candidate candidates[SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX];
-    u32 count = 0, lowest = 0;
-    for (u32 node = w->list_tail[constraint];
-         node != NONE && count < SETTLE_GRIDLOCK_CANDIDATE_COUNT_MAX;
-         node = w->nodes[node].link.prev) {
-        candidates[count] = (struct gridlock_candidate){
-            gridlock_candidate_least(run, constraint, node), node / NODE_SLOTS, count};
-        if (candidates[count].least < candidates[lowest].least) lowest = count;
-        count++;
+    u32 count = gridlock_candidates(run, constraint, candidates), lowest = 0;
+    u32 latest = candidates[0].payment;
+    for (u32 index = 1; index < count; index++) {
+        if (candidates[index].least < candidates[lowest].least) lowest = index;
     }
-    ASSERT(count > 0);
     /* No candidate alone closes this constraint's gap (a least above 0 is only given to a
      * payment that is its own unit): take the one relieving it most, the later on a tie. */
     if (candidates[lowest].least > 0) return candidates[lowest].payment;
+    for (u32 index = 0; index < count; index++) { /* each weighing reads its nodes */
+        __builtin_prefetch(&w->nodes[w->node_first[candidates[index].payment]]);
+    }
     /* Otherwise weigh them in order of their least (a stable insertion sort: ties keep the
      * later first). */
     for (u32 index = 1; index < count; index++) {
@@ -820,8 +911,8 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
             best_value = value;
         }
     }
-    if (best == NONE) best = w->list_tail[constraint] / NODE_SLOTS;
-    ASSERT(w->in_trial[best]);
+    if (best == NONE) best = latest;
+    ASSERT(gridlock_in_trial(w, best));
     return best;
 }
 
@@ -829,17 +920,17 @@ static u32 gridlock_choose(const struct gridlock_run *run, u32 constraint) {
 static void gridlock_remove_unit(const struct gridlock_run *run, u32 payment) {
     const struct settle_gridlock_problem *problem = run->problem;
     u32 queue = run->w->queue_of[payment];
-    ASSERT(run->w->in_trial[payment]);
+    ASSERT(gridlock_in_trial(run->w, payment));
     if (problem->positions[queue].bypass_fifo) {
         gridlock_remove(run, payment);
         return;
     }
     u32 tail;
     do {
-        tail = run->w->queue_tail[queue];
+        tail = gridlock_queue_tail(run, queue);
         gridlock_remove(run, tail);
     } while (tail != payment);
-    ASSERT(!run->w->in_trial[payment]);
+    ASSERT(!gridlock_in_trial(run->w, payment));
 }
 
 /* Step 2 of the algorithm: remove payments until no constraint is breached. */
@@ -850,8 +941,8 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
     while (w->heap_count > 0) {
         u32 constraint = w->heap[0], queue = gridlock_owner(run, constraint);
         if (gridlock_forced(run, constraint) && !run->problem->positions[queue].bypass_fifo) {
-            ASSERT(w->queue_tail[queue] != NONE);
-            gridlock_remove(run, w->queue_tail[queue]);
+            ASSERT(gridlock_queue_tail(run, queue) != NONE);
+            gridlock_remove(run, gridlock_queue_tail(run, queue));
             result->removed_forced++;
         } else {
             gridlock_remove_unit(run, gridlock_choose(run, constraint));
@@ -866,9 +957,10 @@ static void gridlock_remove_until_feasible(const struct gridlock_run *run,
 
 static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sign) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
+    const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
+    u32 count = nodes[0].count;
     ASSERT(sign == 1 || sign == -1);
-    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+    for (u32 slot = 0; slot < count; slot++) {
         const struct settle_gridlock_node *node = &nodes[slot];
         if (node->loaded != NONE) w->load[node->loaded] += sign * node->amount;
         if (node->relieved != NONE) w->load[node->relieved] -= sign * node->amount;
@@ -880,23 +972,24 @@ static void gridlock_apply(const struct gridlock_run *run, u32 payment, i128 sig
  * a constraint it would breach. An addition stamps the constraints it relieves. */
 static u32 gridlock_try_add(const struct gridlock_run *run, u32 payment, u32 stamp) {
     struct settle_gridlock_workspace *w = run->w;
-    const struct settle_gridlock_node *nodes = &w->nodes[payment * NODE_SLOTS];
-    ASSERT(w->in_trial[payment] == 0);
+    const struct settle_gridlock_node *nodes = &w->nodes[w->node_first[payment]];
+    u32 count = nodes[0].count;
+    ASSERT(!gridlock_in_trial(w, payment));
     gridlock_apply(run, payment, 1);
     u32 breached = NONE;
-    for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+    for (u32 slot = 0; slot < count; slot++) {
         u32 loaded = nodes[slot].loaded;
         if (loaded != NONE && w->load[loaded] > w->bound[loaded]) breached = loaded;
     }
     if (breached != NONE) {
         gridlock_apply(run, payment, -1);
     } else {
-        w->in_trial[payment] = 1;
-        for (u32 slot = 0; slot < NODE_SLOTS && nodes[slot].amount != 0; slot++) {
+        gridlock_trial_mark(w, payment, true);
+        for (u32 slot = 0; slot < count; slot++) {
             if (nodes[slot].relieved != NONE) w->relief_stamp[nodes[slot].relieved] = stamp;
         }
     }
-    ASSERT(w->in_trial[payment] == (breached == NONE));
+    ASSERT(gridlock_in_trial(w, payment) == (breached == NONE));
     return breached;
 }
 
@@ -918,7 +1011,7 @@ static void gridlock_fill_back(const struct gridlock_run *run,
     u32 *left_out = w->scratch, count = 0, stamp = 1;
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
         u32 payment = w->order[rank];
-        if (w->in_trial[payment]) continue;
+        if (gridlock_in_trial(w, payment)) continue;
         left_out[count++] = payment;
         w->fill_blocker[payment] = NONE;
     }
@@ -932,7 +1025,7 @@ static void gridlock_fill_back(const struct gridlock_run *run,
             u32 payment = left_out[index], before = w->queue_before[payment];
             u32 queue = w->queue_of[payment];
             bool blocked = (!problem->positions[queue].bypass_fifo && before != NONE &&
-                            !w->in_trial[before]) ||
+                            !gridlock_in_trial(w, before)) ||
                            !gridlock_fill_may_fit(w, payment);
             u32 blocker = NONE;
             if (!blocked && w->load[queue] + w->queue_need[payment] > w->bound[queue]) {
@@ -967,7 +1060,7 @@ static void gridlock_check(const struct gridlock_run *run) {
     const struct settle_gridlock_problem *problem = run->problem;
     for (u32 id = 0; id < run->constraint_count; id++) w->check_load[id] = 0;
     for (u32 payment = 0; payment < problem->payment_count; payment++) {
-        if (!w->in_trial[payment]) continue;
+        if (!gridlock_in_trial(w, payment)) continue;
         const struct settle_gridlock_payment *record = &problem->payments[payment];
         for (u32 index = 0; index < record->leg_count; index++) {
             const struct settle_gridlock_leg *leg = &record->legs[index];
@@ -985,7 +1078,7 @@ static void gridlock_check(const struct gridlock_run *run) {
         }
         u32 before = w->queue_before[payment];
         ASSERT(problem->positions[record->legs[0].debtor].bypass_fifo || before == NONE ||
-               w->in_trial[before]);
+               gridlock_in_trial(w, before));
     }
     for (u32 id = 0; id < run->constraint_count; id++) {
         ASSERT(w->check_load[id] == w->load[id]);
@@ -1002,7 +1095,7 @@ static void gridlock_result(const struct gridlock_run *run,
     result->selected_count = 0;
     result->selected_value = 0;
     for (u32 payment = 0; payment < problem->payment_count; payment++) {
-        if (!w->in_trial[payment]) continue;
+        if (!gridlock_in_trial(w, payment)) continue;
         w->selected[result->selected_count++] = payment;
         result->selected_value += problem->payments[payment].value;
     }
@@ -1035,8 +1128,12 @@ khorgos_error settle_gridlock_resolve(struct settle_gridlock_workspace *workspac
     gridlock_sort(workspace, problem);
     gridlock_load_constraints(&run);
     for (u32 rank = 0; rank < problem->payment_count; rank++) {
+        if (rank + 8 < problem->payment_count) {
+            __builtin_prefetch(&problem->payments[workspace->order[rank + 8]].legs[0]);
+        }
         gridlock_load_payment(&run, workspace->order[rank]);
     }
+    gridlock_lists_build(&run);
     gridlock_remove_until_feasible(&run, &out);
     gridlock_fill_back(&run, &out);
     gridlock_check(&run);

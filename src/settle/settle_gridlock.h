@@ -168,10 +168,10 @@ typedef __int128 i128;
 /* Pair limits in one run: the settle layer's bilateral limits (2^14) with room; a constraint
  * id (S + E + b) still fits u32 with room for NONE. */
 #define SETTLE_GRIDLOCK_PAIR_LIMIT_COUNT_MAX (1u << 20)
-/* What the workspace keeps per payment: its legs, its charges, and one node per leg between
- * a pair of positions with a pair limit in either direction. Eight (256 bytes) hold every
- * route of the settle layer (3 legs, 2 charges, 3 such legs); a payment needing more is
- * refused (invalid_argument). */
+/* Nodes the workspace keeps per payment: its legs, its charges, and one node per leg between
+ * a pair of positions with a pair limit in either direction. Eight hold every route of the
+ * settle layer (3 legs, 2 charges, 3 such legs); a payment needing more is refused
+ * (invalid_argument). The workspace reserves room for eight per payment. */
 #define SETTLE_GRIDLOCK_NODE_COUNT_MAX 8u
 /* Fill-back walks: each is O(n) plus O(L) per payment that passes its queue's check; a later
  * walk adds only what an earlier one's receipts made room for. The bench's 100,000 payments
@@ -269,24 +269,18 @@ struct settle_gridlock_result {
     u8 reserved[3];
 };
 
-/* Links of a doubly linked list item. */
-struct settle_gridlock_link {
-    u32 prev;
-    u32 next;
-};
-
 /* One leg, charge or pair-limit effect of a payment, as the workspace keeps it: its amount,
  * the constraint it loads (a leg's debtor, S + exposure limit, or S + E + the pair limit of
- * the leg's direction; NONE when only the reverse direction has one) and the one it relieves
- * (a leg's creditor; the pair limit of the reverse direction; NONE for a charge), linked in
- * the list of the constraint it loads. A payment's slots hold its legs, then its charges,
- * then its pair-limit nodes; an unused slot has amount 0. One cache line holds what the
- * weighing of a candidate reads first. */
+ * the leg's direction; NONE when only the reverse direction has one), the one it relieves
+ * (a leg's creditor; the pair limit of the reverse direction; NONE for a charge), its
+ * payment and how many nodes that payment has. A payment's nodes are contiguous: its legs,
+ * then its charges, then its pair-limit nodes; payments follow each other in queue order. */
 struct settle_gridlock_node {
     i128 amount;
-    struct settle_gridlock_link link;
     u32 loaded;
     u32 relieved;
+    u32 payment;
+    u32 count;             /* its payment's nodes */
 };
 
 struct settle_gridlock_workspace {
@@ -304,14 +298,16 @@ struct settle_gridlock_workspace {
     u8 *touched_mark;
     u32 *foreign_count;    /* per position or pair limit: foreign legs in T loading it */
     u32 *relief_stamp;     /* step 3: the addition that last relieved it (0: none yet) */
-    u32 *list_head;        /* per constraint: T's debiting legs / charges, queue order */
-    u32 *list_tail;
-    u32 *queue_head;       /* per position: its queue in T, queue order */
-    u32 *queue_tail;
+    u32 *list_start;       /* per constraint: its entries [list_start, list_end), queue */
+    u32 *list_end;         /* order, the nodes loading it (a payment out of T: skipped) */
+    u32 *queue_start;      /* per position: its queue's payments [queue_start, queue_end) */
+    u32 *queue_end;        /* of queue_items, queue order (a fifo queue: exactly T's) */
+    u32 *queue_last;       /* loading: the last payment of its queue so far */
     u32 *heap;             /* breached constraints */
+    i128 *heap_key;        /* per heap slot: its constraint's order key */
     u32 *heap_position;
     u32 heap_count;
-    u32 reserved_heap;
+    u32 node_count_total;  /* nodes loaded */
     /* Per pair limit: ids sorted by (debtor, creditor), and their keys. */
     u32 *pair_sorted;
     u32 *pair_scratch;
@@ -319,17 +315,23 @@ struct settle_gridlock_workspace {
     /* Per payment. */
     u32 *order;            /* payments in queue order */
     u32 *scratch;          /* merge sort */
-    struct settle_gridlock_link *queue_links; /* in its queue, T only */
+    u32 *queue_items;      /* the queues' segments (queue_start, queue_end) */
     u32 *queue_before;     /* in its queue, the whole queue (for fill-back under fifo) */
     u32 *queue_of;         /* its queue: legs[0].debtor, kept compact */
     i128 *queue_need;      /* what its legs take out of its queue's position, net */
     u8 *weighed_alone;     /* bypass_fifo, each constraint touched through one node only */
     u32 *fill_blocker;     /* step 3: the constraint that kept it out at its last try */
     u32 *fill_stamp;       /* step 3: additions made before that try */
+    u32 *node_first;       /* its first node (each of its nodes holds their count) */
     u32 *selected;
-    u8 *in_trial;
-    /* Per list node: payment * SETTLE_GRIDLOCK_NODE_COUNT_MAX + slot. */
+    u64 *in_trial;         /* one bit a payment: in T */
+    /* Nodes, and the constraints' entries: each node that loads a constraint, with the
+     * fields the choice of a removal reads, kept apart. Room for
+     * SETTLE_GRIDLOCK_NODE_COUNT_MAX of each per payment. */
     struct settle_gridlock_node *nodes;
+    u32 *entry_payment;
+    i128 *entry_amount;
+    u8 *entry_alone;       /* its payment's weighed_alone */
 };
 
 /* Reserves a workspace for problems up to the given sizes (positions and payments
