@@ -92,7 +92,7 @@ static inline void client_send(struct client *client, u8 operation, const void *
     request.request.parent = client->parent;
     client_header_seal(&request, body);
     memcpy(client->sent, &request, sizeof(request));
-    memcpy(client->sent + sizeof(request), body, bytes);
+    if (bytes > 0) memcpy(client->sent + sizeof(request), body, bytes);
     client->sent_bytes = request.size;
     send_all(client->fd, client->sent, client->sent_bytes);
 }
