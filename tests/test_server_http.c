@@ -54,29 +54,6 @@ static void hold_open(void *context) {
 
 static int http_get(const char *method, const char *path, const char **body);
 
-/* The ports the child's server took, from its event=listening lines (the main port's and the
- * HTTP port's), read from its log within WAIT_MS. */
-static void listening_ports(void) {
-    fixture.port_main = 0;
-    fixture.port_http = 0;
-    for (int waited_ms = 0; waited_ms <= WAIT_MS; waited_ms += 20) {
-        FILE *log = fopen(fixture.log, "r");
-        char line[512];
-        unsigned port = 0;
-        while (log != NULL && fgets(line, sizeof(line), log) != NULL) {
-            const char *at = strstr(line, "event=listening ");
-            if (at == NULL || (at = strstr(at, " port=")) == NULL) continue;
-            if (sscanf(at, " port=%u", &port) != 1 || port == 0 || port > 65535) continue;
-            if (strstr(line, " http=") != NULL) fixture.port_http = (u16)port;
-            else fixture.port_main = (u16)port;
-        }
-        if (log != NULL) fclose(log);
-        if (fixture.port_main != 0 && fixture.port_http != 0) return;
-        usleep(20 * 1000);
-    }
-    fail_msg("the server did not name both its ports in %s within %d ms", fixture.log, WAIT_MS);
-}
-
 static int setup_with(bool holding) {
     snprintf(fixture.directory, sizeof(fixture.directory), "/tmp/khorgos-test-http-XXXXXX");
     assert_non_null(mkdtemp(fixture.directory));
@@ -100,7 +77,8 @@ static int setup_with(bool holding) {
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
     close(fixture.hold[0]);
-    listening_ports();
+    fixture.port_main = server_log_port(fixture.log, false, WAIT_MS);
+    fixture.port_http = server_log_port(fixture.log, true, WAIT_MS);
     close(connect_port(fixture.port_http, WAIT_MS));
     for (int tries = 0; !holding && tries < 100 && http_get("GET", "/ready", NULL) != 200;
          tries++) {
