@@ -55,6 +55,13 @@ FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
 FUZZ_SECONDS_QUICK ?= 6
 FUZZ_SECONDS_LONG ?= 600
 
+# Flags for linking the test programs only (the sanitizer build sets them).
+LINK_FLAGS ?=
+# lld, when installed (scripts/deps.sh test), links the sanitizer and fuzz builds' instrumented
+# programs about three times faster than ld.bfd (measured: 0.37 s of CPU against 1.0 s for one
+# ASan test program; the asan tier links over sixty).
+FAST_LINKER := $(if $(shell command -v ld.lld 2>/dev/null),-fuse-ld=lld)
+
 # Keep objects of programs built by pattern rules.
 .SECONDARY:
 
@@ -100,7 +107,7 @@ $(BUILD)/khorgos: $(BUILD)/obj/src/cli/main.o $(BUILD)/libkhorgos.a
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJECTS) $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
-	$(Q)$(CC) $(CFLAGS_ALL) $^ $(TEST_LIBS) $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(LINK_FLAGS) $^ $(TEST_LIBS) $(LIBS) -o $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libkhorgos.a
 	@mkdir -p $(dir $@)
@@ -140,7 +147,7 @@ build/fuzz/libkhorgos-fuzz.a: $(FUZZ_OBJECTS)
 
 build/fuzz/%: build/fuzz/obj/fuzz/%.o build/fuzz/libkhorgos-fuzz.a
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
+	$(Q)clang $(FUZZ_FLAGS) $(FAST_LINKER) -fsanitize=fuzzer $^ $(LIBS) -o $@
 
 fuzz: $(FUZZ_PROGRAMS)
 
@@ -173,10 +180,16 @@ test-shell: $(BUILD)/khorgos $(BUILD)/libkhorgos_client.a $(BUILD)/libkhorgos_cl
 
 # The unit tests again, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 ASAN_MAKE := $(MAKE) --no-print-directory BUILD=$(BUILD)/asan CC=clang OPTIMIZE="-O1 -g" \
+    LINK_FLAGS="$(FAST_LINKER)" \
     SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-ASAN_RUN := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+# clear_shadow_mmap_threshold: the sanitizer zeroes the shadow of a large block with memset rather
+# than by mapping fresh pages, each map a TLB flush on every core; the engine's opens allocate
+# and free about 20 MB of large blocks each, and this took a quarter off the CPU time of the
+# open-heavy tests (test_storage_recovery: 86 s to 65 s). It changes nothing the sanitizer finds.
+ASAN_RUN := ASAN_OPTIONS=detect_leaks=1:clear_shadow_mmap_threshold=1073741824 \
+    UBSAN_OPTIONS=print_stacktrace=1
 test-asan:
-	@$(ASAN_MAKE) -j$(TEST_JOBS) tests
+	@$(ASAN_MAKE) -j$(TEST_JOBS) $(TEST_PROGRAMS:$(BUILD)/%=$(BUILD)/asan/%)
 	@$(ASAN_RUN) sh scripts/run-tests.sh asan $(BUILD)/asan/tests $(RESULTS)
 
 test-fuzz:

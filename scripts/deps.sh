@@ -16,6 +16,8 @@ case "$kind" in
     # tests, replicas in network namespaces behind TLS sidecars (docs/replication.md).
     test) packages="$packages libcmocka-dev libclang-rt-14-dev python3 chromium openssl curl"
           packages="$packages stunnel4 iproute2"
+          # lld: links the sanitizer and fuzz builds' test programs faster (Makefile)
+          packages="$packages lld"
           # the Python client's install test: a venv and pip without build isolation
           packages="$packages python3-venv python3-setuptools python3-wheel" ;;
     cluster) packages="$packages libcmocka-dev" ;;

@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,6 +31,29 @@ static inline int connect_port(u16 port, int wait_ms) {
     }
     fail_msg("no server accepted on port %u within %d ms", (unsigned)port, wait_ms);
     return -1;
+}
+
+/* The port a server started on port 0 took, read from the event=listening line in its log
+ * (`http`: the HTTP port's line, else the client port's) within `wait_ms`: a test's server binds
+ * port 0 so that test runs at once never collide. */
+static inline u16 server_log_port(const char *log_path, bool http, int wait_ms) {
+    for (int waited_ms = 0; waited_ms <= wait_ms; waited_ms += 20) {
+        FILE *log = fopen(log_path, "r");
+        char line[512];
+        unsigned port = 0;
+        while (port == 0 && log != NULL && fgets(line, sizeof(line), log) != NULL) {
+            const char *at = strstr(line, "event=listening ");
+            if (at == NULL || (strstr(at, " http=") != NULL) != http) continue;
+            at = strstr(at, " port=");
+            if (at == NULL || sscanf(at, " port=%u", &port) != 1 || port > 65535) port = 0;
+        }
+        if (log != NULL) fclose(log);
+        if (port != 0) return (u16)port;
+        usleep(20 * 1000);
+    }
+    fail_msg("no event=listening line%s in %s within %d ms", http ? " for HTTP" : "", log_path,
+             wait_ms);
+    return 0;
 }
 
 /* Stops a server running in the child process (SIGTERM), killing it after 5 s; true when it
@@ -92,7 +117,7 @@ static inline void client_send(struct client *client, u8 operation, const void *
     request.request.parent = client->parent;
     client_header_seal(&request, body);
     memcpy(client->sent, &request, sizeof(request));
-    memcpy(client->sent + sizeof(request), body, bytes);
+    if (bytes > 0) memcpy(client->sent + sizeof(request), body, bytes);
     client->sent_bytes = request.size;
     send_all(client->fd, client->sent, client->sent_bytes);
 }

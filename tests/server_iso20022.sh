@@ -7,7 +7,7 @@
 # whose sender (the instructing agent, or AppHdr/Fr) is another bank is refused RJCT AGNT and
 # changes nothing, the bank's own is accepted, the operator may send for anyone, a bank reads
 # only its own statement (forbidden), and a later status is pushed to the submitter's sessions
-# only (the Python client). Ports 4621 and 4622.
+# only (the Python client). The servers take port 0.
 . "$(dirname "$0")/support/server_test.sh"
 CORPUS=${CORPUS:-tests/iso20022}
 
@@ -33,11 +33,12 @@ done
 sed -i 's|<MsgId>HSBK20230519-0001</MsgId>|<MsgId>HSBK20230519-0002</MsgId>|' \
     "$work/local/pacs008_v08_no_uetr.xml" "$work/remote/pacs008_v08_no_uetr.xml"
 files=(pacs008_v08.xml pacs008_v08_no_uetr.xml namespace_unknown.xml participant_unknown.xml)
-"$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:4621 --clock manual 2>"$work/log" &
+"$KHORGOS" start --data "$work/data" --addresses 127.0.0.1:0 --clock manual 2>"$work/log" &
 server=$!
 wait_for "$work/log" "event=serving"
+port=$(listening_port "$work/log")
 status=0
-"$KHORGOS" message --addresses 4621 --timeout 10 "${files[@]/#/$work/remote/}" \
+"$KHORGOS" message --addresses "$port" --timeout 10 "${files[@]/#/$work/remote/}" \
     >"$work/remote.out" || status=$?
 [ "$status" -eq 5 ] || fail "message --addresses: exit $status, expected 5"
 status=0
@@ -52,12 +53,12 @@ grep -q "pacs008_v08.xml: ACSC -> .*pacs008_v08.reply.xml" "$work/remote.out" ||
     fail "$(cat "$work/remote.out")"
 grep -q "namespace_unknown.xml: RJCT FF01" "$work/remote.out" || fail "$(cat "$work/remote.out")"
 cp "$work/remote/pacs008_v08.reply.xml" "$work/first.xml"
-"$KHORGOS" message --addresses 4621 "$work/remote/pacs008_v08.xml" >/dev/null ||
+"$KHORGOS" message --addresses "$port" "$work/remote/pacs008_v08.xml" >/dev/null ||
     fail "a resubmission: exit $?"
 cmp -s "$work/first.xml" "$work/remote/pacs008_v08.reply.xml" ||
     fail "a resubmission got another reply"
 
-"$KHORGOS" client --addresses 4621 --timeout 10 >"$work/lines" <<'JSON' || fail "client: exit $?"
+"$KHORGOS" client --addresses "$port" --timeout 10 >"$work/lines" <<'JSON' || fail "client: exit $?"
 {"op":"get_message_status","events":[{"uetr":"e7985fdc-04da-494d-9f89-cc9502ea84bb"}]}
 {"op":"get_message_status","events":[{"uetr":"00000000-0000-4000-8000-000000000000"}]}
 {"op":"get_statement","events":[{"bic":"HSBKKZKX","currency":"KZT","date":20230519,"message":"camt.053"}]}
@@ -81,13 +82,14 @@ stop
 ca=$work/ca
 sh scripts/dev-ca.sh "$ca" HSBKKZKX KCJBKZKX operator >/dev/null || fail "dev-ca.sh"
 setup "$work/tls"
-"$KHORGOS" start --data "$work/tls" --addresses 127.0.0.1:4622 --clock manual \
+"$KHORGOS" start --data "$work/tls" --addresses 127.0.0.1:0 --clock manual \
     --tls-cert "$ca/server.crt" --tls-key "$ca/server.key" --tls-ca "$ca/ca.crt" \
     2>"$work/tls.log" &
 server=$!
 wait_for "$work/tls.log" "event=serving"
+port=$(listening_port "$work/tls.log")
 as() { # NAME: the TLS options of NAME's certificate
-    echo --addresses 127.0.0.1:4622 --timeout 10 --tls-cert "$ca/$1.crt" --tls-key \
+    echo --addresses "127.0.0.1:$port" --timeout 10 --tls-cert "$ca/$1.crt" --tls-key \
         "$ca/$1.key" --tls-ca "$ca/ca.crt"
 }
 mkdir "$work/forged" "$work/own" "$work/operator"
@@ -127,12 +129,12 @@ grep -q "pacs008_v08.xml: ACSC" "$work/own.out" || fail "$(cat "$work/own.out")"
 grep -q "ACSC" "$work/op.out" || fail "$(cat "$work/op.out")"
 # A later status goes to the submitter's sessions only: Kaspi's payment, queued for want of
 # funds, settles when the operator funds Kaspi; Kaspi's session is told, Halyk's is not.
-PYTHONPATH=clients/python python3 - "$ca" "$CORPUS/pacs008_v08.xml" <<'PY' || fail "pushed"
+PYTHONPATH=clients/python python3 - "$ca" "$CORPUS/pacs008_v08.xml" "$port" <<'PY' || fail "pushed"
 import sys, time
 import khorgos
-ca, path = sys.argv[1], sys.argv[2]
+ca, path, port = sys.argv[1], sys.argv[2], sys.argv[3]
 def session(name, received):
-    return khorgos.Client(addresses=["127.0.0.1:4622"], timeout=10, tls_cert=f"{ca}/{name}.crt",
+    return khorgos.Client(addresses=[f"127.0.0.1:{port}"], timeout=10, tls_cert=f"{ca}/{name}.crt",
                           tls_key=f"{ca}/{name}.key", tls_ca=f"{ca}/ca.crt",
                           on_notification=lambda *n: received.append(n))
 kaspi_got, halyk_got = [], []

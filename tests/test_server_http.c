@@ -30,8 +30,8 @@
 #include "settle_rtgs_fixture.h"
 
 #define WAIT_MS 5000
-#define PORT_MAIN 4472
-#define PORT_HTTP 4473
+#include "server_client.h"
+
 /* Long enough for test_connection_cap to hold 64 connections open at once on a loaded
  * machine, short enough for test_slow_client_closed to wait it out. */
 #define HTTP_TIMEOUT_MS 1500
@@ -41,6 +41,8 @@ static struct {
     char log[80];
     pid_t child;
     int hold[2]; /* a pipe: the child's open waits for a byte on hold[0] (setup_holding) */
+    u16 port_main; /* the ports the server took (it binds port 0, so runs never collide) */
+    u16 port_http;
 } fixture;
 
 /* The child's hook before it opens the data directory: wait for the parent's byte. */
@@ -51,20 +53,6 @@ static void hold_open(void *context) {
 }
 
 static int http_get(const char *method, const char *path, const char **body);
-
-static int connect_port(u16 port) {
-    for (int tries = 0; tries < 100; tries++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) == 0) return fd;
-        close(fd);
-        usleep(50 * 1000);
-    }
-    fail_msg("port %u did not accept within 5 s", port);
-    return -1;
-}
 
 static int setup_with(bool holding) {
     snprintf(fixture.directory, sizeof(fixture.directory), "/tmp/khorgos-test-http-XXXXXX");
@@ -79,8 +67,8 @@ static int setup_with(bool holding) {
     if (fixture.child == 0) {
         if (freopen(fixture.log, "w", stderr) == NULL) _exit(1);
         struct server_options options = {.data_directory = fixture.directory,
-                                         .address = "127.0.0.1:4472",
-                                         .http_address = "127.0.0.1:4473",
+                                         .address = "127.0.0.1:0",
+                                         .http_address = "127.0.0.1:0",
                                          .http_timeout_ms = HTTP_TIMEOUT_MS};
         if (holding) {
             options.before_open = hold_open;
@@ -89,7 +77,9 @@ static int setup_with(bool holding) {
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
     close(fixture.hold[0]);
-    close(connect_port(PORT_HTTP));
+    fixture.port_main = server_log_port(fixture.log, false, WAIT_MS);
+    fixture.port_http = server_log_port(fixture.log, true, WAIT_MS);
+    close(connect_port(fixture.port_http, WAIT_MS));
     for (int tries = 0; !holding && tries < 100 && http_get("GET", "/ready", NULL) != 200;
          tries++) {
         usleep(50 * 1000); /* the open runs beside the loop: wait until it returned */
@@ -110,16 +100,11 @@ static int setup_holding(void **state) {
 static int teardown(void **state) {
     (void)state;
     close(fixture.hold[1]);
-    assert_int_equal(kill(fixture.child, SIGTERM), 0);
-    int status = 0;
-    for (int tries = 0; tries < 100 && waitpid(fixture.child, &status, WNOHANG) == 0; tries++) {
-        usleep(50 * 1000);
-    }
-    if (waitpid(fixture.child, &status, WNOHANG) == 0) kill(fixture.child, SIGKILL);
+    bool stopped = server_child_stop(fixture.child);
     char command[192];
     snprintf(command, sizeof(command), "rm -rf %s %s", fixture.directory, fixture.log);
     assert_int_equal(system(command), 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(stopped);
     return 0;
 }
 
@@ -142,7 +127,7 @@ static char page[1 << 20];
 /* Sends `request` as is and returns the status code; the answer is in `page`, *body after its
  * headers. */
 static int http_raw(const char *request, size_t bytes, const char **body) {
-    int fd = connect_port(PORT_HTTP);
+    int fd = connect_port(fixture.port_http, WAIT_MS);
     assert_int_equal(write(fd, request, bytes), (ssize_t)bytes);
     size_t done = read_to_end(fd, page, sizeof(page), WAIT_MS);
     close(fd);
@@ -356,55 +341,20 @@ static void scrape(struct scrape *into) {
 }
 
 /* ----------------------------------------------------------------------------------------- */
-/* A client of the main port, in TigerBeetle's protocol.                                      */
-
-struct client {
-    int fd;
-    u128 id;
-    u64 session;
-    u32 request;
-    u128 parent;
-    u8 message[CLIENT_MESSAGE_BYTES_MAX];
-};
+/* A client of the main port, in TigerBeetle's protocol (tests/server_client.h).             */
 
 static struct client client;
 
-static void client_send(u8 operation, const void *body, u32 bytes) {
-    struct client_header request;
-    client_request_init(&request, 0, client.id, operation, bytes);
-    request.request.session = client.session;
-    request.request.request = client.request;
-    request.request.parent = client.parent;
-    client_header_seal(&request, body);
-    assert_int_equal(write(client.fd, &request, sizeof(request)), (ssize_t)sizeof(request));
-    if (bytes > 0) assert_int_equal(write(client.fd, body, bytes), (ssize_t)bytes);
-}
-
-static void read_exactly(u8 *bytes, size_t size) {
-    size_t done = 0;
-    while (done < size) {
-        struct pollfd poll_fd = {.fd = client.fd, .events = POLLIN};
-        assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
-        ssize_t count = read(client.fd, bytes + done, size - done);
-        assert_true(count > 0);
-        done += (size_t)count;
-    }
-}
-
 static struct client_header client_receive(void) {
     struct client_header header;
-    read_exactly(client.message, CLIENT_HEADER_BYTES);
-    const char *reason = NULL;
-    assert_int_equal(client_header_decode(client.message, CLIENT_HEADER_BYTES, 0, &header,
-                                          &reason), KHORGOS_ERROR_ok);
-    read_exactly(client.message + CLIENT_HEADER_BYTES, header.size - CLIENT_HEADER_BYTES);
+    assert_true(receive(client.fd, client.message, &header, WAIT_MS));
     return header;
 }
 
 /* Sends a request and waits for its reply, which becomes the next request's parent. */
 static struct client_header client_call(u8 operation, const void *body, u32 bytes) {
     client.request++;
-    client_send(operation, body, bytes);
+    client_send(&client, operation, body, bytes);
     struct client_header reply = client_receive();
     assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
     client.parent = reply.reply.context;
@@ -413,10 +363,10 @@ static struct client_header client_call(u8 operation, const void *body, u32 byte
 
 static void client_register(u128 id) {
     memset(&client, 0, sizeof(client));
-    client.fd = connect_port(PORT_MAIN);
+    client.fd = connect_port(fixture.port_main, WAIT_MS);
     client.id = id;
     struct client_register_request body = {0};
-    client_send(CLIENT_OPERATION_REGISTER, &body, sizeof(body));
+    client_send(&client, CLIENT_OPERATION_REGISTER, &body, sizeof(body));
     struct client_header reply = client_receive();
     assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
     client.session = reply.reply.commit;
@@ -475,7 +425,7 @@ static void test_metrics_count_requests(void **state) {
     bytes = ids_body(body, sizeof(body), 100);
     client_call(CLIENT_OPERATION_LOOKUP_ACCOUNTS, body, bytes);
     client.request++;
-    client_send(CLIENT_OPERATION_GET_CHANGE_EVENTS, NULL, 0);
+    client_send(&client, CLIENT_OPERATION_GET_CHANGE_EVENTS, NULL, 0);
     struct client_header eviction = client_receive();
     assert_int_equal(eviction.command, CLIENT_COMMAND_EVICTION);
     close(client.fd);
@@ -610,7 +560,7 @@ static void test_oversized_request(void **state) {
 /* A client that sends half a request and then nothing is closed after the timeout. */
 static void test_slow_client_closed(void **state) {
     (void)state;
-    int fd = connect_port(PORT_HTTP);
+    int fd = connect_port(fixture.port_http, WAIT_MS);
     assert_int_equal(write(fd, "GET /metr", 9), 9);
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -632,10 +582,10 @@ static void test_connection_cap(void **state) {
     scrape(&scrape_before);
     int held[SERVER_HTTP_CONNECTIONS_MAX];
     for (u32 index = 0; index < SERVER_HTTP_CONNECTIONS_MAX; index++) {
-        held[index] = connect_port(PORT_HTTP);
+        held[index] = connect_port(fixture.port_http, WAIT_MS);
     }
     usleep(100 * 1000); /* the loop accepts them */
-    int extra = connect_port(PORT_HTTP);
+    int extra = connect_port(fixture.port_http, WAIT_MS);
     assert_int_equal(write(extra, "GET /health HTTP/1.1\r\n\r\n", 24), 24);
     struct pollfd poll_fd = {.fd = extra, .events = POLLIN};
     assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
@@ -663,10 +613,10 @@ static void test_ready_during_recovery(void **state) {
     assert_true(value_of(&scrape_before, "khorgos_ready") == 0);
     assert_null(family_find(&scrape_before, "khorgos_journal_writes_total", 28));
     memset(&client, 0, sizeof(client));
-    client.fd = connect_port(PORT_MAIN);
+    client.fd = connect_port(fixture.port_main, WAIT_MS);
     client.id = 77;
     struct client_register_request request = {0};
-    client_send(CLIENT_OPERATION_REGISTER, &request, sizeof(request));
+    client_send(&client, CLIENT_OPERATION_REGISTER, &request, sizeof(request));
     struct pollfd poll_fd = {.fd = client.fd, .events = POLLIN};
     assert_int_equal(poll(&poll_fd, 1, 300), 0); /* held: nothing read, nothing answered */
     assert_int_equal(write(fixture.hold[1], "x", 1), 1); /* the open goes on */

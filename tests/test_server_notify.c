@@ -7,7 +7,7 @@
  * RJCT TM01 pushed. Two clients registered on one connection each get their own replies,
  * routed by client id; a ninth client on one connection closes it. A connection that never
  * reads its notifications is closed once its unsent bytes pass the bound.
- * Port 4623. Run from the repository's root (the corpus is tests/iso20022/). */
+ * The server takes port 0. Run from the repository's root (the corpus is tests/iso20022/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +27,6 @@
 #define WAIT_MS 5000
 #include "server_client.h"
 
-#define PORT 4623
 #define KZT 398u
 #define NOTIFICATION_BYTES (128u * 1024u)
 /* The day's cut-offs, an hour after the manual clock's start. */
@@ -41,6 +40,8 @@ struct fixture {
     char directory[64];
     char log[80];
     pid_t child;
+    u16 port;        /* the port the server took (it binds port 0) */
+    char address[8]; /* the same, as the client's addresses */
 };
 static struct fixture fixture;
 
@@ -128,14 +129,14 @@ static int setup(void **state) {
     assert_true(fixture.child >= 0);
     if (fixture.child == 0) {
         if (freopen(fixture.log, "w", stderr) == NULL) _exit(1);
-        char address[32];
-        snprintf(address, sizeof(address), "127.0.0.1:%u", PORT);
         struct server_options options = {.data_directory = fixture.directory,
-                                         .address = address, .clock_manual = true,
+                                         .address = "127.0.0.1:0", .clock_manual = true,
                                          .notify_unsent_bytes_max = UNSENT_BYTES_MAX};
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
-    close(connect_port(PORT, WAIT_MS));
+    fixture.port = server_log_port(fixture.log, false, WAIT_MS);
+    snprintf(fixture.address, sizeof(fixture.address), "%u", fixture.port);
+    close(connect_port(fixture.port, WAIT_MS));
     return 0;
 }
 
@@ -150,7 +151,7 @@ static int teardown(void **state) {
 }
 
 static struct khorgos_client *client_open(struct received *received) {
-    struct khorgos_client_options options = {.addresses = "4623",
+    struct khorgos_client_options options = {.addresses = fixture.address,
                                              .request_timeout_ns = 10000000000ull,
                                              .on_notification = on_notification,
                                              .context = received};
@@ -288,7 +289,7 @@ static void register_on(struct client *client, int fd, u128 id) {
 static void test_clients_share_a_connection(void **state) {
     (void)state;
     static struct client clients[SERVER_CONNECTION_CLIENTS_MAX + 1];
-    int fd = connect_port(PORT, WAIT_MS);
+    int fd = connect_port(fixture.port, WAIT_MS);
     for (u32 index = 0; index < SERVER_CONNECTION_CLIENTS_MAX; index++) {
         register_on(&clients[index], fd, 1000 + index);
     }
@@ -332,7 +333,7 @@ static void test_clients_share_a_connection(void **state) {
 static void test_slow_client_dropped(void **state) {
     (void)state;
     static struct client clients[SERVER_CONNECTION_CLIENTS_MAX];
-    int fd = connect_port(PORT, WAIT_MS);
+    int fd = connect_port(fixture.port, WAIT_MS);
     int small = 4096;
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
     struct {

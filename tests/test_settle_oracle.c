@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sanitizer.h"
+
 #include <stdio.h>
 
 #include "engine/engine.h"
@@ -25,14 +27,9 @@
 #define PAYMENTS_MAX 12u
 /* Each instance opens an engine, which AddressSanitizer makes about 40 times slower (the
  * ledger reserves its undo log and indexes at open): fewer instances there, same seeds. */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef TEST_SANITIZED
 #define INSTANCES 100u
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define INSTANCES 100u
-#endif
-#endif
-#ifndef INSTANCES
+#else
 #define INSTANCES 1000u
 #endif
 

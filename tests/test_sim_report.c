@@ -142,9 +142,16 @@ static void write_into(char *directory) {
     assert_int_equal(sim_report_write_all(&report, directory), KHORGOS_ERROR_ok);
 }
 
+/* Occurrences of `needle` in `text` (overlapping ones too), in one pass: strstr from each match
+ * would be quadratic under AddressSanitizer, whose strstr measures the whole rest of the text
+ * at every call (this took 45 s of CPU on the payments CSV). */
 static u32 count_of(const char *text, const char *needle) {
+    size_t length = strlen(needle);
+    assert_true(length > 0);
     u32 count = 0;
-    for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle)) count++;
+    for (const char *at = text; *at != '\0'; at++) {
+        if (*at == needle[0] && strncmp(at, needle, length) == 0) count++;
+    }
     return count;
 }
 

@@ -8,19 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sanitizer.h"
+
 #include "storage_sim.h"
 #include "storage_recovery_fixture.h"
 
 /* Each flip runs a whole check (every snapshot loaded, the journal replayed); AddressSanitizer
  * makes each engine it opens costly, so that tier flips fewer. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_SANITIZED 1
-#endif
-#endif
-#ifdef CHECK_SANITIZED
+#ifdef TEST_SANITIZED
 #define CHECK_FLIPS 80u
 #else
 #define CHECK_FLIPS 400u

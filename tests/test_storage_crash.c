@@ -6,18 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sanitizer.h"
+
 #include "storage_sim.h"
 
 /* Under AddressSanitizer every open costs much more (its allocator maps and poisons each
  * reserved buffer), so that tier runs a quarter of the crashes; the plain tier runs them all. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CRASH_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CRASH_SANITIZED 1
-#endif
-#endif
-#ifdef CRASH_SANITIZED
+#ifdef TEST_SANITIZED
 #define CRASH_RUNS 15u
 #define CRASHES_MIN 250u
 #else

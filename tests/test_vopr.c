@@ -13,18 +13,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "sanitizer.h"
+
 #include "vopr.h"
 
 /* Under AddressSanitizer every open costs much more (five times the CPU), so that tier runs
  * fewer seeds and crashes, and only the plain tier asserts that every fault and phase came. */
-#if defined(__SANITIZE_ADDRESS__)
-#define VOPR_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VOPR_SANITIZED 1
-#endif
-#endif
-#ifdef VOPR_SANITIZED
+#ifdef TEST_SANITIZED
 #define VOPR_SEEDS 2u
 #define VOPR_CRASHES_PER_SEED 6u
 #define VOPR_DETERMINISM_CRASHES 4u

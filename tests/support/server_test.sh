@@ -22,6 +22,17 @@ wait_for() {
     done
     fail "no '$2' in $1: $(cat "$1")"
 }
+# listening_port FILE: waits for the event=listening line of a server started on port 0 in its
+# log FILE and prints the client port it took, so that tests running at once never collide.
+listening_port() {
+    wait_for "$1" "event=listening address="
+    sed -n 's/.*event=listening address=[^ ]* port=\([0-9]*\) .*/\1/p' "$1" | head -n 1
+}
+# free_port: a loopback port nothing listens on (bound, then released).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
 # stop: SIGTERM to $server, which must exit 0.
 stop() {
     kill -TERM "$server"
