@@ -115,10 +115,20 @@ static void connection_send(struct connection *connection, u8 operation, const v
     memcpy(connection->message, &header, sizeof(header));
     connection->request_checksum = header.checksum;
     connection->write.data = connection;
+    /* Written at once when the socket takes it (no request, callback or epoll_ctl, as the
+     * server writes its replies); the rest, if any, through uv_write. The message buffer
+     * stays untouched until the reply, which comes only after the whole request was sent. */
     uv_buf_t buffer = uv_buf_init((char *)connection->message, CONNECTION_MESSAGE_BYTES);
-    int status = uv_write(&connection->write, (uv_stream_t *)&connection->tcp, &buffer, 1,
-                          on_write);
+    int status = uv_try_write((uv_stream_t *)&connection->tcp, &buffer, 1);
+    if (status == UV_EAGAIN) status = 0;
     if (status < 0) fail("write", uv_strerror(status));
+    if ((u32)status < CONNECTION_MESSAGE_BYTES) {
+        buffer = uv_buf_init((char *)connection->message + status,
+                             CONNECTION_MESSAGE_BYTES - (u32)status);
+        status = uv_write(&connection->write, (uv_stream_t *)&connection->tcp, &buffer, 1,
+                          on_write);
+        if (status < 0) fail("write", uv_strerror(status));
+    }
     if (operation != CLIENT_OPERATION_REGISTER) generator->requests++;
 }
 

@@ -294,6 +294,83 @@ static struct client_header ping_make(u128 cluster) {
     return ping;
 }
 
+/* A body looking up account 1 8,000 times: a reply of about 1 MiB. */
+static u32 lookup_many_body(u8 *body, u32 capacity) {
+    enum { IDS = 8000 };
+    struct client_multi_batch_encoder encoder;
+    client_multi_batch_encoder_init(&encoder, body, capacity, 16);
+    u32 writable_bytes = 0;
+    u8 *writable = client_multi_batch_writable(&encoder, &writable_bytes);
+    assert_true(writable_bytes >= IDS * 16);
+    for (u32 index = 0; index < IDS; index++) {
+        u128 id = 1;
+        memcpy(writable + index * 16, &id, sizeof(id));
+    }
+    client_multi_batch_add(&encoder, IDS * 16);
+    return client_multi_batch_finish(&encoder);
+}
+
+/* Replies larger than the socket takes at once (six clients of one connection, each looking
+ * up 8,000 ids: 6 MiB, more than the kernel buffers between server and client, which reads
+ * late) arrive whole, and a pong answered while the rest of one waits comes whole too: the
+ * part written at once and the part queued keep their order, and nothing is written between
+ * them (the client's framing and checksums would fail). */
+static void test_large_replies_whole_and_in_order(void **state) {
+    (void)state;
+    enum { CLIENTS = 6 };
+    struct client *clients[CLIENTS];
+    clients[0] = client_new(13);
+    int small_bytes = 4096; /* fixed: the kernel does not grow it as the client reads */
+    assert_int_equal(setsockopt(clients[0]->fd, SOL_SOCKET, SO_RCVBUF, &small_bytes,
+                                sizeof(small_bytes)), 0);
+    static u8 body[CLIENT_MESSAGE_BYTES_MAX];
+    u32 bytes = accounts_body(body, sizeof(body), 1);
+    clients[0]->request = 1;
+    client_send(clients[0], CLIENT_OPERATION_CREATE_ACCOUNTS, body, bytes);
+    struct client_header reply;
+    assert_true(receive(clients[0]->fd, clients[0]->message, &reply, WAIT_MS));
+    clients[0]->parent = reply.reply.context;
+    for (u32 index = 1; index < CLIENTS; index++) {
+        clients[index] = calloc(1, sizeof(struct client));
+        assert_non_null(clients[index]);
+        clients[index]->fd = clients[0]->fd;
+        clients[index]->id = 13 + index;
+        struct client_register_request request = {0};
+        client_send(clients[index], CLIENT_OPERATION_REGISTER, &request, sizeof(request));
+        assert_true(receive(clients[0]->fd, clients[0]->message, &reply, WAIT_MS));
+        clients[index]->session = reply.reply.commit;
+        clients[index]->parent = reply.reply.context;
+    }
+    bytes = lookup_many_body(body, sizeof(body));
+    for (u32 index = 0; index < CLIENTS; index++) {
+        clients[index]->request = index == 0 ? 2 : 1;
+        client_send(clients[index], CLIENT_OPERATION_LOOKUP_ACCOUNTS, body, bytes);
+    }
+    /* Once the first reply begins to arrive the socket is full: the server wrote what it took
+     * and queued the rest, and the pong goes behind it, never into the middle of a reply. */
+    struct pollfd poll_fd = {.fd = clients[0]->fd, .events = POLLIN};
+    assert_int_equal(poll(&poll_fd, 1, WAIT_MS), 1);
+    usleep(100 * 1000);
+    struct client_header ping = ping_make(0);
+    send_all(clients[0]->fd, &ping, sizeof(ping));
+    u32 replies = 0, pongs = 0;
+    for (u32 index = 0; index < CLIENTS + 1; index++) {
+        assert_true(receive(clients[0]->fd, clients[0]->message, &reply, WAIT_MS));
+        if (reply.command == CLIENT_COMMAND_PONG_CLIENT) {
+            pongs++;
+            continue;
+        }
+        assert_int_equal(reply.command, CLIENT_COMMAND_REPLY);
+        assert_int_equal(reply.reply.operation, CLIENT_OPERATION_LOOKUP_ACCOUNTS);
+        assert_true(reply.size > CLIENT_MESSAGE_BYTES_MAX - 64 * 1024);
+        replies++;
+    }
+    assert_int_equal(replies, CLIENTS);
+    assert_int_equal(pongs, 1);
+    for (u32 index = 1; index < CLIENTS; index++) free(clients[index]);
+    client_free(clients[0]);
+}
+
 /* The server closes the connection: end of stream, no message before it. */
 static void expect_closed(int fd) {
     u8 byte = 0;
@@ -415,6 +492,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_checksum_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_cluster_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_across_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_replies_whole_and_in_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

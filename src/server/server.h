@@ -66,7 +66,8 @@
 
 /* Reply messages kept built (server_session.c): one per slot of the engine's table, so at most
  * 1 GiB when every latest reply is full, as much as the table's own replies; each is allocated
- * at its reply message's size (a few hundred bytes for a single transfer). */
+ * at the size of the largest reply its slot held (a few hundred bytes for a single transfer),
+ * and reused by the slot's next replies. */
 #define SERVER_REPLIES_MAX ENGINE_SESSIONS_MAX
 /* Connections open at once by default (--max-connections): each holds a receive buffer that
  * grows to one message (1 MiB), so this bounds that memory; more are refused at accept. */
@@ -155,10 +156,12 @@ struct server_reply {
     u64 request;
     u8 *message; /* header and body (malloc) */
     u32 bytes;
+    u32 capacity; /* of message: a later reply of the slot reuses it when it fits */
 };
 
 struct server_replies {
     struct server_reply entries[SERVER_REPLIES_MAX];
+    u8 *scratch; /* CLIENT_MESSAGE_BYTES_MAX, where a reply is built (malloc, at first use) */
 };
 
 /* What to do with a request from a client. */

@@ -229,9 +229,7 @@ void server_batch_finish(struct server *server, struct server_batch *batch, khor
         if (error == KHORGOS_ERROR_ok) job_reply(server, batch, job);
         client_job_done(server, job->request.request.client);
         server_connection_job_done(job->connection);
-        free(job->body);
-        free(job->clients);
-        free(job);
+        free(job); /* its clients and body with it */
         job = next;
     }
     for (u32 index = 0; index < batch->requests_count; index++) {

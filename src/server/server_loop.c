@@ -78,23 +78,57 @@ static void connection_on_write(uv_write_t *write, int status) {
     free(write);
 }
 
-void server_connection_write(struct server_connection *connection, u8 *bytes, u32 size) {
+/* Queues bytes[written..size) behind what the socket did not take; `bytes` (malloc'd) is freed
+ * once written. */
+static void connection_write_queue(struct server_connection *connection, u8 *bytes, u32 written,
+                                   u32 size) {
     ASSERT(connection != NULL && bytes != NULL);
-    ASSERT(size > 0);
-    uv_write_t *write = connection->closing ? NULL : malloc(sizeof(*write));
+    ASSERT(written < size);
+    uv_write_t *write = malloc(sizeof(*write));
     if (write == NULL) {
         free(bytes);
         server_connection_close(connection, "out of memory for a reply");
         return;
     }
     write->data = bytes;
-    uv_buf_t buffer = uv_buf_init((char *)bytes, size);
+    uv_buf_t buffer = uv_buf_init((char *)bytes + written, size - written);
     int status = uv_write(write, (uv_stream_t *)&connection->tcp, &buffer, 1, connection_on_write);
     if (status != 0) {
         free(bytes);
         free(write);
         server_connection_close(connection, uv_strerror(status));
     }
+}
+
+/* Writes what the socket takes now, with no request and no callback: a reply usually fits the
+ * socket's buffer whole, and libuv's uv_write would cost a request, a callback on the next
+ * turn of the loop and an epoll_ctl each. Nothing is written while earlier bytes wait in the
+ * queue (uv_try_write refuses then), so the order holds. Returns the bytes written, or -1
+ * when the connection failed (closed here). */
+static i64 connection_try_write(struct server_connection *connection, const u8 *bytes,
+                                u32 size) {
+    ASSERT(connection != NULL && bytes != NULL);
+    ASSERT(size > 0 && !connection->closing);
+    uv_buf_t buffer = uv_buf_init((char *)bytes, size);
+    int written = uv_try_write((uv_stream_t *)&connection->tcp, &buffer, 1);
+    if (written == UV_EAGAIN) return 0;
+    if (written < 0) {
+        server_connection_close(connection, uv_strerror(written));
+        return -1;
+    }
+    ASSERT((u32)written <= size);
+    return written;
+}
+
+void server_connection_write(struct server_connection *connection, u8 *bytes, u32 size) {
+    ASSERT(connection != NULL && bytes != NULL);
+    ASSERT(size > 0);
+    i64 written = connection->closing ? -1 : connection_try_write(connection, bytes, size);
+    if (written < 0 || (u32)written == size) {
+        free(bytes);
+        return;
+    }
+    connection_write_queue(connection, bytes, (u32)written, size);
 }
 
 void server_connection_send(struct server_connection *connection, const void *bytes,
@@ -105,6 +139,13 @@ void server_connection_send(struct server_connection *connection, const void *by
     if (connection->tls != NULL && connection->server->replica == NULL) {
         server_tls_send(connection, bytes, size);
         return;
+    }
+    i64 written = 0;
+    if (connection->tls == NULL && connection->server->replica == NULL) {
+        /* Plaintext on a single node: the bytes go out as they are, copied only if the
+         * socket does not take them all. */
+        written = connection_try_write(connection, bytes, size);
+        if (written < 0 || (u32)written == size) return;
     }
     u8 *copy = malloc(size);
     if (copy == NULL) {
@@ -118,7 +159,11 @@ void server_connection_send(struct server_connection *connection, const void *by
         free(copy);
         return;
     }
-    server_connection_write(connection, copy, size);
+    if (written == 0) {
+        server_connection_write(connection, copy, size);
+    } else {
+        connection_write_queue(connection, copy, (u32)written, size);
+    }
 }
 
 static bool connection_reserve(struct server_connection *connection, u32 capacity) {

@@ -57,6 +57,7 @@ struct server_job {
     struct server_job *next;
     struct server_connection *connection;
     struct client_header request;
+    /* Both in the job's own allocation, after it: */
     u8 *body; /* a copy: the engine requests point into it */
     struct khorgos_client_request *clients; /* one per engine request: the client, its batch */
     u32 request_first;

@@ -146,17 +146,26 @@ static bool job_batches(struct server_job *job, struct server_batch *queued, u32
     return true;
 }
 
+_Static_assert(sizeof(struct server_job) % 16 == 0 &&
+                   sizeof(struct khorgos_client_request) % 16 == 0,
+               "a job's clients and body start at multiples of 16 bytes");
+
 /* Queues the request's batches as engine requests of the next engine batch (a register as
  * one engine request), each with its client and batch number. */
 static bool job_queue(struct server_connection *connection, const struct client_header *header,
                       const u8 *body, u32 operation, u32 batch_count) {
     struct server_batch *queued = connection->server->queued;
     u32 body_bytes = header->size - CLIENT_HEADER_BYTES;
-    struct server_job *job = calloc(1, sizeof(*job));
-    if (job == NULL || !requests_reserve(queued, batch_count)) goto fail;
-    job->body = malloc(MAX(body_bytes, 1u));
-    job->clients = calloc(batch_count, sizeof(*job->clients));
-    if (job->body == NULL || job->clients == NULL) goto fail;
+    /* One allocation: the job, then its clients, then the copy of the body (each part at a
+     * multiple of 16 bytes, as malloc aligns). */
+    size_t clients_bytes = batch_count * sizeof(struct khorgos_client_request);
+    struct server_job *job = NULL;
+    if (!requests_reserve(queued, batch_count)) goto fail;
+    job = malloc(sizeof(*job) + clients_bytes + body_bytes);
+    if (job == NULL) goto fail;
+    memset(job, 0, sizeof(*job));
+    job->clients = (struct khorgos_client_request *)(job + 1);
+    job->body = (u8 *)job->clients + clients_bytes;
     memcpy(job->body, body, body_bytes);
     job->connection = connection;
     job->request = *header;
@@ -183,8 +192,6 @@ fail:
             free(queued->requests[job->request_first + index].reply);
         }
         queued->requests_count -= job->request_count;
-        free(job->body);
-        free(job->clients);
     }
     free(job);
     return false;

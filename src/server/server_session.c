@@ -20,6 +20,7 @@ void server_replies_free(struct server_replies *replies) {
     for (u32 index = 0; index < SERVER_REPLIES_MAX; index++) {
         free(replies->entries[index].message);
     }
+    free(replies->scratch);
     memset(replies, 0, sizeof(*replies));
     ASSERT(replies->entries[0].message == NULL);
 }
@@ -77,11 +78,10 @@ static u32 reply_body(const struct engine_session *session, u8 *body) {
     return client_multi_batch_finish(&encoder);
 }
 
-/* Builds the reply message of the session's latest request (malloc). */
-static u8 *reply_build(u128 cluster, const struct engine_session *session, u32 *bytes) {
-    ASSERT(session->client != 0 && bytes != NULL);
-    u8 *message = malloc(CLIENT_MESSAGE_BYTES_MAX);
-    if (message == NULL) return NULL;
+/* Builds the reply message of the session's latest request into `message`
+ * (CLIENT_MESSAGE_BYTES_MAX); returns its bytes. */
+static u32 reply_build(u128 cluster, const struct engine_session *session, u8 *message) {
+    ASSERT(session->client != 0 && message != NULL);
     u32 body_bytes = reply_body(session, message + CLIENT_HEADER_BYTES);
     /* The request as the entry records it: what the reply header echoes. */
     struct client_header request;
@@ -100,9 +100,8 @@ static u8 *reply_build(u128 cluster, const struct engine_session *session, u32 *
     }
     client_header_seal(&reply, message + CLIENT_HEADER_BYTES);
     memcpy(message, &reply, sizeof(reply));
-    *bytes = reply.size;
-    u8 *shrunk = realloc(message, reply.size);
-    return shrunk != NULL ? shrunk : message;
+    ASSERT(reply.size == CLIENT_HEADER_BYTES + body_bytes);
+    return reply.size;
 }
 
 const struct server_reply *server_session_reply(struct server_replies *replies, u128 cluster,
@@ -120,13 +119,21 @@ const struct server_reply *server_session_reply(struct server_replies *replies, 
         slot->request == session->request) {
         return slot;
     }
-    u32 bytes = 0;
-    u8 *message = reply_build(cluster, session, &bytes);
-    if (message == NULL) return NULL;
-    free(slot->message);
-    *slot = (struct server_reply){.client = session->client, .session = session->session,
-                                  .request = session->request, .message = message,
-                                  .bytes = bytes};
+    if (replies->scratch == NULL) replies->scratch = malloc(CLIENT_MESSAGE_BYTES_MAX);
+    if (replies->scratch == NULL) return NULL;
+    u32 bytes = reply_build(cluster, session, replies->scratch);
+    if (slot->capacity < bytes) {
+        /* The slot's buffer grows to the reply; the slot is left empty if it cannot. */
+        u8 *message = malloc(bytes);
+        free(slot->message);
+        *slot = (struct server_reply){.message = message, .capacity = message ? bytes : 0};
+        if (message == NULL) return NULL;
+    }
+    memcpy(slot->message, replies->scratch, bytes);
+    slot->client = session->client;
+    slot->session = session->session;
+    slot->request = session->request;
+    slot->bytes = bytes;
     return slot;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "server/server.h"
 
+#include <pthread.h>
 #include <string.h>
 
 struct status_number {
@@ -165,13 +166,30 @@ u32 server_operation_to_engine(u8 operation) {
     return engine;
 }
 
+/* The wire code of each engine operation below 256 (0: not served), filled once: every reply
+ * names its operation, and the search it replaces tried each wire code in turn. */
+static u8 operation_from_engine_table[256];
+static pthread_once_t operation_from_engine_once = PTHREAD_ONCE_INIT;
+
+static void operation_from_engine_fill(void) {
+    for (u32 wire = CLIENT_OPERATION_STATE_MACHINE_FIRST; wire <= 255u; wire++) {
+        u32 engine = server_operation_to_engine((u8)wire);
+        ASSERT(engine < ARRAY_COUNT(operation_from_engine_table));
+        if (engine != 0 && operation_from_engine_table[engine] == 0) {
+            operation_from_engine_table[engine] = (u8)wire;
+        }
+    }
+    ASSERT(operation_from_engine_table[KHORGOS_OPERATION_CREATE_TRANSFERS] != 0);
+}
+
 u8 server_operation_from_engine(u32 operation) {
     if (operation == KHORGOS_OPERATION_REGISTER) return CLIENT_OPERATION_REGISTER;
-    for (u32 wire = CLIENT_OPERATION_STATE_MACHINE_FIRST; wire <= 255u; wire++) {
-        if (server_operation_to_engine((u8)wire) == operation) return (u8)wire;
-    }
-    ASSERT(false && "an engine operation the server does not serve");
-    return 0;
+    pthread_once(&operation_from_engine_once, operation_from_engine_fill);
+    u8 wire = operation < ARRAY_COUNT(operation_from_engine_table)
+                  ? operation_from_engine_table[operation]
+                  : 0;
+    ASSERT(wire != 0 && "an engine operation the server does not serve");
+    return wire;
 }
 
 /* The records travel unchanged: check that the engine's are TigerBeetle's, field by field. */
