@@ -480,7 +480,8 @@ static void test_metrics_format(void **state) {
         "khorgos_http_connections_refused_total", "khorgos_cluster_replicas",
         "khorgos_cluster_replica", "khorgos_cluster_role", "khorgos_cluster_leader",
         "khorgos_cluster_term", "khorgos_cluster_commit_index", "khorgos_cluster_applied_index",
-        "khorgos_cluster_last_log_index", "khorgos_cluster_stopped"};
+        "khorgos_cluster_last_log_index", "khorgos_cluster_stopped", "khorgos_cluster_generation",
+        "khorgos_cluster_member"};
     for (size_t index = 0; index < sizeof(families) / sizeof(families[0]); index++) {
         assert_non_null(family_find(&scrape_after, families[index], strlen(families[index])));
     }
