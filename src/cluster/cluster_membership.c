@@ -125,18 +125,10 @@ static int membership_add_step(struct raft *raft, struct cluster_membership *mem
     return 0;
 }
 
-/* raft (0.22.1) marks a configuration entry a follower receives uncommitted at the index of
- * the first new entry of its AppendEntries batch, not at the entry's own index, so the mark is
- * never cleared when the entry is not the batch's first (a replica catching up gets such
- * batches), and once that replica leads, raft refuses every change (RAFT_CANTCHANGE) for good.
- * With every entry of the log applied, hence committed, no configuration is uncommitted: the
- * mark is cleared and the configuration recorded as committed (raft's snapshots carry that one),
- * as raft does when it applies a configuration entry. Its index stays the older one: it only
- * has to be below the index of any configuration entry after it. Returns raft's status. */
-static int membership_settle(struct raft *raft) {
+int cluster_membership_settle(struct raft *raft) {
     ASSERT(raft != NULL);
-    ASSERT(raft_last_applied(raft) <= raft_last_index(raft));
-    if (raft->configuration_uncommitted_index == 0 ||
+    bool serving = raft_state(raft) == RAFT_LEADER || raft_state(raft) == RAFT_FOLLOWER;
+    if (!serving || raft->configuration_uncommitted_index == 0 ||
         raft_last_applied(raft) != raft_last_index(raft)) {
         return 0;
     }
@@ -178,7 +170,7 @@ khorgos_error cluster_membership_step(struct raft *raft, struct cluster_membersh
         }
     }
     if (!membership->changing && raft_state(raft) == RAFT_LEADER) {
-        int status = membership_settle(raft);
+        int status = cluster_membership_settle(raft);
         if (status != 0) membership->last_status = status;
     }
     if (membership->changing || raft->configuration_uncommitted_index != 0) {
