@@ -555,6 +555,65 @@ static void test_membership_steps_add_and_remove(void **state) {
     cluster_fsm_deinit(&fresh);
 }
 
+/* A follower away while the configuration changed (the spare, replica 3, added) gets the
+ * change amid one AppendEntries batch of the entries it missed: raft then marks the batch's
+ * first entry, not the change's, as the uncommitted configuration (cluster_membership.h).
+ * Returns that follower, once it applied every entry. */
+static u32 test_follower_catches_up_a_change(struct test_cluster *cluster) {
+    test_cluster_start(cluster);
+    test_traffic(cluster, 1000, 4);
+    u32 away = (test_leader(cluster) + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster->fixture, away);
+    test_traffic(cluster, 2000, 4);
+    static struct test_change change;
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    raft_id spare = cluster_raft_id(TEST_REPLICA_COUNT, 0);
+    assert_int_equal(raft_add(raft_fixture_get(&cluster->fixture, test_leader(cluster)),
+                              &change.request, spare, "spare", test_change_done), 0);
+    test_change_run(cluster, &change);
+    raft_index index = test_traffic(cluster, 3000, 4);
+    raft_fixture_revive(&cluster->fixture, away);
+    assert_true(raft_fixture_step_until_applied(&cluster->fixture, away, index,
+                                                TEST_STEP_MSECS_MAX));
+    return away;
+}
+
+/* Elected next, that follower must still carry out a change asked of it:
+ * cluster_membership_step takes the spare out. */
+static void test_membership_steps_on_a_leader_that_caught_up(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    u32 away = test_follower_catches_up_a_change(&cluster);
+    raft_fixture_depose(&cluster.fixture);
+    raft_fixture_elect(&cluster.fixture, away);
+    test_traffic(&cluster, 4000, 2); /* the new term's entry commits the earlier ones */
+    static struct cluster_membership memberships[TEST_REPLICA_COUNT + 1];
+    memset(memberships, 0, sizeof(memberships));
+    struct cluster_membership_request remove = {.action = CLUSTER_MEMBERSHIP_REMOVE,
+                                                .replica = TEST_REPLICA_COUNT};
+    assert_true(test_membership_run(&cluster, memberships, "spare", &remove) >= 2);
+    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, test_leader(&cluster));
+    assert_int_equal(leader_raft->configuration.n, TEST_REPLICA_COUNT);
+    assert_int_equal(leader_raft->configuration_uncommitted_index, 0);
+    test_cluster_stop(&cluster);
+}
+
+/* On that follower, with every entry applied, cluster_membership_settle records the
+ * configuration with the spare as committed (what its snapshots carry) and clears the mark. */
+static void test_settle_commits_a_caught_up_change(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    u32 away = test_follower_catches_up_a_change(&cluster);
+    struct raft *raft = raft_fixture_get(&cluster.fixture, away);
+    assert_int_equal(raft->configuration.n, TEST_REPLICA_COUNT + 1);
+    assert_int_equal(cluster_membership_settle(raft), 0);
+    assert_int_equal(raft->configuration_uncommitted_index, 0);
+    assert_int_equal(raft->configuration_committed.n, TEST_REPLICA_COUNT + 1);
+    assert_int_equal(cluster_membership_settle(raft), 0); /* nothing left to do */
+    test_cluster_stop(&cluster);
+}
+
 /* A malformed entry is refused whole (corrupt) and changes nothing. */
 static void test_malformed_entry_changes_nothing(void **state) {
     (void)state;
@@ -725,6 +784,8 @@ int main(void) {
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
         cmocka_unit_test(test_membership_steps_add_and_remove),
+        cmocka_unit_test(test_membership_steps_on_a_leader_that_caught_up),
+        cmocka_unit_test(test_settle_commits_a_caught_up_change),
         cmocka_unit_test(test_malformed_entry_changes_nothing),
         cmocka_unit_test(test_entry_carries_actor_and_session),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),

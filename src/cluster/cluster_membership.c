@@ -125,6 +125,31 @@ static int membership_add_step(struct raft *raft, struct cluster_membership *mem
     return 0;
 }
 
+int cluster_membership_settle(struct raft *raft) {
+    ASSERT(raft != NULL);
+    bool serving = raft_state(raft) == RAFT_LEADER || raft_state(raft) == RAFT_FOLLOWER;
+    if (!serving || raft->configuration_uncommitted_index == 0 ||
+        raft_last_applied(raft) != raft_last_index(raft)) {
+        return 0;
+    }
+    struct raft_configuration committed;
+    raft_configuration_init(&committed);
+    for (unsigned index = 0; index < raft->configuration.n; index++) {
+        const struct raft_server *server = &raft->configuration.servers[index];
+        int status = raft_configuration_add(&committed, server->id, server->address,
+                                            server->role);
+        if (status != 0) {
+            raft_configuration_close(&committed);
+            return status;
+        }
+    }
+    ASSERT(committed.n == raft->configuration.n);
+    raft_configuration_close(&raft->configuration_committed);
+    raft->configuration_committed = committed;
+    raft->configuration_uncommitted_index = 0;
+    return 0;
+}
+
 khorgos_error cluster_membership_step(struct raft *raft, struct cluster_membership *membership,
                                       const char *address,
                                       const struct cluster_membership_request *request) {
@@ -143,6 +168,10 @@ khorgos_error cluster_membership_step(struct raft *raft, struct cluster_membersh
             cluster_raft_id_generation(other) > request->generation) {
             return KHORGOS_ERROR_invalid_argument; /* a newer replacement is in already */
         }
+    }
+    if (!membership->changing && raft_state(raft) == RAFT_LEADER) {
+        int status = cluster_membership_settle(raft);
+        if (status != 0) membership->last_status = status;
     }
     if (membership->changing || raft->configuration_uncommitted_index != 0) {
         return KHORGOS_ERROR_membership_changing;

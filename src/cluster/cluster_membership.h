@@ -90,6 +90,17 @@ struct cluster_membership {
     bool member_seen; /* this replica was in the configuration once (a removal is noticed) */
 };
 
+/* raft (0.22.1) marks a configuration entry a follower receives uncommitted at the index of
+ * the first new entry of its AppendEntries batch, not at the entry's own index, so the mark is
+ * never cleared when the entry is not the batch's first (a replica catching up gets such
+ * batches). Such a replica, once it leads, is refused every change (RAFT_CANTCHANGE), and its
+ * snapshots carry the configuration before the change. With every entry of the log applied,
+ * hence committed, no configuration is uncommitted: this clears the mark and records the
+ * configuration as committed, as raft does when it applies a configuration entry (its index
+ * stays the older one, which only has to be below that of any later configuration entry).
+ * Called by each replica's timer and before a membership step; returns raft's status. */
+int cluster_membership_settle(struct raft *raft);
+
 /* One step of `request` on a leader's raft; `address` is the raft address of the request's
  * slot (NULL when the slot is past replica_count). ok when the configuration is as asked;
  * membership_changing when a step is under way (begun now or before); invalid_argument for a

@@ -372,6 +372,10 @@ static void replica_on_timer(uv_timer_t *timer) {
         return;
     }
     replica_leader_log(replica);
+    int settled = cluster_membership_settle(replica_raft(server));
+    if (settled != 0) {
+        server_log("event=configuration_settle_failed raft_status=\"%s\"", raft_strerror(settled));
+    }
     if (server_membership_removed(server)) {
         raise(SIGTERM); /* its handler stops the server as an operator's SIGTERM does */
         return;
