@@ -131,39 +131,48 @@ void server_connection_write(struct server_connection *connection, u8 *bytes, u3
     connection_write_queue(connection, bytes, (u32)written, size);
 }
 
+/* Plaintext on a single node: the bytes go out as they are; only what the socket does not take
+ * is copied and queued. */
+static void connection_send_plain(struct server_connection *connection, const u8 *bytes,
+                                  u32 size) {
+    ASSERT(connection->tls == NULL && connection->server->replica == NULL);
+    ASSERT(size > 0);
+    i64 written = connection_try_write(connection, bytes, size);
+    if (written < 0 || (u32)written == size) return;
+    u32 rest_bytes = size - (u32)written;
+    u8 *rest = malloc(rest_bytes);
+    if (rest == NULL) {
+        server_connection_close(connection, "out of memory for a reply");
+        return;
+    }
+    memcpy(rest, bytes + written, rest_bytes);
+    connection_write_queue(connection, rest, 0, rest_bytes);
+}
+
 void server_connection_send(struct server_connection *connection, const void *bytes,
                             u32 size) {
     ASSERT(connection != NULL && bytes != NULL);
     ASSERT(size >= CLIENT_HEADER_BYTES && size <= CLIENT_MESSAGE_BYTES_MAX);
     if (connection->closing) return;
-    if (connection->tls != NULL && connection->server->replica == NULL) {
-        server_tls_send(connection, bytes, size);
+    if (connection->server->replica == NULL) {
+        if (connection->tls != NULL) server_tls_send(connection, bytes, size);
+        else connection_send_plain(connection, bytes, size);
         return;
     }
-    i64 written = 0;
-    if (connection->tls == NULL && connection->server->replica == NULL) {
-        /* Plaintext on a single node: the bytes go out as they are, copied only if the
-         * socket does not take them all. */
-        written = connection_try_write(connection, bytes, size);
-        if (written < 0 || (u32)written == size) return;
-    }
+    /* A replica stamps its index and view into a copy (server_replica_stamp). */
     u8 *copy = malloc(size);
     if (copy == NULL) {
         server_connection_close(connection, "out of memory for a reply");
         return;
     }
     memcpy(copy, bytes, size);
-    if (connection->server->replica != NULL) server_replica_stamp(connection->server, copy);
+    server_replica_stamp(connection->server, copy);
     if (connection->tls != NULL) {
         server_tls_send(connection, copy, size);
         free(copy);
         return;
     }
-    if (written == 0) {
-        server_connection_write(connection, copy, size);
-    } else {
-        connection_write_queue(connection, copy, (u32)written, size);
-    }
+    server_connection_write(connection, copy, size);
 }
 
 static bool connection_reserve(struct server_connection *connection, u32 capacity) {
