@@ -85,10 +85,8 @@ static void test_replica_start(struct test_uv *uv, u32 index, bool bootstrap) {
     assert_int_equal(raft_init(&replica->raft, &replica->io, &replica->fsm.raft, index + 1,
                                replica->address), 0);
     replica->raft.data = replica;
-    cluster_raft_configure(&replica->raft);
     /* Small, so that this short run takes snapshots and compacts its log. */
-    raft_set_snapshot_threshold(&replica->raft, 8);
-    raft_set_snapshot_trailing(&replica->raft, 32);
+    cluster_raft_configure(&replica->raft, &replica->fsm, 8, 32, CLUSTER_SNAPSHOT_LOG_BYTES);
     raft_set_election_timeout(&replica->raft, 100);
     raft_set_heartbeat_timeout(&replica->raft, 20);
     if (bootstrap) {
@@ -263,7 +261,10 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
      * snapshot into its data directory, ahead of its journal, and goes on from there. */
     test_replica_stop(&uv, follower);
     for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
-        if (uv.replicas[replica].running) raft_set_snapshot_trailing(&uv.replicas[replica].raft, 1);
+        struct test_replica *running = &uv.replicas[replica];
+        if (!running->running) continue;
+        running->fsm.compaction_trailing_entries = 1; /* kept after the next snapshots too */
+        raft_set_snapshot_trailing(&running->raft, 1);
     }
     for (u32 k = 22; k < 34; k++) index = test_uv_commit(&uv, k);
     test_replica_start(&uv, follower, false);

@@ -481,6 +481,7 @@ static void test_metrics_format(void **state) {
         "khorgos_cluster_replica", "khorgos_cluster_role", "khorgos_cluster_leader",
         "khorgos_cluster_term", "khorgos_cluster_commit_index", "khorgos_cluster_applied_index",
         "khorgos_cluster_last_log_index", "khorgos_cluster_stopped", "khorgos_cluster_generation",
+        "khorgos_cluster_snapshots_taken_total", "khorgos_cluster_snapshots_installed_total",
         "khorgos_cluster_member"};
     for (size_t index = 0; index < sizeof(families) / sizeof(families[0]); index++) {
         assert_non_null(family_find(&scrape_after, families[index], strlen(families[index])));
@@ -492,6 +493,7 @@ static void test_metrics_format(void **state) {
     assert_true(value_of(&scrape_after, "khorgos_cluster_role{role=\"leader\"}") == 0);
     assert_true(value_of(&scrape_after, "khorgos_cluster_replicas") == 1);
     assert_true(value_of(&scrape_after, "khorgos_cluster_leader") == 0);
+    assert_true(value_of(&scrape_after, "khorgos_cluster_snapshots_installed_total") == 0);
     const char *body = NULL;
     assert_int_equal(http_get("HEAD", "/metrics", &body), 200);
     assert_string_equal(body, ""); /* HEAD: the length, no body */

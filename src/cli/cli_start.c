@@ -6,7 +6,7 @@
  *                 [--max-connections N] [--handshake-timeout-ms N] [--idle-timeout-ms N]
  *                 [--memory resident|on-demand]
  *   khorgos start --data DIR --addresses A0,A1,A2 --replica N [--election-timeout-ms N]
- *                 [the others]
+ *                 [--snapshot-log-bytes N] [the others]
  *
  * --memory resident makes the engine's reserved memory resident before replay; it is not the
  * default because it costs the whole reservation at every start (about 2 GiB and tens of
@@ -40,7 +40,7 @@ static int start_usage(const char *problem) {
             "                     [--memory resident|on-demand]\n"
             "       khorgos start --data DIR --addresses A0,A1,A2 --replica N "
             "[--election-timeout-ms N]\n"
-            "                     [the others]\n"
+            "                     [--snapshot-log-bytes N] [the others]\n"
             "Serves TigerBeetle 0.17's client protocol on DIR, a formatted data directory,\n"
             "until SIGTERM or SIGINT (it finishes the requests in flight, then exits 0).\n"
             "  --addresses ADDR:PORT  where to listen (default " SERVER_ADDRESS_DEFAULT
@@ -51,6 +51,8 @@ static int start_usage(const char *problem) {
             "  --replica N            serve as replica N of DIR's cluster (docs/replication.md)\n"
             "  --election-timeout-ms N\n"
             "                         a replica's raft election timeout (default %u)\n"
+            "  --snapshot-log-bytes N a replica takes a raft snapshot once its log since the\n"
+            "                         last holds N bytes (default %u, at least %u)\n"
             "  --http ADDR:PORT       serve /metrics, /health and /ready over HTTP (loopback)\n"
             "  --clock manual         a manual clock from 2023-05-19T00:00:00Z\n"
             "  --tls-cert F, --tls-key F\n"
@@ -68,7 +70,8 @@ static int start_usage(const char *problem) {
             "Clients must name the cluster id DIR was formatted with (format --cluster).\n"
             "SIGHUP reloads the TLS files for new handshakes. One key=value line per event on\n"
             "standard error; docs/server.md, docs/security.md.\n",
-            CLUSTER_ELECTION_TIMEOUT_MS, SERVER_CONNECTIONS_MAX,
+            CLUSTER_ELECTION_TIMEOUT_MS, CLUSTER_SNAPSHOT_LOG_BYTES,
+            CLUSTER_SNAPSHOT_LOG_MIN_BYTES, SERVER_CONNECTIONS_MAX,
             SERVER_HANDSHAKE_TIMEOUT_DEFAULT_MS,
             SERVER_IDLE_TIMEOUT_DEFAULT_MS);
     ASSERT(CLI_EXIT_USAGE != CLI_EXIT_OK);
@@ -125,6 +128,13 @@ static int start_parse_more(const char *option, const char *value,
                      CLUSTER_ELECTION_TIMEOUT_MIN_MS, CLUSTER_ELECTION_TIMEOUT_MAX_MS);
             return start_usage(problem);
         }
+    } else if (strcmp(option, "--snapshot-log-bytes") == 0) {
+        if (!start_number(value, UINT32_MAX, &options->snapshot_log_bytes) ||
+            options->snapshot_log_bytes < CLUSTER_SNAPSHOT_LOG_MIN_BYTES) {
+            snprintf(problem, sizeof(problem), "%s takes bytes from %u to %u", option,
+                     CLUSTER_SNAPSHOT_LOG_MIN_BYTES, UINT32_MAX);
+            return start_usage(problem);
+        }
     } else {
         return 1;
     }
@@ -138,6 +148,9 @@ static int start_replica_address(struct server_options *options) {
     if (options->replica_addresses == NULL) {
         if (options->election_timeout_ms != 0) {
             return start_usage("--election-timeout-ms is a replica's: give --replica N too");
+        }
+        if (options->snapshot_log_bytes != 0) {
+            return start_usage("--snapshot-log-bytes is a replica's: give --replica N too");
         }
         if (strchr(options->address, ',') != NULL) {
             return start_usage("several --addresses are a cluster's: give --replica N too");

@@ -86,14 +86,24 @@
  * fit the rest is refused (reply_too_small) alike on every replica. */
 #define CLUSTER_REPLY_BYTES_MAX (8u * LIMIT_REQUEST_BODY_BYTES_MAX)
 
-/* Log compaction: a replica takes a raft snapshot once its log holds this many entries past
- * the last one, and keeps the newest CLUSTER_SNAPSHOT_TRAILING_ENTRIES of them, so a follower
- * behind by fewer catches up from the log and only one further behind gets a whole snapshot.
- * A snapshot is taken inline in raft's loop and costs about the state's size in memory
- * bandwidth: at most 64 requests per entry, 4,096 entries is up to 262,144 requests between
- * snapshots. */
+/* Log compaction: a replica takes a raft snapshot once the entries it applied since its last
+ * snapshot hold CLUSTER_SNAPSHOT_LOG_BYTES (`khorgos start --snapshot-log-bytes`, at least
+ * CLUSTER_SNAPSHOT_LOG_MIN_BYTES), or the last snapshot's size when that is larger, or once
+ * they number CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES, whichever comes first. Bytes, because an
+ * entry is a batch of 48 bytes to 8 MiB: 4,096 entries could be 32 GiB of raft log, which raft
+ * also keeps in memory and a restart replays. 256 MiB bounds both (about two million
+ * transfers) while a snapshot, which is taken inline in raft's loop and costs about the state's
+ * size, comes at most once per state's worth of log. After a snapshot the newest entries are
+ * kept, so a follower behind by fewer catches up from the log and only one further behind gets
+ * the whole snapshot: CLUSTER_SNAPSHOT_TRAILING_ENTRIES after a snapshot the entry count
+ * called, a quarter of the entries since the last snapshot (about a quarter of the bytes)
+ * after one the bytes called, at most the same count. raft counts only entries, so the fsm
+ * lowers raft's threshold to the entries it counted when the bytes are reached, and raises it
+ * again at the snapshot (cluster_raft_configure). */
 #define CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES 4096u
 #define CLUSTER_SNAPSHOT_TRAILING_ENTRIES 1024u
+#define CLUSTER_SNAPSHOT_LOG_BYTES (256u << 20)
+#define CLUSTER_SNAPSHOT_LOG_MIN_BYTES (64u << 10)
 /* The first snapshot buffer tried; a larger state retries once with the size it needs. */
 #define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
@@ -150,6 +160,17 @@ struct cluster_fsm {
     u64 snapshots_restored;
     u64 snapshots_installed; /* of those, taken into a data directory ahead of its journal */
     u64 snapshot_capacity_bytes; /* the next snapshot's first buffer */
+    u64 snapshot_last_bytes;     /* the size of the last snapshot taken */
+    /* Log compaction (cluster_raft_configure): the raft whose threshold the fsm lowers, NULL
+     * when the caller sets raft's thresholds itself, and what was applied since the last
+     * snapshot (taken or restored). */
+    struct raft *compaction_raft;
+    u32 compaction_threshold_entries;
+    u32 compaction_trailing_entries;
+    u64 compaction_log_bytes;
+    u64 applied_since_snapshot_bytes;
+    u32 applied_since_snapshot_entries;
+    bool compaction_by_bytes; /* raft's threshold is lowered: the bytes were reached */
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
     struct cluster_apply_result result;
@@ -170,8 +191,11 @@ struct cluster_fsm {
  * as fsm->engine), and cluster_fsm_deinit closes it. */
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine);
 void cluster_fsm_deinit(struct cluster_fsm *fsm);
-/* Sets a replica's log compaction (CLUSTER_SNAPSHOT_*), after raft_init. */
-void cluster_raft_configure(struct raft *raft);
+/* Sets a replica's log compaction, after raft_init: a snapshot every `threshold_entries`
+ * entries keeping `trailing_entries`, or once the entries applied since the last snapshot hold
+ * `log_bytes` (or the last snapshot's size if larger; "Log compaction" above). */
+void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,
+                            u32 trailing_entries, u64 log_bytes);
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
  * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);

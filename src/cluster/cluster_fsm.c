@@ -252,6 +252,44 @@ bool cluster_fsm_diverged(const struct cluster_fsm *fsm) {
     return fsm->diverged;
 }
 
+/* Counts an applied entry towards the next snapshot; once the entries since the last one
+ * hold the bytes (cluster.h, "Log compaction"), lowers raft's entry threshold to their count,
+ * so raft takes the snapshot right after this apply. The count leaves out raft's own entries
+ * (barriers, configuration changes), which raft counts: the threshold is then below raft's
+ * count, which still takes the snapshot. */
+static void cluster_compaction_count(struct cluster_fsm *fsm, u64 entry_bytes) {
+    ASSERT(fsm != NULL);
+    ASSERT(fsm->compaction_raft == NULL || fsm->compaction_threshold_entries > 0);
+    fsm->applied_since_snapshot_bytes += entry_bytes;
+    if (fsm->applied_since_snapshot_entries < UINT32_MAX) fsm->applied_since_snapshot_entries++;
+    if (fsm->compaction_raft == NULL) return;
+    u64 limit = MAX(fsm->compaction_log_bytes, fsm->snapshot_last_bytes);
+    if (fsm->applied_since_snapshot_bytes < limit) return;
+    fsm->compaction_by_bytes = true;
+    u32 entries = MIN(fsm->applied_since_snapshot_entries, fsm->compaction_threshold_entries);
+    raft_set_snapshot_threshold(fsm->compaction_raft, MAX(entries, 1u));
+}
+
+/* After a snapshot taken or restored: the count starts again, and raft's thresholds are the
+ * configured ones, but for the entries kept after a snapshot the bytes called (cluster.h). */
+static void cluster_compaction_reset(struct cluster_fsm *fsm, bool taken) {
+    ASSERT(fsm != NULL);
+    ASSERT(fsm->compaction_raft == NULL || fsm->compaction_threshold_entries > 0);
+    if (fsm->compaction_raft != NULL && taken) {
+        u32 trailing = fsm->compaction_trailing_entries;
+        if (fsm->compaction_by_bytes) {
+            trailing = MIN(trailing, fsm->applied_since_snapshot_entries / 4);
+        }
+        raft_set_snapshot_trailing(fsm->compaction_raft, trailing);
+    }
+    if (fsm->compaction_raft != NULL) {
+        raft_set_snapshot_threshold(fsm->compaction_raft, fsm->compaction_threshold_entries);
+    }
+    fsm->applied_since_snapshot_bytes = 0;
+    fsm->applied_since_snapshot_entries = 0;
+    fsm->compaction_by_bytes = false;
+}
+
 /* raft_fsm's apply: every outcome is in the result, so raft's own status stays 0 (an entry
  * that a replica refuses is refused alike everywhere, being a function of the log). */
 static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffer *buffer,
@@ -264,6 +302,7 @@ static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffe
         fsm->applied(fsm->applied_context, buffer->base, buffer->len, applied);
     }
     *result = (void *)applied;
+    cluster_compaction_count(fsm, buffer->len);
     return 0;
 }
 
@@ -290,6 +329,7 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
         if (error == KHORGOS_ERROR_ok) {
             *buffer = (struct raft_buffer){.base = memory, .len = size};
             fsm->snapshots_taken++;
+            fsm->snapshot_last_bytes = size;
             return KHORGOS_ERROR_ok;
         }
         raft_free(memory);
@@ -355,6 +395,8 @@ static int cluster_raft_snapshot(struct raft_fsm *raft_fsm, struct raft_buffer *
         raft_free(buffer);
         return error == KHORGOS_ERROR_out_of_memory ? RAFT_NOMEM : RAFT_IOERR;
     }
+    /* raft takes its trailing entries as set now, once the snapshot is written. */
+    cluster_compaction_reset(raft_fsm->data, true);
     *buffers = buffer; /* raft frees the buffer and its bytes with raft_free */
     *buffer_count = 1;
     return 0;
@@ -367,14 +409,21 @@ static int cluster_raft_restore(struct raft_fsm *raft_fsm, struct raft_buffer *b
     ASSERT(buffer != NULL);
     khorgos_error error = cluster_fsm_restore(raft_fsm->data, buffer->base, buffer->len);
     if (error == KHORGOS_ERROR_ok) raft_free(buffer->base);
+    if (error == KHORGOS_ERROR_ok) cluster_compaction_reset(raft_fsm->data, false);
     return error == KHORGOS_ERROR_ok ? 0 : RAFT_CORRUPT;
 }
 
-void cluster_raft_configure(struct raft *raft) {
-    ASSERT(raft != NULL);
+void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,
+                            u32 trailing_entries, u64 log_bytes) {
+    ASSERT(raft != NULL && fsm != NULL);
+    ASSERT(threshold_entries > 0 && log_bytes > 0);
     ASSERT(CLUSTER_SNAPSHOT_TRAILING_ENTRIES < CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
-    raft_set_snapshot_threshold(raft, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
-    raft_set_snapshot_trailing(raft, CLUSTER_SNAPSHOT_TRAILING_ENTRIES);
+    fsm->compaction_raft = raft;
+    fsm->compaction_threshold_entries = threshold_entries;
+    fsm->compaction_trailing_entries = trailing_entries;
+    fsm->compaction_log_bytes = log_bytes;
+    raft_set_snapshot_threshold(raft, threshold_entries);
+    raft_set_snapshot_trailing(raft, trailing_entries);
 }
 
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) {

@@ -124,7 +124,7 @@ static void cluster_replica_raft_closed(struct raft *raft) {
 khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
                                     const char *data_directory, struct khorgos *engine,
                                     const struct cluster_identity *identity,
-                                    u32 election_timeout_ms,
+                                    u32 election_timeout_ms, u32 snapshot_log_bytes,
                                     char addresses[][CLUSTER_ADDRESS_BYTES], char *message,
                                     size_t capacity) {
     ASSERT(replica != NULL && engine != NULL);
@@ -155,7 +155,10 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     if (error != KHORGOS_ERROR_ok) return error;
     replica->started = true;
     replica->raft.data = replica;
-    cluster_raft_configure(&replica->raft);
+    u64 log_bytes = snapshot_log_bytes != 0 ? snapshot_log_bytes : CLUSTER_SNAPSHOT_LOG_BYTES;
+    ASSERT(log_bytes >= CLUSTER_SNAPSHOT_LOG_MIN_BYTES);
+    cluster_raft_configure(&replica->raft, &replica->fsm, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES,
+                           CLUSTER_SNAPSHOT_TRAILING_ENTRIES, log_bytes);
     u32 timeout_ms = election_timeout_ms != 0 ? election_timeout_ms : CLUSTER_ELECTION_TIMEOUT_MS;
     ASSERT(timeout_ms >= CLUSTER_ELECTION_TIMEOUT_MIN_MS &&
            timeout_ms <= CLUSTER_ELECTION_TIMEOUT_MAX_MS);

@@ -72,12 +72,14 @@ khorgos_error cluster_replica_raft_addresses(const char *client_addresses, u32 c
  * Makes DIR/raft (0700) when missing, checks and opens raft's log there, bootstraps a new
  * replica, and starts raft on `loop` with pre-vote, the election timeout `election_timeout_ms`
  * (CLUSTER_ELECTION_TIMEOUT_MIN_MS to CLUSTER_ELECTION_TIMEOUT_MAX_MS; 0:
- * CLUSTER_ELECTION_TIMEOUT_MS) and heartbeats at a tenth of it. io or corrupt (with
+ * CLUSTER_ELECTION_TIMEOUT_MS) and heartbeats at a tenth of it, and a raft snapshot at least
+ * every `snapshot_log_bytes` of applied entries (at least CLUSTER_SNAPSHOT_LOG_MIN_BYTES; 0:
+ * CLUSTER_SNAPSHOT_LOG_BYTES; cluster.h, "Log compaction"). io or corrupt (with
  * `message`), out_of_memory, invalid_argument. */
 khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *loop,
                                     const char *data_directory, struct khorgos *engine,
                                     const struct cluster_identity *identity,
-                                    u32 election_timeout_ms,
+                                    u32 election_timeout_ms, u32 snapshot_log_bytes,
                                     char addresses[][CLUSTER_ADDRESS_BYTES], char *message,
                                     size_t capacity);
 /* Stops raft (its pending proposals' callbacks get RAFT_CANCELED) and its I/O; `closed` is

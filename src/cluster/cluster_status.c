@@ -44,6 +44,8 @@ void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
     status->last_log_index = raft_last_index(raft);
     status->stopped = fsm != NULL && cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok;
     status->generation = identity->generation;
+    status->snapshots_taken = fsm != NULL ? fsm->snapshots_taken : 0;
+    status->snapshots_installed = fsm != NULL ? fsm->snapshots_installed : 0;
     status->member_count = cluster_members_read(raft, status->members);
     ASSERT(status->replica < status->replica_count);
 }

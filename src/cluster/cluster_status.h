@@ -31,6 +31,8 @@ struct cluster_status {
     u64 last_log_index; /* the last index in this replica's raft log */
     bool stopped;       /* the state machine stopped: diverged or corrupt */
     u32 generation;     /* this replica's generation (cluster.h, "Identity") */
+    u64 snapshots_taken;     /* raft snapshots this replica's process took */
+    u64 snapshots_installed; /* leader's snapshots it installed ahead of its journal */
     u32 member_count;   /* raft's configuration as this replica knows it */
     struct cluster_member members[CLUSTER_MEMBERS_MAX];
 };

@@ -128,6 +128,7 @@ struct server_options {
     const char *replica_addresses;
     u32 replica;
     u32 election_timeout_ms; /* a replica's raft election timeout; 0: CLUSTER_ELECTION_TIMEOUT_MS */
+    u32 snapshot_log_bytes;  /* a replica's raft snapshot interval; 0: CLUSTER_SNAPSHOT_LOG_BYTES */
     u32 notify_unsent_bytes_max; /* 0: SERVER_NOTIFY_UNSENT_BYTES_MAX (tests take less) */
     /* Called on the thread that opens the data directory, just before the open (a test holds
      * the server in its recovery with it); NULL for none. */

@@ -3,9 +3,10 @@
  * (`khorgos cluster add|remove`, docs/replication.md, "Membership"), and a replica's notice that
  * it was removed. The request is the client protocol's cluster_membership operation: only the
  * operator role may send it (on a TLS cluster, a client certificate with the CN `operator`), it
- * reaches only the serving leader (a follower drops requests as it drops all), and the leader
- * answers at once with the outcome of one step (cluster_membership_step: ok, the configuration
- * is as asked; membership_changing, ask again) and the configuration in the reply's body
+ * is answered only by the serving leader (a follower, or a leader before its barrier, drops it
+ * unanswered as it drops every request), and the leader answers at once with the outcome of
+ * one step (cluster_membership_step: ok, the configuration is as asked; membership_changing,
+ * ask again) and the configuration in the reply's body
  * (struct cluster_membership_reply; the reply's own error is ok), outside the session's
  * record, so the client gives its next request the same number. Nothing of it is journaled:
  * raft's log holds the configuration changes.
@@ -34,6 +35,10 @@ void server_membership_request(struct server_connection *connection,
     ASSERT(connection != NULL && header != NULL);
     ASSERT(header->request.operation == CLIENT_OPERATION_CLUSTER_MEMBERSHIP);
     struct server *server = connection->server;
+    /* Only the serving leader gets here: a follower, or a leader before its barrier, dropped
+     * the request unanswered with every other (server_request.c), since its configuration may
+     * lag the leader's and it could answer ok to a change not made. */
+    ASSERT(server->replica == NULL || server_replica_serving(server));
     u64 now = khorgos_clock_now(server->engine);
     u32 body_bytes = header->size - (u32)CLIENT_HEADER_BYTES;
     khorgos_error error = KHORGOS_ERROR_ok;

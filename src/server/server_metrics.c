@@ -319,6 +319,11 @@ static void page_members(struct page *page, const struct cluster_status *status)
     ASSERT(status->member_count <= CLUSTER_MEMBERS_MAX);
     page_gauge(page, "khorgos_cluster_generation", "This replica's generation (0, or one more "
                "for each replacement of its index).", status->generation);
+    page_counter(page, "khorgos_cluster_snapshots_taken_total", "raft snapshots this replica "
+                 "took since it started (log compaction).", status->snapshots_taken);
+    page_counter(page, "khorgos_cluster_snapshots_installed_total", "Leader's snapshots this "
+                 "replica installed since it started, its data directory behind them (a lagging "
+                 "or new replica catching up).", status->snapshots_installed);
     page_header(page, "khorgos_cluster_member", "gauge",
                 "1 for each server of raft's configuration: its index, generation and role.");
     for (u32 index = 0; index < status->member_count; index++) {

@@ -458,7 +458,7 @@ khorgos_error server_replica_start(struct server *server, const struct server_op
     replica->cluster.data = server;
     error = cluster_replica_start(&replica->cluster, &server->loop, options->data_directory,
                                   server->engine, &identity, options->election_timeout_ms,
-                                  addresses, message,
+                                  options->snapshot_log_bytes, addresses, message,
                                   sizeof(message));
     replica->cluster.data = server;
     replica->cluster.fsm.applied = replica_entry_applied;
