@@ -5,15 +5,16 @@
 # last (`start --snapshot-log-bytes 65536`), take about 100 KiB of transfers: every replica
 # snapshots and compacts its raft log past its first entries. A follower is SIGKILLed and its
 # data directory deleted; writes go on on the other two. A fresh directory formatted as the
-# next generation of that index is started and `khorgos cluster add` makes it a voter: the
-# leader's log no longer holds what it needs, so it must install the leader's snapshot
-# (khorgos_cluster_snapshots_installed_total on its /metrics is 1) and then catch up from the
-# log (lag 0). A follower drops a membership request unanswered and the leader answers the
-# same message. Then the leader, an original replica, is SIGKILLed: the replacement and the
-# last original replica elect a leader and writes still commit, so the replacement votes and
-# holds the log. At the end the two have equal chain heads, neither stopped on a digest check,
-# and each holds every acknowledged transfer once. --snapshot-log-bytes is refused without
-# --replica and below its minimum (exit 2).
+# next generation of that index (read from `khorgos status`'s configuration) is started and
+# `khorgos cluster add` makes it a voter: the leader's log no longer holds what it needs, so
+# it must install the leader's snapshot (khorgos_cluster_snapshots_installed_total on its
+# /metrics is 1) and then catch up from the log (lag 0). A follower drops a membership request
+# unanswered and the leader answers the same message. Then the leader, an original replica,
+# is SIGKILLed: the replacement and the last original replica elect a leader and writes still
+# commit, so the replacement votes and holds the log. At the end the two have equal chain
+# heads, neither stopped on a digest check, each holds every acknowledged transfer once, and
+# the replacement's journal starts at the snapshot it installed (`check --from-genesis`
+# fails). --snapshot-log-bytes is refused without --replica and below its minimum (exit 2).
 # Client ports 5800-5802, raft ports 6800-6802, HTTP ports 5810-5812.
 . "$(dirname "$0")/support/server_test.sh"
 . "$(dirname "$0")/support/cluster_test.sh"
@@ -99,7 +100,11 @@ rm -rf "$work/r$victim"
 transfers 100 119 1 2 10 >"$work/in2"
 client "$work/in2" "$work/out2" 20
 
-# Its replacement: a fresh directory of the next generation under the same index.
+# Its replacement: a fresh directory of the next generation under the same index, the
+# generation read from the configuration `khorgos status` shows.
+"$KHORGOS" status --addresses $http >"$work/status"
+grep "^configuration:" "$work/status" | grep -q "replica $victim generation 0 voter" ||
+    fail "the configuration: $(cat "$work/status")"
 format "$victim" 1
 start "$victim"
 "$KHORGOS" cluster add --addresses "$addresses" --cluster 7 --replica "$victim" \
@@ -182,5 +187,9 @@ heads=$(for index in $survivors; do
 done | sort -u | wc -l)
 [ "$heads" -eq 1 ] || fail "other chain heads: $(cat "$work"/check*)"
 for index in $survivors; do transfers_applied "$work/r$index"; done
+# The replacement's journal starts at the snapshot it installed.
+"$KHORGOS" check --data "$work/r$victim" --from-genesis >"$work/genesis" 2>&1 &&
+    fail "the replacement's journal goes back to request 1: $(cat "$work/genesis")"
+grep -q "the chain can be proved only from request" "$work/genesis" || fail "$(cat "$work/genesis")"
 echo "ok: replica $victim replaced by generation 1 from the leader's snapshot (1 installed)," \
     "leader $serving killed, writes committed on replicas $survivors; chain heads equal"
