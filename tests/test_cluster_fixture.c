@@ -719,6 +719,59 @@ static void test_lagging_replica_installs_a_snapshot(void **state) {
     test_cluster_stop(&cluster);
 }
 
+/* Log compaction by bytes (cluster_raft_configure): with raft's entry threshold far away, a
+ * replica takes a snapshot once the entries it applied since its last hold the bytes, keeps a
+ * quarter of them, so a follower down meanwhile must install the snapshot; with a bound below
+ * the last snapshot's size, the next snapshot waits for that size in bytes. */
+static void test_snapshot_by_log_bytes(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    const u64 log_bytes = 2048;
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        cluster_raft_configure(raft_fixture_get(&cluster.fixture, replica),
+                               &cluster.fsms[replica], CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES,
+                               CLUSTER_SNAPSHOT_TRAILING_ENTRIES, log_bytes);
+    }
+    test_traffic(&cluster, 1000, 6); /* about 1,400 bytes in two entries: no snapshot */
+    u32 leader = test_leader(&cluster);
+    struct cluster_fsm *fsm = &cluster.fsms[leader];
+    assert_int_equal(fsm->snapshots_taken, 0);
+    u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_kill(&cluster.fixture, follower);
+    raft_index index = 0;
+    u32 round = 0;
+    for (; round < 16 && fsm->snapshots_taken == 0; round++) {
+        u64 before_bytes = fsm->applied_since_snapshot_bytes;
+        index = test_traffic(&cluster, 2000 + round * 1000, 6);
+        /* raft takes it at its next step after the apply that reached the bytes: within the
+         * round after, at the latest. */
+        assert_true(fsm->snapshots_taken == 1 || before_bytes < log_bytes);
+    }
+    assert_int_equal(fsm->snapshots_taken, 1);
+    assert_true(round >= 1);
+    raft_fixture_revive(&cluster.fixture, follower);
+    test_assert_digests_equal(&cluster, index);
+    assert_int_equal(raft_fixture_n_recv(&cluster.fixture, follower, RAFT_INSTALL_SNAPSHOT), 1);
+    /* The next one: with a bound below the last snapshot's size, not before that size. */
+    const u64 lower_bytes = 1024;
+    cluster_raft_configure(raft_fixture_get(&cluster.fixture, leader), fsm,
+                           CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES, CLUSTER_SNAPSHOT_TRAILING_ENTRIES,
+                           lower_bytes);
+    u64 size_bytes = fsm->snapshot_last_bytes;
+    assert_true(size_bytes > lower_bytes + 1400);
+    bool past_bound = false; /* past lower_bytes and no snapshot: the size held it back */
+    for (round = 0; round < 100 && fsm->snapshots_taken == 1; round++) {
+        u64 before_bytes = fsm->applied_since_snapshot_bytes;
+        test_traffic(&cluster, 100000 + round * 1000, 6);
+        assert_true(fsm->snapshots_taken == 2 || before_bytes < size_bytes);
+        if (fsm->snapshots_taken == 1 && before_bytes >= lower_bytes) past_bound = true;
+    }
+    assert_int_equal(fsm->snapshots_taken, 2);
+    assert_true(past_bound);
+    test_cluster_stop(&cluster);
+}
+
 /* A snapshot damaged anywhere (header, a section, the section table) or cut short is refused
  * whole, with corrupt, and the replica's state is what it was; the intact one restores. */
 static void test_damaged_snapshot_is_refused(void **state) {
@@ -789,6 +842,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_entry_changes_nothing),
         cmocka_unit_test(test_entry_carries_actor_and_session),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
+        cmocka_unit_test(test_snapshot_by_log_bytes),
         cmocka_unit_test(test_damaged_snapshot_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,9 +254,10 @@ bool cluster_fsm_diverged(const struct cluster_fsm *fsm) {
 
 /* Counts an applied entry towards the next snapshot; once the entries since the last one
  * hold the bytes (cluster.h, "Log compaction"), lowers raft's entry threshold to their count,
- * so raft takes the snapshot right after this apply. The count leaves out raft's own entries
- * (barriers, configuration changes), which raft counts: the threshold is then below raft's
- * count, which still takes the snapshot. */
+ * so raft takes the snapshot at one of its next steps (a message, an entry or a heartbeat
+ * tick; raft does not check its threshold after each apply). The count leaves out raft's own
+ * entries (barriers, configuration changes), which raft counts: the threshold is then below
+ * raft's count, which still takes the snapshot. */
 static void cluster_compaction_count(struct cluster_fsm *fsm, u64 entry_bytes) {
     ASSERT(fsm != NULL);
     ASSERT(fsm->compaction_raft == NULL || fsm->compaction_threshold_entries > 0);
