@@ -12,14 +12,11 @@
 # refused without --replica and out of range (exit 2).
 # Client ports 5310-5312, raft ports 6310-6312.
 . "$(dirname "$0")/support/server_test.sh"
+. "$(dirname "$0")/support/cluster_test.sh"
 
 addresses=127.0.0.1:5310,127.0.0.1:5311,127.0.0.1:5312
 root=$(cd "$(dirname "$0")/.." && pwd)
 pids=(0 0 0)
-cleanup_cluster() {
-    for pid in "${pids[@]}"; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
 trap cleanup_cluster EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -14,10 +14,6 @@
 
 addresses=127.0.0.1:5220,127.0.0.1:5221,127.0.0.1:5222,127.0.0.1:5223,127.0.0.1:5224
 pids=(0 0 0 0 0)
-cleanup_cluster() {
-    for pid in "${pids[@]}"; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
 trap cleanup_cluster EXIT
 
 format() { # INDEX GENERATION

@@ -23,10 +23,6 @@ addresses=127.0.0.1:5800,127.0.0.1:5801,127.0.0.1:5802
 http=127.0.0.1:5810,127.0.0.1:5811,127.0.0.1:5812
 root=$(cd "$(dirname "$0")/.." && pwd)
 pids=(0 0 0)
-cleanup_cluster() {
-    for pid in "${pids[@]}"; do [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
 trap cleanup_cluster EXIT
 
 format() { # INDEX GENERATION
@@ -117,13 +113,7 @@ installed=$(metric "$victim" khorgos_cluster_snapshots_installed_total)
     "1 expected: $(tail -n 3 "$work/r$victim.log")"
 transfers 120 129 1 2 5 >"$work/in3"
 client "$work/in3" "$work/out3" 10
-for _ in $(seq 1 50); do # caught up: every lag 0
-    "$KHORGOS" status --addresses $http >"$work/status"
-    [ "$(awk '$1 ~ /^[0-2]$/ && $NF == 0' "$work/status" | wc -l)" -eq 3 ] && break
-    sleep 0.1
-done
-[ "$(awk '$1 ~ /^[0-2]$/ && $NF == 0' "$work/status" | wc -l)" -eq 3 ] ||
-    fail "the replacement lags: $(cat "$work/status")"
+caught_up "$http" 3
 
 # A membership request on the wire: a follower drops it, the leader answers the same bytes.
 serving=$(sed -n 's/^leader: replica \([0-2]\), term [0-9]*$/\1/p' "$work/status")

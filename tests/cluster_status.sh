@@ -5,6 +5,7 @@
 # --replica`: three replicas agree on one leader, every one's lag reaches 0 after writes, and
 # after the leader is killed the other two name a new leader of a higher term.
 . "$(dirname "$0")/support/server_test.sh"
+. "$(dirname "$0")/support/cluster_test.sh"
 port=4745
 "$KHORGOS" format --data "$work/single" --cluster 7 >/dev/null || fail "format"
 "$KHORGOS" start --data "$work/single" --addresses 127.0.0.1:$port --http 127.0.0.1:$((port + 1)) \
@@ -50,13 +51,7 @@ grep -q "^leader: replica [0-2], term [1-9]" "$work/status" ||
 echo '{"op":"create_accounts","events":[{"id":"1","ledger":840,"code":1}]}' |
     "$KHORGOS" client --addresses $addresses --cluster 7 --timeout 20 | grep -q created ||
     fail "a write through the cluster"
-for _ in $(seq 150); do # every replica applies it: lag 0 everywhere
-    "$KHORGOS" status --addresses $http >"$work/status"
-    [ "$(awk '$1 ~ /^[0-2]$/ && $NF == 0' "$work/status" | wc -l)" -eq 3 ] && break
-    sleep 0.1
-done
-[ "$(awk '$1 ~ /^[0-2]$/ && $NF == 0' "$work/status" | wc -l)" -eq 3 ] ||
-    fail "a replica lags: $(cat "$work/status")"
+caught_up "$http" 3 # every replica applies it: lag 0 everywhere
 leader=$(sed -n 's/^leader: replica \([0-2]\), term \([0-9]*\)$/\1/p' "$work/status")
 term=$(sed -n 's/^leader: replica [0-2], term \([0-9]*\)$/\1/p' "$work/status")
 kill -9 "${pids[$leader]}"
