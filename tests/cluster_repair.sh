@@ -8,13 +8,14 @@
 # next generation of that index (read from `khorgos status`'s configuration) is started and
 # `khorgos cluster add` makes it a voter: the leader's log no longer holds what it needs, so
 # it must install the leader's snapshot (khorgos_cluster_snapshots_installed_total on its
-# /metrics is 1) and then catch up from the log (lag 0). A follower drops a membership request
-# unanswered and the leader answers the same message. Then the leader, an original replica,
-# is SIGKILLed: the replacement and the last original replica elect a leader and writes still
-# commit, so the replacement votes and holds the log. At the end the two have equal chain
-# heads, neither stopped on a digest check, each holds every acknowledged transfer once, and
-# the replacement's journal starts at the snapshot it installed (`check --from-genesis`
-# fails). --snapshot-log-bytes is refused without --replica and below its minimum (exit 2).
+# /metrics at least 1; 1 measured) and then catch up from the log (lag 0). A follower drops a
+# membership request unanswered and the leader answers the same message. Then the leader, an
+# original replica, is SIGKILLed: the replacement and the last original replica elect a
+# leader and writes still commit, so the replacement votes and holds the log. At the end the
+# two have equal chain heads, neither stopped on a digest check, each holds every acknowledged
+# transfer once, and the replacement's journal starts at the snapshot it installed (`check
+# --from-genesis` fails). --snapshot-log-bytes is refused without --replica and below its
+# minimum (exit 2).
 # Client ports 5800-5802, raft ports 6800-6802, HTTP ports 5810-5812.
 . "$(dirname "$0")/support/server_test.sh"
 . "$(dirname "$0")/support/cluster_test.sh"
@@ -109,8 +110,8 @@ start "$victim"
 tail -n 1 "$work/member.out" | grep -q "replica=$victim generation=1 role=voter" ||
     fail "replace: $(cat "$work/member.out")"
 installed=$(metric "$victim" khorgos_cluster_snapshots_installed_total)
-[ "$installed" = 1 ] || fail "the replacement installed ${installed:-no answer} snapshots," \
-    "1 expected: $(tail -n 3 "$work/r$victim.log")"
+[ "${installed:-0}" -ge 1 ] || fail "the replacement installed ${installed:-no answer}" \
+    "snapshots, at least 1 expected: $(tail -n 3 "$work/r$victim.log")"
 transfers 120 129 1 2 5 >"$work/in3"
 client "$work/in3" "$work/out3" 10
 caught_up "$http" 3
@@ -120,13 +121,12 @@ serving=$(sed -n 's/^leader: replica \([0-2]\), term [0-9]*$/\1/p' "$work/status
 follower=$(((serving + 1) % 3))
 PYTHONPATH="$root/clients/python" python3 - "$((5800 + follower))" "$((5800 + serving))" \
     "$victim" <<'PYTHON' || fail "membership on the wire"
-import socket, struct, sys, time
+import socket, struct, sys
 import khorgos
 from khorgos import client
 session = khorgos.Client(["127.0.0.1:5800", "127.0.0.1:5801", "127.0.0.1:5802"], cluster_id=7,
                          timeout=30)
 session.lookup_accounts([1])  # registered through the leader
-time.sleep(0.3)  # the register applied on every replica
 body = struct.pack("<IIII", 1, int(sys.argv[3]), 1, 0)  # add (victim, 1): already so
 message = client.request_message(7, session.id, session.session, session.parent,
                                  session.number + 1, 244, body)
@@ -181,5 +181,6 @@ for index in $survivors; do transfers_applied "$work/r$index"; done
 "$KHORGOS" check --data "$work/r$victim" --from-genesis >"$work/genesis" 2>&1 &&
     fail "the replacement's journal goes back to request 1: $(cat "$work/genesis")"
 grep -q "the chain can be proved only from request" "$work/genesis" || fail "$(cat "$work/genesis")"
-echo "ok: replica $victim replaced by generation 1 from the leader's snapshot (1 installed)," \
+echo "ok: replica $victim replaced by generation 1 from the leader's snapshot" \
+    "($installed installed)," \
     "leader $serving killed, writes committed on replicas $survivors; chain heads equal"
