@@ -809,17 +809,25 @@ void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_cl
 
 /* ---- format -------------------------------------------------------------------------------- */
 
-khorgos_error engine_storage_format(struct storage_io *io,
-                                    const struct storage_superblock *superblock) {
-    ASSERT(io != NULL && superblock != NULL);
-    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
-    struct khorgos_config config = {
+/* The capacities a data directory was formatted with, as an engine's config. */
+static struct khorgos_config engine_superblock_config(const struct storage_superblock *superblock,
+                                                      int clock_manual) {
+    ASSERT(superblock != NULL);
+    return (struct khorgos_config){
         .account_count_max = superblock->account_count_max,
         .transfer_count_max = superblock->transfer_count_max,
         .account_balance_count_max = superblock->account_balance_count_max,
         .participant_count_max = superblock->participant_count_max,
         .payment_count_max = superblock->payment_count_max,
+        .clock_manual = clock_manual,
     };
+}
+
+khorgos_error engine_storage_format(struct storage_io *io,
+                                    const struct storage_superblock *superblock) {
+    ASSERT(io != NULL && superblock != NULL);
+    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
+    struct khorgos_config config = engine_superblock_config(superblock, 0);
     struct khorgos *engine = NULL;
     khorgos_error error = khorgos_open_memory(&engine, &config);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -1260,14 +1268,7 @@ khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void
 static khorgos_error engine_storage_attach(struct khorgos **out, struct storage_io *io,
                                           const struct storage_superblock *superblock,
                                           int clock_manual, struct storage_report *report) {
-    struct khorgos_config config = {
-        .account_count_max = superblock->account_count_max,
-        .transfer_count_max = superblock->transfer_count_max,
-        .account_balance_count_max = superblock->account_balance_count_max,
-        .participant_count_max = superblock->participant_count_max,
-        .payment_count_max = superblock->payment_count_max,
-        .clock_manual = clock_manual,
-    };
+    struct khorgos_config config = engine_superblock_config(superblock, clock_manual);
     struct khorgos *engine = NULL;
     khorgos_error error = khorgos_open_memory(&engine, &config);
     if (error != KHORGOS_ERROR_ok) return error;
