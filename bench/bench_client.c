@@ -38,14 +38,13 @@
 #include "bench_server.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 
 /* Clients at most (threads of this program). */
 #define BENCH_CLIENTS_MAX 16u
 
 struct client_options {
     u64 transfer_count;
-    u32 client_count;
+    u64 client_count;
     bool setup;
     bool serial;
     const char *addresses;
@@ -70,35 +69,18 @@ struct client_run {
 static int client_parse(int argc, char **argv, struct client_options *options) {
     ASSERT(argc >= 1 && options != NULL);
     *options = (struct client_options){.transfer_count = 1000000, .client_count = 1};
-    for (int index = 1; index < argc; index++) {
-        const char *argument = argv[index];
-        const char *value = index + 1 < argc ? argv[index + 1] : NULL;
-        if (strcmp(argument, "--setup") == 0) {
-            options->setup = true;
-        } else if (strcmp(argument, "--serial") == 0) {
-            options->serial = true;
-        } else if (value == NULL) {
-            return -1;
-        } else if (strcmp(argument, "--transfers") == 0) {
-            options->transfer_count = strtoull(value, NULL, 10), index++;
-        } else if (strcmp(argument, "--clients") == 0) {
-            options->client_count = (u32)strtoul(value, NULL, 10), index++;
-        } else if (strcmp(argument, "--addresses") == 0) {
-            options->addresses = value, index++;
-        } else if (strcmp(argument, "--tls-addresses") == 0) {
-            options->tls_addresses = value, index++;
-        } else if (strcmp(argument, "--in-process") == 0) {
-            options->in_process = value, index++;
-        } else if (strcmp(argument, "--tls-cert") == 0) {
-            options->tls_cert = value, index++;
-        } else if (strcmp(argument, "--tls-key") == 0) {
-            options->tls_key = value, index++;
-        } else if (strcmp(argument, "--tls-ca") == 0) {
-            options->tls_ca = value, index++;
-        } else {
-            return -1;
-        }
-    }
+    const struct bench_option known[] = {
+        {"--setup", .flag = &options->setup},
+        {"--serial", .flag = &options->serial},
+        {"--transfers", .number = &options->transfer_count},
+        {"--clients", .number = &options->client_count},
+        {"--addresses", .text = &options->addresses},
+        {"--tls-addresses", .text = &options->tls_addresses},
+        {"--in-process", .text = &options->in_process},
+        {"--tls-cert", .text = &options->tls_cert},
+        {"--tls-key", .text = &options->tls_key},
+        {"--tls-ca", .text = &options->tls_ca}};
+    if (bench_parse_options(argc, argv, known, BENCH_OPTION_COUNT(known)) != 0) return -1;
     bool one_target = (options->addresses == NULL) != (options->in_process == NULL);
     if (options->tls_addresses != NULL) { /* paired: one client each, both set up */
         one_target = one_target && options->addresses != NULL && options->tls_cert != NULL &&
@@ -120,7 +102,7 @@ static u64 client_take(struct client_run *run, struct khorgos_transfer *body, u3
     u64 left = run->transfer_count - (run->next_id - 1);
     if (left > 0) {
         *count = (u32)MIN(left, (u64)LIMIT_BATCH_EVENTS_MAX);
-        bench_server_generate(&run->workload, &run->next_id, body, *count);
+        bench_workload_transfers(&run->workload, &run->next_id, body, *count);
         batch = run->batch_count++;
     }
     pthread_mutex_unlock(&run->mutex);
@@ -408,14 +390,11 @@ static double client_run_in_process(struct client_run *run,
     return seconds;
 }
 
-/* User and system time of this process so far. */
+/* User and system time of this process so far, in seconds. */
 static double client_cpu_seconds(void) {
-    struct rusage usage;
-    int status = getrusage(RUSAGE_SELF, &usage);
-    ASSERT(status == 0);
-    ASSERT(usage.ru_utime.tv_sec >= 0 && usage.ru_stime.tv_sec >= 0);
-    return (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    u64 cpu_ns = base_clock_process_cpu_ns();
+    ASSERT(cpu_ns > 0);
+    return (double)cpu_ns / 1e9;
 }
 
 /* The paired run's line; false when a transfer failed. */
@@ -468,7 +447,8 @@ int main(int argc, char **argv) {
     if (options.in_process != NULL) {
         printf("in_process batched mode=%s", options.serial ? "serial" : "pipelined");
     } else {
-        printf("client batched clients=%u transport=%s", options.client_count,
+        printf("client batched clients=%llu transport=%s",
+               (unsigned long long)options.client_count,
                options.tls_cert != NULL ? "tls" : "plaintext");
     }
     printf(" transfers=%llu seconds=%.3f transfers_per_second=%.0f failed=%llu "

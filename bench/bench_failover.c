@@ -50,24 +50,12 @@ struct failover_state {
 static int failover_parse(int argc, char **argv, struct failover_options *options) {
     ASSERT(argc >= 1 && options != NULL);
     *options = (struct failover_options){.first_id = 1000000000};
-    for (int index = 1; index < argc; index++) {
-        const char *argument = argv[index];
-        const char *value = index + 1 < argc ? argv[index + 1] : NULL;
-        if (strcmp(argument, "--setup") == 0) {
-            options->setup = true;
-        } else if (value == NULL) {
-            return -1;
-        } else if (strcmp(argument, "--addresses") == 0) {
-            options->addresses = value, index++;
-        } else if (strcmp(argument, "--retry-ms") == 0) {
-            options->retry_ms = strtoull(value, NULL, 10), index++;
-        } else if (strcmp(argument, "--first-id") == 0) {
-            options->first_id = strtoull(value, NULL, 10), index++;
-        } else {
-            return -1;
-        }
-    }
-    ASSERT(argc >= 1);
+    const struct bench_option known[] = {
+        {"--setup", .flag = &options->setup},
+        {"--addresses", .text = &options->addresses},
+        {"--retry-ms", .number = &options->retry_ms},
+        {"--first-id", .number = &options->first_id}};
+    if (bench_parse_options(argc, argv, known, BENCH_OPTION_COUNT(known)) != 0) return -1;
     return options->addresses != NULL && options->first_id > 0 && options->retry_ms <= 60000
                ? 0
                : -1;
@@ -106,7 +94,7 @@ static void *failover_sender_main(void *argument) {
         if (stop) break;
         struct khorgos_transfer transfer;
         struct khorgos_create_result result = {0};
-        bench_server_generate(&workload, &sender->next_id, &transfer, 1);
+        bench_workload_transfers(&workload, &sender->next_id, &transfer, 1);
         struct khorgos_client_call call = {
             .operation = KHORGOS_CLIENT_CREATE_TRANSFERS, .body = &transfer,
             .body_size = sizeof(transfer), .reply = &result, .reply_capacity = sizeof(result)};

@@ -1,6 +1,6 @@
 /*
- * bench_server.h: what the server benchmarks (bench_client.c, bench_connections.c) share: the
- * workload's transfers as the engine's records, the accounts and their funding created through
+ * bench_server.h: what the server benchmarks (bench_client.c, bench_connections.c,
+ * bench_failover.c) share: their options, the accounts and their funding created through
  * the C client library (include/khorgos_client.h) on a running `khorgos start`, percentiles,
  * and the status a created transfer has on the wire.
  *
@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "khorgos_client.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,19 +33,57 @@
 /* A request not answered in this time stops the benchmark: a server this slow is broken. */
 #define BENCH_REQUEST_TIMEOUT_NS (120ull * 1000000000ull)
 
-/* Fills `transfers` with the workload's next `count` transfers, ids *next_id onwards. */
+/* One command-line option of a server benchmark, named `name` ("--addresses"): it sets *flag
+ * when flag is set, else takes the next argument as a whole number (*number) or as text
+ * (*text). */
+struct bench_option {
+    const char *name;
+    bool *flag;
+    u64 *number;
+    const char **text;
+};
+
+/* How many options an array of struct bench_option holds. */
+#define BENCH_OPTION_COUNT(options) ((u32)(sizeof(options) / sizeof((options)[0])))
+
+/* Reads argv[1..] against `options`; -1 for an unknown option, a missing value or a number
+ * that is not all decimal digits in range, else 0. */
+static inline int bench_parse_options(int argc, char **argv, const struct bench_option *options,
+                                      u32 option_count) {
+    ASSERT(argc >= 1 && argv != NULL);
+    ASSERT(options != NULL && option_count > 0);
+    for (int index = 1; index < argc; index++) {
+        const struct bench_option *option = NULL;
+        for (u32 known = 0; known < option_count && option == NULL; known++) {
+            if (strcmp(argv[index], options[known].name) == 0) option = &options[known];
+        }
+        if (option == NULL) return -1;
+        if (option->flag != NULL) {
+            *option->flag = true;
+            continue;
+        }
+        if (index + 1 >= argc) return -1;
+        const char *value = argv[++index];
+        if (option->text != NULL) {
+            *option->text = value;
+            continue;
+        }
+        ASSERT(option->number != NULL);
+        char *end = NULL;
+        errno = 0;
+        unsigned long long number = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0) return -1;
+        *option->number = number;
+    }
+    return 0;
+}
+
+/* The workload's next `count` transfers (bench_workload_transfers), under the name the server
+ * benchmarks call it by. */
 static inline void bench_server_generate(struct bench_workload *workload, u64 *next_id,
                                          struct khorgos_transfer *transfers, u32 count) {
-    ASSERT(workload != NULL && next_id != NULL && transfers != NULL);
-    ASSERT(count > 0 && count <= LIMIT_BATCH_EVENTS_MAX);
-    for (u32 index = 0; index < count; index++) {
-        struct bench_transfer generated;
-        bench_next_transfer(workload, (*next_id)++, &generated);
-        transfers[index] = (struct khorgos_transfer){
-            .id = generated.id, .debit_account_id = generated.debit_account_id,
-            .credit_account_id = generated.credit_account_id, .amount = generated.amount,
-            .ledger = generated.ledger, .code = 1};
-    }
+    ASSERT(workload != NULL && next_id != NULL);
+    bench_workload_transfers(workload, next_id, transfers, count);
 }
 
 /* Executes one setup request through the client and exits unless every event was created. */

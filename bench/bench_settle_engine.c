@@ -16,20 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench_settle.h"
 #include "engine/engine.h"
-
-static u64 bench_random(u64 *seed) {
-    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
-    return *seed >> 33;
-}
-
-static void bench_execute(struct khorgos *engine, u32 operation, const void *body, u32 size,
-                          void *reply, u32 capacity) {
-    struct khorgos_request request = {.operation = operation, .body_size = size, .body = body,
-                                      .reply = reply, .reply_capacity = capacity};
-    ASSERT(khorgos_execute(engine, &request, 1) == KHORGOS_ERROR_ok);
-    ASSERT(request.error == KHORGOS_ERROR_ok);
-}
 
 static void bench_bic(u32 index, char bic[KHORGOS_BIC_BYTES]) {
     char text[16];
@@ -68,7 +56,7 @@ int main(int argc, char **argv) {
                       results, sizeof(results));
         ASSERT(results[0].status == KHORGOS_SETTLE_ok);
         struct khorgos_participant_event credit = {.id = bank + 1, .currency = 398,
-                                                   .amount = ring ? 0 : bench_random(&seed) % 50000};
+                                                   .amount = ring ? 0 : bench_lcg(&seed) % 50000};
         memcpy(credit.bic, event.bic, KHORGOS_BIC_BYTES);
         bench_execute(engine, KHORGOS_OPERATION_SET_CREDIT_LINES, &credit, sizeof(credit),
                       results, sizeof(results));
@@ -84,11 +72,11 @@ int main(int argc, char **argv) {
     for (u32 start = 0; start < payments; start += per_request) {
         u32 count = MIN(per_request, payments - start);
         for (u32 index = 0; index < count; index++) {
-            u32 payer = ring ? (start + index) % banks : (u32)(bench_random(&seed) % banks);
+            u32 payer = ring ? (start + index) % banks : (u32)(bench_lcg(&seed) % banks);
             u32 payee = ring ? (payer + 1) % banks
-                             : (payer + 1 + (u32)(bench_random(&seed) % (banks - 1))) % banks;
+                             : (payer + 1 + (u32)(bench_lcg(&seed) % (banks - 1))) % banks;
             events[index] = (struct khorgos_payment){.id = start + index + 1, .currency = 398,
-                                                     .amount = ring ? 100 : 1 + bench_random(&seed) % 10000,
+                                                     .amount = ring ? 100 : 1 + bench_lcg(&seed) % 10000,
                                                      .priority = KHORGOS_PRIORITY_NORMAL,
                                                      .end_to_end_id = "BENCH"};
             bench_bic(payer, events[index].debtor);

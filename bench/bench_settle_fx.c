@@ -15,25 +15,13 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "bench_settle.h"
 #include "engine/engine.h"
 
 #define BENCH_BATCH 1000u
 #define BENCH_PROVIDERS 8u
 
-static u64 bench_random(u64 *seed) {
-    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
-    return *seed >> 33;
-}
-
 static double bench_cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
-
-static void bench_execute(struct khorgos *engine, u32 operation, const void *body, u32 size,
-                          void *reply, u32 capacity) {
-    struct khorgos_request request = {.operation = operation, .body_size = size, .body = body,
-                                      .reply = reply, .reply_capacity = capacity};
-    ASSERT(khorgos_execute(engine, &request, 1) == KHORGOS_ERROR_ok);
-    ASSERT(request.error == KHORGOS_ERROR_ok);
-}
 
 /* "B" + three letters + "KZKX" (banks) or "P" + ... (providers). */
 static void bench_bic(char prefix, u32 index, char bic[KHORGOS_BIC_BYTES]) {
@@ -94,7 +82,7 @@ static void bench_quotes(struct khorgos *engine, u32 banks, u32 quotes, u64 *see
         struct khorgos_fx_quote quote = {
             .id = index + 1, .amount_max = (u128)1 << 70, .currency_source = vehicle_leg ? 156 : 398,
             .currency_target = vehicle_leg ? 417 : 156,
-            .rate_mantissa = (vehicle_leg ? 1200 : 140) + bench_random(seed) % 30,
+            .rate_mantissa = (vehicle_leg ? 1200 : 140) + bench_lcg(seed) % 30,
             .rate_exponent = vehicle_leg ? -2 : -4, .expires_at = expires_at};
         bench_bic('P', banks + index / 2 % BENCH_PROVIDERS, quote.provider);
         bench_execute(engine, KHORGOS_OPERATION_SET_FX_QUOTES, &quote, sizeof(quote),
@@ -111,11 +99,11 @@ static u32 bench_payments(struct khorgos *engine, u32 banks, u32 payments, bool 
     for (u32 done = 0; done < payments; done += BENCH_BATCH) {
         u32 count = MIN(BENCH_BATCH, payments - done);
         for (u32 index = 0; index < count; index++) {
-            u32 payer = (u32)(bench_random(seed) % banks);
-            u32 payee = (payer + 1 + (u32)(bench_random(seed) % (banks - 1))) % banks;
-            bool vehicle = bench_random(seed) % 4 == 0;
+            u32 payer = (u32)(bench_lcg(seed) % banks);
+            u32 payee = (payer + 1 + (u32)(bench_lcg(seed) % (banks - 1))) % banks;
+            bool vehicle = bench_lcg(seed) % 4 == 0;
             batch[index] = (struct khorgos_payment){
-                .id = first_id + done + index, .amount = 1 + bench_random(seed) % 10000000,
+                .id = first_id + done + index, .amount = 1 + bench_lcg(seed) % 10000000,
                 .currency = 398, .currency_target = net ? 0 : (vehicle ? 417 : 156),
                 .settlement = net ? KHORGOS_SETTLEMENT_NET : KHORGOS_SETTLEMENT_GROSS,
                 .type = KHORGOS_PAYMENT_INTERBANK, .priority = KHORGOS_PRIORITY_NORMAL};

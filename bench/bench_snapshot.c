@@ -9,10 +9,17 @@
  * Prints one line of NAME=VALUE fields: the transfers, the snapshot's bytes, and in
  * milliseconds the write, the verification (checksums), the open of an empty engine of the same
  * capacities (which every load includes) and the load, the best of BENCH_ROUNDS (default 3)
- * each into a fresh engine. BENCH_SNAPSHOT_FILE: see bench_snapshot_file_read.
+ * each into a fresh engine. Then the install (engine_snapshot_install, as a replica that lags
+ * behind its leader's compacted log takes the snapshot): into a data directory formatted with
+ * the same capacities (in BENCH_INSTALL_DIRECTORY, default /tmp; not timed) and opened, the
+ * best of BENCH_ROUNDS in wall time (install_ms: the load, the snapshot file written and
+ * fdatasynced, the state taken) and in this process's CPU time (install_cpu_ms, steadier on a
+ * shared machine). BENCH_SNAPSHOT_FILE: see bench_snapshot_file_read.
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench_workload.h"
@@ -62,19 +69,12 @@ static void bench_fill(struct khorgos *engine, u32 transfer_count) {
     }
     struct bench_workload workload;
     bench_workload_init(&workload, 1, 0);
-    for (u64 id = 1; id <= transfer_count; id++) {
-        struct bench_transfer next;
-        bench_next_transfer(&workload, id, &next);
-        transfers[filled++] = (struct khorgos_transfer){
-            .id = next.id, .debit_account_id = next.debit_account_id,
-            .credit_account_id = next.credit_account_id, .amount = next.amount,
-            .ledger = next.ledger, .code = 1};
-        if (filled == LIMIT_BATCH_EVENTS_MAX || id == transfer_count) {
-            bench_create(engine, KHORGOS_OPERATION_CREATE_TRANSFERS, transfers, filled);
-            filled = 0;
-        }
+    for (u64 next_id = 1; next_id <= transfer_count;) {
+        filled = (u32)MIN((u64)LIMIT_BATCH_EVENTS_MAX, transfer_count - next_id + 1);
+        bench_workload_transfers(&workload, &next_id, transfers, filled);
+        bench_create(engine, KHORGOS_OPERATION_CREATE_TRANSFERS, transfers, filled);
     }
-    ASSERT(filled == 0);
+    ASSERT(engine->ledger.transfer_count == transfer_count);
 }
 
 /* BENCH_SNAPSHOT_FILE names a file that keeps the snapshot between runs: read when it exists
@@ -110,6 +110,43 @@ static u8 *bench_snapshot_make(struct khorgos *engine, u32 transfer_count, u64 *
         ASSERT(fclose(file) == 0);
     }
     return bytes;
+}
+
+static int bench_remove_entry(const char *path, const struct stat *status, int kind,
+                              struct FTW *walk) {
+    (void)status, (void)kind, (void)walk;
+    ASSERT(path != NULL);
+    return remove(path);
+}
+
+/* The best install of the snapshot into a fresh data directory with `config`'s capacities:
+ * wall and CPU milliseconds. */
+static void bench_install(const struct khorgos_config *config, const u8 *bytes, u64 size_bytes,
+                          u128 digest, double *install_ms, double *install_cpu_ms) {
+    const char *root = getenv("BENCH_INSTALL_DIRECTORY");
+    char directory[512];
+    int length = snprintf(directory, sizeof(directory), "%s/bench-install-XXXXXX",
+                          root != NULL ? root : "/tmp");
+    ASSERT(length > 0 && (size_t)length < sizeof(directory));
+    for (int round = 0; round < bench_rounds(); round++) {
+        char path[512];
+        memcpy(path, directory, sizeof(path));
+        ASSERT(mkdtemp(path) != NULL);
+        ASSERT(khorgos_format(path, config) == KHORGOS_ERROR_ok);
+        struct khorgos *target = NULL;
+        struct khorgos_open_options options = {.clock_manual = config->clock_manual};
+        ASSERT(khorgos_open(&target, path, &options) == KHORGOS_ERROR_ok);
+        double start_ms = bench_now_ms();
+        u64 start_cpu_ns = base_clock_process_cpu_ns();
+        ASSERT(engine_snapshot_install(target, bytes, size_bytes) == KHORGOS_ERROR_ok);
+        double cpu_ms = (double)(base_clock_process_cpu_ns() - start_cpu_ns) / 1e6;
+        double round_ms = bench_now_ms() - start_ms;
+        ASSERT(engine_state_digest(target) == digest);
+        khorgos_close(target);
+        ASSERT(nftw(path, bench_remove_entry, 8, FTW_DEPTH | FTW_PHYS) == 0);
+        if (round == 0 || round_ms < *install_ms) *install_ms = round_ms;
+        if (round == 0 || cpu_ms < *install_cpu_ms) *install_cpu_ms = cpu_ms;
+    }
 }
 
 int main(int argc, char **argv) {
@@ -149,9 +186,12 @@ int main(int argc, char **argv) {
         transfer_count = loaded->ledger.transfer_count;
         khorgos_close(loaded);
     }
+    double install_ms = 0, install_cpu_ms = 0;
+    bench_install(&config, bytes, size_bytes, header.digest, &install_ms, &install_cpu_ms);
     printf("transfers=%u snapshot_bytes=%llu write_ms=%.1f verify_ms=%.1f open_ms=%.1f "
-           "load_ms=%.1f\n",
-           transfer_count, (unsigned long long)size_bytes, write_ms, verify_ms, open_ms, load_ms);
+           "load_ms=%.1f install_ms=%.1f install_cpu_ms=%.1f\n",
+           transfer_count, (unsigned long long)size_bytes, write_ms, verify_ms, open_ms, load_ms,
+           install_ms, install_cpu_ms);
     free(bytes);
     khorgos_close(engine);
     return 0;

@@ -2,13 +2,18 @@
  * bench_workload.h: the ledger workload every benchmark runs, so Khorgos, SQLite and PostgreSQL
  * do the same work: 10,000 accounts spread evenly over the eight currencies of the region, each
  * funded once, then transfers between two accounts of one currency chosen uniformly or with a
- * Zipf law (a few hot accounts take most transfers, as a clearing bank's accounts do).
+ * Zipf law (a few hot accounts take most transfers, as a clearing bank's accounts do). The
+ * transfers come as plain fields (bench_next_transfer, for SQLite and PostgreSQL) or as the
+ * engine's records (bench_workload_transfers, for Khorgos in process and over the network).
  *
  * Deterministic: the same seed gives the same transfers in every program (splitmix64).
  * Header-only because it is shared by separate benchmark programs and nothing else.
  */
 #ifndef KHORGOS_BENCH_WORKLOAD_H
 #define KHORGOS_BENCH_WORKLOAD_H
+
+#include "base/base.h"
+#include "khorgos.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -91,6 +96,22 @@ static inline void bench_next_transfer(struct bench_workload *workload, uint64_t
     transfer->credit_account_id = base + credit_rank;
     transfer->amount = 1 + bench_random(workload) % BENCH_AMOUNT_MAX_MINOR_UNITS;
     transfer->ledger = bench_ledgers[ledger_index];
+}
+
+/* Fills `transfers` with the workload's next `count` transfers as the engine's records (code 1),
+ * ids *next_id onwards, and moves *next_id past them. */
+static inline void bench_workload_transfers(struct bench_workload *workload, u64 *next_id,
+                                            struct khorgos_transfer *transfers, u32 count) {
+    ASSERT(workload != NULL && next_id != NULL && transfers != NULL);
+    ASSERT(count > 0 && count <= LIMIT_BATCH_EVENTS_MAX);
+    for (u32 index = 0; index < count; index++) {
+        struct bench_transfer generated;
+        bench_next_transfer(workload, (*next_id)++, &generated);
+        transfers[index] = (struct khorgos_transfer){
+            .id = generated.id, .debit_account_id = generated.debit_account_id,
+            .credit_account_id = generated.credit_account_id, .amount = generated.amount,
+            .ledger = generated.ledger, .code = 1};
+    }
 }
 
 #endif /* KHORGOS_BENCH_WORKLOAD_H */

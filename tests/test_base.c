@@ -160,6 +160,24 @@ static void test_checksums(void **state) {
     assert_int_equal(digest[31], 0xad);
 }
 
+/* The process's CPU clock runs while this thread computes and stands still while it sleeps. */
+static void test_process_cpu_clock(void **state) {
+    (void)state;
+    u64 cpu_start_ns = base_clock_process_cpu_ns();
+    u64 wall_start_ns = base_clock_monotonic_ns();
+    volatile u64 sink = 0;
+    while (base_clock_process_cpu_ns() - cpu_start_ns < 10000000ull) {
+        for (u32 step = 0; step < 1000; step++) sink += step;
+        assert_true(base_clock_monotonic_ns() - wall_start_ns < 60000000000ull);
+    }
+    u64 cpu_spun_ns = base_clock_process_cpu_ns() - cpu_start_ns;
+    assert_true(cpu_spun_ns <= base_clock_monotonic_ns() - wall_start_ns);
+    u64 cpu_before_sleep_ns = base_clock_process_cpu_ns();
+    base_clock_system.sleep_ns(NULL, 100000000ull);
+    assert_true(base_clock_process_cpu_ns() - cpu_before_sleep_ns < 50000000ull);
+    assert_true(sink > 0);
+}
+
 static void test_errors_have_names_and_sentences(void **state) {
     (void)state;
     for (int error = 0; error < KHORGOS_ERROR_COUNT; error++) {
@@ -180,6 +198,7 @@ int main(void) {
         cmocka_unit_test(test_id_map_against_array),
         cmocka_unit_test(test_checksums),
         cmocka_unit_test(test_errors_have_names_and_sentences),
+        cmocka_unit_test(test_process_cpu_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

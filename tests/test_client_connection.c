@@ -6,7 +6,8 @@
  * connection and answered from the session (applied once: `created`, not `exists`); a server
  * that never answers gives `timeout`; a notification reaches its callback and an eviction fails
  * the request in flight and every later one; an advance_clock whose reply was lost moves the
- * clock once. Ports 4452 to 4456; every wait is bounded. */
+ * clock once. The server and the fakes take port 0 (the server's port read from its log), so
+ * that runs at once never collide; every wait is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,27 +28,43 @@
 #include "khorgos_client.h"
 #include "server/server.h"
 
-#define PORT_SERVER 4452
-#define PORT_DEAD 4453
-#define PORT_PROXY 4454
-#define PORT_SILENT 4455
-#define PORT_FAKE 4456
 #define WAIT_MS 5000
-#include "server_client.h" /* connect_port */
+#include "server_client.h" /* connect_port, server_log_port */
 
 static char directory[64];
+static char log_path[80];
 static pid_t child;
+static u16 port_server; /* the server's, read from its log */
 
-static int listen_on(u16 port) {
+/* A listening socket on a loopback port the system chose; *port says which. */
+static int listen_on(u16 *port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
     assert_int_equal(listen(fd, 4), 0);
+    socklen_t length = sizeof(address);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+    *port = ntohs(address.sin_port);
+    assert_true(*port != 0);
     return fd;
+}
+
+/* A loopback port nothing listens on: one the system chose, released. */
+static u16 dead_port(void) {
+    u16 port = 0;
+    close(listen_on(&port));
+    return port;
+}
+
+/* "PORT" or "PORT,PORT" in `text` (static: what client_open is given). */
+static const char *ports_text(u16 first, u16 second) {
+    static char text[32];
+    int length = second != 0 ? snprintf(text, sizeof(text), "%u,%u", first, second)
+                             : snprintf(text, sizeof(text), "%u", first);
+    assert_true(length > 0 && (size_t)length < sizeof(text));
+    return text;
 }
 
 static int setup(void **state) {
@@ -55,17 +72,19 @@ static int setup(void **state) {
     snprintf(directory, sizeof(directory), "/tmp/khorgos-test-client-XXXXXX");
     assert_non_null(mkdtemp(directory));
     assert_int_equal(rmdir(directory), 0);
+    snprintf(log_path, sizeof(log_path), "%s.log", directory);
     struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 1024};
     assert_int_equal(khorgos_format(directory, &config), KHORGOS_ERROR_ok);
     child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL) _exit(1);
-        struct server_options options = {.data_directory = directory, .address = "4452",
-                                         .clock_manual = true};
+        if (freopen(log_path, "w", stderr) == NULL) _exit(1);
+        struct server_options options = {.data_directory = directory,
+                                         .address = "127.0.0.1:0", .clock_manual = true};
         _exit(server_run(&options) == KHORGOS_ERROR_ok ? 0 : 1);
     }
-    close(connect_port(PORT_SERVER, WAIT_MS));
+    port_server = server_log_port(log_path, false, WAIT_MS);
+    close(connect_port(port_server, WAIT_MS));
     return 0;
 }
 
@@ -74,8 +93,8 @@ static int teardown(void **state) {
     assert_int_equal(kill(child, SIGTERM), 0);
     int status = 0;
     assert_int_equal(waitpid(child, &status, 0), child);
-    char command[128];
-    snprintf(command, sizeof(command), "rm -rf %s", directory);
+    char command[192];
+    snprintf(command, sizeof(command), "rm -rf %s %s", directory, log_path);
     assert_int_equal(system(command), 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return 0;
@@ -102,7 +121,10 @@ static khorgos_error execute(struct khorgos_client *client, u8 operation, const 
 
 static void test_settlement_and_clock(void **state) {
     (void)state;
-    struct khorgos_client *client = client_open("127.0.0.1:4453,4452", 0); /* 4453 is dead */
+    u16 dead = dead_port(); /* the first address: nothing listens there */
+    char addresses[48];
+    snprintf(addresses, sizeof(addresses), "127.0.0.1:%u,%u", dead, port_server);
+    struct khorgos_client *client = client_open(addresses, 0);
     struct khorgos_participant participant = {.bic = "HSBKKZKXXXX", .country = "KZ",
                                               .role = KHORGOS_ROLE_BANK, .name = "Halyk"};
     participant.currencies[0] = 398;
@@ -174,7 +196,7 @@ static bool read_request(int fd, u8 *buffer) {
 static void *proxy_thread(void *argument) {
     int listener = *(int *)argument;
     int downstream = accept(listener, NULL, NULL);
-    int upstream = connect_port(PORT_SERVER, WAIT_MS);
+    int upstream = connect_port(port_server, WAIT_MS);
     u8 *buffer = malloc(CLIENT_MESSAGE_BYTES_MAX);
     for (;;) {
         if (!read_message(downstream, buffer)) break;
@@ -198,10 +220,12 @@ static void *proxy_thread(void *argument) {
 
 static void test_retry_after_lost_reply(void **state) {
     (void)state;
-    int listener = listen_on(PORT_PROXY);
+    u16 port_proxy = 0;
+    int listener = listen_on(&port_proxy);
     pthread_t proxy;
     assert_int_equal(pthread_create(&proxy, NULL, proxy_thread, &listener), 0);
-    struct khorgos_client *client = client_open("4454,4452", 10000000000ull);
+    struct khorgos_client *client =
+        client_open(ports_text(port_proxy, port_server), 10000000000ull);
     struct khorgos_account account = {.id = 77, .ledger = 398, .code = 1};
     struct khorgos_create_result result = {0};
     u32 reply_size = 0;
@@ -225,15 +249,17 @@ static void test_retry_after_lost_reply(void **state) {
  * gets the first reply and the clock moved once. */
 static void test_clock_retry_after_lost_reply(void **state) {
     (void)state;
-    struct khorgos_client *direct = client_open("4452", 0);
+    struct khorgos_client *direct = client_open(ports_text(port_server, 0), 0);
     u64 zero = 0, second_ns = 1000000000ull, before = 0, now = 0;
     assert_int_equal(execute(direct, KHORGOS_CLIENT_ADVANCE_CLOCK, &zero, sizeof(zero), &before,
                              sizeof(before), NULL),
                      KHORGOS_ERROR_ok);
-    int listener = listen_on(PORT_PROXY);
+    u16 port_proxy = 0;
+    int listener = listen_on(&port_proxy);
     pthread_t proxy;
     assert_int_equal(pthread_create(&proxy, NULL, proxy_thread, &listener), 0);
-    struct khorgos_client *client = client_open("4454,4452", 10000000000ull);
+    struct khorgos_client *client =
+        client_open(ports_text(port_proxy, port_server), 10000000000ull);
     assert_int_equal(execute(client, KHORGOS_CLIENT_ADVANCE_CLOCK, &second_ns, sizeof(second_ns),
                              &now, sizeof(now), NULL),
                      KHORGOS_ERROR_ok);
@@ -250,8 +276,9 @@ static void test_clock_retry_after_lost_reply(void **state) {
 
 static void test_timeout(void **state) {
     (void)state;
-    int listener = listen_on(PORT_SILENT); /* accepts in the kernel, never answers */
-    struct khorgos_client *client = client_open("4455", 300000000ull);
+    u16 port_silent = 0;
+    int listener = listen_on(&port_silent); /* accepts in the kernel, never answers */
+    struct khorgos_client *client = client_open(ports_text(port_silent, 0), 300000000ull);
     struct khorgos_account account = {.id = 1, .ledger = 398, .code = 1};
     struct khorgos_create_result result;
     u64 start = base_clock_monotonic_ns();
@@ -320,11 +347,12 @@ static void on_notification(void *context, u32 kind, u64 sequence, const void *b
 
 static void test_notification_and_eviction(void **state) {
     (void)state;
-    int listener = listen_on(PORT_FAKE);
+    u16 port_fake = 0;
+    int listener = listen_on(&port_fake);
     pthread_t fake;
     assert_int_equal(pthread_create(&fake, NULL, fake_thread, &listener), 0);
     struct notified notified = {0};
-    struct khorgos_client_options options = {.addresses = "4456",
+    struct khorgos_client_options options = {.addresses = ports_text(port_fake, 0),
                                              .request_timeout_ns = 5000000000ull,
                                              .on_notification = on_notification,
                                              .context = &notified};

@@ -231,6 +231,51 @@ static void test_gridlock_textbook(void **state) {
     khorgos_close(engine);
 }
 
+static struct khorgos_payment *test_payment_record(struct khorgos *engine, u128 id) {
+    for (u32 index = 0; index < engine->settle.payment_count; index++) {
+        if (engine->settle.payments[index].id == id) return &engine->settle.payments[index];
+    }
+    fail_msg("no payment %llu", (unsigned long long)id);
+    return NULL;
+}
+
+/* settle_check holds a payment's settled_in to its state: each way of breaking it is found. */
+static void test_check_settled_in(void **state) {
+    (void)state;
+    struct khorgos *engine = test_system(KHORGOS_QUEUE_MODE_FIFO,
+                                         KHORGOS_DAY_RESOLUTION_ON_REQUEST);
+    assert_int_equal(test_pay(engine, 1, A, B, 100, KZT), KHORGOS_SETTLE_queued);
+    assert_int_equal(test_pay(engine, 2, B, A, 100, KZT), KHORGOS_SETTLE_queued);
+    struct khorgos_business_day event = {.id = 77, .currency = KZT};
+    assert_int_equal(test_one(engine, KHORGOS_OPERATION_RESOLVE_GRIDLOCK, &event, sizeof(event))
+                         .payments_settled, 2);
+    test_fund(engine, A, KZT, 50);
+    assert_int_equal(test_pay(engine, 3, A, B, 50, KZT), KHORGOS_SETTLE_settled);
+    assert_int_equal(test_pay(engine, 4, A, B, 500, KZT), KHORGOS_SETTLE_queued);
+    struct khorgos_payment *in_set = test_payment_record(engine, 1);
+    struct khorgos_payment *alone = test_payment_record(engine, 3);
+    struct khorgos_payment *queued = test_payment_record(engine, 4);
+    assert_int_equal(in_set->settled_in, KHORGOS_SETTLED_IN_SET);
+    assert_int_equal(alone->settled_in, KHORGOS_SETTLED_IN_ALONE);
+    assert_int_equal(queued->settled_in, KHORGOS_SETTLED_IN_NONE);
+    assert_true(settle_check(&engine->settle));
+    /* Settled but no path; a path but not settled; a window with none; out of range. */
+    const struct {
+        struct khorgos_payment *payment;
+        u8 settled_in;
+    } breaks[] = {{alone, KHORGOS_SETTLED_IN_NONE}, {in_set, KHORGOS_SETTLED_IN_NONE},
+                  {queued, KHORGOS_SETTLED_IN_ALONE}, {alone, KHORGOS_SETTLED_IN_WINDOW},
+                  {alone, KHORGOS_SETTLED_IN_WINDOW + 1}};
+    for (u32 index = 0; index < sizeof(breaks) / sizeof(breaks[0]); index++) {
+        u8 kept = breaks[index].payment->settled_in;
+        breaks[index].payment->settled_in = breaks[index].settled_in;
+        assert_false(settle_check(&engine->settle));
+        breaks[index].payment->settled_in = kept;
+        assert_true(settle_check(&engine->settle));
+    }
+    khorgos_close(engine);
+}
+
 /* Unequal amounts: only the coverable subset settles. */
 static void test_gridlock_unequal(void **state) {
     (void)state;
@@ -617,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_credit_drawn_and_repaid),
         cmocka_unit_test(test_gridlock_textbook),
         cmocka_unit_test(test_gridlock_unequal),
+        cmocka_unit_test(test_check_settled_in),
         cmocka_unit_test(test_gridlock_with_credit),
         cmocka_unit_test(test_gridlock_longer_than_a_batch),
         cmocka_unit_test(test_fifo_and_bypass_fifo),

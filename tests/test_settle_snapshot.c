@@ -3,7 +3,10 @@
  * same state (digests equal) and the same answers to the same requests afterwards, timers
  * included. (2) A recorded business day in a data directory (khorgos_format/khorgos_open):
  * reopening replays the journal, internal settle pulses included, to byte-identical ledger and
- * settlement state. */
+ * settlement state. (3) A snapshot in memory installed into a data directory's engine
+ * (engine_snapshot_install, as a lagging replica takes its leader's): refused whole when
+ * damaged, else the engine holds its state and settles on as the source does, and reopened the
+ * directory holds it too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,9 +138,76 @@ static void test_journal_replay_is_exact(void **state) {
     assert_int_equal(system(command), 0);
 }
 
+/* The source's state as a snapshot in memory; *size_bytes says how long. */
+static u8 *test_snapshot_bytes(const struct khorgos *source, u64 *size_bytes) {
+    assert_int_equal(engine_snapshot_memory_write(source, NULL, 0, size_bytes),
+                     KHORGOS_ERROR_no_space);
+    u8 *bytes = malloc(*size_bytes);
+    assert_non_null(bytes);
+    assert_int_equal(engine_snapshot_memory_write(source, bytes, *size_bytes, size_bytes),
+                     KHORGOS_ERROR_ok);
+    return bytes;
+}
+
+static void test_snapshot_install(void **state) {
+    (void)state;
+    struct khorgos *source = test_system(KHORGOS_QUEUE_MODE_FIFO, 0);
+    test_fund(source, A, KZT, 100);
+    assert_int_equal(test_pay(source, 1, A, B, 60, KZT), KHORGOS_SETTLE_settled);
+    assert_int_equal(test_pay(source, 2, B, C, 90, KZT), KHORGOS_SETTLE_queued);
+    u64 size_bytes = 0;
+    u8 *bytes = test_snapshot_bytes(source, &size_bytes);
+    char directory[] = "/tmp/khorgos-install-XXXXXX";
+    assert_non_null(mkdtemp(directory));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/data", directory);
+    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
+                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
+                                    .participant_count_max = 64, .payment_count_max = 8192};
+    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1};
+    struct khorgos *target = NULL;
+    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    /* Damaged, it is refused and changes nothing. */
+    u128 empty_digest = engine_state_digest(target);
+    bytes[size_bytes - 20] ^= 1;
+    assert_int_equal(engine_snapshot_install(target, bytes, size_bytes), KHORGOS_ERROR_corrupt);
+    bytes[size_bytes - 20] ^= 1;
+    assert_true(engine_state_digest(target) == empty_digest && target->request_count == 0);
+    assert_int_equal(engine_snapshot_install(target, bytes, size_bytes), KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(target) == engine_state_digest(source));
+    assert_ptr_equal(target->settle.ledger, &target->ledger);
+    assert_true(settle_check(&target->settle));
+    /* Not ahead any more: refused, nothing changed. */
+    assert_int_equal(engine_snapshot_install(target, bytes, size_bytes),
+                     KHORGOS_ERROR_invalid_operation);
+    /* The same requests on both: funding B releases B -> C through the ledger it books to. */
+    struct khorgos *engines[2] = {source, target};
+    u128 request_id_start = test_request_id;
+    for (u32 index = 0; index < 2; index++) {
+        test_request_id = request_id_start;
+        test_fund(engines[index], B, KZT, 50);
+        assert_int_equal(test_lookup(engines[index], 2).state, KHORGOS_PAYMENT_SETTLED);
+    }
+    u128 digest = engine_state_digest(source);
+    assert_true(engine_state_digest(target) == digest);
+    khorgos_close(target);
+    target = NULL;
+    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    assert_true(engine_state_digest(target) == digest);
+    assert_true(ledger_check(&target->ledger) && settle_check(&target->settle));
+    khorgos_close(target);
+    khorgos_close(source);
+    free(bytes);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", directory);
+    assert_int_equal(system(command), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_round_trip),
+        cmocka_unit_test(test_snapshot_install),
         cmocka_unit_test(test_journal_replay_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

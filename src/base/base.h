@@ -185,6 +185,9 @@ void base_memory_prefault(void *memory, size_t bytes);
 
 u64 base_clock_realtime_ns(void);
 u64 base_clock_monotonic_ns(void);
+/* User and system CPU time of the whole process (every thread) so far: what a benchmark on a
+ * shared machine measures, being less disturbed by other programs than wall time. */
+u64 base_clock_process_cpu_ns(void);
 
 /* A monotonic clock that a test can replace: now_ns reads it, sleep_ns waits at least that
  * long on it. Code that paces itself by elapsed time (a checkpoint's writes, storage.h) reads

@@ -318,12 +318,9 @@ static void benchmark_statistics(const struct khorgos *engine, bool durable,
 /* User and system time of this process so far: less sensitive than wall time to the other
  * programs of a shared machine, though it leaves out the waits for fdatasync. */
 static double benchmark_cpu_seconds(void) {
-    struct rusage usage;
-    int status = getrusage(RUSAGE_SELF, &usage);
-    ASSERT(status == 0);
-    ASSERT(usage.ru_utime.tv_sec >= 0 && usage.ru_stime.tv_sec >= 0);
-    return (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+    u64 cpu_ns = base_clock_process_cpu_ns();
+    ASSERT(cpu_ns > 0);
+    return (double)cpu_ns / 1e9;
 }
 
 /* Files one batch's latency under touched or untouched. */
@@ -338,21 +335,6 @@ static void benchmark_record(struct benchmark_measure *measure, u64 batch, u64 l
         measure->checkpoint_latency_ns_max = MAX(measure->checkpoint_latency_ns_max, latency_ns);
     } else {
         measure->other_latencies_ns[measure->other_count++] = latency_ns;
-    }
-}
-
-/* Fills `transfers` with the workload's next `count` transfers. */
-static void benchmark_generate(struct bench_workload *workload, u64 *next_id,
-                               struct khorgos_transfer *transfers, u32 count) {
-    ASSERT(workload != NULL && next_id != NULL && transfers != NULL);
-    ASSERT(count > 0 && count <= LIMIT_BATCH_EVENTS_MAX);
-    for (u32 index = 0; index < count; index++) {
-        struct bench_transfer generated;
-        bench_next_transfer(workload, (*next_id)++, &generated);
-        transfers[index] = (struct khorgos_transfer){
-            .id = generated.id, .debit_account_id = generated.debit_account_id,
-            .credit_account_id = generated.credit_account_id, .amount = generated.amount,
-            .ledger = generated.ledger, .code = 1};
     }
 }
 
@@ -399,7 +381,7 @@ static void benchmark_run(struct khorgos *engine, const struct benchmark_options
         struct benchmark_slot *slot = &slots[batch % 2];
         u32 count = (u32)MIN((u64)batch_size, options->transfer_count - (next_id - 1));
         struct khorgos_transfer *body = transfers + (batch % 2) * LIMIT_BATCH_EVENTS_MAX;
-        benchmark_generate(&workload, &next_id, body, count);
+        bench_workload_transfers(&workload, &next_id, body, count);
         slot->request = (struct khorgos_request){
             .operation = KHORGOS_OPERATION_CREATE_TRANSFERS, .body = body,
             .body_size = count * (u32)sizeof(*body),

@@ -809,17 +809,25 @@ void engine_checkpoint_schedule_set(struct khorgos *engine, const struct base_cl
 
 /* ---- format -------------------------------------------------------------------------------- */
 
-khorgos_error engine_storage_format(struct storage_io *io,
-                                    const struct storage_superblock *superblock) {
-    ASSERT(io != NULL && superblock != NULL);
-    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
-    struct khorgos_config config = {
+/* The capacities a data directory was formatted with, as an engine's config. */
+static struct khorgos_config engine_superblock_config(const struct storage_superblock *superblock,
+                                                      int clock_manual) {
+    ASSERT(superblock != NULL);
+    return (struct khorgos_config){
         .account_count_max = superblock->account_count_max,
         .transfer_count_max = superblock->transfer_count_max,
         .account_balance_count_max = superblock->account_balance_count_max,
         .participant_count_max = superblock->participant_count_max,
         .payment_count_max = superblock->payment_count_max,
+        .clock_manual = clock_manual,
     };
+}
+
+khorgos_error engine_storage_format(struct storage_io *io,
+                                    const struct storage_superblock *superblock) {
+    ASSERT(io != NULL && superblock != NULL);
+    ASSERT(superblock->format_version == STORAGE_FORMAT_VERSION);
+    struct khorgos_config config = engine_superblock_config(superblock, 0);
     struct khorgos *engine = NULL;
     khorgos_error error = khorgos_open_memory(&engine, &config);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -1142,35 +1150,44 @@ khorgos_error engine_open_memory_like(const struct khorgos *like, struct khorgos
     return khorgos_open_memory(out, &config);
 }
 
-/* Replaces the engine's state by a verified snapshot's, in place (the settlement layer points
- * at the ledger it was made with). An allocation that fails leaves no state: stopped. */
-static khorgos_error engine_state_replace(struct khorgos *engine, const void *bytes,
-                                          u64 size_bytes) {
-    ASSERT(engine != NULL && bytes != NULL);
-    struct ledger_config ledger_config = engine->ledger.config;
-    struct settle_config settle_config = {
-        .participant_count_max = engine->settle.config.participant_count_max,
-        .payment_count_max = engine->settle.config.payment_count_max};
-    settle_deinit(&engine->settle);
-    ledger_deinit(&engine->ledger);
-    engine_sessions_deinit(&engine->sessions);
-    engine->request_count = 0;
-    khorgos_error error = ledger_init(&engine->ledger, &ledger_config);
-    if (error == KHORGOS_ERROR_ok) {
-        error = settle_init(&engine->settle, &settle_config, &engine->ledger);
+/* Exchanges two objects of `size_bytes` in place, a piece at a time: the session table is
+ * about 112 KiB, too large for a temporary on the stack of every thread that installs. */
+static void engine_swap_bytes(void *left, void *right, size_t size_bytes) {
+    ASSERT(left != NULL && right != NULL && left != right);
+    u8 piece[256];
+    u8 *a = left, *b = right;
+    for (size_t at = 0; at < size_bytes; at += sizeof(piece)) {
+        size_t length = MIN(sizeof(piece), size_bytes - at);
+        memcpy(piece, a + at, length);
+        memcpy(a + at, b + at, length);
+        memcpy(b + at, piece, length);
     }
-    if (error == KHORGOS_ERROR_ok) error = engine_sessions_init(&engine->sessions);
-    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
-    struct storage_reader reader;
-    struct storage_snapshot_header header;
-    error = storage_snapshot_memory_open(&reader, bytes, size_bytes, &header);
-    if (error == KHORGOS_ERROR_ok) error = engine_sections_read(engine, &reader);
-    storage_reader_close(&reader);
-    ASSERT(error == KHORGOS_ERROR_ok); /* the same bytes loaded whole before */
-    ASSERT(engine_state_digest(engine) == header.digest);
-    return KHORGOS_ERROR_ok;
+    ASSERT(size_bytes > 0);
 }
 
+/* Moves the state of `loaded` (a verified snapshot's, engine_snapshot_memory_load) into the
+ * engine by exchanging the two engines' ledgers, settlement layers and session tables, then
+ * closes `loaded`, which frees the engine's old state. Nothing is read or allocated, so it
+ * cannot fail. The settlement layer points at the ledger it books to: each is pointed at the
+ * ledger now beside it. */
+static void engine_state_take(struct khorgos *engine, struct khorgos *loaded) {
+    ASSERT(engine != NULL && loaded != NULL && loaded->storage == NULL);
+    ASSERT(engine->ledger.config.transfer_count_max == loaded->ledger.config.transfer_count_max);
+    engine_swap_bytes(&engine->ledger, &loaded->ledger, sizeof(engine->ledger));
+    engine_swap_bytes(&engine->settle, &loaded->settle, sizeof(engine->settle));
+    engine_swap_bytes(&engine->sessions, &loaded->sessions, sizeof(engine->sessions));
+    engine->settle.ledger = &engine->ledger;
+    loaded->settle.ledger = &loaded->ledger;
+    engine->request_count = loaded->request_count;
+    engine->timestamp_last = loaded->timestamp_last;
+    engine->clock_manual_ns = loaded->clock_manual_ns;
+    khorgos_close(loaded);
+}
+
+/* The snapshot is loaded once, whole, into an engine of its own (engine_snapshot_memory_load
+ * verifies its checksums, sections, sequence, last timestamp and digest) before anything of
+ * the engine or its directory changes; only then is the file written and the loaded state
+ * moved in (engine_state_take), so proving comes before changing and nothing is read twice. */
 khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
                                       u64 size_bytes) {
     ASSERT(engine != NULL && engine->storage != NULL);
@@ -1179,29 +1196,38 @@ khorgos_error engine_snapshot_install(struct khorgos *engine, const void *bytes,
     khorgos_error error = engine_snapshot_memory_load(engine, bytes, size_bytes, &loaded);
     if (error != KHORGOS_ERROR_ok) return error;
     u64 sequence = loaded->request_count;
-    khorgos_close(loaded);
-    if (sequence <= engine->request_count) return KHORGOS_ERROR_invalid_operation;
-    if (engine->stopped) return KHORGOS_ERROR_stopped;
-    error = engine_checkpoint_reap(engine, true);
     struct engine_storage *engine_storage = engine->storage;
     struct storage *storage = engine_storage->storage;
+    bool stop = false; /* a failure of the checkpoint's disk stops the engine */
+    if (sequence <= engine->request_count) {
+        error = KHORGOS_ERROR_invalid_operation;
+    } else if (engine->stopped) {
+        error = KHORGOS_ERROR_stopped;
+    } else {
+        error = engine_checkpoint_reap(engine, true);
+        stop = error != KHORGOS_ERROR_ok;
+    }
     if (error == KHORGOS_ERROR_ok && !storage_journal_idle(storage)) {
-        return KHORGOS_ERROR_invalid_operation;
+        error = KHORGOS_ERROR_invalid_operation;
+    }
+    if (error != KHORGOS_ERROR_ok) {
+        khorgos_close(loaded);
+        return stop ? engine_stop(engine, error) : error;
     }
     struct storage_snapshot_header header;
     memcpy(&header, bytes, sizeof(header));
     /* The snapshot first, then a segment after it chained from its head. A crash in between
      * leaves the newest snapshot ahead of the journal's last record, which open refuses
      * (corrupt): never a state the journal cannot back. */
-    if (error == KHORGOS_ERROR_ok) {
-        error = storage_snapshot_put(storage, sequence, bytes, size_bytes);
-    }
+    error = storage_snapshot_put(storage, sequence, bytes, size_bytes);
     if (error == KHORGOS_ERROR_ok) {
         error = storage_segment_start(storage, sequence + 1, header.chain_head);
     }
-    if (error != KHORGOS_ERROR_ok) return engine_stop(engine, error);
-    error = engine_state_replace(engine, bytes, size_bytes);
-    if (error != KHORGOS_ERROR_ok) return error;
+    if (error != KHORGOS_ERROR_ok) {
+        khorgos_close(loaded);
+        return engine_stop(engine, error);
+    }
+    engine_state_take(engine, loaded);
     engine_storage->checkpoint_sequence_previous = sequence;
     engine_storage->checkpoint_sequence = sequence;
     engine_storage->checkpoint_bytes_appended = storage_bytes_appended(storage);
@@ -1242,14 +1268,7 @@ khorgos_error engine_snapshot_memory_load(const struct khorgos *like, const void
 static khorgos_error engine_storage_attach(struct khorgos **out, struct storage_io *io,
                                           const struct storage_superblock *superblock,
                                           int clock_manual, struct storage_report *report) {
-    struct khorgos_config config = {
-        .account_count_max = superblock->account_count_max,
-        .transfer_count_max = superblock->transfer_count_max,
-        .account_balance_count_max = superblock->account_balance_count_max,
-        .participant_count_max = superblock->participant_count_max,
-        .payment_count_max = superblock->payment_count_max,
-        .clock_manual = clock_manual,
-    };
+    struct khorgos_config config = engine_superblock_config(superblock, clock_manual);
     struct khorgos *engine = NULL;
     khorgos_error error = khorgos_open_memory(&engine, &config);
     if (error != KHORGOS_ERROR_ok) return error;

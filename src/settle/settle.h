@@ -109,6 +109,8 @@
  *  4. Every settlement account has debits <= credits (the ledger enforces it).
  *  5. A currency's holidays are valid dates, strictly ascending, all after its current (or
  *     last) business day, at most SETTLE_HOLIDAY_COUNT_MAX (settle_day.c, the calendar).
+ *  6. A payment's settled_in names how it settled (alone, in a set, in a window) exactly when
+ *     its state is settled, and is none otherwise; in a window only with its window set.
  */
 #ifndef KHORGOS_SETTLE_H
 #define KHORGOS_SETTLE_H

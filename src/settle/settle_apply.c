@@ -512,12 +512,30 @@ static bool settle_check_calendar(const struct settle *settle, u32 currency) {
     return true;
 }
 
+/* How each payment settled matches its state: a path (alone, in a set, in a window) exactly
+ * when settled, and a window only with the window that held it (settle_payment_mark_settled
+ * is where both are set). Counts the queued payments into *queued. */
+static bool settle_check_payments(const struct settle *settle, u32 *queued) {
+    ASSERT(settle != NULL && queued != NULL);
+    *queued = 0;
+    for (u32 index = 0; index < settle->payment_count; index++) {
+        const struct khorgos_payment *payment = &settle->payments[index];
+        *queued += payment->state == KHORGOS_PAYMENT_QUEUED;
+        bool settled = payment->state == KHORGOS_PAYMENT_SETTLED;
+        if (payment->settled_in > KHORGOS_SETTLED_IN_WINDOW ||
+            settled != (payment->settled_in != KHORGOS_SETTLED_IN_NONE) ||
+            (payment->settled_in == KHORGOS_SETTLED_IN_WINDOW && payment->window == 0)) {
+            return false;
+        }
+    }
+    ASSERT(*queued <= settle->payment_count);
+    return true;
+}
+
 bool settle_check(const struct settle *settle) {
     ASSERT(settle != NULL);
     u32 queued = 0;
-    for (u32 index = 0; index < settle->payment_count; index++) {
-        queued += settle->payments[index].state == KHORGOS_PAYMENT_QUEUED;
-    }
+    if (!settle_check_payments(settle, &queued)) return false;
     u32 in_queues = 0;
     for (u32 participant = 0; participant < settle->participant_count; participant++) {
         for (u32 k = 0; k < KHORGOS_PARTICIPANT_CURRENCIES_MAX; k++) {

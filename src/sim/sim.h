@@ -233,6 +233,10 @@ khorgos_error sim_scenario_parse(const char *text, size_t length, struct sim_sce
 /* The same from a file; io (with a line-0 error) when it cannot be read. */
 khorgos_error sim_scenario_read_path(const char *path, struct sim_scenario *scenario,
                                      struct sim_scenario_errors *errors);
+/* Counts an error of input line `line` (0: the file as a whole) and keeps its message, printf
+ * style, while fewer than SIM_SCENARIO_ERROR_COUNT_MAX are kept. */
+__attribute__((format(printf, 3, 4))) void
+sim_error_add(struct sim_scenario_errors *errors, u32 line, const char *format, ...);
 
 /* Lookups; -1 when absent. */
 int sim_scenario_currency_find(const struct sim_scenario *scenario, const char *letters);

@@ -25,7 +25,6 @@
  */
 #include "sim/sim.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 
 enum column {
@@ -229,20 +228,6 @@ static const char *row_parse(const struct row_context *row, struct sim_payment *
 /* ----------------------------------------------------------------------------------------- */
 /* The file.                                                                                  */
 
-__attribute__((format(printf, 3, 4))) static void
-csv_error(struct sim_scenario_errors *errors, u32 line, const char *format, ...) {
-    ASSERT(errors != NULL && format != NULL);
-    if (errors->count < SIM_SCENARIO_ERROR_COUNT_MAX) {
-        struct sim_scenario_error *error = &errors->errors[errors->count];
-        error->line = line;
-        va_list arguments;
-        va_start(arguments, format);
-        vsnprintf(error->message, sizeof(error->message), format, arguments);
-        va_end(arguments);
-    }
-    errors->count++;
-}
-
 /* The next line from *position: its start and length without the line end. */
 static const char *line_next(const char *text, size_t length, size_t *position,
                              size_t *line_length) {
@@ -302,14 +287,14 @@ static bool csv_line(struct csv_reader *reader, u32 line_number, const char *lin
     if (!reader->header_seen) {
         const char *problem = split ? header_parse(&fields, reader->column_field)
                                     : "too many columns in the header";
-        if (problem != NULL) csv_error(reader->errors, line_number, "%s", problem);
+        if (problem != NULL) sim_error_add(reader->errors, line_number, "%s", problem);
         reader->header_seen = true;
         reader->header_field_count = fields.count;
         return problem == NULL;
     }
     if (!split || fields.count != reader->header_field_count) {
-        csv_error(reader->errors, line_number, "expected %u fields, as the header has",
-                  reader->header_field_count);
+        sim_error_add(reader->errors, line_number, "expected %u fields, as the header has",
+                      reader->header_field_count);
         return true;
     }
     struct row_context row = {reader->scenario, reader->column_field, &fields,
@@ -324,7 +309,7 @@ static bool csv_line(struct csv_reader *reader, u32 line_number, const char *lin
         problem = "id already used on an earlier line";
     }
     if (problem != NULL) {
-        csv_error(reader->errors, line_number, "%s", problem);
+        sim_error_add(reader->errors, line_number, "%s", problem);
         return true;
     }
     base_id_map_insert(&reader->ids, payment->id, day->count);
@@ -358,7 +343,7 @@ khorgos_error sim_payments_csv_parse(const struct sim_scenario *scenario, const 
         }
     }
     if (!reader.header_seen) {
-        csv_error(errors, 0, "the file has no header line");
+        sim_error_add(errors, 0, "the file has no header line");
         error = KHORGOS_ERROR_invalid_argument;
     }
     if (strict && errors->count > 0) error = KHORGOS_ERROR_invalid_argument;

@@ -168,8 +168,7 @@ static const struct default_pair default_pairs_china_russia[] = {
 /* ----------------------------------------------------------------------------------------- */
 /* Small helpers.                                                                             */
 
-__attribute__((format(printf, 3, 4))) static void
-errors_add(struct sim_scenario_errors *errors, u32 line, const char *format, ...) {
+void sim_error_add(struct sim_scenario_errors *errors, u32 line, const char *format, ...) {
     ASSERT(errors != NULL);
     ASSERT(format != NULL);
     if (errors->count < SIM_SCENARIO_ERROR_COUNT_MAX) {
@@ -517,22 +516,22 @@ static void validate_currencies(const struct sim_scenario *scenario,
                                 struct sim_scenario_errors *errors) {
     ASSERT(scenario->currency_count <= SIM_CURRENCY_COUNT_MAX);
     ASSERT(errors != NULL);
-    if (scenario->currency_count == 0) errors_add(errors, 0, "no currency");
+    if (scenario->currency_count == 0) sim_error_add(errors, 0, "no currency");
     for (u32 index = 0; index < scenario->currency_count; index++) {
         const struct sim_currency *currency = &scenario->currencies[index];
         const char *letters = currency->letters;
         if (strlen(letters) != 3 || !is_upper(letters[0]) || !is_upper(letters[1]) ||
             !is_upper(letters[2])) {
-            errors_add(errors, 0, "currency %u: code \"%s\" is not three capitals", index,
-                       letters);
+            sim_error_add(errors, 0, "currency %u: code \"%s\" is not three capitals", index,
+                          letters);
         }
         if (sim_scenario_currency_find(scenario, letters) != (int)index) {
-            errors_add(errors, 0, "currency %s appears twice", letters);
+            sim_error_add(errors, 0, "currency %s appears twice", letters);
         }
-        if (currency->minor_units > 4) errors_add(errors, 0, "%s: minor units above 4", letters);
-        if (currency->units_per_usd_micro == 0) errors_add(errors, 0, "%s: rate is 0", letters);
+        if (currency->minor_units > 4) sim_error_add(errors, 0, "%s: minor units above 4", letters);
+        if (currency->units_per_usd_micro == 0) sim_error_add(errors, 0, "%s: rate is 0", letters);
         if (sim_scenario_agent_of(scenario, index) < 0) {
-            errors_add(errors, 0, "%s has no settlement agent", letters);
+            sim_error_add(errors, 0, "%s has no settlement agent", letters);
         }
     }
 }
@@ -541,19 +540,19 @@ static void validate_countries(const struct sim_scenario *scenario,
                                struct sim_scenario_errors *errors) {
     ASSERT(scenario->country_count <= SIM_COUNTRY_COUNT_MAX);
     ASSERT(errors != NULL);
-    if (scenario->country_count == 0) errors_add(errors, 0, "no country");
+    if (scenario->country_count == 0) sim_error_add(errors, 0, "no country");
     for (u32 index = 0; index < scenario->country_count; index++) {
         const struct sim_country *country = &scenario->countries[index];
         if (strlen(country->code) != 2 || !is_upper(country->code[0]) ||
             !is_upper(country->code[1])) {
-            errors_add(errors, 0, "country %u: code \"%s\" is not two capitals", index,
-                       country->code);
+            sim_error_add(errors, 0, "country %u: code \"%s\" is not two capitals", index,
+                          country->code);
         }
         if (sim_scenario_country_find(scenario, country->code) != (int)index) {
-            errors_add(errors, 0, "country %s appears twice", country->code);
+            sim_error_add(errors, 0, "country %s appears twice", country->code);
         }
         if (country->currency >= scenario->currency_count) {
-            errors_add(errors, 0, "country %s: unknown currency", country->code);
+            sim_error_add(errors, 0, "country %s: unknown currency", country->code);
         }
     }
 }
@@ -567,27 +566,27 @@ static void validate_banks(const struct sim_scenario *scenario,
         const struct sim_bank *bank = &scenario->banks[index];
         size_t length = strlen(bank->bic);
         if (length != 11 || !sim_bic_valid(bank->bic, length)) {
-            errors_add(errors, 0, "bank %u: \"%s\" is not an 11-character BIC", index,
-                       bank->bic);
+            sim_error_add(errors, 0, "bank %u: \"%s\" is not an 11-character BIC", index,
+                          bank->bic);
             continue;
         }
         if (sim_scenario_bank_find(scenario, bank->bic) != (int)index) {
-            errors_add(errors, 0, "bank %s appears twice", bank->bic);
+            sim_error_add(errors, 0, "bank %s appears twice", bank->bic);
         }
         if (bank->country >= scenario->country_count ||
             memcmp(scenario->countries[bank->country].code, bank->bic + 4, 2) != 0) {
-            errors_add(errors, 0, "bank %s: country does not match the BIC", bank->bic);
+            sim_error_add(errors, 0, "bank %s: country does not match the BIC", bank->bic);
             continue;
         }
-        if (bank->role >= SIM_ROLE_COUNT) errors_add(errors, 0, "bank %s: bad role", bank->bic);
+        if (bank->role >= SIM_ROLE_COUNT) sim_error_add(errors, 0, "bank %s: bad role", bank->bic);
         if (bank->role == SIM_ROLE_BANK && bank->weight_micro == 0) {
-            errors_add(errors, 0, "bank %s: weight is 0", bank->bic);
+            sim_error_add(errors, 0, "bank %s: weight is 0", bank->bic);
         }
         u32 currency = scenario->countries[bank->country].currency;
         if (bank->role == SIM_ROLE_SETTLEMENT_AGENT && currency < SIM_CURRENCY_COUNT_MAX &&
             ++agents[currency] == 2) {
-            errors_add(errors, 0, "currency %u has a second settlement agent %s", currency,
-                       bank->bic);
+            sim_error_add(errors, 0, "currency %u has a second settlement agent %s", currency,
+                          bank->bic);
         }
     }
 }
@@ -605,36 +604,36 @@ static void validate_pairs(const struct sim_scenario *scenario,
                            struct sim_scenario_errors *errors) {
     ASSERT(scenario->pair_count <= SIM_PAIR_COUNT_MAX);
     ASSERT(errors != NULL);
-    if (scenario->pair_count == 0) errors_add(errors, 0, "no pair");
+    if (scenario->pair_count == 0) sim_error_add(errors, 0, "no pair");
     for (u32 index = 0; index < scenario->pair_count; index++) {
         const struct sim_pair *pair = &scenario->pairs[index];
         if (pair->exporter >= scenario->country_count ||
             pair->importer >= scenario->country_count || pair->exporter == pair->importer) {
-            errors_add(errors, 0, "pair %u: bad countries", index);
+            sim_error_add(errors, 0, "pair %u: bad countries", index);
             continue;
         }
         const char *from = scenario->countries[pair->exporter].code;
         const char *to = scenario->countries[pair->importer].code;
         if (!country_has_bank(scenario, pair->exporter) ||
             !country_has_bank(scenario, pair->importer)) {
-            errors_add(errors, 0, "pair %s %s: a side has no bank", from, to);
+            sim_error_add(errors, 0, "pair %s %s: a side has no bank", from, to);
         }
         for (u32 other = 0; other < index; other++) {
             if (scenario->pairs[other].exporter == pair->exporter &&
                 scenario->pairs[other].importer == pair->importer) {
-                errors_add(errors, 0, "pair %s %s appears twice", from, to);
+                sim_error_add(errors, 0, "pair %s %s appears twice", from, to);
             }
         }
-        if (pair->usd_per_year_millions == 0) errors_add(errors, 0, "pair %s %s: 0", from, to);
+        if (pair->usd_per_year_millions == 0) sim_error_add(errors, 0, "pair %s %s: 0", from, to);
         u32 percent = 0;
         for (u32 mix = 0; mix < pair->mix_count && mix < SIM_MIX_COUNT_MAX; mix++) {
             percent += pair->mix[mix].percent;
             if (pair->mix[mix].currency >= scenario->currency_count) {
-                errors_add(errors, 0, "pair %s %s: unknown currency", from, to);
+                sim_error_add(errors, 0, "pair %s %s: unknown currency", from, to);
             }
         }
         if (pair->mix_count == 0 || pair->mix_count > SIM_MIX_COUNT_MAX || percent != 100) {
-            errors_add(errors, 0, "pair %s %s: mix sums to %u%%, not 100%%", from, to, percent);
+            sim_error_add(errors, 0, "pair %s %s: mix sums to %u%%, not 100%%", from, to, percent);
         }
     }
 }
@@ -647,7 +646,7 @@ static void validate_day(const struct sim_scenario *scenario,
           scenario->customer_cutoff_seconds <= scenario->interbank_cutoff_seconds &&
           scenario->interbank_cutoff_seconds <= scenario->day_close_seconds &&
           scenario->day_close_seconds < SIM_DAY_SECONDS)) {
-        errors_add(errors, 0, "times must be open < customer cut-off <= interbank cut-off"
+        sim_error_add(errors, 0, "times must be open < customer cut-off <= interbank cut-off"
                               " <= close < 24:00");
         return;
     }
@@ -655,15 +654,15 @@ static void validate_day(const struct sim_scenario *scenario,
     if (scenario->profile_slot_count == 0 ||
         scenario->profile_slot_count > SIM_PROFILE_SLOT_COUNT_MAX ||
         span != scenario->customer_cutoff_seconds - scenario->day_open_seconds) {
-        errors_add(errors, 0, "profile: %u slots of %u s do not cover open to customer cut-off",
-                   scenario->profile_slot_count, scenario->profile_slot_seconds);
+        sim_error_add(errors, 0, "profile: %u slots of %u s do not cover open to customer cut-off",
+                      scenario->profile_slot_count, scenario->profile_slot_seconds);
         return;
     }
     u64 total = 0;
     for (u32 index = 0; index < scenario->profile_slot_count; index++) {
         total += scenario->profile_weights[index];
     }
-    if (total == 0 || total > U32_MAX) errors_add(errors, 0, "profile: weights sum to 0");
+    if (total == 0 || total > U32_MAX) sim_error_add(errors, 0, "profile: weights sum to 0");
 }
 
 static void validate_parameters(const struct sim_scenario *scenario,
@@ -671,24 +670,24 @@ static void validate_parameters(const struct sim_scenario *scenario,
     ASSERT(scenario->quote_count <= SIM_QUOTE_COUNT_MAX);
     ASSERT(errors != NULL);
     if (scenario->business_days_per_year == 0 || scenario->business_days_per_year > 366) {
-        errors_add(errors, 0, "business_days_per_year must be 1..366");
+        sim_error_add(errors, 0, "business_days_per_year must be 1..366");
     }
     if (scenario->amount_mean_usd_cents == 0 ||
         scenario->amount_max_usd_cents < scenario->amount_mean_usd_cents ||
         scenario->amount_max_usd_cents > (1ull << 53)) {
-        errors_add(errors, 0, "amounts: need 0 < amount_mean_usd <= amount_max_usd");
+        sim_error_add(errors, 0, "amounts: need 0 < amount_mean_usd <= amount_max_usd");
     }
-    if (scenario->amount_sigma_micro > 4000000u) errors_add(errors, 0, "amount_sigma above 4");
+    if (scenario->amount_sigma_micro > 4000000u) sim_error_add(errors, 0, "amount_sigma above 4");
     if (scenario->high_priority_per_mille > 1000) {
-        errors_add(errors, 0, "high_priority_per_mille above 1000");
+        sim_error_add(errors, 0, "high_priority_per_mille above 1000");
     }
     if (scenario->alpha_count == 0 || scenario->alpha_count > SIM_ALPHA_COUNT_MAX) {
-        errors_add(errors, 0, "liquidity_a: need 1..%u values", SIM_ALPHA_COUNT_MAX);
+        sim_error_add(errors, 0, "liquidity_a: need 1..%u values", SIM_ALPHA_COUNT_MAX);
     }
     for (u32 index = 0; index < scenario->alpha_count && index < SIM_ALPHA_COUNT_MAX; index++) {
         u32 alpha = scenario->alpha_per_mille[index];
         if (alpha > 1000 || (index > 0 && alpha <= scenario->alpha_per_mille[index - 1])) {
-            errors_add(errors, 0, "liquidity_a: values must increase within 0..1");
+            sim_error_add(errors, 0, "liquidity_a: values must increase within 0..1");
         }
     }
     for (u32 index = 0; index < scenario->quote_count; index++) {
@@ -697,7 +696,7 @@ static void validate_parameters(const struct sim_scenario *scenario,
             scenario->banks[quote->provider].role != SIM_ROLE_LIQUIDITY_PROVIDER ||
             quote->from >= scenario->currency_count || quote->to >= scenario->currency_count ||
             quote->from == quote->to) {
-            errors_add(errors, 0, "quote %u: bad provider or currencies", index);
+            sim_error_add(errors, 0, "quote %u: bad provider or currencies", index);
         }
     }
 }
@@ -710,7 +709,7 @@ khorgos_error sim_scenario_validate(const struct sim_scenario *scenario,
         scenario->country_count > SIM_COUNTRY_COUNT_MAX ||
         scenario->bank_count > SIM_BANK_COUNT_MAX || scenario->pair_count > SIM_PAIR_COUNT_MAX ||
         scenario->quote_count > SIM_QUOTE_COUNT_MAX) {
-        errors_add(errors, 0, "a count is above its limit");
+        sim_error_add(errors, 0, "a count is above its limit");
         return KHORGOS_ERROR_invalid_argument;
     }
     validate_currencies(scenario, errors);
@@ -1254,12 +1253,12 @@ static void parse_line(struct sim_scenario *scenario, u32 *seen, u32 line_number
     trim(&line, &length);
     if (length == 0 || line[0] == '#') return;
     if (length > SIM_LINE_BYTES_MAX) {
-        errors_add(errors, line_number, "line longer than %u bytes", SIM_LINE_BYTES_MAX);
+        sim_error_add(errors, line_number, "line longer than %u bytes", SIM_LINE_BYTES_MAX);
         return;
     }
     const char *equals = memchr(line, '=', length);
     if (equals == NULL) {
-        errors_add(errors, line_number, "expected `key = value`");
+        sim_error_add(errors, line_number, "expected `key = value`");
         return;
     }
     const char *key = line;
@@ -1272,7 +1271,7 @@ static void parse_line(struct sim_scenario *scenario, u32 *seen, u32 line_number
     const char *problem = tokens.overflow ? "too many values"
                                           : parse_item(scenario, seen, key, key_length, &tokens);
     if (problem != NULL) {
-        errors_add(errors, line_number, "%.*s: %s", (int)MIN(key_length, 40), key, problem);
+        sim_error_add(errors, line_number, "%.*s: %s", (int)MIN(key_length, 40), key, problem);
     }
 }
 
@@ -1292,7 +1291,7 @@ khorgos_error sim_scenario_parse(const char *text, size_t length, struct sim_sce
         position = end + 1;
     }
     for (u32 index = 0; index < KEY_SCALAR_COUNT; index++) {
-        if (!(seen & (1u << index))) errors_add(errors, 0, "missing key %s", scalar_keys[index]);
+        if (!(seen & (1u << index))) sim_error_add(errors, 0, "missing key %s", scalar_keys[index]);
     }
     if (errors->count > 0) return KHORGOS_ERROR_invalid_argument;
     return sim_scenario_validate(scenario, errors);
@@ -1311,15 +1310,15 @@ khorgos_error sim_scenario_read_path(const char *path, struct sim_scenario *scen
     if (text == NULL) return KHORGOS_ERROR_out_of_memory;
     FILE *file = fopen(path, "rb");
     if (file == NULL) {
-        errors_add(errors, 0, "cannot open %s: %s", path, strerror(errno));
+        sim_error_add(errors, 0, "cannot open %s: %s", path, strerror(errno));
         goto free_text;
     }
     size_t length = fread(text, 1, file_bytes_max, file);
     bool failed = ferror(file) != 0, too_long = length == file_bytes_max;
     fclose(file);
     if (failed || too_long) {
-        errors_add(errors, 0, too_long ? "file longer than %u bytes" : "cannot read (%u)",
-                   (u32)file_bytes_max);
+        sim_error_add(errors, 0, too_long ? "file longer than %u bytes" : "cannot read (%u)",
+                      (u32)file_bytes_max);
         goto free_text;
     }
     error = sim_scenario_parse(text, length, scenario, errors);
