@@ -97,6 +97,31 @@
 /* The first snapshot buffer tried; a larger state retries once with the size it needs. */
 #define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
+/* raft's heap in a replica process (cluster_heap.c): freed blocks of at least
+ * CLUSTER_HEAP_CACHED_BYTES_MIN are kept, at most CLUSTER_HEAP_CACHE_BLOCKS of them and
+ * CLUSTER_HEAP_CACHE_BYTES_MAX in all, and given out again, so that the megabyte buffers raft
+ * allocates for every entry (its copy on a follower, a message's payload, a segment's write
+ * buffer, the leader's entry) keep their pages rather than fault them in anew each time. The
+ * bounds hold the buffers of a few entries in flight at full batches (each at most
+ * CLUSTER_ENTRY_BYTES_MAX), while a replica's memory stays bounded. */
+#define CLUSTER_HEAP_CACHED_BYTES_MIN (64u << 10)
+#define CLUSTER_HEAP_CACHE_BLOCKS 16u
+#define CLUSTER_HEAP_CACHE_BYTES_MAX (64u << 20)
+
+struct cluster_heap_stats {
+    u32 cached_blocks;
+    u64 cached_bytes;
+    u64 reused_blocks; /* allocations served from the cache since install */
+};
+
+/* Makes this heap raft's (raft_heap_set), once per process, before raft allocates anything:
+ * a block from another heap must never reach it. */
+void cluster_heap_install(void);
+/* Back to raft's default heap, the cache freed: only once every block from this heap was
+ * freed (the tests). */
+void cluster_heap_uninstall(void);
+struct cluster_heap_stats cluster_heap_stats(void);
+
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,
     CLUSTER_ENTRY_CHECK = 2,
@@ -104,7 +129,8 @@ enum cluster_entry_kind {
 
 /* Bytes of a batch entry holding these requests (operation, actor, client and body of each). */
 u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count);
-/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it, zeroed by the call).
+/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it; every byte
+ * written, the bodies copied and the rest zeroed).
  * invalid_argument when it would exceed the limits above; nothing is written then. */
 khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 timestamp_ns,
                                          u64 mark, const struct khorgos_request *requests,

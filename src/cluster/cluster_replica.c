@@ -129,6 +129,7 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
                                     size_t capacity) {
     ASSERT(replica != NULL && engine != NULL);
     ASSERT(cluster_identity_valid(identity));
+    cluster_heap_install(); /* before raft allocates anything in this process */
     memset(replica, 0, sizeof(*replica));
     replica->identity = *identity;
     memcpy(replica->raft_addresses, addresses,
