@@ -156,6 +156,17 @@ struct cluster_apply_result {
 };
 
 /* The state machine of one replica over its engine (which it does not own). */
+/* Committed entries a follower holds back to apply once it has acknowledged the entries it is
+ * writing (cluster_fsm.defer, docs/replication.md "A follower acknowledges before it applies"):
+ * a few, since it applies them at the latest when its write completes; one more is applied at
+ * once after applying those. */
+#define CLUSTER_DEFERRED_ENTRIES_MAX 4u
+
+struct cluster_deferred_entry {
+    u8 *bytes; /* a copy, from raft_malloc (16-byte aligned) */
+    u64 size_bytes;
+};
+
 struct cluster_fsm {
     struct raft_fsm raft; /* handed to raft_init; raft.data points back here */
     struct khorgos *engine;
@@ -188,6 +199,14 @@ struct cluster_fsm {
     void *applied_context;
     /* The client fields of the requests being applied (their `client` points here). */
     struct khorgos_client_request clients[CLUSTER_ENTRY_REQUEST_COUNT_MAX];
+    /* Optional: whether raft's apply may defer the entry it hands over (a follower's, whose
+     * result nobody reads): the entry is then copied to `deferred` and applied by
+     * cluster_fsm_apply_deferred, in order, before any other entry, snapshot or restore. */
+    bool (*defer)(void *context);
+    void *defer_context;
+    struct cluster_deferred_entry deferred[CLUSTER_DEFERRED_ENTRIES_MAX];
+    u32 deferred_count;
+    u64 entries_deferred;
 };
 
 /* Prepares an fsm over `engine`, which must run on a manual clock (khorgos_config.clock_manual
@@ -201,6 +220,8 @@ void cluster_raft_configure(struct raft *raft);
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
  * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
+/* Applies the deferred entries, in order (the applied hook called for each), and frees them. */
+void cluster_fsm_apply_deferred(struct cluster_fsm *fsm);
 /* Replaces the fsm's state by a snapshot's (raft_fsm's restore method; the comment above the
  * function says how, for an engine on a data directory). corrupt or format_version when the
  * snapshot does not verify whole, and nothing changes; a disk failure while a data directory
