@@ -107,6 +107,31 @@
 /* The first snapshot buffer tried; a larger state retries once with the size it needs. */
 #define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
+/* raft's heap in a replica process (cluster_heap.c): freed blocks of at least
+ * CLUSTER_HEAP_CACHED_BYTES_MIN are kept, at most CLUSTER_HEAP_CACHE_BLOCKS of them and
+ * CLUSTER_HEAP_CACHE_BYTES_MAX in all, and given out again, so that the megabyte buffers raft
+ * allocates for every entry (its copy on a follower, a message's payload, a segment's write
+ * buffer, the leader's entry) keep their pages rather than fault them in anew each time. The
+ * bounds hold the buffers of a few entries in flight at full batches (each at most
+ * CLUSTER_ENTRY_BYTES_MAX), while a replica's memory stays bounded. */
+#define CLUSTER_HEAP_CACHED_BYTES_MIN (64u << 10)
+#define CLUSTER_HEAP_CACHE_BLOCKS 16u
+#define CLUSTER_HEAP_CACHE_BYTES_MAX (64u << 20)
+
+struct cluster_heap_stats {
+    u32 cached_blocks;
+    u64 cached_bytes;
+    u64 reused_blocks; /* allocations served from the cache since install */
+};
+
+/* Makes this heap raft's (raft_heap_set), once per process, before raft allocates anything:
+ * a block from another heap must never reach it. */
+void cluster_heap_install(void);
+/* Back to raft's default heap, the cache freed: only once every block from this heap was
+ * freed (the tests). */
+void cluster_heap_uninstall(void);
+struct cluster_heap_stats cluster_heap_stats(void);
+
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,
     CLUSTER_ENTRY_CHECK = 2,
@@ -114,7 +139,8 @@ enum cluster_entry_kind {
 
 /* Bytes of a batch entry holding these requests (operation, actor, client and body of each). */
 u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count);
-/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it, zeroed by the call).
+/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it; every byte
+ * written, the bodies copied and the rest zeroed).
  * invalid_argument when it would exceed the limits above; nothing is written then. */
 khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 timestamp_ns,
                                          u64 mark, const struct khorgos_request *requests,
@@ -140,6 +166,17 @@ struct cluster_apply_result {
 };
 
 /* The state machine of one replica over its engine (which it does not own). */
+/* Committed entries a follower holds back to apply once it has acknowledged the entries it is
+ * writing (cluster_fsm.defer, docs/replication.md "A follower acknowledges before it applies"):
+ * a few, since it applies them at the latest when its write completes; one more is applied at
+ * once after applying those. */
+#define CLUSTER_DEFERRED_ENTRIES_MAX 4u
+
+struct cluster_deferred_entry {
+    u8 *bytes; /* a copy, from raft_malloc (16-byte aligned) */
+    u64 size_bytes;
+};
+
 struct cluster_fsm {
     struct raft_fsm raft; /* handed to raft_init; raft.data points back here */
     struct khorgos *engine;
@@ -183,6 +220,14 @@ struct cluster_fsm {
     void *applied_context;
     /* The client fields of the requests being applied (their `client` points here). */
     struct khorgos_client_request clients[CLUSTER_ENTRY_REQUEST_COUNT_MAX];
+    /* Optional: whether raft's apply may defer the entry it hands over (a follower's, whose
+     * result nobody reads): the entry is then copied to `deferred` and applied by
+     * cluster_fsm_apply_deferred, in order, before any other entry, snapshot or restore. */
+    bool (*defer)(void *context);
+    void *defer_context;
+    struct cluster_deferred_entry deferred[CLUSTER_DEFERRED_ENTRIES_MAX];
+    u32 deferred_count;
+    u64 entries_deferred;
 };
 
 /* Prepares an fsm over `engine`, which must run on a manual clock (khorgos_config.clock_manual
@@ -199,6 +244,8 @@ void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 thre
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
  * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
+/* Applies the deferred entries, in order (the applied hook called for each), and frees them. */
+void cluster_fsm_apply_deferred(struct cluster_fsm *fsm);
 /* Replaces the fsm's state by a snapshot's (raft_fsm's restore method; the comment above the
  * function says how, for an engine on a data directory). corrupt or format_version when the
  * snapshot does not verify whole, and nothing changes; a disk failure while a data directory

@@ -47,6 +47,7 @@ static void cluster_header_encode(u8 *buffer, enum cluster_entry_kind kind, u32 
 static void cluster_request_header_encode(u8 *at, const struct khorgos_request *request) {
     ASSERT(at != NULL && request != NULL);
     ASSERT(request->body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    memset(at, 0, CLUSTER_REQUEST_HEADER_BYTES);
     cluster_put_u32(at, request->operation);
     cluster_put_u32(at + 4, request->body_size);
     cluster_put_u32(at + 8, request->client != NULL ? CLUSTER_REQUEST_CLIENT : 0);
@@ -93,7 +94,7 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
         return KHORGOS_ERROR_invalid_argument;
     }
     u8 *out = buffer;
-    memset(out, 0, bytes);
+    /* Only the headers and the padding are zeroed: the bodies are copied over whole. */
     cluster_header_encode(out, CLUSTER_ENTRY_BATCH, count, timestamp_ns, mark,
                           bytes - CLUSTER_ENTRY_HEADER_BYTES);
     u64 offset = CLUSTER_ENTRY_HEADER_BYTES;
@@ -102,6 +103,8 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
         cluster_request_header_encode(out + offset, request);
         offset += CLUSTER_REQUEST_HEADER_BYTES;
         if (request->body_size > 0) memcpy(out + offset, request->body, request->body_size);
+        u64 padding = cluster_padded(request->body_size) - request->body_size;
+        memset(out + offset + request->body_size, 0, padding);
         offset += cluster_padded(request->body_size);
     }
     ASSERT(offset == bytes);

@@ -291,19 +291,62 @@ static void cluster_compaction_reset(struct cluster_fsm *fsm, bool taken) {
     fsm->compaction_by_bytes = false;
 }
 
+/* Applies one entry and tells the applied hook. */
+static const struct cluster_apply_result *cluster_fsm_apply_one(struct cluster_fsm *fsm,
+                                                                const void *entry, u64 bytes) {
+    ASSERT(fsm != NULL && entry != NULL);
+    ASSERT(fsm->deferred_count == 0);
+    const struct cluster_apply_result *applied = cluster_fsm_apply(fsm, entry, bytes);
+    if (fsm->applied != NULL) fsm->applied(fsm->applied_context, entry, bytes, applied);
+    return applied;
+}
+
+void cluster_fsm_apply_deferred(struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL);
+    ASSERT(fsm->deferred_count <= CLUSTER_DEFERRED_ENTRIES_MAX);
+    u32 count = fsm->deferred_count;
+    fsm->deferred_count = 0; /* so that each apply below sees none held back */
+    for (u32 index = 0; index < count; index++) {
+        struct cluster_deferred_entry *entry = &fsm->deferred[index];
+        cluster_fsm_apply_one(fsm, entry->bytes, entry->size_bytes);
+        raft_free(entry->bytes);
+        entry->bytes = NULL;
+    }
+}
+
+/* Holds a committed entry back (cluster_fsm.defer): a copy, since raft owns its buffer.
+ * false when it cannot (the queue is full, out of memory): the caller applies it now. */
+static bool cluster_fsm_defer(struct cluster_fsm *fsm, const struct raft_buffer *buffer) {
+    ASSERT(fsm != NULL && buffer != NULL);
+    ASSERT(fsm->deferred_count <= CLUSTER_DEFERRED_ENTRIES_MAX);
+    if (fsm->deferred_count == CLUSTER_DEFERRED_ENTRIES_MAX) return false;
+    u8 *copy = raft_malloc(buffer->len > 0 ? buffer->len : 1);
+    if (copy == NULL) return false;
+    memcpy(copy, buffer->base, buffer->len);
+    fsm->deferred[fsm->deferred_count++] =
+        (struct cluster_deferred_entry){.bytes = copy, .size_bytes = buffer->len};
+    fsm->entries_deferred++;
+    return true;
+}
+
 /* raft_fsm's apply: every outcome is in the result, so raft's own status stays 0 (an entry
- * that a replica refuses is refused alike everywhere, being a function of the log). */
+ * that a replica refuses is refused alike everywhere, being a function of the log). A
+ * follower's entry may be held back (cluster_fsm.defer); its result, which no one reads, is
+ * then the empty one. */
 static int cluster_raft_apply(struct raft_fsm *raft_fsm, const struct raft_buffer *buffer,
                               void **result) {
     ASSERT(raft_fsm != NULL && raft_fsm->data != NULL);
     ASSERT(buffer != NULL && result != NULL);
     struct cluster_fsm *fsm = raft_fsm->data;
-    const struct cluster_apply_result *applied = cluster_fsm_apply(fsm, buffer->base, buffer->len);
-    if (fsm->applied != NULL) {
-        fsm->applied(fsm->applied_context, buffer->base, buffer->len, applied);
+    static const struct cluster_apply_result deferred_result = {.error = KHORGOS_ERROR_ok};
+    cluster_compaction_count(fsm, buffer->len); /* raft counts it applied, held back or not */
+    bool defer = fsm->defer != NULL && fsm->defer(fsm->defer_context);
+    if (defer && cluster_fsm_defer(fsm, buffer)) {
+        *result = (void *)&deferred_result;
+        return 0;
     }
-    *result = (void *)applied;
-    cluster_compaction_count(fsm, buffer->len);
+    cluster_fsm_apply_deferred(fsm);
+    *result = (void *)cluster_fsm_apply_one(fsm, buffer->base, buffer->len);
     return 0;
 }
 
@@ -318,6 +361,7 @@ khorgos_error cluster_fsm_stopped(const struct cluster_fsm *fsm) {
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer) {
     ASSERT(fsm != NULL && buffer != NULL);
     ASSERT(fsm->engine != NULL);
+    cluster_fsm_apply_deferred(fsm); /* the snapshot covers every entry raft counts applied */
     const struct khorgos *engine = cluster_fsm_state(fsm);
     khorgos_error error = cluster_fsm_journal_wait(fsm);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -349,6 +393,7 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
 khorgos_error cluster_fsm_restore(struct cluster_fsm *fsm, const void *bytes, u64 size_bytes) {
     ASSERT(fsm != NULL && fsm->engine != NULL);
     ASSERT(bytes != NULL || size_bytes == 0);
+    cluster_fsm_apply_deferred(fsm); /* the entries before the snapshot, in order */
     if (cluster_fsm_stopped(fsm) != KHORGOS_ERROR_ok) return cluster_fsm_stopped(fsm);
     khorgos_error error = cluster_fsm_journal_wait(fsm);
     if (error != KHORGOS_ERROR_ok) return error;
@@ -457,6 +502,9 @@ khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) 
 
 void cluster_fsm_deinit(struct cluster_fsm *fsm) {
     ASSERT(fsm != NULL);
+    /* Entries still held back are dropped: they are in raft's log, which a restart replays. */
+    for (u32 index = 0; index < fsm->deferred_count; index++) raft_free(fsm->deferred[index].bytes);
+    fsm->deferred_count = 0;
     if (fsm->replay != NULL) khorgos_close(fsm->replay);
     if (fsm->engine != NULL) khorgos_close(fsm->engine);
     fsm->replay = NULL;

@@ -112,6 +112,30 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
     return KHORGOS_ERROR_ok;
 }
 
+/* A follower defers applying committed entries (cluster_fsm.defer): raft hands them over in
+ * the same step as the AppendEntries that carried their commit index, whose entries it has
+ * only begun to write; applying a full batch there would hold back this replica's
+ * acknowledgement of the new entries, which the leader may be waiting for to commit, by the
+ * whole apply. The leader applies at once: its clients wait for the result. */
+static bool cluster_replica_defer(void *context) {
+    const struct cluster_replica *replica = context;
+    ASSERT(replica != NULL && replica->started);
+    return raft_state((struct raft *)&replica->raft) != RAFT_LEADER;
+}
+
+/* After each turn of the loop: the held-back entries are applied once raft has written every
+ * entry it holds (its acknowledgement is then sent), or at once on a leader. */
+static void cluster_replica_apply_check(uv_check_t *check) {
+    struct cluster_replica *replica = check->data;
+    ASSERT(replica != NULL && replica->started);
+    if (replica->fsm.deferred_count == 0 || replica->closing) return;
+    struct raft *raft = &replica->raft;
+    if (raft->last_stored >= raft_last_index(raft) || raft_state(raft) == RAFT_LEADER) {
+        cluster_fsm_apply_deferred(&replica->fsm);
+    }
+    ASSERT(replica->fsm.deferred_count <= CLUSTER_DEFERRED_ENTRIES_MAX);
+}
+
 static void cluster_replica_raft_closed(struct raft *raft) {
     struct cluster_replica *replica = raft->data;
     ASSERT(replica != NULL && replica->closing);
@@ -129,6 +153,7 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
                                     size_t capacity) {
     ASSERT(replica != NULL && engine != NULL);
     ASSERT(cluster_identity_valid(identity));
+    cluster_heap_install(); /* before raft allocates anything in this process */
     memset(replica, 0, sizeof(*replica));
     replica->identity = *identity;
     memcpy(replica->raft_addresses, addresses,
@@ -155,6 +180,12 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     if (error != KHORGOS_ERROR_ok) return error;
     replica->started = true;
     replica->raft.data = replica;
+    replica->fsm.defer = cluster_replica_defer;
+    replica->fsm.defer_context = replica;
+    replica->apply_check.data = replica;
+    uv_check_init(loop, &replica->apply_check);
+    uv_check_start(&replica->apply_check, cluster_replica_apply_check);
+    replica->apply_check_started = true;
     u64 log_bytes = snapshot_log_bytes != 0 ? snapshot_log_bytes : CLUSTER_SNAPSHOT_LOG_BYTES;
     ASSERT(log_bytes >= CLUSTER_SNAPSHOT_LOG_MIN_BYTES);
     cluster_raft_configure(&replica->raft, &replica->fsm, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES,
@@ -186,6 +217,10 @@ void cluster_replica_close(struct cluster_replica *replica,
         return;
     }
     ASSERT(replica->raft.data == replica);
+    if (replica->apply_check_started) {
+        replica->apply_check_started = false;
+        uv_close((uv_handle_t *)&replica->apply_check, NULL);
+    }
     raft_close(&replica->raft, cluster_replica_raft_closed);
 }
 

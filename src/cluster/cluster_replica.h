@@ -58,6 +58,9 @@ struct cluster_replica {
     void *data; /* the caller's */
     bool started;
     bool closing;
+    /* Applies a follower's held-back entries once its writes are done (cluster_replica.c). */
+    uv_check_t apply_check;
+    bool apply_check_started;
 };
 
 /* The raft addresses of a comma-separated list of client addresses ("HOST:PORT" or "PORT",

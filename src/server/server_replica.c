@@ -316,6 +316,7 @@ static void replica_barrier_done(struct raft_barrier *barrier, int status) {
     struct server_replica *replica = server->replica;
     replica->barrier_pending = false;
     if (status != 0 || replica->stopping) return;
+    cluster_fsm_apply_deferred(&replica->cluster.fsm); /* held back while it followed */
     replica->serving_term = replica->barrier_term;
     server_log("event=leading replica=%u term=%llu view=%llu", replica->cluster.identity.replica,
                (unsigned long long)replica->serving_term,

@@ -1,0 +1,139 @@
+/*
+ * test_cluster_heap.c: raft's heap in a replica process (cluster_heap.c): a large block freed
+ * is given out again with its pages still mapped, a new large block's pages are resident
+ * before anything writes them, alignment is kept, calloc zeroes a reused block, realloc keeps
+ * the contents, small blocks are not kept, a small request never takes a much larger block,
+ * and the cache stays within its bounds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cluster/cluster.h"
+
+enum { test_page_bytes = 4096 };
+
+static int test_setup(void **state) {
+    (void)state;
+    cluster_heap_install();
+    return 0;
+}
+
+static int test_teardown(void **state) {
+    (void)state;
+    cluster_heap_uninstall();
+    return 0;
+}
+
+/* Whether every whole page inside [memory, memory + bytes) is resident. */
+static bool test_resident(void *memory, u64 bytes) {
+    uintptr_t start = ((uintptr_t)memory + test_page_bytes - 1) & ~(uintptr_t)(test_page_bytes - 1);
+    uintptr_t end = ((uintptr_t)memory + bytes) & ~(uintptr_t)(test_page_bytes - 1);
+    unsigned char pages[1024];
+    u64 count = (end - start) / test_page_bytes;
+    assert_true(count > 0 && count <= sizeof(pages));
+    assert_int_equal(mincore((void *)start, end - start, pages), 0);
+    for (u64 index = 0; index < count; index++) {
+        if ((pages[index] & 1) == 0) return false;
+    }
+    return true;
+}
+
+static void test_large_block_reused_and_resident(void **state) {
+    (void)state;
+    u64 bytes = 3u << 20;
+    u8 *block = raft_malloc(bytes);
+    assert_non_null(block);
+    assert_int_equal((uintptr_t)block & 15, 0);
+    assert_true(test_resident(block, bytes)); /* mapped before raft's copy writes it */
+    memset(block, 0xab, bytes);
+    raft_free(block);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 1);
+    u8 *again = raft_malloc(bytes - 1000);
+    assert_ptr_equal(again, block);
+    assert_int_equal(cluster_heap_stats().reused_blocks, 1);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 0);
+    raft_free(again);
+}
+
+static void test_alignment_and_calloc(void **state) {
+    (void)state;
+    u8 *aligned = raft_aligned_alloc(4096, 200u << 10);
+    assert_non_null(aligned);
+    assert_int_equal((uintptr_t)aligned & 4095, 0);
+    memset(aligned, 0xcd, 200u << 10);
+    raft_aligned_free(4096, aligned);
+    u8 *zeroed = raft_calloc(1, 190u << 10);
+    assert_ptr_equal(zeroed, aligned); /* an aligned block serves a plain request */
+    for (u64 offset = 0; offset < (190u << 10); offset++) assert_int_equal(zeroed[offset], 0);
+    raft_free(zeroed);
+    u8 *again = raft_aligned_alloc(512, 150u << 10);
+    assert_ptr_equal(again, aligned);
+    raft_aligned_free(512, again);
+}
+
+static void test_realloc_keeps_contents(void **state) {
+    (void)state;
+    u8 *block = raft_malloc(100);
+    assert_non_null(block);
+    for (u32 index = 0; index < 100; index++) block[index] = (u8)index;
+    u8 *grown = raft_realloc(block, 1u << 20);
+    assert_non_null(grown);
+    for (u32 index = 0; index < 100; index++) assert_int_equal(grown[index], (u8)index);
+    assert_ptr_equal(raft_realloc(grown, 1000), grown); /* shrinking keeps the block */
+    raft_free(grown);
+    u8 *fresh = raft_realloc(NULL, 64);
+    assert_non_null(fresh);
+    raft_free(fresh);
+    raft_free(NULL);
+}
+
+static void test_small_not_kept_large_not_taken_by_small(void **state) {
+    (void)state;
+    u32 before = cluster_heap_stats().cached_blocks;
+    raft_free(raft_malloc(1000));
+    assert_int_equal(cluster_heap_stats().cached_blocks, before);
+    u8 *large = raft_malloc(4u << 20);
+    raft_free(large);
+    u8 *small = raft_malloc(1u << 20);
+    assert_ptr_not_equal(small, large); /* at most twice the size asked */
+    u8 *fits = raft_malloc(3u << 20);
+    assert_ptr_equal(fits, large);
+    raft_free(small);
+    raft_free(fits);
+}
+
+static void test_cache_bounded(void **state) {
+    (void)state;
+    enum { count = CLUSTER_HEAP_CACHE_BLOCKS + 4 };
+    void *blocks[count];
+    for (u32 index = 0; index < count; index++) {
+        blocks[index] = raft_malloc((1u << 20) + index * 4096);
+        assert_non_null(blocks[index]);
+    }
+    for (u32 index = 0; index < count; index++) raft_free(blocks[index]);
+    assert_int_equal(cluster_heap_stats().cached_blocks, CLUSTER_HEAP_CACHE_BLOCKS);
+    void *huge[4];
+    for (u32 index = 0; index < 4; index++) huge[index] = raft_malloc(20u << 20);
+    for (u32 index = 0; index < 4; index++) raft_free(huge[index]);
+    assert_true(cluster_heap_stats().cached_bytes <= CLUSTER_HEAP_CACHE_BYTES_MAX);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_large_block_reused_and_resident, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_alignment_and_calloc, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_realloc_keeps_contents, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_small_not_kept_large_not_taken_by_small, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_bounded, test_setup, test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
