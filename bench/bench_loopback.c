@@ -37,6 +37,10 @@
  * and CLIENT_HEADER_BYTES + 32). */
 #define LOOPBACK_REQUEST_BYTES 384u
 #define LOOPBACK_REPLY_BYTES 288u
+/* A connection's receive buffer: larger than a message, so that a read of one message returns
+ * less than the buffer and libuv does not read again only to meet EAGAIN (the server's buffer
+ * is larger than a message too; bench_connections's is this size). */
+#define LOOPBACK_READ_BYTES 1024u
 /* Connections at most: bounds both processes' memory (bench_connections's bound). */
 #define LOOPBACK_CONNECTIONS_MAX 8192u
 /* The listening backlog: every connection connects at once. */
@@ -50,7 +54,7 @@ struct loopback_connection {
     u32 read_bytes;   /* of the message being read */
     u32 expect_bytes; /* its length: the request's on the echo, the reply's on the generator */
     bool waiting;     /* the generator: a message is in flight */
-    u8 buffer[LOOPBACK_REQUEST_BYTES];
+    u8 buffer[LOOPBACK_READ_BYTES];
     u8 message[LOOPBACK_REQUEST_BYTES];
 };
 
@@ -102,9 +106,9 @@ static void loopback_send(struct loopback_connection *connection, u32 bytes) {
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
     struct loopback_connection *connection = handle->data;
     ASSERT(connection != NULL && suggested > 0);
-    ASSERT(connection->read_bytes < LOOPBACK_REQUEST_BYTES);
+    ASSERT(connection->read_bytes < connection->expect_bytes);
     *buffer = uv_buf_init((char *)connection->buffer + connection->read_bytes,
-                          LOOPBACK_REQUEST_BYTES - connection->read_bytes);
+                          LOOPBACK_READ_BYTES - connection->read_bytes);
 }
 
 /* Adds `read_bytes` to the message being read; true once it is whole and bears the sequence
