@@ -173,6 +173,8 @@ server_table() {
     line_half=$(grep "^connections_half " "$results")
     line_loopback=$(grep "^loopback " "$results")
     floor=$(field round_trips_per_second "$line_loopback")
+    khorgos_cpu_us=$(awk -v s="$(field server_cpu_us_per_request "$line_max")" \
+        -v g="$(field generator_cpu_us_per_request "$line_max")" 'BEGIN { printf "%.2f", s + g }')
     floor_cpu=$(awk -v c="$(nproc)" -v u="$(field cpu_us_per_round_trip "$line_loopback")" \
         'BEGIN { if (u > 0) printf "%.0f", c * 1e6 / u; else print 0 }')
     line_large=$(grep "^connections_large " "$results" || true)
@@ -222,6 +224,7 @@ tls_cost_paired_percent: $(grep "^client_paired " "$results" | tr ' ' '\n' | sed
 tls_cpu_cost_percent: $(percent_more "$cpu_c1t" "$cpu_c1") (1 client), $(percent_more "$cpu_c2t" "$cpu_c2") (2 clients): the CPU, server and client, TLS spends over plaintext
 ratio_vs_postgres_single: $(ratio "$(field transfers_per_second "$line_max")" "$pg_single") (target >= 20; $connections connections against PostgreSQL's best client count)
 ratio_vs_loopback_floor: $(ratio2 "$(field transfers_per_second "$line_max")" "$floor") ($connections single-transfer connections against the loopback floor's round trips/s, measured just before)
+ratio_vs_loopback_floor_cpu: $(ratio2 "$(field cpu_us_per_round_trip "$line_loopback")" "$khorgos_cpu_us") (the floor's CPU per round trip over the server's and the generator's per request, $khorgos_cpu_us us: steadier than the rates; $(nproc) cores over it give $(awk -v c="$(nproc)" -v u="$khorgos_cpu_us" 'BEGIN { if (u > 0) printf "%.0f", c * 1e6 / u; else print "n/a" }') requests/s)
 loopback_floor_by_cpu: $floor_cpu round trips/s ($(nproc) cores over the floor's CPU per round trip, echo and generator: its ceiling on an otherwise idle machine, steadier than the rate)
 postgres_20x_requires: $pg_20x requests/s, $(ratio2 "$pg_20x" "$floor") times the loopback floor's rate and $(ratio2 "$pg_20x" "$floor_cpu") times its ceiling by CPU (above 1: out of reach of one read and one write per message per side on this machine)
 ratio_client_vs_postgres_batched: $(ratio2 "$c1" "$pg_batched") (1 client against the faster PostgreSQL batch method)
