@@ -6,7 +6,7 @@
  * sends create_transfers with one transfer and waits for its reply before sending the next.
  *
  *   bench_connections --addresses HOST:PORT --connections N --seconds S [--warmup S]
- *                     [--rate R] [--first-id ID] [--setup]
+ *                     [--rate R] [--first-id ID] [--server-pid PID] [--setup]
  *
  * Without --rate every connection sends its next request as soon as its reply arrives (the
  * maximum rate). With --rate R the connections together send R requests a second, each at its
@@ -21,9 +21,14 @@
  * against one server need distinct ranges). --setup first creates and funds the accounts
  * through the C client library.
  *
+ * CPU: the generator's own CPU time over the counted window, and with --server-pid the
+ * server's, each divided by the transfers counted (from /proc/PID/stat): what one request
+ * costs each side, steadier than the rate on a shared machine.
+ *
  * Output, one line: "connections connections=N mode=max|paced rate=R seconds=S requests=N
  * transfers_succeeded=N transfers_failed=N evicted=N closed=N transfers_per_second=X
- * latency_p50_us=.. latency_p99_us=.. latency_max_us=..".
+ * latency_p50_us=.. latency_p99_us=.. latency_max_us=..
+ * generator_cpu_us_per_request=.. [server_cpu_us_per_request=..]".
  */
 #include "bench_server.h"
 #include "client/client.h"
@@ -82,6 +87,9 @@ struct generator {
     u64 requests, succeeded, failed;
     u64 *latencies_ns;
     u64 latency_count, latency_capacity;
+    int server_pid;          /* 0: the server's CPU is not measured */
+    bool cpu_started, cpu_ended;
+    u64 generator_cpu_ns[2], server_cpu_ns[2]; /* at the counted window's start and end */
 };
 
 static void fail(const char *what, const char *detail) {
@@ -300,10 +308,28 @@ static void generator_finish(struct generator *generator) {
     ASSERT(generator->running);
 }
 
+/* The CPU time of the generator and the server (when measured) into slot `end`. */
+static void generator_cpu(struct generator *generator, u32 end) {
+    ASSERT(generator != NULL && end <= 1);
+    generator->generator_cpu_ns[end] = bench_server_process_cpu_ns(0);
+    if (generator->server_pid > 0) {
+        generator->server_cpu_ns[end] = bench_server_process_cpu_ns(generator->server_pid);
+    }
+    ASSERT(generator->generator_cpu_ns[end] >= generator->generator_cpu_ns[0]);
+}
+
 static void on_tick(uv_timer_t *timer) {
     struct generator *generator = timer->data;
     ASSERT(generator != NULL && generator->running);
     u64 now_ns = base_clock_monotonic_ns();
+    if (!generator->cpu_started && now_ns >= generator->count_from_ns) {
+        generator->cpu_started = true;
+        generator_cpu(generator, 0);
+    }
+    if (!generator->cpu_ended && now_ns > generator->end_ns) {
+        generator->cpu_ended = true;
+        generator_cpu(generator, 1);
+    }
     if (generator->stopping) {
         generator_finish(generator);
         return;
@@ -363,6 +389,7 @@ struct connections_options {
     u32 count;
     double seconds, warmup_seconds, rate;
     u64 first_id;
+    int server_pid;
     bool setup;
 };
 
@@ -385,11 +412,13 @@ static int connections_parse(int argc, char **argv, struct connections_options *
         else if (strcmp(argument, "--warmup") == 0) options->warmup_seconds = atof(value);
         else if (strcmp(argument, "--rate") == 0) options->rate = atof(value);
         else if (strcmp(argument, "--first-id") == 0) options->first_id = strtoull(value, 0, 10);
+        else if (strcmp(argument, "--server-pid") == 0) options->server_pid = atoi(value);
         else return -1;
     }
     return options->addresses != NULL && options->count >= 1 &&
                    options->count <= CONNECTIONS_MAX && options->seconds > 0 &&
-                   options->warmup_seconds >= 0 && options->rate >= 0 && options->first_id > 0
+                   options->warmup_seconds >= 0 && options->rate >= 0 &&
+                   options->first_id > 0 && options->server_pid >= 0
                ? 0
                : -1;
 }
@@ -412,21 +441,28 @@ static void connections_report(struct generator *generator, double seconds) {
     double p50 = bench_server_percentile_us(generator->latencies_ns, count, 50);
     double p99 = bench_server_percentile_us(generator->latencies_ns, count, 99);
     double max = bench_server_percentile_us(generator->latencies_ns, count, 100);
+    double divisor = generator->succeeded > 0 ? (double)generator->succeeded : 1.0;
+    double generator_us =
+        (double)(generator->generator_cpu_ns[1] - generator->generator_cpu_ns[0]) / 1e3;
+    double server_us = (double)(generator->server_cpu_ns[1] - generator->server_cpu_ns[0]) / 1e3;
+    ASSERT(generator->cpu_ended);
     printf("connections connections=%u mode=%s rate=%.0f seconds=%.1f requests=%llu "
            "transfers_succeeded=%llu transfers_failed=%llu evicted=%u closed=%u "
            "transfers_per_second=%.0f latency_p50_us=%.0f latency_p99_us=%.0f "
-           "latency_max_us=%.0f\n",
+           "latency_max_us=%.0f generator_cpu_us_per_request=%.2f",
            generator->count, generator->rate > 0 ? "paced" : "max", generator->rate, seconds,
            (unsigned long long)generator->requests, (unsigned long long)generator->succeeded,
            (unsigned long long)generator->failed, generator->evicted, generator->closed,
-           (double)generator->succeeded / seconds, p50, p99, max);
+           (double)generator->succeeded / seconds, p50, p99, max, generator_us / divisor);
+    if (generator->server_pid > 0) printf(" server_cpu_us_per_request=%.2f", server_us / divisor);
+    printf("\n");
 }
 
 int main(int argc, char **argv) {
     struct connections_options options;
     if (connections_parse(argc, argv, &options) != 0) {
         fputs("usage: bench_connections --addresses HOST:PORT [--connections N] [--seconds S] "
-              "[--warmup S] [--rate R] [--first-id ID] [--setup]\n", stderr);
+              "[--warmup S] [--rate R] [--first-id ID] [--server-pid PID] [--setup]\n", stderr);
         return 2;
     }
     if (options.setup) bench_server_setup_at(options.addresses);
@@ -437,6 +473,7 @@ int main(int argc, char **argv) {
     generator.warmup_ns = (u64)(options.warmup_seconds * 1e9);
     generator.window_ns = (u64)(options.seconds * 1e9);
     generator.next_id = options.first_id;
+    generator.server_pid = options.server_pid;
     bench_workload_init(&generator.workload, options.first_id, 0);
     connections_address(options.addresses, &generator.address);
     generator.connections = calloc(options.count, sizeof(struct connection));

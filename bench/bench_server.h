@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A create result's status on the wire for `created` (TigerBeetle 0.17's number;
  * docs/clients.md); the engine's own is KHORGOS_CREATE_TRANSFER_created (0). */
@@ -171,6 +172,30 @@ static inline void bench_server_setup_at(const char *addresses) {
     }
     bench_server_setup(client);
     khorgos_client_close(client);
+}
+
+/* The user and system CPU time process `pid` has used so far (0: this process), in ns, from
+ * /proc/PID/stat (clock ticks: 10 ms, small against the seconds of a counted window); exits
+ * when the file cannot be read. */
+static inline u64 bench_server_process_cpu_ns(int pid) {
+    ASSERT(pid >= 0);
+    char path[64], text[1024];
+    if (pid == 0) snprintf(path, sizeof(path), "/proc/self/stat");
+    else snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *file = fopen(path, "r");
+    size_t length = file != NULL ? fread(text, 1, sizeof(text) - 1, file) : 0;
+    if (file != NULL) fclose(file);
+    text[length] = '\0';
+    const char *fields = strrchr(text, ')'); /* after the command name, which may hold spaces */
+    unsigned long long user = 0, system = 0;
+    const char *format = " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu";
+    if (fields == NULL || sscanf(fields + 1, format, &user, &system) != 2) {
+        fprintf(stderr, "bench: cannot read %s\n", path);
+        exit(1);
+    }
+    long ticks = sysconf(_SC_CLK_TCK);
+    ASSERT(ticks > 0);
+    return (user + system) * (1000000000ull / (u64)ticks);
 }
 
 static inline int bench_server_compare_u64(const void *left, const void *right) {

@@ -2,7 +2,9 @@
 # results, field and ratio): `khorgos start` driven over loopback by bench/bench_client.c (full
 # batches through libkhorgos_client, plaintext and TLS, against the in-process C API in the
 # same program) and bench/bench_connections.c (connections sending one transfer per request),
-# each run on a freshly formatted data directory with the accounts created and funded first.
+# each run on a freshly formatted data directory with the accounts created and funded first;
+# and bench/bench_loopback.c, the same connections' traffic with no engine and no protocol (an
+# echo on libuv), the ceiling the single-transfer run is set against.
 # bench/README.md explains every row.
 #
 # Parameters (environment), with why they are what they are:
@@ -111,12 +113,16 @@ batched_round() {
     echo "client_paired $line" >>"$results"; echo "$line" >&2
 }
 
-# One transfer per request over CONNECTIONS connections: the maximum rate, then paced at half
-# of it for the latencies; then CONNECTIONS_LARGE connections at the maximum rate.
+# One transfer per request over CONNECTIONS connections: the loopback floor, the maximum rate
+# (with the server's CPU), then paced at half of it for the latencies; then CONNECTIONS_LARGE
+# connections at the maximum rate.
 connections_runs() {
+    line=$("$build/bench/bench_loopback" --connections "$connections" \
+        --seconds "$connection_seconds")
+    echo "loopback $line" >>"$results"; echo "$line" >&2
     server_start connections --transfers 2097152 -- --memory resident
     line=$("$build/bench/bench_connections" --addresses "$address" --connections "$connections" \
-        --seconds "$connection_seconds" --setup)
+        --seconds "$connection_seconds" --server-pid "$server_pid" --setup)
     echo "connections_max $line" >>"$results"; echo "$line" >&2
     half=$(field transfers_per_second "$line" | awk '{printf "%.0f", $1 / 2}')
     line=$("$build/bench/bench_connections" --addresses "$address" --connections "$connections" \
@@ -165,12 +171,19 @@ server_table() {
     cpu_c2t=$(least_cpu client_2_tls)
     line_max=$(grep "^connections_max " "$results")
     line_half=$(grep "^connections_half " "$results")
+    line_loopback=$(grep "^loopback " "$results")
+    floor=$(field round_trips_per_second "$line_loopback")
+    khorgos_cpu_us=$(awk -v s="$(field server_cpu_us_per_request "$line_max")" \
+        -v g="$(field generator_cpu_us_per_request "$line_max")" 'BEGIN { printf "%.2f", s + g }')
+    floor_cpu=$(awk -v c="$(nproc)" -v u="$(field cpu_us_per_round_trip "$line_loopback")" \
+        'BEGIN { if (u > 0) printf "%.0f", c * 1e6 / u; else print 0 }')
     line_large=$(grep "^connections_large " "$results" || true)
     large_row=""
     [ -z "$line_large" ] || large_row="
 | Khorgos server | $(field connections "$line_large") connections, one transfer per request, max rate ($(field evicted "$line_large") clients evicted: 1,024 sessions) | $(field transfers_per_second "$line_large") |"
     pg_single=$(tps postgres_single_best_uniform)
     pg_single_clients=$(field clients "$(grep "^postgres_single_best_uniform " "$results")")
+    pg_20x=$(awk -v p="$pg_single" 'BEGIN { printf "%.0f", 20 * p }')
     pg_batched=$(larger "$(tps postgres_batched_uniform)" "$(tps postgres_set_uniform)")
     cat <<EOF2
 
@@ -185,6 +198,7 @@ server_table() {
 | Khorgos server | 2 clients, batches of 8,189, plaintext | $c2 |
 | Khorgos server | 2 clients, batches of 8,189, mutual TLS 1.3 | $c2t |
 | Khorgos server | $connections connections, 1 client each, one transfer per request, max rate | $(field transfers_per_second "$line_max") |$large_row
+| loopback floor (\`bench_loopback\`) | $connections connections, a 384-byte message and a 288-byte answer each, echoed on libuv: no engine, no protocol | $floor round trips/s |
 | PostgreSQL 15 | one transfer per transaction, best of 8, 32, 128 clients ($pg_single_clients) | $pg_single |
 | PostgreSQL 15 | one transfer per transaction, 8 / 32 / 128 clients | $(tps postgres_single_8_uniform) / $(tps postgres_single_32_uniform) / $(tps postgres_single_128_uniform) |
 | PostgreSQL 15 | batches of 1,000, PL/pgSQL one transfer after another, 1 client | $(tps postgres_batched_uniform) |
@@ -195,6 +209,8 @@ server_table() {
 | 1 client, batch latency p50 / p99 (us), plaintext | $(field batch_p50_us "$line_c1") / $(field batch_p99_us "$line_c1") | |
 | single-transfer requests at half the maximum load ($(field rate "$line_half") requests/s over $connections connections): latency p50 / p99 / max (us) | $(field latency_p50_us "$line_half") / $(field latency_p99_us "$line_half") / $(field latency_max_us "$line_half") | |
 | the same at the maximum load: p50 / p99 (us) | $(field latency_p50_us "$line_max") / $(field latency_p99_us "$line_max") | |
+| CPU us per single-transfer request at the maximum load: server / load generator | $(field server_cpu_us_per_request "$line_max") / $(field generator_cpu_us_per_request "$line_max") | |
+| CPU us per round trip of the loopback floor: echo / generator | $(field echo_cpu_us_per_round_trip "$line_loopback") / $(field generator_cpu_us_per_round_trip "$line_loopback") | |
 | CPU seconds for the run (setup included; the least of the rounds): in process one at a time / 1 client, server + client, plaintext / the same with TLS | $cpu_serial / $cpu_c1 / $cpu_c1t | |
 | the same with 2 clients: plaintext / TLS | $cpu_c2 / $cpu_c2t | |
 | transfers that failed, all server runs | $(grep -E "^(client|connections)_" "$results" | tr ' ' '\n' | sed -n 's/^\(transfers_\)\{0,1\}failed=//p' | awk '{s += $1} END {print s + 0}') | 0 |
@@ -207,6 +223,10 @@ tls_cost_percent: $(percent_cost "$c1t" "$c1") (target <= 15; 1 client), $(perce
 tls_cost_paired_percent: $(grep "^client_paired " "$results" | tr ' ' '\n' | sed -n 's/^tls_cost_percent=//p' | sort -n | tr '\n' ' ' | sed 's/ $//') (target <= 15; 1 client; each round's, lowest first: the same batches to a plaintext and a TLS server in turn, so that both see the same load)
 tls_cpu_cost_percent: $(percent_more "$cpu_c1t" "$cpu_c1") (1 client), $(percent_more "$cpu_c2t" "$cpu_c2") (2 clients): the CPU, server and client, TLS spends over plaintext
 ratio_vs_postgres_single: $(ratio "$(field transfers_per_second "$line_max")" "$pg_single") (target >= 20; $connections connections against PostgreSQL's best client count)
+ratio_vs_loopback_floor: $(ratio2 "$(field transfers_per_second "$line_max")" "$floor") ($connections single-transfer connections against the loopback floor's round trips/s, measured just before)
+ratio_vs_loopback_floor_cpu: $(ratio2 "$(field cpu_us_per_round_trip "$line_loopback")" "$khorgos_cpu_us") (the floor's CPU per round trip over the server's and the generator's per request, $khorgos_cpu_us us: steadier than the rates; $(nproc) cores over it give $(awk -v c="$(nproc)" -v u="$khorgos_cpu_us" 'BEGIN { if (u > 0) printf "%.0f", c * 1e6 / u; else print "n/a" }') requests/s)
+loopback_floor_by_cpu: $floor_cpu round trips/s ($(nproc) cores over the floor's CPU per round trip, echo and generator: its ceiling on an otherwise idle machine, steadier than the rate)
+postgres_20x_requires: $pg_20x requests/s, $(ratio2 "$pg_20x" "$floor") times the loopback floor's rate and $(ratio2 "$pg_20x" "$floor_cpu") times its ceiling by CPU (above 1: out of reach of one read and one write per message per side on this machine)
 ratio_client_vs_postgres_batched: $(ratio2 "$c1" "$pg_batched") (1 client against the faster PostgreSQL batch method)
 EOF2
 }

@@ -5,7 +5,8 @@
 #define XXH_STATIC_LINKING_ONLY
 #include "base/base.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <xxhash.h>
 
 _Static_assert(sizeof(XXH3_state_t) <= sizeof(struct base_checksum_stream),
@@ -40,9 +41,24 @@ u128 base_checksum_stream_final(struct base_checksum_stream *stream) {
     return checksum_from_xxh128(XXH3_128bits_digest((XXH3_state_t *)(void *)stream->opaque));
 }
 
+/* SHA-256's implementation, fetched from OpenSSL's default provider once: the one-shot SHA256()
+ * fetches it again on every call, which costs as much as hashing a journal record. Kept for the
+ * process's life (an EVP_MD may be used by several threads at once). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) {
+    ASSERT(sha256_md == NULL);
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ASSERT(sha256_md != NULL && EVP_MD_get_size(sha256_md) == BASE_SHA256_BYTES);
+}
+
 void base_sha256(const void *data, size_t size, u8 digest[BASE_SHA256_BYTES]) {
     ASSERT(data != NULL || size == 0);
     ASSERT(digest != NULL);
-    unsigned char *result = SHA256((const unsigned char *)data, size, digest);
-    ASSERT(result == digest);
+    int status = pthread_once(&sha256_once, sha256_fetch);
+    ASSERT(status == 0);
+    unsigned int length = 0;
+    int digested = EVP_Digest(data, size, digest, &length, sha256_md, NULL);
+    ASSERT(digested == 1 && length == BASE_SHA256_BYTES);
 }
