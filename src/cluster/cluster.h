@@ -50,7 +50,8 @@
  * it. The journal usually holds more than that snapshot: the entries after the snapshot are
  * applied to a replay engine in memory, started from the snapshot, until it holds as many
  * requests as the journal; there its digest must equal the journal's engine's (diverged
- * otherwise), and from the next entry on the data directory's engine applies them. No request is
+ * otherwise), and from there on the data directory's engine applies them, from inside a batch
+ * when the journal holds only its first requests (a crash cut the write). No request is
  * applied or journaled twice, and the journal's chain goes on unbroken. A snapshot ahead of the
  * journal (a lagging or new replica) becomes the data directory's newest snapshot, and the
  * journal goes on after it (engine_snapshot_install).
@@ -142,13 +143,18 @@ struct cluster_fsm {
     u64 entries_applied;
     /* A restarted replica's replay engine (cluster.h, restart), or NULL. */
     struct khorgos *replay;
-    /* What stopped the replica besides divergence: corrupt (a batch the journal holds in part),
-     * diverged (the replay's state differs from the journal's); ok while it runs. */
+    /* What stopped the replica besides divergence: corrupt (the journal ends inside one
+     * request's records, or before raft's snapshot), diverged (the replay's state differs from
+     * the journal's); ok while it runs. */
     khorgos_error stop_error;
     khorgos_error restore_error; /* the last restore's outcome */
     u64 snapshots_taken;
     u64 snapshots_restored;
     u64 snapshots_installed; /* of those, taken into a data directory ahead of its journal */
+    /* Replays that reached the journal's end inside a batch, whose rest the data directory's
+     * engine then applied from raft's log (a crash cut the journal's write of it). */
+    u64 journal_continued;
+    u64 journal_continued_sequence; /* the journal's last request where the last one began */
     u64 snapshot_capacity_bytes; /* the next snapshot's first buffer */
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
     u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
