@@ -95,6 +95,17 @@
  * snapshots. */
 #define CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES 4096u
 #define CLUSTER_SNAPSHOT_TRAILING_ENTRIES 1024u
+/* Promoting a standby to voter (docs/replication.md, "Adding a replica"): raft promotes it once
+ * a catch-up round (bringing it to the leader's last index as the round began) ends within one
+ * election timeout, and otherwise starts another round. raft's defaults (10 rounds, a round
+ * given up after 5 s) failed promotions under steady traffic on a loaded machine, and failed
+ * every first round of a fresh replica whose snapshot took longer than 5 s to send and
+ * install: `khorgos cluster add` then asked again and again (a replacement took 30 to over 90
+ * s). A longer round and more rounds change only how long raft tries; it still promotes only
+ * a standby that caught up within an election timeout. 60 s is twice raft's own time for one
+ * snapshot install (30 s). */
+#define CLUSTER_CATCH_UP_ROUNDS_MAX 100u
+#define CLUSTER_CATCH_UP_ROUND_MS_MAX 60000u
 /* The first snapshot buffer tried; a larger state retries once with the size it needs. */
 #define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
@@ -176,7 +187,8 @@ struct cluster_fsm {
  * as fsm->engine), and cluster_fsm_deinit closes it. */
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine);
 void cluster_fsm_deinit(struct cluster_fsm *fsm);
-/* Sets a replica's log compaction (CLUSTER_SNAPSHOT_*), after raft_init. */
+/* Sets a replica's log compaction (CLUSTER_SNAPSHOT_*) and its standbys' catch-up
+ * (CLUSTER_CATCH_UP_*), after raft_init. */
 void cluster_raft_configure(struct raft *raft);
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
  * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */

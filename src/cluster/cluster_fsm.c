@@ -430,6 +430,9 @@ void cluster_raft_configure(struct raft *raft) {
     ASSERT(CLUSTER_SNAPSHOT_TRAILING_ENTRIES < CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
     raft_set_snapshot_threshold(raft, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES);
     raft_set_snapshot_trailing(raft, CLUSTER_SNAPSHOT_TRAILING_ENTRIES);
+    ASSERT(CLUSTER_CATCH_UP_ROUNDS_MAX >= 10 && CLUSTER_CATCH_UP_ROUND_MS_MAX >= 5000); /* raft's */
+    raft_set_max_catch_up_rounds(raft, CLUSTER_CATCH_UP_ROUNDS_MAX);
+    raft_set_max_catch_up_round_duration(raft, CLUSTER_CATCH_UP_ROUND_MS_MAX);
 }
 
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) {
