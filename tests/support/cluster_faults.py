@@ -56,8 +56,13 @@ FUND_MAJOR = 1000000000
 LOOKUP_CHUNK = 4000
 
 
+STARTED = time.monotonic()
+
+
 def log(message):
-    print("cluster_faults: " + message, flush=True)
+    """One line, with the seconds since the harness started (to set beside the replicas'
+    stderr, which has no times)."""
+    print("cluster_faults: [%7.1f] %s" % (time.monotonic() - STARTED, message), flush=True)
 
 
 class Cluster:
@@ -84,6 +89,15 @@ class Cluster:
         self.generations = [0] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
+
+    def mark(self, message):
+        """Logs `message` and writes it into every replica's stderr file too, where it dates
+        the replicas' lines around it."""
+        log(message)
+        line = "cluster_faults: [%7.1f] %s\n" % (time.monotonic() - STARTED, message)
+        for index in range(self.count):
+            with open(os.path.join(self.work, "r%d.log" % index), "a") as stream:
+                stream.write(line)
 
     def data(self, index):
         return os.path.join(self.work, "r%d" % index)
@@ -117,8 +131,11 @@ class Cluster:
                                  "--generation", str(self.generations[index]), "--timeout",
                                  str(timeout_seconds)], capture_output=True, text=True)
         lines = result.stdout.strip().splitlines()
-        log("replica %d replaced by generation %d: %s" % (
+        self.mark("replica %d replaced by generation %d: %s" % (
             index, self.generations[index], lines[-1] if lines else result.stderr.strip()))
+        if result.returncode != 0:
+            log("the replacement did not finish in %d s; status:\n%s"
+                % (timeout_seconds, self.status()))
         return result.returncode == 0
 
     def start(self, index):
@@ -496,7 +513,7 @@ class Faults:
             followers = [i for i in range(self.cluster.count) if i != leader]
             index, role = self.rng.choice(followers), "follower"
         pause = self.rng.uniform(self.args.pause_min, self.args.pause_max)
-        log("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
+        self.cluster.mark("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
         if kind == "crash":
             log("crash: every replica killed at once")
             for each in range(self.cluster.count):
