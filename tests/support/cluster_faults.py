@@ -122,6 +122,12 @@ class Cluster:
         self.generations[index] += 1
         self.format_one(index)
         self.start(index)
+        return self.add(index, timeout_seconds)
+
+    def add(self, index, timeout_seconds):
+        """`khorgos cluster add` of replica `index`'s current generation, asked through the
+        leader first (again, for a replacement that did not finish). False when the change
+        did not finish in time."""
         addresses = self.addresses.split(",")
         leader = self.leader()
         if leader is not None:
@@ -491,6 +497,7 @@ class Faults:
                        "replacements": 0, "crashes": 0, "partitions": 0}
         self.problems = []
         self.made = 0
+        self.unfinished = set()  # replicas whose replacement did not finish
 
     def victim(self):
         leader = self.cluster.leader()
@@ -502,6 +509,8 @@ class Faults:
         return self.rng.choice(choices), "follower"
 
     def one(self):
+        if not self.finish_replacements():
+            return
         kinds = [kind for kind in self.args.faults.split(",")
                  if (kind not in ("corrupt", "wipe") or self.cluster.count > 1)
                  and (kind != "partition" or self.args.netns)]
@@ -574,6 +583,18 @@ class Faults:
             self.counts["replacements"] += 1
         else:
             self.problems.append("replica %d was not replaced" % index)
+            self.unfinished.add(index)
+
+    def finish_replacements(self):
+        """A replacement that did not finish leaves the cluster one voter short (the old
+        generation is out, the new one a standby): one more lost replica would be two faults
+        at once, past what three replicas tolerate, and the cluster could never commit again.
+        So before another fault the replacement is asked for again; True when none is left."""
+        for index in sorted(self.unfinished):
+            self.cluster.mark("finishing the replacement of replica %d first" % index)
+            if self.cluster.add(index, 90):
+                self.unfinished.discard(index)
+        return not self.unfinished
 
 
 def corrupt_raft_tail(data, rng):
