@@ -86,6 +86,7 @@ class Cluster:
                                            for index in range(self.count)]
         self.tunnels = []
         self.processes = [None] * self.count
+        self.copiers = [None] * self.count  # the threads copying each replica's stderr
         self.generations = [0] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
@@ -155,10 +156,19 @@ class Cluster:
         command += self.args.start_option
         if self.args.netns:
             command = ["ip", "netns", "exec", netns_name(self.args, index)] + command
-        stderr = open(os.path.join(self.work, "r%d.log" % index), "a")
-        self.processes[index] = subprocess.Popen(command, stderr=stderr,
+        self.processes[index] = subprocess.Popen(command, stderr=subprocess.PIPE,
                                                  stdout=subprocess.DEVNULL)
+        self.copiers[index] = threading.Thread(
+            target=copy_timed, daemon=True,
+            args=(self.processes[index].stderr, os.path.join(self.work, "r%d.log" % index)))
+        self.copiers[index].start()
         self.stopped[index] = False
+
+    def copied(self, index):
+        """Waits until replica `index`'s stderr, the process ended, is all in its log."""
+        if self.copiers[index] is not None:
+            self.copiers[index].join(timeout=10)
+            self.copiers[index] = None
 
     def kill(self, index):
         process = self.processes[index]
@@ -168,6 +178,7 @@ class Cluster:
             process.send_signal(signal.SIGCONT)
         process.kill()
         process.wait()
+        self.copied(index)
         self.processes[index] = None
 
     def signal(self, index, number):
@@ -189,6 +200,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for index in range(self.count):
+            self.copied(index)
         self.processes = [None] * self.count
 
     def status(self):
@@ -214,6 +227,16 @@ class Cluster:
         if self.count == 1:
             return 0
         return best[1] if best is not None else None
+
+
+def copy_timed(stream, path):
+    """Copies a replica's stderr into its log, each line after the harness's seconds (the
+    replica's own lines have no times)."""
+    with open(path, "ab") as log_file:
+        for line in iter(stream.readline, b""):
+            log_file.write(b"[%7.1f] " % (time.monotonic() - STARTED) + line)
+            log_file.flush()
+    stream.close()
 
 
 # A leader's line once its term's barrier applied, when it begins to accept writes.
@@ -570,6 +593,8 @@ class Faults:
         except subprocess.TimeoutExpired:
             status = None
         self.cluster.processes[index] = None if status is not None else process
+        if status is not None:
+            self.cluster.copied(index)
         path = os.path.join(self.cluster.work, "r%d.log" % index)
         with open(path, errors="replace") as stream:
             said = "the raft log batch at offset" in stream.read()
