@@ -408,6 +408,23 @@ static void test_change_run(struct test_cluster *cluster, struct test_change *ch
     assert_int_equal(change->status, 0);
 }
 
+/* Adds a started server through the leader (spare), then makes it a voter: each change run
+ * to its end, successfully. */
+static void test_add_voter(struct test_cluster *cluster, struct raft *leader_raft,
+                           struct raft *server) {
+    static struct test_change change;
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_add(leader_raft, &change.request, server->id, server->address,
+                              test_change_done), 0);
+    test_change_run(cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_assign(leader_raft, &change.request, server->id, RAFT_VOTER,
+                                 test_change_done), 0);
+    test_change_run(cluster, &change);
+}
+
 static void test_compaction_set(struct test_cluster *cluster, unsigned threshold,
                                 unsigned trailing) {
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
@@ -439,17 +456,8 @@ static void test_fresh_replica_replaces(bool compacted) {
     raft_set_snapshot_trailing(fresh_raft, 2);
     assert_int_equal(raft_start(fresh_raft), 0);
     struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    test_add_voter(&cluster, leader_raft, fresh_raft);
     static struct test_change change;
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_add(leader_raft, &change.request, fresh_raft->id, fresh_raft->address,
-                              test_change_done), 0);
-    test_change_run(&cluster, &change);
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_assign(leader_raft, &change.request, fresh_raft->id, RAFT_VOTER,
-                                 test_change_done), 0);
-    test_change_run(&cluster, &change);
     memset(&change, 0, sizeof(change));
     change.request.data = &change;
     struct raft *lost_raft = raft_fixture_get(&cluster.fixture, lost);
@@ -503,20 +511,8 @@ static void test_slow_snapshot_install_still_promotes(void **state) {
     raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
     raft_fixture_set_disk_latency(&cluster.fixture, TEST_REPLICA_COUNT, 8000);
     assert_int_equal(raft_start(fresh_raft), 0);
-    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, test_leader(&cluster));
-    static struct test_change change;
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_add(leader_raft, &change.request, fresh_raft->id, fresh_raft->address,
-                              test_change_done), 0);
-    test_change_run(&cluster, &change);
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_assign(leader_raft, &change.request, fresh_raft->id, RAFT_VOTER,
-                                 test_change_done), 0);
-    assert_true(raft_fixture_step_until(&cluster.fixture, test_change_finished, &change,
-                                        TEST_STEP_MSECS_MAX));
-    assert_int_equal(change.status, 0);
+    test_add_voter(&cluster, raft_fixture_get(&cluster.fixture, test_leader(&cluster)),
+                   fresh_raft);
     assert_int_equal(fresh.snapshots_restored, 1);
     raft_fixture_set_disk_latency(&cluster.fixture, TEST_REPLICA_COUNT, 10);
     raft_index index = test_traffic(&cluster, 2000, 4);

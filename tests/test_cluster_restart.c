@@ -31,6 +31,20 @@ static void test_history(const char *directory, struct raft_buffer *snapshot) {
  * raft has no snapshot and applies from entry 0: the same. Either way every request is applied
  * and journaled once. A snapshot past the journal is refused (not_found); a replay that ends
  * on a different state stops the replica (diverged), its journal untouched. */
+/* `khorgos check` of a directory (every checksum, the chain): clean, nothing to repair. */
+static const struct storage_report *test_check_clean(const char *directory) {
+    struct storage_io *io = NULL;
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
+                     KHORGOS_ERROR_ok);
+    static struct storage_report report;
+    memset(&report, 0, sizeof(report));
+    assert_int_equal(engine_storage_check(io, &report), KHORGOS_ERROR_ok);
+    assert_false(report.repairable);
+    storage_io_posix_destroy(io);
+    return &report;
+}
+
 /* A new directory (a replica that lost its disk, or lags past the leader's compacted log)
  * takes a snapshot ahead of its journal: it becomes the directory's newest snapshot, the
  * journal goes on after it with the chain from its head, and reopened the directory holds the
@@ -72,17 +86,9 @@ static void test_install_into_a_new_directory(const char *root,
     assert_memory_equal(head, reopened_head, sizeof(head));
     khorgos_close(engine);
     /* What `khorgos check` runs: every checksum, and the chain from the snapshot's head. */
-    struct storage_io *io = NULL;
-    char message[STORAGE_MESSAGE_BYTES_MAX];
-    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
-                     KHORGOS_ERROR_ok);
-    static struct storage_report report;
-    memset(&report, 0, sizeof(report));
-    assert_int_equal(engine_storage_check(io, &report), KHORGOS_ERROR_ok);
-    assert_false(report.repairable);
-    assert_true(report.sequence_last == count && report.records == 4);
-    assert_memory_equal(report.chain_head, head, sizeof(head));
-    storage_io_posix_destroy(io);
+    const struct storage_report *report = test_check_clean(directory);
+    assert_true(report->sequence_last == count && report->records == 4);
+    assert_memory_equal(report->chain_head, head, sizeof(head));
 }
 
 /* What a crash inside an install, after the snapshot file and before the journal's new
@@ -247,16 +253,7 @@ static void test_part_of_an_entry_in_the_journal_continues(const char *root, boo
     engine = test_open(directory);
     assert_true(engine->request_count == 3 && engine_state_digest(engine) == whole_digest);
     khorgos_close(engine);
-    struct storage_io *io = NULL;
-    char message[STORAGE_MESSAGE_BYTES_MAX];
-    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
-                     KHORGOS_ERROR_ok);
-    static struct storage_report check;
-    memset(&check, 0, sizeof(check));
-    assert_int_equal(engine_storage_check(io, &check), KHORGOS_ERROR_ok);
-    assert_false(check.repairable);
-    assert_true(check.sequence_last == 3);
-    storage_io_posix_destroy(io);
+    assert_true(test_check_clean(directory)->sequence_last == 3);
 }
 
 /* The journal's first request is not the entry's (another account): the states differ where
