@@ -31,6 +31,15 @@ static void test_history(const char *directory, struct raft_buffer *snapshot) {
  * raft has no snapshot and applies from entry 0: the same. Either way every request is applied
  * and journaled once. A snapshot past the journal is refused (not_found); a replay that ends
  * on a different state stops the replica (diverged), its journal untouched. */
+/* Opens a directory as a replica does (the leader's clock), recovery's report in `report`. */
+static khorgos_error test_open_report(const char *directory, char *report, size_t capacity,
+                                     struct khorgos **engine) {
+    struct khorgos_open_options options = {.clock_manual = 1};
+    options.report = report;
+    options.report_capacity = capacity;
+    return khorgos_open(engine, directory, &options);
+}
+
 /* `khorgos check` of a directory (every checksum, the chain): clean, nothing to repair. */
 static const struct storage_report *test_check_clean(const char *directory) {
     struct storage_io *io = NULL;
@@ -111,12 +120,10 @@ static void test_install_crash_window_is_refused(const char *root,
     assert_non_null(file);
     assert_int_equal(fwrite(snapshot->base, 1, snapshot->len, file), snapshot->len);
     assert_int_equal(fclose(file), 0);
-    struct khorgos_open_options options = {.clock_manual = 1};
     char report[512] = "";
-    options.report = report;
-    options.report_capacity = sizeof(report);
     struct khorgos *engine = NULL;
-    assert_int_equal(khorgos_open(&engine, directory, &options), KHORGOS_ERROR_corrupt);
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_corrupt);
     assert_non_null(strstr(report, "snapshot-0000000000000004"));
 }
 
@@ -226,12 +233,10 @@ static void test_part_of_an_entry_in_the_journal_continues(const char *root, boo
     u128 whole_digest = test_three_request_digest(entry, bytes);
     test_journal_prefix(directory, requests, torn ? 2 : 1, false);
     if (torn) test_tear_last_record(directory, 2);
-    struct khorgos_open_options options = {.clock_manual = 1};
     char report[512] = "";
-    options.report = report;
-    options.report_capacity = sizeof(report);
     struct khorgos *engine = NULL;
-    assert_int_equal(khorgos_open(&engine, directory, &options), KHORGOS_ERROR_ok);
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_ok);
     assert_true(engine->request_count == 1);
     if (torn) assert_non_null(strstr(report, "torn at offset"));
     static struct cluster_fsm fsm;
@@ -291,12 +296,10 @@ static void test_damage_inside_the_journal_refused(const char *root) {
     test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, false);
     byte ^= 0x01;
     test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, true);
-    struct khorgos_open_options options = {.clock_manual = 1};
     char report[512] = "";
-    options.report = report;
-    options.report_capacity = sizeof(report);
     struct khorgos *engine = NULL;
-    assert_int_equal(khorgos_open(&engine, directory, &options), KHORGOS_ERROR_corrupt);
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_corrupt);
     char expected[160];
     snprintf(expected, sizeof(expected),
              "journal-0000000000000001: damage to acknowledged data at offset %llu, sequence 3",
