@@ -114,7 +114,14 @@ class Cluster:
                         "--generation", str(self.generations[index])]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
-    def replace(self, index, timeout_seconds=90):
+    # How long a replacement may take: the fresh replica gets the leader's raft snapshot, loads
+    # it into an engine of the format's capacities and catches up in rounds that must each end
+    # within an election timeout (docs/replication.md, "Adding a replica"). After a crash of
+    # the whole cluster on a loaded machine (load 10 to 16 on 2 cores) that took up to about
+    # 95 s, from the restart through the new leader to the promotion.
+    REPLACE_SECONDS = 180
+
+    def replace(self, index, timeout_seconds=REPLACE_SECONDS):
         """Replica `index`, killed, gets a fresh directory of the next generation, is started
         and added (`khorgos cluster add`, asked through the leader first). False when the
         change did not finish."""
@@ -129,6 +136,7 @@ class Cluster:
         """`khorgos cluster add` of replica `index`'s current generation, asked through the
         leader first (again, for a replacement that did not finish). False when the change
         did not finish in time."""
+        started = time.monotonic()
         addresses = self.addresses.split(",")
         leader = self.leader()
         if leader is not None:
@@ -138,8 +146,9 @@ class Cluster:
                                  "--generation", str(self.generations[index]), "--timeout",
                                  str(timeout_seconds)], capture_output=True, text=True)
         lines = result.stdout.strip().splitlines()
-        self.mark("replica %d replaced by generation %d: %s" % (
-            index, self.generations[index], lines[-1] if lines else result.stderr.strip()))
+        self.mark("replica %d replaced by generation %d (%.1f s): %s" % (
+            index, self.generations[index], time.monotonic() - started,
+            lines[-1] if lines else result.stderr.strip()))
         if result.returncode != 0:
             log("the replacement did not finish in %d s; status:\n%s"
                 % (timeout_seconds, self.status()))
@@ -619,7 +628,7 @@ class Faults:
         So before another fault the replacement is asked for again; True when none is left."""
         for index in sorted(self.unfinished):
             self.cluster.mark("finishing the replacement of replica %d first" % index)
-            if self.cluster.add(index, 90):
+            if self.cluster.add(index, Cluster.REPLACE_SECONDS):
                 self.unfinished.discard(index)
         return not self.unfinished
 
