@@ -860,6 +860,7 @@ def run_cluster(cluster, args, rng):
         time.sleep(args.gap)
     for slot in slots:
         slot.join()
+    faults.finish_replacements()  # a standby left behind would hold another journal
     problems_faults = faults.problems
     if args.lose:
         lose_acknowledged(cluster)
