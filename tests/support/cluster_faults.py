@@ -80,10 +80,10 @@ class Cluster:
                       for index in range(self.count)]
         self.ports = [args.port + index for index in range(self.count)]
         self.addresses = ",".join("%s:%d" % (h, p) for h, p in zip(self.hosts, self.ports))
-        # Each replica's HTTP port, for `khorgos status` (not with --netns: it would be inside
-        # the replica's namespace).
-        self.http = [] if args.netns else ["127.0.0.1:%d" % (args.port + self.count + index)
-                                           for index in range(self.count)]
+        # Each replica's HTTP port, for `khorgos status` (with --netns inside the replica's
+        # namespace, asked there).
+        self.http = ["127.0.0.1:%d" % (args.port + self.count + index)
+                     for index in range(self.count)]
         self.tunnels = []
         self.processes = [None] * self.count
         self.copiers = [None] * self.count  # the threads copying each replica's stderr
@@ -217,9 +217,18 @@ class Cluster:
         """`khorgos status` of every replica: its text, or None without HTTP ports."""
         if not self.http:
             return None
-        result = subprocess.run([self.khorgos, "status", "--addresses", ",".join(self.http),
-                                 "--timeout", "1"], capture_output=True, text=True)
-        return result.stdout
+        if not self.args.netns:
+            result = subprocess.run([self.khorgos, "status", "--addresses", ",".join(self.http),
+                                     "--timeout", "1"], capture_output=True, text=True)
+            return result.stdout
+        # One replica a namespace: each asked in its own, the answers one after another.
+        texts = []
+        for index in range(self.count):
+            result = subprocess.run(["ip", "netns", "exec", netns_name(self.args, index),
+                                     self.khorgos, "status", "--addresses", self.http[index],
+                                     "--timeout", "1"], capture_output=True, text=True)
+            texts.append(result.stdout)
+        return "".join(texts)
 
     def leader(self):
         """The leader `khorgos status` names, else the replica the logs last named (the
@@ -769,11 +778,12 @@ def lose_acknowledged(cluster):
     log("--lose: every replica went back to its copy from mid-run")
 
 
-def wait_caught_up(cluster, seconds=15):
+def wait_caught_up(cluster, seconds=60):
     """Waits until every replica applied what the leader committed (`khorgos status`: each
-    answers, lag 0, one commit index), so that replicas stopped together end at one request.
-    Without HTTP ports (--netns) it waits 3 s. False when they did not catch up in time."""
-    if not cluster.http or cluster.count == 1:
+    answers, lag 0, one commit index), so that replicas stopped together end at one request
+    (a replica that just installed a snapshot may take a while on a loaded machine). A single
+    node waits 3 s. False when they did not catch up in time."""
+    if cluster.count == 1:
         time.sleep(3)
         return True
     deadline = time.monotonic() + seconds
