@@ -190,6 +190,18 @@ class Cluster:
         self.copied(index)
         self.processes[index] = None
 
+    def reap(self):
+        """The replicas whose process ended without the harness ending it (a crash of its
+        own: an abort, a failed assertion), each with its exit status; their slots are
+        cleared so that they can be started again."""
+        ended = []
+        for index, process in enumerate(self.processes):
+            if process is not None and process.poll() is not None:
+                self.copied(index)
+                self.processes[index] = None
+                ended.append((index, process.returncode))
+        return ended
+
     def signal(self, index, number):
         if self.processes[index] is not None:
             self.processes[index].send_signal(number)
@@ -549,7 +561,18 @@ class Faults:
         choices = [i for i in range(self.cluster.count) if i != leader] or [0]
         return self.rng.choice(choices), "follower"
 
+    def died(self):
+        """A replica that ended by itself is a failure of the run; it is started again so
+        that the run goes on."""
+        for index, status in self.cluster.reap():
+            self.problems.append("replica %d ended by itself (exit status %s; its log says "
+                                 "why)" % (index, status))
+            self.cluster.mark("replica %d ended by itself (exit status %s): started again"
+                              % (index, status))
+            self.cluster.start(index)
+
     def one(self):
+        self.died()
         if not self.finish_replacements():
             return
         kinds = [kind for kind in self.args.faults.split(",")
@@ -870,6 +893,7 @@ def run_cluster(cluster, args, rng):
         time.sleep(args.gap)
     for slot in slots:
         slot.join()
+    faults.died()
     faults.finish_replacements()  # a standby left behind would hold another journal
     problems_faults = faults.problems
     if args.lose:
