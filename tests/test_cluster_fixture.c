@@ -408,6 +408,23 @@ static void test_change_run(struct test_cluster *cluster, struct test_change *ch
     assert_int_equal(change->status, 0);
 }
 
+/* Adds a started server through the leader (spare), then makes it a voter: each change run
+ * to its end, successfully. */
+static void test_add_voter(struct test_cluster *cluster, struct raft *leader_raft,
+                           struct raft *server) {
+    static struct test_change change;
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_add(leader_raft, &change.request, server->id, server->address,
+                              test_change_done), 0);
+    test_change_run(cluster, &change);
+    memset(&change, 0, sizeof(change));
+    change.request.data = &change;
+    assert_int_equal(raft_assign(leader_raft, &change.request, server->id, RAFT_VOTER,
+                                 test_change_done), 0);
+    test_change_run(cluster, &change);
+}
+
 static void test_compaction_set(struct test_cluster *cluster, unsigned threshold,
                                 unsigned trailing) {
     for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
@@ -439,17 +456,8 @@ static void test_fresh_replica_replaces(bool compacted) {
     raft_set_snapshot_trailing(fresh_raft, 2);
     assert_int_equal(raft_start(fresh_raft), 0);
     struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    test_add_voter(&cluster, leader_raft, fresh_raft);
     static struct test_change change;
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_add(leader_raft, &change.request, fresh_raft->id, fresh_raft->address,
-                              test_change_done), 0);
-    test_change_run(&cluster, &change);
-    memset(&change, 0, sizeof(change));
-    change.request.data = &change;
-    assert_int_equal(raft_assign(leader_raft, &change.request, fresh_raft->id, RAFT_VOTER,
-                                 test_change_done), 0);
-    test_change_run(&cluster, &change);
     memset(&change, 0, sizeof(change));
     change.request.data = &change;
     struct raft *lost_raft = raft_fixture_get(&cluster.fixture, lost);
@@ -480,6 +488,40 @@ static void test_fresh_replica_replaces_a_lost_one(void **state) {
 static void test_fresh_replica_replaces_a_lost_one_from_a_snapshot(void **state) {
     (void)state;
     test_fresh_replica_replaces(true);
+}
+
+/* A fresh server whose snapshot takes 8 s to persist (a large state, a slow disk) is promoted
+ * to voter: the catch-up round that carries the snapshot lasts past raft's default limit of
+ * 5 s, which gave the promotion up (no connection), but not past the replica's
+ * (cluster_raft_configure, CLUSTER_CATCH_UP_ROUND_MS_MAX); once the snapshot is in, the next
+ * round ends within an election timeout and the server votes, with the cluster's state. */
+static void test_slow_snapshot_install_still_promotes(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start(&cluster);
+    for (u32 replica = 0; replica < TEST_REPLICA_COUNT; replica++) {
+        cluster_raft_configure(raft_fixture_get(&cluster.fixture, replica),
+                               &cluster.fsms[replica], 4, 2, CLUSTER_SNAPSHOT_LOG_BYTES);
+    }
+    for (u32 round = 0; round < 6; round++) test_traffic(&cluster, 1000 + round * 100000, 8);
+    static struct cluster_fsm fresh;
+    assert_int_equal(cluster_fsm_init(&fresh, test_engine_open()), KHORGOS_ERROR_ok);
+    assert_int_equal(raft_fixture_grow(&cluster.fixture, &fresh.raft), 0);
+    struct raft *fresh_raft = raft_fixture_get(&cluster.fixture, TEST_REPLICA_COUNT);
+    raft_set_snapshot_threshold(fresh_raft, UINT_MAX);
+    raft_fixture_set_disk_latency(&cluster.fixture, TEST_REPLICA_COUNT, 8000);
+    assert_int_equal(raft_start(fresh_raft), 0);
+    test_add_voter(&cluster, raft_fixture_get(&cluster.fixture, test_leader(&cluster)),
+                   fresh_raft);
+    assert_int_equal(fresh.snapshots_restored, 1);
+    raft_fixture_set_disk_latency(&cluster.fixture, TEST_REPLICA_COUNT, 10);
+    raft_index index = test_traffic(&cluster, 2000, 4);
+    assert_true(raft_fixture_step_until_applied(&cluster.fixture, TEST_REPLICA_COUNT, index,
+                                                TEST_STEP_MSECS_MAX));
+    assert_true(engine_state_digest(fresh.engine) ==
+                engine_state_digest(cluster.reference.engine));
+    test_cluster_stop(&cluster);
+    cluster_fsm_deinit(&fresh);
 }
 
 static bool test_membership_idle(struct raft_fixture *fixture, void *arg) {
@@ -836,6 +878,7 @@ int main(void) {
         cmocka_unit_test(test_divergent_replica_stops),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one),
         cmocka_unit_test(test_fresh_replica_replaces_a_lost_one_from_a_snapshot),
+        cmocka_unit_test(test_slow_snapshot_install_still_promotes),
         cmocka_unit_test(test_membership_steps_add_and_remove),
         cmocka_unit_test(test_membership_steps_on_a_leader_that_caught_up),
         cmocka_unit_test(test_settle_commits_a_caught_up_change),

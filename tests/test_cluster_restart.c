@@ -31,6 +31,29 @@ static void test_history(const char *directory, struct raft_buffer *snapshot) {
  * raft has no snapshot and applies from entry 0: the same. Either way every request is applied
  * and journaled once. A snapshot past the journal is refused (not_found); a replay that ends
  * on a different state stops the replica (diverged), its journal untouched. */
+/* Opens a directory as a replica does (the leader's clock), recovery's report in `report`. */
+static khorgos_error test_open_report(const char *directory, char *report, size_t capacity,
+                                     struct khorgos **engine) {
+    struct khorgos_open_options options = {.clock_manual = 1};
+    options.report = report;
+    options.report_capacity = capacity;
+    return khorgos_open(engine, directory, &options);
+}
+
+/* `khorgos check` of a directory (every checksum, the chain): clean, nothing to repair. */
+static const struct storage_report *test_check_clean(const char *directory) {
+    struct storage_io *io = NULL;
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
+                     KHORGOS_ERROR_ok);
+    static struct storage_report report;
+    memset(&report, 0, sizeof(report));
+    assert_int_equal(engine_storage_check(io, &report), KHORGOS_ERROR_ok);
+    assert_false(report.repairable);
+    storage_io_posix_destroy(io);
+    return &report;
+}
+
 /* A new directory (a replica that lost its disk, or lags past the leader's compacted log)
  * takes a snapshot ahead of its journal: it becomes the directory's newest snapshot, the
  * journal goes on after it with the chain from its head, and reopened the directory holds the
@@ -72,17 +95,9 @@ static void test_install_into_a_new_directory(const char *root,
     assert_memory_equal(head, reopened_head, sizeof(head));
     khorgos_close(engine);
     /* What `khorgos check` runs: every checksum, and the chain from the snapshot's head. */
-    struct storage_io *io = NULL;
-    char message[STORAGE_MESSAGE_BYTES_MAX];
-    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
-                     KHORGOS_ERROR_ok);
-    static struct storage_report report;
-    memset(&report, 0, sizeof(report));
-    assert_int_equal(engine_storage_check(io, &report), KHORGOS_ERROR_ok);
-    assert_false(report.repairable);
-    assert_true(report.sequence_last == count && report.records == 4);
-    assert_memory_equal(report.chain_head, head, sizeof(head));
-    storage_io_posix_destroy(io);
+    const struct storage_report *report = test_check_clean(directory);
+    assert_true(report->sequence_last == count && report->records == 4);
+    assert_memory_equal(report->chain_head, head, sizeof(head));
 }
 
 /* What a crash inside an install, after the snapshot file and before the journal's new
@@ -105,50 +120,194 @@ static void test_install_crash_window_is_refused(const char *root,
     assert_non_null(file);
     assert_int_equal(fwrite(snapshot->base, 1, snapshot->len, file), snapshot->len);
     assert_int_equal(fclose(file), 0);
-    struct khorgos_open_options options = {.clock_manual = 1};
     char report[512] = "";
-    options.report = report;
-    options.report_capacity = sizeof(report);
     struct khorgos *engine = NULL;
-    assert_int_equal(khorgos_open(&engine, directory, &options), KHORGOS_ERROR_corrupt);
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_corrupt);
     assert_non_null(strstr(report, "snapshot-0000000000000004"));
 }
 
-/* A journal holding only part of an entry's requests (the first of two): the replay passes
- * the journal's end inside that entry, so the replica stops (corrupt) rather than guess which
- * requests to apply again; the data directory's engine is untouched. */
-static void test_part_of_an_entry_in_the_journal_stops(const char *root) {
-    char directory[256];
-    test_directory_make(directory, sizeof(directory), root, "part");
+/* Reads or writes `bytes` at `offset` of DIRECTORY/NAME. */
+static void test_file_bytes(const char *directory, const char *name, u64 offset, void *bytes,
+                            u64 size_bytes, bool write) {
+    char path[320];
+    snprintf(path, sizeof(path), "%s/%s", directory, name);
+    FILE *file = fopen(path, "r+b");
+    assert_non_null(file);
+    assert_int_equal(fseek(file, (long)offset, SEEK_SET), 0);
+    size_t done = write ? fwrite(bytes, 1, size_bytes, file) : fread(bytes, 1, size_bytes, file);
+    assert_int_equal(done, size_bytes);
+    assert_int_equal(fclose(file), 0);
+}
+
+/* The header copy of journal record `sequence` (the first segment's). */
+static struct storage_record_header test_header_copy(const char *directory, u64 sequence) {
+    struct storage_record_header header;
+    test_file_bytes(directory, "headers-0000000000000001", (sequence - 1) * sizeof(header),
+                    &header, sizeof(header), false);
+    assert_true(storage_record_header_valid(&header) && header.sequence == sequence);
+    return header;
+}
+
+/* What a crash inside the write of record `sequence`, the journal's last, leaves: a byte of
+ * its body flipped and no header copy (copies follow a durable write). */
+static void test_tear_last_record(const char *directory, u64 sequence) {
+    struct storage_record_header header = test_header_copy(directory, sequence);
+    u8 byte = 0;
+    u64 offset = header.offset + STORAGE_RECORD_HEADER_BYTES + 8;
+    test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, false);
+    byte ^= 0x40;
+    test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, true);
+    static const u8 zero[STORAGE_RECORD_HEADER_BYTES];
+    test_file_bytes(directory, "headers-0000000000000001", (sequence - 1) * sizeof(zero),
+                    (void *)zero, sizeof(zero), true);
+}
+
+/* One entry of three requests: accounts 90 and 91, then transfers 95 and 96 between them. */
+static u64 test_three_request_entry(u8 *entry, struct khorgos_request requests[3]) {
+    static struct khorgos_account accounts[2];
+    static struct khorgos_transfer transfers[2];
+    accounts[0] = test_account(90);
+    accounts[1] = test_account(91);
+    transfers[0] = test_transfer(95, 90, 91, 3);
+    transfers[1] = test_transfer(96, 90, 91, 4);
+    requests[0] = test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts));
+    requests[1] = test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfers[0],
+                               sizeof(transfers[0]));
+    requests[2] = test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfers[1],
+                               sizeof(transfers[1]));
+    assert_int_equal(cluster_entry_batch_encode(entry, TEST_ENTRY_BYTES, TEST_TIME_NS, 0,
+                                                requests, 3),
+                     KHORGOS_ERROR_ok);
+    return cluster_entry_batch_bytes(requests, 3);
+}
+
+/* The state an engine in memory holds after the three-request entry. */
+static u128 test_three_request_digest(const u8 *entry, u64 bytes) {
+    struct khorgos_config config = test_config();
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, engine), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes)->error, KHORGOS_ERROR_ok);
+    u128 digest = engine_state_digest(fsm.engine);
+    assert_true(fsm.engine->request_count == 3);
+    cluster_fsm_deinit(&fsm);
+    return digest;
+}
+
+/* A data directory whose journal holds the first `count` requests of the entry, each written
+ * by a commit of its own (the pieces a crash can cut a batch's write into). `other`: the
+ * first request creates account 92 instead of 91 (a journal that is not raft's log). */
+static void test_journal_prefix(const char *directory, struct khorgos_request requests[3],
+                                u32 count, bool other) {
     struct khorgos_config config = test_config();
     assert_int_equal(khorgos_format(directory, &config), KHORGOS_ERROR_ok);
-    struct khorgos_account accounts[2] = {test_account(90), test_account(91)};
-    struct khorgos_transfer transfer = test_transfer(95, 90, 91, 3);
-    struct khorgos_request requests[2] = {
-        test_request(KHORGOS_OPERATION_CREATE_ACCOUNTS, accounts, sizeof(accounts)),
-        test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfer, sizeof(transfer)),
-    };
-    static _Alignas(16) u8 entry[TEST_ENTRY_BYTES];
-    u64 time_ns = TEST_TIME_NS + 5000000000ull;
-    assert_int_equal(cluster_entry_batch_encode(entry, sizeof(entry), time_ns, 0, requests, 2),
-                     KHORGOS_ERROR_ok);
-    u64 bytes = cluster_entry_batch_bytes(requests, 2);
     struct khorgos *engine = test_open(directory);
-    struct khorgos_create_result results[2];
-    requests[0].reply = results;
-    requests[0].reply_capacity = sizeof(results);
-    assert_int_equal(engine_clock_set(engine, time_ns), KHORGOS_ERROR_ok);
-    assert_int_equal(khorgos_execute(engine, &requests[0], 1), KHORGOS_ERROR_ok);
+    assert_int_equal(engine_clock_set(engine, TEST_TIME_NS), KHORGOS_ERROR_ok);
+    struct khorgos_account accounts[2] = {test_account(90), test_account(other ? 92 : 91)};
+    for (u32 index = 0; index < count; index++) {
+        struct khorgos_request request = requests[index];
+        if (index == 0) request.body = accounts;
+        struct khorgos_create_result results[2];
+        request.reply = results;
+        request.reply_capacity = sizeof(results);
+        assert_int_equal(khorgos_execute(engine, &request, 1), KHORGOS_ERROR_ok);
+    }
+    assert_true(engine->request_count == count);
     khorgos_close(engine);
+}
+
+/* A journal holding only the first requests of an entry: a crash cut the batch's write after
+ * its first request, whole, or tore the second request's record (recovery truncates that
+ * torn tail, as on a single node). The replay reaches the journal's end inside the entry;
+ * the states are equal there, so the data directory's engine applies the rest of the entry
+ * from raft's log: the replica ends on the state of the whole entry, its journal verified
+ * whole and holding each request once. */
+static void test_part_of_an_entry_in_the_journal_continues(const char *root, bool torn) {
+    char directory[256];
+    test_directory_make(directory, sizeof(directory), root, torn ? "torn-part" : "part");
+    struct khorgos_request requests[3];
+    static _Alignas(16) u8 entry[TEST_ENTRY_BYTES];
+    u64 bytes = test_three_request_entry(entry, requests);
+    u128 whole_digest = test_three_request_digest(entry, bytes);
+    test_journal_prefix(directory, requests, torn ? 2 : 1, false);
+    if (torn) test_tear_last_record(directory, 2);
+    char report[512] = "";
+    struct khorgos *engine = NULL;
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_ok);
+    assert_true(engine->request_count == 1);
+    if (torn) assert_non_null(strstr(report, "torn at offset"));
+    static struct cluster_fsm fsm;
+    assert_int_equal(cluster_fsm_init(&fsm, engine), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes)->error, KHORGOS_ERROR_ok);
+    assert_null(fsm.replay);
+    assert_int_equal(fsm.journal_continued, 1);
+    assert_true(fsm.journal_continued_sequence == 1);
+    assert_true(fsm.engine->request_count == 3);
+    assert_true(engine_state_digest(fsm.engine) == whole_digest);
+    /* Every request of the entry has its reply, the journal's first one included. */
+    assert_int_equal(fsm.result.request_count, 3);
+    for (u32 index = 0; index < 3; index++) {
+        assert_int_equal(fsm.result.requests[index].error, KHORGOS_ERROR_ok);
+        assert_true(fsm.result.requests[index].timestamp != 0);
+    }
+    assert_int_equal(cluster_fsm_journal_wait(&fsm), KHORGOS_ERROR_ok);
+    cluster_fsm_deinit(&fsm);
+    engine = test_open(directory);
+    assert_true(engine->request_count == 3 && engine_state_digest(engine) == whole_digest);
+    khorgos_close(engine);
+    assert_true(test_check_clean(directory)->sequence_last == 3);
+}
+
+/* The journal's first request is not the entry's (another account): the states differ where
+ * the journal ends, so the replica stops (diverged) and its data directory is untouched. */
+static void test_part_of_another_entry_stops(const char *root) {
+    char directory[256];
+    test_directory_make(directory, sizeof(directory), root, "other-part");
+    struct khorgos_request requests[3];
+    static _Alignas(16) u8 entry[TEST_ENTRY_BYTES];
+    u64 bytes = test_three_request_entry(entry, requests);
+    test_journal_prefix(directory, requests, 1, true);
     static struct cluster_fsm fsm;
     assert_int_equal(cluster_fsm_init(&fsm, test_open(directory)), KHORGOS_ERROR_ok);
     u128 digest = engine_state_digest(fsm.engine);
-    assert_true(fsm.engine->request_count == 1);
-    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes)->error, KHORGOS_ERROR_corrupt);
-    assert_int_equal(cluster_fsm_stopped(&fsm), KHORGOS_ERROR_corrupt);
+    assert_int_equal(cluster_fsm_apply(&fsm, entry, bytes)->error, KHORGOS_ERROR_diverged);
+    assert_int_equal(cluster_fsm_stopped(&fsm), KHORGOS_ERROR_diverged);
+    assert_int_equal(fsm.journal_continued, 0);
     assert_null(fsm.replay);
     assert_true(fsm.engine->request_count == 1 && engine_state_digest(fsm.engine) == digest);
     cluster_fsm_deinit(&fsm);
+}
+
+/* A byte flipped in a record in the middle of a replica's journal (one whose header copy
+ * proves it was durable) is damage, not a torn tail: the open a replica makes refuses it,
+ * naming the file, the offset and the sequence, and changes nothing. */
+static void test_damage_inside_the_journal_refused(const char *root) {
+    char directory[256];
+    test_directory_make(directory, sizeof(directory), root, "damaged");
+    struct raft_buffer snapshot;
+    test_history(directory, &snapshot);
+    raft_free(snapshot.base);
+    struct storage_record_header header = test_header_copy(directory, 3);
+    u8 byte = 0;
+    u64 offset = header.offset + STORAGE_RECORD_HEADER_BYTES + 8;
+    test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, false);
+    byte ^= 0x01;
+    test_file_bytes(directory, "journal-0000000000000001", offset, &byte, 1, true);
+    char report[512] = "";
+    struct khorgos *engine = NULL;
+    assert_int_equal(test_open_report(directory, report, sizeof(report), &engine),
+                     KHORGOS_ERROR_corrupt);
+    char expected[160];
+    snprintf(expected, sizeof(expected),
+             "journal-0000000000000001: damage to acknowledged data at offset %llu, sequence 3",
+             (unsigned long long)header.offset);
+    assert_non_null(strstr(report, expected));
+    u8 after = 0;
+    test_file_bytes(directory, "journal-0000000000000001", offset, &after, 1, false);
+    assert_int_equal(after, byte);
 }
 
 static void test_restart_replays_to_the_journal(void **state) {
@@ -214,7 +373,10 @@ static void test_restart_replays_to_the_journal(void **state) {
     }
     test_install_into_a_new_directory(root, &snapshot);
     test_install_crash_window_is_refused(root, &snapshot);
-    test_part_of_an_entry_in_the_journal_stops(root);
+    test_part_of_an_entry_in_the_journal_continues(root, false);
+    test_part_of_an_entry_in_the_journal_continues(root, true);
+    test_part_of_another_entry_stops(root);
+    test_damage_inside_the_journal_refused(root);
     raft_free(snapshot.base);
     if (getenv("KHORGOS_TEST_KEEP") == NULL) test_remove_tree(root);
 }

@@ -50,7 +50,8 @@
  * it. The journal usually holds more than that snapshot: the entries after the snapshot are
  * applied to a replay engine in memory, started from the snapshot, until it holds as many
  * requests as the journal; there its digest must equal the journal's engine's (diverged
- * otherwise), and from the next entry on the data directory's engine applies them. No request is
+ * otherwise), and from there on the data directory's engine applies them, from inside a batch
+ * when the journal holds only its first requests (a crash cut the write). No request is
  * applied or journaled twice, and the journal's chain goes on unbroken. A snapshot ahead of the
  * journal (a lagging or new replica) becomes the data directory's newest snapshot, and the
  * journal goes on after it (engine_snapshot_install).
@@ -104,6 +105,17 @@
 #define CLUSTER_SNAPSHOT_TRAILING_ENTRIES 1024u
 #define CLUSTER_SNAPSHOT_LOG_BYTES (256u << 20)
 #define CLUSTER_SNAPSHOT_LOG_MIN_BYTES (64u << 10)
+/* Promoting a standby to voter (docs/replication.md, "Adding a replica"): raft promotes it once
+ * a catch-up round (bringing it to the leader's last index as the round began) ends within one
+ * election timeout, and otherwise starts another round. raft's defaults (10 rounds, a round
+ * given up after 5 s) failed promotions under steady traffic on a loaded machine, and failed
+ * every first round of a fresh replica whose snapshot took longer than 5 s to send and
+ * install: `khorgos cluster add` then asked again and again (a replacement took 30 to over 90
+ * s). A longer round and more rounds change only how long raft tries; it still promotes only
+ * a standby that caught up within an election timeout. 60 s is twice raft's own time for one
+ * snapshot install (30 s). */
+#define CLUSTER_CATCH_UP_ROUNDS_MAX 100u
+#define CLUSTER_CATCH_UP_ROUND_MS_MAX 60000u
 /* The first snapshot buffer tried; a larger state retries once with the size it needs. */
 #define CLUSTER_SNAPSHOT_BYTES_FIRST (1u << 20)
 
@@ -189,13 +201,18 @@ struct cluster_fsm {
     u64 entries_applied;
     /* A restarted replica's replay engine (cluster.h, restart), or NULL. */
     struct khorgos *replay;
-    /* What stopped the replica besides divergence: corrupt (a batch the journal holds in part),
-     * diverged (the replay's state differs from the journal's); ok while it runs. */
+    /* What stopped the replica besides divergence: corrupt (the journal ends inside one
+     * request's records, or before raft's snapshot), diverged (the replay's state differs from
+     * the journal's); ok while it runs. */
     khorgos_error stop_error;
     khorgos_error restore_error; /* the last restore's outcome */
     u64 snapshots_taken;
     u64 snapshots_restored;
     u64 snapshots_installed; /* of those, taken into a data directory ahead of its journal */
+    /* Replays that reached the journal's end inside a batch, whose rest the data directory's
+     * engine then applied from raft's log (a crash cut the journal's write of it). */
+    u64 journal_continued;
+    u64 journal_continued_sequence; /* the journal's last request where the last one began */
     u64 snapshot_capacity_bytes; /* the next snapshot's first buffer */
     u64 snapshot_last_bytes;     /* the size of the last snapshot taken */
     /* Log compaction (cluster_raft_configure): the raft whose threshold the fsm lowers, NULL
@@ -236,7 +253,8 @@ struct cluster_fsm {
  * as fsm->engine), and cluster_fsm_deinit closes it. */
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine);
 void cluster_fsm_deinit(struct cluster_fsm *fsm);
-/* Sets a replica's log compaction, after raft_init: a snapshot every `threshold_entries`
+/* Sets a replica's log compaction and its standbys' catch-up (CLUSTER_CATCH_UP_*), after
+ * raft_init. Compaction: a snapshot every `threshold_entries`
  * entries keeping `trailing_entries`, or once the entries applied since the last snapshot hold
  * `log_bytes` (or the last snapshot's size if larger; "Log compaction" above). */
 void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,

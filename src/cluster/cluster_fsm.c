@@ -119,6 +119,66 @@ static void cluster_request_decode(struct cluster_fsm *fsm, u32 index, const u8 
     request->client = client;
 }
 
+/* Stops the replica: it applies nothing more, and says why (cluster_fsm_stopped). */
+static void cluster_fsm_stop(struct cluster_fsm *fsm, khorgos_error error) {
+    ASSERT(fsm != NULL);
+    ASSERT(error != KHORGOS_ERROR_ok);
+    if (fsm->stop_error == KHORGOS_ERROR_ok) fsm->stop_error = error;
+    fsm->result.error = fsm->stop_error;
+}
+
+/* The replay engine holds as many requests as the journal: the two must be one state
+ * (diverged otherwise, and the replica stops); the replay engine is dropped either way, and
+ * the data directory's engine applies what comes next. */
+static void cluster_replay_hand_over(struct cluster_fsm *fsm) {
+    ASSERT(fsm != NULL && fsm->replay != NULL);
+    ASSERT(fsm->replay->request_count == fsm->engine->request_count);
+    bool equal = engine_state_digest(fsm->replay) == engine_state_digest(fsm->engine);
+    khorgos_close(fsm->replay);
+    fsm->replay = NULL;
+    if (!equal) cluster_fsm_stop(fsm, KHORGOS_ERROR_diverged);
+}
+
+/* A batch applied while a replay runs (cluster.h, restart): its requests go to the replay
+ * engine one at a time (a batch's requests apply in order, each as if alone: the same state
+ * and records as one call). Where the replay reaches the journal's last request inside the
+ * batch (a crash cut the journal's write of it: only the first requests' records are whole),
+ * the states are compared there and the data directory's engine applies the rest of the
+ * batch from raft's log, so its journal goes on from its last whole record with the requests
+ * it lacks, each once. A journal ending inside one request's records (between a timer's
+ * record and the request's own) cannot be continued: corrupt. */
+static khorgos_error cluster_batch_replay(struct cluster_fsm *fsm,
+                                          const struct cluster_entry *entry) {
+    ASSERT(fsm != NULL && fsm->replay != NULL && entry != NULL);
+    ASSERT(fsm->replay->request_count < fsm->engine->request_count);
+    struct khorgos_request *requests = fsm->result.requests;
+    u64 journal = fsm->engine->request_count;
+    khorgos_error error = engine_clock_set(fsm->replay, entry->timestamp_ns);
+    u32 index = 0;
+    while (error == KHORGOS_ERROR_ok && index < entry->request_count &&
+           fsm->replay->request_count < journal) {
+        u64 ticket = 0;
+        error = khorgos_execute_begin(fsm->replay, &requests[index], 1, &ticket);
+        index++;
+    }
+    if (error != KHORGOS_ERROR_ok || index == entry->request_count) return error;
+    if (fsm->replay->request_count > journal) {
+        cluster_fsm_stop(fsm, KHORGOS_ERROR_corrupt);
+        return KHORGOS_ERROR_corrupt;
+    }
+    cluster_replay_hand_over(fsm);
+    if (fsm->stop_error != KHORGOS_ERROR_ok) return fsm->stop_error;
+    fsm->journal_continued++;
+    fsm->journal_continued_sequence = journal;
+    error = engine_clock_set(fsm->engine, entry->timestamp_ns);
+    u64 ticket = 0;
+    if (error == KHORGOS_ERROR_ok) {
+        error = khorgos_execute_begin(fsm->engine, &requests[index], entry->request_count - index,
+                                      &ticket);
+    }
+    return error;
+}
+
 /* Runs a batch on the engine at the leader's time; replies go to the fsm's buffer. */
 static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_entry *entry) {
     ASSERT(fsm != NULL && entry != NULL);
@@ -153,12 +213,17 @@ static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_en
     }
     ASSERT(offset == entry->body_bytes);
     result->request_count = entry->request_count;
-    /* Begun, not waited for: cluster_fsm_journal_wait says why that is safe. */
-    u64 ticket = 0;
-    result->error = khorgos_execute_begin(engine, result->requests, entry->request_count, &ticket);
+    if (fsm->replay != NULL) {
+        result->error = cluster_batch_replay(fsm, entry);
+    } else {
+        /* Begun, not waited for: cluster_fsm_journal_wait says why that is safe. */
+        u64 ticket = 0;
+        result->error =
+            khorgos_execute_begin(engine, result->requests, entry->request_count, &ticket);
+    }
     if (result->error == KHORGOS_ERROR_ok && entry->mark != 0) {
         fsm->mark = entry->mark;
-        fsm->mark_digest = engine_state_digest(engine);
+        fsm->mark_digest = engine_state_digest(cluster_fsm_state(fsm));
     }
 }
 
@@ -187,32 +252,22 @@ static void cluster_check_apply(struct cluster_fsm *fsm, const struct cluster_en
     fsm->result.error = KHORGOS_ERROR_diverged;
 }
 
-/* Stops the replica: it applies nothing more, and says why (cluster_fsm_stopped). */
-static void cluster_fsm_stop(struct cluster_fsm *fsm, khorgos_error error) {
-    ASSERT(fsm != NULL);
-    ASSERT(error != KHORGOS_ERROR_ok);
-    if (fsm->stop_error == KHORGOS_ERROR_ok) fsm->stop_error = error;
-    fsm->result.error = fsm->stop_error;
-}
-
-/* After an entry applied to the replay engine: once that engine holds as many requests as the
- * journal, the two must be one state; the data directory's engine takes over from there. An
- * entry that would end past the journal's last request with part of it in the journal (a batch
- * the journal holds only in part) is not replayed: the replica stops, corrupt. */
+/* After an entry applied to the replay engine, or a snapshot restored into it: once that
+ * engine holds as many requests as the journal, the data directory's engine takes over
+ * (cluster_replay_hand_over). A snapshot past the journal's last request cannot be compared
+ * with it: corrupt. */
 static void cluster_replay_step(struct cluster_fsm *fsm) {
     ASSERT(fsm != NULL && fsm->replay != NULL);
     ASSERT(fsm->engine->storage != NULL);
     u64 journal = fsm->engine->request_count;
     if (fsm->replay->request_count < journal) return;
-    khorgos_error error = KHORGOS_ERROR_ok;
-    if (fsm->replay->request_count > journal) {
-        error = KHORGOS_ERROR_corrupt;
-    } else if (engine_state_digest(fsm->replay) != engine_state_digest(fsm->engine)) {
-        error = KHORGOS_ERROR_diverged;
+    if (fsm->replay->request_count == journal) {
+        cluster_replay_hand_over(fsm);
+        return;
     }
     khorgos_close(fsm->replay);
     fsm->replay = NULL;
-    if (error != KHORGOS_ERROR_ok) cluster_fsm_stop(fsm, error);
+    cluster_fsm_stop(fsm, KHORGOS_ERROR_corrupt);
 }
 
 const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, const void *entry,
@@ -470,6 +525,9 @@ void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 thre
     fsm->compaction_log_bytes = log_bytes;
     raft_set_snapshot_threshold(raft, threshold_entries);
     raft_set_snapshot_trailing(raft, trailing_entries);
+    ASSERT(CLUSTER_CATCH_UP_ROUNDS_MAX >= 10 && CLUSTER_CATCH_UP_ROUND_MS_MAX >= 5000); /* raft's */
+    raft_set_max_catch_up_rounds(raft, CLUSTER_CATCH_UP_ROUNDS_MAX);
+    raft_set_max_catch_up_round_duration(raft, CLUSTER_CATCH_UP_ROUND_MS_MAX);
 }
 
 khorgos_error cluster_fsm_init(struct cluster_fsm *fsm, struct khorgos *engine) {

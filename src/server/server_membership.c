@@ -60,6 +60,12 @@ void server_membership_request(struct server_connection *connection,
                               ? cluster->raft_addresses[request.replica]
                               : NULL;
     bool was_changing = cluster->membership.changing;
+    if (!was_changing && cluster->membership.last_status != 0) {
+        /* The step before ended in raft's refusal (a standby that did not catch up in raft's
+         * rounds, a leadership lost): said here, since its callback cannot log. */
+        server_log("event=membership_step_failed raft_status=\"%s\"",
+                   raft_strerror(cluster->membership.last_status));
+    }
     error = cluster_membership_step(&cluster->raft, &cluster->membership, address, &request);
     if (error == KHORGOS_ERROR_invalid_argument) {
         server_reply_unrecorded(connection, header, NULL, 0, now, error);

@@ -68,6 +68,7 @@ struct server_replica {
     u64 mark_last_ms;
     int leader_logged;
     raft_term term_logged;
+    u64 journal_continued_logged;
     bool stopping;
     bool closed;
 };
@@ -362,6 +363,21 @@ static void replica_lead(struct server *server) {
     }
 }
 
+/* Says once that the restart's replay found the journal cut inside a batch and the data
+ * directory's engine applied the rest of it from raft's log. */
+static void replica_journal_log(struct server_replica *replica) {
+    ASSERT(replica != NULL);
+    const struct cluster_fsm *fsm = &replica->cluster.fsm;
+    ASSERT(fsm->journal_continued >= replica->journal_continued_logged);
+    if (fsm->journal_continued == replica->journal_continued_logged) return;
+    replica->journal_continued_logged = fsm->journal_continued;
+    server_log("event=journal_continued replica=%u sequence=%llu reason=\"the journal ended "
+               "inside a batch (a crash cut its write); the rest of the batch was applied from "
+               "raft's log\"",
+               (unsigned)replica->cluster.identity.replica,
+               (unsigned long long)fsm->journal_continued_sequence);
+}
+
 static void replica_on_timer(uv_timer_t *timer) {
     struct server *server = timer->data;
     ASSERT(server != NULL && server->replica != NULL);
@@ -373,6 +389,7 @@ static void replica_on_timer(uv_timer_t *timer) {
         return;
     }
     replica_leader_log(replica);
+    replica_journal_log(replica);
     int settled = cluster_membership_settle(replica_raft(server));
     if (settled != 0) {
         server_log("event=configuration_settle_failed raft_status=\"%s\"", raft_strerror(settled));

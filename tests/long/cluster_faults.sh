@@ -7,7 +7,11 @@
 # a bridge; a partition sets one link down; the links go through stunnel with replica
 # certificates). Not
 # root: the partitions are skipped, with a message. CLUSTER_FAULTS_SECONDS sets each run's time
-# of faults (default 300).
+# of faults (default 300). CLUSTER_FAULTS_PORT sets the first client port (default 4739): the
+# loopback run takes it and the five after it, the network-namespace run the three from
+# CLUSTER_FAULTS_PORT + 3; raft's ports are each client port plus 1000. CLUSTER_FAULTS_WORK
+# names a directory for the replicas' data and logs, kept after the run (default: a temporary
+# one, deleted).
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 [ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
@@ -15,14 +19,20 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     echo "skip: khorgos start has no --replica"
     exit 0
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${CLUSTER_FAULTS_WORK:-}" ]; then # kept, for the replicas' logs
+    work=$CLUSTER_FAULTS_WORK
+    mkdir -p "$work"
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
 harness="python3 $(dirname "$0")/../support/cluster_faults.py --khorgos $KHORGOS"
 SECONDS_FAULTS=${CLUSTER_FAULTS_SECONDS:-300}
+PORT=${CLUSTER_FAULTS_PORT:-4739}
 status=0
 $harness --work "$work/loopback" --replicas 3 --clients 6 --requests 100 \
-    --seconds "$SECONDS_FAULTS" --gap 2 --port 4739 --seed 2 || status=1
+    --seconds "$SECONDS_FAULTS" --gap 2 --port "$PORT" --seed 2 || status=1
 $harness --work "$work/netns" --replicas 3 --clients 6 --requests 100 \
-    --seconds "$SECONDS_FAULTS" --gap 2 --port 4742 --seed 3 --netns || status=1
+    --seconds "$SECONDS_FAULTS" --gap 2 --port $((PORT + 3)) --seed 3 --netns || status=1
 [ $status -eq 0 ] && echo "ok"
 exit $status

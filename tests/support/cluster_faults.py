@@ -56,8 +56,13 @@ FUND_MAJOR = 1000000000
 LOOKUP_CHUNK = 4000
 
 
+STARTED = time.monotonic()
+
+
 def log(message):
-    print("cluster_faults: " + message, flush=True)
+    """One line, with the seconds since the harness started (to set beside the replicas'
+    stderr, which has no times)."""
+    print("cluster_faults: [%7.1f] %s" % (time.monotonic() - STARTED, message), flush=True)
 
 
 class Cluster:
@@ -75,15 +80,25 @@ class Cluster:
                       for index in range(self.count)]
         self.ports = [args.port + index for index in range(self.count)]
         self.addresses = ",".join("%s:%d" % (h, p) for h, p in zip(self.hosts, self.ports))
-        # Each replica's HTTP port, for `khorgos status` (not with --netns: it would be inside
-        # the replica's namespace).
-        self.http = [] if args.netns else ["127.0.0.1:%d" % (args.port + self.count + index)
-                                           for index in range(self.count)]
+        # Each replica's HTTP port, for `khorgos status` (with --netns inside the replica's
+        # namespace, asked there).
+        self.http = ["127.0.0.1:%d" % (args.port + self.count + index)
+                     for index in range(self.count)]
         self.tunnels = []
         self.processes = [None] * self.count
+        self.copiers = [None] * self.count  # the threads copying each replica's stderr
         self.generations = [0] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
+
+    def mark(self, message):
+        """Logs `message` and writes it into every replica's stderr file too, where it dates
+        the replicas' lines around it."""
+        log(message)
+        line = "cluster_faults: [%7.1f] %s\n" % (time.monotonic() - STARTED, message)
+        for index in range(self.count):
+            with open(os.path.join(self.work, "r%d.log" % index), "a") as stream:
+                stream.write(line)
 
     def data(self, index):
         return os.path.join(self.work, "r%d" % index)
@@ -99,7 +114,14 @@ class Cluster:
                         "--generation", str(self.generations[index])]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
-    def replace(self, index, timeout_seconds=90):
+    # How long a replacement may take: the fresh replica gets the leader's raft snapshot, loads
+    # it into an engine of the format's capacities and catches up in rounds that must each end
+    # within an election timeout (docs/replication.md, "Adding a replica"). After a crash of
+    # the whole cluster on a loaded machine (load 10 to 16 on 2 cores) that took up to about
+    # 95 s, from the restart through the new leader to the promotion.
+    REPLACE_SECONDS = 180
+
+    def replace(self, index, timeout_seconds=REPLACE_SECONDS):
         """Replica `index`, killed, gets a fresh directory of the next generation, is started
         and added (`khorgos cluster add`, asked through the leader first). False when the
         change did not finish."""
@@ -108,6 +130,13 @@ class Cluster:
         self.generations[index] += 1
         self.format_one(index)
         self.start(index)
+        return self.add(index, timeout_seconds)
+
+    def add(self, index, timeout_seconds):
+        """`khorgos cluster add` of replica `index`'s current generation, asked through the
+        leader first (again, for a replacement that did not finish). False when the change
+        did not finish in time."""
+        started = time.monotonic()
         addresses = self.addresses.split(",")
         leader = self.leader()
         if leader is not None:
@@ -117,8 +146,12 @@ class Cluster:
                                  "--generation", str(self.generations[index]), "--timeout",
                                  str(timeout_seconds)], capture_output=True, text=True)
         lines = result.stdout.strip().splitlines()
-        log("replica %d replaced by generation %d: %s" % (
-            index, self.generations[index], lines[-1] if lines else result.stderr.strip()))
+        self.mark("replica %d replaced by generation %d (%.1f s): %s" % (
+            index, self.generations[index], time.monotonic() - started,
+            lines[-1] if lines else result.stderr.strip()))
+        if result.returncode != 0:
+            log("the replacement did not finish in %d s; status:\n%s"
+                % (timeout_seconds, self.status()))
         return result.returncode == 0
 
     def start(self, index):
@@ -132,10 +165,19 @@ class Cluster:
         command += self.args.start_option
         if self.args.netns:
             command = ["ip", "netns", "exec", netns_name(self.args, index)] + command
-        stderr = open(os.path.join(self.work, "r%d.log" % index), "a")
-        self.processes[index] = subprocess.Popen(command, stderr=stderr,
+        self.processes[index] = subprocess.Popen(command, stderr=subprocess.PIPE,
                                                  stdout=subprocess.DEVNULL)
+        self.copiers[index] = threading.Thread(
+            target=copy_timed, daemon=True,
+            args=(self.processes[index].stderr, os.path.join(self.work, "r%d.log" % index)))
+        self.copiers[index].start()
         self.stopped[index] = False
+
+    def copied(self, index):
+        """Waits until replica `index`'s stderr, the process ended, is all in its log."""
+        if self.copiers[index] is not None:
+            self.copiers[index].join(timeout=10)
+            self.copiers[index] = None
 
     def kill(self, index):
         process = self.processes[index]
@@ -145,7 +187,20 @@ class Cluster:
             process.send_signal(signal.SIGCONT)
         process.kill()
         process.wait()
+        self.copied(index)
         self.processes[index] = None
+
+    def reap(self):
+        """The replicas whose process ended without the harness ending it (a crash of its
+        own: an abort, a failed assertion), each with its exit status; their slots are
+        cleared so that they can be started again."""
+        ended = []
+        for index, process in enumerate(self.processes):
+            if process is not None and process.poll() is not None:
+                self.copied(index)
+                self.processes[index] = None
+                ended.append((index, process.returncode))
+        return ended
 
     def signal(self, index, number):
         if self.processes[index] is not None:
@@ -166,15 +221,26 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for index in range(self.count):
+            self.copied(index)
         self.processes = [None] * self.count
 
     def status(self):
         """`khorgos status` of every replica: its text, or None without HTTP ports."""
         if not self.http:
             return None
-        result = subprocess.run([self.khorgos, "status", "--addresses", ",".join(self.http),
-                                 "--timeout", "1"], capture_output=True, text=True)
-        return result.stdout
+        if not self.args.netns:
+            result = subprocess.run([self.khorgos, "status", "--addresses", ",".join(self.http),
+                                     "--timeout", "1"], capture_output=True, text=True)
+            return result.stdout
+        # One replica a namespace: each asked in its own, the answers one after another.
+        texts = []
+        for index in range(self.count):
+            result = subprocess.run(["ip", "netns", "exec", netns_name(self.args, index),
+                                     self.khorgos, "status", "--addresses", self.http[index],
+                                     "--timeout", "1"], capture_output=True, text=True)
+            texts.append(result.stdout)
+        return "".join(texts)
 
     def leader(self):
         """The leader `khorgos status` names, else the replica the logs last named (the
@@ -191,6 +257,16 @@ class Cluster:
         if self.count == 1:
             return 0
         return best[1] if best is not None else None
+
+
+def copy_timed(stream, path):
+    """Copies a replica's stderr into its log, each line after the harness's seconds (the
+    replica's own lines have no times)."""
+    with open(path, "ab") as log_file:
+        for line in iter(stream.readline, b""):
+            log_file.write(b"[%7.1f] " % (time.monotonic() - STARTED) + line)
+            log_file.flush()
+    stream.close()
 
 
 # A leader's line once its term's barrier applied, when it begins to accept writes.
@@ -474,6 +550,7 @@ class Faults:
                        "replacements": 0, "crashes": 0, "partitions": 0}
         self.problems = []
         self.made = 0
+        self.unfinished = set()  # replicas whose replacement did not finish
 
     def victim(self):
         leader = self.cluster.leader()
@@ -484,7 +561,20 @@ class Faults:
         choices = [i for i in range(self.cluster.count) if i != leader] or [0]
         return self.rng.choice(choices), "follower"
 
+    def died(self):
+        """A replica that ended by itself is a failure of the run; it is started again so
+        that the run goes on."""
+        for index, status in self.cluster.reap():
+            self.problems.append("replica %d ended by itself (exit status %s; its log says "
+                                 "why)" % (index, status))
+            self.cluster.mark("replica %d ended by itself (exit status %s): started again"
+                              % (index, status))
+            self.cluster.start(index)
+
     def one(self):
+        self.died()
+        if not self.finish_replacements():
+            return
         kinds = [kind for kind in self.args.faults.split(",")
                  if (kind not in ("corrupt", "wipe") or self.cluster.count > 1)
                  and (kind != "partition" or self.args.netns)]
@@ -496,7 +586,7 @@ class Faults:
             followers = [i for i in range(self.cluster.count) if i != leader]
             index, role = self.rng.choice(followers), "follower"
         pause = self.rng.uniform(self.args.pause_min, self.args.pause_max)
-        log("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
+        self.cluster.mark("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
         if kind == "crash":
             log("crash: every replica killed at once")
             for each in range(self.cluster.count):
@@ -537,13 +627,17 @@ class Faults:
 
     def refused_then_replaced(self, index):
         """A replica whose raft log was damaged must refuse to start (exit 4, the file and the
-        offset named); then it is replaced."""
+        offset named); then it is replaced. It refuses once its engine opened (the journal
+        verified, the engine's memory reserved): about 4 s on the idle machine for a run's
+        directory, and over 20 s measured on a loaded one, so it is given 90 s."""
         process = self.cluster.processes[index]
         try:
-            status = process.wait(timeout=20)
+            status = process.wait(timeout=90)
         except subprocess.TimeoutExpired:
             status = None
         self.cluster.processes[index] = None if status is not None else process
+        if status is not None:
+            self.cluster.copied(index)
         path = os.path.join(self.cluster.work, "r%d.log" % index)
         with open(path, errors="replace") as stream:
             said = "the raft log batch at offset" in stream.read()
@@ -557,6 +651,18 @@ class Faults:
             self.counts["replacements"] += 1
         else:
             self.problems.append("replica %d was not replaced" % index)
+            self.unfinished.add(index)
+
+    def finish_replacements(self):
+        """A replacement that did not finish leaves the cluster one voter short (the old
+        generation is out, the new one a standby): one more lost replica would be two faults
+        at once, past what three replicas tolerate, and the cluster could never commit again.
+        So before another fault the replacement is asked for again; True when none is left."""
+        for index in sorted(self.unfinished):
+            self.cluster.mark("finishing the replacement of replica %d first" % index)
+            if self.cluster.add(index, Cluster.REPLACE_SECONDS):
+                self.unfinished.discard(index)
+        return not self.unfinished
 
 
 def corrupt_raft_tail(data, rng):
@@ -695,11 +801,12 @@ def lose_acknowledged(cluster):
     log("--lose: every replica went back to its copy from mid-run")
 
 
-def wait_caught_up(cluster, seconds=15):
+def wait_caught_up(cluster, seconds=60):
     """Waits until every replica applied what the leader committed (`khorgos status`: each
-    answers, lag 0, one commit index), so that replicas stopped together end at one request.
-    Without HTTP ports (--netns) it waits 3 s. False when they did not catch up in time."""
-    if not cluster.http or cluster.count == 1:
+    answers, lag 0, one commit index), so that replicas stopped together end at one request
+    (a replica that just installed a snapshot may take a while on a loaded machine). A single
+    node waits 3 s. False when they did not catch up in time."""
+    if cluster.count == 1:
         time.sleep(3)
         return True
     deadline = time.monotonic() + seconds
@@ -786,6 +893,8 @@ def run_cluster(cluster, args, rng):
         time.sleep(args.gap)
     for slot in slots:
         slot.join()
+    faults.died()
+    faults.finish_replacements()  # a standby left behind would hold another journal
     problems_faults = faults.problems
     if args.lose:
         lose_acknowledged(cluster)
