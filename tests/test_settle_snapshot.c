@@ -6,17 +6,22 @@
  * settlement state. (3) A snapshot in memory installed into a data directory's engine
  * (engine_snapshot_install, as a lagging replica takes its leader's): refused whole when
  * damaged, else the engine holds its state and settles on as the source does, and reopened the
- * directory holds it too. */
+ * directory holds it too. (4) `khorgos check` and `khorgos inspect` of a directory whose journal
+ * starts at such a snapshot: the last sequence is the snapshot's (plus the records after it),
+ * the state is verified from it, and --from-genesis fails naming the install. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
 
+#include "cli/cli.h"
 #include "engine/engine.h"
 #include "storage/storage.h"
 
@@ -204,10 +209,117 @@ static void test_snapshot_install(void **state) {
     assert_int_equal(system(command), 0);
 }
 
+/* Runs a command's main (cli_check_main, cli_inspect_main) on `directory`, its standard
+ * output in `out`; returns its exit status. */
+static int test_cli_run(int (*command)(int, char **), const char *name, const char *directory,
+                        const char *option, char *out, size_t capacity) {
+    char path[128];
+    snprintf(path, sizeof(path), "%s.out", directory);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    int file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && file >= 0);
+    assert_true(dup2(file, STDOUT_FILENO) == STDOUT_FILENO);
+    char *argv[] = {(char *)name, "--data", (char *)directory, (char *)option, NULL};
+    optind = 1;
+    int status = command(option != NULL ? 4 : 3, argv);
+    fflush(stdout);
+    assert_true(dup2(saved, STDOUT_FILENO) == STDOUT_FILENO);
+    close(saved);
+    close(file);
+    FILE *stream = fopen(path, "r");
+    assert_non_null(stream);
+    size_t length = fread(out, 1, capacity - 1, stream);
+    out[length] = '\0';
+    fclose(stream);
+    unlink(path);
+    return status;
+}
+
+/* `khorgos check` of `directory` through engine_storage_check: clean, its report in `report`. */
+static void test_check(const char *directory, struct storage_report *report) {
+    struct storage_io *io = NULL;
+    char message[STORAGE_MESSAGE_BYTES_MAX];
+    assert_int_equal(storage_io_posix_create(directory, STORAGE_POSIX_READ, &io, message),
+                     KHORGOS_ERROR_ok);
+    assert_int_equal(engine_storage_check(io, report), KHORGOS_ERROR_ok);
+    assert_false(report->repairable);
+    /* From request 1: the requests before the snapshot were never in this directory. */
+    static struct storage_report genesis;
+    assert_int_equal(engine_storage_check_genesis(io, NULL, &genesis), KHORGOS_ERROR_not_found);
+    assert_non_null(strstr(genesis.message, "installed from another replica"));
+    storage_io_posix_destroy(io);
+}
+
+/* A fresh directory that installed a snapshot of S requests and holds nothing after it: check
+ * reports S as its last sequence, the state verified from snapshot-S, and the install; so
+ * does inspect. One request later the last sequence is S + 1. */
+static void test_snapshot_install_check(void **state) {
+    (void)state;
+    struct khorgos *source = test_system(KHORGOS_QUEUE_MODE_FIFO, 0);
+    test_fund(source, A, KZT, 100);
+    u64 sequence = source->request_count;
+    assert_true(sequence > 0);
+    u64 size_bytes = 0;
+    u8 *bytes = test_snapshot_bytes(source, &size_bytes);
+    char root[] = "/tmp/khorgos-install-check-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/data", root);
+    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
+                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
+                                    .participant_count_max = 64, .payment_count_max = 8192};
+    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
+    struct khorgos_open_options options = {.clock_manual = 1};
+    struct khorgos *target = NULL;
+    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    assert_int_equal(engine_snapshot_install(target, bytes, size_bytes), KHORGOS_ERROR_ok);
+    khorgos_close(target);
+    static struct storage_report report;
+    test_check(path, &report);
+    assert_true(report.records == 0 && report.sequence_last == sequence);
+    assert_true(report.snapshot_sequence == sequence && report.snapshot_installed);
+    char out[4096], expected[256];
+    assert_int_equal(test_cli_run(cli_check_main, "check", path, NULL, out, sizeof(out)), 0);
+    snprintf(expected, sizeof(expected),
+             "check: 0 journal records verified, last sequence %llu\n"
+             "state: snapshot-%016llx (request %llu, installed from another replica; the journal "
+             "starts after it), no journal record after it\n",
+             (unsigned long long)sequence, (unsigned long long)sequence,
+             (unsigned long long)sequence);
+    assert_non_null(strstr(out, expected));
+    assert_int_equal(test_cli_run(cli_check_main, "check", path, "--from-genesis", out,
+                                  sizeof(out)),
+                     1);
+    assert_non_null(strstr(out, "its journal starts at snapshot-"));
+    assert_int_equal(test_cli_run(cli_inspect_main, "inspect", path, NULL, out, sizeof(out)), 0);
+    snprintf(expected, sizeof(expected),
+             "this journal starts at request %llu, after snapshot-%016llx, installed from "
+             "another replica\n",
+             (unsigned long long)(sequence + 1), (unsigned long long)sequence);
+    assert_non_null(strstr(out, expected));
+    /* One request after it: the snapshot's state and that record. */
+    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    test_fund(target, B, KZT, 50);
+    khorgos_close(target);
+    test_check(path, &report);
+    assert_true(report.records == 1 && report.sequence_last == sequence + 1);
+    assert_int_equal(test_cli_run(cli_check_main, "check", path, NULL, out, sizeof(out)), 0);
+    snprintf(expected, sizeof(expected), "starts after it) and journal records %llu to %llu\n",
+             (unsigned long long)(sequence + 1), (unsigned long long)(sequence + 1));
+    assert_non_null(strstr(out, expected));
+    khorgos_close(source);
+    free(bytes);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf %s", root);
+    assert_int_equal(system(command), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_snapshot_install),
+        cmocka_unit_test(test_snapshot_install_check),
         cmocka_unit_test(test_journal_replay_is_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

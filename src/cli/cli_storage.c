@@ -274,6 +274,23 @@ static int cli_check_genesis(const char *data, struct storage_io *io, const u8 *
     return -1;
 }
 
+/* Which snapshot the state was verified from, and the journal records replayed after it. */
+static void cli_check_state(const struct storage_report *report) {
+    ASSERT(report != NULL);
+    ASSERT(report->sequence_last >= report->snapshot_sequence);
+    unsigned long long snapshot = report->snapshot_sequence;
+    printf("state: snapshot-%016llx (request %llu%s)", snapshot, snapshot,
+           report->snapshot_installed
+               ? ", installed from another replica; the journal starts after it"
+               : "");
+    if (report->sequence_last == report->snapshot_sequence) {
+        printf(", no journal record after it\n");
+    } else {
+        printf(" and journal records %llu to %llu\n", snapshot + 1,
+               (unsigned long long)report->sequence_last);
+    }
+}
+
 int cli_check_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("check", argc, argv, &options);
@@ -301,6 +318,7 @@ int cli_check_main(int argc, char **argv) {
     cli_hex(report.chain_head, BASE_SHA256_BYTES, head);
     printf("check: %llu journal records verified, last sequence %llu\n",
            (unsigned long long)report.records, (unsigned long long)report.sequence_last);
+    cli_check_state(&report);
     printf("chain head: %s\n", head);
     struct storage_superblock superblock;
     if (storage_superblock_read(io, &superblock) == KHORGOS_ERROR_ok) {
@@ -432,6 +450,30 @@ static khorgos_error cli_inspect_record(void *context, const struct storage_reco
     return KHORGOS_ERROR_ok;
 }
 
+/* Where the journal starts, when the records asked for (from `from`) are before it or it
+ * starts at a snapshot installed from another replica. */
+static void cli_inspect_start(const struct storage_superblock *superblock,
+                              const struct storage_listing *listing, u64 from) {
+    ASSERT(superblock != NULL && listing != NULL);
+    ASSERT(listing->segment_count > 0);
+    unsigned long long first = listing->segments[0];
+    if (storage_listing_installed(listing)) {
+        if (from > 0 && from < first) {
+            printf("records %llu to %llu are not in this directory; ", (unsigned long long)from,
+                   first - 1);
+        }
+        printf("this journal starts at request %llu, after snapshot-%016llx, installed from "
+               "another replica\n",
+               first, first - 1);
+    } else if (from > 0 && from < first) {
+        bool kept = (superblock->flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
+        printf("records %llu to %llu were %s by a checkpoint; this journal starts at "
+               "request %llu\n",
+               (unsigned long long)from, first - 1,
+               kept ? "moved to the archive folder" : "removed", first);
+    }
+}
+
 int cli_inspect_main(int argc, char **argv) {
     struct cli_storage_options options;
     int status = cli_storage_parse("inspect", argc, argv, &options);
@@ -448,14 +490,7 @@ int cli_inspect_main(int argc, char **argv) {
     if (error == KHORGOS_ERROR_ok && listing.segment_count == 0) error = KHORGOS_ERROR_corrupt;
     if (error == KHORGOS_ERROR_ok) error = storage_create(io, &superblock, &storage);
     struct cli_inspect inspect = {.from = options.from, .limit = options.limit};
-    if (error == KHORGOS_ERROR_ok && options.from > 0 && options.from < listing.segments[0]) {
-        bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
-        printf("records %llu to %llu were %s by a checkpoint; this journal starts at "
-               "request %llu\n",
-               (unsigned long long)options.from, (unsigned long long)(listing.segments[0] - 1),
-               kept ? "moved to the archive folder" : "removed",
-               (unsigned long long)listing.segments[0]);
-    }
+    if (error == KHORGOS_ERROR_ok) cli_inspect_start(&superblock, &listing, options.from);
     if (error == KHORGOS_ERROR_ok) {
         char cluster[LIMIT_U128_DECIMAL_DIGITS_MAX + 1];
         base_u128_format(superblock.cluster, cluster);

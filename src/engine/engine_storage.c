@@ -1602,6 +1602,8 @@ khorgos_error engine_storage_check(struct storage_io *io, struct storage_report 
     error = engine_snapshot_load(check.engine, listing.snapshots[base], &check.headers[base]);
     ASSERT(error == KHORGOS_ERROR_ok || error == KHORGOS_ERROR_io);
     check.base_sequence = listing.snapshots[base];
+    report->snapshot_sequence = check.base_sequence;
+    report->snapshot_installed = storage_listing_installed(&listing);
     if (error == KHORGOS_ERROR_ok) {
         error = storage_journal_recover(check.engine->storage->storage, check.base_sequence,
                                         check.headers[base].chain_head, false,
@@ -1659,6 +1661,16 @@ khorgos_error engine_storage_check_genesis(struct storage_io *io, struct storage
     if (archive == NULL) memset(chain, 0, sizeof(chain));
     if (error != KHORGOS_ERROR_ok) return error;
     u64 first = listing.segment_count > 0 ? listing.segments[0] : 1;
+    if (first != last + 1 && storage_listing_installed(&listing)) {
+        engine_report(report,
+                      "requests %llu to %llu are not in this directory: its journal starts at "
+                      "snapshot-%016llx, installed from another replica, and they are only in "
+                      "the journals of the replicas that applied them: the chain can be proved "
+                      "only from request %llu.",
+                      (unsigned long long)(last + 1), (unsigned long long)(first - 1),
+                      (unsigned long long)(first - 1), (unsigned long long)first);
+        return KHORGOS_ERROR_not_found;
+    }
     if (first != last + 1) {
         bool kept = (superblock.flags & STORAGE_SUPERBLOCK_KEEP_JOURNAL) != 0;
         engine_report(report,

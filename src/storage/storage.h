@@ -464,6 +464,10 @@ struct storage_listing {
 };
 
 khorgos_error storage_list(struct storage_io *io, struct storage_listing *listing);
+/* Whether the journal starts at a snapshot installed from another replica: the directory holds
+ * one snapshot S > 0 and its journal starts at request S + 1. A checkpoint always leaves two
+ * snapshots and every request after the older one, so only an install leaves this shape. */
+bool storage_listing_installed(const struct storage_listing *listing);
 /* The file name of a kind at a sequence ("journal-0000000000000001"). */
 void storage_name(enum storage_file_kind kind, u64 sequence, char name[STORAGE_NAME_BYTES_MAX]);
 
@@ -526,7 +530,10 @@ void storage_record_hash(const struct storage_record_header *header, const void 
 /* What a scan found, for messages and for `check`. */
 struct storage_report {
     u64 records;               /* records verified */
-    u64 sequence_last;         /* the last valid sequence (0 when none) */
+    u64 sequence_last;         /* the last request the state holds: the snapshot's, or the
+                                  last valid record's after it */
+    u64 snapshot_sequence;     /* check: the snapshot the state was verified from */
+    bool snapshot_installed;   /* check: the journal starts at an installed snapshot */
     u8 chain_head[BASE_SHA256_BYTES];
     u64 torn_records;          /* unacknowledged torn tail records truncated (or found) */
     u64 confirmed_records;     /* valid records after the last header copy, confirmed */

@@ -204,3 +204,10 @@ khorgos_error storage_list(struct storage_io *io, struct storage_listing *listin
     }
     return KHORGOS_ERROR_ok;
 }
+
+bool storage_listing_installed(const struct storage_listing *listing) {
+    ASSERT(listing != NULL);
+    ASSERT(listing->snapshot_count <= STORAGE_DIRECTORY_FILES_MAX);
+    return listing->snapshot_count == 1 && listing->snapshots[0] > 0 &&
+           listing->segment_count > 0 && listing->segments[0] == listing->snapshots[0] + 1;
+}

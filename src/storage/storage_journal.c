@@ -1356,6 +1356,7 @@ khorgos_error storage_journal_recover(struct storage *storage, u64 after_sequenc
     if (error != KHORGOS_ERROR_ok) return error;
     storage->sequence_next = state.sequence;
     storage->durable_sequence = state.sequence - 1; /* what recovery found is on disk */
+    report->sequence_last = state.sequence - 1;      /* the snapshot's when no record follows */
     if (state.chain_known) memcpy(storage->chain_head, state.chain, BASE_SHA256_BYTES);
     else if (chain_head != NULL) memcpy(storage->chain_head, chain_head, BASE_SHA256_BYTES);
     memcpy(report->chain_head, storage->chain_head, BASE_SHA256_BYTES);
