@@ -1,6 +1,9 @@
 /* test_base_id_map.c: base_id_map_fault_in makes every page of an empty map present when the
  * keys about to go in would touch most of them anyway, and leaves a map filled sparsely alone
- * (its memory taken only as keys arrive). Residency is read with mincore(2). */
+ * (its memory taken only as keys arrive). base_memory_prefault, which both fault-in and
+ * `--memory resident` use, makes every page resident keeping its contents, with one fault per
+ * page never written rather than two (a read of the zero page, then the write that replaces
+ * it). Residency is read with mincore(2), faults with getrusage(2). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -59,10 +63,39 @@ static void test_sparse_fill_left_alone(void **state) {
     base_id_map_deinit(&map);
 }
 
+static u64 minor_faults(void) {
+    struct rusage usage;
+    assert_int_equal(getrusage(RUSAGE_SELF, &usage), 0);
+    return (u64)usage.ru_minflt;
+}
+
+static void test_memory_prefault_one_fault_per_page(void **state) {
+    (void)state;
+    enum { pages = 4096, page_bytes = 4096 };
+    u8 *memory = mmap(NULL, (size_t)pages * page_bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(memory != MAP_FAILED);
+    assert_int_equal(madvise(memory, (size_t)pages * page_bytes, MADV_NOHUGEPAGE), 0);
+    memory[10] = 7; /* written before: kept */
+    memory[(size_t)(pages - 1) * page_bytes + 5] = 9;
+    u64 before = minor_faults();
+    base_memory_prefault(memory + 3, (size_t)pages * page_bytes - 3);
+    u64 faults = minor_faults() - before;
+    unsigned char vector[pages];
+    assert_int_equal(mincore(memory, (size_t)pages * page_bytes, vector), 0);
+    for (u32 page = 0; page < pages; page++) assert_true(vector[page] & 1u);
+    assert_true(memory[10] == 7 && memory[(size_t)(pages - 1) * page_bytes + 5] == 9);
+    assert_true(memory[page_bytes] == 0);
+    /* Touching each page took two faults per page never written. */
+    assert_true(faults <= pages + pages / 8);
+    assert_int_equal(munmap(memory, (size_t)pages * page_bytes), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_fill_faults_every_page_in),
         cmocka_unit_test(test_sparse_fill_left_alone),
+        cmocka_unit_test(test_memory_prefault_one_fault_per_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,9 +178,10 @@ u128 base_aegis_checksum_with(enum base_aegis_engine engine, const void *data, s
 /* ----------------------------------------------------------------------------------------- */
 /* Clock.                                                                                     */
 
-/* Touches every page of [memory, memory + bytes) by writing each page's first byte back, so
- * the pages are resident and hold what they held (for memory reserved at open and possibly
- * already in use after recovery). */
+/* Makes every page of [memory, memory + bytes) resident and writable, each holding what it
+ * held (for memory reserved at open and possibly already in use after recovery): one
+ * madvise(MADV_POPULATE_WRITE), or where the kernel refuses it each page's first byte written
+ * back. */
 void base_memory_prefault(void *memory, size_t bytes);
 
 u64 base_clock_realtime_ns(void);

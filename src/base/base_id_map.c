@@ -1,9 +1,7 @@
 /* base_id_map.c: open addressing, linear probing, backward-shift deletion (see base.h, note 4). */
 #include "base/base.h"
 
-#include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 khorgos_error base_id_map_init(struct base_id_map *map, u32 count_max) {
     ASSERT(map != NULL);
@@ -24,14 +22,7 @@ void base_id_map_fault_in(struct base_id_map *map, u32 count) {
     enum { page_bytes = 4096 }; /* the smallest page size Linux uses, as base_memory_prefault */
     u64 bytes = (map->slot_mask + 1) * sizeof(struct base_id_map_slot);
     if ((u64)count < BASE_ID_MAP_FAULT_IN_KEYS_PER_PAGE * (bytes / page_bytes)) return;
-    uintptr_t start = ((uintptr_t)map->slots + page_bytes - 1) & ~(uintptr_t)(page_bytes - 1);
-    uintptr_t end = ((uintptr_t)map->slots + bytes) & ~(uintptr_t)(page_bytes - 1);
-    volatile u8 *byte = (volatile u8 *)map->slots;
-    if (end <= start || madvise((void *)start, end - start, MADV_POPULATE_WRITE) != 0) {
-        for (u64 offset = 0; offset < bytes; offset += page_bytes) byte[offset] = 0;
-    }
-    byte[0] = 0; /* the partial pages at either end, which the call leaves out */
-    byte[bytes - 1] = 0;
+    base_memory_prefault(map->slots, (size_t)bytes);
 }
 
 void base_id_map_deinit(struct base_id_map *map) {
