@@ -282,7 +282,7 @@ static const char page_start[] =
     "        resident before the journal is replayed, so that no request pays a first-touch\n"
     "        page fault (without it the first hundreds of thousands of transfers fault on the\n"
     "        id maps); it costs that memory (about 2 GiB for format's default capacities)\n"
-    "        and the time to fault it in at start (a second or more per GiB). on-demand\n"
+    "        and the time to fault it in at start (about half a second per GiB). on-demand\n"
     "        (the default): pages are mapped as they are first used\n"
     "    --help, -h\n"
     "        print this page\n\n"
