@@ -154,6 +154,21 @@ static u8 *test_snapshot_bytes(const struct khorgos *source, u64 *size_bytes) {
     return bytes;
 }
 
+/* A new data directory `path` inside a new folder made from `root_template`, opened: the engine
+ * a snapshot is installed into. */
+static struct khorgos *test_target_open(char *root_template, char *path, size_t capacity,
+                                        const struct khorgos_open_options *options) {
+    assert_non_null(mkdtemp(root_template));
+    snprintf(path, capacity, "%s/data", root_template);
+    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
+                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
+                                    .participant_count_max = 64, .payment_count_max = 8192};
+    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
+    struct khorgos *target = NULL;
+    assert_int_equal(khorgos_open(&target, path, options), KHORGOS_ERROR_ok);
+    return target;
+}
+
 static void test_snapshot_install(void **state) {
     (void)state;
     struct khorgos *source = test_system(KHORGOS_QUEUE_MODE_FIFO, 0);
@@ -163,16 +178,9 @@ static void test_snapshot_install(void **state) {
     u64 size_bytes = 0;
     u8 *bytes = test_snapshot_bytes(source, &size_bytes);
     char directory[] = "/tmp/khorgos-install-XXXXXX";
-    assert_non_null(mkdtemp(directory));
     char path[64];
-    snprintf(path, sizeof(path), "%s/data", directory);
-    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
-                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
-                                    .participant_count_max = 64, .payment_count_max = 8192};
-    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
     struct khorgos_open_options options = {.clock_manual = 1};
-    struct khorgos *target = NULL;
-    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    struct khorgos *target = test_target_open(directory, path, sizeof(path), &options);
     /* Damaged, it is refused and changes nothing. */
     u128 empty_digest = engine_state_digest(target);
     bytes[size_bytes - 20] ^= 1;
@@ -263,16 +271,9 @@ static void test_snapshot_install_check(void **state) {
     u64 size_bytes = 0;
     u8 *bytes = test_snapshot_bytes(source, &size_bytes);
     char root[] = "/tmp/khorgos-install-check-XXXXXX";
-    assert_non_null(mkdtemp(root));
     char path[64];
-    snprintf(path, sizeof(path), "%s/data", root);
-    struct khorgos_config config = {.account_count_max = 4096, .transfer_count_max = 1u << 16,
-                                    .account_balance_count_max = 1u << 16, .clock_manual = 1,
-                                    .participant_count_max = 64, .payment_count_max = 8192};
-    assert_int_equal(khorgos_format(path, &config), KHORGOS_ERROR_ok);
     struct khorgos_open_options options = {.clock_manual = 1};
-    struct khorgos *target = NULL;
-    assert_int_equal(khorgos_open(&target, path, &options), KHORGOS_ERROR_ok);
+    struct khorgos *target = test_target_open(root, path, sizeof(path), &options);
     assert_int_equal(engine_snapshot_install(target, bytes, size_bytes), KHORGOS_ERROR_ok);
     khorgos_close(target);
     static struct storage_report report;
