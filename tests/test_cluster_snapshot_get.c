@@ -50,6 +50,8 @@ static void test_failed_load_kept_from_raft(void **state) {
     struct raft_io_snapshot_get req = {0};
     raft_calls = 0;
     stand_in_status = RAFT_IOERR;
+    req.data = raft_malloc(64); /* raft's request record, which a failure frees */
+    assert_non_null(req.data);
     assert_int_equal(io.snapshot_get(&io, &req, raft_snapshot_got), 0);
     assert_int_equal(raft_calls, 0);
     assert_int_equal(cluster_snapshot_get_failures_count(), failures + 1);

@@ -10,11 +10,12 @@
  * libuv's pool while a snapshot being taken on another removes the oldest one (raft keeps
  * two), and a listing that found a snapshot's file and then cannot stat it fails whole.
  *
- * The guard hands raft a successful load unchanged, and keeps a failed one from raft: the
- * request is dropped (raft's small request record is not freed), the count of failures grows,
- * and raft, which still sees the replica waiting for a snapshot, sends it again after its
- * install-snapshot timeout. The callback raft passes is one function for every raft, so one
- * copy of it, and of raft_uv's snapshot_get, serves every replica of the process.
+ * The guard hands raft a successful load unchanged, and keeps a failed one from raft: it frees
+ * what raft's failure path rightly frees (the snapshot record and raft's request record, which
+ * get->data points to, both from raft_malloc) and nothing of the message, the count of
+ * failures grows, and raft, which still sees the replica waiting for a snapshot, sends it
+ * again after its install-snapshot timeout. The callback raft passes is one function for every
+ * raft, so one copy of it, and of raft_uv's snapshot_get, serves every replica of the process.
  */
 #include "cluster/cluster_replica.h"
 
@@ -32,6 +33,7 @@ static void cluster_snapshot_get_done(struct raft_io_snapshot_get *req,
     if (status != 0) {
         atomic_fetch_add(&cluster_snapshot_get_failures, 1);
         raft_free(snapshot); /* its fields are not read: the load may not have set them */
+        raft_free(req->data); /* raft's request record, which its own failure path frees too */
         return;
     }
     cluster_snapshot_get_upstream_cb(req, snapshot, status);
