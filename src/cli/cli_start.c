@@ -227,6 +227,7 @@ int cli_start_main(int argc, char **argv) {
     if (parsed < 0) return start_usage(NULL);
     if (parsed != CLI_EXIT_OK) return parsed;
     ASSERT(options.data_directory != NULL);
+    server_crash_report_install(); /* false under AddressSanitizer, whose reports say more */
     khorgos_error error = server_run(&options);
     if (error == KHORGOS_ERROR_ok) return CLI_EXIT_OK;
     if (error == KHORGOS_ERROR_invalid_argument) return CLI_EXIT_USAGE;

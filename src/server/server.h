@@ -141,6 +141,11 @@ struct server_options {
  * address that is not a loopback address. */
 khorgos_error server_run(const struct server_options *options);
 
+/* Installs the report of a fatal signal for the process (server_crash.c): on SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE or SIGABRT, one `event=crash signal=NAME` line and the backtrace on stderr,
+ * then the signal's default action. false, and nothing installed, under AddressSanitizer. */
+bool server_crash_report_install(void);
+
 /* Parses "HOST:PORT", "[HOST]:PORT" or "PORT" into a socket address (struct sockaddr_storage),
  * and tells whether it is a loopback address. false with *reason when it does not parse. */
 bool server_address_parse(const char *text, void *address_storage, bool *loopback,
