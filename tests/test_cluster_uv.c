@@ -4,10 +4,7 @@
  * stopped, the others go on, and it restarts from its disks (raft's snapshot and log, the
  * engine's snapshot and journal); stopped again while the others compact their logs past it,
  * it installs the leader's snapshot into its data directory. Each time it ends with the same
- * digest and the same requests in its journal as the others. Then again with the leader's
- * snapshot files unreadable while it sends: raft 0.22.1 would free pointers it never set
- * (cluster_snapshot_get.c); the leader goes on, and sends the snapshot once they are whole.
- * Ports 4500-4502 and 5950-5952.
+ * digest and the same requests in its journal as the others.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,14 +12,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include "cluster_support.h"
-#include "cluster/cluster_replica.h"
 
 /* After the project's headers: sys/param.h (which uv.h includes) redefines MIN and MAX
  * silently in a system header, where base.h's would be an error the other way round. */
@@ -31,7 +24,6 @@
 
 #define TEST_UV_REPLICAS 3u
 #define TEST_UV_PORT_FIRST 4500u
-#define TEST_UV_PORT_FIRST_SNAPSHOT_LOAD 5950u /* the failed snapshot load's test */
 #define TEST_UV_WAIT_MS 10000u
 
 struct test_replica {
@@ -90,7 +82,6 @@ static void test_replica_start(struct test_uv *uv, u32 index, bool bootstrap) {
     int status = raft_uv_init(&replica->io, &uv->loop, replica->raft_directory,
                               &replica->transport);
     if (status != 0) fail_msg("raft_uv_init: %s", replica->io.errmsg);
-    cluster_snapshot_get_guard(&replica->io); /* as a replica's (cluster_replica.c) */
     assert_int_equal(raft_init(&replica->raft, &replica->io, &replica->fsm.raft, index + 1,
                                replica->address), 0);
     replica->raft.data = replica;
@@ -211,7 +202,7 @@ static void test_uv_assert_equal(struct test_uv *uv, raft_index index) {
     }
 }
 
-static void test_uv_prepare(struct test_uv *uv, const char *root, u32 port_first) {
+static void test_uv_prepare(struct test_uv *uv, const char *root) {
     memset(uv, 0, sizeof(*uv));
     assert_int_equal(uv_loop_init(&uv->loop), 0);
     assert_int_equal(uv_timer_init(&uv->loop, &uv->tick), 0);
@@ -226,7 +217,7 @@ static void test_uv_prepare(struct test_uv *uv, const char *root, u32 port_first
         test_directory_make(replica->data_directory, sizeof(replica->data_directory), root, name);
         assert_int_equal(khorgos_format(replica->data_directory, &config), KHORGOS_ERROR_ok);
         snprintf(replica->address, sizeof(replica->address), "127.0.0.1:%u",
-                 port_first + index);
+                 TEST_UV_PORT_FIRST + index);
     }
 }
 
@@ -249,7 +240,7 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
     assert_non_null(mkdtemp(root));
     static struct test_uv uv;
-    test_uv_prepare(&uv, root, TEST_UV_PORT_FIRST);
+    test_uv_prepare(&uv, root);
     for (u32 index = 0; index < TEST_UV_REPLICAS; index++) test_replica_start(&uv, index, true);
     raft_index index = 0;
     for (u32 k = 0; k < 12; k++) index = test_uv_commit(&uv, k);
@@ -291,103 +282,11 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_remove_tree(root);
 }
 
-/* Flips (or flips back) the first byte of every snapshot metadata file of a raft directory,
- * which raft_uv's load then refuses (its checksum); returns how many. */
-static u32 test_uv_snapshot_metadata_flip(const char *directory) {
-    DIR *listing = opendir(directory);
-    assert_non_null(listing);
-    u32 count = 0;
-    for (struct dirent *entry = readdir(listing); entry != NULL; entry = readdir(listing)) {
-        size_t length = strlen(entry->d_name);
-        if (strncmp(entry->d_name, "snapshot-", 9) != 0 || length < 5 ||
-            strcmp(entry->d_name + length - 5, ".meta") != 0) {
-            continue;
-        }
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", directory, entry->d_name);
-        FILE *file = fopen(path, "r+b");
-        assert_non_null(file);
-        int byte = fgetc(file);
-        assert_true(byte != EOF);
-        assert_int_equal(fseek(file, 0, SEEK_SET), 0);
-        assert_true(fputc(byte ^ 0xFF, file) != EOF);
-        assert_int_equal(fclose(file), 0);
-        count++;
-    }
-    closedir(listing);
-    return count;
-}
-
-static bool test_uv_snapshot_load_failed(struct test_uv *uv, void *arg) {
-    (void)uv;
-    const u64 *before = arg;
-    return cluster_snapshot_get_failures_count() > *before;
-}
-
-/* A leader whose snapshot cannot be loaded while a lagging follower needs it: the failed load
- * is kept from raft, the leader goes on leading and committing, and once its files are whole
- * again it sends the snapshot after its install-snapshot timeout. */
-static void test_uv_failed_snapshot_load_leader_goes_on(void **state) {
-    (void)state;
-    char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
-    assert_non_null(mkdtemp(root));
-    static struct test_uv uv;
-    test_uv_prepare(&uv, root, TEST_UV_PORT_FIRST_SNAPSHOT_LOAD);
-    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
-        test_replica_start(&uv, index, true);
-        raft_set_install_snapshot_timeout(&uv.replicas[index].raft, 200);
-    }
-    raft_index index = 0;
-    for (u32 k = 0; k < 12; k++) index = test_uv_commit(&uv, k);
-    u32 leader = TEST_UV_REPLICAS;
-    test_uv_run_until(&uv, test_uv_has_leader, &leader);
-    u32 follower = (leader + 1) % TEST_UV_REPLICAS;
-    test_replica_stop(&uv, follower);
-    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
-        struct test_replica *running = &uv.replicas[replica];
-        if (!running->running) continue;
-        running->fsm.compaction_trailing_entries = 1;
-        raft_set_snapshot_trailing(&running->raft, 1);
-    }
-    for (u32 k = 12; k < 24; k++) index = test_uv_commit(&uv, k); /* compacted past it */
-    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
-        struct test_replica *running = &uv.replicas[replica];
-        if (!running->running) continue;
-        running->fsm.compaction_threshold_entries = 1000; /* no new snapshot from here on */
-        raft_set_snapshot_threshold(&running->raft, 1000);
-    }
-    /* The snapshots under way finish; then every running replica's files are made unreadable
-     * (a restarted follower may unseat the leader: whoever leads next must fail too). */
-    u64 settle_until_ms = test_now_ms() + 300;
-    while (test_now_ms() < settle_until_ms) uv_run(&uv.loop, UV_RUN_ONCE);
-    u32 flipped[TEST_UV_REPLICAS] = {0};
-    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
-        if (replica == follower) continue;
-        flipped[replica] = test_uv_snapshot_metadata_flip(uv.replicas[replica].raft_directory);
-        assert_true(flipped[replica] > 0);
-    }
-    u64 failures = cluster_snapshot_get_failures_count();
-    test_replica_start(&uv, follower, false);
-    test_uv_run_until(&uv, test_uv_snapshot_load_failed, &failures);
-    for (u32 k = 24; k < 26; k++) index = test_uv_commit(&uv, k); /* the leader goes on */
-    assert_int_equal(uv.replicas[follower].fsm.snapshots_installed, 0);
-    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) { /* whole again */
-        if (replica == follower) continue;
-        assert_int_equal(test_uv_snapshot_metadata_flip(uv.replicas[replica].raft_directory),
-                         flipped[replica]);
-    }
-    test_uv_assert_equal(&uv, index);
-    assert_int_equal(uv.replicas[follower].fsm.snapshots_installed, 1);
-    test_uv_finish(&uv);
-    test_remove_tree(root);
-}
-
 int main(void) {
     /* A replica stopped while a peer writes to it: the peer sees EPIPE, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uv_follower_restarts_from_its_disks),
-        cmocka_unit_test(test_uv_failed_snapshot_load_leader_goes_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

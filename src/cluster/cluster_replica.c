@@ -100,7 +100,6 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
         raft_uv_tcp_close(&replica->transport);
         return KHORGOS_ERROR_io;
     }
-    cluster_snapshot_get_guard(&replica->io);
     status = raft_init(&replica->raft, &replica->io, &replica->fsm.raft,
                        cluster_raft_id(index, replica->identity.generation),
                        replica->raft_addresses[index]);

@@ -63,13 +63,6 @@ struct cluster_replica {
     bool apply_check_started;
 };
 
-/* Keeps a failed load of the snapshot a leader sends from raft 0.22.1, which frees pointers it
- * never set on that path (cluster_snapshot_get.c): raft sends the snapshot again after its
- * install-snapshot timeout. Installed on every replica's io after raft_uv_init. */
-void cluster_snapshot_get_guard(struct raft_io *io);
-/* The snapshot loads the guard kept from raft, over the whole process. */
-u64 cluster_snapshot_get_failures_count(void);
-
 /* The raft addresses of a comma-separated list of client addresses ("HOST:PORT" or "PORT",
  * HOST an IPv4 address): the same host, the port plus CLUSTER_RAFT_PORT_OFFSET. Exactly
  * `count` entries, or invalid_argument with `message` saying why. */
