@@ -82,7 +82,8 @@ struct khorgos_client_options {
     /* While a request waits, the client pings its replica every eighth of this; without a
      * pong naming the replica the leader, or a reply, for this long it moves to the next
      * address; a request its leader has not answered after this is sent again; 0: one
-     * second. */
+     * second. A connection that fails moves to the next address at once, but after a quarter
+     * of this once every address has failed in turn (or the address could not be reached). */
     uint64_t retry_ns;
     /* Optional: called for each notification the server pushes (docs/protocol.md,
      * "notification"); the body is valid during the call only. */

@@ -291,6 +291,51 @@ static void test_timeout(void **state) {
     close(listener);
 }
 
+/* A server that closes every connection at once (as one of another cluster does): counts the
+ * connections it accepted until *stop. */
+struct closer {
+    int listener;
+    volatile int stop;
+    u32 accepted;
+};
+
+static void *closer_thread(void *argument) {
+    struct closer *closer = argument;
+    while (!closer->stop) {
+        struct pollfd descriptor = {.fd = closer->listener, .events = POLLIN};
+        if (poll(&descriptor, 1, 20) <= 0) continue;
+        int fd = accept(closer->listener, NULL, NULL);
+        if (fd < 0) continue;
+        closer->accepted++;
+        close(fd);
+    }
+    return NULL;
+}
+
+/* The client pauses retry_ns / 4 once every address has failed in turn, rather than
+ * reconnecting in a tight loop: with one address and a retry of 200 ms, a second of a server
+ * that closes each connection sees at most about 20 connections (thousands without it). */
+static void test_reconnect_paced(void **state) {
+    (void)state;
+    struct closer closer = {0};
+    u16 port_closer = 0;
+    closer.listener = listen_on(&port_closer);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, closer_thread, &closer), 0);
+    struct khorgos_client *client = client_open(ports_text(port_closer, 0), 1000000000ull);
+    struct khorgos_account account = {.id = 1, .ledger = 398, .code = 1};
+    struct khorgos_create_result result;
+    assert_int_equal(execute(client, KHORGOS_CLIENT_CREATE_ACCOUNTS, &account, sizeof(account),
+                             &result, sizeof(result), NULL),
+                     KHORGOS_ERROR_timeout);
+    khorgos_client_close(client);
+    closer.stop = 1;
+    pthread_join(thread, NULL);
+    close(closer.listener);
+    assert_true(closer.accepted >= 2); /* it did try again */
+    assert_true(closer.accepted <= 40);
+}
+
 /* A fake server: answers register, pushes a notification, then evicts the client. */
 static void *fake_thread(void *argument) {
     int listener = *(int *)argument;
@@ -398,6 +443,7 @@ int main(void) {
         cmocka_unit_test(test_retry_after_lost_reply),
         cmocka_unit_test(test_clock_retry_after_lost_reply),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_reconnect_paced),
         cmocka_unit_test(test_notification_and_eviction),
         cmocka_unit_test(test_options_refused),
     };

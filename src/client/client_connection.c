@@ -104,6 +104,7 @@ struct khorgos_client {
     u64 view_followed;       /* the highest view whose leader the client went to */
     bool leading;            /* this connection's replica named itself in a pong */
     u64 progress_ns;         /* the connection's start, last reply or pong naming its replica */
+    u32 drops_in_a_row;      /* connections dropped since the last reply or pong naming its own */
     u32 move_to;             /* the address a pong named, or CLIENT_MOVE_NONE */
     u8 address_replica[KHORGOS_CLIENT_ADDRESSES_MAX]; /* each address's replica + 1; 0: unknown */
     u8 ping[CLIENT_HEADER_BYTES];
@@ -195,10 +196,14 @@ static void connection_move(struct khorgos_client *client, u32 next, u64 pause_n
 }
 
 /* The connection failed: the next address, at once (a replica that was reached and failed) or
- * after a pause of retry_ns / 4 (one that could not be reached). */
+ * after a pause of retry_ns / 4 (one that could not be reached, or every address in turn
+ * failed since the last reply or pong naming its replica: a server that closes each
+ * connection, such as one of another cluster, is not reconnected to in a tight loop). */
 static void connection_drop(struct khorgos_client *client, bool pause) {
     ASSERT(client->address_count >= 1);
-    u64 pause_ns = pause ? client->options.retry_ns / 4 : 0;
+    client->drops_in_a_row++;
+    bool round_failed = client->drops_in_a_row % client->address_count == 0;
+    u64 pause_ns = pause || round_failed ? client->options.retry_ns / 4 : 0;
     connection_move(client, (client->address_index + 1) % client->address_count, pause_ns);
 }
 
@@ -360,6 +365,7 @@ static void pong_handle(struct khorgos_client *client, const struct client_heade
     u32 leader = (u32)(view % client->address_count);
     if (leader == header->replica) {
         client->leading = true;
+        client->drops_in_a_row = 0;
         client->progress_ns = base_clock_monotonic_ns();
         client->view_followed = MAX(client->view_followed, view);
         if (client->message_pending && client->message_sent_offset == client->message_bytes &&
@@ -439,6 +445,7 @@ static void reply_handle(struct khorgos_client *client, const struct client_head
         return; /* a second answer to a request sent twice */
     }
     client->message_pending = false;
+    client->drops_in_a_row = 0;
     client->progress_ns = base_clock_monotonic_ns();
     client->view_followed = MAX(client->view_followed, (u64)header->view);
     if (reply_unrecorded(header)) {

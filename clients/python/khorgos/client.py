@@ -208,6 +208,7 @@ class Client:
         self._address_index = 0
         self._inbox = bytearray()  # bytes read from the connection, not yet a whole message
         self._leading = False  # the connected replica named itself in a pong
+        self._drops_in_a_row = 0  # connections dropped since a reply or a pong naming its own
         self.view = 0  # the highest view a message carried
         self._view_followed = 0  # the highest view whose leader the client went to
         self._replicas = {}  # address index -> the replica index its messages carry
@@ -311,6 +312,7 @@ class Client:
         leader = view % len(self.addresses)
         if leader == header[115]:
             self._leading = True
+            self._drops_in_a_row = 0
             self._view_followed = max(self._view_followed, view)
             return True
         self._leading = False
@@ -371,6 +373,7 @@ class Client:
             if command == COMMAND_REPLY and _get_u128(header, 128) == checksum and \
                     _get_u128(header, 192) == self.id:
                 self._view_followed = max(self._view_followed, self.view)
+                self._drops_in_a_row = 0
                 return header, body
 
     def _notification(self, header, body):
@@ -412,6 +415,15 @@ class Client:
                 self._drop(move.index)
             except (ConnectionError, OSError):
                 self._drop()
+                self._pace(deadline)
+
+    def _pace(self, deadline):
+        """After every address in turn dropped the connection without an answer (a server
+        that closes each connection, such as one of another cluster), waits retry / 4 before
+        the next attempt rather than reconnecting in a tight loop."""
+        self._drops_in_a_row += 1
+        if self._drops_in_a_row % len(self.addresses) == 0:
+            time.sleep(min(self.retry / 4, max(deadline - time.monotonic(), 0)))
 
     def _register(self, deadline):
         message = request_message(self.cluster, self.id, 0, 0, 0, OPERATION_REGISTER, bytes(256))

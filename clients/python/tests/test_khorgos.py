@@ -227,6 +227,36 @@ class TestClient(unittest.TestCase):
         c.close()
         silent.close()
 
+    def test_reconnect_paced(self):
+        """A server that closes every connection at once (as one of another cluster does) is
+        not reconnected to in a tight loop: with one address and a retry of 0.2 s the client
+        waits 0.05 s after each drop, so a second sees at most about 20 connections."""
+        closer = socket.socket()
+        closer.bind(("127.0.0.1", 0))
+        closer.listen(16)
+        closer.settimeout(0.05)
+        accepted, stop = [0], threading.Event()
+
+        def close_each():
+            while not stop.is_set():
+                try:
+                    connection, _ = closer.accept()
+                except OSError:
+                    continue
+                accepted[0] += 1
+                connection.close()
+        thread = threading.Thread(target=close_each)
+        thread.start()
+        c = khorgos.Client(addresses=[closer.getsockname()[1]], timeout=1.0, retry=0.2)
+        with self.assertRaises(khorgos.Timeout):
+            c.lookup_accounts([1])
+        c.close()
+        stop.set()
+        thread.join()
+        closer.close()
+        self.assertGreaterEqual(accepted[0], 2)
+        self.assertLessEqual(accepted[0], 40)
+
 
 class TestMessages(unittest.TestCase):
     """The ISO 20022 operations through the server, and what it pushes: a pacs.008 accepted
