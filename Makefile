@@ -49,9 +49,9 @@ BENCH_SOURCES := $(sort $(wildcard bench/bench_*.c))
 BENCH_PROGRAMS := $(BENCH_SOURCES:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SOURCES := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_PROGRAMS := $(FUZZ_SOURCES:fuzz/%.c=build/fuzz/%)
-# Seconds per fuzz target: make test runs each briefly (eight targets: seven took about 56 s in
+# Seconds per fuzz target: make test runs each briefly (nine targets: seven took about 56 s in
 # all with their start-up, mostly their seed corpora, regressions included; iso20022_gateway
-# 8 s); make test-long longer.
+# 8 s; cluster_entry 8 s on a loaded machine); make test-long longer.
 FUZZ_SECONDS_QUICK ?= 6
 FUZZ_SECONDS_LONG ?= 600
 

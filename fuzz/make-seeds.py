@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make-seeds.py: writes the seed corpora of the storage fuzz targets (fuzz/corpus/NAME/).
+"""make-seeds.py: writes the seed corpora of the storage fuzz targets and of fuzz_cluster_entry
+(fuzz/corpus/NAME/).
 
 The targets recompute checksums and chain hashes themselves when the input asks for it (their
 headers say how), so a seed only lays out well-formed fields; the files are committed, and this
@@ -90,6 +91,49 @@ def recovery_seeds():
           damage(4, 6, 500, 1) + damage(0, 4, 442 + 32, 8, b"\x01" * 8))
 
 
+def cluster_pack(body):
+    """A body packed as cluster.h's version 3: the bitmap, then the words not all zero."""
+    padded = body + bytes(-len(body) % 16)
+    words = [padded[i:i + 16] for i in range(0, len(padded), 16)]
+    bitmap = bytearray((len(words) + 7) // 8)
+    kept = b""
+    for index, word in enumerate(words):
+        if any(word):
+            bitmap[index // 8] |= 1 << (index % 8)
+            kept += word
+    return bytes(bitmap) + bytes(-len(bitmap) % 16) + kept
+
+
+def cluster_request(operation, body, client=None):
+    header = bytearray(80)
+    struct.pack_into("<II", header, 0, operation, len(body))
+    struct.pack_into("<I", header, 16, 1)  # the operator's role
+    header[20:31] = b"KHORGOSXXXX"
+    if client is not None:
+        struct.pack_into("<I", header, 8, 1)
+        struct.pack_into("<QQQQQIHH", header, 32, client, 0, 77, 0, 3, 1, 0, 1)
+    return bytes(header) + cluster_pack(body)
+
+
+def cluster_entry(kind, count, body, mark=0):
+    header = struct.pack("<IHHIIQQQQ", 0x4552484B, 3, kind, count, 0,
+                         1_700_000_000_000_000_000, mark, len(body), 0)
+    return header + body
+
+
+def cluster_entry_seeds():
+    transfers = b""
+    for index in range(4):  # the benchmark's: small ids, no pending id, no user data
+        transfers += struct.pack("<QQQQQQQQ", index + 1, 0, 1, 0, 2, 0, 5, 0)
+        transfers += bytes(48) + struct.pack("<IHHQ", 156, 1, 0, 0)
+    write("cluster_entry", "transfers", b"\0" + cluster_entry(1, 1, cluster_request(129, transfers)))
+    requests = cluster_request(3, b"", client=5) + cluster_request(130, bytes(range(1, 21)))
+    write("cluster_entry", "session_and_small", b"\1" + cluster_entry(1, 2, requests, mark=4))
+    check = struct.pack("<QQ", 4, 0) + bytes(range(16))
+    write("cluster_entry", "check", b"\0" + cluster_entry(2, 0, check))
+
+
 if __name__ == "__main__":
     journal_seeds()
     recovery_seeds()
+    cluster_entry_seeds()

@@ -67,10 +67,12 @@ static inline u64 test_entry(u32 k, u8 *entry) {
         }
         request = test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, transfers, sizeof(transfers));
     }
+    u64 bytes = 0;
     assert_int_equal(cluster_entry_batch_encode(entry, TEST_ENTRY_BYTES,
-                                                TEST_TIME_NS + (u64)k * 1000000u, 0, &request, 1),
+                                                TEST_TIME_NS + (u64)k * 1000000u, 0, &request, 1,
+                                                &bytes),
                      KHORGOS_ERROR_ok);
-    return cluster_entry_batch_bytes(&request, 1);
+    return bytes;
 }
 
 static inline void test_apply(struct cluster_fsm *fsm, u32 k) {

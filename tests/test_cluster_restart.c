@@ -176,10 +176,11 @@ static u64 test_three_request_entry(u8 *entry, struct khorgos_request requests[3
                                sizeof(transfers[0]));
     requests[2] = test_request(KHORGOS_OPERATION_CREATE_TRANSFERS, &transfers[1],
                                sizeof(transfers[1]));
+    u64 bytes = 0;
     assert_int_equal(cluster_entry_batch_encode(entry, TEST_ENTRY_BYTES, TEST_TIME_NS, 0,
-                                                requests, 3),
+                                                requests, 3, &bytes),
                      KHORGOS_ERROR_ok);
-    return cluster_entry_batch_bytes(requests, 3);
+    return bytes;
 }
 
 /* The state an engine in memory holds after the three-request entry. */

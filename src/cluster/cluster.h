@@ -3,11 +3,10 @@
  * cowsql fork, 0.22 or later); this layer is what each replica applies from it: a raft_fsm
  * whose entries each carry one batch of Khorgos requests, executed on the replica's engine.
  *
- * An entry (little-endian, every part a multiple of 16 bytes so that bodies stay aligned for
- * the engine's 128-byte records):
+ * An entry (little-endian, every part a multiple of 16 bytes):
  *   header, 48 bytes:
  *     u32 magic          CLUSTER_ENTRY_MAGIC ("KHRE")
- *     u16 version        CLUSTER_ENTRY_VERSION
+ *     u16 version        CLUSTER_ENTRY_VERSION (3); a replica refuses (corrupt) any other
  *     u16 kind           cluster_entry_kind: a batch, or a digest check
  *     u32 request_count  requests that follow (0 for a check; 0 for a batch is a clock tick)
  *     u32 reserved       zero
@@ -26,7 +25,15 @@
  *                        u16 batch_count (struct khorgos_client_request): the session the
  *                        request belongs to, so every replica's session table takes it alike;
  *                        all zero without CLUSTER_REQUEST_CLIENT
- *     then body_size bytes of body padded with zeros to a multiple of 16
+ *     then the body packed: of its W = ceil(body_size / 16) words of 16 bytes (the last one
+ *     padded with zeros), only those not all zero are kept:
+ *       bitmap           ceil(W / 8) bytes, zero-padded to a multiple of 16: bit w % 8 of byte
+ *                        w / 8 is set when word w is kept; bits past W are zero
+ *       words            the kept words, 16 bytes each, in order
+ *     A record (a transfer, an account) is 8 words, and real ones have zero words (a transfer's
+ *     pending_id and often its user data and timeout): raft checksums, copies, writes and
+ *     sends every byte of an entry, so those bytes cost on every replica. A kept word is never
+ *     zero, so an entry has exactly one encoding.
  *   a check, 32 bytes:
  *     u64 mark, u64 reserved (zero), u128 digest: the leader's digest recorded under `mark`
  *
@@ -69,7 +76,7 @@
 #endif
 
 #define CLUSTER_ENTRY_MAGIC 0x4552484bu /* "KHRE" */
-#define CLUSTER_ENTRY_VERSION 2u
+#define CLUSTER_ENTRY_VERSION 3u
 #define CLUSTER_ENTRY_HEADER_BYTES 48u
 #define CLUSTER_REQUEST_HEADER_BYTES 80u
 /* A request header's flag: its client fields are set (a request of a client's session). */
@@ -83,6 +90,12 @@
 #define CLUSTER_ENTRY_BYTES_MAX                                                                \
     (CLUSTER_ENTRY_HEADER_BYTES +                                                              \
      8u * (CLUSTER_REQUEST_HEADER_BYTES + LIMIT_REQUEST_BODY_BYTES_MAX))
+/* Bytes of one entry as raft carries it (bodies packed): its expanded size at most
+ * CLUSTER_ENTRY_BYTES_MAX, plus the bitmaps, at worst one bit per word (a 128th of the bytes)
+ * and a padding of 16 bytes per request. */
+#define CLUSTER_ENTRY_ENCODED_BYTES_MAX                                                        \
+    (CLUSTER_ENTRY_BYTES_MAX + CLUSTER_ENTRY_BYTES_MAX / 128u +                                \
+     16u * CLUSTER_ENTRY_REQUEST_COUNT_MAX)
 /* Bytes of the replies of one entry's requests on a replica; a request whose reply would not
  * fit the rest is refused (reply_too_small) alike on every replica. */
 #define CLUSTER_REPLY_BYTES_MAX (8u * LIMIT_REQUEST_BODY_BYTES_MAX)
@@ -149,14 +162,33 @@ enum cluster_entry_kind {
     CLUSTER_ENTRY_CHECK = 2,
 };
 
-/* Bytes of a batch entry holding these requests (operation, actor, client and body of each). */
+/* Bytes of a batch entry holding these requests (operation, actor, client and body of each),
+ * expanded: every body whole, padded to 16 bytes. At most CLUSTER_ENTRY_BYTES_MAX. */
 u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count);
-/* Writes a batch entry into `buffer` (cluster_entry_batch_bytes of it; every byte
- * written, the bodies copied and the rest zeroed).
- * invalid_argument when it would exceed the limits above; nothing is written then. */
+/* Bytes a buffer needs to encode these requests: the expanded bytes and every bitmap (the
+ * encoded entry is at most this, less by 16 bytes per zero word). */
+u64 cluster_entry_batch_capacity_bytes(const struct khorgos_request *requests, u32 count);
+/* Writes a batch entry into `buffer` (buffer_bytes at least cluster_entry_batch_capacity_bytes)
+ * and its size to `entry_bytes`. invalid_argument when it would exceed the limits above, or
+ * the buffer; nothing is written then. */
 khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 timestamp_ns,
                                          u64 mark, const struct khorgos_request *requests,
-                                         u32 count);
+                                         u32 count, u64 *entry_bytes);
+/* A body's bitmap bytes (its words' bits, padded to 16 bytes). */
+u64 cluster_body_bitmap_bytes(u32 body_size);
+/* Packs a body: its bitmap, then its words that are not zero, into `out`, which must hold
+ * cluster_body_bitmap_bytes plus the padded body. Returns the bytes written. */
+u64 cluster_body_pack(const u8 *body, u32 body_size, u8 *out);
+/* Expands an entry as raft carries it into `out` (CLUSTER_ENTRY_BYTES_MAX, 16-byte aligned):
+ * the same header, with body_bytes the expanded body's, and each body whole, zero-padded to 16
+ * bytes. Checks the magic, the version, the sizes against the limits and the bytes, and each
+ * bitmap against its words (no bit past the body's words, no kept word that is zero, no byte
+ * missing or left over): corrupt otherwise. The rest of an entry is checked by the apply. */
+khorgos_error cluster_entry_expand(const void *entry, u64 entry_bytes, void *out,
+                                   u64 *out_bytes);
+/* The inverse: packs an entry cluster_entry_expand produced into `out`
+ * (CLUSTER_ENTRY_ENCODED_BYTES_MAX); returns its bytes. */
+u64 cluster_entry_pack(const void *expanded, u64 expanded_bytes, void *out);
 /* Writes a check entry (CLUSTER_ENTRY_HEADER_BYTES + CLUSTER_CHECK_BYTES bytes). */
 void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 digest);
 
@@ -226,7 +258,7 @@ struct cluster_fsm {
     u32 applied_since_snapshot_entries;
     bool compaction_by_bytes; /* raft's threshold is lowered: the bytes were reached */
     u8 *replies;     /* CLUSTER_REPLY_BYTES_MAX */
-    u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX, for an entry whose buffer is not aligned */
+    u8 *entry_copy;  /* CLUSTER_ENTRY_BYTES_MAX: the entry being applied, expanded */
     struct cluster_apply_result result;
     /* Optional: called from raft's apply method right after each entry is applied, with the
      * entry's bytes and the result, valid only during the call. raft may call a proposal's

@@ -1,11 +1,12 @@
-/* The leader's side (cluster.h): the binary layout of an entry, encoded; the entry's time. */
+/* The leader's side (cluster.h): the binary layout of an entry, encoded (bodies packed: their
+ * zero words left out); the entry's time. */
 #include <string.h>
 
 #include "cluster/cluster.h"
 
 _Static_assert(CLUSTER_ENTRY_HEADER_BYTES % 16 == 0, "bodies after the header stay aligned");
 _Static_assert(CLUSTER_REQUEST_HEADER_BYTES % 16 == 0, "bodies after a request stay aligned");
-_Static_assert(CLUSTER_ENTRY_BYTES_MAX < U32_MAX, "an entry's size fits a raft buffer");
+_Static_assert(CLUSTER_ENTRY_ENCODED_BYTES_MAX < U32_MAX, "an entry's size fits a raft buffer");
 _Static_assert(sizeof(struct khorgos_actor) == 16, "the actor's 16 bytes of a request header");
 _Static_assert(4 + KHORGOS_BIC_BYTES + 1 == 16, "role, BIC and a reserved byte");
 
@@ -73,10 +74,65 @@ u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count)
     return bytes;
 }
 
+u64 cluster_body_bitmap_bytes(u32 body_size) {
+    ASSERT(body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    u64 words = cluster_padded(body_size) / 16;
+    u64 bytes = cluster_padded((words + 7) / 8);
+    ASSERT(bytes * 8 >= words);
+    return bytes;
+}
+
+u64 cluster_entry_batch_capacity_bytes(const struct khorgos_request *requests, u32 count) {
+    ASSERT(requests != NULL || count == 0);
+    u64 bytes = cluster_entry_batch_bytes(requests, count);
+    for (u32 index = 0; index < count; index++) {
+        bytes += cluster_body_bitmap_bytes(MIN(requests[index].body_size,
+                                               (u32)LIMIT_REQUEST_BODY_BYTES_MAX));
+    }
+    ASSERT(bytes >= CLUSTER_ENTRY_HEADER_BYTES);
+    return bytes;
+}
+
+/* One 16-byte word of a body into `out` whether it is zero or not (the caller's capacity holds
+ * every word): the next word goes over it when it is zero. Returns whether it is kept. */
+static bool cluster_word_pack(const u8 *word, u8 *out) {
+    ASSERT(word != NULL && out != NULL);
+    u64 low, high;
+    memcpy(&low, word, sizeof(low));
+    memcpy(&high, word + 8, sizeof(high));
+    memcpy(out, &low, sizeof(low));
+    memcpy(out + 8, &high, sizeof(high));
+    return (low | high) != 0;
+}
+
+u64 cluster_body_pack(const u8 *body, u32 body_size, u8 *out) {
+    ASSERT(body != NULL || body_size == 0);
+    ASSERT(out != NULL && body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    u64 bitmap_bytes = cluster_body_bitmap_bytes(body_size);
+    u32 words_full = body_size / 16;
+    u32 words = (u32)(cluster_padded(body_size) / 16);
+    memset(out, 0, bitmap_bytes);
+    u8 *kept = out + bitmap_bytes;
+    for (u32 word = 0; word < words_full; word++) {
+        bool present = cluster_word_pack(body + (u64)word * 16, kept);
+        out[word / 8] |= (u8)((u8)present << (word % 8));
+        kept += present ? 16 : 0;
+    }
+    if (words_full < words) { /* the last word's bytes past the body are zeros */
+        u8 last[16] = {0};
+        memcpy(last, body + (u64)words_full * 16, body_size % 16);
+        bool present = cluster_word_pack(last, kept);
+        out[words_full / 8] |= (u8)((u8)present << (words_full % 8));
+        kept += present ? 16 : 0;
+    }
+    ASSERT(kept <= out + bitmap_bytes + (u64)words * 16);
+    return (u64)(kept - out);
+}
+
 khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 timestamp_ns,
                                          u64 mark, const struct khorgos_request *requests,
-                                         u32 count) {
-    ASSERT(buffer != NULL);
+                                         u32 count, u64 *entry_bytes) {
+    ASSERT(buffer != NULL && entry_bytes != NULL);
     ASSERT(requests != NULL || count == 0);
     if (count > CLUSTER_ENTRY_REQUEST_COUNT_MAX || timestamp_ns == 0) {
         return KHORGOS_ERROR_invalid_argument;
@@ -89,26 +145,53 @@ khorgos_error cluster_entry_batch_encode(void *buffer, u64 buffer_bytes, u64 tim
             return KHORGOS_ERROR_invalid_argument;
         }
     }
-    u64 bytes = cluster_entry_batch_bytes(requests, count);
-    if (bytes > CLUSTER_ENTRY_BYTES_MAX || bytes > buffer_bytes) {
+    if (cluster_entry_batch_bytes(requests, count) > CLUSTER_ENTRY_BYTES_MAX ||
+        cluster_entry_batch_capacity_bytes(requests, count) > buffer_bytes) {
         return KHORGOS_ERROR_invalid_argument;
     }
     u8 *out = buffer;
-    /* Only the headers and the padding are zeroed: the bodies are copied over whole. */
-    cluster_header_encode(out, CLUSTER_ENTRY_BATCH, count, timestamp_ns, mark,
-                          bytes - CLUSTER_ENTRY_HEADER_BYTES);
     u64 offset = CLUSTER_ENTRY_HEADER_BYTES;
     for (u32 index = 0; index < count; index++) {
         const struct khorgos_request *request = &requests[index];
         cluster_request_header_encode(out + offset, request);
         offset += CLUSTER_REQUEST_HEADER_BYTES;
-        if (request->body_size > 0) memcpy(out + offset, request->body, request->body_size);
-        u64 padding = cluster_padded(request->body_size) - request->body_size;
-        memset(out + offset + request->body_size, 0, padding);
-        offset += cluster_padded(request->body_size);
+        offset += cluster_body_pack(request->body, request->body_size, out + offset);
     }
-    ASSERT(offset == bytes);
+    cluster_header_encode(out, CLUSTER_ENTRY_BATCH, count, timestamp_ns, mark,
+                          offset - CLUSTER_ENTRY_HEADER_BYTES);
+    ASSERT(offset <= buffer_bytes && offset <= CLUSTER_ENTRY_ENCODED_BYTES_MAX);
+    *entry_bytes = offset;
     return KHORGOS_ERROR_ok;
+}
+
+u64 cluster_entry_pack(const void *expanded, u64 expanded_bytes, void *out) {
+    ASSERT(expanded != NULL && out != NULL);
+    ASSERT(expanded_bytes >= CLUSTER_ENTRY_HEADER_BYTES);
+    const u8 *in = expanded;
+    u8 *packed = out;
+    memcpy(packed, in, CLUSTER_ENTRY_HEADER_BYTES);
+    u16 kind;
+    u32 count;
+    memcpy(&kind, in + 6, sizeof(kind));
+    memcpy(&count, in + 8, sizeof(count));
+    if (kind != CLUSTER_ENTRY_BATCH) {
+        memcpy(packed, in, expanded_bytes);
+        return expanded_bytes;
+    }
+    u64 offset = CLUSTER_ENTRY_HEADER_BYTES;
+    u64 packed_offset = CLUSTER_ENTRY_HEADER_BYTES;
+    for (u32 index = 0; index < count; index++) {
+        u32 body_size;
+        memcpy(&body_size, in + offset + 4, sizeof(body_size));
+        memcpy(packed + packed_offset, in + offset, CLUSTER_REQUEST_HEADER_BYTES);
+        offset += CLUSTER_REQUEST_HEADER_BYTES;
+        packed_offset += CLUSTER_REQUEST_HEADER_BYTES;
+        packed_offset += cluster_body_pack(in + offset, body_size, packed + packed_offset);
+        offset += cluster_padded(body_size);
+    }
+    ASSERT(offset == expanded_bytes);
+    cluster_put_u64(packed + 32, packed_offset - CLUSTER_ENTRY_HEADER_BYTES);
+    return packed_offset;
 }
 
 void cluster_entry_check_encode(void *buffer, u64 timestamp_ns, u64 mark, u128 digest) {

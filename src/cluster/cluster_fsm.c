@@ -34,6 +34,120 @@ static u64 cluster_get_u64(const u8 *at) {
     return value;
 }
 
+/* The bitmap of a body's words (cluster.h): its bits past the body's words and its padding
+ * bytes are zero. */
+static bool cluster_bitmap_valid(const u8 *bitmap, u64 bitmap_bytes, u64 words) {
+    ASSERT(bitmap != NULL || bitmap_bytes == 0);
+    ASSERT(bitmap_bytes * 8 >= words);
+    for (u64 byte = words / 8; byte < bitmap_bytes; byte++) {
+        u64 valid = byte * 8 < words ? words - byte * 8 : 0; /* below 8 from words / 8 on */
+        if ((bitmap[byte] >> valid) != 0) return false;
+    }
+    return true;
+}
+
+/* Unpacks one body (cluster.h, version 3) from `in` (in_bytes at most) into `out`, its
+ * padded size: a word the bitmap marks present is copied, and must not be zero (a zero word
+ * is always left out, so that an entry has one encoding); the others are zero. The body's
+ * last word holds zeros past the body. false when the body is malformed; `used` is the
+ * bytes it takes. */
+static bool cluster_body_unpack(const u8 *in, u64 in_bytes, u32 body_size, u8 *out,
+                                u64 *used) {
+    ASSERT(in != NULL && out != NULL && used != NULL);
+    ASSERT(body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
+    u64 words = ((u64)body_size + 15) / 16;
+    u64 bitmap_bytes = cluster_body_bitmap_bytes(body_size);
+    if (in_bytes < bitmap_bytes || !cluster_bitmap_valid(in, bitmap_bytes, words)) return false;
+    const u8 *word_in = in + bitmap_bytes;
+    const u8 *end = in + in_bytes;
+    u64 zero_kept = 0;
+    for (u64 word = 0; word < words; word++) {
+        u64 low = 0, high = 0;
+        if ((in[word / 8] >> (word % 8)) & 1u) {
+            if (end - word_in < 16) return false;
+            memcpy(&low, word_in, sizeof(low));
+            memcpy(&high, word_in + 8, sizeof(high));
+            zero_kept |= (low | high) == 0;
+            word_in += 16;
+        }
+        memcpy(out + word * 16, &low, sizeof(low));
+        memcpy(out + word * 16 + 8, &high, sizeof(high));
+    }
+    if (zero_kept != 0) return false;
+    for (u64 byte = body_size; byte < words * 16; byte++) {
+        if (out[byte] != 0) return false;
+    }
+    *used = (u64)(word_in - in);
+    return true;
+}
+
+/* A batch's requests (version 3) into the expanded layout after its header; false when they
+ * are malformed. */
+static bool cluster_batch_expand(const u8 *body, u64 body_bytes, u32 request_count, u8 *out,
+                                 u64 *out_bytes) {
+    ASSERT(body != NULL && out != NULL && out_bytes != NULL);
+    ASSERT(request_count <= CLUSTER_ENTRY_REQUEST_COUNT_MAX);
+    u64 offset = 0;
+    u64 expanded = 0;
+    for (u32 index = 0; index < request_count; index++) {
+        if (body_bytes - offset < CLUSTER_REQUEST_HEADER_BYTES) return false;
+        u32 body_size = cluster_get_u32(body + offset + 4);
+        if (body_size > LIMIT_REQUEST_BODY_BYTES_MAX) return false;
+        u64 padded = ((u64)body_size + 15) & ~(u64)15;
+        if (CLUSTER_ENTRY_HEADER_BYTES + expanded + CLUSTER_REQUEST_HEADER_BYTES + padded >
+            CLUSTER_ENTRY_BYTES_MAX) {
+            return false;
+        }
+        memcpy(out + expanded, body + offset, CLUSTER_REQUEST_HEADER_BYTES);
+        offset += CLUSTER_REQUEST_HEADER_BYTES;
+        expanded += CLUSTER_REQUEST_HEADER_BYTES;
+        u64 used = 0;
+        if (!cluster_body_unpack(body + offset, body_bytes - offset, body_size, out + expanded,
+                                 &used)) {
+            return false;
+        }
+        offset += used;
+        expanded += padded;
+    }
+    *out_bytes = expanded;
+    return offset == body_bytes;
+}
+
+khorgos_error cluster_entry_expand(const void *entry, u64 entry_bytes, void *out,
+                                   u64 *out_bytes) {
+    ASSERT(entry != NULL && out != NULL);
+    ASSERT(out_bytes != NULL);
+    const u8 *data = entry;
+    u8 *expanded = out;
+    if (entry_bytes < CLUSTER_ENTRY_HEADER_BYTES) return KHORGOS_ERROR_corrupt;
+    if (entry_bytes > CLUSTER_ENTRY_ENCODED_BYTES_MAX) return KHORGOS_ERROR_corrupt;
+    if (cluster_get_u32(data) != CLUSTER_ENTRY_MAGIC) return KHORGOS_ERROR_corrupt;
+    if (cluster_get_u16(data + 4) != CLUSTER_ENTRY_VERSION) return KHORGOS_ERROR_corrupt;
+    u64 body_bytes = entry_bytes - CLUSTER_ENTRY_HEADER_BYTES;
+    if (cluster_get_u64(data + 32) != body_bytes) return KHORGOS_ERROR_corrupt;
+    u16 kind = cluster_get_u16(data + 6);
+    u32 request_count = cluster_get_u32(data + 8);
+    memcpy(expanded, data, CLUSTER_ENTRY_HEADER_BYTES);
+    if (kind == CLUSTER_ENTRY_CHECK && body_bytes == CLUSTER_CHECK_BYTES) {
+        memcpy(expanded + CLUSTER_ENTRY_HEADER_BYTES, data + CLUSTER_ENTRY_HEADER_BYTES,
+               CLUSTER_CHECK_BYTES);
+        *out_bytes = entry_bytes;
+        return KHORGOS_ERROR_ok;
+    }
+    if (kind != CLUSTER_ENTRY_BATCH || request_count > CLUSTER_ENTRY_REQUEST_COUNT_MAX) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    u64 expanded_body = 0;
+    if (!cluster_batch_expand(data + CLUSTER_ENTRY_HEADER_BYTES, body_bytes, request_count,
+                              expanded + CLUSTER_ENTRY_HEADER_BYTES, &expanded_body)) {
+        return KHORGOS_ERROR_corrupt;
+    }
+    memcpy(expanded + 32, &expanded_body, sizeof(expanded_body));
+    *out_bytes = CLUSTER_ENTRY_HEADER_BYTES + expanded_body;
+    ASSERT(*out_bytes <= CLUSTER_ENTRY_BYTES_MAX);
+    return KHORGOS_ERROR_ok;
+}
+
 /* A request header's fields besides operation and size (cluster.h): the flags are 0 or
  * CLUSTER_REQUEST_CLIENT, the reserved bytes zero, the client fields all zero without the flag
  * and naming a client with it. */
@@ -281,13 +395,12 @@ const struct cluster_apply_result *cluster_fsm_apply(struct cluster_fsm *fsm, co
         result->error = fsm->diverged ? KHORGOS_ERROR_diverged : fsm->stop_error;
         return result;
     }
-    const u8 *data = entry;
-    if (((uintptr_t)data & 15) != 0 && entry_bytes <= CLUSTER_ENTRY_BYTES_MAX) {
-        memcpy(fsm->entry_copy, data, entry_bytes);
-        data = fsm->entry_copy;
-    }
+    /* Expanded into the fsm's buffer (aligned), every part checked before anything applies. */
+    u64 expanded_bytes = 0;
     struct cluster_entry decoded;
-    if (!cluster_entry_decode(data, entry_bytes, &decoded)) {
+    if (cluster_entry_expand(entry, entry_bytes, fsm->entry_copy, &expanded_bytes) !=
+            KHORGOS_ERROR_ok ||
+        !cluster_entry_decode(fsm->entry_copy, expanded_bytes, &decoded)) {
         result->error = KHORGOS_ERROR_corrupt;
         return result;
     }

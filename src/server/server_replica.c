@@ -4,7 +4,8 @@
  * the server hands its engine batches here instead of to the engine (server_jobs_execute):
  *
  *   - the leader encodes each batch as one or more entries (cluster_entry_batch_encode: at most
- *     CLUSTER_ENTRY_REQUEST_COUNT_MAX requests and CLUSTER_ENTRY_BYTES_MAX bytes each), stamps
+ *     CLUSTER_ENTRY_REQUEST_COUNT_MAX requests and CLUSTER_ENTRY_BYTES_MAX bytes expanded
+ *     each), stamps
  *     them with its clock (cluster_leader_timestamp), proposes them with raft_apply, and sends
  *     the batch's replies only once every entry of it is committed and applied: raft's callback
  *     gives the state machine's result (cluster_apply_result), whose errors, timestamps and
@@ -112,13 +113,15 @@ static bool replica_propose(struct server *server, struct server_batch *batch, u
     ASSERT(count <= CLUSTER_ENTRY_REQUEST_COUNT_MAX);
     struct cluster_replica *cluster = &server->replica->cluster;
     const struct khorgos_request *requests = batch != NULL ? batch->requests + first : NULL;
-    u64 bytes = cluster_entry_batch_bytes(requests, count);
+    u64 capacity = cluster_entry_batch_capacity_bytes(requests, count);
     struct server_replica_proposal *proposal = calloc(1, sizeof(*proposal));
-    struct raft_buffer buffer = {.base = raft_malloc(bytes), .len = bytes};
+    struct raft_buffer buffer = {.base = raft_malloc(capacity), .len = 0};
     u64 timestamp = cluster_leader_timestamp(cluster->fsm.engine, base_clock_realtime_ns());
+    u64 bytes = 0;
     bool ok = proposal != NULL && buffer.base != NULL &&
-              cluster_entry_batch_encode(buffer.base, bytes, timestamp, mark, requests,
-                                         count) == KHORGOS_ERROR_ok;
+              cluster_entry_batch_encode(buffer.base, capacity, timestamp, mark, requests, count,
+                                         &bytes) == KHORGOS_ERROR_ok;
+    buffer.len = bytes; /* raft carries the encoded bytes only */
     if (ok) {
         *proposal = (struct server_replica_proposal){
             .server = server, .batch = batch, .first = first, .count = count, .mark = mark,
