@@ -144,6 +144,48 @@ void cluster_heap_install(void);
 void cluster_heap_uninstall(void);
 struct cluster_heap_stats cluster_heap_stats(void);
 
+/* ---- An InstallSnapshot held while a snapshot is taken (cluster_hold.c) ----------------------
+ * raft 0.22.1's raft_fsm layer mishandles a leader's InstallSnapshot that reaches a replica
+ * while the replica's own snapshot is being written (from raft's call of the fsm's snapshot
+ * method until raft_io's snapshot_put calls back): raft moves its in-memory log to the
+ * leader's snapshot at once but holds the install back, then, when its own snapshot is
+ * written, compacts a log that no longer holds that snapshot's index (with raft's assertions
+ * on: "TrailSnapshot: last_term != 0") and starts the held install through a pointer it has
+ * just cleared; a replacement catching up from a compacting leader met it. The hold keeps such
+ * a message from raft on this replica and gives it to raft as soon as raft's own snapshot has
+ * called back, so the two never overlap; raft sees a message that arrived a little later. It
+ * sits between raft and its raft_io: the I/O's start (which receives raft's receive callback)
+ * and snapshot_put are replaced, for at most CLUSTER_HOLDS_MAX raft instances in one process
+ * (one in a replica process, one per server in the tests' fixture). One message is held at a
+ * time; a newer one from the leader replaces it. A sender's address longer than
+ * CLUSTER_HOLD_ADDRESS_BYTES (raft addresses here are CLUSTER_ADDRESS_BYTES) is not held: the
+ * message is dropped as a lost one, and the leader sends its snapshot again after raft's
+ * install timeout. */
+#define CLUSTER_HOLDS_MAX 8u
+#define CLUSTER_HOLD_ADDRESS_BYTES 256u
+
+struct cluster_hold {
+    struct raft *raft;
+    struct raft_io *io;
+    int (*start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    int (*snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *put,
+                        const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+    raft_io_recv_cb receive;                /* raft's */
+    struct raft_io_snapshot_put *take;      /* raft's own snapshot being written, or NULL */
+    raft_io_snapshot_put_cb take_done;      /* raft's callback for it */
+    struct raft_message message;            /* the held InstallSnapshot, when `held` */
+    char address[CLUSTER_HOLD_ADDRESS_BYTES];
+    bool held;
+    u64 held_total;    /* messages held since install */
+    u64 dropped_total; /* messages dropped (address too long, or raft closing) */
+};
+
+/* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when
+ * CLUSTER_HOLDS_MAX holds are in place. */
+bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft);
+/* Takes the hold out, freeing a message still held: after raft_close has called back. */
+void cluster_hold_uninstall(struct cluster_hold *hold);
+
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,
     CLUSTER_ENTRY_CHECK = 2,
