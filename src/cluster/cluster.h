@@ -208,7 +208,8 @@ struct cluster_hold {
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when
  * CLUSTER_HOLDS_MAX holds are in place. */
 bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft);
-/* Takes the hold out, freeing a message still held: after raft_close has called back. */
+/* Takes the hold out of the table, freeing a message still held: after raft_close has called
+ * back. The I/O, closed with raft, is not touched (the tests' fixture frees it at close). */
 void cluster_hold_uninstall(struct cluster_hold *hold);
 
 enum cluster_entry_kind {

@@ -255,8 +255,6 @@ void cluster_hold_uninstall(struct cluster_hold *hold) {
     for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
         if (cluster_holds[index] == hold) cluster_holds[index] = NULL;
     }
-    hold->io->start = hold->start;
-    hold->io->snapshot_put = hold->snapshot_put;
-    hold->io->snapshot_get = hold->snapshot_get;
-    hold->raft = NULL;
+    hold->raft = NULL; /* the I/O, closed with raft, may already be freed: not touched */
+    hold->io = NULL;
 }
