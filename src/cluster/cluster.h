@@ -328,7 +328,9 @@ void cluster_fsm_deinit(struct cluster_fsm *fsm);
 void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,
                             u32 trailing_entries, u64 log_bytes);
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
- * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
+ * out_of_memory, or invalid_operation while its engine's journal has a batch in flight or while
+ * a restarted replica replays to its journal's end (its snapshot must record the chain head of
+ * its last request, which the replay engine in memory has not). */
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
 /* Applies the deferred entries, in order (the applied hook called for each), and frees them. */
 void cluster_fsm_apply_deferred(struct cluster_fsm *fsm);
