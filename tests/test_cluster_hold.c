@@ -4,8 +4,9 @@
  * load asked for while a snapshot is written reaches the I/O only once the write called back,
  * and a write asked for while a load runs only once the load called back (raft_uv's load fails
  * when a write removes an old snapshot under its listing, and raft 0.22.1 then frees what it
- * never set); an InstallSnapshot received while raft's own snapshot is written reaches raft
- * only after that write called back, with its data, configuration and sender intact.
+ * never set), and a load that fails all the same is not given back to raft; an InstallSnapshot
+ * received while raft's own snapshot is written reaches raft only after that write called
+ * back, with its data, configuration and sender intact.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,23 @@ static void test_load_waits_for_a_write(void **state) {
     assert_int_equal(test_hold.waited_total, 1);
 }
 
+/* raft 0.22.1 frees, on a failed load, the message's data and configuration it never set:
+ * the failure is kept from it. */
+static void test_failed_load_kept_from_raft(void **state) {
+    (void)state;
+    struct raft_io_snapshot_get get = {0};
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 1);
+    test_io.get_done(test_io.get, raft_malloc(sizeof(struct raft_snapshot)), RAFT_IOERR);
+    assert_int_equal(test_io.raft_gets_done, 0);
+    assert_int_equal(test_hold.gets_failed_total, 1);
+    /* The next load, asked for again, reaches the I/O and raft as any other. */
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 2);
+    test_io.get_done(test_io.get, NULL, 0);
+    assert_int_equal(test_io.raft_gets_done, 1);
+}
+
 static void test_write_waits_for_loads(void **state) {
     (void)state;
     struct raft_io_snapshot_put put = {0};
@@ -185,6 +203,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_install_waits_for_the_snapshot_taken, test_setup,
                                         test_teardown),
     };

@@ -168,6 +168,9 @@ struct cluster_heap_stats cluster_heap_stats(void);
  *   for while loads run starts when they have called back. At most CLUSTER_HOLD_GETS_MAX loads
  *   wait (raft asks for one per follower it sends a snapshot); one more starts at once. A
  *   waiting load is not started once raft closes (its request is left to the process's end).
+   A load that fails all the same (a disk error) is not given back to raft: its request is
+   left, and the leader, hearing nothing from that follower, sends its snapshot again after
+   raft's install timeout (30 s), with a new load.
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -203,6 +206,7 @@ struct cluster_hold {
     u64 held_total;    /* messages held since install */
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
+    u64 gets_failed_total; /* loads that failed, kept from raft */
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when

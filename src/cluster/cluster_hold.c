@@ -181,7 +181,12 @@ static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
     hold->gets_count--;
     hold->gets[place] = hold->gets[hold->gets_count];
     hold->gets_running[place] = hold->gets_running[hold->gets_count];
-    hold->get_done(get, snapshot, status);
+    if (status == 0) {
+        hold->get_done(get, snapshot, status);
+    } else { /* kept from raft, which would free what it never set */
+        raft_free(snapshot);
+        hold->gets_failed_total++;
+    }
     bool running = false;
     for (u32 at = 0; at < hold->gets_count; at++) running = running || hold->gets_running[at];
     if (running || hold->put.put == NULL || hold->put_running) return;
