@@ -46,7 +46,20 @@ if ! "$KHORGOS" start --replica 9 2>&1 | grep -q "replica index"; then
     exit 0
 fi
 # Each kind in turn: a kill, a stop, a crash of all three, a follower's raft log tail flipped
-# (refused at start, then replaced) and a replica's directory deleted (replaced).
-$harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 18 --gap 1.5 \
-    --port 4730 --faults kill,stop,crash,corrupt,wipe --cycle --grace 3 || exit 1
+# (refused at start, then replaced) and a replica's directory deleted (replaced). The replicas
+# compact their raft logs every 64 KiB of entries, so leaders take snapshots under the traffic
+# and a replacement catches up from the leader's: both must be seen on /metrics.
+out=$($harness --work "$work/three" --replicas 3 --clients 3 --requests 20 --seconds 18 \
+    --gap 1.5 --port 4730 --faults kill,stop,crash,corrupt,wipe --cycle --grace 3 \
+    --start-option=--snapshot-log-bytes --start-option=65536 2>&1)
+status=$?
+echo "$out" | tail -1
+if [ $status -ne 0 ]; then
+    echo "$out" | tail -20
+    exit 1
+fi
+if ! echo "$out" | tail -1 | grep -q "snapshots taken [1-9][0-9]* and installed [1-9]"; then
+    echo "FAIL: no raft snapshot taken and installed under the faults"
+    exit 1
+fi
 echo "ok"

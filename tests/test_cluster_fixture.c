@@ -33,6 +33,8 @@ struct test_cluster {
     /* One engine outside raft fed every committed entry directly: what replicas must equal. */
     struct cluster_fsm reference;
     u64 time_ns; /* the next entry's leader timestamp */
+    /* Between each server's raft and its I/O when the test asks (test_cluster_start_holding). */
+    struct cluster_hold holds[TEST_REPLICA_COUNT];
 };
 
 /* What the leader's raft_apply callback saw. */
@@ -54,7 +56,7 @@ static struct khorgos *test_engine_open(void) {
     return engine;
 }
 
-static void test_cluster_start(struct test_cluster *cluster) {
+static void test_cluster_start_holding(struct test_cluster *cluster, bool holding) {
     memset(cluster, 0, sizeof(*cluster));
     cluster->time_ns = TEST_LEADER_TIME_NS;
     assert_int_equal(raft_fixture_init(&cluster->fixture), 0);
@@ -70,13 +72,22 @@ static void test_cluster_start(struct test_cluster *cluster) {
                                                 &configuration), 0);
     assert_int_equal(raft_fixture_bootstrap(&cluster->fixture, &configuration), 0);
     raft_configuration_close(&configuration);
+    for (u32 index = 0; index < TEST_REPLICA_COUNT && holding; index++) {
+        assert_true(cluster_hold_install(&cluster->holds[index],
+                                         raft_fixture_get(&cluster->fixture, index)));
+    }
     assert_int_equal(raft_fixture_start(&cluster->fixture), 0);
     assert_true(raft_fixture_step_until_has_leader(&cluster->fixture, TEST_STEP_MSECS_MAX));
+}
+
+static void test_cluster_start(struct test_cluster *cluster) {
+    test_cluster_start_holding(cluster, false);
 }
 
 static void test_cluster_stop(struct test_cluster *cluster) {
     raft_fixture_close(&cluster->fixture);
     for (u32 index = 0; index < TEST_REPLICA_COUNT; index++) {
+        cluster_hold_uninstall(&cluster->holds[index]);
         cluster_fsm_deinit(&cluster->fsms[index]);
     }
     cluster_fsm_deinit(&cluster->reference);
@@ -766,6 +777,41 @@ static void test_lagging_replica_installs_a_snapshot(void **state) {
     test_cluster_stop(&cluster);
 }
 
+/* A follower that comes back behind the leader's compacted log and at once takes its own
+ * snapshot, slowly (2 s to write): the leader's InstallSnapshot reaches it while its snapshot
+ * is being written. The hold keeps the message from raft until that snapshot is written, then
+ * the follower installs the leader's and catches up. Given to raft at once, the message makes
+ * raft 0.22.1 compact a log it has already moved past that snapshot, and start the held
+ * install through a pointer it has just cleared: the test process crashes. */
+static void test_snapshot_arriving_while_one_is_taken_waits(void **state) {
+    (void)state;
+    static struct test_cluster cluster;
+    test_cluster_start_holding(&cluster, true);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 1000, 4));
+    u32 leader = test_leader(&cluster);
+    u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
+    struct raft *leader_raft = raft_fixture_get(&cluster.fixture, leader);
+    raft_set_snapshot_threshold(leader_raft, 4);
+    raft_set_snapshot_trailing(leader_raft, 2);
+    raft_fixture_kill(&cluster.fixture, follower);
+    raft_index index = 0;
+    for (u32 round = 0; round < 8; round++) index = test_traffic(&cluster, 2000 + round * 1000, 6);
+    assert_true(cluster.fsms[leader].snapshots_taken > 0);
+    /* Back, it snapshots at its first step: everything it applied is past a threshold of 1. */
+    raft_set_snapshot_threshold(raft_fixture_get(&cluster.fixture, follower), 1);
+    raft_fixture_set_disk_latency(&cluster.fixture, follower, 2000);
+    raft_fixture_revive(&cluster.fixture, follower);
+    test_assert_digests_equal(&cluster, index);
+    /* The leader sends it again while it waits (raft counts an unanswered one as lost). */
+    assert_true(cluster.holds[follower].held_total >= 1);
+    assert_int_equal(cluster.fsms[follower].snapshots_taken, 1);
+    assert_int_equal(cluster.fsms[follower].snapshots_restored, 1);
+    assert_true(test_credits(cluster.fsms[follower].engine, 9001) == 60);
+    raft_fixture_set_disk_latency(&cluster.fixture, follower, 10);
+    test_assert_digests_equal(&cluster, test_traffic(&cluster, 20000, 2));
+    test_cluster_stop(&cluster);
+}
+
 /* Log compaction by bytes (cluster_raft_configure): with raft's entry threshold far away, a
  * replica takes a snapshot once the entries it applied since its last hold the bytes, keeps a
  * quarter of them, so a follower down meanwhile must install the snapshot; with a bound below
@@ -890,6 +936,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_entry_changes_nothing),
         cmocka_unit_test(test_entry_carries_actor_and_session),
         cmocka_unit_test(test_lagging_replica_installs_a_snapshot),
+        cmocka_unit_test(test_snapshot_arriving_while_one_is_taken_waits),
         cmocka_unit_test(test_snapshot_by_log_bytes),
         cmocka_unit_test(test_damaged_snapshot_is_refused),
     };

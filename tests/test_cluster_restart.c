@@ -311,6 +311,21 @@ static void test_damage_inside_the_journal_refused(const char *root) {
     assert_int_equal(after, byte);
 }
 
+/* A snapshot of a replica on a data directory records the chain head of its last request. */
+static void test_snapshot_records_the_chain_head(struct cluster_fsm *fsm) {
+    struct raft_buffer taken = {0};
+    assert_int_equal(cluster_fsm_snapshot(fsm, &taken), KHORGOS_ERROR_ok);
+    u8 head[32];
+    u64 sequence = 0;
+    assert_int_equal(khorgos_chain_head(fsm->engine, head, &sequence), KHORGOS_ERROR_ok);
+    assert_true(sequence == fsm->engine->request_count && sequence > 0);
+    assert_true(taken.len > 64);
+    assert_memory_equal((const u8 *)taken.base + 32, head, sizeof(head));
+    u8 zeros[32] = {0};
+    assert_memory_not_equal(head, zeros, sizeof(head));
+    raft_free(taken.base);
+}
+
 static void test_restart_replays_to_the_journal(void **state) {
     (void)state;
     char root[] = "/tmp/khorgos-cluster-restart-XXXXXX";
@@ -359,9 +374,16 @@ static void test_restart_replays_to_the_journal(void **state) {
         for (u32 k = from_snapshot ? 4 : 0; k < 6; k++) {
             test_apply(&fsm, k);
             assert_true(fsm.engine->request_count == journal_count); /* nothing journaled */
+            if (fsm.replay == NULL) continue;
+            /* No snapshot while replaying: the replay engine has no chain head to record. */
+            struct raft_buffer refused = {0};
+            assert_int_equal(cluster_fsm_snapshot(&fsm, &refused),
+                             KHORGOS_ERROR_invalid_operation);
+            assert_null(refused.base);
         }
         assert_null(fsm.replay);
         assert_true(engine_state_digest(fsm.engine) == journal_digest);
+        test_snapshot_records_the_chain_head(&fsm);
         for (u32 k = 6; k < 8; k++) test_apply(&fsm, k);
         assert_true(fsm.engine->request_count == final_count);
         assert_true(engine_state_digest(fsm.engine) == final_digest);

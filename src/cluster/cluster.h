@@ -157,6 +157,78 @@ void cluster_heap_install(void);
 void cluster_heap_uninstall(void);
 struct cluster_heap_stats cluster_heap_stats(void);
 
+/* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
+ * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work; the hold sits between
+ * raft and its raft_io (the I/O's start, which receives raft's receive callback, snapshot_put
+ * and snapshot_get are replaced) and keeps both from happening:
+ * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
+ *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
+ *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
+ *   back, then, when its own snapshot is written, compacts a log that no longer holds that
+ *   snapshot's index (with raft's assertions on: "TrailSnapshot: last_term != 0") and starts
+ *   the held install through a pointer it has just cleared. The hold keeps such a message from
+ *   raft and gives it to raft as soon as raft's own snapshot has called back; raft sees a
+ *   message that arrived a little later. One message is held at a time; a newer one from the
+ *   leader replaces it. A sender's address longer than CLUSTER_HOLD_ADDRESS_BYTES (raft
+ *   addresses here are CLUSTER_ADDRESS_BYTES) is not held: the message is dropped as a lost
+ *   one, and the leader sends its snapshot again.
+ * - A leader's load of its snapshot (snapshot_get, to send it) that fails: raft then frees the
+ *   InstallSnapshot message's data and configuration, which it never set (legacy.c,
+ *   legacyLoadSnapshotCb), a double free. raft_uv's load lists raft's directory, and the listing
+ *   fails when a snapshot being written meanwhile removes the oldest one between the listing
+ *   and its look at that file. The hold never runs a load and a write together: a load asked
+ *   for while a snapshot is written starts when the write has called back, and a write asked
+ *   for while loads run starts when they have called back. At most CLUSTER_HOLD_GETS_MAX loads
+ *   wait (raft asks for one per follower it sends a snapshot); one more starts at once. A
+ *   waiting load is not started once raft closes (its request is left to the process's end).
+   A load that fails all the same (a disk error) is not given back to raft: its request is
+   left, and the leader, hearing nothing from that follower, sends its snapshot again after
+   raft's install timeout (30 s), with a new load.
+ * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
+ * one per server in the tests' fixture). */
+#define CLUSTER_HOLDS_MAX 8u
+#define CLUSTER_HOLD_ADDRESS_BYTES 256u
+#define CLUSTER_HOLD_GETS_MAX 16u
+
+struct cluster_hold_put {
+    unsigned trailing;
+    struct raft_io_snapshot_put *put;
+    const struct raft_snapshot *snapshot;
+    raft_io_snapshot_put_cb done; /* raft's */
+    bool take;                    /* raft's own snapshot, not a leader's installed */
+};
+
+struct cluster_hold {
+    struct raft *raft;
+    struct raft_io *io;
+    int (*start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    int (*snapshot_put)(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *put,
+                        const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
+    int (*snapshot_get)(struct raft_io *io, struct raft_io_snapshot_get *get,
+                        raft_io_snapshot_get_cb cb);
+    raft_io_recv_cb receive;          /* raft's */
+    raft_io_snapshot_get_cb get_done; /* raft's */
+    struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
+    bool put_running;
+    u32 gets_count;                   /* loads running or waiting, in `gets` */
+    struct raft_io_snapshot_get *gets[CLUSTER_HOLD_GETS_MAX];
+    bool gets_running[CLUSTER_HOLD_GETS_MAX];
+    struct raft_message message; /* the held InstallSnapshot, when `held` */
+    char address[CLUSTER_HOLD_ADDRESS_BYTES];
+    bool held;
+    u64 held_total;    /* messages held since install */
+    u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
+    u64 waited_total;  /* loads and writes that waited for the other kind */
+    u64 gets_failed_total; /* loads that failed, kept from raft */
+};
+
+/* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when
+ * CLUSTER_HOLDS_MAX holds are in place. */
+bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft);
+/* Takes the hold out of the table, freeing a message still held: after raft_close has called
+ * back. The I/O, closed with raft, is not touched (the tests' fixture frees it at close). */
+void cluster_hold_uninstall(struct cluster_hold *hold);
+
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,
     CLUSTER_ENTRY_CHECK = 2,
@@ -292,7 +364,9 @@ void cluster_fsm_deinit(struct cluster_fsm *fsm);
 void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,
                             u32 trailing_entries, u64 log_bytes);
 /* The fsm's state as a snapshot in a raft_malloc buffer (raft_fsm's snapshot method).
- * out_of_memory, or invalid_operation while its engine's journal has a batch in flight. */
+ * out_of_memory, or invalid_operation while its engine's journal has a batch in flight or while
+ * a restarted replica replays to its journal's end (its snapshot must record the chain head of
+ * its last request, which the replay engine in memory has not). */
 khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *buffer);
 /* Applies the deferred entries, in order (the applied hook called for each), and frees them. */
 void cluster_fsm_apply_deferred(struct cluster_fsm *fsm);

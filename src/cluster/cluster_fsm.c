@@ -530,6 +530,10 @@ khorgos_error cluster_fsm_snapshot(struct cluster_fsm *fsm, struct raft_buffer *
     ASSERT(fsm != NULL && buffer != NULL);
     ASSERT(fsm->engine != NULL);
     cluster_fsm_apply_deferred(fsm); /* the snapshot covers every entry raft counts applied */
+    /* A restarted replica replaying to its journal's end: the replay engine, in memory, has no
+     * journal, so its snapshot could not record the chain head of its last request, and a
+     * replica installing it would chain on from zeros. raft asks again at its next step. */
+    if (fsm->replay != NULL) return KHORGOS_ERROR_invalid_operation;
     const struct khorgos *engine = cluster_fsm_state(fsm);
     khorgos_error error = cluster_fsm_journal_wait(fsm);
     if (error != KHORGOS_ERROR_ok) return error;

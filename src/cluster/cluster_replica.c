@@ -139,6 +139,7 @@ static void cluster_replica_apply_check(uv_check_t *check) {
 static void cluster_replica_raft_closed(struct raft *raft) {
     struct cluster_replica *replica = raft->data;
     ASSERT(replica != NULL && replica->closing);
+    cluster_hold_uninstall(&replica->hold);
     raft_uv_close(&replica->io);
     raft_uv_tcp_close(&replica->transport);
     replica->started = false;
@@ -196,6 +197,10 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     raft_set_pre_vote(&replica->raft, true);
     raft_set_heartbeat_timeout(&replica->raft, timeout_ms / CLUSTER_HEARTBEAT_DIVISOR);
     raft_set_election_timeout(&replica->raft, timeout_ms);
+    if (!cluster_hold_install(&replica->hold, &replica->raft)) {
+        snprintf(message, capacity, "more than %u replicas in one process", CLUSTER_HOLDS_MAX);
+        return KHORGOS_ERROR_invalid_operation; /* the caller closes it (cluster_replica_close) */
+    }
     int status = cluster_replica_bootstrap(replica);
     if (status == 0) status = raft_start(&replica->raft);
     if (status != 0) {

@@ -54,6 +54,7 @@ struct cluster_replica {
     char raft_directory[4096];
     char raft_addresses[CLUSTER_REPLICA_COUNT_MAX][CLUSTER_ADDRESS_BYTES];
     struct cluster_membership membership; /* the leader's change under way */
+    struct cluster_hold hold; /* a leader's snapshot held while this one takes its own */
     void (*closed)(struct cluster_replica *replica);
     void *data; /* the caller's */
     bool started;

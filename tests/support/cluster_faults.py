@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 LEDGERS = (840, 978)
 ACCOUNTS_PER_LEDGER = 8
@@ -90,6 +91,11 @@ class Cluster:
         self.generations = [0] * self.count
         self.stopped = [False] * self.count
         self.link_down = [False] * self.count
+        # raft snapshots each replica's process reported on /metrics when last asked, and the
+        # sums over the processes that ended (a lower bound: what a process did after its
+        # last answer is not counted).
+        self.snapshots_seen = [{"taken": 0, "installed": 0} for _ in range(self.count)]
+        self.snapshots = {"taken": 0, "installed": 0}
 
     def mark(self, message):
         """Logs `message` and writes it into every replica's stderr file too, where it dates
@@ -179,10 +185,37 @@ class Cluster:
             self.copiers[index].join(timeout=10)
             self.copiers[index] = None
 
+    SNAPSHOT_METRICS = {"taken": "khorgos_cluster_snapshots_taken_total",
+                        "installed": "khorgos_cluster_snapshots_installed_total"}
+
+    def sample_snapshots(self, index):
+        """Reads replica `index`'s raft snapshot counts from its /metrics (not through
+        network namespaces; a replica that does not answer within 1 s keeps its last)."""
+        if self.args.netns or self.processes[index] is None or self.stopped[index]:
+            return
+        try:
+            with urllib.request.urlopen("http://%s/metrics" % self.http[index],
+                                        timeout=1) as answer:
+                text = answer.read().decode()
+        except (OSError, ValueError):
+            return
+        for key, name in self.SNAPSHOT_METRICS.items():
+            match = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % name, text, re.M)
+            if match:
+                self.snapshots_seen[index][key] = int(match.group(1))
+
+    def snapshots_end(self, index):
+        """Replica `index`'s process ends: its last counts go into the sums."""
+        for key in self.snapshots:
+            self.snapshots[key] += self.snapshots_seen[index][key]
+            self.snapshots_seen[index][key] = 0
+
     def kill(self, index):
         process = self.processes[index]
         if process is None:
             return
+        self.sample_snapshots(index)
+        self.snapshots_end(index)
         if self.stopped[index]:
             process.send_signal(signal.SIGCONT)
         process.kill()
@@ -197,6 +230,7 @@ class Cluster:
         ended = []
         for index, process in enumerate(self.processes):
             if process is not None and process.poll() is not None:
+                self.snapshots_end(index)
                 self.copied(index)
                 self.processes[index] = None
                 ended.append((index, process.returncode))
@@ -212,6 +246,9 @@ class Cluster:
         for index in range(self.count):
             if self.stopped[index]:
                 self.signal(index, signal.SIGCONT)
+        for index in range(self.count):
+            self.sample_snapshots(index)
+            self.snapshots_end(index)
         live = [p for p in self.processes if p is not None]
         for process in live:
             process.send_signal(signal.SIGTERM)
@@ -586,6 +623,8 @@ class Faults:
             followers = [i for i in range(self.cluster.count) if i != leader]
             index, role = self.rng.choice(followers), "follower"
         pause = self.rng.uniform(self.args.pause_min, self.args.pause_max)
+        for each in range(self.cluster.count):
+            self.cluster.sample_snapshots(each)
         self.cluster.mark("fault %s of replica %d (%s) for %.1f s" % (kind, index, role, pause))
         if kind == "crash":
             log("crash: every replica killed at once")
@@ -922,11 +961,13 @@ def run_cluster(cluster, args, rng):
     counts = faults.counts
     log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, wipes %d, "
         "replacements %d, crashes %d, partitions %d, terms with a leader %d, acknowledged "
-        "requests checked %d (transfers %d, payments %d; present %d and %d), lost: %d"
+        "requests checked %d (transfers %d, payments %d; present %d and %d), raft snapshots "
+        "taken %d and installed %d (at least), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
            counts["corruptions"], counts["wipes"], counts["replacements"], counts["crashes"],
            counts["partitions"], terms, requests,
-           len(acked["transfer"]), len(acked["payment"]), transfers, payments, lost))
+           len(acked["transfer"]), len(acked["payment"]), transfers, payments,
+           cluster.snapshots["taken"], cluster.snapshots["installed"], lost))
     return 1 if problems else 0
 
 

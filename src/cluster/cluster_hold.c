@@ -1,0 +1,265 @@
+/* Between raft and its snapshot I/O (cluster.h, "Between raft and its snapshot I/O"). raft's
+ * I/O calls back with only its own pointers (the raft_io, the snapshot_put or snapshot_get
+ * request), so the holds in place are found by those, in a table of CLUSTER_HOLDS_MAX: raft and
+ * its I/O run on one thread, and a replica process has one. */
+#include "cluster/cluster.h"
+
+#include <string.h>
+
+static struct cluster_hold *cluster_holds[CLUSTER_HOLDS_MAX];
+
+static struct cluster_hold *cluster_hold_of_io(const struct raft_io *io) {
+    ASSERT(io != NULL);
+    for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
+        if (cluster_holds[index] != NULL && cluster_holds[index]->io == io) {
+            return cluster_holds[index];
+        }
+    }
+    ASSERT(false && "a raft_io without its hold");
+    return NULL;
+}
+
+static struct cluster_hold *cluster_hold_of_put(const struct raft_io_snapshot_put *put) {
+    ASSERT(put != NULL);
+    for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
+        if (cluster_holds[index] != NULL && cluster_holds[index]->put.put == put) {
+            return cluster_holds[index];
+        }
+    }
+    ASSERT(false && "a snapshot written without its hold");
+    return NULL;
+}
+
+/* The hold of a load it runs, and the load's place in it. */
+static struct cluster_hold *cluster_hold_of_get(const struct raft_io_snapshot_get *get,
+                                                u32 *place) {
+    ASSERT(get != NULL && place != NULL);
+    for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
+        struct cluster_hold *hold = cluster_holds[index];
+        for (u32 at = 0; hold != NULL && at < hold->gets_count; at++) {
+            if (hold->gets[at] != get) continue;
+            *place = at;
+            return hold;
+        }
+    }
+    ASSERT(false && "a snapshot loaded without its hold");
+    return NULL;
+}
+
+/* What raft's receive callback frees of an InstallSnapshot it does not take. */
+static void cluster_hold_message_free(struct raft_message *message) {
+    ASSERT(message != NULL);
+    ASSERT(message->type == RAFT_INSTALL_SNAPSHOT);
+    raft_configuration_close(&message->install_snapshot.conf);
+    raft_free(message->install_snapshot.data.base);
+    message->install_snapshot.data.base = NULL;
+}
+
+static void cluster_hold_receive(struct raft_io *io, struct raft_message *message) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && message != NULL);
+    const struct raft *raft = hold->raft;
+    if (message->type != RAFT_INSTALL_SNAPSHOT || !raft->legacy.snapshot_taking ||
+        raft->legacy.closing) {
+        hold->receive(io, message);
+        return;
+    }
+    if (hold->held) { /* the leader's newer message replaces it */
+        cluster_hold_message_free(&hold->message);
+        hold->held = false;
+        hold->dropped_total++;
+    }
+    const char *address = message->server_address != NULL ? message->server_address : "";
+    size_t length = strlen(address);
+    if (length >= sizeof(hold->address)) {
+        cluster_hold_message_free(message);
+        hold->dropped_total++;
+        return;
+    }
+    memcpy(hold->address, address, length + 1);
+    hold->message = *message;
+    hold->message.server_address = hold->address;
+    hold->held = true;
+    hold->held_total++;
+}
+
+/* Gives raft the held message once raft's own snapshot has called back, if raft still runs
+ * (a write fails only while raft closes). */
+static void cluster_hold_deliver(struct cluster_hold *hold, int status) {
+    ASSERT(hold != NULL && hold->held);
+    ASSERT(hold->message.type == RAFT_INSTALL_SNAPSHOT);
+    struct raft_message message = hold->message;
+    hold->held = false;
+    if (status != 0 || hold->raft->legacy.closing || hold->raft->legacy.snapshot_taking) {
+        cluster_hold_message_free(&message);
+        hold->dropped_total++;
+        return;
+    }
+    hold->receive(hold->io, &message);
+}
+
+static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
+                                  struct raft_snapshot *snapshot, int status);
+
+/* Starts the waiting loads (none runs while a snapshot is written). A load the I/O refuses at
+ * once is not given back to raft, whose failed load frees what it never set: its request is
+ * left, as a waiting one is once raft closes. */
+static void cluster_hold_gets_start(struct cluster_hold *hold) {
+    ASSERT(hold != NULL);
+    ASSERT(hold->gets_count <= CLUSTER_HOLD_GETS_MAX);
+    if (hold->put.put != NULL) return; /* raft began another write meanwhile */
+    u32 at = 0;
+    while (at < hold->gets_count) {
+        if (hold->gets_running[at]) {
+            at++;
+            continue;
+        }
+        if (hold->raft->legacy.closing ||
+            hold->snapshot_get(hold->io, hold->gets[at], cluster_hold_get_done) != 0) {
+            hold->gets_count--;
+            hold->gets[at] = hold->gets[hold->gets_count];
+            hold->gets_running[at] = hold->gets_running[hold->gets_count];
+            continue;
+        }
+        hold->gets_running[at] = true;
+        at++;
+    }
+}
+
+/* A snapshot is written: raft's callback, then the held message, then the waiting loads. */
+static void cluster_hold_put_done(struct raft_io_snapshot_put *put, int status) {
+    struct cluster_hold *hold = cluster_hold_of_put(put);
+    ASSERT(hold != NULL && hold->put_running && hold->put.done != NULL);
+    struct cluster_hold_put done = hold->put;
+    memset(&hold->put, 0, sizeof(hold->put));
+    hold->put_running = false;
+    done.done(put, status); /* frees `put` */
+    if (done.take && hold->held) cluster_hold_deliver(hold, status);
+    cluster_hold_gets_start(hold);
+}
+
+/* Starts the write (none while a load runs); one the I/O refuses at once is failed to raft,
+ * at once when raft asked for it then, or by its callback when it waited. */
+static int cluster_hold_put_start(struct cluster_hold *hold, bool waited) {
+    ASSERT(hold != NULL && hold->put.put != NULL);
+    ASSERT(!hold->put_running);
+    hold->put_running = true;
+    int status = hold->snapshot_put(hold->io, hold->put.trailing, hold->put.put,
+                                    hold->put.snapshot, cluster_hold_put_done);
+    if (status == 0) return 0;
+    struct cluster_hold_put failed = hold->put;
+    memset(&hold->put, 0, sizeof(hold->put));
+    hold->put_running = false;
+    if (waited) failed.done(failed.put, status);
+    return status;
+}
+
+static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
+                                     struct raft_io_snapshot_put *put,
+                                     const struct raft_snapshot *snapshot,
+                                     raft_io_snapshot_put_cb cb) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && put != NULL && cb != NULL);
+    ASSERT(hold->put.put == NULL && !hold->put_running); /* raft writes one at a time */
+    hold->put = (struct cluster_hold_put){.trailing = trailing, .put = put, .snapshot = snapshot,
+                                          .done = cb,
+                                          .take = !hold->raft->legacy.snapshot_install};
+    for (u32 at = 0; at < hold->gets_count; at++) {
+        if (!hold->gets_running[at]) continue;
+        hold->waited_total++;
+        return 0; /* started when the loads have called back */
+    }
+    return cluster_hold_put_start(hold, false);
+}
+
+/* A load called back: raft's callback, then the waiting write once no load runs. */
+static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
+                                  struct raft_snapshot *snapshot, int status) {
+    u32 place = 0;
+    struct cluster_hold *hold = cluster_hold_of_get(get, &place);
+    ASSERT(hold != NULL && hold->gets_running[place]);
+    hold->gets_count--;
+    hold->gets[place] = hold->gets[hold->gets_count];
+    hold->gets_running[place] = hold->gets_running[hold->gets_count];
+    if (status == 0) {
+        hold->get_done(get, snapshot, status);
+    } else { /* kept from raft, which would free what it never set */
+        raft_free(snapshot);
+        hold->gets_failed_total++;
+    }
+    bool running = false;
+    for (u32 at = 0; at < hold->gets_count; at++) running = running || hold->gets_running[at];
+    if (running || hold->put.put == NULL || hold->put_running) return;
+    if (hold->raft->legacy.closing) {
+        struct cluster_hold_put canceled = hold->put;
+        memset(&hold->put, 0, sizeof(hold->put));
+        canceled.done(canceled.put, RAFT_CANCELED);
+        return;
+    }
+    (void)cluster_hold_put_start(hold, true);
+}
+
+static int cluster_hold_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *get,
+                                     raft_io_snapshot_get_cb cb) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && get != NULL && cb != NULL);
+    ASSERT(hold->get_done == NULL || hold->get_done == cb); /* raft has one for every load */
+    hold->get_done = cb;
+    if (hold->gets_count == CLUSTER_HOLD_GETS_MAX) return hold->snapshot_get(io, get, cb);
+    if (hold->put.put != NULL) { /* a write runs or waits: after it */
+        hold->gets[hold->gets_count] = get;
+        hold->gets_running[hold->gets_count] = false;
+        hold->gets_count++;
+        hold->waited_total++;
+        return 0;
+    }
+    int status = hold->snapshot_get(io, get, cluster_hold_get_done);
+    if (status != 0) return status;
+    hold->gets[hold->gets_count] = get;
+    hold->gets_running[hold->gets_count] = true;
+    hold->gets_count++;
+    return 0;
+}
+
+static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                              raft_io_recv_cb receive) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && receive != NULL);
+    hold->receive = receive;
+    return hold->start(io, msecs, tick, cluster_hold_receive);
+}
+
+bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
+    ASSERT(hold != NULL && raft != NULL);
+    ASSERT(raft->io != NULL && raft->io->start != NULL);
+    for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
+        if (cluster_holds[index] != NULL) continue;
+        memset(hold, 0, sizeof(*hold));
+        hold->raft = raft;
+        hold->io = raft->io;
+        hold->start = raft->io->start;
+        hold->snapshot_put = raft->io->snapshot_put;
+        hold->snapshot_get = raft->io->snapshot_get;
+        raft->io->start = cluster_hold_start;
+        raft->io->snapshot_put = cluster_hold_snapshot_put;
+        raft->io->snapshot_get = cluster_hold_snapshot_get;
+        cluster_holds[index] = hold;
+        return true;
+    }
+    return false;
+}
+
+void cluster_hold_uninstall(struct cluster_hold *hold) {
+    ASSERT(hold != NULL);
+    if (hold->raft == NULL) return; /* never installed */
+    ASSERT(hold->io != NULL);
+    if (hold->held) {
+        cluster_hold_message_free(&hold->message);
+        hold->held = false;
+    }
+    for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
+        if (cluster_holds[index] == hold) cluster_holds[index] = NULL;
+    }
+    hold->raft = NULL; /* the I/O, closed with raft, may already be freed: not touched */
+    hold->io = NULL;
+}

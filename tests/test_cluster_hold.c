@@ -1,0 +1,212 @@
+/*
+ * test_cluster_hold.c: the hold between raft and its snapshot I/O (cluster_hold.c), on an I/O
+ * that records what reaches it and calls back only when the test says: a leader's snapshot
+ * load asked for while a snapshot is written reaches the I/O only once the write called back,
+ * and a write asked for while a load runs only once the load called back (raft_uv's load fails
+ * when a write removes an old snapshot under its listing, and raft 0.22.1 then frees what it
+ * never set), and a load that fails all the same is not given back to raft; an InstallSnapshot
+ * received while raft's own snapshot is written reaches raft only after that write called
+ * back, with its data, configuration and sender intact.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "cluster/cluster.h"
+
+/* The I/O under the hold, and raft above it. */
+struct test_io {
+    raft_io_recv_cb receive; /* the hold's */
+    struct raft_io_snapshot_put *put;
+    raft_io_snapshot_put_cb put_done;
+    struct raft_io_snapshot_get *get;
+    raft_io_snapshot_get_cb get_done;
+    u32 puts;
+    u32 gets;
+    /* What raft's callbacks saw. */
+    u32 raft_puts_done;
+    u32 raft_gets_done;
+    u32 raft_received;
+    struct raft_message received;
+};
+
+static struct test_io test_io;
+static struct raft test_raft;
+static struct raft_io test_raft_io;
+static struct cluster_hold test_hold;
+
+static int test_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                         raft_io_recv_cb receive) {
+    (void)io;
+    (void)msecs;
+    (void)tick;
+    test_io.receive = receive;
+    return 0;
+}
+
+static int test_io_put(struct raft_io *io, unsigned trailing, struct raft_io_snapshot_put *put,
+                       const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb) {
+    (void)io;
+    (void)trailing;
+    (void)snapshot;
+    test_io.put = put;
+    test_io.put_done = cb;
+    test_io.puts++;
+    return 0;
+}
+
+static int test_io_get(struct raft_io *io, struct raft_io_snapshot_get *get,
+                       raft_io_snapshot_get_cb cb) {
+    (void)io;
+    test_io.get = get;
+    test_io.get_done = cb;
+    test_io.gets++;
+    return 0;
+}
+
+static void test_raft_put_done(struct raft_io_snapshot_put *put, int status) {
+    assert_int_equal(status, 0);
+    assert_non_null(put);
+    test_raft.legacy.snapshot_taking = false; /* as raft's own callback does */
+    test_io.raft_puts_done++;
+}
+
+static void test_raft_get_done(struct raft_io_snapshot_get *get, struct raft_snapshot *snapshot,
+                               int status) {
+    assert_int_equal(status, 0);
+    assert_non_null(get);
+    assert_null(snapshot);
+    test_io.raft_gets_done++;
+}
+
+static void test_raft_receive(struct raft_io *io, struct raft_message *message) {
+    assert_ptr_equal(io, &test_raft_io);
+    test_io.received = *message;
+    test_io.raft_received++;
+}
+
+static int test_setup(void **state) {
+    (void)state;
+    memset(&test_io, 0, sizeof(test_io));
+    memset(&test_raft, 0, sizeof(test_raft));
+    memset(&test_raft_io, 0, sizeof(test_raft_io));
+    test_raft_io.start = test_io_start;
+    test_raft_io.snapshot_put = test_io_put;
+    test_raft_io.snapshot_get = test_io_get;
+    test_raft.io = &test_raft_io;
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+    assert_int_equal(test_raft_io.start(&test_raft_io, 100, NULL, test_raft_receive), 0);
+    return 0;
+}
+
+static int test_teardown(void **state) {
+    (void)state;
+    cluster_hold_uninstall(&test_hold);
+    assert_null(test_hold.raft);
+    return 0;
+}
+
+static void test_load_waits_for_a_write(void **state) {
+    (void)state;
+    struct raft_io_snapshot_put put = {0};
+    struct raft_io_snapshot_get get = {0};
+    struct raft_snapshot snapshot = {0};
+    assert_int_equal(test_raft_io.snapshot_put(&test_raft_io, 2, &put, &snapshot,
+                                               test_raft_put_done), 0);
+    assert_int_equal(test_io.puts, 1);
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 0); /* not while the write runs */
+    test_io.put_done(test_io.put, 0);
+    assert_int_equal(test_io.raft_puts_done, 1);
+    assert_int_equal(test_io.gets, 1);
+    assert_ptr_equal(test_io.get, &get);
+    test_io.get_done(test_io.get, NULL, 0);
+    assert_int_equal(test_io.raft_gets_done, 1);
+    assert_int_equal(test_hold.waited_total, 1);
+}
+
+/* raft 0.22.1 frees, on a failed load, the message's data and configuration it never set:
+ * the failure is kept from it. */
+static void test_failed_load_kept_from_raft(void **state) {
+    (void)state;
+    struct raft_io_snapshot_get get = {0};
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 1);
+    test_io.get_done(test_io.get, raft_malloc(sizeof(struct raft_snapshot)), RAFT_IOERR);
+    assert_int_equal(test_io.raft_gets_done, 0);
+    assert_int_equal(test_hold.gets_failed_total, 1);
+    /* The next load, asked for again, reaches the I/O and raft as any other. */
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 2);
+    test_io.get_done(test_io.get, NULL, 0);
+    assert_int_equal(test_io.raft_gets_done, 1);
+}
+
+static void test_write_waits_for_loads(void **state) {
+    (void)state;
+    struct raft_io_snapshot_put put = {0};
+    struct raft_io_snapshot_get get = {0};
+    struct raft_snapshot snapshot = {0};
+    assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_get_done), 0);
+    assert_int_equal(test_io.gets, 1);
+    assert_int_equal(test_raft_io.snapshot_put(&test_raft_io, 2, &put, &snapshot,
+                                               test_raft_put_done), 0);
+    assert_int_equal(test_io.puts, 0); /* not while the load runs */
+    test_io.get_done(test_io.get, NULL, 0);
+    assert_int_equal(test_io.raft_gets_done, 1);
+    assert_int_equal(test_io.puts, 1);
+    assert_ptr_equal(test_io.put, &put);
+    test_io.put_done(test_io.put, 0);
+    assert_int_equal(test_io.raft_puts_done, 1);
+}
+
+static void test_install_waits_for_the_snapshot_taken(void **state) {
+    (void)state;
+    struct raft_io_snapshot_put put = {0};
+    struct raft_snapshot snapshot = {0};
+    assert_int_equal(test_raft_io.snapshot_put(&test_raft_io, 2, &put, &snapshot,
+                                               test_raft_put_done), 0);
+    test_raft.legacy.snapshot_taking = true;
+    struct raft_message message = {.type = RAFT_INSTALL_SNAPSHOT, .server_id = 1};
+    char address[] = "127.0.0.1:7100";
+    message.server_address = address;
+    message.install_snapshot.last_index = 12;
+    message.install_snapshot.data.base = raft_malloc(64);
+    message.install_snapshot.data.len = 64;
+    raft_configuration_init(&message.install_snapshot.conf);
+    assert_int_equal(raft_configuration_add(&message.install_snapshot.conf, 1, address,
+                                            RAFT_VOTER), 0);
+    test_io.receive(&test_raft_io, &message);
+    memset(address, 'x', sizeof(address) - 1); /* the transport reuses its buffers */
+    assert_int_equal(test_io.raft_received, 0);
+    assert_int_equal(test_hold.held_total, 1);
+    test_io.put_done(test_io.put, 0);
+    assert_int_equal(test_io.raft_received, 1);
+    struct raft_message *received = &test_io.received;
+    assert_int_equal(received->type, RAFT_INSTALL_SNAPSHOT);
+    assert_int_equal(received->install_snapshot.last_index, 12);
+    assert_string_equal(received->server_address, "127.0.0.1:7100");
+    assert_int_equal(received->install_snapshot.conf.n, 1);
+    raft_free(received->install_snapshot.data.base);
+    raft_configuration_close(&received->install_snapshot.conf);
+    /* Other messages, and one while no snapshot is taken, go through at once. */
+    struct raft_message vote = {.type = RAFT_REQUEST_VOTE, .server_address = address};
+    test_io.receive(&test_raft_io, &vote);
+    assert_int_equal(test_io.raft_received, 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_install_waits_for_the_snapshot_taken, test_setup,
+                                        test_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
