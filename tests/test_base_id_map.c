@@ -10,13 +10,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "memory_pages.h"
 
 #define MAP_COUNT_MAX (1u << 16) /* 131,072 slots of 32 bytes: 4 MiB, 1,024 pages */
 
@@ -64,42 +64,12 @@ static void test_sparse_fill_left_alone(void **state) {
     base_id_map_deinit(&map);
 }
 
-/* The kilobytes of transparent huge pages backing the mapping that holds `address`, read from
- * /proc/self/smaps (its AnonHugePages line). */
-static u64 huge_page_kib_at(const void *address) {
-    FILE *file = fopen("/proc/self/smaps", "r");
-    assert_non_null(file);
-    char line[512];
-    bool inside = false;
-    u64 kib = 0;
-    while (fgets(line, sizeof(line), file) != NULL) {
-        unsigned long start = 0, end = 0;
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) { /* a mapping's first line */
-            inside = (uintptr_t)address >= start && (uintptr_t)address < end;
-        } else if (inside && sscanf(line, "AnonHugePages: %lu kB", &start) == 1) {
-            kib = start;
-        }
-    }
-    fclose(file);
-    return kib;
-}
-
-/* Whether this kernel gives huge pages to memory advised so (mode `always` or `madvise`). */
-static bool huge_pages_on_advice(void) {
-    FILE *file = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (file == NULL) return false;
-    char mode[128] = {0};
-    bool read = fgets(mode, sizeof(mode), file) != NULL;
-    fclose(file);
-    return read && strstr(mode, "[never]") == NULL;
-}
-
 /* A densely filled map gets huge pages (one fault and one TLB entry per 2 MiB of slots, which
  * a snapshot's load probes at random); a sparse one keeps 4 KiB pages, so memory is still
  * taken only as keys arrive. */
 static void test_dense_fill_uses_huge_pages(void **state) {
     (void)state;
-    if (!huge_pages_on_advice()) skip();
+    if (!huge_pages_on_advice_only()) skip();
     enum { count_max = 1u << 19 }; /* 2^20 slots of 32 bytes: 32 MiB, 15 or 16 huge pages */
     struct base_id_map dense, sparse;
     assert_int_equal(base_id_map_init(&dense, count_max), KHORGOS_ERROR_ok);

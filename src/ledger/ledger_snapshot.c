@@ -231,13 +231,27 @@ static bool ledger_snapshot_postings_valid(const struct ledger *ledger) {
     return true;
 }
 
+/* Reads `bytes` into the start of an array reserved at init and not yet touched: that part,
+ * and only that part, is made resident first, on huge pages where the kernel gives them (one
+ * call rather than a fault per 4 KiB page inside the copy); the rest of the array is still
+ * taken only as records are appended. */
+static khorgos_error ledger_snapshot_read_array(struct storage_reader *reader, void *array,
+                                                u64 bytes) {
+    ASSERT(reader != NULL && array != NULL);
+    ASSERT(bytes <= SIZE_MAX);
+    base_memory_huge_pages(array, (size_t)bytes);
+    base_memory_prefault(array, (size_t)bytes);
+    return storage_reader_get(reader, array, bytes);
+}
+
 static khorgos_error ledger_snapshot_read_arrays(struct ledger *ledger,
                                                  struct storage_reader *reader) {
     khorgos_error error = storage_reader_get(
         reader, ledger->accounts, (u64)ledger->account_count * sizeof(struct khorgos_account));
     if (error == KHORGOS_ERROR_ok) {
-        error = storage_reader_get(reader, ledger->transfers,
-                                   (u64)ledger->transfer_count * sizeof(struct khorgos_transfer));
+        error = ledger_snapshot_read_array(reader, ledger->transfers,
+                                           (u64)ledger->transfer_count *
+                                               sizeof(struct khorgos_transfer));
     }
     if (error == KHORGOS_ERROR_ok) {
         error = storage_reader_get(reader, ledger->transfer_states, ledger->transfer_count);
