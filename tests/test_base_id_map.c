@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "memory_pages.h"
 
 #define MAP_COUNT_MAX (1u << 16) /* 131,072 slots of 32 bytes: 4 MiB, 1,024 pages */
 
@@ -63,6 +64,25 @@ static void test_sparse_fill_left_alone(void **state) {
     base_id_map_deinit(&map);
 }
 
+/* A densely filled map gets huge pages (one fault and one TLB entry per 2 MiB of slots, which
+ * a snapshot's load probes at random); a sparse one keeps 4 KiB pages, so memory is still
+ * taken only as keys arrive. */
+static void test_dense_fill_uses_huge_pages(void **state) {
+    (void)state;
+    if (!huge_pages_on_advice_only()) skip();
+    enum { count_max = 1u << 19 }; /* 2^20 slots of 32 bytes: 32 MiB, 15 or 16 huge pages */
+    struct base_id_map dense, sparse;
+    assert_int_equal(base_id_map_init(&dense, count_max), KHORGOS_ERROR_ok);
+    assert_int_equal(base_id_map_init(&sparse, count_max), KHORGOS_ERROR_ok);
+    base_id_map_fault_in(&dense, count_max);
+    base_id_map_fault_in(&sparse, 100);
+    for (u32 key = 1; key <= 100; key++) base_id_map_insert(&sparse, key, key);
+    assert_true(huge_page_kib_at(dense.slots + (dense.slot_mask + 1) / 2) >= 2048);
+    assert_int_equal(huge_page_kib_at(sparse.slots + (sparse.slot_mask + 1) / 2), 0);
+    base_id_map_deinit(&dense);
+    base_id_map_deinit(&sparse);
+}
+
 static u64 minor_faults(void) {
     struct rusage usage;
     assert_int_equal(getrusage(RUSAGE_SELF, &usage), 0);
@@ -95,6 +115,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dense_fill_faults_every_page_in),
         cmocka_unit_test(test_sparse_fill_left_alone),
+        cmocka_unit_test(test_dense_fill_uses_huge_pages),
         cmocka_unit_test(test_memory_prefault_one_fault_per_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -183,6 +183,11 @@ u128 base_aegis_checksum_with(enum base_aegis_engine engine, const void *data, s
  * madvise(MADV_POPULATE_WRITE), or where the kernel refuses it each page's first byte written
  * back. */
 void base_memory_prefault(void *memory, size_t bytes);
+/* Asks the kernel to back the whole 2 MiB pages inside [memory, memory + bytes) with huge
+ * pages where it can (madvise(MADV_HUGEPAGE): transparent huge pages in their default `madvise`
+ * mode), for memory about to be filled densely at random: one page fault and one TLB entry per
+ * 2 MiB instead of per 4 KiB. Only advice: where the kernel refuses it, nothing changes. */
+void base_memory_huge_pages(void *memory, size_t bytes);
 
 u64 base_clock_realtime_ns(void);
 u64 base_clock_monotonic_ns(void);
@@ -227,8 +232,10 @@ void base_id_map_deinit(struct base_id_map *map);
 /* Before `count` keys go into an empty map at once (a snapshot's load): when they would touch
  * most of its pages anyway, every page is made present and writable in one call, since a
  * probe's read maps an untouched page to the shared zero page and the insert's write then
- * copies it: two faults, the second flushing the TLBs of every CPU the process ran on. A map
- * filled sparsely is left alone, so its memory is only taken as keys arrive. */
+ * copies it: two faults, the second flushing the TLBs of every CPU the process ran on. Such a
+ * map is also advised to use huge pages (base_memory_huge_pages): each key lands on a random
+ * page, so with 4 KiB pages nearly every insert also missed the TLB. A map filled sparsely is
+ * left alone, so its memory is only taken as keys arrive, 4 KiB at a time. */
 void base_id_map_fault_in(struct base_id_map *map, u32 count);
 /* Finds `key`; returns true and sets *value when present. */
 bool base_id_map_get(const struct base_id_map *map, u128 key, u32 *value);
@@ -255,6 +262,13 @@ static inline u64 base_hash_u128(u128 key) {
     hash *= 0xC4CEB9FE1A85EC53ull;
     hash ^= hash >> 33;
     return hash;
+}
+
+/* Asks the CPU to fetch `key`'s home slot for writing, so a loop that inserts or looks up many
+ * keys can have the next keys' cache misses in flight while it works on this one. */
+static inline void base_id_map_prefetch(const struct base_id_map *map, u128 key) {
+    ASSERT(map->slots != NULL);
+    __builtin_prefetch(&map->slots[base_hash_u128(key) & map->slot_mask], 1);
 }
 
 #endif /* KHORGOS_BASE_H */

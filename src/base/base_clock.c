@@ -61,3 +61,13 @@ void base_memory_prefault(void *memory, size_t bytes) {
     byte[bytes - 1] = byte[bytes - 1];
     ASSERT(bytes > 0);
 }
+
+void base_memory_huge_pages(void *memory, size_t bytes) {
+    ASSERT(memory != NULL || bytes == 0);
+    enum { huge_page_bytes = 2u << 20 }; /* x86-64's and arm64's (4 KiB granule) PMD size */
+    uintptr_t start = ((uintptr_t)memory + huge_page_bytes - 1) & ~(uintptr_t)(huge_page_bytes - 1);
+    uintptr_t end = ((uintptr_t)memory + bytes) & ~(uintptr_t)(huge_page_bytes - 1);
+    if (end <= start) return;
+    ASSERT(end - start <= bytes);
+    (void)madvise((void *)start, end - start, MADV_HUGEPAGE); /* refused: 4 KiB pages stay */
+}

@@ -22,6 +22,7 @@ void base_id_map_fault_in(struct base_id_map *map, u32 count) {
     enum { page_bytes = 4096 }; /* the smallest page size Linux uses, as base_memory_prefault */
     u64 bytes = (map->slot_mask + 1) * sizeof(struct base_id_map_slot);
     if ((u64)count < BASE_ID_MAP_FAULT_IN_KEYS_PER_PAGE * (bytes / page_bytes)) return;
+    base_memory_huge_pages(map->slots, (size_t)bytes);
     base_memory_prefault(map->slots, (size_t)bytes);
 }
 
