@@ -1,6 +1,7 @@
 /*
- * test_cluster_uv.c: three replicas on raft's own libuv I/O and TCP transport (raft_uv,
- * loopback ports 4500-4502), each over a real data directory, on one libuv loop. A follower is
+ * test_cluster_uv.c: three replicas on raft's own libuv I/O and TCP transport (raft_uv, three
+ * consecutive loopback ports found free, below the ephemeral range: runs at once do not
+ * collide), each over a real data directory, on one libuv loop. A follower is
  * stopped, the others go on, and it restarts from its disks (raft's snapshot and log, the
  * engine's snapshot and journal); stopped again while the others compact their logs past it,
  * it installs the leader's snapshot into its data directory. Each time it ends with the same
@@ -12,8 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster_support.h"
 
@@ -23,7 +28,10 @@
 #include <uv.h>
 
 #define TEST_UV_REPLICAS 3u
-#define TEST_UV_PORT_FIRST 4500u
+/* The ports tried: below Linux's default ephemeral range (32768 and up), so that no outgoing
+ * connection holds one; where a search starts depends on the process id. */
+#define TEST_UV_PORT_LOW 20000u
+#define TEST_UV_PORT_SPAN 12000u
 #define TEST_UV_WAIT_MS 10000u
 
 struct test_replica {
@@ -202,12 +210,39 @@ static void test_uv_assert_equal(struct test_uv *uv, raft_index index) {
     }
 }
 
+/* Whether nothing listens on or is bound to loopback `port` now. */
+static bool test_uv_port_free(u32 port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((u16)port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free_now = bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0;
+    close(fd);
+    return free_now;
+}
+
+/* The first of TEST_UV_REPLICAS consecutive free ports. */
+static u32 test_uv_ports_find(void) {
+    for (u32 attempt = 0; attempt < 256; attempt++) {
+        u32 first = TEST_UV_PORT_LOW +
+                    ((u32)getpid() * 7u + attempt * 101u) % (TEST_UV_PORT_SPAN - TEST_UV_REPLICAS);
+        bool all_free = true;
+        for (u32 index = 0; index < TEST_UV_REPLICAS && all_free; index++) {
+            all_free = test_uv_port_free(first + index);
+        }
+        if (all_free) return first;
+    }
+    fail_msg("no %u consecutive free loopback ports", TEST_UV_REPLICAS);
+    return 0;
+}
+
 static void test_uv_prepare(struct test_uv *uv, const char *root) {
     memset(uv, 0, sizeof(*uv));
     assert_int_equal(uv_loop_init(&uv->loop), 0);
     assert_int_equal(uv_timer_init(&uv->loop, &uv->tick), 0);
     assert_int_equal(uv_timer_start(&uv->tick, test_uv_tick, 5, 5), 0);
     struct khorgos_config config = test_config();
+    u32 port_first = test_uv_ports_find();
     for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
         struct test_replica *replica = &uv->replicas[index];
         char name[32];
@@ -216,8 +251,7 @@ static void test_uv_prepare(struct test_uv *uv, const char *root) {
         snprintf(name, sizeof(name), "data%u", index);
         test_directory_make(replica->data_directory, sizeof(replica->data_directory), root, name);
         assert_int_equal(khorgos_format(replica->data_directory, &config), KHORGOS_ERROR_ok);
-        snprintf(replica->address, sizeof(replica->address), "127.0.0.1:%u",
-                 TEST_UV_PORT_FIRST + index);
+        snprintf(replica->address, sizeof(replica->address), "127.0.0.1:%u", port_first + index);
     }
 }
 
