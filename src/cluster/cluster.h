@@ -181,9 +181,9 @@ struct cluster_heap_stats cluster_heap_stats(void);
  *   for while loads run starts when they have called back. At most CLUSTER_HOLD_GETS_MAX loads
  *   wait (raft asks for one per follower it sends a snapshot); one more starts at once. A
  *   waiting load is not started once raft closes (its request is left to the process's end).
-   A load that fails all the same (a disk error) is not given back to raft: its request is
-   left, and the leader, hearing nothing from that follower, sends its snapshot again after
-   raft's install timeout (30 s), with a new load.
+ *   A load that fails all the same (a disk error) is not given back to raft: its request is
+ *   left, and the leader, hearing nothing from that follower, sends its snapshot again after
+ *   raft's install timeout (30 s), with a new load.
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -228,6 +228,13 @@ bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft);
 /* Takes the hold out of the table, freeing a message still held: after raft_close has called
  * back. The I/O, closed with raft, is not touched (the tests' fixture frees it at close). */
 void cluster_hold_uninstall(struct cluster_hold *hold);
+
+/* `bytes` rounded up to the 16 bytes every part of an entry (and of the replies) is padded
+ * to. */
+static inline u64 cluster_padded_bytes(u64 bytes) {
+    ASSERT(bytes <= U64_MAX - 15);
+    return (bytes + 15) & ~(u64)15;
+}
 
 enum cluster_entry_kind {
     CLUSTER_ENTRY_BATCH = 1,

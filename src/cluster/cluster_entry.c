@@ -10,13 +10,6 @@ _Static_assert(CLUSTER_ENTRY_ENCODED_BYTES_MAX < U32_MAX, "an entry's size fits 
 _Static_assert(sizeof(struct khorgos_actor) == 16, "the actor's 16 bytes of a request header");
 _Static_assert(4 + KHORGOS_BIC_BYTES + 1 == 16, "role, BIC and a reserved byte");
 
-static u64 cluster_padded(u64 bytes) {
-    ASSERT(bytes <= U64_MAX - 15);
-    u64 padded = (bytes + 15) & ~(u64)15;
-    ASSERT(padded >= bytes && padded % 16 == 0);
-    return padded;
-}
-
 static void cluster_put_u16(u8 *at, u16 value) {
     ASSERT(at != NULL);
     memcpy(at, &value, sizeof(value));
@@ -68,7 +61,7 @@ u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count)
     ASSERT(requests != NULL || count == 0);
     u64 bytes = CLUSTER_ENTRY_HEADER_BYTES;
     for (u32 index = 0; index < count; index++) {
-        bytes += CLUSTER_REQUEST_HEADER_BYTES + cluster_padded(requests[index].body_size);
+        bytes += CLUSTER_REQUEST_HEADER_BYTES + cluster_padded_bytes(requests[index].body_size);
     }
     ASSERT(bytes >= CLUSTER_ENTRY_HEADER_BYTES);
     return bytes;
@@ -76,8 +69,8 @@ u64 cluster_entry_batch_bytes(const struct khorgos_request *requests, u32 count)
 
 u64 cluster_body_bitmap_bytes(u32 body_size) {
     ASSERT(body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
-    u64 words = cluster_padded(body_size) / 16;
-    u64 bytes = cluster_padded((words + 7) / 8);
+    u64 words = cluster_padded_bytes(body_size) / 16;
+    u64 bytes = cluster_padded_bytes((words + 7) / 8);
     ASSERT(bytes * 8 >= words);
     return bytes;
 }
@@ -110,7 +103,7 @@ u64 cluster_body_pack(const u8 *body, u32 body_size, u8 *out) {
     ASSERT(out != NULL && body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
     u64 bitmap_bytes = cluster_body_bitmap_bytes(body_size);
     u32 words_full = body_size / 16;
-    u32 words = (u32)(cluster_padded(body_size) / 16);
+    u32 words = (u32)(cluster_padded_bytes(body_size) / 16);
     memset(out, 0, bitmap_bytes);
     u8 *kept = out + bitmap_bytes;
     for (u32 word = 0; word < words_full; word++) {
@@ -187,7 +180,7 @@ u64 cluster_entry_pack(const void *expanded, u64 expanded_bytes, void *out) {
         offset += CLUSTER_REQUEST_HEADER_BYTES;
         packed_offset += CLUSTER_REQUEST_HEADER_BYTES;
         packed_offset += cluster_body_pack(in + offset, body_size, packed + packed_offset);
-        offset += cluster_padded(body_size);
+        offset += cluster_padded_bytes(body_size);
     }
     ASSERT(offset == expanded_bytes);
     cluster_put_u64(packed + 32, packed_offset - CLUSTER_ENTRY_HEADER_BYTES);

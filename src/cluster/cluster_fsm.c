@@ -55,7 +55,7 @@ static bool cluster_body_unpack(const u8 *in, u64 in_bytes, u32 body_size, u8 *o
                                 u64 *used) {
     ASSERT(in != NULL && out != NULL && used != NULL);
     ASSERT(body_size <= LIMIT_REQUEST_BODY_BYTES_MAX);
-    u64 words = ((u64)body_size + 15) / 16;
+    u64 words = cluster_padded_bytes(body_size) / 16;
     u64 bitmap_bytes = cluster_body_bitmap_bytes(body_size);
     if (in_bytes < bitmap_bytes || !cluster_bitmap_valid(in, bitmap_bytes, words)) return false;
     const u8 *word_in = in + bitmap_bytes;
@@ -93,7 +93,7 @@ static bool cluster_batch_expand(const u8 *body, u64 body_bytes, u32 request_cou
         if (body_bytes - offset < CLUSTER_REQUEST_HEADER_BYTES) return false;
         u32 body_size = cluster_get_u32(body + offset + 4);
         if (body_size > LIMIT_REQUEST_BODY_BYTES_MAX) return false;
-        u64 padded = ((u64)body_size + 15) & ~(u64)15;
+        u64 padded = cluster_padded_bytes(body_size);
         if (CLUSTER_ENTRY_HEADER_BYTES + expanded + CLUSTER_REQUEST_HEADER_BYTES + padded >
             CLUSTER_ENTRY_BYTES_MAX) {
             return false;
@@ -175,7 +175,7 @@ static bool cluster_batch_valid(const struct cluster_entry *entry) {
         u32 body_size = cluster_get_u32(entry->body + offset + 4);
         if (!cluster_request_header_valid(entry->body + offset)) return false;
         if (body_size > LIMIT_REQUEST_BODY_BYTES_MAX) return false;
-        u64 padded = ((u64)body_size + 15) & ~(u64)15;
+        u64 padded = cluster_padded_bytes(body_size);
         offset += CLUSTER_REQUEST_HEADER_BYTES;
         if (entry->body_bytes - offset < padded) return false;
         offset += padded;
@@ -320,8 +320,8 @@ static void cluster_batch_apply(struct cluster_fsm *fsm, const struct cluster_en
                                             .reply = fsm->replies + reply_offset,
                                             .reply_capacity = reply_capacity};
         cluster_request_decode(fsm, index, header, request);
-        offset += ((u64)body_size + 15) & ~(u64)15;
-        reply_offset = MIN(reply_offset + (((u64)reply_capacity + 15) & ~(u64)15),
+        offset += cluster_padded_bytes(body_size);
+        reply_offset = MIN(reply_offset + cluster_padded_bytes(reply_capacity),
                            (u64)CLUSTER_REPLY_BYTES_MAX); /* replies stay 16-byte aligned */
         ASSERT(reply_offset <= CLUSTER_REPLY_BYTES_MAX);
     }

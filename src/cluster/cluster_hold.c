@@ -46,6 +46,43 @@ static struct cluster_hold *cluster_hold_of_get(const struct raft_io_snapshot_ge
     return NULL;
 }
 
+/* Takes load `at` out of the list (the last one takes its place). */
+static void cluster_hold_gets_remove(struct cluster_hold *hold, u32 at) {
+    ASSERT(hold != NULL && hold->gets_count > 0);
+    ASSERT(at < hold->gets_count);
+    hold->gets_count--;
+    hold->gets[at] = hold->gets[hold->gets_count];
+    hold->gets_running[at] = hold->gets_running[hold->gets_count];
+}
+
+/* Adds a load to the list, running or waiting. */
+static void cluster_hold_gets_add(struct cluster_hold *hold, struct raft_io_snapshot_get *get,
+                                  bool running) {
+    ASSERT(hold != NULL && get != NULL);
+    ASSERT(hold->gets_count < CLUSTER_HOLD_GETS_MAX);
+    hold->gets[hold->gets_count] = get;
+    hold->gets_running[hold->gets_count] = running;
+    hold->gets_count++;
+}
+
+static bool cluster_hold_gets_running(const struct cluster_hold *hold) {
+    ASSERT(hold != NULL && hold->gets_count <= CLUSTER_HOLD_GETS_MAX);
+    for (u32 at = 0; at < hold->gets_count; at++) {
+        if (hold->gets_running[at]) return true;
+    }
+    return false;
+}
+
+/* Takes the write out of the hold (running or waiting), to call its callback. */
+static struct cluster_hold_put cluster_hold_put_take(struct cluster_hold *hold) {
+    ASSERT(hold != NULL && hold->put.put != NULL);
+    struct cluster_hold_put put = hold->put;
+    memset(&hold->put, 0, sizeof(hold->put));
+    hold->put_running = false;
+    ASSERT(put.done != NULL);
+    return put;
+}
+
 /* What raft's receive callback frees of an InstallSnapshot it does not take. */
 static void cluster_hold_message_free(struct raft_message *message) {
     ASSERT(message != NULL);
@@ -116,9 +153,7 @@ static void cluster_hold_gets_start(struct cluster_hold *hold) {
         }
         if (hold->raft->legacy.closing ||
             hold->snapshot_get(hold->io, hold->gets[at], cluster_hold_get_done) != 0) {
-            hold->gets_count--;
-            hold->gets[at] = hold->gets[hold->gets_count];
-            hold->gets_running[at] = hold->gets_running[hold->gets_count];
+            cluster_hold_gets_remove(hold, at);
             continue;
         }
         hold->gets_running[at] = true;
@@ -130,9 +165,7 @@ static void cluster_hold_gets_start(struct cluster_hold *hold) {
 static void cluster_hold_put_done(struct raft_io_snapshot_put *put, int status) {
     struct cluster_hold *hold = cluster_hold_of_put(put);
     ASSERT(hold != NULL && hold->put_running && hold->put.done != NULL);
-    struct cluster_hold_put done = hold->put;
-    memset(&hold->put, 0, sizeof(hold->put));
-    hold->put_running = false;
+    struct cluster_hold_put done = cluster_hold_put_take(hold);
     done.done(put, status); /* frees `put` */
     if (done.take && hold->held) cluster_hold_deliver(hold, status);
     cluster_hold_gets_start(hold);
@@ -147,9 +180,7 @@ static int cluster_hold_put_start(struct cluster_hold *hold, bool waited) {
     int status = hold->snapshot_put(hold->io, hold->put.trailing, hold->put.put,
                                     hold->put.snapshot, cluster_hold_put_done);
     if (status == 0) return 0;
-    struct cluster_hold_put failed = hold->put;
-    memset(&hold->put, 0, sizeof(hold->put));
-    hold->put_running = false;
+    struct cluster_hold_put failed = cluster_hold_put_take(hold);
     if (waited) failed.done(failed.put, status);
     return status;
 }
@@ -164,8 +195,7 @@ static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
     hold->put = (struct cluster_hold_put){.trailing = trailing, .put = put, .snapshot = snapshot,
                                           .done = cb,
                                           .take = !hold->raft->legacy.snapshot_install};
-    for (u32 at = 0; at < hold->gets_count; at++) {
-        if (!hold->gets_running[at]) continue;
+    if (cluster_hold_gets_running(hold)) {
         hold->waited_total++;
         return 0; /* started when the loads have called back */
     }
@@ -178,21 +208,16 @@ static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
     u32 place = 0;
     struct cluster_hold *hold = cluster_hold_of_get(get, &place);
     ASSERT(hold != NULL && hold->gets_running[place]);
-    hold->gets_count--;
-    hold->gets[place] = hold->gets[hold->gets_count];
-    hold->gets_running[place] = hold->gets_running[hold->gets_count];
+    cluster_hold_gets_remove(hold, place);
     if (status == 0) {
         hold->get_done(get, snapshot, status);
     } else { /* kept from raft, which would free what it never set */
         raft_free(snapshot);
         hold->gets_failed_total++;
     }
-    bool running = false;
-    for (u32 at = 0; at < hold->gets_count; at++) running = running || hold->gets_running[at];
-    if (running || hold->put.put == NULL || hold->put_running) return;
+    if (cluster_hold_gets_running(hold) || hold->put.put == NULL || hold->put_running) return;
     if (hold->raft->legacy.closing) {
-        struct cluster_hold_put canceled = hold->put;
-        memset(&hold->put, 0, sizeof(hold->put));
+        struct cluster_hold_put canceled = cluster_hold_put_take(hold);
         canceled.done(canceled.put, RAFT_CANCELED);
         return;
     }
@@ -207,17 +232,13 @@ static int cluster_hold_snapshot_get(struct raft_io *io, struct raft_io_snapshot
     hold->get_done = cb;
     if (hold->gets_count == CLUSTER_HOLD_GETS_MAX) return hold->snapshot_get(io, get, cb);
     if (hold->put.put != NULL) { /* a write runs or waits: after it */
-        hold->gets[hold->gets_count] = get;
-        hold->gets_running[hold->gets_count] = false;
-        hold->gets_count++;
+        cluster_hold_gets_add(hold, get, false);
         hold->waited_total++;
         return 0;
     }
     int status = hold->snapshot_get(io, get, cluster_hold_get_done);
     if (status != 0) return status;
-    hold->gets[hold->gets_count] = get;
-    hold->gets_running[hold->gets_count] = true;
-    hold->gets_count++;
+    cluster_hold_gets_add(hold, get, true);
     return 0;
 }
 

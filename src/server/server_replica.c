@@ -4,15 +4,14 @@
  * the server hands its engine batches here instead of to the engine (server_jobs_execute):
  *
  *   - the leader encodes each batch as one or more entries (cluster_entry_batch_encode: at most
- *     CLUSTER_ENTRY_REQUEST_COUNT_MAX requests and CLUSTER_ENTRY_BYTES_MAX bytes expanded
- *     each), stamps
- *     them with its clock (cluster_leader_timestamp), proposes them with raft_apply, and sends
- *     the batch's replies only once every entry of it is committed and applied: raft's callback
- *     gives the state machine's result (cluster_apply_result), whose errors, timestamps and
- *     replies become the batch's. One batch is proposed at a time; requests read meanwhile
- *     wait in the next, so a batch grows with the commit latency. A batch whose entry is not
- *     committed here (leadership lost) gets no reply: its clients retry, and their sessions,
- *     replicated with every request, answer a retry of a request applied after all;
+ *     CLUSTER_ENTRY_REQUEST_COUNT_MAX requests and CLUSTER_ENTRY_BYTES_MAX bytes expanded each),
+ *     stamps them with its clock (cluster_leader_timestamp), proposes them with raft_apply, and
+ *     sends the batch's replies only once every entry of it is committed and applied: raft's
+ *     callback gives the state machine's result (cluster_apply_result), whose errors, timestamps
+ *     and replies become the batch's. One batch is proposed at a time; requests read meanwhile wait
+ *     in the next, so a batch grows with the commit latency. A batch whose entry is not committed
+ *     here (leadership lost) gets no reply: its clients retry, and their sessions, replicated with
+ *     every request, answer a retry of a request applied after all;
  *   - a leader serves only once a barrier of its own term is applied, so its state holds every
  *     entry committed before it led (the session table included);
  *   - a follower, or a leader before its barrier, drops client requests without a reply (and
