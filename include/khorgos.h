@@ -756,7 +756,8 @@ struct khorgos_position {
     X(evicted, "the server ended this client's session; the client stops")                    \
     X(client_closed, "the client was closed before the request was answered")                 \
     X(day_not_found, "the currency has no business day of that date in its history")          \
-    X(membership_changing, "the cluster's membership is changing; ask again")
+    X(membership_changing, "the cluster's membership is changing; ask again")                 \
+    X(raft_failed, "the raft library failed a step on this replica; it serves nothing more")
 
 #define KHORGOS_ERROR_ENUM_(name, text) KHORGOS_ERROR_##name,
 typedef enum khorgos_error {

@@ -12,6 +12,16 @@
 
 #define TEST_LEDGER 156u /* CNY */
 
+/* An engine in memory on a manual clock, as a fixture replica's. */
+static inline struct khorgos *test_engine_open(void) {
+    struct khorgos_config config = {.account_count_max = 1024, .transfer_count_max = 4096,
+                                    .account_balance_count_max = 1024, .clock_manual = 1,
+                                    .participant_count_max = 16, .payment_count_max = 1024};
+    struct khorgos *engine = NULL;
+    assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
+    return engine;
+}
+
 static inline struct khorgos_account test_account(u128 id) {
     return (struct khorgos_account){.id = id, .ledger = TEST_LEDGER, .code = 1};
 }

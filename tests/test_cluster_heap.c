@@ -3,7 +3,7 @@
  * is given out again with its pages still mapped, a new large block's pages are resident
  * before anything writes them, alignment is kept, calloc zeroes a reused block, realloc keeps
  * the contents, small blocks are not kept, a small request never takes a much larger block,
- * and the cache stays within its bounds.
+ * and the cache stays within its bounds; a block raft frees twice while guarded is freed once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -125,6 +125,31 @@ static void test_cache_bounded(void **state) {
     assert_true(cluster_heap_stats().cached_bytes <= CLUSTER_HEAP_CACHE_BYTES_MAX);
 }
 
+/* A guarded block that raft frees twice is freed once, at the guard's end (one block in the
+ * cache, not two, and it serves one request at a time); one not freed meanwhile stays the
+ * caller's. */
+static void test_guard_frees_once(void **state) {
+    (void)state;
+    u8 *block = raft_malloc(1u << 20);
+    assert_non_null(block);
+    assert_true(cluster_heap_guard_begin(block));
+    raft_free(block);
+    raft_free(block);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 0); /* put off */
+    assert_int_equal(cluster_heap_guard_end(), 2);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 1);
+    u8 *again = raft_malloc(1u << 20);
+    assert_ptr_equal(again, block);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 0);
+    assert_true(cluster_heap_guard_begin(again));
+    assert_int_equal(cluster_heap_guard_end(), 0);
+    memset(again, 1, 1u << 20); /* still the caller's */
+    assert_true(cluster_heap_guard_begin(again));
+    raft_free(again);
+    assert_int_equal(cluster_heap_guard_end(), 1);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_large_block_reused_and_resident, test_setup,
@@ -134,6 +159,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_small_not_kept_large_not_taken_by_small, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_cache_bounded, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_guard_frees_once, test_setup, test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,10 +157,47 @@ void cluster_heap_install(void);
 void cluster_heap_uninstall(void);
 struct cluster_heap_stats cluster_heap_stats(void);
 
+/* A block raft may free twice. raft 0.22.1's receive callback (legacy.c, recvCb) frees the
+ * entries of a received AppendEntries again whenever the step on it, or the I/O after it,
+ * failed, while the step has freed them already (recvAppendEntries on its error path;
+ * legacyHandleUpdateEntries once it copied them, before its I/O): a double free that glibc
+ * aborts on, or, for a block this heap keeps, one block given out twice. The hold
+ * (cluster_hold.c) guards the entries for the length of each receive: a free of the guarded
+ * block is put off to the guard's end, where the block is freed once. Begin returns false (and
+ * guards nothing) when this heap is not raft's; end returns how many times raft freed the
+ * block meanwhile: 0 (it is still raft's), 1, or 2 (the step failed). One block at a time, on
+ * the loop's thread. */
+bool cluster_heap_guard_begin(void *pointer);
+u32 cluster_heap_guard_end(void);
+
+/* ---- raft's last messages (cluster_trace.c) -------------------------------------------------
+ * raft and raft_uv format a message at each step and hand it to their tracer (raft's own prints
+ * them only when the environment sets LIBRAFT_TRACE). A replica's tracer keeps the last
+ * CLUSTER_TRACE_LINES of them, each cut at CLUSTER_TRACE_LINE_BYTES, in one ring per process
+ * (the tests' replicas in one process share it), so that a replica that stops on raft's
+ * failure, or dies inside raft, can say what raft did last; with LIBRAFT_TRACE set it also
+ * prints each line to standard error, as raft's does. The bounds: a step of raft writes a few
+ * lines and raft_uv a few per entry, so 128 lines hold the last few steps; raft's messages are
+ * short (a path is the longest part). */
+#define CLUSTER_TRACE_LINES 128u
+#define CLUSTER_TRACE_LINE_BYTES 256u
+
+/* raft's tracer, and raft_uv's when `uv_io` is raft_uv's I/O (NULL otherwise): after
+ * raft_init. */
+void cluster_trace_install(struct raft *raft, struct raft_io *uv_io);
+/* The newest min(capacity, lines held) lines, oldest first; returns how many. */
+u32 cluster_trace_copy(char lines[][CLUSTER_TRACE_LINE_BYTES], u32 capacity);
+/* Every line held, oldest first, each `raft: LINE`, to `fd` with write(2) only and no lock: for
+ * a crash report (async-signal-safe). */
+void cluster_trace_write(int fd);
+/* Forgets the lines held (the tests). */
+void cluster_trace_reset(void);
+
 /* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
- * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work; the hold sits between
- * raft and its raft_io (the I/O's start, which receives raft's receive callback, snapshot_put
- * and snapshot_get are replaced) and keeps both from happening:
+ * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work and a failed step on
+ * received entries; the hold sits between raft and its raft_io (the I/O's start, which
+ * receives raft's receive callback, snapshot_put and snapshot_get are replaced) and keeps the
+ * first two from happening and the third from corrupting the heap:
  * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
  *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
  *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
@@ -184,11 +221,19 @@ struct cluster_heap_stats cluster_heap_stats(void);
  *   A load that fails all the same (a disk error) is not given back to raft: its request is
  *   left, and the leader, hearing nothing from that follower, sends its snapshot again after
  *   raft's install timeout (30 s), with a new load.
+ * - A received AppendEntries whose step, or the I/O after it, fails (raft_step's error, an
+ *   append the I/O refuses): raft frees its entries twice (cluster_heap_guard_begin). The hold
+ *   guards them for the length of the receive, so they are freed once, and counts the failure
+ *   with raft's message (receive_failed_total, receive_error). raft then holds entries in
+ *   memory that it may never write, so the replica stops (`raft_failed`) and says why, with
+ *   raft's last messages (cluster_trace.c).
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
 #define CLUSTER_HOLD_ADDRESS_BYTES 256u
 #define CLUSTER_HOLD_GETS_MAX 16u
+/* raft's own error messages are at most RAFT_ERRMSG_BUF_SIZE (256) bytes. */
+#define CLUSTER_HOLD_ERROR_BYTES 256u
 
 struct cluster_hold_put {
     unsigned trailing;
@@ -220,6 +265,10 @@ struct cluster_hold {
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
+    /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
+     * (raft_errmsg) of the last one. */
+    u64 receive_failed_total;
+    char receive_error[CLUSTER_HOLD_ERROR_BYTES];
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when

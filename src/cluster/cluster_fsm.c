@@ -621,14 +621,22 @@ static int cluster_raft_snapshot(struct raft_fsm *raft_fsm, struct raft_buffer *
 }
 
 /* On success the fsm owns the buffer's bytes (raft's rule) and frees them; on failure raft
- * keeps them, and the replica's state is what it was. */
+ * keeps them, and the replica's state is what it was. raft 0.22.1 forgets the snapshot before
+ * it calls restore (legacy.c, legacyHandleUpdateCommitIndex), and, its applied index short of
+ * the snapshot's, applies nothing after a failure: the replica stops (cluster_fsm_stopped)
+ * and says why, rather than follow the log without applying it. */
 static int cluster_raft_restore(struct raft_fsm *raft_fsm, struct raft_buffer *buffer) {
     ASSERT(raft_fsm != NULL && raft_fsm->data != NULL);
     ASSERT(buffer != NULL);
-    khorgos_error error = cluster_fsm_restore(raft_fsm->data, buffer->base, buffer->len);
-    if (error == KHORGOS_ERROR_ok) raft_free(buffer->base);
-    if (error == KHORGOS_ERROR_ok) cluster_compaction_reset(raft_fsm->data, false);
-    return error == KHORGOS_ERROR_ok ? 0 : RAFT_CORRUPT;
+    struct cluster_fsm *fsm = raft_fsm->data;
+    khorgos_error error = cluster_fsm_restore(fsm, buffer->base, buffer->len);
+    if (error != KHORGOS_ERROR_ok) {
+        cluster_fsm_stop(fsm, error);
+        return RAFT_CORRUPT;
+    }
+    raft_free(buffer->base);
+    cluster_compaction_reset(fsm, false);
+    return 0;
 }
 
 void cluster_raft_configure(struct raft *raft, struct cluster_fsm *fsm, u32 threshold_entries,

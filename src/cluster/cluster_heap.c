@@ -16,6 +16,7 @@
  * worker threads (snapshots), so the cache is behind a mutex.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -44,6 +45,14 @@ static struct {
     u64 reused;
     bool installed;
 } cluster_heap = {.mutex = PTHREAD_MUTEX_INITIALIZER};
+
+/* The block guarded by cluster_heap_guard_begin, and how many times raft freed it since. Set
+ * and read on the loop's thread; a worker thread's free only compares its own pointer to it
+ * (an atomic load), and the guarded block is never one a worker frees. */
+static struct {
+    _Atomic(void *) pointer;
+    u32 frees;
+} cluster_heap_guard;
 
 static struct cluster_heap_header *cluster_heap_header_of(void *pointer) {
     ASSERT(pointer != NULL);
@@ -123,6 +132,10 @@ static void *cluster_heap_allocate(u64 size_bytes, u32 alignment) {
 
 static void cluster_heap_release(void *pointer) {
     if (pointer == NULL) return;
+    if (pointer == atomic_load_explicit(&cluster_heap_guard.pointer, memory_order_relaxed)) {
+        cluster_heap_guard.frees++; /* freed at the guard's end, once */
+        return;
+    }
     struct cluster_heap_header *header = cluster_heap_header_of(pointer);
     ASSERT(header->base != NULL);
     if (header->capacity_bytes >= CLUSTER_HEAP_CACHED_BYTES_MIN) {
@@ -216,6 +229,25 @@ void cluster_heap_uninstall(void) {
     pthread_mutex_unlock(&cluster_heap.mutex);
     cluster_heap.installed = false;
     ASSERT(raft_heap_get() != &cluster_heap_raft);
+}
+
+bool cluster_heap_guard_begin(void *pointer) {
+    ASSERT(pointer != NULL);
+    ASSERT(atomic_load(&cluster_heap_guard.pointer) == NULL && cluster_heap_guard.frees == 0);
+    if (!cluster_heap.installed) return false;
+    cluster_heap_header_of(pointer); /* asserts it is this heap's */
+    atomic_store(&cluster_heap_guard.pointer, pointer);
+    return true;
+}
+
+u32 cluster_heap_guard_end(void) {
+    void *pointer = atomic_exchange(&cluster_heap_guard.pointer, NULL);
+    ASSERT(pointer != NULL);
+    u32 frees = cluster_heap_guard.frees;
+    cluster_heap_guard.frees = 0;
+    if (frees > 0) cluster_heap_release(pointer);
+    ASSERT(atomic_load(&cluster_heap_guard.pointer) == NULL);
+    return frees;
 }
 
 struct cluster_heap_stats cluster_heap_stats(void) {

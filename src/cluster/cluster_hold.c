@@ -4,6 +4,7 @@
  * its I/O run on one thread, and a replica process has one. */
 #include "cluster/cluster.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static struct cluster_hold *cluster_holds[CLUSTER_HOLDS_MAX];
@@ -92,10 +93,33 @@ static void cluster_hold_message_free(struct raft_message *message) {
     message->install_snapshot.data.base = NULL;
 }
 
+/* Gives raft a received AppendEntries with its entries guarded (cluster_heap_guard_begin):
+ * raft freeing them twice means its step, or the I/O after it, failed; that is counted and
+ * raft's own account of it kept, for the replica to stop and say so. */
+static void cluster_hold_receive_entries(struct cluster_hold *hold, struct raft_message *message) {
+    ASSERT(hold != NULL && message->type == RAFT_APPEND_ENTRIES);
+    ASSERT(message->append_entries.n_entries > 0);
+    if (!cluster_heap_guard_begin(message->append_entries.entries[0].batch)) {
+        hold->receive(hold->io, message);
+        return;
+    }
+    hold->receive(hold->io, message); /* frees the message's entries */
+    if (cluster_heap_guard_end() < 2) return;
+    hold->receive_failed_total++;
+    const char *account = raft_errmsg(hold->raft);
+    snprintf(hold->receive_error, sizeof(hold->receive_error), "%s",
+             account != NULL && account[0] != '\0' ? account : "raft gave no message");
+}
+
 static void cluster_hold_receive(struct raft_io *io, struct raft_message *message) {
     struct cluster_hold *hold = cluster_hold_of_io(io);
     ASSERT(hold != NULL && message != NULL);
     const struct raft *raft = hold->raft;
+    if (message->type == RAFT_APPEND_ENTRIES && message->append_entries.n_entries > 0 &&
+        !raft->legacy.closing) {
+        cluster_hold_receive_entries(hold, message);
+        return;
+    }
     if (message->type != RAFT_INSTALL_SNAPSHOT || !raft->legacy.snapshot_taking ||
         raft->legacy.closing) {
         hold->receive(io, message);

@@ -109,6 +109,7 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
         raft_uv_tcp_close(&replica->transport);
         return KHORGOS_ERROR_io;
     }
+    cluster_trace_install(&replica->raft, &replica->io);
     return KHORGOS_ERROR_ok;
 }
 

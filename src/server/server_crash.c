@@ -1,8 +1,9 @@
 /*
  * server_crash.c: the report of a fatal signal. A server that dies of SIGSEGV, SIGBUS, SIGILL,
  * SIGFPE or SIGABRT (glibc's heap checks and a failed ASSERT end in abort) writes one line,
- * `khorgos: event=crash signal=NAME`, and the stack of the thread that took the signal, one
- * frame a line, to standard error; then it restores the signal's default action and raises it
+ * `khorgos: event=crash signal=NAME`, the stack of the thread that took the signal, one frame
+ * a line, and, in a replica, raft's last messages (`raft: ...` lines, cluster_trace_write), to
+ * standard error; then it restores the signal's default action and raises it
  * again, so the exit status and any core dump are those of the signal (docs/operations.md,
  * "A crash's backtrace", says how to read the frames).
  *
@@ -17,6 +18,8 @@
  * own handlers).
  */
 #include "server/server.h"
+
+#include "cluster/cluster.h"
 
 #include <execinfo.h>
 #include <pthread.h>
@@ -79,6 +82,7 @@ static void server_crash_handler(int number) {
         void *frames[SERVER_CRASH_FRAMES_MAX];
         int count = backtrace(frames, SERVER_CRASH_FRAMES_MAX);
         backtrace_symbols_fd(frames, count, STDERR_FILENO);
+        cluster_trace_write(STDERR_FILENO); /* a replica's: raft's last messages */
     }
     struct sigaction fallback;
     memset(&fallback, 0, sizeof(fallback));

@@ -380,11 +380,31 @@ static void replica_journal_log(struct server_replica *replica) {
                (unsigned long long)fsm->journal_continued_sequence);
 }
 
+/* raft failed a step on received entries (cluster.h, "Between raft and its snapshot I/O"):
+ * says so with raft's message and its last lines, and stops the replica. */
+static bool replica_raft_failed(struct server *server) {
+    struct server_replica *replica = server->replica;
+    ASSERT(replica != NULL && !replica->stopping);
+    const struct cluster_hold *hold = &replica->cluster.hold;
+    if (hold->receive_failed_total == 0) return false;
+    server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"raft failed a "
+               "step on entries the leader sent; it may hold entries it never writes, so this "
+               "replica stops (restart it); raft's last messages follow\"",
+               (unsigned)replica->cluster.identity.replica,
+               (unsigned long long)hold->receive_failed_total, hold->receive_error);
+    static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
+    u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
+    for (u32 index = 0; index < count; index++) server_log("event=raft_trace %s", lines[index]);
+    replica_stopped(server, KHORGOS_ERROR_raft_failed);
+    return true;
+}
+
 static void replica_on_timer(uv_timer_t *timer) {
     struct server *server = timer->data;
     ASSERT(server != NULL && server->replica != NULL);
     struct server_replica *replica = server->replica;
     if (replica->stopping) return;
+    if (replica_raft_failed(server)) return;
     khorgos_error stopped = cluster_fsm_stopped(&replica->cluster.fsm);
     if (stopped != KHORGOS_ERROR_ok) {
         replica_stopped(server, stopped);

@@ -10,7 +10,7 @@ ERRORS = [
     "message_invalid", "message_cluster", "diverged", "account_not_found", "too_many_entries",
     "message_not_found", "forbidden", "no_session", "request_duplicate", "request_mismatch",
     "request_out_of_order", "timeout", "evicted", "client_closed", "day_not_found",
-    "membership_changing"
+    "membership_changing", "raft_failed"
 ]
 
 SETTLE_STATUSES = [
