@@ -156,11 +156,33 @@ static void test_trace_keeps_the_newest_lines(void **state) {
     test_stop();
 }
 
+/* A line equal to a recent one (its time aside) is counted on it, not kept again, so a flood
+ * of one refusal does not push out what came before it; a different line is kept. */
+static void test_trace_counts_repeats(void **state) {
+    (void)state;
+    test_start();
+    cluster_trace_reset();
+    cluster_trace_note("before the flood");
+    for (u32 index = 0; index < 3 * CLUSTER_TRACE_LINES; index++) {
+        cluster_trace_note("refused %d", 1);
+        cluster_trace_note("sent %d", 2);
+    }
+    cluster_trace_note("after");
+    static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
+    assert_int_equal(cluster_trace_copy(lines, CLUSTER_TRACE_LINES), 4);
+    assert_non_null(strstr(lines[0], " ms before the flood"));
+    assert_non_null(strstr(lines[1], " ms refused 1 (and 383 more times)"));
+    assert_non_null(strstr(lines[2], " ms sent 2 (and 383 more times)"));
+    assert_non_null(strstr(lines[3], " ms after"));
+    test_stop();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_step_on_entries_is_counted),
         cmocka_unit_test(test_entries_stepped_are_not_counted),
         cmocka_unit_test(test_trace_keeps_the_newest_lines),
+        cmocka_unit_test(test_trace_counts_repeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,11 +181,18 @@ u32 cluster_heap_guard_end(void);
  * short (a path is the longest part). */
 #define CLUSTER_TRACE_LINES 128u
 #define CLUSTER_TRACE_LINE_BYTES 256u
+/* A message equal to one of the last 4 lines (its time aside) is counted on that line rather
+ * than kept again: a step raft repeats writes up to 3 lines. */
+#define CLUSTER_TRACE_REPEAT_LINES 4u
 
 /* raft's tracer, and raft_uv's when `uv_io` is raft_uv's I/O (NULL otherwise): after
  * raft_init. */
 void cluster_trace_install(struct raft *raft, struct raft_io *uv_io);
-/* The newest min(capacity, lines held) lines, oldest first; returns how many. */
+/* Keeps a line of the replica's own among raft's (the snapshot work the hold sees), printf's
+ * format; nothing before cluster_trace_install. */
+void cluster_trace_note(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* The newest min(capacity, lines held) lines, oldest first, a repeated one ending "(and N more
+ * times)"; returns how many. */
 u32 cluster_trace_copy(char lines[][CLUSTER_TRACE_LINE_BYTES], u32 capacity);
 /* Every line held, oldest first, each `raft: LINE`, to `fd` with write(2) only and no lock: for
  * a crash report (async-signal-safe). */

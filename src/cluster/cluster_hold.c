@@ -120,6 +120,13 @@ static void cluster_hold_receive(struct raft_io *io, struct raft_message *messag
         cluster_hold_receive_entries(hold, message);
         return;
     }
+    if (message->type == RAFT_INSTALL_SNAPSHOT) {
+        cluster_trace_note("hold: InstallSnapshot %llu^%llu from %llu%s",
+                           (unsigned long long)message->install_snapshot.last_index,
+                           (unsigned long long)message->install_snapshot.last_term,
+                           (unsigned long long)message->server_id,
+                           raft->legacy.snapshot_taking ? ", held" : "");
+    }
     if (message->type != RAFT_INSTALL_SNAPSHOT || !raft->legacy.snapshot_taking ||
         raft->legacy.closing) {
         hold->receive(io, message);
@@ -190,6 +197,10 @@ static void cluster_hold_put_done(struct raft_io_snapshot_put *put, int status) 
     struct cluster_hold *hold = cluster_hold_of_put(put);
     ASSERT(hold != NULL && hold->put_running && hold->put.done != NULL);
     struct cluster_hold_put done = cluster_hold_put_take(hold);
+    cluster_trace_note("hold: snapshot %llu^%llu %s, status %d",
+                       (unsigned long long)done.snapshot->index,
+                       (unsigned long long)done.snapshot->term,
+                       done.take ? "taken" : "installed", status);
     done.done(put, status); /* frees `put` */
     if (done.take && hold->held) cluster_hold_deliver(hold, status);
     cluster_hold_gets_start(hold);
@@ -219,6 +230,10 @@ static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
     hold->put = (struct cluster_hold_put){.trailing = trailing, .put = put, .snapshot = snapshot,
                                           .done = cb,
                                           .take = !hold->raft->legacy.snapshot_install};
+    cluster_trace_note("hold: snapshot %llu^%llu to %s, trailing %u, last index %llu",
+                       (unsigned long long)snapshot->index, (unsigned long long)snapshot->term,
+                       hold->put.take ? "take" : "install", trailing,
+                       (unsigned long long)raft_last_index(hold->raft));
     if (cluster_hold_gets_running(hold)) {
         hold->waited_total++;
         return 0; /* started when the loads have called back */

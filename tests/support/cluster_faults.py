@@ -40,6 +40,7 @@ import os
 import random
 import re
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -609,9 +610,28 @@ class Faults:
         for index, status in self.cluster.reap():
             self.problems.append("replica %d ended by itself (exit status %s; its log says "
                                  "why)" % (index, status))
+            self.keep_raft_state(index)
             self.cluster.mark("replica %d ended by itself (exit status %s): started again"
                               % (index, status))
             self.cluster.start(index)
+
+    def keep_raft_state(self, index):
+        """What raft kept on disk when a replica ended by itself (its snapshots' terms and
+        indexes are in their names and .meta files), copied beside the replica's log before it
+        starts again: the evidence of why."""
+        raft = os.path.join(self.cluster.data(index), "raft")
+        kept = os.path.join(self.cluster.work, "r%d-ended-%d" % (index, len(self.problems)))
+        os.makedirs(kept, exist_ok=True)
+        try:
+            names = sorted(os.listdir(raft))
+        except OSError:
+            return
+        with open(os.path.join(kept, "listing"), "w") as stream:
+            for name in names:
+                stream.write("%s %d\n" % (name, os.path.getsize(os.path.join(raft, name))))
+        for name in names:
+            if name.endswith(".meta") or name.startswith("metadata"):
+                shutil.copy(os.path.join(raft, name), kept)
 
     def one(self):
         self.died()
