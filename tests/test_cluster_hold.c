@@ -4,7 +4,8 @@
  * load asked for while a snapshot is written reaches the I/O only once the write called back,
  * and a write asked for while a load runs only once the load called back (raft_uv's load fails
  * when a write removes an old snapshot under its listing, and raft 0.22.1 then frees what it
- * never set), and a load that fails all the same is not given back to raft; an InstallSnapshot
+ * never set), and a load that fails all the same is not given back to raft, nor one that
+ * returns a newer snapshot of another term than raft asked for; an InstallSnapshot
  * received while raft's own snapshot is written reaches raft only after that write called
  * back, with its data, configuration and sender intact.
  */
@@ -199,12 +200,73 @@ static void test_install_waits_for_the_snapshot_taken(void **state) {
     assert_int_equal(test_io.raft_received, 2);
 }
 
+static u32 test_loaded_count;
+static raft_index test_loaded_index;
+
+static void test_raft_loaded(struct raft_io_snapshot_get *get, struct raft_snapshot *snapshot,
+                             int status) {
+    assert_int_equal(status, 0);
+    assert_non_null(get);
+    test_loaded_index = snapshot->index;
+    test_loaded_count++;
+    raft_configuration_close(&snapshot->configuration);
+    raft_free(snapshot->bufs[0].base);
+    raft_free(snapshot->bufs);
+    raft_free(snapshot);
+}
+
+/* A loaded snapshot as raft_uv's: one buffer, a configuration. */
+static struct raft_snapshot *test_snapshot(raft_index index, raft_term term) {
+    struct raft_snapshot *snapshot = raft_calloc(1, sizeof(*snapshot));
+    assert_non_null(snapshot);
+    snapshot->index = index;
+    snapshot->term = term;
+    raft_configuration_init(&snapshot->configuration);
+    assert_int_equal(raft_configuration_add(&snapshot->configuration, 1, "127.0.0.1:1",
+                                            RAFT_VOTER), 0);
+    snapshot->bufs = raft_malloc(sizeof(*snapshot->bufs));
+    assert_non_null(snapshot->bufs);
+    snapshot->bufs[0] = (struct raft_buffer){.base = raft_malloc(64), .len = 64};
+    assert_non_null(snapshot->bufs[0].base);
+    snapshot->n_bufs = 1;
+    return snapshot;
+}
+
+/* raft's core asks for its snapshot 100^3 (the InstallSnapshot it sends names that term); a
+ * load that returns a newer snapshot of another term (a write ended meanwhile) is kept from
+ * raft, which would send the newer index under the older term; one of the same term, or the
+ * one asked for, reaches raft. */
+static void test_newer_snapshot_of_another_term_kept_from_raft(void **state) {
+    (void)state;
+    test_raft.trail.snapshot.index = 100;
+    test_raft.trail.snapshot.term = 3;
+    test_raft.trail.offset = 100;
+    const struct {
+        raft_index index;
+        raft_term term;
+        bool reaches_raft;
+    } loads[] = {{120, 4, false}, {120, 3, true}, {100, 3, true}};
+    for (u32 at = 0; at < ARRAY_COUNT(loads); at++) {
+        struct raft_io_snapshot_get get;
+        assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_loaded), 0);
+        assert_ptr_equal(test_io.get, &get);
+        u32 before = test_loaded_count;
+        test_io.get_done(&get, test_snapshot(loads[at].index, loads[at].term), 0);
+        assert_int_equal(test_loaded_count - before, loads[at].reaches_raft ? 1 : 0);
+        if (loads[at].reaches_raft) assert_int_equal(test_loaded_index, loads[at].index);
+    }
+    assert_int_equal(test_hold.gets_stale_total, 1);
+    assert_int_equal(test_hold.gets_failed_total, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_snapshot_of_another_term_kept_from_raft,
+                                        test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_install_waits_for_the_snapshot_taken, test_setup,
                                         test_teardown),
     };

@@ -201,10 +201,10 @@ void cluster_trace_write(int fd);
 void cluster_trace_reset(void);
 
 /* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
- * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work and a failed step on
+ * raft 0.22.1's raft_fsm layer mishandles three overlaps of snapshot work and a failed step on
  * received entries; the hold sits between raft and its raft_io (the I/O's start, which
  * receives raft's receive callback, snapshot_put and snapshot_get are replaced) and keeps the
- * first two from happening and the third from corrupting the heap:
+ * first three from happening and the fourth from corrupting the heap:
  * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
  *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
  *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
@@ -228,6 +228,14 @@ void cluster_trace_reset(void);
  *   A load that fails all the same (a disk error) is not given back to raft: its request is
  *   left, and the leader, hearing nothing from that follower, sends its snapshot again after
  *   raft's install timeout (30 s), with a new load.
+ * - A leader's load that returns a newer snapshot than raft's core asked for: a write that
+ *   ended before the load ran (every load that waited for a write) left a newer snapshot on
+ *   disk, and raft's legacy layer sends its index under the term of the one asked for
+ *   (legacy.c, legacyLoadSnapshotCb). When the terms differ, a replica that installs it holds
+ *   a term for that index unlike the leader's log and refuses every entry after it. The hold
+ *   keeps the snapshot asked for (raft's trail, when the load is asked for) with each load; a
+ *   load of a newer index of another term is freed and kept from raft (gets_stale_total), and
+ *   the leader sends its snapshot again after raft's install timeout, naming the newer one.
  * - A received AppendEntries whose step, or the I/O after it, fails (raft_step's error, an
  *   append the I/O refuses): raft frees its entries twice (cluster_heap_guard_begin). The hold
  *   guards them for the length of the receive, so they are freed once, and counts the failure
@@ -265,6 +273,8 @@ struct cluster_hold {
     u32 gets_count;                   /* loads running or waiting, in `gets` */
     struct raft_io_snapshot_get *gets[CLUSTER_HOLD_GETS_MAX];
     bool gets_running[CLUSTER_HOLD_GETS_MAX];
+    raft_index gets_index[CLUSTER_HOLD_GETS_MAX]; /* the snapshot raft's core asked for */
+    raft_term gets_term[CLUSTER_HOLD_GETS_MAX];
     struct raft_message message; /* the held InstallSnapshot, when `held` */
     char address[CLUSTER_HOLD_ADDRESS_BYTES];
     bool held;
@@ -272,10 +282,12 @@ struct cluster_hold {
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
+    u64 gets_stale_total;  /* loads of a newer snapshot of another term, kept from raft */
     /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
      * (raft_errmsg) of the last one. */
     u64 receive_failed_total;
     char receive_error[CLUSTER_HOLD_ERROR_BYTES];
+
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when

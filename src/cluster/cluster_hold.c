@@ -9,6 +9,25 @@
 
 static struct cluster_hold *cluster_holds[CLUSTER_HOLDS_MAX];
 
+/* The term raft's core holds for `index`: its trail (struct raft_trail in raft.h), read as
+ * raft's TrailTermOf reads it (an entry the trail holds first, else its snapshot's), or 0. */
+static raft_term cluster_hold_trail_term(const struct raft_trail *trail, raft_index index) {
+    ASSERT(trail != NULL && index > 0);
+    ASSERT(trail->size == 0 || (trail->front < trail->size && trail->back < trail->size));
+    u32 count = trail->front <= trail->back ? trail->back - trail->front
+                                            : trail->size - trail->front + trail->back;
+    raft_index last =
+        count == 0 ? trail->offset : trail->records[(trail->front + count - 1) % trail->size].index;
+    if (index <= trail->offset || index > last) {
+        return index == trail->snapshot.index ? trail->snapshot.term : 0;
+    }
+    for (u32 at = 0; at < count; at++) {
+        u32 slot = (trail->front + at) % trail->size;
+        if (trail->records[slot].index >= index) return trail->records[slot].term;
+    }
+    return 0;
+}
+
 static struct cluster_hold *cluster_hold_of_io(const struct raft_io *io) {
     ASSERT(io != NULL);
     for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
@@ -54,15 +73,22 @@ static void cluster_hold_gets_remove(struct cluster_hold *hold, u32 at) {
     hold->gets_count--;
     hold->gets[at] = hold->gets[hold->gets_count];
     hold->gets_running[at] = hold->gets_running[hold->gets_count];
+    hold->gets_index[at] = hold->gets_index[hold->gets_count];
+    hold->gets_term[at] = hold->gets_term[hold->gets_count];
 }
 
-/* Adds a load to the list, running or waiting. */
+/* Adds a load to the list, running or waiting, with the snapshot raft's core asked for: the
+ * one its InstallSnapshot names (replication.c, sendSnapshot), asked for in the same step. */
 static void cluster_hold_gets_add(struct cluster_hold *hold, struct raft_io_snapshot_get *get,
                                   bool running) {
     ASSERT(hold != NULL && get != NULL);
     ASSERT(hold->gets_count < CLUSTER_HOLD_GETS_MAX);
+    const struct raft_trail *trail = &hold->raft->trail;
     hold->gets[hold->gets_count] = get;
     hold->gets_running[hold->gets_count] = running;
+    hold->gets_index[hold->gets_count] = trail->snapshot.index;
+    hold->gets_term[hold->gets_count] =
+        trail->snapshot.index == 0 ? 0 : cluster_hold_trail_term(trail, trail->snapshot.index);
     hold->gets_count++;
 }
 
@@ -241,18 +267,46 @@ static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
     return cluster_hold_put_start(hold, false);
 }
 
+/* A load that returned a newer snapshot than raft's core asked for, of another term. raft's
+ * legacy layer would send it under the index it has and the term of the one asked for
+ * (legacy.c, legacyLoadSnapshotCb, moves last_index and keeps last_term), and a replica that
+ * installed that would refuse every entry after it (conflicting terms at a committed index).
+ * A write that ends while the load waits, as every load asked for during a write does here,
+ * makes it. The snapshot is freed and kept from raft: the leader sends its snapshot again
+ * after raft's install timeout (30 s), with its newer index and term. */
+static void cluster_hold_stale_load(struct cluster_hold *hold, struct raft_snapshot *snapshot,
+                                    raft_index asked_index, raft_term asked_term) {
+    ASSERT(hold != NULL && snapshot != NULL);
+    ASSERT(snapshot->index != asked_index);
+    cluster_trace_note("hold: load returned snapshot %llu^%llu for %llu^%llu: kept from raft",
+                       (unsigned long long)snapshot->index, (unsigned long long)snapshot->term,
+                       (unsigned long long)asked_index, (unsigned long long)asked_term);
+    raft_configuration_close(&snapshot->configuration);
+    for (unsigned index = 0; index < snapshot->n_bufs; index++) {
+        raft_free(snapshot->bufs[index].base);
+    }
+    raft_free(snapshot->bufs);
+    raft_free(snapshot);
+    hold->gets_stale_total++;
+}
+
 /* A load called back: raft's callback, then the waiting write once no load runs. */
 static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
                                   struct raft_snapshot *snapshot, int status) {
     u32 place = 0;
     struct cluster_hold *hold = cluster_hold_of_get(get, &place);
     ASSERT(hold != NULL && hold->gets_running[place]);
+    raft_index asked_index = hold->gets_index[place];
+    raft_term asked_term = hold->gets_term[place];
     cluster_hold_gets_remove(hold, place);
-    if (status == 0) {
-        hold->get_done(get, snapshot, status);
-    } else { /* kept from raft, which would free what it never set */
+    if (status != 0) { /* kept from raft, which would free what it never set */
         raft_free(snapshot);
         hold->gets_failed_total++;
+    } else if (snapshot != NULL && asked_index != 0 && snapshot->index != asked_index &&
+               snapshot->term != asked_term) {
+        cluster_hold_stale_load(hold, snapshot, asked_index, asked_term);
+    } else {
+        hold->get_done(get, snapshot, status);
     }
     if (cluster_hold_gets_running(hold) || hold->put.put == NULL || hold->put_running) return;
     if (hold->raft->legacy.closing) {

@@ -610,17 +610,18 @@ class Faults:
         for index, status in self.cluster.reap():
             self.problems.append("replica %d ended by itself (exit status %s; its log says "
                                  "why)" % (index, status))
-            self.keep_raft_state(index)
+            for each in range(self.cluster.count):  # the leader's snapshots matter too
+                self.keep_raft_state(each, "ended-%d-by-%d" % (len(self.problems), index))
             self.cluster.mark("replica %d ended by itself (exit status %s): started again"
                               % (index, status))
             self.cluster.start(index)
 
-    def keep_raft_state(self, index):
+    def keep_raft_state(self, index, label):
         """What raft kept on disk when a replica ended by itself (its snapshots' terms and
-        indexes are in their names and .meta files), copied beside the replica's log before it
+        indexes are in their names and .meta files), copied beside the replicas' logs before it
         starts again: the evidence of why."""
         raft = os.path.join(self.cluster.data(index), "raft")
-        kept = os.path.join(self.cluster.work, "r%d-ended-%d" % (index, len(self.problems)))
+        kept = os.path.join(self.cluster.work, "r%d-%s" % (index, label))
         os.makedirs(kept, exist_ok=True)
         try:
             names = sorted(os.listdir(raft))
