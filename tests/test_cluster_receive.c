@@ -20,6 +20,15 @@
 #include "cluster/cluster.h"
 #include "cluster_support.h"
 
+/* raft 0.22.1 leaks its copy of the entries whose append failed (legacy.c,
+ * legacyHandleUpdateEntries: its error path discards them from its log without freeing them);
+ * the leak sanitizer, which the asan tier runs, is told of that one, found under the hold's
+ * receive, and of nothing else. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+    return "leak:cluster_hold_receive_entries\n";
+}
+
 #define TEST_REPLICA_COUNT 3u
 #define TEST_STEP_MSECS_MAX 20000u
 #define TEST_STEPS_MAX 10000u
