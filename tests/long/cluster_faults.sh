@@ -11,7 +11,9 @@
 # loopback run takes it and the five after it, the network-namespace run the three from
 # CLUSTER_FAULTS_PORT + 3; raft's ports are each client port plus 1000. CLUSTER_FAULTS_WORK
 # names a directory for the replicas' data and logs, kept after the run (default: a temporary
-# one, deleted).
+# one, deleted). CLUSTER_FAULTS_SEED (default 2) seeds the loopback run's draws of faults,
+# victims and pauses, and the network-namespace run's with one more: the defaults repeat the
+# same series, another seed draws others.
 set -u
 KHORGOS=${KHORGOS:-build/khorgos}
 [ -x "$KHORGOS" ] || { echo "no $KHORGOS (run make first)"; exit 1; }
@@ -29,10 +31,11 @@ fi
 harness="python3 $(dirname "$0")/../support/cluster_faults.py --khorgos $KHORGOS"
 SECONDS_FAULTS=${CLUSTER_FAULTS_SECONDS:-300}
 PORT=${CLUSTER_FAULTS_PORT:-4739}
+SEED=${CLUSTER_FAULTS_SEED:-2}
 status=0
 $harness --work "$work/loopback" --replicas 3 --clients 6 --requests 100 \
-    --seconds "$SECONDS_FAULTS" --gap 2 --port "$PORT" --seed 2 || status=1
+    --seconds "$SECONDS_FAULTS" --gap 2 --port "$PORT" --seed "$SEED" || status=1
 $harness --work "$work/netns" --replicas 3 --clients 6 --requests 100 \
-    --seconds "$SECONDS_FAULTS" --gap 2 --port $((PORT + 3)) --seed 3 --netns || status=1
+    --seconds "$SECONDS_FAULTS" --gap 2 --port $((PORT + 3)) --seed $((SEED + 1)) --netns || status=1
 [ $status -eq 0 ] && echo "ok"
 exit $status
