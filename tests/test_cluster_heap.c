@@ -4,7 +4,8 @@
  * before anything writes them, alignment is kept, calloc zeroes a reused block, realloc keeps
  * the contents, small blocks are not kept, a small request never takes a much larger block,
  * the cache stays within its bounds, new large blocks are carved in order from chunks at huge
- * page boundaries advised onto huge pages, and a chunk is unmapped with its last block.
+ * page boundaries advised onto huge pages, a chunk is unmapped with its last block, and under
+ * AddressSanitizer a chunk's bytes outside live blocks are poisoned.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,10 @@
 #include <unistd.h>
 
 #include "cluster/cluster.h"
+#include "sanitizer.h"
+#ifdef TEST_SANITIZED
+#include <sanitizer/asan_interface.h>
+#endif
 
 enum { test_page_bytes = 4096 };
 
@@ -182,6 +187,34 @@ static void test_chunk_unmapped_with_its_last_block(void **state) {
     cluster_heap_install(); /* for the teardown */
 }
 
+/* Whether AddressSanitizer would report an access to `address` (false in a plain build). */
+static bool test_poisoned(const void *address) {
+#ifdef TEST_SANITIZED
+    return __asan_address_is_poisoned(address) != 0;
+#else
+    (void)address;
+    return false;
+#endif
+}
+
+static void test_free_and_unused_bytes_poisoned(void **state) {
+    (void)state;
+    u8 *block = raft_malloc(1u << 20);
+    assert_non_null(block);
+    bool sanitized = test_poisoned(block + (2u << 20)); /* past it, in its chunk: not carved */
+    assert_false(test_poisoned(block));
+    assert_false(test_poisoned(block + (1u << 20) - 1));
+    raft_free(block); /* cached */
+    assert_true(test_poisoned(block) == sanitized);
+    u8 *again = raft_malloc(1u << 20);
+    assert_ptr_equal(again, block);
+    assert_false(test_poisoned(again));
+    raft_free(again);
+#ifdef TEST_SANITIZED
+    assert_true(sanitized);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_large_block_reused_and_resident, test_setup,
@@ -194,6 +227,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_blocks_carved_from_huge_page_chunks, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_chunk_unmapped_with_its_last_block, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_free_and_unused_bytes_poisoned, test_setup,
                                         test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

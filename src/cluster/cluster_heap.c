@@ -34,6 +34,25 @@
 
 #include "cluster/cluster.h"
 
+/* Under AddressSanitizer a chunk's bytes outside live blocks are poisoned, as the C library's
+ * would be, so that raft reading or writing past a block, or a block after its free, is still
+ * caught. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CLUSTER_HEAP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLUSTER_HEAP_SANITIZED 1
+#endif
+#endif
+#ifdef CLUSTER_HEAP_SANITIZED
+#include <sanitizer/asan_interface.h>
+#define CLUSTER_HEAP_POISON(memory, bytes) ASAN_POISON_MEMORY_REGION(memory, bytes)
+#define CLUSTER_HEAP_UNPOISON(memory, bytes) ASAN_UNPOISON_MEMORY_REGION(memory, bytes)
+#else
+#define CLUSTER_HEAP_POISON(memory, bytes) ((void)(memory), (void)(bytes))
+#define CLUSTER_HEAP_UNPOISON(memory, bytes) ((void)(memory), (void)(bytes))
+#endif
+
 #define CLUSTER_HEAP_MAGIC 0x5048484bu /* "KHHP" */
 /* The header's bytes: a multiple of 16, so a plain block stays 16-byte aligned. */
 #define CLUSTER_HEAP_HEADER_BYTES 32u
@@ -105,6 +124,7 @@ static struct cluster_heap_header *cluster_heap_take(u64 size_bytes, u32 alignme
     }
     pthread_mutex_unlock(&cluster_heap.mutex);
     ASSERT(taken == NULL || taken->magic == CLUSTER_HEAP_MAGIC);
+    if (taken != NULL) CLUSTER_HEAP_UNPOISON(taken + 1, taken->capacity_bytes);
     return taken;
 }
 
@@ -127,6 +147,8 @@ static struct cluster_heap_chunk *cluster_heap_chunk_map(u64 length_bytes) {
                                          .magic = CLUSTER_HEAP_MAGIC};
     cluster_heap.chunks++;
     ASSERT(sizeof(struct cluster_heap_chunk) <= CLUSTER_HEAP_CHUNK_HEADER_BYTES);
+    CLUSTER_HEAP_POISON(base + CLUSTER_HEAP_CHUNK_HEADER_BYTES,
+                        length_bytes - CLUSTER_HEAP_CHUNK_HEADER_BYTES);
     return chunk;
 }
 
@@ -134,7 +156,9 @@ static void cluster_heap_chunk_unmap(struct cluster_heap_chunk *chunk) {
     ASSERT(chunk != NULL && chunk->magic == CLUSTER_HEAP_MAGIC && chunk->live_blocks == 0);
     ASSERT(cluster_heap.chunks > 0);
     cluster_heap.chunks--;
-    (void)munmap(chunk, chunk->length_bytes);
+    u64 length_bytes = chunk->length_bytes;
+    CLUSTER_HEAP_UNPOISON(chunk, length_bytes); /* memory mapped there later starts clean */
+    (void)munmap(chunk, length_bytes);
 }
 
 /* Carves a block of `capacity_bytes` aligned at `alignment` from `chunk`, or NULL when it does
@@ -152,6 +176,7 @@ static struct cluster_heap_header *cluster_heap_carve(struct cluster_heap_chunk 
     chunk->live_blocks++;
     struct cluster_heap_header *header =
         (struct cluster_heap_header *)(usable - CLUSTER_HEAP_HEADER_BYTES);
+    CLUSTER_HEAP_UNPOISON(header, CLUSTER_HEAP_HEADER_BYTES + capacity_bytes);
     *header = (struct cluster_heap_header){.capacity_bytes = capacity_bytes,
                                            .alignment = alignment,
                                            .magic = CLUSTER_HEAP_MAGIC,
@@ -221,6 +246,7 @@ static void cluster_heap_chunk_release(struct cluster_heap_header *header) {
     ASSERT(chunk != NULL && chunk->magic == CLUSTER_HEAP_MAGIC);
     ASSERT(chunk->live_blocks > 0);
     header->magic = 0;
+    CLUSTER_HEAP_POISON(header, CLUSTER_HEAP_HEADER_BYTES + header->capacity_bytes);
     chunk->live_blocks--;
     if (chunk->live_blocks > 0) return;
     if (chunk == cluster_heap.current) {
@@ -244,6 +270,7 @@ static void cluster_heap_release(void *pointer) {
     if (kept) {
         cluster_heap.blocks[cluster_heap.count++] = header;
         cluster_heap.cached_bytes += header->capacity_bytes;
+        CLUSTER_HEAP_POISON(pointer, header->capacity_bytes); /* its header stays readable */
     } else {
         cluster_heap_chunk_release(header);
     }
