@@ -3,7 +3,10 @@
  * is given out again with its pages still mapped, a new large block's pages are resident
  * before anything writes them, alignment is kept, calloc zeroes a reused block, realloc keeps
  * the contents, small blocks are not kept, a small request never takes a much larger block,
- * and the cache stays within its bounds; a block raft frees twice while guarded is freed once.
+ * the cache stays within its bounds, new large blocks are carved in order from chunks at huge
+ * page boundaries advised onto huge pages, a chunk is unmapped with its last block, under
+ * AddressSanitizer a chunk's bytes outside live blocks are poisoned, and a block raft frees
+ * twice while guarded is freed once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,11 +14,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "cluster/cluster.h"
+#include "sanitizer.h"
+#ifdef TEST_SANITIZED
+#include <sanitizer/asan_interface.h>
+#endif
 
 enum { test_page_bytes = 4096 };
 
@@ -150,6 +158,89 @@ static void test_guard_frees_once(void **state) {
     assert_int_equal(cluster_heap_stats().cached_blocks, 1);
 }
 
+/* Whether the mapping holding `address` is advised onto huge pages (VmFlags "hg" in smaps). */
+static bool test_huge_page_advised(const void *address) {
+    FILE *smaps = fopen("/proc/self/smaps", "r");
+    assert_non_null(smaps);
+    char line[512];
+    bool inside = false;
+    bool advised = false;
+    while (fgets(line, sizeof(line), smaps) != NULL) {
+        unsigned long start = 0;
+        unsigned long end = 0;
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)address >= start && (uintptr_t)address < end;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            advised = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(smaps);
+    return advised;
+}
+
+static void test_blocks_carved_from_huge_page_chunks(void **state) {
+    (void)state;
+    assert_int_equal(cluster_heap_stats().chunks, 0);
+    u8 *first = raft_malloc(1u << 20);
+    u8 *second = raft_malloc(1u << 20);
+    assert_non_null(first);
+    assert_non_null(second);
+    assert_int_equal(cluster_heap_stats().chunks, 1);
+    assert_true(second > first && second - first < (1u << 20) + 4096); /* carved in order */
+    assert_int_equal((uintptr_t)first & ((2u << 20) - 1), 96); /* the chunk's and its header */
+    assert_true(test_huge_page_advised(first));
+    assert_true(test_resident(second, 1u << 20));
+    raft_free(first);
+    raft_free(second);
+    assert_int_equal(cluster_heap_stats().chunks, 1); /* both cached */
+}
+
+static void test_chunk_unmapped_with_its_last_block(void **state) {
+    (void)state;
+    enum { count = 4 };
+    void *blocks[count];
+    for (u32 index = 0; index < count; index++) {
+        blocks[index] = raft_malloc(20u << 20); /* over half a chunk: a chunk of its own */
+        assert_non_null(blocks[index]);
+    }
+    assert_int_equal(cluster_heap_stats().chunks, count);
+    for (u32 index = 0; index < count; index++) raft_free(blocks[index]);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 3); /* 60 of the 64 MiB cached */
+    assert_int_equal(cluster_heap_stats().chunks, 3);
+    cluster_heap_uninstall();
+    assert_int_equal(cluster_heap_stats().chunks, 0);
+    cluster_heap_install(); /* for the teardown */
+}
+
+/* Whether AddressSanitizer would report an access to `address` (false in a plain build). */
+static bool test_poisoned(const void *address) {
+#ifdef TEST_SANITIZED
+    return __asan_address_is_poisoned(address) != 0;
+#else
+    (void)address;
+    return false;
+#endif
+}
+
+static void test_free_and_unused_bytes_poisoned(void **state) {
+    (void)state;
+    u8 *block = raft_malloc(1u << 20);
+    assert_non_null(block);
+    bool sanitized = test_poisoned(block + (2u << 20)); /* past it, in its chunk: not carved */
+    assert_false(test_poisoned(block));
+    assert_false(test_poisoned(block + (1u << 20) - 1));
+    raft_free(block); /* cached */
+    assert_true(test_poisoned(block) == sanitized);
+    u8 *again = raft_malloc(1u << 20);
+    assert_ptr_equal(again, block);
+    assert_false(test_poisoned(again));
+    raft_free(again);
+#ifdef TEST_SANITIZED
+    assert_true(sanitized);
+#endif
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_large_block_reused_and_resident, test_setup,
@@ -160,6 +251,12 @@ int main(void) {
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_cache_bounded, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_guard_frees_once, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_blocks_carved_from_huge_page_chunks, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_unmapped_with_its_last_block, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_free_and_unused_bytes_poisoned, test_setup,
+                                        test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

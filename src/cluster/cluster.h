@@ -142,11 +142,17 @@
 #define CLUSTER_HEAP_CACHED_BYTES_MIN (64u << 10)
 #define CLUSTER_HEAP_CACHE_BLOCKS 16u
 #define CLUSTER_HEAP_CACHE_BYTES_MAX (64u << 20)
+/* A large block the cache cannot serve is carved from a chunk of this many bytes, mapped on
+ * huge pages (cluster_heap.c: a new page's first write is what costs): four huge pages, so that
+ * a chunk holds about ten entries of a full batch and the part of a chunk left unused when the
+ * next block does not fit stays small against it. */
+#define CLUSTER_HEAP_CHUNK_BYTES (8u << 20)
 
 struct cluster_heap_stats {
     u32 cached_blocks;
     u64 cached_bytes;
     u64 reused_blocks; /* allocations served from the cache since install */
+    u32 chunks;        /* chunks mapped */
 };
 
 /* Makes this heap raft's (raft_heap_set), once per process, before raft allocates anything:
