@@ -38,6 +38,7 @@ struct test_replica {
     struct raft raft;
     struct raft_io io;
     struct raft_uv_transport transport;
+    struct cluster_hold hold; /* between raft and its I/O, as in a replica process */
     struct cluster_fsm fsm;
     char raft_directory[256];
     char data_directory[256];
@@ -97,6 +98,7 @@ static void test_replica_start(struct test_uv *uv, u32 index, bool bootstrap) {
     cluster_raft_configure(&replica->raft, &replica->fsm, 8, 32, CLUSTER_SNAPSHOT_LOG_BYTES);
     raft_set_election_timeout(&replica->raft, 100);
     raft_set_heartbeat_timeout(&replica->raft, 20);
+    assert_true(cluster_hold_install(&replica->hold, &replica->raft));
     if (bootstrap) {
         struct raft_configuration configuration;
         raft_configuration_init(&configuration);
@@ -114,6 +116,7 @@ static void test_replica_start(struct test_uv *uv, u32 index, bool bootstrap) {
 
 static void test_replica_closed(struct raft *raft) {
     struct test_replica *replica = raft->data;
+    cluster_hold_uninstall(&replica->hold);
     raft_uv_close(&replica->io);
     raft_uv_tcp_close(&replica->transport);
     replica->closed = true;
@@ -260,8 +263,46 @@ static void test_uv_finish(struct test_uv *uv) {
         if (uv->replicas[index].running) test_replica_stop(uv, index);
     }
     uv_close((uv_handle_t *)&uv->tick, NULL);
-    uv_run(&uv->loop, UV_RUN_DEFAULT);
+    /* Nothing of raft's is left on the loop: it empties within the wait (a connection opened on
+     * a closed transport would retry for ever) and closes. */
+    u64 deadline = test_now_ms() + TEST_UV_WAIT_MS;
+    while (uv_run(&uv->loop, UV_RUN_NOWAIT) != 0) {
+        assert_true(test_now_ms() < deadline);
+        usleep(1000);
+    }
     assert_int_equal(uv_loop_close(&uv->loop), 0);
+}
+
+static bool test_uv_snapshots_written(struct test_uv *uv, void *arg) {
+    const u64 *taken = arg;
+    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
+        const struct test_replica *replica = &uv->replicas[index];
+        if (!replica->running) continue;
+        if (replica->fsm.snapshots_taken <= taken[index] || replica->raft.legacy.snapshot_taking) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Stops `follower` and commits entries k_first..k_end-1 on the others, keeping 1 trailing
+ * entry, until each has written a snapshot since: their logs no longer hold what the follower
+ * lacks, and a leader sends it a snapshot once it restarts. The last index committed. */
+static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 k_first,
+                                       u32 k_end) {
+    test_replica_stop(uv, follower);
+    u64 taken[TEST_UV_REPLICAS] = {0};
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        struct test_replica *running = &uv->replicas[replica];
+        if (!running->running) continue;
+        taken[replica] = running->fsm.snapshots_taken;
+        running->fsm.compaction_trailing_entries = 1; /* kept after the next snapshots too */
+        raft_set_snapshot_trailing(&running->raft, 1);
+    }
+    raft_index index = 0;
+    for (u32 k = k_first; k < k_end; k++) index = test_uv_commit(uv, k);
+    test_uv_run_until(uv, test_uv_snapshots_written, taken);
+    return index;
 }
 
 /* Three replicas on raft's libuv I/O and TCP, each over a real data directory. A follower is
@@ -283,6 +324,8 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_uv_run_until(&uv, test_uv_has_leader, &leader);
     u32 follower = (leader + 1) % TEST_UV_REPLICAS;
     assert_true(uv.replicas[follower].fsm.snapshots_taken > 0);
+    u64 none_taken[TEST_UV_REPLICAS] = {0};
+    test_uv_run_until(&uv, test_uv_snapshots_written, none_taken); /* on disk, none being written */
     test_replica_stop(&uv, follower);
     for (u32 k = 12; k < 20; k++) index = test_uv_commit(&uv, k);
     test_replica_start(&uv, follower, false);
@@ -293,17 +336,11 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_uv_assert_equal(&uv, index);
     /* Down again while the others compact their logs past it: restarted, it takes the leader's
      * snapshot into its data directory, ahead of its journal, and goes on from there. */
-    test_replica_stop(&uv, follower);
-    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
-        struct test_replica *running = &uv.replicas[replica];
-        if (!running->running) continue;
-        running->fsm.compaction_trailing_entries = 1; /* kept after the next snapshots too */
-        raft_set_snapshot_trailing(&running->raft, 1);
-    }
-    for (u32 k = 22; k < 34; k++) index = test_uv_commit(&uv, k);
+    index = test_uv_compact_past(&uv, follower, 22, 34);
     test_replica_start(&uv, follower, false);
     test_uv_assert_equal(&uv, index);
-    assert_int_equal(uv.replicas[follower].fsm.snapshots_installed, 1);
+    /* One, or more when a leader changed meanwhile and the new one sent its own. */
+    assert_true(uv.replicas[follower].fsm.snapshots_installed >= 1);
     /* An entry whose leader lost leadership before answering is proposed again and may then be
      * in the log twice (sessions, not this test, make a retry exactly-once): its second apply
      * is refused (exists) and changes no state, so the digest, not the request count, is
@@ -316,11 +353,95 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_remove_tree(root);
 }
 
+/* The first snapshot load a leader starts (to send it to a follower), its callback parked: raft's
+ * I/O and the hold call back with only their own pointers, so the one parked load is kept in a
+ * static. */
+struct test_uv_park {
+    int (*load)(struct raft_io *io, struct raft_io_snapshot_get *get,
+                raft_io_snapshot_get_cb cb); /* raft_uv's */
+    struct raft_io *io;
+    struct raft_io_snapshot_get *get;
+    raft_io_snapshot_get_cb done; /* the hold's */
+    struct raft_snapshot *snapshot;
+    int status;
+    bool parked;
+};
+static struct test_uv_park test_park;
+
+static void test_park_loaded(struct raft_io_snapshot_get *get, struct raft_snapshot *snapshot,
+                             int status) {
+    assert_ptr_equal(get, test_park.get);
+    assert_false(test_park.parked);
+    test_park.snapshot = snapshot;
+    test_park.status = status;
+    test_park.parked = true;
+}
+
+static int test_park_load(struct raft_io *io, struct raft_io_snapshot_get *get,
+                          raft_io_snapshot_get_cb cb) {
+    if (test_park.get != NULL) return test_park.load(io, get, cb);
+    test_park.io = io;
+    test_park.get = get;
+    test_park.done = cb;
+    int status = test_park.load(io, get, test_park_loaded);
+    assert_int_equal(status, 0);
+    return status;
+}
+
+static bool test_uv_parked(struct test_uv *uv, void *arg) {
+    (void)uv;
+    (void)arg;
+    return test_park.parked;
+}
+
+/* A leader closed while it loads its snapshot to send to a follower: the load calls back after
+ * raft_close has begun, and raft sends what it loaded at once. That send is refused (the hold),
+ * so nothing connects on the closing transport: the leader's close is called back once, and
+ * the loop empties and closes (test_uv_finish). */
+static void test_uv_leader_closed_while_loading(void **state) {
+    (void)state;
+    char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    static struct test_uv uv;
+    test_uv_prepare(&uv, root);
+    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) test_replica_start(&uv, index, true);
+    raft_index index = 0;
+    for (u32 k = 0; k < 4; k++) index = test_uv_commit(&uv, k);
+    test_uv_assert_equal(&uv, index);
+    u32 leader = TEST_UV_REPLICAS;
+    test_uv_run_until(&uv, test_uv_has_leader, &leader);
+    u32 follower = (leader + 1) % TEST_UV_REPLICAS;
+    index = test_uv_compact_past(&uv, follower, 4, 16);
+    memset(&test_park, 0, sizeof(test_park));
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        struct test_replica *running = &uv.replicas[replica];
+        if (!running->running) continue;
+        test_park.load = running->hold.snapshot_get;
+        running->hold.snapshot_get = test_park_load;
+    }
+    test_replica_start(&uv, follower, false);
+    test_uv_run_until(&uv, test_uv_parked, NULL);
+    assert_int_equal(test_park.status, 0);
+    u32 loading = 0;
+    while (&uv.replicas[loading].io != test_park.io) loading++;
+    struct test_replica *closing = &uv.replicas[loading];
+    assert_true(closing->running);
+    raft_close(&closing->raft, test_replica_closed);
+    test_park.done(test_park.get, test_park.snapshot, test_park.status);
+    assert_int_equal(closing->hold.sends_refused_total, 1);
+    test_uv_run_until(&uv, test_uv_closed, closing);
+    cluster_fsm_deinit(&closing->fsm);
+    closing->running = false;
+    test_uv_finish(&uv);
+    test_remove_tree(root);
+}
+
 int main(void) {
     /* A replica stopped while a peer writes to it: the peer sees EPIPE, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uv_follower_restarts_from_its_disks),
+        cmocka_unit_test(test_uv_leader_closed_while_loading),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

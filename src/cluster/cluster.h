@@ -158,9 +158,10 @@ void cluster_heap_uninstall(void);
 struct cluster_heap_stats cluster_heap_stats(void);
 
 /* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
- * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work; the hold sits between
- * raft and its raft_io (the I/O's start, which receives raft's receive callback, snapshot_put
- * and snapshot_get are replaced) and keeps both from happening:
+ * raft 0.22.1's raft_fsm layer mishandles two overlaps of snapshot work and a load that ends
+ * while raft closes; the hold sits between raft and its raft_io (the I/O's start, which
+ * receives raft's receive callback, snapshot_put, snapshot_get and send are replaced) and keeps
+ * all three from happening:
  * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
  *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
  *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
@@ -184,6 +185,15 @@ struct cluster_heap_stats cluster_heap_stats(void);
  *   A load that fails all the same (a disk error) is not given back to raft: its request is
  *   left, and the leader, hearing nothing from that follower, sends its snapshot again after
  *   raft's install timeout (30 s), with a new load.
+ * - A leader's load that calls back after raft_close has begun: raft sends the loaded snapshot
+ *   at once (legacyLoadSnapshotCb) without looking whether it closes, and raft_uv's send on its
+ *   closing I/O (refused only by an assertion, which raft's packaged build leaves out) opens a
+ *   new connection on the closing transport. Neither close waits for it: raft's close callback,
+ *   where the caller frees the I/O and the transport (raft_uv_close, raft_uv_tcp_close), comes
+ *   first, and the connection's callbacks then run on freed memory and call the transport's
+ *   close callback a second time (a SIGSEGV as the process closes, a corrupted heap, or a loop
+ *   that never empties). The hold refuses every send once raft closes (RAFT_CANCELED): raft
+ *   then frees the message it built from the snapshot, and nothing is left on the loop.
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -206,6 +216,8 @@ struct cluster_hold {
                         const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
     int (*snapshot_get)(struct raft_io *io, struct raft_io_snapshot_get *get,
                         raft_io_snapshot_get_cb cb);
+    int (*send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
+                raft_io_send_cb cb);
     raft_io_recv_cb receive;          /* raft's */
     raft_io_snapshot_get_cb get_done; /* raft's */
     struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
@@ -220,6 +232,7 @@ struct cluster_hold {
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
+    u64 sends_refused_total; /* sends raft asked for once it closed */
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when
