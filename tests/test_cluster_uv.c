@@ -273,35 +273,48 @@ static void test_uv_finish(struct test_uv *uv) {
     assert_int_equal(uv_loop_close(&uv->loop), 0);
 }
 
+/* Whether every running replica took `more` snapshots than `taken` (per replica) and writes
+ * none now. */
+struct test_uv_snapshots {
+    u64 taken[TEST_UV_REPLICAS];
+    u64 more;
+};
+
 static bool test_uv_snapshots_written(struct test_uv *uv, void *arg) {
-    const u64 *taken = arg;
+    const struct test_uv_snapshots *snapshots = arg;
     for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
         const struct test_replica *replica = &uv->replicas[index];
         if (!replica->running) continue;
-        if (replica->fsm.snapshots_taken <= taken[index] || replica->raft.legacy.snapshot_taking) {
+        if (replica->fsm.snapshots_taken < snapshots->taken[index] + snapshots->more ||
+            replica->raft.legacy.snapshot_taking) {
             return false;
         }
     }
     return true;
 }
 
-/* Stops `follower` and commits entries k_first..k_end-1 on the others, keeping 1 trailing
- * entry, until each has written a snapshot since: their logs no longer hold what the follower
- * lacks, and a leader sends it a snapshot once it restarts. The last index committed. */
-static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 k_first,
-                                       u32 k_end) {
+/* Stops `follower` and commits entries from *k on the others, keeping 1 trailing entry, until
+ * each has written two snapshots since (at most 64 entries): the second is at least a
+ * threshold past the first, which is at most an entry or two behind the follower's log, so
+ * their logs no longer hold what the follower lacks and a leader sends it a snapshot once it
+ * restarts. The last index committed; *k is the next entry. */
+static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 *k) {
     test_replica_stop(uv, follower);
-    u64 taken[TEST_UV_REPLICAS] = {0};
+    struct test_uv_snapshots snapshots = {.more = 2};
     for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
         struct test_replica *running = &uv->replicas[replica];
         if (!running->running) continue;
-        taken[replica] = running->fsm.snapshots_taken;
+        snapshots.taken[replica] = running->fsm.snapshots_taken;
         running->fsm.compaction_trailing_entries = 1; /* kept after the next snapshots too */
         raft_set_snapshot_trailing(&running->raft, 1);
     }
     raft_index index = 0;
-    for (u32 k = k_first; k < k_end; k++) index = test_uv_commit(uv, k);
-    test_uv_run_until(uv, test_uv_snapshots_written, taken);
+    u32 k_last = *k + 64;
+    while (!test_uv_snapshots_written(uv, &snapshots)) {
+        assert_true(*k < k_last);
+        index = test_uv_commit(uv, *k);
+        (*k)++;
+    }
     return index;
 }
 
@@ -324,10 +337,13 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_uv_run_until(&uv, test_uv_has_leader, &leader);
     u32 follower = (leader + 1) % TEST_UV_REPLICAS;
     assert_true(uv.replicas[follower].fsm.snapshots_taken > 0);
-    u64 none_taken[TEST_UV_REPLICAS] = {0};
-    test_uv_run_until(&uv, test_uv_snapshots_written, none_taken); /* on disk, none being written */
+    /* Its snapshot on its disk (none being written), then one entry more applied. */
+    struct test_uv_snapshots written = {.more = 1};
+    test_uv_run_until(&uv, test_uv_snapshots_written, &written);
+    index = test_uv_commit(&uv, 12);
+    test_uv_assert_equal(&uv, index);
     test_replica_stop(&uv, follower);
-    for (u32 k = 12; k < 20; k++) index = test_uv_commit(&uv, k);
+    for (u32 k = 13; k < 20; k++) index = test_uv_commit(&uv, k);
     test_replica_start(&uv, follower, false);
     assert_int_equal(uv.replicas[follower].fsm.snapshots_restored, 1); /* raft's, from disk */
     assert_non_null(uv.replicas[follower].fsm.replay);
@@ -336,7 +352,8 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_uv_assert_equal(&uv, index);
     /* Down again while the others compact their logs past it: restarted, it takes the leader's
      * snapshot into its data directory, ahead of its journal, and goes on from there. */
-    index = test_uv_compact_past(&uv, follower, 22, 34);
+    u32 k_next = 22;
+    index = test_uv_compact_past(&uv, follower, &k_next);
     test_replica_start(&uv, follower, false);
     test_uv_assert_equal(&uv, index);
     /* One, or more when a leader changed meanwhile and the new one sent its own. */
@@ -347,7 +364,7 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
      * compared with an engine fed each entry once. */
     u64 count = 0;
     assert_true(engine_state_digest(uv.replicas[follower].fsm.engine) ==
-                test_reference_digest(34, &count));
+                test_reference_digest(k_next, &count));
     assert_true(uv.replicas[follower].fsm.engine->request_count >= count);
     test_uv_finish(&uv);
     test_remove_tree(root);
@@ -411,7 +428,8 @@ static void test_uv_leader_closed_while_loading(void **state) {
     u32 leader = TEST_UV_REPLICAS;
     test_uv_run_until(&uv, test_uv_has_leader, &leader);
     u32 follower = (leader + 1) % TEST_UV_REPLICAS;
-    index = test_uv_compact_past(&uv, follower, 4, 16);
+    u32 k_next = 4;
+    index = test_uv_compact_past(&uv, follower, &k_next);
     memset(&test_park, 0, sizeof(test_park));
     for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
         struct test_replica *running = &uv.replicas[replica];
