@@ -318,6 +318,20 @@ static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 *k)
     return index;
 }
 
+/* Three replicas bootstrapped in `root` and started, entries 0 to count-1 committed and
+ * applied on each (*index the last); a follower (the replica after the leader) is returned. */
+static u32 test_uv_started(struct test_uv *uv, const char *root, u32 count, raft_index *index) {
+    test_uv_prepare(uv, root);
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        test_replica_start(uv, replica, true);
+    }
+    for (u32 k = 0; k < count; k++) *index = test_uv_commit(uv, k);
+    test_uv_assert_equal(uv, *index);
+    u32 leader = TEST_UV_REPLICAS;
+    test_uv_run_until(uv, test_uv_has_leader, &leader);
+    return (leader + 1) % TEST_UV_REPLICAS;
+}
+
 /* Three replicas on raft's libuv I/O and TCP, each over a real data directory. A follower is
  * stopped after it took a raft snapshot and applied more; the others go on; restarted from its
  * disks it restores raft's snapshot, replays raft's log up to its journal's end on a replay
@@ -328,14 +342,8 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
     assert_non_null(mkdtemp(root));
     static struct test_uv uv;
-    test_uv_prepare(&uv, root);
-    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) test_replica_start(&uv, index, true);
     raft_index index = 0;
-    for (u32 k = 0; k < 12; k++) index = test_uv_commit(&uv, k);
-    test_uv_assert_equal(&uv, index);
-    u32 leader = TEST_UV_REPLICAS;
-    test_uv_run_until(&uv, test_uv_has_leader, &leader);
-    u32 follower = (leader + 1) % TEST_UV_REPLICAS;
+    u32 follower = test_uv_started(&uv, root, 12, &index);
     assert_true(uv.replicas[follower].fsm.snapshots_taken > 0);
     /* Its snapshot on its disk (none being written), then one entry more applied. */
     struct test_uv_snapshots written = {.more = 1};
@@ -420,14 +428,8 @@ static void test_uv_leader_closed_while_loading(void **state) {
     char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
     assert_non_null(mkdtemp(root));
     static struct test_uv uv;
-    test_uv_prepare(&uv, root);
-    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) test_replica_start(&uv, index, true);
     raft_index index = 0;
-    for (u32 k = 0; k < 4; k++) index = test_uv_commit(&uv, k);
-    test_uv_assert_equal(&uv, index);
-    u32 leader = TEST_UV_REPLICAS;
-    test_uv_run_until(&uv, test_uv_has_leader, &leader);
-    u32 follower = (leader + 1) % TEST_UV_REPLICAS;
+    u32 follower = test_uv_started(&uv, root, 4, &index);
     u32 k_next = 4;
     index = test_uv_compact_past(&uv, follower, &k_next);
     memset(&test_park, 0, sizeof(test_park));
