@@ -293,28 +293,29 @@ static bool test_uv_snapshots_written(struct test_uv *uv, void *arg) {
     return true;
 }
 
-/* Stops `follower` and commits entries from *k on the others, keeping 1 trailing entry, until
- * each has written two snapshots since (at most 64 entries): the second is at least a
- * threshold past the first, which is at most an entry or two behind the follower's log, so
- * their logs no longer hold what the follower lacks and a leader sends it a snapshot once it
- * restarts. The last index committed; *k is the next entry. */
-static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 *k) {
+/* Stops `follower` and commits entries k_first to k_end - 1 (at least 12) on the others, which
+ * now snapshot every 4 entries keeping 1, until each has written two snapshots since: the
+ * second is at least 4 entries past the first, which is at most an entry or two behind the
+ * follower's log, so their logs no longer hold what the follower lacks, and a leader sends it
+ * a snapshot once it restarts. The last index committed. */
+static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 k_first,
+                                       u32 k_end) {
+    ASSERT(k_end >= k_first + 12);
     test_replica_stop(uv, follower);
     struct test_uv_snapshots snapshots = {.more = 2};
     for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
         struct test_replica *running = &uv->replicas[replica];
         if (!running->running) continue;
         snapshots.taken[replica] = running->fsm.snapshots_taken;
-        running->fsm.compaction_trailing_entries = 1; /* kept after the next snapshots too */
+        /* Kept after the next snapshots too. */
+        running->fsm.compaction_threshold_entries = 4;
+        running->fsm.compaction_trailing_entries = 1;
+        raft_set_snapshot_threshold(&running->raft, 4);
         raft_set_snapshot_trailing(&running->raft, 1);
     }
     raft_index index = 0;
-    u32 k_last = *k + 64;
-    while (!test_uv_snapshots_written(uv, &snapshots)) {
-        assert_true(*k < k_last);
-        index = test_uv_commit(uv, *k);
-        (*k)++;
-    }
+    for (u32 k = k_first; k < k_end; k++) index = test_uv_commit(uv, k);
+    test_uv_run_until(uv, test_uv_snapshots_written, &snapshots);
     return index;
 }
 
@@ -360,8 +361,7 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     test_uv_assert_equal(&uv, index);
     /* Down again while the others compact their logs past it: restarted, it takes the leader's
      * snapshot into its data directory, ahead of its journal, and goes on from there. */
-    u32 k_next = 22;
-    index = test_uv_compact_past(&uv, follower, &k_next);
+    index = test_uv_compact_past(&uv, follower, 22, 34);
     test_replica_start(&uv, follower, false);
     test_uv_assert_equal(&uv, index);
     /* One, or more when a leader changed meanwhile and the new one sent its own. */
@@ -372,7 +372,7 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
      * compared with an engine fed each entry once. */
     u64 count = 0;
     assert_true(engine_state_digest(uv.replicas[follower].fsm.engine) ==
-                test_reference_digest(k_next, &count));
+                test_reference_digest(34, &count));
     assert_true(uv.replicas[follower].fsm.engine->request_count >= count);
     test_uv_finish(&uv);
     test_remove_tree(root);
@@ -430,8 +430,7 @@ static void test_uv_leader_closed_while_loading(void **state) {
     static struct test_uv uv;
     raft_index index = 0;
     u32 follower = test_uv_started(&uv, root, 4, &index);
-    u32 k_next = 4;
-    index = test_uv_compact_past(&uv, follower, &k_next);
+    index = test_uv_compact_past(&uv, follower, 4, 16);
     memset(&test_park, 0, sizeof(test_park));
     for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
         struct test_replica *running = &uv.replicas[replica];
