@@ -437,6 +437,8 @@ static void test_uv_leader_closed_while_loading(void **state) {
         if (!running->running) continue;
         test_park.load = running->hold.snapshot_get;
         running->hold.snapshot_get = test_park_load;
+        /* A snapshot sent while the follower was down is sent again soon, with a new load. */
+        raft_set_install_snapshot_timeout(&running->raft, 100);
     }
     test_replica_start(&uv, follower, false);
     test_uv_run_until(&uv, test_uv_parked, NULL);
