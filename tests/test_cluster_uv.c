@@ -368,11 +368,16 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     assert_true(uv.replicas[follower].fsm.snapshots_installed >= 1);
     /* An entry whose leader lost leadership before answering is proposed again and may then be
      * in the log twice (sessions, not this test, make a retry exactly-once): its second apply
-     * is refused (exists) and changes no state, so the digest, not the request count, is
-     * compared with an engine fed each entry once. */
+     * is refused (exists) and changes nothing but the engine's last timestamp, which the next
+     * entry's later time replaces. So the digest, not the request count, is compared with an
+     * engine fed each entry once, and the last entry once or more. */
     u64 count = 0;
-    assert_true(engine_state_digest(uv.replicas[follower].fsm.engine) ==
-                test_reference_digest(34, &count));
+    u128 digest = engine_state_digest(uv.replicas[follower].fsm.engine);
+    u32 repeats = 0;
+    while (repeats < 3 && digest != test_reference_digest_repeated(34, repeats, &count)) {
+        repeats++;
+    }
+    assert_true(repeats < 3);
     assert_true(uv.replicas[follower].fsm.engine->request_count >= count);
     test_uv_finish(&uv);
     test_remove_tree(root);
