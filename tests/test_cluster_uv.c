@@ -346,18 +346,25 @@ static void test_uv_follower_restarts_from_its_disks(void **state) {
     raft_index index = 0;
     u32 follower = test_uv_started(&uv, root, 12, &index);
     assert_true(uv.replicas[follower].fsm.snapshots_taken > 0);
-    /* Its snapshot on its disk (none being written), then one entry more applied. */
+    /* Its snapshot on its disk (none being written) and an entry applied after it, so that its
+     * journal goes on past the snapshot. */
     struct test_uv_snapshots written = {.more = 1};
     test_uv_run_until(&uv, test_uv_snapshots_written, &written);
-    index = test_uv_commit(&uv, 12);
-    test_uv_assert_equal(&uv, index);
+    const struct test_replica *stopping = &uv.replicas[follower];
+    u32 k = 12;
+    while (stopping->fsm.applied_since_snapshot_entries == 0 ||
+           stopping->raft.legacy.snapshot_taking) {
+        assert_true(k < 16);
+        index = test_uv_commit(&uv, k++);
+        test_uv_assert_equal(&uv, index);
+    }
     test_replica_stop(&uv, follower);
-    for (u32 k = 13; k < 20; k++) index = test_uv_commit(&uv, k);
+    for (; k < 20; k++) index = test_uv_commit(&uv, k);
     test_replica_start(&uv, follower, false);
     assert_int_equal(uv.replicas[follower].fsm.snapshots_restored, 1); /* raft's, from disk */
     assert_non_null(uv.replicas[follower].fsm.replay);
     test_uv_assert_equal(&uv, index);
-    for (u32 k = 20; k < 22; k++) index = test_uv_commit(&uv, k);
+    for (; k < 22; k++) index = test_uv_commit(&uv, k);
     test_uv_assert_equal(&uv, index);
     /* Down again while the others compact their logs past it: restarted, it takes the leader's
      * snapshot into its data directory, ahead of its journal, and goes on from there. */
