@@ -117,18 +117,26 @@ static inline struct khorgos *test_open(const char *directory) {
     return engine;
 }
 
-/* The digest of an engine in memory fed entries 0 .. count - 1. */
-static inline u128 test_reference_digest(u32 count, u64 *request_count) {
+/* The digest of an engine in memory fed entries 0 .. count - 1, then the last one `repeats`
+ * times more (refused as existing, each repeat still moves the engine's last timestamp on). */
+static inline u128 test_reference_digest_repeated(u32 count, u32 repeats, u64 *request_count) {
+    ASSERT(count > 0 || repeats == 0);
     struct khorgos_config config = test_config();
     struct khorgos *engine = NULL;
     assert_int_equal(khorgos_open_memory(&engine, &config), KHORGOS_ERROR_ok);
     static struct cluster_fsm fsm;
     assert_int_equal(cluster_fsm_init(&fsm, engine), KHORGOS_ERROR_ok);
     for (u32 k = 0; k < count; k++) test_apply(&fsm, k);
+    for (u32 repeat = 0; repeat < repeats; repeat++) test_apply(&fsm, count - 1);
     u128 digest = engine_state_digest(fsm.engine);
     *request_count = fsm.engine->request_count;
     cluster_fsm_deinit(&fsm);
     return digest;
+}
+
+/* The digest of an engine in memory fed entries 0 .. count - 1. */
+static inline u128 test_reference_digest(u32 count, u64 *request_count) {
+    return test_reference_digest_repeated(count, 0, request_count);
 }
 
 #endif /* KHORGOS_TESTS_CLUSTER_SUPPORT_H */

@@ -207,10 +207,10 @@ void cluster_trace_write(int fd);
 void cluster_trace_reset(void);
 
 /* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
- * raft 0.22.1's raft_fsm layer mishandles three overlaps of snapshot work and a failed step on
+ * raft 0.22.1's raft_fsm layer mishandles four overlaps of snapshot work and a failed step on
  * received entries; the hold sits between raft and its raft_io (the I/O's start, which
- * receives raft's receive callback, snapshot_put and snapshot_get are replaced) and keeps the
- * first three from happening and the fourth from corrupting the heap:
+ * receives raft's receive callback, snapshot_put, snapshot_get and send are replaced) and
+ * keeps the first four from happening and the fifth from corrupting the heap:
  * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
  *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
  *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
@@ -242,6 +242,15 @@ void cluster_trace_reset(void);
  *   keeps the snapshot asked for (raft's trail, when the load is asked for) with each load; a
  *   load of a newer index of another term is freed and kept from raft (gets_stale_total), and
  *   the leader sends its snapshot again after raft's install timeout, naming the newer one.
+ * - A leader's load that calls back after raft_close has begun: raft sends the loaded snapshot
+ *   at once (legacyLoadSnapshotCb) without looking whether it closes, and raft_uv's send on its
+ *   closing I/O (refused only by an assertion, which raft's packaged build leaves out) opens a
+ *   new connection on the closing transport. Neither close waits for it: raft's close callback,
+ *   where the caller frees the I/O and the transport (raft_uv_close, raft_uv_tcp_close), comes
+ *   first, and the connection's callbacks then run on freed memory and call the transport's
+ *   close callback a second time (a SIGSEGV as the process closes, a corrupted heap, or a loop
+ *   that never empties). The hold refuses every send once raft closes (RAFT_CANCELED): raft
+ *   then frees the message it built from the snapshot, and nothing is left on the loop.
  * - A received AppendEntries whose step, or the I/O after it, fails (raft_step's error, an
  *   append the I/O refuses): raft frees its entries twice (cluster_heap_guard_begin). The hold
  *   guards them for the length of the receive, so they are freed once, and counts the failure
@@ -272,6 +281,8 @@ struct cluster_hold {
                         const struct raft_snapshot *snapshot, raft_io_snapshot_put_cb cb);
     int (*snapshot_get)(struct raft_io *io, struct raft_io_snapshot_get *get,
                         raft_io_snapshot_get_cb cb);
+    int (*send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
+                raft_io_send_cb cb);
     raft_io_recv_cb receive;          /* raft's */
     raft_io_snapshot_get_cb get_done; /* raft's */
     struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
@@ -288,6 +299,7 @@ struct cluster_hold {
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
+    u64 sends_refused_total; /* sends raft asked for once it closed */
     u64 gets_stale_total;  /* loads of a newer snapshot of another term, kept from raft */
     /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
      * (raft_errmsg) of the last one. */

@@ -343,6 +343,19 @@ static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_c
     return hold->start(io, msecs, tick, cluster_hold_receive);
 }
 
+/* raft's sends, none once raft closes: raft_uv's send on its closing I/O would connect anew
+ * on the closing transport (cluster.h). */
+static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
+                             const struct raft_message *message, raft_io_send_cb cb) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && req != NULL && message != NULL);
+    if (hold->raft->legacy.closing) {
+        hold->sends_refused_total++;
+        return RAFT_CANCELED;
+    }
+    return hold->send(io, req, message, cb);
+}
+
 bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
     ASSERT(hold != NULL && raft != NULL);
     ASSERT(raft->io != NULL && raft->io->start != NULL);
@@ -354,9 +367,11 @@ bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
         hold->start = raft->io->start;
         hold->snapshot_put = raft->io->snapshot_put;
         hold->snapshot_get = raft->io->snapshot_get;
+        hold->send = raft->io->send;
         raft->io->start = cluster_hold_start;
         raft->io->snapshot_put = cluster_hold_snapshot_put;
         raft->io->snapshot_get = cluster_hold_snapshot_get;
+        raft->io->send = cluster_hold_send;
         cluster_holds[index] = hold;
         return true;
     }
