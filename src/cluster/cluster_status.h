@@ -33,6 +33,11 @@ struct cluster_status {
     u32 generation;     /* this replica's generation (cluster.h, "Identity") */
     u64 snapshots_taken;     /* raft snapshots this replica's process took */
     u64 snapshots_installed; /* leader's snapshots it installed ahead of its journal */
+    /* Snapshot loads the hold kept from raft (cluster.h, "Between raft and its snapshot I/O"):
+     * failed, or of a newer snapshot of another term than raft asked for; the server fills
+     * them from the replica's hold. */
+    u64 snapshot_loads_failed;
+    u64 snapshot_loads_stale;
     u32 member_count;   /* raft's configuration as this replica knows it */
     struct cluster_member members[CLUSTER_MEMBERS_MAX];
 };

@@ -324,6 +324,13 @@ static void page_members(struct page *page, const struct cluster_status *status)
     page_counter(page, "khorgos_cluster_snapshots_installed_total", "Leader's snapshots this "
                  "replica installed since it started, its data directory behind them (a lagging "
                  "or new replica catching up).", status->snapshots_installed);
+    page_header(page, "khorgos_cluster_snapshot_loads_kept_total", "counter",
+                "Leader's snapshot loads kept from raft since it started: failed, or stale (a "
+                "newer snapshot of another term than raft asked for).");
+    page_printf(page, "khorgos_cluster_snapshot_loads_kept_total{reason=\"failed\"} %llu\n",
+                (unsigned long long)status->snapshot_loads_failed);
+    page_printf(page, "khorgos_cluster_snapshot_loads_kept_total{reason=\"stale\"} %llu\n",
+                (unsigned long long)status->snapshot_loads_stale);
     page_header(page, "khorgos_cluster_member", "gauge",
                 "1 for each server of raft's configuration: its index, generation and role.");
     for (u32 index = 0; index < status->member_count; index++) {
@@ -343,6 +350,8 @@ static void page_cluster(struct page *page, struct server *server) {
         ASSERT(!cluster->started || cluster->raft.data == cluster);
         if (cluster->started) {
             cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->identity, &status);
+            status.snapshot_loads_failed = cluster->hold.gets_failed_total;
+            status.snapshot_loads_stale = cluster->hold.gets_stale_total;
         } else {
             cluster_status_standalone(&status);
             status.role = CLUSTER_ROLE_UNAVAILABLE;

@@ -95,8 +95,9 @@ class Cluster:
         # raft snapshots each replica's process reported on /metrics when last asked, and the
         # sums over the processes that ended (a lower bound: what a process did after its
         # last answer is not counted).
-        self.snapshots_seen = [{"taken": 0, "installed": 0} for _ in range(self.count)]
-        self.snapshots = {"taken": 0, "installed": 0}
+        self.snapshots_seen = [{"taken": 0, "installed": 0, "stale": 0}
+                               for _ in range(self.count)]
+        self.snapshots = {"taken": 0, "installed": 0, "stale": 0}
 
     def mark(self, message):
         """Logs `message` and writes it into every replica's stderr file too, where it dates
@@ -187,7 +188,9 @@ class Cluster:
             self.copiers[index] = None
 
     SNAPSHOT_METRICS = {"taken": "khorgos_cluster_snapshots_taken_total",
-                        "installed": "khorgos_cluster_snapshots_installed_total"}
+                        "installed": "khorgos_cluster_snapshots_installed_total",
+                        "stale": "khorgos_cluster_snapshot_loads_kept_total"
+                                 "{reason=\"stale\"}"}
 
     def sample_snapshots(self, index):
         """Reads replica `index`'s raft snapshot counts from its /metrics (not through
@@ -201,7 +204,8 @@ class Cluster:
         except (OSError, ValueError):
             return
         for key, name in self.SNAPSHOT_METRICS.items():
-            match = re.search(r"^%s(?:\{[^}]*\})? (\d+)" % name, text, re.M)
+            pattern = re.escape(name) if "{" in name else name + r"(?:\{[^}]*\})?"
+            match = re.search(r"^%s (\d+)" % pattern, text, re.M)
             if match:
                 self.snapshots_seen[index][key] = int(match.group(1))
 
@@ -995,12 +999,13 @@ def run_cluster(cluster, args, rng):
     log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, wipes %d, "
         "replacements %d, crashes %d, partitions %d, terms with a leader %d, acknowledged "
         "requests checked %d (transfers %d, payments %d; present %d and %d), raft snapshots "
-        "taken %d and installed %d (at least), lost: %d"
+        "taken %d and installed %d, stale loads kept from raft %d (at least), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
            counts["corruptions"], counts["wipes"], counts["replacements"], counts["crashes"],
            counts["partitions"], terms, requests,
            len(acked["transfer"]), len(acked["payment"]), transfers, payments,
-           cluster.snapshots["taken"], cluster.snapshots["installed"], lost))
+           cluster.snapshots["taken"], cluster.snapshots["installed"],
+           cluster.snapshots["stale"], lost))
     return 1 if problems else 0
 
 
