@@ -33,6 +33,8 @@ SECONDS_FAULTS=${CLUSTER_FAULTS_SECONDS:-300}
 PORT=${CLUSTER_FAULTS_PORT:-4739}
 SEED=${CLUSTER_FAULTS_SEED:-2}
 status=0
+# 300 s of six clients submit some 100,000 to 150,000 payments; format's default keeps 131,072.
+harness="$harness --payments 524288"
 $harness --work "$work/loopback" --replicas 3 --clients 6 --requests 100 \
     --seconds "$SECONDS_FAULTS" --gap 2 --port "$PORT" --seed "$SEED" || status=1
 $harness --work "$work/netns" --replicas 3 --clients 6 --requests 100 \

@@ -120,6 +120,8 @@ class Cluster:
         if self.count > 1:
             command += ["--replica", str(index), "--replica-count", str(self.count),
                         "--generation", str(self.generations[index])]
+        if self.args.payments:
+            command += ["--payments", str(self.args.payments)]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
     # How long a replacement may take: the fresh replica gets the leader's raft snapshot, loads
@@ -1038,6 +1040,10 @@ def main():
     parser.add_argument("--lose", action="store_true",
                         help="the checker's own test: go back to a copy from mid-run, so "
                         "acknowledged requests are lost and the check must fail")
+    parser.add_argument("--payments", type=int, default=0,
+                        help="the replicas' payment capacity (khorgos format --payments; "
+                        "default: format's): a long run's clients submit more than format's "
+                        "default holds")
     parser.add_argument("--start-option", action="append", default=[],
                         help="an extra option for `khorgos start` (repeatable)")
     args = parser.parse_args()
