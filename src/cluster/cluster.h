@@ -265,6 +265,15 @@ void cluster_trace_reset(void);
 /* raft's own error messages are at most RAFT_ERRMSG_BUF_SIZE (256) bytes. */
 #define CLUSTER_HOLD_ERROR_BYTES 256u
 
+/* A snapshot load raft asked for, with the snapshot raft's core named then (the one its
+ * InstallSnapshot names, replication.c, sendSnapshot). */
+struct cluster_hold_get {
+    struct raft_io_snapshot_get *get;
+    raft_index asked_index;
+    raft_term asked_term;
+    bool running; /* false: waiting for the write */
+};
+
 struct cluster_hold_put {
     unsigned trailing;
     struct raft_io_snapshot_put *put;
@@ -288,10 +297,7 @@ struct cluster_hold {
     struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
     bool put_running;
     u32 gets_count;                   /* loads running or waiting, in `gets` */
-    struct raft_io_snapshot_get *gets[CLUSTER_HOLD_GETS_MAX];
-    bool gets_running[CLUSTER_HOLD_GETS_MAX];
-    raft_index gets_index[CLUSTER_HOLD_GETS_MAX]; /* the snapshot raft's core asked for */
-    raft_term gets_term[CLUSTER_HOLD_GETS_MAX];
+    struct cluster_hold_get gets[CLUSTER_HOLD_GETS_MAX];
     struct raft_message message; /* the held InstallSnapshot, when `held` */
     char address[CLUSTER_HOLD_ADDRESS_BYTES];
     bool held;
@@ -305,7 +311,6 @@ struct cluster_hold {
      * (raft_errmsg) of the last one. */
     u64 receive_failed_total;
     char receive_error[CLUSTER_HOLD_ERROR_BYTES];
-
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when

@@ -57,7 +57,7 @@ static struct cluster_hold *cluster_hold_of_get(const struct raft_io_snapshot_ge
     for (u32 index = 0; index < CLUSTER_HOLDS_MAX; index++) {
         struct cluster_hold *hold = cluster_holds[index];
         for (u32 at = 0; hold != NULL && at < hold->gets_count; at++) {
-            if (hold->gets[at] != get) continue;
+            if (hold->gets[at].get != get) continue;
             *place = at;
             return hold;
         }
@@ -72,9 +72,6 @@ static void cluster_hold_gets_remove(struct cluster_hold *hold, u32 at) {
     ASSERT(at < hold->gets_count);
     hold->gets_count--;
     hold->gets[at] = hold->gets[hold->gets_count];
-    hold->gets_running[at] = hold->gets_running[hold->gets_count];
-    hold->gets_index[at] = hold->gets_index[hold->gets_count];
-    hold->gets_term[at] = hold->gets_term[hold->gets_count];
 }
 
 /* Adds a load to the list, running or waiting, with the snapshot raft's core asked for: the
@@ -84,18 +81,20 @@ static void cluster_hold_gets_add(struct cluster_hold *hold, struct raft_io_snap
     ASSERT(hold != NULL && get != NULL);
     ASSERT(hold->gets_count < CLUSTER_HOLD_GETS_MAX);
     const struct raft_trail *trail = &hold->raft->trail;
-    hold->gets[hold->gets_count] = get;
-    hold->gets_running[hold->gets_count] = running;
-    hold->gets_index[hold->gets_count] = trail->snapshot.index;
-    hold->gets_term[hold->gets_count] =
-        trail->snapshot.index == 0 ? 0 : cluster_hold_trail_term(trail, trail->snapshot.index);
+    hold->gets[hold->gets_count] = (struct cluster_hold_get){
+        .get = get,
+        .asked_index = trail->snapshot.index,
+        .asked_term = trail->snapshot.index == 0
+                          ? 0
+                          : cluster_hold_trail_term(trail, trail->snapshot.index),
+        .running = running};
     hold->gets_count++;
 }
 
 static bool cluster_hold_gets_running(const struct cluster_hold *hold) {
     ASSERT(hold != NULL && hold->gets_count <= CLUSTER_HOLD_GETS_MAX);
     for (u32 at = 0; at < hold->gets_count; at++) {
-        if (hold->gets_running[at]) return true;
+        if (hold->gets[at].running) return true;
     }
     return false;
 }
@@ -125,12 +124,9 @@ static void cluster_hold_message_free(struct raft_message *message) {
 static void cluster_hold_receive_entries(struct cluster_hold *hold, struct raft_message *message) {
     ASSERT(hold != NULL && message->type == RAFT_APPEND_ENTRIES);
     ASSERT(message->append_entries.n_entries > 0);
-    if (!cluster_heap_guard_begin(message->append_entries.entries[0].batch)) {
-        hold->receive(hold->io, message);
-        return;
-    }
+    bool guarded = cluster_heap_guard_begin(message->append_entries.entries[0].batch);
     hold->receive(hold->io, message); /* frees the message's entries */
-    if (cluster_heap_guard_end() < 2) return;
+    if (!guarded || cluster_heap_guard_end() < 2) return;
     hold->receive_failed_total++;
     const char *account = raft_errmsg(hold->raft);
     snprintf(hold->receive_error, sizeof(hold->receive_error), "%s",
@@ -204,16 +200,16 @@ static void cluster_hold_gets_start(struct cluster_hold *hold) {
     if (hold->put.put != NULL) return; /* raft began another write meanwhile */
     u32 at = 0;
     while (at < hold->gets_count) {
-        if (hold->gets_running[at]) {
+        if (hold->gets[at].running) {
             at++;
             continue;
         }
         if (hold->raft->legacy.closing ||
-            hold->snapshot_get(hold->io, hold->gets[at], cluster_hold_get_done) != 0) {
+            hold->snapshot_get(hold->io, hold->gets[at].get, cluster_hold_get_done) != 0) {
             cluster_hold_gets_remove(hold, at);
             continue;
         }
-        hold->gets_running[at] = true;
+        hold->gets[at].running = true;
         at++;
     }
 }
@@ -275,12 +271,13 @@ static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
  * makes it. The snapshot is freed and kept from raft: the leader sends its snapshot again
  * after raft's install timeout (30 s), with its newer index and term. */
 static void cluster_hold_stale_load(struct cluster_hold *hold, struct raft_snapshot *snapshot,
-                                    raft_index asked_index, raft_term asked_term) {
+                                    const struct cluster_hold_get *asked) {
     ASSERT(hold != NULL && snapshot != NULL);
-    ASSERT(snapshot->index != asked_index);
+    ASSERT(snapshot->index != asked->asked_index);
     cluster_trace_note("hold: load returned snapshot %llu^%llu for %llu^%llu: kept from raft",
                        (unsigned long long)snapshot->index, (unsigned long long)snapshot->term,
-                       (unsigned long long)asked_index, (unsigned long long)asked_term);
+                       (unsigned long long)asked->asked_index,
+                       (unsigned long long)asked->asked_term);
     raft_configuration_close(&snapshot->configuration);
     for (unsigned index = 0; index < snapshot->n_bufs; index++) {
         raft_free(snapshot->bufs[index].base);
@@ -295,16 +292,15 @@ static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
                                   struct raft_snapshot *snapshot, int status) {
     u32 place = 0;
     struct cluster_hold *hold = cluster_hold_of_get(get, &place);
-    ASSERT(hold != NULL && hold->gets_running[place]);
-    raft_index asked_index = hold->gets_index[place];
-    raft_term asked_term = hold->gets_term[place];
+    ASSERT(hold != NULL && hold->gets[place].running);
+    struct cluster_hold_get asked = hold->gets[place];
     cluster_hold_gets_remove(hold, place);
     if (status != 0) { /* kept from raft, which would free what it never set */
         raft_free(snapshot);
         hold->gets_failed_total++;
-    } else if (snapshot != NULL && asked_index != 0 && snapshot->index != asked_index &&
-               snapshot->term != asked_term) {
-        cluster_hold_stale_load(hold, snapshot, asked_index, asked_term);
+    } else if (snapshot != NULL && asked.asked_index != 0 &&
+               snapshot->index != asked.asked_index && snapshot->term != asked.asked_term) {
+        cluster_hold_stale_load(hold, snapshot, &asked);
     } else {
         hold->get_done(get, snapshot, status);
     }

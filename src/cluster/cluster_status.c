@@ -22,8 +22,9 @@ void cluster_status_standalone(struct cluster_status *status) {
 }
 
 void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
-                         const struct cluster_identity *identity, struct cluster_status *status) {
-    ASSERT(raft != NULL && status != NULL);
+                         const struct cluster_hold *hold, const struct cluster_identity *identity,
+                         struct cluster_status *status) {
+    ASSERT(raft != NULL && status != NULL && hold != NULL);
     ASSERT(identity != NULL && cluster_identity_valid(identity));
     memset(status, 0, sizeof(*status));
     switch (raft_state(raft)) {
@@ -46,6 +47,8 @@ void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
     status->generation = identity->generation;
     status->snapshots_taken = fsm != NULL ? fsm->snapshots_taken : 0;
     status->snapshots_installed = fsm != NULL ? fsm->snapshots_installed : 0;
+    status->snapshot_loads_failed = hold->gets_failed_total;
+    status->snapshot_loads_stale = hold->gets_stale_total;
     status->member_count = cluster_members_read(raft, status->members);
     ASSERT(status->replica < status->replica_count);
 }

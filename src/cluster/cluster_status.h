@@ -34,8 +34,7 @@ struct cluster_status {
     u64 snapshots_taken;     /* raft snapshots this replica's process took */
     u64 snapshots_installed; /* leader's snapshots it installed ahead of its journal */
     /* Snapshot loads the hold kept from raft (cluster.h, "Between raft and its snapshot I/O"):
-     * failed, or of a newer snapshot of another term than raft asked for; the server fills
-     * them from the replica's hold. */
+     * failed, or of a newer snapshot of another term than raft asked for. */
     u64 snapshot_loads_failed;
     u64 snapshot_loads_stale;
     u32 member_count;   /* raft's configuration as this replica knows it */
@@ -46,8 +45,10 @@ struct cluster_status {
 const char *cluster_role_name(enum cluster_role role);
 /* A single node's status: standalone, its own leader, no raft figures. */
 void cluster_status_standalone(struct cluster_status *status);
-/* A replica's status from its raft (raft ids are indexes plus one) and state machine. */
+/* A replica's status from its raft (raft ids are indexes plus one), state machine and the hold
+ * between raft and its I/O. */
 void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
-                         const struct cluster_identity *identity, struct cluster_status *status);
+                         const struct cluster_hold *hold, const struct cluster_identity *identity,
+                         struct cluster_status *status);
 
 #endif /* KHORGOS_CLUSTER_STATUS_H */

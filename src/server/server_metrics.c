@@ -349,9 +349,8 @@ static void page_cluster(struct page *page, struct server *server) {
         struct cluster_replica *cluster = server_replica_cluster(server);
         ASSERT(!cluster->started || cluster->raft.data == cluster);
         if (cluster->started) {
-            cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->identity, &status);
-            status.snapshot_loads_failed = cluster->hold.gets_failed_total;
-            status.snapshot_loads_stale = cluster->hold.gets_stale_total;
+            cluster_status_read(&cluster->raft, &cluster->fsm, &cluster->hold, &cluster->identity,
+                                &status);
         } else {
             cluster_status_standalone(&status);
             status.role = CLUSTER_ROLE_UNAVAILABLE;

@@ -381,12 +381,13 @@ static void replica_journal_log(struct server_replica *replica) {
 }
 
 /* raft failed a step on received entries (cluster.h, "Between raft and its snapshot I/O"):
- * says so with raft's message and its last lines, and stops the replica. */
+ * says so once, with raft's message and its last lines, and stops the replica. */
 static bool replica_raft_failed(struct server *server) {
     struct server_replica *replica = server->replica;
     ASSERT(replica != NULL && !replica->stopping);
     const struct cluster_hold *hold = &replica->cluster.hold;
     if (hold->receive_failed_total == 0) return false;
+    if (server->failure != KHORGOS_ERROR_ok) return true; /* said, and stopping */
     server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"raft failed a "
                "step on entries the leader sent; it may hold entries it never writes, so this "
                "replica stops (restart it); raft's last messages follow\"",
