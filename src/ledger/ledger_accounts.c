@@ -106,6 +106,7 @@ static const struct ledger_batch_kind ledger_account_kind = {
     .status_exists = KHORGOS_CREATE_ACCOUNT_exists,
     .apply = ledger_account_apply,
     .failed = NULL,
+    .prefetch = NULL, /* accounts are few: their map is usually cached */
 };
 
 void ledger_create_accounts(struct ledger *ledger, u64 timestamp,

@@ -70,7 +70,17 @@ struct ledger_batch_kind {
     u32 (*apply)(struct ledger *ledger, const struct ledger_event *event, u64 *result_timestamp);
     /* Called for each failed event after any rollback (burns transient transfer ids). */
     void (*failed)(struct ledger *ledger, const void *record, u32 status);
+    /* Asks the CPU for the cache lines a later event's apply will miss on (its id's home slot
+     * in the map), or NULL. Changes nothing the ledger holds. */
+    void (*prefetch)(const struct ledger *ledger, const void *record);
 };
+
+/* How many events ahead of the one applied ledger_batch_apply prefetches. A new id's home slot
+ * is a cache miss in a map far larger than the cache; an event's apply takes about as long as
+ * a few misses, so one a few events ahead has arrived when its event comes. Measured in memory
+ * (khorgos benchmark, 2,000,000 transfers, four pairs): 1.47-1.58 million transfers per second
+ * against 1.19-1.36 million without; 2, 8, 16 and 32 ahead were no better than 4. */
+#define LEDGER_PREFETCH_EVENTS_AHEAD 4u
 
 void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *kind, u64 timestamp,
                         const void *records, u32 count, struct khorgos_create_result *results);

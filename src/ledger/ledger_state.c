@@ -483,6 +483,10 @@ void ledger_batch_apply(struct ledger *ledger, const struct ledger_batch_kind *k
     bool batch_imported = count > 0 && (ledger_record_flags(records) & kind->imported_flag) != 0;
     for (u32 index = 0; index < count; index++) {
         const void *record = (const u8 *)records + (size_t)index * kind->record_size;
+        if (kind->prefetch != NULL && count - index > LEDGER_PREFETCH_EVENTS_AHEAD) {
+            kind->prefetch(ledger, (const u8 *)record +
+                                       (size_t)LEDGER_PREFETCH_EVENTS_AHEAD * kind->record_size);
+        }
         struct ledger_event event = {record, timestamp - count + index + 1, timestamp};
         bool linked = (ledger_record_flags(record) & KHORGOS_ACCOUNT_LINKED) != 0;
         if (linked && !chain.open) ledger_chain_begin(ledger, &chain, index);
