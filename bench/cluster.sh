@@ -104,6 +104,10 @@ cluster_cpu() {
         awk -v t="$(getconf CLK_TCK)" '{ s += $14 + $15 } END { printf "%.3f", s / t }'
 }
 
+# cpu_since BEFORE AFTER: the seconds between two readings, so that a run's CPU leaves out the
+# servers' start (a replica's start reserves and zeroes raft's log memory: cluster_heap_reserve).
+cpu_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
 cluster_finish() {
     cluster_stop
     rm -rf "$cluster_dir"
@@ -114,16 +118,18 @@ cluster_batched_round() {
     capacity="--accounts 10064 --transfers $((cluster_transfers + 10064))"
     # shellcheck disable=SC2086
     server_start cluster_single $capacity --
+    cpu_before=$(server_cpu)
     line=$("$build/bench/bench_client" --transfers "$cluster_transfers" --addresses "$address" \
         --setup)
-    line="$line server_cpu_seconds=$(server_cpu)"
+    line="$line server_cpu_seconds=$(cpu_since "$cpu_before" "$(server_cpu)")"
     server_finish
     echo "cluster_single $line" >>"$results"; echo "single node: $line" >&2
     # shellcheck disable=SC2086
     cluster_start batched $capacity
+    cpu_before=$(cluster_cpu)
     line=$("$build/bench/bench_client" --transfers "$cluster_transfers" \
         --addresses "$cluster_addresses" --setup)
-    line="$line server_cpu_seconds=$(cluster_cpu)"
+    line="$line server_cpu_seconds=$(cpu_since "$cpu_before" "$(cluster_cpu)")"
     cluster_finish
     echo "cluster_three $line" >>"$results"; echo "three replicas: $line" >&2
 }

@@ -4,7 +4,8 @@
  * before anything writes them, alignment is kept, calloc zeroes a reused block, realloc keeps
  * the contents, small blocks are not kept, a small request never takes a much larger block,
  * the cache stays within its bounds, new large blocks are carved in order from chunks at huge
- * page boundaries advised onto huge pages, a chunk is unmapped with its last block, under
+ * page boundaries advised onto huge pages, a chunk is unmapped with its last block but for those
+ * a reservation keeps as spares, which serve the next chunks, a reservation is bounded and fails cleanly past the address space, under
  * AddressSanitizer a chunk's bytes outside live blocks are poisoned, and a block raft frees
  * twice while guarded is freed once.
  */
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cluster/cluster.h"
@@ -213,6 +216,80 @@ static void test_chunk_unmapped_with_its_last_block(void **state) {
     cluster_heap_install(); /* for the teardown */
 }
 
+/* A reservation maps its chunks resident at once; a chunk whose last block is freed is kept as a
+ * spare and serves the next chunk rather than a new mapping. The cache is first filled to its
+ * byte bound (three blocks of 21 MiB, chunks of their own), so that freed blocks go back to
+ * their chunks. */
+static void test_reserved_chunks_kept_and_reused(void **state) {
+    (void)state;
+    assert_int_equal(cluster_heap_reserve(2 * (u64)CLUSTER_HEAP_CHUNK_BYTES - 1), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_heap_stats().chunks, 2);
+    assert_int_equal(cluster_heap_stats().spare_chunks, 2);
+    void *large[3];
+    for (u32 index = 0; index < 3; index++) large[index] = raft_malloc(21u << 20);
+    for (u32 index = 0; index < 3; index++) raft_free(large[index]);
+    assert_int_equal(cluster_heap_stats().cached_bytes, 63u << 20);
+    assert_int_equal(cluster_heap_stats().chunks, 5);
+    u64 block_bytes = 3u << 20; /* two to a chunk */
+    u8 *first = raft_malloc(block_bytes);
+    u8 *second = raft_malloc(block_bytes);
+    u8 *third = raft_malloc(block_bytes); /* the second spare chunk */
+    assert_true(first != NULL && second != NULL && third != NULL);
+    assert_true(test_resident(first, block_bytes)); /* made resident by the reservation */
+    assert_int_equal(cluster_heap_stats().spare_chunks, 0);
+    raft_free(first);
+    raft_free(second); /* the first chunk's last block: kept, as the cache is full */
+    assert_int_equal(cluster_heap_stats().cached_blocks, 3);
+    assert_int_equal(cluster_heap_stats().spare_chunks, 1);
+    assert_int_equal(cluster_heap_stats().chunks, 5);
+    u8 *fourth = raft_malloc(block_bytes);
+    u8 *fifth = raft_malloc(block_bytes); /* the spare again, not a new mapping */
+    assert_ptr_equal(fifth, first);
+    assert_int_equal(cluster_heap_stats().chunks, 5);
+    assert_int_equal(cluster_heap_stats().spare_chunks, 0);
+    raft_free(third);
+    raft_free(fourth);
+    raft_free(fifth);
+    cluster_heap_uninstall(); /* spare chunks are unmapped too */
+    assert_int_equal(cluster_heap_stats().chunks, 0);
+    assert_int_equal(cluster_heap_stats().spare_chunks, 0);
+    cluster_heap_install(); /* for the teardown */
+}
+
+/* A reservation is bounded: no more than CLUSTER_HEAP_SPARE_CHUNKS_MAX chunks, whatever it asks. */
+static void test_reservation_bounded(void **state) {
+    (void)state;
+    assert_int_equal(cluster_heap_reserve((u64)1 << 40), KHORGOS_ERROR_ok);
+    assert_int_equal(cluster_heap_stats().spare_chunks, CLUSTER_HEAP_SPARE_CHUNKS_MAX);
+    assert_int_equal(cluster_heap_stats().chunks, CLUSTER_HEAP_SPARE_CHUNKS_MAX);
+    assert_int_equal(cluster_heap_reserve(1), KHORGOS_ERROR_ok); /* has them already */
+    assert_int_equal(cluster_heap_stats().chunks, CLUSTER_HEAP_SPARE_CHUNKS_MAX);
+}
+
+/* A reservation the address space cannot hold fails with out_of_memory and keeps the chunks
+ * it could map (a child process under RLIMIT_AS of its size now and 40 MiB more). */
+static void test_reservation_out_of_memory(void **state) {
+    (void)state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        FILE *statm = fopen("/proc/self/statm", "r");
+        unsigned long pages = 0;
+        if (statm == NULL || fscanf(statm, "%lu", &pages) != 1) _exit(10);
+        fclose(statm);
+        rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (40u << 20);
+        struct rlimit rlimit = {.rlim_cur = limit, .rlim_max = limit};
+        if (setrlimit(RLIMIT_AS, &rlimit) != 0) _exit(11);
+        if (cluster_heap_reserve(256u << 20) != KHORGOS_ERROR_out_of_memory) _exit(12);
+        u32 spare = cluster_heap_stats().spare_chunks;
+        _exit(spare >= 1 && spare < 5 ? 0 : 13); /* a chunk maps 10 MiB: 8 and its slack */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Whether AddressSanitizer would report an access to `address` (false in a plain build). */
 static bool test_poisoned(const void *address) {
 #ifdef TEST_SANITIZED
@@ -255,6 +332,10 @@ int main(void) {
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_chunk_unmapped_with_its_last_block, test_setup,
                                         test_teardown),
+        cmocka_unit_test_setup_teardown(test_reserved_chunks_kept_and_reused, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_reservation_bounded, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_reservation_out_of_memory, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_free_and_unused_bytes_poisoned, test_setup,
                                         test_teardown),
     };

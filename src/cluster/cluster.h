@@ -147,12 +147,17 @@
  * a chunk holds about ten entries of a full batch and the part of a chunk left unused when the
  * next block does not fit stays small against it. */
 #define CLUSTER_HEAP_CHUNK_BYTES (8u << 20)
+/* Chunks kept mapped and resident with no block in them (cluster_heap_reserve): as many as hold
+ * CLUSTER_SNAPSHOT_LOG_BYTES, the log a replica keeps in memory before compaction at the
+ * default setting. */
+#define CLUSTER_HEAP_SPARE_CHUNKS_MAX (CLUSTER_SNAPSHOT_LOG_BYTES / CLUSTER_HEAP_CHUNK_BYTES)
 
 struct cluster_heap_stats {
     u32 cached_blocks;
     u64 cached_bytes;
     u64 reused_blocks; /* allocations served from the cache since install */
-    u32 chunks;        /* chunks mapped */
+    u32 chunks;        /* chunks mapped, spare ones included */
+    u32 spare_chunks;  /* mapped and resident, with no block in them */
 };
 
 /* Makes this heap raft's (raft_heap_set), once per process, before raft allocates anything:
@@ -162,6 +167,14 @@ void cluster_heap_install(void);
  * freed (the tests). */
 void cluster_heap_uninstall(void);
 struct cluster_heap_stats cluster_heap_stats(void);
+/* Reserves memory for raft's log at start (TIGER_STYLE: memory reserved at start): maps and
+ * makes resident the chunks that hold `bytes` (at most CLUSTER_HEAP_SPARE_CHUNKS_MAX), and from
+ * then on keeps that many chunks mapped when their last block is freed rather than unmap them.
+ * Measured on the 2-core VM: a chunk's pages written for the first time cost the kernel's
+ * zeroing of each huge page and a fault, about 0.1 s per replica for the 32 MiB of entries of
+ * 400,000 transfers, paid in the commit path; reserved, they are paid once, at start. out_of_memory
+ * when the chunks cannot be mapped (those that could are kept). */
+khorgos_error cluster_heap_reserve(u64 bytes);
 
 /* A block raft may free twice. raft 0.22.1's receive callback (legacy.c, recvCb) frees the
  * entries of a received AppendEntries again whenever the step on it, or the I/O after it,

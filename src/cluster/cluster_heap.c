@@ -18,8 +18,10 @@
  * written before. On huge pages that is one per 2 MiB (the copy took 0.07-0.5 ms); the kernel's
  * zeroing of a new huge page remains, and varies with the machine's memory. A chunk is unmapped
  * when the last of its blocks is freed (the current one is started over instead), so raft's freed
- * log gives its memory back; a block larger than half a chunk gets a chunk of its own, rounded up
- * to 2 MiB.
+ * log gives its memory back, but for the chunks a replica reserves at start
+ * (cluster_heap_reserve: its log's bytes before compaction), which stay mapped and resident as
+ * spares and serve the next chunks, so that a replica's steady state zeroes no new page; a
+ * block larger than half a chunk gets a chunk of its own, rounded up to 2 MiB.
  *
  * Every block has a header in front of it: the address the C library gave (or its chunk), the
  * block's usable capacity and its alignment, so that free, realloc and aligned_free know what
@@ -90,7 +92,13 @@ static struct {
     u64 cached_bytes;
     u64 reused;
     struct cluster_heap_chunk *current; /* the chunk new blocks are carved from */
-    u32 chunks; /* mapped */
+    u32 chunks; /* mapped, spare ones included */
+    /* Chunks of CLUSTER_HEAP_CHUNK_BYTES with no block, kept mapped and resident for the next
+     * chunk: those reserved at start, and those whose last block was freed, up to spare_limit
+     * (the reservation's count). */
+    struct cluster_heap_chunk *spare[CLUSTER_HEAP_SPARE_CHUNKS_MAX];
+    u32 spare_count;
+    u32 spare_limit;
     bool installed;
 } cluster_heap = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
@@ -141,8 +149,9 @@ static struct cluster_heap_header *cluster_heap_take(u64 size_bytes, u32 alignme
 
 /* Maps a chunk of `length_bytes` (a multiple of CLUSTER_HEAP_HUGE_PAGE_BYTES) at a huge page
  * boundary, on huge pages where the kernel gives them, resident; NULL when out of memory. */
-static struct cluster_heap_chunk *cluster_heap_chunk_map(u64 length_bytes) {
+static struct cluster_heap_chunk *cluster_heap_chunk_map_new(u64 length_bytes) {
     ASSERT(length_bytes > 0 && length_bytes % CLUSTER_HEAP_HUGE_PAGE_BYTES == 0);
+    ASSERT(cluster_heap.chunks < UINT32_MAX);
     u64 slack = CLUSTER_HEAP_HUGE_PAGE_BYTES;
     u8 *mapped = mmap(NULL, length_bytes + slack, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -162,9 +171,29 @@ static struct cluster_heap_chunk *cluster_heap_chunk_map(u64 length_bytes) {
     return chunk;
 }
 
-static void cluster_heap_chunk_unmap(struct cluster_heap_chunk *chunk) {
+/* A spare chunk when it serves (cluster_heap_reserve), else a new one. */
+static struct cluster_heap_chunk *cluster_heap_chunk_map(u64 length_bytes) {
+    ASSERT(length_bytes > 0 && length_bytes % CLUSTER_HEAP_HUGE_PAGE_BYTES == 0);
+    ASSERT(cluster_heap.spare_count <= cluster_heap.spare_limit);
+    if (length_bytes != CLUSTER_HEAP_CHUNK_BYTES || cluster_heap.spare_count == 0) {
+        return cluster_heap_chunk_map_new(length_bytes);
+    }
+    struct cluster_heap_chunk *spare = cluster_heap.spare[--cluster_heap.spare_count];
+    ASSERT(spare->magic == CLUSTER_HEAP_MAGIC && spare->live_blocks == 0);
+    spare->used_bytes = CLUSTER_HEAP_CHUNK_HEADER_BYTES;
+    return spare; /* resident already: its pages are not zeroed again */
+}
+
+/* A chunk whose last block was freed: kept as a spare while fewer than the reservation are,
+ * unmapped otherwise (or always, with `keep` false). */
+static void cluster_heap_chunk_unmap(struct cluster_heap_chunk *chunk, bool keep) {
     ASSERT(chunk != NULL && chunk->magic == CLUSTER_HEAP_MAGIC && chunk->live_blocks == 0);
     ASSERT(cluster_heap.chunks > 0);
+    if (keep && chunk->length_bytes == CLUSTER_HEAP_CHUNK_BYTES &&
+        cluster_heap.spare_count < cluster_heap.spare_limit) {
+        cluster_heap.spare[cluster_heap.spare_count++] = chunk;
+        return; /* its blocks' bytes are poisoned already (cluster_heap_chunk_release) */
+    }
     cluster_heap.chunks--;
     u64 length_bytes = chunk->length_bytes;
     CLUSTER_HEAP_UNPOISON(chunk, length_bytes); /* memory mapped there later starts clean */
@@ -214,7 +243,9 @@ static struct cluster_heap_header *cluster_heap_chunk_block(u64 capacity_bytes, 
         struct cluster_heap_chunk *current = cluster_heap.current;
         if (current != NULL) header = cluster_heap_carve(current, capacity_bytes, alignment);
         if (header == NULL) {
-            if (current != NULL && current->live_blocks == 0) cluster_heap_chunk_unmap(current);
+            if (current != NULL && current->live_blocks == 0) {
+                cluster_heap_chunk_unmap(current, true);
+            }
             cluster_heap.current = cluster_heap_chunk_map(CLUSTER_HEAP_CHUNK_BYTES);
             if (cluster_heap.current != NULL) {
                 header = cluster_heap_carve(cluster_heap.current, capacity_bytes, alignment);
@@ -265,7 +296,7 @@ static void cluster_heap_chunk_release(struct cluster_heap_header *header) {
     if (chunk == cluster_heap.current) {
         chunk->used_bytes = CLUSTER_HEAP_CHUNK_HEADER_BYTES;
     } else {
-        cluster_heap_chunk_unmap(chunk);
+        cluster_heap_chunk_unmap(chunk, true);
     }
 }
 
@@ -368,13 +399,44 @@ void cluster_heap_uninstall(void) {
     }
     struct cluster_heap_chunk *current = cluster_heap.current;
     cluster_heap.current = NULL;
-    if (current != NULL && current->live_blocks == 0) cluster_heap_chunk_unmap(current);
+    if (current != NULL && current->live_blocks == 0) cluster_heap_chunk_unmap(current, false);
+    while (cluster_heap.spare_count > 0) {
+        cluster_heap_chunk_unmap(cluster_heap.spare[--cluster_heap.spare_count], false);
+    }
+    cluster_heap.spare_limit = 0;
     cluster_heap.count = 0;
     cluster_heap.cached_bytes = 0;
     cluster_heap.reused = 0;
     pthread_mutex_unlock(&cluster_heap.mutex);
     cluster_heap.installed = false;
     ASSERT(raft_heap_get() != &cluster_heap_raft);
+}
+
+khorgos_error cluster_heap_reserve(u64 bytes) {
+    ASSERT(cluster_heap.installed);
+    ASSERT(bytes > 0);
+    u64 wanted = (bytes + CLUSTER_HEAP_CHUNK_BYTES - 1) / CLUSTER_HEAP_CHUNK_BYTES;
+    u32 target = (u32)MIN(wanted, (u64)CLUSTER_HEAP_SPARE_CHUNKS_MAX);
+    khorgos_error error = KHORGOS_ERROR_ok;
+    pthread_mutex_lock(&cluster_heap.mutex);
+    cluster_heap.spare_limit = MAX(cluster_heap.spare_limit, target);
+    while (cluster_heap.spare_count < target) {
+        struct cluster_heap_chunk *chunk = cluster_heap_chunk_map_new(CLUSTER_HEAP_CHUNK_BYTES);
+        if (chunk == NULL) {
+            error = KHORGOS_ERROR_out_of_memory;
+            break;
+        }
+        /* Resident now, on huge pages where the kernel gives them: the page faults and the
+         * kernel's zeroing are paid at start, not in a commit's path. */
+        CLUSTER_HEAP_UNPOISON(chunk, CLUSTER_HEAP_CHUNK_BYTES);
+        base_memory_prefault(chunk, CLUSTER_HEAP_CHUNK_BYTES);
+        CLUSTER_HEAP_POISON((u8 *)chunk + CLUSTER_HEAP_CHUNK_HEADER_BYTES,
+                            CLUSTER_HEAP_CHUNK_BYTES - CLUSTER_HEAP_CHUNK_HEADER_BYTES);
+        cluster_heap.spare[cluster_heap.spare_count++] = chunk;
+    }
+    pthread_mutex_unlock(&cluster_heap.mutex);
+    ASSERT(cluster_heap.spare_count <= CLUSTER_HEAP_SPARE_CHUNKS_MAX);
+    return error;
 }
 
 bool cluster_heap_guard_begin(void *pointer) {
@@ -401,7 +463,8 @@ struct cluster_heap_stats cluster_heap_stats(void) {
     struct cluster_heap_stats stats = {.cached_blocks = cluster_heap.count,
                                        .cached_bytes = cluster_heap.cached_bytes,
                                        .reused_blocks = cluster_heap.reused,
-                                       .chunks = cluster_heap.chunks};
+                                       .chunks = cluster_heap.chunks,
+                                       .spare_chunks = cluster_heap.spare_count};
     pthread_mutex_unlock(&cluster_heap.mutex);
     ASSERT(stats.cached_blocks <= CLUSTER_HEAP_CACHE_BLOCKS);
     ASSERT(stats.cached_bytes <= CLUSTER_HEAP_CACHE_BYTES_MAX);

@@ -157,6 +157,14 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     ASSERT(cluster_identity_valid(identity));
     cluster_heap_install(); /* before raft allocates anything in this process */
     memset(replica, 0, sizeof(*replica));
+    u64 log_bytes = snapshot_log_bytes != 0 ? snapshot_log_bytes : CLUSTER_SNAPSHOT_LOG_BYTES;
+    ASSERT(log_bytes >= CLUSTER_SNAPSHOT_LOG_MIN_BYTES);
+    if (cluster_heap_reserve(log_bytes) != KHORGOS_ERROR_ok) {
+        khorgos_close(engine);
+        snprintf(message, capacity, "reserving %llu MiB for raft's log: out of memory",
+                 (unsigned long long)(log_bytes >> 20));
+        return KHORGOS_ERROR_out_of_memory;
+    }
     replica->identity = *identity;
     memcpy(replica->raft_addresses, addresses,
            (size_t)identity->replica_count * CLUSTER_ADDRESS_BYTES);
@@ -188,8 +196,6 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     uv_check_init(loop, &replica->apply_check);
     uv_check_start(&replica->apply_check, cluster_replica_apply_check);
     replica->apply_check_started = true;
-    u64 log_bytes = snapshot_log_bytes != 0 ? snapshot_log_bytes : CLUSTER_SNAPSHOT_LOG_BYTES;
-    ASSERT(log_bytes >= CLUSTER_SNAPSHOT_LOG_MIN_BYTES);
     cluster_raft_configure(&replica->raft, &replica->fsm, CLUSTER_SNAPSHOT_THRESHOLD_ENTRIES,
                            CLUSTER_SNAPSHOT_TRAILING_ENTRIES, log_bytes);
     u32 timeout_ms = election_timeout_ms != 0 ? election_timeout_ms : CLUSTER_ELECTION_TIMEOUT_MS;
