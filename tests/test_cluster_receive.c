@@ -5,7 +5,7 @@
  * freed once, the failure is counted with raft's message, and raft's last messages are kept
  * (cluster_trace.c). Three replicas on raft's deterministic fixture; a follower's disk refuses
  * every write while the leader's entry reaches it. Without the guard the second free aborts
- * (glibc's check of its heap).
+ * (glibc's check of its heap). A term raft could not persist stops the replica's sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,6 +142,39 @@ static void test_entries_stepped_are_not_counted(void **state) {
     test_stop();
 }
 
+/* A follower whose disk refuses to persist the term the election brings (the leader killed):
+ * the refusal is counted once with the call named, and from then on the replica sends nothing,
+ * even once its disk writes again, so the other replica, alone, elects no leader. Without the
+ * hold's refusal the healed follower votes from the term in its memory and a leader is
+ * elected. */
+static void test_unpersisted_term_stops_sends(void **state) {
+    (void)state;
+    test_start();
+    u32 leader = raft_fixture_leader_index(&test_fixture);
+    u32 follower = (leader + 1) % TEST_REPLICA_COUNT;
+    raft_fixture_io_fault(&test_fixture, follower, 0, -1); /* every I/O fails from now */
+    raft_fixture_kill(&test_fixture, leader);
+    u32 steps = 0;
+    while (test_holds[follower].persist_failed_total == 0 && steps++ < TEST_STEPS_MAX) {
+        raft_fixture_step(&test_fixture);
+    }
+    assert_true(test_holds[follower].persist_failed_total >= 1);
+    assert_non_null(strstr(test_holds[follower].persist_error, "set_term: "));
+    raft_fixture_io_fault(&test_fixture, follower, -1, 0); /* its disk writes again */
+    u64 refused = test_holds[follower].sends_refused_total;
+    raft_fixture_step_until_elapsed(&test_fixture, 10000);
+    assert_int_equal(raft_fixture_leader_index(&test_fixture), TEST_REPLICA_COUNT);
+    assert_true(test_holds[follower].sends_refused_total > refused);
+    u32 other = (leader + 2) % TEST_REPLICA_COUNT;
+    assert_int_equal(test_holds[other].persist_failed_total, 0);
+    static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
+    u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
+    bool said = false;
+    for (u32 line = 0; line < count; line++) said |= strstr(lines[line], "set_term refused") != NULL;
+    assert_true(said);
+    test_stop();
+}
+
 /* The ring keeps the newest lines, oldest first, and a copy asks for at most its capacity. */
 static void test_trace_keeps_the_newest_lines(void **state) {
     (void)state;
@@ -190,6 +223,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failed_step_on_entries_is_counted),
         cmocka_unit_test(test_entries_stepped_are_not_counted),
+        cmocka_unit_test(test_unpersisted_term_stops_sends),
         cmocka_unit_test(test_trace_keeps_the_newest_lines),
         cmocka_unit_test(test_trace_counts_repeats),
     };

@@ -270,6 +270,15 @@ void cluster_trace_reset(void);
  *   with raft's message (receive_failed_total, receive_error). raft then holds entries in
  *   memory that it may never write, so the replica stops (`raft_failed`) and says why, with
  *   raft's last messages (cluster_trace.c).
+ * - A term or vote raft could not persist (set_term, set_vote refused: a disk that is full,
+ *   read-only or failing). raft's legacy layer returns the error from the step, which its tick
+ *   and receive callbacks then ignore (an assertion, left out of the packaged build), and goes
+ *   on with the term and vote in memory only: a later step may answer from that vote (a
+ *   candidate's repeated request granted), and after a crash the replica would not remember
+ *   it, free to vote again in the same term, which is how one term gets two leaders. The hold
+ *   counts the failure with the I/O's message (persist_failed_total, persist_error), refuses
+ *   every send from then on, so nothing built on the unpersisted term or vote leaves the
+ *   replica, and the replica stops (`raft_failed`).
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -305,6 +314,8 @@ struct cluster_hold {
                         raft_io_snapshot_get_cb cb);
     int (*send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
                 raft_io_send_cb cb);
+    int (*set_term)(struct raft_io *io, raft_term term);
+    int (*set_vote)(struct raft_io *io, raft_id server_id);
     raft_io_recv_cb receive;          /* raft's */
     raft_io_snapshot_get_cb get_done; /* raft's */
     struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
@@ -318,12 +329,15 @@ struct cluster_hold {
     u64 dropped_total; /* messages dropped: replaced, address too long, or raft closing */
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
-    u64 sends_refused_total; /* sends raft asked for once it closed */
+    u64 sends_refused_total; /* sends raft asked for once it closed or failed to persist */
     u64 gets_stale_total;  /* loads of a newer snapshot of another term, kept from raft */
     /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
      * (raft_errmsg) of the last one. */
     u64 receive_failed_total;
     char receive_error[CLUSTER_HOLD_ERROR_BYTES];
+    /* Terms and votes the I/O refused to persist, and the I/O's message for the first. */
+    u64 persist_failed_total;
+    char persist_error[CLUSTER_HOLD_ERROR_BYTES];
 };
 
 /* Puts the hold between `raft` and its I/O: after raft_init, before raft_start. false when

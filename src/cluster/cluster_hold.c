@@ -339,17 +339,49 @@ static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_c
     return hold->start(io, msecs, tick, cluster_hold_receive);
 }
 
-/* raft's sends, none once raft closes: raft_uv's send on its closing I/O would connect anew
- * on the closing transport (cluster.h). */
+/* raft's sends, none once raft closes (raft_uv's send on its closing I/O would connect anew
+ * on the closing transport) or once a term or vote was not persisted (cluster.h). */
 static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
                              const struct raft_message *message, raft_io_send_cb cb) {
     struct cluster_hold *hold = cluster_hold_of_io(io);
     ASSERT(hold != NULL && req != NULL && message != NULL);
-    if (hold->raft->legacy.closing) {
+    if (hold->raft->legacy.closing || hold->persist_failed_total > 0) {
         hold->sends_refused_total++;
         return RAFT_CANCELED;
     }
     return hold->send(io, req, message, cb);
+}
+
+/* Counts a term or vote the I/O refused to persist, keeping the first refusal's message. */
+static int cluster_hold_persisted(struct cluster_hold *hold, const char *what, int status) {
+    ASSERT(hold != NULL && what != NULL);
+    if (status == 0) return 0;
+    if (hold->persist_failed_total++ == 0) {
+        /* The I/O's own message cut to what is left after the call's name and raft's error. */
+        int used = snprintf(hold->persist_error, sizeof(hold->persist_error), "%s: %s", what,
+                            raft_strerror(status));
+        if (used > 0 && (size_t)used + 4 < sizeof(hold->persist_error) &&
+            hold->io->errmsg[0] != '\0') {
+            snprintf(hold->persist_error + used, sizeof(hold->persist_error) - (size_t)used,
+                     " (%.*s)", (int)(sizeof(hold->persist_error) - (size_t)used - 4),
+                     hold->io->errmsg);
+        }
+    }
+    cluster_trace_note("hold: %s refused (%s); no more sends", what, raft_strerror(status));
+    ASSERT(hold->persist_failed_total > 0);
+    return status;
+}
+
+static int cluster_hold_set_term(struct raft_io *io, raft_term term) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && term > 0);
+    return cluster_hold_persisted(hold, "set_term", hold->set_term(io, term));
+}
+
+static int cluster_hold_set_vote(struct raft_io *io, raft_id server_id) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && hold->set_vote != NULL);
+    return cluster_hold_persisted(hold, "set_vote", hold->set_vote(io, server_id));
 }
 
 bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
@@ -364,7 +396,11 @@ bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
         hold->snapshot_put = raft->io->snapshot_put;
         hold->snapshot_get = raft->io->snapshot_get;
         hold->send = raft->io->send;
+        hold->set_term = raft->io->set_term;
+        hold->set_vote = raft->io->set_vote;
         raft->io->start = cluster_hold_start;
+        raft->io->set_term = cluster_hold_set_term;
+        raft->io->set_vote = cluster_hold_set_vote;
         raft->io->snapshot_put = cluster_hold_snapshot_put;
         raft->io->snapshot_get = cluster_hold_snapshot_get;
         raft->io->send = cluster_hold_send;

@@ -380,19 +380,25 @@ static void replica_journal_log(struct server_replica *replica) {
                (unsigned long long)fsm->journal_continued_sequence);
 }
 
-/* raft failed a step on received entries (cluster.h, "Between raft and its snapshot I/O"):
- * says so once, with raft's message and its last lines, and stops the replica. */
+/* raft failed a step on received entries, or could not persist a term or vote (cluster.h,
+ * "Between raft and its snapshot I/O"): says so once, with raft's or the I/O's message and
+ * raft's last lines, and stops the replica. */
 static bool replica_raft_failed(struct server *server) {
     struct server_replica *replica = server->replica;
     ASSERT(replica != NULL && !replica->stopping);
     const struct cluster_hold *hold = &replica->cluster.hold;
-    if (hold->receive_failed_total == 0) return false;
+    bool persist = hold->persist_failed_total > 0;
+    if (hold->receive_failed_total == 0 && !persist) return false;
     if (server->failure != KHORGOS_ERROR_ok) return true; /* said, and stopping */
-    server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"raft failed a "
-               "step on entries the leader sent; it may hold entries it never writes, so this "
+    server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"%s, so this "
                "replica stops (restart it); raft's last messages follow\"",
                (unsigned)replica->cluster.identity.replica,
-               (unsigned long long)hold->receive_failed_total, hold->receive_error);
+               (unsigned long long)(hold->receive_failed_total + hold->persist_failed_total),
+               persist ? hold->persist_error : hold->receive_error,
+               persist ? "raft could not persist its term or vote, and would go on from them "
+                         "in memory only"
+                       : "raft failed a step on entries the leader sent; it may hold entries "
+                         "it never writes");
     static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
     u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
     for (u32 index = 0; index < count; index++) server_log("event=raft_trace %s", lines[index]);
