@@ -71,3 +71,10 @@ void base_memory_huge_pages(void *memory, size_t bytes) {
     ASSERT(end - start <= bytes);
     (void)madvise((void *)start, end - start, MADV_HUGEPAGE); /* refused: 4 KiB pages stay */
 }
+
+void base_memory_resident(void *memory, size_t bytes) {
+    ASSERT(memory != NULL || bytes == 0);
+    base_memory_huge_pages(memory, bytes); /* before any page is made resident */
+    base_memory_prefault(memory, bytes);
+    ASSERT(bytes == 0 || memory != NULL);
+}

@@ -491,17 +491,17 @@ deinit_index:
 static void ledger_posting_pool_prefault(struct ledger_posting_pool *pool) {
     ASSERT(pool->entries != NULL);
     ASSERT(pool->entry_count <= pool->entry_count_max);
-    base_memory_prefault(pool->entries, pool->entry_count_max * sizeof(u32));
+    base_memory_resident(pool->entries, pool->entry_count_max * sizeof(u32));
 }
 
 void ledger_query_index_prefault(struct ledger_query_index *index) {
     ASSERT(index != NULL && index->account_hints != NULL);
     ASSERT(index->account_count_max > 0);
-    base_memory_prefault(index->account_hints, 2 * (size_t)LEDGER_QUERY_HINT_COUNT * sizeof(u32));
+    base_memory_resident(index->account_hints, 2 * (size_t)LEDGER_QUERY_HINT_COUNT * sizeof(u32));
     for (u32 side = 0; side < LEDGER_QUERY_SIDE_COUNT; side++) {
         size_t list_bytes = (size_t)index->account_count_max * sizeof(struct ledger_posting_list);
-        base_memory_prefault(index->account_transfers[side], list_bytes);
-        base_memory_prefault(index->account_balances[side], list_bytes);
+        base_memory_resident(index->account_transfers[side], list_bytes);
+        base_memory_resident(index->account_balances[side], list_bytes);
     }
     ledger_posting_pool_prefault(&index->account_transfer_pool);
     ledger_posting_pool_prefault(&index->account_balance_pool);
@@ -512,12 +512,12 @@ void ledger_query_index_prefault(struct ledger_query_index *index) {
             struct ledger_posting_table *table = tables[kind];
             if (table->lists == NULL) continue; /* a field this kind of record does not have */
             if (table->slots != NULL) {
-                base_memory_prefault(table->slots, (size_t)(table->slot_mask + 1) * sizeof(u64));
+                base_memory_resident(table->slots, (size_t)(table->slot_mask + 1) * sizeof(u64));
             }
             if (table->direct != NULL) {
-                base_memory_prefault(table->direct, LEDGER_POSTING_DIRECT_VALUES * sizeof(u32));
+                base_memory_resident(table->direct, LEDGER_POSTING_DIRECT_VALUES * sizeof(u32));
             }
-            base_memory_prefault(table->lists, (size_t)table->list_count_max *
+            base_memory_resident(table->lists, (size_t)table->list_count_max *
                                                    sizeof(struct ledger_posting_list));
             ledger_posting_pool_prefault(&table->pool);
         }

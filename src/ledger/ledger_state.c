@@ -123,26 +123,26 @@ release_memory:
 
 static void ledger_id_map_prefault(struct base_id_map *map) {
     ASSERT(map->slots != NULL);
-    base_memory_prefault(map->slots, (size_t)(map->slot_mask + 1) * sizeof(*map->slots));
+    base_memory_resident(map->slots, (size_t)(map->slot_mask + 1) * sizeof(*map->slots));
 }
 
 void ledger_prefault(struct ledger *ledger) {
     ASSERT(ledger != NULL && ledger->accounts != NULL);
     ASSERT(!ledger->chain_open);
     const struct ledger_config *config = &ledger->config;
-    base_memory_prefault(ledger->accounts, config->account_count_max * sizeof(*ledger->accounts));
-    base_memory_prefault(ledger->transfers,
+    base_memory_resident(ledger->accounts, config->account_count_max * sizeof(*ledger->accounts));
+    base_memory_resident(ledger->transfers,
                          (size_t)config->transfer_count_max * sizeof(*ledger->transfers));
-    base_memory_prefault(ledger->transfer_states, config->transfer_count_max);
-    base_memory_prefault(ledger->failed_transfer_ids,
+    base_memory_resident(ledger->transfer_states, config->transfer_count_max);
+    base_memory_resident(ledger->failed_transfer_ids,
                          (size_t)config->transfer_count_max * sizeof(u128));
-    base_memory_prefault(ledger->expiries,
+    base_memory_resident(ledger->expiries,
                          (size_t)config->transfer_count_max * sizeof(*ledger->expiries));
-    base_memory_prefault(ledger->balances,
+    base_memory_resident(ledger->balances,
                          (size_t)config->account_balance_count_max * sizeof(*ledger->balances));
-    base_memory_prefault(ledger->undo_log,
+    base_memory_resident(ledger->undo_log,
                          (size_t)ledger->undo_count_max * sizeof(*ledger->undo_log));
-    base_memory_prefault(ledger->account_undo_marks, config->account_count_max * sizeof(u32));
+    base_memory_resident(ledger->account_undo_marks, config->account_count_max * sizeof(u32));
     ledger_id_map_prefault(&ledger->account_map);
     ledger_id_map_prefault(&ledger->transfer_map);
     ledger_id_map_prefault(&ledger->failed_transfer_map);
