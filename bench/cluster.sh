@@ -23,6 +23,9 @@
 #     policy; fewer kills because that series only has to show the shape.
 #   CLUSTER_ELECTION_TIMEOUT_MS (unset: the replicas' default, CLUSTER_ELECTION_TIMEOUT_MS):
 #     the replicas' --election-timeout-ms, to measure a failover at another setting.
+#   CLUSTER_MEMORY (on-demand): the single node's and the replicas' `start --memory`, the same
+#     for both: on-demand (the default, pages mapped at first use) or resident (the engine's
+#     tables resident at start on huge pages, as a production server runs, docs/server.md).
 #   FAILOVER_CATCH_UP_ENTRIES (5): the restarted replica counts as caught up once `khorgos
 #     status` shows its lag (the highest commit index less its applied index) at most this
 #     many raft entries while the client keeps writing (one entry per request).
@@ -35,6 +38,8 @@ failover_short_kills=${FAILOVER_SHORT_KILLS:-10}
 failover_short_retry_ms=${FAILOVER_SHORT_RETRY_MS:-100}
 failover_catch_up_entries=${FAILOVER_CATCH_UP_ENTRIES:-5}
 election_timeout_ms=${CLUSTER_ELECTION_TIMEOUT_MS:-}
+cluster_memory=${CLUSTER_MEMORY:-on-demand}
+case $cluster_memory in on-demand|resident) ;; *) echo "bench: CLUSTER_MEMORY is on-demand or resident" >&2; exit 2 ;; esac
 cluster_election_timeout=${election_timeout_ms:+--election-timeout-ms $election_timeout_ms}
 cluster_addresses="127.0.0.1:$cluster_port,127.0.0.1:$((cluster_port + 1)),127.0.0.1:$((cluster_port + 2))"
 cluster_http="$((cluster_port + 30)),$((cluster_port + 31)),$((cluster_port + 32))"
@@ -63,6 +68,7 @@ cluster_start_replica() {
     # shellcheck disable=SC2086
     "$build/khorgos" start --data "$cluster_dir/r$1" --addresses "$cluster_addresses" \
         --replica "$1" --http "127.0.0.1:$((cluster_port + 30 + $1))" $cluster_election_timeout \
+        --memory "$cluster_memory" \
         2>>"$cluster_dir/r$1.log" 3>&- &
     cluster_set_pid "$1" $!
 }
@@ -117,7 +123,7 @@ cluster_finish() {
 cluster_batched_round() {
     capacity="--accounts 10064 --transfers $((cluster_transfers + 10064))"
     # shellcheck disable=SC2086
-    server_start cluster_single $capacity --
+    server_start cluster_single $capacity -- --memory "$cluster_memory"
     cpu_before=$(server_cpu)
     line=$("$build/bench/bench_client" --transfers "$cluster_transfers" --addresses "$address" \
         --setup)
@@ -233,7 +239,7 @@ cluster_table() {
     cpu_single=$(least_cpu cluster_single); cpu_three=$(least_cpu cluster_three)
     cat <<EOF2
 
-### The cluster: three replicas on loopback against a single node, $cluster_transfers transfers per run, best of $cluster_rounds
+### The cluster: three replicas on loopback against a single node, $cluster_transfers transfers per run, best of $cluster_rounds, \`--memory $cluster_memory\`
 
 | system | mode | transfers/s |
 |---|---|---|

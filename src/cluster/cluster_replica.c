@@ -100,6 +100,7 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
         raft_uv_tcp_close(&replica->transport);
         return KHORGOS_ERROR_io;
     }
+    raft_uv_set_connect_retry_delay(&replica->io, CLUSTER_CONNECT_RETRY_MS);
     status = raft_init(&replica->raft, &replica->io, &replica->fsm.raft,
                        cluster_raft_id(index, replica->identity.generation),
                        replica->raft_addresses[index]);
