@@ -40,8 +40,11 @@ for index in 0 1 2; do
         --http 127.0.0.1:$((4755 + index)) 2>"$work/r$index.log" &
     pids[$index]=$!
 done
+# Until all three answer with one of them leading: `status` reads the replicas one after
+# another, so during the election one may still show no leader while another names the winner.
 for _ in $(seq 100); do
-    "$KHORGOS" status --addresses $http >"$work/status" && break
+    "$KHORGOS" status --addresses $http >"$work/status" &&
+        [ "$(awk '$3 == "leader"' "$work/status" | wc -l)" -eq 1 ] && break
     sleep 0.1
 done
 grep -q "^leader: replica [0-2], term [1-9]" "$work/status" ||
