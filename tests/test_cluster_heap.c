@@ -5,7 +5,8 @@
  * the contents, small blocks are not kept, a small request never takes a much larger block,
  * the cache stays within its bounds, new large blocks are carved in order from chunks at huge
  * page boundaries advised onto huge pages, a chunk is unmapped with its last block but for those
- * a reservation keeps as spares, which serve the next chunks, a reservation is bounded and fails cleanly past the address space, under
+ * a reservation keeps as spares, which serve the next chunks, a reservation is bounded and fails cleanly past the address space, a cached block freed
+ * twice is counted and held once, under
  * AddressSanitizer a chunk's bytes outside live blocks are poisoned, and a block raft frees
  * twice while guarded is freed once.
  */
@@ -256,6 +257,30 @@ static void test_reserved_chunks_kept_and_reused(void **state) {
     cluster_heap_install(); /* for the teardown */
 }
 
+/* raft freeing a cached block a second time is counted and ignored: the cache holds it once, so
+ * it is given out once, and its chunk is not given back while the cache holds it. */
+static void test_cached_block_freed_twice_is_counted(void **state) {
+    (void)state;
+    u8 *block = raft_malloc(1u << 20);
+    assert_non_null(block);
+    raft_free(block);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 1);
+    raft_free(block);
+    assert_int_equal(cluster_heap_stats().double_frees, 1);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 1);
+    u8 *again = raft_malloc(1u << 20);
+    u8 *other = raft_malloc(1u << 20);
+    assert_ptr_equal(again, block);
+    assert_true(other != block);
+    assert_int_equal(cluster_heap_stats().cached_blocks, 0);
+    raft_free(again);
+    raft_free(other);
+    assert_int_equal(cluster_heap_stats().double_frees, 1);
+    cluster_heap_uninstall();
+    assert_int_equal(cluster_heap_stats().double_frees, 0);
+    cluster_heap_install(); /* for the teardown */
+}
+
 /* A reservation is bounded: no more than CLUSTER_HEAP_SPARE_CHUNKS_MAX chunks, whatever it asks. */
 static void test_reservation_bounded(void **state) {
     (void)state;
@@ -335,6 +360,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reserved_chunks_kept_and_reused, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_reservation_bounded, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_cached_block_freed_twice_is_counted, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_reservation_out_of_memory, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_free_and_unused_bytes_poisoned, test_setup,
                                         test_teardown),

@@ -158,6 +158,9 @@ struct cluster_heap_stats {
     u64 reused_blocks; /* allocations served from the cache since install */
     u32 chunks;        /* chunks mapped, spare ones included */
     u32 spare_chunks;  /* mapped and resident, with no block in them */
+    /* Frees of a block already in the cache: raft freed it twice. Ignored, so the cache holds
+     * it once, but raft may still use memory it freed, so a replica stops (`raft_failed`). */
+    u64 double_frees;
 };
 
 /* Makes this heap raft's (raft_heap_set), once per process, before raft allocates anything:

@@ -59,6 +59,10 @@
 #endif
 
 #define CLUSTER_HEAP_MAGIC 0x5048484bu /* "KHHP" */
+/* A cached block's header holds this instead, so that raft freeing it a second time is seen
+ * (cluster_heap_release) rather than caching it twice, or giving its chunk back while the cache
+ * still holds it, whose next look at it would read unmapped memory. */
+#define CLUSTER_HEAP_MAGIC_CACHED 0x4348484bu /* "KHHC" */
 /* The header's bytes: a multiple of 16, so a plain block stays 16-byte aligned. */
 #define CLUSTER_HEAP_HEADER_BYTES 32u
 /* Large blocks are rounded up to this, so a block freed can serve a slightly larger request. */
@@ -99,6 +103,7 @@ static struct {
     struct cluster_heap_chunk *spare[CLUSTER_HEAP_SPARE_CHUNKS_MAX];
     u32 spare_count;
     u32 spare_limit;
+    u64 double_frees; /* frees of a block already in the cache, each ignored */
     bool installed;
 } cluster_heap = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
@@ -140,6 +145,8 @@ static struct cluster_heap_header *cluster_heap_take(u64 size_bytes, u32 alignme
         cluster_heap.blocks[best] = cluster_heap.blocks[--cluster_heap.count];
         cluster_heap.cached_bytes -= taken->capacity_bytes;
         cluster_heap.reused++;
+        ASSERT(taken->magic == CLUSTER_HEAP_MAGIC_CACHED);
+        taken->magic = CLUSTER_HEAP_MAGIC;
     }
     pthread_mutex_unlock(&cluster_heap.mutex);
     ASSERT(taken == NULL || taken->magic == CLUSTER_HEAP_MAGIC);
@@ -306,7 +313,18 @@ static void cluster_heap_release(void *pointer) {
         cluster_heap_guard.frees++; /* freed at the guard's end, once */
         return;
     }
-    struct cluster_heap_header *header = cluster_heap_header_of(pointer);
+    struct cluster_heap_header *header =
+        (struct cluster_heap_header *)((u8 *)pointer - CLUSTER_HEAP_HEADER_BYTES);
+    pthread_mutex_lock(&cluster_heap.mutex);
+    bool twice = header->magic == CLUSTER_HEAP_MAGIC_CACHED;
+    if (twice) cluster_heap.double_frees++;
+    pthread_mutex_unlock(&cluster_heap.mutex);
+    if (twice) {
+        cluster_trace_note("heap: a cached block of %llu bytes freed again; ignored",
+                           (unsigned long long)header->capacity_bytes);
+        return; /* the replica stops (cluster_heap_stats().double_frees) */
+    }
+    header = cluster_heap_header_of(pointer);
     ASSERT(header->base != NULL || header->chunk != NULL);
     if (header->chunk == NULL) {
         free(header->base);
@@ -316,6 +334,7 @@ static void cluster_heap_release(void *pointer) {
     bool kept = cluster_heap.count < CLUSTER_HEAP_CACHE_BLOCKS &&
                 cluster_heap.cached_bytes + header->capacity_bytes <= CLUSTER_HEAP_CACHE_BYTES_MAX;
     if (kept) {
+        header->magic = CLUSTER_HEAP_MAGIC_CACHED;
         cluster_heap.blocks[cluster_heap.count++] = header;
         cluster_heap.cached_bytes += header->capacity_bytes;
         CLUSTER_HEAP_POISON(pointer, header->capacity_bytes); /* its header stays readable */
@@ -407,6 +426,7 @@ void cluster_heap_uninstall(void) {
     cluster_heap.count = 0;
     cluster_heap.cached_bytes = 0;
     cluster_heap.reused = 0;
+    cluster_heap.double_frees = 0;
     pthread_mutex_unlock(&cluster_heap.mutex);
     cluster_heap.installed = false;
     ASSERT(raft_heap_get() != &cluster_heap_raft);
@@ -464,7 +484,8 @@ struct cluster_heap_stats cluster_heap_stats(void) {
                                        .cached_bytes = cluster_heap.cached_bytes,
                                        .reused_blocks = cluster_heap.reused,
                                        .chunks = cluster_heap.chunks,
-                                       .spare_chunks = cluster_heap.spare_count};
+                                       .spare_chunks = cluster_heap.spare_count,
+                                       .double_frees = cluster_heap.double_frees};
     pthread_mutex_unlock(&cluster_heap.mutex);
     ASSERT(stats.cached_blocks <= CLUSTER_HEAP_CACHE_BLOCKS);
     ASSERT(stats.cached_bytes <= CLUSTER_HEAP_CACHE_BYTES_MAX);

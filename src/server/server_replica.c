@@ -380,25 +380,34 @@ static void replica_journal_log(struct server_replica *replica) {
                (unsigned long long)fsm->journal_continued_sequence);
 }
 
-/* raft failed a step on received entries, or could not persist a term or vote (cluster.h,
- * "Between raft and its snapshot I/O"): says so once, with raft's or the I/O's message and
- * raft's last lines, and stops the replica. */
+/* raft failed a step on received entries, could not persist a term or vote, or freed a block
+ * twice (cluster.h, "Between raft and its snapshot I/O"; cluster_heap_stats): says so once,
+ * with raft's or the I/O's message and raft's last lines, and stops the replica. */
 static bool replica_raft_failed(struct server *server) {
     struct server_replica *replica = server->replica;
     ASSERT(replica != NULL && !replica->stopping);
     const struct cluster_hold *hold = &replica->cluster.hold;
+    u64 double_frees = cluster_heap_stats().double_frees;
     bool persist = hold->persist_failed_total > 0;
-    if (hold->receive_failed_total == 0 && !persist) return false;
+    if (hold->receive_failed_total == 0 && !persist && double_frees == 0) return false;
     if (server->failure != KHORGOS_ERROR_ok) return true; /* said, and stopping */
+    char account[CLUSTER_HOLD_ERROR_BYTES];
+    snprintf(account, sizeof(account), "%s",
+             persist ? hold->persist_error
+             : hold->receive_failed_total > 0 ? hold->receive_error
+                                              : "raft freed a block of its heap twice");
     server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"%s, so this "
                "replica stops (restart it); raft's last messages follow\"",
                (unsigned)replica->cluster.identity.replica,
-               (unsigned long long)(hold->receive_failed_total + hold->persist_failed_total),
-               persist ? hold->persist_error : hold->receive_error,
+               (unsigned long long)(hold->receive_failed_total + hold->persist_failed_total +
+                                    double_frees),
+               account,
                persist ? "raft could not persist its term or vote, and would go on from them "
                          "in memory only"
-                       : "raft failed a step on entries the leader sent; it may hold entries "
-                         "it never writes");
+               : hold->receive_failed_total > 0
+                   ? "raft failed a step on entries the leader sent; it may hold entries it "
+                     "never writes"
+                   : "raft freed memory twice, and may still use what it freed");
     static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
     u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
     for (u32 index = 0; index < count; index++) server_log("event=raft_trace %s", lines[index]);
