@@ -6,7 +6,7 @@
  * the cache stays within its bounds, new large blocks are carved in order from chunks at huge
  * page boundaries advised onto huge pages, a chunk is unmapped with its last block but for those
  * a reservation keeps as spares, which serve the next chunks, a reservation is bounded and fails cleanly past the address space, a cached block freed
- * twice is counted and held once, under
+ * twice is counted, held once and its second free's frames kept in raft's trace, under
  * AddressSanitizer a chunk's bytes outside live blocks are poisoned, and a block raft frees
  * twice while guarded is freed once.
  */
@@ -261,12 +261,22 @@ static void test_reserved_chunks_kept_and_reused(void **state) {
  * it is given out once, and its chunk is not given back while the cache holds it. */
 static void test_cached_block_freed_twice_is_counted(void **state) {
     (void)state;
+    static struct raft raft; /* only for the tracer's install: its lines are kept from now */
+    cluster_trace_install(&raft, NULL);
+    cluster_trace_reset();
     u8 *block = raft_malloc(1u << 20);
     assert_non_null(block);
     raft_free(block);
     assert_int_equal(cluster_heap_stats().cached_blocks, 1);
     raft_free(block);
     assert_int_equal(cluster_heap_stats().double_frees, 1);
+    static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
+    u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
+    assert_true(count >= 2); /* the note, then the second free's frames, this test's among them */
+    assert_non_null(strstr(lines[0], "heap: a cached block of 1048576 bytes freed again"));
+    bool ours = false;
+    for (u32 line = 1; line < count; line++) ours |= strstr(lines[line], "test_cluster_heap+0x") != NULL;
+    assert_true(ours);
     assert_int_equal(cluster_heap_stats().cached_blocks, 1);
     u8 *again = raft_malloc(1u << 20);
     u8 *other = raft_malloc(1u << 20);

@@ -31,6 +31,8 @@
  * request never pins a large block. raft allocates from the loop's thread and from libuv's
  * worker threads (snapshots), so the cache is behind a mutex.
  */
+#include <dlfcn.h>
+#include <execinfo.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -63,6 +65,9 @@
  * (cluster_heap_release) rather than caching it twice, or giving its chunk back while the cache
  * still holds it, whose next look at it would read unmapped memory. */
 #define CLUSTER_HEAP_MAGIC_CACHED 0x4348484bu /* "KHHC" */
+/* Frames of the second free's call stack written to raft's trace: raft's own frames are the
+ * innermost few, and the trace keeps 128 lines. */
+#define CLUSTER_HEAP_FRAMES_MAX 12
 /* The header's bytes: a multiple of 16, so a plain block stays 16-byte aligned. */
 #define CLUSTER_HEAP_HEADER_BYTES 32u
 /* Large blocks are rounded up to this, so a block freed can serve a slightly larger request. */
@@ -307,6 +312,29 @@ static void cluster_heap_chunk_release(struct cluster_heap_header *header) {
     }
 }
 
+/* Says in raft's trace that a cached block was freed again, and where from: each frame as its
+ * object and offset (`libraft.so.0+0x1d5c0`), which addr2line resolves against that object. */
+static void cluster_heap_double_free_note(const struct cluster_heap_header *header) {
+    ASSERT(header != NULL && header->magic == CLUSTER_HEAP_MAGIC_CACHED);
+    cluster_trace_note("heap: a cached block of %llu bytes freed again; ignored; from:",
+                       (unsigned long long)header->capacity_bytes);
+    void *frames[CLUSTER_HEAP_FRAMES_MAX];
+    int count = backtrace(frames, CLUSTER_HEAP_FRAMES_MAX);
+    ASSERT(count >= 0 && count <= CLUSTER_HEAP_FRAMES_MAX);
+    for (int frame = 1; frame < count; frame++) { /* 0 is this function */
+        Dl_info info;
+        if (dladdr(frames[frame], &info) != 0 && info.dli_fname != NULL) {
+            const char *name = strrchr(info.dli_fname, '/');
+            cluster_trace_note("heap:   %d %s+0x%llx", frame,
+                               name != NULL ? name + 1 : info.dli_fname,
+                               (unsigned long long)((uintptr_t)frames[frame] -
+                                                    (uintptr_t)info.dli_fbase));
+        } else {
+            cluster_trace_note("heap:   %d %p", frame, frames[frame]);
+        }
+    }
+}
+
 static void cluster_heap_release(void *pointer) {
     if (pointer == NULL) return;
     if (pointer == atomic_load_explicit(&cluster_heap_guard.pointer, memory_order_relaxed)) {
@@ -320,8 +348,7 @@ static void cluster_heap_release(void *pointer) {
     if (twice) cluster_heap.double_frees++;
     pthread_mutex_unlock(&cluster_heap.mutex);
     if (twice) {
-        cluster_trace_note("heap: a cached block of %llu bytes freed again; ignored",
-                           (unsigned long long)header->capacity_bytes);
+        cluster_heap_double_free_note(header);
         return; /* the replica stops (cluster_heap_stats().double_frees) */
     }
     header = cluster_heap_header_of(pointer);
