@@ -259,9 +259,65 @@ static void test_newer_snapshot_of_another_term_kept_from_raft(void **state) {
     assert_int_equal(test_hold.gets_failed_total, 0);
 }
 
+/* The I/O's send: the request and the callback the hold gave it. */
+static struct raft_io_send *test_send_req;
+static raft_io_send_cb test_send_done;
+
+static int test_io_send(struct raft_io *io, struct raft_io_send *req,
+                        const struct raft_message *message, raft_io_send_cb cb) {
+    (void)io;
+    assert_non_null(message);
+    test_send_req = req;
+    test_send_done = cb;
+    return 0;
+}
+
+/* raft's callback of an InstallSnapshot's send (legacy.c): frees the data. */
+static void *test_send_data;
+static void test_raft_send_done(struct raft_io_send *req, int status) {
+    assert_non_null(req);
+    assert_int_equal(status, 0);
+    raft_free(test_send_data);
+}
+
+/* An InstallSnapshot's data that raft frees while the I/O still writes it is kept until the
+ * write calls back and freed once then (counted); one freed only by raft's callback is freed
+ * once, and counted as nothing. */
+static void test_snapshot_data_kept_while_written(void **state) {
+    (void)state;
+    cluster_heap_install();
+    test_raft_io.send = test_io_send;
+    cluster_hold_uninstall(&test_hold); /* again, over the I/O with its send */
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+    u64 early = cluster_hold_snapshot_data_freed_early();
+    for (u32 round = 0; round < 2; round++) {
+        test_send_data = raft_malloc(1u << 20);
+        assert_non_null(test_send_data);
+        struct raft_message message = {.type = RAFT_INSTALL_SNAPSHOT};
+        message.install_snapshot.data = (struct raft_buffer){.base = test_send_data,
+                                                             .len = 1u << 20};
+        struct raft_io_send req;
+        u32 cached = cluster_heap_stats().cached_blocks;
+        assert_int_equal(test_raft_io.send(&test_raft_io, &req, &message, test_raft_send_done),
+                         0);
+        assert_ptr_equal(test_send_req, &req);
+        if (round == 0) raft_free(test_send_data); /* raft's early free: put off */
+        assert_int_equal(cluster_heap_stats().cached_blocks, cached);
+        test_send_done(&req, 0); /* the write calls back; raft's callback frees it */
+        assert_int_equal(cluster_heap_stats().cached_blocks, cached + 1); /* freed once */
+        assert_int_equal(cluster_heap_stats().double_frees, 0);
+        assert_int_equal(cluster_hold_snapshot_data_freed_early(), early + 1);
+    }
+    cluster_hold_uninstall(&test_hold);
+    cluster_heap_uninstall();
+    assert_true(cluster_hold_install(&test_hold, &test_raft)); /* for the teardown */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_data_kept_while_written, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,
                                         test_teardown),

@@ -109,6 +109,10 @@ static struct {
     u32 spare_count;
     u32 spare_limit;
     u64 double_frees; /* frees of a block already in the cache, each ignored */
+    /* Blocks kept past raft's frees (cluster_heap_keep_begin), and their frees so far. */
+    void *keeps[CLUSTER_HEAP_KEEPS_MAX];
+    u32 keep_frees[CLUSTER_HEAP_KEEPS_MAX];
+    u32 keep_count;
     bool installed;
 } cluster_heap = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
@@ -344,6 +348,12 @@ static void cluster_heap_release(void *pointer) {
     struct cluster_heap_header *header =
         (struct cluster_heap_header *)((u8 *)pointer - CLUSTER_HEAP_HEADER_BYTES);
     pthread_mutex_lock(&cluster_heap.mutex);
+    for (u32 index = 0; index < cluster_heap.keep_count; index++) {
+        if (cluster_heap.keeps[index] != pointer) continue;
+        cluster_heap.keep_frees[index]++; /* put off to cluster_heap_keep_end */
+        pthread_mutex_unlock(&cluster_heap.mutex);
+        return;
+    }
     bool twice = header->magic == CLUSTER_HEAP_MAGIC_CACHED;
     if (twice) cluster_heap.double_frees++;
     pthread_mutex_unlock(&cluster_heap.mutex);
@@ -454,6 +464,7 @@ void cluster_heap_uninstall(void) {
     cluster_heap.cached_bytes = 0;
     cluster_heap.reused = 0;
     cluster_heap.double_frees = 0;
+    cluster_heap.keep_count = 0; /* raft closed: its writes have all called back */
     pthread_mutex_unlock(&cluster_heap.mutex);
     cluster_heap.installed = false;
     ASSERT(raft_heap_get() != &cluster_heap_raft);
@@ -484,6 +495,37 @@ khorgos_error cluster_heap_reserve(u64 bytes) {
     pthread_mutex_unlock(&cluster_heap.mutex);
     ASSERT(cluster_heap.spare_count <= CLUSTER_HEAP_SPARE_CHUNKS_MAX);
     return error;
+}
+
+bool cluster_heap_keep_begin(void *pointer) {
+    ASSERT(pointer != NULL);
+    if (!cluster_heap.installed) return false;
+    cluster_heap_header_of(pointer); /* asserts it is this heap's, and not freed */
+    pthread_mutex_lock(&cluster_heap.mutex);
+    bool kept = cluster_heap.keep_count < CLUSTER_HEAP_KEEPS_MAX;
+    if (kept) {
+        cluster_heap.keeps[cluster_heap.keep_count] = pointer;
+        cluster_heap.keep_frees[cluster_heap.keep_count] = 0;
+        cluster_heap.keep_count++;
+    }
+    pthread_mutex_unlock(&cluster_heap.mutex);
+    return kept;
+}
+
+u32 cluster_heap_keep_end(void *pointer) {
+    ASSERT(pointer != NULL);
+    pthread_mutex_lock(&cluster_heap.mutex);
+    u32 frees = 0;
+    u32 index = 0;
+    while (index < cluster_heap.keep_count && cluster_heap.keeps[index] != pointer) index++;
+    ASSERT(index < cluster_heap.keep_count); /* kept by cluster_heap_keep_begin */
+    frees = cluster_heap.keep_frees[index];
+    cluster_heap.keep_count--;
+    cluster_heap.keeps[index] = cluster_heap.keeps[cluster_heap.keep_count];
+    cluster_heap.keep_frees[index] = cluster_heap.keep_frees[cluster_heap.keep_count];
+    pthread_mutex_unlock(&cluster_heap.mutex);
+    if (frees > 0) cluster_heap_release(pointer); /* once, now that nothing uses it */
+    return frees;
 }
 
 bool cluster_heap_guard_begin(void *pointer) {

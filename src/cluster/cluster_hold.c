@@ -9,6 +9,16 @@
 
 static struct cluster_hold *cluster_holds[CLUSTER_HOLDS_MAX];
 
+/* InstallSnapshot sends in flight, whose data the heap keeps until raft_uv's write of it calls
+ * back (cluster_hold_send): raft's send request, raft's callback, and the data. Global rather
+ * than per hold, because a write may call back after its hold is uninstalled (raft closing). */
+static struct {
+    struct raft_io_send *req;
+    raft_io_send_cb done; /* raft's */
+    void *data;
+} cluster_hold_sends[CLUSTER_HEAP_KEEPS_MAX];
+static u64 cluster_hold_sends_freed_early; /* data raft freed while its write still ran */
+
 /* The term raft's core holds for `index`: its trail (struct raft_trail in raft.h), read as
  * raft's TrailTermOf reads it (an entry the trail holds first, else its snapshot's), or 0. */
 static raft_term cluster_hold_trail_term(const struct raft_trail *trail, raft_index index) {
@@ -339,6 +349,47 @@ static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_c
     return hold->start(io, msecs, tick, cluster_hold_receive);
 }
 
+/* An InstallSnapshot's write called back: raft's callback frees the data (put off by the
+ * heap), and the heap then frees it once. Freed twice means raft freed it while the write still
+ * used it (cluster.h). */
+static void cluster_hold_send_done(struct raft_io_send *req, int status) {
+    ASSERT(req != NULL);
+    u32 at = 0;
+    while (at < CLUSTER_HEAP_KEEPS_MAX && cluster_hold_sends[at].req != req) at++;
+    ASSERT(at < CLUSTER_HEAP_KEEPS_MAX); /* recorded by cluster_hold_send */
+    raft_io_send_cb done = cluster_hold_sends[at].done;
+    void *data = cluster_hold_sends[at].data;
+    memset(&cluster_hold_sends[at], 0, sizeof(cluster_hold_sends[at]));
+    done(req, status);
+    if (cluster_heap_keep_end(data) < 2) return;
+    cluster_hold_sends_freed_early++;
+    cluster_trace_note("hold: an InstallSnapshot's data freed by raft while its write ran; "
+                       "freed once, after the write");
+}
+
+/* Sends an InstallSnapshot with its data kept past raft's frees until the write calls back;
+ * one that cannot be tracked (CLUSTER_HEAP_KEEPS_MAX in flight) is sent as it is. */
+static int cluster_hold_send_snapshot(struct cluster_hold *hold, struct raft_io_send *req,
+                                      const struct raft_message *message, raft_io_send_cb cb) {
+    ASSERT(message->type == RAFT_INSTALL_SNAPSHOT);
+    void *data = message->install_snapshot.data.base;
+    u32 at = 0;
+    while (at < CLUSTER_HEAP_KEEPS_MAX && cluster_hold_sends[at].req != NULL) at++;
+    if (data == NULL || at == CLUSTER_HEAP_KEEPS_MAX || !cluster_heap_keep_begin(data)) {
+        return hold->send(hold->io, req, message, cb);
+    }
+    cluster_hold_sends[at].req = req;
+    cluster_hold_sends[at].done = cb;
+    cluster_hold_sends[at].data = data;
+    int status = hold->send(hold->io, req, message, cluster_hold_send_done);
+    if (status != 0) { /* no callback will come: raft frees the data itself */
+        memset(&cluster_hold_sends[at], 0, sizeof(cluster_hold_sends[at]));
+        u32 frees = cluster_heap_keep_end(data);
+        ASSERT(frees == 0);
+    }
+    return status;
+}
+
 /* raft's sends, none once raft closes (raft_uv's send on its closing I/O would connect anew
  * on the closing transport) or once a term or vote was not persisted (cluster.h). */
 static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
@@ -349,7 +400,15 @@ static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
         hold->sends_refused_total++;
         return RAFT_CANCELED;
     }
+    if (message->type == RAFT_INSTALL_SNAPSHOT) {
+        return cluster_hold_send_snapshot(hold, req, message, cb);
+    }
     return hold->send(io, req, message, cb);
+}
+
+u64 cluster_hold_snapshot_data_freed_early(void) {
+    ASSERT(cluster_hold_sends_freed_early < UINT64_MAX);
+    return cluster_hold_sends_freed_early;
 }
 
 /* Counts a term or vote the I/O refused to persist, keeping the first refusal's message. */
