@@ -313,10 +313,53 @@ static void test_snapshot_data_kept_while_written(void **state) {
     assert_true(cluster_hold_install(&test_hold, &test_raft)); /* for the teardown */
 }
 
+/* raft's callback of an AppendEntries' send (legacy.c): releases the entries, here the last
+ * reference to their batch. */
+static void test_raft_entries_sent(struct raft_io_send *req, int status) {
+    assert_non_null(req);
+    assert_int_equal(status, 0);
+    raft_free(test_send_data);
+}
+
+/* The same for an AppendEntries whose two entries share one batch: freed early by raft, it is
+ * freed once, when the write calls back. */
+static void test_entries_kept_while_written(void **state) {
+    (void)state;
+    cluster_heap_install();
+    test_raft_io.send = test_io_send;
+    cluster_hold_uninstall(&test_hold);
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+    u64 early = cluster_hold_snapshot_data_freed_early();
+    test_send_data = raft_malloc(1u << 20);
+    assert_non_null(test_send_data);
+    struct raft_entry entries[2] = {
+        {.term = 1, .type = RAFT_COMMAND, .buf = {.base = test_send_data, .len = 1024},
+         .batch = test_send_data},
+        {.term = 1, .type = RAFT_COMMAND,
+         .buf = {.base = (u8 *)test_send_data + 1024, .len = 1024}, .batch = test_send_data}};
+    struct raft_message message = {.type = RAFT_APPEND_ENTRIES};
+    message.append_entries.entries = entries;
+    message.append_entries.n_entries = 2;
+    struct raft_io_send req;
+    u32 cached = cluster_heap_stats().cached_blocks;
+    assert_int_equal(test_raft_io.send(&test_raft_io, &req, &message, test_raft_entries_sent), 0);
+    raft_free(test_send_data); /* raft's early free: put off */
+    assert_int_equal(cluster_heap_stats().cached_blocks, cached);
+    test_send_done(&req, 0);
+    assert_int_equal(cluster_heap_stats().cached_blocks, cached + 1);
+    assert_int_equal(cluster_heap_stats().double_frees, 0);
+    assert_int_equal(cluster_hold_snapshot_data_freed_early(), early + 1);
+    cluster_hold_uninstall(&test_hold);
+    cluster_heap_uninstall();
+    assert_true(cluster_hold_install(&test_hold, &test_raft)); /* for the teardown */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_data_kept_while_written, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_entries_kept_while_written, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,

@@ -197,7 +197,7 @@ u32 cluster_heap_guard_end(void);
  * 2 or more when raft freed it while the write still used it (a double free otherwise).
  * false when CLUSTER_HEAP_KEEPS_MAX blocks are kept already, or the heap is not raft's. Any
  * thread; the table is behind the heap's mutex. */
-#define CLUSTER_HEAP_KEEPS_MAX 16u
+#define CLUSTER_HEAP_KEEPS_MAX 64u
 bool cluster_heap_keep_begin(void *pointer);
 u32 cluster_heap_keep_end(void *pointer);
 
@@ -291,12 +291,14 @@ void cluster_trace_reset(void);
  *   counts the failure with the I/O's message (persist_failed_total, persist_error), refuses
  *   every send from then on, so nothing built on the unpersisted term or vote leaves the
  *   replica, and the replica stops (`raft_failed`).
- * - An InstallSnapshot's data that raft frees while raft_uv still writes it (seen in the long
- *   fault runs after `server N is unreachable -> abort snapshot`, the path inside raft not yet
- *   found), and frees again when the write calls back: the write would send freed memory, and
- *   the second free corrupt the heap. The hold has the heap keep the data of every
- *   InstallSnapshot it sends until its write calls back (cluster_heap_keep_begin), then free it
- *   once; such an early free is counted (cluster_hold_snapshot_data_freed_early).
+ * - A message's payload that raft frees while raft_uv still writes it, and frees again when
+ *   the write calls back (legacy.c, legacySendMessageCb: an InstallSnapshot's data, or the
+ *   batches of an AppendEntries' entries, whose release frees a batch with its last reference;
+ *   seen in the long fault runs, the first free's path inside raft not yet found): the write
+ *   would send freed memory, and the second free corrupt the heap. The hold has the heap keep
+ *   the payload's blocks (at most two) of every such message it sends until its write calls back
+ *   (cluster_heap_keep_begin), then free them once; such an early free is counted
+ *   (cluster_hold_snapshot_data_freed_early).
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -364,9 +366,9 @@ bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft);
 /* Takes the hold out of the table, freeing a message still held: after raft_close has called
  * back. The I/O, closed with raft, is not touched (the tests' fixture frees it at close). */
 void cluster_hold_uninstall(struct cluster_hold *hold);
-/* InstallSnapshots whose data raft freed while raft_uv's write of it still ran, in this process:
- * the heap kept the data until the write called back (cluster_heap_keep_begin), then freed it
- * once. */
+/* Sends whose payload raft freed while raft_uv's write of it still ran, in this process (an
+ * InstallSnapshot's data, an AppendEntries' entries): the heap kept the payload until the write
+ * called back (cluster_heap_keep_begin), then freed it once. */
 u64 cluster_hold_snapshot_data_freed_early(void);
 
 /* `bytes` rounded up to the 16 bytes every part of an entry (and of the replies) is padded

@@ -500,9 +500,12 @@ khorgos_error cluster_heap_reserve(u64 bytes) {
 bool cluster_heap_keep_begin(void *pointer) {
     ASSERT(pointer != NULL);
     if (!cluster_heap.installed) return false;
-    cluster_heap_header_of(pointer); /* asserts it is this heap's, and not freed */
+    const struct cluster_heap_header *header =
+        (const struct cluster_heap_header *)((const u8 *)pointer - CLUSTER_HEAP_HEADER_BYTES);
     pthread_mutex_lock(&cluster_heap.mutex);
-    bool kept = cluster_heap.keep_count < CLUSTER_HEAP_KEEPS_MAX;
+    /* A block raft freed already (cached) is not kept: its next free is seen as a double free. */
+    bool kept = cluster_heap.keep_count < CLUSTER_HEAP_KEEPS_MAX &&
+                header->magic == CLUSTER_HEAP_MAGIC;
     if (kept) {
         cluster_heap.keeps[cluster_heap.keep_count] = pointer;
         cluster_heap.keep_frees[cluster_heap.keep_count] = 0;

@@ -9,14 +9,20 @@
 
 static struct cluster_hold *cluster_holds[CLUSTER_HOLDS_MAX];
 
-/* InstallSnapshot sends in flight, whose data the heap keeps until raft_uv's write of it calls
- * back (cluster_hold_send): raft's send request, raft's callback, and the data. Global rather
- * than per hold, because a write may call back after its hold is uninstalled (raft closing). */
+/* Sends in flight whose payload the heap keeps until raft_uv's write of it calls back
+ * (cluster_hold_send): raft's send request, raft's callback, and the payload's blocks (an
+ * InstallSnapshot's data, or the distinct batches an AppendEntries' entries point into). Global
+ * rather than per hold, because a write may call back after its hold is uninstalled (raft
+ * closing). A send with more blocks than CLUSTER_HOLD_SEND_BLOCKS_MAX, or past the table, goes
+ * as it is. */
+#define CLUSTER_HOLD_SENDS_MAX 32u
+#define CLUSTER_HOLD_SEND_BLOCKS_MAX 2u
 static struct {
     struct raft_io_send *req;
     raft_io_send_cb done; /* raft's */
-    void *data;
-} cluster_hold_sends[CLUSTER_HEAP_KEEPS_MAX];
+    void *blocks[CLUSTER_HOLD_SEND_BLOCKS_MAX];
+    u32 block_count;
+} cluster_hold_sends[CLUSTER_HOLD_SENDS_MAX];
 static u64 cluster_hold_sends_freed_early; /* data raft freed while its write still ran */
 
 /* The term raft's core holds for `index`: its trail (struct raft_trail in raft.h), read as
@@ -355,37 +361,70 @@ static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_c
 static void cluster_hold_send_done(struct raft_io_send *req, int status) {
     ASSERT(req != NULL);
     u32 at = 0;
-    while (at < CLUSTER_HEAP_KEEPS_MAX && cluster_hold_sends[at].req != req) at++;
-    ASSERT(at < CLUSTER_HEAP_KEEPS_MAX); /* recorded by cluster_hold_send */
+    while (at < CLUSTER_HOLD_SENDS_MAX && cluster_hold_sends[at].req != req) at++;
+    ASSERT(at < CLUSTER_HOLD_SENDS_MAX); /* recorded by cluster_hold_send_kept */
     raft_io_send_cb done = cluster_hold_sends[at].done;
-    void *data = cluster_hold_sends[at].data;
+    u32 count = cluster_hold_sends[at].block_count;
+    void *blocks[CLUSTER_HOLD_SEND_BLOCKS_MAX];
+    memcpy(blocks, cluster_hold_sends[at].blocks, sizeof(blocks));
     memset(&cluster_hold_sends[at], 0, sizeof(cluster_hold_sends[at]));
-    done(req, status);
-    if (cluster_heap_keep_end(data) < 2) return;
+    done(req, status); /* raft frees the payload, or releases its references to it */
+    bool early = false;
+    for (u32 block = 0; block < count; block++) early |= cluster_heap_keep_end(blocks[block]) >= 2;
+    if (!early) return;
     cluster_hold_sends_freed_early++;
-    cluster_trace_note("hold: an InstallSnapshot's data freed by raft while its write ran; "
-                       "freed once, after the write");
+    cluster_trace_note("hold: a message's payload freed by raft while its write ran; freed "
+                       "once, after the write");
 }
 
-/* Sends an InstallSnapshot with its data kept past raft's frees until the write calls back;
- * one that cannot be tracked (CLUSTER_HEAP_KEEPS_MAX in flight) is sent as it is. */
-static int cluster_hold_send_snapshot(struct cluster_hold *hold, struct raft_io_send *req,
-                                      const struct raft_message *message, raft_io_send_cb cb) {
-    ASSERT(message->type == RAFT_INSTALL_SNAPSHOT);
-    void *data = message->install_snapshot.data.base;
+/* The blocks a message's payload lives in, distinct; 0 when there is none, or more than
+ * CLUSTER_HOLD_SEND_BLOCKS_MAX. */
+static u32 cluster_hold_send_blocks(const struct raft_message *message, void **blocks) {
+    ASSERT(message != NULL && blocks != NULL);
+    if (message->type == RAFT_INSTALL_SNAPSHOT) {
+        blocks[0] = message->install_snapshot.data.base;
+        return blocks[0] != NULL ? 1 : 0;
+    }
+    if (message->type != RAFT_APPEND_ENTRIES) return 0;
+    u32 count = 0;
+    for (unsigned entry = 0; entry < message->append_entries.n_entries; entry++) {
+        void *batch = message->append_entries.entries[entry].batch;
+        bool seen = batch == NULL;
+        for (u32 block = 0; block < count && !seen; block++) seen = blocks[block] == batch;
+        if (seen) continue;
+        if (count == CLUSTER_HOLD_SEND_BLOCKS_MAX) return 0;
+        blocks[count++] = batch;
+    }
+    return count;
+}
+
+/* Sends a message with its payload kept past raft's frees until the write calls back; one
+ * that cannot be tracked is sent as it is. */
+static int cluster_hold_send_kept(struct cluster_hold *hold, struct raft_io_send *req,
+                                  const struct raft_message *message, raft_io_send_cb cb) {
+    void *blocks[CLUSTER_HOLD_SEND_BLOCKS_MAX];
+    u32 count = cluster_hold_send_blocks(message, blocks);
     u32 at = 0;
-    while (at < CLUSTER_HEAP_KEEPS_MAX && cluster_hold_sends[at].req != NULL) at++;
-    if (data == NULL || at == CLUSTER_HEAP_KEEPS_MAX || !cluster_heap_keep_begin(data)) {
+    while (at < CLUSTER_HOLD_SENDS_MAX && cluster_hold_sends[at].req != NULL) at++;
+    u32 kept = 0;
+    while (at < CLUSTER_HOLD_SENDS_MAX && kept < count && cluster_heap_keep_begin(blocks[kept])) {
+        kept++;
+    }
+    if (count == 0 || kept < count) {
+        for (u32 block = 0; block < kept; block++) (void)cluster_heap_keep_end(blocks[block]);
         return hold->send(hold->io, req, message, cb);
     }
     cluster_hold_sends[at].req = req;
     cluster_hold_sends[at].done = cb;
-    cluster_hold_sends[at].data = data;
+    memcpy(cluster_hold_sends[at].blocks, blocks, sizeof(blocks));
+    cluster_hold_sends[at].block_count = count;
     int status = hold->send(hold->io, req, message, cluster_hold_send_done);
-    if (status != 0) { /* no callback will come: raft frees the data itself */
+    if (status != 0) { /* no callback will come: raft frees the payload itself */
         memset(&cluster_hold_sends[at], 0, sizeof(cluster_hold_sends[at]));
-        u32 frees = cluster_heap_keep_end(data);
-        ASSERT(frees == 0);
+        for (u32 block = 0; block < count; block++) {
+            u32 frees = cluster_heap_keep_end(blocks[block]);
+            ASSERT(frees == 0);
+        }
     }
     return status;
 }
@@ -400,10 +439,7 @@ static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
         hold->sends_refused_total++;
         return RAFT_CANCELED;
     }
-    if (message->type == RAFT_INSTALL_SNAPSHOT) {
-        return cluster_hold_send_snapshot(hold, req, message, cb);
-    }
-    return hold->send(io, req, message, cb);
+    return cluster_hold_send_kept(hold, req, message, cb);
 }
 
 u64 cluster_hold_snapshot_data_freed_early(void) {
