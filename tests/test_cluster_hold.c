@@ -272,6 +272,21 @@ static int test_io_send(struct raft_io *io, struct raft_io_send *req,
     return 0;
 }
 
+/* raft's heap in place, and the hold installed again over the I/O with its send. */
+static void test_sends_begin(void) {
+    cluster_heap_install();
+    test_raft_io.send = test_io_send;
+    cluster_hold_uninstall(&test_hold);
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+}
+
+/* The heap taken out again; the hold installed as test_setup left it, for the teardown. */
+static void test_sends_end(void) {
+    cluster_hold_uninstall(&test_hold);
+    cluster_heap_uninstall();
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+}
+
 /* raft's callback of an InstallSnapshot's send (legacy.c): frees the data. */
 static void *test_send_data;
 static void test_raft_send_done(struct raft_io_send *req, int status) {
@@ -285,11 +300,8 @@ static void test_raft_send_done(struct raft_io_send *req, int status) {
  * once, and counted as nothing. */
 static void test_snapshot_data_kept_while_written(void **state) {
     (void)state;
-    cluster_heap_install();
-    test_raft_io.send = test_io_send;
-    cluster_hold_uninstall(&test_hold); /* again, over the I/O with its send */
-    assert_true(cluster_hold_install(&test_hold, &test_raft));
-    u64 early = cluster_hold_snapshot_data_freed_early();
+    test_sends_begin();
+    u64 early = cluster_hold_payloads_freed_early();
     for (u32 round = 0; round < 2; round++) {
         test_send_data = raft_malloc(1u << 20);
         assert_non_null(test_send_data);
@@ -306,11 +318,9 @@ static void test_snapshot_data_kept_while_written(void **state) {
         test_send_done(&req, 0); /* the write calls back; raft's callback frees it */
         assert_int_equal(cluster_heap_stats().cached_blocks, cached + 1); /* freed once */
         assert_int_equal(cluster_heap_stats().double_frees, 0);
-        assert_int_equal(cluster_hold_snapshot_data_freed_early(), early + 1);
+        assert_int_equal(cluster_hold_payloads_freed_early(), early + 1);
     }
-    cluster_hold_uninstall(&test_hold);
-    cluster_heap_uninstall();
-    assert_true(cluster_hold_install(&test_hold, &test_raft)); /* for the teardown */
+    test_sends_end();
 }
 
 /* raft's callback of an AppendEntries' send (legacy.c): releases the entries, here the last
@@ -325,11 +335,8 @@ static void test_raft_entries_sent(struct raft_io_send *req, int status) {
  * freed once, when the write calls back. */
 static void test_entries_kept_while_written(void **state) {
     (void)state;
-    cluster_heap_install();
-    test_raft_io.send = test_io_send;
-    cluster_hold_uninstall(&test_hold);
-    assert_true(cluster_hold_install(&test_hold, &test_raft));
-    u64 early = cluster_hold_snapshot_data_freed_early();
+    test_sends_begin();
+    u64 early = cluster_hold_payloads_freed_early();
     test_send_data = raft_malloc(1u << 20);
     assert_non_null(test_send_data);
     struct raft_entry entries[2] = {
@@ -348,10 +355,8 @@ static void test_entries_kept_while_written(void **state) {
     test_send_done(&req, 0);
     assert_int_equal(cluster_heap_stats().cached_blocks, cached + 1);
     assert_int_equal(cluster_heap_stats().double_frees, 0);
-    assert_int_equal(cluster_hold_snapshot_data_freed_early(), early + 1);
-    cluster_hold_uninstall(&test_hold);
-    cluster_heap_uninstall();
-    assert_true(cluster_hold_install(&test_hold, &test_raft)); /* for the teardown */
+    assert_int_equal(cluster_hold_payloads_freed_early(), early + 1);
+    test_sends_end();
 }
 
 int main(void) {

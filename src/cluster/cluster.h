@@ -298,7 +298,7 @@ void cluster_trace_reset(void);
  *   would send freed memory, and the second free corrupt the heap. The hold has the heap keep
  *   the payload's blocks (at most two) of every such message it sends until its write calls back
  *   (cluster_heap_keep_begin), then free them once; such an early free is counted
- *   (cluster_hold_snapshot_data_freed_early).
+ *   (cluster_hold_payloads_freed_early).
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -369,7 +369,7 @@ void cluster_hold_uninstall(struct cluster_hold *hold);
 /* Sends whose payload raft freed while raft_uv's write of it still ran, in this process (an
  * InstallSnapshot's data, an AppendEntries' entries): the heap kept the payload until the write
  * called back (cluster_heap_keep_begin), then freed it once. */
-u64 cluster_hold_snapshot_data_freed_early(void);
+u64 cluster_hold_payloads_freed_early(void);
 
 /* `bytes` rounded up to the 16 bytes every part of an entry (and of the replies) is padded
  * to. */

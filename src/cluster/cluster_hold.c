@@ -355,9 +355,9 @@ static int cluster_hold_start(struct raft_io *io, unsigned msecs, raft_io_tick_c
     return hold->start(io, msecs, tick, cluster_hold_receive);
 }
 
-/* An InstallSnapshot's write called back: raft's callback frees the data (put off by the
- * heap), and the heap then frees it once. Freed twice means raft freed it while the write still
- * used it (cluster.h). */
+/* A kept message's write called back: raft's callback frees its payload or releases it (each
+ * free put off by the heap), and the heap then frees it once. Freed twice means raft freed it
+ * while the write still used it (cluster.h). */
 static void cluster_hold_send_done(struct raft_io_send *req, int status) {
     ASSERT(req != NULL);
     u32 at = 0;
@@ -442,7 +442,7 @@ static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
     return cluster_hold_send_kept(hold, req, message, cb);
 }
 
-u64 cluster_hold_snapshot_data_freed_early(void) {
+u64 cluster_hold_payloads_freed_early(void) {
     ASSERT(cluster_hold_sends_freed_early < UINT64_MAX);
     return cluster_hold_sends_freed_early;
 }

@@ -391,23 +391,23 @@ static bool replica_raft_failed(struct server *server) {
     bool persist = hold->persist_failed_total > 0;
     if (hold->receive_failed_total == 0 && !persist && double_frees == 0) return false;
     if (server->failure != KHORGOS_ERROR_ok) return true; /* said, and stopping */
-    char account[CLUSTER_HOLD_ERROR_BYTES];
-    snprintf(account, sizeof(account), "%s",
-             persist ? hold->persist_error
-             : hold->receive_failed_total > 0 ? hold->receive_error
-                                              : "raft freed a block of its heap twice");
+    const char *account = "raft freed a block of its heap twice";
+    const char *reason = "raft freed memory twice, and may still use what it freed";
+    if (persist) {
+        account = hold->persist_error;
+        reason = "raft could not persist its term or vote, and would go on from them in memory "
+                 "only";
+    } else if (hold->receive_failed_total > 0) {
+        account = hold->receive_error;
+        reason = "raft failed a step on entries the leader sent; it may hold entries it never "
+                 "writes";
+    }
     server_log("event=raft_failed replica=%u failures=%llu raft=\"%s\" reason=\"%s, so this "
                "replica stops (restart it); raft's last messages follow\"",
                (unsigned)replica->cluster.identity.replica,
                (unsigned long long)(hold->receive_failed_total + hold->persist_failed_total +
                                     double_frees),
-               account,
-               persist ? "raft could not persist its term or vote, and would go on from them "
-                         "in memory only"
-               : hold->receive_failed_total > 0
-                   ? "raft failed a step on entries the leader sent; it may hold entries it "
-                     "never writes"
-                   : "raft freed memory twice, and may still use what it freed");
+               account, reason);
     static char lines[CLUSTER_TRACE_LINES][CLUSTER_TRACE_LINE_BYTES];
     u32 count = cluster_trace_copy(lines, CLUSTER_TRACE_LINES);
     for (u32 index = 0; index < count; index++) server_log("event=raft_trace %s", lines[index]);
