@@ -7,7 +7,9 @@
  * never set), and a load that fails all the same is not given back to raft, nor one that
  * returns a newer snapshot of another term than raft asked for; an InstallSnapshot
  * received while raft's own snapshot is written reaches raft only after that write called
- * back, with its data, configuration and sender intact.
+ * back, with its data, configuration and sender intact; every entry raft_uv loads at start
+ * gets a block of its own, and a message's payload raft frees while it is written is freed once,
+ * after the write.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/cluster.h"
@@ -359,9 +362,118 @@ static void test_entries_kept_while_written(void **state) {
     test_sends_end();
 }
 
+/* raft_uv's load as it leaves memory: entries 0 and 1 (the second empty) in one segment's
+ * buffer, entry 2 in the next; each buffer a block of raft's heap. */
+static struct raft_entry *test_loaded_entries;
+static int test_io_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                        struct raft_snapshot **snapshot, raft_index *start_index,
+                        struct raft_entry *entries[], size_t *count) {
+    (void)io;
+    *term = 3;
+    *voted_for = 2;
+    *snapshot = NULL;
+    *start_index = 1;
+    u8 *first = raft_malloc(64);
+    u8 *second = raft_malloc(64);
+    test_loaded_entries = raft_calloc(3, sizeof(struct raft_entry));
+    assert_true(first != NULL && second != NULL && test_loaded_entries != NULL);
+    memset(first, 'a', 64);
+    memset(second, 'b', 64);
+    test_loaded_entries[0] = (struct raft_entry){.term = 1, .type = RAFT_COMMAND,
+                                                 .buf = {.base = first, .len = 24},
+                                                 .batch = first};
+    test_loaded_entries[1] = (struct raft_entry){.term = 1, .type = RAFT_BARRIER,
+                                                 .buf = {.base = NULL, .len = 0}, .batch = first};
+    test_loaded_entries[2] = (struct raft_entry){.term = 2, .type = RAFT_COMMAND,
+                                                 .buf = {.base = second + 8, .len = 40},
+                                                 .batch = second};
+    *entries = test_loaded_entries;
+    *count = 3;
+    return 0;
+}
+
+/* raft's heap, counting its blocks, failing the allocation numbered `fail_at` (from 1). */
+struct test_heap {
+    u32 blocks;
+    u32 allocations;
+    u32 fail_at;
+};
+static struct test_heap test_heap;
+static void *test_heap_malloc(void *data, size_t size) {
+    (void)data;
+    if (++test_heap.allocations == test_heap.fail_at) return NULL;
+    test_heap.blocks++;
+    return malloc(size);
+}
+static void test_heap_free(void *data, void *pointer) {
+    (void)data;
+    if (pointer != NULL) test_heap.blocks--;
+    free(pointer);
+}
+static void *test_heap_calloc(void *data, size_t count, size_t size) {
+    (void)data;
+    test_heap.blocks++;
+    return calloc(count, size);
+}
+static struct raft_heap test_raft_heap = {.malloc = test_heap_malloc, .free = test_heap_free,
+                                          .calloc = test_heap_calloc};
+
+static int test_load(raft_index *start, struct raft_entry **entries, size_t *count) {
+    raft_term term = 0;
+    raft_id voted_for = 0;
+    struct raft_snapshot *snapshot = NULL;
+    int status = test_raft_io.load(&test_raft_io, &term, &voted_for, &snapshot, start, entries,
+                                   count);
+    assert_null(snapshot);
+    if (status == 0) assert_true(term == 3 && voted_for == 2);
+    return status;
+}
+
+/* Every entry raft_uv loads gets a block of its own (raft frees a shared one under a send that
+ * still holds some of its entries: cluster.h), with the same bytes; the segments' buffers are
+ * freed. An allocation that fails halfway leaves nothing allocated and says so. */
+static void test_loaded_entries_get_blocks_of_their_own(void **state) {
+    (void)state;
+    test_raft_io.load = test_io_load;
+    cluster_hold_uninstall(&test_hold);
+    assert_true(cluster_hold_install(&test_hold, &test_raft));
+    memset(&test_heap, 0, sizeof(test_heap));
+    raft_heap_set(&test_raft_heap);
+    raft_index start = 0;
+    struct raft_entry *entries = NULL;
+    size_t count = 0;
+    assert_int_equal(test_load(&start, &entries, &count), 0);
+    assert_true(start == 1 && count == 3 && entries == test_loaded_entries);
+    assert_int_equal(test_heap.blocks, 4); /* the array and three blocks: no buffer left */
+    assert_true(entries[0].buf.len == 24 && entries[2].buf.len == 40);
+    for (u32 at = 0; at < 24; at++) assert_int_equal(((u8 *)entries[0].buf.base)[at], 'a');
+    for (u32 at = 0; at < 40; at++) assert_int_equal(((u8 *)entries[2].buf.base)[at], 'b');
+    assert_true(entries[1].buf.base == NULL && entries[1].buf.len == 0);
+    for (u32 entry = 0; entry < 3; entry++) {
+        assert_non_null(entries[entry].batch);
+        if (entry != 1) assert_ptr_equal(entries[entry].batch, entries[entry].buf.base);
+        for (u32 other = 0; other < entry; other++) {
+            assert_ptr_not_equal(entries[entry].batch, entries[other].batch);
+        }
+        raft_free(entries[entry].batch);
+    }
+    raft_free(entries);
+    assert_int_equal(test_heap.blocks, 0);
+    assert_int_equal(test_hold.loaded_entries_total, 3);
+    test_heap = (struct test_heap){.fail_at = 4}; /* the second entry's block */
+    assert_int_equal(test_load(&start, &entries, &count), RAFT_NOMEM);
+    assert_true(entries == NULL && count == 0);
+    assert_int_equal(test_heap.blocks, 0);
+    assert_non_null(strstr(test_raft_io.errmsg, "copying the loaded log's entries"));
+    assert_int_equal(test_hold.loaded_entries_total, 3);
+    raft_heap_set_default();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_waits_for_a_write, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_loaded_entries_get_blocks_of_their_own, test_setup,
+                                        test_teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_data_kept_while_written, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_entries_kept_while_written, test_setup,

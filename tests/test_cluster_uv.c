@@ -5,7 +5,9 @@
  * stopped, the others go on, and it restarts from its disks (raft's snapshot and log, the
  * engine's snapshot and journal); stopped again while the others compact their logs past it,
  * it installs the leader's snapshot into its data directory. Each time it ends with the same
- * digest and the same requests in its journal as the others.
+ * digest and the same requests in its journal as the others. A leader restarted from its
+ * disks sends a follower entries it loaded while a snapshot compacts them away, and nothing is
+ * freed early or twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,9 +205,11 @@ static bool test_uv_all_applied(struct test_uv *uv, void *arg) {
 /* Every running replica: the same state and the same number of requests in its journal. */
 static void test_uv_assert_equal(struct test_uv *uv, raft_index index) {
     test_uv_run_until(uv, test_uv_all_applied, &index);
-    const struct khorgos *first = uv->replicas[0].fsm.engine;
-    for (u32 replica = 1; replica < TEST_UV_REPLICAS; replica++) {
+    const struct khorgos *first = NULL;
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        if (!uv->replicas[replica].running) continue;
         const struct cluster_fsm *fsm = &uv->replicas[replica].fsm;
+        if (first == NULL) first = fsm->engine;
         assert_int_equal(cluster_fsm_stopped(fsm), KHORGOS_ERROR_ok);
         assert_null(fsm->replay);
         assert_true(engine_state_digest(fsm->engine) == engine_state_digest(first));
@@ -293,6 +297,15 @@ static bool test_uv_snapshots_written(struct test_uv *uv, void *arg) {
     return true;
 }
 
+/* A replica's raft snapshots every `threshold` entries applied, keeping `trailing` after each:
+ * raft's settings and its state machine's count alike. */
+static void test_uv_compaction_set(struct test_replica *replica, u32 threshold, u32 trailing) {
+    replica->fsm.compaction_threshold_entries = threshold;
+    replica->fsm.compaction_trailing_entries = trailing;
+    raft_set_snapshot_threshold(&replica->raft, threshold);
+    raft_set_snapshot_trailing(&replica->raft, trailing);
+}
+
 /* Stops `follower` and commits entries k_first to k_end - 1 (at least 12) on the others, which
  * now snapshot every 4 entries keeping 1, until each has written two snapshots since: the
  * second is at least 4 entries past the first, which is at most an entry or two behind the
@@ -307,11 +320,7 @@ static raft_index test_uv_compact_past(struct test_uv *uv, u32 follower, u32 k_f
         struct test_replica *running = &uv->replicas[replica];
         if (!running->running) continue;
         snapshots.taken[replica] = running->fsm.snapshots_taken;
-        /* Kept after the next snapshots too. */
-        running->fsm.compaction_threshold_entries = 4;
-        running->fsm.compaction_trailing_entries = 1;
-        raft_set_snapshot_threshold(&running->raft, 4);
-        raft_set_snapshot_trailing(&running->raft, 1);
+        test_uv_compaction_set(running, 4, 1); /* kept after the next snapshots too */
     }
     raft_index index = 0;
     for (u32 k = k_first; k < k_end; k++) index = test_uv_commit(uv, k);
@@ -469,12 +478,124 @@ static void test_uv_leader_closed_while_loading(void **state) {
     test_remove_tree(root);
 }
 
+/* The first AppendEntries with entries that a leader sends to one follower, parked under the
+ * hold as a connection that has not taken it yet would keep it: raft_uv's send, and the
+ * request, message and callback (the hold's) it is given once released. */
+struct test_uv_parked_send {
+    int (*send)(struct raft_io *io, struct raft_io_send *req, const struct raft_message *message,
+                raft_io_send_cb cb); /* raft_uv's */
+    raft_id to;
+    struct raft_io *io;
+    struct raft_io_send *req;
+    struct raft_message message;
+    raft_io_send_cb done;
+    bool parked;
+};
+static struct test_uv_parked_send test_parked_send;
+
+static int test_park_send(struct raft_io *io, struct raft_io_send *req,
+                          const struct raft_message *message, raft_io_send_cb cb) {
+    if (test_parked_send.parked || message->type != RAFT_APPEND_ENTRIES ||
+        message->server_id != test_parked_send.to || message->append_entries.n_entries == 0) {
+        return test_parked_send.send(io, req, message, cb);
+    }
+    test_parked_send.io = io;
+    test_parked_send.req = req;
+    test_parked_send.message = *message;
+    test_parked_send.done = cb;
+    test_parked_send.parked = true;
+    return 0;
+}
+
+static bool test_uv_send_parked(struct test_uv *uv, void *arg) {
+    (void)uv;
+    (void)arg;
+    return test_parked_send.parked;
+}
+
+static void test_uv_send_release(void) {
+    assert_true(test_parked_send.parked);
+    int status = test_parked_send.send(test_parked_send.io, test_parked_send.req,
+                                       &test_parked_send.message, test_parked_send.done);
+    if (status != 0) test_parked_send.done(test_parked_send.req, status); /* as a failed write */
+}
+
+/* Every replica but `follower` restarted from its disks, its log loaded by raft_uv (each
+ * segment into one buffer) and its compaction put off, with its sends to `follower` parked. */
+static void test_uv_others_restart(struct test_uv *uv, u32 follower) {
+    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
+        if (index != follower) test_replica_stop(uv, index);
+    }
+    for (u32 index = 0; index < TEST_UV_REPLICAS; index++) {
+        if (index == follower) continue;
+        struct test_replica *replica = &uv->replicas[index];
+        test_replica_start(uv, index, false);
+        assert_true(replica->hold.loaded_entries_total > 64);
+        test_uv_compaction_set(replica, 1000, 1000);
+        test_parked_send.send = replica->hold.send;
+        replica->hold.send = test_park_send;
+    }
+}
+
+/* A leader restarted from its disks sends a follower that is behind entries it loaded, at most
+ * 32 of the many raft_uv loaded from one segment into one buffer; that send waits (its
+ * connection has not taken it), the follower catches up from the sends after it, and the
+ * leader takes a snapshot past those entries. raft 0.22.1 would free the segment's buffer when
+ * the log's last entry of it goes, under the waiting send, and again when the send calls back;
+ * every loaded entry has a block of its own (the hold), so nothing is freed early
+ * (cluster_hold_payloads_freed_early) or twice, and all three end alike. */
+static void test_uv_loaded_entries_sent_while_compacted(void **state) {
+    (void)state;
+    cluster_heap_install(); /* the blocks freed early or twice are counted, not corrupted */
+    u64 freed_early = cluster_hold_payloads_freed_early();
+    char root[] = "/tmp/khorgos-cluster-uv-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    static struct test_uv uv;
+    raft_index index = 0;
+    u32 follower = test_uv_started(&uv, root, 12, &index);
+    test_replica_stop(&uv, follower);
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        if (replica != follower) test_uv_compaction_set(&uv.replicas[replica], 1000, 1000);
+    }
+    u32 k = 12;
+    for (; k < 80; k++) index = test_uv_commit(&uv, k);
+    test_uv_assert_equal(&uv, index);
+    memset(&test_parked_send, 0, sizeof(test_parked_send));
+    test_parked_send.to = follower + 1;
+    test_uv_others_restart(&uv, follower);
+    test_replica_start(&uv, follower, false);
+    test_uv_run_until(&uv, test_uv_send_parked, NULL);
+    const struct raft_append_entries *parked = &test_parked_send.message.append_entries;
+    assert_true(parked->n_entries <= 32 && parked->prev_log_index + parked->n_entries < 64);
+    /* The sends after it (raft sends again when unanswered) bring the follower up to date. */
+    test_uv_assert_equal(&uv, index);
+    u32 sender = 0; /* the leader then; it may lose its leadership while it compacts */
+    while (&uv.replicas[sender].io != test_parked_send.io) sender++;
+    u64 taken = uv.replicas[sender].fsm.snapshots_taken;
+    for (u32 replica = 0; replica < TEST_UV_REPLICAS; replica++) {
+        if (replica != follower) test_uv_compaction_set(&uv.replicas[replica], 4, 1);
+    }
+    while (uv.replicas[sender].fsm.snapshots_taken == taken ||
+           uv.replicas[sender].raft.legacy.snapshot_taking) {
+        assert_true(k < 100);
+        index = test_uv_commit(&uv, k++);
+    }
+    test_uv_send_release();
+    test_uv_assert_equal(&uv, index);
+    assert_int_equal(cluster_hold_payloads_freed_early(), freed_early);
+    assert_int_equal(cluster_heap_stats().double_frees, 0);
+    test_uv_finish(&uv);
+    test_remove_tree(root);
+    cluster_heap_uninstall();
+}
+
 int main(void) {
     /* A replica stopped while a peer writes to it: the peer sees EPIPE, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uv_follower_restarts_from_its_disks),
         cmocka_unit_test(test_uv_leader_closed_while_loading),
+        cmocka_unit_test(test_uv_loaded_entries_sent_while_compacted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

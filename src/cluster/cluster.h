@@ -232,10 +232,11 @@ void cluster_trace_write(int fd);
 void cluster_trace_reset(void);
 
 /* ---- Between raft and its snapshot I/O (cluster_hold.c) -------------------------------------
- * raft 0.22.1's raft_fsm layer mishandles four overlaps of snapshot work and a failed step on
- * received entries; the hold sits between raft and its raft_io (the I/O's start, which
- * receives raft's receive callback, snapshot_put, snapshot_get and send are replaced) and
- * keeps the first four from happening and the fifth from corrupting the heap:
+ * raft 0.22.1's raft_fsm layer mishandles overlaps of snapshot work, a failed step on
+ * received entries, an unpersisted term or vote, and the memory of entries it loaded; the hold
+ * sits between raft and its raft_io (the I/O's start, which receives raft's receive callback,
+ * load, set_term, set_vote, snapshot_put, snapshot_get and send are replaced) and keeps each
+ * from happening, or from corrupting the heap:
  * - A leader's InstallSnapshot that reaches a replica while the replica's own snapshot is
  *   being written (from raft's call of the fsm's snapshot method until snapshot_put calls
  *   back): raft moves its in-memory log to the leader's snapshot at once but holds the install
@@ -291,14 +292,25 @@ void cluster_trace_reset(void);
  *   counts the failure with the I/O's message (persist_failed_total, persist_error), refuses
  *   every send from then on, so nothing built on the unpersisted term or vote leaves the
  *   replica, and the replica stops (`raft_failed`).
+ * - Entries raft loads at start, freed while a send still holds some of them. raft_uv loads a
+ *   log segment into one buffer, and every entry of the segment points into it (its `batch`).
+ *   raft's log frees a batch when an entry of it loses its last reference and no entry left
+ *   in the log shares it (log.c, isBatchReferenced), without looking at references held
+ *   elsewhere. A leader's AppendEntries holds at most max_inflight_entries (32) of a
+ *   segment's entries. Take a snapshot, or a truncation, that removes the segment's other
+ *   entries from the log while that send waits for a connection or is being written: the
+ *   buffer is freed under the send, and freed again when the send calls back
+ *   (legacySendMessageCb). The hold wraps the I/O's load and gives every loaded entry a block
+ *   of its own (buf.base and batch both point to it; loaded_entries_total counts them), as
+ *   raft's own entries written since start already have, so a batch is one entry and its
+ *   reference count is exact. The copy costs a pass over the log at start.
  * - A message's payload that raft frees while raft_uv still writes it, and frees again when
  *   the write calls back (legacy.c, legacySendMessageCb: an InstallSnapshot's data, or the
- *   batches of an AppendEntries' entries, whose release frees a batch with its last reference;
- *   seen in the long fault runs, the first free's path inside raft not yet found): the write
- *   would send freed memory, and the second free corrupt the heap. The hold has the heap keep
- *   the payload's blocks (at most two) of every such message it sends until its write calls back
- *   (cluster_heap_keep_begin), then free them once; such an early free is counted
- *   (cluster_hold_payloads_freed_early).
+ *   batches of an AppendEntries' entries, whose release frees a batch with its last
+ *   reference), by a path not covered above: the write would send freed memory, and the
+ *   second free corrupt the heap. The hold has the heap keep the payload's blocks (at most
+ *   two) of every such message it sends until its write calls back (cluster_heap_keep_begin),
+ *   then free them once; such an early free is counted (cluster_hold_payloads_freed_early).
  * At most CLUSTER_HOLDS_MAX raft instances in one process are held (one in a replica process,
  * one per server in the tests' fixture). */
 #define CLUSTER_HOLDS_MAX 8u
@@ -336,6 +348,9 @@ struct cluster_hold {
                 raft_io_send_cb cb);
     int (*set_term)(struct raft_io *io, raft_term term);
     int (*set_vote)(struct raft_io *io, raft_id server_id);
+    int (*load)(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                struct raft_snapshot **snapshot, raft_index *start_index,
+                struct raft_entry *entries[], size_t *n_entries);
     raft_io_recv_cb receive;          /* raft's */
     raft_io_snapshot_get_cb get_done; /* raft's */
     struct cluster_hold_put put;      /* the write in flight, or waiting (`put.put` set) */
@@ -351,6 +366,7 @@ struct cluster_hold {
     u64 gets_failed_total; /* loads that failed, kept from raft */
     u64 sends_refused_total; /* sends raft asked for once it closed or failed to persist */
     u64 gets_stale_total;  /* loads of a newer snapshot of another term, kept from raft */
+    u64 loaded_entries_total; /* entries raft's start loaded, each given a block of its own */
     /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
      * (raft_errmsg) of the last one. */
     u64 receive_failed_total;

@@ -279,6 +279,17 @@ static int cluster_hold_snapshot_put(struct raft_io *io, unsigned trailing,
     return cluster_hold_put_start(hold, false);
 }
 
+static void cluster_hold_snapshot_free(struct raft_snapshot *snapshot) {
+    ASSERT(snapshot != NULL);
+    ASSERT(snapshot->n_bufs == 0 || snapshot->bufs != NULL);
+    raft_configuration_close(&snapshot->configuration);
+    for (unsigned index = 0; index < snapshot->n_bufs; index++) {
+        raft_free(snapshot->bufs[index].base);
+    }
+    raft_free(snapshot->bufs);
+    raft_free(snapshot);
+}
+
 /* A load that returned a newer snapshot than raft's core asked for, of another term. raft's
  * legacy layer would send it under the index it has and the term of the one asked for
  * (legacy.c, legacyLoadSnapshotCb, moves last_index and keeps last_term), and a replica that
@@ -294,12 +305,7 @@ static void cluster_hold_stale_load(struct cluster_hold *hold, struct raft_snaps
                        (unsigned long long)snapshot->index, (unsigned long long)snapshot->term,
                        (unsigned long long)asked->asked_index,
                        (unsigned long long)asked->asked_term);
-    raft_configuration_close(&snapshot->configuration);
-    for (unsigned index = 0; index < snapshot->n_bufs; index++) {
-        raft_free(snapshot->bufs[index].base);
-    }
-    raft_free(snapshot->bufs);
-    raft_free(snapshot);
+    cluster_hold_snapshot_free(snapshot);
     hold->gets_stale_total++;
 }
 
@@ -447,6 +453,72 @@ u64 cluster_hold_payloads_freed_early(void) {
     return cluster_hold_sends_freed_early;
 }
 
+/* Frees entries from `from` on as raft_uv's load gave them: each batch, shared by a run of
+ * entries, once. */
+static void cluster_hold_batches_free(struct raft_entry *entries, size_t from, size_t count) {
+    ASSERT(from <= count);
+    ASSERT(entries != NULL || count == 0);
+    void *freed = NULL;
+    for (size_t index = from; index < count; index++) {
+        if (entries[index].batch == freed) continue;
+        freed = entries[index].batch;
+        raft_free(freed);
+    }
+}
+
+/* Gives every loaded entry a block of its own (buf.base and batch both point to it), freeing
+ * the segments' buffers as their last entry is copied (raft_uv's entries of one buffer are
+ * consecutive). RAFT_NOMEM leaves nothing allocated: not the entries, the array or the
+ * buffers. */
+static int cluster_hold_entries_split(struct raft_entry *entries, size_t count) {
+    ASSERT(entries != NULL || count == 0);
+    void *segment = count > 0 ? entries[0].batch : NULL;
+    for (size_t index = 0; index < count; index++) {
+        struct raft_entry *entry = &entries[index];
+        ASSERT(entry->batch != NULL); /* as raft's entryBatchesDestroy has it */
+        if (entry->batch != segment) { /* every entry of the last buffer is copied */
+            raft_free(segment);
+            segment = entry->batch;
+        }
+        void *block = raft_malloc(MAX(entry->buf.len, (size_t)1));
+        if (block == NULL) {
+            for (size_t done = 0; done < index; done++) raft_free(entries[done].batch);
+            cluster_hold_batches_free(entries, index, count);
+            raft_free(entries);
+            return RAFT_NOMEM;
+        }
+        if (entry->buf.len > 0) memcpy(block, entry->buf.base, entry->buf.len);
+        entry->buf.base = entry->buf.len > 0 ? block : NULL;
+        entry->batch = block;
+    }
+    raft_free(segment);
+    ASSERT(count == 0 || entries[count - 1].batch != segment);
+    return 0;
+}
+
+/* raft_uv's load, with every entry it loaded in a block of its own (cluster.h). */
+static int cluster_hold_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                             struct raft_snapshot **snapshot, raft_index *start_index,
+                             struct raft_entry *entries[], size_t *count) {
+    struct cluster_hold *hold = cluster_hold_of_io(io);
+    ASSERT(hold != NULL && hold->load != NULL);
+    ASSERT(snapshot != NULL && entries != NULL && count != NULL);
+    int status = hold->load(io, term, voted_for, snapshot, start_index, entries, count);
+    if (status != 0) return status;
+    status = cluster_hold_entries_split(*entries, *count);
+    if (status != 0) {
+        if (*snapshot != NULL) cluster_hold_snapshot_free(*snapshot);
+        *snapshot = NULL;
+        *entries = NULL;
+        *count = 0;
+        snprintf(io->errmsg, sizeof(io->errmsg), "copying the loaded log's entries: %s",
+                 raft_strerror(status));
+        return status;
+    }
+    hold->loaded_entries_total += *count;
+    return 0;
+}
+
 /* Counts a term or vote the I/O refused to persist, keeping the first refusal's message. */
 static int cluster_hold_persisted(struct cluster_hold *hold, const char *what, int status) {
     ASSERT(hold != NULL && what != NULL);
@@ -493,6 +565,8 @@ bool cluster_hold_install(struct cluster_hold *hold, struct raft *raft) {
         hold->send = raft->io->send;
         hold->set_term = raft->io->set_term;
         hold->set_vote = raft->io->set_vote;
+        hold->load = raft->io->load;
+        if (hold->load != NULL) raft->io->load = cluster_hold_load;
         raft->io->start = cluster_hold_start;
         raft->io->set_term = cluster_hold_set_term;
         raft->io->set_vote = cluster_hold_set_vote;

@@ -211,10 +211,10 @@ khorgos_error cluster_replica_start(struct cluster_replica *replica, uv_loop_t *
     }
     int status = cluster_replica_bootstrap(replica);
     if (status == 0) status = raft_start(&replica->raft);
-    if (status != 0) {
+    if (status != 0) { /* the caller closes it (cluster_replica_close) */
         snprintf(message, capacity, "%s: raft: %s (%s)", replica->raft_directory,
                  raft_strerror(status), raft_errmsg(&replica->raft));
-        return KHORGOS_ERROR_io; /* the caller closes it (cluster_replica_close) */
+        return status == RAFT_NOMEM ? KHORGOS_ERROR_out_of_memory : KHORGOS_ERROR_io;
     }
     return KHORGOS_ERROR_ok;
 }
