@@ -4,8 +4,8 @@
  * load asked for while a snapshot is written reaches the I/O only once the write called back,
  * and a write asked for while a load runs only once the load called back (raft_uv's load fails
  * when a write removes an old snapshot under its listing, and raft 0.22.1 then frees what it
- * never set), and a load that fails all the same is not given back to raft, nor one that
- * returns a newer snapshot of another term than raft asked for; an InstallSnapshot
+ * never set), and a load that fails all the same is not given back to raft, and one that
+ * returns a newer snapshot of another term than raft asked for is sent under its own term; an InstallSnapshot
  * received while raft's own snapshot is written reaches raft only after that write called
  * back, with its data, configuration and sender intact; every entry raft_uv loads at start
  * gets a block of its own, and a message's payload raft frees while it is written is freed once,
@@ -93,6 +93,22 @@ static void test_raft_receive(struct raft_io *io, struct raft_message *message) 
     test_io.raft_received++;
 }
 
+/* The I/O's send: the request and the callback the hold gave it. */
+static struct raft_io_send *test_send_req;
+static raft_io_send_cb test_send_done;
+
+static struct raft_message test_sent; /* the message, as the I/O encodes it */
+
+static int test_io_send(struct raft_io *io, struct raft_io_send *req,
+                        const struct raft_message *message, raft_io_send_cb cb) {
+    (void)io;
+    assert_non_null(message);
+    test_sent = *message;
+    test_send_req = req;
+    test_send_done = cb;
+    return 0;
+}
+
 static int test_setup(void **state) {
     (void)state;
     memset(&test_io, 0, sizeof(test_io));
@@ -101,6 +117,7 @@ static int test_setup(void **state) {
     test_raft_io.start = test_io_start;
     test_raft_io.snapshot_put = test_io_put;
     test_raft_io.snapshot_get = test_io_get;
+    test_raft_io.send = test_io_send;
     test_raft.io = &test_raft_io;
     assert_true(cluster_hold_install(&test_hold, &test_raft));
     assert_int_equal(test_raft_io.start(&test_raft_io, 100, NULL, test_raft_receive), 0);
@@ -203,21 +220,6 @@ static void test_install_waits_for_the_snapshot_taken(void **state) {
     assert_int_equal(test_io.raft_received, 2);
 }
 
-static u32 test_loaded_count;
-static raft_index test_loaded_index;
-
-static void test_raft_loaded(struct raft_io_snapshot_get *get, struct raft_snapshot *snapshot,
-                             int status) {
-    assert_int_equal(status, 0);
-    assert_non_null(get);
-    test_loaded_index = snapshot->index;
-    test_loaded_count++;
-    raft_configuration_close(&snapshot->configuration);
-    raft_free(snapshot->bufs[0].base);
-    raft_free(snapshot->bufs);
-    raft_free(snapshot);
-}
-
 /* A loaded snapshot as raft_uv's: one buffer, a configuration. */
 static struct raft_snapshot *test_snapshot(raft_index index, raft_term term) {
     struct raft_snapshot *snapshot = raft_calloc(1, sizeof(*snapshot));
@@ -235,59 +237,13 @@ static struct raft_snapshot *test_snapshot(raft_index index, raft_term term) {
     return snapshot;
 }
 
-/* raft's core asks for its snapshot 100^3 (the InstallSnapshot it sends names that term); a
- * load that returns a newer snapshot of another term (a write ended meanwhile) is kept from
- * raft, which would send the newer index under the older term; one of the same term, or the
- * one asked for, reaches raft. */
-static void test_newer_snapshot_of_another_term_kept_from_raft(void **state) {
-    (void)state;
-    test_raft.trail.snapshot.index = 100;
-    test_raft.trail.snapshot.term = 3;
-    test_raft.trail.offset = 100;
-    const struct {
-        raft_index index;
-        raft_term term;
-        bool reaches_raft;
-    } loads[] = {{120, 4, false}, {120, 3, true}, {100, 3, true}};
-    for (u32 at = 0; at < ARRAY_COUNT(loads); at++) {
-        struct raft_io_snapshot_get get;
-        assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_loaded), 0);
-        assert_ptr_equal(test_io.get, &get);
-        u32 before = test_loaded_count;
-        test_io.get_done(&get, test_snapshot(loads[at].index, loads[at].term), 0);
-        assert_int_equal(test_loaded_count - before, loads[at].reaches_raft ? 1 : 0);
-        if (loads[at].reaches_raft) assert_int_equal(test_loaded_index, loads[at].index);
-    }
-    assert_int_equal(test_hold.gets_stale_total, 1);
-    assert_int_equal(test_hold.gets_failed_total, 0);
-}
-
-/* The I/O's send: the request and the callback the hold gave it. */
-static struct raft_io_send *test_send_req;
-static raft_io_send_cb test_send_done;
-
-static int test_io_send(struct raft_io *io, struct raft_io_send *req,
-                        const struct raft_message *message, raft_io_send_cb cb) {
-    (void)io;
-    assert_non_null(message);
-    test_send_req = req;
-    test_send_done = cb;
-    return 0;
-}
-
-/* raft's heap in place, and the hold installed again over the I/O with its send. */
+/* raft's heap in place, for the blocks the hold has it keep. */
 static void test_sends_begin(void) {
     cluster_heap_install();
-    test_raft_io.send = test_io_send;
-    cluster_hold_uninstall(&test_hold);
-    assert_true(cluster_hold_install(&test_hold, &test_raft));
 }
 
-/* The heap taken out again; the hold installed as test_setup left it, for the teardown. */
 static void test_sends_end(void) {
-    cluster_hold_uninstall(&test_hold);
     cluster_heap_uninstall();
-    assert_true(cluster_hold_install(&test_hold, &test_raft));
 }
 
 /* raft's callback of an InstallSnapshot's send (legacy.c): frees the data. */
@@ -323,6 +279,58 @@ static void test_snapshot_data_kept_while_written(void **state) {
         assert_int_equal(cluster_heap_stats().double_frees, 0);
         assert_int_equal(cluster_hold_payloads_freed_early(), early + 1);
     }
+    test_sends_end();
+}
+
+/* raft's callback of a load (legacy.c, legacyLoadSnapshotCb): it sends the InstallSnapshot at
+ * once, under the loaded snapshot's index and the term its core asked for (3). */
+static struct raft_io_send test_install_req;
+static void test_raft_loaded(struct raft_io_snapshot_get *get, struct raft_snapshot *snapshot,
+                             int status) {
+    assert_int_equal(status, 0);
+    assert_non_null(get);
+    struct raft_message message = {.type = RAFT_INSTALL_SNAPSHOT, .server_id = 2,
+                                   .server_address = "127.0.0.1:2"};
+    message.install_snapshot = (struct raft_install_snapshot){
+        .term = 5, .last_index = snapshot->index, .last_term = 3,
+        .conf = snapshot->configuration, .conf_index = 1, .data = snapshot->bufs[0]};
+    test_send_data = snapshot->bufs[0].base;
+    raft_free(snapshot->bufs);
+    raft_free(snapshot);
+    assert_int_equal(test_raft_io.send(&test_raft_io, &test_install_req, &message,
+                                       test_raft_send_done), 0);
+    raft_configuration_close(&message.install_snapshot.conf); /* raft's send callback does */
+}
+
+/* raft's core asks for its snapshot 100^3, and raft's legacy layer sends the index the load
+ * returns under that term: a load that returns a newer snapshot of another term (a write ended
+ * meanwhile) goes out under its own term, or a replica that installed it would refuse every
+ * entry after it; one of the same term, or the one asked for, goes out as raft built it. */
+static void test_newer_snapshot_of_another_term_sent_under_its_own(void **state) {
+    (void)state;
+    test_sends_begin();
+    test_raft.trail.snapshot.index = 100;
+    test_raft.trail.snapshot.term = 3;
+    test_raft.trail.offset = 100;
+    const struct {
+        raft_index index;
+        raft_term term;
+    } loads[] = {{120, 4}, {120, 3}, {100, 3}};
+    for (u32 at = 0; at < ARRAY_COUNT(loads); at++) {
+        struct raft_io_snapshot_get get;
+        assert_int_equal(test_raft_io.snapshot_get(&test_raft_io, &get, test_raft_loaded), 0);
+        assert_ptr_equal(test_io.get, &get);
+        test_io.get_done(&get, test_snapshot(loads[at].index, loads[at].term), 0);
+        assert_ptr_equal(test_send_req, &test_install_req);
+        assert_int_equal(test_sent.type, RAFT_INSTALL_SNAPSHOT);
+        assert_int_equal(test_sent.install_snapshot.last_index, loads[at].index);
+        assert_int_equal(test_sent.install_snapshot.last_term, loads[at].term);
+        assert_int_equal(test_sent.install_snapshot.term, 5);
+        test_send_done(test_send_req, 0); /* raft's callback frees the data */
+    }
+    assert_int_equal(test_hold.gets_newer_total, 1);
+    assert_int_equal(test_hold.gets_failed_total, 0);
+    assert_int_equal(test_hold.newer.index, 0);
     test_sends_end();
 }
 
@@ -481,7 +489,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_write_waits_for_loads, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_failed_load_kept_from_raft, test_setup,
                                         test_teardown),
-        cmocka_unit_test_setup_teardown(test_newer_snapshot_of_another_term_kept_from_raft,
+        cmocka_unit_test_setup_teardown(test_newer_snapshot_of_another_term_sent_under_its_own,
                                         test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_install_waits_for_the_snapshot_taken, test_setup,
                                         test_teardown),

@@ -482,7 +482,8 @@ static void test_metrics_format(void **state) {
         "khorgos_cluster_term", "khorgos_cluster_commit_index", "khorgos_cluster_applied_index",
         "khorgos_cluster_last_log_index", "khorgos_cluster_stopped", "khorgos_cluster_generation",
         "khorgos_cluster_snapshots_taken_total", "khorgos_cluster_snapshots_installed_total",
-        "khorgos_cluster_snapshot_loads_kept_total", "khorgos_cluster_member"};
+        "khorgos_cluster_snapshot_loads_kept_total", "khorgos_cluster_snapshot_loads_newer_total",
+        "khorgos_cluster_member"};
     for (size_t index = 0; index < sizeof(families) / sizeof(families[0]); index++) {
         assert_non_null(family_find(&scrape_after, families[index], strlen(families[index])));
     }

@@ -266,8 +266,10 @@ void cluster_trace_reset(void);
  *   (legacy.c, legacyLoadSnapshotCb). When the terms differ, a replica that installs it holds
  *   a term for that index unlike the leader's log and refuses every entry after it. The hold
  *   keeps the snapshot asked for (raft's trail, when the load is asked for) with each load; a
- *   load of a newer index of another term is freed and kept from raft (gets_stale_total), and
- *   the leader sends its snapshot again after raft's install timeout, naming the newer one.
+ *   load of a newer index of another term reaches raft, which sends it at once, and the hold
+ *   names that snapshot's own term in the InstallSnapshot (gets_newer_total). raft's core,
+ *   which asked for the older one, takes the follower's answer (its last index, the newer
+ *   snapshot's) as the install done: a follower's match at or past the snapshot asked for.
  * - A leader's load that calls back after raft_close has begun: raft sends the loaded snapshot
  *   at once (legacyLoadSnapshotCb) without looking whether it closes, and raft_uv's send on its
  *   closing I/O (refused only by an assertion, which raft's packaged build leaves out) opens a
@@ -336,6 +338,11 @@ struct cluster_hold_put {
     bool take;                    /* raft's own snapshot, not a leader's installed */
 };
 
+struct cluster_hold_snapshot_id {
+    raft_index index;
+    raft_term term;
+};
+
 struct cluster_hold {
     struct raft *raft;
     struct raft_io *io;
@@ -365,7 +372,10 @@ struct cluster_hold {
     u64 waited_total;  /* loads and writes that waited for the other kind */
     u64 gets_failed_total; /* loads that failed, kept from raft */
     u64 sends_refused_total; /* sends raft asked for once it closed or failed to persist */
-    u64 gets_stale_total;  /* loads of a newer snapshot of another term, kept from raft */
+    /* Loads of a newer snapshot of another term than raft asked for, sent under their own term;
+     * `newer` names the one raft sends while its load's callback runs. */
+    u64 gets_newer_total;
+    struct cluster_hold_snapshot_id newer;
     u64 loaded_entries_total; /* entries raft's start loaded, each given a block of its own */
     /* Received AppendEntries whose step failed (cluster_heap_guard_begin), and raft's message
      * (raft_errmsg) of the last one. */

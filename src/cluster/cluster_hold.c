@@ -290,23 +290,18 @@ static void cluster_hold_snapshot_free(struct raft_snapshot *snapshot) {
     raft_free(snapshot);
 }
 
-/* A load that returned a newer snapshot than raft's core asked for, of another term. raft's
- * legacy layer would send it under the index it has and the term of the one asked for
+/* Whether a load returned a newer snapshot than raft's core asked for, of another term. raft's
+ * legacy layer sends it at once under its own index and the term of the one asked for
  * (legacy.c, legacyLoadSnapshotCb, moves last_index and keeps last_term), and a replica that
  * installed that would refuse every entry after it (conflicting terms at a committed index).
  * A write that ends while the load waits, as every load asked for during a write does here,
- * makes it. The snapshot is freed and kept from raft: the leader sends its snapshot again
- * after raft's install timeout (30 s), with its newer index and term. */
-static void cluster_hold_stale_load(struct cluster_hold *hold, struct raft_snapshot *snapshot,
+ * makes it. cluster_hold_send names the snapshot's own term in that message. */
+static bool cluster_hold_load_newer(const struct raft_snapshot *snapshot,
                                     const struct cluster_hold_get *asked) {
-    ASSERT(hold != NULL && snapshot != NULL);
-    ASSERT(snapshot->index != asked->asked_index);
-    cluster_trace_note("hold: load returned snapshot %llu^%llu for %llu^%llu: kept from raft",
-                       (unsigned long long)snapshot->index, (unsigned long long)snapshot->term,
-                       (unsigned long long)asked->asked_index,
-                       (unsigned long long)asked->asked_term);
-    cluster_hold_snapshot_free(snapshot);
-    hold->gets_stale_total++;
+    ASSERT(asked != NULL);
+    ASSERT(snapshot == NULL || snapshot->index > 0);
+    return snapshot != NULL && asked->asked_index != 0 && snapshot->index != asked->asked_index &&
+           snapshot->term != asked->asked_term;
 }
 
 /* A load called back: raft's callback, then the waiting write once no load runs. */
@@ -320,9 +315,14 @@ static void cluster_hold_get_done(struct raft_io_snapshot_get *get,
     if (status != 0) { /* kept from raft, which would free what it never set */
         raft_free(snapshot);
         hold->gets_failed_total++;
-    } else if (snapshot != NULL && asked.asked_index != 0 &&
-               snapshot->index != asked.asked_index && snapshot->term != asked.asked_term) {
-        cluster_hold_stale_load(hold, snapshot, &asked);
+    } else if (cluster_hold_load_newer(snapshot, &asked)) {
+        unsigned long long index = snapshot->index, term = snapshot->term;
+        cluster_trace_note("hold: load returned snapshot %llu^%llu for %llu^%llu: sent as "
+                           "%llu^%llu", index, term, (unsigned long long)asked.asked_index,
+                           (unsigned long long)asked.asked_term, index, term);
+        hold->newer = (struct cluster_hold_snapshot_id){snapshot->index, snapshot->term};
+        hold->get_done(get, snapshot, status); /* sends it, through cluster_hold_send */
+        hold->newer = (struct cluster_hold_snapshot_id){0, 0};
     } else {
         hold->get_done(get, snapshot, status);
     }
@@ -444,6 +444,14 @@ static int cluster_hold_send(struct raft_io *io, struct raft_io_send *req,
     if (hold->raft->legacy.closing || hold->persist_failed_total > 0) {
         hold->sends_refused_total++;
         return RAFT_CANCELED;
+    }
+    if (hold->newer.index != 0 && message->type == RAFT_INSTALL_SNAPSHOT &&
+        message->install_snapshot.last_index == hold->newer.index) {
+        /* raft_uv encodes the message before its send returns: a copy on the stack will do. */
+        struct raft_message named = *message;
+        named.install_snapshot.last_term = hold->newer.term;
+        hold->gets_newer_total++;
+        return cluster_hold_send_kept(hold, req, &named, cb);
     }
     return cluster_hold_send_kept(hold, req, message, cb);
 }

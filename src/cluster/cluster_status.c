@@ -48,7 +48,7 @@ void cluster_status_read(struct raft *raft, const struct cluster_fsm *fsm,
     status->snapshots_taken = fsm != NULL ? fsm->snapshots_taken : 0;
     status->snapshots_installed = fsm != NULL ? fsm->snapshots_installed : 0;
     status->snapshot_loads_failed = hold->gets_failed_total;
-    status->snapshot_loads_stale = hold->gets_stale_total;
+    status->snapshot_loads_newer = hold->gets_newer_total;
     status->member_count = cluster_members_read(raft, status->members);
     ASSERT(status->replica < status->replica_count);
 }

@@ -33,10 +33,11 @@ struct cluster_status {
     u32 generation;     /* this replica's generation (cluster.h, "Identity") */
     u64 snapshots_taken;     /* raft snapshots this replica's process took */
     u64 snapshots_installed; /* leader's snapshots it installed ahead of its journal */
-    /* Snapshot loads the hold kept from raft (cluster.h, "Between raft and its snapshot I/O"):
-     * failed, or of a newer snapshot of another term than raft asked for. */
+    /* Snapshot loads that failed, which the hold kept from raft, and loads of a newer snapshot
+     * of another term than raft asked for, which it sent under their own term (cluster.h,
+     * "Between raft and its snapshot I/O"). */
     u64 snapshot_loads_failed;
-    u64 snapshot_loads_stale;
+    u64 snapshot_loads_newer;
     u32 member_count;   /* raft's configuration as this replica knows it */
     struct cluster_member members[CLUSTER_MEMBERS_MAX];
 };

@@ -325,12 +325,12 @@ static void page_members(struct page *page, const struct cluster_status *status)
                  "replica installed since it started, its data directory behind them (a lagging "
                  "or new replica catching up).", status->snapshots_installed);
     page_header(page, "khorgos_cluster_snapshot_loads_kept_total", "counter",
-                "Leader's snapshot loads kept from raft since it started: failed, or stale (a "
-                "newer snapshot of another term than raft asked for).");
+                "Leader's snapshot loads kept from raft since it started, because they failed.");
     page_printf(page, "khorgos_cluster_snapshot_loads_kept_total{reason=\"failed\"} %llu\n",
                 (unsigned long long)status->snapshot_loads_failed);
-    page_printf(page, "khorgos_cluster_snapshot_loads_kept_total{reason=\"stale\"} %llu\n",
-                (unsigned long long)status->snapshot_loads_stale);
+    page_counter(page, "khorgos_cluster_snapshot_loads_newer_total", "Leader's snapshot loads "
+                 "since it started that returned a newer snapshot of another term than raft "
+                 "asked for, sent under their own term.", status->snapshot_loads_newer);
     page_header(page, "khorgos_cluster_member", "gauge",
                 "1 for each server of raft's configuration: its index, generation and role.");
     for (u32 index = 0; index < status->member_count; index++) {

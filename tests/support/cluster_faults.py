@@ -95,9 +95,9 @@ class Cluster:
         # raft snapshots each replica's process reported on /metrics when last asked, and the
         # sums over the processes that ended (a lower bound: what a process did after its
         # last answer is not counted).
-        self.snapshots_seen = [{"taken": 0, "installed": 0, "stale": 0}
+        self.snapshots_seen = [{"taken": 0, "installed": 0, "newer": 0}
                                for _ in range(self.count)]
-        self.snapshots = {"taken": 0, "installed": 0, "stale": 0}
+        self.snapshots = {"taken": 0, "installed": 0, "newer": 0}
 
     def mark(self, message):
         """Logs `message` and writes it into every replica's stderr file too, where it dates
@@ -191,8 +191,7 @@ class Cluster:
 
     SNAPSHOT_METRICS = {"taken": "khorgos_cluster_snapshots_taken_total",
                         "installed": "khorgos_cluster_snapshots_installed_total",
-                        "stale": "khorgos_cluster_snapshot_loads_kept_total"
-                                 "{reason=\"stale\"}"}
+                        "newer": "khorgos_cluster_snapshot_loads_newer_total"}
 
     def sample_snapshots(self, index):
         """Reads replica `index`'s raft snapshot counts from its /metrics (not through
@@ -1005,13 +1004,13 @@ def run_cluster(cluster, args, rng):
     log("replicas %d, clients %d, kills %d, stops %d, corruptions %d, wipes %d, "
         "replacements %d, crashes %d, partitions %d, terms with a leader %d, acknowledged "
         "requests checked %d (transfers %d, payments %d; present %d and %d), raft snapshots "
-        "taken %d and installed %d, stale loads kept from raft %d (at least), lost: %d"
+        "taken %d and installed %d, newer snapshots sent under their own term %d (at least), lost: %d"
         % (cluster.count, args.clients, counts["kills"], counts["stops"],
            counts["corruptions"], counts["wipes"], counts["replacements"], counts["crashes"],
            counts["partitions"], terms, requests,
            len(acked["transfer"]), len(acked["payment"]), transfers, payments,
            cluster.snapshots["taken"], cluster.snapshots["installed"],
-           cluster.snapshots["stale"], lost))
+           cluster.snapshots["newer"], lost))
     return 1 if problems else 0
 
 
