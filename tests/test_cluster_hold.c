@@ -237,16 +237,8 @@ static struct raft_snapshot *test_snapshot(raft_index index, raft_term term) {
     return snapshot;
 }
 
-/* raft's heap in place, for the blocks the hold has it keep. */
-static void test_sends_begin(void) {
-    cluster_heap_install();
-}
-
-static void test_sends_end(void) {
-    cluster_heap_uninstall();
-}
-
-/* raft's callback of an InstallSnapshot's send (legacy.c): frees the data. */
+/* raft's callback of a send (legacy.c): frees an InstallSnapshot's data, or releases an
+ * AppendEntries' entries, here the last reference to their batch. */
 static void *test_send_data;
 static void test_raft_send_done(struct raft_io_send *req, int status) {
     assert_non_null(req);
@@ -259,7 +251,7 @@ static void test_raft_send_done(struct raft_io_send *req, int status) {
  * once, and counted as nothing. */
 static void test_snapshot_data_kept_while_written(void **state) {
     (void)state;
-    test_sends_begin();
+    cluster_heap_install(); /* for the blocks the hold has it keep */
     u64 early = cluster_hold_payloads_freed_early();
     for (u32 round = 0; round < 2; round++) {
         test_send_data = raft_malloc(1u << 20);
@@ -279,7 +271,7 @@ static void test_snapshot_data_kept_while_written(void **state) {
         assert_int_equal(cluster_heap_stats().double_frees, 0);
         assert_int_equal(cluster_hold_payloads_freed_early(), early + 1);
     }
-    test_sends_end();
+    cluster_heap_uninstall();
 }
 
 /* raft's callback of a load (legacy.c, legacyLoadSnapshotCb): it sends the InstallSnapshot at
@@ -308,7 +300,7 @@ static void test_raft_loaded(struct raft_io_snapshot_get *get, struct raft_snaps
  * entry after it; one of the same term, or the one asked for, goes out as raft built it. */
 static void test_newer_snapshot_of_another_term_sent_under_its_own(void **state) {
     (void)state;
-    test_sends_begin();
+    cluster_heap_install(); /* for the blocks the hold has it keep */
     test_raft.trail.snapshot.index = 100;
     test_raft.trail.snapshot.term = 3;
     test_raft.trail.offset = 100;
@@ -331,22 +323,14 @@ static void test_newer_snapshot_of_another_term_sent_under_its_own(void **state)
     assert_int_equal(test_hold.gets_newer_total, 1);
     assert_int_equal(test_hold.gets_failed_total, 0);
     assert_int_equal(test_hold.newer.index, 0);
-    test_sends_end();
-}
-
-/* raft's callback of an AppendEntries' send (legacy.c): releases the entries, here the last
- * reference to their batch. */
-static void test_raft_entries_sent(struct raft_io_send *req, int status) {
-    assert_non_null(req);
-    assert_int_equal(status, 0);
-    raft_free(test_send_data);
+    cluster_heap_uninstall();
 }
 
 /* The same for an AppendEntries whose two entries share one batch: freed early by raft, it is
  * freed once, when the write calls back. */
 static void test_entries_kept_while_written(void **state) {
     (void)state;
-    test_sends_begin();
+    cluster_heap_install(); /* for the blocks the hold has it keep */
     u64 early = cluster_hold_payloads_freed_early();
     test_send_data = raft_malloc(1u << 20);
     assert_non_null(test_send_data);
@@ -360,14 +344,14 @@ static void test_entries_kept_while_written(void **state) {
     message.append_entries.n_entries = 2;
     struct raft_io_send req;
     u32 cached = cluster_heap_stats().cached_blocks;
-    assert_int_equal(test_raft_io.send(&test_raft_io, &req, &message, test_raft_entries_sent), 0);
+    assert_int_equal(test_raft_io.send(&test_raft_io, &req, &message, test_raft_send_done), 0);
     raft_free(test_send_data); /* raft's early free: put off */
     assert_int_equal(cluster_heap_stats().cached_blocks, cached);
     test_send_done(&req, 0);
     assert_int_equal(cluster_heap_stats().cached_blocks, cached + 1);
     assert_int_equal(cluster_heap_stats().double_frees, 0);
     assert_int_equal(cluster_hold_payloads_freed_early(), early + 1);
-    test_sends_end();
+    cluster_heap_uninstall();
 }
 
 /* raft_uv's load as it leaves memory: entries 0 and 1 (the second empty) in one segment's

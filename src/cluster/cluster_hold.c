@@ -461,13 +461,13 @@ u64 cluster_hold_payloads_freed_early(void) {
     return cluster_hold_sends_freed_early;
 }
 
-/* Frees entries from `from` on as raft_uv's load gave them: each batch, shared by a run of
- * entries, once. */
-static void cluster_hold_batches_free(struct raft_entry *entries, size_t from, size_t count) {
-    ASSERT(from <= count);
+/* Frees the entries' batches, each once: a run of entries shares one (raft_uv's segment
+ * buffer, or a block of its own for each entry already copied). */
+static void cluster_hold_batches_free(struct raft_entry *entries, size_t count) {
     ASSERT(entries != NULL || count == 0);
+    ASSERT(count == 0 || entries[0].batch != NULL);
     void *freed = NULL;
-    for (size_t index = from; index < count; index++) {
+    for (size_t index = 0; index < count; index++) {
         if (entries[index].batch == freed) continue;
         freed = entries[index].batch;
         raft_free(freed);
@@ -490,8 +490,7 @@ static int cluster_hold_entries_split(struct raft_entry *entries, size_t count) 
         }
         void *block = raft_malloc(MAX(entry->buf.len, (size_t)1));
         if (block == NULL) {
-            for (size_t done = 0; done < index; done++) raft_free(entries[done].batch);
-            cluster_hold_batches_free(entries, index, count);
+            cluster_hold_batches_free(entries, count);
             raft_free(entries);
             return RAFT_NOMEM;
         }
