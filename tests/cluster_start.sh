@@ -9,6 +9,7 @@
 # acknowledged transfer is applied exactly once (account 1's debits are 5 per transfer).
 # Before that, five wrong starts are refused with exit 2 and their reason, making nothing; and
 # advance_clock is answered with clock_not_manual (a replica runs on the leader's clock).
+# Last, a replica whose raft directory cannot be written is refused (exit 1), naming it.
 # Client ports 4710-4712, raft ports 5710-5712.
 . "$(dirname "$0")/support/server_test.sh"
 . "$(dirname "$0")/support/cluster_test.sh"
@@ -141,6 +142,14 @@ $(diff "$work/inspect0" "$work/inspect$index" | head -n 5)"
         fail "r0 and r$index: other chain heads"
 done
 for index in 0 1 2; do transfers_applied "$work/r$index"; done
+# A raft directory that cannot be written: refused at start (exit 1), naming it.
+chmod a-w "$work/r0/raft"
+"$KHORGOS" start --data "$work/r0" --addresses "$addresses" --replica 0 2>"$work/refused.log"
+status=$?
+chmod u+w "$work/r0/raft"
+[ "$status" -eq 1 ] || fail "a read-only raft directory: exit $status, expected 1"
+grep -q "error=io reason=\"$work/r0/raft: raft_init: .*is not writable" "$work/refused.log" ||
+    fail "a read-only raft directory: $(cat "$work/refused.log")"
 echo "ok: 3 replicas, leader $first killed, $second elected, 50 transfers acknowledged and" \
     "applied once on each, journals equal; the client's 20 requests across the failover" \
     "took ${elapsed_ms} ms"

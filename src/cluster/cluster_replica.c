@@ -105,7 +105,8 @@ static khorgos_error cluster_replica_raft_init(struct cluster_replica *replica, 
                        cluster_raft_id(index, replica->identity.generation),
                        replica->raft_addresses[index]);
     if (status != 0) {
-        snprintf(message, capacity, "raft_init: %s", raft_strerror(status));
+        snprintf(message, capacity, "%s: raft_init: %s (%s)", replica->raft_directory,
+                 raft_strerror(status), raft_errmsg(&replica->raft));
         raft_uv_close(&replica->io);
         raft_uv_tcp_close(&replica->transport);
         return KHORGOS_ERROR_io;
